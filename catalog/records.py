@@ -1,0 +1,115 @@
+"""Typed records that stages hand to the catalog.
+
+Workers never open DuckDB. They write shards and, beside each, a *batch file* (``<name>.batch.json``)
+holding these records; only the flow process registers batch files, one transaction per batch.
+A batch may have no shard (a chunk whose inputs were all rejected or quarantined).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("accepted", "rejected", "quarantined")
+MODALITIES = ("image", "video", "multiview", "speech")
+SHARD_STAGES = ("curated", "encoded")
+
+
+@dataclass
+class SampleRecord:
+    key: str  # content hash of source bytes (+ caption)
+    modality: str
+    source_uri: str
+    status: str  # accepted / rejected / quarantined
+    reason: str | None = None  # None only when accepted
+    caption: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None  # video frames, or views for multi-view
+    duration: float | None = None  # seconds (video, speech)
+    sample_rate: int | None = None
+    split: str = "train"  # train / holdout, a deterministic function of the key
+    meta: dict[str, Any] = field(default_factory=dict)  # free-form: label, scores, camera poses ...
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.status != "accepted" and not self.reason:
+            raise ValueError(f"sample {self.key}: a {self.status} sample needs a reason")
+
+
+@dataclass
+class VerdictRecord:
+    key: str
+    filter: str  # e.g. "min_size", "aspect_ratio", "phash_dedup"
+    version: str
+    score: float | None
+    threshold: float | None
+    passed: bool
+
+
+@dataclass
+class ShardRecord:
+    uri: str  # absolute path or URL of the .tar
+    stage: str  # curated / encoded
+    num_samples: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class EncodingRecord:
+    key: str
+    encoder_fingerprint: str  # name + config + weights hash
+    kind: str  # "latent" or "text"
+    shape: list[int]
+    dtype: str
+    shard_uri: str
+    member: str  # webdataset member name inside the shard, e.g. "<key>.latent.npy"
+
+
+@dataclass
+class Batch:
+    """What one worker produced for one chunk: at most one shard and the records about it."""
+
+    shard: ShardRecord | None = None
+    samples: list[SampleRecord] = field(default_factory=list)
+    verdicts: list[VerdictRecord] = field(default_factory=list)
+    encodings: list[EncodingRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shard": asdict(self.shard) if self.shard else None,
+            "samples": [asdict(s) for s in self.samples],
+            "verdicts": [asdict(v) for v in self.verdicts],
+            "encodings": [asdict(e) for e in self.encodings],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Batch":
+        return cls(
+            shard=ShardRecord(**d["shard"]) if d.get("shard") else None,
+            samples=[SampleRecord(**s) for s in d.get("samples", [])],
+            verdicts=[VerdictRecord(**v) for v in d.get("verdicts", [])],
+            encodings=[EncodingRecord(**e) for e in d.get("encodings", [])],
+        )
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write atomically (temp file + rename) so a reader never sees half a batch file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_dict(), f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Batch":
+        with open(path) as f:
+            return cls.from_dict(json.load(f))

@@ -1,0 +1,77 @@
+"""Webdataset shards: deterministic tar writing and member reading.
+
+We write tars ourselves (fixed mtime, owner and order) instead of webdataset's TarWriter, which
+stamps the current time: identical content must give an identical file and sha256, or re-runs
+would register "new" shards. The files are plain webdataset shards: ``<key>.<ext>`` members.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from catalog.records import ShardRecord
+from preprocess.keys import file_sha256
+
+
+def write_tar(path: str | Path, members: Iterable[tuple[str, bytes]], stage: str, num_samples: int) -> ShardRecord:
+    """Write members to path atomically and describe the shard."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return ShardRecord(uri=str(path.resolve()), stage=stage, num_samples=num_samples, bytes=path.stat().st_size, sha256=file_sha256(path))
+
+
+def iter_samples(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Yield (key, {ext: bytes}) grouped by key, in file order (webdataset's grouping rule)."""
+    current, fields = None, {}
+    with tarfile.open(path, "r") as tar:
+        for info in tar:
+            if not info.isfile():
+                continue
+            key, _, ext = info.name.partition(".")
+            if key != current and current is not None:
+                yield current, fields
+                fields = {}
+            current = key
+            fields[ext] = tar.extractfile(info).read()
+    if current is not None:
+        yield current, fields
+
+
+def read_members(path: str | Path, names: set[str]) -> dict[str, bytes]:
+    """The named members of one shard."""
+    out = {}
+    with tarfile.open(path, "r") as tar:
+        for info in tar:
+            if info.name in names:
+                out[info.name] = tar.extractfile(info).read()
+    missing = names - out.keys()
+    if missing:
+        raise KeyError(f"{path}: members not found: {sorted(missing)[:5]}")
+    return out
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def npy_load(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
