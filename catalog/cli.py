@@ -1,0 +1,386 @@
+"""`lumina catalog ...`: SQL, stats, the story of a sample, manifests and Parquet export.
+
+    python -m catalog.cli sql "SELECT * FROM accepted_by_bucket"          # read-only
+    python -m catalog.cli sql "SELECT ..." --csv > out.csv
+    python -m catalog.cli stats
+    python -m catalog.cli why 3fa9c2
+    python -m catalog.cli manifest create images-train --where "modality = 'image' AND split = 'train'"
+    python -m catalog.cli manifest list
+    python -m catalog.cli manifest show images-train
+    python -m catalog.cli export samples --out samples.parquet
+
+The lead's `lumina` CLI delegates with ``catalog.cli.main(sys.argv[2:])``, or builds the parser
+itself with ``add_arguments(parser)`` and calls ``run(args)``. Errors print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+import duckdb
+
+from .db import Catalog, one_line
+from .errors import CatalogError
+from .paths import default_catalog_path
+
+PROG = "lumina catalog"
+
+# The README's example queries; the benchmark times each of them.
+EXAMPLE_QUERIES: list[tuple[str, str]] = [
+    ("accepted samples per modality and resolution bucket",
+     "SELECT * FROM accepted_by_bucket ORDER BY modality, bucket"),
+    ("filter drop rates",
+     "SELECT * FROM filter_drop_rates ORDER BY drop_rate DESC"),
+    ("filter drop rates per modality",
+     "SELECT * FROM filter_drop_rates_by_modality ORDER BY modality, drop_rate DESC"),
+    ("samples per modality and status",
+     "SELECT modality, status, count(*) AS n FROM samples GROUP BY ALL ORDER BY modality, status"),
+    ("top rejection reasons",
+     "SELECT reason, count(*) AS n FROM samples WHERE status <> 'accepted' GROUP BY reason ORDER BY n DESC LIMIT 10"),
+    ("near-misses: rejected by exactly one filter, and which",
+     "SELECT filter, count(*) AS n FROM (SELECT key, any_value(filter) AS filter, count(*) AS failed "
+     "FROM verdicts WHERE NOT passed GROUP BY key) WHERE failed = 1 GROUP BY filter ORDER BY n DESC"),
+    ("accepted training images >= 512 px with a latent, per encoder",
+     "SELECT e.encoder_fingerprint, count(*) AS n FROM samples s JOIN encodings e USING (key) "
+     "WHERE s.status = 'accepted' AND s.modality = 'image' AND s.split = 'train' "
+     "AND least(s.width, s.height) >= 512 AND e.kind = 'latent' GROUP BY ALL"),
+    ("caption search",
+     "SELECT key, caption, width, height FROM samples WHERE status = 'accepted' AND caption ILIKE '%ocean%' LIMIT 20"),
+    ("label histogram from meta JSON",
+     "SELECT meta->>'label' AS label, count(*) AS n FROM samples WHERE status = 'accepted' "
+     "GROUP BY label ORDER BY n DESC LIMIT 10"),
+    ("storage per shard stage",
+     "SELECT * FROM storage_by_stage"),
+    ("latest metrics per checkpoint",
+     "SELECT checkpoint_id, name, split, value, step FROM latest_metrics ORDER BY checkpoint_id, name"),
+]
+
+
+# ---------------------------------------------------------------- formatting
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, default=str)
+    return str(v)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, bytes):
+        return v.hex()
+    return v
+
+
+def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
+                max_rows: int | None = None, max_width: int = 60) -> None:
+    """A plain aligned text table; numbers right-aligned, long cells cut with '…'."""
+    out = out or sys.stdout
+    shown = rows if max_rows is None else rows[:max_rows]
+    cells = [[_cell(v) for v in r] for r in shown]
+    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in r] for r in cells]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    numeric = [bool(shown) and all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
+                                   for r in shown if r[i] is not None) for i in range(len(cols))]
+
+    def line(vals: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric)).rstrip()
+
+    out.write(line(list(cols)) + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for r in cells:
+        out.write(line(r) + "\n")
+    more = len(rows) - len(shown)
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''}{f', {more} not shown (--max-rows)' if more else ''})\n")
+
+
+def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO | None = None,
+                 max_rows: int | None = None) -> None:
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump([{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1)
+        out.write("\n")
+    elif fmt == "csv":
+        w = csv.writer(out)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(["" if v is None else _jsonable(v) for v in r])
+    else:
+        print_table(cols, rows, out, max_rows=max_rows)
+
+
+# ---------------------------------------------------------------- commands
+
+def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
+    path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+    return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout)
+
+
+def _fmt(args: argparse.Namespace) -> str:
+    return "json" if getattr(args, "json", False) else "csv" if getattr(args, "csv", False) else "table"
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    with _open(args, write=args.write) as cat:
+        try:
+            cols, rows = cat.sql(args.query)
+        except duckdb.Error as e:
+            msg = one_line(e)
+            if "read-only" in msg and not args.write:
+                msg += " (the sql command is read-only; pass --write to change the catalog)"
+            raise CatalogError(msg) from None
+    if cols:
+        print_result(cols, rows, _fmt(args), max_rows=args.max_rows)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as cat:
+        stats = cat.stats()
+    if args.json:
+        json.dump({k: [{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows] for k, (cols, rows) in stats.items()},
+                  sys.stdout, indent=1, default=str)
+        print()
+        return 0
+    titles = {"totals": "Totals", "status": "Samples per modality and status", "drop_reasons": "Drop reasons (top 20)",
+              "filters": "Filter drop rates", "storage": "Storage (shards)", "file": "Catalog file"}
+    for key, title in titles.items():
+        cols, rows = stats[key]
+        print(f"== {title}")
+        print_table(cols, rows)
+        print()
+    return 0
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    with _open(args) as cat:
+        story = cat.why(args.key)
+    if args.json:
+        out = {"sample": {k: _jsonable(v) for k, v in story["sample"].items()}}
+        for k, v in story.items():
+            if k != "sample":
+                cols, rows = v
+                out[k] = [{c: _jsonable(x) for c, x in zip(cols, r)} for r in rows]
+        json.dump(out, sys.stdout, indent=1, default=str)
+        print()
+        return 0
+    s = story["sample"]
+    verdict = s["status"].upper() + (f": {s['reason']}" if s["reason"] else "")
+    print(f"sample {s['key']}  [{s['modality']}]  {verdict}")
+    for k in ("source_uri", "caption", "width", "height", "frames", "duration", "sample_rate", "split", "meta",
+              "first_run", "last_run"):
+        if s[k] is not None:
+            print(f"  {k:12s} {s[k]}")
+    sections = [("verdicts", "Filter verdicts"), ("shards", "Shards holding it"), ("encodings", "Encodings"),
+                ("manifests", "Manifests containing it"), ("checkpoints", "Checkpoints trained on it"),
+                ("runs", "Runs that registered it")]
+    for key, title in sections:
+        cols, rows = story[key]
+        print(f"\n== {title}")
+        if rows:
+            print_table(cols, rows)
+        else:
+            print("(none)")
+    return 0
+
+
+def cmd_manifest_create(args: argparse.Namespace) -> int:
+    path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+    if path.exists():
+        # Check and dry-run the user's predicate on a read-only connection before opening for writing.
+        with _open(args) as ro:
+            ro.count_matching(args.where)
+    with _open(args, write=True) as cat:
+        m = cat.create_manifest(args.name, args.where, encoders=args.encoder, description=args.description)
+    enc = ", ".join(f"{k}={v}" for k, v in m.encoders.items()) or "none"
+    print(f"manifest {m.id}: {len(m.members)} members ({m.num_excluded} matching samples left out for lacking "
+          f"an encoding); encoders: {enc}")
+    return 0
+
+
+def cmd_manifest_list(args: argparse.Namespace) -> int:
+    with _open(args) as cat:
+        cols, rows = cat.list_manifests()
+    print_result(cols, rows, _fmt(args))
+    return 0
+
+
+def cmd_manifest_show(args: argparse.Namespace) -> int:
+    with _open(args) as cat:
+        m = cat.manifest(args.name, args.version)
+    if args.json:
+        json.dump({"name": m.name, "version": m.version, "where": m.where, "created_at": m.created_at.isoformat(),
+                   "description": m.description, "encoders": m.encoders, "num_members": len(m.members),
+                   "num_excluded": m.num_excluded,
+                   "members": [{"key": x.key, "caption": x.caption, "split": x.split, "meta": x.meta,
+                                "encodings": x.encodings} for x in m.members[: args.members]]},
+                  sys.stdout, indent=1)
+        print()
+        return 0
+    splits: dict[str, int] = {}
+    for x in m.members:
+        splits[x.split] = splits.get(x.split, 0) + 1
+    print(f"manifest {m.id}  created {m.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    print(f"  where       {m.where}")
+    if m.description:
+        print(f"  description {m.description}")
+    print(f"  members     {len(m.members)}  ({', '.join(f'{k}: {v}' for k, v in sorted(splits.items()))})")
+    print(f"  excluded    {m.num_excluded} (matched, but lacked an encoding)")
+    for kind, fp in m.encoders.items():
+        print(f"  encoder     {kind}: {fp}  ({len(m.shard_uris(kind))} shards)")
+    if args.members:
+        print()
+        kinds = list(m.encoders)
+        print_table(["key", "split", "caption", *kinds],
+                    [(x.key, x.split, x.caption, *(x.encodings[k][0] + "#" + x.encodings[k][1] for k in kinds))
+                     for x in m.members[: args.members]])
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with _open(args) as cat:
+        n = cat.export(args.name, args.out, version=args.version, kind=args.kind)
+    print(f"wrote {n} rows to {args.out}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .sqlfiles import schema_version
+
+    with _open(args, write=True) as cat:
+        print(f"catalog {cat.path} is at schema v{schema_version()}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    with _open(args) as cat:
+        results = cat.check()
+    print_table(["check", "violations"], sorted(results.items()))
+    return 0 if not any(results.values()) else 1
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from .sqlfiles import q
+
+    with _open(args) as cat:
+        cols, rows = cat.sql(q("list_relations"))
+    print_result(cols, rows, _fmt(args))
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+def _formats(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="print JSON")
+    g.add_argument("--csv", action="store_true", help="print CSV")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the catalog subcommands to ``parser`` (the lead's `lumina catalog` parser, or ours)."""
+    # Options accepted both before and after the subcommand; SUPPRESS keeps a later default from
+    # overwriting an earlier explicit value.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--catalog", default=argparse.SUPPRESS, metavar="PATH",
+                        help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
+    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
+                        help="seconds to wait while another process holds the catalog (default 30)")
+    parser.add_argument("--catalog", default=None, metavar="PATH",
+                        help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="seconds to wait while another process holds the catalog (default 30)")
+    sub = parser.add_subparsers(dest="catalog_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("sql", parents=[common], help="run SQL (read-only unless --write) and print the result")
+    p.add_argument("query", help="SQL, e.g. \"SELECT * FROM filter_drop_rates\"")
+    _formats(p)
+    p.add_argument("--write", action="store_true", help="open for writing (allow INSERT/UPDATE/DDL)")
+    p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format (default 200)")
+    p.set_defaults(catalog_func=cmd_sql)
+
+    p = sub.add_parser("stats", parents=[common], help="counts per modality and status, drop reasons, storage")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(catalog_func=cmd_stats)
+
+    p = sub.add_parser("why", parents=[common], help="the full story of one sample")
+    p.add_argument("key", help="sample key (a unique prefix is enough)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(catalog_func=cmd_why)
+
+    p = sub.add_parser("manifest", parents=[common], help="create, list and show manifests")
+    msub = p.add_subparsers(dest="manifest_command", metavar="ACTION", required=True)
+    c = msub.add_parser("create", parents=[common], help="freeze the accepted samples matching --where")
+    c.add_argument("name")
+    c.add_argument("--where", required=True, help="SQL predicate over the samples table")
+    c.add_argument("--encoder", action="append", default=None, metavar="FINGERPRINT",
+                   help="encoder fingerprint to use (repeat once per kind) when the selection mixes encoders")
+    c.add_argument("--description", default="")
+    c.set_defaults(catalog_func=cmd_manifest_create)
+    c = msub.add_parser("list", parents=[common], help="all manifests and versions")
+    _formats(c)
+    c.set_defaults(catalog_func=cmd_manifest_list)
+    c = msub.add_parser("show", parents=[common], help="one manifest (latest version unless --version or NAME@vN)")
+    c.add_argument("name")
+    c.add_argument("--version", type=int, default=None)
+    c.add_argument("--members", type=int, default=10, help="members to list (default 10)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.set_defaults(catalog_func=cmd_manifest_show)
+
+    p = sub.add_parser("export", parents=[common], help="write a table, view or manifest to Parquet")
+    p.add_argument("name", help="table or view name, manifest name, or NAME@vN")
+    p.add_argument("--out", required=True, help="output .parquet file")
+    p.add_argument("--version", type=int, default=None, help="manifest version (default latest)")
+    p.add_argument("--kind", choices=["auto", "table", "manifest"], default="auto",
+                   help="what NAME is when a table and a manifest share it (default: table wins)")
+    p.set_defaults(catalog_func=cmd_export)
+
+    p = sub.add_parser("tables", parents=[common], help="list the tables and views")
+    _formats(p)
+    p.set_defaults(catalog_func=cmd_tables)
+    p = sub.add_parser("check", parents=[common], help="run the data tests (exit 1 on violations)")
+    p.set_defaults(catalog_func=cmd_check)
+    p = sub.add_parser("migrate", parents=[common], help="open for writing once, migrating an older catalog")
+    p.set_defaults(catalog_func=cmd_migrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Query and manage the Lumina catalog (DuckDB).")
+    add_arguments(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run parsed arguments; errors the user can fix print one line and return 2."""
+    try:
+        return args.catalog_func(args)
+    except (CatalogError, duckdb.Error, ValueError, OSError) as e:
+        print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `... | head`
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2)
+        return int(e.code or 0)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

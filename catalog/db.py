@@ -1,0 +1,645 @@
+"""The catalog: one DuckDB file, one writer at a time, any number of readers between writes.
+
+Connections are short: each public call opens the file, does its work (a write is one
+transaction per batch), and closes it, so a flow that keeps a ``Catalog`` for hours blocks
+readers only while it is actually writing. ``with cat.hold():`` keeps one connection open across
+several calls when speed matters more than sharing (the benchmark, a burst of queries).
+
+DuckDB locks the file per process: while one process has it open for writing, every other
+open fails, read-only included; several read-only opens may share it. An open that meets a lock
+is retried with backoff for up to ``busy_timeout_s`` seconds, then raises ``CatalogBusyError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .columnar import ColumnarBatch
+from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
+from .manifest import Manifest, ManifestMember
+from .paths import default_catalog_path
+from .records import Batch
+from .sqlfiles import migrations, q, schema_version
+
+RUN_STATUSES = ("running", "completed", "failed", "cancelled")
+LINEAGE_KINDS = ("run", "shard", "manifest", "checkpoint")
+_MANIFEST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
+_PID = re.compile(r"\(PID (\d+)\)")
+
+# In one process, DuckDB shares one database instance among connections to the same file;
+# writes from several threads are serialised here so their transactions never conflict.
+_PATH_LOCKS: dict[str, threading.RLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(str(path), threading.RLock())
+
+
+def utcnow() -> datetime:
+    """Naive UTC: every TIMESTAMP column in the catalog is UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def one_line(err: BaseException | str) -> str:
+    """DuckDB messages span lines (hints, a caret under the query); keep the message and the hint."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    if not lines:
+        return type(err).__name__ if isinstance(err, BaseException) else ""
+    hints = [ln for ln in lines[1:] if ln.startswith(("Did you mean", "Candidate", "HINT"))]
+    return "; ".join([lines[0], *hints[:1]])
+
+
+def code_version(cwd: str | os.PathLike | None = None) -> str | None:
+    """The git commit of the working tree at ``cwd`` (``+dirty`` if tracked files changed), or None.
+
+    LUMINA_CODE_VERSION overrides it (a container built without .git can pass its image tag).
+    """
+    if os.environ.get("LUMINA_CODE_VERSION"):
+        return os.environ["LUMINA_CODE_VERSION"]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10)
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def _first(cur: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row or None. Always fetch everything: DuckDB 2 refuses new work on a
+    connection whose previous result was left unfinished."""
+    rows = cur.fetchall()
+    return rows[0] if rows else None
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
+    if cur.description is None:
+        return [], []
+    return [d[0] for d in cur.description], cur.fetchall()
+
+
+def _db_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    if con.execute(q("schema_version_exists")).fetchall()[0][0] == 0:
+        (n_tables,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'").fetchall()[0]
+        if n_tables:
+            raise CatalogError(f"{path} is a DuckDB file but not a Lumina catalog (no schema_version table)")
+        return 0
+    return con.execute(q("current_schema_version")).fetchall()[0][0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path, target: int | None = None) -> tuple[int, int]:
+    """Apply migrations up to ``target`` (default: the latest), each in its own transaction.
+
+    Returns (version before, version after). A file newer than this code raises SchemaVersionError.
+    """
+    latest = schema_version()
+    target = latest if target is None else target
+    current = _db_version(con, path)
+    if current > latest:
+        raise SchemaVersionError(
+            f"catalog {path} has schema v{current}, newer than this code's v{latest}: "
+            "upgrade lumina-pipeline to open it (it was written by a newer version)"
+        )
+    for mig in migrations()[current:target]:
+        with _transaction(con):
+            con.execute(mig.sql)
+            con.execute(q("record_migration"), [mig.version, mig.name, utcnow()])
+    return current, max(current, target)
+
+
+class Catalog:
+    """The DuckDB catalog. Make one with ``Catalog.open``; see the module docstring for locking."""
+
+    def __init__(self, path: Path, read_only: bool, busy_timeout_s: float) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.busy_timeout_s = busy_timeout_s
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._hold_depth = 0
+        # Tests set this to a callable(step_name) to inject faults between the statements of a batch.
+        self._fault_hook: Callable[[str], None] | None = None
+
+    # ---------------------------------------------------------------- opening and connections
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, read_only: bool = False,
+             busy_timeout_s: float = 30.0) -> "Catalog":
+        """Open (and in write mode create or migrate) the catalog at ``path`` (default: default_catalog_path())."""
+        path = Path(path).expanduser().resolve() if path else default_catalog_path()
+        if read_only and not path.exists():
+            raise CatalogNotFoundError(f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        cat = cls(path, read_only, busy_timeout_s)
+        with cat._connection() as con:
+            if read_only:
+                current, latest = _db_version(con, path), schema_version()
+                if current == 0:
+                    raise CatalogError(f"{path} is an empty DuckDB file, not a Lumina catalog")
+                if current > latest:
+                    raise SchemaVersionError(
+                        f"catalog {path} has schema v{current}, newer than this code's v{latest}: "
+                        "upgrade lumina-pipeline to open it")
+                if current < latest:
+                    raise SchemaVersionError(
+                        f"catalog {path} has schema v{current}, older than this code's v{latest}: "
+                        "open it once for writing to migrate (`lumina catalog migrate`)")
+            else:
+                migrate(con, path)
+        return cat
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+            self._hold_depth = 0
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """duckdb.connect with a bounded wait on the file lock."""
+        start = time.monotonic()
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=self.read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
+                msg = str(e)
+                if "database does not exist" in msg:
+                    raise CatalogNotFoundError(f"no catalog at {self.path}") from None
+                if any(m in msg for m in _LOCK_MESSAGES):
+                    pid = _PID.search(msg)
+                    holder = f"another process (PID {pid.group(1)})" if pid else "another process"
+                elif "different configuration" in msg:
+                    holder = "this process (opened in the other read/write mode)"
+                else:
+                    raise CatalogError(f"cannot open catalog {self.path}: {one_line(e)}") from None
+            waited = time.monotonic() - start
+            if waited >= self.busy_timeout_s:
+                mode = "read-only" if self.read_only else "for writing"
+                raise CatalogBusyError(
+                    f"catalog is busy: {self.path} is held by {holder}; could not open it {mode} "
+                    f"within {self.busy_timeout_s:g} s (busy_timeout_s)")
+            time.sleep(min(delay * (0.5 + random.random()), self.busy_timeout_s - waited))
+            delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        lock = None if self.read_only else _path_lock(self.path)
+        if lock is not None and not lock.acquire(timeout=self.busy_timeout_s):
+            raise CatalogBusyError(f"catalog is busy: another thread of this process is writing {self.path}")
+        try:
+            if self._con is not None:
+                yield self._con
+                return
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def hold(self) -> Iterator["Catalog"]:
+        """Keep one connection open across calls (faster; other processes wait meanwhile)."""
+        if self._con is None:
+            self._con = self._connect()
+        self._hold_depth += 1
+        try:
+            yield self
+        finally:
+            self._hold_depth -= 1
+            if self._hold_depth == 0 and self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise CatalogError(f"catalog {self.path} is open read-only; this call writes")
+
+    def _step(self, name: str) -> None:
+        if self._fault_hook is not None:
+            self._fault_hook(name)
+
+    @staticmethod
+    def _require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        if con.execute(q("run_exists"), [run_id]).fetchall()[0][0] == 0:
+            raise ValueError(f"unknown run {run_id!r}: call start_run first")
+
+    # ---------------------------------------------------------------- runs
+
+    def start_run(self, flow_name: str, parameters: dict[str, Any] | None = None, run_id: str | None = None) -> str:
+        """Record a run as running; an existing run_id is resumed (status running, end time cleared)."""
+        self._writable()
+        now = utcnow()
+        run_id = run_id or f"{flow_name}-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+        params = json.dumps(parameters or {}, sort_keys=True, default=str)
+        with self._connection() as con:
+            con.execute(q("start_run"), [run_id, flow_name, params, code_version(), now])
+        return run_id
+
+    def finish_run(self, run_id: str, status: str = "completed") -> None:
+        self._writable()
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"a finished run's status is completed, failed or cancelled, not {status!r}")
+        with self._connection() as con:
+            if not con.execute(q("finish_run"), [status, utcnow(), run_id]).fetchall():
+                raise ValueError(f"unknown run {run_id!r}")
+
+    # ---------------------------------------------------------------- registration
+
+    def register_batches(self, batches: Iterable[Batch | ColumnarBatch | str | os.PathLike], run_id: str) -> dict[str, int]:
+        """Register batches (objects, columnar batches or .batch.json paths), one transaction each.
+
+        A batch whose content digest was registered before is skipped, so registering the same
+        batches twice changes nothing. Returns counts: batches, skipped, samples, verdicts,
+        encodings, shards (rows written by the batches that were not skipped).
+        """
+        self._writable()
+        totals: Counter[str] = Counter(batches=0, skipped=0, samples=0, verdicts=0, encodings=0, shards=0)
+        with self._connection() as con:
+            self._require_run(con, run_id)
+            for item in batches:
+                cb = self._columnar(item)
+                cb.validate()
+                digest = cb.digest()
+                totals["batches"] += 1
+                with _transaction(con):
+                    if con.execute(q("batch_seen"), [digest]).fetchall()[0][0]:
+                        totals["skipped"] += 1
+                        continue
+                    self._register_one(con, cb, run_id, digest)
+                totals["samples"] += cb.samples.num_rows
+                totals["verdicts"] += cb.verdicts.num_rows
+                totals["encodings"] += cb.encodings.num_rows
+                totals["shards"] += cb.shard is not None
+        return dict(totals)
+
+    @staticmethod
+    def _columnar(item: Batch | ColumnarBatch | str | os.PathLike) -> ColumnarBatch:
+        if isinstance(item, ColumnarBatch):
+            return item
+        if isinstance(item, Batch):
+            return ColumnarBatch.from_batch(item)
+        if isinstance(item, (str, os.PathLike)):
+            try:
+                batch = Batch.read(item)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:  # bad JSON, fields or record contract
+                raise ValueError(f"{item}: not a valid batch file: {e}") from None
+            return ColumnarBatch.from_batch(batch, label=str(item))
+        raise TypeError(f"cannot register a {type(item).__name__}: pass a Batch, ColumnarBatch or .batch.json path")
+
+    def _register_one(self, con: duckdb.DuckDBPyConnection, cb: ColumnarBatch, run_id: str, digest: str) -> None:
+        """All statements of one batch (register.sql explains the rules); the caller holds the transaction."""
+        now = utcnow()
+        views = {}
+        for name, t in (("batch_samples", cb.samples), ("batch_verdicts", cb.verdicts), ("batch_encodings", cb.encodings)):
+            views[name] = t.append_column("_ord", pa.array(range(t.num_rows), type=pa.int64()))
+            con.register(name, views[name])
+        try:
+            con.execute(q("reg_known_keys"))
+            known = con.execute(q("reg_count_known")).fetchall()[0][0]
+            if cb.refers_outside():
+                orphans = [r[0] for r in con.execute(q("reg_orphans")).fetchall()]
+                if orphans:
+                    raise ValueError(
+                        f"{cb.label}: verdicts or encodings for samples that are neither in the batch nor "
+                        f"registered (e.g. {', '.join(orphans)}): register the batch with their SampleRecords first")
+            if cb.shard is not None:
+                s = cb.shard
+                if con.execute(q("shard_exists"), [s.uri]).fetchall()[0][0]:
+                    con.execute(q("clear_shard_samples"), [s.uri])
+                    con.execute(q("update_shard"), [s.stage, s.num_samples, s.bytes, s.sha256, run_id, s.uri])
+                else:
+                    con.execute(q("insert_shard"), [s.uri, s.stage, s.num_samples, s.bytes, s.sha256, run_id])
+                con.execute(q("insert_lineage"), ["run", run_id, "shard", s.uri, now])
+            self._step("shard")
+            if cb.samples.num_rows:
+                con.execute(q("insert_new_samples"), [run_id])
+                if known:
+                    con.execute(q("update_known_samples"), [run_id])
+                if cb.shard is not None:
+                    con.execute(q("insert_shard_samples"), [cb.shard.uri])
+            self._step("samples")
+            if cb.verdicts.num_rows:
+                if known:
+                    con.execute(q("delete_known_verdicts"))
+                con.execute(q("insert_verdicts"), [run_id])
+            self._step("verdicts")
+            if cb.encodings.num_rows:
+                if known:
+                    con.execute(q("delete_known_encodings"))
+                con.execute(q("insert_encodings"), [run_id])
+            self._step("encodings")
+            con.execute(q("record_batch"), [digest, run_id, cb.shard.uri if cb.shard else None, cb.samples.num_rows,
+                                            cb.verdicts.num_rows, cb.encodings.num_rows, now])
+            con.execute(q("reg_drop_known"))
+            self._step("batch")
+        finally:
+            for name in views:
+                con.unregister(name)
+
+    # ---------------------------------------------------------------- manifests
+
+    def count_matching(self, where: str) -> int:
+        """How many accepted samples the predicate selects (read-only; validates it)."""
+        self._check_predicate(where)
+        with self._connection() as con:
+            try:
+                return con.execute(q("manifest_predicate_count_template").replace("{where}", where)).fetchall()[0][0]
+            except duckdb.Error as e:
+                raise ValueError(f"invalid predicate {where!r}: {one_line(e)}") from None
+
+    @staticmethod
+    def _check_predicate(where: str) -> None:
+        if not where or not where.strip():
+            raise ValueError("a manifest needs a --where predicate (e.g. \"modality = 'image'\")")
+        try:
+            stmts = duckdb.extract_statements(q("manifest_predicate_count_template").replace("{where}", where))
+        except duckdb.Error as e:
+            raise ValueError(f"invalid predicate {where!r}: {one_line(e)}") from None
+        if len(stmts) != 1 or stmts[0].type != duckdb.StatementType.SELECT:
+            raise ValueError(f"invalid predicate {where!r}: it must be one boolean expression over `samples`")
+
+    def create_manifest(self, name: str, where: str, encoders: Sequence[str] | None = None,
+                        description: str = "") -> Manifest:
+        """Freeze the accepted samples matching ``where`` (SQL over ``samples``) with their encodings.
+
+        Same name again: a new version only if the frozen content differs, else the latest one.
+        Each kind of encoding must come from one encoder fingerprint; if the selection mixes
+        several and ``encoders`` does not pick, ValueError. Samples lacking an encoding of a kind
+        the manifest carries are left out and counted in ``num_excluded``.
+        """
+        self._writable()
+        if not _MANIFEST_NAME.match(name or ""):
+            raise ValueError(f"manifest name {name!r}: use letters, digits, '_', '.', '-' (no '@')")
+        self._check_predicate(where)
+        encoders = list(encoders or [])
+        with self._connection() as con:
+            con.execute(q("manifest_drop_temps"))
+            try:
+                with _transaction(con):
+                    try:
+                        con.execute(q("manifest_candidates_template").replace("{where}", where))
+                    except duckdb.Error as e:
+                        raise ValueError(f"invalid predicate {where!r}: {one_line(e)}") from None
+                    con.execute(q("manifest_candidates"))
+                    con.execute(q("manifest_candidate_encodings"), [encoders])
+                    encoder_map = self._pick_encoders(con, name, encoders)
+                    con.execute(q("manifest_select"), [len(encoder_map)])
+                    con.execute(q("manifest_select_encodings"))
+                    n_cand, n_sel = con.execute(q("manifest_counts")).fetchall()[0]
+                    if n_sel == 0:
+                        extra = f" that have encodings of every kind {sorted(encoder_map)}" if n_cand else ""
+                        raise ValueError(f"manifest {name!r}: no accepted samples match {where!r}{extra}")
+                    latest = con.execute(q("manifest_latest_version"), [name]).fetchall()[0][0]
+                    if latest is not None and con.execute(q("manifest_diff"), [name, latest]).fetchall()[0][0] == 0:
+                        version = latest
+                    else:
+                        version = (latest or 0) + 1
+                        now = utcnow()
+                        con.execute(q("insert_manifest"), [name, version, where, description,
+                                                           json.dumps(encoder_map, sort_keys=True), n_sel,
+                                                           n_cand - n_sel, now])
+                        con.execute(q("insert_manifest_members"), [name, version])
+                        con.execute(q("insert_manifest_encodings"), [name, version])
+                        con.execute(q("manifest_lineage"), [f"{name}@v{version}", now, name, version])
+            finally:
+                con.execute(q("manifest_drop_temps"))
+            return self._read_manifest(con, name, version)
+
+    @staticmethod
+    def _pick_encoders(con: duckdb.DuckDBPyConnection, name: str, encoders: list[str]) -> dict[str, str]:
+        by_kind: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for kind, fp, n in con.execute(q("manifest_fingerprints")).fetchall():
+            by_kind[kind].append((fp, n))
+        found = {fp for fps in by_kind.values() for fp, _ in fps}
+        missing = [fp for fp in encoders if fp not in found]
+        if missing:
+            raise ValueError(f"manifest {name!r}: no selected sample has encodings from {missing}")
+        mixed = {k: v for k, v in by_kind.items() if len(v) > 1}
+        if mixed:
+            detail = "; ".join(f"{k}: " + ", ".join(f"{fp} ({n} samples)" for fp, n in v) for k, v in sorted(mixed.items()))
+            raise ValueError(
+                f"manifest {name!r}: the selected samples mix encoders of the same kind ({detail}); "
+                "latents from different encoders never share a manifest: pick one per kind with "
+                "encoders=[...] (CLI: --encoder FINGERPRINT)")
+        return {k: v[0][0] for k, v in sorted(by_kind.items())}
+
+    def manifest(self, name: str, version: int | None = None) -> Manifest:
+        """A stored manifest (the latest version by default); ``name@vN`` also selects a version."""
+        name, version = _split_manifest_id(name, version)
+        with self._connection() as con:
+            return self._read_manifest(con, name, version)
+
+    def _read_manifest(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> Manifest:
+        if version is None:
+            version = con.execute(q("manifest_latest_version"), [name]).fetchall()[0][0]
+            if version is None:
+                raise ManifestNotFoundError(f"no manifest named {name!r} in {self.path}")
+        head = _first(con.execute(q("manifest_header"), [name, version]))
+        if head is None:
+            raise ManifestNotFoundError(f"manifest {name!r} has no version {version} in {self.path}")
+        _, _, predicate, description, encoders, _, num_excluded, created_at = head
+        encoders = json.loads(encoders)
+        mt = con.sql(q("manifest_member_rows"), params=[name, version]).to_arrow_table()
+        keys, captions, splits, metas = (c.to_pylist() for c in mt.columns)
+        et = con.sql(q("manifest_encoding_rows"), params=[name, version]).to_arrow_table()
+        ekeys, ekinds, euris, emembers = (c.to_pylist() for c in et.columns)
+        kinds = sorted(encoders)
+        k = len(kinds)
+        # Every member has exactly one encoding per manifest kind, and both lists are sorted by
+        # (key, kind): row i*k + j is member i's kind j. Checked, with a general fallback.
+        if k and len(ekeys) == k * len(keys) and all(ekeys[j::k] == keys and ekinds[j::k] == [kinds[j]] * len(keys)
+                                                     for j in range(k)):
+            per_kind = [list(zip(euris[j::k], emembers[j::k])) for j in range(k)]
+            encs = [dict(zip(kinds, pairs)) for pairs in zip(*per_kind)]
+        else:
+            by_key: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+            for key, kind, uri, member in zip(ekeys, ekinds, euris, emembers):
+                by_key[key][kind] = (uri, member)
+            encs = [by_key.get(key, {}) for key in keys]
+        metas = json.loads("[" + ",".join(metas) + "]")  # one parse, not one per member
+        members = [ManifestMember(key=key, caption=caption, split=split, meta=meta, encodings=enc)
+                   for key, caption, split, meta, enc in zip(keys, captions, splits, metas, encs)]
+        return Manifest(name=name, version=version, where=predicate, created_at=created_at, encoders=encoders,
+                        members=members, description=description, num_excluded=num_excluded)
+
+    def list_manifests(self) -> tuple[list[str], list[tuple]]:
+        with self._connection() as con:
+            return _rows(con.execute(q("manifest_list")))
+
+    # ---------------------------------------------------------------- checkpoints, metrics, lineage
+
+    def register_checkpoint(self, run_id: str, uri: str, config: dict[str, Any] | None = None,
+                            manifest: str | None = None, manifest_version: int | None = None, step: int = 0) -> str:
+        """Record a checkpoint (idempotent by uri: a known uri returns its id unchanged)."""
+        self._writable()
+        with self._connection() as con, _transaction(con):
+            row = _first(con.execute(q("checkpoint_by_uri"), [uri]))
+            if row:
+                return row[0]
+            self._require_run(con, run_id)
+            if manifest is not None:
+                manifest, manifest_version = _split_manifest_id(manifest, manifest_version)
+                latest = con.execute(q("manifest_latest_version"), [manifest]).fetchall()[0][0]
+                if latest is None:
+                    raise ManifestNotFoundError(f"no manifest named {manifest!r}")
+                manifest_version = latest if manifest_version is None else manifest_version
+                if _first(con.execute(q("manifest_header"), [manifest, manifest_version])) is None:
+                    raise ManifestNotFoundError(f"manifest {manifest!r} has no version {manifest_version}")
+            ckpt_id = "ckpt-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
+            now = utcnow()
+            con.execute(q("insert_checkpoint"), [ckpt_id, uri, run_id, manifest, manifest_version, int(step),
+                                                 json.dumps(config or {}, sort_keys=True, default=str), now])
+            con.execute(q("insert_lineage"), ["run", run_id, "checkpoint", ckpt_id, now])
+            if manifest is not None:
+                con.execute(q("insert_lineage"), ["manifest", f"{manifest}@v{manifest_version}", "checkpoint", ckpt_id, now])
+            return ckpt_id
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None,
+                    split: str | None = None, checkpoint_id: str | None = None) -> None:
+        self._writable()
+        now = utcnow()
+        rows = [[run_id, checkpoint_id, name, None if v is None else float(v), step, split, now]
+                for name, v in metrics.items()]
+        with self._connection() as con, _transaction(con):
+            self._require_run(con, run_id)
+            if checkpoint_id is not None and con.execute(q("checkpoint_exists"), [checkpoint_id]).fetchall()[0][0] == 0:
+                raise ValueError(f"unknown checkpoint {checkpoint_id!r}")
+            if rows:
+                con.executemany(q("insert_metric"), rows)
+
+    def add_lineage(self, src_kind: str, src_id: str, dst_kind: str, dst_id: str) -> None:
+        self._writable()
+        for kind in (src_kind, dst_kind):
+            if kind not in LINEAGE_KINDS:
+                raise ValueError(f"lineage kind must be one of {LINEAGE_KINDS}, got {kind!r}")
+        with self._connection() as con:
+            con.execute(q("insert_lineage"), [src_kind, src_id, dst_kind, dst_id, utcnow()])
+
+    # ---------------------------------------------------------------- queries
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run any SQL; returns (column names, rows). Read-only catalogs reject writes."""
+        with self._connection() as con:
+            cur = con.execute(query, params) if params is not None else con.execute(query)
+            return _rows(cur)
+
+    def sql_arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
+        with self._connection() as con:
+            return con.sql(query, params=params).to_arrow_table()
+
+    def stats(self) -> dict[str, tuple[list[str], list[tuple]]]:
+        """The sections of `lumina catalog stats`: totals, status, drop reasons, filters, storage."""
+        with self._connection() as con:
+            out = {name: _rows(con.execute(q(f"stats_{name}")))
+                   for name in ("totals", "status", "drop_reasons", "filters", "storage")}
+        out["file"] = (["path", "bytes"], [(str(self.path), self.path.stat().st_size if self.path.exists() else 0)])
+        return out
+
+    def why(self, key: str) -> dict[str, Any]:
+        """Everything the catalog knows about one sample (a unique key prefix is enough)."""
+        with self._connection() as con:
+            found = [r[0] for r in con.execute(q("why_resolve_key"), [key]).fetchall()]
+            if not found:
+                raise SampleNotFoundError(f"no sample with key {key!r}")
+            if found[0] != key and len(found) > 1:
+                raise SampleNotFoundError(f"key prefix {key!r} is ambiguous ({found[0]}, {found[1]}, ...)")
+            key = found[0]
+            cols, rows = _rows(con.execute(q("why_sample"), [key]))
+            sample = dict(zip(cols, rows[0]))
+            story: dict[str, Any] = {"sample": sample}
+            for section in ("verdicts", "shards", "encodings", "manifests", "checkpoints"):
+                story[section] = _rows(con.execute(q(f"why_{section}"), [key]))
+            story["runs"] = _rows(con.execute(q("why_runs"), [sample["first_run"], sample["last_run"]]))
+            return story
+
+    def check(self) -> dict[str, int]:
+        """Data tests (checks.sql): violations per check; all zero on a healthy catalog."""
+        from .sqlfiles import _all_queries
+
+        with self._connection() as con:
+            return {name[len("check_"):]: con.execute(sql).fetchall()[0][0]
+                    for name, sql in _all_queries().items() if name.startswith("check_")}
+
+    def export(self, name: str, out: str | os.PathLike, version: int | None = None, kind: str = "auto") -> int:
+        """Write a table, view or manifest (``name``, ``name@vN``) to Parquet; returns the row count.
+
+        A table or view of that name wins over a manifest unless kind="manifest".
+        """
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as con:
+            is_relation = _first(con.execute(q("relation_type"), [name])) is not None
+            if kind == "table" or (kind == "auto" and is_relation and version is None):
+                if not is_relation:
+                    raise CatalogError(f"no table or view named {name!r}")
+                rel = con.table(name)
+            else:
+                mname, mversion = _split_manifest_id(name, version)
+                if mversion is None:
+                    mversion = con.execute(q("manifest_latest_version"), [mname]).fetchall()[0][0]
+                if mversion is None or _first(con.execute(q("manifest_header"), [mname, mversion])) is None:
+                    tables = ", ".join(r[0] for r in con.execute(q("list_relations")).fetchall())
+                    raise CatalogError(f"{name!r} is neither a table/view ({tables}) nor a manifest")
+                rel = con.sql(q("manifest_export"), params=[mname, mversion])
+            rel.write_parquet(str(out))  # DuckDB's own writer: streams, no copy in Python
+        return pq.read_metadata(out).num_rows
+
+
+class ManifestNotFoundError(CatalogError, LookupError):
+    pass
+
+
+class SampleNotFoundError(CatalogError, LookupError):
+    pass
+
+
+def _split_manifest_id(name: str, version: int | None) -> tuple[str, int | None]:
+    """``"images@v3"`` -> ("images", 3); a plain name keeps the given version."""
+    m = re.fullmatch(r"(.+)@v(\d+)", name)
+    if m:
+        if version is not None and version != int(m.group(2)):
+            raise ValueError(f"{name!r} names version {m.group(2)} but version={version} was given")
+        return m.group(1), int(m.group(2))
+    return name, version

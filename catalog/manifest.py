@@ -1,0 +1,54 @@
+"""Manifests as training and evaluation see them: frozen lists of members with their encodings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ManifestMember:
+    key: str
+    caption: str | None
+    split: str
+    meta: dict[str, Any]
+    encodings: dict[str, tuple[str, str]]  # kind -> (shard_uri, member)
+
+
+@dataclass
+class Manifest:
+    name: str
+    version: int
+    where: str
+    created_at: datetime
+    encoders: dict[str, str]  # kind -> encoder fingerprint
+    members: list[ManifestMember] = field(default_factory=list)
+    description: str = ""
+    num_excluded: int = 0  # matched `where` but lacked an encoding of one of the manifest's kinds
+
+    @property
+    def id(self) -> str:
+        """``name@v<version>``: how lineage and checkpoints refer to this manifest."""
+        return f"{self.name}@v{self.version}"
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def shard_uris(self, kind: str | None = None) -> list[str]:
+        """The shards a loader must read (for one encoding kind, or all), sorted."""
+        kinds = [kind] if kind else list(self.encoders)
+        return sorted({m.encodings[k][0] for m in self.members for k in kinds if k in m.encodings})
+
+    def split_members(self, split: str) -> list[ManifestMember]:
+        return [m for m in self.members if m.split == split]
+
+
+def load_manifest(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
+                  busy_timeout_s: float = 30.0) -> Manifest:
+    """Open the catalog read-only, read one manifest (the latest version by default), close it."""
+    from .db import Catalog
+
+    with Catalog.open(catalog_path, read_only=True, busy_timeout_s=busy_timeout_s) as cat:
+        return cat.manifest(name, version)

@@ -1,0 +1,133 @@
+-- Manifests: named, versioned, frozen selections of accepted samples with their encodings.
+
+-- name: manifest_candidates_template
+-- The one statement with user SQL in it: {where} is replaced by the caller's predicate, which
+-- Catalog.create_manifest first checks parses as a single SELECT (see README, "Manifests").
+CREATE TEMP TABLE _cand_keys AS
+SELECT key
+FROM samples
+WHERE status = 'accepted' AND ({where});
+
+-- name: manifest_candidates
+-- Re-read the candidates from `samples`, so a predicate can never add rows of its own making.
+CREATE TEMP TABLE _cand AS
+SELECT key, caption, split, meta
+FROM samples
+WHERE status = 'accepted' AND key IN (SELECT key FROM _cand_keys);
+
+-- name: manifest_candidate_encodings
+-- $1: the encoder fingerprints to use (an empty list: every fingerprint found).
+CREATE TEMP TABLE _cand_enc AS
+SELECT e.key, e.kind, e.encoder_fingerprint, e.shard_uri, e.member
+FROM encodings e
+JOIN _cand c USING (key)
+WHERE len(CAST($1 AS VARCHAR[])) = 0 OR list_contains(CAST($1 AS VARCHAR[]), e.encoder_fingerprint);
+
+-- name: manifest_fingerprints
+SELECT kind, encoder_fingerprint, count(*) AS samples
+FROM _cand_enc
+GROUP BY ALL
+ORDER BY kind, samples DESC, encoder_fingerprint;
+
+-- name: manifest_select
+-- Keep the candidates that have an encoding of every kind the manifest carries ($1 kinds).
+CREATE TEMP TABLE _sel AS
+SELECT c.key, c.caption, c.split, c.meta
+FROM _cand c
+LEFT JOIN (SELECT key, count(DISTINCT kind) AS n FROM _cand_enc GROUP BY key) k USING (key)
+WHERE coalesce(k.n, 0) = $1;
+
+-- name: manifest_select_encodings
+CREATE TEMP TABLE _sel_enc AS
+SELECT e.* FROM _cand_enc e WHERE e.key IN (SELECT key FROM _sel);
+
+-- name: manifest_counts
+SELECT (SELECT count(*) FROM _cand), (SELECT count(*) FROM _sel);
+
+-- name: manifest_drop_temps
+DROP TABLE IF EXISTS _cand_keys; DROP TABLE IF EXISTS _cand; DROP TABLE IF EXISTS _cand_enc; DROP TABLE IF EXISTS _sel; DROP TABLE IF EXISTS _sel_enc;
+
+-- name: manifest_latest_version
+SELECT max(version) FROM manifests WHERE name = ?;
+
+-- name: manifest_diff
+-- Rows that differ between the new selection and stored version ($1 name, $2 version); 0 = same.
+SELECT
+    (SELECT count(*) FROM (
+        (SELECT key, caption, split, CAST(meta AS VARCHAR) FROM _sel
+         EXCEPT
+         SELECT key, caption, split, CAST(meta AS VARCHAR) FROM manifest_members WHERE manifest = $1 AND version = $2)
+        UNION ALL
+        (SELECT key, caption, split, CAST(meta AS VARCHAR) FROM manifest_members WHERE manifest = $1 AND version = $2
+         EXCEPT
+         SELECT key, caption, split, CAST(meta AS VARCHAR) FROM _sel)))
+  + (SELECT count(*) FROM (
+        (SELECT key, kind, encoder_fingerprint, shard_uri, member FROM _sel_enc
+         EXCEPT
+         SELECT key, kind, encoder_fingerprint, shard_uri, member FROM manifest_encodings WHERE manifest = $1 AND version = $2)
+        UNION ALL
+        (SELECT key, kind, encoder_fingerprint, shard_uri, member FROM manifest_encodings WHERE manifest = $1 AND version = $2
+         EXCEPT
+         SELECT key, kind, encoder_fingerprint, shard_uri, member FROM _sel_enc)));
+
+-- name: insert_manifest
+INSERT INTO manifests (name, version, predicate, description, encoders, num_members, num_excluded, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_manifest_members
+INSERT INTO manifest_members (manifest, version, key, caption, split, meta)
+SELECT $1, $2, key, caption, split, meta FROM _sel;
+
+-- name: insert_manifest_encodings
+INSERT INTO manifest_encodings (manifest, version, key, kind, encoder_fingerprint, shard_uri, member)
+SELECT $1, $2, key, kind, encoder_fingerprint, shard_uri, member FROM _sel_enc;
+
+-- name: manifest_lineage
+-- $1 manifest id (name@vN), $2 created_at, $3 name, $4 version: the shards it reads.
+INSERT INTO lineage (src_kind, src_id, dst_kind, dst_id, created_at)
+SELECT DISTINCT 'shard', shard_uri, 'manifest', $1, $2
+FROM (
+    SELECT shard_uri FROM manifest_encodings WHERE manifest = $3 AND version = $4
+    UNION
+    SELECT ss.shard_uri FROM shard_samples ss
+    JOIN manifest_members m ON m.key = ss.key
+    WHERE m.manifest = $3 AND m.version = $4
+      AND NOT EXISTS (SELECT 1 FROM manifest_encodings WHERE manifest = $3 AND version = $4)
+)
+ON CONFLICT DO NOTHING;
+
+-- name: manifest_header
+SELECT name, version, predicate, description, CAST(encoders AS VARCHAR), num_members, num_excluded, created_at
+FROM manifests WHERE name = ? AND version = ?;
+
+-- name: manifest_member_rows
+SELECT key, caption, split, CAST(meta AS VARCHAR)
+FROM manifest_members WHERE manifest = ? AND version = ?
+ORDER BY key;
+
+-- name: manifest_encoding_rows
+SELECT key, kind, shard_uri, member
+FROM manifest_encodings WHERE manifest = ? AND version = ?
+ORDER BY key, kind;
+
+-- name: manifest_list
+SELECT name, version, num_members, num_excluded, CAST(encoders AS VARCHAR) AS encoders, created_at, predicate
+FROM manifests
+ORDER BY name, version;
+
+-- name: manifest_export
+-- One row per member; encodings as a list of structs (one per kind).
+SELECT m.key, m.caption, m.split, CAST(m.meta AS VARCHAR) AS meta,
+       list({'kind': e.kind, 'encoder_fingerprint': e.encoder_fingerprint,
+             'shard_uri': e.shard_uri, 'member': e.member} ORDER BY e.kind)
+           FILTER (WHERE e.kind IS NOT NULL) AS encodings
+FROM manifest_members m
+LEFT JOIN manifest_encodings e
+       ON e.manifest = m.manifest AND e.version = m.version AND e.key = m.key
+WHERE m.manifest = $1 AND m.version = $2
+GROUP BY ALL
+ORDER BY m.key;
+
+-- name: manifest_predicate_count_template
+-- Validation and dry run of a predicate ({where} as above); runs on a read-only connection in the CLI.
+SELECT count(*) FROM samples WHERE status = 'accepted' AND ({where});

@@ -1,0 +1,48 @@
+-- The full story of one sample: `lumina catalog why KEY`.
+
+-- name: why_resolve_key
+-- An exact key, or the keys starting with the given prefix (at most 2: unique or ambiguous).
+SELECT key FROM samples WHERE key = $1
+UNION ALL
+(SELECT key FROM samples WHERE starts_with(key, $1) AND key <> $1 ORDER BY key LIMIT 2);
+
+-- name: why_sample
+SELECT key, modality, status, reason, source_uri, caption, width, height, frames, duration,
+       sample_rate, split, CAST(meta AS VARCHAR) AS meta, first_run, last_run
+FROM samples WHERE key = ?;
+
+-- name: why_verdicts
+SELECT filter, filter_version, score, threshold, passed, run_id
+FROM verdicts WHERE key = ?
+ORDER BY passed, filter, filter_version;
+
+-- name: why_shards
+SELECT uri, stage, num_samples, bytes, sha256, run_id
+FROM shards
+WHERE uri IN (SELECT shard_uri FROM shard_samples WHERE key = $1
+              UNION SELECT shard_uri FROM encodings WHERE key = $1)
+ORDER BY stage, uri;
+
+-- name: why_encodings
+SELECT kind, encoder_fingerprint, CAST(shape AS VARCHAR) AS shape, dtype, shard_uri, member, run_id
+FROM encodings WHERE key = ?
+ORDER BY kind, encoder_fingerprint;
+
+-- name: why_manifests
+SELECT m.manifest, m.version, f.created_at, f.predicate
+FROM manifest_members m
+JOIN manifests f ON f.name = m.manifest AND f.version = m.version
+WHERE m.key = ?
+ORDER BY m.manifest, m.version;
+
+-- name: why_checkpoints
+SELECT c.checkpoint_id, c.uri, c.step, c.manifest, c.manifest_version, c.run_id
+FROM checkpoints c
+JOIN manifest_members m ON m.manifest = c.manifest AND m.version = c.manifest_version
+WHERE m.key = ?
+ORDER BY c.created_at, c.checkpoint_id;
+
+-- name: why_runs
+SELECT run_id, flow_name, status, code_version, started_at, ended_at
+FROM runs WHERE run_id IN (?, ?)
+ORDER BY started_at;

@@ -1,0 +1,197 @@
+"""`lumina catalog ...` (catalog.cli.main): sql, stats, why, manifest, export; one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from catalog.cli import main
+
+from .helpers import VAE_A, VAE_B, cli, key, make_batch
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_sql_prints_a_table_json_and_csv(base_catalog, capsys):
+    q = "SELECT status, count(*) AS n FROM samples GROUP BY status ORDER BY status"
+    rc, out, err = run(capsys, "sql", q, "--catalog", str(base_catalog))
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["status", "n"] and set(lines[1]) <= {"-", " "}
+    assert lines[2].split() == ["accepted", "12"] and lines[-1] == "(3 rows)"
+    rc, out, _ = run(capsys, "--catalog", str(base_catalog), "sql", q, "--json")  # --catalog before or after
+    assert json.loads(out) == [{"status": "accepted", "n": 12}, {"status": "quarantined", "n": 3},
+                               {"status": "rejected", "n": 3}]
+    rc, out, _ = run(capsys, "sql", q, "--csv", "--catalog", str(base_catalog))
+    assert list(csv.reader(io.StringIO(out))) == [["status", "n"], ["accepted", "12"], ["quarantined", "3"],
+                                                  ["rejected", "3"]]
+
+
+def test_sql_is_read_only_unless_asked(catalog_copy, capsys):
+    rc, out, err = run(capsys, "sql", "DELETE FROM samples", "--catalog", str(catalog_copy))
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and "read-only" in err and "--write" in err
+    rc, out, err = run(capsys, "sql", "UPDATE runs SET status = 'failed' WHERE run_id = 'run-base'", "--write",
+                       "--catalog", str(catalog_copy))
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sql", "SELEC nonsense"], "Parser Error"),
+    (["sql", "SELECT * FROM no_such_table"], "no_such_table"),
+    (["why", "ffffffff"], "no sample with key"),
+    (["manifest", "show", "nope"], "no manifest named"),
+    (["export", "nope", "--out", "/tmp/x.parquet"], "neither a table/view"),
+])
+def test_errors_are_one_line_with_exit_code_2(base_catalog, capsys, argv, message):
+    rc, out, err = run(capsys, *argv, "--catalog", str(base_catalog))
+    assert rc == 2 and out == ""
+    assert err.startswith("lumina catalog: error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_missing_catalog(tmp_path, capsys):
+    rc, out, err = run(capsys, "stats", "--catalog", str(tmp_path / "none.duckdb"))
+    assert rc == 2 and "no catalog at" in err and err.count("\n") == 1
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys, "--help")[0] == 0
+
+
+def test_stats(base_catalog, capsys):
+    rc, out, _ = run(capsys, "stats", "--catalog", str(base_catalog))
+    assert rc == 0
+    for title in ("Totals", "Samples per modality and status", "Drop reasons", "Filter drop rates", "Storage"):
+        assert f"== {title}" in out
+    assert "min_size: 100 < 256" in out and "decode_error: truncated" in out
+    rc, out, _ = run(capsys, "stats", "--json", "--catalog", str(base_catalog))
+    stats = json.loads(out)
+    assert stats["totals"][0]["samples"] == 18
+    assert stats["status"] == [{"modality": "image", "accepted": 12, "rejected": 3, "quarantined": 3}]
+    assert stats["storage"][0]["bytes"] == 18000
+
+
+def test_why_accepted_sample_tells_the_whole_story(base_catalog, capsys):
+    k = key(1, 0)
+    rc, out, err = run(capsys, "why", k[:8], "--catalog", str(base_catalog))
+    assert rc == 2 and "ambiguous" in err
+    rc, out, _ = run(capsys, "why", k, "--catalog", str(base_catalog))
+    assert rc == 0
+    assert out.startswith(f"sample {k}  [image]  ACCEPTED")
+    assert "/raw/1/0.png" in out and "a photo of thing 1-0" in out
+    for section in ("Filter verdicts", "Shards holding it", "Encodings", "Manifests containing it",
+                    "Checkpoints trained on it", "Runs that registered it"):
+        assert f"== {section}" in out
+    assert "min_size" in out and "/shards/b0001.tar" in out and VAE_A in out and "images" in out
+    assert "/ckpt/step10.safetensors" in out and "run-base" in out
+    rc, out, _ = run(capsys, "why", k, "--json", "--catalog", str(base_catalog))
+    story = json.loads(out)
+    assert story["sample"]["status"] == "accepted"
+    assert [c["uri"] for c in story["checkpoints"]] == ["/ckpt/step10.safetensors"]
+    assert {e["kind"] for e in story["encodings"]} == {"latent", "text"}
+
+
+def test_why_rejected_sample(base_catalog, capsys):
+    rc, out, _ = run(capsys, "why", key(2, 3), "--json", "--catalog", str(base_catalog))
+    story = json.loads(out)
+    assert story["sample"]["status"] == "rejected" and story["sample"]["reason"] == "min_size: 100 < 256"
+    failed = [v for v in story["verdicts"] if not v["passed"]]
+    assert failed == [{"filter": "min_size", "filter_version": "1", "score": 100.0, "threshold": 256.0,
+                       "passed": False, "run_id": "run-base"}]
+    assert story["encodings"] == [] and story["manifests"] == [] and story["checkpoints"] == []
+    rc, out, _ = run(capsys, "why", key(2, 3), "--catalog", str(base_catalog))
+    assert "REJECTED: min_size: 100 < 256" in out.splitlines()[0]
+
+
+def test_why_quarantined_sample(base_catalog, capsys):
+    rc, out, _ = run(capsys, "why", key(0, 4), "--catalog", str(base_catalog))
+    assert rc == 0
+    assert "QUARANTINED: decode_error: truncated" in out.splitlines()[0]
+    assert out.count("(none)") == 5  # no verdicts, shards, encodings, manifests, checkpoints
+
+
+def test_manifest_create_list_show(catalog_copy, capsys):
+    c = str(catalog_copy)
+    rc, out, err = run(capsys, "manifest", "create", "holdout", "--where", "split = 'holdout'", "--catalog", c)
+    assert (rc, err) == (2, "lumina catalog: error: manifest 'holdout': no accepted samples match \"split = 'holdout'\"\n")
+    rc, out, err = run(capsys, "manifest", "create", "big", "--where", "width >= 576", "--description", "large",
+                       "--catalog", c)
+    assert rc == 0, err
+    assert out.startswith("manifest big@v1: 9 members")
+    rc, out, _ = run(capsys, "manifest", "list", "--json", "--catalog", c)
+    assert [(m["name"], m["version"], m["num_members"]) for m in json.loads(out)] == [("big", 1, 9), ("images", 1, 12)]
+    rc, out, _ = run(capsys, "manifest", "show", "big", "--catalog", c)
+    assert "manifest big@v1" in out and "width >= 576" in out and "members     9" in out and VAE_A in out
+    rc, out, _ = run(capsys, "manifest", "show", "images@v1", "--json", "--members", "2", "--catalog", c)
+    shown = json.loads(out)
+    assert shown["num_members"] == 12 and len(shown["members"]) == 2
+
+
+def test_manifest_create_mixed_encoders_is_a_one_line_error(catalog_copy, capsys):
+    from catalog import Catalog
+
+    Catalog.open(catalog_copy).register_batches([make_batch(4, vae=VAE_B)], "run-base")
+    rc, out, err = run(capsys, "manifest", "create", "all", "--where", "true", "--catalog", str(catalog_copy))
+    assert rc == 2 and err.count("\n") == 1 and "mix encoders" in err
+    rc, out, err = run(capsys, "manifest", "create", "all", "--where", "true", "--encoder", VAE_B, "--catalog",
+                       str(catalog_copy))
+    assert rc == 0 and "manifest all@v1: 4 members (12 matching samples left out" in out
+
+
+def test_export_table_view_and_manifest(base_catalog, tmp_path, capsys):
+    c = str(base_catalog)
+    assert run(capsys, "export", "samples", "--out", str(tmp_path / "s.parquet"), "--catalog", c)[0] == 0
+    t = pq.read_table(tmp_path / "s.parquet")
+    assert t.num_rows == 18 and "reason" in t.column_names
+    assert run(capsys, "export", "filter_drop_rates", "--out", str(tmp_path / "v.parquet"), "--catalog", c)[0] == 0
+    assert pq.read_table(tmp_path / "v.parquet").num_rows == 2
+    rc, out, _ = run(capsys, "export", "images", "--out", str(tmp_path / "m.parquet"), "--catalog", c)
+    assert rc == 0 and out == f"wrote 12 rows to {tmp_path / 'm.parquet'}\n"
+    rows = pq.read_table(tmp_path / "m.parquet").to_pylist()
+    assert rows[0]["key"] == key(0, 0)
+    assert {e["kind"]: e["shard_uri"] for e in rows[0]["encodings"]} == {"latent": "/shards/b0000.tar",
+                                                                       "text": "/shards/b0000.tar"}
+
+
+def test_python_dash_m_entry_points(base_catalog):
+    proc = cli("sql", "SELECT count(*) AS n FROM samples", "--json", "--catalog", str(base_catalog))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"n": 18}]
+    proc = cli("sql", "SELECT nope", "--catalog", str(base_catalog))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_check_and_tables(base_catalog, capsys):
+    rc, out, _ = run(capsys, "check", "--catalog", str(base_catalog))
+    assert rc == 0 and "samples_unique" in out
+    rc, out, _ = run(capsys, "tables", "--json", "--catalog", str(base_catalog))
+    names = {r["table_name"] for r in json.loads(out)}
+    assert {"runs", "samples", "verdicts", "shards", "encodings", "manifests", "manifest_members", "checkpoints",
+            "metrics", "lineage", "accepted_by_bucket", "filter_drop_rates", "latest_metrics"} <= names
+
+
+def test_add_arguments_plugs_into_a_parent_parser(base_catalog, capsys):
+    """How a top-level `lumina` parser can host the catalog commands without clobbering its own `func`."""
+    import argparse
+
+    from catalog.cli import add_arguments
+    from catalog.cli import run as run_catalog
+
+    top = argparse.ArgumentParser(prog="lumina")
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("catalog")
+    add_arguments(p)
+    p.set_defaults(func=run_catalog)
+    args = top.parse_args(["catalog", "sql", "SELECT 41 + 1 AS x", "--json", "--catalog", str(base_catalog)])
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out) == [{"x": 42}]

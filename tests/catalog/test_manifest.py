@@ -1,0 +1,107 @@
+"""Manifests: frozen, versioned selections; one encoder per kind; the training-side loader."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog import Catalog, ManifestNotFoundError, load_manifest
+
+from .helpers import TEXT, VAE_A, VAE_B, dump, key, make_batch
+
+
+def test_manifest_members_and_encodings(base_catalog):
+    m = load_manifest(base_catalog, "images")
+    assert (m.name, m.version, m.id) == ("images", 1, "images@v1")
+    assert m.where == "modality = 'image' AND split = 'train'"
+    assert m.encoders == {"latent": VAE_A, "text": TEXT}
+    assert len(m) == 12 and m.num_excluded == 0
+    assert [x.key for x in m.members] == sorted(x.key for x in m.members)
+    first = m.members[0]
+    assert first.key == key(0, 0) and first.split == "train" and first.meta == {"label": 0, "batch": 0}
+    assert first.encodings == {"latent": ("/shards/b0000.tar", f"{key(0, 0)}.latent.npy"),
+                               "text": ("/shards/b0000.tar", f"{key(0, 0)}.text.npy")}
+    assert m.shard_uris("latent") == ["/shards/b0000.tar", "/shards/b0001.tar", "/shards/b0002.tar"]
+    assert load_manifest(base_catalog, "images@v1").members == m.members
+
+
+def test_manifest_is_frozen_while_the_catalog_grows(catalog_copy):
+    cat = Catalog.open(catalog_copy)
+    v1 = cat.manifest("images")
+    cat.register_batches([make_batch(5), make_batch(6)], "run-base")
+    # a sample of v1 is rejected later: v1 still lists it, as it was when frozen
+    from catalog import Batch, SampleRecord
+
+    cat.register_batches([Batch(samples=[SampleRecord(key(0, 0), "image", "/raw/0/0.png", "rejected",
+                                                      reason="manual: takedown", caption="new caption")])], "run-base")
+    assert cat.manifest("images", 1) == v1
+    again = cat.create_manifest("images", v1.where)
+    assert again.version == 2 and len(again) == len(v1) - 1 + 8
+    assert key(0, 0) not in {x.key for x in again.members}
+    same = cat.create_manifest("images", "split = 'train' AND modality = 'image'")  # same selection, other words
+    assert same.version == 2 and same.created_at == again.created_at
+    assert cat.manifest("images").version == 2
+    cols, rows = cat.list_manifests()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("images", 1, 12), ("images", 2, 19)]
+
+
+def test_mixed_encoders_are_refused_unless_one_is_picked(catalog_copy):
+    cat = Catalog.open(catalog_copy)
+    cat.register_batches([make_batch(5, vae=VAE_B)], "run-base")  # latents from another VAE
+    before = dump(catalog_copy)
+    with pytest.raises(ValueError) as err:
+        cat.create_manifest("mixed", "modality = 'image'")
+    msg = str(err.value)
+    assert "mix encoders" in msg and VAE_A in msg and VAE_B in msg and "encoders=" in msg
+    assert dump(catalog_copy) == before
+    m = cat.create_manifest("sdxl-only", "modality = 'image'", encoders=[VAE_B, TEXT])
+    assert m.encoders == {"latent": VAE_B, "text": TEXT}
+    assert {x.key[:8] for x in m.members} == {"00000005"}
+    assert m.num_excluded == 12  # the 3 x 4 other accepted images have no VAE_B latent
+    with pytest.raises(ValueError, match="no selected sample has encodings from"):
+        cat.create_manifest("nope", "modality = 'image'", encoders=["no-such-encoder"])
+
+
+def test_a_manifest_without_encodings_and_one_that_matches_nothing(catalog_copy):
+    from catalog import Batch, SampleRecord
+
+    cat = Catalog.open(catalog_copy)
+    cat.register_batches([Batch(samples=[SampleRecord("a" * 32, "speech", "/a.wav", "accepted", duration=3.0)])],
+                         "run-base")
+    m = cat.create_manifest("speech", "modality = 'speech'")
+    assert m.encoders == {} and [x.key for x in m.members] == ["a" * 32] and m.members[0].encodings == {}
+    assert cat.why("aaaa")["sample"]["key"] == "a" * 32  # a unique key prefix is enough
+    with pytest.raises(ValueError, match="no accepted samples match"):
+        cat.create_manifest("video", "modality = 'video'")
+
+
+@pytest.mark.parametrize("where", [
+    "modality = 'image'; DROP TABLE samples",
+    "1=1) ; DELETE FROM samples; SELECT (1",
+    "no_such_column = 3",
+    "",
+])
+def test_bad_predicates_are_refused_and_harmless(catalog_copy, where):
+    before = dump(catalog_copy)
+    cat = Catalog.open(catalog_copy)
+    with pytest.raises(ValueError):
+        cat.create_manifest("evil", where)
+    assert dump(catalog_copy) == before
+
+
+def test_a_predicate_cannot_smuggle_rows_in(catalog_copy):
+    """Even a predicate that parses as one SELECT and unions in other keys only ever selects accepted samples."""
+    cat = Catalog.open(catalog_copy)
+    with pytest.raises(ValueError, match="no accepted samples match"):
+        cat.create_manifest("sneaky", "false) UNION ALL (SELECT key FROM samples WHERE status <> 'accepted'")
+    m = cat.create_manifest("sneaky", "false) UNION ALL (SELECT key FROM samples")
+    assert len(m) == 12  # all accepted samples, and only them
+
+
+def test_missing_manifest_and_bad_names(base_catalog, tmp_path):
+    with pytest.raises(ManifestNotFoundError, match="no manifest named"):
+        load_manifest(base_catalog, "nope")
+    with pytest.raises(ManifestNotFoundError, match="no version 7"):
+        load_manifest(base_catalog, "images", 7)
+    cat = Catalog.open(tmp_path / "c.duckdb")
+    with pytest.raises(ValueError, match="manifest name"):
+        cat.create_manifest("a@v1", "true")
