@@ -14,14 +14,22 @@ from preprocess.ray_utils import OFFLINE_ENV
 def _demo(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="lumina demo", description="Run data_to_model on the embedded demo corpus (no server, no downloads).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
+    p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--steps", type=int, help="training steps (default: the flow's)")
     p.add_argument("--num-digits", type=int, help="use only the first N digits (smaller, faster run)")
     p.add_argument("--samples-per-class", type=int)
+    p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
+    p.add_argument("--model-overrides", type=json.loads, help='JSON overrides of the model config, e.g. \'{"dim": 64}\'')
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     a = p.parse_args(argv)
     from flows.data_to_model import data_to_model
 
-    kwargs = {k: v for k, v in dict(home=a.home, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class).items() if v is not None}
+    import yaml
+
+    base = yaml.safe_load(open(a.config)) if a.config else {}
+    kwargs = dict(home=a.home, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
+                  sample_steps=a.sample_steps, model_overrides=a.model_overrides)
+    kwargs = {**base, **{k: v for k, v in kwargs.items() if v is not None}}
     t = time.time()
     summary = data_to_model(**kwargs)
     summary["total_s"] = round(time.time() - t, 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -95,8 +96,7 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         run("work-pool", "create", "lumina-process", "--type", "process")
         run("--no-prompt", "deploy", "--all")
         spawn("worker", "worker", "start", "--pool", "lumina-process", "--limit", "1")
-        params = {"home": str(home), "num_digits": 60, "num_shapes": 10, "train_steps": 4, "samples_per_class": 1,
-                  "sample_steps": 2, "model_overrides": {"dim": 32, "n_layers": 1, "n_heads": 2}}
+        params = {**yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text()), "home": str(home)}
         out = run("deployment", "run", "data_to_model/data-to-model", "--params", json.dumps(params), "--watch", "--watch-timeout", "420", timeout=480)
         assert "Completed" in out, out
     finally:
@@ -111,7 +111,7 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
     try:
         assert con.execute("SELECT status FROM runs WHERE flow_name = 'data_to_model'").fetchall() == [("completed",)]
         counts = dict(con.execute("SELECT status, count(*) FROM samples GROUP BY status").fetchall())
-        assert counts["accepted"] > 50 and counts["quarantined"] == 3 and counts["rejected"] >= 5
+        assert counts["accepted"] > 400 and counts["quarantined"] == 3 and counts["rejected"] >= 5
         assert con.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM metrics WHERE name = 'heldout_fm_loss'").fetchone()[0] == 1
     finally:

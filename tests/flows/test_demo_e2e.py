@@ -1,0 +1,79 @@
+"""The demo end to end at a reduced budget, run twice: the catalog must not grow the second time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LUMINA = str(Path(sys.executable).parent / "lumina")
+pytestmark = pytest.mark.slow
+
+PLANTED = {  # file -> (status, reason kind)
+    "planted/corrupt.png": ("quarantined", "decode_error"),
+    "planted/empty_caption.png": ("rejected", "caption_present"),
+    "planted/exact_duplicate.png": ("rejected", "exact_duplicate"),
+    "planted/near_duplicate.png": ("rejected", "phash_dedup"),
+    "planted/too_small.png": ("rejected", "min_size"),
+    "planted/banner.png": ("rejected", "aspect_ratio"),
+    "planted/latin1_caption.png": ("quarantined", "caption_not_utf8"),
+    "planted/missing_caption.png": ("quarantined", "missing_caption"),
+}
+
+
+def _demo(home: Path, tmp_path: Path) -> dict:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    args = [LUMINA, "demo", "--home", str(home), "--config", str(REPO / "configs" / "smoke.yaml"), "--json"]
+    r = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return json.loads(r.stdout[r.stdout.index("{\n"):])
+
+
+def _dump(path: Path) -> dict:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("samples", "verdicts", "shards", "encodings", "runs", "checkpoints")}
+    finally:
+        con.close()
+
+
+def test_demo_runs_end_to_end_and_is_idempotent(tmp_path):
+    home = tmp_path / "home"
+    first = _demo(home, tmp_path)
+    m = first["metrics"]
+    for k in ("heldout_fm_loss", "class_accuracy", "judge_test_accuracy", "chance_accuracy"):
+        assert k in m
+    assert m["chance_accuracy"] == pytest.approx(0.1)
+    assert Path(first["grid"]).exists() and Path(first["checkpoint"], "model.safetensors").exists()
+    counts1 = _dump(home / "catalog.duckdb")
+
+    second = _demo(home, tmp_path)
+    counts2 = _dump(home / "catalog.duckdb")
+    assert {k: counts2[k] for k in ("samples", "verdicts", "shards", "encodings")} == {k: counts1[k] for k in ("samples", "verdicts", "shards", "encodings")}
+    assert counts2["runs"] == counts1["runs"] + 1 and counts2["checkpoints"] == counts1["checkpoints"] + 1
+    assert second["curation"] == first["curation"]
+
+    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
+    try:
+        total = con.execute("SELECT count(*) FROM samples").fetchone()[0]
+        assert total == 150 + 300 + len(PLANTED)  # every input is in samples, none twice
+        src = home / "source"
+        for rel, (status, kind) in PLANTED.items():
+            row = con.execute("SELECT status, reason FROM samples WHERE source_uri = ?", [str((src / rel).resolve())]).fetchone()
+            assert row is not None, rel
+            assert row[0] == status and row[1].split(":")[0] == kind, (rel, row)
+    finally:
+        con.close()
+
+    # The catalog answers from the shell, read-only.
+    r = subprocess.run([LUMINA, "catalog", "sql", "--catalog", str(home / "catalog.duckdb"), "--json",
+                        "SELECT status, count(*) AS n FROM samples GROUP BY status ORDER BY status"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert {row["status"] for row in rows} == {"accepted", "rejected", "quarantined"}
