@@ -1,0 +1,240 @@
+"""One training step (forward, backward, AdamW) of our Flag-DiT vs diffusers' LuminaNextDiT2DModel.
+
+Equal hidden size, depth, heads, image patches (tokens), caption and batch. Each measurement runs
+in its own subprocess (clean peak-memory numbers), ours and theirs alternating round by round
+so background load hits both alike; the reported time is the fastest step over all rounds (the
+least disturbed by other processes on a shared machine; medians are printed too).
+
+    python bench/bench_step.py                  # S and B, fp32 and bf16 autocast
+    python bench/bench_step.py --quick          # a short run
+    python bench/bench_step.py --profile        # where our step spends its time (torch.profiler)
+
+Rows: "flag-dit" is the paper's layout (1-D RoPE, a [nextline] token per row: h more tokens than
+patches); "flag-dit axial" has no separator tokens, so its sequence is exactly the reference's.
+tokens/s counts image patches, the same for every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SIZES = {"S": dict(dim=384, n_layers=12, n_heads=6), "B": dict(dim=768, n_layers=12, n_heads=12)}
+MODELS = ("flag-dit", "flag-dit axial", "diffusers")
+
+
+def build(kind: str, size: str, cap_dim: int, latent: int):
+    import torch
+
+    s = SIZES[size]
+    if kind == "diffusers":
+        from diffusers import LuminaNextDiT2DModel
+        from diffusers.models.embeddings import get_2d_rotary_pos_embed_lumina
+
+        model = LuminaNextDiT2DModel(
+            sample_size=latent, patch_size=2, in_channels=4, hidden_size=s["dim"], num_layers=s["n_layers"],
+            num_attention_heads=s["n_heads"], num_kv_heads=s["n_heads"], learn_sigma=False, qk_norm=True,
+            cross_attention_dim=cap_dim,
+        )
+        rope = get_2d_rotary_pos_embed_lumina(s["dim"] // s["n_heads"], 384, 384)
+
+        def forward(x, t, cap, mask):
+            return model(x, t, encoder_hidden_states=cap, encoder_mask=mask, image_rotary_emb=rope, cross_attention_kwargs={},
+                         return_dict=False)[0]
+        return model, forward
+
+    from modelzoo import FlagDiT, get_config
+
+    axial = kind == "flag-dit axial"
+    cfg = get_config("flag-dit-s", **s, cap_dim=cap_dim, rope="axial" if axial else "1d", sep_tokens=not axial)
+    model = FlagDiT(cfg)
+
+    def forward(x, t, cap, mask):
+        return model(x.unsqueeze(2), t, cap_feats=cap, cap_mask=mask).squeeze(2)  # images: T = 1
+    return model, forward
+
+
+def worker(args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    baseline = _rss_mb()
+    model, forward = build(args.kind, args.size, args.cap_dim, args.latent)
+    model.to(device).train()
+    opt = _adamw(list(model.parameters()))
+    B, L = args.batch, args.cap_len
+    x = torch.randn(B, 4, args.latent, args.latent, device=device)
+    cap = torch.randn(B, L, args.cap_dim, device=device)
+    mask = torch.ones(B, L, dtype=torch.bool, device=device)
+    mask[B // 2 :, L // 2 :] = False  # captions of different lengths, as in real batches
+    bf16 = args.precision == "bf16"
+
+    def step() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        t = torch.rand(B, device=device)
+        noise = torch.randn_like(x)
+        xt = t.view(-1, 1, 1, 1) * x + (1 - t.view(-1, 1, 1, 1)) * noise
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            v = forward(xt, t, cap, mask)
+        loss = (v.float() - (x - noise)).square().mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(args.warmup):
+        step()
+    times = [step() for _ in range(args.steps)]
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = _peak_rss_mb() - baseline
+    n_params = sum(p.numel() for p in model.parameters())
+    # the fastest step is the one least disturbed by other processes on a shared machine
+    return dict(time=min(times), median=statistics.median(times), peak_mb=peak, params=n_params,
+                device=str(device))
+
+
+def _adamw(params):
+    """AdamW, fused where this torch has it (CPU and CUDA since 2.4): the per-tensor loop costs
+    more than the model's forward and backward at small batches on CPU."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_worker(args: argparse.Namespace, kind: str, size: str, precision: str) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--kind", kind, "--size", size,
+           "--precision", precision]
+    for name in ("batch", "latent", "cap_len", "cap_dim", "steps", "warmup", "threads"):
+        cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    # spinning OpenMP workers collapse (10x) when another process holds a core: wait passively
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if out.returncode:
+        raise RuntimeError(f"{kind} {size} {precision} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def profile(args: argparse.Namespace) -> None:
+    import torch
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for kind in ("flag-dit", "diffusers"):
+        torch.manual_seed(0)
+        model, forward = build(kind, args.sizes[0], args.cap_dim, args.latent)
+        opt = _adamw(list(model.parameters()))
+        B, L = args.batch, args.cap_len
+        x, cap = torch.randn(B, 4, args.latent, args.latent), torch.randn(B, L, args.cap_dim)
+        mask = torch.ones(B, L, dtype=torch.bool)
+        mask[B // 2 :, L // 2 :] = False
+        bf16 = args.precisions[0] == "bf16"
+
+        def step():
+            t = torch.rand(B)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                v = forward(x, t, cap, mask)
+            v.float().square().mean().backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        step()
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(2):
+                step()
+        print(f"\n=== {kind} {args.sizes[0]} {args.precisions[0]}: top ops by self CPU time ===")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small batch, few steps, one round")
+    p.add_argument("--sizes", default="S,B")
+    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--latent", type=int, default=32, help="latent side; patch 2 gives (latent/2)^2 tokens")
+    p.add_argument("--cap-len", type=int, default=32)
+    p.add_argument("--cap-dim", type=int, default=768)
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--warmup", type=int, default=3, help="3 steps: Adam states of zero-init layers fill in")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads per run (0: torch's default). On a shared machine 1 is the stable choice: "
+                        "with every core busy, OpenMP barriers stall whenever another process holds a core")
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--kind", default="flag-dit", help=argparse.SUPPRESS)
+    p.add_argument("--size", default="S", help=argparse.SUPPRESS)
+    p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    if args.quick:
+        args.batch, args.latent, args.steps, args.warmup, args.rounds = 2, 16, 2, 3, 1
+    args.sizes = args.sizes.split(",")
+    args.precisions = args.precisions.split(",")
+    if args.profile:
+        profile(args)
+        return
+
+    tokens = args.batch * (args.latent // 2) ** 2
+    print(f"batch {args.batch}, {(args.latent // 2) ** 2} image tokens per sample (latent {args.latent}, patch 2), "
+          f"caption {args.cap_len} x {args.cap_dim}, {args.steps} timed steps after {args.warmup} warm-up, "
+          f"best of {args.rounds} rounds, {args.threads or 'default'} CPU threads")
+    header = (f"{'size':<4} {'prec':<5} {'model':<15} {'params':>8} {'step ms':>9} {'median':>9} {'tokens/s':>10} "
+              f"{'vs diffusers':>13} {'peak MB':>9}")
+    print(header)
+    print("-" * len(header))
+    for size in args.sizes:
+        for precision in args.precisions:
+            best: dict[str, dict] = {}
+            for _ in range(args.rounds):
+                for kind in MODELS:
+                    r = run_worker(args, kind, size, precision)
+                    if kind not in best or r["time"] < best[kind]["time"]:
+                        best[kind] = r
+                    best[kind]["peak_mb"] = min(best[kind]["peak_mb"], r["peak_mb"])
+            ref = best["diffusers"]["time"]
+            for kind in MODELS:
+                r = best[kind]
+                print(f"{size:<4} {precision:<5} {kind:<15} {r['params'] / 1e6:7.1f}M {r['time'] * 1e3:9.1f} "
+                      f"{r['median'] * 1e3:9.1f} "
+                      f"{tokens / r['time']:10.0f} {ref / r['time']:12.2f}x {r['peak_mb']:9.0f}")
+    print(f"device: {r['device']}; peak MB: CUDA max allocated, or CPU peak RSS above the pre-model baseline")
+
+
+if __name__ == "__main__":
+    main()

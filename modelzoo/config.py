@@ -1,0 +1,132 @@
+"""Flag-DiT configuration: one dataclass and the size registry.
+
+Every size the project uses is in ``CONFIGS`` at the bottom (DiT's ``DiT_models`` dict);
+``get_config(name, **overrides)`` is the only way code should build one, so a typo in an
+override fails loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class QKNorm(str, enum.Enum):
+    LAYERNORM = "layernorm"  # reference: one LayerNorm across all heads, before the head split
+    RMSNORM = "rmsnorm"  # per-head RMSNorm (normalises each head_dim slice)
+    NONE = "none"
+
+
+class RopeKind(str, enum.Enum):
+    FLAT = "1d"  # the paper's Flag-DiT: 1-D RoPE over the flattened sequence (needs [nextline])
+    AXIAL = "axial"  # Next-DiT style: head_dim split into (t, h, w) parts
+
+
+@dataclass
+class FlagDiTConfig:
+    in_channels: int = 4
+    patch_size: int = 2
+    dim: int = 1536
+    n_layers: int = 16
+    n_heads: int = 32
+    n_kv_heads: int | None = None  # < n_heads: grouped-query attention
+    multiple_of: int = 256  # SwiGLU hidden = int(2 * 4 * dim / 3) rounded up to this
+    ffn_dim_multiplier: float | None = None
+    norm_eps: float = 1e-5
+    qk_norm: QKNorm = QKNorm.LAYERNORM
+    cap_dim: int = 0  # width of caption token features; 0 = no text conditioning
+    num_classes: int = 0  # > 0: class-conditional, with one extra "null" class for CFG
+    class_dropout_prob: float = 0.1  # labels replaced by the null class in train mode
+    rope: RopeKind = RopeKind.FLAT
+    rope_theta: float = 10000.0
+    axial_dims: tuple[int, int, int] | None = None  # (t, h, w) split of head_dim; None: auto
+    sep_tokens: bool = True  # learnable [nextline] / [nextframe] tokens
+    freq_embed_size: int = 256  # sinusoidal width of the timestep embedding
+    grad_checkpointing: bool = False  # recompute each block in backward (train mode only)
+    train_seq_len: int | None = None  # tokens per sample at training resolution (extrapolation)
+
+    def __post_init__(self) -> None:
+        # strings arrive from config.json and command lines: parse them here, once
+        self.qk_norm = QKNorm(self.qk_norm)
+        self.rope = RopeKind(self.rope)
+        if self.axial_dims is not None:
+            self.axial_dims = tuple(int(d) for d in self.axial_dims)
+        if self.dim % self.n_heads:
+            raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
+        if self.n_heads % self.kv_heads:
+            raise ValueError(f"n_heads {self.n_heads} is not divisible by n_kv_heads {self.kv_heads}")
+        if self.head_dim % 2:
+            raise ValueError("RoPE needs an even head_dim")
+        if self.rope is RopeKind.AXIAL and (sum(self.rope_axial_dims) != self.head_dim
+                                            or any(d % 2 for d in self.rope_axial_dims)):
+            raise ValueError(f"axial_dims {self.rope_axial_dims} must be even and sum to {self.head_dim}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def adaln_dim(self) -> int:
+        return min(self.dim, 1024)  # the reference caps the conditioning width at 1024
+
+    @property
+    def ffn_hidden(self) -> int:
+        hidden = int(2 * 4 * self.dim / 3)
+        if self.ffn_dim_multiplier is not None:
+            hidden = int(self.ffn_dim_multiplier * hidden)
+        return self.multiple_of * -(-hidden // self.multiple_of)
+
+    @property
+    def rope_axial_dims(self) -> tuple[int, int, int]:
+        if self.axial_dims is not None:
+            return self.axial_dims
+        d_hw = 2 * (self.head_dim // 6)  # even, about a third each; frames get the rest
+        return (self.head_dim - 2 * d_hw, d_hw, d_hw)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["qk_norm"] = self.qk_norm.value
+        d["rope"] = self.rope.value
+        d["axial_dims"] = list(self.axial_dims) if self.axial_dims is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FlagDiTConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names - {"model_type", "format_version"}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# Sizes. Parameter counts (built on the meta device, checked in tests/modelzoo/test_params.py):
+#   flag-dit-600m, num_classes=1000: 0.610B  (reference DiT_Llama_600M_patch2)
+#   flag-dit-5b,   cap_dim=4096:     5.047B  (reference Lumina-T2I 5B with LLaMA-7B features)
+#   flag-dit-7b,   num_classes=1000: 7.294B  (reference DiT_Llama_7B_patch2)
+# The reference's "3B" (dim 3072, 32 layers) is really 4.2B class-conditional: it is our 5b.
+CONFIGS: dict[str, FlagDiTConfig] = {
+    "flag-dit-tiny": FlagDiTConfig(dim=64, n_layers=2, n_heads=4, multiple_of=32),
+    "flag-dit-s": FlagDiTConfig(dim=384, n_layers=12, n_heads=6),
+    "flag-dit-b": FlagDiTConfig(dim=768, n_layers=12, n_heads=12),
+    "flag-dit-600m": FlagDiTConfig(dim=1536, n_layers=16, n_heads=32),
+    "flag-dit-2b": FlagDiTConfig(dim=2304, n_layers=24, n_heads=32),
+    "flag-dit-5b": FlagDiTConfig(dim=3072, n_layers=32, n_heads=32),
+    "flag-dit-7b": FlagDiTConfig(dim=4096, n_layers=32, n_heads=32),
+}
+
+
+def get_config(name: str, **overrides: Any) -> FlagDiTConfig:
+    """A fresh copy of a registered config, with keyword overrides (unknown keys raise)."""
+    if name not in CONFIGS:
+        raise KeyError(f"unknown config {name!r}; choose from {sorted(CONFIGS)}")
+    names = {f.name for f in dataclasses.fields(FlagDiTConfig)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise TypeError(f"unknown FlagDiTConfig fields: {sorted(unknown)}")
+    return dataclasses.replace(CONFIGS[name], **overrides)

@@ -1,0 +1,611 @@
+"""Flag-DiT: the flow-based large diffusion transformer of Lumina-T2X, in one file.
+
+Shapes: B batch, C channels, T frames, H x W latent size, p patch size, (h, w) = (H/p, W/p),
+N tokens, D = dim, H_q / H_kv query / key-value heads, d head_dim, L caption tokens.
+
+A sample [C, T, H, W] becomes one token sequence:
+    frame 0: row 0: w patches, [nextline]; row 1: ...; ... [nextframe] (only when T > 1)
+    frame 1: ...
+and a batch of different sizes is padded with [PAD] tokens that no real token ever attends to.
+
+Build one:  model = FlagDiT(get_config("flag-dit-600m", cap_dim=4096))
+Call it:    v = model(x, t, cap_feats=cap_feats, cap_mask=cap_mask)    # or y=labels
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.checkpoint import checkpoint
+
+from .config import FlagDiTConfig, QKNorm, RopeKind
+from .rope import Extrapolation, RopeScaling, apply_rope, attention_scale, rope_tables
+
+
+def modulate(x, shift, scale):
+    return torch.addcmul(shift, x, 1 + scale)  # x * (1 + scale) + shift
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight. One reduction kernel: F.rms_norm is a chain of small
+    ops on CPU, about 3x slower than LayerNorm there; ``modulate`` also folds the weight into the
+    adaLN scale, saving a full-size multiply."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def _normed(self, x: torch.Tensor) -> torch.Tensor:
+        ms = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square() / x.shape[-1]  # mean(x^2)
+        return x * torch.rsqrt(ms + self.eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._normed(x) * self.weight
+
+    def modulate(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(shift, self._normed(x), self.weight * (1 + scale))  # modulate(norm(x))
+
+
+#################################################################################
+#               Embedding layers for timesteps, class labels, captions          #
+#################################################################################
+
+
+class TimestepEmbedder(nn.Module):
+    """t in [0, 1] -> MLP(sinusoidal(1000 t)). The reference feeds t unscaled, which leaves
+    all but a few dozen of the 256 sinusoid frequencies flat over the whole interval."""
+
+    def __init__(self, hidden_size: int, frequency_embedding_size: int = 256, time_scale: float = 1000.0):
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(frequency_embedding_size, hidden_size),
+            nn.SiLU(),
+            nn.Linear(hidden_size, hidden_size),
+        )
+        self.frequency_embedding_size = frequency_embedding_size
+        self.time_scale = time_scale
+
+    @staticmethod
+    def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+        half = dim // 2
+        freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+        args = t[:, None].float() * freqs[None]  # (B, half)
+        embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+        if dim % 2:
+            embedding = F.pad(embedding, (0, 1))
+        return embedding  # (B, dim)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        t_freq = self.timestep_embedding(t * self.time_scale, self.frequency_embedding_size)
+        return self.mlp(t_freq.to(self.mlp[0].weight.dtype))  # (B, adaln_dim)
+
+
+class LabelEmbedder(nn.Module):
+    """Class labels -> vectors; index num_classes is the null class used for CFG."""
+
+    def __init__(self, num_classes: int, hidden_size: int, dropout_prob: float):
+        super().__init__()
+        self.embedding_table = nn.Embedding(num_classes + 1, hidden_size)
+        self.num_classes = num_classes
+        self.dropout_prob = dropout_prob
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        if self.training and self.dropout_prob > 0:
+            drop = torch.rand(labels.shape, device=labels.device) < self.dropout_prob
+            labels = torch.where(drop, self.num_classes, labels)
+        return self.embedding_table(labels)  # (B, adaln_dim)
+
+
+#################################################################################
+#                                 Core Flag-DiT                                 #
+#################################################################################
+
+
+@dataclass
+class AttentionContext:
+    """What every block's attention needs, computed once per forward."""
+
+    freqs_cis: torch.Tensor  # (P, N, 1, d/2) complex rotations, P in {1, B}
+    attn_mask: torch.Tensor | None = None  # (B, 1, 1, N) key padding, None: no padding
+    attn_scale: float | None = None  # proportional attention, one N for the batch
+    q_scale: torch.Tensor | None = None  # (B, 1, 1, 1) proportional attention, N per sample
+    cap_attn_mask: torch.Tensor | None = None  # (B, 1, 1 or N, L), None: every token visible
+    style_ref: torch.Tensor | None = None  # (B,) index of each item's reference image
+    cap_keep: torch.Tensor | None = None  # (B, 1, 1 or N, 1): 0 where a query sees no caption token
+
+
+class Attention(nn.Module):
+    """Self-attention with RoPE plus the zero-gated cross-attention to caption tokens."""
+
+    def __init__(self, cfg: FlagDiTConfig):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_dim
+        q_dim, kv_dim = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
+        self.qkv = nn.Linear(cfg.dim, q_dim + 2 * kv_dim, bias=False)  # fused wq | wk | wv
+        self.wo = nn.Linear(q_dim, cfg.dim, bias=False)
+        self.per_head_norm = cfg.qk_norm is QKNorm.RMSNORM
+        self.q_norm = _qk_norm(cfg, q_dim)
+        self.k_norm = _qk_norm(cfg, kv_dim)
+        self.cross = cfg.cap_dim > 0
+        if self.cross:
+            self.kv_y = nn.Linear(cfg.cap_dim, 2 * kv_dim, bias=False)  # fused wk_y | wv_y
+            self.ky_norm = _qk_norm(cfg, kv_dim)
+            self.gate = nn.Parameter(torch.zeros(self.n_heads))  # tanh(0) = 0: text off at init
+
+    def _heads(self, norm: nn.Module, x: torch.Tensor, n_heads: int) -> torch.Tensor:
+        """(B, N, heads * d) -> normed (B, N, heads, d); under autocast LayerNorm returns fp32."""
+        if self.per_head_norm:
+            return norm(x.unflatten(-1, (n_heads, self.head_dim)))
+        return norm(x).unflatten(-1, (n_heads, self.head_dim))
+
+    def forward(self, x: torch.Tensor, ctx: AttentionContext, cap: torch.Tensor | None) -> torch.Tensor:
+        B, N, _ = x.shape
+        q_dim, kv_dim = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
+        gqa = self.n_kv_heads != self.n_heads
+        xq, xk, xv = self.qkv(x).split([q_dim, kv_dim, kv_dim], dim=-1)
+        dtype = xv.dtype  # the matmul dtype (bf16 under autocast); norms and RoPE run in fp32
+        xq = self._heads(self.q_norm, xq, self.n_heads)  # (B, N, H_q, d)
+        xk = self._heads(self.k_norm, xk, self.n_kv_heads)  # (B, N, H_kv, d)
+        xv = xv.unflatten(-1, (self.n_kv_heads, self.head_dim))  # (B, N, H_kv, d)
+        k_freqs = ctx.freqs_cis
+        if ctx.style_ref is not None:
+            # style-consistent batch: every item also attends to its reference's keys/values,
+            # taken before RoPE so they are rotated with the item's own positions
+            xk = torch.cat([xk, xk[ctx.style_ref]], dim=1)  # (B, 2N, H_kv, d)
+            xv = torch.cat([xv, xv[ctx.style_ref]], dim=1)
+            k_freqs = torch.cat([k_freqs, k_freqs], dim=1)
+        xq = apply_rope(xq, ctx.freqs_cis).to(dtype).transpose(1, 2)  # (B, H_q, N, d)
+        xk = apply_rope(xk, k_freqs).to(dtype).transpose(1, 2)  # (B, H_kv, N, d)
+        xv = xv.transpose(1, 2)  # (B, H_kv, N, d)
+
+        q_self = xq if ctx.q_scale is None else xq * ctx.q_scale.to(xq.dtype)
+        output = F.scaled_dot_product_attention(
+            q_self, xk, xv, attn_mask=ctx.attn_mask, scale=ctx.attn_scale, enable_gqa=gqa
+        )  # (B, H_q, N, d)
+
+        if self.cross:  # text keys get no RoPE
+            yk, yv = self.kv_y(cap).split(kv_dim, dim=-1)
+            yk = self._heads(self.ky_norm, yk, self.n_kv_heads).to(dtype).transpose(1, 2)  # (B, H_kv, L, d)
+            yv = yv.unflatten(-1, (self.n_kv_heads, self.head_dim)).transpose(1, 2)
+            with _cross_attention_backend(xq):
+                output_y = F.scaled_dot_product_attention(
+                    xq, yk, yv, attn_mask=ctx.cap_attn_mask, enable_gqa=gqa
+                )  # (B, H_q, N, d)
+            if ctx.cap_keep is not None:
+                output_y = output_y * ctx.cap_keep.to(output_y.dtype)
+            output = output + output_y * self.gate.tanh().to(output.dtype).view(1, -1, 1, 1)
+
+        return self.wo(output.transpose(1, 2).reshape(B, N, q_dim))  # (B, N, D)
+
+
+def _cross_attention_backend(q: torch.Tensor):
+    """On CPU in bf16/fp16, SDPA's flash kernel is ~5x slower than its math kernel against a few
+    dozen caption keys (measured, torch 2.14); everywhere else the default choice is right."""
+    if q.device.type == "cpu" and q.dtype != torch.float32:
+        return sdpa_kernel(SDPBackend.MATH)
+    return contextlib.nullcontext()
+
+
+def _qk_norm(cfg: FlagDiTConfig, width: int) -> nn.Module:
+    if cfg.qk_norm is QKNorm.LAYERNORM:
+        return nn.LayerNorm(width)  # across all heads, as in the reference
+    if cfg.qk_norm is QKNorm.RMSNORM:
+        return RMSNorm(cfg.head_dim, eps=cfg.norm_eps)
+    return nn.Identity()
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: w2(silu(w1 x) * w3 x). w1 and w3 stay apart: fused, the two halves of one output
+    are strided views and the elementwise silu/mul (and their backward) run slower than the
+    matmul saves."""
+
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden_dim, bias=False)
+        self.w2 = nn.Linear(hidden_dim, dim, bias=False)
+        self.w3 = nn.Linear(dim, hidden_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, cfg: FlagDiTConfig):
+        super().__init__()
+        self.attention = Attention(cfg)
+        self.feed_forward = FeedForward(cfg.dim, cfg.ffn_hidden)
+        self.attention_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        self.ffn_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.adaln_dim, 6 * cfg.dim))
+        if cfg.cap_dim:
+            self.attention_y_norm = RMSNorm(cfg.cap_dim, eps=cfg.norm_eps)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, cap: torch.Tensor | None,
+                ctx: AttentionContext) -> torch.Tensor:
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (
+            self.adaLN_modulation(c).unsqueeze(1).chunk(6, dim=-1)  # 6 x (B, 1, D)
+        )
+        cap = self.attention_y_norm(cap) if cap is not None else None  # (B, L, cap_dim)
+        h = self.attention(self.attention_norm.modulate(x, shift_msa, scale_msa), ctx, cap)
+        x = torch.addcmul(x, gate_msa, h)  # x + gate * attn(...)   (B, N, D)
+        h = self.feed_forward(self.ffn_norm.modulate(x, shift_mlp, scale_mlp))
+        return torch.addcmul(x, gate_mlp, h)  # (B, N, D)
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, cfg: FlagDiTConfig):
+        super().__init__()
+        self.norm_final = nn.LayerNorm(cfg.dim, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(cfg.dim, cfg.patch_size**2 * cfg.in_channels)  # no learn_sigma half
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.adaln_dim, 2 * cfg.dim))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.adaLN_modulation(c).unsqueeze(1).chunk(2, dim=-1)  # 2 x (B, 1, D)
+        return self.linear(modulate(self.norm_final(x), shift, scale))  # (B, N, p*p*C)
+
+
+@dataclass
+class TokenLayout:
+    """Where each sample's patches sit in the padded token sequence."""
+
+    sizes: list[tuple[int, int, int]]  # (T, H, W) of each input
+    grids: list[tuple[int, int, int]]  # (T, h, w) in patches
+    lengths: list[int]  # real tokens of each sample
+    mask: torch.Tensor | None  # (B, N) True on real tokens; None when nothing is padded
+    is_tensor: bool  # input was one [B, C, T, H, W] tensor
+    uniform: bool  # all samples share one shape (one batched layout, no [PAD])
+
+
+class FlagDiT(nn.Module):
+    def __init__(self, config: FlagDiTConfig):
+        super().__init__()
+        cfg = self.config = config
+        p, D = cfg.patch_size, cfg.dim
+        self.x_embedder = nn.Linear(p * p * cfg.in_channels, D)
+        self.t_embedder = TimestepEmbedder(cfg.adaln_dim, cfg.freq_embed_size)
+        if cfg.cap_dim:
+            self.cap_embedder = nn.Sequential(nn.LayerNorm(cfg.cap_dim), nn.Linear(cfg.cap_dim, cfg.adaln_dim))
+        if cfg.num_classes:
+            self.y_embedder = LabelEmbedder(cfg.num_classes, cfg.adaln_dim, cfg.class_dropout_prob)
+        self.layers = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.n_layers)])
+        self.final_layer = FinalLayer(cfg)
+        if cfg.sep_tokens:
+            self.nextline_token = nn.Parameter(torch.empty(D))
+            self.nextframe_token = nn.Parameter(torch.empty(D))
+        self.pad_token = nn.Parameter(torch.empty(D))
+        self.rope_dims = cfg.rope_axial_dims if cfg.rope is RopeKind.AXIAL else (cfg.head_dim,)
+        self._rope_cache: dict = {}
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        def _xavier_rows(weight: torch.Tensor, sizes: list[int]) -> None:
+            for chunk in weight.split(sizes, dim=0):  # fused matrices: each part as if alone
+                nn.init.xavier_uniform_(chunk)
+
+        cfg = self.config
+        q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim
+        nn.init.xavier_uniform_(self.x_embedder.weight)
+        nn.init.zeros_(self.x_embedder.bias)
+        for m in self.t_embedder.mlp:
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+        if cfg.num_classes:
+            nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+        if cfg.cap_dim:
+            nn.init.zeros_(self.cap_embedder[1].weight)  # pooled caption starts silent, as in the reference
+            nn.init.zeros_(self.cap_embedder[1].bias)
+        for block in self.layers:
+            attn = block.attention
+            _xavier_rows(attn.qkv.weight, [q_dim, kv_dim, kv_dim])
+            nn.init.xavier_uniform_(attn.wo.weight)
+            if attn.cross:
+                _xavier_rows(attn.kv_y.weight, [kv_dim, kv_dim])
+                nn.init.zeros_(attn.gate)
+            for lin in (block.feed_forward.w1, block.feed_forward.w2, block.feed_forward.w3):
+                nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(block.adaLN_modulation[-1].weight)  # adaLN-Zero: each block starts as identity
+            nn.init.zeros_(block.adaLN_modulation[-1].bias)
+        for lin in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+        for token in self._special_tokens():
+            nn.init.normal_(token, std=0.02)
+
+    def _special_tokens(self) -> list[nn.Parameter]:
+        extra = [self.nextline_token, self.nextframe_token] if self.config.sep_tokens else []
+        return extra + [self.pad_token]
+
+    # ---------------------------------------------------------------- tokens ----
+
+    def seq_len(self, shape: tuple[int, ...]) -> int:
+        """Tokens of one sample of shape (T, H, W) or (C, T, H, W)."""
+        T, H, W = shape[-3:]
+        p, sep = self.config.patch_size, int(self.config.sep_tokens)
+        h, w = -(-H // p), -(-W // p)
+        return T * (h * (w + sep) + (sep if T > 1 else 0))
+
+    def _to_sequence(self, grid: torch.Tensor, nextline: torch.Tensor | None,
+                     nextframe: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, h, w, K) -> (B, N, K): rows end in [nextline], frames in [nextframe] if T > 1."""
+        B, T, h, w, K = grid.shape
+        if self.config.sep_tokens:
+            grid = torch.cat([grid, nextline.expand(B, T, h, 1, K)], dim=3)  # (B, T, h, w+1, K)
+        seq = grid.flatten(2, 3)  # (B, T, h*(w+1), K)
+        if self.config.sep_tokens and T > 1:
+            seq = torch.cat([seq, nextframe.expand(B, T, 1, K)], dim=2)  # (B, T, h*(w+1)+1, K)
+        return seq.flatten(1, 2)  # (B, N, K)
+
+    def _from_sequence(self, seq: torch.Tensor, T: int, h: int, w: int) -> torch.Tensor:
+        """(B, >=N, K) -> (B, T, h, w, K): drops [nextline], [nextframe] and [PAD]."""
+        B, K = seq.shape[0], seq.shape[-1]
+        if not self.config.sep_tokens:
+            return seq[:, : T * h * w].reshape(B, T, h, w, K)
+        frame = h * (w + 1) + (1 if T > 1 else 0)
+        seq = seq[:, : T * frame].reshape(B, T, frame, K)[:, :, : h * (w + 1)]
+        return seq.reshape(B, T, h, w + 1, K)[:, :, :, :w]
+
+    def _patch_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> (B, T, h, w, p*p*C); H, W not divisible by p are zero-padded."""
+        p = self.config.patch_size
+        B, C, T, H, W = x.shape
+        if H % p or W % p:
+            x = F.pad(x, (0, -W % p, 0, -H % p))
+        h, w = x.shape[-2] // p, x.shape[-1] // p
+        x = x.view(B, C, T, h, p, w, p).permute(0, 2, 3, 5, 4, 6, 1)  # (B, T, h, w, p, p, C)
+        return x.reshape(B, T, h, w, p * p * C)
+
+    def _grid_to_image(self, grid: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:
+        """(B, T, h, w, p*p*C) -> (B, C, T, H, W), cropping any padding of H and W."""
+        p, C = self.config.patch_size, self.config.in_channels
+        B, T, h, w, _ = grid.shape
+        x = grid.reshape(B, T, h, w, p, p, C).permute(0, 6, 1, 2, 4, 3, 5)  # (B, C, T, h, p, w, p)
+        x = x.reshape(B, C, T, h * p, w * p)
+        _, H, W = size
+        return x[..., :H, :W] if (H, W) != (h * p, w * p) else x
+
+    def patchify(self, x: list[torch.Tensor] | torch.Tensor, embed: bool = False
+                 ) -> tuple[torch.Tensor, TokenLayout]:
+        """Inputs -> (B, N, K) token sequence and its layout.
+
+        embed=False: K = p*p*C raw patches, zeros at [nextline]/[nextframe]/[PAD];
+        embed=True: K = D, patches through x_embedder, the learnable special tokens in place.
+        """
+        is_tensor = isinstance(x, torch.Tensor)
+        items = list(x.unbind(0)) if is_tensor else list(x)
+        if any(item.dim() != 4 for item in items):
+            raise ValueError("each sample must be [C, T, H, W] (a batch is [B, C, T, H, W] or a list)")
+        sizes = [tuple(item.shape[1:]) for item in items]
+        uniform = is_tensor or all(s == sizes[0] for s in sizes)
+        if embed:
+            nextline, nextframe = (self.nextline_token, self.nextframe_token) if self.config.sep_tokens else (None, None)
+            pad = self.pad_token
+        else:
+            K = self.config.patch_size**2 * items[0].shape[0]
+            nextline = nextframe = pad = items[0].new_zeros(K)
+
+        def tokens(batch: torch.Tensor) -> torch.Tensor:
+            grid = self._patch_grid(batch)  # (B, T, h, w, p*p*C)
+            if embed:
+                grid = self.x_embedder(grid)  # (B, T, h, w, D)
+            return self._to_sequence(grid, nextline, nextframe)  # (B, N, K)
+
+        grids = [(T, -(-H // self.config.patch_size), -(-W // self.config.patch_size)) for T, H, W in sizes]
+        lengths = [self.seq_len(s) for s in sizes]
+        if uniform:
+            seq = tokens(x if is_tensor else torch.stack(items))
+            return seq, TokenLayout(sizes, grids, lengths, None, is_tensor, True)
+        n_max = max(lengths)
+        seqs = [tokens(item.unsqueeze(0))[0] for item in items]  # (N_i, K) each
+        seq = torch.stack([torch.cat([s, pad.expand(n_max - len(s), -1)]) for s in seqs])  # (B, N, K)
+        mask = torch.arange(n_max, device=seq.device)[None] < torch.tensor(lengths, device=seq.device)[:, None]
+        return seq, TokenLayout(sizes, grids, lengths, mask, False, False)
+
+    def unpatchify(self, seq: torch.Tensor, layout: TokenLayout) -> list[torch.Tensor] | torch.Tensor:
+        """(B, N, p*p*C) -> the structure patchify was given: one tensor or a list."""
+        if layout.uniform:
+            x = self._grid_to_image(self._from_sequence(seq, *layout.grids[0]), layout.sizes[0])
+            return x if layout.is_tensor else list(x.unbind(0))
+        return [
+            self._grid_to_image(self._from_sequence(seq[i : i + 1], *grid), size)[0]
+            for i, (grid, size) in enumerate(zip(layout.grids, layout.sizes))
+        ]
+
+    def _positions(self, layout: TokenLayout, n: int, device: torch.device) -> torch.Tensor:
+        """(P, N, A) RoPE positions: the flat index (A = 1) or (frame, row, column) (A = 3)."""
+        if self.config.rope is RopeKind.FLAT:
+            return torch.arange(n, device=device, dtype=torch.float32)[None, :, None]  # shared by the batch
+        per_sample = []
+        for T, h, w in layout.grids[: 1 if layout.uniform else None]:
+            f, r, c = torch.meshgrid(*(torch.arange(k, device=device, dtype=torch.float32) for k in (T, h, w)),
+                                     indexing="ij")
+            grid = torch.stack([f, r, c], dim=-1)[None]  # (1, T, h, w, 3)
+            frames = torch.arange(T, device=device, dtype=torch.float32)
+            nextline = torch.stack([f[:, :, :1], r[:, :, :1], torch.full_like(f[:, :, :1], w)], dim=-1)
+            if self.config.sep_tokens:  # [nextline] sits one column past the row, [nextframe] one row below
+                grid = torch.cat([grid, nextline[None]], dim=3)
+            seq = grid.flatten(2, 3)  # (1, T, h*(w+sep), 3)
+            if self.config.sep_tokens and T > 1:
+                nf = torch.stack([frames, torch.full_like(frames, h), torch.zeros_like(frames)], dim=-1)
+                seq = torch.cat([seq, nf[None, :, None]], dim=2)
+            seq = seq.flatten(1, 2)[0]  # (N_i, 3)
+            per_sample.append(F.pad(seq, (0, 0, 0, n - seq.shape[0])))
+        return torch.stack(per_sample)  # (P, N, 3)
+
+    def _token_regions(self, image_regions, layout: TokenLayout, n: int, device) -> torch.Tensor:
+        """Region id of every token (B, N): the region at each patch centre; -1 on special tokens."""
+        p = self.config.patch_size
+        if isinstance(image_regions, torch.Tensor) and image_regions.dim() in (2, 3):
+            image_regions = [image_regions] * len(layout.sizes)  # one map for the whole batch
+        if len(image_regions) != len(layout.sizes):
+            raise ValueError("image_regions: one (H, W) / (T, H, W) map, or one per sample")
+        out = []
+        for reg, (T, h, w) in zip(image_regions, layout.grids):
+            reg = torch.as_tensor(reg, device=device).long()
+            reg = reg.reshape(-1, *reg.shape[-2:]).expand(T, -1, -1)  # (T, H, W)
+            rows = (torch.arange(h, device=device) * p + p // 2).clamp(max=reg.shape[-2] - 1)
+            cols = (torch.arange(w, device=device) * p + p // 2).clamp(max=reg.shape[-1] - 1)
+            grid = reg[:, rows][:, :, cols]  # (T, h, w)
+            minus = torch.full((1,), -1, device=device, dtype=torch.long)
+            seq = self._to_sequence(grid[None, ..., None], minus, minus)[0, :, 0]  # (N_i,)
+            out.append(F.pad(seq, (0, n - seq.shape[0]), value=-1))
+        return torch.stack(out)  # (B, N)
+
+    # --------------------------------------------------------------- forward ----
+
+    def _context(self, layout: TokenLayout, n: int, t: torch.Tensor,
+                 extrapolation: Extrapolation | None, cap_mask: torch.Tensor | None,
+                 cap_regions: torch.Tensor | None, image_regions, style_ref: torch.Tensor | None
+                 ) -> AttentionContext:
+        cfg, device = self.config, t.device
+        if extrapolation is not None and extrapolation.train_seq_len is None:
+            extrapolation = Extrapolation(cfg.train_seq_len, extrapolation.rope, extrapolation.factor,
+                                          extrapolation.ntk_formula, extrapolation.proportional_attn)
+        scaled = extrapolation is not None and extrapolation.rope is not RopeScaling.NONE
+        key = (n, tuple(layout.grids) if cfg.rope is RopeKind.AXIAL else None, device)
+        if not scaled and key in self._rope_cache:
+            freqs_cis = self._rope_cache[key]
+        else:
+            seq_lens = torch.tensor(layout.lengths, device=device)
+            freqs_cis = rope_tables(self._positions(layout, n, device), self.rope_dims, cfg.rope_theta,
+                                    extrapolation, seq_lens, t)
+            if not scaled:
+                if len(self._rope_cache) > 32:
+                    self._rope_cache.clear()
+                self._rope_cache[key] = freqs_cis
+        ctx = AttentionContext(freqs_cis)
+        if layout.mask is not None:
+            ctx.attn_mask = layout.mask[:, None, None, :]  # (B, 1, 1, N)
+        if extrapolation is not None and extrapolation.proportional_attn:
+            n_train = extrapolation.train_seq_len
+            scales = [attention_scale(length, n_train, cfg.head_dim) for length in layout.lengths]
+            if len(set(scales)) == 1:
+                ctx.attn_scale = scales[0]
+            else:  # sdpa takes one scale: fold each sample's ratio to the default into q
+                ratio = torch.tensor(scales, device=device) * math.sqrt(cfg.head_dim)
+                ctx.q_scale = ratio.view(-1, 1, 1, 1)
+        if style_ref is not None:
+            if not layout.uniform:
+                raise ValueError("style-consistent batches need one shape for the whole batch")
+            ctx.style_ref = torch.as_tensor(style_ref, device=device).long()
+        if cap_mask is not None:
+            allowed = cap_mask[:, None, :]  # (B, 1, L)
+            if cap_regions is not None:
+                if image_regions is None:
+                    raise ValueError("cap_regions needs image_regions")
+                tok = self._token_regions(image_regions, layout, n, device)[:, :, None]  # (B, N, 1)
+                creg = cap_regions.to(device)[:, None, :]  # (B, 1, L)
+                allowed = allowed & ((creg == tok) | (creg < 0) | (tok < 0))  # (B, N, L)
+            empty = ~allowed.any(-1, keepdim=True)  # a query that sees no caption token at all
+            any_empty, all_visible = torch.stack([empty.any(), allowed.all()]).tolist()  # one sync
+            if any_empty:  # give its softmax a finite row, then zero its output
+                ctx.cap_attn_mask = (allowed | empty).unsqueeze(1)
+                ctx.cap_keep = (~empty).unsqueeze(1)
+            elif not all_visible:
+                ctx.cap_attn_mask = allowed.unsqueeze(1)  # (B, 1, 1 or N, L)
+        return ctx
+
+    def forward(self, x: list[torch.Tensor] | torch.Tensor, t: torch.Tensor | float,
+                cap_feats: torch.Tensor | None = None, cap_mask: torch.Tensor | None = None,
+                y: torch.Tensor | None = None, *, cap_pool: torch.Tensor | None = None,
+                cap_regions: torch.Tensor | None = None, image_regions=None,
+                extrapolation: Extrapolation | None = None, style_ref: torch.Tensor | None = None):
+        """Predict the velocity dx/dt at time t (0 noise, 1 data).
+
+        x: list of B tensors [C, T, H, W] (shapes may differ) or one tensor [B, C, T, H, W].
+        t: (B,) in [0, 1], or one float for the batch.
+        cap_feats (B, L, cap_dim), cap_mask (B, L) bool: caption tokens (text models).
+        y (B,) long: class labels, num_classes is the null label (class models).
+        cap_pool (B, cap_dim): the pooled caption for adaLN; default: masked mean of cap_feats.
+        cap_regions (B, L) long, image_regions: compositional generation. A caption token of
+            region r is cross-attended only from patches whose centre pixel has region id r
+            (region -1 tokens are seen by every patch). image_regions: one (H, W) or (T, H, W)
+            map of ids for the whole batch, or a list of per-sample maps / a (B, T, H, W) tensor.
+        extrapolation: RoPE scaling / proportional attention beyond the training resolution.
+        style_ref (B,) long: item i also attends to item style_ref[i]'s keys and values.
+        Returns the velocity in the structure and shapes of x.
+        """
+        cfg = self.config
+        param = self.x_embedder.weight
+        if isinstance(x, torch.Tensor):
+            x = x.to(param.dtype)
+        else:
+            x = [item.to(param.dtype) for item in x]
+        tokens, layout = self.patchify(x, embed=True)  # (B, N, D)
+        B, N, _ = tokens.shape
+        t = torch.as_tensor(t, device=tokens.device, dtype=torch.float32).reshape(-1).expand(B)
+
+        if cap_feats is not None and not cfg.cap_dim:
+            raise ValueError("cap_feats given to a model without text conditioning (cap_dim=0)")
+        if y is not None and not cfg.num_classes:
+            raise ValueError("y given to a model without class conditioning (num_classes=0)")
+        c = self.t_embedder(t)  # (B, adaln_dim)
+        cap = None
+        if cfg.cap_dim:
+            if cap_feats is None:
+                raise ValueError("this model is text-conditioned: pass cap_feats (and cap_mask)")
+            cap = cap_feats.to(param.dtype)  # (B, L, cap_dim)
+            if cap_mask is None:
+                cap_mask = torch.ones(cap.shape[:2], dtype=torch.bool, device=cap.device)
+            cap_mask = cap_mask.bool()
+            if cap_pool is None:
+                weights = cap_mask.unsqueeze(-1).to(cap.dtype)  # (B, L, 1)
+                cap_pool = (cap * weights).sum(1) / weights.sum(1).clamp(min=1)  # (B, cap_dim)
+            c = c + self.cap_embedder(cap_pool.to(param.dtype))
+        if cfg.num_classes:
+            if y is None:
+                raise ValueError("this model is class-conditional: pass y (num_classes = null label)")
+            c = c + self.y_embedder(y.to(tokens.device))
+        if self.training:  # keep every parameter in the graph (DDP): [PAD]/[nextframe] may go unused
+            c = c + 0.0 * sum(p.sum() for p in self._special_tokens())
+
+        ctx = self._context(layout, N, t, extrapolation, cap_mask if cfg.cap_dim else None,
+                            cap_regions, image_regions, style_ref)
+        for layer in self.layers:
+            if cfg.grad_checkpointing and self.training and torch.is_grad_enabled():
+                tokens = checkpoint(layer, tokens, c, cap, ctx, use_reentrant=False)
+            else:
+                tokens = layer(tokens, c, cap, ctx)  # (B, N, D)
+        out = self.final_layer(tokens, c)  # (B, N, p*p*C)
+        return self.unpatchify(out.to(param.dtype), layout)
+
+    # ------------------------------------------------------------ utilities ----
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def get_fsdp_wrap_module_list(self) -> list[nn.Module]:
+        return list(self.layers)  # one FSDP unit per block
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        from safetensors.torch import save_file
+
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "config.json"), "w") as f:
+            json.dump({"model_type": "flag-dit", "format_version": 1, **self.config.to_dict()}, f, indent=2)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu",
+                        dtype: torch.dtype | None = None) -> "FlagDiT":
+        from safetensors.torch import load_file
+
+        with open(os.path.join(directory, "config.json")) as f:
+            config = FlagDiTConfig.from_dict(json.load(f))
+        with torch.device("meta"):
+            model = cls(config)
+        state = load_file(os.path.join(directory, "model.safetensors"), device=str(device))
+        model.load_state_dict(state, strict=True, assign=True)
+        if dtype is not None:
+            model.to(dtype)
+        return model.eval()

@@ -1,0 +1,185 @@
+"""Flag-DiT behaviour: padding, layout, conditioning, zero-init, save/load."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from modelzoo import FlagDiT, get_config
+
+from .helpers import caption, randomize_, tiny
+
+MIXED = [(4, 1, 8, 8), (4, 1, 6, 10), (4, 3, 4, 4), (4, 2, 5, 7), (4, 1, 2, 16)]
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(cap_dim=16),
+    dict(cap_dim=16, rope="axial", n_kv_heads=2),
+    dict(num_classes=5, qk_norm="rmsnorm"),
+    dict(cap_dim=16, num_classes=5, qk_norm="none", sep_tokens=False, rope="axial"),
+])
+def test_padded_batch_equals_each_sample_alone(overrides):
+    model = tiny(**overrides)
+    g = torch.Generator().manual_seed(0)
+    x = [torch.randn(s, generator=g) for s in MIXED]
+    B = len(x)
+    t = torch.rand(B, generator=g)
+    kw = {}
+    if model.config.cap_dim:
+        kw["cap_feats"], kw["cap_mask"] = caption(B)
+    if model.config.num_classes:
+        kw["y"] = torch.arange(B) % 6  # includes the null label 5
+    with torch.no_grad():
+        batched = model(x, t, **kw)
+        for i in range(B):
+            alone = model([x[i]], t[i : i + 1], **{k: v[i : i + 1] for k, v in kw.items()})[0]
+            assert alone.shape == x[i].shape
+            torch.testing.assert_close(batched[i], alone, rtol=1e-4, atol=1e-4)  # fp32 summation order only
+
+
+def test_pad_token_never_changes_real_tokens():
+    model = tiny(cap_dim=16)
+    x = [torch.randn(4, 1, 8, 8), torch.randn(4, 1, 2, 4)]  # the second is mostly [PAD]
+    feats, mask = caption(2)
+    with torch.no_grad():
+        before = model(x, torch.tensor([0.3, 0.7]), cap_feats=feats, cap_mask=mask)
+        model.pad_token.mul_(-100.0).add_(7.0)
+        after = model(x, torch.tensor([0.3, 0.7]), cap_feats=feats, cap_mask=mask)
+    for b, a in zip(before, after):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 8, 8), (3, 1, 6, 14), (3, 4, 8, 2), (3, 1, 7, 5), (3, 2, 3, 9), (1, 5, 64, 2)])
+@pytest.mark.parametrize("sep_tokens", [True, False])
+def test_patchify_unpatchify_roundtrip(shape, sep_tokens):
+    model = tiny(randomize=False, in_channels=shape[0], sep_tokens=sep_tokens)
+    x = torch.randn(2, *shape)
+    seq, layout = model.patchify(x)
+    assert seq.shape[1] == model.seq_len(shape)
+    torch.testing.assert_close(model.unpatchify(seq, layout), x, rtol=0, atol=0)
+    items = [torch.randn(shape), torch.randn(shape[0], 1, 4, 6), torch.randn(shape[0], 2, 10, 4)]
+    seq, layout = model.patchify(items)
+    for a, b in zip(model.unpatchify(seq, layout), items):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_sequence_layout_has_nextline_and_nextframe():
+    """p = 1, C = 1: values are pixel ids + 1; separators and padding read 0 in a raw patchify."""
+    model = tiny(randomize=False, in_channels=1, patch_size=1)
+    T, H, W = 2, 3, 4
+    x = (torch.arange(T * H * W, dtype=torch.float32) + 1).view(1, 1, T, H, W)
+    seq = model.patchify(x)[0][0, :, 0]
+    frame = [1, 2, 3, 4, 0, 5, 6, 7, 8, 0, 9, 10, 11, 12, 0, 0]  # rows + [nextline], then [nextframe]
+    assert seq.tolist() == frame + [v + 12 if v else 0 for v in frame]
+    single = model.patchify(x[:, :, :1])[0][0, :, 0]
+    assert single.tolist() == frame[:-1]  # T = 1: no [nextframe]
+    emb, _ = model.patchify(x, embed=True)
+    torch.testing.assert_close(emb[0, 4], model.nextline_token.detach())
+    torch.testing.assert_close(emb[0, 15], model.nextframe_token.detach())
+
+
+def test_tensor_and_list_inputs_agree_and_keep_structure():
+    model = tiny(cap_dim=16)
+    x = torch.randn(3, 4, 1, 8, 6)
+    feats, mask = caption(3)
+    with torch.no_grad():
+        out_tensor = model(x, torch.full((3,), 0.5), cap_feats=feats, cap_mask=mask)
+        out_list = model(list(x), 0.5, cap_feats=feats, cap_mask=mask)
+    assert isinstance(out_tensor, torch.Tensor) and out_tensor.shape == x.shape
+    assert isinstance(out_list, list) and len(out_list) == 3
+    torch.testing.assert_close(torch.stack(out_list), out_tensor)
+
+
+def test_zero_gate_text_reaches_model_only_through_pooled_vector():
+    model = tiny(cap_dim=16, gates=False)
+    x = torch.randn(2, 4, 1, 8, 8)
+    feats, mask = caption(2)
+    pool = (feats * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+    other = torch.randn_like(feats)
+    t = torch.tensor([0.2, 0.8])
+    with torch.no_grad():
+        a = model(x, t, cap_feats=feats, cap_mask=mask)
+        b = model(x, t, cap_feats=other, cap_mask=mask, cap_pool=pool)  # new tokens, same pooled vector
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        for block in model.layers:
+            block.attention.gate.fill_(0.5)
+        c = model(x, t, cap_feats=feats, cap_mask=mask)
+        d = model(x, t, cap_feats=other, cap_mask=mask, cap_pool=pool)
+    assert (c - d).abs().max() > 1e-2
+
+
+def test_fresh_model_predicts_zero_and_every_block_starts_as_identity():
+    model = FlagDiT(get_config("flag-dit-tiny", cap_dim=16))
+    feats, mask = caption(2)
+    v = model(torch.randn(2, 4, 1, 8, 8), torch.rand(2), cap_feats=feats, cap_mask=mask)
+    assert v.abs().max() == 0
+    v.sum().backward()  # and gradients reach the zero-initialised output layer
+    assert model.final_layer.linear.weight.grad.abs().sum() > 0
+
+
+def test_class_conditioning_uses_labels_and_null_class():
+    model = tiny(num_classes=10)
+    x = torch.randn(3, 4, 1, 8, 8)
+    with torch.no_grad():
+        a = model(x, 0.5, y=torch.tensor([0, 1, 10]))
+        b = model(x, 0.5, y=torch.tensor([2, 1, 10]))
+    assert (a[0] - b[0]).abs().max() > 1e-3
+    torch.testing.assert_close(a[1:], b[1:])
+    model.train()
+    model.y_embedder.dropout_prob = 1.0  # train mode drops labels to the null class
+    with torch.no_grad():
+        dropped = model(x, 0.5, y=torch.tensor([0, 1, 2]))
+    model.eval()
+    with torch.no_grad():
+        null = model(x, 0.5, y=torch.full((3,), 10))
+    torch.testing.assert_close(dropped, null)
+    with pytest.raises(ValueError):
+        model(x, 0.5)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    grads = []
+    for ckpt in (False, True):
+        model = tiny(cap_dim=16, grad_checkpointing=ckpt).train()
+        feats, mask = caption(2)
+        model([torch.randn(4, 1, 8, 8), torch.randn(4, 1, 4, 6)], torch.rand(2), cap_feats=feats,
+              cap_mask=mask)[0].square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    torch.manual_seed(0)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_empty_caption_row_is_finite():
+    model = tiny(cap_dim=16)
+    feats, mask = caption(2)
+    mask[1] = False
+    with torch.no_grad():
+        v = model(torch.randn(2, 4, 1, 8, 8), 0.5, cap_feats=feats, cap_mask=mask)
+    assert torch.isfinite(v).all()
+
+
+def test_bf16_autocast_runs():
+    model = tiny(cap_dim=16).train()
+    feats, mask = caption(2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        v = model([torch.randn(4, 1, 8, 8), torch.randn(4, 1, 4, 6)], torch.rand(2), cap_feats=feats, cap_mask=mask)
+    assert v[0].dtype == torch.float32
+    sum(o.square().mean() for o in v).backward()
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    model = tiny(cap_dim=16, num_classes=7, rope="axial", qk_norm="rmsnorm", n_kv_heads=2)
+    model.save_pretrained(tmp_path / "ckpt")
+    assert {p.name for p in (tmp_path / "ckpt").iterdir()} == {"config.json", "model.safetensors"}
+    loaded = FlagDiT.from_pretrained(tmp_path / "ckpt")
+    assert loaded.config == model.config
+    x, feats_mask = torch.randn(2, 4, 1, 8, 8), caption(2)
+    with torch.no_grad():
+        a = model(x, 0.4, cap_feats=feats_mask[0], cap_mask=feats_mask[1], y=torch.tensor([1, 7]))
+        b = loaded(x, 0.4, cap_feats=feats_mask[0], cap_mask=feats_mask[1], y=torch.tensor([1, 7]))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_randomize_helper_reaches_every_parameter():
+    model = randomize_(FlagDiT(get_config("flag-dit-tiny", cap_dim=16)))
+    assert all(p.abs().sum() > 0 for p in model.parameters())
