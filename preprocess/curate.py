@@ -169,6 +169,8 @@ def deduplicate(cands: list[Candidate], cfg: CurateConfig) -> list[Candidate]:
                 d = (c.phash ^ other.phash).bit_count()
                 if d < best_dist and np.abs(colour - np.asarray(other.colour)).mean() <= cfg.colour_max_diff:
                     best, best_dist = other, d
+        # score: Hamming distance to the nearest earlier image that shares a band and a similar
+        # colour; PHASH_BITS when there is none (nothing near it at all)
         passed = best_dist > cfg.phash_max_distance
         c.verdicts.append(VerdictRecord(c.record.key, "phash_dedup", FILTER_VERSION, float(best_dist), float(cfg.phash_max_distance), passed))
         if not passed:
