@@ -65,7 +65,7 @@ def make_manifests(catalog: str, prefix: str) -> tuple[str, str]:
 
 
 @task
-def train_model(catalog: str, manifest: str, home: str, run_id: str, steps: int, model: str, model_overrides: dict, batch_size: int, lr: float) -> dict:
+def train_model(catalog: str, manifest: str, home: str, run_id: str, steps: int, max_seconds: float | None, model: str, model_overrides: dict, batch_size: int, lr: float) -> dict:
     from catalog import load_manifest
     from preprocess.encode import null_caption_path
     from training.trainer import TrainConfig, train
@@ -74,7 +74,7 @@ def train_model(catalog: str, manifest: str, home: str, run_id: str, steps: int,
     cfg = TrainConfig(
         catalog=catalog, manifest=manifest, manifest_version=m.version, out_dir=str(Path(home) / "runs" / run_id),
         null_caption=str(null_caption_path(home, m.encoders["text"])), model=model, model_overrides=model_overrides,
-        steps=steps, batch_size=batch_size, lr=lr,
+        steps=steps, max_seconds=max_seconds, batch_size=batch_size, lr=lr,
     )
     return asdict(train(cfg))
 
@@ -108,6 +108,7 @@ def data_to_model(
     num_digits: int | None = None,
     num_shapes: int = 300,
     train_steps: int = 800,
+    train_max_seconds: float | None = 420.0,  # a safety cap so the demo stays within 10 minutes on a slow machine
     model: str = "flag-dit-tiny",
     model_overrides: dict[str, Any] | None = None,
     batch_size: int = 64,
@@ -122,7 +123,7 @@ def data_to_model(
     log = get_run_logger()
     home = str(Path(home).resolve() if home else default_home())
     catalog = str(Path(home) / "catalog.duckdb")
-    params = dict(source=source, num_digits=num_digits, num_shapes=num_shapes, train_steps=train_steps, model=model,
+    params = dict(source=source, num_digits=num_digits, num_shapes=num_shapes, train_steps=train_steps, train_max_seconds=train_max_seconds, model=model,
                   model_overrides=model_overrides, batch_size=batch_size, lr=lr, samples_per_class=samples_per_class,
                   sample_steps=sample_steps, manifest_prefix=manifest_prefix)
     with Catalog.open(catalog) as cat:
@@ -143,7 +144,7 @@ def data_to_model(
         encoded = stage("encode", encode, curated["shard_uris"], home)
         registered = stage("register", register, catalog, curated["batch_paths"] + encoded, run_id)
         train_m, holdout_m = stage("manifests", make_manifests, catalog, manifest_prefix)
-        trained = stage("train", train_model, catalog, train_m, home, run_id, train_steps, model, DEMO_MODEL if model_overrides is None else model_overrides, batch_size, lr)
+        trained = stage("train", train_model, catalog, train_m, home, run_id, train_steps, train_max_seconds, model, DEMO_MODEL if model_overrides is None else model_overrides, batch_size, lr)
         evaluated = stage("evaluate", evaluate_model, catalog, holdout_m, trained["checkpoint"], samples_per_class, sample_steps)
         ckpt_id = stage("record", record_results, catalog, run_id, trained, evaluated, train_m)
     except BaseException:
