@@ -33,8 +33,6 @@ MODELS = ("flag-dit", "flag-dit axial", "diffusers")
 
 
 def build(kind: str, size: str, cap_dim: int, latent: int):
-    import torch
-
     s = SIZES[size]
     if kind == "diffusers":
         from diffusers import LuminaNextDiT2DModel
@@ -203,7 +201,7 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     if args.quick:
-        args.batch, args.latent, args.steps, args.warmup, args.rounds = 2, 16, 2, 3, 1
+        args.batch, args.latent, args.steps, args.warmup, args.rounds = 2, 32, 2, 3, 1
     args.sizes = args.sizes.split(",")
     args.precisions = args.precisions.split(",")
     if args.profile:

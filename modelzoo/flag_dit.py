@@ -381,17 +381,20 @@ class FlagDiT(nn.Module):
         embed=True: K = D, patches through x_embedder, the learnable special tokens in place.
         """
         is_tensor = isinstance(x, torch.Tensor)
-        items = list(x.unbind(0)) if is_tensor else list(x)
-        if any(item.dim() != 4 for item in items):
-            raise ValueError("each sample must be [C, T, H, W] (a batch is [B, C, T, H, W] or a list)")
-        sizes = [tuple(item.shape[1:]) for item in items]
+        if is_tensor and x.dim() != 5 or not is_tensor and any(item.dim() != 4 for item in x):
+            raise ValueError("x must be [B, C, T, H, W] or a list of [C, T, H, W]")
+        sizes = [tuple(x.shape[2:])] * x.shape[0] if is_tensor else [tuple(item.shape[1:]) for item in x]
+        channels = {x.shape[1]} if is_tensor else {item.shape[0] for item in x}
+        if embed and channels != {self.config.in_channels}:
+            raise ValueError(f"expected {self.config.in_channels} channels, got {sorted(channels)}")
         uniform = is_tensor or all(s == sizes[0] for s in sizes)
         if embed:
-            nextline, nextframe = (self.nextline_token, self.nextframe_token) if self.config.sep_tokens else (None, None)
+            nextline = self.nextline_token if self.config.sep_tokens else None
+            nextframe = self.nextframe_token if self.config.sep_tokens else None
             pad = self.pad_token
         else:
-            K = self.config.patch_size**2 * items[0].shape[0]
-            nextline = nextframe = pad = items[0].new_zeros(K)
+            first = x if is_tensor else x[0]
+            nextline = nextframe = pad = first.new_zeros(self.config.patch_size**2 * channels.pop())
 
         def tokens(batch: torch.Tensor) -> torch.Tensor:
             grid = self._patch_grid(batch)  # (B, T, h, w, p*p*C)
@@ -402,10 +405,10 @@ class FlagDiT(nn.Module):
         grids = [(T, -(-H // self.config.patch_size), -(-W // self.config.patch_size)) for T, H, W in sizes]
         lengths = [self.seq_len(s) for s in sizes]
         if uniform:
-            seq = tokens(x if is_tensor else torch.stack(items))
+            seq = tokens(x if is_tensor else torch.stack(list(x)))
             return seq, TokenLayout(sizes, grids, lengths, None, is_tensor, True)
         n_max = max(lengths)
-        seqs = [tokens(item.unsqueeze(0))[0] for item in items]  # (N_i, K) each
+        seqs = [tokens(item.unsqueeze(0))[0] for item in x]  # (N_i, K) each
         seq = torch.stack([torch.cat([s, pad.expand(n_max - len(s), -1)]) for s in seqs])  # (B, N, K)
         mask = torch.arange(n_max, device=seq.device)[None] < torch.tensor(lengths, device=seq.device)[:, None]
         return seq, TokenLayout(sizes, grids, lengths, mask, False, False)

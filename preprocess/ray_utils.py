@@ -17,6 +17,7 @@ OFFLINE_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "TOKENIZERS_PARALLELISM": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "OMP_WAIT_POLICY": "PASSIVE",  # idle OpenMP threads sleep: processes share few cores
 }
 
 
