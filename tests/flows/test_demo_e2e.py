@@ -11,20 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.planted import EXPECTED
+
 REPO = Path(__file__).resolve().parents[2]
 LUMINA = str(Path(sys.executable).parent / "lumina")
 pytestmark = pytest.mark.slow
 
-PLANTED = {  # file -> (status, reason kind)
-    "planted/corrupt.png": ("quarantined", "decode_error"),
-    "planted/empty_caption.png": ("rejected", "caption_present"),
-    "planted/exact_duplicate.png": ("rejected", "exact_duplicate"),
-    "planted/near_duplicate.png": ("rejected", "phash_dedup"),
-    "planted/too_small.png": ("rejected", "min_size"),
-    "planted/banner.png": ("rejected", "aspect_ratio"),
-    "planted/latin1_caption.png": ("quarantined", "caption_not_utf8"),
-    "planted/missing_caption.png": ("quarantined", "missing_caption"),
-}
 
 
 def _demo(home: Path, tmp_path: Path) -> dict:
@@ -61,13 +53,16 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path):
 
     con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
     try:
+        planted = json.loads((home / "source" / "README.json").read_text())["planted"]
+        assert set(planted) == set(EXPECTED)
         total = con.execute("SELECT count(*) FROM samples").fetchone()[0]
-        assert total == 150 + 300 + len(PLANTED)  # every input is in samples, none twice
+        assert total == 150 + 300 + len(planted)  # every input is in samples, none twice
         src = home / "source"
-        for rel, (status, kind) in PLANTED.items():
+        for kind, rel in planted.items():
+            status, reason_kind = EXPECTED[kind]
             row = con.execute("SELECT status, reason FROM samples WHERE source_uri = ?", [str((src / rel).resolve())]).fetchone()
             assert row is not None, rel
-            assert row[0] == status and row[1].split(":")[0] == kind, (rel, row)
+            assert row[0] == status and row[1].split(":")[0] == reason_kind, (rel, row)
     finally:
         con.close()
 

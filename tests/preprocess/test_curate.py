@@ -6,17 +6,8 @@ from PIL import Image
 from preprocess.curate import CurateConfig, analyse_file, deduplicate, discover, safe_analyse, write_curated_shard, write_rejections
 from preprocess.demo_corpus import write_demo_corpus
 from preprocess.shards import iter_samples
+from tests.planted import EXPECTED
 
-EXPECTED = {  # planted kind -> (status, reason kind)
-    "corrupt_image": ("quarantined", "decode_error"),
-    "empty_caption": ("rejected", "caption_present"),
-    "exact_duplicate": ("rejected", "exact_duplicate"),
-    "near_duplicate": ("rejected", "phash_dedup"),
-    "too_small": ("rejected", "min_size"),
-    "bad_aspect_ratio": ("rejected", "aspect_ratio"),
-    "non_utf8_caption": ("quarantined", "caption_not_utf8"),
-    "missing_caption": ("quarantined", "missing_caption"),
-}
 
 
 def curate_all(corpus, tmp_path, cfg=CurateConfig()):
