@@ -70,33 +70,38 @@ def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: in
 
 @torch.no_grad()
 def generate(model, null: NullCaption, examples: list[Example], cfg: EvalConfig, seed: int) -> torch.Tensor:
-    """Samples for the captions of `examples`, at the shapes of their latents: [N, C, T, H, W]."""
+    """Samples for the captions of `examples`, each at the shape of its own latent (a list when
+    shapes differ, else one [N, C, T, H, W] tensor)."""
     from modelzoo import sample
 
     gen = torch.Generator().manual_seed(seed)
     outs = []
     for i in range(0, len(examples), cfg.batch_size):
         chunk = examples[i : i + cfg.batch_size]
-        noise = torch.randn((len(chunk), *chunk[0].latent.shape), generator=gen)
+        noise = [torch.randn(e.latent.shape, generator=gen) for e in chunk]
+        if len({n.shape for n in noise}) == 1:
+            noise = torch.stack(noise)
         feats = torch.stack([e.cap_feats for e in chunk])
         mask = torch.stack([e.cap_mask for e in chunk])
         nf, nm = null.expand(len(chunk))
         outs.append(sample(model, noise, cond=dict(cap_feats=feats, cap_mask=mask), uncond=dict(cap_feats=nf, cap_mask=nm),
                            cfg_scale=cfg.cfg_scale, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift))
-    return torch.cat(outs)
+    if all(isinstance(o, torch.Tensor) for o in outs) and len({o.shape[1:] for o in outs}) == 1:
+        return torch.cat(outs)
+    return [x for o in outs for x in o]
 
 
-def save_grid(latents: torch.Tensor, captions: list[str], path: Path, cols: int = 4, upscale: int = 4) -> tuple[Path, Path]:
+def save_grid(latents: torch.Tensor | list[torch.Tensor], captions: list[str], path: Path, cols: int = 4, upscale: int = 4) -> tuple[Path, Path]:
     from preprocess.latent_encoders import IdentityImageEncoder
 
     dec = IdentityImageEncoder()
     tiles = [dec.decode(x.numpy())[0] for x in latents]  # [H, W, 3] uint8 each (first frame)
-    h, w = tiles[0].shape[:2]
+    h, w = max(t.shape[0] for t in tiles), max(t.shape[1] for t in tiles)  # cells fit the largest sample
     rows = (len(tiles) + cols - 1) // cols
     canvas = np.zeros((rows * (h + 2), cols * (w + 2), 3), np.uint8)
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
-        canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = t
+        canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + t.shape[0], c * (w + 2) + 1 : c * (w + 2) + 1 + t.shape[1]] = t
     img = Image.fromarray(canvas).resize((canvas.shape[1] * upscale, canvas.shape[0] * upscale), Image.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -56,10 +57,15 @@ def _print_summary(s: dict) -> None:
     print(f"try               lumina catalog sql \"SELECT status, count(*) FROM samples GROUP BY status\"")
 
 
+def _delegate(module: str):
+    """Another package's own `main(argv)`, imported only when its command runs."""
+    return lambda argv: importlib.import_module(module).main(argv)
+
+
 COMMANDS = {
     "demo": ("run the end-to-end demo flow", _demo),
-    "catalog": ("query and manage the catalog (sql, stats, why, manifest, export)", lambda argv: __import__("catalog.cli", fromlist=["main"]).main(argv)),
-    "train": ("train a Flag-DiT on a manifest (also: python -m training.train)", lambda argv: __import__("training.train", fromlist=["main"]).main(argv)),
+    "catalog": ("query and manage the catalog (sql, stats, why, manifest, export)", _delegate("catalog.cli")),
+    "train": ("train a Flag-DiT on a manifest (also: python -m training.train)", _delegate("training.train")),
 }
 
 

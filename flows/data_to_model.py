@@ -89,12 +89,11 @@ def evaluate_model(catalog: str, manifest: str, checkpoint: str, samples_per_cla
 
 
 @task(retries=2, retry_delay_seconds=5)
-def record_results(catalog: str, run_id: str, trained: dict, evaluated: dict, train_manifest: str) -> str:
-    from catalog import Catalog, load_manifest
+def record_results(catalog: str, run_id: str, trained: dict, evaluated: dict) -> str:
+    from catalog import Catalog
 
-    m = load_manifest(catalog, train_manifest)
     with Catalog.open(catalog) as cat:
-        ckpt_id = cat.register_checkpoint(run_id, trained["checkpoint"], {"steps": trained["steps"]}, m.name, m.version, trained["steps"])
+        ckpt_id = cat.register_checkpoint(run_id, trained["checkpoint"], {"steps": trained["steps"]}, trained["manifest"], trained["manifest_version"], trained["steps"])
         for step, loss in trained["losses"]:
             cat.log_metrics(run_id, {"train_fm_loss": loss}, step=step, split="train", checkpoint_id=ckpt_id)
         cat.log_metrics(run_id, evaluated["metrics"], step=trained["steps"], split="holdout", checkpoint_id=ckpt_id)
@@ -146,7 +145,7 @@ def data_to_model(
         train_m, holdout_m = stage("manifests", make_manifests, catalog, manifest_prefix)
         trained = stage("train", train_model, catalog, train_m, home, run_id, train_steps, train_max_seconds, model, DEMO_MODEL if model_overrides is None else model_overrides, batch_size, lr)
         evaluated = stage("evaluate", evaluate_model, catalog, holdout_m, trained["checkpoint"], samples_per_class, sample_steps)
-        ckpt_id = stage("record", record_results, catalog, run_id, trained, evaluated, train_m)
+        ckpt_id = stage("record", record_results, catalog, run_id, trained, evaluated)
     except BaseException:
         with Catalog.open(catalog) as cat:
             cat.finish_run(run_id, status="failed")

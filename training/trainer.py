@@ -54,6 +54,8 @@ class TrainResult:
     seconds: float
     final_loss: float  # mean of the last log window
     losses: list[tuple[int, float]]
+    manifest: str
+    manifest_version: int
 
 
 def _distributed() -> tuple[int, int]:
@@ -137,7 +139,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         (ckpt / "training.json").write_text(json.dumps(info, indent=1))
     if dist.is_initialized():
         dist.barrier()
-    return TrainResult(str(ckpt), step, seconds, losses[-1][1] if losses else math.nan, losses)
+    return TrainResult(str(ckpt), step, seconds, losses[-1][1] if losses else math.nan, losses, manifest.name, manifest.version)
 
 
 @torch.no_grad()

@@ -31,3 +31,11 @@ def test_grid_has_one_tile_per_sample(tmp_path):
     assert img.shape == (2 * 10, 4 * 10, 3)
     assert img[1:9, 11:19].min() == 255 and img[1:9, 1:9].max() == 128  # tile 1 white, tile 0 mid-grey
     assert txt.read_text().splitlines()[5] == "1,1: c5"
+
+
+def test_grid_takes_samples_of_different_sizes(tmp_path):
+    lat = [torch.ones(3, 1, 8, 8), torch.ones(3, 1, 4, 8)]
+    png, _ = save_grid(lat, ["a", "b"], tmp_path / "g.png", cols=2, upscale=1)
+    img = np.asarray(Image.open(png))
+    assert img.shape == (10, 20, 3)
+    assert img[1:5, 11:19].min() == 255 and img[5:9, 11:19].max() == 0  # the short one leaves black below
