@@ -15,7 +15,7 @@ SELECT
 PIVOT status_counts ON status IN ('accepted', 'rejected', 'quarantined') USING sum(samples) ORDER BY modality;
 
 -- name: stats_drop_reasons
-SELECT modality, status, reason, samples FROM drop_reasons ORDER BY samples DESC, modality, reason LIMIT 20;
+SELECT modality, status, reason_kind, samples, example_reason FROM drop_reasons ORDER BY samples DESC, modality, reason_kind LIMIT 20;
 
 -- name: stats_filters
 SELECT filter, filter_version, evaluated, dropped, drop_rate
