@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 STATUSES = ("accepted", "rejected", "quarantined")
+BATCH_SUFFIX = ".batch.json"
 MODALITIES = ("image", "video", "multiview", "speech")
 SHARD_STAGES = ("curated", "encoded")
 
@@ -108,6 +109,11 @@ class Batch:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         return path
+
+    @staticmethod
+    def path_beside(shard_path: str | os.PathLike) -> Path:
+        """Where the batch file of a shard lives: ``<shard>.batch.json``."""
+        return Path(str(shard_path) + BATCH_SUFFIX)
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Batch":

@@ -126,9 +126,9 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         images = torch.stack([e.latent for e, _ in digits])
         labels = torch.tensor([y for _, y in digits])
         report = train_judge(images, labels, seed=cfg.seed)
-        prompts = [e for y in range(10) for e in [e for e, lab in digits if lab == y][: cfg.samples_per_class]]
-        targets = torch.tensor([digit_label(e.caption) for e in prompts])
-        preds = report.judge.predict(generate(model, null, prompts, cfg, seed=cfg.seed + 1))
+        prompts = [(e, y) for label in range(10) for e, y in [d for d in digits if d[1] == label][: cfg.samples_per_class]]
+        targets = torch.tensor([y for _, y in prompts])
+        preds = report.judge.predict(generate(model, null, [e for e, _ in prompts], cfg, seed=cfg.seed + 1))
         correct = (preds == targets).float()
         per_class = {y: correct[targets == y].mean().item() for y in range(10) if (targets == y).any()}
         metrics.update(
@@ -138,7 +138,8 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             num_generated=float(len(prompts)),
         )
 
-    others = [e for e in examples if digit_label(e.caption) is None]
+    digit_keys = {e.key for e, _ in digits}
+    others = [e for e in examples if e.key not in digit_keys]
     grid_examples = [e for e, _ in digits[: cfg.grid_size // 2]] + others[: cfg.grid_size // 2]
     grid_examples = grid_examples or examples[: cfg.grid_size]
     samples = generate(model, null, grid_examples, cfg, seed=cfg.seed + 2)

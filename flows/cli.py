@@ -54,7 +54,7 @@ def _print_summary(s: dict) -> None:
     print(f"checkpoint        {s['checkpoint']}")
     print(f"sample grid       {s['grid']}")
     print(f"catalog           {s['catalog']}")
-    print(f"try               lumina catalog sql \"SELECT status, count(*) FROM samples GROUP BY status\"")
+    print("try               lumina catalog sql \"SELECT status, count(*) FROM samples GROUP BY status\"")
 
 
 def _delegate(module: str):

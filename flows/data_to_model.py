@@ -46,7 +46,7 @@ def encode(shard_uris: list[str], home: str) -> list[str]:
     return encode_shards(shard_uris, home)
 
 
-@task(retries=2, retry_delay_seconds=5)  # the only retried write: a busy catalog clears up
+@task(retries=2, retry_delay_seconds=5)  # catalog writes retry: a busy catalog clears up
 def register(catalog: str, batch_paths: list[str], run_id: str) -> dict:
     from catalog import Catalog
 
@@ -55,25 +55,24 @@ def register(catalog: str, batch_paths: list[str], run_id: str) -> dict:
 
 
 @task
-def make_manifests(catalog: str, prefix: str) -> tuple[str, str]:
+def make_manifests(catalog: str, prefix: str) -> dict[str, str]:
+    """Pinned ids (``name@vN``) so training and evaluation read exactly this selection."""
     from catalog import Catalog
 
     with Catalog.open(catalog) as cat:
         train = cat.create_manifest(f"{prefix}-train", TRAIN_WHERE, description="demo training selection")
         holdout = cat.create_manifest(f"{prefix}-holdout", HOLDOUT_WHERE, description="demo held-out selection")
-    return train.name, holdout.name
+    return {"train": train.id, "holdout": holdout.id, "text_encoder": train.encoders["text"]}
 
 
 @task
-def train_model(catalog: str, manifest: str, home: str, run_id: str, steps: int, max_seconds: float | None, model: str, model_overrides: dict, batch_size: int, lr: float) -> dict:
-    from catalog import load_manifest
+def train_model(catalog: str, manifests: dict, home: str, run_id: str, steps: int, max_seconds: float | None, model: str, model_overrides: dict, batch_size: int, lr: float) -> dict:
     from preprocess.encode import null_caption_path
     from training.trainer import TrainConfig, train
 
-    m = load_manifest(catalog, manifest)
     cfg = TrainConfig(
-        catalog=catalog, manifest=manifest, manifest_version=m.version, out_dir=str(Path(home) / "runs" / run_id),
-        null_caption=str(null_caption_path(home, m.encoders["text"])), model=model, model_overrides=model_overrides,
+        catalog=catalog, manifest=manifests["train"], out_dir=str(Path(home) / "runs" / run_id),
+        null_caption=str(null_caption_path(home, manifests["text_encoder"])), model=model, model_overrides=model_overrides,
         steps=steps, max_seconds=max_seconds, batch_size=batch_size, lr=lr,
     )
     return asdict(train(cfg))
@@ -142,9 +141,9 @@ def data_to_model(
         curated = stage("curate", curate, source, home)
         encoded = stage("encode", encode, curated["shard_uris"], home)
         registered = stage("register", register, catalog, curated["batch_paths"] + encoded, run_id)
-        train_m, holdout_m = stage("manifests", make_manifests, catalog, manifest_prefix)
-        trained = stage("train", train_model, catalog, train_m, home, run_id, train_steps, train_max_seconds, model, DEMO_MODEL if model_overrides is None else model_overrides, batch_size, lr)
-        evaluated = stage("evaluate", evaluate_model, catalog, holdout_m, trained["checkpoint"], samples_per_class, sample_steps)
+        manifests = stage("manifests", make_manifests, catalog, manifest_prefix)
+        trained = stage("train", train_model, catalog, manifests, home, run_id, train_steps, train_max_seconds, model, DEMO_MODEL if model_overrides is None else model_overrides, batch_size, lr)
+        evaluated = stage("evaluate", evaluate_model, catalog, manifests["holdout"], trained["checkpoint"], samples_per_class, sample_steps)
         ckpt_id = stage("record", record_results, catalog, run_id, trained, evaluated)
     except BaseException:
         with Catalog.open(catalog) as cat:

@@ -210,7 +210,7 @@ def write_curated_shard(cands: list[Candidate], out_dir: str | Path, cfg: Curate
     name = "curated-" + sample_key(*(c.record.key for c in accepted))[:16] + ".tar"
     shard = write_tar(Path(out_dir) / name, members, stage="curated", num_samples=len(accepted))
     batch = Batch(shard=shard, samples=[c.record for c in accepted], verdicts=[v for c in accepted for v in c.verdicts])
-    batch.write(Path(out_dir) / (name + ".batch.json"))
+    batch.write(Batch.path_beside(shard.uri))
     return batch
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def encode_shard(curated_uri: str, out_dir: str | Path, text_encoder: HFTextEnco
     latent_encoder = latent_encoder or IdentityImageEncoder()
     out_dir = Path(out_dir)
     name = encoded_shard_name(curated_uri, [latent_encoder.fingerprint, text_encoder.fingerprint])
-    batch_path = out_dir / (name + ".batch.json")
+    batch_path = Batch.path_beside(out_dir / name)
     if batch_path.exists() and (out_dir / name).exists():
         return Batch.read(batch_path)
 
@@ -68,5 +69,8 @@ def write_null_caption(text_encoder: HFTextEncoder, home: str | Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         t = text_encoder.encode([""])
-        np.savez(path, cap_feats=t.feats[0], cap_mask=t.mask[0], pooled=t.pooled[0])
+        tmp = path.with_name(f".{os.getpid()}.{path.name}")  # several encode actors may race here
+        with open(tmp, "wb") as f:
+            np.savez(f, cap_feats=t.feats[0], cap_mask=t.mask[0], pooled=t.pooled[0])
+        os.replace(tmp, path)
     return path

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog.records import Batch
 from preprocess.curate import (
     Candidate,
     CurateConfig,
@@ -38,8 +39,7 @@ def _analyse_chunk(paths: list[str], cfg: CurateConfig, quarantine_dir: str) -> 
 
 
 def _write_shard(cands: list[Candidate], out_dir: str, cfg: CurateConfig) -> str:
-    batch = write_curated_shard(cands, out_dir, cfg)
-    return batch.shard.uri
+    return write_curated_shard(cands, out_dir, cfg).shard.uri
 
 
 def curate_images(source: str | Path, home: str | Path, cfg: CurateConfig | None = None, chunk_size: int = 256) -> CurateResult:
@@ -66,7 +66,7 @@ def curate_images(source: str | Path, home: str | Path, cfg: CurateConfig | None
     rejections = out_dir / "rejections.batch.json"
     write_rejections(cands, rejections)
 
-    batch_paths = [u + ".batch.json" for u in shard_uris] + [str(rejections)]
+    batch_paths = [str(Batch.path_beside(u)) for u in shard_uris] + [str(rejections)]
     reasons = Counter((c.record.reason or "").split(":")[0] for c in cands if c.record.status != "accepted")
     return CurateResult(batch_paths, shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))
 
@@ -74,11 +74,13 @@ def curate_images(source: str | Path, home: str | Path, cfg: CurateConfig | None
 class _EncodeActor:
     """One text encoder per actor, loaded once (setup), then one curated shard per call."""
 
-    def __init__(self, out_dir: str, text_encoder: str, text_encoder_path: str | None):
+    def __init__(self, home: str, text_encoder: str, text_encoder_path: str | None):
+        from preprocess.encode import write_null_caption
         from preprocess.text_encoders import load_text_encoder
 
-        self.out_dir = out_dir
+        self.out_dir = str(Path(home) / "encoded")
         self.encoder = load_text_encoder(text_encoder, text_encoder_path)
+        write_null_caption(self.encoder, home)  # the empty caption's features, once per fingerprint
 
     def __call__(self, batch: dict) -> dict:
         from preprocess.encode import encode_shard
@@ -86,7 +88,7 @@ class _EncodeActor:
         paths = []
         for uri in batch["uri"]:
             b = encode_shard(str(uri), self.out_dir, self.encoder)
-            paths.append(b.shard.uri + ".batch.json")
+            paths.append(str(Batch.path_beside(b.shard.uri)))
         return {"batch_path": paths}
 
 
@@ -95,11 +97,7 @@ def encode_shards(shard_uris: list[str], home: str | Path, text_encoder: str = "
     import ray.data
     from ray.data import ActorPoolStrategy
 
-    from preprocess.encode import write_null_caption
-    from preprocess.text_encoders import load_text_encoder
-
-    out_dir = Path(home) / "encoded"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (Path(home) / "encoded").mkdir(parents=True, exist_ok=True)
     ensure_ray()
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our own bar below; Ray Data's is a log line per second off a TTY
@@ -109,9 +107,6 @@ def encode_shards(shard_uris: list[str], home: str | Path, text_encoder: str = "
         _EncodeActor,
         batch_size=1,
         compute=ActorPoolStrategy(size=max(1, min(num_actors, len(shard_uris)))),
-        fn_constructor_kwargs={"out_dir": str(out_dir), "text_encoder": text_encoder, "text_encoder_path": text_encoder_path},
+        fn_constructor_kwargs={"home": str(home), "text_encoder": text_encoder, "text_encoder_path": text_encoder_path},
     )
-    paths = sorted(r["batch_path"] for r in tqdm(ds.iter_rows(), total=len(shard_uris), desc="encode: shards", unit="shard"))
-    # The null caption for guidance: written once per encoder fingerprint, beside the shards.
-    write_null_caption(load_text_encoder(text_encoder, text_encoder_path), home)
-    return paths
+    return sorted(r["batch_path"] for r in tqdm(ds.iter_rows(), total=len(shard_uris), desc="encode: shards", unit="shard"))

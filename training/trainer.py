@@ -98,7 +98,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     step = 0
     bar = tqdm(total=cfg.steps, desc="train", unit="step", disable=rank != 0)
     bs = min(cfg.batch_size, len(examples))
-    while step < cfg.steps:
+    out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
+    while step < cfg.steps and not out_of_time():
         perm = torch.randperm(len(examples), generator=gen)
         for i in range(0, len(perm) - bs + 1, bs):  # drop the ragged last batch
             batch = collate([examples[j] for j in perm[i : i + bs].tolist()])
@@ -122,10 +123,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 losses.append((step, sum(window) / len(window)))
                 bar.set_postfix(loss=f"{losses[-1][1]:.4f}")
                 window = []
-            if step >= cfg.steps or (cfg.max_seconds and time.time() - start > cfg.max_seconds):
+            if step >= cfg.steps or out_of_time():
                 break
-        if cfg.max_seconds and time.time() - start > cfg.max_seconds:
-            break
     bar.close()
     seconds = time.time() - start
     if window:
