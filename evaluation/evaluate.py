@@ -92,7 +92,7 @@ def generate(model, null: NullCaption, examples: list[Example], cfg: EvalConfig,
 
 
 def save_grid(latents: torch.Tensor | list[torch.Tensor], captions: list[str], path: Path, cols: int = 4, upscale: int = 4) -> tuple[Path, Path]:
-    from preprocess.latent_encoders import IdentityImageEncoder
+    from encoders.latent import IdentityImageEncoder
 
     dec = IdentityImageEncoder()
     tiles = [dec.decode(x.numpy())[0] for x in latents]  # [H, W, 3] uint8 each (first frame)

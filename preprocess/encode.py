@@ -12,9 +12,9 @@ from PIL import Image
 
 from catalog.records import Batch, EncodingRecord
 from preprocess.keys import sample_key
-from preprocess.latent_encoders import IdentityImageEncoder
+from encoders.latent import IdentityImageEncoder
 from preprocess.shards import iter_samples, npy_bytes, write_tar
-from preprocess.text_encoders import HFTextEncoder
+from encoders.text import HFTextEncoder
 
 TEXT_FIELDS = ("cap_feats.npy", "cap_mask.npy", "pooled.npy")
 

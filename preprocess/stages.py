@@ -76,7 +76,7 @@ class _EncodeActor:
 
     def __init__(self, home: str, text_encoder: str, text_encoder_path: str | None):
         from preprocess.encode import write_null_caption
-        from preprocess.text_encoders import load_text_encoder
+        from encoders.text import load_text_encoder
 
         self.out_dir = str(Path(home) / "encoded")
         self.encoder = load_text_encoder(text_encoder, text_encoder_path)

@@ -29,7 +29,7 @@ def tiny_home(tmp_path_factory) -> TinyHome:
     from preprocess.curate import CurateConfig, chunk, deduplicate, discover, safe_analyse, write_curated_shard, write_rejections
     from preprocess.demo_corpus import write_demo_corpus
     from preprocess.encode import encode_shard, write_null_caption
-    from preprocess.text_encoders import load_text_encoder
+    from encoders.text import load_text_encoder
 
     home = tmp_path_factory.mktemp("tiny_home")
     corpus = write_demo_corpus(home / "source", num_digits=200, num_shapes=20)

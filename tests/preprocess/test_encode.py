@@ -3,13 +3,13 @@ import pytest
 
 from preprocess.curate import CurateConfig, analyse_file, deduplicate, discover, write_curated_shard
 from preprocess.encode import encode_shard, write_null_caption
-from preprocess.latent_encoders import IdentityImageEncoder
+from encoders.latent import IdentityImageEncoder
 from preprocess.shards import iter_samples, npy_load
 
 
 @pytest.fixture(scope="module")
 def minilm():
-    from preprocess.text_encoders import load_text_encoder
+    from encoders.text import load_text_encoder
 
     return load_text_encoder("minilm")
 

@@ -1,8 +1,4 @@
-"""Latent encoders: media -> the unified latent [C, T, H, W].
-
-The demo trains in pixel space with the identity mapping; VAE encoders (SD/SDXL) plug in behind
-the same two methods. The scale factor lives here, in the encoder, never repeated elsewhere.
-"""
+"""The identity mapping: pixels (or any normalised float array, e.g. a log-mel) are the latent."""
 
 from __future__ import annotations
 
@@ -10,7 +6,7 @@ import numpy as np
 
 
 class IdentityImageEncoder:
-    """Pixels in [-1, 1] as the latent: C = 3, T = 1."""
+    """Pixels in [-1, 1] as the latent: C = 3, T = 1 (the uint8-image API the demo pipeline uses)."""
 
     name = "identity-pixels"
     version = "1"

@@ -71,9 +71,10 @@ class HFTextEncoder:
         return TextFeatures(hidden.half().cpu().numpy(), mask.cpu().numpy(), pooled.float().cpu().numpy())
 
 
-def load_text_encoder(name: str = "minilm", model_dir: str | Path | None = None, max_length: int = 32) -> HFTextEncoder:
+def load_text_encoder(name: str = "minilm", path: str | Path | None = None, layer: int = -1, max_tokens: int | None = None, device: str | None = None) -> HFTextEncoder:
+    max_length = max_tokens or 32
     if name in ("minilm", "all-MiniLM-L6-v2"):
-        return HFTextEncoder(model_dir, "all-MiniLM-L6-v2", max_length)
-    if model_dir is None:
-        raise ValueError(f"text encoder {name!r} needs a local model_dir (weights are never downloaded)")
-    return HFTextEncoder(model_dir, name, max_length)
+        return HFTextEncoder(path, "all-MiniLM-L6-v2", max_length, device or "cpu")
+    if path is None:
+        raise ValueError(f"text encoder {name!r} needs a local path (weights are never downloaded)")
+    return HFTextEncoder(path, name, max_length, device or "cpu")
