@@ -136,7 +136,7 @@ def _fmt(args: argparse.Namespace) -> str:
 def cmd_sql(args: argparse.Namespace) -> int:
     with _open(args, write=args.write) as cat:
         try:
-            cols, rows = cat.sql(args.query)
+            cols, rows = cat.user_sql(args.query)
         except duckdb.Error as e:
             msg = one_line(e)
             if "read-only" in msg and not args.write:

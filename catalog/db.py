@@ -36,6 +36,7 @@ from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, Schema
 from .manifest import Manifest, ManifestMember
 from .paths import default_catalog_path
 from .records import Batch
+from .sandbox import SANDBOX_CONFIG, RefusedSQLError, canonical_predicate, schema_fingerprint, user_statements
 from .sqlfiles import migrations, q, schema_version
 
 RUN_STATUSES = ("running", "completed", "failed", "cancelled")
@@ -43,6 +44,7 @@ LINEAGE_KINDS = ("run", "shard", "manifest", "checkpoint")
 _MANIFEST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 _PID = re.compile(r"\(PID (\d+)\)")
+_EXPORT_BATCH_ROWS = 65_536
 
 # In one process, DuckDB shares one database instance among connections to the same file;
 # writes from several threads are serialised here so their transactions never conflict.
@@ -199,7 +201,8 @@ class Catalog:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=self.read_only)
+                # Sandboxed: this file only, no extensions, configuration locked (see sandbox.py).
+                return duckdb.connect(str(self.path), read_only=self.read_only, config=SANDBOX_CONFIG)
             except (duckdb.IOException, duckdb.ConnectionException) as e:
                 msg = str(e)
                 if "database does not exist" in msg:
@@ -381,24 +384,13 @@ class Catalog:
     # ---------------------------------------------------------------- manifests
 
     def count_matching(self, where: str) -> int:
-        """How many accepted samples the predicate selects (read-only; validates it)."""
-        self._check_predicate(where)
+        """How many accepted samples the predicate selects (validates it; read-only)."""
+        expr = canonical_predicate(where)
         with self._connection() as con:
             try:
-                return con.execute(q("manifest_predicate_count_template").replace("{where}", where)).fetchall()[0][0]
+                return con.execute(q("manifest_predicate_count_template").replace("{where}", expr)).fetchall()[0][0]
             except duckdb.Error as e:
                 raise ValueError(f"invalid predicate {where!r}: {one_line(e)}") from None
-
-    @staticmethod
-    def _check_predicate(where: str) -> None:
-        if not where or not where.strip():
-            raise ValueError("a manifest needs a --where predicate (e.g. \"modality = 'image'\")")
-        try:
-            stmts = duckdb.extract_statements(q("manifest_predicate_count_template").replace("{where}", where))
-        except duckdb.Error as e:
-            raise ValueError(f"invalid predicate {where!r}: {one_line(e)}") from None
-        if len(stmts) != 1 or stmts[0].type != duckdb.StatementType.SELECT:
-            raise ValueError(f"invalid predicate {where!r}: it must be one boolean expression over `samples`")
 
     def create_manifest(self, name: str, where: str, encoders: Sequence[str] | None = None,
                         description: str = "") -> Manifest:
@@ -412,14 +404,14 @@ class Catalog:
         self._writable()
         if not _MANIFEST_NAME.match(name or ""):
             raise ValueError(f"manifest name {name!r}: use letters, digits, '_', '.', '-' (no '@')")
-        self._check_predicate(where)
+        expr = canonical_predicate(where)  # one expression, as DuckDB parsed it (sandbox.py)
         encoders = list(encoders or [])
         with self._connection() as con:
             con.execute(q("manifest_drop_temps"))
             try:
                 with _transaction(con):
                     try:
-                        con.execute(q("manifest_candidates_template").replace("{where}", where))
+                        con.execute(q("manifest_candidates_template").replace("{where}", expr))
                     except duckdb.Error as e:
                         raise ValueError(f"invalid predicate {where!r}: {one_line(e)}") from None
                     con.execute(q("manifest_candidates"))
@@ -565,6 +557,29 @@ class Catalog:
             cur = con.execute(query, params) if params is not None else con.execute(query)
             return _rows(cur)
 
+    def user_sql(self, query: str) -> tuple[list[str], list[tuple]]:
+        """Run a person's SQL (`lumina catalog sql`); returns the last statement's (columns, rows).
+
+        Read-only catalogs run SELECT and EXPLAIN only. Writable ones run any other statement but
+        those sandbox.REFUSED_WHEN_WRITING names, all in one transaction that is rolled back if it
+        changed schema_version. Either way the connection is sandboxed (no files, no extensions).
+        """
+        statements = user_statements(query, write=not self.read_only)
+        with self._connection() as con:
+            if self.read_only:
+                for text in statements[:-1]:
+                    con.execute(text).fetchall()
+                return _rows(con.execute(statements[-1]))
+            with _transaction(con):
+                before = schema_fingerprint(con)
+                for text in statements[:-1]:
+                    con.execute(text).fetchall()
+                result = _rows(con.execute(statements[-1]))
+                if schema_fingerprint(con) != before:
+                    raise RefusedSQLError("refused: the statement changes schema_version, which only migrations "
+                                          "write; nothing was changed")
+            return result
+
     def sql_arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
         with self._connection() as con:
             return con.sql(query, params=params).to_arrow_table()
@@ -623,7 +638,16 @@ class Catalog:
                     tables = ", ".join(r[0] for r in con.execute(q("list_relations")).fetchall())
                     raise CatalogError(f"{name!r} is neither a table/view ({tables}) nor a manifest")
                 rel = con.sql(q("manifest_export"), params=[mname, mversion])
-            rel.write_parquet(str(out))  # DuckDB's own writer: streams, no copy in Python
+            # Python writes the file: the sandboxed connection may not. Streams batch by batch.
+            reader = rel.to_arrow_reader(batch_size=_EXPORT_BATCH_ROWS)
+            tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+            try:
+                with pq.ParquetWriter(tmp, reader.schema) as writer:
+                    for batch in reader:
+                        writer.write_batch(batch)
+                os.replace(tmp, out)
+            finally:
+                tmp.unlink(missing_ok=True)
         return pq.read_metadata(out).num_rows
 
 

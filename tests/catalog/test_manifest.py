@@ -21,7 +21,19 @@ def test_manifest_members_and_encodings(base_catalog):
     assert first.encodings == {"latent": ("/shards/b0000.tar", f"{key(0, 0)}.latent.npy"),
                                "text": ("/shards/b0000.tar", f"{key(0, 0)}.text.npy")}
     assert m.shard_uris("latent") == ["/shards/b0000.tar", "/shards/b0001.tar", "/shards/b0002.tar"]
-    assert load_manifest(base_catalog, "images@v1").members == m.members
+
+
+def test_name_at_version_reads_that_version_not_the_latest(catalog_copy):
+    """v1 and v2 of one name select different members; `@v1` and version=1 must read v1's."""
+    with Catalog.open(catalog_copy) as cat:
+        v2 = cat.create_manifest("images", "modality = 'image' AND split = 'train' AND meta->>'label' = '1'")
+    v1_keys = [x.key for x in load_manifest(catalog_copy, "images@v1").members]
+    v2_keys = [x.key for x in v2.members]
+    assert v2.version == 2 and load_manifest(catalog_copy, "images").version == 2
+    assert len(v1_keys) == 12 and len(v2_keys) == 3 and set(v2_keys) < set(v1_keys)
+    assert v1_keys == [x.key for x in load_manifest(catalog_copy, "images", version=1).members]
+    assert {x.meta["label"] for x in load_manifest(catalog_copy, "images@v1").members} == {0, 1, 2}
+    assert [x.key for x in load_manifest(catalog_copy, "images@v2").members] == v2_keys
 
 
 def test_manifest_is_frozen_while_the_catalog_grows(catalog_copy):
@@ -88,13 +100,27 @@ def test_bad_predicates_are_refused_and_harmless(catalog_copy, where):
     assert dump(catalog_copy) == before
 
 
-def test_a_predicate_cannot_smuggle_rows_in(catalog_copy):
-    """Even a predicate that parses as one SELECT and unions in other keys only ever selects accepted samples."""
+@pytest.mark.parametrize("where", [
+    "false) UNION ALL (SELECT key FROM samples WHERE status <> 'accepted'",
+    "false) UNION ALL (SELECT key FROM samples",
+    "true) ORDER BY (key",
+    "true) GROUP BY (key",
+])
+def test_a_predicate_cannot_escape_the_selection(catalog_copy, where):
+    """A fragment that closes the parenthesis to append a UNION or a clause is not one expression: refused."""
+    before = dump(catalog_copy)
     cat = Catalog.open(catalog_copy)
-    with pytest.raises(ValueError, match="no accepted samples match"):
-        cat.create_manifest("sneaky", "false) UNION ALL (SELECT key FROM samples WHERE status <> 'accepted'")
-    m = cat.create_manifest("sneaky", "false) UNION ALL (SELECT key FROM samples")
+    with pytest.raises(ValueError, match="must be one boolean expression"):
+        cat.create_manifest("sneaky", where)
+    assert dump(catalog_copy) == before
+
+
+def test_a_subquery_inside_the_predicate_still_selects_only_accepted_samples(catalog_copy):
+    cat = Catalog.open(catalog_copy)
+    m = cat.create_manifest("sub", "key IN (SELECT key FROM samples) OR key IN (SELECT key FROM verdicts)")
     assert len(m) == 12  # all accepted samples, and only them
+    assert cat.sql("SELECT predicate FROM manifests WHERE name = 'sub'")[1] == [
+        ("key IN (SELECT key FROM samples) OR key IN (SELECT key FROM verdicts)",)]  # the user's text is kept
 
 
 def test_missing_manifest_and_bad_names(base_catalog, tmp_path):

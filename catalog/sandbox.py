@@ -1,0 +1,117 @@
+"""What user SQL may do: sandboxed connections, statement checks, and `--where` predicates.
+
+Every catalog connection is opened with ``SANDBOX_CONFIG``: DuckDB may read and write its own
+database file and nothing else (no other file, no other database, no extension install or load)
+and the configuration is locked, so no statement can switch that back on. On top of it:
+
+- read-only SQL (`lumina catalog sql` without ``--write``) may only be SELECT or EXPLAIN;
+- writing SQL may not manage transactions, attach, copy, export, load, set or pragma, and runs in
+  one transaction that is rolled back if it changed ``schema_version`` (``schema_fingerprint``);
+- a ``--where`` predicate is parsed by DuckDB into one expression and re-rendered from the parse
+  tree (``canonical_predicate``), so what is pasted into a statement is exactly one expression.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from .errors import CatalogError
+
+# DuckDB settings of every catalog connection. enable_external_access=false still lets DuckDB
+# use its own database file (and WAL); lock_configuration makes SET/RESET/PRAGMA of any option fail.
+SANDBOX_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+_T = duckdb.StatementType
+READ_STATEMENTS = frozenset({_T.SELECT, _T.EXPLAIN})
+# Refused even with --write: each would reach outside the catalog, change the connection, or end
+# the transaction that guards schema_version. (The sandbox refuses the file access regardless.)
+REFUSED_WHEN_WRITING = frozenset({_T.ATTACH, _T.DETACH, _T.COPY, _T.COPY_DATABASE, _T.EXPORT, _T.LOAD, _T.SET,
+                                  _T.VARIABLE_SET, _T.PRAGMA, _T.TRANSACTION, _T.EXTENSION})
+
+
+class RefusedSQLError(CatalogError):
+    """User SQL that the catalog does not run (one-line message; the CLI exits 2)."""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def user_statements(query: str, write: bool) -> list[str]:
+    """The statements of ``query`` if the mode allows all of them; else RefusedSQLError."""
+    try:
+        stmts = duckdb.extract_statements(query)
+    except (duckdb.Error, ValueError) as e:  # ValueError: a statement type the Python client does not know
+        raise RefusedSQLError(f"cannot parse the SQL: {_first_line(e)}") from None
+    if not stmts:
+        raise RefusedSQLError("no SQL statement given")
+    for st in stmts:
+        kind = st.type.name
+        if not write and st.type not in READ_STATEMENTS:
+            raise RefusedSQLError(f"refused {kind} statement: read-only SQL may only SELECT or EXPLAIN "
+                                  "(pass --write to change the catalog)")
+        if write and st.type in REFUSED_WHEN_WRITING:
+            raise RefusedSQLError(f"refused {kind} statement: catalog SQL cannot manage transactions, attach, copy, "
+                                  "export, load extensions, set options or run pragmas")
+    return [st.query for st in stmts]
+
+
+def schema_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple:
+    """The definition and rows of ``schema_version``: a write that changes either is rolled back."""
+    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_version'"
+                      ).fetchall()
+    if not ddl:
+        return ()
+    rows = con.execute("SELECT version, name, applied_at FROM main.schema_version ORDER BY ALL").fetchall()
+    return (ddl[0][0], tuple(rows))
+
+
+def canonical_predicate(where: str) -> str:
+    """``where`` parsed as one SQL expression over ``samples`` and rendered back by DuckDB.
+
+    Refused (ValueError): empty text, more than one statement, anything that turns the selection
+    into something other than ``SELECT * FROM samples WHERE <expression>`` (a closing parenthesis
+    followed by UNION, ORDER BY, ...). Subqueries inside the expression are allowed: candidates are
+    always re-read from ``samples`` with status 'accepted', and they run on a sandboxed connection.
+    """
+    if not where or not where.strip():
+        raise ValueError("a manifest needs a --where predicate (e.g. \"modality = 'image'\")")
+    if "\x00" in where:
+        raise ValueError("invalid predicate: it contains a NUL character")
+    template = "SELECT * FROM samples WHERE ({where})"
+    con = duckdb.connect(":memory:", config=SANDBOX_CONFIG)
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?::VARCHAR)", [template.format(where=where)]
+                                      ).fetchall()[0][0])
+        if tree.get("error"):
+            raise ValueError(f"invalid predicate {where!r}: {tree.get('error_message', 'syntax error')}")
+        stmts = tree["statements"]
+        node = stmts[0]["node"] if len(stmts) == 1 else {}
+        frm = node.get("from_table") or {}
+        sel = node.get("select_list") or []
+        if not (node.get("type") == "SELECT_NODE" and frm.get("type") == "BASE_TABLE"
+                and frm.get("table_name") == "samples" and not frm.get("schema_name") and not frm.get("catalog_name")
+                and not frm.get("alias") and len(sel) == 1 and sel[0].get("class") == "STAR"
+                and not node.get("modifiers") and not node.get("group_expressions") and node.get("having") is None
+                and node.get("qualify") is None and node.get("sample") is None
+                and not (node.get("cte_map") or {}).get("map") and node.get("where_clause")):
+            raise ValueError(f"invalid predicate {where!r}: it must be one boolean expression over `samples`")
+        rendered = con.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchall()[0][0]
+    except duckdb.Error as e:
+        raise ValueError(f"invalid predicate {where!r}: {_first_line(e)}") from None
+    finally:
+        con.close()
+    prefix = "SELECT * FROM samples WHERE "
+    if not rendered.startswith(prefix):  # DuckDB renders its own tree; anything else is a surprise
+        raise ValueError(f"invalid predicate {where!r}: could not be rendered as one expression")
+    return rendered[len(prefix):].rstrip().rstrip(";")

@@ -1,0 +1,159 @@
+"""The sandboxed catalog: each attack of issue 9 is refused with one line and exit code 2, and
+nothing outside the catalog is read or written (the sandbox.py rules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import Catalog
+from catalog.cli import main
+
+from .helpers import dump
+
+SECRET = "s3cr3t-token-7f1d"  # a line of a file outside the catalog that no output may contain
+
+
+@pytest.fixture
+def env(catalog_copy, tmp_path, monkeypatch):
+    """A catalog copy, a secret file beside it, and a HOME where an extension install would land."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text(f"name,value\n{SECRET},1\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return catalog_copy, tmp_path, secret
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _assert_refused(rc: int, out: str, err: str) -> None:
+    assert rc == 2, (rc, out, err)
+    assert err.startswith("lumina catalog: error: ") and err.count("\n") == 1, err
+    assert SECRET not in out and SECRET not in err
+
+
+# (attack, the path it would create, if any). {tmp} and {secret} are filled in per test.
+SQL_ATTACKS = {
+    "copy_to": ("COPY samples TO '{tmp}/stolen.csv'", "stolen.csv"),
+    "copy_select_to": ("COPY (SELECT * FROM runs) TO '{tmp}/stolen.parquet' (FORMAT parquet)", "stolen.parquet"),
+    "export_database": ("EXPORT DATABASE '{tmp}/dump'", "dump"),
+    "read_text": ("SELECT * FROM read_text('{secret}')", None),
+    "read_csv": ("SELECT * FROM read_csv('{secret}')", None),
+    "read_blob": ("SELECT * FROM read_blob('{secret}')", None),
+    "replacement_scan": ("SELECT * FROM '{secret}'", None),
+    "select_then_read": ("SELECT 1; SELECT * FROM read_text('{secret}')", None),
+    "attach_read_write": ("ATTACH '{tmp}/other.duckdb' AS other (READ_WRITE)", "other.duckdb"),
+    "attach_then_write": ("ATTACH '{tmp}/other.duckdb' AS other; CREATE TABLE other.t AS SELECT 1", "other.duckdb"),
+    "install": ("INSTALL httpfs", "home/.duckdb"),
+    "load": ("LOAD httpfs", None),
+    "load_file": ("LOAD '{tmp}/evil.duckdb_extension'", None),
+    "pragma_profiling_output": ("PRAGMA profiling_output = '{tmp}/profile.json'", "profile.json"),
+    "pragma_database_size": ("PRAGMA database_size", None),
+    "set_external_access": ("SET enable_external_access = true", None),
+    "set_threads": ("SET threads = 1", None),
+    "reset_lock": ("RESET lock_configuration", None),
+}
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["read-only", "write"])
+@pytest.mark.parametrize("attack", sorted(SQL_ATTACKS))
+def test_sql_attack_is_refused_and_touches_nothing(env, capsys, attack, write):
+    catalog, tmp, secret = env
+    query, creates = SQL_ATTACKS[attack]
+    before = dump(catalog)
+    argv = ["sql", query.format(tmp=tmp, secret=secret), "--catalog", str(catalog)] + (["--write"] if write else [])
+    _assert_refused(*_run(capsys, *argv))
+    if creates:
+        assert not (tmp / creates).exists()
+    assert dump(catalog) == before
+
+
+@pytest.mark.parametrize("query", [
+    "COPY samples TO '{tmp}/stolen.csv'",
+    "SELECT * FROM read_text('{secret}')",
+    "ATTACH '{tmp}/other.duckdb' AS other",
+    "SET enable_external_access = true",
+    "INSTALL httpfs",
+])
+def test_the_connection_itself_is_sandboxed(env, query):
+    """Beneath the statement checks: even the Python API's trusted `sql` on a writable catalog can't get out."""
+    catalog, tmp, secret = env
+    with Catalog.open(catalog) as cat, pytest.raises(Exception) as err:
+        cat.sql(query.format(tmp=tmp, secret=secret))
+    assert SECRET not in str(err.value)
+    assert not (tmp / "stolen.csv").exists() and not (tmp / "other.duckdb").exists()
+    assert not (tmp / "home" / ".duckdb").exists()
+
+
+@pytest.mark.parametrize("query", [
+    "UPDATE schema_version SET version = 99",
+    "DELETE FROM schema_version",
+    "INSERT INTO schema_version VALUES (99, 'fake', now()::TIMESTAMP)",
+    "DROP TABLE schema_version",
+    "ALTER TABLE schema_version RENAME TO sv; CREATE TABLE schema_version AS SELECT * FROM sv",
+    "DELETE FROM metrics; DELETE FROM schema_version",  # the whole statement list is undone
+    "BEGIN; DELETE FROM schema_version; COMMIT",
+])
+def test_write_cannot_touch_schema_version(env, capsys, query):
+    catalog, _, _ = env
+    before = dump(catalog)
+    _assert_refused(*_run(capsys, "sql", query, "--write", "--catalog", str(catalog)))
+    assert dump(catalog) == before
+
+
+def test_write_still_writes_the_catalog(env, capsys):
+    catalog, _, _ = env
+    rc, _, err = _run(capsys, "sql", "DELETE FROM metrics WHERE name = 'fid'; CREATE TABLE notes AS SELECT 1 AS x",
+                      "--write", "--catalog", str(catalog))
+    assert rc == 0, err
+    with Catalog.open(catalog, read_only=True) as cat:
+        assert cat.sql("SELECT (SELECT count(*) FROM metrics WHERE name = 'fid'), (SELECT x FROM notes)")[1] == [(0, 1)]
+        assert cat.sql("SELECT count(*) FROM metrics")[1] == [(2,)]
+
+
+WHERE_ATTACKS = {
+    "read_text_scalar": "(SELECT content FROM read_text('{secret}')) IS NOT NULL",
+    "leak_through_cast_error": "CAST((SELECT content FROM read_text('{secret}')) AS INTEGER) = 1",
+    "read_csv_in": "key IN (SELECT name FROM read_csv('{secret}'))",
+    "second_statement": "modality = 'image'; DROP TABLE samples",
+    "closing_parenthesis_union": "false) UNION ALL (SELECT key FROM samples",
+    "closing_parenthesis_order": "true) ORDER BY (key",
+    "copy_in_where": "true); COPY samples TO '{tmp}/stolen.csv'; SELECT (1",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(WHERE_ATTACKS))
+def test_manifest_where_attack_is_refused(env, capsys, attack):
+    catalog, tmp, secret = env
+    before = dump(catalog)
+    where = WHERE_ATTACKS[attack].format(tmp=tmp, secret=secret)
+    _assert_refused(*_run(capsys, "manifest", "create", "evil", "--where", where, "--catalog", str(catalog)))
+    assert dump(catalog) == before and not (tmp / "stolen.csv").exists()
+
+
+def test_where_attack_is_refused_by_the_python_api_on_a_writable_catalog(env):
+    """The flow calls create_manifest on a writable catalog: its connection is sandboxed too."""
+    catalog, _, secret = env
+    with Catalog.open(catalog) as cat, pytest.raises(ValueError) as err:
+        cat.create_manifest("evil", f"CAST((SELECT content FROM read_text('{secret}')) AS INTEGER) = 1")
+    assert SECRET not in str(err.value) and "disabled" in str(err.value)
+
+
+def test_reading_sql_still_works(env, capsys):
+    catalog, _, _ = env
+    for query in ["SELECT count(*) FROM samples", "EXPLAIN SELECT * FROM samples", "DESCRIBE samples",
+                  "SELECT * FROM pragma_table_info('runs')", "WITH x AS (SELECT 1 AS a) SELECT a FROM x"]:
+        rc, out, err = _run(capsys, "sql", query, "--catalog", str(catalog))
+        assert rc == 0 and err == "", (query, err)
+
+
+def test_export_still_writes_parquet_outside_the_sandbox(env, capsys):
+    """Export writes with pyarrow (the process), not with the sandboxed DuckDB connection."""
+    catalog, tmp, _ = env
+    rc, out, err = _run(capsys, "export", "samples", "--out", str(tmp / "s.parquet"), "--catalog", str(catalog))
+    assert rc == 0 and "wrote 18 rows" in out, err
+    assert Path(tmp / "s.parquet").exists() and not list(tmp.glob(".*.tmp"))
