@@ -24,10 +24,23 @@ class RopeKind(str, enum.Enum):
     AXIAL = "axial"  # Next-DiT style: head_dim split into (t, h, w) parts
 
 
+class PatchOrder(str, enum.Enum):
+    """Column order of a flattened input patch, the x_embedder's input features."""
+
+    HWC = "hwc"  # (ph, pw, C): this project's checkpoints
+    CHW = "chw"  # (C, ph, pw): the public Lumina-T2X code
+
+
+# Fields added after format_version 1: a config.json without them predates them, and gets the
+# value that reproduces what that checkpoint was trained with (not today's default).
+LEGACY_DEFAULTS: dict[str, Any] = {"time_scale": 1000.0, "patch_order": "hwc", "axial_frames": True}
+FORMAT_VERSION = 2
+
+
 @dataclass
 class FlagDiTConfig:
     in_channels: int = 4
-    patch_size: int = 2
+    patch_size: int | tuple[int, int] = 2  # p, or (ph, pw): e.g. (1, 4) for a [80, 1, 1, W] spectrogram
     dim: int = 1536
     n_layers: int = 16
     n_heads: int = 32
@@ -46,11 +59,21 @@ class FlagDiTConfig:
     freq_embed_size: int = 256  # sinusoidal width of the timestep embedding
     grad_checkpointing: bool = False  # recompute each block in backward (train mode only)
     train_seq_len: int | None = None  # tokens per sample at training resolution (extrapolation)
+    time_scale: float = 1000.0  # the timestep embedding sees time_scale * t; the public code: 1.0
+    patch_order: PatchOrder = PatchOrder.HWC  # x_embedder column order; the public code: "chw"
+    axial_frames: bool = False  # axial RoPE: give the frame axis a share of each head (video, views)
+    frame_cond_dim: int = 0  # > 0: forward takes frame_cond [B, T, frame_cond_dim] (e.g. cameras)
 
     def __post_init__(self) -> None:
         # strings arrive from config.json and command lines: parse them here, once
         self.qk_norm = QKNorm(self.qk_norm)
         self.rope = RopeKind(self.rope)
+        self.patch_order = PatchOrder(self.patch_order)
+        if not isinstance(self.patch_size, int):  # a pair, from code or a JSON list
+            ph, pw = (int(v) for v in self.patch_size)
+            self.patch_size = (ph, pw)
+        if min(self.patch_hw) < 1:
+            raise ValueError(f"patch_size must be positive, got {self.patch_size}")
         if self.axial_dims is not None:
             self.axial_dims = tuple(int(d) for d in self.axial_dims)
         if self.dim % self.n_heads:
@@ -62,6 +85,18 @@ class FlagDiTConfig:
         if self.rope is RopeKind.AXIAL and (sum(self.rope_axial_dims) != self.head_dim
                                             or any(d % 2 for d in self.rope_axial_dims)):
             raise ValueError(f"axial_dims {self.rope_axial_dims} must be even and sum to {self.head_dim}")
+
+    @property
+    def patch_hw(self) -> tuple[int, int]:
+        """(ph, pw) whether patch_size is an int or a pair."""
+        p = self.patch_size
+        return (p, p) if isinstance(p, int) else p
+
+    @property
+    def patch_dim(self) -> int:
+        """Features of one flattened patch: ph * pw * C."""
+        ph, pw = self.patch_hw
+        return ph * pw * self.in_channels
 
     @property
     def head_dim(self) -> int:
@@ -86,6 +121,9 @@ class FlagDiTConfig:
     def rope_axial_dims(self) -> tuple[int, int, int]:
         if self.axial_dims is not None:
             return self.axial_dims
+        if not self.axial_frames:  # images (and T = 1 spectrograms): rows and columns share the head
+            d_hw = 2 * (self.head_dim // 4)
+            return (self.head_dim - 2 * d_hw, d_hw, d_hw)  # frame part 0 (or 2 when d = 2 mod 4)
         d_hw = 2 * (self.head_dim // 6)  # even, about a third each; frames get the rest
         return (self.head_dim - 2 * d_hw, d_hw, d_hw)
 
@@ -93,6 +131,8 @@ class FlagDiTConfig:
         d = dataclasses.asdict(self)
         d["qk_norm"] = self.qk_norm.value
         d["rope"] = self.rope.value
+        d["patch_order"] = self.patch_order.value
+        d["patch_size"] = self.patch_size if isinstance(self.patch_size, int) else list(self.patch_size)
         d["axial_dims"] = list(self.axial_dims) if self.axial_dims is not None else None
         return d
 
@@ -102,7 +142,10 @@ class FlagDiTConfig:
         unknown = set(d) - names - {"model_type", "format_version"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        return cls(**{k: v for k, v in d.items() if k in names})
+        fields = {k: v for k, v in d.items() if k in names}
+        if int(d.get("format_version", FORMAT_VERSION)) < 2:  # written before these fields existed
+            fields = {**LEGACY_DEFAULTS, **fields}
+        return cls(**fields)
 
 
 # Sizes. Parameter counts (built on the meta device, checked in tests/modelzoo/test_params.py):
@@ -118,6 +161,13 @@ CONFIGS: dict[str, FlagDiTConfig] = {
     "flag-dit-2b": FlagDiTConfig(dim=2304, n_layers=24, n_heads=32),
     "flag-dit-5b": FlagDiTConfig(dim=3072, n_layers=32, n_heads=32),
     "flag-dit-7b": FlagDiTConfig(dim=4096, n_layers=32, n_heads=32),
+    # The paper's video and multi-view models: the 2B shape with LLaMA-7B-width caption features.
+    # Multi-view passes cameras through frame_cond (set frame_cond_dim to the camera vector's width).
+    "flag-dit-t2v-2b": FlagDiTConfig(dim=2304, n_layers=24, n_heads=32, cap_dim=4096, axial_frames=True),
+    "flag-dit-t2mv-2b": FlagDiTConfig(dim=2304, n_layers=24, n_heads=32, cap_dim=4096, axial_frames=True),
+    # Speech: the paper gives no size for T2Speech; this is the reference's smallest (600M) shape on
+    # a log-mel spectrogram with the 80 mel bins as channels, [80, 1, 1, W], patches of 4 frames.
+    "flag-dit-t2speech": FlagDiTConfig(dim=1536, n_layers=16, n_heads=32, in_channels=80, patch_size=(1, 4)),
 }
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.checkpoint import checkpoint
 
-from .config import FlagDiTConfig, QKNorm, RopeKind
+from .config import FORMAT_VERSION, FlagDiTConfig, PatchOrder, QKNorm, RopeKind
 from .rope import Extrapolation, RopeScaling, apply_rope, attention_scale, rope_tables
 
 
@@ -35,9 +35,10 @@ def modulate(x, shift, scale):
 
 
 class RMSNorm(nn.Module):
-    """x / sqrt(mean(x^2) + eps) * weight. One reduction kernel: F.rms_norm is a chain of small
-    ops on CPU, about 3x slower than LayerNorm there; ``modulate`` also folds the weight into the
-    adaLN scale, saving a full-size multiply."""
+    """x / sqrt(mean(x^2) + eps) * weight, the statistics always in fp32 (as the public code):
+    a bf16 reduction over thousands of channels is off by ~0.5% per row. One reduction kernel:
+    F.rms_norm is a chain of small ops on CPU, about 3x slower than LayerNorm there; ``modulate``
+    also folds the weight into the adaLN scale, saving a full-size multiply."""
 
     def __init__(self, dim: int, eps: float = 1e-5):
         super().__init__()
@@ -45,8 +46,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def _normed(self, x: torch.Tensor) -> torch.Tensor:
-        ms = torch.linalg.vector_norm(x, dim=-1, keepdim=True).square() / x.shape[-1]  # mean(x^2)
-        return x * torch.rsqrt(ms + self.eps)
+        xf = x.float()  # a no-op for fp32 inputs (and under autocast, whose residual stream is fp32)
+        ms = torch.linalg.vector_norm(xf, dim=-1, keepdim=True).square() / x.shape[-1]  # mean(x^2)
+        return (xf * torch.rsqrt(ms + self.eps)).type_as(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._normed(x) * self.weight
@@ -61,8 +63,9 @@ class RMSNorm(nn.Module):
 
 
 class TimestepEmbedder(nn.Module):
-    """t in [0, 1] -> MLP(sinusoidal(1000 t)). The reference feeds t unscaled, which leaves
-    all but a few dozen of the 256 sinusoid frequencies flat over the whole interval."""
+    """t in [0, 1] -> MLP(sinusoidal(time_scale * t)). The public code feeds t unscaled
+    (time_scale 1), which leaves all but a few dozen of the 256 sinusoid frequencies flat over
+    the whole interval; this project's default is 1000 (config.time_scale)."""
 
     def __init__(self, hidden_size: int, frequency_embedding_size: int = 256, time_scale: float = 1000.0):
         super().__init__()
@@ -245,12 +248,12 @@ class FinalLayer(nn.Module):
     def __init__(self, cfg: FlagDiTConfig):
         super().__init__()
         self.norm_final = nn.LayerNorm(cfg.dim, elementwise_affine=False, eps=1e-6)
-        self.linear = nn.Linear(cfg.dim, cfg.patch_size**2 * cfg.in_channels)  # no learn_sigma half
+        self.linear = nn.Linear(cfg.dim, cfg.patch_dim)  # rows (ph, pw, C); no learn_sigma half
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.adaln_dim, 2 * cfg.dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift, scale = self.adaLN_modulation(c).unsqueeze(1).chunk(2, dim=-1)  # 2 x (B, 1, D)
-        return self.linear(modulate(self.norm_final(x), shift, scale))  # (B, N, p*p*C)
+        return self.linear(modulate(self.norm_final(x), shift, scale))  # (B, N, ph*pw*C)
 
 
 @dataclass
@@ -269,13 +272,15 @@ class FlagDiT(nn.Module):
     def __init__(self, config: FlagDiTConfig):
         super().__init__()
         cfg = self.config = config
-        p, D = cfg.patch_size, cfg.dim
-        self.x_embedder = nn.Linear(p * p * cfg.in_channels, D)
-        self.t_embedder = TimestepEmbedder(cfg.adaln_dim, cfg.freq_embed_size)
+        D = cfg.dim
+        self.x_embedder = nn.Linear(cfg.patch_dim, D)  # columns in cfg.patch_order
+        self.t_embedder = TimestepEmbedder(cfg.adaln_dim, cfg.freq_embed_size, cfg.time_scale)
         if cfg.cap_dim:
             self.cap_embedder = nn.Sequential(nn.LayerNorm(cfg.cap_dim), nn.Linear(cfg.cap_dim, cfg.adaln_dim))
         if cfg.num_classes:
             self.y_embedder = LabelEmbedder(cfg.num_classes, cfg.adaln_dim, cfg.class_dropout_prob)
+        if cfg.frame_cond_dim:
+            self.frame_embedder = nn.Linear(cfg.frame_cond_dim, D)  # per-frame condition, added to tokens
         self.layers = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.n_layers)])
         self.final_layer = FinalLayer(cfg)
         if cfg.sep_tokens:
@@ -315,6 +320,9 @@ class FlagDiT(nn.Module):
                 nn.init.xavier_uniform_(lin.weight)
             nn.init.zeros_(block.adaLN_modulation[-1].weight)  # adaLN-Zero: each block starts as identity
             nn.init.zeros_(block.adaLN_modulation[-1].bias)
+        if cfg.frame_cond_dim:  # zero: a new camera input leaves a pretrained model unchanged at first
+            nn.init.zeros_(self.frame_embedder.weight)
+            nn.init.zeros_(self.frame_embedder.bias)
         for lin in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
@@ -330,8 +338,8 @@ class FlagDiT(nn.Module):
     def seq_len(self, shape: tuple[int, ...]) -> int:
         """Tokens of one sample of shape (T, H, W) or (C, T, H, W)."""
         T, H, W = shape[-3:]
-        p, sep = self.config.patch_size, int(self.config.sep_tokens)
-        h, w = -(-H // p), -(-W // p)
+        (ph, pw), sep = self.config.patch_hw, int(self.config.sep_tokens)
+        h, w = -(-H // ph), -(-W // pw)
         return T * (h * (w + sep) + (sep if T > 1 else 0))
 
     def _to_sequence(self, grid: torch.Tensor, nextline: torch.Tensor | None,
@@ -355,29 +363,35 @@ class FlagDiT(nn.Module):
         return seq.reshape(B, T, h, w + 1, K)[:, :, :, :w]
 
     def _patch_grid(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, T, H, W) -> (B, T, h, w, p*p*C); H, W not divisible by p are zero-padded."""
-        p = self.config.patch_size
+        """(B, C, T, H, W) -> (B, T, h, w, ph*pw*C), columns in config.patch_order; H, W not
+        divisible by the patch are zero-padded."""
+        ph, pw = self.config.patch_hw
         B, C, T, H, W = x.shape
-        if H % p or W % p:
-            x = F.pad(x, (0, -W % p, 0, -H % p))
-        h, w = x.shape[-2] // p, x.shape[-1] // p
-        x = x.view(B, C, T, h, p, w, p).permute(0, 2, 3, 5, 4, 6, 1)  # (B, T, h, w, p, p, C)
-        return x.reshape(B, T, h, w, p * p * C)
+        if H % ph or W % pw:
+            x = F.pad(x, (0, -W % pw, 0, -H % ph))
+        h, w = x.shape[-2] // ph, x.shape[-1] // pw
+        x = x.view(B, C, T, h, ph, w, pw)
+        if self.config.patch_order is PatchOrder.HWC:
+            x = x.permute(0, 2, 3, 5, 4, 6, 1)  # (B, T, h, w, ph, pw, C)
+        else:
+            x = x.permute(0, 2, 3, 5, 1, 4, 6)  # (B, T, h, w, C, ph, pw)
+        return x.reshape(B, T, h, w, ph * pw * C)
 
     def _grid_to_image(self, grid: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:
-        """(B, T, h, w, p*p*C) -> (B, C, T, H, W), cropping any padding of H and W."""
-        p, C = self.config.patch_size, self.config.in_channels
+        """(B, T, h, w, ph*pw*C) -> (B, C, T, H, W), cropping any padding of H and W. The output
+        columns are (ph, pw, C) whatever patch_order says (the public code's are too)."""
+        (ph, pw), C = self.config.patch_hw, self.config.in_channels
         B, T, h, w, _ = grid.shape
-        x = grid.reshape(B, T, h, w, p, p, C).permute(0, 6, 1, 2, 4, 3, 5)  # (B, C, T, h, p, w, p)
-        x = x.reshape(B, C, T, h * p, w * p)
+        x = grid.reshape(B, T, h, w, ph, pw, C).permute(0, 6, 1, 2, 4, 3, 5)  # (B, C, T, h, ph, w, pw)
+        x = x.reshape(B, C, T, h * ph, w * pw)
         _, H, W = size
-        return x[..., :H, :W] if (H, W) != (h * p, w * p) else x
+        return x[..., :H, :W] if (H, W) != (h * ph, w * pw) else x
 
     def patchify(self, x: list[torch.Tensor] | torch.Tensor, embed: bool = False
                  ) -> tuple[torch.Tensor, TokenLayout]:
         """Inputs -> (B, N, K) token sequence and its layout.
 
-        embed=False: K = p*p*C raw patches, zeros at [nextline]/[nextframe]/[PAD];
+        embed=False: K = ph*pw*C raw patches, zeros at [nextline]/[nextframe]/[PAD];
         embed=True: K = D, patches through x_embedder, the learnable special tokens in place.
         """
         is_tensor = isinstance(x, torch.Tensor)
@@ -394,15 +408,17 @@ class FlagDiT(nn.Module):
             pad = self.pad_token
         else:
             first = x if is_tensor else x[0]
-            nextline = nextframe = pad = first.new_zeros(self.config.patch_size**2 * channels.pop())
+            ph, pw = self.config.patch_hw
+            nextline = nextframe = pad = first.new_zeros(ph * pw * channels.pop())
 
         def tokens(batch: torch.Tensor) -> torch.Tensor:
-            grid = self._patch_grid(batch)  # (B, T, h, w, p*p*C)
+            grid = self._patch_grid(batch)  # (B, T, h, w, ph*pw*C)
             if embed:
                 grid = self.x_embedder(grid)  # (B, T, h, w, D)
             return self._to_sequence(grid, nextline, nextframe)  # (B, N, K)
 
-        grids = [(T, -(-H // self.config.patch_size), -(-W // self.config.patch_size)) for T, H, W in sizes]
+        ph, pw = self.config.patch_hw
+        grids = [(T, -(-H // ph), -(-W // pw)) for T, H, W in sizes]
         lengths = [self.seq_len(s) for s in sizes]
         if uniform:
             seq = tokens(x if is_tensor else torch.stack(list(x)))
@@ -414,7 +430,7 @@ class FlagDiT(nn.Module):
         return seq, TokenLayout(sizes, grids, lengths, mask, False, False)
 
     def unpatchify(self, seq: torch.Tensor, layout: TokenLayout) -> list[torch.Tensor] | torch.Tensor:
-        """(B, N, p*p*C) -> the structure patchify was given: one tensor or a list."""
+        """(B, N, ph*pw*C) -> the structure patchify was given: one tensor or a list."""
         if layout.uniform:
             x = self._grid_to_image(self._from_sequence(seq, *layout.grids[0]), layout.sizes[0])
             return x if layout.is_tensor else list(x.unbind(0))
@@ -446,7 +462,7 @@ class FlagDiT(nn.Module):
 
     def _token_regions(self, image_regions, layout: TokenLayout, n: int, device) -> torch.Tensor:
         """Region id of every token (B, N): the region at each patch centre; -1 on special tokens."""
-        p = self.config.patch_size
+        ph, pw = self.config.patch_hw
         if isinstance(image_regions, torch.Tensor) and image_regions.dim() in (2, 3):
             image_regions = [image_regions] * len(layout.sizes)  # one map for the whole batch
         if len(image_regions) != len(layout.sizes):
@@ -455,13 +471,33 @@ class FlagDiT(nn.Module):
         for reg, (T, h, w) in zip(image_regions, layout.grids):
             reg = torch.as_tensor(reg, device=device).long()
             reg = reg.reshape(-1, *reg.shape[-2:]).expand(T, -1, -1)  # (T, H, W)
-            rows = (torch.arange(h, device=device) * p + p // 2).clamp(max=reg.shape[-2] - 1)
-            cols = (torch.arange(w, device=device) * p + p // 2).clamp(max=reg.shape[-1] - 1)
+            rows = (torch.arange(h, device=device) * ph + ph // 2).clamp(max=reg.shape[-2] - 1)
+            cols = (torch.arange(w, device=device) * pw + pw // 2).clamp(max=reg.shape[-1] - 1)
             grid = reg[:, rows][:, :, cols]  # (T, h, w)
             minus = torch.full((1,), -1, device=device, dtype=torch.long)
             seq = self._to_sequence(grid[None, ..., None], minus, minus)[0, :, 0]  # (N_i,)
             out.append(F.pad(seq, (0, n - seq.shape[0]), value=-1))
         return torch.stack(out)  # (B, N)
+
+    def _frame_embedding(self, frame_cond, layout: TokenLayout, n: int) -> torch.Tensor:
+        """(B, N, D): frame i's projected condition on every token of frame i (its patches, its
+        [nextline]s and the [nextframe] that closes it); zero on [PAD]."""
+        cfg = self.config
+        sep = int(cfg.sep_tokens)
+        weight = self.frame_embedder.weight
+        items = list(frame_cond.unbind(0)) if isinstance(frame_cond, torch.Tensor) else list(frame_cond)
+        if len(items) != len(layout.grids):
+            raise ValueError(f"frame_cond has {len(items)} samples, x has {len(layout.grids)}")
+        out = []
+        for cond, (T, h, w) in zip(items, layout.grids):
+            if tuple(cond.shape) != (T, cfg.frame_cond_dim):
+                raise ValueError(f"frame_cond of a {T}-frame sample must be [{T}, {cfg.frame_cond_dim}], "
+                                 f"got {list(cond.shape)}")
+            per_frame = h * (w + sep) + (sep if T > 1 else 0)  # tokens of one frame
+            emb = self.frame_embedder(cond.to(weight.device, weight.dtype))  # (T, D)
+            emb = emb.repeat_interleave(per_frame, dim=0)  # (N_i, D)
+            out.append(F.pad(emb, (0, 0, 0, n - emb.shape[0])))
+        return torch.stack(out)  # (B, N, D)
 
     # --------------------------------------------------------------- forward ----
 
@@ -496,6 +532,9 @@ class FlagDiT(nn.Module):
             else:  # sdpa takes one scale: fold each sample's ratio to the default into q
                 ratio = torch.tensor(scales, device=device) * math.sqrt(cfg.head_dim)
                 ctx.q_scale = ratio.view(-1, 1, 1, 1)
+        if cfg.rope is RopeKind.AXIAL and self.rope_dims[0] == 0 and any(T > 1 for T, _, _ in layout.grids):
+            raise ValueError("this axial RoPE has no frame part (axial_frames=False, for images): "
+                             "set axial_frames=True or axial_dims for video and multi-view inputs")
         if style_ref is not None:
             if not layout.uniform:
                 raise ValueError("style-consistent batches need one shape for the whole batch")
@@ -521,7 +560,8 @@ class FlagDiT(nn.Module):
                 cap_feats: torch.Tensor | None = None, cap_mask: torch.Tensor | None = None,
                 y: torch.Tensor | None = None, *, cap_pool: torch.Tensor | None = None,
                 cap_regions: torch.Tensor | None = None, image_regions=None,
-                extrapolation: Extrapolation | None = None, style_ref: torch.Tensor | None = None):
+                extrapolation: Extrapolation | None = None, style_ref: torch.Tensor | None = None,
+                frame_cond: torch.Tensor | list[torch.Tensor] | None = None):
         """Predict the velocity dx/dt at time t (0 noise, 1 data).
 
         x: list of B tensors [C, T, H, W] (shapes may differ) or one tensor [B, C, T, H, W].
@@ -535,6 +575,9 @@ class FlagDiT(nn.Module):
             map of ids for the whole batch, or a list of per-sample maps / a (B, T, H, W) tensor.
         extrapolation: RoPE scaling / proportional attention beyond the training resolution.
         style_ref (B,) long: item i also attends to item style_ref[i]'s keys and values.
+        frame_cond [B, T, frame_cond_dim] (or a list of [T_i, frame_cond_dim] when x is a list):
+            per-frame condition (e.g. camera of each view), needed iff config.frame_cond_dim > 0;
+            Linear(frame_cond[i]) is added to every token of frame i, [nextframe] included.
         Returns the velocity in the structure and shapes of x.
         """
         cfg = self.config
@@ -551,6 +594,12 @@ class FlagDiT(nn.Module):
             raise ValueError("cap_feats given to a model without text conditioning (cap_dim=0)")
         if y is not None and not cfg.num_classes:
             raise ValueError("y given to a model without class conditioning (num_classes=0)")
+        if cfg.frame_cond_dim:
+            if frame_cond is None:
+                raise ValueError("this model has frame_cond_dim > 0: pass frame_cond [B, T, frame_cond_dim]")
+            tokens = tokens + self._frame_embedding(frame_cond, layout, N)
+        elif frame_cond is not None:
+            raise ValueError("frame_cond given to a model without it (frame_cond_dim=0)")
         c = self.t_embedder(t)  # (B, adaln_dim)
         cap = None
         if cfg.cap_dim:
@@ -578,7 +627,7 @@ class FlagDiT(nn.Module):
                 tokens = checkpoint(layer, tokens, c, cap, ctx, use_reentrant=False)
             else:
                 tokens = layer(tokens, c, cap, ctx)  # (B, N, D)
-        out = self.final_layer(tokens, c)  # (B, N, p*p*C)
+        out = self.final_layer(tokens, c)  # (B, N, ph*pw*C)
         return self.unpatchify(out.to(param.dtype), layout)
 
     # ------------------------------------------------------------ utilities ----
@@ -594,9 +643,48 @@ class FlagDiT(nn.Module):
 
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, "config.json"), "w") as f:
-            json.dump({"model_type": "flag-dit", "format_version": 1, **self.config.to_dict()}, f, indent=2)
+            json.dump({"model_type": "flag-dit", "format_version": FORMAT_VERSION, **self.config.to_dict()}, f, indent=2)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+
+    @classmethod
+    def from_official(cls, path: str | os.PathLike, patch_size: int = 2, n_heads: int | None = None,
+                      dtype: torch.dtype | None = None, **overrides) -> "FlagDiT":
+        """A public Lumina-T2X Flag-DiT checkpoint (``.pth`` / ``.safetensors`` file or folder),
+        through the mapping in ``modelzoo/official.py``; the config is read from its shapes."""
+        from .official import config_from_official, from_official_state, load_official_state
+
+        state = load_official_state(path)
+        config = config_from_official(state, patch_size=patch_size, n_heads=n_heads, **overrides)
+        return cls.from_official_state(state, config, dtype=dtype)
+
+    @classmethod
+    def from_official_state(cls, state: dict[str, torch.Tensor], config: FlagDiTConfig,
+                            dtype: torch.dtype | None = None) -> "FlagDiT":
+        from .official import from_official_state
+
+        with torch.device("meta"):
+            model = cls(config)
+        model.load_state_dict(from_official_state(state, config), strict=True, assign=True)
+        if dtype is not None:
+            model.to(dtype)
+        return model.eval()
+
+    def official_state_dict(self, learn_sigma: bool = True) -> dict[str, torch.Tensor]:
+        from .official import to_official_state
+
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        return to_official_state(state, self.config, learn_sigma=learn_sigma)
+
+    def save_official(self, path: str | os.PathLike, learn_sigma: bool = True) -> None:
+        """Write the public code's layout: ``.safetensors`` by suffix, else a torch ``.pth``."""
+        state = {k: v.contiguous() for k, v in self.official_state_dict(learn_sigma).items()}
+        if str(path).endswith(".safetensors"):
+            from safetensors.torch import save_file
+
+            save_file(state, str(path), metadata={"format": "pt"})
+        else:
+            torch.save(state, path)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu",

@@ -105,6 +105,9 @@ def _cat_kwargs(cond: dict[str, Any], uncond: dict[str, Any]) -> dict[str, Any] 
     out: dict[str, Any] = {}
     for key in cond:
         a, b = cond[key], uncond[key]
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):  # per-sample (frame_cond)
+            out[key] = list(a) + list(b)
+            continue
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape[1:] == b.shape[1:]):
             return None
         out[key] = torch.cat([a, b])

@@ -14,9 +14,9 @@ MIXED = [(4, 1, 8, 8), (4, 1, 6, 10), (4, 3, 4, 4), (4, 2, 5, 7), (4, 1, 2, 16)]
 
 @pytest.mark.parametrize("overrides", [
     dict(cap_dim=16),
-    dict(cap_dim=16, rope="axial", n_kv_heads=2),
+    dict(cap_dim=16, rope="axial", axial_frames=True, n_kv_heads=2),
     dict(num_classes=5, qk_norm="rmsnorm"),
-    dict(cap_dim=16, num_classes=5, qk_norm="none", sep_tokens=False, rope="axial"),
+    dict(cap_dim=16, num_classes=5, qk_norm="none", sep_tokens=False, rope="axial", axial_frames=True),
 ])
 def test_padded_batch_equals_each_sample_alone(overrides):
     model = tiny(**overrides)
@@ -183,3 +183,90 @@ def test_save_and_load_roundtrip(tmp_path):
 def test_randomize_helper_reaches_every_parameter():
     model = randomize_(FlagDiT(get_config("flag-dit-tiny", cap_dim=16)))
     assert all(p.abs().sum() > 0 for p in model.parameters())
+
+
+# ------------------------------------------------------------ interfaces for the modality issues ----
+
+@pytest.mark.parametrize("rope", ["1d", "axial"])
+def test_rectangular_patches_on_a_spectrogram_latent(rope):
+    """(1, 4) patches on [C, 1, 1, W]: one row of ceil(W / 4) tokens plus its [nextline]."""
+    model = tiny(cap_dim=16, in_channels=8, patch_size=(1, 4), rope=rope)
+    assert model.x_embedder.in_features == 32 and model.final_layer.linear.out_features == 32
+    x = [torch.randn(8, 1, 1, 24), torch.randn(8, 1, 1, 10)]  # 10 frames: padded to 12, cropped back
+    seq, layout = model.patchify(x)
+    assert layout.grids == [(1, 1, 6), (1, 1, 3)] and seq.shape[1] == model.seq_len((1, 1, 24)) == 7
+    for a, b in zip(model.unpatchify(seq, layout), x):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    ramp = (torch.arange(8.0) + 1).view(1, 1, 1, 1, 8)  # W = 8, C = 1 would be ambiguous: use the channels
+    raw = model.patchify(ramp.expand(1, 8, 1, 1, 8) * (torch.arange(8.0) + 1).view(1, 8, 1, 1, 1))[0][0]
+    assert raw[0].view(4, 8)[:, 0].tolist() == [1, 2, 3, 4]  # token 0 holds frames 0..3, (pw, C) order
+    feats, mask = caption(2)
+    t = torch.tensor([0.3, 0.6])
+    with torch.no_grad():
+        batched = model(x, t, cap_feats=feats, cap_mask=mask)
+        alone = model([x[1]], t[1:], cap_feats=feats[1:], cap_mask=mask[1:])[0]
+    assert [o.shape for o in batched] == [v.shape for v in x]
+    torch.testing.assert_close(batched[1], alone, rtol=1e-4, atol=1e-4)
+
+
+def test_square_patch_pair_equals_int_and_survives_save_load(tmp_path):
+    pair = tiny(cap_dim=16, patch_size=(2, 2))
+    square = tiny(cap_dim=16, patch_size=2)
+    square.load_state_dict(pair.state_dict())
+    x, (feats, mask) = torch.randn(2, 4, 1, 6, 10), caption(2)
+    with torch.no_grad():
+        torch.testing.assert_close(pair(x, 0.4, cap_feats=feats, cap_mask=mask),
+                                   square(x, 0.4, cap_feats=feats, cap_mask=mask), rtol=0, atol=0)
+    wide = tiny(cap_dim=16, patch_size=(2, 4))
+    wide.save_pretrained(tmp_path / "wide")
+    loaded = FlagDiT.from_pretrained(tmp_path / "wide")
+    assert loaded.config.patch_size == (2, 4) and loaded.config == wide.config
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, 0.4, cap_feats=feats, cap_mask=mask),
+                                   wide(x, 0.4, cap_feats=feats, cap_mask=mask), rtol=0, atol=0)
+
+
+def test_frame_cond_is_added_to_every_token_of_its_frame():
+    model = tiny(cap_dim=16, frame_cond_dim=3, rope="axial", axial_frames=True)
+    x = [torch.randn(4, 3, 4, 6), torch.randn(4, 2, 2, 4)]  # 3 and 2 frames: the second is padded
+    cond = [torch.randn(3, 3), torch.randn(2, 3)]
+    seen = []
+    hook = model.layers[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    feats, mask = caption(2)
+    with torch.no_grad():
+        model(x, 0.5, cap_feats=feats, cap_mask=mask, frame_cond=cond)
+        model(x, 0.5, cap_feats=feats, cap_mask=mask, frame_cond=[torch.zeros(3, 3), torch.zeros(2, 3)])
+    hook.remove()
+    added = seen[0] - seen[1]  # (B, N, D): W cond[i] on each token of frame i
+    W = model.frame_embedder.weight.detach()
+    for b, (c, (T, h, w)) in enumerate(zip(cond, [(3, 2, 3), (2, 1, 2)])):
+        per_frame = h * (w + 1) + 1  # patches, one [nextline] per row, the [nextframe]
+        for f in range(T):
+            rows = added[b, f * per_frame:(f + 1) * per_frame]
+            torch.testing.assert_close(rows, (W @ c[f]).expand_as(rows), rtol=1e-5, atol=1e-5)
+        assert (added[b, T * per_frame:] == 0).all()  # [PAD] gets nothing
+    assert added.shape[1] > 2 * 4  # ... and the second sample has some
+    with pytest.raises(ValueError, match="frame_cond"):
+        model(x, 0.5, cap_feats=feats, cap_mask=mask)
+
+
+def test_samplers_pass_frame_cond_in_cond_and_uncond():
+    from modelzoo import sample
+    from modelzoo.transport import guided_velocity
+
+    model = tiny(cap_dim=16, frame_cond_dim=3, rope="axial", axial_frames=True)
+    feats, mask = caption(2)
+    null = dict(cap_feats=torch.zeros(2, 2, 16), cap_mask=torch.ones(2, 2, dtype=torch.bool))
+    x = torch.randn(2, 4, 2, 4, 4)
+    cams = torch.randn(2, 2, 3)
+    cond = dict(cap_feats=feats, cap_mask=mask, frame_cond=cams)
+    with torch.no_grad():
+        c = model(x, torch.full((2,), 0.3), **cond)
+        u = model(x, torch.full((2,), 0.3), **null, frame_cond=cams)
+        v = guided_velocity(model, cond, dict(null, frame_cond=cams), 3.0)(x, torch.tensor(0.3))
+    torch.testing.assert_close(v, u + 3.0 * (c - u), rtol=1e-4, atol=1e-4)
+    noise = [torch.randn(4, 2, 4, 4), torch.randn(4, 3, 2, 6)]  # mixed sizes: per-sample camera lists
+    cams_list = [torch.randn(2, 3), torch.randn(3, 3)]
+    out = sample(model, noise, dict(cond, frame_cond=cams_list), dict(null, frame_cond=cams_list), cfg_scale=2.0,
+                 steps=2)
+    assert [o.shape for o in out] == [n.shape for n in noise]
