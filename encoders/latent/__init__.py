@@ -1,5 +1,39 @@
-"""Latent encoders: media -> the unified latent [C, T, H, W]. The scale factor lives in the encoder."""
+"""Latent encoders: media -> the unified latent [C, T, H, W]. The scale factor lives in the encoder.
 
-from encoders.latent.identity import IdentityImageEncoder
+Registry (``load_latent_encoder(name, path, device, **options)``):
+  identity  pixels or a spectrogram as they are (fingerprint "identity@v1")
+  sd15      SD1.5 VAE (AutoencoderKL, scale 0.18215 from its config): a diffusers folder or a .safetensors file
+  sdxl      SDXL VAE (scale 0.13025), run in fp32 unless its config says force_upcast: false (the fp16-fix VAE)
+Decoding for evaluation reloads the encoder from its recorded description: ``load_described(info)``.
+"""
 
-__all__ = ["IdentityImageEncoder"]
+from __future__ import annotations
+
+from pathlib import Path
+
+from encoders.latent.base import LatentEncoder, draw_latent, encoder_info
+from encoders.latent.identity import IdentityImageEncoder, IdentityLatentEncoder, pixels_to_unit, unit_to_pixels
+
+LATENT_ENCODERS = ("identity", "sd15", "sdxl")
+
+
+def load_latent_encoder(name: str, path: str | Path | None = None, device: str | None = None, **options) -> LatentEncoder:
+    if name == "identity":
+        return IdentityLatentEncoder(**options)
+    if name in ("sd15", "sdxl"):
+        from encoders.latent.vae import VAELatentEncoder
+
+        return VAELatentEncoder(name, path, device, **options)
+    raise ValueError(f"unknown latent encoder {name!r}; choose from {LATENT_ENCODERS}")
+
+
+def load_described(info: dict, device: str | None = None) -> LatentEncoder:
+    """The encoder a manifest's latents were made with, from its describe() record; checks the fingerprint."""
+    enc = load_latent_encoder(info["name"], info.get("path"), device, **info.get("options", {}))
+    if info.get("fingerprint") and enc.fingerprint != info["fingerprint"]:
+        raise ValueError(f"latent encoder at {info.get('path')} is {enc.fingerprint}, but the latents were made by {info['fingerprint']}")
+    return enc
+
+
+__all__ = ["LATENT_ENCODERS", "IdentityImageEncoder", "IdentityLatentEncoder", "LatentEncoder", "draw_latent", "encoder_info",
+           "load_described", "load_latent_encoder", "pixels_to_unit", "unit_to_pixels"]

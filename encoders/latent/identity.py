@@ -5,6 +5,26 @@ from __future__ import annotations
 import numpy as np
 
 
+class IdentityLatentEncoder:
+    """x as it is (float16 on disk): C = C_in, no downsampling, scale 1, deterministic."""
+
+    name = "identity"
+    fingerprint = "identity@v1"
+    scale, shift, downsample, stochastic = 1.0, 0.0, 1, False
+
+    def __init__(self, channels: int = 3):
+        self.latent_channels = channels  # declarative: 3 for RGB, 1 (or n_mels) for a spectrogram
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32).astype(np.float16)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": None, "options": {"channels": self.latent_channels}, "fingerprint": self.fingerprint}
+
+
 class IdentityImageEncoder:
     """Pixels in [-1, 1] as the latent: C = 3, T = 1 (the uint8-image API the demo pipeline uses)."""
 
@@ -26,3 +46,16 @@ class IdentityImageEncoder:
         """[3, T, H, W] float -> [T, H, W, 3] uint8."""
         x = np.clip((np.asarray(latent, dtype=np.float32) + 1.0) * 127.5, 0, 255)
         return x.transpose(1, 2, 3, 0).round().astype(np.uint8)
+
+
+def pixels_to_unit(image: np.ndarray) -> np.ndarray:
+    """[H, W, 3] or [T, H, W, 3] uint8 -> [3, T, H, W] float32 in [-1, 1]: the input every latent encoder takes."""
+    x = np.asarray(image)
+    x = x[None] if x.ndim == 3 else x
+    return (x.astype(np.float32) / 127.5 - 1.0).transpose(3, 0, 1, 2)
+
+
+def unit_to_pixels(x: np.ndarray) -> np.ndarray:
+    """[3, T, H, W] float in [-1, 1] -> [T, H, W, 3] uint8."""
+    y = np.clip((np.asarray(x, dtype=np.float32) + 1.0) * 127.5, 0, 255)
+    return y.transpose(1, 2, 3, 0).round().astype(np.uint8)

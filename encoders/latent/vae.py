@@ -1,0 +1,143 @@
+"""Stable Diffusion VAEs (SD1.5, SDXL) through diffusers' AutoencoderKL.
+
+Loads a diffusers folder (``config.json`` + weights, or a pipeline folder with ``vae/``) or a single
+``.safetensors`` file in the original LDM layout (``vae-ft-mse-840000-ema-pruned.safetensors``,
+``sdxl_vae.safetensors``) or diffusers layout; a single file gets the config below for its name.
+The scale and shift factors are read from the config, never written elsewhere.
+
+Moments are stored (mean and log-variance, float16) so training draws a fresh latent each epoch.
+Frames / views are encoded one by one in batches; images larger than the config's sample_size go
+through diffusers' tiled encoder (overlapping tiles, blended), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from encoders.device import resolve_device
+from encoders.fingerprint import fingerprint
+
+_SD_BLOCKS = dict(
+    in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, norm_num_groups=32, act_fn="silu",
+    block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+)
+# The published configs (runwayml/stable-diffusion-v1-5 vae/, stabilityai/sdxl-vae), for single files.
+VAE_CONFIGS: dict[str, dict] = {
+    "sd15": {**_SD_BLOCKS, "sample_size": 512, "scaling_factor": 0.18215},
+    "sdxl": {**_SD_BLOCKS, "sample_size": 1024, "scaling_factor": 0.13025, "force_upcast": True},
+}
+# SDXL's VAE overflows in fp16 (NaNs): it runs in fp32 unless the config says otherwise (the fp16-fix VAE).
+_FP32_BY_DEFAULT = {"sdxl"}
+
+
+def choose_dtype(device: str, name: str, force_upcast: bool, dtype: str | None = None) -> torch.dtype:
+    """fp16 on a GPU, except SDXL's VAE, whose fp16 activations overflow unless it is the fp16-fix VAE."""
+    if dtype:
+        return getattr(torch, dtype)
+    if device == "cpu" or (name in _FP32_BY_DEFAULT and force_upcast):
+        return torch.float32
+    return torch.float16
+
+
+def _vae_folder(path: Path) -> Path:
+    return path / "vae" if (path / "vae" / "config.json").exists() else path
+
+
+def _load_single_file(path: Path, name: str, dtype: torch.dtype):
+    from diffusers import AutoencoderKL
+    from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
+    from safetensors.torch import load_file
+
+    config = VAE_CONFIGS[name]
+    state = load_file(str(path)) if path.suffix == ".safetensors" else torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    if not any(k.startswith("encoder.down_blocks.") for k in state):  # LDM layout (optionally first_stage_model.*)
+        state = convert_ldm_vae_checkpoint(state, config)
+    vae = AutoencoderKL(**config)
+    vae.load_state_dict(state, strict=True)
+    return vae.to(dtype)
+
+
+def vae_config(path: str | Path, name: str) -> dict:
+    p = Path(path)
+    return dict(VAE_CONFIGS[name]) if p.is_file() else json.loads((_vae_folder(p) / "config.json").read_text())
+
+
+def load_autoencoder_kl(path: str | Path, name: str, dtype: torch.dtype = torch.float32):
+    """The AutoencoderKL from a diffusers folder or a single weights file."""
+    from diffusers import AutoencoderKL
+
+    p = Path(path)
+    if p.is_file():
+        return _load_single_file(p, name, dtype)
+    return AutoencoderKL.from_pretrained(_vae_folder(p), local_files_only=True, torch_dtype=dtype)
+
+
+class VAELatentEncoder:
+    stochastic = True
+
+    def __init__(self, name: str, path: str | Path, device: str | None = None, batch_frames: int = 8, tiled: bool = True, dtype: str | None = None):
+        if path is None:
+            raise ValueError(f"latent encoder {name!r} needs a local path: a diffusers VAE folder or a .safetensors file")
+        self.name, self.path = name, str(path)
+        self.options = {"batch_frames": batch_frames, "tiled": tiled, "dtype": dtype}
+        self.device = resolve_device(device)
+        config = vae_config(path, name)
+        self.dtype = choose_dtype(self.device, name, bool(config.get("force_upcast", True)), dtype)
+        self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
+        cfg = self.vae.config
+        self.scale = float(cfg.scaling_factor)  # from the config: never a constant elsewhere
+        self.shift = float(cfg.shift_factor or 0.0)
+        self.latent_channels = int(cfg.latent_channels)
+        self.downsample = 2 ** (len(cfg.block_out_channels) - 1)
+        if tiled:
+            self.vae.enable_tiling()  # only images larger than sample_size are tiled
+        # name + config + weights + options; dtype and device change numerics only within fp16 precision
+        self.fingerprint = fingerprint(name, None if Path(path).is_file() else _vae_folder(Path(path)), {"batch_frames": None, "tiled": tiled},
+                                       extra={"config": dict(config), "file": _file_hash(path)})
+
+    def _frames(self, x: np.ndarray) -> torch.Tensor:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 4:
+            raise ValueError(f"expected [C, T, H, W], got shape {x.shape}")
+        if x.shape[2] % self.downsample or x.shape[3] % self.downsample:
+            raise ValueError(f"H and W must be multiples of {self.downsample}, got {x.shape[2:]}")
+        return torch.from_numpy(x).permute(1, 0, 2, 3)  # (T, C, H, W): frames / views as a batch
+
+    @torch.inference_mode()
+    def moments(self, x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, logvar), each [T, C, h, w] float32: the posterior of every frame."""
+        frames, means, logvars = self._frames(x), [], []
+        for i in range(0, len(frames), self.options["batch_frames"]):
+            dist = self.vae.encode(frames[i : i + self.options["batch_frames"]].to(self.device, self.dtype)).latent_dist
+            means.append(dist.mean.float().cpu())
+            logvars.append(dist.logvar.float().cpu())
+        return torch.cat(means), torch.cat(logvars)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """[C_in, T, H, W] in [-1, 1] -> moments [2C, T, H/8, W/8] float16 = concat(mean, logvar) on dim 0."""
+        mean, logvar = self.moments(x)
+        return torch.cat([mean, logvar], dim=1).permute(1, 0, 2, 3).half().numpy()
+
+    @torch.inference_mode()
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """model-space latent [C, T, h, w] -> [C_in, T, H, W] float32 in about [-1, 1]."""
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).permute(1, 0, 2, 3)  # (T, C, h, w)
+        outs = []
+        for i in range(0, len(z), self.options["batch_frames"]):
+            sample = z[i : i + self.options["batch_frames"]] / self.scale + self.shift
+            outs.append(self.vae.decode(sample.to(self.device, self.dtype)).sample.float().cpu())
+        return torch.cat(outs).permute(1, 0, 2, 3).numpy()
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": self.path, "options": dict(self.options), "fingerprint": self.fingerprint}
+
+
+def _file_hash(path: str | Path) -> str | None:
+    from encoders.fingerprint import file_digest
+
+    return file_digest(path) if Path(path).is_file() else None
