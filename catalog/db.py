@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -34,17 +35,20 @@ import pyarrow.parquet as pq
 from .columnar import ColumnarBatch
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
 from .manifest import Manifest, ManifestMember
+from .owner import Owner, current_owner, heartbeat_timeout_s, is_abandoned
 from .paths import default_catalog_path
 from .records import Batch
 from .sandbox import SANDBOX_CONFIG, RefusedSQLError, canonical_predicate, schema_fingerprint, user_statements
 from .sqlfiles import migrations, q, schema_version
 
-RUN_STATUSES = ("running", "completed", "failed", "cancelled")
+RUN_STATUSES = ("running", "completed", "failed", "cancelled", "abandoned")
+FINISHED_STATUSES = ("completed", "failed", "cancelled")
 LINEAGE_KINDS = ("run", "shard", "manifest", "checkpoint")
 _MANIFEST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 _PID = re.compile(r"\(PID (\d+)\)")
 _EXPORT_BATCH_ROWS = 65_536
+_log = logging.getLogger(__name__)
 
 # In one process, DuckDB shares one database instance among connections to the same file;
 # writes from several threads are serialised here so their transactions never conflict.
@@ -145,10 +149,12 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, target: int | None = Non
 class Catalog:
     """The DuckDB catalog. Make one with ``Catalog.open``; see the module docstring for locking."""
 
-    def __init__(self, path: Path, read_only: bool, busy_timeout_s: float) -> None:
+    def __init__(self, path: Path, read_only: bool, busy_timeout_s: float,
+                 heartbeat_timeout_s: float | None = None) -> None:
         self.path = path
         self.read_only = read_only
         self.busy_timeout_s = busy_timeout_s
+        self.heartbeat_timeout_s = heartbeat_timeout_s  # None: $LUMINA_RUN_HEARTBEAT_TIMEOUT_S or 30 min
         self._con: duckdb.DuckDBPyConnection | None = None
         self._hold_depth = 0
         # Tests set this to a callable(step_name) to inject faults between the statements of a batch.
@@ -158,14 +164,18 @@ class Catalog:
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, read_only: bool = False,
-             busy_timeout_s: float = 30.0) -> "Catalog":
-        """Open (and in write mode create or migrate) the catalog at ``path`` (default: default_catalog_path())."""
+             busy_timeout_s: float = 30.0, heartbeat_timeout_s: float | None = None) -> "Catalog":
+        """Open (and in write mode create or migrate) the catalog at ``path`` (default: default_catalog_path()).
+
+        ``heartbeat_timeout_s``: how old a running run's heartbeat may get before start_run calls it
+        abandoned when its owner is not a process on this host (default $LUMINA_RUN_HEARTBEAT_TIMEOUT_S
+        or 1800 s)."""
         path = Path(path).expanduser().resolve() if path else default_catalog_path()
         if read_only and not path.exists():
             raise CatalogNotFoundError(f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)")
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        cat = cls(path, read_only, busy_timeout_s)
+        cat = cls(path, read_only, busy_timeout_s, heartbeat_timeout_s)
         with cat._connection() as con:
             if read_only:
                 current, latest = _db_version(con, path), schema_version()
@@ -271,21 +281,78 @@ class Catalog:
     # ---------------------------------------------------------------- runs
 
     def start_run(self, flow_name: str, parameters: dict[str, Any] | None = None, run_id: str | None = None) -> str:
-        """Record a run as running; an existing run_id is resumed (status running, end time cleared)."""
+        """Record a run as running, owned by this process; an existing run_id is resumed (status
+        running, end time cleared, this process its owner). Runs left running by dead processes
+        are marked abandoned first (mark_abandoned_runs)."""
         self._writable()
         now = utcnow()
         run_id = run_id or f"{flow_name}-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
         params = json.dumps(parameters or {}, sort_keys=True, default=str)
-        with self._connection() as con:
-            con.execute(q("start_run"), [run_id, flow_name, params, code_version(), now])
+        owner = current_owner()
+        version = code_version()
+        with self._connection() as con, _transaction(con):
+            self._abandon_dead_runs(con, now, keep=run_id)
+            con.execute(q("start_run"), [run_id, flow_name, params, version, now, owner.pid, owner.started, owner.host])
         return run_id
+
+    def mark_abandoned_runs(self) -> list[str]:
+        """Mark every run that claims to be running but is dead as 'abandoned'; returns their ids.
+
+        Dead: its owner PID is gone on this host (or reused by another process), or, when the owner
+        is on another host or unknown (runs from before schema v4), its heartbeat is older than
+        ``heartbeat_timeout_s``. start_run calls this, so the next run cleans up after a kill -9.
+        """
+        self._writable()
+        with self._connection() as con, _transaction(con):
+            return self._abandon_dead_runs(con, utcnow(), keep="")
+
+    def _abandon_dead_runs(self, con: duckdb.DuckDBPyConnection, now: datetime, keep: str) -> list[str]:
+        timeout = heartbeat_timeout_s(self.heartbeat_timeout_s)
+        dead = [run_id for run_id, pid, started, host, beat in con.execute(q("running_runs"), [keep]).fetchall()
+                if is_abandoned(Owner(pid, started, host), beat, now, timeout)]
+        if not dead:
+            return []
+        return [r[0] for r in con.execute(q("abandon_runs"), [dead, now]).fetchall()]
+
+    def heartbeat(self, run_id: str) -> None:
+        """A sign of life from a long stage: without one for ``heartbeat_timeout_s``, a run whose
+        owner is not on this host is marked abandoned by the next start_run. A beat revives a run
+        that was marked abandoned meanwhile."""
+        self._writable()
+        with self._connection() as con:
+            if not con.execute(q("heartbeat"), [utcnow(), run_id]).fetchall():
+                raise ValueError(f"unknown run {run_id!r}")
+
+    @contextmanager
+    def keep_alive(self, run_id: str, every_s: float = 60.0) -> Iterator[None]:
+        """Beat every ``every_s`` seconds from a background thread while the block runs.
+
+        A beat that meets a busy catalog is skipped (the next one retries); it never fails the block.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_s):
+                try:
+                    self.heartbeat(run_id)
+                except (CatalogError, duckdb.Error) as e:
+                    _log.warning("heartbeat of run %s skipped: %s", run_id, one_line(e))
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def finish_run(self, run_id: str, status: str = "completed") -> None:
         self._writable()
-        if status not in RUN_STATUSES or status == "running":
+        if status not in FINISHED_STATUSES:
             raise ValueError(f"a finished run's status is completed, failed or cancelled, not {status!r}")
+        now = utcnow()
         with self._connection() as con:
-            if not con.execute(q("finish_run"), [status, utcnow(), run_id]).fetchall():
+            if not con.execute(q("finish_run"), [status, now, now, run_id]).fetchall():
                 raise ValueError(f"unknown run {run_id!r}")
 
     # ---------------------------------------------------------------- registration

@@ -1,13 +1,36 @@
 -- Runs, checkpoints, metrics and lineage.
 
 -- name: start_run
--- Starting a run_id that exists resumes it: status back to running, started_at and parameters kept.
-INSERT INTO runs (run_id, flow_name, parameters, code_version, started_at, ended_at, status)
-VALUES (?, ?, ?, ?, ?, NULL, 'running')
-ON CONFLICT (run_id) DO UPDATE SET status = 'running', ended_at = NULL;
+-- Starting a run_id that exists resumes it: status back to running, started_at and parameters
+-- kept, the new process becomes its owner.
+INSERT INTO runs (run_id, flow_name, parameters, code_version, started_at, ended_at, status,
+                  owner_pid, owner_started, owner_host, heartbeat_at)
+VALUES ($1, $2, $3, $4, $5, NULL, 'running', $6, $7, $8, $5)
+ON CONFLICT (run_id) DO UPDATE SET status = 'running', ended_at = NULL, owner_pid = excluded.owner_pid,
+    owner_started = excluded.owner_started, owner_host = excluded.owner_host, heartbeat_at = excluded.heartbeat_at;
 
 -- name: finish_run
-UPDATE runs SET status = ?, ended_at = ? WHERE run_id = ? RETURNING run_id;
+UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ? WHERE run_id = ? RETURNING run_id;
+
+-- name: running_runs
+-- Runs that claim to be running, other than $1 (the run being started).
+SELECT run_id, owner_pid, owner_started, owner_host, heartbeat_at
+FROM runs WHERE status = 'running' AND run_id <> $1
+ORDER BY started_at;
+
+-- name: abandon_runs
+-- $1 the runs found dead, $2 now: ended_at records when they were found, not when they died.
+UPDATE runs SET status = 'abandoned', ended_at = $2
+WHERE status = 'running' AND list_contains(CAST($1 AS VARCHAR[]), run_id)
+RETURNING run_id;
+
+-- name: heartbeat
+-- A beat from an abandoned run's owner revives it: it was alive after all (e.g. on another host).
+UPDATE runs SET heartbeat_at = $1,
+    ended_at = CASE WHEN status = 'abandoned' THEN NULL ELSE ended_at END,
+    status = CASE WHEN status = 'abandoned' THEN 'running' ELSE status END
+WHERE run_id = $2
+RETURNING status;
 
 -- name: run_exists
 SELECT count(*) FROM runs WHERE run_id = ?;

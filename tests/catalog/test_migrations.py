@@ -62,7 +62,8 @@ def test_opening_a_v1_catalog_migrates_it_and_keeps_its_data(tmp_path):
     for table, rows in old.items():
         if table not in ("schema_version", "samples", "verdicts", "shards", "shard_samples", "encodings", "runs"):
             assert new[table] == rows, table
-        assert all(r in new[table] for r in rows), table  # nothing lost
+        width = len(rows[0]) if rows else 0  # v4 adds columns to runs: compare the old ones
+        assert all(r in {n[:width] for n in new[table]} for r in rows), table  # nothing lost
 
 
 def test_read_only_open_of_an_older_catalog_says_how_to_migrate(tmp_path):
