@@ -1,0 +1,168 @@
+"""One loader for CLIP, shared by the CLIP text encoder and the CLIP image scorers.
+
+``load_clip(path)`` accepts, all local:
+  - an open_clip folder: ``open_clip_config.json`` + weights (open_clip's own hub layout, as
+    ``open_clip.push_to_hf_hub.save_for_hf`` writes it);
+  - an open_clip checkpoint file with its architecture: ``"ViT-L-14:/models/clip.pt"``;
+  - a Hugging Face folder: ``CLIPModel`` (text + vision), ``CLIPTextModelWithProjection`` or
+    ``CLIPTextModel`` (text only). Without tokenizer files in it, open_clip's bundled BPE is used:
+    the same byte-level BPE and vocabulary as OpenAI CLIP (start 49406, end 49407).
+
+Token features: layer -1 is the last hidden state after the final LayerNorm (Hugging Face's
+``last_hidden_state``, SD1.5's choice); any other layer is that block's raw output (-2 is SDXL's
+penultimate layer). pooled = the projected end-of-text embedding (``text_embeds``), or the
+unprojected one where the checkpoint has no projection.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _split_arch(path: str) -> tuple[str | None, Path]:
+    head, sep, tail = str(path).partition(":")
+    if sep and not Path(path).exists() and Path(tail).is_file():
+        return head, Path(tail)
+    return None, Path(path)
+
+
+class Clip:
+    """A loaded CLIP: tokenise, text tokens at a layer + pooled, image embeddings."""
+
+    def __init__(self, path: str | Path, device: str = "cpu"):
+        self.path, self.device = str(path), device
+        arch, p = _split_arch(str(path))
+        if arch is not None or (p / "open_clip_config.json").exists():
+            self._load_open_clip(arch, p)
+        elif (p / "config.json").exists():
+            self._load_hf(p)
+        else:
+            raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE")
+
+    # ---- loading -------------------------------------------------------------------------------
+    def _load_open_clip(self, arch: str | None, p: Path) -> None:
+        import open_clip
+
+        name = arch or f"local-dir:{p}"
+        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=str(p) if arch else None, device=self.device)
+        self.kind, self.model, self.preprocess = "open_clip", model.eval().requires_grad_(False), preprocess
+        self.tokenizer = open_clip.get_tokenizer(name)
+        text = getattr(model, "text", model)  # CustomTextCLIP keeps its text tower in .text
+        self._blocks, self._final_norm = text.transformer.resblocks, text.ln_final
+        self.context_length = int(text.positional_embedding.shape[0])
+        self.width = int(text.ln_final.normalized_shape[0])
+        self.has_vision = getattr(model, "visual", None) is not None
+        self.config = json.loads((p / "open_clip_config.json").read_text()) if arch is None else {"arch": arch}
+
+    def _load_hf(self, p: Path) -> None:
+        import transformers as tf
+
+        config = json.loads((p / "config.json").read_text())
+        self.config, arch = config, (config.get("architectures") or [""])[0]
+        if config.get("model_type") == "clip":
+            model = tf.CLIPModel.from_pretrained(p, local_files_only=True)
+            text = model.text_model
+            self._projection = model.text_projection
+            self.has_vision = True
+        else:
+            cls = tf.CLIPTextModelWithProjection if arch == "CLIPTextModelWithProjection" else tf.CLIPTextModel
+            model = text = cls.from_pretrained(p, local_files_only=True)
+            self._projection, self.has_vision = None, False
+        self.kind, self.model, self._text = "hf", model.to(self.device).eval().requires_grad_(False), text
+        tcfg = text.config
+        self.context_length, self.width = int(tcfg.max_position_embeddings), int(tcfg.hidden_size)
+        self.tokenizer = self._hf_tokenizer(p)
+
+    def _hf_tokenizer(self, p: Path):
+        if (p / "tokenizer_config.json").exists() or (p / "vocab.json").exists():
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
+            return lambda texts, context_length: tok(texts, padding="max_length", truncation=True, max_length=context_length, return_tensors="pt")["input_ids"]
+        import open_clip
+
+        return open_clip.get_tokenizer("ViT-B-32")  # the bundled OpenAI CLIP BPE (no download)
+
+    # ---- text ----------------------------------------------------------------------------------
+    def tokenize(self, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids [B, context_length] (truncated to max_tokens, end-of-text kept) and mask [B, max_tokens]."""
+        ids = self.tokenizer(list(texts), context_length=max_tokens)
+        ids = torch.nn.functional.pad(ids, (0, self.context_length - ids.shape[1]))  # the model's causal mask wants its full length
+        eot = ids.argmax(-1)  # end-of-text is the largest id (CLIP's BPE), as open_clip and HF pool it
+        mask = torch.arange(max_tokens)[None] <= eot[:, None]
+        return ids, mask
+
+    @torch.inference_mode()
+    def text(self, texts: list[str], layer: int, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(tokens [B, max_tokens, width], mask [B, max_tokens], pooled [B, E])."""
+        ids, mask = self.tokenize(texts, max_tokens)
+        ids = ids.to(self.device)
+        if self.kind == "hf":
+            return self._hf_text(ids, layer, max_tokens, mask)
+        captured: dict[str, torch.Tensor] = {}
+        module = self._final_norm if layer == -1 else self._blocks[layer]
+        handle = module.register_forward_hook(lambda m, i, o: captured.__setitem__("x", o[0] if isinstance(o, tuple) else o))
+        try:
+            pooled = self.model.encode_text(ids)
+        finally:
+            handle.remove()
+        x = captured["x"]
+        if x.shape[0] != ids.shape[0]:  # a sequence-first transformer
+            x = x.transpose(0, 1)
+        return x[:, :max_tokens].float().cpu(), mask, pooled.float().cpu()
+
+    def _hf_text(self, ids, layer, max_tokens, mask):
+        out = self._text(input_ids=ids, output_hidden_states=True)
+        hidden = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+        if getattr(out, "text_embeds", None) is not None:  # CLIPTextModelWithProjection
+            pooled = out.text_embeds
+        elif self._projection is not None:  # CLIPModel: project the end-of-text state ourselves
+            pooled = self._projection(out.pooler_output)
+        else:  # CLIPTextModel has no projection
+            pooled = out.pooler_output
+        return hidden[:, :max_tokens].float().cpu(), mask, pooled.float().cpu()
+
+    @property
+    def num_layers(self) -> int:
+        return len(self._blocks) if self.kind == "open_clip" else int(self._text.config.num_hidden_layers)
+
+    # ---- images --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def image_embeddings(self, images: list[np.ndarray]) -> np.ndarray:
+        """[H, W, 3] uint8 each -> [B, E] float32, L2-normalised."""
+        from PIL import Image
+
+        if not self.has_vision:
+            raise ValueError(f"the CLIP at {self.path} has no image tower")
+        pil = [Image.fromarray(np.asarray(im, dtype=np.uint8)) for im in images]
+        if self.kind == "open_clip":
+            x = torch.stack([self.preprocess(im) for im in pil]).to(self.device)
+            emb = self.model.encode_image(x)
+        else:
+            emb = self.model.get_image_features(pixel_values=self._hf_pixels(pil).to(self.device))
+            emb = getattr(emb, "pooler_output", emb)
+        return torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy()
+
+    def _hf_pixels(self, pil) -> torch.Tensor:
+        size = int(self.model.config.vision_config.image_size)
+        mean = torch.tensor([0.48145466, 0.4578275, 0.40821073])[:, None, None]  # CLIP's normalisation
+        std = torch.tensor([0.26862954, 0.26130258, 0.27577711])[:, None, None]
+        out = []
+        for im in pil:
+            w, h = im.size
+            s = size / min(w, h)
+            im = im.convert("RGB").resize((max(size, round(w * s)), max(size, round(h * s))), resample=3)  # bicubic
+            left, top = (im.size[0] - size) // 2, (im.size[1] - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            out.append((torch.from_numpy(np.asarray(im, np.float32) / 255.0).permute(2, 0, 1) - mean) / std)
+        return torch.stack(out)
+
+    @torch.inference_mode()
+    def text_embeddings(self, texts: list[str]) -> np.ndarray:
+        """Projected text embeddings [B, E], L2-normalised: the space image_embeddings live in."""
+        _, _, pooled = self.text(texts, -1, self.context_length)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()

@@ -1,0 +1,35 @@
+"""CLIP text encoder: token features of a chosen layer, pooled = the projected end-of-text embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from encoders.clip import Clip, _split_arch
+from encoders.device import resolve_device
+from encoders.fingerprint import fingerprint
+from encoders.text.features import TextFeatures
+
+
+class ClipTextEncoder:
+    name = "clip"
+
+    def __init__(self, path: str | Path, layer: int = -1, max_tokens: int | None = None, device: str | None = None):
+        self.clip = Clip(path, resolve_device(device))
+        self.path, self.layer = str(path), layer
+        if not -self.clip.num_layers <= layer < 0:
+            raise ValueError(f"layer {layer} outside -1..-{self.clip.num_layers}")
+        self.max_length = min(max_tokens or self.clip.context_length, self.clip.context_length)
+        self.dim = self.clip.width
+        arch, weights = _split_arch(self.path)
+        self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra={"arch": arch})
+
+    def encode(self, captions: list[str]) -> TextFeatures:
+        tokens, mask, pooled = self.clip.text(list(captions), self.layer, self.max_length)
+        return TextFeatures(tokens.half().numpy(), mask.numpy(), pooled.numpy())
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
+
+
+def load_clip_text(path: str | Path, layer: int = -1, max_tokens: int | None = None, device: str | None = None) -> ClipTextEncoder:
+    return ClipTextEncoder(path, layer, max_tokens, device)

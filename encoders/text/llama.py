@@ -1,0 +1,62 @@
+"""Decoder-only LLM text encoder (LLaMA, Gemma, Qwen: any Hugging Face causal LM folder).
+
+Lumina-T2X conditions on LLaMA hidden states and Lumina-Next on Gemma's penultimate layer, so the
+layer is selectable: -1 is the last hidden state (after the final norm), -2 the penultimate block.
+Captions are right-padded to max_tokens (128 by default) with a mask. There is no pooled output in
+a causal LM: pooled = masked mean of the chosen layer (the model's adaLN path does the same).
+bf16 on a GPU (the LLMs are trained in it), fp32 on CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from encoders.device import resolve_device
+from encoders.fingerprint import fingerprint
+from encoders.text.features import TextFeatures
+
+_FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not overflow to inf
+
+
+class CausalLMTextEncoder:
+    name = "llama"
+
+    def __init__(self, path: str | Path, layer: int = -1, max_tokens: int = 128, device: str | None = None):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path, self.layer, self.max_length = str(path), layer, max_tokens
+        self.device = resolve_device(device)
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.tokenizer.padding_side = "right"
+        if self.tokenizer.pad_token is None:  # LLaMA ships without one; padding is masked out anyway
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        # AutoModel drops the LM head: only hidden states are needed
+        self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
+        n = int(self.model.config.num_hidden_layers)
+        if not -n <= layer < 0:
+            raise ValueError(f"layer {layer} outside -1..-{n}")
+        self.dim = int(self.model.config.hidden_size)
+        self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": max_tokens})
+
+    @torch.inference_mode()
+    def encode(self, captions: list[str]) -> TextFeatures:
+        tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt")
+        empty = tok["attention_mask"].sum(1) == 0  # a tokenizer without BOS (Qwen) gives "" no token at all
+        if empty.any():  # one real token, so the null caption has features and a non-empty mask
+            tok["input_ids"][empty, 0] = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+            tok["attention_mask"][empty, 0] = 1
+        tok = tok.to(self.device)
+        out = self.model(**tok, output_hidden_states=True)
+        hidden = out.hidden_states[self.layer].float()  # (B, L, D); [-1] is after the final norm
+        mask = tok["attention_mask"].bool()
+        m = mask.unsqueeze(-1).float()
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        feats = hidden.clamp(-_FP16_MAX, _FP16_MAX).half()
+        return TextFeatures(feats.cpu().numpy(), mask.cpu().numpy(), pooled.cpu().numpy().astype(np.float32))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
