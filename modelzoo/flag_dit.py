@@ -18,7 +18,7 @@ import contextlib
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -123,6 +123,7 @@ class AttentionContext:
     q_scale: torch.Tensor | None = None  # (B, 1, 1, 1) proportional attention, N per sample
     cap_attn_mask: torch.Tensor | None = None  # (B, 1, 1 or N, L), None: every token visible
     style_ref: torch.Tensor | None = None  # (B,) index of each item's reference image
+    key_freqs: torch.Tensor | None = None  # (P, 2N, 1, d/2) style batches: target then reference keys
     cap_keep: torch.Tensor | None = None  # (B, 1, 1 or N, 1): 0 where a query sees no caption token
 
 
@@ -162,10 +163,10 @@ class Attention(nn.Module):
         k_freqs = ctx.freqs_cis
         if ctx.style_ref is not None:
             # style-consistent batch: every item also attends to its reference's keys/values,
-            # taken before RoPE so they are rotated with the item's own positions
+            # shared before RoPE and rotated with positions of their own, after the item's
             xk = torch.cat([xk, xk[ctx.style_ref]], dim=1)  # (B, 2N, H_kv, d)
             xv = torch.cat([xv, xv[ctx.style_ref]], dim=1)
-            k_freqs = torch.cat([k_freqs, k_freqs], dim=1)
+            k_freqs = ctx.key_freqs
         xq = apply_rope(xq, ctx.freqs_cis).to(dtype).transpose(1, 2)  # (B, H_q, N, d)
         xk = apply_rope(xk, k_freqs).to(dtype).transpose(1, 2)  # (B, H_kv, N, d)
         xv = xv.transpose(1, 2)  # (B, H_kv, N, d)
@@ -460,24 +461,72 @@ class FlagDiT(nn.Module):
             per_sample.append(F.pad(seq, (0, 0, 0, n - seq.shape[0])))
         return torch.stack(per_sample)  # (P, N, 3)
 
-    def _token_regions(self, image_regions, layout: TokenLayout, n: int, device) -> torch.Tensor:
-        """Region id of every token (B, N): the region at each patch centre; -1 on special tokens."""
-        ph, pw = self.config.patch_hw
-        if isinstance(image_regions, torch.Tensor) and image_regions.dim() in (2, 3):
-            image_regions = [image_regions] * len(layout.sizes)  # one map for the whole batch
+    def _after(self, positions: torch.Tensor, layout: TokenLayout) -> torch.Tensor:
+        """Positions of a copy of the sequence placed after it, as one longer sequence would hold
+        it: the 1-D RoPE continues at N..2N-1; the axial one puts the copy below (rows h..2h-1,
+        past any [nextframe] row), which works whatever the frame part of the head is."""
+        if self.config.rope is RopeKind.FLAT:
+            return positions + positions.shape[1]
+        T, h, _ = layout.grids[0]
+        shifted = positions.clone()
+        shifted[..., 1] += h + (1 if self.config.sep_tokens and T > 1 else 0)
+        return shifted
+
+    def _extrapolation_lengths(self, layout: TokenLayout, extrapolation: Extrapolation | None,
+                               device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Token counts behind N / N_train, and (B, A) per-axis length scales for the axial RoPE.
+
+        1-D: the whole sequence. Axial: one frame (frames never rescale), each spatial axis by
+        its own ratio: h / h_train, w / w_train with ``train_size``, else sqrt of the per-frame
+        token ratio (square growth). A 4-frame clip at the training size is then not squeezed.
+        """
+        if self.config.rope is RopeKind.FLAT or extrapolation is None:
+            return torch.tensor(layout.lengths, device=device), None
+        sep = int(self.config.sep_tokens)
+        frame_tokens = torch.tensor([h * (w + sep) for _, h, w in layout.grids], device=device, dtype=torch.float64)
+        if extrapolation.train_size is not None:
+            (ph, pw), (H, W) = self.config.patch_hw, extrapolation.train_size
+            train = torch.tensor([-(-H // ph), -(-W // pw)], device=device, dtype=torch.float64)
+            hw = torch.tensor([(h, w) for _, h, w in layout.grids], device=device, dtype=torch.float64)
+            spatial = hw / train  # (B, 2)
+        elif extrapolation.train_seq_len is not None:
+            spatial = (frame_tokens / extrapolation.train_seq_len).sqrt()[:, None].expand(-1, 2)
+        else:
+            return frame_tokens, None  # rope_tables says what is missing
+        return frame_tokens, torch.cat([torch.ones_like(spatial[:, :1]), spatial], dim=1)
+
+    def _token_region_membership(self, image_regions, layout: TokenLayout, n: int, n_regions: int,
+                                 device: torch.device) -> torch.Tensor:
+        """(B, N, R) bool: token n lies in region r (its patch centre does); special tokens and
+        [PAD] lie in every region. Regions may overlap.
+
+        image_regions, for the whole batch: a long id map (H, W) / (T, H, W) (one region per
+        pixel) or bool masks (R, H, W) / (R, T, H, W) (overlapping); per sample: a list of those,
+        a long (B, T, H, W) or a bool (B, R, T, H, W) tensor.
+        """
+        if isinstance(image_regions, torch.Tensor):
+            is_mask = image_regions.dtype == torch.bool
+            if image_regions.dim() in ((3, 4) if is_mask else (2, 3)):
+                image_regions = [image_regions] * len(layout.sizes)  # one for the whole batch
         if len(image_regions) != len(layout.sizes):
-            raise ValueError("image_regions: one (H, W) / (T, H, W) map, or one per sample")
+            raise ValueError("image_regions: one id map or mask stack for the batch, or one per sample")
+        ph, pw = self.config.patch_hw
         out = []
         for reg, (T, h, w) in zip(image_regions, layout.grids):
-            reg = torch.as_tensor(reg, device=device).long()
-            reg = reg.reshape(-1, *reg.shape[-2:]).expand(T, -1, -1)  # (T, H, W)
+            reg = torch.as_tensor(reg, device=device)
+            if reg.dtype != torch.bool:  # id map -> one mask per region
+                ids = torch.arange(n_regions, device=device).view(-1, *([1] * reg.dim()))
+                reg = reg.long()[None] == ids  # (R, [T,] H, W)
+            if reg.shape[0] != n_regions:
+                raise ValueError(f"image_regions has {reg.shape[0]} region masks, cap_regions names {n_regions}")
+            reg = reg.reshape(n_regions, -1, *reg.shape[-2:]).expand(-1, T, -1, -1)  # (R, T, H, W)
             rows = (torch.arange(h, device=device) * ph + ph // 2).clamp(max=reg.shape[-2] - 1)
             cols = (torch.arange(w, device=device) * pw + pw // 2).clamp(max=reg.shape[-1] - 1)
-            grid = reg[:, rows][:, :, cols]  # (T, h, w)
-            minus = torch.full((1,), -1, device=device, dtype=torch.long)
-            seq = self._to_sequence(grid[None, ..., None], minus, minus)[0, :, 0]  # (N_i,)
-            out.append(F.pad(seq, (0, n - seq.shape[0]), value=-1))
-        return torch.stack(out)  # (B, N)
+            grid = reg[:, :, rows][:, :, :, cols].permute(1, 2, 3, 0)  # (T, h, w, R) at patch centres
+            every = torch.ones(n_regions, dtype=torch.bool, device=device)
+            seq = self._to_sequence(grid[None], every, every)[0]  # (N_i, R)
+            out.append(torch.cat([seq, every.expand(n - seq.shape[0], -1)]))
+        return torch.stack(out)  # (B, N, R)
 
     def _frame_embedding(self, frame_cond, layout: TokenLayout, n: int) -> torch.Tensor:
         """(B, N, D): frame i's projected condition on every token of frame i (its patches, its
@@ -507,25 +556,36 @@ class FlagDiT(nn.Module):
                  ) -> AttentionContext:
         cfg, device = self.config, t.device
         if extrapolation is not None and extrapolation.train_seq_len is None:
-            extrapolation = Extrapolation(cfg.train_seq_len, extrapolation.rope, extrapolation.factor,
-                                          extrapolation.ntk_formula, extrapolation.proportional_attn)
+            extrapolation = replace(extrapolation, train_seq_len=cfg.train_seq_len)
         scaled = extrapolation is not None and extrapolation.rope is not RopeScaling.NONE
-        key = (n, tuple(layout.grids) if cfg.rope is RopeKind.AXIAL else None, device)
+        style = style_ref is not None
+        if style and not layout.uniform:
+            raise ValueError("style-consistent batches need one shape for the whole batch")
+        key = (n, tuple(layout.grids) if cfg.rope is RopeKind.AXIAL else None, device, style)
         if not scaled and key in self._rope_cache:
             freqs_cis = self._rope_cache[key]
         else:
-            seq_lens = torch.tensor(layout.lengths, device=device)
-            freqs_cis = rope_tables(self._positions(layout, n, device), self.rope_dims, cfg.rope_theta,
-                                    extrapolation, seq_lens, t)
+            positions = self._positions(layout, n, device)  # (P, N, A)
+            if style:  # the reference's keys keep positions of their own, after the target's
+                positions = torch.cat([positions, self._after(positions, layout)], dim=1)  # (P, 2N, A)
+            seq_lens, axis_scales = self._extrapolation_lengths(layout, extrapolation, device)
+            freqs_cis = rope_tables(positions, self.rope_dims, cfg.rope_theta, extrapolation, seq_lens, t,
+                                    axis_scales)
             if not scaled:
                 if len(self._rope_cache) > 32:
                     self._rope_cache.clear()
                 self._rope_cache[key] = freqs_cis
-        ctx = AttentionContext(freqs_cis)
+        ctx = AttentionContext(freqs_cis[:, :n])
+        if style:
+            ctx.key_freqs = freqs_cis  # (P, 2N, 1, d/2): [target; reference] positions
+            ctx.style_ref = torch.as_tensor(style_ref, device=device).long()
         if layout.mask is not None:
             ctx.attn_mask = layout.mask[:, None, None, :]  # (B, 1, 1, N)
         if extrapolation is not None and extrapolation.proportional_attn:
             n_train = extrapolation.train_seq_len
+            if n_train is None:
+                raise ValueError("proportional attention needs the training length: pass "
+                                 "Extrapolation(train_seq_len=model.seq_len((1, H, W)), ...) or set config.train_seq_len")
             scales = [attention_scale(length, n_train, cfg.head_dim) for length in layout.lengths]
             if len(set(scales)) == 1:
                 ctx.attn_scale = scales[0]
@@ -535,18 +595,17 @@ class FlagDiT(nn.Module):
         if cfg.rope is RopeKind.AXIAL and self.rope_dims[0] == 0 and any(T > 1 for T, _, _ in layout.grids):
             raise ValueError("this axial RoPE has no frame part (axial_frames=False, for images): "
                              "set axial_frames=True or axial_dims for video and multi-view inputs")
-        if style_ref is not None:
-            if not layout.uniform:
-                raise ValueError("style-consistent batches need one shape for the whole batch")
-            ctx.style_ref = torch.as_tensor(style_ref, device=device).long()
         if cap_mask is not None:
             allowed = cap_mask[:, None, :]  # (B, 1, L)
             if cap_regions is not None:
                 if image_regions is None:
                     raise ValueError("cap_regions needs image_regions")
-                tok = self._token_regions(image_regions, layout, n, device)[:, :, None]  # (B, N, 1)
-                creg = cap_regions.to(device)[:, None, :]  # (B, 1, L)
-                allowed = allowed & ((creg == tok) | (creg < 0) | (tok < 0))  # (B, N, L)
+                creg = cap_regions.to(device).long()  # (B, L), -1: seen by every token
+                n_regions = int(creg.max().clamp(min=0)) + 1
+                member = self._token_region_membership(image_regions, layout, n, n_regions, device)
+                member = torch.cat([member, member.new_ones(*member.shape[:2], 1)], dim=-1)  # column R: all
+                index = torch.where(creg < 0, n_regions, creg)[:, None, :].expand(-1, n, -1)  # (B, N, L)
+                allowed = allowed & member.gather(2, index)  # (B, N, L)
             empty = ~allowed.any(-1, keepdim=True)  # a query that sees no caption token at all
             any_empty, all_visible = torch.stack([empty.any(), allowed.all()]).tolist()  # one sync
             if any_empty:  # give its softmax a finite row, then zero its output

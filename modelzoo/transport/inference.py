@@ -36,8 +36,10 @@ class Composition:
     cap_feats: torch.Tensor  # (B, L, cap_dim): all region captions, concatenated
     cap_mask: torch.Tensor  # (B, L)
     cap_regions: torch.Tensor  # (B, L): region id of each caption token, -1 = seen by every patch
-    image_regions: Any  # region id of every pixel of x: (H, W) or (T, H, W) for the whole batch,
-    #                     or a list of per-sample maps, or a (B, T, H, W) tensor
+    image_regions: Any  # where each region is. Overlapping regions: bool masks (R, H, W) or
+    #                     (R, T, H, W) for the whole batch, a list of them, or (B, R, T, H, W).
+    #                     One region per pixel: a long id map (H, W) / (T, H, W), a list of them,
+    #                     or (B, T, H, W).
     cap_pool: torch.Tensor  # (B, cap_dim): pooled full prompt, for adaLN
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -53,7 +55,8 @@ def compose_captions(region_captions: list[tuple[torch.Tensor, torch.Tensor]], i
                      full_caption: tuple[torch.Tensor, torch.Tensor], global_tokens: bool = False
                      ) -> Composition:
     """Region r's caption (feats (B, L_r, D), mask (B, L_r)) is cross-attended only from the
-    patches where image_regions == r; the pooled (adaLN) vector is the full prompt's.
+    patches inside region r (image_regions[r] for bool masks, which may overlap; == r for an id
+    map); the pooled (adaLN) vector is the full prompt's.
     global_tokens=True also lets every patch see the full prompt's tokens."""
     feats, masks, ids = [], [], []
     parts = list(region_captions) + ([full_caption] if global_tokens else [])
@@ -114,9 +117,16 @@ def _cat_kwargs(cond: dict[str, Any], uncond: dict[str, Any]) -> dict[str, Any] 
     if regions != (None, None):
         reg = regions[0] if regions[0] is not None else regions[1]
         out["image_regions"] = reg  # uncond tokens are region -1: its map is never consulted
-        if isinstance(reg, list) or (isinstance(reg, torch.Tensor) and reg.dim() == 4):
+        if _per_sample_regions(reg):
             out["image_regions"] = list(reg) * 2
     return out
+
+
+def _per_sample_regions(reg: Any) -> bool:
+    """A list, a long (B, T, H, W) id map or bool (B, R, T, H, W) masks: one entry per sample."""
+    if isinstance(reg, list):
+        return True
+    return isinstance(reg, torch.Tensor) and reg.dim() == (5 if reg.dtype == torch.bool else 4)
 
 
 def guided_velocity(model: Callable[..., Batch], cond: dict[str, Any] | None, uncond: dict[str, Any] | None,

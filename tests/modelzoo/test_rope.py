@@ -126,3 +126,59 @@ def test_model_knobs_are_identity_at_training_length_and_act_beyond(rope):
         ta = model(big, t, cap_feats=feats, cap_mask=mask, extrapolation=Extrapolation(n_train, "time_aware"))
         ntk = model(big, t, cap_feats=feats, cap_mask=mask, extrapolation=Extrapolation(n_train, "ntk"))
     torch.testing.assert_close(ta, ntk, rtol=1e-4, atol=1e-4)
+
+
+def test_watershed_switches_from_interpolation_to_ntk():
+    """Lumina-Next's time-aware scaling: interpolation before the watershed, NTK from it on."""
+    s = 3.0
+    interp = inv_freq(D, THETA, RopeScaling.INTERPOLATION, s)[0]
+    ntk = inv_freq(D, THETA, RopeScaling.NTK, s)[0]
+    for t, expected in ((0.0, interp), (0.29, interp), (0.3, ntk), (0.9, ntk)):
+        torch.testing.assert_close(inv_freq(D, THETA, RopeScaling.TIME_AWARE, s, t=t)[0], expected)
+    late = inv_freq(D, THETA, RopeScaling.TIME_AWARE, s, t=0.5, watershed=0.7)[0]
+    torch.testing.assert_close(late, interp)  # a later watershed keeps interpolating longer
+    assert Extrapolation(100, "time_aware").watershed == 0.3  # the public code's default
+    smooth = inv_freq(D, THETA, RopeScaling.TIME_AWARE, s, t=0.5, watershed=None)[0]
+    assert (smooth > interp * (1 + 1e-6)).any() and (smooth < ntk * (1 - 1e-6)).any()  # the paper's blend
+
+
+def test_axial_scales_are_per_axis_and_ignore_frames():
+    """A 4-frame clip at the training size is not squeezed; a 2x wider image scales w only."""
+    model = tiny(cap_dim=16, rope="axial", axial_frames=True)
+    feats, mask = caption(1)
+    n_frame = model.seq_len((1, 8, 8))
+    clip = torch.randn(1, 4, 4, 8, 8)
+    with torch.no_grad():
+        for mode in ("interpolation", "ntk", "time_aware"):
+            ext = Extrapolation(train_seq_len=n_frame, rope=mode)
+            torch.testing.assert_close(model(clip, 0.5, cap_feats=feats, cap_mask=mask, extrapolation=ext),
+                                       model(clip, 0.5, cap_feats=feats, cap_mask=mask), rtol=1e-5, atol=1e-5)
+    wide = torch.randn(1, 4, 1, 8, 16)
+    _, layout = model.patchify(wide)
+    seq_lens, scales = model._extrapolation_lengths(layout, Extrapolation(rope="interpolation", train_size=(8, 8)),
+                                                    torch.device("cpu"))
+    torch.testing.assert_close(scales, torch.tensor([[1.0, 1.0, 2.0]], dtype=torch.float64))
+    n = model.seq_len((1, 8, 16))
+    freqs = rope_tables(model._positions(layout, n, "cpu"), model.rope_dims, THETA,
+                        Extrapolation(n_frame, "interpolation", train_size=(8, 8)), seq_lens, torch.tensor([0.5]), scales)
+    plain = rope_tables(model._positions(layout, n, "cpu"), model.rope_dims, THETA)
+    rows = (model.rope_dims[0] + model.rope_dims[1]) // 2  # complex slots of the frame and row parts
+    torch.testing.assert_close(freqs[..., :rows], plain[..., :rows])  # frames and rows: as trained
+    col1 = 1  # token 1 sits at (frame 0, row 0, column 1): its angles are the column frequencies
+    torch.testing.assert_close(freqs[0, col1, 0, rows:].angle(), plain[0, col1, 0, rows:].angle() / 2)
+
+
+def test_default_axial_split_suits_images():
+    cfg = tiny(randomize=False, rope="axial").config
+    assert cfg.rope_axial_dims == (0, cfg.head_dim // 2, cfg.head_dim // 2)  # rows and columns share the head
+    video = tiny(randomize=False, rope="axial", axial_frames=True).config
+    assert 0 < video.rope_axial_dims[0] and video.rope_axial_dims[1] == video.rope_axial_dims[2]
+    with pytest.raises(ValueError, match="axial_frames"):
+        tiny(cap_dim=16, rope="axial")(torch.randn(1, 4, 2, 4, 4), 0.5, cap_feats=caption(1)[0])
+
+
+def test_proportional_attention_without_train_seq_len_says_so():
+    model = tiny(cap_dim=16)
+    with pytest.raises(ValueError, match="train_seq_len"):
+        model(torch.randn(1, 4, 1, 8, 8), 0.5, cap_feats=caption(1)[0],
+              extrapolation=Extrapolation(proportional_attn=True))

@@ -79,25 +79,53 @@ def test_cfg_on_all_channels_with_labels_and_lists():
         torch.testing.assert_close(vi, ui + 2.5 * (ci - ui), rtol=1e-4, atol=1e-4)
 
 
+class Oracle:
+    """Knows the pair (x0, x1) behind x_t: predicts sign * (x1 - x0) (+ a per-sample offset)."""
+
+    def __init__(self, x0, x1, sign: float = 1.0, offsets=None):
+        self.x0, self.x1, self.sign, self.offsets = x0, x1, sign, offsets
+        self.seen = None
+
+    def __call__(self, x, t):
+        self.seen = (x, t)
+        if isinstance(x, torch.Tensor):
+            v = self.sign * (self.x1 - self.x0)
+            return v if self.offsets is None else v + self.offsets.view(-1, 1, 1, 1, 1)
+        off = self.offsets if self.offsets is not None else torch.zeros(len(x))
+        return [self.sign * (b - a) + o for a, b, o in zip(self.x0, self.x1, off)]
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_training_target_is_the_velocity_from_noise_to_data(as_list):
+    """The true velocity x1 - x0 (t = 0 noise, t = 1 data) has zero loss, its negation a large one."""
+    g = torch.Generator().manual_seed(0)
+    fm = FlowMatching("uniform")
+    if as_list:
+        x1 = [torch.randn(2, 1, 4, 4, generator=g) + 3, torch.randn(2, 1, 8, 8, generator=g) + 3]
+        x0 = [torch.randn(v.shape, generator=g) for v in x1]
+    else:
+        x1 = torch.randn(3, 2, 1, 4, 4, generator=g) + 3
+        x0 = torch.randn(x1.shape, generator=g)
+    t = torch.tensor([0.25, 0.75, 0.5])[: len(x1)]
+    right = fm.training_loss(Oracle(x0, x1), x1, t=t, x0=x0)
+    wrong = fm.training_loss(Oracle(x0, x1, sign=-1.0), x1, t=t, x0=x0)
+    assert right < 1e-10 and wrong > 10.0  # 4 E[(x1 - x0)^2] with x1 around 3
+
+
 def test_training_loss_is_mean_of_per_sample_mse():
+    """Each sample weighs the same whatever its size: an offset c_i on sample i costs c_i^2."""
     fm = FlowMatching("uniform")
     x1 = [torch.randn(2, 1, 4, 4), torch.randn(2, 1, 8, 8)]
     x0 = [torch.randn_like(v) for v in x1]
     t = torch.tensor([0.25, 0.75])
-    zero = lambda x, t: [torch.zeros_like(v) for v in x]  # noqa: E731
-    loss = fm.training_loss(zero, x1, t=t, x0=x0)
-    expected = torch.stack([(a - b).square().mean() for a, b in zip(x1, x0)]).mean()
-    torch.testing.assert_close(loss, expected)  # each sample weighs the same, whatever its size
-    seen = {}
-
-    def spy(x, t):
-        seen["xt"], seen["t"] = x, t
-        return [torch.zeros_like(v) for v in x]
-    fm.training_loss(spy, x1, t=t, x0=x0)
-    torch.testing.assert_close(seen["xt"][1], 0.75 * x1[1] + 0.25 * x0[1])  # t = 1 is data
+    offsets = torch.tensor([1.0, 3.0])
+    oracle = Oracle(x0, x1, offsets=offsets)
+    torch.testing.assert_close(fm.training_loss(oracle, x1, t=t, x0=x0), offsets.square().mean())
+    torch.testing.assert_close(oracle.seen[0][1], 0.75 * x1[1] + 0.25 * x0[1])  # t = 1 is data
     xt = torch.randn(2, 2, 1, 4, 4)
-    per = fm.training_loss(lambda x, t: x, xt, t=t, x0=torch.zeros_like(xt), reduce=False)
-    assert per.shape == (2,)
+    per = fm.training_loss(Oracle(torch.zeros_like(xt), xt, offsets=offsets), xt, t=t, x0=torch.zeros_like(xt),
+                           reduce=False)
+    torch.testing.assert_close(per, offsets.square())
 
 
 def test_timestep_sampling():

@@ -1,0 +1,60 @@
+"""``lumina convert``: public Lumina-T2X Flag-DiT checkpoints to this project's format and back.
+
+    lumina convert CKPT OUT_DIR [--patch-size 2] [--n-heads N] [--dtype keep|fp32|bf16]
+        CKPT: a public checkpoint (.pth / .safetensors file, or the folder holding
+        consolidated.00-of-01.pth); OUT_DIR gets config.json + model.safetensors
+        (load with FlagDiT.from_pretrained(OUT_DIR)).
+    lumina convert MODEL_DIR OUT_FILE --to-official [--no-learn-sigma]
+        MODEL_DIR: one of our folders; OUT_FILE: .pth or .safetensors in the public layout.
+
+The key and layout mapping is documented in modelzoo/official.py and modelzoo/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+DTYPES = {"keep": None, "fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lumina convert", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src", help="public checkpoint (file or folder), or our model folder with --to-official")
+    p.add_argument("dst", help="our model folder to write, or the official file with --to-official")
+    p.add_argument("--to-official", action="store_true", help="write the public layout instead")
+    p.add_argument("--patch-size", type=int, default=2, help="patch side of the public model (T2I: 2)")
+    p.add_argument("--n-heads", type=int, default=None,
+                   help="attention heads; read from the gates of text models, required for class models")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="keep", help="dtype of the written weights")
+    p.add_argument("--no-learn-sigma", action="store_true",
+                   help="--to-official: write C output channels, not the public default 2C (zero sigma half)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .flag_dit import FlagDiT
+
+    try:
+        if args.to_official:
+            model = FlagDiT.from_pretrained(args.src, dtype=DTYPES[args.dtype])
+            model.save_official(args.dst, learn_sigma=not args.no_learn_sigma)
+        else:
+            model = FlagDiT.from_official(args.src, patch_size=args.patch_size, n_heads=args.n_heads,
+                                          dtype=DTYPES[args.dtype])
+            model.save_pretrained(args.dst)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"lumina convert: {err}", file=sys.stderr)
+        return 2
+    cfg = model.config
+    print(f"wrote {args.dst}: dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads, cap_dim {cfg.cap_dim}, "
+          f"{cfg.num_classes} classes, {model.parameter_count() / 1e6:.1f}M parameters")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
