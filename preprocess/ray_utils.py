@@ -21,9 +21,24 @@ OFFLINE_ENV = {
 }
 
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+# Local-only by default: Ray's own "local cluster" mode (meant for laptops) makes every Ray
+# process (GCS, raylet, workers, agents) bind to the loopback address instead of all interfaces.
+# Ray reads it at import and in the processes it starts, so it goes in the environment.
+LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+NODE_IP_ENV = "LUMINA_RAY_NODE_IP"  # set to this host's address to open a pipeline-started Ray up on purpose
+DASHBOARD_ENV = "LUMINA_RAY_DASHBOARD"  # "1": start the dashboard (on 127.0.0.1:8265 unless the node IP is set)
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboard: bool | None = None,
+               node_ip: str | None = None) -> None:
     """Start (or join) Ray once per process. address=None starts a local instance;
-    RAY_ADDRESS or address="auto" joins a running cluster."""
+    RAY_ADDRESS or address="auto" joins a running cluster (whose own settings then apply).
+
+    A local instance listens on 127.0.0.1 only and has no dashboard, unless ``node_ip`` (or
+    $LUMINA_RAY_NODE_IP) names an address to listen on and ``dashboard`` (or $LUMINA_RAY_DASHBOARD=1)
+    asks for the dashboard. Ray's authentication is off (RAY_AUTH_MODE=disabled), which is why
+    nothing may listen beyond this machine unless you open it up yourself.
+    """
     import ray
 
     for k, v in OFFLINE_ENV.items():
@@ -31,12 +46,28 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    node_ip = node_ip or os.environ.get(NODE_IP_ENV) or None
+    if dashboard is None:
+        dashboard = os.environ.get(DASHBOARD_ENV, "") == "1"
+    kwargs: dict[str, Any] = dict(include_dashboard=dashboard, logging_level=logging.WARNING, log_to_driver=False)
     if address:
         ray.init(address=address, **kwargs)
-    else:
-        # The working directory is on every worker's path already (same machine); ship env only.
-        ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
+        return
+    if node_ip in (None, "127.0.0.1", "localhost"):
+        _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's public address
+        node_ip = "127.0.0.1"
+    kwargs["dashboard_host"] = node_ip if dashboard else "127.0.0.1"
+    # The working directory is on every worker's path already (same machine); ship env only.
+    ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": OFFLINE_ENV}, _node_ip_address=node_ip,
+             **kwargs)
+
+
+def _local_only() -> None:
+    """Ray's loopback mode, for this process (already imported ray) and every process Ray starts."""
+    from ray._private import ray_constants
+
+    os.environ.update(LOCAL_ONLY_ENV)
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read when Ray resolves the node address, after import
 
 
 def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None) -> list:
