@@ -1,0 +1,88 @@
+"""Technical quality: planted blurry, washed-out and blank images fail their own filter; real digits and shapes pass."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, rejection_reason, technical_quality
+
+
+def _large_circle(size=48, colour=(220, 40, 40)) -> Image.Image:
+    img = Image.new("RGB", (size, size))
+    ImageDraw.Draw(img).ellipse([8, 8, size - 8, size - 8], fill=colour)
+    return img
+
+
+PLANTED = {  # kind -> (image, the filter that must reject it)
+    "blurry": (_large_circle().filter(ImageFilter.GaussianBlur(3)), "sharpness"),
+    "washed_out": (Image.fromarray((np.asarray(_large_circle(colour=(240, 240, 240)), np.float32) * 0.08 + 190).astype(np.uint8)), "contrast"),
+    "blank": (Image.new("RGB", (32, 32), (128, 128, 128)), "solid_colour"),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    try:
+        from preprocess.image.demo_corpus import write_demo_corpus
+    except ImportError:  # before the stage seam moved it
+        from preprocess.demo_corpus import write_demo_corpus
+
+    return write_demo_corpus(tmp_path_factory.mktemp("quality-corpus"), num_digits=300, num_shapes=300, seed=0)
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.mark.parametrize("kind", ["blurry", "washed_out", "blank"])
+def test_planted_image_is_rejected_by_its_own_filter_with_its_score(kind):
+    img, filter_name = PLANTED[kind]
+    scores = technical_quality(np.asarray(img))
+    verdicts = quality_verdicts(f"planted-{kind}", scores, QualityThresholds())
+    assert [v.filter for v in verdicts] == list(QUALITY_FILTERS)  # one verdict per named filter
+    first_failed = next(v for v in verdicts if not v.passed)
+    assert first_failed.filter == filter_name
+    score_name = QUALITY_FILTERS[filter_name][0]
+    assert first_failed.score == pytest.approx(scores[score_name]) and first_failed.threshold is not None
+    assert rejection_reason(verdicts).startswith(f"{filter_name}: ")
+
+
+def test_blurry_and_washed_out_fail_only_their_own_filter():
+    for kind in ("blurry", "washed_out"):
+        img, name = PLANTED[kind]
+        failed = [v.filter for v in quality_verdicts(kind, technical_quality(np.asarray(img))) if not v.passed]
+        assert failed == [name]
+    sharp = [v for v in quality_verdicts("sharp", technical_quality(np.asarray(_large_circle()))) if not v.passed]
+    assert sharp == []  # the same circle unblurred passes everything: the blur is what fails
+
+
+def test_real_digits_and_shapes_pass_every_filter(corpus):
+    th = QualityThresholds()
+    for folder in ("digits", "shapes"):
+        for path in sorted((corpus.root / folder).glob("*.png")):
+            failed = [(v.filter, round(v.score, 4)) for v in quality_verdicts(path.name, technical_quality(_rgb(path)), th) if not v.passed]
+            assert not failed, (path.name, failed)
+
+
+def test_sharpness_is_size_normalised():
+    from skimage import data
+
+    photo = Image.fromarray(data.astronaut())
+    big = technical_quality(np.asarray(photo.resize((640, 427))))["sharpness"]
+    small = technical_quality(np.asarray(photo.resize((32, 32), Image.BOX)))["sharpness"]
+    blurred = technical_quality(np.asarray(photo.resize((640, 427)).filter(ImageFilter.GaussianBlur(12))))["sharpness"]
+    assert 0.1 < small / big < 10  # one scale: the same photo scores within an order of magnitude at 20x the size
+    assert blurred < big / 10
+
+
+def test_scores_on_known_inputs():
+    blank = technical_quality(np.zeros((40, 30, 3), np.uint8))
+    assert blank["solid_fraction"] == 1.0 and blank["shadow_clip"] == 1.0 and blank["sharpness"] == 0 and blank["contrast"] == 0
+    white = technical_quality(np.full((32, 32, 3), 255, np.uint8))
+    assert white["highlight_clip"] == 1.0
+    grey_noise = np.repeat(np.random.default_rng(0).integers(0, 256, (32, 32, 1), dtype=np.uint8), 3, axis=-1)
+    colour_noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert technical_quality(grey_noise)["colourfulness"] < 1e-3 < technical_quality(colour_noise)["colourfulness"]
+    assert technical_quality(np.asarray(_large_circle()))["solid_fraction"] < 0.97
