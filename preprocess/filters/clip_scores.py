@@ -1,0 +1,93 @@
+"""CLIP-based image scores: one image embedding per sample, reused by every CLIP filter.
+
+- aesthetic: a LAION-style predictor on the L2-normalised embedding, loaded from a local file:
+  the linear v1 head (``sa_0_4_vit_l_14_linear.pth``: ``weight``, ``bias``) or the improved v2 MLP
+  (``sac+logos+ava1-l14-linearMSE.pth``: ``layers.{0,2,4,6,7}``: linear layers with dropout and no
+  activation, as published). Both were trained on CLIP ViT-L/14 embeddings: use that CLIP with them.
+- clip_similarity: cosine between the image and its caption in CLIP space (LAION-400M kept >= 0.3,
+  LAION-5B >= 0.28, both with ViT-B/32).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from encoders.clip import Clip
+from encoders.device import resolve_device
+
+CLIP_FILTER_VERSION = "1"
+AESTHETIC_TIERS = {"laion-aesthetics-4.5": 4.5, "laion-aesthetics-5": 5.0, "laion-aesthetics-6.5 / pixart": 6.5}
+
+
+@dataclass(frozen=True)
+class ClipThresholds:
+    min_aesthetic: float = 5.0  # the tiers: 4.5 (LAION-Aesthetics 4.5+), 5.0 (5+), 6.5 (6.5+, PixArt-style high aesthetic)
+    min_clip_similarity: float = 0.28  # LAION-5B's cut (ViT-B/32); recalibrate for another CLIP
+
+
+def load_aesthetic_head(path: str | Path, embed_dim: int) -> torch.nn.Sequential:
+    """The linear layers of a LAION aesthetic head, in order, without activations (as trained)."""
+    p = Path(path)
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(p))
+    else:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    prefixes = sorted({k[: -len("weight")].rstrip(".") for k in state if k.endswith("weight") and state[k].ndim == 2},
+                      key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
+    layers = []
+    for prefix in prefixes:
+        w = state[f"{prefix}.weight" if prefix else "weight"]
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        lin.load_state_dict({"weight": w, "bias": state[f"{prefix}.bias" if prefix else "bias"]})
+        layers.append(lin)
+    if not layers or layers[0].in_features != embed_dim or layers[-1].out_features != 1:
+        raise ValueError(f"aesthetic head at {path} maps {layers[0].in_features if layers else '?'} -> "
+                         f"{layers[-1].out_features if layers else '?'}; the CLIP embedding has {embed_dim} dims (ViT-L/14: 768)")
+    return torch.nn.Sequential(*layers).eval().requires_grad_(False)
+
+
+class ClipScorer:
+    def __init__(self, clip_path: str | Path, aesthetic_path: str | Path | None = None, device: str | None = None, batch_size: int = 64):
+        self.clip = Clip(clip_path, resolve_device(device))
+        self.batch_size = batch_size
+        self.embed_dim = int(self.clip.image_embeddings([np.zeros((8, 8, 3), np.uint8)]).shape[1])
+        self.head = load_aesthetic_head(aesthetic_path, self.embed_dim) if aesthetic_path else None
+
+    def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
+        """[H, W, 3] uint8 each -> [B, E] float32, L2-normalised. Compute once; pass it to every score."""
+        parts = [self.clip.image_embeddings(images[i : i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.embed_dim), np.float32)
+
+    @torch.inference_mode()
+    def aesthetic(self, emb: np.ndarray) -> np.ndarray:
+        """[B] predicted aesthetic rating (1..10 scale of the LAION heads)."""
+        if self.head is None:
+            raise ValueError("no aesthetic head: pass aesthetic_path (a LAION aesthetic predictor .pth/.safetensors)")
+        x = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=-1)
+        return self.head(x)[:, 0].numpy()
+
+    def text_similarity(self, emb: np.ndarray, captions: list[str]) -> np.ndarray:
+        """[B] cosine between each image and its own caption."""
+        text = self.clip.text_embeddings(list(captions))
+        img = np.asarray(emb, np.float32) / np.linalg.norm(emb, axis=-1, keepdims=True).clip(min=1e-12)
+        return (img * text).sum(-1)
+
+
+def clip_verdicts(key: str, th: ClipThresholds, aesthetic: float | None = None, similarity: float | None = None) -> list:
+    """Verdicts for the CLIP scores that were computed (a scorer without a head gives no aesthetic verdict)."""
+    from catalog.records import VerdictRecord
+
+    out = []
+    if aesthetic is not None:
+        out.append(VerdictRecord(key, "aesthetic", CLIP_FILTER_VERSION, float(aesthetic), th.min_aesthetic, bool(aesthetic >= th.min_aesthetic)))
+    if similarity is not None:
+        out.append(VerdictRecord(key, "clip_similarity", CLIP_FILTER_VERSION, float(similarity), th.min_clip_similarity, bool(similarity >= th.min_clip_similarity)))
+    return out
