@@ -1,4 +1,4 @@
-"""Typed records that stages hand to the catalog.
+"""Typed records that stages hand to the catalog (the ground floor: imports nothing of ours).
 
 Workers never open DuckDB. They write shards and, beside each, a *batch file* (``<name>.batch.json``)
 holding these records; only the flow process registers batch files, one transaction per batch.
@@ -12,12 +12,32 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from enum import Enum
 from typing import Any
 
 STATUSES = ("accepted", "rejected", "quarantined")
 BATCH_SUFFIX = ".batch.json"
-MODALITIES = ("image", "video", "multiview", "speech")
 SHARD_STAGES = ("curated", "encoded")
+
+
+class Modality(str, Enum):
+    """The four kinds of media. The catalog's CHECK constraint on samples.modality lists the same
+    values (tests/contracts checks the two agree)."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    MULTIVIEW = "multiview"
+    SPEECH = "speech"
+
+    @classmethod
+    def parse(cls, value: "str | Modality") -> "Modality":
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"unknown modality {value!r}: expected one of {', '.join(m.value for m in cls)}") from None
+
+
+MODALITIES = tuple(m.value for m in Modality)
 
 
 @dataclass
@@ -37,6 +57,7 @@ class SampleRecord:
     meta: dict[str, Any] = field(default_factory=dict)  # free-form: label, scores, camera poses ...
 
     def __post_init__(self) -> None:
+        self.modality = Modality.parse(self.modality).value
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.status != "accepted" and not self.reason:

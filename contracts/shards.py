@@ -16,8 +16,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from catalog.records import ShardRecord
-from preprocess.keys import file_sha256
+from contracts.keys import file_sha256
+from contracts.records import ShardRecord
 
 
 def write_tar(path: str | Path, members: Iterable[tuple[str, bytes]], stage: str, num_samples: int) -> ShardRecord:
@@ -54,12 +54,12 @@ def iter_samples(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
         yield current, fields
 
 
-def read_members(path: str | Path, names: set[str]) -> dict[str, bytes]:
-    """The named members of one shard."""
+def read_members(path: str | Path, names: set[str], optional: set[str] = frozenset()) -> dict[str, bytes]:
+    """The named members of one shard (``optional`` ones only if present)."""
     out = {}
     with tarfile.open(path, "r") as tar:
         for info in tar:
-            if info.name in names:
+            if info.name in names or info.name in optional:
                 out[info.name] = tar.extractfile(info).read()
     missing = names - out.keys()
     if missing:

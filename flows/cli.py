@@ -1,20 +1,137 @@
-"""`lumina`: the one console script for every user-facing command."""
+"""`lumina`: the one console script for every user-facing command.
+
+Each stage command is a thin wrapper of a library function in flows/steps.py (the same functions
+the Prefect flows call). Wrong paths, unknown options and unreadable sources end with one line on
+stderr and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import json
-import os
 import sys
 import time
 
-from preprocess.ray_utils import OFFLINE_ENV
+from contracts.env import apply_offline_env
+
+EXIT_USAGE = 2
+
+
+def _print(obj: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, indent=1, default=str))
+        return
+    for k, v in obj.items():
+        if k in ("shard_uris", "losses"):
+            continue
+        print(f"{k:18s}{v}")
+
+
+def _curate(argv: list[str]) -> int:
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from preprocess.curate import CurateConfig
+
+    p = argparse.ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
+    p.add_argument("source", help="a folder, a tar glob ('data/*.tar'), a .parquet/.jsonl/.csv listing, or a datasets.save_to_disk folder")
+    add_common_args(p)
+    add_config_args(p, CurateConfig, skip=("options",))
+    p.add_argument("--max-tokens", type=int, help="image: latent tokens per image (the token budget)")
+    p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
+    p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    options = {k: v for k, v in {"max_tokens": a.max_tokens, "resize": a.resize}.items() if v is not None}
+    cfg = config_from_args(CurateConfig, a)
+    cfg.options = {**cfg.options, **options}
+    from flows.steps import curate_step
+
+    out = curate_step(a.source, a.home, cfg, backend="local" if a.local else "ray")
+    _print(out, a.json)
+    return 0
+
+
+def _encode(argv: list[str]) -> int:
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from preprocess.encode import EncodeConfig
+
+    p = argparse.ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair.")
+    add_common_args(p)
+    p.add_argument("--modality", default="image")
+    add_config_args(p, EncodeConfig)
+    p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    from flows.steps import encode_step
+
+    out = encode_step(a.home, a.modality, config_from_args(EncodeConfig, a), backend="local" if a.local else "ray")
+    _print(out, a.json)
+    return 0
+
+
+def _train(argv: list[str]) -> int:
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from training.trainer import TrainConfig
+
+    p = argparse.ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
+    add_common_args(p)
+    add_config_args(p, TrainConfig)
+    p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
+    cfg = config_from_args(TrainConfig, a, extra)
+    if not cfg.manifest:
+        p.error("--manifest is required (or manifest: in --config)")
+    from flows.steps import train_step
+
+    _print(train_step(a.home, cfg), a.json)
+    return 0
+
+
+def _evaluate(argv: list[str]) -> int:
+    from evaluation.evaluate import EvalConfig
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+
+    p = argparse.ArgumentParser(prog="lumina evaluate", description="Evaluate a checkpoint on a held-out manifest; metrics go to the catalog.")
+    add_common_args(p)
+    add_config_args(p, EvalConfig)
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    cfg = config_from_args(EvalConfig, a)
+    if not cfg.manifest or not cfg.checkpoint:
+        p.error("--manifest and --checkpoint are required")
+    from flows.steps import evaluate_step
+
+    _print(evaluate_step(a.home, cfg), a.json)
+    return 0
+
+
+def _sample(argv: list[str]) -> int:
+    from contracts.layout import Workspace
+    from evaluation.sample import SampleConfig, sample_to_files
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from flows.steps import resolve_checkpoint
+
+    p = argparse.ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
+    add_common_args(p)
+    add_config_args(p, SampleConfig, skip=("cfg",))
+    p.add_argument("--cfg", type=float, dest="cfg", help="classifier-free guidance scale (default: 4.0)")
+    p.add_argument("--text", dest="prompt", help="same as --prompt (speech)")
+    a = p.parse_args(argv)
+    cfg = config_from_args(SampleConfig, a)
+    if not cfg.checkpoint or not cfg.prompt:
+        p.error("--checkpoint and --prompt are required")
+    cfg.checkpoint = resolve_checkpoint(Workspace.at(a.home).catalog, cfg.checkpoint)
+    for path in sample_to_files(cfg):
+        print(path)
+    return 0
 
 
 def _demo(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="lumina demo", description="Run data_to_model on the embedded demo corpus (no server, no downloads).")
+    p = argparse.ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus (no server, no downloads).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
+    p.add_argument("--modality", default="image", help="image (default), video, multiview or speech")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--steps", type=int, help="training steps (default: the flow's)")
     p.add_argument("--num-digits", type=int, help="use only the first N digits (smaller, faster run)")
@@ -23,14 +140,16 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--model-overrides", type=json.loads, help='JSON overrides of the model config, e.g. \'{"dim": 64}\'')
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     a = p.parse_args(argv)
-    from flows.data_to_model import data_to_model
-
     import yaml
+
+    from flows.data_to_model import data_to_model
 
     base = yaml.safe_load(open(a.config)) if a.config else {}
     kwargs = dict(home=a.home, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
                   sample_steps=a.sample_steps, model_overrides=a.model_overrides)
     kwargs = {**base, **{k: v for k, v in kwargs.items() if v is not None}}
+    if a.modality != "image":
+        kwargs["modality"] = a.modality
     t = time.time()
     summary = data_to_model(**kwargs)
     summary["total_s"] = round(time.time() - t, 1)
@@ -43,16 +162,15 @@ def _demo(argv: list[str]) -> int:
 
 def _print_summary(s: dict) -> None:
     m = s["metrics"]
-    print("\n=== Lumina demo: data_to_model ===")
+    print(f"\n=== Lumina demo ({s.get('modality', 'image')}): data_to_model ===")
     print(f"curation          {s['curation']}")
     print(f"stage seconds     {s['timings_s']} (total {s.get('total_s')} s)")
     print(f"train             {s['train_steps']} steps, final train loss {s['final_train_loss']:.4f}")
-    print(f"held-out FM loss  {m['heldout_fm_loss']:.4f}")
-    if "class_accuracy" in m:
-        print(f"class accuracy    {m['class_accuracy']:.1%} of {int(m['num_generated'])} generated digits "
-              f"(judge's own test accuracy {m['judge_test_accuracy']:.1%}, chance {m['chance_accuracy']:.1%})")
+    for k, v in m.items():
+        print(f"{k:18s}{v:.4f}" if isinstance(v, float) else f"{k:18s}{v}")
     print(f"checkpoint        {s['checkpoint']}")
-    print(f"sample grid       {s['grid']}")
+    for k, v in (s.get("renders") or {}).items():
+        print(f"{k:18s}{v}")
     print(f"catalog           {s['catalog']}")
     print("try               lumina catalog sql \"SELECT status, count(*) FROM samples GROUP BY status\"")
 
@@ -63,15 +181,27 @@ def _delegate(module: str):
 
 
 COMMANDS = {
-    "demo": ("run the end-to-end demo flow", _demo),
+    "curate": ("curate a source into shards: lumina curate SOURCE --modality image", _curate),
+    "encode": ("encode curated shards (latent + text encoders)", _encode),
+    "train": ("train a Flag-DiT on a manifest; registers checkpoints and metrics", _train),
+    "evaluate": ("evaluate a checkpoint on a held-out manifest", _evaluate),
+    "sample": ("generate from a checkpoint: lumina sample --checkpoint DIR --prompt TEXT --out FILE", _sample),
+    "demo": ("run the end-to-end demo flow on an embedded corpus", _demo),
     "catalog": ("query and manage the catalog (sql, stats, why, manifest, export)", _delegate("catalog.cli")),
-    "train": ("train a Flag-DiT on a manifest (also: python -m training.train)", _delegate("training.train")),
+    "convert": ("convert released Lumina-T2X checkpoints (modelzoo)", _delegate("modelzoo.convert")),
 }
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from catalog.errors import CatalogError
+    from contracts.config import ConfigError
+    from preprocess.sources import SourceError
+
+    return (ConfigError, SourceError, CatalogError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, KeyError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    for k, v in OFFLINE_ENV.items():
-        os.environ.setdefault(k, v)
+    apply_offline_env()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: lumina COMMAND [ARGS]\n\ncommands:")
@@ -79,9 +209,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:10s} {doc}")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nlumina: unknown command {argv[0]!r}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         return 0
-    return COMMANDS[argv[0]][1](argv[1:]) or 0
+    try:
+        return COMMANDS[argv[0]][1](argv[1:]) or 0
+    except _user_errors() as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"lumina {argv[0]}: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

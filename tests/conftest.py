@@ -25,27 +25,23 @@ class TinyHome:
 
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory) -> TinyHome:
+    """Curate, encode and register a small demo corpus through the library stages, without Ray."""
     from catalog import Catalog
-    from preprocess.curate import CurateConfig, chunk, deduplicate, discover, safe_analyse, write_curated_shard, write_rejections
-    from preprocess.demo_corpus import write_demo_corpus
-    from preprocess.encode import encode_shard, write_null_caption
-    from encoders.text import load_text_encoder
+    from contracts.layout import Workspace
+    from preprocess.curate import CurateConfig, curate
+    from preprocess.encode import EncodeConfig, encode
+    from preprocess.image.demo_corpus import write_demo_corpus
 
     home = tmp_path_factory.mktemp("tiny_home")
     corpus = write_demo_corpus(home / "source", num_digits=200, num_shapes=20)
-    cfg = CurateConfig(shard_size=128)
-    cands = deduplicate([safe_analyse(p, cfg, home / "quarantine") for p in discover(corpus.root)], cfg)
-    accepted = sorted((c for c in cands if c.record.status == "accepted"), key=lambda c: c.record.key)
-    curated = [write_curated_shard(part, home / "curated", cfg) for part in chunk(accepted, cfg.shard_size)]
-    rejected = write_rejections(cands, home / "curated" / "rejections.batch.json")
-    encoder = load_text_encoder("minilm")
-    encoded = [encode_shard(b.shard.uri, home / "encoded", encoder) for b in curated]
-    null = write_null_caption(encoder, home)
+    curated = curate(corpus.root, home, CurateConfig(shard_size=128, options={"resize": "square", "size": 32}), backend="local")
+    encoded = encode(home, "image", EncodeConfig(), backend="local")
     catalog = str(home / "catalog.duckdb")
     with Catalog.open(catalog) as cat:
         run_id = cat.start_run("tiny_home", {})
-        cat.register_batches([*curated, rejected, *encoded], run_id)
+        cat.register_batches([*curated.batch_paths, *encoded.batch_paths], run_id)
         cat.create_manifest("tiny-train", "modality = 'image' AND split = 'train'")
         cat.create_manifest("tiny-holdout", "modality = 'image' AND split = 'holdout'")
         cat.finish_run(run_id)
+    null = Workspace.at(home).null_caption(encoded.text_encoder)
     return TinyHome(home, catalog, "tiny-train", "tiny-holdout", str(null), run_id)

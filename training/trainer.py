@@ -25,11 +25,12 @@ from training.data import NullCaption, collate, load_examples
 
 @dataclass
 class TrainConfig:
-    catalog: str
-    manifest: str
-    out_dir: str
-    null_caption: str  # .npz with the text encoder's features for ""
+    manifest: str = ""  # name or name@vN in the catalog
+    catalog: str | None = None  # default: the workspace's catalog.duckdb
+    out_dir: str | None = None  # default: <home>/runs/<run id>
+    null_caption: str | None = None  # .npz with the text encoder's features for ""; default: the workspace's, by fingerprint
     manifest_version: int | None = None
+    modality: str | None = None  # recorded with the checkpoint; default: the manifest's
     model: str = "flag-dit-tiny"
     model_overrides: dict = field(default_factory=dict)
     steps: int = 1000
@@ -109,7 +110,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 batch["cap_feats"][drop], batch["cap_mask"][drop] = nf, nm
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-            loss = fm.training_loss(ddp_model, batch["x1"], cap_feats=batch["cap_feats"], cap_mask=batch["cap_mask"])
+            extra = {"frame_cond": batch["frame_cond"]} if "frame_cond" in batch else {}
+            loss = fm.training_loss(ddp_model, batch["x1"], cap_feats=batch["cap_feats"], cap_mask=batch["cap_mask"], **extra)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -134,11 +136,22 @@ def train(cfg: TrainConfig) -> TrainResult:
     if rank == 0:
         ema.save_pretrained(ckpt)
         shutil.copy(cfg.null_caption, ckpt / "null_caption.npz")
-        info = {"train_config": asdict(cfg), "manifest": manifest.name, "manifest_version": manifest.version, "encoders": manifest.encoders, "steps": step, "seconds": seconds, "losses": losses}
+        _copy_encoder_infos(Path(cfg.null_caption).parent.parent, manifest.encoders, ckpt)
+        info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": manifest.name, "manifest_version": manifest.version, "encoders": manifest.encoders, "latent_shape": list(first.latent.shape), "steps": step, "seconds": seconds, "losses": losses}
         (ckpt / "training.json").write_text(json.dumps(info, indent=1))
     if dist.is_initialized():
         dist.barrier()
     return TrainResult(str(ckpt), step, seconds, losses[-1][1] if losses else math.nan, losses, manifest.name, manifest.version)
+
+
+def _copy_encoder_infos(encoders_dir: Path, fingerprints: dict[str, str], ckpt: Path) -> None:
+    """The checkpoint carries how to reload its encoders (decoding, `lumina sample`): self-contained."""
+    from contracts.layout import safe_name
+
+    for kind, fp in fingerprints.items():
+        info = encoders_dir / safe_name(fp) / "encoder.json"
+        if info.exists():
+            shutil.copy(info, ckpt / f"{kind}_encoder.json")
 
 
 @torch.no_grad()

@@ -2,8 +2,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluation.evaluate import save_grid
-from evaluation.judge import digit_label, train_judge
+from evaluation.image.judge import digit_label, train_judge
+from evaluation.image.render import save_grid, to_uint8
 
 
 def test_digit_label_reads_the_caption():
@@ -14,7 +14,7 @@ def test_digit_label_reads_the_caption():
 def test_judge_learns_real_digits():
     from sklearn.datasets import load_digits
 
-    from preprocess.demo_corpus import _upscale_digit
+    from preprocess.image.demo_corpus import _upscale_digit
 
     d = load_digits()
     imgs = np.stack([np.asarray(_upscale_digit(x)) for x in d.images[:600]]).astype(np.float32) / 127.5 - 1
@@ -26,7 +26,7 @@ def test_judge_learns_real_digits():
 def test_grid_has_one_tile_per_sample(tmp_path):
     lat = torch.zeros(6, 3, 1, 8, 8)
     lat[1] = 1.0
-    png, txt = save_grid(lat, [f"c{i}" for i in range(6)], tmp_path / "g.png", cols=4, upscale=1)
+    png, txt = save_grid([to_uint8(x.numpy())[0] for x in lat], [f"c{i}" for i in range(6)], tmp_path / "g.png", cols=4, upscale=1)
     img = np.asarray(Image.open(png))
     assert img.shape == (2 * 10, 4 * 10, 3)
     assert img[1:9, 11:19].min() == 255 and img[1:9, 1:9].max() == 128  # tile 1 white, tile 0 mid-grey
@@ -35,7 +35,7 @@ def test_grid_has_one_tile_per_sample(tmp_path):
 
 def test_grid_takes_samples_of_different_sizes(tmp_path):
     lat = [torch.ones(3, 1, 8, 8), torch.ones(3, 1, 4, 8)]
-    png, _ = save_grid(lat, ["a", "b"], tmp_path / "g.png", cols=2, upscale=1)
+    png, _ = save_grid([to_uint8(x.numpy())[0] for x in lat], ["a", "b"], tmp_path / "g.png", cols=2, upscale=1)
     img = np.asarray(Image.open(png))
     assert img.shape == (10, 20, 3)
     assert img[1:5, 11:19].min() == 255 and img[5:9, 11:19].max() == 0  # the short one leaves black below

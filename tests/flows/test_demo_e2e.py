@@ -39,9 +39,9 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path):
     home = tmp_path / "home"
     first = _demo(home, tmp_path)
     m = first["metrics"]
-    for k in ("heldout_fm_loss", "class_accuracy", "judge_test_accuracy", "chance_accuracy"):
-        assert k in m
-    assert m["chance_accuracy"] == pytest.approx(0.1)
+    assert m["num_generated"] == 20  # 2 per class (smoke.yaml), scored by a judge that can tell digits apart
+    assert m["judge_test_accuracy"] > 0.6 and 0.0 < m["heldout_fm_loss"] < 3.0
+    assert 0.0 <= m["class_accuracy"] <= 1.0 and m["chance_accuracy"] == pytest.approx(0.1)
     assert Path(first["grid"]).exists() and Path(first["checkpoint"], "model.safetensors").exists()
     counts1 = _dump(home / "catalog.duckdb")
 
@@ -53,11 +53,11 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path):
 
     con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
     try:
-        planted = json.loads((home / "source" / "README.json").read_text())["planted"]
+        planted = json.loads((home / "source" / "image" / "README.json").read_text())["planted"]
         assert set(planted) == set(EXPECTED)
         total = con.execute("SELECT count(*) FROM samples").fetchone()[0]
         assert total == 150 + 300 + len(planted)  # every input is in samples, none twice
-        src = home / "source"
+        src = home / "source" / "image"
         for kind, rel in planted.items():
             status, reason_kind = EXPECTED[kind]
             row = con.execute("SELECT status, reason FROM samples WHERE source_uri = ?", [str((src / rel).resolve())]).fetchone()

@@ -1,6 +1,6 @@
 import pytest
 
-from preprocess.demo_corpus import write_demo_corpus
+from preprocess.image.demo_corpus import write_demo_corpus
 
 
 @pytest.fixture(scope="session")

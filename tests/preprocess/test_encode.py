@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from preprocess.curate import CurateConfig, analyse_file, deduplicate, discover, write_curated_shard
-from preprocess.encode import encode_shard, write_null_caption
-from encoders.latent import IdentityImageEncoder
-from preprocess.shards import iter_samples, npy_load
+from contracts.layout import Workspace
+from contracts.records import Batch
+from contracts.shards import iter_samples, npy_load
+from preprocess.curate import CurateConfig, curate
+from preprocess.encode import EncodeConfig, encode
 
 
 @pytest.fixture(scope="module")
@@ -25,26 +26,20 @@ def test_minilm_is_the_real_pretrained_encoder(minilm):
     assert minilm.fingerprint.startswith("all-MiniLM-L6-v2@")
 
 
-def test_identity_latent_round_trips_pixels():
-    enc = IdentityImageEncoder()
-    img = np.random.default_rng(0).integers(0, 256, (32, 24, 3), dtype=np.uint8)
-    z = enc.encode(img)
-    assert z.shape == (3, 1, 32, 24) and z.min() >= -1 and z.max() <= 1
-    assert np.array_equal(enc.decode(z)[0], img)
-
-
-def test_encode_shard_writes_latents_features_and_is_resumable(small_corpus, tmp_path, minilm):
-    cfg = CurateConfig()
-    cands = deduplicate([analyse_file(p, cfg) for p in discover(small_corpus.root)], cfg)
-    curated = write_curated_shard(cands, tmp_path / "curated", cfg)
-    batch = encode_shard(curated.shard.uri, tmp_path / "encoded", minilm)
-    assert batch.shard.num_samples == curated.shard.num_samples
+def test_encode_writes_latents_features_and_is_resumable(small_corpus, tmp_path, minilm):
+    curated = curate(str(small_corpus.root), tmp_path, CurateConfig(options={"resize": "square", "size": 32}), backend="local")
+    result = encode(tmp_path, "image", EncodeConfig(), backend="local")
+    batch = Batch.read(result.batch_paths[0])
+    assert batch.shard.num_samples == Batch.read(curated.batch_paths[0]).shard.num_samples
     kinds = {(e.kind, e.encoder_fingerprint) for e in batch.encodings}
-    assert kinds == {("latent", "identity-pixels@v1"), ("text", minilm.fingerprint)}
+    assert kinds == {("latent", "identity@v1"), ("text", minilm.fingerprint)}
     key, fields = next(iter_samples(batch.shard.uri))
-    assert npy_load(fields["latent.npy"]).shape == (3, 1, 32, 32)
+    latent = npy_load(fields["latent.npy"])
+    assert latent.shape == (3, 1, 32, 32) and latent.min() >= -1 and latent.max() <= 1
     assert npy_load(fields["cap_mask.npy"]).dtype == bool
-    again = encode_shard(curated.shard.uri, tmp_path / "encoded", minilm)
-    assert again.shard.sha256 == batch.shard.sha256
-    null = np.load(write_null_caption(minilm, tmp_path))
+    again = encode(tmp_path, "image", EncodeConfig(), backend="local")
+    assert Batch.read(again.batch_paths[0]).shard.sha256 == batch.shard.sha256
+    ws = Workspace.at(tmp_path)
+    null = np.load(ws.null_caption(minilm.fingerprint))
     assert null["cap_mask"].sum() == 2 and np.abs(null["cap_feats"]).sum() > 0
+    assert ws.encoder_info("identity@v1").exists()

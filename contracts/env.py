@@ -1,0 +1,22 @@
+"""The offline environment every process we start inherits: nothing may reach a hub at run time."""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "OMP_WAIT_POLICY": "PASSIVE",  # idle OpenMP threads sleep: processes share few cores
+}
+
+
+def apply_offline_env() -> None:
+    """Set the offline variables unless the user set them already."""
+    for k, v in OFFLINE_ENV.items():
+        os.environ.setdefault(k, v)

@@ -1,0 +1,32 @@
+"""What a modality's evaluation gets: the model, the held-out examples, a sampler and a decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from training.data import Example, NullCaption
+
+
+@dataclass
+class EvalContext:
+    model: Any  # FlagDiT, eval mode
+    null: NullCaption
+    examples: list[Example]
+    cfg: Any  # EvalConfig
+    decoder: Any  # the latent encoder recorded for the manifest (decode: model latent -> media array)
+
+    def generate(self, examples: list[Example], seed: int) -> torch.Tensor | list[torch.Tensor]:
+        from evaluation.sampling import generate
+
+        return generate(self.model, self.null, examples, self.cfg, seed)
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """Model-space latent [C, T, h, w] -> the modality's media array [C', T, H, W] float32."""
+        return self.decoder.decode(np.asarray(latent, dtype=np.float32))
+
+
+EvaluateFn = Callable[[EvalContext], "tuple[dict[str, float], dict[str, str]]"]

@@ -1,0 +1,75 @@
+"""`lumina sample`: generate from a checkpoint for a prompt and write the media file(s).
+
+Everything needed comes with the checkpoint: the model, the null caption, and how to reload the
+text encoder (text_encoder.json) and the latent decoder (latent_encoder.json).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+SAMPLE_WRITERS = {
+    "image": "evaluation.image.render:save_images",
+    "video": "evaluation.video.render:save_samples",
+    "multiview": "evaluation.multiview.render:save_samples",
+    "speech": "evaluation.speech.render:save_samples",
+}
+
+
+@dataclass
+class SampleConfig:
+    checkpoint: str = ""
+    prompt: str = ""
+    out: str = "sample.png"
+    size: str | None = None  # "HxW" in pixels (default: the training size)
+    frames: int | None = None  # video frames or multi-view views (default: the training count)
+    num: int = 1  # samples per prompt
+    steps: int = 30
+    cfg: float = 4.0  # classifier-free guidance scale
+    shift: float = 1.0
+    solver: str = "euler"
+    seed: int = 0
+
+
+def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
+    info = json.loads((ckpt / "training.json").read_text())
+    shape = list(info["latent_shape"])  # [C, T, h, w] of a training example
+    down = json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
+    if frames:
+        shape[1] = int(frames)
+    if size:
+        try:
+            h, w = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"--size expects HxW in pixels, e.g. 32x48; got {size!r}") from None
+        shape[2], shape[3] = max(1, h // down), max(1, w // down)
+    return shape
+
+
+@torch.no_grad()
+def sample_to_files(cfg: SampleConfig) -> list[Path]:
+    from encoders.text import load_text_encoder
+    from evaluation.evaluate import checkpoint_modality, load_checkpoint, load_decoder
+    from modelzoo import sample
+
+    ckpt = Path(cfg.checkpoint)
+    model, null = load_checkpoint(ckpt)
+    t = json.loads((ckpt / "text_encoder.json").read_text())
+    encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
+    text = encoder.encode([cfg.prompt] * cfg.num)
+    shape = latent_shape(ckpt, cfg.size, cfg.frames)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    noise = torch.randn([cfg.num, *shape], generator=gen)
+    nf, nm = null.expand(cfg.num)
+    cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask))
+    uncond = dict(cap_feats=nf, cap_mask=nm)
+    x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift)
+    decoder = load_decoder(ckpt)
+    decoded = [decoder.decode(z.numpy()) for z in x]
+    module, _, fn = SAMPLE_WRITERS[checkpoint_modality(ckpt)].partition(":")
+    return getattr(importlib.import_module(module), fn)(decoded, Path(cfg.out))

@@ -1,0 +1,221 @@
+"""Curation for any modality: source -> entries -> inputs -> candidates -> curated shards.
+
+Generic steps live here (reading captions, content keys, exact duplicates, quarantine, shard and
+batch writing, accounting for every entry); the modality's plugin decodes, validates, scores and
+normalises. Every entry of the source ends as exactly one ``SampleRecord``: accepted, rejected
+(filter, score, threshold) or quarantined (error; the file copied to the quarantine folder).
+Reasons start with a kind before the first colon and never contain run-specific text, so
+re-running gives the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from contracts.keys import sample_key, split_of
+from contracts.layout import Workspace
+from contracts.members import CAPTION, META
+from contracts.records import Batch, SampleRecord, VerdictRecord
+from contracts.shards import write_tar
+from preprocess.modality import Candidate, ModalityPlugin, get_plugin
+from preprocess.runner import chunks, run_stage
+from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
+from preprocess.stage import Stage
+
+FILTER_VERSION = "1"
+
+
+@dataclass
+class CurateConfig:
+    modality: str = "image"
+    shard_size: int = 512  # accepted samples per curated shard
+    holdout_percent: int = 20  # the holdout split is a fixed function of the key
+    chunk_size: int = 64  # inputs per analysis task
+    caption_key: str = "caption"  # key of a .json caption beside the media
+    path_column: str = "path"  # listings
+    caption_column: str = "caption"  # listings and datasets
+    media_column: str | None = None  # datasets
+    follow_symlinks: bool = False
+    max_caption_bytes: int = 16 * 1024
+    options: dict[str, Any] = field(default_factory=dict)  # the modality's own options (see its plugin)
+
+
+@dataclass
+class CurateResult:
+    modality: str
+    batch_paths: list[str]  # every batch file written (curated shards + the rejections batch)
+    shard_uris: list[str]
+    counts: dict[str, int] = field(default_factory=dict)  # status -> number of inputs
+    reasons: dict[str, int] = field(default_factory=dict)  # reason kind -> number of inputs
+
+
+def _record(key: str, modality: str, uri: str, status: str, reason: str | None, caption: str | None, holdout: int, **kw) -> SampleRecord:
+    return SampleRecord(key=key, modality=modality, source_uri=uri, status=status, reason=reason, caption=caption, split=split_of(key, holdout), **kw)
+
+
+def quarantine(item: RawInput, key: str, reason: str, qdir: str | None) -> None:
+    """Copy the input's own regular files (never what a link points at) and the error to qdir/key."""
+    if qdir is None:
+        return
+    dest = Path(qdir) / key
+    dest.mkdir(parents=True, exist_ok=True)
+    for e in [*item.media.values(), *([item.caption] if item.caption else [])]:
+        if e.kind == "file" and e.loc and e.loc[0] == "file" and not os.path.islink(e.uri):
+            try:
+                shutil.copyfile(e.loc[1], dest / e.name.rsplit("/", 1)[-1], follow_symlinks=False)
+            except OSError:
+                pass
+    (dest / "error.txt").write_text(reason + "\n")
+
+
+class AnalyseStage(Stage[RawInput, Candidate]):
+    """Per input: read and check the caption, hash the content, let the modality decode and score."""
+
+    name = "analyse"
+    execution = "tasks"
+
+    def __init__(self, plugin: ModalityPlugin, cfg: CurateConfig, quarantine_dir: str | None):
+        self.plugin, self.cfg, self.quarantine_dir = plugin, cfg, quarantine_dir
+        self.modality = plugin.modality.value
+        self.batch_size = cfg.chunk_size
+        self.opts = plugin.options(cfg.options)
+
+    def process(self, batch: list[RawInput]) -> list[Candidate]:
+        return [self._safe(item) for item in batch]
+
+    def _safe(self, item: RawInput) -> list[Candidate] | Candidate:
+        try:
+            return self._analyse(item)
+        except Exception as e:  # noqa: BLE001 - the run goes on; the error is kept in the reason
+            detail = traceback.format_exception_only(type(e), e)[-1].strip()
+            key = sample_key("analysis-error", self.modality, item.name)
+            reason = f"analysis_error: {detail}"
+            quarantine(item, key, reason, self.quarantine_dir)
+            return [Candidate(_record(key, self.modality, item.uri, "quarantined", reason, None, self.cfg.holdout_percent), source=item)]
+
+    def _analyse(self, item: RawInput) -> list[Candidate]:
+        caption, error = read_caption(item.caption, self.cfg.caption_key, self.cfg.max_caption_bytes)
+        try:
+            parts = self.plugin.content_parts(item)
+        except OSError as e:
+            key = sample_key("unreadable", self.modality, item.name)
+            reason = f"unreadable: {type(e).__name__}: {e.strerror or e}"
+            quarantine(item, key, reason, self.quarantine_dir)
+            return [Candidate(_record(key, self.modality, item.uri, "quarantined", reason, None, self.cfg.holdout_percent), source=item)]
+        key = sample_key(*parts, caption if caption is not None else f"<{error}>")
+        if error is not None:
+            kind = error.split(":")[0]
+            if kind == "caption_too_long":  # a filter decision, with the length as its score
+                v = VerdictRecord(key, "caption_length", FILTER_VERSION, float(item.caption.size), float(self.cfg.max_caption_bytes), False)
+                return [Candidate(_record(key, self.modality, item.uri, "rejected", error, None, self.cfg.holdout_percent), [v], item)]
+            quarantine(item, key, error, self.quarantine_dir)
+            return [Candidate(_record(key, self.modality, item.uri, "quarantined", error, None, self.cfg.holdout_percent), source=item)]
+        present = VerdictRecord(key, "caption_present", FILTER_VERSION, float(len(caption)), 1.0, len(caption) >= 1)
+        cands = self.plugin.analyse(item, caption, key, self.opts)
+        for c in cands:
+            if c.record.status == "quarantined":
+                quarantine(item, c.record.key, c.record.reason or "", self.quarantine_dir)
+                continue
+            v = replace(present, key=c.record.key)
+            c.verdicts.insert(0, v)
+            if not v.passed and c.record.status == "accepted":
+                c.record = replace(c.record, status="rejected", reason=f"caption_present: score {v.score:g} vs threshold {v.threshold:g}")
+        return cands
+
+
+class WriteShardStage(Stage[list, Batch]):
+    """One curated shard per chunk of accepted candidates, named by its members' keys (re-runs
+    write the same file), plus its batch file beside it."""
+
+    name = "write shards"
+    execution = "tasks"
+    batch_size = 1
+
+    def __init__(self, plugin: ModalityPlugin, cfg: CurateConfig, out_dir: str):
+        self.plugin, self.cfg, self.out_dir = plugin, cfg, out_dir
+        self.modality = plugin.modality.value
+        self.opts = plugin.options(cfg.options)
+
+    def process(self, batch: list[list[Candidate]]) -> list[str]:
+        return [self._write(cands) for cands in batch]
+
+    def _write(self, cands: list[Candidate]) -> str:
+        cands = sorted(cands, key=lambda c: c.record.key)
+        name = "curated-" + sample_key(*(c.record.key for c in cands))[:16] + ".tar"
+        path = Path(self.out_dir) / name
+        batch_path = Batch.path_beside(path)
+        if path.exists() and batch_path.exists():  # resumable: a complete shard is never rewritten
+            return str(batch_path)
+        members: list[tuple[str, bytes]] = []
+        for c in cands:
+            fields = self.plugin.curated_members(c, self.opts)
+            for f, data in fields.items():
+                members.append((f"{c.record.key}.{f}", data))
+            members.append((f"{c.record.key}.{CAPTION}", (c.record.caption or "").encode("utf-8")))
+            members.append((f"{c.record.key}.{META}", json.dumps(c.record.meta, sort_keys=True).encode()))
+        shard = write_tar(path, members, stage="curated", num_samples=len(cands))
+        Batch(shard=shard, samples=[c.record for c in cands], verdicts=[v for c in cands for v in c.verdicts]).write(batch_path)
+        return str(batch_path)
+
+
+def leftover_candidate(lo: Leftover, modality: str, holdout: int) -> Candidate:
+    key = sample_key("entry", modality, lo.entry.name, lo.reason_kind)
+    detail = f": {lo.entry.name.rsplit('/', 1)[-1]}" + (f" ({lo.detail})" if lo.detail else "")
+    return Candidate(_record(key, modality, lo.entry.uri, "rejected", lo.reason_kind + detail, None, holdout))
+
+
+def mark_exact_duplicates(cands: list[Candidate]) -> list[Candidate]:
+    """The first input in name order keeps the content key; a later one with the same media and
+    caption gets a key derived from the original's and its own relative name (deterministic, and
+    the same when the folder moves)."""
+    out, seen = [], {}
+    for c in sorted(cands, key=lambda c: (c.source.name if c.source else "", c.record.source_uri, c.record.key)):
+        k = c.record.key
+        if k in seen:
+            dup = sample_key(k, "duplicate", c.source.name if c.source else c.record.source_uri)
+            rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
+            verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
+            out.append(Candidate(rec, verdicts, c.source, None))
+            continue
+        seen[k] = c.record.source_uri
+        out.append(c)
+    return out
+
+
+def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:
+    """Curate a source into shards under <home>/curated/<modality>. Runs with or without Ray."""
+    cfg = cfg or CurateConfig()
+    plugin = get_plugin(cfg.modality)
+    modality = plugin.modality.value
+    opts = plugin.options(cfg.options)
+    ws = Workspace.at(home)
+    out_dir = ws.curated(modality)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = source if isinstance(source, SourceSpec) else SourceSpec(
+        str(source), caption_key=cfg.caption_key, path_column=cfg.path_column, caption_column=cfg.caption_column,
+        media_column=cfg.media_column, follow_symlinks=cfg.follow_symlinks)
+
+    inputs, leftovers = plugin.group(list_entries(spec), opts)
+    if not inputs and not leftovers:
+        raise ValueError(f"source {spec.uri} is empty")
+    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), inputs, backend)
+    cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
+    cands = mark_exact_duplicates(cands)
+    plugin.near_duplicates(cands, opts)  # needs the global view: in the driver, on signatures only
+    cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
+
+    accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
+    batch_paths = run_stage(WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size), backend)
+    shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
+    dropped = [c for c in cands if not c.accepted]
+    rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
+    Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
+    reasons = Counter((c.record.reason or "").split(":")[0] for c in dropped)
+    return CurateResult(modality, batch_paths + [str(rejections)], shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))

@@ -1,0 +1,173 @@
+"""Pre-encoding for any modality: curated shards in, encoded shards (latent or VAE moments, text
+features, per-frame conditioning) and their batch files out, through a Ray Data actor pool that
+holds one latent and one text encoder per actor.
+
+The modality's plugin turns curated members into the encoder's input [C, T, H, W]; the encoders
+know nothing of modalities. Encoded shards look the same for every modality (contracts/members).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from contracts.keys import sample_key
+from contracts.layout import Workspace
+from contracts.members import CAP_FEATS, CAP_MASK, CAPTION, FRAME_COND, LATENT, META, MOMENTS, POOLED, member
+from contracts.records import Batch, EncodingRecord
+from contracts.shards import iter_samples, npy_bytes, write_tar
+from preprocess.modality import get_plugin
+from preprocess.runner import run_stage
+from preprocess.stage import Resources, Stage
+
+
+@dataclass
+class EncodeConfig:
+    latent: str = "identity"  # identity | sd15 | sdxl
+    vae: str | None = None  # local diffusers folder or single .safetensors file (sd15, sdxl)
+    text: str = "minilm"  # minilm | clip | llama | phone
+    text_path: str | None = None  # local folder or checkpoint (clip, llama)
+    text_layer: int = -1  # hidden layer of the text encoder (-2: penultimate, as Lumina-Next)
+    max_tokens: int | None = None  # caption tokens (default: the encoder's own)
+    batch_size: int = 64  # samples per encoder call
+    num_actors: int = 1  # encoder actors in the pool
+    gpus_per_actor: float = 0.0  # declare GPUs to use them (never guessed)
+
+
+def encoder_record(encoder, kind: str) -> dict:
+    info = encoder.describe()
+    if kind == "latent":
+        info.update(scale=float(encoder.scale), shift=float(getattr(encoder, "shift", 0.0)), stochastic=bool(encoder.stochastic),
+                    latent_channels=int(getattr(encoder, "latent_channels", 0)), downsample=int(getattr(encoder, "downsample", 1)))
+    else:
+        info.update(dim=int(encoder.dim))
+    info["kind"] = kind
+    return info
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{os.getpid()}.{path.name}")  # several actors may race here
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_encoder_files(ws: Workspace, latent_encoder, text_encoder) -> None:
+    """encoder.json for both encoders and the text encoder's null caption, once per fingerprint."""
+    for enc, kind in ((latent_encoder, "latent"), (text_encoder, "text")):
+        path = ws.encoder_info(enc.fingerprint)
+        if not path.exists():
+            _write_atomic(path, json.dumps(encoder_record(enc, kind), indent=1, sort_keys=True).encode())
+    path = ws.null_caption(text_encoder.fingerprint)
+    if not path.exists():
+        import io
+
+        t = text_encoder.encode([""])
+        buf = io.BytesIO()
+        np.savez(buf, cap_feats=t.feats[0], cap_mask=t.mask[0], pooled=t.pooled[0])
+        _write_atomic(path, buf.getvalue())
+
+
+class EncodeStage(Stage[str, str]):
+    """One curated shard per call -> the encoded shard's batch file. Resumable: a complete output
+    is reused, so a rerun after a crash encodes only what is missing."""
+
+    name = "encode"
+    execution = "actors"
+    batch_size = 1
+
+    def __init__(self, modality: str, home: str, cfg: EncodeConfig):
+        self.modality, self.home, self.cfg = modality, home, cfg
+        self.resources = Resources(cpus=1.0, gpus=cfg.gpus_per_actor)
+        self.latent_encoder = self.text_encoder = None
+
+    def setup(self) -> None:
+        if self.latent_encoder is not None:
+            return
+        from encoders.latent import load_latent_encoder
+        from encoders.text import load_text_encoder
+
+        device = "cuda" if self.cfg.gpus_per_actor > 0 else None
+        self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=device)
+        self.text_encoder = load_text_encoder(self.cfg.text, self.cfg.text_path, layer=self.cfg.text_layer,
+                                              max_tokens=self.cfg.max_tokens, device=device)
+        write_encoder_files(Workspace.at(self.home), self.latent_encoder, self.text_encoder)
+
+    def details(self) -> dict:
+        return {"latent": self.cfg.latent, "text": self.cfg.text, "vae": self.cfg.vae, "text_path": self.cfg.text_path}
+
+    def process(self, batch: list[str]) -> list[str]:
+        return [str(Batch.path_beside(self.encode_shard(uri).shard.uri)) for uri in batch]
+
+    def encode_shard(self, curated_uri: str) -> Batch:
+        plugin = get_plugin(self.modality)
+        lat, txt = self.latent_encoder, self.text_encoder
+        out_dir = Workspace.at(self.home).encoded(self.modality)
+        name = "encoded-" + sample_key(Path(curated_uri).name, lat.fingerprint, txt.fingerprint)[:16] + ".tar"
+        batch_path = Batch.path_beside(out_dir / name)
+        if batch_path.exists() and (out_dir / name).exists():
+            return Batch.read(batch_path)
+        samples = list(iter_samples(curated_uri))
+        shard_uri = str((out_dir / name).resolve())
+        latent_field = MOMENTS if lat.stochastic else LATENT
+        members: list[tuple[str, bytes]] = []
+        encodings: list[EncodingRecord] = []
+        for start in range(0, len(samples), self.cfg.batch_size):
+            chunk = samples[start : start + self.cfg.batch_size]
+            captions = [fields[CAPTION].decode("utf-8") for _, fields in chunk]
+            text = txt.encode(captions)
+            for i, (key, fields) in enumerate(chunk):
+                z = lat.encode(plugin.media_array(fields))
+                meta = json.loads(fields.get(META, b"{}") or b"{}")
+                meta.update(caption=captions[i], latent_encoder=lat.fingerprint, latent_scale=float(lat.scale),
+                            latent_shift=float(getattr(lat, "shift", 0.0)), stochastic=bool(lat.stochastic), text_encoder=txt.fingerprint)
+                members += [
+                    (member(key, latent_field), npy_bytes(z)),
+                    (member(key, CAP_FEATS), npy_bytes(text.feats[i])),
+                    (member(key, CAP_MASK), npy_bytes(text.mask[i])),
+                    (member(key, POOLED), npy_bytes(text.pooled[i])),
+                ]
+                cond = plugin.frame_cond(fields)
+                if cond is not None:
+                    members.append((member(key, FRAME_COND), npy_bytes(np.asarray(cond, dtype=np.float32))))
+                members.append((member(key, META), json.dumps(meta, sort_keys=True).encode()))
+                encodings.append(EncodingRecord(key, lat.fingerprint, "latent", list(z.shape), str(z.dtype), shard_uri, member(key, latent_field)))
+                encodings.append(EncodingRecord(key, txt.fingerprint, "text", list(text.feats[i].shape), str(text.feats.dtype), shard_uri, member(key, CAP_FEATS)))
+        shard = write_tar(out_dir / name, members, stage="encoded", num_samples=len(samples))
+        batch = Batch(shard=shard, encodings=encodings)
+        batch.write(batch_path)
+        return batch
+
+
+@dataclass
+class EncodeResult:
+    modality: str
+    batch_paths: list[str]
+    latent_encoder: str  # fingerprints
+    text_encoder: str
+    encoders: list[dict]  # encoder.json contents, for the catalog
+
+
+def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
+    folder = Workspace.at(home).curated(modality)
+    return sorted(str(p) for p in folder.glob("curated-*.tar")) if folder.is_dir() else []
+
+
+def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,
+           shard_uris: list[str] | None = None, backend: str = "ray") -> EncodeResult:
+    """Encode curated shards (default: every curated shard of the modality in the workspace)."""
+    cfg = cfg or EncodeConfig()
+    ws = Workspace.at(home)
+    shard_uris = curated_shards(ws.home, modality) if shard_uris is None else shard_uris
+    if not shard_uris:
+        raise ValueError(f"no curated {modality} shards under {ws.curated(modality)}: run `lumina curate` first")
+    ws.encoded(modality).mkdir(parents=True, exist_ok=True)
+    stage = EncodeStage(modality, str(ws.home), cfg)
+    batch_paths = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")
+    first = {e.kind: e.encoder_fingerprint for e in Batch.read(batch_paths[0]).encodings}
+    infos = [json.loads(ws.encoder_info(first[k]).read_text()) for k in ("latent", "text")]
+    return EncodeResult(modality, sorted(batch_paths), first["latent"], first["text"], infos)

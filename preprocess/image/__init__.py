@@ -1,0 +1,1 @@
+"""Image-text: the only place that knows image file formats."""

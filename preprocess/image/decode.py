@@ -1,0 +1,62 @@
+"""Decoding images correctly: the header is checked before any pixel is decoded, EXIF orientation is
+applied, 16-bit and float images are scaled to 8 bits, transparency is composited on a documented
+background, palette/CMYK/greyscale become RGB, and animated images are refused (they are video).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white (img2dataset does the same)
+
+
+class ImageRejected(Exception):
+    """A decodable file that is no usable still image; ``kind`` becomes the reason kind."""
+
+    def __init__(self, kind: str, detail: str, score: float | None = None, threshold: float | None = None):
+        super().__init__(f"{kind}: {detail}")
+        self.kind, self.detail, self.score, self.threshold = kind, detail, score, threshold
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit integer ("I;16", "I") and float ("F") modes scaled by their real range, not clipped."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        hi = 1.0 if a.max() <= 1.0 else 255.0
+        return Image.fromarray(np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    return img
+
+
+def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
+    """bytes -> RGB image. Raises ImageRejected for refusals and other exceptions for corrupt data
+    (the caller quarantines those with the error type and message)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = Image.open(io.BytesIO(data))  # reads the header only
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageRejected("too_many_pixels", f"{w}x{h} = {w * h} pixels (cap {max_pixels})", float(w * h), float(max_pixels))
+        if getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) > 1:
+            raise ImageRejected("animated_image", f"{img.n_frames} frames (curate it as video)", float(img.n_frames), 1.0)
+        img.verify()  # truncation and checksums, before a full decode
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with an orientation tag
+    img = _to_8bit(img)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("LA", "PA"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        canvas = Image.new("RGB", img.size, background)
+        canvas.paste(img, mask=img.getchannel("A"))
+        return canvas
+    return img.convert("RGB")  # CMYK, YCbCr, L, 1 ...

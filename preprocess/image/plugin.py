@@ -1,0 +1,94 @@
+"""The image modality: decode, validate, score, near-dedup and normalise image-text pairs."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from contracts.keys import split_of
+from contracts.records import Modality, SampleRecord, VerdictRecord
+from preprocess.image.decode import ImageRejected, decode_image
+from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
+from preprocess.image.resize import fit_to_budget, square
+from preprocess.modality import Candidate, ModalityPlugin
+from preprocess.sources import RawInput
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+MEDIA = "png"  # the curated shard stores normalised RGB PNGs
+FILTER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    min_side: int = 24  # pixels, of the original
+    max_aspect: float = 2.5  # long side / short side
+    max_pixels: int = 40_000_000  # checked in the header, before decoding (decompression bombs)
+    phash_max_distance: int = 12  # near duplicates: Hamming distance of the 256-bit pHash ...
+    colour_max_diff: float = 12.0  # ... and the largest 4x4-cell mean colour difference (0..255)
+    resize: str = "fit"  # "fit": keep the aspect ratio within max_tokens; "square": shorter side to size, centre crop
+    max_tokens: int = 1024  # fit: latent patch tokens per image (1024 = 512x512 px on an 8x VAE with patch 2)
+    patch_size: int = 2
+    vae_factor: int = 8  # 8 for SD/SDXL VAEs, 1 for identity (pixel-space) latents
+    size: int = 32  # square: the side
+
+    def __post_init__(self) -> None:
+        if self.resize not in ("fit", "square"):
+            raise ValueError(f"resize must be 'fit' or 'square', got {self.resize!r}")
+
+
+class ImagePlugin(ModalityPlugin):
+    modality = Modality.IMAGE
+    media_suffixes = IMAGE_SUFFIXES
+    options_cls = ImageOptions
+
+    def analyse(self, item: RawInput, caption: str, key: str, opts: ImageOptions) -> list[Candidate]:
+        data = item.media["media"].read()
+        split = split_of(key)
+        base = dict(key=key, modality="image", source_uri=item.uri, caption=caption, split=split)
+        try:
+            img = decode_image(data, opts.max_pixels)
+        except ImageRejected as r:
+            status = "quarantined" if r.kind == "too_many_pixels" else "rejected"
+            rec = SampleRecord(status=status, reason=f"{r.kind}: {r.detail}", **base)
+            verdicts = [] if r.score is None else [VerdictRecord(key, r.kind, FILTER_VERSION, r.score, r.threshold, False)]
+            return [Candidate(rec, verdicts, item)]
+        except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
+            return [Candidate(SampleRecord(status="quarantined", reason=f"decode_error: {type(e).__name__}: {e}", **base), source=item)]
+
+        w, h = img.size
+        verdicts = [
+            VerdictRecord(key, "min_size", FILTER_VERSION, float(min(w, h)), float(opts.min_side), min(w, h) >= opts.min_side),
+            VerdictRecord(key, "aspect_ratio", FILTER_VERSION, max(w, h) / min(w, h), opts.max_aspect, max(w, h) / min(w, h) <= opts.max_aspect),
+        ]
+        out = self.normalise(img, opts)
+        failed = [v for v in verdicts if not v.passed]
+        status, reason = "accepted", None
+        if failed:
+            v = failed[0]
+            status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
+        rec = SampleRecord(status=status, reason=reason, width=out.width, height=out.height, frames=1,
+                           meta={"source_dir": item.name.rsplit("/", 2)[-2] if "/" in item.name else "", "original_size": [w, h]}, **base)
+        return [Candidate(rec, verdicts, item, (perceptual_hash(img), colour_signature(img)))]
+
+    def near_duplicates(self, cands: list[Candidate], opts: ImageOptions) -> None:
+        mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff)
+
+    @staticmethod
+    def normalise(img: Image.Image, opts: ImageOptions) -> Image.Image:
+        if opts.resize == "square":
+            return square(img, opts.size)
+        return fit_to_budget(img, opts.max_tokens, opts.patch_size * opts.vae_factor)
+
+    def curated_members(self, cand: Candidate, opts: ImageOptions) -> dict[str, bytes]:
+        img = self.normalise(decode_image(cand.source.media["media"].read(), opts.max_pixels), opts)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return {MEDIA: buf.getvalue()}
+
+    def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
+        rgb = np.asarray(Image.open(io.BytesIO(fields[MEDIA])).convert("RGB"), dtype=np.float32)
+        return (rgb / 127.5 - 1.0).transpose(2, 0, 1)[:, None]  # [3, 1, H, W] in [-1, 1]

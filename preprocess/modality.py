@@ -1,0 +1,98 @@
+"""The modality seam: what each kind of media must provide, and the registry that finds it.
+
+Everything generic (sources, keys, exact dedup, shards, the catalog, Ray) lives outside; everything
+that knows a file format lives in ``preprocess/<modality>/`` behind this interface. A new modality
+is one package and one line in ``PLUGINS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from contracts.records import Modality, SampleRecord, VerdictRecord
+from preprocess.sources import Entry, Leftover, RawInput, group_by_stem
+
+PLUGINS = {
+    Modality.IMAGE: "preprocess.image.plugin:ImagePlugin",
+    Modality.VIDEO: "preprocess.video.plugin:VideoPlugin",
+    Modality.MULTIVIEW: "preprocess.multiview.plugin:MultiviewPlugin",
+    Modality.SPEECH: "preprocess.speech.plugin:SpeechPlugin",
+}
+
+
+@dataclass
+class Candidate:
+    """One would-be sample after analysis: its record, its filter verdicts, what near-duplicate
+    search needs (``signature``), and how to read its media again when the shard is written."""
+
+    record: SampleRecord
+    verdicts: list[VerdictRecord] = field(default_factory=list)
+    source: RawInput | None = None
+    signature: Any = None  # the modality's near-duplicate signature (hashes, colours, fingerprints)
+
+    @property
+    def accepted(self) -> bool:
+        return self.record.status == "accepted"
+
+
+class ModalityPlugin(ABC):
+    modality: Modality
+    media_suffixes: tuple[str, ...] = ()
+    options_cls: type  # a frozen dataclass of the modality's curation options
+
+    def options(self, values: dict[str, Any] | None) -> Any:
+        from contracts.config import from_mapping
+
+        return from_mapping(self.options_cls, values or {}, where=f"{self.modality.value} options")
+
+    def group(self, entries: list[Entry], opts: Any) -> tuple[list[RawInput], list[Leftover]]:
+        """Entries -> would-be samples and leftovers. Default: one media file + caption beside it."""
+        return group_by_stem(entries, self.media_suffixes)
+
+    @abstractmethod
+    def analyse(self, item: RawInput, caption: str, key: str, opts: Any) -> list[Candidate]:
+        """Decode, validate and score one input whose caption is already read and checked.
+        May return several candidates (a video split at scene cuts). Raise only for unexpected bugs;
+        expected failures (decode errors) come back as quarantined candidates via ``quarantined``."""
+
+    def content_parts(self, item: RawInput) -> list[bytes]:
+        """The bytes the sample key hashes (with the caption). Default: the media entries' bytes."""
+        return [item.media[k].read() for k in sorted(item.media)]
+
+    def near_duplicates(self, cands: list[Candidate], opts: Any) -> None:
+        """Mark near duplicates among accepted candidates (in place), with a verdict naming the match."""
+
+    @abstractmethod
+    def curated_members(self, cand: Candidate, opts: Any) -> dict[str, bytes]:
+        """The normalised media members of the curated shard: field -> bytes (without the key)."""
+
+    @abstractmethod
+    def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
+        """Curated members of one sample -> the encoder's input [C, T, H, W] float32
+        (pixels in [-1, 1]; speech: the normalised log-mel)."""
+
+    def frame_cond(self, fields: dict[str, bytes]) -> np.ndarray | None:
+        """Per-frame conditioning [T, K] (cameras of multi-view), or None."""
+        return None
+
+
+_loaded: dict[Modality, ModalityPlugin] = {}
+
+
+def get_plugin(modality: str | Modality) -> ModalityPlugin:
+    m = Modality.parse(modality)
+    if m not in _loaded:
+        module, _, cls = PLUGINS[m].partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name and module.startswith(e.name):
+                raise ValueError(f"modality {m.value!r} is not available yet in this version") from None
+            raise
+        _loaded[m] = getattr(mod, cls)()
+    return _loaded[m]

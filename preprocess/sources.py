@@ -1,0 +1,355 @@
+"""Where raw inputs come from: a folder, webdataset tars, a parquet/jsonl/csv listing, or a folder
+written by Hugging Face ``datasets.save_to_disk``.
+
+Every source kind becomes the same thing: a list of ``Entry`` objects, each a named blob with a
+picklable way to read it (so Ray tasks read the bytes, not the driver). Modalities then group
+entries into inputs (``group_by_stem`` for one-file media with a caption beside them). Names are
+relative to the source, so the same files from a moved folder give the same names, and keys come
+from content, so the same files from another source kind give the same samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+import tarfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+MAX_CAPTION_BYTES = 16 * 1024  # longer caption files are rejected, never read whole
+
+
+class SourceKind(str, Enum):
+    FOLDER = "folder"
+    TARS = "tars"
+    LISTING = "listing"
+    HF_DATASET = "hf_dataset"
+
+
+class SourceError(ValueError):
+    """A source that cannot be read at all (wrong path, unknown format): one clear line for the user."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One named blob of a source. ``loc`` says how to read it: ("file", path), ("tar", tar, member)
+    or ("bytes", data). ``kind`` is "file" for a regular file, else what it is (skipped, reported)."""
+
+    name: str  # relative, '/'-separated: stable when the folder moves
+    uri: str  # absolute origin, for the catalog's source_uri
+    size: int
+    loc: tuple = ()
+    kind: str = "file"
+    text: str | None = None  # a caption given inline by a listing or dataset row
+
+    @property
+    def suffix(self) -> str:
+        base = self.name.rsplit("/", 1)[-1]
+        return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+    @property
+    def stem(self) -> str:
+        return self.name[: len(self.name) - len(self.suffix)] if self.suffix else self.name
+
+    def read(self, limit: int | None = None) -> bytes:
+        """The bytes; with ``limit``, at most limit + 1 bytes (so callers can tell "too long")."""
+        how = self.loc[0]
+        n = -1 if limit is None else limit + 1
+        if how == "file":
+            # O_NOFOLLOW and a regular-file check: a FIFO or device must never block or flood us
+            fd = os.open(self.loc[1], os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise OSError("not a regular file")
+                return f.read(n) if n >= 0 else f.read()
+        if how == "tar":
+            with tarfile.open(self.loc[1], "r") as tar:
+                f = tar.extractfile(self.loc[2])
+                if f is None:
+                    raise OSError("not a regular tar member")
+                return f.read(n) if n >= 0 else f.read()
+        if how == "bytes":
+            data = self.loc[1]
+            return data if n < 0 else data[:n]
+        raise OSError(f"entry {self.name} has nothing to read ({self.kind})")
+
+
+@dataclass
+class SourceSpec:
+    """What the user points at, and how to read captions from it."""
+
+    uri: str
+    kind: SourceKind | None = None  # detected from the path when None
+    caption_key: str = "caption"  # key of a .json caption file beside the media
+    path_column: str = "path"  # listings: the column with media paths (relative to the listing)
+    caption_column: str = "caption"  # listings and datasets: the caption column
+    media_column: str | None = None  # datasets: the media column (default: the first non-caption column)
+    follow_symlinks: bool = False  # never leave the source root unless asked
+
+
+def detect_kind(uri: str) -> SourceKind:
+    p = Path(uri)
+    if any(ch in uri for ch in "*?[") or uri.endswith(".tar"):
+        return SourceKind.TARS
+    if p.is_file() and p.suffix.lower() in (".parquet", ".jsonl", ".json", ".csv"):
+        return SourceKind.LISTING
+    if p.is_dir():
+        if (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists() or (p / "state.json").exists():
+            return SourceKind.HF_DATASET
+        return SourceKind.FOLDER
+    if not p.exists():
+        raise SourceError(f"source not found: {uri}")
+    raise SourceError(f"cannot tell what kind of source {uri} is (a folder, *.tar, .parquet/.jsonl/.csv, or a datasets.save_to_disk folder)")
+
+
+def list_entries(spec: SourceSpec) -> list[Entry]:
+    """Every entry of the source, in a stable order."""
+    kind = spec.kind or detect_kind(spec.uri)
+    if kind == SourceKind.FOLDER:
+        return _folder_entries(Path(spec.uri), spec.follow_symlinks)
+    if kind == SourceKind.TARS:
+        return _tar_entries(spec.uri)
+    if kind == SourceKind.LISTING:
+        return _listing_entries(Path(spec.uri), spec)
+    if kind == SourceKind.HF_DATASET:
+        return _dataset_entries(Path(spec.uri), spec)
+    raise SourceError(f"unknown source kind {kind!r}")
+
+
+def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
+    root = root.resolve()
+    if not root.is_dir():
+        raise SourceError(f"not a folder: {root}")
+    out: list[Entry] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+        dirnames.sort()
+        d = Path(dirpath)
+        for name in sorted(filenames) + [n for n in dirnames if (d / n).is_symlink() and not follow_symlinks]:
+            p = d / name
+            rel = p.relative_to(root).as_posix()
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                target = p.resolve()
+                inside = target == root or root in target.parents
+                if not (follow_symlinks or inside) or not target.is_file():
+                    out.append(Entry(rel, str(p), 0, (), "symlink_outside_source" if not inside else "symlink"))
+                    continue
+                out.append(Entry(rel, str(p), target.stat().st_size, ("file", str(target))))
+            elif stat.S_ISREG(st.st_mode):
+                out.append(Entry(rel, str(p), st.st_size, ("file", str(p))))
+            else:
+                out.append(Entry(rel, str(p), 0, (), "not_a_regular_file"))
+    return sorted(out, key=lambda e: e.name)
+
+
+def _tar_paths(pattern: str) -> list[Path]:
+    import glob
+
+    paths = sorted(Path(p).resolve() for p in glob.glob(os.path.expanduser(pattern)))
+    if not paths:
+        raise SourceError(f"no tar files match {pattern}")
+    return paths
+
+
+def _tar_entries(pattern: str) -> list[Entry]:
+    out = []
+    for tar_path in _tar_paths(pattern):
+        try:
+            with tarfile.open(tar_path, "r") as tar:
+                members = tar.getmembers()
+        except (tarfile.TarError, OSError) as e:
+            raise SourceError(f"unreadable tar {tar_path}: {type(e).__name__}: {e}") from None
+        for m in members:
+            if m.isdir():
+                continue
+            # The tar's own name scopes its members: two tars may both hold 000001.jpg.
+            name = f"{tar_path.name}/{m.name}"
+            uri = f"{tar_path}#{m.name}"
+            if m.isfile():
+                out.append(Entry(name, uri, m.size, ("tar", str(tar_path), m.name)))
+            else:
+                out.append(Entry(name, uri, 0, (), "not_a_regular_file"))
+    return out
+
+
+def _rows_of_listing(path: Path) -> list[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path).to_pylist()
+        if suffix in (".jsonl", ".json"):
+            text = path.read_text(encoding="utf-8")
+            if suffix == ".json" and text.lstrip().startswith("["):
+                return list(json.loads(text))
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        if suffix == ".csv":
+            with open(path, newline="", encoding="utf-8") as f:
+                return list(csv.DictReader(f))
+    except (OSError, ValueError) as e:
+        raise SourceError(f"unreadable listing {path}: {type(e).__name__}: {e}") from None
+    raise SourceError(f"unknown listing format {path.suffix} (parquet, jsonl, json or csv)")
+
+
+def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
+    """Each row names a media file (relative to the listing's folder) and gives its caption. The
+    entries take the media's own relative path as name, so captions group with media by stem."""
+    path = path.resolve()
+    rows = _rows_of_listing(path)
+    if rows and spec.path_column not in rows[0]:
+        raise SourceError(f"listing {path} has no column {spec.path_column!r} (columns: {', '.join(rows[0])}); set --path-column")
+    out = []
+    for i, row in enumerate(rows):
+        rel = str(row.get(spec.path_column) or "")
+        media = (path.parent / rel).resolve() if rel else None
+        name = Path(rel).as_posix() if rel and not Path(rel).is_absolute() else f"row{i:08d}/{Path(rel).name}"
+        if media is None or not media.is_file():
+            out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media"))
+            continue
+        out.append(Entry(name, str(media), media.stat().st_size, ("file", str(media))))
+        caption = row.get(spec.caption_column)
+        if caption is not None:
+            out.append(_caption_entry(name, f"{path}#row={i}", str(caption)))
+    return out
+
+
+def _caption_entry(media_name: str, uri: str, caption: str) -> Entry:
+    stem = media_name.rsplit(".", 1)[0] if "." in media_name.rsplit("/", 1)[-1] else media_name
+    data = caption.encode("utf-8")
+    return Entry(stem + ".txt", uri, len(data), ("bytes", data), text=caption)
+
+
+def _dataset_entries(path: Path, spec: SourceSpec) -> list[Entry]:
+    """A ``datasets.save_to_disk`` folder: media column as raw bytes (no re-encoding, so keys match
+    the original files), caption column inline."""
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as e:  # noqa: BLE001 - datasets raises many types for a bad folder
+        raise SourceError(f"unreadable dataset {path}: {type(e).__name__}: {e}") from None
+    if isinstance(ds, datasets.DatasetDict):
+        ds = datasets.concatenate_datasets([ds[k] for k in sorted(ds)])
+    cols = ds.column_names
+    if spec.caption_column not in cols:
+        raise SourceError(f"dataset {path} has no column {spec.caption_column!r} (columns: {', '.join(cols)}); set --caption-column")
+    media_col = spec.media_column or next((c for c in cols if c != spec.caption_column), None)
+    if media_col is None:
+        raise SourceError(f"dataset {path} has no media column")
+    feature = ds.features[media_col]
+    if hasattr(feature, "decode"):  # Image/Audio/Video features: read the stored bytes as they are
+        ds = ds.cast_column(media_col, type(feature)(decode=False))
+    out = []
+    for i, row in enumerate(ds):
+        value = row[media_col]
+        data, orig = (value.get("bytes"), value.get("path")) if isinstance(value, dict) else (value, None)
+        if data is None and orig and Path(orig).is_file():
+            data = Path(orig).read_bytes()
+        ext = Path(orig).suffix if orig else ".bin"
+        name = f"row{i:08d}{ext}"
+        uri = f"{path}#row={i}"
+        if not isinstance(data, (bytes, bytearray)):
+            out.append(Entry(name, uri, 0, (), "missing_media"))
+            continue
+        out.append(Entry(name, uri, len(data), ("bytes", bytes(data))))
+        if row.get(spec.caption_column) is not None:
+            out.append(_caption_entry(name, uri, str(row[spec.caption_column])))
+    return out
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+@dataclass
+class RawInput:
+    """One would-be sample: its media entries by role, and its caption entry if any."""
+
+    name: str  # relative name of the main media entry
+    uri: str
+    media: dict[str, Entry]
+    caption: Entry | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Leftover:
+    """An entry that is no sample of this modality: recorded as rejected with this reason kind."""
+
+    entry: Entry
+    reason_kind: str  # unsupported_type, orphan_caption, not_a_regular_file, ...
+    detail: str = ""
+
+
+CAPTION_SUFFIXES = (".txt", ".json")
+IGNORED_NAMES = ("README.json", ".DS_Store")
+
+
+def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> tuple[list[RawInput], list[Leftover]]:
+    """One-file media with an optional caption beside it (``a.png`` + ``a.txt`` or ``a.json``).
+    Everything else is a leftover with a reason, so no entry goes unaccounted."""
+    entries = list(entries)
+    captions: dict[str, Entry] = {}
+    inputs: list[RawInput] = []
+    leftovers: list[Leftover] = []
+    for e in entries:
+        if e.kind == "file" and e.suffix in CAPTION_SUFFIXES:
+            # a .txt wins over a .json of the same stem; the other one is kept as a leftover
+            if e.stem in captions and captions[e.stem].suffix == ".txt":
+                leftovers.append(Leftover(e, "orphan_caption", "a .txt caption of the same name is used"))
+                continue
+            if e.stem in captions:
+                leftovers.append(Leftover(captions[e.stem], "orphan_caption", "a .txt caption of the same name is used"))
+            captions[e.stem] = e
+    used: set[str] = set()
+    for e in entries:
+        if e.kind != "file":
+            leftovers.append(Leftover(e, e.kind, "not read"))
+        elif e.suffix in media_suffixes:
+            cap = captions.get(e.stem)
+            if cap is not None:
+                used.add(e.stem)
+            inputs.append(RawInput(e.name, e.uri, {"media": e}, cap))
+        elif e.suffix not in CAPTION_SUFFIXES and e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
+            leftovers.append(Leftover(e, "unsupported_type", e.suffix or "no extension"))
+    for stem, cap in captions.items():
+        if stem not in used and cap.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
+            leftovers.append(Leftover(cap, "orphan_caption", "no media of the same name"))
+    return inputs, leftovers
+
+
+def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MAX_CAPTION_BYTES) -> tuple[str | None, str | None]:
+    """(caption, error kind + detail). Never raises; the error says why a caption is unusable."""
+    if entry is None:
+        return None, "missing_caption: no caption beside the media"
+    if entry.text is not None:
+        data = entry.text.encode("utf-8")
+    else:
+        try:
+            data = entry.read(limit)
+        except OSError as e:
+            return None, f"caption_unreadable: {type(e).__name__}: {e.strerror or e}"
+    if len(data) > limit:
+        return None, f"caption_too_long: more than {limit} bytes"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, f"caption_not_utf8: {e.reason} at byte {e.start}"
+    if entry.suffix == ".json" and entry.text is None:
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            return None, f"caption_bad_json: {e}"
+        if not isinstance(value, dict) or not isinstance(value.get(json_key), str):
+            return None, f"caption_bad_json: no string key {json_key!r}"
+        text = value[json_key]
+    # control characters (NUL included) become spaces; whitespace collapses
+    text = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else ch for ch in text)
+    return " ".join(text.split()), None

@@ -1,0 +1,62 @@
+"""The ground floor: contracts import nothing of ours, and the Modality enum matches the catalog."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from contracts.records import MODALITIES, Modality, SampleRecord
+
+REPO = Path(__file__).resolve().parents[2]
+OUR_PACKAGES = {"catalog", "preprocess", "training", "evaluation", "modelzoo", "flows", "encoders"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_contracts_import_none_of_our_packages():
+    for path in (REPO / "contracts").glob("*.py"):
+        assert not (_imports(path) & OUR_PACKAGES), path
+
+
+def test_training_and_evaluation_never_import_preprocess():
+    for pkg in ("training", "evaluation"):
+        for path in (REPO / pkg).rglob("*.py"):
+            assert "preprocess" not in _imports(path), path
+
+
+def test_no_module_outside_its_modality_package_names_an_image_format():
+    pattern = re.compile(r"""["']\.?(png|jpe?g|webp|bmp|gif|tiff?)["']""", re.IGNORECASE)
+    allowed = {REPO / "preprocess" / "image", REPO / "evaluation" / "image", REPO / "tests", REPO / "bench"}
+    offenders = []
+    for pkg in ("contracts", "preprocess", "training", "evaluation", "catalog", "flows", "encoders", "modelzoo"):
+        for path in (REPO / pkg).rglob("*.py"):
+            if any(a in path.parents for a in allowed):
+                continue
+            if pattern.search(path.read_text()):
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
+
+
+def test_modality_enum_matches_the_catalog_check_constraint():
+    sql = (REPO / "catalog" / "migrations" / "001_init.sql").read_text()
+    m = re.search(r"modality\s+VARCHAR NOT NULL CHECK \(modality IN \(([^)]*)\)\)", sql)
+    assert m, "the samples.modality CHECK constraint moved: update this test"
+    in_sql = {v.strip().strip("'") for v in m.group(1).split(",")}
+    assert in_sql == set(MODALITIES) == {m.value for m in Modality}
+
+
+def test_unknown_modality_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="unknown modality 'audio'.*speech"):
+        SampleRecord(key="k" * 32, modality="audio", source_uri="x", status="accepted")

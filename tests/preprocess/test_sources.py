@@ -1,0 +1,190 @@
+"""The user's own data: four source kinds, content keys, aspect ratio, colour-aware near duplicates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from contracts.records import Batch
+from preprocess.curate import CurateConfig, curate
+from preprocess.sources import SourceError, SourceSpec, detect_kind, list_entries
+
+LOCAL = "local"
+
+
+def _photos(folder: Path) -> dict[str, str]:
+    """Six real-looking images with captions: name -> caption."""
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    caps = {}
+    photos = {"astronaut": data.astronaut(), "coffee": data.coffee(), "chelsea": data.chelsea()}
+    for name, arr in photos.items():
+        Image.fromarray(arr).save(folder / f"{name}.png")
+        caps[f"{name}.png"] = f"a photo: {name}"
+    for i in range(3):
+        arr = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"noise{i}.png")
+        caps[f"noise{i}.png"] = f"coloured noise number {i}"
+    for name, cap in caps.items():
+        (folder / name).with_suffix(".txt").write_text(cap)
+    return caps
+
+
+def _samples(result) -> dict[str, tuple[str, str | None]]:
+    rows = {}
+    for p in result.batch_paths:
+        for s in Batch.read(p).samples:
+            rows[s.key] = (s.status, s.reason)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("photos") / "folder"
+    return root, _photos(root)
+
+
+def _as_tars(folder: Path, out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in folder.iterdir())
+    for i, part in enumerate((files[:6], files[6:])):
+        with tarfile.open(out / f"part-{i}.tar", "w") as tar:
+            for p in part:
+                tar.add(p, arcname=p.name)
+    return str(out / "part-*.tar")
+
+
+def _as_listing(folder: Path, caps: dict[str, str], kind: str) -> str:
+    rows = [{"path": f"folder/{name}", "caption": cap} for name, cap in caps.items()]
+    path = folder.parent / f"listing.{kind}"
+    if kind == "jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in rows))
+    elif kind == "csv":
+        path.write_text("path,caption\n" + "\n".join(f"{r['path']},{r['caption']}" for r in rows))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    return str(path)
+
+
+def _as_dataset(folder: Path, caps: dict[str, str], out: Path) -> str:
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"image": [str(folder / n) for n in caps], "caption": list(caps.values())})
+    ds = ds.cast_column("image", datasets.Image())
+    ds.save_to_disk(str(out))
+    return str(out)
+
+
+def test_every_source_kind_gives_the_same_samples(photos, tmp_path):
+    folder, caps = photos
+    sources = {
+        "folder": str(folder),
+        "tars": _as_tars(folder, tmp_path / "tars"),
+        "jsonl": _as_listing(folder, caps, "jsonl"),
+        "parquet": _as_listing(folder, caps, "parquet"),
+        "csv": _as_listing(folder, caps, "csv"),
+        "dataset": _as_dataset(folder, caps, tmp_path / "ds"),
+    }
+    assert detect_kind(sources["dataset"]).value == "hf_dataset" and detect_kind(sources["tars"]).value == "tars"
+    keys = {}
+    for kind, src in sources.items():
+        result = curate(src, tmp_path / f"home-{kind}", CurateConfig(), backend=LOCAL)
+        rows = _samples(result)
+        assert result.counts == {"accepted": 6}, (kind, result.counts, rows)
+        keys[kind] = set(rows)
+    assert all(k == keys["folder"] for k in keys.values()), {k: len(v ^ keys["folder"]) for k, v in keys.items()}
+
+
+def test_a_moved_folder_adds_no_rows(photos, tmp_path):
+    from catalog import Catalog
+
+    folder, _ = photos
+    moved = tmp_path / "elsewhere" / "renamed"
+    shutil.copytree(folder, moved)
+    home = tmp_path / "home"
+    with Catalog.open(home / "catalog.duckdb") as cat:
+        for src in (folder, moved):
+            run = cat.start_run("test", {})
+            cat.register_batches(curate(str(src), home, CurateConfig(), backend=LOCAL).batch_paths, run)
+        assert cat.sql("SELECT count(*) FROM samples")[1][0][0] == 6
+
+
+def test_a_photo_keeps_its_aspect_ratio_within_one_patch(tmp_path):
+    import io
+
+    from contracts.shards import iter_samples
+
+    from skimage import data
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    photo = Image.fromarray(data.astronaut()).resize((640, 427))
+    photo.save(folder / "wide.png")
+    (folder / "wide.txt").write_text("an astronaut, wide")
+    opts = {"max_tokens": 256, "patch_size": 2, "vae_factor": 8}  # unit 16 px
+    result = curate(str(folder), tmp_path / "home", CurateConfig(options=opts), backend=LOCAL)
+    (_, fields), = list(iter_samples(result.shard_uris[0]))
+    w, h = Image.open(io.BytesIO(fields["png"])).size
+    assert w % 16 == 0 and h % 16 == 0 and (w // 16) * (h // 16) <= 256
+    assert abs(w / h - 640 / 427) * h <= 16  # the ratio holds to within one grid unit
+    assert w > h * 1.3
+
+
+def _circle(path: Path, colour, size=64, r=8, caption="a small circle"):
+    img = Image.new("RGB", (size, size))
+    ImageDraw.Draw(img).ellipse([size // 2 - r, size // 2 - r, size // 2 + r, size // 2 + r], fill=colour)
+    img.save(path)
+    path.with_suffix(".txt").write_text(caption)
+    return img
+
+
+def test_near_duplicates_see_colour_and_survive_resizing(tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    _circle(folder / "a_orange.png", (255, 165, 0), caption="a small orange circle")
+    _circle(folder / "b_pink.png", (255, 192, 203), caption="a small pink circle")
+    big = Image.open(folder / "a_orange.png").resize((96, 96), Image.BICUBIC)
+    big.save(folder / "c_orange_resized.png")
+    (folder / "c_orange_resized.txt").write_text("the same orange circle, larger")
+    result = curate(str(folder), tmp_path / "home", CurateConfig(), backend=LOCAL)
+    by_name = {}
+    for p in result.batch_paths:
+        b = Batch.read(p)
+        for s in b.samples:
+            by_name[Path(s.source_uri).stem] = (s, [v for v in b.verdicts if v.key == s.key and v.filter == "phash_dedup"])
+    assert by_name["a_orange"][0].status == "accepted"
+    assert by_name["b_pink"][0].status == "accepted"
+    resized, verdicts = by_name["c_orange_resized"]
+    assert resized.status == "rejected" and by_name["a_orange"][0].key in resized.reason
+    assert verdicts and not verdicts[0].passed and verdicts[0].score <= verdicts[0].threshold
+
+
+def test_unknown_sources_are_one_clear_error(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        list_entries(SourceSpec(str(tmp_path / "nope")))
+    (tmp_path / "x.parquet").write_text("not parquet")
+    with pytest.raises(SourceError, match="unreadable listing"):
+        list_entries(SourceSpec(str(tmp_path / "x.parquet")))
+
+
+def test_every_entry_is_accounted_for(tmp_path):
+    folder = tmp_path / "src"
+    (folder / "sub.png").mkdir(parents=True)  # a folder named like an image
+    _circle(folder / "ok.png", (200, 30, 30))
+    (folder / "orphan.txt").write_text("a caption without an image")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "link.png").symlink_to("/etc/hostname")
+    result = curate(str(folder), tmp_path / "home", CurateConfig(), backend=LOCAL)
+    reasons = {Path(s.source_uri).name: (s.reason or "").split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples}
+    assert reasons == {"ok.png": "", "orphan.txt": "orphan_caption", "notes.pdf": "unsupported_type", "link.png": "symlink_outside_source"}
