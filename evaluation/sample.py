@@ -28,6 +28,7 @@ class SampleConfig:
     out: str = "sample.png"
     size: str | None = None  # "HxW" in pixels (default: the training size)
     frames: int | None = None  # video frames or multi-view views (default: the training count)
+    elevation: float | None = None  # multi-view: camera elevation in degrees (default: the training one)
     num: int = 1  # samples per prompt
     steps: int = 30
     cfg: float = 4.0  # classifier-free guidance scale
@@ -63,13 +64,21 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
     text = encoder.encode([cfg.prompt] * cfg.num)
     shape = latent_shape(ckpt, cfg.size, cfg.frames)
+    modality = checkpoint_modality(ckpt)
+    extra: dict = {}
+    try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)
+        hook = importlib.import_module(f"evaluation.{modality}.sample")
+        shape, extra = hook.prepare(cfg, ckpt, shape)
+    except ModuleNotFoundError as e:
+        if e.name != f"evaluation.{modality}.sample":
+            raise
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)
     nf, nm = null.expand(cfg.num)
-    cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask))
-    uncond = dict(cap_feats=nf, cap_mask=nm)
+    cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
+    uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
     x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift)
     decoder = load_decoder(ckpt)
     decoded = [decoder.decode(z.numpy()) for z in x]
-    module, _, fn = SAMPLE_WRITERS[checkpoint_modality(ckpt)].partition(":")
+    module, _, fn = SAMPLE_WRITERS[modality].partition(":")
     return getattr(importlib.import_module(module), fn)(decoded, Path(cfg.out))

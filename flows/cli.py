@@ -118,6 +118,7 @@ def _sample(argv: list[str]) -> int:
     add_config_args(p, SampleConfig, skip=("cfg",))
     p.add_argument("--cfg", type=float, dest="cfg", help="classifier-free guidance scale (default: 4.0)")
     p.add_argument("--text", dest="prompt", help="same as --prompt (speech)")
+    p.add_argument("--views", dest="frames", type=int, help="multi-view: the number of views (same as --frames)")
     a = p.parse_args(argv)
     cfg = config_from_args(SampleConfig, a)
     if not cfg.checkpoint or not cfg.prompt:
