@@ -25,6 +25,7 @@ class HFTextEncoder:
     def __init__(self, model_dir: str | Path | None = None, name: str = "all-MiniLM-L6-v2", max_length: int = 32, device: str | None = None, layer: int = -1):
         from transformers import AutoModel, AutoTokenizer
 
+        self.bundled = not model_dir  # the weights inside the pip package: describe() records no path
         self.model_dir = Path(model_dir) if model_dir else minilm_path()
         if not (self.model_dir / "config.json").exists():
             raise FileNotFoundError(f"no text encoder at {self.model_dir} (expected config.json and weights)")
@@ -47,4 +48,4 @@ class HFTextEncoder:
         return TextFeatures(hidden.half().cpu().numpy(), mask.cpu().numpy(), pooled.float().cpu().numpy())
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": str(self.model_dir), "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
+        return {"name": self.name, "path": None if self.bundled else str(self.model_dir), "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
