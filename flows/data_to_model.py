@@ -102,6 +102,7 @@ def data_to_model(
     corpus_options = {**demo.get("corpus_options", {}), **(corpus_options or {}),
                       **{k: v for k, v in {"num_digits": num_digits, "num_shapes": num_shapes}.items() if v is not None}}
     curate_options = curate_options if curate_options is not None else demo.get("curate_options", {})
+    encode_options = encode_options if encode_options is not None else demo.get("encode_options", {})
     train = {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": train_max_seconds, "model": model,
              "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
              "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **demo.get("train_options", {})}
