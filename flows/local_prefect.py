@@ -1,0 +1,104 @@
+"""A Prefect API server for one run, on 127.0.0.1, that dies with the process that started it.
+
+Without PREFECT_API_URL, Prefect 3 starts a "temporary server" itself (SubprocessASGIServer:
+uvicorn in a child process on 127.0.0.1, stopped by an atexit hook). A kill -9 of the flow process
+skips atexit, so that server keeps listening, orphaned, for ever. Prefect has no setting to tie it
+to its parent, so we start the same server ourselves, with the kernel's parent-death signal
+(prctl PR_SET_PDEATHSIG, Linux) set in the child before it execs uvicorn:
+
+    with local_prefect_server() as api_url:   # sets PREFECT_API_URL for the block (and children)
+        data_to_model(...)
+
+With PREFECT_API_URL already set (a real server, e.g. `prefect server start`), it does nothing and
+yields that URL. Enter it from the main thread: the kernel sends the signal when the *thread*
+that started the child exits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.error import URLError
+from urllib.request import urlopen
+
+HOST = "127.0.0.1"
+
+# Runs in the child: ask the kernel for SIGTERM when the parent dies, make sure the parent did
+# not die already (the race before prctl), then become uvicorn (the signal survives exec).
+_CHILD = """
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+    sys.exit("prctl(PR_SET_PDEATHSIG) failed")
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)
+os.execv(sys.executable, [sys.executable, "-m", "uvicorn", *sys.argv[2:]])
+"""
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def server_command(port: int, parent_pid: int | None = None) -> list[str]:
+    """The child's command line: the same ASGI app and flags Prefect's temporary server uses."""
+    import prefect
+
+    return [sys.executable, "-c", _CHILD, str(parent_pid or os.getpid()),
+            "--app-dir", str(prefect.__module_path__.parent), "--factory", "prefect.server.api.server:create_app",
+            "--host", HOST, "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+
+
+def _wait_healthy(proc: subprocess.Popen, api_url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {proc.returncode} before it was ready")
+        try:
+            with urlopen(f"{api_url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the Prefect server on {api_url} was not ready within {timeout_s:g} s")
+
+
+@contextmanager
+def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120.0,
+                         ui: bool = False) -> Iterator[str]:
+    """Yield the API URL of a Prefect server that lives as long as this block (and this process)."""
+    existing = os.environ.get("PREFECT_API_URL")
+    if existing:
+        yield existing
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    port = port or free_port()
+    api_url = f"http://{HOST}:{port}/api"
+    env = {**os.environ, "PREFECT_UI_ENABLED": "1" if ui else "0", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           # what Prefect's own temporary server sets: run only the services an ephemeral server needs
+           "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    proc = subprocess.Popen(server_command(port), env=env, stdin=subprocess.DEVNULL)
+    try:
+        _wait_healthy(proc, api_url, startup_timeout_s)
+        os.environ["PREFECT_API_URL"] = api_url  # for processes this run starts
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):  # Prefect read the env at import
+                yield api_url
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
