@@ -29,7 +29,7 @@ def corpus(tmp_path_factory):
     except ImportError:  # before the stage seam moved it
         from preprocess.demo_corpus import write_demo_corpus
 
-    return write_demo_corpus(tmp_path_factory.mktemp("quality-corpus"), num_digits=300, num_shapes=300, seed=0)
+    return write_demo_corpus(tmp_path_factory.mktemp("quality-corpus"), num_digits=None, num_shapes=300, seed=0)  # every digit
 
 
 def _rgb(path: Path) -> np.ndarray:
