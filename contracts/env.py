@@ -13,6 +13,8 @@ OFFLINE_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "OMP_WAIT_POLICY": "PASSIVE",  # idle OpenMP threads sleep: processes share few cores
+    # Prefect's temporary server gives up after 20 s by default, which a busy 2-core machine exceeds
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 
