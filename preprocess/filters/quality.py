@@ -108,3 +108,15 @@ def rejection_reason(verdicts: list) -> str | None:
             kind = QUALITY_FILTERS.get(v.filter, (None, None, "min"))[2]
             return f"{v.filter}: {v.score:.4g} {'<' if kind == 'min' else '>'} {v.threshold:.4g}"
     return None
+
+
+def frames_quality(frames: np.ndarray | list[np.ndarray], every: int = 1) -> dict[str, float]:
+    """Video / multi-view: technical_quality of each frame (or every n-th), then the median per score.
+
+    The median, not the worst frame: a clip with one fade-to-black frame is not blank, and a clip
+    whose frames are mostly blurry is blurry.
+    """
+    scores = [technical_quality(f) for f in list(frames)[::every]]
+    if not scores:
+        raise ValueError("no frames to score")
+    return {k: float(np.median([s[k] for s in scores])) for k in scores[0]}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, rejection_reason, technical_quality
+from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, frames_quality, quality_verdicts, rejection_reason, technical_quality
 
 
 def _large_circle(size=48, colour=(220, 40, 40)) -> Image.Image:
@@ -86,3 +86,12 @@ def test_scores_on_known_inputs():
     colour_noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     assert technical_quality(grey_noise)["colourfulness"] < 1e-3 < technical_quality(colour_noise)["colourfulness"]
     assert technical_quality(np.asarray(_large_circle()))["solid_fraction"] < 0.97
+
+
+def test_frames_quality_takes_the_median_frame():
+    sharp, blurry = np.asarray(_large_circle()), np.asarray(PLANTED["blurry"][0])
+    black = np.zeros_like(sharp)
+    clip = frames_quality([sharp, sharp, black, sharp])  # one fade-to-black frame
+    assert [v.filter for v in quality_verdicts("clip", clip) if not v.passed] == []
+    mostly_blurry = frames_quality([blurry, blurry, sharp])
+    assert [v.filter for v in quality_verdicts("clip", mostly_blurry) if not v.passed] == ["sharpness"]
