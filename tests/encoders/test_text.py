@@ -96,3 +96,21 @@ def test_named_layer_out_of_range_and_missing_path_fail_loudly(folders):
         load_text_encoder("llama", str(folders["llama"]), layer=-9, device="cpu")
     with pytest.raises(ValueError, match="local path"):
         load_text_encoder("clip")
+
+
+def test_open_clip_checkpoint_file_with_its_architecture(folders, tmp_path):
+    """The ARCH:FILE form: an open_clip architecture name (here a registered tiny one) and a weights file."""
+    import json
+
+    import open_clip
+
+    from tests.encoders.tiny_models import OPEN_CLIP_TINY
+
+    (tmp_path / "TinyCLIP-test.json").write_text(json.dumps(OPEN_CLIP_TINY))
+    open_clip.add_model_config(tmp_path / "TinyCLIP-test.json")
+    ckpt = tmp_path / "tiny.pt"
+    torch.save(load_text_encoder("clip", str(folders["open_clip"]), device="cpu").clip.model.state_dict(), ckpt)
+    from_file = load_text_encoder("clip", f"TinyCLIP-test:{ckpt}", max_tokens=16, device="cpu")
+    from_dir = load_text_encoder("clip", str(folders["open_clip"]), max_tokens=16, device="cpu")
+    np.testing.assert_allclose(from_file.encode(CAPTIONS).pooled, from_dir.encode(CAPTIONS).pooled, rtol=1e-5, atol=1e-6)
+    assert from_file.fingerprint.startswith("clip@") and from_file.describe()["path"] == f"TinyCLIP-test:{ckpt}"
