@@ -83,7 +83,7 @@ class ClipScorer:
 
 def clip_verdicts(key: str, th: ClipThresholds, aesthetic: float | None = None, similarity: float | None = None) -> list:
     """Verdicts for the CLIP scores that were computed (a scorer without a head gives no aesthetic verdict)."""
-    from catalog.records import VerdictRecord
+    from contracts.records import VerdictRecord
 
     out = []
     if aesthetic is not None:

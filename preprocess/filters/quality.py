@@ -90,7 +90,7 @@ QUALITY_FILTERS: dict[str, tuple[str, str, str]] = {
 
 def quality_verdicts(key: str, scores: dict[str, float], th: QualityThresholds | None = None) -> list:
     """One VerdictRecord per named filter, with its score and threshold, in QUALITY_FILTERS order."""
-    from catalog.records import VerdictRecord
+    from contracts.records import VerdictRecord
 
     th = th or QualityThresholds()
     out = []

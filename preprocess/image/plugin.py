@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ from PIL import Image
 
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
+from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
 from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
 from preprocess.image.resize import fit_to_budget, square
@@ -34,6 +35,7 @@ class ImageOptions:
     patch_size: int = 2
     vae_factor: int = 8  # 8 for SD/SDXL VAEs, 1 for identity (pixel-space) latents
     size: int = 32  # square: the side
+    quality: QualityThresholds = field(default_factory=QualityThresholds)  # technical quality (preprocess/filters/quality.py)
 
     def __post_init__(self) -> None:
         if self.resize not in ("fit", "square"):
@@ -63,6 +65,8 @@ class ImagePlugin(ModalityPlugin):
         verdicts = [
             VerdictRecord(key, "min_size", FILTER_VERSION, float(min(w, h)), float(opts.min_side), min(w, h) >= opts.min_side),
             VerdictRecord(key, "aspect_ratio", FILTER_VERSION, max(w, h) / min(w, h), opts.max_aspect, max(w, h) / min(w, h) <= opts.max_aspect),
+            # blank, washed-out, blurry, clipped: a verdict per named filter, on the decoded original
+            *quality_verdicts(key, technical_quality(np.asarray(img.convert("RGB"))), opts.quality),
         ]
         out = self.normalise(img, opts)
         failed = [v for v in verdicts if not v.passed]
