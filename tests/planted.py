@@ -9,4 +9,7 @@ EXPECTED = {
     "bad_aspect_ratio": ("rejected", "aspect_ratio"),
     "non_utf8_caption": ("quarantined", "caption_not_utf8"),
     "missing_caption": ("quarantined", "missing_caption"),
+    "blurry": ("rejected", "sharpness"),
+    "washed_out": ("rejected", "contrast"),
+    "blank": ("rejected", "solid_colour"),
 }

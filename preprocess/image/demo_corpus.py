@@ -2,7 +2,8 @@
 
 Every image file has a caption ``.txt`` beside it. The corpus holds scikit-learn's digits upscaled to
 32x32 with captions that describe what is visible (label, stroke thickness, slant, position),
-procedurally drawn coloured shapes, and a handful of planted bad inputs that curation must catch.
+procedurally drawn coloured shapes, and a handful of planted bad inputs that curation must catch
+(broken files and captions, duplicates, wrong sizes, and blurry, washed-out and blank images).
 The output is deterministic: the same seed writes the same bytes, so keys are stable across runs.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 DIGIT_SIZE = 32
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -181,4 +182,29 @@ def _write_planted(folder: Path, first_digit: tuple[Image.Image, str], rng: np.r
     lonely, _ = _draw_shape(rng, (32, 32))
     lonely.save(folder / "missing_caption.png")
     planted["missing_caption"] = "planted/missing_caption.png"
+    planted.update(_write_planted_quality(folder))
+    return planted
+
+
+def _large_circle(colour: tuple[int, int, int], size: int = 48) -> Image.Image:
+    img = Image.new("RGB", (size, size))
+    ImageDraw.Draw(img).ellipse([8, 8, size - 8, size - 8], fill=colour)
+    return img
+
+
+def _write_planted_quality(folder: Path) -> dict[str, str]:
+    """Images that decode and have the right size but are bad to learn from; each is caught by its
+    own technical-quality filter (preprocess/filters/quality.py), and only by it."""
+    caption = "a large {} circle on a black background, in the centre"
+    planted = {}
+    # Heavy blur: sharpness ~0.04 against a threshold of 0.07 (the blurriest real digit: 0.13).
+    _save(_large_circle(COLOURS["red"]).filter(ImageFilter.GaussianBlur(3)), caption.format("red"), folder / "blurry")
+    planted["blurry"] = "planted/blurry.png"
+    # Washed out: a white circle faded into light grey, RMS contrast ~0.036 against 0.05.
+    faded = np.asarray(_large_circle(COLOURS["white"]), dtype=np.float32) * 0.08 + 190
+    _save(Image.fromarray(faded.astype(np.uint8)), caption.format("white"), folder / "washed_out")
+    planted["washed_out"] = "planted/washed_out.png"
+    # Blank: one flat colour under a caption that promises a shape (scraped data has these).
+    _save(Image.new("RGB", (32, 32), (128, 128, 128)), caption.format("blue"), folder / "blank")
+    planted["blank"] = "planted/blank.png"
     return planted

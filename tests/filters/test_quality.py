@@ -15,19 +15,12 @@ def _large_circle(size=48, colour=(220, 40, 40)) -> Image.Image:
     return img
 
 
-PLANTED = {  # kind -> (image, the filter that must reject it)
-    "blurry": (_large_circle().filter(ImageFilter.GaussianBlur(3)), "sharpness"),
-    "washed_out": (Image.fromarray((np.asarray(_large_circle(colour=(240, 240, 240)), np.float32) * 0.08 + 190).astype(np.uint8)), "contrast"),
-    "blank": (Image.new("RGB", (32, 32), (128, 128, 128)), "solid_colour"),
-}
+PLANTED = {"blurry": "sharpness", "washed_out": "contrast", "blank": "solid_colour"}  # the demo's planted kind -> its filter
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    try:
-        from preprocess.image.demo_corpus import write_demo_corpus
-    except ImportError:  # before the stage seam moved it
-        from preprocess.demo_corpus import write_demo_corpus
+    from preprocess.image.demo_corpus import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("quality-corpus"), num_digits=None, num_shapes=300, seed=0)  # every digit
 
@@ -36,10 +29,10 @@ def _rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-@pytest.mark.parametrize("kind", ["blurry", "washed_out", "blank"])
-def test_planted_image_is_rejected_by_its_own_filter_with_its_score(kind):
-    img, filter_name = PLANTED[kind]
-    scores = technical_quality(np.asarray(img))
+@pytest.mark.parametrize("kind", list(PLANTED))
+def test_planted_image_is_rejected_by_its_own_filter_with_its_score(corpus, kind):
+    filter_name = PLANTED[kind]
+    scores = technical_quality(_rgb(corpus.root / corpus.planted[kind]))
     verdicts = quality_verdicts(f"planted-{kind}", scores, QualityThresholds())
     assert [v.filter for v in verdicts] == list(QUALITY_FILTERS)  # one verdict per named filter
     first_failed = next(v for v in verdicts if not v.passed)
@@ -49,11 +42,9 @@ def test_planted_image_is_rejected_by_its_own_filter_with_its_score(kind):
     assert rejection_reason(verdicts).startswith(f"{filter_name}: ")
 
 
-def test_blurry_and_washed_out_fail_only_their_own_filter():
-    for kind in ("blurry", "washed_out"):
-        img, name = PLANTED[kind]
-        failed = [v.filter for v in quality_verdicts(kind, technical_quality(np.asarray(img))) if not v.passed]
-        assert failed == [name]
+def test_blurry_fails_only_its_own_filter(corpus):
+    failed = [v.filter for v in quality_verdicts("blurry", technical_quality(_rgb(corpus.root / corpus.planted["blurry"]))) if not v.passed]
+    assert failed == ["sharpness"]
     sharp = [v for v in quality_verdicts("sharp", technical_quality(np.asarray(_large_circle()))) if not v.passed]
     assert sharp == []  # the same circle unblurred passes everything: the blur is what fails
 
@@ -89,9 +80,30 @@ def test_scores_on_known_inputs():
 
 
 def test_frames_quality_takes_the_median_frame():
-    sharp, blurry = np.asarray(_large_circle()), np.asarray(PLANTED["blurry"][0])
+    sharp, blurry = np.asarray(_large_circle()), np.asarray(_large_circle().filter(ImageFilter.GaussianBlur(3)))
     black = np.zeros_like(sharp)
     clip = frames_quality([sharp, sharp, black, sharp])  # one fade-to-black frame
     assert [v.filter for v in quality_verdicts("clip", clip) if not v.passed] == []
     mostly_blurry = frames_quality([blurry, blurry, sharp])
     assert [v.filter for v in quality_verdicts("clip", mostly_blurry) if not v.passed] == ["sharpness"]
+
+
+def test_curation_records_each_quality_verdict_with_score_and_threshold(tmp_path):
+    """Through the image stage: the planted images are rejected with their filter, score and threshold."""
+    from contracts.records import Batch
+    from preprocess.curate import CurateConfig, curate
+    from preprocess.image.demo_corpus import write_demo_corpus
+
+    small = write_demo_corpus(tmp_path / "src", num_digits=12, num_shapes=6, seed=0)
+    result = curate(small.root, tmp_path / "home", CurateConfig(), backend="local")
+    batches = [Batch.read(p) for p in result.batch_paths]
+    samples = {Path(s.source_uri).name: s for b in batches for s in b.samples}
+    verdicts = {(v.key, v.filter): v for b in batches for v in b.verdicts}
+    for kind, filter_name in PLANTED.items():
+        s = samples[Path(small.planted[kind]).name]
+        v = verdicts[(s.key, filter_name)]
+        assert s.status == "rejected" and s.reason.startswith(f"{filter_name}:") and not v.passed
+        assert v.score == pytest.approx(technical_quality(_rgb(small.root / small.planted[kind]))[QUALITY_FILTERS[filter_name][0]])
+        assert v.threshold == getattr(QualityThresholds(), QUALITY_FILTERS[filter_name][1])
+    accepted = [s for s in samples.values() if s.status == "accepted"]
+    assert len(accepted) == 12 + 6 and {v.filter for b in batches for v in b.verdicts if v.key == accepted[0].key} >= set(QUALITY_FILTERS)
