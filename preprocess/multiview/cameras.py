@@ -1,0 +1,192 @@
+"""Camera files of multi-view samples: parsing, the conventions we convert, checks, and the
+per-view camera vector the model is conditioned on.
+
+The convention we read natively (``"convention": "c2w"``, what the demo corpus writes):
+
+    {"convention": "c2w", "bbox": [[x0, y0, z0], [x1, y1, z1]],
+     "views": [{"file": "view_00.png", "c2w": [[4x4]], "fx": .., "fy": .., "cx": .., "cy": ..}, ...]}
+
+World z is up. ``c2w`` is the OpenGL / Blender camera-to-world matrix (the camera looks along its
+-Z axis, +Y is up in the image), as Objaverse renders store it. Intrinsics are in pixels of the
+view image. ``bbox`` is the object's world bounding box (default: the unit cube at the origin, the
+Objaverse normalisation); cameras must look at its centre.
+
+Converted on read:
+- ``"convention": "spherical"`` (Zero123 / MVDream style): per view ``elevation``, ``azimuth``
+  (degrees; azimuth from +X towards +Y) and ``radius``; the camera looks at the bbox centre with z up.
+- ``"convention": "w2c_opencv"`` (Zero123's RT): per view ``w2c`` 3x4 or 4x4, OpenCV axes (camera
+  looks along +Z, +Y down in the image); inverted and its Y and Z axes flipped to OpenGL.
+Intrinsics default to a 40-degree vertical field of view when a view omits them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+CONVENTIONS = ("c2w", "spherical", "w2c_opencv")
+DEFAULT_FOV_DEG = 40.0
+CAMERA_DIM = 8  # width of the per-view camera vector (see camera_vector)
+REFERENCE_RADIUS = 2.0  # radii are fed to the model relative to this
+
+
+class CameraFileError(ValueError):
+    """A camera file that cannot be read as cameras (bad JSON, missing fields, wrong shapes)."""
+
+
+@dataclass(frozen=True)
+class Camera:
+    file: str  # the view image this camera belongs to (relative to the sample)
+    c2w: np.ndarray  # [4, 4] OpenGL camera-to-world
+    fx: float | None = None  # pixels; None: DEFAULT_FOV_DEG on the view's height
+    fy: float | None = None
+    cx: float | None = None
+    cy: float | None = None
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.c2w[:3, 3]
+
+    @property
+    def forward(self) -> np.ndarray:
+        """The principal axis in world coordinates (OpenGL: -Z of the camera)."""
+        return -self.c2w[:3, 2]
+
+
+@dataclass(frozen=True)
+class CameraSet:
+    convention: str  # as written in the file (converted to c2w on read)
+    cameras: list[Camera]
+    bbox: np.ndarray  # [2, 3]
+
+    @property
+    def centre(self) -> np.ndarray:
+        return self.bbox.mean(0)
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """OpenGL camera-to-world for a camera at ``eye`` looking at ``target``."""
+    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
+    back = eye - target
+    back /= np.linalg.norm(back)
+    right = np.cross(up, back)
+    if np.linalg.norm(right) < 1e-8:  # looking straight up or down: any right axis will do
+        right = np.cross((0.0, 1.0, 0.0), back)
+    right /= np.linalg.norm(right)
+    true_up = np.cross(back, right)
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = right, true_up, back, eye
+    return m
+
+
+def spherical_to_c2w(elevation: float, azimuth: float, radius: float, centre=(0.0, 0.0, 0.0)) -> np.ndarray:
+    el, az = math.radians(elevation), math.radians(azimuth)
+    offset = radius * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+    return look_at(np.asarray(centre, dtype=np.float64) + offset, centre)
+
+
+def w2c_opencv_to_c2w(w2c: np.ndarray) -> np.ndarray:
+    m = np.eye(4)
+    m[: w2c.shape[0], :4] = w2c
+    c2w = np.linalg.inv(m)
+    c2w[:3, 1:3] *= -1  # OpenCV (+Y down, +Z forward) -> OpenGL (+Y up, -Z forward)
+    return c2w
+
+
+def spherical_of(cam: Camera, centre: np.ndarray) -> tuple[float, float, float]:
+    """(elevation, azimuth in [0, 360), radius) of the camera position around ``centre``."""
+    d = cam.position - centre
+    r = float(np.linalg.norm(d))
+    el = math.degrees(math.asin(max(-1.0, min(1.0, d[2] / r)))) if r > 0 else 0.0
+    az = math.degrees(math.atan2(d[1], d[0])) % 360.0
+    return el, (0.0 if abs(az - 360.0) < 1e-6 else az), r
+
+
+def _matrix(value, shapes: tuple[tuple[int, int], ...], what: str) -> np.ndarray:
+    try:
+        m = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CameraFileError(f"{what} is not a numeric matrix") from None
+    if m.shape not in shapes or not np.isfinite(m).all():
+        raise CameraFileError(f"{what} must be a finite {' or '.join('x'.join(map(str, s)) for s in shapes)} matrix, got shape {m.shape}")
+    return m
+
+
+def parse_cameras(data: bytes) -> CameraSet:
+    """Camera file bytes -> cameras in the native convention. Raises CameraFileError."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CameraFileError(f"not JSON ({type(e).__name__})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("views"), list) or not doc["views"]:
+        raise CameraFileError("no 'views' list")
+    conv = doc.get("convention", "c2w")
+    if conv not in CONVENTIONS:
+        raise CameraFileError(f"unknown convention {conv!r} (one of {', '.join(CONVENTIONS)})")
+    bbox = _matrix(doc.get("bbox", [[-0.5] * 3, [0.5] * 3]), ((2, 3),), "bbox")
+    centre = bbox.mean(0)
+    cams = []
+    for i, v in enumerate(doc["views"]):
+        if not isinstance(v, dict) or not isinstance(v.get("file"), str) or "/" in v["file"] or v["file"].startswith("."):
+            raise CameraFileError(f"view {i} has no plain 'file' name")
+        try:
+            if conv == "c2w":
+                c2w = _matrix(v.get("c2w"), ((4, 4),), f"view {i} c2w")
+            elif conv == "spherical":
+                el, az, r = (float(v[k]) for k in ("elevation", "azimuth", "radius"))
+                if not all(map(math.isfinite, (el, az, r))) or r <= 0:
+                    raise CameraFileError(f"view {i}: elevation/azimuth/radius must be finite, radius > 0")
+                c2w = spherical_to_c2w(el, az, r, centre)
+            else:
+                w2c = _matrix(v.get("w2c"), ((3, 4), (4, 4)), f"view {i} w2c")
+                if abs(np.linalg.det(w2c[:3, :3])) < 1e-9:
+                    raise CameraFileError(f"view {i} w2c is singular")
+                c2w = w2c_opencv_to_c2w(w2c)
+            intr = {k: (None if v.get(k) is None else float(v[k])) for k in ("fx", "fy", "cx", "cy")}
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, CameraFileError):
+                raise
+            raise CameraFileError(f"view {i}: {type(e).__name__}: {e}") from None
+        cams.append(Camera(v["file"], c2w, **intr))
+    if len({c.file for c in cams}) != len(cams):
+        raise CameraFileError("a view file is listed twice")
+    return CameraSet(conv, cams, bbox)
+
+
+def rotation_error(cam: Camera) -> float:
+    """How far the rotation is from a proper rotation: max |R^T R - I|, or 2 when det(R) < 0."""
+    r = cam.c2w[:3, :3]
+    err = float(np.abs(r.T @ r - np.eye(3)).max())
+    return max(err, 2.0) if np.linalg.det(r) < 0 else err
+
+
+def look_at_error_deg(cam: Camera, centre: np.ndarray) -> float:
+    """Angle between the principal axis and the ray from the camera to the bbox centre."""
+    to_centre = centre - cam.position
+    n1, n2 = np.linalg.norm(to_centre), np.linalg.norm(cam.forward)
+    if n1 < 1e-9 or n2 < 1e-9:
+        return 180.0
+    cos = float(np.dot(to_centre, cam.forward) / (n1 * n2))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def camera_vector(elevation: float, azimuth: float, radius: float) -> np.ndarray:
+    """The per-view conditioning [CAMERA_DIM]: azimuth as two harmonics (a continuous circle,
+    so 359 and 1 degrees are neighbours), elevation as sin/cos, log radius relative to the
+    reference, and a constant 1 (so a zero camera differs from 'no camera')."""
+    a, e = math.radians(azimuth), math.radians(elevation)
+    return np.array([math.sin(a), math.cos(a), math.sin(2 * a), math.cos(2 * a),
+                     math.sin(e), math.cos(e), math.log(radius / REFERENCE_RADIUS), 1.0], dtype=np.float32)
+
+
+def azimuth_of_vector(vec: np.ndarray) -> float:
+    """Inverse of camera_vector for the azimuth, in [0, 360)."""
+    return math.degrees(math.atan2(float(vec[0]), float(vec[1]))) % 360.0
+
+
+def canonical_json(views: list[dict], bbox: np.ndarray) -> bytes:
+    """The curated shard's camera member: views in canonical order, c2w plus their spherical form."""
+    return json.dumps({"convention": "c2w", "bbox": np.asarray(bbox).round(6).tolist(), "views": views}, sort_keys=True).encode()

@@ -1,0 +1,193 @@
+"""The multi-view modality: a sample is N view images of one object, a camera file and a caption.
+
+Curation, in order (the first failure is the reason; every check leaves a verdict with its score):
+the camera file parses (else quarantined), the view count is within bounds, every listed view is
+present and decodes, all views share one size, rotations are orthonormal, every camera looks at
+the bounding-box centre, no two views are identical, no view is blank, and each view's technical
+quality passes (worst view per score). Views are put in canonical order (by azimuth, then
+elevation); the same object from another folder is a near duplicate (pHash + colour of the
+ordered view mosaic). The curated shard holds ``views.png`` (the ordered views side by side,
+square, ``size`` pixels) and ``cameras.json`` (canonical c2w with azimuth/elevation/radius).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from contracts.keys import split_of
+from contracts.records import Modality, SampleRecord, VerdictRecord
+from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, technical_quality
+from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
+from preprocess.modality import Candidate, ModalityPlugin
+from preprocess.multiview.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
+                                          parse_cameras, rotation_error, spherical_of)
+from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview
+from preprocess.multiview.views import (closest_pair, decode_view, foreground_fraction, most_different_size, split_strip,
+                                        square_view, strip_png)
+from preprocess.sources import RawInput
+
+VIEWS = "views.png"  # curated members
+CAMERAS = "cameras.json"
+FILTER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class MultiviewOptions:
+    min_views: int = 2
+    max_views: int = 16
+    max_rotation_error: float = 1e-3  # max |R^T R - I|
+    max_look_at_deg: float = 5.0  # principal axis vs the ray to the bbox centre
+    min_view_difference: float = 0.5  # mean |a - b| (0..255) of the closest two views
+    min_fill: float = 0.01  # share of foreground pixels of the emptiest view
+    quality: bool = True  # reject on the image quality filters (worst view); verdicts are kept either way
+    max_solid_fraction: float = 0.97
+    min_contrast: float = 0.05
+    min_sharpness: float = 0.07
+    phash_max_distance: int = 12
+    colour_max_diff: float = 12.0
+    size: int = 32  # curated views are size x size
+
+    def thresholds(self) -> QualityThresholds:
+        return QualityThresholds(max_solid_fraction=self.max_solid_fraction, min_contrast=self.min_contrast,
+                                 min_sharpness=self.min_sharpness)
+
+
+@dataclass
+class Decoded:
+    """A sample's views in canonical order, with their cameras (spherical form around the bbox)."""
+
+    cameras: CameraSet
+    names: list[str]
+    views: list[np.ndarray]
+    spherical: list[tuple[float, float, float]]  # (elevation, azimuth, radius)
+
+
+class Rejected(Exception):
+    def __init__(self, status: str, reason: str, verdict: VerdictRecord | None = None):
+        super().__init__(reason)
+        self.status, self.reason, self.verdict = status, reason, verdict
+
+
+def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) -> VerdictRecord:
+    return VerdictRecord(key, name, FILTER_VERSION, float(score), float(threshold), bool(passed))
+
+
+def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[VerdictRecord]) -> Decoded:
+    """Parse, check and order one sample's views; raise Rejected on the first failed check."""
+    try:
+        cams = parse_cameras(item.media[CAMERA_FILE].read())
+    except CameraFileError as e:
+        raise Rejected("quarantined", f"camera_file_unparsable: {e}") from None
+    n = len(cams.cameras)
+    ok = opts.min_views <= n <= opts.max_views
+    verdicts.append(_verdict(key, "view_count", n, opts.min_views if n < opts.min_views else opts.max_views, ok))
+    if not ok:
+        raise Rejected("rejected", f"view_count: {n} views, bounds {opts.min_views}..{opts.max_views}")
+    missing = [c.file for c in cams.cameras if c.file not in item.media or not c.file.lower().endswith(VIEW_SUFFIXES)]
+    verdicts.append(_verdict(key, "views_present", len(missing), 0, not missing))
+    if missing:
+        raise Rejected("rejected", f"views_present: {missing[0]} is in the camera file but not in the sample ({len(missing)} missing)")
+    views = {}
+    for c in cams.cameras:
+        try:
+            views[c.file] = decode_view(item.media[c.file].read())
+        except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
+            raise Rejected("quarantined", f"view_decode_error: {c.file}: {type(e).__name__}") from None
+    sizes, odd = most_different_size(views)
+    verdicts.append(_verdict(key, "view_size", sizes, 1, sizes == 1))
+    if sizes != 1:
+        h, w = views[odd].shape[:2]
+        raise Rejected("rejected", f"view_size: {odd} is {w}x{h}, the other views are not")
+    rot = {c.file: rotation_error(c) for c in cams.cameras}
+    worst = max(rot, key=rot.get)
+    verdicts.append(_verdict(key, "rotation_orthonormal", rot[worst], opts.max_rotation_error, rot[worst] <= opts.max_rotation_error))
+    if rot[worst] > opts.max_rotation_error:
+        raise Rejected("rejected", f"rotation_orthonormal: {worst} rotation error {rot[worst]:.4g} vs threshold {opts.max_rotation_error:g}")
+    aim = {c.file: look_at_error_deg(c, cams.centre) for c in cams.cameras}
+    worst = max(aim, key=aim.get)
+    verdicts.append(_verdict(key, "camera_look_at", aim[worst], opts.max_look_at_deg, aim[worst] <= opts.max_look_at_deg))
+    if aim[worst] > opts.max_look_at_deg:
+        raise Rejected("rejected", f"camera_look_at: {worst} points {aim[worst]:.1f} degrees off the bbox centre vs threshold {opts.max_look_at_deg:g}")
+    diff, (a, b) = closest_pair(views)
+    verdicts.append(_verdict(key, "distinct_views", diff, opts.min_view_difference, diff >= opts.min_view_difference))
+    if diff < opts.min_view_difference:
+        raise Rejected("rejected", f"distinct_views: {a} and {b} are the same image (mean difference {diff:.3g})")
+    fill = {name: foreground_fraction(v) for name, v in views.items()}
+    emptiest = min(fill, key=fill.get)
+    verdicts.append(_verdict(key, "view_fill", fill[emptiest], opts.min_fill, fill[emptiest] >= opts.min_fill))
+    if fill[emptiest] < opts.min_fill:
+        raise Rejected("rejected", f"view_fill: {emptiest} is blank (foreground {fill[emptiest]:.4f} vs threshold {opts.min_fill:g})")
+
+    spherical = {c.file: spherical_of(c, cams.centre) for c in cams.cameras}
+    order = sorted(spherical, key=lambda f: (round(spherical[f][1], 6), round(spherical[f][0], 6), f))
+    return Decoded(cams, order, [views[f] for f in order], [spherical[f] for f in order])
+
+
+def worst_quality(views: list[np.ndarray]) -> dict[str, float]:
+    """Per score, the worst value over the views (min for lower bounds, max for upper bounds)."""
+    scores = [technical_quality(v) for v in views]
+    kinds = {score: kind for score, _, kind in QUALITY_FILTERS.values()}
+    return {k: (min if kinds.get(k) == "min" else max)(s[k] for s in scores) for k in scores[0]}
+
+
+class MultiviewPlugin(ModalityPlugin):
+    modality = Modality.MULTIVIEW
+    media_suffixes = VIEW_SUFFIXES
+    options_cls = MultiviewOptions
+
+    def group(self, entries, opts):
+        return group_multiview(entries)
+
+    def analyse(self, item: RawInput, caption: str, key: str, opts: MultiviewOptions) -> list[Candidate]:
+        base = dict(key=key, modality="multiview", source_uri=item.uri, caption=caption, split=split_of(key))
+        verdicts: list[VerdictRecord] = []
+        try:
+            d = load_views(item, key, opts, verdicts)
+        except Rejected as r:
+            return [Candidate(SampleRecord(status=r.status, reason=r.reason, **base), verdicts, item)]
+        q = quality_verdicts(key, worst_quality(d.views), opts.thresholds())
+        verdicts += q
+        failed = next((v for v in q if not v.passed), None)
+        status, reason = "accepted", None
+        if failed is not None and opts.quality:
+            status, reason = "rejected", f"{failed.filter}: worst view score {failed.score:.4g} vs threshold {failed.threshold:.4g}"
+        h, w = d.views[0].shape[:2]
+        meta = {
+            "source_dir": item.name.rsplit("/", 1)[-1],
+            "original_size": [w, h],
+            "camera_convention": d.cameras.convention,
+            "views": d.names,
+            "elevations": [round(s[0], 4) for s in d.spherical],
+            "azimuths": [round(s[1], 4) for s in d.spherical],
+            "radii": [round(s[2], 4) for s in d.spherical],
+        }
+        rec = SampleRecord(status=status, reason=reason, width=opts.size, height=opts.size, frames=len(d.views), meta=meta, **base)
+        mosaic = Image.fromarray(np.concatenate([square_view(v, 32) for v in d.views], axis=1))
+        return [Candidate(rec, verdicts, item, (perceptual_hash(mosaic), colour_signature(mosaic)))]
+
+    def near_duplicates(self, cands: list[Candidate], opts: MultiviewOptions) -> None:
+        mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff)
+
+    def curated_members(self, cand: Candidate, opts: MultiviewOptions) -> dict[str, bytes]:
+        d = load_views(cand.source, cand.record.key, opts, [])
+        views = [square_view(v, opts.size) for v in d.views]
+        cams = {c.file: c for c in d.cameras.cameras}
+        listing = [{"file": f, "c2w": np.round(cams[f].c2w, 6).tolist(), "elevation": round(el, 4), "azimuth": round(az, 4),
+                    "radius": round(r, 4)} for f, (el, az, r) in zip(d.names, d.spherical)]
+        return {VIEWS: strip_png(views), CAMERAS: canonical_json(listing, d.cameras.bbox)}
+
+    @staticmethod
+    def cameras_of(fields: dict[str, bytes]) -> list[dict[str, Any]]:
+        return json.loads(fields[CAMERAS])["views"]
+
+    def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
+        views = split_strip(fields[VIEWS], len(self.cameras_of(fields)))  # [V, H, W, 3]
+        return (views.astype(np.float32) / 127.5 - 1.0).transpose(3, 0, 1, 2)  # [3, V, H, W] in [-1, 1]
+
+    def frame_cond(self, fields: dict[str, bytes]) -> np.ndarray:
+        return np.stack([camera_vector(v["elevation"], v["azimuth"], v["radius"]) for v in self.cameras_of(fields)])

@@ -1,0 +1,79 @@
+"""View images of one multi-view sample: decoding, the per-view checks, normalisation, the strip.
+
+Checks return (score, detail) so the plugin turns them into verdicts with thresholds.
+"""
+
+from __future__ import annotations
+
+import io
+from itertools import combinations
+
+import numpy as np
+from PIL import Image
+
+MAX_VIEW_PIXELS = 16_000_000  # checked in the header, before decoding
+
+
+def decode_view(data: bytes) -> np.ndarray:
+    """Bytes -> [H, W, 3] uint8 RGB (alpha composited on black, palette and grey expanded)."""
+    img = Image.open(io.BytesIO(data))
+    if img.width * img.height > MAX_VIEW_PIXELS:
+        raise ValueError(f"{img.width}x{img.height} is more than {MAX_VIEW_PIXELS} pixels")
+    img.load()
+    if img.mode in ("RGBA", "LA", "P", "PA"):
+        img = img.convert("RGBA")
+        bg = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(bg, img)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def most_different_size(views: dict[str, np.ndarray]) -> tuple[int, str]:
+    """(number of distinct sizes, the first view whose size differs from the most common one)."""
+    sizes = {name: v.shape[:2] for name, v in views.items()}
+    common = max(set(sizes.values()), key=lambda s: sum(1 for x in sizes.values() if x == s))
+    odd = next((n for n, s in sizes.items() if s != common), "")
+    return len(set(sizes.values())), odd
+
+
+def closest_pair(views: dict[str, np.ndarray]) -> tuple[float, tuple[str, str]]:
+    """The smallest mean absolute difference (0..255) between two views, and which two."""
+    best, pair = float("inf"), ("", "")
+    for (a, va), (b, vb) in combinations(views.items(), 2):
+        d = float(np.abs(va.astype(np.int16) - vb.astype(np.int16)).mean())
+        if d < best:
+            best, pair = d, (a, b)
+    return best, pair
+
+
+def foreground_fraction(rgb: np.ndarray, tolerance: int = 12) -> float:
+    """Share of pixels that differ from the background, taken as the median colour of the border
+    (renders put the object in the middle of a plain backdrop)."""
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int16)
+    bg = np.median(border, axis=0)
+    return float((np.abs(rgb.astype(np.int16) - bg).max(-1) > tolerance).mean())
+
+
+def square_view(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to a square, then area-resize to size x size (renders are usually square)."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    img = Image.fromarray(rgb[top : top + s, left : left + s])
+    if s != size:
+        img = img.resize((size, size), Image.BOX if s > size else Image.BICUBIC)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def strip_png(views: list[np.ndarray]) -> bytes:
+    """Views side by side, left to right in canonical order: one PNG a person can open."""
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate(views, axis=1)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def split_strip(data: bytes, num_views: int) -> np.ndarray:
+    """Inverse of strip_png: [V, H, W, 3] uint8."""
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+    if rgb.shape[1] % num_views:
+        raise ValueError(f"a strip {rgb.shape[1]} wide does not split into {num_views} views")
+    return np.stack(np.split(rgb, num_views, axis=1))

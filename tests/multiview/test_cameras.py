@@ -1,0 +1,58 @@
+"""Camera conventions convert to one c2w, and the checks catch what they name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from preprocess.multiview.cameras import (CameraFileError, azimuth_of_vector, camera_vector, look_at_error_deg, parse_cameras,
+                                          rotation_error, spherical_of, spherical_to_c2w)
+
+
+def _doc(conv, views, bbox=((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))):
+    return json.dumps({"convention": conv, "bbox": bbox, "views": views}).encode()
+
+
+def test_spherical_c2w_and_opencv_agree():
+    bbox = ((0.0, 0.0, 0.0), (0.2, 0.4, 0.6))
+    centre = np.mean(bbox, axis=0)
+    c2w = spherical_to_c2w(30.0, 112.5, 1.5, centre)
+    opengl_to_opencv = np.diag([1.0, -1.0, -1.0, 1.0])
+    w2c = np.linalg.inv(c2w @ opengl_to_opencv)[:3]
+    sets = [parse_cameras(_doc("spherical", [{"file": "a.png", "elevation": 30, "azimuth": 112.5, "radius": 1.5}], bbox)),
+            parse_cameras(_doc("c2w", [{"file": "a.png", "c2w": c2w.tolist()}], bbox)),
+            parse_cameras(_doc("w2c_opencv", [{"file": "a.png", "w2c": w2c.tolist()}], bbox))]
+    for s in sets:
+        cam = s.cameras[0]
+        assert np.allclose(cam.c2w, c2w, atol=1e-9)
+        el, az, r = spherical_of(cam, s.centre)
+        assert (el, az, r) == pytest.approx((30.0, 112.5, 1.5))
+        assert rotation_error(cam) < 1e-9 and look_at_error_deg(cam, s.centre) < 1e-6
+
+
+def test_checks_catch_sheared_and_misaimed_cameras():
+    c2w = spherical_to_c2w(20.0, 45.0, 1.0)
+    sheared = c2w.copy()
+    sheared[:3, :3] *= 1.05
+    mirrored = c2w.copy()
+    mirrored[:3, 0] *= -1
+    cams = parse_cameras(_doc("c2w", [{"file": f"{i}.png", "c2w": m.tolist()} for i, m in enumerate([sheared, mirrored])])).cameras
+    assert rotation_error(cams[0]) == pytest.approx(0.1025, abs=1e-3) and rotation_error(cams[1]) >= 2.0
+    off = spherical_to_c2w(20.0, 45.0, 1.0, centre=(0.3, 0.0, 0.0))  # aimed at another point
+    cam = parse_cameras(_doc("c2w", [{"file": "a.png", "c2w": off.tolist()}])).cameras[0]
+    assert look_at_error_deg(cam, np.zeros(3)) > 10.0
+
+
+@pytest.mark.parametrize("data", [b"{not json", b'{"views": []}', _doc("c2w", [{"file": "a.png", "c2w": [[1, 0], [0, 1]]}]),
+                                  _doc("euler", [{"file": "a.png"}]), _doc("spherical", [{"file": "a.png", "azimuth": 1}]),
+                                  _doc("c2w", [{"file": "../a.png", "c2w": np.eye(4).tolist()}])])
+def test_unparsable_camera_files_raise_one_error_type(data):
+    with pytest.raises(CameraFileError):
+        parse_cameras(data)
+
+
+def test_camera_vector_azimuth_round_trip():
+    for az in (0.0, 22.5, 179.0, 359.5):
+        assert azimuth_of_vector(camera_vector(20.0, az, 1.0)) == pytest.approx(az, abs=1e-4)
