@@ -1,0 +1,109 @@
+-- Source index, sample retirement and live manifests (catalog/source_index.py; issue 15).
+-- The current listing of a source is visible as the Arrow-backed view `listing` with columns
+-- name, uri, input_name, size, mtime_ns, content_hash.
+
+-- name: index_signatures
+-- What the index knows of a source's present entries: name -> (size, mtime_ns, content_hash).
+SELECT name, size, mtime_ns, content_hash
+FROM source_index
+WHERE source = $1 AND modality = $2 AND status = 'present';
+
+-- name: index_removed_entries
+-- Present in the index, absent from the listing: ($1 source, $2 modality).
+SELECT i.name, i.uri, i.input_name
+FROM source_index i
+WHERE i.source = $1 AND i.modality = $2 AND i.status = 'present'
+  AND i.name NOT IN (SELECT name FROM listing)
+ORDER BY i.name;
+
+-- name: index_changed_entries
+-- In the listing and new to the index, back after a removal, with other bytes, or now part of
+-- another input (an orphan caption whose media arrived).
+SELECT l.name
+FROM listing l
+LEFT JOIN (SELECT * FROM source_index WHERE source = $1 AND modality = $2) i USING (name)
+WHERE i.name IS NULL OR i.status = 'removed' OR i.content_hash <> l.content_hash
+   OR i.input_name IS DISTINCT FROM l.input_name
+ORDER BY l.name;
+
+-- name: index_mark_removed
+UPDATE source_index SET status = 'removed', removed_at = $3, run_id = $4
+WHERE source = $1 AND modality = $2 AND status = 'present'
+  AND name NOT IN (SELECT name FROM listing);
+
+-- name: index_update_known
+-- Known entries: new signature, input and last sighting (a row is updated only when one of them changed).
+UPDATE source_index SET
+    uri = l.uri, input_name = l.input_name, size = l.size, mtime_ns = l.mtime_ns,
+    content_hash = l.content_hash, last_seen = $3,
+    status = 'present', removed_at = NULL,
+    run_id = CASE WHEN source_index.status = 'removed' OR source_index.content_hash <> l.content_hash
+                       OR source_index.input_name IS DISTINCT FROM l.input_name THEN $4 ELSE source_index.run_id END
+FROM listing l
+WHERE source_index.source = $1 AND source_index.modality = $2 AND source_index.name = l.name;
+
+-- name: index_insert_new
+INSERT INTO source_index (source, modality, name, uri, input_name, size, mtime_ns, content_hash,
+                          first_seen, last_seen, status, removed_at, run_id)
+SELECT $1, $2, l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash, $3, $3, 'present', NULL, $4
+FROM listing l
+WHERE l.name NOT IN (SELECT name FROM source_index WHERE source = $1 AND modality = $2);
+
+-- name: index_entries
+SELECT name, uri, input_name, size, mtime_ns, content_hash, first_seen, last_seen, status, removed_at, run_id
+FROM source_index
+WHERE source = $1 AND modality = $2
+ORDER BY name;
+
+-- name: current_samples_of_uris
+-- Samples still current (not removed or superseded) whose input is one of $1 (source uris).
+SELECT key, status, reason, source_uri
+FROM samples
+WHERE source_uri IN (SELECT unnest(CAST($1 AS VARCHAR[])))
+  AND status NOT IN ('removed', 'superseded')
+ORDER BY source_uri, key;
+
+-- name: record_status_change
+INSERT INTO sample_status_changes (key, old_status, old_reason, new_status, reason, superseded_by, changed_at, run_id)
+SELECT key, status, reason, $2, $3, $4, $5, $6 FROM samples WHERE key = $1;
+
+-- name: set_sample_status
+UPDATE samples SET status = $2, reason = $3, last_run = $4 WHERE key = $1;
+
+-- name: retired_among
+-- Of the keys $1, those a refresh retired (removed or superseded).
+SELECT key FROM samples
+WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[]))) AND status IN ('removed', 'superseded')
+ORDER BY key;
+
+-- name: status_before_retirement
+-- The status and reason a sample had before its latest retirement.
+SELECT old_status, old_reason FROM sample_status_changes
+WHERE key = $1 AND new_status IN ('removed', 'superseded')
+ORDER BY changed_at DESC
+LIMIT 1;
+
+-- name: upsert_live_manifest
+INSERT INTO live_manifests (name, predicate, description, train_min_growth, train_options, trained_version, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)
+ON CONFLICT (name) DO UPDATE SET
+    predicate = excluded.predicate, description = excluded.description,
+    train_min_growth = excluded.train_min_growth, train_options = excluded.train_options,
+    updated_at = excluded.updated_at
+WHERE live_manifests.predicate <> excluded.predicate OR live_manifests.description <> excluded.description
+   OR live_manifests.train_min_growth IS DISTINCT FROM excluded.train_min_growth
+   OR CAST(live_manifests.train_options AS VARCHAR) <> CAST(excluded.train_options AS VARCHAR);
+
+-- name: live_manifest_rows
+SELECT name, predicate, description, train_min_growth, CAST(train_options AS VARCHAR), trained_version
+FROM live_manifests
+ORDER BY name;
+
+-- name: set_trained_version
+UPDATE live_manifests SET trained_version = $2, updated_at = $3 WHERE name = $1;
+
+-- name: manifest_added_members
+-- Members of version $2 of manifest $1 that version $3 did not have.
+SELECT count(*) FROM manifest_members
+WHERE manifest = $1 AND version = $2
+  AND key NOT IN (SELECT key FROM manifest_members WHERE manifest = $1 AND version = $3);

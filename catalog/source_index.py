@@ -1,0 +1,199 @@
+"""The source index, sample retirement and live manifests: the catalog side of incremental refresh.
+
+Functions over a ``Catalog`` (one short transaction each):
+
+* ``index_signatures`` / ``diff_listing`` / ``commit_listing``: what a source held at the last
+  refresh (path, size, mtime, content hash, first and last seen), which entries are new, changed
+  or gone now, and the new listing recorded (gone entries marked ``removed`` with the time).
+* ``retire`` / ``revive``: a sample whose input left the source becomes ``removed``, one replaced
+  by a changed input ``superseded``; never deleted, each change recorded in sample_status_changes.
+* ``declare_live_manifest`` / ``update_live_manifests``: a live manifest is a stored selection;
+  each refresh re-freezes it, which makes a new version only when its selection changed
+  (Catalog.create_manifest). Frozen manifests are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from .db import Catalog, _transaction, utcnow
+from .sqlfiles import q
+
+LISTING_SCHEMA = pa.schema([("name", pa.string()), ("uri", pa.string()), ("input_name", pa.string()),
+                            ("size", pa.int64()), ("mtime_ns", pa.int64()), ("content_hash", pa.string())])
+RETIRED = ("removed", "superseded")
+
+
+@dataclass(frozen=True)
+class ListingDiff:
+    changed: list[str]  # entry names new to the index, back after a removal, or with other bytes
+    removed: list[tuple[str, str, str | None]]  # (name, uri, input_name) of entries gone from the source
+
+    @property
+    def empty(self) -> bool:
+        return not self.changed and not self.removed
+
+
+@dataclass(frozen=True)
+class Retirement:
+    key: str
+    status: str  # removed | superseded
+    reason: str  # "<status>: detail"
+    superseded_by: str | None = None
+
+
+@dataclass
+class LiveManifest:
+    name: str
+    where: str
+    description: str = ""
+    train_min_growth: int | None = None  # None: never makes training due
+    train_options: dict[str, Any] = field(default_factory=dict)
+    trained_version: int | None = None  # the version at which training was last due
+
+
+@dataclass(frozen=True)
+class ManifestUpdate:
+    """A live manifest that got a new version in this refresh."""
+
+    name: str
+    version: int
+    previous_version: int | None
+    num_members: int
+    previous_members: int
+    added_since_training: int  # members this version has that the version of the last due training lacked
+    train_due: bool
+    train_options: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+
+def listing_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=LISTING_SCHEMA)
+
+
+def index_signatures(cat: Catalog, source: str, modality: str) -> dict[str, tuple[int, int | None, str]]:
+    """name -> (size, mtime_ns, content_hash) of the source's present entries (to skip re-hashing)."""
+    _, rows = cat.sql(q("index_signatures"), [source, modality])
+    return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
+
+
+def diff_listing(cat: Catalog, source: str, modality: str, listing: pa.Table) -> ListingDiff:
+    with cat._connection() as con:
+        con.register("listing", listing)
+        try:
+            changed = [r[0] for r in con.execute(q("index_changed_entries"), [source, modality]).fetchall()]
+            removed = [tuple(r) for r in con.execute(q("index_removed_entries"), [source, modality]).fetchall()]
+        finally:
+            con.unregister("listing")
+    return ListingDiff(changed, removed)
+
+
+def commit_listing(cat: Catalog, source: str, modality: str, listing: pa.Table, run_id: str | None) -> None:
+    """Record the listing: gone entries marked removed (with the time), known ones seen now, new ones added."""
+    cat._writable()
+    now = utcnow()
+    with cat._connection() as con, _transaction(con):
+        con.register("listing", listing)
+        try:
+            con.execute(q("index_mark_removed"), [source, modality, now, run_id])
+            con.execute(q("index_update_known"), [source, modality, now, run_id])
+            con.execute(q("index_insert_new"), [source, modality, now, run_id])
+        finally:
+            con.unregister("listing")
+
+
+def index_entries(cat: Catalog, source: str, modality: str) -> tuple[list[str], list[tuple]]:
+    return cat.sql(q("index_entries"), [source, modality])
+
+
+def current_samples_of(cat: Catalog, uris: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
+    """(key, status, reason, source_uri) of the samples not yet retired whose input is one of uris."""
+    if not uris:
+        return []
+    return cat.sql(q("current_samples_of_uris"), [list(uris)])[1]
+
+
+def retire(cat: Catalog, retirements: Sequence[Retirement], run_id: str) -> int:
+    """Mark samples removed or superseded (recording the change); returns how many changed."""
+    cat._writable()
+    if not retirements:
+        return 0
+    now = utcnow()
+    with cat._connection() as con, _transaction(con):
+        for r in retirements:
+            if r.status not in RETIRED:
+                raise ValueError(f"retire: status must be one of {RETIRED}, not {r.status!r}")
+            con.execute(q("record_status_change"), [r.key, r.status, r.reason, r.superseded_by, now, run_id])
+            con.execute(q("set_sample_status"), [r.key, r.status, r.reason, run_id])
+    return len(retirements)
+
+
+def revive(cat: Catalog, keys: Sequence[str], run_id: str) -> list[str]:
+    """Samples a refresh curated again (a file back in the source) get the status they had before
+    their retirement; registration alone may skip them (a batch registered before is a no-op)."""
+    cat._writable()
+    if not keys:
+        return []
+    now = utcnow()
+    with cat._connection() as con, _transaction(con):
+        back = [r[0] for r in con.execute(q("retired_among"), [list(keys)]).fetchall()]
+        for key in back:
+            old_status, old_reason = con.execute(q("status_before_retirement"), [key]).fetchall()[0]
+            con.execute(q("record_status_change"), [key, old_status, old_reason or f"{old_status}: back in the source", None, now, run_id])
+            con.execute(q("set_sample_status"), [key, old_status, old_reason, run_id])
+    return back
+
+
+def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
+    """Store (or change) a live manifest's selection and training rule; the predicate is checked."""
+    cat._writable()
+    cat.count_matching(m.where)  # raises ValueError on a bad predicate
+    con_args = [m.name, m.where, m.description, m.train_min_growth, json.dumps(m.train_options, sort_keys=True), utcnow()]
+    with cat._connection() as con:
+        con.execute(q("upsert_live_manifest"), con_args)
+
+
+def live_manifests(cat: Catalog) -> list[LiveManifest]:
+    _, rows = cat.sql(q("live_manifest_rows"))
+    return [LiveManifest(name, where, desc, growth, json.loads(opts or "{}"), trained)
+            for name, where, desc, growth, opts, trained in rows]
+
+
+def update_live_manifests(cat: Catalog) -> list[ManifestUpdate]:
+    """Re-freeze every live manifest; returns those that got a new version.
+
+    Training is due when a version holds at least train_min_growth members that the baseline
+    version lacked; the baseline is the version at which training was last due, first the version
+    current when the manifest was declared live (a first version is only the starting point), so
+    each growth step makes training due once."""
+    from .db import ManifestNotFoundError
+
+    updates = []
+    for live in live_manifests(cat):
+        try:
+            before = cat.manifest(live.name)
+        except ManifestNotFoundError:
+            before = None
+        try:
+            after = cat.create_manifest(live.name, live.where, description=live.description or "live selection")
+        except ValueError:  # nothing selected (yet), or encoders mixed: no version; the next refresh retries
+            continue
+        if before is not None and after.version == before.version:
+            continue
+        baseline = live.trained_version if live.trained_version is not None else (before.version if before else after.version)
+        _, rows = cat.sql(q("manifest_added_members"), [live.name, after.version, baseline])
+        added = rows[0][0]
+        due = live.train_min_growth is not None and after.version != baseline and added >= live.train_min_growth
+        if due or live.trained_version is None:
+            with cat._connection() as con:
+                con.execute(q("set_trained_version"), [live.name, after.version if due else baseline, utcnow()])
+        updates.append(ManifestUpdate(live.name, after.version, before.version if before else None, len(after),
+                                      len(before) if before else 0, added, due, live.train_options))
+    return updates

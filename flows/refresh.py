@@ -1,0 +1,206 @@
+"""Incremental refresh: curate and encode only what is new or changed in a source, retire what
+left, re-freeze live manifests and announce their new versions.
+
+``refresh_source`` is the library function (`lumina refresh` calls it; it runs without Prefect);
+``refresh_flow`` is the Prefect flow the scheduled ``refresh`` deployment runs: the same call
+with progress artifacts, the global catalog-writer concurrency limit around every catalog write,
+and a ``lumina.manifest.updated`` event per new live-manifest version.
+
+A refresh with nothing new starts no run, writes no shard and adds no row: it only records that
+the source's entries were seen (source_index.last_seen).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, ContextManager
+
+from prefect import flow, get_run_logger
+
+from contracts.layout import Workspace
+from preprocess.curate import CurateConfig
+
+CATALOG_WRITER = "lumina-catalog-writer"  # global concurrency limit: one catalog writer at a time (prefect.yaml)
+
+
+@dataclass
+class RefreshHooks:
+    progress: Callable[[float, str], None] = lambda fraction, text: None
+    writer: Callable[[], ContextManager] = nullcontext  # held around each catalog write
+    on_manifest: Callable[[Any], None] = lambda update: None  # a live manifest got a new version
+
+
+@dataclass
+class RefreshResult:
+    source: str
+    modality: str
+    noop: bool
+    run_id: str | None = None
+    plan: dict[str, int] = field(default_factory=dict)
+    curated: dict[str, int] = field(default_factory=dict)  # status -> samples curated now
+    new_samples: int = 0  # sample rows this refresh added
+    removed: int = 0
+    superseded: int = 0
+    revived: int = 0
+    shard_uris: list[str] = field(default_factory=list)
+    encoded_shards: int = 0
+    manifests: list[dict] = field(default_factory=list)  # live-manifest versions made now
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _spec(source: str, cfg: CurateConfig):
+    from preprocess.sources import SourceSpec
+
+    return SourceSpec(str(source), caption_key=cfg.caption_key, path_column=cfg.path_column, caption_column=cfg.caption_column,
+                      media_column=cfg.media_column, follow_symlinks=cfg.follow_symlinks)
+
+
+def _retirements(cat, plan, curated) -> list:
+    """Old samples of re-curated inputs are superseded by the input's new sample; samples of inputs
+    that left the source are removed."""
+    from catalog.source_index import Retirement, current_samples_of
+
+    out = []
+    for uri, entry_uris in plan.recurated_uris.items():
+        new = curated.keys_by_uri.get(uri, [])
+        for key, _, _, _ in current_samples_of(cat, entry_uris):
+            if key not in new and new:
+                out.append(Retirement(key, "superseded", f"superseded: by {new[0]}", new[0]))
+    for key, _, _, _ in current_samples_of(cat, plan.removed_uris):
+        out.append(Retirement(key, "removed", "removed: no longer in the source"))
+    return out
+
+
+def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: CurateConfig | None = None,
+                   encode_cfg=None, live: list | None = None, backend: str = "ray",
+                   hooks: RefreshHooks | None = None) -> RefreshResult:
+    """Bring the catalog up to date with ``source`` (see the module docstring)."""
+    from catalog import Catalog
+    from catalog.source_index import (commit_listing, declare_live_manifest, diff_listing, index_signatures, revive,
+                                      retire, update_live_manifests)
+    from flows.steps import catalog_run, register
+    from preprocess.encode import EncodeConfig, encode
+    from preprocess.refresh import curate_inputs, plan_refresh, source_identity
+
+    cfg, encode_cfg, hooks = cfg or CurateConfig(), encode_cfg or EncodeConfig(), hooks or RefreshHooks()
+    ws = Workspace.at(home)
+    spec = _spec(source, cfg)
+    src = source_identity(spec)
+    t = time.time()
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal t
+        seconds[name] = round(time.time() - t, 2)
+        t = time.time()
+
+    with hooks.writer():
+        cat = Catalog.open(ws.catalog)  # each call below opens and closes its own connection
+        for m in live or []:
+            declare_live_manifest(cat, m)
+    known = index_signatures(cat, src, cfg.modality)
+    hooks.progress(0.05, "listing and hashing the source")
+    plan = plan_refresh(spec, cfg, known, lambda listing: diff_listing(cat, src, cfg.modality, listing))
+    lap("scan")
+    result = RefreshResult(src, plan.modality, plan.empty, plan=plan.counts)
+    if plan.empty:
+        with hooks.writer():
+            commit_listing(cat, src, plan.modality, plan.listing, None)
+            updates = update_live_manifests(cat)
+        lap("index")
+        return _finish(result, updates, hooks, ws, seconds)
+
+    with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend}) as rid:
+        result.run_id = rid
+        hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
+        curated = curate_inputs(plan, ws.home, cfg, backend)
+        lap("curate")
+        hooks.progress(0.5, "registering")
+        with hooks.writer():
+            before = cat.sql("SELECT count(*) FROM samples")[1][0][0]
+            register(ws, curated.batch_paths, rid)
+            result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
+            retirements = _retirements(cat, plan, curated)
+            retire(cat, retirements, rid)
+            result.new_samples = cat.sql("SELECT count(*) FROM samples")[1][0][0] - before
+        result.removed = sum(r.status == "removed" for r in retirements)
+        result.superseded = sum(r.status == "superseded" for r in retirements)
+        result.curated, result.shard_uris = curated.counts, curated.shard_uris
+        lap("register")
+        if curated.shard_uris:
+            hooks.progress(0.6, f"encoding {len(curated.shard_uris)} new shards")
+            encoded = encode(ws.home, plan.modality, encode_cfg, shard_uris=curated.shard_uris, backend=backend)
+            with hooks.writer():
+                register(ws, encoded.batch_paths, rid)
+            result.encoded_shards = len(encoded.batch_paths)
+        lap("encode")
+        hooks.progress(0.9, "index and live manifests")
+        with hooks.writer():
+            commit_listing(cat, src, plan.modality, plan.listing, rid)  # last: a failed refresh is redone in full
+            updates = update_live_manifests(cat)
+        lap("manifests")
+    return _finish(result, updates, hooks, ws, seconds)
+
+
+def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict) -> RefreshResult:
+    for u in updates:
+        hooks.on_manifest(u)
+    result.manifests = [{"manifest": u.id, "members": u.num_members, "previous_members": u.previous_members,
+                         "added_since_training": u.added_since_training, "train_due": u.train_due} for u in updates]
+    result.seconds = seconds
+    hooks.progress(1.0, "done")
+    return result
+
+
+def live_from_params(live_manifests: dict[str, Any] | None) -> list:
+    """{name: "WHERE" or {where, description, train_min_growth, train_options}} -> LiveManifest list."""
+    from catalog.source_index import LiveManifest
+
+    out = []
+    for name, spec in (live_manifests or {}).items():
+        spec = {"where": spec} if isinstance(spec, str) else dict(spec)
+        out.append(LiveManifest(name=name, **spec))
+    return out
+
+
+@flow(name="refresh", log_prints=True)
+def refresh_flow(source: str, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
+                 encode_options: dict[str, Any] | None = None, live_manifests: dict[str, Any] | None = None,
+                 backend: str = "ray", ray_address: str | None = None) -> dict:
+    """Curate and encode what is new or changed in ``source``; retire what left; re-freeze live manifests."""
+    from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
+    from prefect.concurrency.sync import concurrency
+
+    from flows.events import emit_manifest_updated
+    from preprocess.encode import EncodeConfig
+
+    if ray_address:
+        os.environ["RAY_ADDRESS"] = ray_address  # join that cluster (preprocess/ray_utils.ensure_ray)
+    log = get_run_logger()
+    ws = Workspace.at(home)
+    artifact = create_progress_artifact(progress=0.0, key="refresh-progress", description=f"refresh of {source}")
+
+    def progress(fraction: float, text: str) -> None:
+        update_progress_artifact(artifact_id=artifact, progress=round(100 * fraction, 1), description=text)
+        log.info(f"{round(100 * fraction)}% {text}")
+
+    def announce(update) -> None:
+        emit_manifest_updated(update, str(ws.home))
+        log.info(f"lumina.manifest.updated {update.id} (+{update.added_since_training}, train due: {update.train_due})")
+
+    hooks = RefreshHooks(progress, lambda: concurrency(CATALOG_WRITER, occupy=1), announce)
+    result = refresh_source(source, ws.home, CurateConfig(modality=modality, options=options or {}),
+                            EncodeConfig(**(encode_options or {})), live_from_params(live_manifests), backend, hooks)
+    if result.noop:
+        log.info(f"refresh of {result.source}: nothing new or changed ({result.plan['entries']} entries)")
+    rows = [{"what": k, "count": v} for k, v in {**result.plan, "new_samples": result.new_samples, "removed": result.removed,
+                                                  "superseded": result.superseded, "shards": len(result.shard_uris)}.items()]
+    create_table_artifact(key="refresh-counts", table=rows, description=f"refresh of {result.source}")
+    create_markdown_artifact(key="refresh-summary", markdown="\n".join(
+        [f"# refresh ({result.modality})", "", f"- source: `{result.source}`", f"- run: `{result.run_id}` (noop: {result.noop})",
+         f"- curated: {result.curated}", f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}",
+         f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}"]))
+    return asdict(result)

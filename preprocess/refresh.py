@@ -1,0 +1,170 @@
+"""Incremental curation: which inputs of a source are new, changed or gone since the last refresh,
+and the curation of just those, built on preprocess/curate.py's public pieces.
+
+An entry is unchanged when its name is in the source index with the same content hash; the hash is
+recomputed only when the size or mtime moved (make's rule, with a content check behind it, so a
+touched file is no change). An input is curated again when any of its entries (media, caption) is
+new or changed, or its caption left; an input whose media left is removed. The catalog side (the
+index, retirements) is catalog/source_index.py; the flow composing both is flows/refresh.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from contracts.keys import sample_key
+from contracts.layout import Workspace
+from contracts.records import Batch
+from preprocess.curate import (AnalyseStage, CurateConfig, WriteShardStage, leftover_candidate,
+                               mark_exact_duplicates)
+from preprocess.modality import Candidate, get_plugin
+from preprocess.runner import chunks, run_stage
+from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, detect_kind, list_entries
+
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass
+class RefreshPlan:
+    source: str  # the source's identity in the index (resolved path or glob)
+    modality: str
+    listing: pa.Table  # every entry now: name, uri, input_name, size, mtime_ns, content_hash
+    inputs: list[RawInput]  # to curate: new or changed
+    leftovers: list[Leftover]  # to record: new or changed
+    removed_uris: list[str]  # source_uri of inputs and leftovers that left the source
+    recurated_uris: dict[str, list[str]]  # input (or leftover) uri -> uris of all its entries, for supersession
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.inputs and not self.leftovers and not self.removed_uris
+
+
+@dataclass
+class IncrementalCuration:
+    batch_paths: list[str]
+    shard_uris: list[str]
+    keys_by_uri: dict[str, list[str]]  # source_uri -> keys of the samples curated from it now
+    counts: dict[str, int]  # status -> samples
+    reasons: dict[str, int]
+
+
+def source_identity(spec: SourceSpec) -> str:
+    """How the index names a source: the resolved folder or listing, a tar glob as given."""
+    if "*" in spec.uri or "?" in spec.uri or "[" in spec.uri:
+        return os.path.expanduser(spec.uri)
+    return str(Path(spec.uri).expanduser().resolve())
+
+
+def _signature(e: Entry) -> tuple[int, int | None]:
+    """(size, mtime_ns): the cheap test before hashing. Tar members carry their tar's mtime."""
+    if e.loc and e.loc[0] in ("file", "tar"):
+        try:
+            return e.size, os.stat(e.loc[1]).st_mtime_ns
+        except OSError:
+            return e.size, None
+    return e.size, None
+
+
+def content_hash(e: Entry) -> str:
+    """sha256 of the entry's bytes, streamed for files; what it is for entries that are no blob."""
+    if e.kind != "file":
+        return f"{e.kind}:"
+    h = hashlib.sha256()
+    if e.loc and e.loc[0] == "file":
+        with open(e.loc[1], "rb") as f:
+            for block in iter(lambda: f.read(_HASH_CHUNK), b""):
+                h.update(block)
+    else:
+        h.update(e.read())
+    return h.hexdigest()
+
+
+def _input_of(inputs: list[RawInput]) -> dict[str, str]:
+    """entry name -> name of the input it belongs to."""
+    out = {}
+    for item in inputs:
+        for e in [*item.media.values(), *([item.caption] if item.caption else [])]:
+            out[e.name] = item.name
+    return out
+
+
+def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int, int | None, str]], diff_fn) -> RefreshPlan:
+    """List the source, hash what may have changed, and decide what to curate and what left.
+
+    ``known``: the index's name -> (size, mtime_ns, content_hash); ``diff_fn(listing)`` returns
+    the catalog's ListingDiff (catalog.source_index.diff_listing bound to a catalog)."""
+    plugin = get_plugin(cfg.modality)
+    opts = plugin.options(cfg.options)
+    spec.kind = spec.kind or detect_kind(spec.uri)
+    entries = list_entries(spec)
+    inputs, leftovers = plugin.group(entries, opts)
+    owner = _input_of(inputs)
+    rows, hashed = [], 0
+    for e in entries:
+        size, mtime = _signature(e)
+        old = known.get(e.name)
+        if old is not None and old[0] == size and old[1] is not None and old[1] == mtime:
+            digest = old[2]
+        else:
+            digest, hashed = content_hash(e), hashed + 1
+        rows.append({"name": e.name, "uri": e.uri, "input_name": owner.get(e.name), "size": size, "mtime_ns": mtime,
+                     "content_hash": digest})
+    from catalog.source_index import listing_table
+
+    listing = listing_table(rows)
+    diff = diff_fn(listing)
+    changed = set(diff.changed)
+    names_now = {item.name for item in inputs}
+    lost_caption = {inp for _, _, inp in diff.removed if inp in names_now}  # an input whose caption left
+    touched = lost_caption | {owner[n] for n in changed if n in owner}
+    todo = [item for item in inputs if item.name in touched]
+    todo_leftovers = [lo for lo in leftovers if lo.entry.name in changed]
+    removed_uris = sorted({uri for _, uri, inp in diff.removed if inp is None or inp not in names_now})
+    entry_uris: dict[str, list[str]] = defaultdict(list)
+    for item in todo:
+        entry_uris[item.uri] = sorted({e.uri for e in [*item.media.values(), *([item.caption] if item.caption else [])]})
+    for lo in todo_leftovers:
+        entry_uris[lo.entry.uri] = [lo.entry.uri]
+    counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": len(changed),
+              "removed_entries": len(diff.removed), "inputs_to_curate": len(todo), "leftovers_to_record": len(todo_leftovers),
+              "removed_inputs": len({inp or name for name, _, inp in diff.removed if inp is None or inp not in names_now})}
+    return RefreshPlan(source_identity(spec), plugin.modality.value, listing, todo, todo_leftovers, removed_uris,
+                       dict(entry_uris), counts)
+
+
+def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: CurateConfig, backend: str = "ray") -> IncrementalCuration:
+    """curate() on a chosen subset: the same analysis, duplicate marking and shard writing, for
+    the planned inputs only. New accepted samples go to new shards (named by their keys); shards
+    of earlier runs are never opened. Near-duplicate search sees only this refresh's inputs."""
+    plugin = get_plugin(cfg.modality)
+    modality = plugin.modality.value
+    opts = plugin.options(cfg.options)
+    ws = Workspace.at(home)
+    out_dir = ws.curated(modality)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), plan.inputs, backend)
+    cands: list[Candidate] = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
+    cands = mark_exact_duplicates(cands)
+    plugin.near_duplicates(cands, opts)
+    cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
+    accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
+    batch_paths = run_stage(WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size), backend)
+    shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
+    dropped = [c for c in cands if not c.accepted]
+    if dropped:  # no rejections file for a refresh that rejected nothing
+        rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
+        Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
+        batch_paths.append(str(rejections))
+    keys_by_uri: dict[str, list[str]] = defaultdict(list)
+    for c in cands:
+        keys_by_uri[c.record.source_uri].append(c.record.key)
+    return IncrementalCuration(batch_paths, shard_uris, {u: sorted(k) for u, k in keys_by_uri.items()},
+                               dict(Counter(c.record.status for c in cands)),
+                               dict(Counter((c.record.reason or "").split(":")[0] for c in dropped)))
