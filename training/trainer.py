@@ -1,26 +1,36 @@
-"""Flow-matching training of a Flag-DiT on a catalog manifest.
+"""Flow-matching training of a Flag-DiT on a catalog manifest, streamed from its encoded shards.
 
 Runs without Prefect:
     python -m training.train --catalog lumina_home/catalog.duckdb --manifest demo-train --out runs/demo
-    torchrun --nproc_per_node=2 -m training.train ...   # data-parallel (gloo on CPU, nccl on GPU)
+    torchrun --nproc_per_node=2 -m training.train ...   # DDP: gloo on CPU, NCCL on GPU
+    lumina train --manifest demo-train --launcher ray --workers 2
+
+Every random draw of a step (timestep, noise, caption dropout, VAE sample) comes from a generator
+seeded by (seed, step or epoch, sample): so a resumed run continues bit for bit, and N ranks see
+exactly what one process sees with the same global batch.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import os
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
-import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from training.data import NullCaption, collate, load_examples
+from training.buckets import BatchBudget
+from training.data import NullCaption
+from training.distributed import all_sum, barrier, full_state_dict, init_distributed, wrap_model
+from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
+from training.state import (checkpoint_dir, latest_resumable, prune, publish, read_state, restore_optimizer,
+                            restore_rng, state_tensors, write_state)
+from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
 
 @dataclass
@@ -35,7 +45,7 @@ class TrainConfig:
     model_overrides: dict = field(default_factory=dict)
     steps: int = 1000
     max_seconds: float | None = None  # stop early when the wall clock runs out (the budget is steps first)
-    batch_size: int = 64
+    batch_size: int = 64  # samples per global batch (all ranks together); with tokens_per_batch: an upper bound
     lr: float = 1e-3  # small models on small data tolerate a larger rate than the paper's 1e-4
     warmup_steps: int = 50
     weight_decay: float = 0.0
@@ -46,6 +56,24 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 25
     num_threads: int | None = None
+    # data (issue 11)
+    tokens_per_batch: int | None = None  # padded tokens per global batch; None: batch_size samples
+    bucket_ratio: float | None = 1.02  # longest/shortest tokens in a bucket; None: no buckets
+    shuffle_buffer: int = 1024  # samples (references only) shuffled across shard boundaries
+    loader_workers: int = 0  # DataLoader processes per rank; 0 reads in the training process
+    # checkpoints and resume
+    checkpoint_every: int = 0  # steps; 0: only the final checkpoint
+    keep_last: int = 3  # checkpoints kept on disk (the catalog keeps every registration)
+    resume: bool = False  # continue from the newest resumable checkpoint in out_dir
+    init_from: str | None = None  # checkpoint folder whose weights start a new stage (fresh optimizer and data)
+    # scale
+    launcher: str = "local"  # "local" (this process, or each torchrun process) | "ray" (Ray Train, `workers` processes)
+    workers: int = 2  # Ray Train workers
+    parallel: str = "ddp"  # "ddp" | "fsdp" (FSDP2 fully_shard per block; GPU)
+    precision: str = "fp32"  # "fp32" | "bf16" (autocast; with fsdp: bf16 parameters, fp32 reduction)
+    grad_checkpointing: bool = False  # recompute each block in backward
+    tensorboard: bool = True
+    progress: bool = True
 
 
 @dataclass
@@ -57,91 +85,218 @@ class TrainResult:
     losses: list[tuple[int, float]]
     manifest: str
     manifest_version: int
+    checkpoints: list[str] = field(default_factory=list)  # written by this call, oldest first
+    metrics_csv: str | None = None
+    loss_curve: str | None = None
+    padding_fraction: float = 0.0  # mean [PAD] share of the global batches trained on
+    tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
 
 
-def _distributed() -> tuple[int, int]:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        # Ray Train may have initialised the group already: only torchrun-style launches get here.
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+# on_checkpoint(folder, step, metric rows since the previous checkpoint): rank 0, after the folder is complete
+CheckpointHook = Callable[[str, int, list[dict]], None]
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+class TokenCount:
+    """A sample's tokens for this model config (picklable for loader workers)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def __call__(self, shape: tuple[int, ...]) -> int:
+        from modelzoo import FlagDiT
+
+        return FlagDiT.seq_len(self, shape)
+
+
+def make_inputs(item: dict, null: NullCaption, fm, cfg: TrainConfig, step: int) -> tuple:
+    """(x1, x0, t, model kwargs) of one rank's share of a step. Each sample draws its timestep,
+    noise and caption dropout from a generator seeded by (seed, step, position in the global
+    batch), whichever rank holds it."""
+    batch = item["batch"]
+    x1 = batch["x1"]
+    xs = list(x1) if isinstance(x1, torch.Tensor) else x1
+    ts, x0s, drops = [], [], []
+    for pos, x in zip(item["positions"], xs):
+        g = torch.Generator().manual_seed(mix_seed(cfg.seed, step, pos))
+        ts.append(fm.sample_t(1, generator=g))
+        x0s.append(torch.randn(x.shape, generator=g))
+        drops.append(bool(torch.rand(1, generator=g) < cfg.caption_dropout))
+    t = torch.cat(ts)
+    x0 = torch.stack(x0s) if isinstance(x1, torch.Tensor) else x0s
+    feats, mask = batch["cap_feats"].clone(), batch["cap_mask"].clone()
+    drop = torch.tensor(drops, dtype=torch.bool)
+    if drop.any():
+        feats[drop], mask[drop] = null.expand(int(drop.sum()))
+    kwargs = {"cap_feats": feats, "cap_mask": mask}
+    if "frame_cond" in batch:
+        kwargs["frame_cond"] = batch["frame_cond"]
+    return x1, x0, t, kwargs
+
+
+def _to(x, device: torch.device):
+    if isinstance(x, list):
+        return [v.to(device, non_blocking=True) for v in x]
+    return x.to(device, non_blocking=True)
+
+
+def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> TrainResult:
     from catalog import load_manifest
     from modelzoo import FlagDiT, FlowMatching, get_config
 
-    rank, world = _distributed()
+    rank, world, device = init_distributed()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    torch.manual_seed(cfg.seed + rank)
     manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
-    examples = load_examples(manifest)
-    if not examples:
+    if not manifest.members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
-    examples = examples[rank::world]
+    index = ManifestIndex(manifest)
+    encoders, mname, mversion = manifest.encoders, manifest.name, manifest.version
+    del manifest  # streaming keeps only the key index: memory stays flat as manifests grow
     null = NullCaption.load(cfg.null_caption)
+    budget = BatchBudget(max_tokens=cfg.tokens_per_batch, max_samples=cfg.batch_size, bucket_ratio=cfg.bucket_ratio,
+                         min_samples=world)
 
-    first = examples[0]
-    model_cfg = get_config(cfg.model, in_channels=first.latent.shape[0], cap_dim=first.cap_feats.shape[-1], **cfg.model_overrides)
+    # The model's input size comes from the first stored sample; its tokens from the model config.
+    probe = ShardStream(index, budget, lambda shape: 1, cfg.seed)
+    first = probe.example(next(probe.shard_refs(index.shards[0])), 0)
+    overrides = {**cfg.model_overrides, **({"grad_checkpointing": True} if cfg.grad_checkpointing else {})}
+    model_cfg = get_config(cfg.model, in_channels=first.latent.shape[0], cap_dim=first.cap_feats.shape[-1], **overrides)
+    torch.manual_seed(cfg.seed)  # initial weights: the same on every rank and in every re-run
     model = FlagDiT(model_cfg)
-    ema = copy.deepcopy(model).requires_grad_(False)
-    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    # fused: the per-tensor loop costs more than forward and backward together on CPU
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    fm = FlowMatching(timesteps=cfg.timesteps)
-    gen = torch.Generator().manual_seed(cfg.seed + rank)
+    if cfg.init_from:
+        from safetensors.torch import load_file
 
-    losses: list[tuple[int, float]] = []
-    window: list[float] = []
+        model.load_state_dict(load_file(str(Path(cfg.init_from) / "model.safetensors")), strict=True)
+    model.to(device)
+    ema = ModelEMA(model, cfg.ema_decay)
+    bf16 = cfg.precision == "bf16"
+    net = wrap_model(model, world, cfg.parallel, device, bf16)
+    # fused: the per-tensor loop costs more than forward and backward together on CPU
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=cfg.parallel != "fsdp")
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+    fm = FlowMatching(timesteps=cfg.timesteps)
+
+    step, position, losses, window, pads = 0, Position(), [], [], []
+    out_dir = Path(cfg.out_dir)
+    if cfg.resume:
+        ckpt = latest_resumable(out_dir)
+        if ckpt is None:
+            raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
+        tensors, info = read_state(ckpt)
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        from safetensors.torch import load_file
+
+        ema.module.load_state_dict(load_file(str(ckpt / "model.safetensors")))
+        restore_optimizer(opt, tensors, info)
+        sched.load_state_dict(info["scheduler"])
+        restore_rng(tensors)
+        step, position = info["step"], Position(*info["position"])
+        losses, window = [tuple(x) for x in info["losses"]], info["window"]
+
+    stream = ShardStream(index, budget, TokenCount(model_cfg), cfg.seed, cfg.shuffle_buffer)
+    loader = batch_loader(stream, position, rank, world, cfg.loader_workers)
+    monitor = None
+    if rank == 0:
+        from training.monitor import RunMonitor
+
+        monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
+    pending_rows: list[dict] = []
+    written: list[str] = []
+    ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape))
+
+    def checkpoint() -> str:
+        path = _save_checkpoint(out_dir, step, rank, model, ema, opt, sched, position, losses, window, ctx)
+        if rank == 0:
+            written.append(path)
+            prune(out_dir, max(cfg.keep_last, 1))
+            if on_checkpoint is not None:
+                on_checkpoint(path, step, list(pending_rows))
+            pending_rows.clear()
+        return path
+
     start = time.time()
-    step = 0
-    bar = tqdm(total=cfg.steps, desc="train", unit="step", disable=rank != 0)
-    bs = min(cfg.batch_size, len(examples))
+    first_step = step
+    tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
     while step < cfg.steps and not out_of_time():
-        perm = torch.randperm(len(examples), generator=gen)
-        for i in range(0, len(perm) - bs + 1, bs):  # drop the ragged last batch
-            batch = collate([examples[j] for j in perm[i : i + bs].tolist()])
-            drop = torch.rand(len(batch["cap_mask"]), generator=gen) < cfg.caption_dropout
-            if drop.any():
-                nf, nm = null.expand(int(drop.sum()))
-                batch["cap_feats"][drop], batch["cap_mask"][drop] = nf, nm
-            for g in opt.param_groups:
-                g["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-            extra = {"frame_cond": batch["frame_cond"]} if "frame_cond" in batch else {}
-            loss = fm.training_loss(ddp_model, batch["x1"], cap_feats=batch["cap_feats"], cap_mask=batch["cap_mask"], **extra)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            # EMA warm-up: a fixed 0.999 would keep ~half the step-50 weights after 800 steps.
-            _ema_update(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
-            step += 1
-            window.append(loss.item())
-            bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                losses.append((step, sum(window) / len(window)))
-                bar.set_postfix(loss=f"{losses[-1][1]:.4f}")
-                window = []
-            if step >= cfg.steps or out_of_time():
-                break
+        t0 = time.time()
+        item = next(loader)
+        position = Position(item["position"].epoch, item["position"].index + 1)
+        x1, x0, t, kwargs = make_inputs(item, null, fm, cfg, step)
+        x1, x0, t = _to(x1, device), _to(x0, device), t.to(device)
+        kwargs = {k: _to(v, device) for k, v in kwargs.items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            per_sample = fm.training_loss(net, x1, t=t, x0=x0, reduce=False, **kwargs)
+        # DDP averages gradients over ranks: scale so the result is the mean over the global batch.
+        loss = per_sample.sum() * (world / item["global_size"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        ema.update(model, step)
+        step += 1
+        global_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()
+        window.append(global_loss)
+        pads.append(item["padding"])
+        tokens_seen += item["tokens"]
+        row = {"step": step, "loss": global_loss, "grad_norm": float(grad_norm), "lr": lr, "padding": item["padding"],
+               "tokens_per_s": item["tokens"] / max(time.time() - t0, 1e-9), "samples": item["global_size"],
+               "seconds": time.time() - start}
+        if monitor is not None:
+            monitor.log(row)
+            pending_rows.append(row)
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            losses.append((step, sum(window) / len(window)))
+            bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
+            window = []
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+            checkpoint()
     bar.close()
     seconds = time.time() - start
     if window:
         losses.append((step, sum(window) / len(window)))
+        window = []
+    final = str(checkpoint_dir(out_dir, step))
+    if not written or written[-1] != final:
+        final = checkpoint()
+    curve = monitor.close() if monitor is not None else None
+    barrier()
+    return TrainResult(final, step, seconds, losses[-1][1] if losses else math.nan, losses, mname, mversion,
+                       checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
+                       padding_fraction=sum(pads) / len(pads) if pads else 0.0,
+                       tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0)
 
-    ckpt = Path(cfg.out_dir) / f"checkpoint-{step:07d}"
+
+def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,
+                     losses: list, window: list, ctx: dict) -> str:
+    """Every rank calls this (FSDP gathers); rank 0 writes."""
+    cfg: TrainConfig = ctx["cfg"]
+    raw = full_state_dict(model)
+    final = checkpoint_dir(out_dir, step)
     if rank == 0:
-        ema.save_pretrained(ckpt)
-        shutil.copy(cfg.null_caption, ckpt / "null_caption.npz")
-        _copy_encoder_infos(Path(cfg.null_caption).parent.parent, manifest.encoders, ckpt)
-        info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": manifest.name, "manifest_version": manifest.version, "encoders": manifest.encoders, "latent_shape": list(first.latent.shape), "steps": step, "seconds": seconds, "losses": losses}
-        (ckpt / "training.json").write_text(json.dumps(info, indent=1))
-    if dist.is_initialized():
-        dist.barrier()
-    return TrainResult(str(ckpt), step, seconds, losses[-1][1] if losses else math.nan, losses, manifest.name, manifest.version)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir))
+        ema.module.save_pretrained(tmp)
+        shutil.copy(cfg.null_caption, tmp / "null_caption.npz")
+        _copy_encoder_infos(Path(cfg.null_caption).parent.parent, ctx["encoders"], tmp)
+        name, version = ctx["manifest"]
+        info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
+                "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": losses}
+        (tmp / "training.json").write_text(json.dumps(info, indent=1))
+        if cfg.parallel == "fsdp":  # sharded optimizer state needs torch.distributed.checkpoint: not resumable yet
+            publish(tmp, final)
+            barrier()
+            return str(final)
+        tensors, opt_info = state_tensors(raw, opt)
+        write_state(tmp, tensors, {"step": step, "position": [position.epoch, position.index], "scheduler": sched.state_dict(),
+                                   "losses": losses, "window": window, **opt_info})
+        publish(tmp, final)
+    barrier()
+    return str(final)
 
 
 def _copy_encoder_infos(encoders_dir: Path, fingerprints: dict[str, str], ckpt: Path) -> None:
@@ -152,9 +307,3 @@ def _copy_encoder_infos(encoders_dir: Path, fingerprints: dict[str, str], ckpt: 
         info = encoders_dir / safe_name(fp) / "encoder.json"
         if info.exists():
             shutil.copy(info, ckpt / f"{kind}_encoder.json")
-
-
-@torch.no_grad()
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for e, p in zip(ema.parameters(), model.parameters()):
-        e.lerp_(p.detach(), 1.0 - decay)

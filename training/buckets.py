@@ -1,0 +1,95 @@
+"""Token-budget batches: samples of similar sequence length, filled up to a token budget.
+
+The model pads every sample of a batch to the longest one with [PAD], so a batch costs
+``len(batch) * max(tokens)``. Samples go into buckets whose lengths differ by at most a ratio
+(1.02: at most ~2% of a batch is [PAD]); a bucket leaves as a batch when one more sample would
+exceed the budget. At the end of an epoch the leftovers are sorted by length and packed, so the
+last few batches pad little too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BatchBudget:
+    max_tokens: int | None = None  # padded tokens per global batch (len * max length); None: count samples
+    max_samples: int | None = None  # samples per global batch; None: no cap besides the tokens
+    bucket_ratio: float | None = 1.02  # longest / shortest length in a bucket; None: one bucket (no bucketing)
+    min_samples: int = 1  # smaller leftover batches are dropped (DDP needs one sample per rank)
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is None and self.max_samples is None:
+            raise ValueError("a batch budget needs max_tokens or max_samples")
+        if self.bucket_ratio is not None and self.bucket_ratio <= 1.0:
+            raise ValueError(f"bucket_ratio must be > 1 (or None for no bucketing), got {self.bucket_ratio}")
+
+    def fits(self, n: int, longest: int) -> bool:
+        """May a batch hold n samples whose longest has `longest` tokens?"""
+        if self.max_samples is not None and n > self.max_samples:
+            return False
+        return self.max_tokens is None or n * longest <= self.max_tokens or n == 1
+
+
+def padding_fraction(lengths: list[int]) -> float:
+    """Share of a padded batch's tokens that are [PAD]."""
+    return 1.0 - sum(lengths) / (len(lengths) * max(lengths)) if lengths else 0.0
+
+
+class TokenBudgetBatcher(Generic[T]):
+    """Feed items one at a time (``add``), then ``flush`` at the end of the stream.
+
+    Deterministic: the same items in the same order give the same batches.
+    """
+
+    def __init__(self, budget: BatchBudget, length: Callable[[T], int]):
+        self.budget, self.length = budget, length
+        self.buckets: dict[int, list[T]] = {}
+        self.longest: dict[int, int] = {}
+
+    def bucket_of(self, n_tokens: int) -> int:
+        ratio = self.budget.bucket_ratio
+        return 0 if ratio is None else int(math.log(max(1, n_tokens)) / math.log(ratio))
+
+    def add(self, item: T) -> list[list[T]]:
+        n = self.length(item)
+        b = self.bucket_of(n)
+        bucket = self.buckets.setdefault(b, [])
+        longest = max(self.longest.get(b, 0), n)
+        out = []
+        if bucket and not self.budget.fits(len(bucket) + 1, longest):
+            out.append(bucket)
+            bucket = self.buckets[b] = []
+            longest = n
+        bucket.append(item)
+        self.longest[b] = longest
+        if self.budget.max_samples is not None and len(bucket) == self.budget.max_samples:
+            out.append(bucket)
+            self.buckets[b], self.longest[b] = [], 0
+        return out
+
+    def flush(self) -> list[list[T]]:
+        """Leftovers sorted by length, packed under the budget; too-small packs are dropped."""
+        rest = sorted((item for b in sorted(self.buckets) for item in self.buckets[b]), key=self.length)
+        self.buckets, self.longest = {}, {}
+        packs: list[list[T]] = []
+        for item in rest:
+            if packs and self.budget.fits(len(packs[-1]) + 1, self.length(item)):
+                packs[-1].append(item)
+            else:
+                packs.append([item])
+        return [p for p in packs if len(p) >= self.budget.min_samples]
+
+
+def token_budget_batches(items: Iterable[T], budget: BatchBudget, length: Callable[[T], int]) -> Iterator[list[T]]:
+    batcher = TokenBudgetBatcher(budget, length)
+    for item in items:
+        for batch in batcher.add(item):
+            if len(batch) >= budget.min_samples:
+                yield batch
+    yield from batcher.flush()

@@ -1,0 +1,73 @@
+"""Process groups and model wrapping: DDP (gloo on CPU, NCCL on GPU) or FSDP2 on GPU.
+
+torchrun and Ray Train both set RANK/WORLD_SIZE; Ray Train also initialises the group itself.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+def init_distributed() -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process; starts the process group when launched by torchrun."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def wrap_model(model: torch.nn.Module, world: int, parallel: str, device: torch.device, bf16: bool) -> torch.nn.Module:
+    """The module the loss runs through. FSDP2 shards each block (bf16 parameters, fp32 gradient
+    reduction when bf16); DDP replicates. One process: the model itself."""
+    if parallel == "fsdp":
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
+        for block in model.get_fsdp_wrap_module_list():
+            fully_shard(block, mp_policy=mp)
+        fully_shard(model, mp_policy=mp)
+        return model
+    if parallel != "ddp":
+        raise ValueError(f"parallel must be 'ddp' or 'fsdp', got {parallel!r}")
+    if world > 1:
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return model
+
+
+def full_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Unsharded CPU tensors (FSDP2 parameters are DTensors: every rank must call this)."""
+    out = {}
+    for k, v in module.state_dict().items():
+        if hasattr(v, "full_tensor"):
+            v = v.full_tensor()
+        out[k] = v.detach().to("cpu").contiguous()
+    return out
+
+
+def all_sum(x: torch.Tensor) -> torch.Tensor:
+    if dist.is_initialized():
+        x = x.clone()
+        dist.all_reduce(x)
+    return x
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's value on every rank."""
+    if not dist.is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,270 @@
+"""Streaming training data: a manifest's encoded shards, read a batch at a time.
+
+Every rank computes the same global batch plan from shard headers only (which samples, how many
+tokens each), then reads the payload of its own share of each batch:
+
+    shards in a per-epoch order -> samples in file order -> shuffle buffer -> token-budget buckets
+    -> global batch b -> rank r takes samples r, r + world, ... ; loader worker w takes batches
+    w, w + workers, ...
+
+So ranks and workers never overlap, one process with the global batch sees exactly what N ranks
+see together, and a position (epoch, batch) is enough to resume: the plan is recomputed and the
+batches before it skipped without reading their payload. Memory holds the key index (8 bytes per
+manifest member), one shard's header table, the shuffle buffer of references and the current
+batch: flat as the manifest grows. VAE moments give a fresh latent per epoch, drawn with a
+generator seeded by (seed, epoch, key), so the draw does not depend on rank or worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from contracts.members import CAP_FEATS, CAP_MASK, FRAME_COND, LATENT, META, MOMENTS, member, split_member
+from contracts.shards import npy_load
+from training.buckets import BatchBudget, TokenBudgetBatcher, padding_fraction
+from training.data import Example, collate
+
+
+def key_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+def mix_seed(*parts: int | str) -> int:
+    """A 63-bit seed from several parts (seed, epoch, key, ...): stable across processes."""
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
+
+
+@dataclass(frozen=True)
+class Loc:
+    shard: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """Where one sample's members lie; no payload."""
+
+    key: str
+    shape: tuple[int, ...]  # model-space latent shape [C, T, H, W] (moments: half the stored channels)
+    tokens: int
+    latent: Loc
+    stochastic: bool  # the latent member holds VAE moments
+    meta: Loc
+    cap_feats: Loc
+    cap_mask: Loc
+    frame_cond: Loc | None
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """The next global batch to train on: batch `index` of epoch `epoch`."""
+
+    epoch: int = 0
+    index: int = 0
+
+
+class ManifestIndex:
+    """The manifest reduced to what streaming needs: per shard, the sorted hashes of its member keys."""
+
+    def __init__(self, manifest):
+        by_shard: dict[str, list[int]] = {}
+        self.text_elsewhere: dict[str, tuple[str, str]] = {}  # key -> (shard, member), rare
+        for m in manifest.members:
+            shard, lat_member = m.encodings["latent"]
+            by_shard.setdefault(shard, []).append(key_hash(m.key))
+            txt = m.encodings["text"]
+            if txt != (shard, member(m.key, CAP_FEATS)):
+                self.text_elsewhere[m.key] = txt
+        self.keys = {s: np.unique(np.asarray(h, dtype=np.uint64)) for s, h in by_shard.items()}
+        self.shards = sorted(self.keys)
+        self.num_samples = len(manifest.members)
+        self.manifest_id = manifest.id
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.keys.values())
+
+    def wants(self, shard: str, key: str) -> bool:
+        keys = self.keys[shard]
+        h = np.uint64(key_hash(key))
+        i = int(np.searchsorted(keys, h))
+        return i < len(keys) and keys[i] == h
+
+
+def _tar_table(path: str) -> dict[str, tuple[int, int]]:
+    """member name -> (data offset, size), from the tar headers only."""
+    with tarfile.open(path, "r") as tar:
+        return {info.name: (info.offset_data, info.size) for info in tar if info.isfile()}
+
+
+def _npy_shape(f, offset: int) -> tuple[int, ...]:
+    f.seek(offset)
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return tuple(read(f)[0])
+
+
+class ShardReader:
+    """Reads members by offset; keeps a few shards open and a few header tables."""
+
+    def __init__(self, max_open: int = 8):
+        self.files: OrderedDict[str, io.BufferedReader] = OrderedDict()
+        self.tables: OrderedDict[str, dict[str, tuple[int, int]]] = OrderedDict()
+        self.max_open = max_open
+
+    def file(self, shard: str):
+        f = self.files.pop(shard, None) or open(shard, "rb")
+        self.files[shard] = f
+        while len(self.files) > self.max_open:
+            self.files.popitem(last=False)[1].close()
+        return f
+
+    def table(self, shard: str) -> dict[str, tuple[int, int]]:
+        t = self.tables.pop(shard, None) or _tar_table(shard)
+        self.tables[shard] = t
+        while len(self.tables) > self.max_open:
+            self.tables.popitem(last=False)
+        return t
+
+    def loc(self, shard: str, name: str) -> Loc:
+        off, size = self.table(shard)[name]
+        return Loc(shard, off, size)
+
+    def read(self, loc: Loc) -> bytes:
+        f = self.file(loc.shard)
+        f.seek(loc.offset)
+        return f.read(loc.size)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+        self.files.clear()
+
+
+class ShardStream:
+    """The global batch plan of a manifest and the reading of one rank's share of a batch."""
+
+    def __init__(self, index: ManifestIndex, budget: BatchBudget, tokens_of: Callable[[tuple[int, ...]], int],
+                 seed: int = 0, shuffle_buffer: int = 1024):
+        self.index, self.budget, self.tokens_of = index, budget, tokens_of
+        self.seed, self.shuffle_buffer = seed, shuffle_buffer
+        self.reader = ShardReader()
+
+    # ------------------------------------------------------------------ plan (headers only)
+
+    def shard_refs(self, shard: str) -> Iterator[SampleRef]:
+        """The manifest's samples in one shard, in file order."""
+        table = self.reader.table(shard)
+        f = self.reader.file(shard)
+        for name, (off, size) in table.items():
+            key, field = split_member(name)
+            if field not in (LATENT, MOMENTS) or not self.index.wants(shard, key):
+                continue
+            stored = _npy_shape(f, off)
+            stochastic = field == MOMENTS
+            shape = (stored[0] // 2, *stored[1:]) if stochastic else stored
+            if key in self.index.text_elsewhere:
+                tshard, tmember = self.index.text_elsewhere[key]
+                feats, mask = self.reader.loc(tshard, tmember), self.reader.loc(tshard, member(split_member(tmember)[0], CAP_MASK))
+            else:
+                feats, mask = Loc(shard, *table[member(key, CAP_FEATS)]), Loc(shard, *table[member(key, CAP_MASK)])
+            cond = table.get(member(key, FRAME_COND))
+            yield SampleRef(key, shape, self.tokens_of(shape), Loc(shard, off, size), stochastic,
+                            Loc(shard, *table[member(key, META)]), feats, mask, None if cond is None else Loc(shard, *cond))
+
+    def _shuffled(self, epoch: int) -> Iterator[SampleRef]:
+        rng = np.random.default_rng([self.seed, epoch])
+        buffer: list[SampleRef] = []
+        for s in rng.permutation(len(self.index.shards)):
+            for ref in self.shard_refs(self.index.shards[int(s)]):
+                if len(buffer) < self.shuffle_buffer:
+                    buffer.append(ref)
+                    continue
+                j = int(rng.integers(len(buffer)))
+                buffer[j], ref = ref, buffer[j]
+                yield ref
+        for j in rng.permutation(len(buffer)):
+            yield buffer[int(j)]
+
+    def epoch_plan(self, epoch: int) -> Iterator[list[SampleRef]]:
+        """The global batches of one epoch, the same on every rank and worker."""
+        batcher = TokenBudgetBatcher(self.budget, lambda r: r.tokens)
+        for ref in self._shuffled(epoch):
+            for batch in batcher.add(ref):
+                if len(batch) >= self.budget.min_samples:
+                    yield batch
+        yield from batcher.flush()
+
+    def plan(self, start: Position = Position()) -> Iterator[tuple[Position, list[SampleRef]]]:
+        """(position, global batch) from `start` on, epoch after epoch."""
+        epoch = start.epoch
+        while True:
+            empty = True
+            for i, batch in enumerate(self.epoch_plan(epoch)):
+                empty = False
+                if epoch > start.epoch or i >= start.index:
+                    yield Position(epoch, i), batch
+            if empty:
+                raise ValueError(f"manifest {self.index.manifest_id} gives no batch of at least {self.budget.min_samples} samples")
+            epoch += 1
+
+    # ------------------------------------------------------------------ payload
+
+    def example(self, ref: SampleRef, epoch: int) -> Example:
+        from encoders.latent import draw_latent
+
+        meta = json.loads(self.reader.read(ref.meta))
+        stored = npy_load(self.reader.read(ref.latent))
+        if ref.stochastic:
+            info = {"stochastic": True, "scale": meta.get("latent_scale", 1.0), "shift": meta.get("latent_shift", 0.0)}
+            latent = draw_latent(stored, info, torch.Generator().manual_seed(mix_seed(self.seed, epoch, ref.key)))
+        else:
+            latent = torch.from_numpy(np.ascontiguousarray(stored, dtype=np.float32))
+        cond = None if ref.frame_cond is None else torch.from_numpy(npy_load(self.reader.read(ref.frame_cond)).astype(np.float32))
+        return Example(key=ref.key, latent=latent,
+                       cap_feats=torch.from_numpy(npy_load(self.reader.read(ref.cap_feats)).astype(np.float32)),
+                       cap_mask=torch.from_numpy(npy_load(self.reader.read(ref.cap_mask))),
+                       caption=meta.get("caption", ""), split=meta.get("split", ""), meta=meta, frame_cond=cond)
+
+    def rank_batch(self, position: Position, refs: list[SampleRef], rank: int = 0, world: int = 1) -> dict:
+        """One rank's share of a global batch, collated, with what the trainer needs besides."""
+        mine = list(range(rank, len(refs), world))
+        examples = [self.example(refs[i], position.epoch) for i in mine]
+        lengths = [r.tokens for r in refs]
+        return {"batch": collate(examples), "keys": [e.key for e in examples], "positions": mine, "global_size": len(refs),
+                "position": position, "tokens": sum(lengths), "padding": padding_fraction(lengths)}
+
+
+class StreamingDataset(torch.utils.data.IterableDataset):
+    """One rank's batches for a torch DataLoader (batch_size=None): worker w takes every workers-th batch."""
+
+    def __init__(self, stream: ShardStream, start: Position, rank: int = 0, world: int = 1):
+        super().__init__()
+        self.stream, self.start, self.rank, self.world = stream, start, rank, world
+
+    def __iter__(self) -> Iterator[dict]:
+        info = torch.utils.data.get_worker_info()
+        wid, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        if info is not None:
+            self.stream.reader = ShardReader()  # forked file handles share their offsets: open our own
+        for k, (pos, refs) in enumerate(self.stream.plan(self.start)):
+            if k % workers == wid:
+                yield self.stream.rank_batch(pos, refs, self.rank, self.world)
+
+
+def batch_loader(stream: ShardStream, start: Position, rank: int = 0, world: int = 1, workers: int = 0):
+    """Batches in plan order (DataLoader takes from its workers round-robin, so order is kept)."""
+    ds = StreamingDataset(stream, start, rank, world)
+    if workers == 0:
+        return iter(ds)
+    return iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers, persistent_workers=False,
+                                            collate_fn=lambda x: x, multiprocessing_context="fork"))
