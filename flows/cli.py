@@ -188,6 +188,7 @@ COMMANDS = {
     "evaluate": ("evaluate a checkpoint on a held-out manifest", _evaluate),
     "sample": ("generate from a checkpoint: lumina sample --checkpoint DIR --prompt TEXT --out FILE", _sample),
     "demo": ("run the end-to-end demo flow on an embedded corpus", _demo),
+    "refresh": ("curate and encode only what is new or changed in a source: lumina refresh SOURCE --modality image", _delegate("flows.refresh")),
     "catalog": ("query and manage the catalog (sql, stats, why, manifest, export)", _delegate("catalog.cli")),
     "convert": ("convert released Lumina-T2X checkpoints (modelzoo)", _delegate("modelzoo.convert")),
 }
@@ -201,9 +202,30 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (ConfigError, SourceError, CatalogError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, KeyError)
 
 
+def _take_ray_address(argv: list[str]) -> list[str]:
+    """``--ray-address ADDR`` on any stage command: join that Ray cluster (sets RAY_ADDRESS, which
+    preprocess/ray_utils.ensure_ray honours) instead of starting a private one."""
+    import os
+
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--ray-address" and i + 1 < len(argv):
+            os.environ["RAY_ADDRESS"] = argv[i + 1]
+            i += 2
+            continue
+        if argv[i].startswith("--ray-address="):
+            os.environ["RAY_ADDRESS"] = argv[i].split("=", 1)[1]
+        else:
+            out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] not in ("catalog", "convert"):
+        argv = argv[:1] + _take_ray_address(argv[1:])
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: lumina COMMAND [ARGS]\n\ncommands:")
         for name, (doc, _) in COMMANDS.items():
