@@ -23,6 +23,7 @@ from prefect import flow, get_run_logger
 from contracts.layout import Workspace
 from preprocess.curate import CurateConfig
 
+SOURCE_ENV = "LUMINA_REFRESH_SOURCE"  # the scheduled deployment's source when the parameter is unset
 CATALOG_WRITER = "lumina-catalog-writer"  # global concurrency limit: one catalog writer at a time (prefect.yaml)
 
 
@@ -167,16 +168,20 @@ def live_from_params(live_manifests: dict[str, Any] | None) -> list:
 
 
 @flow(name="refresh", log_prints=True)
-def refresh_flow(source: str, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
+def refresh_flow(source: str | None = None, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
                  encode_options: dict[str, Any] | None = None, live_manifests: dict[str, Any] | None = None,
                  backend: str = "ray", ray_address: str | None = None) -> dict:
-    """Curate and encode what is new or changed in ``source``; retire what left; re-freeze live manifests."""
+    """Curate and encode what is new or changed in ``source`` (default: $LUMINA_REFRESH_SOURCE);
+    retire what left; re-freeze live manifests."""
     from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
     from prefect.concurrency.sync import concurrency
 
     from flows.events import emit_manifest_updated
     from preprocess.encode import EncodeConfig
 
+    source = source or os.environ.get(SOURCE_ENV)
+    if not source:
+        raise ValueError(f"refresh: no source (pass `source` or set {SOURCE_ENV} in the worker's environment)")
     if ray_address:
         os.environ["RAY_ADDRESS"] = ray_address  # join that cluster (preprocess/ray_utils.ensure_ray)
     log = get_run_logger()
@@ -204,3 +209,47 @@ def refresh_flow(source: str, modality: str = "image", home: str | None = None, 
          f"- curated: {result.curated}", f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}",
          f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}"]))
     return asdict(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`lumina refresh SOURCE --modality M`: the refresh without Prefect."""
+    import argparse
+    import json
+
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from preprocess.encode import EncodeConfig
+
+    p = argparse.ArgumentParser(prog="lumina refresh", description="Curate and encode only what is new or changed in a "
+                                "source since the last refresh; mark what left as removed; re-freeze live manifests.")
+    p.add_argument("source", help="a folder, a tar glob, a listing or a datasets folder (as for lumina curate)")
+    add_common_args(p)
+    add_config_args(p, CurateConfig, skip=("options",))
+    p.add_argument("--encode-config", help="YAML of EncodeConfig fields for the new shards")
+    p.add_argument("--live", action="append", default=[], metavar="NAME=WHERE",
+                   help="declare (or change) a live manifest: a stored selection re-frozen by every refresh")
+    p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
+    p.add_argument("--ray-address", help="join this Ray cluster (same as RAY_ADDRESS)")
+    p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    if a.ray_address:
+        os.environ["RAY_ADDRESS"] = a.ray_address
+    from catalog.source_index import LiveManifest
+    from contracts.config import load_config
+
+    live = []
+    for item in a.live:
+        name, sep, where = item.partition("=")
+        if not sep or not where.strip():
+            p.error(f"--live {item!r}: use NAME=WHERE")
+        live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth))
+    result = refresh_source(a.source, a.home, config_from_args(CurateConfig, a), load_config(EncodeConfig, a.encode_config, {}),
+                            live, "local" if a.local else "ray")
+    out = asdict(result)
+    if a.json:
+        print(json.dumps(out, indent=1, default=str))
+    else:
+        for k, v in out.items():
+            if k != "shard_uris":
+                print(f"{k:16s}{v}")
+    return 0
