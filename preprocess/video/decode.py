@@ -1,0 +1,95 @@
+"""Decode and validate one video file with PyAV (FFmpeg): container, stream, frames, fps, duration.
+
+Every expected failure is a ``VideoRejected`` with a stable kind and a detail free of paths and
+addresses, so a rerun writes the same reason. Unreadable or truncated files are quarantined
+(a person should look at them); a readable file that is simply not a usable video (no video
+stream, too few frames) is rejected with a score and threshold.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif")
+
+
+@dataclass
+class VideoRejected(Exception):
+    kind: str
+    detail: str
+    status: str = "quarantined"  # quarantined: unreadable; rejected: readable but unusable
+    score: float | None = None
+    threshold: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+@dataclass
+class DecodedVideo:
+    frames: np.ndarray  # [N, H, W, 3] uint8
+    times: np.ndarray  # [N] seconds from the first frame
+    fps: float  # the stream's average rate
+    duration: float  # seconds covered: last frame time + one frame
+    container: str
+    codec: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.frames.shape[2]), int(self.frames.shape[1])  # (w, h)
+
+
+def _clean(e: Exception) -> str:
+    """FFmpeg's message without the errno prefix; stable across runs."""
+    msg = getattr(e, "strerror", None) or str(e)
+    return f"{type(e).__name__}: {msg}"
+
+
+def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 * 4096, work_side: int | None = None) -> DecodedVideo:
+    """All frames of the first video stream as RGB, scaled down (never up) so the long side is at
+    most ``work_side`` (memory: curation never needs full HD). Raises VideoRejected for expected failures."""
+    import av
+
+    if not data:
+        raise VideoRejected("empty_file", "0 bytes")
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.FFmpegError, ValueError, OSError) as e:
+        raise VideoRejected("decode_error", _clean(e)) from None
+    with container:
+        streams = container.streams
+        if not streams.video:
+            kinds = sorted({s.type for s in streams})
+            raise VideoRejected("no_video_stream", f"streams: {', '.join(kinds) or 'none'}", "rejected", 0.0, 1.0)
+        stream = streams.video[0]
+        ctx = stream.codec_context
+        if ctx.width * ctx.height > max_pixels:
+            raise VideoRejected("too_many_pixels", f"{ctx.width}x{ctx.height}", "quarantined", float(ctx.width * ctx.height), float(max_pixels))
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or None
+        declared = int(stream.frames or 0)  # from the container header; 0 when unknown (webm, some gifs)
+        scale = 1.0 if not work_side else min(1.0, work_side / max(ctx.width, ctx.height))
+        size = dict(width=max(2, round(ctx.width * scale)), height=max(2, round(ctx.height * scale))) if scale < 1 else {}
+        frames, times = [], []
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24", **size))
+                times.append(frame.time)
+                if len(frames) > max_frames:
+                    raise VideoRejected("too_many_frames", f"more than {max_frames}", "rejected", float(len(frames)), float(max_frames))
+        except av.FFmpegError as e:
+            if declared > len(frames):  # the header promised more: the file was cut short
+                raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames: {_clean(e)}") from None
+            raise VideoRejected("decode_error", f"after {len(frames)} frames: {_clean(e)}") from None
+        if not frames:
+            raise VideoRejected("truncated", f"no frame decoded (header declares {declared})")
+        if declared and len(frames) < declared:
+            raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames")
+        fps = rate or 1.0
+        t = np.array([(i / fps) if v is None else float(v) for i, v in enumerate(times)], dtype=np.float64)
+        t = t - t[0]
+        if len(t) > 1 and np.any(np.diff(t) <= 0):  # broken timestamps: fall back to the nominal rate
+            t = np.arange(len(t)) / fps
+        return DecodedVideo(np.stack(frames), t, fps, float(t[-1] + 1.0 / fps), container.format.name, ctx.name)

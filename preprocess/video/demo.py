@@ -1,0 +1,25 @@
+"""The video demo: moving digits as real video files, and the settings that train on them.
+
+``DEMO`` fills every data_to_model parameter the caller leaves unset. Clips are 4 grey 32x32
+frames in pixel space (identity latents), patch 8: 16 tokens per frame plus 4 [nextline] and one
+[nextframe], 84 tokens per clip, small enough to train on 2 CPU cores in minutes.
+"""
+
+from preprocess.video.demo_corpus import write_demo_corpus
+
+DEMO = {
+    "corpus_options": {"num_clips": 1000},
+    "curate_options": {"fps": 8, "frames": 4, "grey": True, "max_tokens": 16, "patch_size": 8, "vae_factor": 1},
+    "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": 8, "multiple_of": 64, "rope": "axial", "axial_frames": True},
+    "train_steps": 1000,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "eval_options": {"samples_per_class": 4, "cfg_scale": 3.0},
+}
+
+
+def write_corpus(root, **options):
+    return write_demo_corpus(root, **options).root
+
+
+__all__ = ["DEMO", "write_corpus"]

@@ -1,0 +1,137 @@
+"""The video modality: decode, validate, cut at scene changes, score and normalise video clips.
+
+One source file may become several samples: each scene is its own clip, keyed from the file's
+key and its time span. Per clip, in order: length bounds, fps normalisation and frame sampling,
+motion (static / jittery), image quality on the middle frame; near duplicates on keyframe hashes.
+The curated shard holds the clip's frames as ``frames.npy`` (uint8 [T, H, W, C], lossless).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from contracts.keys import sample_key, split_of
+from contracts.records import Modality, SampleRecord, VerdictRecord
+from contracts.shards import npy_bytes, npy_load
+from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
+from preprocess.modality import Candidate, ModalityPlugin
+from preprocess.sources import RawInput
+from preprocess.video.clips import resample, resize_frames, sample_evenly
+from preprocess.video.decode import VIDEO_SUFFIXES, DecodedVideo, VideoRejected, decode_video
+from preprocess.video.dedup import keyframe_hashes, mark_near_duplicates
+from preprocess.video.motion import jitter_score, motion_score
+from preprocess.video.scenes import content_scores, scene_cuts, scenes
+
+MEDIA = "frames.npy"  # curated member: uint8 [T, H, W, C]
+FILTER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    fps: float = 8.0  # clips are resampled to this rate before frame sampling
+    frames: int = 8  # frames per clip, taken evenly over the clip (fewer when the clip has fewer)
+    min_frames: int = 2  # after resampling
+    min_seconds: float = 1.0  # clips shorter than this are rejected
+    max_seconds: float = 10.0  # longer clips keep their first max_seconds
+    scene_min_score: float = 0.04  # content difference (mean abs of 8x8 luma thumbnails, 0..1) ...
+    scene_ratio: float = 3.0  # ... and this many times the neighbouring frames' difference
+    min_motion: float = 0.004  # mean abs luma difference between consecutive frames (0..1)
+    max_jitter: float = 2.0  # path length / net displacement of the global translation
+    keyframe_max_distance: int = 10  # near duplicates: largest pHash distance over 3 keyframes
+    max_tokens: int = 256  # latent patch tokens per frame (256 = 256x256 px on an 8x VAE, patch 2)
+    patch_size: int = 2
+    vae_factor: int = 8  # 8 for SD VAEs, 1 for identity (pixel-space) latents
+    grey: bool = False  # one channel (the digit demo in pixel space); SD VAEs need RGB
+    work_side: int = 256  # frames are decoded at most this large for analysis
+    max_frames: int = 20_000  # decoded frames per file
+    quality: bool = True  # the image quality filters on the middle frame
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.min_frames < 1 or self.fps <= 0:
+            raise ValueError("frames, min_frames and fps must be positive")
+        if self.min_seconds > self.max_seconds:
+            raise ValueError("min_seconds must not exceed max_seconds")
+
+
+def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) -> VerdictRecord:
+    return VerdictRecord(key, name, FILTER_VERSION, float(score), float(threshold), bool(passed))
+
+
+class VideoPlugin(ModalityPlugin):
+    modality = Modality.VIDEO
+    media_suffixes = VIDEO_SUFFIXES
+    options_cls = VideoOptions
+
+    def analyse(self, item: RawInput, caption: str, key: str, opts: VideoOptions) -> list[Candidate]:
+        data = item.media["media"].read()
+        base = dict(modality="video", source_uri=item.uri, caption=caption, split=split_of(key))
+        try:
+            video = decode_video(data, opts.max_frames, work_side=opts.work_side)
+        except VideoRejected as r:
+            verdicts = [] if r.score is None else [_verdict(key, r.kind, r.score, r.threshold, False)]
+            return [Candidate(SampleRecord(key=key, status=r.status, reason=str(r), **base), verdicts, item)]
+        except Exception as e:  # noqa: BLE001 - FFmpeg and numpy raise many types for corrupt data
+            return [Candidate(SampleRecord(key=key, status="quarantined", reason=f"decode_error: {type(e).__name__}: {e}", **base), source=item)]
+
+        scores = content_scores(video.frames)
+        spans = scenes(len(video.frames), scene_cuts(scores, opts.scene_min_score, opts.scene_ratio))
+        out = []
+        for i, (a, b) in enumerate(spans):
+            start = float(video.times[a])
+            end = float(video.times[b]) if b < len(video.frames) else video.duration
+            # one scene keeps the file's key; clips of a cut file get keys from the key and their span
+            clip_key = key if len(spans) == 1 else sample_key(key, f"clip {i}: {start:.3f}-{end:.3f} s")
+            out.append(self._clip(item, video, clip_key, i, len(spans), start, end, float(scores[a]), base, opts))
+        return out
+
+    def _clip(self, item: RawInput, video: DecodedVideo, key: str, index: int, count: int, start: float, end: float,
+              cut_score: float, base: dict, opts: VideoOptions) -> Candidate:
+        kept_end = min(end, start + opts.max_seconds)
+        picked = sample_evenly(resample(video.times, start, kept_end, opts.fps), opts.frames)
+        frames = resize_frames(video.frames[picked], opts.max_tokens, opts.patch_size * opts.vae_factor, opts.grey)
+        duration = kept_end - start
+        verdicts = [
+            _verdict(key, "min_duration", duration, opts.min_seconds, duration >= opts.min_seconds),
+            _verdict(key, "min_frames", len(picked), opts.min_frames, len(picked) >= opts.min_frames),
+        ]
+        motion = motion_score(video.frames[picked])
+        verdicts.append(_verdict(key, "motion", motion, opts.min_motion, motion >= opts.min_motion))
+        jitter = jitter_score(video.frames[picked]) if motion >= opts.min_motion else 1.0
+        verdicts.append(_verdict(key, "jitter", jitter, opts.max_jitter, jitter <= opts.max_jitter))
+        quality: dict[str, float] = {}
+        if opts.quality:
+            quality = technical_quality(video.frames[picked[len(picked) // 2]])
+            verdicts += quality_verdicts(key, quality, QualityThresholds())
+        failed = [v for v in verdicts if not v.passed]
+        status, reason = "accepted", None
+        if failed:
+            v = failed[0]
+            kind = {"motion": "static", "min_duration": "clip_too_short"}.get(v.filter, v.filter)
+            status, reason = "rejected", f"{kind}: {v.filter} {v.score:g} vs threshold {v.threshold:g}"
+        meta: dict[str, Any] = {
+            "clip_index": index, "clips_in_source": count, "clip_start": round(start, 4), "clip_end": round(kept_end, 4),
+            "scene_end": round(end, 4), "cut_score": round(cut_score, 5), "frame_indices": [int(i) for i in picked],
+            "sample_fps": round((len(picked) - 1) / duration, 4) if len(picked) > 1 and duration > 0 else 0.0,
+            "source_fps": round(video.fps, 4), "source_frames": int(len(video.frames)), "source_duration": round(video.duration, 4),
+            "container": video.container, "codec": video.codec, "original_size": list(video.size),
+            "motion": round(motion, 6), "jitter": round(jitter, 4), "quality": {k: round(v, 5) for k, v in quality.items()},
+            "channels": int(frames.shape[-1]),
+        }
+        rec = SampleRecord(key=key, status=status, reason=reason, width=int(frames.shape[2]), height=int(frames.shape[1]),
+                           frames=int(frames.shape[0]), duration=round(duration, 4), meta=meta, **base)
+        return Candidate(rec, verdicts, item, keyframe_hashes(frames))
+
+    def near_duplicates(self, cands: list[Candidate], opts: VideoOptions) -> None:
+        mark_near_duplicates(cands, opts.keyframe_max_distance)
+
+    def curated_members(self, cand: Candidate, opts: VideoOptions) -> dict[str, bytes]:
+        video = decode_video(cand.source.media["media"].read(), opts.max_frames, work_side=opts.work_side)
+        picked = np.asarray(cand.record.meta["frame_indices"], dtype=int)
+        return {MEDIA: npy_bytes(resize_frames(video.frames[picked], opts.max_tokens, opts.patch_size * opts.vae_factor, opts.grey))}
+
+    def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
+        frames = npy_load(fields[MEDIA]).astype(np.float32)  # [T, H, W, C]
+        return (frames / 127.5 - 1.0).transpose(3, 0, 1, 2)  # [C, T, H, W] in [-1, 1]

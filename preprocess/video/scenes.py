@@ -1,0 +1,57 @@
+"""Scene cuts by content difference, as PySceneDetect's content and adaptive detectors do.
+
+Each frame becomes a small area-averaged luma thumbnail, so a moving object changes only a few
+cells while a cut changes most of the picture. A cut is a frame whose difference to the previous
+one is both above an absolute floor and several times its neighbours' (the adaptive rule, which
+keeps fast but continuous motion from being cut). PySceneDetect itself would bring OpenCV for
+this one function, so the rule is reimplemented here on numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+THUMB = 8  # cells per side of the luma thumbnail
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """[N, H, W, 3] uint8 -> [N, H, W] float32 in [0, 1] (BT.601 weights)."""
+    f = frames.astype(np.float32) / 255.0
+    return f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114
+
+
+def thumbnails(frames: np.ndarray, cells: int = THUMB) -> np.ndarray:
+    """[N, H, W, 3] -> [N, cells, cells] area means of luma (edges cropped to a multiple)."""
+    y = luma(frames)
+    n, h, w = y.shape
+    bh, bw = max(1, h // cells), max(1, w // cells)
+    y = y[:, : bh * cells, : bw * cells] if h >= cells and w >= cells else y
+    gh, gw = y.shape[1] // bh, y.shape[2] // bw
+    return y[:, : gh * bh, : gw * bw].reshape(n, gh, bh, gw, bw).mean(axis=(2, 4))
+
+
+def content_scores(frames: np.ndarray) -> np.ndarray:
+    """[N] difference of each frame to the previous one (0 for the first), mean abs of thumbnails."""
+    t = thumbnails(frames)
+    d = np.abs(np.diff(t, axis=0)).mean(axis=(1, 2))
+    return np.concatenate([[0.0], d]).astype(np.float64)
+
+
+def scene_cuts(scores: np.ndarray, min_score: float, ratio: float, window: int = 2, min_scene_frames: int = 2) -> list[int]:
+    """Frame indices where a new scene starts (never 0). A cut needs score >= min_score and
+    score >= ratio x the mean score of ``window`` frames on each side."""
+    cuts: list[int] = []
+    n = len(scores)
+    for i in range(1, n):
+        around = np.concatenate([scores[max(1, i - window) : i], scores[i + 1 : i + 1 + window]])
+        base = float(around.mean()) if len(around) else 0.0
+        if scores[i] >= min_score and scores[i] >= ratio * max(base, 1e-6):
+            if not cuts or i - cuts[-1] >= min_scene_frames:
+                cuts.append(i)
+    return cuts
+
+
+def scenes(n_frames: int, cuts: list[int]) -> list[tuple[int, int]]:
+    """[start, end) frame ranges between cuts."""
+    edges = [0, *cuts, n_frames]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
