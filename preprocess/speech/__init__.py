@@ -1,0 +1,1 @@
+"""Speech: audio curation, log-mel spectrograms and the demo corpus."""

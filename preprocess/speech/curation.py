@@ -1,0 +1,48 @@
+"""One audio file -> normalised 22,050 Hz mono speech and the measurements its filters judge.
+
+``prepare`` is deterministic, so the shard writer can redo it from the source bytes instead of
+shipping audio between processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from preprocess.speech import audio
+from preprocess.speech.audio import AudioRejected
+
+
+@dataclass
+class Prepared:
+    audio: np.ndarray  # float32 mono at TARGET_SR: trimmed and loudness-normalised
+    original_sr: int
+    channels: int
+    clipping_ratio: float
+    rms_dbfs: float  # of the untrimmed mono signal
+    snr_db: float
+    raw_duration: float  # seconds before trimming
+    loudness_lufs: float  # measured before normalisation
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / audio.TARGET_SR
+
+
+def prepare(data: bytes, trim_top_db: float, target_lufs: float, silence_dbfs: float) -> Prepared:
+    """Raises AudioRejected: quarantined for broken files, rejected (silence) when nothing is there to trim to."""
+    x, sr = audio.decode_audio(data)
+    clip = audio.clipping_ratio(x)
+    y = audio.resample(audio.downmix(x), sr)
+    level = audio.rms_dbfs(y)
+    if level < silence_dbfs:
+        raise AudioRejected("silence", f"level {level:.1f} dBFS vs threshold {silence_dbfs:g}", level, silence_dbfs)
+    snr = audio.snr_db(y, audio.TARGET_SR)
+    trimmed = audio.trim_silence(y, trim_top_db)
+    normalised, lufs = audio.normalise_loudness(trimmed, audio.TARGET_SR, target_lufs)
+    return Prepared(normalised, sr, int(x.shape[1]), clip, level, snr, len(y) / audio.TARGET_SR, lufs)
+
+
+def silence_score(e: AudioRejected) -> float:
+    return float(e.score) if e.score is not None and np.isfinite(e.score) else -200.0

@@ -1,0 +1,91 @@
+"""Speech curation on a small espeak-ng corpus: every planted bad input ends with its expected
+status and reason, the stereo file is accepted after downmix, LJSpeech metadata.csv is read, and a
+second run gives the same records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from contracts.records import Batch
+from preprocess.curate import CurateConfig, curate
+from preprocess.speech.demo_corpus import write_speech_corpus
+
+EXPECTED = {  # planted kind -> (status, reason prefix)
+    "truncated": ("quarantined", "truncated: data chunk declares"),
+    "low_sample_rate": ("rejected", "sample_rate: score 8000 vs threshold 16000"),
+    "silence": ("rejected", "silence:"),
+    "clipped": ("rejected", "clipping_ratio:"),
+    "stereo": ("accepted", None),
+    "nan_samples": ("quarantined", "invalid_samples: 50 non-finite samples"),
+    "missing_transcript": ("quarantined", "missing_caption:"),
+    "noisy": ("rejected", "snr:"),
+    "wrong_transcript": ("rejected", "max_speaking_rate:"),
+    "near_duplicate": ("rejected", "audio_fingerprint_dedup: near duplicate of"),
+}
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("speech")
+    corpus = write_speech_corpus(root / "corpus", voices=1, rates=(130,), pitches=(35,))
+    runs = [curate(corpus.root, root / "home", CurateConfig(modality="speech"), backend="local") for _ in range(2)]
+    records = [[s for p in r.batch_paths for s in Batch.read(p).samples] for r in runs]
+    verdicts = [v for p in runs[0].batch_paths for v in Batch.read(p).verdicts]
+    return corpus, runs, records, verdicts
+
+
+def test_planted_inputs_end_with_expected_status_and_reason(curated):
+    corpus, _, records, _ = curated
+    by_name = {s.source_uri.split(str(corpus.root) + "/")[-1]: s for s in records[0]}
+    assert set(EXPECTED) == set(corpus.planted)
+    for kind, rel in corpus.planted.items():
+        status, reason = EXPECTED[kind]
+        s = by_name[rel]
+        assert s.status == status, (kind, s.status, s.reason)
+        assert (s.reason or "").startswith(reason or ""), (kind, s.reason)
+        if status == "accepted":
+            assert s.reason is None
+    assert by_name[corpus.planted["stereo"]].meta["channels"] == 2
+
+
+def test_every_input_accounted_and_clean_speech_accepted(curated):
+    corpus, runs, records, verdicts = curated
+    recs = records[0]
+    clean = [s for s in recs if "/planted/" not in s.source_uri]
+    assert clean and all(s.status == "accepted" for s in clean), [(s.source_uri, s.reason) for s in clean if s.status != "accepted"]
+    assert sum(runs[0].counts.values()) == corpus.num_digits + corpus.num_phrases + len(corpus.planted)
+    lj = [s for s in recs if "/ljspeech/" in s.source_uri]
+    assert len(lj) == 4 and {s.caption for s in lj} >= {"bring eight apples"}  # metadata.csv, numbers spelled out
+    s = next(s for s in clean if s.caption == "doctor smith has two cats")
+    assert s.sample_rate == 22050 and s.meta["n_phones"] > 10 and s.meta["phonemes"].startswith("d ")
+    near = next(v for v in verdicts if v.filter == "audio_fingerprint_dedup" and not v.passed)
+    assert near.score < near.threshold
+
+
+def test_rerun_gives_identical_records(curated):
+    _, runs, records, _ = curated
+    key = lambda s: (s.key, s.status, s.reason, s.caption)  # noqa: E731
+    assert sorted(map(key, records[0])) == sorted(map(key, records[1]))
+    assert runs[0].shard_uris == runs[1].shard_uris
+
+
+def test_curated_shard_holds_normalised_audio_and_mel(curated):
+    import io
+    import json
+
+    import soundfile as sf
+
+    from contracts.shards import iter_samples, npy_load
+    from preprocess.modality import get_plugin
+
+    _, runs, _, _ = curated
+    key, fields = next(iter(iter_samples(runs[0].shard_uris[0])))
+    y, sr = sf.read(io.BytesIO(fields["flac"]))
+    assert sr == 22050 and y.ndim == 1
+    mel = npy_load(fields["mel.npy"])
+    assert mel.shape[0] == 80 and abs(mel.shape[1] - (len(y) // 256 + 1)) <= 1
+    z = get_plugin("speech").media_array(fields)
+    meta = json.loads(fields["json"])
+    assert z.shape == (80, 1, 1, mel.shape[1])
+    np.testing.assert_allclose(z[:, 0, 0] * meta["mel_std"] + meta["mel_mean"], mel, atol=1e-5)
