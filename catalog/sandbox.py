@@ -89,6 +89,13 @@ def canonical_predicate(where: str) -> str:
     if "\x00" in where:
         raise ValueError("invalid predicate: it contains a NUL character")
     template = "SELECT * FROM samples WHERE ({where})"
+    shape_error = f"invalid predicate {where!r}: it must be one boolean expression over `samples`"
+    try:
+        if len(duckdb.extract_statements(template.format(where=where))) != 1:
+            raise ValueError(shape_error + " (no ';')")
+    except (duckdb.Error, ValueError) as e:
+        raise ValueError(str(e) if str(e).startswith("invalid predicate") else
+                         f"invalid predicate {where!r}: {_first_line(e)}") from None
     con = duckdb.connect(":memory:", config=SANDBOX_CONFIG)
     try:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?::VARCHAR)", [template.format(where=where)]
@@ -105,7 +112,7 @@ def canonical_predicate(where: str) -> str:
                 and not node.get("modifiers") and not node.get("group_expressions") and node.get("having") is None
                 and node.get("qualify") is None and node.get("sample") is None
                 and not (node.get("cte_map") or {}).get("map") and node.get("where_clause")):
-            raise ValueError(f"invalid predicate {where!r}: it must be one boolean expression over `samples`")
+            raise ValueError(shape_error)
         rendered = con.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchall()[0][0]
     except duckdb.Error as e:
         raise ValueError(f"invalid predicate {where!r}: {_first_line(e)}") from None

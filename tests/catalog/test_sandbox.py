@@ -19,7 +19,7 @@ SECRET = "s3cr3t-token-7f1d"  # a line of a file outside the catalog that no out
 def env(catalog_copy, tmp_path, monkeypatch):
     """A catalog copy, a secret file beside it, and a HOME where an extension install would land."""
     secret = tmp_path / "secret.csv"
-    secret.write_text(f"name,value\n{SECRET},1\n")
+    secret.write_text(f"{SECRET}\nname,value\n{SECRET},1\n")  # first line too: errors quote first lines
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return catalog_copy, tmp_path, secret
 
@@ -30,9 +30,14 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def _assert_refused(rc: int, out: str, err: str) -> None:
+# Why a statement may be refused: our statement check, or DuckDB's sandbox (files, configuration).
+REFUSALS = ("refused", "disabled by configuration", "configuration has been locked")
+
+
+def _assert_refused(rc: int, out: str, err: str, why: tuple[str, ...] = REFUSALS) -> None:
     assert rc == 2, (rc, out, err)
     assert err.startswith("lumina catalog: error: ") and err.count("\n") == 1, err
+    assert any(w in err for w in why), err  # refused for the right reason, not by accident
     assert SECRET not in out and SECRET not in err
 
 
@@ -85,12 +90,13 @@ def test_the_connection_itself_is_sandboxed(env, query):
     with Catalog.open(catalog) as cat, pytest.raises(Exception) as err:
         cat.sql(query.format(tmp=tmp, secret=secret))
     assert SECRET not in str(err.value)
+    assert "disabled" in str(err.value) or "locked" in str(err.value), err.value
     assert not (tmp / "stolen.csv").exists() and not (tmp / "other.duckdb").exists()
     assert not (tmp / "home" / ".duckdb").exists()
 
 
 @pytest.mark.parametrize("query", [
-    "UPDATE schema_version SET version = 99",
+    "UPDATE schema_version SET name = 'tampered'",
     "DELETE FROM schema_version",
     "INSERT INTO schema_version VALUES (99, 'fake', now()::TIMESTAMP)",
     "DROP TABLE schema_version",
@@ -115,14 +121,17 @@ def test_write_still_writes_the_catalog(env, capsys):
         assert cat.sql("SELECT count(*) FROM metrics")[1] == [(2,)]
 
 
-WHERE_ATTACKS = {
-    "read_text_scalar": "(SELECT content FROM read_text('{secret}')) IS NOT NULL",
-    "leak_through_cast_error": "CAST((SELECT content FROM read_text('{secret}')) AS INTEGER) = 1",
-    "read_csv_in": "key IN (SELECT name FROM read_csv('{secret}'))",
-    "second_statement": "modality = 'image'; DROP TABLE samples",
-    "closing_parenthesis_union": "false) UNION ALL (SELECT key FROM samples",
-    "closing_parenthesis_order": "true) ORDER BY (key",
-    "copy_in_where": "true); COPY samples TO '{tmp}/stolen.csv'; SELECT (1",
+FILE = "disabled by configuration"
+SHAPE = "must be one boolean expression"
+WHERE_ATTACKS = {  # attack: (predicate, why it must be refused)
+    "read_text_scalar": ("(SELECT content FROM read_text('{secret}')) IS NOT NULL", FILE),
+    "leak_through_cast_error": ("CAST((SELECT content FROM read_text('{secret}')) AS INTEGER) = 1", FILE),
+    "read_csv_in": ("key IN (SELECT column0 FROM read_csv('{secret}', header = false))", FILE),
+    "read_blob_exists": ("EXISTS (SELECT 1 FROM read_blob('{secret}'))", FILE),
+    "second_statement": ("modality = 'image'; DROP TABLE samples", "syntax error"),
+    "closing_parenthesis_union": ("false) UNION ALL (SELECT key FROM samples", SHAPE),
+    "closing_parenthesis_order": ("true) ORDER BY (key", SHAPE),
+    "copy_in_where": ("true); COPY samples TO '{tmp}/stolen.csv'; SELECT (1", SHAPE),
 }
 
 
@@ -130,8 +139,9 @@ WHERE_ATTACKS = {
 def test_manifest_where_attack_is_refused(env, capsys, attack):
     catalog, tmp, secret = env
     before = dump(catalog)
-    where = WHERE_ATTACKS[attack].format(tmp=tmp, secret=secret)
-    _assert_refused(*_run(capsys, "manifest", "create", "evil", "--where", where, "--catalog", str(catalog)))
+    where, why = WHERE_ATTACKS[attack]
+    argv = ["manifest", "create", "evil", "--where", where.format(tmp=tmp, secret=secret), "--catalog", str(catalog)]
+    _assert_refused(*_run(capsys, *argv), why=(why,))
     assert dump(catalog) == before and not (tmp / "stolen.csv").exists()
 
 
