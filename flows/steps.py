@@ -104,27 +104,74 @@ def manifest_modality(catalog: str | os.PathLike, manifest_id: str) -> str:
 
 
 def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
-    """Train on a manifest (cfg.manifest), then register the checkpoint and its loss curve."""
-    from catalog import Catalog, load_manifest
+    """Train on a manifest (cfg.manifest); each checkpoint and its metrics are registered as written.
+
+    cfg.resume without cfg.out_dir continues the newest resumable checkpoint the catalog knows for
+    this manifest; cfg.init_from starts a new stage from a checkpoint's weights. Under torchrun every
+    process calls this; only rank 0 touches the catalog. cfg.launcher == "ray" runs Ray Train workers.
+    """
+    from catalog import load_manifest
+    from training.catalog_hook import CatalogRegistrar
+    from training.distributed import broadcast, init_distributed
     from training.trainer import train
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
-    manifest = load_manifest(cfg.catalog, cfg.manifest)
+    manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version
     cfg.null_caption = cfg.null_caption or str(ws.null_caption(manifest.encoders["text"]))
     cfg.modality = cfg.modality or manifest_modality(cfg.catalog, manifest.id)
+    del manifest
+    if cfg.init_from:
+        cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
+    if cfg.resume and not cfg.out_dir:
+        cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
+    rank = init_distributed()[0] if cfg.launcher == "local" else 0
+    if rank != 0:
+        cfg.out_dir = broadcast(None)
+        return asdict(train(cfg))
     with catalog_run(ws, "train", asdict(cfg), run_id) as rid:
         cfg.out_dir = cfg.out_dir or str(ws.run_dir(rid))
-        result = train(cfg)
-        with Catalog.open(cfg.catalog) as cat:
-            ckpt_id = cat.register_checkpoint(rid, result.checkpoint, {"steps": result.steps, "model": cfg.model},
-                                              result.manifest, result.manifest_version, result.steps)
-            for step, loss in result.losses:
-                cat.log_metrics(rid, {"train_fm_loss": loss}, step=step, split="train", checkpoint_id=ckpt_id)
+        broadcast(cfg.out_dir)
+        hook = CatalogRegistrar(cfg.catalog, rid, cfg.manifest, cfg.manifest_version, cfg.model)
+        if cfg.launcher == "ray":
+            from training.ray_launcher import train_with_ray
+
+            result, ids = train_with_ray(cfg, hook)
+        else:
+            result, ids = train(cfg, on_checkpoint=hook), hook.checkpoint_ids
+    _publish_curve(result)
     out = asdict(result)
-    out.update(run_id=rid, checkpoint_id=ckpt_id, modality=cfg.modality)
+    out.update(run_id=rid, checkpoint_id=ids[-1] if ids else None, modality=cfg.modality)
     return out
+
+
+def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
+    """The run folder of the newest registered checkpoint of `manifest` that still has its resume state."""
+    from catalog import Catalog
+    from training.state import STATE_JSON
+
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT uri FROM checkpoints WHERE manifest = ? ORDER BY created_at DESC, step DESC", [manifest])
+    for (uri,) in rows:
+        if (Path(uri) / STATE_JSON).exists():
+            return str(Path(uri).parent)
+    raise FileNotFoundError(f"--resume: no checkpoint of manifest {manifest!r} with resume state in the catalog; pass --out-dir")
+
+
+def _publish_curve(result) -> None:
+    """Inside a Prefect run: the loss curve and the run's figures as a markdown artifact."""
+    try:
+        from prefect.artifacts import create_markdown_artifact
+        from prefect.context import get_run_context
+
+        get_run_context()
+    except Exception:  # not inside a Prefect flow or task: nothing to publish to
+        return
+    create_markdown_artifact(key="train-loss-curve", markdown="\n".join([
+        "# training", "", f"- checkpoint: `{result.checkpoint}`", f"- steps: {result.steps}, final loss {result.final_loss:.4f}",
+        f"- padding fraction: {result.padding_fraction:.2%}, tokens/s: {result.tokens_per_second:.0f}",
+        f"- metrics: `{result.metrics_csv}`", f"- loss curve: `{result.loss_curve}`"]))
 
 
 # --------------------------------------------------------------------------- evaluate and sample

@@ -1,35 +1,41 @@
-"""Command line for the trainer: `python -m training.train` or `torchrun -m training.train`."""
+"""Command line for the trainer, for launchers that start a Python module on every process:
+
+    python -m training.train --manifest demo-train --home lumina_home --steps 800
+    torchrun --nproc_per_node=2 -m training.train --manifest demo-train --home lumina_home --out-dir runs/ddp
+    python -m training.train --manifest demo-train --resume --out-dir runs/ddp
+
+Every TrainConfig field is a flag (as in `lumina train`); rank 0 registers checkpoints and metrics
+in the catalog as they are written.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from training.trainer import TrainConfig, train
+from training.trainer import TrainConfig
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from flows.steps import train_step
+
     p = argparse.ArgumentParser(description="Train a Flag-DiT with flow matching on a catalog manifest.")
-    p.add_argument("--catalog", required=True)
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--manifest-version", type=int)
-    p.add_argument("--null-caption", required=True, help=".npz of the text encoder's features for the empty caption")
-    p.add_argument("--out", required=True, help="output directory for checkpoints")
-    p.add_argument("--model", default=TrainConfig.model)
-    p.add_argument("--model-overrides", default="{}", help='JSON, e.g. {"dim": 256, "n_layers": 6}')
-    p.add_argument("--steps", type=int, default=TrainConfig.steps)
-    p.add_argument("--max-seconds", type=float)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--timesteps", choices=["uniform", "logit_normal"], default=TrainConfig.timesteps)
-    p.add_argument("--seed", type=int, default=0)
+    add_common_args(p)
+    add_config_args(p, TrainConfig)
+    p.add_argument("--out", dest="out_dir_alias", help="same as --out-dir")
+    p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
     a = p.parse_args(argv)
-    result = train(TrainConfig(
-        catalog=a.catalog, manifest=a.manifest, manifest_version=a.manifest_version, null_caption=a.null_caption,
-        out_dir=a.out, model=a.model, model_overrides=json.loads(a.model_overrides), steps=a.steps,
-        max_seconds=a.max_seconds, batch_size=a.batch_size, lr=a.lr, timesteps=a.timesteps, seed=a.seed,
-    ))
-    print(json.dumps({"checkpoint": result.checkpoint, "steps": result.steps, "seconds": round(result.seconds, 1), "final_loss": result.final_loss}))
+    extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
+    if a.out_dir_alias and not a.out_dir:
+        extra["out_dir"] = a.out_dir_alias
+    cfg = config_from_args(TrainConfig, a, extra)
+    if not cfg.manifest:
+        p.error("--manifest is required")
+    out = train_step(a.home, cfg)
+    if out.get("run_id"):  # rank 0
+        keep = ("checkpoint", "checkpoint_id", "steps", "seconds", "final_loss", "padding_fraction", "tokens_per_second", "loss_curve")
+        print(json.dumps({k: out[k] for k in keep if k in out}, default=str))
     return 0
 
 

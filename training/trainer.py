@@ -245,21 +245,24 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
         row = {"step": step, "loss": global_loss, "grad_norm": float(grad_norm), "lr": lr, "padding": item["padding"],
                "tokens_per_s": item["tokens"] / max(time.time() - t0, 1e-9), "samples": item["global_size"],
                "seconds": time.time() - start}
-        if monitor is not None:
-            monitor.log(row)
-            pending_rows.append(row)
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
             losses.append((step, sum(window) / len(window)))
+            row["window_loss"] = losses[-1][1]
             bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
             window = []
+        if monitor is not None:
+            monitor.log(row)
+            pending_rows.append(row)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
             checkpoint()
     bar.close()
     seconds = time.time() - start
-    if window:
+    if window:  # stopped by the clock inside a log window
         losses.append((step, sum(window) / len(window)))
         window = []
+        if pending_rows:
+            pending_rows[-1]["window_loss"] = losses[-1][1]
     final = str(checkpoint_dir(out_dir, step))
     if not written or written[-1] != final:
         final = checkpoint()

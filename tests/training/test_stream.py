@@ -1,0 +1,118 @@
+"""The streaming loader on synthetic encoded shards: splits, buckets, resume positions, VAE draws."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from training.buckets import BatchBudget, padding_fraction, token_budget_batches
+from training.stream import ManifestIndex, Position, ShardStream, batch_loader
+from training.synthetic import write_synthetic_shards
+
+
+def tokens(shape):  # patch 2, one [nextline] per row, one [nextframe] per frame when T > 1
+    T, H, W = shape[-3:]
+    return T * ((H // 2) * (W // 2 + 1) + (1 if T > 1 else 0))
+
+
+MIXED = [(4, 1, 8, 8), (4, 1, 16, 8), (4, 3, 8, 8), (4, 1, 16, 16), (4, 1, 2, 32)]  # images, a clip, a spectrogram row
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    shapes = [MIXED[i % len(MIXED)] for i in range(230)]
+    return write_synthetic_shards(tmp_path_factory.mktemp("mixed"), shapes, per_shard=40, frame_cond_dim=3)
+
+
+def stream_of(manifest, **budget):
+    b = BatchBudget(**{"max_tokens": 600, "max_samples": 64, **budget})
+    return ShardStream(ManifestIndex(manifest), b, tokens, seed=3, shuffle_buffer=50)
+
+
+def keys_of(batch):
+    return [r.key for r in batch]
+
+
+def test_ranks_share_each_global_batch_without_overlap_and_one_process_sees_the_union(mixed):
+    s = stream_of(mixed, min_samples=2)
+    epoch = list(s.epoch_plan(0))
+    seen = [k for b in epoch for k in keys_of(b)]
+    assert len(seen) == len(set(seen)) and len(seen) >= 0.95 * len(mixed.members)  # each at most once; few leftovers dropped
+    for pos, refs in [(Position(0, i), b) for i, b in enumerate(epoch[:6])]:
+        r0, r1 = (s.rank_batch(pos, refs, rank, 2) for rank in (0, 1))
+        assert not set(r0["keys"]) & set(r1["keys"])
+        assert sorted(r0["keys"] + r1["keys"]) == sorted(keys_of(refs))
+        assert sorted(r0["positions"] + r1["positions"]) == list(range(len(refs)))
+
+
+def test_loader_workers_keep_the_plan_order(mixed):
+    s = stream_of(mixed)
+    one = [b["keys"] for _, b in zip(range(7), batch_loader(s, Position(), workers=0))]
+    two = [b["keys"] for _, b in zip(range(7), batch_loader(stream_of(mixed), Position(), workers=2))]
+    assert one == two
+
+
+def test_only_manifest_members_are_read(mixed):
+    half = replace(mixed, members=mixed.members[::2])
+    s = stream_of(half)
+    seen = {k for b in s.epoch_plan(0) for k in keys_of(b)}
+    assert seen <= {m.key for m in half.members} and len(seen) > 0.9 * len(half.members)
+
+
+def test_token_budget_batches_pad_little_with_buckets_and_much_without(mixed):
+    def epoch_padding(**budget):
+        s = stream_of(mixed, **budget)
+        used = real = 0
+        for b in s.epoch_plan(0):
+            lengths = [r.tokens for r in b]
+            assert len(b) * max(lengths) <= 600 or len(b) == 1  # the budget holds
+            used += len(b) * max(lengths)
+            real += sum(lengths)
+        return 1 - real / used
+
+    assert epoch_padding() < 0.03
+    assert epoch_padding(bucket_ratio=None) > 0.15
+
+
+def test_batcher_budget_and_flush():
+    items = [5, 5, 5, 9, 9, 100, 5, 9]
+    batches = list(token_budget_batches(items, BatchBudget(max_tokens=20, bucket_ratio=1.02), lambda x: x))
+    assert sorted(x for b in batches for x in b) == sorted(items)
+    assert all(len(b) * max(b) <= 20 or len(b) == 1 for b in batches)
+    assert [5, 5, 5, 5] in batches and padding_fraction([5, 9]) == pytest.approx(1 - 14 / 18)
+
+
+def test_resuming_at_a_position_continues_the_same_plan(mixed):
+    s = stream_of(mixed)
+    straight = [(p, keys_of(b)) for _, (p, b) in zip(range(40), s.plan())]  # crosses into epoch 1
+    assert straight[-1][0].epoch >= 1
+    start = straight[17][0]
+    resumed = [(p, keys_of(b)) for _, (p, b) in zip(range(23), stream_of(mixed).plan(start))]
+    assert resumed == straight[17:]
+    assert [k for _, k in straight if _.epoch == 1][:3] != [k for _, k in straight if _.epoch == 0][:3]  # reshuffled
+
+
+def test_frame_cond_and_mixed_shapes_reach_the_batch(mixed):
+    s = stream_of(mixed, bucket_ratio=None, max_samples=8, max_tokens=None)
+    item = s.rank_batch(Position(), next(s.epoch_plan(0)))
+    b = item["batch"]
+    assert isinstance(b["x1"], list) and len({tuple(x.shape) for x in b["x1"]}) > 1
+    assert [c.shape[0] for c in b["frame_cond"]] == [x.shape[1] for x in b["x1"]]  # [T, K] per sample
+    assert item["padding"] > 0
+
+
+def test_vae_moments_give_a_fresh_scaled_draw_each_epoch(tmp_path):
+    m = write_synthetic_shards(tmp_path, [(4, 1, 8, 8)] * 3, moments=True, scale=0.5, shift=0.1)
+    s = stream_of(m, max_tokens=None, max_samples=3)
+    ref = next(s.shard_refs(s.index.shards[0]))
+    assert ref.shape == (4, 1, 8, 8)  # model space: half the stored channels
+    draws = torch.stack([s.example(ref, epoch).latent for epoch in range(400)])
+    assert torch.equal(s.example(ref, 5).latent, draws[5])  # same epoch, same draw (resume, ranks)
+    from contracts.shards import npy_load
+
+    stored = npy_load(s.reader.read(ref.latent)).astype(np.float32)
+    mean = torch.from_numpy((stored[:4] - 0.1) * 0.5)
+    torch.testing.assert_close(draws.mean(0), mean, atol=0.05, rtol=0)
+    assert draws.std(0).mean().item() == pytest.approx(math.exp(-1.0) * 0.5, rel=0.05)  # std = exp(0.5 * logvar) * scale

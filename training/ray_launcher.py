@@ -1,0 +1,54 @@
+"""`lumina train --launcher ray --workers N`: the same train() in N Ray Train workers (DDP).
+
+Ray Train starts the process group (gloo on CPU, NCCL with GPUs) and places the workers across the
+cluster's machines; each worker runs training.trainer.train, rank 0 writes and registers the
+checkpoints (the catalog and out_dir must be on storage every worker reaches, as on one machine).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from training.trainer import CheckpointHook, TrainConfig, TrainResult
+
+
+def _worker_loop(config: dict) -> None:
+    import ray.train
+
+    from training.trainer import train
+
+    rank = ray.train.get_context().get_world_rank()
+    result = train(config["cfg"], on_checkpoint=config["hook"] if rank == 0 else None)
+    if rank == 0:
+        hook = config["hook"]
+        ids = list(getattr(hook, "checkpoint_ids", []) or [])
+        ray.train.report({"result": asdict(result), "checkpoint_ids": ids})
+
+
+def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None, address: str | None = None) -> tuple[TrainResult, list[str]]:
+    """Train in cfg.workers Ray workers; returns rank 0's result and the catalog ids its hook recorded."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from preprocess.ray_utils import ensure_ray
+
+    ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
+    use_gpu = cfg.parallel == "fsdp" or _cluster_has_gpus()
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={"cfg": replace(cfg, launcher="local"), "hook": on_checkpoint},
+        scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
+        run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),
+    )
+    metrics = trainer.fit().metrics
+    r = metrics["result"]
+    r["losses"] = [tuple(x) for x in r["losses"]]
+    return TrainResult(**r), metrics.get("checkpoint_ids", [])
+
+
+def _cluster_has_gpus() -> bool:
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0) > 0
