@@ -335,7 +335,7 @@ class Catalog:
             while not stop.wait(every_s):
                 try:
                     self.heartbeat(run_id)
-                except (CatalogError, duckdb.Error) as e:
+                except (CatalogError, duckdb.Error, ValueError) as e:  # busy, or the run was deleted
                     _log.warning("heartbeat of run %s skipped: %s", run_id, one_line(e))
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
