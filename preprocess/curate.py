@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import traceback
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from contracts.layout import Workspace
 from contracts.members import CAPTION, META
 from contracts.records import Batch, SampleRecord, VerdictRecord
 from contracts.shards import write_tar
-from preprocess.modality import Candidate, ModalityPlugin, get_plugin
+from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
 from preprocess.stage import Stage
@@ -94,9 +93,8 @@ class AnalyseStage(Stage[RawInput, Candidate]):
         try:
             return self._analyse(item)
         except Exception as e:  # noqa: BLE001 - the run goes on; the error is kept in the reason
-            detail = traceback.format_exception_only(type(e), e)[-1].strip()
             key = sample_key("analysis-error", self.modality, item.name)
-            reason = f"analysis_error: {detail}"
+            reason = error_reason("analysis_error", e)
             quarantine(item, key, reason, self.quarantine_dir)
             return [Candidate(_record(key, self.modality, item.uri, "quarantined", reason, None, self.cfg.holdout_percent), source=item)]
 

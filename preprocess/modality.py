@@ -8,6 +8,7 @@ is one package and one line in ``PLUGINS``.
 from __future__ import annotations
 
 import importlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,19 @@ class ModalityPlugin(ABC):
     def frame_cond(self, fields: dict[str, bytes]) -> np.ndarray | None:
         """Per-frame conditioning [T, K] (cameras of multi-view), or None."""
         return None
+
+
+_ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+_HEX = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
+def error_reason(kind: str, exc: BaseException) -> str:
+    """``kind: ExcType: message`` with run-specific text removed (object addresses, temp paths),
+    so the same bad input gives the same reason on every run and is registered once."""
+    msg = _ADDRESS.sub(r"<\1>", str(exc))
+    msg = _HEX.sub("0x?", msg)
+    msg = " ".join(msg.split())
+    return f"{kind}: {type(exc).__name__}: {msg}" if msg else f"{kind}: {type(exc).__name__}"
 
 
 _loaded: dict[Modality, ModalityPlugin] = {}

@@ -15,7 +15,7 @@ from preprocess.filters.quality import QualityThresholds, quality_verdicts, tech
 from preprocess.image.decode import ImageRejected, decode_image
 from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
 from preprocess.image.resize import fit_to_budget, square
-from preprocess.modality import Candidate, ModalityPlugin
+from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -59,7 +59,7 @@ class ImagePlugin(ModalityPlugin):
             verdicts = [] if r.score is None else [VerdictRecord(key, r.kind, FILTER_VERSION, r.score, r.threshold, False)]
             return [Candidate(rec, verdicts, item)]
         except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
-            return [Candidate(SampleRecord(status="quarantined", reason=f"decode_error: {type(e).__name__}: {e}", **base), source=item)]
+            return [Candidate(SampleRecord(status="quarantined", reason=error_reason("decode_error", e), **base), source=item)]
 
         w, h = img.size
         verdicts = [
