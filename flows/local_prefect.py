@@ -11,7 +11,8 @@ to its parent, so we start the same server ourselves, with the kernel's parent-d
 
 With PREFECT_API_URL already set (a real server, e.g. `prefect server start`), it does nothing and
 yields that URL. Enter it from the main thread: the kernel sends the signal when the *thread*
-that started the child exits.
+that started the child exits. Elsewhere than Linux there is no such signal: the server is stopped
+when the block ends, as Prefect's own is, and survives a kill -9.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ HOST = "127.0.0.1"
 _CHILD = """
 import ctypes, os, signal, sys
 PR_SET_PDEATHSIG = 1
-if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+if sys.platform.startswith("linux") and ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM):
     sys.exit("prctl(PR_SET_PDEATHSIG) failed")
 if os.getppid() != int(sys.argv[1]):
     sys.exit(0)
