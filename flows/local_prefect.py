@@ -57,11 +57,17 @@ def server_command(port: int, parent_pid: int | None = None) -> list[str]:
             "--host", HOST, "--port", str(port), "--log-level", "error", "--lifespan", "on"]
 
 
+class ServerExited(RuntimeError):
+    def __init__(self, returncode: int):
+        super().__init__(f"the Prefect server exited with code {returncode} before it was ready")
+        self.returncode = returncode
+
+
 def _wait_healthy(proc: subprocess.Popen, api_url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the Prefect server exited with code {proc.returncode} before it was ready")
+            raise ServerExited(proc.returncode)
         try:
             with urlopen(f"{api_url}/health", timeout=2) as r:
                 if r.status == 200:
@@ -76,20 +82,32 @@ def _wait_healthy(proc: subprocess.Popen, api_url: str, timeout_s: float) -> Non
 def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120.0,
                          ui: bool = False) -> Iterator[str]:
     """Yield the API URL of a Prefect server that lives as long as this block (and this process)."""
-    existing = os.environ.get("PREFECT_API_URL")
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    existing = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url  # env, or a Prefect profile
     if existing:
         yield existing
         return
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    port = port or free_port()
-    api_url = f"http://{HOST}:{port}/api"
     env = {**os.environ, "PREFECT_UI_ENABLED": "1" if ui else "0", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            # what Prefect's own temporary server sets: run only the services an ephemeral server needs
            "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-    proc = subprocess.Popen(server_command(port), env=env, stdin=subprocess.DEVNULL)
+    for attempt in range(1 if port else 3):
+        chosen = port or free_port()
+        api_url = f"http://{HOST}:{chosen}/api"
+        proc = subprocess.Popen(server_command(chosen), env=env, stdin=subprocess.DEVNULL)
+        try:
+            _wait_healthy(proc, api_url, startup_timeout_s)
+            break
+        except ServerExited as e:
+            # uvicorn exits 3 when it cannot start, e.g. the free port was taken meanwhile: try another
+            if e.returncode != 3 or port or attempt == 2:
+                raise
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
     try:
-        _wait_healthy(proc, api_url, startup_timeout_s)
         os.environ["PREFECT_API_URL"] = api_url  # for processes this run starts
         try:
             with temporary_settings(updates={PREFECT_API_URL: api_url}):  # Prefect read the env at import

@@ -63,3 +63,13 @@ def test_prefect_server_dies_with_its_parent_after_kill_9(tmp_path):
     while time.monotonic() < deadline and not _gone(server):
         time.sleep(0.1)
     assert _gone(server), "the Prefect server outlived its parent"
+
+
+def test_an_existing_server_is_used_and_nothing_is_started(monkeypatch):
+    from flows.local_prefect import local_prefect_server
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    before = {p.pid for p in psutil.Process().children()}
+    with local_prefect_server() as url:
+        assert url == "http://127.0.0.1:9/api"
+        assert {p.pid for p in psutil.Process().children()} == before
