@@ -1,0 +1,89 @@
+"""Renders of generated clips: an animated GIF grid, one MP4 per clip, a PNG frame strip to look at."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_frames(pixels: np.ndarray) -> np.ndarray:
+    """[C, T, H, W] floats in [-1, 1] (C = 1 or 3) -> [T, H, W, 3] uint8."""
+    x = np.clip((np.asarray(pixels, dtype=np.float32) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    x = x.transpose(1, 2, 3, 0)
+    return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x[..., :3]
+
+
+def _upscale(frames: np.ndarray, k: int) -> np.ndarray:
+    return frames.repeat(k, axis=1).repeat(k, axis=2) if k > 1 else frames
+
+
+def grid_frames(clips: list[np.ndarray], cols: int = 4, upscale: int = 4) -> np.ndarray:
+    """clips: [T_i, H, W, 3] uint8 -> [T, rows*(H+2)*k, cols*(W+2)*k, 3]; shorter clips hold their last frame."""
+    t = max(c.shape[0] for c in clips)
+    h, w = max(c.shape[1] for c in clips), max(c.shape[2] for c in clips)
+    rows = (len(clips) + cols - 1) // cols
+    out = np.full((t, rows * (h + 2), cols * (w + 2), 3), 64, np.uint8)
+    for i, c in enumerate(clips):
+        r, col = divmod(i, cols)
+        c = np.concatenate([c, np.repeat(c[-1:], t - c.shape[0], axis=0)]) if c.shape[0] < t else c
+        out[:, r * (h + 2) + 1 : r * (h + 2) + 1 + c.shape[1], col * (w + 2) + 1 : col * (w + 2) + 1 + c.shape[2]] = c
+    return _upscale(out, upscale)
+
+
+def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imgs = [Image.fromarray(f) for f in frames]
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+    return path
+
+
+def save_mp4(frames: np.ndarray, path: Path, fps: int = 4, upscale: int = 4) -> Path:
+    """H.264 in yuv420p (players need even sizes: frames are upscaled, then padded to even)."""
+    import av
+
+    f = _upscale(frames, upscale)
+    h, w = f.shape[1] + f.shape[1] % 2, f.shape[2] + f.shape[2] % 2
+    f = np.pad(f, ((0, 0), (0, h - f.shape[1]), (0, w - f.shape[2]), (0, 0)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format="mp4") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.time_base = Fraction(1, fps)
+        s.options = {"crf": "12", "x264-params": "threads=1:lookahead-threads=1"}
+        for k, frame in enumerate(f):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            vf.pts = k
+            out.mux(s.encode(vf))
+        out.mux(s.encode(None))
+    return path
+
+
+def save_strip(clips: list[np.ndarray], path: Path, upscale: int = 4) -> Path:
+    """One row per clip, its frames left to right: the whole motion in one PNG."""
+    t = max(c.shape[0] for c in clips)
+    h, w = max(c.shape[1] for c in clips), max(c.shape[2] for c in clips)
+    canvas = np.full((len(clips) * (h + 2), t * (w + 2), 3), 64, np.uint8)
+    for i, c in enumerate(clips):
+        for j, f in enumerate(c):
+            canvas[i * (h + 2) + 1 : i * (h + 2) + 1 + f.shape[0], j * (w + 2) + 1 : j * (w + 2) + 1 + f.shape[1]] = f
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_upscale(canvas[None], upscale)[0]).save(path)
+    return path
+
+
+def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
+    """`lumina sample`: one clip per sample as MP4 (or GIF when ``out`` ends in .gif), and a PNG
+    frame strip of all of them beside the first."""
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".gif"):
+        out = out.with_suffix(".mp4")
+    clips = [to_frames(x) for x in decoded]
+    paths = []
+    for i, c in enumerate(clips):
+        p = out if len(clips) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
+        paths.append(save_gif(_upscale(c, 4), p) if p.suffix.lower() == ".gif" else save_mp4(c, p))
+    paths.append(save_strip(clips, out.with_name(out.stem + "_frames.png")))
+    return paths
