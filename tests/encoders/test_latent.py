@@ -132,3 +132,35 @@ def test_identity_keeps_any_float_array():
     assert load_described(encoder_info(enc)).latent_channels == 1
     with pytest.raises(ValueError):
         load_latent_encoder("sd15")  # a VAE needs a local path: nothing downloads
+
+
+def _to_ldm_layout(state: dict, n_up: int) -> dict:
+    """diffusers AutoencoderKL keys -> the original LDM layout of SD checkpoints (inside a full model file)."""
+    import re
+
+    out = {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(1)}  # a UNet key the loader must ignore
+    for k, v in state.items():
+        k = re.sub(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)", r"encoder.down.\1.block.\2", k)
+        k = re.sub(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv", r"encoder.down.\1.downsample.conv", k)
+        k = re.sub(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)", lambda m: f"decoder.up.{n_up - 1 - int(m[1])}.block.{m[2]}", k)
+        k = re.sub(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv", lambda m: f"decoder.up.{n_up - 1 - int(m[1])}.upsample.conv", k)
+        k = re.sub(r"(en|de)coder\.mid_block\.resnets\.(\d+)", lambda m: f"{m[1]}coder.mid.block_{int(m[2]) + 1}", k)
+        if "mid_block.attentions.0" in k:
+            k = k.replace("mid_block.attentions.0", "mid.attn_1").replace("group_norm", "norm").replace("to_q", "q")
+            k = k.replace("to_k", "k").replace("to_v", "v").replace("to_out.0", "proj_out")
+            v = v[:, :, None, None] if v.ndim == 2 else v  # LDM attention projections are 1x1 convolutions
+        k = k.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
+        out[f"first_stage_model.{k}"] = v.contiguous()
+    return out
+
+
+def test_single_file_in_the_original_ldm_layout(sd15, tmp_path):
+    from safetensors.torch import save_file
+
+    vae, _ = sd15
+    save_file(_to_ldm_layout(vae.state_dict(), len(vae.config.block_out_channels)), tmp_path / "v1-5-full.safetensors")
+    enc = load_latent_encoder("sd15", str(tmp_path / "v1-5-full.safetensors"), device="cpu")  # strict load: every key mapped
+    x = _video(t=1)
+    with torch.no_grad():
+        ref = vae.encode(torch.from_numpy(x).permute(1, 0, 2, 3)).latent_dist.mean.permute(1, 0, 2, 3).numpy()
+    np.testing.assert_allclose(enc.encode(x)[:4].astype(np.float32), ref, rtol=1e-3, atol=1e-4)
