@@ -7,6 +7,7 @@ from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, Schema
 from .manifest import Manifest, ManifestMember, load_manifest
 from .paths import default_catalog_path, default_home
 from .records import Batch, EncodingRecord, SampleRecord, ShardRecord, VerdictRecord
+from .sandbox import RefusedSQLError
 from .sqlfiles import schema_version
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Manifest",
     "ManifestMember",
     "ManifestNotFoundError",
+    "RefusedSQLError",
     "SampleNotFoundError",
     "SampleRecord",
     "SchemaVersionError",
