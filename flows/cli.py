@@ -151,8 +151,11 @@ def _demo(argv: list[str]) -> int:
     kwargs = {**base, **{k: v for k, v in kwargs.items() if v is not None}}
     if a.modality != "image":
         kwargs["modality"] = a.modality
+    from flows.local_prefect import local_prefect_server
+
     t = time.time()
-    summary = data_to_model(**kwargs)
+    with local_prefect_server():  # on 127.0.0.1, and it dies with this process even after kill -9
+        summary = data_to_model(**kwargs)
     summary["total_s"] = round(time.time() - t, 1)
     if a.json:
         print(json.dumps(summary, indent=1, default=str))
