@@ -10,6 +10,7 @@ The settings live here once; evaluation and `lumina sample` read them from the s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,13 +36,43 @@ MEL = MelSettings()
 MEL_MEAN, MEL_STD = -5.0, 2.5
 
 
-def log_mel(y: np.ndarray, s: MelSettings = MEL) -> np.ndarray:
-    """[n] float audio at s.sample_rate -> [n_mels, frames] float32."""
-    import librosa
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), lin)
 
-    m = librosa.feature.melspectrogram(y=y.astype(np.float32), sr=s.sample_rate, n_fft=s.n_fft, hop_length=s.hop, win_length=s.win,
-                                       n_mels=s.n_mels, fmin=s.fmin, fmax=s.fmax, power=1.0, center=True, pad_mode="reflect")
-    return np.log(np.maximum(m, s.floor)).astype(np.float32)
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
+
+
+@lru_cache(maxsize=4)
+def mel_filters(s: MelSettings = MEL) -> np.ndarray:
+    """[n_mels, n_fft // 2 + 1] Slaney-normalised triangles: librosa.filters.mel's matrix, in numpy
+    (librosa's first call costs seconds of lazy imports in every worker)."""
+    fft_f = np.linspace(0, s.sample_rate / 2, s.n_fft // 2 + 1)
+    pts = _mel_to_hz(np.linspace(_hz_to_mel(s.fmin), _hz_to_mel(s.fmax), s.n_mels + 2))
+    fdiff = np.diff(pts)
+    ramps = pts[:, None] - fft_f[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    w = np.maximum(0, np.minimum(lower, upper))
+    w *= (2.0 / (pts[2:] - pts[:-2]))[:, None]
+    return w.astype(np.float32)
+
+
+def log_mel(y: np.ndarray, s: MelSettings = MEL) -> np.ndarray:
+    """[n] float audio at s.sample_rate -> [n_mels, frames] float32 (centred frames, reflect padding)."""
+    y = np.asarray(y, dtype=np.float32)
+    pad = s.n_fft // 2
+    y = np.pad(y, pad, mode="reflect" if len(y) > pad else "constant")
+    n = 1 + (len(y) - s.n_fft) // s.hop
+    frames = np.lib.stride_tricks.as_strided(y, (n, s.n_fft), (y.strides[0] * s.hop, y.strides[0]))
+    window = np.hanning(s.win + 1)[:-1].astype(np.float32)  # periodic Hann, as scipy.signal.get_window
+    mag = np.abs(np.fft.rfft(frames * window, axis=1)).T  # (n_fft // 2 + 1, frames)
+    return np.log(np.maximum(mel_filters(s) @ mag, s.floor)).astype(np.float32)
 
 
 def griffin_lim(logmel: np.ndarray, s: MelSettings = MEL, n_iter: int = 32, seed: int = 0) -> np.ndarray:
@@ -49,9 +80,10 @@ def griffin_lim(logmel: np.ndarray, s: MelSettings = MEL, n_iter: int = 32, seed
     import librosa
 
     m = np.exp(np.asarray(logmel, dtype=np.float32))
-    return librosa.feature.inverse.mel_to_audio(m, sr=s.sample_rate, n_fft=s.n_fft, hop_length=s.hop, win_length=s.win, fmin=s.fmin,
-                                                fmax=s.fmax, power=1.0, n_iter=n_iter, center=True, pad_mode="reflect",
-                                                random_state=seed).astype(np.float32)
+    stft = librosa.feature.inverse.mel_to_stft(m, sr=s.sample_rate, n_fft=s.n_fft, power=1.0, fmin=s.fmin, fmax=s.fmax)
+    y = librosa.griffinlim(stft, n_iter=n_iter, hop_length=s.hop, win_length=s.win, n_fft=s.n_fft, center=True, pad_mode="reflect",
+                           init="random", random_state=seed)
+    return y.astype(np.float32)
 
 
 LAYOUTS = ("channels", "image")

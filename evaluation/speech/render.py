@@ -1,0 +1,53 @@
+"""WAV files and spectrogram PNGs of generated (and real) speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.speech.vocoder import vocode
+from preprocess.speech.mel import MEL, MEL_MEAN, MEL_STD, from_latent
+
+
+def write_wav(path: Path, y: np.ndarray) -> Path:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, MEL.sample_rate, subtype="PCM_16")
+    return path
+
+
+def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols: int = 4) -> Path:
+    """Log-mels side by side (rows of `cols`), low frequencies at the bottom."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = max(1, -(-len(mels) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, m, t in zip(axes.flat, mels, titles):
+        ax.imshow(m, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=1.0)
+        ax.set_title(t, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def save_samples(decoded: list[np.ndarray], out: Path, mean: float = MEL_MEAN, std: float = MEL_STD) -> list[Path]:
+    """`lumina sample`: each decoded latent [C, T, H, W] -> a WAV (out, or out_<i>.wav for several)
+    and its spectrogram PNG beside it."""
+    out = Path(out)
+    paths = []
+    for i, z in enumerate(decoded):
+        wav = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix or '.wav'}")
+        wav = wav.with_suffix(".wav")
+        mel = from_latent(z, mean, std)
+        paths.append(write_wav(wav, vocode(mel)))
+        paths.append(spectrogram_png([mel], [wav.stem], wav.with_suffix(".png"), cols=1))
+    return paths
