@@ -122,8 +122,9 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
         hooks.progress(0.5, "registering")
         with hooks.writer():
             before = cat.sql("SELECT count(*) FROM samples")[1][0][0]
-            register(ws, curated.batch_paths, rid)
+            # first: registering a batch seen before is a no-op, so a returning file's sample needs this
             result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
+            register(ws, curated.batch_paths, rid)
             retirements = _retirements(cat, plan, curated)
             retire(cat, retirements, rid)
             result.new_samples = cat.sql("SELECT count(*) FROM samples")[1][0][0] - before
@@ -253,3 +254,46 @@ def main(argv: list[str] | None = None) -> int:
             if k != "shard_uris":
                 print(f"{k:16s}{v}")
     return 0
+
+
+# --------------------------------------------------------------------------- cache keys
+# Prefect cache keys for whole-source stages (data_to_model's curate and encode tasks): a rerun on
+# the same data and the same workspace is served from the task cache and says so. The workspace
+# enters through its catalog file's inode: a wiped or replaced catalog is a new key.
+
+
+def _catalog_identity(home: str | None) -> str:
+    path = Workspace.at(home).catalog
+    return str(path.stat().st_ino) if path.exists() else "none"
+
+
+def curate_cache_key(context, parameters: dict[str, Any]) -> str | None:
+    """(source content, modality, options, workspace) -> key; None (no caching) if the source is unreadable."""
+    import hashlib
+    import json
+
+    from preprocess.refresh import source_fingerprint
+
+    try:
+        fp = source_fingerprint(_spec(parameters["source"], CurateConfig(modality=parameters["modality"])))
+    except (OSError, ValueError):
+        return None
+    blob = json.dumps([fp, parameters["modality"], parameters.get("options"), str(Workspace.at(parameters["home"]).home),
+                       _catalog_identity(parameters["home"])], sort_keys=True, default=str)
+    return "lumina-curate-" + hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def encode_cache_key(context, parameters: dict[str, Any]) -> str | None:
+    """(curated shards by name and size, modality, encoder options, workspace) -> key."""
+    import hashlib
+    import json
+
+    shards = []
+    for uri in sorted(parameters.get("shard_uris") or []):
+        try:
+            shards.append((uri, os.stat(uri).st_size))
+        except OSError:
+            return None
+    blob = json.dumps([shards, parameters["modality"], parameters.get("options"), str(Workspace.at(parameters["home"]).home),
+                       _catalog_identity(parameters["home"])], sort_keys=True, default=str)
+    return "lumina-encode-" + hashlib.sha256(blob.encode()).hexdigest()[:32]

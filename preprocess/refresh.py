@@ -168,3 +168,14 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     return IncrementalCuration(batch_paths, shard_uris, {u: sorted(k) for u, k in keys_by_uri.items()},
                                dict(Counter(c.record.status for c in cands)),
                                dict(Counter((c.record.reason or "").split(":")[0] for c in dropped)))
+
+
+def source_fingerprint(spec: SourceSpec) -> str:
+    """A content fingerprint of a whole source: every entry's name and sha256. Equal fingerprints
+    mean nothing was added, removed or changed (rewriting the same bytes, as the demo corpus
+    writer does, is no change)."""
+    spec.kind = spec.kind or detect_kind(spec.uri)
+    h = hashlib.sha256(source_identity(spec).encode())
+    for e in list_entries(spec):
+        h.update(f"{e.name}\0{e.kind}\0{content_hash(e)}\n".encode())
+    return h.hexdigest()

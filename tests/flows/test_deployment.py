@@ -1,5 +1,10 @@
 """A real deployment: Prefect server on 127.0.0.1, a process work pool, `prefect deploy --all`, a
-worker, `prefect deployment run`, then the catalog rows. Every process started here is stopped."""
+worker, `prefect deployment run`, then the catalog rows. Every process started here is stopped.
+
+One server for everything (it takes a while to start): data_to_model; then the refresh deployment
+on a folder, a change to the folder (5 added, 2 deleted, 1 caption changed), a second refresh fired
+by an interval schedule the test sets, and the train run that the live manifest's growth event
+starts through the trigger in prefect.yaml."""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+import shutil
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -59,10 +66,59 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> Non
     raise TimeoutError("prefect server did not become healthy")
 
 
+TINY_TRAIN = {"steps": 4, "batch_size": 8, "model_overrides": {"dim": 32, "n_layers": 1, "n_heads": 2},
+              "tensorboard": False, "progress": False, "max_seconds": 120}
+LIVE = {"refresh-live": {"where": "modality = 'image'", "train_min_growth": 5, "train_options": TINY_TRAIN}}
+
+
+def _refresh_source(tmp_path: Path) -> tuple[Path, Path]:
+    """20 digit images with captions in src; 5 more waiting in the staging folder."""
+    from preprocess.image.demo_corpus import write_demo_corpus
+
+    stage = write_demo_corpus(tmp_path / "stage", num_digits=25, num_shapes=0).root / "digits"
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in sorted(stage.iterdir()):
+        if int(f.stem.split("_")[1]) < 20:
+            shutil.copy(f, src / f.name)
+    return src, stage
+
+
+def _change_source(src: Path, stage: Path) -> None:
+    for f in sorted(stage.iterdir()):
+        if int(f.stem.split("_")[1]) >= 20:
+            shutil.copy(f, src / f.name)
+    for stem in ("digit_00003", "digit_00004"):
+        (src / f"{stem}.png").unlink()
+        (src / f"{stem}.txt").unlink()
+    (src / "digit_00005.txt").write_text("a handwritten digit, caption rewritten by the test")
+
+
+def _shard_state(home: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((home / "curated" / "image").glob("*.tar"))}
+
+
+def _wait_for_run(client, deployment: str, accept, timeout: float):
+    """The first flow run of ``deployment`` that ``accept``s and reached a final state."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    dep = client.read_deployment_by_name(deployment)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id])))
+        done = [r for r in runs if accept(r) and r.state is not None and r.state.is_final()]
+        if done:
+            return done[0]
+        time.sleep(2)
+    states = [(r.name, r.state.type if r.state else None, r.parameters) for r in runs]
+    raise TimeoutError(f"no final run of {deployment} within {timeout:g} s: {states}")
+
+
 def test_deployment_runs_on_a_process_worker(tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     home = tmp_path / "lumina_home"
+    rhome = tmp_path / "refresh_home"
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect_home"),
@@ -72,6 +128,7 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
         "LUMINA_PROJECT_DIR": str(REPO),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # the test's interval schedule fires within seconds
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "RAY_AUTH_MODE": "disabled",
@@ -94,11 +151,44 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         server = spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
         _wait_healthy(api, server)
         run("work-pool", "create", "lumina-process", "--type", "process")
+        run("work-queue", "create", "gpu", "--pool", "lumina-process", "--limit", "1")
+        run("gcl", "create", "lumina-catalog-writer", "--limit", "1")
         run("--no-prompt", "deploy", "--all")
+        names = run("deployment", "ls")
+        for dep in ("refresh/refresh", "curate/curate", "encode/encode", "train/train", "evaluate/evaluate", "data_to_model/data-to-model"):
+            assert dep in names, names
+        run("deployment", "schedule", "clear", "refresh/refresh", "-y")  # the hourly cron must not fire mid-test
         spawn("worker", "worker", "start", "--pool", "lumina-process", "--limit", "1")
         params = {**yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text()), "home": str(home)}
         out = run("deployment", "run", "data_to_model/data-to-model", "--params", json.dumps(params), "--watch", "--watch-timeout", "420", timeout=480)
         assert "Completed" in out, out
+
+        # refresh: a first run by hand, then a change, then a run fired by a schedule
+        src, stage = _refresh_source(tmp_path)
+        refresh_params = {"source": str(src), "home": str(rhome), "backend": "local", "live_manifests": LIVE}
+        out = run("deployment", "run", "refresh/refresh", "--params", json.dumps(refresh_params), "--watch", "--watch-timeout", "300", timeout=360)
+        assert "Completed" in out, out
+        first_shards = _shard_state(rhome)
+        assert first_shards
+        _change_source(src, stage)
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.schedules import IntervalSchedule
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            refresh_dep = client.read_deployment_by_name("refresh/refresh")
+            client.create_deployment_schedules(refresh_dep.id, [(IntervalSchedule(interval=timedelta(seconds=5)), True)],
+                                               max_scheduled_runs=1, parameters=refresh_params)
+            scheduled = _wait_for_run(client, "refresh/refresh", lambda r: r.auto_scheduled and r.parameters.get("home") == str(rhome), 300)
+            run("deployment", "schedule", "clear", "refresh/refresh", "-y")
+            assert scheduled.state.is_completed(), scheduled.state
+            data = [a.data for a in client.read_artifacts(artifact_filter=_artifact_of(scheduled.id, "refresh-counts"))]
+            assert len(data) == 1, data
+            rows = json.loads(data[0]) if isinstance(data[0], str) else data[0]
+            refreshed = {row["what"]: row["count"] for row in rows}
+            trained = _wait_for_run(client, "train/train", lambda r: True, 300)
+            assert trained.state.is_completed(), trained.state
+            assert trained.parameters["manifest"] == "refresh-live@v2" and trained.parameters["home"] == str(rhome)
     finally:
         for p in reversed(started):
             _stop(p, signal.SIGINT if p is not started[0] else signal.SIGTERM)
@@ -116,3 +206,31 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         assert con.execute("SELECT count(*) FROM metrics WHERE name = 'heldout_fm_loss'").fetchone()[0] == 1
     finally:
         con.close()
+
+    # the scheduled refresh curated exactly the 5 new inputs and the one with a new caption
+    assert refreshed["inputs_to_curate"] == 6 and refreshed["new_samples"] == 6, refreshed
+    assert refreshed["removed"] == 2 and refreshed["superseded"] == 1, refreshed
+    after = _shard_state(rhome)
+    assert all(after[name] == state for name, state in first_shards.items()), "a shard of the first refresh was rewritten"
+    assert len(after) == len(first_shards) + 1
+    con = duckdb.connect(str(rhome / "catalog.duckdb"), read_only=True)
+    try:
+        runs = dict(con.execute("SELECT run_id, status FROM runs WHERE flow_name = 'refresh'").fetchall())
+        assert sorted(runs.values()) == ["completed", "completed"]
+        second = con.execute("SELECT run_id FROM runs WHERE flow_name = 'refresh' ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM samples WHERE first_run = ?", [second]).fetchone()[0] == 6
+        status = dict(con.execute("SELECT status, count(*) FROM samples GROUP BY status").fetchall())
+        assert status.get("removed") == 2 and status.get("superseded") == 1 and status["accepted"] == 23, status
+        removed = con.execute("SELECT count(*) FROM source_index WHERE status = 'removed' AND removed_at IS NOT NULL").fetchone()[0]
+        assert removed == 4  # two images and their captions
+        assert con.execute("SELECT version, num_members FROM manifests WHERE name = 'refresh-live' ORDER BY version").fetchall() == [(1, 20), (2, 23)]
+        ckpt = con.execute("SELECT manifest, manifest_version FROM checkpoints").fetchall()
+        assert ckpt == [("refresh-live", 2)], ckpt
+    finally:
+        con.close()
+
+
+def _artifact_of(flow_run_id, key: str):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    return ArtifactFilter(key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))

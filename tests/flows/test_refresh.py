@@ -1,0 +1,140 @@
+"""Incremental refresh without Prefect or Ray (flows.refresh.refresh_source, backend="local"):
+only new or changed inputs are curated and encoded, into new shards; inputs that left are marked
+removed, a changed caption supersedes the old sample, a no-op refresh writes nothing, frozen
+manifests stay as they are and live ones get a new version that makes training due."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from catalog import Catalog
+from catalog.source_index import LiveManifest
+from flows.refresh import refresh_source
+from preprocess.encode import EncodeConfig
+
+TABLES = ("samples", "verdicts", "shards", "shard_samples", "encodings", "manifests", "manifest_members", "runs",
+          "batches", "sample_status_changes", "lineage")
+ENCODE = EncodeConfig(text="phone")  # no model to load: the test is about what gets encoded, not how
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> Path:
+    from preprocess.image.demo_corpus import write_demo_corpus
+
+    return write_demo_corpus(tmp_path_factory.mktemp("stage"), num_digits=26, num_shapes=0).root / "digits"
+
+
+def _copy(stage: Path, dst: Path, numbers) -> None:
+    for i in numbers:
+        for suffix in (".png", ".txt"):
+            shutil.copy(stage / f"digit_{i:05d}{suffix}", dst / f"digit_{i:05d}{suffix}")
+
+
+def _rows(home: Path) -> dict[str, int]:
+    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        con.close()
+
+
+def _files(home: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(home)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(home.glob("*coded/**/*")) + sorted(home.glob("curated/**/*")) if p.is_file()}
+
+
+def _refresh(src, home):
+    live = [LiveManifest("live", "modality = 'image'", train_min_growth=5, train_options={"steps": 3})]
+    return refresh_source(str(src), home, encode_cfg=ENCODE, live=live, backend="local")
+
+
+def test_refresh_curates_only_what_changed(tmp_path, digits):
+    src, home = tmp_path / "src", tmp_path / "home"
+    src.mkdir()
+    _copy(digits, src, range(20))
+    first = _refresh(src, home)
+    assert not first.noop and first.plan["inputs_to_curate"] == 20 and first.curated == {"accepted": 20}
+    assert first.manifests and first.manifests[0]["manifest"] == "live@v1" and not first.manifests[0]["train_due"]
+    with Catalog.open(home / "catalog.duckdb") as cat:
+        frozen = cat.create_manifest("frozen", "modality = 'image'")
+
+    # nothing new: no run, no shard, no row; a touched file (same bytes, new mtime) is no change
+    rows, files = _rows(home), _files(home)
+    (src / "digit_00007.png").touch()
+    noop = _refresh(src, home)
+    assert noop.noop and noop.run_id is None and noop.plan["hashed"] == 1, noop
+    assert _rows(home) == rows and _files(home) == files
+
+    # 5 added, 2 deleted, 1 caption changed
+    _copy(digits, src, range(20, 25))
+    for stem in ("digit_00003", "digit_00004"):
+        (src / f"{stem}.png").unlink()
+        (src / f"{stem}.txt").unlink()
+    (src / "digit_00005.txt").write_text("a digit whose caption was rewritten")
+    second = _refresh(src, home)
+    assert second.plan["inputs_to_curate"] == 6 and second.curated == {"accepted": 6}, second
+    assert (second.new_samples, second.removed, second.superseded) == (6, 2, 1)
+    assert len(second.shard_uris) == 1 and second.encoded_shards == 1
+    after = _files(home)
+    assert all(after[name] == state for name, state in files.items()), "a file of the first refresh was rewritten"
+
+    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
+    try:
+        status = dict(con.execute("SELECT status, count(*) FROM samples GROUP BY status").fetchall())
+        assert status == {"accepted": 23, "removed": 2, "superseded": 1}
+        gone = con.execute("SELECT source_uri FROM samples WHERE status = 'removed' ORDER BY 1").fetchall()
+        assert [Path(u).name for (u,) in gone] == ["digit_00003.png", "digit_00004.png"]
+        old, by = con.execute("SELECT s.source_uri, c.superseded_by FROM samples s JOIN sample_status_changes c USING (key) "
+                              "WHERE s.status = 'superseded'").fetchone()
+        assert Path(old).name == "digit_00005.png"
+        assert con.execute("SELECT status, caption FROM samples WHERE key = ?", [by]).fetchone() == (
+            "accepted", "a digit whose caption was rewritten")
+        assert con.execute("SELECT count(*) FROM encodings WHERE key = ?", [by]).fetchone()[0] == 2  # latent + text
+        removed = con.execute("SELECT name FROM source_index WHERE status = 'removed' AND removed_at IS NOT NULL ORDER BY 1").fetchall()
+        assert [n for (n,) in removed] == ["digit_00003.png", "digit_00003.txt", "digit_00004.png", "digit_00004.txt"]
+        versions = con.execute("SELECT name, version, num_members FROM manifests ORDER BY 1, 2").fetchall()
+        assert versions == [("frozen", frozen.version, 20), ("live", 1, 20), ("live", 2, 23)]
+    finally:
+        con.close()
+    assert second.manifests == [{"manifest": "live@v2", "members": 23, "previous_members": 20,
+                                 "added_since_training": 6, "train_due": True}]
+
+    # a deleted file comes back: its sample is accepted again, and nothing else moves
+    _copy(digits, src, [3])
+    back = _refresh(src, home)
+    assert back.plan["inputs_to_curate"] == 1 and back.revived == 1 and back.new_samples == 0
+    assert back.manifests[0]["manifest"] == "live@v3" and not back.manifests[0]["train_due"]  # 1 member since training was due
+
+
+def test_whole_source_cache_keys_follow_content(tmp_path, digits):
+    """data_to_model's curate and encode tasks are cached by these keys: the same bytes (even
+    rewritten, as the demo corpus writer does) give the same key, any change another."""
+    from flows import data_to_model
+    from flows.refresh import curate_cache_key, encode_cache_key
+
+    assert data_to_model.curate.cache_key_fn is curate_cache_key and data_to_model.encode.cache_key_fn is encode_cache_key
+    src = tmp_path / "src"
+    src.mkdir()
+    _copy(digits, src, range(4))
+    params = {"source": str(src), "home": str(tmp_path / "home"), "modality": "image", "options": {}, "run_id": "a"}
+    key = curate_cache_key(None, params)
+    assert key and key == curate_cache_key(None, {**params, "run_id": "b"})  # the run is not part of the key
+    _copy(digits, src, range(4))  # same bytes written again
+    assert curate_cache_key(None, params) == key
+    (src / "digit_00001.txt").write_text("another caption")
+    changed = curate_cache_key(None, params)
+    assert changed != key
+    assert curate_cache_key(None, {**params, "options": {"max_tokens": 64}}) != changed
+    assert curate_cache_key(None, {**params, "home": str(tmp_path / "elsewhere")}) != changed
+    assert curate_cache_key(None, {**params, "source": str(tmp_path / "missing")}) is None  # no caching, the task reports the error
+
+    shard = tmp_path / "curated-x.tar"
+    shard.write_bytes(b"x" * 10)
+    enc = {"home": str(tmp_path / "home"), "modality": "image", "options": {}, "run_id": "a", "shard_uris": [str(shard)]}
+    assert encode_cache_key(None, enc) == encode_cache_key(None, {**enc, "run_id": "b"})
+    assert encode_cache_key(None, enc) != encode_cache_key(None, {**enc, "options": {"text": "phone"}})
+    assert encode_cache_key(None, {**enc, "shard_uris": [str(shard), str(tmp_path / "gone.tar")]}) is None
