@@ -30,7 +30,14 @@ def write_corpus(modality: str, root: str, options: dict) -> str:
     return str(demo_module(modality).write_corpus(root, **options))
 
 
-@task
+def _cache_key(kind: str):
+    """Content-keyed task cache (flows/refresh.py): a rerun on the same data skips the stage."""
+    from flows import refresh
+
+    return getattr(refresh, f"{kind}_cache_key")
+
+
+@task(cache_key_fn=_cache_key("curate"), persist_result=True)
 def curate(source: str, home: str, modality: str, options: dict, run_id: str) -> dict:
     from flows.steps import curate_step
     from preprocess.curate import CurateConfig
@@ -38,7 +45,7 @@ def curate(source: str, home: str, modality: str, options: dict, run_id: str) ->
     return curate_step(source, home, CurateConfig(modality=modality, options=options), run_id=run_id)
 
 
-@task
+@task(cache_key_fn=_cache_key("encode"), persist_result=True)
 def encode(home: str, modality: str, options: dict, run_id: str, shard_uris: list[str]) -> dict:
     from flows.steps import encode_step
     from preprocess.encode import EncodeConfig
@@ -124,7 +131,9 @@ def data_to_model(
     try:
         source = source or stage("corpus", write_corpus, modality, str(ws.home / "source" / modality), corpus_options)
         curated = stage("curate", curate, source, home, modality, curate_options, run_id)
+        _say_if_cached(log, "curate", curated, run_id, "the source's content is unchanged")
         encoded = stage("encode", encode, home, modality, encode_options or {}, run_id, curated["shard_uris"])
+        _say_if_cached(log, "encode", encoded, run_id, "the curated shards and encoders are unchanged")
         manifests = stage("manifests", make_manifests, home, modality, manifest_prefix)
         trained = stage("train", train_model, home, manifests["train"], run_id, train)
         evaluated = stage("evaluate", evaluate_model, home, manifests["holdout"], trained["checkpoint"], run_id, evaluation)
@@ -143,6 +152,11 @@ def data_to_model(
     }
     _publish(summary)
     return summary
+
+
+def _say_if_cached(log, name: str, result: dict, run_id: str, why: str) -> None:
+    if result.get("run_id") != run_id:
+        log.info(f"stage {name} skipped: {why}; reusing the result of run {result.get('run_id')} (task cache)")
 
 
 def _publish(summary: dict) -> None:
