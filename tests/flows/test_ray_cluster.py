@@ -1,0 +1,114 @@
+"""Cluster mode: `lumina curate` with RAY_ADDRESS joins a running Ray cluster instead of starting
+its own. The test starts `ray start --head` on 127.0.0.1 with its own temp dir and ports, runs the
+command, reads the cluster's job table and task events (GCS) for the command's driver and its
+curation tasks, and always stops that cluster (only its own processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+# Reads the cluster's GCS (no dashboard needed): jobs with their driver's entrypoint, and task names per job.
+PROBE = """
+import json, sys, ray
+from ray._private import state
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+jobs = [{"job": j["JobID"], "pid": j["DriverPid"], "entrypoint": j["Entrypoint"]} for j in state.jobs()]
+tasks = [(e.job_id.hex(), e.task_info.name) for e in state.state._get_all_task_events() if e.HasField("task_info")]
+print("PROBE " + json.dumps({"jobs": jobs, "tasks": tasks}))
+ray.shutdown()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _own_processes(temp_dir: str) -> list[int]:
+    """PIDs of the processes of this test's cluster: every Ray process names its temp dir."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(temp_dir in part for part in p.info["cmdline"] or []):
+                out.append(p.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+def _stop_cluster(head: subprocess.Popen, temp_dir: str) -> None:
+    """`ray start --block` stops its node on SIGTERM; whatever is left of this cluster is killed by pid.
+    (Never `ray stop`: it stops every Ray on the machine.)"""
+    if head.poll() is None:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait(5)
+    deadline = time.time() + 10
+    while (left := _own_processes(temp_dir)) and time.time() < deadline:
+        time.sleep(0.5)
+    for pid in _own_processes(temp_dir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_curate_runs_on_a_running_ray_cluster(tmp_path):
+    from preprocess.image.demo_corpus import write_demo_corpus
+
+    src = write_demo_corpus(tmp_path / "corpus", num_digits=6, num_shapes=0).root / "digits"
+    temp_dir = tempfile.mkdtemp(prefix="lray", dir="/tmp")  # short: Ray's socket paths have a length limit
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's loopback mode: every Ray process on 127.0.0.1
+    env.pop("RAY_ADDRESS", None)
+    ports = {f"--{name}": str(_free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
+                                                          "dashboard-agent-grpc-port", "metrics-export-port",
+                                                          "runtime-env-agent-port")}
+    head = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         *[f"{k}={v}" for k, v in ports.items()]],
+        cwd=REPO, env=env, stdout=open(tmp_path / "ray.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        curate = subprocess.run([str(BIN / "lumina"), "curate", str(src), "--home", str(tmp_path / "home"), "--json"],
+                                cwd=REPO, env={**env, "RAY_ADDRESS": address}, capture_output=True, text=True, timeout=300)
+        assert curate.returncode == 0, curate.stdout + curate.stderr
+        assert json.loads(curate.stdout)["counts"]["accepted"] == 6
+        probe = subprocess.run([sys.executable, "-c", PROBE, address], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert probe.returncode == 0, probe.stderr[-3000:]
+        seen = json.loads(next(line for line in probe.stdout.splitlines() if line.startswith("PROBE "))[6:])
+    finally:
+        _stop_cluster(head, temp_dir)
+        print((tmp_path / "ray.log").read_text()[-2000:])
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    assert not _own_processes(temp_dir), "a process of the test's Ray cluster survived"
+
+    drivers = [j for j in seen["jobs"] if "lumina" in j["entrypoint"] and "curate" in j["entrypoint"]]
+    assert drivers, seen["jobs"]  # the command's driver joined this cluster (no private Ray of its own)
+    job_ids = {j["job"] for j in drivers}
+    names = [name for job, name in seen["tasks"] if job in job_ids]
+    assert "_process_batch" in names, seen["tasks"]  # the analysis and shard-writing tasks ran there
