@@ -70,15 +70,17 @@ def _shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.T
 
 
 def train_clip_judge(clips: torch.Tensor, digits: torch.Tensor, directions: torch.Tensor, test_fraction: float = 0.25,
-                     steps: int = 400, seed: int = 0) -> ClipJudge:
+                     steps: int | None = None, seed: int = 0) -> ClipJudge:
     """clips: [N, C, T, H, W] real clips in [-1, 1]. The split is by clip, never by frame, so the
-    test frames come from clips the judge has not seen."""
+    test frames come from clips the judge has not seen. Default steps: 400, fewer for a handful
+    of clips (a smoke run), which would only be memorised."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     n, t = clips.shape[0], clips.shape[2]
     perm = torch.randperm(n, generator=gen)
     n_test = max(1, int(n * test_fraction))
     test, train = perm[:n_test], perm[n_test:]
+    steps = steps if steps is not None else min(400, 10 * len(train) + 20)
     x = frames_of(clips[train])
     y = digits[train].repeat_interleave(t)
     judge = DigitJudge()
