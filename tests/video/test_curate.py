@@ -83,3 +83,29 @@ def test_media_array_is_frames_in_unit_range(curated):
     key, fields = next(iter(iter_samples(first.shard_uris[0])))
     x = get_plugin("video").media_array(fields)
     assert x.shape == (1, 4, 32, 32) and x.dtype == np.float32 and -1.0 <= x.min() < x.max() <= 1.0
+
+
+def test_tar_and_listing_sources_give_the_same_samples(curated, tmp_path):
+    """Keys come from content: the same clips through webdataset tars and a jsonl listing become
+    the same samples as from the folder."""
+    import json
+    import tarfile
+
+    from preprocess.curate import CurateConfig, curate
+
+    corpus, first, *_ = curated
+    from contracts.records import Batch
+
+    folder_keys = {s.source_uri.rsplit("/", 1)[-1]: s.key for p in first.batch_paths for s in Batch.read(p).samples}
+    names = sorted(p.name for p in (corpus.root / "clips").iterdir() if p.suffix != ".txt")[:3]
+    with tarfile.open(tmp_path / "clips-000.tar", "w") as tar:
+        for n in names:
+            tar.add(corpus.root / "clips" / n, arcname=n)
+            tar.add((corpus.root / "clips" / n).with_suffix(".txt"), arcname=n.rsplit(".", 1)[0] + ".txt")
+    listing = tmp_path / "list.jsonl"
+    listing.write_text("".join(json.dumps({"path": str(corpus.root / "clips" / n), "caption": (corpus.root / "clips" / n).with_suffix(".txt").read_text()}) + "\n" for n in names))
+    cfg = CurateConfig(modality="video", options=DEMO_OPTIONS)
+    for source in (str(tmp_path / "clips-*.tar"), str(listing)):
+        r = curate(source, tmp_path / "home", cfg, backend="local")
+        keys = {s.key for p in r.batch_paths for s in Batch.read(p).samples}
+        assert keys == {folder_keys[n] for n in names}, source
