@@ -107,3 +107,14 @@ def test_curation_records_each_quality_verdict_with_score_and_threshold(tmp_path
         assert v.threshold == getattr(QualityThresholds(), QUALITY_FILTERS[filter_name][1])
     accepted = [s for s in samples.values() if s.status == "accepted"]
     assert len(accepted) == 12 + 6 and {v.filter for b in batches for v in b.verdicts if v.key == accepted[0].key} >= set(QUALITY_FILTERS)
+
+
+def test_thresholds_come_from_the_stage_config(tmp_path):
+    from contracts.config import parse_assignments
+    from preprocess.curate import CurateConfig, curate
+    from preprocess.image.demo_corpus import write_demo_corpus
+
+    small = write_demo_corpus(tmp_path / "src", num_digits=3, num_shapes=2, seed=0)
+    cfg = CurateConfig(**parse_assignments(["options.quality.min_sharpness=0.01"]))  # as `lumina curate --set ...` gives it
+    result = curate(small.root, tmp_path / "home", cfg, backend="local")
+    assert "sharpness" not in result.reasons and result.reasons["contrast"] == 1 and result.reasons["solid_colour"] == 1
