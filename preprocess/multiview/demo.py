@@ -12,12 +12,12 @@ from preprocess.multiview.demo_corpus import write_multiview_corpus
 DEMO = {
     "curate_options": {"size": 32},
     "corpus_options": {"num_objects": 240, "views": 4},
-    "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": 4, "multiple_of": 64,
-                        "frame_cond_dim": CAMERA_DIM, "axial_frames": True},
+    "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": 8, "multiple_of": 64,
+                        "frame_cond_dim": CAMERA_DIM},
     "train_steps": 800,
     "batch_size": 32,
     "lr": 1e-3,
-    "eval_options": {"samples_per_class": 4, "grid_size": 8},
+    "eval_options": {"grid_size": 8, "steps": 20},
 }
 
 

@@ -1,0 +1,96 @@
+"""Judges of generated views, trained on real held-out renders: which object a view shows, and
+where its camera stands (azimuth bin). Each reports its own accuracy on real views it did not
+train on, so a reader can tell a weak generator from a weak judge.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from preprocess.multiview.cameras import azimuth_of_vector
+
+
+def object_label(caption: str, nouns: list[str]) -> int | None:
+    """Index of the object noun a caption names (the longest match), or None."""
+    hits = [(len(n), i) for i, n in enumerate(nouns) if re.search(rf"\b{re.escape(n)}\b", caption or "")]
+    return max(hits)[1] if hits else None
+
+
+def pose_bin(camera: torch.Tensor, bins: int) -> int:
+    """Azimuth bin of a camera vector: bins of 360/bins degrees starting at 0."""
+    return int(azimuth_of_vector(camera.numpy()) // (360.0 / bins)) % bins
+
+
+class ViewJudge(nn.Module):
+    """A small CNN on one view [3, H, W] in [-1, 1] (small: it trains in seconds on one core)."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 16, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        self.eval()
+        return self(x).argmax(-1)
+
+
+@dataclass
+class JudgeReport:
+    judge: ViewJudge
+    test_accuracy: float  # on real views of objects it never saw
+    num_train: int  # views
+    num_test: int
+    test_sets: list[int]  # indices of the sets held out from judge training (their views are the test views)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.Tensor:
+    dx, dy = torch.randint(-max_shift, max_shift + 1, (2,), generator=gen).tolist()
+    gain = 1.0 + 0.1 * (torch.rand(1, generator=gen).item() - 0.5)  # a little brightness jitter
+    return (torch.roll(x, shifts=(dy, dx), dims=(-2, -1)) + 1) * gain - 1
+
+
+def train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int, test_fraction: float = 0.25,
+                     steps: int | None = None, batch: int = 32, seed: int = 0) -> JudgeReport:
+    """sets: [N, 3, V, H, W] real view sets; labels: [N, V] per-view labels. The split is by set, so
+    the test views are of objects the judge never saw."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    n = len(sets)
+    n_test = max(1, int(math.ceil(n * test_fraction)))
+    perm = torch.randperm(n, generator=gen)
+    test_idx, train_idx = perm[:n_test], perm[n_test:]
+    views = lambda idx: sets[idx].permute(0, 2, 1, 3, 4).reshape(-1, *sets.shape[1:2], *sets.shape[3:])  # noqa: E731
+    xtr, ytr = views(train_idx), labels[train_idx].reshape(-1)
+    xte, yte = views(test_idx), labels[test_idx].reshape(-1)
+    steps = steps or min(200, max(30, 2 * len(xtr)))  # a few passes over small sets, capped: it runs on CPU
+    judge = ViewJudge(num_classes)
+    opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-4)
+    judge.train()
+    for _ in range(steps):
+        idx = torch.randint(len(xtr), (batch,), generator=gen)
+        loss = F.cross_entropy(judge(_augment(xtr[idx], gen)), ytr[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    acc = (judge.predict(xte) == yte).float().mean().item()
+    return JudgeReport(judge, acc, len(xtr), len(xte), test_idx.tolist())
+
+
+def judge_views(judge: ViewJudge, sets: torch.Tensor) -> torch.Tensor:
+    """[N, 3, V, H, W] -> predictions [N, V]."""
+    n, c, v, h, w = sets.shape
+    return judge.predict(sets.permute(0, 2, 1, 3, 4).reshape(n * v, c, h, w)).reshape(n, v)

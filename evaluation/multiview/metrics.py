@@ -1,0 +1,109 @@
+"""Multi-view evaluation: view sets generated for held-out captions and cameras, judged by
+classifiers trained on real held-out renders.
+
+- object_accuracy: the object judge names the caption's object, per view (chance: 1/objects);
+- cross_view_agreement: all views of a generated set get the same object (beside the judge's own
+  agreement on real sets and the agreement of random guesses);
+- pose_accuracy: the azimuth judge puts each generated view in its camera's bin (chance: 1/bins,
+  bins = views per set);
+- camera_permutation_follow: with the same noise and caption but the cameras permuted, each view's
+  pose prediction moves with its camera (1.0 = the cameras fully steer the views);
+- psnr / ssim against the real renders of the same object and cameras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evaluation.context import EvalContext
+from evaluation.image.render import to_uint8
+from evaluation.multiview.judge import judge_views, object_label, pose_bin, train_view_judge
+from evaluation.multiview.render import save_strip, save_turntable
+
+
+def _pixels(ctx: EvalContext, latents) -> torch.Tensor:
+    return torch.stack([torch.from_numpy(np.asarray(ctx.decode(z.numpy()), dtype=np.float32)) for z in latents]).clamp(-1, 1)
+
+
+def psnr_ssim(generated: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:
+    """Mean over views of PSNR (dB) and SSIM, on [0, 1] pixels. [N, 3, V, H, W] each."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    g = ((generated + 1) / 2).permute(0, 2, 3, 4, 1).reshape(-1, *generated.shape[3:], 3).numpy().astype(np.float64)
+    r = ((real + 1) / 2).permute(0, 2, 3, 4, 1).reshape(-1, *real.shape[3:], 3).numpy().astype(np.float64)
+    psnr = [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(r, g)]
+    ssim = [structural_similarity(a, b, data_range=1.0, channel_axis=-1) for a, b in zip(r, g)]
+    return float(np.mean(np.minimum(psnr, 100.0))), float(np.mean(ssim))
+
+
+def permuted(examples, perm: list[int]):
+    """The same examples with view i given the camera of view perm[i]."""
+    return [replace(e, frame_cond=e.frame_cond[perm]) for e in examples]
+
+
+def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
+    from preprocess.multiview.demo_corpus import OBJECTS
+
+    cfg = ctx.cfg
+    examples = [e for e in ctx.examples if e.frame_cond is not None]
+    if not examples:
+        return {}, {}
+    views = examples[0].latent.shape[1]
+    examples = [e for e in examples if e.latent.shape == examples[0].latent.shape]  # one view count and size
+    real = _pixels(ctx, [e.latent for e in examples])  # [N, 3, V, H, W]
+    cams = torch.stack([e.frame_cond for e in examples])  # [N, V, K]
+    bins = views
+    pose = torch.tensor([[pose_bin(c, bins) for c in cs] for cs in cams])
+    nouns = sorted({n for n in OBJECTS if any(object_label(e.caption, [n]) is not None for e in examples)})
+    labels = [object_label(e.caption, nouns) for e in examples]
+    metrics: dict[str, float] = {"num_sets": float(len(examples)), "views_per_set": float(views)}
+
+    pose_report = train_view_judge(real, pose, bins, seed=cfg.seed)
+    generated = _pixels(ctx, ctx.generate(examples, seed=cfg.seed + 1))
+    pose_pred = judge_views(pose_report.judge, generated)
+    perm = [(i + views // 2) % views for i in range(views)]
+    generated_perm = _pixels(ctx, ctx.generate(permuted(examples, perm), seed=cfg.seed + 1))  # same noise
+    pose_pred_perm = judge_views(pose_report.judge, generated_perm)
+    psnr, ssim = psnr_ssim(generated, real)
+    metrics.update(
+        pose_accuracy=(pose_pred == pose).float().mean().item(),
+        pose_chance=1.0 / bins,
+        pose_judge_accuracy=pose_report.test_accuracy,
+        pose_accuracy_permuted_cameras=(pose_pred_perm == pose[:, perm]).float().mean().item(),
+        camera_permutation_follow=(pose_pred_perm == pose_pred[:, perm]).float().mean().item(),
+        psnr=psnr,
+        ssim=ssim,
+    )
+    labelled = [i for i, y in enumerate(labels) if y is not None]
+    if len(nouns) > 1 and len(labelled) >= 4:
+        idx = torch.tensor(labelled)
+        y = torch.tensor([labels[i] for i in labelled])
+        obj_report = train_view_judge(real[idx], y[:, None].expand(-1, views), len(nouns), seed=cfg.seed)
+        pred = judge_views(obj_report.judge, generated[idx])
+        real_pred = judge_views(obj_report.judge, real[idx][obj_report.test_sets])
+        agree = lambda p: (p == p[:, :1]).all(1).float().mean().item()  # noqa: E731
+        metrics.update(
+            object_accuracy=(pred == y[:, None]).float().mean().item(),
+            object_chance=1.0 / len(nouns),
+            object_judge_accuracy=obj_report.test_accuracy,
+            cross_view_agreement=agree(pred),
+            cross_view_agreement_real=agree(real_pred),
+            cross_view_agreement_chance=(1.0 / len(nouns)) ** (views - 1),
+            num_objects=float(len(nouns)),
+        )
+
+    out = Path(cfg.out_dir)
+    n = min(cfg.grid_size, len(examples))
+    gen8, real8 = [to_uint8(g.numpy()) for g in generated[:n]], [to_uint8(r.numpy()) for r in real[:n]]
+    renders = {"grid": str(save_strip([row for pair in zip(gen8, real8) for row in pair], out / "view_strips.png"))}
+    (out / "view_strips.txt").write_text("".join(f"rows {2 * i}, {2 * i + 1} (generated, real): {e.caption} | azimuths "
+                                                 f"{[round(a, 1) for a in e.meta.get('azimuths', [])]}\n" for i, e in enumerate(examples[:n])))
+    renders["grid_captions"] = str(out / "view_strips.txt")
+    for i in range(n):
+        renders[f"strip_{i}"] = str(save_strip([gen8[i], real8[i]], out / f"strip_{i:02d}.png"))
+        renders[f"turntable_{i}"] = str(save_turntable(gen8[i], out / f"turntable_{i:02d}.gif"))
+    return metrics, renders

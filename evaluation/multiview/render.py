@@ -1,0 +1,54 @@
+"""Multi-view renders: a view strip PNG (views left to right, generated over real when given) and a
+turntable GIF (the views as frames, in azimuth order) per sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from evaluation.image.render import to_uint8
+
+UPSCALE = 4  # 32-pixel views are too small to look at
+
+
+def _big(rgb: np.ndarray) -> Image.Image:
+    img = Image.fromarray(rgb)
+    return img.resize((img.width * UPSCALE, img.height * UPSCALE), Image.NEAREST) if max(rgb.shape[:2]) <= 128 else img
+
+
+def strip(rows: list[np.ndarray]) -> np.ndarray:
+    """rows: [V, H, W, 3] uint8 each -> one image, a row per entry, 2-pixel gaps."""
+    v, h, w, _ = rows[0].shape
+    canvas = np.full((len(rows) * (h + 2), v * (w + 2), 3), 255, np.uint8)
+    for r, views in enumerate(rows):
+        for i, view in enumerate(views):
+            canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, i * (w + 2) + 1 : i * (w + 2) + 1 + w] = view
+    return canvas
+
+
+def save_strip(rows: list[np.ndarray], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _big(strip(rows)).save(path)
+    return path
+
+
+def save_turntable(views: np.ndarray, path: Path, ms_per_view: int = 350) -> Path:
+    """views: [V, H, W, 3] uint8 in azimuth order -> a looping GIF."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = [_big(v) for v in views]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=ms_per_view, loop=0)
+    return path
+
+
+def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
+    """`lumina sample`: per generated set ([3, V, H, W] in [-1, 1]) a strip PNG and a turntable GIF
+    beside it (out, or out_1, out_2 ... for several)."""
+    paths = []
+    for i, pixels in enumerate(decoded):
+        p = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
+        p = p.with_suffix(".png")
+        views = to_uint8(pixels)  # [V, H, W, 3]
+        paths += [save_strip([views], p), save_turntable(views, p.with_suffix(".gif"))]
+    return paths

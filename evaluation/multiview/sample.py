@@ -1,0 +1,24 @@
+"""`lumina sample` for multi-view checkpoints: --views N cameras evenly around the object at
+--elevation E (default: the demo's elevation and radius), as the frame conditioning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from preprocess.multiview.cameras import camera_vector
+from preprocess.multiview.demo_corpus import AZIMUTHS, ELEVATION, RADIUS
+
+
+def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIUS, start: float = AZIMUTHS[0]) -> np.ndarray:
+    """[views, CAMERA_DIM]: azimuths start + 360 k / views, in azimuth order (the curated order)."""
+    return np.stack([camera_vector(elevation, (start + 360.0 * k / views) % 360.0, radius) for k in range(views)])
+
+
+def prepare(cfg, ckpt_dir: Path, shape: list[int]) -> tuple[list[int], dict]:
+    views = int(cfg.frames or shape[1])
+    elevation = ELEVATION if cfg.elevation is None else float(cfg.elevation)
+    cams = torch.from_numpy(ring_cameras(views, elevation)).float()
+    return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}
