@@ -136,7 +136,11 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
             except OSError:
                 continue
             if stat.S_ISLNK(st.st_mode):
-                target = p.resolve()
+                try:
+                    target = p.resolve()
+                except (OSError, RuntimeError):  # a link loop: RuntimeError before Python 3.13, OSError after
+                    out.append(Entry(rel, str(p), 0, (), "symlink_loop"))
+                    continue
                 inside = target == root or root in target.parents
                 if not (follow_symlinks or inside) or not target.is_file():
                     out.append(Entry(rel, str(p), 0, (), "symlink_outside_source" if not inside else "symlink"))

@@ -1,0 +1,35 @@
+"""Fault-suite findings in source listing: entries that crashed a curation or vanished from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from contracts.records import Batch
+from preprocess.curate import CurateConfig, curate
+
+
+def _curate(folder: Path, home: Path) -> dict[str, tuple[str, str]]:
+    result = curate(str(folder), home, CurateConfig(), backend="local")
+    return {Path(s.source_uri).name: (s.status, (s.reason or "").split(":")[0])
+            for p in result.batch_paths for s in Batch.read(p).samples}
+
+
+@pytest.fixture()
+def folder(tmp_path) -> Path:
+    f = tmp_path / "src"
+    f.mkdir()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(f / "ok.png")
+    (f / "ok.txt").write_text("a red square")
+    return f
+
+
+def test_a_symlink_loop_is_a_rejected_entry_not_a_crash(folder, tmp_path):
+    (folder / "loop_a.png").symlink_to("loop_b.png")
+    (folder / "loop_b.png").symlink_to("loop_a.png")
+    got = _curate(folder, tmp_path / "home")
+    assert got["loop_a.png"] == ("rejected", "symlink_loop") and got["loop_b.png"] == ("rejected", "symlink_loop")
+    assert got["ok.png"][0] != "quarantined"  # the rest of the source is curated as usual
+
