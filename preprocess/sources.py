@@ -128,6 +128,8 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
         dirnames.sort()
         d = Path(dirpath)
+        if d != root and not dirnames and not filenames:  # else nothing would say it was there (a folder named x.png)
+            out.append(Entry(d.relative_to(root).as_posix(), str(d), 0, (), "empty_folder"))
         for name in sorted(filenames) + [n for n in dirnames if (d / n).is_symlink() and not follow_symlinks]:
             p = d / name
             rel = p.relative_to(root).as_posix()

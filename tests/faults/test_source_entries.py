@@ -33,3 +33,12 @@ def test_a_symlink_loop_is_a_rejected_entry_not_a_crash(folder, tmp_path):
     assert got["loop_a.png"] == ("rejected", "symlink_loop") and got["loop_b.png"] == ("rejected", "symlink_loop")
     assert got["ok.png"][0] != "quarantined"  # the rest of the source is curated as usual
 
+
+def test_empty_folders_are_recorded_even_when_named_like_an_image(folder, tmp_path):
+    (folder / "photo.png").mkdir()
+    (folder / "ok_caption_dir.txt").mkdir()
+    (folder / "nested" / "empty").mkdir(parents=True)
+    got = _curate(folder, tmp_path / "home")
+    assert got["photo.png"] == ("rejected", "empty_folder")
+    assert got["ok_caption_dir.txt"] == ("rejected", "empty_folder")
+    assert got["empty"] == ("rejected", "empty_folder") and "nested" not in got  # only the leaf is empty

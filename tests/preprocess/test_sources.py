@@ -187,4 +187,5 @@ def test_every_entry_is_accounted_for(tmp_path):
     (folder / "link.png").symlink_to("/etc/hostname")
     result = curate(str(folder), tmp_path / "home", CurateConfig(), backend=LOCAL)
     reasons = {Path(s.source_uri).name: (s.reason or "").split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples}
-    assert reasons == {"ok.png": "", "orphan.txt": "orphan_caption", "notes.pdf": "unsupported_type", "link.png": "symlink_outside_source"}
+    assert reasons == {"ok.png": "", "orphan.txt": "orphan_caption", "notes.pdf": "unsupported_type", "link.png": "symlink_outside_source",
+                       "sub.png": "empty_folder"}
