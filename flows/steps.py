@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,10 +39,39 @@ def catalog_run(ws: Workspace, flow_name: str, params: dict[str, Any], run_id: s
         cat.finish_run(run_id, status="completed")
 
 
+CATALOG_WRITER = "lumina-catalog-writer"  # Prefect global concurrency limit (limit 1; see docs/deployments.md)
+_holding_writer: ContextVar[bool] = ContextVar("lumina_holding_catalog_writer", default=False)
+
+
+@contextmanager
+def catalog_writer() -> Iterator[None]:
+    """Inside a Prefect flow or task run: hold the global concurrency limit that lets one flow run
+    at a time write the catalog (a missing limit is no limit). Re-entrant; outside Prefect a no-op."""
+    if _holding_writer.get():
+        yield
+        return
+    try:
+        from prefect.context import FlowRunContext, TaskRunContext
+    except ImportError:
+        yield
+        return
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    token = _holding_writer.set(True)
+    try:
+        with concurrency(CATALOG_WRITER, occupy=1):
+            yield
+    finally:
+        _holding_writer.reset(token)
+
+
 def register(ws: Workspace, batch_paths: list[str], run_id: str) -> dict[str, int]:
     from catalog import Catalog
 
-    with Catalog.open(ws.catalog) as cat:
+    with catalog_writer(), Catalog.open(ws.catalog) as cat:
         return cat.register_batches(batch_paths, run_id)
 
 
