@@ -24,7 +24,6 @@ from contracts.layout import Workspace
 from preprocess.curate import CurateConfig
 
 SOURCE_ENV = "LUMINA_REFRESH_SOURCE"  # the scheduled deployment's source when the parameter is unset
-CATALOG_WRITER = "lumina-catalog-writer"  # global concurrency limit: one catalog writer at a time (prefect.yaml)
 
 
 @dataclass
@@ -175,9 +174,9 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     """Curate and encode what is new or changed in ``source`` (default: $LUMINA_REFRESH_SOURCE);
     retire what left; re-freeze live manifests."""
     from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
-    from prefect.concurrency.sync import concurrency
 
     from flows.events import emit_manifest_updated
+    from flows.steps import catalog_writer
     from preprocess.encode import EncodeConfig
 
     source = source or os.environ.get(SOURCE_ENV)
@@ -197,7 +196,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
         emit_manifest_updated(update, str(ws.home))
         log.info(f"lumina.manifest.updated {update.id} (+{update.added_since_training}, train due: {update.train_due})")
 
-    hooks = RefreshHooks(progress, lambda: concurrency(CATALOG_WRITER, occupy=1), announce)
+    hooks = RefreshHooks(progress, catalog_writer, announce)  # one catalog writer at a time across flow runs
     result = refresh_source(source, ws.home, CurateConfig(modality=modality, options=options or {}),
                             EncodeConfig(**(encode_options or {})), live_from_params(live_manifests), backend, hooks)
     if result.noop:
