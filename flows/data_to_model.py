@@ -163,6 +163,8 @@ def _publish(summary: dict) -> None:
     """Results in the Prefect UI: a metrics table and a markdown summary."""
     create_table_artifact(key=f"{summary['modality']}-metrics", table=[{"metric": k, "value": round(v, 4)} for k, v in summary["metrics"].items()])
     renders = [f"- {k}: `{v}`" for k, v in summary["renders"].items()]
+    if summary.get("grid"):  # the sample grid, embedded (the UI shows it where the browser can read the file)
+        renders.append(f"\n![sample grid]({Path(summary['grid']).resolve().as_uri()})")
     create_markdown_artifact(
         key=f"{summary['modality']}-summary",
         markdown="\n".join([f"# data_to_model ({summary['modality']})", "", f"- checkpoint: `{summary['checkpoint']}`", *renders,
