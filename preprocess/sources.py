@@ -120,6 +120,12 @@ def list_entries(spec: SourceSpec) -> list[Entry]:
     raise SourceError(f"unknown source kind {kind!r}")
 
 
+def _printable(path: str) -> str:
+    """A path as valid UTF-8 text for names and the catalog: bytes that are not UTF-8 (which Python
+    holds as lone surrogates) become \\xNN escapes. Reading uses the real path in ``loc``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
     root = root.resolve()
     if not root.is_dir():
@@ -129,10 +135,10 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
         dirnames.sort()
         d = Path(dirpath)
         if d != root and not dirnames and not filenames:  # else nothing would say it was there (a folder named x.png)
-            out.append(Entry(d.relative_to(root).as_posix(), str(d), 0, (), "empty_folder"))
+            out.append(Entry(_printable(d.relative_to(root).as_posix()), _printable(str(d)), 0, (), "empty_folder"))
         for name in sorted(filenames) + [n for n in dirnames if (d / n).is_symlink() and not follow_symlinks]:
             p = d / name
-            rel = p.relative_to(root).as_posix()
+            rel, uri = _printable(p.relative_to(root).as_posix()), _printable(str(p))
             try:
                 st = os.lstat(p)
             except OSError:
@@ -141,17 +147,17 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
                 try:
                     target = p.resolve()
                 except (OSError, RuntimeError):  # a link loop: RuntimeError before Python 3.13, OSError after
-                    out.append(Entry(rel, str(p), 0, (), "symlink_loop"))
+                    out.append(Entry(rel, uri, 0, (), "symlink_loop"))
                     continue
                 inside = target == root or root in target.parents
                 if not (follow_symlinks or inside) or not target.is_file():
-                    out.append(Entry(rel, str(p), 0, (), "symlink_outside_source" if not inside else "symlink"))
+                    out.append(Entry(rel, uri, 0, (), "symlink_outside_source" if not inside else "symlink"))
                     continue
-                out.append(Entry(rel, str(p), target.stat().st_size, ("file", str(target))))
+                out.append(Entry(rel, uri, target.stat().st_size, ("file", str(target))))
             elif stat.S_ISREG(st.st_mode):
-                out.append(Entry(rel, str(p), st.st_size, ("file", str(p))))
+                out.append(Entry(rel, uri, st.st_size, ("file", str(p))))
             else:
-                out.append(Entry(rel, str(p), 0, (), "not_a_regular_file"))
+                out.append(Entry(rel, uri, 0, (), "not_a_regular_file"))
     return sorted(out, key=lambda e: e.name)
 
 
@@ -176,8 +182,8 @@ def _tar_entries(pattern: str) -> list[Entry]:
             if m.isdir():
                 continue
             # The tar's own name scopes its members: two tars may both hold 000001.jpg.
-            name = f"{tar_path.name}/{m.name}"
-            uri = f"{tar_path}#{m.name}"
+            name = _printable(f"{tar_path.name}/{m.name}")
+            uri = _printable(f"{tar_path}#{m.name}")
             if m.isfile():
                 out.append(Entry(name, uri, m.size, ("tar", str(tar_path), m.name)))
             else:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from catalog import Catalog
 from contracts.records import Batch
 from preprocess.curate import CurateConfig, curate
 
@@ -42,3 +44,17 @@ def test_empty_folders_are_recorded_even_when_named_like_an_image(folder, tmp_pa
     assert got["photo.png"] == ("rejected", "empty_folder")
     assert got["ok_caption_dir.txt"] == ("rejected", "empty_folder")
     assert got["empty"] == ("rejected", "empty_folder") and "nested" not in got  # only the leaf is empty
+
+
+def test_a_file_name_that_is_not_utf8_is_curated_under_a_printable_name(folder, tmp_path):
+    from flows.steps import curate_step
+
+    name = os.fsdecode("café".encode("latin-1"))  # bytes 0xE9: Python holds a lone surrogate
+    Image.new("RGB", (32, 32), (30, 30, 200)).save(folder / f"{name}.png")
+    (folder / f"{name}.txt").write_text("a blue square with a latin-1 name")
+    out = curate_step(str(folder), str(tmp_path / "home"), CurateConfig(), backend="local")  # registers in the catalog
+    assert out["registered"]["samples"] == 2
+    with Catalog.open(tmp_path / "home" / "catalog.duckdb", read_only=True) as cat:
+        rows = dict(cat.sql("SELECT source_uri, status FROM samples")[1])
+    latin1 = next(uri for uri in rows if uri.endswith("/caf\\xe9.png"))  # the undecodable byte, escaped
+    assert rows[latin1] != "quarantined"  # read and decoded through the real path
