@@ -35,12 +35,23 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return img
 
 
+def _open_header(data: bytes) -> Image.Image:
+    """Image.open (the header only) without PIL's own bomb guard, which raises before the size can be
+    read for images past 89 MP (warning) or 179 MP (error); the caller applies our cap to the size."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(io.BytesIO(data))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
     """bytes -> RGB image. Raises ImageRejected for refusals and other exceptions for corrupt data
     (the caller quarantines those with the error type and message)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        img = Image.open(io.BytesIO(data))  # reads the header only
+        img = _open_header(data)
         w, h = img.size
         if w * h > max_pixels:
             raise ImageRejected("too_many_pixels", f"{w}x{h} = {w * h} pixels (cap {max_pixels})", float(w * h), float(max_pixels))
