@@ -16,11 +16,16 @@ def to_frames(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x[..., :3]
 
 
-def _upscale(frames: np.ndarray, k: int) -> np.ndarray:
+def _upscale(frames: np.ndarray, k: int | None) -> np.ndarray:
+    """Nearest-neighbour upscale of [T, H, W, 3] by k."""
     return frames.repeat(k, axis=1).repeat(k, axis=2) if k > 1 else frames
 
 
-def grid_frames(clips: list[np.ndarray], cols: int = 4, upscale: int = 4) -> np.ndarray:
+def auto_scale(h: int, w: int) -> int:
+    return int(min(8, max(1, 128 // max(h, w))))
+
+
+def grid_frames(clips: list[np.ndarray], cols: int = 4, upscale: int | None = None) -> np.ndarray:
     """clips: [T_i, H, W, 3] uint8 -> [T, rows*(H+2)*k, cols*(W+2)*k, 3]; shorter clips hold their last frame."""
     t = max(c.shape[0] for c in clips)
     h, w = max(c.shape[1] for c in clips), max(c.shape[2] for c in clips)
@@ -30,7 +35,7 @@ def grid_frames(clips: list[np.ndarray], cols: int = 4, upscale: int = 4) -> np.
         r, col = divmod(i, cols)
         c = np.concatenate([c, np.repeat(c[-1:], t - c.shape[0], axis=0)]) if c.shape[0] < t else c
         out[:, r * (h + 2) + 1 : r * (h + 2) + 1 + c.shape[1], col * (w + 2) + 1 : col * (w + 2) + 1 + c.shape[2]] = c
-    return _upscale(out, upscale)
+    return _upscale(out, upscale or auto_scale(h, w))
 
 
 def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0) -> Path:
@@ -40,11 +45,11 @@ def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0) -> Path:
     return path
 
 
-def save_mp4(frames: np.ndarray, path: Path, fps: int = 4, upscale: int = 4) -> Path:
+def save_mp4(frames: np.ndarray, path: Path, fps: int = 4, upscale: int | None = None) -> Path:
     """H.264 in yuv420p (players need even sizes: frames are upscaled, then padded to even)."""
     import av
 
-    f = _upscale(frames, upscale)
+    f = _upscale(frames, upscale or auto_scale(*frames.shape[1:3]))
     h, w = f.shape[1] + f.shape[1] % 2, f.shape[2] + f.shape[2] % 2
     f = np.pad(f, ((0, 0), (0, h - f.shape[1]), (0, w - f.shape[2]), (0, 0)))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +66,7 @@ def save_mp4(frames: np.ndarray, path: Path, fps: int = 4, upscale: int = 4) -> 
     return path
 
 
-def save_strip(clips: list[np.ndarray], path: Path, upscale: int = 4) -> Path:
+def save_strip(clips: list[np.ndarray], path: Path, upscale: int | None = None) -> Path:
     """One row per clip, its frames left to right: the whole motion in one PNG."""
     t = max(c.shape[0] for c in clips)
     h, w = max(c.shape[1] for c in clips), max(c.shape[2] for c in clips)
@@ -70,7 +75,7 @@ def save_strip(clips: list[np.ndarray], path: Path, upscale: int = 4) -> Path:
         for j, f in enumerate(c):
             canvas[i * (h + 2) + 1 : i * (h + 2) + 1 + f.shape[0], j * (w + 2) + 1 : j * (w + 2) + 1 + f.shape[1]] = f
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(_upscale(canvas[None], upscale)[0]).save(path)
+    Image.fromarray(_upscale(canvas[None], upscale or auto_scale(h, w))[0]).save(path)
     return path
 
 
@@ -84,6 +89,6 @@ def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
     paths = []
     for i, c in enumerate(clips):
         p = out if len(clips) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
-        paths.append(save_gif(_upscale(c, 4), p) if p.suffix.lower() == ".gif" else save_mp4(c, p))
+        paths.append(save_gif(_upscale(c, auto_scale(*c.shape[1:3])), p) if p.suffix.lower() == ".gif" else save_mp4(c, p))
     paths.append(save_strip(clips, out.with_name(out.stem + "_frames.png")))
     return paths

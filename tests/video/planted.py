@@ -1,5 +1,7 @@
 """What curation must make of each bad input the video demo corpus plants: kind -> (status, reason kind)."""
 
+from preprocess.video.demo import DEMO
+
 EXPECTED = {
     "truncated": ("quarantined", "truncated"),
     "zero_bytes": ("quarantined", "empty_file"),
@@ -15,8 +17,8 @@ EXPECTED = {
 }
 SCENE_CUT_CLIPS = 2
 
-# The demo's curation options at test scale (4 grey 32x32 frames).
-DEMO_OPTIONS = {"fps": 8, "frames": 4, "grey": True, "max_tokens": 16, "patch_size": 8, "vae_factor": 1}
+# The demo's curation options (4 grey frames, 32x32 sources fitted to 16 tokens of 4x4 px: 16x16).
+DEMO_OPTIONS = DEMO["curate_options"]
 
 
 def check_planted(rows_by_uri: dict[str, list[tuple[str, str | None]]], corpus_root, planted: dict[str, str]) -> None:

@@ -58,7 +58,7 @@ def test_scene_cut_clips_record_source_and_span(curated):
 def test_accepted_clips_are_normalised(curated):
     _, _, _, _, rows, _ = curated
     acc = [r for r in rows if r[1] == "accepted"]
-    assert {(r[3], r[4], r[5]) for r in acc} == {(4, 32, 32)}  # 4 frames of 32x32 (16 tokens of patch 8)
+    assert {(r[3], r[4], r[5]) for r in acc} == {(4, 16, 16)}  # 4 frames, 32x32 fitted to 16 tokens of 4x4 px
 
 
 def test_rerun_adds_no_rows(curated):
@@ -82,7 +82,7 @@ def test_media_array_is_frames_in_unit_range(curated):
     _, first, *_ = curated
     key, fields = next(iter(iter_samples(first.shard_uris[0])))
     x = get_plugin("video").media_array(fields)
-    assert x.shape == (1, 4, 32, 32) and x.dtype == np.float32 and -1.0 <= x.min() < x.max() <= 1.0
+    assert x.shape == (1, 4, 16, 16) and x.dtype == np.float32 and -1.0 <= x.min() < x.max() <= 1.0
 
 
 def test_tar_and_listing_sources_give_the_same_samples(curated, tmp_path):
