@@ -19,17 +19,11 @@ def mel_cepstrum(logmel: np.ndarray, order: int = 12) -> np.ndarray:
 
 
 def dtw_mean_cost(cost: np.ndarray) -> float:
-    """Mean cost along the cheapest monotone path (steps right, down, diagonal)."""
-    n, m = cost.shape
-    acc = np.full((n + 1, m + 1), np.inf)
-    steps = np.zeros((n + 1, m + 1))
-    acc[0, 0] = 0.0
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            prev = min((acc[i - 1, j - 1], i - 1, j - 1), (acc[i - 1, j], i - 1, j), (acc[i, j - 1], i, j - 1))
-            acc[i, j] = cost[i - 1, j - 1] + prev[0]
-            steps[i, j] = steps[prev[1], prev[2]] + 1
-    return float(acc[n, m] / steps[n, m])
+    """Mean cost along the cheapest monotone path (steps right, down, diagonal; librosa's DTW)."""
+    import librosa
+
+    acc, path = librosa.sequence.dtw(C=cost, backtrack=True)
+    return float(acc[-1, -1] / len(path))
 
 
 def mcd(a: np.ndarray, b: np.ndarray) -> float:
