@@ -176,6 +176,15 @@ def test_rmsnorm_statistics_are_fp32_in_a_pure_bf16_model():
         assert (row_scale - 1).abs().max() < 1e-3
 
 
+def test_rmsnorm_backward_matches_autograd():
+    from modelzoo.flag_dit import RMSNorm
+
+    norm = RMSNorm(6).double()
+    x = torch.randn(3, 4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(norm._normed, (x,))
+    torch.testing.assert_close(norm._normed(x), x * torch.rsqrt(x.square().mean(-1, keepdim=True) + norm.eps))
+
+
 def test_caption_keys_get_no_rope():
     """Permuting the caption tokens (with their mask) cannot change anything: text keys carry no
     position, and the pooled vector is a masked mean."""
@@ -337,3 +346,28 @@ def test_samplers_pass_frame_cond_in_cond_and_uncond():
     out = sample(model, noise, dict(cond, frame_cond=cams_list), dict(null, frame_cond=cams_list), cfg_scale=2.0,
                  steps=2)
     assert [o.shape for o in out] == [n.shape for n in noise]
+
+
+@pytest.mark.parametrize("kv_heads,masked", [(4, False), (2, True)])
+def test_low_precision_cpu_attention_matches_sdpa(kv_heads, masked):
+    """bf16 on CPU takes two matmuls and a softmax instead of SDPA: same values and gradients."""
+    import torch.nn.functional as F
+
+    from modelzoo.flag_dit import attention
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 4, 10, 8, generator=g)
+    k, v = torch.randn(2, kv_heads, 7, 8, generator=g), torch.randn(2, kv_heads, 7, 8, generator=g)
+    mask = torch.rand(2, 1, 10, 7, generator=g) > 0.3 if masked else None
+    if masked:
+        mask[..., 0] = True  # every query sees a key
+    leaves = [a.bfloat16().requires_grad_() for a in (q, k, v)]
+    out = attention(*leaves, mask, scale=0.3)
+    ref = F.scaled_dot_product_attention(q.requires_grad_(), k.requires_grad_(), v.requires_grad_(), attn_mask=mask,
+                                         scale=0.3, enable_gqa=kv_heads != 4)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=0.03, atol=0.03)
+    out.float().square().sum().backward()
+    ref.square().sum().backward()
+    for a, b in zip(leaves, (q, k, v)):
+        torch.testing.assert_close(a.grad.float(), b.grad, rtol=0.05, atol=0.05)
