@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 
-def _split_arch(path: str) -> tuple[str | None, Path]:
+def split_arch_spec(path: str) -> tuple[str | None, Path]:
+    """"ViT-L-14:/models/clip.pt" -> ("ViT-L-14", Path("/models/clip.pt")); a plain path -> (None, path)."""
     head, sep, tail = str(path).partition(":")
     if sep and not Path(path).exists() and Path(tail).is_file():
         return head, Path(tail)
@@ -35,7 +36,7 @@ class Clip:
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path, self.device = str(path), device
-        arch, p = _split_arch(str(path))
+        arch, p = split_arch_spec(str(path))
         if arch is not None or (p / "open_clip_config.json").exists():
             self._load_open_clip(arch, p)
         elif (p / "config.json").exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from encoders.clip import Clip, _split_arch
+from encoders.clip import Clip, split_arch_spec
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
 from encoders.text.features import TextFeatures
@@ -20,7 +20,7 @@ class ClipTextEncoder:
             raise ValueError(f"layer {layer} outside -1..-{self.clip.num_layers}")
         self.max_length = min(max_tokens or self.clip.context_length, self.clip.context_length)
         self.dim = self.clip.width
-        arch, weights = _split_arch(self.path)
+        arch, weights = split_arch_spec(self.path)
         self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra={"arch": arch})
 
     def encode(self, captions: list[str]) -> TextFeatures:

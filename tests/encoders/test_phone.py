@@ -3,7 +3,6 @@
 import ctypes
 
 import numpy as np
-import pytest
 
 from encoders.text import load_text_encoder
 from encoders.text.phone import PAD, PHONE_INVENTORY, UNK, WORD, _phonemize_cmudict, phone_id, phonemize
