@@ -37,6 +37,17 @@ class EncodeConfig:
     num_actors: int = 1  # encoder actors in the pool
     gpus_per_actor: float = 0.0  # declare GPUs to use them (never guessed)
 
+    def __post_init__(self) -> None:
+        from encoders.latent import LATENT_ENCODERS
+        from encoders.text import TEXT_ENCODERS
+
+        if self.latent not in LATENT_ENCODERS:
+            raise ValueError(f"unknown latent encoder {self.latent!r}: choose from {', '.join(LATENT_ENCODERS)}")
+        if self.text not in TEXT_ENCODERS:
+            raise ValueError(f"unknown text encoder {self.text!r}: choose from {', '.join(TEXT_ENCODERS)}")
+        if self.latent != "identity" and not self.vae:
+            raise ValueError(f"--latent {self.latent} needs --vae PATH (a local diffusers folder or .safetensors file; nothing is downloaded)")
+
 
 def encoder_record(encoder, kind: str) -> dict:
     info = encoder.describe()
@@ -91,7 +102,7 @@ class EncodeStage(Stage[str, str]):
         from encoders.latent import load_latent_encoder
         from encoders.text import load_text_encoder
 
-        device = "cuda" if self.cfg.gpus_per_actor > 0 else None
+        device = "cuda" if self.cfg.gpus_per_actor > 0 else "cpu"  # declared, never guessed
         self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=device)
         self.text_encoder = load_text_encoder(self.cfg.text, self.cfg.text_path, layer=self.cfg.text_layer,
                                               max_tokens=self.cfg.max_tokens, device=device)
