@@ -14,17 +14,22 @@ from pathlib import Path
 from training.trainer import CheckpointHook, TrainConfig, TrainResult
 
 
+RESULT_FILE = "ray_result.json"  # rank 0's TrainResult, beside the checkpoints (Ray Train v2 keeps metrics only with checkpoints)
+
+
 def _worker_loop(config: dict) -> None:
+    import json
+
     import ray.train
 
     from training.trainer import train
 
+    cfg = config["cfg"]
     rank = ray.train.get_context().get_world_rank()
-    result = train(config["cfg"], on_checkpoint=config["hook"] if rank == 0 else None)
+    result = train(cfg, on_checkpoint=config["hook"] if rank == 0 else None)
     if rank == 0:
-        hook = config["hook"]
-        ids = list(getattr(hook, "checkpoint_ids", []) or [])
-        ray.train.report({"result": asdict(result), "checkpoint_ids": ids})
+        ids = list(getattr(config["hook"], "checkpoint_ids", []) or [])
+        (Path(cfg.out_dir) / RESULT_FILE).write_text(json.dumps({"result": asdict(result), "checkpoint_ids": ids}, default=str))
 
 
 def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None, address: str | None = None) -> tuple[TrainResult, list[str]]:
@@ -42,7 +47,10 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
         run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),
     )
-    metrics = trainer.fit().metrics
+    trainer.fit()
+    import json
+
+    metrics = json.loads((Path(cfg.out_dir) / RESULT_FILE).read_text())
     r = metrics["result"]
     r["losses"] = [tuple(x) for x in r["losses"]]
     return TrainResult(**r), metrics.get("checkpoint_ids", [])

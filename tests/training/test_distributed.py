@@ -1,0 +1,72 @@
+"""Distributed launches: torchrun with 2 CPU processes (DDP, gloo) and Ray Train with 2 local workers."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from training.trainer import TrainConfig, train
+
+TINY = {"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
+def losses(run: Path) -> list[float]:
+    with open(run / "metrics.csv") as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+def own_home(tiny_home, tmp_path) -> Path:
+    """A copy of the shared catalog, so registrations stay in this test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    return home
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tiny_home, tmp_path):
+    home = own_home(tiny_home, tmp_path)
+    opts = dict(steps=4, batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1)
+    one = train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                            out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, **opts))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
+           "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
+           "--out-dir", str(tmp_path / "ddp"), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
+           *[a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))]]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    torch.testing.assert_close(losses(tmp_path / "ddp"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
+    assert len(losses(tmp_path / "one")) == 4
+    a, b = (load_file(str(Path(r) / "checkpoint-0000004" / "train_state.safetensors")) for r in (tmp_path / "one", tmp_path / "ddp"))
+    for k in (k for k in a if k.startswith("model.")):
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+    from catalog import Catalog
+
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # rank 0 registered it, once
+        _, rows = cat.sql("SELECT count(*) FROM checkpoints")
+    assert rows[0][0] == 1
+
+
+@pytest.mark.slow
+def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path):
+    import ray
+
+    from training.ray_launcher import train_with_ray
+
+    cfg = TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                      out_dir=str(tmp_path / "ray"), model_overrides=TINY, steps=3, batch_size=8, log_every=1, num_threads=1,
+                      launcher="ray", workers=2, progress=False, tensorboard=False)
+    try:
+        result, _ = train_with_ray(cfg)
+    finally:
+        ray.shutdown()
+    assert result.steps == 3 and Path(result.checkpoint, "model.safetensors").exists()
+    assert len(losses(tmp_path / "ray")) == 3
