@@ -1,7 +1,8 @@
 """Mel-cepstral distortion between two log-mels, aligned by dynamic time warping.
 
-Cepstra are the DCT-II (orthonormal) of the natural-log mel magnitudes, coefficients 1..12 (c0,
-the level, left out); MCD = 10 / ln 10 * sqrt(2 * sum_d (c_d - c'_d)^2), averaged over the DTW path.
+Cepstra are the DCT-II of the natural-log mel magnitudes scaled as a real cepstrum
+(c_k = (1/N) sum_n log|M_n| cos(pi k (2n + 1) / 2N), N = 80 bins), coefficients 1..12 (c0, the
+level, left out); MCD = 10 / ln 10 * sqrt(2 * sum_d (c_d - c'_d)^2), averaged over the DTW path.
 This is the mel-cepstrum of the HiFi-GAN log-mel, not SPTK's mcep: compare it with the
 real-vs-real figure printed beside it, not with numbers from papers.
 """
@@ -15,7 +16,8 @@ K = 10.0 / np.log(10.0) * np.sqrt(2.0)
 
 
 def mel_cepstrum(logmel: np.ndarray, order: int = 12) -> np.ndarray:
-    return dct(np.asarray(logmel, np.float64), type=2, norm="ortho", axis=0)[1 : order + 1].T  # (W, order)
+    n = logmel.shape[0]
+    return (dct(np.asarray(logmel, np.float64), type=2, axis=0) / (2 * n))[1 : order + 1].T  # (W, order)
 
 
 def dtw_mean_cost(cost: np.ndarray) -> float:
