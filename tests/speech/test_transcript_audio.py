@@ -57,3 +57,31 @@ def test_log_mel_matches_librosa():
     ref = librosa.feature.melspectrogram(y=y, sr=MEL.sample_rate, n_fft=MEL.n_fft, hop_length=MEL.hop, n_mels=MEL.n_mels,
                                          fmax=MEL.fmax, power=1.0, pad_mode="reflect")
     np.testing.assert_allclose(log_mel(y), np.log(np.maximum(ref, MEL.floor)), atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt,subtype", [("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III"), ("FLAC", "PCM_16")])
+def test_compressed_formats_decode(fmt, subtype):
+    y = (0.3 * np.sin(np.arange(22050) * 0.1)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, y, 22050, format=fmt, subtype=subtype)
+    x, sr = audio.decode_audio(buf.getvalue())
+    assert sr == 22050 and abs(len(x) - len(y)) < 2048 and x.shape[1] == 1
+
+
+def test_vocoder_from_a_local_torchscript_generator(tmp_path, monkeypatch):
+    import torch
+
+    from evaluation.speech.vocoder import vocode
+
+    class Upsample(torch.nn.Module):  # stands in for a HiFi-GAN generator: mel [1, 80, W] -> audio [1, 1, 256 W]
+        def forward(self, mel):
+            return torch.tanh(mel.mean(1, keepdim=True)).repeat_interleave(256, dim=-1) * 0.1
+
+    path = tmp_path / "generator.pt"
+    torch.jit.script(Upsample()).save(str(path))
+    mel = np.zeros((80, 10), np.float32)
+    monkeypatch.setenv("LUMINA_SPEECH_VOCODER", str(path))
+    y = vocode(mel)
+    assert y.shape == (2560,) and np.allclose(y, 0.0)
+    y = vocode(mel + 1.0, path=str(path))
+    assert np.allclose(y, np.tanh(1.0) * 0.1, atol=1e-6)
