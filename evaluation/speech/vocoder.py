@@ -1,6 +1,7 @@
-"""Log-mel -> audio. Griffin-Lim (librosa) by default; a HiFi-GAN or Vocos generator exported as
-TorchScript (mel [1, 80, W] -> audio [1, 1, N] or [1, N]) from a local path when given, either as
-the argument or in LUMINA_SPEECH_VOCODER (nothing is downloaded)."""
+"""Log-mel -> audio. Griffin-Lim (librosa) by default; a HiFi-GAN or Vocos generator (mel [1, 80, W]
+-> audio [1, 1, N] or [1, N]) exported with torch.export (``.pt2``) or as TorchScript (other
+suffixes) from a local path when given, either as the argument or in LUMINA_SPEECH_VOCODER
+(nothing is downloaded)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from preprocess.speech.mel import MEL, griffin_lim
 def _generator(path: str):
     import torch
 
+    if path.endswith(".pt2"):
+        return torch.export.load(path).module()
     return torch.jit.load(path, map_location="cpu").eval()
 
 

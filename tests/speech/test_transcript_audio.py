@@ -85,3 +85,18 @@ def test_vocoder_from_a_local_torchscript_generator(tmp_path, monkeypatch):
     assert y.shape == (2560,) and np.allclose(y, 0.0)
     y = vocode(mel + 1.0, path=str(path))
     assert np.allclose(y, np.tanh(1.0) * 0.1, atol=1e-6)
+
+
+def test_vocoder_from_a_torch_export_program(tmp_path):
+    import torch
+
+    from evaluation.speech.vocoder import vocode
+
+    class Upsample(torch.nn.Module):
+        def forward(self, mel):
+            return torch.tanh(mel.mean(1, keepdim=True)).repeat_interleave(256, dim=-1) * 0.1
+
+    path = tmp_path / "generator.pt2"
+    torch.export.save(torch.export.export(Upsample(), (torch.zeros(1, 80, 10),)), str(path))
+    y = vocode(np.ones((80, 10), np.float32), path=str(path))
+    assert y.shape == (2560,) and np.allclose(y, np.tanh(1.0) * 0.1, atol=1e-6)
