@@ -60,15 +60,15 @@ def _spec(source: str, cfg: CurateConfig):
 
 def _retirements(cat, plan, curated) -> list:
     """Old samples of re-curated inputs are superseded by the input's new sample; samples of inputs
-    that left the source are removed."""
+    that left the source are removed. One query each, whatever the number of inputs."""
     from catalog.source_index import Retirement, current_samples_of
 
+    input_of = {entry: uri for uri, entries in plan.recurated_uris.items() for entry in entries}
     out = []
-    for uri, entry_uris in plan.recurated_uris.items():
-        new = curated.keys_by_uri.get(uri, [])
-        for key, _, _, _ in current_samples_of(cat, entry_uris):
-            if key not in new and new:
-                out.append(Retirement(key, "superseded", f"superseded: by {new[0]}", new[0]))
+    for key, _, _, source_uri in current_samples_of(cat, sorted(input_of)):
+        new = curated.keys_by_uri.get(input_of[source_uri], [])
+        if new and key not in new:
+            out.append(Retirement(key, "superseded", f"superseded: by {new[0]}", new[0]))
     for key, _, _, _ in current_samples_of(cat, plan.removed_uris):
         out.append(Retirement(key, "removed", "removed: no longer in the source"))
     return out
