@@ -482,6 +482,7 @@ class Outcome:
     killed: bool = False  # a planned SIGKILL reached the process while it ran
     orphans: int = 0  # processes of its session still alive after it died
     log: str = ""
+    cpu_s: float = 0.0  # user + system seconds it used (the figure that predicts an idle machine's time)
 
     @property
     def crashed(self) -> bool:
@@ -507,20 +508,23 @@ def _session_members(sid: int) -> list[int]:
     return out
 
 
-def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: float | None = None) -> Outcome:
-    """Run a command in its own session; SIGKILL it after ``kill_after`` seconds (a planned kill)
-    or ``timeout`` (a hang). Whatever of its session survives is counted, then killed."""
+def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: float | None = None,
+        kill_when: Callable[[], bool] | None = None) -> Outcome:
+    """Run a command in its own session. A planned SIGKILL comes after ``kill_after`` seconds or as
+    soon as ``kill_when()`` holds (polled every 5 ms); past ``timeout`` the SIGKILL means a hang.
+    Whatever of its session survives its death is counted, then killed."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    t = time.monotonic()
+    t, cpu = time.monotonic(), _children_cpu()
+    planned = kill_after is not None or kill_when is not None
+    deadline = t + (timeout if kill_after is None else min(kill_after, timeout))
     with open(log, "wb") as out:
         p = subprocess.Popen(args, cwd=work, env=child_env(work), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        limit = timeout if kill_after is None else min(kill_after, timeout)
-        try:
-            rc = p.wait(timeout=limit)
-            return Outcome(args, rc, time.monotonic() - t, log=str(log))
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait()
+        while p.poll() is None and time.monotonic() < deadline and not (kill_when is not None and kill_when()):
+            time.sleep(0.005)
+        if p.poll() is not None:
+            return Outcome(args, p.returncode, time.monotonic() - t, log=str(log), cpu_s=_children_cpu() - cpu)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
     seconds = time.monotonic() - t
     time.sleep(0.3)  # children notice a dead parent within moments, or never
     left = _session_members(p.pid)
@@ -529,8 +533,16 @@ def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: floa
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return Outcome(args, None, seconds, timed_out=kill_after is None or kill_after >= timeout, killed=kill_after is not None
-                   and kill_after < timeout, orphans=len(left), log=str(log))
+    hang = seconds >= timeout
+    return Outcome(args, None, seconds, timed_out=hang, killed=planned and not hang, orphans=len(left), log=str(log),
+                   cpu_s=_children_cpu() - cpu)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def read_catalog(path: Path, query: str, params: list | None = None) -> list[tuple]:
@@ -688,6 +700,7 @@ def hostile_inputs(work: Path, log_dir: Path) -> dict[str, Any]:
         "crashes": sum(o.crashed for o in runs),
         "hangs": sum(o.timed_out for o in runs),
         "curate_seconds": [round(o.seconds, 1) for o in runs],
+        "curate_cpu_seconds": [round(o.cpu_s, 1) for o in runs],
         "findings": [f"{r.name}: {m}" for r in results for m in r.silently_wrong + r.unexpected + r.differs] + extra,
         "crash_logs": [o.tail(1500) for o in runs if o.crashed],
     }
@@ -737,6 +750,7 @@ class Chain:
         self.snapshots: dict[str, Path] = {}  # stage -> the workspace as it was before it
         self.expected: dict[str, dict[str, Counter]] = {}  # stage -> rows after its clean run
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         (work / "chain").mkdir(parents=True, exist_ok=True)
         (work / "chain" / "train.yaml").write_text(TRAIN_YAML)
 
@@ -761,6 +775,7 @@ class Chain:
         if out.rc != 0:
             raise RuntimeError(f"the clean {stage} failed (rc {out.rc}):\n{out.tail()}")
         self.seconds[stage] = out.seconds
+        self.cpu[stage] = out.cpu_s
 
     def build(self) -> None:
         from preprocess.image.demo_corpus import write_demo_corpus
@@ -791,15 +806,15 @@ class Chain:
 @dataclass
 class KillResult:
     stage: str
-    fraction: float
-    after_s: float
+    point: str  # where the kill was aimed: a fraction of the clean stage's time, or a named moment
+    after_s: float  # when it came
     landed: bool  # the process was still running when the SIGKILL came
     rerun_ok: bool = False
     check_ok: bool = False
     lost: dict[str, int] = field(default_factory=dict)
     duplicated: dict[str, int] = field(default_factory=dict)
     runs_left_running: int = 0
-    killed_runs: list[str] = field(default_factory=list)  # status of each run other than the rerun's
+    killed_runs: list[str] = field(default_factory=list)  # final status of the runs the killed process started
     orphans: int = 0
     temp_files_left: int = 0
     note: str = ""
@@ -810,33 +825,58 @@ class KillResult:
                 and not any(self.lost.get(t) for t in HEADLINE_TABLES) and not any(self.duplicated.get(t) for t in HEADLINE_TABLES))
 
 
-def kill_and_rerun(chain: Chain, stage: str, fraction: float, index: int) -> KillResult:
+# Named moments where a kill hurts most, watched on the workspace (the full run adds one per stage).
+MOMENTS: dict[str, tuple[str, Callable[[Path], bool]]] = {
+    "curate": ("all batch files written, registration next", lambda h: any(h.glob("curated/image/rejections-*.batch.json"))),
+    "encode": ("the first encoded shard written", lambda h: any(h.glob("encoded/image/*.batch.json"))),
+    "register": ("the catalog's write-ahead log exists", lambda h: (h / "catalog.duckdb.wal").exists()),
+    "train": ("the second checkpoint folder published", lambda h: any(h.glob("runs/*/checkpoint-0000004"))),
+}
+
+
+def _temp_entries(home: Path) -> int:
+    """Leftovers of interrupted atomic writes (temp files and folders), counted once per top entry."""
+    is_temp = lambda p: p.name.endswith(".tmp") or p.name.startswith(".")  # noqa: E731
+    return sum(1 for p in home.rglob("*") if is_temp(p) and not any(is_temp(q) for q in p.relative_to(home).parents if q.name))
+
+
+def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None = None, moment: str | None = None) -> KillResult:
+    """Copy the workspace as it was before ``stage``, kill the stage at a fraction of its clean
+    duration or at a named moment, rerun it, check the catalog and compare its rows."""
     home = chain.work / "kills" / f"{index:02d}-{stage}"
     home.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(chain.snapshots[stage], home, symlinks=True)
-    after = fraction * chain.seconds[stage]
     logs = chain.log_dir / "kills"
-    killed = run(chain.command(stage, home), chain.work, logs / f"{index:02d}-{stage}-killed.log", STAGE_TIMEOUT_S, kill_after=after)
-    res = KillResult(stage, round(fraction, 3), round(after, 2), killed.killed, orphans=killed.orphans)
+    if moment is not None:
+        what, holds = MOMENTS[moment]
+        point, after, when = f"when {what}", None, (lambda: holds(home))
+    else:
+        point, after, when = f"{fraction:.0%} of the clean {chain.seconds[stage]:.1f} s", fraction * chain.seconds[stage], None
+    killed = run(chain.command(stage, home), chain.work, logs / f"{index:02d}-{stage}-killed.log", STAGE_TIMEOUT_S,
+                 kill_after=after, kill_when=when)
+    res = KillResult(stage, point, round(killed.seconds, 2), killed.killed, orphans=killed.orphans)
     if not killed.killed:
         res.note = f"finished (rc {killed.rc}) before the kill"
         return res
-    before_runs = {r[0] for r in read_catalog(home / "catalog.duckdb", "SELECT run_id FROM runs")} if (home / "catalog.duckdb").exists() else set()
-    resume = stage == "train" and bool(read_catalog(home / "catalog.duckdb", "SELECT count(*) FROM checkpoints")[0][0])
+    catalog = home / "catalog.duckdb"
+    before_runs = {r[0] for r in read_catalog(catalog, "SELECT run_id FROM runs")} if catalog.exists() else set()
+    resume = stage == "train" and bool(read_catalog(catalog, "SELECT count(*) FROM checkpoints")[0][0])
     rerun = run(chain.command(stage, home, resume=resume), chain.work, logs / f"{index:02d}-{stage}-rerun.log", STAGE_TIMEOUT_S)
     res.rerun_ok = rerun.rc == 0
+    res.temp_files_left = _temp_entries(home)
     if not res.rerun_ok:
         res.note = f"rerun{' --resume' if resume else ''} failed (rc {rerun.rc}): {rerun.tail(400)}"
         return res
-    check = run([LUMINA, "catalog", "check", "--catalog", str(home / "catalog.duckdb")], chain.work, logs / f"{index:02d}-{stage}-check.log", 120)
+    check = run([LUMINA, "catalog", "check", "--catalog", str(catalog)], chain.work, logs / f"{index:02d}-{stage}-check.log", 120)
     res.check_ok = check.rc == 0
-    got, want = catalog_rows(home / "catalog.duckdb"), chain.expected[stage]
+    got, want = catalog_rows(catalog), chain.expected[stage]
     res.lost = {t: sum((want[t] - got[t]).values()) for t in ROW_QUERIES}
     res.duplicated = {t: sum((got[t] - want[t]).values()) for t in ROW_QUERIES}
-    runs = read_catalog(home / "catalog.duckdb", "SELECT run_id, status FROM runs")
+    runs = read_catalog(catalog, "SELECT run_id, status FROM runs")
     res.runs_left_running = sum(s == "running" for _, s in runs)
     res.killed_runs = [s for r, s in runs if r in before_runs and r not in _clean_run_ids(chain, stage)]
-    res.temp_files_left = sum(1 for p in home.rglob("*") if p.is_file() and (p.suffix == ".tmp" or p.name.startswith(".")))
+    if resume:
+        res.note = "rerun with --resume"
     return res
 
 
@@ -845,21 +885,25 @@ def _clean_run_ids(chain: Chain, stage: str) -> set[str]:
     return {r[0] for r in read_catalog(cat, "SELECT run_id FROM runs")} if cat.exists() else set()
 
 
-def kills(work: Path, log_dir: Path, seed: int, want: int, max_tries: int, num_digits: int) -> dict[str, Any]:
+def kills(work: Path, log_dir: Path, seed: int, want: int, max_tries: int, num_digits: int, moments: bool) -> dict[str, Any]:
+    """Random kills until ``want`` have landed (stages in turn; a stage whose kill came too late
+    is tried again), then, with ``moments``, one kill per named moment."""
     chain = Chain(work, log_dir, num_digits)
     chain.build()
     rng = random.Random(seed)
     results: list[KillResult] = []
     for i in range(max_tries):
-        if sum(r.landed for r in results) >= want:
+        landed = sum(r.landed for r in results)
+        if landed >= want:
             break
-        stage = STAGES[i % len(STAGES)]
-        results.append(kill_and_rerun(chain, stage, rng.uniform(0.05, 0.95), i))
+        results.append(kill_and_rerun(chain, STAGES[landed % len(STAGES)], i, fraction=rng.uniform(0.02, 0.9)))
+    targeted = [kill_and_rerun(chain, stage, len(results) + j, moment=stage) for j, stage in enumerate(MOMENTS)] if moments else []
     landed = [r for r in results if r.landed]
     total = lambda what, tables: sum(sum(getattr(r, what).get(t, 0) for t in tables) for r in landed)  # noqa: E731
     return {
         "seed": seed,
         "clean_seconds": {k: round(v, 1) for k, v in chain.seconds.items()},
+        "clean_cpu_seconds": {k: round(v, 1) for k, v in chain.cpu.items()},
         "clean_rows": {s: {t: sum(c.values()) for t, c in rows.items()} for s, rows in chain.expected.items()},
         "kills_tried": len(results),
         "kills_landed": len(landed),
@@ -875,6 +919,7 @@ def kills(work: Path, log_dir: Path, seed: int, want: int, max_tries: int, num_d
         "processes_left_behind": sum(r.orphans for r in results),
         "temp_files_left": sum(r.temp_files_left for r in landed),
         "kills": [asdict(r) | {"survived": r.survived} for r in results],
+        "targeted": [asdict(r) | {"survived": r.survived} for r in targeted],
     }
 
 
@@ -892,7 +937,7 @@ def print_report(report: dict[str, Any]) -> None:
         for f in h["findings"]:
             print(f"    - {f}")
     if k:
-        print(f"kills (seed {k['seed']}; clean stage seconds {k['clean_seconds']})")
+        print(f"kills (seed {k['seed']}; clean stage wall seconds {k['clean_seconds']}, CPU seconds {k['clean_cpu_seconds']})")
         print(f"  {'kills survived':32s}{k['kills_survived']} of {k['kills_landed']} landed ({k['kills_per_stage']}; {k['kills_tried']} tried)")
         for label, key in (("rows lost", "rows_lost"), ("rows duplicated", "rows_duplicated"), ("runs left running", "runs_left_running"),
                            ("catalog check failures", "catalog_check_failures"), ("rerun failures", "rerun_failures"),
@@ -900,9 +945,19 @@ def print_report(report: dict[str, Any]) -> None:
                            ("other rows lost", "other_rows_lost"), ("other rows duplicated", "other_rows_duplicated")):
             print(f"  {label:32s}{k[key]}")
         for r in k["kills"]:
-            if r["landed"] and not r["survived"] or r["note"]:
-                bad = {t: n for t, n in r["lost"].items() if n} | {f"+{t}": n for t, n in r["duplicated"].items() if n}
-                print(f"    - {r['stage']} killed at {r['after_s']} s ({r['fraction']:.0%}): survived={r['survived']} {bad or ''} {r['note']}")
+            if not r["survived"] or r["note"]:
+                print(f"    - {_kill_line(r)}")
+        if k["targeted"]:
+            print(f"  {'targeted kills survived':32s}{sum(r['survived'] for r in k['targeted'])} of {sum(r['landed'] for r in k['targeted'])} landed")
+            for r in k["targeted"]:
+                print(f"    - {_kill_line(r)}")
+
+
+def _kill_line(r: dict) -> str:
+    bad = {t: n for t, n in r["lost"].items() if n} | {f"+{t}": n for t, n in r["duplicated"].items() if n}
+    status = "survived" if r["survived"] else "LANDED, NOT SURVIVED" if r["landed"] else "missed"
+    runs = f" killed run: {', '.join(r['killed_runs'])};" if r["killed_runs"] else ""
+    return f"{r['stage']} killed {r['point']} (at {r['after_s']} s): {status};{runs} {'rows ' + str(bad) if bad else ''} {r['note']}".rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -930,17 +985,21 @@ def main(argv: list[str] | None = None) -> int:
         if a.skip != "hostile":
             report["hostile"] = hostile_inputs(work, work / "logs")
         if a.skip != "kills":
-            report["kills"] = kills(work, work / "logs", a.seed, want, max_tries=want if a.quick else want + 12,
-                                    num_digits=12 if a.quick else 24)
+            report["kills"] = kills(work, work / "logs", a.seed, want, max_tries=want + 4 if a.quick else want + 12,
+                                    num_digits=12 if a.quick else 24, moments=not a.quick)
     finally:
         report["seconds"] = round(time.monotonic() - t, 1)
+        import resource
+
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        report["cpu_seconds"] = round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 1)
         if not (a.keep or a.out):
             shutil.rmtree(work, ignore_errors=True)
     if a.json:
         print(json.dumps(report, indent=1, default=str))
     else:
         print_report(report)
-        print(f"({report['seconds']} s; work folder {work}{'' if a.keep or a.out else ', removed'})")
+        print(f"({report['seconds']} s wall, {report['cpu_seconds']} s CPU; work folder {work}{'' if a.keep or a.out else ', removed'})")
     return 0
 
 
