@@ -77,6 +77,8 @@ def child(n: int, folder: str, batches: int, mode: str) -> dict:
     if not shard_dir.exists():
         shard_dir.mkdir(parents=True)
         write_synthetic_shards(shard_dir, [(4, 1, 16, 16)] * n, per_shard=1000, cap_len=32, cap_dim=64)
+    _manifest(shard_dir, 10)  # imports (catalog, duckdb) before the baseline
+    gc.collect()
     base = rss_mib()
     manifest = _manifest(shard_dir, n)
     gc.collect()

@@ -92,7 +92,7 @@ class TrainResult:
     tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
 
 
-# on_checkpoint(folder, step, metric rows since the previous checkpoint): rank 0, after the folder is complete
+# on_checkpoint(folder, step, log-window summaries since the previous checkpoint): rank 0, once the folder is complete
 CheckpointHook = Callable[[str, int, list[dict]], None]
 
 
@@ -200,7 +200,8 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
         from training.monitor import RunMonitor
 
         monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
-    pending_rows: list[dict] = []
+    pending_rows: list[dict] = []  # one summary per log window, for the catalog
+    window_rows: list[dict] = []
     written: list[str] = []
     ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape))
 
@@ -246,23 +247,22 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
                "tokens_per_s": item["tokens"] / max(time.time() - t0, 1e-9), "samples": item["global_size"],
                "seconds": time.time() - start}
         bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            losses.append((step, sum(window) / len(window)))
-            row["window_loss"] = losses[-1][1]
-            bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
-            window = []
+        window_rows.append(row)
         if monitor is not None:
             monitor.log(row)
-            pending_rows.append(row)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            losses.append((step, sum(window) / len(window)))
+            pending_rows.append(_summary(window_rows))
+            bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
+            window, window_rows = [], []
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
             checkpoint()
     bar.close()
     seconds = time.time() - start
     if window:  # stopped by the clock inside a log window
         losses.append((step, sum(window) / len(window)))
-        window = []
-        if pending_rows:
-            pending_rows[-1]["window_loss"] = losses[-1][1]
+        pending_rows.append(_summary(window_rows))
+        window, window_rows = [], []
     final = str(checkpoint_dir(out_dir, step))
     if not written or written[-1] != final:
         final = checkpoint()
@@ -272,6 +272,14 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
                        padding_fraction=sum(pads) / len(pads) if pads else 0.0,
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0)
+
+
+def _summary(rows: list[dict]) -> dict:
+    """A log window as catalog metrics: mean loss (train_fm_loss, as before), grad norm, tokens/s,
+    padding; the learning rate at its last step."""
+    mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
+    return {"step": rows[-1]["step"], "train_fm_loss": mean("loss"), "grad_norm": mean("grad_norm"), "lr": rows[-1]["lr"],
+            "tokens_per_s": mean("tokens_per_s"), "padding_fraction": mean("padding")}
 
 
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -133,3 +134,28 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
             return [(r["step"], r["loss"], r["grad_norm"], r["lr"], r["padding"]) for r in csv.DictReader(f)]
 
     assert logged("b") == logged("a") and len(logged("a")) == 2 * N
+
+
+def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_from_the_catalog(tiny_home, tmp_path):
+    import shutil
+
+    from catalog import Catalog
+    from flows.steps import train_step
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")  # registrations stay in this test
+    opts = dict(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption, model_overrides=TINY, batch_size=8,
+                log_every=2, checkpoint_every=2, keep_last=1, progress=False, tensorboard=False)
+    first = train_step(str(home), TrainConfig(steps=4, **opts))
+    run_dir = Path(first["checkpoint"]).parent
+    assert [p.name for p in sorted(run_dir.glob("checkpoint-*"))] == ["checkpoint-0000004"]  # step 2 pruned
+    second = train_step(str(home), TrainConfig(steps=6, resume=True, **opts))  # out_dir found through the catalog
+    assert Path(second["checkpoint"]).parent == run_dir and second["steps"] == 6
+    assert [s for s, _ in second["losses"]] == [2, 4, 6]
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        _, ckpts = cat.sql("SELECT step FROM checkpoints ORDER BY step")
+        _, curve = cat.sql("SELECT m.step, c.step FROM metrics m JOIN checkpoints c USING (checkpoint_id) "
+                           "WHERE m.name = 'train_fm_loss' ORDER BY m.step")
+    assert [r[0] for r in ckpts] == [2, 4, 6]
+    assert curve == [(2, 2), (4, 4), (6, 6)]  # each window's metrics hang off the checkpoint written after it
