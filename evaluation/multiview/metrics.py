@@ -6,8 +6,9 @@ classifiers trained on real held-out renders.
   agreement on real sets and the agreement of random guesses);
 - pose_accuracy: the azimuth judge puts each generated view in its camera's bin (chance: 1/bins,
   bins = views per set);
-- camera_permutation_follow: with the same noise and caption but the cameras permuted, each view's
-  pose prediction moves with its camera (1.0 = the cameras fully steer the views);
+- camera_permutation_follow: with the same noise and caption but the cameras permuted, the share
+  of views whose pose prediction moves with its camera (of those it should move; 1.0 = the cameras
+  fully steer the views, 0 = they are ignored);
 - psnr / ssim against the real renders of the same object and cameras.
 """
 
@@ -45,6 +46,15 @@ def permuted(examples, perm: list[int]):
     return [replace(e, frame_cond=e.frame_cond[perm]) for e in examples]
 
 
+def follow_rate(pred: torch.Tensor, pred_perm: torch.Tensor, perm: list[int]) -> float:
+    """Among views whose predicted pose should change when the cameras are permuted (the view that
+    now has its camera was predicted elsewhere), the share whose prediction moved with the camera.
+    A generator that ignores cameras (or a judge that always says the same) scores 0, not 1."""
+    target = pred[:, perm]
+    moved = target != pred
+    return float((pred_perm == target)[moved].float().mean().item()) if moved.any() else 0.0
+
+
 def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     from preprocess.multiview.demo_corpus import OBJECTS
 
@@ -74,7 +84,7 @@ def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, st
         pose_chance=1.0 / bins,
         pose_judge_accuracy=pose_report.test_accuracy,
         pose_accuracy_permuted_cameras=(pose_pred_perm == pose[:, perm]).float().mean().item(),
-        camera_permutation_follow=(pose_pred_perm == pose_pred[:, perm]).float().mean().item(),
+        camera_permutation_follow=follow_rate(pose_pred, pose_pred_perm, perm),
         psnr=psnr,
         ssim=ssim,
     )
