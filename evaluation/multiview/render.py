@@ -13,9 +13,10 @@ from evaluation.image.render import to_uint8
 UPSCALE = 4  # 32-pixel views are too small to look at
 
 
-def _big(rgb: np.ndarray) -> Image.Image:
+def _big(rgb: np.ndarray, view_side: int) -> Image.Image:
+    """Nearest-neighbour upscale when the views themselves are small (whatever the canvas size)."""
     img = Image.fromarray(rgb)
-    return img.resize((img.width * UPSCALE, img.height * UPSCALE), Image.NEAREST) if max(rgb.shape[:2]) <= 128 else img
+    return img.resize((img.width * UPSCALE, img.height * UPSCALE), Image.NEAREST) if view_side <= 64 else img
 
 
 def strip(rows: list[np.ndarray]) -> np.ndarray:
@@ -30,14 +31,14 @@ def strip(rows: list[np.ndarray]) -> np.ndarray:
 
 def save_strip(rows: list[np.ndarray], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _big(strip(rows)).save(path)
+    _big(strip(rows), rows[0].shape[1]).save(path)
     return path
 
 
 def save_turntable(views: np.ndarray, path: Path, ms_per_view: int = 350) -> Path:
     """views: [V, H, W, 3] uint8 in azimuth order -> a looping GIF."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = [_big(v) for v in views]
+    frames = [_big(v, v.shape[0]) for v in views]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=ms_per_view, loop=0)
     return path
 
