@@ -986,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
             report["hostile"] = hostile_inputs(work, work / "logs")
         if a.skip != "kills":
             report["kills"] = kills(work, work / "logs", a.seed, want, max_tries=want + 4 if a.quick else want + 12,
-                                    num_digits=12 if a.quick else 24, moments=not a.quick)
+                                    num_digits=8 if a.quick else 12, moments=not a.quick)
     finally:
         report["seconds"] = round(time.monotonic() - t, 1)
         import resource
