@@ -975,7 +975,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="working folder (default: a temporary one, removed unless --keep)")
     p.add_argument("--keep", action="store_true", help="keep the working folder (corpus, workspaces, logs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--report", metavar="FILE", help="only print a report saved earlier with --json")
     a = p.parse_args(argv)
+    if a.report:
+        print_report(json.loads(Path(a.report).read_text()))
+        return 0
     want = a.kills or (len(STAGES) if a.quick else 20)
     work = Path(a.out or tempfile.mkdtemp(prefix="lumina-faults-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
