@@ -15,7 +15,7 @@ export TOKENIZERS_PARALLELISM := false
 # Idle OpenMP threads sleep instead of spinning: Ray workers and the flow process share 2 cores.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_step.py
 	$(PY) bench/bench_catalog.py
+
+# Not part of `make test`: mutmut over the modules in bench/mutation/modules.toml (~30+ min on 2 cores).
+mutation: $(STAMP)
+	$(PY) -c "import mutmut" 2>/dev/null || $(PY) -m pip install --quiet "mutmut==3.8.1"
+	$(PY) bench/mutation/run.py
 
 clean:
 	rm -rf $(VENV) runs lumina_home

@@ -1,0 +1,236 @@
+"""Mutation testing of the modules where a silent bug costs most (mutmut 3), one module at a time.
+
+    .venv/bin/python bench/mutation/run.py [MODULE ...] [--max-children N] [--work DIR]
+
+Each module (bench/mutation/modules.toml) is run in its own scratch copy of the working tree
+(mutmut writes a `mutants/` tree and a setup.cfg; the shared tree is never touched), mutating
+only its files and running only its own tests. The report goes to bench/mutation/REPORT.md and
+stdout: per module mutants, killed, equivalent, survived and time; every survivor's diff; and the
+reason for each mutant judged equivalent, read from bench/mutation/equivalent.toml (reviewed by
+hand; a judgement is matched by function and changed lines, so it survives renumbering).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}  # the tests noticed the change
+# a survivor that no test even reaches counts as survived: that is the point of the exercise
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
+          36: "timeout", 37: "caught by type check", -24: "timeout", 24: "timeout", 152: "timeout",
+          255: "timeout", -11: "segfault", -9: "segfault"}
+OFFLINE = dict(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", RAY_AUTH_MODE="disabled",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+
+# prints {mutant name: diff} for the names given on stdin; run inside a module's scratch copy
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+print(json.dumps({n: get_diff_for_mutant(n) for n in json.load(sys.stdin)}))
+"""
+
+
+@dataclass
+class Mutant:
+    name: str
+    status: str
+    diff: str = ""
+    reason: str | None = None  # set when judged equivalent
+
+    @property
+    def function(self) -> str:
+        return self.name.rsplit("__mutmut_", 1)[0]
+
+    def changed_lines(self) -> tuple[str, str]:
+        lines = [l for l in self.diff.splitlines() if not l.startswith(("---", "+++"))]
+        return ("\n".join(l[1:].strip() for l in lines if l.startswith("-")),
+                "\n".join(l[1:].strip() for l in lines if l.startswith("+")))
+
+
+@dataclass
+class ModuleResult:
+    name: str
+    seconds: float
+    mutants: list[Mutant] = field(default_factory=list)
+    error: str | None = None
+
+    def count(self, kind: str) -> int:
+        if kind == "killed":
+            return sum(m.status in KILLED for m in self.mutants)
+        if kind == "equivalent":
+            return sum(m.reason is not None for m in self.mutants)
+        return sum(m.status not in KILLED and m.reason is None for m in self.mutants)
+
+    @property
+    def score(self) -> float:
+        live = len(self.mutants) - self.count("equivalent")
+        return self.count("killed") / live if live else 1.0
+
+
+def load_modules() -> dict[str, dict]:
+    return tomllib.loads((HERE / "modules.toml").read_text())
+
+
+def load_equivalents() -> dict[tuple[str, str, str], str]:
+    path = HERE / "equivalent.toml"
+    if not path.exists():
+        return {}
+    rows = tomllib.loads(path.read_text()).get("equivalent", [])
+    return {(r["function"], r["removed"].strip(), r["added"].strip()): r["reason"] for r in rows}
+
+
+def scratch_copy(dest: Path) -> None:
+    """The working tree as git sees it (tracked and untracked, ignored files left out)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def setup_cfg(dest: Path, mod: dict) -> None:
+    """mutmut reads [mutmut] from setup.cfg; pyproject.toml has no [tool.mutmut], so this wins."""
+    also_copy = sorted(p.name for p in dest.iterdir() if p.name not in {mod["source"], "setup.cfg", "mutants"})
+    lines = ["[mutmut]",
+             f"source_paths = {mod['source']}",
+             "only_mutate =\n" + "".join(f"    {f}\n" for f in mod["files"]).rstrip(),
+             "also_copy =\n" + "".join(f"    {p}\n" for p in also_copy).rstrip(),
+             "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in mod["tests"]).rstrip(),
+             "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q",
+             "use_git_change_detection = false",
+             ]
+    (dest / "setup.cfg").write_text("\n".join(lines) + "\n")
+
+
+def statuses(dest: Path, mod: dict) -> dict[str, str]:
+    out = {}
+    for f in mod["files"]:
+        meta = dest / "mutants" / (f + ".meta")
+        if meta.exists():
+            for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+                out[key] = "not checked" if code is None else STATUS.get(code, "suspicious")
+    globs = mod.get("functions")
+    if globs:
+        import fnmatch
+        out = {k: v for k, v in out.items() if any(fnmatch.fnmatch(k, g) for g in globs)}
+    return out
+
+
+def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents: dict) -> ModuleResult:
+    dest = work / name
+    scratch_copy(dest)
+    setup_cfg(dest, mod)
+    env = dict(os.environ, **OFFLINE)
+    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *mod.get("functions", [])]
+    start = time.monotonic()
+    r = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True)
+    result = ModuleResult(name, time.monotonic() - start)
+    (work / f"{name}.log").write_text(r.stdout + r.stderr)
+    status = statuses(dest, mod)
+    if r.returncode != 0 or not status:
+        result.error = f"mutmut exited {r.returncode}; see {work / f'{name}.log'}"
+    not_killed = sorted(k for k, s in status.items() if s not in KILLED)
+    diffs = {}
+    if not_killed:
+        d = subprocess.run([sys.executable, "-c", _DIFFS], cwd=dest, env=env, input=json.dumps(not_killed),
+                           capture_output=True, text=True)
+        diffs = json.loads(d.stdout) if d.returncode == 0 else {k: f"(no diff: {d.stderr[-300:]})" for k in not_killed}
+    result.mutants = [Mutant(key, status[key], diffs.get(key, "")) for key in sorted(status, key=_natural)]
+    (work / f"{name}.json").write_text(json.dumps({"name": name, "seconds": result.seconds, "error": result.error,
+                                                    "mutants": [[m.name, m.status, m.diff] for m in result.mutants]}))
+    return judge(result, equivalents)
+
+
+def judge(result: ModuleResult, equivalents: dict) -> ModuleResult:
+    for m in result.mutants:
+        if m.status not in KILLED:
+            m.reason = equivalents.get((m.function, *m.changed_lines()))
+    return result
+
+
+def stored(work: Path, name: str, equivalents: dict) -> ModuleResult:
+    """A module's last run, re-judged against today's equivalent.toml (--report-only)."""
+    d = json.loads((work / f"{name}.json").read_text())
+    r = ModuleResult(d["name"], d["seconds"], [Mutant(*m) for m in d["mutants"]], d["error"])
+    return judge(r, equivalents)
+
+
+def _natural(name: str) -> tuple[str, int]:
+    fn, _, n = name.rpartition("__mutmut_")
+    return fn, int(n) if n.isdigit() else 0
+
+
+def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
+    out = ["# Mutation testing report (mutmut)", "",
+           f"`make mutation`; total {total_seconds / 60:.1f} min wall; load average at start: {load} "
+           "(2 shared cores: times are noisy).", "",
+           "| module | mutants | killed | equivalent | survived | killed / non-equivalent | time |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        out.append(f"| {r.name} | {len(r.mutants)} | {r.count('killed')} | {r.count('equivalent')} | "
+                   f"{r.count('survived')} | {100 * r.score:.1f}% | {r.seconds / 60:.1f} min |")
+    n = sum(len(r.mutants) for r in results)
+    k, e, s = (sum(r.count(c) for r in results) for c in ("killed", "equivalent", "survived"))
+    out.append(f"| **all** | {n} | {k} | {e} | {s} | {100 * k / max(1, n - e):.1f}% | {total_seconds / 60:.1f} min |")
+    for r in results:
+        if r.error:
+            out += ["", f"**{r.name}: {r.error}**"]
+    out += ["", "## Survivors", ""]
+    for r in results:
+        for m in r.mutants:
+            if m.status not in KILLED and m.reason is None:
+                out += [f"### {r.name}: `{m.name}` ({m.status})", "", "```diff", m.diff, "```", ""]
+    out += ["## Judged equivalent (bench/mutation/equivalent.toml)", ""]
+    for r in results:
+        for m in r.mutants:
+            if m.reason is not None:
+                out.append(f"- {r.name}: `{m.name}`: {m.reason}")
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("modules", nargs="*", help="names from modules.toml (default: all)")
+    ap.add_argument("--max-children", type=int, default=2)
+    ap.add_argument("--work", type=Path, default=REPO / "runs" / "mutation")
+    ap.add_argument("--report", type=Path, default=HERE / "REPORT.md")
+    ap.add_argument("--report-only", action="store_true", help="rebuild the report from the last runs in --work")
+    args = ap.parse_args()
+    modules = load_modules()
+    names = args.modules or list(modules)
+    equivalents = load_equivalents()
+    load = " ".join(os.getloadavg().__repr__().strip("()").split(", "))
+    start = time.monotonic()
+    results = []
+    for name in names:
+        if args.report_only:
+            results.append(stored(args.work, name, equivalents))
+            continue
+        print(f"== {name}", flush=True)
+        results.append(run_module(name, modules[name], args.work, args.max_children, equivalents))
+        print(f"   {len(results[-1].mutants)} mutants, {results[-1].count('killed')} killed, "
+              f"{results[-1].count('survived')} survived, {results[-1].seconds:.0f} s", flush=True)
+    total = sum(r.seconds for r in results) if args.report_only else time.monotonic() - start
+    text = report(results, total, "(see the runs)" if args.report_only else load)
+    args.report.write_text(text)
+    print(text)
+    return 0 if all(r.error is None for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
