@@ -89,7 +89,7 @@ def data_to_model(
     curate_options: dict[str, Any] | None = None,
     encode_options: dict[str, Any] | None = None,
     train_steps: int | None = None,
-    train_max_seconds: float | None = 420.0,  # a safety cap so the demo stays within 10 minutes on a slow machine
+    train_max_seconds: float | None = None,  # a safety cap so a demo stays within 10 minutes (default: the demo's, else 420 s)
     model: str = "flag-dit-tiny",
     model_overrides: dict[str, Any] | None = None,
     batch_size: int | None = None,
@@ -110,9 +110,11 @@ def data_to_model(
                       **{k: v for k, v in {"num_digits": num_digits, "num_shapes": num_shapes}.items() if v is not None}}
     curate_options = curate_options if curate_options is not None else demo.get("curate_options", {})
     encode_options = encode_options if encode_options is not None else demo.get("encode_options", {})
-    train = {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": train_max_seconds, "model": model,
+    demo_train = demo.get("train_options", {})
+    cap = train_max_seconds if train_max_seconds is not None else demo_train.get("max_seconds", 420.0)
+    train = {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": cap, "model": model,
              "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
-             "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **demo.get("train_options", {})}
+             "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
     evaluation = {"samples_per_class": samples_per_class, "steps": sample_steps, **demo.get("eval_options", {}), **(eval_options or {})}
     params = dict(modality=modality, source=source, corpus_options=corpus_options, curate_options=curate_options,
                   encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)

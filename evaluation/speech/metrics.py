@@ -18,7 +18,7 @@ from evaluation.speech.distortion import mcd
 from evaluation.speech.judge import DIGIT_WORDS, digit_label, to_input, train_judge
 from evaluation.speech.render import spectrogram_png, write_wav
 from evaluation.speech.vocoder import vocode
-from preprocess.speech.mel import MEL, MEL_MEAN, MEL_STD, from_latent
+from encoders.audio.mel import MEL, MEL_MEAN, MEL_STD, from_latent
 
 
 def _mel(z: torch.Tensor | np.ndarray, meta: dict) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.speech.vocoder import vocode
-from preprocess.speech.mel import MEL, MEL_MEAN, MEL_STD, from_latent
+from encoders.audio.mel import MEL, MEL_MEAN, MEL_STD, from_latent
 
 
 def write_wav(path: Path, y: np.ndarray) -> Path:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from preprocess.speech.mel import MEL, griffin_lim
+from encoders.audio.mel import MEL, griffin_lim
 
 
 @lru_cache(maxsize=2)

@@ -110,7 +110,7 @@ def snr_db(y: np.ndarray, sr: int, cap: float = 100.0) -> float:
     statistics); the SNR is the power above the floors over the floors, summed over bands. Clean
     speech is quiet in some band at almost every moment (a vowel has no hiss, a fricative no
     bass) even with no pause at all; steady noise fills every band all the time."""
-    from preprocess.speech.mel import log_mel
+    from encoders.audio.mel import log_mel
 
     power = np.exp(2.0 * log_mel(y).astype(np.float64))  # (n_mels, frames)
     floor = np.percentile(power, 10, axis=1)

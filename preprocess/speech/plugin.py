@@ -22,11 +22,11 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
 from preprocess.modality import Candidate, ModalityPlugin
 from preprocess.sources import Entry, Leftover, RawInput, group_by_stem
-from preprocess.speech import mel as melspec
+from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
-from preprocess.speech.transcript import normalise_transcript, phonemes
+from encoders.text.transcript import normalise_transcript, phonemes
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga")
 AUDIO, MEL = "flac", "mel.npy"

@@ -7,7 +7,7 @@ import numpy as np
 from evaluation.speech import durations
 from evaluation.speech.distortion import mcd
 from preprocess.speech.espeak import synthesise
-from preprocess.speech.mel import MEL_MEAN, MEL_STD, log_mel, to_latent
+from encoders.audio.mel import MEL_MEAN, MEL_STD, log_mel, to_latent
 
 
 def _mel(word: str, voice: str = "en-us", rate: int = 160) -> np.ndarray:

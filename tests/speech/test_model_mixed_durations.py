@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from modelzoo import FlagDiT, get_config
-from preprocess.speech.mel import MEL
+from encoders.audio.mel import MEL
 
 
 def frames(seconds: float) -> int:

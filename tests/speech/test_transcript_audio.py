@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from preprocess.speech import audio
-from preprocess.speech.transcript import normalise_transcript
+from encoders.text.transcript import normalise_transcript
 
 
 def test_numbers_and_abbreviations_spelled_out():
@@ -51,7 +51,7 @@ def test_trim_loudness_and_snr():
 def test_log_mel_matches_librosa():
     import librosa
 
-    from preprocess.speech.mel import MEL, log_mel
+    from encoders.audio.mel import MEL, log_mel
 
     y = np.random.default_rng(0).normal(0, 0.1, 9000).astype(np.float32)
     ref = librosa.feature.melspectrogram(y=y, sr=MEL.sample_rate, n_fft=MEL.n_fft, hop_length=MEL.hop, n_mels=MEL.n_mels,
