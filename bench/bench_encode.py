@@ -97,7 +97,7 @@ def main() -> None:
     a = p.parse_args()
 
     from preprocess.encode import EncodeConfig
-    from preprocess.ray_utils import ensure_ray
+    from contracts.ray_runtime import ensure_ray
 
     root = Path(tempfile.mkdtemp(prefix="bench_encode_"))
     try:

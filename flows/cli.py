@@ -207,7 +207,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def _take_ray_address(argv: list[str]) -> list[str]:
     """``--ray-address ADDR`` on any stage command: join that Ray cluster (sets RAY_ADDRESS, which
-    preprocess/ray_utils.ensure_ray honours) instead of starting a private one."""
+    contracts/ray_runtime.ensure_ray honours) instead of starting a private one."""
     import os
 
     out, i = [], 0

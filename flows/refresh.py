@@ -183,7 +183,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     if not source:
         raise ValueError(f"refresh: no source (pass `source` or set {SOURCE_ENV} in the worker's environment)")
     if ray_address:
-        os.environ["RAY_ADDRESS"] = ray_address  # join that cluster (preprocess/ray_utils.ensure_ray)
+        os.environ["RAY_ADDRESS"] = ray_address  # join that cluster (contracts/ray_runtime.ensure_ray)
     log = get_run_logger()
     ws = Workspace.at(home)
     artifact = create_progress_artifact(progress=0.0, key="refresh-progress", description=f"refresh of {source}")

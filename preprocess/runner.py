@@ -46,7 +46,7 @@ def _process_batch(stage: Stage, batch: list) -> list:
 def _run_tasks(stage: Stage, batches: list[list], desc: str) -> list:
     import ray
 
-    from preprocess.ray_utils import ensure_ray, gather
+    from contracts.ray_runtime import ensure_ray, gather
 
     ensure_ray()
     remote = ray.remote(_process_batch).options(**stage.resources.ray_options())
@@ -75,7 +75,7 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     import ray.data
     from ray.data import ActorPoolStrategy
 
-    from preprocess.ray_utils import ensure_ray
+    from contracts.ray_runtime import ensure_ray
 
     ensure_ray()
     ctx = ray.data.DataContext.get_current()

@@ -37,7 +37,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from preprocess.ray_utils import ensure_ray
+    from contracts.ray_runtime import ensure_ray
 
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
     use_gpu = cfg.parallel == "fsdp" or _cluster_has_gpus()

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 # processes Ray started (ss -ltnpH), with the process name.
 RAY_LISTENERS = r"""
 import json, os, re, subprocess, psutil, ray
-from preprocess.ray_utils import ensure_ray
+from contracts.ray_runtime import ensure_ray
 ensure_ray(num_cpus=1)
 assert ray.get(ray.remote(lambda: 1).remote()) == 1
 pids = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}

@@ -1,4 +1,4 @@
-"""Ray start-up and a progress-reporting gather, shared by the stages."""
+"""Ray start-up (loopback only, offline env) and a progress-reporting gather: infrastructure on the ground floor, shared by the stages and the trainer."""
 
 from __future__ import annotations
 
@@ -8,17 +8,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-# Ray workers inherit these; none of them may reach a hub, and Ray's own telemetry stays off.
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "TOKENIZERS_PARALLELISM": "false",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "OMP_WAIT_POLICY": "PASSIVE",  # idle OpenMP threads sleep: processes share few cores
-}
+from contracts.env import OFFLINE_ENV  # Ray workers inherit these: none of them may reach a hub
 
 
 # Local-only by default: Ray's own "local cluster" mode (meant for laptops) makes every Ray
