@@ -9,11 +9,15 @@ sequence but 64 pixels per token, which learnt far slower: 10% digit accuracy af
 
 from preprocess.video.demo_corpus import write_demo_corpus
 
+# Measured (800 steps, batch 32, 1.9M parameters, 1,000 clips; a shared, loaded machine): held-out
+# clips reach 82% digit accuracy (majority over frames; 68% per frame; chance 10%; the judge on real
+# clips 94%) and 100% direction accuracy (chance 25%; the trajectory rule on real clips 100%).
+# Training costs ~0.41 CPU-seconds a step on one thread (~330 s for 800 steps).
 DEMO = {
     "corpus_options": {"num_clips": 1000},
     "curate_options": {"fps": 8, "frames": 4, "grey": True, "max_tokens": 16, "patch_size": 4, "vae_factor": 1},
     "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": 4, "multiple_of": 64, "rope": "axial", "axial_frames": True},
-    "train_steps": 1000,
+    "train_steps": 800,
     "batch_size": 32,
     "lr": 1e-3,
     "eval_options": {"samples_per_class": 4, "cfg_scale": 3.0},
