@@ -76,3 +76,10 @@ def test_dopri5_honours_both_tolerances():
     small = torch.full((4,), 1e-3)  # |x| ~ 1e-3: a loose atol dominates rtol * |x|
     assert _evaluations(small, atol=1e-2, rtol=1e-2) < _evaluations(small, atol=1e-9, rtol=1e-2)
     assert _evaluations(small, atol=1e-9, rtol=1e-2) < _evaluations(small, atol=1e-9, rtol=1e-6)
+
+
+def test_training_loss_takes_a_list_of_one_sample():
+    # a batch of one variable-size sample is a one-element list (the last batch of a bucket)
+    x1 = [torch.randn(4, 1, 2, 2)]
+    loss = FlowMatching().training_loss(lambda x, t: [torch.zeros_like(v) for v in x], x1)
+    assert loss.ndim == 0 and torch.isfinite(loss)
