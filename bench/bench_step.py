@@ -1,17 +1,20 @@
 """One training step (forward, backward, AdamW) of our Flag-DiT vs diffusers' LuminaNextDiT2DModel.
 
-Equal hidden size, depth, heads, image patches (tokens), caption and batch. Each measurement runs
-in its own subprocess (clean peak-memory numbers), ours and theirs alternating round by round
-so background load hits both alike; the reported time is the fastest step over all rounds (the
-least disturbed by other processes on a shared machine; medians are printed too).
+Equal hidden size, depth, heads, image patches (tokens), caption and batch (default: S = hidden
+384, 12 layers, 6 heads, 256 image tokens, batch 8). Each measurement runs in its own subprocess
+(clean peak-memory numbers), ours and theirs interleaved round by round so background load hits
+both alike. Reported: the median step over all rounds, in wall time and in process CPU time (on
+a shared machine the CPU time of a 1-thread run is the steadier of the two), the ratio to
+diffusers in both, and the achieved matmul FLOP/s (FLOPs counted by torch's FlopCounterMode on
+one step) against this machine's matmul peak measured in the same run at the same thread count.
 
-    python bench/bench_step.py                  # S and B, fp32 and bf16 autocast
+    python bench/bench_step.py                  # S, fp32 and bf16 autocast, 1 thread
     python bench/bench_step.py --quick          # a short run
     python bench/bench_step.py --profile        # where our step spends its time (torch.profiler)
 
 Rows: "flag-dit" is the paper's layout (1-D RoPE, a [nextline] token per row: h more tokens than
-patches); "flag-dit axial" has no separator tokens, so its sequence is exactly the reference's.
-tokens/s counts image patches, the same for every row.
+patches); "flag-dit axial" (``--models``) has no separator tokens, so its sequence is exactly the
+reference's. tokens/s counts image patches, the same for every row.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SIZES = {"S": dict(dim=384, n_layers=12, n_heads=6), "B": dict(dim=768, n_layers=12, n_heads=12)}
 MODELS = ("flag-dit", "flag-dit axial", "diffusers")
+PEAK_N = 2048  # square matmul side for the peak measurement
 
 
 def build(kind: str, size: str, cap_dim: int, latent: int):
@@ -79,10 +83,10 @@ def worker(args: argparse.Namespace) -> dict:
     mask[B // 2 :, L // 2 :] = False  # captions of different lengths, as in real batches
     bf16 = args.precision == "bf16"
 
-    def step() -> float:
+    def step() -> tuple[float, float]:
         if device.type == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         t = torch.rand(B, device=device)
         noise = torch.randn_like(x)
         xt = t.view(-1, 1, 1, 1) * x + (1 - t.view(-1, 1, 1, 1)) * noise
@@ -94,21 +98,45 @@ def worker(args: argparse.Namespace) -> dict:
         opt.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu_start
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     for _ in range(args.warmup):
         step()
-    times = [step() for _ in range(args.steps)]
+    measured = [step() for _ in range(args.steps)]
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = _peak_rss_mb() - baseline
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:  # matmuls and attention, forward + backward
+        step()
     n_params = sum(p.numel() for p in model.parameters())
-    # the fastest step is the one least disturbed by other processes on a shared machine
-    return dict(time=min(times), median=statistics.median(times), peak_mb=peak, params=n_params,
-                device=str(device))
+    return dict(wall=[w for w, _ in measured], cpu=[c for _, c in measured], flops=counter.get_total_flops(),
+                peak_mb=peak, params=n_params, device=str(device))
+
+
+def matmul_peak(args: argparse.Namespace) -> dict:
+    """GFLOP/s of a large square matmul per dtype, at the benchmark's thread count (best of 5)."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(PEAK_N, PEAK_N, dtype=dtype), torch.randn(PEAK_N, PEAK_N, dtype=dtype)
+        a @ b
+        walls, cpus = [], []
+        for _ in range(5):
+            w0, c0 = time.perf_counter(), time.process_time()
+            a @ b
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        flops = 2 * PEAK_N**3
+        out[name] = dict(wall=flops / min(walls) / 1e9, cpu=flops / min(cpus) / 1e9)
+    return out
 
 
 def _adamw(params):
@@ -131,9 +159,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_worker(args: argparse.Namespace, kind: str, size: str, precision: str) -> dict:
+def run_worker(args: argparse.Namespace, kind: str, size: str, precision: str, peak: bool = False) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--kind", kind, "--size", size,
-           "--precision", precision]
+           "--precision", precision] + (["--peak"] if peak else [])
     for name in ("batch", "latent", "cap_len", "cap_dim", "steps", "warmup", "threads"):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     # spinning OpenMP workers collapse (10x) when another process holds a core: wait passively
@@ -178,60 +206,78 @@ def profile(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="small batch, few steps, one round")
-    p.add_argument("--sizes", default="S,B")
+    p.add_argument("--quick", action="store_true", help="few steps, one round")
+    p.add_argument("--sizes", default="S")
     p.add_argument("--precisions", default="fp32,bf16")
-    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--models", default="flag-dit,diffusers", help=f"comma list of {', '.join(MODELS)}")
+    p.add_argument("--batch", type=int, default=8)
     p.add_argument("--latent", type=int, default=32, help="latent side; patch 2 gives (latent/2)^2 tokens")
     p.add_argument("--cap-len", type=int, default=32)
     p.add_argument("--cap-dim", type=int, default=768)
-    p.add_argument("--steps", type=int, default=4)
-    p.add_argument("--warmup", type=int, default=3, help="3 steps: Adam states of zero-init layers fill in")
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=2, help="2 steps: Adam states of zero-init layers fill in")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (each model once per round)")
+    p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per run (0: torch's default). On a shared machine 1 is the stable choice: "
                         "with every core busy, OpenMP barriers stall whenever another process holds a core")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--kind", default="flag-dit", help=argparse.SUPPRESS)
     p.add_argument("--size", default="S", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(args)))
+        print(json.dumps(matmul_peak(args) if args.peak else worker(args)))
         return
     if args.quick:
-        args.batch, args.latent, args.steps, args.warmup, args.rounds = 2, 32, 2, 3, 1
+        args.steps, args.warmup, args.rounds = 2, 2, 1
     args.sizes = args.sizes.split(",")
     args.precisions = args.precisions.split(",")
+    models = [m for m in args.models.split(",") if m]
+    if "diffusers" not in models:
+        models.append("diffusers")
     if args.profile:
         profile(args)
         return
 
     tokens = args.batch * (args.latent // 2) ** 2
     print(f"batch {args.batch}, {(args.latent // 2) ** 2} image tokens per sample (latent {args.latent}, patch 2), "
-          f"caption {args.cap_len} x {args.cap_dim}, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"best of {args.rounds} rounds, {args.threads or 'default'} CPU threads")
-    header = (f"{'size':<4} {'prec':<5} {'model':<15} {'params':>8} {'step ms':>9} {'median':>9} {'tokens/s':>10} "
-              f"{'vs diffusers':>13} {'peak MB':>9}")
+          f"caption {args.cap_len} x {args.cap_dim}, fused AdamW, {args.steps} timed steps after {args.warmup} "
+          f"warm-up per run, {args.rounds} interleaved rounds, medians of all timed steps, "
+          f"{args.threads or 'default'} CPU threads")
+    peak = run_worker(args, "none", "S", "fp32", peak=True)
+    print("matmul peak (%d^2, same threads): " % PEAK_N + ", ".join(
+        f"{k} {v['wall']:.0f} GFLOP/s wall / {v['cpu']:.0f} per CPU-second" for k, v in peak.items()))
+    header = (f"{'size':<4} {'prec':<5} {'model':<15} {'params':>8} {'wall ms':>9} {'cpu ms':>9} {'tokens/s':>9} "
+              f"{'vs diffusers wall':>18} {'cpu':>6} {'GFLOP':>7} {'GFLOP/s cpu':>12} {'of peak':>8} {'peak MB':>8}")
     print(header)
     print("-" * len(header))
+    summary = []
     for size in args.sizes:
         for precision in args.precisions:
-            best: dict[str, dict] = {}
+            runs: dict[str, list[dict]] = {kind: [] for kind in models}
             for _ in range(args.rounds):
-                for kind in MODELS:
-                    r = run_worker(args, kind, size, precision)
-                    if kind not in best or r["time"] < best[kind]["time"]:
-                        best[kind] = r
-                    best[kind]["peak_mb"] = min(best[kind]["peak_mb"], r["peak_mb"])
-            ref = best["diffusers"]["time"]
-            for kind in MODELS:
-                r = best[kind]
-                print(f"{size:<4} {precision:<5} {kind:<15} {r['params'] / 1e6:7.1f}M {r['time'] * 1e3:9.1f} "
-                      f"{r['median'] * 1e3:9.1f} "
-                      f"{tokens / r['time']:10.0f} {ref / r['time']:12.2f}x {r['peak_mb']:9.0f}")
-    print(f"device: {r['device']}; peak MB: CUDA max allocated, or CPU peak RSS above the pre-model baseline")
+                for kind in models:  # interleaved: each round runs every model once
+                    runs[kind].append(run_worker(args, kind, size, precision))
+            med = {kind: dict(wall=statistics.median(w for r in rs for w in r["wall"]),
+                              cpu=statistics.median(c for r in rs for c in r["cpu"]),
+                              flops=rs[0]["flops"], params=rs[0]["params"],
+                              peak_mb=min(r["peak_mb"] for r in rs)) for kind, rs in runs.items()}
+            ref = med["diffusers"]
+            for kind in models:
+                r = med[kind]
+                achieved = r["flops"] / r["cpu"] / 1e9
+                print(f"{size:<4} {precision:<5} {kind:<15} {r['params'] / 1e6:7.1f}M {r['wall'] * 1e3:9.0f} "
+                      f"{r['cpu'] * 1e3:9.0f} {tokens / r['wall']:9.0f} {ref['wall'] / r['wall']:17.2f}x "
+                      f"{ref['cpu'] / r['cpu']:5.2f}x {r['flops'] / 1e9:7.1f} {achieved:12.0f} "
+                      f"{achieved / peak[precision]['cpu']:7.0%} {r['peak_mb']:8.0f}")
+            ours = med[models[0]]
+            summary.append(f"{size} {precision}: {models[0]} / diffusers = {ref['wall'] / ours['wall']:.2f}x wall, "
+                           f"{ref['cpu'] / ours['cpu']:.2f}x CPU time")
+    print("step ratios (median of interleaved runs): " + "; ".join(summary))
+    print(f"device: {runs[models[0]][0]['device']}; FLOP/s per CPU-second against the {PEAK_N}^2 matmul peak of the "
+          "same dtype (bf16 rows: bf16 peak); peak MB: CUDA max allocated, or CPU peak RSS above the pre-model baseline")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def forward_flops(cfg: FlagDiTConfig, n_tokens: int, n_patches: int, cap_len: in
     if cfg.cap_dim:
         flops += 2 * cap_len * cfg.cap_dim * 2 * kv * cfg.n_layers  # text keys and values
         flops += 4 * n_tokens * cap_len * D * cfg.n_layers  # cross-attention
-    p2c = cfg.patch_size**2 * cfg.in_channels
+    p2c = cfg.patch_dim  # ph * pw * C
     flops += 2 * n_patches * p2c * D + 2 * n_tokens * D * p2c  # patch embedding, final layer
     return float(flops)
 
@@ -91,7 +91,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = FlagDiT(cfg).to(device).train()
     n_tokens = model.seq_len((1, H, W))
-    n_patches = -(-H // cfg.patch_size) * -(-W // cfg.patch_size)
+    n_patches = -(-H // cfg.patch_hw[0]) * -(-W // cfg.patch_hw[1])
     B = args.batch
     x = torch.randn(B, cfg.in_channels, 1, H, W, device=device)
     t = torch.rand(B, device=device)
