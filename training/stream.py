@@ -17,9 +17,12 @@ generator seeded by (seed, epoch, key), so the draw does not depend on rank or w
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import io
 import json
+import math
 import tarfile
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,7 +32,6 @@ import numpy as np
 import torch
 
 from contracts.members import CAP_FEATS, CAP_MASK, FRAME_COND, LATENT, META, MOMENTS, member, split_member
-from contracts.shards import npy_load
 from training.buckets import BatchBudget, TokenBudgetBatcher, padding_fraction
 from training.data import Example, collate
 
@@ -106,11 +108,32 @@ def _tar_table(path: str) -> dict[str, tuple[int, int]]:
         return {info.name: (info.offset_data, info.size) for info in tar if info.isfile()}
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_header(header: bytes) -> tuple[np.dtype, tuple[int, ...], bool]:
+    d = ast.literal_eval(header.decode("latin1"))
+    return np.dtype(d["descr"]), tuple(d["shape"]), bool(d["fortran_order"])
+
+
+def _npy_header(buf: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+    """(dtype, shape, fortran, data offset) of .npy bytes. np.load parses every header with
+    ast.literal_eval (~0.3 ms); samples of a corpus share a few headers, so they are parsed once."""
+    if buf[:6] != b"\x93NUMPY":
+        raise ValueError("not an .npy member")
+    n, start = (int.from_bytes(buf[8:10], "little"), 10) if buf[6] == 1 else (int.from_bytes(buf[8:12], "little"), 12)
+    dtype, shape, fortran = _parse_header(bytes(buf[start:start + n]))
+    return dtype, shape, fortran, start + n
+
+
+def npy_load(data: bytes) -> np.ndarray:
+    """A read-only view of .npy bytes (plain dtypes only, which is all the encode stage writes)."""
+    dtype, shape, fortran, off = _npy_header(data)
+    arr = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=off)
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
 def _npy_shape(f, offset: int) -> tuple[int, ...]:
     f.seek(offset)
-    version = np.lib.format.read_magic(f)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    return tuple(read(f)[0])
+    return _npy_header(f.read(4096))[1]
 
 
 class ShardReader:
@@ -223,16 +246,16 @@ class ShardStream:
         from encoders.latent import draw_latent
 
         meta = json.loads(self.reader.read(ref.meta))
-        stored = npy_load(self.reader.read(ref.latent))
+        stored = npy_load(self.reader.read(ref.latent)).astype(np.float32)  # a writable copy
         if ref.stochastic:
             info = {"stochastic": True, "scale": meta.get("latent_scale", 1.0), "shift": meta.get("latent_shift", 0.0)}
             latent = draw_latent(stored, info, torch.Generator().manual_seed(mix_seed(self.seed, epoch, ref.key)))
         else:
-            latent = torch.from_numpy(np.ascontiguousarray(stored, dtype=np.float32))
+            latent = torch.from_numpy(stored)
         cond = None if ref.frame_cond is None else torch.from_numpy(npy_load(self.reader.read(ref.frame_cond)).astype(np.float32))
         return Example(key=ref.key, latent=latent,
                        cap_feats=torch.from_numpy(npy_load(self.reader.read(ref.cap_feats)).astype(np.float32)),
-                       cap_mask=torch.from_numpy(npy_load(self.reader.read(ref.cap_mask))),
+                       cap_mask=torch.from_numpy(npy_load(self.reader.read(ref.cap_mask)).copy()),
                        caption=meta.get("caption", ""), split=meta.get("split", ""), meta=meta, frame_cond=cond)
 
     def rank_batch(self, position: Position, refs: list[SampleRef], rank: int = 0, world: int = 1) -> dict:
