@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from preprocess.multiview.cameras import azimuth_of_vector
+from encoders.cameras import azimuth_of_vector
 
 
 def object_label(caption: str, nouns: list[str]) -> int | None:

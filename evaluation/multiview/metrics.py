@@ -56,8 +56,6 @@ def follow_rate(pred: torch.Tensor, pred_perm: torch.Tensor, perm: list[int]) ->
 
 
 def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
-    from preprocess.multiview.demo_corpus import OBJECTS
-
     cfg = ctx.cfg
     examples = [e for e in ctx.examples if e.frame_cond is not None]
     if not examples:
@@ -68,7 +66,8 @@ def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, st
     cams = torch.stack([e.frame_cond for e in examples])  # [N, V, K]
     bins = views
     pose = torch.tensor([[pose_bin(c, bins) for c in cs] for cs in cams])
-    nouns = sorted({n for n in OBJECTS if any(object_label(e.caption, [n]) is not None for e in examples)})
+    # the object is what the caption names after its article and colour ("a red rubber duck")
+    nouns = sorted({" ".join(e.caption.split()[2:]) for e in examples if len(e.caption.split()) > 2})
     labels = [object_label(e.caption, nouns) for e in examples]
     metrics: dict[str, float] = {"num_sets": float(len(examples)), "views_per_set": float(views)}
 

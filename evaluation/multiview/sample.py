@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from preprocess.multiview.cameras import camera_vector
-from preprocess.multiview.demo_corpus import AZIMUTHS, ELEVATION, RADIUS
+from encoders.cameras import RING_AZIMUTHS as AZIMUTHS, RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, camera_vector
 
 
 def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIUS, start: float = AZIMUTHS[0]) -> np.ndarray:

@@ -3,14 +3,14 @@ that train a camera-conditioned Flag-DiT on them within the demo's time budget o
 
 Views are frames: [3, V, 16, 16] pixel-space latents (identity encoder; patch 4: 16 tokens and 4
 [nextline] per view), a [nextframe] token after each view, and each view's camera vector
-(preprocess/multiview/cameras.camera_vector, 8 numbers) added to its tokens through the model's
+(encoders/cameras.camera_vector, 8 numbers) added to its tokens through the model's
 frame_cond hook. 32-pixel views with patch 8 (the same 84 tokens per set) did not learn to denoise
 in 350 steps (held-out FM loss 0.50, noise-like samples); 16-pixel views with patch 4 reach 0.12
 in 400 steps, 89% object accuracy (chance 17%), but pose accuracy only 32% (chance 25%): the
 cameras steer the views weakly at this budget.
 """
 
-from preprocess.multiview.cameras import CAMERA_DIM
+from encoders.cameras import CAMERA_DIM
 from preprocess.multiview.demo_corpus import write_multiview_corpus
 
 DEMO = {

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from preprocess.multiview.cameras import look_at, spherical_to_c2w
+from encoders.cameras import look_at, spherical_to_c2w
 
 OBJECTS = {  # caption noun -> (URDF in pybullet_data, rotation about x in degrees to stand it up, size factor)
     "rubber duck": ("duck_vhacd.urdf", 90.0, 1.0),
@@ -40,9 +40,7 @@ COLOURS = {
     "white": (0.92, 0.92, 0.92),
     "purple": (0.6, 0.25, 0.8),
 }
-AZIMUTHS = tuple(22.5 + 45.0 * k for k in range(8))
-ELEVATION = 20.0
-RADIUS = 1.0  # camera distance; the object is scaled to a bounding sphere of radius 0.5 (of its collision AABB)
+from encoders.cameras import RING_AZIMUTHS as AZIMUTHS, RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS  # noqa: E402  the object is scaled to a bounding sphere of radius 0.5
 FOV_DEG = 45.0
 LIGHT = (1.0, -0.6, 1.2)  # one fixed world light: shading tells the azimuth
 BACKGROUND = (0, 0, 0)

@@ -24,7 +24,7 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin
-from preprocess.multiview.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
+from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
                                           parse_cameras, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview
 from preprocess.multiview.views import (closest_pair, decode_view, foreground_fraction, most_different_size, split_strip,

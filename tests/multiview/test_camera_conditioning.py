@@ -11,7 +11,7 @@ import torch
 from evaluation.multiview.judge import judge_views, pose_bin, train_view_judge
 from evaluation.multiview.metrics import permuted
 from evaluation.sampling import generate
-from preprocess.multiview.cameras import CAMERA_DIM, camera_vector
+from encoders.cameras import CAMERA_DIM, camera_vector
 from training.data import Example, NullCaption, collate
 
 V, S = 4, 8

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from preprocess.multiview.cameras import (CameraFileError, azimuth_of_vector, camera_vector, look_at_error_deg, parse_cameras,
+from encoders.cameras import (CameraFileError, azimuth_of_vector, camera_vector, look_at_error_deg, parse_cameras,
                                           rotation_error, spherical_of, spherical_to_c2w)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from contracts.records import Batch
 from preprocess.curate import CurateConfig, curate
-from preprocess.multiview.cameras import azimuth_of_vector, camera_vector
+from encoders.cameras import azimuth_of_vector, camera_vector
 from preprocess.multiview.demo_corpus import write_multiview_corpus
 
 

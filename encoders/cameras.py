@@ -27,6 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# The default camera ring (the demo renders on it; `lumina sample --views N` spreads N cameras on it):
+# 8 azimuths at 20 degrees elevation, distance 1 from an object scaled into a unit-diameter sphere.
+RING_AZIMUTHS = tuple(22.5 + 45.0 * k for k in range(8))
+RING_ELEVATION = 20.0
+RING_RADIUS = 1.0
+
 CONVENTIONS = ("c2w", "spherical", "w2c_opencv")
 DEFAULT_FOV_DEG = 40.0
 CAMERA_DIM = 8  # width of the per-view camera vector (see camera_vector)
