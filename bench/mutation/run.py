@@ -182,10 +182,14 @@ def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
            "| module | mutants | killed | equivalent | survived | killed / non-equivalent | time |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
+        if not r.mutants:
+            out.append(f"| {r.name} | - | - | - | - | not run | - |")
+            continue
         out.append(f"| {r.name} | {len(r.mutants)} | {r.count('killed')} | {r.count('equivalent')} | "
                    f"{r.count('survived')} | {100 * r.score:.1f}% | {r.seconds / 60:.1f} min |")
     n = sum(len(r.mutants) for r in results)
     k, e, s = (sum(r.count(c) for r in results) for c in ("killed", "equivalent", "survived"))
+    results = [r for r in results if r.mutants]
     out.append(f"| **all** | {n} | {k} | {e} | {s} | {100 * k / max(1, n - e):.1f}% | {total_seconds / 60:.1f} min |")
     for r in results:
         if r.error:
@@ -219,7 +223,10 @@ def main() -> int:
     results = []
     for name in names:
         if args.report_only:
-            results.append(stored(args.work, name, equivalents))
+            if (args.work / f"{name}.json").exists():
+                results.append(stored(args.work, name, equivalents))
+            else:
+                results.append(ModuleResult(name, 0.0, error="not run (no stored result in --work)"))
             continue
         print(f"== {name}", flush=True)
         results.append(run_module(name, modules[name], args.work, args.max_children, equivalents))
