@@ -37,6 +37,7 @@ class RunMonitor:
 
     def log(self, row: dict[str, float]) -> None:
         self._csv.writerow({k: row.get(k) for k in FIELDS})
+        self._file.flush()  # readable while the run goes on
         if self.tb is not None:
             for k, v in row.items():
                 if k != "step" and v is not None:
