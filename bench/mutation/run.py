@@ -64,6 +64,7 @@ class ModuleResult:
     seconds: float
     mutants: list[Mutant] = field(default_factory=list)
     error: str | None = None
+    load: str = ""  # 1/5/15-minute load average when the module started
 
     def count(self, kind: str) -> int:
         if kind == "killed":
@@ -137,9 +138,10 @@ def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents:
     setup_cfg(dest, mod)
     env = dict(os.environ, **OFFLINE)
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *mod.get("functions", [])]
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.monotonic()
     r = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True)
-    result = ModuleResult(name, time.monotonic() - start)
+    result = ModuleResult(name, time.monotonic() - start, load=load)
     (work / f"{name}.log").write_text(r.stdout + r.stderr)
     status = statuses(dest, mod)
     if r.returncode != 0 or not status:
@@ -151,7 +153,7 @@ def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents:
                            capture_output=True, text=True)
         diffs = json.loads(d.stdout) if d.returncode == 0 else {k: f"(no diff: {d.stderr[-300:]})" for k in not_killed}
     result.mutants = [Mutant(key, status[key], diffs.get(key, "")) for key in sorted(status, key=_natural)]
-    (work / f"{name}.json").write_text(json.dumps({"name": name, "seconds": result.seconds, "error": result.error,
+    (work / f"{name}.json").write_text(json.dumps({"name": name, "seconds": result.seconds, "error": result.error, "load": load,
                                                     "mutants": [[m.name, m.status, m.diff] for m in result.mutants]}))
     return judge(result, equivalents)
 
@@ -166,7 +168,7 @@ def judge(result: ModuleResult, equivalents: dict) -> ModuleResult:
 def stored(work: Path, name: str, equivalents: dict) -> ModuleResult:
     """A module's last run, re-judged against today's equivalent.toml (--report-only)."""
     d = json.loads((work / f"{name}.json").read_text())
-    r = ModuleResult(d["name"], d["seconds"], [Mutant(*m) for m in d["mutants"]], d["error"])
+    r = ModuleResult(d["name"], d["seconds"], [Mutant(*m) for m in d["mutants"]], d["error"], d.get("load", "?"))
     return judge(r, equivalents)
 
 
@@ -178,19 +180,19 @@ def _natural(name: str) -> tuple[str, int]:
 def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
     out = ["# Mutation testing report (mutmut)", "",
            f"`make mutation`; total {total_seconds / 60:.1f} min wall; load average at start: {load} "
-           "(2 shared cores: times are noisy).", "",
-           "| module | mutants | killed | equivalent | survived | killed / non-equivalent | time |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "(1/5/15 min; 2 cores shared with other work, so times are noisy).", "",
+           "| module | mutants | killed | equivalent | survived | killed / non-equivalent | time | load at start |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         if not r.mutants:
-            out.append(f"| {r.name} | - | - | - | - | not run | - |")
+            out.append(f"| {r.name} | - | - | - | - | not run | - | |")
             continue
         out.append(f"| {r.name} | {len(r.mutants)} | {r.count('killed')} | {r.count('equivalent')} | "
-                   f"{r.count('survived')} | {100 * r.score:.1f}% | {r.seconds / 60:.1f} min |")
+                   f"{r.count('survived')} | {100 * r.score:.1f}% | {r.seconds / 60:.1f} min | {r.load} |")
     n = sum(len(r.mutants) for r in results)
     k, e, s = (sum(r.count(c) for r in results) for c in ("killed", "equivalent", "survived"))
     results = [r for r in results if r.mutants]
-    out.append(f"| **all** | {n} | {k} | {e} | {s} | {100 * k / max(1, n - e):.1f}% | {total_seconds / 60:.1f} min |")
+    out.append(f"| **all** | {n} | {k} | {e} | {s} | {100 * k / max(1, n - e):.1f}% | {total_seconds / 60:.1f} min | |")
     for r in results:
         if r.error:
             out += ["", f"**{r.name}: {r.error}**"]
@@ -218,7 +220,7 @@ def main() -> int:
     modules = load_modules()
     names = args.modules or list(modules)
     equivalents = load_equivalents()
-    load = " ".join(os.getloadavg().__repr__().strip("()").split(", "))
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.monotonic()
     results = []
     for name in names:
@@ -233,7 +235,7 @@ def main() -> int:
         print(f"   {len(results[-1].mutants)} mutants, {results[-1].count('killed')} killed, "
               f"{results[-1].count('survived')} survived, {results[-1].seconds:.0f} s", flush=True)
     total = sum(r.seconds for r in results) if args.report_only else time.monotonic() - start
-    text = report(results, total, "(see the runs)" if args.report_only else load)
+    text = report(results, total, "per module in the table" if args.report_only else load)
     args.report.write_text(text)
     print(text)
     return 0 if all(r.error is None for r in results) else 1
