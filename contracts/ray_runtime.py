@@ -40,8 +40,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
     if dashboard is None:
         dashboard = os.environ.get(DASHBOARD_ENV, "") == "1"
     kwargs: dict[str, Any] = dict(include_dashboard=dashboard, logging_level=logging.WARNING, log_to_driver=False)
-    if address:
-        ray.init(address=address, **kwargs)
+    if address:  # a cluster's workers get the offline environment too
+        ray.init(address=address, runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
         return
     if node_ip in (None, "127.0.0.1", "localhost"):
         _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's public address
