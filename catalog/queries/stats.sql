@@ -12,7 +12,7 @@ SELECT
     (SELECT count(*) FROM checkpoints) AS checkpoints;
 
 -- name: stats_status
-PIVOT status_counts ON status IN ('accepted', 'rejected', 'quarantined', 'removed', 'superseded') USING sum(samples) ORDER BY modality;
+PIVOT status_counts ON status IN ('accepted', 'rejected', 'quarantined') USING sum(samples) ORDER BY modality;
 
 -- name: stats_drop_reasons
 SELECT modality, status, reason_kind, samples, example_reason FROM drop_reasons ORDER BY samples DESC, modality, reason_kind LIMIT 20;
