@@ -77,12 +77,14 @@ def test_near_duplicate_needs_similar_colour_too(tmp_path):
     """A red and a blue circle in the same place share a greyscale pHash; they are not duplicates."""
     from PIL import ImageDraw
 
+    src = tmp_path / "src"
+    src.mkdir()
     for name, colour in (("red", (220, 40, 40)), ("blue", (50, 80, 230)), ("red2", (224, 44, 44))):
         img = Image.new("RGB", (32, 32))
         ImageDraw.Draw(img).ellipse([8, 8, 24, 24], fill=colour)
-        img.save(tmp_path / f"{name}.png")
-        (tmp_path / f"{name}.txt").write_text(f"a {name} circle")
-    _, samples, _ = curate_all(tmp_path, tmp_path / "home")
+        img.save(src / f"{name}.png")
+        (src / f"{name}.txt").write_text(f"a {name} circle")
+    _, samples, _ = curate_all(src, tmp_path / "home", {**DEMO_OPTIONS, "quality": {"max_solid_fraction": 1.0}})
     status = {Path(s.source_uri).stem: s.status for s in samples}
     assert status == {"blue": "accepted", "red": "accepted", "red2": "rejected"}
 
