@@ -23,3 +23,11 @@ def test_ema_without_warm_up_keeps_the_configured_share_from_the_first_step():
     warm = ModelEMA(start, decay=0.9)
     warm.update(trained, step=0)
     torch.testing.assert_close(warm.module.weight, 0.1 * start.weight + 0.9 * trained.weight)
+
+
+def test_ema_copy_is_frozen_and_leaves_the_model_trainable():
+    # the EMA copy is only ever lerped and sampled from: no autograd graph, no optimizer state
+    model = torch.nn.Linear(2, 2)
+    ema = ModelEMA(model, decay=0.9)
+    assert not any(p.requires_grad for p in ema.module.parameters())
+    assert all(p.requires_grad for p in model.parameters()) and ema.module is not model
