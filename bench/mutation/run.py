@@ -136,24 +136,38 @@ def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents:
     dest = work / name
     scratch_copy(dest)
     setup_cfg(dest, mod)
-    env = dict(os.environ, **OFFLINE)
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *mod.get("functions", [])]
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.monotonic()
-    r = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True)
-    result = ModuleResult(name, time.monotonic() - start, load=load)
+    r = subprocess.run(cmd, cwd=dest, env=dict(os.environ, **OFFLINE), capture_output=True, text=True)
+    seconds = time.monotonic() - start
     (work / f"{name}.log").write_text(r.stdout + r.stderr)
+    error = None if r.returncode == 0 else f"mutmut exited {r.returncode}; see {work / f'{name}.log'}"
+    return collect(name, mod, work, seconds, load, error, equivalents)
+
+
+def collect(name: str, mod: dict, work: Path, seconds: float, load: str, error: str | None,
+            equivalents: dict) -> ModuleResult:
+    """Results from work/NAME/mutants; mutants not yet checked (a run stopped early) are left out
+    of the counts and said in the error line."""
+    dest = work / name
+    env = dict(os.environ, **OFFLINE)
     status = statuses(dest, mod)
-    if r.returncode != 0 or not status:
-        result.error = f"mutmut exited {r.returncode}; see {work / f'{name}.log'}"
+    unchecked = [k for k, s in status.items() if s == "not checked"]
+    status = {k: s for k, s in status.items() if s != "not checked"}
+    if unchecked:
+        error = f"stopped early: {len(status)} of {len(status) + len(unchecked)} mutants checked" + (f"; {error}" if error else "")
+    elif not status:
+        error = error or "no mutants"
     not_killed = sorted(k for k, s in status.items() if s not in KILLED)
     diffs = {}
     if not_killed:
         d = subprocess.run([sys.executable, "-c", _DIFFS], cwd=dest, env=env, input=json.dumps(not_killed),
                            capture_output=True, text=True)
         diffs = json.loads(d.stdout) if d.returncode == 0 else {k: f"(no diff: {d.stderr[-300:]})" for k in not_killed}
-    result.mutants = [Mutant(key, status[key], diffs.get(key, "")) for key in sorted(status, key=_natural)]
-    (work / f"{name}.json").write_text(json.dumps({"name": name, "seconds": result.seconds, "error": result.error, "load": load,
+    result = ModuleResult(name, seconds, [Mutant(k, status[k], diffs.get(k, "")) for k in sorted(status, key=_natural)],
+                          error, load)
+    (work / f"{name}.json").write_text(json.dumps({"name": name, "seconds": seconds, "error": result.error, "load": load,
                                                     "mutants": [[m.name, m.status, m.diff] for m in result.mutants]}))
     return judge(result, equivalents)
 
@@ -216,10 +230,17 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=REPO / "runs" / "mutation")
     ap.add_argument("--report", type=Path, default=HERE / "REPORT.md")
     ap.add_argument("--report-only", action="store_true", help="rebuild the report from the last runs in --work")
+    ap.add_argument("--collect", nargs=2, metavar=("MODULE", "SECONDS"),
+                    help="store the results of a run of MODULE in --work that was stopped after SECONDS")
     args = ap.parse_args()
     modules = load_modules()
     names = args.modules or list(modules)
     equivalents = load_equivalents()
+    if args.collect:
+        name, seconds = args.collect
+        r = collect(name, modules[name], args.work, float(seconds), "?", None, equivalents)
+        print(f"{name}: {len(r.mutants)} checked, {r.error}")
+        return 0
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.monotonic()
     results = []
