@@ -156,6 +156,9 @@ def _demo(argv: list[str]) -> int:
     t = time.time()
     with local_prefect_server():  # on 127.0.0.1, and it dies with this process even after kill -9
         summary = data_to_model(**kwargs)
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler.flush()  # send the last logs while the server is still up
     summary["total_s"] = round(time.time() - t, 1)
     if a.json:
         print(json.dumps(summary, indent=1, default=str))
@@ -171,7 +174,7 @@ def _print_summary(s: dict) -> None:
     print(f"stage seconds     {s['timings_s']} (total {s.get('total_s')} s)")
     print(f"train             {s['train_steps']} steps, final train loss {s['final_train_loss']:.4f}")
     for k, v in m.items():
-        print(f"{k:18s}{v:.4f}" if isinstance(v, float) else f"{k:18s}{v}")
+        print(f"{k:21s}{v:.4f}" if isinstance(v, float) else f"{k:21s}{v}")
     print(f"checkpoint        {s['checkpoint']}")
     for k, v in (s.get("renders") or {}).items():
         print(f"{k:18s}{v}")
