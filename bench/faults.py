@@ -858,9 +858,15 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     if not killed.killed:
         res.note = f"finished (rc {killed.rc}) before the kill"
         return res
+    from catalog.errors import CatalogError
+
     catalog = home / "catalog.duckdb"
-    before_runs = {r[0] for r in read_catalog(catalog, "SELECT run_id FROM runs")} if catalog.exists() else set()
-    resume = stage == "train" and bool(read_catalog(catalog, "SELECT count(*) FROM checkpoints")[0][0])
+    try:  # a kill during the catalog's first migration leaves a file only a writer can open (the rerun)
+        before_runs = {r[0] for r in read_catalog(catalog, "SELECT run_id FROM runs")} if catalog.exists() else set()
+        resume = stage == "train" and bool(read_catalog(catalog, "SELECT count(*) FROM checkpoints")[0][0])
+    except CatalogError as e:
+        before_runs, resume = set(), False
+        res.note = f"before the rerun: {e}"
     rerun = run(chain.command(stage, home, resume=resume), chain.work, logs / f"{index:02d}-{stage}-rerun.log", STAGE_TIMEOUT_S)
     res.rerun_ok = rerun.rc == 0
     res.temp_files_left = _temp_entries(home)
