@@ -30,3 +30,13 @@ def test_frames_quality_of_one_frame_is_that_frame_and_of_none_is_an_error():
 def test_thresholds_as_dict_names_every_threshold_with_its_value():
     d = QualityThresholds(min_contrast=0.2).as_dict()
     assert d["min_contrast"] == 0.2 and d["max_solid_fraction"] == 0.97 and len(d) == 6
+
+
+def test_a_score_at_its_threshold_passes_both_kinds_of_filter_and_the_version_is_recorded():
+    from preprocess.filters.quality import QUALITY_VERSION, quality_verdicts
+
+    th = QualityThresholds()
+    at = {"solid_fraction": th.max_solid_fraction, "contrast": th.min_contrast, "sharpness": th.min_sharpness,
+          "highlight_clip": th.max_highlight_clip, "shadow_clip": th.max_shadow_clip, "colourfulness": th.min_colourfulness}
+    verdicts = quality_verdicts("k", at, th)
+    assert all(v.passed for v in verdicts) and {v.version for v in verdicts} == {QUALITY_VERSION}
