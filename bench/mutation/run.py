@@ -193,7 +193,7 @@ def _natural(name: str) -> tuple[str, int]:
 
 def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
     out = ["# Mutation testing report (mutmut)", "",
-           f"`make mutation`; total {total_seconds / 60:.1f} min wall; load average at start: {load} "
+           f"`make mutation`; total {total_seconds / 60:.1f} min wall (sum of the module runs); load average at start: {load} "
            "(1/5/15 min; 2 cores shared with other work, so times are noisy).", "",
            "| module | mutants | killed | equivalent | survived | killed / non-equivalent | time | load at start |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
