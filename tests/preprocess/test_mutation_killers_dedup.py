@@ -113,3 +113,11 @@ def test_colour_threshold_boundary_is_inclusive(colour, expect):
     a, b = _cand("a" * 32, 0), _cand("b" * 32, 0, colour=colour)
     mark_near_duplicates([a, b], max_distance=4, colour_max_diff=12.0)
     assert _statuses([a, b]) == ["accepted", expect]
+
+
+def test_colour_distance_is_the_largest_cell_difference_not_the_mean():
+    # a small coloured object on a large plain background still counts
+    a = np.zeros((16, 3))
+    b = a.copy()
+    b[5] = (48, 48, 0)
+    assert colour_distance(a, b) == 32.0  # the cell's mean over channels; the other 15 cells do not dilute it
