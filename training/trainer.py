@@ -192,6 +192,10 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
         restore_rng(tensors)
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
+        if rank == 0 and on_checkpoint is not None:
+            # a kill between publishing this folder and registering it would otherwise lose its row;
+            # registration is idempotent by folder, so a registered one is left as it is
+            on_checkpoint(str(ckpt), step, [])
 
     stream = ShardStream(index, budget, TokenCount(model_cfg), cfg.seed, cfg.shuffle_buffer)
     loader = batch_loader(stream, position, rank, world, cfg.loader_workers)
