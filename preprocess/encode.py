@@ -91,8 +91,9 @@ class EncodeStage(Stage[str, str]):
     execution = "actors"
     batch_size = 1
 
-    def __init__(self, modality: str, home: str, cfg: EncodeConfig):
+    def __init__(self, modality: str, home: str, cfg: EncodeConfig, latent_options: dict | None = None):
         self.modality, self.home, self.cfg = modality, home, cfg
+        self.latent_options = latent_options or {}  # measured on the data (speech: log-mel mean and std)
         self.resources = Resources(cpus=1.0, gpus=cfg.gpus_per_actor)
         self.latent_encoder = self.text_encoder = None
 
@@ -103,7 +104,7 @@ class EncodeStage(Stage[str, str]):
         from encoders.text import load_text_encoder
 
         device = "cuda" if self.cfg.gpus_per_actor > 0 else "cpu"  # declared, never guessed
-        self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=device)
+        self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=device, **self.latent_options)
         self.text_encoder = load_text_encoder(self.cfg.text, self.cfg.text_path, layer=self.cfg.text_layer,
                                               max_tokens=self.cfg.max_tokens, device=device)
         write_encoder_files(Workspace.at(self.home), self.latent_encoder, self.text_encoder)
@@ -163,6 +164,13 @@ class EncodeResult:
     encoders: list[dict]  # encoder.json contents, for the catalog
 
 
+def latent_options(modality: str, ws: Workspace, cfg: EncodeConfig, shard_uris: list[str]) -> dict:
+    """Latent-encoder options a modality measures on its data before encoding (speech: the log-mel
+    mean and std as the identity encoder's shift and scale); none for most."""
+    hook = getattr(get_plugin(modality), "latent_options", None)
+    return hook(ws.encoded(modality), cfg.latent, shard_uris) if hook else {}
+
+
 def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
     folder = Workspace.at(home).curated(modality)
     return sorted(str(p) for p in folder.glob("curated-*.tar")) if folder.is_dir() else []
@@ -177,7 +185,7 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
     if not shard_uris:
         raise ValueError(f"no curated {modality} shards under {ws.curated(modality)}: run `lumina curate` first")
     ws.encoded(modality).mkdir(parents=True, exist_ok=True)
-    stage = EncodeStage(modality, str(ws.home), cfg)
+    stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris))
     batch_paths = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")
     first = {e.kind: e.encoder_fingerprint for e in Batch.read(batch_paths[0]).encodings}
     infos = [json.loads(ws.encoder_info(first[k]).read_text()) for k in ("latent", "text")]

@@ -2,7 +2,8 @@
 
 log(clamp(|STFT| mel-filtered, 1e-5)): magnitude (power 1) STFT, n_fft 1024, hop 256, window 1024,
 80 Slaney mel bins from 0 to 8000 Hz at 22,050 Hz. The model sees (log-mel - mean) / std with the
-mean and std recorded in every sample's meta (so they travel with the encoding).
+dataset's own mean and std, measured at encoding time and held by the identity latent encoder as its
+shift and scale (preprocess/speech/normalisation.py): no constant here normalises anything.
 
 The settings live here once; evaluation and `lumina sample` read them from the same module.
 """
@@ -31,9 +32,6 @@ class MelSettings:
 
 
 MEL = MelSettings()
-# Log-mel statistics of loudness-normalised speech (-23 LUFS), measured on the demo corpus; a
-# dataset may record its own in the curate options.
-MEL_MEAN, MEL_STD = -5.3, 2.2  # 391 clips, 2026-12: mean -5.26, std 2.20
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -89,10 +87,10 @@ def griffin_lim(logmel: np.ndarray, s: MelSettings = MEL, n_iter: int = 32, seed
 LAYOUTS = ("channels", "image")
 
 
-def to_latent(logmel: np.ndarray, layout: str, mean: float = MEL_MEAN, std: float = MEL_STD) -> np.ndarray:
-    """[n_mels, W] -> the model's [C, T, H, W]: "channels" = [n_mels, 1, 1, W] (patches along time
-    only, patch (1, pw)); "image" = [1, 1, n_mels, W] (2-D patches)."""
-    z = (np.asarray(logmel, dtype=np.float32) - mean) / std
+def to_latent(logmel: np.ndarray, layout: str) -> np.ndarray:
+    """[n_mels, W] -> the [C, T, H, W] layout: "channels" = [n_mels, 1, 1, W] (patches along time
+    only, patch (1, pw)); "image" = [1, 1, n_mels, W] (2-D patches). Values unchanged."""
+    z = np.asarray(logmel, dtype=np.float32)
     if layout == "channels":
         return z[:, None, None, :]
     if layout == "image":
@@ -100,8 +98,7 @@ def to_latent(logmel: np.ndarray, layout: str, mean: float = MEL_MEAN, std: floa
     raise ValueError(f"mel layout must be one of {LAYOUTS}, got {layout!r}")
 
 
-def from_latent(z: np.ndarray, mean: float = MEL_MEAN, std: float = MEL_STD) -> np.ndarray:
-    """[C, T, H, W] in either layout -> [n_mels, W] log-mel."""
+def from_latent(z: np.ndarray) -> np.ndarray:
+    """[C, T, H, W] in either layout -> [n_mels, W] (decode with the latent encoder first)."""
     z = np.asarray(z, dtype=np.float32)
-    mel = z[:, 0, 0, :] if z.shape[0] > 1 else z[0, 0]
-    return mel * std + mean
+    return z[:, 0, 0, :] if z.shape[0] > 1 else z[0, 0]

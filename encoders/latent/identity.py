@@ -6,23 +6,40 @@ import numpy as np
 
 
 class IdentityLatentEncoder:
-    """x as it is (float16 on disk): C = C_in, no downsampling, scale 1, deterministic."""
+    """x as it is (float16 on disk): C = C_in, no downsampling, deterministic. ``shift`` and ``scale``
+    (default 0 and 1) normalise it as the latent contract says, z = (x - shift) * scale: a speech
+    dataset's log-mel mean and 1 / std, measured when it is encoded. They are options, so they enter
+    the fingerprint and the recorded description, and decoding un-normalises with the stored values."""
 
     name = "identity"
-    fingerprint = "identity@v1"
-    scale, shift, downsample, stochastic = 1.0, 0.0, 1, False
+    downsample, stochastic = 1, False
 
-    def __init__(self, channels: int = 3):
+    def __init__(self, channels: int = 3, shift: float = 0.0, scale: float = 1.0):
         self.latent_channels = channels  # declarative: 3 for RGB, 1 (or n_mels) for a spectrogram
+        self.shift, self.scale = float(shift), float(scale)
+        if not self.scale > 0:
+            raise ValueError(f"identity scale must be positive, got {scale}")
+
+    @property
+    def fingerprint(self) -> str:
+        if (self.shift, self.scale) == (0.0, 1.0):
+            return "identity@v1"
+        import hashlib
+        import json
+
+        return "identity@" + hashlib.sha256(json.dumps([self.shift, self.scale]).encode()).hexdigest()[:16]
 
     def encode(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float32).astype(np.float16)
+        return ((np.asarray(x, dtype=np.float32) - self.shift) * self.scale).astype(np.float16)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        return np.asarray(z, dtype=np.float32)
+        return np.asarray(z, dtype=np.float32) / self.scale + self.shift
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": None, "options": {"channels": self.latent_channels}, "fingerprint": self.fingerprint}
+        options: dict = {"channels": self.latent_channels}
+        if (self.shift, self.scale) != (0.0, 1.0):
+            options.update(shift=self.shift, scale=self.scale)
+        return {"name": self.name, "path": None, "options": options, "fingerprint": self.fingerprint}
 
 
 class IdentityImageEncoder:

@@ -1,7 +1,9 @@
 """Speech evaluation: spoken-digit accuracy (judged by a classifier trained on real held-out
 log-mels, with its own accuracy and chance), mel-cepstral distortion against the real recording of
 the same text (beside real-vs-real), and grammar-constrained pocketsphinx WER on generated and on
-real speech through the same vocoder. Generated lengths come from the phoneme count."""
+real speech through the same vocoder. Generated lengths come from the phoneme count. Log-mels are
+un-normalised by the checkpoint's latent encoder (the dataset's mean and std stored with the
+encoding); the judge sees model-space (normalised) spectrograms, real and generated alike."""
 
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ from evaluation.speech.distortion import mcd
 from evaluation.speech.judge import DIGIT_WORDS, digit_label, to_input, train_judge
 from evaluation.speech.render import spectrogram_png, write_wav
 from evaluation.speech.vocoder import vocode
-from encoders.audio.mel import MEL, MEL_MEAN, MEL_STD, from_latent
+from encoders.audio.mel import MEL, from_latent
 
 
-def _mel(z: torch.Tensor | np.ndarray, meta: dict) -> np.ndarray:
-    return from_latent(np.asarray(z, np.float32), meta.get("mel_mean", MEL_MEAN), meta.get("mel_std", MEL_STD))
+def _mel(ctx: EvalContext, z: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Model-space latent -> [80, W] log-mel, through the recorded latent encoder."""
+    return from_latent(ctx.decode(np.asarray(z, np.float32)))
 
 
 def _at_length(e, frames: int):
@@ -50,15 +53,14 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
         return metrics, {}
     lengths = [dur.frames(int(e.meta.get("n_phones", 0)) or 1) for e in chosen]
     generated = ctx.generate([_at_length(e, n) for e, n in zip(chosen, lengths)], seed=cfg.seed + 1)
-    gen = [ctx.decode(g.numpy()) for g in generated]
-    gen_mels = [_mel(g, e.meta) for g, e in zip(gen, chosen)]
-    real_mels = [_mel(e.latent, e.meta) for e in chosen]
+    gen_mels = [_mel(ctx, g) for g in generated]
+    real_mels = [_mel(ctx, e.latent) for e in chosen]
 
     if prompts:
         x = to_input([e.latent for e, _ in digits])
         report = train_judge(x, torch.tensor([y for _, y in digits]), seed=cfg.seed)
         targets = torch.tensor([digit_label(e.caption) for e in prompts])
-        preds = report.judge.predict(to_input([torch.from_numpy(np.asarray(g)) for g in gen[: len(prompts)]]))
+        preds = report.judge.predict(to_input([torch.as_tensor(g, dtype=torch.float32) for g in generated[: len(prompts)]]))
         metrics.update(digit_accuracy=(preds == targets).float().mean().item(), judge_test_accuracy=report.test_accuracy,
                        chance_accuracy=1.0 / len({y for _, y in digits}), num_generated_digits=float(len(prompts)))
 
@@ -67,7 +69,7 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     metrics["mcd_db"] = float(np.mean([mcd(g, r) for g, r in zip(gen_mels, real_mels)]))
     pairs = [(v[0], v[1]) for v in by_caption.values() if len(v) > 1][: max(10, len(chosen))]
     if pairs:
-        metrics["mcd_real_vs_real_db"] = float(np.mean([mcd(_mel(a.latent, a.meta), _mel(b.latent, b.meta)) for a, b in pairs]))
+        metrics["mcd_real_vs_real_db"] = float(np.mean([mcd(_mel(ctx, a.latent), _mel(ctx, b.latent)) for a, b in pairs]))
 
     gen_audio = [vocode(m) for m in gen_mels]
     real_audio = [vocode(m) for m in real_mels]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.speech.vocoder import vocode
-from encoders.audio.mel import MEL, MEL_MEAN, MEL_STD, from_latent
+from encoders.audio.mel import MEL, from_latent
 
 
 def write_wav(path: Path, y: np.ndarray) -> Path:
@@ -39,15 +39,16 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
     return path
 
 
-def save_samples(decoded: list[np.ndarray], out: Path, mean: float = MEL_MEAN, std: float = MEL_STD) -> list[Path]:
-    """`lumina sample`: each decoded latent [C, T, H, W] -> a WAV (out, or out_<i>.wav for several)
-    and its spectrogram PNG beside it."""
+def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
+    """`lumina sample`: each decoded log-mel [C, T, H, W] (un-normalised by the checkpoint's latent
+    encoder, which holds the dataset's mean and std) -> a WAV (out, or out_<i>.wav for several) and
+    its spectrogram PNG beside it."""
     out = Path(out)
     paths = []
     for i, z in enumerate(decoded):
         wav = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix or '.wav'}")
         wav = wav.with_suffix(".wav")
-        mel = from_latent(z, mean, std)
+        mel = from_latent(z)
         paths.append(write_wav(wav, vocode(mel)))
         paths.append(spectrogram_png([mel], [wav.stem], wav.with_suffix(".png"), cols=1))
     return paths

@@ -3,8 +3,9 @@
 Sources: audio files (wav, flac, ogg, mp3) with a transcript .txt/.json beside them, or an
 LJSpeech-style ``metadata.csv`` (``id|transcript|normalised transcript``, audio in ``wavs/<id>.wav``)
 through any source kind. Curated shard members: ``flac`` (normalised 16-bit audio at 22,050 Hz) and
-``mel.npy`` (the log-mel [80, frames], float32). The encoder's input is the normalised log-mel in
-the layout chosen by the ``layout`` option; its mean, std and layout are in every sample's meta.
+``mel.npy`` (the log-mel [80, frames], float32). The encoder's input is the log-mel in the layout
+chosen by the ``layout`` option (recorded in every sample's meta); the identity latent encoder
+normalises it with the dataset's mean and std, measured at encoding time (``normalisation.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
+from preprocess.speech.normalisation import frozen_statistics
 from encoders.text.transcript import normalise_transcript, phonemes
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga")
@@ -48,8 +51,6 @@ class SpeechOptions:
     language: str = "en-us"
     dedup_max_distance: float = 0.15  # fingerprint distance (log-mel bands) at or below which two clips are one
     layout: str = "channels"  # "channels": [80, 1, 1, W], patches (1, pw); "image": [1, 1, 80, W]
-    mel_mean: float = melspec.MEL_MEAN
-    mel_std: float = melspec.MEL_STD
     metadata_name: str = "metadata.csv"  # LJSpeech-style transcript listing
 
     def __post_init__(self) -> None:
@@ -131,7 +132,7 @@ class SpeechPlugin(ModalityPlugin):
             "transcript": caption, "phonemes": " ".join(phones), "n_phones": len(phones), "mel_frames": int(logmel.shape[1]),
             "original_sample_rate": p.original_sr, "channels": p.channels, "raw_duration": round(p.raw_duration, 4),
             "loudness_lufs": round(p.loudness_lufs, 2), "snr_db": round(p.snr_db, 2), "phones_per_second": round(rate, 3),
-            "mel_layout": opts.layout, "mel_mean": opts.mel_mean, "mel_std": opts.mel_std, "mel": melspec.MEL.to_dict(),
+            "mel_layout": opts.layout, "mel": melspec.MEL.to_dict(),
         }
         rec = SampleRecord(status=status, reason=reason, caption=transcript, width=int(logmel.shape[1]), height=melspec.MEL.n_mels,
                            frames=1, duration=round(p.duration, 4), sample_rate=TARGET_SR, meta=meta, **base)
@@ -152,6 +153,13 @@ class SpeechPlugin(ModalityPlugin):
         return {AUDIO: buf.getvalue(), MEL: npy_bytes(melspec.log_mel(p.audio))}
 
     def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
+        """The log-mel as it is, in the sample's layout: normalising is the latent encoder's job."""
         meta: dict[str, Any] = json.loads(fields.get(META, b"{}") or b"{}")
-        return melspec.to_latent(npy_load(fields[MEL]), meta.get("mel_layout", "channels"),
-                                 meta.get("mel_mean", melspec.MEL_MEAN), meta.get("mel_std", melspec.MEL_STD))
+        return melspec.to_latent(npy_load(fields[MEL]), meta.get("mel_layout", "channels"))
+
+    def latent_options(self, encoded_dir: Path, latent: str, shard_uris: list[str]) -> dict:
+        """The encode stage's hook: the identity encoder's shift and scale from the dataset's log-mel
+        mean and std (frozen per workspace at the first encoding)."""
+        if latent != "identity":
+            return {}
+        return frozen_statistics(encoded_dir, shard_uris).latent_options()

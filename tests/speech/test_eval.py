@@ -7,7 +7,7 @@ import numpy as np
 from evaluation.speech import durations
 from evaluation.speech.distortion import mcd
 from preprocess.speech.espeak import synthesise
-from encoders.audio.mel import MEL_MEAN, MEL_STD, log_mel, to_latent
+from encoders.audio.mel import log_mel, to_latent
 
 
 def _mel(word: str, voice: str = "en-us", rate: int = 160) -> np.ndarray:
@@ -33,7 +33,7 @@ def test_save_samples_writes_speech_wav_and_png(tmp_path):
     from evaluation.speech.asr import recognise
     from evaluation.speech.render import save_samples
 
-    z = to_latent(_mel("seven", rate=130), "channels", MEL_MEAN, MEL_STD)
+    z = to_latent(_mel("seven", rate=130), "channels")  # a decoded (un-normalised) log-mel
     paths = save_samples([z], tmp_path / "seven.wav")
     assert [p.name for p in paths] == ["seven.wav", "seven.png"]
     y, sr = sf.read(paths[0])
