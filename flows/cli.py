@@ -29,7 +29,7 @@ def _print(obj: dict, as_json: bool) -> None:
 
 
 def _curate(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from flows.cli_config import add_clip_args, add_common_args, add_config_args, clip_options, config_from_args
     from preprocess.curate import CurateConfig
 
     p = argparse.ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
@@ -38,12 +38,13 @@ def _curate(argv: list[str]) -> int:
     add_config_args(p, CurateConfig, skip=("options",))
     p.add_argument("--max-tokens", type=int, help="image: latent tokens per image (the token budget)")
     p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
+    add_clip_args(p)
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     options = {k: v for k, v in {"max_tokens": a.max_tokens, "resize": a.resize}.items() if v is not None}
     cfg = config_from_args(CurateConfig, a)
-    cfg.options = {**cfg.options, **options}
+    cfg.options = clip_options(a, {**cfg.options, **options})
     from flows.steps import curate_step
 
     out = curate_step(a.source, a.home, cfg, backend="local" if a.local else "ray")
@@ -156,9 +157,9 @@ def _demo(argv: list[str]) -> int:
     t = time.time()
     with local_prefect_server():  # on 127.0.0.1, and it dies with this process even after kill -9
         summary = data_to_model(**kwargs)
-        from prefect.logging.handlers import APILogHandler
+        from prefect.logging.handlers import APILogWorker
 
-        APILogHandler.flush()  # send the last logs while the server is still up
+        APILogWorker.drain_all(timeout=5)  # send the last logs while the server is still up
     summary["total_s"] = round(time.time() - t, 1)
     if a.json:
         print(json.dumps(summary, indent=1, default=str))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import cycle, islice
 from pathlib import Path
 
 import torch
@@ -9,6 +10,15 @@ import torch
 from evaluation.context import EvalContext
 from evaluation.image.judge import digit_label, train_judge
 from evaluation.image.render import save_grid, to_uint8
+from training.data import Example
+
+
+def per_class_prompts(labelled: list[tuple[Example, int]], per_class: int) -> list[tuple[Example, int]]:
+    """`per_class` prompts for every class present, reusing a class's captions when it has fewer examples."""
+    by_class: dict[int, list[tuple[Example, int]]] = {}
+    for item in labelled:
+        by_class.setdefault(item[1], []).append(item)
+    return [p for label in sorted(by_class) for p in islice(cycle(by_class[label]), per_class)]
 
 
 def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
@@ -20,7 +30,7 @@ def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
         images = torch.stack([e.latent for e, _ in digits])
         labels = torch.tensor([y for _, y in digits])
         report = train_judge(images, labels, seed=cfg.seed)
-        prompts = [(e, y) for label in range(10) for e, y in [d for d in digits if d[1] == label][: cfg.samples_per_class]]
+        prompts = per_class_prompts(digits, cfg.samples_per_class)
         targets = torch.tensor([y for _, y in prompts])
         generated = ctx.generate([e for e, _ in prompts], seed=cfg.seed + 1)
         preds = report.judge.predict(torch.stack(list(generated)) if isinstance(generated, list) else generated)
