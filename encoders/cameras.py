@@ -28,10 +28,17 @@ from dataclasses import dataclass
 import numpy as np
 
 # The default camera ring (the demo renders on it; `lumina sample --views N` spreads N cameras on it):
-# 8 azimuths at 20 degrees elevation, distance 1 from an object scaled into a unit-diameter sphere.
-RING_AZIMUTHS = tuple(22.5 + 45.0 * k for k in range(8))
+# N evenly spaced azimuths at 20 degrees elevation, distance 1 from an object scaled into a
+# unit-diameter sphere; by default each azimuth sits in the middle of its 360/N-degree pose bin.
 RING_ELEVATION = 20.0
 RING_RADIUS = 1.0
+
+
+def ring_azimuths(views: int, start: float | None = None) -> list[float]:
+    """``views`` azimuths 360/views degrees apart, from ``start`` (default: half a step, the bin centre)."""
+    step = 360.0 / views
+    first = step / 2 if start is None else start
+    return [(first + step * k) % 360.0 for k in range(views)]
 
 CONVENTIONS = ("c2w", "spherical", "w2c_opencv")
 DEFAULT_FOV_DEG = 40.0

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from encoders.cameras import azimuth_of_vector
 from evaluation.context import EvalContext
 from evaluation.image.render import to_uint8
 from evaluation.multiview.judge import judge_views, object_label, pose_bin, train_view_judge
@@ -36,7 +37,8 @@ def psnr_ssim(generated: torch.Tensor, real: torch.Tensor) -> tuple[float, float
 
     g = ((generated + 1) / 2).permute(0, 2, 3, 4, 1).reshape(-1, *generated.shape[3:], 3).numpy().astype(np.float64)
     r = ((real + 1) / 2).permute(0, 2, 3, 4, 1).reshape(-1, *real.shape[3:], 3).numpy().astype(np.float64)
-    psnr = [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(r, g)]
+    with np.errstate(divide="ignore"):  # identical views: infinite PSNR, capped below
+        psnr = [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(r, g)]
     ssim = [structural_similarity(a, b, data_range=1.0, channel_axis=-1) for a, b in zip(r, g)]
     return float(np.mean(np.minimum(psnr, 100.0))), float(np.mean(ssim))
 
@@ -110,7 +112,7 @@ def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, st
     gen8, real8 = [to_uint8(g.numpy()) for g in generated[:n]], [to_uint8(r.numpy()) for r in real[:n]]
     renders = {"grid": str(save_strip([row for pair in zip(gen8, real8) for row in pair], out / "view_strips.png"))}
     (out / "view_strips.txt").write_text("".join(f"rows {2 * i}, {2 * i + 1} (generated, real): {e.caption} | azimuths "
-                                                 f"{[round(a, 1) for a in e.meta.get('azimuths', [])]}\n" for i, e in enumerate(examples[:n])))
+                                                 f"{[round(azimuth_of_vector(c.numpy()), 1) for c in e.frame_cond]}\n" for i, e in enumerate(examples[:n])))
     renders["grid_captions"] = str(out / "view_strips.txt")
     for i in range(n):
         renders[f"strip_{i}"] = str(save_strip([gen8[i], real8[i]], out / f"strip_{i:02d}.png"))

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from encoders.cameras import RING_AZIMUTHS as AZIMUTHS, RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, camera_vector
+from encoders.cameras import RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, camera_vector, ring_azimuths
 
 
-def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIUS, start: float = AZIMUTHS[0]) -> np.ndarray:
-    """[views, CAMERA_DIM]: azimuths start + 360 k / views, in azimuth order (the curated order)."""
-    return np.stack([camera_vector(elevation, (start + 360.0 * k / views) % 360.0, radius) for k in range(views)])
+def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIUS, start: float | None = None) -> np.ndarray:
+    """[views, CAMERA_DIM]: azimuths start + 360 k / views (default start: the demo ring's), in azimuth order."""
+    return np.stack([camera_vector(elevation, az, radius) for az in ring_azimuths(views, start)])
 
 
 def prepare(cfg, ckpt_dir: Path, shape: list[int]) -> tuple[list[int], dict]:

@@ -4,8 +4,9 @@ the objects that ship with pybullet, written as a user's folders would look.
 Each object folder holds N view PNGs, ``cameras.json`` (c2w convention; every third object in the
 Zero123-style spherical convention, so both readers are exercised) and ``caption.txt`` describing
 what is visible ("a red teddy bear"). Objects are scaled so their bounding sphere has radius 0.5
-(the Objaverse-style normalisation), recoloured, and seen from N of 8 azimuths (22.5 + 45k
-degrees) at a fixed elevation under one fixed world light, so a view's shading tells where the
+(the Objaverse-style normalisation), recoloured, and seen from a ring of N evenly spaced azimuths
+(each in the middle of its 360/N-degree pose bin, the ring turned by up to RING_JITTER_DEG per
+object) at a fixed elevation under one fixed world light, so a view's shading tells where the
 camera stands even for the sphere and the cube. The views are listed in a random order (curation
 puts them in canonical order). Planted bad inputs sit in ``planted/``. Deterministic: the same
 arguments write the same bytes.
@@ -40,7 +41,8 @@ COLOURS = {
     "white": (0.92, 0.92, 0.92),
     "purple": (0.6, 0.25, 0.8),
 }
-from encoders.cameras import RING_AZIMUTHS as AZIMUTHS, RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS  # noqa: E402  the object is scaled to a bounding sphere of radius 0.5
+from encoders.cameras import RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, ring_azimuths  # noqa: E402  the object is scaled to a bounding sphere of radius 0.5
+RING_JITTER_DEG = 10.0  # each object's ring is turned by up to this much, so cameras are not 4 fixed codes
 FOV_DEG = 45.0
 LIGHT = (1.0, -0.6, 1.2)  # one fixed world light: shading tells the azimuth
 BACKGROUND = (0, 0, 0)
@@ -154,7 +156,8 @@ def write_multiview_corpus(root: str | Path, num_objects: int = 240, views: int 
         for i in range(num_objects):
             noun, colour = nouns[i % len(nouns)], colours[(i // len(nouns) + i) % len(colours)]
             rgb = tuple(float(np.clip(c + rng.uniform(-0.08, 0.08), 0, 1)) for c in COLOURS[colour])
-            azimuths = [AZIMUTHS[k] for k in rng.permutation(len(AZIMUTHS))[:views]]  # listed unordered
+            ring = ring_azimuths(views, 180.0 / views + rng.uniform(-RING_JITTER_DEG, RING_JITTER_DEG))
+            azimuths = [round(ring[k], 3) for k in rng.permutation(views)]  # listed unordered
             bbox, images, names = render_object(r, noun, colour, rgb, azimuths)
             caption = f"a {colour} {noun}"
             _write_sample(root / "objects" / f"object_{i:04d}", images, _camera_doc(names, bbox, spherical=i % 3 == 2), caption)

@@ -13,6 +13,8 @@ from contracts.records import Batch
 from contracts.shards import iter_samples
 from preprocess.curate import CurateConfig, curate
 from preprocess.modality import get_plugin
+from preprocess.multiview.plugin import VIEWS, ring_start
+from preprocess.multiview.views import split_strip
 from tests.multiview.expected import EXPECTED
 
 
@@ -52,15 +54,21 @@ def test_rerun_gives_identical_rows(curated):
 
 
 def test_curated_views_are_ordered_with_their_cameras(curated):
+    """Curated: canonical order on a ring 90 degrees apart. Encoder input: the same ring started at
+    a hashed view, each view still beside its own camera, and not every set starting alike."""
     _, first, _ = curated
     plugin = get_plugin("multiview")
-    n = 0
+    starts = []
     for uri in first.shard_uris:
         for key, fields in iter_samples(uri):
             x, cond = plugin.media_array(fields), plugin.frame_cond(fields)
             assert x.shape == (3, 4, 32, 32) and x.min() >= -1 and x.max() <= 1
             az = [v["azimuth"] for v in plugin.cameras_of(fields)]
             assert az == sorted(az) and cond.shape == (4, 8)
-            assert np.allclose(np.degrees(np.arctan2(cond[:, 0], cond[:, 1])) % 360, az, atol=1e-3)
-            n += 1
-    assert n == 12
+            assert np.allclose(np.diff(az), 90.0, atol=1e-2)
+            start = ring_start(fields)
+            starts.append(start)
+            assert np.allclose(np.degrees(np.arctan2(cond[:, 0], cond[:, 1])) % 360, np.roll(az, -start), atol=1e-3)
+            canonical = split_strip(fields[VIEWS], 4).astype(np.float32) / 127.5 - 1.0  # [V, H, W, 3]
+            assert np.allclose(x.transpose(1, 2, 3, 0), np.roll(canonical, -start, axis=0))
+    assert len(starts) == 12 and len(set(starts)) > 1
