@@ -31,6 +31,18 @@ def split_arch_spec(path: str) -> tuple[str | None, Path]:
     return None, Path(path)
 
 
+def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
+    """Cheap checks of a CLIP location, no weights read: one-line errors for what Clip() would fail on."""
+    arch, p = split_arch_spec(str(path))
+    if arch is not None or (p / "open_clip_config.json").exists():
+        return  # open_clip's CLIP classes all hold an image tower
+    if not (p / "config.json").exists():
+        raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE")
+    model_type = json.loads((p / "config.json").read_text()).get("model_type")
+    if need_vision and model_type != "clip":
+        raise ValueError(f"the CLIP at {path} is a {model_type!r} with no image tower: image scores need a full CLIP (text + vision)")
+
+
 class Clip:
     """A loaded CLIP: tokenise, text tokens at a layer + pooled, image embeddings."""
 

@@ -187,6 +187,17 @@ def mark_exact_duplicates(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def score_with_models(stage: Stage | None, cands: list[Candidate], backend: str) -> list[Candidate]:
+    """Run the plugin's model-bearing scoring stage (``plugin.scoring_stage(opts)``; None: nothing
+    to do) on the accepted candidates, in key order so the batches, and the scores, are the same
+    on every run; the others pass through untouched, in their place."""
+    accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
+    if stage is None or not accepted:
+        return cands
+    scored = {c.record.key: c for c in run_stage(stage, accepted, backend, num_actors=getattr(stage, "num_actors", 1))}
+    return [scored[c.record.key] if c.accepted else c for c in cands]
+
+
 def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:
     """Curate a source into shards under <home>/curated/<modality>. Runs with or without Ray."""
     cfg = cfg or CurateConfig()
@@ -200,12 +211,14 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
         str(source), caption_key=cfg.caption_key, path_column=cfg.path_column, caption_column=cfg.caption_column,
         media_column=cfg.media_column, follow_symlinks=cfg.follow_symlinks)
 
+    scoring = plugin.scoring_stage(opts)  # before any work: a wrong model path fails here, in one line
     inputs, leftovers = plugin.group(list_entries(spec), opts)
     if not inputs and not leftovers:
         raise ValueError(f"source {spec.uri} is empty")
     analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), inputs, backend)
     cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     cands = mark_exact_duplicates(cands)
+    cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     plugin.near_duplicates(cands, opts)  # needs the global view: in the driver, on signatures only
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
 

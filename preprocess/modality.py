@@ -65,6 +65,14 @@ class ModalityPlugin(ABC):
         """The bytes the sample key hashes (with the caption). Default: the media entries' bytes."""
         return [item.media[k].read() for k in sorted(item.media)]
 
+    def scoring_stage(self, opts: Any) -> Any:
+        """A model-bearing scoring step (a ``Stage`` over Candidates, ``execution = "actors"``, its
+        model loaded once per worker in ``setup()``, an optional ``num_actors``) run on the
+        candidates still accepted after analysis and exact dedup; it appends verdicts and rejects
+        what fails. Built in the driver, so it checks its paths there. None, the default, when the
+        options turn no model on: then nothing is loaded and curation is as without it."""
+        return None
+
     def near_duplicates(self, cands: list[Candidate], opts: Any) -> None:
         """Mark near duplicates among accepted candidates (in place), with a verdict naming the match."""
 

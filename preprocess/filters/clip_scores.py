@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,7 @@ import torch
 
 from encoders.clip import Clip
 from encoders.device import resolve_device
-
-CLIP_FILTER_VERSION = "1"
-AESTHETIC_TIERS = {"laion-aesthetics-4.5": 4.5, "laion-aesthetics-5": 5.0, "laion-aesthetics-6.5 / pixart": 6.5}
-
-
-@dataclass(frozen=True)
-class ClipThresholds:
-    min_aesthetic: float = 5.0  # the tiers: 4.5 (LAION-Aesthetics 4.5+), 5.0 (5+), 6.5 (6.5+, PixArt-style high aesthetic)
-    min_clip_similarity: float = 0.28  # LAION-5B's cut (ViT-B/32); recalibrate for another CLIP
+from preprocess.filters.clip_config import AESTHETIC_TIERS, CLIP_FILTER_VERSION, ClipThresholds, clip_verdicts  # noqa: F401 - re-exported
 
 
 def load_aesthetic_head(path: str | Path, embed_dim: int) -> torch.nn.Sequential:
@@ -80,14 +71,3 @@ class ClipScorer:
         img = np.asarray(emb, np.float32) / np.linalg.norm(emb, axis=-1, keepdims=True).clip(min=1e-12)
         return (img * text).sum(-1)
 
-
-def clip_verdicts(key: str, th: ClipThresholds, aesthetic: float | None = None, similarity: float | None = None) -> list:
-    """Verdicts for the CLIP scores that were computed (a scorer without a head gives no aesthetic verdict)."""
-    from contracts.records import VerdictRecord
-
-    out = []
-    if aesthetic is not None:
-        out.append(VerdictRecord(key, "aesthetic", CLIP_FILTER_VERSION, float(aesthetic), th.min_aesthetic, bool(aesthetic >= th.min_aesthetic)))
-    if similarity is not None:
-        out.append(VerdictRecord(key, "clip_similarity", CLIP_FILTER_VERSION, float(similarity), th.min_clip_similarity, bool(similarity >= th.min_clip_similarity)))
-    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
+from preprocess.filters.clip_config import ClipScoring
 from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
 from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
@@ -36,8 +38,13 @@ class ImageOptions:
     vae_factor: int = 8  # 8 for SD/SDXL VAEs, 1 for identity (pixel-space) latents
     size: int = 32  # square: the side
     quality: QualityThresholds = field(default_factory=QualityThresholds)  # technical quality (preprocess/filters/quality.py)
+    clip: ClipScoring = field(default_factory=ClipScoring)  # CLIP aesthetic and caption similarity: off until clip.path is set
 
     def __post_init__(self) -> None:
+        if isinstance(self.clip, str):  # `options: {clip: /models/clip}`: the path alone
+            object.__setattr__(self, "clip", ClipScoring(path=self.clip))
+        if not isinstance(self.clip, ClipScoring):
+            raise ValueError(f"clip: expected a CLIP path or a mapping (path, aesthetic, thresholds, ...), got {self.clip!r}")
         if self.resize not in ("fit", "square"):
             raise ValueError(f"resize must be 'fit' or 'square', got {self.resize!r}")
 
@@ -78,6 +85,14 @@ class ImagePlugin(ModalityPlugin):
                            meta={"source_dir": item.name.rsplit("/", 2)[-2] if "/" in item.name else "", "original_size": [w, h]}, **base)
         return [Candidate(rec, verdicts, item, (perceptual_hash(img), colour_signature(img)))]
 
+    def scoring_stage(self, opts: ImageOptions):
+        if not opts.clip.enabled:
+            return None  # the default: no CLIP code is imported or run
+        from preprocess.filters.clip_stage import ClipScoreStage
+
+        opts.clip.check_paths()
+        return ClipScoreStage(self.modality.value, opts.clip, partial(original_rgb, max_pixels=opts.max_pixels))
+
     def near_duplicates(self, cands: list[Candidate], opts: ImageOptions) -> None:
         mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff)
 
@@ -96,3 +111,8 @@ class ImagePlugin(ModalityPlugin):
     def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
         rgb = np.asarray(Image.open(io.BytesIO(fields[MEDIA])).convert("RGB"), dtype=np.float32)
         return (rgb / 127.5 - 1.0).transpose(2, 0, 1)[:, None]  # [3, 1, H, W] in [-1, 1]
+
+
+def original_rgb(cand: Candidate, max_pixels: int) -> np.ndarray:
+    """The decoded original [H, W, 3] uint8, as the quality filters saw it (CLIP crops and resizes it itself)."""
+    return np.asarray(decode_image(cand.source.media["media"].read(), max_pixels).convert("RGB"))
