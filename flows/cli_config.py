@@ -46,3 +46,30 @@ def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | N
     flags = {f.name: getattr(a, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(a, prefix + f.name)}
     values = {**parse_assignments(getattr(a, "set", None)), **(extra or {}), **{k: v for k, v in flags.items() if v is not None}}
     return load_config(cls, getattr(a, "config", None), values)
+
+
+def add_clip_args(p: argparse.ArgumentParser) -> None:
+    """lumina curate's CLIP score flags: shorthands for ``options.clip.*`` (preprocess/filters/clip_config.py)."""
+    g = p.add_argument_group("CLIP scores (image; off unless --clip is given)")
+    g.add_argument("--clip", metavar="PATH", help="a local CLIP with its image tower (open_clip folder, ARCH:FILE, or Hugging Face CLIPModel folder): turns on the clip_similarity filter")
+    g.add_argument("--aesthetic", metavar="PATH", help="a LAION aesthetic head (.pth/.safetensors) for that CLIP: turns on the aesthetic filter")
+    g.add_argument("--min-aesthetic", type=float, help="aesthetic threshold (default 5.0; the tiers: 4.5, 5.0, 6.5)")
+    g.add_argument("--min-clip-similarity", type=float, help="caption-image cosine threshold (default 0.28, LAION-5B with ViT-B/32)")
+
+
+def clip_options(a: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` (from --config and --set) with the CLIP flags merged into ``options["clip"]``; flags win."""
+    clip = options.get("clip") or {}
+    clip = {"path": clip} if isinstance(clip, str) else dict(clip)
+    clip.update({k: v for k, v in {"path": a.clip, "aesthetic": a.aesthetic}.items() if v is not None})
+    thresholds = {k: v for k, v in {"min_aesthetic": a.min_aesthetic, "min_clip_similarity": a.min_clip_similarity}.items() if v is not None}
+    if thresholds:
+        clip["thresholds"] = {**(clip.get("thresholds") or {}), **thresholds}
+    if clip:  # a wrong path ends here in one line, before a run is opened in the catalog
+        from contracts.config import from_mapping
+        from preprocess.filters.clip_config import ClipScoring
+
+        scoring = from_mapping(ClipScoring, clip, where="options.clip")
+        if scoring.enabled:
+            scoring.check_paths()
+    return {**options, "clip": clip} if clip else options
