@@ -116,6 +116,11 @@ def test_aesthetic_head_rejects_exactly_the_images_below_its_threshold(tmp_path,
     assert out["reasons"] == {"aesthetic": len(below)}
     sims = _catalog_rows(home, "clip_similarity")  # computed for every image, and all pass at -1
     assert sorted(sims) == names and all(r[4] for r in sims.values())
+    from catalog import Catalog
+
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # the scores are kept with the sample too
+        _, meta = cat.sql("SELECT source_uri, CAST(meta->>'aesthetic' AS DOUBLE) FROM samples")
+    assert {Path(u).name: m for u, m in meta} == pytest.approx(expected, abs=1e-4)
 
 
 def test_caption_similarity_below_threshold_rejects_with_its_reason(tmp_path, corpus, clip_dir, reference):
