@@ -1,6 +1,7 @@
 """Mutation testing of the modules where a silent bug costs most (mutmut 3), one module at a time.
 
     .venv/bin/python bench/mutation/run.py [MODULE ...] [--max-children N] [--work DIR]
+    .venv/bin/python bench/mutation/run.py MODULE --rerun-survivors   # after writing killer tests
 
 Each module (bench/mutation/modules.toml) is run in its own scratch copy of the working tree
 (mutmut writes a `mutants/` tree and a setup.cfg; the shared tree is never touched), mutating
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,6 +67,7 @@ class ModuleResult:
     mutants: list[Mutant] = field(default_factory=list)
     error: str | None = None
     load: str = ""  # 1/5/15-minute load average when the module started
+    cpu_seconds: float | None = None  # user + system time of mutmut and its workers
 
     def count(self, kind: str) -> int:
         if kind == "killed":
@@ -104,8 +107,9 @@ def scratch_copy(dest: Path) -> None:
             shutil.copy2(src, dest / rel)
 
 
-def setup_cfg(dest: Path, mod: dict) -> None:
-    """mutmut reads [mutmut] from setup.cfg; pyproject.toml has no [tool.mutmut], so this wins."""
+def setup_cfg(dest: Path, mod: dict, skip_lines: list[str]) -> None:
+    """mutmut reads [mutmut] from setup.cfg; pyproject.toml has no [tool.mutmut], so this wins.
+    Lines matching a `skip_lines` regex (error messages, logging) are not mutated."""
     also_copy = sorted(p.name for p in dest.iterdir() if p.name not in {mod["source"], "setup.cfg", "mutants"})
     lines = ["[mutmut]",
              f"source_paths = {mod['source']}",
@@ -115,6 +119,8 @@ def setup_cfg(dest: Path, mod: dict) -> None:
              "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q",
              "use_git_change_detection = false",
              ]
+    if skip_lines:
+        lines.append("do_not_mutate_patterns =\n" + "".join(f"    {p}\n" for p in skip_lines).rstrip())
     (dest / "setup.cfg").write_text("\n".join(lines) + "\n")
 
 
@@ -132,22 +138,53 @@ def statuses(dest: Path, mod: dict) -> dict[str, str]:
     return out
 
 
-def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents: dict) -> ModuleResult:
+def _children_cpu() -> float:
+    """CPU seconds of every finished, waited-for descendant (mutmut's forked workers included)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _mutmut(dest: Path, max_children: int, names: list[str], log: Path) -> tuple[float, float, str | None]:
+    """Runs `mutmut run` in dest; (wall seconds, CPU seconds, error or None)."""
+    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names]
+    start, cpu = time.monotonic(), _children_cpu()
+    r = subprocess.run(cmd, cwd=dest, env=dict(os.environ, **OFFLINE), capture_output=True, text=True)
+    seconds, cpu = time.monotonic() - start, _children_cpu() - cpu
+    log.write_text(r.stdout + r.stderr)
+    return seconds, cpu, None if r.returncode == 0 else f"mutmut exited {r.returncode}; see {log}"
+
+
+def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents: dict,
+               skip_lines: list[str]) -> ModuleResult:
     dest = work / name
     scratch_copy(dest)
-    setup_cfg(dest, mod)
-    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *mod.get("functions", [])]
+    setup_cfg(dest, mod, skip_lines)
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    start = time.monotonic()
-    r = subprocess.run(cmd, cwd=dest, env=dict(os.environ, **OFFLINE), capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    (work / f"{name}.log").write_text(r.stdout + r.stderr)
-    error = None if r.returncode == 0 else f"mutmut exited {r.returncode}; see {work / f'{name}.log'}"
-    return collect(name, mod, work, seconds, load, error, equivalents)
+    seconds, cpu, error = _mutmut(dest, max_children, mod.get("functions", []), work / f"{name}.log")
+    return collect(name, mod, work, seconds, load, error, equivalents, cpu)
+
+
+def rerun_survivors(name: str, mod: dict, work: Path, max_children: int, equivalents: dict) -> ModuleResult:
+    """Reruns a module's mutants that were not killed, against today's tests (copied into its
+    scratch tree); the killed ones keep their verdict. The time stays that of the full run."""
+    dest, before = work / name, json.loads((work / f"{name}.json").read_text())
+    live = [m[0] for m in before["mutants"] if m[1] not in KILLED]
+    for rel in mod["tests"]:
+        path = rel.split("::")[0]
+        for src in [REPO / path, *(REPO / path).parent.glob("test_mutation_killers_*.py")]:
+            shutil.copy2(src, dest / src.relative_to(REPO))
+            if (dest / "mutants").exists():
+                shutil.copy2(src, dest / "mutants" / src.relative_to(REPO))
+    if live:
+        _, _, error = _mutmut(dest, max_children, live, work / f"{name}.rerun.log")
+        if error:
+            print(f"   rerun: {error}", flush=True)
+    return collect(name, mod, work, before["seconds"], before.get("load", "?"), before["error"], equivalents,
+                   before.get("cpu_seconds"))
 
 
 def collect(name: str, mod: dict, work: Path, seconds: float, load: str, error: str | None,
-            equivalents: dict) -> ModuleResult:
+            equivalents: dict, cpu_seconds: float | None = None) -> ModuleResult:
     """Results from work/NAME/mutants; mutants not yet checked (a run stopped early) are left out
     of the counts and said in the error line."""
     dest = work / name
@@ -166,8 +203,9 @@ def collect(name: str, mod: dict, work: Path, seconds: float, load: str, error: 
                            capture_output=True, text=True)
         diffs = json.loads(d.stdout) if d.returncode == 0 else {k: f"(no diff: {d.stderr[-300:]})" for k in not_killed}
     result = ModuleResult(name, seconds, [Mutant(k, status[k], diffs.get(k, "")) for k in sorted(status, key=_natural)],
-                          error, load)
+                          error, load, cpu_seconds)
     (work / f"{name}.json").write_text(json.dumps({"name": name, "seconds": seconds, "error": result.error, "load": load,
+                                                    "cpu_seconds": cpu_seconds,
                                                     "mutants": [[m.name, m.status, m.diff] for m in result.mutants]}))
     return judge(result, equivalents)
 
@@ -182,7 +220,8 @@ def judge(result: ModuleResult, equivalents: dict) -> ModuleResult:
 def stored(work: Path, name: str, equivalents: dict) -> ModuleResult:
     """A module's last run, re-judged against today's equivalent.toml (--report-only)."""
     d = json.loads((work / f"{name}.json").read_text())
-    r = ModuleResult(d["name"], d["seconds"], [Mutant(*m) for m in d["mutants"]], d["error"], d.get("load", "?"))
+    r = ModuleResult(d["name"], d["seconds"], [Mutant(*m) for m in d["mutants"]], d["error"], d.get("load", "?"),
+                     d.get("cpu_seconds"))
     return judge(r, equivalents)
 
 
@@ -191,22 +230,32 @@ def _natural(name: str) -> tuple[str, int]:
     return fn, int(n) if n.isdigit() else 0
 
 
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
 def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
+    cpu = sum(r.cpu_seconds or 0.0 for r in results)
     out = ["# Mutation testing report (mutmut)", "",
-           f"`make mutation`; total {total_seconds / 60:.1f} min wall (sum of the module runs); load average at start: {load} "
-           "(1/5/15 min; 2 cores shared with other work, so times are noisy).", "",
-           "| module | mutants | killed | equivalent | survived | killed / non-equivalent | time | load at start |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+           f"`make mutation`; total {total_seconds / 60:.1f} min wall; {cpu / 60:.1f} min CPU (user + system, "
+           f"mutmut and its workers, {os.cpu_count()} cores). Load average at start: {load} (1/5/15 min). The "
+           "machine is shared with other work, so wall times are noisy; CPU time / cores is a lower bound on "
+           "the wall time of the same run on an idle machine (mutmut's stats and clean-test phases run on one core).",
+           "",
+           "| module | mutants | killed | equivalent | survived | killed / non-equivalent | wall | CPU | load at start |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         if not r.mutants:
-            out.append(f"| {r.name} | - | - | - | - | not run | - | |")
+            out.append(f"| {r.name} | - | - | - | - | not run | - | - | |")
             continue
         out.append(f"| {r.name} | {len(r.mutants)} | {r.count('killed')} | {r.count('equivalent')} | "
-                   f"{r.count('survived')} | {100 * r.score:.1f}% | {r.seconds / 60:.1f} min | {r.load} |")
+                   f"{r.count('survived')} | {100 * r.score:.1f}% | {_minutes(r.seconds)} | {_minutes(r.cpu_seconds)} "
+                   f"| {r.load} |")
     n = sum(len(r.mutants) for r in results)
     k, e, s = (sum(r.count(c) for r in results) for c in ("killed", "equivalent", "survived"))
     results = [r for r in results if r.mutants]
-    out.append(f"| **all** | {n} | {k} | {e} | {s} | {100 * k / max(1, n - e):.1f}% | {total_seconds / 60:.1f} min | |")
+    out.append(f"| **all** | {n} | {k} | {e} | {s} | {100 * k / max(1, n - e):.1f}% | {total_seconds / 60:.1f} min | "
+               f"{cpu / 60:.1f} min | |")
     for r in results:
         if r.error:
             out += ["", f"**{r.name}: {r.error}**"]
@@ -230,10 +279,13 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=REPO / "runs" / "mutation")
     ap.add_argument("--report", type=Path, default=HERE / "REPORT.md")
     ap.add_argument("--report-only", action="store_true", help="rebuild the report from the last runs in --work")
+    ap.add_argument("--rerun-survivors", action="store_true",
+                    help="rerun the given modules' surviving mutants against today's tests, then report all stored runs")
     ap.add_argument("--collect", nargs=2, metavar=("MODULE", "SECONDS"),
                     help="store the results of a run of MODULE in --work that was stopped after SECONDS")
     args = ap.parse_args()
     modules = load_modules()
+    skip_lines = modules.pop("settings", {}).get("skip_lines", [])
     names = args.modules or list(modules)
     equivalents = load_equivalents()
     if args.collect:
@@ -241,6 +293,11 @@ def main() -> int:
         r = collect(name, modules[name], args.work, float(seconds), "?", None, equivalents)
         print(f"{name}: {len(r.mutants)} checked, {r.error}")
         return 0
+    if args.rerun_survivors:
+        for name in names:
+            r = rerun_survivors(name, modules[name], args.work, args.max_children, equivalents)
+            print(f"== {name}: {r.count('survived')} survived after the rerun", flush=True)
+        args.report_only, names = True, list(modules)
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     start = time.monotonic()
     results = []
@@ -252,9 +309,10 @@ def main() -> int:
                 results.append(ModuleResult(name, 0.0, error="not run (no stored result in --work)"))
             continue
         print(f"== {name}", flush=True)
-        results.append(run_module(name, modules[name], args.work, args.max_children, equivalents))
+        results.append(run_module(name, modules[name], args.work, args.max_children, equivalents, skip_lines))
         print(f"   {len(results[-1].mutants)} mutants, {results[-1].count('killed')} killed, "
-              f"{results[-1].count('survived')} survived, {results[-1].seconds:.0f} s", flush=True)
+              f"{results[-1].count('survived')} survived, {results[-1].seconds:.0f} s wall, "
+              f"{results[-1].cpu_seconds or 0:.0f} s CPU", flush=True)
     total = sum(r.seconds for r in results) if args.report_only else time.monotonic() - start
     text = report(results, total, "per module in the table" if args.report_only else load)
     args.report.write_text(text)

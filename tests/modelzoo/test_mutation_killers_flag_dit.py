@@ -1,0 +1,180 @@
+"""Flag-DiT behaviour that a mutation run over modelzoo/flag_dit.py showed no test pinned
+(bench/mutation/REPORT.md): caption masks, regions at patch centres, the RoPE table cache,
+proportional attention in a padded batch, label dropout and the timestep embedding."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from modelzoo import Extrapolation
+from modelzoo.flag_dit import LabelEmbedder, TimestepEmbedder
+
+from .helpers import caption, tiny
+
+
+def test_masked_caption_tokens_are_invisible():
+    model = tiny(cap_dim=16)  # random gates: the text branch is on
+    feats, mask = caption(2)  # sample 1 masks its last three tokens
+    x = torch.randn(2, 4, 1, 8, 8)
+    other = feats.clone()
+    other[~mask] = torch.randn(int((~mask).sum()), 16)
+    with torch.no_grad():
+        a = model(x, 0.5, cap_feats=feats, cap_mask=mask)
+        b = model(x, 0.5, cap_feats=other, cap_mask=mask)
+        c = model(x, 0.5, cap_feats=other, cap_mask=torch.ones_like(mask))
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert (c[1] - b[1]).abs().max() > 1e-3  # ... and they do count once visible
+
+
+def test_a_caption_with_no_visible_token_does_not_reach_the_output():
+    model = tiny(cap_dim=16)
+    feats, mask = caption(2)
+    mask[1] = False
+    x = torch.randn(2, 4, 1, 8, 8)
+    with torch.no_grad():
+        a = model(x, 0.5, cap_feats=feats, cap_mask=mask)
+        b = model(x, 0.5, cap_feats=torch.randn_like(feats), cap_mask=mask)
+    torch.testing.assert_close(a[1], b[1], rtol=0, atol=1e-6)
+    assert (a[0] - b[0]).abs().max() > 1e-3  # sample 0 sees its caption
+
+
+def test_proportional_attention_in_a_padded_batch_matches_each_sample_alone():
+    model = tiny(cap_dim=16)
+    n_train = model.seq_len((1, 8, 8))
+    ext = Extrapolation(train_seq_len=n_train, proportional_attn=True)
+    g = torch.Generator().manual_seed(3)
+    x = [torch.randn(4, 1, 8, 8, generator=g), torch.randn(4, 1, 16, 12, generator=g)]  # two lengths, two scales
+    feats, mask = caption(2)
+    t = torch.tensor([0.3, 0.6])
+    with torch.no_grad():
+        batched = model(x, t, cap_feats=feats, cap_mask=mask, extrapolation=ext)
+        plain = model(x, t, cap_feats=feats, cap_mask=mask)
+        for i in range(2):
+            alone = model([x[i]], t[i:i + 1], cap_feats=feats[i:i + 1], cap_mask=mask[i:i + 1], extrapolation=ext)[0]
+            torch.testing.assert_close(batched[i], alone, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(batched[0], plain[0], rtol=1e-4, atol=1e-4)  # at the training length: as trained
+    assert (batched[1] - plain[1]).abs().max() > 1e-3  # longer: a sharper softmax
+
+
+def test_extrapolation_without_a_length_uses_the_configured_training_length():
+    model = tiny(cap_dim=16, train_seq_len=tiny(randomize=False).seq_len((1, 8, 8)))
+    n_train = model.config.train_seq_len
+    feats, mask = caption(2)
+    big = torch.randn(2, 4, 1, 16, 16)
+    with torch.no_grad():
+        implicit = model(big, 0.5, cap_feats=feats, cap_mask=mask, extrapolation=Extrapolation(rope="ntk"))
+        explicit = model(big, 0.5, cap_feats=feats, cap_mask=mask,
+                         extrapolation=Extrapolation(train_seq_len=n_train, rope="ntk"))
+        plain = model(big, 0.5, cap_feats=feats, cap_mask=mask)
+    torch.testing.assert_close(implicit, explicit, rtol=0, atol=1e-6)
+    assert (implicit - plain).abs().max() > 1e-3
+
+
+def test_rope_tables_are_not_shared_between_grids_of_the_same_length():
+    """Axial RoPE: 2 x 5 and 3 x 3 patches both make 12 tokens (with [nextline]s), at other positions."""
+    model = tiny(cap_dim=16, rope="axial")
+    feats, mask = caption(1)
+    wide, square = torch.randn(1, 4, 1, 4, 10), torch.randn(1, 4, 1, 6, 6)
+    assert model.seq_len(wide.shape[1:]) == model.seq_len(square.shape[1:])
+    with torch.no_grad():
+        fresh = model(square, 0.5, cap_feats=feats, cap_mask=mask)
+        model._rope_cache.clear()
+        model(wide, 0.5, cap_feats=feats, cap_mask=mask)
+        after_wide = model(square, 0.5, cap_feats=feats, cap_mask=mask)
+    torch.testing.assert_close(after_wide, fresh, rtol=0, atol=0)
+
+
+def test_style_batch_after_a_plain_batch_of_the_same_size_gets_its_own_tables():
+    model = tiny(cap_dim=16, n_layers=1)
+    feats, mask = caption(2)
+    x = torch.randn(2, 4, 1, 8, 8)
+    ref = torch.tensor([0, 0])
+    with torch.no_grad():
+        fresh = model(x, 0.5, cap_feats=feats, cap_mask=mask, style_ref=ref)
+        model._rope_cache.clear()
+        model(x, 0.5, cap_feats=feats, cap_mask=mask)
+        after_plain = model(x, 0.5, cap_feats=feats, cap_mask=mask, style_ref=ref)
+        plain_after_style = model(x, 0.5, cap_feats=feats, cap_mask=mask)
+        model._rope_cache.clear()
+        plain = model(x, 0.5, cap_feats=feats, cap_mask=mask)
+    torch.testing.assert_close(after_plain, fresh, rtol=0, atol=0)
+    torch.testing.assert_close(plain_after_style, plain, rtol=0, atol=0)
+
+
+def _membership(model, x, regions, n_regions):
+    _, layout = model.patchify(x)
+    n = max(layout.lengths)
+    return model._token_region_membership(regions, layout, n, n_regions, torch.device("cpu"))
+
+
+def test_regions_are_read_at_patch_centres_and_separators_are_in_every_region():
+    model = tiny(randomize=False, cap_dim=16, patch_size=2)
+    ids = torch.zeros(6, 6, dtype=torch.long)
+    ids[:, 3:] = 1  # the boundary splits patch column 1 (pixels 2, 3): its centre, pixel 3, is in region 1
+    ids[4:, :] = 2  # the last patch row (pixels 4, 5) is region 2
+    member = _membership(model, torch.zeros(1, 4, 1, 6, 6), ids, 3)[0]  # (N, R): 3 rows of 3 patches + [nextline]
+    expected = [0, 1, 1, None] * 2 + [2, 2, 2, None]
+    for token, region in enumerate(expected):
+        want = [True] * 3 if region is None else [r == region for r in range(3)]
+        assert member[token].tolist() == want, token
+
+
+def test_regions_of_an_odd_size_read_the_last_pixel_of_a_partial_patch():
+    model = tiny(randomize=False, cap_dim=16, patch_size=2)
+    ids = torch.zeros(5, 5, dtype=torch.long)
+    ids[:, 4] = 1  # patch column 2 holds pixel 4 only (pixel 5 is padding)
+    member = _membership(model, torch.zeros(1, 4, 1, 5, 5), ids, 2)[0]
+    assert [int(member[t].long().argmax()) for t in (0, 1, 2)] == [0, 0, 1]
+
+
+def test_video_regions_follow_each_frame_and_per_sample_maps_each_sample():
+    model = tiny(randomize=False, cap_dim=16, patch_size=2, rope="axial", axial_frames=True)
+    ids = torch.zeros(2, 2, 4, dtype=torch.long)  # (T, H, W): one patch row of two patches per frame
+    ids[0, :, 2:] = 1  # frame 0: region 1 on the right
+    ids[1, :, :2] = 1  # frame 1: region 1 on the left
+    member = _membership(model, torch.zeros(1, 4, 2, 2, 4), ids, 2)[0]
+    # frame 0: patch, patch, [nextline], [nextframe]; then frame 1 the same
+    assert [int(member[t, 1]) for t in range(8)] == [0, 1, 1, 1, 1, 0, 1, 1]
+    assert [int(member[t, 0]) for t in range(8)] == [1, 0, 1, 1, 0, 1, 1, 1]
+    left, right = torch.zeros(2, 4, dtype=torch.long), torch.ones(2, 4, dtype=torch.long)
+    per_sample = _membership(model, [torch.zeros(4, 1, 2, 4), torch.zeros(4, 1, 2, 4)], [left, right], 2)
+    assert per_sample[0, :2, 0].all() and not per_sample[0, :2, 1].any()
+    assert per_sample[1, :2, 1].all() and not per_sample[1, :2, 0].any()
+
+
+def test_label_dropout_replaces_the_configured_share_with_the_null_class_in_training_only():
+    torch.manual_seed(0)
+    emb = LabelEmbedder(num_classes=10, hidden_size=4, dropout_prob=0.3)
+    labels = torch.arange(4000) % 10
+    null = emb.embedding_table.weight[10]
+    with torch.no_grad():
+        emb.train()
+        rate = (emb(labels) == null).all(-1).float().mean().item()
+        emb.eval()
+        assert not (emb(labels) == null).all(-1).any()
+        emb.train()
+        emb.dropout_prob = 0.0
+        assert not (emb(labels) == null).all(-1).any()
+    assert abs(rate - 0.3) < 0.03
+
+
+def test_timestep_embedding_is_cos_then_sin_of_scaled_time_over_geometric_frequencies():
+    t = torch.tensor([0.0, 0.25, 3.0])
+    for dim in (6, 7):  # an odd width gets one zero column
+        emb = TimestepEmbedder.timestep_embedding(t, dim, max_period=100.0)
+        half = dim // 2
+        freqs = torch.tensor([100.0 ** (-k / half) for k in range(half)])
+        expected = torch.cat([torch.cos(t[:, None] * freqs), torch.sin(t[:, None] * freqs)], -1)
+        assert emb.shape == (3, dim)
+        torch.testing.assert_close(emb[:, : 2 * half], expected)
+        if dim % 2:
+            assert (emb[:, -1] == 0).all()
+    default = TimestepEmbedder.timestep_embedding(t, 4)  # max_period 10000: frequencies 1, 1/100
+    torch.testing.assert_close(default[:, 1], torch.cos(t / 100))
+    embedder = TimestepEmbedder(8, frequency_embedding_size=6, time_scale=1000.0)
+    with torch.no_grad():
+        torch.testing.assert_close(embedder(torch.tensor([0.002])),
+                                   embedder.mlp(TimestepEmbedder.timestep_embedding(torch.tensor([2.0]), 6)))
+    assert math.isclose(TimestepEmbedder(8).time_scale, 1000.0)
