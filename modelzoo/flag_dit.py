@@ -315,7 +315,8 @@ class FlagDiT(nn.Module):
         self.pad_token = nn.Parameter(torch.empty(D))
         self.rope_dims = cfg.rope_axial_dims if cfg.rope is RopeKind.AXIAL else (cfg.head_dim,)
         self._rope_cache: dict = {}
-        self.initialize_weights()
+        if self.pad_token.device.type != "meta":  # from_pretrained builds on meta and assigns weights: init would be wasted (seconds on first use)
+            self.initialize_weights()
 
     def initialize_weights(self) -> None:
         def _xavier_rows(weight: torch.Tensor, sizes: list[int]) -> None:
