@@ -76,7 +76,7 @@ def train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int,
     views = lambda idx: sets[idx].permute(0, 2, 1, 3, 4).reshape(-1, *sets.shape[1:2], *sets.shape[3:])  # noqa: E731
     xtr, ytr = views(train_idx), labels[train_idx].reshape(-1)
     xte, yte = views(test_idx), labels[test_idx].reshape(-1)
-    steps = steps or min(200, max(30, 2 * len(xtr)))  # a few passes over small sets, capped: it runs on CPU
+    steps = steps or min(500, max(30, 3 * len(xtr)))  # a few passes over small sets, capped: it runs on CPU
     judge = ViewJudge(num_classes)
     opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-4)
     judge.train()

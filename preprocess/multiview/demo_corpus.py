@@ -40,11 +40,24 @@ COLOURS = {
     "yellow": (0.95, 0.85, 0.15),
     "white": (0.92, 0.92, 0.92),
     "purple": (0.6, 0.25, 0.8),
+    "pink": (1.0, 0.55, 0.75),
+    "brown": (0.55, 0.33, 0.15),
+    "cyan": (0.15, 0.85, 0.9),
+    "lime": (0.6, 0.95, 0.2),
+    "grey": (0.55, 0.55, 0.55),
+    "teal": (0.1, 0.5, 0.5),
 }
 from encoders.cameras import RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, ring_azimuths  # noqa: E402  the object is scaled to a bounding sphere of radius 0.5
-RING_JITTER_DEG = 10.0  # each object's ring is turned by up to this much, so cameras are not 4 fixed codes
+# Each object's ring is turned and raised by up to these, so cameras are not N fixed codes and objects
+# of one kind and colour differ enough not to be near duplicates of each other.
+RING_JITTER_DEG = 15.0
+ELEVATION_JITTER_DEG = 8.0
 FOV_DEG = 45.0
-LIGHT = (1.0, -0.6, 1.2)  # one fixed world light: shading tells the azimuth
+# One fixed world light from azimuth 30 degrees, 35 degrees up, with enough ambient to see the far
+# side: a view's lit side (front or back, left or right) tells the azimuth even for the sphere and
+# the cube. Not from a ring azimuth's mirror line (0, 90, ...): the cube's two far views would match.
+LIGHT = (0.71, 0.41, 0.57)
+AMBIENT, DIFFUSE, SPECULAR = 0.45, 0.7, 0.1
 BACKGROUND = (0, 0, 0)
 RENDER = 64  # pixels; curation resizes to its own size
 
@@ -101,7 +114,8 @@ class Renderer:
         p = self.p
         view = np.linalg.inv(c2w).T.reshape(-1).tolist()  # pybullet takes column-major 4x4
         proj = p.computeProjectionMatrixFOV(FOV_DEG, 1.0, 0.05, 10.0)
-        _, _, rgba, _, seg = p.getCameraImage(size, size, view, proj, lightDirection=list(LIGHT), shadow=0,
+        _, _, rgba, _, seg = p.getCameraImage(size, size, view, proj, lightDirection=list(LIGHT), shadow=0, lightAmbientCoeff=AMBIENT,
+                                              lightDiffuseCoeff=DIFFUSE, lightSpecularCoeff=SPECULAR,
                                               renderer=p.ER_TINY_RENDERER, physicsClientId=self.cid)
         rgb = np.reshape(np.asarray(rgba, dtype=np.uint8), (size, size, 4))[..., :3].copy()
         rgb[np.reshape(np.asarray(seg), (size, size)) < 0] = BACKGROUND
@@ -112,16 +126,16 @@ def focal(size: int = RENDER) -> float:
     return size / 2 / math.tan(math.radians(FOV_DEG) / 2)
 
 
-def _camera_doc(views: list[tuple[str, float]], bbox: np.ndarray, spherical: bool) -> dict:
+def _camera_doc(views: list[tuple[str, float, float]], bbox: np.ndarray, spherical: bool) -> dict:
     centre = bbox.mean(0)
     f = focal()
     out = []
-    for name, az in views:
+    for name, el, az in views:
         v: dict = {"file": name}
         if spherical:
-            v.update(elevation=ELEVATION, azimuth=az, radius=RADIUS)
+            v.update(elevation=el, azimuth=az, radius=RADIUS)
         else:
-            v["c2w"] = np.round(spherical_to_c2w(ELEVATION, az, RADIUS, centre), 6).tolist()
+            v["c2w"] = np.round(spherical_to_c2w(el, az, RADIUS, centre), 6).tolist()
         v.update(fx=round(f, 4), fy=round(f, 4), cx=RENDER / 2, cy=RENDER / 2)
         out.append(v)
     return {"convention": "spherical" if spherical else "c2w", "bbox": np.round(bbox, 6).tolist(), "views": out}
@@ -135,11 +149,12 @@ def _write_sample(folder: Path, images: dict[str, np.ndarray], cameras: dict | b
     (folder / "caption.txt").write_text(caption)
 
 
-def render_object(r: Renderer, noun: str, colour: str, rgb, azimuths: list[float]) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[str, float]]]:
+def render_object(r: Renderer, noun: str, rgb, azimuths: list[float], elevation: float = ELEVATION
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[str, float, float]]]:
     bbox = r.load(noun, rgb)
     centre = bbox.mean(0)
-    names = [(f"view_{i:02d}.png", az) for i, az in enumerate(azimuths)]
-    images = {n: r.render(spherical_to_c2w(ELEVATION, az, RADIUS, centre)) for n, az in names}
+    names = [(f"view_{i:02d}.png", elevation, az) for i, az in enumerate(azimuths)]
+    images = {n: r.render(spherical_to_c2w(el, az, RADIUS, centre)) for n, el, az in names}
     return bbox, images, names
 
 
@@ -158,7 +173,8 @@ def write_multiview_corpus(root: str | Path, num_objects: int = 240, views: int 
             rgb = tuple(float(np.clip(c + rng.uniform(-0.08, 0.08), 0, 1)) for c in COLOURS[colour])
             ring = ring_azimuths(views, 180.0 / views + rng.uniform(-RING_JITTER_DEG, RING_JITTER_DEG))
             azimuths = [round(ring[k], 3) for k in rng.permutation(views)]  # listed unordered
-            bbox, images, names = render_object(r, noun, colour, rgb, azimuths)
+            elevation = round(ELEVATION + rng.uniform(-ELEVATION_JITTER_DEG, ELEVATION_JITTER_DEG), 3)
+            bbox, images, names = render_object(r, noun, rgb, azimuths, elevation)
             caption = f"a {colour} {noun}"
             _write_sample(root / "objects" / f"object_{i:04d}", images, _camera_doc(names, bbox, spherical=i % 3 == 2), caption)
             if first is None:
@@ -175,7 +191,7 @@ def _write_planted(folder: Path, r: Renderer, first) -> dict[str, str]:
     """The bad inputs of issue 13, each a sample folder derived from the first object."""
     noun, rgb, bbox, images, names, caption = first
     doc = _camera_doc(names, bbox, spherical=False)
-    files = [n for n, _ in names]
+    files = [n for n, _, _ in names]
     planted = {}
 
     def variant(kind: str, imgs: dict, cams: dict | bytes, cap: str) -> None:
