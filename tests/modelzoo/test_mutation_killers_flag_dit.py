@@ -178,3 +178,36 @@ def test_timestep_embedding_is_cos_then_sin_of_scaled_time_over_geometric_freque
         torch.testing.assert_close(embedder(torch.tensor([0.002])),
                                    embedder.mlp(TimestepEmbedder.timestep_embedding(torch.tensor([2.0]), 6)))
     assert math.isclose(TimestepEmbedder(8).time_scale, 1000.0)
+
+
+def test_low_precision_cpu_attention_defaults_to_the_inverse_square_root_scale():
+    import torch.nn.functional as F
+
+    from modelzoo.flag_dit import attention
+
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, 4, 10, 16, generator=g) for _ in range(3))
+    out = attention(q.bfloat16(), k.bfloat16(), v.bfloat16())  # no scale: 1 / sqrt(16)
+    torch.testing.assert_close(out.float(), F.scaled_dot_product_attention(q, k, v), rtol=0.03, atol=0.03)
+
+
+def test_frame_cond_reaches_single_frame_samples_and_models_without_separators():
+    for sep in (True, False):
+        model = tiny(cap_dim=16, frame_cond_dim=3, sep_tokens=sep, rope="axial", axial_frames=True)
+        x = [torch.randn(4, 1, 4, 6), torch.randn(4, 2, 4, 8)]  # the one-frame sample is the shorter
+        cond = [torch.randn(1, 3), torch.randn(2, 3)]
+        feats, mask = caption(2)
+        seen = []
+        hook = model.layers[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+        with torch.no_grad():
+            model(x, 0.5, cap_feats=feats, cap_mask=mask, frame_cond=cond)
+            model(x, 0.5, cap_feats=feats, cap_mask=mask, frame_cond=[torch.zeros(1, 3), torch.zeros(2, 3)])
+        hook.remove()
+        added = seen[0] - seen[1]
+        W = model.frame_embedder.weight.detach()
+        for b, (c, (T, h, w)) in enumerate(zip(cond, [(1, 2, 3), (2, 2, 4)])):
+            per_frame = h * (w + sep) + (sep if T > 1 else 0)
+            for f in range(T):
+                rows = added[b, f * per_frame:(f + 1) * per_frame]
+                torch.testing.assert_close(rows, (W @ c[f]).expand_as(rows), rtol=1e-5, atol=1e-5)
+            assert (added[b, T * per_frame:] == 0).all(), (sep, b)  # [PAD] gets nothing
