@@ -33,10 +33,12 @@ class DigitJudge(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16x16
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 8x8
-            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 16, num_classes),
+            # 16/32/32 channels: as accurate on unseen digits as 32/64/64 (0.81 vs 0.81 from 150 digits,
+            # 0.96 vs 0.97 from 600) at about a third of the cost, which every image evaluation pays
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16x16
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 8x8
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 16, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

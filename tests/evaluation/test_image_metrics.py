@@ -47,16 +47,15 @@ def test_accuracy_is_scored_against_the_requested_digits(tmp_path):
     for e in examples:
         by_label.setdefault(int(e.caption.split()[-1]), []).append(e)
 
-    def faithful(prompts, seed):  # returns a real digit of the requested class, not the prompt's own image
-        return torch.stack([by_label[int(p.caption.split()[-1])][-1].latent for p in prompts])
+    def half_faithful(prompts, seed):
+        """Digits 0-6: a real digit of the asked class (not the prompt's own image); 7-9: the next digit."""
+        asked = [int(p.caption.split()[-1]) for p in prompts]
+        return torch.stack([by_label[y if y < 7 else (y + 1) % 10][-1].latent for y in asked])
 
-    def off_by_one(prompts, seed):  # always the next digit
-        return torch.stack([by_label[(int(p.caption.split()[-1]) + 1) % 10][-1].latent for p in prompts])
-
-    good, renders = evaluate_image(_context(examples, faithful, tmp_path))
-    bad, _ = evaluate_image(_context(examples, off_by_one, tmp_path))
-    assert good["judge_test_accuracy"] > 0.85
-    assert good["class_accuracy"] >= 0.8  # the judge recognises real digits of the asked class
-    assert bad["class_accuracy"] <= 0.2  # and refuses the wrong ones
-    assert good["num_generated"] == 50 and good["chance_accuracy"] == 0.1
+    # one evaluation (the judge's training is its cost): right on seven classes, wrong on three; scoring
+    # against shifted or shuffled labels would give about 0.3 or 0.1, a judge that always agrees 1.0
+    metrics, renders = evaluate_image(_context(examples, half_faithful, tmp_path))
+    assert metrics["judge_test_accuracy"] > 0.85
+    assert 0.6 <= metrics["class_accuracy"] <= 0.8
+    assert metrics["num_generated"] == 50 and metrics["chance_accuracy"] == 0.1
     assert (tmp_path / "samples.png").exists() and renders["grid"].endswith("samples.png")

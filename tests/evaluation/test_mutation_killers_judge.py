@@ -34,7 +34,7 @@ def test_judge_keeps_the_documented_feature_sizes():
     for i in (2, 5, 8):  # after each pooling
         judge.net[i].register_forward_hook(lambda mod, args, out: sizes.append(tuple(out.shape[1:])))
     out = judge(torch.zeros(3, 3, 1, 32, 32))
-    assert sizes == [(32, 16, 16), (64, 8, 8), (64, 4, 4)]
+    assert sizes == [(16, 16, 16), (32, 8, 8), (32, 4, 4)]
     assert out.shape == (3, 7)
 
 
