@@ -172,7 +172,7 @@ def test_sample_keeps_the_structure_of_mixed_size_noise(solver):
     noise = [torch.randn(4, 1, 8, 8), torch.randn(4, 2, 4, 6)]
     feats, mask = caption(2)
     out = sample(model, noise, dict(cap_feats=feats, cap_mask=mask), dict(cap_feats=feats[:, :1], cap_mask=mask[:, :1]),
-                 cfg_scale=2.0, solver=solver, steps=2, rtol=1e-2, atol=1e-3)
+                 cfg_scale=2.0, solver=solver, steps=2, rtol=0.1, atol=0.1)  # adaptive dopri5: loose, only the structure is checked
     assert isinstance(out, list) and [o.shape for o in out] == [n.shape for n in noise]
     assert all(torch.isfinite(o).all() for o in out)
 
