@@ -1,10 +1,11 @@
 """A real deployment: Prefect server on 127.0.0.1, a process work pool, `prefect deploy --all`, a
 worker, `prefect deployment run`, then the catalog rows. Every process started here is stopped.
 
-One server for everything (it takes a while to start): data_to_model; then the refresh deployment
-on a folder, a change to the folder (5 added, 2 deleted, 1 caption changed), a second refresh fired
-by an interval schedule the test sets, and the train run that the live manifest's growth event
-starts through the trigger in prefect.yaml."""
+One server for everything (it takes a while to start): the refresh deployment on a folder, a change
+to the folder (5 added, 2 deleted, 1 caption changed), a second refresh fired by an interval
+schedule the test sets, and the train run that the live manifest's growth event starts through the
+trigger in prefect.yaml. data_to_model itself runs end to end in tests/flows/test_demo_e2e.py; here
+its deployment only has to be registered (`deploy --all` imports every entrypoint)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -117,7 +117,6 @@ def _wait_for_run(client, deployment: str, accept, timeout: float):
 def test_deployment_runs_on_a_process_worker(tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    home = tmp_path / "lumina_home"
     rhome = tmp_path / "refresh_home"
     env = {
         **os.environ,
@@ -159,9 +158,6 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
             assert dep in names, names
         run("deployment", "schedule", "clear", "refresh/refresh", "-y")  # the hourly cron must not fire mid-test
         spawn("worker", "worker", "start", "--pool", "lumina-process", "--limit", "1")
-        params = {**yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text()), "home": str(home)}
-        out = run("deployment", "run", "data_to_model/data-to-model", "--params", json.dumps(params), "--watch", "--watch-timeout", "420", timeout=480)
-        assert "Completed" in out, out
 
         # refresh: a first run by hand, then a change, then a run fired by a schedule
         src, stage = _refresh_source(tmp_path)
@@ -196,16 +192,6 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
             if (logs / f"{name}.log").exists():
                 print(f"--- {name} log (tail) ---\n" + (logs / f"{name}.log").read_text()[-3000:])
     assert all(p.poll() is not None for p in started)
-
-    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
-    try:
-        assert con.execute("SELECT status FROM runs WHERE flow_name = 'data_to_model'").fetchall() == [("completed",)]
-        counts = dict(con.execute("SELECT status, count(*) FROM samples GROUP BY status").fetchall())
-        assert counts["accepted"] > 400 and counts["quarantined"] == 3 and counts["rejected"] >= 5
-        assert con.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 1
-        assert con.execute("SELECT count(*) FROM metrics WHERE name = 'heldout_fm_loss'").fetchone()[0] == 1
-    finally:
-        con.close()
 
     # the scheduled refresh curated exactly the 5 new inputs and the one with a new caption
     assert refreshed["inputs_to_curate"] == 6 and refreshed["new_samples"] == 6, refreshed
