@@ -29,13 +29,26 @@ def test_grey_is_the_channel_mean_of_the_first_frame():
 
 
 def test_judge_keeps_the_documented_feature_sizes():
+    """'Same' convolutions, each pooling halves: 32 -> 16 -> 8 -> 4 (channel counts may change)."""
     judge = DigitJudge(num_classes=7)
     sizes = []
-    for i in (2, 5, 8):  # after each pooling
-        judge.net[i].register_forward_hook(lambda mod, args, out: sizes.append(tuple(out.shape[1:])))
+    for i in (1, 2, 4, 5, 7, 8):  # after each convolution (its ReLU) and each pooling
+        judge.net[i].register_forward_hook(lambda mod, args, out: sizes.append(tuple(out.shape[-2:])))
     out = judge(torch.zeros(3, 3, 1, 32, 32))
-    assert sizes == [(16, 16, 16), (32, 8, 8), (32, 4, 4)]
+    assert sizes == [(32, 32), (16, 16), (16, 16), (8, 8), (8, 8), (4, 4)]
     assert out.shape == (3, 7)
+    assert DigitJudge()(torch.zeros(1, 1, 32, 32)).shape == (1, 10)  # ten digits by default
+
+
+def test_judge_uses_dropout_in_training_only():
+    torch.manual_seed(0)
+    judge = DigitJudge()
+    x = torch.randn(8, 1, 16, 16)
+    with torch.no_grad():
+        judge.train()
+        assert not torch.equal(judge(x), judge(x))
+        judge.eval()
+        assert torch.equal(judge(x), judge(x))
 
 
 def test_predict_is_the_argmax_in_eval_mode_whatever_the_mode_before():
@@ -60,6 +73,16 @@ def test_shift_rolls_by_up_to_two_pixels_on_each_axis_independently():
         r, c = divmod(int(out.flatten().argmax()), 9)
         seen.add((r - 4, c - 4))
     assert seen == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+    video = torch.zeros(1, 1, 1, 9, 9)  # [B, C, T, H, W]: rows and columns move, not frames
+    video[..., 4, 4] = 1.0
+    moved = {divmod(int(_shift(video, gen).flatten().argmax()), 9) for _ in range(200)}
+    assert {r for r, _ in moved} == set(range(2, 7)) and {c for _, c in moved} == set(range(2, 7))
+    # the draws come from the generator given, not the global RNG
+    torch.manual_seed(1)
+    a = [_shift(img, torch.Generator().manual_seed(9)) for _ in range(5)]
+    torch.manual_seed(2)
+    b = [_shift(img, torch.Generator().manual_seed(9)) for _ in range(5)]
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
     wide = _shift(torch.arange(25.0).view(1, 1, 5, 5), torch.Generator().manual_seed(1), max_shift=0)
     assert torch.equal(wide, torch.arange(25.0).view(1, 1, 5, 5))  # max_shift 0: no move
 
@@ -111,6 +134,8 @@ def test_training_is_reproducible_from_the_seed():
     torch.manual_seed(456)  # the global RNG state before the call must not matter
     assert torch.equal(weights(4), a)
     assert not torch.equal(weights(5), a)
+    default = torch.cat([p.detach().flatten() for p in train_judge(x, labels, steps=3).judge.parameters()])
+    assert torch.equal(default, weights(0))  # the default seed is 0
 
 
 def test_training_takes_the_given_number_of_steps_on_batches_of_64(monkeypatch):

@@ -106,6 +106,7 @@ def test_scored_prompts_cover_every_class_and_each_draw_has_its_own_seed(monkeyp
 
 def test_the_grid_shows_frame_0_of_each_sample_with_its_caption(monkeypatch, tmp_path):
     _, renders, _ = _run(_mixed(), monkeypatch, tmp_path)
+    assert (renders["grid"], renders["grid_captions"]) == (str(tmp_path / "samples.png"), str(tmp_path / "samples.txt"))
     lines = open(renders["grid_captions"]).read().splitlines()
     assert lines == ["0,0: a handwritten digit 2", "0,1: a handwritten digit 0", "0,2: a red circle", "0,3: a blue square"]
     img = np.asarray(Image.open(renders["grid"]))
