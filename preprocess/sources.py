@@ -36,7 +36,7 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One named blob of a source. ``loc`` says how to read it: ("file", path), ("tar", tar, member)
+    """One named blob of a source. ``loc`` says how to read it: ("file", path), ("tar", tar, member, data offset, size)
     or ("bytes", data). ``kind`` is "file" for a regular file, else what it is (skipped, reported)."""
 
     name: str  # relative, '/'-separated: stable when the folder moves
@@ -45,6 +45,7 @@ class Entry:
     loc: tuple = ()
     kind: str = "file"
     text: str | None = None  # a caption given inline by a listing or dataset row
+    detail: str = ""  # for entries that are no blob: what went wrong (kept in the reason)
 
     @property
     def suffix(self) -> str:
@@ -67,11 +68,16 @@ class Entry:
                     raise OSError("not a regular file")
                 return f.read(n) if n >= 0 else f.read()
         if how == "tar":
-            with tarfile.open(self.loc[1], "r") as tar:
-                f = tar.extractfile(self.loc[2])
-                if f is None:
-                    raise OSError("not a regular tar member")
-                return f.read(n) if n >= 0 else f.read()
+            # the member's data offset was noted when the tar was listed: a seek, not a scan of the
+            # tar's headers per member (which made a tar of N images cost O(N^2) reads)
+            _, tar_path, _, offset, size = self.loc
+            want = size if n < 0 else min(size, n)
+            with open(tar_path, "rb") as f:
+                f.seek(offset)
+                data = f.read(want)
+            if len(data) < want:
+                raise OSError(f"tar member {self.loc[2]} is truncated")
+            return data
         if how == "bytes":
             data = self.loc[1]
             return data if n < 0 else data[:n]
@@ -173,11 +179,16 @@ def _tar_paths(pattern: str) -> list[Path]:
 def _tar_entries(pattern: str) -> list[Entry]:
     out = []
     for tar_path in _tar_paths(pattern):
+        members: list[tarfile.TarInfo] = []
         try:
             with tarfile.open(tar_path, "r") as tar:
-                members = tar.getmembers()
-        except (tarfile.TarError, OSError) as e:
-            raise SourceError(f"unreadable tar {tar_path}: {type(e).__name__}: {e}") from None
+                for m in tar:  # one at a time: a tar cut short still yields the members before the cut
+                    members.append(m)
+        except (tarfile.TarError, OSError, EOFError) as e:
+            # one bad tar must not stop the others: it is recorded (rejected, with why) and the
+            # members listed before the damage are still read (a cut member is quarantined on read)
+            kind = "truncated_archive" if members else "unreadable_archive"
+            out.append(Entry(_printable(tar_path.name), _printable(str(tar_path)), 0, (), kind, detail=f"{type(e).__name__}: {e}"))
         for m in members:
             if m.isdir():
                 continue
@@ -185,7 +196,7 @@ def _tar_entries(pattern: str) -> list[Entry]:
             name = _printable(f"{tar_path.name}/{m.name}")
             uri = _printable(f"{tar_path}#{m.name}")
             if m.isfile():
-                out.append(Entry(name, uri, m.size, ("tar", str(tar_path), m.name)))
+                out.append(Entry(name, uri, m.size, ("tar", str(tar_path), m.name, m.offset_data, m.size)))
             else:
                 out.append(Entry(name, uri, 0, (), "not_a_regular_file"))
     return out
@@ -323,7 +334,7 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
     used: set[str] = set()
     for e in entries:
         if e.kind != "file":
-            leftovers.append(Leftover(e, e.kind, "not read"))
+            leftovers.append(Leftover(e, e.kind, e.detail or "not read"))
         elif e.suffix in media_suffixes:
             cap = captions.get(e.stem)
             if cap is not None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import shutil
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from preprocess.curate import CurateConfig, curate
 from preprocess.sources import SourceError, SourceSpec, detect_kind, list_entries
 
 LOCAL = "local"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _photos(folder: Path) -> dict[str, str]:
@@ -52,51 +52,17 @@ def photos(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return root, _photos(root)
 
 
-def _as_tars(folder: Path, out: Path) -> str:
-    out.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in folder.iterdir())
-    for i, part in enumerate((files[:6], files[6:])):
-        with tarfile.open(out / f"part-{i}.tar", "w") as tar:
-            for p in part:
-                tar.add(p, arcname=p.name)
-    return str(out / "part-*.tar")
-
-
-def _as_listing(folder: Path, caps: dict[str, str], kind: str) -> str:
-    rows = [{"path": f"folder/{name}", "caption": cap} for name, cap in caps.items()]
-    path = folder.parent / f"listing.{kind}"
-    if kind == "jsonl":
-        path.write_text("\n".join(json.dumps(r) for r in rows))
-    elif kind == "csv":
-        path.write_text("path,caption\n" + "\n".join(f"{r['path']},{r['caption']}" for r in rows))
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.Table.from_pylist(rows), path)
-    return str(path)
-
-
-def _as_dataset(folder: Path, caps: dict[str, str], out: Path) -> str:
-    import datasets
-
-    ds = datasets.Dataset.from_dict({"image": [str(folder / n) for n in caps], "caption": list(caps.values())})
-    ds = ds.cast_column("image", datasets.Image())
-    ds.save_to_disk(str(out))
-    return str(out)
+def _source_kinds():
+    spec = importlib.util.spec_from_file_location("bench_source_kinds", REPO / "bench" / "source_kinds.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_every_source_kind_gives_the_same_samples(photos, tmp_path):
     folder, caps = photos
-    sources = {
-        "folder": str(folder),
-        "tars": _as_tars(folder, tmp_path / "tars"),
-        "jsonl": _as_listing(folder, caps, "jsonl"),
-        "parquet": _as_listing(folder, caps, "parquet"),
-        "csv": _as_listing(folder, caps, "csv"),
-        "dataset": _as_dataset(folder, caps, tmp_path / "ds"),
-    }
-    assert detect_kind(sources["dataset"]).value == "hf_dataset" and detect_kind(sources["tars"]).value == "tars"
+    sources = _source_kinds().all_kinds(folder, caps, tmp_path)
+    assert detect_kind(sources["hf_dataset"]).value == "hf_dataset" and detect_kind(sources["tars"]).value == "tars"
     keys = {}
     for kind, src in sources.items():
         result = curate(src, tmp_path / f"home-{kind}", CurateConfig(), backend=LOCAL)
@@ -189,3 +155,28 @@ def test_every_entry_is_accounted_for(tmp_path):
     reasons = {Path(s.source_uri).name: (s.reason or "").split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples}
     assert reasons == {"ok.png": "", "orphan.txt": "orphan_caption", "notes.pdf": "unsupported_type", "link.png": "symlink_outside_source",
                        "sub.png": "empty_folder"}
+
+
+def test_tar_members_are_read_by_offset_and_a_truncated_member_is_quarantined(photos, tmp_path, monkeypatch):
+    import tarfile
+
+    folder, caps = photos
+    pattern = _source_kinds().as_tars(folder, tmp_path / "tars", parts=1)
+    tar = tmp_path / "tars" / "part-0.tar"
+    with tarfile.open(tar) as t:
+        last = [m for m in t.getmembers() if m.name.endswith(".png")][-1]
+    opened = []
+    real_open = tarfile.open
+    monkeypatch.setattr(tarfile, "open", lambda *a, **k: opened.append(str(a[0] if a else k.get("name"))) or real_open(*a, **k))
+    result = curate(pattern, tmp_path / "home", CurateConfig(), backend=LOCAL)
+    assert result.counts == {"accepted": 6} and opened.count(str(tar)) == 1  # listed once; members are seeks, not header scans
+
+    cut = tmp_path / "cut" / "part-0.tar"
+    cut.parent.mkdir()
+    cut.write_bytes(tar.read_bytes()[: last.offset_data + 100])  # the last image loses its tail and everything after
+    rows = _samples(curate(str(cut.parent / "part-*.tar"), tmp_path / "home-cut", CurateConfig(), backend=LOCAL))
+    quarantined = [reason for status, reason in rows.values() if status == "quarantined"]
+    assert len(quarantined) == 1 and "truncated" in quarantined[0], rows  # the cut image
+    assert sorted(status for status, _ in rows.values()).count("accepted") == 5, rows  # the members before the cut
+    damaged = [reason for status, reason in rows.values() if status == "rejected"]
+    assert damaged == ["truncated_archive: part-0.tar (ReadError: unexpected end of data)"], rows  # the tar itself, with why
