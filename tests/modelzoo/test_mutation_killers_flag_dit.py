@@ -114,11 +114,14 @@ def test_regions_are_read_at_patch_centres_and_separators_are_in_every_region():
     ids = torch.zeros(6, 6, dtype=torch.long)
     ids[:, 3:] = 1  # the boundary splits patch column 1 (pixels 2, 3): its centre, pixel 3, is in region 1
     ids[4:, :] = 2  # the last patch row (pixels 4, 5) is region 2
-    member = _membership(model, torch.zeros(1, 4, 1, 6, 6), ids, 3)[0]  # (N, R): 3 rows of 3 patches + [nextline]
-    expected = [0, 1, 1, None] * 2 + [2, 2, 2, None]
-    for token, region in enumerate(expected):
-        want = [True] * 3 if region is None else [r == region for r in range(3)]
-        assert member[token].tolist() == want, token
+    expected = [0, 1, 1, None] * 2 + [2, 2, 2, None]  # 3 rows of 3 patches + [nextline]
+    transposed = [0, 0, 2, None] + [1, 1, 2, None] * 2  # the same map transposed: rows split at pixel 3
+    for regions, want_ids in ((ids, expected), (ids.T.contiguous(), transposed)):
+        member = _membership(model, torch.zeros(1, 4, 1, 6, 6), regions, 3)
+        assert member.shape == (1, 12, 3)
+        for token, region in enumerate(want_ids):
+            want = [True] * 3 if region is None else [r == region for r in range(3)]
+            assert member[0, token].tolist() == want, token
 
 
 def test_regions_of_an_odd_size_read_the_last_pixel_of_a_partial_patch():
@@ -127,6 +130,20 @@ def test_regions_of_an_odd_size_read_the_last_pixel_of_a_partial_patch():
     ids[:, 4] = 1  # patch column 2 holds pixel 4 only (pixel 5 is padding)
     member = _membership(model, torch.zeros(1, 4, 1, 5, 5), ids, 2)[0]
     assert [int(member[t].long().argmax()) for t in (0, 1, 2)] == [0, 0, 1]
+    member = _membership(model, torch.zeros(1, 4, 1, 5, 5), ids.T.contiguous(), 2)[0]  # rows: the same
+    assert [int(member[t].long().argmax()) for t in (0, 4, 8)] == [0, 0, 1]
+
+
+def test_one_stack_of_video_masks_serves_the_whole_batch():
+    model = tiny(randomize=False, cap_dim=16, patch_size=2, rope="axial", axial_frames=True)
+    masks = torch.zeros(2, 2, 2, 4, dtype=torch.bool)  # (R, T, H, W)
+    masks[0, 0, :, :2] = masks[1, 0, :, 2:] = True  # frame 0: region 0 left, region 1 right
+    masks[0, 1] = True  # frame 1: region 0 everywhere
+    member = _membership(model, torch.zeros(2, 4, 2, 2, 4), masks, 2)
+    assert member.shape == (2, 8, 2)
+    for b in range(2):  # both samples: patch, patch, [nextline], [nextframe] per frame
+        assert member[b, :, 0].tolist() == [True, False, True, True, True, True, True, True]
+        assert member[b, :, 1].tolist() == [False, True, True, True, False, False, True, True]
 
 
 def test_video_regions_follow_each_frame_and_per_sample_maps_each_sample():
@@ -211,3 +228,21 @@ def test_frame_cond_reaches_single_frame_samples_and_models_without_separators()
                 rows = added[b, f * per_frame:(f + 1) * per_frame]
                 torch.testing.assert_close(rows, (W @ c[f]).expand_as(rows), rtol=1e-5, atol=1e-5)
             assert (added[b, T * per_frame:] == 0).all(), (sep, b)  # [PAD] gets nothing
+
+
+def test_frame_cond_in_another_dtype_is_cast_to_the_model_dtype():
+    model = tiny(cap_dim=16, frame_cond_dim=3, rope="axial", axial_frames=True)
+    feats, mask = caption(2)
+    x, cams = torch.randn(2, 4, 2, 4, 4), torch.randn(2, 2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, 0.5, cap_feats=feats, cap_mask=mask, frame_cond=cams),
+                                   model(x, 0.5, cap_feats=feats, cap_mask=mask, frame_cond=cams.float()))
+
+
+def test_labels_past_the_null_class_are_rejected():
+    import pytest
+
+    emb = LabelEmbedder(num_classes=10, hidden_size=4, dropout_prob=0.0)
+    emb(torch.tensor([0, 10]))  # the ten classes and the null label
+    with pytest.raises(IndexError):
+        emb(torch.tensor([11]))
