@@ -73,13 +73,20 @@ def log_mel(y: np.ndarray, s: MelSettings = MEL) -> np.ndarray:
     return np.log(np.maximum(mel_filters(s) @ mag, s.floor)).astype(np.float32)
 
 
-def griffin_lim(logmel: np.ndarray, s: MelSettings = MEL, n_iter: int = 32, seed: int = 0) -> np.ndarray:
-    """[n_mels, frames] log-mel -> audio, by mel pseudo-inverse (NNLS) and Griffin-Lim phase."""
+@lru_cache(maxsize=4)
+def _inverse_filters(s: MelSettings = MEL) -> np.ndarray:
+    return np.linalg.pinv(mel_filters(s)).astype(np.float32)
+
+
+def griffin_lim(logmel: np.ndarray, s: MelSettings = MEL, n_iter: int = 64, seed: int = 0) -> np.ndarray:
+    """[n_mels, frames] log-mel -> audio: linear magnitudes by the mel filters' pseudo-inverse (clamped
+    at the floor), phase by Griffin-Lim (librosa, fast variant with momentum 0.99). On 24 real espeak
+    digits pocketsphinx's WER was 0.54 after 32 iterations, 0.375 after 64, as on the clean audio; the
+    NNLS inverse (librosa's mel_to_stft) gave the same WER for a third more time."""
     import librosa
 
-    m = np.exp(np.asarray(logmel, dtype=np.float32))
-    stft = librosa.feature.inverse.mel_to_stft(m, sr=s.sample_rate, n_fft=s.n_fft, power=1.0, fmin=s.fmin, fmax=s.fmax)
-    y = librosa.griffinlim(stft, n_iter=n_iter, hop_length=s.hop, win_length=s.win, n_fft=s.n_fft, center=True, pad_mode="reflect",
+    mag = np.maximum(_inverse_filters(s) @ np.exp(np.asarray(logmel, dtype=np.float32)), s.floor)
+    y = librosa.griffinlim(mag, n_iter=n_iter, hop_length=s.hop, win_length=s.win, n_fft=s.n_fft, center=True, pad_mode="reflect",
                            init="random", random_state=seed)
     return y.astype(np.float32)
 

@@ -8,10 +8,13 @@ open-vocabulary model.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
-def _decoder(vocabulary: set[str] | None):
+@lru_cache(maxsize=2)  # loading the acoustic model and the 130k-word dictionary takes seconds
+def _decoder(vocabulary: frozenset[str] | None):
     from pocketsphinx import Decoder
 
     dec = Decoder(samprate=16000, loglevel="FATAL")
@@ -25,7 +28,7 @@ def _decoder(vocabulary: set[str] | None):
 def recognise(audios: list[np.ndarray], sample_rate: int, vocabulary: set[str] | None = None) -> list[str]:
     import soxr
 
-    dec = _decoder(vocabulary)
+    dec = _decoder(frozenset(vocabulary) if vocabulary else None)
     out = []
     for y in audios:
         pcm = (np.clip(soxr.resample(np.asarray(y, np.float32), sample_rate, 16000), -1, 1) * 32767).astype(np.int16)

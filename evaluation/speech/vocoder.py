@@ -22,7 +22,7 @@ def _generator(path: str):
     return torch.jit.load(path, map_location="cpu").eval()
 
 
-def vocode(logmel: np.ndarray, path: str | None = None, n_iter: int = 32) -> np.ndarray:
+def vocode(logmel: np.ndarray, path: str | None = None, n_iter: int = 64) -> np.ndarray:
     """[80, W] log-mel (natural log, HiFi-GAN settings) -> float32 audio at 22,050 Hz."""
     path = path or os.environ.get("LUMINA_SPEECH_VOCODER") or None
     if path is None:

@@ -29,7 +29,7 @@ from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
 from preprocess.speech.normalisation import frozen_statistics
-from encoders.text.transcript import normalise_transcript, phonemes
+from encoders.audio.transcript import normalise_transcript, phonemes
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga")
 AUDIO, MEL = "flac", "mel.npy"

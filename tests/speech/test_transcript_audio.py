@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from preprocess.speech import audio
-from encoders.text.transcript import normalise_transcript
+from encoders.audio.transcript import normalise_transcript
 
 
 def test_numbers_and_abbreviations_spelled_out():
