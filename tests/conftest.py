@@ -45,3 +45,30 @@ def tiny_home(tmp_path_factory) -> TinyHome:
         cat.finish_run(run_id)
     null = Workspace.at(home).null_caption(encoded.text_encoder)
     return TinyHome(home, catalog, "tiny-train", "tiny-holdout", str(null), run_id)
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(tmp_path_factory):
+    """One Prefect server (127.0.0.1, its own PREFECT_HOME) for the end-to-end tests' `lumina demo`
+    runs: each run would otherwise start and migrate its own (about 10 s each). The URL is only
+    handed to the subprocesses that ask for it; this process's environment is left alone."""
+    import subprocess
+
+    from flows.local_prefect import _wait_healthy, free_port, server_command
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect_server_home")), "PREFECT_UI_ENABLED": "0",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(server_command(port), env=env, stdin=subprocess.DEVNULL)
+    try:
+        _wait_healthy(proc, url, 180)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

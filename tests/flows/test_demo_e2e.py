@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 
-def _demo(home: Path, tmp_path: Path) -> dict:
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+def _demo(home: Path, tmp_path: Path, api_url: str) -> dict:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_API_URL": api_url}
     args = [LUMINA, "demo", "--home", str(home), "--config", str(REPO / "configs" / "smoke.yaml"), "--json"]
     r = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
@@ -35,9 +36,9 @@ def _dump(path: Path) -> dict:
         con.close()
 
 
-def test_demo_runs_end_to_end_and_is_idempotent(tmp_path):
+def test_demo_runs_end_to_end_and_is_idempotent(tmp_path, prefect_api_url):
     home = tmp_path / "home"
-    first = _demo(home, tmp_path)
+    first = _demo(home, tmp_path, prefect_api_url)
     m = first["metrics"]
     assert m["num_generated"] == 20  # 2 per class (smoke.yaml), scored by a judge that can tell digits apart
     assert m["judge_test_accuracy"] > 0.6 and 0.0 < m["heldout_fm_loss"] < 3.0
@@ -45,7 +46,7 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path):
     assert Path(first["grid"]).exists() and Path(first["checkpoint"], "model.safetensors").exists()
     counts1 = _dump(home / "catalog.duckdb")
 
-    second = _demo(home, tmp_path)
+    second = _demo(home, tmp_path, prefect_api_url)
     counts2 = _dump(home / "catalog.duckdb")
     assert {k: counts2[k] for k in ("samples", "verdicts", "shards", "encodings")} == {k: counts1[k] for k in ("samples", "verdicts", "shards", "encodings")}
     assert counts2["runs"] == counts1["runs"] + 1 and counts2["checkpoints"] == counts1["checkpoints"] + 1
