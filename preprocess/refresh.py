@@ -22,7 +22,7 @@ from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch
 from preprocess.curate import (AnalyseStage, CurateConfig, WriteShardStage, leftover_candidate,
-                               mark_exact_duplicates)
+                               mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, detect_kind, list_entries
@@ -146,12 +146,14 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     plugin = get_plugin(cfg.modality)
     modality = plugin.modality.value
     opts = plugin.options(cfg.options)
+    scoring = plugin.scoring_stage(opts)  # before any work, as curate() does: a wrong model path fails here
     ws = Workspace.at(home)
     out_dir = ws.curated(modality)
     out_dir.mkdir(parents=True, exist_ok=True)
     analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), plan.inputs, backend)
     cands: list[Candidate] = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     cands = mark_exact_duplicates(cands)
+    cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     plugin.near_duplicates(cands, opts)
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)

@@ -220,3 +220,24 @@ def test_wrong_clip_paths_end_in_one_line_and_exit_2(tmp_path, corpus, clip_dir,
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "home" / "catalog.duckdb").exists()  # refused before a run was opened
+
+
+def test_refresh_scores_new_inputs_as_curate_does(tmp_path, corpus, clip_dir, reference):
+    """`lumina refresh` builds curation from its own pieces: it must not skip the configured scores."""
+    from catalog import Catalog
+    from flows.refresh import refresh_source
+    from preprocess.curate import CurateConfig
+    from preprocess.encode import EncodeConfig
+
+    names, img, txt = reference
+    expected = dict(zip(names, (img * txt).sum(-1).tolist()))
+    th = _split_threshold(expected)
+    root, _ = corpus
+    cfg = CurateConfig(options={"clip": {"path": str(clip_dir), "thresholds": {"min_clip_similarity": th}}})
+    home = tmp_path / "home"
+    refresh_source(str(root), home, cfg, encode_cfg=EncodeConfig(text="phone"), backend="local")
+    rows = _catalog_rows(home, "clip_similarity")
+    assert sorted(rows) == names
+    assert {n for n, r in rows.items() if r[0] == "rejected"} == {n for n, s in expected.items() if s < th}
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        assert cat.sql("SELECT count(*) FROM samples")[1][0][0] == len(names)
