@@ -43,6 +43,7 @@ class CurateConfig:
     media_column: str | None = None  # datasets
     follow_symlinks: bool = False
     max_caption_bytes: int = 16 * 1024
+    max_media_bytes: int = 2 * 1024**3  # larger media files are rejected unread (every file is read whole to hash it)
     options: dict[str, Any] = field(default_factory=dict)  # the modality's own options (see its plugin)
 
 
@@ -99,6 +100,12 @@ class AnalyseStage(Stage[RawInput, Candidate]):
             return [Candidate(_record(key, self.modality, item.uri, "quarantined", reason, None, self.cfg.holdout_percent), source=item)]
 
     def _analyse(self, item: RawInput) -> list[Candidate]:
+        largest = max((e.size for e in item.media.values()), default=0)
+        if largest > self.cfg.max_media_bytes:  # judged by the listed size, never read
+            key = sample_key("too-large", self.modality, item.name, str(largest))
+            v = VerdictRecord(key, "media_size", FILTER_VERSION, float(largest), float(self.cfg.max_media_bytes), False)
+            reason = f"file_too_large: {largest} bytes vs limit {self.cfg.max_media_bytes}"
+            return [Candidate(_record(key, self.modality, item.uri, "rejected", reason, None, self.cfg.holdout_percent), [v], item)]
         caption, error = read_caption(item.caption, self.cfg.caption_key, self.cfg.max_caption_bytes)
         try:
             parts = self.plugin.content_parts(item)

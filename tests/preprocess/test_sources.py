@@ -180,3 +180,24 @@ def test_tar_members_are_read_by_offset_and_a_truncated_member_is_quarantined(ph
     assert sorted(status for status, _ in rows.values()).count("accepted") == 5, rows  # the members before the cut
     damaged = [reason for status, reason in rows.values() if status == "rejected"]
     assert damaged == ["truncated_archive: part-0.tar (ReadError: unexpected end of data)"], rows  # the tar itself, with why
+
+
+def test_media_over_the_size_limit_is_rejected_unread_with_its_size(photos, tmp_path, monkeypatch):
+    from preprocess.sources import Entry
+
+    folder, caps = photos
+    limit = (folder / "noise0.png").stat().st_size + 1  # the noise images fit, the photos do not
+    big = {n for n in caps if (folder / n).stat().st_size > limit}
+    assert big and len(big) < len(caps)
+    read = []
+    real_read = Entry.read
+    monkeypatch.setattr(Entry, "read", lambda self, limit=None: read.append(self.name) or real_read(self, limit))
+    result = curate(str(folder), tmp_path / "home", CurateConfig(max_media_bytes=limit), backend=LOCAL)
+    rows = {s.source_uri.rsplit("/", 1)[-1]: s for p in result.batch_paths for s in Batch.read(p).samples}
+    assert {n for n, s in rows.items() if s.status == "rejected"} == big
+    for n in big:
+        size = (folder / n).stat().st_size
+        assert rows[n].reason == f"file_too_large: {size} bytes vs limit {limit}"
+        assert n not in read  # never read, not even to hash it
+    verdicts = [v for p in result.batch_paths for v in Batch.read(p).verdicts if v.filter == "media_size"]
+    assert len(verdicts) == len(big) and all(not v.passed and v.threshold == limit for v in verdicts)
