@@ -246,3 +246,50 @@ def test_labels_past_the_null_class_are_rejected():
     emb(torch.tensor([0, 10]))  # the ten classes and the null label
     with pytest.raises(IndexError):
         emb(torch.tensor([11]))
+
+
+def test_cpu_attention_takes_sdpa_in_fp32_and_two_matmuls_in_bf16(monkeypatch):
+    """The routing the docstring gives: SDPA's bf16 CPU kernel costs ~3x the two matmuls."""
+    import torch.nn.functional as F
+
+    import modelzoo.flag_dit as flag_dit
+
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(flag_dit.F, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k))
+    q = torch.randn(1, 2, 3, 8)
+    flag_dit.attention(q, q, q)
+    assert calls == [1]
+    flag_dit.attention(q.bfloat16(), q.bfloat16(), q.bfloat16())
+    assert calls == [1]
+
+
+def test_grouped_query_attention_shares_each_key_head_between_its_query_heads():
+    import torch.nn.functional as F
+
+    from modelzoo.flag_dit import attention
+
+    g = torch.Generator().manual_seed(2)
+    q = torch.randn(1, 4, 2, 8, generator=g)  # 4 query heads, 2 queries
+    k, v = torch.randn(1, 2, 4, 8, generator=g), torch.randn(1, 2, 4, 8, generator=g)  # 2 key heads, 4 keys
+    expected = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1))
+    torch.testing.assert_close(attention(q, k, v), expected)
+
+
+def test_under_bf16_autocast_attention_and_its_output_run_in_bf16(monkeypatch):
+    """Norms and RoPE in fp32, the attention matmuls in bf16 (the reason for the CPU path)."""
+    import modelzoo.flag_dit as flag_dit
+
+    model = tiny(cap_dim=16)
+    dtypes = []
+    real = flag_dit.attention
+    monkeypatch.setattr(flag_dit, "attention", lambda q, k, v, *a: dtypes.append((q.dtype, k.dtype)) or real(q, k, v, *a))
+    seen = []
+    model.layers[0].attention.wo.register_forward_pre_hook(lambda mod, args: seen.append(args[0].dtype))
+    feats, mask = caption(2)
+    x = [torch.randn(4, 1, 8, 8), torch.randn(4, 1, 16, 12)]
+    ext = Extrapolation(train_seq_len=model.seq_len((1, 8, 8)), proportional_attn=True)  # per-sample q scales
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        model(x, 0.5, cap_feats=feats, cap_mask=mask, extrapolation=ext)
+    assert set(dtypes) == {(torch.bfloat16, torch.bfloat16)} and len(dtypes) == 4  # self and cross, 2 blocks
+    assert seen == [torch.bfloat16]
