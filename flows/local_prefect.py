@@ -78,6 +78,41 @@ def _wait_healthy(proc: subprocess.Popen, api_url: str, timeout_s: float) -> Non
     raise RuntimeError(f"the Prefect server on {api_url} was not ready within {timeout_s:g} s")
 
 
+def start_server(env: dict[str, str], port: int | None = None, startup_timeout_s: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """Start the server (parent-death signal set) with ``env`` and wait until it is healthy: (process, API URL)."""
+    for attempt in range(1 if port else 3):
+        chosen = port or free_port()
+        api_url = f"http://{HOST}:{chosen}/api"
+        proc = subprocess.Popen(server_command(chosen), env=env, stdin=subprocess.DEVNULL)
+        try:
+            _wait_healthy(proc, api_url, startup_timeout_s)
+            return proc, api_url
+        except ServerExited as e:
+            # uvicorn exits 3 when it cannot start, e.g. the free port was taken meanwhile: try another
+            if e.returncode != 3 or port or attempt == 2:
+                raise
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    raise AssertionError("unreachable")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def server_env(base: dict[str, str] | None = None, ui: bool = False) -> dict[str, str]:
+    """What Prefect's own temporary server sets: no analytics, only the services an ephemeral server needs."""
+    return {**(os.environ if base is None else base), "PREFECT_UI_ENABLED": "1" if ui else "0",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+
 @contextmanager
 def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120.0,
                          ui: bool = False) -> Iterator[str]:
@@ -89,24 +124,7 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
         yield existing
         return
 
-    env = {**os.environ, "PREFECT_UI_ENABLED": "1" if ui else "0", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           # what Prefect's own temporary server sets: run only the services an ephemeral server needs
-           "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-    for attempt in range(1 if port else 3):
-        chosen = port or free_port()
-        api_url = f"http://{HOST}:{chosen}/api"
-        proc = subprocess.Popen(server_command(chosen), env=env, stdin=subprocess.DEVNULL)
-        try:
-            _wait_healthy(proc, api_url, startup_timeout_s)
-            break
-        except ServerExited as e:
-            # uvicorn exits 3 when it cannot start, e.g. the free port was taken meanwhile: try another
-            if e.returncode != 3 or port or attempt == 2:
-                raise
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+    proc, api_url = start_server(server_env(ui=ui), port, startup_timeout_s)
     try:
         os.environ["PREFECT_API_URL"] = api_url  # for processes this run starts
         try:
@@ -115,9 +133,4 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
         finally:
             os.environ.pop("PREFECT_API_URL", None)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)

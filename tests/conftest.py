@@ -52,23 +52,12 @@ def prefect_api_url(tmp_path_factory):
     """One Prefect server (127.0.0.1, its own PREFECT_HOME) for the end-to-end tests' `lumina demo`
     runs: each run would otherwise start and migrate its own (about 10 s each). The URL is only
     handed to the subprocesses that ask for it; this process's environment is left alone."""
-    import subprocess
+    from flows.local_prefect import server_env, start_server, stop_server
 
-    from flows.local_prefect import _wait_healthy, free_port, server_command
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect_server_home")), "PREFECT_UI_ENABLED": "0",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(server_command(port), env=env, stdin=subprocess.DEVNULL)
+    env = server_env({k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"})
+    env["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_server_home"))
+    proc, url = start_server(env, startup_timeout_s=180)
     try:
-        _wait_healthy(proc, url, 180)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
