@@ -89,3 +89,29 @@ def test_extrapolation_normalises_its_fields():
     assert ext.train_size == (8, 12) and all(type(v) is int for v in ext.train_size)
     assert ext.rope is RopeScaling.NTK and ext.ntk_formula is NTKFormula.TOKEN_RATIO
     assert Extrapolation().train_size is None
+
+
+def test_time_aware_tables_follow_each_samples_time_and_the_watershed():
+    pos = _one_token_positions(1)
+    seq, s = torch.tensor([400, 400, 400]), 4.0  # s = N / N_train
+    t = torch.tensor([0.1, 0.5, 0.9])
+    interp = inv_freq(16, THETA, RopeScaling.INTERPOLATION, s)[0]
+    ntk = inv_freq(16, THETA, RopeScaling.NTK, s)[0]
+    stepped = rope_tables(pos, (16,), THETA, Extrapolation(train_seq_len=100, rope="time_aware"), seq, t)
+    for b, want in enumerate((interp, ntk, ntk)):  # the public code's watershed, 0.3
+        torch.testing.assert_close(stepped[b, 1, 0].angle(), want)
+    smooth = rope_tables(pos, (16,), THETA, Extrapolation(train_seq_len=100, rope="time_aware", watershed=None), seq, t)
+    for b in range(3):  # the paper's blend, asked for with watershed=None
+        want = inv_freq(16, THETA, RopeScaling.TIME_AWARE, s, t=float(t[b]), watershed=None)[0]
+        torch.testing.assert_close(smooth[b, 1, 0].angle(), want)
+
+
+def test_with_a_training_length_the_token_ratio_is_the_token_counts():
+    """train_seq_len given: N / N_train, even when per-axis scales are passed too."""
+    pos = _one_token_positions(3)
+    scales = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64)  # area ratio 6
+    ext = Extrapolation(train_seq_len=100, rope="ntk", ntk_formula="token_ratio")
+    table = rope_tables(pos, (4, 8, 8), THETA, ext, torch.tensor([400.0]), torch.tensor([0.5]), scales)
+    k = torch.arange(0, 8, 2, dtype=torch.float64) / 8
+    ratio4 = ((THETA * 4.0) ** -k).float()
+    torch.testing.assert_close(_angles(table)[2:], torch.cat([ratio4, ratio4]))
