@@ -115,3 +115,17 @@ def test_with_a_training_length_the_token_ratio_is_the_token_counts():
     k = torch.arange(0, 8, 2, dtype=torch.float64) / 8
     ratio4 = ((THETA * 4.0) ** -k).float()
     torch.testing.assert_close(_angles(table)[2:], torch.cat([ratio4, ratio4]))
+
+
+def test_scaled_frequencies_default_to_no_stretch():
+    base = inv_freq(16, THETA)
+    torch.testing.assert_close(inv_freq(16, THETA, RopeScaling.INTERPOLATION)[0], base)  # s = 1
+    torch.testing.assert_close(inv_freq(16, THETA, RopeScaling.NTK)[0], base)
+    torch.testing.assert_close(inv_freq(16, THETA, RopeScaling.NTK, ntk_formula=NTKFormula.TOKEN_RATIO)[0], base)
+
+
+def test_time_aware_scaling_uses_the_chosen_ntk_formula_after_the_watershed():
+    ratio_ntk = inv_freq(16, THETA, RopeScaling.NTK, 2.0, token_ratio=16.0, ntk_formula=NTKFormula.TOKEN_RATIO)[0]
+    late = inv_freq(16, THETA, RopeScaling.TIME_AWARE, 2.0, token_ratio=16.0, t=0.8,
+                    ntk_formula=NTKFormula.TOKEN_RATIO, watershed=0.3)[0]
+    torch.testing.assert_close(late, ratio_ntk)
