@@ -58,7 +58,7 @@ class StandIn(EvalContext):
 
 @pytest.fixture(scope="module")
 def examples():
-    return toy_examples(24, seed=0)
+    return toy_examples(16, seed=0)
 
 
 def test_a_generator_that_follows_cameras_scores_far_above_chance(examples, tmp_path):
