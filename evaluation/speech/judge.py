@@ -31,8 +31,9 @@ class SpokenDigitJudge(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 40 x 16
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 20 x 8
+            nn.AvgPool2d((2, 1)),  # 40 mel pairs: half the convolutions' cost, no loss (real held-out accuracy 1.0 in 3 of 3 seeds)
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 20 x 16
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 10 x 8
             nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((5, 4)),
             nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 20, num_classes),
         )
@@ -55,7 +56,17 @@ class JudgeReport:
 
 
 def train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float = 0.25, steps: int = 300, seed: int = 0) -> JudgeReport:
-    """x: [N, 1, 80, WIDTH] real digits; a random test split by seed."""
+    """x: [N, 1, 80, WIDTH] real digits; a random test split by seed. One thread: convolutions this
+    small ran twice as slow on two (measured on 2 shared cores), and the caller's setting comes back."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_judge(x, labels, test_fraction, steps, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float, steps: int, seed: int) -> JudgeReport:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     n_test = max(1, int(len(x) * test_fraction))
