@@ -293,3 +293,98 @@ def test_under_bf16_autocast_attention_and_its_output_run_in_bf16(monkeypatch):
         model(x, 0.5, cap_feats=feats, cap_mask=mask, extrapolation=ext)
     assert set(dtypes) == {(torch.bfloat16, torch.bfloat16)} and len(dtypes) == 4  # self and cross, 2 blocks
     assert seen == [torch.bfloat16]
+
+
+def test_masked_tokens_stay_invisible_beside_a_caption_with_none_visible():
+    """A batch with a partly masked, an empty and a full caption, in fp32 and under bf16 autocast."""
+    model = tiny(cap_dim=16)
+    feats, mask = caption(3)
+    mask[0, 4:] = False
+    mask[1] = False
+    mask[2] = True
+    x = torch.randn(3, 4, 1, 8, 8)
+    hidden = feats.clone()
+    hidden[~mask] = torch.randn(int((~mask).sum()), 16)
+    visible = feats.clone()
+    visible[0, :4] = torch.randn(4, 16)
+    for autocast in (False, True):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            a = model(x, 0.5, cap_feats=feats, cap_mask=mask).float()
+            b = model(x, 0.5, cap_feats=hidden, cap_mask=mask).float()
+            c = model(x, 0.5, cap_feats=visible, cap_mask=mask).float()
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+        assert (c[0] - a[0]).abs().max() > 1e-3  # the visible tokens do count
+
+
+def _one_block_regions(model, feats, regions, image_regions, x):
+    with torch.no_grad():
+        return model(x, 0.5, cap_feats=feats, cap_mask=torch.ones(feats.shape[:2], dtype=torch.bool),
+                     cap_pool=torch.zeros(1, 16), cap_regions=regions, image_regions=image_regions)
+
+
+def test_patches_outside_every_region_see_no_caption_and_one_region_masks_work():
+    model = tiny(cap_dim=16, n_layers=1, patch_size=2)
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 4, 1, 8, 8, generator=g)
+    feats, other = torch.randn(1, 4, 16, generator=g), torch.randn(1, 4, 16, generator=g)
+    regions = torch.zeros(1, 4, dtype=torch.long)  # every token belongs to region 0: no global caption
+    ids = torch.zeros(8, 8, dtype=torch.long)
+    ids[:, 4:] = 1  # the right half is in no region named by a token
+    left_only = torch.zeros(1, 8, 8, dtype=torch.bool)
+    left_only[0, :, :4] = True  # the same as one bool mask
+    for image_regions in (ids, left_only):
+        a = _one_block_regions(model, feats, regions, image_regions, x)
+        b = _one_block_regions(model, other, regions, image_regions, x)
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a[..., 4:], b[..., 4:], rtol=0, atol=1e-6)  # right half: no caption at all
+        assert (a[..., :4] - b[..., :4]).abs().max() > 1e-3
+
+
+def _attention_context(model, x, t, ext):
+    _, layout = model.patchify(x)
+    n = max(layout.lengths)
+    return model._context(layout, n, torch.as_tensor(t).reshape(-1), ext, None, None, None, None)
+
+
+def test_the_models_time_aware_tables_follow_t():
+    model = tiny(cap_dim=16)
+    n_train = model.seq_len((1, 8, 8))
+    big = torch.randn(1, 4, 1, 16, 16)
+    early = _attention_context(model, big, 0.1, Extrapolation(n_train, "time_aware")).freqs_cis
+    late = _attention_context(model, big, 0.9, Extrapolation(n_train, "time_aware")).freqs_cis
+    torch.testing.assert_close(early, _attention_context(model, big, 0.1, Extrapolation(n_train, "interpolation")).freqs_cis)
+    torch.testing.assert_close(late, _attention_context(model, big, 0.9, Extrapolation(n_train, "ntk")).freqs_cis)
+
+
+def test_the_models_axial_tables_scale_each_axis_by_its_own_ratio():
+    """A 2x wider image with train_size: columns squeezed by 2, rows as trained."""
+    model = tiny(cap_dim=16, rope="axial")
+    wide = torch.randn(1, 4, 1, 8, 16)
+    plain = _attention_context(model, wide, 0.5, None).freqs_cis
+    scaled = _attention_context(model, wide, 0.5, Extrapolation(rope="interpolation", train_size=(8, 8))).freqs_cis
+    half = model.rope_dims[1] // 2  # complex slots of the row part (the frame part is empty for images)
+    token = 3 * 9 + 3  # row 3, column 3 (9 tokens a row with [nextline]): angles 3 x frequency, below pi
+    torch.testing.assert_close(scaled[0, token, 0, :half], plain[0, token, 0, :half])
+    torch.testing.assert_close(scaled[0, token, 0, half:].angle(), (plain[0, token, 0, half:].angle() / 2))
+
+
+def test_a_one_channel_caption_still_gets_cross_attention():
+    model = tiny(cap_dim=1)
+    assert model.layers[0].attention.cross
+    g = torch.Generator().manual_seed(0)
+    feats = torch.tensor([[[1.0], [-2.0], [0.5]]])
+    other = -feats  # one channel: the caption norm keeps only each token's sign
+    x = torch.randn(1, 4, 1, 8, 8, generator=g)
+    with torch.no_grad():
+        a = model(x, 0.5, cap_feats=feats, cap_pool=torch.zeros(1, 1))
+        b = model(x, 0.5, cap_feats=other, cap_pool=torch.zeros(1, 1))
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_a_pure_bf16_model_runs_in_bf16():
+    model = tiny(cap_dim=16).to(torch.bfloat16)
+    feats, mask = caption(2)
+    with torch.no_grad():
+        v = model(torch.randn(2, 4, 1, 8, 8), torch.tensor([0.2, 0.7]), cap_feats=feats, cap_mask=mask)
+    assert v.dtype == torch.bfloat16 and torch.isfinite(v.float()).all()
