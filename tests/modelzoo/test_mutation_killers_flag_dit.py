@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from modelzoo import Extrapolation
@@ -240,8 +241,6 @@ def test_frame_cond_in_another_dtype_is_cast_to_the_model_dtype():
 
 
 def test_labels_past_the_null_class_are_rejected():
-    import pytest
-
     emb = LabelEmbedder(num_classes=10, hidden_size=4, dropout_prob=0.0)
     emb(torch.tensor([0, 10]))  # the ten classes and the null label
     with pytest.raises(IndexError):
@@ -276,11 +275,12 @@ def test_grouped_query_attention_shares_each_key_head_between_its_query_heads():
     torch.testing.assert_close(attention(q, k, v), expected)
 
 
-def test_under_bf16_autocast_attention_and_its_output_run_in_bf16(monkeypatch):
+@pytest.mark.parametrize("qk_norm", ["layernorm", "rmsnorm"])  # per-head RMSNorm returns fp32 under autocast
+def test_under_bf16_autocast_attention_and_its_output_run_in_bf16(monkeypatch, qk_norm):
     """Norms and RoPE in fp32, the attention matmuls in bf16 (the reason for the CPU path)."""
     import modelzoo.flag_dit as flag_dit
 
-    model = tiny(cap_dim=16)
+    model = tiny(cap_dim=16, qk_norm=qk_norm)
     dtypes = []
     real = flag_dit.attention
     monkeypatch.setattr(flag_dit, "attention", lambda q, k, v, *a: dtypes.append((q.dtype, k.dtype)) or real(q, k, v, *a))
