@@ -91,8 +91,11 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     real_audio = [vocode(m) for m in real_mels]
     refs = [e.caption for e in chosen]
     vocab = {w for c in refs for w in c.split()}
-    metrics["wer_generated"] = word_error_rate(refs, recognise(gen_audio, MEL.sample_rate, vocab))
-    metrics["wer_real_vocoded"] = word_error_rate(refs, recognise(real_audio, MEL.sample_rate, vocab))
+    heard = {"generated": recognise(gen_audio, MEL.sample_rate, vocab), "real_vocoded": recognise(real_audio, MEL.sample_rate, vocab)}
+    for kind, hyps in heard.items():
+        metrics[f"wer_{kind}"] = word_error_rate(refs, hyps)
+        if prompts:  # the digits alone: the phrases are few in training and much harder
+            metrics[f"wer_{kind}_digits"] = word_error_rate(refs[: len(prompts)], hyps[: len(prompts)])
 
     renders: dict[str, str] = {}
     seen: set[str] = set()

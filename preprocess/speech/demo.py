@@ -1,9 +1,11 @@
 """The speech demo: the embedded espeak-ng corpus and the settings that train on it.
 
-Mel bins as channels ([80, 1, 1, W]) with (1, 4) patches along time: a 0.5 s digit is 11 tokens.
-Measured on 2 shared CPU cores under a load average of 13-24 (other engineers' jobs): 513 steps
-(the 420 s cap of that run) gave 100% judged digit accuracy (judge 100% on real held-out digits,
-chance 10%). 800 steps or 330 s, whichever comes first, keeps the demo within 10 minutes.
+Mel bins as channels ([80, 1, 1, W]) with (1, 1) patches: one token per frame, its 80 values fewer
+than the model's width of 128. With (1, 4) patches (320 values from a 128-wide final layer) the
+velocity could never remove 60% of the initial noise: every sample was grainy and unintelligible
+(tests/speech/test_demo_config.py). Measured on 2 shared CPU cores (load average 10-28, other
+engineers' jobs): the 330 s cap gave 536 steps and 97% judged digit accuracy (judge 94% on real
+held-out digits, chance 10%). 800 steps or 330 s, whichever comes first, keeps the demo within 10 minutes.
 """
 
 from preprocess.speech.demo_corpus import write_speech_corpus
