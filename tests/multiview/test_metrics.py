@@ -56,6 +56,15 @@ class StandIn(EvalContext):
                             for e in examples])
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small convolutions on 2 shared cores: one thread is faster than two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def examples():
     return toy_examples(16, seed=0)
