@@ -41,7 +41,7 @@ GROUP = 16  # samples per generation batch, of similar lengths
 def _generate_by_length(ctx: EvalContext, examples: list, lengths: list[int], seed: int) -> list[torch.Tensor]:
     """Model-space samples in the order given, generated in batches of similar length: a batch costs
     its longest member times its size, and one 3 s phrase padded forty 0.5 s digits to its length
-    (three times the work of the demo's evaluation)."""
+    (twice the sampling work of the demo's evaluation, measured)."""
     order = sorted(range(len(examples)), key=lambda i: lengths[i])
     out: list = [None] * len(examples)
     for b, start in enumerate(range(0, len(order), GROUP)):

@@ -41,3 +41,29 @@ def test_save_samples_writes_speech_wav_and_png(tmp_path):
     digits = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
     (hyp,) = recognise([y], sr, digits)
     assert hyp and set(hyp.split()) <= digits  # speech, not silence or noise (pocketsphinx often hears espeak's "seven" as "two")
+
+
+def test_generation_in_batches_of_similar_length_keeps_the_prompt_order():
+    from dataclasses import dataclass
+
+    import torch
+
+    from evaluation.speech.metrics import GROUP, _generate_by_length
+
+    @dataclass
+    class Prompt:
+        latent: torch.Tensor
+
+    class Context:  # generate() marks each sample with its length
+        batches: list[list[int]] = []
+
+        def generate(self, examples, seed):
+            self.batches.append([e.latent.shape[-1] for e in examples])
+            return [torch.full(e.latent.shape, float(e.latent.shape[-1])) for e in examples]
+
+    lengths = [int(n) for n in np.random.default_rng(0).permutation(np.arange(30, 30 + 3 * GROUP))]
+    ctx = Context()
+    out = _generate_by_length(ctx, [Prompt(torch.zeros(80, 1, 1, 5)) for _ in lengths], lengths, seed=1)
+    assert [int(g[0, 0, 0, 0]) for g in out] == lengths and all(g.shape[-1] == n for g, n in zip(out, lengths))
+    assert [len(b) for b in ctx.batches] == [GROUP] * 3
+    assert all(max(b) - min(b) == GROUP - 1 for b in ctx.batches)  # consecutive lengths: nothing padded far
