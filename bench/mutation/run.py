@@ -164,10 +164,13 @@ def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents:
     return collect(name, mod, work, seconds, load, error, equivalents, cpu)
 
 
-def rerun_survivors(name: str, mod: dict, work: Path, max_children: int, equivalents: dict) -> ModuleResult:
-    """Reruns a module's mutants that were not killed, against today's tests (copied into its
-    scratch tree); the killed ones keep their verdict. The time stays that of the full run."""
+def rerun_survivors(name: str, mod: dict, work: Path, max_children: int, equivalents: dict,
+                    skip_lines: list[str]) -> ModuleResult:
+    """Reruns a module's mutants that were not killed, against today's tests and test selection
+    (copied into its scratch tree); the killed ones keep their verdict. The time stays that of
+    the full run."""
     dest, before = work / name, json.loads((work / f"{name}.json").read_text())
+    setup_cfg(dest, mod, skip_lines)
     live = [m[0] for m in before["mutants"] if m[1] not in KILLED]
     for rel in mod["tests"]:
         path = rel.split("::")[0]
@@ -259,6 +262,9 @@ def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
     for r in results:
         if r.error:
             out += ["", f"**{r.name}: {r.error}**"]
+    notes = HERE / "notes.md"  # hand-written context (how the figures were measured), kept across runs
+    if notes.exists():
+        out += ["", notes.read_text().strip()]
     out += ["", "## Survivors", ""]
     for r in results:
         for m in r.mutants:
@@ -295,7 +301,7 @@ def main() -> int:
         return 0
     if args.rerun_survivors:
         for name in names:
-            r = rerun_survivors(name, modules[name], args.work, args.max_children, equivalents)
+            r = rerun_survivors(name, modules[name], args.work, args.max_children, equivalents, skip_lines)
             print(f"== {name}: {r.count('survived')} survived after the rerun", flush=True)
         args.report_only, names = True, list(modules)
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
