@@ -182,17 +182,22 @@ def rerun_survivors(name: str, mod: dict, work: Path, max_children: int, equival
         _, _, error = _mutmut(dest, max_children, live, work / f"{name}.rerun.log")
         if error:
             print(f"   rerun: {error}", flush=True)
+    # mutmut resets cached verdicts when the test selection changes: earlier kills still stand
+    killed_before = {m[0]: m[1] for m in before["mutants"] if m[1] in KILLED}
     return collect(name, mod, work, before["seconds"], before.get("load", "?"), before["error"], equivalents,
-                   before.get("cpu_seconds"))
+                   before.get("cpu_seconds"), killed_before)
 
 
 def collect(name: str, mod: dict, work: Path, seconds: float, load: str, error: str | None,
-            equivalents: dict, cpu_seconds: float | None = None) -> ModuleResult:
+            equivalents: dict, cpu_seconds: float | None = None, killed_before: dict | None = None) -> ModuleResult:
     """Results from work/NAME/mutants; mutants not yet checked (a run stopped early) are left out
     of the counts and said in the error line."""
     dest = work / name
     env = dict(os.environ, **OFFLINE)
     status = statuses(dest, mod)
+    for k, s in (killed_before or {}).items():
+        if status.get(k) in (None, "not checked"):
+            status[k] = s
     unchecked = [k for k, s in status.items() if s == "not checked"]
     status = {k: s for k, s in status.items() if s != "not checked"}
     if unchecked:
