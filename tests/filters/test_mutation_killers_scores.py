@@ -64,3 +64,9 @@ def test_clipping_thresholds_brightness_and_sharpness_on_known_levels():
     assert technical_quality(np.full((8, 8), 255, np.uint8))["brightness"] == pytest.approx(1.0)
     grey = levels.astype(np.float32) / 255.0
     assert scores["sharpness"] == pytest.approx(ndimage.laplace(grey, mode="reflect").var() * 1000.0, rel=1e-5)
+
+
+def test_far_apart_colours_never_share_a_coarse_bin():
+    # (16, 0, 0) and (0, 240, 16) differ by one red step and fifteen green steps plus one blue step
+    img = _blocks([((16, 0, 0), 2458), ((0, 240, 16), 1638)])
+    assert technical_quality(img)["solid_fraction"] == pytest.approx(2458 / 4096)
