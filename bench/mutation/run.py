@@ -245,7 +245,8 @@ def _minutes(seconds: float | None) -> str:
 def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
     cpu = sum(r.cpu_seconds or 0.0 for r in results)
     out = ["# Mutation testing report (mutmut)", "",
-           f"`make mutation`; total {total_seconds / 60:.1f} min wall; {cpu / 60:.1f} min CPU (user + system, "
+           f"`make mutation`; {'sum of the module runs below' if load.startswith('per module') else 'total'}: "
+           f"{total_seconds / 60:.1f} min wall; {cpu / 60:.1f} min CPU (user + system, "
            f"mutmut and its workers, {os.cpu_count()} cores). Load average at start: {load} (1/5/15 min). The "
            "machine is shared with other work, so wall times are noisy; CPU time / cores is a lower bound on "
            "the wall time of the same run on an idle machine (mutmut's stats and clean-test phases run on one core).",
