@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from contracts.env import OFFLINE_ENV  # Ray workers inherit these: none of them may reach a hub
+from contracts.env import OFFLINE_ENV, WORKER_ENV  # Ray workers inherit these: none of them may reach a hub
 
 
 # Local-only by default: Ray's own "local cluster" mode (meant for laptops) makes every Ray
@@ -17,6 +17,7 @@ from contracts.env import OFFLINE_ENV  # Ray workers inherit these: none of them
 LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 NODE_IP_ENV = "LUMINA_RAY_NODE_IP"  # set to this host's address to open a pipeline-started Ray up on purpose
 DASHBOARD_ENV = "LUMINA_RAY_DASHBOARD"  # "1": start the dashboard (on 127.0.0.1:8265 unless the node IP is set)
+_started_here = False  # this process started a private local instance (not joined a cluster)
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboard: bool | None = None,
@@ -29,6 +30,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
     asks for the dashboard. Ray's authentication is off (RAY_AUTH_MODE=disabled), which is why
     nothing may listen beyond this machine unless you open it up yourself.
     """
+    global _started_here
     import ray
 
     for k, v in OFFLINE_ENV.items():
@@ -41,14 +43,15 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
         dashboard = os.environ.get(DASHBOARD_ENV, "") == "1"
     kwargs: dict[str, Any] = dict(include_dashboard=dashboard, logging_level=logging.WARNING, log_to_driver=False)
     if address:  # a cluster's workers get the offline environment too
-        ray.init(address=address, runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
+        ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **kwargs)
         return
     if node_ip in (None, "127.0.0.1", "localhost"):
         _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's public address
         node_ip = "127.0.0.1"
+    _started_here = True
     kwargs["dashboard_host"] = node_ip if dashboard else "127.0.0.1"
     # The working directory is on every worker's path already (same machine); ship env only.
-    ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": OFFLINE_ENV}, _node_ip_address=node_ip,
+    ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": WORKER_ENV}, _node_ip_address=node_ip,
              **kwargs)
 
 
@@ -58,6 +61,21 @@ def _local_only() -> None:
 
     os.environ.update(LOCAL_ONLY_ENV)
     ray_constants.ENABLE_RAY_CLUSTER = False  # read when Ray resolves the node address, after import
+
+
+def release_local_ray() -> bool:
+    """Stop the private local Ray instance this process started, if any (a joined cluster is left
+    alone). Its idle GCS, raylet, agents and workers take ~15% of a core, which a 2-core machine
+    training in this process pays on every step; a later stage that needs Ray starts it again."""
+    global _started_here
+    if not _started_here:
+        return False
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    _started_here = False
+    return True
 
 
 def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None) -> list:

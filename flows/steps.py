@@ -156,6 +156,10 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
+    if cfg.launcher == "local":  # training here: the private Ray of the curate/encode stages only costs CPU now
+        from contracts.ray_runtime import release_local_ray
+
+        release_local_ray()
     rank = init_distributed()[0] if cfg.launcher == "local" else 0
     if rank != 0:
         cfg.out_dir = broadcast(None)

@@ -17,9 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 # processes Ray started (ss -ltnpH), with the process name.
 RAY_LISTENERS = r"""
 import json, os, re, subprocess, psutil, ray
-from contracts.ray_runtime import ensure_ray
+from contracts.ray_runtime import ensure_ray, release_local_ray
 ensure_ray(num_cpus=1)
 assert ray.get(ray.remote(lambda: 1).remote()) == 1
+# workers sleep when idle (they share the cores); the driver, which trains, keeps OpenMP's default
+policies = [ray.get(ray.remote(lambda: os.environ.get("OMP_WAIT_POLICY")).remote()), os.environ.get("OMP_WAIT_POLICY")]
 pids = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}
 out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
 found = []
@@ -28,8 +30,9 @@ for line in out.splitlines():
     for name, pid in re.findall(r'\("([^"]+)",pid=(\d+),', line):
         if int(pid) in pids:
             found.append([fields[3], name])
-ray.shutdown()
-print(json.dumps(found))
+released = release_local_ray()  # what train_step calls: the private instance goes, its servers with it
+print(json.dumps({"listeners": found, "policies": policies, "released": released, "after": ray.is_initialized(),
+                  "again": release_local_ray()}))
 """
 
 
@@ -51,12 +54,16 @@ def test_loopback_detection():
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to list listening sockets")
 def test_ray_started_by_the_pipeline_listens_on_loopback_only():
     env = {k: v for k, v in __import__("os").environ.items()
-           if k not in ("RAY_ADDRESS", "LUMINA_RAY_NODE_IP", "LUMINA_RAY_DASHBOARD", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
+           if k not in ("RAY_ADDRESS", "LUMINA_RAY_NODE_IP", "LUMINA_RAY_DASHBOARD", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER",
+                        "OMP_WAIT_POLICY")}
     env.update(PYTHONPATH=str(REPO), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0", OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", RAY_LISTENERS], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    listeners = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    listeners = report["listeners"]
+    assert report["policies"] == ["PASSIVE", None]
+    assert (report["released"], report["after"], report["again"]) == (True, False, False)
     names = {name for _, name in listeners}
     assert {"gcs_server", "raylet"} <= names, listeners  # the check saw Ray's own servers
     exposed = [(addr, name) for addr, name in listeners if not _is_loopback(addr)]
