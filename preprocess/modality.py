@@ -83,7 +83,8 @@ class ModalityPlugin(ABC):
     @abstractmethod
     def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
         """Curated members of one sample -> the encoder's input [C, T, H, W] float32
-        (pixels in [-1, 1]; speech: the normalised log-mel)."""
+        (pixels in [-1, 1]; speech: the raw log-mel, which the identity encoder normalises with
+        the dataset's statistics)."""
 
     def frame_cond(self, fields: dict[str, bytes]) -> np.ndarray | None:
         """Per-frame conditioning [T, K] (cameras of multi-view), or None."""
