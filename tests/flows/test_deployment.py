@@ -128,6 +128,7 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
         "LUMINA_PROJECT_DIR": str(REPO),
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # the test's interval schedule fires within seconds
+        "PREFECT_WORKER_QUERY_SECONDS": "1",  # the worker picks up each run within a second (default 10)
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "RAY_AUTH_MODE": "disabled",

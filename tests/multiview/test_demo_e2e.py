@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 TABLES = ("samples", "verdicts", "shards", "encodings", "checkpoints")
 
 
-def _demo_twice(home: Path, tmp_path: Path) -> dict:
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
+def _demo_twice(home: Path, tmp_path: Path, api_url: str) -> dict:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_API_URL": api_url}  # the session's server: no temporary one per run
     out = tmp_path / "runs.json"
     args = [sys.executable, "-m", "tests.multiview.demo_twice", str(home), str(REPO / "configs" / "multiview_smoke.yaml"), str(out)]
     r = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
@@ -32,9 +32,9 @@ def _demo_twice(home: Path, tmp_path: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def test_multiview_demo_end_to_end_and_idempotent(tmp_path):
+def test_multiview_demo_end_to_end_and_idempotent(tmp_path, prefect_api_url):
     home = tmp_path / "home"
-    runs = _demo_twice(home, tmp_path)
+    runs = _demo_twice(home, tmp_path, prefect_api_url)
     first, second, (counts1, counts2) = runs["first"], runs["second"], runs["counts"]
     m = first["metrics"]
     assert m["views_per_set"] == 4 and m["pose_chance"] == pytest.approx(0.25)

@@ -30,9 +30,10 @@ def _counts(path: Path) -> dict:
         con.close()
 
 
-def test_speech_demo_end_to_end(tmp_path):
+def test_speech_demo_end_to_end(tmp_path, prefect_api_url):
     home = tmp_path / "home"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect_home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_API_URL": prefect_api_url}  # the session's server: no temporary one for this run
     args = [LUMINA, "demo", "--modality", "speech", "--home", str(home), "--config", str(REPO / "configs" / "speech-smoke.yaml"), "--json"]
     r = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
