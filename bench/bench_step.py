@@ -11,21 +11,28 @@ one step) against this machine's matmul peak measured in the same run at the sam
     python bench/bench_step.py                  # S, fp32 and bf16 autocast, 1 thread
     python bench/bench_step.py --quick          # a short run
     python bench/bench_step.py --profile        # where our step spends its time (torch.profiler)
+    python bench/bench_step.py --compile        # adds "flag-dit compiled": each block torch.compile'd
 
 Rows: "flag-dit" is the paper's layout (1-D RoPE, a [nextline] token per row: h more tokens than
 patches); "flag-dit axial" (``--models``) has no separator tokens, so its sequence is exactly the
-reference's. tokens/s counts image patches, the same for every row.
+reference's. tokens/s counts image patches, the same for every row. "... compiled" rows (``--compile``)
+compile every transformer block in place, as ``TrainConfig(compile=True)`` does
+(``training.trainer.compile_blocks``, here with ``dynamic=False``); diffusers stays eager, the
+issue's baseline. Their compile time (the first step minus a steady one) is printed apart: round 1
+starts from an empty Inductor cache (cold), later rounds reuse what round 1 wrote (warm).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,10 +40,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SIZES = {"S": dict(dim=384, n_layers=12, n_heads=6), "B": dict(dim=768, n_layers=12, n_heads=12)}
 MODELS = ("flag-dit", "flag-dit axial", "diffusers")
+COMPILED = " compiled"  # suffix of a kind: the same model, blocks compiled
 PEAK_N = 2048  # square matmul side for the peak measurement
 
 
 def build(kind: str, size: str, cap_dim: int, latent: int):
+    if kind.endswith(COMPILED):
+        from training.trainer import compile_blocks
+
+        model, forward = build(kind.removesuffix(COMPILED), size, cap_dim, latent)
+        compile_blocks(model, dynamic=False)  # in place: state_dict keys stay the eager ones
+        return model, forward
     s = SIZES[size]
     if kind == "diffusers":
         from diffusers import LuminaNextDiT2DModel
@@ -102,8 +116,14 @@ def worker(args: argparse.Namespace) -> dict:
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(args.warmup):
+    compiled = args.kind.endswith(COMPILED)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    first = step()  # a compiled model compiles here (forward and backward graphs)
+    children = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu_s(children)  # the C++ compiler's share
+    for _ in range(args.warmup - 1):
         step()
+    if compiled:  # peak over the steps from here on, not the compiler's own memory
+        _reset_peak_rss()
     measured = [step() for _ in range(args.steps)]
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
@@ -111,11 +131,24 @@ def worker(args: argparse.Namespace) -> dict:
         peak = _peak_rss_mb() - baseline
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:  # matmuls and attention, forward + backward
+    out = {}
+    if compiled:
+        from torch._dynamo.utils import counters
+
+        steady_wall = statistics.median(w for w, _ in measured)
+        steady_cpu = statistics.median(c for _, c in measured)
+        out = dict(compile_wall=first[0] - steady_wall, compile_cpu=first[1] + children - steady_cpu,
+                   graphs=counters["stats"]["unique_graphs"], graph_breaks=sum(counters["graph_break"].values()),
+                   frames=counters["frames"]["ok"], fx_cache_hits=counters["inductor"]["fxgraph_cache_hit"],
+                   fx_cache_misses=counters["inductor"]["fxgraph_cache_miss"])
+    # matmuls and attention, forward + backward; counted eagerly (a dispatch mode would only
+    # make dynamo recompile), the compiled graphs run the same matmuls
+    stance = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
+    with stance, FlopCounterMode(display=False) as counter:
         step()
     n_params = sum(p.numel() for p in model.parameters())
     return dict(wall=[w for w, _ in measured], cpu=[c for _, c in measured], flops=counter.get_total_flops(),
-                peak_mb=peak, params=n_params, device=str(device))
+                peak_mb=peak, params=n_params, device=str(device), **out)
 
 
 def matmul_peak(args: argparse.Namespace) -> dict:
@@ -156,7 +189,23 @@ def _rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:  # VmHWM: resettable (_reset_peak_rss); ru_maxrss is not
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # Linux >= 4.0: VmHWM := current RSS
+    except OSError:
+        pass
+
+
+def _cpu_s(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_worker(args: argparse.Namespace, kind: str, size: str, precision: str, peak: bool = False) -> dict:
@@ -166,6 +215,10 @@ def run_worker(args: argparse.Namespace, kind: str, size: str, precision: str, p
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     # spinning OpenMP workers collapse (10x) when another process holds a core: wait passively
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    if kind.endswith(COMPILED):
+        # this run's own Inductor cache (round 1 cold, later rounds warm); the compiler on as
+        # many cores as the step (1 compile thread: in process, its CPU time counted)
+        env.update(TORCHINDUCTOR_CACHE_DIR=args.cache_dir, TORCHINDUCTOR_COMPILE_THREADS=str(args.threads or os.cpu_count()))
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if out.returncode:
         raise RuntimeError(f"{kind} {size} {precision} failed:\n{out.stderr[-3000:]}")
@@ -178,7 +231,7 @@ def profile(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    for kind in ("flag-dit", "diffusers"):
+    for kind in ("flag-dit", "flag-dit" + COMPILED, "diffusers") if args.compile else ("flag-dit", "diffusers"):
         torch.manual_seed(0)
         model, forward = build(kind, args.sizes[0], args.cap_dim, args.latent)
         opt = _adamw(list(model.parameters()))
@@ -196,7 +249,8 @@ def profile(args: argparse.Namespace) -> None:
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-        step()
+        for _ in range(2 if kind.endswith(COMPILED) else 1):  # compiled: compiles here
+            step()
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(2):
                 step()
@@ -221,6 +275,11 @@ def main() -> None:
                    help="CPU threads per run (0: torch's default). On a shared machine 1 is the stable choice: "
                         "with every core busy, OpenMP barriers stall whenever another process holds a core")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--compile", action="store_true",
+                   help='add "<model> compiled" rows for our models: every block torch.compile\'d in place '
+                        "(dynamic=False, default mode), as `lumina train --compile`; diffusers stays eager")
+    p.add_argument("--cache-dir", help="Inductor cache of the compiled runs (default: a fresh temporary folder, "
+                                       "so round 1 measures a cold compile)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--kind", default="flag-dit", help=argparse.SUPPRESS)
@@ -237,6 +296,9 @@ def main() -> None:
     models = [m for m in args.models.split(",") if m]
     if "diffusers" not in models:
         models.append("diffusers")
+    if args.compile:  # each of our models followed by its compiled twin
+        models = [k for m in models for k in ((m, m + COMPILED) if m.startswith("flag-dit") else (m,))]
+        args.cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="bench_step_inductor_")
     if args.profile:
         profile(args)
         return
@@ -245,21 +307,28 @@ def main() -> None:
     print(f"batch {args.batch}, {(args.latent // 2) ** 2} image tokens per sample (latent {args.latent}, patch 2), "
           f"caption {args.cap_len} x {args.cap_dim}, fused AdamW, {args.steps} timed steps after {args.warmup} "
           f"warm-up per run, {args.rounds} interleaved rounds, medians of all timed steps, "
-          f"{args.threads or 'default'} CPU threads")
+          f"{args.threads or 'default'} CPU threads; load average at start {_loadavg()}")
     peak = run_worker(args, "none", "S", "fp32", peak=True)
     print("matmul peak (%d^2, same threads): " % PEAK_N + ", ".join(
         f"{k} {v['wall']:.0f} GFLOP/s wall / {v['cpu']:.0f} per CPU-second" for k, v in peak.items()))
-    header = (f"{'size':<4} {'prec':<5} {'model':<15} {'params':>8} {'wall ms':>9} {'cpu ms':>9} {'tokens/s':>9} "
+    width = max(15, *(len(m) for m in models))
+    header = (f"{'size':<4} {'prec':<5} {'model':<{width}} {'params':>8} {'wall ms':>9} {'cpu ms':>9} {'tokens/s':>9} "
               f"{'vs diffusers wall':>18} {'cpu':>6} {'GFLOP':>7} {'GFLOP/s cpu':>12} {'of peak':>8} {'peak MB':>8}")
-    print(header)
-    print("-" * len(header))
-    summary = []
+    summary, compile_notes, tables = [], [], []
     for size in args.sizes:
         for precision in args.precisions:
             runs: dict[str, list[dict]] = {kind: [] for kind in models}
-            for _ in range(args.rounds):
+            for round_ in range(args.rounds):
                 for kind in models:  # interleaved: each round runs every model once
-                    runs[kind].append(run_worker(args, kind, size, precision))
+                    r = run_worker(args, kind, size, precision)
+                    runs[kind].append(r)
+                    note = ""
+                    if "compile_wall" in r:
+                        note = (f", compile {r['compile_wall']:.1f} s wall / {r['compile_cpu']:.1f} s CPU, "
+                                f"{r['graphs']} graphs, {r['graph_breaks']} graph breaks, "
+                                f"FX cache {r['fx_cache_hits']} hits / {r['fx_cache_misses']} misses")
+                    print(f"  round {round_ + 1} {size} {precision} {kind}: steps {_ms(r['wall'])} ms wall, "
+                          f"{_ms(r['cpu'])} ms CPU{note}; load {_loadavg()}", flush=True)
             med = {kind: dict(wall=statistics.median(w for r in rs for w in r["wall"]),
                               cpu=statistics.median(c for r in rs for c in r["cpu"]),
                               flops=rs[0]["flops"], params=rs[0]["params"],
@@ -268,16 +337,45 @@ def main() -> None:
             for kind in models:
                 r = med[kind]
                 achieved = r["flops"] / r["cpu"] / 1e9
-                print(f"{size:<4} {precision:<5} {kind:<15} {r['params'] / 1e6:7.1f}M {r['wall'] * 1e3:9.0f} "
-                      f"{r['cpu'] * 1e3:9.0f} {tokens / r['wall']:9.0f} {ref['wall'] / r['wall']:17.2f}x "
-                      f"{ref['cpu'] / r['cpu']:5.2f}x {r['flops'] / 1e9:7.1f} {achieved:12.0f} "
-                      f"{achieved / peak[precision]['cpu']:7.0%} {r['peak_mb']:8.0f}")
-            ours = med[models[0]]
-            summary.append(f"{size} {precision}: {models[0]} / diffusers = {ref['wall'] / ours['wall']:.2f}x wall, "
-                           f"{ref['cpu'] / ours['cpu']:.2f}x CPU time")
+                tables.append(f"{size:<4} {precision:<5} {kind:<{width}} {r['params'] / 1e6:7.1f}M {r['wall'] * 1e3:9.0f} "
+                              f"{r['cpu'] * 1e3:9.0f} {tokens / r['wall']:9.0f} {ref['wall'] / r['wall']:17.2f}x "
+                              f"{ref['cpu'] / r['cpu']:5.2f}x {r['flops'] / 1e9:7.1f} {achieved:12.0f} "
+                              f"{achieved / peak[precision]['cpu']:7.0%} {r['peak_mb']:8.0f}")
+                if kind == "diffusers":
+                    continue
+                summary.append(f"{size} {precision}: {kind} / diffusers = {ref['wall'] / r['wall']:.2f}x wall, "
+                               f"{ref['cpu'] / r['cpu']:.2f}x CPU time")
+                rs = runs[kind]
+                if "compile_wall" in rs[0]:
+                    warm = [x["compile_wall"] for x in rs[1:]]
+                    compile_notes.append(
+                        f"{size} {precision} {kind}: compile (first step minus a steady one) {rs[0]['compile_wall']:.0f} s "
+                        f"wall / {rs[0]['compile_cpu']:.0f} s CPU from "
+                        + ("an empty cache" if rs[0]["fx_cache_misses"] else "a filled cache")
+                        + (f", {statistics.median(warm):.0f} s wall / {statistics.median(x['compile_cpu'] for x in rs[1:]):.0f} "
+                           "s CPU with the cache round 1 wrote" if warm else "")
+                        + f"; {rs[0]['graphs']} graphs, {rs[0]['graph_breaks']} graph breaks")
+    print(header)
+    print("-" * len(header))
+    print("\n".join(tables))
     print("step ratios (median of interleaved runs): " + "; ".join(summary))
+    for note in compile_notes:
+        print(note)
     print(f"device: {runs[models[0]][0]['device']}; FLOP/s per CPU-second against the {PEAK_N}^2 matmul peak of the "
-          "same dtype (bf16 rows: bf16 peak); peak MB: CUDA max allocated, or CPU peak RSS above the pre-model baseline")
+          "same dtype (bf16 rows: bf16 peak); peak MB: CUDA max allocated, or CPU peak RSS above the pre-model baseline "
+          "(compiled rows: over the timed steps, after the compiler's own peak)")
+
+
+def _ms(values: list[float]) -> str:
+    return "/".join(f"{v * 1e3:.0f}" for v in values)
+
+
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":

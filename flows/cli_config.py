@@ -29,11 +29,13 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
         if f.name in skip or tp is None:
             continue
         flag = "--" + (prefix + f.name).replace("_", "-")
-        if tp is bool:
-            p.add_argument(flag, dest=prefix + f.name, action=argparse.BooleanOptionalAction, default=None)
+        if tp is bool:  # a field's metadata["help"], if any, is its flag's help
+            p.add_argument(flag, dest=prefix + f.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f.metadata.get("help"))
         else:
             default = f.default if f.default is not dataclasses.MISSING else None
-            p.add_argument(flag, dest=prefix + f.name, type=tp, default=None, help=f"(default: {default})")
+            p.add_argument(flag, dest=prefix + f.name, type=tp, default=None,
+                           help=f.metadata.get("help", f"(default: {default})"))
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
