@@ -31,7 +31,9 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
     cat = str(tmp_path / "work" / "catalog.duckdb")
     (tmp_path / "train.yaml").write_text("steps: 8\nbatch_size: 16\nmodel_overrides: {dim: 32, n_layers: 1, n_heads: 2, patch_size: 4}\n")
 
-    curated = json.loads(_run("curate", str(folder), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32", "--json", cwd=tmp_path))
+    # --local: the chain's commands as documented, without two Ray start-ups (Ray curation: the demo e2e tests)
+    curated = json.loads(_run("curate", str(folder), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32",
+                              "--local", "--json", cwd=tmp_path))
     assert curated["counts"]["accepted"] == 90 and curated["counts"]["quarantined"] == 3
     _run("encode", "--home", home, "--modality", "image", "--local", cwd=tmp_path)
     _run("catalog", "manifest", "create", "mine-train", "--where", "modality = 'image' AND split = 'train'", "--catalog", cat, cwd=tmp_path)
@@ -58,7 +60,7 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
     # the same folder again, moved: no new sample rows
     moved = tmp_path / "moved"
     folder.rename(moved)
-    _run("curate", str(moved), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32", cwd=tmp_path)
+    _run("curate", str(moved), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32", "--local", cwd=tmp_path)
     con = duckdb.connect(cat, read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM samples").fetchone()[0] == n_samples
