@@ -12,8 +12,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export RAY_AUTH_MODE := disabled
 export RAY_USAGE_STATS_ENABLED := 0
 export TOKENIZERS_PARALLELISM := false
-# No OMP_WAIT_POLICY here: Ray's workers get PASSIVE from contracts/env.py (WORKER_ENV); the
-# process that trains keeps OpenMP's default, ~30% faster per step on 2 cores than PASSIVE.
+# Idle OpenMP threads sleep instead of spinning (contracts/env.py says why); yours wins if set.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test bench install clean mutation
 

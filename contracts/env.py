@@ -12,15 +12,14 @@ OFFLINE_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "TOKENIZERS_PARALLELISM": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # Idle OpenMP threads sleep instead of spinning. On an idle 2-core machine spinning makes a
+    # training step ~25% faster (image demo model: 0.42 vs 0.55 s), but as soon as anything else
+    # runs, spinning threads wait for descheduled ones: the image demo's e2e test took 444 s against
+    # 156 s with one other busy thread. Set OMP_WAIT_POLICY yourself to choose otherwise.
+    "OMP_WAIT_POLICY": "PASSIVE",
     # Prefect's temporary server gives up after 20 s by default, which a busy 2-core machine exceeds
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
-
-
-# Ray's workers only: many of them share a few cores, so idle OpenMP threads sleep instead of
-# spinning. Not the driver: it trains, and there sleeping threads cost a 2-core CPU step ~30%
-# (0.42 -> 0.55 s for the image demo's model).
-WORKER_ENV = {**OFFLINE_ENV, "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def apply_offline_env() -> None:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from contracts.env import OFFLINE_ENV, WORKER_ENV  # Ray workers inherit these: none of them may reach a hub
+from contracts.env import OFFLINE_ENV  # Ray workers inherit these: none of them may reach a hub
 
 
 # Local-only by default: Ray's own "local cluster" mode (meant for laptops) makes every Ray
@@ -43,7 +43,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
         dashboard = os.environ.get(DASHBOARD_ENV, "") == "1"
     kwargs: dict[str, Any] = dict(include_dashboard=dashboard, logging_level=logging.WARNING, log_to_driver=False)
     if address:  # a cluster's workers get the offline environment too
-        ray.init(address=address, runtime_env={"env_vars": WORKER_ENV}, **kwargs)
+        ray.init(address=address, runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
         return
     if node_ip in (None, "127.0.0.1", "localhost"):
         _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's public address
@@ -51,7 +51,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
     _started_here = True
     kwargs["dashboard_host"] = node_ip if dashboard else "127.0.0.1"
     # The working directory is on every worker's path already (same machine); ship env only.
-    ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": WORKER_ENV}, _node_ip_address=node_ip,
+    ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": OFFLINE_ENV}, _node_ip_address=node_ip,
              **kwargs)
 
 

@@ -20,8 +20,8 @@ import json, os, re, subprocess, psutil, ray
 from contracts.ray_runtime import ensure_ray, release_local_ray
 ensure_ray(num_cpus=1)
 assert ray.get(ray.remote(lambda: 1).remote()) == 1
-# workers sleep when idle (they share the cores); the driver, which trains, keeps OpenMP's default
-policies = [ray.get(ray.remote(lambda: os.environ.get("OMP_WAIT_POLICY")).remote()), os.environ.get("OMP_WAIT_POLICY")]
+# workers inherit the offline environment, with idle OpenMP threads sleeping (they share the cores)
+policies = [ray.get(ray.remote(lambda: (os.environ.get("OMP_WAIT_POLICY"), os.environ.get("HF_HUB_OFFLINE"))).remote())]
 pids = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}
 out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
 found = []
@@ -62,7 +62,7 @@ def test_ray_started_by_the_pipeline_listens_on_loopback_only():
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     listeners = report["listeners"]
-    assert report["policies"] == ["PASSIVE", None]
+    assert report["policies"] == [["PASSIVE", "1"]]
     assert (report["released"], report["after"], report["again"]) == (True, False, False)
     names = {name for _, name in listeners}
     assert {"gcs_server", "raylet"} <= names, listeners  # the check saw Ray's own servers
