@@ -298,10 +298,11 @@ def main() -> None:
         models.append("diffusers")
     if args.compile:  # each of our models followed by its compiled twin
         models = [k for m in models for k in ((m, m + COMPILED) if m.startswith("flag-dit") else (m,))]
-        args.cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="bench_step_inductor_")
     if args.profile:
         profile(args)
         return
+    if args.compile:
+        args.cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="bench_step_inductor_")
 
     tokens = args.batch * (args.latent // 2) ** 2
     print(f"batch {args.batch}, {(args.latent // 2) ** 2} image tokens per sample (latent {args.latent}, patch 2), "
