@@ -25,10 +25,12 @@ starts from an empty Inductor cache (cold), later rounds reuse what round 1 wrot
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -301,8 +303,9 @@ def main() -> None:
     if args.profile:
         profile(args)
         return
-    if args.compile:
-        args.cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="bench_step_inductor_")
+    if args.compile and not args.cache_dir:  # removed at the end
+        args.cache_dir = tempfile.mkdtemp(prefix="bench_step_inductor_")
+        atexit.register(shutil.rmtree, args.cache_dir, True)
 
     tokens = args.batch * (args.latent // 2) ** 2
     print(f"batch {args.batch}, {(args.latent // 2) ** 2} image tokens per sample (latent {args.latent}, patch 2), "
