@@ -38,19 +38,19 @@ def _cache_key(kind: str):
 
 
 @task(cache_key_fn=_cache_key("curate"), persist_result=True)
-def curate(source: str, home: str, modality: str, options: dict, run_id: str) -> dict:
+def curate(source: str, home: str, modality: str, options: dict, run_id: str, backend: str = "ray") -> dict:
     from flows.steps import curate_step
     from preprocess.curate import CurateConfig
 
-    return curate_step(source, home, CurateConfig(modality=modality, options=options), run_id=run_id)
+    return curate_step(source, home, CurateConfig(modality=modality, options=options), backend=backend, run_id=run_id)
 
 
 @task(cache_key_fn=_cache_key("encode"), persist_result=True)
-def encode(home: str, modality: str, options: dict, run_id: str, shard_uris: list[str]) -> dict:
+def encode(home: str, modality: str, options: dict, run_id: str, shard_uris: list[str], backend: str = "ray") -> dict:
     from flows.steps import encode_step
     from preprocess.encode import EncodeConfig
 
-    return encode_step(home, modality, EncodeConfig(**options), run_id=run_id, shard_uris=shard_uris)
+    return encode_step(home, modality, EncodeConfig(**options), backend=backend, run_id=run_id, shard_uris=shard_uris)
 
 
 @task
@@ -98,6 +98,7 @@ def data_to_model(
     sample_steps: int = 30,
     eval_options: dict[str, Any] | None = None,
     manifest_prefix: str = "demo",
+    backend: str = "ray",  # "local": curate and encode in this process, without Ray (the test-scale configs)
 ) -> dict:
     """Curate, encode, register, train and evaluate one modality."""
     from catalog import Catalog
@@ -132,9 +133,11 @@ def data_to_model(
 
     try:
         source = source or stage("corpus", write_corpus, modality, str(ws.home / "source" / modality), corpus_options)
-        curated = stage("curate", curate, source, home, modality, curate_options, run_id)
+        if backend not in ("ray", "local"):
+            raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
+        curated = stage("curate", curate, source, home, modality, curate_options, run_id, backend)
         _say_if_cached(log, "curate", curated, run_id, "the source's content is unchanged")
-        encoded = stage("encode", encode, home, modality, encode_options or {}, run_id, curated["shard_uris"])
+        encoded = stage("encode", encode, home, modality, encode_options or {}, run_id, curated["shard_uris"], backend)
         _say_if_cached(log, "encode", encoded, run_id, "the curated shards and encoders are unchanged")
         manifests = stage("manifests", make_manifests, home, modality, manifest_prefix)
         trained = stage("train", train_model, home, manifests["train"], run_id, train)
