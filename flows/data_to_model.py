@@ -133,8 +133,6 @@ def data_to_model(
 
     try:
         source = source or stage("corpus", write_corpus, modality, str(ws.home / "source" / modality), corpus_options)
-        if backend not in ("ray", "local"):
-            raise ValueError(f"backend must be 'ray' or 'local', got {backend!r}")
         curated = stage("curate", curate, source, home, modality, curate_options, run_id, backend)
         _say_if_cached(log, "curate", curated, run_id, "the source's content is unchanged")
         encoded = stage("encode", encode, home, modality, encode_options or {}, run_id, curated["shard_uris"], backend)

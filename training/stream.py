@@ -297,20 +297,24 @@ def prefetched(batches: Iterator[dict], depth: int = 2) -> Iterator[dict]:
     done = object()
     stop = threading.Event()
 
+    def put(item) -> bool:
+        """Wait for room unless the consumer has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def read() -> None:
         try:
             for b in batches:
-                while not stop.is_set():
-                    try:
-                        q.put(b, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(b):
                     return
-            q.put(done)
+            put(done)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            q.put(e)
+            put(e)
 
     thread = threading.Thread(target=read, name="batch-prefetch", daemon=True)
     thread.start()
