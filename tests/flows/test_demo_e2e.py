@@ -67,6 +67,15 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path, prefect_api_url):
     finally:
         con.close()
 
+    # The image demo's own evaluation settings (guidance 6) reach the evaluate step; smoke.yaml sets none.
+    from preprocess.image.demo import DEMO
+    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
+    try:
+        params = json.loads(con.execute("SELECT parameters FROM runs WHERE run_id = ?", [second["run_id"]]).fetchone()[0])
+    finally:
+        con.close()
+    assert params["evaluation"]["cfg_scale"] == DEMO["eval_options"]["cfg_scale"] == 6.0
+
     # The catalog answers from the shell, read-only.
     r = subprocess.run([LUMINA, "catalog", "sql", "--catalog", str(home / "catalog.duckdb"), "--json",
                         "SELECT status, count(*) AS n FROM samples GROUP BY status ORDER BY status"], capture_output=True, text=True, timeout=120)
