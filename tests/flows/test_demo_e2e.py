@@ -15,7 +15,7 @@ from tests.planted import EXPECTED
 
 REPO = Path(__file__).resolve().parents[2]
 LUMINA = str(Path(sys.executable).parent / "lumina")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect_server")]  # one worker: they share its Prefect server
 
 
 

@@ -18,7 +18,7 @@ import pytest
 from tests.multiview.expected import EXPECTED
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect_server")]  # one worker: they share its Prefect server
 TABLES = ("samples", "verdicts", "shards", "encodings", "checkpoints")
 
 

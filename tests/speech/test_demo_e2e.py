@@ -17,7 +17,7 @@ from tests.speech.planted import check_planted
 
 REPO = Path(__file__).resolve().parents[2]
 LUMINA = str(Path(sys.executable).parent / "lumina")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect_server")]  # one worker: they share its Prefect server
 
 TABLES = ("samples", "verdicts", "shards", "encodings")
 
