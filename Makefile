@@ -37,7 +37,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -ra --durations=15 -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) bench/bench_step.py
+	$(PY) bench/bench_training.py
 	$(PY) bench/bench_catalog.py
 
 # Not part of `make test`: mutmut over the modules in bench/mutation/modules.toml, report in

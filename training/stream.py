@@ -326,8 +326,10 @@ def prefetched(batches: Iterator[dict], depth: int = 2) -> Iterator[dict]:
             if isinstance(item, BaseException):
                 raise item
             yield item
-    finally:  # the consumer stopped early (steps or time ran out): let the reader finish
+    finally:  # the consumer stopped early (steps or time ran out): stop the reader and wait for it,
+        # so no batch is half-read in torch when the process exits (that aborts it: "terminate called")
         stop.set()
+        thread.join(timeout=60)
 
 
 def batch_loader(stream: ShardStream, start: Position, rank: int = 0, world: int = 1, workers: int = 0):

@@ -1,5 +1,5 @@
 """The trainer's read-ahead thread: same batches in the same order, errors where they happened,
-and a consumer that stops early does not leave the reader blocked."""
+and a consumer that stops early does not leave the reader blocked or still reading."""
 
 from __future__ import annotations
 
@@ -60,3 +60,23 @@ def test_stopping_early_releases_the_reader():
     while threading.active_count() > before and time.time() < deadline:
         time.sleep(0.01)
     assert threading.active_count() == before
+
+
+def test_closing_waits_for_the_batch_being_read():
+    """A process that exits while the reader is inside a batch dies in torch ("terminate called
+    without an active exception", bench_loader's child did): close() returns only when it is done."""
+    reading = threading.Event()
+
+    def slow():
+        i = 0
+        while True:
+            reading.set()
+            time.sleep(0.3)  # a batch being read and collated
+            yield i
+            i += 1
+
+    it = prefetched(slow(), depth=1)
+    assert next(it) == 0
+    assert reading.wait(5)
+    it.close()
+    assert not any(t.name == "batch-prefetch" and t.is_alive() for t in threading.enumerate())
