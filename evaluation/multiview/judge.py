@@ -10,10 +10,9 @@ import re
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 from encoders.cameras import azimuth_of_vector
+from evaluation.judging import SmallCNN, fit
 
 
 def object_label(caption: str, nouns: list[str]) -> int | None:
@@ -27,25 +26,11 @@ def pose_bin(camera: torch.Tensor, bins: int) -> int:
     return int(azimuth_of_vector(camera.numpy()) // (360.0 / bins)) % bins
 
 
-class ViewJudge(nn.Module):
+class ViewJudge(SmallCNN):
     """A small CNN on one view [3, H, W] in [-1, 1] (small: it trains in seconds on one core)."""
 
     def __init__(self, num_classes: int):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 16, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        self.eval()
-        return self(x).argmax(-1)
+        super().__init__(3, num_classes)
 
 
 @dataclass
@@ -77,15 +62,12 @@ def train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int,
     xtr, ytr = views(train_idx), labels[train_idx].reshape(-1)
     xte, yte = views(test_idx), labels[test_idx].reshape(-1)
     steps = steps or min(500, max(30, 3 * len(xtr)))  # a few passes over small sets, capped: it runs on CPU
-    judge = ViewJudge(num_classes)
-    opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-4)
-    judge.train()
-    for _ in range(steps):
+
+    def draw():
         idx = torch.randint(len(xtr), (batch,), generator=gen)
-        loss = F.cross_entropy(judge(_augment(xtr[idx], gen)), ytr[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return _augment(xtr[idx], gen), ytr[idx]
+
+    judge = fit(ViewJudge(num_classes), draw, steps)
     acc = (judge.predict(xte) == yte).float().mean().item()
     return JudgeReport(judge, acc, len(xtr), len(xte), test_idx.tolist())
 

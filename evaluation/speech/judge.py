@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from evaluation.judging import SmallCNN, fit, holdout_split
+
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 WIDTH = 32  # every clip is resampled in time to this many frames: digits differ in length
 
@@ -27,24 +29,11 @@ def to_input(latents: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(out)[:, None]
 
 
-class SpokenDigitJudge(nn.Module):
+class SpokenDigitJudge(SmallCNN):
     def __init__(self, num_classes: int = 10):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.AvgPool2d((2, 1)),  # 40 mel pairs: half the convolutions' cost, no loss (real held-out accuracy 1.0 in 3 of 3 seeds)
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 20 x 16
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 10 x 8
-            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((5, 4)),
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(32 * 20, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        self.eval()
-        return self(x).argmax(-1)
+        # the stem averages mel pairs (40 of them): half the convolutions' cost, no loss (real
+        # held-out accuracy 1.0 in 3 of 3 seeds); the head keeps a 5 x 4 grid of the 20 x 8 map
+        super().__init__(1, num_classes, head_grid=(5, 4), stem=nn.AvgPool2d((2, 1)))
 
 
 @dataclass
@@ -69,19 +58,14 @@ def train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float = 0.
 def _train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float, steps: int, seed: int) -> JudgeReport:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    n_test = max(1, int(len(x) * test_fraction))
-    perm = torch.randperm(len(x), generator=gen)
-    test_idx, train_idx = perm[:n_test], perm[n_test:]
-    judge = SpokenDigitJudge()
-    opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-4)
-    judge.train()
-    for _ in range(steps):
+    test_idx, train_idx = holdout_split(len(x), test_fraction, gen)
+
+    def batch():
         idx = train_idx[torch.randint(len(train_idx), (32,), generator=gen)]
         xb = x[idx] + 0.1 * torch.randn(x[idx].shape, generator=gen)  # a little robustness to generator noise
         shift = int(torch.randint(-2, 3, (1,), generator=gen))
-        loss = F.cross_entropy(judge(torch.roll(xb, shift, dims=-1)), labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return torch.roll(xb, shift, dims=-1), labels[idx]
+
+    judge = fit(SpokenDigitJudge(), batch, steps)
     acc = (judge.predict(x[test_idx]) == labels[test_idx]).float().mean().item()
     return JudgeReport(judge, acc, len(train_idx), len(test_idx))

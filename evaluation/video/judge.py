@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from evaluation.image.judge import DigitJudge
+from evaluation.image.judge import DigitJudge, _shift
+from evaluation.judging import fit
 
 DIRECTIONS = ("left", "right", "up", "down")
 CAPTION_RE = re.compile(r"\b(\d) moving (left|right|up|down)\b")
@@ -64,11 +64,6 @@ class ClipJudge:
         return per_frame, majority, direction_of(clips)
 
 
-def _shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.Tensor:
-    dx, dy = torch.randint(-max_shift, max_shift + 1, (2,), generator=gen).tolist()
-    return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
-
-
 def train_clip_judge(clips: torch.Tensor, digits: torch.Tensor, directions: torch.Tensor, test_fraction: float = 0.25,
                      steps: int | None = None, seed: int = 0) -> ClipJudge:
     """clips: [N, C, T, H, W] real clips in [-1, 1]. The split is by clip, never by frame, so the
@@ -83,15 +78,12 @@ def train_clip_judge(clips: torch.Tensor, digits: torch.Tensor, directions: torc
     steps = steps if steps is not None else min(400, 10 * len(train) + 20)
     x = frames_of(clips[train])
     y = digits[train].repeat_interleave(t)
-    judge = DigitJudge()
-    opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-4)
-    judge.train()
-    for _ in range(steps):
+
+    def batch():
         idx = torch.randint(len(x), (64,), generator=gen)
-        loss = F.cross_entropy(judge(_shift(x[idx], gen)), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        return _shift(x[idx], gen), y[idx]
+
+    judge = fit(DigitJudge(), batch, steps)
     report = ClipJudge(judge, 0.0, 0.0, 0.0, len(train), len(test))
     per_frame, majority, _ = report.predict(clips[test])
     report.digit_frame_accuracy = (per_frame == digits[test, None]).float().mean().item()
