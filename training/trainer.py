@@ -245,43 +245,47 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
     tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
-    while step < cfg.steps and not out_of_time():
-        t0 = time.time()
-        item = next(loader)
-        position = Position(item["position"].epoch, item["position"].index + 1)
-        x1, x0, t, kwargs = make_inputs(item, null, fm, cfg, step)
-        x1, x0, t = _to(x1, device), _to(x0, device), t.to(device)
-        kwargs = {k: _to(v, device) for k, v in kwargs.items()}
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            per_sample = fm.training_loss(net, x1, t=t, x0=x0, reduce=False, **kwargs)
-        # DDP averages gradients over ranks: scale so the result is the mean over the global batch.
-        loss = per_sample.sum() * (world / item["global_size"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        lr = opt.param_groups[0]["lr"]
-        opt.step()
-        sched.step()
-        ema.update(model, step)
-        step += 1
-        global_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()
-        window.append(global_loss)
-        pads.append(item["padding"])
-        tokens_seen += item["tokens"]
-        row = {"step": step, "loss": global_loss, "grad_norm": float(grad_norm), "lr": lr, "padding": item["padding"],
-               "tokens_per_s": item["tokens"] / max(time.time() - t0, 1e-9), "samples": item["global_size"],
-               "seconds": time.time() - start}
-        bar.update(1)
-        window_rows.append(row)
-        if monitor is not None:
-            monitor.log(row)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            losses.append((step, sum(window) / len(window)))
-            pending_rows.append(_summary(window_rows))
-            bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
-            window, window_rows = [], []
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
-            checkpoint()
+    try:
+        while step < cfg.steps and not out_of_time():
+            t0 = time.time()
+            item = next(loader)
+            position = Position(item["position"].epoch, item["position"].index + 1)
+            x1, x0, t, kwargs = make_inputs(item, null, fm, cfg, step)
+            x1, x0, t = _to(x1, device), _to(x0, device), t.to(device)
+            kwargs = {k: _to(v, device) for k, v in kwargs.items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                per_sample = fm.training_loss(net, x1, t=t, x0=x0, reduce=False, **kwargs)
+            # DDP averages gradients over ranks: scale so the result is the mean over the global batch.
+            loss = per_sample.sum() * (world / item["global_size"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            lr = opt.param_groups[0]["lr"]
+            opt.step()
+            sched.step()
+            ema.update(model, step)
+            step += 1
+            global_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()
+            window.append(global_loss)
+            pads.append(item["padding"])
+            tokens_seen += item["tokens"]
+            row = {"step": step, "loss": global_loss, "grad_norm": float(grad_norm), "lr": lr, "padding": item["padding"],
+                   "tokens_per_s": item["tokens"] / max(time.time() - t0, 1e-9), "samples": item["global_size"],
+                   "seconds": time.time() - start}
+            bar.update(1)
+            window_rows.append(row)
+            if monitor is not None:
+                monitor.log(row)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                losses.append((step, sum(window) / len(window)))
+                pending_rows.append(_summary(window_rows))
+                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
+                window, window_rows = [], []
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                checkpoint()
+    finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
+        if hasattr(loader, "close"):
+            loader.close()
     bar.close()
     seconds = time.time() - start
     if window:  # stopped by the clock inside a log window

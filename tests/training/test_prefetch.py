@@ -75,8 +75,10 @@ def test_closing_waits_for_the_batch_being_read():
             yield i
             i += 1
 
+    before = {t.ident for t in threading.enumerate()}
     it = prefetched(slow(), depth=1)
     assert next(it) == 0
     assert reading.wait(5)
+    (reader,) = [t for t in threading.enumerate() if t.name == "batch-prefetch" and t.ident not in before]
     it.close()
-    assert not any(t.name == "batch-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert not reader.is_alive()  # this test's reader only: others in the same process are not ours

@@ -159,3 +159,26 @@ def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_
                            "WHERE m.name = 'train_fm_loss' ORDER BY m.step")
     assert [r[0] for r in ckpts] == [2, 4, 6]
     assert curve == [(2, 2), (4, 4), (6, 6)]  # each window's metrics hang off the checkpoint written after it
+
+
+def test_a_step_that_raises_stops_the_read_ahead_thread(tiny_home, tmp_path, monkeypatch):
+    """The error's traceback keeps the trainer's frame (and its loader) alive; the reader must not
+    be left polling in a long-lived process (a worker that trains again, the test session)."""
+    import threading
+
+    import training.trainer as trainer
+
+    real, calls = trainer.make_inputs, []
+
+    def fails_on_the_second_step(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a bad batch")
+        return real(*a, **k)
+
+    monkeypatch.setattr(trainer, "make_inputs", fails_on_the_second_step)
+    before = {t.ident for t in threading.enumerate()}
+    with pytest.raises(RuntimeError, match="a bad batch") as error:
+        train(tiny_cfg(tiny_home, tmp_path, steps=5))
+    readers = [t for t in threading.enumerate() if t.name == "batch-prefetch" and t.ident not in before and t.is_alive()]
+    assert error.traceback and readers == []
