@@ -94,8 +94,8 @@ def data_to_model(
     model_overrides: dict[str, Any] | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
-    samples_per_class: int = 10,
-    sample_steps: int = 30,
+    samples_per_class: int | None = None,  # default: the demo's, else 10
+    sample_steps: int | None = None,  # default: the demo's, else 30
     eval_options: dict[str, Any] | None = None,
     manifest_prefix: str = "demo",
     backend: str = "ray",  # "local": curate and encode in this process, without Ray (the test-scale configs)
@@ -116,7 +116,7 @@ def data_to_model(
     train = {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": cap, "model": model,
              "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
              "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
-    evaluation = {"samples_per_class": samples_per_class, "steps": sample_steps, **demo.get("eval_options", {}), **(eval_options or {})}
+    evaluation = evaluation_params(demo.get("eval_options", {}), samples_per_class, sample_steps, eval_options)
     params = dict(modality=modality, source=source, corpus_options=corpus_options, curate_options=curate_options,
                   encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)
     with Catalog.open(ws.catalog) as cat:
@@ -155,6 +155,14 @@ def data_to_model(
     }
     _publish(summary)
     return summary
+
+
+def evaluation_params(demo_options: dict, samples_per_class: int | None, sample_steps: int | None,
+                      eval_options: dict | None) -> dict:
+    """EvalConfig fields, later ones winning: the flow's defaults, the demo's settings, then what the
+    caller gave (the two flags, then eval_options)."""
+    given = {k: v for k, v in {"samples_per_class": samples_per_class, "steps": sample_steps}.items() if v is not None}
+    return {"samples_per_class": 10, "steps": 30, **demo_options, **given, **(eval_options or {})}
 
 
 def _say_if_cached(log, name: str, result: dict, run_id: str, why: str) -> None:
