@@ -348,7 +348,7 @@ def write_hostile_corpus(root: Path, outside: Path) -> list[Case]:
     w.case("apng", "a 3-frame APNG").image("anim_apng.png", frames[0], "PNG", save_all=True, append_images=frames[1:], duration=80)
     w.expect("anim_apng.png", R, "animated_image")
     w.case("multipage_tiff", "a 2-page TIFF").image("pages.tif", frames[0], "TIFF", save_all=True, append_images=frames[1:2])
-    w.expect("pages.tif", R, "animated_image")
+    w.expect("pages.tif", R, "multi_page_image")
 
     # --- entries that are no image file at all
     w.case("folder_named_png_empty", "an empty folder named like an image").folder("folder.png")

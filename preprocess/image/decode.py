@@ -55,8 +55,14 @@ def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] 
         w, h = img.size
         if w * h > max_pixels:
             raise ImageRejected("too_many_pixels", f"{w}x{h} = {w * h} pixels (cap {max_pixels})", float(w * h), float(max_pixels))
-        if getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) > 1:
-            raise ImageRejected("animated_image", f"{img.n_frames} frames (curate it as video)", float(img.n_frames), 1.0)
+        frames = getattr(img, "n_frames", 1) if getattr(img, "is_animated", False) else 1
+        # MPO: a JPEG whose extra pictures (a phone's HDR gain map, a camera's preview or second
+        # stereo view) follow the primary image; the primary image is the photo, loaded below
+        if frames > 1 and img.format == "TIFF":
+            raise ImageRejected("multi_page_image", f"{frames} pages (split them into one file per page)",
+                                float(frames), 1.0)
+        if frames > 1 and img.format != "MPO":
+            raise ImageRejected("animated_image", f"{frames} frames (curate it as video)", float(frames), 1.0)
         img.verify()  # truncation and checksums, before a full decode
         img = Image.open(io.BytesIO(data))
         img.load()

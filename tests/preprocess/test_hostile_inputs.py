@@ -68,6 +68,13 @@ def test_decoding_edge_cases_come_out_right(folder, tmp_path):
     frames = [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 255, 0))]
     frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
     _caption(folder / "anim.gif")
+    # a phone JPEG with a gain map after the photo (MPO): the photo is kept, not called animated
+    photo = Image.new("RGB", (48, 32), (20, 200, 20))
+    photo.save(folder / "gainmap.jpg", "MPO", save_all=True, append_images=[Image.new("RGB", (12, 8), (0, 0, 0))])
+    _caption(folder / "gainmap.jpg")
+    # a 2-page TIFF is a document, not a clip
+    frames[0].save(folder / "pages.tif", save_all=True, append_images=frames[1:])
+    _caption(folder / "pages.tif")
 
     samples, members = _curate(folder, tmp_path / "home", max_tokens=256, vae_factor=1, patch_size=4)
     rot = samples["rotated.jpg"]
@@ -82,6 +89,11 @@ def test_decoding_edge_cases_come_out_right(folder, tmp_path):
     assert cmyk[0] > 200 and cmyk[1] < 60 and cmyk[2] < 60  # CMYK (0,255,255,0) is red
     anim = samples["anim.gif"]
     assert anim.status == "rejected" and anim.reason.startswith("animated_image:")
+    mpo = samples["gainmap.jpg"]
+    assert mpo.status == "accepted" and (mpo.width, mpo.height) == (48, 32)  # the primary image
+    assert _pixels(members, mpo).reshape(-1, 3).mean(0)[1] > 150  # green, not the black gain map
+    pages = samples["pages.tif"]
+    assert pages.status == "rejected" and pages.reason.startswith("multi_page_image: 2 pages")
 
 
 def test_pixel_bombs_are_refused_from_the_header(folder, tmp_path):
