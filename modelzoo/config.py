@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,12 @@ class FlagDiTConfig:
         if self.rope is RopeKind.AXIAL and (sum(self.rope_axial_dims) != self.head_dim
                                             or any(d % 2 for d in self.rope_axial_dims)):
             raise ValueError(f"axial_dims {self.rope_axial_dims} must be even and sum to {self.head_dim}")
+        if self.patch_dim > self.dim:
+            ph, pw = self.patch_hw
+            warnings.warn(f"patch_dim {self.patch_dim} ({ph} x {pw} patch x {self.in_channels} channels) is larger "
+                          f"than dim {self.dim}: the final layer predicts each patch's velocity from fewer features "
+                          "than it has values (rank at most dim), so samples stay noisy; use a smaller patch_size "
+                          "or a larger dim", UserWarning, stacklevel=3)
 
     @property
     def patch_hw(self) -> tuple[int, int]:

@@ -81,6 +81,9 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our own bar below; Ray Data's is a log line per second off a TTY
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled": we know
+    # Ray Data's own actors log "constructor arguments in the object store" (ray-project/ray#57733):
+    # its MapWorker's arguments, not the stage, which is small and travels inline
     rows = [{"i": i, "batch": pickle.dumps(b)} for i, b in enumerate(batches)]
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
     opts: dict[str, Any] = {"num_cpus": stage.resources.cpus}

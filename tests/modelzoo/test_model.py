@@ -371,3 +371,13 @@ def test_low_precision_cpu_attention_matches_sdpa(kv_heads, masked):
     ref.square().sum().backward()
     for a, b in zip(leaves, (q, k, v)):
         torch.testing.assert_close(a.grad.float(), b.grad, rtol=0.05, atol=0.05)
+
+
+def test_a_patch_wider_than_the_model_warns():
+    with pytest.warns(UserWarning, match=r"patch_dim 320 \(1 x 4 patch x 80 channels\) is larger than dim 64"):
+        get_config("flag-dit-t2speech", dim=64, n_heads=4, n_layers=1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 80 x 4 = 320 fits in 384: no warning
+        get_config("flag-dit-t2speech", dim=384, n_heads=6, n_layers=1)
