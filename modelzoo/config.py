@@ -91,7 +91,7 @@ class FlagDiTConfig:
             warnings.warn(f"patch_dim {self.patch_dim} ({ph} x {pw} patch x {self.in_channels} channels) is larger "
                           f"than dim {self.dim}: the final layer predicts each patch's velocity from fewer features "
                           "than it has values (rank at most dim), so samples stay noisy; use a smaller patch_size "
-                          "or a larger dim", UserWarning, stacklevel=3)
+                          "or a larger dim", UserWarning)
 
     @property
     def patch_hw(self) -> tuple[int, int]:

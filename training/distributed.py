@@ -1,4 +1,4 @@
-"""Process groups and model wrapping: DDP (gloo on CPU, NCCL on GPU) or FSDP2 on GPU.
+"""Process groups and model wrapping: DDP or FSDP2 (gloo on CPU, NCCL on GPU).
 
 torchrun and Ray Train both set RANK/WORLD_SIZE; Ray Train also initialises the group itself.
 """
@@ -26,7 +26,8 @@ def init_distributed() -> tuple[int, int, torch.device]:
 
 def wrap_model(model: torch.nn.Module, world: int, parallel: str, device: torch.device, bf16: bool) -> torch.nn.Module:
     """The module the loss runs through. FSDP2 shards each block (bf16 parameters, fp32 gradient
-    reduction when bf16); DDP replicates. One process: the model itself."""
+    reduction when bf16); DDP replicates. One process: the model itself. FSDP2 runs on CPU too
+    (gloo), which is how it is tested here."""
     if parallel == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
@@ -50,6 +51,38 @@ def full_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
             v = v.full_tensor()
         out[k] = v.detach().to("cpu").contiguous()
     return out
+
+
+def full_optimizer_state(model: torch.nn.Module, opt: torch.optim.Optimizer, parallel: str) -> dict[str, Any]:
+    """The optimizer's state_dict with whole tensors, keyed by parameter index as a plain
+    optimizer's is, so DDP and FSDP2 checkpoints have one format. FSDP2: gathered from the shards
+    (a collective: every rank calls it; rank 0 gets the tensors, the others an empty state)."""
+    if parallel != "fsdp":
+        return opt.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    full = get_optimizer_state_dict(model, opt, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    index = {name: i for i, (name, _) in enumerate(model.named_parameters())}  # the optimizer's order
+    return {"state": {index[name]: st for name, st in full.get("state", {}).items()},
+            "param_groups": [{**g, "params": [index[name] for name in g["params"]]} for g in full.get("param_groups", [])]}
+
+
+def load_full_state(model: torch.nn.Module, opt: torch.optim.Optimizer, parallel: str,
+                    model_state: dict[str, torch.Tensor], optim_state: dict[str, Any]) -> None:
+    """Whole-tensor model and optimizer state back into a plain, DDP'd or FSDP2-sharded model
+    (FSDP2: each rank keeps its shard of what it reads)."""
+    if parallel != "fsdp":
+        model.load_state_dict(model_state)
+        opt.load_state_dict(optim_state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+
+    names = [name for name, _ in model.named_parameters()]
+    whole = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, model_state, options=whole)
+    by_name = {"state": {names[int(i)]: st for i, st in optim_state["state"].items()},
+               "param_groups": [{**g, "params": [names[int(i)] for i in g["params"]]} for g in optim_state["param_groups"]]}
+    set_optimizer_state_dict(model, opt, by_name, options=whole)
 
 
 def all_sum(x: torch.Tensor) -> torch.Tensor:

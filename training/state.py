@@ -41,10 +41,10 @@ def latest_resumable(out_dir: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
-def state_tensors(model_state: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Flatten model + optimizer state into named tensors and a JSON part."""
+def state_tensors(model_state: dict[str, torch.Tensor], opt: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict]:
+    """Flatten model + optimizer state (an optimizer's state_dict, whole tensors keyed by parameter
+    index) into named tensors and a JSON part."""
     tensors = {f"model.{k}": v for k, v in model_state.items()}
-    opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for pid, st in opt["state"].items():
         for name, v in st.items():
@@ -71,7 +71,8 @@ def read_state(ckpt: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     return load_file(str(Path(ckpt) / STATE_TENSORS)), json.loads((Path(ckpt) / STATE_JSON).read_text())
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict) -> None:
+def optimizer_state(tensors: dict[str, torch.Tensor], info: dict) -> dict[str, Any]:
+    """The optimizer state_dict that state_tensors flattened."""
     state: dict[int, dict[str, Any]] = {}
     for name, v in tensors.items():
         if name.startswith("optim."):
@@ -79,7 +80,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
             state.setdefault(int(pid), {})[field] = v
     for pid, st in info.get("optim_scalars", {}).items():
         state.setdefault(int(pid), {}).update(st)
-    optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+    return {"state": state, "param_groups": info["param_groups"]}
 
 
 def restore_rng(tensors: dict[str, torch.Tensor]) -> None:

@@ -26,9 +26,10 @@ from tqdm.auto import tqdm
 
 from training.buckets import BatchBudget
 from training.data import NullCaption
-from training.distributed import all_sum, barrier, full_state_dict, init_distributed, wrap_model
+from training.distributed import (all_sum, barrier, full_optimizer_state, full_state_dict, init_distributed,
+                                  load_full_state, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
-from training.state import (checkpoint_dir, latest_resumable, prune, publish, read_state, restore_optimizer,
+from training.state import (checkpoint_dir, latest_resumable, optimizer_state, prune, publish, read_state,
                             restore_rng, state_tensors, write_state)
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
@@ -204,11 +205,11 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
         if ckpt is None:
             raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
         tensors, info = read_state(ckpt)
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        load_full_state(model, opt, cfg.parallel, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+                        optimizer_state(tensors, info))
         from safetensors.torch import load_file
 
         ema.module.load_state_dict(load_file(str(ckpt / "model.safetensors")))
-        restore_optimizer(opt, tensors, info)
         sched.load_state_dict(info["scheduler"])
         restore_rng(tensors)
         step, position = info["step"], Position(*info["position"])
@@ -316,6 +317,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     """Every rank calls this (FSDP gathers); rank 0 writes."""
     cfg: TrainConfig = ctx["cfg"]
     raw = full_state_dict(model)
+    optim = full_optimizer_state(model, opt, cfg.parallel)
     final = checkpoint_dir(out_dir, step)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -327,11 +329,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
         info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
                 "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": losses}
         (tmp / "training.json").write_text(json.dumps(info, indent=1))
-        if cfg.parallel == "fsdp":  # sharded optimizer state needs torch.distributed.checkpoint: not resumable yet
-            publish(tmp, final)
-            barrier()
-            return str(final)
-        tensors, opt_info = state_tensors(raw, opt)
+        tensors, opt_info = state_tensors(raw, optim)
         write_state(tmp, tensors, {"step": step, "position": [position.epoch, position.index], "scheduler": sched.state_dict(),
                                    "losses": losses, "window": window, **opt_info})
         publish(tmp, final)

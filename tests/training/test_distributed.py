@@ -1,4 +1,4 @@
-"""Distributed launches: torchrun with 2 CPU processes (DDP, gloo) and Ray Train with 2 local workers."""
+"""Distributed launches: torchrun with 2 CPU processes (DDP and FSDP2, gloo) and Ray Train with 2 local workers."""
 
 import csv
 import json
@@ -53,6 +53,43 @@ def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tin
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # rank 0 registered it, once
         _, rows = cat.sql("SELECT count(*) FROM checkpoints")
     assert rows[0][0] == 1
+
+
+def torchrun(home, tiny_home, out_dir, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
+           "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
+           "--out-dir", str(out_dir), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard", *extra]
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identically(tiny_home, tmp_path):
+    """FSDP2 (fully_shard per block, gloo): the loss trace of one process with the same global batch;
+    its checkpoints hold whole tensors, so 2 steps + --resume + 2 steps == 4 steps, bit for bit."""
+    home = own_home(tiny_home, tmp_path)
+    opts = dict(batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1, shuffle_buffer=16)
+    flags = [a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))] + ["--parallel", "fsdp"]
+    train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                      out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, steps=4, **opts))
+    for out, steps, more in (("straight", 4, []), ("resumed", 2, []), ("resumed", 4, ["--resume"])):
+        proc = torchrun(home, tiny_home, tmp_path / out, *flags, "--steps", str(steps), *more)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    torch.testing.assert_close(losses(tmp_path / "straight"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
+    assert losses(tmp_path / "resumed") == losses(tmp_path / "straight") and len(losses(tmp_path / "straight")) == 4
+    for name in ("model.safetensors", "train_state.safetensors"):
+        a, b = (load_file(str(tmp_path / run / "checkpoint-0000004" / name)) for run in ("straight", "resumed"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    # bf16 parameters with fp32 gradient reduction (the GPU setting) also run here, close to fp32
+    proc = torchrun(home, tiny_home, tmp_path / "bf16", *flags, "--steps", "4", "--precision", "bf16")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bf16 = losses(tmp_path / "bf16")
+    assert bf16 != losses(tmp_path / "straight")  # the bf16 parameters were used
+    torch.testing.assert_close(bf16, losses(tmp_path / "straight"), rtol=1e-2, atol=0)
+    one = load_file(str(tmp_path / "one" / "checkpoint-0000004" / "train_state.safetensors"))
+    assert a.keys() == one.keys()  # the same format as one process: whole tensors, optimizer state by index
+    for k in a:
+        if k.startswith(("model.", "optim.")):
+            torch.testing.assert_close(a[k], one[k], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.slow
