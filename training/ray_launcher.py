@@ -40,7 +40,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     from contracts.ray_runtime import ensure_ray
 
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
-    use_gpu = cfg.parallel == "fsdp" or _cluster_has_gpus()
+    use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={"cfg": replace(cfg, launcher="local"), "hook": on_checkpoint},

@@ -93,14 +93,15 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
 
 
 @pytest.mark.slow
-def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path):
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, parallel):
     import ray
 
     from training.ray_launcher import train_with_ray
 
     cfg = TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
                       out_dir=str(tmp_path / "ray"), model_overrides=TINY, steps=3, batch_size=8, log_every=1, num_threads=1,
-                      launcher="ray", workers=2, progress=False, tensorboard=False)
+                      launcher="ray", workers=2, progress=False, tensorboard=False, parallel=parallel)
     try:
         result, _ = train_with_ray(cfg)
     finally:
