@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
     if a.out_dir_alias and not a.out_dir:
         extra["out_dir"] = a.out_dir_alias
-    cfg = config_from_args(TrainConfig, a, extra)
+    try:
+        cfg = config_from_args(TrainConfig, a, extra)
+    except ValueError as e:  # a bad option value: one line, exit 2, as lumina train does
+        p.error(str(e))
     if not cfg.manifest:
         p.error("--manifest is required")
     out = train_step(a.home, cfg)

@@ -84,16 +84,25 @@ class TrainConfig:
     resume: bool = False  # continue from the newest resumable checkpoint in out_dir
     init_from: str | None = None  # checkpoint folder whose weights start a new stage (fresh optimizer and data)
     # scale
-    launcher: str = "local"  # "local" (this process, or each torchrun process) | "ray" (Ray Train, `workers` processes)
+    launcher: str = field(default="local", metadata={"help": "local: this process, or each torchrun process; "
+                                                             "ray: Ray Train, --workers processes (default: local)"})
     workers: int = 2  # Ray Train workers
-    parallel: str = "ddp"  # "ddp" | "fsdp" (FSDP2 fully_shard per block; GPU)
-    precision: str = "fp32"  # "fp32" | "bf16" (autocast; with fsdp: bf16 parameters, fp32 reduction)
+    parallel: str = field(default="ddp", metadata={"help": "ddp, or fsdp: FSDP2 fully_shard per block "
+                                                           "(gloo on CPU, NCCL on GPU) (default: ddp)"})
+    precision: str = field(default="fp32", metadata={"help": "fp32, or bf16: autocast; with fsdp bf16 parameters "
+                                                             "and fp32 gradient reduction (default: fp32)"})
     grad_checkpointing: bool = False  # recompute each block in backward
     # torch.compile each transformer block in place (compile_blocks): faster steps after a compile
     # of tens of seconds to minutes on CPU (cached by Inductor for later runs); off for the demos
     compile: bool = field(default=False, metadata={"help": COMPILE_HELP})
     tensorboard: bool = True
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        # a typo such as precision="bf-16" would otherwise train in fp32 without a word
+        for name, allowed in (("launcher", ("local", "ray")), ("parallel", ("ddp", "fsdp")), ("precision", ("fp32", "bf16"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
 
 
 @dataclass

@@ -182,3 +182,10 @@ def test_a_step_that_raises_stops_the_read_ahead_thread(tiny_home, tmp_path, mon
         train(tiny_cfg(tiny_home, tmp_path, steps=5))
     readers = [t for t in threading.enumerate() if t.name == "batch-prefetch" and t.ident not in before and t.is_alive()]
     assert error.traceback and readers == []
+
+
+@pytest.mark.parametrize("name, value", [("precision", "bf-16"), ("parallel", "fsdp2"), ("launcher", "slurm")])
+def test_an_unknown_precision_parallel_or_launcher_is_refused(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be one of .*; got '{value}'"):
+        TrainConfig(**{name: value})
+    TrainConfig(precision="bf16", parallel="fsdp", launcher="ray")  # the allowed values pass
