@@ -120,7 +120,7 @@ def main() -> None:
     next_original = step(10_000)
     next_restored = make_step(restored, restored_opt, fm, x1, y, device)(10_000)
 
-    summary = dict(config=args.config, params=sum(p.numel() for p in FlagDiT(cfg).parameters()) if rank == 0 else None,
+    summary = dict(config=args.config, params=sum(p.numel() for p in model.parameters()),  # DTensor numel: the whole
                    world=world, device=str(device), batch_per_rank=args.batch, tokens_per_sample=n_tokens,
                    grad_checkpointing=args.grad_checkpointing, steady_step_ms=round(steady * 1e3, 1),
                    image_tokens_per_s=round(world * args.batch * n_tokens / steady), peak_gib=round(peak, 2),
