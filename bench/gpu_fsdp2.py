@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -110,10 +112,13 @@ def main() -> None:
     state, optim = full_state_dict(model), full_optimizer_state(model, opt, "fsdp")
     folder = broadcast(tempfile.mkdtemp(prefix="gpu_fsdp2_") if rank == 0 else None)
     if rank == 0:
-        tensors, info = state_tensors({k: v for k, v in state.items()}, optim)
+        tensors, info = state_tensors(state, optim)
         write_state(Path(folder), tensors, info)
     barrier()
     tensors, info = read_state(folder)
+    barrier()  # every rank has read it
+    if rank == 0:
+        shutil.rmtree(folder, ignore_errors=True)
     restored, restored_opt = build(args, cfg, device, world)
     load_full_state(restored, restored_opt, "fsdp", {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
                     optimizer_state(tensors, info))
@@ -124,7 +129,7 @@ def main() -> None:
                    world=world, device=str(device), batch_per_rank=args.batch, tokens_per_sample=n_tokens,
                    grad_checkpointing=args.grad_checkpointing, steady_step_ms=round(steady * 1e3, 1),
                    image_tokens_per_s=round(world * args.batch * n_tokens / steady), peak_gib=round(peak, 2),
-                   losses=[round(v, 5) for v in losses], finite=all(map(lambda v: v == v and abs(v) < 1e6, losses)),
+                   losses=[round(v, 5) for v in losses], finite=all(math.isfinite(v) for v in losses),
                    next_loss_original=next_original, next_loss_restored=next_restored,
                    restore_matches=next_original == next_restored)
     if rank == 0:

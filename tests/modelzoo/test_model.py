@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -376,8 +377,6 @@ def test_low_precision_cpu_attention_matches_sdpa(kv_heads, masked):
 def test_a_patch_wider_than_the_model_warns():
     with pytest.warns(UserWarning, match=r"patch_dim 320 \(1 x 4 patch x 80 channels\) is larger than dim 64"):
         get_config("flag-dit-t2speech", dim=64, n_heads=4, n_layers=1)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # 80 x 4 = 320 fits in 384: no warning
         get_config("flag-dit-t2speech", dim=384, n_heads=6, n_layers=1)

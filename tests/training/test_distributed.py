@@ -31,17 +31,24 @@ def own_home(tiny_home, tmp_path) -> Path:
     return home
 
 
+def as_flags(opts: dict) -> list[str]:
+    return [a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def torchrun(home, tiny_home, out_dir, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
+           "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
+           "--out-dir", str(out_dir), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard", *extra]
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tiny_home, tmp_path):
     home = own_home(tiny_home, tmp_path)
     opts = dict(steps=4, batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1)
-    one = train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
-                            out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, **opts))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
-           "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
-           "--out-dir", str(tmp_path / "ddp"), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
-           *[a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))]]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                      out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, **opts))
+    proc = torchrun(home, tiny_home, tmp_path / "ddp", *as_flags(opts))
     assert proc.returncode == 0, proc.stderr[-3000:]
     torch.testing.assert_close(losses(tmp_path / "ddp"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
     assert len(losses(tmp_path / "one")) == 4
@@ -55,13 +62,6 @@ def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tin
     assert rows[0][0] == 1
 
 
-def torchrun(home, tiny_home, out_dir, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
-           "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
-           "--out-dir", str(out_dir), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard", *extra]
-    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.slow
 def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identically(tiny_home, tmp_path):
     """FSDP2 (fully_shard per block, gloo): the loss trace of one process with the same global batch;
@@ -69,7 +69,7 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
     straight, bit for bit. (bf16 parameters: tests/training/test_gpu_scripts_smoke.py.)"""
     home = own_home(tiny_home, tmp_path)
     opts = dict(batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1, shuffle_buffer=16)
-    flags = [a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))] + ["--parallel", "fsdp", "--steps", "4"]
+    flags = as_flags(opts) + ["--parallel", "fsdp", "--steps", "4"]
     train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
                       out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, steps=4, **opts))
     proc = torchrun(home, tiny_home, tmp_path / "straight", *flags, "--checkpoint-every", "2")
