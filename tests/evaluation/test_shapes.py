@@ -1,0 +1,105 @@
+"""The shape scores of the image evaluation: the reader on real drawings, and evaluate_image against
+generators whose answers we know."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from evaluation.context import EvalContext
+from evaluation.image.metrics import evaluate_image
+from evaluation.image.shapes import ShapeAsk, ShapeReader, read_shape, score, shape_request
+from preprocess.image.demo_corpus import _draw_shape
+from training.data import Example
+
+
+def _drawings(n: int, seed: int) -> list[tuple[np.ndarray, str]]:
+    rng = np.random.default_rng(seed)
+    return [(np.asarray(img), cap) for img, cap in (_draw_shape(rng, (32, 32)) for _ in range(n))]
+
+
+def test_shape_request_reads_the_corpus_captions():
+    assert shape_request("a small green triangle on a black background, at the top left") == \
+        ShapeAsk("small", "green", "triangle", "top left")
+    assert shape_request("a large white square on a black background, in the centre") == \
+        ShapeAsk("large", "white", "square", "middle centre")
+    assert shape_request("a handwritten digit 3 (three), thin strokes") is None
+    assert shape_request("") is None
+
+
+def test_the_reader_names_every_attribute_of_real_drawings():
+    fit_on, read = _drawings(150, seed=1), _drawings(150, seed=2)
+    reader = ShapeReader.fit([shape_request(c) for _, c in fit_on], [read_shape(i) for i, _ in fit_on])
+    asks = [shape_request(c) for _, c in read]
+    got = score(asks, [reader.name(read_shape(i)) for i, _ in read])
+    assert got == {"shape": 1.0, "colour": 1.0, "size": 1.0, "place": 1.0, "all": 1.0, "present": 1.0}
+    # all three shapes, six colours and both sizes were among them: the score is not one class's
+    assert {a.shape for a in asks} == {"circle", "square", "triangle"} and len({a.colour for a in asks}) == 6
+
+
+def test_a_blank_or_speckled_image_shows_no_shape():
+    blank = np.zeros((32, 32, 3), np.uint8)
+    assert not read_shape(blank).present
+    speckle = blank.copy()
+    speckle[5, 5] = speckle[20, 9] = 255  # two lone pixels: noise, not a drawing
+    assert not read_shape(speckle).present
+
+
+def _examples(n: int = 90) -> list[Example]:
+    out = []
+    for i, (img, cap) in enumerate(_drawings(n, seed=3)):
+        latent = torch.from_numpy(img.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[:, None]  # [3, 1, 32, 32]
+        out.append(Example(f"s{i:04d}", latent, torch.zeros(4, 8), torch.ones(4, dtype=torch.bool), cap, "holdout"))
+    return out
+
+
+class _Identity:
+    @staticmethod
+    def decode(z):
+        return z
+
+
+def _evaluate(examples, generate, tmp_path):
+    cfg = SimpleNamespace(seed=0, samples_per_class=6, grid_size=4, out_dir=str(tmp_path))
+    ctx = EvalContext(model=None, null=None, examples=examples, cfg=cfg, decoder=_Identity())
+    ctx.generate = generate
+    metrics, _ = evaluate_image(ctx)
+    return metrics
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return _examples()
+
+
+def test_shape_scores_follow_what_the_generator_draws(examples, tmp_path):
+    def faithful_but_no_triangles(prompts, seed):
+        return torch.stack([-torch.ones_like(p.latent) if "triangle" in p.caption else p.latent for p in prompts])
+
+    m = _evaluate(examples, faithful_but_no_triangles, tmp_path)
+    assert m["num_shape_prompts"] == 18 and m["shape_reader_accuracy"] == 1.0
+    for name in ("shape_accuracy", "shape_colour_accuracy", "shape_all_accuracy", "shape_present_fraction"):
+        assert m[name] == pytest.approx(2 / 3), name
+
+
+def test_the_colour_score_catches_a_wrong_colour(examples, tmp_path):
+    def same_shape_other_colour(prompts, seed):
+        out = []
+        for p in prompts:
+            ask = shape_request(p.caption)
+            other = next(e for e in examples if (a := shape_request(e.caption)).shape == ask.shape and a.colour != ask.colour)
+            out.append(other.latent)
+        return torch.stack(out)
+
+    m = _evaluate(examples, same_shape_other_colour, tmp_path)
+    assert m["shape_accuracy"] == 1.0 and m["shape_present_fraction"] == 1.0
+    assert m["shape_colour_accuracy"] == 0.0 and m["shape_all_accuracy"] == 0.0
+
+
+def test_captions_without_shapes_get_no_shape_scores(tmp_path):
+    digitless = [Example("k0", -torch.ones(3, 1, 32, 32), torch.zeros(4, 8), torch.ones(4, dtype=torch.bool), "a photo of a cat", "holdout")]
+    m = _evaluate(digitless, lambda prompts, seed: torch.stack([p.latent for p in prompts]), tmp_path)
+    assert not any(k.startswith("shape") for k in m)
