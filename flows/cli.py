@@ -174,8 +174,9 @@ def _print_summary(s: dict) -> None:
     print(f"curation          {s['curation']}")
     print(f"stage seconds     {s['timings_s']} (total {s.get('total_s')} s)")
     print(f"train             {s['train_steps']} steps, final train loss {s['final_train_loss']:.4f}")
+    width = max([21, *(len(k) + 2 for k in m)])  # a long metric name keeps a gap before its value
     for k, v in m.items():
-        print(f"{k:21s}{v:.4f}" if isinstance(v, float) else f"{k:21s}{v}")
+        print(f"{k:{width}s}{v:.4f}" if isinstance(v, float) else f"{k:{width}s}{v}")
     print(f"checkpoint        {s['checkpoint']}")
     for k, v in (s.get("renders") or {}).items():
         print(f"{k:18s}{v}")

@@ -68,9 +68,10 @@ def read_shape(img: np.ndarray) -> ShapeReading:
     """img: [H, W, 3] uint8. The largest lit region's fill, area, colour and place."""
     from skimage.measure import label, regionprops
     from skimage.transform import resize
+    from skimage.util import img_as_float
 
     lit = img.max(axis=-1) > LIT
-    regions = regionprops(label(lit, connectivity=2))
+    regions = regionprops(label(lit))  # 8-connected, skimage's default in 2-D
     if not regions:
         return ShapeReading(False)
     region = max(regions, key=lambda r: r.area)
@@ -82,7 +83,7 @@ def read_shape(img: np.ndarray) -> ShapeReading:
     cy, cx = (top + bottom - 1) / 2, (left + right - 1) / 2
     place = f"{_third(cy, h, ('top', 'middle', 'bottom'))} {_third(cx, w, ('left', 'centre', 'right'))}"
     colour = img[tuple(region.coords.T)].mean(axis=0)
-    silhouette = resize(region.image.astype(np.float32), SILHOUETTE, order=1, anti_aliasing=True)
+    silhouette = resize(img_as_float(region.image), SILHOUETTE)  # bilinear, anti-aliased when shrinking
     return ShapeReading(True, silhouette, float(region.area / lit.size), tuple(float(c) for c in colour), place)
 
 
@@ -118,7 +119,7 @@ class ShapeReader:
             return None
         shape = min(self.silhouettes, key=lambda s: float(np.square(self.silhouettes[s] - r.silhouette).sum()))
         colour = min(self.colours, key=lambda c: float(np.linalg.norm(self.colours[c] - np.asarray(r.colour))))
-        sizes = {size: a for (s, size), a in self.areas.items() if s == shape} or {k[1]: a for k, a in self.areas.items()}
+        sizes = {size: a for (s, size), a in self.areas.items() if s == shape}  # fit saw every shape it names
         size = min(sizes, key=lambda z: abs(np.log(sizes[z]) - np.log(max(r.area, 1e-6))))
         return ShapeAsk(size, colour, shape, r.place)
 

@@ -42,10 +42,10 @@ def test_the_reader_names_every_attribute_of_real_drawings():
 
 def test_a_blank_or_speckled_image_shows_no_shape():
     blank = np.zeros((32, 32, 3), np.uint8)
-    assert not read_shape(blank).present
+    assert read_shape(blank).present is False
     speckle = blank.copy()
     speckle[5, 5] = speckle[20, 9] = 255  # two lone pixels: noise, not a drawing
-    assert not read_shape(speckle).present
+    assert read_shape(speckle).present is False
 
 
 def _examples(n: int = 90) -> list[Example]:
@@ -81,7 +81,8 @@ def test_shape_scores_follow_what_the_generator_draws(examples, tmp_path):
 
     m = _evaluate(examples, faithful_but_no_triangles, tmp_path)
     assert m["num_shape_prompts"] == 18 and m["shape_reader_accuracy"] == 1.0
-    for name in ("shape_accuracy", "shape_colour_accuracy", "shape_all_accuracy", "shape_present_fraction"):
+    for name in ("shape_accuracy", "shape_colour_accuracy", "shape_size_accuracy", "shape_place_accuracy",
+                 "shape_all_accuracy", "shape_present_fraction"):
         assert m[name] == pytest.approx(2 / 3), name
 
 

@@ -43,6 +43,8 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path, prefect_api_url):
     assert m["num_generated"] == 20  # 2 per class (smoke.yaml), scored by a judge that can tell digits apart
     assert m["judge_test_accuracy"] > 0.6 and 0.0 < m["heldout_fm_loss"] < 3.0
     assert 0.0 <= m["class_accuracy"] <= 1.0 and m["chance_accuracy"] == pytest.approx(0.1)
+    # shapes: 2 prompts per shape, and a reader that names the real held-out shapes
+    assert m["num_shape_prompts"] == 6 and m["shape_reader_accuracy"] > 0.9 and 0.0 <= m["shape_all_accuracy"] <= 1.0
     assert Path(first["grid"]).exists() and Path(first["checkpoint"], "model.safetensors").exists()
     counts1 = _dump(home / "catalog.duckdb")
 

@@ -1,0 +1,16 @@
+"""The demo's printed summary: one metric per line, its value apart from its name."""
+
+from __future__ import annotations
+
+from flows.cli import _print_summary
+
+
+def test_every_metric_value_stands_apart_from_its_name(capsys):
+    metrics = {"class_accuracy": 0.97, "shape_colour_accuracy": 0.8333, "shape_present_fraction": 0.5}
+    _print_summary({"metrics": metrics, "curation": {}, "timings_s": {}, "train_steps": 1, "final_train_loss": 0.1,
+                    "checkpoint": "ckpt", "catalog": "cat.duckdb"})
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.split()[:1] and line.split()[0] in metrics}
+    assert set(lines) == set(metrics)
+    for name, value in metrics.items():
+        assert lines[name].split() == [name, f"{value:.4f}"]
+    assert len({line.index(line.split()[1]) for line in lines.values()}) == 1  # the values line up
