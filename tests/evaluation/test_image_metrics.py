@@ -3,13 +3,11 @@ answers we know."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import torch
 
-from evaluation.context import EvalContext
 from evaluation.image.metrics import evaluate_image
+from .fakes import fake_context
 from training.data import Example
 
 
@@ -28,19 +26,6 @@ def _digit_examples(n: int = 500) -> list[Example]:
     return out
 
 
-class _Identity:
-    @staticmethod
-    def decode(z):
-        return z
-
-
-def _context(examples, generate, tmp_path):
-    cfg = SimpleNamespace(seed=0, samples_per_class=5, grid_size=4, out_dir=str(tmp_path))
-    ctx = EvalContext(model=None, null=None, examples=examples, cfg=cfg, decoder=_Identity())
-    ctx.generate = generate  # a fake generator with known outputs
-    return ctx
-
-
 def test_accuracy_is_scored_against_the_requested_digits(tmp_path):
     examples = _digit_examples()
     by_label = {}
@@ -54,7 +39,7 @@ def test_accuracy_is_scored_against_the_requested_digits(tmp_path):
 
     # one evaluation (the judge's training is its cost): right on seven classes, wrong on three; scoring
     # against shifted or shuffled labels would give about 0.3 or 0.1, a judge that always agrees 1.0
-    metrics, renders = evaluate_image(_context(examples, half_faithful, tmp_path))
+    metrics, renders = evaluate_image(fake_context(examples, half_faithful, tmp_path))
     assert metrics["judge_test_accuracy"] > 0.85
     assert 0.6 <= metrics["class_accuracy"] <= 0.8
     assert metrics["num_generated"] == 50 and metrics["chance_accuracy"] == 0.1

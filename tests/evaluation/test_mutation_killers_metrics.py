@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 import evaluation.image.metrics as metrics
-from evaluation.context import EvalContext
 from evaluation.image.judge import JudgeReport
 from training.data import Example
+
+from .fakes import fake_context
 
 
 def _example(i: int, caption: str, value: float) -> Example:
@@ -29,12 +30,6 @@ class _ReadsTheDigit:
     @staticmethod
     def predict(x: torch.Tensor) -> torch.Tensor:
         return (x[:, 0, 0, 0, 0] * 10).round().long()
-
-
-class _Identity:
-    @staticmethod
-    def decode(z):
-        return z
 
 
 def _run(examples, monkeypatch, tmp_path, answer=lambda d: d, as_list=False, grid_size=4, seed=5):
@@ -56,9 +51,7 @@ def _run(examples, monkeypatch, tmp_path, answer=lambda d: d, as_list=False, gri
         return out if as_list else torch.stack(out)
 
     monkeypatch.setattr(metrics, "train_judge", fake_train_judge)
-    cfg = SimpleNamespace(seed=seed, samples_per_class=2, grid_size=grid_size, out_dir=str(tmp_path))
-    ctx = EvalContext(model=None, null=None, examples=examples, cfg=cfg, decoder=_Identity())
-    ctx.generate = generate
+    ctx = fake_context(examples, generate, tmp_path, seed=seed, samples_per_class=2, grid_size=grid_size)
     scores, renders = metrics.evaluate_image(ctx)
     return scores, renders, seen
 

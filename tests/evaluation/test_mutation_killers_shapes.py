@@ -3,17 +3,14 @@ survivors of `make mutation` on evaluation/image/shapes.py and the shape part of
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
-from evaluation.context import EvalContext
 from evaluation.image.metrics import evaluate_image
 from evaluation.image.shapes import LIT, MIN_PIXELS, ShapeReader, _third, read_shape, shape_request
 from preprocess.image.demo_corpus import COLOURS, _draw_shape
-from training.data import Example
+from .fakes import fake_context, image_example
 
 
 def _blob(value: int, pixels: int) -> np.ndarray:
@@ -57,20 +54,13 @@ def test_the_references_are_per_word_means():
 
 def test_each_use_of_the_generator_has_its_own_seed(tmp_path):
     rng = np.random.default_rng(5)
-    examples = []
-    for i in range(12):
-        img, cap = _draw_shape(rng, (32, 32))
-        latent = torch.from_numpy(np.asarray(img, np.float32) / 127.5 - 1).permute(2, 0, 1)[:, None]
-        examples.append(Example(f"s{i}", latent, torch.zeros(4, 8), torch.ones(4, dtype=torch.bool), cap, "holdout"))
+    examples = [image_example(f"s{i}", *_draw_shape(rng, (32, 32))) for i in range(12)]
     seeds = []
 
     def record(prompts, seed):
         seeds.append((len(prompts), seed))
         return torch.stack([p.latent for p in prompts])
 
-    cfg = SimpleNamespace(seed=10, samples_per_class=2, grid_size=4, out_dir=str(tmp_path))
-    ctx = EvalContext(model=None, null=None, examples=examples, cfg=cfg, decoder=SimpleNamespace(decode=lambda z: z))
-    ctx.generate = record
-    evaluate_image(ctx)
+    evaluate_image(fake_context(examples, record, tmp_path, seed=10, samples_per_class=2))
     # shape prompts (2 per shape) with seed + 3, the grid with seed + 2: repeatable, and unlike each other
     assert seeds == [(6, 13), (2, 12)]

@@ -3,17 +3,14 @@ generators whose answers we know."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
-from evaluation.context import EvalContext
 from evaluation.image.metrics import evaluate_image
 from evaluation.image.shapes import ShapeAsk, ShapeReader, read_shape, score, shape_request
 from preprocess.image.demo_corpus import _draw_shape
-from training.data import Example
+from .fakes import fake_context, image_example
 
 
 def _drawings(n: int, seed: int) -> list[tuple[np.ndarray, str]]:
@@ -48,31 +45,14 @@ def test_a_blank_or_speckled_image_shows_no_shape():
     assert read_shape(speckle).present is False
 
 
-def _examples(n: int = 90) -> list[Example]:
-    out = []
-    for i, (img, cap) in enumerate(_drawings(n, seed=3)):
-        latent = torch.from_numpy(img.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[:, None]  # [3, 1, 32, 32]
-        out.append(Example(f"s{i:04d}", latent, torch.zeros(4, 8), torch.ones(4, dtype=torch.bool), cap, "holdout"))
-    return out
-
-
-class _Identity:
-    @staticmethod
-    def decode(z):
-        return z
-
-
 def _evaluate(examples, generate, tmp_path):
-    cfg = SimpleNamespace(seed=0, samples_per_class=6, grid_size=4, out_dir=str(tmp_path))
-    ctx = EvalContext(model=None, null=None, examples=examples, cfg=cfg, decoder=_Identity())
-    ctx.generate = generate
-    metrics, _ = evaluate_image(ctx)
+    metrics, _ = evaluate_image(fake_context(examples, generate, tmp_path, samples_per_class=6))
     return metrics
 
 
 @pytest.fixture(scope="module")
 def examples():
-    return _examples()
+    return [image_example(f"s{i:04d}", img, cap) for i, (img, cap) in enumerate(_drawings(90, seed=3))]
 
 
 def test_shape_scores_follow_what_the_generator_draws(examples, tmp_path):
@@ -101,6 +81,6 @@ def test_the_colour_score_catches_a_wrong_colour(examples, tmp_path):
 
 
 def test_captions_without_shapes_get_no_shape_scores(tmp_path):
-    digitless = [Example("k0", -torch.ones(3, 1, 32, 32), torch.zeros(4, 8), torch.ones(4, dtype=torch.bool), "a photo of a cat", "holdout")]
+    digitless = [image_example("k0", np.zeros((32, 32, 3), np.uint8), "a photo of a cat")]
     m = _evaluate(digitless, lambda prompts, seed: torch.stack([p.latent for p in prompts]), tmp_path)
     assert not any(k.startswith("shape") for k in m)
