@@ -65,7 +65,7 @@ def _third(v: float, n: int, words: tuple[str, str, str]) -> str:
 
 
 def read_shape(img: np.ndarray) -> ShapeReading:
-    """img: [H, W, 3] uint8. The largest lit region's fill, area, colour and place."""
+    """img: [H, W, 3] uint8. The largest lit region's silhouette, area, colour and place."""
     from skimage.measure import label, regionprops
     from skimage.transform import resize
     from skimage.util import img_as_float
