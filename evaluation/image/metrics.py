@@ -81,7 +81,8 @@ def _shape_metrics(ctx: EvalContext) -> dict[str, float]:
     labelled = [(e, SHAPE_WORDS.index(a.shape)) for e, a in asked]
     prompts = [e for e, _ in per_class_prompts(labelled, ctx.cfg.samples_per_class)]
     generated = read(ctx.generate(prompts, seed=ctx.cfg.seed + 3))
-    on_generated = score([shape_request(e.caption) for e in prompts], [reader.name(r) for r in generated])
+    ask_of = {e.key: a for e, a in asked}  # the captions were parsed once, above
+    on_generated = score([ask_of[e.key] for e in prompts], [reader.name(r) for r in generated])
     return {
         "shape_accuracy": on_generated["shape"],
         "shape_colour_accuracy": on_generated["colour"],

@@ -84,3 +84,10 @@ def test_captions_without_shapes_get_no_shape_scores(tmp_path):
     digitless = [image_example("k0", np.zeros((32, 32, 3), np.uint8), "a photo of a cat")]
     m = _evaluate(digitless, lambda prompts, seed: torch.stack([p.latent for p in prompts]), tmp_path)
     assert not any(k.startswith("shape") for k in m)
+
+
+def test_no_shape_scores_when_the_real_shapes_decode_to_nothing_lit(examples, tmp_path):
+    # a decoder whose output is all dark leaves the reader no yardstick: no scores, and no crash
+    dark = [image_example(e.key, np.zeros((32, 32, 3), np.uint8), e.caption) for e in examples[:6]]
+    m = _evaluate(dark, lambda prompts, seed: torch.stack([p.latent for p in prompts]), tmp_path)
+    assert not any(k.startswith("shape") for k in m)
