@@ -7,9 +7,9 @@ without the catalog: what a GPU session runs to check the GPU path.
     torchrun --nproc_per_node=2 bench/gpu_fsdp2.py --cpu-smoke            # no GPU: a tiny model on gloo
 
 Prints each step's loss, the steady step time, image tokens/s and peak memory, then checks the
-checkpoint path: the whole model and optimizer tensors gathered for a checkpoint
-(training.distributed.full_state_dict / full_optimizer_state, the files train_state.* the trainer
-writes) load into a fresh sharded model whose next step gives the same loss as the original's.
+checkpoint path: each rank's shards of the model and optimizer, written as the trainer writes them
+(training.sharded_state.save_sharded: no gather), load into a fresh sharded model whose next step
+gives the same loss as the original's.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from modelzoo import FlagDiT, FlowMatching, get_config  # noqa: E402
-from training.distributed import (barrier, broadcast, full_optimizer_state, full_state_dict,  # noqa: E402
-                                  init_distributed, load_full_state, wrap_model)
-from training.state import optimizer_state, read_state, state_tensors, write_state  # noqa: E402
+from training.distributed import barrier, broadcast, init_distributed, wrap_model  # noqa: E402
+from training.sharded_state import load_sharded, save_sharded  # noqa: E402
 
 
 def build(args, cfg, device, world):
@@ -107,21 +106,19 @@ def main() -> None:
     steady = sorted(times[args.warmup:])[len(times[args.warmup:]) // 2]
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
 
-    # the checkpoint path: gather whole tensors, write them as the trainer does, read them back into
-    # a fresh sharded model and optimizer, and compare the next step with the original's
-    state, optim = full_state_dict(model), full_optimizer_state(model, opt, "fsdp")
+    # the checkpoint path: every rank writes its shards as the trainer does, a fresh sharded model
+    # and optimizer read them back, and the next step is compared with the original's
     folder = broadcast(tempfile.mkdtemp(prefix="gpu_fsdp2_") if rank == 0 else None)
-    if rank == 0:
-        tensors, info = state_tensors(state, optim)
-        write_state(Path(folder), tensors, info)
-    barrier()
-    tensors, info = read_state(folder)
+    save_start = time.perf_counter()
+    groups = save_sharded(folder, model, opt)
+    save_s = time.perf_counter() - save_start
+    restored, restored_opt = build(args, cfg, device, world)
+    load_start = time.perf_counter()
+    load_sharded(folder, restored, restored_opt, groups)
+    load_s = time.perf_counter() - load_start
     barrier()  # every rank has read it
     if rank == 0:
         shutil.rmtree(folder, ignore_errors=True)
-    restored, restored_opt = build(args, cfg, device, world)
-    load_full_state(restored, restored_opt, "fsdp", {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
-                    optimizer_state(tensors, info))
     next_original = step(10_000)
     next_restored = make_step(restored, restored_opt, fm, x1, y, device)(10_000)
 
@@ -130,6 +127,7 @@ def main() -> None:
                    grad_checkpointing=args.grad_checkpointing, steady_step_ms=round(steady * 1e3, 1),
                    image_tokens_per_s=round(world * args.batch * n_tokens / steady), peak_gib=round(peak, 2),
                    losses=[round(v, 5) for v in losses], finite=all(math.isfinite(v) for v in losses),
+                   checkpoint_save_s=round(save_s, 2), checkpoint_load_s=round(load_s, 2),
                    next_loss_original=next_original, next_loss_restored=next_restored,
                    restore_matches=next_original == next_restored)
     if rank == 0:

@@ -44,45 +44,36 @@ def wrap_model(model: torch.nn.Module, world: int, parallel: str, device: torch.
 
 
 def full_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Unsharded CPU tensors (FSDP2 parameters are DTensors: every rank must call this)."""
-    out = {}
-    for k, v in module.state_dict().items():
-        if hasattr(v, "full_tensor"):
-            v = v.full_tensor()
-        out[k] = v.detach().to("cpu").contiguous()
-    return out
+    """Whole CPU tensors of a plain, DDP'd or FSDP2-sharded module. A collective under FSDP2 (every
+    rank calls it), gathered one tensor at a time onto rank 0; the other ranks get {}."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-
-def full_optimizer_state(model: torch.nn.Module, opt: torch.optim.Optimizer, parallel: str) -> dict[str, Any]:
-    """The optimizer's state_dict with whole tensors, keyed by parameter index as a plain
-    optimizer's is, so DDP and FSDP2 checkpoints have one format. FSDP2: gathered from the shards
-    (a collective: every rank calls it; rank 0 gets the tensors, the others an empty state)."""
-    if parallel != "fsdp":
-        return opt.state_dict()
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
-
-    full = get_optimizer_state_dict(model, opt, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    index = {name: i for i, (name, _) in enumerate(model.named_parameters())}  # the optimizer's order
-    return {"state": {index[name]: st for name, st in full.get("state", {}).items()},
-            "param_groups": [{**g, "params": [index[name] for name in g["params"]]} for g in full.get("param_groups", [])]}
+    state = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {k: v.detach().contiguous() for k, v in state.items()}
 
 
 def load_full_state(model: torch.nn.Module, opt: torch.optim.Optimizer, parallel: str,
                     model_state: dict[str, torch.Tensor], optim_state: dict[str, Any]) -> None:
     """Whole-tensor model and optimizer state back into a plain, DDP'd or FSDP2-sharded model
     (FSDP2: each rank keeps its shard of what it reads)."""
+    load_full_weights(model, model_state)
     if parallel != "fsdp":
-        model.load_state_dict(model_state)
         opt.load_state_dict(optim_state)
         return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
     names = [name for name, _ in model.named_parameters()]
     whole = StateDictOptions(full_state_dict=True)
-    set_model_state_dict(model, model_state, options=whole)
     by_name = {"state": {names[int(i)]: st for i, st in optim_state["state"].items()},
                "param_groups": [{**g, "params": [names[int(i)] for i in g["params"]]} for g in optim_state["param_groups"]]}
     set_optimizer_state_dict(model, opt, by_name, options=whole)
+
+
+def load_full_weights(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Whole tensors into a plain module, or into an FSDP2-sharded one (each rank keeps its shard)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    set_model_state_dict(module, state, options=StateDictOptions(full_state_dict=True, strict=True))
 
 
 def all_sum(x: torch.Tensor) -> torch.Tensor:

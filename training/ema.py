@@ -26,7 +26,10 @@ class ModelEMA:
 @torch.no_grad()
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
-        src = p.detach()
-        if hasattr(src, "full_tensor"):  # FSDP2 shard: the EMA copy is unsharded (one all-gather per step)
-            src = src.full_tensor()
-        e.lerp_(src, 1.0 - decay)
+        _local(e).lerp_(_local(p.detach()), 1.0 - decay)
+
+
+def _local(t: torch.Tensor) -> torch.Tensor:
+    """Under FSDP2 the EMA is sharded like the model (training.distributed.wrap_model), so each rank
+    averages its own shard: no communication."""
+    return t.to_local() if hasattr(t, "to_local") else t

@@ -26,10 +26,11 @@ from tqdm.auto import tqdm
 
 from training.buckets import BatchBudget
 from training.data import NullCaption
-from training.distributed import (all_sum, barrier, full_optimizer_state, full_state_dict, init_distributed,
-                                  load_full_state, wrap_model)
+from training.distributed import (all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
+                                  load_full_weights, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
-from training.state import (checkpoint_dir, latest_resumable, optimizer_state, prune, publish, read_state,
+from training.sharded_state import is_sharded, load_sharded, save_sharded
+from training.state import (STATE_JSON, checkpoint_dir, latest_resumable, optimizer_state, prune, publish, read_state,
                             restore_rng, state_tensors, write_state)
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
@@ -200,6 +201,8 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
     ema = ModelEMA(model, cfg.ema_decay)
     bf16 = cfg.precision == "bf16"
     net = wrap_model(model, world, cfg.parallel, device, bf16)
+    if cfg.parallel == "fsdp":  # sharded like the model: no rank holds the whole EMA, no gather per step
+        wrap_model(ema.module, world, "fsdp", device, bf16=False)
     if cfg.compile:  # after the EMA's deepcopy and after FSDP's per-block fully_shard
         compile_blocks(model)
     # fused: the per-tensor loop costs more than forward and backward together on CPU
@@ -213,14 +216,18 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
         ckpt = latest_resumable(out_dir)
         if ckpt is None:
             raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
-        tensors, info = read_state(ckpt)
-        load_full_state(model, opt, cfg.parallel, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
-                        optimizer_state(tensors, info))
-        from safetensors.torch import load_file
+        if is_sharded(ckpt):  # an FSDP2 run's: any number of ranks, or one process, reads it
+            info = json.loads((ckpt / STATE_JSON).read_text())
+            load_sharded(ckpt, model, opt, info["param_groups"], ema.module)
+        else:
+            from safetensors.torch import load_file
 
-        ema.module.load_state_dict(load_file(str(ckpt / "model.safetensors")))
+            tensors, info = read_state(ckpt)
+            load_full_state(model, opt, cfg.parallel, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+                            optimizer_state(tensors, info))
+            load_full_weights(ema.module, load_file(str(ckpt / "model.safetensors")))
+            restore_rng(tensors)
         sched.load_state_dict(info["scheduler"])
-        restore_rng(tensors)
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         if rank == 0 and on_checkpoint is not None:
@@ -323,24 +330,35 @@ def _summary(rows: list[dict]) -> dict:
 
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,
                      losses: list, window: list, ctx: dict) -> str:
-    """Every rank calls this (FSDP gathers); rank 0 writes."""
+    """Every rank calls this. FSDP2: each rank writes its own shards of the training state, and the
+    EMA weights are gathered onto rank 0 one tensor at a time; otherwise rank 0 writes whole tensors."""
     cfg: TrainConfig = ctx["cfg"]
-    raw = full_state_dict(model)
-    optim = full_optimizer_state(model, opt, cfg.parallel)
+    sharded = cfg.parallel == "fsdp"
+    weights = full_state_dict(ema.module)  # what evaluation loads; {} on ranks > 0 under FSDP2
     final = checkpoint_dir(out_dir, step)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir))
-        ema.module.save_pretrained(tmp)
+    tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
+    state = {"step": step, "position": [position.epoch, position.index], "scheduler": sched.state_dict(),
+             "losses": losses, "window": window}
+    if sharded:
+        state.update(sharded=True, param_groups=save_sharded(tmp, model, opt, ema.module))
+    else:
+        tensors, opt_info = state_tensors(full_state_dict(model), opt.state_dict())
+    if rank == 0:
+        ema.module.save_pretrained(tmp, state_dict=weights)
         shutil.copy(cfg.null_caption, tmp / "null_caption.npz")
         _copy_encoder_infos(Path(cfg.null_caption).parent.parent, ctx["encoders"], tmp)
         name, version = ctx["manifest"]
         info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
                 "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": losses}
         (tmp / "training.json").write_text(json.dumps(info, indent=1))
-        tensors, opt_info = state_tensors(raw, optim)
-        write_state(tmp, tensors, {"step": step, "position": [position.epoch, position.index], "scheduler": sched.state_dict(),
-                                   "losses": losses, "window": window, **opt_info})
+        if sharded:
+            (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
+        else:
+            write_state(tmp, tensors, {**state, **opt_info})
+    barrier()  # every rank's shards are on disk before the folder is published
+    if rank == 0:
         publish(tmp, final)
     barrier()
     return str(final)

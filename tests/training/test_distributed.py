@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from modelzoo import FlagDiT
 from training.trainer import TrainConfig, train
 
 TINY = {"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}
@@ -65,30 +67,63 @@ def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tin
 @pytest.mark.slow
 def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identically(tiny_home, tmp_path):
     """FSDP2 (fully_shard per block, gloo): the loss trace of one process with the same global batch;
-    its checkpoints hold whole tensors, so its step-2 checkpoint + --resume to step 4 == 4 steps
-    straight, bit for bit. (bf16 parameters: tests/training/test_gpu_scripts_smoke.py.)"""
+    each rank writes its own shards of the training state, and its step-2 checkpoint + --resume to
+    step 4 == 4 steps straight, bit for bit. The same checkpoint also resumes in one process.
+    (bf16 parameters: tests/training/test_gpu_scripts_smoke.py.)"""
+    from safetensors import safe_open
+
+    from training.sharded_state import read_whole
+
     home = own_home(tiny_home, tmp_path)
     opts = dict(batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1, shuffle_buffer=16)
     flags = as_flags(opts) + ["--parallel", "fsdp", "--steps", "4"]
-    train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
-                      out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, steps=4, **opts))
+    common = dict(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                  model_overrides=TINY, progress=False, tensorboard=False, steps=4, **opts)
+    train(TrainConfig(out_dir=str(tmp_path / "one"), **common))
     proc = torchrun(home, tiny_home, tmp_path / "straight", *flags, "--checkpoint-every", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (tmp_path / "resumed").mkdir()  # what a run stopped after step 2 leaves behind
-    shutil.copytree(tmp_path / "straight" / "checkpoint-0000002", tmp_path / "resumed" / "checkpoint-0000002")
-    shutil.copy(tmp_path / "straight" / "metrics.csv", tmp_path / "resumed" / "metrics.csv")
+    for run in ("resumed", "resumed_in_one"):  # what a run stopped after step 2 leaves behind
+        (tmp_path / run).mkdir()
+        shutil.copytree(tmp_path / "straight" / "checkpoint-0000002", tmp_path / run / "checkpoint-0000002")
+        shutil.copy(tmp_path / "straight" / "metrics.csv", tmp_path / run / "metrics.csv")
     proc = torchrun(home, tiny_home, tmp_path / "resumed", *flags, "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     torch.testing.assert_close(losses(tmp_path / "straight"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
     assert losses(tmp_path / "resumed") == losses(tmp_path / "straight") and len(losses(tmp_path / "straight")) == 4
-    for name in ("model.safetensors", "train_state.safetensors"):
-        a, b = (load_file(str(tmp_path / run / "checkpoint-0000004" / name)) for run in ("straight", "resumed"))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
-    one = load_file(str(tmp_path / "one" / "checkpoint-0000004" / "train_state.safetensors"))
-    assert a.keys() == one.keys()  # the same format as one process: whole tensors, optimizer state by index
-    for k in a:
-        if k.startswith(("model.", "optim.")):
-            torch.testing.assert_close(a[k], one[k], rtol=1e-4, atol=1e-6)
+
+    ckpt = tmp_path / "straight" / "checkpoint-0000004"
+    assert not (ckpt / "train_state.safetensors").exists()
+    shards = sorted((ckpt / "train_state").glob("*.safetensors"))
+    assert len(shards) == 2
+    total = sum(v.numel() for k, v in load_file(str(ckpt / "model.safetensors")).items())
+    for shard in shards:  # each rank wrote about half of the weights, EMA and AdamW moments: nothing was gathered
+        with safe_open(str(shard), "pt") as f:
+            held = {part: sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith(part))
+                    for part in ("model.", "ema.", "optim.")}
+        assert 0.3 * total < held["model."] < 0.7 * total and 0.3 * total < held["ema."] < 0.7 * total, held
+        assert 0.6 * total < held["optim."] < 1.4 * total, held  # exp_avg + exp_avg_sq
+
+    a, b = (read_whole(tmp_path / run / "checkpoint-0000004") for run in ("straight", "resumed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    a_ema, b_ema = (load_file(str(tmp_path / run / "checkpoint-0000004" / "model.safetensors")) for run in ("straight", "resumed"))
+    assert a_ema.keys() == b_ema.keys() and all(torch.equal(a_ema[k], b_ema[k]) for k in a_ema)
+
+    one_dir = tmp_path / "one" / "checkpoint-0000004"
+    one, one_ema = load_file(str(one_dir / "train_state.safetensors")), load_file(str(one_dir / "model.safetensors"))
+    names = [n for n, _ in FlagDiT.from_pretrained(one_dir).named_parameters()]  # the optimizer's order
+    for k, v in one.items():  # the same numbers as one process; optimizer state by name instead of index
+        if k.startswith("model."):
+            torch.testing.assert_close(a[k], v, rtol=1e-4, atol=1e-6)
+        elif k.startswith("optim."):
+            _, i, field = k.split(".", 2)
+            torch.testing.assert_close(a[f"optim.{names[int(i)]}.{field}"], v, rtol=1e-4, atol=1e-6)
+    for k, v in one_ema.items():  # the sharded EMA averages what the unsharded one does
+        torch.testing.assert_close(a[f"ema.{k}"], v, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(a_ema[k], v, rtol=1e-4, atol=1e-6)
+
+    # the 2-rank shards resume in one process: DCP reads the pieces back into whole tensors
+    train(TrainConfig(out_dir=str(tmp_path / "resumed_in_one"), resume=True, **common))
+    torch.testing.assert_close(losses(tmp_path / "resumed_in_one"), losses(tmp_path / "straight"), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow

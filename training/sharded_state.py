@@ -1,0 +1,84 @@
+"""FSDP2 training state written shard by shard: every rank saves what it holds, nobody gathers.
+
+    checkpoint-0000200/train_state/
+      shard-00001-model-00001-of-00001.safetensors    rank 0's pieces of model.*, ema.*, optim.<name>.*, rng.*
+      shard-00002-model-00001-of-00001.safetensors    rank 1's pieces ...
+
+torch.distributed.checkpoint (DCP) writes them with its safetensors writer: each file's header
+records where its pieces sit in the whole tensors, so a run resumes on another number of ranks, or
+in one process, and `read_whole` puts the tensors together for a look in one process. Optimizer
+state is keyed by parameter name here (the whole-tensor format keys it by index). The files must
+be on a file system every rank sees.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SHARDED_DIR = "train_state"
+
+
+def is_sharded(ckpt: str | os.PathLike) -> bool:
+    return (Path(ckpt) / SHARDED_DIR).is_dir()
+
+
+def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, ema: torch.nn.Module | None) -> tuple[dict[str, Any], list[dict]]:
+    """The nested state DCP saves or loads in place: this rank's shards (DTensors under FSDP2, whole
+    tensors otherwise). A fresh optimizer gets zero-filled state to load into."""
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+
+    optim = get_optimizer_state_dict(model, opt)
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state()
+    state = {"model": get_model_state_dict(model), "optim": optim["state"], "rng": rng}
+    if ema is not None:
+        state["ema"] = get_model_state_dict(ema)
+    return state, optim["param_groups"]
+
+
+def save_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                 ema: torch.nn.Module | None = None) -> list[dict]:
+    """Collective: every rank writes its shards under ckpt/train_state/. Returns the optimizer's
+    param groups (hyperparameters, parameter names) for the JSON beside them."""
+    import torch.distributed.checkpoint as dcp
+
+    state, groups = _state(model, opt, ema)
+    dcp.save(state, storage_writer=dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True))
+    return groups
+
+
+def load_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                 param_groups: list[dict], ema: torch.nn.Module | None = None) -> None:
+    """Collective under FSDP2: each rank reads only the slices of its own shards, whatever the
+    number of ranks that wrote them. Also loads into a plain model in one process."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+    state, _ = _state(model, opt, ema)
+    dcp.load(state, storage_reader=dcp.HuggingFaceStorageReader(str(Path(ckpt) / SHARDED_DIR)),
+             no_dist=not torch.distributed.is_initialized())
+    set_model_state_dict(model, state["model"])
+    if ema is not None:
+        set_model_state_dict(ema, state["ema"])
+    set_optimizer_state_dict(model, opt, {"state": state["optim"], "param_groups": param_groups})
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["rng"]["cuda"])
+
+
+def read_whole(ckpt: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Every tensor of a sharded state, put together in this process, by flat name
+    (``model.<param>``, ``ema.<param>``, ``optim.<param>.exp_avg``, ``rng.torch``): for inspection
+    and tests; a run resumes through `load_sharded`."""
+    import torch.distributed.checkpoint as dcp
+
+    reader = dcp.HuggingFaceStorageReader(str(Path(ckpt) / SHARDED_DIR))
+    meta = reader.read_metadata().state_dict_metadata
+    flat = {name: torch.empty(m.size, dtype=m.properties.dtype) for name, m in meta.items()}
+    dcp.load(flat, storage_reader=reader, no_dist=True)
+    return flat
