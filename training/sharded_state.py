@@ -1,8 +1,10 @@
 """FSDP2 training state written shard by shard: every rank saves what it holds, nobody gathers.
 
     checkpoint-0000200/train_state/
-      shard-00001-model-00001-of-00001.safetensors    rank 0's pieces of model.*, ema.*, optim.<name>.*, rng.*
-      shard-00002-model-00001-of-00001.safetensors    rank 1's pieces ...
+      shard-00001-model-00001-of-00013.safetensors    rank 0's pieces of what is outside the blocks: model.*, ema.*, optim.<name>.*, rng.*
+      shard-00001-model-00002-of-00013.safetensors    rank 0's pieces of block 0
+      ...
+      shard-00002-model-00013-of-00013.safetensors    rank 1's pieces of block 11
 
 torch.distributed.checkpoint (DCP) writes them with its safetensors writer: each file's header
 records where its pieces sit in the whole tensors, so a run resumes on another number of ranks, or
@@ -14,6 +16,7 @@ be on a file system every rank sees.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +51,24 @@ def save_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.opt
     import torch.distributed.checkpoint as dcp
 
     state, groups = _state(model, opt, ema)
-    dcp.save(state, storage_writer=dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True))
+    writer = dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True,
+                                          fqn_to_index_mapping=file_per_block(state))
+    dcp.save(state, storage_writer=writer)
     return groups
+
+
+_BLOCK = re.compile(r"\blayers\.(\d+)\.")
+
+
+def file_per_block(state: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Flat name -> file number: one file per transformer block (its weights, EMA and AdamW
+    moments), file 1 for the rest. DCP builds each file in memory before writing it, so a
+    checkpoint's extra memory is one block's pieces, not the rank's whole state."""
+    names = []
+    for part, entries in state.items():
+        for key, value in entries.items():
+            names += [f"{part}.{key}.{field}" for field in value] if isinstance(value, dict) else [f"{part}.{key}"]
+    return {name: int(m.group(1)) + 2 if (m := _BLOCK.search(name)) else 1 for name in names}
 
 
 def load_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.optim.Optimizer,
