@@ -12,7 +12,7 @@ import torch
 from evaluation.context import EvalContext
 from evaluation.image.judge import digit_label, train_judge
 from evaluation.image.render import save_grid, to_uint8
-from evaluation.image.shapes import SHAPE_WORDS, ShapeReader, read_shape, score, shape_request
+from evaluation.image.shapes import SHAPE_WORDS, ShapeReader, named_out_of_fold, read_shape, score, shape_request
 from training.data import Example
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
 def _shape_metrics(ctx: EvalContext) -> dict[str, float]:
     """For captions that ask for a drawn shape: how often the generated image shows the asked
     shape, colour, size and place, read by geometry (``evaluation.image.shapes``); the reader's
-    own accuracy on the real held-out images stands beside them."""
+    own accuracy on the real held-out images (2-fold: each half read by a reader fitted on the
+    other) stands beside them."""
     asked = [(e, shape_request(e.caption)) for e in ctx.examples]
     asked = [(e, a) for e, a in asked if a is not None]
     if not asked:
@@ -77,7 +78,7 @@ def _shape_metrics(ctx: EvalContext) -> dict[str, float]:
     except ValueError as err:  # nothing lit in the decoded references: no yardstick, no score
         log.warning("shape metrics skipped: %s", err)
         return {}
-    on_real = score([a for _, a in asked], [reader.name(r) for r in real])
+    on_real = score([a for _, a in asked], named_out_of_fold([a for _, a in asked], real))
     labelled = [(e, SHAPE_WORDS.index(a.shape)) for e, a in asked]
     prompts = [e for e, _ in per_class_prompts(labelled, ctx.cfg.samples_per_class)]
     generated = read(ctx.generate(prompts, seed=ctx.cfg.seed + 3))
@@ -90,6 +91,6 @@ def _shape_metrics(ctx: EvalContext) -> dict[str, float]:
         "shape_place_accuracy": on_generated["place"],
         "shape_all_accuracy": on_generated["all"],  # every attribute right
         "shape_present_fraction": on_generated["present"],
-        "shape_reader_accuracy": on_real["all"],  # the reader on the real held-out shapes
+        "shape_reader_accuracy": on_real["all"],  # the reader on real held-out shapes it was not fitted on
         "num_shape_prompts": float(len(prompts)),
     }

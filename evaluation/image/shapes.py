@@ -124,6 +124,22 @@ class ShapeReader:
         return ShapeAsk(size, colour, shape, r.place)
 
 
+def named_out_of_fold(asks: list[ShapeAsk], readings: list[ShapeReading], folds: int = 2) -> list[ShapeAsk | None]:
+    """Each reading named by a reader fitted on the other folds (every `folds`-th image), so the
+    reader's own accuracy is not measured on the images it learned its references from. A fold
+    whose complement shows nothing lit names nothing."""
+    named: list[ShapeAsk | None] = [None] * len(readings)
+    for f in range(folds):
+        rest = [i for i in range(len(readings)) if i % folds != f]
+        try:
+            reader = ShapeReader.fit([asks[i] for i in rest], [readings[i] for i in rest])
+        except ValueError:
+            continue
+        for i in range(f, len(readings), folds):
+            named[i] = reader.name(readings[i])
+    return named
+
+
 ATTRIBUTES = ("shape", "colour", "size", "place")
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evaluation.image.metrics import evaluate_image
-from evaluation.image.shapes import ShapeAsk, ShapeReader, read_shape, score, shape_request
+from evaluation.image.shapes import ShapeAsk, ShapeReader, named_out_of_fold, read_shape, score, shape_request
 from preprocess.image.demo_corpus import _draw_shape
 from .fakes import fake_context, image_example
 
@@ -35,6 +35,19 @@ def test_the_reader_names_every_attribute_of_real_drawings():
     assert got == {"shape": 1.0, "colour": 1.0, "size": 1.0, "place": 1.0, "all": 1.0, "present": 1.0}
     # all three shapes, six colours and both sizes were among them: the score is not one class's
     assert {a.shape for a in asks} == {"circle", "square", "triangle"} and len({a.colour for a in asks}) == 6
+
+
+def test_the_reader_is_scored_on_images_it_was_not_fitted_on():
+    drawings = _drawings(150, seed=4)
+    asks, readings = [shape_request(c) for _, c in drawings], [read_shape(i) for i, _ in drawings]
+    assert score(asks, named_out_of_fold(asks, readings))["all"] == 1.0
+    # a colour drawn once: a reader fitted on the other fold never saw it, so it cannot name it
+    only = next(i for i, a in enumerate(asks) if a.colour == "red")
+    kept = [i for i, a in enumerate(asks) if a.colour != "red" or i == only]  # the other red drawings left out
+    rare, readings = [asks[i] for i in kept], [readings[i] for i in kept]
+    odd = kept.index(only)
+    assert ShapeReader.fit(rare, readings).name(readings[odd]).colour == "red"  # in-sample: it would
+    assert named_out_of_fold(rare, readings)[odd].colour != "red"
 
 
 def test_a_blank_or_speckled_image_shows_no_shape():
