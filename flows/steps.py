@@ -255,5 +255,8 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         with Catalog.open(cfg.catalog) as cat:
             cat.log_metrics(rid, result.metrics, step=info.get("steps"), split="holdout", checkpoint_id=ckpt_id)
     out = asdict(result)
+    # the metrics depend on these: printed so two evaluations of one checkpoint can be told apart
+    # (the image demo evaluates at cfg_scale 6, `lumina evaluate` defaults to 3)
+    out["sampling"] = {k: getattr(cfg, k) for k in ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed")}
     out.update(run_id=rid, checkpoint_id=ckpt_id)
     return out
