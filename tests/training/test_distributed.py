@@ -79,7 +79,7 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
     flags = as_flags(opts) + ["--parallel", "fsdp", "--steps", "4"]
     common = dict(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
                   model_overrides=TINY, progress=False, tensorboard=False, steps=4, **opts)
-    train(TrainConfig(out_dir=str(tmp_path / "one"), **common))
+    train(TrainConfig(out_dir=str(tmp_path / "one"), checkpoint_every=2, **common))
     proc = torchrun(home, tiny_home, tmp_path / "straight", *flags, "--checkpoint-every", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for run in ("resumed", "resumed_in_one"):  # what a run stopped after step 2 leaves behind
@@ -126,6 +126,17 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
     # the 2-rank shards resume in one process: DCP reads the pieces back into whole tensors
     train(TrainConfig(out_dir=str(tmp_path / "resumed_in_one"), resume=True, **common))
     torch.testing.assert_close(losses(tmp_path / "resumed_in_one"), losses(tmp_path / "straight"), rtol=1e-5, atol=1e-6)
+
+    # and the other way: a one-process (whole-tensor) checkpoint resumes in an FSDP2 run
+    (tmp_path / "one_to_fsdp").mkdir()
+    shutil.copytree(one_dir.parent / "checkpoint-0000002", tmp_path / "one_to_fsdp" / "checkpoint-0000002")
+    shutil.copy(one_dir.parent / "metrics.csv", tmp_path / "one_to_fsdp" / "metrics.csv")
+    proc = torchrun(home, tiny_home, tmp_path / "one_to_fsdp", *flags, "--resume")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    torch.testing.assert_close(losses(tmp_path / "one_to_fsdp"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
+    ema = load_file(str(tmp_path / "one_to_fsdp" / "checkpoint-0000004" / "model.safetensors"))
+    for k, v in one_ema.items():
+        torch.testing.assert_close(ema[k], v, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.slow
