@@ -7,7 +7,7 @@ gathering (the trainer's way until 2026-12-03), side by side on 2 CPU processes 
 Each way runs in its own `torchrun --nproc_per_node=2` launch (RSS is per process):
 - sharded (training/): the EMA is `fully_shard`ed like the model and each rank averages its own
   shard; a checkpoint is `sharded_state.save_sharded` (each rank writes its pieces) plus the EMA
-  weights gathered onto rank 0 (`distributed.full_state_dict`).
+  weights assembled from those files by rank 0, one tensor at a time (`publish_weights`).
 - gathered (the baseline, written out here): every rank keeps a whole EMA copy, updated from
   parameters all-gathered every step; a checkpoint gathers the whole weights on every rank and the
   whole optimizer state on rank 0, and rank 0 writes them in one file.
@@ -42,9 +42,9 @@ def worker(args) -> None:
     from bench_loader import PeakRSS, rss_mib
 
     from modelzoo import FlagDiT, FlowMatching, get_config
-    from training.distributed import barrier, broadcast, full_state_dict, init_distributed, wrap_model
+    from training.distributed import barrier, broadcast, init_distributed, wrap_model
     from training.ema import ModelEMA
-    from training.sharded_state import save_sharded
+    from training.sharded_state import publish_weights, save_sharded
 
     torch.set_num_threads(1)
     rank, world, device = init_distributed()
@@ -90,11 +90,8 @@ def worker(args) -> None:
     with PeakRSS() as peak:
         if args.way == "sharded":
             save_sharded(folder, model, opt, ema.module)
-            weights = full_state_dict(ema.module)
             if rank == 0:
-                from safetensors.torch import save_file
-
-                save_file(weights, str(folder / "model.safetensors"))
+                publish_weights(folder, list(ema.module.state_dict()))
         else:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 

@@ -723,16 +723,17 @@ class FlagDiT(nn.Module):
     def get_fsdp_wrap_module_list(self) -> list[nn.Module]:
         return list(self.layers)  # one FSDP unit per block
 
-    def save_pretrained(self, directory: str | os.PathLike, state_dict: dict[str, torch.Tensor] | None = None) -> None:
-        """config.json + model.safetensors. `state_dict`: the weights to write instead of this
-        module's own (a sharded model's, gathered by the caller)."""
-        from safetensors.torch import save_file
-
+    def save_config(self, directory: str | os.PathLike) -> None:
+        """config.json alone (a sharded model's weights are written by training.sharded_state)."""
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, "config.json"), "w") as f:
             json.dump({"model_type": "flag-dit", "format_version": FORMAT_VERSION, **self.config.to_dict()}, f, indent=2)
-        weights = self.state_dict() if state_dict is None else state_dict
-        state = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        from safetensors.torch import save_file
+
+        self.save_config(directory)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
 
     @classmethod

@@ -1,16 +1,18 @@
 """FSDP2 training state written shard by shard: every rank saves what it holds, nobody gathers.
 
     checkpoint-0000200/train_state/
-      shard-00001-model-00001-of-00013.safetensors    rank 0's pieces of what is outside the blocks: model.*, ema.*, optim.<name>.*, rng.*
+      shard-00001-model-00001-of-00013.safetensors    rank 0's pieces of what is outside the blocks
       shard-00001-model-00002-of-00013.safetensors    rank 0's pieces of block 0
       ...
       shard-00002-model-00013-of-00013.safetensors    rank 1's pieces of block 11
 
-torch.distributed.checkpoint (DCP) writes them with its safetensors writer: each file's header
-records where its pieces sit in the whole tensors, so a run resumes on another number of ranks, or
-in one process, and `read_whole` puts the tensors together for a look in one process. Optimizer
-state is keyed by parameter name here (the whole-tensor format keys it by index). The files must
-be on a file system every rank sees.
+Each file holds pieces of the EMA weights (under their own names, as in model.safetensors), the
+raw weights (model.*), AdamW's moments (optim.<param name>.*, by name where the whole-tensor format
+has indices) and the RNG (rng.*). torch.distributed.checkpoint (DCP) writes them with its
+safetensors writer; each header records where its pieces sit in the whole tensors, so a run resumes
+on another number of ranks, or in one process, and `read_whole` puts them together for a look.
+The published model.safetensors is assembled from the EMA pieces on disk, one tensor at a time
+(`publish_weights`). The files must be on a file system every rank sees.
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, ema: torch.nn.Mod
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state()
-    state = {"model": get_model_state_dict(model), "optim": optim["state"], "rng": rng}
-    if ema is not None:
-        state["ema"] = get_model_state_dict(ema)
+    state: dict[str, Any] = {"model": get_model_state_dict(model), "optim": optim["state"], "rng": rng}
+    if ema is not None:  # under the names model.safetensors uses, so publish_weights can copy them out
+        weights = get_model_state_dict(ema)
+        if clash := set(weights) & set(state):
+            raise ValueError(f"parameter names {sorted(clash)} clash with the training state's parts")
+        state.update(weights)
     return state, optim["param_groups"]
 
 
@@ -66,6 +71,9 @@ def file_per_block(state: dict[str, dict[str, Any]]) -> dict[str, int]:
     checkpoint's extra memory is one block's pieces, not the rank's whole state."""
     names = []
     for part, entries in state.items():
+        if isinstance(entries, torch.Tensor):  # an EMA weight
+            names.append(part)
+            continue
         for key, value in entries.items():
             names += [f"{part}.{key}.{field}" for field in value] if isinstance(value, dict) else [f"{part}.{key}"]
     return {name: int(m.group(1)) + 2 if (m := _BLOCK.search(name)) else 1 for name in names}
@@ -83,17 +91,30 @@ def load_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.opt
              no_dist=not torch.distributed.is_initialized())
     set_model_state_dict(model, state["model"])
     if ema is not None:
-        set_model_state_dict(ema, state["ema"])
+        set_model_state_dict(ema, {k: v for k, v in state.items() if k not in ("model", "optim", "rng")})
     set_optimizer_state_dict(model, opt, {"state": state["optim"], "param_groups": param_groups})
     torch.set_rng_state(state["rng"]["torch"])
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["rng"]["cuda"])
 
 
+def publish_weights(ckpt: str | os.PathLike, names: list[str]) -> Path:
+    """Write ckpt/model.safetensors from the EMA pieces every rank saved under ckpt/train_state/,
+    one whole tensor in memory at a time (rank 0, after save_sharded): no rank gathers the model."""
+    # DCP's own consolidation (torch is pinned to 2.14.1, where it lives in a private module)
+    from torch.distributed.checkpoint._consolidate_hf_safetensors import consolidate_safetensors_files
+
+    ckpt = Path(ckpt)
+    consolidate_safetensors_files(str(ckpt / SHARDED_DIR), str(ckpt), dict.fromkeys(names, 1))
+    os.replace(ckpt / "model-00001-of-00001.safetensors", ckpt / "model.safetensors")
+    (ckpt / "model.safetensors.index.json").unlink(missing_ok=True)  # one file: no index needed
+    return ckpt / "model.safetensors"
+
+
 def read_whole(ckpt: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Every tensor of a sharded state, put together in this process, by flat name
-    (``model.<param>``, ``ema.<param>``, ``optim.<param>.exp_avg``, ``rng.torch``): for inspection
-    and tests; a run resumes through `load_sharded`."""
+    (``<param>`` for the EMA, ``model.<param>``, ``optim.<param>.exp_avg``, ``rng.torch``): for
+    inspection and tests; a run resumes through `load_sharded`."""
     import torch.distributed.checkpoint as dcp
 
     reader = dcp.HuggingFaceStorageReader(str(Path(ckpt) / SHARDED_DIR))

@@ -29,7 +29,7 @@ from training.data import NullCaption
 from training.distributed import (all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
-from training.sharded_state import is_sharded, load_sharded, save_sharded
+from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
 from training.state import (STATE_JSON, checkpoint_dir, latest_resumable, optimizer_state, prune, publish, read_state,
                             restore_rng, state_tensors, write_state)
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
@@ -330,11 +330,10 @@ def _summary(rows: list[dict]) -> dict:
 
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,
                      losses: list, window: list, ctx: dict) -> str:
-    """Every rank calls this. FSDP2: each rank writes its own shards of the training state, and the
-    EMA weights are gathered onto rank 0 one tensor at a time; otherwise rank 0 writes whole tensors."""
+    """Every rank calls this. FSDP2: each rank writes its own shards of the training state, and rank
+    0 assembles the EMA weights from them on disk; otherwise rank 0 writes whole tensors."""
     cfg: TrainConfig = ctx["cfg"]
     sharded = cfg.parallel == "fsdp"
-    weights = full_state_dict(ema.module)  # what evaluation loads; {} on ranks > 0 under FSDP2
     final = checkpoint_dir(out_dir, step)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -346,7 +345,11 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     else:
         tensors, opt_info = state_tensors(full_state_dict(model), opt.state_dict())
     if rank == 0:
-        ema.module.save_pretrained(tmp, state_dict=weights)
+        if sharded:
+            ema.module.save_config(tmp)
+            publish_weights(tmp, [name for name, _ in ema.module.state_dict().items()])
+        else:
+            ema.module.save_pretrained(tmp)
         shutil.copy(cfg.null_caption, tmp / "null_caption.npz")
         _copy_encoder_infos(Path(cfg.null_caption).parent.parent, ctx["encoders"], tmp)
         name, version = ctx["manifest"]
@@ -357,8 +360,6 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
             (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
         else:
             write_state(tmp, tensors, {**state, **opt_info})
-    barrier()  # every rank's shards are on disk before the folder is published
-    if rank == 0:
         publish(tmp, final)
     barrier()
     return str(final)

@@ -50,6 +50,19 @@ def test_the_reader_is_scored_on_images_it_was_not_fitted_on():
     assert named_out_of_fold(rare, readings)[odd].colour != "red"
 
 
+def test_the_reader_accuracy_is_two_fold_by_alternate_images():
+    """A colour drawn only at positions 0 and 2 (both in the first half of a 2-fold split by
+    alternate images) is never seen by the reader that names them."""
+    drawings = _drawings(150, seed=4)
+    asks, readings = [shape_request(c) for _, c in drawings], [read_shape(i) for i, _ in drawings]
+    red = [i for i, a in enumerate(asks) if a.colour == "red"][:2]
+    rest = [i for i, a in enumerate(asks) if a.colour != "red"]
+    order = [red[0], rest[0], red[1], *rest[1:]]
+    named = named_out_of_fold([asks[i] for i in order], [readings[i] for i in order])
+    assert named[0].colour != "red" and named[2].colour != "red"
+    assert score([asks[i] for i in order[3:]], named[3:])["colour"] == 1.0  # the others are read right
+
+
 def test_a_blank_or_speckled_image_shows_no_shape():
     blank = np.zeros((32, 32, 3), np.uint8)
     assert read_shape(blank).present is False

@@ -59,3 +59,15 @@ def test_dropped_captions_become_the_null_caption_and_kept_ones_stay():
     assert 0 < null.sum() < 64
     assert kw["cap_mask"][null].eq(NULL.cap_mask).all() and kw["cap_mask"][~null].all()
     assert kw["cap_feats"][~null].eq(1).all() and item["batch"]["cap_mask"].all()  # the loader's batch untouched
+
+
+def test_caption_dropout_does_not_read_the_global_rng():
+    """Which captions drop depends on (seed, step, position) only: a resumed run or another rank,
+    whose global RNG is elsewhere, drops the same ones."""
+    item = _item(torch.zeros(32, 3, 1, 2, 2), list(range(32)))
+    cfg = TrainConfig(caption_dropout=0.5, seed=0)
+    masks = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        masks.append(make_inputs(item, NULL, FlowMatching(), cfg, step=0)[3]["cap_mask"])
+    assert torch.equal(masks[0], masks[1]) and 0 < int((~masks[0].all(-1)).sum()) < 32
