@@ -98,6 +98,17 @@ def publish(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+def clear_unfinished(out_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary folders of checkpoints a killed run left half written (``.checkpoint-*``,
+    never published: nothing resumes from them, and an FSDP2 one holds a whole training state).
+    The run owns its out_dir, as `prune` assumes too."""
+    out = Path(out_dir)
+    gone = sorted(p for p in out.glob(".checkpoint-*") if p.is_dir()) if out.is_dir() else []
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    return gone
+
+
 def prune(out_dir: str | os.PathLike, keep_last: int) -> list[Path]:
     """Delete all but the newest `keep_last` checkpoints; returns what was deleted."""
     found = checkpoints(out_dir)

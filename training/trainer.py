@@ -13,6 +13,7 @@ exactly what one process sees with the same global batch.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -30,10 +31,12 @@ from training.distributed import (all_sum, barrier, broadcast, full_state_dict, 
                                   load_full_weights, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
-from training.state import (STATE_JSON, checkpoint_dir, latest_resumable, optimizer_state, prune, publish, read_state,
-                            restore_rng, state_tensors, write_state)
+from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
+                            publish, read_state, restore_rng, state_tensors, write_state)
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
+
+log = logging.getLogger(__name__)
 
 COMPILE_HELP = ("torch.compile every transformer block before training (default: off). Faster steps "
                 "(bench/bench_step.py --compile) for a one-off compile of tens of seconds to minutes on CPU, "
@@ -212,6 +215,10 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
 
     step, position, losses, window, pads = 0, Position(), [], [], []
     out_dir = Path(cfg.out_dir)
+    if rank == 0 and (stale := clear_unfinished(out_dir)):
+        log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
+                    ", ".join(p.name for p in stale))
+    barrier()
     if cfg.resume:
         ckpt = latest_resumable(out_dir)
         if ckpt is None:

@@ -122,8 +122,12 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
     N = 3
     straight = train(tiny_cfg(tiny_home, tmp_path / "a", steps=2 * N, log_every=1, shuffle_buffer=16))
     train(tiny_cfg(tiny_home, tmp_path / "b", steps=N, log_every=1, shuffle_buffer=16))
+    half_written = tmp_path / "b" / f".checkpoint-{N + 1:07d}-x1y2"  # what a kill during a save leaves
+    half_written.mkdir()
+    (half_written / "train_state.safetensors").write_bytes(b"partial")
     resumed = train(tiny_cfg(tiny_home, tmp_path / "b", steps=2 * N, log_every=1, shuffle_buffer=16, resume=True))
     assert resumed.losses == straight.losses and len(resumed.losses) == 2 * N
+    assert not half_written.exists()  # cleared at the start; resumed from the last complete one
     for name in ("model.safetensors", "train_state.safetensors"):
         a, b = (load_file(str(tmp_path / run / f"checkpoint-{2 * N:07d}" / name)) for run in ("a", "b"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
