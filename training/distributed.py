@@ -24,6 +24,15 @@ def init_distributed() -> tuple[int, int, torch.device]:
     return rank, world, torch.device("cpu")
 
 
+def start_single_process_group(device: torch.device) -> bool:
+    """FSDP2 needs a process group even in one process (plain `python`, `lumina train`, no
+    torchrun): start one in memory (a HashStore, no port). True when it was started here."""
+    if dist.is_initialized():
+        return False
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=dist.HashStore(), rank=0, world_size=1)
+    return True
+
+
 def wrap_model(model: torch.nn.Module, world: int, parallel: str, device: torch.device, bf16: bool) -> torch.nn.Module:
     """The module the loss runs through. FSDP2 shards each block (bf16 parameters, fp32 gradient
     reduction when bf16); DDP replicates. One process: the model itself. FSDP2 runs on CPU too

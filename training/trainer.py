@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from training.buckets import BatchBudget
 from training.data import NullCaption
 from training.distributed import (all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
-                                  load_full_weights, wrap_model)
+                                  load_full_weights, start_single_process_group, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
 from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
@@ -173,10 +173,20 @@ def _to(x, device: torch.device):
 
 
 def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> TrainResult:
+    rank, world, device = init_distributed()
+    own_group = cfg.parallel == "fsdp" and start_single_process_group(device)  # FSDP2 under plain `python`
+    try:
+        return _train(cfg, on_checkpoint, rank, world, device)
+    finally:
+        if own_group:
+            torch.distributed.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, world: int,
+           device: torch.device) -> TrainResult:
     from catalog import load_manifest
     from modelzoo import FlagDiT, FlowMatching, get_config
 
-    rank, world, device = init_distributed()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)

@@ -193,3 +193,15 @@ def test_an_unknown_precision_parallel_or_launcher_is_refused(name, value):
     with pytest.raises(ValueError, match=f"{name} must be one of .*; got '{value}'"):
         TrainConfig(**{name: value})
     TrainConfig(precision="bf16", parallel="fsdp", launcher="ray")  # the allowed values pass
+
+
+def test_fsdp_runs_in_one_process_without_torchrun(tiny_home, tmp_path):
+    """`lumina train --parallel fsdp` under plain python: an in-memory process group of one, the
+    sharded checkpoint format, the same losses as the plain model, and no group left behind."""
+    import torch.distributed as dist
+
+    plain = train(tiny_cfg(tiny_home, tmp_path / "plain", steps=2, log_every=1))
+    sharded = train(tiny_cfg(tiny_home, tmp_path / "fsdp", steps=2, log_every=1, parallel="fsdp"))
+    torch.testing.assert_close(sharded.losses, plain.losses, rtol=1e-5, atol=1e-6)
+    assert (Path(sharded.checkpoint) / "train_state").is_dir() and (Path(sharded.checkpoint) / "model.safetensors").exists()
+    assert not dist.is_initialized()
