@@ -65,7 +65,7 @@ def save_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.opt
 _BLOCK = re.compile(r"\blayers\.(\d+)\.")
 
 
-def file_per_block(state: dict[str, dict[str, Any]]) -> dict[str, int]:
+def file_per_block(state: dict[str, Any]) -> dict[str, int]:
     """Flat name -> file number: one file per transformer block (its weights, EMA and AdamW
     moments), file 1 for the rest. DCP builds each file in memory before writing it, so a
     checkpoint's extra memory is one block's pieces, not the rank's whole state."""

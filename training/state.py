@@ -5,8 +5,8 @@
       null_caption.npz, training.json, latent_encoder.json, text_encoder.json
       train_state.safetensors           raw weights (model.*), optimizer tensors (optim.<i>.<name>), RNG states (rng.*)
       train_state.json                  step, data position, scheduler, optimizer groups, loss log
-      train_state/                      instead of train_state.safetensors in an FSDP2 run: one file of
-                                        shards per rank (training/sharded_state.py)
+      train_state/                      instead of train_state.safetensors in an FSDP2 run: each rank's
+                                        shards, a file per block (training/sharded_state.py)
 
 Folders are written under a temporary name and renamed, so a crash never leaves half a checkpoint.
 """
