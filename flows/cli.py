@@ -153,9 +153,12 @@ def _demo(argv: list[str]) -> int:
     if a.modality != "image":
         kwargs["modality"] = a.modality
     from flows.local_prefect import local_prefect_server
+    from flows.steps import create_catalog_writer_limit
 
     t = time.time()
-    with local_prefect_server():  # on 127.0.0.1, and it dies with this process even after kill -9
+    # on 127.0.0.1, and it dies with this process even after kill -9; a server started here gets the
+    # catalog-writer limit a deployment's server is given by hand (docs/deployments.md)
+    with local_prefect_server(on_start=create_catalog_writer_limit):
         summary = data_to_model(**kwargs)
         from prefect.logging.handlers import APILogWorker
 

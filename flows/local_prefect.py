@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.error import URLError
 from urllib.request import urlopen
 
@@ -115,8 +115,9 @@ def server_env(base: dict[str, str] | None = None, ui: bool = False) -> dict[str
 
 @contextmanager
 def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120.0,
-                         ui: bool = False) -> Iterator[str]:
-    """Yield the API URL of a Prefect server that lives as long as this block (and this process)."""
+                         ui: bool = False, on_start: Callable[[], object] | None = None) -> Iterator[str]:
+    """Yield the API URL of a Prefect server that lives as long as this block (and this process).
+    `on_start` runs once against a server started here (not against an existing one)."""
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     existing = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url  # env, or a Prefect profile
@@ -129,6 +130,8 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
         os.environ["PREFECT_API_URL"] = api_url  # for processes this run starts
         try:
             with temporary_settings(updates={PREFECT_API_URL: api_url}):  # Prefect read the env at import
+                if on_start is not None:
+                    on_start()
                 yield api_url
         finally:
             os.environ.pop("PREFECT_API_URL", None)

@@ -68,6 +68,23 @@ def catalog_writer() -> Iterator[None]:
         _holding_writer.reset(token)
 
 
+def create_catalog_writer_limit() -> bool:
+    """Create the catalog-writer limit (1 slot) on the Prefect server in use, unless it has one;
+    True when created. `lumina demo` calls it on the server it starts itself, which begins empty:
+    without the limit Prefect warns at every catalog write and lets writers overlap."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(CATALOG_WRITER)
+            return False
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=CATALOG_WRITER, limit=1))
+            return True
+
+
 def register(ws: Workspace, batch_paths: list[str], run_id: str) -> dict[str, int]:
     from catalog import Catalog
 
