@@ -364,7 +364,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     if rank == 0:
         if sharded:
             ema.module.save_config(tmp)
-            publish_weights(tmp, [name for name, _ in ema.module.state_dict().items()])
+            publish_weights(tmp, list(ema.module.state_dict()))
         else:
             ema.module.save_pretrained(tmp)
         shutil.copy(cfg.null_caption, tmp / "null_caption.npz")

@@ -70,6 +70,8 @@ def test_an_existing_server_is_used_and_nothing_is_started(monkeypatch):
 
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     before = {p.pid for p in psutil.Process().children()}
-    with local_prefect_server() as url:
+    started = []
+    with local_prefect_server(on_start=lambda: started.append(1)) as url:
         assert url == "http://127.0.0.1:9/api"
         assert {p.pid for p in psutil.Process().children()} == before
+    assert started == []  # a user's server is not configured by us (lumina demo's catalog-writer limit)
