@@ -245,8 +245,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nlumina: unknown command {argv[0]!r}", file=sys.stderr)
             return EXIT_USAGE
         return 0
+    from training.stopping import TrainingStopped
+
     try:
         return COMMANDS[argv[0]][1](argv[1:]) or 0
+    except TrainingStopped as e:  # SIGTERM/SIGINT during training: checkpointed, not an error
+        print(f"lumina {argv[0]}: {e}", file=sys.stderr)
+        return e.exit_code
     except _user_errors() as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"lumina {argv[0]}: error: {msg}", file=sys.stderr)

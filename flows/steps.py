@@ -29,11 +29,13 @@ def catalog_run(ws: Workspace, flow_name: str, params: dict[str, Any], run_id: s
         return
     with Catalog.open(ws.catalog) as cat:
         run_id = cat.start_run(flow_name, params, run_id=run_id)
+    from training.stopping import TrainingStopped
+
     try:
         yield run_id
-    except BaseException:
+    except BaseException as e:
         with Catalog.open(ws.catalog) as cat:
-            cat.finish_run(run_id, status="failed")
+            cat.finish_run(run_id, status="cancelled" if isinstance(e, TrainingStopped) else "failed")
         raise
     with Catalog.open(ws.catalog) as cat:
         cat.finish_run(run_id, status="completed")
@@ -150,6 +152,18 @@ def manifest_modality(catalog: str | os.PathLike, manifest_id: str) -> str:
 # --------------------------------------------------------------------------- train
 
 
+def _raise_if_signalled(result):
+    """A run stopped by SIGTERM/SIGINT has written and registered its checkpoint; the stop request
+    goes on up (TrainingStopped), so a flow does not carry on to evaluate a half-trained model."""
+    import signal
+
+    from training.stopping import TrainingStopped
+
+    if result.stopped_by in signal.Signals.__members__:
+        raise TrainingStopped(signal.Signals[result.stopped_by], result.steps, result.checkpoint)
+    return result
+
+
 def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     """Train on a manifest (cfg.manifest); each checkpoint and its metrics are registered as written.
 
@@ -159,7 +173,8 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     """
     from catalog import load_manifest
     from training.catalog_hook import CatalogRegistrar
-    from training.distributed import broadcast, init_distributed
+    from training.distributed import barrier, broadcast, init_distributed
+    from training.stopping import TrainingStopped
     from training.trainer import train
 
     ws = Workspace.at(home)
@@ -178,20 +193,31 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
         release_local_ray()
     rank = init_distributed()[0] if cfg.launcher == "local" else 0
+    # A signal-stopped run: every rank raises TrainingStopped once rank 0 has marked the catalog run
+    # cancelled (the barrier), as a launcher that sees one rank exit kills the others.
     if rank != 0:
         cfg.out_dir = broadcast(None)
-        return asdict(train(cfg))
-    with catalog_run(ws, "train", asdict(cfg), run_id) as rid:
-        cfg.out_dir = cfg.out_dir or str(ws.run_dir(rid))
-        broadcast(cfg.out_dir)
-        hook = CatalogRegistrar(cfg.catalog, rid, cfg.manifest, cfg.manifest_version, cfg.model)
-        if cfg.launcher == "ray":
-            from training.ray_launcher import train_with_ray
+        try:
+            return asdict(_raise_if_signalled(train(cfg)))
+        except TrainingStopped:
+            barrier()
+            raise
+    try:
+        with catalog_run(ws, "train", asdict(cfg), run_id) as rid:
+            cfg.out_dir = cfg.out_dir or str(ws.run_dir(rid))
+            broadcast(cfg.out_dir)
+            hook = CatalogRegistrar(cfg.catalog, rid, cfg.manifest, cfg.manifest_version, cfg.model)
+            if cfg.launcher == "ray":
+                from training.ray_launcher import train_with_ray
 
-            result, ids = train_with_ray(cfg, hook)
-        else:
-            result, ids = train(cfg, on_checkpoint=hook), hook.checkpoint_ids
-    _publish_curve(result)
+                result, ids = train_with_ray(cfg, hook)
+            else:
+                result, ids = train(cfg, on_checkpoint=hook), hook.checkpoint_ids
+            _publish_curve(result)
+            _raise_if_signalled(result)  # its checkpoint is registered; the run becomes "cancelled"
+    except TrainingStopped:
+        barrier()
+        raise
     out = asdict(result)
     out.update(run_id=rid, checkpoint_id=ids[-1] if ids else None, modality=cfg.modality)
     return out

@@ -92,6 +92,14 @@ def all_sum(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def all_max(x: torch.Tensor) -> torch.Tensor:
+    """The largest value over ranks: decisions every rank must take together (stop now)."""
+    if dist.is_initialized():
+        x = x.clone()
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+    return x
+
+
 def broadcast(obj: Any) -> Any:
     """Rank 0's value on every rank."""
     if not dist.is_initialized():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from training.trainer import TrainConfig
 
@@ -35,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if not cfg.manifest:
         p.error("--manifest is required")
-    out = train_step(a.home, cfg)
+    from training.stopping import TrainingStopped
+
+    try:
+        out = train_step(a.home, cfg)
+    except TrainingStopped as e:  # SIGTERM/SIGINT: the checkpoint is written; exit as the signal would
+        print(str(e), file=sys.stderr)
+        return e.exit_code
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "seconds", "final_loss", "padding_fraction", "tokens_per_second", "loss_curve")
         print(json.dumps({k: out[k] for k in keep if k in out}, default=str))

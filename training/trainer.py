@@ -27,12 +27,13 @@ from tqdm.auto import tqdm
 
 from training.buckets import BatchBudget
 from training.data import NullCaption
-from training.distributed import (all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
+from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
 from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
+from training.stopping import StopRequest
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
 
@@ -71,6 +72,9 @@ class TrainConfig:
     warmup_steps: int = 50
     weight_decay: float = 0.0
     grad_clip: float = 2.0
+    # a step whose gradient norm is inf/NaN (a broken sample, an overflow) is skipped, not applied;
+    # more than this many in a row stop the run with an error (it has diverged)
+    max_nonfinite_steps: int = 3
     ema_decay: float = 0.999  # upper bound; 0.9999 in the paper is for 100k+ steps
     caption_dropout: float = 0.1  # replaced by the null caption, so guidance has an unconditional model
     timesteps: str = "logit_normal"
@@ -123,6 +127,8 @@ class TrainResult:
     loss_curve: str | None = None
     padding_fraction: float = 0.0  # mean [PAD] share of the global batches trained on
     tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
+    stopped_by: str | None = None  # before `steps`: "max_seconds", or the signal's name ("SIGTERM", "SIGINT")
+    skipped_steps: int = 0  # steps whose update was skipped for a non-finite gradient norm
 
 
 # on_checkpoint(folder, step, log-window summaries since the previous checkpoint): rank 0, once the folder is complete
@@ -176,14 +182,15 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
     rank, world, device = init_distributed()
     own_group = cfg.parallel == "fsdp" and start_single_process_group(device)  # FSDP2 under plain `python`
     try:
-        return _train(cfg, on_checkpoint, rank, world, device)
+        with StopRequest() as stop_request:  # SIGTERM/SIGINT: finish the step, checkpoint, stop
+            return _train(cfg, on_checkpoint, rank, world, device, stop_request)
     finally:
         if own_group:
             torch.distributed.destroy_process_group()
 
 
 def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, world: int,
-           device: torch.device) -> TrainResult:
+           device: torch.device, stop_request: StopRequest) -> TrainResult:
     from catalog import load_manifest
     from modelzoo import FlagDiT, FlowMatching, get_config
 
@@ -278,9 +285,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     first_step = step
     tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
+    stop_code = 0  # agreed by all ranks after every step: 0 go on, 1 out of time, else the signal's number
+    skipped, nonfinite_run = 0, 0
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
     try:
-        while step < cfg.steps and not out_of_time():
+        while step < cfg.steps and not stop_code:
             t0 = time.time()
             item = next(loader)
             position = Position(item["position"].epoch, item["position"].index + 1)
@@ -295,12 +304,29 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             lr = opt.param_groups[0]["lr"]
-            opt.step()
+            # the norm is global (DDP: gradients already averaged; FSDP2: reduced over shards), so
+            # every rank takes the same decision
+            finite = bool(torch.isfinite(grad_norm))
+            if finite:
+                opt.step()
+                nonfinite_run = 0
+            else:  # applying it would turn every weight NaN
+                opt.zero_grad(set_to_none=True)
+                skipped, nonfinite_run = skipped + 1, nonfinite_run + 1
+                log.warning("step %d: the gradient norm is %s, so the update is skipped (samples of this rank's "
+                            "share: %s)", step + 1, float(grad_norm), ", ".join(item["keys"][:8]))
+                if nonfinite_run > cfg.max_nonfinite_steps:
+                    last = written[-1] if written else "none yet"
+                    raise FloatingPointError(
+                        f"{nonfinite_run} steps in a row (to step {step + 1}) had a non-finite gradient norm: the run "
+                        f"has diverged or its data is broken. Last checkpoint: {last}. Lower --lr or --grad-clip, or "
+                        "check the samples named in the warnings above")
             sched.step()
             ema.update(model, step)
             step += 1
             global_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()
-            window.append(global_loss)
+            if finite:  # a skipped step's loss is in metrics.csv, not in the window means
+                window.append(global_loss)
             pads.append(item["padding"])
             tokens_seen += item["tokens"]
             row = {"step": step, "loss": global_loss, "grad_norm": float(grad_norm), "lr": lr, "padding": item["padding"],
@@ -311,38 +337,62 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             if monitor is not None:
                 monitor.log(row)
             if step % cfg.log_every == 0 or step == cfg.steps:
-                losses.append((step, sum(window) / len(window)))
+                if window:
+                    losses.append((step, sum(window) / len(window)))
+                    bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
                 pending_rows.append(_summary(window_rows))
-                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
                 window, window_rows = [], []
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint()
+            # one decision for all ranks: a rank that stopped alone would leave the others waiting
+            # in the next step's all-reduce
+            local = stop_request.signum or (1 if out_of_time() else 0)
+            stop_code = int(all_max(torch.tensor(local, device=device)).item())
+            if stop_code > 1 and rank == 0 and step < cfg.steps:
+                log.warning("received %s: stopping after step %d with a checkpoint (a second signal stops at once)",
+                            _signal_name(stop_code), step)
+        bar.close()
+        seconds = time.time() - start
+        if window_rows:  # stopped inside a log window
+            if window:
+                losses.append((step, sum(window) / len(window)))
+            pending_rows.append(_summary(window_rows))
+            window, window_rows = [], []
+        final = str(checkpoint_dir(out_dir, step))
+        if not written or written[-1] != final:
+            final = checkpoint()
     finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
         if hasattr(loader, "close"):
             loader.close()
-    bar.close()
-    seconds = time.time() - start
-    if window:  # stopped by the clock inside a log window
-        losses.append((step, sum(window) / len(window)))
-        pending_rows.append(_summary(window_rows))
-        window, window_rows = [], []
-    final = str(checkpoint_dir(out_dir, step))
-    if not written or written[-1] != final:
-        final = checkpoint()
     curve = monitor.close() if monitor is not None else None
     barrier()
+    stopped_by = None
+    if step < cfg.steps:
+        stopped_by = "max_seconds" if stop_code == 1 else _signal_name(stop_code)
     return TrainResult(final, step, seconds, losses[-1][1] if losses else math.nan, losses, mname, mversion,
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
                        padding_fraction=sum(pads) / len(pads) if pads else 0.0,
-                       tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0)
+                       tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
+                       stopped_by=stopped_by, skipped_steps=skipped)
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
 
 
 def _summary(rows: list[dict]) -> dict:
     """A log window as catalog metrics: mean loss (train_fm_loss, as before), grad norm, tokens/s,
     padding; the learning rate at its last step."""
     mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
-    return {"step": rows[-1]["step"], "train_fm_loss": mean("loss"), "grad_norm": mean("grad_norm"), "lr": rows[-1]["lr"],
-            "tokens_per_s": mean("tokens_per_s"), "padding_fraction": mean("padding")}
+    applied = [r for r in rows if math.isfinite(r["grad_norm"])]  # skipped steps' NaNs stay out of the means
+    out = {"step": rows[-1]["step"], "train_fm_loss": sum(r["loss"] for r in applied) / len(applied) if applied else math.nan,
+           "grad_norm": sum(r["grad_norm"] for r in applied) / len(applied) if applied else math.nan, "lr": rows[-1]["lr"],
+           "tokens_per_s": mean("tokens_per_s"), "padding_fraction": mean("padding")}
+    if len(applied) < len(rows):
+        out["skipped_steps"] = len(rows) - len(applied)
+    return out
 
 
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,

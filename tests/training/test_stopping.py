@@ -1,0 +1,171 @@
+"""Stopping a run on SIGTERM/SIGINT with a checkpoint, and skipping steps with a non-finite gradient."""
+
+import csv
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.training.test_distributed import ENV, TINY, losses, own_home
+from tests.training.test_trainer import tiny_cfg
+from training.stopping import StopRequest
+from training.trainer import train
+
+
+def test_the_first_signal_is_only_recorded_the_second_reaches_the_previous_handler():
+    before = signal.getsignal(signal.SIGINT)
+    with StopRequest() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.signum == signal.SIGINT  # no KeyboardInterrupt: training goes on to the step's end
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before and signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_off_the_main_thread_nothing_is_installed():
+    import threading
+
+    seen = {}
+
+    def run():
+        with StopRequest() as stop:
+            seen["handler"] = signal.getsignal(signal.SIGTERM)
+            seen["signum"] = stop.signum
+
+    before = signal.getsignal(signal.SIGTERM)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert seen == {"handler": before, "signum": None}
+
+
+def _rows(run: Path) -> int:
+    try:
+        return max(0, (run / "metrics.csv").read_text().count("\n") - 1)
+    except FileNotFoundError:
+        return 0
+
+
+def _cli(home, tiny_home, out_dir, *extra: str) -> list[str]:
+    import json
+
+    return [sys.executable, "-m", "training.train", "--home", str(home), "--manifest", tiny_home.train_manifest,
+            "--null-caption", tiny_home.null_caption, "--out-dir", str(out_dir), "--model-overrides", json.dumps(TINY),
+            "--no-progress", "--no-tensorboard", "--batch-size", "8", "--lr", "3e-3", "--warmup-steps", "2",
+            "--log-every", "1", "--num-threads", "1", "--shuffle-buffer", "16", *extra]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resume_is_bit_identical(tiny_home, tmp_path):
+    """What a scheduler's SIGTERM (preemption, cancellation) must leave: the step in flight
+    finished, a resumable checkpoint, registered, the run 'cancelled', exit status 143; then
+    --resume to step k + 2 equals k + 2 steps straight, losses and weights bit for bit."""
+    from catalog import Catalog
+
+    home = own_home(tiny_home, tmp_path)
+    run = tmp_path / "stopped"
+    proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000"), env=ENV, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    ckpts = sorted(run.glob("checkpoint-*"))
+    assert len(ckpts) == 1 and (ckpts[0] / "train_state.json").exists(), ckpts
+    k = int(ckpts[0].name.split("-")[1])
+    assert 3 <= k == _rows(run) < 100000 and "stopped by SIGTERM at step" in err and "--resume" in err
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        _, registered = cat.sql("SELECT step FROM checkpoints")
+        _, status = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
+    assert registered == [(k,)] and status == [("cancelled",)]
+
+    resumed = subprocess.run(_cli(home, tiny_home, run, "--steps", str(k + 2), "--resume"), env=ENV,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    straight = subprocess.run(_cli(home, tiny_home, tmp_path / "straight", "--steps", str(k + 2)), env=ENV,
+                              capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert losses(run) == losses(tmp_path / "straight") and len(losses(run)) == k + 2
+    for name in ("model.safetensors", "train_state.safetensors"):
+        a, b = (load_file(str(r / f"checkpoint-{k + 2:07d}" / name)) for r in (run, tmp_path / "straight"))
+        assert a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a), name
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_stop_together_when_only_one_is_signalled(tiny_home, tmp_path):
+    """The stop is agreed over ranks after each step: a rank that stopped alone would leave the
+    other waiting in the next all-reduce. Only rank 1 is signalled here; both stop at the same
+    step and rank 0 writes and registers the checkpoint."""
+    home = own_home(tiny_home, tmp_path)
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *_cli(home, tiny_home, run, "--steps", "100000")[1:]]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    workers = subprocess.run(["pgrep", "-f", "-P", str(proc.pid), "training.train"], capture_output=True, text=True).stdout.split()
+    assert len(workers) == 2, workers
+    rank1 = [p for p in workers if "LOCAL_RANK=1" in Path(f"/proc/{p}/environ").read_bytes().decode(errors="replace").replace("\0", " ")]
+    os.kill(int(rank1[0]), signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode != 0  # the agent reports its workers' signal exit
+    assert "stopped by SIGTERM" in err, err[-3000:]
+    ckpts = sorted(run.glob("checkpoint-*"))
+    assert len(ckpts) == 1 and int(ckpts[0].name.split("-")[1]) == _rows(run) >= 3, (ckpts, err[-2000:])
+    from catalog import Catalog
+
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # rank 0 finished its bookkeeping first
+        _, registered = cat.sql("SELECT step FROM checkpoints")
+        _, status = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
+    assert registered == [(_rows(run),)] and status == [("cancelled",)]
+
+
+def test_a_non_finite_gradient_skips_the_update_and_the_run_goes_on(tiny_home, tmp_path, monkeypatch):
+    import training.trainer as trainer
+
+    real, calls = trainer.make_inputs, []
+
+    def nan_on_the_second_step(*a, **k):
+        calls.append(1)
+        x1, x0, t, kwargs = real(*a, **k)
+        if len(calls) == 2:
+            x1 = x1 * math.nan  # a broken sample: every gradient NaN
+        return x1, x0, t, kwargs
+
+    monkeypatch.setattr(trainer, "make_inputs", nan_on_the_second_step)
+    r = train(tiny_cfg(tiny_home, tmp_path, steps=4, log_every=2, checkpoint_every=1, keep_last=4))
+    assert r.steps == 4 and r.skipped_steps == 1
+    raw = [load_file(str(tmp_path / f"checkpoint-{s:07d}" / "train_state.safetensors")) for s in (1, 2, 3)]
+    weights = [{k: v for k, v in w.items() if k.startswith("model.")} for w in raw]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # step 2 changed nothing
+    assert not all(torch.equal(weights[1][k], weights[2][k]) for k in weights[1])  # step 3 trained again
+    assert all(torch.isfinite(v).all() for v in weights[2].values())
+    with open(tmp_path / "metrics.csv") as f:
+        logged = [float(row["loss"]) for row in csv.DictReader(f)]
+    assert math.isnan(logged[1]) and all(math.isfinite(x) for i, x in enumerate(logged) if i != 1)
+    assert r.losses[0] == (2, logged[0]) and all(math.isfinite(v) for _, v in r.losses)  # the window mean leaves it out
+
+
+def test_too_many_non_finite_steps_in_a_row_stop_the_run_with_the_last_checkpoint_named(tiny_home, tmp_path, monkeypatch):
+    import training.trainer as trainer
+
+    real, calls = trainer.make_inputs, []
+
+    def nan_from_the_third_step(*a, **k):
+        calls.append(1)
+        x1, x0, t, kwargs = real(*a, **k)
+        return (x1 * math.inf if len(calls) >= 3 else x1), x0, t, kwargs
+
+    monkeypatch.setattr(trainer, "make_inputs", nan_from_the_third_step)
+    # checkpoint 4 holds step 2's weights: the skipped steps changed nothing
+    with pytest.raises(FloatingPointError, match=r"3 steps in a row \(to step 5\).*checkpoint-0000004"):
+        train(tiny_cfg(tiny_home, tmp_path, steps=20, checkpoint_every=2, max_nonfinite_steps=2))
+    assert len(calls) == 5
