@@ -9,13 +9,10 @@ handed to whatever handler was there before (a second Ctrl-C interrupts at once)
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
 from types import FrameType
-
-log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
