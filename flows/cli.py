@@ -159,16 +159,29 @@ def _demo(argv: list[str]) -> int:
     # on 127.0.0.1, and it dies with this process even after kill -9; a server started here gets the
     # catalog-writer limit a deployment's server is given by hand (docs/deployments.md)
     with local_prefect_server(on_start=create_catalog_writer_limit):
-        summary = data_to_model(**kwargs)
+        state = data_to_model(**kwargs, return_state=True)
         from prefect.logging.handlers import APILogWorker
 
         APILogWorker.drain_all(timeout=5)  # send the last logs while the server is still up
+        summary = _result_or_stop(state)
     summary["total_s"] = round(time.time() - t, 1)
     if a.json:
         print(json.dumps(summary, indent=1, default=str))
     else:
         _print_summary(summary)
     return 0
+
+
+def _result_or_stop(state) -> dict:
+    """The flow's return value; a run that training ended on a signal ends Cancelled, and that
+    comes back up as TrainingStopped (main() prints it and exits as the signal would)."""
+    if state.is_cancelled():
+        from training.stopping import TrainingStopped
+
+        stopped = TrainingStopped.from_message(state.message or "")
+        if stopped is not None:
+            raise stopped
+    return state.result()  # raises the flow's error, or CancelledRun for any other cancellation
 
 
 def _print_summary(s: dict) -> None:

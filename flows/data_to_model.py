@@ -17,6 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
+from prefect.states import Cancelled, State
 
 from contracts.layout import Workspace
 
@@ -99,9 +100,11 @@ def data_to_model(
     eval_options: dict[str, Any] | None = None,
     manifest_prefix: str = "demo",
     backend: str = "ray",  # "local": curate and encode in this process, without Ray (the test-scale configs)
-) -> dict:
-    """Curate, encode, register, train and evaluate one modality."""
+) -> dict | State:
+    """Curate, encode, register, train and evaluate one modality. A SIGTERM while training (a
+    cancelled deployment run) ends it Cancelled, with the registered checkpoint to resume from."""
     from catalog import Catalog
+    from training.stopping import TrainingStopped
 
     log = get_run_logger()
     ws = Workspace.at(home)
@@ -140,6 +143,10 @@ def data_to_model(
         manifests = stage("manifests", make_manifests, home, modality, manifest_prefix)
         trained = stage("train", train_model, home, manifests["train"], run_id, train)
         evaluated = stage("evaluate", evaluate_model, home, manifests["holdout"], trained["checkpoint"], run_id, evaluation)
+    except TrainingStopped as e:  # SIGTERM while training: the checkpoint is registered, evaluation is skipped
+        with Catalog.open(ws.catalog) as cat:
+            cat.finish_run(run_id, status="cancelled")
+        return Cancelled(message=str(e))
     except BaseException:
         with Catalog.open(ws.catalog) as cat:
             cat.finish_run(run_id, status="failed")

@@ -10,6 +10,7 @@ handed to whatever handler was there before (a second Ctrl-C interrupts at once)
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 from types import FrameType
@@ -29,6 +30,15 @@ class TrainingStopped(BaseException):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum  # the shell's convention for "ended by this signal"
+
+    @classmethod
+    def from_message(cls, message: str) -> "TrainingStopped | None":
+        """Back from the message alone: a Prefect flow that ends Cancelled keeps only that."""
+        m = _MESSAGE.match(message)
+        return cls(signal.Signals[m["signal"]], int(m["step"]), m["checkpoint"]) if m else None
+
+
+_MESSAGE = re.compile(r"stopped by (?P<signal>SIG[A-Z]+) at step (?P<step>\d+); checkpoint (?P<checkpoint>.*) is written and registered")
 
 
 class StopRequest:
