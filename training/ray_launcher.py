@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from training.stopping import StopRequest, write_stop_file
 from training.trainer import CheckpointHook, TrainConfig, TrainResult
 
 
@@ -47,7 +48,10 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
         run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),
     )
-    trainer.fit()
+    # The workers train in threads, where no signal handler can go: a signalled driver asks them to
+    # stop through the run folder's STOP file, and they checkpoint at the next step boundary.
+    with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)):
+        trainer.fit()
     import json
 
     metrics = json.loads((Path(cfg.out_dir) / RESULT_FILE).read_text())

@@ -5,6 +5,10 @@ and wait a grace period before SIGKILL. Without a handler the process dies mid-s
 loses everything since its last checkpoint; with it, the step in flight finishes, a resumable
 checkpoint is written and registered, and `--resume` continues from there. A second signal is
 handed to whatever handler was there before (a second Ctrl-C interrupts at once).
+
+A STOP file in the run's folder asks the same of a run from outside (`touch runs/<id>/STOP`; its
+text may name the signal, e.g. SIGINT): the Ray launcher's driver writes it when it is signalled,
+as its workers run training in threads where no handler can be installed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import os
 import re
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
+from typing import Callable
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -46,15 +52,17 @@ class StopRequest:
     handlers are back on exit. In a thread other than the main one (signals cannot be caught there)
     it does nothing and ``signum`` stays None."""
 
-    def __init__(self, signals: tuple[int, ...] = STOP_SIGNALS):
+    def __init__(self, signals: tuple[int, ...] = STOP_SIGNALS, on_first: Callable[[int], None] | None = None):
         self.signals = signals
+        self.on_first = on_first  # also called with the first signal, in the handler
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():
             for s in self.signals:
-                self._previous[s] = signal.signal(s, self._handle)
+                previous = signal.signal(s, self._handle)
+                self._previous[s] = signal.SIG_DFL if previous is None else previous  # None: set outside Python
         return self
 
     def __exit__(self, *exc) -> None:
@@ -68,11 +76,32 @@ class StopRequest:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:  # only a flag here: the loop logs and stops at the step boundary
             self.signum = signum
+            if self.on_first is not None:
+                self.on_first(signum)
             return
-        previous = self._previous.get(signum, signal.SIG_DFL)
         self._restore()
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            os.kill(os.getpid(), signum)
-        # SIG_IGN: ignored, as before
+        os.kill(os.getpid(), signum)  # once more, to the handler that was there before (or the default)
+
+
+STOP_FILE = "STOP"
+
+
+def write_stop_file(run_dir: str | Path, signum: int = signal.SIGTERM) -> Path:
+    path = Path(run_dir) / STOP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(signal.Signals(signum).name + "\n")
+    return path
+
+
+def stop_file_signal(run_dir: str | Path) -> int:
+    """The signal a STOP file in run_dir stands for (its text; empty or unknown: SIGTERM), 0 without one."""
+    try:
+        text = (Path(run_dir) / STOP_FILE).read_text().strip()
+    except FileNotFoundError:
+        return 0
+    return int(signal.Signals[text]) if text in signal.Signals.__members__ else int(signal.SIGTERM)
+
+
+def remove_stop_file(run_dir: str | Path) -> None:
+    """Once acted on: a --resume into the same folder must not stop at once."""
+    (Path(run_dir) / STOP_FILE).unlink(missing_ok=True)

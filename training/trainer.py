@@ -33,7 +33,7 @@ from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept
 from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
 from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
-from training.stopping import StopRequest
+from training.stopping import StopRequest, remove_stop_file, stop_file_signal
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
 
@@ -346,7 +346,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 checkpoint()
             # one decision for all ranks: a rank that stopped alone would leave the others waiting
             # in the next step's all-reduce
-            local = stop_request.signum or (1 if out_of_time() else 0)
+            local = stop_request.signum or (stop_file_signal(out_dir) if rank == 0 else 0) or (1 if out_of_time() else 0)
             stop_code = int(all_max(torch.tensor(local, device=device)).item())
             if stop_code > 1 and rank == 0 and step < cfg.steps:
                 log.warning("received %s: stopping after step %d with a checkpoint (a second signal stops at once)",
@@ -358,6 +358,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 losses.append((step, sum(window) / len(window)))
             pending_rows.append(_summary(window_rows))
             window, window_rows = [], []
+        if stop_code > 1 and rank == 0:
+            remove_stop_file(out_dir)
         final = str(checkpoint_dir(out_dir, step))
         if not written or written[-1] != final:
             final = checkpoint()

@@ -20,17 +20,67 @@ from training.trainer import train
 
 
 def test_the_first_signal_is_only_recorded_the_second_reaches_the_previous_handler():
-    # a known previous handler: an earlier Ray Train test in this process may have left its own
-    left = signal.signal(signal.SIGINT, signal.default_int_handler)
+    # a known previous handler that records (an earlier Ray Train test in this process may have left its own)
+    seen = []
+    recorder = lambda signum, frame: seen.append((signum, frame is not None))  # noqa: E731
+    left = signal.signal(signal.SIGINT, recorder)
     try:
+        with StopRequest(on_first=lambda signum: seen.append(("first", signum))) as stop:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert stop.signum == signal.SIGINT and seen == [("first", signal.SIGINT)]  # training goes on to the step's end
+        assert signal.getsignal(signal.SIGINT) is recorder  # restored on exit
+        seen.clear()
         with StopRequest() as stop:
             os.kill(os.getpid(), signal.SIGINT)
-            assert stop.signum == signal.SIGINT  # no KeyboardInterrupt: training goes on to the step's end
-            with pytest.raises(KeyboardInterrupt):
-                os.kill(os.getpid(), signal.SIGINT)
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            os.kill(os.getpid(), signal.SIGINT)
+            assert seen == [(signal.SIGINT, True)] and stop.signum == signal.SIGINT
+        assert signal.getsignal(signal.SIGINT) is recorder
     finally:
         signal.signal(signal.SIGINT, left)
+
+
+def test_a_handler_python_does_not_know_comes_back_as_the_default(monkeypatch):
+    """signal.signal returns None for a handler set outside Python; None cannot be set again."""
+    import training.stopping as stopping
+
+    calls, real = [], signal.signal
+
+    def fake(signum, handler):
+        calls.append((signum, handler))
+        return None
+
+    monkeypatch.setattr(stopping.signal, "signal", fake)
+    with StopRequest(signals=(signal.SIGTERM,)):
+        pass
+    monkeypatch.setattr(stopping.signal, "signal", real)
+    assert len(calls) == 2 and calls[1] == (signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_the_stop_file_is_written_into_a_run_folder_not_made_yet_and_removing_none_is_fine(tmp_path):
+    """The Ray driver may be signalled before a worker has made the run folder; a signal-stopped run
+    has no file to remove."""
+    from training.stopping import remove_stop_file, stop_file_signal, write_stop_file
+
+    run = tmp_path / "runs" / "r1"
+    write_stop_file(run, signal.SIGINT)
+    assert stop_file_signal(run) == signal.SIGINT
+    remove_stop_file(run)
+    remove_stop_file(run)
+    assert stop_file_signal(run) == 0
+
+
+@pytest.mark.parametrize("previous, code", [("signal.SIG_DFL", -signal.SIGTERM), ("signal.SIG_IGN", 0)])
+def test_a_second_signal_gets_the_default_action_or_is_ignored_as_before(previous, code):
+    """SIG_DFL: the second SIGTERM ends the process as if nothing were installed; SIG_IGN stays ignored."""
+    script = (f"import os, signal; signal.signal(signal.SIGTERM, {previous}); from training.stopping import StopRequest\n"
+              "with StopRequest() as stop:\n"
+              "    os.kill(os.getpid(), signal.SIGTERM); print('first', stop.signum, flush=True)\n"
+              "    os.kill(os.getpid(), signal.SIGTERM); print('second')\n"
+              "print('after', signal.getsignal(signal.SIGTERM) == " + previous + ")")
+    r = subprocess.run([sys.executable, "-c", script], env=ENV, capture_output=True, text=True, timeout=60)
+    assert r.returncode == code, r.stderr
+    expected = f"first {int(signal.SIGTERM)}\n" + ("" if code else "second\nafter True\n")
+    assert r.stdout == expected
 
 
 def test_off_the_main_thread_nothing_is_installed():
@@ -173,3 +223,43 @@ def test_too_many_non_finite_steps_in_a_row_stop_the_run_with_the_last_checkpoin
     with pytest.raises(FloatingPointError, match=r"3 steps in a row \(to step 5\).*checkpoint-0000004"):
         train(tiny_cfg(tiny_home, tmp_path, steps=20, checkpoint_every=2, max_nonfinite_steps=2))
     assert len(calls) == 5
+
+
+def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_consumed(tiny_home, tmp_path):
+    """How a run is stopped from outside (and how the Ray launcher's driver reaches its workers):
+    the run stops after the step in flight with a checkpoint; the file is removed, so --resume goes on."""
+    from training.stopping import STOP_FILE, stop_file_signal, write_stop_file
+
+    assert stop_file_signal(tmp_path) == 0
+    (tmp_path / STOP_FILE).write_text("")
+    assert stop_file_signal(tmp_path) == signal.SIGTERM  # a bare `touch STOP`
+    write_stop_file(tmp_path, signal.SIGINT)
+    r = train(tiny_cfg(tiny_home, tmp_path, steps=6))
+    assert (r.stopped_by, r.steps, Path(r.checkpoint).name) == ("SIGINT", 1, "checkpoint-0000001")
+    assert not (tmp_path / STOP_FILE).exists()
+    resumed = train(tiny_cfg(tiny_home, tmp_path, steps=3, resume=True))
+    assert (resumed.stopped_by, resumed.steps) == (None, 3)
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoint(tiny_home, tmp_path):
+    """Ray Train runs train() in worker threads, where no signal handler can go: the driver, which
+    the scheduler signals, reaches them through the STOP file."""
+    from catalog import Catalog
+
+    home = own_home(tiny_home, tmp_path)
+    run = tmp_path / "ray"
+    env = {k: v for k, v in {**ENV, "RAY_AUTH_MODE": "disabled"}.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2"),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # the driver only
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-5000:]
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        _, registered = cat.sql("SELECT step FROM checkpoints")
+        _, status = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
+    assert registered == [(_rows(run),)] and registered[0][0] >= 3 and status == [("cancelled",)]
+    assert not (run / "STOP").exists()
