@@ -189,7 +189,10 @@ def _print_summary(s: dict) -> None:
     print(f"\n=== Lumina demo ({s.get('modality', 'image')}): data_to_model ===")
     print(f"curation          {s['curation']}")
     print(f"stage seconds     {s['timings_s']} (total {s.get('total_s')} s)")
-    print(f"train             {s['train_steps']} steps, final train loss {s['final_train_loss']:.4f}")
+    steps = f"{s['train_steps']} steps"
+    if s.get("train_stopped_by") == "max_seconds":  # the demo's safety cap, not the step budget, ended training
+        steps = f"{s['train_steps']} of {s['train_steps_asked']} steps (the {s['train_max_seconds']:g} s cap of train_max_seconds)"
+    print(f"train             {steps}, final train loss {s['final_train_loss']:.4f}")
     width = max([21, *(len(k) + 2 for k in m)])  # a long metric name keeps a gap before its value
     for k, v in m.items():
         print(f"{k:{width}s}{v:.4f}" if isinstance(v, float) else f"{k:{width}s}{v}")

@@ -158,7 +158,8 @@ def data_to_model(
         "modality": modality, "run_id": run_id, "catalog": str(ws.catalog), "checkpoint": trained["checkpoint"],
         "checkpoint_id": trained["checkpoint_id"], "grid": evaluated["renders"].get("grid"), "renders": evaluated["renders"],
         "metrics": evaluated["metrics"], "curation": curated["counts"], "registered": {"curate": curated["registered"], "encode": encoded["registered"]},
-        "timings_s": timings, "train_steps": trained["steps"], "final_train_loss": trained["final_loss"], "manifests": manifests,
+        "timings_s": timings, "train_steps": trained["steps"], "train_steps_asked": train["steps"], "train_stopped_by": trained.get("stopped_by"),
+        "train_max_seconds": cap, "final_train_loss": trained["final_loss"], "manifests": manifests,
     }
     _publish(summary)
     return summary

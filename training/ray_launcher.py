@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from training.stopping import StopRequest, write_stop_file
+from training.stopping import StopRequest, remove_stop_file, write_stop_file
 from training.trainer import CheckpointHook, TrainConfig, TrainResult
 
 
@@ -52,6 +52,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     # stop through the run folder's STOP file, and they checkpoint at the next step boundary.
     with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)):
         trainer.fit()
+    remove_stop_file(cfg.out_dir)  # served, or too late (the workers had finished): not for a later --resume
     import json
 
     metrics = json.loads((Path(cfg.out_dir) / RESULT_FILE).read_text())

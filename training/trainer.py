@@ -349,8 +349,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             local = stop_request.signum or (stop_file_signal(out_dir) if rank == 0 else 0) or (1 if out_of_time() else 0)
             stop_code = int(all_max(torch.tensor(local, device=device)).item())
             if stop_code > 1 and rank == 0 and step < cfg.steps:
-                log.warning("received %s: stopping after step %d with a checkpoint (a second signal stops at once)",
-                            _signal_name(stop_code), step)
+                log.warning("stop requested (%s, or a STOP file saying so): stopping after step %d with a checkpoint "
+                            "(a second signal stops at once)", _signal_name(stop_code), step)
         bar.close()
         seconds = time.time() - start
         if window_rows:  # stopped inside a log window

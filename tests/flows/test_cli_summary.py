@@ -14,3 +14,13 @@ def test_every_metric_value_stands_apart_from_its_name(capsys):
     for name, value in metrics.items():
         assert lines[name].split() == [name, f"{value:.4f}"]
     assert len({line.index(line.split()[1]) for line in lines.values()}) == 1  # the values line up
+
+
+def test_a_training_cut_short_by_the_time_cap_says_so(capsys):
+    base = {"metrics": {}, "curation": {}, "timings_s": {}, "final_train_loss": 0.1, "checkpoint": "ckpt", "catalog": "cat.duckdb",
+            "train_steps_asked": 800, "train_max_seconds": 420.0}
+    _print_summary({**base, "train_steps": 717, "train_stopped_by": "max_seconds"})
+    _print_summary({**base, "train_steps": 800, "train_stopped_by": None})
+    trains = [line for line in capsys.readouterr().out.splitlines() if line.startswith("train ")]
+    assert trains == ["train             717 of 800 steps (the 420 s cap of train_max_seconds), final train loss 0.1000",
+                      "train             800 steps, final train loss 0.1000"]
