@@ -313,8 +313,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             else:  # applying it would turn every weight NaN
                 opt.zero_grad(set_to_none=True)
                 skipped, nonfinite_run = skipped + 1, nonfinite_run + 1
-                log.warning("step %d: the gradient norm is %s, so the update is skipped (samples of this rank's "
-                            "share: %s)", step + 1, float(grad_norm), ", ".join(item["keys"][:8]))
+                log.warning("step %d: the gradient norm is %s, so the update is skipped (%s)", step + 1, float(grad_norm),
+                            _suspects(item["keys"], per_sample.detach()))
                 if nonfinite_run > cfg.max_nonfinite_steps:
                     last = written[-1] if written else "none yet"
                     raise FloatingPointError(
@@ -376,6 +376,15 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                        padding_fraction=sum(pads) / len(pads) if pads else 0.0,
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
                        stopped_by=stopped_by, skipped_steps=skipped)
+
+
+def _suspects(keys: list[str], per_sample: torch.Tensor) -> str:
+    """Who to look at after a non-finite step: the samples whose own loss is not finite (samples do
+    not mix in the forward), else, as for an overflow in the backward, this rank's whole share."""
+    bad = [k for k, finite in zip(keys, torch.isfinite(per_sample.float()).tolist()) if not finite]
+    if bad:
+        return f"samples with a non-finite loss: {', '.join(bad[:8])}" + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+    return f"every loss is finite; this rank's share: {', '.join(keys[:8])}" + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
 
 
 def _signal_name(signum: int) -> str:

@@ -1,4 +1,5 @@
-"""The window means a stopped or partly skipped log window reports to the catalog (trainer._summary)."""
+"""The window means a stopped or partly skipped log window reports to the catalog (trainer._summary),
+and the samples the skipped-step warning names (trainer._suspects)."""
 
 import math
 
@@ -24,3 +25,17 @@ def test_a_window_without_skipped_steps_reports_no_skipped_count():
 def test_a_window_of_only_skipped_steps_has_no_mean_loss():
     out = _summary([_row(7, math.nan, math.inf, 0.1, 1.0, 0.0)])
     assert math.isnan(out["train_fm_loss"]) and math.isnan(out["grad_norm"]) and out["skipped_steps"] == 1
+
+
+def test_the_skipped_step_warning_names_the_samples_whose_loss_is_not_finite():
+    import torch
+
+    from training.trainer import _suspects
+
+    keys = [f"k{i}" for i in range(12)]
+    one_bad = torch.tensor([0.5] * 12)
+    one_bad[3] = math.nan
+    assert _suspects(keys, one_bad) == "samples with a non-finite loss: k3"
+    assert _suspects(keys, torch.full((12,), math.inf)) == "samples with a non-finite loss: k0, k1, k2, k3, k4, k5, k6, k7 and 4 more"
+    assert _suspects(keys, torch.ones(12)) == "every loss is finite; this rank's share: k0, k1, k2, k3, k4, k5, k6, k7 and 4 more"
+    assert _suspects(keys[:2], torch.ones(2, dtype=torch.bfloat16)) == "every loss is finite; this rank's share: k0, k1"

@@ -182,21 +182,27 @@ def test_torchrun_ranks_stop_together_when_only_one_is_signalled(tiny_home, tmp_
     assert registered == [(_rows(run),)] and status == [("cancelled",)]
 
 
-def test_a_non_finite_gradient_skips_the_update_and_the_run_goes_on(tiny_home, tmp_path, monkeypatch):
+def test_a_non_finite_gradient_skips_the_update_and_the_run_goes_on(tiny_home, tmp_path, monkeypatch, caplog):
+    import logging
+
     import training.trainer as trainer
 
     real, calls = trainer.make_inputs, []
 
-    def nan_on_the_second_step(*a, **k):
-        calls.append(1)
-        x1, x0, t, kwargs = real(*a, **k)
+    def nan_on_the_second_step(item, *a, **k):
+        calls.append(item["keys"])
+        x1, x0, t, kwargs = real(item, *a, **k)
         if len(calls) == 2:
-            x1 = x1 * math.nan  # a broken sample: every gradient NaN
+            x1 = x1.clone()
+            x1[2] = math.nan  # one broken sample: its loss is NaN, and so is every gradient
         return x1, x0, t, kwargs
 
     monkeypatch.setattr(trainer, "make_inputs", nan_on_the_second_step)
-    r = train(tiny_cfg(tiny_home, tmp_path, steps=4, log_every=2, checkpoint_every=1, keep_last=4))
+    with caplog.at_level(logging.WARNING, logger="training.trainer"):
+        r = train(tiny_cfg(tiny_home, tmp_path, steps=4, log_every=2, checkpoint_every=1, keep_last=4))
     assert r.steps == 4 and r.skipped_steps == 1
+    (warning,) = [m for m in caplog.messages if "update is skipped" in m]
+    assert f"samples with a non-finite loss: {calls[1][2]})" in warning  # that one sample, and no other
     raw = [load_file(str(tmp_path / f"checkpoint-{s:07d}" / "train_state.safetensors")) for s in (1, 2, 3)]
     weights = [{k: v for k, v in w.items() if k.startswith("model.")} for w in raw]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # step 2 changed nothing
