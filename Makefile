@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_catalog.py
 
 # Not part of `make test`: mutmut over the modules in bench/mutation/modules.toml, report in
-# bench/mutation/REPORT.md (~18 CPU-min: 10.2 min on 2 free cores); MODULES="flag_dit ..." for some.
+# bench/mutation/REPORT.md (~20 CPU-min: 12 min on 2 free cores); MODULES="flag_dit ..." for some.
 mutation: $(STAMP)
 	$(PY) -c "import mutmut" 2>/dev/null || $(PY) -m pip install --quiet "mutmut==3.8.1"
 	$(PY) bench/mutation/run.py $(MODULES)

@@ -382,9 +382,11 @@ def _suspects(keys: list[str], per_sample: torch.Tensor) -> str:
     """Who to look at after a non-finite step: the samples whose own loss is not finite (samples do
     not mix in the forward), else, as for an overflow in the backward, this rank's whole share."""
     bad = [k for k, finite in zip(keys, torch.isfinite(per_sample.float()).tolist()) if not finite]
-    if bad:
-        return f"samples with a non-finite loss: {', '.join(bad[:8])}" + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-    return f"every loss is finite; this rank's share: {', '.join(keys[:8])}" + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+    return f"samples with a non-finite loss: {_listed(bad)}" if bad else f"every loss is finite; this rank's share: {_listed(keys)}"
+
+
+def _listed(names: list[str], at_most: int = 8) -> str:
+    return ", ".join(names[:at_most]) + (f" and {len(names) - at_most} more" if len(names) > at_most else "")
 
 
 def _signal_name(signum: int) -> str:

@@ -3,8 +3,9 @@ worker, `prefect deployment run`, then the catalog rows. Every process started h
 
 One server for everything (it takes a while to start): the refresh deployment on a folder, a change
 to the folder (5 added, 2 deleted, 1 caption changed), a second refresh fired by an interval
-schedule the test sets, and the train run that the live manifest's growth event starts through the
-trigger in prefect.yaml. data_to_model itself runs end to end in tests/flows/test_demo_e2e.py; here
+schedule the test sets, the train run that the live manifest's growth event starts through the
+trigger in prefect.yaml, and a second train run cancelled mid-training (`prefect flow-run cancel`: the
+worker's SIGTERM ends it Cancelled, with a registered checkpoint). data_to_model itself runs end to end in tests/flows/test_demo_e2e.py; here
 its deployment only has to be registered (`deploy --all` imports every entrypoint)."""
 
 from __future__ import annotations
@@ -198,6 +199,19 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
             trained = _wait_for_run(client, "train/train", lambda r: True, 300)
             assert trained.state.is_completed(), trained.state
             assert trained.parameters["manifest"] == "refresh-live@v2" and trained.parameters["home"] == str(rhome)
+
+            # cancelling a train run mid-training: the worker sends SIGTERM, training checkpoints
+            cancel_dir = tmp_path / "cancelled_run"
+            long = {**TINY_TRAIN, "steps": 100000, "max_seconds": 300, "log_every": 1, "out_dir": str(cancel_dir)}
+            train_dep = client.read_deployment_by_name("train/train")
+            running = client.create_flow_run_from_deployment(
+                train_dep.id, parameters={"manifest": "refresh-live@v2", "home": str(rhome), "options": long})
+            deadline = time.time() + 240
+            while _metric_rows(cancel_dir) < 3 and time.time() < deadline:
+                time.sleep(0.5)
+            assert _metric_rows(cancel_dir) >= 3, client.read_flow_run(running.id).state
+            run("flow-run", "cancel", str(running.id))
+            cancelled = _wait_for_run(client, "train/train", lambda r: r.id == running.id, 120)
     finally:
         for p in reversed(started):
             _stop(p, signal.SIGINT if p is not started[0] else signal.SIGTERM)
@@ -223,10 +237,23 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         removed = con.execute("SELECT count(*) FROM source_index WHERE status = 'removed' AND removed_at IS NOT NULL").fetchone()[0]
         assert removed == 4  # two images and their captions
         assert con.execute("SELECT version, num_members FROM manifests WHERE name = 'refresh-live' ORDER BY version").fetchall() == [(1, 20), (2, 23)]
-        ckpt = con.execute("SELECT manifest, manifest_version FROM checkpoints").fetchall()
-        assert ckpt == [("refresh-live", 2)], ckpt
+        ckpt = con.execute("SELECT manifest, manifest_version FROM checkpoints ORDER BY created_at").fetchall()
+        assert ckpt == [("refresh-live", 2)] * 2, ckpt
+        # the cancelled run: Cancelled in Prefect, 'cancelled' in the catalog, its checkpoint registered and resumable
+        stopped_at = con.execute("SELECT step, uri FROM checkpoints WHERE uri LIKE ?", [f"{cancel_dir}%"]).fetchall()
+        assert len(stopped_at) == 1 and stopped_at[0][0] >= 3 and (Path(stopped_at[0][1]) / "train_state.json").exists()
+        assert con.execute("SELECT status FROM runs WHERE flow_name = 'train' ORDER BY started_at").fetchall() == [("completed",), ("cancelled",)]
     finally:
         con.close()
+    assert cancelled.state.is_cancelled(), cancelled.state
+    assert f"at step {stopped_at[0][0]}" in (cancelled.state.message or ""), cancelled.state.message
+
+
+def _metric_rows(run_dir: Path) -> int:
+    try:
+        return max(0, (run_dir / "metrics.csv").read_text().count("\n") - 1)
+    except FileNotFoundError:
+        return 0
 
 
 def _artifact_of(flow_run_id, key: str):

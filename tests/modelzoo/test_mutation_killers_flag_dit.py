@@ -191,6 +191,9 @@ def test_timestep_embedding_is_cos_then_sin_of_scaled_time_over_geometric_freque
             assert (emb[:, -1] == 0).all()
     default = TimestepEmbedder.timestep_embedding(t, 4)  # max_period 10000: frequencies 1, 1/100
     torch.testing.assert_close(default[:, 1], torch.cos(t / 100))
+    # at large times (the model scales t in [0, 1] by 1000) a period 1e-4 off moves the phase by ~1e-3
+    late = torch.tensor([3000.0])
+    torch.testing.assert_close(TimestepEmbedder.timestep_embedding(late, 4)[:, 1], torch.cos(late / 100), rtol=0, atol=1e-4)
     embedder = TimestepEmbedder(8, frequency_embedding_size=6, time_scale=1000.0)
     with torch.no_grad():
         torch.testing.assert_close(embedder(torch.tensor([0.002])),

@@ -39,3 +39,4 @@ def test_the_skipped_step_warning_names_the_samples_whose_loss_is_not_finite():
     assert _suspects(keys, torch.full((12,), math.inf)) == "samples with a non-finite loss: k0, k1, k2, k3, k4, k5, k6, k7 and 4 more"
     assert _suspects(keys, torch.ones(12)) == "every loss is finite; this rank's share: k0, k1, k2, k3, k4, k5, k6, k7 and 4 more"
     assert _suspects(keys[:2], torch.ones(2, dtype=torch.bfloat16)) == "every loss is finite; this rank's share: k0, k1"
+    assert _suspects(keys[:8], torch.ones(8)).endswith("k6, k7") and _suspects(keys[:9], torch.ones(9)).endswith("k7 and 1 more")
