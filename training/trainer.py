@@ -33,7 +33,7 @@ from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept
 from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
 from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
-from training.stopping import StopRequest, remove_stop_file, stop_file_signal
+from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 
 
@@ -281,6 +281,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             pending_rows.clear()
         return path
 
+    if rank == 0 and stop_file_signal(out_dir):
+        log.warning("%s is there already: this run stops after its first step (remove it to train on)", out_dir / STOP_FILE)
     start = time.time()
     first_step = step
     tokens_seen = 0

@@ -231,16 +231,20 @@ def test_too_many_non_finite_steps_in_a_row_stop_the_run_with_the_last_checkpoin
     assert len(calls) == 5
 
 
-def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_consumed(tiny_home, tmp_path):
+def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_consumed(tiny_home, tmp_path, caplog):
     """How a run is stopped from outside (and how the Ray launcher's driver reaches its workers):
     the run stops after the step in flight with a checkpoint; the file is removed, so --resume goes on."""
+    import logging
+
     from training.stopping import STOP_FILE, stop_file_signal, write_stop_file
 
     assert stop_file_signal(tmp_path) == 0
     (tmp_path / STOP_FILE).write_text("")
     assert stop_file_signal(tmp_path) == signal.SIGTERM  # a bare `touch STOP`
     write_stop_file(tmp_path, signal.SIGINT)
-    r = train(tiny_cfg(tiny_home, tmp_path, steps=6))
+    with caplog.at_level(logging.WARNING, logger="training.trainer"):
+        r = train(tiny_cfg(tiny_home, tmp_path, steps=6))
+    assert any("STOP is there already" in m for m in caplog.messages)  # a leftover file would surprise otherwise
     assert (r.stopped_by, r.steps, Path(r.checkpoint).name) == ("SIGINT", 1, "checkpoint-0000001")
     assert not (tmp_path / STOP_FILE).exists()
     resumed = train(tiny_cfg(tiny_home, tmp_path, steps=3, resume=True))
