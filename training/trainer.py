@@ -281,6 +281,16 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             pending_rows.clear()
         return path
 
+    def close_window() -> bool:
+        """End a log window: its mean loss (unless every step was skipped) and its catalog summary."""
+        nonlocal window, window_rows
+        applied = bool(window)
+        if applied:
+            losses.append((step, sum(window) / len(window)))
+        pending_rows.append(_summary(window_rows))
+        window, window_rows = [], []
+        return applied
+
     if rank == 0 and stop_file_signal(out_dir):
         log.warning("%s is there already: this run stops after its first step (remove it to train on)", out_dir / STOP_FILE)
     start = time.time()
@@ -338,12 +348,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             window_rows.append(row)
             if monitor is not None:
                 monitor.log(row)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                if window:
-                    losses.append((step, sum(window) / len(window)))
-                    bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
-                pending_rows.append(_summary(window_rows))
-                window, window_rows = [], []
+            if (step % cfg.log_every == 0 or step == cfg.steps) and close_window():
+                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint()
             # one decision for all ranks: a rank that stopped alone would leave the others waiting
@@ -356,10 +362,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         bar.close()
         seconds = time.time() - start
         if window_rows:  # stopped inside a log window
-            if window:
-                losses.append((step, sum(window) / len(window)))
-            pending_rows.append(_summary(window_rows))
-            window, window_rows = [], []
+            close_window()
         if stop_code > 1 and rank == 0:
             remove_stop_file(out_dir)
         final = str(checkpoint_dir(out_dir, step))
