@@ -15,7 +15,8 @@ one step) against this machine's matmul peak measured in the same run at the sam
 
 Rows: "flag-dit" is the paper's layout (1-D RoPE, a [nextline] token per row: h more tokens than
 patches); "flag-dit axial" (``--models``) has no separator tokens, so its sequence is exactly the
-reference's. tokens/s counts image patches, the same for every row. "... compiled" rows (``--compile``)
+reference's. A model name ending in " aten" (``--models "flag-dit,flag-dit aten"``) runs its
+linears on aten's fp32 GEMM instead of oneDNN's (``modelzoo/linear.py``): the A/B of that choice. tokens/s counts image patches, the same for every row. "... compiled" rows (``--compile``)
 compile every transformer block in place, as ``TrainConfig(compile=True)`` does
 (``training.trainer.compile_blocks``, here with ``dynamic=False``); diffusers stays eager, the
 issue's baseline. Their compile time (the first step minus a steady one) is printed apart: round 1
@@ -43,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIZES = {"S": dict(dim=384, n_layers=12, n_heads=6), "B": dict(dim=768, n_layers=12, n_heads=12)}
 MODELS = ("flag-dit", "flag-dit axial", "diffusers")
 COMPILED = " compiled"  # suffix of a kind: the same model, blocks compiled
+ATEN = " aten"  # suffix of a kind: the same model, its linears on aten's MKL GEMM instead of oneDNN
 PEAK_N = 2048  # square matmul side for the peak measurement
 
 
@@ -71,8 +73,10 @@ def build(kind: str, size: str, cap_dim: int, latent: int):
         return model, forward
 
     from modelzoo import FlagDiT, get_config
+    from modelzoo.linear import set_onednn_linear
 
-    axial = kind == "flag-dit axial"
+    set_onednn_linear(not kind.endswith(ATEN))
+    axial = kind.removesuffix(ATEN) == "flag-dit axial"
     cfg = get_config("flag-dit-s", **s, cap_dim=cap_dim, rope="axial" if axial else "1d", sep_tokens=not axial)
     model = FlagDiT(cfg)
 
@@ -265,7 +269,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="few steps, one round")
     p.add_argument("--sizes", default="S")
     p.add_argument("--precisions", default="fp32,bf16")
-    p.add_argument("--models", default="flag-dit,diffusers", help=f"comma list of {', '.join(MODELS)}")
+    p.add_argument("--models", default="flag-dit,diffusers",
+                   help=f"comma list of {', '.join(MODELS)}; a ' aten' suffix turns the oneDNN linears off")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--latent", type=int, default=32, help="latent side; patch 2 gives (latent/2)^2 tokens")
     p.add_argument("--cap-len", type=int, default=32)

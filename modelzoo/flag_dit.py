@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from .linear import Linear  # oneDNN GEMM for CPU fp32 (see linear.py)
 from .config import FORMAT_VERSION, FlagDiTConfig, PatchOrder, QKNorm, RopeKind
 from .rope import Extrapolation, RopeScaling, apply_rope, attention_scale, rope_tables
 
@@ -151,14 +152,14 @@ class Attention(nn.Module):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_dim
         q_dim, kv_dim = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
-        self.qkv = nn.Linear(cfg.dim, q_dim + 2 * kv_dim, bias=False)  # fused wq | wk | wv
-        self.wo = nn.Linear(q_dim, cfg.dim, bias=False)
+        self.qkv = Linear(cfg.dim, q_dim + 2 * kv_dim, bias=False)  # fused wq | wk | wv
+        self.wo = Linear(q_dim, cfg.dim, bias=False)
         self.per_head_norm = cfg.qk_norm is QKNorm.RMSNORM
         self.q_norm = _qk_norm(cfg, q_dim)
         self.k_norm = _qk_norm(cfg, kv_dim)
         self.cross = cfg.cap_dim > 0
         if self.cross:
-            self.kv_y = nn.Linear(cfg.cap_dim, 2 * kv_dim, bias=False)  # fused wk_y | wv_y
+            self.kv_y = Linear(cfg.cap_dim, 2 * kv_dim, bias=False)  # fused wk_y | wv_y
             self.ky_norm = _qk_norm(cfg, kv_dim)
             self.gate = nn.Parameter(torch.zeros(self.n_heads))  # tanh(0) = 0: text off at init
 
@@ -239,9 +240,9 @@ class FeedForward(nn.Module):
 
     def __init__(self, dim: int, hidden_dim: int):
         super().__init__()
-        self.w1 = nn.Linear(dim, hidden_dim, bias=False)
-        self.w2 = nn.Linear(hidden_dim, dim, bias=False)
-        self.w3 = nn.Linear(dim, hidden_dim, bias=False)
+        self.w1 = Linear(dim, hidden_dim, bias=False)
+        self.w2 = Linear(hidden_dim, dim, bias=False)
+        self.w3 = Linear(dim, hidden_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
