@@ -12,6 +12,7 @@ one step) against this machine's matmul peak measured in the same run at the sam
     python bench/bench_step.py --quick          # a short run
     python bench/bench_step.py --profile        # where our step spends its time (torch.profiler)
     python bench/bench_step.py --compile        # adds "flag-dit compiled": each block torch.compile'd
+    python bench/bench_step.py --paired         # every model in one process, taking turns
 
 Rows: "flag-dit" is the paper's layout (1-D RoPE, a [nextline] token per row: h more tokens than
 patches); "flag-dit axial" (``--models``) has no separator tokens, so its sequence is exactly the
@@ -73,16 +74,83 @@ def build(kind: str, size: str, cap_dim: int, latent: int):
         return model, forward
 
     from modelzoo import FlagDiT, get_config
-    from modelzoo.linear import set_onednn_linear
+    from modelzoo.linear import Linear
 
-    set_onednn_linear(not kind.endswith(ATEN))
     axial = kind.removesuffix(ATEN) == "flag-dit axial"
     cfg = get_config("flag-dit-s", **s, cap_dim=cap_dim, rope="axial" if axial else "1d", sep_tokens=not axial)
     model = FlagDiT(cfg)
+    for m in model.modules():
+        if isinstance(m, Linear):
+            m.onednn = not kind.endswith(ATEN)
 
     def forward(x, t, cap, mask):
         return model(x.unsqueeze(2), t, cap_feats=cap, cap_mask=mask).squeeze(2)  # images: T = 1
     return model, forward
+
+
+def make_step(forward, opt, x, cap, mask, bf16: bool):
+    """One flow-matching training step; returns its (wall, CPU) seconds."""
+    import torch
+
+    device, B = x.device, x.shape[0]
+
+    def step() -> tuple[float, float]:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        t = torch.rand(B, device=device)
+        noise = torch.randn_like(x)
+        xt = t.view(-1, 1, 1, 1) * x + (1 - t.view(-1, 1, 1, 1)) * noise
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            v = forward(xt, t, cap, mask)
+        loss = (v.float() - (x - noise)).square().mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start, time.process_time() - cpu_start
+    return step
+
+
+def paired(args: argparse.Namespace, models: list[str]) -> None:
+    """Every model in this one process, taking turns every --steps steps, --rounds times: the
+    host's drift (this shared machine's speed moves by 10-20% within minutes) then hits all of them
+    within seconds of each other, not a minute apart as in the subprocess runs. No memory figures."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    B, L = args.batch, args.cap_len
+    x, cap = torch.randn(B, 4, args.latent, args.latent), torch.randn(B, L, args.cap_dim)
+    mask = torch.ones(B, L, dtype=torch.bool)
+    mask[B // 2 :, L // 2 :] = False
+    print(f"paired: {len(models)} models in one process, {args.steps} steps each per turn, {args.rounds} rounds, "
+          f"{args.warmup} warm-up steps, {args.threads or 'default'} threads; load {_loadavg()}")
+    for size in args.sizes:
+        for precision in args.precisions:
+            steps, times = {}, {}
+            for kind in models:
+                torch.manual_seed(0)
+                model, forward = build(kind, size, args.cap_dim, args.latent)
+                steps[kind] = make_step(forward, _adamw(list(model.parameters())), x, cap, mask, precision == "bf16")
+                times[kind] = []
+                for _ in range(args.warmup):  # compiled kinds compile here
+                    steps[kind]()
+            for round_ in range(args.rounds):
+                for kind in models:
+                    times[kind] += [steps[kind]()[0] for _ in range(args.steps)]
+                print(f"  round {round_ + 1} {size} {precision}: " + ", ".join(
+                    f"{k} {statistics.median(times[k][-args.steps:]) * 1e3:.0f}" for k in models)
+                    + f" ms; load {_loadavg()}", flush=True)
+            ref = statistics.median(times["diffusers"])
+            for kind in models:
+                med = statistics.median(times[kind])
+                # per round: the ratio of that round's medians, so a slow minute cancels out
+                per_round = [statistics.median(times["diffusers"][i:i + args.steps]) / statistics.median(times[kind][i:i + args.steps])
+                             for i in range(0, len(times[kind]), args.steps)]
+                print(f"{size} {precision} {kind:<32} {med * 1e3:6.0f} ms  {ref / med:5.2f}x diffusers "
+                      f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -101,24 +169,7 @@ def worker(args: argparse.Namespace) -> dict:
     cap = torch.randn(B, L, args.cap_dim, device=device)
     mask = torch.ones(B, L, dtype=torch.bool, device=device)
     mask[B // 2 :, L // 2 :] = False  # captions of different lengths, as in real batches
-    bf16 = args.precision == "bf16"
-
-    def step() -> tuple[float, float]:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        t = torch.rand(B, device=device)
-        noise = torch.randn_like(x)
-        xt = t.view(-1, 1, 1, 1) * x + (1 - t.view(-1, 1, 1, 1)) * noise
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            v = forward(xt, t, cap, mask)
-        loss = (v.float() - (x - noise)).square().mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start, time.process_time() - cpu_start
+    step = make_step(forward, opt, x, cap, mask, args.precision == "bf16")
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -285,6 +336,9 @@ def main() -> None:
     p.add_argument("--compile", action="store_true",
                    help='add "<model> compiled" rows for our models: every block torch.compile\'d in place '
                         "(dynamic=False, default mode), as `lumina train --compile`; diffusers stays eager")
+    p.add_argument("--paired", action="store_true",
+                   help="all models in one process, taking turns every --steps steps (the steadier ratio on a "
+                        "shared host; no memory figures)")
     p.add_argument("--cache-dir", help="Inductor cache of the compiled runs (default: a fresh temporary folder, "
                                        "so round 1 measures a cold compile)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -307,6 +361,9 @@ def main() -> None:
         models = [k for m in models for k in ((m, m + COMPILED) if m.startswith("flag-dit") else (m,))]
     if args.profile:
         profile(args)
+        return
+    if args.paired:
+        paired(args, models)
         return
     if args.compile and not args.cache_dir:  # removed at the end
         args.cache_dir = tempfile.mkdtemp(prefix="bench_step_inductor_")

@@ -86,7 +86,12 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
 
 
 class Linear(nn.Linear):
-    """nn.Linear (same parameters and state_dict keys) through `linear`."""
+    """nn.Linear (same parameters and state_dict keys) through `linear`; `onednn = False` on an
+    instance keeps that layer on F.linear (the benchmarks' A/B within one process)."""
+
+    onednn = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self.weight, self.bias)
+        if self.onednn:
+            return linear(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)

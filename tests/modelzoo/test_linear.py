@@ -88,9 +88,12 @@ def test_autocast_switched_off_and_non_fp32_inputs_take_f_linear():
         assert ONEDNN_OP not in _ops(lambda: lin(x))
         assert lin(x).dtype == torch.bfloat16
     assert ONEDNN_OP not in _ops(lambda: linear(x.double(), lin.weight.double()))
-    set_onednn_linear(False)
-    assert not onednn_linear_enabled()
+    lin.onednn = False  # this layer only
     assert ONEDNN_OP not in _ops(lambda: lin(x))
+    assert ONEDNN_OP in _ops(lambda: Linear(64, 32)(x))
+    set_onednn_linear(False)  # every layer
+    assert not onednn_linear_enabled()
+    assert ONEDNN_OP not in _ops(lambda: Linear(64, 32)(x))
 
 
 def test_flop_counter_counts_forward_and_backward():
