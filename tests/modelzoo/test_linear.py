@@ -127,3 +127,13 @@ def test_flag_dit_block_linears_use_it_and_keep_state_dict_keys():
     x, t = torch.randn(2, 4, 1, 8, 8), torch.rand(2)
     cap, mask = torch.randn(2, 5, 32), torch.ones(2, 5, dtype=torch.bool)
     assert ONEDNN_OP in _ops(lambda: model(x, t, cap_feats=cap, cap_mask=mask))
+
+
+def test_every_f_linear_fallback_keeps_the_bias():
+    lin = Linear(64, 32)
+    torch.nn.init.normal_(lin.bias)  # a bias a dropped one would show
+    x = torch.randn(16, 64)
+    want = F.linear(x, lin.weight, lin.bias)
+    torch.testing.assert_close(linear(x.double(), lin.weight.double(), lin.bias.double()), want.double(), rtol=1e-5, atol=1e-5)
+    lin.onednn = False
+    torch.testing.assert_close(lin(x), want)
