@@ -1,10 +1,11 @@
 """nn.Linear whose CPU fp32 forward and input gradient run on oneDNN's GEMM.
 
-Why: on this CPU (torch 2.14, one thread, M = 2176 tokens, K and N 384-1152, the S-size block's
-shapes) oneDNN (`torch.ops.mkldnn._linear_pointwise`, the kernel Inductor uses for frozen
+Why: on this machine's CPU on 2026-12-04 (an AMD EPYC with AVX-512, no AMX; torch 2.14, one
+thread, M = 2176 tokens, K and N 384-1152, the S-size block's shapes) oneDNN (`torch.ops.mkldnn._linear_pointwise`, the kernel Inductor uses for frozen
 inference weights) runs y = x W^T and dx = g W at 95-105 GFLOP/s, where aten's fp32 `mm`
 (MKL sgemm) runs 75-93. For dW = g^T x MKL is as fast or faster, so dW stays `mm`.
-Everywhere else (autocast, low precision, GPU, no mkldnn) this is F.linear.
+Everywhere else (autocast, low precision, GPU, no mkldnn) this is F.linear. MKL's sgemm may do
+better on Intel CPUs: `python bench/bench_linear_gemm.py` tells, in a minute.
 
 Set LUMINA_ONEDNN_LINEAR=0 (read at import) or call `set_onednn_linear(False)` to compare.
 The op is a `torch.library.custom_op`, so torch.compile keeps it whole (Inductor's own lowering
