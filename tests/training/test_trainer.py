@@ -71,8 +71,8 @@ def test_ema_after_known_weights_equals_the_closed_form(tiny_home, tmp_path):
             p.normal_(0, 0.05)
     start.save_pretrained(tmp_path / "start")
     n, D = 5, 0.3
-    r = train(tiny_cfg(tiny_home, tmp_path / "run", steps=n, ema_decay=D, checkpoint_every=1, keep_last=n,
-                       init_from=str(tmp_path / "start")))
+    train(tiny_cfg(tiny_home, tmp_path / "run", steps=n, ema_decay=D, checkpoint_every=1, keep_last=n,
+                   init_from=str(tmp_path / "start")))
     weights = [{k: v for k, v in start.state_dict().items()}]
     for k in range(1, n + 1):
         raw = load_file(str(tmp_path / "run" / f"checkpoint-{k:07d}" / "train_state.safetensors"))
