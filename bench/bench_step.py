@@ -12,7 +12,7 @@ one step) against this machine's matmul peak measured in the same run at the sam
     python bench/bench_step.py --quick          # a short run
     python bench/bench_step.py --profile        # where our step spends its time (torch.profiler)
     python bench/bench_step.py --compile        # adds "flag-dit compiled": each block torch.compile'd
-    python bench/bench_step.py --paired         # every model in one process, taking turns
+    python bench/bench_step.py --paired         # every model in one process, taking turns (no memory figures)
 
 Rows: "flag-dit" is the paper's layout (1-D RoPE, a [nextline] token per row: h more tokens than
 patches); "flag-dit axial" (``--models``) has no separator tokens, so its sequence is exactly the
@@ -127,9 +127,12 @@ def paired(args: argparse.Namespace, models: list[str]) -> None:
     mask[B // 2 :, L // 2 :] = False
     print(f"paired: {len(models)} models in one process, {args.steps} steps each per turn, {args.rounds} rounds, "
           f"{args.warmup} warm-up steps, {args.threads or 'default'} threads; load {_loadavg()}")
+    peak = matmul_peak(args)
+    print("matmul peak (%d^2, same threads): " % PEAK_N
+          + ", ".join(f"{k} {v['wall']:.0f} GFLOP/s" for k, v in peak.items()), flush=True)
     for size in args.sizes:
         for precision in args.precisions:
-            steps, times = {}, {}
+            steps, times, flops = {}, {}, {}
             for kind in models:
                 torch.manual_seed(0)
                 model, forward = build(kind, size, args.cap_dim, args.latent)
@@ -137,6 +140,7 @@ def paired(args: argparse.Namespace, models: list[str]) -> None:
                 times[kind] = []
                 for _ in range(args.warmup):  # compiled kinds compile here
                     steps[kind]()
+                flops[kind] = step_flops(steps[kind], kind.endswith(COMPILED))
             for round_ in range(args.rounds):
                 for kind in models:
                     times[kind] += [steps[kind]()[0] for _ in range(args.steps)]
@@ -149,8 +153,10 @@ def paired(args: argparse.Namespace, models: list[str]) -> None:
                 # per round: the ratio of that round's medians, so a slow minute cancels out
                 per_round = [statistics.median(times["diffusers"][i:i + args.steps]) / statistics.median(times[kind][i:i + args.steps])
                              for i in range(0, len(times[kind]), args.steps)]
+                achieved = flops[kind] / med / 1e9
                 print(f"{size} {precision} {kind:<32} {med * 1e3:6.0f} ms  {ref / med:5.2f}x diffusers "
-                      f"(per round {min(per_round):.2f}-{max(per_round):.2f}x)")
+                      f"(per round {min(per_round):.2f}-{max(per_round):.2f}x); {flops[kind] / 1e9:5.1f} GFLOP, "
+                      f"{achieved:4.0f} GFLOP/s = {achieved / peak[precision]['wall']:4.0%} of the {precision} matmul peak")
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -186,8 +192,6 @@ def worker(args: argparse.Namespace) -> dict:
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = _peak_rss_mb() - baseline
-    from torch.utils.flop_counter import FlopCounterMode
-
     out = {}
     if compiled:
         from torch._dynamo.utils import counters
@@ -198,14 +202,21 @@ def worker(args: argparse.Namespace) -> dict:
                    graphs=counters["stats"]["unique_graphs"], graph_breaks=sum(counters["graph_break"].values()),
                    frames=counters["frames"]["ok"], fx_cache_hits=counters["inductor"]["fxgraph_cache_hit"],
                    fx_cache_misses=counters["inductor"]["fxgraph_cache_miss"])
-    # matmuls and attention, forward + backward; counted eagerly (a dispatch mode would only
-    # make dynamo recompile), the compiled graphs run the same matmuls
+    n_params = sum(p.numel() for p in model.parameters())
+    return dict(wall=[w for w, _ in measured], cpu=[c for _, c in measured], flops=step_flops(step, compiled),
+                peak_mb=peak, params=n_params, device=str(device), **out)
+
+
+def step_flops(step, compiled: bool) -> int:
+    """Matmul and attention FLOPs of one step, forward + backward, counted on one more step: eagerly
+    (a dispatch mode would only make dynamo recompile); the compiled graphs run the same matmuls."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     stance = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
     with stance, FlopCounterMode(display=False) as counter:
         step()
-    n_params = sum(p.numel() for p in model.parameters())
-    return dict(wall=[w for w, _ in measured], cpu=[c for _, c in measured], flops=counter.get_total_flops(),
-                peak_mb=peak, params=n_params, device=str(device), **out)
+    return counter.get_total_flops()
 
 
 def matmul_peak(args: argparse.Namespace) -> dict:
