@@ -6,7 +6,8 @@ Equal hidden size, depth, heads, image patches (tokens), caption and batch (defa
 both alike. Reported: the median step over all rounds, in wall time and in process CPU time (on
 a shared machine the CPU time of a 1-thread run is the steadier of the two), the ratio to
 diffusers in both, and the achieved matmul FLOP/s (FLOPs counted by torch's FlopCounterMode on
-one step) against this machine's matmul peak measured in the same run at the same thread count.
+one step; SDPA's CPU kernels, which it counts as 0, with the formulas of its CUDA kernels) against
+this machine's matmul peak measured in the same run at the same thread count.
 
     python bench/bench_step.py                  # S, fp32 and bf16 autocast, 1 thread
     python bench/bench_step.py --quick          # a short run
@@ -214,9 +215,26 @@ def step_flops(step, compiled: bool) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     stance = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
-    with stance, FlopCounterMode(display=False) as counter:
+    with stance, FlopCounterMode(display=False, custom_mapping=_cpu_flash_attention_flops()) as counter:
         step()
     return counter.get_total_flops()
+
+
+def _cpu_flash_attention_flops() -> dict:
+    """FlopCounterMode has formulas for SDPA's CUDA kernels only: the CPU flash kernels would count
+    0. They get the CUDA kernels' counts (the backward's recomputed scores included)."""
+    import torch
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    def forward(query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(query, key, value)
+
+    def backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_backward_flop_count(grad_out, query, key, value)
+
+    aten = torch.ops.aten
+    return {aten._scaled_dot_product_flash_attention_for_cpu: forward,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: backward}
 
 
 def matmul_peak(args: argparse.Namespace) -> dict:
