@@ -5,10 +5,12 @@
 
 Each module (bench/mutation/modules.toml) is run in its own scratch copy of the working tree
 (mutmut writes a `mutants/` tree and a setup.cfg; the shared tree is never touched), mutating
-only its files and running only its own tests. The report goes to bench/mutation/REPORT.md and
-stdout: per module mutants, killed, equivalent, survived and time; every survivor's diff; and the
-reason for each mutant judged equivalent, read from bench/mutation/equivalent.toml (reviewed by
-hand; a judgement is matched by function and changed lines, so it survives renumbering).
+only its files and running only its own tests. The report goes to stdout and to
+bench/mutation/REPORT.md when it covers every module (else to REPORT-partial.md in --work, so a run
+of some modules never drops the others' rows from the committed report): per module mutants,
+killed, equivalent, survived and time; every survivor's diff; and the reason for each mutant
+judged equivalent, read from bench/mutation/equivalent.toml (reviewed by hand; a judgement is
+matched by function and changed lines, so it survives renumbering).
 """
 
 from __future__ import annotations
@@ -284,12 +286,20 @@ def report(results: list[ModuleResult], total_seconds: float, load: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def report_path(results: list[ModuleResult], all_modules: list[str], work: Path) -> Path:
+    """The committed whole-run report, only if this report has a result for every module: a run of
+    some modules (MODULES=...) must not replace the others' rows with nothing."""
+    covered = {r.name for r in results if r.mutants}
+    return HERE / "REPORT.md" if covered >= set(all_modules) else work / "REPORT-partial.md"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("modules", nargs="*", help="names from modules.toml (default: all)")
     ap.add_argument("--max-children", type=int, default=2)
     ap.add_argument("--work", type=Path, default=REPO / "runs" / "mutation")
-    ap.add_argument("--report", type=Path, default=HERE / "REPORT.md")
+    ap.add_argument("--report", type=Path, help="where the report goes (default: bench/mutation/REPORT.md when it "
+                    "covers every module of modules.toml, else REPORT-partial.md in --work)")
     ap.add_argument("--report-only", action="store_true", help="rebuild the report from the last runs in --work")
     ap.add_argument("--rerun-survivors", action="store_true",
                     help="rerun the given modules' surviving mutants against today's tests, then report all stored runs")
@@ -327,8 +337,11 @@ def main() -> int:
               f"{results[-1].cpu_seconds or 0:.0f} s CPU", flush=True)
     total = sum(r.seconds for r in results) if args.report_only else time.monotonic() - start
     text = report(results, total, "per module in the table" if args.report_only else load)
-    args.report.write_text(text)
     print(text)
+    path = args.report or report_path(results, list(modules), args.work)
+    path.write_text(text)
+    if path != HERE / "REPORT.md" and args.report is None:
+        print(f"bench/mutation/REPORT.md kept (it is replaced only by a report of every module); this one: {path}")
     return 0 if all(r.error is None for r in results) else 1
 
 
