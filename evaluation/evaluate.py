@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 from training.data import Example, NullCaption, load_examples
 
 MODALITY_EVALUATORS = {
@@ -35,7 +36,7 @@ class EvalConfig:
     grid_size: int = 16
     steps: int = 30
     solver: str = "euler"
-    cfg_scale: float = 3.0
+    cfg_scale: float = DEFAULT_CFG_SCALE  # the same as lumina sample's
     shift: float = 1.0
     batch_size: int = 100
     seed: int = 0

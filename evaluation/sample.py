@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from modelzoo.transport.inference import DEFAULT_CFG_SCALE
+
 SAMPLE_WRITERS = {
     "image": "evaluation.image.render:save_images",
     "video": "evaluation.video.render:save_samples",
@@ -31,7 +33,7 @@ class SampleConfig:
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: the training one)
     num: int = 1  # samples per prompt
     steps: int = 30
-    cfg: float = 4.0  # classifier-free guidance scale
+    cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)
     shift: float = 1.0
     solver: str = "euler"
     seed: int = 0

@@ -117,7 +117,8 @@ def _sample(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
     add_common_args(p)
     add_config_args(p, SampleConfig, skip=("cfg",))
-    p.add_argument("--cfg", type=float, dest="cfg", help="classifier-free guidance scale (default: 4.0)")
+    p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
+                   help=f"classifier-free guidance scale (default: {SampleConfig.cfg}, as lumina evaluate's)")
     p.add_argument("--text", dest="prompt", help="same as --prompt (speech)")
     p.add_argument("--views", dest="frames", type=int, help="multi-view: the number of views (same as --frames)")
     a = p.parse_args(argv)

@@ -28,6 +28,10 @@ from .flow_matching import interpolate, inverse_time_shift, time_shift
 from .samplers import Solver, integrate
 from .tree import Batch, batch_size, flatten, tree_map
 
+# The guidance `lumina sample` and `lumina evaluate` start from, so a checkpoint is judged at the
+# scale it is sampled at (the paper's image setting; demos may set their own, and say so).
+DEFAULT_CFG_SCALE = 4.0
+
 
 @dataclass
 class Composition:
