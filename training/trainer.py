@@ -12,6 +12,7 @@ exactly what one process sees with the same global batch.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from training.buckets import BatchBudget
+from training.checkpoint_writer import CheckpointWriter
 from training.data import NullCaption
 from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
@@ -90,6 +92,12 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps; 0: only the final checkpoint
     keep_last: int = 3  # checkpoints kept on disk (the catalog keeps every registration)
     resume: bool = False  # continue from the newest resumable checkpoint in out_dir
+    async_checkpoint: bool = field(default=False, metadata={"help": (
+        "write checkpoints in a background thread: training waits only for an in-memory copy of the "
+        "state (one more copy of weights, EMA and AdamW moments, kept for the run). Pays where a core "
+        "is free for the writer (GPU training, or --num-threads below the cores); on a CPU run using "
+        "every core it slowed training (bench/bench_async_checkpoint.py). FSDP2 runs write "
+        "synchronously (default: off)")})
     init_from: str | None = None  # checkpoint folder whose weights start a new stage (fresh optimizer and data)
     # scale
     launcher: str = field(default="local", metadata={"help": "local: this process, or each torchrun process; "
@@ -129,6 +137,7 @@ class TrainResult:
     tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
     stopped_by: str | None = None  # before `steps`: "max_seconds", or the signal's name ("SIGTERM", "SIGINT")
     skipped_steps: int = 0  # steps whose update was skipped for a non-finite gradient norm
+    checkpoint_seconds: float = 0.0  # the training loop's time in checkpoints (with async_checkpoint: the copies and waits)
 
 
 # on_checkpoint(folder, step, log-window summaries since the previous checkpoint): rank 0, once the folder is complete
@@ -268,18 +277,31 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = []
-    written: list[str] = []
+    written: list[str] = []  # published, oldest first (a write in flight is not here yet)
     ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape))
+    if cfg.async_checkpoint and cfg.parallel == "fsdp" and rank == 0:
+        log.warning("async_checkpoint: FSDP2 runs write their sharded checkpoints synchronously")
+    writer = CheckpointWriter(asynchronous=cfg.async_checkpoint and cfg.parallel != "fsdp")
+    checkpoint_seconds = 0.0
 
-    def checkpoint() -> str:
-        path = _save_checkpoint(out_dir, step, rank, model, ema, opt, sched, position, losses, window, ctx)
-        if rank == 0:
+    def checkpoint(wait: bool = False) -> None:
+        """Write (or start writing) this step's checkpoint; rank 0 registers it once it is published."""
+        nonlocal checkpoint_seconds
+        t0 = time.perf_counter()
+        at, rows = step, list(pending_rows)  # the callback may run after training has moved on
+        pending_rows.clear()
+
+        def published(path: str) -> None:
             written.append(path)
             prune(out_dir, max(cfg.keep_last, 1))
             if on_checkpoint is not None:
-                on_checkpoint(path, step, list(pending_rows))
-            pending_rows.clear()
-        return path
+                on_checkpoint(path, at, rows)
+
+        _save_checkpoint(out_dir, step, rank, model, ema, opt, sched, position, losses, window, ctx, writer,
+                         published if rank == 0 else None)
+        if wait:
+            writer.wait()
+        checkpoint_seconds += time.perf_counter() - t0
 
     def close_window() -> bool:
         """End a log window: its mean loss (unless every step was skipped) and its catalog summary."""
@@ -365,12 +387,16 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             close_window()
         if stop_code > 1 and rank == 0:
             remove_stop_file(out_dir)
+        t0 = time.perf_counter()
+        writer.wait()  # the last periodic checkpoint: published (or its error raised) before the final one
+        checkpoint_seconds += time.perf_counter() - t0
         final = str(checkpoint_dir(out_dir, step))
         if not written or written[-1] != final:
-            final = checkpoint()
+            checkpoint(wait=True)
     finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
         if hasattr(loader, "close"):
             loader.close()
+        writer.close()
     curve = monitor.close() if monitor is not None else None
     barrier()
     stopped_by = None
@@ -380,7 +406,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
                        padding_fraction=sum(pads) / len(pads) if pads else 0.0,
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
-                       stopped_by=stopped_by, skipped_steps=skipped)
+                       stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds)
 
 
 def _suspects(keys: list[str], per_sample: torch.Tensor) -> str:
@@ -414,40 +440,59 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,
-                     losses: list, window: list, ctx: dict) -> str:
-    """Every rank calls this. FSDP2: each rank writes its own shards of the training state, and rank
-    0 assembles the EMA weights from them on disk; otherwise rank 0 writes whole tensors."""
+                     losses: list, window: list, ctx: dict, writer: CheckpointWriter,
+                     published: Callable[[str], None] | None) -> None:
+    """Every rank calls this; rank 0 calls `published(folder)` once the folder is complete. FSDP2:
+    each rank writes its own shards of the training state, and rank 0 assembles the EMA weights
+    from them on disk. Otherwise rank 0 writes whole tensors, through `writer`: now, or from a
+    snapshot in the background."""
     cfg: TrainConfig = ctx["cfg"]
-    sharded = cfg.parallel == "fsdp"
     final = checkpoint_dir(out_dir, step)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
-    state = {"step": step, "position": [position.epoch, position.index], "scheduler": sched.state_dict(),
-             "losses": losses, "window": window}
-    if sharded:
+    state = {"step": step, "position": [position.epoch, position.index], "scheduler": copy.deepcopy(sched.state_dict()),
+             "losses": list(losses), "window": list(window)}
+    name, version = ctx["manifest"]
+    info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
+            "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": list(losses)}
+    if cfg.parallel == "fsdp":
         state.update(sharded=True, param_groups=save_sharded(tmp, model, opt, ema.module))
-    else:
-        tensors, opt_info = state_tensors(full_state_dict(model), opt.state_dict())
-    if rank == 0:
-        if sharded:
+        if rank == 0:
             ema.module.save_config(tmp)
             publish_weights(tmp, list(ema.module.state_dict()))
-        else:
-            ema.module.save_pretrained(tmp)
-        shutil.copy(cfg.null_caption, tmp / "null_caption.npz")
-        _copy_encoder_infos(Path(cfg.null_caption).parent.parent, ctx["encoders"], tmp)
-        name, version = ctx["manifest"]
-        info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
-                "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": losses}
-        (tmp / "training.json").write_text(json.dumps(info, indent=1))
-        if sharded:
+            _write_beside(tmp, cfg, ctx, info)
             (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
-        else:
+            publish(tmp, final)
+            published(str(final))
+        barrier()
+        return
+    tensors, opt_info = state_tensors(full_state_dict(model), opt.state_dict())
+    if rank == 0:
+        # a write in the background must not read tensors training goes on updating
+        tensors = writer.stage(tensors, "state")
+        weights = {k: v.contiguous() for k, v in writer.stage(ema.module.state_dict(), "ema").items()}
+        opt_info = copy.deepcopy(opt_info)
+
+        def write() -> None:
+            from safetensors.torch import save_file
+
+            ema.module.save_config(tmp)  # as save_pretrained, from the snapshot
+            save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            _write_beside(tmp, cfg, ctx, info)
             write_state(tmp, tensors, {**state, **opt_info})
-        publish(tmp, final)
+            publish(tmp, final)
+            published(str(final))
+
+        writer.submit(write)
     barrier()
-    return str(final)
+
+
+def _write_beside(tmp: Path, cfg: "TrainConfig", ctx: dict, info: dict) -> None:
+    """What a checkpoint carries besides weights and state: null caption, encoder infos, training.json."""
+    shutil.copy(cfg.null_caption, tmp / "null_caption.npz")
+    _copy_encoder_infos(Path(cfg.null_caption).parent.parent, ctx["encoders"], tmp)
+    (tmp / "training.json").write_text(json.dumps(info, indent=1))
 
 
 def _copy_encoder_infos(encoders_dir: Path, fingerprints: dict[str, str], ckpt: Path) -> None:

@@ -1,0 +1,147 @@
+"""async_checkpoint: checkpoints written beside training hold the state of their own step, are
+registered in order, and a failed write stops the run with its error."""
+
+import json
+import logging
+import threading
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import training.trainer as trainer
+from training.checkpoint_writer import CheckpointWriter
+from training.ema import ModelEMA
+from training.trainer import train
+
+from .test_trainer import tiny_cfg
+
+STEPS, EVERY = 6, 2
+
+
+def _run(tiny_home, out, **kw):
+    calls = []
+    hook = lambda path, step, rows: calls.append((path.rsplit("/", 1)[-1], step, [(r["step"], r["train_fm_loss"]) for r in rows]))  # noqa: E731
+    result = train(tiny_cfg(tiny_home, out, steps=STEPS, checkpoint_every=EVERY, log_every=1, shuffle_buffer=16, **kw), hook)
+    return result, calls
+
+
+def test_async_checkpoints_hold_their_own_steps_state_while_training_goes_on(tiny_home, tmp_path, monkeypatch):
+    """Each write is held back until training has taken the next step (which moves weights, EMA and
+    AdamW's moments), so a write that read live tensors would record the later state."""
+    sync, sync_calls = _run(tiny_home, tmp_path / "sync")
+
+    updates = {"n": 0}
+    moved_on = threading.Condition()
+    real_update, real_beside = ModelEMA.update, trainer._write_beside
+
+    def counting_update(self, model, step):
+        real_update(self, model, step)
+        with moved_on:
+            updates["n"] += 1
+            moved_on.notify_all()
+
+    def held_back(tmp, cfg, ctx, info):
+        at = info["steps"]
+        if at < STEPS:  # the final checkpoint has no next step to wait for
+            with moved_on:
+                assert moved_on.wait_for(lambda: updates["n"] > at, timeout=60), "training did not go on during the write"
+        real_beside(tmp, cfg, ctx, info)
+
+    monkeypatch.setattr(ModelEMA, "update", counting_update)
+    monkeypatch.setattr(trainer, "_write_beside", held_back)
+    held, held_calls = _run(tiny_home, tmp_path / "async", async_checkpoint=True)
+
+    assert held.losses == sync.losses and len(held.losses) == STEPS
+    assert held_calls == sync_calls and [c[1] for c in held_calls] == [2, 4, 6]
+    assert [p.rsplit("/", 1)[-1] for p in held.checkpoints] == [f"checkpoint-{s:07d}" for s in (2, 4, 6)]
+    for step in (2, 4, 6):
+        name = f"checkpoint-{step:07d}"
+        for file in ("model.safetensors", "train_state.safetensors"):
+            a, b = (load_file(str(tmp_path / run / name / file)) for run in ("sync", "async"))
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), (name, file)
+        a, b = (json.loads((tmp_path / run / name / "train_state.json").read_text()) for run in ("sync", "async"))
+        assert a == b, name
+    assert held.checkpoint_seconds > 0 and sync.checkpoint_seconds > 0
+
+
+def test_a_stop_right_after_a_checkpoint_in_flight_publishes_and_registers_it_once(tiny_home, tmp_path, monkeypatch):
+    """Stopped at a step that has just started its checkpoint: the run waits for that write instead
+    of writing and registering the same step again."""
+    import signal
+
+    from training.stopping import write_stop_file
+
+    out = tmp_path / "run"
+    real_update, real_beside = ModelEMA.update, trainer._write_beside
+
+    def stop_after_second_step(self, model, step):
+        real_update(self, model, step)
+        if step == 1:  # read after this step's checkpoint (step 2)
+            write_stop_file(out, signal.SIGTERM)
+
+    def slow_beside(*args):
+        time.sleep(0.5)  # still in flight when the loop ends
+        real_beside(*args)
+
+    monkeypatch.setattr(ModelEMA, "update", stop_after_second_step)
+    monkeypatch.setattr(trainer, "_write_beside", slow_beside)
+    result, calls = _run(tiny_home, out, async_checkpoint=True)
+    assert result.stopped_by == "SIGTERM" and result.steps == 2
+    assert [c[:2] for c in calls] == [("checkpoint-0000002", 2)]
+    assert [p.rsplit("/", 1)[-1] for p in result.checkpoints] == ["checkpoint-0000002"]
+
+
+def test_a_failed_background_write_stops_the_run_with_its_error(tiny_home, tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer, "write_state", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _run(tiny_home, tmp_path / "run", async_checkpoint=True)
+    assert not list((tmp_path / "run").glob("checkpoint-*"))  # nothing published half written
+    assert not [t for t in threading.enumerate() if t.name.startswith("checkpoint-writer")]
+
+
+def test_writer_runs_one_write_at_a_time_in_order():
+    writer, done = CheckpointWriter(asynchronous=True), []
+
+    def slow():
+        time.sleep(0.2)
+        done.append("first")
+
+    writer.submit(slow)
+    assert done == []  # submit returned while the write runs
+    writer.submit(lambda: done.append("second"))
+    assert done == ["first"]  # the second submit waited for the first write
+    writer.wait()
+    assert done == ["first", "second"]
+    writer.close()
+
+    inline = CheckpointWriter(asynchronous=False)
+    inline.submit(lambda: done.append("inline"))
+    assert done[-1] == "inline" and not inline.asynchronous
+
+
+def test_close_logs_the_writes_error_instead_of_raising(caplog):
+    writer = CheckpointWriter(asynchronous=True)
+    writer.submit(lambda: 1 / 0)
+    with caplog.at_level(logging.ERROR, logger="training.checkpoint_writer"):
+        writer.close()
+    assert "checkpoint being written" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
+def test_staging_reuses_its_buffers_only_once_the_write_reading_them_is_done():
+    writer, live = CheckpointWriter(asynchronous=True), torch.zeros(4)
+    first = writer.stage({"w": live}, "state")
+    assert first["w"] is not live  # a copy: training may change `live` now
+    release, seen = threading.Event(), []
+    writer.submit(lambda: (release.wait(1.0), seen.append(first["w"].clone())))  # a slow write of step 1
+    live.fill_(1.0)  # training goes on
+    second = writer.stage({"w": live}, "state")  # must not refill the buffer under the write
+    release.set()
+    writer.wait()
+    assert torch.equal(seen[0], torch.zeros(4)) and torch.equal(second["w"], torch.ones(4))
+    assert second["w"].data_ptr() == first["w"].data_ptr()  # reused: no fresh pages to fault in per checkpoint
+    writer.close()
