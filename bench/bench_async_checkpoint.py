@@ -10,6 +10,7 @@ previous write), and the ratios.
 
     .venv/bin/python bench/bench_async_checkpoint.py                 # flag-dit-b (131M), 2 rounds
     .venv/bin/python bench/bench_async_checkpoint.py --config flag-dit-s --batch 8 --latent 32
+    python bench/bench_async_checkpoint.py --device cuda --batch 16 --latent 64 --steps 30 --every 10  # bench/gpu_checks.sh
 
 A small batch keeps the step short, as on a GPU, where the step is short next to a checkpoint.
 """
@@ -39,7 +40,8 @@ def one_round(args, asynchronous: bool, root: Path) -> tuple[float, float, int]:
     from training.trainer import TrainConfig, _save_checkpoint
 
     torch.manual_seed(0)
-    model = FlagDiT(get_config(args.config, in_channels=4, cap_dim=64))
+    device = torch.device(args.device)
+    model = FlagDiT(get_config(args.config, in_channels=4, cap_dim=64)).to(device)
     ema = ModelEMA(model, 0.999)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
@@ -51,8 +53,8 @@ def one_round(args, asynchronous: bool, root: Path) -> tuple[float, float, int]:
     ctx = dict(cfg=cfg, encoders={}, manifest=("bench", 1), latent_shape=[4, 1, args.latent, args.latent])
     writer = CheckpointWriter(asynchronous)
     B = args.batch
-    x1 = torch.randn(B, 4, 1, args.latent, args.latent)  # [B, C, T, H, W]: images, T = 1
-    cap, mask = torch.randn(B, 8, 64), torch.ones(B, 8, dtype=torch.bool)
+    x1 = torch.randn(B, 4, 1, args.latent, args.latent, device=device)  # [B, C, T, H, W]: images, T = 1
+    cap, mask = torch.randn(B, 8, 64, device=device), torch.ones(B, 8, dtype=torch.bool, device=device)
     in_checkpoints, written = 0.0, []
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
@@ -70,6 +72,8 @@ def one_round(args, asynchronous: bool, root: Path) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     writer.wait()  # a run ends with its last checkpoint on disk
     in_checkpoints += time.perf_counter() - t0
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     wall = time.perf_counter() - start
     writer.close()
     shutil.rmtree(out, ignore_errors=True)
@@ -85,8 +89,12 @@ def main() -> None:
     p.add_argument("--every", type=int, default=3, help="a checkpoint every N steps")
     p.add_argument("--rounds", type=int, default=2, help="rounds per mode, alternating which goes first")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, all cores)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--cpu-smoke", action="store_true", help="a tiny model, a few steps, one round (the script works)")
     p.add_argument("--dir", default=None, help="where checkpoints are written (default: a temporary folder)")
     args = p.parse_args()
+    if args.cpu_smoke:
+        args.config, args.device, args.steps, args.every, args.rounds = "flag-dit-tiny", "cpu", 4, 2, 1
 
     import torch
 

@@ -4,7 +4,9 @@
 #   1. bench/gpu_flagdit_600m.py: bf16 TFLOP/s of flag-dit-600m at ~4,096 tokens and its fraction of
 #      a bf16 matmul peak measured in the same run, eager and torch.compile'd;
 #   2. bench/gpu_fsdp2.py under torchrun: FSDP2 with bf16 parameters and fp32 reduction (and with
-#      activation checkpointing): step time, peak memory, and the checkpoint round trip.
+#      activation checkpointing): step time, peak memory, and the checkpoint round trip;
+#   3. bench/bench_async_checkpoint.py on the GPU: what a checkpoint costs the loop, written
+#      synchronously and in the background (--async-checkpoint), flag-dit-b (about a minute).
 # Output goes to the terminal and to ${OUT:-gpu_checks_out}/ (one log per part).
 #
 #   bash bench/gpu_checks.sh            # on a GPU machine
@@ -32,4 +34,9 @@ part flagdit600m_eager "$py" bench/gpu_flagdit_600m.py $smoke
 part flagdit600m_compiled "$py" bench/gpu_flagdit_600m.py --compile $smoke
 part fsdp2 "$py" -m torch.distributed.run --standalone --nproc_per_node=1 bench/gpu_fsdp2.py $smoke --json "$out/fsdp2.json"
 part fsdp2_checkpointing "$py" -m torch.distributed.run --standalone --nproc_per_node=1 bench/gpu_fsdp2.py --grad-checkpointing $smoke --json "$out/fsdp2_checkpointing.json"
+if [ "$smoke" = "--cpu-smoke" ]; then
+  part async_checkpoint "$py" bench/bench_async_checkpoint.py --cpu-smoke
+else
+  part async_checkpoint "$py" bench/bench_async_checkpoint.py --device cuda --batch 16 --latent 64 --steps 30 --every 10
+fi
 exit $status

@@ -31,3 +31,12 @@ def test_flagdit_600m_benchmark_runs_on_a_tiny_model():
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "TFLOP/s" in proc.stdout and "of peak" in proc.stdout
+
+
+def test_async_checkpoint_benchmark_runs_on_a_tiny_model():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_async_checkpoint.py"), "--cpu-smoke"], env=ENV,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rounds = [line for line in proc.stdout.splitlines() if line.startswith("round 1")]
+    assert len(rounds) == 2 and all(line.endswith("in 2 checkpoints") for line in rounds), proc.stdout
+    assert "async / sync = " in proc.stdout
