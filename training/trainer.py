@@ -283,11 +283,13 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         log.warning("async_checkpoint: FSDP2 runs write their sharded checkpoints synchronously")
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint and cfg.parallel != "fsdp")
     checkpoint_seconds = 0.0
+    checkpointed_at = None  # the step of the last checkpoint begun, the same on every rank
 
     def checkpoint(wait: bool = False) -> None:
         """Write (or start writing) this step's checkpoint; rank 0 registers it once it is published."""
-        nonlocal checkpoint_seconds
+        nonlocal checkpoint_seconds, checkpointed_at
         t0 = time.perf_counter()
+        checkpointed_at = step
         at, rows = step, list(pending_rows)  # the callback may run after training has moved on
         pending_rows.clear()
 
@@ -391,7 +393,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         writer.wait()  # the last periodic checkpoint: published (or its error raised) before the final one
         checkpoint_seconds += time.perf_counter() - t0
         final = str(checkpoint_dir(out_dir, step))
-        if not written or written[-1] != final:
+        # not `written`: only rank 0 publishes, and every rank must take this decision alike
+        if checkpointed_at != step:
             checkpoint(wait=True)
     finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
         if hasattr(loader, "close"):

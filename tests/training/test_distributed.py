@@ -157,3 +157,24 @@ def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, paralle
         ray.shutdown()
     assert result.steps == 3 and Path(result.checkpoint, "model.safetensors").exists()
     assert len(losses(tmp_path / "ray")) == 3
+
+
+@pytest.mark.slow
+def test_two_ranks_stopped_right_after_a_periodic_checkpoint_agree_it_is_the_last(tiny_home, tmp_path):
+    """A STOP file read after step 1, which has just checkpointed: every rank must see that checkpoint
+    as the final one (only rank 0 publishes, so a rank that went by its own list of published
+    folders would start another checkpoint alone and hang in its collectives)."""
+    import signal
+
+    from training.stopping import write_stop_file
+
+    home = own_home(tiny_home, tmp_path)
+    write_stop_file(tmp_path / "ddp", signal.SIGTERM)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
+           "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
+           "--out-dir", str(tmp_path / "ddp"), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
+           "--steps", "3", "--checkpoint-every", "1", "--batch-size", "8", "--num-threads", "1"]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)  # the bug: a hang
+    # each rank exits 143 (stopped by SIGTERM), which torchrun reports as its ranks' failure
+    assert "exitcode: 143" in proc.stderr and "stopped by SIGTERM at step 1" in proc.stderr, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "ddp").glob("checkpoint-*")) == ["checkpoint-0000001"]
