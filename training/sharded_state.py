@@ -62,6 +62,21 @@ def save_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.opt
     return groups
 
 
+def save_sharded_async(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                       ema: torch.nn.Module | None, process_group) -> tuple[Any, list[dict]]:
+    """`save_sharded`'s files, written by DCP's own background thread from a CPU copy taken before
+    this returns (collective, like save_sharded). Returns a future and the param groups: the future
+    is done once this rank's files are written, and on rank 0 once every rank's are (DCP gathers
+    the ranks' results there last). `process_group`: a gloo group of its own, so the writes'
+    collectives never interleave with training's."""
+    import torch.distributed.checkpoint as dcp
+
+    state, groups = _state(model, opt, ema)
+    writer = dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True,
+                                          fqn_to_index_mapping=file_per_block(state))
+    return dcp.async_save(state, storage_writer=writer, process_group=process_group), groups
+
+
 _BLOCK = re.compile(r"\blayers\.(\d+)\.")
 
 

@@ -32,7 +32,7 @@ from training.data import NullCaption
 from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
-from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded
+from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded, save_sharded_async
 from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
@@ -96,8 +96,8 @@ class TrainConfig:
         "write checkpoints in a background thread: training waits only for an in-memory copy of the "
         "state (one more copy of weights, EMA and AdamW moments, kept for the run). Pays where a core "
         "is free for the writer (GPU training, or --num-threads below the cores); on a CPU run using "
-        "every core it slowed training (bench/bench_async_checkpoint.py). FSDP2 runs write "
-        "synchronously (default: off)")})
+        "every core it slowed training (bench/bench_async_checkpoint.py). FSDP2 runs stage and "
+        "write through torch.distributed.checkpoint.async_save (default: off)")})
     init_from: str | None = None  # checkpoint folder whose weights start a new stage (fresh optimizer and data)
     # scale
     launcher: str = field(default="local", metadata={"help": "local: this process, or each torchrun process; "
@@ -279,9 +279,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     window_rows: list[dict] = []
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
     ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape))
-    if cfg.async_checkpoint and cfg.parallel == "fsdp" and rank == 0:
-        log.warning("async_checkpoint: FSDP2 runs write their sharded checkpoints synchronously")
-    writer = CheckpointWriter(asynchronous=cfg.async_checkpoint and cfg.parallel != "fsdp")
+    writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
+    if cfg.async_checkpoint and cfg.parallel == "fsdp":  # every rank, in the same order
+        ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
     checkpoint_seconds = 0.0
     checkpointed_at = None  # the step of the last checkpoint begun, the same on every rank
 
@@ -460,14 +460,23 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
             "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": list(losses)}
     if cfg.parallel == "fsdp":
-        state.update(sharded=True, param_groups=save_sharded(tmp, model, opt, ema.module))
-        if rank == 0:
+        def publish_sharded() -> None:  # rank 0, once every rank's shards are on disk
             ema.module.save_config(tmp)
             publish_weights(tmp, list(ema.module.state_dict()))
             _write_beside(tmp, cfg, ctx, info)
             (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
             publish(tmp, final)
             published(str(final))
+
+        if writer.asynchronous:
+            writer.wait()  # on every rank: the previous save's collectives are over before this one's begin
+            saved, groups = save_sharded_async(tmp, model, opt, ema.module, ctx["checkpoint_group"])
+            state.update(sharded=True, param_groups=groups)
+            writer.submit(lambda: (saved.result(), publish_sharded() if rank == 0 else None))
+            return
+        state.update(sharded=True, param_groups=save_sharded(tmp, model, opt, ema.module))
+        if rank == 0:
+            publish_sharded()
         barrier()
         return
     tensors, opt_info = state_tensors(full_state_dict(model), opt.state_dict())

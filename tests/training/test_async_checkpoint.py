@@ -66,6 +66,46 @@ def test_async_checkpoints_hold_their_own_steps_state_while_training_goes_on(tin
     assert held.checkpoint_seconds > 0 and sync.checkpoint_seconds > 0
 
 
+def test_fsdp_async_checkpoints_hold_their_own_steps_state_while_training_goes_on(tiny_home, tmp_path, monkeypatch):
+    """FSDP2 in one process: DCP's async_save stages a copy, and its writes are held back here
+    until training has taken the next step; the shards and the EMA weights are those of a
+    synchronous run, bit for bit."""
+    import torch.distributed.checkpoint as dcp
+
+    from training.sharded_state import read_whole
+
+    sync, sync_calls = _run(tiny_home, tmp_path / "sync", parallel="fsdp")
+
+    updates = {"n": 0}
+    moved_on = threading.Condition()
+    real_update, real_write = ModelEMA.update, dcp.HuggingFaceStorageWriter.write_data
+
+    def counting_update(self, model, step):
+        real_update(self, model, step)
+        with moved_on:
+            updates["n"] += 1
+            moved_on.notify_all()
+
+    def held_back_write(self, plan, planner):
+        at = int(self.path.parent.name.split("-")[1])  # .checkpoint-<step>-<random>/train_state
+        if at < STEPS:
+            with moved_on:
+                assert moved_on.wait_for(lambda: updates["n"] > at, timeout=60), "training did not go on during the write"
+        return real_write(self, plan, planner)
+
+    monkeypatch.setattr(ModelEMA, "update", counting_update)
+    monkeypatch.setattr(dcp.HuggingFaceStorageWriter, "write_data", held_back_write)
+    held, held_calls = _run(tiny_home, tmp_path / "async", parallel="fsdp", async_checkpoint=True)
+
+    assert held.losses == sync.losses and held_calls == sync_calls and [c[1] for c in held_calls] == [2, 4, 6]
+    for step in (2, 4, 6):
+        name = f"checkpoint-{step:07d}"
+        a, b = (read_whole(tmp_path / run / name) for run in ("sync", "async"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+        a, b = (load_file(str(tmp_path / run / name / "model.safetensors")) for run in ("sync", "async"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
 def test_a_stop_right_after_a_checkpoint_in_flight_publishes_and_registers_it_once(tiny_home, tmp_path, monkeypatch):
     """Stopped at a step that has just started its checkpoint: the run waits for that write instead
     of writing and registering the same step again."""

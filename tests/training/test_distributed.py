@@ -89,6 +89,16 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
     proc = torchrun(home, tiny_home, tmp_path / "resumed", *flags, "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     torch.testing.assert_close(losses(tmp_path / "straight"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
+    # --async-checkpoint: each rank's shards staged and written by DCP's async_save, published by
+    # rank 0 once all are on disk: the same files
+    proc = torchrun(home, tiny_home, tmp_path / "straight_async", *flags, "--checkpoint-every", "2", "--async-checkpoint")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert losses(tmp_path / "straight_async") == losses(tmp_path / "straight")
+    for name in ("checkpoint-0000002", "checkpoint-0000004"):
+        a, b = (read_whole(tmp_path / run / name) for run in ("straight", "straight_async"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+        a, b = (load_file(str(tmp_path / run / name / "model.safetensors")) for run in ("straight", "straight_async"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
     assert losses(tmp_path / "resumed") == losses(tmp_path / "straight") and len(losses(tmp_path / "straight")) == 4
 
     ckpt = tmp_path / "straight" / "checkpoint-0000004"
