@@ -60,7 +60,7 @@ def test_async_checkpoints_hold_their_own_steps_state_while_training_goes_on(tin
         name = f"checkpoint-{step:07d}"
         for file in ("model.safetensors", "train_state.safetensors"):
             a, b = (load_file(str(tmp_path / run / name / file)) for run in ("sync", "async"))
-            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), (name, file)
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a), (name, file)
         a, b = (json.loads((tmp_path / run / name / "train_state.json").read_text()) for run in ("sync", "async"))
         assert a == b, name
     assert held.checkpoint_seconds > 0 and sync.checkpoint_seconds > 0
@@ -150,6 +150,7 @@ def test_writer_runs_one_write_at_a_time_in_order():
     def slow():
         time.sleep(0.2)
         done.append("first")
+        assert threading.current_thread().name.startswith("checkpoint-writer")  # named for py-spy and tracebacks
 
     writer.submit(slow)
     assert done == []  # submit returned while the write runs
@@ -184,4 +185,19 @@ def test_staging_reuses_its_buffers_only_once_the_write_reading_them_is_done():
     writer.wait()
     assert torch.equal(seen[0], torch.zeros(4)) and torch.equal(second["w"], torch.ones(4))
     assert second["w"].data_ptr() == first["w"].data_ptr()  # reused: no fresh pages to fault in per checkpoint
+    writer.close()
+
+
+def test_staging_keeps_each_tensors_dtype_and_shape_and_refits_a_buffer_that_changed():
+    """The RNG state is uint8 and weights may be bf16: a staged copy must not become float32, and a
+    tensor whose shape or dtype changed between checkpoints gets a buffer of its own kind."""
+    writer = CheckpointWriter(asynchronous=True)
+    rng, weight = torch.get_rng_state(), torch.arange(6, dtype=torch.bfloat16)
+    staged = writer.stage({"rng": rng, "w": weight}, "state")
+    assert staged["rng"].dtype == torch.uint8 and torch.equal(staged["rng"], rng)
+    assert staged["w"].dtype == torch.bfloat16 and torch.equal(staged["w"], weight)
+    reshaped = writer.stage({"rng": rng, "w": weight.view(2, 3)}, "state")["w"]  # same dtype, other shape
+    assert reshaped.shape == (2, 3) and torch.equal(reshaped, weight.view(2, 3))
+    recast = writer.stage({"rng": rng, "w": weight.view(2, 3).float()}, "state")["w"]  # same shape, other dtype
+    assert recast.dtype == torch.float32 and torch.equal(recast, weight.view(2, 3).float())
     writer.close()
