@@ -6,7 +6,8 @@ One write at most is in flight: the next checkpoint first waits for the previous
 holds at most one extra copy of the training state, and a failed write stops the run at the next
 checkpoint (or at the end) with the writer's own error. The snapshot's buffers are kept and reused:
 fresh buffers cost page faults that made the copy as slow as the write itself
-(bench/bench_async_checkpoint.py).
+(bench/bench_async_checkpoint.py). The thread runs at the lowest CPU priority, so it writes in
+the cores' idle time rather than taking one from training.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 
 class CheckpointWriter:
     def __init__(self, asynchronous: bool):
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="checkpoint-writer") if asynchronous else None
+        self._pool = (ThreadPoolExecutor(1, thread_name_prefix="checkpoint-writer", initializer=_lowest_priority)
+                      if asynchronous else None)
         self._pending: Future | None = None
         self._buffers: dict[tuple[str, str], torch.Tensor] = {}
 
@@ -74,3 +76,16 @@ class CheckpointWriter:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
+
+
+def _lowest_priority() -> None:
+    """Nice 19 for the writer thread (Linux: a thread's own nice value): on a host whose cores all
+    train, a writer at equal priority took a core from torch's thread pool, whose parallel regions
+    then waited for it, and training slowed more than the write saved (bench/bench_async_checkpoint.py)."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass

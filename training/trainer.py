@@ -93,11 +93,11 @@ class TrainConfig:
     keep_last: int = 3  # checkpoints kept on disk (the catalog keeps every registration)
     resume: bool = False  # continue from the newest resumable checkpoint in out_dir
     async_checkpoint: bool = field(default=False, metadata={"help": (
-        "write checkpoints in a background thread: training waits only for an in-memory copy of the "
-        "state (one more copy of weights, EMA and AdamW moments, kept for the run). Pays where a core "
-        "is free for the writer (GPU training, or --num-threads below the cores); on a CPU run using "
-        "every core it slowed training (bench/bench_async_checkpoint.py). FSDP2 runs stage and "
-        "write through torch.distributed.checkpoint.async_save (default: off)")})
+        "write checkpoints in a background thread at the lowest CPU priority: training waits only for "
+        "an in-memory copy of the state (one more copy of weights, EMA and AdamW moments, kept for the "
+        "run). Pays where a core is free for the writer (GPU training, or --num-threads below the "
+        "cores): 1.32x here; a CPU run on every core gained nothing (bench/bench_async_checkpoint.py). "
+        "FSDP2 runs stage and write through torch.distributed.checkpoint.async_save (default: off)")})
     init_from: str | None = None  # checkpoint folder whose weights start a new stage (fresh optimizer and data)
     # scale
     launcher: str = field(default="local", metadata={"help": "local: this process, or each torchrun process; "

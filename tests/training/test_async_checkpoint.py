@@ -3,6 +3,7 @@ registered in order, and a failed write stops the run with its error."""
 
 import json
 import logging
+import os
 import threading
 import time
 
@@ -151,13 +152,14 @@ def test_writer_runs_one_write_at_a_time_in_order():
         time.sleep(0.2)
         done.append("first")
         assert threading.current_thread().name.startswith("checkpoint-writer")  # named for py-spy and tracebacks
+        done.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))  # Linux: this thread's nice value
 
     writer.submit(slow)
     assert done == []  # submit returned while the write runs
     writer.submit(lambda: done.append("second"))
-    assert done == ["first"]  # the second submit waited for the first write
+    assert done == ["first", 19]  # the second submit waited for the first write, which ran at the lowest priority
     writer.wait()
-    assert done == ["first", "second"]
+    assert done == ["first", 19, "second"]
     writer.close()
 
     inline = CheckpointWriter(asynchronous=False)
