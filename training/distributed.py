@@ -52,12 +52,14 @@ def wrap_model(model: torch.nn.Module, world: int, parallel: str, device: torch.
     return model
 
 
-def full_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def full_state_dict(module: torch.nn.Module, cpu_offload: bool = True) -> dict[str, torch.Tensor]:
     """Whole CPU tensors of a plain, DDP'd or FSDP2-sharded module. A collective under FSDP2 (every
-    rank calls it), gathered one tensor at a time onto rank 0; the other ranks get {}."""
+    rank calls it), gathered one tensor at a time onto rank 0; the other ranks get {}.
+    cpu_offload=False (not for FSDP2): the tensors where they are, for a caller that copies them
+    into CPU buffers of its own (an asynchronous checkpoint)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    state = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    state = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=cpu_offload))
     return {k: v.detach().contiguous() for k, v in state.items()}
 
 

@@ -479,7 +479,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
             publish_sharded()
         barrier()
         return
-    tensors, opt_info = state_tensors(full_state_dict(model), opt.state_dict())
+    # asynchronous: staged straight from the device into the writer's buffers (one copy, not two)
+    tensors, opt_info = state_tensors(full_state_dict(model, cpu_offload=not writer.asynchronous), opt.state_dict())
     if rank == 0:
         # a write in the background must not read tensors training goes on updating
         tensors = writer.stage(tensors, "state")
