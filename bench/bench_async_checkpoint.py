@@ -98,12 +98,13 @@ def main() -> None:
 
     import torch
 
+    from modelzoo import FlagDiT, get_config
+
     if args.threads:
         torch.set_num_threads(args.threads)
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_async_ckpt_"))
     root.mkdir(parents=True, exist_ok=True)
-    params = sum(p.numel() for p in __import__("modelzoo").FlagDiT(
-        __import__("modelzoo").get_config(args.config, in_channels=4, cap_dim=64)).parameters())
+    params = sum(p.numel() for p in FlagDiT(get_config(args.config, in_channels=4, cap_dim=64)).parameters())
     print(f"{args.config}: {params / 1e6:.1f}M parameters, checkpoint state ~{params * 16 / 2**30:.2f} GiB "
           f"(weights, EMA, two AdamW moments, fp32); batch {args.batch}, latent {args.latent}; "
           f"{args.steps} steps, a checkpoint every {args.every}; {torch.get_num_threads()} threads; in {root}")

@@ -56,9 +56,7 @@ def save_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.opt
     import torch.distributed.checkpoint as dcp
 
     state, groups = _state(model, opt, ema)
-    writer = dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True,
-                                          fqn_to_index_mapping=file_per_block(state))
-    dcp.save(state, storage_writer=writer)
+    dcp.save(state, storage_writer=_writer(ckpt, state))
     return groups
 
 
@@ -72,9 +70,15 @@ def save_sharded_async(ckpt: str | os.PathLike, model: torch.nn.Module, opt: tor
     import torch.distributed.checkpoint as dcp
 
     state, groups = _state(model, opt, ema)
-    writer = dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True,
-                                          fqn_to_index_mapping=file_per_block(state))
-    return dcp.async_save(state, storage_writer=writer, process_group=process_group), groups
+    return dcp.async_save(state, storage_writer=_writer(ckpt, state), process_group=process_group), groups
+
+
+def _writer(ckpt: str | os.PathLike, state: dict[str, Any]):
+    """DCP's safetensors writer: each rank its own files, one per block (`file_per_block`)."""
+    import torch.distributed.checkpoint as dcp
+
+    return dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True,
+                                        fqn_to_index_mapping=file_per_block(state))
 
 
 _BLOCK = re.compile(r"\blayers\.(\d+)\.")
