@@ -17,6 +17,7 @@ The published model.safetensors is assembled from the EMA pieces on disk, one te
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -70,15 +71,33 @@ def save_sharded_async(ckpt: str | os.PathLike, model: torch.nn.Module, opt: tor
     import torch.distributed.checkpoint as dcp
 
     state, groups = _state(model, opt, ema)
-    return dcp.async_save(state, storage_writer=_writer(ckpt, state), process_group=process_group), groups
+    writer = _writer(ckpt, state, background=True)
+    return dcp.async_save(state, storage_writer=writer, process_group=process_group), groups
 
 
-def _writer(ckpt: str | os.PathLike, state: dict[str, Any]):
-    """DCP's safetensors writer: each rank its own files, one per block (`file_per_block`)."""
+def _writer(ckpt: str | os.PathLike, state: dict[str, Any], background: bool = False):
+    """DCP's safetensors writer: each rank its own files, one per block (`file_per_block`).
+    `background`: async_save's thread writes at nice 19, as --async-checkpoint's own writer does."""
     import torch.distributed.checkpoint as dcp
 
-    return dcp.HuggingFaceStorageWriter(str(Path(ckpt) / SHARDED_DIR), save_distributed=True,
-                                        fqn_to_index_mapping=file_per_block(state))
+    cls = _niced_writer_class() if background else dcp.HuggingFaceStorageWriter
+    return cls(str(Path(ckpt) / SHARDED_DIR), save_distributed=True, fqn_to_index_mapping=file_per_block(state))
+
+
+@functools.cache
+def _niced_writer_class():
+    """HuggingFaceStorageWriter whose write_data first lowers the calling thread's priority: DCP
+    runs it in a thread of its own per async_save, which training's cores should not wait for."""
+    import torch.distributed.checkpoint as dcp
+
+    from training.checkpoint_writer import _lowest_priority
+
+    class NicedWriter(dcp.HuggingFaceStorageWriter):
+        def write_data(self, plan, planner):
+            _lowest_priority()
+            return super().write_data(plan, planner)
+
+    return NicedWriter
 
 
 _BLOCK = re.compile(r"\blayers\.(\d+)\.")

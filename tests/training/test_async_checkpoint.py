@@ -75,6 +75,7 @@ def test_fsdp_async_checkpoints_hold_their_own_steps_state_while_training_goes_o
 
     from training.sharded_state import read_whole
 
+    own_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     sync, sync_calls = _run(tiny_home, tmp_path / "sync", parallel="fsdp")
 
     updates = {"n": 0}
@@ -87,7 +88,10 @@ def test_fsdp_async_checkpoints_hold_their_own_steps_state_while_training_goes_o
             updates["n"] += 1
             moved_on.notify_all()
 
+    writers = []  # (thread, nice value) of each write
+
     def held_back_write(self, plan, planner):
+        writers.append((threading.current_thread(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
         at = int(self.path.parent.name.split("-")[1])  # .checkpoint-<step>-<random>/train_state
         if at < STEPS:
             with moved_on:
@@ -99,6 +103,10 @@ def test_fsdp_async_checkpoints_hold_their_own_steps_state_while_training_goes_o
     held, held_calls = _run(tiny_home, tmp_path / "async", parallel="fsdp", async_checkpoint=True)
 
     assert held.losses == sync.losses and held_calls == sync_calls and [c[1] for c in held_calls] == [2, 4, 6]
+    # DCP's async writes ran in its own threads at the lowest priority; training's thread, which
+    # wrote the synchronous run's checkpoints, kept its own
+    assert len(writers) == 3 and all(t is not threading.main_thread() and nice == 19 for t, nice in writers), writers
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own_nice < 19
     for step in (2, 4, 6):
         name = f"checkpoint-{step:07d}"
         a, b = (read_whole(tmp_path / run / name) for run in ("sync", "async"))
