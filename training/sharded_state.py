@@ -62,17 +62,29 @@ def save_sharded(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.opt
 
 
 def save_sharded_async(ckpt: str | os.PathLike, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                       ema: torch.nn.Module | None, process_group) -> tuple[Any, list[dict]]:
+                       ema: torch.nn.Module | None, process_group, stager) -> tuple[Any, list[dict]]:
     """`save_sharded`'s files, written by DCP's own background thread from a CPU copy taken before
     this returns (collective, like save_sharded). Returns a future and the param groups: the future
     is done once this rank's files are written, and on rank 0 once every rank's are (DCP gathers
     the ranks' results there last). `process_group`: a gloo group of its own, so the writes'
-    collectives never interleave with training's."""
+    collectives never interleave with training's. `stager`: `checkpoint_stager()`, one per run; the
+    previous save must be done, since its copy is overwritten."""
     import torch.distributed.checkpoint as dcp
 
     state, groups = _state(model, opt, ema)
     writer = _writer(ckpt, state, background=True)
-    return dcp.async_save(state, storage_writer=writer, process_group=process_group), groups
+    return dcp.async_save(state, storage_writer=writer, process_group=process_group, async_stager=stager), groups
+
+
+def checkpoint_stager():
+    """DCP's stager, kept for a run: it copies into the CPU buffers of the previous save (keyed by
+    the tensors' storage) instead of fresh ones, whose page faults cost as much as a write to disk
+    (checkpoint_writer.py); pinned on a GPU host. Synchronous: the copy is done when async_save
+    returns. `close()` frees the buffers."""
+    from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
+
+    return DefaultStager(StagingOptions(use_pinned_memory=torch.cuda.is_available(), use_shared_memory=False,
+                                        use_async_staging=False, use_non_blocking_copy=False))
 
 
 def _writer(ckpt: str | os.PathLike, state: dict[str, Any], background: bool = False):

@@ -32,7 +32,8 @@ from training.data import NullCaption
 from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
-from training.sharded_state import is_sharded, load_sharded, publish_weights, save_sharded, save_sharded_async
+from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
+                                    save_sharded_async)
 from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
@@ -282,6 +283,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
     if cfg.async_checkpoint and cfg.parallel == "fsdp":  # every rank, in the same order
         ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
+        ctx["checkpoint_stager"] = checkpoint_stager()
     checkpoint_seconds = 0.0
     checkpointed_at = None  # the step of the last checkpoint begun, the same on every rank
 
@@ -400,6 +402,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if hasattr(loader, "close"):
             loader.close()
         writer.close()
+        if "checkpoint_stager" in ctx:
+            ctx["checkpoint_stager"].close()  # its CPU copy of the state
     curve = monitor.close() if monitor is not None else None
     barrier()
     stopped_by = None
@@ -470,7 +474,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
 
         if writer.asynchronous:
             writer.wait()  # on every rank: the previous save's collectives are over before this one's begin
-            saved, groups = save_sharded_async(tmp, model, opt, ema.module, ctx["checkpoint_group"])
+            saved, groups = save_sharded_async(tmp, model, opt, ema.module, ctx["checkpoint_group"],
+                                                 ctx["checkpoint_stager"])
             state.update(sharded=True, param_groups=groups)
             writer.submit(lambda: (saved.result(), publish_sharded() if rank == 0 else None))
             return

@@ -90,8 +90,11 @@ def test_fsdp_async_checkpoints_hold_their_own_steps_state_while_training_goes_o
 
     writers = []  # (thread, nice value) of each write
 
+    staged = []  # each write's CPU copy of the state, kept alive so no buffer can be freed and reallocated
+
     def held_back_write(self, plan, planner):
         writers.append((threading.current_thread(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        staged.append({k: getattr(v, "_local_tensor", v) for k, v in planner.state_dict.items() if isinstance(v, torch.Tensor)})
         at = int(self.path.parent.name.split("-")[1])  # .checkpoint-<step>-<random>/train_state
         if at < STEPS:
             with moved_on:
@@ -107,6 +110,10 @@ def test_fsdp_async_checkpoints_hold_their_own_steps_state_while_training_goes_o
     # wrote the synchronous run's checkpoints, kept its own
     assert len(writers) == 3 and all(t is not threading.main_thread() and nice == 19 for t, nice in writers), writers
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own_nice < 19
+    # the later checkpoints were copied into the first one's buffers, not fresh ones
+    weights = [k for k in staged[0] if k.startswith(("model.", "optim."))]
+    assert len(staged) == 3 and len(weights) > 10
+    assert all(later[k].data_ptr() == staged[0][k].data_ptr() for later in staged[1:] for k in weights)
     for step in (2, 4, 6):
         name = f"checkpoint-{step:07d}"
         a, b = (read_whole(tmp_path / run / name) for run in ("sync", "async"))
