@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -178,18 +179,22 @@ def leftover_candidate(lo: Leftover, modality: str, holdout: int) -> Candidate:
 
 def mark_exact_duplicates(cands: list[Candidate]) -> list[Candidate]:
     """The first input in name order keeps the content key; a later one with the same media and
-    caption gets a key derived from the original's and its own relative name (deterministic, and
-    the same when the folder moves)."""
-    out, seen = [], {}
+    caption gets a key derived from the original's and its own path relative to the original's
+    folder: deterministic, and the same when the folder moves or the same files come through a
+    listing, whose names carry the folder's own name (``photos/a.png`` against ``a.png``)."""
+    def name_of(c: Candidate) -> str:
+        return c.source.name if c.source else c.record.source_uri
+
+    out, seen = [], {}  # content key -> the original's name
     for c in sorted(cands, key=lambda c: (c.source.name if c.source else "", c.record.source_uri, c.record.key)):
         k = c.record.key
         if k in seen:
-            dup = sample_key(k, "duplicate", c.source.name if c.source else c.record.source_uri)
+            dup = sample_key(k, "duplicate", posixpath.relpath(name_of(c), posixpath.dirname(seen[k]) or "."))
             rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
             verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
             out.append(Candidate(rec, verdicts, c.source, None))
             continue
-        seen[k] = c.record.source_uri
+        seen[k] = name_of(c)
         out.append(c)
     return out
 

@@ -25,7 +25,7 @@ from preprocess.curate import (AnalyseStage, CurateConfig, WriteShardStage, left
                                mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
-from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, detect_kind, list_entries
+from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, detect_kind, list_entries, with_row_captions
 
 _HASH_CHUNK = 1 << 20
 
@@ -107,7 +107,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
     inputs, leftovers = plugin.group(entries, opts)
     owner = _input_of(inputs)
     rows, hashed = [], 0
-    for e in entries:
+    for e in with_row_captions(entries):
         size, mtime = _signature(e)
         old = known.get(e.name)
         if old is not None and old[0] == size and old[1] is not None and old[1] == mtime:
@@ -178,6 +178,6 @@ def source_fingerprint(spec: SourceSpec) -> str:
     writer does, is no change)."""
     spec.kind = spec.kind or detect_kind(spec.uri)
     h = hashlib.sha256(source_identity(spec).encode())
-    for e in list_entries(spec):
+    for e in with_row_captions(list_entries(spec)):
         h.update(f"{e.name}\0{e.kind}\0{content_hash(e)}\n".encode())
     return h.hexdigest()

@@ -46,6 +46,7 @@ class Entry:
     kind: str = "file"
     text: str | None = None  # a caption given inline by a listing or dataset row
     detail: str = ""  # for entries that are no blob: what went wrong (kept in the reason)
+    row_caption: "Entry | None" = None  # a listing's or dataset's media: its own row's caption, not one found by stem
 
     @property
     def suffix(self) -> str:
@@ -223,8 +224,9 @@ def _rows_of_listing(path: Path) -> list[dict[str, Any]]:
 
 
 def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
-    """Each row names a media file (relative to the listing's folder) and gives its caption. The
-    entries take the media's own relative path as name, so captions group with media by stem."""
+    """Each row names a media file (relative to the listing's folder) and gives its caption, which
+    stays with that row's media (`Entry.row_caption`). An empty CSV cell is no caption, as a null
+    is in parquet or JSON (CSV cannot tell the two apart)."""
     path = path.resolve()
     rows = _rows_of_listing(path)
     if rows and spec.path_column not in rows[0]:
@@ -237,11 +239,17 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
         if media is None or not media.is_file():
             out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media"))
             continue
-        out.append(Entry(name, str(media), media.stat().st_size, ("file", str(media))))
         caption = row.get(spec.caption_column)
-        if caption is not None:
-            out.append(_caption_entry(name, f"{path}#row={i}", str(caption)))
+        if caption == "" and path.suffix.lower() == ".csv":
+            caption = None
+        row_caption = _caption_entry(name, f"{path}#row={i}", str(caption)) if caption is not None else None
+        out.append(Entry(name, str(media), media.stat().st_size, ("file", str(media)), row_caption=row_caption))
     return out
+
+
+def with_row_captions(entries: Iterable[Entry]) -> list[Entry]:
+    """The entries, each listing or dataset row's caption after its media: every blob, for hashing."""
+    return [x for e in entries for x in (e, e.row_caption) if x is not None]
 
 
 def _caption_entry(media_name: str, uri: str, caption: str) -> Entry:
@@ -282,9 +290,9 @@ def _dataset_entries(path: Path, spec: SourceSpec) -> list[Entry]:
         if not isinstance(data, (bytes, bytearray)):
             out.append(Entry(name, uri, 0, (), "missing_media"))
             continue
-        out.append(Entry(name, uri, len(data), ("bytes", bytes(data))))
-        if row.get(spec.caption_column) is not None:
-            out.append(_caption_entry(name, uri, str(row[spec.caption_column])))
+        caption = row.get(spec.caption_column)
+        row_caption = _caption_entry(name, uri, str(caption)) if caption is not None else None
+        out.append(Entry(name, uri, len(data), ("bytes", bytes(data)), row_caption=row_caption))
     return out
 
 
@@ -323,7 +331,7 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
     inputs: list[RawInput] = []
     leftovers: list[Leftover] = []
     for e in entries:
-        if e.kind == "file" and e.suffix in CAPTION_SUFFIXES:
+        if e.kind == "file" and e.suffix in CAPTION_SUFFIXES and e.row_caption is None:
             # a .txt wins over a .json of the same stem; the other one is kept as a leftover
             if e.stem in captions and captions[e.stem].suffix == ".txt":
                 leftovers.append(Leftover(e, "orphan_caption", "a .txt caption of the same name is used"))
@@ -336,11 +344,12 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
         if e.kind != "file":
             leftovers.append(Leftover(e, e.kind, e.detail or "not read"))
         elif e.suffix in media_suffixes:
-            cap = captions.get(e.stem)
-            if cap is not None:
+            cap = e.row_caption
+            if cap is None and (cap := captions.get(e.stem)) is not None:
                 used.add(e.stem)
             inputs.append(RawInput(e.name, e.uri, {"media": e}, cap))
-        elif e.suffix not in CAPTION_SUFFIXES and e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
+        elif e.row_caption is not None or (e.suffix not in CAPTION_SUFFIXES and e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES):
+            # a row's caption goes with its media's reason, it is no entry of its own
             leftovers.append(Leftover(e, "unsupported_type", e.suffix or "no extension"))
     for stem, cap in captions.items():
         if stem not in used and cap.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:

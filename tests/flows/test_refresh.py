@@ -138,3 +138,27 @@ def test_whole_source_cache_keys_follow_content(tmp_path, digits):
     assert encode_cache_key(None, enc) == encode_cache_key(None, {**enc, "run_id": "b"})
     assert encode_cache_key(None, enc) != encode_cache_key(None, {**enc, "options": {"text": "phone"}})
     assert encode_cache_key(None, {**enc, "shard_uris": [str(shard), str(tmp_path / "gone.tar")]}) is None
+
+
+def test_a_caption_changed_in_a_listing_is_a_change_of_that_input_only(tmp_path, digits):
+    """A listing's captions live in its rows, not in files beside the media: rewriting one row's
+    caption re-curates that input alone and supersedes its old sample."""
+    import csv
+
+    def write_listing(captions: dict[str, str]) -> Path:
+        with open(tmp_path / "listing.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "caption"])
+            w.writerows([f"digits/{name}", cap] for name, cap in sorted(captions.items()))
+        return tmp_path / "listing.csv"
+
+    captions = {f"digit_{i:05d}.png": (digits / f"digit_{i:05d}.txt").read_text() for i in range(6)}
+    shutil.copytree(digits, tmp_path / "digits")
+    home = tmp_path / "home"
+    first = _refresh(write_listing(captions), home)
+    assert first.plan["inputs_to_curate"] == 6 and first.curated == {"accepted": 6}, first
+    assert _refresh(write_listing(captions), home).noop
+
+    captions["digit_00002.png"] = "a digit whose caption was rewritten in the listing"
+    second = _refresh(write_listing(captions), home)
+    assert second.plan["inputs_to_curate"] == 1 and (second.new_samples, second.superseded) == (1, 1), second

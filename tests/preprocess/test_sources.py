@@ -201,3 +201,43 @@ def test_media_over_the_size_limit_is_rejected_unread_with_its_size(photos, tmp_
         assert n not in read  # never read, not even to hash it
     verdicts = [v for p in result.batch_paths for v in Batch.read(p).verdicts if v.filter == "media_size"]
     assert len(verdicts) == len(big) and all(not v.passed and v.threshold == limit for v in verdicts)
+
+
+def _statuses(result) -> dict[str, tuple[str, str]]:
+    return {key: (status, (reason or "").split(":", 1)[0]) for key, (status, reason) in _samples(result).items()}
+
+
+def test_a_listing_of_a_folder_with_bad_inputs_gives_the_folders_rows(tmp_path):
+    """The same files through a csv or parquet listing: the same keys, statuses and reason kinds as
+    the folder, exact duplicates and an input without a caption included, and a row's caption
+    never becomes an entry of its own (no `orphan_caption` for a row whose media is rejected)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "photos"
+    caps = _photos(folder)
+    shutil.copy(folder / "coffee.png", folder / "coffee_copy.png")  # an exact duplicate, caption and all
+    (folder / "coffee_copy.txt").write_text(caps["coffee.png"])
+    caps["coffee_copy.png"] = caps["coffee.png"]
+    shutil.copy(folder / "noise0.png", folder / "uncaptioned.png")
+    (folder / "notes.md").write_text("# not media")
+    caps["notes.md"] = "my notes"
+    rows = [{"path": f"photos/{name}", "caption": caps.get(name)} for name in sorted(caps) + ["uncaptioned.png"]]
+    with open(tmp_path / "listing.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["path", "caption"])
+        w.writeheader()
+        w.writerows({**r, "caption": r["caption"] or ""} for r in rows)  # CSV: an empty cell
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "listing.parquet")  # parquet: a null
+
+    by_kind = {kind: _statuses(curate(str(src), tmp_path / f"home-{kind}", CurateConfig(), backend=LOCAL))
+               for kind, src in {"folder": folder, "csv": tmp_path / "listing.csv",
+                                 "parquet": tmp_path / "listing.parquet"}.items()}
+    folder_rows = {k: v for k, v in by_kind["folder"].items() if v[1] != "unsupported_type"}
+    assert sorted(v for v in folder_rows.values()) == sorted(
+        [("accepted", "")] * 6 + [("rejected", "exact_duplicate"), ("quarantined", "missing_caption")])
+    for kind in ("csv", "parquet"):
+        rows_of_media = {k: v for k, v in by_kind[kind].items() if v[1] != "unsupported_type"}
+        assert rows_of_media == folder_rows, kind
+        assert [v for v in by_kind[kind].values() if v[1] == "unsupported_type"] == [("rejected", "unsupported_type")], kind
