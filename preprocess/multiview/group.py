@@ -4,11 +4,13 @@ A folder sample is ``<dir>/cameras.json`` with its view images and ``caption.txt
 ``caption.json``) in the same folder; a webdataset sample is ``<id>.cameras.json`` with
 ``<id>.<view>.png`` and ``<id>.txt`` in the same tar. Both reduce to one rule: a sample is the
 prefix before ``cameras.json``; its members are the entries with that prefix and no further
-folder. Entries that belong to no sample are leftovers with a reason, so none goes unaccounted.
+folder, and for pictures, a name in the camera file (`unlisted_view` otherwise). Entries that
+belong to no sample are leftovers with a reason, so none goes unaccounted.
 """
 
 from __future__ import annotations
 
+from encoders.cameras import CameraFileError, parse_cameras
 from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
 
 CAMERA_FILE = "cameras.json"
@@ -21,6 +23,15 @@ def _prefix_of_camera_file(name: str) -> str | None:
     if base == CAMERA_FILE or base.endswith("." + CAMERA_FILE):
         return name[: len(name) - len(CAMERA_FILE)]
     return None
+
+
+def _listed_views(camera_file: Entry) -> set[str] | None:
+    """The view files a camera file names; None when it cannot be read (the sample is then
+    quarantined by its own check, with every picture kept in it)."""
+    try:
+        return {c.file for c in parse_cameras(camera_file.read()).cameras}
+    except (CameraFileError, OSError):
+        return None
 
 
 def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover]]:
@@ -46,6 +57,9 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
         for role in [r for r in m if r != CAMERA_FILE and not r.lower().endswith(VIEW_SUFFIXES)]:
             leftovers.append(Leftover(m.pop(role), "unsupported_type", "not a view image, camera file or caption"))
         cam = m[CAMERA_FILE]
+        if (listed := _listed_views(cam)) is not None:  # a picture the cameras do not name is no view
+            for role in [r for r in m if r != CAMERA_FILE and r not in listed]:
+                leftovers.append(Leftover(m.pop(role), "unlisted_view", f"not in {CAMERA_FILE}"))
         name = prefix.rstrip("/.") or cam.name
         uri = cam.uri[: len(cam.uri) - len(CAMERA_FILE)].rstrip("/.#") or cam.uri
         inputs.append(RawInput(name, uri, dict(sorted(m.items())), caption))

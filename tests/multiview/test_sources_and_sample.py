@@ -47,3 +47,24 @@ def test_sample_hook_and_writer(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".gif", ".png", ".gif"]
     gif = Image.open(paths[1])
     assert gif.n_frames == 8 and Image.open(paths[0]).size == (8 * 6 * 4, 6 * 4)
+
+
+def test_a_picture_the_camera_file_does_not_name_is_recorded_apart_and_leaves_the_sample_as_it_was(tmp_path):
+    """An extra picture in a sample's folder is no view: it neither changes the sample's key nor
+    goes unrecorded (`unlisted_view`)."""
+    import shutil
+
+    corpus = write_multiview_corpus(tmp_path / "src", num_objects=2)
+    objects = corpus.root / "objects"
+    with_extra = tmp_path / "with_extra"
+    shutil.copytree(objects, with_extra)
+    first = sorted(with_extra.iterdir())[0]
+    shutil.copy(next(first.glob("*.png")), first / "extra_render.png")
+    cfg = CurateConfig(modality="multiview")
+    rows = lambda r: {s.key: (s.status, s.reason, s.source_uri) for p in r.batch_paths for s in Batch.read(p).samples}  # noqa: E731
+    plain = rows(curate(str(objects), tmp_path / "h1", cfg, backend="local"))
+    extra = rows(curate(str(with_extra), tmp_path / "h2", cfg, backend="local"))
+    leftover = {k: v for k, v in extra.items() if k not in plain}
+    assert [(status, reason, Path(uri).name) for status, reason, uri in leftover.values()] == [
+        ("rejected", "unlisted_view: extra_render.png (not in cameras.json)", "extra_render.png")]
+    assert {k: v[:2] for k, v in extra.items() if k in plain} == {k: v[:2] for k, v in plain.items()}
