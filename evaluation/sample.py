@@ -43,14 +43,19 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
     info = json.loads((ckpt / "training.json").read_text())
     shape = list(info["latent_shape"])  # [C, T, h, w] of a training example
     down = json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
-    if frames:
+    if frames is not None:
+        if int(frames) < 1:
+            raise ValueError(f"--frames must be at least 1; got {frames}")
         shape[1] = int(frames)
     if size:
         try:
             h, w = (int(v) for v in size.lower().split("x"))
         except ValueError:
             raise ValueError(f"--size expects HxW in pixels, e.g. 32x48; got {size!r}") from None
-        shape[2], shape[3] = max(1, h // down), max(1, w // down)
+        if h < down or w < down:
+            raise ValueError(f"--size must be at least {down}x{down} pixels (one latent pixel of this checkpoint's "
+                             f"encoder); got {size!r}")
+        shape[2], shape[3] = h // down, w // down
     return shape
 
 
@@ -61,11 +66,11 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from modelzoo import sample
 
     ckpt = Path(cfg.checkpoint)
+    shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size fails before any model loads
     model, null = load_checkpoint(ckpt)
     t = json.loads((ckpt / "text_encoder.json").read_text())
     encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
     text = encoder.encode([cfg.prompt] * cfg.num)
-    shape = latent_shape(ckpt, cfg.size, cfg.frames)
     modality = checkpoint_modality(ckpt)
     extra: dict = {}
     try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)

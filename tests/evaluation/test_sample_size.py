@@ -1,0 +1,33 @@
+"""`lumina sample --size HxW --frames N` -> the latent shape to sample: pixels over the encoder's
+downsampling, and one clear error for a size or frame count that gives nothing to sample."""
+
+import json
+
+import pytest
+
+from evaluation.sample import latent_shape
+
+
+@pytest.fixture
+def ckpt(tmp_path):
+    (tmp_path / "training.json").write_text(json.dumps({"latent_shape": [4, 1, 4, 4]}))
+    (tmp_path / "latent_encoder.json").write_text(json.dumps({"downsample": 8}))
+    return tmp_path
+
+
+def test_size_and_frames_in_pixels_become_the_latent_shape(ckpt):
+    assert latent_shape(ckpt, None, None) == [4, 1, 4, 4]
+    assert latent_shape(ckpt, "32x48", 3) == [4, 3, 4, 6]
+    assert latent_shape(ckpt, "8X8", None) == [4, 1, 1, 1]
+
+
+@pytest.mark.parametrize("size", ["0x32", "32x0", "-8x32", "7x32", "32x7", "abc", "32x"])
+def test_a_size_with_no_latent_pixel_is_an_error(ckpt, size):
+    with pytest.raises(ValueError, match="--size"):
+        latent_shape(ckpt, size, None)
+
+
+@pytest.mark.parametrize("frames", [0, -2])
+def test_no_frames_is_an_error(ckpt, frames):
+    with pytest.raises(ValueError, match="--frames must be at least 1"):
+        latent_shape(ckpt, None, frames)
