@@ -264,6 +264,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         sched.load_state_dict(info["scheduler"])
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
+        if rank == 0 and step >= cfg.steps:
+            log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
+                        ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)
         if rank == 0 and on_checkpoint is not None:
             # a kill between publishing this folder and registering it would otherwise lose its row;
             # registration is idempotent by folder, so a registered one is left as it is

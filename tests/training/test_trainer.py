@@ -205,3 +205,14 @@ def test_fsdp_runs_in_one_process_without_torchrun(tiny_home, tmp_path):
     torch.testing.assert_close(sharded.losses, plain.losses, rtol=1e-5, atol=1e-6)
     assert (Path(sharded.checkpoint) / "train_state").is_dir() and (Path(sharded.checkpoint) / "model.safetensors").exists()
     assert not dist.is_initialized()
+
+
+def test_resume_at_or_past_the_step_budget_trains_nothing_and_says_so(tiny_home, tmp_path, caplog):
+    train(tiny_cfg(tiny_home, tmp_path, steps=3, log_every=1, shuffle_buffer=16))
+    for steps, word in ((3, "already"), (2, "past")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="training.trainer"):
+            result = train(tiny_cfg(tiny_home, tmp_path, steps=steps, log_every=1, shuffle_buffer=16, resume=True))
+        assert result.steps == 3 and len(result.losses) == 3
+        assert f"checkpoint-0000003 is at step 3, {word} --steps {steps}: nothing to train" in caplog.text
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000003"]
