@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from contracts.layout import Workspace
+from contracts.records import Modality
 
 
 @contextmanager
@@ -100,7 +101,12 @@ def register(ws: Workspace, batch_paths: list[str], run_id: str) -> dict[str, in
 def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id: str | None = None) -> dict:
     """Curate a source and register every input (accepted, rejected, quarantined)."""
     from preprocess.curate import curate
+    from preprocess.modality import get_plugin
+    from preprocess.sources import detect_kind
 
+    # a mistyped modality, option or source fails here, before a catalog (or a failed run) exists
+    get_plugin(cfg.modality).options(cfg.options)
+    detect_kind(source)
     ws = Workspace.at(home)
     with catalog_run(ws, "curate", {"source": source, **asdict(cfg)}, run_id) as rid:
         result = curate(source, ws.home, cfg, backend)
@@ -116,6 +122,7 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
                 shard_uris: list[str] | None = None) -> dict:
     from preprocess.encode import encode
 
+    Modality.parse(modality)  # before a catalog (or a failed run) exists
     ws = Workspace.at(home)
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend)
@@ -182,7 +189,11 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version
     cfg.null_caption = cfg.null_caption or str(ws.null_caption(manifest.encoders["text"]))
-    cfg.modality = cfg.modality or manifest_modality(cfg.catalog, manifest.id)
+    members_modality = manifest_modality(cfg.catalog, manifest.id)
+    if cfg.modality and Modality.parse(cfg.modality).value != members_modality:
+        raise ValueError(f"--modality {cfg.modality} does not match manifest {manifest.id}, whose samples are "
+                         f"{members_modality} (leave --modality out: it comes from the manifest)")
+    cfg.modality = members_modality
     del manifest
     if cfg.init_from:
         cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)

@@ -70,9 +70,12 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
 
 
 def test_user_errors_are_one_line_and_exit_code_2(tmp_path):
-    for args in (["curate", str(tmp_path / "missing")], ["curate", str(tmp_path), "--set", "options.nope=1"],
+    home = str(tmp_path / "home")  # a mistyped curate or encode makes no workspace (no catalog, no failed run)
+    for args in (["curate", str(tmp_path / "missing"), "--home", home], ["curate", str(tmp_path), "--set", "options.nope=1", "--home", home],
+                 ["curate", str(tmp_path), "--modality", "imgae", "--home", home], ["encode", "--modality", "speach", "--home", home],
                  ["sample", "--checkpoint", "ckpt-0000", "--prompt", "x", "--home", str(tmp_path)]):
         r = subprocess.run([LUMINA, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert r.returncode == 2, (args, r.stderr)
         lines = [line for line in r.stderr.splitlines() if line.strip() and "it/s" not in line]
         assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in r.stderr, r.stderr
+        assert not Path(home).exists(), args

@@ -216,3 +216,22 @@ def test_resume_at_or_past_the_step_budget_trains_nothing_and_says_so(tiny_home,
         assert result.steps == 3 and len(result.losses) == 3
         assert f"checkpoint-0000003 is at step 3, {word} --steps {steps}: nothing to train" in caplog.text
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000003"]
+
+
+@pytest.mark.parametrize("modality, message", [("video", "--modality video does not match manifest .* image"),
+                                               ("speach", "unknown modality 'speach'")])
+def test_train_step_refuses_a_modality_other_than_the_manifests(tiny_home, tmp_path, modality, message):
+    """The modality comes from the manifest's samples: a different or misspelled --modality is an
+    error before training, not a checkpoint recorded as the wrong kind of model."""
+    import shutil
+
+    from flows.steps import train_step
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    cfg = TrainConfig(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption, model_overrides=TINY,
+                      steps=1, modality=modality, progress=False, tensorboard=False)
+    with pytest.raises(ValueError, match=message):
+        train_step(str(home), cfg)
+    assert not list(home.rglob("checkpoint-*"))
