@@ -371,7 +371,7 @@ def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MA
     if len(data) > limit:
         return None, f"caption_too_long: more than {limit} bytes"
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is no caption text
     except UnicodeDecodeError as e:
         return None, f"caption_not_utf8: {e.reason} at byte {e.start}"
     if entry.suffix == ".json" and entry.text is None:

@@ -58,3 +58,13 @@ def test_a_file_name_that_is_not_utf8_is_curated_under_a_printable_name(folder, 
         rows = dict(cat.sql("SELECT source_uri, status FROM samples")[1])
     latin1 = next(uri for uri in rows if uri.endswith("/caf\\xe9.png"))  # the undecodable byte, escaped
     assert rows[latin1] != "quarantined"  # read and decoded through the real path
+
+
+def test_a_byte_order_mark_is_no_part_of_a_caption(tmp_path):
+    """Editors on Windows start UTF-8 files with a BOM: the caption (and its key) is the text after
+    it, and a .json caption with one parses."""
+    from preprocess.sources import Entry, read_caption
+
+    for name, data in (("a.txt", "\ufeffa red square".encode()), ("a.json", '\ufeff{"caption": "a red square"}'.encode())):
+        entry = Entry(name, str(tmp_path / name), len(data), ("bytes", data))
+        assert read_caption(entry) == ("a red square", None), name
