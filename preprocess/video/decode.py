@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif")
+CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif"}  # FFmpeg's demuxer names for those suffixes
 
 
 @dataclass
@@ -60,6 +61,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
     except (av.FFmpegError, ValueError, OSError) as e:
         raise VideoRejected("decode_error", _clean(e)) from None
     with container:
+        if not set(container.format.name.split(",")) & CONTAINERS:  # FFmpeg reads e.g. text as CD+G graphics
+            raise VideoRejected("decode_error", f"not a video container (FFmpeg guessed {container.format.name!r})")
         streams = container.streams
         if not streams.video:
             kinds = sorted({s.type for s in streams})
