@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from contracts.members import META
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
 from preprocess.modality import Candidate, ModalityPlugin
-from preprocess.sources import Entry, Leftover, RawInput, group_by_stem
+from preprocess.sources import CAPTION_SUFFIXES, Entry, Leftover, RawInput, group_by_stem
 from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
@@ -58,22 +58,30 @@ class SpeechOptions:
             raise ValueError(f"layout must be one of {melspec.LAYOUTS}, got {self.layout!r}")
 
 
-def _metadata_captions(entry: Entry) -> tuple[list[Entry], str | None]:
-    """metadata.csv -> caption entries named like the wavs they belong to (``<dir>/wavs/<id>.txt``)."""
+def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], str | None]:
+    """metadata.csv -> (stem of the audio it names (``<dir>/wavs/<id>``), the line as a caption
+    entry named ``metadata.csv#line=N``) per line; lines that name no id are leftovers; the error
+    when the file cannot be read. Blank lines are no input."""
     try:
-        text = entry.read().decode("utf-8")
+        text = entry.read().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
-        return [], f"{type(e).__name__}: {e}"
+        return [], [], f"{type(e).__name__}: {e}"
     folder = entry.name.rsplit("/", 1)[0] + "/" if "/" in entry.name else ""
-    out = []
+    lines, bad = [], []
     for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
         cols = line.split("|")
+        at = f"#line={i + 1}"
         if len(cols) < 2 or not cols[0].strip():
+            data = line.encode("utf-8")
+            bad.append(Leftover(Entry(entry.name + at, entry.uri + at, len(data), ("bytes", data)), "malformed_metadata_line",
+                                "expected id|transcript[|normalised transcript]"))
             continue
         caption = (cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]).strip()
         data = caption.encode("utf-8")
-        out.append(Entry(f"{folder}wavs/{cols[0].strip()}.txt", f"{entry.uri}#line={i + 1}", len(data), ("bytes", data), text=caption))
-    return out, None
+        lines.append((f"{folder}wavs/{cols[0].strip()}", Entry(entry.name + at, entry.uri + at, len(data), ("bytes", data), text=caption)))
+    return lines, bad, None
 
 
 class SpeechPlugin(ModalityPlugin):
@@ -82,17 +90,34 @@ class SpeechPlugin(ModalityPlugin):
     options_cls = SpeechOptions
 
     def group(self, entries: list[Entry], opts: SpeechOptions) -> tuple[list[RawInput], list[Leftover]]:
-        rest, extra, leftovers = [], [], []
+        rest, lines, leftovers = [], [], []
         for e in entries:
             if e.kind == "file" and e.name.rsplit("/", 1)[-1] == opts.metadata_name:
-                caps, error = _metadata_captions(e)
-                extra += caps
+                found, bad, error = _metadata_lines(e)
+                lines += found
+                leftovers += bad
                 if error:
                     leftovers.append(Leftover(e, "unreadable_metadata", error))
             else:
                 rest.append(e)
-        known = {e.name for e in rest}
-        inputs, more = group_by_stem(rest + [c for c in extra if c.name not in known], self.media_suffixes)
+        # each metadata line goes with the audio it names, unless a caption file sits beside that
+        # audio (it wins) or an earlier line named it; every other line is a leftover with its reason
+        audio = {e.stem for e in rest if e.kind == "file" and e.suffix in self.media_suffixes}
+        beside = {e.stem for e in rest if e.kind == "file" and e.suffix in CAPTION_SUFFIXES}
+        attached: dict[str, Entry] = {}
+        for stem, line in lines:
+            name = stem.rsplit("/", 1)[-1]
+            if stem not in audio:
+                leftovers.append(Leftover(line, "metadata_without_audio", f"no audio file {name}.* in wavs/"))
+            elif stem in beside:
+                leftovers.append(Leftover(line, "metadata_line_unused", f"the caption file beside {name} is used"))
+            elif stem in attached:
+                leftovers.append(Leftover(line, "metadata_line_unused", f"{attached[stem].name.rsplit('#', 1)[-1]} gives {name} its transcript"))
+            else:
+                attached[stem] = line
+        rest = [replace(e, row_caption=attached[e.stem]) if e.stem in attached and e.suffix in self.media_suffixes else e
+                for e in rest]
+        inputs, more = group_by_stem(rest, self.media_suffixes)
         return inputs, leftovers + more
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: SpeechOptions) -> list[Candidate]:

@@ -69,3 +69,32 @@ def test_curated_shard_holds_normalised_audio_and_mel(curated):
     assert json.loads(fields["json"])["mel_layout"] == "channels"
     assert z.shape == (80, 1, 1, mel.shape[1])
     np.testing.assert_array_equal(z[:, 0, 0], mel)
+
+
+def test_every_metadata_line_is_an_input_or_a_leftover_with_its_reason(tmp_path):
+    """LJSpeech metadata.csv: a line goes with the audio it names; a malformed line, a line with no
+    audio, a second line for the same audio and a line whose audio has a caption file beside it
+    are each recorded, under the line's own name, with what is wrong."""
+    import soundfile as sf
+
+    from preprocess.speech.plugin import SpeechOptions, SpeechPlugin
+    from preprocess.sources import SourceSpec, list_entries
+
+    root = tmp_path / "lj"
+    (root / "wavs").mkdir(parents=True)
+    tone = (0.3 * np.sin(np.linspace(0, 2000, 22050))).astype(np.float32)
+    for name in ("a", "b"):
+        sf.write(root / "wavs" / f"{name}.wav", tone, 22050)
+    (root / "wavs" / "b.txt").write_text("two from the file")
+    (root / "metadata.csv").write_text("a|one|one\nb|two\nc|three\n\nno separator here\na|one again\n")
+
+    inputs, leftovers = SpeechPlugin().group(list_entries(SourceSpec(str(root))), SpeechOptions())
+    assert {i.name: i.caption.text if i.caption.text is not None else i.caption.read().decode() for i in inputs} == {
+        "wavs/a.wav": "one", "wavs/b.wav": "two from the file"}
+    assert sorted((lo.entry.name, lo.reason_kind) for lo in leftovers) == [
+        ("metadata.csv#line=2", "metadata_line_unused"), ("metadata.csv#line=3", "metadata_without_audio"),
+        ("metadata.csv#line=5", "malformed_metadata_line"), ("metadata.csv#line=6", "metadata_line_unused")]
+    result = curate(str(root), tmp_path / "home", CurateConfig(modality="speech"), backend="local")
+    reasons = sorted(s.reason.split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples if "#line=" in s.source_uri)
+    assert reasons == ["malformed_metadata_line", "metadata_line_unused", "metadata_line_unused", "metadata_without_audio"]
+    assert sum(result.counts.values()) == 6  # two audio files and four lines
