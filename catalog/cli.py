@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -114,7 +115,7 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
         json.dump([{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1)
         out.write("\n")
     elif fmt == "csv":
-        w = csv.writer(out)
+        w = csv.writer(out, lineterminator="\n")  # not RFC 4180's CRLF: shell pipes and $(...) expect \n
         w.writerow(cols)
         for r in rows:
             w.writerow(["" if v is None else _jsonable(v) for v in r])
@@ -366,11 +367,12 @@ def run(args: argparse.Namespace) -> int:
     """Run parsed arguments; errors the user can fix print one line and return 2."""
     try:
         return args.catalog_func(args)
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error (before OSError, its base class)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor is the flush at exit
+        return 0
     except (CatalogError, duckdb.Error, ValueError, OSError) as e:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `... | head`
-        return 0
 
 
 def main(argv: list[str] | None = None) -> int:

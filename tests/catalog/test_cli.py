@@ -31,6 +31,7 @@ def test_sql_prints_a_table_json_and_csv(base_catalog, capsys):
     assert json.loads(out) == [{"status": "accepted", "n": 12}, {"status": "quarantined", "n": 3},
                                {"status": "rejected", "n": 3}]
     rc, out, _ = run(capsys, "sql", q, "--csv", "--catalog", str(base_catalog))
+    assert "\r" not in out  # plain newlines: `K=$(lumina catalog sql ... --csv | tail -1)` carries no \r
     assert list(csv.reader(io.StringIO(out))) == [["status", "n"], ["accepted", "12"], ["quarantined", "3"],
                                                   ["rejected", "3"]]
 
@@ -195,3 +196,18 @@ def test_add_arguments_plugs_into_a_parent_parser(base_catalog, capsys):
     args = top.parse_args(["catalog", "sql", "SELECT 41 + 1 AS x", "--json", "--catalog", str(base_catalog)])
     assert args.func(args) == 0
     assert json.loads(capsys.readouterr().out) == [{"x": 42}]
+
+
+def test_a_reader_that_stops_early_is_no_error(base_catalog):
+    """`lumina catalog sql ... | head -1`: the closed pipe ends the command quietly, exit 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lumina = str(Path(sys.executable).parent / "lumina")
+    proc = subprocess.Popen([lumina, "catalog", "sql", "SELECT range AS n FROM range(200000)", "--csv", "--catalog", str(base_catalog)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"n\n"
+    proc.stdout.close()  # what head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err
