@@ -22,10 +22,10 @@ def _print(obj: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(obj, indent=1, default=str))
         return
-    for k, v in obj.items():
-        if k in ("shard_uris", "losses"):
-            continue
-        print(f"{k:18s}{v}")
+    shown = {k: v for k, v in obj.items() if k not in ("shard_uris", "losses")}
+    width = max([18, *(len(k) + 2 for k in shown)])  # a long key keeps a gap before its value
+    for k, v in shown.items():
+        print(f"{k:{width}s}{v}")
 
 
 def _curate(argv: list[str]) -> int:

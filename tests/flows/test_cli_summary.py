@@ -24,3 +24,11 @@ def test_a_training_cut_short_by_the_time_cap_says_so(capsys):
     trains = [line for line in capsys.readouterr().out.splitlines() if line.startswith("train ")]
     assert trains == ["train             717 of 800 steps (the 420 s cap of train_max_seconds), final train loss 0.1000",
                       "train             800 steps, final train loss 0.1000"]
+
+
+def test_a_stage_summary_keeps_a_gap_after_a_long_key(capsys):
+    from flows.cli import _print
+
+    _print({"steps": 6, "checkpoint_seconds": 0.147, "shard_uris": ["x"]}, as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in lines] == [["steps", "6"], ["checkpoint_seconds", "0.147"]]
