@@ -23,7 +23,9 @@ class ImageRejected(Exception):
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit integer ("I;16", "I") and float ("F") modes scaled by their real range, not clipped."""
+    """16-bit integer ("I;16", "I") and float ("F") modes scaled from their type's range (0-65535;
+    0-1, or 0-255 past 1), not clipped. Not stretched to the data's own range: a dark photo stays
+    dark (12-bit data in a 16-bit file too: nothing in the file says it is 12-bit)."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
