@@ -158,6 +158,11 @@ class WriteShardStage(Stage[list, Batch]):
         path = Path(self.out_dir) / name
         batch_path = Batch.path_beside(path)
         if path.exists() and batch_path.exists():  # resumable: a complete shard is never rewritten
+            old = Batch.read(batch_path)
+            if [r.source_uri for r in old.samples] != [c.record.source_uri for c in cands]:
+                # the same content from other files (a moved folder; an added exact duplicate that
+                # sorts first and is now the original): the records say where it comes from now
+                Batch(shard=old.shard, samples=[c.record for c in cands], verdicts=[v for c in cands for v in c.verdicts]).write(batch_path)
             return str(batch_path)
         members: list[tuple[str, bytes]] = []
         for c in cands:

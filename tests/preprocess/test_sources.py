@@ -241,3 +241,24 @@ def test_a_listing_of_a_folder_with_bad_inputs_gives_the_folders_rows(tmp_path):
         rows_of_media = {k: v for k, v in by_kind[kind].items() if v[1] != "unsupported_type"}
         assert rows_of_media == folder_rows, kind
         assert [v for v in by_kind[kind].values() if v[1] == "unsupported_type"] == [("rejected", "unsupported_type")], kind
+
+
+def test_an_added_duplicate_that_sorts_first_leaves_every_file_in_the_catalog(tmp_path):
+    """A copy of a curated file, added under a name that sorts before it, becomes the original (the
+    content key) and the older file the duplicate: both files are in the catalog, once each."""
+    from catalog import Catalog
+
+    folder = tmp_path / "photos"
+    _photos(folder)
+    home = tmp_path / "home"
+    with Catalog.open(home / "catalog.duckdb") as cat:
+        for added in (False, True):
+            if added:
+                shutil.copy(folder / "coffee.png", folder / "a_coffee.png")
+                shutil.copy(folder / "coffee.txt", folder / "a_coffee.txt")
+            run = cat.start_run("test", {})
+            cat.register_batches(curate(str(folder), home, CurateConfig(), backend=LOCAL).batch_paths, run)
+        rows = cat.sql("SELECT source_uri, status, split_part(reason, ':', 1) FROM samples ORDER BY 1")[1]
+    by_file = {Path(uri).name: (status, reason) for uri, status, reason in rows}
+    assert len(rows) == len(by_file) == 7, rows
+    assert by_file["a_coffee.png"] == ("accepted", None) and by_file["coffee.png"] == ("rejected", "exact_duplicate")
