@@ -92,10 +92,11 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     from catalog import load_manifest
     from evaluation.context import EvalContext
 
-    model, null = load_checkpoint(cfg.checkpoint)
+    # the manifest first: a wrong name or an empty selection fails before the model loads
     examples = load_examples(load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version))
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
+    model, null = load_checkpoint(cfg.checkpoint)
     metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed)}
     module, _, fn = MODALITY_EVALUATORS[checkpoint_modality(cfg.checkpoint)].partition(":")
     evaluate_modality = getattr(importlib.import_module(module), fn)
