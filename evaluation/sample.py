@@ -66,11 +66,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from modelzoo import sample
 
     ckpt = Path(cfg.checkpoint)
-    shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size fails before any model loads
-    model, null = load_checkpoint(ckpt)
-    t = json.loads((ckpt / "text_encoder.json").read_text())
-    encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
-    text = encoder.encode([cfg.prompt] * cfg.num)
+    shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     modality = checkpoint_modality(ckpt)
     extra: dict = {}
     try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)
@@ -79,6 +75,10 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     except ModuleNotFoundError as e:
         if e.name != f"evaluation.{modality}.sample":
             raise
+    model, null = load_checkpoint(ckpt)
+    t = json.loads((ckpt / "text_encoder.json").read_text())
+    encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
+    text = encoder.encode([cfg.prompt] * cfg.num)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)
     nf, nm = null.expand(cfg.num)

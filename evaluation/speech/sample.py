@@ -9,6 +9,8 @@ from evaluation.speech import durations
 
 
 def prepare(cfg, ckpt: Path, shape: list[int]) -> tuple[list[int], dict]:
+    if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
+        raise ValueError("speech: the length comes from the prompt's phonemes; --size and --frames do not apply")
     model = durations.from_checkpoint(ckpt) or durations.DurationModel(*durations.DEFAULT)
     width = model.frames(durations.count_phones(cfg.prompt))
     shape = list(shape)

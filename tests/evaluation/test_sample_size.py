@@ -31,3 +31,13 @@ def test_a_size_with_no_latent_pixel_is_an_error(ckpt, size):
 def test_no_frames_is_an_error(ckpt, frames):
     with pytest.raises(ValueError, match="--frames must be at least 1"):
         latent_shape(ckpt, None, frames)
+
+
+@pytest.mark.parametrize("size, frames", [("32x32", None), (None, 4)])
+def test_speech_takes_its_length_from_the_prompt_and_refuses_size_and_frames(tmp_path, size, frames):
+    from types import SimpleNamespace
+
+    from evaluation.speech.sample import prepare
+
+    with pytest.raises(ValueError, match="--size and --frames do not apply"):
+        prepare(SimpleNamespace(size=size, frames=frames, prompt="seven"), tmp_path, [80, 1, 1, 100])
