@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import torch
 
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 from training.data import Example, NullCaption, load_examples
+
+log = logging.getLogger(__name__)
 
 MODALITY_EVALUATORS = {
     "image": "evaluation.image.metrics:evaluate_image",
@@ -88,6 +91,15 @@ def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: in
     return total / max(n, 1)
 
 
+def warn_if_the_judge_is_no_judge(metrics: dict[str, float]) -> None:
+    """An accuracy read by a judge that does no better than chance on real held-out data (a tiny
+    held-out set, one example per class) measures nothing: say so beside the figure."""
+    judge, chance = metrics.get("judge_test_accuracy"), metrics.get("chance_accuracy")
+    if judge is not None and chance is not None and judge <= chance:
+        log.warning("the judge scores %.3f on real held-out data, no better than chance (%.3f): the accuracies "
+                    "it reads for generated samples mean nothing; evaluate on a larger held-out manifest", judge, chance)
+
+
 def evaluate(cfg: EvalConfig) -> EvalResult:
     from catalog import load_manifest
     from evaluation.context import EvalContext
@@ -103,6 +115,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     extra, renders = evaluate_modality(EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint)))
     metrics.update(extra)
+    warn_if_the_judge_is_no_judge(metrics)
     result = EvalResult(metrics, renders)
     (Path(cfg.out_dir) / "metrics.json").write_text(json.dumps(asdict(result), indent=1))
     return result

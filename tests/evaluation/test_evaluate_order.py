@@ -15,3 +15,10 @@ def test_a_missing_manifest_fails_before_the_model_loads(tmp_path, monkeypatch):
     with pytest.raises(CatalogError, match="nope"):
         ev.evaluate(ev.EvalConfig(catalog=str(tmp_path / "catalog.duckdb"), manifest="nope", checkpoint=str(tmp_path)))
     assert loaded == []
+
+
+@pytest.mark.parametrize("judge, warned", [(0.0, True), (0.25, True), (0.9, False)])
+def test_an_accuracy_read_by_a_judge_no_better_than_chance_is_flagged(caplog, judge, warned):
+    with caplog.at_level("WARNING", logger="evaluation.evaluate"):
+        ev.warn_if_the_judge_is_no_judge({"digit_accuracy": 0.25, "judge_test_accuracy": judge, "chance_accuracy": 0.25})
+    assert ("no better than chance" in caplog.text) == warned
