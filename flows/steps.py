@@ -275,11 +275,13 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
         with Catalog.open(catalog, read_only=True) as cat:
             _, rows = cat.sql("SELECT uri, run_id FROM checkpoints WHERE checkpoint_id = ?", [checkpoint])
             if rows and not Path(rows[0][0]).is_dir():  # training keeps only the newest keep_last on disk
-                _, kept = cat.sql("SELECT checkpoint_id, step, uri FROM checkpoints WHERE run_id = ? ORDER BY step DESC", [rows[0][1]])
-                on_disk = [f"{cid} (step {step})" for cid, step, uri in kept if Path(uri).is_dir()]
+                # the same folder: a resumed run writes there under a catalog run of its own
+                _, kept = cat.sql("SELECT checkpoint_id, step, uri FROM checkpoints ORDER BY step DESC")
+                folder = Path(rows[0][0]).parent
+                on_disk = [f"{cid} (step {step})" for cid, step, uri in kept if Path(uri).parent == folder and Path(uri).is_dir()]
                 raise FileNotFoundError(
                     f"checkpoint {checkpoint} is no longer on disk ({rows[0][0]}; training keeps the newest keep_last "
-                    f"checkpoints of a run); of its run still on disk: {', '.join(on_disk) or 'none'}")
+                    f"checkpoints of a run); in its folder still on disk: {', '.join(on_disk) or 'none'}")
         if rows:
             return rows[0][0]
     raise FileNotFoundError(f"no checkpoint folder or catalog checkpoint id {checkpoint!r}")
