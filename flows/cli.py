@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 
@@ -85,8 +86,14 @@ def _train(argv: list[str]) -> int:
     if not cfg.manifest:
         p.error("--manifest is required (or manifest: in --config)")
     from flows.steps import train_step
+    from training.stopping import TrainingStopped
 
-    _print(train_step(a.home, cfg), a.json)
+    try:
+        _print(train_step(a.home, cfg), a.json)
+    except TrainingStopped as e:  # --json: the stop, on stdout too, for whatever reads it
+        if a.json:
+            _print({"stopped_by": signal.Signals(e.signum).name, "steps": e.step, "checkpoint": e.checkpoint}, True)
+        raise
     return 0
 
 

@@ -273,3 +273,20 @@ def test_sigterm_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoint
         _, status = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
     assert registered == [(_rows(run),)] and registered[0][0] >= 3 and status == [("cancelled",)]
     assert not (run / "STOP").exists()
+
+
+def test_lumina_train_json_prints_the_stop_on_stdout(tiny_home, tmp_path):
+    """A stopped `lumina train --json` still gives its reader a JSON object: the signal, the step and
+    the checkpoint to --resume from (and the exit status of that signal)."""
+    import json
+
+    home = own_home(tiny_home, tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "STOP").write_text("SIGINT")  # there before the start: honoured after the first step
+    args = _cli(home, tiny_home, run, "--steps", "50", "--json")[3:]  # the flags, for `lumina train`
+    proc = subprocess.run([str(Path(sys.executable).parent / "lumina"), "train", *args], env=ENV, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 128 + signal.SIGINT, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["stopped_by"] == "SIGINT" and out["steps"] == 1 and Path(out["checkpoint"]).name == "checkpoint-0000001"
