@@ -30,22 +30,19 @@ def _print(obj: dict, as_json: bool) -> None:
 
 
 def _curate(argv: list[str]) -> int:
-    from flows.cli_config import add_clip_args, add_common_args, add_config_args, clip_options, config_from_args
+    from flows.cli_config import add_common_args, add_config_args, add_curation_args, config_from_args, curation_options
     from preprocess.curate import CurateConfig
 
     p = argparse.ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
     p.add_argument("source", help="a folder, a tar glob ('data/*.tar'), a .parquet/.jsonl/.csv listing, or a datasets.save_to_disk folder")
     add_common_args(p)
     add_config_args(p, CurateConfig, skip=("options",))
-    p.add_argument("--max-tokens", type=int, help="image: latent tokens per image (the token budget)")
-    p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
-    add_clip_args(p)
+    add_curation_args(p)
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
-    options = {k: v for k, v in {"max_tokens": a.max_tokens, "resize": a.resize}.items() if v is not None}
     cfg = config_from_args(CurateConfig, a)
-    cfg.options = clip_options(a, {**cfg.options, **options})
+    cfg.options = curation_options(a, cfg.options)
     from flows.steps import curate_step
 
     out = curate_step(a.source, a.home, cfg, backend="local" if a.local else "ray")

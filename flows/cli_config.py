@@ -50,6 +50,19 @@ def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | N
     return load_config(cls, getattr(a, "config", None), values)
 
 
+def add_curation_args(p: argparse.ArgumentParser) -> None:
+    """The option shorthands of lumina curate and lumina refresh (the same curation)."""
+    p.add_argument("--max-tokens", type=int, help="image: latent tokens per image (the token budget)")
+    p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
+    add_clip_args(p)
+
+
+def curation_options(a: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` (from --config and --set) with add_curation_args' flags merged in; flags win."""
+    flags = {k: v for k, v in {"max_tokens": a.max_tokens, "resize": a.resize}.items() if v is not None}
+    return clip_options(a, {**options, **flags})
+
+
 def add_clip_args(p: argparse.ArgumentParser) -> None:
     """lumina curate's CLIP score flags: shorthands for ``options.clip.*`` (preprocess/filters/clip_config.py)."""
     g = p.add_argument_group("CLIP scores (image; off unless --clip is given)")

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from flows.cli_config import add_common_args, add_config_args, add_curation_args, config_from_args, curation_options
     from preprocess.encode import EncodeConfig
 
     p = argparse.ArgumentParser(prog="lumina refresh", description="Curate and encode only what is new or changed in a "
@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source", help="a folder, a tar glob, a listing or a datasets folder (as for lumina curate)")
     add_common_args(p)
     add_config_args(p, CurateConfig, skip=("options",))
+    add_curation_args(p)
     p.add_argument("--encode-config", help="YAML of EncodeConfig fields for the new shards")
     p.add_argument("--live", action="append", default=[], metavar="NAME=WHERE",
                    help="declare (or change) a live manifest: a stored selection re-frozen by every refresh")
@@ -243,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not where.strip():
             p.error(f"--live {item!r}: use NAME=WHERE")
         live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth))
-    result = refresh_source(a.source, a.home, config_from_args(CurateConfig, a), load_config(EncodeConfig, a.encode_config, {}),
-                            live, "local" if a.local else "ray")
+    cfg = config_from_args(CurateConfig, a)
+    cfg.options = curation_options(a, cfg.options)
+    result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live, "local" if a.local else "ray")
     out = asdict(result)
     if a.json:
         print(json.dumps(out, indent=1, default=str))
