@@ -53,6 +53,8 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     audioread as a fallback for what libsndfile lacks. Raises AudioRejected(status=quarantined)."""
     import soundfile as sf
 
+    if not data:  # as video and image say it, not as libsndfile's error
+        raise AudioRejected("empty_file", "0 bytes", status="quarantined")
     truncated = _wav_truncation(data)
     if truncated:
         raise AudioRejected("truncated", truncated, status="quarantined")

@@ -98,3 +98,11 @@ def test_every_metadata_line_is_an_input_or_a_leftover_with_its_reason(tmp_path)
     reasons = sorted(s.reason.split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples if "#line=" in s.source_uri)
     assert reasons == ["malformed_metadata_line", "metadata_line_unused", "metadata_line_unused", "metadata_without_audio"]
     assert sum(result.counts.values()) == 6  # two audio files and four lines
+
+
+def test_an_empty_audio_file_is_quarantined_as_empty():
+    from preprocess.speech.audio import AudioRejected, decode_audio
+
+    with pytest.raises(AudioRejected) as e:
+        decode_audio(b"")
+    assert (e.value.kind, e.value.status) == ("empty_file", "quarantined")
