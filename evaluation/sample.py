@@ -21,13 +21,30 @@ SAMPLE_WRITERS = {
     "multiview": "evaluation.multiview.render:save_samples",
     "speech": "evaluation.speech.render:save_samples",
 }
+OUT_SUFFIXES = {  # what each writer can write; the first is the default for an --out without one
+    "image": (".png", ".jpg", ".jpeg", ".webp"),
+    "video": (".mp4", ".gif"),
+    "multiview": (".png",),
+    "speech": (".wav",),
+}
+
+
+def out_path(out: str, modality: str) -> Path:
+    """--out as the writer will name it: a missing suffix gets the modality's default; a suffix it
+    cannot write is an error (it was replaced without a word, overwriting a file of that name)."""
+    path, allowed = Path(out), OUT_SUFFIXES[modality]
+    if not path.suffix:
+        return path.with_suffix(allowed[0])
+    if path.suffix.lower() not in allowed:
+        raise ValueError(f"--out {out}: {modality} samples are written as {' or '.join(allowed)}")
+    return path
 
 
 @dataclass
 class SampleConfig:
     checkpoint: str = ""
     prompt: str = ""
-    out: str = "sample.png"
+    out: str = "sample"  # without a suffix: the modality's (.png, .mp4, .wav; OUT_SUFFIXES)
     size: str | None = None  # "HxW" in pixels (default: the training size)
     frames: int | None = None  # video frames or multi-view views (default: the training count)
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: the training one)
@@ -68,6 +85,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     ckpt = Path(cfg.checkpoint)
     shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     modality = checkpoint_modality(ckpt)
+    out = out_path(cfg.out, modality)
     extra: dict = {}
     try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)
         hook = importlib.import_module(f"evaluation.{modality}.sample")
@@ -88,4 +106,4 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     decoder = load_decoder(ckpt)
     decoded = [decoder.decode(z.numpy()) for z in x]
     module, _, fn = SAMPLE_WRITERS[modality].partition(":")
-    return getattr(importlib.import_module(module), fn)(decoded, Path(cfg.out))
+    return getattr(importlib.import_module(module), fn)(decoded, out)

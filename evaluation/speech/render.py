@@ -41,12 +41,12 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
 
 def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
     """`lumina sample`: each decoded log-mel [C, T, H, W] (un-normalised by the checkpoint's latent
-    encoder, which holds the dataset's mean and std) -> a WAV (out, or out_<i>.wav for several) and
-    its spectrogram PNG beside it."""
+    encoder, which holds the dataset's mean and std) -> a WAV (out, or out_1.wav, out_2.wav ... for
+    several, as the other modalities number theirs) and its spectrogram PNG beside it."""
     out = Path(out)
     paths = []
     for i, z in enumerate(decoded):
-        wav = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix or '.wav'}")
+        wav = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix or '.wav'}")
         wav = wav.with_suffix(".wav")
         mel = from_latent(z)
         paths.append(write_wav(wav, vocode(mel)))

@@ -41,3 +41,21 @@ def test_speech_takes_its_length_from_the_prompt_and_refuses_size_and_frames(tmp
 
     with pytest.raises(ValueError, match="--size and --frames do not apply"):
         prepare(SimpleNamespace(size=size, frames=frames, prompt="seven"), tmp_path, [80, 1, 1, 100])
+
+
+@pytest.mark.parametrize("out, modality, expected", [("sample", "speech", "sample.wav"), ("sample", "image", "sample.png"),
+                                                     ("a/clip.GIF", "video", "a/clip.GIF"), ("x.jpg", "image", "x.jpg")])
+def test_out_gets_the_modalitys_suffix_when_it_has_none(out, modality, expected):
+    from pathlib import Path
+
+    from evaluation.sample import out_path
+
+    assert out_path(out, modality) == Path(expected)
+
+
+@pytest.mark.parametrize("out, modality", [("x.mp3", "speech"), ("x.png", "video"), ("x.gif", "multiview")])
+def test_out_with_a_suffix_the_writer_cannot_write_is_an_error(out, modality):
+    from evaluation.sample import out_path
+
+    with pytest.raises(ValueError, match=f"--out {out}: {modality} samples are written as"):
+        out_path(out, modality)
