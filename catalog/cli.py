@@ -27,6 +27,8 @@ from typing import Any, Sequence, TextIO
 
 import duckdb
 
+from contracts.config import ArgumentParser
+
 from .db import Catalog, one_line
 from .errors import CatalogError
 from .paths import default_catalog_path
@@ -294,7 +296,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the catalog subcommands to ``parser`` (the lead's `lumina catalog` parser, or ours)."""
     # Options accepted both before and after the subcommand; SUPPRESS keeps a later default from
     # overwriting an earlier explicit value.
-    common = argparse.ArgumentParser(add_help=False)
+    common = ArgumentParser(add_help=False)
     common.add_argument("--catalog", default=argparse.SUPPRESS, metavar="PATH",
                         help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
@@ -358,7 +360,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Query and manage the Lumina catalog (DuckDB).")
+    parser = ArgumentParser(prog=PROG, description="Query and manage the Lumina catalog (DuckDB).")
     add_arguments(parser)
     return parser
 

@@ -6,6 +6,7 @@ falls back to a default.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import types
 import typing
@@ -17,6 +18,14 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     pass
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr and exit status 2, as every other user
+    error of our commands (argparse prints the whole usage block first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help for usage)\n")
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:

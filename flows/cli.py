@@ -7,13 +7,13 @@ stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import signal
 import sys
 import time
 
+from contracts.config import ArgumentParser
 from contracts.env import apply_offline_env
 
 EXIT_USAGE = 2
@@ -33,7 +33,7 @@ def _curate(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, add_curation_args, config_from_args, curation_options
     from preprocess.curate import CurateConfig
 
-    p = argparse.ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
+    p = ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
     p.add_argument("source", help="a folder, a tar glob ('data/*.tar'), a .parquet/.jsonl/.csv listing, or a datasets.save_to_disk folder")
     add_common_args(p)
     add_config_args(p, CurateConfig, skip=("options",))
@@ -54,7 +54,7 @@ def _encode(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from preprocess.encode import EncodeConfig
 
-    p = argparse.ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair.")
+    p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair.")
     add_common_args(p)
     p.add_argument("--modality", default="image")
     add_config_args(p, EncodeConfig)
@@ -72,7 +72,7 @@ def _train(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from training.trainer import TrainConfig
 
-    p = argparse.ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
+    p = ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
     add_common_args(p)
     add_config_args(p, TrainConfig)
     p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
@@ -98,7 +98,7 @@ def _evaluate(argv: list[str]) -> int:
     from evaluation.evaluate import EvalConfig
     from flows.cli_config import add_common_args, add_config_args, config_from_args
 
-    p = argparse.ArgumentParser(prog="lumina evaluate", description="Evaluate a checkpoint on a held-out manifest; metrics go to the catalog.")
+    p = ArgumentParser(prog="lumina evaluate", description="Evaluate a checkpoint on a held-out manifest; metrics go to the catalog.")
     add_common_args(p)
     add_config_args(p, EvalConfig)
     p.add_argument("--json", action="store_true")
@@ -118,7 +118,7 @@ def _sample(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from flows.steps import resolve_checkpoint
 
-    p = argparse.ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
+    p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
     add_common_args(p)
     add_config_args(p, SampleConfig, skip=("cfg",))
     p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
@@ -136,7 +136,7 @@ def _sample(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus (no server, no downloads).")
+    p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus (no server, no downloads).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--modality", default="image", help="image (default), video, multiview or speech")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")

@@ -213,13 +213,13 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
 def main(argv: list[str] | None = None) -> int:
     """`lumina refresh SOURCE --modality M`: the refresh without Prefect."""
-    import argparse
+    from contracts.config import ArgumentParser
     import json
 
     from flows.cli_config import add_common_args, add_config_args, add_curation_args, config_from_args, curation_options
     from preprocess.encode import EncodeConfig
 
-    p = argparse.ArgumentParser(prog="lumina refresh", description="Curate and encode only what is new or changed in a "
+    p = ArgumentParser(prog="lumina refresh", description="Curate and encode only what is new or changed in a "
                                 "source since the last refresh; mark what left as removed; re-freeze live manifests.")
     p.add_argument("source", help="a folder, a tar glob, a listing or a datasets folder (as for lumina curate)")
     add_common_args(p)

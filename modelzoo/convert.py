@@ -17,12 +17,13 @@ import sys
 
 import torch
 
+from contracts.config import ArgumentParser
+
 DTYPES = {"keep": None, "fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lumina convert", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="lumina convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", help="public checkpoint (file or folder), or our model folder with --to-official")
     p.add_argument("dst", help="our model folder to write, or the official file with --to-official")
     p.add_argument("--to-official", action="store_true", help="write the public layout instead")

@@ -10,10 +10,10 @@ in the catalog as they are written.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from contracts.config import ArgumentParser
 from training.trainer import TrainConfig
 
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from flows.steps import train_step
 
-    p = argparse.ArgumentParser(description="Train a Flag-DiT with flow matching on a catalog manifest.")
+    p = ArgumentParser(description="Train a Flag-DiT with flow matching on a catalog manifest.")
     add_common_args(p)
     add_config_args(p, TrainConfig)
     p.add_argument("--out", dest="out_dir_alias", help="same as --out-dir")

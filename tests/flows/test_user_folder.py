@@ -73,6 +73,7 @@ def test_user_errors_are_one_line_and_exit_code_2(tmp_path):
     home = str(tmp_path / "home")  # a mistyped curate or encode makes no workspace (no catalog, no failed run)
     for args in (["curate", str(tmp_path / "missing"), "--home", home], ["curate", str(tmp_path), "--set", "options.nope=1", "--home", home],
                  ["curate", str(tmp_path), "--modality", "imgae", "--home", home], ["encode", "--modality", "speach", "--home", home],
+                 ["curate", str(tmp_path), "--bogus", "--home", home], ["sample", "--checkpoint", "ckpt-0000", "--home", home],
                  ["sample", "--checkpoint", "ckpt-0000", "--prompt", "x", "--home", str(tmp_path)]):
         r = subprocess.run([LUMINA, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert r.returncode == 2, (args, r.stderr)
