@@ -21,18 +21,14 @@ SAMPLE_WRITERS = {
     "multiview": "evaluation.multiview.render:save_samples",
     "speech": "evaluation.speech.render:save_samples",
 }
-OUT_SUFFIXES = {  # what each writer can write; the first is the default for an --out without one
-    "image": (".png", ".jpg", ".jpeg", ".webp"),
-    "video": (".mp4", ".gif"),
-    "multiview": (".png",),
-    "speech": (".wav",),
-}
 
 
 def out_path(out: str, modality: str) -> Path:
-    """--out as the writer will name it: a missing suffix gets the modality's default; a suffix it
-    cannot write is an error (it was replaced without a word, overwriting a file of that name)."""
-    path, allowed = Path(out), OUT_SUFFIXES[modality]
+    """--out as the writer will name it: a missing suffix gets the modality's default (the first of
+    its writer module's OUT_SUFFIXES); a suffix it cannot write is an error (it was replaced
+    without a word, overwriting a file of that name)."""
+    path = Path(out)
+    allowed = importlib.import_module(SAMPLE_WRITERS[modality].partition(":")[0]).OUT_SUFFIXES
     if not path.suffix:
         return path.with_suffix(allowed[0])
     if path.suffix.lower() not in allowed:
@@ -44,7 +40,7 @@ def out_path(out: str, modality: str) -> Path:
 class SampleConfig:
     checkpoint: str = ""
     prompt: str = ""
-    out: str = "sample"  # without a suffix: the modality's (.png, .mp4, .wav; OUT_SUFFIXES)
+    out: str = "sample"  # without a suffix: the modality's (its writer's OUT_SUFFIXES)
     size: str | None = None  # "HxW" in pixels (default: the training size)
     frames: int | None = None  # video frames or multi-view views (default: the training count)
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: the training one)

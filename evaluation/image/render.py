@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+OUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # what lumina sample can write (the first: the default)
+
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """[3, T, H, W] floats in [-1, 1] -> [T, H, W, 3] uint8."""

@@ -12,6 +12,8 @@ from evaluation.image.render import to_uint8
 
 UPSCALE = 4  # 32-pixel views are too small to look at
 
+OUT_SUFFIXES = (".png",)  # what lumina sample can write (the first: the default)
+
 
 def _big(rgb: np.ndarray, view_side: int) -> Image.Image:
     """Nearest-neighbour upscale when the views themselves are small (whatever the canvas size)."""

@@ -9,6 +9,8 @@ import numpy as np
 from evaluation.speech.vocoder import vocode
 from encoders.audio.mel import MEL, from_latent
 
+OUT_SUFFIXES = (".wav",)  # what lumina sample can write (the first: the default)
+
 
 def write_wav(path: Path, y: np.ndarray) -> Path:
     import soundfile as sf

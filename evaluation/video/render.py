@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+OUT_SUFFIXES = (".mp4", ".gif")  # what lumina sample can write (the first: the default)
+
 
 def to_frames(pixels: np.ndarray) -> np.ndarray:
     """[C, T, H, W] floats in [-1, 1] (C = 1 or 3) -> [T, H, W, 3] uint8."""
