@@ -81,7 +81,9 @@ class ImagePlugin(ModalityPlugin):
         if failed:
             v = failed[0]
             status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
-        rec = SampleRecord(status=status, reason=reason, width=out.width, height=out.height, frames=1,
+        # an accepted image's size is the curated one; a rejected image was never resized: its own
+        width, height = out.size if status == "accepted" else (w, h)
+        rec = SampleRecord(status=status, reason=reason, width=width, height=height, frames=1,
                            meta={"source_dir": item.name.rsplit("/", 2)[-2] if "/" in item.name else "", "original_size": [w, h]}, **base)
         return [Candidate(rec, verdicts, item, (perceptual_hash(img), colour_signature(img)))]
 

@@ -262,3 +262,18 @@ def test_an_added_duplicate_that_sorts_first_leaves_every_file_in_the_catalog(tm
     by_file = {Path(uri).name: (status, reason) for uri, status, reason in rows}
     assert len(rows) == len(by_file) == 7, rows
     assert by_file["a_coffee.png"] == ("accepted", None) and by_file["coffee.png"] == ("rejected", "exact_duplicate")
+
+
+def test_a_rejected_image_keeps_its_own_size_in_the_catalog(tmp_path):
+    """Only accepted images are resized for the token budget; a rejected one (here: too small, and
+    too thin) is recorded at the size it has, not at a size it was never given."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    Image.fromarray((np.random.default_rng(0).random((10, 10, 3)) * 255).astype(np.uint8)).save(folder / "tiny.png")
+    Image.fromarray((np.random.default_rng(1).random((40, 300, 3)) * 255).astype(np.uint8)).save(folder / "banner.png")
+    for name in ("tiny", "banner"):
+        (folder / f"{name}.txt").write_text(f"a {name} picture")
+    result = curate(str(folder), tmp_path / "home", CurateConfig(), backend=LOCAL)
+    sizes = {Path(s.source_uri).name: (s.status, (s.reason or "").split(":")[0], s.width, s.height)
+             for p in result.batch_paths for s in Batch.read(p).samples}
+    assert sizes == {"tiny.png": ("rejected", "min_size", 10, 10), "banner.png": ("rejected", "aspect_ratio", 300, 40)}
