@@ -220,6 +220,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     probe = ShardStream(index, budget, lambda shape: 1, cfg.seed)
     first = probe.example(next(probe.shard_refs(index.shards[0])), 0)
     overrides = {**cfg.model_overrides, **({"grad_checkpointing": True} if cfg.grad_checkpointing else {})}
+    if first.frame_cond is not None:  # per-frame conditioning in the data (multi-view cameras): the model takes it
+        overrides.setdefault("frame_cond_dim", first.frame_cond.shape[-1])
     model_cfg = get_config(cfg.model, in_channels=first.latent.shape[0], cap_dim=first.cap_feats.shape[-1], **overrides)
     torch.manual_seed(cfg.seed)  # initial weights: the same on every rank and in every re-run
     model = FlagDiT(model_cfg)

@@ -10,14 +10,13 @@ so only the camera tells a view's pose. Measured (README.md): 400 steps reach po
 One training thread: on 2 shared cores two threads ran 4x slower per step than one.
 """
 
-from encoders.cameras import CAMERA_DIM
 from preprocess.multiview.demo_corpus import write_multiview_corpus
 
 DEMO = {
     "curate_options": {"size": 16},
     "corpus_options": {"num_objects": 240, "views": 4},
-    "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": 4, "multiple_of": 64,
-                        "frame_cond_dim": CAMERA_DIM},
+    # frame_cond_dim comes from the data: the trainer sizes it from the stored cameras
+    "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": 4, "multiple_of": 64},
     "train_steps": 600,
     "train_options": {"num_threads": 1, "max_seconds": 360.0},  # the cap keeps a loaded machine within 10 minutes
     "batch_size": 32,
