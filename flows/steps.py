@@ -197,6 +197,8 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     del manifest
     if cfg.init_from:
         cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
+    if cfg.out_dir:  # the catalog records checkpoint folders: absolute, so they resolve from anywhere
+        cfg.out_dir = str(Path(cfg.out_dir).resolve())
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
     if cfg.launcher == "local":  # training here: the private Ray of the curate/encode stages only costs CPU now

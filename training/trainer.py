@@ -248,6 +248,10 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
                     ", ".join(p.name for p in stale))
     barrier()
+    if not cfg.resume and (earlier := sorted(out_dir.glob("checkpoint-*"))):
+        # a second run here would overwrite the first's checkpoints under the same names
+        raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
+                              "another --out-dir starts a new one")
     if cfg.resume:
         ckpt = latest_resumable(out_dir)
         if ckpt is None:

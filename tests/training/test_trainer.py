@@ -235,3 +235,28 @@ def test_train_step_refuses_a_modality_other_than_the_manifests(tiny_home, tmp_p
     with pytest.raises(ValueError, match=message):
         train_step(str(home), cfg)
     assert not list(home.rglob("checkpoint-*"))
+
+
+def test_a_second_run_into_an_out_dir_with_checkpoints_is_refused_unless_it_resumes(tiny_home, tmp_path):
+    train(tiny_cfg(tiny_home, tmp_path, steps=2, shuffle_buffer=16))
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("checkpoint-*/*")}
+    with pytest.raises(FileExistsError, match="already holds checkpoint-0000002 of an earlier run: --resume"):
+        train(tiny_cfg(tiny_home, tmp_path, steps=2, shuffle_buffer=16, seed=1))
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("checkpoint-*/*")} == before
+
+
+def test_train_step_records_a_relative_out_dir_as_an_absolute_folder(tiny_home, tmp_path, monkeypatch):
+    import shutil
+
+    from catalog import Catalog
+    from flows.steps import train_step
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    monkeypatch.chdir(tmp_path)
+    train_step(str(home), TrainConfig(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption, model_overrides=TINY,
+                                      steps=1, out_dir="rel_run", progress=False, tensorboard=False))
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        uris = [u for (u,) in cat.sql("SELECT uri FROM checkpoints")[1]]
+    assert uris == [str(tmp_path / "rel_run" / "checkpoint-0000001")]
