@@ -202,10 +202,12 @@ def _print_summary(s: dict) -> None:
     for k, v in m.items():
         print(f"{k:{width}s}{v:.4f}" if isinstance(v, float) else f"{k:{width}s}{v}")
     print(f"checkpoint        {s['checkpoint']}")
-    for k, v in (s.get("renders") or {}).items():
-        print(f"{k:18s}{v}")
+    renders = s.get("renders") or {}
+    width = max([18, *(len(k) + 2 for k in renders)])  # speech names renders by prompt: long keys
+    for k, v in renders.items():
+        print(f"{k:{width}s}{v}")
     print(f"catalog           {s['catalog']}")
-    print("try               lumina catalog sql \"SELECT status, count(*) FROM samples GROUP BY status\"")
+    print(f"try               lumina catalog sql \"SELECT status, count(*) FROM samples GROUP BY status\" --catalog {s['catalog']}")
 
 
 def _delegate(module: str):

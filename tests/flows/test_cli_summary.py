@@ -32,3 +32,13 @@ def test_a_stage_summary_keeps_a_gap_after_a_long_key(capsys):
     _print({"steps": 6, "checkpoint_seconds": 0.147, "shard_uris": ["x"]}, as_json=False)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split() for line in lines] == [["steps", "6"], ["checkpoint_seconds", "0.147"]]
+
+
+def test_render_paths_stand_apart_from_long_names_and_the_hint_names_the_catalog(capsys):
+    renders = {"grid": "/h/grid.png", "wav_bring_eight_apples": "/h/bring_eight_apples.wav"}
+    _print_summary({"metrics": {}, "curation": {}, "timings_s": {}, "train_steps": 1, "final_train_loss": 0.1,
+                    "checkpoint": "ckpt", "catalog": "/h/catalog.duckdb", "renders": renders})
+    lines = capsys.readouterr().out.splitlines()
+    shown = {line.split()[0]: line.split()[1:] for line in lines if line.split()[:1] and line.split()[0] in renders}
+    assert shown == {k: [v] for k, v in renders.items()}
+    assert [line for line in lines if line.startswith("try")][0].endswith("--catalog /h/catalog.duckdb")
