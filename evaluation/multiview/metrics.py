@@ -14,6 +14,8 @@ classifiers trained on real held-out renders.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from evaluation.context import EvalContext
 from evaluation.image.render import to_uint8
 from evaluation.multiview.judge import judge_views, object_label, pose_bin, train_view_judge
 from evaluation.multiview.render import save_strip, save_turntable
+
+log = logging.getLogger(__name__)
 
 
 def _pixels(ctx: EvalContext, latents) -> torch.Tensor:
@@ -62,8 +66,15 @@ def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, st
     examples = [e for e in ctx.examples if e.frame_cond is not None]
     if not examples:
         return {}, {}
-    views = examples[0].latent.shape[1]
-    examples = [e for e in examples if e.latent.shape == examples[0].latent.shape]  # one view count and size
+    # the judges need one view count and size: the most common one is evaluated, the rest counted
+    shapes = Counter(tuple(e.latent.shape) for e in examples)
+    shape, _ = max(shapes.items(), key=lambda kv: (kv[1], kv[0]))
+    skipped = len(examples) - shapes[shape]
+    if skipped:
+        log.warning("multi-view evaluation: %d of %d sets have another view count or size than the %d of shape %s "
+                    "evaluated, and are left out (num_sets_skipped)", skipped, len(examples), shapes[shape], list(shape))
+    examples = [e for e in examples if tuple(e.latent.shape) == shape]
+    views = shape[1]
     real = _pixels(ctx, [e.latent for e in examples])  # [N, 3, V, H, W]
     cams = torch.stack([e.frame_cond for e in examples])  # [N, V, K]
     bins = views
@@ -71,7 +82,8 @@ def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, st
     # the object is what the caption names after its article and colour ("a red rubber duck")
     nouns = sorted({" ".join(e.caption.split()[2:]) for e in examples if len(e.caption.split()) > 2})
     labels = [object_label(e.caption, nouns) for e in examples]
-    metrics: dict[str, float] = {"num_sets": float(len(examples)), "views_per_set": float(views)}
+    metrics: dict[str, float] = {"num_sets": float(len(examples)), "views_per_set": float(views),
+                                 "num_sets_skipped": float(skipped)}
 
     pose_report = train_view_judge(real, pose, bins, seed=cfg.seed)
     generated = _pixels(ctx, ctx.generate(examples, seed=cfg.seed + 1))

@@ -87,3 +87,15 @@ def test_a_generator_that_ignores_cameras_is_at_chance_and_follows_nothing(examp
     assert m["camera_permutation_follow"] == 0.0
     assert m["pose_accuracy"] < 0.45  # chance 0.25: each set starts its ring at a random view
     assert m["object_accuracy"] > 0.9  # the object is still right
+
+
+def test_sets_of_another_view_count_are_counted_not_silently_dropped(examples, tmp_path, caplog):
+    """The judges need one shape: the most common one is evaluated even when the first example has
+    another, and the sets left out are counted and logged."""
+    from dataclasses import replace
+
+    short = [replace(e, key=f"s{i}", latent=e.latent[:, :2], frame_cond=e.frame_cond[:2]) for i, e in enumerate(examples[:3])]
+    with caplog.at_level("WARNING", logger="evaluation.multiview.metrics"):
+        m, _ = evaluate_multiview(StandIn(short + examples, tmp_path, follows_cameras=True))
+    assert (m["num_sets"], m["views_per_set"], m["num_sets_skipped"]) == (16, V, 3)
+    assert "3 of 19 sets have another view count or size" in caplog.text
