@@ -31,6 +31,15 @@ def write_corpus(modality: str, root: str, options: dict) -> str:
     return str(demo_module(modality).write_corpus(root, **options))
 
 
+def _shards_gone(log, what: str, result: dict) -> bool:
+    """A cached stage result whose shards were deleted since (a cleaned workspace): the stage must
+    run again rather than the next one fail on a missing file."""
+    missing = [u for u in result.get("shard_uris") or [] if not Path(u).exists()]
+    if missing:
+        log.warning(f"{len(missing)} of the cached {what}'s shards are gone ({missing[0]}): running it again")
+    return bool(missing)
+
+
 def _cache_key(kind: str):
     """Content-keyed task cache (flows/refresh.py): a rerun on the same data skips the stage."""
     from flows import refresh
@@ -136,9 +145,15 @@ def data_to_model(
 
     try:
         source = source or stage("corpus", write_corpus, modality, str(ws.home / "source" / modality), corpus_options)
-        curated = stage("curate", curate, source, home, modality, curate_options, run_id, backend)
+        curate_args = (source, home, modality, curate_options, run_id, backend)
+        curated = stage("curate", curate, *curate_args)
+        if _shards_gone(log, "curation", curated):
+            curated = stage("curate", curate.with_options(refresh_cache=True), *curate_args)
         _say_if_cached(log, "curate", curated, run_id, "the source's content is unchanged")
-        encoded = stage("encode", encode, home, modality, encode_options or {}, run_id, curated["shard_uris"], backend)
+        encode_args = (home, modality, encode_options or {}, run_id, curated["shard_uris"], backend)
+        encoded = stage("encode", encode, *encode_args)
+        if _shards_gone(log, "encoding", encoded):
+            encoded = stage("encode", encode.with_options(refresh_cache=True), *encode_args)
         _say_if_cached(log, "encode", encoded, run_id, "the curated shards and encoders are unchanged")
         manifests = stage("manifests", make_manifests, home, modality, manifest_prefix)
         trained = stage("train", train_model, home, manifests["train"], run_id, train)

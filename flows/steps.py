@@ -128,7 +128,8 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend)
         registered = register(ws, result.batch_paths, rid)
     return {"run_id": rid, "modality": modality, "latent_encoder": result.latent_encoder, "text_encoder": result.text_encoder,
-            "shards": len(result.batch_paths), "registered": registered}
+            "shards": len(result.batch_paths), "registered": registered,
+            "shard_uris": [p.removesuffix(".batch.json") for p in result.batch_paths]}
 
 
 # --------------------------------------------------------------------------- manifests

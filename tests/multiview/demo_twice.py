@@ -1,6 +1,7 @@
 """`lumina demo` twice in one process, as the console script runs it (flows.cli.main), sharing one
 Prefect server, Ray and the imports: the end-to-end test's second run then costs only the stages
-that really run again. Writes {"first": summary, "second": summary, "counts": [rows after each]}.
+that really run again; then a third after the curated and encoded shards were deleted. Writes
+{"first": summary, "second": summary, "third": summary, "counts": [rows after each]}.
 
     python -m tests.multiview.demo_twice HOME CONFIG OUT_JSON
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,7 +46,11 @@ def demo_twice(home: str, config: str) -> dict:
         counts = [row_counts(Path(home) / "catalog.duckdb")]
         second = run_demo(home, config)
         counts.append(row_counts(Path(home) / "catalog.duckdb"))
-    return {"first": first, "second": second, "counts": counts}
+        for stage in ("curated", "encoded"):  # shards deleted under a cached curation: curated again
+            shutil.rmtree(Path(home) / stage)
+        third = run_demo(home, config)
+        counts.append(row_counts(Path(home) / "catalog.duckdb"))
+    return {"first": first, "second": second, "third": third, "counts": counts}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`lumina demo --modality multiview` at a smoke budget, run twice: every planted bad input is in
 the catalog with its status and reason, the metrics and renders exist, and the second run adds
-no sample, verdict, shard or encoding rows. Both runs go through the CLI's main in one process
+no sample, verdict, shard or encoding rows; nor does a third after its shards were deleted (the
+cached curation is redone). The runs go through the CLI's main in one process
 (tests/multiview/demo_twice.py), so the second pays only for what really runs again. Whether the
 metrics reach above chance is tested without training in test_metrics.py."""
 
@@ -35,7 +36,7 @@ def _demo_twice(home: Path, tmp_path: Path, api_url: str) -> dict:
 def test_multiview_demo_end_to_end_and_idempotent(tmp_path, prefect_api_url):
     home = tmp_path / "home"
     runs = _demo_twice(home, tmp_path, prefect_api_url)
-    first, second, (counts1, counts2) = runs["first"], runs["second"], runs["counts"]
+    first, second, (counts1, counts2, counts3) = runs["first"], runs["second"], runs["counts"]
     m = first["metrics"]
     assert m["views_per_set"] == 4 and m["pose_chance"] == pytest.approx(0.25)
     assert 2 <= m["num_objects"] <= 6 and m["object_chance"] == pytest.approx(1 / m["num_objects"])
@@ -56,9 +57,12 @@ def test_multiview_demo_end_to_end_and_idempotent(tmp_path, prefect_api_url):
             row = con.execute("SELECT status, reason FROM samples WHERE source_uri = ?", [str((src / rel).resolve())]).fetchone()
             assert row is not None, rel
             assert (row[0], row[1].split(":")[0]) == EXPECTED[kind], (kind, row)
-        assert con.execute("SELECT count(*) FROM metrics WHERE name = 'pose_accuracy'").fetchone()[0] == 2  # one per run
+        assert con.execute("SELECT count(*) FROM metrics WHERE name = 'pose_accuracy'").fetchone()[0] == 3  # one per run
     finally:
         con.close()
 
     assert {t: counts2[t] for t in TABLES[:4]} == {t: counts1[t] for t in TABLES[:4]}
     assert counts2["checkpoints"] == counts1["checkpoints"] + 1 and second["curation"] == first["curation"]
+    # the third run, after its shards were deleted, curated and encoded them again: the same rows
+    assert {t: counts3[t] for t in TABLES[:4]} == {t: counts1[t] for t in TABLES[:4]} and runs["third"]["curation"] == first["curation"]
+    assert list((home / "curated" / "multiview").glob("*.tar")) and list((home / "encoded" / "multiview").glob("*.tar"))
