@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             model = FlagDiT.from_official(args.src, patch_size=args.patch_size, n_heads=args.n_heads,
                                           dtype=DTYPES[args.dtype])
             model.save_pretrained(args.dst)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"lumina convert: {err}", file=sys.stderr)
+    except KeyError as err:  # a readable state dict without a weight the layout needs
+        what = "one of our Flag-DiT model folders" if args.to_official else "a Lumina-T2X Flag-DiT checkpoint"
+        print(f"lumina convert: error: {args.src} is not {what} (no weight {err})", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as err:
+        print(f"lumina convert: error: {err}", file=sys.stderr)
         return 2
     cfg = model.config
     print(f"wrote {args.dst}: dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads, cap_dim {cfg.cap_dim}, "

@@ -46,7 +46,9 @@ def load_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     release ships ``consolidated.00-of-01.pth``; ``*ema*`` files are preferred when present)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".pth", ".pt", ".safetensors", ".bin"))
+        # model_args.pth beside the weights is the release's argparse Namespace, not weights
+        files = sorted(p for p in path.iterdir() if p.suffix in (".pth", ".pt", ".safetensors", ".bin")
+                       and not p.name.startswith("model_args"))
         ema = [p for p in files if "ema" in p.name]
         files = ema or files
         if not files:
@@ -65,11 +67,17 @@ def load_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def _load_file(file: Path) -> dict[str, torch.Tensor]:
-    if file.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """One weights file; a file that is none (cut short, not a checkpoint) is a ValueError naming it."""
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(file))
-    obj = torch.load(file, map_location="cpu", weights_only=True)
+            return load_file(str(file))
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch.load and safetensors raise many types for a bad file
+        raise ValueError(f"{file} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{file} holds a {type(obj).__name__}, not a state dict")
     for key in ("model", "state_dict", "ema"):  # training checkpoints nest the weights
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]

@@ -1,0 +1,37 @@
+"""lumina convert on what is not a checkpoint: one line and exit 2, never a traceback; a release
+folder's model_args.pth (an argparse Namespace) is not read as weights."""
+
+import argparse
+
+import pytest
+import torch
+
+from modelzoo.convert import main
+
+
+def _bad_inputs(tmp_path):
+    (tmp_path / "text.pth").write_text("I am not a checkpoint\n" * 20)
+    torch.save({"encoder.weight": torch.zeros(2, 2)}, tmp_path / "other_model.pth")
+    data = b"\x00" * 8
+    (tmp_path / "cut.safetensors").write_bytes(data)
+    torch.save({"x": torch.zeros(1000)}, tmp_path / "whole.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:300])
+    return {"text.pth": "not a readable checkpoint", "other_model.pth": "is not a Lumina-T2X Flag-DiT checkpoint",
+            "cut.safetensors": "not a readable checkpoint", "cut.pth": "not a readable checkpoint"}
+
+
+def test_what_is_no_checkpoint_is_one_line_and_exit_2(tmp_path, capsys):
+    for name, message in _bad_inputs(tmp_path).items():
+        assert main([str(tmp_path / name), str(tmp_path / "out")]) == 2, name
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (name, err)
+
+
+def test_model_args_beside_the_weights_is_not_read_as_weights(tmp_path, capsys):
+    folder = tmp_path / "release"
+    folder.mkdir()
+    torch.save(argparse.Namespace(model="NextDiT_2B"), folder / "model_args.pth")
+    torch.save({"encoder.weight": torch.zeros(2, 2)}, folder / "consolidated.00-of-01.pth")
+    assert main([str(folder), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a Lumina-T2X Flag-DiT checkpoint" in err and "Namespace" not in err and "Unpickling" not in err, err
