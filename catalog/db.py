@@ -690,7 +690,8 @@ class Catalog:
         A table or view of that name wins over a manifest unless kind="manifest".
         """
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() not in (".parquet", ".pq"):
+            raise CatalogError(f"--out {out}: export writes Parquet (.parquet)")
         with self._connection() as con:
             is_relation = _first(con.execute(q("relation_type"), [name])) is not None
             if kind == "table" or (kind == "auto" and is_relation and version is None):
@@ -699,12 +700,17 @@ class Catalog:
                 rel = con.table(name)
             else:
                 mname, mversion = _split_manifest_id(name, version)
-                if mversion is None:
-                    mversion = con.execute(q("manifest_latest_version"), [mname]).fetchall()[0][0]
-                if mversion is None or _first(con.execute(q("manifest_header"), [mname, mversion])) is None:
+                latest = con.execute(q("manifest_latest_version"), [mname]).fetchall()[0][0]
+                if latest is None:
+                    if is_relation:
+                        raise CatalogError(f"{name!r} is a table or view: it has no versions (leave out --version)")
                     tables = ", ".join(r[0] for r in con.execute(q("list_relations")).fetchall())
                     raise CatalogError(f"{name!r} is neither a table/view ({tables}) nor a manifest")
+                mversion = latest if mversion is None else mversion
+                if _first(con.execute(q("manifest_header"), [mname, mversion])) is None:
+                    raise CatalogError(f"manifest {mname!r} has no version {mversion} (versions 1 to {latest})")
                 rel = con.sql(q("manifest_export"), params=[mname, mversion])
+            out.parent.mkdir(parents=True, exist_ok=True)  # only once there is something to write
             # Python writes the file: the sandboxed connection may not. Streams batch by batch.
             reader = rel.to_arrow_reader(batch_size=_EXPORT_BATCH_ROWS)
             tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

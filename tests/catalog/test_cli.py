@@ -51,6 +51,10 @@ def test_sql_is_read_only_unless_asked(catalog_copy, capsys):
     (["why", "ffffffff"], "no sample with key"),
     (["manifest", "show", "nope"], "no manifest named"),
     (["export", "nope", "--out", "/tmp/x.parquet"], "neither a table/view"),
+    (["export", "images", "--version", "9", "--out", "/tmp/x.parquet"], "manifest 'images' has no version 9 (versions 1 to"),
+    (["export", "images@v7", "--out", "/tmp/x.parquet"], "manifest 'images' has no version 7"),
+    (["export", "samples", "--version", "1", "--out", "/tmp/x.parquet"], "'samples' is a table or view: it has no versions"),
+    (["export", "samples", "--out", "/tmp/lumina-export-test/x.csv"], "export writes Parquet"),
 ])
 def test_errors_are_one_line_with_exit_code_2(base_catalog, capsys, argv, message):
     rc, out, err = run(capsys, *argv, "--catalog", str(base_catalog))
