@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from datetime import date, datetime
@@ -88,6 +89,18 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _finite(v: Any) -> Any:
+    """NaN and infinities as null: JSON has no such numbers (Python would write NaN, which strict
+    parsers refuse)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
 def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
                 max_rows: int | None = None, max_width: int = 60) -> None:
     """A plain aligned text table; numbers right-aligned, long cells cut with '…'."""
@@ -114,7 +127,7 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
                  max_rows: int | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        json.dump([{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1)
+        json.dump([{c: _finite(_jsonable(v)) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1, allow_nan=False)
         out.write("\n")
     elif fmt == "csv":
         w = csv.writer(out, lineterminator="\n")  # not RFC 4180's CRLF: shell pipes and $(...) expect \n

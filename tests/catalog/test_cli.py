@@ -215,3 +215,11 @@ def test_a_reader_that_stops_early_is_no_error(base_catalog):
     proc.stdout.close()  # what head does after its line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and err == "", err
+
+
+def test_json_output_is_strict_json_with_null_for_nan_and_infinity(base_catalog, capsys):
+    q = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, [1.5, 'nan'::DOUBLE] AS c, {'x': '-inf'::DOUBLE} AS d, 2.5 AS e"
+    rc, out, _ = run(capsys, "sql", q, "--json", "--catalog", str(base_catalog))
+    def refuse(token):
+        raise ValueError(token)
+    assert rc == 0 and json.loads(out, parse_constant=refuse) == [{"a": None, "b": None, "c": [1.5, None], "d": {"x": None}, "e": 2.5}]
