@@ -15,7 +15,7 @@ import os
 import posixpath
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +137,8 @@ class AnalyseStage(Stage[RawInput, Candidate]):
 
 
 class WriteShardStage(Stage[list, Batch]):
-    """One curated shard per chunk of accepted candidates, named by its members' keys (re-runs
-    write the same file), plus its batch file beside it."""
+    """One curated shard per chunk of accepted candidates, named by its members' keys and the
+    curation settings (re-runs write the same file; other options, another), plus its batch file."""
 
     name = "write shards"
     execution = "tasks"
@@ -148,13 +148,17 @@ class WriteShardStage(Stage[list, Batch]):
         self.plugin, self.cfg, self.out_dir = plugin, cfg, out_dir
         self.modality = plugin.modality.value
         self.opts = plugin.options(cfg.options)
+        # what a curated sample's bytes and records depend on besides its content: other options,
+        # another shard (a re-run with frames=4 must not keep the frames=6 shard of the same inputs)
+        self.settings = sample_key("curation", self.modality, json.dumps(
+            {"options": asdict(self.opts), "holdout_percent": cfg.holdout_percent}, sort_keys=True, default=str))
 
     def process(self, batch: list[list[Candidate]]) -> list[str]:
         return [self._write(cands) for cands in batch]
 
     def _write(self, cands: list[Candidate]) -> str:
         cands = sorted(cands, key=lambda c: c.record.key)
-        name = "curated-" + sample_key(*(c.record.key for c in cands))[:16] + ".tar"
+        name = "curated-" + sample_key(self.settings, *(c.record.key for c in cands))[:16] + ".tar"
         path = Path(self.out_dir) / name
         batch_path = Batch.path_beside(path)
         if path.exists() and batch_path.exists():  # resumable: a complete shard is never rewritten

@@ -277,3 +277,21 @@ def test_a_rejected_image_keeps_its_own_size_in_the_catalog(tmp_path):
     sizes = {Path(s.source_uri).name: (s.status, (s.reason or "").split(":")[0], s.width, s.height)
              for p in result.batch_paths for s in Batch.read(p).samples}
     assert sizes == {"tiny.png": ("rejected", "min_size", 10, 10), "banner.png": ("rejected", "aspect_ratio", 300, 40)}
+
+
+def test_curating_again_with_other_options_writes_other_shards_and_records(photos, tmp_path):
+    """The same inputs curated with another size: a shard of their own (a shard named by the keys
+    alone was reused as it was), and the catalog says the new size."""
+    from catalog import Catalog
+
+    folder, _ = photos
+    home = tmp_path / "home"
+    shards = []
+    with Catalog.open(home / "catalog.duckdb") as cat:
+        for size in (16, 32):
+            result = curate(str(folder), home, CurateConfig(options={"resize": "square", "size": size}), backend=LOCAL)
+            shards.append(result.shard_uris)
+            cat.register_batches(result.batch_paths, cat.start_run("test", {}))
+        sizes = cat.sql("SELECT DISTINCT width, height FROM samples WHERE status = 'accepted'")[1]
+    assert shards[0] != shards[1] and all(Path(u).exists() for u in shards[0] + shards[1])
+    assert sizes == [(32, 32)]
