@@ -167,6 +167,7 @@ class WriteShardStage(Stage[list, Batch]):
                 # the same content from other files (a moved folder; an added exact duplicate that
                 # sorts first and is now the original): the records say where it comes from now
                 Batch(shard=old.shard, samples=[c.record for c in cands], verdicts=[v for c in cands for v in c.verdicts]).write(batch_path)
+            os.utime(batch_path)  # the batch's time is its samples' latest curation (preprocess.encode.curated_shards)
             return str(batch_path)
         members: list[tuple[str, bytes]] = []
         for c in cands:

@@ -172,8 +172,19 @@ def latent_options(modality: str, ws: Workspace, cfg: EncodeConfig, shard_uris: 
 
 
 def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
+    """The modality's curated shards; of samples curated more than once (with other options: other
+    shards), only the shards of their latest curation, by the time of the shards' batch files."""
     folder = Workspace.at(home).curated(modality)
-    return sorted(str(p) for p in folder.glob("curated-*.tar")) if folder.is_dir() else []
+    newest: dict[str, tuple[int, str]] = {}  # sample key -> (batch time, shard)
+    for shard in sorted(folder.glob("curated-*.tar")) if folder.is_dir() else []:
+        batch = Batch.path_beside(shard)
+        if not batch.exists():  # a shard without its batch was never finished
+            continue
+        when = batch.stat().st_mtime_ns
+        for sample in Batch.read(batch).samples:
+            if newest.get(sample.key, (-1, ""))[0] < when:
+                newest[sample.key] = (when, str(shard))
+    return sorted({shard for _, shard in newest.values()})
 
 
 def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,

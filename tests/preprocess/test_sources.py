@@ -295,3 +295,9 @@ def test_curating_again_with_other_options_writes_other_shards_and_records(photo
         sizes = cat.sql("SELECT DISTINCT width, height FROM samples WHERE status = 'accepted'")[1]
     assert shards[0] != shards[1] and all(Path(u).exists() for u in shards[0] + shards[1])
     assert sizes == [(32, 32)]
+    # what `lumina encode` takes by default: the shards of each sample's latest curation only
+    from preprocess.encode import curated_shards
+
+    assert curated_shards(home, "image") == sorted(shards[1])
+    curate(str(folder), home, CurateConfig(options={"resize": "square", "size": 16}), backend=LOCAL)  # back to 16: reused
+    assert curated_shards(home, "image") == sorted(shards[0])
