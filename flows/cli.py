@@ -54,7 +54,8 @@ def _encode(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from preprocess.encode import EncodeConfig
 
-    p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair.")
+    p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair "
+                       "(of samples curated again with other options, the latest curation's shards).")
     add_common_args(p)
     p.add_argument("--modality", default="image")
     add_config_args(p, EncodeConfig)
