@@ -43,7 +43,7 @@ class SampleConfig:
     out: str = "sample"  # without a suffix: the modality's (its writer's OUT_SUFFIXES)
     size: str | None = None  # "HxW" in pixels (default: the training size)
     frames: int | None = None  # video frames or multi-view views (default: the training count)
-    elevation: float | None = None  # multi-view: camera elevation in degrees (default: the training one)
+    elevation: float | None = None  # multi-view: camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
     num: int = 1  # samples per prompt
     steps: int = 30
     cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)
