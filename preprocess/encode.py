@@ -176,15 +176,17 @@ def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
     shards), only the shards of their latest curation, by the time of the shards' batch files."""
     folder = Workspace.at(home).curated(modality)
     newest: dict[str, tuple[int, str]] = {}  # sample key -> (batch time, shard)
+    unbatched = []  # shards written by other tools: no batch says what they hold, so they all go
     for shard in sorted(folder.glob("curated-*.tar")) if folder.is_dir() else []:
         batch = Batch.path_beside(shard)
-        if not batch.exists():  # a shard without its batch was never finished
+        if not batch.exists():
+            unbatched.append(str(shard))
             continue
         when = batch.stat().st_mtime_ns
         for sample in Batch.read(batch).samples:
             if newest.get(sample.key, (-1, ""))[0] < when:
                 newest[sample.key] = (when, str(shard))
-    return sorted({shard for _, shard in newest.values()})
+    return sorted({shard for _, shard in newest.values()} | set(unbatched))
 
 
 def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,
