@@ -95,6 +95,20 @@ def _input_of(inputs: list[RawInput]) -> dict[str, str]:
     return out
 
 
+def _every_blob(entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover]) -> list[Entry]:
+    """What the index tracks: the source's entries with their rows' captions, then what grouping
+    made of them besides (an LJSpeech metadata line is a caption entry of its own), so a changed
+    line is a change of the input it belongs to."""
+    out = with_row_captions(entries)
+    names = {e.name for e in out}
+    made = [e for item in inputs for e in [*item.media.values(), *([item.caption] if item.caption else [])]]
+    for e in made + [lo.entry for lo in leftovers]:
+        if e.name not in names:
+            names.add(e.name)
+            out.append(e)
+    return out
+
+
 def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int, int | None, str]], diff_fn) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
@@ -107,7 +121,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
     inputs, leftovers = plugin.group(entries, opts)
     owner = _input_of(inputs)
     rows, hashed = [], 0
-    for e in with_row_captions(entries):
+    for e in _every_blob(entries, inputs, leftovers):
         size, mtime = _signature(e)
         old = known.get(e.name)
         if old is not None and old[0] == size and old[1] is not None and old[1] == mtime:

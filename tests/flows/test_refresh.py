@@ -14,6 +14,7 @@ import pytest
 from catalog import Catalog
 from catalog.source_index import LiveManifest
 from flows.refresh import refresh_source
+from preprocess.curate import CurateConfig
 from preprocess.encode import EncodeConfig
 
 TABLES = ("samples", "verdicts", "shards", "shard_samples", "encodings", "manifests", "manifest_members", "runs",
@@ -182,3 +183,22 @@ def test_lumina_refresh_takes_curates_size_flags(tmp_path, digits):
         assert con.execute("SELECT DISTINCT width, height FROM samples WHERE status = 'accepted'").fetchall() == [(16, 16)]
     finally:
         con.close()
+
+
+def test_a_transcript_changed_in_ljspeech_metadata_is_a_change_of_that_recording_only(tmp_path):
+    """LJSpeech keeps every transcript in one metadata.csv: a rewritten line re-curates the
+    recording it names, not none (the index hashed only the whole file, which no input owned)."""
+    from preprocess.speech.demo_corpus import write_speech_corpus
+
+    corpus = write_speech_corpus(tmp_path / "corpus", voices=1, rates=(130,), pitches=(35,))
+    src, home = corpus.root / "ljspeech", tmp_path / "home"
+    live = [LiveManifest("live-speech", "modality = 'speech'", train_min_growth=100, train_options={"steps": 3})]
+    first = refresh_source(str(src), home, CurateConfig(modality="speech"), encode_cfg=ENCODE, live=live, backend="local")
+    n = first.plan["inputs_to_curate"]
+    assert n >= 3 and first.curated.get("accepted", 0) >= 3, first
+    lines = (src / "metadata.csv").read_text().splitlines()
+    ident, _, _ = lines[1].split("|")
+    lines[1] = f"{ident}|bring nine apples|bring nine apples"
+    (src / "metadata.csv").write_text("\n".join(lines) + "\n")
+    second = refresh_source(str(src), home, CurateConfig(modality="speech"), encode_cfg=ENCODE, live=live, backend="local")
+    assert second.plan["inputs_to_curate"] == 1 and (second.new_samples, second.superseded) == (1, 1), second
