@@ -137,7 +137,7 @@ def _sample(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus (no server, no downloads).")
+    p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--modality", default="image", help="image (default), video, multiview or speech")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
