@@ -276,6 +276,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from .sqlfiles import schema_version
 
+    path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+    if not path.exists():  # a mistyped path must not become a new, empty catalog
+        raise CatalogError(f"no catalog at {path}: nothing to migrate")
     with _open(args, write=True) as cat:
         print(f"catalog {cat.path} is at schema v{schema_version()}")
     return 0

@@ -223,3 +223,8 @@ def test_json_output_is_strict_json_with_null_for_nan_and_infinity(base_catalog,
     def refuse(token):
         raise ValueError(token)
     assert rc == 0 and json.loads(out, parse_constant=refuse) == [{"a": None, "b": None, "c": [1.5, None], "d": {"x": None}, "e": 2.5}]
+
+
+def test_migrate_does_not_create_a_catalog_at_a_mistyped_path(tmp_path, capsys):
+    rc, _, err = run(capsys, "migrate", "--catalog", str(tmp_path / "typo.duckdb"))
+    assert rc == 2 and "no catalog at" in err and not (tmp_path / "typo.duckdb").exists()
