@@ -25,7 +25,7 @@ from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
-from preprocess.modality import Candidate, ModalityPlugin
+from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
                                           parse_cameras, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview
@@ -99,7 +99,7 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
         try:
             views[c.file] = decode_view(item.media[c.file].read())
         except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
-            raise Rejected("quarantined", f"view_decode_error: {c.file}: {type(e).__name__}") from None
+            raise Rejected("quarantined", error_reason(f"view_decode_error: {c.file}", e)) from None
     sizes, odd = most_different_size(views)
     verdicts.append(_verdict(key, "view_size", sizes, 1, sizes == 1))
     if sizes != 1:

@@ -68,3 +68,18 @@ def test_a_picture_the_camera_file_does_not_name_is_recorded_apart_and_leaves_th
     assert [(status, reason, Path(uri).name) for status, reason, uri in leftover.values()] == [
         ("rejected", "unlisted_view: extra_render.png (not in cameras.json)", "extra_render.png")]
     assert {k: v[:2] for k, v in extra.items() if k in plain} == {k: v[:2] for k, v in plain.items()}
+
+
+def test_a_view_that_does_not_decode_is_quarantined_with_the_decoders_message(tmp_path):
+    import shutil
+
+    corpus = write_multiview_corpus(tmp_path / "src", num_objects=2)
+    folder = tmp_path / "objects"
+    shutil.copytree(corpus.root / "objects", folder)
+    sample = sorted(folder.iterdir())[0]
+    view = sorted(sample.glob("*.png"))[1]
+    view.write_bytes(view.read_bytes()[:100])  # cut short
+    result = curate(str(folder), tmp_path / "home", CurateConfig(modality="multiview"), backend="local")
+    reasons = [s.reason for p in result.batch_paths for s in Batch.read(p).samples if s.status == "quarantined"]
+    assert len(reasons) == 1 and reasons[0].startswith(f"view_decode_error: {view.name}: OSError: "), reasons
+    assert len(reasons[0]) > len(f"view_decode_error: {view.name}: OSError: ")  # the decoder's own words
