@@ -82,6 +82,8 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     modality = checkpoint_modality(ckpt)
     out = out_path(cfg.out, modality)
+    if cfg.elevation is not None and modality != "multiview":
+        raise ValueError(f"--elevation is for multi-view checkpoints; this one is {modality}")
     extra: dict = {}
     try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)
         hook = importlib.import_module(f"evaluation.{modality}.sample")

@@ -19,5 +19,7 @@ def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIU
 def prepare(cfg, ckpt_dir: Path, shape: list[int]) -> tuple[list[int], dict]:
     views = int(cfg.frames or shape[1])
     elevation = ELEVATION if cfg.elevation is None else float(cfg.elevation)
+    if not -90.0 < elevation < 90.0:  # at the poles the ring's cameras all coincide
+        raise ValueError(f"--elevation must be between -90 and 90 degrees; got {cfg.elevation}")
     cams = torch.from_numpy(ring_cameras(views, elevation)).float()
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}

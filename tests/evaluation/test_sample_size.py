@@ -59,3 +59,26 @@ def test_out_with_a_suffix_the_writer_cannot_write_is_an_error(out, modality):
 
     with pytest.raises(ValueError, match=f"--out {out}: {modality} samples are written as"):
         out_path(out, modality)
+
+
+@pytest.mark.parametrize("elevation", [90, 95, -90])
+def test_multiview_elevation_must_leave_a_ring(tmp_path, elevation):
+    from types import SimpleNamespace
+
+    from evaluation.multiview.sample import prepare
+
+    with pytest.raises(ValueError, match="--elevation must be between -90 and 90"):
+        prepare(SimpleNamespace(frames=4, elevation=elevation, num=1), tmp_path, [3, 4, 16, 16])
+    shape, extra = prepare(SimpleNamespace(frames=4, elevation=30, num=1), tmp_path, [3, 4, 16, 16])
+    assert shape == [3, 4, 16, 16] and tuple(extra["frame_cond"].shape) == (1, 4, 8)
+
+
+def test_elevation_on_a_checkpoint_that_is_not_multiview_is_an_error(ckpt):
+    import json
+
+    from evaluation.sample import SampleConfig, sample_to_files
+
+    info = json.loads((ckpt / "training.json").read_text())
+    (ckpt / "training.json").write_text(json.dumps({**info, "modality": "video"}))
+    with pytest.raises(ValueError, match="--elevation is for multi-view checkpoints; this one is video"):
+        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a 3 moving left", elevation=20.0))
