@@ -89,6 +89,14 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _csv_cell(v: Any) -> Any:
+    """NULL as an empty cell; LIST, STRUCT and MAP values as JSON, not Python's repr."""
+    if v is None:
+        return ""
+    v = _jsonable(v)
+    return json.dumps(_finite(v), default=str) if isinstance(v, (dict, list, tuple)) else v
+
+
 def _finite(v: Any) -> Any:
     """NaN and infinities as null: JSON has no such numbers (Python would write NaN, which strict
     parsers refuse)."""
@@ -133,7 +141,7 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
         w = csv.writer(out, lineterminator="\n")  # not RFC 4180's CRLF: shell pipes and $(...) expect \n
         w.writerow(cols)
         for r in rows:
-            w.writerow(["" if v is None else _jsonable(v) for v in r])
+            w.writerow([_csv_cell(v) for v in r])
     else:
         print_table(cols, rows, out, max_rows=max_rows)
 

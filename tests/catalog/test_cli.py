@@ -228,3 +228,9 @@ def test_json_output_is_strict_json_with_null_for_nan_and_infinity(base_catalog,
 def test_migrate_does_not_create_a_catalog_at_a_mistyped_path(tmp_path, capsys):
     rc, _, err = run(capsys, "migrate", "--catalog", str(tmp_path / "typo.duckdb"))
     assert rc == 2 and "no catalog at" in err and not (tmp_path / "typo.duckdb").exists()
+
+
+def test_csv_writes_lists_and_structs_as_json(base_catalog, capsys):
+    rc, out, _ = run(capsys, "sql", "SELECT [1, 2] AS l, {'k': 'v', 'n': NULL} AS s, NULL AS z", "--csv", "--catalog", str(base_catalog))
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rc == 0 and rows[1][2] == "" and json.loads(rows[1][0]) == [1, 2] and json.loads(rows[1][1]) == {"k": "v", "n": None}
