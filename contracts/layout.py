@@ -18,6 +18,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _umask() -> int:
+    """This process's umask, read without setting it (os.umask sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def readable_as_umask_allows(path: str | os.PathLike) -> None:
+    """Folders and files under ``path`` (and itself) get the modes the umask gives new ones:
+    tempfile.mkdtemp (0700) and safetensors (0600) keep what they write private, and a team's
+    checkpoints on shared storage must be readable by the team."""
+    mask = _umask()
+    root = Path(path)
+    if root.is_file():
+        os.chmod(root, 0o666 & ~mask)
+        return
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirs, files in os.walk(root):
+        for d in dirs:
+            os.chmod(os.path.join(folder, d), 0o777 & ~mask)
+        for f in files:
+            os.chmod(os.path.join(folder, f), 0o666 & ~mask)
+
+
 def default_home() -> Path:
     return Path(os.environ.get("LUMINA_HOME", "lumina_home")).resolve()
 

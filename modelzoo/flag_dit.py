@@ -733,9 +733,12 @@ class FlagDiT(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         from safetensors.torch import save_file
 
+        from contracts.layout import readable_as_umask_allows
+
         self.save_config(directory)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+        readable_as_umask_allows(os.path.join(directory, "model.safetensors"))  # safetensors writes 0600
 
     @classmethod
     def from_official(cls, path: str | os.PathLike, patch_size: int = 2, n_heads: int | None = None,

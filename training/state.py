@@ -92,7 +92,11 @@ def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
 
 
 def publish(tmp: Path, final: Path) -> None:
-    """Atomic from a reader's view: the folder appears complete or not at all."""
+    """Atomic from a reader's view: the folder appears complete or not at all; with the modes the
+    umask gives (the temporary folder was private)."""
+    from contracts.layout import readable_as_umask_allows
+
+    readable_as_umask_allows(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

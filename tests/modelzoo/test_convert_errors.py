@@ -35,3 +35,18 @@ def test_model_args_beside_the_weights_is_not_read_as_weights(tmp_path, capsys):
     assert main([str(folder), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "is not a Lumina-T2X Flag-DiT checkpoint" in err and "Namespace" not in err and "Unpickling" not in err, err
+
+
+def test_save_pretrained_writes_weights_the_umask_allows_to_read(tmp_path):
+    import os
+    import stat
+
+    from modelzoo import FlagDiT, get_config
+
+    model = FlagDiT(get_config("flag-dit-s", in_channels=4, cap_dim=8, dim=32, n_layers=1, n_heads=2, multiple_of=16))
+    old = os.umask(0o022)
+    try:
+        model.save_pretrained(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "model.safetensors").stat().st_mode) == 0o644

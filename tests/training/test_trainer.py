@@ -260,3 +260,20 @@ def test_train_step_records_a_relative_out_dir_as_an_absolute_folder(tiny_home, 
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         uris = [u for (u,) in cat.sql("SELECT uri FROM checkpoints")[1]]
     assert uris == [str(tmp_path / "rel_run" / "checkpoint-0000001")]
+
+
+def test_checkpoints_get_the_modes_the_umask_gives_not_private_ones(tiny_home, tmp_path):
+    """mkdtemp makes the temporary folder 0700 and safetensors writes 0600: a team on shared storage
+    could not read each other's checkpoints. Published folders and files follow the umask."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        train(tiny_cfg(tiny_home, tmp_path, steps=1, shuffle_buffer=16))
+    finally:
+        os.umask(old)
+    ckpt = tmp_path / "checkpoint-0000001"
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [ckpt, *ckpt.iterdir()]}
+    assert modes[ckpt.name] == 0o755 and modes["model.safetensors"] == 0o644, modes
+    assert all(m in (0o755, 0o644) for m in modes.values()), modes
