@@ -276,7 +276,7 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
         from catalog import Catalog
 
         with Catalog.open(catalog, read_only=True) as cat:
-            _, rows = cat.sql("SELECT uri, run_id FROM checkpoints WHERE checkpoint_id = ?", [checkpoint])
+            _, rows = cat.sql("SELECT uri FROM checkpoints WHERE checkpoint_id = ?", [checkpoint])
             if rows and not Path(rows[0][0]).is_dir():  # training keeps only the newest keep_last on disk
                 # the same folder: a resumed run writes there under a catalog run of its own
                 _, kept = cat.sql("SELECT checkpoint_id, step, uri FROM checkpoints ORDER BY step DESC")

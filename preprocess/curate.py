@@ -67,7 +67,7 @@ def quarantine(item: RawInput, key: str, reason: str, qdir: str | None) -> None:
         return
     dest = Path(qdir) / key
     dest.mkdir(parents=True, exist_ok=True)
-    for e in [*item.media.values(), *([item.caption] if item.caption else [])]:
+    for e in item.entries:
         if e.kind == "file" and e.loc and e.loc[0] == "file" and not os.path.islink(e.uri):
             try:
                 shutil.copyfile(e.loc[1], dest / e.name.rsplit("/", 1)[-1], follow_symlinks=False)

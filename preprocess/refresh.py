@@ -90,7 +90,7 @@ def _input_of(inputs: list[RawInput]) -> dict[str, str]:
     """entry name -> name of the input it belongs to."""
     out = {}
     for item in inputs:
-        for e in [*item.media.values(), *([item.caption] if item.caption else [])]:
+        for e in item.entries:
             out[e.name] = item.name
     return out
 
@@ -101,7 +101,7 @@ def _every_blob(entries: list[Entry], inputs: list[RawInput], leftovers: list[Le
     line is a change of the input it belongs to."""
     out = with_row_captions(entries)
     names = {e.name for e in out}
-    made = [e for item in inputs for e in [*item.media.values(), *([item.caption] if item.caption else [])]]
+    made = [e for item in inputs for e in item.entries]
     for e in made + [lo.entry for lo in leftovers]:
         if e.name not in names:
             names.add(e.name)
@@ -143,7 +143,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
     removed_uris = sorted({uri for _, uri, inp in diff.removed if inp is None or inp not in names_now})
     entry_uris: dict[str, list[str]] = defaultdict(list)
     for item in todo:
-        entry_uris[item.uri] = sorted({e.uri for e in [*item.media.values(), *([item.caption] if item.caption else [])]})
+        entry_uris[item.uri] = sorted({e.uri for e in item.entries})
     for lo in todo_leftovers:
         entry_uris[lo.entry.uri] = [lo.entry.uri]
     counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": len(changed),

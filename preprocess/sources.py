@@ -309,6 +309,11 @@ class RawInput:
     caption: Entry | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def entries(self) -> list[Entry]:
+        """Its media entries, then its caption entry if any."""
+        return [*self.media.values(), *([self.caption] if self.caption else [])]
+
 
 @dataclass
 class Leftover:

@@ -34,7 +34,7 @@ from training.distributed import (all_max, all_sum, barrier, broadcast, full_sta
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
                                     save_sharded_async)
-from training.state import (STATE_JSON, checkpoint_dir, clear_unfinished, latest_resumable, optimizer_state, prune,
+from training.state import (STATE_JSON, checkpoint_dir, checkpoints, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
@@ -248,7 +248,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
                     ", ".join(p.name for p in stale))
     barrier()
-    if not cfg.resume and (earlier := sorted(out_dir.glob("checkpoint-*"))):
+    if not cfg.resume and (earlier := checkpoints(out_dir)):
         # a second run here would overwrite the first's checkpoints under the same names
         raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
                               "another --out-dir starts a new one")
