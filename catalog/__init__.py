@@ -4,7 +4,7 @@ manifest, checkpoint and metric. See catalog/README.md for the tables and the ru
 from .columnar import ColumnarBatch
 from .db import Catalog, ManifestNotFoundError, SampleNotFoundError, code_version
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
-from .manifest import Manifest, ManifestMember, load_manifest
+from .manifest import Manifest, ManifestHeader, ManifestMember, iter_manifest_locations, load_manifest, load_manifest_header
 from .paths import default_catalog_path, default_home
 from .records import Batch, EncodingRecord, SampleRecord, ShardRecord, VerdictRecord
 from .sandbox import RefusedSQLError
@@ -19,6 +19,7 @@ __all__ = [
     "ColumnarBatch",
     "EncodingRecord",
     "Manifest",
+    "ManifestHeader",
     "ManifestMember",
     "ManifestNotFoundError",
     "RefusedSQLError",
@@ -30,6 +31,8 @@ __all__ = [
     "code_version",
     "default_catalog_path",
     "default_home",
+    "iter_manifest_locations",
     "load_manifest",
+    "load_manifest_header",
     "schema_version",
 ]

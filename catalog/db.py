@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from .columnar import ColumnarBatch
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
-from .manifest import Manifest, ManifestMember
+from .manifest import Manifest, ManifestHeader, ManifestMember
 from .owner import Owner, current_owner, heartbeat_timeout_s, is_abandoned
 from .paths import default_catalog_path
 from .records import Batch
@@ -530,7 +530,24 @@ class Catalog:
         with self._connection() as con:
             return self._read_manifest(con, name, version)
 
-    def _read_manifest(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> Manifest:
+    def manifest_header(self, name: str, version: int | None = None) -> ManifestHeader:
+        """A stored manifest's header (the latest version by default) without its members."""
+        name, version = _split_manifest_id(name, version)
+        with self._connection() as con:
+            return self._read_manifest_header(con, name, version)
+
+    def manifest_locations(self, name: str, version: int | None = None,
+                           batch_rows: int = 65_536) -> Iterator[tuple[list[str], list[str], list[str], list[str]]]:
+        """A manifest's members as batches of (keys, latent shards, text shards, text members), in
+        no particular order: what streaming needs, never the whole manifest in memory at once."""
+        name, version = _split_manifest_id(name, version)
+        with self._connection() as con:
+            head = self._read_manifest_header(con, name, version)
+            reader = con.sql(q("manifest_stream_locations"), params=[head.name, head.version]).to_arrow_reader(batch_rows)
+            for batch in reader:
+                yield tuple(c.to_pylist() for c in batch.columns)
+
+    def _read_manifest_header(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> ManifestHeader:
         if version is None:
             version = con.execute(q("manifest_latest_version"), [name]).fetchall()[0][0]
             if version is None:
@@ -538,8 +555,15 @@ class Catalog:
         head = _first(con.execute(q("manifest_header"), [name, version]))
         if head is None:
             raise ManifestNotFoundError(f"manifest {name!r} has no version {version} in {self.path}")
-        _, _, predicate, description, encoders, _, num_excluded, created_at = head
-        encoders = json.loads(encoders)
+        _, _, predicate, description, encoders, num_members, num_excluded, created_at = head
+        return ManifestHeader(name=name, version=version, where=predicate, created_at=created_at,
+                              encoders=json.loads(encoders), num_members=num_members, description=description,
+                              num_excluded=num_excluded)
+
+    def _read_manifest(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> Manifest:
+        head = self._read_manifest_header(con, name, version)
+        version, predicate, description, encoders, num_excluded, created_at = (
+            head.version, head.where, head.description, head.encoders, head.num_excluded, head.created_at)
         mt = con.sql(q("manifest_member_rows"), params=[name, version]).to_arrow_table()
         keys, captions, splits, metas = (c.to_pylist() for c in mt.columns)
         et = con.sql(q("manifest_encoding_rows"), params=[name, version]).to_arrow_table()

@@ -45,6 +45,42 @@ class Manifest:
         return [m for m in self.members if m.split == split]
 
 
+@dataclass(frozen=True)
+class ManifestHeader:
+    """A manifest without its members: what a trainer that streams them needs up front."""
+
+    name: str
+    version: int
+    where: str
+    created_at: datetime
+    encoders: dict[str, str]
+    num_members: int
+    description: str = ""
+    num_excluded: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+
+def load_manifest_header(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
+                         busy_timeout_s: float = 30.0) -> ManifestHeader:
+    """One manifest's header (the latest version by default), read-only."""
+    from .db import Catalog
+
+    with Catalog.open(catalog_path, read_only=True, busy_timeout_s=busy_timeout_s) as cat:
+        return cat.manifest_header(name, version)
+
+
+def iter_manifest_locations(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
+                            batch_rows: int = 65_536):
+    """Batches of (keys, latent shards, text shards, text members) of one manifest, read-only."""
+    from .db import Catalog
+
+    with Catalog.open(catalog_path, read_only=True) as cat:
+        yield from cat.manifest_locations(name, version, batch_rows)
+
+
 def load_manifest(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
                   busy_timeout_s: float = 30.0) -> Manifest:
     """Open the catalog read-only, read one manifest (the latest version by default), close it."""

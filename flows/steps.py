@@ -148,7 +148,7 @@ def manifest_modality(catalog: str | os.PathLike, manifest_id: str) -> str:
 
     name, _, version = manifest_id.partition("@v")
     with Catalog.open(catalog, read_only=True) as cat:
-        m = cat.manifest(name, int(version) if version else None)
+        m = cat.manifest_header(name, int(version) if version else None)
         cols, rows = cat.sql("SELECT DISTINCT s.modality FROM manifest_members mm JOIN samples s USING (key) "
                              "WHERE mm.manifest = ? AND mm.version = ?", [m.name, m.version])
     mods = sorted(r[0] for r in rows)
@@ -179,7 +179,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     this manifest; cfg.init_from starts a new stage from a checkpoint's weights. Under torchrun every
     process calls this; only rank 0 touches the catalog. cfg.launcher == "ray" runs Ray Train workers.
     """
-    from catalog import load_manifest
+    from catalog import load_manifest_header
     from training.catalog_hook import CatalogRegistrar
     from training.distributed import barrier, broadcast, init_distributed
     from training.stopping import TrainingStopped
@@ -187,7 +187,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
-    manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
+    manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version
     cfg.null_caption = cfg.null_caption or str(ws.null_caption(manifest.encoders["text"]))
     members_modality = manifest_modality(cfg.catalog, manifest.id)
@@ -195,7 +195,6 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         raise ValueError(f"--modality {cfg.modality} does not match manifest {manifest.id}, whose samples are "
                          f"{members_modality} (leave --modality out: it comes from the manifest)")
     cfg.modality = members_modality
-    del manifest
     if cfg.init_from:
         cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
     if cfg.out_dir:  # the catalog records checkpoint folders: absolute, so they resolve from anywhere

@@ -26,7 +26,7 @@ import math
 import tarfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -76,21 +76,47 @@ class Position:
 
 
 class ManifestIndex:
-    """The manifest reduced to what streaming needs: per shard, the sorted hashes of its member keys."""
+    """The manifest reduced to what streaming needs: per shard, the sorted hashes of its member keys.
 
-    def __init__(self, manifest):
-        by_shard: dict[str, list[int]] = {}
+    ``ManifestIndex.from_catalog`` builds it from the catalog in batches, so a trainer never holds
+    the whole manifest (about 1 KB per member as Python objects; the index is 8 bytes per member);
+    ``ManifestIndex(manifest)`` indexes a manifest already in memory."""
+
+    def __init__(self, manifest=None, *, manifest_id: str | None = None,
+                 locations: Iterable[tuple[list[str], list[str], list[str], list[str]]] = ()):
+        if manifest is not None:
+            members = manifest.members
+            manifest_id = manifest.id
+            locations = [([m.key for m in members], [m.encodings["latent"][0] for m in members],
+                          [m.encodings["text"][0] for m in members], [m.encodings["text"][1] for m in members])]
         self.text_elsewhere: dict[str, tuple[str, str]] = {}  # key -> (shard, member), rare
-        for m in manifest.members:
-            shard, lat_member = m.encodings["latent"]
-            by_shard.setdefault(shard, []).append(key_hash(m.key))
-            txt = m.encodings["text"]
-            if txt != (shard, member(m.key, CAP_FEATS)):
-                self.text_elsewhere[m.key] = txt
-        self.keys = {s: np.unique(np.asarray(h, dtype=np.uint64)) for s, h in by_shard.items()}
+        shard_ids: dict[str, int] = {}
+        hashes, codes = [], []
+        for keys, latent_shards, text_shards, text_members in locations:
+            hashes.append(np.fromiter((key_hash(k) for k in keys), np.uint64, len(keys)))
+            codes.append(np.fromiter((shard_ids.setdefault(s, len(shard_ids)) for s in latent_shards), np.int64,
+                                     len(latent_shards)))
+            for key, shard, t_shard, t_member in zip(keys, latent_shards, text_shards, text_members):
+                if t_shard != shard or t_member != member(key, CAP_FEATS):
+                    self.text_elsewhere[key] = (t_shard, t_member)
+        hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+        order = np.lexsort((hashes, codes))  # by shard, then hash: one sorted run per shard
+        hashes, codes = hashes[order], codes[order]
+        bounds = np.searchsorted(codes, np.arange(len(shard_ids) + 1))
+        names = list(shard_ids)
+        self.keys = {names[i]: np.unique(hashes[bounds[i]:bounds[i + 1]]) for i in range(len(names))}
         self.shards = sorted(self.keys)
-        self.num_samples = len(manifest.members)
-        self.manifest_id = manifest.id
+        self.num_samples = len(hashes)
+        self.manifest_id = manifest_id
+
+    @classmethod
+    def from_catalog(cls, catalog, name: str, version: int | None = None,
+                     batch_rows: int = 65_536) -> "ManifestIndex":
+        from catalog import iter_manifest_locations, load_manifest_header
+
+        head = load_manifest_header(catalog, name, version)
+        return cls(manifest_id=head.id, locations=iter_manifest_locations(catalog, head.name, head.version, batch_rows))
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.keys.values())

@@ -201,17 +201,18 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
 
 def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, world: int,
            device: torch.device, stop_request: StopRequest) -> TrainResult:
-    from catalog import load_manifest
+    from catalog import load_manifest_header
     from modelzoo import FlagDiT, FlowMatching, get_config
 
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
-    if not manifest.members:
+    head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
+    if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
-    index = ManifestIndex(manifest)
-    encoders, mname, mversion = manifest.encoders, manifest.name, manifest.version
-    del manifest  # streaming keeps only the key index: memory stays flat as manifests grow
+    # Streaming keeps only the key index, read from the catalog in batches: the whole manifest as
+    # Python objects (about 1 KB per member) never exists, on any rank.
+    index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
+    encoders, mname, mversion = head.encoders, head.name, head.version
     null = NullCaption.load(cfg.null_caption)
     budget = BatchBudget(max_tokens=cfg.tokens_per_batch, max_samples=cfg.batch_size, bucket_ratio=cfg.bucket_ratio,
                          min_samples=world)

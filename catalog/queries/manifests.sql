@@ -110,6 +110,13 @@ SELECT key, kind, shard_uri, member
 FROM manifest_encodings WHERE manifest = ? AND version = ?
 ORDER BY key, kind;
 
+-- name: manifest_stream_locations
+-- Per member: where its latent is, and where its text features are (usually the same shard).
+SELECT l.key, l.shard_uri AS latent_shard, t.shard_uri AS text_shard, t.member AS text_member
+FROM manifest_encodings l
+JOIN manifest_encodings t ON t.manifest = l.manifest AND t.version = l.version AND t.key = l.key AND t.kind = 'text'
+WHERE l.manifest = ? AND l.version = ? AND l.kind = 'latent';
+
 -- name: manifest_list
 SELECT name, version, num_members, num_excluded, CAST(encoders AS VARCHAR) AS encoders, created_at, predicate
 FROM manifests

@@ -116,3 +116,30 @@ def test_vae_moments_give_a_fresh_scaled_draw_each_epoch(tmp_path):
     mean = torch.from_numpy((stored[:4] - 0.1) * 0.5)
     torch.testing.assert_close(draws.mean(0), mean, atol=0.05, rtol=0)
     assert draws.std(0).mean().item() == pytest.approx(math.exp(-1.0) * 0.5, rel=0.05)  # std = exp(0.5 * logvar) * scale
+
+
+def test_the_index_read_from_the_catalog_in_batches_equals_the_index_of_the_whole_manifest(tmp_path):
+    """The trainer builds its index from the catalog a batch of rows at a time (never the whole
+    manifest in memory); it must hold the same shards, keys and out-of-shard text locations."""
+    from catalog import Catalog, load_manifest
+    from contracts.members import CAP_FEATS, member
+    from tests.catalog.helpers import make_batch
+
+    batches = [make_batch(b, n=9) for b in range(4)]
+    for enc in batches[1].encodings:  # batch 1 stores its text as the encode stage does, beside the latent
+        if enc.kind == "text":
+            enc.member = member(enc.key, CAP_FEATS)
+    with Catalog.open(tmp_path / "catalog.duckdb") as cat:
+        run = cat.start_run("curate", {})
+        cat.register_batches(batches, run)
+        cat.finish_run(run)
+        cat.create_manifest("m", "split = 'train'")
+    whole = ManifestIndex(load_manifest(tmp_path / "catalog.duckdb", "m"))
+    streamed = ManifestIndex.from_catalog(tmp_path / "catalog.duckdb", "m", batch_rows=3)
+    assert streamed.manifest_id == whole.manifest_id == "m@v1"
+    assert streamed.num_samples == whole.num_samples == 20 and streamed.shards == whole.shards and len(whole.shards) == 4
+    assert all(np.array_equal(streamed.keys[s], whole.keys[s]) for s in whole.shards)
+    assert streamed.text_elsewhere == whole.text_elsewhere and len(whole.text_elsewhere) == 15  # not batch 1's
+    for m in load_manifest(tmp_path / "catalog.duckdb", "m").members:
+        assert streamed.wants(m.encodings["latent"][0], m.key)
+        assert not streamed.wants(m.encodings["latent"][0], m.key + "0")

@@ -140,12 +140,17 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
     assert logged("b") == logged("a") and len(logged("a")) == 2 * N
 
 
-def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_from_the_catalog(tiny_home, tmp_path):
+def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_from_the_catalog(tiny_home, tmp_path,
+                                                                                                 monkeypatch):
     import shutil
 
     from catalog import Catalog
     from flows.steps import train_step
 
+    def whole_manifest(*a, **k):  # streaming reads the key index in batches; the whole manifest would not scale
+        raise AssertionError("training loaded the whole manifest")
+
+    monkeypatch.setattr(Catalog, "_read_manifest", whole_manifest)
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(tiny_home.catalog, home / "catalog.duckdb")  # registrations stay in this test
