@@ -49,6 +49,14 @@ def _clean(e: Exception) -> str:
     return f"{type(e).__name__}: {msg}"
 
 
+def upright(frame: np.ndarray, rotation: float | None) -> np.ndarray:
+    """The frame as a player shows it: turned by the stream's display matrix (phone videos shot
+    upright are stored sideways with a rotation tag). ``rotation`` is FFmpeg's counter-clockwise
+    angle of the matrix; players turn the picture by it, as ``np.rot90`` does for positive turns."""
+    turns = round((rotation or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
+
+
 def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 * 4096, work_side: int | None = None) -> DecodedVideo:
     """All frames of the first video stream as RGB, scaled down (never up) so the long side is at
     most ``work_side`` (memory: curation never needs full HD). Raises VideoRejected for expected failures."""
@@ -78,7 +86,12 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         frames, times = [], []
         try:
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24", **size))
+                # A stream that changes size mid-way (screen and WebRTC recordings) is scaled to the
+                # first frame's size, so the clip stays one array.
+                arr = frame.to_ndarray(format="rgb24", **size)
+                if not size:
+                    size = dict(width=arr.shape[1], height=arr.shape[0])
+                frames.append(upright(arr, frame.rotation))
                 times.append(frame.time)
                 if len(frames) > max_frames:
                     raise VideoRejected("too_many_frames", f"more than {max_frames}", "rejected", float(len(frames)), float(max_frames))
@@ -87,7 +100,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                 raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames: {_clean(e)}") from None
             raise VideoRejected("decode_error", f"after {len(frames)} frames: {_clean(e)}") from None
         if not frames:
-            raise VideoRejected("truncated", f"no frame decoded (header declares {declared})")
+            if declared:
+                raise VideoRejected("truncated", f"no frame decoded (header declares {declared})")
+            raise VideoRejected("no_frames", "the video stream holds no frame", "rejected", 0.0, 1.0)
         if declared and len(frames) < declared:
             raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames")
         fps = rate or 1.0
