@@ -66,12 +66,14 @@ def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] 
         if frames > 1 and img.format != "MPO":
             raise ImageRejected("animated_image", f"{frames} frames (curate it as video)", float(frames), 1.0)
         img.verify()  # truncation and checksums, before a full decode
-        img = Image.open(io.BytesIO(data))
+        img = _open_header(data)  # our cap was applied above; PIL's own would refuse a raised max_pixels
         img.load()
     img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with an orientation tag
     img = _to_8bit(img)
+    if img.mode in ("P", "L", "RGB") and "transparency" in img.info:  # palette entry or colour key (tRNS)
+        img = img.convert("RGBA")
     if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        img = img.convert("RGB")
     if img.mode in ("LA", "PA"):
         img = img.convert("RGBA")
     if img.mode == "RGBA":

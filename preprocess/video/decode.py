@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng")
 CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif"}  # FFmpeg's demuxer names for those suffixes
 
 
@@ -64,6 +64,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
 
     if not data:
         raise VideoRejected("empty_file", "0 bytes")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return _decode_animated_image(data, max_frames, max_pixels, work_side)
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, ValueError, OSError) as e:
@@ -111,3 +113,36 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         if len(t) > 1 and np.any(np.diff(t) <= 0):  # broken timestamps: fall back to the nominal rate
             t = np.arange(len(t)) / fps
         return DecodedVideo(np.stack(frames), t, fps, float(t[-1] + 1.0 / fps), container.format.name, ctx.name)
+
+
+def _decode_animated_image(data: bytes, max_frames: int, max_pixels: int, work_side: int | None) -> DecodedVideo:
+    """Animated PNG and WebP through Pillow, which composes their frames (disposal, blending) and
+    reads their per-frame durations; FFmpeg cannot decode animated WebP. A still one is an image."""
+    from PIL import Image, ImageSequence
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        w, h = img.size
+        if w * h > max_pixels:
+            raise VideoRejected("too_many_pixels", f"{w}x{h}", "quarantined", float(w * h), float(max_pixels))
+        n = getattr(img, "n_frames", 1)
+        if n < 2:
+            raise VideoRejected("still_image", f"1 frame of {img.format} (curate it as image)", "rejected", 1.0, 2.0)
+        if n > max_frames:
+            raise VideoRejected("too_many_frames", f"more than {max_frames}", "rejected", float(n), float(max_frames))
+        scale = 1.0 if not work_side else min(1.0, work_side / max(w, h))
+        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(img):
+            rgb = frame.convert("RGBA")
+            canvas = Image.new("RGB", rgb.size, (255, 255, 255))  # transparency on white, as for images
+            canvas.paste(rgb, mask=rgb.getchannel("A"))
+            frames.append(np.asarray(canvas.resize(size, Image.BILINEAR) if scale < 1 else canvas))
+            durations.append(max(float(frame.info.get("duration") or 100.0), 10.0) / 1000.0)  # ms; 0 means "as fast as possible"
+    except VideoRejected:
+        raise
+    except Exception as e:  # noqa: BLE001 - a corrupt file is quarantined with the decoder's message
+        raise VideoRejected("decode_error", _clean(e)) from None
+    times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
+    fps = 1.0 / float(np.median(durations))
+    return DecodedVideo(np.stack(frames), times, fps, float(times[-1] + durations[-1]), img.format.lower(), img.format.lower())

@@ -24,3 +24,51 @@ def test_bombs_beyond_pils_own_limit_are_refused_by_our_cap_with_their_size(w, h
         decode_image(_png_header_claiming(w, h), max_pixels=40_000_000)
     assert e.value.kind == "too_many_pixels" and e.value.score == float(w * h)
     assert e.value.detail.startswith(f"{w}x{h} = ")
+
+
+def test_a_raised_max_pixels_lets_an_image_past_pils_own_limit_decode():
+    """90 MP is past PIL's 89.5 MP warning, which decode_image turns into an error; our cap is the
+    one that counts (README: max_pixels), so raising it must be enough."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (9500, 9450), 128).save(buf, format="PNG")
+    img = decode_image(buf.getvalue(), max_pixels=200_000_000)
+    assert img.size == (9500, 9450) and img.mode == "RGB" and img.getpixel((10, 10)) == (128, 128, 128)
+
+
+@pytest.mark.parametrize("mode,key,colour", [("RGB", (255, 0, 255), (255, 0, 255)), ("L", 7, 7)])
+def test_a_colour_key_transparency_is_composited_on_white(mode, key, colour):
+    """PNG's tRNS chunk on an RGB or greyscale image names one colour as transparent."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new(mode, (24, 24), colour)
+    img.paste((10, 20, 30) if mode == "RGB" else 90, (0, 0, 12, 24))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", transparency=key)
+    out = decode_image(buf.getvalue(), max_pixels=10**6)
+    assert out.getpixel((20, 5)) == (255, 255, 255)  # the keyed colour
+    assert out.getpixel((3, 5)) == ((10, 20, 30) if mode == "RGB" else (90, 90, 90))
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".avif", "AVIF"), (".ico", "ICO"), (".jfif", "JPEG")])
+def test_image_formats_pil_reads_are_curated_not_unsupported(tmp_path, suffix, fmt):
+    import numpy as np
+    from PIL import Image
+
+    from contracts.records import Batch
+    from preprocess.curate import CurateConfig, curate
+
+    root = tmp_path / "src"
+    root.mkdir()
+    yy, xx = np.mgrid[0:64, 0:64]
+    check = ((xx // 8 + yy // 8) % 2) * 150
+    Image.fromarray(np.stack([check + xx, check + yy, 255 - check - xx], -1).astype(np.uint8)).save(root / f"photo{suffix}", format=fmt)
+    (root / "photo.txt").write_text("a photo")
+    result = curate(str(root), tmp_path / "home", CurateConfig(options={"resize": "square", "size": 32}), backend="local")
+    rows = [(s.status, s.reason) for b in result.batch_paths for s in Batch.read(b).samples]
+    assert rows == [("accepted", None)], rows

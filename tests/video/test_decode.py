@@ -100,3 +100,30 @@ def test_a_video_stream_without_frames_is_rejected_as_such_not_called_truncated(
     with pytest.raises(VideoRejected) as e:
         decode_video(path.read_bytes())
     assert e.value.kind == "no_frames" and e.value.status == "rejected", e.value
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
+def test_animated_webp_and_png_decode_as_clips_with_their_frame_times(tmp_path, fmt):
+    """FFmpeg cannot decode animated WebP; both go through Pillow, frames composed, times from
+    each frame's duration; a still one is an image, not a clip."""
+    import io
+
+    from PIL import Image
+
+    frames = []
+    for i in range(6):
+        a = np.full((32, 48, 3), 20, np.uint8)
+        a[8:24, 4 * i:4 * i + 8] = 240  # a block moving right
+        frames.append(Image.fromarray(a))
+    buf = io.BytesIO()
+    frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:], duration=125, loop=0, lossless=True)
+    video = decode_video(buf.getvalue())
+    assert video.frames.shape == (6, 32, 48, 3) and video.fps == pytest.approx(8.0)
+    assert np.allclose(video.times, np.arange(6) / 8) and video.duration == pytest.approx(0.75)
+    columns = [int(np.argmax(f[16, :, 0] > 128)) for f in video.frames]
+    assert columns == [0, 4, 8, 12, 16, 20], columns
+    still = io.BytesIO()
+    frames[0].save(still, format=fmt)
+    with pytest.raises(VideoRejected) as e:
+        decode_video(still.getvalue())
+    assert e.value.kind == "still_image" and e.value.status == "rejected", e.value
