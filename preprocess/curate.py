@@ -131,7 +131,7 @@ class AnalyseStage(Stage[RawInput, Candidate]):
                 continue
             v = replace(present, key=c.record.key)
             c.verdicts.insert(0, v)
-            if not v.passed and c.record.status == "accepted":
+            if not v.passed:  # the first reason, also before a modality's own (an empty transcript has no phones)
                 c.record = replace(c.record, status="rejected", reason=f"caption_present: score {v.score:g} vs threshold {v.threshold:g}")
         return cands
 

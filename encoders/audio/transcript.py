@@ -8,39 +8,80 @@ same phones the model is conditioned on.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
-# LJSpeech/Tacotron's abbreviation list, plus a few common ones
+# LJSpeech/Tacotron's abbreviation list, plus a few common ones ("no." only before a number below)
 ABBREVIATIONS = {
     "mrs": "misess", "mr": "mister", "dr": "doctor", "st": "saint", "co": "company", "jr": "junior", "maj": "major",
     "gen": "general", "drs": "doctors", "rev": "reverend", "lt": "lieutenant", "hon": "honorable", "sgt": "sergeant",
     "capt": "captain", "esq": "esquire", "ltd": "limited", "col": "colonel", "ft": "fort", "etc": "et cetera",
     "vs": "versus", "no": "number", "prof": "professor",
 }
-_ABBREV_RE = re.compile(r"\b(" + "|".join(ABBREVIATIONS) + r")\.", re.IGNORECASE)
-_MONEY_RE = re.compile(r"\$(\d[\d,]*(?:\.\d+)?)")
+_ABBREV_RE = re.compile(r"\b(" + "|".join(k for k in ABBREVIATIONS if k != "no") + r")\.", re.IGNORECASE)
+_NUMBER_ABBREV_RE = re.compile(r"\bno\.\s*(?=\d)", re.IGNORECASE)  # "No. 5"; "he said no." stays "no"
+CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
+              "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen")}
+_MONEY_RE = re.compile(r"([$£€¥])\s?(\d[\d,]*(?:\.\d+)?)")
 _PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*%")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
+_YEAR_RE = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")  # read as years: "nineteen ninety nine"
 _NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
-def _number_words(s: str, to: str = "cardinal") -> str:
+def _num2words_lang(language: str) -> str:
+    """num2words' code for an espeak language ("en-us" -> "en", "pt-br" -> "pt_BR"); English when unknown."""
+    from num2words import CONVERTER_CLASSES
+
+    base, _, region = language.lower().replace("_", "-").partition("-")
+    for code in (f"{base}_{region.upper()}", base):
+        if code in CONVERTER_CLASSES:
+            return code
+    return "en"
+
+
+def _number_words(s: str, to: str = "cardinal", lang: str = "en") -> str:
     from num2words import num2words
 
     value = s.replace(",", "")
     n = float(value) if "." in value else int(value)
-    return num2words(n, to=to, lang="en").replace("-", " ").replace(",", "")
+    try:
+        words = num2words(n, to=to, lang=lang)
+    except NotImplementedError:  # e.g. years or ordinals in a language num2words lacks them for
+        words = num2words(n, lang=lang)
+    return words.replace("-", " ").replace(",", "")
 
 
-def normalise_transcript(text: str) -> str:
-    """Lower case words a phonemizer reads the same way every time."""
-    t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
-    t = _MONEY_RE.sub(lambda m: _number_words(m.group(1)) + " dollars", t)
-    t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1)) + " percent", t)
-    t = _ORDINAL_RE.sub(lambda m: _number_words(m.group(1), "ordinal"), t)
-    t = _NUMBER_RE.sub(lambda m: " " + _number_words(m.group(0)) + " ", t)
-    t = t.replace("&", " and ").lower()
-    t = re.sub(r"[^a-z' ]+", " ", t)
+def _money(symbol: str, amount: str, lang: str) -> str:
+    one, many, sub_one, sub_many = CURRENCIES[symbol]
+    whole, _, frac = amount.replace(",", "").partition(".")
+    out = f"{_number_words(whole, lang=lang)} {one if int(whole) == 1 else many}"
+    if len(frac) == 2 and int(frac):
+        out += f" {_number_words(frac, lang=lang)} {sub_one if int(frac) == 1 else sub_many}"
+    elif frac and int(frac):
+        out = f"{_number_words(amount, lang=lang)} {many}"
+    return out
+
+
+def normalise_transcript(text: str, language: str = "en-us") -> str:
+    """Lower case words a phonemizer reads the same way every time: numbers, money, years and
+    abbreviations spelled out, punctuation dropped. Letters of any script are kept; for English,
+    accents are folded ("café" -> "cafe") so espeak reads the word rather than letter names."""
+    lang = _num2words_lang(language)
+    english = language.lower().startswith("en")
+    t = unicodedata.normalize("NFKC", text)
+    if english:
+        t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], t)
+        t = _NUMBER_ABBREV_RE.sub("number ", t)
+        t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang) + " ", t)
+        t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1), lang=lang) + " percent", t)
+        t = _ORDINAL_RE.sub(lambda m: _number_words(m.group(1), "ordinal", lang), t)
+        t = _YEAR_RE.sub(lambda m: " " + _number_words(m.group(1), "year", lang) + " ", t)
+        t = t.replace("&", " and ")
+        t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+    t = _NUMBER_RE.sub(lambda m: " " + _number_words(m.group(0), lang=lang) + " ", t)
+    t = t.lower()
+    t = "".join(c if c.isalpha() or c in "' " or unicodedata.category(c) in ("Mn", "Mc") else " " for c in t)
     return " ".join(t.split())
 
 

@@ -163,8 +163,13 @@ class PhoneEncoder:
 
     def ids(self, captions: list[str]) -> np.ndarray:
         """[B, L] int64, PAD after each sequence."""
+        from encoders.audio.transcript import normalise_transcript
+
         out = np.full((len(captions), self.max_length), PAD, np.int64)
-        for i, phones in enumerate(phonemize(list(captions), self.language)):
+        # as curation normalised the training transcripts (idempotent on those): a prompt like
+        # "Dr. Smith paid $5" reads the same at sampling time as in training
+        texts = [normalise_transcript(c, self.language) for c in captions]
+        for i, phones in enumerate(phonemize(texts, self.language)):
             ids = phone_ids(phones, self.max_length)
             out[i, : len(ids)] = ids
         return out

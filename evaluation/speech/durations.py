@@ -49,4 +49,4 @@ def from_checkpoint(ckpt: str | Path, catalog: str | None = None) -> DurationMod
 def count_phones(text: str, language: str = "en-us") -> int:
     from encoders.audio.transcript import normalise_transcript, phonemes
 
-    return len(phonemes(normalise_transcript(text), language))
+    return len(phonemes(normalise_transcript(text, language), language))

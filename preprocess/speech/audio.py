@@ -48,6 +48,25 @@ def _wav_truncation(data: bytes) -> str | None:
     return "no data chunk"
 
 
+def _wav_with_open_data_size(data: bytes) -> bytes:
+    """A RIFF/WAVE whose data chunk declares 0 bytes with samples after it (a recorder stopped
+    before writing the sizes, as a streaming writer does) with the sizes the file actually has;
+    libsndfile would read it as empty. Anything else comes back unchanged."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return data
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if cid == b"data":
+            have = len(data) - pos - 8
+            if size == 0 and have > 0:
+                return (data[:4] + struct.pack("<I", len(data) - 8) + data[8 : pos + 4] + struct.pack("<I", have)
+                        + data[pos + 8 :])
+            return data
+        pos += 8 + size + (size & 1)
+    return data
+
+
 def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     """bytes -> (float32 [n, channels] in [-1, 1], sample rate). wav/flac/ogg/mp3 via libsndfile,
     audioread as a fallback for what libsndfile lacks. Raises AudioRejected(status=quarantined)."""
@@ -55,6 +74,7 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
 
     if not data:  # as video and image say it, not as libsndfile's error
         raise AudioRejected("empty_file", "0 bytes", status="quarantined")
+    data = _wav_with_open_data_size(data)
     truncated = _wav_truncation(data)
     if truncated:
         raise AudioRejected("truncated", truncated, status="quarantined")
@@ -92,7 +112,17 @@ def clipping_ratio(x: np.ndarray) -> float:
 
 
 def downmix(x: np.ndarray) -> np.ndarray:
-    return x.mean(axis=1) if x.ndim == 2 else x
+    """Mono, without DC offset. Channels in opposite phase (a miswired microphone) cancel in the
+    mean: when the mean keeps less than a quarter of the channels' level, the loudest channel is used."""
+    if x.ndim == 2 and x.shape[1] > 1:
+        x = x - x.mean(axis=0)
+        y = x.mean(axis=1)
+        per_channel = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=0))
+        if np.sqrt(np.mean(np.square(y, dtype=np.float64))) < 0.25 * per_channel.mean():
+            y = x[:, int(np.argmax(per_channel))]
+        return y
+    y = x[:, 0] if x.ndim == 2 else x
+    return y - y.mean()
 
 
 def resample(y: np.ndarray, sr: int, target: int = TARGET_SR) -> np.ndarray:

@@ -31,7 +31,7 @@ from preprocess.speech.dedup import fingerprint, mark_near_duplicates
 from preprocess.speech.normalisation import frozen_statistics
 from encoders.audio.transcript import normalise_transcript, phonemes
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc")
 AUDIO, MEL = "flac", "mel.npy"
 FILTER_VERSION = "1"
 
@@ -122,7 +122,7 @@ class SpeechPlugin(ModalityPlugin):
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: SpeechOptions) -> list[Candidate]:
         base = dict(key=key, modality="speech", source_uri=item.uri, split=split_of(key))
-        transcript = normalise_transcript(caption)
+        transcript = normalise_transcript(caption, opts.language)
         try:
             p = prepare(item.media["media"].read(), opts.trim_top_db, opts.target_lufs, opts.silence_dbfs)
         except AudioRejected as r:

@@ -106,3 +106,68 @@ def test_an_empty_audio_file_is_quarantined_as_empty():
     with pytest.raises(AudioRejected) as e:
         decode_audio(b"")
     assert (e.value.kind, e.value.status) == ("empty_file", "quarantined")
+
+
+def _speechlike(seconds: float = 1.5, sr: int = 22050) -> np.ndarray:
+    """A voiced-sounding tone with syllable-rate bursts and pauses (not speech, but it has a level and an SNR)."""
+    t = np.arange(int(seconds * sr)) / sr
+    env = np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+    return (0.4 * env * (np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t))).astype(np.float32)
+
+
+def test_a_dc_offset_and_channels_in_opposite_phase_do_not_hide_the_voice():
+    """DC counted as a noise floor made clean speech fail `snr`; an inverted channel made a stereo
+    file's mean silent. Both must give the level and SNR of the voice itself."""
+    from preprocess.speech import audio
+
+    y = _speechlike()
+    clean_level, clean_snr = audio.rms_dbfs(audio.downmix(y[:, None])), audio.snr_db(audio.downmix(y[:, None]), 22050)
+    for x in (y[:, None] * 0.5 / 0.4 + 0.3, np.stack([y, -y], axis=1), np.stack([y + 0.2, -y - 0.2], axis=1)):
+        m = audio.downmix(x)
+        assert abs(float(m.mean())) < 1e-4
+        assert audio.rms_dbfs(m) > clean_level - 1.0 and audio.snr_db(m, 22050) > clean_snr - 3.0, (audio.rms_dbfs(m), audio.snr_db(m, 22050))
+    both = audio.downmix(np.stack([y, 0.9 * y], axis=1))  # in phase: the mean, as before
+    assert np.allclose(both, 0.95 * y - (0.95 * y).mean(), atol=1e-6)
+
+
+def test_a_wav_whose_data_size_was_never_written_is_read_to_its_end():
+    import io
+
+    import soundfile as sf
+
+    from preprocess.speech.audio import decode_audio
+
+    buf = io.BytesIO()
+    sf.write(buf, _speechlike(), 22050, format="WAV", subtype="PCM_16")
+    data = bytearray(buf.getvalue())
+    at = data.find(b"data")
+    data[at + 4:at + 8] = b"\0\0\0\0"  # a recorder stopped before it wrote the sizes
+    x, sr = decode_audio(bytes(data))
+    assert sr == 22050 and x.shape == (len(_speechlike()), 1)
+
+
+@pytest.mark.parametrize("name,fmt,subtype", [("take.opus", "OGG", "OPUS"), ("take.aiff", "AIFF", "PCM_16")])
+def test_opus_and_aiff_files_are_curated_as_speech(tmp_path, name, fmt, subtype):
+    import soundfile as sf
+
+    root = tmp_path / "src"
+    root.mkdir()
+    sf.write(root / name, _speechlike(), 48000 if subtype == "OPUS" else 22050, format=fmt, subtype=subtype)
+    (root / "take.txt").write_text("hello there")
+    result = curate(str(root), tmp_path / "home", CurateConfig(modality="speech"), backend="local")
+    rows = [(s.source_uri.rsplit("/", 1)[-1], (s.reason or "").split(":")[0]) for p in result.batch_paths
+            for s in Batch.read(p).samples]
+    assert len(rows) == 1 and rows[0][0] == name and rows[0][1] not in ("unsupported_type", "orphan_caption"), rows
+    assert sum(result.counts.values()) == 1
+
+
+def test_an_empty_transcript_is_rejected_as_caption_present_like_any_empty_caption(tmp_path):
+    import soundfile as sf
+
+    root = tmp_path / "src"
+    root.mkdir()
+    sf.write(root / "take.wav", _speechlike(), 22050)
+    (root / "take.txt").write_text("")
+    result = curate(str(root), tmp_path / "home", CurateConfig(modality="speech"), backend="local")
+    [sample] = [s for p in result.batch_paths for s in Batch.read(p).samples]
+    assert sample.status == "rejected" and sample.reason.startswith("caption_present:"), sample.reason

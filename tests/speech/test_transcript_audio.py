@@ -17,6 +17,29 @@ def test_numbers_and_abbreviations_spelled_out():
     assert normalise_transcript("Mr. Brown has 21 cats & 2 dogs") == "mister brown has twenty one cats and two dogs"
 
 
+@pytest.mark.parametrize("text,language,expected", [
+    ("The café served crème brûlée to Zoë.", "en-us", "the cafe served creme brulee to zoe"),  # accents folded, not deleted
+    ("...and he said no.", "en-us", "and he said no"),  # "no." is "number" only before a number
+    ("No. 5 is here", "en-us", "number five is here"),
+    ("It cost £20, then $1.50 and €3", "en-us", "it cost twenty pounds then one dollar fifty cents and three euros"),
+    ("In 1999 and 2024, not 12,000", "en-us", "in nineteen ninety nine and twenty twenty four not twelve thousand"),
+    ("?!... — !!!", "en-us", ""),
+    ("Привет, мир 21", "ru", "привет мир двадцать один"),  # other scripts kept, numbers in that language
+    ("Ça coûte 3 euros", "fr-fr", "ça coûte trois euros"),
+    ("\u0928\u092e\u0938\u094d\u0924\u0947", "hi", "\u0928\u092e\u0938\u094d\u0924\u0947"),  # the virama stays
+])
+def test_transcripts_keep_their_words_in_any_script(text, language, expected):
+    assert normalise_transcript(text, language) == expected
+    assert normalise_transcript(expected, language) == expected  # idempotent: the phone encoder normalises again
+
+
+def test_the_phone_encoder_reads_a_raw_prompt_as_curation_normalised_it():
+    from encoders.text.phone import PhoneEncoder
+
+    enc = PhoneEncoder()
+    assert (enc.ids(["Dr. Smith paid $5 in 1999."]) == enc.ids(["doctor smith paid five dollars in nineteen ninety nine"])).all()
+
+
 def _wav(y, sr=22050, subtype="PCM_16"):
     buf = io.BytesIO()
     sf.write(buf, y, sr, format="WAV", subtype=subtype)
