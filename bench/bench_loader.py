@@ -5,10 +5,12 @@
 
 Memory: each size runs in a fresh process (peak RSS is per process). Synthetic encoded shards
 (training/synthetic.py: the members the encode stage writes; [4, 1, 16, 16] latents, 32 x 64
-caption features) are written once per size. Reported, in MiB over the process's RSS after
-imports: the manifest object (what the catalog hands over), the loader's key index, and the peak
-while streaming `--batches` batches of 64 (reading every payload); and, for contrast, the
-in-memory path (training.data.load_examples) on the same manifest.
+caption features) are written and registered in a catalog, with a manifest of them all, once per
+size. Reported, in MiB over the process's RSS after imports: what the trainer holds (the peak
+while it builds its key index from the catalog in batches, the index, the peak while streaming
+`--batches` batches of 64, reading every payload); and, for contrast, the whole manifest as Python
+objects (what the trainer built before 2026-12-04, and what evaluation reads) and the in-memory
+path (training.data.load_examples) on it.
 
 Padding: one epoch of a mixed corpus (image aspect ratios at a ~256-token budget, 1-8-frame clips,
 spectrogram rows of any width) batched to 8192 padded tokens, with buckets (ratio 1.02) and without.
@@ -67,28 +69,26 @@ def child(n: int, folder: str, batches: int, mode: str) -> dict:
 
     import torch
 
+    from catalog import load_manifest
     from training.buckets import BatchBudget
     from training.data import load_examples
     from training.stream import ManifestIndex, Position, ShardStream, batch_loader
-    from training.synthetic import write_synthetic_shards
 
     torch.set_num_threads(1)
-    shard_dir = Path(folder) / f"n{n}"
-    if not shard_dir.exists():
-        shard_dir.mkdir(parents=True)
-        write_synthetic_shards(shard_dir, [(4, 1, 16, 16)] * n, per_shard=1000, cap_len=32, cap_dim=64)
-    _manifest(shard_dir, 10)  # imports (catalog, duckdb) before the baseline
+    catalog = _catalog(Path(folder) / f"n{n}", n)
+    import pyarrow  # noqa: F401 - imports before the baseline
+
+    from catalog import load_manifest_header
+
+    load_manifest_header(catalog, "synthetic")
     gc.collect()
     base = rss_mib()
-    manifest = _manifest(shard_dir, n)
-    gc.collect()
-    after_manifest = rss_mib()
-    out = {"n": n, "manifest_mib": after_manifest - base}
-    if mode == "stream":
-        index = ManifestIndex(manifest)
-        del manifest
+    out = {"n": n}
+    if mode == "stream":  # what the trainer holds: the key index, read from the catalog in batches
+        with PeakRSS() as peak:
+            index = ManifestIndex.from_catalog(catalog, "synthetic")
+        out.update(index_build_peak_mib=peak.peak - base, index_mib=index.nbytes() / 2**20)
         gc.collect()
-        out["index_mib"] = index.nbytes() / 2**20
         base2 = rss_mib()
         stream = ShardStream(index, BatchBudget(max_samples=64), tokens, seed=0, shuffle_buffer=1024)
         t = time.time()
@@ -96,27 +96,58 @@ def child(n: int, folder: str, batches: int, mode: str) -> dict:
             for _, item in zip(range(batches), batch_loader(stream, Position())):
                 pass
         out.update(stream_peak_mib=peak.peak - base2, batches=batches, samples_per_s=batches * 64 / (time.time() - t))
-    else:
+    else:  # for contrast: the whole manifest as objects (what evaluation reads), then every example in memory
+        with PeakRSS() as peak:
+            manifest = load_manifest(catalog, "synthetic")
+        out["manifest_mib"] = peak.peak - base
+        after_manifest = rss_mib()
         with PeakRSS() as peak:
             examples = load_examples(manifest)
         out.update(in_memory_mib=peak.peak - after_manifest, examples=len(examples))
     return out
 
 
-def _manifest(shard_dir: Path, n: int):
-    """The manifest of shards already written (no rewrite): the same members write_synthetic_shards returns."""
-    from datetime import datetime
+def _catalog(shard_dir: Path, n: int) -> Path:
+    """Synthetic encoded shards of n samples, registered in a catalog with a manifest of them all
+    (written once per size and kept). Captions and meta are about the size the curate stage records."""
+    import pyarrow as pa
 
-    from catalog.manifest import Manifest, ManifestMember
+    from catalog import Catalog, ColumnarBatch, ShardRecord
     from contracts.members import CAP_FEATS, LATENT, member
+    from training.synthetic import write_synthetic_shards
 
-    members = []
-    for i in range(n):
-        shard = str((shard_dir / f"encoded-{i // 1000:05d}.tar").resolve())
-        key = f"{i:012x}"
-        members.append(ManifestMember(key=key, caption=None, split="train", meta={},
-                                      encodings={"latent": (shard, member(key, LATENT)), "text": (shard, member(key, CAP_FEATS))}))
-    return Manifest("synthetic", 1, "", datetime(2026, 1, 1), {"latent": "synthetic@v1", "text": "synthetic@v1"}, members)
+    path = shard_dir / "catalog.duckdb"
+    if path.exists():
+        return path
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    write_synthetic_shards(shard_dir, [(4, 1, 16, 16)] * n, per_shard=1000, cap_len=32, cap_dim=64)
+    batches = []
+    for s0 in range(0, n, 1000):
+        idx = range(s0, min(s0 + 1000, n))
+        shard = str((shard_dir / f"encoded-{s0 // 1000:05d}.tar").resolve())
+        keys = [f"{i:012x}" for i in idx]
+        m = len(keys)
+        samples = pa.table({
+            "key": keys, "modality": ["image"] * m, "source_uri": [f"/data/raw/photos/{i:08d}.jpg" for i in idx],
+            "status": ["accepted"] * m, "reason": pa.nulls(m, pa.string()),
+            "caption": [f"a photo of sample {i} on a sunny day, seen from the left" for i in idx],
+            "width": pa.array([128] * m, pa.int32()), "height": pa.array([128] * m, pa.int32()),
+            "frames": pa.nulls(m, pa.int32()), "duration": pa.nulls(m, pa.float64()), "sample_rate": pa.nulls(m, pa.int32()),
+            "split": ["train"] * m,
+            "meta": [f'{{"original_size": [{640 + i % 7}, 480], "phash": "{i:016x}", "resize": "fit", "source_kind": "folder"}}'
+                     for i in idx]})
+        encodings = pa.table({
+            "key": keys * 2, "encoder_fingerprint": ["synthetic@v1"] * (2 * m), "kind": ["latent"] * m + ["text"] * m,
+            "shape": pa.array([[4, 1, 16, 16]] * m + [[32, 64]] * m, pa.list_(pa.int32())), "dtype": ["float16"] * (2 * m),
+            "shard_uri": [shard] * (2 * m), "member": [member(k, LATENT) for k in keys] + [member(k, CAP_FEATS) for k in keys]})
+        batches.append(ColumnarBatch(shard=ShardRecord(uri=shard, stage="encoded", num_samples=m, bytes=1, sha256=f"{s0:064x}"),
+                                     samples=samples, encodings=encodings, label=shard))
+    with Catalog.open(path) as cat:
+        run = cat.start_run("bench", {"n": n})
+        cat.register_batches(batches, run)
+        cat.finish_run(run)
+        cat.create_manifest("synthetic", "modality = 'image'")
+    return path
 
 
 def mixed_lengths(n: int, seed: int = 0) -> list[int]:
@@ -161,7 +192,9 @@ def main() -> int:
         return 0
     folder = a.folder or tempfile.mkdtemp(prefix="bench_loader-")
     print(f"synthetic shards in {folder}; timings are on a shared machine (noisy)")
-    print(f"{'samples':>8s} {'manifest':>9s} {'index':>7s} {'stream peak':>12s} {'in-memory':>10s} {'samples/s':>10s}")
+    print("MiB over the process's RSS after imports; trainer: building the key index from the catalog (peak), the index, "
+          "streaming; for contrast: the whole manifest as objects, and every example in memory")
+    print(f"{'samples':>8s} {'index build':>12s} {'index':>7s} {'stream peak':>12s} {'whole manifest':>15s} {'in-memory':>10s} {'samples/s':>10s}")
     for n in a.sizes:
         res = {}
         for mode in ("stream", "memory"):
@@ -171,8 +204,8 @@ def main() -> int:
                 print(proc.stderr[-2000:])
                 return 1
             res.update(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"{n:8d} {res['manifest_mib']:8.1f}M {res['index_mib']:6.2f}M {res['stream_peak_mib']:11.1f}M "
-              f"{res['in_memory_mib']:9.1f}M {res['samples_per_s']:10.0f}")
+        print(f"{n:8d} {res['index_build_peak_mib']:11.1f}M {res['index_mib']:6.2f}M {res['stream_peak_mib']:11.1f}M "
+              f"{res['manifest_mib']:14.1f}M {res['in_memory_mib']:9.1f}M {res['samples_per_s']:10.0f}")
     lengths = mixed_lengths(20_000)
     print(f"mixed epoch of {len(lengths)} samples ({min(lengths)}-{max(lengths)} tokens), 8192 padded tokens per batch:")
     for ratio in (1.02, 1.05, None):

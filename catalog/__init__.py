@@ -4,7 +4,7 @@ manifest, checkpoint and metric. See catalog/README.md for the tables and the ru
 from .columnar import ColumnarBatch
 from .db import Catalog, ManifestNotFoundError, SampleNotFoundError, code_version
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
-from .manifest import Manifest, ManifestHeader, ManifestMember, iter_manifest_locations, load_manifest, load_manifest_header
+from .manifest import Manifest, ManifestHeader, ManifestMember, load_manifest, load_manifest_header
 from .paths import default_catalog_path, default_home
 from .records import Batch, EncodingRecord, SampleRecord, ShardRecord, VerdictRecord
 from .sandbox import RefusedSQLError
@@ -31,7 +31,6 @@ __all__ = [
     "code_version",
     "default_catalog_path",
     "default_home",
-    "iter_manifest_locations",
     "load_manifest",
     "load_manifest_header",
     "schema_version",

@@ -536,16 +536,28 @@ class Catalog:
         with self._connection() as con:
             return self._read_manifest_header(con, name, version)
 
-    def manifest_locations(self, name: str, version: int | None = None,
-                           batch_rows: int = 65_536) -> Iterator[tuple[list[str], list[str], list[str], list[str]]]:
-        """A manifest's members as batches of (keys, latent shards, text shards, text members), in
-        no particular order: what streaming needs, never the whole manifest in memory at once."""
+    def manifest_latent_hashes(self, name: str, version: int | None = None, batch_rows: int = 65_536
+                               ) -> Iterator[tuple[list[str], Any, Any]]:
+        """A manifest's members in batches of (shard names, each row's index into them, each row's
+        key hash: 64 bits of MD5, DuckDB's md5_number_lower) for the latent encoding, in no
+        particular order. What a streaming loader needs; no per-member Python object is made."""
         name, version = _split_manifest_id(name, version)
         with self._connection() as con:
             head = self._read_manifest_header(con, name, version)
-            reader = con.sql(q("manifest_stream_locations"), params=[head.name, head.version]).to_arrow_reader(batch_rows)
+            reader = con.sql(q("manifest_latent_hashes"), params=[head.name, head.version]).to_arrow_reader(batch_rows)
             for batch in reader:
-                yield tuple(c.to_pylist() for c in batch.columns)
+                shards = batch.column(0).dictionary_encode()
+                yield (shards.dictionary.to_pylist(), shards.indices.to_numpy(zero_copy_only=False),
+                       batch.column(1).to_numpy(zero_copy_only=False))
+
+    def manifest_text_elsewhere(self, name: str, version: int | None, beside_suffix: str) -> dict[str, tuple[str, str]]:
+        """key -> (shard, member) of the members whose text encoding is not in their latent's shard
+        as ``<key><beside_suffix>`` (text re-encoded with another encoder, for one): usually none."""
+        name, version = _split_manifest_id(name, version)
+        with self._connection() as con:
+            head = self._read_manifest_header(con, name, version)
+            rows = con.execute(q("manifest_text_elsewhere"), [head.name, head.version, beside_suffix]).fetchall()
+        return {key: (shard, member) for key, shard, member in rows}
 
     def _read_manifest_header(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> ManifestHeader:
         if version is None:

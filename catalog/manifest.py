@@ -72,15 +72,6 @@ def load_manifest_header(catalog_path: str | os.PathLike | None, name: str, vers
         return cat.manifest_header(name, version)
 
 
-def iter_manifest_locations(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
-                            batch_rows: int = 65_536):
-    """Batches of (keys, latent shards, text shards, text members) of one manifest, read-only."""
-    from .db import Catalog
-
-    with Catalog.open(catalog_path, read_only=True) as cat:
-        yield from cat.manifest_locations(name, version, batch_rows)
-
-
 def load_manifest(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
                   busy_timeout_s: float = 30.0) -> Manifest:
     """Open the catalog read-only, read one manifest (the latest version by default), close it."""

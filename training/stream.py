@@ -37,7 +37,8 @@ from training.data import Example, collate
 
 
 def key_hash(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+    """64 bits of the key's MD5: DuckDB's md5_number_lower(key), so the catalog hashes a manifest's keys."""
+    return int.from_bytes(hashlib.md5(key.encode()).digest()[8:], "little")
 
 
 def mix_seed(*parts: int | str) -> int:
@@ -78,27 +79,31 @@ class Position:
 class ManifestIndex:
     """The manifest reduced to what streaming needs: per shard, the sorted hashes of its member keys.
 
-    ``ManifestIndex.from_catalog`` builds it from the catalog in batches, so a trainer never holds
-    the whole manifest (about 1 KB per member as Python objects; the index is 8 bytes per member);
-    ``ManifestIndex(manifest)`` indexes a manifest already in memory."""
+    ``ManifestIndex.from_catalog`` reads it from the catalog in batches of (shard, key hash), hashed
+    by DuckDB, so a trainer never holds the manifest's keys, paths or metadata as Python objects
+    (about 3 KB per member; the index is 8 bytes per member); ``ManifestIndex(manifest)`` indexes
+    a manifest already in memory."""
 
     def __init__(self, manifest=None, *, manifest_id: str | None = None,
-                 locations: Iterable[tuple[list[str], list[str], list[str], list[str]]] = ()):
+                 hashed: Iterable[tuple[list[str], np.ndarray, np.ndarray]] = (),
+                 text_elsewhere: dict[str, tuple[str, str]] | None = None):
+        """``hashed``: chunks of (shard names, each row's index into them, each row's key hash)."""
         if manifest is not None:
             members = manifest.members
             manifest_id = manifest.id
-            locations = [([m.key for m in members], [m.encodings["latent"][0] for m in members],
-                          [m.encodings["text"][0] for m in members], [m.encodings["text"][1] for m in members])]
-        self.text_elsewhere: dict[str, tuple[str, str]] = {}  # key -> (shard, member), rare
+            names = sorted({m.encodings["latent"][0] for m in members})
+            at = {n: i for i, n in enumerate(names)}
+            hashed = [(names, np.array([at[m.encodings["latent"][0]] for m in members], np.int64),
+                       np.array([key_hash(m.key) for m in members], np.uint64))]
+            text_elsewhere = {m.key: m.encodings["text"] for m in members
+                              if m.encodings["text"] != (m.encodings["latent"][0], member(m.key, CAP_FEATS))}
+        self.text_elsewhere = dict(text_elsewhere or {})  # key -> (shard, member), rare
         shard_ids: dict[str, int] = {}
         hashes, codes = [], []
-        for keys, latent_shards, text_shards, text_members in locations:
-            hashes.append(np.fromiter((key_hash(k) for k in keys), np.uint64, len(keys)))
-            codes.append(np.fromiter((shard_ids.setdefault(s, len(shard_ids)) for s in latent_shards), np.int64,
-                                     len(latent_shards)))
-            for key, shard, t_shard, t_member in zip(keys, latent_shards, text_shards, text_members):
-                if t_shard != shard or t_member != member(key, CAP_FEATS):
-                    self.text_elsewhere[key] = (t_shard, t_member)
+        for names, rows, row_hashes in hashed:
+            ids = np.array([shard_ids.setdefault(n, len(shard_ids)) for n in names], np.int64)
+            codes.append(ids[np.asarray(rows, np.int64)] if len(ids) else np.zeros(0, np.int64))
+            hashes.append(np.asarray(row_hashes, np.uint64))
         hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
         codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
         order = np.lexsort((hashes, codes))  # by shard, then hash: one sorted run per shard
@@ -113,10 +118,14 @@ class ManifestIndex:
     @classmethod
     def from_catalog(cls, catalog, name: str, version: int | None = None,
                      batch_rows: int = 65_536) -> "ManifestIndex":
-        from catalog import iter_manifest_locations, load_manifest_header
+        from catalog import Catalog
 
-        head = load_manifest_header(catalog, name, version)
-        return cls(manifest_id=head.id, locations=iter_manifest_locations(catalog, head.name, head.version, batch_rows))
+        with Catalog.open(catalog, read_only=True) as cat:
+            head = cat.manifest_header(name, version)
+            hashed = cat.manifest_latent_hashes(head.name, head.version, batch_rows)
+            index = cls(manifest_id=head.id, hashed=hashed,
+                        text_elsewhere=cat.manifest_text_elsewhere(head.name, head.version, "." + CAP_FEATS))
+        return index
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.keys.values())

@@ -110,12 +110,19 @@ SELECT key, kind, shard_uri, member
 FROM manifest_encodings WHERE manifest = ? AND version = ?
 ORDER BY key, kind;
 
--- name: manifest_stream_locations
--- Per member: where its latent is, and where its text features are (usually the same shard).
-SELECT l.key, l.shard_uri AS latent_shard, t.shard_uri AS text_shard, t.member AS text_member
-FROM manifest_encodings l
-JOIN manifest_encodings t ON t.manifest = l.manifest AND t.version = l.version AND t.key = l.key AND t.kind = 'text'
-WHERE l.manifest = ? AND l.version = ? AND l.kind = 'latent';
+-- name: manifest_latent_hashes
+-- Per member: the shard of its latent and 64 bits of its key's MD5 (what a streaming loader indexes).
+SELECT shard_uri, md5_number_lower(key) AS key_hash
+FROM manifest_encodings
+WHERE manifest = ? AND version = ? AND kind = 'latent';
+
+-- name: manifest_text_elsewhere
+-- Members whose text features are not beside their latent (same shard, member <key><suffix>).
+SELECT t.key, t.shard_uri, t.member
+FROM manifest_encodings t
+LEFT JOIN manifest_encodings l ON l.manifest = t.manifest AND l.version = t.version AND l.key = t.key AND l.kind = 'latent'
+WHERE t.manifest = ? AND t.version = ? AND t.kind = 'text'
+  AND (l.shard_uri IS DISTINCT FROM t.shard_uri OR t.member <> t.key || ?);
 
 -- name: manifest_list
 SELECT name, version, num_members, num_excluded, CAST(encoders AS VARCHAR) AS encoders, created_at, predicate
