@@ -21,7 +21,7 @@ class BatchBudget:
     max_tokens: int | None = None  # padded tokens per global batch (len * max length); None: count samples
     max_samples: int | None = None  # samples per global batch; None: no cap besides the tokens
     bucket_ratio: float | None = 1.02  # longest / shortest length in a bucket; None: one bucket (no bucketing)
-    min_samples: int = 1  # smaller leftover batches are dropped (DDP needs one sample per rank)
+    min_samples: int = 1  # smaller leftover batches are dropped (the trainer keeps all: a rank without one runs a stand-in)
 
     def __post_init__(self) -> None:
         if self.max_tokens is None and self.max_samples is None:

@@ -296,10 +296,15 @@ class ShardStream:
     def rank_batch(self, position: Position, refs: list[SampleRef], rank: int = 0, world: int = 1) -> dict:
         """One rank's share of a global batch, collated, with what the trainer needs besides."""
         mine = list(range(rank, len(refs), world))
+        weight = 1.0
+        if not mine:  # fewer samples than ranks (an epoch's tail, a long sample under a token budget):
+            # every rank must step, so this one runs a stand-in whose loss counts zero
+            mine, weight = [rank % len(refs)], 0.0
         examples = [self.example(refs[i], position.epoch) for i in mine]
         lengths = [r.tokens for r in refs]
         return {"batch": collate(examples), "keys": [e.key for e in examples], "positions": mine, "global_size": len(refs),
-                "position": position, "tokens": sum(lengths), "padding": padding_fraction(lengths)}
+                "weights": torch.full((len(mine),), weight), "position": position, "tokens": sum(lengths),
+                "padding": padding_fraction(lengths)}
 
 
 class StreamingDataset(torch.utils.data.IterableDataset):

@@ -214,8 +214,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
     encoders, mname, mversion = head.encoders, head.name, head.version
     null = NullCaption.load(cfg.null_caption)
-    budget = BatchBudget(max_tokens=cfg.tokens_per_batch, max_samples=cfg.batch_size, bucket_ratio=cfg.bucket_ratio,
-                         min_samples=world)
+    budget = BatchBudget(max_tokens=cfg.tokens_per_batch, max_samples=cfg.batch_size, bucket_ratio=cfg.bucket_ratio)
 
     # The model's input size comes from the first stored sample; its tokens from the model config.
     probe = ShardStream(index, budget, lambda shape: 1, cfg.seed)
@@ -346,6 +345,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             kwargs = {k: _to(v, device) for k, v in kwargs.items()}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 per_sample = fm.training_loss(net, x1, t=t, x0=x0, reduce=False, **kwargs)
+            per_sample = per_sample * item["weights"].to(per_sample.device)  # a rank's stand-in sample counts zero
             # DDP averages gradients over ranks: scale so the result is the mean over the global batch.
             loss = per_sample.sum() * (world / item["global_size"])
             opt.zero_grad(set_to_none=True)

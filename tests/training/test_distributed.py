@@ -65,6 +65,28 @@ def test_torchrun_two_processes_match_one_process_with_the_same_global_batch(tin
 
 
 @pytest.mark.slow
+def test_a_batch_smaller_than_the_world_is_trained_not_dropped(tiny_home, tmp_path):
+    """Batches of N - 1 samples: each epoch ends with a batch of one, which two ranks cannot split.
+    It used to be dropped (a token budget dropped whole image sizes this way, silently); the rank
+    without a sample now runs a stand-in that counts zero, so the trace equals one process's."""
+    from catalog import load_manifest
+
+    n = len(load_manifest(tiny_home.catalog, tiny_home.train_manifest).members)
+    home = own_home(tiny_home, tmp_path)
+    opts = dict(steps=3, batch_size=n - 1, lr=3e-3, warmup_steps=1, log_every=1, num_threads=1, shuffle_buffer=16)
+    train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                      out_dir=str(tmp_path / "one"), model_overrides=TINY, progress=False, tensorboard=False, **opts))
+    proc = torchrun(home, tiny_home, tmp_path / "ddp", *as_flags(opts))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / "ddp" / "metrics.csv") as f:
+        assert [int(r["samples"]) for r in csv.DictReader(f)] == [n - 1, 1, n - 1]
+    torch.testing.assert_close(losses(tmp_path / "ddp"), losses(tmp_path / "one"), rtol=1e-5, atol=1e-6)
+    a, b = (load_file(str(Path(r) / "checkpoint-0000003" / "train_state.safetensors")) for r in (tmp_path / "one", tmp_path / "ddp"))
+    for k in (k for k in a if k.startswith("model.")):
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
 def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identically(tiny_home, tmp_path):
     """FSDP2 (fully_shard per block, gloo): the loss trace of one process with the same global batch;
     each rank writes its own shards of the training state, and its step-2 checkpoint + --resume to
