@@ -607,12 +607,22 @@ class Catalog:
 
     def register_checkpoint(self, run_id: str, uri: str, config: dict[str, Any] | None = None,
                             manifest: str | None = None, manifest_version: int | None = None, step: int = 0) -> str:
-        """Record a checkpoint (idempotent by uri: a known uri returns its id unchanged)."""
+        """Record a checkpoint (idempotent by uri: a known uri returns its id unchanged).
+
+        When ``config["content_sha256"]`` differs from the known row's, the folder now holds other
+        weights (a run wrote a new checkpoint where a deleted one was): the row takes the new run,
+        manifest, step and config under the same id, and the metrics measured on the old weights
+        are detached from it (kept, with their run, but no longer credited to this checkpoint)."""
         self._writable()
         with self._connection() as con, _transaction(con):
             row = _first(con.execute(q("checkpoint_by_uri"), [uri]))
+            replaced = False
             if row:
-                return row[0]
+                old = json.loads(row[1] or "{}").get("content_sha256")
+                new = (config or {}).get("content_sha256")
+                if old is None or new is None or old == new:
+                    return row[0]
+                replaced = True
             self._require_run(con, run_id)
             if manifest is not None:
                 manifest, manifest_version = _split_manifest_id(manifest, manifest_version)
@@ -624,8 +634,16 @@ class Catalog:
                     raise ManifestNotFoundError(f"manifest {manifest!r} has no version {manifest_version}")
             ckpt_id = "ckpt-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
             now = utcnow()
-            con.execute(q("insert_checkpoint"), [ckpt_id, uri, run_id, manifest, manifest_version, int(step),
-                                                 json.dumps(config or {}, sort_keys=True, default=str), now])
+            config_json = json.dumps(config or {}, sort_keys=True, default=str)
+            if replaced:
+                _log.warning("%s was rewritten with other weights (run %s): its catalog row %s now describes them, "
+                            "and the metrics of the earlier weights are no longer credited to it", uri, run_id, ckpt_id)
+                con.execute(q("detach_checkpoint_metrics"), [ckpt_id])
+                con.execute(q("delete_lineage_into"), ["checkpoint", ckpt_id])
+                con.execute(q("update_checkpoint"), [run_id, manifest, manifest_version, int(step), config_json, now, ckpt_id])
+            else:
+                con.execute(q("insert_checkpoint"), [ckpt_id, uri, run_id, manifest, manifest_version, int(step),
+                                                     config_json, now])
             con.execute(q("insert_lineage"), ["run", run_id, "checkpoint", ckpt_id, now])
             if manifest is not None:
                 con.execute(q("insert_lineage"), ["manifest", f"{manifest}@v{manifest_version}", "checkpoint", ckpt_id, now])

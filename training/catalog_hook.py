@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def content_digest(path: str) -> dict[str, str]:
+    """What tells this checkpoint's weights from others written to the same folder later: the hash
+    of its training.json (run config, step, losses; a few KB), as the catalog compares it."""
+    info = Path(path) / "training.json"
+    return {"content_sha256": hashlib.sha256(info.read_bytes()).hexdigest()} if info.is_file() else {}
+
 
 @dataclass
 class CatalogRegistrar:
@@ -18,9 +28,9 @@ class CatalogRegistrar:
     def __call__(self, path: str, step: int, rows: list[dict]) -> None:
         from catalog import Catalog
 
+        config = {"steps": step, "model": self.model, **content_digest(path)}
         with Catalog.open(self.catalog) as cat, cat.hold():  # one connection for the checkpoint and all its rows
-            ckpt_id = cat.register_checkpoint(self.run_id, path, {"steps": step, "model": self.model},
-                                              self.manifest, self.manifest_version, step)
+            ckpt_id = cat.register_checkpoint(self.run_id, path, config, self.manifest, self.manifest_version, step)
             for r in rows:  # one per log window (every step is in metrics.csv and TensorBoard)
                 metrics = {k: v for k, v in r.items() if k != "step"}
                 cat.log_metrics(self.run_id, metrics, step=int(r["step"]), split="train", checkpoint_id=ckpt_id)

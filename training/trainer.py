@@ -294,7 +294,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
         ctx["checkpoint_stager"] = checkpoint_stager()
     checkpoint_seconds = 0.0
-    checkpointed_at = None  # the step of the last checkpoint begun, the same on every rank
+    # the step of the last checkpoint begun, the same on every rank; a resumed run's is the one it
+    # read (resumed at or past --steps, nothing is rewritten)
+    checkpointed_at = step if cfg.resume else None
 
     def checkpoint(wait: bool = False) -> None:
         """Write (or start writing) this step's checkpoint; rank 0 registers it once it is published."""

@@ -36,7 +36,17 @@ RETURNING status;
 SELECT count(*) FROM runs WHERE run_id = ?;
 
 -- name: checkpoint_by_uri
-SELECT checkpoint_id FROM checkpoints WHERE uri = ?;
+SELECT checkpoint_id, CAST(config AS VARCHAR) FROM checkpoints WHERE uri = ?;
+
+-- name: update_checkpoint
+UPDATE checkpoints SET run_id = ?, manifest = ?, manifest_version = ?, step = ?, config = ?, created_at = ?
+WHERE checkpoint_id = ?;
+
+-- name: detach_checkpoint_metrics
+UPDATE metrics SET checkpoint_id = NULL WHERE checkpoint_id = ?;
+
+-- name: delete_lineage_into
+DELETE FROM lineage WHERE dst_kind = ? AND dst_id = ?;
 
 -- name: insert_checkpoint
 INSERT INTO checkpoints (checkpoint_id, uri, run_id, manifest, manifest_version, step, config, created_at)

@@ -190,6 +190,25 @@ def test_runs_checkpoints_metrics_lineage(catalog_copy):
     assert cat.sql("SELECT status, ended_at FROM runs WHERE run_id = 'run-train'")[1] == [("running", None)]
 
 
+def test_a_checkpoint_folder_rewritten_with_other_weights_is_no_longer_credited_with_the_old_metrics(catalog_copy):
+    """The same folder, registered again with the same content, changes nothing; with other content
+    (a checkpoint deleted, then written again by another run) the row describes the new weights and
+    the old evaluation no longer shows in latest_metrics."""
+    cat = Catalog.open(catalog_copy)
+    first = cat.start_run("train", {}, run_id="run-a")
+    ckpt = cat.register_checkpoint(first, "/ckpt/step30", {"content_sha256": "aa"}, "images", None, step=30)
+    cat.log_metrics("run-train", {"heldout_fm_loss": 1.07}, step=30, split="holdout", checkpoint_id=ckpt)
+    second = cat.start_run("train", {}, run_id="run-b")
+    assert cat.register_checkpoint(second, "/ckpt/step30", {"content_sha256": "aa"}, "images", None, step=30) == ckpt
+    assert cat.sql("SELECT run_id FROM checkpoints WHERE checkpoint_id = ?", [ckpt])[1] == [("run-a",)]
+    assert cat.register_checkpoint(second, "/ckpt/step30", {"content_sha256": "bb"}, "images", None, step=30) == ckpt
+    assert cat.sql("SELECT run_id, config->>'content_sha256' FROM checkpoints WHERE checkpoint_id = ?", [ckpt])[1] == [
+        ("run-b", "bb")]
+    assert cat.sql("SELECT count(*) FROM latest_metrics WHERE checkpoint_id = ?", [ckpt])[1] == [(0,)]
+    assert cat.sql("SELECT count(*) FROM metrics WHERE name = 'heldout_fm_loss' AND value = 1.07")[1] == [(1,)]  # kept
+    assert cat.sql("SELECT src_id FROM lineage WHERE dst_id = ? AND src_kind = 'run'", [ckpt])[1] == [("run-b",)]
+
+
 def test_read_only_catalog_refuses_writes(base_catalog):
     from catalog import CatalogError
 

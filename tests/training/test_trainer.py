@@ -164,9 +164,11 @@ def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_
     assert [s for s, _ in second["losses"]] == [2, 4, 6]
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, ckpts = cat.sql("SELECT step FROM checkpoints ORDER BY step")
+        _, undigested = cat.sql("SELECT count(*) FROM checkpoints WHERE config->>'content_sha256' IS NULL")
         _, curve = cat.sql("SELECT m.step, c.step FROM metrics m JOIN checkpoints c USING (checkpoint_id) "
                            "WHERE m.name = 'train_fm_loss' ORDER BY m.step")
     assert [r[0] for r in ckpts] == [2, 4, 6]
+    assert undigested == [(0,)]  # what tells a folder's weights from others written there later
     assert curve == [(2, 2), (4, 4), (6, 6)]  # each window's metrics hang off the checkpoint written after it
 
 
@@ -214,13 +216,16 @@ def test_fsdp_runs_in_one_process_without_torchrun(tiny_home, tmp_path):
 
 def test_resume_at_or_past_the_step_budget_trains_nothing_and_says_so(tiny_home, tmp_path, caplog):
     train(tiny_cfg(tiny_home, tmp_path, steps=3, log_every=1, shuffle_buffer=16))
+    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoint-0000003").iterdir()}
     for steps, word in ((3, "already"), (2, "past")):
         caplog.clear()
         with caplog.at_level("WARNING", logger="training.trainer"):
             result = train(tiny_cfg(tiny_home, tmp_path, steps=steps, log_every=1, shuffle_buffer=16, resume=True))
         assert result.steps == 3 and len(result.losses) == 3
         assert f"checkpoint-0000003 is at step 3, {word} --steps {steps}: nothing to train" in caplog.text
+        assert result.checkpoint == str(tmp_path / "checkpoint-0000003") and result.checkpoints == []
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000003"]
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoint-0000003").iterdir()} == written  # not rewritten
 
 
 @pytest.mark.parametrize("modality, message", [("video", "--modality video does not match manifest .* image"),
