@@ -234,7 +234,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from contracts.config import ConfigError
     from preprocess.sources import SourceError
 
-    return (ConfigError, SourceError, CatalogError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, KeyError)
+    return (ConfigError, SourceError, CatalogError, FileNotFoundError, FileExistsError, NotADirectoryError,
+            IsADirectoryError, PermissionError, ValueError, KeyError)
 
 
 def _take_ray_address(argv: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ exactly what one process sees with the same global batch.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ from training.state import (STATE_JSON, checkpoint_dir, checkpoints, clear_unfin
                             publish, read_state, restore_rng, state_tensors, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
 from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
+from training.resume_config import apply_optimizer_settings, resumed_config, saved_train_config
 
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,25 @@ class TrainConfig:
         for name, allowed in (("launcher", ("local", "ray")), ("parallel", ("ddp", "fsdp")), ("precision", ("fp32", "bf16"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        # numbers out of range would fail deep in the loop (log_every 0) or do something else than
+        # asked (checkpoint_every -1 checkpointed every step)
+        for name, low, why in (("steps", 0, ""), ("batch_size", 1, ""), ("log_every", 1, ""),
+                               ("shuffle_buffer", 1, " (1: each shard's samples in file order)"),
+                               ("checkpoint_every", 0, " (0: only the final checkpoint)"),
+                               ("keep_last", 0, " (0: keep every checkpoint)"), ("warmup_steps", 0, ""),
+                               ("loader_workers", 0, ""), ("workers", 1, ""), ("max_nonfinite_steps", 0, "")):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}{why}; got {getattr(self, name)}")
+        if self.tokens_per_batch is not None and self.tokens_per_batch < 1:
+            raise ValueError(f"tokens_per_batch must be at least 1 (or unset: batch_size samples); got {self.tokens_per_batch}")
+        if self.bucket_ratio is not None and self.bucket_ratio < 1:
+            raise ValueError(f"bucket_ratio must be at least 1 (or unset: no buckets); got {self.bucket_ratio}")
+        for name, low, high in (("caption_dropout", 0.0, 1.0), ("ema_decay", 0.0, 1.0)):
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; got {getattr(self, name)}")
+        if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0):
+            raise ValueError(f"lr and grad_clip must be positive and weight_decay not negative; got "
+                             f"{self.lr}, {self.grad_clip}, {self.weight_decay}")
 
 
 @dataclass
@@ -206,6 +227,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    resume_from = latest_resumable(cfg.out_dir) if cfg.resume and cfg.out_dir else None
+    if resume_from is not None:
+        cfg = resumed_config(cfg, resume_from)  # the stopped run's own settings, unless a flag changes one
     head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
@@ -222,7 +246,13 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     overrides = {**cfg.model_overrides, **({"grad_checkpointing": True} if cfg.grad_checkpointing else {})}
     if first.frame_cond is not None:  # per-frame conditioning in the data (multi-view cameras): the model takes it
         overrides.setdefault("frame_cond_dim", first.frame_cond.shape[-1])
-    model_cfg = get_config(cfg.model, in_channels=first.latent.shape[0], cap_dim=first.cap_feats.shape[-1], **overrides)
+    if resume_from is not None or cfg.init_from:  # the model the weights belong to, as saved with them
+        model_cfg = saved_model_config(cfg, resume_from, first, overrides)
+        if cfg.init_from and (start := saved_train_config(Path(cfg.init_from))):  # recorded as what it is
+            cfg = dataclasses.replace(cfg, model=start.get("model", cfg.model),
+                                      model_overrides=start.get("model_overrides", cfg.model_overrides))
+    else:
+        model_cfg = get_config(cfg.model, in_channels=first.latent.shape[0], cap_dim=first.cap_feats.shape[-1], **overrides)
     torch.manual_seed(cfg.seed)  # initial weights: the same on every rank and in every re-run
     model = FlagDiT(model_cfg)
     if cfg.init_from:
@@ -268,6 +298,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             load_full_weights(ema.module, load_file(str(ckpt / "model.safetensors")))
             restore_rng(tensors)
         sched.load_state_dict(info["scheduler"])
+        apply_optimizer_settings(cfg, opt, sched)  # a changed --lr or --weight-decay takes effect now
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         if rank == 0 and step >= cfg.steps:
@@ -426,6 +457,27 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                        padding_fraction=sum(pads) / len(pads) if pads else 0.0,
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
                        stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds)
+
+
+def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overrides: dict):
+    """--resume or --init-from: the model config saved beside the weights (architecture and
+    conventions such as time_scale and patch order, which shapes alone do not pin down; a converted
+    release's too), checked against the data."""
+    from modelzoo import FlagDiTConfig
+
+    folder, flag = (resume_from, "--resume") if resume_from is not None else (Path(cfg.init_from), "--init-from")
+    saved = FlagDiTConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    given = [k for k, v in cfg.model_overrides.items() if getattr(saved, k, v) != v]
+    if resume_from is None and (given or cfg.model != TrainConfig.model):
+        log.warning("--init-from: the model is the one saved in %s/config.json; --model/--model-overrides (%s) are "
+                    "not used", folder, ", ".join(given) or cfg.model)
+    channels, cap_dim = first.latent.shape[0], first.cap_feats.shape[-1]
+    frame_cond = overrides.get("frame_cond_dim", 0)
+    if (saved.in_channels, saved.cap_dim, saved.frame_cond_dim) != (channels, cap_dim, frame_cond):
+        raise ValueError(f"{flag} {folder}: its model takes {saved.in_channels}-channel latents, {saved.cap_dim}-wide "
+                         f"caption features and frame conditioning of width {saved.frame_cond_dim}; this manifest has "
+                         f"{channels}, {cap_dim} and {frame_cond} (encode with the encoders it was trained with)")
+    return dataclasses.replace(saved, grad_checkpointing=bool(overrides.get("grad_checkpointing", saved.grad_checkpointing)))
 
 
 def _suspects(keys: list[str], per_sample: torch.Tensor) -> str:

@@ -140,6 +140,50 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
     assert logged("b") == logged("a") and len(logged("a")) == 2 * N
 
 
+def test_a_bare_resume_continues_with_the_runs_own_settings(tiny_home, tmp_path):
+    """`--resume` with nothing else (the stop message's advice) used to build the default model and
+    batch plan: a crash on loading, or another run. The run's settings come from its checkpoint."""
+    opts = dict(steps=4, log_every=1, shuffle_buffer=16, batch_size=6, lr=2e-3, seed=5, tokens_per_batch=320)
+    straight = train(tiny_cfg(tiny_home, tmp_path / "a", **opts))
+    train(tiny_cfg(tiny_home, tmp_path / "b", **{**opts, "steps": 2}))
+    bare = TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, out_dir=str(tmp_path / "b"),
+                       null_caption=tiny_home.null_caption, resume=True, steps=4, progress=False, tensorboard=False)
+    resumed = train(bare)
+    assert resumed.losses == straight.losses and len(resumed.losses) == 4
+    info = json.loads((tmp_path / "b" / "checkpoint-0000004" / "training.json").read_text())["train_config"]
+    assert (info["model_overrides"], info["batch_size"], info["lr"], info["seed"]) == (TINY, 6, 2e-3, 5)
+
+
+def test_resume_applies_a_changed_learning_rate_and_refuses_another_manifest(tiny_home, tmp_path, caplog):
+    import csv
+
+    train(tiny_cfg(tiny_home, tmp_path, steps=2, log_every=1, shuffle_buffer=16, lr=2e-3, warmup_steps=1))
+    with caplog.at_level("WARNING", logger="training.resume_config"):
+        train(tiny_cfg(tiny_home, tmp_path, steps=4, log_every=1, shuffle_buffer=16, lr=5e-4, warmup_steps=1, resume=True))
+    assert "lr 0.002 -> 0.0005" in caplog.text
+    with open(tmp_path / "metrics.csv") as f:
+        assert [float(r["lr"]) for r in csv.DictReader(f)] == [2e-3, 2e-3, 5e-4, 5e-4]
+    with pytest.raises(ValueError, match="was trained on manifest"):
+        train(tiny_cfg(tiny_home, tmp_path, manifest=tiny_home.holdout_manifest, steps=6, shuffle_buffer=16, resume=True))
+
+
+def test_init_from_builds_the_model_saved_with_the_weights(tiny_home, tmp_path):
+    """A converted release says time_scale 1 and its patch order in config.json; shapes alone match
+    the default config, so the weights loaded into a model with other conventions, without a word."""
+    from modelzoo import FlagDiT
+
+    first = train(tiny_cfg(tiny_home, tmp_path / "a", steps=2))
+    cfg_path = Path(first.checkpoint) / "config.json"
+    saved = json.loads(cfg_path.read_text())
+    cfg_path.write_text(json.dumps({**saved, "time_scale": 1.0}))
+    stage = train(tiny_cfg(tiny_home, tmp_path / "b", steps=2, model_overrides={}, init_from=first.checkpoint))
+    model = FlagDiT.from_pretrained(stage.checkpoint)
+    assert model.config.time_scale == 1.0 and model.config.dim == TINY["dim"]
+    cfg_path.write_text(json.dumps({**saved, "in_channels": 4}))
+    with pytest.raises(ValueError, match="its model takes 4-channel latents"):
+        train(tiny_cfg(tiny_home, tmp_path / "c", steps=2, model_overrides={}, init_from=first.checkpoint))
+
+
 def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_from_the_catalog(tiny_home, tmp_path,
                                                                                                  monkeypatch):
     import shutil
@@ -200,6 +244,28 @@ def test_an_unknown_precision_parallel_or_launcher_is_refused(name, value):
     with pytest.raises(ValueError, match=f"{name} must be one of .*; got '{value}'"):
         TrainConfig(**{name: value})
     TrainConfig(precision="bf16", parallel="fsdp", launcher="ray")  # the allowed values pass
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("log_every", 0, "log_every must be at least 1"), ("shuffle_buffer", 0, "shuffle_buffer must be at least 1"),
+    ("checkpoint_every", -1, "checkpoint_every must be at least 0"), ("batch_size", 0, "batch_size must be at least 1"),
+    ("tokens_per_batch", 0, "tokens_per_batch must be at least 1"), ("bucket_ratio", 0.5, "bucket_ratio must be at least 1"),
+    ("caption_dropout", 1.5, "caption_dropout must lie in"), ("lr", 0.0, "lr and grad_clip must be positive"),
+    ("grad_clip", 0.0, "lr and grad_clip must be positive")])
+def test_numbers_out_of_range_are_refused_with_what_is_allowed(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{name: value})
+
+
+def test_lumina_train_with_a_number_out_of_range_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "train", "--home", str(tmp_path), "--manifest", "m",
+                           "--log-every", "0"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "log_every must be at least 1" in proc.stderr
 
 
 def test_fsdp_runs_in_one_process_without_torchrun(tiny_home, tmp_path):

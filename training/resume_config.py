@@ -1,0 +1,78 @@
+"""What a resumed run trains with: its own settings, from the checkpoint, unless a flag changes one.
+
+A bare ``--resume`` used to train on with the library defaults (batch 64, no token budget, lr 1e-3)
+and a model built from them, which either crashed on loading the weights or continued a different
+run than the one stopped. Here each setting that defines the run comes from the checkpoint's
+``training.json`` when the new config leaves it at the default; a value given that differs is
+either refused (another manifest, another architecture), applied with a warning (learning rate,
+weight decay: the optimizer's restored state is updated), or kept with a warning that the
+continuation is no longer the run that was stopped (the batch plan, the seed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import fields, replace
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ARCHITECTURE = ("model", "model_overrides")
+OPTIMIZER = ("lr", "weight_decay", "warmup_steps", "grad_clip")  # take effect from the next step on
+DATA_PLAN = ("batch_size", "tokens_per_batch", "bucket_ratio", "shuffle_buffer", "seed", "caption_dropout", "timesteps")
+ADOPTED = ARCHITECTURE + OPTIMIZER + DATA_PLAN + (
+    "steps", "ema_decay", "log_every", "checkpoint_every", "keep_last", "precision", "grad_checkpointing",
+    "max_nonfinite_steps")
+
+
+def saved_train_config(ckpt: Path) -> dict:
+    info = ckpt / "training.json"
+    return json.loads(info.read_text()).get("train_config", {}) if info.is_file() else {}
+
+
+def resumed_config(cfg, ckpt: Path):
+    """``cfg`` with the stopped run's settings where ``cfg`` leaves them at their defaults. Raises
+    ValueError for a change that cannot continue that run; warns about the others."""
+    saved = saved_train_config(ckpt)
+    if not saved:
+        return cfg
+    if saved.get("manifest") and cfg.manifest and saved["manifest"].split("@v")[0] != cfg.manifest.split("@v")[0]:
+        raise ValueError(f"--resume: {ckpt} was trained on manifest {saved['manifest']!r}, not {cfg.manifest!r}: its "
+                         "data position belongs to that manifest (--init-from starts a new stage on another)")
+    defaults = type(cfg)()
+    names = {f.name for f in fields(cfg)}
+    adopted, changed = {}, []
+    for name in ADOPTED:
+        if name not in saved or name not in names:
+            continue
+        mine, theirs = getattr(cfg, name), saved[name]
+        if mine == theirs:
+            continue
+        if mine == getattr(defaults, name):
+            adopted[name] = theirs  # not given: the run's own
+        elif name in ARCHITECTURE:
+            raise ValueError(f"--resume: {ckpt} holds a {saved.get('model')} with overrides "
+                             f"{json.dumps(saved.get('model_overrides', {}))}; --{name.replace('_', '-')} "
+                             f"{json.dumps(mine)} describes another model (leave it out to continue)")
+        else:
+            changed.append(f"{name} {theirs!r} -> {mine!r}")
+    if adopted:
+        log.info("--resume: the run's own settings for what was not given: %s",
+                 ", ".join(f"{k}={v!r}" for k, v in adopted.items()))
+    plan = [c for c in changed if c.split()[0] in DATA_PLAN]
+    if changed:
+        log.warning("--resume with changed settings: %s%s", ", ".join(changed),
+                    "; the batches from here on are not those the stopped run would have trained on" if plan else "")
+    return replace(cfg, **adopted)
+
+
+def apply_optimizer_settings(cfg, opt, sched) -> None:
+    """After restoring a checkpoint's optimizer and scheduler: the learning rate and weight decay
+    of ``cfg`` (equal to the saved ones unless a flag changed them)."""
+    for group in opt.param_groups:
+        group["weight_decay"] = cfg.weight_decay
+        group["initial_lr"] = cfg.lr
+    sched.base_lrs = [cfg.lr for _ in opt.param_groups]
+    for group, factor in zip(opt.param_groups, (f(sched.last_epoch) for f in sched.lr_lambdas)):
+        group["lr"] = cfg.lr * factor
