@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 def content_digest(path: str) -> dict[str, str]:
     """What tells this checkpoint's weights from others written to the same folder later: the hash
-    of its training.json (run config, step, losses; a few KB), as the catalog compares it."""
+    of its training.json (run config, step, losses; a few KB), as the catalog compares it; and the
+    model preset it records (a resumed or staged run's may differ from the command's flags)."""
     info = Path(path) / "training.json"
-    return {"content_sha256": hashlib.sha256(info.read_bytes()).hexdigest()} if info.is_file() else {}
+    if not info.is_file():
+        return {}
+    data = info.read_bytes()
+    model = json.loads(data).get("train_config", {}).get("model")
+    return {"content_sha256": hashlib.sha256(data).hexdigest(), **({"model": model} if model else {})}
 
 
 @dataclass
