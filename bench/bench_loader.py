@@ -170,14 +170,16 @@ def mixed_lengths(n: int, seed: int = 0) -> list[int]:
     return out
 
 
-def padding(lengths: list[int], bucket_ratio: float | None) -> float:
+def padding(lengths: list[int], bucket_ratio: float | None) -> tuple[float, int]:
+    """[PAD] share of an epoch's batches, and how many batches there were."""
     from training.buckets import BatchBudget, token_budget_batches
 
-    used = real = 0
+    used = real = batches = 0
     for b in token_budget_batches(lengths, BatchBudget(max_tokens=8192, bucket_ratio=bucket_ratio), lambda x: x):
         used += len(b) * max(b)
         real += sum(b)
-    return 1 - real / used
+        batches += 1
+    return 1 - real / used, batches
 
 
 def main() -> int:
@@ -209,7 +211,8 @@ def main() -> int:
     lengths = mixed_lengths(20_000)
     print(f"mixed epoch of {len(lengths)} samples ({min(lengths)}-{max(lengths)} tokens), 8192 padded tokens per batch:")
     for ratio in (1.02, 1.05, None):
-        print(f"  buckets {'off' if ratio is None else f'ratio {ratio}':>10s}: padding {padding(lengths, ratio):6.2%}")
+        pad, batches = padding(lengths, ratio)
+        print(f"  buckets {'off' if ratio is None else f'ratio {ratio}':>10s}: padding {pad:6.2%} in {batches} batches")
     return 0
 
 

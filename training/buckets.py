@@ -3,8 +3,8 @@
 The model pads every sample of a batch to the longest one with [PAD], so a batch costs
 ``len(batch) * max(tokens)``. Samples go into buckets whose lengths differ by at most a ratio
 (1.02: at most ~2% of a batch is [PAD]); a bucket leaves as a batch when one more sample would
-exceed the budget. At the end of an epoch the leftovers are sorted by length and packed, so the
-last few batches pad little too.
+exceed the budget. At the end of an epoch the leftovers are sorted by length and packed within the
+same ratio, so the last batches pad little too (they are smaller instead).
 """
 
 from __future__ import annotations
@@ -74,15 +74,21 @@ class TokenBudgetBatcher(Generic[T]):
         return out
 
     def flush(self) -> list[list[T]]:
-        """Leftovers sorted by length, packed under the budget; too-small packs are dropped."""
+        """Leftovers sorted by length, packed under the budget without a pack's longest passing
+        ``bucket_ratio`` times its shortest (the buckets' own bound: a small corpus, whose buckets
+        never fill, would otherwise mix every length); too-small packs are dropped."""
         rest = sorted((item for b in sorted(self.buckets) for item in self.buckets[b]), key=self.length)
         self.buckets, self.longest = {}, {}
+        ratio = self.budget.bucket_ratio
         packs: list[list[T]] = []
+        shortest = 0
         for item in rest:
-            if packs and self.budget.fits(len(packs[-1]) + 1, self.length(item)):
+            n = self.length(item)
+            if packs and self.budget.fits(len(packs[-1]) + 1, n) and (ratio is None or n <= shortest * ratio):
                 packs[-1].append(item)
             else:
                 packs.append([item])
+                shortest = n
         return [p for p in packs if len(p) >= self.budget.min_samples]
 
 

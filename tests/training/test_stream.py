@@ -143,3 +143,14 @@ def test_the_index_read_from_the_catalog_in_batches_equals_the_index_of_the_whol
     for m in load_manifest(tmp_path / "catalog.duckdb", "m").members:
         assert streamed.wants(m.encodings["latent"][0], m.key)
         assert not streamed.wants(m.encodings["latent"][0], m.key + "0")
+
+
+def test_an_epochs_leftovers_keep_the_bucket_ratio_when_no_bucket_ever_fills():
+    """A small corpus of a few sizes under batch_size 64: every sample reaches the end-of-epoch
+    flush, which packed them all into one batch padded to the longest (64% [PAD] for a user)."""
+    lengths = [272] * 10 + [1568] * 10 + [500] * 9 + [505]
+    batches = list(token_budget_batches(lengths, BatchBudget(max_samples=64, bucket_ratio=1.02), lambda x: x))
+    assert sorted(sorted(b) for b in batches) == [[272] * 10, [500] * 9 + [505], [1568] * 10]
+    assert max(padding_fraction(b) for b in batches) < 0.01
+    one = list(token_budget_batches(lengths, BatchBudget(max_samples=64, bucket_ratio=None), lambda x: x))
+    assert len(one) == 1 and len(one[0]) == 30  # no buckets asked: one batch, padded
