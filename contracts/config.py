@@ -83,8 +83,10 @@ def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None)
         raise ConfigError(f"{where}: {e}") from None
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
-    """YAML file (optional) first, then the overrides that are not None (command-line flags)."""
+def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                assignments: dict[str, Any] | None = None) -> T:
+    """YAML file (optional) first, then ``assignments`` (``--set``: a null there unsets a field, as
+    in YAML), then the overrides that are not None (command-line flags: None is "not given")."""
     import yaml
 
     values: dict[str, Any] = {}
@@ -96,6 +98,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: expected a mapping of options")
         values.update(loaded)
+    values.update(assignments or {})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return from_mapping(cls, values)
 

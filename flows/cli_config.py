@@ -34,8 +34,27 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
                            help=f.metadata.get("help"))
         else:
             default = f.default if f.default is not dataclasses.MISSING else None
-            p.add_argument(flag, dest=prefix + f.name, type=tp, default=None,
-                           help=f.metadata.get("help", f"(default: {default})"))
+            optional = type(None) in typing.get_args(hints[f.name])
+            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None,
+                           help=f.metadata.get("help", f"(default: {default}{'; none unsets it' if optional else ''})"))
+
+
+class _Unset:
+    """`--flag none` on an optional field: unset it (a flag's own None means "not given")."""
+
+    def __repr__(self) -> str:
+        return "none"
+
+
+UNSET = _Unset()
+
+
+def _or_none(tp: type):
+    def parse(raw: str):
+        return UNSET if raw.strip().lower() in ("none", "null") else tp(raw)
+
+    parse.__name__ = tp.__name__  # argparse names the type in its error message
+    return parse
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -46,8 +65,9 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> Any:
     flags = {f.name: getattr(a, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(a, prefix + f.name)}
-    values = {**parse_assignments(getattr(a, "set", None)), **(extra or {}), **{k: v for k, v in flags.items() if v is not None}}
-    return load_config(cls, getattr(a, "config", None), values)
+    given = {k: (None if v is UNSET else v) for k, v in flags.items() if v is not None}
+    assignments = {**parse_assignments(getattr(a, "set", None)), **(extra or {}), **given}
+    return load_config(cls, getattr(a, "config", None), assignments=assignments)
 
 
 def add_curation_args(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,43 @@
+"""Options from the command line: YAML, then --set, then flags; unsetting an optional field."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from contracts.config import ConfigError
+from flows.cli_config import add_common_args, add_config_args, config_from_args
+from training.trainer import TrainConfig
+
+
+def parse(tmp_path, *argv: str, yaml: str = "") -> TrainConfig:
+    p = argparse.ArgumentParser()
+    add_common_args(p)
+    add_config_args(p, TrainConfig)
+    args = list(argv)
+    if yaml:
+        (tmp_path / "c.yaml").write_text(yaml)
+        args += ["--config", str(tmp_path / "c.yaml")]
+    return config_from_args(TrainConfig, p.parse_args(args))
+
+
+def test_set_null_and_flag_none_unset_an_optional_field(tmp_path):
+    """TrainConfig documents bucket_ratio None as "no buckets"; --set bucket_ratio=null was dropped
+    like an absent flag, and --bucket-ratio none was not a float."""
+    assert parse(tmp_path).bucket_ratio == 1.02
+    assert parse(tmp_path, "--set", "bucket_ratio=null").bucket_ratio is None
+    assert parse(tmp_path, "--bucket-ratio", "none").bucket_ratio is None
+    assert parse(tmp_path, "--bucket-ratio", "1.05").bucket_ratio == 1.05
+    yaml = "tokens_per_batch: 4096\n"
+    assert parse(tmp_path, yaml=yaml).tokens_per_batch == 4096
+    assert parse(tmp_path, "--set", "tokens_per_batch=null", yaml=yaml).tokens_per_batch is None
+    assert parse(tmp_path, "--tokens-per-batch", "none", yaml=yaml).tokens_per_batch is None
+    assert parse(tmp_path, "--set", "tokens_per_batch=100", "--tokens-per-batch", "200", yaml=yaml).tokens_per_batch == 200
+
+
+def test_none_is_not_accepted_for_a_field_that_cannot_be_unset(tmp_path):
+    with pytest.raises(SystemExit):
+        parse(tmp_path, "--batch-size", "none")
+    with pytest.raises((ConfigError, ValueError)):
+        parse(tmp_path, "--set", "batch_size=null")
