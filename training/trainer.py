@@ -273,6 +273,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     fm = FlowMatching(timesteps=cfg.timesteps)
 
     step, position, losses, window, pads = 0, Position(), [], [], []
+    resumed_window_rows: list[dict] = []
     out_dir = Path(cfg.out_dir)
     if rank == 0 and (stale := clear_unfinished(out_dir)):
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
@@ -301,6 +302,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         apply_optimizer_settings(cfg, opt, sched)  # a changed --lr or --weight-decay takes effect now
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
+        resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
         if rank == 0 and step >= cfg.steps:
             log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
                         ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)
@@ -317,7 +319,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
         monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
-    window_rows: list[dict] = []
+    window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
     ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape))
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
@@ -343,7 +345,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             if on_checkpoint is not None:
                 on_checkpoint(path, at, rows)
 
-        _save_checkpoint(out_dir, step, rank, model, ema, opt, sched, position, losses, window, ctx, writer,
+        _save_checkpoint(out_dir, step, rank, model, ema, opt, sched, position, losses, window, window_rows, ctx, writer,
                          published if rank == 0 else None)
         if wait:
             writer.wait()
@@ -511,7 +513,7 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,
-                     losses: list, window: list, ctx: dict, writer: CheckpointWriter,
+                     losses: list, window: list, window_rows: list[dict], ctx: dict, writer: CheckpointWriter,
                      published: Callable[[str], None] | None) -> None:
     """Every rank calls this; rank 0 calls `published(folder)` once the folder is complete. FSDP2:
     each rank writes its own shards of the training state, and rank 0 assembles the EMA weights
@@ -523,7 +525,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
         out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
     state = {"step": step, "position": [position.epoch, position.index], "scheduler": copy.deepcopy(sched.state_dict()),
-             "losses": list(losses), "window": list(window)}
+             "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows]}
     name, version = ctx["manifest"]
     info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
             "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": list(losses)}

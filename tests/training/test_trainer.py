@@ -167,6 +167,26 @@ def test_resume_applies_a_changed_learning_rate_and_refuses_another_manifest(tin
         train(tiny_cfg(tiny_home, tmp_path, manifest=tiny_home.holdout_manifest, steps=6, shuffle_buffer=16, resume=True))
 
 
+def test_a_log_window_open_at_a_checkpoint_is_summarised_whole_after_a_resume(tiny_home, tmp_path):
+    """Checkpoints every 2 steps, log windows of 4: resuming from step 2, the catalog's summary of
+    steps 1-4 used to cover only steps 3-4."""
+    import shutil
+
+    def run(out, **kw):
+        summaries = []
+        hook = lambda path, step, rows: summaries.extend(rows)  # noqa: E731
+        train(tiny_cfg(tiny_home, out, steps=6, log_every=4, checkpoint_every=2, keep_last=5, shuffle_buffer=16, **kw),
+              on_checkpoint=hook)
+        return {r["step"]: (r["train_fm_loss"], r["grad_norm"], r["lr"], r["padding_fraction"]) for r in summaries}
+
+    straight = run(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    for step in (4, 6):
+        shutil.rmtree(tmp_path / "b" / f"checkpoint-{step:07d}")
+    resumed = run(tmp_path / "b", resume=True)
+    assert resumed == {4: straight[4], 6: straight[6]}
+
+
 def test_init_from_builds_the_model_saved_with_the_weights(tiny_home, tmp_path):
     """A converted release says time_scale 1 and its patch order in config.json; shapes alone match
     the default config, so the weights loaded into a model with other conventions, without a word."""
