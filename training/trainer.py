@@ -400,6 +400,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                             _suspects(item["keys"], per_sample.detach()))
                 if nonfinite_run > cfg.max_nonfinite_steps:
                     last = written[-1] if written else "none yet"
+                    step_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()  # every rank
+                    if monitor is not None:  # the step that stopped the run, in metrics.csv and the curve
+                        monitor.log({"step": step + 1, "loss": step_loss, "grad_norm": float(grad_norm),
+                                     "lr": lr, "padding": item["padding"], "tokens_per_s": 0.0,
+                                     "samples": item["global_size"], "seconds": time.time() - start})
                     raise FloatingPointError(
                         f"{nonfinite_run} steps in a row (to step {step + 1}) had a non-finite gradient norm: the run "
                         f"has diverged or its data is broken. Last checkpoint: {last}. Lower --lr or --grad-clip, or "
@@ -449,7 +454,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         writer.close()
         if "checkpoint_stager" in ctx:
             ctx["checkpoint_stager"].close()  # its CPU copy of the state
-    curve = monitor.close() if monitor is not None else None
+        # the curve and metrics.csv are closed also when a step raised: a diverged run's are what explains it
+        curve = monitor.close() if monitor is not None else None
     barrier()
     stopped_by = None
     if step < cfg.steps:

@@ -229,6 +229,9 @@ def test_too_many_non_finite_steps_in_a_row_stop_the_run_with_the_last_checkpoin
     with pytest.raises(FloatingPointError, match=r"3 steps in a row \(to step 5\).*checkpoint-0000004"):
         train(tiny_cfg(tiny_home, tmp_path, steps=20, checkpoint_every=2, max_nonfinite_steps=2))
     assert len(calls) == 5
+    with open(tmp_path / "metrics.csv") as f:  # every step, the one that stopped the run too, and the curve
+        assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4, 5]
+    assert (tmp_path / "loss_curve.png").stat().st_size > 0
 
 
 def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_consumed(tiny_home, tmp_path, caplog):
