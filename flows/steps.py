@@ -232,6 +232,8 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         barrier()
         raise
     out = asdict(result)
+    # those still on disk: keep_last pruned the others, which the catalog still lists
+    out["checkpoints"] = [c for c in result.checkpoints if Path(c).is_dir()]
     out.update(run_id=rid, checkpoint_id=ids[-1] if ids else None, modality=cfg.modality)
     return out
 

@@ -223,6 +223,7 @@ def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_
     first = train_step(str(home), TrainConfig(steps=4, **opts))
     run_dir = Path(first["checkpoint"]).parent
     assert [p.name for p in sorted(run_dir.glob("checkpoint-*"))] == ["checkpoint-0000004"]  # step 2 pruned
+    assert first["checkpoints"] == [str(run_dir / "checkpoint-0000004")]  # what is on disk, as lumina train prints
     second = train_step(str(home), TrainConfig(steps=6, resume=True, **opts))  # out_dir found through the catalog
     assert Path(second["checkpoint"]).parent == run_dir and second["steps"] == 6
     assert [s for s, _ in second["losses"]] == [2, 4, 6]
