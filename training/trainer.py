@@ -55,7 +55,8 @@ def compile_blocks(model: torch.nn.Module, dynamic: bool | None = None) -> None:
     model's Python-heavy parts (patchify, masks, RoPE tables) stay eager. In place, so the state_dict
     keys stay the eager ones (no ``_orig_mod.``) and checkpoints load into an eager model.
     Call it after any ``copy.deepcopy`` of the model (the EMA): a copy would share the original
-    blocks' compiled call. ``dynamic=None``: a new token count recompiles once, then dynamically."""
+    blocks' compiled call. ``dynamic=None``: a new token count, batch size or the first attention
+    mask recompiles once each, then runs dynamically."""
     for block in model.layers:
         block.compile(dynamic=dynamic)
 
