@@ -31,6 +31,9 @@ def split_arch_spec(path: str) -> tuple[str | None, Path]:
     return None, Path(path)
 
 
+CLIP_MODEL_TYPES = ("clip", "clip_text_model")
+
+
 def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
     """Cheap checks of a CLIP location, no weights read: one-line errors for what Clip() would fail on."""
     arch, p = split_arch_spec(str(path))
@@ -38,9 +41,16 @@ def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
         return  # open_clip's CLIP classes all hold an image tower
     if not (p / "config.json").exists():
         raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE")
-    model_type = json.loads((p / "config.json").read_text()).get("model_type")
+    from encoders.local_model import folder_config, kind_of, require_weights
+
+    config = folder_config(p, "CLIP")
+    model_type = config.get("model_type")
+    if model_type not in CLIP_MODEL_TYPES:  # transformers would load it into a random CLIP, with a printed report
+        raise ValueError(f"{path} holds {kind_of(config)}, not a CLIP (Hugging Face CLIPModel or CLIPTextModel, "
+                         "or an open_clip folder)")
     if need_vision and model_type != "clip":
         raise ValueError(f"the CLIP at {path} is a {model_type!r} with no image tower: image scores need a full CLIP (text + vision)")
+    require_weights(p, "CLIP")
 
 
 class Clip:
@@ -48,13 +58,15 @@ class Clip:
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path, self.device = str(path), device
+        from encoders.local_model import loading
+
+        check_clip_path(path)
         arch, p = split_arch_spec(str(path))
-        if arch is not None or (p / "open_clip_config.json").exists():
-            self._load_open_clip(arch, p)
-        elif (p / "config.json").exists():
-            self._load_hf(p)
-        else:
-            raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE")
+        with loading("CLIP", path):
+            if arch is not None or (p / "open_clip_config.json").exists():
+                self._load_open_clip(arch, p)
+            else:
+                self._load_hf(p)
 
     # ---- loading -------------------------------------------------------------------------------
     def _load_open_clip(self, arch: str | None, p: Path) -> None:

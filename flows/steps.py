@@ -123,6 +123,7 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
     from preprocess.encode import encode
 
     Modality.parse(modality)  # before a catalog (or a failed run) exists
+    cfg.check_paths()
     ws = Workspace.at(home)
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend)

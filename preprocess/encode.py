@@ -48,6 +48,23 @@ class EncodeConfig:
         if self.latent != "identity" and not self.vae:
             raise ValueError(f"--latent {self.latent} needs --vae PATH (a local diffusers folder or .safetensors file; nothing is downloaded)")
 
+    def check_paths(self) -> None:
+        """Before a run opens: one line for a path that holds no model of the kind asked (no weights read)."""
+        if self.latent != "identity":
+            from encoders.latent.vae import check_vae_path
+
+            check_vae_path(self.vae)
+        if self.text in ("clip", "llama") and not self.text_path:
+            raise ValueError(f"--text {self.text} needs --text-path PATH (a local folder; nothing is downloaded)")
+        if self.text == "clip":
+            from encoders.clip import check_clip_path
+
+            check_clip_path(self.text_path)
+        elif self.text == "llama":
+            from encoders.text.llama import check_llm_path
+
+            check_llm_path(self.text_path)
+
 
 def encoder_record(encoder, kind: str) -> dict:
     info = encoder.describe()

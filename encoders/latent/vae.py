@@ -62,6 +62,25 @@ def _load_single_file(path: Path, name: str, dtype: torch.dtype):
     return vae.to(dtype)
 
 
+VAE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
+
+def check_vae_path(path: str | Path) -> None:
+    """Cheap checks, no weights read: a one-line error for a path that holds no AutoencoderKL."""
+    from encoders.local_model import folder_config, kind_of, require_weights
+
+    p = Path(path)
+    if p.is_file():
+        if p.suffix not in VAE_FILE_SUFFIXES:
+            raise ValueError(f"--vae {path}: expected a diffusers VAE folder or a weights file ({', '.join(VAE_FILE_SUFFIXES)})")
+        return
+    folder = _vae_folder(p)
+    config = folder_config(folder, "--vae")
+    if config.get("_class_name") != "AutoencoderKL":
+        raise ValueError(f"--vae {path} holds {kind_of(config)}, not a diffusers AutoencoderKL (the SD1.5/SDXL VAE)")
+    require_weights(folder, "--vae")
+
+
 def vae_config(path: str | Path, name: str) -> dict:
     p = Path(path)
     return dict(VAE_CONFIGS[name]) if p.is_file() else json.loads((_vae_folder(p) / "config.json").read_text())
@@ -86,9 +105,13 @@ class VAELatentEncoder:
         self.name, self.path = name, str(path)
         self.options = {"batch_frames": batch_frames, "tiled": tiled, "dtype": dtype}
         self.device = resolve_device(device)
+        check_vae_path(path)
         config = vae_config(path, name)
         self.dtype = choose_dtype(self.device, name, bool(config.get("force_upcast", True)), dtype)
-        self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
+        from encoders.local_model import loading
+
+        with loading("--vae", path):
+            self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
         cfg = self.vae.config
         self.scale = float(cfg.scaling_factor)  # from the config: never a constant elsewhere
         self.shift = float(cfg.shift_factor or 0.0)
@@ -104,6 +127,9 @@ class VAELatentEncoder:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 4:
             raise ValueError(f"expected [C, T, H, W], got shape {x.shape}")
+        if x.shape[0] != 3:  # e.g. the video demo's grey clips (options.grey)
+            raise ValueError(f"an SD VAE encodes RGB; these samples have {x.shape[0]} channel(s): curate them in colour, "
+                             "or encode with --latent identity")
         if x.shape[2] % self.downsample or x.shape[3] % self.downsample:
             raise ValueError(f"H and W must be multiples of {self.downsample}, got {x.shape[2:]}")
         return torch.from_numpy(x).permute(1, 0, 2, 3)  # (T, C, H, W): frames / views as a batch

@@ -21,21 +21,42 @@ from encoders.text.features import TextFeatures
 _FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not overflow to inf
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
+
+
+def check_llm_path(path: str | Path) -> None:
+    """Cheap checks, no weights read: a decoder-only language model with its tokenizer."""
+    from encoders.local_model import folder_config, kind_of, require_weights
+
+    config = folder_config(path, "--text llama")
+    if "num_hidden_layers" not in config or "hidden_size" not in config:
+        raise ValueError(f"--text llama: {path} holds {kind_of(config)}, not a language model "
+                         "(LLaMA, Gemma, Qwen ... saved with save_pretrained)")
+    if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)})")
+    require_weights(path, "--text llama")
+
+
 class CausalLMTextEncoder:
     name = "llama"
 
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int = 128, device: str | None = None):
         from transformers import AutoModel, AutoTokenizer
 
+        from encoders.local_model import loading
+
+        check_llm_path(path)
         self.path, self.layer, self.max_length = str(path), layer, max_tokens
         self.device = resolve_device(device)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with loading("--text llama (its tokenizer)", path):
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.tokenizer.padding_side = "right"
         if self.tokenizer.pad_token is None:  # LLaMA ships without one; padding is masked out anyway
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         # AutoModel drops the LM head: only hidden states are needed
-        self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
+        with loading("--text llama", path):
+            self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
         n = int(self.model.config.num_hidden_layers)
         if not -n <= layer < 0:
             raise ValueError(f"layer {layer} outside -1..-{n}")

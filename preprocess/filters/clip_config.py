@@ -46,6 +46,10 @@ class ClipScoring:
         check_clip_path(self.path, need_vision=True)
         if self.aesthetic and not Path(self.aesthetic).is_file():
             raise FileNotFoundError(f"no aesthetic head at {self.aesthetic}: expected a LAION aesthetic predictor file (.pth or .safetensors)")
+        if self.aesthetic:  # a few KB: read it now rather than fail in every scorer actor
+            from preprocess.filters.clip_scores import aesthetic_head_state
+
+            aesthetic_head_state(self.aesthetic)
 
 
 def clip_verdicts(key: str, th: ClipThresholds, aesthetic: float | None = None, similarity: float | None = None) -> list:

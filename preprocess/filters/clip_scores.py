@@ -21,16 +21,27 @@ from encoders.device import resolve_device
 from preprocess.filters.clip_config import AESTHETIC_TIERS, CLIP_FILTER_VERSION, ClipThresholds, clip_verdicts  # noqa: F401 - re-exported
 
 
+def aesthetic_head_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """A LAION aesthetic head's tensors (a one-line error for a file that holds none)."""
+    from encoders.local_model import loading
+
+    p = Path(path)
+    with loading("--aesthetic", path):
+        if p.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(p))
+        else:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not any(k.endswith("weight") for k in state):
+        raise ValueError(f"--aesthetic {path}: no linear layers in it (expected a LAION aesthetic predictor state dict)")
+    return state
+
+
 def load_aesthetic_head(path: str | Path, embed_dim: int) -> torch.nn.Sequential:
     """The linear layers of a LAION aesthetic head, in order, without activations (as trained)."""
-    p = Path(path)
-    if p.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(p))
-    else:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
+    state = aesthetic_head_state(path)
     prefixes = sorted({k[: -len("weight")].rstrip(".") for k in state if k.endswith("weight") and state[k].ndim == 2},
                       key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
     layers = []

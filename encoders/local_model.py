@@ -1,0 +1,65 @@
+"""Checks of a local model folder before it is loaded, and one-line errors when loading fails.
+
+A user's weights come from a path they type. The libraries' own failures for a wrong path are
+tracebacks that name their internals (``OSError: Error no file named diffusion_pytorch_model.bin``,
+``'CLIPConfig' object has no attribute 'num_hidden_layers'``); worse, transformers loads a folder of
+another architecture into a randomly initialised model with only a printed report. Here a wrong
+kind of model is refused up front, and what the loader still raises becomes a ValueError that
+says which path, for which role, failed and why: the command line prints it as one line.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "diffusion_pytorch_model.safetensors",
+                "diffusion_pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+                "diffusion_pytorch_model.safetensors.index.json")
+
+
+def folder_config(path: str | Path, role: str) -> dict:
+    """The folder's config.json, or a one-line error naming what was expected."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{role}: no such file or folder: {path}")
+    if not (p / "config.json").is_file():
+        raise ValueError(f"{role}: {path} has no config.json (expected a folder written by save_pretrained)")
+    try:
+        return json.loads((p / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{role}: {path}/config.json is not readable JSON ({e})") from None
+
+
+def kind_of(config: dict) -> str:
+    """What a config.json says its model is, for messages: a diffusers class or a transformers type."""
+    if config.get("_class_name"):
+        return f"a diffusers {config['_class_name']}"
+    if config.get("model_type"):
+        return f"a transformers {config['model_type']!r} model"
+    return "a model of no known kind"
+
+
+def require_weights(path: str | Path, role: str) -> None:
+    p = Path(path)
+    if not any((p / name).is_file() for name in WEIGHT_FILES):
+        raise ValueError(f"{role}: {path} has a config.json but no weights ({', '.join(WEIGHT_FILES[:3])}, ...)")
+
+
+@contextmanager
+def loading(role: str, path: str | Path) -> Iterator[None]:
+    """What a loader raises for a file it cannot use, as one line: ``role at path: Type: first line``."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (OSError, RuntimeError, AttributeError, KeyError, TypeError, EOFError, pickle.UnpicklingError,
+            SafetensorError) as e:
+        if isinstance(e, FileNotFoundError) and not Path(path).exists():
+            raise FileNotFoundError(f"{role}: no such file or folder: {path}") from None
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        raise ValueError(f"{role} at {path} could not be loaded: {type(e).__name__}: {first}") from None
