@@ -100,12 +100,26 @@ def warn_if_the_judge_is_no_judge(metrics: dict[str, float]) -> None:
                     "it reads for generated samples mean nothing; evaluate on a larger held-out manifest", judge, chance)
 
 
+def check_same_encoders(manifest, ckpt: Path) -> None:
+    """A held-out manifest encoded by other encoders than the checkpoint's training data feeds the
+    model latents and caption features it has never seen: its metrics would mean nothing."""
+    info = ckpt / "training.json"
+    trained = json.loads(info.read_text()).get("encoders", {}) if info.is_file() else {}
+    differ = {k: (trained[k], v) for k, v in manifest.encoders.items() if k in trained and trained[k] != v}
+    if differ:
+        raise ValueError(f"manifest {manifest.id} was encoded by " + ", ".join(f"{k} {v}" for k, (_, v) in differ.items())
+                         + f", but {ckpt.name} was trained on " + ", ".join(f"{k} {t}" for k, (t, _) in differ.items())
+                         + " (create the held-out manifest with --encoder FINGERPRINT for those)")
+
+
 def evaluate(cfg: EvalConfig) -> EvalResult:
     from catalog import load_manifest
     from evaluation.context import EvalContext
 
     # the manifest first: a wrong name or an empty selection fails before the model loads
-    examples = load_examples(load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version))
+    manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
+    check_same_encoders(manifest, Path(cfg.checkpoint))
+    examples = load_examples(manifest)
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
     model, null = load_checkpoint(cfg.checkpoint)

@@ -52,8 +52,16 @@ class SampleConfig:
     seed: int = 0
 
 
+def training_info(ckpt: Path) -> dict:
+    """The checkpoint's training.json: which encoders made its data (a converted release has none)."""
+    if not (ckpt / "training.json").is_file():
+        raise ValueError(f"{ckpt} has no training.json: a model without recorded encoders (a converted release?); "
+                         f"train or fine-tune it on your encoded data first (lumina train --init-from {ckpt})")
+    return json.loads((ckpt / "training.json").read_text())
+
+
 def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
-    info = json.loads((ckpt / "training.json").read_text())
+    info = training_info(ckpt)
     shape = list(info["latent_shape"])  # [C, T, h, w] of a training example
     down = json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
     if frames is not None:
@@ -68,6 +76,9 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
         if h < down or w < down:
             raise ValueError(f"--size must be at least {down}x{down} pixels (one latent pixel of this checkpoint's "
                              f"encoder); got {size!r}")
+        if h % down or w % down:  # it wrote the size rounded down, without a word
+            raise ValueError(f"--size must be a multiple of {down} pixels (this checkpoint's encoder downsamples by {down}); "
+                             f"got {size!r}: {h // down * down}x{w // down * down} or {-(-h // down) * down}x{-(-w // down) * down}")
         shape[2], shape[3] = h // down, w // down
     return shape
 
@@ -94,6 +105,9 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     model, null = load_checkpoint(ckpt)
     t = json.loads((ckpt / "text_encoder.json").read_text())
     encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
+    if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
+        raise ValueError(f"text encoder at {t.get('path')} is {encoder.fingerprint}, but the checkpoint was trained on "
+                         f"captions encoded by {t['fingerprint']}: its weights changed since")
     text = encoder.encode([cfg.prompt] * cfg.num)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)

@@ -2,6 +2,7 @@
 downsampling, and one clear error for a size or frame count that gives nothing to sample."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,35 @@ def test_elevation_on_a_checkpoint_that_is_not_multiview_is_an_error(ckpt):
     (ckpt / "training.json").write_text(json.dumps({**info, "modality": "video"}))
     with pytest.raises(ValueError, match="--elevation is for multi-view checkpoints; this one is video"):
         sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a 3 moving left", elevation=20.0))
+
+
+def test_a_size_off_the_encoders_grid_is_an_error_that_names_the_sizes_it_can_write(ckpt):
+    with pytest.raises(ValueError, match=r"multiple of 8 pixels .* got '30x45': 24x40 or 32x48"):
+        latent_shape(ckpt, "30x45", None)
+
+
+def test_a_checkpoint_without_training_json_says_what_it_is(tmp_path):
+    with pytest.raises(ValueError, match="no training.json: a model without recorded encoders"):
+        latent_shape(tmp_path, None, None)
+
+
+def test_sample_and_evaluate_refuse_encoders_other_than_the_checkpoints(tiny_home, tmp_path):
+    """A text encoder whose weights changed at its recorded path (the VAE was already checked), and
+    a held-out manifest made by other encoders than the training data's, gave numbers without a word."""
+    from evaluation.evaluate import EvalConfig, evaluate
+    from evaluation.sample import SampleConfig, sample_to_files
+    from training.trainer import TrainConfig, train
+
+    r = train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, out_dir=str(tmp_path / "run"),
+                          null_caption=tiny_home.null_caption, steps=1, batch_size=4, progress=False, tensorboard=False,
+                          model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}))
+    ckpt = Path(r.checkpoint)
+    text = json.loads((ckpt / "text_encoder.json").read_text())
+    (ckpt / "text_encoder.json").write_text(json.dumps({**text, "fingerprint": "minilm@0000000000000000"}))
+    with pytest.raises(ValueError, match="but the checkpoint was trained on captions encoded by minilm@0000000000000000"):
+        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a 3", out=str(tmp_path / "x.png"), steps=1))
+    info = json.loads((ckpt / "training.json").read_text())
+    (ckpt / "training.json").write_text(json.dumps({**info, "encoders": {**info["encoders"], "text": "clip@1234"}}))
+    with pytest.raises(ValueError, match=r"was encoded by text all-MiniLM.*trained on text clip@1234"):
+        evaluate(EvalConfig(checkpoint=str(ckpt), catalog=tiny_home.catalog, manifest=tiny_home.holdout_manifest,
+                            out_dir=str(tmp_path / "eval")))
