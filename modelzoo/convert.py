@@ -1,6 +1,6 @@
 """``lumina convert``: public Lumina-T2X Flag-DiT checkpoints to this project's format and back.
 
-    lumina convert CKPT OUT_DIR [--patch-size 2] [--n-heads N] [--dtype keep|fp32|bf16]
+    lumina convert CKPT OUT_DIR [--patch-size 2] [--n-heads N] [--dtype keep|fp32|bf16] [--force]
         CKPT: a public checkpoint (.pth / .safetensors file, or the folder holding
         consolidated.00-of-01.pth); OUT_DIR gets config.json + model.safetensors
         (load with FlagDiT.from_pretrained(OUT_DIR)).
@@ -33,12 +33,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="keep", help="dtype of the written weights")
     p.add_argument("--no-learn-sigma", action="store_true",
                    help="--to-official: write C output channels, not the public default 2C (zero sigma half)")
+    p.add_argument("--force", action="store_true", help="write over an existing OUT_DIR or OUT_FILE")
     return p
+
+
+def existing_output(dst: str, to_official: bool) -> str | None:
+    """Why writing ``dst`` would damage something: a trained checkpoint folder keeps its
+    training.json, encoders and resume state beside new weights, which then sample as that run."""
+    from pathlib import Path
+
+    out = Path(dst)
+    if to_official:
+        return f"{dst} exists" if out.exists() else None
+    if out.is_file():
+        return f"{dst} is a file, not a folder"
+    if out.is_dir() and any(out.iterdir()):
+        return f"{dst} is not empty (its other files would stay beside the new weights)"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .flag_dit import FlagDiT
+
+    if not args.force and (why := existing_output(args.dst, args.to_official)):
+        print(f"lumina convert: error: {why}; choose another output or give --force", file=sys.stderr)
+        return 2
 
     try:
         if args.to_official:

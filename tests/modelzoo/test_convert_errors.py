@@ -50,3 +50,24 @@ def test_save_pretrained_writes_weights_the_umask_allows_to_read(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "model.safetensors").stat().st_mode) == 0o644
+
+
+def test_an_existing_output_is_not_written_over_without_force(tmp_path, capsys):
+    """Converting into a trained checkpoint's folder replaced its weights and kept its training.json,
+    encoders and resume state: lumina sample then ran the foreign model as that run."""
+    from modelzoo import FlagDiT, get_config
+
+    model = FlagDiT(get_config("flag-dit-tiny", dim=32, n_layers=1, n_heads=2, cap_dim=8, time_scale=1.0))
+    model.save_pretrained(tmp_path / "ours")
+    official = tmp_path / "official.safetensors"
+    assert main([str(tmp_path / "ours"), str(official), "--to-official"]) == 0
+    assert main([str(tmp_path / "ours"), str(official), "--to-official"]) == 2
+    assert "official.safetensors exists; choose another output or give --force" in capsys.readouterr().err
+    run = tmp_path / "checkpoint-0000010"
+    run.mkdir()
+    (run / "training.json").write_text("{}")
+    assert main([str(official), str(run), "--n-heads", "2"]) == 2
+    assert "is not empty" in capsys.readouterr().err and not (run / "model.safetensors").exists()
+    assert main([str(official), str(run), "--n-heads", "2", "--force"]) == 0
+    assert main([str(official), str(tmp_path / "fresh"), "--n-heads", "2"]) == 0
+    assert main([str(tmp_path / "ours"), str(official), "--to-official", "--force"]) == 0
