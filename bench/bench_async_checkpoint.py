@@ -66,7 +66,7 @@ def one_round(args, asynchronous: bool, root: Path) -> tuple[float, float, int]:
         ema.update(model, step)
         if step % args.every == 0:
             t0 = time.perf_counter()
-            _save_checkpoint(out, step, 0, model, ema, opt, sched, Position(0, step), [], [], ctx, writer,
+            _save_checkpoint(out, step, 0, model, ema, opt, sched, Position(0, step), [], [], [], ctx, writer,
                              lambda path: (written.append(path), prune(out, 1)))
             in_checkpoints += time.perf_counter() - t0
     t0 = time.perf_counter()
