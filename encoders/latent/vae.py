@@ -13,6 +13,7 @@ through diffusers' tiled encoder (overlapping tiles, blended), so memory stays b
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,13 @@ class VAELatentEncoder:
         with loading("--vae", path):
             self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
         cfg = self.vae.config
+        expected = VAE_CONFIGS[name]
+        if (float(cfg.scaling_factor), int(cfg.latent_channels)) != (expected["scaling_factor"], expected["latent_channels"]):
+            # the name is the encoding's label in the catalog: say when the weights are not that VAE
+            logging.getLogger(__name__).warning(
+                "--latent %s, but the VAE at %s has scaling factor %g and %d latent channels (%s: %g, %d): the "
+                "latents are right, the label is not", name, path, cfg.scaling_factor, cfg.latent_channels, name,
+                expected["scaling_factor"], expected["latent_channels"])
         self.scale = float(cfg.scaling_factor)  # from the config: never a constant elsewhere
         self.shift = float(cfg.shift_factor or 0.0)
         self.latent_channels = int(cfg.latent_channels)

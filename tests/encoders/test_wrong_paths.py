@@ -91,3 +91,17 @@ def test_an_aesthetic_head_that_is_no_state_dict_is_refused_up_front(tmp_path, m
     bad.write_text(json.dumps({"not": "a head"}))
     with pytest.raises(ValueError, match=r"--aesthetic at .*head.pth could not be loaded"):
         ClipScoring(path=str(models["root"] / "clip"), aesthetic=str(bad)).check_paths()
+
+
+def test_a_vae_that_is_not_the_named_one_is_said_so(models, caplog):
+    """--latent sdxl on an SD1.5-scaled VAE: the latents use the config's factor (right), but the
+    catalog labels the encoding sdxl; a warning says so."""
+    from encoders.latent import load_latent_encoder
+
+    with caplog.at_level("WARNING", logger="encoders.latent.vae"):
+        load_latent_encoder("sd15", models["root"] / "vae")
+    assert not caplog.text
+    with caplog.at_level("WARNING", logger="encoders.latent.vae"):
+        enc = load_latent_encoder("sdxl", models["root"] / "vae")
+    assert "--latent sdxl, but the VAE at" in caplog.text and "scaling factor 0.18215" in caplog.text
+    assert enc.scale == 0.18215
