@@ -25,29 +25,37 @@ def _at_reference_scale(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(img.convert("L"), dtype=np.float32) / 255.0, np.asarray(img, dtype=np.float32)
 
 
-def technical_quality(rgb: np.ndarray) -> dict[str, float]:
-    """[H, W, 3] uint8 -> named scores (see QualityThresholds for what each one gates)."""
+def technical_quality(rgb: np.ndarray, opaque: np.ndarray | None = None) -> dict[str, float]:
+    """[H, W, 3] uint8 -> named scores (see QualityThresholds for what each one gates). ``opaque``
+    ([H, W] bool): the pixels a transparent image draws; clipping and the solid-colour share count
+    only those (the background composited behind a logo is no burnt-out white)."""
     from scipy import ndimage
 
     rgb = np.asarray(rgb)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=-1)
     grey, colour = _at_reference_scale(rgb)
+    drawn = np.ones(grey.shape, bool)
+    if opaque is not None:
+        mask = Image.fromarray(np.asarray(opaque, np.uint8) * 255).resize(grey.shape[::-1], Image.NEAREST)
+        drawn = np.asarray(mask) >= 128
+        if not drawn.any():  # nothing drawn at all: judge the canvas as it is
+            drawn[:] = True
     lap = ndimage.laplace(grey, mode="reflect")
     # Hasler & Suesstrunk (2003) colourfulness on the 0..255 scale
     r, g, b = colour[..., 0], colour[..., 1], colour[..., 2]
     rg, yb = r - g, 0.5 * (r + g) - b
     colourfulness = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
     # solid colour: the share of pixels within 8 levels (per channel) of the most common coarse colour
-    pixels = colour.reshape(-1, 3)
+    pixels = colour[drawn]
     q = np.clip(pixels, 0, 255).astype(np.int32) // 16
     codes = q[:, 0] * 256 + q[:, 1] * 16 + q[:, 2]
     dominant = pixels[codes == np.bincount(codes).argmax()].mean(0)
     solid = float((np.abs(pixels - dominant).max(1) <= 8).mean())
     return {
         "sharpness": float(lap.var() * 1000.0),  # variance of the Laplacian, x1000 for readable numbers
-        "highlight_clip": float((grey >= 250 / 255).mean()),
-        "shadow_clip": float((grey <= 5 / 255).mean()),
+        "highlight_clip": float((grey[drawn] >= 250 / 255).mean()),
+        "shadow_clip": float((grey[drawn] <= 5 / 255).mean()),
         "contrast": float(grey.std()),  # RMS contrast
         "brightness": float(grey.mean()),
         "colourfulness": colourfulness,

@@ -78,6 +78,9 @@ def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] 
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         canvas = Image.new("RGB", img.size, background)
-        canvas.paste(img, mask=img.getchannel("A"))
+        alpha = img.getchannel("A")
+        canvas.paste(img, mask=alpha)
+        if alpha.getextrema()[0] < 255:  # the quality scores judge what is drawn, not the background added here
+            canvas.info["alpha"] = alpha
         return canvas
     return img.convert("RGB")  # CMYK, YCbCr, L, 1 ...

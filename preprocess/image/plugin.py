@@ -73,7 +73,7 @@ class ImagePlugin(ModalityPlugin):
             VerdictRecord(key, "min_size", FILTER_VERSION, float(min(w, h)), float(opts.min_side), min(w, h) >= opts.min_side),
             VerdictRecord(key, "aspect_ratio", FILTER_VERSION, max(w, h) / min(w, h), opts.max_aspect, max(w, h) / min(w, h) <= opts.max_aspect),
             # blank, washed-out, blurry, clipped: a verdict per named filter, on the decoded original
-            *quality_verdicts(key, technical_quality(np.asarray(img.convert("RGB"))), opts.quality),
+            *quality_verdicts(key, technical_quality(np.asarray(img.convert("RGB")), _opaque(img)), opts.quality),
         ]
         out = self.normalise(img, opts)
         failed = [v for v in verdicts if not v.passed]
@@ -118,3 +118,9 @@ class ImagePlugin(ModalityPlugin):
 def original_rgb(cand: Candidate, max_pixels: int) -> np.ndarray:
     """The decoded original [H, W, 3] uint8, as the quality filters saw it (CLIP crops and resizes it itself)."""
     return np.asarray(decode_image(cand.source.media["media"].read(), max_pixels).convert("RGB"))
+
+
+def _opaque(img) -> np.ndarray | None:
+    """The drawn pixels of an image decoded from one with transparency (decode_image keeps its alpha)."""
+    alpha = img.info.get("alpha")
+    return None if alpha is None else np.asarray(alpha) >= 128

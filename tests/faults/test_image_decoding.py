@@ -72,3 +72,30 @@ def test_image_formats_pil_reads_are_curated_not_unsupported(tmp_path, suffix, f
     result = curate(str(root), tmp_path / "home", CurateConfig(options={"resize": "square", "size": 32}), backend="local")
     rows = [(s.status, s.reason) for b in result.batch_paths for s in Batch.read(b).samples]
     assert rows == [("accepted", None)], rows
+
+
+def test_a_logo_on_transparency_is_judged_by_what_it_draws_not_the_white_behind_it(tmp_path):
+    """The white composited behind a half-transparent logo counted as burnt-out highlights
+    (highlight_clip 0.5 > 0.3) and as one solid colour."""
+    import numpy as np
+    from PIL import Image
+
+    from contracts.records import Batch
+    from preprocess.curate import CurateConfig, curate
+
+    root = tmp_path / "src"
+    root.mkdir()
+    yy, xx = np.mgrid[0:64, 0:64]
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    check = ((xx // 8 + yy // 8) % 2) * 150
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = check + xx, check + yy, 255 - check - xx
+    rgba[:, :32, 3] = 255  # the left half is drawn, the right half transparent
+    Image.fromarray(rgba, "RGBA").save(root / "logo.png")
+    (root / "logo.txt").write_text("a logo")
+    decoded = decode_image((root / "logo.png").read_bytes(), max_pixels=10**6)
+    assert decoded.getpixel((60, 10)) == (255, 255, 255) and decoded.info["alpha"].getpixel((60, 10)) == 0
+    result = curate(str(root), tmp_path / "home", CurateConfig(options={"resize": "square", "size": 32}), backend="local")
+    [sample] = [s for b in result.batch_paths for s in Batch.read(b).samples]
+    verdicts = {v.filter: v.score for b in result.batch_paths for v in Batch.read(b).verdicts}
+    assert sample.status == "accepted", sample.reason
+    assert verdicts["highlight_clip"] < 0.05 and verdicts["solid_colour"] < 0.5, verdicts
