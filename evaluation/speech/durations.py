@@ -37,13 +37,18 @@ def from_metas(metas: list[dict]) -> DurationModel:
 def from_checkpoint(ckpt: str | Path, catalog: str | None = None) -> DurationModel | None:
     """Measured on the checkpoint's training manifest; None when the catalog is not reachable."""
     try:
-        from catalog import load_manifest
+        from catalog import Catalog
 
         info = json.loads((Path(ckpt) / "training.json").read_text())
-        manifest = load_manifest(catalog or info["train_config"].get("catalog"), info["manifest"], info.get("manifest_version"))
+        with Catalog.open(catalog or info["train_config"].get("catalog"), read_only=True) as cat:
+            head = cat.manifest_header(info["manifest"], info.get("manifest_version"))
+            # two numbers per member, not the whole manifest as objects (a speech corpus may be large)
+            _, rows = cat.sql("SELECT CAST(meta->>'n_phones' AS BIGINT), CAST(meta->>'mel_frames' AS BIGINT) "
+                              "FROM manifest_members WHERE manifest = ? AND version = ?", [head.name, head.version])
     except Exception:  # noqa: BLE001 - a checkpoint copied without its catalog still samples
         return None
-    return from_metas([m.meta or {} for m in manifest.members])
+    pairs = [(p, f) for p, f in rows if p is not None and f is not None]
+    return fit([p for p, _ in pairs], [f for _, f in pairs])
 
 
 def count_phones(text: str, language: str = "en-us") -> int:
