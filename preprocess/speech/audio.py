@@ -33,38 +33,42 @@ def clean_error(e: Exception) -> str:
     return f"{type(e).__name__}: {' '.join(msg.split())}"
 
 
-def _wav_truncation(data: bytes) -> str | None:
-    """A RIFF/WAVE whose data chunk claims more bytes than the file holds (libsndfile reads such a
-    file without complaint, silently shorter)."""
+def _wav_data_chunk(data: bytes) -> tuple[int, int] | None:
+    """(offset of the size field, declared size) of a RIFF/WAVE's data chunk; None when the bytes
+    are no RIFF/WAVE; (-1, 0) when no data chunk is found."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     pos = 12
     while pos + 8 <= len(data):
         cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         if cid == b"data":
-            have = len(data) - pos - 8
-            return None if have >= size or size == 0xFFFFFFFF else f"data chunk declares {size} bytes, file holds {have}"
+            return pos + 4, size
         pos += 8 + size + (size & 1)
-    return "no data chunk"
+    return -1, 0
+
+
+def _wav_truncation(data: bytes) -> str | None:
+    """A RIFF/WAVE whose data chunk claims more bytes than the file holds (libsndfile reads such a
+    file without complaint, silently shorter)."""
+    chunk = _wav_data_chunk(data)
+    if chunk is None:
+        return None
+    at, size = chunk
+    if at < 0:
+        return "no data chunk"
+    have = len(data) - at - 4
+    return None if have >= size or size == 0xFFFFFFFF else f"data chunk declares {size} bytes, file holds {have}"
 
 
 def _wav_with_open_data_size(data: bytes) -> bytes:
     """A RIFF/WAVE whose data chunk declares 0 bytes with samples after it (a recorder stopped
     before writing the sizes, as a streaming writer does) with the sizes the file actually has;
     libsndfile would read it as empty. Anything else comes back unchanged."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+    chunk = _wav_data_chunk(data)
+    if chunk is None or chunk[0] < 0 or chunk[1] != 0 or len(data) - chunk[0] - 4 <= 0:
         return data
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        if cid == b"data":
-            have = len(data) - pos - 8
-            if size == 0 and have > 0:
-                return (data[:4] + struct.pack("<I", len(data) - 8) + data[8 : pos + 4] + struct.pack("<I", have)
-                        + data[pos + 8 :])
-            return data
-        pos += 8 + size + (size & 1)
-    return data
+    at = chunk[0]
+    return data[:4] + struct.pack("<I", len(data) - 8) + data[8:at] + struct.pack("<I", len(data) - at - 4) + data[at + 4:]
 
 
 def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
