@@ -190,6 +190,9 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     cfg.catalog = cfg.catalog or str(ws.catalog)
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version
+    if lacking := [k for k in ("latent", "text") if k not in manifest.encoders]:
+        raise ValueError(f"manifest {manifest.id} has no {' or '.join(lacking)} encodings (encoders: "
+                         f"{manifest.encoders or 'none'}): encode its samples (lumina encode), then create it again")
     cfg.null_caption = cfg.null_caption or str(ws.null_caption(manifest.encoders["text"]))
     members_modality = manifest_modality(cfg.catalog, manifest.id)
     if cfg.modality and Modality.parse(cfg.modality).value != members_modality:

@@ -16,12 +16,14 @@ FROM samples
 WHERE status = 'accepted' AND key IN (SELECT key FROM _cand_keys);
 
 -- name: manifest_candidate_encodings
--- $1: the encoder fingerprints to use (an empty list: every fingerprint found).
+-- $1: the encoder fingerprints to use (an empty list: every fingerprint found). A kind none of
+-- them names keeps all its encoders (one latent encoder picked: the text encoder stays).
 CREATE TEMP TABLE _cand_enc AS
 SELECT e.key, e.kind, e.encoder_fingerprint, e.shard_uri, e.member
 FROM encodings e
 JOIN _cand c USING (key)
-WHERE len(CAST($1 AS VARCHAR[])) = 0 OR list_contains(CAST($1 AS VARCHAR[]), e.encoder_fingerprint);
+WHERE len(CAST($1 AS VARCHAR[])) = 0 OR list_contains(CAST($1 AS VARCHAR[]), e.encoder_fingerprint)
+   OR e.kind NOT IN (SELECT DISTINCT kind FROM encodings WHERE list_contains(CAST($1 AS VARCHAR[]), encoder_fingerprint));
 
 -- name: manifest_fingerprints
 SELECT kind, encoder_fingerprint, count(*) AS samples

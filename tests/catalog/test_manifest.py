@@ -69,6 +69,10 @@ def test_mixed_encoders_are_refused_unless_one_is_picked(catalog_copy):
     assert m.encoders == {"latent": VAE_B, "text": TEXT}
     assert {x.key[:8] for x in m.members} == {"00000005"}
     assert m.num_excluded == 12  # the 3 x 4 other accepted images have no VAE_B latent
+    # naming the latent encoder alone keeps the only text encoder (it made a manifest without text,
+    # on which training failed with a bare 'text')
+    alone = cat.create_manifest("sdxl-latent", "modality = 'image'", encoders=[VAE_B])
+    assert alone.encoders == {"latent": VAE_B, "text": TEXT} and len(alone.members) == len(m.members)
     with pytest.raises(ValueError, match="no selected sample has encodings from"):
         cat.create_manifest("nope", "modality = 'image'", encoders=["no-such-encoder"])
 
