@@ -44,6 +44,7 @@ class SampleConfig:
     size: str | None = None  # "HxW" in pixels (default: the training size)
     frames: int | None = None  # video frames or multi-view views (default: the training count)
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
+    radius: float | None = None  # multi-view: camera distance (default: the training data's median, else 1.0)
     num: int = 1  # samples per prompt
     steps: int = 30
     cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)
@@ -66,7 +67,7 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
     down = json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
     if frames is not None:
         if int(frames) < 1:
-            raise ValueError(f"--frames must be at least 1; got {frames}")
+            raise ValueError(f"--frames (--views) must be at least 1; got {frames}")
         shape[1] = int(frames)
     if size:
         try:
@@ -93,8 +94,8 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     modality = checkpoint_modality(ckpt)
     out = out_path(cfg.out, modality)
-    if cfg.elevation is not None and modality != "multiview":
-        raise ValueError(f"--elevation is for multi-view checkpoints; this one is {modality}")
+    if (cfg.elevation is not None or cfg.radius is not None) and modality != "multiview":
+        raise ValueError(f"--elevation and --radius are for multi-view checkpoints; this one is {modality}")
     extra: dict = {}
     try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)
         hook = importlib.import_module(f"evaluation.{modality}.sample")

@@ -1,5 +1,6 @@
 """`lumina sample` for multi-view checkpoints: --views N cameras evenly around the object at
---elevation E (default: the demo's elevation and radius), as the frame conditioning."""
+--elevation E (default: the demo's 20 degrees) and --radius R (default: the median camera distance
+of the training data, else the demo's 1.0), as the frame conditioning."""
 
 from __future__ import annotations
 
@@ -16,10 +17,32 @@ def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIU
     return np.stack([camera_vector(elevation, az, radius) for az in ring_azimuths(views, start)])
 
 
+def training_radius(ckpt_dir: Path) -> float | None:
+    """The median camera distance of the checkpoint's training data (None when its catalog is not
+    reachable): a ring at another distance gives camera vectors the model never saw."""
+    import json
+
+    try:
+        from catalog import Catalog
+
+        info = json.loads((Path(ckpt_dir) / "training.json").read_text())
+        with Catalog.open(info["train_config"].get("catalog"), read_only=True) as cat:
+            head = cat.manifest_header(info["manifest"], info.get("manifest_version"))
+            _, rows = cat.sql("SELECT median(r) FROM manifest_members, unnest(CAST(meta->'radii' AS DOUBLE[])) AS t(r) "
+                              "WHERE manifest = ? AND version = ?", [head.name, head.version])
+    except Exception:  # noqa: BLE001 - a checkpoint copied without its catalog still samples
+        return None
+    return float(rows[0][0]) if rows and rows[0][0] else None
+
+
 def prepare(cfg, ckpt_dir: Path, shape: list[int]) -> tuple[list[int], dict]:
     views = int(cfg.frames or shape[1])
     elevation = ELEVATION if cfg.elevation is None else float(cfg.elevation)
     if not -90.0 < elevation < 90.0:  # at the poles the ring's cameras all coincide
         raise ValueError(f"--elevation must be between -90 and 90 degrees; got {cfg.elevation}")
-    cams = torch.from_numpy(ring_cameras(views, elevation)).float()
+    radius = getattr(cfg, "radius", None)
+    if radius is not None and not radius > 0:
+        raise ValueError(f"--radius must be positive; got {radius}")
+    radius = radius or training_radius(ckpt_dir) or RADIUS
+    cams = torch.from_numpy(ring_cameras(views, elevation, radius)).float()
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}

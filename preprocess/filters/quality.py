@@ -27,8 +27,9 @@ def _at_reference_scale(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def technical_quality(rgb: np.ndarray, opaque: np.ndarray | None = None) -> dict[str, float]:
     """[H, W, 3] uint8 -> named scores (see QualityThresholds for what each one gates). ``opaque``
-    ([H, W] bool): the pixels a transparent image draws; clipping and the solid-colour share count
-    only those (the background composited behind a logo is no burnt-out white)."""
+    ([H, W] bool): the pixels drawn on a background (a transparent image's, a render's object);
+    the clipping scores count only those (a white backdrop is no burnt-out highlight). The
+    solid-colour share stays on the whole canvas: a mostly empty picture is what it catches."""
     from scipy import ndimage
 
     rgb = np.asarray(rgb)
@@ -47,7 +48,7 @@ def technical_quality(rgb: np.ndarray, opaque: np.ndarray | None = None) -> dict
     rg, yb = r - g, 0.5 * (r + g) - b
     colourfulness = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
     # solid colour: the share of pixels within 8 levels (per channel) of the most common coarse colour
-    pixels = colour[drawn]
+    pixels = colour.reshape(-1, 3)
     q = np.clip(pixels, 0, 255).astype(np.int32) // 16
     codes = q[:, 0] * 256 + q[:, 1] * 16 + q[:, 2]
     dominant = pixels[codes == np.bincount(codes).argmax()].mean(0)

@@ -29,7 +29,7 @@ from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
                                           parse_cameras, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview
-from preprocess.multiview.views import (closest_pair, decode_view, foreground_fraction, most_different_size, split_strip,
+from preprocess.multiview.views import (closest_pair, decode_view, foreground_fraction, foreground_mask, most_different_size, split_strip,
                                         square_view, strip_png)
 from preprocess.sources import RawInput
 
@@ -50,13 +50,17 @@ class MultiviewOptions:
     max_solid_fraction: float = 0.97
     min_contrast: float = 0.05
     min_sharpness: float = 0.07
+    max_highlight_clip: float = 0.3  # clipping is judged on the object, not the backdrop (white renders)
+    max_shadow_clip: float = 0.97
+    max_focal_spread: float = 1.01  # largest / smallest focal length over the views (the cameras carry no field of view)
     phash_max_distance: int = 12
     colour_max_diff: float = 12.0
     size: int = 32  # curated views are size x size
 
     def thresholds(self) -> QualityThresholds:
         return QualityThresholds(max_solid_fraction=self.max_solid_fraction, min_contrast=self.min_contrast,
-                                 min_sharpness=self.min_sharpness)
+                                 min_sharpness=self.min_sharpness, max_highlight_clip=self.max_highlight_clip,
+                                 max_shadow_clip=self.max_shadow_clip)
 
 
 @dataclass
@@ -115,6 +119,14 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     verdicts.append(_verdict(key, "camera_look_at", aim[worst], opts.max_look_at_deg, aim[worst] <= opts.max_look_at_deg))
     if aim[worst] > opts.max_look_at_deg:
         raise Rejected("rejected", f"camera_look_at: {worst} points {aim[worst]:.1f} degrees off the bbox centre vs threshold {opts.max_look_at_deg:g}")
+    fxs, fys = [c.fx for c in cams.cameras if c.fx], [c.fy for c in cams.cameras if c.fy]
+    if fxs or fys:  # one field of view for every view: the camera vector (and the model) has no other
+        focal = max((fxs, fys), key=lambda fs: max(fs) / min(fs) if fs else 0.0)
+        spread = max(focal) / min(focal)
+        verdicts.append(_verdict(key, "camera_intrinsics", spread, opts.max_focal_spread, spread <= opts.max_focal_spread))
+        if spread > opts.max_focal_spread:
+            raise Rejected("rejected", f"camera_intrinsics: focal lengths {min(focal):g}..{max(focal):g} px differ "
+                                       f"across views (ratio {spread:.3g} vs threshold {opts.max_focal_spread:g})")
     diff, (a, b) = closest_pair(views)
     verdicts.append(_verdict(key, "distinct_views", diff, opts.min_view_difference, diff >= opts.min_view_difference))
     if diff < opts.min_view_difference:
@@ -132,7 +144,7 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
 
 def worst_quality(views: list[np.ndarray]) -> dict[str, float]:
     """Per score, the worst value over the views (min for lower bounds, max for upper bounds)."""
-    scores = [technical_quality(v) for v in views]
+    scores = [technical_quality(v, foreground_mask(v)) for v in views]  # clipping on the object, not the backdrop
     kinds = {score: kind for score, _, kind in QUALITY_FILTERS.values()}
     return {k: (min if kinds.get(k) == "min" else max)(s[k] for s in scores) for k in scores[0]}
 
@@ -168,7 +180,8 @@ class MultiviewPlugin(ModalityPlugin):
             "azimuths": [round(s[1], 4) for s in d.spherical],
             "radii": [round(s[2], 4) for s in d.spherical],
         }
-        rec = SampleRecord(status=status, reason=reason, width=opts.size, height=opts.size, frames=len(d.views), meta=meta, **base)
+        size = (opts.size, opts.size) if status == "accepted" else (w, h)  # a rejected set keeps its own size
+        rec = SampleRecord(status=status, reason=reason, width=size[0], height=size[1], frames=len(d.views), meta=meta, **base)
         mosaic = Image.fromarray(np.concatenate([square_view(v, 32) for v in d.views], axis=1))
         return [Candidate(rec, verdicts, item, (perceptual_hash(mosaic), colour_signature(mosaic)))]
 

@@ -45,12 +45,17 @@ def closest_pair(views: dict[str, np.ndarray]) -> tuple[float, tuple[str, str]]:
     return best, pair
 
 
-def foreground_fraction(rgb: np.ndarray, tolerance: int = 12) -> float:
-    """Share of pixels that differ from the background, taken as the median colour of the border
-    (renders put the object in the middle of a plain backdrop)."""
+def foreground_mask(rgb: np.ndarray, tolerance: int = 12) -> np.ndarray:
+    """[H, W] bool: the pixels that differ from the background, taken as the median colour of the
+    border (renders put the object in the middle of a plain backdrop, white or black)."""
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int16)
     bg = np.median(border, axis=0)
-    return float((np.abs(rgb.astype(np.int16) - bg).max(-1) > tolerance).mean())
+    return np.abs(rgb.astype(np.int16) - bg).max(-1) > tolerance
+
+
+def foreground_fraction(rgb: np.ndarray, tolerance: int = 12) -> float:
+    """Share of pixels that differ from the background (foreground_mask)."""
+    return float(foreground_mask(rgb, tolerance).mean())
 
 
 def square_view(rgb: np.ndarray, size: int) -> np.ndarray:

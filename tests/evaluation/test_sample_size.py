@@ -4,6 +4,7 @@ downsampling, and one clear error for a size or frame count that gives nothing t
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evaluation.sample import latent_shape
@@ -30,7 +31,7 @@ def test_a_size_with_no_latent_pixel_is_an_error(ckpt, size):
 
 @pytest.mark.parametrize("frames", [0, -2])
 def test_no_frames_is_an_error(ckpt, frames):
-    with pytest.raises(ValueError, match="--frames must be at least 1"):
+    with pytest.raises(ValueError, match=r"--frames \(--views\) must be at least 1"):
         latent_shape(ckpt, None, frames)
 
 
@@ -81,7 +82,7 @@ def test_elevation_on_a_checkpoint_that_is_not_multiview_is_an_error(ckpt):
 
     info = json.loads((ckpt / "training.json").read_text())
     (ckpt / "training.json").write_text(json.dumps({**info, "modality": "video"}))
-    with pytest.raises(ValueError, match="--elevation is for multi-view checkpoints; this one is video"):
+    with pytest.raises(ValueError, match="--elevation and --radius are for multi-view checkpoints; this one is video"):
         sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a 3 moving left", elevation=20.0))
 
 
@@ -115,3 +116,21 @@ def test_sample_and_evaluate_refuse_encoders_other_than_the_checkpoints(tiny_hom
     with pytest.raises(ValueError, match=r"was encoded by text all-MiniLM.*trained on text clip@1234"):
         evaluate(EvalConfig(checkpoint=str(ckpt), catalog=tiny_home.catalog, manifest=tiny_home.holdout_manifest,
                             out_dir=str(tmp_path / "eval")))
+
+
+def test_multiview_radius_sets_the_rings_camera_distance(tmp_path):
+    """Cameras at the demo's distance (1.0) were the only ones lumina sample could ask for; a user's
+    renders at 2.5 got camera vectors the model never saw. Without --radius and without a reachable
+    catalog the demo's distance stays."""
+    from types import SimpleNamespace
+
+    from encoders.cameras import camera_vector
+    from evaluation.multiview.sample import prepare
+
+    _, far = prepare(SimpleNamespace(frames=4, elevation=30, num=1, radius=2.5), tmp_path, [3, 4, 16, 16])
+    _, near = prepare(SimpleNamespace(frames=4, elevation=30, num=1, radius=None), tmp_path, [3, 4, 16, 16])
+    az0 = 0.0
+    assert np.allclose(far["frame_cond"][0, :, :].numpy()[:, 6], camera_vector(30, az0, 2.5)[6])
+    assert np.allclose(near["frame_cond"][0, :, :].numpy()[:, 6], camera_vector(30, az0, 1.0)[6])
+    with pytest.raises(ValueError, match="--radius must be positive"):
+        prepare(SimpleNamespace(frames=4, elevation=30, num=1, radius=-1.0), tmp_path, [3, 4, 16, 16])

@@ -83,3 +83,37 @@ def test_a_view_that_does_not_decode_is_quarantined_with_the_decoders_message(tm
     reasons = [s.reason for p in result.batch_paths for s in Batch.read(p).samples if s.status == "quarantined"]
     assert len(reasons) == 1 and reasons[0].startswith(f"view_decode_error: {view.name}: OSError: "), reasons
     assert len(reasons[0]) > len(f"view_decode_error: {view.name}: OSError: ")  # the decoder's own words
+
+
+def test_renders_on_a_white_backdrop_are_judged_by_their_object(tmp_path):
+    """The usual render style (Zero123, Objaverse) puts the object on white: the backdrop counted as
+    burnt-out highlights (highlight_clip 0.94 vs 0.3) and every set was rejected. A set whose views
+    have different focal lengths is refused (the cameras carry no field of view), and a set the
+    quality filters reject keeps its own size, as a rejected image does."""
+    import json
+    import shutil
+
+    from preprocess.multiview.views import foreground_mask
+
+    corpus = write_multiview_corpus(tmp_path / "src", num_objects=2)
+    white = tmp_path / "white"
+    shutil.copytree(corpus.root / "objects", white)
+    for png in white.glob("*/*.png"):
+        rgb = np.asarray(Image.open(png).convert("RGB")).copy()
+        rgb[~foreground_mask(rgb)] = 255
+        Image.fromarray(rgb).save(png)
+    cfg = CurateConfig(modality="multiview")
+    rows = lambda r: [(s.status, s.reason, s.width) for p in r.batch_paths for s in Batch.read(p).samples]  # noqa: E731
+    assert rows(curate(str(white), tmp_path / "h1", cfg, backend="local")) == [("accepted", None, 32)] * 2
+
+    size = Image.open(next(white.glob("*/*.png"))).size[0]
+    strict = CurateConfig(modality="multiview", options={"min_sharpness": 1e6})
+    assert [(s, r.split(":")[0], w) for s, r, w in rows(curate(str(white), tmp_path / "h2", strict, backend="local"))] == [
+        ("rejected", "sharpness", size)] * 2
+
+    first = sorted(white.iterdir())[0]
+    cams = json.loads((first / "cameras.json").read_text())
+    cams["views"][1]["fx"] = cams["views"][1]["fx"] * 4
+    (first / "cameras.json").write_text(json.dumps(cams))
+    reasons = sorted((r or "").split(":")[0] for _, r, _ in rows(curate(str(white), tmp_path / "h3", cfg, backend="local")))
+    assert reasons == ["", "camera_intrinsics"]
