@@ -374,3 +374,19 @@ def test_checkpoints_get_the_modes_the_umask_gives_not_private_ones(tiny_home, t
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [ckpt, *ckpt.iterdir()]}
     assert modes[ckpt.name] == 0o755 and modes["model.safetensors"] == 0o644, modes
     assert all(m in (0o755, 0o644) for m in modes.values()), modes
+
+
+def test_train_step_refuses_a_manifest_without_text_encodings_in_one_line(tmp_path):
+    from catalog import Catalog
+    from flows.steps import train_step
+    from tests.catalog.helpers import make_batch
+
+    batch = make_batch(0, n=6)
+    batch.encodings = [e for e in batch.encodings if e.kind == "latent"]  # latents encoded, captions not yet
+    with Catalog.open(tmp_path / "catalog.duckdb") as cat:
+        run = cat.start_run("curate", {})
+        cat.register_batches([batch], run)
+        cat.finish_run(run)
+        cat.create_manifest("no-text", "split = 'train'")
+    with pytest.raises(ValueError, match=r"manifest no-text@v1 has no text encodings .*lumina encode"):
+        train_step(str(tmp_path), TrainConfig(manifest="no-text", progress=False, tensorboard=False))
