@@ -75,21 +75,35 @@ def one_line(err: BaseException | str) -> str:
     return "; ".join([lines[0], *hints[:1]])
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout (or install) this code runs from
+
+
 def code_version(cwd: str | os.PathLike | None = None) -> str | None:
-    """The git commit of the working tree at ``cwd`` (``+dirty`` if tracked files changed), or None.
+    """The git commit of the pipeline's own checkout (``+dirty`` if tracked files changed), not of
+    the folder a command runs in; ``lumina-pipeline==<version>`` where the code is no git checkout
+    (an install, a copied tree). ``cwd`` names another working tree to ask.
 
     LUMINA_CODE_VERSION overrides it (a container built without .git can pass its image tag).
     """
     if os.environ.get("LUMINA_CODE_VERSION"):
         return os.environ["LUMINA_CODE_VERSION"]
+    where = Path(cwd) if cwd is not None else PACKAGE_ROOT
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10)
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True, timeout=5)
+        # a tree without .git inside another repository (a copy under someone's project) is not that repository's commit
+        if top.returncode == 0 and Path(top.stdout.strip()).resolve() == where.resolve():
+            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5)
+            if sha.returncode == 0:
+                dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                                       capture_output=True, text=True, timeout=10)
+                return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        from importlib.metadata import version
+
+        return f"lumina-pipeline=={version('lumina-pipeline')}"
+    except Exception:  # noqa: BLE001 - not installed as a distribution either
         return None
 
 

@@ -234,3 +234,25 @@ def test_a_broken_batch_file_is_named_in_the_error(catalog_copy, tmp_path):
     with pytest.raises(ValueError, match="bad.batch.json: not a valid batch file"):
         cat.register_batches([good, bad], "run-base")
     assert cat.sql("SELECT count(*) FROM batches")[1] == [(4,)]  # the good one before it stays registered
+
+
+def test_code_version_is_the_pipelines_commit_not_the_folder_a_command_runs_in(tmp_path, monkeypatch):
+    """runs.code_version recorded the git commit of whatever folder `lumina` was started from (an
+    unrelated repository's, or nothing from a worker's folder)."""
+    import subprocess
+
+    from catalog.db import PACKAGE_ROOT, code_version
+
+    monkeypatch.delenv("LUMINA_CODE_VERSION", raising=False)
+    ours = code_version()
+    other = tmp_path / "other"
+    other.mkdir()
+    git = lambda *a: subprocess.run(["git", *a], cwd=other, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x")
+    theirs = subprocess.run(["git", "rev-parse", "HEAD"], cwd=other, capture_output=True, text=True).stdout.strip()
+    monkeypatch.chdir(other)
+    assert code_version() == ours and theirs not in (ours or "")
+    (other / "copied_pipeline").mkdir()  # a copy of the code without .git, inside someone's repository
+    assert code_version(other / "copied_pipeline") == "lumina-pipeline==0.1.0"
+    assert ours == code_version(PACKAGE_ROOT)
