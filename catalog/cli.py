@@ -208,9 +208,10 @@ def cmd_why(args: argparse.Namespace) -> int:
               "first_run", "last_run"):
         if s[k] is not None:
             print(f"  {k:12s} {s[k]}")
-    sections = [("verdicts", "Filter verdicts"), ("shards", "Shards holding it"), ("encodings", "Encodings"),
+    sections = [("verdicts", "Filter verdicts"), ("status_changes", "Status changes by refreshes"),
+                ("shards", "Shards holding it"), ("encodings", "Encodings"),
                 ("manifests", "Manifests containing it"), ("checkpoints", "Checkpoints trained on it"),
-                ("runs", "Runs that registered it")]
+                ("runs", "Runs that registered it or changed its status")]
     for key, title in sections:
         cols, rows = story[key]
         print(f"\n== {title}")

@@ -739,9 +739,9 @@ class Catalog:
             cols, rows = _rows(con.execute(q("why_sample"), [key]))
             sample = dict(zip(cols, rows[0]))
             story: dict[str, Any] = {"sample": sample}
-            for section in ("verdicts", "shards", "encodings", "manifests", "checkpoints"):
+            for section in ("verdicts", "status_changes", "shards", "encodings", "manifests", "checkpoints"):
                 story[section] = _rows(con.execute(q(f"why_{section}"), [key]))
-            story["runs"] = _rows(con.execute(q("why_runs"), [sample["first_run"], sample["last_run"]]))
+            story["runs"] = _rows(con.execute(q("why_runs"), [key, sample["first_run"], sample["last_run"]]))
             return story
 
     def check(self) -> dict[str, int]:

@@ -42,7 +42,15 @@ JOIN manifest_members m ON m.manifest = c.manifest AND m.version = c.manifest_ve
 WHERE m.key = ?
 ORDER BY c.created_at, c.checkpoint_id;
 
+-- name: why_status_changes
+-- What refreshes did to it: superseded, removed, back again.
+SELECT changed_at, old_status, new_status, reason, superseded_by, run_id
+FROM sample_status_changes WHERE key = ?
+ORDER BY changed_at;
+
 -- name: why_runs
+-- The runs that registered it first and last, and every refresh that changed its status.
 SELECT run_id, flow_name, status, code_version, started_at, ended_at
-FROM runs WHERE run_id IN (?, ?)
+FROM runs
+WHERE run_id IN ($2, $3) OR run_id IN (SELECT run_id FROM sample_status_changes WHERE key = $1)
 ORDER BY started_at;

@@ -122,7 +122,7 @@ def test_why_quarantined_sample(base_catalog, capsys):
     rc, out, _ = run(capsys, "why", key(0, 4), "--catalog", str(base_catalog))
     assert rc == 0
     assert "QUARANTINED: decode_error: truncated" in out.splitlines()[0]
-    assert out.count("(none)") == 5  # no verdicts, shards, encodings, manifests, checkpoints
+    assert out.count("(none)") == 6  # no verdicts, status changes, shards, encodings, manifests, checkpoints
 
 
 def test_manifest_create_list_show(catalog_copy, capsys):

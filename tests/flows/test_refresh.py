@@ -92,6 +92,7 @@ def test_refresh_curates_only_what_changed(tmp_path, digits):
         old, by = con.execute("SELECT s.source_uri, c.superseded_by FROM samples s JOIN sample_status_changes c USING (key) "
                               "WHERE s.status = 'superseded'").fetchone()
         assert Path(old).name == "digit_00005.png"
+        superseded = con.execute("SELECT key FROM samples WHERE status = 'superseded'").fetchone()[0]
         assert con.execute("SELECT status, caption FROM samples WHERE key = ?", [by]).fetchone() == (
             "accepted", "a digit whose caption was rewritten")
         assert con.execute("SELECT count(*) FROM encodings WHERE key = ?", [by]).fetchone()[0] == 2  # latent + text
@@ -101,6 +102,12 @@ def test_refresh_curates_only_what_changed(tmp_path, digits):
         assert versions == [("frozen", frozen.version, 20), ("live", 1, 20), ("live", 2, 23)]
     finally:
         con.close()
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # `lumina catalog why` tells it
+        story = cat.why(superseded)
+    cols, changes = story["status_changes"]
+    assert [dict(zip(cols, r))["new_status"] for r in changes] == ["superseded"]
+    assert dict(zip(cols, changes[0]))["superseded_by"] == by
+    assert second.run_id in [r[0] for r in story["runs"][1]]
     assert second.manifests == [{"manifest": "live@v2", "members": 23, "previous_members": 20,
                                  "added_since_training": 6, "train_due": True}]
 
