@@ -178,12 +178,14 @@ class Catalog:
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, read_only: bool = False,
-             busy_timeout_s: float = 30.0, heartbeat_timeout_s: float | None = None) -> "Catalog":
+             busy_timeout_s: float | None = None, heartbeat_timeout_s: float | None = None) -> "Catalog":
         """Open (and in write mode create or migrate) the catalog at ``path`` (default: default_catalog_path()).
 
         ``heartbeat_timeout_s``: how old a running run's heartbeat may get before start_run calls it
         abandoned when its owner is not a process on this host (default $LUMINA_RUN_HEARTBEAT_TIMEOUT_S
         or 1800 s)."""
+        if busy_timeout_s is None:  # how long to wait for another writer; LUMINA_CATALOG_TIMEOUT_S for stage commands
+            busy_timeout_s = float(os.environ.get("LUMINA_CATALOG_TIMEOUT_S") or 30.0)
         path = Path(path).expanduser().resolve() if path else default_catalog_path()
         if read_only and not path.exists():
             raise CatalogNotFoundError(f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)")
@@ -223,6 +225,7 @@ class Catalog:
         """duckdb.connect with a bounded wait on the file lock."""
         start = time.monotonic()
         delay = 0.02
+        said = False
         while True:
             try:
                 # Sandboxed: this file only, no extensions, configuration locked (see sandbox.py).
@@ -244,6 +247,9 @@ class Catalog:
                 raise CatalogBusyError(
                     f"catalog is busy: {self.path} is held by {holder}; could not open it {mode} "
                     f"within {self.busy_timeout_s:g} s (busy_timeout_s)")
+            if waited >= 2.0 and not said:  # a silent wait of half a minute looks like a hang
+                _log.warning("waiting for the catalog %s, held by %s (up to %g s)", self.path, holder, self.busy_timeout_s)
+                said = True
             time.sleep(min(delay * (0.5 + random.random()), self.busy_timeout_s - waited))
             delay = min(delay * 2, 0.5)
 

@@ -64,7 +64,7 @@ class ManifestHeader:
 
 
 def load_manifest_header(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
-                         busy_timeout_s: float = 30.0) -> ManifestHeader:
+                         busy_timeout_s: float | None = None) -> ManifestHeader:
     """One manifest's header (the latest version by default), read-only."""
     from .db import Catalog
 
@@ -73,7 +73,7 @@ def load_manifest_header(catalog_path: str | os.PathLike | None, name: str, vers
 
 
 def load_manifest(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
-                  busy_timeout_s: float = 30.0) -> Manifest:
+                  busy_timeout_s: float | None = None) -> Manifest:
     """Open the catalog read-only, read one manifest (the latest version by default), close it."""
     from .db import Catalog
 

@@ -89,10 +89,14 @@ def create_catalog_writer_limit() -> bool:
 
 
 def register(ws: Workspace, batch_paths: list[str], run_id: str) -> dict[str, int]:
-    from catalog import Catalog
+    from catalog import Catalog, CatalogBusyError
 
-    with catalog_writer(), Catalog.open(ws.catalog) as cat:
-        return cat.register_batches(batch_paths, run_id)
+    try:
+        with catalog_writer(), Catalog.open(ws.catalog) as cat:
+            return cat.register_batches(batch_paths, run_id)
+    except CatalogBusyError as e:  # the work is on disk; only its registration is missing
+        raise CatalogBusyError(f"{e}. The {len(batch_paths)} finished batch(es) stay on disk: run the same command "
+                               "again once the catalog is free: it reuses what was written (the same keys) and registers it") from None
 
 
 # --------------------------------------------------------------------------- curate

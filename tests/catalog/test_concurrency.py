@@ -137,3 +137,22 @@ def test_a_reader_during_registration_sees_whole_batches_only(catalog_copy):
     consistent = [{"samples": 18 + 6 * n, "verdicts": 30 + 10 * n, "encodings": 24 + 8 * n} for n in (0, 1, 2)]
     assert seen in consistent
     assert seen == consistent[2]  # with the file held for the whole call, the reader waits for the end
+
+
+def test_a_stage_that_cannot_register_says_it_waits_and_that_its_work_is_kept(catalog_copy, holder, tmp_path, monkeypatch,
+                                                                             caplog):
+    """lumina curate waited half a minute without a word, then failed with a message that did not
+    say its finished shards were kept; LUMINA_CATALOG_TIMEOUT_S sets the wait for stage commands."""
+    from catalog import CatalogBusyError
+    from contracts.layout import Workspace
+    from flows.steps import register
+
+    h = holder("rw")
+    monkeypatch.setenv("LUMINA_CATALOG_TIMEOUT_S", "3")
+    ws = Workspace(catalog_copy.parent)
+    assert ws.catalog == catalog_copy
+    with caplog.at_level("WARNING", logger="catalog.db"), pytest.raises(CatalogBusyError) as err:
+        register(ws, ["/x/a.batch.json", "/x/b.batch.json"], "run-base")
+    assert "within 3 s" in str(err.value) and "The 2 finished batch(es) stay on disk" in str(err.value)
+    assert "waiting for the catalog" in caplog.text and f"PID {h.pid}" in caplog.text
+    release(h)
