@@ -6,8 +6,9 @@ left, re-freeze live manifests and announce their new versions.
 with progress artifacts, the global catalog-writer concurrency limit around every catalog write,
 and a ``lumina.manifest.updated`` event per new live-manifest version.
 
-A refresh with nothing new starts no run, writes no shard and adds no row: it only records that
-the source's entries were seen (source_index.last_seen).
+A refresh with nothing new in its source starts no run, writes no shard and adds no sample: it
+records that the source's entries were seen (source_index.last_seen), and still re-freezes the
+live manifests (a new version when other stages registered samples their selection matches).
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     result = refresh_source(source, ws.home, CurateConfig(modality=modality, options=options or {}),
                             EncodeConfig(**(encode_options or {})), live_from_params(live_manifests), backend, hooks)
     if result.noop:
-        log.info(f"refresh of {result.source}: nothing new or changed ({result.plan['entries']} entries)")
+        log.info(f"refresh of {result.source}: nothing new or changed in the source ({result.plan['entries']} entries)"
+                 + ("; live manifests re-frozen on what other stages registered" if result.manifests else ""))
     rows = [{"what": k, "count": v} for k, v in {**result.plan, "new_samples": result.new_samples, "removed": result.removed,
                                                   "superseded": result.superseded, "shards": len(result.shard_uris)}.items()]
     create_table_artifact(key="refresh-counts", table=rows, description=f"refresh of {result.source}")
