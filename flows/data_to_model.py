@@ -162,9 +162,11 @@ def data_to_model(
         with Catalog.open(ws.catalog) as cat:
             cat.finish_run(run_id, status="cancelled")
         return Cancelled(message=str(e))
-    except BaseException:
-        with Catalog.open(ws.catalog) as cat:
-            cat.finish_run(run_id, status="failed")
+    except BaseException as e:
+        from flows.steps import stopped_from_outside
+
+        with Catalog.open(ws.catalog) as cat:  # a cancellation in curate or encode is no failure either
+            cat.finish_run(run_id, status="cancelled" if stopped_from_outside(e) else "failed")
         raise
     with Catalog.open(ws.catalog) as cat:
         cat.finish_run(run_id, status="completed")

@@ -30,16 +30,28 @@ def catalog_run(ws: Workspace, flow_name: str, params: dict[str, Any], run_id: s
         return
     with Catalog.open(ws.catalog) as cat:
         run_id = cat.start_run(flow_name, params, run_id=run_id)
-    from training.stopping import TrainingStopped
-
     try:
         yield run_id
     except BaseException as e:
         with Catalog.open(ws.catalog) as cat:
-            cat.finish_run(run_id, status="cancelled" if isinstance(e, TrainingStopped) else "failed")
+            cat.finish_run(run_id, status="cancelled" if stopped_from_outside(e) else "failed")
         raise
     with Catalog.open(ws.catalog) as cat:
         cat.finish_run(run_id, status="completed")
+
+
+def stopped_from_outside(e: BaseException) -> bool:
+    """A stop someone asked for, not a failure: training's own signal stop, Ctrl-C, or the signal a
+    Prefect cancellation sends (its engine raises TerminationSignal, or the process exits)."""
+    from training.stopping import TrainingStopped
+
+    if isinstance(e, (TrainingStopped, KeyboardInterrupt, SystemExit)):
+        return True
+    try:
+        from prefect.exceptions import TerminationSignal
+    except ImportError:
+        return False
+    return isinstance(e, TerminationSignal)
 
 
 CATALOG_WRITER = "lumina-catalog-writer"  # Prefect global concurrency limit (limit 1; see docs/deployments.md)

@@ -97,3 +97,23 @@ def test_lumina_demo_exits_as_the_signal_would_when_training_was_stopped(monkeyp
     assert main(["demo", "--home", str(tmp_path / "home")]) == 143
     err = capsys.readouterr().err
     assert "stopped by SIGTERM at step 7" in err and "--resume" in err
+
+
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, "cancelled"), (SystemExit, "cancelled"),
+                                          ("termination", "cancelled"), (ValueError, "failed")])
+def test_a_stage_stopped_from_outside_is_recorded_cancelled_not_failed(tmp_path, stop, status):
+    """A Prefect cancellation of a refresh deployment ended its catalog run `failed`, so an operator
+    could not tell a deliberate cancel from a real failure."""
+    from prefect.exceptions import TerminationSignal
+
+    from catalog import Catalog
+    from contracts.layout import Workspace
+    from flows.steps import catalog_run
+
+    ws = Workspace.at(tmp_path)
+    error = TerminationSignal(signal=15) if stop == "termination" else stop()
+    with pytest.raises(type(error)):
+        with catalog_run(ws, "refresh", {}) as rid:
+            raise error
+    with Catalog.open(ws.catalog, read_only=True) as cat:
+        assert cat.sql("SELECT status FROM runs WHERE run_id = ?", [rid])[1] == [(status,)]
