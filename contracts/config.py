@@ -30,6 +30,9 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
+    if value is None and tp is not Any and not (origin in (typing.Union, types.UnionType)
+                                                 and type(None) in typing.get_args(tp)):
+        raise ConfigError(f"{where}: cannot be null (only optional options can be unset)")
     if tp is Any or value is None:
         return value
     if origin in (typing.Union, types.UnionType):

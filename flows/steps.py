@@ -204,6 +204,15 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
+    if cfg.resume and cfg.manifest_version is None and "@v" not in cfg.manifest:
+        # a resumed run goes on with the manifest version it trained on, not the newest one a
+        # refresh made since (its data position belongs to its own version)
+        from training.resume_config import saved_train_config
+        from training.state import latest_resumable
+
+        run_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)
+        if (ckpt := latest_resumable(run_dir)) is not None:
+            cfg.manifest_version = saved_train_config(ckpt).get("manifest_version")
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version
     if lacking := [k for k in ("latent", "text") if k not in manifest.encoders]:

@@ -40,6 +40,14 @@ def resumed_config(cfg, ckpt: Path):
     if saved.get("manifest") and cfg.manifest and saved["manifest"].split("@v")[0] != cfg.manifest.split("@v")[0]:
         raise ValueError(f"--resume: {ckpt} was trained on manifest {saved['manifest']!r}, not {cfg.manifest!r}: its "
                          "data position belongs to that manifest (--init-from starts a new stage on another)")
+    version = saved.get("manifest_version")
+    asked = cfg.manifest_version or (int(cfg.manifest.split("@v")[1]) if "@v" in (cfg.manifest or "") else None)
+    if version is not None and asked is not None and asked != version:
+        raise ValueError(f"--resume: {ckpt} was trained on version {version} of manifest {saved['manifest']!r}, not "
+                         f"{asked}: its data position belongs to that version (--init-from {ckpt} starts a new stage "
+                         "on the newer one)")
+    if version is not None and cfg.manifest_version is None:
+        cfg = replace(cfg, manifest_version=version)  # not the newest version a refresh made since
     defaults = type(cfg)()
     names = {f.name for f in fields(cfg)}
     adopted, changed = {}, []

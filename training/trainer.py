@@ -252,6 +252,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if cfg.init_from and (start := saved_train_config(Path(cfg.init_from))):  # recorded as what it is
             cfg = dataclasses.replace(cfg, model=start.get("model", cfg.model),
                                       model_overrides=start.get("model_overrides", cfg.model_overrides))
+        elif cfg.init_from:  # a converted release: its config.json, as overrides of the preset named
+            preset, saved = get_config(cfg.model).to_dict(), model_cfg.to_dict()
+            from_data = ("in_channels", "cap_dim", "frame_cond_dim", "grad_checkpointing")
+            cfg = dataclasses.replace(cfg, model_overrides={k: v for k, v in saved.items()
+                                                            if k not in from_data and preset.get(k) != v})
     else:
         model_cfg = get_config(cfg.model, in_channels=first.latent.shape[0], cap_dim=first.cap_feats.shape[-1], **overrides)
     torch.manual_seed(cfg.seed)  # initial weights: the same on every rank and in every re-run
@@ -342,7 +347,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
         def published(path: str) -> None:
             written.append(path)
-            prune(out_dir, max(cfg.keep_last, 1))
+            prune(out_dir, cfg.keep_last)  # 0 keeps every checkpoint
             if on_checkpoint is not None:
                 on_checkpoint(path, at, rows)
 

@@ -41,3 +41,8 @@ def test_none_is_not_accepted_for_a_field_that_cannot_be_unset(tmp_path):
         parse(tmp_path, "--batch-size", "none")
     with pytest.raises((ConfigError, ValueError)):
         parse(tmp_path, "--set", "batch_size=null")
+
+
+def test_null_on_a_field_that_cannot_be_unset_says_so(tmp_path):
+    with pytest.raises(ConfigError, match=r"TrainConfig.lr: cannot be null"):
+        parse(tmp_path, "--set", "lr=null")

@@ -390,3 +390,42 @@ def test_train_step_refuses_a_manifest_without_text_encodings_in_one_line(tmp_pa
         cat.create_manifest("no-text", "split = 'train'")
     with pytest.raises(ValueError, match=r"manifest no-text@v1 has no text encodings .*lumina encode"):
         train_step(str(tmp_path), TrainConfig(manifest="no-text", progress=False, tensorboard=False))
+
+
+def test_resume_stays_on_the_manifest_version_it_trained_on(tiny_home, tmp_path):
+    """After a refresh made v2 of the manifest, `--resume` used v2 with v1's data position."""
+    import shutil
+
+    from catalog import Catalog
+    from flows.steps import train_step
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    name = tiny_home.train_manifest
+    opts = dict(manifest=name, null_caption=tiny_home.null_caption, model_overrides=TINY, batch_size=8, log_every=1,
+                progress=False, tensorboard=False, shuffle_buffer=16)
+    first = train_step(str(home), TrainConfig(steps=2, **opts))
+    with Catalog.open(home / "catalog.duckdb") as cat:
+        assert cat.create_manifest(name, "split = 'train' AND key < '8'").version == 2
+    again = train_step(str(home), TrainConfig(steps=4, resume=True, **opts))
+    info = json.loads((Path(again["checkpoint"]) / "training.json").read_text())
+    assert (info["manifest"], info["manifest_version"], again["steps"]) == (name, 1, 4)
+    assert Path(again["checkpoint"]).parent == Path(first["checkpoint"]).parent
+    with pytest.raises(ValueError, match="was trained on version 1 of manifest"):
+        train_step(str(home), TrainConfig(steps=6, resume=True, **{**opts, "manifest": f"{name}@v2"}))
+
+
+def test_keep_last_zero_keeps_every_checkpoint(tiny_home, tmp_path):
+    train(tiny_cfg(tiny_home, tmp_path, steps=3, checkpoint_every=1, keep_last=0))
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == [f"checkpoint-{s:07d}" for s in (1, 2, 3)]
+
+
+def test_init_from_a_converted_release_records_its_architecture(tiny_home, tmp_path):
+    """A release converted by lumina convert has config.json but no training.json: the new run must
+    record that model's shape, not the command's defaults (a later --resume compares them)."""
+    first = train(tiny_cfg(tiny_home, tmp_path / "a", steps=1))
+    (Path(first.checkpoint) / "training.json").unlink()
+    stage = train(tiny_cfg(tiny_home, tmp_path / "b", steps=1, model_overrides={}, init_from=first.checkpoint))
+    recorded = json.loads((Path(stage.checkpoint) / "training.json").read_text())["train_config"]["model_overrides"]
+    assert {k: recorded[k] for k in TINY} == {k: (v if k != "patch_size" else v) for k, v in TINY.items()}
