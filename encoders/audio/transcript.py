@@ -23,6 +23,10 @@ _NUMBER_ABBREV_RE = re.compile(r"\bno\.\s*(?=\d)", re.IGNORECASE)  # "No. 5"; "h
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
               "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen")}
 _MONEY_RE = re.compile(r"([$£€¥])\s?(\d[\d,]*(?:\.\d+)?)")
+_MONEY_AFTER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?([$£€¥])")  # "3 €", "3€"
+_DECADE_RE = re.compile(r"(?<![\d.,])(1[1-9]\d0|20\d0)s\b")  # "the 1990s"
+_MINUS_RE = re.compile(r"(?<![\w.])[-\u2212](?=\d)")  # "-5 degrees"; not "3-4" (a range)
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})  # don’t -> don't
 _PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*%")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")  # read as years: "nineteen ninety nine"
@@ -44,12 +48,21 @@ def _number_words(s: str, to: str = "cardinal", lang: str = "en") -> str:
     from num2words import num2words
 
     value = s.replace(",", "")
-    n = float(value) if "." in value else int(value)
+    whole, point, frac = value.partition(".")
+    if point and frac and not lang.startswith("en"):  # the language's own word for the point
+        return num2words(float(value), lang=lang).replace("-", " ").replace(",", "")
     try:
-        words = num2words(n, to=to, lang=lang)
+        words = num2words(int(whole or 0), to=to, lang=lang)
     except NotImplementedError:  # e.g. years or ordinals in a language num2words lacks them for
-        words = num2words(n, lang=lang)
+        words = num2words(int(whole or 0), lang=lang)
+    if point and frac:  # digit by digit, zeros kept: "3.10" is "three point one zero", not "three point one"
+        words += " point " + " ".join(num2words(int(d), lang=lang) for d in frac)
     return words.replace("-", " ").replace(",", "")
+
+
+def _plural(words: str) -> str:
+    """"nineteen ninety" -> "nineteen nineties", "two thousand" -> "two thousands"."""
+    return words[:-1] + "ies" if words.endswith("y") else words + "s"
 
 
 def _money(symbol: str, amount: str, lang: str) -> str:
@@ -69,14 +82,17 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     accents are folded ("café" -> "cafe") so espeak reads the word rather than letter names."""
     lang = _num2words_lang(language)
     english = language.lower().startswith("en")
-    t = unicodedata.normalize("NFKC", text)
+    t = unicodedata.normalize("NFKC", text).translate(APOSTROPHES)
     if english:
         t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], t)
         t = _NUMBER_ABBREV_RE.sub("number ", t)
         t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang) + " ", t)
+        t = _MONEY_AFTER_RE.sub(lambda m: " " + _money(m.group(2), m.group(1), lang) + " ", t)
         t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1), lang=lang) + " percent", t)
         t = _ORDINAL_RE.sub(lambda m: _number_words(m.group(1), "ordinal", lang), t)
+        t = _DECADE_RE.sub(lambda m: " " + _plural(_number_words(m.group(1), "year", lang)) + " ", t)
         t = _YEAR_RE.sub(lambda m: " " + _number_words(m.group(1), "year", lang) + " ", t)
+        t = _MINUS_RE.sub(" minus ", t)
         t = t.replace("&", " and ")
         t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
     t = _NUMBER_RE.sub(lambda m: " " + _number_words(m.group(0), lang=lang) + " ", t)

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT = (7.0, 12.0)  # frames per phone, frames of lead-in/out: espeak-ng at 170 wpm, if nothing is measured
+# The shortest output: curation's shortest clip (SpeechOptions.min_duration, 0.2 s) in mel frames
+# (22,050 Hz, hop 256). A fit with a negative offset gave a two-phone prompt 7 frames (0.08 s).
+MIN_FRAMES = 18
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class DurationModel:
     num_samples: int = 0
 
     def frames(self, n_phones: int) -> int:
-        return max(8, int(round(self.frames_per_phone * n_phones + self.offset)))
+        return max(MIN_FRAMES, int(round(self.frames_per_phone * n_phones + self.offset)))
 
 
 def fit(n_phones: list[int], frames: list[int]) -> DurationModel:

@@ -67,3 +67,11 @@ def test_generation_in_batches_of_similar_length_keeps_the_prompt_order():
     assert [int(g[0, 0, 0, 0]) for g in out] == lengths and all(g.shape[-1] == n for g, n in zip(out, lengths))
     assert [len(b) for b in ctx.batches] == [GROUP] * 3
     assert all(max(b) - min(b) == GROUP - 1 for b in ctx.batches)  # consecutive lengths: nothing padded far
+
+
+def test_a_short_prompt_is_never_shorter_than_the_shortest_curated_clip():
+    """A fit with a negative offset (9.13 frames per phone, -18.7) gave "Hi." 7 frames, 0.08 s:
+    below what curation keeps (0.2 s = 18 frames at hop 256)."""
+    model = durations.DurationModel(9.13, -18.7, 40)
+    assert model.frames(2) == durations.MIN_FRAMES == 18
+    assert model.frames(45) == round(9.13 * 45 - 18.7)  # longer prompts as fitted
