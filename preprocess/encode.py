@@ -8,6 +8,8 @@ know nothing of modalities. Encoded shards look the same for every modality (con
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from preprocess.stage import Resources, Stage
 class EncodeConfig:
     latent: str = "identity"  # identity | sd15 | sdxl
     vae: str | None = None  # local diffusers folder or single .safetensors file (sd15, sdxl)
-    text: str = "minilm"  # minilm | clip | llama | phone
+    text: str | None = None  # minilm | clip | llama | phone; default: phone for speech, minilm for the others
     text_path: str | None = None  # local folder or checkpoint (clip, llama)
     text_layer: int = -1  # hidden layer of the text encoder (-2: penultimate, as Lumina-Next)
     max_tokens: int | None = None  # caption tokens (default: the encoder's own)
@@ -43,7 +45,7 @@ class EncodeConfig:
 
         if self.latent not in LATENT_ENCODERS:
             raise ValueError(f"unknown latent encoder {self.latent!r}: choose from {', '.join(LATENT_ENCODERS)}")
-        if self.text not in TEXT_ENCODERS:
+        if self.text is not None and self.text not in TEXT_ENCODERS:
             raise ValueError(f"unknown text encoder {self.text!r}: choose from {', '.join(TEXT_ENCODERS)}")
         if self.latent != "identity" and not self.vae:
             raise ValueError(f"--latent {self.latent} needs --vae PATH (a local diffusers folder or .safetensors file; nothing is downloaded)")
@@ -64,6 +66,10 @@ class EncodeConfig:
             from encoders.text.llama import check_llm_path
 
             check_llm_path(self.text_path)
+
+
+def default_text_encoder(modality: str) -> str:
+    return "phone" if str(modality) == "speech" else "minilm"
 
 
 def encoder_record(encoder, kind: str) -> dict:
@@ -210,6 +216,8 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
            shard_uris: list[str] | None = None, backend: str = "ray") -> EncodeResult:
     """Encode curated shards (default: every curated shard of the modality in the workspace)."""
     cfg = cfg or EncodeConfig()
+    if cfg.text is None:  # speech is conditioned on phonemes, the others on a sentence encoder
+        cfg = dataclasses.replace(cfg, text=default_text_encoder(modality))
     ws = Workspace.at(home)
     shard_uris = curated_shards(ws.home, modality) if shard_uris is None else shard_uris
     if not shard_uris:

@@ -13,7 +13,6 @@ from preprocess.speech.demo_corpus import write_speech_corpus
 DEMO = {
     "curate_options": {"layout": "channels"},
     "corpus_options": {"voices": 6},
-    "encode_options": {"text": "phone"},
     "model_overrides": {"dim": 128, "n_layers": 4, "n_heads": 4, "patch_size": [1, 1], "multiple_of": 64},
     "train_steps": 800,
     "train_options": {"max_seconds": 330.0},

@@ -43,3 +43,12 @@ def test_encode_writes_latents_features_and_is_resumable(small_corpus, tmp_path,
     null = np.load(ws.null_caption(minilm.fingerprint))
     assert null["cap_mask"].sum() == 2 and np.abs(null["cap_feats"]).sum() > 0
     assert ws.encoder_info("identity@v1").exists()
+
+
+def test_the_text_encoder_defaults_to_phones_for_speech_and_minilm_for_the_rest():
+    """lumina encode --modality speech used MiniLM, a sentence embedding, unless --text phone was given."""
+    from preprocess.encode import EncodeConfig, default_text_encoder
+
+    assert EncodeConfig().text is None
+    assert default_text_encoder("speech") == "phone"
+    assert [default_text_encoder(m) for m in ("image", "video", "multiview")] == ["minilm"] * 3

@@ -52,12 +52,15 @@ def test_speech_demo_end_to_end(tmp_path, prefect_api_url):
     try:
         rows = con.execute("SELECT source_uri, status, reason FROM samples WHERE modality = 'speech'").fetchall()
         names = {n for (n,) in con.execute("SELECT DISTINCT name FROM metrics").fetchall()}
+        # the demo names no text encoder: speech gets the phone encoder by default
+        text_encoders = {f for (f,) in con.execute("SELECT DISTINCT encoder_fingerprint FROM encodings WHERE kind = 'text'").fetchall()}
     finally:
         con.close()
     by_name = {uri.split(str(src.resolve()) + "/")[-1]: (status, reason) for uri, status, reason in rows}
     assert len(by_name) == len(rows)  # no input twice
     check_planted(by_name, planted)
     assert {"digit_accuracy", "mcd_db", "wer_generated", "wer_real_vocoded"} <= names
+    assert len(text_encoders) == 1 and next(iter(text_encoders)).startswith("phone@"), text_encoders
 
     # The curate and encode stages again on the same corpus: the catalog does not grow.
     from flows.steps import curate_step, encode_step
@@ -67,7 +70,7 @@ def test_speech_demo_end_to_end(tmp_path, prefect_api_url):
 
     before = _counts(home / "catalog.duckdb")
     again = curate_step(str(src), str(home), CurateConfig(modality="speech", options=DEMO["curate_options"]), backend="local")
-    encode_step(str(home), "speech", EncodeConfig(**DEMO["encode_options"]), backend="local", shard_uris=again["shard_uris"])
+    encode_step(str(home), "speech", EncodeConfig(**DEMO.get("encode_options", {})), backend="local", shard_uris=again["shard_uris"])
     assert _counts(home / "catalog.duckdb") == before
     assert again["counts"] == summary["curation"]
 
