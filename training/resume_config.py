@@ -72,7 +72,11 @@ def resumed_config(cfg, ckpt: Path):
     if changed:
         log.warning("--resume with changed settings: %s%s", ", ".join(changed),
                     "; the batches from here on are not those the stopped run would have trained on" if plan else "")
-    return replace(cfg, **adopted)
+    try:
+        return replace(cfg, **adopted)
+    except ValueError as e:  # a value older code accepted (checkpoint_every -1 meant every step)
+        raise ValueError(f"--resume: a setting saved in {ckpt}/training.json is no longer valid ({e}); give that "
+                         "setting on the command line") from None
 
 
 def apply_optimizer_settings(cfg, opt, sched) -> None:
