@@ -45,6 +45,7 @@ class SampleConfig:
     frames: int | None = None  # video frames or multi-view views (default: the training count)
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
     radius: float | None = None  # multi-view: camera distance (default: the training data's median, else 1.0)
+    catalog: str | None = None  # where the training data's statistics are read (default: the one the checkpoint records)
     num: int = 1  # samples per prompt
     steps: int = 30
     cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)

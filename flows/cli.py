@@ -130,7 +130,10 @@ def _sample(argv: list[str]) -> int:
     cfg = config_from_args(SampleConfig, a)
     if not cfg.checkpoint or not cfg.prompt:
         p.error("--checkpoint and --prompt are required")
-    cfg.checkpoint = resolve_checkpoint(Workspace.at(a.home).catalog, cfg.checkpoint)
+    catalog = Workspace.at(a.home).catalog
+    cfg.checkpoint = resolve_checkpoint(catalog, cfg.checkpoint)
+    if a.home and catalog.exists() and not cfg.catalog:  # a moved workspace: its own catalog, not the recorded path
+        cfg.catalog = str(catalog)
     for path in sample_to_files(cfg):
         print(path)
     return 0

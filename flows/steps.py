@@ -307,6 +307,8 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
 
         with Catalog.open(catalog, read_only=True) as cat:
             _, rows = cat.sql("SELECT uri FROM checkpoints WHERE checkpoint_id = ?", [checkpoint])
+            if rows and not Path(rows[0][0]).is_dir() and (moved := _in_moved_workspace(catalog, rows[0][0])):
+                return moved
             if rows and not Path(rows[0][0]).is_dir():  # training keeps only the newest keep_last on disk
                 # the same folder: a resumed run writes there under a catalog run of its own
                 _, kept = cat.sql("SELECT checkpoint_id, step, uri FROM checkpoints ORDER BY step DESC")
@@ -318,6 +320,16 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
         if rows:
             return rows[0][0]
     raise FileNotFoundError(f"no checkpoint folder or catalog checkpoint id {checkpoint!r}")
+
+
+def _in_moved_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
+    """The catalog records absolute folders: after the workspace was moved or copied, the same
+    ``runs/<run>/checkpoint-N`` under the catalog's own workspace."""
+    parts = Path(uri).parts
+    if "runs" not in parts:
+        return None
+    here = Path(catalog).resolve().parent.joinpath(*parts[len(parts) - 1 - parts[::-1].index("runs"):])
+    return str(here) if here.is_dir() else None
 
 
 def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:

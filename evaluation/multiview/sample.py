@@ -17,7 +17,7 @@ def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIU
     return np.stack([camera_vector(elevation, az, radius) for az in ring_azimuths(views, start)])
 
 
-def training_radius(ckpt_dir: Path) -> float | None:
+def training_radius(ckpt_dir: Path, catalog: str | None = None) -> float | None:
     """The median camera distance of the checkpoint's training data (None when its catalog is not
     reachable): a ring at another distance gives camera vectors the model never saw."""
     import json
@@ -26,7 +26,7 @@ def training_radius(ckpt_dir: Path) -> float | None:
         from catalog import Catalog
 
         info = json.loads((Path(ckpt_dir) / "training.json").read_text())
-        with Catalog.open(info["train_config"].get("catalog"), read_only=True) as cat:
+        with Catalog.open(catalog or info["train_config"].get("catalog"), read_only=True) as cat:
             head = cat.manifest_header(info["manifest"], info.get("manifest_version"))
             _, rows = cat.sql("SELECT median(r) FROM manifest_members, unnest(CAST(meta->'radii' AS DOUBLE[])) AS t(r) "
                               "WHERE manifest = ? AND version = ?", [head.name, head.version])
@@ -43,6 +43,6 @@ def prepare(cfg, ckpt_dir: Path, shape: list[int]) -> tuple[list[int], dict]:
     radius = getattr(cfg, "radius", None)
     if radius is not None and not radius > 0:
         raise ValueError(f"--radius must be positive; got {radius}")
-    radius = radius or training_radius(ckpt_dir) or RADIUS
+    radius = radius or training_radius(ckpt_dir, getattr(cfg, "catalog", None)) or RADIUS
     cams = torch.from_numpy(ring_cameras(views, elevation, radius)).float()
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}

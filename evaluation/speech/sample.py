@@ -11,7 +11,14 @@ from evaluation.speech import durations
 def prepare(cfg, ckpt: Path, shape: list[int]) -> tuple[list[int], dict]:
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
         raise ValueError("speech: the length comes from the prompt's phonemes; --size and --frames do not apply")
-    model = durations.from_checkpoint(ckpt) or durations.DurationModel(*durations.DEFAULT)
+    model = durations.from_checkpoint(ckpt, getattr(cfg, "catalog", None))
+    if model is None:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "the training manifest's durations could not be read (its catalog is not reachable: --home or --catalog); "
+            "the output length uses the default %g frames per phone", durations.DEFAULT[0])
+        model = durations.DurationModel(*durations.DEFAULT)
     width = model.frames(durations.count_phones(cfg.prompt))
     shape = list(shape)
     shape[-1] = width  # [80, 1, 1, W] or [1, 1, 80, W]: time is the last axis in both layouts

@@ -3,6 +3,8 @@ disk, a resumed run's checkpoints (another catalog run, the same folder) include
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from catalog import Catalog
@@ -46,3 +48,38 @@ def test_an_unknown_id_is_refused(tmp_path):
     path, _, _ = _catalog_with_checkpoints(tmp_path)
     with pytest.raises(FileNotFoundError, match="no checkpoint folder or catalog checkpoint id"):
         resolve_checkpoint(path, "ckpt-unknown")
+
+
+def test_a_checkpoint_id_resolves_in_a_moved_workspace(tiny_home, tmp_path):
+    """The catalog records absolute folders; a workspace moved or copied elsewhere made every
+    checkpoint id say "no longer on disk"."""
+    import shutil
+
+    from flows.steps import resolve_checkpoint, train_step
+    from training.trainer import TrainConfig
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    out = train_step(str(home), TrainConfig(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                                            model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4},
+                                            steps=1, batch_size=4, progress=False, tensorboard=False))
+    moved = tmp_path / "moved"
+    shutil.move(str(home), moved)
+    found = resolve_checkpoint(moved / "catalog.duckdb", out["checkpoint_id"])
+    assert found == str(moved / Path(out["checkpoint"]).relative_to(home)) and Path(found).is_dir()
+
+
+def test_speech_sampling_reads_durations_from_the_catalog_given_and_says_when_it_cannot(tmp_path, monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    from evaluation.speech import durations
+    from evaluation.speech.sample import prepare
+
+    asked = []
+    monkeypatch.setattr(durations, "from_checkpoint", lambda ckpt, catalog=None: asked.append(catalog))
+    with caplog.at_level("WARNING", logger="evaluation.speech.sample"):
+        shape, _ = prepare(SimpleNamespace(size=None, frames=None, prompt="seven", catalog="/moved/catalog.duckdb"),
+                           tmp_path, [80, 1, 1, 10])
+    assert asked == ["/moved/catalog.duckdb"] and "could not be read" in caplog.text
+    assert shape[-1] == durations.DurationModel(*durations.DEFAULT).frames(durations.count_phones("seven"))
