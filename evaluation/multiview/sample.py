@@ -20,18 +20,10 @@ def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIU
 def training_radius(ckpt_dir: Path, catalog: str | None = None) -> float | None:
     """The median camera distance of the checkpoint's training data (None when its catalog is not
     reachable): a ring at another distance gives camera vectors the model never saw."""
-    import json
+    from evaluation.training_manifest import query_training_manifest
 
-    try:
-        from catalog import Catalog
-
-        info = json.loads((Path(ckpt_dir) / "training.json").read_text())
-        with Catalog.open(catalog or info["train_config"].get("catalog"), read_only=True) as cat:
-            head = cat.manifest_header(info["manifest"], info.get("manifest_version"))
-            _, rows = cat.sql("SELECT median(r) FROM manifest_members, unnest(CAST(meta->'radii' AS DOUBLE[])) AS t(r) "
-                              "WHERE manifest = ? AND version = ?", [head.name, head.version])
-    except Exception:  # noqa: BLE001 - a checkpoint copied without its catalog still samples
-        return None
+    rows = query_training_manifest(ckpt_dir, "SELECT median(r) FROM manifest_members, unnest(CAST(meta->'radii' AS "
+                                             "DOUBLE[])) AS t(r) WHERE manifest = ? AND version = ?", catalog)
     return float(rows[0][0]) if rows and rows[0][0] else None
 
 

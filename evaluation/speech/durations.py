@@ -3,7 +3,6 @@ training manifest (the curated meta records n_phones and mel_frames of every sam
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,16 +38,12 @@ def from_metas(metas: list[dict]) -> DurationModel:
 
 def from_checkpoint(ckpt: str | Path, catalog: str | None = None) -> DurationModel | None:
     """Measured on the checkpoint's training manifest; None when the catalog is not reachable."""
-    try:
-        from catalog import Catalog
+    from evaluation.training_manifest import query_training_manifest
 
-        info = json.loads((Path(ckpt) / "training.json").read_text())
-        with Catalog.open(catalog or info["train_config"].get("catalog"), read_only=True) as cat:
-            head = cat.manifest_header(info["manifest"], info.get("manifest_version"))
-            # two numbers per member, not the whole manifest as objects (a speech corpus may be large)
-            _, rows = cat.sql("SELECT CAST(meta->>'n_phones' AS BIGINT), CAST(meta->>'mel_frames' AS BIGINT) "
-                              "FROM manifest_members WHERE manifest = ? AND version = ?", [head.name, head.version])
-    except Exception:  # noqa: BLE001 - a checkpoint copied without its catalog still samples
+    # two numbers per member, not the whole manifest as objects (a speech corpus may be large)
+    rows = query_training_manifest(ckpt, "SELECT CAST(meta->>'n_phones' AS BIGINT), CAST(meta->>'mel_frames' AS BIGINT) "
+                                         "FROM manifest_members WHERE manifest = ? AND version = ?", catalog)
+    if rows is None:
         return None
     pairs = [(p, f) for p, f in rows if p is not None and f is not None]
     return fit([p for p, _ in pairs], [f for _, f in pairs])
