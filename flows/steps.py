@@ -210,8 +210,8 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         from training.resume_config import saved_train_config
         from training.state import latest_resumable
 
-        run_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)
-        if (ckpt := latest_resumable(run_dir)) is not None:
+        cfg.out_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)  # found once, used below too
+        if (ckpt := latest_resumable(cfg.out_dir)) is not None:
             cfg.manifest_version = saved_train_config(ckpt).get("manifest_version")
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version

@@ -290,7 +290,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
                               "another --out-dir starts a new one")
     if cfg.resume:
-        ckpt = latest_resumable(out_dir)
+        ckpt = resume_from  # found before the model was built (clearing half-written folders keeps it)
         if ckpt is None:
             raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
         if is_sharded(ckpt):  # an FSDP2 run's: any number of ranks, or one process, reads it

@@ -428,4 +428,4 @@ def test_init_from_a_converted_release_records_its_architecture(tiny_home, tmp_p
     (Path(first.checkpoint) / "training.json").unlink()
     stage = train(tiny_cfg(tiny_home, tmp_path / "b", steps=1, model_overrides={}, init_from=first.checkpoint))
     recorded = json.loads((Path(stage.checkpoint) / "training.json").read_text())["train_config"]["model_overrides"]
-    assert {k: recorded[k] for k in TINY} == {k: (v if k != "patch_size" else v) for k, v in TINY.items()}
+    assert {k: recorded[k] for k in TINY} == TINY
