@@ -34,15 +34,15 @@ class EvalConfig:
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     catalog: str | None = None  # default: the workspace's
     out_dir: str | None = None  # default: <checkpoint>/eval
-    manifest_version: int | None = None
-    samples_per_class: int = 10
-    grid_size: int = 16
-    steps: int = 30
-    solver: str = "euler"
+    manifest_version: int | None = None  # default: the newest (or the N of name@vN)
+    samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics
+    grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
+    steps: int = 30  # ODE steps per sample
+    solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
     cfg_scale: float = DEFAULT_CFG_SCALE  # the same as lumina sample's
-    shift: float = 1.0
-    batch_size: int = 100
-    seed: int = 0
+    shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
+    batch_size: int = 100  # samples per model call
+    seed: int = 0  # initial noise
 
 
 @dataclass

@@ -38,8 +38,8 @@ def out_path(out: str, modality: str) -> Path:
 
 @dataclass
 class SampleConfig:
-    checkpoint: str = ""
-    prompt: str = ""
+    checkpoint: str = ""  # folder, or a catalog checkpoint id
+    prompt: str = ""  # the caption (speech: the text to say)
     out: str = "sample"  # without a suffix: the modality's (its writer's OUT_SUFFIXES)
     size: str | None = None  # "HxW" in pixels (default: the training size)
     frames: int | None = None  # video frames or multi-view views (default: the training count)
@@ -47,11 +47,11 @@ class SampleConfig:
     radius: float | None = None  # multi-view: camera distance (default: the training data's median, else 1.0)
     catalog: str | None = None  # where the training data's statistics are read (default: the one the checkpoint records)
     num: int = 1  # samples per prompt
-    steps: int = 30
+    steps: int = 30  # ODE steps
     cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)
-    shift: float = 1.0
-    solver: str = "euler"
-    seed: int = 0
+    shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
+    solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
+    seed: int = 0  # initial noise
 
 
 def training_info(ckpt: Path) -> dict:

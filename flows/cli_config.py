@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import inspect
+import io
+import tokenize
 import typing
 from typing import Any
 
@@ -22,6 +26,48 @@ def _simple_type(tp: Any) -> type | None:
     return args[0] if len(args) == 1 and args[0] in _SIMPLE else None
 
 
+@functools.cache
+def field_comments(cls: type) -> dict[str, str]:
+    """Each field's comment in the class source: the one ending its line, else the comment lines
+    right above it. They document the fields for readers of the code, so --help shows them too."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no source (frozen, or defined in a REPL): flags without help
+        return {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    comments: dict[str, str] = {}
+    above: list[str] = []  # comment lines since the last statement
+    line_field: str | None = None  # the field defined on the current line
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            text = tok.string.lstrip("#").strip()
+            if line_field is not None:
+                comments[line_field] = text
+            else:
+                above.append(text)
+        elif tok.type == tokenize.NAME and line_field is None and tok.start[1] == 4 and tok.string in names:
+            line_field = tok.string
+            if above:
+                comments[line_field] = " ".join(above)
+        elif tok.type == tokenize.NEWLINE:  # end of a statement (a field may span lines)
+            line_field, above = None, []
+        elif tok.type == tokenize.NL and line_field is None and not tok.line.strip():
+            above = []  # a blank line ends a block comment
+    return comments
+
+
+def _help(cls: type, f: dataclasses.Field, default_note: str | None) -> str | None:
+    if "help" in f.metadata:  # a field's metadata["help"] is its flag's whole help
+        return f.metadata["help"]
+    text = field_comments(cls).get(f.name, "")
+    if default_note is None:
+        return text or None
+    if "default:" in text and default_note.startswith("default: None"):  # the comment says what None means
+        default_note = default_note.removeprefix("default: None").lstrip("; ") or None
+        return f"{text} ({default_note})" if default_note else text
+    return f"{text} ({default_note})" if text else f"({default_note})"
+
+
 def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "") -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -29,14 +75,14 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
         if f.name in skip or tp is None:
             continue
         flag = "--" + (prefix + f.name).replace("_", "-")
-        if tp is bool:  # a field's metadata["help"], if any, is its flag's help
+        if tp is bool:
             p.add_argument(flag, dest=prefix + f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f.metadata.get("help"))
+                           help=_help(cls, f, f"default: {'on' if f.default else 'off'}"))
         else:
             default = f.default if f.default is not dataclasses.MISSING else None
             optional = type(None) in typing.get_args(hints[f.name])
             p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None,
-                           help=f.metadata.get("help", f"(default: {default}{'; none unsets it' if optional else ''})"))
+                           help=_help(cls, f, f"default: {default}{'; none unsets it' if optional else ''}"))
 
 
 class _Unset:

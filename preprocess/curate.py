@@ -34,7 +34,7 @@ FILTER_VERSION = "1"
 
 @dataclass
 class CurateConfig:
-    modality: str = "image"
+    modality: str = "image"  # image, video, multiview or speech
     shard_size: int = 512  # accepted samples per curated shard
     holdout_percent: int = 20  # the holdout split is a fixed function of the key
     chunk_size: int = 64  # inputs per analysis task
@@ -42,8 +42,8 @@ class CurateConfig:
     path_column: str = "path"  # listings
     caption_column: str = "caption"  # listings and datasets
     media_column: str | None = None  # datasets
-    follow_symlinks: bool = False
-    max_caption_bytes: int = 16 * 1024
+    follow_symlinks: bool = False  # follow symbolic links in a source folder (off: never leave its root)
+    max_caption_bytes: int = 16 * 1024  # larger caption files are rejected
     max_media_bytes: int = 2 * 1024**3  # larger media files are rejected unread (every file is read whole to hash it)
     options: dict[str, Any] = field(default_factory=dict)  # the modality's own options (see its plugin)
 

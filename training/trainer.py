@@ -63,30 +63,30 @@ def compile_blocks(model: torch.nn.Module, dynamic: bool | None = None) -> None:
 
 @dataclass
 class TrainConfig:
-    manifest: str = ""  # name or name@vN in the catalog
+    manifest: str = ""  # the training selection in the catalog: name or name@vN
     catalog: str | None = None  # default: the workspace's catalog.duckdb
     out_dir: str | None = None  # default: <home>/runs/<run id>
     null_caption: str | None = None  # .npz with the text encoder's features for ""; default: the workspace's, by fingerprint
-    manifest_version: int | None = None
+    manifest_version: int | None = None  # default: the newest (or the N of name@vN)
     modality: str | None = None  # recorded with the checkpoint; default: the manifest's
-    model: str = "flag-dit-tiny"
+    model: str = "flag-dit-tiny"  # a size in modelzoo.config.CONFIGS: flag-dit-tiny, -s, -b, -600m, -2b, -5b, -7b, -t2v-2b, -t2mv-2b, -t2speech
     model_overrides: dict = field(default_factory=dict)
-    steps: int = 1000
+    steps: int = 1000  # optimizer steps in all (a resumed run counts the steps already done)
     max_seconds: float | None = None  # stop early when the wall clock runs out (the budget is steps first)
     batch_size: int = 64  # samples per global batch (all ranks together); with tokens_per_batch: an upper bound
     lr: float = 1e-3  # small models on small data tolerate a larger rate than the paper's 1e-4
-    warmup_steps: int = 50
-    weight_decay: float = 0.0
-    grad_clip: float = 2.0
+    warmup_steps: int = 50  # linear warm-up of the learning rate, then constant
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    grad_clip: float = 2.0  # the gradient's global norm is clipped to this
     # a step whose gradient norm is inf/NaN (a broken sample, an overflow) is skipped, not applied;
     # more than this many in a row stop the run with an error (it has diverged)
     max_nonfinite_steps: int = 3
     ema_decay: float = 0.999  # upper bound; 0.9999 in the paper is for 100k+ steps
     caption_dropout: float = 0.1  # replaced by the null caption, so guidance has an unconditional model
-    timesteps: str = "logit_normal"
-    seed: int = 0
-    log_every: int = 25
-    num_threads: int | None = None
+    timesteps: str = "logit_normal"  # how t is drawn: logit_normal (the paper's) or uniform
+    seed: int = 0  # initial weights, and each sample's timestep, noise and caption dropout
+    log_every: int = 25  # steps per log window (loss, grad norm, lr, tokens/s, [PAD] share)
+    num_threads: int | None = None  # torch threads per process; default: torch's own
     # data (issue 11)
     tokens_per_batch: int | None = None  # padded tokens per global batch; None: batch_size samples
     bucket_ratio: float | None = 1.02  # longest/shortest tokens in a bucket; None: no buckets
@@ -115,8 +115,8 @@ class TrainConfig:
     # torch.compile each transformer block in place (compile_blocks): faster steps after a compile
     # of tens of seconds to minutes on CPU (cached by Inductor for later runs); off for the demos
     compile: bool = field(default=False, metadata={"help": COMPILE_HELP})
-    tensorboard: bool = True
-    progress: bool = True
+    tensorboard: bool = True  # TensorBoard event files beside metrics.csv in out_dir
+    progress: bool = True  # a progress bar with ETA on rank 0
 
     def __post_init__(self) -> None:
         # a typo such as precision="bf-16" would otherwise train in fp32 without a word
