@@ -19,6 +19,7 @@ def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] |
     from training.trainer import TrainConfig
 
     try:
-        return train_step(home, from_mapping(TrainConfig, {"manifest": manifest, **(options or {})}))
+        options = {"manifest": manifest, **(options or {})}  # what this run asks; --resume takes the rest from its checkpoint
+        return train_step(home, from_mapping(TrainConfig, {"given": sorted(options), **options}))
     except TrainingStopped as e:
         return Cancelled(message=str(e))

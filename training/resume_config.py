@@ -3,7 +3,8 @@
 A bare ``--resume`` used to train on with the library defaults (batch 64, no token budget, lr 1e-3)
 and a model built from them, which either crashed on loading the weights or continued a different
 run than the one stopped. Here each setting that defines the run comes from the checkpoint's
-``training.json`` when the new config leaves it at the default; a value given that differs is
+``training.json`` unless the user gave it (``TrainConfig.given``: the CLI's flags, ``--config`` and
+``--set`` keys; without that record, unless it differs from the default); a value given that differs is
 either refused (another manifest, another architecture), applied with a warning (learning rate,
 weight decay: the optimizer's restored state is updated), or kept with a warning that the
 continuation is no longer the run that was stopped (the batch plan, the seed).
@@ -32,7 +33,7 @@ def saved_train_config(ckpt: Path) -> dict:
 
 
 def resumed_config(cfg, ckpt: Path):
-    """``cfg`` with the stopped run's settings where ``cfg`` leaves them at their defaults. Raises
+    """``cfg`` with the stopped run's settings where the user did not give one. Raises
     ValueError for a change that cannot continue that run; warns about the others."""
     saved = saved_train_config(ckpt)
     if not saved:
@@ -50,6 +51,7 @@ def resumed_config(cfg, ckpt: Path):
         cfg = replace(cfg, manifest_version=version)  # not the newest version a refresh made since
     defaults = type(cfg)()
     names = {f.name for f in fields(cfg)}
+    given = set(cfg.given) if getattr(cfg, "given", None) is not None else None
     adopted, changed = {}, []
     for name in ADOPTED:
         if name not in saved or name not in names:
@@ -57,7 +59,7 @@ def resumed_config(cfg, ckpt: Path):
         mine, theirs = getattr(cfg, name), saved[name]
         if mine == theirs:
             continue
-        if mine == getattr(defaults, name):
+        if (name not in given) if given is not None else (mine == getattr(defaults, name)):
             adopted[name] = theirs  # not given: the run's own
         elif name in ARCHITECTURE:
             raise ValueError(f"--resume: {ckpt} holds a {saved.get('model')} with overrides "

@@ -117,6 +117,9 @@ class TrainConfig:
     compile: bool = field(default=False, metadata={"help": COMPILE_HELP})
     tensorboard: bool = True  # TensorBoard event files beside metrics.csv in out_dir
     progress: bool = True  # a progress bar with ETA on rank 0
+    # the options a user set (the CLI records its flags, --config and --set keys): --resume takes
+    # every other setting from the checkpoint. None (a library call): those that differ from the defaults
+    given: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # a typo such as precision="bf-16" would otherwise train in fp32 without a word
