@@ -78,7 +78,8 @@ def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        shown = sorted(f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal"))
+        raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(shown)})")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
     try:
         return cls(**kwargs)

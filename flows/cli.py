@@ -35,11 +35,11 @@ def _curate(argv: list[str]) -> int:
 
     p = ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
     p.add_argument("source", help="a folder, a tar glob ('data/*.tar'), a .parquet/.jsonl/.csv listing, or a datasets.save_to_disk folder")
-    add_common_args(p)
+    add_common_args(p, "options.max_tokens=256")
     add_config_args(p, CurateConfig, skip=("options",))
     add_curation_args(p)
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     cfg = config_from_args(CurateConfig, a)
     cfg.options = curation_options(a, cfg.options)
@@ -56,11 +56,11 @@ def _encode(argv: list[str]) -> int:
 
     p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair "
                        "(of samples curated again with other options, the latest curation's shards).")
-    add_common_args(p)
+    add_common_args(p, "batch_size=32")
     p.add_argument("--modality", default="image")
     add_config_args(p, EncodeConfig)
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     from flows.steps import encode_step
 
@@ -74,10 +74,10 @@ def _train(argv: list[str]) -> int:
     from training.trainer import TrainConfig
 
     p = ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
-    add_common_args(p)
+    add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
     p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
     cfg = config_from_args(TrainConfig, a, extra)
@@ -85,7 +85,9 @@ def _train(argv: list[str]) -> int:
         p.error("--manifest is required (or manifest: in --config)")
     from flows.steps import train_step
     from training.stopping import TrainingStopped
+    from training.trainer import show_training_messages
 
+    show_training_messages()
     try:
         _print(train_step(a.home, cfg), a.json)
     except TrainingStopped as e:  # --json: the stop, on stdout too, for whatever reads it
@@ -100,9 +102,9 @@ def _evaluate(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
 
     p = ArgumentParser(prog="lumina evaluate", description="Evaluate a checkpoint on a held-out manifest; metrics go to the catalog.")
-    add_common_args(p)
+    add_common_args(p, "steps=50")
     add_config_args(p, EvalConfig)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     cfg = config_from_args(EvalConfig, a)
     if not cfg.manifest or not cfg.checkpoint:
@@ -120,7 +122,7 @@ def _sample(argv: list[str]) -> int:
     from flows.steps import resolve_checkpoint
 
     p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
-    add_common_args(p)
+    add_common_args(p, "steps=50")
     add_config_args(p, SampleConfig, skip=("cfg",))
     p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
                    help=f"classifier-free guidance scale (default: {SampleConfig.cfg}, as lumina evaluate's)")

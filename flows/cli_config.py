@@ -103,10 +103,11 @@ def _or_none(tp: type):
     return parse
 
 
-def add_common_args(p: argparse.ArgumentParser) -> None:
+def add_common_args(p: argparse.ArgumentParser, example: str = "options.max_tokens=256") -> None:
+    """--home, --config and --set; ``example`` is a --set of this stage's in its help."""
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--config", help="YAML file of this stage's options; flags override it")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any option, e.g. --set options.max_tokens=256")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override any option, e.g. --set {example}")
 
 
 def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> Any:

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
     p.add_argument("--ray-address", help="join this Ray cluster (same as RAY_ADDRESS)")
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     if a.ray_address:
         os.environ["RAY_ADDRESS"] = a.ray_address

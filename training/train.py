@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.steps import train_step
 
     p = ArgumentParser(description="Train a Flag-DiT with flow matching on a catalog manifest.")
-    add_common_args(p)
+    add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
     p.add_argument("--out", dest="out_dir_alias", help="same as --out-dir")
     p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     if not cfg.manifest:
         p.error("--manifest is required")
     from training.stopping import TrainingStopped
+    from training.trainer import show_training_messages
 
+    show_training_messages()
     try:
         out = train_step(a.home, cfg)
     except TrainingStopped as e:  # SIGTERM/SIGINT: the checkpoint is written; exit as the signal would

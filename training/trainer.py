@@ -44,6 +44,19 @@ from training.resume_config import apply_optimizer_settings, resumed_config, sav
 
 log = logging.getLogger(__name__)
 
+
+def show_training_messages() -> None:
+    """The trainer's INFO messages (what --resume continues, with which settings) on stderr, for the
+    command lines; under a caller that configured logging (Prefect, pytest) its handlers decide."""
+    logger = logging.getLogger("training")
+    if logging.getLogger().handlers or logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 COMPILE_HELP = ("torch.compile every transformer block before training (default: off). Faster steps "
                 "(bench/bench_step.py --compile) for a one-off compile of tens of seconds to minutes on CPU, "
                 "cached by Inductor for later runs; checkpoints keep the eager state_dict keys")
@@ -68,7 +81,7 @@ class TrainConfig:
     out_dir: str | None = None  # default: <home>/runs/<run id>
     null_caption: str | None = None  # .npz with the text encoder's features for ""; default: the workspace's, by fingerprint
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
-    modality: str | None = None  # recorded with the checkpoint; default: the manifest's
+    modality: str | None = None  # image, video, multiview or speech: checked against the manifest's samples (default: theirs)
     model: str = "flag-dit-tiny"  # a size in modelzoo.config.CONFIGS: flag-dit-tiny, -s, -b, -600m, -2b, -5b, -7b, -t2v-2b, -t2mv-2b, -t2speech
     model_overrides: dict = field(default_factory=dict)
     steps: int = 1000  # optimizer steps in all (a resumed run counts the steps already done)
@@ -94,15 +107,15 @@ class TrainConfig:
     loader_workers: int = 0  # DataLoader processes per rank; 0 reads in the training process
     # checkpoints and resume
     checkpoint_every: int = 0  # steps; 0: only the final checkpoint
-    keep_last: int = 3  # checkpoints kept on disk (the catalog keeps every registration)
-    resume: bool = False  # continue from the newest resumable checkpoint in out_dir
+    keep_last: int = 3  # checkpoints kept on disk, 0: all (the catalog keeps every registration)
+    resume: bool = False  # continue from the newest resumable checkpoint in out_dir (without one: the newest run on this manifest in the catalog)
     async_checkpoint: bool = field(default=False, metadata={"help": (
         "write checkpoints in a background thread at the lowest CPU priority: training waits only for "
         "an in-memory copy of the state (one more copy of weights, EMA and AdamW moments, kept for the "
         "run). Pays where a core is free for the writer (GPU training, or --num-threads below the "
         "cores): 1.32x here; a CPU run on every core gained nothing (bench/bench_async_checkpoint.py). "
         "FSDP2 runs stage and write through torch.distributed.checkpoint.async_save (default: off)")})
-    init_from: str | None = None  # checkpoint folder whose weights start a new stage (fresh optimizer and data)
+    init_from: str | None = None  # checkpoint (folder or catalog id) whose weights start a new stage (fresh optimizer and data)
     # scale
     launcher: str = field(default="local", metadata={"help": "local: this process, or each torchrun process; "
                                                              "ray: Ray Train, --workers processes (default: local)"})
@@ -119,7 +132,7 @@ class TrainConfig:
     progress: bool = True  # a progress bar with ETA on rank 0
     # the options a user set (the CLI records its flags, --config and --set keys): --resume takes
     # every other setting from the checkpoint. None (a library call): those that differ from the defaults
-    given: tuple[str, ...] | None = None
+    given: tuple[str, ...] | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:
         # a typo such as precision="bf-16" would otherwise train in fp32 without a word
@@ -312,6 +325,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
+        if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
+            log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it)", ckpt, step, position.epoch, position.index)
         if rank == 0 and step >= cfg.steps:
             log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
                         ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)
