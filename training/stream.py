@@ -260,7 +260,10 @@ class ShardStream:
             for batch in batcher.add(ref):
                 if len(batch) >= self.budget.min_samples:
                     yield batch
-        yield from batcher.flush()
+        # the leftovers' packs come sorted by length: an epoch must not end on its longest samples
+        rest = batcher.flush()
+        for j in np.random.default_rng([self.seed, epoch, 1]).permutation(len(rest)):
+            yield rest[int(j)]
 
     def plan(self, start: Position = Position()) -> Iterator[tuple[Position, list[SampleRef]]]:
         """(position, global batch) from `start` on, epoch after epoch."""

@@ -145,6 +145,25 @@ def test_the_index_read_from_the_catalog_in_batches_equals_the_index_of_the_whol
         assert not streamed.wants(m.encodings["latent"][0], m.key + "0")
 
 
+def test_an_epochs_leftovers_of_spread_lengths_fill_the_batch_size():
+    """The speech smoke corpus: 14 lengths, no two within 2%, batch 8. Packed within the bucket
+    ratio, its batches held 1.3 samples on average; packed up to the budget with a [PAD] cap, 7, 6, 1."""
+    from training.buckets import FLUSH_MAX_PADDING
+
+    lengths = [40, 42, 46, 50, 51, 53, 54, 83, 101, 105, 127, 127, 141, 151]
+    batches = list(token_budget_batches(lengths[::-1], BatchBudget(max_samples=8, bucket_ratio=1.02), lambda x: x))
+    assert sorted(x for b in batches for x in b) == lengths
+    assert sorted(len(b) for b in batches) == [1, 6, 7]
+    assert all(padding_fraction(b) <= FLUSH_MAX_PADDING for b in batches)
+
+
+def test_an_epochs_last_batches_are_not_in_length_order(mixed):
+    """The leftovers' packs are made in length order; the plan shuffles them (seeded by epoch)."""
+    s = stream_of(mixed, bucket_ratio=1.02, max_samples=64, max_tokens=None)
+    tails = [[max(r.tokens for r in b) for b in s.epoch_plan(e)][-6:] for e in (0, 1)]
+    assert any(t != sorted(t) for t in tails) and tails[0] != tails[1]
+
+
 def test_an_epochs_leftovers_keep_the_bucket_ratio_when_no_bucket_ever_fills():
     """A small corpus of a few sizes under batch_size 64: every sample reaches the end-of-epoch
     flush, which packed them all into one batch padded to the longest (64% [PAD] for a user)."""
