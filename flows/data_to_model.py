@@ -107,7 +107,7 @@ def data_to_model(
     samples_per_class: int | None = None,  # default: the demo's, else 10
     sample_steps: int | None = None,  # default: the demo's, else 30
     eval_options: dict[str, Any] | None = None,
-    manifest_prefix: str = "demo",
+    manifest_prefix: str | None = None,  # default: demo (images), demo-<modality> (the others), so demos share a home
     backend: str = "ray",  # "local": curate and encode in this process, without Ray (the test-scale configs)
 ) -> dict | State:
     """Curate, encode, register, train and evaluate one modality. A SIGTERM while training (a
@@ -119,6 +119,8 @@ def data_to_model(
     ws = Workspace.at(home)
     home = str(ws.home)
     demo = getattr(demo_module(modality), "DEMO", {}) if source is None else {}
+    # one name per modality: the speech demo, then the video one, made demo-train v1 speech and v2 video
+    manifest_prefix = manifest_prefix or ("demo" if modality == "image" else f"demo-{modality}")
     corpus_options = {**demo.get("corpus_options", {}), **(corpus_options or {}),
                       **{k: v for k, v in {"num_digits": num_digits, "num_shapes": num_shapes}.items() if v is not None}}
     curate_options = curate_options if curate_options is not None else demo.get("curate_options", {})

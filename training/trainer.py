@@ -296,6 +296,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
     step, position, losses, window, pads = 0, Position(), [], [], []
     resumed_window_rows: list[dict] = []
+    seconds_before = 0.0
     out_dir = Path(cfg.out_dir)
     if rank == 0 and (stale := clear_unfinished(out_dir)):
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
@@ -325,6 +326,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
+        seconds_before = info.get("seconds", 0.0)  # the run's training time so far: metrics' seconds go on from it
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it)", ckpt, step, position.epoch, position.index)
         if rank == 0 and step >= cfg.steps:
@@ -388,6 +390,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     if rank == 0 and stop_file_signal(out_dir):
         log.warning("%s is there already: this run stops after its first step (remove it to train on)", out_dir / STOP_FILE)
     start = time.time()
+    ctx["run_seconds"] = run_seconds = lambda: seconds_before + time.time() - start  # noqa: E731
     first_step = step
     tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
@@ -428,7 +431,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                     if monitor is not None:  # the step that stopped the run, in metrics.csv and the curve
                         monitor.log({"step": step + 1, "loss": step_loss, "grad_norm": float(grad_norm),
                                      "lr": lr, "padding": item["padding"], "tokens_per_s": 0.0,
-                                     "samples": item["global_size"], "seconds": time.time() - start})
+                                     "samples": item["global_size"], "seconds": run_seconds()})
                     raise FloatingPointError(
                         f"{nonfinite_run} steps in a row (to step {step + 1}) had a non-finite gradient norm: the run "
                         f"has diverged or its data is broken. Last checkpoint: {last}. Lower --lr or --grad-clip, or "
@@ -443,7 +446,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             tokens_seen += item["tokens"]
             row = {"step": step, "loss": global_loss, "grad_norm": float(grad_norm), "lr": lr, "padding": item["padding"],
                    "tokens_per_s": item["tokens"] / max(time.time() - t0, 1e-9), "samples": item["global_size"],
-                   "seconds": time.time() - start}
+                   "seconds": run_seconds()}
             bar.update(1)
             window_rows.append(row)
             if monitor is not None:
@@ -555,7 +558,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
         out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
     state = {"step": step, "position": [position.epoch, position.index], "scheduler": copy.deepcopy(sched.state_dict()),
-             "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows]}
+             "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
+             "seconds": ctx["run_seconds"]()}
     name, version = ctx["manifest"]
     info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
             "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": list(losses)}

@@ -54,6 +54,7 @@ def test_speech_demo_end_to_end(tmp_path, prefect_api_url):
         names = {n for (n,) in con.execute("SELECT DISTINCT name FROM metrics").fetchall()}
         # the demo names no text encoder: speech gets the phone encoder by default
         text_encoders = {f for (f,) in con.execute("SELECT DISTINCT encoder_fingerprint FROM encodings WHERE kind = 'text'").fetchall()}
+        manifests = {n for (n,) in con.execute("SELECT name FROM manifests").fetchall()}
     finally:
         con.close()
     by_name = {uri.split(str(src.resolve()) + "/")[-1]: (status, reason) for uri, status, reason in rows}
@@ -61,6 +62,7 @@ def test_speech_demo_end_to_end(tmp_path, prefect_api_url):
     check_planted(by_name, planted)
     assert {"digit_accuracy", "mcd_db", "wer_generated", "wer_real_vocoded"} <= names
     assert len(text_encoders) == 1 and next(iter(text_encoders)).startswith("phone@"), text_encoders
+    assert manifests == {"demo-speech-train", "demo-speech-holdout"}  # apart from the image demo's demo-train
 
     # The curate and encode stages again on the same corpus: the catalog does not grow.
     from flows.steps import curate_step, encode_step

@@ -138,6 +138,11 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
             return [(r["step"], r["loss"], r["grad_norm"], r["lr"], r["padding"]) for r in csv.DictReader(f)]
 
     assert logged("b") == logged("a") and len(logged("a")) == 2 * N
+    # the seconds column goes on from the checkpoint's training time (it restarted at 0 after a resume)
+    with open(tmp_path / "b" / "metrics.csv") as f:
+        seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+    trained = json.loads((tmp_path / "b" / f"checkpoint-{N:07d}" / "train_state.json").read_text())["seconds"]
+    assert seconds == sorted(seconds) and seconds[N] >= trained >= seconds[N - 1] > 0
 
 
 def test_a_bare_resume_continues_with_the_runs_own_settings(tiny_home, tmp_path):
