@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -91,13 +92,23 @@ def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: in
     return total / max(n, 1)
 
 
+# a judge's own accuracy on real held-out data: judge_<what>_accuracy or <what>_judge_accuracy,
+# beside <what>_chance (judge_test_accuracy: beside chance_accuracy)
+_JUDGE = re.compile(r"^(?:judge_(?P<a>\w+?)|(?P<b>\w+?)_judge)_accuracy$")
+
+
 def warn_if_the_judge_is_no_judge(metrics: dict[str, float]) -> None:
     """An accuracy read by a judge that does no better than chance on real held-out data (a tiny
     held-out set, one example per class) measures nothing: say so beside the figure."""
-    judge, chance = metrics.get("judge_test_accuracy"), metrics.get("chance_accuracy")
-    if judge is not None and chance is not None and judge <= chance:
-        log.warning("the judge scores %.3f on real held-out data, no better than chance (%.3f): the accuracies "
-                    "it reads for generated samples mean nothing; evaluate on a larger held-out manifest", judge, chance)
+    for key, judge in metrics.items():
+        if not (m := _JUDGE.match(key)):
+            continue
+        what = m["a"] or m["b"]
+        chance = metrics.get(f"{what}_chance", metrics.get("chance_accuracy") if what == "test" else None)
+        if judge is not None and chance is not None and judge <= chance:
+            log.warning("the %sjudge scores %.3f on real held-out data, no better than chance (%.3f): the "
+                        "accuracies it reads for generated samples mean nothing; evaluate on a larger held-out "
+                        "manifest", "" if what == "test" else f"{what} ", judge, chance)
 
 
 def check_same_encoders(manifest, ckpt: Path) -> None:

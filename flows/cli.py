@@ -92,7 +92,10 @@ def _train(argv: list[str]) -> int:
         _print(train_step(a.home, cfg), a.json)
     except TrainingStopped as e:  # --json: the stop, on stdout too, for whatever reads it
         if a.json:
-            _print({"stopped_by": signal.Signals(e.signum).name, "steps": e.step, "checkpoint": e.checkpoint}, True)
+            from flows.steps import checkpoint_id_of
+
+            _print({"stopped_by": signal.Signals(e.signum).name, "steps": e.step, "checkpoint": e.checkpoint,
+                    "checkpoint_id": checkpoint_id_of(cfg.catalog, e.checkpoint)}, True)
         raise
     return 0
 

@@ -91,7 +91,9 @@ class FlagDiTConfig:
             warnings.warn(f"patch_dim {self.patch_dim} ({ph} x {pw} patch x {self.in_channels} channels) is larger "
                           f"than dim {self.dim}: the final layer predicts each patch's velocity from fewer features "
                           "than it has values (rank at most dim), so samples stay noisy; use a smaller patch_size "
-                          "or a larger dim", UserWarning)
+                          "or a larger dim (for speech, the demo's: lumina train --model-overrides "
+                          "'{\"dim\": 128, \"n_layers\": 4, \"n_heads\": 4, \"patch_size\": [1, 1], \"multiple_of\": 64}')",
+                          UserWarning)
 
     @property
     def patch_hw(self) -> tuple[int, int]:

@@ -69,9 +69,10 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
     steps = [int(float(r["step"])) for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
     a.plot(steps, [float(r["loss"]) for r in rows], lw=0.6, alpha=0.5, label="step")
-    k = max(1, len(rows) // 50)
-    smooth = [sum(float(r["loss"]) for r in rows[max(0, i - k + 1): i + 1]) / len(rows[max(0, i - k + 1): i + 1]) for i in range(len(rows))]
-    a.plot(steps, smooth, lw=1.5, label=f"mean of {k}")
+    k = len(rows) // 50  # a running mean over 2% of the run; under 100 steps the steps alone
+    if k > 1:
+        smooth = [sum(float(r["loss"]) for r in rows[max(0, i - k + 1): i + 1]) / len(rows[max(0, i - k + 1): i + 1]) for i in range(len(rows))]
+        a.plot(steps, smooth, lw=1.5, label=f"mean of {k}")
     a.set(xlabel="step", ylabel="flow-matching loss", yscale="log", title="training loss")
     a.legend()
     b.plot(steps, [float(r["lr"]) for r in rows], color="tab:green")

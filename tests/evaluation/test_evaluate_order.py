@@ -22,3 +22,14 @@ def test_an_accuracy_read_by_a_judge_no_better_than_chance_is_flagged(caplog, ju
     with caplog.at_level("WARNING", logger="evaluation.evaluate"):
         ev.warn_if_the_judge_is_no_judge({"digit_accuracy": 0.25, "judge_test_accuracy": judge, "chance_accuracy": 0.25})
     assert ("no better than chance" in caplog.text) == warned
+
+
+def test_the_video_and_multiview_judges_are_checked_against_their_chance_too(caplog):
+    """A video evaluation printed judge_digit_accuracy 0.0 against a chance of 0.167 without a word."""
+    with caplog.at_level("WARNING", logger="evaluation.evaluate"):
+        ev.warn_if_the_judge_is_no_judge({"judge_digit_accuracy": 0.0, "digit_chance": 1 / 6, "judge_digit_frame_accuracy": 0.1,
+                                          "judge_direction_accuracy": 0.9, "direction_chance": 0.25,
+                                          "pose_judge_accuracy": 0.2, "pose_chance": 0.25,
+                                          "object_judge_accuracy": 0.8, "object_chance": 1 / 6})
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2 and "the digit judge scores 0.000" in warned[0] and "the pose judge scores 0.200" in warned[1]

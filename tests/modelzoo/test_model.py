@@ -380,3 +380,16 @@ def test_a_patch_wider_than_the_model_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # 80 x 4 = 320 fits in 384: no warning
         get_config("flag-dit-t2speech", dim=384, n_heads=6, n_layers=1)
+
+
+def test_the_overrides_the_patch_warning_suggests_silence_it():
+    """The warning names the speech demo's overrides as the flag to pass: they must fit."""
+    import json
+    import re
+
+    with pytest.warns(UserWarning) as caught:
+        get_config("flag-dit-tiny", in_channels=80)
+    suggested = json.loads(re.search(r"--model-overrides '(\{.*?\})'", str(caught[0].message)).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        get_config("flag-dit-tiny", in_channels=80, **suggested)

@@ -295,3 +295,7 @@ def test_lumina_train_json_prints_the_stop_on_stdout(tiny_home, tmp_path):
     assert proc.returncode == 128 + signal.SIGINT, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     assert out["stopped_by"] == "SIGINT" and out["steps"] == 1 and Path(out["checkpoint"]).name == "checkpoint-0000001"
+    from catalog import Catalog
+
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # the id to pass to sample, evaluate, --init-from
+        assert cat.sql("SELECT checkpoint_id FROM checkpoints WHERE uri = ?", [out["checkpoint"]])[1] == [(out["checkpoint_id"],)]

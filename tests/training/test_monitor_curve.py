@@ -1,0 +1,22 @@
+"""The loss-curve PNG: a running mean only where it averages something."""
+
+from __future__ import annotations
+
+import matplotlib.figure
+
+from training.monitor import FIELDS, plot_curve
+
+
+def legend_of(tmp_path, monkeypatch, n: int) -> list[str]:
+    csv_path = tmp_path / f"m{n}.csv"
+    csv_path.write_text(",".join(FIELDS) + "\n" + "".join(f"{i + 1},{1 / (i + 1)},1.0,0.001,10,0.0,8,{i}\n" for i in range(n)))
+    seen = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: seen.append(fig))
+    plot_curve(csv_path, tmp_path / "c.png")
+    return seen[0].axes[0].get_legend_handles_labels()[1]
+
+
+def test_a_short_run_has_no_mean_of_one_over_its_steps(tmp_path, monkeypatch):
+    """Under 100 steps the "mean of 1" line was the step line again, drawn over it."""
+    assert legend_of(tmp_path, monkeypatch, 60) == ["step"]
+    assert legend_of(tmp_path, monkeypatch, 500) == ["step", "mean of 10"]
