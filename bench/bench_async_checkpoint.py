@@ -50,7 +50,8 @@ def one_round(args, asynchronous: bool, root: Path) -> tuple[float, float, int]:
     null = root / "null_caption.npz"
     np.savez(null, cap_feats=np.zeros((8, 64), np.float32))
     cfg = TrainConfig(catalog="-", manifest="-", out_dir=str(out), null_caption=str(null), async_checkpoint=asynchronous)
-    ctx = dict(cfg=cfg, encoders={}, manifest=("bench", 1), latent_shape=[4, 1, args.latent, args.latent])
+    ctx = dict(cfg=cfg, encoders={}, manifest=("bench", 1), latent_shape=[4, 1, args.latent, args.latent],
+               run_seconds=lambda: 0.0)  # the trainer's: the run's training time, saved in train_state.json
     writer = CheckpointWriter(asynchronous)
     B = args.batch
     x1 = torch.randn(B, 4, 1, args.latent, args.latent, device=device)  # [B, C, T, H, W]: images, T = 1
