@@ -148,8 +148,17 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
 
 # ---------------------------------------------------------------- commands
 
+def _catalog_path(args: argparse.Namespace) -> Path:
+    """--catalog, else --home's catalog.duckdb, else $LUMINA_CATALOG or $LUMINA_HOME's."""
+    if args.catalog:
+        return Path(args.catalog).expanduser()
+    if getattr(args, "home", None):
+        return Path(args.home).expanduser().resolve() / "catalog.duckdb"
+    return default_catalog_path()
+
+
 def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
-    path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+    path = _catalog_path(args)
     return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout)
 
 
@@ -223,7 +232,7 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest_create(args: argparse.Namespace) -> int:
-    path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+    path = _catalog_path(args)
     if path.exists():
         # Check and dry-run the user's predicate on a read-only connection before opening for writing.
         with _open(args) as ro:
@@ -285,7 +294,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from .sqlfiles import schema_version
 
-    path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+    path = _catalog_path(args)
     if not path.exists():  # a mistyped path must not become a new, empty catalog
         raise CatalogError(f"no catalog at {path}: nothing to migrate")
     with _open(args, write=True) as cat:
@@ -324,10 +333,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = ArgumentParser(add_help=False)
     common.add_argument("--catalog", default=argparse.SUPPRESS, metavar="PATH",
                         help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
+    common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
+                        help="workspace folder: its catalog.duckdb (as the other lumina commands take it)")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
                         help="seconds to wait while another process holds the catalog (default 30)")
     parser.add_argument("--catalog", default=None, metavar="PATH",
                         help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
+    parser.add_argument("--home", default=None, metavar="DIR",
+                        help="workspace folder: its catalog.duckdb (as the other lumina commands take it)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
                         help="seconds to wait while another process holds the catalog (default 30)")
     sub = parser.add_subparsers(dest="catalog_command", metavar="COMMAND", required=True)

@@ -131,14 +131,18 @@ def _yaml_keys(path: str | None) -> set[str]:
 
 def add_curation_args(p: argparse.ArgumentParser) -> None:
     """The option shorthands of lumina curate and lumina refresh (the same curation)."""
-    p.add_argument("--max-tokens", type=int, help="image: latent tokens per image (the token budget)")
+    p.add_argument("--max-tokens", type=int, help="image: latent patch tokens per image (the token budget, default 1024), "
+                   "in patches of patch_size x --vae-factor pixels")
+    p.add_argument("--vae-factor", type=int, help="image: pixels per latent of the encoder you will use: 8 for --latent "
+                   "sd15/sdxl (the default), 1 for --latent identity (lumina encode's default; with 8 its images "
+                   "have up to 64 times the budget's tokens)")
     p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
     add_clip_args(p)
 
 
 def curation_options(a: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
     """``options`` (from --config and --set) with add_curation_args' flags merged in; flags win."""
-    flags = {k: v for k, v in {"max_tokens": a.max_tokens, "resize": a.resize}.items() if v is not None}
+    flags = {k: v for k, v in {"max_tokens": a.max_tokens, "vae_factor": a.vae_factor, "resize": a.resize}.items() if v is not None}
     return clip_options(a, {**options, **flags})
 
 

@@ -36,6 +36,19 @@ def test_sql_prints_a_table_json_and_csv(base_catalog, capsys):
                                                   ["rejected", "3"]]
 
 
+def test_home_names_the_workspace_whose_catalog_is_read(base_catalog, tmp_path, capsys):
+    """Every other lumina command takes --home; lumina catalog said "unrecognized arguments"."""
+    import shutil
+
+    home = tmp_path / "ws"
+    home.mkdir()
+    shutil.copy(base_catalog, home / "catalog.duckdb")
+    q = "SELECT count(*) AS n FROM samples"
+    for argv in (("sql", q, "--home", str(home), "--json"), ("--home", str(home), "sql", q, "--json")):
+        rc, out, err = run(capsys, *argv)
+        assert rc == 0 and json.loads(out) == [{"n": 18}], err
+
+
 def test_sql_is_read_only_unless_asked(catalog_copy, capsys):
     rc, out, err = run(capsys, "sql", "DELETE FROM samples", "--catalog", str(catalog_copy))
     assert rc == 2 and out == ""

@@ -74,3 +74,13 @@ def test_an_unknown_option_lists_the_users_options_only(tmp_path):
     with pytest.raises(ConfigError, match="unknown option") as e:
         parse(tmp_path, "--set", "options.max_tokens=256")
     assert "tokens_per_batch" in str(e.value) and "given" not in str(e.value)
+
+
+def test_curation_shorthands_reach_the_image_options():
+    """--vae-factor 1 (identity latents) had no flag: only --set options.vae_factor=1, found in the code."""
+    from flows.cli_config import add_curation_args, curation_options
+
+    p = argparse.ArgumentParser()
+    add_curation_args(p)
+    a = p.parse_args(["--max-tokens", "256", "--vae-factor", "1"])
+    assert curation_options(a, {"vae_factor": 8, "resize": "fit"}) == {"vae_factor": 1, "resize": "fit", "max_tokens": 256}

@@ -192,7 +192,7 @@ def test_a_log_window_open_at_a_checkpoint_is_summarised_whole_after_a_resume(ti
     assert resumed == {4: straight[4], 6: straight[6]}
 
 
-def test_init_from_builds_the_model_saved_with_the_weights(tiny_home, tmp_path):
+def test_init_from_builds_the_model_saved_with_the_weights(tiny_home, tmp_path, caplog):
     """A converted release says time_scale 1 and its patch order in config.json; shapes alone match
     the default config, so the weights loaded into a model with other conventions, without a word."""
     from modelzoo import FlagDiT
@@ -201,7 +201,9 @@ def test_init_from_builds_the_model_saved_with_the_weights(tiny_home, tmp_path):
     cfg_path = Path(first.checkpoint) / "config.json"
     saved = json.loads(cfg_path.read_text())
     cfg_path.write_text(json.dumps({**saved, "time_scale": 1.0}))
-    stage = train(tiny_cfg(tiny_home, tmp_path / "b", steps=2, model_overrides={}, init_from=first.checkpoint))
+    with caplog.at_level("INFO", logger="training.trainer"):
+        stage = train(tiny_cfg(tiny_home, tmp_path / "b", steps=2, model_overrides={}, init_from=first.checkpoint))
+    assert f"--init-from: a new stage from the weights of {first.checkpoint} (dim {TINY['dim']}" in caplog.text  # it was silent
     model = FlagDiT.from_pretrained(stage.checkpoint)
     assert model.config.time_scale == 1.0 and model.config.dim == TINY["dim"]
     cfg_path.write_text(json.dumps({**saved, "in_channels": 4}))
