@@ -331,7 +331,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
         seconds_before = info.get("seconds", 0.0)  # the run's training time so far: metrics' seconds go on from it
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
-            log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it)", ckpt, step, position.epoch, position.index)
+            log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
+                     position.epoch, position.index, mname, mversion)
         if rank == 0 and step >= cfg.steps:
             log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
                         ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)

@@ -145,7 +145,7 @@ def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resum
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # which checkpoint a resume continues is said (it was silent)
-    assert f"--resume: continuing {run / f'checkpoint-{k:07d}'} from step {k}" in resumed.stderr
+    assert f"--resume: continuing {run / f'checkpoint-{k:07d}'} from step {k}" in resumed.stderr and "on " + tiny_home.train_manifest.split('@')[0] + "@v" in resumed.stderr
     straight = subprocess.run(_cli(home, tiny_home, tmp_path / "straight", "--steps", str(k + 2)), env=ENV,
                               capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr[-3000:]
