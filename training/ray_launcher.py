@@ -7,7 +7,9 @@ checkpoints (the catalog and out_dir must be on storage every worker reaches, as
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -44,13 +46,14 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
     trainer = TorchTrainer(
         _worker_loop,
-        train_loop_config={"cfg": replace(cfg, launcher="local"), "hook": on_checkpoint},
+        # the workers' own bars go nowhere (their output is not forwarded): the driver draws one
+        train_loop_config={"cfg": replace(cfg, launcher="local", progress=False), "hook": on_checkpoint},
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
         run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),
     )
     # The workers train in threads, where no signal handler can go: a signalled driver asks them to
     # stop through the run folder's STOP file, and they checkpoint at the next step boundary.
-    with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)):
+    with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)), follow_progress(cfg):
         trainer.fit()
     remove_stop_file(cfg.out_dir)  # served, or too late (the workers had finished): not for a later --resume
     import json
@@ -59,6 +62,49 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     r = metrics["result"]
     r["losses"] = [tuple(x) for x in r["losses"]]
     return TrainResult(**r), metrics.get("checkpoint_ids", [])
+
+
+@contextlib.contextmanager
+def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
+    """The driver's progress bar, from rank 0's metrics.csv as it grows: Ray does not forward the
+    workers' output (contracts.ray_runtime starts it with log_to_driver off), so the bar a worker
+    draws is never seen."""
+    if not cfg.progress:
+        yield
+        return
+    from tqdm import tqdm
+
+    csv_path, done = Path(cfg.out_dir) / "metrics.csv", threading.Event()
+    bar = tqdm(total=cfg.steps, initial=last_logged_step(csv_path), desc="train", unit="step")
+
+    def follow() -> None:
+        while not done.wait(every_s):
+            bar.update(max(0, last_logged_step(csv_path) - bar.n))
+
+    thread = threading.Thread(target=follow, name="ray-train-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        bar.update(max(0, last_logged_step(csv_path) - bar.n))
+        bar.close()
+
+
+def last_logged_step(csv_path: Path) -> int:
+    """The step of metrics.csv's last complete row (0 if none): only the file's tail is read."""
+    try:
+        with open(csv_path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().split(b"\n")
+    except FileNotFoundError:
+        return 0
+    for line in reversed(lines[:-1]):  # the last piece is empty or a row still being written
+        head = line.split(b",", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return 0
 
 
 def _cluster_has_gpus() -> bool:
