@@ -8,6 +8,7 @@ workers only write shards and batch files.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,6 +18,8 @@ from typing import Any, Iterator
 
 from contracts.layout import Workspace
 from contracts.records import Modality
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -144,9 +147,31 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend)
         registered = register(ws, result.batch_paths, rid)
+    warn_if_curated_for_another_latent(ws, modality, result.latent_encoder)
     return {"run_id": rid, "modality": modality, "latent_encoder": result.latent_encoder, "text_encoder": result.text_encoder,
             "shards": len(result.batch_paths), "registered": registered,
             "shard_uris": [p.removesuffix(".batch.json") for p in result.batch_paths]}
+
+
+def warn_if_curated_for_another_latent(ws: Workspace, modality: str, latent_fingerprint: str) -> int:
+    """Samples whose size was fitted to a token budget for another latent downsampling than the
+    encoder's (curated with --vae-factor 8, encoded with identity latents: up to 64x the tokens).
+    Says so on stderr; returns how many."""
+    from catalog import Catalog
+
+    info = ws.encoder_info(latent_fingerprint)
+    factor = json.loads(info.read_text()).get("downsample") if info.is_file() else None
+    if factor is None:
+        return 0
+    with Catalog.open(ws.catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT CAST(meta->>'latent_factor' AS INTEGER) AS f, count(*) FROM samples WHERE modality = ? "
+                          "AND status = 'accepted' AND meta->>'latent_factor' IS NOT NULL GROUP BY f", [modality])
+    for f, n in sorted((f, n) for f, n in rows if f != factor):
+        scale = f"up to {(f // factor) ** 2}x" if f > factor else f"1/{(factor // f) ** 2} of"
+        log.warning("%d accepted %s samples were sized for latents downsampled %dx (curate --vae-factor %d), but %s "
+                    "downsamples %dx: they have %s the tokens curation budgeted; curate again with --vae-factor %d",
+                    n, modality, f, f, latent_fingerprint, factor, scale, factor)
+    return sum(n for f, n in rows if f != factor)
 
 
 # --------------------------------------------------------------------------- manifests

@@ -83,8 +83,10 @@ class ImagePlugin(ModalityPlugin):
             status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
         # an accepted image's size is the curated one; a rejected image was never resized: its own
         width, height = out.size if status == "accepted" else (w, h)
-        rec = SampleRecord(status=status, reason=reason, width=width, height=height, frames=1,
-                           meta={"source_dir": item.name.rsplit("/", 2)[-2] if "/" in item.name else "", "original_size": [w, h]}, **base)
+        meta = {"source_dir": item.name.rsplit("/", 2)[-2] if "/" in item.name else "", "original_size": [w, h]}
+        if opts.resize == "fit":  # the budget was counted for this latent downsampling (encode checks it)
+            meta["latent_factor"] = opts.vae_factor
+        rec = SampleRecord(status=status, reason=reason, width=width, height=height, frames=1, meta=meta, **base)
         return [Candidate(rec, verdicts, item, (perceptual_hash(img), colour_signature(img)))]
 
     def scoring_stage(self, opts: ImageOptions):

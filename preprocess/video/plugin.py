@@ -119,6 +119,7 @@ class VideoPlugin(ModalityPlugin):
             "container": video.container, "codec": video.codec, "original_size": list(video.size),
             "motion": round(motion, 6), "jitter": round(jitter, 4), "quality": {k: round(v, 5) for k, v in quality.items()},
             "channels": int(frames.shape[-1]),
+            "latent_factor": opts.vae_factor,  # the token budget was counted for this downsampling (encode checks it)
         }
         rec = SampleRecord(key=key, status=status, reason=reason, width=int(frames.shape[2]), height=int(frames.shape[1]),
                            frames=int(frames.shape[0]), duration=round(duration, 4), meta=meta, **base)

@@ -32,7 +32,7 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
     (tmp_path / "train.yaml").write_text("steps: 8\nbatch_size: 16\nmodel_overrides: {dim: 32, n_layers: 1, n_heads: 2, patch_size: 4}\n")
 
     # --local: the chain's commands as documented, without two Ray start-ups (Ray curation: the demo e2e tests)
-    curated = json.loads(_run("curate", str(folder), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32",
+    curated = json.loads(_run("curate", str(folder), "--modality", "image", "--home", home, "--vae-factor", "1", "--resize", "square", "--set", "options.size=32",
                               "--local", "--json", cwd=tmp_path))
     assert curated["counts"]["accepted"] == 90 and curated["counts"]["quarantined"] == 3
     _run("encode", "--home", home, "--modality", "image", "--local", cwd=tmp_path)
