@@ -41,8 +41,8 @@ class SampleConfig:
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     prompt: str = ""  # the caption (speech: the text to say)
     out: str = "sample"  # without a suffix: the modality's (its writer's OUT_SUFFIXES)
-    size: str | None = None  # "HxW" in pixels (default: the first training sample's, training.json's latent_shape)
-    frames: int | None = None  # video frames or multi-view views (default: the first training sample's)
+    size: str | None = None  # "HxW" in pixels (default: the most common training size, training.json's latent_shape)
+    frames: int | None = None  # video frames or multi-view views (default: those of the most common training shape)
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
     radius: float | None = None  # multi-view: camera distance (default: the training data's median, else 1.0)
     catalog: str | None = None  # where the training data's statistics are read (default: the one the checkpoint records)

@@ -4,7 +4,7 @@
       config.json, model.safetensors    the EMA weights (FlagDiT.save_pretrained): what evaluation loads
       null_caption.npz, training.json, latent_encoder.json, text_encoder.json
       train_state.safetensors           raw weights (model.*), optimizer tensors (optim.<i>.<name>), RNG states (rng.*)
-      train_state.json                  step, data position, scheduler, optimizer groups, loss log, training seconds
+      train_state.json                  step, data position, scheduler, optimizer groups, loss log, training seconds, shape counts
       train_state/                      instead of train_state.safetensors in an FSDP2 run: each rank's
                                         shards, a file per block (training/sharded_state.py)
 

@@ -20,6 +20,7 @@ import math
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -300,6 +301,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     step, position, losses, window, pads = 0, Position(), [], [], []
     resumed_window_rows: list[dict] = []
     seconds_before = 0.0
+    shapes: Counter = Counter()  # latent shapes trained on (rank 0's share): the most common is the checkpoint's latent_shape
     out_dir = Path(cfg.out_dir)
     if rank == 0 and (stale := clear_unfinished(out_dir)):
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
@@ -330,6 +332,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
         seconds_before = info.get("seconds", 0.0)  # the run's training time so far: metrics' seconds go on from it
+        shapes.update({tuple(shape): n for shape, n in info.get("shape_counts", [])})
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
                      position.epoch, position.index, mname, mversion)
@@ -351,7 +354,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
-    ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape))
+    ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape), shapes=shapes)
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
     if cfg.async_checkpoint and cfg.parallel == "fsdp":  # every rank, in the same order
         ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
@@ -407,6 +410,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             item = next(loader)
             position = Position(item["position"].epoch, item["position"].index + 1)
             x1, x0, t, kwargs = make_inputs(item, null, fm, cfg, step)
+            if rank == 0:
+                shapes.update([tuple(x1.shape[1:])] * len(x1) if isinstance(x1, torch.Tensor) else [tuple(x.shape) for x in x1])
             x1, x0, t = _to(x1, device), _to(x0, device), t.to(device)
             kwargs = {k: _to(v, device) for k, v in kwargs.items()}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -563,10 +568,13 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
     state = {"step": step, "position": [position.epoch, position.index], "scheduler": copy.deepcopy(sched.state_dict()),
              "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
-             "seconds": ctx["run_seconds"]()}
+             "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)]}
     name, version = ctx["manifest"]
+    # the shape lumina sample draws by default: the most common one trained on (the first sample's before a step)
+    common = [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(8)]
     info = {"train_config": asdict(cfg), "modality": cfg.modality, "manifest": name, "manifest_version": version,
-            "encoders": ctx["encoders"], "latent_shape": ctx["latent_shape"], "steps": step, "losses": list(losses)}
+            "encoders": ctx["encoders"], "latent_shape": common[0][0] if common else ctx["latent_shape"],
+            "latent_shapes": common, "steps": step, "losses": list(losses)}
     if cfg.parallel == "fsdp":
         def publish_sharded() -> None:  # rank 0, once every rank's shards are on disk
             ema.module.save_config(tmp)

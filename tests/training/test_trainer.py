@@ -143,6 +143,10 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
         seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
     trained = json.loads((tmp_path / "b" / f"checkpoint-{N:07d}" / "train_state.json").read_text())["seconds"]
     assert seconds == sorted(seconds) and seconds[N] >= trained >= seconds[N - 1] > 0
+    # the shapes tally goes on across the resume too: every sample of the 2N steps is counted once
+    shapes = [json.loads((tmp_path / run / f"checkpoint-{2 * N:07d}" / "training.json").read_text())["latent_shapes"]
+              for run in ("a", "b")]
+    assert shapes[0] == shapes[1] == [[[3, 1, 32, 32], 2 * N * 8]]
 
 
 def test_a_bare_resume_continues_with_the_runs_own_settings(tiny_home, tmp_path):
