@@ -131,9 +131,9 @@ def _yaml_keys(path: str | None) -> set[str]:
 
 def add_curation_args(p: argparse.ArgumentParser) -> None:
     """The option shorthands of lumina curate and lumina refresh (the same curation)."""
-    p.add_argument("--max-tokens", type=int, help="image: latent patch tokens per image (the token budget, default 1024), "
+    p.add_argument("--max-tokens", type=int, help="image, video: latent patch tokens per image or frame (the token budget; default: image 1024, video 256), "
                    "in patches of patch_size x --vae-factor pixels")
-    p.add_argument("--vae-factor", type=int, help="image: pixels per latent of the encoder you will use: 8 for --latent "
+    p.add_argument("--vae-factor", type=int, help="image, video: pixels per latent of the encoder you will use: 8 for --latent "
                    "sd15/sdxl (the default), 1 for --latent identity (lumina encode's default; with 8 its images "
                    "have up to 64 times the budget's tokens)")
     p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
