@@ -41,6 +41,7 @@ class EvalConfig:
     steps: int = 30  # ODE steps per sample
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
     cfg_scale: float = DEFAULT_CFG_SCALE  # the same as lumina sample's
+    vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     batch_size: int = 100  # samples per model call
     seed: int = 0  # initial noise
@@ -63,11 +64,21 @@ def load_checkpoint(path: str | Path):
     return model, NullCaption.load(Path(path) / "null_caption.npz")
 
 
-def load_decoder(checkpoint: str | Path):
-    """The latent encoder recorded with the checkpoint (latent_encoder.json), for decoding."""
+def load_decoder(checkpoint: str | Path, vae: str | None = None):
+    """The latent encoder recorded with the checkpoint (latent_encoder.json), for decoding; ``vae``:
+    the same VAE at another place (its fingerprint is checked as ever)."""
     from encoders.latent import load_described
 
-    return load_described(json.loads((Path(checkpoint) / "latent_encoder.json").read_text()))
+    info = json.loads((Path(checkpoint) / "latent_encoder.json").read_text())
+    if vae:
+        info = {**info, "path": vae}
+    try:
+        return load_described(info)
+    except FileNotFoundError as e:
+        if vae or not info.get("path"):
+            raise
+        raise FileNotFoundError(f"{e}: the checkpoint records its {info['name']} VAE there; moved? give its new place "
+                                "with --vae PATH") from None
 
 
 def checkpoint_modality(checkpoint: str | Path) -> str:
@@ -138,7 +149,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     module, _, fn = MODALITY_EVALUATORS[checkpoint_modality(cfg.checkpoint)].partition(":")
     evaluate_modality = getattr(importlib.import_module(module), fn)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    extra, renders = evaluate_modality(EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint)))
+    extra, renders = evaluate_modality(EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae)))
     metrics.update(extra)
     warn_if_the_judge_is_no_judge(metrics)
     result = EvalResult(metrics, renders)

@@ -46,6 +46,8 @@ class SampleConfig:
     elevation: float | None = None  # multi-view: camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
     radius: float | None = None  # multi-view: camera distance (default: the training data's median, else 1.0)
     catalog: str | None = None  # where the training data's statistics are read (default: the one the checkpoint records)
+    vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
+    text_path: str | None = None  # its CLIP or LLaMA text encoder at a new place (default: where text_encoder.json says)
     num: int = 1  # samples per prompt
     steps: int = 30  # ODE steps
     cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)
@@ -106,7 +108,14 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
             raise
     model, null = load_checkpoint(ckpt)
     t = json.loads((ckpt / "text_encoder.json").read_text())
-    encoder = load_text_encoder(t["name"], t.get("path"), layer=t.get("layer", -1), max_tokens=t.get("max_tokens"))
+    try:
+        encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
+                                    max_tokens=t.get("max_tokens"))
+    except FileNotFoundError as e:
+        if cfg.text_path or not t.get("path"):
+            raise
+        raise FileNotFoundError(f"{e}: the checkpoint records its {t['name']} text encoder there; moved? give its new "
+                                "place with --text-path PATH") from None
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
         raise ValueError(f"text encoder at {t.get('path')} is {encoder.fingerprint}, but the checkpoint was trained on "
                          f"captions encoded by {t['fingerprint']}: its weights changed since")
@@ -117,7 +126,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
     x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift)
-    decoder = load_decoder(ckpt)
+    decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
     module, _, fn = SAMPLE_WRITERS[modality].partition(":")
     return getattr(importlib.import_module(module), fn)(decoded, out)

@@ -32,7 +32,7 @@ class EncodeConfig:
     latent: str = "identity"  # identity | sd15 | sdxl
     vae: str | None = None  # local diffusers folder or single .safetensors file (sd15, sdxl)
     text: str | None = None  # minilm | clip | llama | phone; default: phone for speech, minilm for the others
-    text_path: str | None = None  # local folder or checkpoint (clip, llama)
+    text_path: str | None = None  # local folder or checkpoint (clip, llama; minilm: instead of the packaged one)
     text_layer: int = -1  # hidden layer of the text encoder (-2: penultimate, as Lumina-Next)
     max_tokens: int | None = None  # caption tokens (default: the encoder's own)
     batch_size: int = 64  # samples per encoder call
@@ -49,6 +49,11 @@ class EncodeConfig:
             raise ValueError(f"unknown text encoder {self.text!r}: choose from {', '.join(TEXT_ENCODERS)}")
         if self.latent != "identity" and not self.vae:
             raise ValueError(f"--latent {self.latent} needs --vae PATH (a local diffusers folder or .safetensors file; nothing is downloaded)")
+        # a path the chosen encoder never reads: the user meant another encoder (and would get this one silently)
+        if self.latent == "identity" and self.vae:
+            raise ValueError(f"--vae {self.vae} is for --latent sd15 or sdxl; identity latents use no VAE")
+        if self.text_path and self.text == "phone":
+            raise ValueError(f"--text-path {self.text_path} is for --text minilm, clip or llama; the phone encoder reads no path")
 
     def check_paths(self) -> None:
         """Before a run opens: one line for a path that holds no model of the kind asked (no weights read)."""

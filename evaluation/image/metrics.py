@@ -18,6 +18,13 @@ from training.data import Example
 log = logging.getLogger(__name__)
 
 
+def pick_grid(digits: list, others: list, size: int) -> list:
+    """Half digits and half other captions where there are both; else ``size`` of whichever there is
+    (a corpus without digits drew a grid half empty)."""
+    take = min(len(digits), max(size // 2, size - len(others)))
+    return digits[:take] + others[: size - take]
+
+
 def per_class_prompts(labelled: list[tuple[Example, int]], per_class: int) -> list[tuple[Example, int]]:
     """`per_class` prompts for every class present, reusing a class's captions when it has fewer examples."""
     by_class: dict[int, list[tuple[Example, int]]] = {}
@@ -50,9 +57,7 @@ def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     metrics.update(_shape_metrics(ctx))
 
     digit_keys = {e.key for e, _ in digits}
-    others = [e for e in examples if e.key not in digit_keys]
-    grid_examples = [e for e, _ in digits[: cfg.grid_size // 2]] + others[: cfg.grid_size // 2]
-    grid_examples = grid_examples or examples[: cfg.grid_size]
+    grid_examples = pick_grid([e for e, _ in digits], [e for e in examples if e.key not in digit_keys], cfg.grid_size)
     samples = ctx.generate(grid_examples, seed=cfg.seed + 2)
     tiles = [to_uint8(ctx.decode(x.numpy()))[0] for x in samples]  # first frame of each
     grid, caps = save_grid(tiles, [e.caption for e in grid_examples], Path(cfg.out_dir) / "samples.png")

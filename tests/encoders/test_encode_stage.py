@@ -55,3 +55,31 @@ def test_sd15_moments_and_phone_features_through_the_encode_stage(tmp_path):
     assert n == 7
     null = np.load(ws.null_caption(result.text_encoder))
     assert null["cap_mask"].sum() == 2  # the empty caption: two word boundaries
+
+    # The VAE moved after training: sample and evaluate name the flag that points to its new place.
+    import shutil
+
+    import pytest
+
+    from evaluation.evaluate import load_decoder
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "latent_encoder.json").write_text(json.dumps(info))
+    shutil.move(tmp_path / "vae", tmp_path / "vae_moved")
+    with pytest.raises(FileNotFoundError, match=r"records its sd15 VAE there; moved\? give its new place with --vae PATH"):
+        load_decoder(ckpt)
+    assert load_decoder(ckpt, str(tmp_path / "vae_moved")).fingerprint == info["fingerprint"]
+
+
+def test_a_path_the_chosen_encoder_never_reads_is_refused():
+    """--vae with the default identity latents was ignored without a word: the user meant sd15."""
+    import pytest
+
+    from preprocess.encode import EncodeConfig
+
+    with pytest.raises(ValueError, match="--vae /v is for --latent sd15 or sdxl; identity latents use no VAE"):
+        EncodeConfig(vae="/v")
+    with pytest.raises(ValueError, match="the phone encoder reads no path"):
+        EncodeConfig(text="phone", text_path="/t")
+    EncodeConfig(text="minilm", text_path="/t")  # a local MiniLM in place of the packaged one: read

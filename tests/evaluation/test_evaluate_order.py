@@ -33,3 +33,15 @@ def test_the_video_and_multiview_judges_are_checked_against_their_chance_too(cap
                                           "object_judge_accuracy": 0.8, "object_chance": 1 / 6})
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 2 and "the digit judge scores 0.000" in warned[0] and "the pose judge scores 0.200" in warned[1]
+
+
+def test_the_image_grid_is_full_whatever_the_captions():
+    """--grid-size 16 drew 8 samples on a corpus without digit captions (half the grid empty)."""
+    from evaluation.image.metrics import pick_grid
+
+    digits, others = [f"d{i}" for i in range(20)], [f"o{i}" for i in range(20)]
+    assert pick_grid(digits, others, 16) == digits[:8] + others[:8]
+    assert pick_grid([], others, 16) == others[:16]
+    assert pick_grid(digits, [], 4) == digits[:4]
+    assert pick_grid(digits, others[:3], 16) == digits[:13] + others[:3]
+    assert len(pick_grid(digits[:2], others[:3], 16)) == 5

@@ -112,7 +112,7 @@ def test_without_digit_captions_there_is_no_score_but_still_a_grid(monkeypatch, 
     shapes = [_example(i, f"a shape number {i}", 0.0) for i in range(5)]
     scores, renders, seen = _run(shapes, monkeypatch, tmp_path)
     assert scores == {} and seen.train is None
-    assert [c for c, _ in seen.generate] == [["a shape number 0", "a shape number 1"]]  # grid_size // 2 others
-    scores, renders, seen = _run(shapes, monkeypatch, tmp_path, grid_size=1)  # no half-grid: the first example
+    assert [c for c, _ in seen.generate] == [[f"a shape number {i}" for i in range(4)]]  # a full grid of others
+    scores, renders, seen = _run(shapes, monkeypatch, tmp_path, grid_size=1)  # a grid of one: the first example
     assert [c for c, _ in seen.generate] == [["a shape number 0"]]
     assert open(renders["grid_captions"]).read() == "0,0: a shape number 0\n"
