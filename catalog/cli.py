@@ -29,6 +29,7 @@ from typing import Any, Sequence, TextIO
 import duckdb
 
 from contracts.config import ArgumentParser
+from contracts.layout import Workspace
 
 from .db import Catalog, one_line
 from .errors import CatalogError
@@ -153,7 +154,7 @@ def _catalog_path(args: argparse.Namespace) -> Path:
     if args.catalog:
         return Path(args.catalog).expanduser()
     if getattr(args, "home", None):
-        return Path(args.home).expanduser().resolve() / "catalog.duckdb"
+        return Workspace.at(args.home).catalog
     return default_catalog_path()
 
 

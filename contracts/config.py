@@ -91,6 +91,12 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
                 assignments: dict[str, Any] | None = None) -> T:
     """YAML file (optional) first, then ``assignments`` (``--set``: a null there unsets a field, as
     in YAML), then the overrides that are not None (command-line flags: None is "not given")."""
+    return from_mapping(cls, config_values(path, overrides, assignments))
+
+
+def config_values(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                  assignments: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The options ``load_config`` builds its config from, merged in its order: every key given."""
     import yaml
 
     values: dict[str, Any] = {}
@@ -104,7 +110,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
         values.update(loaded)
     values.update(assignments or {})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return from_mapping(cls, values)
+    return values
 
 
 def parse_assignments(pairs: list[str] | None) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import importlib
 import json
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -70,15 +72,21 @@ def load_decoder(checkpoint: str | Path, vae: str | None = None):
     from encoders.latent import load_described
 
     info = json.loads((Path(checkpoint) / "latent_encoder.json").read_text())
-    if vae:
-        info = {**info, "path": vae}
+    with recorded_path(f"{info['name']} VAE", "--vae", moved_to=vae, recorded=info.get("path")):
+        return load_described({**info, "path": vae} if vae else info)
+
+
+@contextmanager
+def recorded_path(what: str, flag: str, moved_to: str | None, recorded: str | None) -> Iterator[None]:
+    """Loading an encoder from the path its checkpoint records: if that path is gone, the error
+    names the flag that gives its new place."""
     try:
-        return load_described(info)
+        yield
     except FileNotFoundError as e:
-        if vae or not info.get("path"):
+        if moved_to or not recorded:
             raise
-        raise FileNotFoundError(f"{e}: the checkpoint records its {info['name']} VAE there; moved? give its new place "
-                                "with --vae PATH") from None
+        raise FileNotFoundError(f"{e}: the checkpoint records its {what} there; moved? give its new place with "
+                                f"{flag} PATH") from None
 
 
 def checkpoint_modality(checkpoint: str | Path) -> str:

@@ -90,7 +90,7 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
 @torch.no_grad()
 def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from encoders.text import load_text_encoder
-    from evaluation.evaluate import checkpoint_modality, load_checkpoint, load_decoder
+    from evaluation.evaluate import checkpoint_modality, load_checkpoint, load_decoder, recorded_path
     from modelzoo import sample
 
     ckpt = Path(cfg.checkpoint)
@@ -108,14 +108,9 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
             raise
     model, null = load_checkpoint(ckpt)
     t = json.loads((ckpt / "text_encoder.json").read_text())
-    try:
+    with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
         encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
                                     max_tokens=t.get("max_tokens"))
-    except FileNotFoundError as e:
-        if cfg.text_path or not t.get("path"):
-            raise
-        raise FileNotFoundError(f"{e}: the checkpoint records its {t['name']} text encoder there; moved? give its new "
-                                "place with --text-path PATH") from None
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
         raise ValueError(f"text encoder at {t.get('path')} is {encoder.fingerprint}, but the checkpoint was trained on "
                          f"captions encoded by {t['fingerprint']}: its weights changed since")

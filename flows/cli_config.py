@@ -16,7 +16,7 @@ import tokenize
 import typing
 from typing import Any
 
-from contracts.config import load_config, parse_assignments
+from contracts.config import config_values, from_mapping, parse_assignments
 
 _SIMPLE = (int, float, str, bool)
 
@@ -114,19 +114,10 @@ def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | N
     flags = {f.name: getattr(a, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(a, prefix + f.name)}
     given = {k: (None if v is UNSET else v) for k, v in flags.items() if v is not None}
     assignments = {**parse_assignments(getattr(a, "set", None)), **(extra or {}), **given}
-    cfg = load_config(cls, getattr(a, "config", None), assignments=assignments)
+    values = config_values(getattr(a, "config", None), assignments=assignments)
     if "given" in {f.name for f in dataclasses.fields(cls)}:  # which options the user set (TrainConfig: --resume)
-        cfg = dataclasses.replace(cfg, given=tuple(sorted(_yaml_keys(getattr(a, "config", None)) | set(assignments))))
-    return cfg
-
-
-def _yaml_keys(path: str | None) -> set[str]:
-    if not path:
-        return set()
-    import yaml
-
-    with open(path) as f:  # load_config has read and checked it
-        return set(yaml.safe_load(f) or {})
+        values["given"] = tuple(sorted(values))
+    return from_mapping(cls, values)
 
 
 def add_curation_args(p: argparse.ArgumentParser) -> None:

@@ -69,6 +69,7 @@ def _wait_healthy(proc: subprocess.Popen, api_url: str, timeout_s: float) -> Non
         if proc.poll() is not None:
             raise ServerExited(proc.returncode)
         try:
+            # our own server's health probe on the loopback address it was started on: nothing is downloaded
             with urlopen(f"{api_url}/health", timeout=2) as r:
                 if r.status == 200:
                     return
