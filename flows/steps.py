@@ -153,24 +153,29 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
             "shard_uris": [p.removesuffix(".batch.json") for p in result.batch_paths]}
 
 
-def warn_if_curated_for_another_latent(ws: Workspace, modality: str, latent_fingerprint: str) -> int:
+def warn_if_curated_for_another_latent(ws: Workspace, modality: str, latent_fingerprint: str,
+                                       manifest: tuple[str, int] | None = None) -> int:
     """Samples whose size was fitted to a token budget for another latent downsampling than the
     encoder's (curated with --vae-factor 8, encoded with identity latents: up to 64x the tokens).
-    Says so on stderr; returns how many."""
+    All accepted samples of `modality`, or only a manifest's (name, version) members. Says so on
+    stderr; returns how many."""
     from catalog import Catalog
 
     info = ws.encoder_info(latent_fingerprint)
     factor = json.loads(info.read_text()).get("downsample") if info.is_file() else None
     if factor is None:
         return 0
+    members = " AND key IN (SELECT key FROM manifest_members WHERE manifest = ? AND version = ?)" if manifest else ""
     with Catalog.open(ws.catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT CAST(meta->>'latent_factor' AS INTEGER) AS f, count(*) FROM samples WHERE modality = ? "
-                          "AND status = 'accepted' AND meta->>'latent_factor' IS NOT NULL GROUP BY f", [modality])
+                          "AND status = 'accepted' AND meta->>'latent_factor' IS NOT NULL" + members + " GROUP BY f",
+                          [modality, *(manifest or ())])
+    whose = f"of manifest {manifest[0]}@v{manifest[1]} " if manifest else ""
     for f, n in sorted((f, n) for f, n in rows if f != factor):
         scale = f"up to {(f // factor) ** 2}x" if f > factor else f"1/{(factor // f) ** 2} of"
-        log.warning("%d accepted %s samples were sized for latents downsampled %dx (curate --vae-factor %d), but %s "
+        log.warning("%d accepted %s samples %swere sized for latents downsampled %dx (curate --vae-factor %d), but %s "
                     "downsamples %dx: they have %s the tokens curation budgeted; curate again with --vae-factor %d",
-                    n, modality, f, f, latent_fingerprint, factor, scale, factor)
+                    n, modality, whose, f, f, latent_fingerprint, factor, scale, factor)
     return sum(n for f, n in rows if f != factor)
 
 
@@ -269,6 +274,8 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         except TrainingStopped:
             barrier()
             raise
+    if Path(cfg.catalog).resolve() == ws.catalog.resolve():  # the encoders' records live beside it
+        warn_if_curated_for_another_latent(ws, cfg.modality, manifest.encoders["latent"], (manifest.name, manifest.version))
     try:
         with catalog_run(ws, "train", asdict(cfg), run_id) as rid:
             cfg.out_dir = cfg.out_dir or str(ws.run_dir(rid))
