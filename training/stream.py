@@ -68,6 +68,12 @@ class SampleRef:
     frame_cond: Loc | None
 
 
+# A saved Position indexes the batch plan it was made with: bump this whenever epoch_plan orders
+# or groups an epoch's batches differently, so a resume across the change can say so.
+# 1: leftovers packed within the bucket ratio; 2: packed up to the budget and shuffled (d311934)
+PLAN_VERSION = 2
+
+
 @dataclass(frozen=True, order=True)
 class Position:
     """The next global batch to train on: batch `index` of epoch `epoch`."""

@@ -39,7 +39,7 @@ from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded,
 from training.state import (STATE_JSON, checkpoint_dir, checkpoints, clear_unfinished, latest_resumable, optimizer_state, prune,
                             publish, read_state, restore_rng, state_tensors, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
-from training.stream import ManifestIndex, Position, ShardStream, batch_loader, mix_seed
+from training.stream import PLAN_VERSION, ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 from training.resume_config import apply_optimizer_settings, resumed_config, saved_train_config
 
 
@@ -336,6 +336,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
                      position.epoch, position.index, mname, mversion)
+        if rank == 0 and info.get("plan_version", 1) != PLAN_VERSION and step < cfg.steps:
+            log.warning("--resume: %s was saved by a lumina whose batch plan differs (plan %d, now %d): the rest of "
+                        "epoch %d is planned anew from batch %d, so some of its samples may come twice or not at all "
+                        "and the run is not bit-identical to one never stopped; later epochs are unaffected",
+                        ckpt.name, info.get("plan_version", 1), PLAN_VERSION, position.epoch, position.index)
         if rank == 0 and step >= cfg.steps:
             log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
                         ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)
@@ -566,7 +571,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
-    state = {"step": step, "position": [position.epoch, position.index], "scheduler": copy.deepcopy(sched.state_dict()),
+    state = {"step": step, "position": [position.epoch, position.index], "plan_version": PLAN_VERSION, "scheduler": copy.deepcopy(sched.state_dict()),
              "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
              "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)]}
     name, version = ctx["manifest"]

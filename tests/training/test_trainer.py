@@ -326,6 +326,27 @@ def test_resume_at_or_past_the_step_budget_trains_nothing_and_says_so(tiny_home,
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoint-0000003").iterdir()} == written  # not rewritten
 
 
+@pytest.mark.parametrize("saved_plan, warned", [(None, True), ("current", False)])
+def test_a_resume_across_a_change_of_the_batch_plan_says_the_epoch_is_planned_anew(tiny_home, tmp_path, caplog,
+                                                                                  saved_plan, warned):
+    """A position indexes the batch plan it was made with; checkpoints written before the plan
+    changed (d311934) resumed into the new plan's order without a word."""
+    from training.stream import PLAN_VERSION
+
+    train(tiny_cfg(tiny_home, tmp_path, steps=2, log_every=1, shuffle_buffer=16))
+    state_json = tmp_path / "checkpoint-0000002" / "train_state.json"
+    state = json.loads(state_json.read_text())
+    assert state["plan_version"] == PLAN_VERSION
+    if saved_plan is None:  # as written before plan versions were recorded
+        del state["plan_version"]
+        state_json.write_text(json.dumps(state))
+    with caplog.at_level("WARNING", logger="training.trainer"):
+        result = train(tiny_cfg(tiny_home, tmp_path, steps=3, log_every=1, shuffle_buffer=16, resume=True))
+    assert result.steps == 3
+    said = f"checkpoint-0000002 was saved by a lumina whose batch plan differs (plan 1, now {PLAN_VERSION})"
+    assert (said in caplog.text) == warned, caplog.text
+
+
 @pytest.mark.parametrize("modality, message", [("video", "--modality video does not match manifest .* image"),
                                                ("speach", "unknown modality 'speach'")])
 def test_train_step_refuses_a_modality_other_than_the_manifests(tiny_home, tmp_path, modality, message):
