@@ -239,9 +239,9 @@ def cmd_manifest_create(args: argparse.Namespace) -> int:
         with _open(args) as ro:
             ro.count_matching(args.where)
     with _open(args, write=True) as cat:
-        m = cat.create_manifest(args.name, args.where, encoders=args.encoder, description=args.description)
+        m = cat.freeze_manifest(args.name, args.where, encoders=args.encoder, description=args.description)
     enc = ", ".join(f"{k}={v}" for k, v in m.encoders.items()) or "none"
-    print(f"manifest {m.id}: {len(m.members)} members ({m.num_excluded} matching samples left out for lacking "
+    print(f"manifest {m.id}: {m.num_members} members ({m.num_excluded} matching samples left out for lacking "
           f"an encoding); encoders: {enc}")
     return 0
 

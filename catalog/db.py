@@ -486,8 +486,17 @@ class Catalog:
         Same name again: a new version only if the frozen content differs, else the latest one.
         Each kind of encoding must come from one encoder fingerprint; if the selection mixes
         several and ``encoders`` does not pick, ValueError. Samples lacking an encoding of a kind
-        the manifest carries are left out and counted in ``num_excluded``.
+        the manifest carries are left out and counted in ``num_excluded``. Returns the manifest
+        with its members: `freeze_manifest` does the same without loading them.
         """
+        head = self.freeze_manifest(name, where, encoders, description)
+        with self._connection() as con:
+            return self._read_manifest(con, head.name, head.version)
+
+    def freeze_manifest(self, name: str, where: str, encoders: Sequence[str] | None = None,
+                        description: str = "") -> ManifestHeader:
+        """`create_manifest` returning only the header: the members stay in the catalog, so
+        memory does not grow with the selection."""
         self._writable()
         if not _MANIFEST_NAME.match(name or ""):
             raise ValueError(f"manifest name {name!r}: use letters, digits, '_', '.', '-' (no '@')")
@@ -524,7 +533,7 @@ class Catalog:
                         con.execute(q("manifest_lineage"), [f"{name}@v{version}", now, name, version])
             finally:
                 con.execute(q("manifest_drop_temps"))
-            return self._read_manifest(con, name, version)
+            return self._read_manifest_header(con, name, version)
 
     @staticmethod
     def _pick_encoders(con: duckdb.DuckDBPyConnection, name: str, encoders: list[str]) -> dict[str, str]:

@@ -178,11 +178,11 @@ def update_live_manifests(cat: Catalog) -> list[ManifestUpdate]:
     updates = []
     for live in live_manifests(cat):
         try:
-            before = cat.manifest(live.name)
+            before = cat.manifest_header(live.name)
         except ManifestNotFoundError:
             before = None
         try:
-            after = cat.create_manifest(live.name, live.where, description=live.description or "live selection")
+            after = cat.freeze_manifest(live.name, live.where, description=live.description or "live selection")
         except ValueError:  # nothing selected (yet), or encoders mixed: no version; the next refresh retries
             continue
         if before is not None and after.version == before.version:
@@ -194,6 +194,6 @@ def update_live_manifests(cat: Catalog) -> list[ManifestUpdate]:
         if due or live.trained_version is None:
             with cat._connection() as con:
                 con.execute(q("set_trained_version"), [live.name, after.version if due else baseline, utcnow()])
-        updates.append(ManifestUpdate(live.name, after.version, before.version if before else None, len(after),
-                                      len(before) if before else 0, added, due, live.train_options))
+        updates.append(ManifestUpdate(live.name, after.version, before.version if before else None, after.num_members,
+                                      before.num_members if before else 0, added, due, live.train_options))
     return updates

@@ -187,7 +187,7 @@ def manifest_step(home: str | None, name: str, where: str, description: str = ""
     from catalog import Catalog
 
     with Catalog.open(Workspace.at(home).catalog) as cat:
-        return cat.create_manifest(name, where, description=description).id
+        return cat.freeze_manifest(name, where, description=description).id
 
 
 def manifest_modality(catalog: str | os.PathLike, manifest_id: str) -> str:

@@ -56,6 +56,20 @@ def test_manifest_is_frozen_while_the_catalog_grows(catalog_copy):
     assert [(r[0], r[1], r[2]) for r in rows] == [("images", 1, 12), ("images", 2, 19)]
 
 
+def test_freeze_manifest_versions_as_create_manifest_does_without_loading_members(catalog_copy, monkeypatch):
+    """`lumina manifest create` and the refresh built every member as a Python object just to count them."""
+    cat = Catalog.open(catalog_copy)
+    monkeypatch.setattr(Catalog, "_read_manifest", lambda *a: pytest.fail("members loaded"))
+    same = cat.freeze_manifest("images", "modality = 'image' AND split = 'train'")
+    assert (same.id, same.num_members, same.num_excluded) == ("images@v1", 12, 0)
+    cat.register_batches([make_batch(5)], "run-base")
+    grown = cat.freeze_manifest("images", "modality = 'image' AND split = 'train'", description="grown")
+    assert (grown.id, grown.num_members, grown.description) == ("images@v2", 16, "grown")
+    assert grown == cat.manifest_header("images")
+    monkeypatch.undo()
+    assert len(cat.manifest("images@v2").members) == 16
+
+
 def test_mixed_encoders_are_refused_unless_one_is_picked(catalog_copy):
     cat = Catalog.open(catalog_copy)
     cat.register_batches([make_batch(5, vae=VAE_B)], "run-base")  # latents from another VAE
