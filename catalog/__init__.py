@@ -4,7 +4,7 @@ manifest, checkpoint and metric. See catalog/README.md for the tables and the ru
 from .columnar import ColumnarBatch
 from .db import Catalog, ManifestNotFoundError, SampleNotFoundError, code_version
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
-from .manifest import Manifest, ManifestHeader, ManifestMember, load_manifest, load_manifest_header
+from .manifest import Manifest, ManifestHeader, ManifestMember, ManifestOverview, load_manifest, load_manifest_header
 from .paths import default_catalog_path, default_home
 from .records import Batch, EncodingRecord, SampleRecord, ShardRecord, VerdictRecord
 from .sandbox import RefusedSQLError
@@ -20,6 +20,7 @@ __all__ = [
     "EncodingRecord",
     "Manifest",
     "ManifestHeader",
+    "ManifestOverview",
     "ManifestMember",
     "ManifestNotFoundError",
     "RefusedSQLError",

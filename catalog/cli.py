@@ -255,33 +255,31 @@ def cmd_manifest_list(args: argparse.Namespace) -> int:
 
 def cmd_manifest_show(args: argparse.Namespace) -> int:
     with _open(args) as cat:
-        m = cat.manifest(args.name, args.version)
+        o = cat.manifest_overview(args.name, args.version, first=args.members)
+    m = o.header
     if args.json:
         json.dump({"name": m.name, "version": m.version, "where": m.where, "created_at": m.created_at.isoformat(),
-                   "description": m.description, "encoders": m.encoders, "num_members": len(m.members),
+                   "description": m.description, "encoders": m.encoders, "num_members": m.num_members,
                    "num_excluded": m.num_excluded,
                    "members": [{"key": x.key, "caption": x.caption, "split": x.split, "meta": x.meta,
-                                "encodings": x.encodings} for x in m.members[: args.members]]},
+                                "encodings": x.encodings} for x in o.first]},
                   sys.stdout, indent=1)
         print()
         return 0
-    splits: dict[str, int] = {}
-    for x in m.members:
-        splits[x.split] = splits.get(x.split, 0) + 1
     print(f"manifest {m.id}  created {m.created_at:%Y-%m-%d %H:%M:%S} UTC")
     print(f"  where       {m.where}")
     if m.description:
         print(f"  description {m.description}")
-    print(f"  members     {len(m.members)}  ({', '.join(f'{k}: {v}' for k, v in sorted(splits.items()))})")
+    print(f"  members     {m.num_members}  ({', '.join(f'{k}: {v}' for k, v in sorted(o.splits.items()))})")
     print(f"  excluded    {m.num_excluded} (matched, but lacked an encoding)")
     for kind, fp in m.encoders.items():
-        print(f"  encoder     {kind}: {fp}  ({len(m.shard_uris(kind))} shards)")
+        print(f"  encoder     {kind}: {fp}  ({o.shards.get(kind, 0)} shards)")
     if args.members:
         print()
         kinds = list(m.encoders)
         print_table(["key", "split", "caption", *kinds],
                     [(x.key, x.split, x.caption, *(x.encodings[k][0] + "#" + x.encodings[k][1] for k in kinds))
-                     for x in m.members[: args.members]])
+                     for x in o.first])
     return 0
 
 

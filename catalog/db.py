@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from .columnar import ColumnarBatch
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
-from .manifest import Manifest, ManifestHeader, ManifestMember
+from .manifest import Manifest, ManifestHeader, ManifestMember, ManifestOverview
 from .owner import Owner, current_owner, heartbeat_timeout_s, is_abandoned
 from .paths import default_catalog_path
 from .records import Batch
@@ -565,6 +565,23 @@ class Catalog:
         with self._connection() as con:
             return self._read_manifest_header(con, name, version)
 
+    def manifest_overview(self, name: str, version: int | None = None, first: int = 0) -> ManifestOverview:
+        """A manifest's counts and its first `first` members by key, without loading the rest."""
+        name, version = _split_manifest_id(name, version)
+        with self._connection() as con:
+            head = self._read_manifest_header(con, name, version)
+            at = [head.name, head.version]
+            splits = dict(con.execute(q("manifest_split_counts"), at).fetchall())
+            shards = dict(con.execute(q("manifest_shard_counts"), at).fetchall())
+            members: list[ManifestMember] = []
+            if first > 0:
+                con.execute(q("manifest_first_keys"), [*at, first])
+                try:
+                    members = self._read_manifest(con, head.name, head.version, first_only=True).members
+                finally:
+                    con.execute("DROP TABLE IF EXISTS manifest_first")
+        return ManifestOverview(head, splits, shards, members)
+
     def manifest_latent_hashes(self, name: str, version: int | None = None, batch_rows: int = 65_536
                                ) -> Iterator[tuple[list[str], Any, Any]]:
         """A manifest's members in batches of (shard names, each row's index into them, each row's
@@ -601,13 +618,16 @@ class Catalog:
                               encoders=json.loads(encoders), num_members=num_members, description=description,
                               num_excluded=num_excluded)
 
-    def _read_manifest(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> Manifest:
+    def _read_manifest(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None,
+                       first_only: bool = False) -> Manifest:
+        """The manifest with its members; `first_only`: only those in the temp table manifest_first."""
         head = self._read_manifest_header(con, name, version)
         version, predicate, description, encoders, num_excluded, created_at = (
             head.version, head.where, head.description, head.encoders, head.num_excluded, head.created_at)
-        mt = con.sql(q("manifest_member_rows"), params=[name, version]).to_arrow_table()
+        which = "manifest_first_" if first_only else "manifest_"
+        mt = con.sql(q(which + "member_rows"), params=[name, version]).to_arrow_table()
         keys, captions, splits, metas = (c.to_pylist() for c in mt.columns)
-        et = con.sql(q("manifest_encoding_rows"), params=[name, version]).to_arrow_table()
+        et = con.sql(q(which + "encoding_rows"), params=[name, version]).to_arrow_table()
         ekeys, ekinds, euris, emembers = (c.to_pylist() for c in et.columns)
         kinds = sorted(encoders)
         k = len(kinds)

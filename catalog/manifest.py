@@ -63,6 +63,17 @@ class ManifestHeader:
         return f"{self.name}@v{self.version}"
 
 
+@dataclass
+class ManifestOverview:
+    """What `lumina manifest show` prints, counted in SQL: the header, members per split, shards
+    per encoding kind, and the first members by key (as many as asked)."""
+
+    header: ManifestHeader
+    splits: dict[str, int]
+    shards: dict[str, int]
+    first: list[ManifestMember]
+
+
 def load_manifest_header(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
                          busy_timeout_s: float | None = None) -> ManifestHeader:
     """One manifest's header (the latest version by default), read-only."""

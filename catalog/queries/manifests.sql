@@ -112,6 +112,27 @@ SELECT key, kind, shard_uri, member
 FROM manifest_encodings WHERE manifest = ? AND version = ?
 ORDER BY key, kind;
 
+-- name: manifest_first_member_rows
+SELECT key, caption, split, CAST(meta AS VARCHAR)
+FROM manifest_members WHERE manifest = ? AND version = ? AND key IN (SELECT key FROM manifest_first)
+ORDER BY key;
+
+-- name: manifest_first_encoding_rows
+SELECT key, kind, shard_uri, member
+FROM manifest_encodings WHERE manifest = ? AND version = ? AND key IN (SELECT key FROM manifest_first)
+ORDER BY key, kind;
+
+-- name: manifest_split_counts
+SELECT split, count(*) FROM manifest_members WHERE manifest = ? AND version = ? GROUP BY split ORDER BY split;
+
+-- name: manifest_shard_counts
+SELECT kind, count(DISTINCT shard_uri) FROM manifest_encodings WHERE manifest = ? AND version = ? GROUP BY kind;
+
+-- name: manifest_first_keys
+-- The first members by key, for a listing: the rows of _read_manifest are then read for these only.
+CREATE OR REPLACE TEMP TABLE manifest_first AS
+SELECT key FROM manifest_members WHERE manifest = ? AND version = ? ORDER BY key LIMIT ?;
+
 -- name: manifest_latent_hashes
 -- Per member: the shard of its latent and 64 bits of its key's MD5 (what a streaming loader indexes).
 SELECT shard_uri, md5_number_lower(key) AS key_hash

@@ -155,6 +155,30 @@ def test_manifest_create_list_show(catalog_copy, capsys):
     assert shown["num_members"] == 12 and len(shown["members"]) == 2
 
 
+def test_manifest_show_counts_in_sql_and_lists_the_first_members(catalog_copy, capsys, monkeypatch):
+    """It loaded every member as a Python object to count splits and shards."""
+    from catalog import Catalog
+
+    c = str(catalog_copy)
+    with Catalog.open(c) as cat:
+        cat.register_batches([make_batch(7, n=8)], "run-base")  # its 8th sample is an accepted holdout one
+        full = cat.create_manifest("both", "modality = 'image'")
+    real = Catalog._read_manifest
+    monkeypatch.setattr(Catalog, "_read_manifest", lambda self, con, name, version, first_only=False:
+                        real(self, con, name, version, first_only) if first_only else pytest.fail("every member loaded"))
+    rc, out, err = run(capsys, "manifest", "show", "both", "--members", "3", "--catalog", c)
+    assert rc == 0, err
+    splits = {s: sum(x.split == s for x in full.members) for s in ("holdout", "train")}
+    assert f"members     {len(full)}  (holdout: {splits['holdout']}, train: {splits['train']})" in out
+    assert f"latent: {VAE_A}  ({len(full.shard_uris('latent'))} shards)" in out
+    listed = [line.split()[0] for line in out.splitlines()[-4:-1]]
+    assert listed == [x.key for x in full.members[:3]]
+    rc, out, _ = run(capsys, "manifest", "show", "both", "--json", "--members", "2", "--catalog", c)
+    shown = json.loads(out)
+    assert shown["members"] == [{"key": x.key, "caption": x.caption, "split": x.split, "meta": x.meta,
+                                 "encodings": {k: list(v) for k, v in x.encodings.items()}} for x in full.members[:2]]
+
+
 def test_manifest_create_mixed_encoders_is_a_one_line_error(catalog_copy, capsys):
     from catalog import Catalog
 
