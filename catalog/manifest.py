@@ -84,9 +84,16 @@ def load_manifest_header(catalog_path: str | os.PathLike | None, name: str, vers
 
 
 def load_manifest(catalog_path: str | os.PathLike | None, name: str, version: int | None = None,
-                  busy_timeout_s: float | None = None) -> Manifest:
-    """Open the catalog read-only, read one manifest (the latest version by default), close it."""
+                  busy_timeout_s: float | None = None, first: int | None = None) -> Manifest:
+    """Open the catalog read-only, read one manifest (the latest version by default), close it.
+    `first`: only its first members by key (keys are content hashes: an unbiased subset), so a
+    large selection is not loaded whole; the returned manifest then holds only those."""
     from .db import Catalog
 
     with Catalog.open(catalog_path, read_only=True, busy_timeout_s=busy_timeout_s) as cat:
-        return cat.manifest(name, version)
+        if first is None:
+            return cat.manifest(name, version)
+        o = cat.manifest_overview(name, version, first=first)
+    h = o.header
+    return Manifest(name=h.name, version=h.version, where=h.where, created_at=h.created_at, encoders=h.encoders,
+                    members=o.first, description=h.description, num_excluded=h.num_excluded)

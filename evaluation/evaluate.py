@@ -46,6 +46,7 @@ class EvalConfig:
     vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     batch_size: int = 100  # samples per model call
+    max_heldout: int | None = 4096  # held-out members read: the first N by key, an unbiased subset (none: all of them)
     seed: int = 0  # initial noise
 
 
@@ -143,11 +144,15 @@ def check_same_encoders(manifest, ckpt: Path) -> None:
 
 
 def evaluate(cfg: EvalConfig) -> EvalResult:
-    from catalog import load_manifest
+    from catalog import load_manifest, load_manifest_header
     from evaluation.context import EvalContext
 
     # the manifest first: a wrong name or an empty selection fails before the model loads
-    manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version)
+    if cfg.max_heldout is not None and cfg.max_heldout < 1:
+        raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {cfg.max_heldout}")
+    manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version, first=cfg.max_heldout)
+    if cfg.max_heldout is not None and (total := load_manifest_header(cfg.catalog, manifest.name, manifest.version).num_members) > len(manifest):
+        log.info("evaluating on %d of the %d members of %s (--max-heldout)", len(manifest), total, manifest.id)
     check_same_encoders(manifest, Path(cfg.checkpoint))
     examples = load_examples(manifest)
     if not examples:

@@ -390,6 +390,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     out = asdict(result)
     # the metrics depend on these: printed so two evaluations of one checkpoint can be told apart
     # (the image demo evaluates at cfg_scale 6, `lumina evaluate` and `lumina sample` default to 4)
-    out["sampling"] = {k: getattr(cfg, k) for k in ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed")}
+    out["sampling"] = {k: getattr(cfg, k) for k in ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed",
+                                                     "max_heldout")}
     out.update(run_id=rid, checkpoint_id=ckpt_id)
     return out

@@ -43,7 +43,8 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
     evaluated = json.loads(_run("evaluate", "--home", home, "--manifest", "mine-holdout", "--checkpoint", trained["checkpoint_id"],
                                 "--samples-per-class", "1", "--steps", "2", "--json", cwd=tmp_path))
     assert Path(evaluated["renders"]["grid"]).exists()
-    assert evaluated["sampling"] == {"steps": 2, "solver": "euler", "cfg_scale": 4.0, "shift": 1.0, "samples_per_class": 1, "seed": 0}
+    assert evaluated["sampling"] == {"steps": 2, "solver": "euler", "cfg_scale": 4.0, "shift": 1.0, "samples_per_class": 1, "seed": 0,
+                                     "max_heldout": 4096}
     out = tmp_path / "three.png"
     _run("sample", "--home", home, "--checkpoint", trained["checkpoint_id"], "--prompt", "a handwritten digit 3", "--size", "32x48",
          "--steps", "2", "--cfg", "4", "--seed", "1", "--out", str(out), cwd=tmp_path)
