@@ -142,13 +142,17 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         # numbers out of range would fail deep in the loop (log_every 0) or do something else than
         # asked (checkpoint_every -1 checkpointed every step)
-        for name, low, why in (("steps", 0, ""), ("batch_size", 1, ""), ("log_every", 1, ""),
+        for name, low, why in (("steps", 1, " (a run of 0 steps registered its random weights as a checkpoint)"),
+                               ("batch_size", 1, ""), ("log_every", 1, ""),
                                ("shuffle_buffer", 1, " (1: each shard's samples in file order)"),
                                ("checkpoint_every", 0, " (0: only the final checkpoint)"),
                                ("keep_last", 0, " (0: keep every checkpoint)"), ("warmup_steps", 0, ""),
                                ("loader_workers", 0, ""), ("workers", 1, ""), ("max_nonfinite_steps", 0, "")):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be at least {low}{why}; got {getattr(self, name)}")
+        if self.resume and self.init_from:  # resume loaded its own weights over init_from's without a word
+            raise ValueError("--resume and --init-from exclude each other: --resume continues a run with its own weights, "
+                             "optimizer and data position; --init-from starts a new run from a checkpoint's weights")
         if self.tokens_per_batch is not None and self.tokens_per_batch < 1:
             raise ValueError(f"tokens_per_batch must be at least 1 (or unset: batch_size samples); got {self.tokens_per_batch}")
         if self.bucket_ratio is not None and self.bucket_ratio <= 1:
@@ -407,12 +411,18 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
     stop_code = 0  # agreed by all ranks after every step: 0 go on, 1 out of time, else the signal's number
-    skipped, nonfinite_run = 0, 0
+    skipped, nonfinite_run, over_budget_said = 0, 0, False
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
     try:
         while step < cfg.steps and not stop_code:
             t0 = time.time()
             item = next(loader)
+            if rank == 0 and not over_budget_said and cfg.tokens_per_batch and item["tokens"] > cfg.tokens_per_batch:
+                # a batch over budget holds one sample longer than it (the batcher never splits one)
+                log.warning("a sample of %d tokens is longer than --tokens-per-batch %d: such samples train one per batch, "
+                            "each over the budget; raise --tokens-per-batch to at least the longest sample's tokens "
+                            "(said once)", item["tokens"], cfg.tokens_per_batch)
+                over_budget_said = True
             position = Position(item["position"].epoch, item["position"].index + 1)
             x1, x0, t, kwargs = make_inputs(item, null, fm, cfg, step)
             if rank == 0:

@@ -283,10 +283,27 @@ def test_an_unknown_precision_parallel_or_launcher_is_refused(name, value):
     ("checkpoint_every", -1, "checkpoint_every must be at least 0"), ("batch_size", 0, "batch_size must be at least 1"),
     ("tokens_per_batch", 0, "tokens_per_batch must be at least 1"), ("bucket_ratio", 1.0, "bucket_ratio must be greater than 1"),
     ("caption_dropout", 1.5, "caption_dropout must lie in"), ("lr", 0.0, "lr and grad_clip must be positive"),
-    ("grad_clip", 0.0, "lr and grad_clip must be positive")])
+    ("grad_clip", 0.0, "lr and grad_clip must be positive"), ("steps", 0, "steps must be at least 1")])
 def test_numbers_out_of_range_are_refused_with_what_is_allowed(name, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{name: value})
+
+
+@pytest.mark.parametrize("budget, warned", [(8, True), (72 * 8, False)])
+def test_a_token_budget_below_one_sample_says_so(tiny_home, tmp_path, caplog, budget, warned):
+    """--tokens-per-batch 8 under 72-token samples (64 patches, 8 [EOL]) trained batches of one over budget without a word."""
+    with caplog.at_level("WARNING", logger="training.trainer"):
+        train(tiny_cfg(tiny_home, tmp_path, steps=2, tokens_per_batch=budget))
+    said = f"a sample of 72 tokens is longer than --tokens-per-batch {budget}: such samples train one per batch"
+    assert (said in caplog.text) == warned, caplog.text
+    assert caplog.text.count("is longer than --tokens-per-batch") == int(warned)
+
+
+def test_resume_and_init_from_together_are_refused():
+    """--resume loaded the run's own weights over --init-from's, after saying it used --init-from."""
+    with pytest.raises(ValueError, match="--resume and --init-from exclude each other"):
+        TrainConfig(resume=True, init_from="ckpt-0123")
+    TrainConfig(resume=True), TrainConfig(init_from="ckpt-0123")  # each alone is fine
 
 
 def test_lumina_train_with_a_number_out_of_range_says_so_in_one_line(tmp_path):
