@@ -47,6 +47,13 @@ class EvalConfig:
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     batch_size: int = 100  # samples per model call
     max_heldout: int | None = 4096  # held-out members read: the first N by key, an unbiased subset (none: all of them)
+
+    def __post_init__(self) -> None:
+        for name in ("samples_per_class", "grid_size", "steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
+        if self.max_heldout is not None and self.max_heldout < 1:
+            raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {self.max_heldout}")
     seed: int = 0  # initial noise
 
 
@@ -148,8 +155,6 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     from evaluation.context import EvalContext
 
     # the manifest first: a wrong name or an empty selection fails before the model loads
-    if cfg.max_heldout is not None and cfg.max_heldout < 1:
-        raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {cfg.max_heldout}")
     manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version, first=cfg.max_heldout)
     if cfg.max_heldout is not None and (total := load_manifest_header(cfg.catalog, manifest.name, manifest.version).num_members) > len(manifest):
         log.info("evaluating on %d of the %d members of %s (--max-heldout)", len(manifest), total, manifest.id)

@@ -55,6 +55,12 @@ class SampleConfig:
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
     seed: int = 0  # initial noise
 
+    def __post_init__(self) -> None:
+        # --num 0 ended in a reshape traceback; --steps 0 wrote the initial noise as a sample
+        for name in ("num", "steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be at least 1; got {getattr(self, name)}")
+
 
 def training_info(ckpt: Path) -> dict:
     """The checkpoint's training.json: which encoders made its data (a converted release has none)."""

@@ -130,7 +130,7 @@ def _sample(argv: list[str]) -> int:
     p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
                    help=f"classifier-free guidance scale (default: {SampleConfig.cfg}, as lumina evaluate's)")
     p.add_argument("--text", dest="prompt", help="same as --prompt (speech)")
-    p.add_argument("--views", dest="frames", type=int, help="multi-view: the number of views (same as --frames)")
+    p.add_argument("--views", dest="frames", type=int, metavar="N", help="multi-view: the number of views (same as --frames)")
     a = p.parse_args(argv)
     cfg = config_from_args(SampleConfig, a)
     if not cfg.checkpoint or not cfg.prompt:

@@ -333,7 +333,15 @@ def _publish_curve(result) -> None:
 def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
     """A checkpoint folder, or a catalog checkpoint id (``ckpt-...``) -> the folder."""
     if Path(checkpoint).is_dir():
-        return str(Path(checkpoint).resolve())
+        folder = Path(checkpoint).resolve()
+        if not (folder / "config.json").is_file():  # each reader failed on a file of its own, or blamed a release
+            inside = sorted(p.name for p in folder.glob("checkpoint-*") if (p / "config.json").is_file())
+            if inside:
+                raise FileNotFoundError(f"{checkpoint} is a run folder, not a checkpoint: give one of its checkpoints, "
+                                        f"{', '.join(inside)} (the newest: {folder / inside[-1]})")
+            raise FileNotFoundError(f"{checkpoint} is not a checkpoint folder: it has no config.json (a checkpoint-N "
+                                    "folder of a run, or a model saved with save_pretrained)")
+        return str(folder)
     if checkpoint.startswith("ckpt-"):
         from catalog import Catalog
 

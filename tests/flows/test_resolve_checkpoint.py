@@ -83,3 +83,46 @@ def test_speech_sampling_reads_durations_from_the_catalog_given_and_says_when_it
                            tmp_path, [80, 1, 1, 10])
     assert asked == ["/moved/catalog.duckdb"] and "could not be read" in caplog.text
     assert shape[-1] == durations.DurationModel(*durations.DEFAULT).frames(durations.count_phones("seven"))
+
+
+def test_a_run_folder_given_as_a_checkpoint_names_its_checkpoints(tmp_path):
+    """--init-from, evaluate and sample given runs/<id> failed on a missing config.json or
+    training.json (sample even called it "a converted release?")."""
+    from flows.steps import resolve_checkpoint
+
+    run = tmp_path / "runs" / "r1"
+    for step in (8, 12):
+        (run / f"checkpoint-{step:07d}").mkdir(parents=True)
+        (run / f"checkpoint-{step:07d}" / "config.json").write_text("{}")
+    (run / "metrics.csv").write_text("step\n")
+    with pytest.raises(FileNotFoundError) as e:
+        resolve_checkpoint(tmp_path / "catalog.duckdb", str(run))
+    assert str(e.value) == (f"{run} is a run folder, not a checkpoint: give one of its checkpoints, checkpoint-0000008, "
+                            f"checkpoint-0000012 (the newest: {run / 'checkpoint-0000012'})")
+    with pytest.raises(FileNotFoundError, match="is not a checkpoint folder: it has no config.json"):
+        resolve_checkpoint(tmp_path / "catalog.duckdb", str(tmp_path))
+    assert resolve_checkpoint(tmp_path / "catalog.duckdb", str(run / "checkpoint-0000008")) == str(run / "checkpoint-0000008")
+
+
+def test_lumina_sample_on_a_run_folder_or_with_num_0_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    run = tmp_path / "runs" / "r1" / "checkpoint-0000004"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    repo = Path(__file__).resolve().parents[2]
+    for args, said in ((["--checkpoint", str(run.parent)], "is a run folder, not a checkpoint"),
+                       (["--checkpoint", str(run), "--num", "0"], "--num must be at least 1; got 0"),
+                       (["--checkpoint", str(run), "--steps", "0"], "--steps must be at least 1; got 0")):
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", "sample", "--home", str(tmp_path), "--prompt", "a 3", *args],
+                              capture_output=True, text=True, timeout=120, cwd=repo)
+        assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and said in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["samples_per_class", "grid_size", "steps", "batch_size", "max_heldout"])
+def test_evaluation_numbers_below_one_are_refused(name):
+    from evaluation.evaluate import EvalConfig
+
+    with pytest.raises(ValueError, match=f"--{name.replace('_', '-')} must be at least 1"):
+        EvalConfig(**{name: 0})
