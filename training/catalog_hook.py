@@ -17,7 +17,18 @@ def content_digest(path: str) -> dict[str, str]:
         return {}
     data = info.read_bytes()
     model = json.loads(data).get("train_config", {}).get("model")
-    return {"content_sha256": hashlib.sha256(data).hexdigest(), **({"model": model} if model else {})}
+    return {"content_sha256": hashlib.sha256(data).hexdigest(), **({"model": model} if model else {}),
+            **architecture(path)}
+
+
+def architecture(path: str) -> dict[str, dict]:
+    """The size of the model saved (config.json): a preset's name alone hid --model-overrides, and
+    an --init-from run's model is the checkpoint's, whatever the preset."""
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return {}
+    saved = json.loads(cfg.read_text())
+    return {"architecture": {k: saved[k] for k in ("dim", "n_layers", "n_heads", "patch_size", "in_channels") if k in saved}}
 
 
 @dataclass

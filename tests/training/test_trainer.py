@@ -241,10 +241,13 @@ def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, ckpts = cat.sql("SELECT step FROM checkpoints ORDER BY step")
         _, undigested = cat.sql("SELECT count(*) FROM checkpoints WHERE config->>'content_sha256' IS NULL")
+        # the size trained, not just the preset's name (flag-dit-tiny is dim 128; --model-overrides made it 32)
+        _, sizes = cat.sql("SELECT DISTINCT config->'architecture'->>'dim', config->'architecture'->>'n_layers' FROM checkpoints")
         _, curve = cat.sql("SELECT m.step, c.step FROM metrics m JOIN checkpoints c USING (checkpoint_id) "
                            "WHERE m.name = 'train_fm_loss' ORDER BY m.step")
     assert [r[0] for r in ckpts] == [2, 4, 6]
     assert undigested == [(0,)]  # what tells a folder's weights from others written there later
+    assert sizes == [(str(TINY["dim"]), str(TINY["n_layers"]))]
     assert curve == [(2, 2), (4, 4), (6, 6)]  # each window's metrics hang off the checkpoint written after it
 
 
