@@ -484,8 +484,12 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             local = stop_request.signum or (stop_file_signal(out_dir) if rank == 0 else 0) or (1 if out_of_time() else 0)
             stop_code = int(all_max(torch.tensor(local, device=device)).item())
             if stop_code > 1 and rank == 0 and step < cfg.steps:
-                log.warning("stop requested (%s, or a STOP file saying so): stopping after step %d with a checkpoint "
-                            "(a second signal stops at once)", _signal_name(stop_code), step)
+                # the run ends as that signal would (exit code, messages); say where the request came from
+                how = (f"{_signal_name(stop_code)} received" if stop_request.signum
+                       else f"{out_dir / STOP_FILE}, standing for {_signal_name(stop_code)}" if stop_file_signal(out_dir)
+                       else f"{_signal_name(stop_code)} on another rank")
+                log.warning("stop requested (%s): stopping after step %d with a checkpoint (a second signal stops at once)",
+                            how, step)
         bar.close()
         seconds = time.time() - start
         if window_rows:  # stopped inside a log window

@@ -250,6 +250,8 @@ def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_
     with caplog.at_level(logging.WARNING, logger="training.trainer"):
         r = train(tiny_cfg(tiny_home, tmp_path, steps=6))
     assert any("STOP is there already" in m for m in caplog.messages)  # a leftover file would surprise otherwise
+    # it says where the request came from (it read as a signal the run never received)
+    assert f"stop requested ({tmp_path / STOP_FILE}, standing for SIGINT): stopping after step 1" in caplog.text
     assert (r.stopped_by, r.steps, Path(r.checkpoint).name) == ("SIGINT", 1, "checkpoint-0000001")
     assert not (tmp_path / STOP_FILE).exists()
     resumed = train(tiny_cfg(tiny_home, tmp_path, steps=3, resume=True))
