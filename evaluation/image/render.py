@@ -17,9 +17,11 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
 
 
 def save_grid(images: list[np.ndarray], captions: list[str], path: Path, cols: int = 4, upscale: int = 4) -> tuple[Path, Path]:
-    """images: [H, W, 3] uint8 each. Writes the grid PNG and a caption list beside it."""
+    """images: [H, W, 3] uint8 each; at most `cols` columns, as few as fill the same number of rows
+    (5 images: 3 + 2, not 4 + 1 beside three empty cells). Writes the grid PNG and a caption list beside it."""
     h, w = max(t.shape[0] for t in images), max(t.shape[1] for t in images)
     rows = (len(images) + cols - 1) // cols
+    cols = (len(images) + rows - 1) // rows
     canvas = np.zeros((rows * (h + 2), cols * (w + 2), 3), np.uint8)
     for i, t in enumerate(images):
         r, c = divmod(i, cols)

@@ -28,9 +28,11 @@ def test_grid_has_one_tile_per_sample(tmp_path):
     lat[1] = 1.0
     png, txt = save_grid([to_uint8(x.numpy())[0] for x in lat], [f"c{i}" for i in range(6)], tmp_path / "g.png", cols=4, upscale=1)
     img = np.asarray(Image.open(png))
-    assert img.shape == (2 * 10, 4 * 10, 3)
+    assert img.shape == (2 * 10, 3 * 10, 3)  # two rows either way: 3 + 3, not 4 + 2 beside two empty cells
     assert img[1:9, 11:19].min() == 255 and img[1:9, 1:9].max() == 128  # tile 1 white, tile 0 mid-grey
-    assert txt.read_text().splitlines()[5] == "1,1: c5"
+    assert txt.read_text().splitlines()[5] == "1,2: c5"
+    png, _ = save_grid([to_uint8(x.numpy())[0] for x in torch.zeros(8, 3, 1, 8, 8)], ["c"] * 8, tmp_path / "h.png", cols=4, upscale=1)
+    assert np.asarray(Image.open(png)).shape == (2 * 10, 4 * 10, 3)
 
 
 def test_grid_takes_samples_of_different_sizes(tmp_path):
