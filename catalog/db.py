@@ -609,7 +609,14 @@ class Catalog:
         if version is None:
             version = con.execute(q("manifest_latest_version"), [name]).fetchall()[0][0]
             if version is None:
-                raise ManifestNotFoundError(f"no manifest named {name!r} in {self.path}")
+                import difflib
+
+                names = [r[0] for r in con.execute("SELECT DISTINCT name FROM manifests ORDER BY name").fetchall()]
+                near = difflib.get_close_matches(name, names, n=3)
+                hint = (f": did you mean {' or '.join(map(repr, near))}?" if near
+                        else f" (it has {', '.join(names[:10])}{', ...' if len(names) > 10 else ''})" if names
+                        else " (it has none: lumina catalog manifest create)")
+                raise ManifestNotFoundError(f"no manifest named {name!r} in {self.path}{hint}")
         head = _first(con.execute(q("manifest_header"), [name, version]))
         if head is None:
             raise ManifestNotFoundError(f"manifest {name!r} has no version {version} in {self.path}")

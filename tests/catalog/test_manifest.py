@@ -142,8 +142,12 @@ def test_a_subquery_inside_the_predicate_still_selects_only_accepted_samples(cat
 
 
 def test_missing_manifest_and_bad_names(base_catalog, tmp_path):
-    with pytest.raises(ManifestNotFoundError, match="no manifest named"):
+    with pytest.raises(ManifestNotFoundError, match=r"no manifest named 'nope' in .* \(it has images\)$"):
         load_manifest(base_catalog, "nope")
+    with pytest.raises(ManifestNotFoundError, match=r"no manifest named 'imgaes' in .*: did you mean 'images'\?$"):
+        load_manifest(base_catalog, "imgaes")
+    with pytest.raises(ManifestNotFoundError, match=r"no manifest named 'images' in .* \(it has none: lumina catalog manifest create\)"):
+        load_manifest(Catalog.open(tmp_path / "empty.duckdb").path, "images")
     with pytest.raises(ManifestNotFoundError, match="no version 7"):
         load_manifest(base_catalog, "images", 7)
     cat = Catalog.open(tmp_path / "c.duckdb")
