@@ -57,6 +57,18 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _PlainLog(**kw):
+    """matplotlib's choice of which log ticks to label, written as plain numbers: a loss between
+    1.05 and 1.12 was labelled 1.08x10^0."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLog(LogFormatter):
+        def __call__(self, x, pos=None):
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    return PlainLog(**kw)
+
+
 def plot_curve(csv_path: Path, png: Path) -> Path | None:
     rows = _read(csv_path)
     if not rows:
@@ -74,9 +86,11 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
         smooth = [sum(float(r["loss"]) for r in rows[max(0, i - k + 1): i + 1]) / len(rows[max(0, i - k + 1): i + 1]) for i in range(len(rows))]
         a.plot(steps, smooth, lw=1.5, label=f"mean of {k}")
     a.set(xlabel="step", ylabel="flow-matching loss", yscale="log", title="training loss")
+    for ticks, fmt in ((a.yaxis.set_major_formatter, _PlainLog()), (a.yaxis.set_minor_formatter, _PlainLog(labelOnlyBase=False))):
+        ticks(fmt)
     a.legend()
     b.plot(steps, [float(r["lr"]) for r in rows], color="tab:green")
-    b.set(xlabel="step", ylabel="learning rate", title=f"lr; grad norm (right)")
+    b.set(xlabel="step", ylabel="learning rate", title="lr; grad norm (right)")
     b2 = b.twinx()
     b2.plot(steps, [float(r["grad_norm"]) for r in rows], color="tab:red", lw=0.6, alpha=0.6)
     fig.tight_layout()

@@ -20,3 +20,16 @@ def test_a_short_run_has_no_mean_of_one_over_its_steps(tmp_path, monkeypatch):
     """Under 100 steps the "mean of 1" line was the step line again, drawn over it."""
     assert legend_of(tmp_path, monkeypatch, 60) == ["step"]
     assert legend_of(tmp_path, monkeypatch, 500) == ["step", "mean of 10"]
+
+
+def test_a_narrow_loss_range_is_labelled_in_plain_numbers(tmp_path, monkeypatch):
+    """A loss between 1.04 and 1.14 on the log axis was labelled 1.08x10^0 and the like."""
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(",".join(FIELDS) + "\n" + "".join(f"{i + 1},{1.14 - i / 1000},1.0,0.001,10,0.0,8,{i}\n" for i in range(100)))
+    seen = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: (fig.canvas.draw(), seen.append(fig)))
+    plot_curve(csv_path, tmp_path / "c.png")
+    axis = seen[0].axes[0]
+    labels = [t.get_text() for t in axis.get_yticklabels(minor=True) + axis.get_yticklabels() if t.get_text()]
+    assert labels and all(float(x) == float(x) and "10" not in x[1:] for x in labels), labels
+    assert "1.1" in labels, labels
