@@ -40,6 +40,12 @@ def wrap_model(model: torch.nn.Module, world: int, parallel: str, device: torch.
     if parallel == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+        import warnings
+
+        # FSDP2 warns on every forward that the model's output is a view (unpatchify reshapes): an
+        # in-place op on it would skip a hook, but the flow-matching loss reads it out of place
+        warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module \(FSDPFlagDiT\) returned a view tensor",
+                                category=UserWarning)
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
         for block in model.get_fsdp_wrap_module_list():
             fully_shard(block, mp_policy=mp)
