@@ -5,6 +5,8 @@ Functions over a ``Catalog`` (one short transaction each):
 * ``index_signatures`` / ``diff_listing`` / ``commit_listing``: what a source held at the last
   refresh (path, size, mtime, content hash, first and last seen), which entries are new, changed
   or gone now, and the new listing recorded (gone entries marked ``removed`` with the time).
+* ``samples_gone_from_source``: samples of the source whose input is gone, whether or not a
+  refresh ever listed it (what `lumina curate` took in before the first refresh).
 * ``retire`` / ``revive``: a sample whose input left the source becomes ``removed``, one replaced
   by a changed input ``superseded``; never deleted, each change recorded in sample_status_changes.
 * ``declare_live_manifest`` / ``update_live_manifests``: a live manifest is a stored selection;
@@ -93,6 +95,23 @@ def diff_listing(cat: Catalog, source: str, modality: str, listing: pa.Table) ->
         finally:
             con.unregister("listing")
     return ListingDiff(changed, removed)
+
+
+def samples_gone_from_source(cat: Catalog, source: str, modality: str, prefixes: Sequence[str], patterns: Sequence[str],
+                             present_uris: Iterable[str]) -> list[str]:
+    """source_uri of the source's samples (not retired) whose input is gone: the index only knows
+    what refreshes listed, so without this a file curated by `lumina curate` and deleted before the
+    first refresh stayed accepted forever. A sample is the source's when its origin starts with one
+    of ``prefixes``, fully matches one of the regular expressions ``patterns``, or a curate or
+    refresh run recorded with this source registered it last."""
+    present = pa.table({"uri": pa.array(sorted(set(present_uris)), pa.string())})
+    with cat._connection() as con:
+        con.register("present", present)
+        try:
+            rows = con.execute(q("samples_gone_from_source"), [source, modality, list(prefixes), list(patterns)]).fetchall()
+        finally:
+            con.unregister("present")
+    return [r[0] for r in rows]
 
 
 def commit_listing(cat: Catalog, source: str, modality: str, listing: pa.Table, run_id: str | None) -> None:

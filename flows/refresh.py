@@ -81,10 +81,11 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
     """Bring the catalog up to date with ``source`` (see the module docstring)."""
     from catalog import Catalog
     from catalog.source_index import (commit_listing, declare_live_manifest, diff_listing, index_signatures, revive,
-                                      retire, update_live_manifests)
+                                      retire, samples_gone_from_source, update_live_manifests)
     from flows.steps import catalog_run, register
     from preprocess.encode import EncodeConfig, encode
-    from preprocess.refresh import curate_inputs, plan_refresh, source_identity
+    from preprocess.modality import get_plugin
+    from preprocess.refresh import curate_inputs, plan_refresh, source_identity, source_scope
 
     cfg, encode_cfg, hooks = cfg or CurateConfig(), encode_cfg or EncodeConfig(), hooks or RefreshHooks()
     ws = Workspace.at(home)
@@ -104,7 +105,10 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
             declare_live_manifest(cat, m)
     known = index_signatures(cat, src, cfg.modality)
     hooks.progress(0.05, "listing and hashing the source")
-    plan = plan_refresh(spec, cfg, known, lambda listing: diff_listing(cat, src, cfg.modality, listing))
+    modality = get_plugin(cfg.modality).modality.value
+    prefixes, patterns = source_scope(spec)
+    plan = plan_refresh(spec, cfg, known, lambda listing: diff_listing(cat, src, cfg.modality, listing),
+                        lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present))
     lap("scan")
     result = RefreshResult(src, plan.modality, plan.empty, plan=plan.counts)
     if plan.empty:

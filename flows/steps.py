@@ -121,13 +121,16 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
     """Curate a source and register every input (accepted, rejected, quarantined)."""
     from preprocess.curate import curate
     from preprocess.modality import get_plugin
+    from preprocess.refresh import source_identity
     from preprocess.sources import detect_kind
 
     # a mistyped modality, option or source fails here, before a catalog (or a failed run) exists
     get_plugin(cfg.modality).options(cfg.options)
     detect_kind(source)
     ws = Workspace.at(home)
-    with catalog_run(ws, "curate", {"source": source, **asdict(cfg)}, run_id) as rid:
+    # the source as a refresh names it (absolute, as the samples' source_uri): a later refresh of
+    # it knows which samples a curate of it took in
+    with catalog_run(ws, "curate", {"source": source_identity(source), **asdict(cfg)}, run_id) as rid:
         result = curate(source, ws.home, cfg, backend)
         registered = register(ws, result.batch_paths, rid)
     return {"run_id": rid, "modality": result.modality, "counts": result.counts, "reasons": result.reasons,

@@ -25,7 +25,8 @@ from preprocess.curate import (AnalyseStage, CurateConfig, WriteShardStage, left
                                mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
-from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, detect_kind, list_entries, with_row_captions
+from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
+                               with_row_captions)
 
 _HASH_CHUNK = 1 << 20
 
@@ -55,11 +56,62 @@ class IncrementalCuration:
     reasons: dict[str, int]
 
 
-def source_identity(spec: SourceSpec) -> str:
-    """How the index names a source: the resolved folder or listing, a tar glob as given."""
-    if "*" in spec.uri or "?" in spec.uri or "[" in spec.uri:
-        return os.path.expanduser(spec.uri)
-    return str(Path(spec.uri).expanduser().resolve())
+def _is_glob(uri: str) -> bool:
+    return "*" in uri or "?" in uri or "[" in uri
+
+
+def _resolved_glob(uri: str) -> str:
+    """A tar glob made absolute: its folders before the first wildcard resolved (as the tars'
+    uris are), the wildcard part as given."""
+    parts = Path(os.path.expanduser(uri)).parts
+    fixed = next((i for i, part in enumerate(parts) if _is_glob(part)), len(parts))
+    return str(Path(*parts[:fixed]).resolve().joinpath(*parts[fixed:])) if fixed else os.path.abspath(os.path.expanduser(uri))
+
+
+def source_identity(spec: SourceSpec | str) -> str:
+    """How the index (and a curate or refresh run's parameters) names a source: the resolved
+    folder or listing, a tar glob made absolute (the same glob typed from another folder is
+    another source)."""
+    uri = spec if isinstance(spec, str) else spec.uri
+    if _is_glob(uri):
+        return _resolved_glob(uri)
+    return str(Path(uri).expanduser().resolve())
+
+
+_REGEX_SPECIAL = set(".^$*+?{}[]\\|()")
+
+
+def _glob_regex(pattern: str) -> str:
+    """A path glob (as glob.glob reads it: * and ? stop at /) -> a regular expression."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append("\\" + ch if ch in _REGEX_SPECIAL else ch)
+        i += 1
+    return "".join(out)
+
+
+def source_scope(spec: SourceSpec) -> tuple[list[str], list[str]]:
+    """Where the source's samples come from, for samples_gone_from_source: (path prefixes, regular
+    expressions) that a sample's source_uri of this source matches. A listing's media may lie
+    anywhere: its rows are in scope, its media through the runs that curated the listing."""
+    src = source_identity(spec)
+    kind = spec.kind or detect_kind(spec.uri)
+    if kind == SourceKind.TARS:
+        tars = _glob_regex(src)
+        return [], [tars + "(#.*)?"]  # a member, or an unreadable tar itself
+    if kind == SourceKind.FOLDER:
+        return [src.rstrip("/") + "/"], []
+    return [src + "#row="], []  # a listing's or a datasets folder's rows
 
 
 def _signature(e: Entry) -> tuple[int, int | None]:
@@ -109,11 +161,15 @@ def _every_blob(entries: list[Entry], inputs: list[RawInput], leftovers: list[Le
     return out
 
 
-def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int, int | None, str]], diff_fn) -> RefreshPlan:
+def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int, int | None, str]], diff_fn,
+                 gone_fn=None) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
     ``known``: the index's name -> (size, mtime_ns, content_hash); ``diff_fn(listing)`` returns
-    the catalog's ListingDiff (catalog.source_index.diff_listing bound to a catalog)."""
+    the catalog's ListingDiff (catalog.source_index.diff_listing bound to a catalog);
+    ``gone_fn(present_uris)`` the source_uri of the source's samples whose input is not among
+    them (catalog.source_index.samples_gone_from_source bound to a catalog and the source): the
+    index knows only what refreshes listed, not what `lumina curate` took in before."""
     plugin = get_plugin(cfg.modality)
     opts = plugin.options(cfg.options)
     spec.kind = spec.kind or detect_kind(spec.uri)
@@ -140,7 +196,12 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
     touched = lost_caption | {owner[n] for n in changed if n in owner}
     todo = [item for item in inputs if item.name in touched]
     todo_leftovers = [lo for lo in leftovers if lo.entry.name in changed]
-    removed_uris = sorted({uri for _, uri, inp in diff.removed if inp is None or inp not in names_now})
+    removed_uris = {uri for _, uri, inp in diff.removed if inp is None or inp not in names_now}
+    unindexed_gone = []  # inputs the index never listed (curated before the first refresh) whose files are gone
+    if gone_fn is not None:
+        present = {row["uri"] for row in rows} | {item.uri for item in inputs} | {lo.entry.uri for lo in leftovers}
+        unindexed_gone = sorted(set(gone_fn(sorted(present))) - removed_uris)
+    removed_uris = sorted(removed_uris | set(unindexed_gone))
     entry_uris: dict[str, list[str]] = defaultdict(list)
     for item in todo:
         entry_uris[item.uri] = sorted({e.uri for e in item.entries})
@@ -148,7 +209,8 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
         entry_uris[lo.entry.uri] = [lo.entry.uri]
     counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": len(changed),
               "removed_entries": len(diff.removed), "inputs_to_curate": len(todo), "leftovers_to_record": len(todo_leftovers),
-              "removed_inputs": len({inp or name for name, _, inp in diff.removed if inp is None or inp not in names_now})}
+              "removed_inputs": len({inp or name for name, _, inp in diff.removed if inp is None or inp not in names_now})
+              + len(unindexed_gone)}
     return RefreshPlan(source_identity(spec), plugin.modality.value, listing, todo, todo_leftovers, removed_uris,
                        dict(entry_uris), counts)
 

@@ -263,6 +263,7 @@ def _dataset_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     the original files), caption column inline."""
     import datasets
 
+    path = path.resolve()  # rows' uris are absolute, as a folder's files are
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as e:  # noqa: BLE001 - datasets raises many types for a bad folder

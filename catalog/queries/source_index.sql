@@ -26,6 +26,21 @@ WHERE i.name IS NULL OR i.status = 'removed' OR i.content_hash <> l.content_hash
    OR i.input_name IS DISTINCT FROM l.input_name
 ORDER BY l.name;
 
+-- name: samples_gone_from_source
+-- The inputs of samples of source $1 (modality $2) not yet retired whose origin is not in the
+-- source now (the Arrow-backed view `present`, column uri). A sample is the source's when its
+-- origin lies within the source ($3: path prefixes, $4: regular expressions for tar globs) or
+-- when a curate or refresh of this source registered it last: so what `lumina curate` took in
+-- before the first refresh is retired as well, not only what the index has seen.
+SELECT DISTINCT s.source_uri
+FROM samples s
+WHERE s.modality = $2 AND s.status NOT IN ('removed', 'superseded')
+  AND (EXISTS (SELECT 1 FROM unnest(CAST($3 AS VARCHAR[])) AS p(prefix) WHERE starts_with(s.source_uri, p.prefix))
+       OR EXISTS (SELECT 1 FROM unnest(CAST($4 AS VARCHAR[])) AS g(pattern) WHERE regexp_full_match(s.source_uri, g.pattern))
+       OR s.last_run IN (SELECT run_id FROM runs WHERE flow_name IN ('curate', 'refresh') AND parameters->>'source' = $1))
+  AND s.source_uri NOT IN (SELECT uri FROM present)
+ORDER BY s.source_uri;
+
 -- name: index_mark_removed
 UPDATE source_index SET status = 'removed', removed_at = $3, run_id = $4
 WHERE source = $1 AND modality = $2 AND status = 'present'

@@ -209,3 +209,106 @@ def test_a_transcript_changed_in_ljspeech_metadata_is_a_change_of_that_recording
     (src / "metadata.csv").write_text("\n".join(lines) + "\n")
     second = refresh_source(str(src), home, CurateConfig(modality="speech"), encode_cfg=ENCODE, live=live, backend="local")
     assert second.plan["inputs_to_curate"] == 1 and (second.new_samples, second.superseded) == (1, 1), second
+
+
+def _statuses(home: Path) -> dict[str, tuple[str, str | None]]:
+    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
+    try:
+        return {Path(u.split("#")[-1]).name: (s, r) for u, s, r in con.execute("SELECT source_uri, status, reason FROM samples").fetchall()}
+    finally:
+        con.close()
+
+
+def _curate(src, home):
+    from flows.steps import curate_step
+
+    return curate_step(str(src), str(home), CurateConfig(options={"vae_factor": 1}), backend="local")
+
+
+def test_a_file_curated_then_deleted_before_the_first_refresh_is_removed(tmp_path, digits, monkeypatch):
+    """`lumina curate` fills no source index: the first refresh compared the source with an empty
+    index, so a file deleted between the curate and that refresh was never marked removed and its
+    sample stayed accepted (and in every new manifest) for good."""
+    src, home, elsewhere = tmp_path / "src", tmp_path / "home", tmp_path / "elsewhere"
+    src.mkdir()
+    elsewhere.mkdir()
+    _copy(digits, src, range(4))
+    _copy(digits, elsewhere, [10])
+    monkeypatch.chdir(tmp_path)
+    _curate("src", home)  # typed relative, as a user does
+    _curate(elsewhere, home)  # another source's samples are not this source's to retire
+    for suffix in (".png", ".txt"):
+        (src / f"digit_00001{suffix}").unlink()
+    first = _refresh(src, home)
+    assert first.removed == 1 and first.plan["removed_inputs"] == 1 and not first.noop, first
+    status = _statuses(home)
+    assert status["digit_00001.png"] == ("removed", "removed: no longer in the source")
+    assert {n: s for n, (s, _) in status.items() if n != "digit_00001.png"} == {
+        "digit_00000.png": "accepted", "digit_00002.png": "accepted", "digit_00003.png": "accepted", "digit_00010.png": "accepted"}
+    assert _refresh(src, home).noop  # and it stays removed
+    assert _statuses(home)["digit_00001.png"][0] == "removed"
+    _copy(digits, src, [1])  # it comes back: accepted again
+    assert _refresh(src, home).revived == 1 and _statuses(home)["digit_00001.png"] == ("accepted", None)
+
+
+def test_a_listed_file_curated_then_deleted_before_the_first_refresh_is_removed(tmp_path, digits, monkeypatch):
+    """A listing's media may lie anywhere: its samples are the listing's through the curate run
+    that took it in (recorded with the listing's absolute path)."""
+    import csv
+
+    media = tmp_path / "media"
+    media.mkdir()
+    _copy(digits, media, range(3))
+    with open(tmp_path / "listing.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "caption"])
+        w.writerows([f"media/digit_{i:05d}.png", f"digit number {i}"] for i in range(3))
+    home = tmp_path / "home"
+    monkeypatch.chdir(tmp_path)
+    _curate("listing.csv", home)  # typed relative
+    (media / "digit_00002.png").unlink()
+    first = _refresh(tmp_path / "listing.csv", home)
+    assert first.removed == 1, first
+    status = _statuses(home)
+    assert status == {"digit_00000.png": ("accepted", None), "digit_00001.png": ("accepted", None),
+                      "digit_00002.png": ("removed", "removed: no longer in the source"),
+                      "row=2": ("rejected", "missing_media: digit_00002.png (not read)")}, status
+
+
+def test_a_tar_curated_then_deleted_before_the_first_refresh_is_removed(tmp_path, digits, monkeypatch):
+    """A tar glob is a source too: its members' samples go when their tar goes, a tar the glob
+    does not reach (another folder) is left alone."""
+    import tarfile
+
+    for folder, numbers in (("shards", (0, 1)), ("shards", (2, 3)), ("shards/sub", (4,))):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tmp_path / folder / f"part{numbers[0]}.tar", "w") as tar:
+            for i in numbers:
+                for suffix in (".png", ".txt"):
+                    tar.add(digits / f"digit_{i:05d}{suffix}", arcname=f"digit_{i:05d}{suffix}")
+    home = tmp_path / "home"
+    monkeypatch.chdir(tmp_path)
+    _curate("shards/sub/*.tar", home)
+    _curate("shards/*.tar", home)
+    (tmp_path / "shards" / "part2.tar").unlink()
+    first = _refresh("shards/*.tar", home)
+    assert first.removed == 2, first
+    assert {n: s for n, (s, _) in _statuses(home).items()} == {
+        "digit_00000.png": "accepted", "digit_00001.png": "accepted", "digit_00002.png": "removed",
+        "digit_00003.png": "removed", "digit_00004.png": "accepted"}
+
+
+def test_a_curate_run_records_the_absolute_source(tmp_path, digits, monkeypatch):
+    """runs.parameters said "source": "src" (as typed) while every sample's source_uri is absolute."""
+    import json
+
+    (tmp_path / "src").mkdir()
+    _copy(digits, tmp_path / "src", range(2))
+    monkeypatch.chdir(tmp_path)
+    _curate("src", "home")
+    con = duckdb.connect(str(tmp_path / "home" / "catalog.duckdb"), read_only=True)
+    try:
+        (params,) = con.execute("SELECT parameters FROM runs WHERE flow_name = 'curate'").fetchone()
+    finally:
+        con.close()
+    assert json.loads(params)["source"] == str((tmp_path / "src").resolve())
