@@ -142,13 +142,17 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
 
 def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_id: str | None = None,
                 shard_uris: list[str] | None = None) -> dict:
-    from preprocess.encode import encode
+    from preprocess.encode import check_latent_grid, encode, shards_to_encode
 
     Modality.parse(modality)  # before a catalog (or a failed run) exists
     cfg.check_paths()
     ws = Workspace.at(home)
+    # nothing to encode (a mistyped --home), or images a VAE cannot take (curated for another
+    # latent downsampling): one line, before a catalog, a run or a workspace exists
+    shard_uris = shards_to_encode(ws.home, modality, shard_uris)
+    check_latent_grid(shard_uris, cfg, modality)
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
-        result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend)
+        result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend, checked=True)
         registered = register(ws, result.batch_paths, rid)
     warn_if_curated_for_another_latent(ws, modality, result.latent_encoder)
     return {"run_id": rid, "modality": modality, "latent_encoder": result.latent_encoder, "text_encoder": result.text_encoder,

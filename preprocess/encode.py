@@ -217,16 +217,62 @@ def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
     return sorted({shard for _, shard in newest.values()} | set(unbatched))
 
 
+def shards_to_encode(home: str | os.PathLike | None, modality: str, shard_uris: list[str] | None = None) -> list[str]:
+    """The shards to encode (default: every curated shard of the modality); a one-line error when
+    there are none. Reads only: a mistyped --home creates nothing."""
+    ws = Workspace.at(home)
+    shard_uris = curated_shards(ws.home, modality) if shard_uris is None else list(shard_uris)
+    if not shard_uris:
+        raise ValueError(f"no curated {modality} shards under {ws.curated(modality)}: run `lumina curate` first")
+    return shard_uris
+
+
+def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -> None:
+    """Before any encoder is loaded: every accepted sample's sides must be multiples of the latent
+    encoder's downsampling (a VAE refuses the rest, and the whole encode failed on the first one
+    with "H and W must be multiples of 8", naming neither the sample nor the fix). Samples fitted
+    for another downsampling (curate --vae-factor, in their meta's latent_factor) are told to be
+    curated again for this one. Reads the shards' batch files only."""
+    from encoders.latent import latent_downsample
+
+    factor = latent_downsample(cfg.latent, cfg.vae)
+    if factor == 1:
+        return
+    bad: dict[int | None, list] = {}
+    for shard in shard_uris:
+        batch = Batch.path_beside(shard)
+        if not batch.exists():  # a shard another tool wrote: nothing says what it holds
+            continue
+        for s in Batch.read(batch).samples:
+            if s.status == "accepted" and s.width and s.height and (s.width % factor or s.height % factor):
+                bad.setdefault((s.meta or {}).get("latent_factor"), []).append(s)
+    if not bad:
+        return
+    n = sum(len(v) for v in bad.values())
+    fitted, samples = max(bad.items(), key=lambda kv: len(kv[1]))
+    eg = samples[0]
+    what = f"--latent {cfg.latent} ({cfg.vae}) downsamples {factor}x"
+    example = f"e.g. {eg.source_uri}, {eg.width}x{eg.height}"
+    if fitted is not None and fitted != factor:
+        raise ValueError(f"{n} curated {modality} samples were curated for latents downsampled {fitted}x (curate --vae-factor "
+                         f"{fitted}), but {what}: their sides are not multiples of {factor} ({example}); curate the source "
+                         f"again with --vae-factor {factor}")
+    raise ValueError(f"{n} curated {modality} samples have sides that are not multiples of {factor}, which {what} needs "
+                     f"({example}); curate the source again with --vae-factor {factor} (or --resize square with a size "
+                     f"that is a multiple of {factor})")
+
+
 def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,
-           shard_uris: list[str] | None = None, backend: str = "ray") -> EncodeResult:
-    """Encode curated shards (default: every curated shard of the modality in the workspace)."""
+           shard_uris: list[str] | None = None, backend: str = "ray", checked: bool = False) -> EncodeResult:
+    """Encode curated shards (default: every curated shard of the modality in the workspace).
+    ``checked``: the caller ran check_latent_grid on these shards already."""
     cfg = cfg or EncodeConfig()
     if cfg.text is None:  # speech is conditioned on phonemes, the others on a sentence encoder
         cfg = dataclasses.replace(cfg, text=default_text_encoder(modality))
     ws = Workspace.at(home)
-    shard_uris = curated_shards(ws.home, modality) if shard_uris is None else shard_uris
-    if not shard_uris:
-        raise ValueError(f"no curated {modality} shards under {ws.curated(modality)}: run `lumina curate` first")
+    shard_uris = shards_to_encode(ws.home, modality, shard_uris)
+    if not checked:
+        check_latent_grid(shard_uris, cfg, modality)
     ws.encoded(modality).mkdir(parents=True, exist_ok=True)
     stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris))
     batch_paths = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")

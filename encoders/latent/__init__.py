@@ -27,6 +27,18 @@ def load_latent_encoder(name: str, path: str | Path | None = None, device: str |
     raise ValueError(f"unknown latent encoder {name!r}; choose from {LATENT_ENCODERS}")
 
 
+def latent_downsample(name: str, path: str | Path | None = None) -> int:
+    """Pixels per latent cell along a side (8 for SD VAEs, 1 for identity), from the config alone:
+    no weights are read, so encoding can check its inputs before it loads the encoder."""
+    if name == "identity":
+        return 1
+    if name in ("sd15", "sdxl"):
+        from encoders.latent.vae import vae_config
+
+        return 2 ** (len(vae_config(path, name).get("block_out_channels", [64])) - 1)  # as VAELatentEncoder.downsample
+    raise ValueError(f"unknown latent encoder {name!r}; choose from {LATENT_ENCODERS}")
+
+
 def load_described(info: dict, device: str | None = None) -> LatentEncoder:
     """The encoder a manifest's latents were made with, from its describe() record; checks the fingerprint."""
     enc = load_latent_encoder(info["name"], info.get("path"), device, **info.get("options", {}))
@@ -36,4 +48,4 @@ def load_described(info: dict, device: str | None = None) -> LatentEncoder:
 
 
 __all__ = ["LATENT_ENCODERS", "IdentityImageEncoder", "IdentityLatentEncoder", "LatentEncoder", "draw_latent", "encoder_info",
-           "load_described", "load_latent_encoder", "pixels_to_unit", "unit_to_pixels"]
+           "latent_downsample", "load_described", "load_latent_encoder", "pixels_to_unit", "unit_to_pixels"]

@@ -105,3 +105,13 @@ def test_a_vae_that_is_not_the_named_one_is_said_so(models, caplog):
         enc = load_latent_encoder("sdxl", models["root"] / "vae")
     assert "--latent sdxl, but the VAE at" in caplog.text and "scaling factor 0.18215" in caplog.text
     assert enc.scale == 0.18215
+
+
+def test_lumina_encode_on_a_home_with_nothing_curated_creates_nothing(tmp_path):
+    """A mistyped --home said "no curated image shards ... run lumina curate first" and still left
+    a catalog.duckdb there: a stray workspace."""
+    home = tmp_path / "typo_home"
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "encode", "--home", str(home), "--modality", "image", "--local"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2 and "no curated image shards" in proc.stderr and "run `lumina curate` first" in proc.stderr, proc.stderr
+    assert not home.exists()

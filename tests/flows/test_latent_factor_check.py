@@ -74,3 +74,42 @@ def test_training_on_images_sized_for_another_latent_warns(tmp_path, caplog, vae
                                                                               "patch_size": 4},
                                              steps=1, batch_size=4, progress=False, tensorboard=False))
     assert ("4 accepted image samples of manifest all@v1 were sized for latents downsampled 8x" in caplog.text) == warned
+
+
+def test_images_curated_for_identity_latents_are_refused_before_an_8x_vae_encodes_them(tmp_path):
+    """curate --vae-factor 1, then encode --latent sd15: the whole encode failed on the first image
+    with "H and W must be multiples of 8, got (78, 52)", naming neither the samples nor the fix.
+    Now one line, before a run opens or a VAE loads, from the curated samples' latent_factor."""
+    from diffusers import AutoencoderKL
+
+    from catalog import Catalog
+    from flows.steps import encode_step
+    from preprocess.encode import EncodeConfig
+
+    AutoencoderKL(block_out_channels=[8, 8, 8, 8], down_block_types=["DownEncoderBlock2D"] * 4,
+                  up_block_types=["UpDecoderBlock2D"] * 4, norm_num_groups=4, layers_per_block=1).save_pretrained(tmp_path / "vae")
+    ws, _, accepted = _workspace(tmp_path, 1)
+    with Catalog.open(ws.catalog, read_only=True) as cat:
+        runs = cat.sql("SELECT count(*) FROM runs")[1][0][0]
+    with pytest.raises(ValueError) as e:
+        encode_step(str(ws.home), "image", EncodeConfig(latent="sd15", vae=str(tmp_path / "vae"), text="phone"), backend="local")
+    msg = str(e.value)
+    assert "\n" not in msg and f"{accepted} curated image samples were curated for latents downsampled 1x (curate --vae-factor 1)" in msg
+    assert "downsamples 8x" in msg and "curate the source again with --vae-factor 8" in msg and "img" in msg, msg
+    with Catalog.open(ws.catalog, read_only=True) as cat:
+        assert cat.sql("SELECT count(*) FROM runs")[1][0][0] == runs  # no failed run for it
+    assert len(list(ws.encoded("image").glob("*.tar"))) == 1  # the identity encoding only
+
+
+def test_images_curated_for_an_8x_vae_encode_with_it(tmp_path):
+    """The check refuses only what the VAE cannot take: images curated for it encode."""
+    from diffusers import AutoencoderKL
+
+    from flows.steps import encode_step
+    from preprocess.encode import EncodeConfig
+
+    AutoencoderKL(block_out_channels=[8, 8, 8, 8], down_block_types=["DownEncoderBlock2D"] * 4,
+                  up_block_types=["UpDecoderBlock2D"] * 4, norm_num_groups=4, layers_per_block=1).save_pretrained(tmp_path / "vae")
+    ws, _, accepted = _workspace(tmp_path, 8)
+    out = encode_step(str(ws.home), "image", EncodeConfig(latent="sd15", vae=str(tmp_path / "vae"), text="phone"), backend="local")
+    assert out["registered"]["encodings"] == 2 * accepted
