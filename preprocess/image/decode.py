@@ -51,6 +51,8 @@ def _open_header(data: bytes) -> Image.Image:
 def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] = BACKGROUND) -> Image.Image:
     """bytes -> RGB image. Raises ImageRejected for refusals and other exceptions for corrupt data
     (the caller quarantines those with the error type and message)."""
+    if not data:  # PIL says "cannot identify image file <_io.BytesIO>": as video and speech say it
+        raise ImageRejected("empty_file", "0 bytes")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         img = _open_header(data)

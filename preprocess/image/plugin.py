@@ -61,7 +61,7 @@ class ImagePlugin(ModalityPlugin):
         try:
             img = decode_image(data, opts.max_pixels)
         except ImageRejected as r:
-            status = "quarantined" if r.kind == "too_many_pixels" else "rejected"
+            status = "quarantined" if r.kind in ("too_many_pixels", "empty_file") else "rejected"  # an empty file: as video and speech
             rec = SampleRecord(status=status, reason=f"{r.kind}: {r.detail}", **base)
             verdicts = [] if r.score is None else [VerdictRecord(key, r.kind, FILTER_VERSION, r.score, r.threshold, False)]
             return [Candidate(rec, verdicts, item)]

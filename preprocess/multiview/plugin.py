@@ -101,9 +101,12 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     views = {}
     for c in cams.cameras:
         try:
-            views[c.file] = decode_view(item.media[c.file].read())
+            data = item.media[c.file].read()
+            views[c.file] = decode_view(data) if data else None
         except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
             raise Rejected("quarantined", error_reason(f"view_decode_error: {c.file}", e)) from None
+        if views[c.file] is None:  # PIL would say "cannot identify image file <_io.BytesIO>"
+            raise Rejected("quarantined", f"empty_file: view {c.file} is 0 bytes")
     sizes, odd = most_different_size(views)
     verdicts.append(_verdict(key, "view_size", sizes, 1, sizes == 1))
     if sizes != 1:

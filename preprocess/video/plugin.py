@@ -17,7 +17,7 @@ from contracts.keys import sample_key, split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
 from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
-from preprocess.modality import Candidate, ModalityPlugin
+from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
 from preprocess.video.clips import resample, resize_frames, sample_evenly
 from preprocess.video.decode import VIDEO_SUFFIXES, DecodedVideo, VideoRejected, decode_video
@@ -74,7 +74,8 @@ class VideoPlugin(ModalityPlugin):
             verdicts = [] if r.score is None else [_verdict(key, r.kind, r.score, r.threshold, False)]
             return [Candidate(SampleRecord(key=key, status=r.status, reason=str(r), **base), verdicts, item)]
         except Exception as e:  # noqa: BLE001 - FFmpeg and numpy raise many types for corrupt data
-            return [Candidate(SampleRecord(key=key, status="quarantined", reason=f"decode_error: {type(e).__name__}: {e}", **base), source=item)]
+            # no object addresses or temp paths in the reason: the same file, the same reason, every run
+            return [Candidate(SampleRecord(key=key, status="quarantined", reason=error_reason("decode_error", e), **base), source=item)]
 
         scores = content_scores(video.frames)
         spans = scenes(len(video.frames), scene_cuts(scores, opts.scene_min_score, opts.scene_ratio))

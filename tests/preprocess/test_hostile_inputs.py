@@ -136,3 +136,30 @@ def test_reasons_are_deterministic_across_runs(folder, tmp_path):
     a, _ = _curate(folder, tmp_path / "a")
     b, _ = _curate(folder, tmp_path / "b")
     assert a["bad.png"].reason == b["bad.png"].reason and "0x" not in a["bad.png"].reason
+
+
+def test_an_empty_image_file_is_quarantined_as_empty(folder, tmp_path):
+    """A zero-byte image was quarantined as "decode_error: UnidentifiedImageError: cannot identify
+    image file <_io.BytesIO>": PIL's words for a file that holds nothing. Video and speech say
+    empty_file; so does an image now."""
+    (folder / "empty.png").write_bytes(b"")
+    _caption(folder / "empty.png")
+    samples, _ = _curate(folder, tmp_path / "home")
+    assert (samples["empty.png"].status, samples["empty.png"].reason) == ("quarantined", "empty_file: 0 bytes")
+    assert [p.name for p in (tmp_path / "home" / "quarantine").rglob("*.png")] == ["empty.png"]
+
+
+def test_an_empty_view_of_a_multiview_sample_is_quarantined_as_empty(tmp_path):
+    """The multi-view reader decoded views with PIL too: a zero-byte view was a view_decode_error
+    quoting PIL's "cannot identify image file"; it is empty_file, naming the view."""
+    import shutil
+
+    from preprocess.multiview.demo_corpus import write_multiview_corpus
+
+    corpus = write_multiview_corpus(tmp_path / "corpus", num_objects=1)
+    src = tmp_path / "src"
+    shutil.copytree(corpus.root / "objects", src)
+    (src / "object_0000" / "view_02.png").write_bytes(b"")
+    result = curate(str(src), tmp_path / "home", CurateConfig(modality="multiview"), backend="local")
+    (sample,) = [s for p in result.batch_paths for s in Batch.read(p).samples if s.source_uri.endswith("object_0000")]
+    assert (sample.status, sample.reason) == ("quarantined", "empty_file: view view_02.png is 0 bytes")
