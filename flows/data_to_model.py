@@ -131,7 +131,10 @@ def data_to_model(
              "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
              "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
     evaluation = evaluation_params(demo.get("eval_options", {}), samples_per_class, sample_steps, eval_options)
-    params = dict(modality=modality, source=source, corpus_options=corpus_options, curate_options=curate_options,
+    from preprocess.refresh import source_identity
+
+    # absolute, as curate and refresh record it: a refresh finds what this run curated by it
+    params = dict(modality=modality, source=source_identity(source) if source else None, corpus_options=corpus_options, curate_options=curate_options,
                   encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)
     with Catalog.open(ws.catalog) as cat:
         run_id = cat.start_run("data_to_model", params, run_id=str(flow_run.get_id() or "") or None)

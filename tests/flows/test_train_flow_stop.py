@@ -37,7 +37,7 @@ def _call(flow: str, home: Path, tiny_home) -> tuple[str, str]:
         options = {**common, "progress": False, "tensorboard": False, "steps": 100000, "log_every": 1, "num_threads": 1,
                    "shuffle_buffer": 16, "null_caption": tiny_home.null_caption}
         return "from flows.train import train_flow as f", f"f(manifest={tiny_home.train_manifest!r}, home={str(home)!r}, options={options!r})"
-    source = str(tiny_home.home / "source")
+    source = "source"  # relative to the process's folder, tiny_home.home: the run must record it absolute
     return ("from flows.data_to_model import data_to_model as f",
             f"f(source={source!r}, home={str(home)!r}, backend='local', train_steps=100000, train_max_seconds=600, "
             f"model_overrides={TINY!r}, batch_size=8)")
@@ -52,7 +52,7 @@ def test_sigterm_to_a_training_flow_ends_it_cancelled_with_a_registered_checkpoi
     home = own_home(tiny_home, tmp_path) if flow == "train" else tmp_path / "home"
     imp, call = _call(flow, home, tiny_home)
     proc = subprocess.Popen([sys.executable, "-c", f"{imp}; {call}"], env={**ENV, "PREFECT_API_URL": prefect_api_url},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tiny_home.home)
     deadline = time.time() + 300
     while _rows(sorted(home.glob("runs/*/metrics.csv"))) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -63,6 +63,9 @@ def test_sigterm_to_a_training_flow_ends_it_cancelled_with_a_registered_checkpoi
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, ckpts = cat.sql("SELECT step, uri FROM checkpoints")
         _, runs = cat.sql("SELECT status FROM runs WHERE flow_name = ?", [flow])
+        _, sources = cat.sql("SELECT parameters->>'source' FROM runs WHERE flow_name = 'data_to_model'")
+    # as curate and refresh record it, so a refresh finds what this run curated
+    assert sources == ([(str((tiny_home.home / "source").resolve()),)] if flow == "data_to_model" else [])
     assert len(ckpts) == 1 and ckpts[0][0] >= 3 and Path(ckpts[0][1], "train_state.json").exists(), ckpts
     assert runs == [("cancelled",)]
     (prefect_run,) = _flow_runs(prefect_api_url, flow, home)
