@@ -316,7 +316,12 @@ def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
     for (uri,) in rows:
         if (Path(uri) / STATE_JSON).exists():
             return str(Path(uri).parent)
-    raise FileNotFoundError(f"--resume: no checkpoint of manifest {manifest!r} with resume state in the catalog; pass --out-dir")
+    if not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
+        raise FileNotFoundError(f"--resume: manifest {manifest!r} has no checkpoint in the catalog, so there is no run to "
+                                "continue: leave --resume out to start one (or give --out-dir, a run folder with checkpoints)")
+    raise FileNotFoundError(f"--resume: none of the {len(rows)} registered checkpoints of manifest {manifest!r} is on disk "
+                            f"with its resume state (the newest: {rows[0][0]}); give --out-dir, a run folder that has one, "
+                            "or start anew (--init-from CHECKPOINT keeps the weights)")
 
 
 def _publish_curve(result) -> None:

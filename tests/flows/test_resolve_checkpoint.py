@@ -126,3 +126,24 @@ def test_evaluation_numbers_below_one_are_refused(name):
 
     with pytest.raises(ValueError, match=f"--{name.replace('_', '-')} must be at least 1"):
         EvalConfig(**{name: 0})
+
+
+def test_a_bare_resume_on_a_manifest_never_trained_says_to_start_one(tiny_home, tmp_path):
+    """It said "pass --out-dir", which does not help when there is nothing to continue."""
+    import shutil
+
+    from flows.steps import train_step
+    from training.trainer import TrainConfig
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    cfg = dict(manifest=tiny_home.holdout_manifest, null_caption=tiny_home.null_caption, progress=False, tensorboard=False,
+               model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}, steps=1, batch_size=4)
+    with pytest.raises(FileNotFoundError, match="has no checkpoint in the catalog, so there is no run to continue: "
+                                                "leave --resume out to start one"):
+        train_step(str(home), TrainConfig(resume=True, **cfg))
+    first = train_step(str(home), TrainConfig(**cfg))
+    shutil.rmtree(Path(first["checkpoint"]).parent)
+    with pytest.raises(FileNotFoundError, match="none of the 1 registered checkpoints of manifest .* is on disk"):
+        train_step(str(home), TrainConfig(resume=True, **cfg))
