@@ -317,7 +317,7 @@ def write_hostile_corpus(root: Path, outside: Path) -> list[Case]:
     w.case("text_named_jpg", "a text file named .jpg").image("letter.jpg", b"Dear user, this is not a JPEG.\n")
     w.expect("letter.jpg", Q, "decode_error")
     w.case("zero_bytes", "an empty .png").image("empty.png", b"")
-    w.expect("empty.png", Q, "decode_error")
+    w.expect("empty.png", Q, "empty_file")
     for name, fmt, ext in (("truncated_png", "PNG", "png"), ("truncated_jpeg", "JPEG", "jpg"), ("truncated_gif", "GIF", "gif"),
                            ("truncated_webp", "WEBP", "webp")):
         data = encode(Image.fromarray(quads(48, 48, 30 + len(name))), fmt)
