@@ -313,8 +313,15 @@ def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
 
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT uri FROM checkpoints WHERE manifest = ? ORDER BY created_at DESC, step DESC", [manifest])
-    for (uri,) in rows:
+    for (recorded,) in rows:
+        # a copied workspace resumes its own copy of the run: the recorded folder is the original's,
+        # and resuming there wrote into (and pruned) the other workspace
+        uri = _in_own_workspace(catalog, recorded) or recorded
         if (Path(uri) / STATE_JSON).exists():
+            home = Path(catalog).resolve().parent
+            if not Path(uri).resolve().is_relative_to(home):
+                log.warning("--resume: the newest resumable run of %s is %s, outside this workspace (%s): its new "
+                            "checkpoints go there", manifest, Path(uri).parent, home)
             return str(Path(uri).parent)
     if not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
         raise FileNotFoundError(f"--resume: manifest {manifest!r} has no checkpoint in the catalog, so there is no run to "
@@ -359,8 +366,8 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
 
         with Catalog.open(catalog, read_only=True) as cat:
             _, rows = cat.sql("SELECT uri FROM checkpoints WHERE checkpoint_id = ?", [checkpoint])
-            if rows and not Path(rows[0][0]).is_dir() and (moved := _in_moved_workspace(catalog, rows[0][0])):
-                return moved
+            if rows and (own := _in_own_workspace(catalog, rows[0][0])):  # a moved or copied workspace: its own copy
+                return own
             if rows and not Path(rows[0][0]).is_dir():  # training keeps only the newest keep_last on disk
                 # the same folder: a resumed run writes there under a catalog run of its own
                 _, kept = cat.sql("SELECT checkpoint_id, step, uri FROM checkpoints ORDER BY step DESC")
@@ -374,9 +381,10 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
     raise FileNotFoundError(f"no checkpoint folder or catalog checkpoint id {checkpoint!r}")
 
 
-def _in_moved_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
-    """The catalog records absolute folders: after the workspace was moved or copied, the same
-    ``runs/<run>/checkpoint-N`` under the catalog's own workspace."""
+def _in_own_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
+    """The catalog records absolute folders: the same ``runs/<run>/checkpoint-N`` under the
+    catalog's own workspace, where it is there (the recorded one, or the copy in a workspace moved
+    or copied since), else None."""
     parts = Path(uri).parts
     if "runs" not in parts:
         return None

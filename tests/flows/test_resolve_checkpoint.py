@@ -147,3 +147,27 @@ def test_a_bare_resume_on_a_manifest_never_trained_says_to_start_one(tiny_home, 
     shutil.rmtree(Path(first["checkpoint"]).parent)
     with pytest.raises(FileNotFoundError, match="none of the 1 registered checkpoints of manifest .* is on disk"):
         train_step(str(home), TrainConfig(resume=True, **cfg))
+
+
+def test_a_copied_workspace_resumes_and_resolves_its_own_copy_of_a_run(tiny_home, tmp_path):
+    """--resume in a copy wrote its checkpoints into the original workspace and pruned one there
+    (the catalog records absolute folders); an id resolved to the original's folder too."""
+    import shutil
+
+    from flows.steps import resolve_checkpoint, train_step
+    from training.trainer import TrainConfig
+
+    original, copy = tmp_path / "home", tmp_path / "copy"
+    original.mkdir()
+    shutil.copy(tiny_home.catalog, original / "catalog.duckdb")
+    cfg = dict(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption, progress=False, tensorboard=False,
+               model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}, batch_size=4, checkpoint_every=1,
+               keep_last=2)
+    first = train_step(str(original), TrainConfig(steps=2, **cfg))
+    shutil.copytree(original, copy)
+    before = sorted(p.name for p in Path(first["checkpoint"]).parent.iterdir())
+    resumed = train_step(str(copy), TrainConfig(steps=3, resume=True, **cfg))
+    assert Path(resumed["checkpoint"]).is_relative_to(copy), resumed["checkpoint"]
+    assert sorted(p.name for p in Path(first["checkpoint"]).parent.iterdir()) == before  # the original untouched
+    assert resolve_checkpoint(copy / "catalog.duckdb", first["checkpoint_id"]).startswith(str(copy))
+    assert resolve_checkpoint(original / "catalog.duckdb", first["checkpoint_id"]) == first["checkpoint"]
