@@ -36,7 +36,7 @@ class EvalConfig:
     manifest: str = ""  # the held-out selection (name or name@vN)
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     catalog: str | None = None  # default: the workspace's
-    out_dir: str | None = None  # default: <checkpoint>/eval
+    out_dir: str | None = None  # default: <checkpoint>/eval/<manifest>@v<N>
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
     samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)

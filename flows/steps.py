@@ -405,20 +405,49 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     from catalog import Catalog
     from evaluation.evaluate import evaluate
 
+    from catalog import load_manifest_header
+
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
     cfg.checkpoint = resolve_checkpoint(cfg.catalog, cfg.checkpoint)
-    cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval")
     info = json.loads((Path(cfg.checkpoint) / "training.json").read_text())
+    manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
+    # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
+    cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
+    split = evaluated_split(cfg.catalog, manifest, info)
     with catalog_run(ws, "evaluate", asdict(cfg), run_id) as rid:
         result = evaluate(cfg)
         ckpt_id = checkpoint_id_of(cfg.catalog, cfg.checkpoint)
         with Catalog.open(cfg.catalog) as cat:
-            cat.log_metrics(rid, result.metrics, step=info.get("steps"), split="holdout", checkpoint_id=ckpt_id)
+            cat.log_metrics(rid, result.metrics, step=info.get("steps"), split=split, checkpoint_id=ckpt_id)
     out = asdict(result)
     # the metrics depend on these: printed so two evaluations of one checkpoint can be told apart
     # (the image demo evaluates at cfg_scale 6, `lumina evaluate` and `lumina sample` default to 4)
     out["sampling"] = {k: getattr(cfg, k) for k in ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed",
                                                      "max_heldout")}
-    out.update(run_id=rid, checkpoint_id=ckpt_id)
+    out.update(run_id=rid, checkpoint_id=ckpt_id, split=split)
     return out
+
+
+def evaluated_split(catalog: str | os.PathLike, manifest, info: dict) -> str:
+    """The split an evaluation's metrics are logged under: "holdout" when no member of `manifest`
+    was trained on (the checkpoint's training manifest, from training.json), "train" when all
+    were, "mixed" otherwise; with a warning, since such figures measure fit, not generalisation.
+    Logged as holdout, they replaced the real held-out figures in latest_metrics."""
+    from catalog import Catalog
+
+    trained = (info.get("manifest"), info.get("manifest_version"))
+    if trained[0] is None or trained[1] is None:
+        return "holdout"  # a converted release, or an older checkpoint: nothing to compare with
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT count(*) FROM manifest_members e WHERE e.manifest = ? AND e.version = ? AND e.key IN "
+                          "(SELECT key FROM manifest_members WHERE manifest = ? AND version = ?)",
+                          [manifest.name, manifest.version, *trained])
+    overlap = rows[0][0]
+    if not overlap:
+        return "holdout"
+    split = "train" if overlap == manifest.num_members else "mixed"
+    log.warning("%d of the %d members of %s are in %s@v%s, which this checkpoint trained on: its figures measure fit, "
+                "not generalisation; they are logged with split '%s', not 'holdout'", overlap, manifest.num_members,
+                manifest.id, *trained, split)
+    return split

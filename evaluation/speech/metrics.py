@@ -99,6 +99,8 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
 
     renders: dict[str, str] = {}
     seen: set[str] = set()
+    for stale in [*(out / "speech").glob("generated_*.wav"), *(out / "speech").glob("real_*.wav")]:
+        stale.unlink()  # a former evaluation's: the folder holds this one's WAVs only, not a mix of both
     for i, (e, y) in enumerate(zip(chosen, gen_audio)):
         name = "_".join(e.caption.split()[:4])
         if name in seen:
