@@ -10,7 +10,10 @@ from evaluation.speech import durations
 
 def prepare(cfg, ckpt: Path, shape: list[int]) -> tuple[list[int], dict]:
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
-        raise ValueError("speech: the length comes from the prompt's phonemes; --size and --frames do not apply")
+        raise ValueError("speech: the length comes from the prompt's phonemes; --size, --frames and --views do not apply")
+    phones = durations.count_phones(cfg.prompt)
+    if phones == 0:  # it wrote a fifth of a second of noise; curation rejects such text (transcript_phones)
+        raise ValueError(f"speech: the prompt {cfg.prompt!r} has no phones to say; give words")
     model = durations.from_checkpoint(ckpt, getattr(cfg, "catalog", None))
     if model is None:
         import logging
@@ -19,7 +22,7 @@ def prepare(cfg, ckpt: Path, shape: list[int]) -> tuple[list[int], dict]:
             "the training manifest's durations could not be read (its catalog is not reachable: --home or --catalog); "
             "the output length uses the default %g frames per phone", durations.DEFAULT[0])
         model = durations.DurationModel(*durations.DEFAULT)
-    width = model.frames(durations.count_phones(cfg.prompt))
+    width = model.frames(phones)
     shape = list(shape)
     shape[-1] = width  # [80, 1, 1, W] or [1, 1, 80, W]: time is the last axis in both layouts
     return shape, {}

@@ -41,8 +41,19 @@ def test_speech_takes_its_length_from_the_prompt_and_refuses_size_and_frames(tmp
 
     from evaluation.speech.sample import prepare
 
-    with pytest.raises(ValueError, match="--size and --frames do not apply"):
+    with pytest.raises(ValueError, match="--size, --frames and --views do not apply"):
         prepare(SimpleNamespace(size=size, frames=frames, prompt="seven"), tmp_path, [80, 1, 1, 100])
+
+
+@pytest.mark.parametrize("prompt", ["...", "  ", "?!"])
+def test_a_speech_prompt_without_phones_is_refused(tmp_path, prompt):
+    """It wrote a fifth of a second of noise and exited 0."""
+    from types import SimpleNamespace
+
+    from evaluation.speech.sample import prepare
+
+    with pytest.raises(ValueError, match="has no phones to say"):
+        prepare(SimpleNamespace(size=None, frames=None, prompt=prompt), tmp_path, [80, 1, 1, 100])
 
 
 @pytest.mark.parametrize("out, modality, expected", [("sample", "speech", "sample.wav"), ("sample", "image", "sample.png"),
