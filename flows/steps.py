@@ -412,6 +412,10 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     cfg.checkpoint = resolve_checkpoint(cfg.catalog, cfg.checkpoint)
     info = json.loads((Path(cfg.checkpoint) / "training.json").read_text())
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
+    trained_on = info.get("modality") or "image"
+    if (members := manifest_modality(cfg.catalog, manifest.id)) != trained_on:  # the encoder advice misled here
+        raise ValueError(f"manifest {manifest.id} holds {members} samples, but {Path(cfg.checkpoint).name} is a {trained_on} "
+                         f"model: evaluate it on a {trained_on} manifest")
     # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
     cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
     split = evaluated_split(cfg.catalog, manifest, info)

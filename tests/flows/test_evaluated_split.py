@@ -56,3 +56,22 @@ def test_evaluate_step_logs_under_that_split_into_a_folder_per_manifest(tiny_hom
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, rows = cat.sql("SELECT split FROM latest_metrics WHERE name = 'heldout_fm_loss' ORDER BY split")
     assert rows == [("holdout",), ("train",)]  # the held-out figure is still there beside the other
+
+
+def test_a_manifest_of_another_modality_is_refused_as_such(tiny_home, home_with_mixed_manifest):
+    """A speech checkpoint evaluated on a video manifest was told to pick another --encoder."""
+    import json
+
+    import evaluation.evaluate as ev
+    from flows.steps import evaluate_step, train_step
+    from training.trainer import TrainConfig
+
+    home = home_with_mixed_manifest
+    trained = train_step(str(home), TrainConfig(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                                                model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4},
+                                                steps=1, batch_size=4, progress=False, tensorboard=False))
+    info_path = Path(trained["checkpoint"]) / "training.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "modality": "speech"}))
+    with pytest.raises(ValueError, match=r"holds image samples, but checkpoint-0000001 is a speech model: evaluate it on a "
+                                         r"speech manifest"):
+        evaluate_step(str(home), ev.EvalConfig(manifest=tiny_home.holdout_manifest, checkpoint=trained["checkpoint"]))
