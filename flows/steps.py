@@ -133,8 +133,31 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
     with catalog_run(ws, "curate", {"source": source_identity(source), **asdict(cfg)}, run_id) as rid:
         result = curate(source, ws.home, cfg, backend)
         registered = register(ws, result.batch_paths, rid)
+    if not result.counts.get("accepted"):
+        say_if_another_modality(result.batch_paths, result.modality)
     return {"run_id": rid, "modality": result.modality, "counts": result.counts, "reasons": result.reasons,
             "shards": len(result.shard_uris), "shard_uris": result.shard_uris, "registered": registered}
+
+
+def say_if_another_modality(batch_paths: list[str], modality: str) -> str | None:
+    """Nothing accepted, and inputs refused as unsupported_type that another modality takes (a
+    folder of WAVs curated as video): say which, on stderr. Returns that modality."""
+    from collections import Counter
+
+    from contracts.records import Batch
+    from preprocess.modality import get_plugin
+
+    suffixes = Counter(Path(s.source_uri.partition("#")[0]).suffix.lower() for p in batch_paths
+                       for s in Batch.read(p).samples if (s.reason or "").startswith("unsupported_type"))
+    taken = {m.value: sum(n for suf, n in suffixes.items() if suf in get_plugin(m).media_suffixes)
+             for m in Modality if m.value not in (modality, "multiview")}
+    other, n = max(taken.items(), key=lambda kv: kv[1], default=(None, 0))
+    if not n:
+        return None
+    log.warning("no %s input was accepted, and %d files were refused as unsupported_type that %s takes (%s): "
+                "curate with --modality %s", modality, n, other,
+                ", ".join(f"{suf} x{k}" for suf, k in suffixes.most_common(3)), other)
+    return other
 
 
 # --------------------------------------------------------------------------- encode
