@@ -23,7 +23,8 @@ def _print(obj: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(obj, indent=1, default=str))
         return
-    shown = {k: v for k, v in obj.items() if k not in ("shard_uris", "losses")}
+    # a table for reading: unset fields ("stopped_by None" after a run that was not stopped) are left out; --json has them
+    shown = {k: v for k, v in obj.items() if k not in ("shard_uris", "losses") and v is not None}
     width = max([18, *(len(k) + 2 for k in shown)])  # a long key keeps a gap before its value
     for k, v in shown.items():
         print(f"{k:{width}s}{v}")

@@ -42,3 +42,16 @@ def test_render_paths_stand_apart_from_long_names_and_the_hint_names_the_catalog
     shown = {line.split()[0]: line.split()[1:] for line in lines if line.split()[:1] and line.split()[0] in renders}
     assert shown == {k: [v] for k, v in renders.items()}
     assert [line for line in lines if line.startswith("try")][0].endswith("--catalog /h/catalog.duckdb")
+
+
+def test_a_result_table_leaves_unset_fields_out_and_json_keeps_them(capsys):
+    """"stopped_by None" after a run nobody stopped read as if something were wrong."""
+    import json
+
+    from flows.cli import _print
+
+    _print({"checkpoint": "/runs/r/checkpoint-0000010", "stopped_by": None, "steps": 10}, False)
+    out = capsys.readouterr().out
+    assert "stopped_by" not in out and "checkpoint" in out and "steps" in out
+    _print({"stopped_by": None, "steps": 10}, True)
+    assert json.loads(capsys.readouterr().out) == {"stopped_by": None, "steps": 10}
