@@ -477,6 +477,10 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 monitor.log(row)
             if (step % cfg.log_every == 0 or step == cfg.steps) and close_window():
                 bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
+                if rank == 0 and not cfg.progress:  # no bar to show the window: a line (a log file reads this)
+                    w = pending_rows[-1]
+                    log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,
+                             w["train_fm_loss"], w["grad_norm"], w["lr"], w["tokens_per_s"], 100 * w["padding_fraction"])
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint()
             # one decision for all ranks: a rank that stopped alone would leave the others waiting

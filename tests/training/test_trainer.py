@@ -302,6 +302,14 @@ def test_a_token_budget_below_one_sample_says_so(tiny_home, tmp_path, caplog, bu
     assert caplog.text.count("is longer than --tokens-per-batch") == int(warned)
 
 
+def test_without_a_progress_bar_each_log_window_is_a_line(tiny_home, tmp_path, caplog):
+    """--no-progress with --log-every 5 printed nothing while training (metrics.csv and the catalog only)."""
+    with caplog.at_level("INFO", logger="training.trainer"):
+        train(tiny_cfg(tiny_home, tmp_path / "quiet", steps=4, log_every=2))  # tiny_cfg: progress=False
+    lines = [m for m in caplog.messages if m.startswith("step ")]
+    assert [m.split()[1] for m in lines] == ["2/4", "4/4"] and all("loss" in m and "[PAD]" in m for m in lines), lines
+
+
 def test_resume_and_init_from_together_are_refused():
     """--resume loaded the run's own weights over --init-from's, after saying it used --init-from."""
     with pytest.raises(ValueError, match="--resume and --init-from exclude each other"):
