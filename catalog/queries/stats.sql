@@ -12,7 +12,12 @@ SELECT
     (SELECT count(*) FROM checkpoints) AS checkpoints;
 
 -- name: stats_status
-PIVOT status_counts ON status IN ('accepted', 'rejected', 'quarantined') USING sum(samples) ORDER BY modality;
+-- every status a sample can have: removed and superseded (refresh) were counted in the totals but shown nowhere
+SELECT modality,
+       count(*) FILTER (status = 'accepted') AS accepted, count(*) FILTER (status = 'rejected') AS rejected,
+       count(*) FILTER (status = 'quarantined') AS quarantined, count(*) FILTER (status = 'removed') AS removed,
+       count(*) FILTER (status = 'superseded') AS superseded
+FROM samples GROUP BY modality ORDER BY modality;
 
 -- name: stats_drop_reasons
 SELECT modality, status, reason_kind, samples, example_reason FROM drop_reasons ORDER BY samples DESC, modality, reason_kind LIMIT 20;

@@ -95,8 +95,23 @@ def test_stats(base_catalog, capsys):
     rc, out, _ = run(capsys, "stats", "--json", "--catalog", str(base_catalog))
     stats = json.loads(out)
     assert stats["totals"][0]["samples"] == 18
-    assert stats["status"] == [{"modality": "image", "accepted": 12, "rejected": 3, "quarantined": 3}]
+    assert stats["status"] == [{"modality": "image", "accepted": 12, "rejected": 3, "quarantined": 3, "removed": 0, "superseded": 0}]
     assert stats["storage"][0]["bytes"] == 18000
+
+
+def test_stats_counts_the_statuses_a_refresh_gives(catalog_copy, capsys):
+    """removed and superseded samples were counted in the totals but shown in no column."""
+    from catalog import Catalog
+
+    from .helpers import key
+
+    with Catalog.open(catalog_copy) as cat:
+        with cat._connection() as con:
+            con.execute("UPDATE samples SET status = 'removed', reason = 'removed: no longer in the source' WHERE key = ?", [key(0, 0)])
+            con.execute("UPDATE samples SET status = 'superseded', reason = 'superseded: by x' WHERE key = ?", [key(0, 1)])
+    rc, out, _ = run(capsys, "stats", "--json", "--catalog", str(catalog_copy))
+    assert json.loads(out)["status"] == [{"modality": "image", "accepted": 10, "rejected": 3, "quarantined": 3, "removed": 1,
+                                          "superseded": 1}]
 
 
 def test_why_accepted_sample_tells_the_whole_story(base_catalog, capsys):
