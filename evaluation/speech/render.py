@@ -27,13 +27,18 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import textwrap
+
     rows = max(1, -(-len(mels) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.2 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
+    longest = max((m.shape[-1] for m in mels), default=1)
     for ax, m, t in zip(axes.flat, mels, titles):
         ax.imshow(m, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=1.0)
-        ax.set_title(t, fontsize=8)
+        # one time scale for every panel: a 0.4 s clip was stretched to the width of a 1.6 s one
+        ax.set_xlim(-0.5, longest - 0.5)
+        ax.set_title("\n".join(textwrap.wrap(t, 34)[:2]), fontsize=8, loc="left")  # wrapped, not cut at the edge
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)

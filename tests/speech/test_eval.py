@@ -75,3 +75,20 @@ def test_a_short_prompt_is_never_shorter_than_the_shortest_curated_clip():
     model = durations.DurationModel(9.13, -18.7, 40)
     assert model.frames(2) == durations.MIN_FRAMES == 18
     assert model.frames(45) == round(9.13 * 45 - 18.7)  # longer prompts as fitted
+
+
+def test_spectrogram_panels_share_one_time_scale_and_wrap_their_titles(tmp_path, monkeypatch):
+    """A 0.4 s clip was stretched to the width of a 1.6 s one, and long captions were cut off."""
+    import matplotlib.figure
+    import numpy as np
+
+    from evaluation.speech.render import spectrogram_png
+
+    figs = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figs.append(fig))
+    long = "the quick brown fox jumps over the lazy dog along the river"
+    spectrogram_png([np.zeros((80, 40)), np.zeros((80, 160))], ["seven", long], tmp_path / "s.png", cols=2)
+    a, b = figs[0].axes[:2]
+    assert a.get_xlim() == b.get_xlim() == (-0.5, 159.5)
+    title = b.get_title(loc="left")
+    assert "\n" in title and title.replace("\n", " ") == long[: len(title)]
