@@ -49,6 +49,21 @@ def require_weights(path: str | Path, role: str) -> None:
 
 
 @contextmanager
+def without_loading_bars() -> Iterator[None]:
+    """transformers 5 draws a "Loading weights 0/103" bar for every model it loads: noise among the
+    stage's own progress (lumina sample printed one per text encoder)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+@contextmanager
 def loading(role: str, path: str | Path) -> Iterator[None]:
     """What a loader raises for a file it cannot use, as one line: ``role at path: Type: first line``."""
     import pickle
@@ -56,7 +71,8 @@ def loading(role: str, path: str | Path) -> Iterator[None]:
     from safetensors import SafetensorError
 
     try:
-        yield
+        with without_loading_bars():
+            yield
     except (OSError, RuntimeError, AttributeError, KeyError, TypeError, EOFError, pickle.UnpicklingError,
             SafetensorError) as e:
         if isinstance(e, FileNotFoundError) and not Path(path).exists():

@@ -12,6 +12,7 @@ import torch
 
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
+from encoders.local_model import without_loading_bars
 from encoders.text.features import TextFeatures
 
 
@@ -31,8 +32,9 @@ class HFTextEncoder:
             raise FileNotFoundError(f"no text encoder at {self.model_dir} (expected config.json and weights)")
         self.name, self.max_length, self.layer = name, max_length, layer
         self.device = resolve_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-        self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).to(self.device).eval()
+        with without_loading_bars():
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+            self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = fingerprint(name, self.model_dir, {"max_length": max_length, "layer": layer})
 

@@ -114,3 +114,15 @@ def test_open_clip_checkpoint_file_with_its_architecture(folders, tmp_path):
     from_dir = load_text_encoder("clip", str(folders["open_clip"]), max_tokens=16, device="cpu")
     np.testing.assert_allclose(from_file.encode(CAPTIONS).pooled, from_dir.encode(CAPTIONS).pooled, rtol=1e-5, atol=1e-6)
     assert from_file.fingerprint.startswith("clip@") and from_file.describe()["path"] == f"TinyCLIP-test:{ckpt}"
+
+
+def test_loading_a_text_encoder_draws_no_loading_bar(capfd):
+    """transformers drew "Loading weights 0/103" for every encoder lumina sample loaded."""
+    from transformers.utils import logging as hf_logging
+
+    from encoders.text import load_text_encoder
+
+    assert hf_logging.is_progress_bar_enabled()
+    load_text_encoder("minilm")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # put back as it was
