@@ -330,28 +330,47 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
 
 def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
-    """The run folder of the newest registered checkpoint of `manifest` that still has its resume state."""
+    """The run folder a bare --resume continues: of the runs of `manifest` whose newest checkpoint
+    still has its resume state, the newest one stopped before its step budget, else the newest."""
     from catalog import Catalog
     from training.state import STATE_JSON
 
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT uri FROM checkpoints WHERE manifest = ? ORDER BY created_at DESC, step DESC", [manifest])
+    runs: dict[Path, Path] = {}  # run folder -> its newest checkpoint with resume state, newest run first
     for (recorded,) in rows:
         # a copied workspace resumes its own copy of the run: the recorded folder is the original's,
         # and resuming there wrote into (and pruned) the other workspace
-        uri = _in_own_workspace(catalog, recorded) or recorded
-        if (Path(uri) / STATE_JSON).exists():
-            home = Path(catalog).resolve().parent
-            if not Path(uri).resolve().is_relative_to(home):
-                log.warning("--resume: the newest resumable run of %s is %s, outside this workspace (%s): its new "
-                            "checkpoints go there", manifest, Path(uri).parent, home)
-            return str(Path(uri).parent)
-    if not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
+        uri = Path(_in_own_workspace(catalog, recorded) or recorded)
+        if uri.parent not in runs and (uri / STATE_JSON).exists():
+            runs[uri.parent] = uri
+    if not runs and not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
         raise FileNotFoundError(f"--resume: manifest {manifest!r} has no checkpoint in the catalog, so there is no run to "
                                 "continue: leave --resume out to start one (or give --out-dir, a run folder with checkpoints)")
-    raise FileNotFoundError(f"--resume: none of the {len(rows)} registered checkpoints of manifest {manifest!r} is on disk "
-                            f"with its resume state (the newest: {rows[0][0]}); give --out-dir, a run folder that has one, "
-                            "or start anew (--init-from CHECKPOINT keeps the weights)")
+    if not runs:
+        raise FileNotFoundError(f"--resume: none of the {len(rows)} registered checkpoints of manifest {manifest!r} is on "
+                                f"disk with its resume state (the newest: {rows[0][0]}); give --out-dir, a run folder that "
+                                "has one, or start anew (--init-from CHECKPOINT keeps the weights)")
+    newest = next(iter(runs))
+    # a run interrupted (Ctrl-C, preempted) and then a short finished one: "continue" meant the first
+    chosen = next((folder for folder, ckpt in runs.items() if _stopped_early(ckpt)), newest)
+    if chosen != newest:
+        log.info("--resume: continuing %s, which stopped before its step budget; the newest run, %s, finished its "
+                 "steps (give --out-dir %s to train that one on)", chosen, newest, newest)
+    home = Path(catalog).resolve().parent
+    if not chosen.resolve().is_relative_to(home):
+        log.warning("--resume: the run to continue, %s, is outside this workspace (%s): its new checkpoints go there",
+                    chosen, home)
+    return str(chosen)
+
+
+def _stopped_early(checkpoint: Path) -> bool:
+    """Did the run stop before its own --steps at this checkpoint (training.json)?"""
+    try:
+        info = json.loads((checkpoint / "training.json").read_text())
+        return int(info["steps"]) < int(info["train_config"]["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _publish_curve(result) -> None:

@@ -109,7 +109,7 @@ class TrainConfig:
     # checkpoints and resume
     checkpoint_every: int = 0  # steps; 0: only the final checkpoint
     keep_last: int = 3  # checkpoints kept on disk, 0: all (the catalog keeps every registration)
-    resume: bool = False  # continue from the newest resumable checkpoint in out_dir (without one: the newest run on this manifest in the catalog)
+    resume: bool = False  # continue from the newest resumable checkpoint in out_dir (without one: the manifest's newest run in the catalog that stopped before its steps, else its newest)
     async_checkpoint: bool = field(default=False, metadata={"help": (
         "write checkpoints in a background thread at the lowest CPU priority: training waits only for "
         "an in-memory copy of the state (one more copy of weights, EMA and AdamW moments, kept for the "

@@ -171,3 +171,28 @@ def test_a_copied_workspace_resumes_and_resolves_its_own_copy_of_a_run(tiny_home
     assert sorted(p.name for p in Path(first["checkpoint"]).parent.iterdir()) == before  # the original untouched
     assert resolve_checkpoint(copy / "catalog.duckdb", first["checkpoint_id"]).startswith(str(copy))
     assert resolve_checkpoint(original / "catalog.duckdb", first["checkpoint_id"]) == first["checkpoint"]
+
+
+def test_a_bare_resume_continues_the_interrupted_run_not_a_newer_finished_one(tiny_home, tmp_path, caplog):
+    """Ctrl-C on a long run, then a short run that finished: --resume continued the short one
+    ("nothing to train") instead of the run the user meant."""
+    import shutil
+
+    from flows.steps import train_step
+    from training.stopping import TrainingStopped, write_stop_file
+    from training.trainer import TrainConfig
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    cfg = dict(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption, progress=False, tensorboard=False,
+               model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}, batch_size=4)
+    long_run = home / "runs" / "long"
+    write_stop_file(long_run)  # stops after its first step, as a Ctrl-C would, with a checkpoint
+    with pytest.raises(TrainingStopped):
+        train_step(str(home), TrainConfig(steps=50, out_dir=str(long_run), **cfg))
+    short = train_step(str(home), TrainConfig(steps=1, **cfg))  # newer, and finished
+    with caplog.at_level("INFO", logger="flows.steps"):
+        resumed = train_step(str(home), TrainConfig(steps=2, resume=True, **{**cfg, "given": ("manifest", "resume", "steps")}))
+    assert Path(resumed["checkpoint"]).parent == long_run and resumed["steps"] == 2
+    assert f"the newest run, {Path(short['checkpoint']).parent}, finished its steps" in caplog.text
