@@ -241,7 +241,8 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     cands = mark_exact_duplicates(cands)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
-    plugin.near_duplicates(cands, opts)  # needs the global view: in the driver, on signatures only
+    # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
+    plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
 
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)

@@ -9,7 +9,8 @@ counts. Search is banded LSH: 16 bands of 16 bits, so any pair within distance <
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -36,13 +37,47 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(np.asarray(a) - np.asarray(b)).mean(axis=-1).max())
 
 
-def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float) -> None:
+@dataclass(frozen=True)
+class _Kept:
+    """A sample an earlier run kept, as the banded search sees a candidate."""
+
+    record: SimpleNamespace
+    signature: tuple[int, np.ndarray]
+
+
+def store_signature(record, phash: int, colour: np.ndarray) -> None:
+    """A kept sample's signature in its meta, for later runs to compare with (catalog/near_duplicates.py)."""
+    record.meta["phash"] = f"{phash:0{PHASH_BITS // 4}x}"
+    record.meta["colour_signature"] = np.clip(np.round(colour), 0, 255).astype(np.uint8).tobytes().hex()
+
+
+def kept_in_catalog(catalog, modality: str, cands: list) -> list[_Kept]:
+    """The accepted samples earlier runs put in the catalog that share a pHash band with an
+    accepted candidate: except the candidates' own keys and the samples of the inputs curated
+    now (a changed caption gives a new key for the same pixels, which must replace, not match, the old)."""
+    from catalog.near_duplicates import signatures_sharing_a_band
+
+    live = [c for c in cands if c.accepted and c.signature]
+    if catalog is None or not live:
+        return []
+    uris = {c.record.source_uri for c in cands}
+    found = signatures_sharing_a_band(catalog, modality, [c.signature[0] for c in live], {c.record.key for c in cands}, uris)
+    return [_Kept(SimpleNamespace(key=k.key), (k.phash, np.frombuffer(k.colour, np.uint8).astype(np.float32).reshape(16, 3)))
+            for k in found]
+
+
+def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float, kept: list | None = None) -> None:
     """In place, in key order (stable across runs): the later of a near pair is rejected, its
-    verdict's score is the Hamming distance and its reason names the matched key."""
+    verdict's score is the Hamming distance and its reason names the matched key. `kept`: samples
+    earlier runs kept (kept_in_catalog), which come before every candidate. Each candidate kept
+    stores its signature in its meta."""
     if max_distance >= PHASH_BANDS:
         raise ValueError(f"phash_max_distance must be < {PHASH_BANDS} for the banded search to find every pair")
     width = PHASH_BITS // PHASH_BANDS
     buckets: dict[tuple[int, int], list] = defaultdict(list)
+    for k in kept or ():
+        for b in range(PHASH_BANDS):
+            buckets[(b, (k.signature[0] >> (width * b)) & ((1 << width) - 1))].append(k)
     for c in sorted((c for c in cands if c.accepted and c.signature), key=lambda c: (c.source.name if c.source else "", c.record.key)):
         phash, colour = c.signature
         bands = [(b, (phash >> (width * b)) & ((1 << width) - 1)) for b in range(PHASH_BANDS)]
@@ -59,5 +94,6 @@ def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float)
                                reason=f"phash_dedup: near duplicate of {best.record.key} (Hamming distance {best_dist})")
             c.record.meta["near_duplicate_of"] = best.record.key
             continue
+        store_signature(c.record, phash, colour)
         for band in bands:
             buckets[band].append(c)

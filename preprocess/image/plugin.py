@@ -15,7 +15,7 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.clip_config import ClipScoring
 from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
-from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
@@ -97,8 +97,9 @@ class ImagePlugin(ModalityPlugin):
         opts.clip.check_paths()
         return ClipScoreStage(self.modality.value, opts.clip, partial(original_rgb, max_pixels=opts.max_pixels))
 
-    def near_duplicates(self, cands: list[Candidate], opts: ImageOptions) -> None:
-        mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff)
+    def near_duplicates(self, cands: list[Candidate], opts: ImageOptions, catalog: str | None = None) -> None:
+        kept = kept_in_catalog(catalog, self.modality.value, cands)
+        mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff, kept)
 
     @staticmethod
     def normalise(img: Image.Image, opts: ImageOptions) -> Image.Image:

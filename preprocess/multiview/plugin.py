@@ -24,7 +24,7 @@ from PIL import Image
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, technical_quality
-from preprocess.image.dedup import colour_signature, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
                                           parse_cameras, rotation_error, spherical_of)
@@ -188,8 +188,9 @@ class MultiviewPlugin(ModalityPlugin):
         mosaic = Image.fromarray(np.concatenate([square_view(v, 32) for v in d.views], axis=1))
         return [Candidate(rec, verdicts, item, (perceptual_hash(mosaic), colour_signature(mosaic)))]
 
-    def near_duplicates(self, cands: list[Candidate], opts: MultiviewOptions) -> None:
-        mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff)
+    def near_duplicates(self, cands: list[Candidate], opts: MultiviewOptions, catalog: str | None = None) -> None:
+        kept = kept_in_catalog(catalog, self.modality.value, cands)
+        mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff, kept)
 
     def curated_members(self, cand: Candidate, opts: MultiviewOptions) -> dict[str, bytes]:
         d = load_views(cand.source, cand.record.key, opts, [])
