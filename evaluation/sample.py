@@ -7,6 +7,7 @@ text encoder (text_encoder.json) and the latent decoder (latent_encoder.json).
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,4 +131,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
     module, _, fn = SAMPLE_WRITERS[modality].partition(":")
-    return getattr(importlib.import_module(module), fn)(decoded, out)
+    writer = getattr(importlib.import_module(module), fn)
+    if "prompts" in inspect.signature(writer).parameters:  # a writer that labels its renders (speech spectrograms)
+        return writer(decoded, out, prompts=[cfg.prompt] * len(decoded))
+    return writer(decoded, out)

@@ -46,10 +46,11 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
     return path
 
 
-def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
+def save_samples(decoded: list[np.ndarray], out: Path, prompts: list[str] | None = None) -> list[Path]:
     """`lumina sample`: each decoded log-mel [C, T, H, W] (un-normalised by the checkpoint's latent
     encoder, which holds the dataset's mean and std) -> a WAV (out, or out_1.wav, out_2.wav ... for
-    several, as the other modalities number theirs) and its spectrogram PNG beside it."""
+    several, as the other modalities number theirs) and its spectrogram PNG beside it, titled with
+    its prompt (else the file's name)."""
     out = Path(out)
     paths = []
     for i, z in enumerate(decoded):
@@ -57,5 +58,6 @@ def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
         wav = wav.with_suffix(".wav")
         mel = from_latent(z)
         paths.append(write_wav(wav, vocode(mel)))
-        paths.append(spectrogram_png([mel], [wav.stem], wav.with_suffix(".png"), cols=1))
+        title = prompts[i] if prompts else wav.stem
+        paths.append(spectrogram_png([mel], [title], wav.with_suffix(".png"), cols=1))
     return paths

@@ -92,3 +92,17 @@ def test_spectrogram_panels_share_one_time_scale_and_wrap_their_titles(tmp_path,
     assert a.get_xlim() == b.get_xlim() == (-0.5, 159.5)
     title = b.get_title(loc="left")
     assert "\n" in title and title.replace("\n", " ") == long[: len(title)]
+
+
+def test_a_sampled_spectrogram_is_titled_with_its_prompt(tmp_path, monkeypatch):
+    """lumina sample titled the speech PNG with the file's name ("smith"), not what was said."""
+    import numpy as np
+
+    import evaluation.speech.render as render
+
+    titles = []
+    monkeypatch.setattr(render, "vocode", lambda mel: np.zeros(256, np.float32))
+    monkeypatch.setattr(render, "spectrogram_png", lambda mels, t, path, cols=4: titles.append(t) or path)
+    render.save_samples([np.zeros((1, 1, 80, 20), np.float32)], tmp_path / "smith.wav", prompts=["doctor smith paid"])
+    render.save_samples([np.zeros((1, 1, 80, 20), np.float32)], tmp_path / "plain.wav")
+    assert titles == [["doctor smith paid"], ["plain"]]
