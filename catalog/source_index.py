@@ -132,11 +132,30 @@ def index_entries(cat: Catalog, source: str, modality: str) -> tuple[list[str], 
     return cat.sql(q("index_entries"), [source, modality])
 
 
-def current_samples_of(cat: Catalog, uris: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
-    """(key, status, reason, source_uri) of the samples not yet retired whose input is one of uris."""
+def current_samples_of(cat: Catalog, uris: Sequence[str], modality: str) -> list[tuple[str, str, str | None, str]]:
+    """(key, status, reason, source_uri) of the samples of ``modality`` not yet retired whose input is one of uris."""
     if not uris:
         return []
-    return cat.sql(q("current_samples_of_uris"), [list(uris)])[1]
+    return cat.sql(q("current_samples_of_uris"), [list(uris), modality])[1]
+
+
+def current_keys_among(cat: Catalog, keys: Sequence[str], modality: str) -> dict[str, str]:
+    """key -> source_uri of the current samples (accepted or held, not rejected or retired) among keys."""
+    if not keys:
+        return {}
+    return dict(cat.sql(q("current_keys_among"), [list(keys), modality])[1])
+
+
+def last_curation_of_source(cat: Catalog, source: str, modality: str) -> dict[str, Any] | None:
+    """runs.parameters of the latest completed curate or refresh run of ``source`` (``modality``)."""
+    rows = cat.sql(q("last_curation_of_source"), [source, modality])[1]
+    return json.loads(rows[0][0]) if rows else None
+
+
+def wrongly_superseded(cat: Catalog, modality: str) -> list[str]:
+    """Samples of ``modality`` superseded by another modality's record or an unsupported_type
+    rejection: damage a wrong-modality refresh did before refreshes kept to their modality."""
+    return [r[0] for r in cat.sql(q("wrongly_superseded"), [modality])[1]]
 
 
 def retire(cat: Catalog, retirements: Sequence[Retirement], run_id: str) -> int:
@@ -185,13 +204,15 @@ def live_manifests(cat: Catalog) -> list[LiveManifest]:
             for name, where, desc, growth, opts, trained in rows]
 
 
-def update_live_manifests(cat: Catalog) -> list[ManifestUpdate]:
+def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[ManifestUpdate]:
     """Re-freeze every live manifest; returns those that got a new version.
 
     Training is due when a version holds at least train_min_growth members that the baseline
     version lacked; the baseline is the version at which training was last due, first the version
     current when the manifest was declared live (a first version is only the starting point), so
-    each growth step makes training due once."""
+    each growth step makes training due once. ``consume_due=False`` (`lumina refresh`, which emits
+    no event that would start training) reports a due version but keeps the baseline, so the
+    growth stays due until a refresh that announces it (the Prefect flow) consumes it."""
     from .db import ManifestNotFoundError
 
     updates = []
@@ -210,9 +231,9 @@ def update_live_manifests(cat: Catalog) -> list[ManifestUpdate]:
         _, rows = cat.sql(q("manifest_added_members"), [live.name, after.version, baseline])
         added = rows[0][0]
         due = live.train_min_growth is not None and after.version != baseline and added >= live.train_min_growth
-        if due or live.trained_version is None:
+        if (due and consume_due) or live.trained_version is None:
             with cat._connection() as con:
-                con.execute(q("set_trained_version"), [live.name, after.version if due else baseline, utcnow()])
+                con.execute(q("set_trained_version"), [live.name, after.version if due and consume_due else baseline, utcnow()])
         updates.append(ManifestUpdate(live.name, after.version, before.version if before else None, after.num_members,
                                       before.num_members if before else 0, added, due, live.train_options))
     return updates

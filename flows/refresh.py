@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator
 
 from prefect import flow, get_run_logger
 
@@ -32,6 +32,7 @@ class RefreshHooks:
     progress: Callable[[float, str], None] = lambda fraction, text: None
     writer: Callable[[], ContextManager] = nullcontext  # held around each catalog write
     on_manifest: Callable[[Any], None] = lambda update: None  # a live manifest got a new version
+    say: Callable[[str], None] | None = None  # a line for the user (default: a logging warning)
 
 
 @dataclass
@@ -49,7 +50,18 @@ class RefreshResult:
     shard_uris: list[str] = field(default_factory=list)
     encoded_shards: int = 0
     manifests: list[dict] = field(default_factory=list)  # live-manifest versions made now
+    repaired: int = 0  # samples a wrong-modality refresh had superseded, accepted again
+    reused_options: dict[str, Any] = field(default_factory=dict)  # curation options taken from the source's last curation
+    notes: list[str] = field(default_factory=list)  # what the user should know (printed by `lumina refresh`)
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+class EmptySourceError(ValueError):
+    """A source with samples in the catalog lists no entries (an unmounted share?)."""
+
+
+NOTHING_NEW = "nothing new or changed in the source"
+CURATION_FIELDS = tuple(f for f in CurateConfig.__dataclass_fields__ if f != "modality")
 
 
 def _spec(source: str, cfg: CurateConfig):
@@ -61,34 +73,124 @@ def _spec(source: str, cfg: CurateConfig):
 
 def _retirements(cat, plan, curated) -> list:
     """Old samples of re-curated inputs are superseded by the input's new sample; samples of inputs
-    that left the source are removed. One query each, whatever the number of inputs."""
+    that left the source are removed. One query each, whatever the number of inputs. Only samples
+    of the refresh's modality, and never by an unsupported_type record: a refresh with the wrong
+    --modality records the files it refuses, and retires nothing."""
     from catalog.source_index import Retirement, current_samples_of
 
     input_of = {entry: uri for uri, entries in plan.recurated_uris.items() for entry in entries}
     out = []
-    for key, _, _, source_uri in current_samples_of(cat, sorted(input_of)):
-        new = curated.keys_by_uri.get(input_of[source_uri], [])
-        if new and key not in new:
+    for key, _, _, source_uri in current_samples_of(cat, sorted(input_of), plan.modality):
+        new = curated.superseders.get(input_of[source_uri], [])
+        if new and key not in curated.keys_by_uri.get(input_of[source_uri], []):
             out.append(Retirement(key, "superseded", f"superseded: by {new[0]}", new[0]))
-    for key, _, _, _ in current_samples_of(cat, plan.removed_uris):
+    for key, _, _, _ in current_samples_of(cat, plan.removed_uris, plan.modality):
         out.append(Retirement(key, "removed", "removed: no longer in the source"))
     return out
 
 
+def lock_path(ws: Workspace, source_id: str):
+    import hashlib
+
+    return ws.home / "locks" / f"refresh-{hashlib.sha256(source_id.encode()).hexdigest()[:16]}.lock"
+
+
+@contextmanager
+def source_lock(ws: Workspace, source_id: str, say: Callable[[str], None]) -> Iterator[None]:
+    """One refresh of a source at a time in a workspace (an fcntl lock under <home>/locks): a
+    second one says it waits, then waits for the first to finish (and then finds its work done)."""
+    import fcntl
+
+    path = lock_path(ws, source_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            say(f"another refresh of {source_id} is running ({holder}): waiting for it to finish")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            f.flush()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def reuse_curation(home: str | os.PathLike | None, source: str, modality: str, given: dict[str, Any]) -> tuple[CurateConfig, dict]:
+    """The CurateConfig of a refresh: the options the source was last curated or refreshed with
+    (runs.parameters), with ``given`` (what the user set: fields, and ``options`` key by key) over
+    them. Returns it and what was reused (empty for a source never curated)."""
+    from catalog import Catalog
+    from catalog.source_index import last_curation_of_source
+    from contracts.config import from_mapping
+    from preprocess.modality import get_plugin
+    from preprocess.refresh import source_identity
+
+    modality = get_plugin(modality).modality.value
+    ws = Workspace.at(home)
+    last = None
+    if ws.catalog.exists():
+        with Catalog.open(ws.catalog, read_only=True) as cat:
+            last = last_curation_of_source(cat, source_identity(str(source)), modality)
+    defaults = asdict(CurateConfig())
+    reused: dict[str, Any] = {}
+    values: dict[str, Any] = {"modality": modality}
+    for name in CURATION_FIELDS:
+        if name == "options":
+            continue
+        if name in given:
+            values[name] = given[name]
+        elif last is not None and name in last and last[name] != defaults[name]:
+            values[name] = reused[name] = last[name]
+    options = dict(given.get("options") or {})
+    for k, v in ((last or {}).get("options") or {}).items():
+        if k not in options:
+            options[k] = v
+            reused[f"options.{k}"] = v
+    values["options"] = options
+    return from_mapping(CurateConfig, values), reused
+
+
 def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: CurateConfig | None = None,
                    encode_cfg=None, live: list | None = None, backend: str = "ray",
-                   hooks: RefreshHooks | None = None) -> RefreshResult:
-    """Bring the catalog up to date with ``source`` (see the module docstring)."""
+                   hooks: RefreshHooks | None = None, allow_empty_source: bool = False,
+                   consume_due: bool = True) -> RefreshResult:
+    """Bring the catalog up to date with ``source`` (see the module docstring).
+
+    A source with samples in the catalog that lists no entries at all is refused
+    (EmptySourceError) unless ``allow_empty_source``: an unmounted share is not a deleted corpus.
+    ``consume_due=False``: a live manifest's due training stays due (update_live_manifests)."""
+    import logging
+
+    from preprocess.refresh import source_identity
+
+    cfg, hooks = cfg or CurateConfig(), hooks or RefreshHooks()
+    ws = Workspace.at(home)
+    ws.home.mkdir(parents=True, exist_ok=True)
+    say = hooks.say or logging.getLogger(__name__).warning
+    with source_lock(ws, source_identity(_spec(source, cfg)), say):
+        return _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due)
+
+
+def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due) -> RefreshResult:
     from catalog import Catalog
-    from catalog.source_index import (commit_listing, declare_live_manifest, diff_listing, index_signatures, revive,
-                                      retire, samples_gone_from_source, update_live_manifests)
-    from flows.steps import catalog_run, register
+    from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, diff_listing,
+                                      index_signatures, revive, retire, samples_gone_from_source, update_live_manifests,
+                                      wrongly_superseded)
+    from flows.steps import catalog_run, register, say_if_another_modality
     from preprocess.encode import EncodeConfig, encode
     from preprocess.modality import get_plugin
-    from preprocess.refresh import curate_inputs, plan_refresh, source_identity, source_scope
+    from preprocess.refresh import IncrementalCuration, curate_inputs, plan_refresh, source_identity, source_scope
 
-    cfg, encode_cfg, hooks = cfg or CurateConfig(), encode_cfg or EncodeConfig(), hooks or RefreshHooks()
-    ws = Workspace.at(home)
+    encode_cfg = encode_cfg or EncodeConfig()
     spec = _spec(source, cfg)
     src = source_identity(spec)
     t = time.time()
@@ -110,21 +212,37 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
     plan = plan_refresh(spec, cfg, known, lambda listing: diff_listing(cat, src, cfg.modality, listing),
                         lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present))
     lap("scan")
-    result = RefreshResult(src, plan.modality, plan.empty, plan=plan.counts)
-    if plan.empty:
+    if plan.counts["entries"] == 0 and (known or plan.removed_uris) and not allow_empty_source:
+        raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: refusing to mark "
+                               "them all removed (an unmounted share or a mistyped path?); if the source really is empty "
+                               "now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
+    repair = wrongly_superseded(cat, modality)
+    result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
+    if result.noop:
         with hooks.writer():
             commit_listing(cat, src, plan.modality, plan.listing, None)
-            updates = update_live_manifests(cat)
+            updates = update_live_manifests(cat, consume_due)
         lap("index")
-        return _finish(result, updates, hooks, ws, seconds)
+        result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
+        return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due)
 
     with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend}) as rid:
         result.run_id = rid
         hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
-        curated = curate_inputs(plan, ws.home, cfg, backend)
+        curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_keys_among(cat, keys, modality))
+                   if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair to do
         lap("curate")
+        if not curated.counts.get("accepted") and curated.batch_paths:
+            other = say_if_another_modality(curated.batch_paths, modality)
+            if other:
+                result.notes.append(f"no {modality} input was accepted, and files were refused as unsupported_type that "
+                                    f"{other} takes: refresh with --modality {other}")
         hooks.progress(0.5, "registering")
         with hooks.writer():
+            if repair:  # a wrong-modality refresh superseded these (before refreshes kept to their modality)
+                result.repaired = len(revive(cat, repair, rid))
+                result.notes.append(f"{result.repaired} {modality} samples superseded by a record of another modality "
+                                    "or an unsupported_type rejection are current again")
             before = cat.sql("SELECT count(*) FROM samples")[1][0][0]
             # first: registering a batch seen before is a no-op, so a returning file's sample needs this
             result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
@@ -146,16 +264,31 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
         hooks.progress(0.9, "index and live manifests")
         with hooks.writer():
             commit_listing(cat, src, plan.modality, plan.listing, rid)  # last: a failed refresh is redone in full
-            updates = update_live_manifests(cat)
+            updates = update_live_manifests(cat, consume_due)
         lap("manifests")
-    return _finish(result, updates, hooks, ws, seconds)
+    return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due)
 
 
-def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict) -> RefreshResult:
+def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict, cat=None,
+            live: list | None = None, consume_due: bool = True) -> RefreshResult:
+    from catalog.db import ManifestNotFoundError
+
     for u in updates:
         hooks.on_manifest(u)
     result.manifests = [{"manifest": u.id, "members": u.num_members, "previous_members": u.previous_members,
                          "added_since_training": u.added_since_training, "train_due": u.train_due} for u in updates]
+    for u in updates:
+        if u.train_due and not consume_due:  # no event starts training here: say what would, and keep it due
+            sets = " ".join(f"--set {k}={v}" for k, v in sorted(u.train_options.items()))
+            result.notes.append(f"training on {u.name} is due ({u.added_since_training} new members) and stays due: "
+                                f"lumina train --manifest {u.id} --home {ws.home}" + (f" {sets}" if sets else "")
+                                + " (or let the Prefect refresh deployment announce it)")
+    for m in live or []:  # declared now and stored without a version: say why
+        try:
+            cat.manifest_header(m.name)
+        except ManifestNotFoundError:
+            result.notes.append(f"live manifest {m.name} selects nothing yet ({m.where}): no version; every refresh "
+                                "tries again")
     result.seconds = seconds
     hooks.progress(1.0, "done")
     return result
@@ -175,9 +308,10 @@ def live_from_params(live_manifests: dict[str, Any] | None) -> list:
 @flow(name="refresh", log_prints=True)
 def refresh_flow(source: str | None = None, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
                  encode_options: dict[str, Any] | None = None, live_manifests: dict[str, Any] | None = None,
-                 backend: str = "ray", ray_address: str | None = None) -> dict:
+                 backend: str = "ray", ray_address: str | None = None, allow_empty_source: bool = False) -> dict:
     """Curate and encode what is new or changed in ``source`` (default: $LUMINA_REFRESH_SOURCE);
-    retire what left; re-freeze live manifests."""
+    retire what left; re-freeze live manifests. Curation options not given in ``options`` are
+    those the source was last curated or refreshed with."""
     from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 
     from flows.events import emit_manifest_updated
@@ -201,12 +335,19 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
         emit_manifest_updated(update, str(ws.home))
         log.info(f"lumina.manifest.updated {update.id} (+{update.added_since_training}, train due: {update.train_due})")
 
-    hooks = RefreshHooks(progress, catalog_writer, announce)  # one catalog writer at a time across flow runs
-    result = refresh_source(source, ws.home, CurateConfig(modality=modality, options=options or {}),
-                            EncodeConfig(**(encode_options or {})), live_from_params(live_manifests), backend, hooks)
+    hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
+    cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})
+    if reused:
+        log.info(f"curating with the options {source} was last curated with: " + ", ".join(f"{k}={v}" for k, v in reused.items()))
+    result = refresh_source(source, ws.home, cfg, EncodeConfig(**(encode_options or {})), live_from_params(live_manifests),
+                            backend, hooks, allow_empty_source=allow_empty_source)
+    result.reused_options = reused
     if result.noop:
-        log.info(f"refresh of {result.source}: nothing new or changed in the source ({result.plan['entries']} entries)"
+        log.info(f"refresh of {result.source}: {NOTHING_NEW} ({result.plan['entries']} entries)"
                  + ("; live manifests re-frozen on what other stages registered" if result.manifests else ""))
+    for note in result.notes:
+        if not note.startswith(NOTHING_NEW):
+            log.warning(note)
     rows = [{"what": k, "count": v} for k, v in {**result.plan, "new_samples": result.new_samples, "removed": result.removed,
                                                   "superseded": result.superseded, "shards": len(result.shard_uris)}.items()]
     create_table_artifact(key="refresh-counts", table=rows, description=f"refresh of {result.source}")
@@ -219,10 +360,12 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
 def main(argv: list[str] | None = None) -> int:
     """`lumina refresh SOURCE --modality M`: the refresh without Prefect."""
-    from contracts.config import ArgumentParser
+    from contracts.config import ArgumentParser, config_values, parse_assignments
     import json
+    import sys
 
-    from flows.cli_config import add_common_args, add_config_args, add_curation_args, config_from_args, curation_options
+    from flows.cli_config import (UNSET, add_common_args, add_config_args, add_curation_args, config_from_args,
+                                  curation_options)
     from preprocess.encode import EncodeConfig
 
     p = ArgumentParser(prog="lumina refresh", description="Curate and encode only what is new or changed in a "
@@ -237,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
     p.add_argument("--ray-address", help="join this Ray cluster (same as RAY_ADDRESS)")
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    p.add_argument("--allow-empty-source", action="store_true",
+                   help="refresh a source that lists no entries although the catalog has samples of it (marks them all "
+                        "removed); without it such a refresh is refused (an unmounted share is not a deleted corpus)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     if a.ray_address:
@@ -250,16 +396,29 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not where.strip():
             p.error(f"--live {item!r}: use NAME=WHERE")
         live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth))
-    cfg = config_from_args(CurateConfig, a)
+    cfg = config_from_args(CurateConfig, a)  # checks the flags and values
     cfg.options = curation_options(a, cfg.options)
-    result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live, "local" if a.local else "ray")
+    # what the user set (--config, --set, flags): the rest comes from the source's last curation
+    given = config_values(a.config, assignments={**parse_assignments(a.set), **{
+        f: None if getattr(a, f) is UNSET else getattr(a, f) for f in CURATION_FIELDS if getattr(a, f, None) is not None}})
+    given["options"] = curation_options(a, dict(given.get("options") or {}))
+    cfg, reused = reuse_curation(a.home, a.source, cfg.modality, given)
+    if reused:
+        print(f"lumina refresh: curating with the options {a.source} was last curated with: "
+              + ", ".join(f"{k}={v}" for k, v in reused.items()) + " (give options to change them)", file=sys.stderr)
+    hooks = RefreshHooks(say=lambda line: print(f"lumina refresh: {line}", file=sys.stderr, flush=True))
+    result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live,
+                            "local" if a.local else "ray", hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
+    result.reused_options = reused
     out = asdict(result)
     if a.json:
         print(json.dumps(out, indent=1, default=str))
     else:
         for k, v in out.items():
-            if k != "shard_uris":
+            if k not in ("shard_uris", "notes") and not (k in ("reused_options", "repaired") and not v):
                 print(f"{k:16s}{v}")
+        for note in result.notes:
+            print(note)
     return 0
 
 

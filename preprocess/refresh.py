@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from contracts.keys import sample_key
 from contracts.layout import Workspace
-from contracts.records import Batch
-from preprocess.curate import (AnalyseStage, CurateConfig, WriteShardStage, leftover_candidate,
+from contracts.records import Batch, VerdictRecord
+from preprocess.curate import (FILTER_VERSION, AnalyseStage, CurateConfig, WriteShardStage, leftover_candidate,
                                mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
@@ -41,6 +42,7 @@ class RefreshPlan:
     removed_uris: list[str]  # source_uri of inputs and leftovers that left the source
     recurated_uris: dict[str, list[str]]  # input (or leftover) uri -> uris of all its entries, for supersession
     counts: dict[str, int] = field(default_factory=dict)
+    present_names: dict[str, str] = field(default_factory=dict)  # uri -> name of every input (and leftover) in the source now
 
     @property
     def empty(self) -> bool:
@@ -52,6 +54,7 @@ class IncrementalCuration:
     batch_paths: list[str]
     shard_uris: list[str]
     keys_by_uri: dict[str, list[str]]  # source_uri -> keys of the samples curated from it now
+    superseders: dict[str, list[str]]  # keys_by_uri less unsupported_type records (which never supersede a sample)
     counts: dict[str, int]  # status -> samples
     reasons: dict[str, int]
 
@@ -193,7 +196,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
     changed = set(diff.changed)
     names_now = {item.name for item in inputs}
     lost_caption = {inp for _, _, inp in diff.removed if inp in names_now}  # an input whose caption left
-    touched = lost_caption | {owner[n] for n in changed if n in owner}
+    touched = lost_caption | {owner[n] for n in changed if n in owner} | _twins_of_gone(diff.removed, names_now, known, rows)
     todo = [item for item in inputs if item.name in touched]
     todo_leftovers = [lo for lo in leftovers if lo.entry.name in changed]
     removed_uris = {uri for _, uri, inp in diff.removed if inp is None or inp not in names_now}
@@ -211,14 +214,59 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
               "removed_entries": len(diff.removed), "inputs_to_curate": len(todo), "leftovers_to_record": len(todo_leftovers),
               "removed_inputs": len({inp or name for name, _, inp in diff.removed if inp is None or inp not in names_now})
               + len(unindexed_gone)}
+    present_names = {lo.entry.uri: lo.entry.name for lo in leftovers} | {item.uri: item.name for item in inputs}
     return RefreshPlan(source_identity(spec), plugin.modality.value, listing, todo, todo_leftovers, removed_uris,
-                       dict(entry_uris), counts)
+                       dict(entry_uris), counts, present_names)
 
 
-def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: CurateConfig, backend: str = "ray") -> IncrementalCuration:
+def _twins_of_gone(removed: list[tuple[str, str, str | None]], names_now: set[str],
+                   known: dict[str, tuple[int, int | None, str]], rows: list[dict]) -> set[str]:
+    """Inputs still in the source with the same bytes (every entry's hash) as an input that left:
+    curated again, so the left input's sample moves to the surviving copy (registration moves its
+    source_uri) instead of being removed, and the copy's exact_duplicate row is superseded by it."""
+    gone: dict[str, list[str]] = defaultdict(list)
+    for name, _, inp in removed:
+        if inp is not None and inp not in names_now and name in known:
+            gone[inp].append(known[name][2])
+    if not gone:
+        return set()
+    now: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["input_name"] is not None:
+            now[row["input_name"]].append(row["content_hash"])
+    by_sig: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for inp, hashes in now.items():
+        by_sig[tuple(sorted(hashes))].append(inp)
+    return {twin for hashes in gone.values() for twin in by_sig.get(tuple(sorted(hashes)), [])}
+
+
+def _later_copies(cands: list[Candidate], current_of, present_names: dict[str, str], leaving: set[str]) -> list[Candidate]:
+    """A new input with the content key of a sample whose file is still in the source is an
+    exact_duplicate row of it (as a whole-source curate makes it), not the sample moving to the
+    new file: keyed as mark_exact_duplicates keys it, written to no shard, encoded never."""
+    keys = sorted({c.record.key for c in cands if c.accepted})
+    current = current_of(keys) if keys else {}
+    out = []
+    for c in cands:
+        orig_uri = current.get(c.record.key) if c.accepted else None
+        if orig_uri is None or orig_uri == c.record.source_uri or orig_uri not in present_names or orig_uri in leaving:
+            out.append(c)
+            continue
+        k, name = c.record.key, c.source.name if c.source else c.record.source_uri
+        dup = sample_key(k, "duplicate", posixpath.relpath(name, posixpath.dirname(present_names[orig_uri]) or "."))
+        rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
+        verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
+        out.append(Candidate(rec, verdicts, c.source, None))
+    return out
+
+
+def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: CurateConfig, backend: str = "ray",
+                  current_of=None) -> IncrementalCuration:
     """curate() on a chosen subset: the same analysis, duplicate marking and shard writing, for
     the planned inputs only. New accepted samples go to new shards (named by their keys); shards
-    of earlier runs are never opened. Near-duplicate search sees only this refresh's inputs."""
+    of earlier runs are never opened. Near-duplicate search sees only this refresh's inputs.
+    ``current_of(keys)``: key -> source_uri of the catalog's current samples (this modality) among
+    ``keys``; with it, a copy of a sample whose file is still in the source is an exact_duplicate."""
     plugin = get_plugin(cfg.modality)
     modality = plugin.modality.value
     opts = plugin.options(cfg.options)
@@ -229,6 +277,8 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), plan.inputs, backend)
     cands: list[Candidate] = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     cands = mark_exact_duplicates(cands)
+    if current_of is not None:
+        cands = _later_copies(cands, current_of, plan.present_names, set(plan.removed_uris))
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     plugin.near_duplicates(cands, opts)
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
@@ -241,9 +291,13 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
         Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
         batch_paths.append(str(rejections))
     keys_by_uri: dict[str, list[str]] = defaultdict(list)
+    superseders: dict[str, list[str]] = defaultdict(list)
     for c in cands:
         keys_by_uri[c.record.source_uri].append(c.record.key)
+        if not (c.record.reason or "").startswith("unsupported_type"):
+            superseders[c.record.source_uri].append(c.record.key)
     return IncrementalCuration(batch_paths, shard_uris, {u: sorted(k) for u, k in keys_by_uri.items()},
+                               {u: sorted(k) for u, k in superseders.items()},
                                dict(Counter(c.record.status for c in cands)),
                                dict(Counter((c.record.reason or "").split(":")[0] for c in dropped)))
 

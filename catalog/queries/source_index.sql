@@ -72,12 +72,37 @@ WHERE source = $1 AND modality = $2
 ORDER BY name;
 
 -- name: current_samples_of_uris
--- Samples still current (not removed or superseded) whose input is one of $1 (source uris).
+-- Samples of modality $2 still current (not removed or superseded) whose input is one of $1
+-- (source uris). Only of that modality: a refresh with the wrong --modality sees the same files
+-- (and records them rejected) but never retires another modality's samples.
 SELECT key, status, reason, source_uri
 FROM samples
 WHERE source_uri IN (SELECT unnest(CAST($1 AS VARCHAR[])))
+  AND modality = $2
   AND status NOT IN ('removed', 'superseded')
 ORDER BY source_uri, key;
+
+-- name: current_keys_among
+-- key -> source_uri of the current (not retired) samples of modality $2 among the keys $1.
+SELECT key, source_uri
+FROM samples
+WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))
+  AND modality = $2
+  AND status NOT IN ('removed', 'superseded', 'rejected')
+ORDER BY key;
+
+-- name: wrongly_superseded
+-- Samples of modality $1 superseded by a record that cannot replace them: one of another modality
+-- or a rejected unsupported_type record (what a refresh with the wrong --modality did before it
+-- was kept to its own modality). Their supersession is undone.
+SELECT s.key
+FROM samples s
+JOIN sample_status_changes c ON c.key = s.key AND c.new_status = 'superseded'
+JOIN samples b ON b.key = c.superseded_by
+WHERE s.modality = $1 AND s.status = 'superseded'
+  AND (b.modality <> s.modality OR starts_with(coalesce(b.reason, ''), 'unsupported_type'))
+  AND c.changed_at = (SELECT max(changed_at) FROM sample_status_changes WHERE key = s.key)
+ORDER BY s.key;
 
 -- name: record_status_change
 INSERT INTO sample_status_changes (key, old_status, old_reason, new_status, reason, superseded_by, changed_at, run_id)
@@ -123,3 +148,13 @@ UPDATE live_manifests SET trained_version = $2, updated_at = $3 WHERE name = $1;
 SELECT count(*) FROM manifest_members
 WHERE manifest = $1 AND version = $2
   AND key NOT IN (SELECT key FROM manifest_members WHERE manifest = $1 AND version = $3);
+
+-- name: last_curation_of_source
+-- The parameters of the latest completed curate or refresh run of source $1 in modality $2: the
+-- curation options a refresh of that source reuses unless it is given its own.
+SELECT CAST(parameters AS VARCHAR)
+FROM runs
+WHERE flow_name IN ('curate', 'refresh') AND status = 'completed'
+  AND parameters->>'source' = $1 AND coalesce(parameters->>'modality', 'image') = $2
+ORDER BY started_at DESC
+LIMIT 1;
