@@ -73,9 +73,11 @@ class ModalityPlugin(ABC):
         options turn no model on: then nothing is loaded and curation is as without it."""
         return None
 
-    def near_duplicates(self, cands: list[Candidate], opts: Any, catalog: str | None = None) -> None:
+    def near_duplicates(self, cands: list[Candidate], opts: Any, catalog: str | None = None,
+                        leaving: frozenset[str] = frozenset()) -> None:
         """Mark near duplicates among accepted candidates (in place), with a verdict naming the match;
-        `catalog`: also against the samples earlier runs kept there, where the modality can."""
+        `catalog`: also against the samples earlier runs kept there, where the modality can, except
+        those of the inputs in `leaving` (a refresh retires them)."""
 
     @abstractmethod
     def curated_members(self, cand: Candidate, opts: Any) -> dict[str, bytes]:

@@ -264,7 +264,8 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
                   current_of=None) -> IncrementalCuration:
     """curate() on a chosen subset: the same analysis, duplicate marking and shard writing, for
     the planned inputs only. New accepted samples go to new shards (named by their keys); shards
-    of earlier runs are never opened. Near-duplicate search sees only this refresh's inputs.
+    of earlier runs are never opened. Near-duplicate search sees this refresh's inputs and the
+    accepted samples of the catalog (not those this refresh retires).
     ``current_of(keys)``: key -> source_uri of the catalog's current samples (this modality) among
     ``keys``; with it, a copy of a sample whose file is still in the source is an exact_duplicate."""
     plugin = get_plugin(cfg.modality)
@@ -280,7 +281,8 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     if current_of is not None:
         cands = _later_copies(cands, current_of, plan.present_names, set(plan.removed_uris))
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
-    plugin.near_duplicates(cands, opts)
+    # against this refresh's inputs and what earlier runs kept, but not what this refresh retires
+    plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
     batch_paths = run_stage(WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size), backend)

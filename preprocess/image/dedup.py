@@ -51,16 +51,17 @@ def store_signature(record, phash: int, colour: np.ndarray) -> None:
     record.meta["colour_signature"] = np.clip(np.round(colour), 0, 255).astype(np.uint8).tobytes().hex()
 
 
-def kept_in_catalog(catalog, modality: str, cands: list) -> list[_Kept]:
+def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str] = frozenset()) -> list[_Kept]:
     """The accepted samples earlier runs put in the catalog that share a pHash band with an
-    accepted candidate: except the candidates' own keys and the samples of the inputs curated
-    now (a changed caption gives a new key for the same pixels, which must replace, not match, the old)."""
+    accepted candidate: except the candidates' own keys, the samples of the inputs curated now (a
+    changed caption gives a new key for the same pixels, which must replace, not match, the old)
+    and those of the inputs in `leaving` (deleted from the source: a refresh retires them)."""
     from catalog.near_duplicates import signatures_sharing_a_band
 
     live = [c for c in cands if c.accepted and c.signature]
     if catalog is None or not live:
         return []
-    uris = {c.record.source_uri for c in cands}
+    uris = {c.record.source_uri for c in cands} | set(leaving)
     found = signatures_sharing_a_band(catalog, modality, [c.signature[0] for c in live], {c.record.key for c in cands}, uris)
     return [_Kept(SimpleNamespace(key=k.key), (k.phash, np.frombuffer(k.colour, np.uint8).astype(np.float32).reshape(16, 3)))
             for k in found]

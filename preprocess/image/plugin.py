@@ -97,8 +97,9 @@ class ImagePlugin(ModalityPlugin):
         opts.clip.check_paths()
         return ClipScoreStage(self.modality.value, opts.clip, partial(original_rgb, max_pixels=opts.max_pixels))
 
-    def near_duplicates(self, cands: list[Candidate], opts: ImageOptions, catalog: str | None = None) -> None:
-        kept = kept_in_catalog(catalog, self.modality.value, cands)
+    def near_duplicates(self, cands: list[Candidate], opts: ImageOptions, catalog: str | None = None,
+                        leaving: frozenset[str] = frozenset()) -> None:
+        kept = kept_in_catalog(catalog, self.modality.value, cands, leaving)
         mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff, kept)
 
     @staticmethod

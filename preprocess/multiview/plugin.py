@@ -188,8 +188,9 @@ class MultiviewPlugin(ModalityPlugin):
         mosaic = Image.fromarray(np.concatenate([square_view(v, 32) for v in d.views], axis=1))
         return [Candidate(rec, verdicts, item, (perceptual_hash(mosaic), colour_signature(mosaic)))]
 
-    def near_duplicates(self, cands: list[Candidate], opts: MultiviewOptions, catalog: str | None = None) -> None:
-        kept = kept_in_catalog(catalog, self.modality.value, cands)
+    def near_duplicates(self, cands: list[Candidate], opts: MultiviewOptions, catalog: str | None = None,
+                        leaving: frozenset[str] = frozenset()) -> None:
+        kept = kept_in_catalog(catalog, self.modality.value, cands, leaving)
         mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff, kept)
 
     def curated_members(self, cand: Candidate, opts: MultiviewOptions) -> dict[str, bytes]:

@@ -163,7 +163,8 @@ class SpeechPlugin(ModalityPlugin):
                            frames=1, duration=round(p.duration, 4), sample_rate=TARGET_SR, meta=meta, **base)
         return [Candidate(rec, verdicts, item, (fingerprint(logmel), p.duration))]
 
-    def near_duplicates(self, cands: list[Candidate], opts: SpeechOptions, catalog: str | None = None) -> None:  # within this run only
+    def near_duplicates(self, cands: list[Candidate], opts: SpeechOptions, catalog: str | None = None,
+                        leaving: frozenset[str] = frozenset()) -> None:  # within this run only
         mark_near_duplicates(cands, opts.dedup_max_distance)
 
     def _prepared(self, cand: Candidate, opts: SpeechOptions) -> Prepared:

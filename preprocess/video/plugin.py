@@ -126,7 +126,8 @@ class VideoPlugin(ModalityPlugin):
                            frames=int(frames.shape[0]), duration=round(duration, 4), meta=meta, **base)
         return Candidate(rec, verdicts, item, keyframe_hashes(frames))
 
-    def near_duplicates(self, cands: list[Candidate], opts: VideoOptions, catalog: str | None = None) -> None:  # within this run only
+    def near_duplicates(self, cands: list[Candidate], opts: VideoOptions, catalog: str | None = None,
+                        leaving: frozenset[str] = frozenset()) -> None:  # within this run only
         mark_near_duplicates(cands, opts.keyframe_max_distance)
 
     def curated_members(self, cand: Candidate, opts: VideoOptions) -> dict[str, bytes]:
