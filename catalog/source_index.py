@@ -139,6 +139,15 @@ def current_samples_of(cat: Catalog, uris: Sequence[str], modality: str) -> list
     return cat.sql(q("current_samples_of_uris"), [list(uris), modality])[1]
 
 
+def near_copies_of(cat: Catalog, modality: str, uris: Sequence[str]) -> list[str]:
+    """source_uri of the rejected near duplicates (phash_dedup) of the current samples of inputs
+    `uris`: when those inputs leave, the near copies are curated again instead of staying rejected
+    against a removed sample."""
+    if not uris:
+        return []
+    return [r[0] for r in cat.sql(q("near_copies_of"), [modality, list(uris)])[1]]
+
+
 def current_keys_among(cat: Catalog, keys: Sequence[str], modality: str) -> dict[str, str]:
     """key -> source_uri of the current samples (accepted or held, not rejected or retired) among keys."""
     if not keys:

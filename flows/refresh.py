@@ -183,8 +183,8 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
 def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due) -> RefreshResult:
     from catalog import Catalog
     from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, diff_listing,
-                                      index_signatures, revive, retire, samples_gone_from_source, update_live_manifests,
-                                      wrongly_superseded)
+                                      index_signatures, near_copies_of, revive, retire, samples_gone_from_source,
+                                      update_live_manifests, wrongly_superseded)
     from flows.steps import catalog_run, register, say_if_another_modality
     from preprocess.encode import EncodeConfig, encode
     from preprocess.modality import get_plugin
@@ -210,7 +210,8 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     modality = get_plugin(cfg.modality).modality.value
     prefixes, patterns = source_scope(spec)
     plan = plan_refresh(spec, cfg, known, lambda listing: diff_listing(cat, src, cfg.modality, listing),
-                        lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present))
+                        lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present),
+                        lambda leaving: near_copies_of(cat, modality, leaving))
     lap("scan")
     if plan.counts["entries"] == 0 and (known or plan.removed_uris) and not allow_empty_source:
         raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: refusing to mark "

@@ -165,14 +165,17 @@ def _every_blob(entries: list[Entry], inputs: list[RawInput], leftovers: list[Le
 
 
 def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int, int | None, str]], diff_fn,
-                 gone_fn=None) -> RefreshPlan:
+                 gone_fn=None, near_copies_fn=None) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
     ``known``: the index's name -> (size, mtime_ns, content_hash); ``diff_fn(listing)`` returns
     the catalog's ListingDiff (catalog.source_index.diff_listing bound to a catalog);
     ``gone_fn(present_uris)`` the source_uri of the source's samples whose input is not among
     them (catalog.source_index.samples_gone_from_source bound to a catalog and the source): the
-    index knows only what refreshes listed, not what `lumina curate` took in before."""
+    index knows only what refreshes listed, not what `lumina curate` took in before;
+    ``near_copies_fn(removed_uris)`` the source_uri of rejected near duplicates of the samples of
+    those inputs (catalog.source_index.near_copies_of): curated again, so the picture stays when
+    the kept one of a near pair leaves."""
     plugin = get_plugin(cfg.modality)
     opts = plugin.options(cfg.options)
     spec.kind = spec.kind or detect_kind(spec.uri)
@@ -205,6 +208,9 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int
         present = {row["uri"] for row in rows} | {item.uri for item in inputs} | {lo.entry.uri for lo in leftovers}
         unindexed_gone = sorted(set(gone_fn(sorted(present))) - removed_uris)
     removed_uris = sorted(removed_uris | set(unindexed_gone))
+    if near_copies_fn is not None and removed_uris:
+        revisit = set(near_copies_fn(removed_uris))
+        todo += [item for item in inputs if item.uri in revisit and item.name not in touched]
     entry_uris: dict[str, list[str]] = defaultdict(list)
     for item in todo:
         entry_uris[item.uri] = sorted({e.uri for e in item.entries})

@@ -158,3 +158,13 @@ WHERE flow_name IN ('curate', 'refresh') AND status = 'completed'
   AND parameters->>'source' = $1 AND coalesce(parameters->>'modality', 'image') = $2
 ORDER BY started_at DESC
 LIMIT 1;
+
+-- name: near_copies_of
+-- Rejected near duplicates (meta near_duplicate_of) of the current samples of modality $1 whose
+-- inputs ($2: source_uri list) leave the source: they are curated again.
+SELECT DISTINCT r.source_uri
+FROM samples r
+JOIN samples k ON k.key = r.meta->>'near_duplicate_of'
+WHERE r.modality = $1 AND r.status = 'rejected' AND r.reason LIKE 'phash_dedup:%'
+  AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
+ORDER BY r.source_uri;

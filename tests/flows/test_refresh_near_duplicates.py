@@ -56,3 +56,23 @@ def test_a_near_copy_of_a_kept_image_is_rejected_and_of_a_deleted_one_kept(tmp_p
     assert rows["again.png"][0] == "rejected" and rows["again.png"][1].startswith("phash_dedup: near duplicate of"), rows
     assert rows["replaced.png"] == ("accepted", None), rows
     assert rows["photo1.png"][0] == "removed" and rows["photo0.png"] == ("accepted", None)
+
+
+def test_when_the_kept_one_of_a_near_pair_leaves_its_near_copy_is_curated_again(tmp_path):
+    """The near copy stayed rejected against a removed sample: the picture was gone from training
+    although a copy of it was still in the folder."""
+    src, home = tmp_path / "src", tmp_path / "home"
+    src.mkdir()
+    for i in range(2):
+        _photo(i).save(src / f"photo{i}.png")
+        (src / f"photo{i}.txt").write_text(f"a photo number {i}")
+    _near_copy(0).save(src / "zz_again.png")
+    (src / "zz_again.txt").write_text("the first photo again")
+    _refresh(src, home)
+    assert _status(home)["zz_again.png"][0] == "rejected"
+    (src / "photo0.png").unlink()
+    (src / "photo0.txt").unlink()
+    _refresh(src, home)
+    rows = _status(home)
+    assert rows["photo0.png"][0] == "removed" and rows["zz_again.png"] == ("accepted", None), rows
+    assert _refresh(src, home).noop  # and it stays so
