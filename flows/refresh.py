@@ -124,6 +124,18 @@ def source_lock(ws: Workspace, source_id: str, say: Callable[[str], None]) -> It
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _merge_options(given: dict, last: dict, reused: dict, prefix: str) -> dict:
+    """`given` over `last`, key by key at every depth (a --set options.quality.min_sharpness must
+    not drop the reused options.quality.min_contrast); what came from `last` goes into `reused`."""
+    out = dict(given)
+    for k, v in last.items():
+        if k not in out:
+            out[k] = reused[f"{prefix}.{k}"] = v
+        elif isinstance(v, dict) and isinstance(out[k], dict):
+            out[k] = _merge_options(out[k], v, reused, f"{prefix}.{k}")
+    return out
+
+
 def reuse_curation(home: str | os.PathLike | None, source: str, modality: str, given: dict[str, Any]) -> tuple[CurateConfig, dict]:
     """The CurateConfig of a refresh: the options the source was last curated or refreshed with
     (runs.parameters), with ``given`` (what the user set: fields, and ``options`` key by key) over
@@ -150,12 +162,7 @@ def reuse_curation(home: str | os.PathLike | None, source: str, modality: str, g
             values[name] = given[name]
         elif last is not None and name in last and last[name] != defaults[name]:
             values[name] = reused[name] = last[name]
-    options = dict(given.get("options") or {})
-    for k, v in ((last or {}).get("options") or {}).items():
-        if k not in options:
-            options[k] = v
-            reused[f"options.{k}"] = v
-    values["options"] = options
+    values["options"] = _merge_options(dict(given.get("options") or {}), (last or {}).get("options") or {}, reused, "options")
     return from_mapping(CurateConfig, values), reused
 
 

@@ -168,6 +168,17 @@ def test_a_refresh_reuses_the_options_the_source_was_curated_with(tmp_path, digi
     assert reuse_curation(home, str(src), "speech", {})[1] == {}  # another modality's curation is not this one's
 
 
+def test_a_nested_option_given_keeps_its_reused_neighbours(tmp_path, digits):
+    """--set options.quality.min_sharpness=0.05 dropped the reused options.quality.min_contrast=0.3."""
+    from flows.steps import curate_step
+
+    src, home = _src(tmp_path, digits), tmp_path / "home"
+    curate_step(str(src), str(home), CurateConfig(options={"vae_factor": 1, "quality": {"min_contrast": 0.3}}), backend="local")
+    cfg, reused = reuse_curation(home, str(src), "image", {"options": {"quality": {"min_sharpness": 0.05}}})
+    assert cfg.options == {"vae_factor": 1, "quality": {"min_sharpness": 0.05, "min_contrast": 0.3}}
+    assert reused == {"options.vae_factor": 1, "options.quality.min_contrast": 0.3}
+
+
 def test_a_second_refresh_of_a_source_waits_for_the_first(tmp_path, digits):
     import fcntl
 
