@@ -199,9 +199,21 @@ def revive(cat: Catalog, keys: Sequence[str], run_id: str) -> list[str]:
 
 
 def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
-    """Store (or change) a live manifest's selection and training rule; the predicate is checked."""
+    """Store (or change) a live manifest's selection and training rule; the predicate is checked.
+    Declared again without a training rule (train_min_growth None, no train_options), it keeps the
+    one it had: `--live NAME=...` alone reset it, so growth never made training due again. A
+    changed selection is said on stderr."""
+    import logging
+
     cat._writable()
     cat.count_matching(m.where)  # raises ValueError on a bad predicate
+    old = next((x for x in live_manifests(cat) if x.name == m.name), None)
+    if old is not None:
+        if m.train_min_growth is None and not m.train_options:
+            m = LiveManifest(m.name, m.where, m.description, old.train_min_growth, old.train_options)
+        if old.where != m.where:
+            logging.getLogger(__name__).warning("live manifest %s: its selection changes from %r to %r; its next version "
+                                                "follows the new one", m.name, old.where, m.where)
     con_args = [m.name, m.where, m.description, m.train_min_growth, json.dumps(m.train_options, sort_keys=True), utcnow()]
     with cat._connection() as con:
         con.execute(q("upsert_live_manifest"), con_args)

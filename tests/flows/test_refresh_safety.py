@@ -238,3 +238,18 @@ def test_retirements_keep_to_the_modality_and_ignore_unsupported_type_records(tm
         plan = SimpleNamespace(modality="image", recurated_uris={uri: [uri]}, removed_uris=[])
         refused = SimpleNamespace(keys_by_uri={uri: ["an-unsupported-type-row"]}, superseders={})
         assert _retirements(cat, plan, refused) == []
+
+
+def test_declaring_a_live_manifest_again_keeps_its_training_rule_and_says_the_selection_changed(tmp_path, caplog):
+    """`--live NAME=...` without --train-min-growth reset the rule to never-due, without a word."""
+    from catalog.source_index import declare_live_manifest, live_manifests
+
+    with Catalog.open(tmp_path / "catalog.duckdb") as cat:
+        declare_live_manifest(cat, LiveManifest("live", "modality = 'image'", train_min_growth=5, train_options={"steps": 3}))
+        with caplog.at_level("WARNING", logger="catalog.source_index"):
+            declare_live_manifest(cat, LiveManifest("live", "modality = 'image' AND split = 'train'"))
+        (kept,) = live_manifests(cat)
+        assert (kept.where, kept.train_min_growth, kept.train_options) == ("modality = 'image' AND split = 'train'", 5, {"steps": 3})
+        assert "live manifest live: its selection changes from" in caplog.text
+        declare_live_manifest(cat, LiveManifest("live", kept.where, train_min_growth=9))  # a new rule replaces it
+        assert live_manifests(cat)[0].train_min_growth == 9 and live_manifests(cat)[0].train_options == {}
