@@ -241,7 +241,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
                    if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair to do
         lap("curate")
         if not curated.counts.get("accepted") and curated.batch_paths:
-            other = say_if_another_modality(curated.batch_paths, modality)
+            other = say_if_another_modality(curated.batch_paths, modality, verb="refresh")
             if other:
                 result.notes.append(f"no {modality} input was accepted, and files were refused as unsupported_type that "
                                     f"{other} takes: refresh with --modality {other}")

@@ -139,7 +139,7 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
             "shards": len(result.shard_uris), "shard_uris": result.shard_uris, "registered": registered}
 
 
-def say_if_another_modality(batch_paths: list[str], modality: str) -> str | None:
+def say_if_another_modality(batch_paths: list[str], modality: str, verb: str = "curate") -> str | None:
     """Nothing accepted, and inputs refused as unsupported_type that another modality takes (a
     folder of WAVs curated as video): say which, on stderr. Returns that modality."""
     from collections import Counter
@@ -155,8 +155,8 @@ def say_if_another_modality(batch_paths: list[str], modality: str) -> str | None
     if not n:
         return None
     log.warning("no %s input was accepted, and %d files were refused as unsupported_type that %s takes (%s): "
-                "curate with --modality %s", modality, n, other,
-                ", ".join(f"{suf} x{k}" for suf, k in suffixes.most_common(3)), other)
+                "%s with --modality %s", modality, n, other,
+                ", ".join(f"{suf} x{k}" for suf, k in suffixes.most_common(3)), verb, other)
     return other
 
 
