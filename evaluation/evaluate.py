@@ -47,6 +47,7 @@ class EvalConfig:
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     batch_size: int = 100  # samples per model call
     max_heldout: int | None = 4096  # held-out members read: the first N by key, an unbiased subset (none: all of them)
+    seed: int = 0  # initial noise
 
     def __post_init__(self) -> None:
         for name in ("samples_per_class", "grid_size", "steps", "batch_size"):
@@ -54,7 +55,6 @@ class EvalConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
         if self.max_heldout is not None and self.max_heldout < 1:
             raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {self.max_heldout}")
-    seed: int = 0  # initial noise
 
 
 @dataclass
