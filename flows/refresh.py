@@ -411,13 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         f: None if getattr(a, f) is UNSET else getattr(a, f) for f in CURATION_FIELDS if getattr(a, f, None) is not None}})
     given["options"] = curation_options(a, dict(given.get("options") or {}))
     cfg, reused = reuse_curation(a.home, a.source, cfg.modality, given)
-    if reused:
-        print(f"lumina refresh: curating with the options {a.source} was last curated with: "
-              + ", ".join(f"{k}={v}" for k, v in reused.items()) + " (give options to change them)", file=sys.stderr)
     hooks = RefreshHooks(say=lambda line: print(f"lumina refresh: {line}", file=sys.stderr, flush=True))
     result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live,
                             "local" if a.local else "ray", hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
     result.reused_options = reused
+    if reused and result.curated:  # said only when something was curated with them
+        print(f"lumina refresh: curated with the options {result.source} was last curated with: "
+              + ", ".join(f"{k}={v}" for k, v in reused.items()) + " (give options to change them)", file=sys.stderr)
     out = asdict(result)
     if a.json:
         print(json.dumps(out, indent=1, default=str))

@@ -215,6 +215,7 @@ def test_lumina_refresh_says_what_it_did_and_refuses_an_empty_source(tmp_path, d
     assert r.returncode == 0 and "options.vae_factor=1" in r.stderr, r.stderr[-2000:]
     r = subprocess.run(base, capture_output=True, text=True, timeout=300)
     assert "nothing new or changed in the source" in r.stdout, r.stdout
+    assert "last curated with" not in r.stderr  # nothing was curated with the reused options
     for p in src.iterdir():
         p.unlink()
     r = subprocess.run(base, capture_output=True, text=True, timeout=300)
