@@ -102,8 +102,8 @@ def samples_gone_from_source(cat: Catalog, source: str, modality: str, prefixes:
     """source_uri of the source's samples (not retired) whose input is gone: the index only knows
     what refreshes listed, so without this a file curated by `lumina curate` and deleted before the
     first refresh stayed accepted forever. A sample is the source's when its origin starts with one
-    of ``prefixes``, fully matches one of the regular expressions ``patterns``, or a curate or
-    refresh run recorded with this source registered it last."""
+    of ``prefixes``, fully matches one of the regular expressions ``patterns``, or a curate,
+    refresh or data_to_model run recorded with this source registered it last."""
     present = pa.table({"uri": pa.array(sorted(set(present_uris)), pa.string())})
     with cat._connection() as con:
         con.register("present", present)

@@ -30,8 +30,8 @@ ORDER BY l.name;
 -- The inputs of samples of source $1 (modality $2) not yet retired whose origin is not in the
 -- source now (the Arrow-backed view `present`, column uri). A sample is the source's when its
 -- origin lies within the source ($3: path prefixes, $4: regular expressions for tar globs) or
--- when a curate, refresh or data_to_model run of this source registered it last: so what `lumina curate` took in
--- before the first refresh is retired as well, not only what the index has seen.
+-- when a curate, refresh or data_to_model run of this source registered it last: so what
+-- `lumina curate` took in before the first refresh is retired as well, not only what the index saw.
 SELECT DISTINCT s.source_uri
 FROM samples s
 WHERE s.modality = $2 AND s.status NOT IN ('removed', 'superseded')
