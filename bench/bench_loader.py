@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -193,6 +194,14 @@ def main() -> int:
         print(json.dumps(child(int(a.child[0]), a.child[1], a.batches, a.child[2])))
         return 0
     folder = a.folder or tempfile.mkdtemp(prefix="bench_loader-")
+    try:
+        return report(a, folder)
+    finally:
+        if not a.folder:  # a temporary folder holds about 1 GiB of shards at 100k samples
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def report(a: argparse.Namespace, folder: str) -> int:
     print(f"synthetic shards in {folder}; timings are on a shared machine (noisy)")
     print("MiB over the process's RSS after imports; trainer: building the key index from the catalog (peak), the index, "
           "streaming; for contrast: the whole manifest as objects, and every example in memory")

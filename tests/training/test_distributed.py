@@ -33,6 +33,11 @@ def own_home(tiny_home, tmp_path) -> Path:
     return home
 
 
+def torchrun_env(tmp: Path) -> dict:
+    """torchrun leaves a torchelastic_* log folder in TMPDIR after every launch: keep it in the test's folder."""
+    return {**ENV, "TMPDIR": str(tmp)}
+
+
 def as_flags(opts: dict) -> list[str]:
     return [a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
@@ -41,7 +46,7 @@ def torchrun(home, tiny_home, out_dir, *extra: str) -> subprocess.CompletedProce
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training.train",
            "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
            "--out-dir", str(out_dir), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard", *extra]
-    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, env=torchrun_env(Path(out_dir).parent), capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -207,7 +212,7 @@ def test_two_ranks_stopped_right_after_a_periodic_checkpoint_agree_it_is_the_las
            "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
            "--out-dir", str(tmp_path / "ddp"), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
            "--steps", "3", "--checkpoint-every", "1", "--batch-size", "8", "--num-threads", "1"]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)  # the bug: a hang
+    proc = subprocess.run(cmd, env=torchrun_env(tmp_path), capture_output=True, text=True, timeout=120)  # the bug: a hang
     # each rank exits 143 (stopped by SIGTERM), which torchrun reports as its ranks' failure
     assert "exitcode: 143" in proc.stderr and "stopped by SIGTERM at step 1" in proc.stderr, proc.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "ddp").glob("checkpoint-*")) == ["checkpoint-0000001"]

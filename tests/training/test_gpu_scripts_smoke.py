@@ -18,7 +18,8 @@ def test_fsdp2_check_restores_a_checkpoint_into_a_fresh_sharded_model(tmp_path):
     out = tmp_path / "fsdp2.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(ROOT / "bench" / "gpu_fsdp2.py"), "--cpu-smoke", "--json", str(out)]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    # TMPDIR: torchrun leaves a torchelastic_* log folder behind after every launch
+    proc = subprocess.run(cmd, env={**ENV, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(out.read_text())
     assert summary["world"] == 2 and summary["finite"] and len(summary["losses"]) == 4

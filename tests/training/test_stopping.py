@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.training.test_distributed import ENV, TINY, losses, own_home
+from tests.training.test_distributed import ENV, TINY, losses, own_home, torchrun_env
 from tests.training.test_trainer import tiny_cfg
 from training.stopping import StopRequest
 from training.trainer import train
@@ -163,7 +163,7 @@ def test_torchrun_ranks_stop_together_when_only_one_is_signalled(tiny_home, tmp_
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *_cli(home, tiny_home, run, "--steps", "100000")[1:]]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=torchrun_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
