@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict
@@ -174,12 +175,16 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
     # latent downsampling): one line, before a catalog, a run or a workspace exists
     shard_uris = shards_to_encode(ws.home, modality, shard_uris)
     check_latent_grid(shard_uris, cfg, modality)
+    started = time.time()
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend, checked=True)
         registered = register(ws, result.batch_paths, rid)
     warn_if_curated_for_another_latent(ws, modality, result.latent_encoder)
+    # an encoded shard that is complete is reused, not encoded again: its batch file predates this run
+    reused = sum(os.stat(p).st_mtime < started for p in result.batch_paths)
     return {"run_id": rid, "modality": modality, "latent_encoder": result.latent_encoder, "text_encoder": result.text_encoder,
-            "shards": len(result.batch_paths), "registered": registered,
+            "shards": len(result.batch_paths), "encoded_now": len(result.batch_paths) - reused, "already_encoded": reused,
+            "registered": registered,
             "shard_uris": [p.removesuffix(".batch.json") for p in result.batch_paths]}
 
 
