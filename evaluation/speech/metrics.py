@@ -97,17 +97,7 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
         if prompts:  # the digits alone: the phrases are few in training and much harder
             metrics[f"wer_{kind}_digits"] = word_error_rate(refs[: len(prompts)], hyps[: len(prompts)])
 
-    renders: dict[str, str] = {}
-    seen: set[str] = set()
-    for stale in [*(out / "speech").glob("generated_*.wav"), *(out / "speech").glob("real_*.wav")]:
-        stale.unlink()  # a former evaluation's: the folder holds this one's WAVs only, not a mix of both
-    for i, (e, y) in enumerate(zip(chosen, gen_audio)):
-        name = "_".join(e.caption.split()[:4])
-        if name in seen:
-            continue
-        seen.add(name)
-        renders[f"wav_{name}"] = str(write_wav(out / "speech" / f"generated_{name}.wav", y))
-        write_wav(out / "speech" / f"real_{name}.wav", real_audio[i])
+    renders = write_wavs(out / "speech", [e.caption for e in chosen], gen_audio, real_audio)
     first = {}
     for e, g, r in zip(chosen, gen_mels, real_mels):
         first.setdefault(e.caption, (g, r))
@@ -116,3 +106,19 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     titles = [t for c, _ in shown for t in (f"generated: {c[:24]}", f"real: {c[:24]}")]
     renders["grid"] = str(spectrogram_png(mels, titles, out / "spectrograms.png", cols=4))
     return metrics, renders
+
+
+def write_wavs(folder: Path, captions: list[str], generated: list[np.ndarray], real: list[np.ndarray]) -> dict[str, str]:
+    """One generated and one real WAV per caption (named by its first four words; the first clip of
+    a name wins); returns the generated ones as renders. A former evaluation's WAVs are removed
+    first: the folder holds this one's only, not a mix of both."""
+    for stale in [*folder.glob("generated_*.wav"), *folder.glob("real_*.wav")]:
+        stale.unlink()
+    renders: dict[str, str] = {}
+    for caption, g, r in zip(captions, generated, real):
+        name = "_".join(caption.split()[:4])
+        if f"wav_{name}" in renders:
+            continue
+        renders[f"wav_{name}"] = str(write_wav(folder / f"generated_{name}.wav", g))
+        write_wav(folder / f"real_{name}.wav", r)
+    return renders

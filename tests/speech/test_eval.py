@@ -106,3 +106,24 @@ def test_a_sampled_spectrogram_is_titled_with_its_prompt(tmp_path, monkeypatch):
     render.save_samples([np.zeros((1, 1, 80, 20), np.float32)], tmp_path / "smith.wav", prompts=["doctor smith paid"])
     render.save_samples([np.zeros((1, 1, 80, 20), np.float32)], tmp_path / "plain.wav")
     assert titles == [["doctor smith paid"], ["plain"]]
+
+
+def test_an_evaluation_replaces_the_former_one_s_wavs_and_keeps_one_per_caption(tmp_path):
+    from evaluation.speech.metrics import write_wavs
+
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    for old in ("generated_seven.wav", "real_seven.wav"):  # a former evaluation's prompt
+        (folder / old).write_bytes(b"RIFF")
+    (folder / "notes.txt").write_text("the user's own file")
+    tone = np.sin(np.linspace(0, 200, 2205)).astype(np.float32) * 0.5
+    renders = write_wavs(folder, ["two", "doctor smith paid five dollars", "two"], [tone, tone * 0.5, tone * 0.1], [tone] * 3)
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "generated_doctor_smith_paid_five.wav", "generated_two.wav", "notes.txt", "real_doctor_smith_paid_five.wav", "real_two.wav"]
+    assert renders == {"wav_two": str(folder / "generated_two.wav"),
+                       "wav_doctor_smith_paid_five": str(folder / "generated_doctor_smith_paid_five.wav")}
+    import soundfile as sf
+
+    first, rate = sf.read(folder / "generated_two.wav")
+    assert rate == 22050 and abs(np.abs(first).max() - 0.5) < 1e-3  # the first clip of a repeated caption wins
