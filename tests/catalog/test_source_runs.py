@@ -1,0 +1,31 @@
+"""Which samples are a source's when a refresh retires what left it: besides origins under the
+source's folder (or matching its tar globs), the samples a curate, refresh or data_to_model run of
+that source registered last. A listing's media may lie outside the listing's folder: only the run
+says they are the source's."""
+
+from __future__ import annotations
+
+from catalog import Catalog
+from catalog.source_index import samples_gone_from_source
+
+from .helpers import make_batch
+
+LISTING = "/data/captions.parquet"  # its media: /raw/<batch>/<j>.png, outside /data
+
+
+def test_samples_a_run_of_the_source_registered_are_its_own_whatever_the_flow(tmp_path):
+    with Catalog.open(tmp_path / "catalog.duckdb") as cat:
+        for b, (flow, source) in enumerate([("data_to_model", LISTING), ("curate", LISTING), ("refresh", LISTING),
+                                            ("curate", "/data/other.parquet"), ("encode", LISTING)]):
+            run = cat.start_run(flow, {"source": source})
+            cat.register_batches([make_batch(b, n=2, status_cycle=("accepted",))], run)
+            cat.finish_run(run)
+
+        gone = samples_gone_from_source(cat, LISTING, "image", prefixes=["/data/"], patterns=[],
+                                        present_uris=["/raw/0/1.png", "/raw/2/0.png"])
+        # batches 0-2 came from runs of this listing (data_to_model, curate, refresh); 3 from another
+        # source, 4 from a run that does not take a source in
+        assert gone == ["/raw/0/0.png", "/raw/1/0.png", "/raw/1/1.png", "/raw/2/1.png"]
+        assert samples_gone_from_source(cat, LISTING, "video", prefixes=["/data/"], patterns=[], present_uris=[]) == []
+        by_prefix = samples_gone_from_source(cat, "/raw/3", "image", prefixes=["/raw/3/"], patterns=[], present_uris=[])
+        assert by_prefix == ["/raw/3/0.png", "/raw/3/1.png"]
