@@ -123,8 +123,11 @@ def _matrix(value, shapes: tuple[tuple[int, int], ...], what: str) -> np.ndarray
         m = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise CameraFileError(f"{what} is not a numeric matrix") from None
-    if m.shape not in shapes or not np.isfinite(m).all():
-        raise CameraFileError(f"{what} must be a finite {' or '.join('x'.join(map(str, s)) for s in shapes)} matrix, got shape {m.shape}")
+    want = ' or '.join('x'.join(map(str, s)) for s in shapes)
+    if m.shape not in shapes:
+        raise CameraFileError(f"{what} must be a {want} matrix, got shape {m.shape}")
+    if not np.isfinite(m).all():
+        raise CameraFileError(f"{what} has {int((~np.isfinite(m)).sum())} non-finite values (NaN or inf)")
     return m
 
 

@@ -90,10 +90,14 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     except CameraFileError as e:
         raise Rejected("quarantined", f"camera_file_unparsable: {e}") from None
     n = len(cams.cameras)
-    ok = opts.min_views <= n <= opts.max_views
-    verdicts.append(_verdict(key, "view_count", n, opts.min_views if n < opts.min_views else opts.max_views, ok))
-    if not ok:
-        raise Rejected("rejected", f"view_count: {n} views, bounds {opts.min_views}..{opts.max_views}")
+    # two one-sided verdicts, as speech's min/max_duration: one "view_count" verdict held min_views
+    # as its threshold when it failed and max_views when it passed, so drop rates showed the wrong bound
+    verdicts.append(_verdict(key, "min_views", n, opts.min_views, n >= opts.min_views))
+    verdicts.append(_verdict(key, "max_views", n, opts.max_views, n <= opts.max_views))
+    if n < opts.min_views:
+        raise Rejected("rejected", f"min_views: {n} view{'s' if n != 1 else ''} in the camera file, fewer than {opts.min_views}")
+    if n > opts.max_views:
+        raise Rejected("rejected", f"max_views: {n} views in the camera file, more than {opts.max_views}")
     missing = [c.file for c in cams.cameras if c.file not in item.media or not c.file.lower().endswith(VIEW_SUFFIXES)]
     verdicts.append(_verdict(key, "views_present", len(missing), 0, not missing))
     if missing:

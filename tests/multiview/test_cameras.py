@@ -56,3 +56,29 @@ def test_unparsable_camera_files_raise_one_error_type(data):
 def test_camera_vector_azimuth_round_trip():
     for az in (0.0, 22.5, 179.0, 359.5):
         assert azimuth_of_vector(camera_vector(20.0, az, 1.0)) == pytest.approx(az, abs=1e-4)
+
+
+def test_a_nan_in_a_matrix_is_named_as_such_not_as_a_shape():
+    c2w = spherical_to_c2w(20.0, 45.0, 1.0)
+    c2w[1, 2] = float("nan")
+    with pytest.raises(CameraFileError, match=r"view 0 c2w has 1 non-finite values \(NaN or inf\)"):
+        parse_cameras(_doc("c2w", [{"file": "a.png", "c2w": c2w.tolist()}]))
+    with pytest.raises(CameraFileError, match=r"must be a 4x4 matrix, got shape \(2, 2\)"):
+        parse_cameras(_doc("c2w", [{"file": "a.png", "c2w": [[1, 0], [0, 1]]}]))
+
+
+@pytest.mark.parametrize("n, reason, failed", [(1, "min_views: 1 view in the camera file, fewer than 2", "min_views"),
+                                               (3, "max_views: 3 views in the camera file, more than 2", "max_views")])
+def test_view_bounds_are_two_verdicts_each_with_its_own_threshold(n, reason, failed):
+    from preprocess.multiview.plugin import MultiviewOptions, Rejected, load_views
+    from preprocess.sources import Entry, RawInput
+
+    doc = _doc("spherical", [{"file": f"{i}.png", "elevation": 20, "azimuth": 90 * i, "radius": 1.5} for i in range(n)])
+    item = RawInput("obj/cameras.json", "/src/obj", {"cameras.json": Entry("obj/cameras.json", "/src/obj/cameras.json", len(doc), ("bytes", doc))})
+    verdicts = []
+    with pytest.raises(Rejected) as e:
+        load_views(item, "k", MultiviewOptions(min_views=2, max_views=2), verdicts)
+    assert e.value.reason == reason
+    # each bound is its own verdict: drop rates show the bound a sample failed, not the other one
+    assert [(v.filter, v.score, v.threshold, v.passed) for v in verdicts] == [
+        ("min_views", n, 2.0, failed != "min_views"), ("max_views", n, 2.0, failed != "max_views")]
