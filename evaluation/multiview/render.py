@@ -12,7 +12,7 @@ from evaluation.image.render import to_uint8
 
 UPSCALE = 4  # 32-pixel views are too small to look at
 
-OUT_SUFFIXES = (".png",)  # what lumina sample can write (the first: the default)
+OUT_SUFFIXES = (".png", ".gif")  # what lumina sample can be asked for (the first: the default); it writes both
 
 
 def _big(rgb: np.ndarray, view_side: int) -> Image.Image:

@@ -57,7 +57,8 @@ def test_a_speech_prompt_without_phones_is_refused(tmp_path, prompt):
 
 
 @pytest.mark.parametrize("out, modality, expected", [("sample", "speech", "sample.wav"), ("sample", "image", "sample.png"),
-                                                     ("a/clip.GIF", "video", "a/clip.GIF"), ("x.jpg", "image", "x.jpg")])
+                                                     ("a/clip.GIF", "video", "a/clip.GIF"), ("x.jpg", "image", "x.jpg"),
+                                                     ("turn.gif", "multiview", "turn.gif")])
 def test_out_gets_the_modalitys_suffix_when_it_has_none(out, modality, expected):
     from pathlib import Path
 
@@ -66,7 +67,17 @@ def test_out_gets_the_modalitys_suffix_when_it_has_none(out, modality, expected)
     assert out_path(out, modality) == Path(expected)
 
 
-@pytest.mark.parametrize("out, modality", [("x.mp3", "speech"), ("x.png", "video"), ("x.gif", "multiview")])
+def test_a_multiview_sample_asked_for_as_gif_writes_its_strip_and_turntable_beside_it(tmp_path):
+    import numpy as np
+
+    from evaluation.multiview.render import save_samples
+
+    views = np.random.default_rng(0).uniform(-1, 1, (3, 4, 8, 8))
+    assert save_samples([views], tmp_path / "turn.gif") == [tmp_path / "turn.png", tmp_path / "turn.gif"]
+    assert (tmp_path / "turn.gif").read_bytes()[:6] == b"GIF89a" and (tmp_path / "turn.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("out, modality", [("x.mp3", "speech"), ("x.png", "video"), ("x.jpg", "multiview")])
 def test_out_with_a_suffix_the_writer_cannot_write_is_an_error(out, modality):
     from evaluation.sample import out_path
 
