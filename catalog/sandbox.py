@@ -4,7 +4,8 @@ Every catalog connection is opened with ``SANDBOX_CONFIG``: DuckDB may read and 
 database file and nothing else (no other file, no other database, no extension install or load)
 and the configuration is locked, so no statement can switch that back on. On top of it:
 
-- read-only SQL (`lumina catalog sql` without ``--write``) may only be SELECT or EXPLAIN;
+- read-only SQL (`lumina catalog sql` without ``--write``) may only be SELECT or EXPLAIN (a
+  dynamic PIVOT, one without ``IN (...)``, parses as a MULTI statement: judged by its first keyword);
 - writing SQL may not manage transactions, attach, copy, export, load, set or pragma, and runs in
   one transaction that is rolled back if it changed ``schema_version`` (``schema_fingerprint``);
 - a ``--where`` predicate is parsed by DuckDB into one expression and re-rendered from the parse
@@ -14,6 +15,7 @@ and the configuration is locked, so no statement can switch that back on. On top
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import duckdb
@@ -37,6 +39,16 @@ READ_STATEMENTS = frozenset({_T.SELECT, _T.EXPLAIN})
 REFUSED_WHEN_WRITING = frozenset({_T.ATTACH, _T.DETACH, _T.COPY, _T.COPY_DATABASE, _T.EXPORT, _T.LOAD, _T.SET,
                                   _T.VARIABLE_SET, _T.PRAGMA, _T.TRANSACTION, _T.EXTENSION})
 
+# A PIVOT without an IN list makes DuckDB parse the statement as MULTI (it first creates a temporary
+# ENUM of the pivot values, then runs the statement), so a MULTI is judged by its first keyword.
+# Read-only: one that starts like a query; the read-only connection refuses any write regardless
+# (a `WITH ... INSERT`). Writing: not one that starts like a refused statement.
+MULTI_READ_KEYWORDS = frozenset({"SELECT", "WITH", "FROM", "PIVOT", "UNPIVOT", "VALUES", "(", "EXPLAIN",
+                                 "DESCRIBE", "SHOW", "SUMMARIZE"})
+MULTI_REFUSED_WHEN_WRITING = frozenset({"ATTACH", "DETACH", "COPY", "EXPORT", "IMPORT", "LOAD", "INSTALL", "FORCE",
+                                        "SET", "RESET", "PRAGMA", "BEGIN", "START", "COMMIT", "END", "ROLLBACK",
+                                        "ABORT", "USE"})
+
 
 class RefusedSQLError(CatalogError):
     """User SQL that the catalog does not run (one-line message; the CLI exits 2)."""
@@ -45,6 +57,16 @@ class RefusedSQLError(CatalogError):
 def _first_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__
+
+
+def first_keyword(statement: str) -> str:
+    """The statement's first token, upper-cased, comments skipped ('(' for a parenthesised query)."""
+    for pos, kind in duckdb.tokenize(statement):
+        if kind == duckdb.token_type.comment:
+            continue
+        m = re.match(r"[A-Za-z_]+", statement[pos:])
+        return m.group(0).upper() if m else statement[pos]
+    return ""
 
 
 def user_statements(query: str, write: bool) -> list[str]:
@@ -57,10 +79,15 @@ def user_statements(query: str, write: bool) -> list[str]:
         raise RefusedSQLError("no SQL statement given")
     for st in stmts:
         kind = st.type.name
-        if not write and st.type not in READ_STATEMENTS:
+        if st.type == _T.MULTI:
+            kind = first_keyword(st.query)
+            readable, refused = kind in MULTI_READ_KEYWORDS, kind in MULTI_REFUSED_WHEN_WRITING
+        else:
+            readable, refused = st.type in READ_STATEMENTS, st.type in REFUSED_WHEN_WRITING
+        if not write and not readable:
             raise RefusedSQLError(f"refused {kind} statement: read-only SQL may only SELECT or EXPLAIN "
                                   "(pass --write to change the catalog)")
-        if write and st.type in REFUSED_WHEN_WRITING:
+        if write and refused:
             raise RefusedSQLError(f"refused {kind} statement: catalog SQL cannot manage transactions, attach, copy, "
                                   "export, load extensions, set options or run pragmas")
     return [st.query for st in stmts]

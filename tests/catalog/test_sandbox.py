@@ -3,6 +3,7 @@ nothing outside the catalog is read or written (the sandbox.py rules)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,10 @@ SQL_ATTACKS = {
     "set_external_access": ("SET enable_external_access = true", None),
     "set_threads": ("SET threads = 1", None),
     "reset_lock": ("RESET lock_configuration", None),
+    # a PIVOT without IN (...) makes a MULTI statement: judged by what it starts with
+    "copy_dynamic_pivot": ("COPY (PIVOT metrics ON name USING first(value)) TO '{tmp}/stolen.csv'", "stolen.csv"),
+    "attach_dynamic_pivot": ("ATTACH '{tmp}/other.duckdb' AS other; CREATE TABLE other.t AS "
+                             "PIVOT metrics ON name USING first(value)", "other.duckdb"),
 }
 
 
@@ -159,6 +164,48 @@ def test_reading_sql_still_works(env, capsys):
                   "SELECT * FROM pragma_table_info('runs')", "WITH x AS (SELECT 1 AS a) SELECT a FROM x"]:
         rc, out, err = _run(capsys, "sql", query, "--catalog", str(catalog))
         assert rc == 0 and err == "", (query, err)
+
+
+PIVOTS = [  # DuckDB parses a PIVOT without IN (...) as a MULTI statement (a temporary ENUM, then the query)
+    "SELECT * FROM (PIVOT (SELECT step, name, value FROM metrics WHERE split = 'holdout') ON name "
+    "USING first(value)) ORDER BY step",
+    "PIVOT (SELECT step, name, value FROM metrics WHERE split = 'holdout') ON name USING first(value)",
+    "WITH p AS (PIVOT (SELECT step, name, value FROM metrics WHERE split = 'holdout') ON name USING first(value)) "
+    "SELECT * FROM p",
+    "/* a comment */ FROM (PIVOT (SELECT step, name, value FROM metrics WHERE split = 'holdout') ON name "
+    "USING first(value))",
+]
+
+
+@pytest.mark.parametrize("query", PIVOTS)
+def test_read_only_sql_runs_a_pivot_that_lists_no_columns(env, capsys, query):
+    catalog, _, _ = env
+    before = dump(catalog)
+    rc, out, err = _run(capsys, "sql", query, "--json", "--catalog", str(catalog))
+    assert rc == 0 and err == "", err
+    assert json.loads(out) == [{"step": 10, "fid": 12.0, "loss": 0.4}]
+    assert dump(catalog) == before
+
+
+@pytest.mark.parametrize("query, kind", [
+    ("CREATE TEMP TABLE t AS PIVOT metrics ON name USING first(value)", "CREATE"),
+    ("-- x\nINSERT INTO metrics SELECT * FROM (PIVOT metrics ON name USING first(value))", "INSERT"),
+])
+def test_read_only_sql_refuses_a_pivot_statement_that_is_no_query(env, capsys, query, kind):
+    catalog, _, _ = env
+    rc, out, err = _run(capsys, "sql", query, "--catalog", str(catalog))
+    _assert_refused(rc, out, err, why=(f"refused {kind} statement: read-only SQL may only SELECT or EXPLAIN",))
+
+
+def test_a_pivot_query_that_writes_meets_the_read_only_connection(env, capsys):
+    """`WITH ... DELETE` starts like a query; the read-only connection refuses the write."""
+    catalog, _, _ = env
+    before = dump(catalog)
+    query = ("WITH p AS (PIVOT metrics ON name USING first(value)) "
+             "DELETE FROM metrics WHERE step IN (SELECT step FROM p)")
+    rc, out, err = _run(capsys, "sql", query, "--catalog", str(catalog))
+    _assert_refused(rc, out, err, why=("read-only",))
+    assert dump(catalog) == before
 
 
 def test_export_still_writes_parquet_outside_the_sandbox(env, capsys):
