@@ -72,7 +72,7 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
 
 def _cell(v: Any) -> str:
     if v is None:
-        return ""
+        return "NULL"  # as DuckDB's CLI prints it: '' stays blank
     if isinstance(v, float):
         return f"{v:.6g}"
     if isinstance(v, (list, tuple, dict)):
@@ -112,7 +112,7 @@ def _finite(v: Any) -> Any:
 
 def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
                 max_rows: int | None = None, max_width: int = 60) -> None:
-    """A plain aligned text table; numbers right-aligned, long cells cut with '…'."""
+    """A plain aligned text table; numbers right-aligned, NULL as NULL, long cells cut with '…'."""
     out = out or sys.stdout
     shown = rows if max_rows is None else rows[:max_rows]
     cells = [[_cell(v) for v in r] for r in shown]
