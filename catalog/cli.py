@@ -70,6 +70,9 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
 
 # ---------------------------------------------------------------- formatting
 
+MAX_WIDTH = 60  # default --max-width: characters per table cell
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return "NULL"  # as DuckDB's CLI prints it: '' stays blank
@@ -88,6 +91,15 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.hex()
     return v
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` at most ``width`` characters (0: any): a long one keeps its head and its tail, joined
+    by '…', since paths and URIs differ at the end (checkpoint-0000400/model.safetensors)."""
+    if width <= 0 or len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 def _csv_cell(v: Any) -> Any:
@@ -111,12 +123,12 @@ def _finite(v: Any) -> Any:
 
 
 def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
-                max_rows: int | None = None, max_width: int = 60) -> None:
-    """A plain aligned text table; numbers right-aligned, NULL as NULL, long cells cut with '…'."""
+                max_rows: int | None = None, max_width: int = MAX_WIDTH) -> None:
+    """A plain aligned text table; numbers right-aligned, NULL as NULL, cells longer than
+    ``max_width`` (0: no limit) cut in the middle with '…'."""
     out = out or sys.stdout
     shown = rows if max_rows is None else rows[:max_rows]
-    cells = [[_cell(v) for v in r] for r in shown]
-    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in r] for r in cells]
+    cells = [[_cut(_cell(v), max_width) for v in r] for r in shown]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     numeric = [bool(shown) and all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
                                    for r in shown if r[i] is not None) for i in range(len(cols))]
@@ -133,7 +145,7 @@ def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO 
 
 
 def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO | None = None,
-                 max_rows: int | None = None) -> None:
+                 max_rows: int | None = None, max_width: int = MAX_WIDTH) -> None:
     out = out or sys.stdout
     if fmt == "json":
         json.dump([{c: _finite(_jsonable(v)) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1, allow_nan=False)
@@ -144,7 +156,7 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
         for r in rows:
             w.writerow([_csv_cell(v) for v in r])
     else:
-        print_table(cols, rows, out, max_rows=max_rows)
+        print_table(cols, rows, out, max_rows=max_rows, max_width=max_width)
 
 
 # ---------------------------------------------------------------- commands
@@ -177,7 +189,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
                 msg += " (the sql command is read-only; pass --write to change the catalog)"
             raise CatalogError(msg) from None
     if cols:
-        print_result(cols, rows, _fmt(args), max_rows=args.max_rows)
+        print_result(cols, rows, _fmt(args), max_rows=args.max_rows, max_width=args.max_width)
     return 0
 
 
@@ -194,7 +206,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for key, title in titles.items():
         cols, rows = stats[key]
         print(f"== {title}")
-        print_table(cols, rows)
+        print_table(cols, rows, max_width=args.max_width)
         print()
     return 0
 
@@ -226,7 +238,7 @@ def cmd_why(args: argparse.Namespace) -> int:
         cols, rows = story[key]
         print(f"\n== {title}")
         if rows:
-            print_table(cols, rows)
+            print_table(cols, rows, max_width=args.max_width)
         else:
             print("(none)")
     return 0
@@ -249,7 +261,7 @@ def cmd_manifest_create(args: argparse.Namespace) -> int:
 def cmd_manifest_list(args: argparse.Namespace) -> int:
     with _open(args) as cat:
         cols, rows = cat.list_manifests()
-    print_result(cols, rows, _fmt(args))
+    print_result(cols, rows, _fmt(args), max_width=args.max_width)
     return 0
 
 
@@ -279,7 +291,7 @@ def cmd_manifest_show(args: argparse.Namespace) -> int:
         kinds = list(m.encoders)
         print_table(["key", "split", "caption", *kinds],
                     [(x.key, x.split, x.caption, *(x.encodings[k][0] + "#" + x.encodings[k][1] for k in kinds))
-                     for x in o.first])
+                     for x in o.first], max_width=args.max_width)
     return 0
 
 
@@ -304,7 +316,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     with _open(args) as cat:
         results = cat.check()
-    print_table(["check", "violations"], sorted(results.items()))
+    print_table(["check", "violations"], sorted(results.items()), max_width=args.max_width)
     return 0 if not any(results.values()) else 1
 
 
@@ -313,7 +325,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     with _open(args) as cat:
         cols, rows = cat.sql(q("list_relations"))
-    print_result(cols, rows, _fmt(args))
+    print_result(cols, rows, _fmt(args), max_width=args.max_width)
     return 0
 
 
@@ -323,6 +335,21 @@ def _formats(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="print JSON")
     g.add_argument("--csv", action="store_true", help="print CSV")
+
+
+def _max_width(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-width", type=_width, default=MAX_WIDTH, metavar="N",
+                   help=f"characters per table cell; longer ones are cut in the middle (default {MAX_WIDTH}, 0: no cut)")
+
+
+def _width(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no cut) or more, not {n}")
+    return n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -349,15 +376,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _formats(p)
     p.add_argument("--write", action="store_true", help="open for writing (allow INSERT/UPDATE/DDL)")
     p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format (default 200)")
+    _max_width(p)
     p.set_defaults(catalog_func=cmd_sql)
 
     p = sub.add_parser("stats", parents=[common], help="counts per modality and status, drop reasons, storage")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _max_width(p)
     p.set_defaults(catalog_func=cmd_stats)
 
     p = sub.add_parser("why", parents=[common], help="the full story of one sample")
     p.add_argument("key", help="sample key (a unique prefix is enough)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _max_width(p)
     p.set_defaults(catalog_func=cmd_why)
 
     p = sub.add_parser("manifest", parents=[common], help="create, list and show manifests")
@@ -371,12 +401,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.set_defaults(catalog_func=cmd_manifest_create)
     c = msub.add_parser("list", parents=[common], help="all manifests and versions")
     _formats(c)
+    _max_width(c)
     c.set_defaults(catalog_func=cmd_manifest_list)
     c = msub.add_parser("show", parents=[common], help="one manifest (latest version unless --version or NAME@vN)")
     c.add_argument("name")
     c.add_argument("--version", type=int, default=None)
     c.add_argument("--members", type=int, default=10, help="members to list (default 10)")
     c.add_argument("--json", action="store_true", help="print JSON")
+    _max_width(c)
     c.set_defaults(catalog_func=cmd_manifest_show)
 
     p = sub.add_parser("export", parents=[common], help="write a table, view or manifest to Parquet")
@@ -389,8 +421,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("tables", parents=[common], help="list the tables and views")
     _formats(p)
+    _max_width(p)
     p.set_defaults(catalog_func=cmd_tables)
     p = sub.add_parser("check", parents=[common], help="run the data tests (exit 1 on violations)")
+    _max_width(p)
     p.set_defaults(catalog_func=cmd_check)
     p = sub.add_parser("migrate", parents=[common], help="open for writing once, migrating an older catalog")
     p.set_defaults(catalog_func=cmd_migrate)

@@ -1,11 +1,15 @@
-"""How `lumina catalog` prints values: NULL in tables."""
+"""How `lumina catalog` prints values: NULL in tables, long cells cut in the middle (--max-width)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+import pytest
+
 from catalog.cli import main
+
+from .helpers import key
 
 
 def run(capsys, *argv):
@@ -21,3 +25,51 @@ def test_table_prints_null_apart_from_the_empty_string(base_catalog, capsys):
     assert out.splitlines()[2] == "NULL     x"
     rc, out, _ = run(capsys, "sql", q, "--csv", "--catalog", str(base_catalog))
     assert list(csv.reader(io.StringIO(out)))[1] == ["", "", "x"]  # CSV: both empty, as before
+
+
+URIS = [f"/tmp/home/runs/train-20261205-012428-3bb24b31/checkpoint-{s:07d}/model.safetensors" for s in (200, 400)]
+
+
+def test_long_cells_keep_their_head_and_tail(base_catalog, capsys):
+    q = "SELECT * FROM (VALUES ('" + "'), ('".join(URIS) + "')) t(uri)"
+    rc, out, err = run(capsys, "sql", q, "--catalog", str(base_catalog))
+    assert rc == 0 and err == ""
+    cells = out.splitlines()[2:4]
+    assert cells[0] != cells[1]  # cut at the end, both read /tmp/home/runs/train-2026...
+    for cell, uri in zip(cells, URIS):
+        assert len(cell) == 60 and "…" in cell
+        head, tail = cell.split("…")
+        assert uri.startswith(head) and uri.endswith(tail) and tail.endswith("/model.safetensors")
+    rc, out, _ = run(capsys, "sql", q, "--max-width", "0", "--catalog", str(base_catalog))
+    assert out.splitlines()[2:4] == URIS
+    rc, out, _ = run(capsys, "sql", q, "--max-width", "30", "--catalog", str(base_catalog))
+    assert [len(c) for c in out.splitlines()[2:4]] == [30, 30]
+
+
+def test_cut():
+    from catalog.cli import _cut
+
+    assert _cut("abcdefghij", 0) == "abcdefghij" and _cut("abcdefghij", 10) == "abcdefghij"
+    assert _cut("abcdefghij", 5) == "ab…ij" and _cut("abcdefghij", 4) == "a…ij"
+    assert _cut("abcdefghij", 1) == "…"
+
+
+@pytest.mark.parametrize("argv", [
+    ["sql", "SELECT repeat('x', 30) AS long_value"],
+    ["stats"],
+    ["why", key(1, 0)],
+    ["manifest", "list"],
+    ["manifest", "show", "images"],
+    ["tables"],
+    ["check"],
+])
+def test_every_table_printer_takes_max_width(base_catalog, capsys, argv):
+    rc, out, err = run(capsys, *argv, "--max-width", "0", "--catalog", str(base_catalog))
+    assert rc == 0 and err == "" and "…" not in out
+    rc, narrow, err = run(capsys, *argv, "--max-width", "8", "--catalog", str(base_catalog))
+    assert rc == 0 and err == "" and "…" in narrow
+
+
+def test_max_width_may_not_be_negative(base_catalog, capsys):
+    rc, _, err = run(capsys, "sql", "SELECT 1", "--max-width", "-1", "--catalog", str(base_catalog))
+    assert rc == 2 and "--max-width" in err
