@@ -24,7 +24,7 @@ import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 import duckdb
 
@@ -93,6 +93,27 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _json_decoder(t: duckdb.DuckDBPyType) -> Callable[[Any], Any] | None:
+    """For a column of DuckDB type ``t``: a function that parses its JSON values (JSON columns, and
+    JSON inside LIST, ARRAY, STRUCT and MAP values) into Python objects; None if it holds no JSON.
+    The type says what is JSON, never the text: a VARCHAR that looks like JSON stays a string."""
+    name = str(t)
+    if "JSON" not in name:
+        return None
+    if name == "JSON":
+        return lambda v: v if v is None else json.loads(v)
+    if t.id in ("list", "array"):
+        child = _json_decoder(dict(t.children)["child"])
+        return child and (lambda v: v if v is None else [child(x) for x in v])
+    if t.id == "struct":
+        fields = {k: _json_decoder(ft) for k, ft in t.children}
+        return lambda v: v if v is None else {k: fields[k](x) if fields.get(k) else x for k, x in v.items()}
+    if t.id == "map":
+        value = _json_decoder(dict(t.children)["value"])
+        return value and (lambda v: v if v is None else {k: value(x) for k, x in v.items()})
+    return None  # a UNION's value does not say which member it is: left as DuckDB gives it
+
+
 def _cut(text: str, width: int) -> str:
     """``text`` at most ``width`` characters (0: any): a long one keeps its head and its tail, joined
     by '…', since paths and URIs differ at the end (checkpoint-0000400/model.safetensors)."""
@@ -145,9 +166,15 @@ def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO 
 
 
 def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO | None = None,
-                 max_rows: int | None = None, max_width: int = MAX_WIDTH) -> None:
+                 max_rows: int | None = None, max_width: int = MAX_WIDTH,
+                 types: Sequence[duckdb.DuckDBPyType] | None = None) -> None:
+    """``rows`` as a table, JSON or CSV. ``types`` (the columns' DuckDB types): JSON columns become
+    nested JSON in the JSON output, not strings."""
     out = out or sys.stdout
     if fmt == "json":
+        decoders = [_json_decoder(t) for t in types] if types else [None] * len(cols)
+        if any(decoders):
+            rows = [tuple(d(v) if d else v for d, v in zip(decoders, r)) for r in rows]
         json.dump([{c: _finite(_jsonable(v)) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1, allow_nan=False)
         out.write("\n")
     elif fmt == "csv":
@@ -182,14 +209,14 @@ def _fmt(args: argparse.Namespace) -> str:
 def cmd_sql(args: argparse.Namespace) -> int:
     with _open(args, write=args.write) as cat:
         try:
-            cols, rows = cat.user_sql(args.query)
+            cols, types, rows = cat.user_sql_typed(args.query)
         except duckdb.Error as e:
             msg = one_line(e)
             if "read-only" in msg and not args.write:
                 msg += " (the sql command is read-only; pass --write to change the catalog)"
             raise CatalogError(msg) from None
     if cols:
-        print_result(cols, rows, _fmt(args), max_rows=args.max_rows, max_width=args.max_width)
+        print_result(cols, rows, _fmt(args), max_rows=args.max_rows, max_width=args.max_width, types=types)
     return 0
 
 

@@ -131,6 +131,12 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
     return [d[0] for d in cur.description], cur.fetchall()
 
 
+def _typed_rows(cur: duckdb.DuckDBPyConnection) -> tuple[list[str], list[duckdb.DuckDBPyType], list[tuple]]:
+    if cur.description is None:
+        return [], [], []
+    return [d[0] for d in cur.description], [d[1] for d in cur.description], cur.fetchall()
+
+
 def _db_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     if con.execute(q("schema_version_exists")).fetchall()[0][0] == 0:
         (n_tables,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'").fetchall()[0]
@@ -741,17 +747,23 @@ class Catalog:
         those sandbox.REFUSED_WHEN_WRITING names, all in one transaction that is rolled back if it
         changed schema_version. Either way the connection is sandboxed (no files, no extensions).
         """
+        cols, _, rows = self.user_sql_typed(query)
+        return cols, rows
+
+    def user_sql_typed(self, query: str) -> tuple[list[str], list[duckdb.DuckDBPyType], list[tuple]]:
+        """`user_sql` with the columns' DuckDB types too: (columns, types, rows); ``str(type)``
+        is its SQL name ("JSON", "INTEGER[]", ...)."""
         statements = user_statements(query, write=not self.read_only)
         with self._connection() as con:
             if self.read_only:
                 for text in statements[:-1]:
                     con.execute(text).fetchall()
-                return _rows(con.execute(statements[-1]))
+                return _typed_rows(con.execute(statements[-1]))
             with _transaction(con):
                 before = schema_fingerprint(con)
                 for text in statements[:-1]:
                     con.execute(text).fetchall()
-                result = _rows(con.execute(statements[-1]))
+                result = _typed_rows(con.execute(statements[-1]))
                 if schema_fingerprint(con) != before:
                     raise RefusedSQLError("refused: the statement changes schema_version, which only migrations "
                                           "write; nothing was changed")
