@@ -138,7 +138,10 @@ class ColumnarBatch:
     def digest(self) -> str:
         """sha256 of the content (shard record + the three tables' Arrow IPC bytes)."""
         h = hashlib.sha256()
-        h.update(json.dumps(asdict(self.shard) if self.shard else None, sort_keys=True).encode())
+        shard = asdict(self.shard) if self.shard else None
+        if shard and shard.get("source_shard") is None:  # as before the field: batches registered then stay skipped
+            shard.pop("source_shard", None)
+        h.update(json.dumps(shard, sort_keys=True).encode())
         for t in (self.samples, self.verdicts, self.encodings):
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, t.schema) as w:

@@ -448,6 +448,8 @@ class Catalog:
                 else:
                     con.execute(q("insert_shard"), [s.uri, s.stage, s.num_samples, s.bytes, s.sha256, run_id])
                 con.execute(q("insert_lineage"), ["run", run_id, "shard", s.uri, now])
+                if s.source_shard:  # an encoded shard: the curated shard it was made from
+                    con.execute(q("insert_lineage"), ["shard", s.source_shard, "shard", s.uri, now])
             self._step("shard")
             if cb.samples.num_rows:
                 con.execute(q("insert_new_samples"), [run_id])

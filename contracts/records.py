@@ -81,6 +81,9 @@ class ShardRecord:
     num_samples: int
     bytes: int
     sha256: str
+    # encoded shards: the curated shard they were made from (the catalog's shard -> shard lineage
+    # edge); None for curated shards and in batch files written before the field existed
+    source_shard: str | None = None
 
 
 @dataclass

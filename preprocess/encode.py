@@ -178,6 +178,7 @@ class EncodeStage(Stage[str, str]):
                 encodings.append(EncodingRecord(key, lat.fingerprint, "latent", list(z.shape), str(z.dtype), shard_uri, member(key, latent_field)))
                 encodings.append(EncodingRecord(key, txt.fingerprint, "text", list(text.feats[i].shape), str(text.feats.dtype), shard_uri, member(key, CAP_FEATS)))
         shard = write_tar(out_dir / name, members, stage="encoded", num_samples=len(samples))
+        shard.source_shard = str(Path(curated_uri).resolve())  # the catalog's curated -> encoded lineage edge
         batch = Batch(shard=shard, encodings=encodings)
         batch.write(batch_path)
         return batch
