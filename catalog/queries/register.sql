@@ -51,6 +51,8 @@ UPDATE shards SET stage = ?, num_samples = ?, bytes = ?, sha256 = ?, run_id = ? 
 DELETE FROM shard_samples WHERE shard_uri = ?;
 
 -- name: insert_shard_samples
+-- The batch's accepted samples: in the pipeline only curate batches have samples, so this lists
+-- curated shards; an encoded shard's samples are the keys of the encodings naming it (shard_uri).
 INSERT INTO shard_samples (shard_uri, key)
 SELECT DISTINCT $1, key FROM batch_samples WHERE status = 'accepted';
 

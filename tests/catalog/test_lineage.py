@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from catalog import Batch, Catalog, ColumnarBatch, ShardRecord
 from catalog.cli import main
 
@@ -68,16 +70,18 @@ def test_a_batch_file_written_before_source_shard_still_registers_once(tmp_path)
     assert _edges(path, "shard", "shard") == []
 
 
-def test_readme_lineage_query_reaches_the_curate_run_from_a_checkpoint(tiny_home, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def staged(tiny_home, tmp_path_factory):
     """Curate, encode, manifest and train as separate runs over tiny_home's batch files (written by
-    the library stages); the README's query walks from the checkpoint to the curate run."""
+    the library stages) in a catalog of its own: (catalog, checkpoint uri, curated shard uris)."""
     curated = sorted(str(p) for p in (tiny_home.home / "curated").rglob("*.batch.json"))
     encoded = sorted(str(p) for p in (tiny_home.home / "encoded").rglob("*.batch.json"))
-    assert curated and encoded
     curated_shards = {b.shard.uri for b in map(Batch.read, curated) if b.shard}  # some batches have no shard
+    assert curated_shards and encoded
     assert {Batch.read(p).shard.source_shard for p in encoded} == curated_shards
-    path = tmp_path / "catalog.duckdb"
-    ckpt_uri = str(tmp_path / "runs" / "train-1" / "checkpoint-0000400")
+    tmp = tmp_path_factory.mktemp("staged")
+    path = tmp / "catalog.duckdb"
+    ckpt_uri = str(tmp / "runs" / "train-1" / "checkpoint-0000400")
     with Catalog.open(path) as cat:
         curate = cat.start_run("curate", run_id="curate-1")
         cat.register_batches(curated, curate)
@@ -86,6 +90,12 @@ def test_readme_lineage_query_reaches_the_curate_run_from_a_checkpoint(tiny_home
         m = cat.freeze_manifest("tiny-train", "modality = 'image' AND split = 'train'")
         train = cat.start_run("train", run_id="train-1")
         cat.register_checkpoint(train, ckpt_uri, {}, m.name, m.version, step=400)
+    return path, ckpt_uri, curated_shards
+
+
+def test_readme_lineage_query_reaches_the_curate_run_from_a_checkpoint(staged, capsys):
+    path, _, curated_shards = staged
+    with Catalog.open(path, read_only=True) as cat:
         expected = cat.sql("SELECT 'curate-1', 'curate', shard_uri, count(*) FROM shard_samples "
                            "GROUP BY ALL ORDER BY ALL")[1]
     query = _readme_lineage_query()
@@ -96,3 +106,20 @@ def test_readme_lineage_query_reaches_the_curate_run_from_a_checkpoint(tiny_home
     rows = [(r["run_id"], r["flow_name"], r["curated_shard"], r["samples"]) for r in json.loads(out)]
     # every curated shard feeds an encoded shard the manifest reads
     assert rows == [tuple(r) for r in expected] and len(rows) == len(curated_shards)
+
+
+def test_shard_samples_lists_curated_shards_and_encodings_say_where_a_sample_is_encoded(staged):
+    """What the README's `shard_samples` row says: curated shards only; an encoded shard's samples
+    are the keys of the encodings naming it, and each curated sample's encodings lie in the
+    encoded shard made from its curated shard."""
+    path, _, curated_shards = staged
+    with Catalog.open(path, read_only=True) as cat:
+        stages = cat.sql("SELECT DISTINCT s.stage FROM shard_samples ss JOIN shards s ON s.uri = ss.shard_uri")[1]
+        stray = cat.sql(
+            "SELECT count(*) FROM shard_samples ss JOIN encodings e USING (key) "
+            "WHERE NOT EXISTS (SELECT 1 FROM lineage l WHERE l.src_kind = 'shard' AND l.src_id = ss.shard_uri "
+            "AND l.dst_kind = 'shard' AND l.dst_id = e.shard_uri)")[1]
+        encoded = cat.sql("SELECT count(DISTINCT key) FROM encodings e JOIN shards s ON s.uri = e.shard_uri "
+                          "WHERE s.stage = 'encoded'")[1]
+        curated = cat.sql("SELECT count(DISTINCT key) FROM shard_samples")[1]
+    assert stages == [("curated",)] and stray == [(0,)] and encoded == curated
