@@ -243,6 +243,8 @@ def cmd_why(args: argparse.Namespace) -> int:
         story = cat.why(args.key)
     if args.json:
         out = {"sample": {k: _jsonable(v) for k, v in story["sample"].items()}}
+        if isinstance(out["sample"].get("meta"), str):  # samples.meta is a JSON column: an object, not its text
+            out["sample"]["meta"] = json.loads(out["sample"]["meta"])
         for k, v in story.items():
             if k != "sample":
                 cols, rows = v

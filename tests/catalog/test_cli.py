@@ -129,7 +129,7 @@ def test_why_accepted_sample_tells_the_whole_story(base_catalog, capsys):
     assert "/ckpt/step10.safetensors" in out and "run-base" in out
     rc, out, _ = run(capsys, "why", k, "--json", "--catalog", str(base_catalog))
     story = json.loads(out)
-    assert story["sample"]["status"] == "accepted"
+    assert story["sample"]["status"] == "accepted" and story["sample"]["meta"] == {"label": 0, "batch": 1}
     assert [c["uri"] for c in story["checkpoints"]] == ["/ckpt/step10.safetensors"]
     assert {e["kind"] for e in story["encodings"]} == {"latent", "text"}
 
