@@ -124,6 +124,15 @@ def source_lock(ws: Workspace, source_id: str, say: Callable[[str], None]) -> It
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def reused_options_note(result: RefreshResult) -> str | None:
+    """What a refresh says about the options it reused from the source's last curation: only when it
+    curated something with them (a no-op or refused refresh used none)."""
+    if not (result.reused_options and result.curated):
+        return None
+    return (f"curated with the options {result.source} was last curated with: "
+            + ", ".join(f"{k}={v}" for k, v in result.reused_options.items()) + " (give options to change them)")
+
+
 def _merge_options(given: dict, last: dict, reused: dict, prefix: str) -> dict:
     """`given` over `last`, key by key at every depth (a --set options.quality.min_sharpness must
     not drop the reused options.quality.min_contrast); what came from `last` goes into `reused`."""
@@ -345,11 +354,11 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})
-    if reused:
-        log.info(f"curating with the options {source} was last curated with: " + ", ".join(f"{k}={v}" for k, v in reused.items()))
     result = refresh_source(source, ws.home, cfg, EncodeConfig(**(encode_options or {})), live_from_params(live_manifests),
                             backend, hooks, allow_empty_source=allow_empty_source)
     result.reused_options = reused
+    if note := reused_options_note(result):
+        log.info(note)
     if result.noop:
         log.info(f"refresh of {result.source}: {NOTHING_NEW} ({result.plan['entries']} entries)"
                  + ("; live manifests re-frozen on what other stages registered" if result.manifests else ""))
@@ -415,9 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live,
                             "local" if a.local else "ray", hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
     result.reused_options = reused
-    if reused and result.curated:  # said only when something was curated with them
-        print(f"lumina refresh: curated with the options {result.source} was last curated with: "
-              + ", ".join(f"{k}={v}" for k, v in reused.items()) + " (give options to change them)", file=sys.stderr)
+    if note := reused_options_note(result):
+        print(f"lumina refresh: {note}", file=sys.stderr)
     out = asdict(result)
     if a.json:
         print(json.dumps(out, indent=1, default=str))

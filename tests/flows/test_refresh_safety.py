@@ -254,3 +254,17 @@ def test_declaring_a_live_manifest_again_keeps_its_training_rule_and_says_the_se
         assert "live manifest live: its selection changes from" in caplog.text
         declare_live_manifest(cat, LiveManifest("live", kept.where, train_min_growth=9))  # a new rule replaces it
         assert live_manifests(cat)[0].train_min_growth == 9 and live_manifests(cat)[0].train_options == {}
+
+
+def test_the_reused_options_are_said_only_when_something_was_curated_with_them():
+    """Both the CLI and the Prefect flow say it through reused_options_note (the flow used to log
+    the reused options before it knew whether anything would be curated)."""
+    from flows.refresh import RefreshResult, reused_options_note
+
+    result = RefreshResult("/src", "image", noop=True, reused_options={"vae_factor": 8, "options.size": 32})
+    assert reused_options_note(result) is None
+    result.curated = {"accepted": 2}
+    assert reused_options_note(result) == ("curated with the options /src was last curated with: vae_factor=8, "
+                                           "options.size=32 (give options to change them)")
+    result.reused_options = {}
+    assert reused_options_note(result) is None
