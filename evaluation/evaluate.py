@@ -84,6 +84,20 @@ def load_decoder(checkpoint: str | Path, vae: str | None = None):
         return load_described({**info, "path": vae} if vae else info)
 
 
+def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, text_path: str | None = None) -> None:
+    """--vae or --text-path for a checkpoint whose encoder reads no file is an error (the user has
+    another checkpoint in mind; the flag used to be ignored without a word), before any model loads."""
+    ckpt = Path(checkpoint)
+    if vae:
+        info = json.loads((ckpt / "latent_encoder.json").read_text())
+        if not info.get("path"):
+            raise ValueError(f"--vae {vae}: {ckpt.name} was trained on {info['name']} latents, which decode without a VAE")
+    if text_path:
+        info = json.loads((ckpt / "text_encoder.json").read_text())
+        if info["name"] == "phone":
+            raise ValueError(f"--text-path {text_path}: {ckpt.name} was trained on the phone encoder, which reads no weights")
+
+
 @contextmanager
 def recorded_path(what: str, flag: str, moved_to: str | None, recorded: str | None) -> Iterator[None]:
     """Loading an encoder from the path its checkpoint records: if that path is gone, the error
@@ -159,6 +173,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     if cfg.max_heldout is not None and (total := load_manifest_header(cfg.catalog, manifest.name, manifest.version).num_members) > len(manifest):
         log.info("evaluating on %d of the %d members of %s (--max-heldout)", len(manifest), total, manifest.id)
     check_same_encoders(manifest, Path(cfg.checkpoint))
+    check_moved_encoder_flags(cfg.checkpoint, vae=cfg.vae)
     examples = load_examples(manifest)
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")

@@ -97,12 +97,14 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
 @torch.no_grad()
 def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from encoders.text import load_text_encoder
-    from evaluation.evaluate import checkpoint_modality, load_checkpoint, load_decoder, recorded_path
+    from evaluation.evaluate import (check_moved_encoder_flags, checkpoint_modality, load_checkpoint, load_decoder,
+                                     recorded_path)
     from modelzoo import sample
 
     ckpt = Path(cfg.checkpoint)
     shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     modality = checkpoint_modality(ckpt)
+    check_moved_encoder_flags(ckpt, vae=cfg.vae, text_path=cfg.text_path)
     out = out_path(cfg.out, modality)
     if (cfg.elevation is not None or cfg.radius is not None) and modality != "multiview":
         raise ValueError(f"--elevation and --radius are for multi-view checkpoints; this one is {modality}")
