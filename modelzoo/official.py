@@ -102,7 +102,7 @@ def config_from_official(state: dict[str, torch.Tensor], patch_size: int = 2, n_
     cap_dim = state["layers.0.attention.wk_y.weight"].shape[1] if "layers.0.attention.wk_y.weight" in state else 0
     if n_heads is None:
         if "layers.0.attention.gate" not in state:
-            raise ValueError("a class-conditional checkpoint does not show its head count: pass n_heads")
+            raise ValueError("a class-conditional checkpoint does not show its head count: pass n_heads (lumina convert --n-heads N)")
         n_heads = state["layers.0.attention.gate"].numel()
     head_dim = dim // n_heads
     kv_rows = state["layers.0.attention.wk.weight"].shape[0]
