@@ -148,8 +148,9 @@ def _sample(argv: list[str]) -> int:
 def _demo(argv: list[str]) -> int:
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
-    p.add_argument("--modality", default="image", help="image (default), video, multiview or speech")
+    p.add_argument("--modality", help="image, video, multiview or speech (default: the config's modality, else image)")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter of the config, e.g. --set corpus_options.num_shapes=300")
     p.add_argument("--steps", type=int, help="training steps (default: the flow's)")
     p.add_argument("--num-digits", type=int, help="use only the first N digits (smaller, faster run)")
     p.add_argument("--samples-per-class", type=int)
@@ -157,16 +158,14 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--model-overrides", type=json.loads, help='JSON overrides of the model config, e.g. \'{"dim": 64}\'')
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     a = p.parse_args(argv)
-    import yaml
+    from contracts.config import config_values, parse_assignments
+    from flows.data_to_model import check_params, data_to_model
 
-    from flows.data_to_model import data_to_model
-
-    base = yaml.safe_load(open(a.config)) if a.config else {}
-    kwargs = dict(home=a.home, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
-                  sample_steps=a.sample_steps, model_overrides=a.model_overrides)
-    kwargs = {**base, **{k: v for k, v in kwargs.items() if v is not None}}
-    if a.modality != "image":
-        kwargs["modality"] = a.modality
+    kwargs = _merged(config_values(a.config), parse_assignments(a.set))  # --set corpus_options.x=1 keeps the other corpus_options
+    flags = dict(home=a.home, modality=a.modality, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
+                 sample_steps=a.sample_steps, model_overrides=a.model_overrides)
+    kwargs.update({k: v for k, v in flags.items() if v is not None})
+    check_params(kwargs)  # a wrong key ends here in one line, before Prefect starts
     from flows.local_prefect import local_prefect_server
     from flows.steps import create_catalog_writer_limit
 
@@ -185,6 +184,14 @@ def _demo(argv: list[str]) -> int:
     else:
         _print_summary(summary)
     return 0
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """``over`` on ``base``, mappings merged key by key."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _result_or_stop(state) -> dict:

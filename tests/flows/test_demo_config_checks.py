@@ -1,0 +1,48 @@
+"""`lumina demo --config/--set`: a wrong key ends in one line on stderr and exit 2 before Prefect
+starts (it ended in Prefect tracebacks, rc 1, or a TypeError from the corpus writer)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def no_flow(monkeypatch):
+    """Neither Prefect's server nor the flow may start in these tests: the check comes first."""
+    import flows.data_to_model
+    import flows.local_prefect
+
+    def refuse(**kw):
+        raise AssertionError("Prefect started before the parameters were checked")
+
+    monkeypatch.setattr(flows.local_prefect, "local_prefect_server", refuse)
+    monkeypatch.setattr(flows.data_to_model, "data_to_model", refuse)
+
+
+@pytest.mark.parametrize("yaml_text, args, expected", [
+    ("bogus: 1\n", [], ["data_to_model: unknown option(s) bogus", "corpus_options", "train_steps"]),
+    ("corpus_options: {bogus: 1}\n", [], ["corpus_options: unknown image corpus option(s) bogus", "num_shapes"]),
+    ("corpus_options: {bogus: 1}\nmodality: video\n", [], ["unknown video corpus option(s) bogus", "num_clips"]),
+    ("curate_options: {bogus: 1}\n", [], ["curate_options: unknown image curation option(s) bogus", "max_tokens"]),
+    ("encode_options: {bogus: 1}\n", [], ["encode_options: unknown option(s) bogus", "latent"]),
+    ("eval_options: {bogus: 1}\n", [], ["eval_options: unknown option(s) bogus", "cfg_scale"]),
+    ("train_steps: 3\n", ["--set", "corpus_options.bogus=1"], ["corpus_options: unknown image corpus option(s) bogus"]),
+    ("train_steps: 3\n", ["--set", "bogus=1"], ["data_to_model: unknown option(s) bogus"]),
+    ("train_steps: ten\n", [], ["data_to_model.train_steps"]),
+    # an option of another modality's says which modality the config is for
+    ("corpus_options: {voices: 1}\n", [], ["corpus_options.voices is a speech corpus option, not an image one: set modality: speech"]),
+    ("curate_options: {layout: channels}\n", [], ["curate_options.layout is a speech curation option"]),
+    ("num_digits: 10\n", ["--modality", "video"], ["num_digits is an image corpus option, not a video one: set modality: image"]),
+])
+def test_a_wrong_key_is_one_line_and_exit_2_before_prefect(tmp_path, capsys, no_flow, yaml_text, args, expected):
+    from flows.cli import main
+
+    config = tmp_path / "demo.yaml"
+    config.write_text(yaml_text)
+    assert main(["demo", "--home", str(tmp_path / "home"), "--config", str(config), *args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lumina demo: error: "), captured.err
+    for text in expected:
+        assert text in lines[0]
+    assert not (tmp_path / "home").exists()  # nothing was started or written
