@@ -1,9 +1,17 @@
 """`lumina demo --config/--set`: a wrong key ends in one line on stderr and exit 2 before Prefect
-starts (it ended in Prefect tracebacks, rc 1, or a TypeError from the corpus writer)."""
+starts (it ended in Prefect tracebacks, rc 1, or a TypeError from the corpus writer), and every
+shipped config passes the same check (configs/speech-smoke.yaml lacked its `modality: speech`)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from pathlib import Path
+
 import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
 @pytest.fixture
@@ -17,6 +25,13 @@ def no_flow(monkeypatch):
 
     monkeypatch.setattr(flows.local_prefect, "local_prefect_server", refuse)
     monkeypatch.setattr(flows.data_to_model, "data_to_model", refuse)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_passes_the_check(config):
+    from flows.data_to_model import check_params
+
+    check_params(yaml.safe_load(config.read_text()))
 
 
 @pytest.mark.parametrize("yaml_text, args, expected", [
@@ -46,3 +61,31 @@ def test_a_wrong_key_is_one_line_and_exit_2_before_prefect(tmp_path, capsys, no_
     for text in expected:
         assert text in lines[0]
     assert not (tmp_path / "home").exists()  # nothing was started or written
+
+
+def test_the_speech_smoke_config_runs_speech_without_modality_flag(tmp_path, monkeypatch, capsys):
+    """What reaches the flow: the config's modality, --set merged into the config's mapping key by key."""
+    from prefect.logging.handlers import APILogWorker
+
+    import flows.data_to_model
+    import flows.local_prefect
+    from flows.cli import main
+
+    seen = {}
+
+    class Done:
+        def is_cancelled(self):
+            return False
+
+        def result(self):
+            return {"ok": True}
+
+    monkeypatch.setattr(flows.data_to_model, "data_to_model", lambda **kw: seen.update(kw) or Done())
+    monkeypatch.setattr(flows.local_prefect, "local_prefect_server", lambda **kw: nullcontext())
+    monkeypatch.setattr(APILogWorker, "drain_all", classmethod(lambda cls, timeout=None: None))
+    config = REPO / "configs" / "speech-smoke.yaml"
+    assert main(["demo", "--home", str(tmp_path), "--config", str(config), "--set", "corpus_options.voices=2", "--json"]) == 0
+    assert seen["modality"] == "speech"
+    assert seen["corpus_options"] == {"voices": 2, "rates": [130], "pitches": [35]}
+    assert main(["demo", "--home", str(tmp_path), "--config", str(config), "--modality", "speech", "--json"]) == 0  # tests/speech/test_demo_e2e.py's
+    assert seen["modality"] == "speech"
