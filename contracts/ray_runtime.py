@@ -23,7 +23,9 @@ _started_here = False  # this process started a private local instance (not join
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboard: bool | None = None,
                node_ip: str | None = None) -> None:
     """Start (or join) Ray once per process. address=None starts a local instance;
-    RAY_ADDRESS or address="auto" joins a running cluster (whose own settings then apply).
+    RAY_ADDRESS or address="auto" joins a running cluster (whose own settings then apply). A
+    host:port address is checked first (``check_ray_address``: one line when nothing listens), and
+    a loopback one is kept as it is (Ray would connect to this host's public address instead).
 
     A local instance listens on 127.0.0.1 only and has no dashboard, unless ``node_ip`` (or
     $LUMINA_RAY_NODE_IP) names an address to listen on and ``dashboard`` (or $LUMINA_RAY_DASHBOARD=1)
@@ -43,6 +45,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
         dashboard = os.environ.get(DASHBOARD_ENV, "") == "1"
     kwargs: dict[str, Any] = dict(include_dashboard=dashboard, logging_level=logging.WARNING, log_to_driver=False)
     if address:  # a cluster's workers get the offline environment too
+        if _is_loopback(check_ray_address(address)):
+            _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's address, where a loopback GCS is not
         ray.init(address=address, runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
         return
     if node_ip in (None, "127.0.0.1", "localhost"):
@@ -53,6 +57,46 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
     # The working directory is on every worker's path already (same machine); ship env only.
     ray.init(num_cpus=num_cpus or os.cpu_count(), runtime_env={"env_vars": OFFLINE_ENV}, _node_ip_address=node_ip,
              **kwargs)
+
+
+GCS_CONNECT_TIMEOUT_S = 5.0
+
+
+class NoRayCluster(ConnectionError):
+    """Nothing listens at the Ray address asked for (a user error: one line, exit 2)."""
+
+
+def check_ray_address(address: str, timeout: float = GCS_CONNECT_TIMEOUT_S) -> str | None:
+    """One TCP connect to a ``host:port`` cluster address's GCS port; returns the host. Ray itself
+    retries an unreachable GCS for over a minute and then prints a stack of errors. Addresses Ray
+    resolves itself ("auto", "local", ray://...) are not checked (None)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or "://" in address or not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        start = f"ray start --head --node-ip-address {host} --port {port}"
+        if _is_loopback(host):
+            start = f"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 {start}"
+        reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
+        raise NoRayCluster(f"no Ray cluster at {address} ({reason}): start one with `{start}`, "
+                           "or drop --ray-address / RAY_ADDRESS") from None
+    return host
+
+
+def _is_loopback(host: str | None) -> bool:
+    import ipaddress
+
+    if host is None:
+        return False
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return False
 
 
 def _local_only() -> None:

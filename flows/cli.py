@@ -31,7 +31,7 @@ def _print(obj: dict, as_json: bool) -> None:
 
 
 def _curate(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, add_curation_args, config_from_args, curation_options
+    from flows.cli_config import add_common_args, add_config_args, add_curation_args, add_ray_address_arg, config_from_args, curation_options
     from preprocess.curate import CurateConfig
 
     p = ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
@@ -40,6 +40,7 @@ def _curate(argv: list[str]) -> int:
     add_config_args(p, CurateConfig, skip=("options",))
     add_curation_args(p)
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    add_ray_address_arg(p, "the analysis and shard-writing tasks")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     cfg = config_from_args(CurateConfig, a)
@@ -52,7 +53,7 @@ def _curate(argv: list[str]) -> int:
 
 
 def _encode(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_from_args
     from preprocess.encode import EncodeConfig
 
     p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair "
@@ -61,6 +62,7 @@ def _encode(argv: list[str]) -> int:
     p.add_argument("--modality", default="image")
     add_config_args(p, EncodeConfig)
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    add_ray_address_arg(p, "the encoder actors")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     from flows.steps import encode_step
@@ -71,13 +73,14 @@ def _encode(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_from_args
     from training.trainer import TrainConfig
 
     p = ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
     add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
     p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
+    add_ray_address_arg(p, "the --launcher ray workers")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
@@ -146,6 +149,8 @@ def _sample(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
+    from flows.cli_config import add_ray_address_arg
+
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--modality", help="image, video, multiview or speech (default: the config's modality, else image)")
@@ -157,6 +162,7 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
     p.add_argument("--model-overrides", type=json.loads, help='JSON overrides of the model config, e.g. \'{"dim": 64}\'')
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_ray_address_arg(p, "the curate and encode stages (backend: ray)")
     a = p.parse_args(argv)
     from contracts.config import config_values, parse_assignments
     from flows.data_to_model import check_params, data_to_model
@@ -248,36 +254,46 @@ COMMANDS = {
 def _user_errors() -> tuple[type[BaseException], ...]:
     from catalog.errors import CatalogError
     from contracts.config import ConfigError
+    from contracts.ray_runtime import NoRayCluster
     from preprocess.sources import SourceError
 
-    return (ConfigError, SourceError, CatalogError, FileNotFoundError, FileExistsError, NotADirectoryError,
+    return (ConfigError, SourceError, CatalogError, NoRayCluster, FileNotFoundError, FileExistsError, NotADirectoryError,
             IsADirectoryError, PermissionError, ValueError, KeyError)
 
 
-def _take_ray_address(argv: list[str]) -> list[str]:
-    """``--ray-address ADDR`` on any stage command: join that Ray cluster (sets RAY_ADDRESS, which
-    contracts/ray_runtime.ensure_ray honours) instead of starting a private one."""
+# the commands that run Ray, and take --ray-address (each lists it in its --help: add_ray_address_arg)
+RAY_COMMANDS = ("curate", "encode", "train", "demo", "refresh")
+
+
+def _take_ray_address(argv: list[str]) -> tuple[list[str], str | None]:
+    """``--ray-address ADDR`` on a Ray command: join that Ray cluster (sets RAY_ADDRESS, which
+    contracts/ray_runtime.ensure_ray honours) instead of starting a private one. Returns the other
+    arguments and the address."""
     import os
 
-    out, i = [], 0
+    out, address, i = [], None, 0
     while i < len(argv):
         if argv[i] == "--ray-address" and i + 1 < len(argv):
-            os.environ["RAY_ADDRESS"] = argv[i + 1]
+            address = argv[i + 1]
             i += 2
             continue
         if argv[i].startswith("--ray-address="):
-            os.environ["RAY_ADDRESS"] = argv[i].split("=", 1)[1]
+            address = argv[i].split("=", 1)[1]
         else:
             out.append(argv[i])
         i += 1
-    return out
+    if address:
+        os.environ["RAY_ADDRESS"] = address
+    return out, address
 
 
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] not in ("catalog", "convert"):
-        argv = argv[:1] + _take_ray_address(argv[1:])
+    address = None
+    if argv and argv[0] in RAY_COMMANDS:
+        rest, address = _take_ray_address(argv[1:])
+        argv = argv[:1] + rest
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: lumina COMMAND [ARGS]\n\ncommands:")
         for name, (doc, _) in COMMANDS.items():
@@ -289,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     from training.stopping import TrainingStopped
 
     try:
+        if address and not {"-h", "--help"} & set(argv):  # nothing listening: one line now, not Ray's minute of retries
+            from contracts.ray_runtime import check_ray_address
+
+            check_ray_address(address)
         return COMMANDS[argv[0]][1](argv[1:]) or 0
     except TrainingStopped as e:  # SIGTERM/SIGINT during training: checkpointed, not an error
         print(f"lumina {argv[0]}: {e}", file=sys.stderr)

@@ -110,6 +110,14 @@ def add_common_args(p: argparse.ArgumentParser, example: str = "options.max_toke
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override any option, e.g. --set {example}")
 
 
+def add_ray_address_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """``--ray-address`` in the command's --help; flows/cli.main takes it (and checks the address)
+    before the command parses its arguments. ``what``: the part of the command that runs on Ray."""
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help=f"run {what} on this running Ray cluster (same as RAY_ADDRESS) instead of a private Ray on "
+                        "127.0.0.1; nothing listening there ends the command at once")
+
+
 def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> Any:
     flags = {f.name: getattr(a, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(a, prefix + f.name)}
     given = {k: (None if v is UNSET else v) for k, v in flags.items() if v is not None}
