@@ -114,6 +114,9 @@ def data_to_model(
 ) -> dict | State:
     """Curate, encode, register, train and evaluate one modality. A SIGTERM while training (a
     cancelled deployment run) ends it Cancelled, with the registered checkpoint to resume from."""
+    # the parameters given (locals() holds only them here): a deployment run with a wrong option
+    # fails here in one line, as `lumina demo` does before it starts the flow, not inside a task
+    check_params({k: v for k, v in locals().items() if v is not None})
     from catalog import Catalog
     from training.stopping import TrainingStopped
 

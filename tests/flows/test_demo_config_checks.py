@@ -89,3 +89,14 @@ def test_the_speech_smoke_config_runs_speech_without_modality_flag(tmp_path, mon
     assert seen["corpus_options"] == {"voices": 2, "rates": [130], "pitches": [35]}
     assert main(["demo", "--home", str(tmp_path), "--config", str(config), "--modality", "speech", "--json"]) == 0  # tests/speech/test_demo_e2e.py's
     assert seen["modality"] == "speech"
+
+
+def test_a_deployment_run_with_a_wrong_option_fails_in_the_flow_before_any_work(tmp_path):
+    """A deployment run binds its parameters without `lumina demo`'s check: the flow body checks them
+    first, so a wrong option fails in one line and writes nothing (it failed inside a task)."""
+    from contracts.config import ConfigError
+    from flows.data_to_model import data_to_model
+
+    with pytest.raises(ConfigError, match="corpus_options.voices is a speech corpus option"):
+        data_to_model.fn(modality="image", home=str(tmp_path / "home"), corpus_options={"voices": 2})
+    assert not (tmp_path / "home").exists()
