@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="append", default=[], metavar="NAME=WHERE",
                    help="declare (or change) a live manifest: a stored selection re-frozen by every refresh")
     p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
-    p.add_argument("--ray-address", help="join this Ray cluster (same as RAY_ADDRESS)")
+    p.add_argument("--ray-address", metavar="HOST:PORT", help="curate and encode on this running Ray cluster (same as RAY_ADDRESS)")
     p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
     p.add_argument("--allow-empty-source", action="store_true",
                    help="refresh a source that lists no entries although the catalog has samples of it (marks them all "
