@@ -177,19 +177,38 @@ def _tar_paths(pattern: str) -> list[Path]:
     return paths
 
 
+COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def _compression_of(tar_path: Path) -> str | None:
+    try:
+        with open(tar_path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return None  # tarfile.open says why
+    return next((name for magic, name in COMPRESSED_MAGIC.items() if head.startswith(magic)), None)
+
+
 def _tar_entries(pattern: str) -> list[Entry]:
     out = []
     for tar_path in _tar_paths(pattern):
         members: list[tarfile.TarInfo] = []
-        try:
-            with tarfile.open(tar_path, "r") as tar:
-                for m in tar:  # one at a time: a tar cut short still yields the members before the cut
-                    members.append(m)
-        except (tarfile.TarError, OSError, EOFError) as e:
+        problem = ""
+        if (compression := _compression_of(tar_path)) is not None:
+            # members are read in place, by their offset in the file, which a compressed tar has not
+            problem = f"{compression}-compressed: its members cannot be read in place; decompress it first"
+        else:
+            try:
+                with tarfile.open(tar_path, "r:") as tar:
+                    for m in tar:  # one at a time: a tar cut short still yields the members before the cut
+                        members.append(m)
+            except (tarfile.TarError, OSError, EOFError) as e:
+                problem = f"{type(e).__name__}: {e}"
+        if problem:
             # one bad tar must not stop the others: it is recorded (rejected, with why) and the
             # members listed before the damage are still read (a cut member is quarantined on read)
             kind = "truncated_archive" if members else "unreadable_archive"
-            out.append(Entry(_printable(tar_path.name), _printable(str(tar_path)), 0, (), kind, detail=f"{type(e).__name__}: {e}"))
+            out.append(Entry(_printable(tar_path.name), _printable(str(tar_path)), 0, (), kind, detail=problem))
         for m in members:
             if m.isdir():
                 continue
