@@ -189,6 +189,21 @@ def _compression_of(tar_path: Path) -> str | None:
     return next((name for magic, name in COMPRESSED_MAGIC.items() if head.startswith(magic)), None)
 
 
+def _end_marker_problem(tar_path: Path, end: int) -> str:
+    """'' when the end-of-archive marker (two zero blocks) follows the last member, at byte ``end``;
+    else why not. Python's tarfile ends without a word at the end of the file or at a header it
+    cannot parse, so a tar cut on a member boundary would read as a shorter valid tar. Two blocks
+    are read, whatever the tar's size (GNU tar pads with more zero blocks, which are not read)."""
+    with open(tar_path, "rb") as f:
+        f.seek(end)
+        tail = f.read(2 * tarfile.BLOCKSIZE)
+    if tail == bytes(2 * tarfile.BLOCKSIZE):
+        return ""
+    if len(tail) < 2 * tarfile.BLOCKSIZE:
+        return f"cut short: ends at byte {end + len(tail)} without the end-of-archive marker"
+    return f"no valid member header at byte {end}: the rest is not read"
+
+
 def _tar_entries(pattern: str) -> list[Entry]:
     out = []
     for tar_path in _tar_paths(pattern):
@@ -202,6 +217,8 @@ def _tar_entries(pattern: str) -> list[Entry]:
                 with tarfile.open(tar_path, "r:") as tar:
                     for m in tar:  # one at a time: a tar cut short still yields the members before the cut
                         members.append(m)
+                    end = tar.offset  # just past the last member
+                problem = _end_marker_problem(tar_path, end)
             except (tarfile.TarError, OSError, EOFError) as e:
                 problem = f"{type(e).__name__}: {e}"
         if problem:
