@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 MAX_CAPTION_BYTES = 16 * 1024  # longer caption files are rejected, never read whole
+DEFAULT_CAPTION_COLUMN = "caption"
 
 
 class SourceKind(str, Enum):
@@ -93,7 +94,7 @@ class SourceSpec:
     kind: SourceKind | None = None  # detected from the path when None
     caption_key: str = "caption"  # key of a .json caption file beside the media
     path_column: str = "path"  # listings: the column with media paths (relative to the listing)
-    caption_column: str = "caption"  # listings and datasets: the caption column
+    caption_column: str = DEFAULT_CAPTION_COLUMN  # listings and datasets: the caption column
     media_column: str | None = None  # datasets: the media column (default: the first non-caption column)
     follow_symlinks: bool = False  # never leave the source root unless asked
 
@@ -267,6 +268,7 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     rows = _rows_of_listing(path)
     if rows and spec.path_column not in rows[0]:
         raise SourceError(f"listing {path} has no column {spec.path_column!r} (columns: {', '.join(rows[0])}); set --path-column")
+    _check_caption_column(path, rows, spec)
     out = []
     for i, row in enumerate(rows):
         rel = str(row.get(spec.path_column) or "")
@@ -281,6 +283,21 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
         row_caption = _caption_entry(name, f"{path}#row={i}", str(caption)) if caption is not None else None
         out.append(Entry(name, str(media), media.stat().st_size, ("file", str(media)), row_caption=row_caption))
     return out
+
+
+def _check_caption_column(path: Path, rows: list[dict[str, Any]], spec: SourceSpec) -> None:
+    """A caption column the listing lacks is a wrong name, not a listing of uncaptioned media (which
+    would quarantine every input as missing_caption and copy every file). Without the column the
+    captions may still come from caption files the listing names beside the media (``a.png`` and
+    ``a.txt`` rows, as in a folder; an LJSpeech metadata.csv): allowed when the column was left at
+    its default, so a user's --caption-column is always checked."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))  # jsonl rows may differ: any row's key counts
+    if not rows or spec.caption_column in columns:
+        return
+    names_caption_files = any(Path(str(row.get(spec.path_column) or "")).suffix.lower() in (*CAPTION_SUFFIXES, ".csv") for row in rows)
+    if spec.caption_column == DEFAULT_CAPTION_COLUMN and names_caption_files:
+        return
+    raise SourceError(f"listing {path} has no column {spec.caption_column!r} (columns: {', '.join(columns)}); set --caption-column")
 
 
 def with_row_captions(entries: Iterable[Entry]) -> list[Entry]:
