@@ -121,10 +121,12 @@ def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: in
     from modelzoo import FlowMatching
     from training.data import collate
 
+    from tqdm.auto import tqdm
+
     fm = FlowMatching(timesteps="uniform")
     torch.manual_seed(seed)  # the same noise and timesteps for every checkpoint
     total, n = 0.0, 0
-    for i in range(0, len(examples), batch_size):
+    for i in tqdm(range(0, len(examples), batch_size), desc=f"held-out loss on {len(examples)}", unit="batch", leave=False):
         b = collate(examples[i : i + batch_size])
         k = len(b["cap_mask"])
         extra = {"frame_cond": b["frame_cond"]} if "frame_cond" in b else {}

@@ -97,6 +97,7 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
 @torch.no_grad()
 def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from encoders.text import load_text_encoder
+    from evaluation.sampling import sampling_bar
     from evaluation.evaluate import (check_moved_encoder_flags, checkpoint_modality, load_checkpoint, load_decoder,
                                      recorded_path)
     from modelzoo import sample
@@ -129,7 +130,10 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     nf, nm = null.expand(cfg.num)
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
-    x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift)
+    bar = sampling_bar(cfg.num, 1, cfg.solver, cfg.steps)
+    x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift,
+               on_model_eval=lambda: bar.update(1))
+    bar.close()
     decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
     module, _, fn = SAMPLE_WRITERS[modality].partition(":")

@@ -15,6 +15,7 @@ def generate(model, null: NullCaption, examples: list[Example], cfg, seed: int) 
 
     gen = torch.Generator().manual_seed(seed)
     outs = []
+    bar = sampling_bar(len(examples), -(-len(examples) // cfg.batch_size), cfg.solver, cfg.steps)
     for i in range(0, len(examples), cfg.batch_size):
         chunk = examples[i : i + cfg.batch_size]
         noise = [torch.randn(e.latent.shape, generator=gen) for e in chunk]
@@ -28,7 +29,20 @@ def generate(model, null: NullCaption, examples: list[Example], cfg, seed: int) 
         if all(f is not None for f in frame_cond):
             fc = torch.stack(frame_cond) if isinstance(noise, torch.Tensor) else frame_cond
             cond["frame_cond"] = uncond["frame_cond"] = fc
-        outs.append(sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg_scale, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift))
+        outs.append(sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg_scale, solver=cfg.solver, steps=cfg.steps,
+                           shift=cfg.shift, on_model_eval=lambda: bar.update(1)))
+    bar.close()
     if all(isinstance(o, torch.Tensor) for o in outs) and len({o.shape[1:] for o in outs}) == 1:
         return torch.cat(outs)
     return [x for o in outs for x in o]
+
+
+def sampling_bar(samples: int, batches: int, solver: str, steps: int):
+    """A progress bar over the model evaluations of sampling ``samples`` in ``batches`` (a real
+    checkpoint's evaluation samples for minutes); it leaves no line behind when done."""
+    from tqdm.auto import tqdm
+
+    from modelzoo.transport.samplers import MODEL_EVALS_PER_STEP, Solver
+
+    per_step = MODEL_EVALS_PER_STEP.get(Solver(solver))
+    return tqdm(total=batches * steps * per_step if per_step else None, desc=f"sampling {samples}", unit="eval", leave=False)

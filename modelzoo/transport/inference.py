@@ -171,7 +171,7 @@ def sample(model: Callable[..., Batch], noise: Batch, cond: dict[str, Any] | Non
            steps: int = 30, shift: float = 1.0, *, atol: float = 1e-6, rtol: float = 1e-3,
            extrapolation: Extrapolation | dict[str, Any] | None = None, style_consistent: bool = False,
            composition: Composition | None = None, init: Batch | None = None, t_start: float | None = None,
-           normalize_init: bool = False) -> Batch:
+           normalize_init: bool = False, on_model_eval: Callable[[], None] | None = None) -> Batch:
     """Solve dx/dt = v(x, t) from noise (t = 0) to data (t = 1).
 
     model: a FlagDiT (or any callable model(x, t, **cond) -> velocity in x's structure).
@@ -190,6 +190,8 @@ def sample(model: Callable[..., Batch], noise: Batch, cond: dict[str, Any] | Non
     init, t_start (lambda): editing. x_lambda = lambda init + (1 - lambda) noise, solved from lambda
         to 1 (lower lambda: more freedom for the new prompt). normalize_init: per-channel
         normalisation of init first (style edits).
+    on_model_eval: called after each (guided) model evaluation, e.g. to advance a progress bar
+        (steps x MODEL_EVALS_PER_STEP[solver] calls for the fixed-step solvers).
     Returns the sample in noise's structure.
     """
     solver = Solver(solver)
@@ -220,6 +222,8 @@ def sample(model: Callable[..., Batch], noise: Batch, cond: dict[str, Any] | Non
 
     def flat_velocity(state: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         v = velocity(unflatten(state), t)
+        if on_model_eval is not None:
+            on_model_eval()
         return flatten(tree_map(lambda a: a.float(), v))[0]
 
     return unflatten(integrate(flat_velocity, flat, times, solver, atol=atol, rtol=rtol))

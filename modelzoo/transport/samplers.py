@@ -21,6 +21,9 @@ class Solver(str, enum.Enum):
     DOPRI5 = "dopri5"  # adaptive Dormand-Prince 5(4), from torchdiffeq
 
 
+MODEL_EVALS_PER_STEP = {Solver.EULER: 1, Solver.MIDPOINT: 2, Solver.RK4: 4}  # dopri5 adapts its steps: not known ahead
+
+
 def euler_step(v: Velocity, x: torch.Tensor, t: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
     return x + dt * v(x, t)
 
