@@ -241,6 +241,15 @@ def _tar_entries(pattern: str) -> list[Entry]:
 
 
 def _rows_of_listing(path: Path) -> list[dict[str, Any]]:
+    rows = _parsed_listing(path)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):  # a JSON line may hold any value: a row must be an object
+            what = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(row), "a number")
+            raise SourceError(f"unreadable listing {path}: row {i} is {what}, not an object")
+    return rows
+
+
+def _parsed_listing(path: Path) -> list[Any]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":

@@ -92,3 +92,14 @@ def test_lumina_curate_with_a_wrong_caption_column_exits_2_in_one_line_and_copie
     assert rc == 2
     assert err == f"lumina curate: error: listing {listing} has no column 'nope' (columns: path, caption); set --caption-column\n"
     assert not [p for p in home.rglob("*") if p.is_file() and p.suffix in (".png", ".txt")]  # nothing quarantined
+
+
+@pytest.mark.parametrize("kind, text, what", [("jsonl", '{"path": "m/0.png"}\n[1, 2]\n', "row 1 is an array"),
+                                              ("jsonl", '"m/0.png"\n', "row 0 is a string"), ("json", '[{"path": "m/0.png"}, 3]', "row 1 is a number")])
+def test_a_json_row_that_is_no_object_is_one_clear_error(tmp_path, kind, text, what):
+    """It crashed curation with an AttributeError, or a string row read as columns of one letter."""
+    _media(tmp_path)
+    listing = tmp_path / f"listing.{kind}"
+    listing.write_text(text)
+    with pytest.raises(SourceError, match=rf"^unreadable listing .*: {what}, not an object$"):
+        list_entries(SourceSpec(str(listing)))
