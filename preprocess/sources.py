@@ -111,6 +111,8 @@ def detect_kind(uri: str) -> SourceKind:
         return SourceKind.FOLDER
     if not p.exists():
         raise SourceError(f"source not found: {uri}")
+    if p.name.lower().endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")):
+        raise SourceError(f"{uri} is a compressed tar: decompress it first (shards are read in place, uncompressed)")
     raise SourceError(f"cannot tell what kind of source {uri} is (a folder, *.tar, .parquet/.jsonl/.csv, or a datasets.save_to_disk folder)")
 
 

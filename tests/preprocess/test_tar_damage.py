@@ -176,3 +176,12 @@ def test_a_compressed_tar_is_recorded_unread(tmp_path):
     entries = list_entries(SourceSpec(str(gz.parent / "*.tar.gz")))
     assert [(e.kind, e.detail) for e in entries] == [
         ("unreadable_archive", "gzip-compressed: its members cannot be read in place; decompress it first")]
+
+
+@pytest.mark.parametrize("name", ["shards.tar.gz", "shards.tgz", "shards.tar.zst"])
+def test_a_single_compressed_tar_given_without_a_glob_is_told_to_be_decompressed(tmp_path, name):
+    from preprocess.sources import SourceError, detect_kind
+
+    (tmp_path / name).write_bytes(b"\x1f\x8b\x08\x00")
+    with pytest.raises(SourceError, match="is a compressed tar: decompress it first"):
+        detect_kind(str(tmp_path / name))
