@@ -59,33 +59,47 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
              **kwargs)
 
 
-GCS_CONNECT_TIMEOUT_S = 5.0
+GCS_CONNECT_TIMEOUT_S = 5.0  # one connect attempt
+# how long a refused address is tried again: a head `ray start` has just launched takes seconds to
+# listen (a script that starts a cluster and then runs lumina, as tests/flows/test_ray_cluster.py)
+GCS_WAIT_S = float(os.environ.get("LUMINA_RAY_CONNECT_WAIT_S") or 15.0)
 
 
 class NoRayCluster(ConnectionError):
     """Nothing listens at the Ray address asked for (a user error: one line, exit 2)."""
 
 
-def check_ray_address(address: str, timeout: float = GCS_CONNECT_TIMEOUT_S) -> str | None:
-    """One TCP connect to a ``host:port`` cluster address's GCS port; returns the host. Ray itself
+def check_ray_address(address: str, timeout: float = GCS_CONNECT_TIMEOUT_S, wait: float | None = None) -> str | None:
+    """A TCP connect to a ``host:port`` cluster address's GCS port, tried again for ``wait`` seconds
+    (GCS_WAIT_S; $LUMINA_RAY_CONNECT_WAIT_S) while it is refused; returns the host. Ray itself
     retries an unreachable GCS for over a minute and then prints a stack of errors. Addresses Ray
     resolves itself ("auto", "local", ray://...) are not checked (None)."""
     import socket
+    import time
 
     host, sep, port = address.rpartition(":")
     host = host.strip("[]")
     if not sep or "://" in address or not host or not port.isdigit():
         return None
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as e:
-        start = f"ray start --head --node-ip-address {host} --port {port}"
-        if _is_loopback(host):
-            start = f"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 {start}"
-        reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
-        raise NoRayCluster(f"no Ray cluster at {address} ({reason}): start one with `{start}`, "
-                           "or drop --ray-address / RAY_ADDRESS") from None
-    return host
+    deadline = time.monotonic() + (GCS_WAIT_S if wait is None else wait)
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+            return host
+        except ConnectionRefusedError as e:  # nothing listens yet: a cluster may be starting
+            if time.monotonic() >= deadline:
+                raise NoRayCluster(_no_cluster(address, host, port, e)) from None
+            time.sleep(0.25)
+        except OSError as e:
+            raise NoRayCluster(_no_cluster(address, host, port, e)) from None
+
+
+def _no_cluster(address: str, host: str, port: str, e: OSError) -> str:
+    start = f"ray start --head --node-ip-address {host} --port {port}"
+    if _is_loopback(host):
+        start = f"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 {start}"
+    reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
+    return f"no Ray cluster at {address} ({reason}): start one with `{start}`, or drop --ray-address / RAY_ADDRESS"
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -115,7 +115,7 @@ def add_ray_address_arg(p: argparse.ArgumentParser, what: str) -> None:
     before the command parses its arguments. ``what``: the part of the command that runs on Ray."""
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help=f"run {what} on this running Ray cluster (same as RAY_ADDRESS) instead of a private Ray on "
-                        "127.0.0.1; nothing listening there ends the command at once")
+                        "127.0.0.1; nothing listening there for 15 s ends the command")
 
 
 def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> Any:

@@ -52,7 +52,7 @@ def test_no_cluster_at_the_address_is_one_line_and_exit_2_at_once(tmp_path):
     Image.new("RGB", (64, 64), "red").save(src / "a.png")  # an input: curation would start Ray for it
     (src / "a.txt").write_text("a red square")
     address = f"127.0.0.1:{_unused_port()}"
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "LUMINA_RAY_CONNECT_WAIT_S": "1"}
     t = time.time()
     proc = subprocess.run([LUMINA, "curate", str(src), "--home", str(tmp_path / "home"), "--ray-address", address],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
@@ -71,6 +71,7 @@ def test_ensure_ray_checks_an_address_from_the_environment_before_ray_init(monke
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: pytest.fail("ray.init called for an address where nothing listens"))
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_unused_port()}")
+    monkeypatch.setattr(ray_runtime, "GCS_WAIT_S", 1.0)
     t = time.time()
     with pytest.raises(ray_runtime.NoRayCluster, match="no Ray cluster at 127.0.0.1:"):
         ray_runtime.ensure_ray()
@@ -98,3 +99,30 @@ def test_a_loopback_address_is_kept_loopback(monkeypatch):
         ray_runtime.ensure_ray(address)
     assert seen["gcs"] == address
     assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"  # and for any process Ray starts
+
+
+def test_a_cluster_that_starts_listening_within_the_wait_is_found():
+    """A script that starts a head and runs lumina at once finds it: the address is tried again
+    while it is refused (the cluster test failed when the check gave up on the first refusal)."""
+    import socket
+    import threading
+
+    from contracts.ray_runtime import NoRayCluster, check_ray_address
+
+    port = _unused_port()
+    with pytest.raises(NoRayCluster, match="connection refused"):
+        check_ray_address(f"127.0.0.1:{port}", wait=0)
+    server = socket.socket()
+
+    def listen_later():
+        time.sleep(1.0)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+
+    threading.Thread(target=listen_later, daemon=True).start()
+    try:
+        t = time.time()
+        assert check_ray_address(f"127.0.0.1:{port}", wait=10) == "127.0.0.1"
+        assert 0.9 < time.time() - t < 5
+    finally:
+        server.close()
