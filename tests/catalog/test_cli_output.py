@@ -79,12 +79,12 @@ def test_max_width_may_not_be_negative(base_catalog, capsys):
 
 def test_json_typed_columns_are_nested_json(base_catalog, capsys):
     q = ("SELECT meta, [meta] AS metas, {'m': meta, 'n': 1} AS st, NULL::JSON AS nothing, 'null'::JSON AS json_null, "
-         "'{\"a\": 1}' AS text_like_json, [1, 2] AS l, CAST(meta AS VARCHAR) AS meta_text "
+         "'{\"a\": 1}' AS text_like_json, [1, 2] AS l, CAST(meta AS VARCHAR) AS meta_text, MAP {'k': meta} AS mp "
          f"FROM samples WHERE key = '{key(1, 0)}'")
     rc, out, err = run(capsys, "sql", q, "--json", "--catalog", str(base_catalog))
     assert rc == 0 and err == ""
     meta = {"label": 0, "batch": 1}
     assert json.loads(out) == [{"meta": meta, "metas": [meta], "st": {"m": meta, "n": 1}, "nothing": None,
                                 "json_null": None, "text_like_json": '{"a": 1}', "l": [1, 2],
-                                "meta_text": out and json.loads(out)[0]["meta_text"]}]
+                                "meta_text": out and json.loads(out)[0]["meta_text"], "mp": {"k": meta}}]
     assert json.loads(json.loads(out)[0]["meta_text"]) == meta  # a VARCHAR stays a string, whatever it holds

@@ -174,6 +174,7 @@ PIVOTS = [  # DuckDB parses a PIVOT without IN (...) as a MULTI statement (a tem
     "SELECT * FROM p",
     "/* a comment */ FROM (PIVOT (SELECT step, name, value FROM metrics WHERE split = 'holdout') ON name "
     "USING first(value))",
+    "(PIVOT (SELECT step, name, value FROM metrics WHERE split = 'holdout') ON name USING first(value))",
 ]
 
 
@@ -214,3 +215,13 @@ def test_export_still_writes_parquet_outside_the_sandbox(env, capsys):
     rc, out, err = _run(capsys, "export", "samples", "--out", str(tmp / "s.parquet"), "--catalog", str(catalog))
     assert rc == 0 and "wrote 18 rows" in out, err
     assert Path(tmp / "s.parquet").exists() and not list(tmp.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("query, kind", [("COPY (PIVOT metrics ON name USING first(value)) TO 'x.csv'", "COPY"),
+                                         ("ATTACH 'x.duckdb' AS x; PIVOT metrics ON name USING first(value)", "ATTACH")])
+def test_our_check_refuses_a_pivot_statement_that_copies_or_attaches_even_when_writing(query, kind):
+    """Judged by our own check (not only by DuckDB's locked configuration behind it)."""
+    from catalog.sandbox import RefusedSQLError, user_statements
+
+    with pytest.raises(RefusedSQLError, match=f"refused {kind} statement: catalog SQL cannot manage transactions"):
+        user_statements(query, write=True)

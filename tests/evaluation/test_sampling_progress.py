@@ -44,5 +44,25 @@ def test_an_adaptive_solver_s_bar_has_no_total():
     from evaluation.sampling import sampling_bar
 
     bar = sampling_bar(4, 2, "dopri5", 30)
-    assert bar.total is None
+    assert bar.total is None and bar.leave is False  # no line left behind when done
     bar.close()
+
+
+def test_lumina_sample_s_bar_reaches_its_total(tiny_home, tmp_path, monkeypatch):
+    import shutil
+
+    import evaluation.sampling as sampling
+    from evaluation.sample import SampleConfig, sample_to_files
+    from training.trainer import TrainConfig, train
+
+    catalog = str(shutil.copy(tiny_home.catalog, tmp_path / "catalog.duckdb"))  # the shared one stays untouched
+    out = train(TrainConfig(catalog=catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                            out_dir=str(tmp_path / "run"), steps=1, batch_size=4, progress=False, tensorboard=False,
+                            model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "multiple_of": 16}))
+    bars = []
+    real = sampling.sampling_bar
+    monkeypatch.setattr(sampling, "sampling_bar", lambda *a: bars.append(real(*a)) or bars[-1])
+    sample_to_files(SampleConfig(checkpoint=out.checkpoint, prompt="a seven", num=2, steps=3, solver="rk4",
+                                 out=str(tmp_path / "s.png")))
+    (bar,) = bars
+    assert bar.total == 3 * 4 and bar.n == bar.total

@@ -41,6 +41,10 @@ def test_every_shipped_config_passes_the_check(config):
     ("curate_options: {bogus: 1}\n", [], ["curate_options: unknown image curation option(s) bogus", "max_tokens"]),
     ("encode_options: {bogus: 1}\n", [], ["encode_options: unknown option(s) bogus", "latent"]),
     ("eval_options: {bogus: 1}\n", [], ["eval_options: unknown option(s) bogus", "cfg_scale"]),
+    # the flow sets these two itself (the holdout manifest, the trained checkpoint): never silently overwritten
+    ("eval_options: {checkpoint: /x}\n", [], ["eval_options: unknown option(s) checkpoint"]),
+    ("eval_options: {manifest: other}\n", [], ["eval_options: unknown option(s) manifest"]),
+    ("curate_options: {max_tokens: many}\n", [], ["curate_options.max_tokens"]),
     ("train_steps: 3\n", ["--set", "corpus_options.bogus=1"], ["corpus_options: unknown image corpus option(s) bogus"]),
     ("train_steps: 3\n", ["--set", "bogus=1"], ["data_to_model: unknown option(s) bogus"]),
     ("train_steps: ten\n", [], ["data_to_model.train_steps"]),

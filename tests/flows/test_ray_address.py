@@ -60,7 +60,9 @@ def test_no_cluster_at_the_address_is_one_line_and_exit_2_at_once(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"lumina curate: error: no Ray cluster at {address}"), proc.stderr
-    assert "ray start --head --node-ip-address 127.0.0.1" in lines[0] and not (tmp_path / "home").exists()
+    port = address.rsplit(":", 1)[1]  # the hint keeps a loopback cluster loopback (Ray's GCS would listen on every interface)
+    assert f"`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start --head --node-ip-address 127.0.0.1 --port {port}`" in lines[0]
+    assert not (tmp_path / "home").exists()
 
 
 def test_ensure_ray_checks_an_address_from_the_environment_before_ray_init(monkeypatch):
@@ -126,3 +128,26 @@ def test_a_cluster_that_starts_listening_within_the_wait_is_found():
         assert 0.9 < time.time() - t < 5
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("address", ["auto", "local", "ray://127.0.0.1:1", "127.0.0.1"])
+def test_addresses_ray_resolves_itself_are_not_checked(address):
+    from contracts.ray_runtime import check_ray_address
+
+    assert check_ray_address(address, wait=0) is None  # no TCP check, no error: Ray resolves them
+
+
+def test_localhost_is_loopback():
+    from contracts.ray_runtime import _is_loopback
+
+    assert _is_loopback("localhost") and _is_loopback("127.0.0.1") and _is_loopback("::1")
+    assert not _is_loopback("10.0.0.5") and not _is_loopback("head-node") and not _is_loopback(None)
+
+
+def test_help_with_an_unreachable_address_shows_the_help(capsys):
+    """--help is read without a cluster: the address is checked only when the command runs."""
+    from flows.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["curate", "--ray-address", f"127.0.0.1:{_unused_port()}", "--help"])
+    assert e.value.code == 0 and "--ray-address" in capsys.readouterr().out

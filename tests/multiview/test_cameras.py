@@ -82,3 +82,18 @@ def test_view_bounds_are_two_verdicts_each_with_its_own_threshold(n, reason, fai
     # each bound is its own verdict: drop rates show the bound a sample failed, not the other one
     assert [(v.filter, v.score, v.threshold, v.passed) for v in verdicts] == [
         ("min_views", n, 2.0, failed != "min_views"), ("max_views", n, 2.0, failed != "max_views")]
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_view_counts_on_either_bound_pass_with_each_bound_as_threshold(n):
+    from preprocess.multiview.plugin import MultiviewOptions, Rejected, load_views
+    from preprocess.sources import Entry, RawInput
+
+    doc = _doc("spherical", [{"file": f"{i}.png", "elevation": 20, "azimuth": 90 * i, "radius": 1.5} for i in range(n)])
+    item = RawInput("obj/cameras.json", "/src/obj", {"cameras.json": Entry("obj/cameras.json", "/src/obj/cameras.json", len(doc), ("bytes", doc))})
+    verdicts = []
+    with pytest.raises(Rejected) as e:  # the bounds pass: the next check finds the views missing
+        load_views(item, "k", MultiviewOptions(min_views=2, max_views=4), verdicts)
+    assert e.value.reason.startswith("views_present:")
+    assert [(v.filter, v.score, v.threshold, v.passed) for v in verdicts[:2]] == [
+        ("min_views", n, 2.0, True), ("max_views", n, 4.0, True)]

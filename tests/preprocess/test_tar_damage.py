@@ -108,7 +108,8 @@ def test_a_tar_cut_on_a_member_boundary_is_recorded_as_cut(whole, tmp_path):
         assert others == [("truncated_archive", f"cut short: ends at byte {starts[k]} without the end-of-archive marker")], k
     # one zero block of the two that end a tar: nothing is lost, but the file is cut all the same
     members, others = _listed(_cut(whole, starts[-1] + 512, tmp_path))
-    assert len(members) == 2 * N_PAIRS and [k for k, _ in others] == ["truncated_archive"]
+    assert len(members) == 2 * N_PAIRS
+    assert others == [("truncated_archive", f"cut short: ends at byte {starts[-1] + 512} without the end-of-archive marker")]
 
 
 def test_a_tar_cut_inside_a_header_or_a_member_is_recorded_as_cut(whole, tmp_path):
@@ -161,21 +162,22 @@ def test_curating_a_tar_cut_on_a_member_boundary_accounts_for_the_cut(tmp_path):
     assert damaged.source_uri == str(cut.resolve())
 
 
-def test_a_compressed_tar_is_recorded_unread(tmp_path):
-    """Members are read in place by their offset, which a gzip-compressed tar has not: reading it so
+@pytest.mark.parametrize("mode, kind", [("gz", "gzip"), ("bz2", "bzip2"), ("xz", "xz")])
+def test_a_compressed_tar_is_recorded_unread(tmp_path, mode, kind):
+    """Members are read in place by their offset, which a compressed tar has not: reading it so
     gave compressed bytes as images and captions. It is one `unreadable_archive` row, with why."""
     whole = tmp_path / "whole" / "part-0.tar"
     whole.parent.mkdir()
     _write_tarfile(whole)
-    gz = tmp_path / "gz" / "part-0.tar.gz"
-    gz.parent.mkdir()
-    with tarfile.open(gz, "w:gz") as tar:
+    packed = tmp_path / mode / f"part-0.tar.{mode}"
+    packed.parent.mkdir()
+    with tarfile.open(packed, f"w:{mode}") as tar:
         with tarfile.open(whole) as src:
             for m in src.getmembers():
                 tar.addfile(m, src.extractfile(m))
-    entries = list_entries(SourceSpec(str(gz.parent / "*.tar.gz")))
+    entries = list_entries(SourceSpec(str(packed.parent / f"*.tar.{mode}")))
     assert [(e.kind, e.detail) for e in entries] == [
-        ("unreadable_archive", "gzip-compressed: its members cannot be read in place; decompress it first")]
+        ("unreadable_archive", f"{kind}-compressed: its members cannot be read in place; decompress it first")]
 
 
 @pytest.mark.parametrize("name", ["shards.tar.gz", "shards.tgz", "shards.tar.zst"])

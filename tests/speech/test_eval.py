@@ -117,7 +117,7 @@ def test_an_evaluation_replaces_the_former_one_s_wavs_and_keeps_one_per_caption(
         (folder / old).write_bytes(b"RIFF")
     (folder / "notes.txt").write_text("the user's own file")
     tone = np.sin(np.linspace(0, 200, 2205)).astype(np.float32) * 0.5
-    renders = write_wavs(folder, ["two", "doctor smith paid five dollars", "two"], [tone, tone * 0.5, tone * 0.1], [tone] * 3)
+    renders = write_wavs(folder, ["two", "doctor smith paid five dollars", "two"], [tone, tone * 0.5, tone * 0.1], [tone * 0.2] * 3)
 
     assert sorted(p.name for p in folder.iterdir()) == [
         "generated_doctor_smith_paid_five.wav", "generated_two.wav", "notes.txt", "real_doctor_smith_paid_five.wav", "real_two.wav"]
@@ -127,3 +127,5 @@ def test_an_evaluation_replaces_the_former_one_s_wavs_and_keeps_one_per_caption(
 
     first, rate = sf.read(folder / "generated_two.wav")
     assert rate == 22050 and abs(np.abs(first).max() - 0.5) < 1e-3  # the first clip of a repeated caption wins
+    real, _ = sf.read(folder / "real_two.wav")
+    assert abs(np.abs(real).max() - 0.1) < 1e-3  # the real recording's clip, not the generated one
