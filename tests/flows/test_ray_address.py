@@ -144,9 +144,12 @@ def test_localhost_is_loopback():
     assert not _is_loopback("10.0.0.5") and not _is_loopback("head-node") and not _is_loopback(None)
 
 
-def test_help_with_an_unreachable_address_shows_the_help(capsys):
+def test_help_with_an_unreachable_address_shows_the_help(capsys, monkeypatch):
     """--help is read without a cluster: the address is checked only when the command runs."""
     from flows.cli import main
+
+    monkeypatch.setenv("RAY_ADDRESS", "")  # main sets it for the command: recorded here, so undone after the test
+    monkeypatch.delenv("RAY_ADDRESS")
 
     with pytest.raises(SystemExit) as e:
         main(["curate", "--ray-address", f"127.0.0.1:{_unused_port()}", "--help"])
