@@ -32,21 +32,32 @@ def band_values(phash: int) -> list[tuple[int, str]]:
     return [(b, f"{(phash >> (16 * b)) & 0xFFFF:04x}") for b in range(BANDS)]
 
 
+def words(phash: int) -> tuple[int, int, int, int]:
+    """A 256-bit hash as four unsigned 64-bit words, the highest first (as its hex digits read)."""
+    return tuple((phash >> (64 * i)) & 0xFFFFFFFFFFFFFFFF for i in (3, 2, 1, 0))
+
+
 def signatures_sharing_a_band(catalog: str | os.PathLike, modality: str, phashes: list[int],
-                              exclude_keys: set[str], exclude_uris: set[str]) -> list[KnownSignature]:
-    """Accepted `modality` samples in the catalog with a band in common with any of `phashes`,
-    except the keys and inputs being curated now (their own rows, or rows a changed input
-    replaces). Empty when the catalog does not exist yet."""
+                              exclude_keys: set[str], exclude_uris: set[str],
+                              max_distance: int = BANDS - 1) -> list[KnownSignature]:
+    """Accepted `modality` samples in the catalog with a band in common with one of `phashes` and
+    within Hamming distance `max_distance` of it (the banded search finds every pair closer than
+    BANDS, so further ones are left out), except the keys and inputs being curated now (their own
+    rows, or rows a changed input replaces). Empty when the catalog does not exist yet."""
     from .db import Catalog
 
     if not phashes or not Path(catalog).exists():
         return []
-    bands = sorted({bv for h in phashes for bv in band_values(h)})
-    table = pa.table({"band": [b for b, _ in bands], "value": [v for _, v in bands]})
+    unique = sorted(set(phashes))
+    hash_words = [words(h) for h in unique]
+    index = [i for i in range(len(unique)) for _ in range(BANDS)]  # each hash once per band
+    bands = [bv for h in unique for bv in band_values(h)]
+    table = pa.table({"band": pa.array([b for b, _ in bands], pa.int64()), "value": pa.array([v for _, v in bands], pa.string()),
+                      **{f"h{w}": pa.array([hash_words[i][w] for i in index], pa.uint64()) for w in range(4)}})
     with Catalog.open(catalog, read_only=True) as cat, cat._connection() as con:
         con.register("candidate_bands", table)
         try:
-            rows = con.execute(q("near_duplicate_candidates"), [modality]).fetchall()
+            rows = con.execute(q("near_duplicate_candidates"), [modality, max_distance]).fetchall()
         finally:
             con.unregister("candidate_bands")
     return [KnownSignature(key, uri, int(h, 16), bytes.fromhex(c)) for key, uri, h, c in rows
