@@ -340,11 +340,18 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
                      position.epoch, position.index, mname, mversion)
-        if rank == 0 and info.get("plan_version", 1) != PLAN_VERSION and step < cfg.steps:
+        if rank == 0 and step < cfg.steps and "plan_version" not in info:
+            # plan versions are recorded since ff86a6d; plan 2 came in d311934, earlier that day
+            log.warning("--resume: %s records no batch plan (saved before 2026-12-04 23:00 UTC): if it was saved "
+                        "before 21:17 UTC that day, under plan 1 (now %d), the rest of epoch %d is planned anew from "
+                        "batch %d, so some of its samples may come twice or not at all and the run is not "
+                        "bit-identical to one never stopped; later epochs are unaffected",
+                        ckpt.name, PLAN_VERSION, position.epoch, position.index)
+        elif rank == 0 and step < cfg.steps and info["plan_version"] != PLAN_VERSION:
             log.warning("--resume: %s was saved by a lumina whose batch plan differs (plan %d, now %d): the rest of "
                         "epoch %d is planned anew from batch %d, so some of its samples may come twice or not at all "
                         "and the run is not bit-identical to one never stopped; later epochs are unaffected",
-                        ckpt.name, info.get("plan_version", 1), PLAN_VERSION, position.epoch, position.index)
+                        ckpt.name, info["plan_version"], PLAN_VERSION, position.epoch, position.index)
         if rank == 0 and step >= cfg.steps:
             log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
                         ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)
