@@ -126,7 +126,7 @@ def source_lock(ws: Workspace, source_id: str, say: Callable[[str], None]) -> It
 
 def reused_options_note(result: RefreshResult) -> str | None:
     """What a refresh says about the options it reused from the source's last curation: only when it
-    curated something with them (a no-op or refused refresh used none)."""
+    curated something with them (a no-op or refused refresh used none, and its result lists none)."""
     if not (result.reused_options and result.curated):
         return None
     return (f"curated with the options {result.source} was last curated with: "
@@ -356,7 +356,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})
     result = refresh_source(source, ws.home, cfg, EncodeConfig(**(encode_options or {})), live_from_params(live_manifests),
                             backend, hooks, allow_empty_source=allow_empty_source)
-    result.reused_options = reused
+    result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := reused_options_note(result):
         log.info(note)
     if result.noop:
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     hooks = RefreshHooks(say=lambda line: print(f"lumina refresh: {line}", file=sys.stderr, flush=True))
     result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live,
                             "local" if a.local else "ray", hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
-    result.reused_options = reused
+    result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := reused_options_note(result):
         print(f"lumina refresh: {note}", file=sys.stderr)
     out = asdict(result)

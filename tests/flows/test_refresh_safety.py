@@ -216,6 +216,7 @@ def test_lumina_refresh_says_what_it_did_and_refuses_an_empty_source(tmp_path, d
     r = subprocess.run(base, capture_output=True, text=True, timeout=300)
     assert "nothing new or changed in the source" in r.stdout, r.stdout
     assert "last curated with" not in r.stderr  # nothing was curated with the reused options
+    assert "reused_options" not in r.stdout, r.stdout  # nor listed as used
     for p in src.iterdir():
         p.unlink()
     r = subprocess.run(base, capture_output=True, text=True, timeout=300)
