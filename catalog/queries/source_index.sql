@@ -150,13 +150,18 @@ WHERE manifest = $1 AND version = $2
   AND key NOT IN (SELECT key FROM manifest_members WHERE manifest = $1 AND version = $3);
 
 -- name: last_curation_of_source
--- The parameters of the latest completed curate or refresh run of source $1 in modality $2: the
--- curation options a refresh of that source reuses unless it is given its own.
+-- The parameters of the latest completed curate or refresh run of source $1 (absolute) in modality
+-- $2: the curation options a refresh of that source reuses unless it is given its own. Runs before
+-- 53e8a79 recorded the source as typed: a relative one counts when $1 ends with it (an exact
+-- match wins).
 SELECT CAST(parameters AS VARCHAR)
 FROM runs
 WHERE flow_name IN ('curate', 'refresh') AND status = 'completed'
-  AND parameters->>'source' = $1 AND coalesce(parameters->>'modality', 'image') = $2
-ORDER BY started_at DESC
+  AND coalesce(parameters->>'modality', 'image') = $2
+  AND (parameters->>'source' = $1
+       OR (NOT starts_with(parameters->>'source', '/')
+           AND ends_with($1, '/' || rtrim(regexp_replace(parameters->>'source', '^(\./)+', ''), '/'))))
+ORDER BY (parameters->>'source' = $1) DESC, started_at DESC
 LIMIT 1;
 
 -- name: near_copies_of

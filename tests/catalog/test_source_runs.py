@@ -29,3 +29,18 @@ def test_samples_a_run_of_the_source_registered_are_its_own_whatever_the_flow(tm
         assert samples_gone_from_source(cat, LISTING, "video", prefixes=["/data/"], patterns=[], present_uris=[]) == []
         by_prefix = samples_gone_from_source(cat, "/raw/3", "image", prefixes=["/raw/3/"], patterns=[], present_uris=[])
         assert by_prefix == ["/raw/3/0.png", "/raw/3/1.png"]
+
+
+def test_a_refresh_finds_the_options_of_a_curate_that_recorded_its_source_relative(tmp_path):
+    """Runs before 53e8a79 recorded the source as typed (`lumina curate src2`): a refresh of the
+    absolute folder re-curated everything at the defaults instead of reusing their options."""
+    from catalog.source_index import last_curation_of_source
+
+    with Catalog.open(tmp_path / "catalog.duckdb") as cat:
+        for source, size in [("/elsewhere/src2", 48), ("./src2/", 32), ("other", 64)]:  # the relative one newer
+            run = cat.start_run("curate", {"source": source, "modality": "image", "options": {"size": size}})
+            cat.finish_run(run)
+        assert last_curation_of_source(cat, "/home/me/src2", "image")["options"] == {"size": 32}
+        assert last_curation_of_source(cat, "/elsewhere/src2", "image")["options"] == {"size": 48}  # exact wins
+        assert last_curation_of_source(cat, "/home/me/mysrc2", "image") is None  # a name's end is not a folder
+        assert last_curation_of_source(cat, "/home/me/src2", "video") is None
