@@ -43,6 +43,7 @@ def ring_azimuths(views: int, start: float | None = None) -> list[float]:
 CONVENTIONS = ("c2w", "spherical", "w2c_opencv")
 DEFAULT_FOV_DEG = 40.0
 CAMERA_DIM = 8  # width of the per-view camera vector (see camera_vector)
+CAMERA_FILE_NAME = "cameras.json"  # what a sample's camera file is called (preprocess/multiview/group.py)
 REFERENCE_RADIUS = 2.0  # radii are fed to the model relative to this
 
 
@@ -146,8 +147,11 @@ def parse_cameras(data: bytes) -> CameraSet:
     centre = bbox.mean(0)
     cams = []
     for i, v in enumerate(doc["views"]):
-        if not isinstance(v, dict) or not isinstance(v.get("file"), str) or "/" in v["file"] or v["file"].startswith("."):
-            raise CameraFileError(f"view {i} has no plain 'file' name")
+        if not isinstance(v, dict) or not isinstance(v.get("file"), str) or not v["file"]:
+            raise CameraFileError(f"view {i} has no 'file' name")
+        if "/" in v["file"] or v["file"].startswith("."):
+            raise CameraFileError(f"view {i}'s file {v['file']!r} is not a plain name: views sit beside {CAMERA_FILE_NAME}, "
+                                  "not in a subfolder")
         try:
             if conv == "c2w":
                 c2w = _matrix(v.get("c2w"), ((4, 4),), f"view {i} c2w")

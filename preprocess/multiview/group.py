@@ -10,10 +10,10 @@ belong to no sample are leftovers with a reason, so none goes unaccounted.
 
 from __future__ import annotations
 
-from encoders.cameras import CameraFileError, parse_cameras
+from encoders.cameras import CAMERA_FILE_NAME, CameraFileError, parse_cameras
 from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
 
-CAMERA_FILE = "cameras.json"
+CAMERA_FILE = CAMERA_FILE_NAME
 CAPTION_NAMES = ("caption.txt", "txt", "caption.json", "json")  # first present wins
 VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -45,7 +45,11 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
             members[owner][e.name[len(owner):]] = e
         elif e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
             kind = "no_camera_file" if e.suffix in VIEW_SUFFIXES else "orphan_caption" if e.suffix in (".txt", ".json") else "unsupported_type"
-            leftovers.append(Leftover(e, kind, "no cameras.json beside it" if kind != "unsupported_type" else e.suffix or "no extension"))
+            detail = "no cameras.json beside it" if kind != "unsupported_type" else e.suffix or "no extension"
+            above = next((p for p in prefixes if e.name.startswith(p)), None)  # deeper inside a sample's folder
+            if above is not None and kind != "unsupported_type":
+                detail = f"in a subfolder of sample {above.rstrip('/.') or '.'}: its files sit beside its cameras.json"
+            leftovers.append(Leftover(e, kind, detail))
 
     inputs = []
     for prefix in sorted(prefixes):
