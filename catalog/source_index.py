@@ -172,13 +172,11 @@ def retire(cat: Catalog, retirements: Sequence[Retirement], run_id: str) -> int:
     cat._writable()
     if not retirements:
         return 0
-    now = utcnow()
-    with cat._connection() as con, _transaction(con):
-        for r in retirements:
-            if r.status not in RETIRED:
-                raise ValueError(f"retire: status must be one of {RETIRED}, not {r.status!r}")
-            con.execute(q("record_status_change"), [r.key, r.status, r.reason, r.superseded_by, now, run_id])
-            con.execute(q("set_sample_status"), [r.key, r.status, r.reason, run_id])
+    for r in retirements:
+        if r.status not in RETIRED:
+            raise ValueError(f"retire: status must be one of {RETIRED}, not {r.status!r}")
+    last = {r.key: r for r in retirements}  # a key given twice: its last retirement
+    _change_statuses(cat, [(r.key, r.status, r.reason, r.reason, r.superseded_by) for r in last.values()], run_id)
     return len(retirements)
 
 
@@ -188,14 +186,28 @@ def revive(cat: Catalog, keys: Sequence[str], run_id: str) -> list[str]:
     cat._writable()
     if not keys:
         return []
+    rows = cat.sql(q("statuses_before_retirement"), [list(keys)])[1]
+    _change_statuses(cat, [(key, status, reason, reason or f"{status}: back in the source", None) for key, status, reason in rows],
+                     run_id)
+    return [key for key, _, _ in rows]
+
+
+def _change_statuses(cat: Catalog, changes: list[tuple[str, str, str | None, str | None, str | None]], run_id: str) -> None:
+    """(key, status, reason, the change's reason, superseded_by) each: recorded in
+    sample_status_changes and set on the samples, in one transaction of two set-based statements."""
+    if not changes:
+        return
+    cols = list(zip(*changes))
+    table = pa.table({name: pa.array(col, pa.string()) for name, col in
+                      zip(("key", "status", "reason", "change_reason", "superseded_by"), cols)})
     now = utcnow()
     with cat._connection() as con, _transaction(con):
-        back = [r[0] for r in con.execute(q("retired_among"), [list(keys)]).fetchall()]
-        for key in back:
-            old_status, old_reason = con.execute(q("status_before_retirement"), [key]).fetchall()[0]
-            con.execute(q("record_status_change"), [key, old_status, old_reason or f"{old_status}: back in the source", None, now, run_id])
-            con.execute(q("set_sample_status"), [key, old_status, old_reason, run_id])
-    return back
+        con.register("changes", table)
+        try:
+            con.execute(q("record_status_changes"), [now, run_id])
+            con.execute(q("set_sample_statuses"), [run_id])
+        finally:
+            con.unregister("changes")
 
 
 def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
