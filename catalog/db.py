@@ -528,7 +528,7 @@ class Catalog:
                         extra = f" that have encodings of every kind {sorted(encoder_map)}" if n_cand else ""
                         raise ValueError(f"manifest {name!r}: no accepted samples match {where!r}{extra}")
                     latest = con.execute(q("manifest_latest_version"), [name]).fetchall()[0][0]
-                    if latest is not None and con.execute(q("manifest_diff"), [name, latest]).fetchall()[0][0] == 0:
+                    if latest is not None and con.execute(q("manifest_same"), [name, latest]).fetchall()[0][0]:
                         version = latest
                     else:
                         version = (latest or 0) + 1

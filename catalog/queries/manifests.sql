@@ -52,25 +52,19 @@ DROP TABLE IF EXISTS _cand_keys; DROP TABLE IF EXISTS _cand; DROP TABLE IF EXIST
 -- name: manifest_latest_version
 SELECT max(version) FROM manifests WHERE name = ?;
 
--- name: manifest_diff
--- Rows that differ between the new selection and stored version ($1 name, $2 version); 0 = same.
-SELECT
-    (SELECT count(*) FROM (
-        (SELECT key, caption, split, CAST(meta AS VARCHAR) FROM _sel
-         EXCEPT
-         SELECT key, caption, split, CAST(meta AS VARCHAR) FROM manifest_members WHERE manifest = $1 AND version = $2)
-        UNION ALL
-        (SELECT key, caption, split, CAST(meta AS VARCHAR) FROM manifest_members WHERE manifest = $1 AND version = $2
-         EXCEPT
-         SELECT key, caption, split, CAST(meta AS VARCHAR) FROM _sel)))
-  + (SELECT count(*) FROM (
-        (SELECT key, kind, encoder_fingerprint, shard_uri, member FROM _sel_enc
-         EXCEPT
-         SELECT key, kind, encoder_fingerprint, shard_uri, member FROM manifest_encodings WHERE manifest = $1 AND version = $2)
-        UNION ALL
-        (SELECT key, kind, encoder_fingerprint, shard_uri, member FROM manifest_encodings WHERE manifest = $1 AND version = $2
-         EXCEPT
-         SELECT key, kind, encoder_fingerprint, shard_uri, member FROM _sel_enc)));
+-- name: manifest_same
+-- true when the new selection (_sel, _sel_enc) holds the rows of stored version ($1 name, $2
+-- version): equal row counts and equal order-free digests (bit_xor of the rows' 64-bit hashes) on
+-- both sides, members and encodings. One streaming pass each; the EXCEPT it replaces built hash
+-- tables of both sides (+867 MiB at 361k members).
+SELECT (SELECT count(*) FROM _sel) = (SELECT count(*) FROM manifest_members WHERE manifest = $1 AND version = $2)
+   AND (SELECT coalesce(bit_xor(hash(key, caption, split, CAST(meta AS VARCHAR))), 0) FROM _sel)
+     = (SELECT coalesce(bit_xor(hash(key, caption, split, CAST(meta AS VARCHAR))), 0)
+        FROM manifest_members WHERE manifest = $1 AND version = $2)
+   AND (SELECT count(*) FROM _sel_enc) = (SELECT count(*) FROM manifest_encodings WHERE manifest = $1 AND version = $2)
+   AND (SELECT coalesce(bit_xor(hash(key, kind, encoder_fingerprint, shard_uri, member)), 0) FROM _sel_enc)
+     = (SELECT coalesce(bit_xor(hash(key, kind, encoder_fingerprint, shard_uri, member)), 0)
+        FROM manifest_encodings WHERE manifest = $1 AND version = $2);
 
 -- name: insert_manifest
 INSERT INTO manifests (name, version, predicate, description, encoders, num_members, num_excluded, created_at)
