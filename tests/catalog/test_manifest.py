@@ -155,28 +155,31 @@ def test_missing_manifest_and_bad_names(base_catalog, tmp_path):
         cat.create_manifest("a@v1", "true")
 
 
+def _edit_outside(catalog_path, sql: str, params: list) -> Catalog:
+    """Change the catalog file with plain duckdb (as `catalog sql --write` could), then reopen it."""
+    import duckdb
+
+    con = duckdb.connect(str(catalog_path))
+    con.execute(sql, params)
+    con.close()
+    return Catalog.open(catalog_path)
+
+
 def test_a_change_that_keeps_the_member_count_still_makes_a_new_version(catalog_copy):
     """Re-freezing compares counts and order-free digests of both sides: a caption edited in place,
     or one encoding moved to another shard, keeps every count and must still make a new version."""
-    import duckdb
-
     cat = Catalog.open(catalog_copy)
     where = "modality = 'image' AND split = 'train'"
     v1 = cat.freeze_manifest("images", where)
     assert cat.freeze_manifest("images", where).id == v1.id  # nothing changed: the same version
     member = cat.manifest("images").members[0].key
     cat.close()
-    con = duckdb.connect(str(catalog_copy))
-    con.execute("UPDATE samples SET caption = 'edited in place' WHERE key = ?", [member])
-    con.close()
-    cat = Catalog.open(catalog_copy)
+    cat = _edit_outside(catalog_copy, "UPDATE samples SET caption = 'edited in place' WHERE key = ?", [member])
     v2 = cat.freeze_manifest("images", where)
     assert (v2.version, v2.num_members) == (v1.version + 1, v1.num_members)
     cat.close()
-    con = duckdb.connect(str(catalog_copy))
-    con.execute("UPDATE encodings SET shard_uri = '/shards/moved.tar' WHERE key = ? AND kind = 'latent'", [member])
-    con.close()
-    cat = Catalog.open(catalog_copy)
+    cat = _edit_outside(catalog_copy, "UPDATE encodings SET shard_uri = '/shards/moved.tar' WHERE key = ? AND kind = 'latent'",
+                        [member])
     v3 = cat.freeze_manifest("images", where)
     assert (v3.version, v3.num_members) == (v2.version + 1, v2.num_members)
     assert cat.freeze_manifest("images", where).version == v3.version
