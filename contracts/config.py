@@ -108,9 +108,17 @@ def config_values(path: str | Path | None = None, overrides: dict[str, Any] | No
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: expected a mapping of options")
         values.update(loaded)
-    values.update(assignments or {})
+    values = _merged(values, assignments or {})  # --set options.x=1 keeps the file's other options
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return values
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on ``base``, mappings merged key by key at every depth."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def parse_assignments(pairs: list[str] | None) -> dict[str, Any]:

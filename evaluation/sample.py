@@ -130,10 +130,9 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     nf, nm = null.expand(cfg.num)
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
-    bar = sampling_bar(cfg.num, 1, cfg.solver, cfg.steps)
-    x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps, shift=cfg.shift,
-               on_model_eval=lambda: bar.update(1))
-    bar.close()
+    with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
+        x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
+                   shift=cfg.shift, on_model_eval=lambda: bar.update(1))
     decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
     module, _, fn = SAMPLE_WRITERS[modality].partition(":")

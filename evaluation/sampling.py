@@ -15,23 +15,22 @@ def generate(model, null: NullCaption, examples: list[Example], cfg, seed: int) 
 
     gen = torch.Generator().manual_seed(seed)
     outs = []
-    bar = sampling_bar(len(examples), -(-len(examples) // cfg.batch_size), cfg.solver, cfg.steps)
-    for i in range(0, len(examples), cfg.batch_size):
-        chunk = examples[i : i + cfg.batch_size]
-        noise = [torch.randn(e.latent.shape, generator=gen) for e in chunk]
-        if len({n.shape for n in noise}) == 1:
-            noise = torch.stack(noise)
-        feats = torch.stack([e.cap_feats for e in chunk])
-        mask = torch.stack([e.cap_mask for e in chunk])
-        nf, nm = null.expand(len(chunk))
-        cond, uncond = dict(cap_feats=feats, cap_mask=mask), dict(cap_feats=nf, cap_mask=nm)
-        frame_cond = [e.frame_cond for e in chunk]
-        if all(f is not None for f in frame_cond):
-            fc = torch.stack(frame_cond) if isinstance(noise, torch.Tensor) else frame_cond
-            cond["frame_cond"] = uncond["frame_cond"] = fc
-        outs.append(sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg_scale, solver=cfg.solver, steps=cfg.steps,
-                           shift=cfg.shift, on_model_eval=lambda: bar.update(1)))
-    bar.close()
+    with sampling_bar(len(examples), -(-len(examples) // cfg.batch_size), cfg.solver, cfg.steps) as bar:
+        for i in range(0, len(examples), cfg.batch_size):
+            chunk = examples[i : i + cfg.batch_size]
+            noise = [torch.randn(e.latent.shape, generator=gen) for e in chunk]
+            if len({n.shape for n in noise}) == 1:
+                noise = torch.stack(noise)
+            feats = torch.stack([e.cap_feats for e in chunk])
+            mask = torch.stack([e.cap_mask for e in chunk])
+            nf, nm = null.expand(len(chunk))
+            cond, uncond = dict(cap_feats=feats, cap_mask=mask), dict(cap_feats=nf, cap_mask=nm)
+            frame_cond = [e.frame_cond for e in chunk]
+            if all(f is not None for f in frame_cond):
+                fc = torch.stack(frame_cond) if isinstance(noise, torch.Tensor) else frame_cond
+                cond["frame_cond"] = uncond["frame_cond"] = fc
+            outs.append(sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg_scale, solver=cfg.solver, steps=cfg.steps,
+                               shift=cfg.shift, on_model_eval=lambda: bar.update(1)))
     if all(isinstance(o, torch.Tensor) for o in outs) and len({o.shape[1:] for o in outs}) == 1:
         return torch.cat(outs)
     return [x for o in outs for x in o]

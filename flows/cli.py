@@ -167,7 +167,7 @@ def _demo(argv: list[str]) -> int:
     from contracts.config import config_values, parse_assignments
     from flows.data_to_model import check_params, data_to_model
 
-    kwargs = _merged(config_values(a.config), parse_assignments(a.set))  # --set corpus_options.x=1 keeps the other corpus_options
+    kwargs = config_values(a.config, assignments=parse_assignments(a.set))  # --set corpus_options.x=1 keeps the other corpus_options
     flags = dict(home=a.home, modality=a.modality, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
                  sample_steps=a.sample_steps, model_overrides=a.model_overrides)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
@@ -190,14 +190,6 @@ def _demo(argv: list[str]) -> int:
     else:
         _print_summary(summary)
     return 0
-
-
-def _merged(base: dict, over: dict) -> dict:
-    """``over`` on ``base``, mappings merged key by key."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def _result_or_stop(state) -> dict:
