@@ -8,6 +8,7 @@ Every stage finds its inputs and outputs here, so nothing passes internal paths 
     <home>/encoders/<fingerprint>/encoder.json                  how to reload the encoder (also in the catalog)
     <home>/encoders/<fingerprint>/null_caption.npz              the text encoder's output for ""
     <home>/quarantine/<key>/                                    quarantined inputs and error.txt
+    <home>/journal/analyse/<source and settings>/               an unfinished curation's analysed chunks (resume)
     <home>/runs/<run id>/checkpoint-NNNNNNN/                    train, evaluate
 """
 

@@ -11,6 +11,7 @@ re-running gives the same rows.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 import shutil
@@ -24,12 +25,14 @@ from contracts.layout import Workspace
 from contracts.members import CAPTION, META
 from contracts.records import Batch, SampleRecord, VerdictRecord
 from contracts.shards import write_tar
+from preprocess.analysis_journal import AnalysisJournal, chunk_signature
 from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
 from preprocess.stage import Stage
 
 FILTER_VERSION = "1"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,14 +85,33 @@ class AnalyseStage(Stage[RawInput, Candidate]):
     name = "analyse"
     execution = "tasks"
 
-    def __init__(self, plugin: ModalityPlugin, cfg: CurateConfig, quarantine_dir: str | None):
-        self.plugin, self.cfg, self.quarantine_dir = plugin, cfg, quarantine_dir
+    def __init__(self, plugin: ModalityPlugin, cfg: CurateConfig, quarantine_dir: str | None,
+                 journal: AnalysisJournal | None = None):
+        self.plugin, self.cfg, self.quarantine_dir, self.journal = plugin, cfg, quarantine_dir, journal
         self.modality = plugin.modality.value
         self.batch_size = cfg.chunk_size
         self.opts = plugin.options(cfg.options)
 
     def process(self, batch: list[RawInput]) -> list[Candidate]:
-        return [self._safe(item) for item in batch]
+        key = chunk_signature(batch) if self.journal is not None else None  # before reading: a file changed meanwhile misses next time
+        if key is not None:
+            done = self.journal.load(key, len(batch))
+            if done is not None:
+                self._requarantine(done)
+                return done
+        out = [self._safe(item) for item in batch]
+        if key is not None:
+            self.journal.save(key, out)
+        return out
+
+    def _requarantine(self, results: list) -> None:
+        """A resumed chunk's quarantined inputs are in the quarantine folder again if it was emptied."""
+        if self.quarantine_dir is None:
+            return
+        for part in results:
+            for c in part if isinstance(part, list) else [part]:
+                if c.record.status == "quarantined" and c.source and not (Path(self.quarantine_dir) / c.record.key).exists():
+                    quarantine(c.source, c.record.key, c.record.reason or "", self.quarantine_dir)
 
     def _safe(self, item: RawInput) -> list[Candidate] | Candidate:
         try:
@@ -220,6 +242,21 @@ def score_with_models(stage: Stage | None, cands: list[Candidate], backend: str)
     return [scored[c.record.key] if c.accepted else c for c in cands]
 
 
+def analysis_journal(ws: Workspace, cfg: CurateConfig, opts: Any, source: str) -> AnalysisJournal:
+    """Where this curation's finished analysis chunks wait for a resume: one folder per source and
+    settings (what a candidate depends on besides its input's bytes)."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("options", "shard_size")}
+    settings["options"] = asdict(opts)
+    key = sample_key("analysis", cfg.modality, source, FILTER_VERSION, json.dumps(settings, sort_keys=True, default=str))
+    return AnalysisJournal(ws.home / "journal" / "analyse" / key[:24])
+
+
+def resuming_note(journal: AnalysisJournal) -> str | None:
+    n = journal.chunks_kept()
+    return (f"resuming an interrupted curation: {n} analysed chunks kept in {journal.folder} are not analysed again"
+            if n else None)
+
+
 def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:
     """Curate a source into shards under <home>/curated/<modality>. Runs with or without Ray."""
     cfg = cfg or CurateConfig()
@@ -237,7 +274,10 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     inputs, leftovers = plugin.group(list_entries(spec), opts)
     if not inputs and not leftovers:
         raise ValueError(f"source {spec.uri} is empty")
-    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), inputs, backend)
+    journal = analysis_journal(ws, cfg, opts, os.path.abspath(os.path.expanduser(spec.uri)))
+    if note := resuming_note(journal):
+        log.warning(note)
+    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), inputs, backend)
     cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     cands = mark_exact_duplicates(cands)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
@@ -252,4 +292,5 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
     Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
     reasons = Counter((c.record.reason or "").split(":")[0] for c in dropped)
+    journal.discard()  # every result is in the batch files now
     return CurateResult(modality, batch_paths + [str(rejections)], shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))

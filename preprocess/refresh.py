@@ -11,6 +11,7 @@ index, retirements) is catalog/source_index.py; the flow composing both is flows
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import posixpath
 from collections import Counter, defaultdict
@@ -22,14 +23,15 @@ import pyarrow as pa
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch, VerdictRecord
-from preprocess.curate import (FILTER_VERSION, AnalyseStage, CurateConfig, WriteShardStage, leftover_candidate,
-                               mark_exact_duplicates, score_with_models)
+from preprocess.curate import (FILTER_VERSION, AnalyseStage, CurateConfig, WriteShardStage, analysis_journal,
+                               leftover_candidate, mark_exact_duplicates, resuming_note, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
                                with_row_captions)
 
 _HASH_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -281,7 +283,10 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     ws = Workspace.at(home)
     out_dir = ws.curated(modality)
     out_dir.mkdir(parents=True, exist_ok=True)
-    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine)), plan.inputs, backend)
+    journal = analysis_journal(ws, cfg, opts, plan.source)
+    if note := resuming_note(journal):
+        log.warning(note)
+    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), plan.inputs, backend)
     cands: list[Candidate] = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     cands = mark_exact_duplicates(cands)
     if current_of is not None:
@@ -298,6 +303,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
         rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
         Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
         batch_paths.append(str(rejections))
+    journal.discard()  # every result is in the batch files now
     keys_by_uri: dict[str, list[str]] = defaultdict(list)
     superseders: dict[str, list[str]] = defaultdict(list)
     for c in cands:
