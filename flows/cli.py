@@ -31,7 +31,8 @@ def _print(obj: dict, as_json: bool) -> None:
 
 
 def _curate(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, add_curation_args, add_ray_address_arg, config_from_args, curation_options
+    from flows.cli_config import (add_backend_args, add_common_args, add_config_args, add_curation_args, add_ray_address_arg,
+                                  backend_of, config_from_args, curation_options)
     from preprocess.curate import CurateConfig
 
     p = ArgumentParser(prog="lumina curate", description="Curate a source (folder, *.tar, listing or datasets folder) into shards and register every input.")
@@ -39,7 +40,7 @@ def _curate(argv: list[str]) -> int:
     add_common_args(p, "options.max_tokens=256")
     add_config_args(p, CurateConfig, skip=("options",))
     add_curation_args(p)
-    p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    add_backend_args(p)
     add_ray_address_arg(p, "the analysis and shard-writing tasks")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
@@ -47,13 +48,13 @@ def _curate(argv: list[str]) -> int:
     cfg.options = curation_options(a, cfg.options)
     from flows.steps import curate_step
 
-    out = curate_step(a.source, a.home, cfg, backend="local" if a.local else "ray")
+    out = curate_step(a.source, a.home, cfg, backend=backend_of(p, a))
     _print(out, a.json)
     return 0
 
 
 def _encode(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_from_args
+    from flows.cli_config import add_backend_args, add_common_args, add_config_args, add_ray_address_arg, backend_of, config_from_args
     from preprocess.encode import EncodeConfig
 
     p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair "
@@ -61,13 +62,13 @@ def _encode(argv: list[str]) -> int:
     add_common_args(p, "batch_size=32")
     p.add_argument("--modality", default="image")
     add_config_args(p, EncodeConfig)
-    p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    add_backend_args(p)
     add_ray_address_arg(p, "the encoder actors")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     from flows.steps import encode_step
 
-    out = encode_step(a.home, a.modality, config_from_args(EncodeConfig, a), backend="local" if a.local else "ray")
+    out = encode_step(a.home, a.modality, config_from_args(EncodeConfig, a), backend=backend_of(p, a))
     _print(out, a.json)
     return 0
 

@@ -118,6 +118,20 @@ def add_ray_address_arg(p: argparse.ArgumentParser, what: str) -> None:
                         "127.0.0.1; nothing listening there for 15 s ends the command")
 
 
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """Where the stage's work runs: Ray (the default) or this process (``--local``, ``--backend
+    local``: as a config's ``backend: local``; a small source needs no Ray's start-up)."""
+    p.add_argument("--backend", choices=["ray", "local"], help="ray (the default) or local: in this process, without Ray "
+                   "(quicker for a small source; the same rows)")
+    p.add_argument("--local", action="store_true", help="same as --backend local")
+
+
+def backend_of(p: argparse.ArgumentParser, a: argparse.Namespace) -> str:
+    if a.local and a.backend == "ray":
+        p.error("--local and --backend ray contradict each other")
+    return "local" if a.local else (a.backend or "ray")
+
+
 def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> Any:
     flags = {f.name: getattr(a, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(a, prefix + f.name)}
     given = {k: (None if v is UNSET else v) for k, v in flags.items() if v is not None}

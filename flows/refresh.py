@@ -381,8 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from flows.cli_config import (UNSET, add_common_args, add_config_args, add_curation_args, config_from_args,
-                                  curation_options)
+    from flows.cli_config import (UNSET, add_backend_args, add_common_args, add_config_args, add_curation_args, backend_of,
+                                  config_from_args, curation_options)
     from preprocess.encode import EncodeConfig
 
     p = ArgumentParser(prog="lumina refresh", description="Curate and encode only what is new or changed in a "
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="declare (or change) a live manifest: a stored selection re-frozen by every refresh")
     p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="curate and encode on this running Ray cluster (same as RAY_ADDRESS)")
-    p.add_argument("--local", action="store_true", help="run without Ray (debugging)")
+    add_backend_args(p)
     p.add_argument("--allow-empty-source", action="store_true",
                    help="refresh a source that lists no entries although the catalog has samples of it (marks them all "
                         "removed); without it such a refresh is refused (an unmounted share is not a deleted corpus)")
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg, reused = reuse_curation(a.home, a.source, cfg.modality, given)
     hooks = RefreshHooks(say=lambda line: print(f"lumina refresh: {line}", file=sys.stderr, flush=True))
     result = refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live,
-                            "local" if a.local else "ray", hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
+                            backend_of(p, a), hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
     result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := reused_options_note(result):
         print(f"lumina refresh: {note}", file=sys.stderr)
