@@ -39,10 +39,12 @@ def content_scores(frames: np.ndarray) -> np.ndarray:
 
 def scene_cuts(scores: np.ndarray, min_score: float, ratio: float, window: int = 2, min_scene_frames: int = 2) -> list[int]:
     """Frame indices where a new scene starts (never 0). A cut needs score >= min_score and
-    score >= ratio x the mean score of ``window`` frames on each side."""
+    score >= ratio x the mean score of ``window`` frames on each side. Every scene keeps at least
+    ``min_scene_frames`` frames, the first and the last too: a shorter piece at either edge (a black
+    first frame of a fade-in, a two-frame file) stays with its neighbour instead of becoming a clip."""
     cuts: list[int] = []
     n = len(scores)
-    for i in range(1, n):
+    for i in range(min_scene_frames, n - min_scene_frames + 1):
         around = np.concatenate([scores[max(1, i - window) : i], scores[i + 1 : i + 1 + window]])
         base = float(around.mean()) if len(around) else 0.0
         if scores[i] >= min_score and scores[i] >= ratio * max(base, 1e-6):
