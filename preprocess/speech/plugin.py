@@ -28,6 +28,7 @@ from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
+from preprocess.speech.language import check as check_language
 from preprocess.speech.normalisation import frozen_statistics
 from encoders.audio.transcript import normalise_transcript, phonemes
 
@@ -48,7 +49,8 @@ class SpeechOptions:
     max_duration: float = 15.0
     min_phones_per_second: float = 3.0  # speaking-rate bounds: a transcript outside them cannot belong to the audio
     max_phones_per_second: float = 30.0
-    language: str = "en-us"
+    language: str = "en-us"  # espeak-ng voice for every transcript of the run: one language per curation
+    max_foreign_word_share: float = 0.25  # words in a script the language lacks, or read by espeak-ng in another language
     dedup_max_distance: float = 0.15  # fingerprint distance (log-mel bands) at or below which two clips are one
     layout: str = "channels"  # "channels": [80, 1, 1, W], patches (1, pw); "image": [1, 1, 80, W]
     metadata_name: str = "metadata.csv"  # LJSpeech-style transcript listing
@@ -136,6 +138,7 @@ class SpeechPlugin(ModalityPlugin):
 
         phones = phonemes(transcript, opts.language)
         rate = len(phones) / max(p.duration, 1e-3)
+        lang = check_language(transcript, opts.language)
         verdicts = [
             VerdictRecord(key, "sample_rate", FILTER_VERSION, float(p.original_sr), float(opts.min_sample_rate), p.original_sr >= opts.min_sample_rate),
             VerdictRecord(key, "clipping_ratio", FILTER_VERSION, p.clipping_ratio, opts.max_clipping_ratio, p.clipping_ratio <= opts.max_clipping_ratio),
@@ -143,6 +146,7 @@ class SpeechPlugin(ModalityPlugin):
             VerdictRecord(key, "snr", FILTER_VERSION, p.snr_db, opts.min_snr_db, p.snr_db >= opts.min_snr_db),
             VerdictRecord(key, "min_duration", FILTER_VERSION, p.duration, opts.min_duration, p.duration >= opts.min_duration),
             VerdictRecord(key, "max_duration", FILTER_VERSION, p.duration, opts.max_duration, p.duration <= opts.max_duration),
+            VerdictRecord(key, "wrong_language", FILTER_VERSION, lang.share, opts.max_foreign_word_share, lang.share <= opts.max_foreign_word_share),
             VerdictRecord(key, "transcript_phones", FILTER_VERSION, float(len(phones)), 1.0, len(phones) >= 1),
             VerdictRecord(key, "min_speaking_rate", FILTER_VERSION, rate, opts.min_phones_per_second, rate >= opts.min_phones_per_second),
             VerdictRecord(key, "max_speaking_rate", FILTER_VERSION, rate, opts.max_phones_per_second, rate <= opts.max_phones_per_second),
@@ -153,6 +157,8 @@ class SpeechPlugin(ModalityPlugin):
         if failed:
             v = failed[0]
             status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
+            if v.filter == "wrong_language":
+                reason = lang.reason(opts.language)
         meta = {
             "transcript": caption, "phonemes": " ".join(phones), "n_phones": len(phones), "mel_frames": int(logmel.shape[1]),
             "original_sample_rate": p.original_sr, "channels": p.channels, "raw_duration": round(p.raw_duration, 4),

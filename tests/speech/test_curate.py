@@ -171,3 +171,38 @@ def test_an_empty_transcript_is_rejected_as_caption_present_like_any_empty_capti
     result = curate(str(root), tmp_path / "home", CurateConfig(modality="speech"), backend="local")
     [sample] = [s for p in result.batch_paths for s in Batch.read(p).samples]
     assert sample.status == "rejected" and sample.reason.startswith("caption_present:"), sample.reason
+
+
+def test_a_transcript_in_another_script_is_rejected_as_wrong_language_not_speaking_rate(tmp_path):
+    """"你好世界" under en-us was phonemised "Chinese letter" x4 and rejected as max_speaking_rate
+    (or accepted with those phones): the language is the problem, and the reason says so. German
+    under en-us is Latin script and is not caught (options.language is one per run: README)."""
+    import soundfile as sf
+
+    root = tmp_path / "src"
+    root.mkdir()
+    for i, (name, text) in enumerate((("chinese", "你好世界"), ("mixed", "hello 你好"), ("german", "Guten Morgen"), ("english", "hello there"))):
+        sf.write(root / f"{name}.wav", _speechlike(1.0 + 0.25 * i), 22050)
+        (root / f"{name}.txt").write_text(text, encoding="utf-8")
+    result = curate(str(root), tmp_path / "home", CurateConfig(modality="speech"), backend="local")
+    got = {s.source_uri.rsplit("/", 1)[-1]: s for p in result.batch_paths for s in Batch.read(p).samples}
+    assert got["chinese.wav"].reason == ("wrong_language: transcript is in zh (Han script), 1 of 1 words; "
+                                         "the run's options.language is en-us (one language per curation)")
+    assert got["mixed.wav"].status == "rejected" and got["mixed.wav"].reason.startswith("wrong_language: transcript is in zh")
+    verdicts = {(v.key, v.filter): v for p in result.batch_paths for v in Batch.read(p).verdicts}
+    assert got["german.wav"].status == got["english.wav"].status == "accepted"
+    v = verdicts[(got["chinese.wav"].key, "wrong_language")]
+    assert (v.score, v.threshold, v.passed) == (1.0, 0.25, False)
+
+
+def test_wrong_language_counts_words_in_foreign_scripts_and_espeak_language_switches():
+    from preprocess.speech.language import check
+
+    assert check("привет мир", "ru").share == 0.0 and check("doctor smith has two cats", "en-us").share == 0.0
+    assert check("cafe naive", "en-us").share == 0.0 and check("你好世界", "cmn").share == 0.0
+    ru = check("hello world", "ru")  # Latin under a Cyrillic voice
+    assert ru.share == 1.0 and ru.reason("ru").startswith("wrong_language: transcript is in Latin script, 2 of 2 words")
+    assert check("я купил новый iphone вчера", "ru").share == 0.2  # a loanword: under the default 0.25
+    ja = check("世界", "ja")  # espeak-ng's ja voice reads kana; for Han it switches to English ("Chinese letter")
+    assert ja.share == 1.0 and ja.reason("ja").startswith("wrong_language: espeak-ng switched to en for 2 of the 2 words")
+    assert check("", "en-us").share == 0.0
