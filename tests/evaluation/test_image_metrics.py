@@ -3,11 +3,13 @@ answers we know."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from evaluation.image.metrics import evaluate_image
-from .fakes import fake_context
+from .fakes import fake_context, image_example
 from training.data import Example
 
 
@@ -44,3 +46,33 @@ def test_accuracy_is_scored_against_the_requested_digits(tmp_path):
     assert 0.6 <= metrics["class_accuracy"] <= 0.8
     assert metrics["num_generated"] == 50 and metrics["chance_accuracy"] == 0.1
     assert (tmp_path / "samples.png").exists() and renders["grid"].endswith("samples.png")
+
+
+def test_own_captions_get_a_line_saying_why_there_is_no_accuracy(tmp_path, caplog):
+    """Captions that name neither a digit nor a drawn shape: no scores, and a warning that says so."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    examples = [image_example(f"k{i}", rng.integers(0, 255, (16, 16, 3)), f"a photo of a cat, number {i}") for i in range(4)]
+
+    def generate(prompts, seed):
+        return torch.stack([e.latent for e in prompts])
+
+    with caplog.at_level(logging.WARNING, logger="evaluation.image.metrics"):
+        metrics, renders = evaluate_image(fake_context(examples, generate, tmp_path))
+    assert metrics == {} and Path(renders["grid"]).exists()
+    assert "no class or shape accuracy" in caplog.text and "none of the 4" in caplog.text
+
+
+def test_digit_captions_get_no_such_warning(tmp_path, caplog):
+    import logging
+
+    rng = np.random.default_rng(0)
+    examples = [image_example(f"k{i}", rng.integers(0, 255, (16, 16, 3)), f"a handwritten digit {i % 2}") for i in range(8)]
+
+    def generate(prompts, seed):
+        return torch.stack([e.latent for e in prompts])
+
+    with caplog.at_level(logging.WARNING, logger="evaluation.image.metrics"):
+        metrics, _ = evaluate_image(fake_context(examples, generate, tmp_path, samples_per_class=1))
+    assert "class_accuracy" in metrics and "no class or shape accuracy" not in caplog.text
