@@ -8,6 +8,7 @@ encoding); the judge sees model-space (normalised) spectrograms, real and genera
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,10 @@ from evaluation.speech.judge import DIGIT_WORDS, digit_label, to_input, train_ju
 from evaluation.speech.render import spectrogram_png, write_wav
 from evaluation.speech.vocoder import vocode
 from encoders.audio.mel import MEL, from_latent
+
+
+log = logging.getLogger(__name__)
+JUDGE_MIN_TEST_CLIPS = 10  # below this many real test clips the judge's own accuracy is said to be anecdotal
 
 
 def _mel(ctx: EvalContext, z: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -62,8 +67,12 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     by_caption: dict[str, list] = {}
     for e in examples:
         by_caption.setdefault(e.caption, []).append(e)
-    prompts = [e for label in range(10) for e in [d for d, y in digits if y == label][: cfg.samples_per_class]]
-    phrases = [v[0] for c, v in sorted(by_caption.items()) if digit_label(c) is None][: cfg.samples_per_class]
+    prompts, phrases, notes = choose_prompts(digits, by_caption, cfg.samples_per_class)
+    metrics.update(num_generated_phrases=float(len(phrases)))
+    if digits:
+        metrics.update(num_requested_digits=float(cfg.samples_per_class * len({y for _, y in digits})))
+    for note in notes:
+        log.warning("speech evaluation: %s", note)
     chosen = prompts + phrases
     if not chosen:
         return metrics, {}
@@ -78,7 +87,13 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
         targets = torch.tensor([digit_label(e.caption) for e in prompts])
         preds = report.judge.predict(to_input([torch.as_tensor(g, dtype=torch.float32) for g in generated[: len(prompts)]]))
         metrics.update(digit_accuracy=(preds == targets).float().mean().item(), judge_test_accuracy=report.test_accuracy,
-                       chance_accuracy=1.0 / len({y for _, y in digits}), num_generated_digits=float(len(prompts)))
+                       chance_accuracy=1.0 / len({y for _, y in digits}), num_generated_digits=float(len(prompts)),
+                       judge_test_clips=float(report.num_test), judge_train_clips=float(report.num_train))
+        if report.num_test < JUDGE_MIN_TEST_CLIPS:
+            log.warning("speech evaluation: judge_test_accuracy %.3f rests on %d real held-out clip(s) (the judge trained on "
+                        "%d): too few to show the judge tells digits apart; digit_accuracy %.3f rests on %d generated "
+                        "clip(s). Evaluate on a held-out manifest with more digits", report.test_accuracy, report.num_test,
+                        report.num_train, metrics["digit_accuracy"], len(prompts))
 
     # MCD: each generated clip against the real recording it was prompted from; the floor is two
     # real recordings of the same text (other voices, rates, pitches).
@@ -106,6 +121,29 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     titles = [t for c, _ in shown for t in (f"generated: {c[:24]}", f"real: {c[:24]}")]
     renders["grid"] = str(spectrogram_png(mels, titles, out / "spectrograms.png", cols=4))
     return metrics, renders
+
+
+def choose_prompts(digits: list, by_caption: dict[str, list], per_class: int) -> tuple[list, list, list[str]]:
+    """(digit prompts, phrase prompts, notes on where they fall short of ``per_class``). Every
+    generated clip is prompted by a real held-out take (its caption and phone count; the reference
+    of MCD), so a digit gets at most as many as the manifest has takes of it; phrases (captions that
+    are not a digit): the first ``per_class`` distinct ones, one take each."""
+    takes = {label: [e for e, y in digits if y == label] for label in range(10)}
+    prompts = [e for label in range(10) for e in takes[label][:per_class]]
+    phrases = [v[0] for c, v in sorted(by_caption.items()) if digit_label(c) is None]
+    notes = []
+    present = {label: len(t) for label, t in takes.items() if t}
+    short = {label: n for label, n in present.items() if n < per_class}
+    if short:
+        notes.append(f"{len(prompts)} digit clips generated, not {per_class} per digit ({per_class * len(present)}): each is "
+                     "prompted by a real held-out take of its digit, and the held-out manifest has only "
+                     + ", ".join(f"{n} of {DIGIT_WORDS[label]}" for label, n in sorted(short.items())))
+    if present and len(present) < 10:
+        notes.append("no held-out take of " + ", ".join(DIGIT_WORDS[d] for d in range(10) if d not in present)
+                     + ": those digits are not generated")
+    if len(phrases) > per_class:
+        notes.append(f"{per_class} of the {len(phrases)} held-out phrases evaluated (--samples-per-class caps the phrases too)")
+    return prompts, phrases[:per_class], notes
 
 
 def write_wavs(folder: Path, captions: list[str], generated: list[np.ndarray], real: list[np.ndarray]) -> dict[str, str]:

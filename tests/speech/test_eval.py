@@ -129,3 +129,71 @@ def test_an_evaluation_replaces_the_former_one_s_wavs_and_keeps_one_per_caption(
     assert rate == 22050 and abs(np.abs(first).max() - 0.5) < 1e-3  # the first clip of a repeated caption wins
     real, _ = sf.read(folder / "real_two.wav")
     assert abs(np.abs(real).max() - 0.1) < 1e-3  # the real recording's clip, not the generated one
+
+
+def _speech_context(tmp_path, monkeypatch, captions: list[str], samples_per_class: int):
+    """evaluate_speech on held-out examples with these captions; the judge, vocoder, recogniser and
+    renders stubbed (their own tests are above): what is chosen, counted and said is the test."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import evaluation.speech.metrics as metrics
+    from evaluation.context import EvalContext
+    from evaluation.speech.judge import JudgeReport
+    from training.data import Example
+
+    class Judge:
+        def predict(self, x):
+            return torch.tensor(self.labels[: len(x)])
+
+    judge = Judge()
+
+    def train_judge(x, labels, seed=0):
+        n_test = max(1, int(len(x) * 0.25))
+        return JudgeReport(judge, 1.0, len(x) - n_test, n_test)
+
+    monkeypatch.setattr(metrics.durations, "from_checkpoint", lambda *a: None)
+    monkeypatch.setattr(metrics, "train_judge", train_judge)
+    monkeypatch.setattr(metrics, "vocode", lambda m: np.zeros(256, np.float32))
+    monkeypatch.setattr(metrics, "recognise", lambda audio, sr, vocab: ["" for _ in audio])
+    monkeypatch.setattr(metrics, "mcd", lambda a, b: 1.0)
+    monkeypatch.setattr(metrics, "spectrogram_png", lambda mels, titles, path, cols=4: path)
+    monkeypatch.setattr(metrics, "write_wavs", lambda *a: {})
+    examples = [Example(f"k{i}", torch.zeros(80, 1, 1, 20), torch.zeros(2, 4), torch.ones(2, dtype=torch.bool), c, "holdout",
+                        {"n_phones": 4, "mel_frames": 20}) for i, c in enumerate(captions)]
+    cfg = SimpleNamespace(checkpoint=str(tmp_path), catalog=None, samples_per_class=samples_per_class, seed=0, out_dir=str(tmp_path))
+    ctx = EvalContext(None, None, examples, cfg, SimpleNamespace(decode=lambda z: z))
+    ctx.generate = lambda chosen, seed: [torch.zeros(e.latent.shape) for e in chosen]
+    from evaluation.speech.judge import digit_label
+
+    judge.labels = [digit_label(e.caption) for e in examples if digit_label(e.caption) is not None]
+    return metrics.evaluate_speech(ctx)
+
+
+def test_speech_evaluation_says_how_many_clips_its_figures_rest_on(tmp_path, monkeypatch, caplog):
+    """--samples-per-class 2 on a held-out set of three, eight, nine, nine and three phrases generated 4
+    digits (capped by the real takes of each, unsaid), 2 phrases (capped too, unsaid), and printed
+    judge_test_accuracy 1.0 from one real clip without a word."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="evaluation.speech.metrics")
+    m, _ = _speech_context(tmp_path, monkeypatch, ["three", "eight", "nine", "nine", "good morning", "hello there", "thank you"], 2)
+    assert (m["num_generated_digits"], m["num_requested_digits"], m["num_generated_phrases"]) == (4.0, 6.0, 2.0)
+    assert (m["judge_test_clips"], m["judge_train_clips"]) == (1.0, 3.0) and m["judge_test_accuracy"] == 1.0
+    said = [r.getMessage() for r in caplog.records]
+    assert any("4 digit clips generated, not 2 per digit (6)" in s and "1 of three, 1 of eight" in s for s in said), said
+    assert any("2 of the 3 held-out phrases evaluated (--samples-per-class caps the phrases too)" in s for s in said), said
+    assert any("judge_test_accuracy 1.000 rests on 1 real held-out clip(s)" in s for s in said), said
+    assert any("no held-out take of zero, one, two, four, five, six, seven" in s for s in said), said
+
+
+def test_speech_evaluation_is_quiet_when_it_generates_what_was_asked(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from evaluation.speech.judge import DIGIT_WORDS
+
+    caplog.set_level(logging.WARNING, logger="evaluation.speech.metrics")
+    m, _ = _speech_context(tmp_path, monkeypatch, [w for w in DIGIT_WORDS for _ in range(4)] + ["hello there"], 4)
+    assert (m["num_generated_digits"], m["num_requested_digits"], m["num_generated_phrases"], m["judge_test_clips"]) == (40.0, 40.0, 1.0, 10.0)
+    assert not [r.getMessage() for r in caplog.records if r.name == "evaluation.speech.metrics"]
