@@ -9,6 +9,8 @@ stream, too few frames) is rejected with a score and threshold.
 from __future__ import annotations
 
 import io
+import re
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +68,12 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         raise VideoRejected("empty_file", "0 bytes")
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
+    if data[:6] in (b"GIF87a", b"GIF89a") and (cut := gif_truncation(data)):
+        raise VideoRejected("truncated", cut)  # FFmpeg counts a cut GIF's frames from what is there
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, ValueError, OSError) as e:
-        raise VideoRejected("decode_error", _clean(e)) from None
+        raise VideoRejected(*_mp4_failure(data, "decode_error", _clean(e))) from None
     with container:
         if not set(container.format.name.split(",")) & CONTAINERS:  # FFmpeg reads e.g. text as CD+G graphics
             raise VideoRejected("decode_error", f"not a video container (FFmpeg guessed {container.format.name!r})")
@@ -100,10 +104,13 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         except av.FFmpegError as e:
             if declared > len(frames):  # the header promised more: the file was cut short
                 raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames: {_clean(e)}") from None
-            raise VideoRejected("decode_error", f"after {len(frames)} frames: {_clean(e)}") from None
+            raise VideoRejected(*_mp4_failure(data, "decode_error", f"after {len(frames)} frames: {_clean(e)}")) from None
+        promised = None if declared else declared_seconds(container, stream)
         if not frames:
             if declared:
                 raise VideoRejected("truncated", f"no frame decoded (header declares {declared})")
+            if promised and promised[1] == "stream":  # (a container's length may be its other tracks')
+                raise VideoRejected("truncated", f"no frame decoded (the {promised[1]} declares {promised[0]:g} s)")
             raise VideoRejected("no_frames", "the video stream holds no frame", "rejected", 0.0, 1.0)
         if declared and len(frames) < declared:
             raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames")
@@ -112,7 +119,106 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         t = t - t[0]
         if len(t) > 1 and np.any(np.diff(t) <= 0):  # broken timestamps: fall back to the nominal rate
             t = np.arange(len(t)) / fps
-        return DecodedVideo(np.stack(frames), t, fps, float(t[-1] + 1.0 / fps), container.format.name, ctx.name)
+        duration = float(t[-1] + 1.0 / fps)
+        # no frame count in the header (Matroska/WebM): the decoded span must reach the declared length,
+        # give or take 2 frames or 5 %; a container's length may be an audio track's, which can run longer
+        slack = (max(2.0 / fps, 0.05 * promised[0]) if promised[1] == "stream" else max(1.0, 0.25 * promised[0])) if promised else 0.0
+        if promised and promised[0] - duration > slack:
+            raise VideoRejected("truncated", f"decoded {len(frames)} frames, {duration:.3f} s of the {promised[0]:g} s the {promised[1]} declares")
+        return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name)
+
+
+_HMS = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
+
+
+def declared_seconds(container, stream) -> tuple[float, str] | None:
+    """The length the file says its video has, for containers without a frame count (Matroska,
+    WebM), and what declares it: the muxer's per-track DURATION tag, else the container's duration,
+    which also covers other streams (an audio track may run longer). Not ``stream.duration``:
+    for Matroska FFmpeg fills it in from the container's when the track's own is unknown."""
+    m = _HMS.match(str((stream.metadata or {}).get("DURATION", "")).strip())
+    if m:
+        seconds = round(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]), 3)
+        return (seconds, "stream") if seconds > 0 else None
+    if container.duration and container.duration > 0:
+        return round(container.duration / 1_000_000, 3), "container" if len(container.streams) > 1 else "stream"
+    return None
+
+
+def gif_truncation(data: bytes) -> str | None:
+    """Why a GIF is cut short, or None when its blocks run whole up to the trailer (0x3B).
+    Walks the block structure (GIF89a spec): header, screen descriptor, colour table, then
+    extensions and images until the trailer; bytes after the trailer are ignored."""
+    n, pos, frames = len(data), 13, 0
+    if n < 13:
+        return "the GIF header is cut short"
+    if data[10] & 0x80:
+        pos += 3 << ((data[10] & 7) + 1)
+
+    def sub_blocks(p: int) -> int | None:  # past the data sub-blocks at p, None when cut
+        while p < n:
+            if data[p] == 0:
+                return p + 1
+            p += data[p] + 1
+        return None
+
+    while pos < n:
+        tag = data[pos]
+        if tag == 0x3B:
+            return None
+        if tag == 0x21:  # extension: label, sub-blocks
+            end = sub_blocks(pos + 2) if pos + 2 <= n else None
+        elif tag == 0x2C:  # image: descriptor, local colour table, LZW code size, sub-blocks
+            end = None
+            if pos + 10 <= n:
+                p = pos + 10 + ((3 << ((data[pos + 9] & 7) + 1)) if data[pos + 9] & 0x80 else 0)
+                end = sub_blocks(p + 1) if p + 1 <= n else None
+        else:
+            return None  # not a block FFmpeg's reader would be at: leave the verdict to the decoder
+        if end is None:
+            return f"the GIF ends inside frame {frames + 1}" if tag == 0x2C else f"the GIF ends inside a block after {frames} frames"
+        frames += tag == 0x2C
+        pos = end
+    return f"the GIF ends without its trailer (0x3B) after {frames} frames"
+
+
+_MP4_TOP = {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"meta", b"moof", b"mfra", b"sidx", b"pdin"}
+
+
+def mp4_truncation(data: bytes) -> str | None:
+    """Why an MP4/MOV is cut short, from its top-level boxes: one that runs past the end of the
+    file, or media data ('mdat') with no index ('moov'): the index comes last unless the file was
+    written with faststart, so a file cut anywhere loses it. None when the boxes are whole, or the
+    bytes are no box chain."""
+    if data[4:8] not in _MP4_TOP:
+        return None
+    n, pos, seen = len(data), 0, set()
+    while pos < n:
+        if pos + 8 > n:
+            return "the file ends inside a top-level box header"
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        head = 8
+        if size == 1:
+            if pos + 16 > n:
+                return "the file ends inside a top-level box header"
+            size, head = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif size == 0:  # runs to the end of the file
+            size = n - pos
+        if size < head or not re.fullmatch(rb"[ -~]{4}", kind):
+            return None
+        seen.add(kind)
+        if pos + size > n:
+            return f"the file ends inside its top-level {kind.decode()!r} box ({pos + size - n} bytes missing)"
+        pos += size
+    if b"mdat" in seen and b"moov" not in seen and b"moof" not in seen:
+        return "media data ('mdat') without its index ('moov'): the file was cut short"
+    return None
+
+
+def _mp4_failure(data: bytes, kind: str, detail: str) -> tuple[str, str]:
+    """(kind, detail) of a decoding failure: ``truncated`` when the MP4/MOV box chain shows the cut."""
+    cut = mp4_truncation(data)
+    return ("truncated", cut) if cut else (kind, detail)
 
 
 def _decode_animated_image(data: bytes, max_frames: int, max_pixels: int, work_side: int | None) -> DecodedVideo:
