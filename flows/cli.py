@@ -138,8 +138,10 @@ def _sample(argv: list[str]) -> int:
     p.add_argument("--views", dest="frames", type=int, metavar="N", help="multi-view: the number of views (same as --frames)")
     a = p.parse_args(argv)
     cfg = config_from_args(SampleConfig, a)
-    if not cfg.checkpoint or not cfg.prompt:
-        p.error("--checkpoint and --prompt are required")
+    if not cfg.checkpoint:
+        p.error("--checkpoint is required (a checkpoint folder or its catalog id)")
+    if not (cfg.prompt or "").strip():
+        p.error("--prompt (or --text) is required and may not be empty" + (f": got {cfg.prompt!r}" if cfg.prompt else ""))
     catalog = Workspace.at(a.home).catalog
     cfg.checkpoint = resolve_checkpoint(catalog, cfg.checkpoint)
     if a.home and catalog.exists() and not cfg.catalog:  # a moved workspace: its own catalog, not the recorded path

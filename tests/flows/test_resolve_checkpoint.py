@@ -196,3 +196,20 @@ def test_a_bare_resume_continues_the_interrupted_run_not_a_newer_finished_one(ti
         resumed = train_step(str(home), TrainConfig(steps=2, resume=True, **{**cfg, "given": ("manifest", "resume", "steps")}))
     assert Path(resumed["checkpoint"]).parent == long_run and resumed["steps"] == 2
     assert f"the newest run, {Path(short['checkpoint']).parent}, finished its steps" in caplog.text
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--text", ""], "lumina sample: error: --prompt (or --text) is required and may not be empty"),
+    (["--prompt", "  "], "lumina sample: error: --prompt (or --text) is required and may not be empty: got '  '"),
+    ([], "lumina sample: error: --prompt (or --text) is required and may not be empty"),
+    (["--text", "seven", "--checkpoint", ""], "lumina sample: error: --checkpoint is required (a checkpoint folder or its catalog id)"),
+])
+def test_lumina_sample_says_which_argument_is_missing(tmp_path, capsys, args, said):
+    from flows.cli import main
+
+    argv = ["sample", "--home", str(tmp_path), *args]
+    if "--checkpoint" not in args:
+        argv += ["--checkpoint", str(tmp_path)]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1] == said + " (--help for usage)"
