@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,38 @@ def write_wav(path: Path, y: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, y, MEL.sample_rate, subtype="PCM_16")
     return path
+
+
+@lru_cache(maxsize=1)
+def _font_codepoints() -> frozenset[int]:
+    """The characters matplotlib's default font (with the fonts it falls back to) can draw."""
+    from matplotlib import font_manager, ft2font
+
+    prop = font_manager.FontProperties()
+    try:
+        paths = font_manager.fontManager._find_fonts_by_props(prop)  # the fallback list text is drawn with
+    except Exception:  # noqa: BLE001 - an older or newer matplotlib: its first font
+        paths = [font_manager.findfont(prop)]
+    chars: set[int] = set()
+    for path in paths:
+        chars.update(ft2font.FT2Font(str(path)).get_charmap())
+    return frozenset(chars)
+
+
+def drawable_title(text: str) -> str:
+    """``text`` with every character the font cannot draw written as its escape (你 -> \\u4f60) and
+    ``$`` escaped (two of them started mathtext): a CJK prompt's title showed empty boxes, and
+    matplotlib warned once per missing glyph."""
+    chars = _font_codepoints()
+    out = []
+    for c in text:
+        if c == "$":
+            out.append(r"\$")
+        elif ord(c) in chars or c.isspace():
+            out.append(c)
+        else:
+            out.append(c.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols: int = 4) -> Path:
@@ -38,7 +71,7 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
         ax.imshow(m, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=1.0)
         # one time scale for every panel: a 0.4 s clip was stretched to the width of a 1.6 s one
         ax.set_xlim(-0.5, longest - 0.5)
-        ax.set_title("\n".join(textwrap.wrap(t, 34)[:2]), fontsize=8, loc="left")  # wrapped, not cut at the edge
+        ax.set_title("\n".join(textwrap.wrap(drawable_title(t), 34)[:2]), fontsize=8, loc="left")  # wrapped, not cut at the edge
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)

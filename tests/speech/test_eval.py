@@ -197,3 +197,21 @@ def test_speech_evaluation_is_quiet_when_it_generates_what_was_asked(tmp_path, m
     m, _ = _speech_context(tmp_path, monkeypatch, [w for w in DIGIT_WORDS for _ in range(4)] + ["hello there"], 4)
     assert (m["num_generated_digits"], m["num_requested_digits"], m["num_generated_phrases"], m["judge_test_clips"]) == (40.0, 40.0, 1.0, 10.0)
     assert not [r.getMessage() for r in caplog.records if r.name == "evaluation.speech.metrics"]
+
+
+def test_a_cjk_prompt_s_spectrogram_title_is_drawn_without_missing_glyph_warnings(tmp_path, monkeypatch):
+    """lumina sample --text "你好" printed four "Glyph ... missing from font(s) DejaVu Sans" warnings and
+    titled the PNG with empty boxes: characters the font lacks are written as their escapes."""
+    import warnings
+
+    import evaluation.speech.render as render
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        render.spectrogram_png([np.zeros((80, 20))], ["你好 seven"], tmp_path / "nihao.png", cols=1)
+    assert (tmp_path / "nihao.png").stat().st_size > 0
+    assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]
+
+    monkeypatch.setattr(render, "_font_codepoints", lambda: frozenset(map(ord, "seven $")))  # a font of these alone
+    assert render.drawable_title("你好 seven $5") == "\\u4f60\\u597d seven \\$5"  # ASCII is never escaped
+    assert render.drawable_title("😀") == "\\U0001f600"
