@@ -125,6 +125,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         slack = (max(2.0 / fps, 0.05 * promised[0]) if promised[1] == "stream" else max(1.0, 0.25 * promised[0])) if promised else 0.0
         if promised and promised[0] - duration > slack:
             raise VideoRejected("truncated", f"decoded {len(frames)} frames, {duration:.3f} s of the {promised[0]:g} s the {promised[1]} declares")
+        if len(frames) == 1:  # a one-frame GIF (or any video) is an image, as a one-frame PNG is
+            label = "GIF" if container.format.name == "gif" else f"{ctx.name} video"
+            raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
         return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name)
 
 

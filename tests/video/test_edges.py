@@ -58,3 +58,29 @@ def test_a_black_first_frame_stays_with_its_clip(tmp_path):
     cands = _analyse(_mp4(tmp_path / "black_first.mp4", frames))
     assert [c.record.status for c in cands] == ["accepted"], [c.record.reason for c in cands]
     assert cands[0].record.meta["clip_start"] == 0.0 and cands[0].record.duration == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("fmt", ["gif", "mp4"])
+def test_a_one_frame_video_is_a_still_image_as_a_one_frame_png_is(tmp_path, fmt):
+    import io
+
+    from PIL import Image
+
+    from preprocess.video.decode import VideoRejected, decode_video
+
+    if fmt == "gif":  # as most tools write a still GIF
+        buf = io.BytesIO()
+        Image.fromarray(_moving(1)[0]).save(buf, format="GIF")
+        data = buf.getvalue()
+    else:
+        data = _mp4(tmp_path / "one.mp4", _moving(1)).read_bytes()
+    with pytest.raises(VideoRejected) as e:
+        decode_video(data)
+    r = e.value
+    assert r.kind == "still_image" and r.status == "rejected" and r.detail.endswith("(curate it as image)"), r
+    assert (r.score, r.threshold) == (1.0, 2.0)
+    if fmt == "gif":
+        assert str(r) == "still_image: 1 frame of GIF (curate it as image)"
+        (tmp_path / "one.gif").write_bytes(data)
+        cands = _analyse(tmp_path / "one.gif")  # one row, not clip_too_short
+        assert [(c.record.status, c.record.reason) for c in cands] == [("rejected", str(r))]
