@@ -38,7 +38,7 @@ class EvalConfig:
     catalog: str | None = None  # default: the workspace's
     out_dir: str | None = None  # default: <checkpoint>/eval/<manifest>@v<N>
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
-    samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics
+    samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts)
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
     steps: int = 30  # ODE steps per sample
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
