@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,17 @@ class FlagDiTConfig:
     frame_cond_dim: int = 0  # > 0: forward takes frame_cond [B, T, frame_cond_dim] (e.g. cameras)
 
     def __post_init__(self) -> None:
+        # sizes first: n_heads 0 divided by zero below, and n_layers 0 built a model without blocks
+        for name in ("in_channels", "dim", "n_layers", "n_heads", "multiple_of", "freq_embed_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        if self.n_kv_heads is not None and (not isinstance(self.n_kv_heads, numbers.Integral) or self.n_kv_heads < 1):
+            raise ValueError(f"n_kv_heads must be a positive whole number (or null: n_heads), got {self.n_kv_heads!r}")
+        for name in ("cap_dim", "num_classes", "frame_cond_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name} must be a whole number, at least 0, got {value!r}")
         # strings arrive from config.json and command lines: parse them here, once
         self.qk_norm = QKNorm(self.qk_norm)
         self.rope = RopeKind(self.rope)
@@ -180,12 +192,43 @@ CONFIGS: dict[str, FlagDiTConfig] = {
 }
 
 
+class UnknownConfig(KeyError, ValueError):
+    """A size not in CONFIGS. A KeyError as it always was, whose text is the message itself (a
+    KeyError's is its repr: the command lines printed it in quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownField(TypeError, ValueError):
+    """An override that is no FlagDiTConfig field: a TypeError as it always was (an unknown keyword),
+    and a ValueError, which the command lines print as one line."""
+
+
+def _closest(name: str, choices) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def check_name(name: str) -> None:
+    """Raise UnknownConfig for a size not in CONFIGS, with the closest one and every choice."""
+    if name not in CONFIGS:
+        raise UnknownConfig(f"unknown model {name!r}{_closest(name, CONFIGS)}; choose from {', '.join(CONFIGS)}")
+
+
+def check_overrides(overrides: dict[str, Any]) -> None:
+    """Raise UnknownField for keys that are no FlagDiTConfig field, naming the closest field and all."""
+    names = [f.name for f in dataclasses.fields(FlagDiTConfig)]
+    unknown = [k for k in overrides if k not in names]
+    if unknown:
+        said = ", ".join(f"{k!r}{_closest(k, names)}" for k in unknown)
+        raise UnknownField(f"unknown FlagDiTConfig field{'s' if len(unknown) > 1 else ''} {said}; the fields: {', '.join(names)}")
+
+
 def get_config(name: str, **overrides: Any) -> FlagDiTConfig:
     """A fresh copy of a registered config, with keyword overrides (unknown keys raise)."""
-    if name not in CONFIGS:
-        raise KeyError(f"unknown config {name!r}; choose from {sorted(CONFIGS)}")
-    names = {f.name for f in dataclasses.fields(FlagDiTConfig)}
-    unknown = set(overrides) - names
-    if unknown:
-        raise TypeError(f"unknown FlagDiTConfig fields: {sorted(unknown)}")
+    check_name(name)
+    check_overrides(overrides)
     return dataclasses.replace(CONFIGS[name], **overrides)
