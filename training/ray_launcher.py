@@ -35,6 +35,13 @@ def _worker_loop(config: dict) -> None:
         (Path(cfg.out_dir) / RESULT_FILE).write_text(json.dumps({"result": asdict(result), "checkpoint_ids": ids}, default=str))
 
 
+def _worker_config(cfg):
+    """What each worker trains with: in its own process (local), without a bar; `workers` no longer
+    counts as given (TrainConfig refuses --workers without --launcher ray)."""
+    given = None if cfg.given is None else tuple(g for g in cfg.given if g != "workers")
+    return replace(cfg, launcher="local", progress=False, given=given)
+
+
 def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None, address: str | None = None) -> tuple[TrainResult, list[str]]:
     """Train in cfg.workers Ray workers; returns rank 0's result and the catalog ids its hook recorded."""
     from ray.train import RunConfig, ScalingConfig
@@ -47,7 +54,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     trainer = TorchTrainer(
         _worker_loop,
         # the workers' own bars go nowhere (their output is not forwarded): the driver draws one
-        train_loop_config={"cfg": replace(cfg, launcher="local", progress=False), "hook": on_checkpoint},
+        train_loop_config={"cfg": _worker_config(cfg), "hook": on_checkpoint},
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
         run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),
     )

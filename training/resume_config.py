@@ -28,8 +28,10 @@ ADOPTED = ARCHITECTURE + OPTIMIZER + DATA_PLAN + (
 
 
 def saved_train_config(ckpt: Path) -> dict:
+    from training.state import read_json
+
     info = ckpt / "training.json"
-    return json.loads(info.read_text()).get("train_config", {}) if info.is_file() else {}
+    return read_json(info).get("train_config", {}) if info.is_file() else {}
 
 
 def resumed_config(cfg, ckpt: Path):

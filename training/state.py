@@ -38,9 +38,115 @@ def checkpoints(out_dir: str | os.PathLike) -> list[Path]:
     return sorted(found, key=lambda p: int(_CKPT.match(p.name).group(1)))
 
 
+class DamagedCheckpoint(ValueError):
+    """A checkpoint file that cannot be read (cut short, overwritten, not what its name says). A
+    ValueError, so the command lines print it as one line."""
+
+
+def safetensors_problem(path: str | os.PathLike) -> str | None:
+    """Why a safetensors file cannot be loaded (missing, cut short, a header that is not one), or
+    None. Reads only the header: the data's size must be what the header describes, as the loader
+    requires."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"{size} bytes, shorter than a safetensors header"
+            n = int.from_bytes(head, "little")
+            if 8 + n > size:
+                return f"cut short: {size} bytes, but its header alone says {8 + n}"
+            header = json.loads(f.read(n))
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as e:  # unreadable, or a header that is not JSON
+        return f"not a safetensors file ({type(e).__name__}: {_first_line(e)})"
+    if not isinstance(header, dict):
+        return "not a safetensors file (its header is not a table)"
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        return "not a safetensors file (its header has no data offsets)"
+    if 8 + n + end != size:
+        return f"cut short: {size} bytes where its header describes {8 + n + end}"
+    return None
+
+
+def json_problem(path: str | os.PathLike) -> str | None:
+    """Why a JSON file of a checkpoint cannot be read (missing, cut short), or None."""
+    try:
+        json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return f"not valid JSON, cut short? ({_first_line(e)})"
+    return None
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def checkpoint_problems(ckpt: str | os.PathLike, resume: bool = True) -> list[str]:
+    """``file: what is wrong`` for each file of a published checkpoint that would not load: the
+    weights and their config (what --init-from, evaluation and sampling read) and, with ``resume``,
+    the resume state. Headers only: cheap for any model size."""
+    ckpt = Path(ckpt)
+    problems = [(ckpt / "config.json", json_problem(ckpt / "config.json")),
+                (ckpt / "model.safetensors", safetensors_problem(ckpt / "model.safetensors"))]
+    if (ckpt / "training.json").exists():
+        problems.append((ckpt / "training.json", json_problem(ckpt / "training.json")))
+    if resume:
+        problems.append((ckpt / STATE_JSON, json_problem(ckpt / STATE_JSON)))
+        shards = ckpt / "train_state"
+        if shards.is_dir():  # an FSDP2 run's (sharded_state.py): every rank's files
+            problems += [(f, safetensors_problem(f)) for f in sorted(shards.glob("*.safetensors"))]
+        else:
+            problems.append((ckpt / STATE_TENSORS, safetensors_problem(ckpt / STATE_TENSORS)))
+    return [f"{path}: {why}" for path, why in problems if why]
+
+
+def check_weights(ckpt: str | os.PathLike, flag: str = "--init-from") -> None:
+    """Raise DamagedCheckpoint naming the file when a checkpoint's weights or config would not load."""
+    if problems := checkpoint_problems(ckpt, resume=False):
+        raise DamagedCheckpoint(f"{flag} {ckpt}: damaged checkpoint, {'; '.join(problems)} (pick another checkpoint "
+                                "of the run, e.g. the one before it)")
+
+
 def latest_resumable(out_dir: str | os.PathLike) -> Path | None:
-    found = [p for p in checkpoints(out_dir) if (p / STATE_JSON).exists()]
-    return found[-1] if found else None
+    """The checkpoint --resume continues: the newest of the run folder, None when it has none.
+
+    Raises DamagedCheckpoint when the newest cannot be resumed, rather than going back to an older
+    one on its own: that would train the steps in between again and overwrite the newer folder,
+    whose catalog row would then describe other weights. The message names the damaged file, the
+    newest intact earlier checkpoint, and how to continue from it (move the damaged folder aside)."""
+    found = checkpoints(out_dir)
+    if not found:
+        return None
+    newest = found[-1]
+    problems = checkpoint_problems(newest) if (newest / STATE_JSON).exists() or is_sharded_dir(newest) else None
+    if problems is None:
+        what = f"has no {STATE_JSON} (no resume state: deleted, or copied without it)"
+    elif problems:
+        what = f"is damaged: {'; '.join(problems)}"
+    else:
+        return newest
+    earlier = next((p for p in reversed(found[:-1]) if (p / STATE_JSON).exists() and not checkpoint_problems(p)), None)
+    aside = newest.with_name(f"damaged-{newest.name}")
+    if earlier is None:
+        way = ("no earlier checkpoint of this run is intact: start anew in another --out-dir"
+               + ("" if checkpoint_problems(newest, resume=False) else f", or --init-from {newest} to keep its weights"))
+    else:
+        way = (f"to continue from {earlier.name} (the newest intact one; steps after it are trained again), move the "
+               f"damaged one out of the run folder first: mv {newest} {aside}"
+               + ("" if checkpoint_problems(newest, resume=False) else f"; or --init-from {newest} starts a new stage "
+                  "from its weights"))
+    raise DamagedCheckpoint(f"--resume: the newest checkpoint, {newest}, {what}; {way}")
+
+
+def is_sharded_dir(ckpt: Path) -> bool:
+    return (ckpt / "train_state").is_dir()
 
 
 def state_tensors(model_state: dict[str, torch.Tensor], opt: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict]:
@@ -68,9 +174,29 @@ def write_state(ckpt: Path, tensors: dict[str, torch.Tensor], info: dict) -> Non
 
 
 def read_state(ckpt: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    return load_tensors(Path(ckpt) / STATE_TENSORS), read_json(Path(ckpt) / STATE_JSON)
+
+
+def load_tensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """safetensors' load_file; a file it cannot read is a DamagedCheckpoint naming it (safetensors'
+    own error names no file, and is no error type the command lines print as one line)."""
     from safetensors.torch import load_file
 
-    return load_file(str(Path(ckpt) / STATE_TENSORS)), json.loads((Path(ckpt) / STATE_JSON).read_text())
+    try:
+        return load_file(str(path), device=device)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - SafetensorError, OSError, ...: all mean this file does not load
+        raise DamagedCheckpoint(f"{path} does not load, cut short? ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """A checkpoint's JSON file; one that does not parse is a DamagedCheckpoint naming it."""
+    text = Path(path).read_text()
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise DamagedCheckpoint(f"{path} is not valid JSON, cut short? ({_first_line(e)})") from None
 
 
 def optimizer_state(tensors: dict[str, torch.Tensor], info: dict) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import sys
 
 from contracts.config import ArgumentParser
-from training.trainer import TrainConfig
+from training.trainer import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
     p.add_argument("--out", dest="out_dir_alias", help="same as --out-dir")
-    p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
+    p.add_argument("--model-overrides", type=model_overrides_arg, help=MODEL_OVERRIDES_HELP)
     a = p.parse_args(argv)
     extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
     if a.out_dir_alias and not a.out_dir:
@@ -43,12 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = train_step(a.home, cfg)
     except TrainingStopped as e:  # SIGTERM/SIGINT: the checkpoint is written; exit as the signal would
-        print(str(e), file=sys.stderr)
+        if _rank() == 0:  # every rank stops; torchrun printed the line once per rank
+            print(str(e), file=sys.stderr)
         return e.exit_code
     if out.get("run_id"):  # rank 0
-        keep = ("checkpoint", "checkpoint_id", "steps", "seconds", "final_loss", "padding_fraction", "tokens_per_second", "loss_curve")
+        keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
+                "tokens_per_second", "loss_curve")
         print(json.dumps({k: out[k] for k in keep if k in out}, default=str))
     return 0
+
+
+def _rank() -> int:
+    """This process's rank: torchrun's RANK (the process group may be gone by now), else 0."""
+    import os
+
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
 
 
 if __name__ == "__main__":

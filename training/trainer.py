@@ -36,8 +36,9 @@ from training.distributed import (all_max, all_sum, barrier, broadcast, full_sta
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
                                     save_sharded_async)
-from training.state import (STATE_JSON, checkpoint_dir, checkpoints, clear_unfinished, latest_resumable, optimizer_state, prune,
-                            publish, read_state, restore_rng, state_tensors, write_state)
+from training.state import (STATE_JSON, check_weights, checkpoint_dir, checkpoints, clear_unfinished, latest_resumable,
+                            load_tensors, optimizer_state, prune, publish, read_json, read_state, restore_rng, state_tensors,
+                            write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
 from training.stream import PLAN_VERSION, ManifestIndex, Position, ShardStream, batch_loader, mix_seed
 from training.resume_config import apply_optimizer_settings, resumed_config, saved_train_config
@@ -61,6 +62,24 @@ def show_training_messages() -> None:
 COMPILE_HELP = ("torch.compile every transformer block before training (default: off). Faster steps "
                 "(bench/bench_step.py --compile) for a one-off compile of tens of seconds to minutes on CPU, "
                 "cached by Inductor for later runs; checkpoints keep the eager state_dict keys")
+
+
+MODEL_OVERRIDES_HELP = 'JSON object of FlagDiTConfig fields, e.g. \'{"dim": 256, "n_layers": 6}\' (keys in double quotes)'
+
+
+def model_overrides_arg(text: str) -> dict:
+    """argparse type of --model-overrides: a JSON object; anything else is one line saying so (argparse's
+    own "invalid loads value" did not say the value must be JSON)."""
+    import argparse
+
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"must be a JSON object with double-quoted keys, e.g. '{{\"dim\": 256, "
+                                         f"\"n_layers\": 6}}'; got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object of model fields, e.g. '{{\"dim\": 256}}'; got {text!r}")
+    return value
 
 
 def compile_blocks(model: torch.nn.Module, dynamic: bool | None = None) -> None:
@@ -163,6 +182,31 @@ class TrainConfig:
         if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0):
             raise ValueError(f"lr and grad_clip must be positive and weight_decay not negative; got "
                              f"{self.lr}, {self.grad_clip}, {self.weight_decay}")
+        if self.given is not None and "workers" in self.given and self.launcher != "ray":
+            # it was dropped without a word: the local launcher trains in this process (torchrun: one per process)
+            raise ValueError(f"workers {self.workers} needs --launcher ray (Ray Train workers); without it training runs "
+                             "in this process (for several processes on one machine: torchrun --nproc_per_node=N -m "
+                             "training.train ...)")
+        self._check_model()
+
+    def _check_model(self) -> None:
+        """The model and its overrides, checked before any run is registered: an unknown field ended in
+        a traceback from inside the run, and n_layers 0 trained a model without blocks."""
+        import warnings
+
+        from modelzoo.config import CONFIGS, check_name, check_overrides
+
+        check_name(self.model)
+        if not isinstance(self.model_overrides, dict):
+            raise ValueError(f"model_overrides must be a JSON object of FlagDiTConfig fields, e.g. "
+                             f'{{"dim": 256, "n_layers": 6}}; got {self.model_overrides!r}')
+        check_overrides(self.model_overrides)
+        try:
+            with warnings.catch_warnings():  # the data's channels are not known yet: its warnings come with the model
+                warnings.simplefilter("ignore")
+                dataclasses.replace(CONFIGS[self.model], **self.model_overrides)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"model {self.model} with model_overrides {json.dumps(self.model_overrides, default=str)}: {e}") from None
 
 
 @dataclass
@@ -182,6 +226,9 @@ class TrainResult:
     stopped_by: str | None = None  # before `steps`: "max_seconds", or the signal's name ("SIGTERM", "SIGINT")
     skipped_steps: int = 0  # steps whose update was skipped for a non-finite gradient norm
     checkpoint_seconds: float = 0.0  # the training loop's time in checkpoints (with async_checkpoint: the copies and waits)
+    # after --resume, the step this call began at: seconds, tokens_per_second, padding_fraction and
+    # checkpoints cover this call (steps since it), while steps, losses and metrics.csv's seconds are the run's
+    resumed_from_step: int | None = None
 
 
 # on_checkpoint(folder, step, log-window summaries since the previous checkpoint): rank 0, once the folder is complete
@@ -249,6 +296,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    if cfg.init_from:  # a damaged file: one line naming it, before anything is built
+        check_weights(cfg.init_from)
+    # the newest checkpoint; one without its resume state, or damaged, is refused with the way on
     resume_from = latest_resumable(cfg.out_dir) if cfg.resume and cfg.out_dir else None
     if resume_from is not None:
         cfg = resumed_config(cfg, resume_from)  # the stopped run's own settings, unless a flag changes one
@@ -283,9 +333,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     torch.manual_seed(cfg.seed)  # initial weights: the same on every rank and in every re-run
     model = FlagDiT(model_cfg)
     if cfg.init_from:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(Path(cfg.init_from) / "model.safetensors")), strict=True)
+        model.load_state_dict(load_tensors(Path(cfg.init_from) / "model.safetensors"), strict=True)
         if rank == 0:
             log.info("--init-from: a new stage from the weights of %s (dim %d, %d layers); the optimizer, "
                      "schedule and data start afresh", cfg.init_from, model_cfg.dim, model_cfg.n_layers)
@@ -320,15 +368,13 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if ckpt is None:
             raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
         if is_sharded(ckpt):  # an FSDP2 run's: any number of ranks, or one process, reads it
-            info = json.loads((ckpt / STATE_JSON).read_text())
+            info = read_json(ckpt / STATE_JSON)
             load_sharded(ckpt, model, opt, info["param_groups"], ema.module)
         else:
-            from safetensors.torch import load_file
-
             tensors, info = read_state(ckpt)
             load_full_state(model, opt, cfg.parallel, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
                             optimizer_state(tensors, info))
-            load_full_weights(ema.module, load_file(str(ckpt / "model.safetensors")))
+            load_full_weights(ema.module, load_tensors(ckpt / "model.safetensors"))
             restore_rng(tensors)
         sched.load_state_dict(info["scheduler"])
         apply_optimizer_settings(cfg, opt, sched)  # a changed --lr or --weight-decay takes effect now
@@ -503,8 +549,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                             how, step)
         bar.close()
         seconds = time.time() - start
-        if window_rows:  # stopped inside a log window
-            close_window()
+        # Stopped inside a log window: it stays open, saved with the checkpoint, and a --resume
+        # closes it at its boundary, so the catalog's windows are those of a run never stopped
+        # (closing it here added a short window at the stop and another after the resume).
+        # The result still reports its mean as the latest loss.
+        partial = [(step, sum(window) / len(window))] if window and step < cfg.steps else []
         if stop_code > 1 and rank == 0:
             remove_stop_file(out_dir)
         t0 = time.perf_counter()
@@ -526,11 +575,13 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     stopped_by = None
     if step < cfg.steps:
         stopped_by = "max_seconds" if stop_code == 1 else _signal_name(stop_code)
-    return TrainResult(final, step, seconds, losses[-1][1] if losses else math.nan, losses, mname, mversion,
+    reported = losses + partial
+    return TrainResult(final, step, seconds, reported[-1][1] if reported else math.nan, reported, mname, mversion,
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
                        padding_fraction=sum(pads) / len(pads) if pads else 0.0,
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
-                       stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds)
+                       stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds,
+                       resumed_from_step=first_step if cfg.resume else None)
 
 
 def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overrides: dict):
@@ -540,7 +591,7 @@ def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overri
     from modelzoo import FlagDiTConfig
 
     folder, flag = (resume_from, "--resume") if resume_from is not None else (Path(cfg.init_from), "--init-from")
-    saved = FlagDiTConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    saved = FlagDiTConfig.from_dict(read_json(folder / "config.json"))
     given = [k for k, v in cfg.model_overrides.items() if getattr(saved, k, v) != v]
     if resume_from is None and (given or cfg.model != TrainConfig.model):
         log.warning("--init-from: the model is the one saved in %s/config.json; --model/--model-overrides (%s) are "

@@ -1,0 +1,205 @@
+"""What --resume and --init-from do with a checkpoint folder that is damaged or lacks its resume
+state, and the catalog's log windows across a stop and a resume (the walkthrough of 2026-12-05)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.training.test_trainer import TINY, tiny_cfg
+from training.state import DamagedCheckpoint, checkpoint_problems, latest_resumable
+from training.stopping import write_stop_file
+from training.trainer import train
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tiny_home, tmp_path_factory) -> Path:
+    """A run folder with checkpoint-0000002 and checkpoint-0000004, each resumable."""
+    out = tmp_path_factory.mktemp("two") / "run"
+    train(tiny_cfg(tiny_home, out, steps=4, checkpoint_every=2, keep_last=0, shuffle_buffer=16))
+    return out
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _cut(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(min(100, path.stat().st_size // 2))
+
+
+@pytest.mark.parametrize("name", ["train_state.safetensors", "model.safetensors", "train_state.json"])
+def test_resume_from_a_truncated_checkpoint_names_the_file_and_the_intact_one_to_use(tiny_home, two_checkpoints,
+                                                                                      tmp_path, name):
+    """A cut file ended in safetensors' traceback (naming no file) or a bare JSON error; going back to
+    the previous checkpoint on its own would retrain over the newer one: say which and how instead."""
+    run = _copy(two_checkpoints, tmp_path / "run")
+    damaged = run / "checkpoint-0000004" / name
+    _cut(damaged)
+    assert any(p.startswith(str(damaged)) for p in checkpoint_problems(run / "checkpoint-0000004"))
+    with pytest.raises(DamagedCheckpoint) as e:  # a ValueError: one line from lumina train
+        train(tiny_cfg(tiny_home, run, steps=6, shuffle_buffer=16, resume=True))
+    msg = str(e.value)
+    assert isinstance(e.value, ValueError) and "\n" not in msg
+    assert str(damaged) in msg and "checkpoint-0000002 (the newest intact one" in msg, msg
+    aside = run / "damaged-checkpoint-0000004"
+    assert f"mv {run / 'checkpoint-0000004'} {aside}" in msg
+    assert ("--init-from" in msg) == (name != "model.safetensors")  # its weights are still good for a new stage
+    assert not (run / "checkpoint-0000006").exists()  # nothing trained
+    os.rename(run / "checkpoint-0000004", aside)  # the advice works
+    resumed = train(tiny_cfg(tiny_home, run, steps=6, shuffle_buffer=16, resume=True))
+    assert resumed.resumed_from_step == 2 and resumed.steps == 6
+
+
+def test_init_from_a_truncated_checkpoint_names_the_file(tiny_home, two_checkpoints, tmp_path):
+    src = _copy(two_checkpoints / "checkpoint-0000004", tmp_path / "ckpt")
+    _cut(src / "model.safetensors")
+    with pytest.raises(DamagedCheckpoint, match=f"--init-from {src}: damaged checkpoint, {src / 'model.safetensors'}: cut short"):
+        train(tiny_cfg(tiny_home, tmp_path / "b", steps=2, model_overrides={}, init_from=str(src)))
+    _copy(two_checkpoints / "checkpoint-0000004", tmp_path / "ckpt2")
+    (tmp_path / "ckpt2" / "config.json").write_text('{"dim": 32,')
+    with pytest.raises(DamagedCheckpoint, match="ckpt2/config.json: not valid JSON"):
+        train(tiny_cfg(tiny_home, tmp_path / "c", steps=2, model_overrides={}, init_from=str(tmp_path / "ckpt2")))
+
+
+def test_resume_refuses_to_skip_a_newer_checkpoint_without_its_resume_state(tiny_home, two_checkpoints, tmp_path):
+    """It went back to checkpoint-0000002 without a word, trained steps 3-4 again (with that
+    checkpoint's settings) and overwrote checkpoint-0000004: now it stops before training and says
+    which folder and what to do."""
+    run = _copy(two_checkpoints, tmp_path / "run")
+    (run / "checkpoint-0000004" / "train_state.json").unlink()
+    before = (run / "checkpoint-0000004" / "model.safetensors").read_bytes()
+    with pytest.raises(DamagedCheckpoint) as e:
+        train(tiny_cfg(tiny_home, run, steps=6, shuffle_buffer=16, resume=True))
+    msg = str(e.value)
+    assert f"the newest checkpoint, {run / 'checkpoint-0000004'}, has no train_state.json" in msg
+    assert "continue from checkpoint-0000002" in msg and "mv " in msg and f"--init-from {run / 'checkpoint-0000004'}" in msg
+    assert (run / "checkpoint-0000004" / "model.safetensors").read_bytes() == before  # not retrained over
+    assert not (run / "checkpoint-0000006").exists()
+
+
+def test_no_intact_checkpoint_at_all_says_to_start_anew(two_checkpoints, tmp_path):
+    run = _copy(two_checkpoints, tmp_path / "run")
+    for step in (2, 4):
+        _cut(run / f"checkpoint-{step:07d}" / "model.safetensors")
+    with pytest.raises(DamagedCheckpoint, match="no earlier checkpoint of this run is intact: start anew"):
+        latest_resumable(run)
+
+
+def test_lumina_train_resume_from_a_truncated_checkpoint_is_one_line(tiny_home, two_checkpoints, tmp_path):
+    run = _copy(two_checkpoints, tmp_path / "run")
+    _cut(run / "checkpoint-0000004" / "train_state.safetensors")
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "train", "--home", str(home), "--manifest",
+                           tiny_home.train_manifest, "--null-caption", tiny_home.null_caption, "--resume", "--out-dir",
+                           str(run), "--steps", "6"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr[-3000:]
+    assert "train_state.safetensors: cut short" in proc.stderr and "checkpoint-0000002" in proc.stderr
+    from catalog import Catalog
+
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # refused before a run was registered
+        _, runs = cat.sql("SELECT count(*) FROM runs WHERE flow_name = 'train'")
+    assert runs == [(0,)]
+
+
+def test_a_sharded_checkpoint_passes_the_check_and_resumes(tiny_home, tmp_path):
+    """The header check reads DCP's shard files as safetensors too: an intact FSDP2 checkpoint is no 'damage'."""
+    first = train(tiny_cfg(tiny_home, tmp_path, steps=2, log_every=1, parallel="fsdp"))
+    assert (Path(first.checkpoint) / "train_state").is_dir() and checkpoint_problems(first.checkpoint) == []
+    shard = sorted((Path(first.checkpoint) / "train_state").glob("*.safetensors"))[0]
+    _cut(shard)
+    assert [p.split(": ")[0] for p in checkpoint_problems(first.checkpoint)] == [str(shard)]
+
+
+def test_catalog_windows_after_a_stop_and_resume_are_a_straight_runs(tiny_home, tmp_path):
+    """Stopped inside a log window, the run registered that part as a window of its own, and the
+    resume another short one for the rest: the catalog curve differed from a run never stopped."""
+    def run(out, stop_first=False, **kw):
+        rows = []
+        hook = lambda path, step, r: rows.extend(r)  # noqa: E731  (what CatalogRegistrar logs as metrics)
+        if stop_first:
+            write_stop_file(out)  # honoured after the first step
+        result = train(tiny_cfg(tiny_home, out, steps=6, log_every=3, shuffle_buffer=16, **kw), on_checkpoint=hook)
+        return result, [(r["step"], {k: v for k, v in r.items() if k != "tokens_per_s"}) for r in rows]
+
+    straight, straight_rows = run(tmp_path / "a")
+    stopped, stopped_rows = run(tmp_path / "b", stop_first=True)
+    assert stopped.steps == 1 and stopped_rows == []  # the open window waits for the resume
+    assert stopped.final_loss == stopped.losses[-1][1] and stopped.losses[-1][0] == 1  # still reported
+    resumed, resumed_rows = run(tmp_path / "b", resume=True)
+    assert [s for s, _ in straight_rows] == [3, 6]
+    assert resumed_rows == straight_rows  # step and every value (tokens/s is timing)
+    assert resumed.losses == straight.losses  # and the loss log of the checkpoint
+    assert resumed.resumed_from_step == 1 and straight.resumed_from_step is None
+    for run_dir in ("a", "b"):  # the resume state is the same too
+        assert json.loads((tmp_path / run_dir / "checkpoint-0000006" / "train_state.json").read_text())["losses"] == \
+            [list(x) for x in straight.losses]
+
+
+def test_model_overrides_are_checked_when_the_config_is_made():
+    from training.trainer import TrainConfig
+
+    with pytest.raises(ValueError, match=r"unknown FlagDiTConfig field 'dims' \(did you mean 'dim'\?\); the fields: in_channels"):
+        TrainConfig(model_overrides={"dims": 32})
+    with pytest.raises(ValueError, match="n_layers must be a positive whole number, got 0"):
+        TrainConfig(model_overrides={**TINY, "n_layers": 0})
+    with pytest.raises(ValueError, match="dim 31 is not divisible by n_heads 2"):
+        TrainConfig(model_overrides={**TINY, "dim": 31})
+    with pytest.raises(ValueError) as e:
+        TrainConfig(model="flag-dit-xx")
+    assert str(e.value).startswith("unknown model 'flag-dit-xx'")  # not a KeyError's quoted repr
+    TrainConfig(model_overrides=TINY)
+
+
+def test_workers_without_the_ray_launcher_are_refused():
+    from training.ray_launcher import _worker_config
+    from training.trainer import TrainConfig
+
+    with pytest.raises(ValueError, match="workers 4 needs --launcher ray"):
+        TrainConfig(workers=4, given=("workers",))
+    ray = TrainConfig(workers=4, launcher="ray", given=("launcher", "workers"))
+    assert _worker_config(ray).launcher == "local"  # each Ray worker trains locally: no refusal there
+    TrainConfig(workers=4)  # a library call records nothing given
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--model-overrides", "{dim: 32}"], "--model-overrides: must be a JSON object with double-quoted keys"),
+    (["--model-overrides", '{"dims": 32}'], "unknown FlagDiTConfig field 'dims' (did you mean 'dim'?)"),
+    (["--model-overrides", '{"n_layers": 0}'], "n_layers must be a positive whole number, got 0"),
+    (["--model", "flag-dit-xx"], "error: unknown model 'flag-dit-xx'"),
+    (["--workers", "4"], "workers 4 needs --launcher ray")])
+def test_python_m_training_train_refuses_bad_model_options_in_one_line(argv, said, capsys):
+    from training.train import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--manifest", "m", *argv])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and said in err and "Traceback" not in err, err
+
+
+def test_the_stop_message_comes_from_rank_0_only(monkeypatch, capsys):
+    """torchrun printed `stopped by SIGTERM at step N ...` once per rank."""
+    import signal
+
+    import flows.steps
+    from training.stopping import TrainingStopped
+    from training.train import main
+
+    def stopped(home, cfg):
+        raise TrainingStopped(signal.SIGTERM, 7, "/runs/x/checkpoint-0000007")
+
+    monkeypatch.setattr(flows.steps, "train_step", stopped)
+    for rank, printed in (("1", False), ("0", True)):
+        monkeypatch.setenv("RANK", rank)
+        assert main(["--manifest", "m"]) == 128 + signal.SIGTERM
+        assert ("stopped by SIGTERM at step 7" in capsys.readouterr().err) == printed
