@@ -92,3 +92,27 @@ def apply_optimizer_settings(cfg, opt, sched) -> None:
     sched.base_lrs = [cfg.lr for _ in opt.param_groups]
     for group, factor in zip(opt.param_groups, (f(sched.last_epoch) for f in sched.lr_lambdas)):
         group["lr"] = cfg.lr * factor
+
+
+def nothing_to_train(cfg) -> dict | None:
+    """For an entry point, before it registers a run: when ``cfg.resume`` finds its checkpoint at or
+    past the step budget the resume would train to (``--steps`` if given, else the run's own),
+    ``{"checkpoint", "steps", "nothing_to_train": message}``; else None. A no-op resume was recorded as
+    a completed train run with no checkpoints and 0 tokens/s."""
+    if not cfg.resume or not cfg.out_dir:
+        return None
+    from training.state import STATE_JSON, latest_resumable, read_json
+
+    ckpt = latest_resumable(cfg.out_dir)  # a damaged or state-less newest one raises here, naming it
+    if ckpt is None:
+        return None
+    step = int(read_json(ckpt / STATE_JSON)["step"])
+    saved = saved_train_config(ckpt)
+    given = set(cfg.given) if getattr(cfg, "given", None) is not None else None
+    adopted = ("steps" not in given) if given is not None else cfg.steps == type(cfg)().steps
+    steps = int(saved["steps"]) if adopted and "steps" in saved else cfg.steps
+    if step < steps:
+        return None
+    return {"checkpoint": str(ckpt), "steps": step,
+            "nothing_to_train": f"--resume: {ckpt.name} is at step {step}, {'already' if step == steps else 'past'} "
+                                f"--steps {steps}: nothing to train (raise --steps to go on)"}

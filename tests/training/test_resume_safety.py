@@ -203,3 +203,20 @@ def test_the_stop_message_comes_from_rank_0_only(monkeypatch, capsys):
         monkeypatch.setenv("RANK", rank)
         assert main(["--manifest", "m"]) == 128 + signal.SIGTERM
         assert ("stopped by SIGTERM at step 7" in capsys.readouterr().err) == printed
+
+
+def test_nothing_to_train_tells_a_no_op_resume_before_a_run_is_registered(tiny_home, two_checkpoints):
+    """A --resume already at its steps was recorded as a completed run (checkpoints [], 0 tokens/s):
+    the entry point asks this first."""
+    from training.resume_config import nothing_to_train
+    from training.trainer import TrainConfig
+
+    run = two_checkpoints  # checkpoint-0000004 of a 4-step run
+    bare = TrainConfig(resume=True, out_dir=str(run), given=("resume", "out_dir"))
+    assert nothing_to_train(bare) == {"checkpoint": str(run / "checkpoint-0000004"), "steps": 4, "nothing_to_train":
+                                      "--resume: checkpoint-0000004 is at step 4, already --steps 4: nothing to train "
+                                      "(raise --steps to go on)"}
+    lower = TrainConfig(resume=True, out_dir=str(run), steps=3, given=("resume", "out_dir", "steps"))
+    assert "past --steps 3" in nothing_to_train(lower)["nothing_to_train"]
+    assert nothing_to_train(TrainConfig(resume=True, out_dir=str(run), steps=6, given=("steps",))) is None
+    assert nothing_to_train(TrainConfig(out_dir=str(run))) is None  # not a resume
