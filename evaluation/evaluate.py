@@ -69,7 +69,9 @@ class EvalResult:
 
 def load_checkpoint(path: str | Path):
     from modelzoo import FlagDiT
+    from training.state import check_weights
 
+    check_weights(path, flag="--checkpoint")  # a file cut short: one line naming it, not safetensors' traceback
     model = FlagDiT.from_pretrained(path).eval()
     return model, NullCaption.load(Path(path) / "null_caption.npz")
 

@@ -75,12 +75,12 @@ def _encode(argv: list[str]) -> int:
 
 def _train(argv: list[str]) -> int:
     from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_from_args
-    from training.trainer import TrainConfig
+    from training.trainer import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg
 
     p = ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
     add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
-    p.add_argument("--model-overrides", type=json.loads, help='JSON, e.g. {"dim": 256, "n_layers": 6}')
+    p.add_argument("--model-overrides", type=model_overrides_arg, help=MODEL_OVERRIDES_HELP)
     add_ray_address_arg(p, "the --launcher ray workers")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
@@ -153,6 +153,7 @@ def _sample(argv: list[str]) -> int:
 
 def _demo(argv: list[str]) -> int:
     from flows.cli_config import add_ray_address_arg
+    from training.trainer import MODEL_OVERRIDES_HELP, model_overrides_arg
 
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
@@ -163,7 +164,7 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--num-digits", type=int, help="use only the first N digits (smaller, faster run)")
     p.add_argument("--samples-per-class", type=int)
     p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
-    p.add_argument("--model-overrides", type=json.loads, help='JSON overrides of the model config, e.g. \'{"dim": 64}\'')
+    p.add_argument("--model-overrides", type=model_overrides_arg, help=MODEL_OVERRIDES_HELP)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_ray_address_arg(p, "the curate and encode stages (backend: ray)")
     a = p.parse_args(argv)

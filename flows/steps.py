@@ -295,6 +295,12 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         cfg.out_dir = str(Path(cfg.out_dir).resolve())
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
+    if cfg.resume:
+        from training.resume_config import nothing_to_train
+
+        if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
+            logging.getLogger("training.trainer").warning(done["nothing_to_train"])
+            return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
     if cfg.launcher == "local":  # training here: the private Ray of the curate/encode stages only costs CPU now
         from contracts.ray_runtime import release_local_ray
 

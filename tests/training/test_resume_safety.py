@@ -220,3 +220,53 @@ def test_nothing_to_train_tells_a_no_op_resume_before_a_run_is_registered(tiny_h
     assert "past --steps 3" in nothing_to_train(lower)["nothing_to_train"]
     assert nothing_to_train(TrainConfig(resume=True, out_dir=str(run), steps=6, given=("steps",))) is None
     assert nothing_to_train(TrainConfig(out_dir=str(run))) is None  # not a resume
+
+
+def _home_with_catalog(tiny_home, tmp_path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    return home
+
+
+def _train_runs(home: Path) -> int:
+    from catalog import Catalog
+
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        return cat.sql("SELECT count(*) FROM runs WHERE flow_name = 'train'")[1][0][0]
+
+
+def test_lumina_train_resume_with_nothing_left_says_so_and_records_no_run(tiny_home, two_checkpoints, tmp_path, capsys):
+    from flows.cli import main
+
+    run = _copy(two_checkpoints, tmp_path / "run")
+    home = _home_with_catalog(tiny_home, tmp_path)
+    rc = main(["train", "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption",
+               tiny_home.null_caption, "--resume", "--out-dir", str(run), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["run_id"] is None and out["steps"] == 4
+    assert out["nothing_to_train"].startswith("--resume: checkpoint-0000004 is at step 4, already --steps 4")
+    assert _train_runs(home) == 0 and not (run / "checkpoint-0000006").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "sample"])
+def test_evaluate_and_sample_on_a_truncated_checkpoint_say_so_in_one_line(tiny_home, two_checkpoints, tmp_path, command):
+    run = _copy(two_checkpoints, tmp_path / "run")
+    ckpt = run / "checkpoint-0000004"
+    _cut(ckpt / "model.safetensors")
+    home = _home_with_catalog(tiny_home, tmp_path)
+    extra = (["--manifest", tiny_home.holdout_manifest] if command == "evaluate"
+             else ["--prompt", "a digit 3", "--out", str(tmp_path / "x.png")])
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", command, "--home", str(home), "--checkpoint", str(ckpt),
+                           *extra], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr[-3000:]
+    assert f"{ckpt / 'model.safetensors'}: cut short" in proc.stderr, proc.stderr
+
+
+def test_lumina_train_says_model_overrides_must_be_json(capsys):
+    from flows.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--manifest", "m", "--model-overrides", "{dim: 32}"])
+    assert e.value.code == 2
+    assert "argument --model-overrides: must be a JSON object with double-quoted keys" in capsys.readouterr().err
