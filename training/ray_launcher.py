@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -56,13 +57,15 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
         # the workers' own bars go nowhere (their output is not forwarded): the driver draws one
         train_loop_config={"cfg": _worker_config(cfg), "hook": on_checkpoint},
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
-        run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),
+        run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),  # = storage below
     )
     # The workers train in threads, where no signal handler can go: a signalled driver asks them to
     # stop through the run folder's STOP file, and they checkpoint at the next step boundary.
+    storage = Path(cfg.out_dir).resolve() / "ray"
     with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)), follow_progress(cfg):
         trainer.fit()
     remove_stop_file(cfg.out_dir)  # served, or too late (the workers had finished): not for a later --resume
+    remove_if_only_markers(storage)
     import json
 
     metrics = json.loads((Path(cfg.out_dir) / RESULT_FILE).read_text())
@@ -71,22 +74,54 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     return TrainResult(**r), metrics.get("checkpoint_ids", [])
 
 
+MARKERS = (".validate_storage_marker",)  # what Ray Train writes to check it can write there
+
+
+def remove_if_only_markers(folder: Path) -> bool:
+    """Ray Train's storage folder, when it holds nothing but its own marker files (our checkpoints
+    and results live in the run folder itself): removed, so the run folder shows only the run."""
+    if not folder.is_dir():
+        return False
+    for _, _, files in os.walk(folder):
+        if any(f not in MARKERS for f in files):
+            return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
 @contextlib.contextmanager
 def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
     """The driver's progress bar, from rank 0's metrics.csv as it grows: Ray does not forward the
     workers' output (contracts.ray_runtime starts it with log_to_driver off), so the bar a worker
-    draws is never seen."""
+    draws is never seen. Its clock starts at the first new step, so the rate and ETA are training's,
+    not Ray's start-up; loss and [PAD] share as the local bar shows them."""
     if not cfg.progress:
         yield
         return
     from tqdm import tqdm
 
     csv_path, done = Path(cfg.out_dir) / "metrics.csv", threading.Event()
-    bar = tqdm(total=cfg.steps, initial=last_logged_step(csv_path), desc="train", unit="step")
+    first = last_logged_step(csv_path)
+    bar = tqdm(total=cfg.steps, initial=first, desc="train", unit="step")
+    bar.set_postfix_str("starting the Ray workers")
+    started = False
+
+    def catch_up() -> None:
+        nonlocal started
+        row = last_logged_row(csv_path)
+        step = int(row["step"]) if row else 0
+        if step <= bar.n:
+            return
+        if not started:  # the first new step: from now on the rate is training's
+            started = True
+            bar.reset(total=cfg.steps)
+            bar.initial = bar.n = first
+        bar.set_postfix(loss=f"{float(row['loss']):.4f}", pad=f"{float(row['padding']):.1%}", refresh=False)
+        bar.update(step - bar.n)
 
     def follow() -> None:
         while not done.wait(every_s):
-            bar.update(max(0, last_logged_step(csv_path) - bar.n))
+            catch_up()
 
     thread = threading.Thread(target=follow, name="ray-train-progress", daemon=True)
     thread.start()
@@ -95,23 +130,31 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
     finally:
         done.set()
         thread.join()
-        bar.update(max(0, last_logged_step(csv_path) - bar.n))
+        catch_up()
         bar.close()
 
 
-def last_logged_step(csv_path: Path) -> int:
-    """The step of metrics.csv's last complete row (0 if none): only the file's tail is read."""
+def last_logged_row(csv_path: Path) -> dict[str, str] | None:
+    """metrics.csv's last complete row as column -> text (None if none): only the file's tail and
+    header are read."""
     try:
         with open(csv_path, "rb") as f:
+            header = f.readline().decode().strip().split(",")
             f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
             lines = f.read().split(b"\n")
     except FileNotFoundError:
-        return 0
+        return None
     for line in reversed(lines[:-1]):  # the last piece is empty or a row still being written
-        head = line.split(b",", 1)[0]
-        if head.isdigit():
-            return int(head)
-    return 0
+        cells = line.decode(errors="replace").split(",")
+        if cells[0].isdigit() and len(cells) == len(header):
+            return dict(zip(header, cells))
+    return None
+
+
+def last_logged_step(csv_path: Path) -> int:
+    """The step of metrics.csv's last complete row (0 if none)."""
+    row = last_logged_row(csv_path)
+    return int(row["step"]) if row else 0
 
 
 def _cluster_has_gpus() -> bool:

@@ -195,6 +195,7 @@ def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, paralle
     assert result.steps == 3 and Path(result.checkpoint, "model.safetensors").exists()
     assert len(losses(tmp_path / "ray")) == 3
     assert "3/3" in capsys.readouterr().err  # the driver's bar, from rank 0's metrics.csv (nothing was shown)
+    assert not (tmp_path / "ray" / "ray").exists()  # Ray Train's storage held only its markers
 
 
 @pytest.mark.slow

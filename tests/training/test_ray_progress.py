@@ -39,3 +39,44 @@ def test_the_bar_moves_as_rank_0_logs(tmp_path, capsys):
     with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5, progress=False)):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_the_rate_counts_from_the_first_step_and_the_bar_shows_loss_and_padding(tmp_path, capsys):
+    """Ray's start-up (seconds with no row) must not count in the rate or the ETA, and the bar
+    shows the loss and [PAD] share of the last row, as the local bar does."""
+    import re
+
+    path = tmp_path / "metrics.csv"
+
+    def worker():
+        time.sleep(2.0)  # the workers starting
+        path.write_text(",".join(FIELDS) + "\n")
+        for step in range(1, 6):
+            time.sleep(0.05)
+            with open(path, "a") as f:
+                f.write(f"{step},0.25,1,0.001,10,0.125,8,{step}\n")
+
+    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5), every_s=0.02):
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+    err = capsys.readouterr().err
+    assert "starting the Ray workers" in err
+    assert "loss=0.2500" in err and "pad=12.5%" in err
+    rate = float(re.findall(r"([\d.]+)step/s", err)[-1])
+    assert rate > 5, err  # counted from 2 s before the first step, it was about 2 steps/s
+
+
+def test_ray_trains_storage_folder_goes_when_it_holds_only_its_markers(tmp_path):
+    from training.ray_launcher import remove_if_only_markers
+
+    only = tmp_path / "a" / "ray"
+    (only / "train").mkdir(parents=True)
+    (only / "train" / ".validate_storage_marker").write_text("")
+    assert remove_if_only_markers(only) and not only.exists()
+    kept = tmp_path / "b" / "ray"
+    (kept / "train").mkdir(parents=True)
+    (kept / "train" / ".validate_storage_marker").write_text("")
+    (kept / "train" / "result.json").write_text("{}")
+    assert not remove_if_only_markers(kept) and (kept / "train" / "result.json").exists()
+    assert not remove_if_only_markers(tmp_path / "missing")
