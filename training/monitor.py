@@ -86,13 +86,18 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
         smooth = [sum(float(r["loss"]) for r in rows[max(0, i - k + 1): i + 1]) / len(rows[max(0, i - k + 1): i + 1]) for i in range(len(rows))]
         a.plot(steps, smooth, lw=1.5, label=f"mean of {k}")
     a.set(xlabel="step", ylabel="flow-matching loss", yscale="log", title="training loss")
-    for ticks, fmt in ((a.yaxis.set_major_formatter, _PlainLog()), (a.yaxis.set_minor_formatter, _PlainLog(labelOnlyBase=False))):
+    for ticks, fmt in ((a.yaxis.set_major_formatter, _PlainLog()), (a.yaxis.set_minor_formatter,
+                                                                           _PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.7)))):
         ticks(fmt)
     a.legend()
-    b.plot(steps, [float(r["lr"]) for r in rows], color="tab:green")
-    b.set(xlabel="step", ylabel="learning rate", title="lr; grad norm (right)")
+    lines = b.plot(steps, [float(r["lr"]) for r in rows], color="tab:green", label="learning rate (left)")
+    b.set(xlabel="step", title="learning rate and grad norm")
+    b.set_ylabel("learning rate", color="tab:green")
     b2 = b.twinx()
-    b2.plot(steps, [float(r["grad_norm"]) for r in rows], color="tab:red", lw=0.6, alpha=0.6)
+    lines += b2.plot(steps, [float(r["grad_norm"]) for r in rows], color="tab:red", lw=0.6, alpha=0.6,
+                     label="grad norm (right)")
+    b2.set_ylabel("grad norm", color="tab:red")
+    b.legend(lines, [ln.get_label() for ln in lines], fontsize="small")
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
