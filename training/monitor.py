@@ -86,9 +86,8 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
         smooth = [sum(float(r["loss"]) for r in rows[max(0, i - k + 1): i + 1]) / len(rows[max(0, i - k + 1): i + 1]) for i in range(len(rows))]
         a.plot(steps, smooth, lw=1.5, label=f"mean of {k}")
     a.set(xlabel="step", ylabel="flow-matching loss", yscale="log", title="training loss")
-    for ticks, fmt in ((a.yaxis.set_major_formatter, _PlainLog()), (a.yaxis.set_minor_formatter,
-                                                                           _PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.7)))):
-        ticks(fmt)
+    a.yaxis.set_major_formatter(_PlainLog())
+    a.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.7)))  # every minor tick within 0.7 decades
     a.legend()
     lines = b.plot(steps, [float(r["lr"]) for r in rows], color="tab:green", label="learning rate (left)")
     b.set(xlabel="step", title="learning rate and grad norm")
