@@ -96,7 +96,7 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
     lines += b2.plot(steps, [float(r["grad_norm"]) for r in rows], color="tab:red", lw=0.6, alpha=0.6,
                      label="grad norm (right)")
     b2.set_ylabel("grad norm", color="tab:red")
-    b.legend(lines, [ln.get_label() for ln in lines], fontsize="small")
+    b.legend(lines, [ln.get_label() for ln in lines], fontsize="small", loc="center right")  # "best" sees one axis only
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
