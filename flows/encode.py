@@ -12,4 +12,6 @@ def encode_flow(modality: str = "image", home: str | None = None, options: dict[
     from flows.steps import encode_step
     from preprocess.encode import EncodeConfig
 
-    return encode_step(home, modality, EncodeConfig(**(options or {})))
+    from contracts.config import from_mapping
+
+    return encode_step(home, modality, from_mapping(EncodeConfig, options or {}, where="encode options"))

@@ -241,6 +241,9 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             updates = update_live_manifests(cat, consume_due)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
+        if plan.counts["entries"] == 0:  # else a mistyped sibling path passes every scheduled run unseen
+            result.notes.append(f"{src} lists no entries and the catalog has no samples of it: a mistyped path, or a "
+                                "share not mounted?")
         return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due)
 
     with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend}) as rid:
@@ -315,10 +318,12 @@ def live_from_params(live_manifests: dict[str, Any] | None) -> list:
     """{name: "WHERE" or {where, description, train_min_growth, train_options}} -> LiveManifest list."""
     from catalog.source_index import LiveManifest
 
+    from contracts.config import from_mapping
+
     out = []
     for name, spec in (live_manifests or {}).items():
         spec = {"where": spec} if isinstance(spec, str) else dict(spec)
-        out.append(LiveManifest(name=name, **spec))
+        out.append(from_mapping(LiveManifest, {"name": name, **spec}, where=f"live_manifests.{name}"))
     return out
 
 
@@ -335,9 +340,15 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     from flows.steps import catalog_writer
     from preprocess.encode import EncodeConfig
 
+    from contracts.config import from_mapping
+
     source = source or os.environ.get(SOURCE_ENV)
     if not source:
         raise ValueError(f"refresh: no source (pass `source` or set {SOURCE_ENV} in the worker's environment)")
+    if backend not in ("ray", "local"):  # checked by the stages only when there is something to curate
+        raise ValueError(f"refresh: backend must be 'ray' or 'local', got {backend!r}")
+    encode_cfg = from_mapping(EncodeConfig, encode_options or {}, where="encode_options")
+    live = live_from_params(live_manifests)
     if ray_address:
         os.environ["RAY_ADDRESS"] = ray_address  # join that cluster (contracts/ray_runtime.ensure_ray)
     log = get_run_logger()
@@ -354,8 +365,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})
-    result = refresh_source(source, ws.home, cfg, EncodeConfig(**(encode_options or {})), live_from_params(live_manifests),
-                            backend, hooks, allow_empty_source=allow_empty_source)
+    result = refresh_source(source, ws.home, cfg, encode_cfg, live, backend, hooks, allow_empty_source=allow_empty_source)
     result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := reused_options_note(result):
         log.info(note)

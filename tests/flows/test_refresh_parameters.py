@@ -1,0 +1,38 @@
+"""A deployment's parameters are checked when the run starts, not when data first arrives: a misspelt
+backend passed every no-op refresh and failed at the first new file; misspelt encode options and
+live-manifest keys ended in a bare TypeError naming no valid key."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.config import ConfigError
+from flows.encode import encode_flow
+from flows.refresh import live_from_params, refresh_flow, refresh_source
+
+
+def test_a_misspelt_backend_fails_the_refresh_at_once(tmp_path):
+    with pytest.raises(ValueError, match="backend must be 'ray' or 'local', got 'loacl'"):
+        refresh_flow.fn(source=str(tmp_path), home=str(tmp_path / "home"), backend="loacl")
+    assert not (tmp_path / "home").exists()
+
+
+def test_misspelt_encode_options_name_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"encode_options: unknown option\(s\) latnet \(known: .*latent"):
+        refresh_flow.fn(source=str(tmp_path), home=str(tmp_path / "home"), encode_options={"latnet": "identity"})
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) latnet \(known: .*latent"):
+        encode_flow.fn(home=str(tmp_path / "home"), options={"latnet": "identity"})
+
+
+def test_misspelt_live_manifest_keys_name_the_known_ones():
+    with pytest.raises(ConfigError, match=r"live_manifests.live: unknown option\(s\) train_min_grwoth \(known: .*train_min_growth"):
+        live_from_params({"live": {"where": "modality = 'image'", "train_min_grwoth": 5}})
+    [m] = live_from_params({"live": {"where": "modality = 'image'", "train_min_growth": 5}})
+    assert (m.name, m.train_min_growth) == ("live", 5)
+
+
+def test_an_empty_source_never_refreshed_says_it_lists_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = refresh_source(str(tmp_path / "empty"), tmp_path / "home", backend="local")
+    assert result.noop
+    assert any("lists no entries and the catalog has no samples of it: a mistyped path" in n for n in result.notes), result.notes
