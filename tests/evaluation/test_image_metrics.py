@@ -50,29 +50,23 @@ def test_accuracy_is_scored_against_the_requested_digits(tmp_path):
 
 def test_own_captions_get_a_line_saying_why_there_is_no_accuracy(tmp_path, caplog):
     """Captions that name neither a digit nor a drawn shape: no scores, and a warning that says so."""
-    import logging
-
-    rng = np.random.default_rng(0)
-    examples = [image_example(f"k{i}", rng.integers(0, 255, (16, 16, 3)), f"a photo of a cat, number {i}") for i in range(4)]
-
-    def generate(prompts, seed):
-        return torch.stack([e.latent for e in prompts])
-
-    with caplog.at_level(logging.WARNING, logger="evaluation.image.metrics"):
-        metrics, renders = evaluate_image(fake_context(examples, generate, tmp_path))
+    metrics, renders = _evaluated_with_captions(tmp_path, caplog, [f"a photo of a cat, number {i}" for i in range(4)])
     assert metrics == {} and Path(renders["grid"]).exists()
     assert "no class or shape accuracy" in caplog.text and "none of the 4" in caplog.text
 
 
 def test_digit_captions_get_no_such_warning(tmp_path, caplog):
+    metrics, _ = _evaluated_with_captions(tmp_path, caplog, [f"a handwritten digit {i % 2}" for i in range(8)])
+    assert "class_accuracy" in metrics and "no class or shape accuracy" not in caplog.text
+
+
+def _evaluated_with_captions(tmp_path, caplog, captions: list[str]):
+    """evaluate_image on random 16 px images with these captions, a generator that returns the
+    prompts' own images, and the warnings caught."""
     import logging
 
     rng = np.random.default_rng(0)
-    examples = [image_example(f"k{i}", rng.integers(0, 255, (16, 16, 3)), f"a handwritten digit {i % 2}") for i in range(8)]
-
-    def generate(prompts, seed):
-        return torch.stack([e.latent for e in prompts])
-
+    examples = [image_example(f"k{i}", rng.integers(0, 255, (16, 16, 3)), c) for i, c in enumerate(captions)]
     with caplog.at_level(logging.WARNING, logger="evaluation.image.metrics"):
-        metrics, _ = evaluate_image(fake_context(examples, generate, tmp_path, samples_per_class=1))
-    assert "class_accuracy" in metrics and "no class or shape accuracy" not in caplog.text
+        return evaluate_image(fake_context(examples, lambda prompts, seed: torch.stack([e.latent for e in prompts]),
+                                           tmp_path, samples_per_class=1))

@@ -20,21 +20,32 @@ def test_last_logged_step_reads_the_last_complete_row(tmp_path):
     assert last_logged_step(path) == 0
 
 
+def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0) -> str:
+    """The driver's bar (5 steps) while a thread plays rank 0: after `start_up_s` with no metrics.csv
+    rows, one row per step 0.05 s apart. Returns what the bar wrote."""
+    path = tmp_path / "metrics.csv"
+
+    def rank_0():
+        time.sleep(start_up_s)
+        if not path.exists():
+            path.write_text(",".join(FIELDS) + "\n")
+        for step in steps:
+            time.sleep(0.05)
+            with open(path, "a") as f:
+                f.write(row.format(step=step))
+
+    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5), every_s=0.02):
+        t = threading.Thread(target=rank_0)
+        t.start()
+        t.join()
+    return capsys.readouterr().err
+
+
 def test_the_bar_moves_as_rank_0_logs(tmp_path, capsys):
     path = tmp_path / "metrics.csv"
     path.write_text(",".join(FIELDS) + "\n" + "1,0.5,1,0.001,10,0,8,1\n")  # a resumed run's earlier row
 
-    def worker():
-        for step in range(2, 6):
-            time.sleep(0.05)
-            with open(path, "a") as f:
-                f.write(f"{step},0.5,1,0.001,10,0,8,{step}\n")
-
-    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5), every_s=0.02):
-        t = threading.Thread(target=worker)
-        t.start()
-        t.join()
-    err = capsys.readouterr().err
+    err = followed(tmp_path, capsys, range(2, 6), "{step},0.5,1,0.001,10,0,8,{step}\n")
     assert "1/5" in err and "5/5" in err
     with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5, progress=False)):
         pass
@@ -46,21 +57,7 @@ def test_the_rate_counts_from_the_first_step_and_the_bar_shows_loss_and_padding(
     shows the loss and [PAD] share of the last row, as the local bar does."""
     import re
 
-    path = tmp_path / "metrics.csv"
-
-    def worker():
-        time.sleep(2.0)  # the workers starting
-        path.write_text(",".join(FIELDS) + "\n")
-        for step in range(1, 6):
-            time.sleep(0.05)
-            with open(path, "a") as f:
-                f.write(f"{step},0.25,1,0.001,10,0.125,8,{step}\n")
-
-    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5), every_s=0.02):
-        t = threading.Thread(target=worker)
-        t.start()
-        t.join()
-    err = capsys.readouterr().err
+    err = followed(tmp_path, capsys, range(1, 6), "{step},0.25,1,0.001,10,0.125,8,{step}\n", start_up_s=2.0)
     assert "starting the Ray workers" in err
     assert "loss=0.2500" in err and "pad=12.5%" in err
     rate = float(re.findall(r"([\d.]+)step/s", err)[-1])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.test_distributed import own_home
 from tests.training.test_trainer import TINY, tiny_cfg
 from training.state import DamagedCheckpoint, checkpoint_problems, latest_resumable
 from training.stopping import write_stop_file
@@ -222,13 +223,6 @@ def test_nothing_to_train_tells_a_no_op_resume_before_a_run_is_registered(tiny_h
     assert nothing_to_train(TrainConfig(out_dir=str(run))) is None  # not a resume
 
 
-def _home_with_catalog(tiny_home, tmp_path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
-    return home
-
-
 def _train_runs(home: Path) -> int:
     from catalog import Catalog
 
@@ -240,7 +234,7 @@ def test_lumina_train_resume_with_nothing_left_says_so_and_records_no_run(tiny_h
     from flows.cli import main
 
     run = _copy(two_checkpoints, tmp_path / "run")
-    home = _home_with_catalog(tiny_home, tmp_path)
+    home = own_home(tiny_home, tmp_path)
     rc = main(["train", "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption",
                tiny_home.null_caption, "--resume", "--out-dir", str(run), "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -254,7 +248,7 @@ def test_evaluate_and_sample_on_a_truncated_checkpoint_say_so_in_one_line(tiny_h
     run = _copy(two_checkpoints, tmp_path / "run")
     ckpt = run / "checkpoint-0000004"
     _cut(ckpt / "model.safetensors")
-    home = _home_with_catalog(tiny_home, tmp_path)
+    home = own_home(tiny_home, tmp_path)
     extra = (["--manifest", tiny_home.holdout_manifest] if command == "evaluate"
              else ["--prompt", "a digit 3", "--out", str(tmp_path / "x.png")])
     proc = subprocess.run([sys.executable, "-m", "flows.cli", command, "--home", str(home), "--checkpoint", str(ckpt),
