@@ -327,6 +327,18 @@ def live_from_params(live_manifests: dict[str, Any] | None) -> list:
     return out
 
 
+def progress_reporter(artifact, log, update) -> Callable[[float, str], None]:
+    """The refresh's progress: logged, and shown on its Prefect progress artifact where the server
+    answers; a progress artifact the server cannot take (it restarts) never fails the refresh."""
+    def progress(fraction: float, text: str) -> None:
+        log.info(f"{round(100 * fraction)}% {text}")
+        try:
+            update(artifact_id=artifact, progress=round(100 * fraction, 1), description=text)
+        except Exception as e:  # noqa: BLE001 - cosmetic: the catalog, not the artifact, holds the result
+            log.warning(f"progress artifact not updated ({type(e).__name__}: {e}); the refresh goes on")
+    return progress
+
+
 @flow(name="refresh", log_prints=True)
 def refresh_flow(source: str | None = None, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
                  encode_options: dict[str, Any] | None = None, live_manifests: dict[str, Any] | None = None,
@@ -355,9 +367,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     ws = Workspace.at(home)
     artifact = create_progress_artifact(progress=0.0, key="refresh-progress", description=f"refresh of {source}")
 
-    def progress(fraction: float, text: str) -> None:
-        update_progress_artifact(artifact_id=artifact, progress=round(100 * fraction, 1), description=text)
-        log.info(f"{round(100 * fraction)}% {text}")
+    progress = progress_reporter(artifact, log, update_progress_artifact)
 
     def announce(update) -> None:
         emit_manifest_updated(update, str(ws.home))

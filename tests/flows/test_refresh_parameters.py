@@ -36,3 +36,32 @@ def test_an_empty_source_never_refreshed_says_it_lists_nothing(tmp_path):
     result = refresh_source(str(tmp_path / "empty"), tmp_path / "home", backend="local")
     assert result.noop
     assert any("lists no entries and the catalog has no samples of it: a mistyped path" in n for n in result.notes), result.notes
+
+
+def test_a_progress_artifact_the_server_cannot_take_does_not_fail_the_refresh():
+    """A Prefect server restarting mid-refresh failed the run at its cosmetic progress update."""
+    import logging
+
+    from flows.refresh import progress_reporter
+
+    calls, records = [], []
+
+    class Log:
+        def info(self, msg):
+            records.append(("info", msg))
+
+        def warning(self, msg):
+            records.append(("warning", msg))
+
+    def down(**kw):
+        calls.append(kw)
+        raise ConnectionError("All connection attempts failed")
+
+    progress = progress_reporter("artifact-id", Log(), down)
+    progress(0.5, "registering")
+    assert calls == [{"artifact_id": "artifact-id", "progress": 50.0, "description": "registering"}]
+    assert records == [("info", "50% registering"), ("warning", "progress artifact not updated (ConnectionError: All "
+                                                               "connection attempts failed); the refresh goes on")]
+    records.clear()
+    progress_reporter("a", Log(), lambda **kw: None)(1.0, "done")
+    assert records == [("info", "100% done")]
