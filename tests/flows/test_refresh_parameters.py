@@ -40,8 +40,6 @@ def test_an_empty_source_never_refreshed_says_it_lists_nothing(tmp_path):
 
 def test_a_progress_artifact_the_server_cannot_take_does_not_fail_the_refresh():
     """A Prefect server restarting mid-refresh failed the run at its cosmetic progress update."""
-    import logging
-
     from flows.refresh import progress_reporter
 
     calls, records = [], []
