@@ -99,7 +99,8 @@ def _no_cluster(address: str, host: str, port: str, e: OSError) -> str:
     if _is_loopback(host):
         start = f"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 {start}"
     reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
-    return f"no Ray cluster at {address} ({reason}): start one with `{start}`, or drop --ray-address / RAY_ADDRESS"
+    return (f"no Ray cluster at {address} ({reason}): start one with `{start}`, or drop --ray-address / RAY_ADDRESS "
+            "(a flow run: its ray_address parameter)")
 
 
 def _is_loopback(host: str | None) -> bool:

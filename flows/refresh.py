@@ -256,7 +256,8 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             other = say_if_another_modality(curated.batch_paths, modality, verb="refresh")
             if other:
                 result.notes.append(f"no {modality} input was accepted, and files were refused as unsupported_type that "
-                                    f"{other} takes: refresh with --modality {other}")
+                                    f"{other} takes: refresh with modality {other} (--modality {other}; a flow run: its "
+                                    "modality parameter)")
         hooks.progress(0.5, "registering")
         with hooks.writer():
             if repair:  # a wrong-modality refresh superseded these (before refreshes kept to their modality)

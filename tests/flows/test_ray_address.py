@@ -75,9 +75,10 @@ def test_ensure_ray_checks_an_address_from_the_environment_before_ray_init(monke
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_unused_port()}")
     monkeypatch.setattr(ray_runtime, "GCS_WAIT_S", 1.0)
     t = time.time()
-    with pytest.raises(ray_runtime.NoRayCluster, match="no Ray cluster at 127.0.0.1:"):
+    with pytest.raises(ray_runtime.NoRayCluster, match="no Ray cluster at 127.0.0.1:") as e:
         ray_runtime.ensure_ray()
     assert time.time() - t < 10
+    assert str(e.value).endswith("or drop --ray-address / RAY_ADDRESS (a flow run: its ray_address parameter)")  # deployments too
 
 
 def test_a_loopback_address_is_kept_loopback(monkeypatch):

@@ -66,7 +66,7 @@ def test_a_refresh_with_the_wrong_modality_retires_nothing_and_says_which(tmp_pa
     assert _refresh(src, home).curated == {"accepted": 4}
     wrong = _refresh(src, home, modality="speech", live=[])
     assert (wrong.superseded, wrong.removed) == (0, 0), wrong
-    assert any("--modality image" in n for n in wrong.notes), wrong.notes
+    assert any("refresh with modality image (--modality image; a flow run: its modality parameter)" in n for n in wrong.notes), wrong.notes
     assert _sql(home, "SELECT status, count(*) FROM samples WHERE modality = 'image' GROUP BY 1") == [("accepted", 4)]
     assert _refresh(src, home).noop  # and the right one has nothing to do
 
