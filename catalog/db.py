@@ -474,7 +474,10 @@ class Catalog:
             self._step("batch")
         finally:
             for name in views:
-                con.unregister(name)
+                try:
+                    con.unregister(name)
+                except duckdb.Error:  # after a failed statement the transaction is aborted: let its error through
+                    pass
 
     # ---------------------------------------------------------------- manifests
 

@@ -256,3 +256,23 @@ def test_code_version_is_the_pipelines_commit_not_the_folder_a_command_runs_in(t
     (other / "copied_pipeline").mkdir()  # a copy of the code without .git, inside someone's repository
     assert code_version(other / "copied_pipeline") == "lumina-pipeline==0.1.0"
     assert ours == code_version(PACKAGE_ROOT)
+
+
+def test_a_failing_statement_raises_its_own_error_not_the_aborted_transactions(tmp_path, monkeypatch):
+    """Unregistering the batch's views in the aborted transaction raised "Current transaction is
+    aborted", which hid the error that aborted it (a CHECK constraint, a missing table)."""
+    import duckdb
+
+    import catalog.db as db
+
+    real = db.q
+    monkeypatch.setattr(db, "q", lambda name: "INSERT INTO no_such_table SELECT 1" if name == "insert_verdicts" else real(name))
+    batch = Batch(samples=[SampleRecord(key="a" * 32, modality="image", source_uri="/x.png", status="rejected", reason="r: x",
+                                        caption="c", split="train")],
+                  verdicts=[VerdictRecord("a" * 32, "f", "1", 1.0, 2.0, False)])
+    with Catalog.open(tmp_path / "c.duckdb") as cat:
+        rid = cat.start_run("t", {})
+        with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+            cat.register_batches([batch], rid)
+        monkeypatch.setattr(db, "q", real)
+        assert cat.register_batches([batch], rid)["samples"] == 1  # the connection is usable again
