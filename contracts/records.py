@@ -21,8 +21,9 @@ SHARD_STAGES = ("curated", "encoded")
 
 
 class Modality(str, Enum):
-    """The four kinds of media. The catalog's CHECK constraint on samples.modality lists the same
-    values (tests/contracts checks the two agree)."""
+    """The kinds of media. The catalog's CHECK constraint on samples.modality, as the newest
+    migration that defines it leaves it, lists the same values (tests/contracts checks the two
+    agree): a new modality needs a migration too (README.md, "Adding a modality")."""
 
     IMAGE = "image"
     VIDEO = "video"

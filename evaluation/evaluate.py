@@ -156,6 +156,17 @@ def warn_if_the_judge_is_no_judge(metrics: dict[str, float]) -> None:
                         "manifest", "" if what == "test" else f"{what} ", judge, chance)
 
 
+def modality_hook(table: dict[str, str], modality: str, name: str):
+    """The function ``table`` ("module:function" per modality) names for ``modality``; a modality
+    without an entry is one line naming the table, not a bare KeyError."""
+    spec = table.get(modality)
+    if spec is None:
+        raise ValueError(f"no {name} entry for modality {modality!r} (it has {', '.join(sorted(table))}): a modality "
+                         f"registers its evaluation functions there (README, 'Adding a modality')")
+    module, _, fn = spec.partition(":")
+    return getattr(importlib.import_module(module), fn)
+
+
 def check_same_encoders(manifest, ckpt: Path) -> None:
     """A held-out manifest encoded by other encoders than the checkpoint's training data feeds the
     model latents and caption features it has never seen: its metrics would mean nothing."""
@@ -181,10 +192,9 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     examples = load_examples(manifest)
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
+    evaluate_modality = modality_hook(MODALITY_EVALUATORS, checkpoint_modality(cfg.checkpoint), "MODALITY_EVALUATORS")
     model, null = load_checkpoint(cfg.checkpoint)
     metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed)}
-    module, _, fn = MODALITY_EVALUATORS[checkpoint_modality(cfg.checkpoint)].partition(":")
-    evaluate_modality = getattr(importlib.import_module(module), fn)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     extra, renders = evaluate_modality(EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae)))
     metrics.update(extra)

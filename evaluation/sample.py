@@ -28,7 +28,10 @@ def out_path(out: str, modality: str) -> Path:
     """--out as the writer will name it: a missing suffix gets the modality's default (the first of
     its writer module's OUT_SUFFIXES); a suffix it cannot write is an error (it was replaced
     without a word, overwriting a file of that name)."""
+    from evaluation.evaluate import modality_hook
+
     path = Path(out)
+    modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")  # an unregistered modality: one line
     allowed = importlib.import_module(SAMPLE_WRITERS[modality].partition(":")[0]).OUT_SUFFIXES
     if not path.suffix:
         return path.with_suffix(allowed[0])
@@ -135,8 +138,9 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
                    shift=cfg.shift, on_model_eval=lambda: bar.update(1))
     decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
-    module, _, fn = SAMPLE_WRITERS[modality].partition(":")
-    writer = getattr(importlib.import_module(module), fn)
+    from evaluation.evaluate import modality_hook
+
+    writer = modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")
     if "prompts" in inspect.signature(writer).parameters:  # a writer that labels its renders (speech spectrograms)
         return writer(decoded, out, prompts=[cfg.prompt] * len(decoded))
     return writer(decoded, out)

@@ -2,7 +2,9 @@
 
 Everything generic (sources, keys, exact dedup, shards, the catalog, Ray) lives outside; everything
 that knows a file format lives in ``preprocess/<modality>/`` behind this interface. A new modality
-is one package and one line in ``PLUGINS``.
+is this package and its line in ``PLUGINS``, an ``evaluation/<modality>/`` package with its lines
+in ``MODALITY_EVALUATORS`` and ``SAMPLE_WRITERS``, the enum value, and a catalog migration for the
+``samples.modality`` CHECK: README.md, "Adding a modality", has the whole list.
 """
 
 from __future__ import annotations
@@ -92,6 +94,10 @@ class ModalityPlugin(ABC):
     def frame_cond(self, fields: dict[str, bytes]) -> np.ndarray | None:
         """Per-frame conditioning [T, K] (cameras of multi-view), or None."""
         return None
+
+    # Optional: ``latent_options(encoded_dir, latent_name, shard_uris) -> dict``, latent-encoder
+    # options measured on the curated data before encoding (speech: the log-mel mean and std as
+    # the identity encoder's shift and scale); preprocess/encode.latent_options looks it up.
 
 
 _ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")

@@ -36,10 +36,10 @@ def test_training_and_evaluation_never_import_preprocess():
             assert "preprocess" not in _imports(path), path
 
 
-def test_no_module_outside_its_modality_package_names_an_image_format():
-    pattern = re.compile(r"""["']\.?(png|jpe?g|webp|bmp|gif|tiff?)["']""", re.IGNORECASE)
+def test_no_module_outside_its_modality_package_names_a_media_format():
+    pattern = re.compile(r"""["']\.?(png|jpe?g|webp|bmp|gif|tiff?|wav|flac|mp3|ogg|mp4|webm|mkv|avi|mov)["']""", re.IGNORECASE)
     # each modality's own packages may name the formats it reads and writes (multi-view views are PNGs too)
-    allowed = {REPO / pkg / m for pkg in ("preprocess", "evaluation") for m in ("image", "video", "multiview", "speech")}
+    allowed = {REPO / pkg / m for pkg in ("preprocess", "evaluation") for m in MODALITIES}
     allowed |= {REPO / "tests", REPO / "bench"}
     offenders = []
     for pkg in ("contracts", "preprocess", "training", "evaluation", "catalog", "flows", "encoders", "modelzoo"):
@@ -52,11 +52,30 @@ def test_no_module_outside_its_modality_package_names_an_image_format():
 
 
 def test_modality_enum_matches_the_catalog_check_constraint():
-    sql = (REPO / "catalog" / "migrations" / "001_init.sql").read_text()
-    m = re.search(r"modality\s+VARCHAR NOT NULL CHECK \(modality IN \(([^)]*)\)\)", sql)
-    assert m, "the samples.modality CHECK constraint moved: update this test"
-    in_sql = {v.strip().strip("'") for v in m.group(1).split(",")}
-    assert in_sql == set(MODALITIES) == {m.value for m in Modality}
+    """The constraint as the newest migration that (re)defines samples.modality leaves it."""
+    found = None
+    for path in sorted((REPO / "catalog" / "migrations").glob("*.sql")):
+        for m in re.finditer(r"modality\s+VARCHAR NOT NULL CHECK \(modality IN \(([^)]*)\)\)", path.read_text()):
+            found = (path.name, {v.strip().strip("'") for v in m.group(1).split(",")})
+    assert found, "the samples.modality CHECK constraint moved: update this test"
+    assert found[1] == set(MODALITIES) == {m.value for m in Modality}, found
+
+
+def test_every_modality_has_its_plugin_evaluator_and_sample_writer():
+    """A modality missing from one of the registries failed late with a bare KeyError ('depth')."""
+    import importlib
+
+    from evaluation.evaluate import MODALITY_EVALUATORS, modality_hook
+    from evaluation.sample import SAMPLE_WRITERS
+    from preprocess.modality import get_plugin
+
+    for m in Modality:
+        assert get_plugin(m).modality is m
+        assert callable(modality_hook(MODALITY_EVALUATORS, m.value, "MODALITY_EVALUATORS"))
+        assert callable(modality_hook(SAMPLE_WRITERS, m.value, "SAMPLE_WRITERS"))
+        assert importlib.import_module(SAMPLE_WRITERS[m.value].partition(":")[0]).OUT_SUFFIXES
+    with pytest.raises(ValueError, match=r"no MODALITY_EVALUATORS entry for modality 'depth' \(it has image, multiview, "):
+        modality_hook(MODALITY_EVALUATORS, "depth", "MODALITY_EVALUATORS")
 
 
 def test_unknown_modality_is_refused_with_the_choices():
