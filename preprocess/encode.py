@@ -74,7 +74,8 @@ class EncodeConfig:
 
 
 def default_text_encoder(modality: str) -> str:
-    return "phone" if str(modality) == "speech" else "minilm"
+    """The modality's own choice (its plugin's ``text_encoder``)."""
+    return get_plugin(modality).text_encoder
 
 
 def encoder_record(encoder, kind: str) -> dict:

@@ -47,6 +47,7 @@ class ModalityPlugin(ABC):
     modality: Modality
     media_suffixes: tuple[str, ...] = ()
     options_cls: type  # a frozen dataclass of the modality's curation options
+    text_encoder: str = "minilm"  # what lumina encode conditions on without --text (speech: phones)
 
     def options(self, values: dict[str, Any] | None) -> Any:
         from contracts.config import from_mapping

@@ -90,6 +90,7 @@ class SpeechPlugin(ModalityPlugin):
     modality = Modality.SPEECH
     media_suffixes = AUDIO_SUFFIXES
     options_cls = SpeechOptions
+    text_encoder = "phone"  # speech is conditioned on the transcript's phonemes
 
     def group(self, entries: list[Entry], opts: SpeechOptions) -> tuple[list[RawInput], list[Leftover]]:
         rest, lines, leftovers = [], [], []
