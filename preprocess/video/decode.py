@@ -66,6 +66,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
 
     if not data:
         raise VideoRejected("empty_file", "0 bytes")
+    if cut := png_truncation(data) or riff_truncation(data):  # decoders read a cut APNG or AVI as far as it goes
+        raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
     if data[:6] in (b"GIF87a", b"GIF89a") and (cut := gif_truncation(data)):
@@ -216,6 +218,33 @@ def mp4_truncation(data: bytes) -> str | None:
     if b"mdat" in seen and b"moov" not in seen and b"moof" not in seen:
         return "media data ('mdat') without its index ('moov'): the file was cut short"
     return None
+
+
+def riff_truncation(data: bytes) -> str | None:
+    """Why a RIFF file (AVI, WebP) is cut short: fewer bytes than its header declares. None when
+    whole, not RIFF, or the size is unset (0, as some streaming writers leave it)."""
+    if data[:4] != b"RIFF" or len(data) < 12:
+        return None
+    declared = struct.unpack("<I", data[4:8])[0] + 8
+    if declared > 8 and len(data) < declared:
+        return f"the file ends {declared - len(data)} bytes before the end its RIFF header declares ({declared} bytes)"
+    return None
+
+
+def png_truncation(data: bytes) -> str | None:
+    """Why a PNG (an animated one here) is cut short: its chunk chain runs past the end of the file,
+    or ends before the IEND chunk. None when whole or not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos + 12 + length > n:
+            return f"the file ends inside its {kind.decode('latin-1')!r} chunk ({pos + 12 + length - n} bytes missing)"
+        if kind == b"IEND":
+            return None
+        pos += 12 + length
+    return "the file ends before its IEND chunk"
 
 
 def _mp4_failure(data: bytes, kind: str, detail: str) -> tuple[str, str]:

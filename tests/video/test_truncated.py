@@ -120,3 +120,32 @@ def test_a_faststart_mp4_cut_short_still_counts_its_frames(tmp_path):
     data = _write(tmp_path / "fs.mp4", "mp4", "libx264", n=32, options={"movflags": "+faststart"})
     r = _rejected(data[: int(len(data) * 0.6)])
     assert r.kind == "truncated" and r.detail.startswith("decoded "), r
+
+
+def _apng(n: int = 6) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    frames = [Image.fromarray(f) for f in _frames(n)]
+    frames[0].save(out, format="PNG", save_all=True, append_images=frames[1:], duration=125, loop=0)
+    return out.getvalue()
+
+
+def test_a_cut_avi_is_truncated_and_a_whole_one_decodes(tmp_path):
+    """AVI read as far as it went gave decode_error (or fewer frames); its RIFF header declares the size."""
+    data = _write(tmp_path / "a.avi", "avi", "mpeg4")
+    assert len(decode_video(data).frames) == 16
+    for fraction in (0.6, 0.95):
+        e = _rejected(data[: int(len(data) * fraction)])
+        assert e.kind == "truncated" and "before the end its RIFF header declares" in e.detail, e
+    assert _rejected(data[: int(len(data) * 0.6)]).detail == _rejected(data[: int(len(data) * 0.6)]).detail
+
+
+def test_a_cut_animated_png_is_truncated_and_a_whole_one_decodes():
+    """A cut APNG was decode_error ('image file is truncated') or fewer frames; its chunk chain shows the cut."""
+    data = _apng()
+    assert len(decode_video(data).frames) == 6
+    e = _rejected(data[: int(len(data) * 0.6)])
+    assert e.kind == "truncated" and "chunk" in e.detail, e
+    e = _rejected(data[:-12])  # only the IEND chunk missing
+    assert e.kind == "truncated" and e.detail == "the file ends before its IEND chunk", e
