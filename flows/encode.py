@@ -9,9 +9,8 @@ from prefect import flow
 
 @flow(name="encode", log_prints=True)
 def encode_flow(modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None) -> dict:
+    from contracts.config import from_mapping
     from flows.steps import encode_step
     from preprocess.encode import EncodeConfig
-
-    from contracts.config import from_mapping
 
     return encode_step(home, modality, from_mapping(EncodeConfig, options or {}, where="encode options"))

@@ -318,7 +318,6 @@ def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Works
 def live_from_params(live_manifests: dict[str, Any] | None) -> list:
     """{name: "WHERE" or {where, description, train_min_growth, train_options}} -> LiveManifest list."""
     from catalog.source_index import LiveManifest
-
     from contracts.config import from_mapping
 
     out = []
@@ -349,11 +348,10 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     those the source was last curated or refreshed with."""
     from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 
+    from contracts.config import from_mapping
     from flows.events import emit_manifest_updated
     from flows.steps import catalog_writer
     from preprocess.encode import EncodeConfig
-
-    from contracts.config import from_mapping
 
     source = source or os.environ.get(SOURCE_ENV)
     if not source:

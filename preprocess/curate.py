@@ -251,10 +251,16 @@ def analysis_journal(ws: Workspace, cfg: CurateConfig, opts: Any, source: str) -
     return AnalysisJournal(ws.home / "journal" / "analyse" / key[:24])
 
 
-def resuming_note(journal: AnalysisJournal) -> str | None:
-    n = journal.chunks_kept()
-    return (f"resuming an interrupted curation: {n} analysed chunks kept in {journal.folder} are not analysed again"
-            if n else None)
+def analyse_resumably(plugin: ModalityPlugin, cfg: CurateConfig, opts: Any, ws: Workspace, source: str,
+                      inputs: list[RawInput], backend: str) -> tuple[list[Candidate], AnalysisJournal]:
+    """AnalyseStage over the inputs, its finished chunks journaled (and those of an interrupted run
+    of the same source and settings taken back); the candidates flat. The caller discards the
+    journal once its results are in batch files."""
+    journal = analysis_journal(ws, cfg, opts, source)
+    if n := journal.chunks_kept():
+        log.warning("resuming an interrupted curation: %d analysed chunks kept in %s are not analysed again", n, journal.folder)
+    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), inputs, backend)
+    return [c for part in analysed for c in (part if isinstance(part, list) else [part])], journal
 
 
 def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:
@@ -274,11 +280,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     inputs, leftovers = plugin.group(list_entries(spec), opts)
     if not inputs and not leftovers:
         raise ValueError(f"source {spec.uri} is empty")
-    journal = analysis_journal(ws, cfg, opts, os.path.abspath(os.path.expanduser(spec.uri)))
-    if note := resuming_note(journal):
-        log.warning(note)
-    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), inputs, backend)
-    cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
+    cands, journal = analyse_resumably(plugin, cfg, opts, ws, os.path.abspath(os.path.expanduser(spec.uri)), inputs, backend)
     cands = mark_exact_duplicates(cands)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog

@@ -11,7 +11,6 @@ index, retirements) is catalog/source_index.py; the flow composing both is flows
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import posixpath
 from collections import Counter, defaultdict
@@ -23,15 +22,14 @@ import pyarrow as pa
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch, VerdictRecord
-from preprocess.curate import (FILTER_VERSION, AnalyseStage, CurateConfig, WriteShardStage, analysis_journal,
-                               leftover_candidate, mark_exact_duplicates, resuming_note, score_with_models)
+from preprocess.curate import (FILTER_VERSION, CurateConfig, WriteShardStage, analyse_resumably, leftover_candidate,
+                               mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
                                with_row_captions)
 
 _HASH_CHUNK = 1 << 20
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -283,11 +281,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     ws = Workspace.at(home)
     out_dir = ws.curated(modality)
     out_dir.mkdir(parents=True, exist_ok=True)
-    journal = analysis_journal(ws, cfg, opts, plan.source)
-    if note := resuming_note(journal):
-        log.warning(note)
-    analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), plan.inputs, backend)
-    cands: list[Candidate] = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
+    cands, journal = analyse_resumably(plugin, cfg, opts, ws, plan.source, plan.inputs, backend)
     cands = mark_exact_duplicates(cands)
     if current_of is not None:
         cands = _later_copies(cands, current_of, plan.present_names, set(plan.removed_uris))
