@@ -79,6 +79,28 @@ def _wait_healthy(proc: subprocess.Popen, api_url: str, timeout_s: float) -> Non
     raise RuntimeError(f"the Prefect server on {api_url} was not ready within {timeout_s:g} s")
 
 
+class PrefectServerUnreachable(ValueError):  # a ValueError: the CLI prints it as one line, not 110 of httpx traceback
+    pass
+
+
+def check_reachable(api_url: str, timeout_s: float = 5.0) -> None:
+    """The server PREFECT_API_URL names answers its health probe within ``timeout_s``; else one clear error
+    (Prefect itself fails a run after ~15 s of retries with a traceback ending in "Failed to reach API")."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urlopen(f"{api_url.rstrip('/')}/health", timeout=2) as r:  # the user's own server: nothing is downloaded
+                if r.status == 200:
+                    return
+        except (URLError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            raise PrefectServerUnreachable(
+                f"PREFECT_API_URL={api_url} does not answer: start that server (prefect server start --host 127.0.0.1) "
+                f"or unset PREFECT_API_URL, and lumina starts its own for the run")
+        time.sleep(0.5)
+
+
 def start_server(env: dict[str, str], port: int | None = None, startup_timeout_s: float = 120.0) -> tuple[subprocess.Popen, str]:
     """Start the server (parent-death signal set) with ``env`` and wait until it is healthy: (process, API URL)."""
     for attempt in range(1 if port else 3):
@@ -123,6 +145,7 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
 
     existing = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url  # env, or a Prefect profile
     if existing:
+        check_reachable(existing)
         yield existing
         return
 
