@@ -81,9 +81,16 @@ def save_strip(clips: list[np.ndarray], path: Path, upscale: int | None = None) 
     return path
 
 
+def strip_path(out: Path) -> Path:
+    """Where the frame strip of ``out`` goes: its whole name (suffix included) + ``.frames.png``."""
+    return out.with_name(out.name + ".frames.png")
+
+
 def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
     """`lumina sample`: one clip per sample as MP4 (or GIF when ``out`` ends in .gif), and a PNG
-    frame strip of all of them beside the first."""
+    frame strip of all of them beside the first, named after the whole output name:
+    ``clip.mp4`` -> ``clip.mp4.frames.png``, ``clip.gif`` -> ``clip.gif.frames.png``, so an MP4 and a
+    GIF of the same name each keep their own strip."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
         out = out.with_suffix(".mp4")
@@ -92,5 +99,5 @@ def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
     for i, c in enumerate(clips):
         p = out if len(clips) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
         paths.append(save_gif(_upscale(c, auto_scale(*c.shape[1:3])), p) if p.suffix.lower() == ".gif" else save_mp4(c, p))
-    paths.append(save_strip(clips, out.with_name(out.stem + "_frames.png")))
+    paths.append(save_strip(clips, strip_path(out)))
     return paths

@@ -71,7 +71,7 @@ def test_video_demo_end_to_end(tmp_path, prefect_api_url):
 
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 6
-    assert (tmp_path / "sample_frames.png").exists()
+    assert (tmp_path / "sample.mp4.frames.png").exists()
 
     # The curate and encode stages again on the same corpus: the catalog does not grow.
     from flows.steps import curate_step, encode_step

@@ -39,7 +39,7 @@ def test_renders_decode_back(tmp_path):
 
     clip = _clip("right", 6).numpy()
     paths = save_samples([clip, clip], tmp_path / "out.mp4")
-    assert [p.name for p in paths] == ["out_1.mp4", "out_2.mp4", "out_frames.png"]
+    assert [p.name for p in paths] == ["out_1.mp4", "out_2.mp4", "out.mp4.frames.png"]
     with av.open(str(paths[0])) as c:
         frames = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
     assert len(frames) == 6 and frames[0].shape == (128, 128)  # upscaled x4
@@ -51,3 +51,15 @@ def test_renders_decode_back(tmp_path):
 
     img = Image.open(gif)
     assert img.n_frames == 6 and img.size == (2 * (CANVAS + 2) * 4, 2 * (CANVAS + 2) * 4)
+
+
+def test_an_mp4_and_a_gif_of_the_same_name_keep_their_own_frame_strips(tmp_path):
+    """`--out x.mp4` then `--out x.gif` both wrote x_frames.png: the second overwrote the first's strip."""
+    from PIL import Image
+
+    right, left = _clip("right", 4).numpy(), _clip("left", 6).numpy()
+    mp4 = save_samples([right], tmp_path / "x.mp4")
+    gif = save_samples([left], tmp_path / "x.gif")
+    assert [p.name for p in mp4] == ["x.mp4", "x.mp4.frames.png"] and [p.name for p in gif] == ["x.gif", "x.gif.frames.png"]
+    widths = {p.name: Image.open(p).size[0] for p in (mp4[-1], gif[-1])}
+    assert widths["x.mp4.frames.png"] * 6 == widths["x.gif.frames.png"] * 4  # 4 frames and 6 frames: both strips still there
