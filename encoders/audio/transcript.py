@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 # LJSpeech/Tacotron's abbreviation list, plus a few common ones ("no." only before a number below)
@@ -101,11 +102,24 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     return " ".join(t.split())
 
 
+_SWITCH_FLAG = re.compile(r"\(.+?\)")  # phonemizer's own pattern for espeak-ng's language-switch flags ("(en)")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A transcript as espeak-ng read it: the phones, and the same line with its language-switch
+    flags for the language check (preprocess/speech/language.py), from one phonemiser call."""
+
+    phones: list[str]  # as the phone encoder gets them: no flags, no word boundaries
+    flagged: str | None  # words split by "|", "(en)"-style flags where espeak-ng switched voice; None without espeak-ng
+
+
 @lru_cache(maxsize=4)
 def _espeak_backend(language: str):
     """phonemizer's espeak-ng backend on the library espeakng-loader bundles, set up as the phone
     encoder does (encoders/text/phone.py), without importing the encoders.text package (its
-    __init__ loads torch: seconds in every curation worker)."""
+    __init__ loads torch: seconds in every curation worker). It keeps the language-switch flags:
+    ``phones_of`` strips them exactly as the phone encoder's "remove-flags" backend does."""
     try:
         import espeakng_loader
         from phonemizer.backend import EspeakBackend
@@ -113,19 +127,30 @@ def _espeak_backend(language: str):
 
         EspeakWrapper.set_library(espeakng_loader.get_library_path())
         EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        return EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="remove-flags")
+        return EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="keep-flags")
     except Exception:  # noqa: BLE001 - no espeak-ng: the phone encoder's cmudict fallback below
         return None
 
 
-def phonemes(text: str, language: str = "en-us") -> list[str]:
-    """Phones without word boundaries, as the phone encoder gets them."""
+def phones_of(flagged: str) -> list[str]:
+    """The phones of a flagged line: flags removed by phonemizer's own pattern (as its
+    "remove-flags" does, before it splits phones), word boundaries dropped."""
+    return [p for p in _SWITCH_FLAG.sub("", flagged).split() if p != "|"]
+
+
+def read_transcript(text: str, language: str = "en-us") -> Reading:
+    """One espeak-ng pass over ``text``: its phones and its flagged line (the cmudict fallback has no flags)."""
     backend = _espeak_backend(language)
     if backend is None:
         from encoders.text.phone import phonemize
 
-        return [p for p in phonemize([text], language)[0] if p != "|"]
+        return Reading([p for p in phonemize([text], language)[0] if p != "|"], None)
     from phonemizer.separator import Separator
 
     line = backend.phonemize([text], separator=Separator(phone=" ", word=" | ", syllable=""), strip=True, njobs=1)[0]
-    return [p for p in line.split() if p and p != "|"]
+    return Reading(phones_of(line), line)
+
+
+def phonemes(text: str, language: str = "en-us") -> list[str]:
+    """Phones without word boundaries, as the phone encoder gets them."""
+    return read_transcript(text, language).phones

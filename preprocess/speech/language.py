@@ -18,7 +18,8 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+
+from encoders.audio.transcript import Reading, read_transcript
 
 # espeak-ng languages (``phonemizer`` ``EspeakBackend.supported_languages()``) not written in the
 # Latin script, by code or base code; the full code wins ("fa-latn" over "fa")
@@ -70,34 +71,16 @@ def _word_script(word: str) -> str | None:
     return min(scripts, key=lambda s: (-scripts[s], s)) if scripts else None  # the most letters; ties by name
 
 
-@lru_cache(maxsize=4)
-def _flagging_backend(language: str):
-    """phonemizer's espeak-ng backend keeping its language-switch flags; None without espeak-ng."""
-    try:
-        import espeakng_loader
-        from phonemizer.backend import EspeakBackend
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
-
-        EspeakWrapper.set_library(espeakng_loader.get_library_path())
-        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        return EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="keep-flags")
-    except Exception:  # noqa: BLE001 - no espeak-ng (or no such voice): the script check alone
-        return None
-
-
-def switched_words(text: str, language: str) -> list[str | None]:
-    """Per word espeak-ng read (its word breaks, not always the text's: it reads "世界" as two): the
-    language it switched to for that word, else None. Empty without espeak-ng."""
-    backend = _flagging_backend(language)
-    if backend is None or not text.split():
+def switched_words(flagged: str | None, language: str) -> list[str | None]:
+    """Per word espeak-ng read in ``flagged`` (``encoders.audio.transcript.Reading.flagged``; its
+    word breaks, not always the text's: it reads "世界" as two): the language it switched to for
+    that word, else None. Empty without espeak-ng (no flagged line)."""
+    if not flagged:
         return []
-    from phonemizer.separator import Separator
-
-    line = backend.phonemize([text], separator=Separator(phone=" ", word=" | ", syllable=""), strip=True, njobs=1)[0]
     home = language.lower().split("-")[0]
     current: str | None = None
     out: list[str | None] = []
-    for chunk in line.split("|"):
+    for chunk in flagged.split("|"):
         foreign, spoken = None, False
         for token in chunk.split():
             m = _FLAG.fullmatch(token)
@@ -125,17 +108,18 @@ def _most(items: list[str]) -> str:
     return min(counts, key=lambda c: (-counts[c], c))  # the most; ties by name: deterministic
 
 
-def check(transcript: str, language: str) -> LanguageCheck:
+def check(transcript: str, language: str, reading: Reading | None = None) -> LanguageCheck:
     """The share of ``transcript``'s words (normalised: letters and spaces) that are not in
     ``language``: the larger of the words in a script it is not written in and the words espeak-ng
-    read in another language."""
+    read in another language. ``reading``: espeak-ng's reading of ``transcript`` when the caller
+    has it (curation phonemises each transcript once); read here otherwise."""
     words = transcript.split()
     if not words:
         return LanguageCheck(0.0)
     allowed = allowed_scripts(language)
     scripts = [_word_script(w) for w in words]
     alien = [s for s in scripts if allowed is not None and s is not None and s not in allowed]
-    read = switched_words(transcript, language)
+    read = switched_words((reading or read_transcript(transcript, language)).flagged, language)
     switched = [lang for lang in read if lang is not None]
     by_script, by_switch = len(alien) / len(words), len(switched) / max(len(read), 1)
     if not alien and not switched:

@@ -30,7 +30,7 @@ from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
 from preprocess.speech.language import check as check_language
 from preprocess.speech.normalisation import frozen_statistics
-from encoders.audio.transcript import normalise_transcript, phonemes
+from encoders.audio.transcript import normalise_transcript, read_transcript
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc")
 AUDIO, MEL = "flac", "mel.npy"
@@ -137,9 +137,10 @@ class SpeechPlugin(ModalityPlugin):
             reason = f"{r.kind}: score {silence_score(r):g} vs threshold {r.threshold:g}" if r.kind == "silence" else f"{r.kind}: {r.detail}"
             return [Candidate(SampleRecord(status=r.status, reason=reason, caption=transcript, **base), verdicts, item)]
 
-        phones = phonemes(transcript, opts.language)
+        reading = read_transcript(transcript, opts.language)  # once: phones and the language check's switch flags
+        phones = reading.phones
         rate = len(phones) / max(p.duration, 1e-3)
-        lang = check_language(transcript, opts.language)
+        lang = check_language(transcript, opts.language, reading)
         verdicts = [
             VerdictRecord(key, "sample_rate", FILTER_VERSION, float(p.original_sr), float(opts.min_sample_rate), p.original_sr >= opts.min_sample_rate),
             VerdictRecord(key, "clipping_ratio", FILTER_VERSION, p.clipping_ratio, opts.max_clipping_ratio, p.clipping_ratio <= opts.max_clipping_ratio),
