@@ -39,6 +39,7 @@ class DecodedVideo:
     duration: float  # seconds covered: last frame time + one frame
     container: str
     codec: str
+    note: str | None = None  # something odd but harmless about the file (a GIF without its trailer)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -70,8 +71,12 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
-    if data[:6] in (b"GIF87a", b"GIF89a") and (cut := gif_truncation(data)):
-        raise VideoRejected("truncated", cut)  # FFmpeg counts a cut GIF's frames from what is there
+    note = None
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        cut, trailer = gif_blocks(data)
+        if cut:
+            raise VideoRejected("truncated", cut)  # FFmpeg counts a cut GIF's frames from what is there
+        note = None if trailer else GIF_NO_TRAILER
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, ValueError, OSError) as e:
@@ -130,7 +135,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         if len(frames) == 1:  # a one-frame GIF (or any video) is an image, as a one-frame PNG is
             label = "GIF" if container.format.name == "gif" else f"{ctx.name} video"
             raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
-        return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name)
+        return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note)
 
 
 _HMS = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
@@ -150,13 +155,18 @@ def declared_seconds(container, stream) -> tuple[float, str] | None:
     return None
 
 
-def gif_truncation(data: bytes) -> str | None:
-    """Why a GIF is cut short, or None when its blocks run whole up to the trailer (0x3B).
-    Walks the block structure (GIF89a spec): header, screen descriptor, colour table, then
-    extensions and images until the trailer; bytes after the trailer are ignored."""
-    n, pos, frames = len(data), 13, 0
+GIF_NO_TRAILER = "the GIF has no trailer (0x3B), but its last frame is whole"
+
+
+def gif_blocks(data: bytes) -> tuple[str | None, bool]:
+    """(why the GIF is cut short or None, whether it reaches its trailer 0x3B). Walks the block
+    structure (GIF89a spec): header, screen descriptor, colour table, then extensions and images
+    until the trailer; bytes after the trailer are ignored. Many writers leave the trailer out: a
+    GIF that ends right after a whole image (or a comment or application block) is whole; one that
+    ends inside a block, or after a frame's graphic control block without its image, is cut."""
+    n, pos, frames, last = len(data), 13, 0, None
     if n < 13:
-        return "the GIF header is cut short"
+        return "the GIF header is cut short", False
     if data[10] & 0x80:
         pos += 3 << ((data[10] & 7) + 1)
 
@@ -170,7 +180,7 @@ def gif_truncation(data: bytes) -> str | None:
     while pos < n:
         tag = data[pos]
         if tag == 0x3B:
-            return None
+            return None, True
         if tag == 0x21:  # extension: label, sub-blocks
             end = sub_blocks(pos + 2) if pos + 2 <= n else None
         elif tag == 0x2C:  # image: descriptor, local colour table, LZW code size, sub-blocks
@@ -179,12 +189,17 @@ def gif_truncation(data: bytes) -> str | None:
                 p = pos + 10 + ((3 << ((data[pos + 9] & 7) + 1)) if data[pos + 9] & 0x80 else 0)
                 end = sub_blocks(p + 1) if p + 1 <= n else None
         else:
-            return None  # not a block FFmpeg's reader would be at: leave the verdict to the decoder
+            return None, False  # not a block FFmpeg's reader would be at: leave the verdict to the decoder
         if end is None:
-            return f"the GIF ends inside frame {frames + 1}" if tag == 0x2C else f"the GIF ends inside a block after {frames} frames"
+            return (f"the GIF ends inside frame {frames + 1}" if tag == 0x2C else f"the GIF ends inside a block after {frames} frames"), False
         frames += tag == 0x2C
+        last = data[pos + 1] if tag == 0x21 else tag
         pos = end
-    return f"the GIF ends without its trailer (0x3B) after {frames} frames"
+    if last == 0xF9:  # a graphic control block announces an image that never came
+        return f"the GIF ends after {frames} frames and the control block of the next, without its image", False
+    if not frames:
+        return "the GIF ends before its first frame", False
+    return None, False
 
 
 _MP4_TOP = {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"meta", b"moof", b"mfra", b"sidx", b"pdin"}

@@ -122,6 +122,8 @@ class VideoPlugin(ModalityPlugin):
             "channels": int(frames.shape[-1]),
             "latent_factor": opts.vae_factor,  # the token budget was counted for this downsampling (encode checks it)
         }
+        if video.note:  # accepted, but worth a look (a GIF without its trailer)
+            meta["decode_note"] = video.note
         rec = SampleRecord(key=key, status=status, reason=reason, width=int(frames.shape[2]), height=int(frames.shape[1]),
                            frames=int(frames.shape[0]), duration=round(duration, 4), meta=meta, **base)
         return Candidate(rec, verdicts, item, keyframe_hashes(frames))
