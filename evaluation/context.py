@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -18,6 +18,7 @@ class EvalContext:
     examples: list[Example]
     cfg: Any  # EvalConfig
     decoder: Any  # the latent encoder recorded for the manifest (decode: model latent -> media array)
+    notes: list[str] = field(default_factory=list)  # what a reader of the figures must know (too few clips, a capped count)
 
     def generate(self, examples: list[Example], seed: int) -> torch.Tensor | list[torch.Tensor]:
         from evaluation.sampling import generate

@@ -68,11 +68,12 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     for e in examples:
         by_caption.setdefault(e.caption, []).append(e)
     prompts, phrases, notes = choose_prompts(digits, by_caption, cfg.samples_per_class)
-    metrics.update(num_generated_phrases=float(len(phrases)))
+    heldout_phrases = sum(digit_label(c) is None for c in by_caption)
+    metrics.update(num_generated_phrases=float(len(phrases)), num_heldout_phrases=float(heldout_phrases))
     if digits:
         metrics.update(num_requested_digits=float(cfg.samples_per_class * len({y for _, y in digits})))
     for note in notes:
-        log.warning("speech evaluation: %s", note)
+        _note(ctx, note)
     chosen = prompts + phrases
     if not chosen:
         return metrics, {}
@@ -90,10 +91,10 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
                        chance_accuracy=1.0 / len({y for _, y in digits}), num_generated_digits=float(len(prompts)),
                        judge_test_clips=float(report.num_test), judge_train_clips=float(report.num_train))
         if report.num_test < JUDGE_MIN_TEST_CLIPS:
-            log.warning("speech evaluation: judge_test_accuracy %.3f rests on %d real held-out clip(s) (the judge trained on "
-                        "%d): too few to show the judge tells digits apart; digit_accuracy %.3f rests on %d generated "
-                        "clip(s). Evaluate on a held-out manifest with more digits", report.test_accuracy, report.num_test,
-                        report.num_train, metrics["digit_accuracy"], len(prompts))
+            _note(ctx, f"judge_test_accuracy {report.test_accuracy:.3f} rests on {report.num_test} real held-out clip(s) (the "
+                       f"judge trained on {report.num_train}): too few to show the judge tells digits apart; digit_accuracy "
+                       f"{metrics['digit_accuracy']:.3f} rests on {len(prompts)} generated clip(s). Evaluate on a held-out "
+                       "manifest with more digits")
 
     # MCD: each generated clip against the real recording it was prompted from; the floor is two
     # real recordings of the same text (other voices, rates, pitches).
@@ -121,6 +122,13 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     titles = [t for c, _ in shown for t in (f"generated: {c[:24]}", f"real: {c[:24]}")]
     renders["grid"] = str(spectrogram_png(mels, titles, out / "spectrograms.png", cols=4))
     return metrics, renders
+
+
+def _note(ctx: EvalContext, note: str) -> None:
+    """A shortfall of this evaluation: logged now, and kept with the context for the results
+    (``EvalContext.notes``), where a reader of the figures finds it later."""
+    log.warning("speech evaluation: %s", note)
+    ctx.notes.append(note)
 
 
 def choose_prompts(digits: list, by_caption: dict[str, list], per_class: int) -> tuple[list, list, list[str]]:

@@ -168,7 +168,8 @@ def _speech_context(tmp_path, monkeypatch, captions: list[str], samples_per_clas
     from evaluation.speech.judge import digit_label
 
     judge.labels = [digit_label(e.caption) for e in examples if digit_label(e.caption) is not None]
-    return metrics.evaluate_speech(ctx)
+    m, _ = metrics.evaluate_speech(ctx)
+    return m, ctx.notes
 
 
 def test_speech_evaluation_says_how_many_clips_its_figures_rest_on(tmp_path, monkeypatch, caplog):
@@ -178,10 +179,13 @@ def test_speech_evaluation_says_how_many_clips_its_figures_rest_on(tmp_path, mon
     import logging
 
     caplog.set_level(logging.WARNING, logger="evaluation.speech.metrics")
-    m, _ = _speech_context(tmp_path, monkeypatch, ["three", "eight", "nine", "nine", "good morning", "hello there", "thank you"], 2)
+    m, notes = _speech_context(tmp_path, monkeypatch, ["three", "eight", "nine", "nine", "good morning", "hello there", "thank you"], 2)
     assert (m["num_generated_digits"], m["num_requested_digits"], m["num_generated_phrases"]) == (4.0, 6.0, 2.0)
     assert (m["judge_test_clips"], m["judge_train_clips"]) == (1.0, 3.0) and m["judge_test_accuracy"] == 1.0
+    assert m["num_heldout_phrases"] == 3.0  # beside num_generated_phrases: the cap shows in metrics.json
     said = [r.getMessage() for r in caplog.records]
+    # the notes stay with the results (EvalContext.notes), not only in the log: the same four, in order
+    assert [f"speech evaluation: {n}" for n in notes] == said and len(notes) == 4, notes
     assert any("4 digit clips generated, not 2 per digit (6)" in s and "1 of three, 1 of eight" in s for s in said), said
     assert any("2 of the 3 held-out phrases evaluated (--samples-per-class caps the phrases too)" in s for s in said), said
     assert any("judge_test_accuracy 1.000 rests on 1 real held-out clip(s)" in s for s in said), said
@@ -194,9 +198,9 @@ def test_speech_evaluation_is_quiet_when_it_generates_what_was_asked(tmp_path, m
     from evaluation.speech.judge import DIGIT_WORDS
 
     caplog.set_level(logging.WARNING, logger="evaluation.speech.metrics")
-    m, _ = _speech_context(tmp_path, monkeypatch, [w for w in DIGIT_WORDS for _ in range(4)] + ["hello there"], 4)
+    m, notes = _speech_context(tmp_path, monkeypatch, [w for w in DIGIT_WORDS for _ in range(4)] + ["hello there"], 4)
     assert (m["num_generated_digits"], m["num_requested_digits"], m["num_generated_phrases"], m["judge_test_clips"]) == (40.0, 40.0, 1.0, 10.0)
-    assert not [r.getMessage() for r in caplog.records if r.name == "evaluation.speech.metrics"]
+    assert not [r.getMessage() for r in caplog.records if r.name == "evaluation.speech.metrics"] and notes == []
 
 
 def test_a_cjk_prompt_s_spectrogram_title_is_drawn_without_missing_glyph_warnings(tmp_path, monkeypatch):
