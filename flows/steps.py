@@ -341,38 +341,62 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
 
 def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
-    """The run folder a bare --resume continues: of the runs of `manifest` whose newest checkpoint
-    still has its resume state, the newest one stopped before its step budget, else the newest."""
+    """The run folder a bare --resume continues: of the runs of `manifest` still on disk, the newest
+    one stopped before its step budget, else the newest. Refused when that run has no checkpoint
+    with its resume state: going on to another run of the manifest continued one the user did not mean."""
     from catalog import Catalog
-    from training.state import STATE_JSON
 
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT uri FROM checkpoints WHERE manifest = ? ORDER BY created_at DESC, step DESC", [manifest])
-    runs: dict[Path, Path] = {}  # run folder -> its newest checkpoint with resume state, newest run first
-    for (recorded,) in rows:
-        # a copied workspace resumes its own copy of the run: the recorded folder is the original's,
-        # and resuming there wrote into (and pruned) the other workspace
-        uri = Path(_in_own_workspace(catalog, recorded) or recorded)
-        if uri.parent not in runs and (uri / STATE_JSON).exists():
-            runs[uri.parent] = uri
-    if not runs and not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
+    runs = _runs_on_disk(catalog, [uri for (uri,) in rows])
+    if not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
         raise FileNotFoundError(f"--resume: manifest {manifest!r} has no checkpoint in the catalog, so there is no run to "
                                 "continue: leave --resume out to start one (or give --out-dir, a run folder with checkpoints)")
-    if not runs:
+    resumable = {folder: ckpt for folder, (_, ckpt) in runs.items() if ckpt is not None}
+    if not resumable:
         raise FileNotFoundError(f"--resume: none of the {len(rows)} registered checkpoints of manifest {manifest!r} is on "
                                 f"disk with its resume state (the newest: {rows[0][0]}); give --out-dir, a run folder that "
                                 "has one, or start anew (--init-from CHECKPOINT keeps the weights)")
-    newest = next(iter(runs))
-    # a run interrupted (Ctrl-C, preempted) and then a short finished one: "continue" meant the first
-    chosen = next((folder for folder, ckpt in runs.items() if _stopped_early(ckpt)), newest)
-    if chosen != newest:
+    chosen = _run_to_continue({folder: newest for folder, (newest, _) in runs.items()})
+    if chosen != (newest := next(iter(runs))) and chosen in resumable:
         log.info("--resume: continuing %s, which stopped before its step budget; the newest run, %s, finished its "
                  "steps (give --out-dir %s to train that one on)", chosen, newest, newest)
+    if chosen not in resumable:
+        other = _run_to_continue(resumable)
+        raise FileNotFoundError(
+            f"--resume: the run of manifest {manifest!r} to continue, {chosen}, has no checkpoint with its resume state "
+            f"(train_state.json deleted, or copied without it); a bare --resume would have passed over it to another run, "
+            f"{other}: give --out-dir {other} to continue that one, or leave --resume out and give --init-from "
+            f"{runs[chosen][0]} to start a new run from the weights of {chosen.name}")
     home = Path(catalog).resolve().parent
     if not chosen.resolve().is_relative_to(home):
         log.warning("--resume: the run to continue, %s, is outside this workspace (%s): its new checkpoints go there",
                     chosen, home)
     return str(chosen)
+
+
+def _runs_on_disk(catalog: str | os.PathLike, uris: list[str]) -> dict[Path, tuple[Path, Path | None]]:
+    """Run folder -> (its newest checkpoint on disk, its newest with resume state or None), for the
+    checkpoint folders `uris` (newest first) still on disk; newest run first."""
+    from training.state import STATE_JSON
+
+    runs: dict[Path, tuple[Path, Path | None]] = {}
+    for recorded in uris:
+        # a copied workspace resumes its own copy of the run: the recorded folder is the original's,
+        # and resuming there wrote into (and pruned) the other workspace
+        uri = Path(_in_own_workspace(catalog, recorded) or recorded)
+        if not uri.is_dir():  # pruned (keep_last), or the run folder deleted
+            continue
+        newest, resumable = runs.get(uri.parent, (uri, None))
+        runs[uri.parent] = (newest, resumable or (uri if (uri / STATE_JSON).exists() else None))
+    return runs
+
+
+def _run_to_continue(runs: dict[Path, Path]) -> Path:
+    """Of run folders (newest first, each with the checkpoint to judge it by): the newest that
+    stopped before its step budget, else the newest."""
+    # a run interrupted (Ctrl-C, preempted) and then a short finished one: "continue" meant the first
+    return next((folder for folder, ckpt in runs.items() if _stopped_early(ckpt)), next(iter(runs)))
 
 
 def _stopped_early(checkpoint: Path) -> bool:

@@ -265,3 +265,34 @@ def test_lumina_train_says_model_overrides_must_be_json(capsys):
         main(["train", "--manifest", "m", "--model-overrides", "{dim: 32}"])
     assert e.value.code == 2
     assert "argument --model-overrides: must be a JSON object with double-quoted keys" in capsys.readouterr().err
+
+
+def test_a_bare_resume_refuses_to_pass_over_a_run_without_resume_state_to_another_run(tiny_home, tmp_path):
+    """The newest run's checkpoints had lost their train_state.json: a bare --resume went on to an
+    older run of the manifest without a word. Now it says which run it passed over and what to do."""
+    from catalog import Catalog
+    from flows.steps import train_step
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(tiny_home.catalog, home / "catalog.duckdb")
+    cfg = dict(manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption, progress=False, tensorboard=False,
+               model_overrides=TINY, batch_size=4)
+    older, newer = home / "runs" / "older", home / "runs" / "newer"
+    for run in (older, newer):
+        train_step(str(home), tiny_cfg(tiny_home, run, steps=1, **{**cfg, "catalog": None}))
+    for state in newer.glob("checkpoint-*/train_state.json"):
+        state.unlink()
+    resume = tiny_cfg(tiny_home, None, steps=2, resume=True, **{**cfg, "catalog": None, "out_dir": None},
+                      given=("manifest", "resume", "steps"))
+    with pytest.raises(FileNotFoundError) as e:
+        train_step(str(home), resume)
+    msg = str(e.value)
+    assert "\n" not in msg and f"to continue, {newer}, has no checkpoint with its resume state" in msg, msg
+    assert f"--out-dir {older}" in msg and f"--init-from {newer / 'checkpoint-0000001'}" in msg, msg
+    assert not (older / "checkpoint-0000002").exists()  # the older run was not continued
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # refused before a run was registered
+        _, runs = cat.sql("SELECT count(*) FROM runs WHERE flow_name = 'train'")
+    assert runs == [(2,)]
+    shutil.rmtree(newer)  # a run folder deleted is no run to pass over: the older one goes on
+    assert Path(train_step(str(home), resume)["checkpoint"]) == older / "checkpoint-0000002"
