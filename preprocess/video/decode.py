@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng")
-CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif"}  # FFmpeg's demuxer names for those suffixes
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng", ".ts", ".m2ts", ".mts")
+CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif", "mpegts"}  # FFmpeg's demuxer names for those suffixes
 
 
 @dataclass
@@ -84,6 +84,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
     with container:
         if not set(container.format.name.split(",")) & CONTAINERS:  # FFmpeg reads e.g. text as CD+G graphics
             raise VideoRejected("decode_error", f"not a video container (FFmpeg guessed {container.format.name!r})")
+        transport = container.format.name == "mpegts"
+        if transport and (cut := ts_truncation(data)):
+            raise VideoRejected("truncated", cut)
         streams = container.streams
         if not streams.video:
             kinds = sorted({s.type for s in streams})
@@ -96,7 +99,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         declared = int(stream.frames or 0)  # from the container header; 0 when unknown (webm, some gifs)
         scale = 1.0 if not work_side else min(1.0, work_side / max(ctx.width, ctx.height))
         size = dict(width=max(2, round(ctx.width * scale)), height=max(2, round(ctx.height * scale))) if scale < 1 else {}
-        frames, times = [], []
+        frames, times, stamps = [], [], []
         try:
             for frame in container.decode(stream):
                 # A stream that changes size mid-way (screen and WebRTC recordings) is scaled to the
@@ -106,13 +109,15 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                     size = dict(width=arr.shape[1], height=arr.shape[0])
                 frames.append(upright(arr, frame.rotation))
                 times.append(frame.time)
+                stamps.append((frame.pts, frame.is_corrupt))
                 if len(frames) > max_frames:
                     raise VideoRejected("too_many_frames", f"more than {max_frames}", "rejected", float(len(frames)), float(max_frames))
         except av.FFmpegError as e:
             if declared > len(frames):  # the header promised more: the file was cut short
                 raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames: {_clean(e)}") from None
             raise VideoRejected(*_mp4_failure(data, "decode_error", f"after {len(frames)} frames: {_clean(e)}")) from None
-        promised = None if declared else declared_seconds(container, stream)
+        # a transport stream declares no length: FFmpeg estimates one from the file's own timestamps
+        promised = None if declared or transport else declared_seconds(container, stream)
         if not frames:
             if declared:
                 raise VideoRejected("truncated", f"no frame decoded (header declares {declared})")
@@ -121,6 +126,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("no_frames", "the video stream holds no frame", "rejected", 0.0, 1.0)
         if declared and len(frames) < declared:
             raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames")
+        if transport and (cut := ts_last_frame_cut(data, stream.id, stamps)):
+            raise VideoRejected("truncated", cut)
         fps = rate or 1.0
         t = np.array([(i / fps) if v is None else float(v) for i, v in enumerate(times)], dtype=np.float64)
         t = t - t[0]
@@ -200,6 +207,72 @@ def gif_blocks(data: bytes) -> tuple[str | None, bool]:
     if not frames:
         return "the GIF ends before its first frame", False
     return None, False
+
+
+TS_SYNC = 0x47
+_TS_LAYOUTS = ((188, 0), (192, 4), (204, 0))  # (packet size, offset of the sync byte): TS, M2TS (.m2ts/.mts), TS with FEC
+
+
+def ts_layout(data: bytes) -> tuple[int, int] | None:
+    """(packet size, sync byte offset) of an MPEG transport stream: the sync byte 0x47 recurs every
+    packet over the first three. None when the bytes are no transport stream."""
+    for size, at in _TS_LAYOUTS:
+        marks = [at + k * size for k in range(3) if at + k * size < len(data)]
+        if all(data[m] == TS_SYNC for m in marks) and (len(marks) > 1 or len(data) <= size + at):
+            return size, at
+    return None
+
+
+def ts_truncation(data: bytes) -> str | None:
+    """Why a transport stream is cut short from its packets: the file ends inside one (its length is
+    no whole number of packets), or its last packet lacks the sync byte. None when the packets are
+    whole; a cut exactly between packets shows only in the last frame (``ts_last_frame_cut``)."""
+    layout = ts_layout(data)
+    if layout is None:
+        return None
+    size, at = layout
+    if part := len(data) % size:
+        return f"the file ends {part} bytes into a {size}-byte transport packet"
+    if data[len(data) - size + at] != TS_SYNC:
+        return "its last transport packet lacks the sync byte (0x47)"
+    return None
+
+
+def ts_last_pes_pts(data: bytes, pid: int) -> int | None:
+    """The presentation time stamp (90 kHz, 33 bits) of the last PES packet that starts on ``pid``:
+    the last frame the file holds. None when there is none or it carries no PTS."""
+    layout = ts_layout(data)
+    if layout is None:
+        return None
+    size, at = layout
+    for start in range(len(data) - len(data) % size - size + at, -1, -size):
+        pkt = data[start:start + 188]
+        if len(pkt) < 188 or pkt[0] != TS_SYNC or not pkt[1] & 0x40 or ((pkt[1] & 0x1F) << 8 | pkt[2]) != pid:
+            continue  # another stream's packet, or the middle of a PES
+        control = pkt[3] >> 4 & 3
+        if not control & 1:
+            continue  # adaptation field only, no payload
+        pes = pkt[4 + (1 + pkt[4] if control & 2 else 0):]
+        if pes[:3] != b"\0\0\1" or len(pes) < 14 or not pes[7] & 0x80:
+            return None
+        b = pes[9:14]
+        return (b[0] >> 1 & 7) << 30 | b[1] << 22 | b[2] >> 1 << 15 | b[3] << 7 | b[4] >> 1
+    return None
+
+
+def ts_last_frame_cut(data: bytes, pid: int, stamps: list[tuple[int | None, bool]]) -> str | None:
+    """Why a transport stream whose packets are whole was cut inside its last frame: the frame of
+    the last PES (by its PTS) did not decode, or decoded damaged. ``stamps``: (pts, corrupt) of every
+    decoded frame. A cut exactly between two frames leaves a whole, shorter stream: None."""
+    last = ts_last_pes_pts(data, pid)
+    if last is None or all(pts is None for pts, _ in stamps):
+        return None
+    mine = [corrupt for pts, corrupt in stamps if pts is not None and pts % (1 << 33) == last]
+    if not mine:
+        return "the last frame did not decode: the file ends inside it"
+    if any(mine):
+        return "the last frame decodes damaged: the file ends inside it"
+    return None
 
 
 _MP4_TOP = {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"meta", b"moof", b"mfra", b"sidx", b"pdin"}
