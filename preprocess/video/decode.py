@@ -67,7 +67,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
 
     if not data:
         raise VideoRejected("empty_file", "0 bytes")
-    if cut := png_truncation(data) or riff_truncation(data):  # decoders read a cut APNG or AVI as far as it goes
+    if cut := png_truncation(data) or riff_truncation(data) or matroska_truncation(data):  # decoders read a cut file as far as it goes
         raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
@@ -305,6 +305,60 @@ def mp4_truncation(data: bytes) -> str | None:
         pos += size
     if b"mdat" in seen and b"moov" not in seen and b"moof" not in seen:
         return "media data ('mdat') without its index ('moov'): the file was cut short"
+    return None
+
+
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_EBML_NAMES = {0x1A45DFA3: "EBML header", 0x18538067: "Segment", 0x1F43B675: "Cluster", 0x1C53BB6B: "Cues",
+               0x114D9B74: "SeekHead", 0x1549A966: "Info", 0x1654AE6B: "Tracks", 0x1254C367: "Tags",
+               0xA3: "SimpleBlock", 0xA0: "BlockGroup"}
+_SEGMENT = 0x18538067
+_EBML_UNKNOWN_SIZE_OPENS = {_SEGMENT, 0x1F43B675}  # Segment and Cluster: a live writer leaves their size unknown
+
+
+def _ebml_vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int, int, bool] | None:
+    """(value, length, all value bits set) of the EBML variable-length integer at ``pos``, None when
+    invalid (a first byte of 0). IDs keep their length marker, sizes drop it. The caller checks that
+    ``pos + length`` lies within the file."""
+    length = 9 - data[pos].bit_length()
+    if length > 8:
+        return None
+    value = int.from_bytes(data[pos:pos + length].ljust(length, b"\0"), "big")
+    marker = 1 << (7 * length)
+    return (value if keep_marker else value - marker), length, value - marker == marker - 1
+
+
+def matroska_truncation(data: bytes) -> str | None:
+    """Why a Matroska/WebM file is cut short from its EBML structure: an element that runs past the
+    end of the file, or a file that ends inside an element's header. A writer that could seek back
+    (every file muxer) wrote the Segment's size, so any cut shows; a live writer leaves the Segment's
+    and Clusters' sizes unknown, and the walk goes into them, element by element. None when whole,
+    not Matroska, or the bytes stop being elements (left to the decoder); bytes after a whole
+    Segment are ignored."""
+    if data[:4] != _EBML_MAGIC:
+        return None
+    n, pos = len(data), 0
+    while pos < n:
+        ident = _ebml_vint(data, pos, keep_marker=True)
+        if ident is None or ident[1] > 4:
+            return None  # no element here
+        if pos + ident[1] >= n:
+            return "the file ends inside an element header"
+        size = _ebml_vint(data, pos + ident[1], keep_marker=False)
+        if size is None:
+            return None
+        start = pos + ident[1] + size[1]
+        if start > n:
+            return "the file ends inside an element header"
+        if size[2] and ident[0] in _EBML_UNKNOWN_SIZE_OPENS:
+            pos = start  # unknown size: its children follow, up to the next Cluster or the end
+            continue
+        if start + size[0] > n:
+            name = _EBML_NAMES.get(ident[0], f"0x{ident[0]:X}")
+            return f"the file ends inside its {name} element ({start + size[0] - n} bytes missing)"
+        if ident[0] == _SEGMENT:
+            return None
+        pos = start + size[0]
     return None
 
 
