@@ -6,11 +6,12 @@ text encoder (text_encoder.json) and the latent decoder (latent_encoder.json).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import inspect
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
@@ -22,6 +23,85 @@ SAMPLE_WRITERS = {
     "multiview": "evaluation.multiview.render:save_samples",
     "speech": "evaluation.speech.render:save_samples",
 }
+
+# a modality's own part of lumina sample, where it has one: "module:NAME" of a ModalitySampling
+SAMPLE_HOOKS = {
+    "multiview": "evaluation.multiview.sample:SAMPLING",
+    "speech": "evaluation.speech.sample:SAMPLING",
+}
+
+
+@dataclass(frozen=True)
+class ModalitySampling:
+    """What a modality adds to `lumina sample`, declared in its evaluation/<m>/sample.py and named in
+    SAMPLE_HOOKS. The command offers every modality's flags and applies the checkpoint's; a flag of
+    another modality is an error naming the modality it is for."""
+
+    # (cfg, ckpt, shape, options) -> (shape, extra model inputs): adapts the latent shape (the
+    # length of speech from its phones) or adds conditioning (multi-view cameras); options: an
+    # instance of `options` (None without)
+    prepare: Callable[..., tuple[list[int], dict]] | None = None
+    options: type | None = None  # a dataclass of its own flags: --field-name, or options.<field> in --config and --set
+    aliases: dict[str, str] = field(default_factory=dict)  # its name for a generic flag: {"--views": "frames"}
+    writer_takes_prompts: bool = False  # its SAMPLE_WRITERS function labels the renders: writer(..., prompts=[...])
+
+
+NO_SAMPLING_HOOK = ModalitySampling()
+
+
+def sampling_of(modality: str) -> ModalitySampling:
+    """The modality's ModalitySampling (SAMPLE_HOOKS), or one that adds nothing."""
+    spec = SAMPLE_HOOKS.get(modality)
+    if spec is None:
+        return NO_SAMPLING_HOOK
+    module, _, name = spec.partition(":")
+    hook = getattr(importlib.import_module(module), name, None)
+    if not isinstance(hook, ModalitySampling):
+        raise ValueError(f"SAMPLE_HOOKS names {spec} for {modality}, which is no ModalitySampling "
+                         f"(README, 'Adding a modality')")
+    return hook
+
+
+def registered_samplings() -> dict[str, ModalitySampling]:
+    return {m: sampling_of(m) for m in SAMPLE_HOOKS}
+
+
+def option_owners() -> dict[str, str]:
+    """Each modality's own sample option -> that modality."""
+    return {f.name: m for m, s in registered_samplings().items() if s.options for f in dataclasses.fields(s.options)}
+
+
+def flag_names(config_field: str) -> list[str]:
+    """A SampleConfig field's flags: its own, then the aliases modalities give it (--frames, --views)."""
+    aliases = [flag for s in registered_samplings().values() for flag, f in s.aliases.items() if f == config_field]
+    return [f"--{config_field.replace('_', '-')}", *aliases]
+
+
+def spelled(config_field: str) -> str:
+    """'--prompt (or --text)': a field's flag as an error message names it."""
+    first, *others = flag_names(config_field)
+    return f"{first} (or {', '.join(others)})" if others else first
+
+
+def modality_options(modality: str, given: dict[str, Any]) -> Any:
+    """The checkpoint modality's options (an instance of its ModalitySampling.options, None
+    without) from SampleConfig.options; an option of another modality is an error that names it."""
+    own = sampling_of(modality).options
+    known = {f.name for f in dataclasses.fields(own)} if own else set()
+    foreign = [k for k in given if k not in known]
+    owners = option_owners()
+    if unknown := [k for k in foreign if k not in owners]:
+        raise ValueError(f"options.{unknown[0]}: lumina sample has no such option (the modalities' own: "
+                         f"{', '.join(sorted(owners)) or 'none'})")
+    if foreign:
+        flags = " and ".join(f"--{k.replace('_', '-')}" for k in foreign)
+        theirs = " or ".join(sorted({owners[k] for k in foreign}))
+        raise ValueError(f"{flags} {'is' if len(foreign) == 1 else 'are'} for {theirs} checkpoints; this one is {modality}")
+    if own is None:
+        return None
+    from contracts.config import from_mapping
+
+    return from_mapping(own, given, where=f"{modality} sample options")
 
 
 def out_path(out: str, modality: str) -> Path:
@@ -43,12 +123,12 @@ def out_path(out: str, modality: str) -> Path:
 @dataclass
 class SampleConfig:
     checkpoint: str = ""  # folder, or a catalog checkpoint id
-    prompt: str = ""  # the caption (speech: the text to say)
+    prompt: str = ""  # the caption, or the text to say
     out: str = "sample"  # without a suffix: the modality's (its writer's OUT_SUFFIXES)
     size: str | None = None  # "HxW" in pixels (default: the most common training size, training.json's latent_shape)
-    frames: int | None = None  # video frames or multi-view views (default: those of the most common training shape)
-    elevation: float | None = None  # multi-view: camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
-    radius: float | None = None  # multi-view: camera distance (default: the training data's median, else 1.0)
+    frames: int | None = None  # frames, or views: the latent's T (default: that of the most common training shape)
+    # the checkpoint modality's own options (its ModalitySampling.options; --help lists them as flags)
+    options: dict[str, Any] = field(default_factory=dict)
     catalog: str | None = None  # where the training data's statistics are read (default: the one the checkpoint records)
     vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
     text_path: str | None = None  # its CLIP or LLaMA text encoder at a new place (default: where text_encoder.json says)
@@ -80,7 +160,7 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
     down = json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
     if frames is not None:
         if int(frames) < 1:
-            raise ValueError(f"--frames (--views) must be at least 1; got {frames}")
+            raise ValueError(f"{spelled('frames')} must be at least 1; got {frames}")
         shape[1] = int(frames)
     if size:
         try:
@@ -110,15 +190,11 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     modality = checkpoint_modality(ckpt)
     check_moved_encoder_flags(ckpt, vae=cfg.vae, text_path=cfg.text_path)
     out = out_path(cfg.out, modality)
-    if (cfg.elevation is not None or cfg.radius is not None) and modality != "multiview":
-        raise ValueError(f"--elevation and --radius are for multi-view checkpoints; this one is {modality}")
+    sampling = sampling_of(modality)
+    options = modality_options(modality, cfg.options)  # another modality's flag fails before any model loads
     extra: dict = {}
-    try:  # a modality may adapt the shape (speech: from the phoneme count) or add conditioning (cameras)
-        hook = importlib.import_module(f"evaluation.{modality}.sample")
-        shape, extra = hook.prepare(cfg, ckpt, shape)
-    except ModuleNotFoundError as e:
-        if e.name != f"evaluation.{modality}.sample":
-            raise
+    if sampling.prepare is not None:
+        shape, extra = sampling.prepare(cfg, ckpt, shape, options)
     model, null = load_checkpoint(ckpt)
     t = json.loads((ckpt / "text_encoder.json").read_text())
     with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
@@ -141,6 +217,6 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from evaluation.evaluate import modality_hook
 
     writer = modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")
-    if "prompts" in inspect.signature(writer).parameters:  # a writer that labels its renders (speech spectrograms)
+    if sampling.writer_takes_prompts:
         return writer(decoded, out, prompts=[cfg.prompt] * len(decoded))
     return writer(decoded, out)

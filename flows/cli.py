@@ -125,8 +125,8 @@ def _evaluate(argv: list[str]) -> int:
 
 def _sample(argv: list[str]) -> int:
     from contracts.layout import Workspace
-    from evaluation.sample import SampleConfig, sample_to_files
-    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from evaluation.sample import SampleConfig, registered_samplings, sample_to_files, spelled
+    from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_from_args, modality_flags
     from flows.steps import resolve_checkpoint
 
     p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
@@ -134,14 +134,15 @@ def _sample(argv: list[str]) -> int:
     add_config_args(p, SampleConfig, skip=("cfg",))
     p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
                    help=f"classifier-free guidance scale (default: {SampleConfig.cfg}, as lumina evaluate's)")
-    p.add_argument("--text", dest="prompt", help="same as --prompt (speech)")
-    p.add_argument("--views", dest="frames", type=int, metavar="N", help="multi-view: the number of views (same as --frames)")
+    samplings = registered_samplings()  # each modality's own flags and its names for generic ones (--views, --text)
+    add_modality_args(p, SampleConfig, {m: (s.options, s.aliases) for m, s in samplings.items()})
     a = p.parse_args(argv)
     cfg = config_from_args(SampleConfig, a)
+    cfg.options = {**cfg.options, **modality_flags(a, [s.options for s in samplings.values()])}  # flags win
     if not cfg.checkpoint:
         p.error("--checkpoint is required (a checkpoint folder or its catalog id)")
     if not (cfg.prompt or "").strip():
-        p.error("--prompt (or --text) is required and may not be empty" + (f": got {cfg.prompt!r}" if cfg.prompt else ""))
+        p.error(f"{spelled('prompt')} is required and may not be empty" + (f": got {cfg.prompt!r}" if cfg.prompt else ""))
     catalog = Workspace.at(a.home).catalog
     cfg.checkpoint = resolve_checkpoint(catalog, cfg.checkpoint)
     if a.home and catalog.exists() and not cfg.catalog:  # a moved workspace: its own catalog, not the recorded path

@@ -85,6 +85,28 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
                            help=_help(cls, f, f"default: {default}{'; none unsets it' if optional else ''}"))
 
 
+def add_modality_args(p: argparse.ArgumentParser, cls: type, declared: dict[str, tuple[type | None, dict[str, str]]]) -> None:
+    """Each modality's own flags, in a group of its name: ``declared`` maps a modality to its options
+    dataclass (flags as add_config_args makes them; modality_flags reads them) and its aliases of
+    ``cls``'s flags ({"--views": "frames"})."""
+    hints = typing.get_type_hints(cls)
+    for modality, (options, aliases) in declared.items():
+        g = p.add_argument_group(f"{modality} checkpoints")
+        if options is not None:
+            add_config_args(g, options)
+        for flag, name in aliases.items():
+            tp = _simple_type(hints[name])
+            optional = type(None) in typing.get_args(hints[name])
+            g.add_argument(flag, dest=name, type=_or_none(tp) if optional else tp, metavar=name.upper(),
+                           help=f"same as --{name.replace('_', '-')}")
+
+
+def modality_flags(a: argparse.Namespace, options: list[type | None]) -> dict[str, Any]:
+    """The modality flags given (add_modality_args), by option name; ``--flag none`` is None."""
+    names = [f.name for cls in options if cls is not None for f in dataclasses.fields(cls)]
+    return {k: (None if v is UNSET else v) for k in names if (v := getattr(a, k, None)) is not None}
+
+
 class _Unset:
     """`--flag none` on an optional field: unset it (a flag's own None means "not given")."""
 

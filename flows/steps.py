@@ -150,8 +150,10 @@ def say_if_another_modality(batch_paths: list[str], modality: str, verb: str = "
 
     suffixes = Counter(Path(s.source_uri.partition("#")[0]).suffix.lower() for p in batch_paths
                        for s in Batch.read(p).samples if (s.reason or "").startswith("unsupported_type"))
-    taken = {m.value: sum(n for suf, n in suffixes.items() if suf in get_plugin(m).media_suffixes)
-             for m in Modality if m.value not in (modality, "multiview")}
+    # loose files are no input of a modality that takes folders of them (plugin.single_file_inputs)
+    takers = [get_plugin(m) for m in Modality if m.value != modality]
+    taken = {plugin.modality.value: sum(n for suf, n in suffixes.items() if suf in plugin.media_suffixes)
+             for plugin in takers if plugin.single_file_inputs}
     other, n = max(taken.items(), key=lambda kv: kv[1], default=(None, 0))
     if not n:
         return None

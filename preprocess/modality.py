@@ -48,6 +48,9 @@ class ModalityPlugin(ABC):
     media_suffixes: tuple[str, ...] = ()
     options_cls: type  # a frozen dataclass of the modality's curation options
     text_encoder: str = "minilm"  # what lumina encode conditions on without --text (speech: phones)
+    # whether one media file is a whole input; False where an input is a folder of files (multi-view's
+    # views): a loose file of its suffixes is then no hint that this modality would take it
+    single_file_inputs: bool = True
 
     def options(self, values: dict[str, Any] | None) -> Any:
         from contracts.config import from_mapping

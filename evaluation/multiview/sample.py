@@ -4,12 +4,26 @@ of the training data, else the demo's 1.0), as the frame conditioning."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from encoders.cameras import RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, camera_vector, ring_azimuths
+from evaluation.sample import ModalitySampling
+
+
+@dataclass
+class MultiviewSampleOptions:
+    elevation: float | None = None  # camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
+    radius: float | None = None  # camera distance (default: the training data's median, else 1.0)
+
+    def __post_init__(self) -> None:
+        if self.elevation is not None and not -90.0 < self.elevation < 90.0:  # at the poles the ring's cameras all coincide
+            raise ValueError(f"--elevation must be between -90 and 90 degrees; got {self.elevation:g}")
+        if self.radius is not None and not self.radius > 0:
+            raise ValueError(f"--radius must be positive; got {self.radius:g}")
 
 
 def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIUS, start: float | None = None) -> np.ndarray:
@@ -27,14 +41,13 @@ def training_radius(ckpt_dir: Path, catalog: str | None = None) -> float | None:
     return float(rows[0][0]) if rows and rows[0][0] else None
 
 
-def prepare(cfg, ckpt_dir: Path, shape: list[int]) -> tuple[list[int], dict]:
+def prepare(cfg, ckpt_dir: Path, shape: list[int], options: MultiviewSampleOptions | None = None) -> tuple[list[int], dict]:
+    options = options or MultiviewSampleOptions()
     views = int(cfg.frames or shape[1])
-    elevation = ELEVATION if cfg.elevation is None else float(cfg.elevation)
-    if not -90.0 < elevation < 90.0:  # at the poles the ring's cameras all coincide
-        raise ValueError(f"--elevation must be between -90 and 90 degrees; got {cfg.elevation}")
-    radius = getattr(cfg, "radius", None)
-    if radius is not None and not radius > 0:
-        raise ValueError(f"--radius must be positive; got {radius}")
-    radius = radius or training_radius(ckpt_dir, getattr(cfg, "catalog", None)) or RADIUS
+    elevation = ELEVATION if options.elevation is None else float(options.elevation)
+    radius = options.radius or training_radius(ckpt_dir, getattr(cfg, "catalog", None)) or RADIUS
     cams = torch.from_numpy(ring_cameras(views, elevation, radius)).float()
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}
+
+
+SAMPLING = ModalitySampling(prepare=prepare, options=MultiviewSampleOptions, aliases={"--views": "frames"})

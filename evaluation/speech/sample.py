@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evaluation.sample import ModalitySampling, flag_names
 from evaluation.speech import durations
 
 
-def prepare(cfg, ckpt: Path, shape: list[int]) -> tuple[list[int], dict]:
+def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
-        raise ValueError("speech: the length comes from the prompt's phonemes; --size, --frames and --views do not apply")
+        *flags, last = [*flag_names("size"), *flag_names("frames")]
+        raise ValueError(f"speech: the length comes from the prompt's phonemes; {', '.join(flags)} and {last} do not apply")
     phones = durations.count_phones(cfg.prompt)
     if phones == 0:  # it wrote a fifth of a second of noise; curation rejects such text (transcript_phones)
         raise ValueError(f"speech: the prompt {cfg.prompt!r} has no phones to say; give words")
@@ -26,3 +28,7 @@ def prepare(cfg, ckpt: Path, shape: list[int]) -> tuple[list[int], dict]:
     shape = list(shape)
     shape[-1] = width  # [80, 1, 1, W] or [1, 1, 80, W]: time is the last axis in both layouts
     return shape, {}
+
+
+# --text is the prompt; the spectrogram PNG beside each WAV is titled with it
+SAMPLING = ModalitySampling(prepare=prepare, aliases={"--text": "prompt"}, writer_takes_prompts=True)

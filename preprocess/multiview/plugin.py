@@ -160,6 +160,7 @@ class MultiviewPlugin(ModalityPlugin):
     modality = Modality.MULTIVIEW
     media_suffixes = VIEW_SUFFIXES
     options_cls = MultiviewOptions
+    single_file_inputs = False  # an object is a folder of views; a loose PNG is an image's
 
     def group(self, entries, opts):
         return group_multiview(entries)

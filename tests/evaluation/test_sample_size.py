@@ -31,7 +31,7 @@ def test_a_size_with_no_latent_pixel_is_an_error(ckpt, size):
 
 @pytest.mark.parametrize("frames", [0, -2])
 def test_no_frames_is_an_error(ckpt, frames):
-    with pytest.raises(ValueError, match=r"--frames \(--views\) must be at least 1"):
+    with pytest.raises(ValueError, match=r"--frames \(or --views\) must be at least 1"):
         latent_shape(ckpt, None, frames)
 
 
@@ -89,23 +89,28 @@ def test_out_with_a_suffix_the_writer_cannot_write_is_an_error(out, modality):
 def test_multiview_elevation_must_leave_a_ring(tmp_path, elevation):
     from types import SimpleNamespace
 
-    from evaluation.multiview.sample import prepare
+    from evaluation.multiview.sample import MultiviewSampleOptions, prepare
 
     with pytest.raises(ValueError, match="--elevation must be between -90 and 90"):
-        prepare(SimpleNamespace(frames=4, elevation=elevation, num=1), tmp_path, [3, 4, 16, 16])
-    shape, extra = prepare(SimpleNamespace(frames=4, elevation=30, num=1), tmp_path, [3, 4, 16, 16])
+        MultiviewSampleOptions(elevation=elevation)
+    shape, extra = prepare(SimpleNamespace(frames=4, num=1), tmp_path, [3, 4, 16, 16], MultiviewSampleOptions(elevation=30))
     assert shape == [3, 4, 16, 16] and tuple(extra["frame_cond"].shape) == (1, 4, 8)
 
 
-def test_elevation_on_a_checkpoint_that_is_not_multiview_is_an_error(ckpt):
+@pytest.mark.parametrize("options, said", [({"elevation": 20.0}, "--elevation is for multiview checkpoints; this one is video"),
+                                           ({"elevation": 20.0, "radius": 2.0},
+                                            "--elevation and --radius are for multiview checkpoints; this one is video"),
+                                           ({"elevatoin": 20.0}, "options.elevatoin: lumina sample has no such option")])
+def test_elevation_on_a_checkpoint_that_is_not_multiview_is_an_error(ckpt, options, said):
     import json
+    import re
 
     from evaluation.sample import SampleConfig, sample_to_files
 
     info = json.loads((ckpt / "training.json").read_text())
     (ckpt / "training.json").write_text(json.dumps({**info, "modality": "video"}))
-    with pytest.raises(ValueError, match="--elevation and --radius are for multi-view checkpoints; this one is video"):
-        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a 3 moving left", elevation=20.0))
+    with pytest.raises(ValueError, match=re.escape(said)):
+        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a 3 moving left", options=options))
 
 
 def test_a_size_off_the_encoders_grid_is_an_error_that_names_the_sizes_it_can_write(ckpt):
@@ -147,12 +152,13 @@ def test_multiview_radius_sets_the_rings_camera_distance(tmp_path):
     from types import SimpleNamespace
 
     from encoders.cameras import camera_vector
-    from evaluation.multiview.sample import prepare
+    from evaluation.multiview.sample import MultiviewSampleOptions, prepare
 
-    _, far = prepare(SimpleNamespace(frames=4, elevation=30, num=1, radius=2.5), tmp_path, [3, 4, 16, 16])
-    _, near = prepare(SimpleNamespace(frames=4, elevation=30, num=1, radius=None), tmp_path, [3, 4, 16, 16])
+    cfg = SimpleNamespace(frames=4, num=1)
+    _, far = prepare(cfg, tmp_path, [3, 4, 16, 16], MultiviewSampleOptions(elevation=30, radius=2.5))
+    _, near = prepare(cfg, tmp_path, [3, 4, 16, 16], MultiviewSampleOptions(elevation=30, radius=None))
     az0 = 0.0
     assert np.allclose(far["frame_cond"][0, :, :].numpy()[:, 6], camera_vector(30, az0, 2.5)[6])
     assert np.allclose(near["frame_cond"][0, :, :].numpy()[:, 6], camera_vector(30, az0, 1.0)[6])
     with pytest.raises(ValueError, match="--radius must be positive"):
-        prepare(SimpleNamespace(frames=4, elevation=30, num=1, radius=-1.0), tmp_path, [3, 4, 16, 16])
+        MultiviewSampleOptions(elevation=30, radius=-1.0)

@@ -33,10 +33,10 @@ def test_tar_and_folder_give_the_same_samples(tmp_path):
 
 def test_sample_hook_and_writer(tmp_path):
     from evaluation.multiview.render import save_samples
-    from evaluation.multiview.sample import prepare
+    from evaluation.multiview.sample import MultiviewSampleOptions, prepare
 
-    cfg = SimpleNamespace(frames=8, elevation=35.0, num=2)
-    shape, extra = prepare(cfg, tmp_path, [3, 4, 32, 32])
+    cfg = SimpleNamespace(frames=8, num=2)
+    shape, extra = prepare(cfg, tmp_path, [3, 4, 32, 32], MultiviewSampleOptions(elevation=35.0))
     assert shape == [3, 8, 32, 32] and tuple(extra["frame_cond"].shape) == (2, 8, 8)
     az = [azimuth_of_vector(v.numpy()) for v in extra["frame_cond"][0]]
     assert np.allclose(np.diff(az), 45.0, atol=1e-3)
