@@ -71,12 +71,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
-    note = None
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        cut, trailer = gif_blocks(data)
-        if cut:
-            raise VideoRejected("truncated", cut)  # FFmpeg counts a cut GIF's frames from what is there
-        note = None if trailer else GIF_NO_TRAILER
+    cut, note = gif_blocks(data) if data[:6] in (b"GIF87a", b"GIF89a") else (None, None)
+    if cut:
+        raise VideoRejected("truncated", cut)  # FFmpeg counts a cut GIF's frames from what is there
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, ValueError, OSError) as e:
@@ -165,15 +162,15 @@ def declared_seconds(container, stream) -> tuple[float, str] | None:
 GIF_NO_TRAILER = "the GIF has no trailer (0x3B), but its last frame is whole"
 
 
-def gif_blocks(data: bytes) -> tuple[str | None, bool]:
-    """(why the GIF is cut short or None, whether it reaches its trailer 0x3B). Walks the block
+def gif_blocks(data: bytes) -> tuple[str | None, str | None]:
+    """(why the GIF is cut short, a note on a whole one), each or both None. Walks the block
     structure (GIF89a spec): header, screen descriptor, colour table, then extensions and images
     until the trailer; bytes after the trailer are ignored. Many writers leave the trailer out: a
     GIF that ends right after a whole image (or a comment or application block) is whole; one that
     ends inside a block, or after a frame's graphic control block without its image, is cut."""
     n, pos, frames, last = len(data), 13, 0, None
     if n < 13:
-        return "the GIF header is cut short", False
+        return "the GIF header is cut short", None
     if data[10] & 0x80:
         pos += 3 << ((data[10] & 7) + 1)
 
@@ -187,7 +184,7 @@ def gif_blocks(data: bytes) -> tuple[str | None, bool]:
     while pos < n:
         tag = data[pos]
         if tag == 0x3B:
-            return None, True
+            return None, None
         if tag == 0x21:  # extension: label, sub-blocks
             end = sub_blocks(pos + 2) if pos + 2 <= n else None
         elif tag == 0x2C:  # image: descriptor, local colour table, LZW code size, sub-blocks
@@ -196,17 +193,17 @@ def gif_blocks(data: bytes) -> tuple[str | None, bool]:
                 p = pos + 10 + ((3 << ((data[pos + 9] & 7) + 1)) if data[pos + 9] & 0x80 else 0)
                 end = sub_blocks(p + 1) if p + 1 <= n else None
         else:
-            return None, False  # not a block FFmpeg's reader would be at: leave the verdict to the decoder
+            return None, None  # not a block FFmpeg's reader would be at: leave the verdict to the decoder
         if end is None:
-            return (f"the GIF ends inside frame {frames + 1}" if tag == 0x2C else f"the GIF ends inside a block after {frames} frames"), False
+            return (f"the GIF ends inside frame {frames + 1}" if tag == 0x2C else f"the GIF ends inside a block after {frames} frames"), None
         frames += tag == 0x2C
         last = data[pos + 1] if tag == 0x21 else tag
         pos = end
     if last == 0xF9:  # a graphic control block announces an image that never came
-        return f"the GIF ends after {frames} frames and the control block of the next, without its image", False
+        return f"the GIF ends after {frames} frames and the control block of the next, without its image", None
     if not frames:
-        return "the GIF ends before its first frame", False
-    return None, False
+        return "the GIF ends before its first frame", None
+    return None, GIF_NO_TRAILER
 
 
 TS_SYNC = 0x47

@@ -55,3 +55,11 @@ def test_the_note_reaches_the_sample_record(gif, tmp_path):
     assert cand.record.meta["decode_note"] == GIF_NO_TRAILER
     path.write_bytes(gif)
     assert "decode_note" not in _analyse(path)[0].record.meta
+
+
+def test_a_gif_with_a_stray_byte_after_its_frames_has_no_trailer_note(gif):
+    """Bytes that are no GIF block are the decoder's to judge: no claim about a missing trailer."""
+    from preprocess.video.decode import gif_blocks
+
+    assert gif_blocks(gif[:-1] + b"\x00") == (None, None)
+    assert gif_blocks(gif[:-1]) == (None, GIF_NO_TRAILER)
