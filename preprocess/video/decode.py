@@ -260,7 +260,10 @@ def ts_last_pes_pts(data: bytes, pid: int) -> int | None:
 def ts_last_frame_cut(data: bytes, pid: int, stamps: list[tuple[int | None, bool]]) -> str | None:
     """Why a transport stream whose packets are whole was cut inside its last frame: the frame of
     the last PES (by its PTS) did not decode, or decoded damaged. ``stamps``: (pts, corrupt) of every
-    decoded frame. A cut exactly between two frames leaves a whole, shorter stream: None."""
+    decoded frame. A cut exactly between two frames leaves a whole, shorter stream: None. FFmpeg's
+    H.264, MPEG-2 and MPEG-4 decoders flag a frame they had to conceal; its HEVC decoder does not,
+    so an HEVC stream cut between packets inside its last frame passes (the modulo check catches
+    187 of 188 random cuts)."""
     last = ts_last_pes_pts(data, pid)
     if last is None or all(pts is None for pts, _ in stamps):
         return None
