@@ -97,6 +97,8 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
         t = t.replace("&", " and ")
         t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
     t = _NUMBER_RE.sub(lambda m: " " + _number_words(m.group(0), lang=lang) + " ", t)
+    if language.lower().split("-")[0] == "ja":
+        t = kanji_as_kana(t)  # after the numbers: num2words writes Japanese numbers in kanji
     t = t.lower()
     t = "".join(c if c.isalpha() or c in "' " or unicodedata.category(c) in ("Mn", "Mc") else " " for c in t)
     return " ".join(t.split())
@@ -112,6 +114,37 @@ class Reading:
 
     phones: list[str]  # as the phone encoder gets them: no flags, no word boundaries
     flagged: str | None  # words split by "|", "(en)"-style flags where espeak-ng switched voice; None without espeak-ng
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")  # CJK ideographs (kanji)
+
+
+@lru_cache(maxsize=1)
+def _kakasi():
+    import pykakasi
+
+    return pykakasi.kakasi()  # loads its dictionaries: about 2 s, once per process
+
+
+def kanji_as_kana(text: str) -> str:
+    """Japanese: each word with kanji in hiragana, by pykakasi's dictionary ("日本語を話します" ->
+    "にほんごをはなします"), because espeak-ng's ja voice has no kanji readings (it says "Chinese
+    letter" in English for each). Kana and everything else stay as written; so does a kanji the
+    dictionary lacks (simplified Chinese "你"), which the wrong_language check then sees. The
+    readings are the dictionary's, not the sentence's: "今日は" is read "こんにちは" even where "きょうは" is said."""
+    if not _HAN.search(text):
+        return text
+    out, at = [], 0
+    for seg in _kakasi().convert(text):
+        orig, hira = seg["orig"], seg["hira"]
+        found = text.find(orig, at) if orig else -1
+        if found < 0:
+            continue
+        out.append(text[at:found])  # what pykakasi skipped (it drops a character after one it lacks) stays as written
+        out.append(hira if _HAN.search(orig) and hira and not _HAN.search(hira) else orig)
+        at = found + len(orig)
+    out.append(text[at:])
+    return "".join(out)
 
 
 @lru_cache(maxsize=4)

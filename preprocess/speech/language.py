@@ -10,6 +10,13 @@ A word is foreign when most of its letters are in a script ``options.language`` 
 (``SCRIPTS``; a language missing from the table skips this check) or when espeak-ng switches
 language to read it. Latin-script languages cannot be told apart this way: German under en-us is
 read as English words, not caught; curate one language per run.
+
+Han is written in Chinese, Japanese (kanji, with kana) and Korean (hanja, with hangul). A word with
+kana is Japanese whatever its share of kanji ("東京大学の学生" is not Chinese); Han alone is left to
+the voice. espeak-ng's ja and ko voices have no readings for Han: Japanese kanji are read in kana
+before phonemising (``encoders.audio.transcript.kanji_as_kana``), and a Han word still left (Korean
+hanja, a kanji missing from the dictionary, simplified Chinese) is one espeak-ng reads as "Chinese
+letter" in English: foreign, with a reason that says so.
 """
 
 from __future__ import annotations
@@ -66,9 +73,17 @@ def script_of(ch: str) -> str | None:
     return _NAME_SCRIPTS.get(first, first.title())
 
 
+KANA = ("Hiragana", "Katakana")
+# voices written with Han but without readings for it: what a Han word left in a transcript is, and what to do
+HAN_UNREAD = {"ja": "kanji pykakasi has no reading for, or Chinese", "ko": "hanja, which need a hangul transcript"}
+
+
 def _word_script(word: str) -> str | None:
+    """The script of most of the word's letters (ties by name); kana outvote any number of kanji:
+    a word with kana is Japanese, Han alone may be any of Chinese, Japanese, Korean."""
     scripts = Counter(s for s in map(script_of, word) if s is not None and s != "Unknown")
-    return min(scripts, key=lambda s: (-scripts[s], s)) if scripts else None  # the most letters; ties by name
+    pool = Counter({s: n for s, n in scripts.items() if s in KANA}) or scripts
+    return min(pool, key=lambda s: (-pool[s], s)) if pool else None
 
 
 def switched_words(flagged: str | None, language: str) -> list[str | None]:
@@ -128,4 +143,8 @@ def check(transcript: str, language: str, reading: Reading | None = None) -> Lan
         script = _most(alien)
         name = f"{SCRIPT_LANGUAGE[script]} ({script} script)" if script in SCRIPT_LANGUAGE else f"{script} script"
         return LanguageCheck(by_script, f"transcript is in {name}, {len(alien)} of {len(words)} words")
-    return LanguageCheck(by_switch, f"espeak-ng switched to {_most(switched)} for {len(switched)} of the {len(read)} words it read")
+    detail = f"espeak-ng switched to {_most(switched)} for {len(switched)} of the {len(read)} words it read"
+    base = language.lower().split("-")[0]
+    if base in HAN_UNREAD and any(script_of(c) == "Han" for c in transcript):
+        detail += f" (its {base} voice reads each Han character as 'Chinese letter': {HAN_UNREAD[base]})"
+    return LanguageCheck(by_switch, detail)
