@@ -134,7 +134,7 @@ def check(transcript: str, language: str, reading: Reading | None = None) -> Lan
     allowed = allowed_scripts(language)
     scripts = [_word_script(w) for w in words]
     alien = [s for s in scripts if allowed is not None and s is not None and s not in allowed]
-    read = switched_words((reading or read_transcript(transcript, language)).flagged, language)
+    read = switched_words((reading if reading is not None else read_transcript(transcript, language)).flagged, language)
     switched = [lang for lang in read if lang is not None]
     by_script, by_switch = len(alien) / len(words), len(switched) / max(len(read), 1)
     if not alien and not switched:
