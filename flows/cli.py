@@ -54,13 +54,14 @@ def _curate(argv: list[str]) -> int:
 
 
 def _encode(argv: list[str]) -> int:
-    from flows.cli_config import add_backend_args, add_common_args, add_config_args, add_ray_address_arg, backend_of, config_from_args
+    from flows.cli_config import (add_backend_args, add_common_args, add_config_args, add_ray_address_arg, backend_of,
+                                  config_from_args, modality_list)
     from preprocess.encode import EncodeConfig
 
     p = ArgumentParser(prog="lumina encode", description="Encode every curated shard of a modality not yet encoded with this encoder pair "
                        "(of samples curated again with other options, the latest curation's shards).")
     add_common_args(p, "batch_size=32")
-    p.add_argument("--modality", default="image")
+    p.add_argument("--modality", default="image", help=f"{modality_list()} (default: image)")
     add_config_args(p, EncodeConfig)
     add_backend_args(p)
     add_ray_address_arg(p, "the encoder actors")
@@ -153,12 +154,12 @@ def _sample(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    from flows.cli_config import add_ray_address_arg
+    from flows.cli_config import add_ray_address_arg, modality_list
     from training.trainer import MODEL_OVERRIDES_HELP, model_overrides_arg
 
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
-    p.add_argument("--modality", help="image, video, multiview or speech (default: the config's modality, else image)")
+    p.add_argument("--modality", help=f"{modality_list()} (default: the config's modality, else image)")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter of the config, e.g. --set corpus_options.num_shapes=300")
     p.add_argument("--steps", type=int, help="training steps (default: the flow's)")

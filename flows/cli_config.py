@@ -17,6 +17,7 @@ import typing
 from typing import Any
 
 from contracts.config import config_values, from_mapping, parse_assignments
+from contracts.records import MODALITIES
 
 _SIMPLE = (int, float, str, bool)
 
@@ -68,6 +69,12 @@ def _help(cls: type, f: dataclasses.Field, default_note: str | None) -> str | No
     return f"{text} ({default_note})" if text else f"({default_note})"
 
 
+def modality_list() -> str:
+    """'image, video, multiview or speech': the Modality enum as a help text names it."""
+    *first, last = MODALITIES
+    return f"{', '.join(first)} or {last}" if first else last
+
+
 def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "") -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -81,8 +88,10 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
         else:
             default = f.default if f.default is not dataclasses.MISSING else None
             optional = type(None) in typing.get_args(hints[f.name])
-            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None,
-                           help=_help(cls, f, f"default: {default}{'; none unsets it' if optional else ''}"))
+            text = _help(cls, f, f"default: {default}{'; none unsets it' if optional else ''}")
+            if f.name == "modality":  # the choices from the enum, so a new modality needs no help text edited
+                text = f"{modality_list()}: {text}" if text else modality_list()
+            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None, help=text)
 
 
 def add_modality_args(p: argparse.ArgumentParser, cls: type, declared: dict[str, tuple[type | None, dict[str, str]]]) -> None:
@@ -164,26 +173,57 @@ def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | N
     return from_mapping(cls, values)
 
 
+def curation_flags() -> dict[str, list[tuple[str, Any]]]:
+    """The options the modalities' plugins offer as lumina curate flags (ModalityPlugin.curate_flags):
+    option name -> the plugins that declare it, in Modality order."""
+    from contracts.records import Modality
+    from preprocess.modality import get_plugin
+
+    flags: dict[str, list[tuple[str, Any]]] = {}
+    for m in Modality:
+        plugin = get_plugin(m)
+        for name in plugin.curate_flags:
+            flags.setdefault(name, []).append((m.value, plugin))
+    return flags
+
+
+def _curation_flag_help(name: str, owners: list[tuple[str, Any]]) -> str:
+    """'image, video: <the first help declared, else the option's comment> (default: image 1024, video 256)'."""
+    first = owners[0][1].options_cls
+    text = next((plugin.curate_flags[name] for _, plugin in owners if plugin.curate_flags[name]), "")
+    text = text or field_comments(first).get(name, "")
+    defaults = {m: next(f.default for f in dataclasses.fields(plugin.options_cls) if f.name == name) for m, plugin in owners}
+    shown = (f"{next(iter(defaults.values()))}" if len(set(map(repr, defaults.values()))) == 1
+             else ", ".join(f"{m} {d}" for m, d in defaults.items()))
+    return f"{', '.join(defaults)}: {text} (default: {shown})"
+
+
 def add_curation_args(p: argparse.ArgumentParser) -> None:
-    """The option shorthands of lumina curate and lumina refresh (the same curation)."""
-    p.add_argument("--max-tokens", type=int, help="image, video: latent patch tokens per image or frame (the token budget; default: image 1024, video 256), "
-                   "in patches of patch_size x --vae-factor pixels")
-    p.add_argument("--vae-factor", type=int, help="image, video: pixels per latent of the encoder you will use: 8 for --latent "
-                   "sd15/sdxl (the default), 1 for --latent identity (lumina encode's default; with 8 its images "
-                   "have up to 64 times the budget's tokens)")
-    p.add_argument("--resize", choices=["fit", "square"], help="image: keep the aspect ratio in the budget, or a fixed square")
+    """The option shorthands of lumina curate and lumina refresh (the same curation): the options
+    each modality's plugin offers as flags, and the CLIP score flags."""
+    for name, owners in curation_flags().items():
+        tp = _simple_type(typing.get_type_hints(owners[0][1].options_cls)[name])
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=tp, help=_curation_flag_help(name, owners))
     add_clip_args(p)
 
 
 def curation_options(a: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
     """``options`` (from --config and --set) with add_curation_args' flags merged in; flags win."""
-    flags = {k: v for k, v in {"max_tokens": a.max_tokens, "vae_factor": a.vae_factor, "resize": a.resize}.items() if v is not None}
+    flags = {k: v for k in curation_flags() if (v := getattr(a, k, None)) is not None}
     return clip_options(a, {**options, **flags})
+
+
+def clip_modalities() -> list[str]:
+    """The modalities whose curation options take CLIP scores (a ``clip`` option)."""
+    from contracts.records import Modality
+    from preprocess.modality import get_plugin
+
+    return [m.value for m in Modality if "clip" in {f.name for f in dataclasses.fields(get_plugin(m).options_cls)}]
 
 
 def add_clip_args(p: argparse.ArgumentParser) -> None:
     """lumina curate's CLIP score flags: shorthands for ``options.clip.*`` (preprocess/filters/clip_config.py)."""
-    g = p.add_argument_group("CLIP scores (image; off unless --clip is given)")
+    g = p.add_argument_group(f"CLIP scores ({', '.join(clip_modalities())}; off unless --clip is given)")
     g.add_argument("--clip", metavar="PATH", help="a local CLIP with its image tower (open_clip folder, ARCH:FILE, or Hugging Face CLIPModel folder): turns on the clip_similarity filter")
     g.add_argument("--aesthetic", metavar="PATH", help="a LAION aesthetic head (.pth/.safetensors) for that CLIP: turns on the aesthetic filter")
     g.add_argument("--min-aesthetic", type=float, help="aesthetic threshold (default 5.0; the tiers: 4.5, 5.0, 6.5)")

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CurateConfig:
-    modality: str = "image"  # image, video, multiview or speech
+    modality: str = "image"  # the kind of media the source holds
     shard_size: int = 512  # accepted samples per curated shard
     holdout_percent: int = 20  # the holdout split is a fixed function of the key
     chunk_size: int = 64  # inputs per analysis task

@@ -3,8 +3,10 @@
 Everything generic (sources, keys, exact dedup, shards, the catalog, Ray) lives outside; everything
 that knows a file format lives in ``preprocess/<modality>/`` behind this interface. A new modality
 is this package and its line in ``PLUGINS``, an ``evaluation/<modality>/`` package with its lines
-in ``MODALITY_EVALUATORS`` and ``SAMPLE_WRITERS``, the enum value, and a catalog migration for the
-``samples.modality`` CHECK: README.md, "Adding a modality", has the whole list.
+in ``MODALITY_EVALUATORS``, ``SAMPLE_WRITERS`` (and ``SAMPLE_HOOKS`` where sampling needs its own
+flags or conditioning), the enum value, and a catalog migration for the ``samples.modality`` CHECK:
+README.md, "Adding a modality", has the whole list. Generic code names no modality
+(tests/contracts/test_modality_names.py): what one needs there, its plugin declares.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class ModalityPlugin(ABC):
     # whether one media file is a whole input; False where an input is a folder of files (multi-view's
     # views): a loose file of its suffixes is then no hint that this modality would take it
     single_file_inputs: bool = True
+    # options_cls fields that lumina curate and lumina refresh offer as flags (--max-tokens), each
+    # with its help ("": the help another modality gives the same flag, else the field's comment)
+    curate_flags: dict[str, str] = {}
 
     def options(self, values: dict[str, Any] | None) -> Any:
         from contracts.config import from_mapping

@@ -101,7 +101,7 @@ class TrainConfig:
     out_dir: str | None = None  # default: <home>/runs/<run id>
     null_caption: str | None = None  # .npz with the text encoder's features for ""; default: the workspace's, by fingerprint
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
-    modality: str | None = None  # image, video, multiview or speech: checked against the manifest's samples (default: theirs)
+    modality: str | None = None  # checked against the manifest's samples (default: theirs)
     model: str = "flag-dit-tiny"  # a size in modelzoo.config.CONFIGS: flag-dit-tiny, -s, -b, -600m, -2b, -5b, -7b, -t2v-2b, -t2mv-2b, -t2speech
     model_overrides: dict = field(default_factory=dict)
     steps: int = 1000  # optimizer steps in all (a resumed run counts the steps already done)

@@ -53,6 +53,12 @@ class ImagePlugin(ModalityPlugin):
     modality = Modality.IMAGE
     media_suffixes = IMAGE_SUFFIXES
     options_cls = ImageOptions
+    curate_flags = {
+        "max_tokens": "latent patch tokens per image or frame (the token budget), in patches of patch_size x --vae-factor pixels",
+        "vae_factor": "pixels per latent of the encoder you will use: 8 for --latent sd15/sdxl, 1 for --latent identity "
+                      "(lumina encode's default; with 8 its images have up to 64 times the budget's tokens)",
+        "resize": "fit (keep the aspect ratio in the budget) or square (a fixed square)",
+    }
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: ImageOptions) -> list[Candidate]:
         data = item.media["media"].read()

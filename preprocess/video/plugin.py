@@ -64,6 +64,7 @@ class VideoPlugin(ModalityPlugin):
     modality = Modality.VIDEO
     media_suffixes = VIDEO_SUFFIXES
     options_cls = VideoOptions
+    curate_flags = {"max_tokens": "", "vae_factor": ""}  # the flags image offers, with its help
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: VideoOptions) -> list[Candidate]:
         data = item.media["media"].read()

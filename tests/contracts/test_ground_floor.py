@@ -81,3 +81,31 @@ def test_every_modality_has_its_plugin_evaluator_and_sample_writer():
 def test_unknown_modality_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="unknown modality 'audio'.*speech"):
         SampleRecord(key="k" * 32, modality="audio", source_uri="x", status="accepted")
+
+
+def test_every_modalitys_declared_flags_fit_the_generic_commands(capsys):
+    """A modality's own flags (its sample options and aliases, its curate flags) are options it has,
+    and never clash with a generic flag or another modality's."""
+    import dataclasses
+
+    from evaluation.sample import SampleConfig, registered_samplings
+    from flows.cli import main
+    from preprocess.curate import CurateConfig
+    from preprocess.modality import get_plugin
+
+    generic = {f.name for f in dataclasses.fields(SampleConfig)}
+    seen: set[str] = set()
+    for modality, sampling in registered_samplings().items():
+        own = {f.name for f in dataclasses.fields(sampling.options)} if sampling.options else set()
+        assert not own & (generic | seen), (modality, own & (generic | seen))
+        seen |= own
+        assert set(sampling.aliases.values()) <= generic, modality
+    curating = {f.name for f in dataclasses.fields(CurateConfig)}
+    for m in Modality:
+        plugin = get_plugin(m)
+        assert set(plugin.curate_flags) <= {f.name for f in dataclasses.fields(plugin.options_cls)} - curating, m
+    for command in ("sample", "curate", "refresh"):  # argparse refuses a flag defined twice
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0, command
+    capsys.readouterr()

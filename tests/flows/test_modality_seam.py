@@ -140,3 +140,22 @@ def test_the_curate_hint_asks_the_plugins_whether_a_loose_file_is_an_input(tmp_p
     with caplog.at_level("WARNING", logger="flows.steps"):
         out = curate_step(str(src), str(tmp_path / "home"), CurateConfig(modality="speech"), backend="local")
     assert not out["counts"].get("accepted") and "curate with --modality" not in caplog.text, caplog.text
+
+
+def test_lumina_curate_offers_the_options_a_plugin_declares_as_flags(monkeypatch, capsys):
+    """--max-tokens, --vae-factor and --resize were written into the generic command with "image,
+    video:" in their help; a plugin now declares its flags (curate_flags) and the help says whose."""
+    import argparse
+
+    from flows.cli_config import add_curation_args, curation_options
+    from preprocess.modality import get_plugin
+
+    monkeypatch.setattr(type(get_plugin("speech")), "curate_flags", {"language": "the language of the transcripts"})
+    p = argparse.ArgumentParser()
+    add_curation_args(p)
+    a = p.parse_args(["--language", "de", "--max-tokens", "64"])
+    assert curation_options(a, {"language": "fr", "size": 32}) == {"language": "de", "size": 32, "max_tokens": 64}
+    helps = {action.dest: action.help for action in p._actions}
+    assert helps["language"] == "speech: the language of the transcripts (default: en-us)"
+    assert helps["max_tokens"].startswith("image, video: latent patch tokens") and helps["max_tokens"].endswith(
+        "(default: image 1024, video 256)")
