@@ -717,7 +717,13 @@ class Catalog:
             return ckpt_id
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None,
-                    split: str | None = None, checkpoint_id: str | None = None) -> None:
+                    split: str | None = None, checkpoint_id: str | None = None, window_start: int | None = None,
+                    window_names: Sequence[str] = ()) -> None:
+        """Append metric rows. With ``window_start`` (a training log window's first step; split
+        'train'), the rows a stopped run logged for this window while it was still open are
+        replaced: those of ``window_names`` (default: the metrics' names) logged at the step of a
+        checkpoint of the same run folder as ``checkpoint_id``, from window_start to before ``step``.
+        So a stopped run has its last partial window in the catalog, and a resumed one a straight run's."""
         self._writable()
         now = utcnow()
         rows = [[run_id, checkpoint_id, name, None if v is None else float(v), step, split, now]
@@ -726,6 +732,9 @@ class Catalog:
             self._require_run(con, run_id)
             if checkpoint_id is not None and con.execute(q("checkpoint_exists"), [checkpoint_id]).fetchall()[0][0] == 0:
                 raise ValueError(f"unknown checkpoint {checkpoint_id!r}")
+            if window_start is not None and checkpoint_id is not None and step is not None:
+                con.execute(q("delete_open_window_metrics"),
+                            [split, list(window_names or metrics), window_start, step, checkpoint_id])
             if rows:
                 con.executemany(q("insert_metric"), rows)
 

@@ -31,6 +31,11 @@ def architecture(path: str) -> dict[str, dict]:
     return {"architecture": {k: saved[k] for k in ("dim", "n_layers", "n_heads", "patch_size", "in_channels") if k in saved}}
 
 
+# what a log window's row holds (trainer._summary): all of them, skipped_steps too, are replaced
+# when the window's row comes again
+WINDOW_METRICS = ("train_fm_loss", "grad_norm", "lr", "tokens_per_s", "padding_fraction", "skipped_steps")
+
+
 @dataclass
 class CatalogRegistrar:
     """A picklable on_checkpoint hook (Ray Train workers call it too)."""
@@ -49,6 +54,8 @@ class CatalogRegistrar:
         with Catalog.open(self.catalog) as cat, cat.hold():  # one connection for the checkpoint and all its rows
             ckpt_id = cat.register_checkpoint(self.run_id, path, config, self.manifest, self.manifest_version, step)
             for r in rows:  # one per log window (every step is in metrics.csv and TensorBoard)
-                metrics = {k: v for k, v in r.items() if k != "step"}
-                cat.log_metrics(self.run_id, metrics, step=int(r["step"]), split="train", checkpoint_id=ckpt_id)
+                metrics = {k: v for k, v in r.items() if k not in ("step", "window_start")}
+                # a window a stopped run logged while still open: this row of it replaces that one
+                cat.log_metrics(self.run_id, metrics, step=int(r["step"]), split="train", checkpoint_id=ckpt_id,
+                                window_start=r.get("window_start"), window_names=WINDOW_METRICS)
         self.checkpoint_ids.append(ckpt_id)

@@ -552,8 +552,10 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         # Stopped inside a log window: it stays open, saved with the checkpoint, and a --resume
         # closes it at its boundary, so the catalog's windows are those of a run never stopped
         # (closing it here added a short window at the stop and another after the resume).
-        # The result still reports its mean as the latest loss.
+        # The result still reports its mean as the latest loss, and the catalog gets its summary so
+        # far, which the window's row at its boundary replaces (same window_start).
         partial = [(step, sum(window) / len(window))] if window and step < cfg.steps else []
+        open_window = [_summary(window_rows)] if window_rows and step < cfg.steps else []
         if stop_code > 1 and rank == 0:
             remove_stop_file(out_dir)
         t0 = time.perf_counter()
@@ -562,7 +564,10 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         final = str(checkpoint_dir(out_dir, step))
         # not `written`: only rank 0 publishes, and every rank must take this decision alike
         if checkpointed_at != step:
+            pending_rows.extend(open_window)
             checkpoint(wait=True)
+        elif open_window and rank == 0 and on_checkpoint is not None:  # stopped right after a periodic checkpoint
+            on_checkpoint(final, step, open_window)
     finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
         if hasattr(loader, "close"):
             loader.close()
@@ -624,10 +629,12 @@ def _signal_name(signum: int) -> str:
 
 def _summary(rows: list[dict]) -> dict:
     """A log window as catalog metrics: mean loss (train_fm_loss, as before), grad norm, tokens/s,
-    padding; the learning rate at its last step."""
+    padding; the learning rate at its last step. ``step`` and ``window_start`` (its first step) say
+    which steps it covers: a window still open has the same start as its closed self."""
     mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
     applied = [r for r in rows if math.isfinite(r["grad_norm"])]  # skipped steps' NaNs stay out of the means
-    out = {"step": rows[-1]["step"], "train_fm_loss": sum(r["loss"] for r in applied) / len(applied) if applied else math.nan,
+    out = {"step": rows[-1]["step"], "window_start": rows[0]["step"],
+           "train_fm_loss": sum(r["loss"] for r in applied) / len(applied) if applied else math.nan,
            "grad_norm": sum(r["grad_norm"] for r in applied) / len(applied) if applied else math.nan, "lr": rows[-1]["lr"],
            "tokens_per_s": mean("tokens_per_s"), "padding_fraction": mean("padding")}
     if len(applied) < len(rows):

@@ -59,6 +59,17 @@ SELECT count(*) FROM checkpoints WHERE checkpoint_id = ?;
 INSERT INTO metrics (run_id, checkpoint_id, name, value, step, split, logged_at)
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
+-- name: delete_open_window_metrics
+-- A log window's rows from before it closed: a stopped run logs its open window with the checkpoint
+-- written at the stop (so at that checkpoint's step); the window's later row, from the run folder's
+-- --resume, replaces them. Params: split, names, window start, window end (excluded), a checkpoint
+-- of the run folder.
+DELETE FROM metrics
+WHERE split = ? AND list_contains(?, name) AND step >= ? AND step < ?
+  AND checkpoint_id IN (SELECT c.checkpoint_id FROM checkpoints c
+                        WHERE c.step = metrics.step
+                          AND parse_dirpath(c.uri) = (SELECT parse_dirpath(uri) FROM checkpoints WHERE checkpoint_id = ?));
+
 -- name: insert_lineage
 INSERT INTO lineage (src_kind, src_id, dst_kind, dst_id, created_at)
 VALUES (?, ?, ?, ?, ?)

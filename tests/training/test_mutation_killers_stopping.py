@@ -12,13 +12,13 @@ def _row(step, loss, grad_norm, lr, tokens_per_s, padding):
 
 def test_a_window_with_a_skipped_step_leaves_it_out_of_the_loss_and_grad_norm_means():
     rows = [_row(11, 1.0, 2.0, 0.1, 10.0, 0.0), _row(12, math.nan, math.nan, 0.2, 20.0, 0.3), _row(13, 3.0, 4.0, 0.3, 60.0, 0.6)]
-    assert _summary(rows) == {"step": 13, "train_fm_loss": 2.0, "grad_norm": 3.0, "lr": 0.3, "tokens_per_s": 30.0,
+    assert _summary(rows) == {"step": 13, "window_start": 11, "train_fm_loss": 2.0, "grad_norm": 3.0, "lr": 0.3, "tokens_per_s": 30.0,
                               "padding_fraction": 0.3, "skipped_steps": 1}
 
 
 def test_a_window_without_skipped_steps_reports_no_skipped_count():
     rows = [_row(5, 2.0, 1.0, 0.5, 8.0, 0.25), _row(6, 4.0, 3.0, 0.25, 4.0, 0.75)]
-    assert _summary(rows) == {"step": 6, "train_fm_loss": 3.0, "grad_norm": 2.0, "lr": 0.25, "tokens_per_s": 6.0,
+    assert _summary(rows) == {"step": 6, "window_start": 5, "train_fm_loss": 3.0, "grad_norm": 2.0, "lr": 0.25, "tokens_per_s": 6.0,
                               "padding_fraction": 0.5}
 
 

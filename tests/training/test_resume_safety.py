@@ -136,7 +136,7 @@ def test_catalog_windows_after_a_stop_and_resume_are_a_straight_runs(tiny_home, 
 
     straight, straight_rows = run(tmp_path / "a")
     stopped, stopped_rows = run(tmp_path / "b", stop_first=True)
-    assert stopped.steps == 1 and stopped_rows == []  # the open window waits for the resume
+    assert stopped.steps == 1 and [(s, r["window_start"]) for s, r in stopped_rows] == [(1, 1)]  # the open window so far
     assert stopped.final_loss == stopped.losses[-1][1] and stopped.losses[-1][0] == 1  # still reported
     resumed, resumed_rows = run(tmp_path / "b", resume=True)
     assert [s for s, _ in straight_rows] == [3, 6]
@@ -296,3 +296,56 @@ def test_a_bare_resume_refuses_to_pass_over_a_run_without_resume_state_to_anothe
     assert runs == [(2,)]
     shutil.rmtree(newer)  # a run folder deleted is no run to pass over: the older one goes on
     assert Path(train_step(str(home), resume)["checkpoint"]) == older / "checkpoint-0000002"
+
+
+def _catalog_curve(catalog, run_dir: Path) -> list[tuple]:
+    """A run folder's training metrics in the catalog (tokens/s is timing), as the README selects them."""
+    from catalog import Catalog
+
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT m.step, m.name, m.value FROM metrics m JOIN checkpoints c USING (checkpoint_id) "
+                          "WHERE m.split = 'train' AND m.name <> 'tokens_per_s' AND c.uri LIKE ? ORDER BY m.step, m.name",
+                          [f"{run_dir}/%"])
+    return rows
+
+
+def _registered_run(tiny_home, catalog, out, **kw):
+    """train() with the hook lumina train uses, under a catalog run of its own."""
+    from catalog import Catalog
+    from training.catalog_hook import CatalogRegistrar
+
+    with Catalog.open(catalog) as cat:
+        run_id = cat.start_run("train", {})
+    cfg = tiny_cfg(tiny_home, out, catalog=str(catalog), steps=6, log_every=3, shuffle_buffer=16, **kw)
+    return train(cfg, on_checkpoint=CatalogRegistrar(str(catalog), run_id, cfg.manifest, 1, cfg.model))
+
+
+def test_a_stopped_run_never_resumed_has_its_last_partial_window_in_the_catalog(tiny_home, tmp_path):
+    """The open window was kept only in the checkpoint: a run stopped and never resumed had no
+    catalog row for its last steps. Now it has one at the stop, which a resume replaces with the
+    whole window's, so a stopped and resumed run's catalog curve is still a straight run's."""
+    catalog = tmp_path / "catalog.duckdb"
+    shutil.copy(tiny_home.catalog, catalog)
+    straight = _registered_run(tiny_home, catalog, tmp_path / "a")
+    write_stop_file(tmp_path / "b")  # honoured after the first step
+    stopped = _registered_run(tiny_home, catalog, tmp_path / "b")
+    assert stopped.steps == 1
+    curve = _catalog_curve(catalog, tmp_path / "b")
+    assert {(step, name) for step, name, _ in curve} >= {(1, "train_fm_loss"), (1, "grad_norm"), (1, "lr")}, curve
+    assert dict(((s, n), v) for s, n, v in curve)[(1, "train_fm_loss")] == pytest.approx(stopped.final_loss)
+    _registered_run(tiny_home, catalog, tmp_path / "b", resume=True)
+    resumed, expected = _catalog_curve(catalog, tmp_path / "b"), _catalog_curve(catalog, tmp_path / "a")
+    assert [s for s, n, _ in expected if n == "train_fm_loss"] == [3, 6] and straight.steps == 6
+    assert resumed == expected  # the partial row at step 1 is gone, replaced by the window's at 3
+
+
+def test_a_run_stopped_right_after_a_periodic_checkpoint_logs_its_open_window_with_it(tiny_home, tmp_path):
+    """No final checkpoint is written then (the periodic one is at the stop's step): the open
+    window's row goes to that one."""
+    catalog = tmp_path / "catalog.duckdb"
+    shutil.copy(tiny_home.catalog, catalog)
+    write_stop_file(tmp_path / "run")
+    stopped = _registered_run(tiny_home, catalog, tmp_path / "run", checkpoint_every=1)
+    assert stopped.steps == 1 and [Path(c).name for c in stopped.checkpoints] == ["checkpoint-0000001"]
+    assert [(s, v) for s, n, v in _catalog_curve(catalog, tmp_path / "run") if n == "train_fm_loss"] == \
+        [(1, pytest.approx(stopped.final_loss))]
