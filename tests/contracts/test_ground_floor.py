@@ -87,8 +87,10 @@ def test_every_modalitys_declared_flags_fit_the_generic_commands(capsys):
     """A modality's own flags (its sample options and aliases, its curate flags) are options it has,
     and never clash with a generic flag or another modality's."""
     import dataclasses
+    import inspect
 
-    from evaluation.sample import SampleConfig, registered_samplings
+    from evaluation.evaluate import modality_hook
+    from evaluation.sample import SAMPLE_WRITERS, SampleConfig, registered_samplings
     from flows.cli import main
     from preprocess.curate import CurateConfig
     from preprocess.modality import get_plugin
@@ -100,6 +102,8 @@ def test_every_modalitys_declared_flags_fit_the_generic_commands(capsys):
         assert not own & (generic | seen), (modality, own & (generic | seen))
         seen |= own
         assert set(sampling.aliases.values()) <= generic, modality
+        writer = modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")
+        assert ("prompts" in inspect.signature(writer).parameters) == sampling.writer_takes_prompts, modality
     curating = {f.name for f in dataclasses.fields(CurateConfig)}
     for m in Modality:
         plugin = get_plugin(m)
