@@ -221,13 +221,51 @@ def mark_exact_duplicates(cands: list[Candidate]) -> list[Candidate]:
     for c in sorted(cands, key=lambda c: (c.source.name if c.source else "", c.record.source_uri, c.record.key)):
         k = c.record.key
         if k in seen:
-            dup = sample_key(k, "duplicate", posixpath.relpath(name_of(c), posixpath.dirname(seen[k]) or "."))
-            rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
-            verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
-            out.append(Candidate(rec, verdicts, c.source, None))
+            out.append(as_exact_duplicate(c, posixpath.relpath(name_of(c), posixpath.dirname(seen[k]) or ".")))
             continue
         seen[k] = name_of(c)
         out.append(c)
+    return out
+
+
+def as_exact_duplicate(c: Candidate, relative_name: str) -> Candidate:
+    """``c``'s rejected exact_duplicate row: keyed by the original's content key and the copy's name
+    relative to the original's folder (the same when both move together); written to no shard."""
+    k = c.record.key
+    dup = sample_key(k, "duplicate", relative_name)
+    rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
+    verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
+    return Candidate(rec, verdicts, c.source, None)
+
+
+def _still_there(uri: str) -> bool:
+    """Whether the file a catalog sample came from is still there (a tar member's tar; a dataset row's
+    file). A URI that is no local path is taken as still there."""
+    path = uri.partition("#")[0]
+    return not os.path.isabs(path) or os.path.exists(path)
+
+
+def mark_copies_of_catalogued(cands: list[Candidate], catalog: Path, modality: str) -> list[Candidate]:
+    """An accepted input with the content of a current catalog sample from another file, which is
+    still there, is an exact_duplicate row of it, as a copy within one run is. Before, the sample
+    moved to the copy: its source_uri was rewritten and the original file had no row left, and
+    checkpoints trained on the original appeared to be trained on the copy. A sample whose file is
+    gone (a moved folder) moves to the new file, as before."""
+    from catalog.db import Catalog
+    from catalog.source_index import current_keys_among
+
+    keys = sorted({c.record.key for c in cands if c.accepted})
+    if not keys or not catalog.exists():
+        return cands
+    with Catalog.open(catalog, read_only=True) as cat:
+        current = current_keys_among(cat, keys, modality)
+    out = []
+    for c in cands:
+        orig = current.get(c.record.key) if c.accepted else None
+        if orig is None or orig == c.record.source_uri or not _still_there(orig):
+            out.append(c)
+            continue
+        out.append(as_exact_duplicate(c, posixpath.relpath(c.record.source_uri, posixpath.dirname(orig))))  # strings only, '#' and all
     return out
 
 
@@ -282,6 +320,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
         raise ValueError(f"source {spec.uri} is empty")
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, os.path.abspath(os.path.expanduser(spec.uri)), inputs, backend)
     cands = mark_exact_duplicates(cands)
+    cands = mark_copies_of_catalogued(cands, ws.catalog, modality)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
