@@ -24,6 +24,7 @@ from PIL import Image
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, technical_quality
+from preprocess.image.decode import ImageRejected
 from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
@@ -83,6 +84,22 @@ def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) 
     return VerdictRecord(key, name, FILTER_VERSION, float(score), float(threshold), bool(passed))
 
 
+def _decoded_view(item: RawInput, file: str, key: str) -> np.ndarray:
+    """One view decoded as an image is; a refusal or corrupt data raises Rejected naming the view."""
+    try:
+        data = item.media[file].read()
+        if not data:  # PIL would say "cannot identify image file <_io.BytesIO>"
+            raise ImageRejected("empty_file", "0 bytes")
+        return decode_view(data)
+    except ImageRejected as r:  # the image path's statuses: a file too large or empty is quarantined
+        status = "quarantined" if r.kind in ("too_many_pixels", "empty_file") else "rejected"
+        verdict = None if r.score is None else _verdict(key, r.kind, r.score, r.threshold, False)
+        detail = f"view {file} is 0 bytes" if r.kind == "empty_file" else f"view {file}: {r.detail}"
+        raise Rejected(status, f"{r.kind}: {detail}", verdict) from None
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
+        raise Rejected("quarantined", error_reason(f"view_decode_error: {file}", e)) from None
+
+
 def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[VerdictRecord]) -> Decoded:
     """Parse, check and order one sample's views; raise Rejected on the first failed check."""
     try:
@@ -102,15 +119,7 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     verdicts.append(_verdict(key, "views_present", len(missing), 0, not missing))
     if missing:
         raise Rejected("rejected", f"views_present: {missing[0]} is in the camera file but not in the sample ({len(missing)} missing)")
-    views = {}
-    for c in cams.cameras:
-        try:
-            data = item.media[c.file].read()
-            views[c.file] = decode_view(data) if data else None
-        except Exception as e:  # noqa: BLE001 - PIL raises many types for corrupt data
-            raise Rejected("quarantined", error_reason(f"view_decode_error: {c.file}", e)) from None
-        if views[c.file] is None:  # PIL would say "cannot identify image file <_io.BytesIO>"
-            raise Rejected("quarantined", f"empty_file: view {c.file} is 0 bytes")
+    views = {c.file: _decoded_view(item, c.file, key) for c in cams.cameras}
     sizes, odd = most_different_size(views)
     verdicts.append(_verdict(key, "view_size", sizes, 1, sizes == 1))
     if sizes != 1:
@@ -171,6 +180,7 @@ class MultiviewPlugin(ModalityPlugin):
         try:
             d = load_views(item, key, opts, verdicts)
         except Rejected as r:
+            verdicts += [r.verdict] if r.verdict is not None else []
             return [Candidate(SampleRecord(status=r.status, reason=r.reason, **base), verdicts, item)]
         q = quality_verdicts(key, worst_quality(d.views), opts.thresholds())
         verdicts += q

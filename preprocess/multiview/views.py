@@ -11,20 +11,17 @@ from itertools import combinations
 import numpy as np
 from PIL import Image
 
+from preprocess.image.decode import decode_image
+
 MAX_VIEW_PIXELS = 16_000_000  # checked in the header, before decoding
 
 
 def decode_view(data: bytes) -> np.ndarray:
-    """Bytes -> [H, W, 3] uint8 RGB (alpha composited on black, palette and grey expanded)."""
-    img = Image.open(io.BytesIO(data))
-    if img.width * img.height > MAX_VIEW_PIXELS:
-        raise ValueError(f"{img.width}x{img.height} is more than {MAX_VIEW_PIXELS} pixels")
-    img.load()
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        img = img.convert("RGBA")
-        bg = Image.new("RGBA", img.size, (0, 0, 0, 255))
-        img = Image.alpha_composite(bg, img)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    """Bytes -> [H, W, 3] uint8 RGB, decoded as a still image is (preprocess/image/decode.py):
+    transparency composited on white, 16-bit and float scaled to 8 bits, EXIF orientation applied,
+    palette, CMYK and grey made RGB. One decoder for both, so a set of transparent renders sits on
+    the same white backdrop as opaque renders and image samples. Raises ImageRejected for refusals."""
+    return np.asarray(decode_image(data, MAX_VIEW_PIXELS), dtype=np.uint8)
 
 
 def most_different_size(views: dict[str, np.ndarray]) -> tuple[int, str]:
