@@ -45,12 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as e:  # SIGTERM/SIGINT: the checkpoint is written; exit as the signal would
         if _rank() == 0:  # every rank stops; torchrun printed the line once per rank
             print(str(e), file=sys.stderr)
-        return e.exit_code
+        return stopped_exit_code(e)
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
                 "tokens_per_second", "loss_curve")
         print(json.dumps({k: out[k] for k in keep if k in out}, default=str))
     return 0
+
+
+def stopped_exit_code(e) -> int:
+    """128 + the signal, as the shell reports a process a signal ended; under torchrun 0: its agent
+    takes any other code for a failed worker, kills the ranks still finishing (rank 0 after its
+    bookkeeping), prints a ChildFailedError report, exits 1, and with --max-restarts starts the
+    stopped run again. A signal to torchrun itself ends it with exit 1 and a SignalException
+    traceback whatever its workers return: its agent raises that signal again once they have stopped."""
+    import torch.distributed as dist
+
+    return 0 if dist.is_torchelastic_launched() else e.exit_code
 
 
 def _rank() -> int:

@@ -207,6 +207,32 @@ def test_the_stop_message_comes_from_rank_0_only(monkeypatch, capsys):
         assert ("stopped by SIGTERM at step 7" in capsys.readouterr().err) == printed
 
 
+def test_under_torchrun_a_requested_stop_exits_0_and_a_failure_still_fails(monkeypatch, capsys):
+    """torchrun's agent took a stopped rank's 143 for a failure: it killed the ranks still finishing,
+    printed a ChildFailedError report and exited 1 (and --max-restarts would start the run again)."""
+    import signal
+
+    import flows.steps
+    from training.stopping import TrainingStopped
+    from training.train import main
+
+    def stopped(home, cfg):
+        raise TrainingStopped(signal.SIGINT, 7, "/runs/x/checkpoint-0000007")
+
+    def failed(home, cfg):
+        raise RuntimeError("a real failure")
+
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setattr(flows.steps, "train_step", stopped)
+    assert main(["--manifest", "m"]) == 128 + signal.SIGINT  # not under torchrun: the signal's code
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")  # what torchrun's agent sets for its workers
+    assert main(["--manifest", "m"]) == 0
+    assert "stopped by SIGINT at step 7" in capsys.readouterr().err  # still said where to --resume from
+    monkeypatch.setattr(flows.steps, "train_step", failed)
+    with pytest.raises(RuntimeError, match="a real failure"):  # a traceback and exit 1, as before
+        main(["--manifest", "m"])
+
+
 def test_nothing_to_train_tells_a_no_op_resume_before_a_run_is_registered(tiny_home, two_checkpoints):
     """A --resume already at its steps was recorded as a completed run (checkpoints [], 0 tokens/s):
     the entry point asks this first."""
