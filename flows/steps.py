@@ -259,8 +259,9 @@ def _raise_if_signalled(result):
 def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     """Train on a manifest (cfg.manifest); each checkpoint and its metrics are registered as written.
 
-    cfg.resume without cfg.out_dir continues the newest resumable checkpoint the catalog knows for
-    this manifest; cfg.init_from starts a new stage from a checkpoint's weights. Under torchrun every
+    cfg.resume without cfg.out_dir continues the run folder of this manifest that _resumable_run_dir
+    picks from the catalog (refused when that run has lost its resume state); cfg.init_from starts a
+    new stage from a checkpoint's weights. Under torchrun every
     process calls this; only rank 0 touches the catalog. cfg.launcher == "ray" runs Ray Train workers.
     """
     from catalog import load_manifest_header
