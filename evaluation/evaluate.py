@@ -61,6 +61,7 @@ class EvalConfig:
 class EvalResult:
     metrics: dict[str, float]
     renders: dict[str, str] = field(default_factory=dict)  # name -> file (grid, gif, wav, ...)
+    notes: list[str] = field(default_factory=list)  # what a reader of the figures must know (EvalContext.notes)
 
     @property
     def grid(self) -> str | None:
@@ -142,18 +143,22 @@ def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: in
 _JUDGE = re.compile(r"^(?:judge_(?P<a>\w+?)|(?P<b>\w+?)_judge)_accuracy$")
 
 
-def warn_if_the_judge_is_no_judge(metrics: dict[str, float]) -> None:
+def warn_if_the_judge_is_no_judge(metrics: dict[str, float]) -> list[str]:
     """An accuracy read by a judge that does no better than chance on real held-out data (a tiny
-    held-out set, one example per class) measures nothing: say so beside the figure."""
+    held-out set, one example per class) measures nothing: say so beside the figure. Returns the
+    warnings, for the result's notes."""
+    said = []
     for key, judge in metrics.items():
         if not (m := _JUDGE.match(key)):
             continue
         what = m["a"] or m["b"]
         chance = metrics.get(f"{what}_chance", metrics.get("chance_accuracy") if what == "test" else None)
         if judge is not None and chance is not None and judge <= chance:
-            log.warning("the %sjudge scores %.3f on real held-out data, no better than chance (%.3f): the "
-                        "accuracies it reads for generated samples mean nothing; evaluate on a larger held-out "
-                        "manifest", "" if what == "test" else f"{what} ", judge, chance)
+            said.append(f"the {'' if what == 'test' else what + ' '}judge scores {judge:.3f} on real held-out data, no better "
+                        f"than chance ({chance:.3f}): the accuracies it reads for generated samples mean nothing; evaluate "
+                        f"on a larger held-out manifest")
+            log.warning("%s", said[-1])
+    return said
 
 
 def modality_hook(table: dict[str, str], modality: str, name: str):
@@ -196,9 +201,10 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     model, null = load_checkpoint(cfg.checkpoint)
     metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed)}
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    extra, renders = evaluate_modality(EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae)))
+    ctx = EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae))
+    extra, renders = evaluate_modality(ctx)
     metrics.update(extra)
-    warn_if_the_judge_is_no_judge(metrics)
-    result = EvalResult(metrics, renders)
+    ctx.notes.extend(warn_if_the_judge_is_no_judge(metrics))
+    result = EvalResult(metrics, renders, ctx.notes)
     (Path(cfg.out_dir) / "metrics.json").write_text(json.dumps(asdict(result), indent=1))
     return result

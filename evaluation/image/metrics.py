@@ -56,9 +56,10 @@ def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
 
     metrics.update(_shape_metrics(ctx))
     if not metrics:  # own data: say why there is no score beside the held-out loss
-        log.warning("no class or shape accuracy: they need held-out captions that name a digit ('digit 7') or ask for a "
-                    "drawn shape ('a small red circle in the top left'), and none of the %d does; the held-out loss "
-                    "and the sample grid are the measures here", len(examples))
+        ctx.notes.append(f"no class or shape accuracy: they need held-out captions that name a digit ('digit 7') or ask for "
+                         f"a drawn shape ('a small red circle in the top left'), and none of the {len(examples)} does; the "
+                         f"held-out loss and the sample grid are the measures here")
+        log.warning("%s", ctx.notes[-1])
 
     digit_keys = {e.key for e, _ in digits}
     grid_examples = pick_grid([e for e, _ in digits], [e for e in examples if e.key not in digit_keys], cfg.grid_size)

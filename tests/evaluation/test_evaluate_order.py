@@ -45,3 +45,38 @@ def test_the_image_grid_is_full_whatever_the_captions():
     assert pick_grid(digits, [], 4) == digits[:4]
     assert pick_grid(digits, others[:3], 16) == digits[:13] + others[:3]
     assert len(pick_grid(digits[:2], others[:3], 16)) == 5
+
+
+def test_the_judge_warning_is_returned_for_the_results_notes(caplog):
+    notes = ev.warn_if_the_judge_is_no_judge({"judge_test_accuracy": 0.1, "chance_accuracy": 0.25, "pose_judge_accuracy": 0.9,
+                                              "pose_chance": 0.25})
+    assert notes == ["the judge scores 0.100 on real held-out data, no better than chance (0.250): the accuracies it reads "
+                     "for generated samples mean nothing; evaluate on a larger held-out manifest"]
+    assert ev.warn_if_the_judge_is_no_judge({"judge_test_accuracy": 0.9, "chance_accuracy": 0.25}) == []
+
+
+def test_notes_of_the_modality_and_the_judge_reach_metrics_json(tmp_path, monkeypatch):
+    """A speech evaluation's shortfalls (too few clips, a capped count) were log lines only: a user
+    reading metrics.json later saw figures resting on two clips without a word."""
+    import json
+
+    def evaluator(ctx):
+        ctx.notes.append("only 2 takes of digit 7")
+        return {"judge_test_accuracy": 0.1, "chance_accuracy": 0.25}, {}
+
+    for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
+                        "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
+                        "modality_hook": lambda table, m, name: evaluator, "load_checkpoint": lambda c: (None, None),
+                        "heldout_loss": lambda model, examples, seed=0: 0.5, "load_decoder": lambda c, vae=None: None}.items():
+        monkeypatch.setattr(ev, name, value)
+    import catalog
+
+    class Manifest(list):
+        name, version = "m", 1
+
+    monkeypatch.setattr(catalog, "load_manifest", lambda *a, **k: Manifest(["an example"]))
+    monkeypatch.setattr(catalog, "load_manifest_header", lambda *a, **k: type("H", (), {"num_members": 1}))
+    result = ev.evaluate(ev.EvalConfig(catalog="c", manifest="m", checkpoint=str(tmp_path), out_dir=str(tmp_path / "eval")))
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["notes"] == result.notes and len(result.notes) == 2
+    assert result.notes[0] == "only 2 takes of digit 7" and result.notes[1].startswith("the judge scores 0.100")

@@ -55,6 +55,16 @@ def test_own_captions_get_a_line_saying_why_there_is_no_accuracy(tmp_path, caplo
     assert "no class or shape accuracy" in caplog.text and "none of the 4" in caplog.text
 
 
+def test_own_captions_note_is_kept_for_metrics_json(tmp_path):
+    from evaluation.image.metrics import evaluate_image
+
+    rng = np.random.default_rng(0)
+    examples = [image_example(f"k{i}", rng.integers(0, 255, (16, 16, 3)), f"a photo of a cat, number {i}") for i in range(4)]
+    ctx = fake_context(examples, lambda prompts, seed: torch.stack([e.latent for e in prompts]), tmp_path, samples_per_class=1)
+    evaluate_image(ctx)
+    assert len(ctx.notes) == 1 and ctx.notes[0].startswith("no class or shape accuracy") and "none of the 4 does" in ctx.notes[0]
+
+
 def test_digit_captions_get_no_such_warning(tmp_path, caplog):
     metrics, _ = _evaluated_with_captions(tmp_path, caplog, [f"a handwritten digit {i % 2}" for i in range(8)])
     assert "class_accuracy" in metrics and "no class or shape accuracy" not in caplog.text
