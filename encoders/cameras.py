@@ -16,7 +16,15 @@ Converted on read:
   (degrees; azimuth from +X towards +Y) and ``radius``; the camera looks at the bbox centre with z up.
 - ``"convention": "w2c_opencv"`` (Zero123's RT): per view ``w2c`` 3x4 or 4x4, OpenCV axes (camera
   looks along +Z, +Y down in the image); inverted and its Y and Z axes flipped to OpenGL.
+- a NeRF / instant-ngp ``transforms.json`` (``frames`` with ``file_path`` and ``transform_matrix``,
+  OpenGL camera-to-world, so read as c2w; ``file_path`` without an extension gets ``.png`` as the
+  NeRF loaders add it; ``fl_x``/``fl_y``/``cx``/``cy``, or ``camera_angle_x`` with ``w``, as intrinsics).
 Intrinsics default to a 40-degree vertical field of view when a view omits them.
+
+Without a ``"convention"`` key, views that all have ``elevation``/``azimuth``/``radius`` are read as
+spherical, views that all have ``c2w`` as c2w; anything else is refused naming the keys seen.
+Spherical angles are degrees (``"angle_unit": "radians"`` says otherwise); a ring whose every angle
+lies within 2 pi is refused as radians written as degrees (its cameras would bunch within 6 degrees).
 """
 
 from __future__ import annotations
@@ -41,9 +49,14 @@ def ring_azimuths(views: int, start: float | None = None) -> list[float]:
     return [(first + step * k) % 360.0 for k in range(views)]
 
 CONVENTIONS = ("c2w", "spherical", "w2c_opencv")
+NERF = "nerf"  # a transforms.json: OpenGL camera-to-world per frame, read as c2w
+SPHERICAL_KEYS = ("elevation", "azimuth", "radius")
+ANGLE_UNITS = ("degrees", "radians")  # of spherical angles: "angle_unit" in the file, degrees by default
+DEFAULT_BBOX = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))  # the unit cube at the origin (Objaverse's normalisation)
 DEFAULT_FOV_DEG = 40.0
 CAMERA_DIM = 8  # width of the per-view camera vector (see camera_vector)
 CAMERA_FILE_NAME = "cameras.json"  # what a sample's camera file is called (preprocess/multiview/group.py)
+NERF_FILE_NAME = "transforms.json"  # or a NeRF / instant-ngp one
 REFERENCE_RADIUS = 2.0  # radii are fed to the model relative to this
 
 
@@ -72,9 +85,11 @@ class Camera:
 
 @dataclass(frozen=True)
 class CameraSet:
-    convention: str  # as written in the file (converted to c2w on read)
+    convention: str  # as written in the file, or inferred, or "nerf" (converted to c2w on read)
     cameras: list[Camera]
     bbox: np.ndarray  # [2, 3]
+    bbox_given: bool = True  # False: the file gives none, DEFAULT_BBOX is assumed
+    convention_known: str = "given"  # or how it was inferred or assumed (no "convention" key)
 
     @property
     def centre(self) -> np.ndarray:
@@ -132,48 +147,135 @@ def _matrix(value, shapes: tuple[tuple[int, int], ...], what: str) -> np.ndarray
     return m
 
 
-def parse_cameras(data: bytes) -> CameraSet:
-    """Camera file bytes -> cameras in the native convention. Raises CameraFileError."""
+def _document(data: bytes, view_suffixes: tuple[str, ...]) -> dict:
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise CameraFileError(f"not JSON ({type(e).__name__})") from None
+    if isinstance(doc, dict) and "views" not in doc and isinstance(doc.get("frames"), list):
+        return _from_nerf(doc, view_suffixes)
     if not isinstance(doc, dict) or not isinstance(doc.get("views"), list) or not doc["views"]:
-        raise CameraFileError("no 'views' list")
-    conv = doc.get("convention", "c2w")
-    if conv not in CONVENTIONS:
-        raise CameraFileError(f"unknown convention {conv!r} (one of {', '.join(CONVENTIONS)})")
-    bbox = _matrix(doc.get("bbox", [[-0.5] * 3, [0.5] * 3]), ((2, 3),), "bbox")
+        raise CameraFileError("no 'views' list" + (f" (its keys: {', '.join(map(str, doc))})" if isinstance(doc, dict) else ""))
+    return doc
+
+
+def _nerf_file(path, view_suffixes: tuple[str, ...]) -> str:
+    """A NeRF frame's file_path as a view name: './r_0' -> 'r_0' + view_suffixes[0] (the NeRF loaders
+    append the PNG suffix when the path has none of the view image suffixes)."""
+    if not isinstance(path, str) or not path:
+        return ""
+    name = path[2:] if path.startswith("./") else path
+    return name if not view_suffixes or name.lower().endswith(view_suffixes) else name + view_suffixes[0]
+
+
+def _from_nerf(doc: dict, view_suffixes: tuple[str, ...]) -> dict:
+    """A NeRF / instant-ngp ``transforms.json`` (frames with ``file_path`` and a 4x4 OpenGL
+    camera-to-world ``transform_matrix``) in the native form. Intrinsics: ``fl_x``/``fl_y``/``cx``/``cy``
+    per frame or for the file; ``camera_angle_x`` gives fx only with the image width ``w``."""
+    shared = {k: doc[k] for k in ("fl_x", "fl_y", "cx", "cy", "w", "camera_angle_x") if k in doc}
+    views = []
+    for i, frame in enumerate(doc["frames"]):
+        if not isinstance(frame, dict):
+            raise CameraFileError(f"transforms.json frame {i} is not an object")
+        f = {**shared, **frame}
+        fx = f.get("fl_x")
+        if fx is None and "camera_angle_x" in f and "w" in f:
+            fx = 0.5 * float(f["w"]) / math.tan(0.5 * float(f["camera_angle_x"]))
+        views.append({"file": _nerf_file(f.get("file_path"), view_suffixes), "c2w": f.get("transform_matrix"),
+                      "fx": fx, "fy": f.get("fl_y", fx), "cx": f.get("cx"), "cy": f.get("cy")})
+    if not views:
+        raise CameraFileError("transforms.json has an empty 'frames' list")
+    return {"convention": NERF, "views": views, **({"bbox": doc["bbox"]} if "bbox" in doc else {})}
+
+
+def _convention(doc: dict) -> tuple[str, str]:
+    """(convention, how it was known): the "convention" key, or the fields of every view."""
+    if "convention" in doc:
+        conv = doc["convention"]
+        if conv not in (*CONVENTIONS, NERF):
+            raise CameraFileError(f"unknown convention {conv!r} (one of {', '.join(CONVENTIONS)})")
+        return conv, "read as a NeRF transforms.json" if conv == NERF else "given"
+    views = [v for v in doc["views"] if isinstance(v, dict)]
+    if views and all(all(k in v for k in SPHERICAL_KEYS) and "c2w" not in v for v in views):
+        return "spherical", "inferred from elevation/azimuth/radius"
+    if views and all("c2w" in v for v in views):
+        return "c2w", "assumed"
+    seen = sorted({k for v in views for k in v if k != "file"})
+    raise CameraFileError(f"no 'convention' key, so c2w was assumed, but not every view has 'c2w' (keys seen: "
+                          f"{', '.join(seen) or 'none'}): add \"convention\": one of {', '.join(CONVENTIONS)}")
+
+
+def _in_degrees(doc: dict) -> dict:
+    """Spherical angles are degrees unless the file says ``"angle_unit": "radians"``."""
+    unit = doc.get("angle_unit", "degrees")
+    if unit not in ANGLE_UNITS:
+        raise CameraFileError(f"unknown angle_unit {unit!r} (one of {', '.join(ANGLE_UNITS)})")
+    if unit == "degrees":
+        return doc
+    try:
+        views = [{**v, **{k: math.degrees(float(v[k])) for k in ("elevation", "azimuth")}} for v in doc["views"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CameraFileError(f"angle_unit radians: a view's elevation/azimuth is not a number ({type(e).__name__}: {e})") from None
+    return {**doc, "views": views}
+
+
+def _check_degrees(angles: list[tuple[float, float]]) -> None:
+    """Angles are degrees; a set whose every azimuth lies within 2 pi and every elevation within pi/2
+    (not all zero) is a ring written in radians: its cameras would bunch within 6 degrees."""
+    if len(angles) < 2:
+        return
+    az, el = [abs(a) for a, _ in angles], [abs(e) for _, e in angles]
+    if max(az) <= 2 * math.pi + 1e-6 and max(el) <= math.pi / 2 + 1e-6 and max(az + el) > 0 and max(az) - min(az) > 0:
+        raise CameraFileError(f"spherical angles look like radians (azimuths {min(az):.3g}..{max(az):.3g}, elevations up to "
+                              f'{max(el):.3g}): they are read as degrees; multiply by 180/pi, or add "angle_unit": "radians"')
+
+
+def _view_c2w(conv: str, v: dict, i: int, centre: np.ndarray) -> np.ndarray:
+    if conv in ("c2w", NERF):
+        return _matrix(v.get("c2w"), ((4, 4),), f"view {i} c2w")
+    if conv == "spherical":
+        el, az, r = (float(v[k]) for k in SPHERICAL_KEYS)
+        if not all(map(math.isfinite, (el, az, r))) or r <= 0:
+            raise CameraFileError(f"view {i}: elevation/azimuth/radius must be finite, radius > 0")
+        return spherical_to_c2w(el, az, r, centre)
+    w2c = _matrix(v.get("w2c"), ((3, 4), (4, 4)), f"view {i} w2c")
+    if abs(np.linalg.det(w2c[:3, :3])) < 1e-9:
+        raise CameraFileError(f"view {i} w2c is singular")
+    return w2c_opencv_to_c2w(w2c)
+
+
+def _camera(conv: str, v, i: int, centre: np.ndarray) -> Camera:
+    if not isinstance(v, dict) or not isinstance(v.get("file"), str) or not v["file"]:
+        raise CameraFileError(f"view {i} has no 'file' name")
+    if "/" in v["file"] or v["file"].startswith("."):
+        beside = NERF_FILE_NAME if conv == NERF else CAMERA_FILE_NAME
+        raise CameraFileError(f"view {i}'s file {v['file']!r} is not a plain name: views sit beside {beside}, not in a subfolder")
+    try:
+        c2w = _view_c2w(conv, v, i, centre)
+        intr = {k: (None if v.get(k) is None else float(v[k])) for k in ("fx", "fy", "cx", "cy")}
+    except CameraFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise CameraFileError(f"view {i}: {type(e).__name__}: {e}") from None
+    return Camera(v["file"], c2w, **intr)
+
+
+def parse_cameras(data: bytes, view_suffixes: tuple[str, ...] = ()) -> CameraSet:
+    """Camera file bytes (ours, or a NeRF transforms.json) -> cameras in the native convention.
+    ``view_suffixes``: the view image suffixes, the first added to a NeRF file_path that has none.
+    Raises CameraFileError."""
+    doc = _document(data, view_suffixes)
+    conv, known = _convention(doc)
+    bbox = _matrix(doc.get("bbox", DEFAULT_BBOX), ((2, 3),), "bbox")
     centre = bbox.mean(0)
-    cams = []
-    for i, v in enumerate(doc["views"]):
-        if not isinstance(v, dict) or not isinstance(v.get("file"), str) or not v["file"]:
-            raise CameraFileError(f"view {i} has no 'file' name")
-        if "/" in v["file"] or v["file"].startswith("."):
-            raise CameraFileError(f"view {i}'s file {v['file']!r} is not a plain name: views sit beside {CAMERA_FILE_NAME}, "
-                                  "not in a subfolder")
-        try:
-            if conv == "c2w":
-                c2w = _matrix(v.get("c2w"), ((4, 4),), f"view {i} c2w")
-            elif conv == "spherical":
-                el, az, r = (float(v[k]) for k in ("elevation", "azimuth", "radius"))
-                if not all(map(math.isfinite, (el, az, r))) or r <= 0:
-                    raise CameraFileError(f"view {i}: elevation/azimuth/radius must be finite, radius > 0")
-                c2w = spherical_to_c2w(el, az, r, centre)
-            else:
-                w2c = _matrix(v.get("w2c"), ((3, 4), (4, 4)), f"view {i} w2c")
-                if abs(np.linalg.det(w2c[:3, :3])) < 1e-9:
-                    raise CameraFileError(f"view {i} w2c is singular")
-                c2w = w2c_opencv_to_c2w(w2c)
-            intr = {k: (None if v.get(k) is None else float(v[k])) for k in ("fx", "fy", "cx", "cy")}
-        except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, CameraFileError):
-                raise
-            raise CameraFileError(f"view {i}: {type(e).__name__}: {e}") from None
-        cams.append(Camera(v["file"], c2w, **intr))
+    if conv == "spherical":
+        doc = _in_degrees(doc)
+    cams = [_camera(conv, v, i, centre) for i, v in enumerate(doc["views"])]
+    if conv == "spherical" and "angle_unit" not in doc:
+        _check_degrees([(float(v["azimuth"]), float(v["elevation"])) for v in doc["views"]])
     if len({c.file for c in cams}) != len(cams):
         raise CameraFileError("a view file is listed twice")
-    return CameraSet(conv, cams, bbox)
+    return CameraSet(conv, cams, bbox, bbox_given="bbox" in doc, convention_known=known)
 
 
 def rotation_error(cam: Camera) -> float:

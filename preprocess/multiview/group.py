@@ -1,7 +1,7 @@
 """Entries -> multi-view samples: everything beside a camera file is one sample.
 
-A folder sample is ``<dir>/cameras.json`` with its view images and ``caption.txt`` (or
-``caption.json``) in the same folder; a webdataset sample is ``<id>.cameras.json`` with
+A folder sample is ``<dir>/cameras.json`` (or a NeRF ``transforms.json``) with its view images and
+``caption.txt`` (or ``caption.json``) in the same folder; a webdataset sample is ``<id>.cameras.json`` with
 ``<id>.<view>.png`` and ``<id>.txt`` in the same tar. Both reduce to one rule: a sample is the
 prefix before ``cameras.json``; its members are the entries with that prefix and no further
 folder, and for pictures, a name in the camera file (`unlisted_view` otherwise). Entries that
@@ -10,26 +10,50 @@ belong to no sample are leftovers with a reason, so none goes unaccounted.
 
 from __future__ import annotations
 
-from encoders.cameras import CAMERA_FILE_NAME, CameraFileError, parse_cameras
+from encoders.cameras import CAMERA_FILE_NAME, NERF_FILE_NAME, CameraFileError, CameraSet, parse_cameras
 from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
 
-CAMERA_FILE = CAMERA_FILE_NAME
+CAMERA_FILE = CAMERA_FILE_NAME  # the role of a sample's camera file, whichever of CAMERA_FILES it is
+CAMERA_FILES = (CAMERA_FILE_NAME, NERF_FILE_NAME)  # the first present is the sample's camera file
 CAPTION_NAMES = ("caption.txt", "txt", "caption.json", "json")  # first present wins
-VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # the first is what a NeRF file_path without one means
 
 
-def _prefix_of_camera_file(name: str) -> str | None:
+def read_cameras(data: bytes) -> CameraSet:
+    """A sample's camera file, as grouping and curation both read it."""
+    return parse_cameras(data, VIEW_SUFFIXES)
+
+
+def _camera_file_of(name: str) -> str | None:
+    """Which camera file ``name`` is (its base is one of CAMERA_FILES, or ends with '.' + one), or None."""
     base = name.rsplit("/", 1)[-1]
-    if base == CAMERA_FILE or base.endswith("." + CAMERA_FILE):
-        return name[: len(name) - len(CAMERA_FILE)]
-    return None
+    return next((f for f in CAMERA_FILES if base == f or base.endswith("." + f)), None)
+
+
+def _leftover_detail(e: Entry, kind: str) -> str:
+    if kind == "unsupported_type":
+        return e.suffix or "no extension"
+    base = e.name.rsplit("/", 1)[-1]
+    if base.startswith("transforms") and base.endswith(".json"):  # NeRF's transforms_train.json and kin
+        return (f"a NeRF transforms file: only one named {NERF_FILE_NAME} (or {CAMERA_FILE_NAME}) is read, "
+                "with its views beside it, not in subfolders")
+    return f"no {CAMERA_FILE_NAME} or {NERF_FILE_NAME} beside it"
+
+
+def _take_camera_file(m: dict[str, Entry], leftovers: list[Leftover]) -> Entry:
+    """The sample's camera file, under the CAMERA_FILE role; a second one is recorded, not used."""
+    present = [f for f in CAMERA_FILES if f in m]
+    for other in present[1:]:
+        leftovers.append(Leftover(m.pop(other), "unsupported_type", f"{present[0]} of the same sample is used"))
+    m[CAMERA_FILE] = m.pop(present[0])
+    return m[CAMERA_FILE]
 
 
 def _listed_views(camera_file: Entry) -> set[str] | None:
     """The view files a camera file names; None when it cannot be read (the sample is then
     quarantined by its own check, with every picture kept in it)."""
     try:
-        return {c.file for c in parse_cameras(camera_file.read()).cameras}
+        return {c.file for c in read_cameras(camera_file.read()).cameras}
     except (CameraFileError, OSError):
         return None
 
@@ -37,7 +61,10 @@ def _listed_views(camera_file: Entry) -> set[str] | None:
 def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover]]:
     files = [e for e in entries if e.kind == "file"]
     leftovers = [Leftover(e, e.kind, "not read") for e in entries if e.kind != "file"]
-    prefixes = sorted({p for e in files if (p := _prefix_of_camera_file(e.name)) is not None}, key=len, reverse=True)
+    found = [(e.name[: len(e.name) - len(kind)], kind) for e in files if (kind := _camera_file_of(e.name))]
+    # prefix -> its camera file; the first of CAMERA_FILES wins where a folder has two (sorted to come last)
+    camera_of = dict(sorted(found, key=lambda pk: -CAMERA_FILES.index(pk[1])))
+    prefixes = sorted(camera_of, key=len, reverse=True)
     members: dict[str, dict[str, Entry]] = {p: {} for p in prefixes}
     for e in files:
         owner = next((p for p in prefixes if e.name.startswith(p) and "/" not in e.name[len(p):]), None)
@@ -45,10 +72,10 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
             members[owner][e.name[len(owner):]] = e
         elif e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
             kind = "no_camera_file" if e.suffix in VIEW_SUFFIXES else "orphan_caption" if e.suffix in (".txt", ".json") else "unsupported_type"
-            detail = "no cameras.json beside it" if kind != "unsupported_type" else e.suffix or "no extension"
+            detail = _leftover_detail(e, kind)
             above = next((p for p in prefixes if e.name.startswith(p)), None)  # deeper inside a sample's folder
             if above is not None and kind != "unsupported_type":
-                detail = f"in a subfolder of sample {above.rstrip('/.') or '.'}: its files sit beside its cameras.json"
+                detail = f"in a subfolder of sample {above.rstrip('/.') or '.'}: its files sit beside its {camera_of[above]}"
             leftovers.append(Leftover(e, kind, detail))
 
     inputs = []
@@ -58,13 +85,14 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
         caption = m.pop(caption_role) if caption_role else None
         for role in [r for r in m if r in CAPTION_NAMES]:  # a second caption file: recorded, not used
             leftovers.append(Leftover(m.pop(role), "orphan_caption", f"{caption_role} of the same sample is used"))
+        cam = _take_camera_file(m, leftovers)
+        cam_name = _camera_file_of(cam.name)
         for role in [r for r in m if r != CAMERA_FILE and not r.lower().endswith(VIEW_SUFFIXES)]:
             leftovers.append(Leftover(m.pop(role), "unsupported_type", "not a view image, camera file or caption"))
-        cam = m[CAMERA_FILE]
         if (listed := _listed_views(cam)) is not None:  # a picture the cameras do not name is no view
             for role in [r for r in m if r != CAMERA_FILE and r not in listed]:
-                leftovers.append(Leftover(m.pop(role), "unlisted_view", f"not in {CAMERA_FILE}"))
+                leftovers.append(Leftover(m.pop(role), "unlisted_view", f"not in {cam_name}"))
         name = prefix.rstrip("/.") or cam.name
-        uri = cam.uri[: len(cam.uri) - len(CAMERA_FILE)].rstrip("/.#") or cam.uri
+        uri = cam.uri[: len(cam.uri) - len(cam_name)].rstrip("/.#") or cam.uri
         inputs.append(RawInput(name, uri, dict(sorted(m.items())), caption))
     return inputs, leftovers

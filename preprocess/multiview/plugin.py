@@ -28,8 +28,8 @@ from preprocess.image.decode import ImageRejected
 from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
-                                          parse_cameras, rotation_error, spherical_of)
-from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview
+                              rotation_error, spherical_of)
+from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview, read_cameras
 from preprocess.multiview.views import (closest_pair, decode_view, foreground_fraction, foreground_mask, most_different_size, split_strip,
                                         square_view, strip_png)
 from preprocess.sources import RawInput
@@ -103,7 +103,7 @@ def _decoded_view(item: RawInput, file: str, key: str) -> np.ndarray:
 def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[VerdictRecord]) -> Decoded:
     """Parse, check and order one sample's views; raise Rejected on the first failed check."""
     try:
-        cams = parse_cameras(item.media[CAMERA_FILE].read())
+        cams = read_cameras(item.media[CAMERA_FILE].read())
     except CameraFileError as e:
         raise Rejected("quarantined", f"camera_file_unparsable: {e}") from None
     n = len(cams.cameras)
@@ -134,7 +134,10 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     worst = max(aim, key=aim.get)
     verdicts.append(_verdict(key, "camera_look_at", aim[worst], opts.max_look_at_deg, aim[worst] <= opts.max_look_at_deg))
     if aim[worst] > opts.max_look_at_deg:
-        raise Rejected("rejected", f"camera_look_at: {worst} points {aim[worst]:.1f} degrees off the bbox centre vs threshold {opts.max_look_at_deg:g}")
+        target, note = ("the bbox centre", "") if cams.bbox_given else (
+            "the origin", ' (the camera file has no "bbox": the unit cube at the origin was assumed; give the object\'s bbox)')
+        raise Rejected("rejected", f"camera_look_at: {worst} points {aim[worst]:.1f} degrees off {target} vs threshold "
+                                   f"{opts.max_look_at_deg:g}{note}")
     fxs, fys = [c.fx for c in cams.cameras if c.fx], [c.fy for c in cams.cameras if c.fy]
     if fxs or fys:  # one field of view for every view: the camera vector (and the model) has no other
         focal = max((fxs, fys), key=lambda fs: max(fs) / min(fs) if fs else 0.0)
@@ -193,6 +196,7 @@ class MultiviewPlugin(ModalityPlugin):
             "source_dir": item.name.rsplit("/", 1)[-1],
             "original_size": [w, h],
             "camera_convention": d.cameras.convention,
+            **({} if d.cameras.convention_known == "given" else {"camera_convention_known": d.cameras.convention_known}),
             "views": d.names,
             "elevations": [round(s[0], 4) for s in d.spherical],
             "azimuths": [round(s[1], 4) for s in d.spherical],

@@ -116,6 +116,6 @@ def test_views_in_a_subfolder_are_told_to_sit_beside_the_camera_file():
                                               r"cameras.json, not in a subfolder"):
         parse_cameras(inputs[0].media["cameras.json"].read())
     assert sorted((lo.entry.name, lo.reason_kind, lo.detail) for lo in leftovers) == [
-        ("loose.png", "no_camera_file", "no cameras.json beside it"),
+        ("loose.png", "no_camera_file", "no cameras.json or transforms.json beside it"),
         ("obj/images/view_0.png", "no_camera_file", "in a subfolder of sample obj: its files sit beside its cameras.json"),
         ("obj/images/view_1.png", "no_camera_file", "in a subfolder of sample obj: its files sit beside its cameras.json")]
