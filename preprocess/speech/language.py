@@ -54,6 +54,29 @@ _NAME_SCRIPTS = {"CJK": "Han", "HANGUL": "Hangul", "HIRAGANA": "Hiragana", "KATA
 _FLAG = re.compile(r"\(([a-z][a-z0-9-]*)\)")
 
 
+# codes people reach for that name no espeak-ng voice, and the voice they mean
+VOICE_FOR = {"zh": "cmn", "zh-cn": "cmn", "zh-hans": "cmn", "zh-sg": "cmn", "zh-tw": "cmn", "zh-hant": "cmn",
+             "zh-hk": "yue", "en": "en-us", "jp": "ja", "kr": "ko", "cn": "cmn"}
+
+
+def check_voice(language: str) -> None:
+    """``options.language`` is a voice espeak-ng has: else one error before any work (a run with
+    language zh quarantined every take as analysis_error: 'language "zh" is not supported')."""
+    from difflib import get_close_matches
+
+    from encoders.audio.transcript import espeak_voices
+
+    voices = espeak_voices()
+    if voices is None or language in voices:
+        return
+    code = language.lower().replace("_", "-")
+    meant = VOICE_FOR.get(code)
+    regional = sorted(v for v in voices if v.split("-")[0] == code)  # fr: fr-fr, fr-be, fr-ch
+    hint = f"{meant!r}" if meant in voices else " or ".join(repr(v) for v in regional[:3] or get_close_matches(code, sorted(voices), 3, 0.6))
+    raise ValueError(f"options.language {language!r} is no espeak-ng voice" + (f": did you mean {hint}?" if hint else "")
+                     + f" ({len(voices)} voices, e.g. en-us, cmn, ja, de, fr-fr: phonemizer's EspeakBackend.supported_languages())")
+
+
 def allowed_scripts(language: str) -> tuple[str, ...] | None:
     """The scripts ``language`` (an espeak-ng code) is written in; None when not known."""
     code = language.lower().replace("_", "-")

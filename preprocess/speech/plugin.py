@@ -28,7 +28,7 @@ from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
-from preprocess.speech.language import check as check_language
+from preprocess.speech.language import check as check_language, check_voice
 from preprocess.speech.normalisation import frozen_statistics
 from encoders.audio.transcript import normalise_transcript, read_transcript
 
@@ -58,6 +58,7 @@ class SpeechOptions:
     def __post_init__(self) -> None:
         if self.layout not in melspec.LAYOUTS:
             raise ValueError(f"layout must be one of {melspec.LAYOUTS}, got {self.layout!r}")
+        check_voice(self.language)
 
 
 def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], str | None]:
