@@ -99,3 +99,33 @@ def test_sets_of_another_view_count_are_counted_not_silently_dropped(examples, t
         m, _ = evaluate_multiview(StandIn(short + examples, tmp_path, follows_cameras=True))
     assert (m["num_sets"], m["views_per_set"], m["num_sets_skipped"]) == (16, V, 3)
     assert "3 of 19 sets have another view count or size" in caplog.text
+
+
+def test_free_form_captions_give_no_object_classes_and_a_note_says_why():
+    """Before, the object was caption.split()[2:]: every free-form caption was its own object, and
+    object accuracy was reported with no word."""
+    from evaluation.multiview.metrics import object_classes
+
+    notes = []
+    free = ["a red lego brick on a wooden table", "my grandmother's teapot, studio light", "a tiny car", "a blue car",
+            "turntable render of a chair", "the same chair from above"]
+    assert object_classes(free, notes) == ([], [None] * 6)
+    assert len(notes) == 1 and notes[0].startswith("no object_accuracy, cross_view_agreement or num_objects")
+    assert "2 of the 6 captions have that form" in notes[0] and "'a <colour> <object>'" in notes[0]
+
+    notes = []
+    demo = ["a red rubber duck", "a blue rubber duck", "a red mug", "a green mug", "a red mug with a chip"]
+    nouns, labels = object_classes(demo, notes)
+    assert nouns == ["mug", "rubber duck"] and labels == [1, 1, 0, 0, 0] and notes == []
+    nouns, labels = object_classes(demo + ["a yellow teapot", "studio shot"], notes)
+    assert labels[-2:] == [None, None] and "rest on 5 of the 7 sets" in notes[0]
+
+
+def test_free_form_captions_leave_the_object_figures_out_with_a_note(examples, tmp_path):
+    from dataclasses import replace
+
+    own = [replace(e, caption=f"my render number {i} of a {['square', 'bar', 'pillar'][e.meta['shape']]}") for i, e in enumerate(examples)]
+    ctx = StandIn(own, tmp_path, follows_cameras=True)
+    m, _ = evaluate_multiview(ctx)
+    assert "object_accuracy" not in m and "num_objects" not in m and m["num_sets_object_labelled"] == 0
+    assert m["pose_accuracy"] > 0.9 and any(n.startswith("no object_accuracy") for n in ctx.notes)
