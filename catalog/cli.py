@@ -414,7 +414,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(catalog_func=cmd_stats)
 
     p = sub.add_parser("why", parents=[common], help="the full story of one sample")
-    p.add_argument("key", help="sample key (a unique prefix is enough)")
+    p.add_argument("key", help="sample key (a unique prefix is enough), or the file it came from (its path, or its path "
+                   "within the source: photos/cat.jpg)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _max_width(p)
     p.set_defaults(catalog_func=cmd_why)

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import random
 import re
 import subprocess
@@ -796,11 +797,12 @@ class Catalog:
         return out
 
     def why(self, key: str) -> dict[str, Any]:
-        """Everything the catalog knows about one sample (a unique key prefix is enough)."""
+        """Everything the catalog knows about one sample (a unique key prefix is enough), or about the
+        sample a file gave (its path, or its path within the source: the current row of that file)."""
         with self._connection() as con:
             found = [r[0] for r in con.execute(q("why_resolve_key"), [key]).fetchall()]
             if not found:
-                raise SampleNotFoundError(f"no sample with key {key!r}")
+                found = self._sample_of_file(con, key)
             if found[0] != key and len(found) > 1:
                 raise SampleNotFoundError(f"key prefix {key!r} is ambiguous ({found[0]}, {found[1]}, ...)")
             key = found[0]
@@ -811,6 +813,18 @@ class Catalog:
                 story[section] = _rows(con.execute(q(f"why_{section}"), [key]))
             story["runs"] = _rows(con.execute(q("why_runs"), [key, sample["first_run"], sample["last_run"]]))
             return story
+
+    @staticmethod
+    def _sample_of_file(con, path: str) -> list[str]:
+        relative = posixpath.normpath(path.replace(os.sep, "/"))  # ./photos/a.png -> photos/a.png
+        rows = con.execute(q("why_resolve_file"), [os.path.abspath(os.path.expanduser(path)), relative]).fetchall()
+        if not rows:
+            raise SampleNotFoundError(f"no sample with key {path!r}, and none came from a file of that name")
+        files = sorted({uri for _, uri in rows})
+        if len(files) > 1:
+            raise SampleNotFoundError(f"{path!r} names {len(files)} files in the catalog ({files[0]}, {files[1]}, ...): "
+                                      f"give more of the path")
+        return [rows[0][0]]
 
     def check(self) -> dict[str, int]:
         """Data tests (checks.sql): violations per check; all zero on a healthy catalog."""

@@ -6,6 +6,14 @@ SELECT key FROM samples WHERE key = $1
 UNION ALL
 (SELECT key FROM samples WHERE starts_with(key, $1) AND key <> $1 ORDER BY key LIMIT 2);
 
+-- name: why_resolve_file
+-- The samples that came from a file: its absolute path $1 exactly, else a source_uri ending in
+-- '/' || $2 (a path relative to the source) or, for a tar member, '#' || $2; the current row first, then the newest.
+SELECT key, source_uri FROM samples
+WHERE source_uri = $1 OR (NOT EXISTS (SELECT 1 FROM samples WHERE source_uri = $1) AND (ends_with(source_uri, '/' || $2) OR ends_with(source_uri, '#' || $2)))
+ORDER BY status IN ('superseded', 'removed'), last_run DESC, key
+LIMIT 50;
+
 -- name: why_sample
 SELECT key, modality, status, reason, source_uri, caption, width, height, frames, duration,
        sample_rate, split, CAST(meta AS VARCHAR) AS meta, first_run, last_run

@@ -134,6 +134,17 @@ def test_why_accepted_sample_tells_the_whole_story(base_catalog, capsys):
     assert {e["kind"] for e in story["encodings"]} == {"latent", "text"}
 
 
+def test_why_takes_the_file_a_sample_came_from(base_catalog, capsys):
+    """A user asks about the file they know, not its key: 'no sample with key' before."""
+    for given in ("/raw/1/0.png", "1/0.png", "./1/0.png"):
+        rc, out, err = run(capsys, "why", given, "--catalog", str(base_catalog))
+        assert rc == 0 and out.startswith(f"sample {key(1, 0)}  [image]  ACCEPTED"), (given, err)
+    rc, out, err = run(capsys, "why", "0.png", "--catalog", str(base_catalog))
+    assert rc == 2 and "'0.png' names" in err and "give more of the path" in err
+    rc, out, err = run(capsys, "why", "missing.png", "--catalog", str(base_catalog))
+    assert rc == 2 and "no sample with key 'missing.png', and none came from a file of that name" in err
+
+
 def test_why_rejected_sample(base_catalog, capsys):
     rc, out, _ = run(capsys, "why", key(2, 3), "--json", "--catalog", str(base_catalog))
     story = json.loads(out)
