@@ -161,6 +161,9 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
     if frames is not None:
         if int(frames) < 1:
             raise ValueError(f"{spelled('frames')} must be at least 1; got {frames}")
+        if shape[1] == 1 and int(frames) != 1:  # it was ignored without a word: one image came out
+            raise ValueError(f"{spelled('frames')} {frames}: this checkpoint was trained on single-frame latents "
+                             f"({info.get('train_config', {}).get('modality', 'its modality')}), it makes one frame")
         shape[1] = int(frames)
     if size:
         try:

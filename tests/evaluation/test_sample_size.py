@@ -19,8 +19,17 @@ def ckpt(tmp_path):
 
 def test_size_and_frames_in_pixels_become_the_latent_shape(ckpt):
     assert latent_shape(ckpt, None, None) == [4, 1, 4, 4]
-    assert latent_shape(ckpt, "32x48", 3) == [4, 3, 4, 6]
+    assert latent_shape(ckpt, "32x48", 1) == [4, 1, 4, 6]
     assert latent_shape(ckpt, "8X8", None) == [4, 1, 1, 1]
+    (ckpt / "training.json").write_text(json.dumps({"latent_shape": [4, 8, 4, 4]}))  # a video checkpoint
+    assert latent_shape(ckpt, "32x48", 3) == [4, 3, 4, 6]
+
+
+def test_frames_on_a_single_frame_checkpoint_is_an_error(ckpt):
+    """--frames 4 (or --views 4) on an image checkpoint was ignored without a word: one image came out."""
+    (ckpt / "training.json").write_text(json.dumps({"latent_shape": [4, 1, 4, 4], "train_config": {"modality": "image"}}))
+    with pytest.raises(ValueError, match=r"--frames \(or --views\) 4: this checkpoint was trained on single-frame latents \(image\)"):
+        latent_shape(ckpt, None, 4)
 
 
 @pytest.mark.parametrize("size", ["0x32", "32x0", "-8x32", "7x32", "32x7", "abc", "32x"])
