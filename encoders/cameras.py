@@ -295,6 +295,17 @@ def look_at_error_deg(cam: Camera, centre: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
+def camera_separation_deg(a: Camera, b: Camera, centre: np.ndarray) -> float:
+    """How far apart two cameras stand as seen from ``centre``: the angle between their offsets,
+    plus the difference of their distances as the angle it would subtend (a zoomed-in twin differs)."""
+    da, db = a.position - centre, b.position - centre
+    ra, rb = float(np.linalg.norm(da)), float(np.linalg.norm(db))
+    if ra < 1e-9 or rb < 1e-9:
+        return 0.0 if max(ra, rb) < 1e-9 else 180.0
+    cos = float(np.dot(da, db) / (ra * rb))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos)))) + math.degrees(abs(ra - rb) / max(ra, rb))
+
+
 def camera_vector(elevation: float, azimuth: float, radius: float) -> np.ndarray:
     """The per-view conditioning [CAMERA_DIM]: azimuth as two harmonics (a continuous circle,
     so 359 and 1 degrees are neighbours), elevation as sin/cos, log radius relative to the

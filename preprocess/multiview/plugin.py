@@ -27,11 +27,11 @@ from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quali
 from preprocess.image.decode import ImageRejected
 from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
-from encoders.cameras import (CameraFileError, CameraSet, camera_vector, canonical_json, look_at_error_deg,
-                              rotation_error, spherical_of)
+from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
+                              look_at_error_deg, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview, read_cameras
-from preprocess.multiview.views import (closest_pair, decode_view, foreground_fraction, foreground_mask, most_different_size, split_strip,
-                                        square_view, strip_png)
+from preprocess.multiview.views import (decode_view, foreground_fraction, foreground_mask, most_different_size, pair_differences,
+                                        split_strip, square_view, strip_png)
 from preprocess.sources import RawInput
 
 VIEWS = "views.png"  # curated members
@@ -45,7 +45,13 @@ class MultiviewOptions:
     max_views: int = 16
     max_rotation_error: float = 1e-3  # max |R^T R - I|
     max_look_at_deg: float = 5.0  # principal axis vs the ray to the bbox centre
-    min_view_difference: float = 0.5  # mean |a - b| (0..255) of the closest two views
+    # distinct_views (README): views are one image written twice when their mean |a - b| (0..255) is
+    # under min_copy_difference whatever their cameras, or under min_view_difference when their cameras
+    # stand within same_pose_deg of each other or every view is alike. A symmetric object seen from
+    # cameras apart (a lego brick 90 degrees round: 0.42) is no fault.
+    min_copy_difference: float = 0.05
+    min_view_difference: float = 0.5
+    same_pose_deg: float = 2.0
     min_fill: float = 0.01  # share of foreground pixels of the emptiest view
     quality: bool = True  # reject on the image quality filters (worst view); verdicts are kept either way
     max_solid_fraction: float = 0.97
@@ -146,10 +152,10 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
         if spread > opts.max_focal_spread:
             raise Rejected("rejected", f"camera_intrinsics: focal lengths {min(focal):g}..{max(focal):g} px differ "
                                        f"across views (ratio {spread:.3g} vs threshold {opts.max_focal_spread:g})")
-    diff, (a, b) = closest_pair(views)
-    verdicts.append(_verdict(key, "distinct_views", diff, opts.min_view_difference, diff >= opts.min_view_difference))
-    if diff < opts.min_view_difference:
-        raise Rejected("rejected", f"distinct_views: {a} and {b} are the same image (mean difference {diff:.3g})")
+    diff, threshold, why = distinct_views(views, {c.file: c for c in cams.cameras}, cams.centre, opts)
+    verdicts.append(_verdict(key, "distinct_views", diff, threshold, diff >= threshold))
+    if diff < threshold:
+        raise Rejected("rejected", f"distinct_views: {why}")
     fill = {name: foreground_fraction(v) for name, v in views.items()}
     emptiest = min(fill, key=fill.get)
     verdicts.append(_verdict(key, "view_fill", fill[emptiest], opts.min_fill, fill[emptiest] >= opts.min_fill))
@@ -159,6 +165,33 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     spherical = {c.file: spherical_of(c, cams.centre) for c in cams.cameras}
     order = sorted(spherical, key=lambda f: (round(spherical[f][1], 6), round(spherical[f][0], 6), f))
     return Decoded(cams, order, [views[f] for f in order], [spherical[f] for f in order])
+
+
+def distinct_views(views: dict[str, np.ndarray], cams: dict[str, Camera], centre: np.ndarray,
+                   opts: MultiviewOptions) -> tuple[float, float, str]:
+    """(score, threshold, what is wrong when score < threshold) of the distinct_views check. The fault
+    it catches is a renderer writing one image for several views: the same pixels under cameras apart
+    (min_copy_difference), near-identical views from one pose (min_view_difference within
+    same_pose_deg), or every view alike, cameras that never moved (3 or more views). Near-identical
+    views from cameras apart are a symmetric object, not a fault."""
+    pairs = pair_differences(views)
+    all_alike = len(views) >= 3 and max(d for d, _, _ in pairs) < opts.min_view_difference
+    judged = []
+    for d, a, b in pairs:
+        apart = camera_separation_deg(cams[a], cams[b], centre)
+        near = all_alike or apart <= opts.same_pose_deg
+        judged.append((d - (opts.min_view_difference if near else opts.min_copy_difference), d, a, b, apart, near))
+    _, d, a, b, apart, near = min(judged)  # the pair closest to failing (or furthest past it)
+    threshold = opts.min_view_difference if near else opts.min_copy_difference
+    if all_alike:
+        why = (f"all {len(views)} views are alike (the most different two differ by {max(p[0] for p in pairs):.3g} on "
+               f"average, threshold {threshold:g}): cameras that never moved, or one image written for every view")
+    elif near:
+        why = f"{a} and {b} are the same image (mean difference {d:.3g}) from cameras {apart:.1f} degrees apart"
+    else:
+        why = (f"{a} and {b} are the same image (mean difference {d:.3g} vs threshold {threshold:g}) though their "
+               f"cameras are {apart:.0f} degrees apart: one image written for two views")
+    return d, threshold, why
 
 
 def worst_quality(views: list[np.ndarray]) -> dict[str, float]:

@@ -32,14 +32,10 @@ def most_different_size(views: dict[str, np.ndarray]) -> tuple[int, str]:
     return len(set(sizes.values())), odd
 
 
-def closest_pair(views: dict[str, np.ndarray]) -> tuple[float, tuple[str, str]]:
-    """The smallest mean absolute difference (0..255) between two views, and which two."""
-    best, pair = float("inf"), ("", "")
-    for (a, va), (b, vb) in combinations(views.items(), 2):
-        d = float(np.abs(va.astype(np.int16) - vb.astype(np.int16)).mean())
-        if d < best:
-            best, pair = d, (a, b)
-    return best, pair
+def pair_differences(views: dict[str, np.ndarray]) -> list[tuple[float, str, str]]:
+    """The mean absolute difference (0..255) of every two views, with their names."""
+    return [(float(np.abs(va.astype(np.int16) - vb.astype(np.int16)).mean()), a, b)
+            for (a, va), (b, vb) in combinations(views.items(), 2)]
 
 
 def foreground_mask(rgb: np.ndarray, tolerance: int = 12) -> np.ndarray:
