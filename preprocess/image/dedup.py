@@ -4,6 +4,8 @@ pHash sees only luminance, so a pink and an orange circle of the same shape coll
 colour signature (mean colour of a 4x4 grid) tells them apart. The colour distance is the largest
 per-cell difference, not the mean, so a small coloured object on a large plain background still
 counts. Search is banded LSH: 16 bands of 16 bits, so any pair within distance < 16 shares a band.
+Of a group, the best copy is kept (preference.py): the most native pixels, the least lossy
+encoding, the sharpest; what an earlier run kept stays kept.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -19,7 +22,15 @@ from contracts.records import VerdictRecord
 
 PHASH_BITS = 256
 PHASH_BANDS = 16
-FILTER_VERSION = "2"  # v2: colour distance is the largest per-cell difference
+FILTER_VERSION = "3"  # v2: colour distance is the largest per-cell difference; v3: the best copy is kept, score = nearest distance
+
+
+class NearSignature(NamedTuple):
+    """What near-duplicate search compares, and which member of a group it keeps."""
+
+    phash: int
+    colour: np.ndarray
+    preference: tuple = ()  # larger is better (preference.keep_preference); () ranks by path and key only
 
 
 def perceptual_hash(img: Image.Image) -> int:
@@ -67,11 +78,25 @@ def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str]
             for k in found]
 
 
+def _best_first(c) -> tuple:
+    """Sort key: the higher preference first, then source name and key (neither hash nor input order)."""
+    preference = getattr(c.signature, "preference", ())
+    return (tuple(-x for x in preference), c.source.name if c.source else "", c.record.key)
+
+
+def own_size(record) -> dict:
+    """width/height of the source (meta original_size) for a record rejected after it was sized for the shard."""
+    size = record.meta.get("original_size") if record.meta else None
+    return {"width": int(size[0]), "height": int(size[1])} if size else {}
+
+
 def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float, kept: list | None = None) -> None:
-    """In place, in key order (stable across runs): the later of a near pair is rejected, its
-    verdict's score is the Hamming distance and its reason names the matched key. `kept`: samples
-    earlier runs kept (kept_in_catalog), which come before every candidate. Each candidate kept
-    stores its signature in its meta."""
+    """In place, best first (the signature's preference, then source name and key: the same on
+    every run and for any input order): of a near pair, the one met later is rejected, its reason
+    names the matched key. `kept`: samples earlier runs kept (kept_in_catalog), which come before
+    every candidate. Every verdict's score is the Hamming distance to the nearest kept sample of
+    matching colour, PHASH_BANDS (16) meaning none nearer than 16 (the banded search looks no
+    further). Each candidate kept stores its signature in its meta."""
     if max_distance >= PHASH_BANDS:
         raise ValueError(f"phash_max_distance must be < {PHASH_BANDS} for the banded search to find every pair")
     width = PHASH_BITS // PHASH_BANDS
@@ -79,8 +104,8 @@ def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float,
     for k in kept or ():
         for b in range(PHASH_BANDS):
             buckets[(b, (k.signature[0] >> (width * b)) & ((1 << width) - 1))].append(k)
-    for c in sorted((c for c in cands if c.accepted and c.signature), key=lambda c: (c.source.name if c.source else "", c.record.key)):
-        phash, colour = c.signature
+    for c in sorted((c for c in cands if c.accepted and c.signature), key=_best_first):
+        phash, colour = c.signature[0], c.signature[1]
         bands = [(b, (phash >> (width * b)) & ((1 << width) - 1)) for b in range(PHASH_BANDS)]
         best, best_dist = None, PHASH_BITS
         for band in bands:
@@ -89,9 +114,10 @@ def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float,
                 if d < best_dist and colour_distance(colour, other.signature[1]) <= colour_max_diff:
                     best, best_dist = other, d
         passed = best_dist > max_distance
-        c.verdicts.append(VerdictRecord(c.record.key, "phash_dedup", FILTER_VERSION, float(best_dist), float(max_distance), passed))
+        nearest = min(best_dist, PHASH_BANDS)
+        c.verdicts.append(VerdictRecord(c.record.key, "phash_dedup", FILTER_VERSION, float(nearest), float(max_distance), passed))
         if not passed:
-            c.record = replace(c.record, status="rejected",
+            c.record = replace(c.record, status="rejected", **own_size(c.record),
                                reason=f"phash_dedup: near duplicate of {best.record.key} (Hamming distance {best_dist})")
             c.record.meta["near_duplicate_of"] = best.record.key
             continue

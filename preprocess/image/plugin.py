@@ -15,7 +15,8 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.clip_config import ClipScoring
 from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
-from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, own_size, perceptual_hash
+from preprocess.image.preference import keep_preference
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
@@ -75,11 +76,12 @@ class ImagePlugin(ModalityPlugin):
             return [Candidate(SampleRecord(status="quarantined", reason=error_reason("decode_error", e), **base), source=item)]
 
         w, h = img.size
+        quality = technical_quality(np.asarray(img.convert("RGB")), _opaque(img))
         verdicts = [
             VerdictRecord(key, "min_size", FILTER_VERSION, float(min(w, h)), float(opts.min_side), min(w, h) >= opts.min_side),
             VerdictRecord(key, "aspect_ratio", FILTER_VERSION, max(w, h) / min(w, h), opts.max_aspect, max(w, h) / min(w, h) <= opts.max_aspect),
             # blank, washed-out, blurry, clipped: a verdict per named filter, on the decoded original
-            *quality_verdicts(key, technical_quality(np.asarray(img.convert("RGB")), _opaque(img)), opts.quality),
+            *quality_verdicts(key, quality, opts.quality),
         ]
         out = self.normalise(img, opts)
         failed = [v for v in verdicts if not v.passed]
@@ -93,7 +95,8 @@ class ImagePlugin(ModalityPlugin):
         if opts.resize == "fit":  # the budget was counted for this latent downsampling (encode checks it)
             meta["latent_factor"] = opts.vae_factor
         rec = SampleRecord(status=status, reason=reason, width=width, height=height, frames=1, meta=meta, **base)
-        return [Candidate(rec, verdicts, item, (perceptual_hash(img), colour_signature(img)))]
+        signature = NearSignature(perceptual_hash(img), colour_signature(img), keep_preference(img, data, quality["sharpness"]))
+        return [Candidate(rec, verdicts, item, signature)]
 
     def scoring_stage(self, opts: ImageOptions):
         if not opts.clip.enabled:
@@ -107,6 +110,7 @@ class ImagePlugin(ModalityPlugin):
                         leaving: frozenset[str] = frozenset()) -> None:
         kept = kept_in_catalog(catalog, self.modality.value, cands, leaving)
         mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff, kept)
+        keep_own_size_when_rejected(cands)
 
     @staticmethod
     def normalise(img: Image.Image, opts: ImageOptions) -> Image.Image:
@@ -123,6 +127,15 @@ class ImagePlugin(ModalityPlugin):
     def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
         rgb = np.asarray(Image.open(io.BytesIO(fields[MEDIA])).convert("RGB"), dtype=np.float32)
         return (rgb / 127.5 - 1.0).transpose(2, 0, 1)[:, None]  # [3, 1, H, W] in [-1, 1]
+
+
+def keep_own_size_when_rejected(cands: list[Candidate]) -> None:
+    """A row rejected after analysis sized it for the shard (caption_present, exact_duplicate, a CLIP
+    score, phash_dedup) gets its source's size back. Here because this is the last step that sees
+    every candidate with its final status, in curate and refresh alike."""
+    for c in cands:
+        if c.record.status == "rejected" and (size := own_size(c.record)):
+            c.record = replace(c.record, **size)
 
 
 def original_rgb(cand: Candidate, max_pixels: int) -> np.ndarray:

@@ -86,7 +86,8 @@ def test_near_duplicate_needs_similar_colour_too(tmp_path):
         (src / f"{name}.txt").write_text(f"a {name} circle")
     _, samples, _ = curate_all(src, tmp_path / "home", {**DEMO_OPTIONS, "quality": {"max_solid_fraction": 1.0}})
     status = {Path(s.source_uri).stem: s.status for s in samples}
-    assert status == {"blue": "accepted", "red": "accepted", "red2": "rejected"}
+    # which red is kept is preference.py's choice (the sharper by a step); one of them, not the blue
+    assert status["blue"] == "accepted" and sorted([status["red"], status["red2"]]) == ["accepted", "rejected"], status
 
 
 def test_corpus_and_shards_are_deterministic(tmp_path):

@@ -1,0 +1,103 @@
+"""Which copy of a near-duplicate group is kept: the one a person would keep, whatever its hash or name.
+
+Near-duplicate search (dedup.py) keeps the first member of a group it meets, so it meets them best
+first. Best means, in this order (each step only breaks the ties of the one before):
+
+1. more native pixels: width x height, counted before any enlargement. An exact 2x, 3x or 4x
+   enlargement (scaling it down by that factor and back up loses almost nothing of it, while a
+   photo loses its finest detail) has no more detail than the picture it was made from;
+2. not enlarged (an enlarged copy ties with its source on step 1);
+3. the less lossy encoding: a JPEG's quality estimated from its quantisation tables, a lossy
+   WebP's taken as 75 (libwebp's default; its file does not say), 100 for every other format (a
+   re-encoded JPEG loses to its original);
+4. the sharper, by the quality filters' sharpness score in steps of 10% (a blurred copy loses; a
+   difference of a few per cent, which two pixels changed make, decides nothing);
+5. more distinct tones (levels used per channel): a brightened or darkened copy that clips its
+   highlights or shadows merges tones;
+then the source path and the key (dedup.py), so the choice never depends on hashes or on the order
+inputs arrive in, and equally good copies keep the first by path. The file's size is not asked: a
+PNG of a JPEG is larger and no better. Across runs, what an earlier run kept stays kept: it is met
+before every candidate.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+SHARPNESS_STEP = 1.1  # sharpness counts in steps of 10%
+ENLARGEMENT_FACTORS = (4, 3, 2)  # checked largest first: a 4x enlargement also looks like a 2x one
+ENLARGED_LOSS_RATIO = 0.1  # loss(k) / loss(2k) under it: enlarged by k (photos: >= 0.12, enlargements: ~0.05)
+PROBE_SIDE = 240  # enlargement is judged on a centre crop of at most this side: the same answer, cheaper
+_GRID = 12  # the crop starts on a multiple of every factor, so it keeps the enlargement's pixel grid
+_IJG_LUMA = np.array([  # the JPEG standard's luminance table (Annex K), which libjpeg scales by quality
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=np.float64)
+
+
+def keep_preference(img: Image.Image, data: bytes, sharpness: float) -> tuple:
+    """The decoded image, its file's bytes and its sharpness score -> a tuple, larger is better."""
+    k = enlargement_factor(img)
+    w, h = img.size
+    sharpness_step = math.floor(math.log(max(float(sharpness), 1e-6)) / math.log(SHARPNESS_STEP))
+    return (round(w / k) * round(h / k), -k, encoding_quality(data), sharpness_step, distinct_tones(img))
+
+
+def distinct_tones(img: Image.Image) -> int:
+    """Levels used, summed over the RGB channels (at most 768)."""
+    rgb = np.asarray(img.convert("RGB")).reshape(-1, 3)
+    return int(sum(np.count_nonzero(np.bincount(rgb[:, ch], minlength=256)) for ch in range(3)))
+
+
+def _downup_loss(grey: np.ndarray, factor: int) -> float:
+    """Mean squared change when the picture is scaled down by `factor` (area average) and back up."""
+    h, w = grey.shape
+    img = Image.fromarray(grey, mode="F")
+    back = img.resize((max(1, round(w / factor)), max(1, round(h / factor))), Image.BOX).resize((w, h), Image.BICUBIC)
+    return float(((grey - np.asarray(back)) ** 2).mean())
+
+
+def enlargement_factor(img: Image.Image) -> int:
+    """k when the image is an enlargement by k (ENLARGEMENT_FACTORS), else 1. An enlargement by k
+    keeps almost all of itself through a down-up by k, but not by 2k; a photo loses a good share
+    of what 2k loses already at k. Measured on 300 crops (64-128 px) of scikit-image's photos, flat
+    ones included: 1 taken for an enlargement; of their bicubic enlargements 87% (2x), 84% (3x) and
+    82% (4x) found. One missed keeps the old failure: it counts all its pixels."""
+    grey = np.asarray(img.convert("L"), dtype=np.float32)
+    h, w = grey.shape
+    top, left = (max(0, (h - PROBE_SIDE) // 2) // _GRID * _GRID, max(0, (w - PROBE_SIDE) // 2) // _GRID * _GRID)
+    grey = np.ascontiguousarray(grey[top:top + PROBE_SIDE, left:left + PROBE_SIDE])
+    for k in ENLARGEMENT_FACTORS:
+        if min(grey.shape) < 8 * k:  # too small to tell at 2k
+            continue
+        coarse = _downup_loss(grey, 2 * k)
+        if coarse > 1e-3 and _downup_loss(grey, k) < ENLARGED_LOSS_RATIO * coarse:  # a flat image is no enlargement
+            return k
+    return 1
+
+
+LOSSY_WEBP_QUALITY = 75  # libwebp's default quality: a lossy WebP's file does not record its own
+
+
+def encoding_quality(data: bytes) -> int:
+    """A JPEG's quality (1-100), estimated from its luminance quantisation table as libjpeg scales
+    the standard one; LOSSY_WEBP_QUALITY for a lossy WebP ('VP8 ' chunk); 100 for any other format."""
+    if data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8 ":
+        return LOSSY_WEBP_QUALITY
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            tables = getattr(img, "quantization", None) if img.format in ("JPEG", "MPO") else None
+    except Exception:  # noqa: BLE001 - decode_image has opened it already; this is only a preference
+        return 100
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return 100
+    # PIL gives the table in zigzag order in old versions and natural order in new ones: compare sorted
+    table = np.sort(np.asarray(tables[0], dtype=np.float64))
+    base = np.sort(_IJG_LUMA)
+    errors = [np.abs(np.clip(np.floor((base * (5000 / q if q < 50 else 200 - 2 * q) + 50) / 100), 1, 255) - table).sum()
+              for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
