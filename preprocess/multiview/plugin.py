@@ -30,7 +30,7 @@ from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
                               look_at_error_deg, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview, read_cameras
-from preprocess.multiview.views import (decode_view, foreground_fraction, foreground_mask, most_different_size, pair_differences,
+from preprocess.multiview.views import (decode_view, foreground, most_different_size, pair_differences,
                                         split_strip, square_view, strip_png)
 from preprocess.sources import RawInput
 
@@ -78,6 +78,7 @@ class Decoded:
     names: list[str]
     views: list[np.ndarray]
     spherical: list[tuple[float, float, float]]  # (elevation, azimuth, radius)
+    masks: list[np.ndarray]  # [H, W] bool: the object in each view (views.foreground)
 
 
 class Rejected(Exception):
@@ -90,7 +91,7 @@ def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) 
     return VerdictRecord(key, name, FILTER_VERSION, float(score), float(threshold), bool(passed))
 
 
-def _decoded_view(item: RawInput, file: str, key: str) -> np.ndarray:
+def _decoded_view(item: RawInput, file: str, key: str) -> tuple[np.ndarray, np.ndarray | None]:
     """One view decoded as an image is; a refusal or corrupt data raises Rejected naming the view."""
     try:
         data = item.media[file].read()
@@ -125,7 +126,9 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     verdicts.append(_verdict(key, "views_present", len(missing), 0, not missing))
     if missing:
         raise Rejected("rejected", f"views_present: {missing[0]} is in the camera file but not in the sample ({len(missing)} missing)")
-    views = {c.file: _decoded_view(item, c.file, key) for c in cams.cameras}
+    decoded = {c.file: _decoded_view(item, c.file, key) for c in cams.cameras}
+    views = {f: rgb for f, (rgb, _) in decoded.items()}
+    masks = {f: foreground(rgb, drawn) for f, (rgb, drawn) in decoded.items()}
     sizes, odd = most_different_size(views)
     verdicts.append(_verdict(key, "view_size", sizes, 1, sizes == 1))
     if sizes != 1:
@@ -156,7 +159,7 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     verdicts.append(_verdict(key, "distinct_views", diff, threshold, diff >= threshold))
     if diff < threshold:
         raise Rejected("rejected", f"distinct_views: {why}")
-    fill = {name: foreground_fraction(v) for name, v in views.items()}
+    fill = {name: float(m.mean()) for name, m in masks.items()}
     emptiest = min(fill, key=fill.get)
     verdicts.append(_verdict(key, "view_fill", fill[emptiest], opts.min_fill, fill[emptiest] >= opts.min_fill))
     if fill[emptiest] < opts.min_fill:
@@ -164,7 +167,7 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
 
     spherical = {c.file: spherical_of(c, cams.centre) for c in cams.cameras}
     order = sorted(spherical, key=lambda f: (round(spherical[f][1], 6), round(spherical[f][0], 6), f))
-    return Decoded(cams, order, [views[f] for f in order], [spherical[f] for f in order])
+    return Decoded(cams, order, [views[f] for f in order], [spherical[f] for f in order], [masks[f] for f in order])
 
 
 def distinct_views(views: dict[str, np.ndarray], cams: dict[str, Camera], centre: np.ndarray,
@@ -194,9 +197,9 @@ def distinct_views(views: dict[str, np.ndarray], cams: dict[str, Camera], centre
     return d, threshold, why
 
 
-def worst_quality(views: list[np.ndarray]) -> dict[str, float]:
+def worst_quality(views: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, float]:
     """Per score, the worst value over the views (min for lower bounds, max for upper bounds)."""
-    scores = [technical_quality(v, foreground_mask(v)) for v in views]  # clipping on the object, not the backdrop
+    scores = [technical_quality(v, m) for v, m in zip(views, masks)]  # clipping on the object, not the backdrop
     kinds = {score: kind for score, _, kind in QUALITY_FILTERS.values()}
     return {k: (min if kinds.get(k) == "min" else max)(s[k] for s in scores) for k in scores[0]}
 
@@ -218,7 +221,7 @@ class MultiviewPlugin(ModalityPlugin):
         except Rejected as r:
             verdicts += [r.verdict] if r.verdict is not None else []
             return [Candidate(SampleRecord(status=r.status, reason=r.reason, **base), verdicts, item)]
-        q = quality_verdicts(key, worst_quality(d.views), opts.thresholds())
+        q = quality_verdicts(key, worst_quality(d.views, d.masks), opts.thresholds())
         verdicts += q
         failed = next((v for v in q if not v.passed), None)
         status, reason = "accepted", None

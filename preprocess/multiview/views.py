@@ -16,12 +16,15 @@ from preprocess.image.decode import decode_image
 MAX_VIEW_PIXELS = 16_000_000  # checked in the header, before decoding
 
 
-def decode_view(data: bytes) -> np.ndarray:
-    """Bytes -> [H, W, 3] uint8 RGB, decoded as a still image is (preprocess/image/decode.py):
-    transparency composited on white, 16-bit and float scaled to 8 bits, EXIF orientation applied,
-    palette, CMYK and grey made RGB. One decoder for both, so a set of transparent renders sits on
-    the same white backdrop as opaque renders and image samples. Raises ImageRejected for refusals."""
-    return np.asarray(decode_image(data, MAX_VIEW_PIXELS), dtype=np.uint8)
+def decode_view(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bytes -> ([H, W, 3] uint8 RGB, [H, W] bool drawn pixels of a view with transparency, else None),
+    decoded as a still image is (preprocess/image/decode.py): transparency composited on white, 16-bit
+    and float scaled to 8 bits, EXIF orientation applied, palette, CMYK and grey made RGB. One decoder
+    for both, so a set of transparent renders sits on the same white backdrop as opaque renders and
+    image samples. Raises ImageRejected for refusals."""
+    img = decode_image(data, MAX_VIEW_PIXELS)
+    alpha = img.info.get("alpha")
+    return np.asarray(img, dtype=np.uint8), None if alpha is None else np.asarray(alpha) >= 128
 
 
 def most_different_size(views: dict[str, np.ndarray]) -> tuple[int, str]:
@@ -46,9 +49,10 @@ def foreground_mask(rgb: np.ndarray, tolerance: int = 12) -> np.ndarray:
     return np.abs(rgb.astype(np.int16) - bg).max(-1) > tolerance
 
 
-def foreground_fraction(rgb: np.ndarray, tolerance: int = 12) -> float:
-    """Share of pixels that differ from the background (foreground_mask)."""
-    return float(foreground_mask(rgb, tolerance).mean())
+def foreground(rgb: np.ndarray, drawn: np.ndarray | None) -> np.ndarray:
+    """[H, W] bool: the object. A transparent view's alpha says it exactly (a white object composited
+    on white has no border colour to differ from); an opaque view's is foreground_mask."""
+    return drawn if drawn is not None else foreground_mask(rgb)
 
 
 def square_view(rgb: np.ndarray, size: int) -> np.ndarray:

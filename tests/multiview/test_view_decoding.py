@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from preprocess.multiview.group import group_multiview
@@ -95,3 +96,17 @@ def test_exif_rotated_jpeg_views_are_turned_upright(tmp_path):
     sideways = write_set(tmp_path / "sideways", {n: encoded(Image.fromarray(np.ascontiguousarray(np.rot90(v, -1))), "JPEG",
                                                             quality=95, exif=exif.tobytes()) for n, v in views.items()})
     assert_twins(upright, sideways, max_mean_difference=3.0)  # JPEG blocks fall on other pixels once turned
+
+
+def test_a_white_object_on_a_transparent_background_is_found_by_its_alpha(tmp_path):
+    """On white, a white object has no border colour to differ from: the alpha channel says where it
+    is (view_fill and the clipping scores), so compositing on white rejects no white object as blank."""
+    renders = [rendered_object(az) for az in AZIMUTHS]
+    white = {f"view_{i}.png": np.dstack([np.clip(rgb.astype(int) // 25 + 245, 0, 255), m * 255]).astype(np.uint8)
+             for i, (rgb, m) in enumerate(renders)}
+    folder = write_set(tmp_path / "white_rgba", {n: encoded(Image.fromarray(v, "RGBA")) for n, v in white.items()})
+    (item,), _ = group_multiview(list_entries(SourceSpec(str(folder))))
+    cand = MultiviewPlugin().analyse(item, "a white test object", KEY, MultiviewOptions())[0]
+    fill = next(v for v in cand.verdicts if v.filter == "view_fill")
+    assert fill.passed and fill.score == pytest.approx(min(m.mean() for _, m in renders))
+    assert cand.record.reason is None or not cand.record.reason.startswith("view_fill"), cand.record.reason
