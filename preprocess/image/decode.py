@@ -9,7 +9,9 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from preprocess.image.tiff import is_tiff, read_tiff
 
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white (img2dataset does the same)
 
@@ -37,13 +39,19 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return img
 
 
-def _open_header(data: bytes) -> Image.Image:
+def _open_header(data: bytes, max_pixels: int | None = None) -> Image.Image:
     """Image.open (the header only) without PIL's own bomb guard, which raises before the size can be
-    read for images past 89 MP (warning) or 179 MP (error); the caller applies our cap to the size."""
+    read for images past 89 MP (warning) or 179 MP (error); the caller applies our cap to the size.
+    A TIFF PIL cannot identify (float or planar samples) is read with tifffile instead (tiff.py), which
+    checks `max_pixels` and the page count from its header before decoding."""
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
         return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        if not is_tiff(data):
+            raise
+        return read_tiff(data, max_pixels)
     finally:
         Image.MAX_IMAGE_PIXELS = limit
 
@@ -55,7 +63,7 @@ def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] 
         raise ImageRejected("empty_file", "0 bytes")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        img = _open_header(data)
+        img = _open_header(data, max_pixels)
         w, h = img.size
         if w * h > max_pixels:
             raise ImageRejected("too_many_pixels", f"{w}x{h} = {w * h} pixels (cap {max_pixels})", float(w * h), float(max_pixels))
