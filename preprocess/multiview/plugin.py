@@ -190,7 +190,8 @@ def distinct_views(views: dict[str, np.ndarray], cams: dict[str, Camera], centre
         why = (f"all {len(views)} views are alike (the most different two differ by {max(p[0] for p in pairs):.3g} on "
                f"average, threshold {threshold:g}): cameras that never moved, or one image written for every view")
     elif near:
-        why = f"{a} and {b} are the same image (mean difference {d:.3g}) from cameras {apart:.1f} degrees apart"
+        why = (f"{a} and {b} are the same image (mean difference {d:.3g} vs threshold {threshold:g}) from cameras "
+               f"{apart:.1f} degrees apart")
     else:
         why = (f"{a} and {b} are the same image (mean difference {d:.3g} vs threshold {threshold:g}) though their "
                f"cameras are {apart:.0f} degrees apart: one image written for two views")
