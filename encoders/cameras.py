@@ -227,7 +227,7 @@ def _check_degrees(angles: list[tuple[float, float]]) -> None:
     az, el = [abs(a) for a, _ in angles], [abs(e) for _, e in angles]
     if max(az) <= 2 * math.pi + 1e-6 and max(el) <= math.pi / 2 + 1e-6 and max(az + el) > 0 and max(az) - min(az) > 0:
         raise CameraFileError(f"spherical angles look like radians (azimuths {min(az):.3g}..{max(az):.3g}, elevations up to "
-                              f'{max(el):.3g}): they are read as degrees; multiply by 180/pi, or add "angle_unit": "radians"')
+                              f'{max(el):.3g}): they are read as degrees; multiply by 180/pi, or add "angle_unit": "radians" (or "degrees" if they are)')
 
 
 def _view_c2w(conv: str, v: dict, i: int, centre: np.ndarray) -> np.ndarray:

@@ -116,3 +116,11 @@ def test_a_folder_with_both_camera_files_uses_cameras_json_and_records_the_other
     (rec,), leftovers = _analysed(tmp_path)
     assert rec.meta["camera_convention"] == "spherical" and rec.status == "accepted"
     assert [(Path(lo.entry.name).name, lo.detail) for lo in leftovers] == [("transforms.json", "cameras.json of the same sample is used")]
+
+
+def test_a_small_ring_in_degrees_is_kept_when_the_file_says_degrees():
+    views = [{"file": f"{i}.png", "elevation": 0.2, "azimuth": float(i), "radius": RADIUS} for i in range(3)]
+    with pytest.raises(CameraFileError, match=r'"angle_unit": "radians" \(or "degrees" if they are\)'):
+        parse_cameras(json.dumps({"convention": "spherical", "views": views}).encode())
+    cams = parse_cameras(json.dumps({"convention": "spherical", "angle_unit": "degrees", "views": views}).encode())
+    assert spherical_of(cams.cameras[2], cams.centre)[1] == pytest.approx(2.0)
