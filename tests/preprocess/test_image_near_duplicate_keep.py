@@ -148,3 +148,29 @@ def test_a_kept_image_records_its_nearest_distance_not_256():
     mark_near_duplicates([first, near_miss, far], max_distance=12, colour_max_diff=12.0)
     assert [c.verdicts[0].score for c in (first, near_miss, far)] == [16.0, 13.0, 16.0]
     assert all(c.verdicts[0].passed for c in (first, near_miss, far))
+
+
+def test_the_kept_member_does_not_depend_on_input_order_or_keys():
+    """Preference first, then name: every order of the same candidates keeps the same one."""
+    from itertools import permutations
+    from types import SimpleNamespace
+
+    from contracts.records import SampleRecord
+    from preprocess.image.dedup import NearSignature, mark_near_duplicates
+    from preprocess.modality import Candidate
+
+    def cands():
+        out = []
+        for key, name, phash, preference in (("0" * 32, "a.png", 0b1, (100, -1, 60, 5, 700)),
+                                              ("f" * 32, "z.png", 0b0, (100, -1, 100, 5, 700)),
+                                              ("8" * 32, "m.png", 0b11, (100, -2, 100, 9, 768))):
+            rec = SampleRecord(key=key, modality="image", source_uri=name, status="accepted", caption="c")
+            out.append(Candidate(rec, [], SimpleNamespace(name=name), NearSignature(phash, np.zeros((16, 3)), preference)))
+        return out
+
+    kept = set()
+    for order in permutations(range(3)):
+        group = cands()
+        mark_near_duplicates([group[i] for i in order], max_distance=4, colour_max_diff=1.0)
+        kept |= {c.source.name for c in group if c.accepted}
+    assert kept == {"z.png"}  # not enlarged (m.png is, sharper or not) and lossless (a.png is a JPEG of quality 60)
