@@ -29,6 +29,8 @@ def read_tiff(data: bytes, max_pixels: int | None = None) -> Image.Image:
 
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         pages = len(tif.pages)
+        if pages == 0:
+            raise ValueError("a TIFF header with no page after it")
         if pages > 1:
             raise ImageRejected("multi_page_image", f"{pages} pages (split them into one file per page)", float(pages), 1.0)
         page = tif.pages[0]

@@ -66,6 +66,11 @@ def test_the_pixel_cap_is_checked_before_a_float_tiff_is_decoded(monkeypatch):
     assert e.value.kind == "too_many_pixels"
 
 
+def test_a_tiff_without_pages_says_so():
+    with pytest.raises(ValueError, match="^a TIFF header with no page after it$"):
+        decode_image(b"II*\x00" + bytes(20), CAP)
+
+
 def test_what_is_no_tiff_stays_a_decode_error():
     with pytest.raises(UnidentifiedImageError):
         decode_image(b"<html>404 not found</html>", CAP)
