@@ -141,20 +141,30 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
 
 
 def say_if_another_modality(batch_paths: list[str], modality: str, verb: str = "curate") -> str | None:
-    """Nothing accepted, and inputs refused as unsupported_type that another modality takes (a
-    folder of WAVs curated as video): say which, on stderr. Returns that modality."""
+    """Nothing accepted, and inputs another modality takes: files refused as unsupported_type of its
+    suffixes (a folder of WAVs curated as video), or folders marked as its inputs (camera files of
+    multi-view objects curated as images). Say which, on stderr. Returns that modality."""
     from collections import Counter
 
     from contracts.records import Batch
     from preprocess.modality import get_plugin
 
-    suffixes = Counter(Path(s.source_uri.partition("#")[0]).suffix.lower() for p in batch_paths
-                       for s in Batch.read(p).samples if (s.reason or "").startswith("unsupported_type"))
-    # loose files are no input of a modality that takes folders of them (plugin.single_file_inputs)
+    rows = [s for p in batch_paths for s in Batch.read(p).samples]
+    suffixes = Counter(Path(s.source_uri.partition("#")[0]).suffix.lower() for s in rows
+                       if (s.reason or "").startswith("unsupported_type"))
+    names = Counter(s.source_uri.replace("#", "/").rsplit("/", 1)[-1] for s in rows)
     takers = [get_plugin(m) for m in Modality if m.value != modality]
-    taken = {plugin.modality.value: sum(n for suf, n in suffixes.items() if suf in plugin.media_suffixes)
-             for plugin in takers if plugin.single_file_inputs}
-    other, n = max(taken.items(), key=lambda kv: kv[1], default=(None, 0))
+    # loose files are no input of a modality that takes folders of them (plugin.single_file_inputs)
+    by_suffix = {p.modality.value: sum(n for suf, n in suffixes.items() if suf in p.media_suffixes)
+                 for p in takers if p.single_file_inputs}
+    by_marker = {p.modality.value: sum(n for name, n in names.items() if any(name == m or name.endswith("." + m) for m in p.input_markers))
+                 for p in takers}
+    marked, folders = max(by_marker.items(), key=lambda kv: kv[1], default=(None, 0))
+    if folders:
+        log.warning("no %s input was accepted, and %d folders hold %s, which make them %s inputs: %s with --modality %s",
+                    modality, folders, " or ".join(get_plugin(marked).input_markers), marked, verb, marked)
+        return marked
+    other, n = max(by_suffix.items(), key=lambda kv: kv[1], default=(None, 0))
     if not n:
         return None
     log.warning("no %s input was accepted, and %d files were refused as unsupported_type that %s takes (%s): "

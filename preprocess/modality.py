@@ -53,6 +53,9 @@ class ModalityPlugin(ABC):
     # whether one media file is a whole input; False where an input is a folder of files (multi-view's
     # views): a loose file of its suffixes is then no hint that this modality would take it
     single_file_inputs: bool = True
+    # file names that make their folder one input of this modality (multi-view's camera files): a
+    # curation as another modality that meets them and accepts nothing suggests this one
+    input_markers: tuple[str, ...] = ()
     # options_cls fields that lumina curate and lumina refresh offer as flags (--max-tokens), each
     # with its help ("": the help another modality gives the same flag, else the field's comment)
     curate_flags: dict[str, str] = {}

@@ -29,7 +29,7 @@ from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
                               look_at_error_deg, rotation_error, spherical_of)
-from preprocess.multiview.group import CAMERA_FILE, VIEW_SUFFIXES, group_multiview, read_cameras
+from preprocess.multiview.group import CAMERA_FILE, CAMERA_FILES, VIEW_SUFFIXES, group_multiview, read_cameras
 from preprocess.multiview.views import (decode_view, foreground, most_different_size, pair_differences,
                                         split_strip, square_view, strip_png)
 from preprocess.sources import RawInput
@@ -210,6 +210,7 @@ class MultiviewPlugin(ModalityPlugin):
     media_suffixes = VIEW_SUFFIXES
     options_cls = MultiviewOptions
     single_file_inputs = False  # an object is a folder of views; a loose PNG is an image's
+    input_markers = CAMERA_FILES  # a folder with one of them is an object
 
     def group(self, entries, opts):
         return group_multiview(entries)

@@ -26,3 +26,23 @@ def test_curating_as_another_modality_says_which_one_takes_the_files(tmp_path, c
     assert (said in caplog.text) == (hint is not None), caplog.text
     if hint:
         assert f"no {asked} input was accepted, and {len(files)} files were refused as unsupported_type that {hint} takes" in caplog.text
+
+
+def test_multiview_objects_curated_as_images_get_the_hint(tmp_path, caplog):
+    """Forgetting --modality multiview: 0 accepted, every view missing_caption, exit 0 and no word,
+    though every object folder held its cameras.json."""
+    from flows.steps import curate_step
+    from preprocess.curate import CurateConfig
+    from PIL import Image
+
+    src = tmp_path / "objects"
+    for obj in ("duck", "mug", "cube"):
+        (src / obj).mkdir(parents=True)
+        for v in range(4):
+            Image.new("RGB", (16, 16), (40 * v, 90, 200)).save(src / obj / f"view_{v:02d}.png")
+        (src / obj / "cameras.json").write_text('{"convention": "spherical", "views": []}')
+        (src / obj / "caption.txt").write_text(f"a blue {obj}")
+    with caplog.at_level("WARNING", logger="flows.steps"):
+        out = curate_step(str(src), str(tmp_path / "home"), CurateConfig(modality="image"), backend="local")
+    assert not out["counts"].get("accepted")
+    assert "folders hold cameras.json or transforms.json, which make them multiview inputs: curate with --modality multiview" in caplog.text
