@@ -249,7 +249,8 @@ COMMANDS = {
 }
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
+def user_errors() -> tuple[type[BaseException], ...]:
+    """What a user got wrong (a path, a name, a value): one line and exit 2, not a traceback."""
     from catalog.errors import CatalogError
     from contracts.config import ConfigError
     from contracts.ray_runtime import NoRayCluster
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as e:  # SIGTERM/SIGINT during training: checkpointed, not an error
         print(f"lumina {argv[0]}: {e}", file=sys.stderr)
         return e.exit_code
-    except _user_errors() as e:
+    except user_errors() as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"lumina {argv[0]}: error: {msg}", file=sys.stderr)
         return EXIT_USAGE

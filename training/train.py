@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from flows.steps import train_step
 
-    p = ArgumentParser(description="Train a Flag-DiT with flow matching on a catalog manifest.")
+    p = ArgumentParser(prog="python -m training.train", description="Train a Flag-DiT with flow matching on a catalog manifest.")
     add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
     p.add_argument("--out", dest="out_dir_alias", help="same as --out-dir")
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if not cfg.manifest:
         p.error("--manifest is required")
+    from flows.cli import EXIT_USAGE, user_errors
     from training.stopping import TrainingStopped
     from training.trainer import show_training_messages
 
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         if _rank() == 0:  # every rank stops; torchrun printed the line once per rank
             print(str(e), file=sys.stderr)
         return stopped_exit_code(e)
+    except user_errors() as e:  # a damaged checkpoint, a refused --resume: one line, as lumina train prints it
+        if _rank() == 0:
+            print(f"{p.prog}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return EXIT_USAGE
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
                 "tokens_per_second", "loss_curve")
