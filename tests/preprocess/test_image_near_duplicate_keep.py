@@ -47,6 +47,7 @@ def _curate(folder, home) -> dict[str, tuple]:
     ("a_reencoded.jpg", lambda img: img, {"quality": 60}),
     ("a_down_up.png", _down_up, {}),
     ("a_enlarged.png", _enlarged, {}),
+    ("a_enlarged_150.png", lambda img: img.resize((img.width * 3 // 2, img.height * 3 // 2), Image.BICUBIC), {}),
     ("a_brighter.png", _brighter, {}),
 ])
 def test_the_original_is_kept_not_the_copy_that_sorts_first(tmp_path, copy_name, make_copy, save):
@@ -113,6 +114,7 @@ def test_an_exact_enlargement_is_told_from_a_photo():
     assert enlargement_factor(_enlarged(photo)) == 2
     big = photo.resize((photo.width * 3, photo.height * 3), Image.BICUBIC)
     assert enlargement_factor(big) == 3
+    assert enlargement_factor(photo.resize((photo.width * 3 // 2, photo.height * 3 // 2), Image.BICUBIC)) == 1.5
     assert enlargement_factor(Image.new("RGB", (200, 200), (90, 90, 90))) == 1  # flat: nothing to tell by
 
 
