@@ -2,9 +2,11 @@
 
 Functions over a ``Catalog`` (one short transaction each):
 
-* ``index_signatures`` / ``diff_listing`` / ``commit_listing``: what a source held at the last
-  refresh (path, size, mtime, content hash, first and last seen), which entries are new, changed
-  or gone now, and the new listing recorded (gone entries marked ``removed`` with the time).
+* ``ListingStage`` / ``commit_listing``: what a source held at the last refresh (path, size,
+  mtime, content hash, first and last seen) copied into a scratch DuckDB file beside the listing
+  now, which entries are new, changed or gone found there in SQL (a source of tens of millions of
+  entries is not held in Python several times over), and the new listing recorded in the index
+  (gone entries marked ``removed`` with the time).
 * ``samples_gone_from_source``: samples of the source whose input is gone, whether or not a
   refresh ever listed it (what `lumina curate` took in before the first refresh).
 * ``retire`` / ``revive``: a sample whose input left the source becomes ``removed``, one replaced
@@ -16,10 +18,15 @@ Functions over a ``Catalog`` (one short transaction each):
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 
 from .db import Catalog, _transaction, utcnow
@@ -28,16 +35,6 @@ from .sqlfiles import q
 LISTING_SCHEMA = pa.schema([("name", pa.string()), ("uri", pa.string()), ("input_name", pa.string()),
                             ("size", pa.int64()), ("mtime_ns", pa.int64()), ("content_hash", pa.string())])
 RETIRED = ("removed", "superseded")
-
-
-@dataclass(frozen=True)
-class ListingDiff:
-    changed: list[str]  # entry names new to the index, back after a removal, or with other bytes
-    removed: list[tuple[str, str, str | None]]  # (name, uri, input_name) of entries gone from the source
-
-    @property
-    def empty(self) -> bool:
-        return not self.changed and not self.removed
 
 
 @dataclass(frozen=True)
@@ -80,31 +77,137 @@ def listing_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=LISTING_SCHEMA)
 
 
-def index_signatures(cat: Catalog, source: str, modality: str) -> dict[str, tuple[int, int | None, str]]:
-    """name -> (size, mtime_ns, content_hash) of the source's present entries (to skip re-hashing)."""
-    _, rows = cat.sql(q("index_signatures"), [source, modality])
-    return {name: (size, mtime, digest) for name, size, mtime, digest in rows}
+class ListingStage:
+    """A refresh's listing, staged in a scratch DuckDB file (``folder``, never the catalog) and
+    diffed against the source index in SQL (queries/listing_stage.sql): the source's entries
+    stream in as Arrow batches, so tens of millions of them are held in Python once (as the
+    source's entries), not as the several dicts and lists of rows a refresh kept before. DuckDB
+    keeps to ``memory_limit`` and spills into the folder beyond it. preprocess/refresh.py's
+    plan_refresh fills it and asks it what to curate."""
 
+    SCHEMAS = {
+        "blobs": pa.schema([("pos", pa.int64()), ("name", pa.string()), ("uri", pa.string()), ("size", pa.int64()),
+                            ("mtime_ns", pa.int64())]),
+        "members": pa.schema([("ord", pa.int64()), ("name", pa.string()), ("input_name", pa.string())]),
+        "inputs": pa.schema([("idx", pa.int64()), ("name", pa.string()), ("uri", pa.string())]),
+        "leftovers": pa.schema([("idx", pa.int64()), ("name", pa.string()), ("uri", pa.string())]),
+        "hashes": pa.schema([("pos", pa.int64()), ("content_hash", pa.string())]),
+    }
+    BATCH_ROWS = 65_536
 
-def diff_listing(cat: Catalog, source: str, modality: str, listing: pa.Table) -> ListingDiff:
-    with cat._connection() as con:
-        con.register("listing", listing)
+    def __init__(self, folder: str | os.PathLike, memory_limit: str = "256MB") -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": memory_limit, "temp_directory": str(self.folder / "spill")}
+        self._con = duckdb.connect(str(self.folder / "stage.duckdb"), config=config)
+        self._con.execute(q("stage_schema"))
+        self._exports: dict[str, Any] = {}
+
+    def __enter__(self) -> "ListingStage":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def load_index(self, cat: Catalog, source: str, modality: str) -> None:
+        """Copy the source's index rows in from the catalog (streamed, a batch at a time)."""
+        with cat._connection() as con:
+            reader = con.sql(q("index_rows_of_source"), params=[source, modality]).to_arrow_reader(self.BATCH_ROWS)
+            self._insert("idx", reader)
+        self._con.execute(q("stage_known"))
+
+    def append(self, table: str, rows: Iterable[tuple]) -> int:
+        """Stream rows (tuples in the table's column order, see SCHEMAS) in; returns how many."""
+        schema, count = self.SCHEMAS[table], 0
+        it = iter(rows)
+        while chunk := list(itertools.islice(it, self.BATCH_ROWS)):
+            columns = [pa.array(col, f.type) for col, f in zip(zip(*chunk), schema)]
+            self._insert(table, pa.RecordBatch.from_arrays(columns, schema=schema))
+            count += len(chunk)
+        return count
+
+    def _insert(self, table: str, data: Any) -> None:
+        self._con.register("incoming", data)
         try:
-            changed = [r[0] for r in con.execute(q("index_changed_entries"), [source, modality]).fetchall()]
-            removed = [tuple(r) for r in con.execute(q("index_removed_entries"), [source, modality]).fetchall()]
+            self._con.execute(f"INSERT INTO {table} SELECT * FROM incoming")  # table: one of ours, never user text
         finally:
-            con.unregister("listing")
-    return ListingDiff(changed, removed)
+            self._con.unregister("incoming")
+
+    def _ints(self, query: str, params: Sequence[Any] = ()) -> np.ndarray:
+        """A query's one integer column as a numpy array (a list of Python ints is 4x the memory)."""
+        table = self._con.sql(q(query), params=list(params)).to_arrow_table()
+        return table.column(0).to_numpy() if table.num_rows else np.zeros(0, np.int64)
+
+    def made_blobs(self) -> np.ndarray:
+        """ords of the members that are no listed entry (the first of each name)."""
+        return self._ints("stage_made_blobs")
+
+    def positions_to_hash(self) -> np.ndarray:
+        """Positions of the blobs whose bytes must be hashed (new, or their size or mtime moved)."""
+        return self._ints("stage_to_hash")
+
+    def finish(self) -> dict[str, int]:
+        """Build the listing and its diff (once the hashes are in); returns changed_entries,
+        removed_entries, removed_inputs (inputs and leftovers gone) and indexed_entries (present in
+        the index before)."""
+        self._con.execute(q("stage_finish"))
+        names = ("changed_entries", "removed_entries", "removed_inputs", "indexed_entries")
+        return dict(zip(names, self._con.execute(q("stage_counts")).fetchall()[0]))
+
+    def touched_inputs(self) -> np.ndarray:
+        """Positions of the inputs to curate again (sorted)."""
+        twins = self._con.execute(q("stage_gone_inputs_left")).fetchall()[0][0]
+        return self._ints("stage_touched_inputs", [twins])
+
+    def changed_leftovers(self) -> np.ndarray:
+        return self._ints("stage_changed_leftovers")
+
+    def removed_uris(self) -> list[str]:
+        """Origins of the inputs and leftovers gone (their index entries gone with them)."""
+        return [r[0] for r in self._con.execute(q("stage_removed_uris")).fetchall()]
+
+    def names_of(self, uris: Iterable[str]) -> dict[str, str]:
+        """uri -> name of the input (or leftover) there now, for those of ``uris`` in the source."""
+        return dict(self._con.execute(q("stage_names_of"), [sorted(set(uris))]).fetchall())
+
+    def listing(self) -> Any:
+        """The listing (LISTING_SCHEMA), as a Parquet-backed Arrow dataset that commit_listing scans."""
+        return self._export("stage_listing_rows")
+
+    def present_uris(self) -> Any:
+        """Every origin in the source now (column uri), for samples_gone_from_source."""
+        return self._export("stage_present_uris")
+
+    def _export(self, query: str) -> Any:
+        """A query's rows written to Parquet in the folder once, opened as a dataset: the catalog's
+        sandboxed connection scans it through Arrow, as it scans a registered table."""
+        import pyarrow.dataset as ds
+
+        if query not in self._exports:
+            path = str(self.folder / f"{query}.parquet")
+            self._con.execute(f"COPY ({q(query)}) TO '{path.replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+            self._exports[query] = ds.dataset(path, format="parquet")
+        return self._exports[query]
 
 
 def samples_gone_from_source(cat: Catalog, source: str, modality: str, prefixes: Sequence[str], patterns: Sequence[str],
-                             present_uris: Iterable[str]) -> list[str]:
+                             present_uris: Any) -> list[str]:
     """source_uri of the source's samples (not retired) whose input is gone: the index only knows
     what refreshes listed, so without this a file curated by `lumina curate` and deleted before the
     first refresh stayed accepted forever. A sample is the source's when its origin starts with one
     of ``prefixes``, fully matches one of the regular expressions ``patterns``, or a curate,
-    refresh or data_to_model run recorded with this source registered it last."""
-    present = pa.table({"uri": pa.array(sorted(set(present_uris)), pa.string())})
+    refresh or data_to_model run recorded with this source registered it last. ``present_uris``:
+    an iterable of uris, or an Arrow table or dataset with a ``uri`` column (ListingStage.present_uris:
+    the anti-join then scans the staged listing, no Python list of it is made)."""
+    import pyarrow.dataset as ds
+
+    if isinstance(present_uris, (pa.Table, ds.Dataset)):
+        present = present_uris
+    else:
+        present = pa.table({"uri": pa.array(sorted(set(present_uris)), pa.string())})
     with cat._connection() as con:
         con.register("present", present)
         try:
@@ -114,8 +217,9 @@ def samples_gone_from_source(cat: Catalog, source: str, modality: str, prefixes:
     return [r[0] for r in rows]
 
 
-def commit_listing(cat: Catalog, source: str, modality: str, listing: pa.Table, run_id: str | None) -> None:
-    """Record the listing: gone entries marked removed (with the time), known ones seen now, new ones added."""
+def commit_listing(cat: Catalog, source: str, modality: str, listing: Any, run_id: str | None) -> None:
+    """Record the listing (an Arrow table or dataset, LISTING_SCHEMA): gone entries marked removed
+    (with the time), known ones seen now, new ones added."""
     cat._writable()
     now = utcnow()
     with cat._connection() as con, _transaction(con):

@@ -192,15 +192,28 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
     ws = Workspace.at(home)
     ws.home.mkdir(parents=True, exist_ok=True)
     say = hooks.say or logging.getLogger(__name__).warning
-    with source_lock(ws, source_identity(_spec(source, cfg)), say):
-        return _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due)
+    with source_lock(ws, source_identity(_spec(source, cfg)), say), listing_stage(ws) as stage:
+        return _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage)
 
 
-def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due) -> RefreshResult:
+@contextmanager
+def listing_stage(ws: Workspace) -> Iterator[Any]:
+    """Where a refresh stages its listing (catalog.source_index.ListingStage): a scratch folder
+    under <home>/tmp (as roomy as the workspace; a tmpfs /tmp would hold it in memory), removed
+    when the refresh ends."""
+    import tempfile
+
+    from catalog.source_index import ListingStage
+
+    (ws.home / "tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="refresh-", dir=ws.home / "tmp") as folder, ListingStage(folder) as stage:
+        yield stage
+
+
+def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage) -> RefreshResult:
     from catalog import Catalog
-    from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, diff_listing,
-                                      index_signatures, near_copies_of, revive, retire, samples_gone_from_source,
-                                      update_live_manifests, wrongly_superseded)
+    from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, near_copies_of, revive,
+                                      retire, samples_gone_from_source, update_live_manifests, wrongly_superseded)
     from flows.steps import catalog_run, register, say_if_another_modality
     from preprocess.encode import EncodeConfig, encode
     from preprocess.modality import get_plugin
@@ -221,15 +234,14 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
         cat = Catalog.open(ws.catalog)  # each call below opens and closes its own connection
         for m in live or []:
             declare_live_manifest(cat, m)
-    known = index_signatures(cat, src, cfg.modality)
+    stage.load_index(cat, src, cfg.modality)
     hooks.progress(0.05, "listing and hashing the source")
     modality = get_plugin(cfg.modality).modality.value
     prefixes, patterns = source_scope(spec)
-    plan = plan_refresh(spec, cfg, known, lambda listing: diff_listing(cat, src, cfg.modality, listing),
-                        lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present),
+    plan = plan_refresh(spec, cfg, stage, lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present),
                         lambda leaving: near_copies_of(cat, modality, leaving))
     lap("scan")
-    if plan.counts["entries"] == 0 and (known or plan.removed_uris) and not allow_empty_source:
+    if plan.counts["entries"] == 0 and (plan.indexed_entries or plan.removed_uris) and not allow_empty_source:
         raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: refusing to mark "
                                "them all removed (an unmounted share or a mistyped path?); if the source really is empty "
                                "now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
@@ -237,7 +249,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
     if result.noop:
         with hooks.writer():
-            commit_listing(cat, src, plan.modality, plan.listing, None)
+            commit_listing(cat, src, plan.modality, stage.listing(), None)
             updates = update_live_manifests(cat, consume_due)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
@@ -284,7 +296,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
         lap("encode")
         hooks.progress(0.9, "index and live manifests")
         with hooks.writer():
-            commit_listing(cat, src, plan.modality, plan.listing, rid)  # last: a failed refresh is redone in full
+            commit_listing(cat, src, plan.modality, stage.listing(), rid)  # last: a failed refresh is redone in full
             updates = update_live_manifests(cat, consume_due)
         lap("manifests")
     return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due)

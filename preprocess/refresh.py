@@ -10,14 +10,18 @@ index, retirements) is catalog/source_index.py; the flow composing both is flows
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import itertools
 import os
 import posixpath
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
-import pyarrow as pa
+import numpy as np
 
 from contracts.keys import sample_key
 from contracts.layout import Workspace
@@ -36,13 +40,14 @@ _HASH_CHUNK = 1 << 20
 class RefreshPlan:
     source: str  # the source's identity in the index (resolved path or glob)
     modality: str
-    listing: pa.Table  # every entry now: name, uri, input_name, size, mtime_ns, content_hash
     inputs: list[RawInput]  # to curate: new or changed
     leftovers: list[Leftover]  # to record: new or changed
     removed_uris: list[str]  # source_uri of inputs and leftovers that left the source
     recurated_uris: dict[str, list[str]]  # input (or leftover) uri -> uris of all its entries, for supersession
     counts: dict[str, int] = field(default_factory=dict)
-    present_names: dict[str, str] = field(default_factory=dict)  # uri -> name of every input (and leftover) in the source now
+    # uris -> {uri: name} of the inputs (and leftovers) in the source now at those of the uris
+    present_names: Callable[[Iterable[str]], dict[str, str]] = lambda uris: {}
+    indexed_entries: int = 0  # the source's entries present in the index before this refresh
 
     @property
     def empty(self) -> bool:
@@ -117,14 +122,20 @@ def source_scope(spec: SourceSpec) -> tuple[list[str], list[str]]:
     return [src + "#row="], []  # a listing's or a datasets folder's rows
 
 
-def _signature(e: Entry) -> tuple[int, int | None]:
-    """(size, mtime_ns): the cheap test before hashing. Tar members carry their tar's mtime."""
-    if e.loc and e.loc[0] in ("file", "tar"):
-        try:
-            return e.size, os.stat(e.loc[1]).st_mtime_ns
-        except OSError:
-            return e.size, None
-    return e.size, None
+def _signature(e: Entry, tar_mtimes: dict[str, int | None]) -> tuple[int, int | None]:
+    """(size, mtime_ns): the cheap test before hashing. Tar members carry their tar's mtime (looked
+    up once per tar in ``tar_mtimes``, not once per member)."""
+    if not e.loc or e.loc[0] not in ("file", "tar"):
+        return e.size, None
+    if e.loc[0] == "tar" and e.loc[1] in tar_mtimes:
+        return e.size, tar_mtimes[e.loc[1]]
+    try:
+        mtime = os.stat(e.loc[1]).st_mtime_ns
+    except OSError:
+        mtime = None
+    if e.loc[0] == "tar":
+        tar_mtimes[e.loc[1]] = mtime
+    return e.size, mtime
 
 
 def content_hash(e: Entry) -> str:
@@ -141,117 +152,117 @@ def content_hash(e: Entry) -> str:
     return h.hexdigest()
 
 
-def _input_of(inputs: list[RawInput]) -> dict[str, str]:
-    """entry name -> name of the input it belongs to."""
-    out = {}
+def _blobs(entries: list[Entry]) -> Iterator[Entry]:
+    """What the index tracks of the listed entries: each one, then its row's caption (a listing's)."""
+    for e in entries:
+        yield e
+        if e.row_caption is not None:
+            yield e.row_caption
+
+
+def _members(inputs: list[RawInput], leftovers: list[Leftover]) -> Iterator[tuple[Entry, str | None]]:
+    """(entry, the input's name) of each input's entries, then (entry, None) of each leftover's."""
     for item in inputs:
         for e in item.entries:
-            out[e.name] = item.name
-    return out
+            yield e, item.name
+    for lo in leftovers:
+        yield lo.entry, None
 
 
-def _every_blob(entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover]) -> list[Entry]:
-    """What the index tracks: the source's entries with their rows' captions, then what grouping
-    made of them besides (an LJSpeech metadata line is a caption entry of its own), so a changed
-    line is a change of the input it belongs to."""
-    out = with_row_captions(entries)
-    names = {e.name for e in out}
-    made = [e for item in inputs for e in item.entries]
-    for e in made + [lo.entry for lo in leftovers]:
-        if e.name not in names:
-            names.add(e.name)
-            out.append(e)
-    return out
+def _at(items: Iterable, positions: np.ndarray) -> Iterator[tuple[int, Any]]:
+    """(position, item) of the items at the sorted ``positions``, in one pass over the items."""
+    wanted = (int(p) for p in positions)
+    want = next(wanted, None)
+    for pos, item in enumerate(items):
+        if want is None:
+            return
+        if pos == want:
+            yield pos, item
+            want = next(wanted, None)
 
 
-def plan_refresh(spec: SourceSpec, cfg: CurateConfig, known: dict[str, tuple[int, int | None, str]], diff_fn,
-                 gone_fn=None, near_copies_fn=None) -> RefreshPlan:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of new, acyclic objects (entries, inputs) make the cyclic collector run again and
+    again over all of them (40% of the listing time at 1M entries): paused while they are made."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_copies_fn=None) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
-    ``known``: the index's name -> (size, mtime_ns, content_hash); ``diff_fn(listing)`` returns
-    the catalog's ListingDiff (catalog.source_index.diff_listing bound to a catalog);
-    ``gone_fn(present_uris)`` the source_uri of the source's samples whose input is not among
-    them (catalog.source_index.samples_gone_from_source bound to a catalog and the source): the
-    index knows only what refreshes listed, not what `lumina curate` took in before;
-    ``near_copies_fn(removed_uris)`` the source_uri of rejected near duplicates of the samples of
-    those inputs (catalog.source_index.near_copies_of): curated again, so the picture stays when
-    the kept one of a near pair leaves."""
+    ``stage``: a catalog.source_index.ListingStage holding the source's index (load_index): the
+    listing streams into it and the diff (new, changed, gone entries) is SQL there, so the Python
+    side holds the source's entries and inputs once and nothing per entry besides.
+    ``gone_fn(present)`` the source_uri of the source's samples whose input is not among the
+    ``present`` uris (an Arrow dataset; catalog.source_index.samples_gone_from_source bound to a
+    catalog and the source): the index knows only what refreshes listed, not what `lumina curate`
+    took in before; ``near_copies_fn(removed_uris)`` the source_uri of rejected near duplicates of
+    the samples of those inputs (catalog.source_index.near_copies_of): curated again, so the
+    picture stays when the kept one of a near pair leaves."""
     plugin = get_plugin(cfg.modality)
     opts = plugin.options(cfg.options)
     spec.kind = spec.kind or detect_kind(spec.uri)
-    entries = list_entries(spec)
-    inputs, leftovers = plugin.group(entries, opts)
-    owner = _input_of(inputs)
-    rows, hashed = [], 0
-    for e in _every_blob(entries, inputs, leftovers):
-        size, mtime = _signature(e)
-        old = known.get(e.name)
-        if old is not None and old[0] == size and old[1] is not None and old[1] == mtime:
-            digest = old[2]
-        else:
-            digest, hashed = content_hash(e), hashed + 1
-        rows.append({"name": e.name, "uri": e.uri, "input_name": owner.get(e.name), "size": size, "mtime_ns": mtime,
-                     "content_hash": digest})
-    from catalog.source_index import listing_table
-
-    listing = listing_table(rows)
-    diff = diff_fn(listing)
-    changed = set(diff.changed)
-    names_now = {item.name for item in inputs}
-    lost_caption = {inp for _, _, inp in diff.removed if inp in names_now}  # an input whose caption left
-    touched = lost_caption | {owner[n] for n in changed if n in owner} | _twins_of_gone(diff.removed, names_now, known, rows)
-    todo = [item for item in inputs if item.name in touched]
-    todo_leftovers = [lo for lo in leftovers if lo.entry.name in changed]
-    removed_uris = {uri for _, uri, inp in diff.removed if inp is None or inp not in names_now}
+    with _gc_paused():
+        entries = list_entries(spec)
+        inputs, leftovers = plugin.group(entries, opts)
+    hashed = _stage_listing(stage, entries, inputs, leftovers)
+    diff = stage.finish()
+    touched = stage.touched_inputs()
+    todo = [inputs[i] for i in touched.tolist()]
+    todo_leftovers = [leftovers[i] for i in stage.changed_leftovers().tolist()]
+    removed_uris = set(stage.removed_uris())
     unindexed_gone = []  # inputs the index never listed (curated before the first refresh) whose files are gone
     if gone_fn is not None:
-        present = {row["uri"] for row in rows} | {item.uri for item in inputs} | {lo.entry.uri for lo in leftovers}
-        unindexed_gone = sorted(set(gone_fn(sorted(present))) - removed_uris)
+        unindexed_gone = sorted(set(gone_fn(stage.present_uris())) - removed_uris)
     removed_uris = sorted(removed_uris | set(unindexed_gone))
     if near_copies_fn is not None and removed_uris:
         revisit = set(near_copies_fn(removed_uris))
-        todo += [item for item in inputs if item.uri in revisit and item.name not in touched]
+        curated_now = np.zeros(len(inputs), bool)
+        curated_now[touched] = True
+        todo += [item for i, item in enumerate(inputs) if item.uri in revisit and not curated_now[i]]
     entry_uris: dict[str, list[str]] = defaultdict(list)
     for item in todo:
         entry_uris[item.uri] = sorted({e.uri for e in item.entries})
     for lo in todo_leftovers:
         entry_uris[lo.entry.uri] = [lo.entry.uri]
-    counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": len(changed),
-              "removed_entries": len(diff.removed), "inputs_to_curate": len(todo), "leftovers_to_record": len(todo_leftovers),
-              "removed_inputs": len({inp or name for name, _, inp in diff.removed if inp is None or inp not in names_now})
-              + len(unindexed_gone)}
-    present_names = {lo.entry.uri: lo.entry.name for lo in leftovers} | {item.uri: item.name for item in inputs}
-    return RefreshPlan(source_identity(spec), plugin.modality.value, listing, todo, todo_leftovers, removed_uris,
-                       dict(entry_uris), counts, present_names)
+    counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": diff["changed_entries"],
+              "removed_entries": diff["removed_entries"], "inputs_to_curate": len(todo),
+              "leftovers_to_record": len(todo_leftovers), "removed_inputs": diff["removed_inputs"] + len(unindexed_gone)}
+    return RefreshPlan(source_identity(spec), plugin.modality.value, todo, todo_leftovers, removed_uris,
+                       dict(entry_uris), counts, stage.names_of, diff["indexed_entries"])
 
 
-def _twins_of_gone(removed: list[tuple[str, str, str | None]], names_now: set[str],
-                   known: dict[str, tuple[int, int | None, str]], rows: list[dict]) -> set[str]:
-    """Inputs still in the source with the same bytes (every entry's hash) as an input that left:
-    curated again, so the left input's sample moves to the surviving copy (registration moves its
-    source_uri) instead of being removed, and the copy's exact_duplicate row is superseded by it."""
-    gone: dict[str, list[str]] = defaultdict(list)
-    for name, _, inp in removed:
-        if inp is not None and inp not in names_now and name in known:
-            gone[inp].append(known[name][2])
-    if not gone:
-        return set()
-    now: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        if row["input_name"] is not None:
-            now[row["input_name"]].append(row["content_hash"])
-    by_sig: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for inp, hashes in now.items():
-        by_sig[tuple(sorted(hashes))].append(inp)
-    return {twin for hashes in gone.values() for twin in by_sig.get(tuple(sorted(hashes)), [])}
+def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover]) -> int:
+    """Stream the listing into the stage: every listed entry (and row caption) with its signature,
+    what grouping made of them, the entries grouping added (an LJSpeech metadata line's caption),
+    and the content hash of each entry the index cannot vouch for. Returns how many were hashed."""
+    tar_mtimes: dict[str, int | None] = {}
+    listed = stage.append("blobs", ((pos, e.name, e.uri, *_signature(e, tar_mtimes)) for pos, e in enumerate(_blobs(entries))))
+    stage.append("members", ((ord_, e.name, owner) for ord_, (e, owner) in enumerate(_members(inputs, leftovers))))
+    stage.append("inputs", ((i, item.name, item.uri) for i, item in enumerate(inputs)))
+    stage.append("leftovers", ((i, lo.entry.name, lo.entry.uri) for i, lo in enumerate(leftovers)))
+    made = [e for _, (e, _) in _at(_members(inputs, leftovers), stage.made_blobs())]
+    stage.append("blobs", ((listed + k, e.name, e.uri, *_signature(e, tar_mtimes)) for k, e in enumerate(made)))
+    to_hash = stage.positions_to_hash()
+    return stage.append("hashes", ((pos, content_hash(e)) for pos, e in _at(itertools.chain(_blobs(entries), made), to_hash)))
 
 
-def _later_copies(cands: list[Candidate], current_of, present_names: dict[str, str], leaving: set[str]) -> list[Candidate]:
+def _later_copies(cands: list[Candidate], current_of, names_of: Callable[[Iterable[str]], dict[str, str]],
+                  leaving: set[str]) -> list[Candidate]:
     """A new input with the content key of a sample whose file is still in the source is an
     exact_duplicate row of it (as a whole-source curate makes it), not the sample moving to the
-    new file: keyed as mark_exact_duplicates keys it, written to no shard, encoded never."""
+    new file: keyed as mark_exact_duplicates keys it, written to no shard, encoded never.
+    ``names_of(uris)``: uri -> name of the inputs in the source now at those uris."""
     keys = sorted({c.record.key for c in cands if c.accepted})
     current = current_of(keys) if keys else {}
+    present_names = names_of(current.values()) if current else {}
     out = []
     for c in cands:
         orig_uri = current.get(c.record.key) if c.accepted else None

@@ -1,30 +1,7 @@
 -- Source index, sample retirement and live manifests (catalog/source_index.py; issue 15).
 -- The current listing of a source is visible as the Arrow-backed view `listing` with columns
--- name, uri, input_name, size, mtime_ns, content_hash.
-
--- name: index_signatures
--- What the index knows of a source's present entries: name -> (size, mtime_ns, content_hash).
-SELECT name, size, mtime_ns, content_hash
-FROM source_index
-WHERE source = $1 AND modality = $2 AND status = 'present';
-
--- name: index_removed_entries
--- Present in the index, absent from the listing: ($1 source, $2 modality).
-SELECT i.name, i.uri, i.input_name
-FROM source_index i
-WHERE i.source = $1 AND i.modality = $2 AND i.status = 'present'
-  AND i.name NOT IN (SELECT name FROM listing)
-ORDER BY i.name;
-
--- name: index_changed_entries
--- In the listing and new to the index, back after a removal, with other bytes, or now part of
--- another input (an orphan caption whose media arrived).
-SELECT l.name
-FROM listing l
-LEFT JOIN (SELECT * FROM source_index WHERE source = $1 AND modality = $2) i USING (name)
-WHERE i.name IS NULL OR i.status = 'removed' OR i.content_hash <> l.content_hash
-   OR i.input_name IS DISTINCT FROM l.input_name
-ORDER BY l.name;
+-- name, uri, input_name, size, mtime_ns, content_hash (ListingStage.listing: staged and diffed in
+-- listing_stage.sql).
 
 -- name: samples_gone_from_source
 -- The inputs of samples of source $1 (modality $2) not yet retired whose origin is not in the

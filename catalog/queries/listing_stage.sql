@@ -1,0 +1,111 @@
+-- A refresh's listing, staged in a scratch DuckDB file beside the catalog (never in it), and its
+-- diff against the source index (catalog/source_index.py, ListingStage). The source's entries
+-- stream in as Arrow batches, so tens of millions of entries are never held in Python several times
+-- over; each statement below is one pass the planner (preprocess/refresh.py) used to make in Python.
+--
+-- Tables: idx (the source's index rows, copied from the catalog), blobs (every entry with its
+-- size and mtime: the listed ones, then those only grouping made), members (each input's entries,
+-- then each leftover's entry, in that order: ord), inputs and leftovers (by their position in the
+-- grouping's lists), hashes (the content hashes computed now), and what stage_finish derives.
+
+-- name: stage_schema
+CREATE TABLE idx (name VARCHAR, uri VARCHAR, input_name VARCHAR, size BIGINT, mtime_ns BIGINT,
+                  content_hash VARCHAR, status VARCHAR);
+CREATE TABLE blobs (pos BIGINT, name VARCHAR, uri VARCHAR, size BIGINT, mtime_ns BIGINT);
+CREATE TABLE members (ord BIGINT, name VARCHAR, input_name VARCHAR);
+CREATE TABLE inputs (idx BIGINT, name VARCHAR, uri VARCHAR);
+CREATE TABLE leftovers (idx BIGINT, name VARCHAR, uri VARCHAR);
+CREATE TABLE hashes (pos BIGINT, content_hash VARCHAR);
+
+-- name: index_rows_of_source
+-- Every index row of source $1 (modality $2), present or removed: copied into a listing stage.
+SELECT name, uri, input_name, size, mtime_ns, content_hash, status
+FROM source_index
+WHERE source = $1 AND modality = $2;
+
+-- name: stage_known
+-- What the index knows of the present entries: one row per name (a listing that names a file twice
+-- put it in the index twice), as the name -> signature dict it replaces kept one.
+CREATE TABLE known AS
+SELECT DISTINCT ON (name) name, size, mtime_ns, content_hash
+FROM idx WHERE status = 'present';
+
+-- name: stage_made_blobs
+-- The members that are no listed entry (an LJSpeech metadata line made a caption of its own): the
+-- first of each name, by ord.
+SELECT ord FROM members m
+WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.name = m.name)
+QUALIFY row_number() OVER (PARTITION BY name ORDER BY ord) = 1
+ORDER BY ord;
+
+-- name: stage_to_hash
+-- Entries whose bytes must be hashed: new to the index, or their size or mtime moved (make's rule;
+-- an entry without an mtime, inline or unreadable, is always hashed).
+SELECT b.pos FROM blobs b LEFT JOIN known k USING (name)
+WHERE k.name IS NULL OR k.size <> b.size OR k.mtime_ns IS NULL OR b.mtime_ns IS NULL OR k.mtime_ns <> b.mtime_ns
+ORDER BY b.pos;
+
+-- name: stage_finish
+-- The listing (every blob with its input and content hash) and its diff against the index: the
+-- entries changed (new, back after a removal, other bytes, another input) and removed (present in
+-- the index, gone from the listing). An entry's input: the last input that has it.
+CREATE TABLE owners AS
+SELECT name, arg_max(input_name, ord) AS input_name FROM members WHERE input_name IS NOT NULL GROUP BY name;
+CREATE TABLE listing AS
+SELECT b.pos, b.name, b.uri, o.input_name, b.size, b.mtime_ns, coalesce(h.content_hash, k.content_hash) AS content_hash
+FROM blobs b LEFT JOIN owners o USING (name) LEFT JOIN hashes h USING (pos) LEFT JOIN known k USING (name);
+CREATE TABLE changed AS
+SELECT l.name FROM listing l LEFT JOIN idx i USING (name)
+WHERE i.name IS NULL OR i.status = 'removed' OR i.content_hash <> l.content_hash
+   OR i.input_name IS DISTINCT FROM l.input_name;
+CREATE TABLE removed AS
+SELECT i.name, i.uri, i.input_name, i.input_name IS NULL OR i.input_name NOT IN (SELECT name FROM inputs) AS input_left
+FROM idx i WHERE i.status = 'present' AND i.name NOT IN (SELECT name FROM listing);
+
+-- name: stage_counts
+SELECT (SELECT count(DISTINCT name) FROM changed), (SELECT count(*) FROM removed),
+       (SELECT count(DISTINCT coalesce(nullif(input_name, ''), name)) FROM removed WHERE input_left),
+       (SELECT count(*) FROM idx WHERE status = 'present');
+
+-- name: stage_touched_inputs
+-- Inputs to curate again: one with an entry changed, or whose caption left, or (with $1) a twin of an
+-- input that left (same bytes in every entry: its sample moves there instead of being removed).
+WITH twins AS (
+    SELECT now.input_name AS name
+    FROM (SELECT r.input_name, list_sort(list(k.content_hash)) AS sig
+          FROM removed r JOIN known k USING (name)
+          WHERE r.input_name IS NOT NULL AND r.input_left GROUP BY r.input_name) gone
+    JOIN (SELECT input_name, list_sort(list(content_hash)) AS sig
+          FROM listing WHERE input_name IS NOT NULL AND $1 GROUP BY input_name) now USING (sig)
+), touched AS (
+    SELECT input_name AS name FROM removed WHERE NOT input_left
+    UNION SELECT o.input_name FROM changed JOIN owners o USING (name)
+    UNION SELECT name FROM twins
+)
+SELECT idx FROM inputs WHERE name IN (SELECT name FROM touched) ORDER BY idx;
+
+-- name: stage_gone_inputs_left
+-- Whether an input left with entries the index knows (then its twins are looked for).
+SELECT count(*) > 0 FROM removed WHERE input_name IS NOT NULL AND input_left;
+
+-- name: stage_changed_leftovers
+SELECT idx FROM leftovers WHERE name IN (SELECT name FROM changed) ORDER BY idx;
+
+-- name: stage_removed_uris
+-- The origins of entries gone whose input is gone too (or that were leftovers).
+SELECT DISTINCT uri FROM removed WHERE input_left ORDER BY uri;
+
+-- name: stage_present_uris
+-- Every origin in the source now: the listing's entries, the inputs (a multiview folder is none of
+-- its entries) and the leftovers.
+SELECT uri FROM listing UNION SELECT uri FROM inputs UNION SELECT uri FROM leftovers;
+
+-- name: stage_listing_rows
+-- In listing order: a listing naming a file twice updates its index row from the last of them, as before.
+SELECT name, uri, input_name, size, mtime_ns, content_hash FROM listing ORDER BY pos;
+
+-- name: stage_names_of
+-- uri -> name of the input (else the leftover) at each of the uris $1: the last one of the grouping.
+SELECT uri, name FROM (SELECT uri, name, 1 AS rank, idx FROM inputs UNION ALL SELECT uri, name, 0, idx FROM leftovers)
+WHERE uri IN (SELECT unnest(CAST($1 AS VARCHAR[])))
+QUALIFY row_number() OVER (PARTITION BY uri ORDER BY rank DESC, idx DESC) = 1;
