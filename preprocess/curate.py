@@ -259,10 +259,11 @@ def mark_copies_of_catalogued(cands: list[Candidate], catalog: Path, modality: s
         return cands
     with Catalog.open(catalog, read_only=True) as cat:
         current = current_keys_among(cat, keys, modality)
+    curated_now = {c.record.source_uri for c in cands}  # between this run's own files, mark_exact_duplicates decided
     out = []
     for c in cands:
         orig = current.get(c.record.key) if c.accepted else None
-        if orig is None or orig == c.record.source_uri or not _still_there(orig):
+        if orig is None or orig in curated_now or not _still_there(orig):
             out.append(c)
             continue
         out.append(as_exact_duplicate(c, posixpath.relpath(c.record.source_uri, posixpath.dirname(orig))))  # strings only, '#' and all

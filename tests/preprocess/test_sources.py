@@ -75,15 +75,18 @@ def test_every_source_kind_gives_the_same_samples(photos, tmp_path):
 def test_a_moved_folder_adds_no_rows(photos, tmp_path):
     from catalog import Catalog
 
-    folder, _ = photos
+    folder = shutil.copytree(photos[0], tmp_path / "mine")  # the shared fixture stays where it is
     moved = tmp_path / "elsewhere" / "renamed"
-    shutil.copytree(folder, moved)
     home = tmp_path / "home"
     with Catalog.open(home / "catalog.duckdb") as cat:
         for src in (folder, moved):
+            if src == moved:
+                moved.parent.mkdir()
+                shutil.move(folder, moved)
             run = cat.start_run("test", {})
             cat.register_batches(curate(str(src), home, CurateConfig(), backend=LOCAL).batch_paths, run)
         assert cat.sql("SELECT count(*) FROM samples")[1][0][0] == 6
+        assert {Path(u).parent for (u,) in cat.sql("SELECT source_uri FROM samples")[1]} == {moved.resolve()}
 
 
 def test_a_photo_keeps_its_aspect_ratio_within_one_patch(tmp_path):
