@@ -10,11 +10,22 @@ bundles (no system install needed); without them, the CMU pronouncing dictionary
 English only) is the fallback, its ARPAbet mapped onto the same inventory. The backend is part of
 the fingerprint: the two disagree on some words.
 
-PHONE_INVENTORY (fixed; a new phone goes at the END so ids never move):
-  0 <pad>, 1 <unk> (a phone outside the inventory, or a word cmudict lacks), 2 | (word boundary;
+PHONE_INVENTORY (fixed; a new token goes at the END so ids never move; version 2):
+  0 <pad>, 1 <unk> (a symbol outside the inventory, or a word cmudict lacks), 2 | (word boundary;
   every sequence also starts and ends with one, so the empty caption has a non-empty mask),
-  then the phones espeak-ng gives for en-us and en-gb (measured over every 10th CMU dictionary
-  word), then common IPA for other espeak-ng languages. Stress and syllable marks are dropped.
+  3..138 whole phones: those espeak-ng gives for en-us and en-gb (measured over every 10th CMU
+  dictionary word), then some common IPA of other languages (version 1 was these 139 alone),
+  then, built from the IPA chart and not from any data: the base letters not listed yet
+  (pulmonic and non-pulmonic consonants, other symbols, vowels), modifier tokens (length, the
+  superscript secondary articulations, ejective, rhotic hook, the combining diacritics), and
+  tone tokens (the digits espeak-ng writes after a syllable, Chao tone letters).
+  A phone listed whole is one token (every English phone: English encodes as in version 1);
+  any other is split (``phone_tokens``): a tone written at its end becomes tone tokens after it,
+  the rest is read left to right as the longest listed base at each point followed by one token
+  per modifier, so "kʲ" -> k ʲ, "ɯᵝ" -> ɯ ᵝ, "o̞" -> o ̞, "tɕʰ" -> tɕ ʰ, "i2" -> i 2, "aaɜ" -> a a 3
+  (espeak-ng writes tone 3 as ɜ after a vowel). espeak-ng's ASCII spellings are read as the IPA
+  they stand for ("s." ʂ, "ts." tʂ, "i." ɨ, a final "nɡ" ŋ, a final "h" after a consonant ʰ). Stress and
+  syllable marks are dropped, tie bars ignored ("t͡s" is "ts").
 """
 
 from __future__ import annotations
@@ -44,10 +55,68 @@ _OTHER_IPA = (
     "ç", "ʁ", "ʀ", "ɲ", "ʎ", "β", "ɣ", "χ", "ʝ", "ɸ", "ts", "dz", "pf", "ɕ", "ʑ", "tɕ", "dʑ", "ʂ", "ʐ", "tʂ", "ɭ", "ɳ", "ɻ", "ɽ", "ʈ", "ɖ",
     "c", "ɟ", "q", "ɢ", "ħ", "ʕ", "ɦ", "ɬ", "ʋ", "ɰ", "ɱ", "ʍ", "ɫ", "ɐ̃",
 )
-PHONE_INVENTORY: tuple[str, ...] = ("<pad>", "<unk>", "|", *_ENGLISH, *_OTHER_IPA)
+_VERSION_1 = ("<pad>", "<unk>", "|", *_ENGLISH, *_OTHER_IPA)  # 139 whole phones: their ids never move
+
+# The IPA chart (2020), in its own order; a letter version 1 has already keeps its id there.
+_IPA_CONSONANTS = (
+    # pulmonic, place by place
+    "p", "b", "t", "d", "ʈ", "ɖ", "c", "ɟ", "k", "ɡ", "q", "ɢ", "ʔ", "m", "ɱ", "n", "ɳ", "ɲ", "ŋ", "ɴ", "ʙ", "r", "ʀ",
+    "ⱱ", "ɾ", "ɽ", "ɸ", "β", "f", "v", "θ", "ð", "s", "z", "ʃ", "ʒ", "ʂ", "ʐ", "ç", "ʝ", "x", "ɣ", "χ", "ʁ", "ħ", "ʕ",
+    "h", "ɦ", "ɬ", "ɮ", "ʋ", "ɹ", "ɻ", "j", "ɰ", "l", "ɭ", "ʎ", "ʟ",
+    # non-pulmonic: clicks, implosives (the ejective mark ʼ is a modifier below)
+    "ʘ", "ǀ", "ǃ", "ǂ", "ǁ", "ɓ", "ɗ", "ʄ", "ɠ", "ʛ",
+    # other symbols
+    "ʍ", "w", "ɥ", "ʜ", "ʢ", "ʡ", "ɕ", "ʑ", "ɺ", "ɧ", "ɫ",
+)
+_IPA_VOWELS = (
+    "i", "y", "ɨ", "ʉ", "ɯ", "u", "ɪ", "ʏ", "ʊ", "e", "ø", "ɘ", "ɵ", "ɤ", "o", "ə", "ɛ", "œ", "ɜ", "ɞ", "ʌ", "ɔ",
+    "æ", "ɐ", "a", "ɶ", "ɑ", "ɒ", "ɚ", "ɝ", "ᵻ",
+)
+# A modifier is its own token after the base it modifies. Spacing ones first, then combining.
+_MODIFIERS = (
+    "ː", "ˑ", "ʰ", "ʱ", "ʲ", "ʷ", "ˠ", "ˤ", "ⁿ", "ˡ", "ʼ", "˞", "ᵝ",
+    "\u0303",  # ̃  nasalised
+    "\u0325",  # ̥  voiceless (the ring above, U+030A, reads as this)
+    "\u032c",  # ̬  voiced
+    "\u0324",  # ̤  breathy voiced
+    "\u0330",  # ̰  creaky voiced
+    "\u033c",  # ̼  linguolabial
+    "\u032a",  # ̪  dental
+    "\u033a",  # ̺  apical
+    "\u033b",  # ̻  laminal
+    "\u0339",  # ̹  more rounded
+    "\u031c",  # ̜  less rounded
+    "\u031f",  # ̟  advanced
+    "\u0320",  # ̠  retracted
+    "\u0308",  # ̈  centralised
+    "\u033d",  # ̽  mid-centralised
+    "\u0329",  # ̩  syllabic (the line above, U+030D, reads as this)
+    "\u032f",  # ̯  non-syllabic
+    "\u031d",  # ̝  raised
+    "\u031e",  # ̞  lowered
+    "\u0318",  # ̘  advanced tongue root
+    "\u0319",  # ̙  retracted tongue root
+    "\u0334",  # ̴  velarised or pharyngealised
+    "\u031a",  # ̚  no audible release
+    "\u0306",  # ̆  extra short
+    ".",  # espeak-ng's own variant mark where no IPA letter is named for it (ar "a.ː")
+)
+_TONES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "˥", "˦", "˧", "˨", "˩")
+PHONE_INVENTORY: tuple[str, ...] = tuple(dict.fromkeys((*_VERSION_1, *_IPA_CONSONANTS, *_IPA_VOWELS, *_MODIFIERS, *_TONES)))
 PAD, UNK, WORD = 0, 1, 2
+VERSION = 2  # of the inventory and of how a phone is split into tokens; part of the fingerprint
 _INDEX = {p: i for i, p in enumerate(PHONE_INVENTORY)}
-assert len(_INDEX) == len(PHONE_INVENTORY), "duplicate phone in PHONE_INVENTORY"
+assert PHONE_INVENTORY[: len(_VERSION_1)] == _VERSION_1 and len(set(_VERSION_1)) == len(_VERSION_1), "a version 1 id moved"
+_NFD_INDEX = {unicodedata.normalize("NFD", p): i for i, p in enumerate(PHONE_INVENTORY) if i > WORD and p not in _MODIFIERS + _TONES}
+_LONGEST = max(map(len, _NFD_INDEX))
+_MODIFIER_IDS = {m: _INDEX[m] for m in _MODIFIERS} | {"\u030a": _INDEX["\u0325"], "\u030d": _INDEX["\u0329"]}
+_TIE_BARS = str.maketrans("", "", "\u0361\u035c\u203f")  # t͡s is ts
+# espeak-ng's ASCII for sounds it has no IPA letter for in its tables (cmn, yue): a dot after a letter is retroflex
+_ESPEAK_ASCII = (("ts.", "tʂ"), ("dz.", "dʐ"), ("s.", "ʂ"), ("z.", "ʐ"), ("t.", "ʈ"), ("d.", "ɖ"), ("n.", "ɳ"),
+                 ("l.", "ɭ"), ("r.", "ɻ"), ("i.", "ɨ"), ("g", "ɡ"))
+_TONE_AT_END = re.compile(r"([0-9˥˦˧˨˩]+)$")
+_VOWELS = frozenset(_IPA_VOWELS) | {"ː", "ɨ"}
+_CONSONANTS = frozenset(_IPA_CONSONANTS) - {"h", "ɦ", "ʔ", "j", "w"}
 
 # ARPAbet (cmudict) -> the espeak-ng en-us phones above, for the fallback backend.
 _ARPABET = {
@@ -134,19 +203,44 @@ def phonemize(texts: list[str], language: str = "en-us") -> list[list[str]]:
     return _phonemize_cmudict(texts)
 
 
-def phone_id(phone: str) -> int:
-    """The phone's id; a length or diacritic variant falls back to the nearest phone listed, else <unk>."""
-    short = phone.replace("ː", "")
-    plain = "".join(c for c in unicodedata.normalize("NFD", phone) if not unicodedata.combining(c))
-    for candidate in (phone, short, unicodedata.normalize("NFC", plain), unicodedata.normalize("NFC", plain).replace("ː", "")):
-        if candidate in _INDEX:
-            return _INDEX[candidate]
-    return UNK
+@lru_cache(maxsize=4096)
+def phone_tokens(phone: str) -> tuple[int, ...]:
+    """The phone's token ids: one if it is listed whole, else its base symbols, each followed by its
+    modifiers, then its tone (see the module docstring). A symbol in none of the lists is <unk>."""
+    if phone in _INDEX:
+        return (_INDEX[phone],)
+    p = unicodedata.normalize("NFC", phone).translate(_TIE_BARS)
+    if p in _INDEX:
+        return (_INDEX[p],)
+    for ascii_, ipa in _ESPEAK_ASCII:
+        p = p.replace(ascii_, ipa)
+    tone = _TONE_AT_END.search(p)
+    tones = tuple(_INDEX[t] for t in tone.group(1)) if tone else ()
+    p = p[: tone.start()] if tone else p
+    if len(p) > 1 and p[-1] == "ɜ" and unicodedata.normalize("NFD", p[-2])[0] in _VOWELS | {"\u0303"}:
+        p, tones = p[:-1], (_INDEX["3"], *tones)  # cmn, yue, vi: espeak-ng writes tone 3 as ɜ after the vowel
+    if p.endswith("nɡ"):
+        p = p[:-2] + "ŋ"  # cmn "onɡ5", yue "nɡ5": the velar nasal of the final
+    if len(p) > 1 and p[-1] == "h" and p[-2] in _CONSONANTS:
+        p = p[:-1] + "ʰ"  # cmn "tɕh", ko "ph": aspiration in ASCII
+    if p in _INDEX:
+        return (_INDEX[p], *tones)
+    s, out, i = unicodedata.normalize("NFD", p), [], 0
+    while i < len(s):
+        for n in range(min(_LONGEST, len(s) - i), 0, -1):
+            if s[i : i + n] in _NFD_INDEX:
+                out.append(_NFD_INDEX[s[i : i + n]])
+                i += n
+                break
+        else:
+            out.append(_MODIFIER_IDS.get(s[i], UNK))
+            i += 1
+    return (*out, *tones)
 
 
 def phone_ids(phones: list[str], max_tokens: int) -> list[int]:
-    """Boundary, phones, boundary; truncated to max_tokens (keeping the closing boundary)."""
-    ids = [WORD, *(phone_id(p) for p in phones), WORD]
+    """Boundary, the phones' tokens, boundary; truncated to max_tokens (keeping the closing boundary)."""
+    ids = [WORD, *(i for p in phones for i in phone_tokens(p)), WORD]
     return ids if len(ids) <= max_tokens else [*ids[: max_tokens - 1], WORD]
 
 
@@ -158,7 +252,7 @@ class PhoneEncoder:
         self.language = language
         self.dim = len(PHONE_INVENTORY)
         self.backend = backend_name()
-        key = "\n".join([*PHONE_INVENTORY, self.backend, language, str(self.max_length)])
+        key = "\n".join([*PHONE_INVENTORY, f"v{VERSION}", self.backend, language, str(self.max_length)])
         self.fingerprint = f"phone@{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
     def ids(self, captions: list[str]) -> np.ndarray:
@@ -183,4 +277,4 @@ class PhoneEncoder:
         return TextFeatures(feats.astype(np.float16), mask, pooled.astype(np.float32))
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": None, "layer": -1, "max_tokens": self.max_length, "language": self.language, "backend": self.backend, "fingerprint": self.fingerprint}
+        return {"name": self.name, "path": None, "layer": -1, "max_tokens": self.max_length, "language": self.language, "backend": self.backend, "inventory_version": VERSION, "fingerprint": self.fingerprint}

@@ -5,7 +5,7 @@ import ctypes
 import numpy as np
 
 from encoders.text import load_text_encoder
-from encoders.text.phone import PAD, PHONE_INVENTORY, UNK, WORD, _phonemize_cmudict, phone_id, phonemize
+from encoders.text.phone import PAD, PHONE_INVENTORY, UNK, WORD, _phonemize_cmudict, phone_tokens, phonemize
 
 
 def espeak_ipa(text: str, voice: str = "en-us") -> str:
@@ -55,14 +55,14 @@ def test_long_text_is_truncated_with_a_closing_boundary():
 
 def test_inventory_is_fixed_and_unknowns_map_to_unk():
     assert PHONE_INVENTORY[:3] == ("<pad>", "<unk>", "|") and (PAD, UNK, WORD) == (0, 1, 2)
-    assert phone_id("ɑ̃ː") == phone_id("ɑ̃") != UNK  # length dropped first, the nasal kept
-    assert phone_id("ɪ̯") == phone_id("ɪ") and phone_id("☃") == UNK
-    # every phone espeak-ng en-us gives on a pangram set is in the inventory
+    assert phone_tokens("ɑ̃ː") == (*phone_tokens("ɑ̃"), *phone_tokens("ː")) and UNK not in phone_tokens("ɑ̃ː")  # length a token of its own
+    assert phone_tokens("ɪ̯")[0] == phone_tokens("ɪ")[0] and phone_tokens("☃") == (UNK,)
+    # every phone espeak-ng en-us gives on a pangram set is in the inventory, whole
     phones = {p for line in phonemize(["The quick brown fox jumps over the lazy dog.", "She sells sea shells; thorough, measure, jury."]) for p in line}
-    assert all(phone_id(p) != UNK for p in phones), [p for p in phones if phone_id(p) == UNK]
+    assert all(len(phone_tokens(p)) == 1 and phone_tokens(p) != (UNK,) for p in phones), [p for p in phones if len(phone_tokens(p)) != 1]
 
 
 def test_cmudict_fallback_speaks_the_same_inventory():
     ph = _phonemize_cmudict(["hello world", "qzxv"])
-    assert ph[0][4] == "|" and all(phone_id(p) != UNK for p in ph[0])
+    assert ph[0][4] == "|" and all(UNK not in phone_tokens(p) for p in ph[0])
     assert ph[1] == ["<unk>"]
