@@ -24,8 +24,9 @@ PHONE_INVENTORY (fixed; a new token goes at the END so ids never move; version 2
   the rest is read left to right as the longest listed base at each point followed by one token
   per modifier, so "kʲ" -> k ʲ, "ɯᵝ" -> ɯ ᵝ, "o̞" -> o ̞, "tɕʰ" -> tɕ ʰ, "i2" -> i 2, "aaɜ" -> a a 3
   (espeak-ng writes tone 3 as ɜ after a vowel). espeak-ng's ASCII spellings are read as the IPA
-  they stand for ("s." ʂ, "ts." tʂ, "i." ɨ, a final "nɡ" ŋ, a final "h" after a consonant ʰ). Stress and
-  syllable marks are dropped, tie bars ignored ("t͡s" is "ts").
+  they stand for ("s." ʂ, "ts." tʂ, "i." ɨ, a final "nɡ" ŋ, a final "h" after a consonant ʰ).
+  Stress and syllable marks are dropped, tie bars ignored ("t͡s" is "ts"). VERSION is in the fingerprint:
+  features of version 1 (139 wide) are never mixed with these (215 wide).
 """
 
 from __future__ import annotations
