@@ -202,10 +202,11 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     t = json.loads((ckpt / "text_encoder.json").read_text())
     with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
         encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
-                                    max_tokens=t.get("max_tokens"))
+                                    max_tokens=t.get("max_tokens"), language=t.get("language"))
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
         raise ValueError(f"text encoder at {t.get('path')} is {encoder.fingerprint}, but the checkpoint was trained on "
-                         f"captions encoded by {t['fingerprint']}: its weights changed since")
+                         f"captions encoded by {t['fingerprint']}: the encoder changed since (its weights, or the phone "
+                         f"encoder's inventory version)")
     text = encoder.encode([cfg.prompt] * cfg.num)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)

@@ -120,9 +120,11 @@ class EncodeStage(Stage[str, str]):
     execution = "actors"
     batch_size = 1
 
-    def __init__(self, modality: str, home: str, cfg: EncodeConfig, latent_options: dict | None = None):
+    def __init__(self, modality: str, home: str, cfg: EncodeConfig, latent_options: dict | None = None,
+                 text_options: dict | None = None):
         self.modality, self.home, self.cfg = modality, home, cfg
         self.latent_options = latent_options or {}  # measured on the data (speech: log-mel mean and std)
+        self.text_options = text_options or {}  # recorded by the curation (speech: the transcripts' language)
         self.resources = Resources(cpus=1.0, gpus=cfg.gpus_per_actor)
         self.latent_encoder = self.text_encoder = None
 
@@ -135,7 +137,7 @@ class EncodeStage(Stage[str, str]):
         device = "cuda" if self.cfg.gpus_per_actor > 0 else "cpu"  # declared, never guessed
         self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=device, **self.latent_options)
         self.text_encoder = load_text_encoder(self.cfg.text, self.cfg.text_path, layer=self.cfg.text_layer,
-                                              max_tokens=self.cfg.max_tokens, device=device)
+                                              max_tokens=self.cfg.max_tokens, device=device, **self.text_options)
         write_encoder_files(Workspace.at(self.home), self.latent_encoder, self.text_encoder)
 
     def details(self) -> dict:
@@ -199,6 +201,12 @@ def latent_options(modality: str, ws: Workspace, cfg: EncodeConfig, shard_uris: 
     mean and std as the identity encoder's shift and scale); none for most."""
     hook = getattr(get_plugin(modality), "latent_options", None)
     return hook(ws.encoded(modality), cfg.latent, shard_uris) if hook else {}
+
+
+def text_options(modality: str, cfg: EncodeConfig, shard_uris: list[str]) -> dict:
+    """Text-encoder options the curation recorded (speech: the transcripts' language); none for most."""
+    hook = getattr(get_plugin(modality), "text_options", None)
+    return hook(cfg.text, shard_uris) if hook else {}
 
 
 def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
@@ -276,7 +284,8 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
     if not checked:
         check_latent_grid(shard_uris, cfg, modality)
     ws.encoded(modality).mkdir(parents=True, exist_ok=True)
-    stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris))
+    stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris),
+                        text_options(modality, cfg, shard_uris))
     batch_paths = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")
     first = {e.kind: e.encoder_fingerprint for e in Batch.read(batch_paths[0]).encodings}
     infos = [json.loads(ws.encoder_info(first[k]).read_text()) for k in ("latent", "text")]

@@ -110,6 +110,8 @@ class ModalityPlugin(ABC):
     # Optional: ``latent_options(encoded_dir, latent_name, shard_uris) -> dict``, latent-encoder
     # options measured on the curated data before encoding (speech: the log-mel mean and std as
     # the identity encoder's shift and scale); preprocess/encode.latent_options looks it up.
+    # Optional: ``text_options(text_encoder_name, shard_uris) -> dict``, text-encoder options the
+    # curation recorded (speech: the espeak-ng voice its transcripts are in, for the phone encoder).
 
 
 _ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")

@@ -19,14 +19,16 @@ from encoders.text.minilm import HFTextEncoder, minilm_path
 TEXT_ENCODERS = ("minilm", "clip", "llama", "phone")
 
 
-def load_text_encoder(name: str = "minilm", path: str | Path | None = None, layer: int = -1, max_tokens: int | None = None, device: str | None = None) -> TextEncoder:
-    """One encoder by registry name; path is its local weights (not needed for minilm and phone)."""
+def load_text_encoder(name: str = "minilm", path: str | Path | None = None, layer: int = -1, max_tokens: int | None = None,
+                      device: str | None = None, language: str | None = None) -> TextEncoder:
+    """One encoder by registry name; path is its local weights (not needed for minilm and phone);
+    language is the phone encoder's espeak-ng voice (default en-us; the sentence encoders read any)."""
     if name in ("minilm", "all-MiniLM-L6-v2"):
         return HFTextEncoder(path, "all-MiniLM-L6-v2", max_tokens or 32, device, layer)
     if name == "phone":
         from encoders.text.phone import PhoneEncoder
 
-        return PhoneEncoder(max_tokens)
+        return PhoneEncoder(max_tokens, language or "en-us")
     if path is None:
         raise ValueError(f"text encoder {name!r} needs a local path (weights are never downloaded)")
     if name == "clip":

@@ -3,6 +3,7 @@ durations measured on the checkpoint's training manifest."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from evaluation.sample import ModalitySampling, flag_names
@@ -13,7 +14,8 @@ def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[li
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
         *flags, last = [*flag_names("size"), *flag_names("frames")]
         raise ValueError(f"speech: the length comes from the prompt's phonemes; {', '.join(flags)} and {last} do not apply")
-    phones = durations.count_phones(cfg.prompt)
+    language = json.loads((Path(ckpt) / "text_encoder.json").read_text()).get("language", "en-us")  # the voice it was trained in
+    phones = durations.count_phones(cfg.prompt, language)
     if phones == 0:  # it wrote a fifth of a second of noise; curation rejects such text (transcript_phones)
         raise ValueError(f"speech: the prompt {cfg.prompt!r} has no phones to say; give words")
     model = durations.from_checkpoint(ckpt, getattr(cfg, "catalog", None))

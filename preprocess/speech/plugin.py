@@ -166,7 +166,7 @@ class SpeechPlugin(ModalityPlugin):
             "transcript": caption, "phonemes": " ".join(phones), "n_phones": len(phones), "mel_frames": int(logmel.shape[1]),
             "original_sample_rate": p.original_sr, "channels": p.channels, "raw_duration": round(p.raw_duration, 4),
             "loudness_lufs": round(p.loudness_lufs, 2), "snr_db": round(p.snr_db, 2), "phones_per_second": round(rate, 3),
-            "mel_layout": opts.layout, "mel": melspec.MEL.to_dict(),
+            "mel_layout": opts.layout, "mel": melspec.MEL.to_dict(), "language": opts.language,
         }
         rec = SampleRecord(status=status, reason=reason, caption=transcript, width=int(logmel.shape[1]), height=melspec.MEL.n_mels,
                            frames=1, duration=round(p.duration, 4), sample_rate=TARGET_SR, meta=meta, **base)
@@ -192,9 +192,29 @@ class SpeechPlugin(ModalityPlugin):
         meta: dict[str, Any] = json.loads(fields.get(META, b"{}") or b"{}")
         return melspec.to_latent(npy_load(fields[MEL]), meta.get("mel_layout", "channels"))
 
+    def text_options(self, text_encoder: str, shard_uris: list[str]) -> dict:
+        """The encode stage's hook: the phone encoder reads transcripts in the voice they were curated
+        in (each shard's first sample's meta: one curation, one language). Shards curated before the
+        language was recorded are en-us, the only voice then."""
+        if text_encoder != "phone":
+            return {}
+        languages = {language_of_shard(uri) for uri in shard_uris}
+        if len(languages) > 1:
+            raise ValueError(f"the curated speech shards are in {len(languages)} languages ({', '.join(sorted(languages))}): "
+                             f"the phone encoder reads one; curate each language into its own --home")
+        return {"language": languages.pop()} if languages else {}
+
     def latent_options(self, encoded_dir: Path, latent: str, shard_uris: list[str]) -> dict:
         """The encode stage's hook: the identity encoder's shift and scale from the dataset's log-mel
         mean and std (frozen per workspace at the first encoding)."""
         if latent != "identity":
             return {}
         return frozen_statistics(encoded_dir, shard_uris).latent_options()
+
+
+def language_of_shard(shard_uri: str) -> str:
+    """The espeak-ng voice a curated shard's transcripts are in (its batch file's first sample)."""
+    from contracts.records import Batch
+
+    samples = Batch.read(Batch.path_beside(shard_uri)).samples if Batch.path_beside(shard_uri).exists() else []
+    return next((s.meta.get("language", "en-us") for s in samples if s.meta), "en-us")

@@ -39,6 +39,7 @@ def test_every_input_accounted_and_clean_speech_accepted(curated):
     assert len(lj) == 4 and {s.caption for s in lj} >= {"bring eight apples"}  # metadata.csv, numbers spelled out
     s = next(s for s in clean if s.caption == "doctor smith has two cats")
     assert s.sample_rate == 22050 and s.meta["n_phones"] > 10 and s.meta["phonemes"].startswith("d ")
+    assert {c.meta["language"] for c in clean} == {"en-us"}  # the voice the phone encoder must read them in
     near = next(v for v in verdicts if v.filter == "audio_fingerprint_dedup" and not v.passed)
     assert near.score < near.threshold
 
