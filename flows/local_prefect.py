@@ -24,7 +24,7 @@ import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
 HOST = "127.0.0.1"
@@ -89,9 +89,10 @@ def check_reachable(api_url: str, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            with urlopen(f"{api_url.rstrip('/')}/health", timeout=2) as r:  # the user's own server: nothing is downloaded
-                if r.status == 200:
-                    return
+            with urlopen(f"{api_url.rstrip('/')}/health", timeout=2):  # the user's own server: nothing is downloaded
+                return
+        except HTTPError:  # it answered (401/403: a server with auth, or Prefect Cloud, whose client sends the key)
+            return
         except (URLError, OSError):
             pass
         if time.monotonic() >= deadline:

@@ -32,9 +32,14 @@ def test_a_server_that_answers_its_health_probe_passes(health_server):
     check_reachable(f"{health_server}/api/", timeout_s=2)  # a trailing slash, as Prefect profiles often have
 
 
-def test_a_listener_without_the_health_route_is_not_a_prefect_server(health_server):
+def test_a_server_that_answers_with_an_error_status_is_reachable(health_server):
+    # a server behind auth answers 401/403 to a probe without the key: it is there, Prefect's client sends the key
+    check_reachable(f"{health_server}/elsewhere", timeout_s=0.5)
+
+
+def test_a_port_nobody_listens_on_does_not_answer():
     with pytest.raises(PrefectServerUnreachable, match="does not answer"):
-        check_reachable(f"{health_server}/elsewhere", timeout_s=0.5)
+        check_reachable(f"http://127.0.0.1:{free_port()}/api", timeout_s=0.5)
 
 
 def test_demo_against_a_dead_server_says_so_in_one_line(tmp_path, monkeypatch, capsys):
