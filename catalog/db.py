@@ -820,10 +820,14 @@ class Catalog:
         rows = con.execute(q("why_resolve_file"), [os.path.abspath(os.path.expanduser(path)), relative]).fetchall()
         if not rows:
             raise SampleNotFoundError(f"no sample with key {path!r}, and none came from a file of that name")
-        files = sorted({uri for _, uri in rows})
+        files = sorted({uri for _, uri, _ in rows})
         if len(files) > 1:
             raise SampleNotFoundError(f"{path!r} names {len(files)} files in the catalog ({files[0]}, {files[1]}, ...): "
                                       f"give more of the path")
+        current = [(key, status) for key, _, status in rows if status == "accepted"]
+        if len(current) > 1:  # a video's scenes: one sample each
+            listed = ", ".join(f"{key[:12]} {status}" for key, status in current[:4]) + (", ..." if len(current) > 4 else "")
+            raise SampleNotFoundError(f"{files[0]} gave {len(current)} accepted samples ({listed}): give one's key")
         return [rows[0][0]]
 
     def check(self) -> dict[str, int]:

@@ -145,6 +145,20 @@ def test_why_takes_the_file_a_sample_came_from(base_catalog, capsys):
     assert rc == 2 and "no sample with key 'missing.png', and none came from a file of that name" in err
 
 
+def test_why_of_a_file_that_gave_several_samples_asks_for_one_and_prefers_the_accepted(catalog_copy, capsys):
+    from catalog import Catalog
+
+    with Catalog.open(catalog_copy) as cat, cat._connection() as con:  # two scenes of one clip, and a retired row
+        con.execute("UPDATE samples SET source_uri = '/raw/clip.mp4' WHERE key IN (?, ?)", [key(1, 0), key(1, 1)])
+        con.execute("UPDATE samples SET source_uri = '/raw/old.png', status = 'superseded', reason = 'superseded: by x' "
+                    "WHERE key = ?", [key(0, 0)])
+        con.execute("UPDATE samples SET source_uri = '/raw/old.png' WHERE key = ?", [key(0, 1)])
+    rc, out, err = run(capsys, "why", "clip.mp4", "--catalog", str(catalog_copy))
+    assert rc == 2 and "/raw/clip.mp4 gave 2 accepted samples (" in err and "give one's key" in err
+    rc, out, err = run(capsys, "why", "old.png", "--catalog", str(catalog_copy))
+    assert rc == 0 and out.startswith(f"sample {key(0, 1)}  [image]  ACCEPTED"), err
+
+
 def test_why_rejected_sample(base_catalog, capsys):
     rc, out, _ = run(capsys, "why", key(2, 3), "--json", "--catalog", str(base_catalog))
     story = json.loads(out)
