@@ -89,11 +89,26 @@ def enlargement_factor(img: Image.Image) -> float:
 LOSSY_WEBP_QUALITY = 75  # libwebp's default quality: a lossy WebP's file does not record its own
 
 
+def _webp_is_lossy(data: bytes) -> bool:
+    """Whether a WebP holds a lossy 'VP8 ' bitstream: the simple format's first chunk, or a chunk of
+    the extended one ('VP8X' with ICC, EXIF, alpha or animation before it), walked chunk by chunk."""
+    at = 12
+    while at + 8 <= len(data):
+        fourcc, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc == b"VP8 "
+        if fourcc == b"ANMF":  # an animation frame holds its bitstream chunk: look inside
+            at += 8 + 16
+            continue
+        at += 8 + size + (size & 1)  # chunks are padded to an even size
+    return False
+
+
 def encoding_quality(data: bytes) -> int:
     """A JPEG's quality (1-100), estimated from its luminance quantisation table as libjpeg scales
     the standard one; LOSSY_WEBP_QUALITY for a lossy WebP ('VP8 ' chunk); 100 for any other format."""
-    if data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8 ":
-        return LOSSY_WEBP_QUALITY
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return LOSSY_WEBP_QUALITY if _webp_is_lossy(data) else 100
     try:
         with Image.open(io.BytesIO(data)) as img:
             tables = getattr(img, "quantization", None) if img.format in ("JPEG", "MPO") else None

@@ -103,9 +103,10 @@ def test_jpeg_quality_is_read_from_the_quantisation_tables():
     _photo().save(buf, format="PNG")
     assert encoding_quality(buf.getvalue()) == 100
     for lossless, expect in ((False, 75), (True, 100)):
-        buf = io.BytesIO()
-        _photo().save(buf, format="WEBP", lossless=lossless)
-        assert encoding_quality(buf.getvalue()) == expect
+        for extended in ({}, {"exif": b"Exif\0\0x"}, {"icc_profile": b"p" * 64}):  # a VP8X header before the bitstream
+            buf = io.BytesIO()
+            _photo().save(buf, format="WEBP", lossless=lossless, **extended)
+            assert encoding_quality(buf.getvalue()) == expect, (lossless, extended, buf.getvalue()[12:16])
 
 
 def test_an_exact_enlargement_is_told_from_a_photo():
