@@ -284,8 +284,11 @@ def score_with_models(stage: Stage | None, cands: list[Candidate], backend: str)
 def analysis_journal(ws: Workspace, cfg: CurateConfig, opts: Any, source: str) -> AnalysisJournal:
     """Where this curation's finished analysis chunks wait for a resume: one folder per source and
     settings (what a candidate depends on besides its input's bytes)."""
+    from catalog.db import code_version
+
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("options", "shard_size")}
     settings["options"] = asdict(opts)
+    settings["code"] = code_version()  # other code analyses otherwise (a decoder, a signature): its chunks are not taken
     key = sample_key("analysis", cfg.modality, source, FILTER_VERSION, json.dumps(settings, sort_keys=True, default=str))
     return AnalysisJournal(ws.home / "journal" / "analyse" / key[:24])
 

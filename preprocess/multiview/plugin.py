@@ -36,7 +36,7 @@ from preprocess.sources import RawInput
 
 VIEWS = "views.png"  # curated members
 CAMERAS = "cameras.json"
-FILTER_VERSION = "1"
+FILTER_VERSION = "2"  # 2: views decoded as images (on white), distinct_views by camera pose, view_fill by alpha
 
 
 @dataclass(frozen=True)

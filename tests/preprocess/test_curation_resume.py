@@ -103,6 +103,20 @@ def test_other_options_do_not_take_an_interrupted_runs_analysis(monkeypatch, cor
     assert widths == {24}
 
 
+def test_other_code_does_not_take_an_interrupted_runs_analysis(monkeypatch, corpus, tmp_path, analysed):
+    """A journal pickled by older code (another decoder, another signature) mixed into a resumed run."""
+    import catalog.db
+
+    home = tmp_path / "home"
+    monkeypatch.setattr(catalog.db, "code_version", lambda cwd=None: "abc123")
+    interrupted(monkeypatch, corpus, home)
+    n = len(analysed)
+    analysed.clear()
+    monkeypatch.setattr(catalog.db, "code_version", lambda cwd=None: "def456")  # the code was updated meanwhile
+    curate(str(corpus), home, CurateConfig(options=OPTIONS, chunk_size=16), backend="local")
+    assert len(analysed) == n
+
+
 def test_a_damaged_journal_file_costs_its_chunk_only(monkeypatch, corpus, tmp_path, analysed):
     home = tmp_path / "home"
     interrupted(monkeypatch, corpus, home)
