@@ -30,10 +30,15 @@ def _two_calls(text: str, language: str) -> tuple[list[str], float]:
     from phonemizer.backend import EspeakBackend
     from phonemizer.separator import Separator
 
+    from encoders.audio.transcript import Reading
+
     sep = Separator(phone=" ", word=" | ", syllable="")
     removed = EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="remove-flags")
     line = removed.phonemize([text], separator=sep, strip=True, njobs=1)[0]
-    return [p for p in line.split() if p and p != "|"], check(text, language).share  # check() reads again itself
+    kept = EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="keep-flags")
+    flagged = kept.phonemize([text], separator=sep, strip=True, njobs=1)[0]  # the check's own second call
+    phones = [p for p in line.split() if p and p != "|"]
+    return phones, check(text, language, Reading(phones, flagged)).share
 
 
 @pytest.mark.parametrize("language,raw", MIXED)
