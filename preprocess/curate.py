@@ -209,16 +209,24 @@ def leftover_candidate(lo: Leftover, modality: str, holdout: int) -> Candidate:
     return Candidate(_record(key, modality, lo.entry.uri, "rejected", lo.reason_kind + detail, None, holdout))
 
 
-def mark_exact_duplicates(cands: list[Candidate]) -> list[Candidate]:
-    """The first input in name order keeps the content key; a later one with the same media and
-    caption gets a key derived from the original's and its own path relative to the original's
-    folder: deterministic, and the same when the folder moves or the same files come through a
-    listing, whose names carry the folder's own name (``photos/a.png`` against ``a.png``)."""
+def mark_exact_duplicates(cands: list[Candidate], catalogued: dict[str, str] | None = None) -> list[Candidate]:
+    """Of inputs with the same media and caption, the one whose file the catalog's sample already
+    comes from keeps the content key (``catalogued``: content key -> that sample's source_uri), so
+    the sample and what was trained on it keep their file; else the first in name order. A later
+    one gets a key derived from the original's and its own path relative to the original's folder:
+    deterministic, and the same when the folder moves or the same files come through a listing,
+    whose names carry the folder's own name (``photos/a.png`` against ``a.png``)."""
+    catalogued = catalogued or {}
+
     def name_of(c: Candidate) -> str:
         return c.source.name if c.source else c.record.source_uri
 
+    def order(c: Candidate) -> tuple:
+        return (c.record.source_uri != catalogued.get(c.record.key), c.source.name if c.source else "",
+                c.record.source_uri, c.record.key)
+
     out, seen = [], {}  # content key -> the original's name
-    for c in sorted(cands, key=lambda c: (c.source.name if c.source else "", c.record.source_uri, c.record.key)):
+    for c in sorted(cands, key=order):
         k = c.record.key
         if k in seen:
             out.append(as_exact_duplicate(c, posixpath.relpath(name_of(c), posixpath.dirname(seen[k]) or ".")))
@@ -226,6 +234,18 @@ def mark_exact_duplicates(cands: list[Candidate]) -> list[Candidate]:
         seen[k] = name_of(c)
         out.append(c)
     return out
+
+
+def catalogued_sources(catalog: Path, modality: str, cands: list[Candidate]) -> dict[str, str]:
+    """Content key -> source_uri of the catalog's current samples among the accepted candidates' keys."""
+    from catalog.db import Catalog
+    from catalog.source_index import current_keys_among
+
+    keys = sorted({c.record.key for c in cands if c.accepted})
+    if not keys or not catalog.exists():
+        return {}
+    with Catalog.open(catalog, read_only=True) as cat:
+        return current_keys_among(cat, keys, modality)
 
 
 def as_exact_duplicate(c: Candidate, relative_name: str) -> Candidate:
@@ -245,24 +265,16 @@ def _still_there(uri: str) -> bool:
     return not os.path.isabs(path) or os.path.exists(path)
 
 
-def mark_copies_of_catalogued(cands: list[Candidate], catalog: Path, modality: str) -> list[Candidate]:
+def mark_copies_of_catalogued(cands: list[Candidate], catalogued: dict[str, str]) -> list[Candidate]:
     """An accepted input with the content of a current catalog sample from another file, which is
-    still there, is an exact_duplicate row of it, as a copy within one run is. Before, the sample
-    moved to the copy: its source_uri was rewritten and the original file had no row left, and
-    checkpoints trained on the original appeared to be trained on the copy. A sample whose file is
-    gone (a moved folder) moves to the new file, as before."""
-    from catalog.db import Catalog
-    from catalog.source_index import current_keys_among
-
-    keys = sorted({c.record.key for c in cands if c.accepted})
-    if not keys or not catalog.exists():
-        return cands
-    with Catalog.open(catalog, read_only=True) as cat:
-        current = current_keys_among(cat, keys, modality)
+    still there and not curated now, is an exact_duplicate row of it, as a copy within one run is.
+    Before, the sample moved to the copy: its source_uri was rewritten and the original file had no
+    row left, and checkpoints trained on the original appeared to be trained on the copy. A sample
+    whose file is gone (a moved folder) moves to the new file, as before."""
     curated_now = {c.record.source_uri for c in cands}  # between this run's own files, mark_exact_duplicates decided
     out = []
     for c in cands:
-        orig = current.get(c.record.key) if c.accepted else None
+        orig = catalogued.get(c.record.key) if c.accepted else None
         if orig is None or orig in curated_now or not _still_there(orig):
             out.append(c)
             continue
@@ -323,8 +335,8 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     if not inputs and not leftovers:
         raise ValueError(f"source {spec.uri} is empty")
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, os.path.abspath(os.path.expanduser(spec.uri)), inputs, backend)
-    cands = mark_exact_duplicates(cands)
-    cands = mark_copies_of_catalogued(cands, ws.catalog, modality)
+    catalogued = catalogued_sources(ws.catalog, modality, cands)
+    cands = mark_copies_of_catalogued(mark_exact_duplicates(cands, catalogued), catalogued)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))

@@ -248,8 +248,9 @@ def test_a_listing_of_a_folder_with_bad_inputs_gives_the_folders_rows(tmp_path):
 
 
 def test_an_added_duplicate_that_sorts_first_leaves_every_file_in_the_catalog(tmp_path):
-    """A copy of a curated file, added under a name that sorts before it, becomes the original (the
-    content key) and the older file the duplicate: both files are in the catalog, once each."""
+    """A copy of a curated file, added under a name that sorts before it, is the duplicate: the
+    catalogued file keeps the sample (and the lineage of what was trained on it); both files are in
+    the catalog, once each."""
     from catalog import Catalog
 
     folder = tmp_path / "photos"
@@ -265,7 +266,7 @@ def test_an_added_duplicate_that_sorts_first_leaves_every_file_in_the_catalog(tm
         rows = cat.sql("SELECT source_uri, status, split_part(reason, ':', 1) FROM samples ORDER BY 1")[1]
     by_file = {Path(uri).name: (status, reason) for uri, status, reason in rows}
     assert len(rows) == len(by_file) == 7, rows
-    assert by_file["a_coffee.png"] == ("accepted", None) and by_file["coffee.png"] == ("rejected", "exact_duplicate")
+    assert by_file["coffee.png"] == ("accepted", None) and by_file["a_coffee.png"] == ("rejected", "exact_duplicate")
 
 
 def test_a_rejected_image_keeps_its_own_size_in_the_catalog(tmp_path):
