@@ -98,7 +98,8 @@ class ListingStage:
     def __init__(self, folder: str | os.PathLike, memory_limit: str = "256MB") -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        config = {"memory_limit": memory_limit, "temp_directory": str(self.folder / "spill")}
+        # insertion order is kept where a query asks for it (ORDER BY); without it DuckDB needs less memory
+        config = {"memory_limit": memory_limit, "temp_directory": str(self.folder / "spill"), "preserve_insertion_order": False}
         self._con = duckdb.connect(str(self.folder / "stage.duckdb"), config=config)
         self._con.execute(q("stage_schema"))
         self._exports: dict[str, Any] = {}
@@ -177,9 +178,12 @@ class ListingStage:
         """The listing (LISTING_SCHEMA), as a Parquet-backed Arrow dataset that commit_listing scans."""
         return self._export("stage_listing_rows")
 
-    def present_uris(self) -> Any:
-        """Every origin in the source now (column uri), for samples_gone_from_source."""
-        return self._export("stage_present_uris")
+    def samples_gone(self, samples: Any) -> list[str]:
+        """The origins among ``samples`` (Arrow batches of the source's samples' source_uri, from
+        the catalog) that are not in the source now, sorted."""
+        self._con.execute("DELETE FROM source_samples")
+        self._insert("source_samples", samples)
+        return [r[0] for r in self._con.execute(q("stage_samples_gone")).fetchall()]
 
     def _export(self, query: str) -> Any:
         """A query's rows written to Parquet in the folder once, opened as a dataset: the catalog's
@@ -194,27 +198,33 @@ class ListingStage:
 
 
 def samples_gone_from_source(cat: Catalog, source: str, modality: str, prefixes: Sequence[str], patterns: Sequence[str],
-                             present_uris: Any) -> list[str]:
+                             present_uris: Iterable[str] | ListingStage) -> list[str]:
     """source_uri of the source's samples (not retired) whose input is gone: the index only knows
     what refreshes listed, so without this a file curated by `lumina curate` and deleted before the
     first refresh stayed accepted forever. A sample is the source's when its origin starts with one
     of ``prefixes``, fully matches one of the regular expressions ``patterns``, or a curate,
-    refresh or data_to_model run recorded with this source registered it last. ``present_uris``:
-    an iterable of uris, or an Arrow table or dataset with a ``uri`` column (ListingStage.present_uris:
-    the anti-join then scans the staged listing, no Python list of it is made)."""
-    import pyarrow.dataset as ds
-
-    if isinstance(present_uris, (pa.Table, ds.Dataset)):
-        present = present_uris
-    else:
-        present = pa.table({"uri": pa.array(sorted(set(present_uris)), pa.string())})
+    refresh or data_to_model run recorded with this source registered it last. The source's
+    samples stream out of the catalog; ``present_uris``: the uris in the source now, or a
+    ListingStage (a refresh's: the anti-join against its listing is SQL there, in its bounded
+    memory, and no Python list of either side is made)."""
+    params = [source, modality, list(prefixes), list(patterns)]
     with cat._connection() as con:
-        con.register("present", present)
-        try:
-            rows = con.execute(q("samples_gone_from_source"), [source, modality, list(prefixes), list(patterns)]).fetchall()
-        finally:
-            con.unregister("present")
-    return [r[0] for r in rows]
+        samples = con.sql(q("samples_of_source"), params=params).to_arrow_reader(ListingStage.BATCH_ROWS)
+        if isinstance(present_uris, ListingStage):
+            return present_uris.samples_gone(samples)
+        return _not_among(samples, present_uris)
+
+
+def _not_among(batches: Iterable[pa.RecordBatch], uris: Iterable[str]) -> list[str]:
+    """The distinct values of the batches' one column that are not among ``uris``, sorted."""
+    import pyarrow.compute as pc
+
+    present = pa.array(sorted(set(uris)), pa.string())
+    gone: set[str] = set()
+    for batch in batches:
+        column = batch.column(0)
+        gone.update(column.filter(pc.invert(pc.is_in(column, value_set=present))).to_pylist())
+    return sorted(gone)
 
 
 def commit_listing(cat: Catalog, source: str, modality: str, listing: Any, run_id: str | None) -> None:

@@ -238,7 +238,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     hooks.progress(0.05, "listing and hashing the source")
     modality = get_plugin(cfg.modality).modality.value
     prefixes, patterns = source_scope(spec)
-    plan = plan_refresh(spec, cfg, stage, lambda present: samples_gone_from_source(cat, src, modality, prefixes, patterns, present),
+    plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
                         lambda leaving: near_copies_of(cat, modality, leaving))
     lap("scan")
     if plan.counts["entries"] == 0 and (plan.indexed_entries or plan.removed_uris) and not allow_empty_source:

@@ -200,10 +200,9 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     ``stage``: a catalog.source_index.ListingStage holding the source's index (load_index): the
     listing streams into it and the diff (new, changed, gone entries) is SQL there, so the Python
     side holds the source's entries and inputs once and nothing per entry besides.
-    ``gone_fn(present)`` the source_uri of the source's samples whose input is not among the
-    ``present`` uris (an Arrow dataset; catalog.source_index.samples_gone_from_source bound to a
-    catalog and the source): the index knows only what refreshes listed, not what `lumina curate`
-    took in before; ``near_copies_fn(removed_uris)`` the source_uri of rejected near duplicates of
+    ``gone_fn(stage)`` the source_uri of the source's samples whose input is not in the staged
+    listing (catalog.source_index.samples_gone_from_source bound to a catalog and the source): the
+    index knows only what refreshes listed, not what `lumina curate` took in before; ``near_copies_fn(removed_uris)`` the source_uri of rejected near duplicates of
     the samples of those inputs (catalog.source_index.near_copies_of): curated again, so the
     picture stays when the kept one of a near pair leaves."""
     plugin = get_plugin(cfg.modality)
@@ -220,7 +219,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     removed_uris = set(stage.removed_uris())
     unindexed_gone = []  # inputs the index never listed (curated before the first refresh) whose files are gone
     if gone_fn is not None:
-        unindexed_gone = sorted(set(gone_fn(stage.present_uris())) - removed_uris)
+        unindexed_gone = sorted(set(gone_fn(stage)) - removed_uris)
     removed_uris = sorted(removed_uris | set(unindexed_gone))
     if near_copies_fn is not None and removed_uris:
         revisit = set(near_copies_fn(removed_uris))

@@ -6,7 +6,8 @@
 -- Tables: idx (the source's index rows, copied from the catalog), blobs (every entry with its
 -- size and mtime: the listed ones, then those only grouping made), members (each input's entries,
 -- then each leftover's entry, in that order: ord), inputs and leftovers (by their position in the
--- grouping's lists), hashes (the content hashes computed now), and what stage_finish derives.
+-- grouping's lists), hashes (the content hashes computed now), source_samples (the origins of the
+-- source's samples in the catalog), and what stage_finish derives.
 
 -- name: stage_schema
 CREATE TABLE idx (name VARCHAR, uri VARCHAR, input_name VARCHAR, size BIGINT, mtime_ns BIGINT,
@@ -16,6 +17,7 @@ CREATE TABLE members (ord BIGINT, name VARCHAR, input_name VARCHAR);
 CREATE TABLE inputs (idx BIGINT, name VARCHAR, uri VARCHAR);
 CREATE TABLE leftovers (idx BIGINT, name VARCHAR, uri VARCHAR);
 CREATE TABLE hashes (pos BIGINT, content_hash VARCHAR);
+CREATE TABLE source_samples (uri VARCHAR);
 
 -- name: index_rows_of_source
 -- Every index row of source $1 (modality $2), present or removed: copied into a listing stage.
@@ -95,10 +97,13 @@ SELECT idx FROM leftovers WHERE name IN (SELECT name FROM changed) ORDER BY idx;
 -- The origins of entries gone whose input is gone too (or that were leftovers).
 SELECT DISTINCT uri FROM removed WHERE input_left ORDER BY uri;
 
--- name: stage_present_uris
--- Every origin in the source now: the listing's entries, the inputs (a multiview folder is none of
--- its entries) and the leftovers.
-SELECT uri FROM listing UNION SELECT uri FROM inputs UNION SELECT uri FROM leftovers;
+-- name: stage_samples_gone
+-- The source's samples (source_samples: samples_of_source, streamed in from the catalog) whose
+-- origin is in the source no more: not among the listing's entries, the inputs (a multiview folder
+-- is none of its entries) or the leftovers.
+SELECT DISTINCT uri FROM source_samples
+WHERE uri NOT IN (SELECT uri FROM listing UNION ALL SELECT uri FROM inputs UNION ALL SELECT uri FROM leftovers)
+ORDER BY uri;
 
 -- name: stage_listing_rows
 -- In listing order: a listing naming a file twice updates its index row from the last of them, as before.

@@ -3,21 +3,21 @@
 -- name, uri, input_name, size, mtime_ns, content_hash (ListingStage.listing: staged and diffed in
 -- listing_stage.sql).
 
--- name: samples_gone_from_source
--- The inputs of samples of source $1 (modality $2) not yet retired whose origin is not in the
--- source now (the Arrow-backed view `present`, column uri). A sample is the source's when its
+-- name: samples_of_source
+-- The origins of the samples of source $1 (modality $2) not yet retired, one row per sample (a
+-- stream: no DISTINCT, whose hash table would hold them all). A sample is the source's when its
 -- origin lies within the source ($3: path prefixes, $4: regular expressions for tar globs) or
 -- when a curate, refresh or data_to_model run of this source registered it last: so what
 -- `lumina curate` took in before the first refresh is retired as well, not only what the index saw.
-SELECT DISTINCT s.source_uri
+-- Those whose origin is not in the source now are gone (samples_gone_from_source).
+SELECT s.source_uri
 FROM samples s
 WHERE s.modality = $2 AND s.status NOT IN ('removed', 'superseded')
   AND (EXISTS (SELECT 1 FROM unnest(CAST($3 AS VARCHAR[])) AS p(prefix) WHERE starts_with(s.source_uri, p.prefix))
        OR EXISTS (SELECT 1 FROM unnest(CAST($4 AS VARCHAR[])) AS g(pattern) WHERE regexp_full_match(s.source_uri, g.pattern))
        OR s.last_run IN (SELECT run_id FROM runs WHERE flow_name IN ('curate', 'refresh', 'data_to_model')
-                         AND parameters->>'source' = $1))
-  AND s.source_uri NOT IN (SELECT uri FROM present)
-ORDER BY s.source_uri;
+                         AND parameters->>'source' = $1));
+
 
 -- name: index_mark_removed
 UPDATE source_index SET status = 'removed', removed_at = $3, run_id = $4
