@@ -35,7 +35,7 @@ class SourceError(ValueError):
     """A source that cannot be read at all (wrong path, unknown format): one clear line for the user."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a refresh holds every entry of its source at once
 class Entry:
     """One named blob of a source. ``loc`` says how to read it: ("file", path), ("tar", tar, member, data offset, size)
     or ("bytes", data). ``kind`` is "file" for a regular file, else what it is (skipped, reported)."""
@@ -132,8 +132,13 @@ def list_entries(spec: SourceSpec) -> list[Entry]:
 
 def _printable(path: str) -> str:
     """A path as valid UTF-8 text for names and the catalog: bytes that are not UTF-8 (which Python
-    holds as lone surrogates) become \\xNN escapes. Reading uses the real path in ``loc``."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    holds as lone surrogates) become \\xNN escapes. Reading uses the real path in ``loc``. A path
+    that is text already comes back as the same object, so an entry's uri and loc share it."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
 
 
 def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
@@ -364,7 +369,7 @@ def _dataset_entries(path: Path, spec: SourceSpec) -> list[Entry]:
 # --------------------------------------------------------------------------- grouping
 
 
-@dataclass
+@dataclass(slots=True)  # as Entry: one per input of the source, all held at once
 class RawInput:
     """One would-be sample: its media entries by role, and its caption entry if any."""
 
@@ -380,7 +385,7 @@ class RawInput:
         return [*self.media.values(), *([self.caption] if self.caption else [])]
 
 
-@dataclass
+@dataclass(slots=True)
 class Leftover:
     """An entry that is no sample of this modality: recorded as rejected with this reason kind."""
 
