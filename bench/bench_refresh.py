@@ -9,6 +9,14 @@ Builds N generated 32x32 PNGs with captions, then times, each in its own workspa
   1% new    a refresh after adding new-percent % more files (only those are curated and encoded).
 Everything runs in this process without Ray (backend local) so the figures compare the work done,
 not the scheduler. Times are wall-clock seconds on whatever else the machine is doing.
+
+    python bench/bench_refresh.py --listing-memory 250000 1000000 [--baseline REV] [--variants old new]
+
+The listing's memory instead: peak RSS of a refresh of a synthetic source of N entries (N/2 image +
+caption pairs named like webdataset tar members, read from one small file: no real files), the
+first (every entry new and hashed) and a no-op one, each in its own process, with this tree (new)
+and with the tree of commit REV (old, default: the last commit before the listing was staged in
+DuckDB). Curation is stubbed out: what is measured is listing, hashing, the diff and the index.
 """
 
 from __future__ import annotations
@@ -43,13 +51,115 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
+BASELINE = "36d595f~1"  # the last commit before the refresh's listing was staged in DuckDB (ListingStage)
+
+
+def synthetic_lister(n: int, blob: str):
+    """list_entries stand-in: n entries (pairs of .png and .txt tar members, 5,000 pairs per tar),
+    each reading 200 bytes at its own offset of ``blob`` (distinct content, nothing else on disk)."""
+    from preprocess.sources import Entry
+
+    span = os.path.getsize(blob) - 256
+
+    def list_entries(spec):
+        out = []
+        for i in range(n):
+            member = f"{i // 2:09d}{'.png' if i % 2 == 0 else '.txt'}"
+            tar = f"shard-{i // 10_000:05d}.tar"
+            out.append(Entry(f"{tar}/{member}", f"/data/corpus/{tar}#{member}", 200, ("tar", blob, member, i * 4099 % span, 200)))
+        return out
+    return list_entries
+
+
+def _rss_mb(peak: bool) -> float:
+    import resource
+
+    if peak:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def listing_child(n: int, work: Path) -> None:
+    """One refresh of the synthetic source in this process (the tree on sys.path[0]); prints JSON."""
+    import json
+
+    from contracts.env import apply_offline_env
+
+    apply_offline_env()
+    import preprocess.refresh as planner
+    from flows.refresh import refresh_source
+
+    planner.curate_inputs = lambda plan, *a, **k: planner.IncrementalCuration([], [], {}, {}, {}, {})
+    planner.list_entries = synthetic_lister(10, str(work / "blob.bin"))
+    refresh_source(str(work / "warm-up.tar"), work / "warm-up", backend="local")  # imports what a refresh imports
+    planner.list_entries = synthetic_lister(n, str(work / "blob.bin"))
+    base = _rss_mb(peak=False)
+    t = time.perf_counter()
+    result = refresh_source(str(work / "synthetic.tar"), work / "home", backend="local")
+    print(json.dumps({"seconds": time.perf_counter() - t, "base_mb": base, "peak_mb": _rss_mb(peak=True),
+                      "noop": result.noop, "hashed": result.plan["hashed"]}))
+
+
+def listing_memory(sizes: list[int], variants: list[str], baseline: str) -> None:
+    """Peak RSS of first and no-op refreshes of synthetic sources, old tree against new, side by side."""
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="bench_refresh_listing_"))
+    try:
+        trees = {"new": repo}
+        if "old" in variants:
+            trees["old"] = work / "old-tree"
+            trees["old"].mkdir()
+            archive = subprocess.run(["git", "-C", str(repo), "archive", baseline], check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(trees["old"])], input=archive, check=True)
+        (work / "blob.bin").write_bytes(np.random.default_rng(0).bytes(1 << 20))
+        results: dict[tuple[str, int, str], dict] = {}
+        for n in sizes:
+            for variant in variants:
+                run = work / f"{variant}-{n}"
+                run.mkdir()
+                (run / "blob.bin").symlink_to(work / "blob.bin")
+                for phase in ("first", "noop"):
+                    env = {**os.environ, "PYTHONPATH": str(trees[variant])}
+                    out = subprocess.run([sys.executable, __file__, "--listing-child", str(n), "--out", str(run)], env=env,
+                                         cwd=trees[variant], check=True, capture_output=True, text=True).stdout
+                    results[variant, n, phase] = r = json.loads(out.strip().splitlines()[-1])
+                    print(f"{variant:4s} {n:>10,} entries {phase:6s} peak {r['peak_mb']:7.0f} MB "
+                          f"(+{r['peak_mb'] - r['base_mb']:6.0f} over the {r['base_mb']:.0f} MB after imports) "
+                          f"{r['seconds']:6.1f} s", flush=True)
+        if len(variants) == 2:
+            print(f"\n{'entries':>10s} {'phase':6s} {'old peak':>9s} {'new peak':>9s} {'ratio':>6s}  "
+                  f"{'old +':>7s} {'new +':>7s} {'ratio':>6s}  {'old s':>6s} {'new s':>6s}")
+            for n in sizes:
+                for phase in ("first", "noop"):
+                    o, w = results["old", n, phase], results["new", n, phase]
+                    grow_o, grow_w = o["peak_mb"] - o["base_mb"], w["peak_mb"] - w["base_mb"]
+                    print(f"{n:>10,} {phase:6s} {o['peak_mb']:7.0f}MB {w['peak_mb']:7.0f}MB {o['peak_mb'] / w['peak_mb']:5.2f}x  "
+                          f"{grow_o:5.0f}MB {grow_w:5.0f}MB {grow_o / grow_w:5.2f}x  {o['seconds']:6.1f} {w['seconds']:6.1f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--listing-memory", type=int, nargs="+", metavar="N",
+                    help="measure the listing's peak memory at these source sizes instead (see the docstring)")
+    ap.add_argument("--variants", nargs="+", default=["old", "new"], choices=["old", "new"])
+    ap.add_argument("--baseline", default=BASELINE, help="the old tree's commit (--listing-memory)")
+    ap.add_argument("--listing-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=int, default=10_000)
     ap.add_argument("--new-percent", type=float, default=1.0)
     ap.add_argument("--text", default="minilm", help="text encoder (minilm default, phone: no model)")
     ap.add_argument("--out", help="work folder (default: a temp folder, removed afterwards)")
     a = ap.parse_args()
+    if a.listing_child:
+        return listing_child(a.listing_child, Path(a.out))
+    if a.listing_memory:
+        return listing_memory(a.listing_memory, a.variants, a.baseline)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from contracts.env import apply_offline_env
 
