@@ -66,9 +66,11 @@ def test_prefect_server_dies_with_its_parent_after_kill_9(tmp_path):
 
 
 def test_an_existing_server_is_used_and_nothing_is_started(monkeypatch):
+    import flows.local_prefect
     from flows.local_prefect import local_prefect_server
 
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setattr(flows.local_prefect, "check_reachable", lambda url: None)  # it answers (tests/services/test_prefect_unreachable.py)
     before = {p.pid for p in psutil.Process().children()}
     started = []
     with local_prefect_server(on_start=lambda: started.append(1)) as url:
