@@ -32,8 +32,6 @@ import pyarrow as pa
 from .db import Catalog, _transaction, utcnow
 from .sqlfiles import q
 
-LISTING_SCHEMA = pa.schema([("name", pa.string()), ("uri", pa.string()), ("input_name", pa.string()),
-                            ("size", pa.int64()), ("mtime_ns", pa.int64()), ("content_hash", pa.string())])
 RETIRED = ("removed", "superseded")
 
 
@@ -73,10 +71,6 @@ class ManifestUpdate:
         return f"{self.name}@v{self.version}"
 
 
-def listing_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(list(rows), schema=LISTING_SCHEMA)
-
-
 class ListingStage:
     """A refresh's listing, staged in a scratch DuckDB file (``folder``, never the catalog) and
     diffed against the source index in SQL (queries/listing_stage.sql): the source's entries
@@ -102,7 +96,6 @@ class ListingStage:
         config = {"memory_limit": memory_limit, "temp_directory": str(self.folder / "spill"), "preserve_insertion_order": False}
         self._con = duckdb.connect(str(self.folder / "stage.duckdb"), config=config)
         self._con.execute(q("stage_schema"))
-        self._exports: dict[str, Any] = {}
 
     def __enter__(self) -> "ListingStage":
         return self
@@ -174,10 +167,6 @@ class ListingStage:
         """uri -> name of the input (or leftover) there now, for those of ``uris`` in the source."""
         return dict(self._con.execute(q("stage_names_of"), [sorted(set(uris))]).fetchall())
 
-    def listing(self) -> Any:
-        """The listing (LISTING_SCHEMA), as a Parquet-backed Arrow dataset that commit_listing scans."""
-        return self._export("stage_listing_rows")
-
     def samples_gone(self, samples: Any) -> list[str]:
         """The origins among ``samples`` (Arrow batches of the source's samples' source_uri, from
         the catalog) that are not in the source now, sorted."""
@@ -185,16 +174,9 @@ class ListingStage:
         self._insert("source_samples", samples)
         return [r[0] for r in self._con.execute(q("stage_samples_gone")).fetchall()]
 
-    def _export(self, query: str) -> Any:
-        """A query's rows written to Parquet in the folder once, opened as a dataset: the catalog's
-        sandboxed connection scans it through Arrow, as it scans a registered table."""
-        import pyarrow.dataset as ds
-
-        if query not in self._exports:
-            path = str(self.folder / f"{query}.parquet")
-            self._con.execute(f"COPY ({q(query)}) TO '{path.replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
-            self._exports[query] = ds.dataset(path, format="parquet")
-        return self._exports[query]
+    def rows(self, query: str) -> pa.RecordBatchReader:
+        """A stage query's rows as a stream of Arrow batches (read it to its end before the next query)."""
+        return self._con.sql(q(query)).to_arrow_reader(self.BATCH_ROWS)
 
 
 def samples_gone_from_source(cat: Catalog, source: str, modality: str, prefixes: Sequence[str], patterns: Sequence[str],
@@ -227,19 +209,24 @@ def _not_among(batches: Iterable[pa.RecordBatch], uris: Iterable[str]) -> list[s
     return sorted(gone)
 
 
-def commit_listing(cat: Catalog, source: str, modality: str, listing: Any, run_id: str | None) -> None:
-    """Record the listing (an Arrow table or dataset, LISTING_SCHEMA): gone entries marked removed
-    (with the time), known ones seen now, new ones added."""
+def commit_listing(cat: Catalog, source: str, modality: str, stage: ListingStage, run_id: str | None) -> None:
+    """Record the staged listing (its stage_finish done) in the index, in one transaction: gone
+    entries marked removed (with the time), changed ones updated, the rest seen now, new ones added.
+    Only what changed is sent to the catalog (and joined there), so a refresh that changed little
+    writes little, however large the source."""
     cat._writable()
-    now = utcnow()
+    params = [source, modality, utcnow(), run_id]
     with cat._connection() as con, _transaction(con):
-        con.register("listing", listing)
-        try:
-            con.execute(q("index_mark_removed"), [source, modality, now, run_id])
-            con.execute(q("index_update_known"), [source, modality, now, run_id])
-            con.execute(q("index_insert_new"), [source, modality, now, run_id])
-        finally:
-            con.unregister("listing")
+        for view, rows, statement in (("gone", "stage_index_gone", "index_mark_removed"),
+                                      ("listing", "stage_index_updates", "index_update_known"),
+                                      ("new_entries", "stage_index_new", "index_insert_new")):
+            with stage.rows(rows) as reader:
+                con.register(view, reader)
+                try:
+                    con.execute(q(statement), params)
+                finally:
+                    con.unregister(view)
+        con.execute(q("index_mark_seen"), params[:3])
 
 
 def index_entries(cat: Catalog, source: str, modality: str) -> tuple[list[str], list[tuple]]:

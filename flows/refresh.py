@@ -249,7 +249,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
     if result.noop:
         with hooks.writer():
-            commit_listing(cat, src, plan.modality, stage.listing(), None)
+            commit_listing(cat, src, plan.modality, stage, None)
             updates = update_live_manifests(cat, consume_due)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
@@ -296,7 +296,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
         lap("encode")
         hooks.progress(0.9, "index and live manifests")
         with hooks.writer():
-            commit_listing(cat, src, plan.modality, stage.listing(), rid)  # last: a failed refresh is redone in full
+            commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
             updates = update_live_manifests(cat, consume_due)
         lap("manifests")
     return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due)

@@ -105,9 +105,23 @@ SELECT DISTINCT uri FROM source_samples
 WHERE uri NOT IN (SELECT uri FROM listing UNION ALL SELECT uri FROM inputs UNION ALL SELECT uri FROM leftovers)
 ORDER BY uri;
 
--- name: stage_listing_rows
--- In listing order: a listing naming a file twice updates its index row from the last of them, as before.
-SELECT name, uri, input_name, size, mtime_ns, content_hash FROM listing ORDER BY pos;
+-- name: stage_index_gone
+-- What commit_listing writes (source_index.sql: index_*): the names of the present entries gone,
+SELECT DISTINCT name FROM removed;
+
+-- name: stage_index_updates
+-- the listed entries the index has with another signature, input or uri, or as removed,
+SELECT l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash
+FROM listing l JOIN idx i USING (name)
+WHERE i.status = 'removed' OR i.uri <> l.uri OR i.input_name IS DISTINCT FROM l.input_name OR i.size <> l.size
+   OR i.mtime_ns IS DISTINCT FROM l.mtime_ns OR i.content_hash <> l.content_hash
+ORDER BY l.pos;
+
+-- name: stage_index_new
+-- and the entries new to it (in listing order).
+SELECT name, uri, input_name, size, mtime_ns, content_hash FROM listing
+WHERE name NOT IN (SELECT name FROM idx)
+ORDER BY pos;
 
 -- name: stage_names_of
 -- uri -> name of the input (else the leftover) at each of the uris $1: the last one of the grouping.

@@ -1,7 +1,7 @@
 -- Source index, sample retirement and live manifests (catalog/source_index.py; issue 15).
--- The current listing of a source is visible as the Arrow-backed view `listing` with columns
--- name, uri, input_name, size, mtime_ns, content_hash (ListingStage.listing: staged and diffed in
--- listing_stage.sql).
+-- A refresh's listing is staged and diffed in a scratch DuckDB file (listing_stage.sql); what
+-- changed comes here as Arrow views with the columns name, uri, input_name, size, mtime_ns,
+-- content_hash.
 
 -- name: samples_of_source
 -- The origins of the samples of source $1 (modality $2) not yet retired, one row per sample (a
@@ -19,13 +19,20 @@ WHERE s.modality = $2 AND s.status NOT IN ('removed', 'superseded')
                          AND parameters->>'source' = $1));
 
 
+-- The listing is recorded from what its ListingStage found changed (listing_stage.sql: stage_index_*),
+-- so a refresh writes work in proportion to what changed, not a join of the whole listing with
+-- the whole index: entries gone are marked removed, entries with a new signature, input or
+-- status are updated, every entry still present is seen now, new entries are inserted.
+
 -- name: index_mark_removed
+-- The present entries named in the Arrow view `gone` (name).
 UPDATE source_index SET status = 'removed', removed_at = $3, run_id = $4
 WHERE source = $1 AND modality = $2 AND status = 'present'
-  AND name NOT IN (SELECT name FROM listing);
+  AND name IN (SELECT name FROM gone);
 
 -- name: index_update_known
--- Known entries: new signature, input and last sighting (a row is updated only when one of them changed).
+-- Known entries with a new signature or input, or back after a removal (the Arrow view `listing`:
+-- those rows of the listing): their run is this refresh when their bytes, input or status changed.
 UPDATE source_index SET
     uri = l.uri, input_name = l.input_name, size = l.size, mtime_ns = l.mtime_ns,
     content_hash = l.content_hash, last_seen = $3,
@@ -35,12 +42,17 @@ UPDATE source_index SET
 FROM listing l
 WHERE source_index.source = $1 AND source_index.modality = $2 AND source_index.name = l.name;
 
+-- name: index_mark_seen
+-- After the two above, the present entries are exactly those listed now.
+UPDATE source_index SET last_seen = $3
+WHERE source = $1 AND modality = $2 AND status = 'present' AND last_seen <> $3;
+
 -- name: index_insert_new
+-- Entries new to the index (the Arrow view `new_entries`).
 INSERT INTO source_index (source, modality, name, uri, input_name, size, mtime_ns, content_hash,
                           first_seen, last_seen, status, removed_at, run_id)
 SELECT $1, $2, l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash, $3, $3, 'present', NULL, $4
-FROM listing l
-WHERE l.name NOT IN (SELECT name FROM source_index WHERE source = $1 AND modality = $2);
+FROM new_entries l;
 
 -- name: index_entries
 SELECT name, uri, input_name, size, mtime_ns, content_hash, first_seen, last_seen, status, removed_at, run_id

@@ -39,7 +39,7 @@ def _plan(src: Path, home: Path, gone: bool = False, ask: tuple[str, ...] = ()):
         gone_fn = (lambda listed: samples_gone_from_source(cat, source, "image", *source_scope(spec), listed)) if gone else None
         plan = plan_refresh(spec, CFG, stage, gone_fn)
         plan.asked = plan.present_names([str(src / name) for name in ask])
-        commit_listing(cat, source, "image", stage.listing(), None)
+        commit_listing(cat, source, "image", stage, None)
     return plan
 
 
