@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
-from catalog.source_index import commit_listing, samples_gone_from_source
+from catalog.source_index import commit_listing, index_entries, samples_gone_from_source
 from contracts.layout import Workspace
 from contracts.records import Batch, SampleRecord
 from flows.refresh import listing_stage
@@ -91,6 +91,16 @@ def test_a_second_refresh_plans_only_what_changed_and_what_left(source, tmp_path
 
     again = _plan(source, home)
     assert again.empty and again.counts["hashed"] == 0 and again.counts["changed_entries"] == 0
+    with Catalog.open(Workspace.at(home).catalog, read_only=True) as cat:
+        cols, rows = index_entries(cat, source_identity(SourceSpec(str(source))), "image")
+    index = {r[0]: dict(zip(cols, r)) for r in rows}
+    present = sorted(n for n, r in index.items() if r["status"] == "present")
+    assert present == ["a.png", "a.txt", "b.txt", "c.png", "d.png", "e.png", "f.png", "f.txt", "g.png", "g.txt", "y.png", "y.txt"]
+    assert {n for n, r in index.items() if r["status"] == "removed" and r["removed_at"]} == {"b.png", "e.txt", "notes.md",
+                                                                                              "x.png", "x.txt"}
+    last = max(r["last_seen"] for r in index.values())
+    assert all(index[n]["last_seen"] == last for n in present)  # seen by the last refresh, changed or not
+    assert index["b.txt"]["input_name"] is None and index["a.txt"]["size"] == len(b"a new caption of a")
 
 
 def test_samples_of_inputs_gone_before_the_first_refresh_are_found_against_the_staged_listing(source, tmp_path):
