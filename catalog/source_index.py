@@ -237,7 +237,12 @@ def current_samples_of(cat: Catalog, uris: Sequence[str], modality: str) -> list
     """(key, status, reason, source_uri) of the samples of ``modality`` not yet retired whose input is one of uris."""
     if not uris:
         return []
-    return cat.sql(q("current_samples_of_uris"), [list(uris), modality])[1]
+    with cat._connection() as con:
+        con.register("wanted", pa.table({"uri": pa.array(uris, pa.string())}))
+        try:
+            return con.execute(q("current_samples_of_uris"), [modality]).fetchall()
+        finally:
+            con.unregister("wanted")
 
 
 def near_copies_of(cat: Catalog, modality: str, uris: Sequence[str]) -> list[str]:

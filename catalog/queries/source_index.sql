@@ -61,13 +61,14 @@ WHERE source = $1 AND modality = $2
 ORDER BY name;
 
 -- name: current_samples_of_uris
--- Samples of modality $2 still current (not removed or superseded) whose input is one of $1
--- (source uris). Only of that modality: a refresh with the wrong --modality sees the same files
--- (and records them rejected) but never retires another modality's samples.
+-- Samples of modality $1 still current (not removed or superseded) whose input is one of the uris
+-- of the Arrow view `wanted` (a list parameter of a million uris took 450 MB to bind). Only of that
+-- modality: a refresh with the wrong --modality sees the same files (and records them rejected)
+-- but never retires another modality's samples.
 SELECT key, status, reason, source_uri
 FROM samples
-WHERE source_uri IN (SELECT unnest(CAST($1 AS VARCHAR[])))
-  AND modality = $2
+WHERE source_uri IN (SELECT uri FROM wanted)
+  AND modality = $1
   AND status NOT IN ('removed', 'superseded')
 ORDER BY source_uri, key;
 
