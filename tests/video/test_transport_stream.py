@@ -11,6 +11,7 @@ import pytest
 
 from preprocess.video.decode import VideoRejected, decode_video, ts_last_frame_cut
 from tests.video.test_edges import _analyse
+from tests.video.test_truncated import _rejected
 
 
 def _ts(path, codec: str = "libx264", n: int = 12, rate=8, side: int = 64, m2ts: bool = False, audio: bool = False) -> bytes:
@@ -36,12 +37,6 @@ def _ts(path, codec: str = "libx264", n: int = 12, rate=8, side: int = 64, m2ts:
                 c.mux(a.encode(af))
             c.mux(a.encode(None))
     return path.read_bytes()
-
-
-def _rejected(data: bytes) -> VideoRejected:
-    with pytest.raises(VideoRejected) as e:
-        decode_video(data)
-    return e.value
 
 
 def _video_pes_starts(data: bytes, size: int = 188, at: int = 0) -> list[int]:
