@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from preprocess.video.decode import VideoRejected, decode_video, ts_last_frame_cut
+from preprocess.video.decode import decode_video, ts_last_frame_cut
 from tests.video.test_edges import _analyse
 from tests.video.test_truncated import _rejected
 
