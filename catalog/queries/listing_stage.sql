@@ -118,10 +118,9 @@ WHERE i.status = 'removed' OR i.uri <> l.uri OR i.input_name IS DISTINCT FROM l.
 ORDER BY l.pos;
 
 -- name: stage_index_new
--- and the entries new to it (in listing order).
+-- and the entries new to it (in no order: a first refresh's are the whole listing, not sorted for nothing).
 SELECT name, uri, input_name, size, mtime_ns, content_hash FROM listing
-WHERE name NOT IN (SELECT name FROM idx)
-ORDER BY pos;
+WHERE name NOT IN (SELECT name FROM idx);
 
 -- name: stage_names_of
 -- uri -> name of the input (else the leftover) at each of the uris $1: the last one of the grouping.
