@@ -17,7 +17,7 @@ import os
 import posixpath
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -25,8 +25,8 @@ import numpy as np
 
 from contracts.keys import sample_key
 from contracts.layout import Workspace
-from contracts.records import Batch, VerdictRecord
-from preprocess.curate import (FILTER_VERSION, CurateConfig, WriteShardStage, analyse_resumably, leftover_candidate,
+from contracts.records import Batch
+from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, as_exact_duplicate, leftover_candidate,
                                mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.runner import chunks, run_stage
@@ -253,26 +253,23 @@ def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftover
     return stage.append("hashes", ((pos, content_hash(e)) for pos, e in _at(itertools.chain(_blobs(entries), made), to_hash)))
 
 
-def _later_copies(cands: list[Candidate], current_of, names_of: Callable[[Iterable[str]], dict[str, str]],
+def _later_copies(cands: list[Candidate], catalogued: dict[str, str], names_of: Callable[[Iterable[str]], dict[str, str]],
                   leaving: set[str]) -> list[Candidate]:
-    """A new input with the content key of a sample whose file is still in the source is an
-    exact_duplicate row of it (as a whole-source curate makes it), not the sample moving to the
-    new file: keyed as mark_exact_duplicates keys it, written to no shard, encoded never.
+    """A new input with the content key of a sample whose file is still in the source, and not
+    curated now, is an exact_duplicate row of it (as a whole-source curate makes it), not the
+    sample moving to the new file: keyed as mark_exact_duplicates keys it, written to no shard,
+    encoded never. ``catalogued``: key -> source_uri of the catalog's current samples;
     ``names_of(uris)``: uri -> name of the inputs in the source now at those uris."""
-    keys = sorted({c.record.key for c in cands if c.accepted})
-    current = current_of(keys) if keys else {}
-    present_names = names_of(current.values()) if current else {}
+    present_names = names_of(catalogued.values()) if catalogued else {}
+    curated_now = {c.record.source_uri for c in cands}  # between these, mark_exact_duplicates decided
     out = []
     for c in cands:
-        orig_uri = current.get(c.record.key) if c.accepted else None
-        if orig_uri is None or orig_uri == c.record.source_uri or orig_uri not in present_names or orig_uri in leaving:
+        orig_uri = catalogued.get(c.record.key) if c.accepted else None
+        if orig_uri is None or orig_uri in curated_now or orig_uri not in present_names or orig_uri in leaving:
             out.append(c)
             continue
-        k, name = c.record.key, c.source.name if c.source else c.record.source_uri
-        dup = sample_key(k, "duplicate", posixpath.relpath(name, posixpath.dirname(present_names[orig_uri]) or "."))
-        rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
-        verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
-        out.append(Candidate(rec, verdicts, c.source, None))
+        name = c.source.name if c.source else c.record.source_uri
+        out.append(as_exact_duplicate(c, posixpath.relpath(name, posixpath.dirname(present_names[orig_uri]) or ".")))
     return out
 
 
@@ -292,9 +289,10 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     out_dir = ws.curated(modality)
     out_dir.mkdir(parents=True, exist_ok=True)
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, plan.source, plan.inputs, backend)
-    cands = mark_exact_duplicates(cands)
-    if current_of is not None:
-        cands = _later_copies(cands, current_of, plan.present_names, set(plan.removed_uris))
+    keys = sorted({c.record.key for c in cands if c.accepted})
+    catalogued = current_of(keys) if current_of is not None and keys else {}
+    cands = mark_exact_duplicates(cands, catalogued)  # a twin whose file the sample comes from keeps it
+    cands = _later_copies(cands, catalogued, plan.present_names, set(plan.removed_uris))
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     # against this refresh's inputs and what earlier runs kept, but not what this refresh retires
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))

@@ -88,6 +88,22 @@ def test_the_right_refresh_repairs_what_a_wrong_modality_refresh_superseded(tmp_
     assert _refresh(src, home).noop
 
 
+def test_a_copy_added_under_an_earlier_name_is_the_duplicate_and_the_sample_keeps_its_file(tmp_path, digits):
+    """The copy sorts before the sample's file: both were marked exact_duplicate and the sample was
+    superseded, so no accepted row held that content (review of 2026-12-05)."""
+    from flows.steps import curate_step
+
+    src, home = _src(tmp_path, digits), tmp_path / "home"
+    curate_step(str(src), str(home), CurateConfig(), backend="local")  # then a first refresh re-curates both twins
+    _copy(digits, src, [2], as_stem="a_copy_of_2")
+    _refresh(src, home)
+    files = _by_file(home)
+    assert files["digit_00002.png"] == ("accepted", None)
+    (dup,) = [v for k, v in files.items() if k.startswith("a_copy_of_2.png")]
+    assert dup[0] == "rejected" and dup[1].startswith("exact_duplicate: same content as ")
+    assert _sql(home, "SELECT count(*) FROM samples WHERE status = 'superseded'") == [(0,)]
+
+
 def test_a_copy_added_later_is_an_exact_duplicate_and_the_sample_keeps_its_file(tmp_path, digits):
     src, home = _src(tmp_path, digits), tmp_path / "home"
     _refresh(src, home)
