@@ -26,7 +26,7 @@ from contracts.members import CAPTION, META
 from contracts.records import Batch, SampleRecord, VerdictRecord
 from contracts.shards import write_tar
 from preprocess.analysis_journal import AnalysisJournal, chunk_signature
-from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin
+from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
 from preprocess.stage import Stage
@@ -340,6 +340,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
+    keep_own_size_when_rejected(cands)
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
 
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)

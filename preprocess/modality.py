@@ -114,6 +114,23 @@ class ModalityPlugin(ABC):
     # curation recorded (speech: the espeak-ng voice its transcripts are in, for the phone encoder).
 
 
+def own_size(record: SampleRecord) -> dict:
+    """width/height of the source (meta original_size) for a record rejected after it was sized for the shard."""
+    size = record.meta.get("original_size") if record.meta else None
+    return {"width": int(size[0]), "height": int(size[1])} if size else {}
+
+
+def keep_own_size_when_rejected(cands: list[Candidate]) -> None:
+    """A row rejected after analysis sized it for the shard (caption_present, exact_duplicate, a CLIP
+    score, a near duplicate) gets its source's size back, whatever its modality: curate and refresh
+    call it once every candidate has its final status."""
+    from dataclasses import replace
+
+    for c in cands:
+        if c.record.status == "rejected" and (size := own_size(c.record)):
+            c.record = replace(c.record, **size)
+
+
 _ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
 _HEX = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 

@@ -28,7 +28,7 @@ from contracts.layout import Workspace
 from contracts.records import Batch
 from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, as_exact_duplicate, leftover_candidate,
                                mark_exact_duplicates, score_with_models)
-from preprocess.modality import Candidate, get_plugin
+from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
                                with_row_captions)
@@ -296,6 +296,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     # against this refresh's inputs and what earlier runs kept, but not what this refresh retires
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))
+    keep_own_size_when_rejected(cands)
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
     batch_paths = run_stage(WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size), backend)

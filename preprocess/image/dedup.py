@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from contracts.records import VerdictRecord
+from preprocess.modality import own_size
 
 PHASH_BITS = 256
 PHASH_BANDS = 16
@@ -82,12 +83,6 @@ def _best_first(c) -> tuple:
     """Sort key: the higher preference first, then source name and key (neither hash nor input order)."""
     preference = getattr(c.signature, "preference", ())
     return (tuple(-x for x in preference), c.source.name if c.source else "", c.record.key)
-
-
-def own_size(record) -> dict:
-    """width/height of the source (meta original_size) for a record rejected after it was sized for the shard."""
-    size = record.meta.get("original_size") if record.meta else None
-    return {"width": int(size[0]), "height": int(size[1])} if size else {}
 
 
 def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float, kept: list | None = None) -> None:

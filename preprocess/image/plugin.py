@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -15,7 +15,7 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.clip_config import ClipScoring
 from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
-from preprocess.image.dedup import NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, own_size, perceptual_hash
+from preprocess.image.dedup import NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.preference import keep_preference
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
@@ -110,7 +110,6 @@ class ImagePlugin(ModalityPlugin):
                         leaving: frozenset[str] = frozenset()) -> None:
         kept = kept_in_catalog(catalog, self.modality.value, cands, leaving)
         mark_near_duplicates(cands, opts.phash_max_distance, opts.colour_max_diff, kept)
-        keep_own_size_when_rejected(cands)
 
     @staticmethod
     def normalise(img: Image.Image, opts: ImageOptions) -> Image.Image:
@@ -127,15 +126,6 @@ class ImagePlugin(ModalityPlugin):
     def media_array(self, fields: dict[str, bytes]) -> np.ndarray:
         rgb = np.asarray(Image.open(io.BytesIO(fields[MEDIA])).convert("RGB"), dtype=np.float32)
         return (rgb / 127.5 - 1.0).transpose(2, 0, 1)[:, None]  # [3, 1, H, W] in [-1, 1]
-
-
-def keep_own_size_when_rejected(cands: list[Candidate]) -> None:
-    """A row rejected after analysis sized it for the shard (caption_present, exact_duplicate, a CLIP
-    score, phash_dedup) gets its source's size back. Here because this is the last step that sees
-    every candidate with its final status, in curate and refresh alike."""
-    for c in cands:
-        if c.record.status == "rejected" and (size := own_size(c.record)):
-            c.record = replace(c.record, **size)
 
 
 def original_rgb(cand: Candidate, max_pixels: int) -> np.ndarray:

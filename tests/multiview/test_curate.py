@@ -72,3 +72,19 @@ def test_curated_views_are_ordered_with_their_cameras(curated):
             canonical = split_strip(fields[VIEWS], 4).astype(np.float32) / 127.5 - 1.0  # [V, H, W, 3]
             assert np.allclose(x.transpose(1, 2, 3, 0), np.roll(canonical, -start, axis=0))
     assert len(starts) == 12 and len(set(starts)) > 1
+
+
+def test_an_exact_duplicate_object_keeps_its_own_view_size(curated, tmp_path):
+    """Rejected after its views were sized for the shard: the row said 32 x 32 for 64 px renders
+    (only the image plugin gave a rejected row its source's size back)."""
+    import shutil
+
+    corpus, _, _ = curated
+    obj = sorted(p for p in (corpus.root / "objects").iterdir() if p.is_dir())[0]
+    for name in ("a", "b"):
+        shutil.copytree(obj, tmp_path / "src" / name)
+    result = curate(tmp_path / "src", tmp_path / "home", CurateConfig(modality="multiview", options={"size": 16}), backend="local")
+    rows = {s.source_uri.rsplit("/", 1)[-1]: s for s in _samples(result)}
+    assert rows["a"].status == "accepted" and rows["b"].reason.startswith("exact_duplicate")
+    assert [rows["b"].width, rows["b"].height] == rows["b"].meta["original_size"] != [16, 16]
+    assert [rows["a"].width, rows["a"].height] == [16, 16]
