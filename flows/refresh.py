@@ -192,22 +192,30 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
     ws = Workspace.at(home)
     ws.home.mkdir(parents=True, exist_ok=True)
     say = hooks.say or logging.getLogger(__name__).warning
-    with source_lock(ws, source_identity(_spec(source, cfg)), say), listing_stage(ws) as stage:
+    source_id = source_identity(_spec(source, cfg))
+    with source_lock(ws, source_id, say), listing_stage(ws, source_id) as stage:
         return _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage)
 
 
 @contextmanager
-def listing_stage(ws: Workspace) -> Iterator[Any]:
+def listing_stage(ws: Workspace, source_id: str = "") -> Iterator[Any]:
     """Where a refresh stages its listing (catalog.source_index.ListingStage): a scratch folder
-    under <home>/tmp (as roomy as the workspace; a tmpfs /tmp would hold it in memory), removed
-    when the refresh ends."""
-    import tempfile
+    under <home>/tmp (as roomy as the workspace; a tmpfs /tmp would hold it in memory), one per
+    source, entered under the source's lock. It is removed when the refresh ends, and a folder a
+    killed refresh left (SIGKILL, OOM: no cleanup runs) is removed by the next refresh of the source."""
+    import hashlib
+    import shutil
 
     from catalog.source_index import ListingStage
 
-    (ws.home / "tmp").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="refresh-", dir=ws.home / "tmp") as folder, ListingStage(folder) as stage:
-        yield stage
+    folder = ws.home / "tmp" / f"refresh-{hashlib.sha256(source_id.encode()).hexdigest()[:16]}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        with ListingStage(str(folder)) as stage:
+            yield stage
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage) -> RefreshResult:

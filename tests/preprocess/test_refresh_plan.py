@@ -122,3 +122,20 @@ def test_the_stage_folder_is_removed_after_the_refresh(tmp_path):
         folder = stage.folder
         assert folder.is_dir() and folder.parent == tmp_path / "home" / "tmp"
     assert not folder.exists()
+
+
+def test_a_stage_folder_a_killed_refresh_left_is_removed_by_the_next_and_an_error_removes_its_own(tmp_path):
+    """SIGKILL or an OOM kill runs no cleanup: its stage (GBs at millions of entries) stayed for good."""
+    ws = Workspace.at(tmp_path / "home")
+    with listing_stage(ws, "/data/src") as stage:
+        folder = stage.folder
+    folder.mkdir(parents=True)
+    (folder / "stage.duckdb").write_bytes(b"left by a killed refresh")
+    with listing_stage(ws, "/data/src") as stage:
+        assert stage.folder == folder and not (folder / "stage.duckdb").read_bytes().startswith(b"left")
+    assert not folder.exists()
+    with pytest.raises(RuntimeError), listing_stage(ws, "/data/src"):
+        raise RuntimeError("the refresh failed")
+    assert not folder.exists()
+    with listing_stage(ws, "/data/other") as other:
+        assert other.folder != folder  # one per source: two sources refresh at once
