@@ -559,7 +559,7 @@ class Catalog:
         mixed = {k: v for k, v in by_kind.items() if len(v) > 1}
         if mixed:
             detail = "; ".join(f"{k}: " + ", ".join(f"{fp} ({n} samples)" for fp, n in v) for k, v in sorted(mixed.items()))
-            raise ValueError(
+            raise MixedEncodersError(
                 f"manifest {name!r}: the selected samples mix encoders of the same kind ({detail}); "
                 "latents from different encoders never share a manifest: pick one per kind with "
                 "encoders=[...] (CLI: --encoder FINGERPRINT)")
@@ -876,6 +876,10 @@ class Catalog:
             finally:
                 tmp.unlink(missing_ok=True)
         return pq.read_metadata(out).num_rows
+
+
+class MixedEncodersError(ValueError):
+    """A manifest's selection holds encodings of one kind from several encoders (a VAE, a phone encoder version)."""
 
 
 class ManifestNotFoundError(CatalogError, LookupError):

@@ -352,7 +352,9 @@ def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[Manife
     each growth step makes training due once. ``consume_due=False`` (`lumina refresh`, which emits
     no event that would start training) reports a due version but keeps the baseline, so the
     growth stays due until a refresh that announces it (the Prefect flow) consumes it."""
-    from .db import ManifestNotFoundError
+    import logging
+
+    from .db import ManifestNotFoundError, MixedEncodersError
 
     updates = []
     for live in live_manifests(cat):
@@ -362,7 +364,12 @@ def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[Manife
             before = None
         try:
             after = cat.freeze_manifest(live.name, live.where, description=live.description or "live selection")
-        except ValueError:  # nothing selected (yet), or encoders mixed: no version; the next refresh retries
+        except MixedEncodersError as e:  # it would never grow again without a word (new shards of a new encoder)
+            logging.getLogger(__name__).warning(
+                "live manifest %s gets no new version: %s. Encode every shard with one encoder (lumina encode --modality M "
+                "re-encodes the older shards with today's) or narrow its selection", live.name, str(e).split("; latents")[0])
+            continue
+        except ValueError:  # nothing selected yet: no version; the next refresh retries
             continue
         if before is not None and after.version == before.version:
             continue

@@ -183,3 +183,17 @@ def test_a_change_that_keeps_the_member_count_still_makes_a_new_version(catalog_
     v3 = cat.freeze_manifest("images", where)
     assert (v3.version, v3.num_members) == (v2.version + 1, v2.num_members)
     assert cat.freeze_manifest("images", where).version == v3.version
+
+
+def test_a_live_manifest_whose_selection_mixes_encoders_says_so_instead_of_never_growing(catalog_copy, caplog):
+    """New shards encoded by a newer encoder (the phone encoder's version 2) than the older ones: every
+    refresh skipped the live manifest without a word, as if nothing were selected."""
+    from catalog.source_index import LiveManifest, declare_live_manifest, update_live_manifests
+
+    cat = Catalog.open(catalog_copy)
+    declare_live_manifest(cat, LiveManifest("live", "modality = 'image'"))
+    cat.register_batches([make_batch(5, vae=VAE_B)], "run-base")
+    with caplog.at_level("WARNING", logger="catalog.source_index"):
+        assert update_live_manifests(cat) == []
+    assert "live manifest live gets no new version: manifest 'live': the selected samples mix encoders" in caplog.text
+    assert VAE_B in caplog.text and "lumina encode --modality M re-encodes" in caplog.text
