@@ -366,8 +366,9 @@ def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[Manife
             after = cat.freeze_manifest(live.name, live.where, description=live.description or "live selection")
         except MixedEncodersError as e:  # it would never grow again without a word (new shards of a new encoder)
             logging.getLogger(__name__).warning(
-                "live manifest %s gets no new version: %s. Encode every shard with one encoder (lumina encode --modality M "
-                "re-encodes the older shards with today's) or narrow its selection", live.name, str(e).split("; latents")[0])
+                "live manifest %s gets no new version: %s. A live manifest takes no encoder pin yet: narrow its selection to "
+                "samples of one encoder per kind, or freeze versions by hand (lumina catalog manifest create NAME --where ... "
+                "--encoder FINGERPRINT)", live.name, str(e).split("; latents")[0])
             continue
         except ValueError:  # nothing selected yet: no version; the next refresh retries
             continue

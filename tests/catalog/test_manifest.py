@@ -196,4 +196,4 @@ def test_a_live_manifest_whose_selection_mixes_encoders_says_so_instead_of_never
     with caplog.at_level("WARNING", logger="catalog.source_index"):
         assert update_live_manifests(cat) == []
     assert "live manifest live gets no new version: manifest 'live': the selected samples mix encoders" in caplog.text
-    assert VAE_B in caplog.text and "lumina encode --modality M re-encodes" in caplog.text
+    assert VAE_B in caplog.text and "--encoder FINGERPRINT" in caplog.text
