@@ -95,7 +95,11 @@ class ListingStage:
         # insertion order is kept where a query asks for it (ORDER BY); without it DuckDB needs less memory
         config = {"memory_limit": memory_limit, "temp_directory": str(self.folder / "spill"), "preserve_insertion_order": False}
         self._con = duckdb.connect(str(self.folder / "stage.duckdb"), config=config)
-        self._con.execute(q("stage_schema"))
+        try:
+            self._con.execute(q("stage_schema"))
+        except BaseException:  # no __exit__ will close it
+            self._con.close()
+            raise
 
     def __enter__(self) -> "ListingStage":
         return self
