@@ -14,8 +14,7 @@ def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[li
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
         *flags, last = [*flag_names("size"), *flag_names("frames")]
         raise ValueError(f"speech: the length comes from the prompt's phonemes; {', '.join(flags)} and {last} do not apply")
-    language = json.loads((Path(ckpt) / "text_encoder.json").read_text()).get("language", "en-us")  # the voice it was trained in
-    phones = durations.count_phones(cfg.prompt, language)
+    phones = durations.count_phones(cfg.prompt, trained_language(Path(ckpt)))
     if phones == 0:  # it wrote a fifth of a second of noise; curation rejects such text (transcript_phones)
         raise ValueError(f"speech: the prompt {cfg.prompt!r} has no phones to say; give words")
     model = durations.from_checkpoint(ckpt, getattr(cfg, "catalog", None))
@@ -34,3 +33,12 @@ def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[li
 
 # --text is the prompt; the spectrogram PNG beside each WAV is titled with it
 SAMPLING = ModalitySampling(prepare=prepare, aliases={"--text": "prompt"}, writer_takes_prompts=True)
+
+
+def trained_language(ckpt: Path) -> str:
+    """The espeak-ng voice the checkpoint's captions were phonemised in (text_encoder.json); en-us,
+    the only voice before it was recorded."""
+    described = ckpt / "text_encoder.json"
+    if not described.is_file():
+        return "en-us"
+    return json.loads(described.read_text()).get("language") or "en-us"
