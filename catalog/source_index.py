@@ -169,7 +169,12 @@ class ListingStage:
 
     def names_of(self, uris: Iterable[str]) -> dict[str, str]:
         """uri -> name of the input (or leftover) there now, for those of ``uris`` in the source."""
-        return dict(self._con.execute(q("stage_names_of"), [sorted(set(uris))]).fetchall())
+        # a registered Arrow column, not a list parameter: DuckDB copies a list of 1M uris several times
+        self._con.register("wanted_uris", pa.table({"uri": pa.array(list(uris), pa.string())}))
+        try:
+            return dict(self._con.execute(q("stage_names_of")).fetchall())
+        finally:
+            self._con.unregister("wanted_uris")
 
     def samples_gone(self, samples: Any) -> list[str]:
         """The origins among ``samples`` (Arrow batches of the source's samples' source_uri, from

@@ -123,7 +123,7 @@ SELECT name, uri, input_name, size, mtime_ns, content_hash FROM listing
 WHERE name NOT IN (SELECT name FROM idx);
 
 -- name: stage_names_of
--- uri -> name of the input (else the leftover) at each of the uris $1: the last one of the grouping.
+-- uri -> name of the input (else the leftover) at each of the uris of the registered wanted_uris: the last one of the grouping.
 SELECT uri, name FROM (SELECT uri, name, 1 AS rank, idx FROM inputs UNION ALL SELECT uri, name, 0, idx FROM leftovers)
-WHERE uri IN (SELECT unnest(CAST($1 AS VARCHAR[])))
+WHERE uri IN (SELECT uri FROM wanted_uris)
 QUALIFY row_number() OVER (PARTITION BY uri ORDER BY rank DESC, idx DESC) = 1;
