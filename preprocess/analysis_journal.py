@@ -4,8 +4,8 @@ input a second time (hours at millions of inputs).
 Each chunk of inputs the analysis stage finishes is written to one file, named by the chunk's
 inputs (names, sizes, modification times or content) and the curation settings: a chunk whose files
 changed since, or a run with other options, finds no file and is analysed afresh. The journal is
-deleted when the curation completes; it is for resuming, not a cache across runs (`lumina refresh`
-is the incremental tool).
+deleted when a curation of the source completes (with those of its interrupted runs under other
+settings); it is for resuming, not a cache across runs (`lumina refresh` is the incremental tool).
 """
 
 from __future__ import annotations

@@ -294,15 +294,21 @@ def score_with_models(stage: Stage | None, cands: list[Candidate], backend: str)
 
 
 def analysis_journal(ws: Workspace, cfg: CurateConfig, opts: Any, source: str) -> AnalysisJournal:
-    """Where this curation's finished analysis chunks wait for a resume: one folder per source and
-    settings (what a candidate depends on besides its input's bytes)."""
+    """Where this curation's finished analysis chunks wait for a resume: one folder per source, and
+    in it one per settings (what a candidate depends on besides its input's bytes)."""
     from catalog.db import code_version
 
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("options", "shard_size")}
     settings["options"] = asdict(opts)
     settings["code"] = code_version()  # other code analyses otherwise (a decoder, a signature): its chunks are not taken
     key = sample_key("analysis", cfg.modality, source, FILTER_VERSION, json.dumps(settings, sort_keys=True, default=str))
-    return AnalysisJournal(ws.home / "journal" / "analyse" / key[:24])
+    return AnalysisJournal(ws.home / "journal" / "analyse" / sample_key("analysis", cfg.modality, source)[:16] / key[:24])
+
+
+def discard_journals_of_source(journal: AnalysisJournal) -> None:
+    """Once a curation of a source completes: its journal, and those of its interrupted runs with
+    other settings or older code, which no run would take back (they stayed for good)."""
+    shutil.rmtree(Path(journal.folder).parent, ignore_errors=True)
 
 
 def analyse_resumably(plugin: ModalityPlugin, cfg: CurateConfig, opts: Any, ws: Workspace, source: str,
@@ -350,5 +356,5 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
     Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
     reasons = Counter((c.record.reason or "").split(":")[0] for c in dropped)
-    journal.discard()  # every result is in the batch files now
+    discard_journals_of_source(journal)  # every result is in the batch files now
     return CurateResult(modality, batch_paths + [str(rejections)], shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))

@@ -26,8 +26,8 @@ import numpy as np
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch
-from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, as_exact_duplicate, leftover_candidate,
-                               mark_exact_duplicates, score_with_models)
+from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, as_exact_duplicate,
+                               discard_journals_of_source, leftover_candidate, mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
@@ -306,7 +306,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
         rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
         Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
         batch_paths.append(str(rejections))
-    journal.discard()  # every result is in the batch files now
+    discard_journals_of_source(journal)  # every result is in the batch files now
     keys_by_uri: dict[str, list[str]] = defaultdict(list)
     superseders: dict[str, list[str]] = defaultdict(list)
     for c in cands:

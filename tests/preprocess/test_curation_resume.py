@@ -117,6 +117,14 @@ def test_other_code_does_not_take_an_interrupted_runs_analysis(monkeypatch, corp
     assert len(analysed) == n
 
 
+def test_a_completed_curation_discards_the_journals_of_its_sources_interrupted_runs(monkeypatch, corpus, tmp_path):
+    """An interrupted run with other options (or older code) left its journal for good: no run takes it back."""
+    home = tmp_path / "home"
+    interrupted(monkeypatch, corpus, home)
+    curate(str(corpus), home, CurateConfig(options={"resize": "square", "size": 24}, chunk_size=16), backend="local")
+    assert not any(journal_root(home).rglob("*.pkl"))
+
+
 def test_a_damaged_journal_file_costs_its_chunk_only(monkeypatch, corpus, tmp_path, analysed):
     home = tmp_path / "home"
     interrupted(monkeypatch, corpus, home)
