@@ -18,7 +18,7 @@ import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from contracts.keys import sample_key, split_of
 from contracts.layout import Workspace
@@ -265,20 +265,26 @@ def _still_there(uri: str) -> bool:
     return not os.path.isabs(path) or os.path.exists(path)
 
 
-def mark_copies_of_catalogued(cands: list[Candidate], catalogued: dict[str, str]) -> list[Candidate]:
+def mark_copies_of_catalogued(cands: list[Candidate], catalogued: dict[str, str],
+                              original_at: Callable[[str], str | None] | None = None,
+                              copy_at: Callable[[Candidate], str] | None = None) -> list[Candidate]:
     """An accepted input with the content of a current catalog sample from another file, which is
     still there and not curated now, is an exact_duplicate row of it, as a copy within one run is.
     Before, the sample moved to the copy: its source_uri was rewritten and the original file had no
     row left, and checkpoints trained on the original appeared to be trained on the copy. A sample
-    whose file is gone (a moved folder) moves to the new file, as before."""
+    whose file is gone (a moved folder) moves to the new file, as before.
+    ``original_at(uri)``: where the sample's file is, for the copy's key (None: gone); default its
+    uri if the file exists. ``copy_at(c)``: where the copy is; default its uri. A refresh gives both
+    as names within its source."""
+    original_at = original_at or (lambda uri: uri if _still_there(uri) else None)
+    copy_at = copy_at or (lambda c: c.record.source_uri)
     curated_now = {c.record.source_uri for c in cands}  # between this run's own files, mark_exact_duplicates decided
     out = []
     for c in cands:
         orig = catalogued.get(c.record.key) if c.accepted else None
-        if orig is None or orig in curated_now or not _still_there(orig):
-            out.append(c)
-            continue
-        out.append(as_exact_duplicate(c, posixpath.relpath(c.record.source_uri, posixpath.dirname(orig))))  # strings only, '#' and all
+        where = original_at(orig) if orig is not None and orig not in curated_now else None
+        # strings only ('#' and all): the copy's place relative to the original's folder
+        out.append(c if where is None else as_exact_duplicate(c, posixpath.relpath(copy_at(c), posixpath.dirname(where) or ".")))
     return out
 
 

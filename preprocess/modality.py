@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -124,8 +124,6 @@ def keep_own_size_when_rejected(cands: list[Candidate]) -> None:
     """A row rejected after analysis sized it for the shard (caption_present, exact_duplicate, a CLIP
     score, a near duplicate) gets its source's size back, whatever its modality: curate and refresh
     call it once every candidate has its final status."""
-    from dataclasses import replace
-
     for c in cands:
         if c.record.status == "rejected" and (size := own_size(c.record)):
             c.record = replace(c.record, **size)

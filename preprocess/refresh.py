@@ -14,7 +14,6 @@ import gc
 import hashlib
 import itertools
 import os
-import posixpath
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ import numpy as np
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch
-from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, as_exact_duplicate,
-                               discard_journals_of_source, leftover_candidate, mark_exact_duplicates, score_with_models)
+from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, discard_journals_of_source,
+                               leftover_candidate, mark_copies_of_catalogued, mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
@@ -255,22 +254,12 @@ def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftover
 
 def _later_copies(cands: list[Candidate], catalogued: dict[str, str], names_of: Callable[[Iterable[str]], dict[str, str]],
                   leaving: set[str]) -> list[Candidate]:
-    """A new input with the content key of a sample whose file is still in the source, and not
-    curated now, is an exact_duplicate row of it (as a whole-source curate makes it), not the
-    sample moving to the new file: keyed as mark_exact_duplicates keys it, written to no shard,
-    encoded never. ``catalogued``: key -> source_uri of the catalog's current samples;
+    """mark_copies_of_catalogued within one source: a sample's file is still there when the source
+    lists it now and this refresh does not retire it, and the copy is keyed by names in the source.
     ``names_of(uris)``: uri -> name of the inputs in the source now at those uris."""
-    present_names = names_of(catalogued.values()) if catalogued else {}
-    curated_now = {c.record.source_uri for c in cands}  # between these, mark_exact_duplicates decided
-    out = []
-    for c in cands:
-        orig_uri = catalogued.get(c.record.key) if c.accepted else None
-        if orig_uri is None or orig_uri in curated_now or orig_uri not in present_names or orig_uri in leaving:
-            out.append(c)
-            continue
-        name = c.source.name if c.source else c.record.source_uri
-        out.append(as_exact_duplicate(c, posixpath.relpath(name, posixpath.dirname(present_names[orig_uri]) or ".")))
-    return out
+    present = names_of(catalogued.values()) if catalogued else {}
+    return mark_copies_of_catalogued(cands, catalogued, original_at=lambda uri: None if uri in leaving else present.get(uri),
+                                     copy_at=lambda c: c.source.name if c.source else c.record.source_uri)
 
 
 def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: CurateConfig, backend: str = "ray",
