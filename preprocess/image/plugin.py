@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import numpy as np
 from PIL import Image

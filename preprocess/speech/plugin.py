@@ -20,7 +20,7 @@ import numpy as np
 
 from contracts.keys import split_of
 from contracts.members import META
-from contracts.records import Modality, SampleRecord, VerdictRecord
+from contracts.records import Batch, Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
 from preprocess.modality import Candidate, ModalityPlugin
 from preprocess.sources import CAPTION_SUFFIXES, Entry, Leftover, RawInput, group_by_stem
@@ -214,7 +214,6 @@ class SpeechPlugin(ModalityPlugin):
 
 def language_of_shard(shard_uri: str) -> str:
     """The espeak-ng voice a curated shard's transcripts are in (its batch file's first sample)."""
-    from contracts.records import Batch
-
-    samples = Batch.read(Batch.path_beside(shard_uri)).samples if Batch.path_beside(shard_uri).exists() else []
+    batch = Batch.path_beside(shard_uri)
+    samples = Batch.read(batch).samples if batch.exists() else []
     return next((s.meta.get("language", "en-us") for s in samples if s.meta), "en-us")
