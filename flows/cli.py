@@ -260,6 +260,24 @@ def user_errors() -> tuple[type[BaseException], ...]:
             IsADirectoryError, PermissionError, ValueError, KeyError)
 
 
+TRACEBACK_ENV = "LUMINA_TRACEBACK"
+
+
+def user_error_line(e: BaseException) -> str:
+    """The one line a user error prints; ``LUMINA_TRACEBACK=1`` also prints the traceback before it.
+    A bare KeyError's text is only the key, and more often a bug than a user's mistake, so it names
+    its type and how to see where it came from."""
+    import os
+    import traceback
+
+    if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+        traceback.print_exception(e, file=sys.stderr)
+    text = str(e).splitlines()[0] if str(e) else ""
+    if type(e) is KeyError:
+        return f"KeyError {text} (set {TRACEBACK_ENV}=1 for the traceback)"
+    return text or type(e).__name__
+
+
 # the commands that run Ray, and take --ray-address (each lists it in its --help: add_ray_address_arg)
 RAY_COMMANDS = ("curate", "encode", "train", "demo", "refresh")
 
@@ -313,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lumina {argv[0]}: {e}", file=sys.stderr)
         return e.exit_code
     except user_errors() as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"lumina {argv[0]}: error: {msg}", file=sys.stderr)
+        print(f"lumina {argv[0]}: error: {user_error_line(e)}", file=sys.stderr)
         return EXIT_USAGE
 
 

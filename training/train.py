@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if not cfg.manifest:
         p.error("--manifest is required")
-    from flows.cli import EXIT_USAGE, user_errors
+    from flows.cli import EXIT_USAGE, user_error_line, user_errors
     from training.stopping import TrainingStopped
     from training.trainer import show_training_messages
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return stopped_exit_code(e)
     except user_errors() as e:  # a damaged checkpoint, a refused --resume: one line, as lumina train prints it
         if _rank() == 0:
-            print(f"{p.prog}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+            print(f"{p.prog}: error: {user_error_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
