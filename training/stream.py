@@ -387,5 +387,20 @@ def batch_loader(stream: ShardStream, start: Position, rank: int = 0, world: int
     ds = StreamingDataset(stream, start, rank, world)
     if workers == 0:
         return prefetched(iter(ds))
+    # its own generator: the workers' base seed was drawn from the global RNG the checkpoint had
+    # just restored, so a resumed run's saved RNG differed from a straight run's
     return iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers, persistent_workers=False,
-                                            collate_fn=lambda x: x, multiprocessing_context="fork"))
+                                            collate_fn=lambda x: x, multiprocessing_context="fork",
+                                            worker_init_fn=leave_stop_signals_to_the_trainer,
+                                            generator=torch.Generator().manual_seed(0)))
+
+
+def leave_stop_signals_to_the_trainer(worker_id: int) -> None:
+    """A loader worker ignores SIGTERM and SIGINT. They reach it too when the whole process group is
+    signalled (torchrun passes a stop on with killpg, as do Slurm's scancel and a terminal's Ctrl-C),
+    and torch's handler ended the worker, which took the trainer down with no checkpoint. The
+    trainer stops at its step boundary and closes its workers itself (they also exit when it dies)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -156,6 +156,26 @@ def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resum
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_process_group_stops_a_run_with_loader_workers_at_a_checkpoint(tiny_home, tmp_path, sig):
+    """torchrun, Slurm's scancel and a terminal signal the whole group, loader workers included:
+    a worker's death by SIGTERM took the run down with no checkpoint."""
+    home = own_home(tiny_home, tmp_path)
+    run = tmp_path / "stopped"
+    proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000", "--loader-workers", "1"), env=ENV,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err[-3000:]
+    ckpts = sorted(run.glob("checkpoint-*"))
+    assert len(ckpts) == 1 and (ckpts[0] / "train_state.json").exists(), (ckpts, err[-3000:])
+    assert f"stopped by {signal.Signals(sig).name} at step" in err
+
+
+@pytest.mark.slow
 def test_torchrun_ranks_stop_together_when_only_one_is_signalled(tiny_home, tmp_path):
     """The stop is agreed over ranks after each step: a rank that stopped alone would leave the
     other waiting in the next all-reduce. Only rank 1 is signalled here; both stop at the same

@@ -496,3 +496,16 @@ def test_init_from_a_converted_release_records_its_architecture(tiny_home, tmp_p
     stage = train(tiny_cfg(tiny_home, tmp_path / "b", steps=1, model_overrides={}, init_from=first.checkpoint))
     recorded = json.loads((Path(stage.checkpoint) / "training.json").read_text())["train_config"]["model_overrides"]
     assert {k: recorded[k] for k in TINY} == TINY
+
+
+def test_resume_with_loader_workers_saves_the_same_files_as_a_straight_run(tiny_home, tmp_path):
+    """With loader workers the DataLoader drew its base seed from the global RNG the checkpoint had
+    just restored, so the resumed run's saved RNG state differed from a straight run's."""
+    kw = dict(log_every=1, shuffle_buffer=16, loader_workers=1)
+    train(tiny_cfg(tiny_home, tmp_path / "a", steps=4, **kw))
+    train(tiny_cfg(tiny_home, tmp_path / "b", steps=2, **kw))
+    train(tiny_cfg(tiny_home, tmp_path / "b", steps=4, resume=True, **kw))
+    for name in ("model.safetensors", "train_state.safetensors"):
+        a, b = (load_file(str(tmp_path / run / "checkpoint-0000004" / name)) for run in ("a", "b"))
+        assert "rng.torch" in a or name == "model.safetensors"
+        assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == [], name
