@@ -51,3 +51,7 @@ SELECT count(*) FROM (SELECT manifest, version, key, kind FROM manifest_encoding
 -- A manifest never mixes encoder fingerprints of one kind.
 SELECT count(*) FROM (SELECT manifest, version, kind FROM manifest_encodings GROUP BY ALL
                       HAVING count(DISTINCT encoder_fingerprint) > 1);
+
+-- name: check_source_index_unique
+-- One index row per entry name of a refreshed source (migration 007 made it so; refresh keeps it).
+SELECT count(*) FROM (SELECT source, modality, name FROM source_index GROUP BY ALL HAVING count(*) > 1);
