@@ -15,6 +15,7 @@ import json
 import os
 import stat
 import tarfile
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -22,6 +23,10 @@ from typing import Any, Iterable
 
 MAX_CAPTION_BYTES = 16 * 1024  # longer caption files are rejected, never read whole
 DEFAULT_CAPTION_COLUMN = "caption"
+# The kind (and reason) of an entry whose name a later entry of the source has too (a tar member
+# appended again, a listing row naming a file a later row names): the last one is the entry by that
+# name, as tar -x would leave it; each earlier one is recorded under its own name, rejected with this.
+SHADOWED = "shadowed_by_later_entry"
 
 
 class SourceKind(str, Enum):
@@ -176,13 +181,27 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
     return sorted(out, key=lambda e: e.name)
 
 
-def _tar_paths(pattern: str) -> list[Path]:
+def _tar_paths(pattern: str) -> list[tuple[Path, str]]:
+    """(tar, the name its members are scoped by) of each tar the glob matches, once each (two
+    matches of one tar, through a link, are one tar), sorted by path. A tar is named by its file
+    name, as before names were scoped; only tars whose file names the glob matches more than once
+    (``a/000.tar`` and ``b/000.tar``) are named by their path relative to the glob's folder (the
+    part before its first wildcard), so their members no longer share names, and the names of a
+    source that has no such tars stay what they were (a refresh after the upgrade is a no-op)."""
     import glob
 
-    paths = sorted(Path(p).resolve() for p in glob.glob(os.path.expanduser(pattern)))
-    if not paths:
+    expanded = os.path.expanduser(pattern)
+    found: dict[Path, str] = {}
+    for match in sorted(glob.glob(expanded)):
+        found.setdefault(Path(match).resolve(), match)
+    if not found:
         raise SourceError(f"no tar files match {pattern}")
-    return paths
+    parts = Path(expanded).parts
+    fixed = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts) - 1)
+    root = str(Path(*parts[:fixed])) if fixed else "."
+    shared = Counter(path.name for path in found)
+    return [(path, path.name if shared[path.name] == 1 else Path(os.path.relpath(match, root)).as_posix())
+            for path, match in sorted(found.items())]
 
 
 COMPRESSED_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
@@ -214,7 +233,7 @@ def _end_marker_problem(tar_path: Path, end: int) -> str:
 
 def _tar_entries(pattern: str) -> list[Entry]:
     out = []
-    for tar_path in _tar_paths(pattern):
+    for tar_path, tar_name in _tar_paths(pattern):
         members: list[tarfile.TarInfo] = []
         problem = ""
         if (compression := _compression_of(tar_path)) is not None:
@@ -233,13 +252,20 @@ def _tar_entries(pattern: str) -> list[Entry]:
             # one bad tar must not stop the others: it is recorded (rejected, with why) and the
             # members listed before the damage are still read (a cut member is quarantined on read)
             kind = "truncated_archive" if members else "unreadable_archive"
-            out.append(Entry(_printable(tar_path.name), _printable(str(tar_path)), 0, (), kind, detail=problem))
+            out.append(Entry(_printable(tar_name), _printable(str(tar_path)), 0, (), kind, detail=problem))
+        members = [m for m in members if not m.isdir()]
+        copies = Counter(m.name for m in members)
+        seen: Counter = Counter()
         for m in members:
-            if m.isdir():
-                continue
             # The tar's own name scopes its members: two tars may both hold 000001.jpg.
-            name = _printable(f"{tar_path.name}/{m.name}")
+            name = _printable(f"{tar_name}/{m.name}")
             uri = _printable(f"{tar_path}#{m.name}")
+            seen[m.name] += 1
+            if seen[m.name] < copies[m.name]:  # appended again later (tar -r): tar -x leaves the last one
+                suffix = f"#shadowed-{seen[m.name]}"
+                detail = f"copy {seen[m.name]} of this member; a later copy is used, as tar -x leaves the last one"
+                out.append(Entry(name + suffix, uri + suffix, 0, (), SHADOWED, detail=detail))
+                continue
             if m.isfile():
                 out.append(Entry(name, uri, m.size, ("tar", str(tar_path), m.name, m.offset_data, m.size)))
             else:
@@ -279,17 +305,27 @@ def _parsed_listing(path: Path) -> list[Any]:
 def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     """Each row names a media file (relative to the listing's folder) and gives its caption, which
     stays with that row's media (`Entry.row_caption`). An empty CSV cell is no caption, as a null
-    is in parquet or JSON (CSV cannot tell the two apart)."""
+    is in parquet or JSON (CSV cannot tell the two apart). A file named in several rows is the last
+    such row's; the earlier rows are entries of their own (``<name>#row=<i>``, shadowed_by_later_entry)."""
     path = path.resolve()
     rows = _rows_of_listing(path)
     if rows and spec.path_column not in rows[0]:
         raise SourceError(f"listing {path} has no column {spec.path_column!r} (columns: {', '.join(rows[0])}); set --path-column")
     _check_caption_column(path, rows, spec)
     out = []
+    last_row: dict[str, int] = {}
+    names = []
     for i, row in enumerate(rows):
         rel = str(row.get(spec.path_column) or "")
+        names.append(Path(rel).as_posix() if rel and not Path(rel).is_absolute() else f"row{i:08d}/{Path(rel).name}")
+        last_row[names[i]] = i
+    for i, row in enumerate(rows):
+        rel, name = str(row.get(spec.path_column) or ""), names[i]
+        if last_row[name] != i:  # the same file named again in a later row: that row is used
+            out.append(Entry(f"{name}#row={i}", f"{path}#row={i}", 0, (), SHADOWED,
+                             detail=f"row {last_row[name]} names the same file and is used"))
+            continue
         media = (path.parent / rel).resolve() if rel else None
-        name = Path(rel).as_posix() if rel and not Path(rel).is_absolute() else f"row{i:08d}/{Path(rel).name}"
         if media is None or not media.is_file():
             out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media"))
             continue
