@@ -18,7 +18,9 @@ generator seeded by (seed, epoch, key), so the draw does not depend on rank or w
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
+import itertools
 import hashlib
 import io
 import json
@@ -82,6 +84,53 @@ class Position:
     index: int = 0
 
 
+@dataclass(frozen=True)
+class PlanSettings:
+    """What an epoch's batch plan depends on besides the manifest and the model's token count."""
+
+    seed: int
+    shuffle_buffer: int
+    budget: BatchBudget
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "shuffle_buffer": self.shuffle_buffer, **dataclasses.asdict(self.budget)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "PlanSettings":
+        d = dict(d)
+        return cls(d.pop("seed"), d.pop("shuffle_buffer"), BatchBudget(**d))
+
+
+@dataclass(frozen=True)
+class EpochHead:
+    """The batches an epoch began with under other plan settings: a resume that changed them mid-epoch
+    keeps the batches already trained on, `count` per segment, and plans the rest of the epoch under
+    the new settings over the samples not drawn yet, so each sample still comes once in it."""
+
+    epoch: int
+    segments: tuple[tuple[PlanSettings, int], ...]
+
+    def to_json(self) -> dict:
+        return {"epoch": self.epoch, "segments": [[s.to_json(), n] for s, n in self.segments]}
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> "EpochHead | None":
+        if not d:
+            return None
+        return cls(int(d["epoch"]), tuple((PlanSettings.from_json(s), int(n)) for s, n in d["segments"]))
+
+
+def replanned_head(head: EpochHead | None, position: Position, before: PlanSettings,
+                   now: PlanSettings) -> EpochHead | None:
+    """The epoch head a resume at `position` continues with, when the stopped run planned with
+    `before` (and began its epoch with `head`) and this one plans with `now`."""
+    segments = list(head.segments) if head is not None and head.epoch == position.epoch else []
+    done = position.index - sum(n for _, n in segments)
+    if before != now and done > 0:
+        segments.append((before, done))
+    return EpochHead(position.epoch, tuple(segments)) if segments else None
+
+
 class ManifestIndex:
     """The manifest reduced to what streaming needs: per shard, the sorted hashes of its member keys.
 
@@ -141,6 +190,11 @@ class ManifestIndex:
         h = np.uint64(key_hash(key))
         i = int(np.searchsorted(keys, h))
         return i < len(keys) and keys[i] == h
+
+
+def _holds(sorted_hashes: np.ndarray, h: int) -> bool:
+    i = int(np.searchsorted(sorted_hashes, np.uint64(h)))
+    return i < len(sorted_hashes) and int(sorted_hashes[i]) == h
 
 
 def _tar_table(path: str) -> dict[str, tuple[int, int]]:
@@ -222,6 +276,17 @@ class ShardStream:
         self.index, self.budget, self.tokens_of = index, budget, tokens_of
         self.seed, self.shuffle_buffer = seed, shuffle_buffer
         self.reader = ShardReader()
+        self.head: EpochHead | None = None  # a re-planned epoch's first batches (a resume that changed the settings)
+
+    @property
+    def settings(self) -> PlanSettings:
+        return PlanSettings(self.seed, self.shuffle_buffer, self.budget)
+
+    def under(self, settings: PlanSettings) -> "ShardStream":
+        """This stream planning with other settings (the same index, token count and reader)."""
+        other = ShardStream(self.index, settings.budget, self.tokens_of, settings.seed, settings.shuffle_buffer)
+        other.reader = self.reader
+        return other
 
     # ------------------------------------------------------------------ plan (headers only)
 
@@ -245,11 +310,13 @@ class ShardStream:
             yield SampleRef(key, shape, self.tokens_of(shape), Loc(shard, off, size), stochastic,
                             Loc(shard, *table[member(key, META)]), feats, mask, None if cond is None else Loc(shard, *cond))
 
-    def _shuffled(self, epoch: int) -> Iterator[SampleRef]:
+    def _shuffled(self, epoch: int, drawn: np.ndarray | None = None) -> Iterator[SampleRef]:
         rng = np.random.default_rng([self.seed, epoch])
         buffer: list[SampleRef] = []
         for s in rng.permutation(len(self.index.shards)):
             for ref in self.shard_refs(self.index.shards[int(s)]):
+                if drawn is not None and len(drawn) and _holds(drawn, key_hash(ref.key)):
+                    continue
                 if len(buffer) < self.shuffle_buffer:
                     buffer.append(ref)
                     continue
@@ -259,10 +326,11 @@ class ShardStream:
         for j in rng.permutation(len(buffer)):
             yield buffer[int(j)]
 
-    def epoch_plan(self, epoch: int) -> Iterator[list[SampleRef]]:
-        """The global batches of one epoch, the same on every rank and worker."""
+    def epoch_plan(self, epoch: int, drawn: np.ndarray | None = None) -> Iterator[list[SampleRef]]:
+        """The global batches of one epoch, the same on every rank and worker; without the samples
+        whose key hashes are in `drawn` (sorted)."""
         batcher = TokenBudgetBatcher(self.budget, lambda r: r.tokens)
-        for ref in self._shuffled(epoch):
+        for ref in self._shuffled(epoch, drawn):
             for batch in batcher.add(ref):
                 if len(batch) >= self.budget.min_samples:
                     yield batch
@@ -276,13 +344,27 @@ class ShardStream:
         epoch = start.epoch
         while True:
             empty = True
-            for i, batch in enumerate(self.epoch_plan(epoch)):
+            for i, batch in enumerate(self._epoch_batches(epoch)):
                 empty = False
                 if epoch > start.epoch or i >= start.index:
                     yield Position(epoch, i), batch
             if empty:
                 raise ValueError(f"manifest {self.index.manifest_id} gives no batch of at least {self.budget.min_samples} samples")
             epoch += 1
+
+    def _epoch_batches(self, epoch: int) -> Iterator[list[SampleRef]]:
+        """The epoch's plan; a re-planned epoch's head first, then the rest over what it left."""
+        if self.head is None or self.head.epoch != epoch:
+            yield from self.epoch_plan(epoch)
+            return
+        drawn = np.zeros(0, np.uint64)
+        for settings, count in self.head.segments:
+            taken: list[int] = []
+            for batch in itertools.islice(self.under(settings).epoch_plan(epoch, drawn), count):
+                taken.extend(key_hash(r.key) for r in batch)
+                yield batch
+            drawn = np.union1d(drawn, np.array(taken, np.uint64))
+        yield from self.epoch_plan(epoch, drawn)
 
     # ------------------------------------------------------------------ payload
 

@@ -40,7 +40,8 @@ from training.state import (STATE_JSON, check_weights, checkpoint_dir, checkpoin
                             load_tensors, optimizer_state, prune, publish, read_json, read_state, restore_rng, state_tensors,
                             write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
-from training.stream import PLAN_VERSION, ManifestIndex, Position, ShardStream, batch_loader, mix_seed
+from training.stream import (PLAN_VERSION, EpochHead, ManifestIndex, PlanSettings, Position, ShardStream, batch_loader,
+                             mix_seed, replanned_head)
 from training.resume_config import apply_optimizer_settings, resumed_config, saved_train_config
 
 
@@ -351,6 +352,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     fm = FlowMatching(timesteps=cfg.timesteps)
 
     step, position, losses, window, pads = 0, Position(), [], [], []
+    head: EpochHead | None = None  # how the current epoch began, if a resume changed its plan's settings
     resumed_window_rows: list[dict] = []
     seconds_before = 0.0
     shapes: Counter = Counter()  # latent shapes trained on (rank 0's share): the most common is the checkpoint's latent_shape
@@ -386,6 +388,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
                      position.epoch, position.index, mname, mversion)
+        head = replanned_head(EpochHead.from_json(info.get("epoch_head")), position,
+                              stopped_run_plan(saved_train_config(ckpt), cfg, budget), PlanSettings(cfg.seed, cfg.shuffle_buffer, budget))
+        if rank == 0 and head is not None and head.segments and step < cfg.steps and position.index:
+            log.info("--resume: the rest of epoch %d is planned with the new batch settings over the samples its first "
+                     "%d batches have not drawn, so each sample still comes once in it", position.epoch, position.index)
         if rank == 0 and step < cfg.steps and "plan_version" not in info:
             # plan versions are recorded since ff86a6d; plan 2 came in d311934, earlier that day
             log.warning("--resume: %s records no batch plan (saved before 2026-12-04 23:00 UTC): if it was saved "
@@ -407,6 +414,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             on_checkpoint(str(ckpt), step, [])
 
     stream = ShardStream(index, budget, TokenCount(model_cfg), cfg.seed, cfg.shuffle_buffer)
+    stream.head = head
     loader = batch_loader(stream, position, rank, world, cfg.loader_workers)
     monitor = None
     if rank == 0:
@@ -416,7 +424,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
-    ctx = dict(cfg=cfg, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape), shapes=shapes)
+    ctx = dict(cfg=cfg, epoch_head=head, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape), shapes=shapes)
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
     if cfg.async_checkpoint and cfg.parallel == "fsdp":  # every rank, in the same order
         ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
@@ -642,6 +650,16 @@ def _summary(rows: list[dict]) -> dict:
     return out
 
 
+def stopped_run_plan(saved: dict, cfg: "TrainConfig", budget: BatchBudget) -> PlanSettings:
+    """The plan settings of the run a resume continues, from its training.json (this run's where
+    it records none)."""
+    get = lambda name, now: saved.get(name, now)  # noqa: E731
+    return PlanSettings(get("seed", cfg.seed), get("shuffle_buffer", cfg.shuffle_buffer),
+                        BatchBudget(max_tokens=get("tokens_per_batch", cfg.tokens_per_batch),
+                                    max_samples=get("batch_size", cfg.batch_size),
+                                    bucket_ratio=get("bucket_ratio", cfg.bucket_ratio), min_samples=budget.min_samples))
+
+
 def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, opt, sched, position: Position,
                      losses: list, window: list, window_rows: list[dict], ctx: dict, writer: CheckpointWriter,
                      published: Callable[[str], None] | None) -> None:
@@ -657,6 +675,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     state = {"step": step, "position": [position.epoch, position.index], "plan_version": PLAN_VERSION, "scheduler": copy.deepcopy(sched.state_dict()),
              "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
              "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)]}
+    if (head := ctx.get("epoch_head")) is not None and head.epoch == position.epoch:  # still inside the re-planned epoch
+        state["epoch_head"] = head.to_json()
     name, version = ctx["manifest"]
     # the shape lumina sample draws by default: the most common one trained on (the first sample's before a step)
     common = [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(8)]
