@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 
 class RunMonitor:
-    """Rank 0 only. Appends on resume (rows past the resumed step are dropped first)."""
+    """Rank 0 only. Appends on resume (rows past the resumed step are dropped first; a fresh run,
+    start_step 0, drops every row of an earlier attempt in the folder)."""
 
     def __init__(self, out_dir: str | os.PathLike, start_step: int = 0, tensorboard: bool = True):
         self.out = Path(out_dir)
@@ -31,7 +32,9 @@ class RunMonitor:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=start_step + 1 if start_step else None)
+                # event files of a resumed run's later steps, or of an attempt a fresh run replaces (killed
+                # before its first checkpoint), are hidden from step start_step + 1 on, as metrics.csv drops them
+                self.tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=start_step + 1)
             except ImportError:  # tensorboard not installed: the CSV still has every row
                 log.warning("tensorboard is not installed; writing metrics.csv only")
 
