@@ -1,0 +1,81 @@
+"""The stream's own tar header reader gives tarfile's (name -> data offset, size) on every archive
+form a shard may come in, and hands any other to tarfile."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from training.stream import _scan_tar_headers, _tar_table
+
+
+def tarfile_table(path) -> dict[str, tuple[int, int]]:
+    with tarfile.open(path) as tar:
+        return {i.name: (i.offset_data, i.size) for i in tar if i.isfile()}
+
+
+def write(path, fmt, members):
+    with tarfile.open(path, "w", format=fmt) as tar:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            if kind == tarfile.SYMTYPE:
+                info.linkname = "x"
+            info.size = len(data) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return path
+
+
+MEMBERS = [
+    ("000001.latent.npy", b"a" * 700, tarfile.REGTYPE),
+    ("000001.meta.json", b"{}", tarfile.REGTYPE),
+    ("empty.txt", b"", tarfile.REGTYPE),
+    ("d", b"", tarfile.DIRTYPE),
+    ("d/link", b"", tarfile.SYMTYPE),
+    ("deep/" * 30 + "sample.cap_feats.npy", b"b" * 1500, tarfile.REGTYPE),  # past ustar's 100 + 155
+    ("x" * 120 + ".cap_mask.npy", b"c" * 3, tarfile.REGTYPE),  # a name past 100 bytes, no slash
+    ("pre/" * 30 + "fix.npy", b"d" * 10, tarfile.REGTYPE),  # ustar's prefix field: 120 + 7 bytes
+    ("ünïcödé-キー.meta.json", b"e" * 513, tarfile.REGTYPE),
+]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT])
+def test_every_tar_format_reads_as_tarfile_reads_it(tmp_path, fmt):
+    members = MEMBERS if fmt != tarfile.USTAR_FORMAT else [m for m in MEMBERS if "deep/" not in m[0] and "xxx" not in m[0]]
+    path = write(tmp_path / "a.tar", fmt, members)
+    expected = tarfile_table(path)
+    assert _scan_tar_headers(str(path)) == expected == _tar_table(str(path))
+    assert len(expected) == len([m for m in members if m[2] == tarfile.REGTYPE])
+
+
+def test_the_encode_stages_shards_read_the_same(tmp_path):
+    from training.synthetic import write_synthetic_shards
+
+    manifest = write_synthetic_shards(tmp_path, [(4, 1, 8, 8)] * 30, per_shard=10)
+    shards = sorted({m.encodings["latent"][0] for m in manifest.members})
+    assert len(shards) == 3
+    for shard in shards:
+        assert _scan_tar_headers(shard) == tarfile_table(shard) and len(tarfile_table(shard)) >= 10
+
+
+def test_a_damaged_header_goes_to_tarfile(tmp_path):
+    path = write(tmp_path / "a.tar", tarfile.PAX_FORMAT, MEMBERS[:2])
+    raw = bytearray(path.read_bytes())
+    raw[5] ^= 0x01  # the first name changes, its checksum no longer agrees
+    path.write_bytes(bytes(raw))
+    with pytest.raises(tarfile.TarError):  # what tarfile says of it, not a silently wrong table
+        _tar_table(str(path))
+
+
+def test_a_sparse_member_goes_to_tarfile(tmp_path):
+    path = write(tmp_path / "a.tar", tarfile.GNU_FORMAT, MEMBERS[:1])
+    raw = bytearray(path.read_bytes())
+    raw[156:157] = b"S"  # GNU sparse: a size this reader would get wrong
+    raw[148:156] = b"%06o\0 " % (sum(raw[:148]) + 256 + sum(raw[156:512]))
+    path.write_bytes(bytes(raw))
+    with pytest.raises(Exception) as e:
+        _scan_tar_headers(str(path))
+    assert type(e.value).__name__ == "_UnknownTar"
+    assert isinstance(_tar_table(str(path)), dict)  # tarfile's answer, whatever it makes of it
