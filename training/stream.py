@@ -24,6 +24,7 @@ import itertools
 import hashlib
 import io
 import json
+import logging
 import math
 import tarfile
 from collections import OrderedDict
@@ -36,6 +37,8 @@ import torch
 from contracts.members import CAP_FEATS, CAP_MASK, FRAME_COND, LATENT, META, MOMENTS, member, split_member
 from training.buckets import BatchBudget, TokenBudgetBatcher, padding_fraction
 from training.data import Example, collate
+
+log = logging.getLogger(__name__)
 
 
 def key_hash(key: str) -> int:
@@ -358,6 +361,7 @@ class ShardStream:
         self.seed, self.shuffle_buffer = seed, shuffle_buffer
         self.reader = ShardReader()
         self.head: EpochHead | None = None  # a re-planned epoch's first batches (a resume that changed the settings)
+        self.says_missing = True  # warn of manifest members missing from their shards (one process per run does)
 
     @property
     def settings(self) -> PlanSettings:
@@ -394,10 +398,12 @@ class ShardStream:
     def _shuffled(self, epoch: int, drawn: np.ndarray | None = None) -> Iterator[SampleRef]:
         rng = np.random.default_rng([self.seed, epoch])
         buffer: list[SampleRef] = []
+        found = 0
         for s in rng.permutation(len(self.index.shards)):
             for ref in self.shard_refs(self.index.shards[int(s)]):
                 if drawn is not None and len(drawn) and _holds(drawn, key_hash(ref.key)):
                     continue
+                found += 1
                 if len(buffer) < self.shuffle_buffer:
                     buffer.append(ref)
                     continue
@@ -406,6 +412,12 @@ class ShardStream:
                 yield ref
         for j in rng.permutation(len(buffer)):
             yield buffer[int(j)]
+        expected = sum(len(k) for k in self.index.keys.values()) - (0 if drawn is None else len(drawn))
+        if found < expected and self.says_missing:
+            self.says_missing = False
+            log.warning("epoch %d drew %d of manifest %s's %d samples: %d are in the catalog but not in their shards "
+                        "(a shard rewritten or cut since it was encoded?); training goes on without them (said once)",
+                        epoch, found, self.index.manifest_id, expected, expected - found)
 
     def epoch_plan(self, epoch: int, drawn: np.ndarray | None = None) -> Iterator[list[SampleRef]]:
         """The global batches of one epoch, the same on every rank and worker; without the samples
@@ -489,6 +501,7 @@ class StreamingDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
         wid, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        self.stream.says_missing = self.rank == 0 and wid == 0
         if info is not None:
             self.stream.reader = ShardReader()  # forked file handles share their offsets: open our own
         for k, (pos, refs) in enumerate(self.stream.plan(self.start)):

@@ -1,5 +1,6 @@
 """The streaming loader on synthetic encoded shards: splits, buckets, resume positions, VAE draws."""
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -173,3 +174,25 @@ def test_an_epochs_leftovers_keep_the_bucket_ratio_when_no_bucket_ever_fills():
     assert max(padding_fraction(b) for b in batches) < 0.01
     one = list(token_budget_batches(lengths, BatchBudget(max_samples=64, bucket_ratio=None), lambda x: x))
     assert len(one) == 1 and len(one[0]) == 30  # no buckets asked: one batch, padded
+
+
+def test_members_missing_from_their_shards_are_said_once_not_silently_never_drawn(mixed, caplog):
+    """A manifest member whose latent is no longer in its shard was never drawn, every epoch, without a word."""
+    first = mixed.members[0]
+    shard = first.encodings["latent"][0]
+    ghosts = [replace(first, key=f"gone{i:04d}", encodings={"latent": (shard, f"gone{i:04d}.latent.npy"),
+                                                           "text": (shard, f"gone{i:04d}.cap_feats.npy")}) for i in range(3)]
+    s = stream_of(replace(mixed, members=mixed.members + ghosts))
+    with caplog.at_level("WARNING", logger="training.stream"):
+        drawn = [r.key for pos, batch in itertools.takewhile(lambda b: b[0].epoch < 2, s.plan()) for r in batch]
+    said = [r.getMessage() for r in caplog.records if "not in their shards" in r.getMessage()]
+    assert len(drawn) >= 2 * len(mixed.members) and not any(k.startswith("gone") for k in drawn)
+    assert said == [f"epoch 0 drew {len(mixed.members)} of manifest {mixed.id}'s {len(mixed.members) + 3} samples: 3 "
+                    "are in the catalog but not in their shards (a shard rewritten or cut since it was encoded?); "
+                    "training goes on without them (said once)"]
+
+
+def test_a_complete_manifest_says_nothing(mixed, caplog):
+    with caplog.at_level("WARNING", logger="training.stream"):
+        list(stream_of(mixed).epoch_plan(0))
+    assert not [r for r in caplog.records if "not in their shards" in r.getMessage()]
