@@ -79,7 +79,10 @@ def write_speech_corpus(root: str | Path, voices: int = 6, rates: tuple[int, ...
 
 
 def _write_planted(folder: Path, rng: np.random.Generator) -> dict[str, str]:
-    """kind -> path relative to the corpus root. Expected outcomes: see tests/speech/test_curate.py."""
+    """kind -> path relative to the corpus root. The status and reason each must end with are in
+    tests/speech/planted.py (EXPECTED), checked by tests/speech/test_curate.py. Every take but
+    ``wrong_transcript`` (and ``missing_transcript``) has the transcript of what its audio says: one
+    "four" (en-us, rate 150, pitch 50), or "five" for the near duplicate."""
     planted: dict[str, str] = {}
     y, sr = synthesise("four", "en-us", 150, 50)
     x = _pcm(y)
@@ -97,7 +100,7 @@ def _write_planted(folder: Path, rng: np.random.Generator) -> dict[str, str]:
     put("low_sample_rate", "eight_khz.wav", soxr.resample(x, sr, 8000), 8000, "four", "PCM_16")
     put("silence", "silence.wav", np.zeros(sr, np.float32), sr, "four", "PCM_16")
     put("clipped", "clipped.wav", np.clip(x * 12.0, -1.0, 1.0), sr, "four", "PCM_16")
-    put("stereo", "stereo.wav", np.stack([x, 0.5 * x], 1), sr, "four four", "PCM_16")
+    put("stereo", "stereo.wav", np.stack([x, 0.5 * x], 1), sr, "four", "PCM_16")  # one "four" in both channels
     nan = x.copy()
     nan[len(nan) // 3 : len(nan) // 3 + 50] = np.nan
     put("nan_samples", "nan_samples.wav", nan, sr, "four", "FLOAT")

@@ -208,3 +208,22 @@ def test_wrong_language_counts_words_in_foreign_scripts_and_espeak_language_swit
     assert ko.share == 1.0 and ko.reason("ko").startswith("wrong_language: espeak-ng switched to en for 2 of the 2 words")
     # (under ja, curation reads kanji in kana first: tests/speech/test_cjk_language.py)
     assert check("", "en-us").share == 0.0
+
+
+def test_planted_transcripts_say_what_the_audio_says(tmp_path):
+    """The stereo take said one "four" under the transcript "four four" and was accepted into
+    training mislabelled. Each planted take meant to keep its transcript (all but wrong_transcript
+    and missing_transcript) is as long as espeak-ng's synthesis of that transcript in the planted
+    voice, so its transcript names what its audio says."""
+    import soundfile as sf
+
+    from preprocess.speech.espeak import synthesise
+
+    corpus = write_speech_corpus(tmp_path / "c", voices=1, rates=(130,), pitches=(35,), phrases=False)
+    for kind in ("stereo", "clipped", "noisy"):
+        wav = corpus.root / corpus.planted[kind]
+        text = wav.with_suffix(".txt").read_text().strip()
+        said, _ = synthesise(text, "en-us", 150, 50)
+        n = sf.info(str(wav)).frames
+        assert abs(len(said) - n) <= 0.05 * n, (kind, text, len(said), n)
+    assert (corpus.root / corpus.planted["stereo"]).with_suffix(".txt").read_text().strip() == "four"
