@@ -53,8 +53,23 @@ def drawable_title(text: str) -> str:
     return "".join(out)
 
 
+DB_PER_LN = 20.0 / np.log(10.0)  # the log-mel is ln|mel magnitude|: dB = 8.686 x that
+DB_RANGE = (-100.0, 10.0)  # colour scale, dB re a mel magnitude of 1 (the floor 1e-5 is -100 dB)
+HZ_TICKS = (250, 500, 1000, 2000, 4000, 8000)
+
+
+def mel_bin_of_hz(hz: np.ndarray | float) -> np.ndarray:
+    """Position of a frequency on the mel axis, in mel bins (bin i is centred on its filter's peak)."""
+    from encoders.audio.mel import _hz_to_mel, _mel_to_hz
+
+    pts = _mel_to_hz(np.linspace(_hz_to_mel(MEL.fmin), _hz_to_mel(MEL.fmax), MEL.n_mels + 2))
+    return np.interp(hz, pts[1:-1], np.arange(MEL.n_mels), left=-0.5, right=MEL.n_mels - 0.5)
+
+
 def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols: int = 4) -> Path:
-    """Log-mels side by side (rows of `cols`), low frequencies at the bottom."""
+    """Log-mels side by side (rows of `cols`), low frequencies at the bottom. Each panel: its title,
+    time in seconds (frames of MEL.hop samples at MEL.sample_rate; one time scale for every panel),
+    frequency on the mel axis labelled in Hz; one colour bar in dB (20 log10 of the mel magnitude)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,18 +78,37 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
     import textwrap
 
     rows = max(1, -(-len(mels) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.2 * rows), squeeze=False)
+    single = len(mels) <= 1 and cols == 1
+    size = (6.0, 3.4) if single else (3.2 * cols + 0.8, 2.5 * rows)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
+    dt = MEL.hop / MEL.sample_rate
     longest = max((m.shape[-1] for m in mels), default=1)
-    for ax, m, t in zip(axes.flat, mels, titles):
-        ax.imshow(m, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=1.0)
+    ticks = [hz for hz in HZ_TICKS if MEL.fmin < hz <= MEL.fmax]
+    im = None
+    for i, (ax, m, t) in enumerate(zip(axes.flat, mels, titles)):
+        ax.axis("on")
+        w = m.shape[-1]
+        im = ax.imshow(np.asarray(m, dtype=np.float32) * DB_PER_LN, origin="lower", aspect="auto", cmap="magma",
+                       vmin=DB_RANGE[0], vmax=DB_RANGE[1], interpolation="nearest",
+                       extent=(-0.5 * dt, (w - 0.5) * dt, -0.5, m.shape[0] - 0.5))
         # one time scale for every panel: a 0.4 s clip was stretched to the width of a 1.6 s one
-        ax.set_xlim(-0.5, longest - 0.5)
+        ax.set_xlim(-0.5 * dt, (longest - 0.5) * dt)
+        ax.set_yticks(mel_bin_of_hz(np.array(ticks, dtype=float)), [f"{hz // 1000}k" if hz >= 1000 else str(hz) for hz in ticks])
+        ax.tick_params(labelsize=7)
+        r, c = divmod(i, cols)
+        if r == rows - 1 or i + cols >= len(mels):
+            ax.set_xlabel("time (s)", fontsize=7)
+        if c == 0:
+            ax.set_ylabel("Hz (mel scale)", fontsize=7)
         ax.set_title("\n".join(textwrap.wrap(drawable_title(t), 34)[:2]), fontsize=8, loc="left")  # wrapped, not cut at the edge
-    fig.tight_layout()
+    if im is not None:
+        bar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9 if single else 0.6, pad=0.02)
+        bar.set_label("dB (20 log10 mel magnitude)", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=100 if single else 80)
     plt.close(fig)
     return path
 

@@ -89,7 +89,8 @@ def test_spectrogram_panels_share_one_time_scale_and_wrap_their_titles(tmp_path,
     long = "the quick brown fox jumps over the lazy dog along the river"
     spectrogram_png([np.zeros((80, 40)), np.zeros((80, 160))], ["seven", long], tmp_path / "s.png", cols=2)
     a, b = figs[0].axes[:2]
-    assert a.get_xlim() == b.get_xlim() == (-0.5, 159.5)
+    dt = 256 / 22050  # one mel frame, in seconds
+    assert np.allclose(a.get_xlim(), (-0.5 * dt, 159.5 * dt)) and a.get_xlim() == b.get_xlim()
     title = b.get_title(loc="left")
     assert "\n" in title and title.replace("\n", " ") == long[: len(title)]
 
@@ -219,3 +220,34 @@ def test_a_cjk_prompt_s_spectrogram_title_is_drawn_without_missing_glyph_warning
     monkeypatch.setattr(render, "_font_codepoints", lambda: frozenset(map(ord, "seven $")))  # a font of these alone
     assert render.drawable_title("你好 seven $5") == "\\u4f60\\u597d seven \\$5"  # ASCII is never escaped
     assert render.drawable_title("😀") == "\\U0001f600"
+
+
+def test_spectrograms_have_time_and_frequency_axes_a_title_and_a_db_colour_bar(tmp_path, monkeypatch):
+    """The spectrogram PNGs (the evaluation's grid, every `lumina sample` PNG of 240x176 px) were
+    drawn with ax.axis("off"): no time or frequency ticks, no colour scale."""
+    import matplotlib.figure
+    from PIL import Image
+
+    from evaluation.speech.render import mel_bin_of_hz, spectrogram_png
+
+    assert float(mel_bin_of_hz(8000.0)) == 79.5 and float(mel_bin_of_hz(1000.0)) < 40  # fmax at the top edge; mel axis: 1 kHz low
+    real_savefig = matplotlib.figure.Figure.savefig
+    figs = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figs.append(fig) or real_savefig(fig, *a, **k))
+    m = np.full((80, 86), -5.0)  # 86 frames: 1.0 s
+    spectrogram_png([m], ["seven"], tmp_path / "one.png", cols=1)
+    panel, bar = figs[0].axes
+    assert panel.get_title(loc="left") == "seven"
+    assert panel.get_xlabel() == "time (s)" and "Hz" in panel.get_ylabel()
+    assert [t.get_text() for t in panel.get_yticklabels()] == ["250", "500", "1k", "2k", "4k", "8k"]
+    assert 0.99 < panel.get_xlim()[1] < 1.0 and panel.get_ylim() == (-0.5, 79.5)  # seconds; origin lower
+    assert "dB" in bar.get_ylabel()
+    assert np.isclose(panel.images[0].get_array().mean(), -5.0 * 20 / np.log(10))  # drawn in dB
+    w, h = Image.open(tmp_path / "one.png").size
+    assert w >= 500 and h >= 300, (w, h)
+
+    spectrogram_png([m] * 6, [f"p{i}" for i in range(6)], tmp_path / "grid.png", cols=4)
+    panels = figs[1].axes[:8]
+    assert [a.get_xlabel() for a in panels[:6]] == ["", "", "time (s)", "time (s)", "time (s)", "time (s)"]  # under each column's last
+    assert [bool(a.get_ylabel()) for a in panels[:6]] == [True, False, False, False, True, False]
+    assert len(figs[1].axes) == 9 and "dB" in figs[1].axes[-1].get_ylabel()  # one colour bar for the grid
