@@ -608,14 +608,22 @@ class Catalog:
                 yield (shards.dictionary.to_pylist(), shards.indices.to_numpy(zero_copy_only=False),
                        batch.column(1).to_numpy(zero_copy_only=False))
 
-    def manifest_text_elsewhere(self, name: str, version: int | None, beside_suffix: str) -> dict[str, tuple[str, str]]:
-        """key -> (shard, member) of the members whose text encoding is not in their latent's shard
-        as ``<key><beside_suffix>`` (text re-encoded with another encoder, for one): usually none."""
+    def manifest_text_elsewhere_hashes(self, name: str, version: int | None, beside_suffix: str,
+                                       batch_rows: int = 65_536) -> Iterator[tuple[list[str], Any, Any, list]]:
+        """The members whose text encoding is not in their latent's shard as ``<key><beside_suffix>``
+        (text re-encoded with another encoder, for one), for a streaming loader: in batches of
+        (shard names, each row's index into them, each row's key hash, each row's member or None
+        where it is ``<key><beside_suffix>``), so that a manifest whose text was all re-encoded
+        elsewhere makes no per-member Python object."""
         name, version = _split_manifest_id(name, version)
         with self._connection() as con:
             head = self._read_manifest_header(con, name, version)
-            rows = con.execute(q("manifest_text_elsewhere"), [head.name, head.version, beside_suffix]).fetchall()
-        return {key: (shard, member) for key, shard, member in rows}
+            reader = con.sql(q("manifest_text_elsewhere_hashes"),
+                             params=[head.name, head.version, beside_suffix]).to_arrow_reader(batch_rows)
+            for batch in reader:
+                shards = batch.column(1).dictionary_encode()
+                yield (shards.dictionary.to_pylist(), shards.indices.to_numpy(zero_copy_only=False),
+                       batch.column(0).to_numpy(zero_copy_only=False), batch.column(2).to_pylist())
 
     def _read_manifest_header(self, con: duckdb.DuckDBPyConnection, name: str, version: int | None) -> ManifestHeader:
         if version is None:

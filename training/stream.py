@@ -134,6 +134,63 @@ def replanned_head(head: EpochHead | None, position: Position, before: PlanSetti
     return EpochHead(position.epoch, tuple(segments)) if segments else None
 
 
+class TextElsewhere:
+    """Where the text features of members re-encoded elsewhere lie (not beside their latent), as
+    sorted key hashes and shard numbers: 12 bytes a member, where a dict of key -> (shard, member)
+    took ~350 (a manifest whose text was all re-encoded with another encoder is every member). A
+    member named other than ``<key>.cap_feats.npy`` is kept by name (rare)."""
+
+    def __init__(self, batches: Iterable[tuple[list[str], np.ndarray, np.ndarray, list]] = ()):
+        """``batches``: (shard names, each row's index into them, each row's key hash, each row's
+        member or None for ``<key>.cap_feats.npy``)."""
+        ids: dict[str, int] = {}
+        hashes, codes, self.members = [], [], {}
+        for names, rows, row_hashes, members in batches:
+            at = np.array([ids.setdefault(n, len(ids)) for n in names], np.int32)
+            codes.append(at[np.asarray(rows, np.int64)] if len(at) else np.zeros(0, np.int32))
+            hashes.append(np.asarray(row_hashes, np.uint64))
+            self.members.update((int(h), m) for h, m in zip(hashes[-1], members) if m is not None)
+        hashes_ = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        order = np.argsort(hashes_, kind="stable")
+        self.hashes = hashes_[order]
+        self.codes = (np.concatenate(codes) if codes else np.zeros(0, np.int32))[order]
+        self.shards = list(ids)
+
+    @classmethod
+    def of(cls, where: dict[str, tuple[str, str]]) -> "TextElsewhere":
+        """From key -> (shard, member)."""
+        items = list(where.items())
+        names = sorted({shard for _, (shard, _) in items})
+        at = {n: i for i, n in enumerate(names)}
+        return cls([(names, np.array([at[shard] for _, (shard, _) in items], np.int64),
+                     np.array([key_hash(k) for k, _ in items], np.uint64),
+                     [None if m == member(k, CAP_FEATS) else m for k, (_, m) in items])])
+
+    def get(self, key: str) -> tuple[str, str] | None:
+        """(shard, member) of `key`'s text features, if not beside its latent."""
+        if not len(self.hashes):
+            return None
+        h = key_hash(key)
+        i = int(np.searchsorted(self.hashes, np.uint64(h)))
+        if i == len(self.hashes) or int(self.hashes[i]) != h:
+            return None
+        return self.shards[int(self.codes[i])], self.members.get(h, member(key, CAP_FEATS))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def nbytes(self) -> int:
+        return self.hashes.nbytes + self.codes.nbytes
+
+    def _table(self) -> set:
+        return {(int(h), self.shards[int(c)], self.members.get(int(h))) for h, c in zip(self.hashes, self.codes)}
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, dict):
+            other = TextElsewhere.of(other)
+        return isinstance(other, TextElsewhere) and len(self) == len(other) and self._table() == other._table()
+
+
 class ManifestIndex:
     """The manifest reduced to what streaming needs: per shard, the sorted hashes of its member keys.
 
@@ -144,7 +201,7 @@ class ManifestIndex:
 
     def __init__(self, manifest=None, *, manifest_id: str | None = None,
                  hashed: Iterable[tuple[list[str], np.ndarray, np.ndarray]] = (),
-                 text_elsewhere: dict[str, tuple[str, str]] | None = None):
+                 text_elsewhere: "dict[str, tuple[str, str]] | TextElsewhere | None" = None):
         """``hashed``: chunks of (shard names, each row's index into them, each row's key hash)."""
         if manifest is not None:
             members = manifest.members
@@ -155,7 +212,8 @@ class ManifestIndex:
                        np.array([key_hash(m.key) for m in members], np.uint64))]
             text_elsewhere = {m.key: m.encodings["text"] for m in members
                               if m.encodings["text"] != (m.encodings["latent"][0], member(m.key, CAP_FEATS))}
-        self.text_elsewhere = dict(text_elsewhere or {})  # key -> (shard, member), rare
+        self.text_elsewhere = (text_elsewhere if isinstance(text_elsewhere, TextElsewhere)
+                               else TextElsewhere.of(text_elsewhere or {}))
         shard_ids: dict[str, int] = {}
         hashes, codes = [], []
         for names, rows, row_hashes in hashed:
@@ -182,11 +240,12 @@ class ManifestIndex:
             head = cat.manifest_header(name, version)
             hashed = cat.manifest_latent_hashes(head.name, head.version, batch_rows)
             index = cls(manifest_id=head.id, hashed=hashed,
-                        text_elsewhere=cat.manifest_text_elsewhere(head.name, head.version, "." + CAP_FEATS))
+                        text_elsewhere=TextElsewhere(cat.manifest_text_elsewhere_hashes(head.name, head.version,
+                                                                                         "." + CAP_FEATS, batch_rows)))
         return index
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.keys.values())
+        return sum(a.nbytes for a in self.keys.values()) + self.text_elsewhere.nbytes()
 
     def wants(self, shard: str, key: str) -> bool:
         keys = self.keys[shard]
@@ -386,8 +445,8 @@ class ShardStream:
             stored = _npy_shape(f, off)
             stochastic = field == MOMENTS
             shape = (stored[0] // 2, *stored[1:]) if stochastic else stored
-            if key in self.index.text_elsewhere:
-                tshard, tmember = self.index.text_elsewhere[key]
+            if (elsewhere := self.index.text_elsewhere.get(key)) is not None:
+                tshard, tmember = elsewhere
                 feats, mask = self.reader.loc(tshard, tmember), self.reader.loc(tshard, member(split_member(tmember)[0], CAP_MASK))
             else:
                 feats, mask = Loc(shard, *table[member(key, CAP_FEATS)]), Loc(shard, *table[member(key, CAP_MASK)])

@@ -133,13 +133,14 @@ SELECT shard_uri, md5_number_lower(key) AS key_hash
 FROM manifest_encodings
 WHERE manifest = ? AND version = ? AND kind = 'latent';
 
--- name: manifest_text_elsewhere
--- Members whose text features are not beside their latent (same shard, member <key><suffix>).
-SELECT t.key, t.shard_uri, t.member
+-- name: manifest_text_elsewhere_hashes
+-- Members whose text features are not beside their latent (same shard, member <key><suffix>), for a
+-- streaming loader: key hash, shard, and the member only where it is not <key><suffix>.
+SELECT md5_number_lower(t.key) AS key_hash, t.shard_uri, CASE WHEN t.member = t.key || $3 THEN NULL ELSE t.member END AS member
 FROM manifest_encodings t
 LEFT JOIN manifest_encodings l ON l.manifest = t.manifest AND l.version = t.version AND l.key = t.key AND l.kind = 'latent'
-WHERE t.manifest = ? AND t.version = ? AND t.kind = 'text'
-  AND (l.shard_uri IS DISTINCT FROM t.shard_uri OR t.member <> t.key || ?);
+WHERE t.manifest = $1 AND t.version = $2 AND t.kind = 'text'
+  AND (l.shard_uri IS DISTINCT FROM t.shard_uri OR t.member <> t.key || $3);
 
 -- name: manifest_list
 SELECT name, version, num_members, num_excluded, CAST(encoders AS VARCHAR) AS encoders, created_at, predicate

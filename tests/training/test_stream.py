@@ -196,3 +196,28 @@ def test_a_complete_manifest_says_nothing(mixed, caplog):
     with caplog.at_level("WARNING", logger="training.stream"):
         list(stream_of(mixed).epoch_plan(0))
     assert not [r for r in caplog.records if "not in their shards" in r.getMessage()]
+
+
+def test_text_re_encoded_elsewhere_costs_bytes_a_member_not_a_dict_entry():
+    """A manifest whose text was all re-encoded with another encoder: every member's text lies in
+    another shard. The index kept a dict entry per member (~350 bytes; 3.4 GB at 10M, per rank and
+    loader worker)."""
+    import tracemalloc
+
+    from training.stream import TextElsewhere, key_hash
+
+    n = 100_000
+    keys = [f"{i:012x}" for i in range(n)]
+    names = [f"/data/encoded/text-clip/shard-{j:06d}.tar" for j in range(n // 1000)]
+    hashes = np.array([key_hash(k) for k in keys], np.uint64)
+    members = [None] * n
+    members[7] = "renamed.cap_feats.npy"  # one member under another name
+    tracemalloc.start()
+    table = TextElsewhere([(names, np.arange(n) // 1000, hashes, members)])
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert held / n < 20 and table.nbytes() == 12 * n
+    assert table.get(keys[5]) == (names[0], f"{keys[5]}.cap_feats.npy")
+    assert table.get(keys[7]) == (names[0], "renamed.cap_feats.npy")
+    assert table.get(keys[54_321]) == (names[54], f"{keys[54_321]}.cap_feats.npy")
+    assert table.get("not-a-member") is None and len(table) == n
