@@ -176,6 +176,18 @@ class ListingStage:
         finally:
             self._con.unregister("wanted_uris")
 
+    def listed(self, uris: Iterable[str]) -> tuple[set[str], int]:
+        """Those of ``uris`` that the source lists now (as an entry, input or leftover), and how many
+        inputs (and leftovers) gone by name have every gone entry among them (moved, not gone)."""
+        self._con.register("wanted_uris", pa.table({"uri": pa.array(list(uris), pa.string())}))
+        try:
+            listed = {r[0] for r in self._con.execute(q("stage_listed_uris")).fetchall()}
+            self._con.unregister("wanted_uris")
+            self._con.register("wanted_uris", pa.table({"uri": pa.array(sorted(listed), pa.string())}))
+            return listed, self._con.execute(q("stage_moved_inputs")).fetchall()[0][0]
+        finally:
+            self._con.unregister("wanted_uris")
+
     def samples_gone(self, samples: Any) -> list[str]:
         """The origins among ``samples`` (Arrow batches of the source's samples' source_uri, from
         the catalog) that are not in the source now, sorted."""

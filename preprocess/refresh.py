@@ -218,7 +218,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     removed_uris = set(stage.removed_uris())
     # an entry gone under its old name whose origin is listed under a new one (a tar named by its path
     # once another tar of its name joins the glob) moved: its input is there, its sample stays
-    renamed = set(stage.names_of(removed_uris)) if removed_uris else set()
+    renamed, moved = stage.listed(removed_uris) if removed_uris else (set(), 0)
     removed_uris -= renamed
     unindexed_gone = []  # inputs the index never listed (curated before the first refresh) whose files are gone
     if gone_fn is not None:
@@ -237,7 +237,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": diff["changed_entries"],
               "removed_entries": diff["removed_entries"], "inputs_to_curate": len(todo),
               "leftovers_to_record": len(todo_leftovers),
-              "removed_inputs": max(0, diff["removed_inputs"] - len(renamed)) + len(unindexed_gone)}
+              "removed_inputs": diff["removed_inputs"] - moved + len(unindexed_gone)}
     return RefreshPlan(source_identity(spec), plugin.modality.value, todo, todo_leftovers, removed_uris,
                        dict(entry_uris), counts, stage.names_of, diff["indexed_entries"])
 

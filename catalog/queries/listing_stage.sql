@@ -127,3 +127,15 @@ WHERE name NOT IN (SELECT name FROM idx);
 SELECT uri, name FROM (SELECT uri, name, 1 AS rank, idx FROM inputs UNION ALL SELECT uri, name, 0, idx FROM leftovers)
 WHERE uri IN (SELECT uri FROM wanted_uris)
 QUALIFY row_number() OVER (PARTITION BY uri ORDER BY rank DESC, idx DESC) = 1;
+
+-- name: stage_listed_uris
+-- Which of the uris of the registered wanted_uris the source lists now: an entry's, an input's or a leftover's.
+SELECT DISTINCT uri FROM (SELECT uri FROM blobs UNION ALL SELECT uri FROM inputs UNION ALL SELECT uri FROM leftovers)
+WHERE uri IN (SELECT uri FROM wanted_uris);
+
+-- name: stage_moved_inputs
+-- How many of the inputs and leftovers gone by name (stage_counts' removed_inputs) are listed still
+-- under another name: each of their gone entries' uris is among the registered wanted_uris.
+SELECT count(*) FROM (
+    SELECT coalesce(nullif(input_name, ''), name) AS input FROM removed WHERE input_left
+    GROUP BY input HAVING bool_and(uri IN (SELECT uri FROM wanted_uris)));

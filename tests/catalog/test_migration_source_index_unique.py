@@ -15,8 +15,8 @@ from catalog.sqlfiles import migrations
 T0, T1, T2 = datetime(2026, 1, 1), datetime(2026, 1, 2), datetime(2026, 1, 3)
 
 
-def _row(name, status, last_seen, content_hash, modality="image", removed_at=None):
-    return ("/src/*.tar", modality, name, f"/src/a.tar#{name}", name, 3, 7, content_hash, T0, last_seen, status, removed_at, "r1")
+def _row(name, status, last_seen, tag, modality="image", removed_at=None):
+    return ("/src/*.tar", modality, name, f"/src/{tag}.tar#{name}", name, 3, 7, tag, T0, last_seen, status, removed_at, "r1")
 
 
 ROWS = [
@@ -24,9 +24,9 @@ ROWS = [
     _row("a.tar/x.png", "present", T2, "new"),
     _row("a.tar/y.png", "removed", T2, "gone", removed_at=T2),  # y: the present one over a removed one
     _row("a.tar/y.png", "present", T1, "here"),
-    _row("a.tar/z.png", "present", T2, "b"),    # z: the same times: the lower hash, whatever the order
+    _row("a.tar/z.png", "present", T2, "b"),    # z: the same times: the lower uri, whatever the order
     _row("a.tar/z.png", "present", T2, "a"),
-    _row("a.tar/x.png", "present", T1, "video", modality="video"),  # another modality: no duplicate
+    _row("a.tar/x.png", "present", T1, "video", modality="video"),  # another modality: no repeat
     _row("a.tar/w.png", "present", T1, "w"),
 ]
 
@@ -39,13 +39,16 @@ def _v6_catalog(path, rows) -> None:
 
 
 def _index(cat) -> list[tuple]:
-    return cat.sql("SELECT modality, name, content_hash, status FROM source_index ORDER BY ALL")[1]
+    return cat.sql("SELECT modality, name, uri, content_hash, mtime_ns, status FROM source_index ORDER BY ALL")[1]
 
 
 def test_migration_007_keeps_one_index_row_per_name(tmp_path):
-    kept = [("image", "a.tar/w.png", "w", "present"), ("image", "a.tar/x.png", "new", "present"),
-            ("image", "a.tar/y.png", "here", "present"), ("image", "a.tar/z.png", "a", "present"),
-            ("video", "a.tar/x.png", "video", "present")]
+    # a repeated name's row says 'repeated:' (no mtime): the next refresh hashes the entry and curates its input again
+    kept = [("image", "a.tar/w.png", "/src/w.tar#a.tar/w.png", "w", 7, "present"),
+            ("image", "a.tar/x.png", "/src/new.tar#a.tar/x.png", "repeated:", None, "present"),
+            ("image", "a.tar/y.png", "/src/here.tar#a.tar/y.png", "repeated:", None, "present"),
+            ("image", "a.tar/z.png", "/src/a.tar#a.tar/z.png", "repeated:", None, "present"),
+            ("video", "a.tar/x.png", "/src/video.tar#a.tar/x.png", "video", 7, "present")]
     for order in (ROWS, ROWS[::-1]):  # the choice does not depend on the rows' storage order
         path = tmp_path / f"v6-{len(list(tmp_path.iterdir()))}.duckdb"
         _v6_catalog(path, order)
