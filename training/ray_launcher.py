@@ -8,6 +8,7 @@ checkpoints (the catalog and out_dir must be on storage every worker reaches, as
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 from training.stopping import StopRequest, remove_stop_file, write_stop_file
 from training.trainer import CheckpointHook, TrainConfig, TrainResult
 
+
+log = logging.getLogger(__name__)
 
 RESULT_FILE = "ray_result.json"  # rank 0's TrainResult, beside the checkpoints (Ray Train v2 keeps metrics only with checkpoints)
 
@@ -52,7 +55,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
 
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
-    trainer = TorchTrainer(
+    trainer = keeping_our_sigint(TorchTrainer)(
         _worker_loop,
         # the workers' own bars go nowhere (their output is not forwarded): the driver draws one
         train_loop_config={"cfg": _worker_config(cfg), "hook": on_checkpoint},
@@ -72,6 +75,18 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     r = metrics["result"]
     r["losses"] = [tuple(x) for x in r["losses"]]
     return TrainResult(**r), metrics.get("checkpoint_ids", [])
+
+
+def keeping_our_sigint(trainer_cls):
+    """``trainer_cls`` whose fit() leaves SIGINT to us: Ray Train's own handler aborts the workers at
+    once, so Ctrl-C lost every step since the last checkpoint (the driver exited 1 and said nothing),
+    where SIGTERM writes the STOP file and the workers checkpoint at the next step boundary."""
+
+    class KeepingOurSigint(trainer_cls):
+        def _register_sigint_handler(self, controller) -> None:
+            log.debug("Ray Train's SIGINT handler is not installed: a Ctrl-C stops the workers at a checkpoint")
+
+    return KeepingOurSigint
 
 
 MARKERS = (".validate_storage_marker",)  # what Ray Train writes to check it can write there
@@ -94,30 +109,35 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
     """The driver's progress bar, from rank 0's metrics.csv as it grows: Ray does not forward the
     workers' output (contracts.ray_runtime starts it with log_to_driver off), so the bar a worker
     draws is never seen. Its clock starts at the first new step, so the rate and ETA are training's,
-    not Ray's start-up; loss and [PAD] share as the local bar shows them."""
-    if not cfg.progress:
-        yield
-        return
+    not Ray's start-up; at each log window's end it shows the window's mean loss and [PAD] share, as
+    the local bar does. With --no-progress, a line per log window instead, as a local run logs."""
     from tqdm import tqdm
 
     csv_path, done = Path(cfg.out_dir) / "metrics.csv", threading.Event()
     first = last_logged_step(csv_path)
-    bar = tqdm(total=cfg.steps, initial=first, desc="train", unit="step")
+    rows = NewRows(csv_path, first)
+    bar = tqdm(total=cfg.steps, initial=first, desc="train", unit="step", disable=not cfg.progress)
     bar.set_postfix_str("starting the Ray workers")
-    started = False
+    started, window = False, []
 
     def catch_up() -> None:
         nonlocal started
-        row = last_logged_row(csv_path)
-        step = int(row["step"]) if row else 0
-        if step <= bar.n:
-            return
-        if not started:  # the first new step: from now on the rate is training's
-            started = True
-            bar.reset(total=cfg.steps)
-            bar.initial = bar.n = first
-        bar.set_postfix(loss=f"{float(row['loss']):.4f}", pad=f"{float(row['padding']):.1%}", refresh=False)
-        bar.update(step - bar.n)
+        for row in rows.read():
+            step = int(row["step"])
+            if not started:  # the first new step: from now on the rate is training's
+                started = True
+                bar.reset(total=cfg.steps)
+                bar.initial = bar.n = first
+            window.append(row)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                mean = {k: sum(float(r[k]) for r in window) / len(window) for k in ("loss", "grad_norm", "padding", "tokens_per_s")}
+                window.clear()
+                bar.update(step - bar.n)
+                bar.set_postfix(loss=f"{mean['loss']:.4f}", pad=f"{mean['padding']:.1%}")  # shown now: once a window
+                if not cfg.progress:
+                    log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,
+                             mean["loss"], mean["grad_norm"], float(row["lr"]), mean["tokens_per_s"], 100 * mean["padding"])
+            bar.update(step - bar.n)
 
     def follow() -> None:
         while not done.wait(every_s):
@@ -132,6 +152,36 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
         thread.join()
         catch_up()
         bar.close()
+
+
+class NewRows:
+    """metrics.csv's complete rows past `after_step`, as they are appended: each read() takes only the
+    bytes written since the last one."""
+
+    def __init__(self, csv_path: Path, after_step: int):
+        self.path, self.after, self.offset, self.header = csv_path, after_step, 0, None
+
+    def read(self) -> list[dict[str, str]]:
+        try:
+            with open(self.path, "rb") as f:
+                if self.header is None:
+                    line = f.readline()
+                    if not line.endswith(b"\n"):
+                        return []
+                    self.header, self.offset = line.decode().strip().split(","), len(line)
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1  # a row still being written waits for the next read
+        self.offset += end
+        out = []
+        for line in data[:end].decode(errors="replace").splitlines():
+            cells = line.split(",")
+            if cells[0].isdigit() and len(cells) == len(self.header) and int(cells[0]) > self.after:
+                out.append(dict(zip(self.header, cells)))
+                self.after = int(cells[0])
+        return out
 
 
 def last_logged_row(csv_path: Path) -> dict[str, str] | None:

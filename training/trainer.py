@@ -537,7 +537,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             if monitor is not None:
                 monitor.log(row)
             if (step % cfg.log_every == 0 or step == cfg.steps) and close_window():
-                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{item['padding']:.1%}")
+                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{pending_rows[-1]['padding_fraction']:.1%}")  # the window's
                 if rank == 0 and not cfg.progress:  # no bar to show the window: a line (a log file reads this)
                     w = pending_rows[-1]
                     log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,

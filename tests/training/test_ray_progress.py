@@ -20,7 +20,7 @@ def test_last_logged_step_reads_the_last_complete_row(tmp_path):
     assert last_logged_step(path) == 0
 
 
-def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0) -> str:
+def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0, **cfg) -> str:
     """The driver's bar (5 steps) while a thread plays rank 0: after `start_up_s` with no metrics.csv
     rows, one row per step 0.05 s apart. Returns what the bar wrote."""
     path = tmp_path / "metrics.csv"
@@ -34,7 +34,7 @@ def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0) -> str:
             with open(path, "a") as f:
                 f.write(row.format(step=step))
 
-    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5), every_s=0.02):
+    with follow_progress(TrainConfig(out_dir=str(tmp_path), **{"steps": 5, **cfg}), every_s=0.02):
         t = threading.Thread(target=rank_0)
         t.start()
         t.join()
@@ -49,12 +49,30 @@ def test_the_bar_moves_as_rank_0_logs(tmp_path, capsys):
     assert "1/5" in err and "5/5" in err
     with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=5, progress=False)):
         pass
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == ""  # --no-progress: no bar
+
+
+def test_the_bar_shows_each_windows_mean_loss_and_padding_not_the_last_steps(tmp_path, capsys):
+    """The local bar shows the window's mean loss; the Ray bar showed the last row's loss and [PAD]."""
+    row = "{step},{step}.5,1,0.001,10,0.{step},8,{step}\n"  # loss step + 0.5, [PAD] step / 10
+    err = followed(tmp_path, capsys, range(1, 6), row, log_every=4)
+    assert "loss=3.0000" in err and "pad=25.0%" in err  # steps 1-4
+    assert "loss=5.5000" in err and "pad=50.0%" in err  # step 5, the last
+    assert "loss=4.5000" not in err and "pad=40.0%" not in err
+
+
+def test_without_a_bar_each_log_window_is_a_line(tmp_path, capsys, caplog):
+    """--launcher ray --no-progress printed nothing while training; a local run logs a line per window."""
+    with caplog.at_level("INFO", logger="training.ray_launcher"):
+        err = followed(tmp_path, capsys, range(1, 6), "{step},0.25,2,0.001,100,0.125,8,{step}\n", log_every=2, progress=False)
+    assert err == ""
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert lines == [f"step {s}/5  loss 0.2500  grad norm 2  lr 0.001  100 tokens/s  [PAD] 12.5%" for s in (2, 4, 5)]
 
 
 def test_the_rate_counts_from_the_first_step_and_the_bar_shows_loss_and_padding(tmp_path, capsys):
     """Ray's start-up (seconds with no row) must not count in the rate or the ETA, and the bar
-    shows the loss and [PAD] share of the last row, as the local bar does."""
+    shows the loss and [PAD] share, as the local bar does."""
     import re
 
     err = followed(tmp_path, capsys, range(1, 6), "{step},0.25,1,0.001,10,0.125,8,{step}\n", start_up_s=2.0)
