@@ -1,10 +1,12 @@
-"""Watching a run: one row per step to a CSV and TensorBoard, and a loss-curve PNG at the end."""
+"""Watching a run: one row per step to a CSV and TensorBoard, and a loss-curve PNG at each checkpoint
+and at the end."""
 
 from __future__ import annotations
 
 import csv
 import logging
 import os
+import time
 from pathlib import Path
 
 FIELDS = ("step", "loss", "grad_norm", "lr", "tokens_per_s", "padding", "samples", "seconds")
@@ -19,14 +21,10 @@ class RunMonitor:
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.out / "metrics.csv"
-        rows = _read(self.csv_path)
-        kept = [r for r in rows if int(float(r["step"])) <= start_step]
-        with open(self.csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, FIELDS)
-            w.writeheader()
-            w.writerows(kept)
+        _keep_rows_up_to(self.csv_path, start_step)
         self._file = open(self.csv_path, "a", newline="")
         self._csv = csv.DictWriter(self._file, FIELDS)
+        self._plotted_at: float | None = None
         self.tb = None
         if tensorboard:
             try:
@@ -46,6 +44,16 @@ class RunMonitor:
                 if k != "step" and v is not None:
                     self.tb.add_scalar(f"train/{k}", v, int(row["step"]))
 
+    def plot(self, at_most_every_s: float = 0.0) -> Path | None:
+        """The loss-curve PNG of the steps so far, unless one was drawn less than `at_most_every_s` ago
+        (the trainer draws one at each checkpoint, so a run of days is watched by it too)."""
+        now = time.monotonic()
+        if self._plotted_at is not None and now - self._plotted_at < at_most_every_s:
+            return None
+        self._plotted_at = now
+        self._file.flush()
+        return plot_curve(self.csv_path, self.out / "loss_curve.png")
+
     def close(self) -> Path | None:
         self._file.close()
         if self.tb is not None:
@@ -53,11 +61,44 @@ class RunMonitor:
         return plot_curve(self.csv_path, self.out / "loss_curve.png")
 
 
-def _read(path: Path) -> list[dict[str, str]]:
+def _keep_rows_up_to(path: Path, step: int) -> None:
+    """metrics.csv with only the rows of steps up to `step` (a resume's checkpoint; 0 for a fresh run),
+    rewritten row by row: reading a long run's rows into dicts took ~0.7 KB a step."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(FIELDS)
+        if path.exists():
+            with open(path, newline="") as f:
+                rows = csv.reader(f)
+                header = next(rows, None) or []
+                at = {name: i for i, name in enumerate(header)}
+                for r in rows:
+                    if r and int(float(r[at["step"]])) <= step:
+                        w.writerow([r[at[k]] if k in at and at[k] < len(r) else "" for k in FIELDS])
+    os.replace(tmp, path)
+
+
+def _columns(path: Path, names: tuple[str, ...]):
+    """The named columns of metrics.csv as float arrays (empty cells as NaN)."""
+    import numpy as np
+
     if not path.exists():
-        return []
+        return None
+    cols: list[list[float]] = [[] for _ in names]
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        rows = csv.reader(f)
+        header = next(rows, None) or []
+        at = [header.index(n) for n in names]
+        for r in rows:
+            if len(r) == len(header):
+                for c, i in zip(cols, at):
+                    c.append(float(r[i]) if r[i] else float("nan"))
+    return [np.asarray(c, dtype=np.float64) for c in cols]
+
+
+# lines of more points than this are drawn from every n-th point (the running mean is computed from all)
+MAX_POINTS = 20_000
 
 
 def _PlainLog(**kw):
@@ -72,31 +113,42 @@ def _PlainLog(**kw):
     return PlainLog(**kw)
 
 
+def running_mean(values, k: int):
+    """Mean of each value and the k - 1 before it (fewer at the start), in one pass."""
+    import numpy as np
+
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    i = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, i - k)
+    return (sums[i] - sums[lo]) / (i - lo)
+
+
 def plot_curve(csv_path: Path, png: Path) -> Path | None:
-    rows = _read(csv_path)
-    if not rows:
+    columns = _columns(csv_path, ("step", "loss", "lr", "grad_norm"))
+    if columns is None or not len(columns[0]):
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [int(float(r["step"])) for r in rows]
+    steps, loss, lr, grad_norm = columns
+    every = max(1, -(-len(steps) // MAX_POINTS))
+    shown = slice(None, None, every)
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a.plot(steps, [float(r["loss"]) for r in rows], lw=0.6, alpha=0.5, label="step")
-    k = len(rows) // 50  # a running mean over 2% of the run; under 100 steps the steps alone
+    a.plot(steps[shown], loss[shown], lw=0.6, alpha=0.5, label="step" if every == 1 else f"every {every}th step")
+    k = len(steps) // 50  # a running mean over 2% of the run; under 100 steps the steps alone
     if k > 1:
-        smooth = [sum(float(r["loss"]) for r in rows[max(0, i - k + 1): i + 1]) / len(rows[max(0, i - k + 1): i + 1]) for i in range(len(rows))]
-        a.plot(steps, smooth, lw=1.5, label=f"mean of {k}")
+        a.plot(steps[shown], running_mean(loss, k)[shown], lw=1.5, label=f"mean of {k}")
     a.set(xlabel="step", ylabel="flow-matching loss", yscale="log", title="training loss")
     a.yaxis.set_major_formatter(_PlainLog())
     a.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.7)))  # every minor tick within 0.7 decades
     a.legend()
-    lines = b.plot(steps, [float(r["lr"]) for r in rows], color="tab:green", label="learning rate (left)")
+    lines = b.plot(steps[shown], lr[shown], color="tab:green", label="learning rate (left)")
     b.set(xlabel="step", title="learning rate and grad norm")
     b.set_ylabel("learning rate", color="tab:green")
     b2 = b.twinx()
-    lines += b2.plot(steps, [float(r["grad_norm"]) for r in rows], color="tab:red", lw=0.6, alpha=0.6,
+    lines += b2.plot(steps[shown], grad_norm[shown], color="tab:red", lw=0.6, alpha=0.6,
                      label="grad norm (right)")
     b2.set_ylabel("grad norm", color="tab:red")
     b.legend(lines, [ln.get_label() for ln in lines], fontsize="small", loc="center right")  # "best" sees one axis only

@@ -450,6 +450,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
         _save_checkpoint(out_dir, step, rank, model, ema, opt, sched, position, losses, window, window_rows, ctx, writer,
                          published if rank == 0 else None)
+        if monitor is not None and step < cfg.steps:  # the curve so far (the last one is drawn at the end)
+            monitor.plot(at_most_every_s=60)
         if wait:
             writer.wait()
         checkpoint_seconds += time.perf_counter() - t0

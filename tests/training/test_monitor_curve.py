@@ -55,3 +55,59 @@ def test_a_loss_within_one_decade_gets_more_than_two_labels(tmp_path, monkeypatc
     shown = [t.get_text() for t in axis.get_yticklabels(minor=True) + axis.get_yticklabels()
              if t.get_text() and low <= t.get_position()[1] <= high]
     assert len(shown) >= 4, shown
+
+
+def test_the_running_mean_is_each_steps_mean_over_the_k_before_it():
+    import numpy as np
+
+    from training.monitor import running_mean
+
+    values = np.random.default_rng(0).random(1000)
+    naive = [values[max(0, i - 36): i + 1].mean() for i in range(1000)]
+    assert np.allclose(running_mean(values, 37), naive)
+
+
+def test_a_long_runs_curve_draws_a_bounded_number_of_points_from_all_of_its_steps(tmp_path, monkeypatch):
+    """The running mean was a slice sum per step (100k steps: 100 s, with the other ranks waiting in
+    the barrier); every step's point was drawn."""
+    import training.monitor as monitor
+
+    monkeypatch.setattr(monitor, "MAX_POINTS", 1000)
+    fig = drawn_figure(tmp_path, monkeypatch, "".join(f"{i + 1},{1 / (i + 1)},1.0,0.001,10,0.0,8,{i}\n" for i in range(5000)))
+    step_line, mean_line = fig.axes[0].get_lines()
+    assert len(step_line.get_xdata()) == 1000 and step_line.get_label() == "every 5th step"
+    assert mean_line.get_label() == "mean of 100" and step_line.get_xdata()[-1] == 4996  # every 5th from step 1
+    assert abs(mean_line.get_ydata()[-1] - sum(1 / s for s in range(4897, 4997)) / 100) < 1e-12  # from all steps
+
+
+def test_a_resume_keeps_its_rows_without_holding_them_all(tmp_path):
+    """RunMonitor read every row into dicts to drop those past the checkpoint (~0.7 KB a step:
+    730 MB for a million steps)."""
+    import tracemalloc
+
+    from training.monitor import RunMonitor
+
+    path = tmp_path / "metrics.csv"
+    path.write_text(",".join(FIELDS) + "\n" + "".join(f"{i},0.5,1.0,0.001,10,0.0,8,{i}\n" for i in range(1, 50_001)))
+    tracemalloc.start()
+    resumed = RunMonitor(tmp_path, start_step=40_000, tensorboard=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    resumed.close()
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(FIELDS) and len(lines) == 40_001 and lines[-1].startswith("40000,")
+    assert peak < 5 * 2**20, peak  # the dicts of 50k rows were ~35 MB
+
+
+def test_the_trainer_draws_the_curve_at_a_checkpoint_not_only_at_the_end(tiny_home, tmp_path, monkeypatch):
+    """The README says to watch a run through loss_curve.png; it was written only when the run ended."""
+    import training.monitor as monitor
+    from tests.training.test_trainer import tiny_cfg
+    from training.trainer import train
+
+    drawn = []
+    plot = monitor.plot_curve
+    monkeypatch.setattr(monitor, "plot_curve", lambda csv_path, png: (drawn.append(len(csv_path.read_text().splitlines()) - 1),
+                                                                       plot(csv_path, png))[1])
+    train(tiny_cfg(tiny_home, tmp_path / "run", steps=4, checkpoint_every=2, log_every=1))
+    assert drawn == [2, 4]
