@@ -28,6 +28,7 @@ SAMPLE_WRITERS = {
 SAMPLE_HOOKS = {
     "multiview": "evaluation.multiview.sample:SAMPLING",
     "speech": "evaluation.speech.sample:SAMPLING",
+    "video": "evaluation.video.sample:SAMPLING",
 }
 
 
@@ -44,6 +45,8 @@ class ModalitySampling:
     options: type | None = None  # a dataclass of its own flags: --field-name, or options.<field> in --config and --set
     aliases: dict[str, str] = field(default_factory=dict)  # its name for a generic flag: {"--views": "frames"}
     writer_takes_prompts: bool = False  # its SAMPLE_WRITERS function labels the renders: writer(..., prompts=[...])
+    # (cfg, ckpt) -> more keyword arguments of its SAMPLE_WRITERS function (video: the training clips' fps)
+    writer_options: Callable[..., dict] | None = None
 
 
 NO_SAMPLING_HOOK = ModalitySampling()
@@ -221,6 +224,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from evaluation.evaluate import modality_hook
 
     writer = modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")
+    kwargs = sampling.writer_options(cfg, ckpt) if sampling.writer_options is not None else {}
     if sampling.writer_takes_prompts:
-        return writer(decoded, out, prompts=[cfg.prompt] * len(decoded))
-    return writer(decoded, out)
+        kwargs["prompts"] = [cfg.prompt] * len(decoded)
+    return writer(decoded, out, **kwargs)

@@ -1,17 +1,63 @@
 """Text-to-video metrics: digit and direction accuracy of clips generated for held-out captions,
 frame-to-frame consistency, with chance levels and the judges' own accuracy on real clips; renders
-(an animated GIF grid, an MP4 per clip, a PNG frame strip)."""
+(an animated GIF grid, an MP4 per clip, a PNG frame strip) played at the training clips' frame rate
+(``render_fps``). Shortfalls (too few held-out clips of a digit, a judge resting on few clips, an
+unknown frame rate) go to the result's notes."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from evaluation.context import EvalContext
 from evaluation.video.judge import DIRECTIONS, clip_labels, train_clip_judge
-from evaluation.video.render import grid_frames, save_gif, save_mp4, save_strip, to_frames
+from evaluation.video.render import DEFAULT_FPS, grid_frames, save_gif, save_mp4, save_strip, to_frames
+
+log = logging.getLogger(__name__)
+JUDGE_MIN_TEST_CLIPS = 10  # below this many real test clips the judge's own accuracy is said to be anecdotal
+DIGITS = range(10)
+
+
+def _note(ctx: EvalContext, note: str) -> None:
+    """A shortfall of this evaluation: logged now, and kept with the context for the results
+    (``EvalContext.notes`` -> metrics.json ``notes``), as evaluation/speech does."""
+    log.warning("video evaluation: %s", note)
+    ctx.notes.append(note)
+
+
+def prompt_notes(digits: list[int], per_class: int, generated: int) -> list[str]:
+    """Where the generated clips fall short of ``per_class`` per digit: each is prompted by a real
+    held-out clip of its digit (its caption), so a digit gets at most as many as the held-out
+    manifest has clips of it."""
+    present = Counter(digits)
+    short = {d: n for d, n in sorted(present.items()) if n < per_class}
+    notes = []
+    if short:
+        notes.append(f"{generated} clips generated, not {per_class} per digit ({per_class * len(present)}): each is prompted "
+                     "by a real held-out clip of its digit, and the held-out manifest has only "
+                     + ", ".join(f"{n} of digit {d}" for d, n in short.items()))
+    if present and len(present) < len(DIGITS):
+        notes.append("no held-out clip of digit " + ", ".join(str(d) for d in DIGITS if d not in present)
+                     + ": those digits are not generated (digit_chance counts only the digits present)")
+    return notes
+
+
+def frame_rate(ctx: EvalContext) -> float | None:
+    """The training clips' frame rate (meta sample_fps, from the checkpoint's catalog), else the
+    held-out clips' (curated the same way); None when neither records one."""
+    from evaluation.video.sample import training_fps
+
+    ckpt = getattr(ctx.cfg, "checkpoint", None)
+    fps = training_fps(ckpt, getattr(ctx.cfg, "catalog", None)) if ckpt else None
+    if fps:
+        return fps
+    held = [float(e.meta.get("sample_fps") or 0) for e in ctx.examples]
+    held = [f for f in held if f > 0]
+    return round(float(np.median(held)), 4) if held else None
 
 
 def _decoded(ctx: EvalContext, latents) -> list[torch.Tensor]:
@@ -32,7 +78,9 @@ def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
         digits = torch.tensor([y[0] for _, y in labelled])
         directions = torch.tensor([y[1] for _, y in labelled])
         judge = train_clip_judge(real, digits, directions, seed=cfg.seed)
-        prompts = [(e, y) for d in range(10) for e, y in [p for p in labelled if p[1][0] == d][: cfg.samples_per_class]]
+        prompts = [(e, y) for d in DIGITS for e, y in [p for p in labelled if p[1][0] == d][: cfg.samples_per_class]]
+        for note in prompt_notes([y[0] for _, y in labelled], cfg.samples_per_class, len(prompts)):
+            _note(ctx, note)
         generated = ctx.generate([e for e, _ in prompts], seed=cfg.seed + 1)
         clips = torch.stack(_decoded(ctx, list(generated)))
         per_frame, majority, direction = judge.predict(clips)
@@ -50,16 +98,29 @@ def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
             judge_direction_accuracy=judge.direction_accuracy,
             num_generated=float(len(prompts)),
             num_judge_train_clips=float(judge.num_train_clips),
+            num_judge_test_clips=float(judge.num_test_clips),
         )
+        if judge.num_test_clips < JUDGE_MIN_TEST_CLIPS:
+            _note(ctx, f"judge_digit_accuracy {judge.digit_accuracy:.3f} rests on {judge.num_test_clips} real held-out clip(s) "
+                       f"(the judge trained on {judge.num_train_clips}): too few to show the judge tells digits apart; "
+                       f"digit_accuracy {metrics['digit_accuracy']:.3f} rests on {len(prompts)} generated clip(s). Evaluate on "
+                       "a held-out manifest with more clips")
+        # a judge at or below chance on real clips is said by evaluation.evaluate.warn_if_the_judge_is_no_judge
     grid_examples = ([e for e, _ in labelled] or ctx.examples)[: cfg.grid_size]
     samples = [to_frames(x.numpy()) for x in _decoded(ctx, list(ctx.generate(grid_examples, seed=cfg.seed + 2)))]
+    fps = frame_rate(ctx)
+    if fps is None:
+        _note(ctx, f"the clips' frame rate is unknown (no sample_fps in the training or held-out meta): the GIF and MP4s "
+                   f"play at {DEFAULT_FPS:g} fps, which may be faster or slower than the motion was learnt")
+        fps = DEFAULT_FPS
+    metrics["render_fps"] = float(fps)
     renders = {
-        "gif": str(save_gif(grid_frames(samples), out_dir / "samples.gif")),
+        "gif": str(save_gif(grid_frames(samples), out_dir / "samples.gif", fps)),
         "grid": str(save_strip(samples, out_dir / "samples_frames.png")),
     }
     (out_dir / "samples.txt").write_text("\n".join(f"{i}: {e.caption}" for i, e in enumerate(grid_examples)) + "\n")
     renders["captions"] = str(out_dir / "samples.txt")
     for i, clip in enumerate(samples[:8]):
-        renders[f"mp4_{i}"] = str(save_mp4(clip, out_dir / "clips" / f"sample_{i:02d}.mp4"))
+        renders[f"mp4_{i}"] = str(save_mp4(clip, out_dir / "clips" / f"sample_{i:02d}.mp4", fps))
     return metrics, renders
 

@@ -40,14 +40,23 @@ def grid_frames(clips: list[np.ndarray], cols: int = 4, upscale: int | None = No
     return _upscale(out, upscale or auto_scale(h, w))
 
 
-def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0) -> Path:
+DEFAULT_FPS = 4.0  # when the training clips' frame rate is unknown (a catalog that cannot be reached)
+
+
+def save_gif(frames: np.ndarray, path: Path, fps: float = DEFAULT_FPS) -> Path:
+    """GIF frame durations are whole centiseconds: 1.6 fps (625 ms) is written as 620 ms (1.61 fps)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     imgs = [Image.fromarray(f) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(round(1000 / fps)), loop=0)
     return path
 
 
-def save_mp4(frames: np.ndarray, path: Path, fps: int = 4, upscale: int | None = None) -> Path:
+def _rate(fps: float) -> Fraction:
+    """fps as the exact fraction a stream's rate and time base take (1.6 -> 8/5)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+def save_mp4(frames: np.ndarray, path: Path, fps: float = DEFAULT_FPS, upscale: int | None = None) -> Path:
     """H.264 in yuv420p (players need even sizes: frames are upscaled, then padded to even)."""
     import av
 
@@ -56,9 +65,10 @@ def save_mp4(frames: np.ndarray, path: Path, fps: int = 4, upscale: int | None =
     f = np.pad(f, ((0, 0), (0, h - f.shape[1]), (0, w - f.shape[2]), (0, 0)))
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4") as out:
-        s = out.add_stream("libx264", rate=fps)
+        rate = _rate(fps)
+        s = out.add_stream("libx264", rate=rate)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.time_base = Fraction(1, fps)
+        s.time_base = 1 / rate
         s.options = {"crf": "12", "x264-params": "threads=1:lookahead-threads=1"}
         for k, frame in enumerate(f):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
@@ -86,18 +96,27 @@ def strip_path(out: Path) -> Path:
     return out.with_name(out.name + ".frames.png")
 
 
-def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
+def save_samples(decoded: list[np.ndarray], out: Path, fps: float | None = None) -> list[Path]:
     """`lumina sample`: one clip per sample as MP4 (or GIF when ``out`` ends in .gif), and a PNG
     frame strip of all of them beside the first, named after the whole output name:
     ``clip.mp4`` -> ``clip.mp4.frames.png``, ``clip.gif`` -> ``clip.gif.frames.png``, so an MP4 and a
-    GIF of the same name each keep their own strip."""
+    GIF of the same name each keep their own strip. ``fps``: the frame rate of the training clips
+    (their meta ``sample_fps``), so motion plays at the speed it was learnt; None: DEFAULT_FPS, said
+    in a warning."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".gif"):
         out = out.with_suffix(".mp4")
+    if not fps or fps <= 0:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "the training clips' frame rate is unknown (their catalog is not reachable: --home or --catalog); "
+            "writing at %g fps, which may play the motion faster or slower than it was learnt", DEFAULT_FPS)
+        fps = DEFAULT_FPS
     clips = [to_frames(x) for x in decoded]
     paths = []
     for i, c in enumerate(clips):
         p = out if len(clips) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
-        paths.append(save_gif(_upscale(c, auto_scale(*c.shape[1:3])), p) if p.suffix.lower() == ".gif" else save_mp4(c, p))
+        paths.append(save_gif(_upscale(c, auto_scale(*c.shape[1:3])), p, fps) if p.suffix.lower() == ".gif" else save_mp4(c, p, fps))
     paths.append(save_strip(clips, strip_path(out)))
     return paths

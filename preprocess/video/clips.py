@@ -32,6 +32,16 @@ def sample_evenly(indices: np.ndarray, frames: int) -> np.ndarray:
     return indices[pos]
 
 
+def sample_rate(times: np.ndarray, picked: np.ndarray) -> float:
+    """The rate of the picked frames: (frames - 1) over the time from the first picked frame to the
+    last, i.e. one over their mean spacing (frames 0, 5, 10, 15 of an 8 fps clip: 1.6 fps; not
+    (frames - 1) / duration = 1.5, nor frames / duration = 2.0). 0.0 for a single frame."""
+    if len(picked) < 2:
+        return 0.0
+    span = float(times[picked[-1]] - times[picked[0]])
+    return round((len(picked) - 1) / span, 4) if span > 0 else 0.0
+
+
 def resize_frames(frames: np.ndarray, max_tokens: int, unit: int, grey: bool) -> np.ndarray:
     """[T, H, W, 3] uint8 -> [T, h, w, C] uint8 fitted to the budget; C = 1 when grey."""
     h, w = frames.shape[1:3]

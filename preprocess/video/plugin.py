@@ -19,7 +19,7 @@ from contracts.shards import npy_bytes, npy_load
 from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
-from preprocess.video.clips import resample, resize_frames, sample_evenly
+from preprocess.video.clips import resample, resize_frames, sample_evenly, sample_rate
 from preprocess.video.decode import VIDEO_SUFFIXES, DecodedVideo, VideoRejected, decode_video
 from preprocess.video.dedup import keyframe_hashes, mark_near_duplicates
 from preprocess.video.motion import jitter_score, motion_score
@@ -116,7 +116,7 @@ class VideoPlugin(ModalityPlugin):
         meta: dict[str, Any] = {
             "clip_index": index, "clips_in_source": count, "clip_start": round(start, 4), "clip_end": round(kept_end, 4),
             "scene_end": round(end, 4), "cut_score": round(cut_score, 5), "frame_indices": [int(i) for i in picked],
-            "sample_fps": round((len(picked) - 1) / duration, 4) if len(picked) > 1 and duration > 0 else 0.0,
+            "sample_fps": sample_rate(video.times, picked),
             "source_fps": round(video.fps, 4), "source_frames": int(len(video.frames)), "source_duration": round(video.duration, 4),
             "container": video.container, "codec": video.codec, "original_size": list(video.size),
             "motion": round(motion, 6), "jitter": round(jitter, 4), "quality": {k: round(v, 5) for k, v in quality.items()},

@@ -61,6 +61,22 @@ def test_accepted_clips_are_normalised(curated):
     assert {(r[3], r[4], r[5]) for r in acc} == {(4, 16, 16)}  # 4 frames, 32x32 fitted to 16 tokens of 4x4 px
 
 
+def test_sample_fps_is_the_real_spacing_of_the_picked_frames(curated):
+    """meta sample_fps read 1.5 = (frames - 1) / duration (a README said frames / duration = 2.0)
+    while the demo's 4 frames are source frames 0, 5, 10, 15 of an 8 fps clip: 1.6 fps, the rate a
+    sample must be played at for the motion to keep its speed."""
+    import json
+
+    from preprocess.video.clips import sample_rate
+
+    _, _, _, _, rows, _ = curated
+    metas = [json.loads(r[7]) if isinstance(r[7], str) else r[7] for r in rows if r[1] == "accepted" and "/clips/" in r[0]]
+    assert metas and {tuple(m["frame_indices"]) for m in metas} == {(0, 5, 10, 15)}
+    assert all(abs(m["sample_fps"] - 1.6) < 0.01 for m in metas), {m["sample_fps"] for m in metas}  # GIF: times in ms
+    assert sample_rate(np.array([0.0, 0.1, 0.25, 0.5]), np.array([0, 1, 3])) == 4.0  # variable rate: its own times
+    assert sample_rate(np.arange(8) / 8, np.array([2])) == 0.0
+
+
 def test_rerun_adds_no_rows(curated):
     _, first, counts1, counts2, _, _ = curated
     assert counts1 == counts2

@@ -63,3 +63,112 @@ def test_an_mp4_and_a_gif_of_the_same_name_keep_their_own_frame_strips(tmp_path)
     assert [p.name for p in mp4] == ["x.mp4", "x.mp4.frames.png"] and [p.name for p in gif] == ["x.gif", "x.gif.frames.png"]
     widths = {p.name: Image.open(p).size[0] for p in (mp4[-1], gif[-1])}
     assert widths["x.mp4.frames.png"] * 6 == widths["x.gif.frames.png"] * 4  # 4 frames and 6 frames: both strips still there
+
+
+def _examples(counts: dict[int, int], fps: float | None = 1.6):
+    """Held-out clips: counts[digit] clips of each digit, moving in turn left, right, up, down."""
+    from sklearn.datasets import load_digits
+
+    from preprocess.video.demo_corpus import digit_sprite
+    from training.data import Example
+
+    data = load_digits()
+    out = []
+    for d, n in counts.items():
+        images = data.images[data.target == d]
+        for k in range(n):
+            direction = DIRECTIONS[k % 4]
+            grey = render(digit_sprite(images[k]), path(direction, (CANVAS - DIGIT) // 2, 4))
+            latent = torch.from_numpy(grey.astype(np.float32) / 127.5 - 1.0)[None]
+            meta = {"sample_fps": fps} if fps else {}
+            out.append(Example(f"{d}-{k}", latent, torch.zeros(4, 8), torch.ones(4, dtype=torch.bool),
+                               f"a {d} moving {direction}", "holdout", meta))
+    return out
+
+
+def _evaluate(tmp_path, examples, per_class, monkeypatch):
+    from functools import partial
+
+    import evaluation.video.metrics as vm
+    from evaluation.video.metrics import evaluate_video
+    from tests.evaluation.fakes import fake_context
+
+    monkeypatch.setattr(vm, "train_clip_judge", partial(vm.train_clip_judge, steps=3))  # its accuracy is not tested here
+
+    ctx = fake_context(examples, lambda ex, seed: torch.stack([e.latent for e in ex]), tmp_path, samples_per_class=per_class)
+    metrics, renders = evaluate_video(ctx)
+    return ctx, metrics, renders
+
+
+def test_video_evaluation_notes_its_shortfalls_and_plays_renders_at_the_training_rate(tmp_path, monkeypatch):
+    """metrics.json had notes: [] where speech notes the same shortfalls: 19 clips generated of 20
+    (the held-out manifest had one clip of digit 4), a judge resting on a handful of real clips; and
+    samples.gif played at 4 fps whatever the clips' rate (the demo's: 1.6 fps, 2.5x too fast)."""
+    import av
+    from PIL import Image
+
+    ctx, metrics, renders = _evaluate(tmp_path, _examples({0: 2, 1: 2, 4: 1, 7: 2}), 2, monkeypatch)
+    assert metrics["num_generated"] == 7.0 and metrics["num_judge_test_clips"] == 1.0
+    notes = "\n".join(ctx.notes)
+    assert "7 clips generated, not 2 per digit (8)" in notes and "only 1 of digit 4" in notes
+    assert "no held-out clip of digit 2, 3, 5, 6, 8, 9" in notes
+    assert "rests on 1 real held-out clip(s) (the judge trained on 6)" in notes
+    assert metrics["render_fps"] == 1.6
+    gif = Image.open(renders["gif"])
+    assert gif.info["duration"] == 620  # 1.6 fps, in GIF's centiseconds
+    with av.open(renders["mp4_0"]) as c:
+        assert c.streams.video[0].average_rate * 5 == 8 and [round(f.time, 3) for f in c.decode(video=0)] == [0, 0.625, 1.25, 1.875]
+
+
+def test_video_evaluation_without_a_known_rate_plays_at_4_fps_and_says_so(tmp_path, monkeypatch):
+    ctx, metrics, renders = _evaluate(tmp_path, _examples({d: 2 for d in range(10)}, fps=None), 2, monkeypatch)
+    assert metrics["render_fps"] == 4.0 and gif_duration(renders["gif"]) == 250
+    assert [n for n in ctx.notes if "frame rate is unknown" in n]
+    assert not [n for n in ctx.notes if "per digit" in n or "no held-out clip" in n]  # every digit has its 2 clips
+
+
+def gif_duration(gif: str) -> int:
+    from PIL import Image
+
+    return Image.open(gif).info["duration"]
+
+
+def test_a_video_judge_at_chance_is_noted_by_the_evaluation():
+    """The judge-at-chance note comes from evaluation.evaluate for every modality: video's metric
+    names must be the ones it reads (judge_<x>_accuracy beside <x>_chance)."""
+    from evaluation.evaluate import warn_if_the_judge_is_no_judge
+
+    said = warn_if_the_judge_is_no_judge({"judge_digit_accuracy": 0.1, "digit_chance": 0.1, "judge_direction_accuracy": 1.0,
+                                          "direction_chance": 0.25})
+    assert len(said) == 1 and said[0].startswith("the digit judge scores 0.100 on real held-out data, no better than chance")
+
+
+def test_lumina_sample_writes_video_at_the_training_rate_and_warns_past_the_trained_frames(tmp_path, monkeypatch, caplog):
+    """`lumina sample` wrote 4 fps whatever the training clips' rate, and --frames 6 on a 4-frame
+    model gave garbled frames 5-6 without a word."""
+    import json
+    import logging
+    from types import SimpleNamespace
+
+    import evaluation.video.sample as vs
+    from evaluation.sample import sampling_of
+
+    (tmp_path / "training.json").write_text(json.dumps({"latent_shape": [1, 4, 16, 16],
+                                                         "latent_shapes": [[[1, 4, 16, 16], 30], [[1, 3, 16, 16], 2]]}))
+    hook = sampling_of("video")
+    assert hook.prepare is vs.prepare and vs.trained_frames(tmp_path) == 4
+    with caplog.at_level(logging.WARNING, logger="evaluation.video.sample"):
+        assert hook.prepare(SimpleNamespace(frames=6), tmp_path, [1, 6, 16, 16]) == ([1, 6, 16, 16], {})
+        hook.prepare(SimpleNamespace(frames=4), tmp_path, [1, 4, 16, 16])
+        hook.prepare(SimpleNamespace(frames=None), tmp_path, [1, 4, 16, 16])
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "--frames (or --views) 6: this checkpoint was trained on clips of 4 frames; frames 5-6" in said[0]
+
+    monkeypatch.setattr(vs, "training_fps", lambda ckpt, catalog=None: 1.6)
+    assert hook.writer_options(SimpleNamespace(catalog=None), tmp_path) == {"fps": 1.6}
+    paths = save_samples([_clip("right").numpy()], tmp_path / "clip.gif", **hook.writer_options(SimpleNamespace(), tmp_path))
+    assert gif_duration(str(paths[0])) == 620
+    monkeypatch.setattr(vs, "training_fps", lambda ckpt, catalog=None: None)
+    with caplog.at_level(logging.WARNING, logger="evaluation.video.render"):
+        paths = save_samples([_clip("right").numpy()], tmp_path / "other.gif", **hook.writer_options(SimpleNamespace(), tmp_path))
+    assert gif_duration(str(paths[0])) == 250 and "frame rate is unknown" in caplog.records[-1].getMessage()

@@ -1,0 +1,53 @@
+"""`lumina sample` hook for video: the frame rate the clips are written at is that of the
+checkpoint's training clips (their curated meta ``sample_fps``, read from its catalog), and a
+``--frames`` beyond the frame count it was trained on is said once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from evaluation.sample import ModalitySampling, spelled
+
+log = logging.getLogger(__name__)
+
+
+def trained_frames(ckpt: Path) -> int | None:
+    """The most frames of any training clip (training.json's latent_shapes, else latent_shape)."""
+    try:
+        info = json.loads((Path(ckpt) / "training.json").read_text())
+    except (OSError, ValueError):
+        return None
+    shapes = [s for s, _ in info.get("latent_shapes") or []] or ([info["latent_shape"]] if info.get("latent_shape") else [])
+    return max(int(s[1]) for s in shapes) if shapes else None
+
+
+def training_fps(ckpt: Path, catalog: str | None = None) -> float | None:
+    """The median ``sample_fps`` (one over the spacing of a clip's frames) of the checkpoint's
+    training clips; None when their catalog is not reachable or records no rate."""
+    from evaluation.training_manifest import query_training_manifest
+
+    rows = query_training_manifest(ckpt, "SELECT median(f) FROM (SELECT TRY_CAST(meta->>'sample_fps' AS DOUBLE) AS f "
+                                         "FROM manifest_members WHERE manifest = ? AND version = ?) WHERE f > 0", catalog)
+    return round(float(rows[0][0]), 4) if rows and rows[0][0] else None
+
+
+def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
+    frames, trained = getattr(cfg, "frames", None), trained_frames(ckpt)
+    if frames is not None and trained is not None and int(frames) > trained:
+        log.warning("%s %d: this checkpoint was trained on clips of %d frames; frames %d-%d are beyond what it learnt "
+                    "and usually come out garbled", spelled("frames"), int(frames), trained, trained + 1, int(frames))
+    return shape, {}
+
+
+def writer_options(cfg, ckpt: Path) -> dict:
+    """The writer's fps: the training clips' (None: the writer's default, with a warning)."""
+    fps = training_fps(ckpt, getattr(cfg, "catalog", None))
+    if fps:  # said beside the paths lumina sample prints (None: the writer warns of its default)
+        print(f"video: written at {fps:g} fps, the frame rate of the training clips (their meta sample_fps)", file=sys.stderr)
+    return {"fps": fps}
+
+
+SAMPLING = ModalitySampling(prepare=prepare, writer_options=writer_options)
