@@ -474,18 +474,19 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
     stop_code = 0  # agreed by all ranks after every step: 0 go on, 1 out of time, else the signal's number
-    skipped, nonfinite_run, over_budget_said = 0, 0, False
+    skipped, nonfinite_run, longest_over_budget = 0, 0, 0
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
     try:
         while step < cfg.steps and not stop_code:
             t0 = time.time()
             item = next(loader)
-            if rank == 0 and not over_budget_said and cfg.tokens_per_batch and item["tokens"] > cfg.tokens_per_batch:
-                # a batch over budget holds one sample longer than it (the batcher never splits one)
+            if rank == 0 and cfg.tokens_per_batch and item["tokens"] > max(cfg.tokens_per_batch, longest_over_budget):
+                # a batch over budget holds one sample longer than it (the batcher never splits one); said again
+                # only for a longer one, so the last such line names the longest met so far
                 log.warning("a sample of %d tokens is longer than --tokens-per-batch %d: such samples train one per batch, "
                             "each over the budget; raise --tokens-per-batch to at least the longest sample's tokens "
-                            "(said once)", item["tokens"], cfg.tokens_per_batch)
-                over_budget_said = True
+                            "(said again only for a longer sample)", item["tokens"], cfg.tokens_per_batch)
+                longest_over_budget = item["tokens"]
             position = Position(item["position"].epoch, item["position"].index + 1)
             x1, x0, t, kwargs = make_inputs(item, null, fm, cfg, step)
             if rank == 0:

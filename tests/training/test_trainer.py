@@ -509,3 +509,22 @@ def test_resume_with_loader_workers_saves_the_same_files_as_a_straight_run(tiny_
         a, b = (load_file(str(tmp_path / run / "checkpoint-0000004" / name)) for run in ("a", "b"))
         assert "rng.torch" in a or name == "model.safetensors"
         assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == [], name
+
+
+def test_the_over_budget_line_comes_again_only_for_a_longer_sample(tiny_home, tmp_path, caplog, monkeypatch):
+    """It was said once, naming the first sample over budget: raised to that, the next run named a longer one."""
+    import training.trainer as trainer
+
+    lengths = iter([80, 80, 100, 90])
+    real = trainer.batch_loader
+
+    def loader(*a, **kw):
+        for item in real(*a, **kw):
+            yield {**item, "tokens": next(lengths, 72)}
+
+    monkeypatch.setattr(trainer, "batch_loader", loader)
+    with caplog.at_level("WARNING", logger="training.trainer"):
+        train(tiny_cfg(tiny_home, tmp_path, steps=4, tokens_per_batch=75))
+    said = [r.getMessage().split(":")[0] for r in caplog.records if "longer than --tokens-per-batch" in r.getMessage()]
+    assert said == ["a sample of 80 tokens is longer than --tokens-per-batch 75",
+                    "a sample of 100 tokens is longer than --tokens-per-batch 75"]
