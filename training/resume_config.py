@@ -34,12 +34,28 @@ def saved_train_config(ckpt: Path) -> dict:
     return read_json(info).get("train_config", {}) if info.is_file() else {}
 
 
+def run_settings(ckpt: Path) -> dict:
+    """The settings ``ckpt``'s run trained with (training.json's ``train_config``), for --resume.
+    Raises DamagedCheckpoint (a ValueError: one line) when it records none: every checkpoint is
+    written with them, and without them a bare --resume trained on with the library's defaults
+    (batch 64, lr 0.001, seed 0, ...) without a word, which continues another run."""
+    from training.state import DamagedCheckpoint
+
+    if saved := saved_train_config(ckpt):
+        return saved
+    info = ckpt / "training.json"
+    raise DamagedCheckpoint(f"--resume: {ckpt} records none of its run's settings ({info} "
+                            f"{'records no train_config' if info.is_file() else 'is missing'}), so the run cannot be "
+                            "continued as it was; put that file back from a copy of the run, move the folder out of "
+                            f"the run folder to continue from the checkpoint before it, or --init-from {ckpt} to start "
+                            "a new stage from its weights")
+
+
 def resumed_config(cfg, ckpt: Path):
     """``cfg`` with the stopped run's settings where the user did not give one. Raises
-    ValueError for a change that cannot continue that run; warns about the others."""
-    saved = saved_train_config(ckpt)
-    if not saved:
-        return cfg
+    ValueError for a change that cannot continue that run, or when the checkpoint records no
+    settings (`run_settings`); warns about the others."""
+    saved = run_settings(ckpt)
     if saved.get("manifest") and cfg.manifest and saved["manifest"].split("@v")[0] != cfg.manifest.split("@v")[0]:
         raise ValueError(f"--resume: {ckpt} was trained on manifest {saved['manifest']!r}, not {cfg.manifest!r}: its "
                          "data position belongs to that manifest (--init-from starts a new stage on another)")
@@ -107,7 +123,7 @@ def nothing_to_train(cfg) -> dict | None:
     if ckpt is None:
         return None
     step = int(read_json(ckpt / STATE_JSON)["step"])
-    saved = saved_train_config(ckpt)
+    saved = run_settings(ckpt)  # none recorded: refused here, before the entry point registers a run
     given = set(cfg.given) if getattr(cfg, "given", None) is not None else None
     adopted = ("steps" not in given) if given is not None else cfg.steps == type(cfg)().steps
     steps = int(saved["steps"]) if adopted and "steps" in saved else cfg.steps

@@ -12,7 +12,8 @@ has indices) and the RNG (rng.*). torch.distributed.checkpoint (DCP) writes them
 safetensors writer; each header records where its pieces sit in the whole tensors, so a run resumes
 on another number of ranks, or in one process, and `read_whole` puts them together for a look.
 The published model.safetensors is assembled from the EMA pieces on disk, one tensor at a time
-(`publish_weights`). The files must be on a file system every rank sees.
+(`publish_weights`), and train_state.json lists every file (`shard_files`), so a lost one is named
+before a resume. The files must be on a file system every rank sees.
 """
 
 from __future__ import annotations
@@ -26,10 +27,20 @@ from typing import Any
 import torch
 
 SHARDED_DIR = "train_state"
+SHARD_FILES = "shard_files"  # train_state.json's list of every rank's files (`shard_files`)
 
 
 def is_sharded(ckpt: str | os.PathLike) -> bool:
     return (Path(ckpt) / SHARDED_DIR).is_dir()
+
+
+def shard_files(ckpt: str | os.PathLike) -> list[str]:
+    """The names of every rank's files under ckpt/train_state/, for train_state.json (rank 0, once
+    every rank's are written, as `publish_weights`): `state.checkpoint_problems` checks each is
+    still there before a resume, where DCP's load of a checkpoint missing one failed with
+    ``CheckpointException ranks:dict_keys([0])``. How many files a rank writes depends on what it
+    holds, so the names alone cannot tell that one is gone."""
+    return sorted(p.name for p in (Path(ckpt) / SHARDED_DIR).glob("*.safetensors"))
 
 
 def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, ema: torch.nn.Module | None) -> tuple[dict[str, Any], list[dict]]:

@@ -32,9 +32,13 @@ def checkpoint_dir(out_dir: str | os.PathLike, step: int) -> Path:
 
 
 def checkpoints(out_dir: str | os.PathLike) -> list[Path]:
-    """Complete checkpoint folders of a run, oldest first."""
+    """The published checkpoint folders of a run, oldest first: every ``checkpoint-<step>`` folder.
+    Publishing is a rename of a whole folder (`publish`), so one under that name was complete when
+    written; a file lost since (config.json too) is for `checkpoint_problems` to name. Listing only
+    folders with a config.json passed over a newest one that had lost it: --resume went back to the
+    one before and wrote over it."""
     out = Path(out_dir)
-    found = [p for p in out.iterdir() if _CKPT.match(p.name) and (p / "config.json").exists()] if out.is_dir() else []
+    found = [p for p in out.iterdir() if _CKPT.match(p.name) and p.is_dir()] if out.is_dir() else []
     return sorted(found, key=lambda p: int(_CKPT.match(p.name).group(1)))
 
 
@@ -91,20 +95,44 @@ def _first_line(e: BaseException) -> str:
 def checkpoint_problems(ckpt: str | os.PathLike, resume: bool = True) -> list[str]:
     """``file: what is wrong`` for each file of a published checkpoint that would not load: the
     weights and their config (what --init-from, evaluation and sampling read) and, with ``resume``,
-    the resume state. Headers only: cheap for any model size."""
+    the resume state and training.json (the run's own settings, which a resume continues with; a
+    converted release, which --init-from reads, has none). An FSDP2 run's shard files: each one
+    train_state.json records (`sharded_state.SHARD_FILES`; checkpoints written before that record
+    have only the files present checked). Headers only: cheap for any model size."""
     ckpt = Path(ckpt)
     problems = [(ckpt / "config.json", json_problem(ckpt / "config.json")),
                 (ckpt / "model.safetensors", safetensors_problem(ckpt / "model.safetensors"))]
-    if (ckpt / "training.json").exists():
+    if resume or (ckpt / "training.json").exists():
         problems.append((ckpt / "training.json", json_problem(ckpt / "training.json")))
     if resume:
-        problems.append((ckpt / STATE_JSON, json_problem(ckpt / STATE_JSON)))
+        state_problem = json_problem(ckpt / STATE_JSON)
+        problems.append((ckpt / STATE_JSON, state_problem))
+        info = _json_table(ckpt / STATE_JSON) if state_problem is None else {}
         shards = ckpt / "train_state"
-        if shards.is_dir():  # an FSDP2 run's (sharded_state.py): every rank's files
-            problems += [(f, safetensors_problem(f)) for f in sorted(shards.glob("*.safetensors"))]
+        if shards.is_dir() or info.get("sharded"):  # an FSDP2 run's (sharded_state.py): every rank's files
+            problems += _shard_problems(shards, info)
         else:
             problems.append((ckpt / STATE_TENSORS, safetensors_problem(ckpt / STATE_TENSORS)))
     return [f"{path}: {why}" for path, why in problems if why]
+
+
+def _json_table(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    return data if isinstance(data, dict) else {}
+
+
+def _shard_problems(shards: Path, info: dict) -> list[tuple[Path, str | None]]:
+    """Each shard file of a sharded checkpoint, those on disk and those its train_state.json lists
+    as written, with what is wrong with it: a rank's file lost (a node-local disk, a partial copy)
+    left DCP's load failing with ``CheckpointException ranks:dict_keys([0])``, naming nothing."""
+    from training.sharded_state import SHARD_FILES
+
+    recorded = info.get(SHARD_FILES)
+    names = {n for n in recorded if isinstance(n, str)} if isinstance(recorded, list) else set()
+    present = {p.name for p in shards.glob("*.safetensors")} if shards.is_dir() else set()
+    if not names and not present:
+        return [(shards, "missing" if not shards.is_dir() else "holds no shard file")]
+    return [(shards / n, safetensors_problem(shards / n)) for n in sorted(names | present)]
 
 
 def check_weights(ckpt: str | os.PathLike, flag: str = "--init-from") -> None:

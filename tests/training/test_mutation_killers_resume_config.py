@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 
 from training.resume_config import (ADOPTED, ARCHITECTURE, DATA_PLAN, OPTIMIZER, apply_optimizer_settings,
                                     nothing_to_train, resumed_config, saved_train_config)
+from training.state import DamagedCheckpoint
 from training.trainer import TrainConfig
 
 # a value other than the default for every setting a resume takes from the run
@@ -60,12 +61,21 @@ def test_a_bare_resume_takes_every_setting_that_defines_the_run_from_the_checkpo
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-def test_a_checkpoint_without_its_settings_leaves_the_config_as_it_is(tmp_path):
+def test_a_checkpoint_without_its_settings_is_refused(tmp_path):
+    """Every checkpoint is written with its run's settings: without them a bare --resume trained on with the
+    library's defaults (batch 64, lr 0.001, seed 0) without a word."""
     cfg = cli(lr=5e-4)
-    assert resumed_config(cfg, tmp_path) is cfg  # no training.json (an old or converted checkpoint)
-    assert saved_train_config(tmp_path) == {}
+    with pytest.raises(DamagedCheckpoint) as e:
+        resumed_config(cfg, tmp_path)  # no training.json
+    assert str(e.value) == (
+        f"--resume: {tmp_path} records none of its run's settings ({tmp_path / 'training.json'} is missing), so the "
+        "run cannot be continued as it was; put that file back from a copy of the run, move the folder out of the run "
+        f"folder to continue from the checkpoint before it, or --init-from {tmp_path} to start a new stage from its weights")
+    assert isinstance(e.value, ValueError)  # one line from the command lines
+    assert saved_train_config(tmp_path) == {}  # what --init-from reads: a converted release has none
     (tmp_path / "training.json").write_text(json.dumps({"steps": 4}))  # no train_config in it
-    assert resumed_config(cfg, tmp_path) is cfg
+    with pytest.raises(DamagedCheckpoint, match=r"training.json records no train_config\), so the run cannot"):
+        resumed_config(cfg, tmp_path)
     assert saved_train_config(tmp_path) == {}
 
 
@@ -222,9 +232,10 @@ def test_steps_given_at_the_default_value_count_as_given(tmp_path):
     assert nothing_to_train(TrainConfig(manifest="digits", resume=True, out_dir=str(out), steps=1000))["steps"] == 4
 
 
-def test_a_checkpoint_without_saved_settings_is_measured_against_the_commands_steps(tmp_path):
+def test_a_checkpoint_without_saved_settings_is_refused_before_a_run_is_registered(tmp_path):
     out = tmp_path / "run"
     ckpt = checkpoint(out, step=4)
-    (ckpt / "training.json").write_text(json.dumps({"steps": 4}))  # an older checkpoint: no train_config
-    assert nothing_to_train(TrainConfig(manifest="digits", resume=True, out_dir=str(out))) is None
-    assert nothing_to_train(TrainConfig(manifest="digits", resume=True, out_dir=str(out), steps=4))["steps"] == 4
+    (ckpt / "training.json").write_text(json.dumps({"steps": 4}))  # no train_config
+    for steps in (1000, 4):
+        with pytest.raises(DamagedCheckpoint, match=f"^--resume: {ckpt} records none of its run's settings"):
+            nothing_to_train(TrainConfig(manifest="digits", resume=True, out_dir=str(out), steps=steps))

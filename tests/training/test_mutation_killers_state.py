@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -144,17 +145,37 @@ def test_checkpoint_folders_are_numbered_by_step_and_listed_in_step_order(tmp_pa
     assert checkpoints(str(tmp_path))[-1] == tmp_path / "checkpoint-10000000"
 
 
-def test_half_written_set_aside_and_config_less_folders_are_no_checkpoints(tmp_path):
+def test_half_written_and_set_aside_folders_are_no_checkpoints(tmp_path):
     _checkpoint(tmp_path, 2)
     (tmp_path / ".checkpoint-0000004-abc").mkdir()
     (tmp_path / ".checkpoint-0000004-abc" / "config.json").write_text("{}")
     _checkpoint(tmp_path, 6).rename(tmp_path / "damaged-checkpoint-0000006")
-    (tmp_path / "checkpoint-0000008").mkdir()  # no config.json: not published
     (tmp_path / "checkpoint-0000010x").mkdir()
     (tmp_path / "checkpoint-0000010x" / "config.json").write_text("{}")
+    (tmp_path / "checkpoint-0000012").write_text("a file, not a folder")
     assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-0000002"]
     assert checkpoints(tmp_path / "not-there") == []
     assert latest_resumable(tmp_path / "not-there") is None
+
+
+def test_a_published_folder_that_lost_its_config_is_still_a_checkpoint_and_refused_as_damaged(tmp_path):
+    """Publishing renames a whole folder, so checkpoint-<step> is a checkpoint whatever it has lost since:
+    listed only with its config.json, a newest one without it was passed over, and a --resume went back to
+    the one before and wrote over it."""
+    two = _checkpoint(tmp_path, 2)
+    newest = _checkpoint(tmp_path, 4)
+    (newest / "config.json").unlink()
+    assert checkpoints(tmp_path) == [two, newest]
+    with pytest.raises(DamagedCheckpoint) as e:
+        latest_resumable(tmp_path)
+    assert str(e.value) == (
+        f"--resume: the newest checkpoint, {newest}, is damaged: {newest / 'config.json'}: missing; to continue from "
+        f"checkpoint-0000002 (the newest intact one; steps after it are trained again), move the damaged one out of the "
+        f"run folder first: mv {newest} {tmp_path / 'damaged-checkpoint-0000004'}")
+    (tmp_path / "checkpoint-0000006").mkdir()  # empty: nothing left of it, still not passed over
+    with pytest.raises(DamagedCheckpoint, match="checkpoint-0000006, has no train_state.json"):
+        latest_resumable(tmp_path)
+    assert prune(tmp_path, 1) == [two, newest]  # old ones are pruned like any other
 
 
 # --- damaged files are named before anything loads ------------------------------------------------------------
@@ -237,11 +258,74 @@ def test_checkpoint_problems_lists_each_damaged_file_with_its_path(tmp_path):
         str(ckpt / n) for n in ("config.json", "model.safetensors", "training.json")]
 
 
-def test_a_checkpoint_without_training_json_needs_none(tmp_path):
+def test_training_json_is_needed_to_resume_but_not_for_the_weights(tmp_path):
+    """A resume continues with the run's settings from training.json: without it a bare --resume trained
+    on with the library's defaults, without a word. A converted release has only config.json and the
+    weights, which is all --init-from, evaluation and sampling read."""
     ckpt = _checkpoint(tmp_path, 2)
-    (ckpt / "training.json").unlink()  # a converted release has only config.json and the weights
-    assert checkpoint_problems(ckpt) == []
+    (ckpt / "training.json").unlink()
+    assert checkpoint_problems(ckpt) == [f"{ckpt / 'training.json'}: missing"]
+    assert checkpoint_problems(ckpt, resume=False) == []
     check_weights(ckpt)
+    with pytest.raises(DamagedCheckpoint) as e:
+        latest_resumable(tmp_path)
+    assert str(e.value) == (
+        f"--resume: the newest checkpoint, {ckpt}, is damaged: {ckpt / 'training.json'}: missing; no earlier "
+        f"checkpoint of this run is intact: start anew in another --out-dir, or --init-from {ckpt} to keep its weights")
+
+
+def _sharded(out: Path, step: int, recorded: list[str] | None) -> Path:
+    """A sharded checkpoint of two ranks, two files each; train_state.json lists them unless `recorded` is None."""
+    from training.sharded_state import SHARD_FILES
+
+    ckpt = _checkpoint(out, step, state=False)
+    shards = ckpt / "train_state"
+    shards.mkdir()
+    for rank in (1, 2):
+        for part in (1, 2):
+            save_file({"model.w": torch.ones(2)}, str(shards / f"shard-0000{rank}-model-0000{part}-of-00002.safetensors"))
+    (ckpt / STATE_JSON).write_text(json.dumps({"step": step, "sharded": True,
+                                               **({} if recorded is None else {SHARD_FILES: recorded})}))
+    return ckpt
+
+
+def test_each_shard_file_train_state_json_lists_must_be_there(tmp_path):
+    """A lost shard file (one rank's node-local disk, a partial copy) went unnoticed until DCP's load
+    failed with `CheckpointException ranks:dict_keys([0])`; how many files a rank writes depends on
+    what it holds, so only the list written with them tells."""
+    from training.sharded_state import shard_files
+
+    ckpt = _sharded(tmp_path, 2, None)
+    names = shard_files(ckpt)
+    assert len(names) == 4 and shard_files(str(ckpt)) == names
+    shutil.rmtree(ckpt)
+    ckpt = _sharded(tmp_path, 2, names)
+    shards = ckpt / "train_state"
+    assert checkpoint_problems(ckpt) == []
+    (shards / names[1]).unlink()
+    (shards / names[3]).unlink()
+    assert checkpoint_problems(ckpt) == [f"{shards / names[1]}: missing", f"{shards / names[3]}: missing"]
+    assert checkpoint_problems(ckpt, resume=False) == []  # the published weights are whole
+    with pytest.raises(DamagedCheckpoint, match=f"is damaged: {shards / names[1]}: missing; {shards / names[3]}: missing; "):
+        latest_resumable(tmp_path)
+    shutil.rmtree(shards)  # every rank's files gone
+    assert checkpoint_problems(ckpt) == [f"{shards / n}: missing" for n in names]
+    (ckpt / STATE_JSON).write_text(json.dumps({"step": 2, "sharded": True}))  # and no list
+    assert checkpoint_problems(ckpt) == [f"{shards}: missing"]
+    shards.mkdir()
+    assert checkpoint_problems(ckpt) == [f"{shards}: holds no shard file"]
+
+
+def test_a_sharded_checkpoint_written_before_the_list_is_checked_by_the_files_present(tmp_path):
+    ckpt = _sharded(tmp_path, 2, None)
+    (ckpt / "train_state" / "shard-00002-model-00002-of-00002.safetensors").unlink()
+    assert checkpoint_problems(ckpt) == []  # nothing says it was there
+    assert latest_resumable(tmp_path) == ckpt
+    for junk in ("x", None, [1, None]):  # a list that is no list of names checks the files present
+        (ckpt / STATE_JSON).write_text(json.dumps({"step": 2, "sharded": True, "shard_files": junk}))
+        assert checkpoint_problems(ckpt) == []
+    (ckpt / STATE_JSON).write_text(json.dumps([1, 2]))  # valid JSON, not a table: no list either
+    assert checkpoint_problems(ckpt) == []
 
 
 def test_a_sharded_checkpoint_is_checked_file_by_file_instead_of_the_whole_tensor_state(tmp_path):
