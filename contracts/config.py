@@ -78,8 +78,12 @@ def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - names)
     if unknown:
+        import difflib
+
         shown = sorted(f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal"))
-        raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(shown)})")
+        near = [f"{u}: did you mean {m[0]}?" for u in unknown if (m := difflib.get_close_matches(u, shown, n=1))]
+        hint = f"; {'; '.join(near)}" if near else ""
+        raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)}{hint} (known: {', '.join(shown)})")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
     try:
         return cls(**kwargs)
