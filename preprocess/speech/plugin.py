@@ -34,7 +34,7 @@ from encoders.audio.transcript import normalise_transcript, read_transcript
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc")
 AUDIO, MEL = "flac", "mel.npy"
-FILTER_VERSION = "1"
+FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum statistics); 1 read 5-11 dB high below 10 dB
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class SpeechOptions:
     min_sample_rate: int = 16_000  # an 8 kHz take has nothing above 4 kHz: the mel up to 8 kHz would be half empty
     max_clipping_ratio: float = 0.01  # fraction of samples at full scale
     silence_dbfs: float = -60.0  # below this RMS the file is silence
-    min_snr_db: float = 10.0  # demo corpus: clean takes read 11.9 dB and up on this estimator, the planted noisy take (-6 dB) far below
+    min_snr_db: float = 10.0  # true dB (audio.snr_db: within ~2 dB from -5 to 15 dB); demo corpus: clean takes read 18.9 dB and up, the planted -6 dB take -5.4
     trim_top_db: float = 40.0  # leading/trailing frames this far below the peak are cut
     target_lufs: float = -23.0  # EBU R128
     min_duration: float = 0.2  # seconds, after trimming

@@ -227,3 +227,17 @@ def test_planted_transcripts_say_what_the_audio_says(tmp_path):
         n = sf.info(str(wav)).frames
         assert abs(len(said) - n) <= 0.05 * n, (kind, text, len(said), n)
     assert (corpus.root / corpus.planted["stereo"]).with_suffix(".txt").read_text().strip() == "four"
+
+
+def test_the_noisy_take_s_snr_verdict_is_in_true_db_and_versioned(curated):
+    """The planted noisy take is -6 dB (noise at twice the speech's RMS); the snr verdict read 4.9.
+    The estimator changed, so the speech plugin's verdict version did too (2)."""
+    from preprocess.speech.plugin import FILTER_VERSION
+
+    corpus, _, records, verdicts = curated
+    noisy = next(s for s in records[0] if s.source_uri.endswith(corpus.planted["noisy"]))
+    v = next(v for v in verdicts if v.key == noisy.key and v.filter == "snr")
+    assert abs(v.score - (-6.0)) < 2.0 and v.threshold == 10.0 and not v.passed, v
+    assert v.version == FILTER_VERSION == "2"
+    clean = [v.score for v in verdicts if v.filter == "snr" and v.passed]
+    assert clean and min(clean) > 15.0

@@ -127,3 +127,48 @@ def test_vocoder_from_a_torch_export_program(tmp_path):
     torch.export.save(torch.export.export(Upsample(), (torch.zeros(1, 80, 10),)), str(path))
     y = vocode(np.ones((80, 10), np.float32), path=str(path))
     assert y.shape == (2560,) and np.allclose(y, np.tanh(1.0) * 0.1, atol=1e-6)
+
+
+def _espeak(text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+    from preprocess.speech.espeak import synthesise
+
+    y, sr = synthesise(text, voice, rate, pitch)
+    return audio.resample(audio.downmix((y.astype(np.float32) / 32768.0)[:, None]), sr)
+
+
+def _with_noise(x: np.ndarray, snr: float, rng, shaped_like: np.ndarray | None = None) -> np.ndarray:
+    """x plus Gaussian noise at a true SNR of ``snr`` dB (mean power over the whole clip): white, or
+    with the long-term spectrum of ``shaped_like``."""
+    n = rng.normal(0, 1, len(x))
+    if shaped_like is not None:
+        spec = np.abs(np.fft.rfft(shaped_like, 2 * len(x))) ** 2
+        spec = np.convolve(spec, np.ones(64) / 64, mode="same")[::2][: len(x) // 2 + 1]
+        n = np.fft.irfft(np.fft.rfft(n) * np.sqrt(spec), len(x))
+    n *= np.sqrt(np.mean(x.astype(np.float64) ** 2) / np.mean(n**2) / 10 ** (snr / 10))
+    return (x + n).astype(np.float32)
+
+
+def test_snr_reads_the_true_snr_in_db():
+    """The `snr` filter's score read true -6/0/5/10/30 dB as 4.85/8.59/13.3/17.1/27.5, so a take at
+    ~2 dB passed the "< 10 dB" rule. Now within 2 dB of the truth from -5 to 15 dB on white noise and
+    3 dB from 0 to 15 dB on speech-shaped noise (espeak-ng takes of a digit and of a phrase)."""
+    rng = np.random.default_rng(0)
+    takes = [_espeak("four", "en-us", 150, 50), _espeak("doctor smith has two cats", "en+m1", 170, 35)]
+    for x in takes:
+        for snr in (-5, 0, 2, 5, 10, 15):
+            white = audio.snr_db(_with_noise(x, snr, rng), 22050)
+            shaped = audio.snr_db(_with_noise(x, snr, rng, shaped_like=np.concatenate(takes)), 22050)
+            assert abs(white - snr) <= 2.0, (snr, white)
+            # speech-shaped noise at -5 dB reads up to ~5 dB high (the README's table), still far below 10
+            assert abs(shaped - snr) <= 3.0 if snr >= 0 else shaped < 1.0, (snr, shaped)
+        assert audio.snr_db(_with_noise(x, 2, rng), 22050) < 10.0  # the user's take: rejected
+        assert audio.snr_db(x, 22050) > 18.0  # clean speech passes the 10 dB rule with room to spare
+
+
+def test_snr_floor_bias_is_what_gaussian_noise_gives():
+    """SNR_FRAME_BIAS is measured, not tuned: recomputed from white noise it must agree, and pure
+    noise of any level reads far below 0 dB (its floor is its mean)."""
+    assert abs(audio.snr_frame_bias() - audio.SNR_FRAME_BIAS) < 0.02
+    rng = np.random.default_rng(1)
+    for level in (1e-3, 0.3):
+        assert audio.snr_db((rng.normal(0, level, 22050)).astype(np.float32), 22050) < -10
