@@ -361,14 +361,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
                     ", ".join(p.name for p in stale))
     barrier()
-    if not cfg.resume and (earlier := checkpoints(out_dir)):
-        # a second run here would overwrite the first's checkpoints under the same names
-        raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
-                              "another --out-dir starts a new one")
+    check_run_folder(out_dir, cfg.resume, resume_from)
     if cfg.resume:
         ckpt = resume_from  # found before the model was built (clearing half-written folders keeps it)
-        if ckpt is None:
-            raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
         if is_sharded(ckpt):  # an FSDP2 run's: any number of ranks, or one process, reads it
             info = read_json(ckpt / STATE_JSON)
             load_sharded(ckpt, model, opt, info["param_groups"], ema.module)
@@ -651,6 +646,17 @@ def _summary(rows: list[dict]) -> dict:
     if len(applied) < len(rows):
         out["skipped_steps"] = len(rows) - len(applied)
     return out
+
+
+def check_run_folder(out_dir: Path, resume: bool, resume_from: Path | None) -> None:
+    """What a run folder refuses before any training (lumina train checks it before it records a run):
+    --resume with nothing to resume; a new run where an earlier one's checkpoints are, which it would
+    overwrite under the same names."""
+    if resume and resume_from is None:
+        raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
+    if not resume and (earlier := checkpoints(out_dir)):
+        raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
+                              "another --out-dir starts a new one")
 
 
 def stopped_run_plan(saved: dict, cfg: "TrainConfig", budget: BatchBudget) -> PlanSettings:
