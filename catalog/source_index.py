@@ -51,6 +51,7 @@ class LiveManifest:
     train_min_growth: int | None = None  # None: never makes training due
     train_options: dict[str, Any] = field(default_factory=dict)
     trained_version: int | None = None  # the version at which training was last due
+    encoders: list[str] | None = None  # fingerprints of the encoders its members' encodings come from; None: any one per kind
 
 
 @dataclass(frozen=True)
@@ -349,19 +350,23 @@ def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
     old = next((x for x in live_manifests(cat) if x.name == m.name), None)
     if old is not None:
         if m.train_min_growth is None and not m.train_options:
-            m = LiveManifest(m.name, m.where, m.description, old.train_min_growth, old.train_options)
+            m = LiveManifest(m.name, m.where, m.description, old.train_min_growth, old.train_options, encoders=m.encoders)
+        if m.encoders is None and old.encoders is not None:  # declared again without a pin: it keeps its own
+            m = LiveManifest(m.name, m.where, m.description, m.train_min_growth, m.train_options, encoders=old.encoders)
         if old.where != m.where:
             logging.getLogger(__name__).warning("live manifest %s: its selection changes from %r to %r; its next version "
                                                 "follows the new one", m.name, old.where, m.where)
-    con_args = [m.name, m.where, m.description, m.train_min_growth, json.dumps(m.train_options, sort_keys=True), utcnow()]
+    con_args = [m.name, m.where, m.description, m.train_min_growth, json.dumps(m.train_options, sort_keys=True), utcnow(),
+                json.dumps(sorted(m.encoders)) if m.encoders else None]  # [] given: the pin is lifted
     with cat._connection() as con:
         con.execute(q("upsert_live_manifest"), con_args)
 
 
 def live_manifests(cat: Catalog) -> list[LiveManifest]:
     _, rows = cat.sql(q("live_manifest_rows"))
-    return [LiveManifest(name, where, desc, growth, json.loads(opts or "{}"), trained)
-            for name, where, desc, growth, opts, trained in rows]
+    return [LiveManifest(name, where, desc, growth, json.loads(opts or "{}"), trained,
+                         None if encoders is None else json.loads(encoders))
+            for name, where, desc, growth, opts, trained, encoders in rows]
 
 
 def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[ManifestUpdate]:
@@ -384,12 +389,13 @@ def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[Manife
         except ManifestNotFoundError:
             before = None
         try:
-            after = cat.freeze_manifest(live.name, live.where, description=live.description or "live selection")
+            after = cat.freeze_manifest(live.name, live.where, encoders=live.encoders,
+                                        description=live.description or "live selection")
         except MixedEncodersError as e:  # it would never grow again without a word (new shards of a new encoder)
             logging.getLogger(__name__).warning(
-                "live manifest %s gets no new version: %s. A live manifest takes no encoder pin yet: narrow its selection to "
-                "samples of one encoder per kind, or freeze versions by hand (lumina catalog manifest create NAME --where ... "
-                "--encoder FINGERPRINT)", live.name, str(e).split("; latents")[0])
+                "live manifest %s gets no new version: %s. Pin its encoders (lumina refresh ... --live %s=WHERE "
+                "--live-encoder FINGERPRINT, or live_manifests.%s.encoders in the deployment) or narrow its selection to "
+                "samples of one encoder per kind", live.name, str(e).split("; latents")[0], live.name, live.name)
             continue
         except ValueError:  # nothing selected yet: no version; the next refresh retries
             continue

@@ -434,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="append", default=[], metavar="NAME=WHERE",
                    help="declare (or change) a live manifest: a stored selection re-frozen by every refresh")
     p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
+    p.add_argument("--live-encoder", action="append", default=None, metavar="FINGERPRINT",
+                   help="with --live: take the members' encodings from this encoder (one per kind; repeat), as "
+                        "lumina catalog manifest create --encoder does; a live manifest keeps its pin when declared again without one")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="curate and encode on this running Ray cluster (same as RAY_ADDRESS)")
     add_backend_args(p)
     p.add_argument("--allow-empty-source", action="store_true",
@@ -451,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         name, sep, where = item.partition("=")
         if not sep or not where.strip():
             p.error(f"--live {item!r}: use NAME=WHERE")
-        live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth))
+        live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth, encoders=a.live_encoder))
+    if a.live_encoder and not a.live:
+        p.error("--live-encoder goes with --live NAME=WHERE")
     cfg = config_from_args(CurateConfig, a)  # checks the flags and values
     cfg.options = curation_options(a, cfg.options)
     # what the user set (--config, --set, flags): the rest comes from the source's last curation

@@ -120,18 +120,19 @@ WHERE latest = 1
 ORDER BY key;
 
 -- name: upsert_live_manifest
-INSERT INTO live_manifests (name, predicate, description, train_min_growth, train_options, trained_version, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)
+INSERT INTO live_manifests (name, predicate, description, train_min_growth, train_options, trained_version, created_at, updated_at, encoders)
+VALUES ($1, $2, $3, $4, $5, NULL, $6, $6, $7)
 ON CONFLICT (name) DO UPDATE SET
     predicate = excluded.predicate, description = excluded.description,
     train_min_growth = excluded.train_min_growth, train_options = excluded.train_options,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at, encoders = excluded.encoders
 WHERE live_manifests.predicate <> excluded.predicate OR live_manifests.description <> excluded.description
    OR live_manifests.train_min_growth IS DISTINCT FROM excluded.train_min_growth
-   OR CAST(live_manifests.train_options AS VARCHAR) <> CAST(excluded.train_options AS VARCHAR);
+   OR CAST(live_manifests.train_options AS VARCHAR) <> CAST(excluded.train_options AS VARCHAR)
+   OR CAST(live_manifests.encoders AS VARCHAR) IS DISTINCT FROM CAST(excluded.encoders AS VARCHAR);
 
 -- name: live_manifest_rows
-SELECT name, predicate, description, train_min_growth, CAST(train_options AS VARCHAR), trained_version
+SELECT name, predicate, description, train_min_growth, CAST(train_options AS VARCHAR), trained_version, CAST(encoders AS VARCHAR)
 FROM live_manifests
 ORDER BY name;
 

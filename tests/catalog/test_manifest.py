@@ -196,4 +196,34 @@ def test_a_live_manifest_whose_selection_mixes_encoders_says_so_instead_of_never
     with caplog.at_level("WARNING", logger="catalog.source_index"):
         assert update_live_manifests(cat) == []
     assert "live manifest live gets no new version: manifest 'live': the selected samples mix encoders" in caplog.text
-    assert VAE_B in caplog.text and "--encoder FINGERPRINT" in caplog.text
+    assert VAE_B in caplog.text and "--live-encoder FINGERPRINT" in caplog.text
+
+
+def test_a_live_manifest_pinned_to_its_encoders_grows_with_their_samples_only(catalog_copy):
+    """A live manifest took no encoder pin: with a second encoder's shards in its selection it never
+    got a new version again. Pinned, it freezes the pinned encoders' samples, keeps the pin when
+    declared again without one, and [] lifts it."""
+    from catalog.source_index import LiveManifest, declare_live_manifest, live_manifests, update_live_manifests
+
+    cat = Catalog.open(catalog_copy)
+    pin = sorted(cat.freeze_manifest("probe", "modality = 'image'").encoders.values())
+    declare_live_manifest(cat, LiveManifest("live", "modality = 'image'", encoders=pin))
+    update_live_manifests(cat)
+    v1 = cat.manifest_header("live")
+    cat.register_batches([make_batch(90, vae=VAE_B)], "run-base")  # new samples, another VAE
+    cat.register_batches([make_batch(91)], "run-base")  # new samples, the pinned VAE: 4 accepted
+    [update] = update_live_manifests(cat)
+    v2 = cat.manifest_header("live")
+    assert (update.version, v2.num_members - v1.num_members) == (v1.version + 1, 4) and v2.encoders == v1.encoders
+    declare_live_manifest(cat, LiveManifest("live", "modality = 'image'", train_min_growth=2))
+    assert [m.encoders for m in live_manifests(cat)] == [pin]
+    declare_live_manifest(cat, LiveManifest("live", "modality = 'image'", encoders=[]))
+    assert [m.encoders for m in live_manifests(cat)] == [None]
+
+
+def test_lumina_refresh_takes_a_live_encoder_only_with_live(tmp_path, capsys):
+    from flows.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["refresh", str(tmp_path), "--home", str(tmp_path / "h"), "--live-encoder", "vae:x"])
+    assert e.value.code == 2 and "--live-encoder goes with --live NAME=WHERE" in capsys.readouterr().err
