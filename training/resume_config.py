@@ -24,7 +24,7 @@ OPTIMIZER = ("lr", "weight_decay", "warmup_steps", "grad_clip")  # take effect f
 DATA_PLAN = ("batch_size", "tokens_per_batch", "bucket_ratio", "shuffle_buffer", "seed", "caption_dropout", "timesteps")
 ADOPTED = ARCHITECTURE + OPTIMIZER + DATA_PLAN + (
     "steps", "ema_decay", "log_every", "checkpoint_every", "keep_last", "precision", "grad_checkpointing",
-    "max_nonfinite_steps")
+    "max_nonfinite_steps", "max_seconds")  # max_seconds: each call's own clock, as the stopped call had (a job's slot)
 
 
 def saved_train_config(ckpt: Path) -> dict:

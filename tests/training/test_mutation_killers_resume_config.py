@@ -22,7 +22,7 @@ SAVED = {"manifest": "digits", "manifest_version": 3, "model": "flag-dit-s", "mo
          "batch_size": 6, "tokens_per_batch": 320, "bucket_ratio": 1.5, "shuffle_buffer": 16, "seed": 5,
          "caption_dropout": 0.25, "timesteps": "uniform",
          "steps": 40, "ema_decay": 0.99, "log_every": 4, "checkpoint_every": 10, "keep_last": 2, "precision": "bf16",
-         "grad_checkpointing": True, "max_nonfinite_steps": 5,
+         "grad_checkpointing": True, "max_nonfinite_steps": 5, "max_seconds": 600.0,
          "loader_workers": 3, "tensorboard": False}  # not the run's: how this process reads and logs
 
 
