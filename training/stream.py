@@ -422,10 +422,6 @@ class ShardStream:
         self.head: EpochHead | None = None  # a re-planned epoch's first batches (a resume that changed the settings)
         self.says_missing = True  # warn of manifest members missing from their shards (one process per run does)
 
-    @property
-    def settings(self) -> PlanSettings:
-        return PlanSettings(self.seed, self.shuffle_buffer, self.budget)
-
     def under(self, settings: PlanSettings) -> "ShardStream":
         """This stream planning with other settings (the same index, token count and reader)."""
         other = ShardStream(self.index, settings.budget, self.tokens_of, settings.seed, settings.shuffle_buffer)
