@@ -355,6 +355,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     head: EpochHead | None = None  # how the current epoch began, if a resume changed its plan's settings
     resumed_window_rows: list[dict] = []
     seconds_before = 0.0
+    nonfinite_before = 0  # non-finite steps in a row up to the checkpoint a resume continues
     shapes: Counter = Counter()  # latent shapes trained on (rank 0's share): the most common is the checkpoint's latent_shape
     out_dir = Path(cfg.out_dir)
     if rank == 0 and (stale := clear_unfinished(out_dir)):
@@ -379,6 +380,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
         seconds_before = info.get("seconds", 0.0)  # the run's training time so far: metrics' seconds go on from it
+        nonfinite_before = info.get("nonfinite_run", 0)  # a streak across a stop counts whole
         shapes.update({tuple(shape): n for shape, n in info.get("shape_counts", [])})
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
@@ -435,6 +437,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         t0 = time.perf_counter()
         checkpointed_at = step
         at, rows = step, list(pending_rows)  # the callback may run after training has moved on
+        ctx["nonfinite_run"] = nonfinite_run
         pending_rows.clear()
 
         def published(path: str) -> None:
@@ -469,7 +472,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     tokens_seen = 0
     out_of_time = lambda: cfg.max_seconds is not None and time.time() - start > cfg.max_seconds  # noqa: E731
     stop_code = 0  # agreed by all ranks after every step: 0 go on, 1 out of time, else the signal's number
-    skipped, nonfinite_run, longest_over_budget = 0, 0, 0
+    skipped, nonfinite_run, longest_over_budget = 0, nonfinite_before, 0
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
     try:
         while step < cfg.steps and not stop_code:
@@ -683,7 +686,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))
     state = {"step": step, "position": [position.epoch, position.index], "plan_version": PLAN_VERSION, "scheduler": copy.deepcopy(sched.state_dict()),
              "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
-             "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)]}
+             "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)],
+             "nonfinite_run": ctx.get("nonfinite_run", 0)}
     if (head := ctx.get("epoch_head")) is not None and head.epoch == position.epoch:  # still inside the re-planned epoch
         state["epoch_head"] = head.to_json()
     name, version = ctx["manifest"]

@@ -1,6 +1,7 @@
 """Stopping a run on SIGTERM/SIGINT with a checkpoint, and skipping steps with a non-finite gradient."""
 
 import csv
+import json
 import math
 import os
 import signal
@@ -324,3 +325,24 @@ def test_lumina_train_json_prints_the_stop_on_stdout(tiny_home, tmp_path):
 
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:  # the id to pass to sample, evaluate, --init-from
         assert cat.sql("SELECT checkpoint_id FROM checkpoints WHERE uri = ?", [out["checkpoint"]])[1] == [(out["checkpoint_id"],)]
+
+
+def test_a_non_finite_streak_across_a_stop_counts_whole(tiny_home, tmp_path, monkeypatch):
+    """The count of non-finite steps in a row began at 0 again after a resume, so a diverged run got
+    max_nonfinite_steps more skipped steps than a straight one before it stopped."""
+    import training.trainer as trainer
+
+    real, calls = trainer.make_inputs, []
+
+    def nan_from_the_second_step(*a, **k):
+        calls.append(1)
+        x1, x0, t, kwargs = real(*a, **k)
+        return (x1 * math.inf if len(calls) >= 2 else x1), x0, t, kwargs
+
+    monkeypatch.setattr(trainer, "make_inputs", nan_from_the_second_step)
+    train(tiny_cfg(tiny_home, tmp_path, steps=3, max_nonfinite_steps=2))  # steps 2 and 3 skipped: 2 in a row
+    state = json.loads((tmp_path / "checkpoint-0000003" / "train_state.json").read_text())
+    assert state["nonfinite_run"] == 2
+    with pytest.raises(FloatingPointError, match=r"3 steps in a row \(to step 4\)"):
+        train(tiny_cfg(tiny_home, tmp_path, steps=20, max_nonfinite_steps=2, resume=True))
+    assert len(calls) == 4
