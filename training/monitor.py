@@ -114,13 +114,19 @@ def _PlainLog(**kw):
 
 
 def running_mean(values, k: int):
-    """Mean of each value and the k - 1 before it (fewer at the start), in one pass."""
+    """Mean of each value and the k - 1 before it (fewer at the start), in one pass; non-finite values
+    (a skipped step's loss) are left out, as the log windows leave them out (in a cumulative sum one
+    would have made every later mean NaN)."""
     import numpy as np
 
-    sums = np.cumsum(np.concatenate([[0.0], values]))
+    finite = np.isfinite(values)
+    sums = np.cumsum(np.concatenate([[0.0], np.where(finite, values, 0.0)]))
+    counts = np.cumsum(np.concatenate([[0], finite.astype(np.int64)]))
     i = np.arange(1, len(values) + 1)
     lo = np.maximum(0, i - k)
-    return (sums[i] - sums[lo]) / (i - lo)
+    n = counts[i] - counts[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[i] - sums[lo]) / np.maximum(n, 1), np.nan)
 
 
 def plot_curve(csv_path: Path, png: Path) -> Path | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import threading
@@ -128,8 +129,9 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
                 started = True
                 bar.reset(total=cfg.steps)
                 bar.initial = bar.n = first
-            window.append(row)
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if math.isfinite(float(row["grad_norm"] or "nan")):  # a skipped step is not in the window's means (as the trainer's)
+                window.append(row)
+            if (step % cfg.log_every == 0 or step == cfg.steps) and window:
                 mean = {k: sum(float(r[k]) for r in window) / len(window) for k in ("loss", "grad_norm", "padding", "tokens_per_s")}
                 window.clear()
                 bar.update(step - bar.n)

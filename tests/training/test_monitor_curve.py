@@ -67,6 +67,20 @@ def test_the_running_mean_is_each_steps_mean_over_the_k_before_it():
     assert np.allclose(running_mean(values, 37), naive)
 
 
+def test_a_skipped_steps_non_finite_loss_leaves_the_running_mean_of_the_others():
+    """A cumulative sum with one inf in it made every later mean NaN (900 of 1000 points)."""
+    import numpy as np
+
+    from training.monitor import running_mean
+
+    values = np.full(1000, 0.5)
+    values[100] = np.inf
+    values[101] = np.nan
+    smooth = running_mean(values, 20)
+    assert np.all(smooth == 0.5)
+    assert np.isnan(running_mean(np.array([np.nan, np.nan, 1.0]), 2)[:2]).all()
+
+
 def test_a_long_runs_curve_draws_a_bounded_number_of_points_from_all_of_its_steps(tmp_path, monkeypatch):
     """The running mean was a slice sum per step (100k steps: 100 s, with the other ranks waiting in
     the barrier); every step's point was drawn."""

@@ -95,3 +95,16 @@ def test_ray_trains_storage_folder_goes_when_it_holds_only_its_markers(tmp_path)
     (kept / "train" / "result.json").write_text("{}")
     assert not remove_if_only_markers(kept) and (kept / "train" / "result.json").exists()
     assert not remove_if_only_markers(tmp_path / "missing")
+
+
+def test_a_skipped_step_is_left_out_of_the_windows_means(tmp_path, capsys, caplog):
+    """A step skipped for a non-finite gradient logs an inf loss; the driver's window mean was inf."""
+    rows = {1: "1,0.5,1,0.001,100,0.1,8,1\n", 2: "2,inf,inf,0.001,100,0.1,8,2\n"}
+    path = tmp_path / "metrics.csv"
+    path.write_text(",".join(FIELDS) + "\n")
+    with caplog.at_level("INFO", logger="training.ray_launcher"):
+        with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=2, log_every=2, progress=False), every_s=0.02):
+            with open(path, "a") as f:
+                f.write(rows[1] + rows[2])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert lines == ["step 2/2  loss 0.5000  grad norm 1  lr 0.001  100 tokens/s  [PAD] 10.0%"]
