@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import math
+import os
 import tarfile
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -292,6 +293,7 @@ def _scan_tar_headers(path: str) -> dict[str, tuple[int, int]]:
         return window[offset - at:offset - at + n]
 
     with open(path, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
         pos, step = 0, 0
         while True:
             # read ahead after a small member (the next header is likely near), not past a large one
@@ -302,8 +304,12 @@ def _scan_tar_headers(path: str) -> dict[str, tuple[int, int]]:
                 raise _UnknownTar(path)
             size = _tar_number(block[124:136])
             kind = block[156:157]
-            step = 512 + -(-size // 512) * 512
+            # links and directories carry no data whatever their size field says (ustar lets a
+            # directory's size be an allocation hint); tarfile skips none either
+            step = 512 if kind in _DIRECTORY_LIKE else 512 + -(-size // 512) * 512
             data, pos = pos + 512, pos + step
+            if kind not in _DIRECTORY_LIKE and data + size > file_size:  # cut short (a tar still being written)
+                raise _UnknownTar(path)
             if kind in (b"L", b"x"):  # the next member's name: GNU long name, or a pax header's path record
                 payload = read(data, size, 512)
                 long_name = (payload.rstrip(b"\0").decode("utf-8", "surrogateescape") if kind == b"L"
@@ -337,6 +343,8 @@ def _pax_path(payload: bytes, current: str | None) -> str | None:
     while i < len(payload):
         space = payload.index(b" ", i)
         length = int(payload[i:space])
+        if length <= space - i or i + length > len(payload):  # a damaged record (the checksum does not cover it)
+            raise _UnknownTar("pax record length")
         key, _, value = payload[space + 1:i + length - 1].partition(b"=")
         if key == b"path":
             current = value.decode("utf-8", "surrogateescape")
@@ -620,10 +628,27 @@ def batch_loader(stream: ShardStream, start: Position, rank: int = 0, world: int
         return prefetched(iter(ds))
     # its own generator: the workers' base seed was drawn from the global RNG the checkpoint had
     # just restored, so a resumed run's saved RNG differed from a straight run's
-    return iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers, persistent_workers=False,
-                                            collate_fn=lambda x: x, multiprocessing_context="fork",
-                                            worker_init_fn=leave_stop_signals_to_the_trainer,
-                                            generator=torch.Generator().manual_seed(0)))
+    return closing_workers(iter(torch.utils.data.DataLoader(
+        ds, batch_size=None, num_workers=workers, persistent_workers=False, collate_fn=lambda x: x,
+        multiprocessing_context="fork", worker_init_fn=leave_stop_signals_to_the_trainer,
+        generator=torch.Generator().manual_seed(0))))
+
+
+def closing_workers(batches) -> Iterator[dict]:
+    """The DataLoader's batches; closed (the trainer's finally), its workers are shut down and any still
+    busy is killed: they ignore SIGTERM, so the DataLoader's own terminate left the process waiting at
+    exit for a worker to finish its batch (a resume's re-planning of a long epoch: most of an hour)."""
+    try:
+        yield from batches
+    finally:
+        workers = list(getattr(batches, "_workers", []))
+        shutdown = getattr(batches, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()  # done events, queues, a short join; also unregisters them from torch's SIGCHLD check
+        for w in workers:
+            if w.is_alive():
+                w.kill()
+                w.join(timeout=5)
 
 
 def leave_stop_signals_to_the_trainer(worker_id: int) -> None:

@@ -221,3 +221,31 @@ def test_text_re_encoded_elsewhere_costs_bytes_a_member_not_a_dict_entry():
     assert table.get(keys[7]) == (names[0], "renamed.cap_feats.npy")
     assert table.get(keys[54_321]) == (names[54], f"{keys[54_321]}.cap_feats.npy")
     assert table.get("not-a-member") is None and len(table) == n
+
+
+def test_closing_a_loader_does_not_wait_for_a_busy_worker(mixed, monkeypatch):
+    """Workers ignore SIGTERM (a signal to the process group must not kill them), so the DataLoader's
+    terminate no longer stopped one busy with a batch: closing waited for it to finish."""
+    import time
+
+    s = stream_of(mixed)
+    real = s.rank_batch
+
+    def slow(position, *a, **k):
+        if position.index >= 1:
+            time.sleep(120)  # a worker re-planning a long epoch
+        return real(position, *a, **k)
+
+    monkeypatch.setattr(s, "rank_batch", slow)
+    import gc
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    loader = batch_loader(s, Position(), workers=1)
+    next(loader)
+    workers = set(multiprocessing.active_children()) - before
+    t0 = time.monotonic()
+    getattr(loader, "close", lambda: None)()  # what the trainer's finally does
+    del loader
+    gc.collect()
+    assert workers and time.monotonic() - t0 < 60 and not any(w.is_alive() for w in workers)

@@ -79,3 +79,56 @@ def test_a_sparse_member_goes_to_tarfile(tmp_path):
         _scan_tar_headers(str(path))
     assert type(e.value).__name__ == "_UnknownTar"
     assert isinstance(_tar_table(str(path)), dict)  # tarfile's answer, whatever it makes of it
+
+
+def _tar_bytes(members, fmt=tarfile.PAX_FORMAT) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_a_member_cut_short_goes_to_tarfile(tmp_path):
+    """A tar still being written: the second member's data is only partly there. The reader gave it
+    a size past the end, and the error came later, from the payload, naming neither shard nor cause."""
+    path = tmp_path / "cut.tar"
+    path.write_bytes(_tar_bytes([("a.latent.npy", b"x" * 3000), ("a.meta.json", b"{}" * 10)])[:512 + 3072 + 512 + 5])
+    with pytest.raises(tarfile.ReadError):
+        _tar_table(str(path))
+
+
+def test_a_pax_record_of_length_zero_goes_to_tarfile(tmp_path):
+    """The pax payload is not under the header's checksum: a record of length 0 looped for good."""
+    raw = bytearray(_tar_bytes([("p" * 120 + ".npy", b"y" * 10)]))
+    i = raw.index(b" path=")
+    j = i
+    while raw[j - 1:j].isdigit():
+        j -= 1
+    raw[j:i] = b"0" * (i - j)
+    path = tmp_path / "pax0.tar"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(tarfile.ReadError):
+        _tar_table(str(path))
+
+
+def test_a_directory_header_with_a_size_carries_no_data(tmp_path):
+    """ustar lets a directory's size be an allocation hint; skipping that many bytes hid the next member."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        d = tarfile.TarInfo("d")
+        d.type = tarfile.DIRTYPE
+        tar.addfile(d)
+        for name in ("a.latent.npy", "b.latent.npy"):
+            info = tarfile.TarInfo(name)
+            info.size = 300
+            tar.addfile(info, io.BytesIO(b"q" * 300))
+    raw = bytearray(buf.getvalue())
+    raw[124:136] = b"%011o\0" % 1024
+    raw[148:156] = b"        "
+    raw[148:156] = b"%06o\0 " % sum(raw[:512])
+    path = tmp_path / "dir.tar"
+    path.write_bytes(bytes(raw))
+    assert _scan_tar_headers(str(path)) == tarfile_table(path) and set(tarfile_table(path)) == {"a.latent.npy", "b.latent.npy"}
