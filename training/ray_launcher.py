@@ -115,7 +115,7 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
     from tqdm import tqdm
 
     csv_path, done = Path(cfg.out_dir) / "metrics.csv", threading.Event()
-    first = last_logged_step(csv_path)
+    first = _resumed_step(cfg)
     rows = NewRows(csv_path, first)
     bar = tqdm(total=cfg.steps, initial=first, desc="train", unit="step", disable=not cfg.progress)
     bar.set_postfix_str("starting the Ray workers")
@@ -156,14 +156,35 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
         bar.close()
 
 
+def _resumed_step(cfg: TrainConfig) -> int:
+    """The step this call starts from: its checkpoint's under --resume, else 0 (metrics.csv may still
+    hold later rows of the stopped run, or an earlier attempt's)."""
+    if not cfg.resume:
+        return 0
+    from training.state import latest_resumable
+
+    try:
+        ckpt = latest_resumable(cfg.out_dir)
+    except ValueError:  # damaged: the trainer refuses it with the way on
+        return 0
+    return int(ckpt.name.split("-")[-1]) if ckpt is not None else 0
+
+
 class NewRows:
-    """metrics.csv's complete rows past `after_step`, as they are appended: each read() takes only the
-    bytes written since the last one."""
+    """The complete rows past `after_step` of the metrics.csv this run writes, as they are appended:
+    each read() takes only the bytes written since the last one. The file there at the start is an
+    earlier run's until the trainer replaces it (RunMonitor rewrites it, trimmed, as a new file)."""
 
     def __init__(self, csv_path: Path, after_step: int):
         self.path, self.after, self.offset, self.header = csv_path, after_step, 0, None
+        self.stale = self.inode = _inode(csv_path)
 
     def read(self) -> list[dict[str, str]]:
+        inode = _inode(self.path)
+        if inode is None or inode == self.stale:
+            return []
+        if inode != self.inode:  # the run's own file, new: read it from its start
+            self.inode, self.offset, self.header, self.stale = inode, 0, None, None
         try:
             with open(self.path, "rb") as f:
                 if self.header is None:
@@ -184,6 +205,13 @@ class NewRows:
                 out.append(dict(zip(self.header, cells)))
                 self.after = int(cells[0])
         return out
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 def last_logged_row(csv_path: Path) -> dict[str, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -20,15 +21,17 @@ def test_last_logged_step_reads_the_last_complete_row(tmp_path):
     assert last_logged_step(path) == 0
 
 
-def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0, **cfg) -> str:
+def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0, start_over: bool = False, **cfg) -> str:
     """The driver's bar (5 steps) while a thread plays rank 0: after `start_up_s` with no metrics.csv
     rows, one row per step 0.05 s apart. Returns what the bar wrote."""
     path = tmp_path / "metrics.csv"
 
     def rank_0():
         time.sleep(start_up_s)
-        if not path.exists():
-            path.write_text(",".join(FIELDS) + "\n")
+        # as RunMonitor starts: metrics.csv rewritten as a new file, with the rows up to the resumed step
+        kept = path.read_text() if path.exists() and not start_over else ",".join(FIELDS) + "\n"
+        (tmp_path / "m.tmp").write_text(kept)
+        os.replace(tmp_path / "m.tmp", path)
         for step in steps:
             time.sleep(0.05)
             with open(path, "a") as f:
@@ -41,9 +44,12 @@ def followed(tmp_path, capsys, steps, row: str, start_up_s: float = 0.0, **cfg) 
     return capsys.readouterr().err
 
 
-def test_the_bar_moves_as_rank_0_logs(tmp_path, capsys):
+def test_the_bar_moves_as_rank_0_logs(tmp_path, capsys, monkeypatch):
+    import training.ray_launcher as launcher
+
     path = tmp_path / "metrics.csv"
     path.write_text(",".join(FIELDS) + "\n" + "1,0.5,1,0.001,10,0,8,1\n")  # a resumed run's earlier row
+    monkeypatch.setattr(launcher, "_resumed_step", lambda cfg: 1)  # resumed from checkpoint 1
 
     err = followed(tmp_path, capsys, range(2, 6), "{step},0.5,1,0.001,10,0,8,{step}\n")
     assert "1/5" in err and "5/5" in err
@@ -101,10 +107,20 @@ def test_a_skipped_step_is_left_out_of_the_windows_means(tmp_path, capsys, caplo
     """A step skipped for a non-finite gradient logs an inf loss; the driver's window mean was inf."""
     rows = {1: "1,0.5,1,0.001,100,0.1,8,1\n", 2: "2,inf,inf,0.001,100,0.1,8,2\n"}
     path = tmp_path / "metrics.csv"
-    path.write_text(",".join(FIELDS) + "\n")
     with caplog.at_level("INFO", logger="training.ray_launcher"):
         with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=2, log_every=2, progress=False), every_s=0.02):
-            with open(path, "a") as f:
-                f.write(rows[1] + rows[2])
+            path.write_text(",".join(FIELDS) + "\n" + rows[1] + rows[2])
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
     assert lines == ["step 2/2  loss 0.5000  grad norm 1  lr 0.001  100 tokens/s  [PAD] 10.0%"]
+
+
+def test_an_earlier_attempts_rows_are_not_this_runs(tmp_path, capsys, caplog):
+    """A fresh run into a folder whose metrics.csv a killed attempt left up to step 50: the driver took
+    that as where the run was and showed nothing for this run's first 50 steps."""
+    path = tmp_path / "metrics.csv"
+    path.write_text(",".join(FIELDS) + "\n" + "".join(f"{i},9.0,1,0.001,10,0,8,{i}\n" for i in range(1, 51)))
+    with caplog.at_level("INFO", logger="training.ray_launcher"):
+        followed(tmp_path, capsys, range(1, 6), "{step},0.25,1,0.001,10,0,8,{step}\n", log_every=2,
+                 progress=False, start_over=True)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [ln.split("  ")[0] for ln in lines] == ["step 2/5", "step 4/5", "step 5/5"] and "loss 9" not in " ".join(lines)
