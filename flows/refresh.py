@@ -436,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
     p.add_argument("--live-encoder", action="append", default=None, metavar="FINGERPRINT",
                    help="with --live: take the members' encodings from this encoder (one per kind; repeat), as "
-                        "lumina catalog manifest create --encoder does; a live manifest keeps its pin when declared again without one")
+                        "lumina catalog manifest create --encoder does; a live manifest keeps its pin when declared again without one; "
+                        "--live-encoder none lifts it")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="curate and encode on this running Ray cluster (same as RAY_ADDRESS)")
     add_backend_args(p)
     p.add_argument("--allow-empty-source", action="store_true",
@@ -454,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         name, sep, where = item.partition("=")
         if not sep or not where.strip():
             p.error(f"--live {item!r}: use NAME=WHERE")
-        live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth, encoders=a.live_encoder))
+        pin = [] if a.live_encoder == ["none"] else a.live_encoder  # [] lifts a pin, None keeps it
+        live.append(LiveManifest(name.strip(), where.strip(), train_min_growth=a.train_min_growth, encoders=pin))
     if a.live_encoder and not a.live:
         p.error("--live-encoder goes with --live NAME=WHERE")
     cfg = config_from_args(CurateConfig, a)  # checks the flags and values
