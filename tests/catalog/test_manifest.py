@@ -227,3 +227,23 @@ def test_lumina_refresh_takes_a_live_encoder_only_with_live(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["refresh", str(tmp_path), "--home", str(tmp_path / "h"), "--live-encoder", "vae:x"])
     assert e.value.code == 2 and "--live-encoder goes with --live NAME=WHERE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, pin", [(["--live-encoder", "vae:a", "--live-encoder", "text:b"], ["vae:a", "text:b"]),
+                                        (["--live-encoder", "none"], []), ([], None)])
+def test_lumina_refresh_passes_the_live_pin_given_lifted_or_none(tmp_path, monkeypatch, flags, pin):
+    import flows.refresh as refresh
+
+    seen = {}
+
+    def fake_refresh(source, home, cfg, encode_cfg, live, *a, **k):
+        seen["live"] = live
+        raise SystemExit(0)
+
+    monkeypatch.setattr(refresh, "refresh_source", fake_refresh)
+    monkeypatch.setattr(refresh, "reuse_curation", lambda home, source, modality, given: (None, {}))
+    from flows.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["refresh", str(tmp_path), "--home", str(tmp_path / "h"), "--live", "m=modality = 'image'", *flags])
+    assert [x.encoders for x in seen["live"]] == [pin]
