@@ -238,17 +238,24 @@ def test_a_non_finite_gradient_skips_the_update_and_the_run_goes_on(tiny_home, t
     assert r.losses[0] == (2, logged[0]) and all(math.isfinite(v) for _, v in r.losses)  # the window mean leaves it out
 
 
-def test_too_many_non_finite_steps_in_a_row_stop_the_run_with_the_last_checkpoint_named(tiny_home, tmp_path, monkeypatch):
+def non_finite_from_step(monkeypatch, first: int) -> list:
+    """Every step from the `first`-th this process trains gets an infinite input; returns the list
+    that counts the steps' inputs made."""
     import training.trainer as trainer
 
     real, calls = trainer.make_inputs, []
 
-    def nan_from_the_third_step(*a, **k):
+    def non_finite(*a, **k):
         calls.append(1)
         x1, x0, t, kwargs = real(*a, **k)
-        return (x1 * math.inf if len(calls) >= 3 else x1), x0, t, kwargs
+        return (x1 * math.inf if len(calls) >= first else x1), x0, t, kwargs
 
-    monkeypatch.setattr(trainer, "make_inputs", nan_from_the_third_step)
+    monkeypatch.setattr(trainer, "make_inputs", non_finite)
+    return calls
+
+
+def test_too_many_non_finite_steps_in_a_row_stop_the_run_with_the_last_checkpoint_named(tiny_home, tmp_path, monkeypatch):
+    calls = non_finite_from_step(monkeypatch, 3)
     # checkpoint 4 holds step 2's weights: the skipped steps changed nothing
     with pytest.raises(FloatingPointError, match=r"3 steps in a row \(to step 5\).*checkpoint-0000004"):
         train(tiny_cfg(tiny_home, tmp_path, steps=20, checkpoint_every=2, max_nonfinite_steps=2))
@@ -330,16 +337,7 @@ def test_lumina_train_json_prints_the_stop_on_stdout(tiny_home, tmp_path):
 def test_a_non_finite_streak_across_a_stop_counts_whole(tiny_home, tmp_path, monkeypatch):
     """The count of non-finite steps in a row began at 0 again after a resume, so a diverged run got
     max_nonfinite_steps more skipped steps than a straight one before it stopped."""
-    import training.trainer as trainer
-
-    real, calls = trainer.make_inputs, []
-
-    def nan_from_the_second_step(*a, **k):
-        calls.append(1)
-        x1, x0, t, kwargs = real(*a, **k)
-        return (x1 * math.inf if len(calls) >= 2 else x1), x0, t, kwargs
-
-    monkeypatch.setattr(trainer, "make_inputs", nan_from_the_second_step)
+    calls = non_finite_from_step(monkeypatch, 2)
     train(tiny_cfg(tiny_home, tmp_path, steps=3, max_nonfinite_steps=2))  # steps 2 and 3 skipped: 2 in a row
     state = json.loads((tmp_path / "checkpoint-0000003" / "train_state.json").read_text())
     assert state["nonfinite_run"] == 2
