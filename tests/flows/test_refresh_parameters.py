@@ -18,14 +18,14 @@ def test_a_misspelt_backend_fails_the_refresh_at_once(tmp_path):
 
 
 def test_misspelt_encode_options_name_the_known_ones(tmp_path):
-    with pytest.raises(ConfigError, match=r"encode_options: unknown option\(s\) latnet \(known: .*latent"):
+    with pytest.raises(ConfigError, match=r"encode_options: unknown option\(s\) latnet; latnet: did you mean latent\? \(known: .*latent"):
         refresh_flow.fn(source=str(tmp_path), home=str(tmp_path / "home"), encode_options={"latnet": "identity"})
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) latnet \(known: .*latent"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) latnet; latnet: did you mean latent\? \(known: .*latent"):
         encode_flow.fn(home=str(tmp_path / "home"), options={"latnet": "identity"})
 
 
 def test_misspelt_live_manifest_keys_name_the_known_ones():
-    with pytest.raises(ConfigError, match=r"live_manifests.live: unknown option\(s\) train_min_grwoth \(known: .*train_min_growth"):
+    with pytest.raises(ConfigError, match=r"live_manifests.live: unknown option\(s\) train_min_grwoth; train_min_grwoth: did you mean train_min_growth\? \(known: .*train_min_growth"):
         live_from_params({"live": {"where": "modality = 'image'", "train_min_grwoth": 5}})
     [m] = live_from_params({"live": {"where": "modality = 'image'", "train_min_growth": 5}})
     assert (m.name, m.train_min_growth) == ("live", 5)
