@@ -38,8 +38,24 @@ def _save(path: Path, y: np.ndarray, sr: int, transcript: str | None, subtype: s
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}[path.suffix]
     sf.write(path, y, sr, format=fmt, subtype=subtype)
+    if fmt == "WAV" and subtype in ("FLOAT", "DOUBLE"):
+        _clear_peak_time(path)
     if transcript is not None:
         path.with_suffix(".txt").write_text(transcript + "\n")
+
+
+def _clear_peak_time(path: Path) -> None:
+    """libsndfile writes a float WAV's PEAK chunk with the time of writing: zeroed, so the corpus has
+    the same bytes (and its samples the same keys) whenever it is written."""
+    data = bytearray(path.read_bytes())
+    at = 12  # past "RIFF", the size and "WAVE"
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4:at + 8], "little")
+        if data[at:at + 4] == b"PEAK" and size >= 8:
+            data[at + 12:at + 16] = bytes(4)  # version (4 bytes), then the timestamp
+            path.write_bytes(bytes(data))
+            return
+        at += 8 + size + (size & 1)
 
 
 def _pcm(y: np.ndarray) -> np.ndarray:
