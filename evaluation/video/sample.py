@@ -26,16 +26,8 @@ def trained_frames(ckpt: Path) -> int | None:
 
 def training_fps(ckpt: Path, catalog: str | None = None) -> float | None:
     """The median ``sample_fps`` (one over the spacing of a clip's frames) of the checkpoint's
-    training clips: training.json's ``sample_fps`` where the trainer recorded it, else asked of the
-    catalog; None when neither has it."""
+    training clips, asked of its catalog; None when it cannot be reached or records none."""
     from evaluation.training_manifest import query_training_manifest
-
-    try:
-        recorded = json.loads((Path(ckpt) / "training.json").read_text()).get("sample_fps")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    if isinstance(recorded, (int, float)) and recorded > 0:
-        return round(float(recorded), 4)
 
     rows = query_training_manifest(ckpt, "SELECT median(f) FROM (SELECT TRY_CAST(meta->>'sample_fps' AS DOUBLE) AS f "
                                          "FROM manifest_members WHERE manifest = ? AND version = ?) WHERE f > 0", catalog)

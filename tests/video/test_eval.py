@@ -164,10 +164,7 @@ def test_lumina_sample_writes_video_at_the_training_rate_and_warns_past_the_trai
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "--frames (or --views) 6: this checkpoint was trained on clips of 4 frames; frames 5-6" in said[0]
 
-    assert vs.training_fps(tmp_path, str(tmp_path / "no.duckdb")) is None  # no catalog, nothing recorded
-    info = json.loads((tmp_path / "training.json").read_text())
-    (tmp_path / "training.json").write_text(json.dumps({**info, "sample_fps": 1.6}))  # where a trainer records it
-    assert vs.training_fps(tmp_path, str(tmp_path / "no.duckdb")) == 1.6
+    assert vs.training_fps(tmp_path, str(tmp_path / "no.duckdb")) is None  # no catalog
     monkeypatch.setattr(vs, "training_fps", lambda ckpt, catalog=None: 1.6)
     assert hook.writer_options(SimpleNamespace(catalog=None), tmp_path) == {"fps": 1.6}
     paths = save_samples([_clip("right").numpy()], tmp_path / "clip.gif", **hook.writer_options(SimpleNamespace(), tmp_path))
