@@ -315,8 +315,12 @@ def _scan_tar_headers(path: str) -> dict[str, tuple[int, int]]:
                 long_name = (payload.rstrip(b"\0").decode("utf-8", "surrogateescape") if kind == b"L"
                              else _pax_path(payload, long_name))
                 continue
-            if kind == b"g" or kind in _DIRECTORY_LIKE:
-                long_name = None if kind != b"g" else long_name
+            if kind == b"g":  # a global pax header: its comment (git archive writes one) names nobody
+                if _pax_path(read(data, size, 512), None) is not None:  # tarfile gives later pax members this path
+                    raise _UnknownTar("global pax path")
+                continue
+            if kind in _DIRECTORY_LIKE:
+                long_name = None
                 continue
             if kind not in _REGULAR:
                 raise _UnknownTar(path)

@@ -132,3 +132,23 @@ def test_a_directory_header_with_a_size_carries_no_data(tmp_path):
     path = tmp_path / "dir.tar"
     path.write_bytes(bytes(raw))
     assert _scan_tar_headers(str(path)) == tarfile_table(path) and set(tarfile_table(path)) == {"a.latent.npy", "b.latent.npy"}
+
+
+def test_a_global_pax_header_reads_as_tarfile_reads_it(tmp_path):
+    """git archive writes a global header with a comment: it names no member and is passed over. A
+    global path (or size) record changes the later pax members' names in tarfile, so it goes there."""
+    for globals_ in ({"comment": "0123abcd"}, {"path": "shared.npy"}, {"size": "5"}):
+        path = tmp_path / "g.tar"
+        with tarfile.open(path, "w", format=tarfile.PAX_FORMAT, pax_headers=globals_) as tar:
+            for name, data in (("a.latent.npy", b"a" * 40), ("ü.meta.json", b"{}"), ("p" * 120 + ".npy", b"z")):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        assert _tar_table(str(path)) == tarfile_table(path)
+        if "comment" in globals_:
+            assert _scan_tar_headers(str(path)) == tarfile_table(path)
+            assert sorted(tarfile_table(path)) == ["a.latent.npy", "p" * 120 + ".npy", "ü.meta.json"]
+        else:
+            with pytest.raises(Exception) as e:
+                _scan_tar_headers(str(path))
+            assert type(e.value).__name__ == "_UnknownTar"
