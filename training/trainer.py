@@ -512,7 +512,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 log.warning("step %d: the gradient norm is %s, so the update is skipped (%s)", step + 1, float(grad_norm),
                             _suspects(item["keys"], per_sample.detach()))
                 if nonfinite_run > cfg.max_nonfinite_steps:
-                    last = written[-1] if written else "none yet"
+                    last = written[-1] if written else (str(resume_from) if cfg.resume else "none yet")  # a resume's own is one
                     step_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()  # every rank
                     if monitor is not None:  # the step that stopped the run, in metrics.csv and the curve
                         monitor.log({"step": step + 1, "loss": step_loss, "grad_norm": float(grad_norm),
