@@ -225,10 +225,10 @@ class TrainResult:
     padding_fraction: float = 0.0  # mean [PAD] share of the global batches trained on
     tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
     stopped_by: str | None = None  # before `steps`: "max_seconds", or the signal's name ("SIGTERM", "SIGINT")
-    skipped_steps: int = 0  # steps whose update was skipped for a non-finite gradient norm
+    skipped_steps: int = 0  # steps of this call whose update was skipped for a non-finite gradient norm
     checkpoint_seconds: float = 0.0  # the training loop's time in checkpoints (with async_checkpoint: the copies and waits)
-    # after --resume, the step this call began at: seconds, tokens_per_second, padding_fraction and
-    # checkpoints cover this call (steps since it), while steps, losses and metrics.csv's seconds are the run's
+    # after --resume, the step this call began at: seconds, tokens_per_second, padding_fraction,
+    # skipped_steps and checkpoints cover this call (steps since it), while steps, losses and metrics.csv's seconds are the run's
     resumed_from_step: int | None = None
 
 
