@@ -1,11 +1,13 @@
 """The embedded speech corpus of the demo: spoken digits and short phrases synthesised offline by
 espeak-ng (bundled by ``espeakng-loader``) in several voices, rates and pitches, written as a user's
 folder would look (audio + transcript .txt beside it, and one LJSpeech-style folder), plus the bad
-inputs a real corpus has. Deterministic: the same arguments write the same bytes.
+inputs a real corpus has. Deterministic: the same arguments write the same bytes, in any process
+(espeak-ng's noise generator is seeded before every synthesis: ``_speak``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 from dataclasses import dataclass, field
 from itertools import product
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from preprocess.speech.espeak import synthesise
+from preprocess.speech import espeak
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = ("en-us", "en-us+f3", "en-us+m3", "en+f2", "en+m1", "en-us+f4", "en+m7", "en-us+klatt")
@@ -58,6 +60,17 @@ def _clear_peak_time(path: Path) -> None:
         at += 8 + size + (size & 1)
 
 
+def _speak(text: str, voice: str, rate: int, pitch: int, seed: int) -> tuple[np.ndarray, int]:
+    """espeak.synthesise with espeak-ng's noise generator seeded first. espeak_Initialize seeds it
+    with the time of day (whole seconds) and the breathy variants (``breath`` in their variant file:
+    f2, f3) add its noise to every voiced sample, so their takes differed between processes started
+    in different seconds. The other voices' takes are the same with or without the seed."""
+    with espeak._lock:  # the seed and the synthesis it is for, with no other synthesis between
+        engine = espeak._engine()
+        engine.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
+        return engine.synth(text, voice, rate, pitch, 50), engine.sample_rate
+
+
 def _pcm(y: np.ndarray) -> np.ndarray:
     return (y.astype(np.float32) / 32768.0)
 
@@ -65,13 +78,14 @@ def _pcm(y: np.ndarray) -> np.ndarray:
 def write_speech_corpus(root: str | Path, voices: int = 6, rates: tuple[int, ...] = (130, 170, 210), pitches: tuple[int, ...] = (35, 65),
                         phrases: bool = True, seed: int = 0) -> SpeechCorpus:
     """Digits: 10 words x voices x rates x pitches (wav, every fifth flac). Phrases: each in up to
-    three voices (flac), and an LJSpeech-style folder. Then the planted inputs."""
+    three voices (flac), and an LJSpeech-style folder. Then the planted inputs. ``seed`` seeds the
+    planted noise and espeak-ng's breath noise."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     n_digits = 0
     for (v, voice), rate, pitch in product(enumerate(VOICES[:voices]), rates, pitches):
         for d, word in enumerate(DIGIT_WORDS):
-            y, sr = synthesise(word, voice, rate, pitch)
+            y, sr = _speak(word, voice, rate, pitch, seed)
             suffix = ".flac" if (n_digits % 5 == 4) else ".wav"
             _save(root / "digits" / f"{word}_v{v}_r{rate}_p{pitch}{suffix}", _pcm(y), sr, word)
             n_digits += 1
@@ -79,28 +93,28 @@ def write_speech_corpus(root: str | Path, voices: int = 6, rates: tuple[int, ...
     if phrases:
         for i, text in enumerate(PHRASES):
             for v in range(min(3, voices)):
-                y, sr = synthesise(text, VOICES[(i + v) % voices], 160 + 15 * v, 40 + 10 * v)
+                y, sr = _speak(text, VOICES[(i + v) % voices], 160 + 15 * v, 40 + 10 * v, seed)
                 _save(root / "phrases" / f"phrase{i:02d}_v{v}.flac", _pcm(y), sr, text)
                 n_phrases += 1
         lines = []
         for i, text in enumerate(LJ_PHRASES):
-            y, sr = synthesise(text, VOICES[i % voices], 165, 50)
+            y, sr = _speak(text, VOICES[i % voices], 165, 50, seed)
             _save(root / "ljspeech" / "wavs" / f"LJ001-{i:04d}.wav", _pcm(y), sr, None, "PCM_16")
             lines.append(f"LJ001-{i:04d}|{text}|{text}")
             n_phrases += 1
         (root / "ljspeech" / "metadata.csv").write_text("\n".join(lines) + "\n")
-    planted = _write_planted(root / "planted", rng)
+    planted = _write_planted(root / "planted", rng, seed)
     (root / "README.json").write_text(json.dumps({"digits": n_digits, "phrases": n_phrases, "planted": planted}, indent=1))
     return SpeechCorpus(root, n_digits, n_phrases, planted)
 
 
-def _write_planted(folder: Path, rng: np.random.Generator) -> dict[str, str]:
+def _write_planted(folder: Path, rng: np.random.Generator, seed: int) -> dict[str, str]:
     """kind -> path relative to the corpus root. The status and reason each must end with are in
     tests/speech/planted.py (EXPECTED), checked by tests/speech/test_curate.py. Every take but
     ``wrong_transcript`` (and ``missing_transcript``) has the transcript of what its audio says: one
     "four" (en-us, rate 150, pitch 50), or "five" for the near duplicate."""
     planted: dict[str, str] = {}
-    y, sr = synthesise("four", "en-us", 150, 50)
+    y, sr = _speak("four", "en-us", 150, 50, seed)
     x = _pcm(y)
 
     def put(kind: str, name: str, audio: np.ndarray, rate: int, transcript: str | None, subtype: str | None = None) -> None:
@@ -124,6 +138,6 @@ def _write_planted(folder: Path, rng: np.random.Generator) -> dict[str, str]:
     noise = rng.normal(0, 1, len(x)).astype(np.float32) * 2.0 * float(np.sqrt(np.mean(x**2)))  # SNR about -6 dB
     put("noisy", "noisy.wav", np.clip(x + noise, -1, 1), sr, "four", "PCM_16")
     put("wrong_transcript", "wrong_transcript.wav", x, sr, "the quick brown fox jumps over the lazy dog", "PCM_16")
-    y5, _ = synthesise("five", "en-us", 130, 35)
+    y5, _ = _speak("five", "en-us", 130, 35, seed)
     put("near_duplicate", "five_quieter_copy.flac", _pcm(y5) * 0.5, sr, "five")  # digits/five_v0_r130_p35 at -6 dB, as FLAC
     return planted
