@@ -31,9 +31,9 @@ def demo_module(modality: str):
 @task(retries=2, retry_delay_seconds=2)
 def write_corpus(modality: str, root: str, options: dict) -> str:
     """The modality's embedded corpus under `root`, written once per options and code version (a stamp
-    beside the folder says which): a re-run reuses it. espeak-ng's breathy voices do not give the same
-    bytes twice, so rewriting the speech corpus at every run made new samples beside the old ones
-    (45 accepted, then 67 after a second run of a 2-voice demo)."""
+    beside the folder says which): a re-run reuses it. Writing a corpus costs time (speech: espeak-ng), and a corpus
+    whose bytes changed between runs would add new samples beside the old ones (the speech demo's
+    breathy voices did, until espeak-ng's noise was seeded: 45 accepted, then 67 after a second run)."""
     import json
 
     from catalog.db import code_version

@@ -2,12 +2,11 @@
 espeak-ng (bundled by ``espeakng-loader``) in several voices, rates and pitches, written as a user's
 folder would look (audio + transcript .txt beside it, and one LJSpeech-style folder), plus the bad
 inputs a real corpus has. Deterministic: the same arguments write the same bytes, in any process
-(espeak-ng's noise generator is seeded before every synthesis: ``_speak``).
+(espeak-ng's noise generator is seeded before every synthesis: ``synthesise``'s seed).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 from dataclasses import dataclass, field
 from itertools import product
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from preprocess.speech import espeak
+from preprocess.speech.espeak import synthesise
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = ("en-us", "en-us+f3", "en-us+m3", "en+f2", "en+m1", "en-us+f4", "en+m7", "en-us+klatt")
@@ -60,17 +59,6 @@ def _clear_peak_time(path: Path) -> None:
         at += 8 + size + (size & 1)
 
 
-def _speak(text: str, voice: str, rate: int, pitch: int, seed: int) -> tuple[np.ndarray, int]:
-    """espeak.synthesise with espeak-ng's noise generator seeded first. espeak_Initialize seeds it
-    with the time of day (whole seconds) and the breathy variants (``breath`` in their variant file:
-    f2, f3) add its noise to every voiced sample, so their takes differed between processes started
-    in different seconds. The other voices' takes are the same with or without the seed."""
-    with espeak._lock:  # the seed and the synthesis it is for, with no other synthesis between
-        engine = espeak._engine()
-        engine.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
-        return engine.synth(text, voice, rate, pitch, 50), engine.sample_rate
-
-
 def _pcm(y: np.ndarray) -> np.ndarray:
     return (y.astype(np.float32) / 32768.0)
 
@@ -85,7 +73,7 @@ def write_speech_corpus(root: str | Path, voices: int = 6, rates: tuple[int, ...
     n_digits = 0
     for (v, voice), rate, pitch in product(enumerate(VOICES[:voices]), rates, pitches):
         for d, word in enumerate(DIGIT_WORDS):
-            y, sr = _speak(word, voice, rate, pitch, seed)
+            y, sr = synthesise(word, voice, rate, pitch, seed=seed)
             suffix = ".flac" if (n_digits % 5 == 4) else ".wav"
             _save(root / "digits" / f"{word}_v{v}_r{rate}_p{pitch}{suffix}", _pcm(y), sr, word)
             n_digits += 1
@@ -93,12 +81,12 @@ def write_speech_corpus(root: str | Path, voices: int = 6, rates: tuple[int, ...
     if phrases:
         for i, text in enumerate(PHRASES):
             for v in range(min(3, voices)):
-                y, sr = _speak(text, VOICES[(i + v) % voices], 160 + 15 * v, 40 + 10 * v, seed)
+                y, sr = synthesise(text, VOICES[(i + v) % voices], 160 + 15 * v, 40 + 10 * v, seed=seed)
                 _save(root / "phrases" / f"phrase{i:02d}_v{v}.flac", _pcm(y), sr, text)
                 n_phrases += 1
         lines = []
         for i, text in enumerate(LJ_PHRASES):
-            y, sr = _speak(text, VOICES[i % voices], 165, 50, seed)
+            y, sr = synthesise(text, VOICES[i % voices], 165, 50, seed=seed)
             _save(root / "ljspeech" / "wavs" / f"LJ001-{i:04d}.wav", _pcm(y), sr, None, "PCM_16")
             lines.append(f"LJ001-{i:04d}|{text}|{text}")
             n_phrases += 1
@@ -114,7 +102,7 @@ def _write_planted(folder: Path, rng: np.random.Generator, seed: int) -> dict[st
     ``wrong_transcript`` (and ``missing_transcript``) has the transcript of what its audio says: one
     "four" (en-us, rate 150, pitch 50), or "five" for the near duplicate."""
     planted: dict[str, str] = {}
-    y, sr = _speak("four", "en-us", 150, 50, seed)
+    y, sr = synthesise("four", "en-us", 150, 50, seed=seed)
     x = _pcm(y)
 
     def put(kind: str, name: str, audio: np.ndarray, rate: int, transcript: str | None, subtype: str | None = None) -> None:
@@ -138,6 +126,6 @@ def _write_planted(folder: Path, rng: np.random.Generator, seed: int) -> dict[st
     noise = rng.normal(0, 1, len(x)).astype(np.float32) * 2.0 * float(np.sqrt(np.mean(x**2)))  # SNR about -6 dB
     put("noisy", "noisy.wav", np.clip(x + noise, -1, 1), sr, "four", "PCM_16")
     put("wrong_transcript", "wrong_transcript.wav", x, sr, "the quick brown fox jumps over the lazy dog", "PCM_16")
-    y5, _ = _speak("five", "en-us", 130, 35, seed)
+    y5, _ = synthesise("five", "en-us", 130, 35, seed=seed)
     put("near_duplicate", "five_quieter_copy.flac", _pcm(y5) * 0.5, sr, "five")  # digits/five_v0_r130_p35 at -6 dB, as FLAC
     return planted

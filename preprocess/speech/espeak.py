@@ -58,8 +58,14 @@ def _engine() -> _Engine:
     return _Engine()
 
 
-def synthesise(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50, pitch_range: int = 50) -> tuple[np.ndarray, int]:
-    """(int16 samples, sample rate)."""
-    with _lock:
+def synthesise(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50, pitch_range: int = 50,
+               seed: int | None = None) -> tuple[np.ndarray, int]:
+    """(int16 samples, sample rate). ``seed`` seeds espeak-ng's noise generator first: espeak_Initialize
+    seeds it with the time of day (whole seconds), and the breathy variants (``breath`` in their
+    variant file: f2, f3) add its noise to every voiced sample, so without a seed their takes differ
+    between processes. The other voices' takes are the same with or without one."""
+    with _lock:  # the seed and the synthesis it is for, with no other synthesis between
         eng = _engine()
+        if seed is not None:
+            eng.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
         return eng.synth(text, voice, rate, pitch, pitch_range), eng.sample_rate
