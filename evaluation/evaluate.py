@@ -174,14 +174,18 @@ def modality_hook(table: dict[str, str], modality: str, name: str):
 
 def check_same_encoders(manifest, ckpt: Path) -> None:
     """A held-out manifest encoded by other encoders than the checkpoint's training data feeds the
-    model latents and caption features it has never seen: its metrics would mean nothing."""
+    model latents and caption features it has never seen: its metrics would mean nothing. The error
+    gives the command that makes the manifest to evaluate on (``manifest``: a Manifest or its header)."""
     info = ckpt / "training.json"
     trained = json.loads(info.read_text()).get("encoders", {}) if info.is_file() else {}
     differ = {k: (trained[k], v) for k, v in manifest.encoders.items() if k in trained and trained[k] != v}
     if differ:
+        pins = " ".join(f"--encoder {t}" for t, _ in differ.values())
         raise ValueError(f"manifest {manifest.id} was encoded by " + ", ".join(f"{k} {v}" for k, (_, v) in differ.items())
                          + f", but {ckpt.name} was trained on " + ", ".join(f"{k} {t}" for k, (t, _) in differ.items())
-                         + " (create the held-out manifest with --encoder FINGERPRINT for those)")
+                         + f": its metrics would mean nothing; evaluate it on a manifest of the same samples as its "
+                         f"encoders encoded them: lumina catalog manifest create NAME --where \"{manifest.where}\" {pins} "
+                         f"(encode them with that encoder first if they have no such encoding)")
 
 
 def evaluate(cfg: EvalConfig) -> EvalResult:
