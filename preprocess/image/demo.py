@@ -7,7 +7,7 @@
 from preprocess.image.demo_corpus import write_demo_corpus
 
 # 1.8M parameters, patch 4 on 32x32 pixels (64 tokens + 8 [nextline]). On 2 idle CPU cores the
-# 420 s training cap allows 580-800 steps. Guidance 6 rather than the library's 3: on one 581-step
+# 420 s training cap allows 580-800 steps. Guidance 6 rather than the default 4 of lumina sample/evaluate: on one 581-step
 # checkpoint (200 digits, seeds 0 and 1) class accuracy was 92.0% at 3, 95.0% at 4, 96.3% at 5,
 # 97.3% at 6 and 98.0% at 7; the digits stay clean at 6 (README, "What it printed").
 # 900 shapes rather than 300: with 300 the generated shapes were at chance (shape 30-38% of 60
