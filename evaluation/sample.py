@@ -9,13 +9,25 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from modelzoo.rope import Extrapolation, RopeScaling
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
+
+log = logging.getLogger(__name__)
+
+# --extrapolation: "auto", or a RopeScaling to apply beyond the training size ("none": never scale)
+AUTO_EXTRAPOLATION = "auto"
+EXTRAPOLATION_CHOICES = (AUTO_EXTRAPOLATION, *(s.value for s in RopeScaling))
+# What auto applies beyond the training size: Lumina-Next's time-aware scaled RoPE, which
+# interpolates positions near noise (the layout stays that of a training-size image) and uses the
+# Lumina-T2X paper's NTK-aware scaling near data (fine detail); both papers add proportional attention.
+AUTO_SCALING = RopeScaling.TIME_AWARE
 
 SAMPLE_WRITERS = {
     "image": "evaluation.image.render:save_images",
@@ -141,12 +153,17 @@ class SampleConfig:
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
     seed: int = 0  # initial noise
+    # RoPE scaling for a size beyond the training one: auto (time_aware with proportional attention
+    # there, nothing within it), none, interpolation, ntk or time_aware
+    extrapolation: str = AUTO_EXTRAPOLATION
 
     def __post_init__(self) -> None:
         # --num 0 ended in a reshape traceback; --steps 0 wrote the initial noise as a sample
         for name in ("num", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1; got {getattr(self, name)}")
+        if self.extrapolation not in EXTRAPOLATION_CHOICES:
+            raise ValueError(f"--extrapolation must be one of {', '.join(EXTRAPOLATION_CHOICES)}; got {self.extrapolation!r}")
 
 
 def training_info(ckpt: Path) -> dict:
@@ -157,10 +174,15 @@ def training_info(ckpt: Path) -> dict:
     return json.loads((ckpt / "training.json").read_text())
 
 
+def downsample_of(ckpt: Path) -> int:
+    """Pixels per latent pixel of the checkpoint's latent encoder."""
+    return json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
+
+
 def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
     info = training_info(ckpt)
     shape = list(info["latent_shape"])  # [C, T, h, w] of a training example
-    down = json.loads((ckpt / "latent_encoder.json").read_text()).get("downsample", 1)
+    down = downsample_of(ckpt)
     if frames is not None:
         if int(frames) < 1:
             raise ValueError(f"{spelled('frames')} must be at least 1; got {frames}")
@@ -181,6 +203,60 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
                              f"got {size!r}: {h // down * down}x{w // down * down} or {-(-h // down) * down}x{-(-w // down) * down}")
         shape[2], shape[3] = h // down, w // down
     return shape
+
+
+def trained_shapes(info: dict) -> list[list[int]]:
+    """The latent shapes [C, T, h, w] a checkpoint trained on (its training.json): latent_shapes,
+    its 8 most common; a checkpoint written before those were recorded (2026-12-04) has only its
+    latent_shape, which then stands for all of them."""
+    return [list(s) for s, _ in info.get("latent_shapes") or []] or [list(info["latent_shape"])]
+
+
+def beyond_training(model, shape: list[int], trained: list[list[int]]) -> bool:
+    """Whether a sample of `shape` reaches RoPE positions no training sample had: a patch row or
+    column past the longest trained (axial RoPE; frames never rescale), or a token past the longest
+    trained sequence (the paper's 1-D RoPE over the flattened sequence)."""
+    from modelzoo.config import RopeKind
+
+    if model.config.rope is RopeKind.FLAT:
+        return model.seq_len(shape) > max(model.seq_len(s) for s in trained)
+    ph, pw = model.config.patch_hw
+    rows, cols = (lambda s: -(-s[2] // ph)), (lambda s: -(-s[3] // pw))  # patches, as the model cuts them
+    return rows(shape) > max(map(rows, trained)) or cols(shape) > max(map(cols, trained))
+
+
+SCALING_NAMES = {RopeScaling.TIME_AWARE: "time-aware scaled RoPE", RopeScaling.NTK: "NTK-aware scaled RoPE",
+                 RopeScaling.INTERPOLATION: "position-interpolated RoPE"}
+
+
+def _pixels(shape: list[int], downsample: int) -> str:
+    """'64x64' (or '64x64 x 8 frames'): a latent shape as --size and --frames name it."""
+    size = f"{shape[2] * downsample}x{shape[3] * downsample}"
+    return size + (f" x {shape[1]} frames" if shape[1] > 1 else "")
+
+
+def choose_extrapolation(model, info: dict, shape: list[int], choice: str, downsample: int = 1) -> Extrapolation | None:
+    """The Extrapolation to sample `shape` with, for --extrapolation `choice`; None samples as
+    trained. Only a sample beyond the training size is scaled (a smaller one reaches no unseen
+    position), and then it is said once, with how many times the training area it is."""
+    if choice == RopeScaling.NONE.value:
+        return None
+    trained = trained_shapes(info)
+    if not beyond_training(model, shape, trained):
+        if choice != AUTO_EXTRAPOLATION:  # asked for by name: say why it changes nothing
+            log.warning("--extrapolation %s: %s is within the training size, so nothing is scaled", choice,
+                        _pixels(shape, downsample))
+        return None
+    rope = AUTO_SCALING if choice == AUTO_EXTRAPOLATION else RopeScaling(choice)
+    largest = max(trained, key=lambda s: (s[2] * s[3], s[1]))
+    times = shape[1] * shape[2] * shape[3] / (largest[1] * largest[2] * largest[3])
+    what = "area" if shape[1] == largest[1] else "size"
+    log.warning("%s is %.1fx the training %s (%s): sampling with %s and proportional attention (--extrapolation none "
+                "samples as trained)", _pixels(shape, downsample), times, what, _pixels(largest, downsample), SCALING_NAMES[rope])
+    # train_size gives the axial RoPE its per-axis scales; the longest trained sequence is the 1-D
+    # RoPE's N_train and proportional attention's
+    return Extrapolation(train_seq_len=max(model.seq_len(s) for s in trained), rope=rope, proportional_attn=True,
+                         train_size=(max(s[2] for s in trained), max(s[3] for s in trained)))
 
 
 @torch.no_grad()
@@ -216,9 +292,10 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     nf, nm = null.expand(cfg.num)
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
+    extrapolation = choose_extrapolation(model, training_info(ckpt), shape, cfg.extrapolation, downsample_of(ckpt))
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
         x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
-                   shift=cfg.shift, on_model_eval=lambda: bar.update(1))
+                   shift=cfg.shift, extrapolation=extrapolation, on_model_eval=lambda: bar.update(1))
     decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
     from evaluation.evaluate import modality_hook

@@ -150,15 +150,19 @@ def refuse_other_encoders(home: str | None, cfg) -> None:
 
 def _sample(argv: list[str]) -> int:
     from contracts.layout import Workspace
-    from evaluation.sample import SampleConfig, registered_samplings, sample_to_files, spelled
+    from evaluation.sample import (EXTRAPOLATION_CHOICES, SampleConfig, registered_samplings, sample_to_files,
+                                   spelled)
     from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_from_args, modality_flags
     from flows.steps import resolve_checkpoint
 
     p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
     add_common_args(p, "steps=50")
-    add_config_args(p, SampleConfig, skip=("cfg",))
+    add_config_args(p, SampleConfig, skip=("cfg", "extrapolation"))
     p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
                    help=f"classifier-free guidance scale (default: {SampleConfig.cfg}, as lumina evaluate's)")
+    p.add_argument("--extrapolation", choices=EXTRAPOLATION_CHOICES,
+                   help="RoPE scaling for a --size beyond the checkpoint's training size (default: auto: Lumina-Next's "
+                        "time-aware scaled RoPE with proportional attention there, nothing within it); none: never scale")
     samplings = registered_samplings()  # each modality's own flags and its names for generic ones (--views, --text)
     add_modality_args(p, SampleConfig, {m: (s.options, s.aliases) for m, s in samplings.items()})
     a = p.parse_args(argv)
