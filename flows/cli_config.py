@@ -88,7 +88,8 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
         else:
             default = f.default if f.default is not dataclasses.MISSING else None
             optional = type(None) in typing.get_args(hints[f.name])
-            text = _help(cls, f, f"default: {default}{'; none unsets it' if optional else ''}")
+            note = "required" if default == "" else f"default: {default}"  # an empty string is "not given"
+            text = _help(cls, f, f"{note}{'; none unsets it' if optional else ''}")
             if f.name == "modality":  # the choices from the enum, so a new modality needs no help text edited
                 text = f"{modality_list()}: {text}" if text else modality_list()
             p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None, help=text)
@@ -138,7 +139,7 @@ def add_common_args(p: argparse.ArgumentParser, example: str = "options.max_toke
     """--home, --config and --set; ``example`` is a --set of this stage's in its help."""
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--config", help="YAML file of this stage's options; flags override it")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override any option, e.g. --set {example}")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override any option, e.g. --set {example}; KEY=none (or null) unsets an optional one")
 
 
 def add_ray_address_arg(p: argparse.ArgumentParser, what: str) -> None:
