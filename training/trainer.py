@@ -106,7 +106,7 @@ class TrainConfig:
     model: str = "flag-dit-tiny"  # a size in modelzoo.config.CONFIGS: flag-dit-tiny, -s, -b, -600m, -2b, -5b, -7b, -t2v-2b, -t2mv-2b, -t2speech
     model_overrides: dict = field(default_factory=dict)
     steps: int = 1000  # optimizer steps in all (a resumed run counts the steps already done)
-    max_seconds: float | None = None  # stop early when the wall clock runs out (the budget is steps first)
+    max_seconds: float | None = None  # wall-clock seconds for this call (a resumed call counts from its own start): it stops at steps or here, whichever comes first, with a checkpoint
     batch_size: int = 64  # samples per global batch (all ranks together); with tokens_per_batch: an upper bound
     lr: float = 1e-3  # small models on small data tolerate a larger rate than the paper's 1e-4
     warmup_steps: int = 50  # linear warm-up of the learning rate, then constant
@@ -116,7 +116,7 @@ class TrainConfig:
     # more than this many in a row stop the run with an error (it has diverged)
     max_nonfinite_steps: int = 3
     ema_decay: float = 0.999  # upper bound; 0.9999 in the paper is for 100k+ steps
-    caption_dropout: float = 0.1  # replaced by the null caption, so guidance has an unconditional model
+    caption_dropout: float = 0.1  # each sample's chance that its caption is replaced by the null caption, so guidance has an unconditional model
     timesteps: str = "logit_normal"  # how t is drawn: logit_normal (the paper's) or uniform
     seed: int = 0  # initial weights, and each sample's timestep, noise and caption dropout
     log_every: int = 25  # steps per log window (loss, grad norm, lr, tokens/s, [PAD] share)
@@ -129,7 +129,7 @@ class TrainConfig:
     # checkpoints and resume
     checkpoint_every: int = 0  # steps; 0: only the final checkpoint
     keep_last: int = 3  # checkpoints kept on disk, 0: all (the catalog keeps every registration)
-    resume: bool = False  # continue from the newest resumable checkpoint in out_dir (without one: the manifest's newest run in the catalog that stopped before its steps, else its newest)
+    resume: bool = False  # continue from the newest resumable checkpoint in out_dir (without out_dir: the manifest's newest run in the catalog that stopped before its steps, else its newest)
     async_checkpoint: bool = field(default=False, metadata={"help": (
         "write checkpoints in a background thread at the lowest CPU priority: training waits only for "
         "an in-memory copy of the state (one more copy of weights, EMA and AdamW moments, kept for the "
