@@ -205,10 +205,22 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
     return shape
 
 
-def trained_shapes(info: dict) -> list[list[int]]:
-    """The latent shapes [C, T, h, w] a checkpoint trained on (its training.json): latent_shapes,
-    its 8 most common; a checkpoint written before those were recorded (2026-12-04) has only its
-    latent_shape, which then stands for all of them."""
+# every latent shape of the training manifest, in the encoding it was trained on
+_TRAINED_SHAPES_SQL = ("SELECT DISTINCT e.shape FROM manifest_members mm JOIN manifests m ON m.name = mm.manifest AND "
+                       "m.version = mm.version JOIN encodings e ON e.key = mm.key AND e.kind = 'latent' AND "
+                       "e.encoder_fingerprint = m.encoders->>'latent' WHERE mm.manifest = ? AND mm.version = ?")
+
+
+def trained_shapes(ckpt: Path, catalog: str | None = None) -> list[list[int]]:
+    """The latent shapes [C, T, h, w] the checkpoint trained on: every one of its training manifest
+    (asked of `catalog`, else the one it records); without a reachable catalog, training.json's
+    latent_shapes, its 8 most common (data of many sizes, speech, may have trained on longer ones), or
+    in a checkpoint written before those were recorded (2026-12-04), its one latent_shape."""
+    from evaluation.training_manifest import query_training_manifest
+
+    if rows := query_training_manifest(ckpt, _TRAINED_SHAPES_SQL, catalog):
+        return [list(shape) for shape, in rows]
+    info = training_info(ckpt)
     return [list(s) for s, _ in info.get("latent_shapes") or []] or [list(info["latent_shape"])]
 
 
@@ -235,13 +247,14 @@ def _pixels(shape: list[int], downsample: int) -> str:
     return size + (f" x {shape[1]} frames" if shape[1] > 1 else "")
 
 
-def choose_extrapolation(model, info: dict, shape: list[int], choice: str, downsample: int = 1) -> Extrapolation | None:
-    """The Extrapolation to sample `shape` with, for --extrapolation `choice`; None samples as
-    trained. Only a sample beyond the training size is scaled (a smaller one reaches no unseen
-    position), and then it is said once, with how many times the training area it is."""
+def choose_extrapolation(model, trained: list[list[int]], shape: list[int], choice: str,
+                         downsample: int = 1) -> Extrapolation | None:
+    """The Extrapolation to sample `shape` with, for --extrapolation `choice`, given the latent shapes
+    the model `trained` on; None samples as trained. Only a sample beyond the training size is
+    scaled (a smaller one reaches no unseen position), and then it is said once, with how many
+    times the training area it is."""
     if choice == RopeScaling.NONE.value:
         return None
-    trained = trained_shapes(info)
     if not beyond_training(model, shape, trained):
         if choice != AUTO_EXTRAPOLATION:  # asked for by name: say why it changes nothing
             log.warning("--extrapolation %s: %s is within the training size, so nothing is scaled", choice,
@@ -292,7 +305,8 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     nf, nm = null.expand(cfg.num)
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
-    extrapolation = choose_extrapolation(model, training_info(ckpt), shape, cfg.extrapolation, downsample_of(ckpt))
+    extrapolation = choose_extrapolation(model, trained_shapes(ckpt, cfg.catalog), shape, cfg.extrapolation,
+                                         downsample_of(ckpt))
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
         x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
                    shift=cfg.shift, extrapolation=extrapolation, on_model_eval=lambda: bar.update(1))

@@ -99,7 +99,7 @@ def _tiny(rope: str):
     return FlagDiT(get_config("flag-dit-tiny", cap_dim=8, in_channels=3, patch_size=4, rope=rope))
 
 
-TRAINED_32 = {"latent_shape": [3, 1, 32, 32], "latent_shapes": [[[3, 1, 32, 32], 100]]}
+TRAINED_32 = [[3, 1, 32, 32]]
 
 
 @pytest.mark.parametrize("rope", ["1d", "axial"])
@@ -127,14 +127,25 @@ def test_an_axial_model_is_scaled_along_the_one_axis_beyond_training():
     assert choose_extrapolation(model, TRAINED_32, [3, 1, 28, 32], "auto") is None  # 7 rows of patches, within 8
 
 
-def test_the_training_size_is_the_longest_of_the_recorded_shapes_and_older_checkpoints_fall_back():
+def test_the_training_size_is_the_longest_of_the_trained_shapes():
     model = _tiny("axial")
-    mixed = {"latent_shape": [3, 1, 32, 32], "latent_shapes": [[[3, 1, 32, 32], 90], [[3, 1, 16, 48], 10]]}
+    mixed = [[3, 1, 32, 32], [3, 1, 16, 48]]
     assert choose_extrapolation(model, mixed, [3, 1, 32, 48], "auto") is None  # 48 columns were trained on
     assert choose_extrapolation(model, mixed, [3, 1, 64, 64], "auto").train_size == (32, 48)
-    older = {"latent_shape": [3, 1, 32, 32]}  # written before latent_shapes was recorded
-    assert choose_extrapolation(model, older, [3, 1, 64, 64], "auto").train_size == (32, 32)
-    assert choose_extrapolation(model, older, [3, 1, 32, 32], "auto") is None
+
+
+def test_the_trained_shapes_come_from_the_catalog_else_from_training_json(checkpoint, tmp_path):
+    """training.json keeps only the 8 most common shapes: data of many sizes trained on longer ones."""
+    from evaluation.sample import trained_shapes
+
+    ckpt = Path(shutil.copytree(checkpoint, tmp_path / checkpoint.name))
+    info = json.loads((ckpt / "training.json").read_text())
+    (ckpt / "training.json").write_text(json.dumps({**info, "latent_shapes": [[[3, 1, 16, 16], 5], [[3, 1, 16, 8], 1]]}))
+    assert trained_shapes(ckpt) == [[3, 1, 32, 32]]  # every training member, asked of the catalog it records
+    away = str(tmp_path / "no_catalog_here.duckdb")
+    assert trained_shapes(ckpt, away) == [[3, 1, 16, 16], [3, 1, 16, 8]]
+    (ckpt / "training.json").write_text(json.dumps({k: v for k, v in info.items() if k != "latent_shapes"}))
+    assert trained_shapes(ckpt, away) == [[3, 1, 32, 32]]  # written before latent_shapes was recorded: latent_shape
 
 
 def test_an_unknown_choice_is_refused():
