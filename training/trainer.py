@@ -613,6 +613,12 @@ def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overri
     channels, cap_dim = first.latent.shape[0], first.cap_feats.shape[-1]
     frame_cond = overrides.get("frame_cond_dim", 0)
     if (saved.in_channels, saved.cap_dim, saved.frame_cond_dim) != (channels, cap_dim, frame_cond):
+        theirs = read_json(folder / "training.json").get("modality") if (folder / "training.json").is_file() else None
+        if theirs and cfg.modality and theirs != cfg.modality:  # no encoding makes a camera or frame input match
+            raise ValueError(f"{flag} {folder}: it is a {theirs} model and this manifest holds {cfg.modality} samples, "
+                             f"whose inputs it does not take ({saved.in_channels}-channel latents and frame conditioning "
+                             f"of width {saved.frame_cond_dim}; here {channels} and {frame_cond}): start from a "
+                             f"{cfg.modality} checkpoint, or without {flag}")
         raise ValueError(f"{flag} {folder}: its model takes {saved.in_channels}-channel latents, {saved.cap_dim}-wide "
                          f"caption features and frame conditioning of width {saved.frame_cond_dim}; this manifest has "
                          f"{channels}, {cap_dim} and {frame_cond} (encode with the encoders it was trained with)")

@@ -213,6 +213,12 @@ def test_init_from_builds_the_model_saved_with_the_weights(tiny_home, tmp_path, 
     cfg_path.write_text(json.dumps({**saved, "in_channels": 4}))
     with pytest.raises(ValueError, match="its model takes 4-channel latents"):
         train(tiny_cfg(tiny_home, tmp_path / "c", steps=2, model_overrides={}, init_from=first.checkpoint))
+    # a model of another modality: re-encoding cannot give it its inputs, so the line says which it is
+    info_path = Path(first.checkpoint) / "training.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "modality": "multiview"}))
+    with pytest.raises(ValueError, match="it is a multiview model and this manifest holds image samples") as e:
+        train(tiny_cfg(tiny_home, tmp_path / "d", steps=2, model_overrides={}, init_from=first.checkpoint, modality="image"))
+    assert "encode with the encoders" not in str(e.value)
 
 
 def test_train_step_registers_checkpoints_as_written_keeps_the_last_and_resumes_from_the_catalog(tiny_home, tmp_path,
