@@ -3,8 +3,10 @@
 Schedulers (Slurm, Kubernetes, spot reclaims, torchrun's agent, Prefect cancellations) send SIGTERM
 and wait a grace period before SIGKILL. Without a handler the process dies mid-step and the run
 loses everything since its last checkpoint; with it, the step in flight finishes, a resumable
-checkpoint is written and registered, and `--resume` continues from there. A second signal is
-handed to whatever handler was there before (a second Ctrl-C interrupts at once).
+checkpoint is written and registered, and `--resume` continues from there. A second signal, once
+the "stop requested" line is out, is handed to whatever handler was there before (a second Ctrl-C
+interrupts at once). Two within one step count as one: Python runs handlers between calls into
+torch (a CPU step is mostly one long backward) and merges repeats of a signal still pending.
 
 A STOP file in the run's folder asks the same of a run from outside (`touch runs/<id>/STOP`; its
 text may name the signal, e.g. SIGINT): the Ray launcher's driver writes it when it is signalled,

@@ -554,7 +554,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 how = (f"{_signal_name(stop_code)} received" if stop_request.signum
                        else f"{out_dir / STOP_FILE}, standing for {_signal_name(stop_code)}" if stop_file_signal(out_dir)
                        else f"{_signal_name(stop_code)} on another rank")
-                log.warning("stop requested (%s): stopping after step %d with a checkpoint (a second signal stops at once)",
+                log.warning("stop requested (%s): stopping after step %d with a checkpoint (a signal from now on stops at once)",
                             how, step)
         bar.close()
         seconds = time.time() - start
