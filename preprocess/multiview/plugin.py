@@ -194,7 +194,8 @@ def distinct_views(views: dict[str, np.ndarray], cams: dict[str, Camera], centre
                f"{apart:.1f} degrees apart")
     else:
         why = (f"{a} and {b} are the same image (mean difference {d:.3g} vs threshold {threshold:g}) though their "
-               f"cameras are {apart:.0f} degrees apart: one image written for two views")
+               f"cameras are {apart:.0f} degrees apart: one image written for two views, or an object that looks "
+               f"the same from both (a cube seen square-on: lower options.min_copy_difference for such objects)")
     return d, threshold, why
 
 

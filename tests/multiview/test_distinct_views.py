@@ -58,7 +58,9 @@ def test_one_image_written_for_two_views_is_rejected_whatever_the_cameras(tmp_pa
     folder = _object_set(tmp_path / "copied", [*views, views[0]], [10.0, 100.0, 190.0, 280.0])
     status, reason, _ = curated(folder)
     assert status == "rejected" and reason == ("distinct_views: view_0.png and view_3.png are the same image (mean difference 0 vs "
-                                               "threshold 0.05) though their cameras are 83 degrees apart: one image written for two views")
+                                               "threshold 0.05) though their cameras are 83 degrees apart: one image written for two views, "
+                                               "or an object that looks the same from both (a cube seen square-on: "
+                                               "lower options.min_copy_difference for such objects)")
 
 
 def test_near_identical_views_from_one_pose_are_rejected(tmp_path):
