@@ -44,10 +44,11 @@ DEFAULT_FPS = 4.0  # when the training clips' frame rate is unknown (a catalog t
 
 
 def save_gif(frames: np.ndarray, path: Path, fps: float = DEFAULT_FPS) -> Path:
-    """GIF frame durations are whole centiseconds: 1.6 fps (625 ms) is written as 620 ms (1.61 fps)."""
+    """GIF frame durations are whole centiseconds: 1.6 fps (625 ms) is written as 620 ms (1.61 fps).
+    Rounded here: Pillow truncates milliseconds to centiseconds (247 ms, 4.04 fps, became 240)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     imgs = [Image.fromarray(f) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(round(1000 / fps)), loop=0)
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=10 * round(100 / fps), loop=0)
     return path
 
 

@@ -173,3 +173,13 @@ def test_lumina_sample_writes_video_at_the_training_rate_and_warns_past_the_trai
     with caplog.at_level(logging.WARNING, logger="evaluation.video.render"):
         paths = save_samples([_clip("right").numpy()], tmp_path / "other.gif", **hook.writer_options(SimpleNamespace(), tmp_path))
     assert gif_duration(str(paths[0])) == 250 and "frame rate is unknown" in caplog.records[-1].getMessage()
+
+
+def test_gif_frame_durations_are_the_nearest_centisecond(tmp_path):
+    """Pillow truncates a duration to centiseconds: 4.0441 fps (247 ms) played at 4.17 fps (240 ms)."""
+    from PIL import Image
+
+    frames = np.stack([np.full((8, 8), v, np.uint8) for v in (0, 120, 240)])  # alike frames would be merged
+    for fps, ms in ((4.0441, 250), (2.5735, 390), (1.6, 620), (8.0, 120)):
+        with Image.open(save_gif(frames, tmp_path / f"{fps}.gif", fps=fps)) as img:
+            assert img.info["duration"] == ms, fps
