@@ -3,6 +3,8 @@ captions parse, renders decode back to the frames they were given."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -183,3 +185,11 @@ def test_gif_frame_durations_are_the_nearest_centisecond(tmp_path):
     for fps, ms in ((4.0441, 250), (2.5735, 390), (1.6, 620), (8.0, 120)):
         with Image.open(save_gif(frames, tmp_path / f"{fps}.gif", fps=fps)) as img:
             assert img.info["duration"] == ms, fps
+
+
+def test_video_evaluation_of_free_form_captions_says_why_the_judged_metrics_are_absent(tmp_path, monkeypatch):
+    """On a user's own captions the digit and direction metrics were left out with notes: []."""
+    examples = [dataclasses.replace(e, caption=f"a red ball rolling {i}") for i, e in enumerate(_examples({0: 2, 1: 2}))]
+    ctx, metrics, _ = _evaluate(tmp_path, examples, 2, monkeypatch)
+    assert "digit_accuracy" not in metrics
+    assert [n for n in ctx.notes if n.startswith("no digit_accuracy") and "none of the 4 does" in n and "a red ball rolling 0" in n]
