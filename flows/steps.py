@@ -24,23 +24,26 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def catalog_run(ws: Workspace, flow_name: str, params: dict[str, Any], run_id: str | None = None) -> Iterator[str]:
+def catalog_run(ws: Workspace, flow_name: str, params: dict[str, Any], run_id: str | None = None,
+                catalog: str | Path | None = None) -> Iterator[str]:
     """A run row for the duration of a stage: completed, or failed if the stage raised. Inside a
-    composing flow (run_id given) the flow's own run is used and the flow finishes it."""
+    composing flow (run_id given) the flow's own run is used and the flow finishes it. ``catalog``:
+    a stage given its own (--catalog) records its run there, beside what it registers."""
     from catalog import Catalog
 
     if run_id is not None:
         yield run_id
         return
-    with Catalog.open(ws.catalog) as cat:
+    path = catalog or ws.catalog
+    with Catalog.open(path) as cat:
         run_id = cat.start_run(flow_name, params, run_id=run_id)
     try:
         yield run_id
     except BaseException as e:
-        with Catalog.open(ws.catalog) as cat:
+        with Catalog.open(path) as cat:
             cat.finish_run(run_id, status="cancelled" if stopped_from_outside(e) else "failed")
         raise
-    with Catalog.open(ws.catalog) as cat:
+    with Catalog.open(path) as cat:
         cat.finish_run(run_id, status="completed")
 
 
@@ -336,7 +339,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     if Path(cfg.catalog).resolve() == ws.catalog.resolve():  # the encoders' records live beside it
         warn_if_curated_for_another_latent(ws, cfg.modality, manifest.encoders["latent"], (manifest.name, manifest.version))
     try:
-        with catalog_run(ws, "train", asdict(cfg), run_id) as rid:
+        with catalog_run(ws, "train", asdict(cfg), run_id, catalog=cfg.catalog) as rid:
             cfg.out_dir = cfg.out_dir or str(ws.run_dir(rid))
             broadcast(cfg.out_dir)
             hook = CatalogRegistrar(cfg.catalog, rid, cfg.manifest, cfg.manifest_version, cfg.model)
@@ -514,7 +517,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
     cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
     split = evaluated_split(cfg.catalog, manifest, info)
-    with catalog_run(ws, "evaluate", asdict(cfg), run_id) as rid:
+    with catalog_run(ws, "evaluate", asdict(cfg), run_id, catalog=cfg.catalog) as rid:
         result = evaluate(cfg)
         ckpt_id = checkpoint_id_of(cfg.catalog, cfg.checkpoint)
         with Catalog.open(cfg.catalog) as cat:
