@@ -80,3 +80,13 @@ def test_notes_of_the_modality_and_the_judge_reach_metrics_json(tmp_path, monkey
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert saved["notes"] == result.notes and len(result.notes) == 2
     assert result.notes[0] == "only 2 takes of digit 7" and result.notes[1].startswith("the judge scores 0.100")
+
+
+def test_a_judge_exactly_at_chance_in_float32_is_flagged():
+    """A multi-view pose judge at 1/6 in float32 (0.16666667163) against chance 1/6 in float64 passed unnoted."""
+    import numpy as np
+
+    for k in (3, 6, 10):
+        judge = float(np.float32(1 / k))
+        assert judge > 1 / k and ev.warn_if_the_judge_is_no_judge({"pose_judge_accuracy": judge, "pose_chance": 1 / k})
+    assert not ev.warn_if_the_judge_is_no_judge({"pose_judge_accuracy": 1 / 6 + 0.01, "pose_chance": 1 / 6})
