@@ -120,32 +120,8 @@ def _evaluate(argv: list[str]) -> int:
         p.error("--manifest and --checkpoint are required")
     from flows.steps import evaluate_step
 
-    refuse_other_encoders(a.home, cfg)
     _print(evaluate_step(a.home, cfg), a.json)
     return 0
-
-
-def refuse_other_encoders(home: str | None, cfg) -> None:
-    """A held-out manifest made by other encoders than the checkpoint's training data, refused in one
-    line before evaluate_step looks at its members: it first warned that the checkpoint trained on
-    them (the same samples, encoded again), then refused. What it cannot compare (no catalog, no
-    training.json, a manifest of another modality) is left to evaluate_step, which says what is wrong."""
-    from pathlib import Path
-
-    from catalog import load_manifest_header
-    from contracts.layout import Workspace
-    from evaluation.evaluate import check_same_encoders, checkpoint_modality
-    from flows.steps import manifest_modality, resolve_checkpoint
-
-    catalog = cfg.catalog or str(Workspace.at(home).catalog)
-    if not Path(catalog).is_file():
-        return
-    checkpoint = Path(resolve_checkpoint(catalog, cfg.checkpoint))
-    if not (checkpoint / "training.json").is_file():
-        return
-    header = load_manifest_header(catalog, cfg.manifest, cfg.manifest_version)
-    if manifest_modality(catalog, header.id) == checkpoint_modality(checkpoint):
-        check_same_encoders(header, checkpoint)
 
 
 def _sample(argv: list[str]) -> int:

@@ -11,9 +11,7 @@ from prefect import flow
 def evaluate_flow(checkpoint: str, manifest: str, home: str | None = None, options: dict[str, Any] | None = None) -> dict:
     from contracts.config import from_mapping
     from evaluation.evaluate import EvalConfig
-    from flows.cli import refuse_other_encoders
     from flows.steps import evaluate_step
 
     cfg = from_mapping(EvalConfig, {"checkpoint": checkpoint, "manifest": manifest, **(options or {})})
-    refuse_other_encoders(home, cfg)  # in one line, before evaluate_step says anything of the manifest's members
     return evaluate_step(home, cfg)

@@ -501,9 +501,8 @@ def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:
 def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     """Evaluate a checkpoint on a held-out manifest and log the metrics against the checkpoint."""
     from catalog import Catalog
-    from evaluation.evaluate import evaluate
-
     from catalog import load_manifest_header
+    from evaluation.evaluate import check_same_encoders, evaluate
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
@@ -514,6 +513,9 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     if (members := manifest_modality(cfg.catalog, manifest.id)) != trained_on:  # the encoder advice misled here
         raise ValueError(f"manifest {manifest.id} holds {members} samples, but {Path(cfg.checkpoint).name} is a {trained_on} "
                          f"model: evaluate it on a {trained_on} manifest")
+    # other encoders are refused before evaluated_split warns that the checkpoint trained on these
+    # members (the same samples, encoded again): it warned, then refused
+    check_same_encoders(manifest, Path(cfg.checkpoint))
     # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
     cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
     split = evaluated_split(cfg.catalog, manifest, info)
