@@ -387,13 +387,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # overwriting an earlier explicit value.
     common = ArgumentParser(add_help=False)
     common.add_argument("--catalog", default=argparse.SUPPRESS, metavar="PATH",
-                        help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
+                        help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb, else ./lumina_home/catalog.duckdb)")
     common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
                         help="workspace folder: its catalog.duckdb (as the other lumina commands take it)")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
                         help="seconds to wait while another process holds the catalog (default 30)")
     parser.add_argument("--catalog", default=None, metavar="PATH",
-                        help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb)")
+                        help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb, else ./lumina_home/catalog.duckdb)")
     parser.add_argument("--home", default=None, metavar="DIR",
                         help="workspace folder: its catalog.duckdb (as the other lumina commands take it)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
@@ -423,19 +423,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("manifest", parents=[common], help="create, list and show manifests")
     msub = p.add_subparsers(dest="manifest_command", metavar="ACTION", required=True)
     c = msub.add_parser("create", parents=[common], help="freeze the accepted samples matching --where")
-    c.add_argument("name")
-    c.add_argument("--where", required=True, help="SQL predicate over the samples table")
+    c.add_argument("name", help="manifest name; creating it again with other members makes its next version")
+    c.add_argument("--where", required=True, help="SQL predicate over the samples table (only accepted samples that "
+                   "have encodings are frozen)")
     c.add_argument("--encoder", action="append", default=None, metavar="FINGERPRINT",
                    help="encoder fingerprint to use (repeat once per kind) when the selection mixes encoders")
-    c.add_argument("--description", default="")
+    c.add_argument("--description", default="", help="free text kept with the manifest")
     c.set_defaults(catalog_func=cmd_manifest_create)
     c = msub.add_parser("list", parents=[common], help="all manifests and versions")
     _formats(c)
     _max_width(c)
     c.set_defaults(catalog_func=cmd_manifest_list)
     c = msub.add_parser("show", parents=[common], help="one manifest (latest version unless --version or NAME@vN)")
-    c.add_argument("name")
-    c.add_argument("--version", type=int, default=None)
+    c.add_argument("name", help="manifest name, or NAME@vN")
+    c.add_argument("--version", type=int, default=None, help="manifest version (default latest)")
     c.add_argument("--members", type=int, default=10, help="members to list (default 10)")
     c.add_argument("--json", action="store_true", help="print JSON")
     _max_width(c)

@@ -42,7 +42,7 @@ class EvalConfig:
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
     steps: int = 30  # ODE steps per sample
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
-    cfg_scale: float = DEFAULT_CFG_SCALE  # the same as lumina sample's
+    cfg_scale: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale, 4 as in lumina sample (the image demo evaluates at 6)
     vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     batch_size: int = 100  # samples per model call

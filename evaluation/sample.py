@@ -139,7 +139,7 @@ def out_path(out: str, modality: str) -> Path:
 class SampleConfig:
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     prompt: str = ""  # the caption, or the text to say
-    out: str = "sample"  # without a suffix: the modality's (its writer's OUT_SUFFIXES)
+    out: str = "sample"  # output file; without a suffix the modality's own is added (image and multi-view .png, video .mp4, speech .wav)
     size: str | None = None  # "HxW" in pixels (default: the most common training size, training.json's latent_shape)
     frames: int | None = None  # frames, or views: the latent's T (default: that of the most common training shape)
     # the checkpoint modality's own options (its ModalitySampling.options; --help lists them as flags)

@@ -167,8 +167,9 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter of the config, e.g. --set corpus_options.num_shapes=300")
     p.add_argument("--steps", type=int, help="training steps (default: the flow's)")
-    p.add_argument("--num-digits", type=int, help="use only the first N digits (smaller, faster run)")
-    p.add_argument("--samples-per-class", type=int)
+    p.add_argument("--num-digits", type=int, help="image only: use only the first N digits (smaller, faster run)")
+    p.add_argument("--samples-per-class", type=int, help="samples generated per class for the evaluation's accuracies "
+                   "(default: the modality demo's, else 10)")
     p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
     p.add_argument("--model-overrides", type=model_overrides_arg, help=MODEL_OVERRIDES_HELP)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -248,7 +249,7 @@ COMMANDS = {
     "sample": ("generate from a checkpoint: lumina sample --checkpoint DIR --prompt TEXT --out FILE", _sample),
     "demo": ("run the end-to-end demo flow on an embedded corpus", _demo),
     "refresh": ("curate and encode only what is new or changed in a source: lumina refresh SOURCE --modality image", _delegate("flows.refresh")),
-    "catalog": ("query and manage the catalog (sql, stats, why, manifest, export)", _delegate("catalog.cli")),
+    "catalog": ("query and manage the catalog (sql, stats, why, manifest, export, tables, check, migrate)", _delegate("catalog.cli")),
     "convert": ("convert released Lumina-T2X checkpoints (modelzoo)", _delegate("modelzoo.convert")),
 }
 

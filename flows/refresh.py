@@ -433,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--encode-config", help="YAML of EncodeConfig fields for the new shards")
     p.add_argument("--live", action="append", default=[], metavar="NAME=WHERE",
                    help="declare (or change) a live manifest: a stored selection re-frozen by every refresh")
-    p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label)")
+    p.add_argument("--train-min-growth", type=int, help="with --live: new members that make training due (the event's label; default: never, "
+                   "and a live manifest declared again without it keeps its earlier rule)")
     p.add_argument("--live-encoder", action="append", default=None, metavar="FINGERPRINT",
                    help="with --live: take the members' encodings from this encoder (one per kind; repeat), as "
                         "lumina catalog manifest create --encoder does; a live manifest keeps its pin when declared again without one; "

@@ -1,10 +1,10 @@
-"""``lumina convert``: public Lumina-T2X Flag-DiT checkpoints to this project's format and back.
+"""lumina convert: public Lumina-T2X Flag-DiT checkpoints to this project's format and back.
 
     lumina convert CKPT OUT_DIR [--patch-size 2] [--n-heads N] [--dtype keep|fp32|bf16] [--force]
         CKPT: a public checkpoint (.pth / .safetensors file, or the folder holding
         consolidated.00-of-01.pth); OUT_DIR gets config.json + model.safetensors
         (load with FlagDiT.from_pretrained(OUT_DIR)).
-    lumina convert MODEL_DIR OUT_FILE --to-official [--no-learn-sigma]
+    lumina convert MODEL_DIR OUT_FILE --to-official [--no-learn-sigma] [--force]
         MODEL_DIR: one of our folders; OUT_FILE: .pth or .safetensors in the public layout.
 
 The key and layout mapping is documented in modelzoo/official.py and modelzoo/README.md.
