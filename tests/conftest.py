@@ -61,3 +61,19 @@ def prefect_api_url(tmp_path_factory):
         yield url
     finally:
         stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tiny_home, tmp_path_factory) -> Path:
+    """A one-step checkpoint of the tiny workspace (32x32 identity latents, the paper's 1-D RoPE), in a
+    copy of its catalog so registrations stay in the module that asked for it."""
+    import shutil
+
+    from training.trainer import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("tiny_checkpoint")
+    catalog = str(shutil.copy(tiny_home.catalog, root / "catalog.duckdb"))
+    out = train(TrainConfig(catalog=catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                            out_dir=str(root / "run"), steps=1, batch_size=4, progress=False, tensorboard=False,
+                            model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}))
+    return Path(out.checkpoint)

@@ -19,16 +19,8 @@ NOTE = "evaluation.sample"
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tiny_home, tmp_path_factory) -> Path:
-    """A one-step checkpoint of the tiny demo workspace: 32x32 identity latents, 1-D RoPE (the paper's)."""
-    from training.trainer import TrainConfig, train
-
-    root = tmp_path_factory.mktemp("extrapolation")
-    catalog = str(shutil.copy(tiny_home.catalog, root / "catalog.duckdb"))  # the shared one stays untouched
-    out = train(TrainConfig(catalog=catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
-                            out_dir=str(root / "run"), steps=1, batch_size=4, progress=False, tensorboard=False,
-                            model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}))
-    return Path(out.checkpoint)
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 @pytest.fixture

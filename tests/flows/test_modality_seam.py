@@ -50,15 +50,8 @@ def depth(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tiny_home, tmp_path_factory):
-    from training.trainer import TrainConfig, train
-
-    tmp = tmp_path_factory.mktemp("seam")
-    catalog = str(shutil.copy(tiny_home.catalog, tmp / "catalog.duckdb"))  # the shared one stays untouched
-    out = train(TrainConfig(catalog=catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
-                            out_dir=str(tmp / "run"), steps=1, batch_size=4, progress=False, tensorboard=False,
-                            model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}))
-    return Path(out.checkpoint)
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 def _as_modality(checkpoint: Path, modality: str, to: Path) -> Path:
