@@ -8,10 +8,11 @@ UNION ALL
 
 -- name: why_resolve_file
 -- The samples that came from a file: its absolute path $1 exactly, else a source_uri ending in
--- '/' || $2 (a path relative to the source; a tar member's as <tar>/<member>); accepted rows first,
--- retired ones last, then the newest.
+-- '/' || $2 (a path relative to the source; a tar member's as <tar>/<member>, a listing row's as
+-- <listing>#<row>, as reasons print it, or <listing>/<row>); accepted rows first, retired ones last,
+-- then the newest.
 SELECT key, source_uri, status FROM samples
-WHERE source_uri = $1 OR (NOT EXISTS (SELECT 1 FROM samples WHERE source_uri = $1) AND ends_with(replace(source_uri, '#', '/'), '/' || $2))
+WHERE source_uri = $1 OR (NOT EXISTS (SELECT 1 FROM samples WHERE source_uri = $1) AND ends_with(replace(source_uri, '#', '/'), '/' || replace($2, '#', '/')))
 ORDER BY status <> 'accepted', status IN ('superseded', 'removed'), last_run DESC, key
 LIMIT 50;
 

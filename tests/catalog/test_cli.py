@@ -154,7 +154,9 @@ def test_why_of_a_file_that_gave_several_samples_asks_for_one_and_prefers_the_ac
                     "WHERE key = ?", [key(0, 0)])
         con.execute("UPDATE samples SET source_uri = '/raw/old.png' WHERE key = ?", [key(0, 1)])
         con.execute("UPDATE samples SET source_uri = '/data/shards/shard-1.tar#000001.jpg' WHERE key = ?", [key(2, 0)])
-    for given in ("shard-1.tar/000001.jpg", "shards/shard-1.tar/000001.jpg", "/data/shards/shard-1.tar#000001.jpg"):
+    # a member or listing row also as reasons print it (<tar>#<member>, metadata.csv#line=23)
+    for given in ("shard-1.tar/000001.jpg", "shards/shard-1.tar/000001.jpg", "/data/shards/shard-1.tar#000001.jpg",
+                  "shard-1.tar#000001.jpg", "shards/shard-1.tar#000001.jpg"):
         rc, out, err = run(capsys, "why", given, "--catalog", str(catalog_copy))  # a webdataset member, as a path
         assert rc == 0 and out.startswith(f"sample {key(2, 0)}"), (given, err)
     rc, out, err = run(capsys, "why", "clip.mp4", "--catalog", str(catalog_copy))
