@@ -261,7 +261,7 @@ def cmd_why(args: argparse.Namespace) -> int:
             print(f"  {k:12s} {s[k]}")
     sections = [("verdicts", "Filter verdicts"), ("status_changes", "Status changes by refreshes"),
                 ("shards", "Shards holding it"), ("encodings", "Encodings"),
-                ("manifests", "Manifests containing it"), ("checkpoints", "Checkpoints trained on it"),
+                ("manifests", "Manifests containing it"), ("checkpoints", "Checkpoints trained on a manifest holding it"),
                 ("runs", "Runs that registered it or changed its status")]
     for key, title in sections:
         cols, rows = story[key]

@@ -123,7 +123,7 @@ def test_why_accepted_sample_tells_the_whole_story(base_catalog, capsys):
     assert out.startswith(f"sample {k}  [image]  ACCEPTED")
     assert "/raw/1/0.png" in out and "a photo of thing 1-0" in out
     for section in ("Filter verdicts", "Shards holding it", "Encodings", "Manifests containing it",
-                    "Checkpoints trained on it", "Runs that registered it"):
+                    "Checkpoints trained on a manifest holding it", "Runs that registered it"):
         assert f"== {section}" in out
     assert "min_size" in out and "/shards/b0001.tar" in out and VAE_A in out and "images" in out
     assert "/ckpt/step10.safetensors" in out and "run-base" in out
