@@ -338,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors() as e:
         print(f"lumina {argv[0]}: error: {user_error_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt as e:  # Ctrl-C before training's handler is in place (imports, curation): not a crash
+        user_error_line(e)  # the traceback with LUMINA_TRACEBACK=1
+        print(f"lumina {argv[0]}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":
