@@ -12,6 +12,9 @@ OFFLINE_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "TOKENIZERS_PARALLELISM": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # Prefect's client (the SDK) has telemetry of its own, off only with DO_NOT_TRACK; without it a
+    # terminal's first run printed "Prefect collects anonymous usage data"
+    "DO_NOT_TRACK": "1",
     # Idle OpenMP threads sleep instead of spinning. On an idle 2-core machine spinning makes a
     # training step ~25% faster (image demo model: 0.42 vs 0.55 s), but as soon as anything else
     # runs, spinning threads wait for descheduled ones: the image demo's e2e test took 444 s against
