@@ -229,7 +229,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print()
         return 0
     titles = {"totals": "Totals", "status": "Samples per modality and status", "drop_reasons": "Drop reasons (top 20)",
-              "filters": "Filter drop rates", "storage": "Storage (shards)", "file": "Catalog file"}
+              "filters": "Filter drop rates (failed verdicts: a sample that fails several filters counts under each; Drop reasons gives the one that rejected it)", "storage": "Storage (shards)", "file": "Catalog file"}
     for key, title in titles.items():
         cols, rows = stats[key]
         print(f"== {title}")
