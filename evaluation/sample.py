@@ -140,7 +140,7 @@ class SampleConfig:
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     prompt: str = ""  # the caption, or the text to say
     out: str = "sample"  # output file; without a suffix the modality's own is added (image and multi-view .png, video .mp4, speech .wav)
-    size: str | None = None  # "HxW" in pixels (default: the most common training size, training.json's latent_shape)
+    size: str | None = None  # "HxW" in pixels (default: the most common training size, training.json's latent_shape; speech takes its length from the prompt and refuses it)
     frames: int | None = None  # frames, or views: the latent's T (default: that of the most common training shape)
     # the checkpoint modality's own options (its ModalitySampling.options; --help lists them as flags)
     options: dict[str, Any] = field(default_factory=dict)
