@@ -32,6 +32,14 @@ _PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*%")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")  # read as years: "nineteen ninety nine"
 _NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# Clock times, phone numbers and ranges, read as people say them (English only; NeMo's convention):
+# "7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "555-0199" -> digit by digit,
+# "1-3" -> "one to three". Written out before the generic rules, which would read "7:00" as "seven zero".
+_CLOCK_RE = re.compile(r"(?<![\d:.,])([01]?\d|2[0-3]):([0-5]\d)(?!\d|[:.,]\d)(?:\s?([ap])\.?\s?m\b\.?)?", re.IGNORECASE)
+_PHONE_RE = re.compile(r"(?<![\w.,-])((?:1-)?\d{3}-|\(\d{3}\)\s?)?(\d{3})-(\d{4})(?!\d|[-.,]\d)")
+_RANGE_NUMBER = r"(?:\d{1,2}:\d\d|\d{1,3}(?:,\d{3})+|\d+)"  # a time, 1,000 or 12: never a decimal
+_RANGE_RE = re.compile(rf"(?<![\w.,:-])({_RANGE_NUMBER})[-\u2013]({_RANGE_NUMBER})(?![\w.,:-]?\d)")  # two numbers, not a chain (a date)
+DIGIT_NAMES = ("oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")  # 0 as said in a phone number
 
 
 def _num2words_lang(language: str) -> str:
@@ -77,6 +85,32 @@ def _money(symbol: str, amount: str, lang: str) -> str:
     return out
 
 
+def _clock(hour: str, minute: str, am_pm: str | None, lang: str) -> str:
+    """"7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "14:00" -> "fourteen hundred"."""
+    h, m = int(hour), int(minute)
+    words = _number_words(str(h), lang=lang)
+    if m == 0 and not am_pm:
+        words += " o'clock" if 1 <= h <= 12 else " hundred"  # 24-hour times: "fourteen hundred"
+    elif 0 < m < 10:
+        words += " oh " + _number_words(str(m), lang=lang)
+    elif m:
+        words += " " + _number_words(str(m), lang=lang)
+    return words + (f" {am_pm.lower()} m" if am_pm else "")
+
+
+def _digit_by_digit(digits: str) -> str:
+    return " ".join(DIGIT_NAMES[int(d)] for d in digits if d.isdigit())
+
+
+def _phone(m: re.Match) -> str:
+    """A phone number digit by digit ("555-0199" -> "five five five oh one nine nine"). A bare
+    "500-1000" is a range instead: an exchange never ends in "00" before a line number without a 0."""
+    area, exchange, line = m.groups()
+    if not area and exchange.endswith("00") and not line.startswith("0"):
+        return m.group(0)
+    return " " + _digit_by_digit(m.group(0)) + " "
+
+
 def normalise_transcript(text: str, language: str = "en-us") -> str:
     """Lower case words a phonemizer reads the same way every time: numbers, money, years and
     abbreviations spelled out, punctuation dropped. Letters of any script are kept; for English,
@@ -87,6 +121,9 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     if english:
         t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], t)
         t = _NUMBER_ABBREV_RE.sub("number ", t)
+        t = _PHONE_RE.sub(_phone, t)
+        t = _RANGE_RE.sub(r"\1 to \2", t)  # before the minus sign and the years: "2020-21"
+        t = _CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)
         t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang) + " ", t)
         t = _MONEY_AFTER_RE.sub(lambda m: " " + _money(m.group(2), m.group(1), lang) + " ", t)
         t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1), lang=lang) + " percent", t)

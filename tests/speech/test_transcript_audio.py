@@ -25,7 +25,7 @@ def test_numbers_and_abbreviations_spelled_out():
     ("In 1999 and 2024, not 12,000", "en-us", "in nineteen ninety nine and twenty twenty four not twelve thousand"),
     ("?!... — !!!", "en-us", ""),
     ("I don\u2019t know what it\u2019s for.", "en-us", "i don't know what it's for"),  # typographic apostrophes
-    ("It was -5 degrees, pages 3-4.", "en-us", "it was minus five degrees pages three four"),
+    ("It was -5 degrees, pages 3-4.", "en-us", "it was minus five degrees pages three to four"),  # a range
     ("Version 3.10 costs 3 \u20ac.", "en-us", "version three point one zero costs three euros"),  # zeros kept, symbol after
     ("The 1990s and the 2000s", "en-us", "the nineteen nineties and the two thousands"),
     ("Привет, мир 21", "ru", "привет мир двадцать один"),  # other scripts kept, numbers in that language
