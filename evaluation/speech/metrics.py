@@ -1,7 +1,7 @@
 """Speech evaluation: spoken-digit accuracy (judged by a classifier trained on real held-out
 log-mels, with its own accuracy and chance), mel-cepstral distortion against the real recording of
-the same text (beside real-vs-real), and grammar-constrained pocketsphinx WER on generated and on
-real speech through the same vocoder. Generated lengths come from the phoneme count. Log-mels are
+the same text (beside real-vs-real), and pocketsphinx WER, restricted to the references' words, on
+generated and on real speech through the same vocoder. Generated lengths come from the phoneme count. Log-mels are
 un-normalised by the checkpoint's latent encoder (the dataset's mean and std stored with the
 encoding); the judge sees model-space (normalised) spectrograms, real and generated alike."""
 
@@ -16,7 +16,7 @@ import torch
 
 from evaluation.context import EvalContext
 from evaluation.speech import durations
-from evaluation.speech.asr import recognise, word_error_rate
+from evaluation.speech.asr import recognise, unknown_words, word_error_rate
 from evaluation.speech.distortion import mcd
 from evaluation.speech.judge import DIGIT_WORDS, digit_label, to_input, train_judge
 from evaluation.speech.render import spectrogram_png, write_wav
@@ -102,16 +102,14 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     pairs = [(v[0], v[1]) for v in by_caption.values() if len(v) > 1][: max(10, len(chosen))]
     if pairs:
         metrics["mcd_real_vs_real_db"] = float(np.mean([mcd(_mel(ctx, a.latent), _mel(ctx, b.latent)) for a, b in pairs]))
+    else:
+        _note(ctx, "no mcd_real_vs_real_db: no caption has two held-out takes, and the floor of mcd_db is two real "
+                   "recordings of the same text")
 
     gen_audio = [vocode(m) for m in gen_mels]
     real_audio = [vocode(m) for m in real_mels]
     refs = [e.caption for e in chosen]
-    vocab = {w for c in refs for w in c.split()}
-    heard = {"generated": recognise(gen_audio, MEL.sample_rate, vocab), "real_vocoded": recognise(real_audio, MEL.sample_rate, vocab)}
-    for kind, hyps in heard.items():
-        metrics[f"wer_{kind}"] = word_error_rate(refs, hyps)
-        if prompts:  # the digits alone: the phrases are few in training and much harder
-            metrics[f"wer_{kind}_digits"] = word_error_rate(refs[: len(prompts)], hyps[: len(prompts)])
+    metrics.update(word_error_rates(ctx, refs, {"generated": gen_audio, "real_vocoded": real_audio}, len(prompts)))
 
     renders = write_wavs(out / "speech", [e.caption for e in chosen], gen_audio, real_audio)
     first = {}
@@ -119,9 +117,33 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
         first.setdefault(e.caption, (g, r))
     shown = list(first.items())[:12]
     mels = [m for _, (g, r) in shown for m in (g, r)]
-    titles = [t for c, _ in shown for t in (f"generated: {c[:24]}", f"real: {c[:24]}")]
-    renders["grid"] = str(spectrogram_png(mels, titles, out / "spectrograms.png", cols=4))
+    titles = [t for c, _ in shown for t in (f"generated: {c}", f"real: {c}")]  # render.panel_title fits them
+    # each generated panel on the time scale of the real one beside it
+    renders["grid"] = str(spectrogram_png(mels, titles, out / "spectrograms.png", cols=4, scale_group=2))
     return metrics, renders
+
+
+def word_error_rates(ctx: EvalContext, refs: list[str], audio: dict[str, list[np.ndarray]], digits: int) -> dict[str, float]:
+    """wer_<kind> over all prompts and, with ``digits`` (the first clips), wer_<kind>_digits, each by
+    pocketsphinx restricted to the references' words (``asr.py``: a uniform unigram model over
+    them; asr_vocabulary_words says how many). Notes say which words it cannot hear and why a WER
+    is above 1."""
+    vocab = {w for c in refs for w in c.split()}
+    unheard = unknown_words(vocab)
+    metrics = {"asr_vocabulary_words": float(len(vocab) - len(unheard))}
+    if unheard:
+        _note(ctx, f"{len(unheard)} of the {len(vocab)} reference words are not in pocketsphinx's dictionary and count as "
+                   "errors in every WER: " + ", ".join(unheard[:10]) + (" ..." if len(unheard) > 10 else ""))
+    for kind, clips in audio.items():
+        hyps = recognise(clips, MEL.sample_rate, vocab, desc=f"recognising {kind.replace('_', ' ')}")
+        metrics[f"wer_{kind}"] = word_error_rate(refs, hyps)
+        if digits:  # the digits alone: the phrases are few in training and much harder
+            metrics[f"wer_{kind}_digits"] = word_error_rate(refs[:digits], hyps[:digits])
+    above = [name for name, value in metrics.items() if name.startswith("wer_") and value > 1]
+    if above:
+        _note(ctx, f"{', '.join(above)} above 1: WER counts the words the recogniser heard but nobody said (insertions) "
+                   "against the reference's words, so a clip read as more words than it has scores above 1")
+    return metrics
 
 
 def _note(ctx: EvalContext, note: str) -> None:

@@ -53,6 +53,18 @@ def drawable_title(text: str) -> str:
     return "".join(out)
 
 
+# (characters a line, lines) a panel's title fits in: a grid panel 3.2 in wide, the single PNG 6 in
+TITLE_FIT = {False: (36, 1), True: (60, 2)}
+
+
+def panel_title(text: str, width: int, lines: int) -> str:
+    """``text`` drawable and wrapped in at most ``lines`` of ``width`` characters, cut at a word
+    with an ellipsis: a caption cut at 24 characters, then wrapped at 34, left "clo" and "i" alone."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(drawable_title(text), width, max_lines=lines, placeholder=" …"))
+
+
 DB_PER_LN = 20.0 / np.log(10.0)  # the log-mel is ln|mel magnitude|: dB = 8.686 x that
 DB_RANGE = (-100.0, 10.0)  # colour scale, dB re a mel magnitude of 1 (the floor 1e-5 is -100 dB)
 HZ_TICKS = (250, 500, 1000, 2000, 4000, 8000)
@@ -66,16 +78,15 @@ def mel_bin_of_hz(hz: np.ndarray | float) -> np.ndarray:
     return np.interp(hz, pts[1:-1], np.arange(MEL.n_mels), left=-0.5, right=MEL.n_mels - 0.5)
 
 
-def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols: int = 4) -> Path:
+def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols: int = 4, scale_group: int | None = None) -> Path:
     """Log-mels side by side (rows of `cols`), low frequencies at the bottom. Each panel: its title,
-    time in seconds (frames of MEL.hop samples at MEL.sample_rate; one time scale for every panel),
+    time in seconds (frames of MEL.hop samples at MEL.sample_rate; one time scale for each
+    `scale_group` consecutive panels, by default each row),
     frequency on the mel axis labelled in Hz; one colour bar in dB (20 log10 of the mel magnitude)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    import textwrap
 
     rows = max(1, -(-len(mels) // cols))
     single = len(mels) <= 1 and cols == 1
@@ -84,7 +95,7 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
     for ax in axes.flat:
         ax.axis("off")
     dt = MEL.hop / MEL.sample_rate
-    longest = max((m.shape[-1] for m in mels), default=1)
+    widths = [m.shape[-1] for m in mels]
     ticks = [hz for hz in HZ_TICKS if MEL.fmin < hz <= MEL.fmax]
     im = None
     for i, (ax, m, t) in enumerate(zip(axes.flat, mels, titles)):
@@ -93,8 +104,10 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
         im = ax.imshow(np.asarray(m, dtype=np.float32) * DB_PER_LN, origin="lower", aspect="auto", cmap="magma",
                        vmin=DB_RANGE[0], vmax=DB_RANGE[1], interpolation="nearest",
                        extent=(-0.5 * dt, (w - 0.5) * dt, -0.5, m.shape[0] - 0.5))
-        # one time scale for every panel: a 0.4 s clip was stretched to the width of a 1.6 s one
-        ax.set_xlim(-0.5 * dt, (longest - 0.5) * dt)
+        # one time scale per group: a 0.4 s clip was stretched to the width of a 1.6 s one beside it, and
+        # with one scale for the grid a digit was a sliver beside a 5 s phrase
+        start = i - i % (scale_group or cols)
+        ax.set_xlim(-0.5 * dt, (max(widths[start : start + (scale_group or cols)]) - 0.5) * dt)
         ax.set_yticks(mel_bin_of_hz(np.array(ticks, dtype=float)), [f"{hz // 1000}k" if hz >= 1000 else str(hz) for hz in ticks])
         ax.tick_params(labelsize=7)
         r, c = divmod(i, cols)
@@ -102,7 +115,7 @@ def spectrogram_png(mels: list[np.ndarray], titles: list[str], path: Path, cols:
             ax.set_xlabel("time (s)", fontsize=7)
         if c == 0:
             ax.set_ylabel("Hz (mel scale)", fontsize=7)
-        ax.set_title("\n".join(textwrap.wrap(drawable_title(t), 34)[:2]), fontsize=8, loc="left")  # wrapped, not cut at the edge
+        ax.set_title(panel_title(t, *TITLE_FIT[single]), fontsize=8, loc="left")
     if im is not None:
         bar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9 if single else 0.6, pad=0.02)
         bar.set_label("dB (20 log10 mel magnitude)", fontsize=7)
