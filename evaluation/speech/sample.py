@@ -14,7 +14,9 @@ def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[li
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
         *flags, last = [*flag_names("size"), *flag_names("frames")]
         raise ValueError(f"speech: the length comes from the prompt's phonemes; {', '.join(flags)} and {last} do not apply")
-    phones = durations.count_phones(cfg.prompt, trained_language(Path(ckpt)))
+    language = trained_language(Path(ckpt))
+    warn_if_foreign(cfg.prompt, language)
+    phones = durations.count_phones(cfg.prompt, language)
     if phones == 0:  # it wrote a fifth of a second of noise; curation rejects such text (transcript_phones)
         raise ValueError(f"speech: the prompt {cfg.prompt!r} has no phones to say; give words")
     model = durations.from_checkpoint(ckpt, getattr(cfg, "catalog", None))
@@ -29,6 +31,23 @@ def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[li
     shape = list(shape)
     shape[-1] = width  # [80, 1, 1, W] or [1, 1, 80, W]: time is the last axis in both layouts
     return shape, {}
+
+
+def warn_if_foreign(prompt: str, language: str) -> None:
+    """One warning when the prompt is text curation would reject as wrong_language for the
+    checkpoint's language: "你好" on an en-us checkpoint was spoken as "Chinese letter Chinese
+    letter", exit 0, without a word."""
+    from encoders.audio.transcript import normalise_transcript
+    from preprocess.speech.language import check
+    from preprocess.speech.plugin import SpeechOptions
+
+    found = check(normalise_transcript(prompt, language), language)
+    if found.share > SpeechOptions.max_foreign_word_share:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "speech: the prompt %r is not in the checkpoint's language %s (%s; curation rejects such text as wrong_language): "
+            "it is spoken as %s reads it, not as said", prompt, language, found.detail, language)
 
 
 # --text is the prompt; the spectrogram PNG beside each WAV is titled with it
