@@ -25,3 +25,14 @@ def test_a_prompt_in_the_checkpoint_s_language_is_not_warned_about(caplog):
     warn_if_foreign("Dr. Smith paid $5 for 2 teas.", "en-us")
     warn_if_foreign("hello world, my friend 你好", "en-us")  # one foreign word in five: curation's threshold (0.25) keeps it
     assert _warnings(caplog) == []
+
+
+def test_lumina_sample_s_speech_hook_warns_and_still_speaks(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from evaluation.speech.sample import prepare
+
+    caplog.set_level(logging.WARNING)
+    shape, _ = prepare(SimpleNamespace(prompt="你好", catalog=None), tmp_path, [80, 1, 1, 8])  # no text_encoder.json: en-us
+    assert shape[-1] > 8  # a length from the phones en-us reads ("Chinese letter" twice)
+    assert [w for w in _warnings(caplog) if "not in the checkpoint's language en-us" in w]
