@@ -49,7 +49,7 @@ def _removing_backend(language: str):
 def two_calls(texts: list[str], language: str) -> list[tuple[list[str], float]]:
     """The old way: the phone encoder's remove-flags backend for the phones, a keep-flags call for the check."""
     from encoders.audio.transcript import Reading, _espeak_backend
-    from preprocess.speech.language import check
+    from encoders.audio.language import check
 
     removed, flagging, sep = _removing_backend(language), _espeak_backend(language), _separator()
     out = []
@@ -64,7 +64,7 @@ def two_calls(texts: list[str], language: str) -> list[tuple[list[str], float]]:
 def one_call(texts: list[str], language: str) -> list[tuple[list[str], float]]:
     """The new way, as SpeechPlugin.analyse does it."""
     from encoders.audio.transcript import read_transcript
-    from preprocess.speech.language import check
+    from encoders.audio.language import check
 
     out = []
     for text in texts:

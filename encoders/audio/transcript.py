@@ -147,7 +147,7 @@ _SWITCH_FLAG = re.compile(r"\(.+?\)")  # phonemizer's own pattern for espeak-ng'
 @dataclass(frozen=True)
 class Reading:
     """A transcript as espeak-ng read it: the phones, and the same line with its language-switch
-    flags for the language check (preprocess/speech/language.py), from one phonemiser call."""
+    flags for the language check (encoders/audio/language.py), from one phonemiser call."""
 
     phones: list[str]  # as the phone encoder gets them: no flags, no word boundaries
     flagged: str | None  # words split by "|", "(en)"-style flags where espeak-ng switched voice; None without espeak-ng

@@ -37,12 +37,11 @@ def warn_if_foreign(prompt: str, language: str) -> None:
     """One warning when the prompt is text curation would reject as wrong_language for the
     checkpoint's language: "你好" on an en-us checkpoint was spoken as "Chinese letter Chinese
     letter", exit 0, without a word."""
+    from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check
     from encoders.audio.transcript import normalise_transcript
-    from preprocess.speech.language import check
-    from preprocess.speech.plugin import SpeechOptions
 
     found = check(normalise_transcript(prompt, language), language)
-    if found.share > SpeechOptions.max_foreign_word_share:
+    if found.share > MAX_FOREIGN_WORD_SHARE:
         import logging
 
         logging.getLogger(__name__).warning(

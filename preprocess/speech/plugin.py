@@ -28,7 +28,7 @@ from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
-from preprocess.speech.language import check as check_language, check_voice
+from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check as check_language, check_voice
 from preprocess.speech.normalisation import frozen_statistics
 from encoders.audio.transcript import normalise_transcript, read_transcript
 
@@ -50,7 +50,7 @@ class SpeechOptions:
     min_phones_per_second: float = 3.0  # speaking-rate bounds: a transcript outside them cannot belong to the audio
     max_phones_per_second: float = 30.0
     language: str = "en-us"  # espeak-ng voice for every transcript of the run: one language per curation
-    max_foreign_word_share: float = 0.25  # words in a script the language lacks, or read by espeak-ng in another language
+    max_foreign_word_share: float = MAX_FOREIGN_WORD_SHARE  # words in a script the language lacks, or read by espeak-ng in another language
     dedup_max_distance: float = 0.15  # fingerprint distance (log-mel bands) at or below which two clips are one
     layout: str = "channels"  # "channels": [80, 1, 1, W], patches (1, pw); "image": [1, 1, 80, W]
     metadata_name: str = "metadata.csv"  # LJSpeech-style transcript listing

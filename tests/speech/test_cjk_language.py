@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from encoders.audio.transcript import kanji_as_kana, normalise_transcript, read_transcript
-from preprocess.speech.language import check
+from encoders.audio.language import check
 
 pytest.importorskip("espeakng_loader")
 pytest.importorskip("pykakasi")

@@ -197,7 +197,7 @@ def test_a_transcript_in_another_script_is_rejected_as_wrong_language_not_speaki
 
 
 def test_wrong_language_counts_words_in_foreign_scripts_and_espeak_language_switches():
-    from preprocess.speech.language import check
+    from encoders.audio.language import check
 
     assert check("привет мир", "ru").share == 0.0 and check("doctor smith has two cats", "en-us").share == 0.0
     assert check("cafe naive", "en-us").share == 0.0 and check("你好世界", "cmn").share == 0.0

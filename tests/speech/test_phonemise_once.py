@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from encoders.audio.transcript import normalise_transcript, read_transcript
-from preprocess.speech.language import check
+from encoders.audio.language import check
 
 pytest.importorskip("espeakng_loader")
 

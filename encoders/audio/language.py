@@ -28,6 +28,10 @@ from dataclasses import dataclass
 
 from encoders.audio.transcript import Reading, read_transcript
 
+# curation's default wrong_language threshold (options.max_foreign_word_share), which lumina sample's
+# warning uses too: words in a script the language lacks, or read by espeak-ng in another language
+MAX_FOREIGN_WORD_SHARE = 0.25
+
 # espeak-ng languages (``phonemizer`` ``EspeakBackend.supported_languages()``) not written in the
 # Latin script, by code or base code; the full code wins ("fa-latn" over "fa")
 SCRIPTS: dict[str, tuple[str, ...]] = {
