@@ -13,5 +13,4 @@ def evaluate_flow(checkpoint: str, manifest: str, home: str | None = None, optio
     from evaluation.evaluate import EvalConfig
     from flows.steps import evaluate_step
 
-    cfg = from_mapping(EvalConfig, {"checkpoint": checkpoint, "manifest": manifest, **(options or {})})
-    return evaluate_step(home, cfg)
+    return evaluate_step(home, from_mapping(EvalConfig, {"checkpoint": checkpoint, "manifest": manifest, **(options or {})}))
