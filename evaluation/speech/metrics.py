@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -177,16 +178,34 @@ def choose_prompts(digits: list, by_caption: dict[str, list], per_class: int) ->
 
 
 def write_wavs(folder: Path, captions: list[str], generated: list[np.ndarray], real: list[np.ndarray]) -> dict[str, str]:
-    """One generated and one real WAV per caption (named by its first four words; the first clip of
-    a name wins); returns the generated ones as renders. A former evaluation's WAVs are removed
-    first: the folder holds this one's only, not a mix of both."""
+    """One generated and one real WAV per distinct caption (the first clip of a repeated caption
+    wins), named by its first four words; returns the generated ones as renders. A former
+    evaluation's WAVs are removed first: the folder holds this one's only, not a mix of both."""
     for stale in [*folder.glob("generated_*.wav"), *folder.glob("real_*.wav")]:
         stale.unlink()
     renders: dict[str, str] = {}
+    seen: set[str] = set()
     for caption, g, r in zip(captions, generated, real):
-        name = "_".join(caption.split()[:4])
-        if f"wav_{name}" in renders:
+        if caption in seen:
             continue
+        seen.add(caption)
+        name = _free_name(wav_name(caption), renders)
         renders[f"wav_{name}"] = str(write_wav(folder / f"generated_{name}.wav", g))
         write_wav(folder / f"real_{name}.wav", r)
     return renders
+
+
+def wav_name(caption: str) -> str:
+    """The first four words as a file name: letters, digits, '-' and '_' only (a caption's '/'
+    would name a folder, its '?' or ':' trouble other systems)."""
+    words = [w for w in (re.sub(r"[^\w-]+", "", word) for word in caption.split()) if w]
+    return "_".join(words[:4]) or "caption"
+
+
+def _free_name(name: str, renders: dict[str, str]) -> str:
+    """name, or name_2, name_3 ... when another caption with the same first words took it."""
+    n, candidate = 1, name
+    while f"wav_{candidate}" in renders:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate

@@ -254,3 +254,16 @@ def test_spectrograms_have_time_and_frequency_axes_a_title_and_a_db_colour_bar(t
     assert [a.get_xlabel() for a in panels[:6]] == ["", "", "time (s)", "time (s)", "time (s)", "time (s)"]  # under each column's last
     assert [bool(a.get_ylabel()) for a in panels[:6]] == [True, False, False, False, True, False]
     assert len(figs[1].axes) == 9 and "dB" in figs[1].axes[-1].get_ylabel()  # one colour bar for the grid
+
+
+def test_distinct_captions_sharing_their_first_words_each_keep_a_wav_with_a_safe_name(tmp_path):
+    from evaluation.speech.metrics import write_wavs
+
+    tone = np.sin(np.linspace(0, 200, 2205)).astype(np.float32) * 0.5
+    captions = ["doctor smith paid five dollars", "doctor smith paid five cents", "is it 1/2 past?", "?!"]
+    renders = write_wavs(tmp_path, captions, [tone] * 4, [tone] * 4)
+
+    assert sorted(renders) == ["wav_caption", "wav_doctor_smith_paid_five", "wav_doctor_smith_paid_five_2",
+                               "wav_is_it_12_past"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("real_")) == [
+        "real_caption.wav", "real_doctor_smith_paid_five.wav", "real_doctor_smith_paid_five_2.wav", "real_is_it_12_past.wav"]
