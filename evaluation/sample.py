@@ -59,6 +59,9 @@ class ModalitySampling:
     writer_takes_prompts: bool = False  # its SAMPLE_WRITERS function labels the renders: writer(..., prompts=[...])
     # (cfg, ckpt) -> more keyword arguments of its SAMPLE_WRITERS function (video: the training clips' fps)
     writer_options: Callable[..., dict] | None = None
+    # (latent shape, downsample) -> the size as its users name it, in the beyond-the-training-size
+    # line (speech: "1056 frames (12.3 s)"); without it, '64x64' as --size and --frames name it
+    describe_size: Callable[[list[int], int], str] | None = None
 
 
 NO_SAMPLING_HOOK = ModalitySampling()
@@ -248,24 +251,26 @@ def _pixels(shape: list[int], downsample: int) -> str:
 
 
 def choose_extrapolation(model, trained: list[list[int]], shape: list[int], choice: str,
-                         downsample: int = 1) -> Extrapolation | None:
+                         downsample: int = 1, describe: Callable[[list[int], int], str] | None = None) -> Extrapolation | None:
     """The Extrapolation to sample `shape` with, for --extrapolation `choice`, given the latent shapes
     the model `trained` on; None samples as trained. Only a sample beyond the training size is
     scaled (a smaller one reaches no unseen position), and then it is said once, with how many
-    times the training area it is."""
+    times the training area it is (`describe` names a size; default: as --size and --frames do)."""
+    what_area = "area" if describe is None else "size"  # a hook's sizes (a speech length) have no area
+    describe = describe or _pixels
     if choice == RopeScaling.NONE.value:
         return None
     if not beyond_training(model, shape, trained):
         if choice != AUTO_EXTRAPOLATION:  # asked for by name: say why it changes nothing
             log.warning("--extrapolation %s: %s is within the training size, so nothing is scaled", choice,
-                        _pixels(shape, downsample))
+                        describe(shape, downsample))
         return None
     rope = AUTO_SCALING if choice == AUTO_EXTRAPOLATION else RopeScaling(choice)
     largest = max(trained, key=lambda s: (s[2] * s[3], s[1]))
     times = shape[1] * shape[2] * shape[3] / (largest[1] * largest[2] * largest[3])
-    what = "area" if shape[1] == largest[1] else "size"
+    what = what_area if shape[1] == largest[1] else "size"
     log.warning("%s is %.1fx the training %s (%s): sampling with %s and proportional attention (--extrapolation none "
-                "samples as trained)", _pixels(shape, downsample), times, what, _pixels(largest, downsample), SCALING_NAMES[rope])
+                "samples as trained)", describe(shape, downsample), times, what, describe(largest, downsample), SCALING_NAMES[rope])
     # train_size gives the axial RoPE its per-axis scales; the longest trained sequence is the 1-D
     # RoPE's N_train and proportional attention's
     return Extrapolation(train_seq_len=max(model.seq_len(s) for s in trained), rope=rope, proportional_attn=True,
@@ -306,7 +311,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
     extrapolation = choose_extrapolation(model, trained_shapes(ckpt, cfg.catalog), shape, cfg.extrapolation,
-                                         downsample_of(ckpt))
+                                         downsample_of(ckpt), sampling.describe_size)
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
         x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
                    shift=cfg.shift, extrapolation=extrapolation, on_model_eval=lambda: bar.update(1))

@@ -49,8 +49,17 @@ def warn_if_foreign(prompt: str, language: str) -> None:
             "it is spoken as %s reads it, not as said", prompt, language, found.detail, language)
 
 
+def describe_length(shape: list[int], downsample: int = 1) -> str:
+    """'1056 frames (12.3 s)': a latent's length as the spectrogram's frames and seconds."""
+    from encoders.audio.mel import MEL
+
+    frames = shape[-1]  # time is the last axis in both layouts
+    return f"{frames} frames ({frames * MEL.hop / MEL.sample_rate:.1f} s)"
+
+
 # --text is the prompt; the spectrogram PNG beside each WAV is titled with it
-SAMPLING = ModalitySampling(prepare=prepare, aliases={"--text": "prompt"}, writer_takes_prompts=True)
+SAMPLING = ModalitySampling(prepare=prepare, aliases={"--text": "prompt"}, writer_takes_prompts=True,
+                            describe_size=describe_length)
 
 
 def trained_language(ckpt: Path) -> str:
