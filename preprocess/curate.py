@@ -158,9 +158,21 @@ class AnalyseStage(Stage[RawInput, Candidate]):
         return cands
 
 
+def shard_settings(plugin: ModalityPlugin, opts: Any, cfg: CurateConfig) -> dict[str, Any]:
+    """What a curated shard's bytes and records depend on besides its members' content keys: the
+    options and split, and the plugin's caption normalisation version (keys hash the raw caption,
+    so a normalisation that reads it differently keeps them). The version is left out where a
+    plugin declares none, so those plugins' shards keep the names they had before it existed."""
+    settings: dict[str, Any] = {"options": asdict(opts), "holdout_percent": cfg.holdout_percent}
+    if plugin.caption_version:
+        settings["caption_version"] = plugin.caption_version
+    return settings
+
+
 class WriteShardStage(Stage[list, Batch]):
     """One curated shard per chunk of accepted candidates, named by its members' keys and the
-    curation settings (re-runs write the same file; other options, another), plus its batch file."""
+    curation settings (re-runs write the same file; other options or another caption
+    normalisation version, another), plus its batch file."""
 
     name = "write shards"
     execution = "tasks"
@@ -170,10 +182,9 @@ class WriteShardStage(Stage[list, Batch]):
         self.plugin, self.cfg, self.out_dir = plugin, cfg, out_dir
         self.modality = plugin.modality.value
         self.opts = plugin.options(cfg.options)
-        # what a curated sample's bytes and records depend on besides its content: other options,
-        # another shard (a re-run with frames=4 must not keep the frames=6 shard of the same inputs)
-        self.settings = sample_key("curation", self.modality, json.dumps(
-            {"options": asdict(self.opts), "holdout_percent": cfg.holdout_percent}, sort_keys=True, default=str))
+        # other settings, another shard: a re-run with frames=4 must not keep the frames=6 shard of
+        # the same inputs, nor one after a transcript normalisation change the old transcripts' shard
+        self.settings = sample_key("curation", self.modality, json.dumps(shard_settings(plugin, self.opts, cfg), sort_keys=True, default=str))
 
     def process(self, batch: list[list[Candidate]]) -> list[str]:
         return [self._write(cands) for cands in batch]

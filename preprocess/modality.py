@@ -59,6 +59,11 @@ class ModalityPlugin(ABC):
     # options_cls fields that lumina curate and lumina refresh offer as flags (--max-tokens), each
     # with its help ("": the help another modality gives the same flag, else the field's comment)
     curate_flags: dict[str, str] = {}
+    # the version of the plugin's caption normalisation ("": it keeps captions as written). Keys hash
+    # the raw caption, so a normalisation that reads the same caption differently keeps every key:
+    # the version is in the curated shards' names, so that bumping it makes the next curation write
+    # shards with the new captions instead of keeping the complete ones with the old
+    caption_version: str = ""
 
     def options(self, values: dict[str, Any] | None) -> Any:
         from contracts.config import from_mapping

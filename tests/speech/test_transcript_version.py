@@ -1,0 +1,43 @@
+"""A change to what a transcript normalises to comes with a new TRANSCRIPT_VERSION: the version is
+in the curated shards' names (preprocess/curate.py, shard_settings), and without a bump a curation
+of the same files keeps the shards with the old transcripts (keys hash the raw transcript).
+
+The probes touch every rule of encoders/audio/transcript.normalise_transcript; their readings'
+digest is recorded per version. A change that moves any reading fails here until the version is
+bumped and the new digest recorded beside it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from encoders.audio.transcript import normalise_transcript
+from preprocess.curate import CurateConfig, shard_settings
+from preprocess.speech.plugin import TRANSCRIPT_VERSION, SpeechPlugin
+
+PROBES = [
+    ("Dr. Smith paid $5.50 on the 3rd, No. 7 of 10.", "en-us"), ("Café & crème, don\u2019t", "en-us"),
+    ("the 1990s, in 1999, -5 degrees, 3.10%, 3 €, £1, ¥20", "en-us"), ("Meet at 7:00, 12:05 pm, 14:00, 10:00 am", "en-us"),
+    ("call 555-0199 or (555) 123-4567, 1-800-555-0199", "en-us"), ("chapters 1-3, ages 3\u20135, 500-1000, $5-10", "en-us"),
+    ("12-25-2020, 1:30:15, ratio 3:1, 2021-05-15", "en-us"), ("at 7 pm, 7pm, 7 p.m., 7 am, 7 a.m., I am", "en-us"),
+    ("Es ist 7:00 Uhr, 1-3, 3,5", "de"), ("日本語を話します 3", "ja"), ("Привет 5", "ru"),
+]
+DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per line
+    "1": "d9d86f1acc1942588e73eddeeee3ed0a85d575362df5ccf10818363d1708eea0",
+}
+
+
+def readings_digest() -> str:
+    return hashlib.sha256("\n".join(normalise_transcript(t, lang) for t, lang in PROBES).encode()).hexdigest()
+
+
+def test_a_changed_normalisation_comes_with_a_new_transcript_version():
+    digest = readings_digest()
+    assert DIGESTS.get(TRANSCRIPT_VERSION) == digest, (
+        f"normalise_transcript reads the probes differently from TRANSCRIPT_VERSION {TRANSCRIPT_VERSION}: bump it "
+        f"(preprocess/speech/plugin.py) and record DIGESTS[new version] = {digest!r}")
+    assert len(set(DIGESTS.values())) == len(DIGESTS)  # each version reads differently
+
+
+def test_the_transcript_version_names_the_speech_shards():
+    plugin = SpeechPlugin()
+    assert shard_settings(plugin, plugin.options({}), CurateConfig(modality="speech"))["caption_version"] == TRANSCRIPT_VERSION
