@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 # LJSpeech/Tacotron's abbreviation list, plus a few common ones ("no." only before a number below)
@@ -33,13 +34,22 @@ _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")  # read as years: "nineteen ninety nine"
 _NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # Clock times, phone numbers and ranges, read as people say them (English only; NeMo's convention):
-# "7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "555-0199" -> digit by digit,
-# "1-3" -> "one to three". Written out before the generic rules, which would read "7:00" as "seven zero".
+# "7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "7 am" -> "seven eh m", "555-0199" ->
+# digit by digit, "1-3" -> "one to three", "2021-05-15" -> "may fifteenth twenty twenty one". Written out
+# before the generic rules, which would read "7:00" as "seven zero".
 _CLOCK_RE = re.compile(r"(?<![\d:.,])([01]?\d|2[0-3]):([0-5]\d)(?!\d|[:.,]\d)(?:\s?([ap])\.?\s?m\b\.?)?", re.IGNORECASE)
 _PHONE_RE = re.compile(r"(?<![\w.,-])((?:1-)?\d{3}-|\(\d{3}\)\s?)?(\d{3})-(\d{4})(?!\d|[-.,]\d)")
 _RANGE_NUMBER = r"(?:\d{1,2}:\d\d|\d{1,3}(?:,\d{3})+|\d+)"  # a time, 1,000 or 12: never a decimal
 _RANGE_RE = re.compile(rf"(?<![\w.,:-])({_RANGE_NUMBER})[-\u2013]({_RANGE_NUMBER})(?![\w.,:-]?\d)")  # two numbers, not a chain (a date)
 DIGIT_NAMES = ("oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")  # 0 as said in a phone number
+# ISO dates ("2021-05-15" -> "may fifteenth twenty twenty one"), read before the ranges and the minus sign
+_ISO_DATE_RE = re.compile(r"(?<![\w.,:/-])(\d{4})-(\d{2})-(\d{2})(?![\w-]|[.,:/]\d)")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")  # not calendar.month_name: that follows the process's locale
+# a bare hour with am/pm ("7 pm", "7pm", "7 p.m."): read as "7:00 pm" is
+_HOUR_AM_PM_RE = re.compile(r"(?<![\w.,:/])(1[0-2]|0?[1-9])\s?([ap])\.?\s?m\b\.?", re.IGNORECASE)
+# am/pm letter by letter; espeak-ng reads a lone "a" as the article (ɐ), "eh" as the letter's name (eɪ)
+AM_PM = {"a": "eh m", "p": "p m"}
 
 
 def _num2words_lang(language: str) -> str:
@@ -86,7 +96,8 @@ def _money(symbol: str, amount: str, lang: str) -> str:
 
 
 def _clock(hour: str, minute: str, am_pm: str | None, lang: str) -> str:
-    """"7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "14:00" -> "fourteen hundred"."""
+    """"7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "7:00 am" -> "seven eh m",
+    "14:00" -> "fourteen hundred"."""
     h, m = int(hour), int(minute)
     words = _number_words(str(h), lang=lang)
     if m == 0 and not am_pm:
@@ -95,7 +106,17 @@ def _clock(hour: str, minute: str, am_pm: str | None, lang: str) -> str:
         words += " oh " + _number_words(str(m), lang=lang)
     elif m:
         words += " " + _number_words(str(m), lang=lang)
-    return words + (f" {am_pm.lower()} m" if am_pm else "")
+    return words + (" " + AM_PM[am_pm.lower()] if am_pm else "")
+
+
+def _iso_date(m: re.Match, lang: str) -> str:
+    """"2021-05-15" -> "may fifteenth twenty twenty one"; no such day ("2021-02-30"): as written."""
+    year, month, day = (int(g) for g in m.groups())
+    try:
+        date(year, month, day)
+    except ValueError:
+        return m.group(0)
+    return f" {MONTHS[month - 1]} {_number_words(str(day), 'ordinal', lang)} {_number_words(str(year), 'year', lang)} "
 
 
 def _digit_by_digit(digits: str) -> str:
@@ -121,9 +142,11 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     if english:
         t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], t)
         t = _NUMBER_ABBREV_RE.sub("number ", t)
+        t = _ISO_DATE_RE.sub(lambda m: _iso_date(m, lang), t)
         t = _PHONE_RE.sub(_phone, t)
         t = _RANGE_RE.sub(r"\1 to \2", t)  # before the minus sign and the years: "2020-21"
         t = _CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)
+        t = _HOUR_AM_PM_RE.sub(lambda m: " " + _clock(m.group(1), "00", m.group(2), lang) + " ", t)
         t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang) + " ", t)
         t = _MONEY_AFTER_RE.sub(lambda m: " " + _money(m.group(2), m.group(1), lang) + " ", t)
         t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1), lang=lang) + " percent", t)

@@ -19,9 +19,9 @@ def _check(text: str, expected: str, language: str = "en-us") -> None:
 @pytest.mark.parametrize("text,expected", [
     ("Meet at 7:00.", "meet at seven o'clock"),
     ("It's 12:05 pm.", "it's twelve oh five p m"),
-    ("at 10:00 am", "at ten a m"),
+    ("at 10:00 am", "at ten eh m"),  # "a": the article to espeak-ng
     ("at 7:00 P.M.", "at seven p m"),
-    ("at 5:30am", "at five thirty a m"),
+    ("at 5:30am", "at five thirty eh m"),
     ("It's 10:30.", "it's ten thirty"),
     ("It's 5:30.", "it's five thirty"),
     ("at 5:07", "at five oh seven"),
@@ -69,7 +69,6 @@ def test_ranges_read_with_to(text, expected):
     ("1.5-2.5", "en-us", "one point five two point five"),
     ("A1-3 and COVID-19", "en-us", "a one three and covid nineteen"),
     ("It was -5 degrees, 5 - 3", "en-us", "it was minus five degrees five three"),
-    ("7 pm", "en-us", "seven pm"),
     ("Es ist 7:00 Uhr, 1-3", "de", "es ist sieben null uhr eins drei"),  # English rules only
 ])
 def test_other_numbers_read_as_before(text, language, expected):
