@@ -33,6 +33,11 @@ _PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*%")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _YEAR_RE = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")  # read as years: "nineteen ninety nine"
 _NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# where "3,5" is three and a half and "1.000" a thousand (the decimal comma); elsewhere the comma groups thousands
+_DECIMAL_COMMA_RE = re.compile(r"\d+(?:\.\d{3})*(?:,\d+)?")
+DECIMAL_COMMA_LANGUAGES = frozenset(("af", "bg", "ca", "cs", "da", "de", "el", "es", "et", "eu", "fi", "fr", "gl", "hr",
+                                     "hu", "id", "is", "it", "lt", "lv", "nb", "nl", "no", "pl", "pt", "ro", "ru", "sk",
+                                     "sl", "sr", "sv", "tr", "uk", "vi"))
 # Clock times, phone numbers and ranges, read as people say them (English only; NeMo's convention):
 # "7:00" -> "seven o'clock", "12:05 pm" -> "twelve oh five p m", "7 am" -> "seven eh m", "555-0199" ->
 # digit by digit, "1-3" -> "one to three", "2021-05-15" -> "may fifteenth twenty twenty one". Written out
@@ -156,6 +161,8 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
         t = _MINUS_RE.sub(" minus ", t)
         t = t.replace("&", " and ")
         t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+    if language.lower().replace("_", "-").split("-")[0] in DECIMAL_COMMA_LANGUAGES:  # "3,5" -> "3.5", "1.000" -> "1000"
+        t = _DECIMAL_COMMA_RE.sub(lambda m: m.group(0).replace(".", "").replace(",", "."), t)
     t = _NUMBER_RE.sub(lambda m: " " + _number_words(m.group(0), lang=lang) + " ", t)
     if language.lower().split("-")[0] == "ja":
         t = kanji_as_kana(t)  # after the numbers: num2words writes Japanese numbers in kanji

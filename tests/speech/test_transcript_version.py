@@ -24,6 +24,7 @@ PROBES = [
 DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per line
     "1": "d9d86f1acc1942588e73eddeeee3ed0a85d575362df5ccf10818363d1708eea0",
     "2": "a9ce3035cce7b1c422ee2cf4da84bdb4f0003f94ff1b0ed1d8a0cc1b66c25a82",
+    "3": "ac3ff0c5dfd840ef1b923428f3cd58068b920f9164c71ffb496a0f24a9da19fa",  # the decimal comma ("3,5" in German)
 }
 
 
