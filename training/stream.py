@@ -268,8 +268,16 @@ def _tar_table(path: str) -> dict[str, tuple[int, int]]:
     try:
         return _scan_tar_headers(path)
     except (_UnknownTar, ValueError):
-        with tarfile.open(path, "r") as tar:
-            return {info.name: (info.offset_data, info.size) for info in tar if info.isfile()}
+        try:
+            with tarfile.open(path, "r:") as tar:  # plain tar only: members are read by offset
+                return {info.name: (info.offset_data, info.size) for info in tar if info.isfile()}
+        except (tarfile.TarError, EOFError) as e:  # truncated or overwritten: say which of thousands of shards
+            raise DamagedShard(f"encoded shard {path} cannot be read ({e}): it is damaged (a copy cut short?); "
+                               f"delete it and run lumina encode again, which writes it anew") from e
+
+
+class DamagedShard(ValueError):
+    """An encoded shard the loader cannot read: a one-line error naming it."""
 
 
 class _UnknownTar(Exception):
@@ -409,7 +417,11 @@ class ShardReader:
         return t
 
     def loc(self, shard: str, name: str) -> Loc:
-        off, size = self.table(shard)[name]
+        table = self.table(shard)
+        if name not in table:  # the catalog says it is there: a shard cut short, or another file by its name
+            raise DamagedShard(f"encoded shard {shard} has no member {name} ({len(table)} members), though the "
+                               f"catalog lists it there: delete the shard and run lumina encode again, which writes it anew")
+        off, size = table[name]
         return Loc(shard, off, size)
 
     def read(self, loc: Loc) -> bytes:

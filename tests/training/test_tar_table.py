@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from training.stream import _scan_tar_headers, _tar_table
+from training.stream import DamagedShard, _scan_tar_headers, _tar_table
 
 
 def tarfile_table(path) -> dict[str, tuple[int, int]]:
@@ -65,8 +65,33 @@ def test_a_damaged_header_goes_to_tarfile(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[5] ^= 0x01  # the first name changes, its checksum no longer agrees
     path.write_bytes(bytes(raw))
-    with pytest.raises(tarfile.TarError):  # what tarfile says of it, not a silently wrong table
+    with pytest.raises(DamagedShard, match=f"encoded shard {path} cannot be read"):  # not a silently wrong table
         _tar_table(str(path))
+
+
+@pytest.mark.parametrize("cut", [300, 600, 1100, 1600])
+def test_a_shard_cut_short_is_named_in_one_line(tmp_path, cut):
+    """A truncated copy: a one-line error naming the shard (it was tarfile's ReadError traceback
+    'unexpected end of data', which named no file), or, cut between members, the members before."""
+    path = write(tmp_path / "a.tar", tarfile.PAX_FORMAT, MEMBERS[:2])
+    whole = tarfile_table(path)
+    path.write_bytes(path.read_bytes()[:cut])
+    try:
+        table = _tar_table(str(path))
+    except DamagedShard as e:
+        assert str(path) in str(e) and "lumina encode" in str(e) and "\n" not in str(e)
+    else:  # every member it lists is whole
+        assert all(whole[name] == loc and loc[0] + loc[1] <= cut for name, loc in table.items())
+
+
+def test_a_member_missing_from_its_shard_is_named(tmp_path):
+    from training.stream import ShardReader
+
+    path = write(tmp_path / "a.tar", tarfile.PAX_FORMAT, MEMBERS[:2])
+    reader = ShardReader()
+    assert reader.loc(str(path), "000001.meta.json").size == 2
+    with pytest.raises(DamagedShard, match=f"encoded shard {path} has no member 000002.latent.npy"):
+        reader.loc(str(path), "000002.latent.npy")
 
 
 def test_a_sparse_member_goes_to_tarfile(tmp_path):
@@ -96,7 +121,7 @@ def test_a_member_cut_short_goes_to_tarfile(tmp_path):
     a size past the end, and the error came later, from the payload, naming neither shard nor cause."""
     path = tmp_path / "cut.tar"
     path.write_bytes(_tar_bytes([("a.latent.npy", b"x" * 3000), ("a.meta.json", b"{}" * 10)])[:512 + 3072 + 512 + 5])
-    with pytest.raises(tarfile.ReadError):
+    with pytest.raises(DamagedShard, match="unexpected end of data"):
         _tar_table(str(path))
 
 
@@ -110,7 +135,7 @@ def test_a_pax_record_of_length_zero_goes_to_tarfile(tmp_path):
     raw[j:i] = b"0" * (i - j)
     path = tmp_path / "pax0.tar"
     path.write_bytes(bytes(raw))
-    with pytest.raises(tarfile.ReadError):
+    with pytest.raises(DamagedShard, match="invalid header"):
         _tar_table(str(path))
 
 
