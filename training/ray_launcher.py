@@ -123,23 +123,26 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
 
     def catch_up() -> None:
         nonlocal started
-        for row in rows.read():
+        new = rows.read()
+        if new and not started:  # from now on the rate is training's: the steps of this first read
+            # (up to a second's worth) took an unknown time; counted as done in no time, a tiny
+            # model's bar showed 14604 step/s
+            started = True
+            bar.reset(total=cfg.steps)
+            bar.initial = bar.n = int(new[-1]["step"])
+        for row in new:
             step = int(row["step"])
-            if not started:  # the first new step: from now on the rate is training's
-                started = True
-                bar.reset(total=cfg.steps)
-                bar.initial = bar.n = first
             if math.isfinite(float(row["grad_norm"] or "nan")):  # a skipped step is not in the window's means (as the trainer's)
                 window.append(row)
             if (step % cfg.log_every == 0 or step == cfg.steps) and window:
                 mean = {k: sum(float(r[k]) for r in window) / len(window) for k in ("loss", "grad_norm", "padding", "tokens_per_s")}
                 window.clear()
-                bar.update(step - bar.n)
+                bar.update(max(0, step - bar.n))
                 bar.set_postfix(loss=f"{mean['loss']:.4f}", pad=f"{mean['padding']:.1%}")  # shown now: once a window
                 if not cfg.progress:
                     log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,
                              mean["loss"], mean["grad_norm"], float(row["lr"]), mean["tokens_per_s"], 100 * mean["padding"])
-            bar.update(step - bar.n)
+            bar.update(max(0, step - bar.n))
 
     def follow() -> None:
         while not done.wait(every_s):

@@ -124,3 +124,29 @@ def test_an_earlier_attempts_rows_are_not_this_runs(tmp_path, capsys, caplog):
                  progress=False, start_over=True)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
     assert [ln.split("  ")[0] for ln in lines] == ["step 2/5", "step 4/5", "step 5/5"] and "loss 9" not in " ".join(lines)
+
+
+def test_steps_logged_before_the_bar_first_looks_do_not_inflate_its_rate(tmp_path, capsys):
+    """A fast model logs several steps before the driver's first read: they count as done, not as
+    done in no time (the bar opened at '5/20 ... 14604.12step/s')."""
+    import re
+
+    path = tmp_path / "metrics.csv"
+
+    def rank_0():
+        time.sleep(0.1)
+        path.write_text(",".join(FIELDS) + "\n")  # as RunMonitor starts: a new file
+        with open(path, "a") as f:  # four steps between two looks of the bar
+            f.write("".join(f"{step},0.5,1,0.001,10,0,8,{step}\n" for step in range(1, 5)))
+        for step in range(5, 11):
+            time.sleep(0.1)
+            with open(path, "a") as f:
+                f.write(f"{step},0.5,1,0.001,10,0,8,{step}\n")
+
+    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=10, log_every=2), every_s=0.3):
+        t = threading.Thread(target=rank_0)
+        t.start()
+        t.join()
+    err = capsys.readouterr().err
+    rates = [float(r) for r in re.findall(r"([\d.]+)step/s", err)]
+    assert "10/10" in err and rates and max(rates) < 50  # 10 step/s written; with the burst counted, hundreds
