@@ -309,7 +309,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
     if cfg.out_dir:  # the catalog records checkpoint folders: absolute, so they resolve from anywhere
         cfg.out_dir = str(Path(cfg.out_dir).resolve())
-        make_run_folder(Path(cfg.out_dir))
+        make_run_folder(Path(cfg.out_dir), create=not cfg.resume)  # a refused --resume leaves no empty folder
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
     if cfg.resume:
@@ -362,13 +362,15 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     return out
 
 
-def make_run_folder(folder: Path) -> None:
+def make_run_folder(folder: Path, create: bool = True) -> None:
     """--out-dir, created now: a file of that name, or a folder that cannot be made (read-only, no
     permission), is refused in one line before a run is recorded (it was a bare "[Errno 17] File
     exists" and a failed run in the catalog)."""
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--out-dir {folder} is a file, not a folder: give a folder for the run's checkpoints "
                                  "(it is created if missing)")
+    if not create:
+        return
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
