@@ -115,7 +115,8 @@ def detect_kind(uri: str) -> SourceKind:
             return SourceKind.HF_DATASET
         return SourceKind.FOLDER
     if not p.exists():
-        raise SourceError(f"source not found: {uri}")
+        # a relative path resolves against this process's folder: a deployment's worker runs in its own
+        raise SourceError(f"source not found: {uri}" + ("" if p.is_absolute() else f" (looked for {p.absolute()})"))
     if p.name.lower().endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")):
         raise SourceError(f"{uri} is a compressed tar: decompress it first (shards are read in place, uncompressed)")
     raise SourceError(f"cannot tell what kind of source {uri} is (a folder, *.tar, .parquet/.jsonl/.csv, or a datasets.save_to_disk folder)")
@@ -171,7 +172,8 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
                     continue
                 inside = target == root or root in target.parents
                 if not (follow_symlinks or inside) or not target.is_file():
-                    out.append(Entry(rel, uri, 0, (), "symlink_outside_source" if not inside else "symlink"))
+                    out.append(Entry(rel, uri, 0, (), "symlink_outside_source" if not inside else "symlink",
+                                     detail=_link_detail(p, target, root)))
                     continue
                 out.append(Entry(rel, uri, target.stat().st_size, ("file", str(target))))
             elif stat.S_ISREG(st.st_mode):
@@ -179,6 +181,22 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
             else:
                 out.append(Entry(rel, uri, 0, (), "not_a_regular_file"))
     return sorted(out, key=lambda e: e.name)
+
+
+def _link_detail(link: Path, target: Path, root: Path) -> str:
+    """What a link that is not read points at, for its reason: 'points to gone.png, which does not
+    exist (not read)'. A target outside the source is not named (its path is none of the catalog's business)."""
+    inside = target == root or root in target.parents
+    where = f"points to {target.relative_to(root).as_posix() or '.'}" if inside else "points outside the source"
+    if not target.exists():
+        what = "which does not exist"
+    elif target.is_dir():
+        what = "a folder (its files are listed where they are)" if inside else "a folder"
+    elif target.is_file():
+        what = "a file (--follow-symlinks reads it)"
+    else:
+        what = "no regular file"
+    return f"{where}, {what}; not read"
 
 
 def _tar_paths(pattern: str) -> list[tuple[Path, str]]:
@@ -468,6 +486,15 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
     return inputs, leftovers
 
 
+def _encoding_hint(data: bytes) -> str:
+    """What a caption that is not UTF-8 most likely is, so the fix is plain: UTF-16 (Windows
+    Notepad's "Unicode") starts with its byte-order mark or has a zero byte in every other place."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (
+            len(data) >= 4 and max(data[0::2].count(0), data[1::2].count(0)) >= len(data) // 4):
+        return " (it looks like UTF-16: save it as UTF-8)"
+    return " (save it as UTF-8)"
+
+
 def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MAX_CAPTION_BYTES) -> tuple[str | None, str | None]:
     """(caption, error kind + detail). Never raises; the error says why a caption is unusable."""
     if entry is None:
@@ -484,7 +511,7 @@ def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MA
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is no caption text
     except UnicodeDecodeError as e:
-        return None, f"caption_not_utf8: {e.reason} at byte {e.start}"
+        return None, f"caption_not_utf8: {e.reason} at byte {e.start}{_encoding_hint(data)}"
     if entry.suffix == ".json" and entry.text is None:
         try:
             value = json.loads(text)

@@ -68,3 +68,42 @@ def test_a_byte_order_mark_is_no_part_of_a_caption(tmp_path):
     for name, data in (("a.txt", "\ufeffa red square".encode()), ("a.json", '\ufeff{"caption": "a red square"}'.encode())):
         entry = Entry(name, str(tmp_path / name), len(data), ("bytes", data))
         assert read_caption(entry) == ("a red square", None), name
+
+
+def test_a_link_that_is_not_read_says_what_it_points_at(folder, tmp_path):
+    from preprocess.sources import SourceSpec, list_entries
+
+    (folder / "dangling.png").symlink_to("gone.png")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "b.png").write_bytes(b"y")
+    (folder / "dir.png").symlink_to("sub")
+    (folder / "out.png").symlink_to(tmp_path / "elsewhere.png")
+    entries = {e.name: (e.kind, e.detail) for e in list_entries(SourceSpec(str(folder)))}
+    assert entries["dangling.png"] == ("symlink", "points to gone.png, which does not exist; not read")
+    assert entries["dir.png"] == ("symlink", "points to sub, a folder (its files are listed where they are); not read")
+    assert entries["out.png"] == ("symlink_outside_source", "points outside the source, which does not exist; not read")
+
+
+@pytest.mark.parametrize("encoding, hint", [("utf-16", "it looks like UTF-16: save it as UTF-8"),
+                                            ("utf-16-be", "it looks like UTF-16: save it as UTF-8"),
+                                            ("latin-1", "save it as UTF-8")])
+def test_a_caption_not_in_utf8_says_what_to_save_it_as(tmp_path, encoding, hint):
+    from preprocess.sources import Entry, read_caption
+
+    path = tmp_path / "c.txt"
+    path.write_bytes("une crème brûlée".encode(encoding))
+    caption, error = read_caption(Entry("c.txt", str(path), path.stat().st_size, ("file", str(path))))
+    assert caption is None and error.startswith("caption_not_utf8: ") and error.endswith(f"({hint})")
+
+
+def test_a_missing_relative_source_names_where_it_was_looked_for(tmp_path, monkeypatch):
+    """A deployment's worker resolves a relative source against its own folder: the error says which."""
+    from preprocess.sources import SourceError, detect_kind
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SourceError) as e:
+        detect_kind("data/nothere")
+    assert str(e.value) == f"source not found: data/nothere (looked for {tmp_path / 'data' / 'nothere'})"
+    with pytest.raises(SourceError) as e:
+        detect_kind(str(tmp_path / "nothere"))
+    assert str(e.value) == f"source not found: {tmp_path / 'nothere'}"
