@@ -170,9 +170,10 @@ def say_if_another_modality(batch_paths: list[str], modality: str, verb: str = "
     other, n = max(by_suffix.items(), key=lambda kv: kv[1], default=(None, 0))
     if not n:
         return None
+    taken = Counter({suf: k for suf, k in suffixes.items() if suf in get_plugin(other).media_suffixes})  # not its .csv
     log.warning("no %s input was accepted, and %d files were refused as unsupported_type that %s takes (%s): "
                 "%s with --modality %s", modality, n, other,
-                ", ".join(f"{suf} x{k}" for suf, k in suffixes.most_common(3)), verb, other)
+                ", ".join(f"{suf} x{k}" for suf, k in taken.most_common(3)), verb, other)
     return other
 
 

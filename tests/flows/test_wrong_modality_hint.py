@@ -46,3 +46,17 @@ def test_multiview_objects_curated_as_images_get_the_hint(tmp_path, caplog):
         out = curate_step(str(src), str(tmp_path / "home"), CurateConfig(modality="image"), backend="local")
     assert not out["counts"].get("accepted")
     assert "folders hold cameras.json or transforms.json, which make them multiview inputs: curate with --modality multiview" in caplog.text
+
+
+def test_the_hint_lists_only_the_suffixes_the_other_modality_takes(tmp_path, caplog):
+    """PNGs curated as speech beside a notes.csv: the hint said image takes '.png x2, .csv x1'."""
+    from flows.steps import curate_step
+    from preprocess.curate import CurateConfig
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.png", "b.png", "notes.csv"):
+        (src / name).write_bytes(b"not read: the suffix decides")
+    with caplog.at_level("WARNING", logger="flows.steps"):
+        curate_step(str(src), str(tmp_path / "home"), CurateConfig(modality="speech"), backend="local")
+    assert "2 files were refused as unsupported_type that image takes (.png x2): curate with --modality image" in caplog.text
