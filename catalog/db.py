@@ -515,6 +515,7 @@ class Catalog:
         expr = canonical_predicate(where)  # one expression, as DuckDB parsed it (sandbox.py)
         encoders = list(encoders or [])
         with self._connection() as con:
+            encoders = self._live_selection_encoders(con, name, expr, encoders)
             con.execute(q("manifest_drop_temps"))
             try:
                 with _transaction(con):
@@ -546,6 +547,31 @@ class Catalog:
             finally:
                 con.execute(q("manifest_drop_temps"))
             return self._read_manifest_header(con, name, version)
+
+    @staticmethod
+    def _live_selection_encoders(con: duckdb.DuckDBPyConnection, name: str, expr: str, encoders: list[str]) -> list[str]:
+        """The encoders to freeze ``name`` with, refusing a selection that is not its live one.
+
+        Every refresh re-freezes a live manifest with its stored selection, so a version of another
+        selection under its name would alternate with the refresh's (and training would take
+        whichever came last). The same selection is fine: it gets the live manifest's encoder pin
+        unless ``encoders`` names the same."""
+        live = _first(con.execute(q("live_manifest_selection"), [name]))
+        if live is None:
+            return encoders
+        live_where, live_pin = live[0], json.loads(live[1]) if live[1] else None
+        if canonical_predicate(live_where) != expr:
+            raise LiveManifestError(
+                f"manifest {name!r} is live with the selection {live_where!r} (every refresh re-freezes it), so a "
+                f"version of another selection would alternate with the refresh's: choose another name, or change the "
+                f"live selection with `lumina refresh SOURCE --live {name}=WHERE` (live_manifests.{name}.where in the "
+                f"deployment)")
+        if live_pin is not None and encoders and sorted(encoders) != sorted(live_pin):
+            raise LiveManifestError(
+                f"manifest {name!r} is live with its encoders pinned to {sorted(live_pin)}, so a version with "
+                f"{sorted(encoders)} would alternate with the refresh's: choose another name, or change the pin with "
+                f"`lumina refresh SOURCE --live {name}=WHERE --live-encoder FINGERPRINT`")
+        return list(live_pin) if live_pin is not None and not encoders else encoders
 
     @staticmethod
     def _pick_encoders(con: duckdb.DuckDBPyConnection, name: str, encoders: list[str]) -> dict[str, str]:
@@ -888,6 +914,10 @@ class Catalog:
 
 class MixedEncodersError(ValueError):
     """A manifest's selection holds encodings of one kind from several encoders (a VAE, a phone encoder version)."""
+
+
+class LiveManifestError(ValueError):
+    """A frozen selection asked for under a live manifest's name, unlike the one every refresh re-freezes."""
 
 
 class ManifestNotFoundError(CatalogError, LookupError):

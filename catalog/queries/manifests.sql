@@ -49,6 +49,10 @@ SELECT (SELECT count(*) FROM _cand), (SELECT count(*) FROM _sel);
 -- name: manifest_drop_temps
 DROP TABLE IF EXISTS _cand_keys; DROP TABLE IF EXISTS _cand; DROP TABLE IF EXISTS _cand_enc; DROP TABLE IF EXISTS _sel; DROP TABLE IF EXISTS _sel_enc;
 
+-- name: live_manifest_selection
+-- A live manifest's stored selection and encoder pin (NULL row: the name is not live).
+SELECT predicate, CAST(encoders AS VARCHAR) FROM live_manifests WHERE name = ?;
+
 -- name: manifest_latest_version
 SELECT max(version) FROM manifests WHERE name = ?;
 
