@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 ARCHITECTURE = ("model", "model_overrides")
 OPTIMIZER = ("lr", "weight_decay", "warmup_steps", "grad_clip")  # take effect from the next step on
 DATA_PLAN = ("batch_size", "tokens_per_batch", "bucket_ratio", "shuffle_buffer", "seed", "caption_dropout", "timesteps")
-ADOPTED = ARCHITECTURE + OPTIMIZER + DATA_PLAN + (
+# how the run ran: num_threads and compile change the arithmetic (a bare --resume on torch's default
+# threads was not bit-identical), the others its memory, files and speed; a bare --resume dropped them
+RUN_SETTINGS = ("num_threads", "parallel", "compile", "loader_workers", "async_checkpoint", "tensorboard")
+ADOPTED = ARCHITECTURE + OPTIMIZER + DATA_PLAN + RUN_SETTINGS + (
     "steps", "ema_decay", "log_every", "checkpoint_every", "keep_last", "precision", "grad_checkpointing",
     "max_nonfinite_steps", "max_seconds")  # max_seconds: each call's own clock, as the stopped call had (a job's slot)
 
@@ -51,10 +54,11 @@ def run_settings(ckpt: Path) -> dict:
                             "a new stage from its weights")
 
 
-def resumed_config(cfg, ckpt: Path):
+def resumed_config(cfg, ckpt: Path, announce: bool = True):
     """``cfg`` with the stopped run's settings where the user did not give one. Raises
     ValueError for a change that cannot continue that run, or when the checkpoint records no
-    settings (`run_settings`); warns about the others."""
+    settings (`run_settings`); warns about the others when ``announce`` (rank 0: under torchrun
+    every rank resolves its config, and each printed the same lines)."""
     saved = run_settings(ckpt)
     if saved.get("manifest") and cfg.manifest and saved["manifest"].split("@v")[0] != cfg.manifest.split("@v")[0]:
         raise ValueError(f"--resume: {ckpt} was trained on manifest {saved['manifest']!r}, not {cfg.manifest!r}: its "
@@ -85,11 +89,11 @@ def resumed_config(cfg, ckpt: Path):
                              f"{json.dumps(mine)} describes another model (leave it out to continue)")
         else:
             changed.append(f"{name} {theirs!r} -> {mine!r}")
-    if adopted:
+    if adopted and announce:
         log.info("--resume: the run's own settings for what was not given: %s",
                  ", ".join(f"{k}={v!r}" for k, v in adopted.items()))
     plan = [c for c in changed if c.split()[0] in DATA_PLAN]
-    if changed:
+    if changed and announce:
         log.warning("--resume with changed settings: %s%s", ", ".join(changed),
                     "; the batches from here on are not those the stopped run would have trained on" if plan else "")
     try:

@@ -14,6 +14,7 @@ Folders are written under a temporary name and renamed, so a crash never leaves 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -173,6 +174,34 @@ def latest_resumable(out_dir: str | os.PathLike) -> Path | None:
     raise DamagedCheckpoint(f"--resume: the newest checkpoint, {newest}, {what}; {way}")
 
 
+class CheckpointWriteFailed(OSError, ValueError):
+    """A checkpoint that could not be written (disk full, a file size limit): one line naming the
+    folder, the error, the newest intact checkpoint and how to go on. An OSError, and a ValueError
+    so the command lines print it as one line rather than a traceback from the writer."""
+
+
+# what a failed checkpoint write raises: the OS's errors, and safetensors' own wrapping of them
+WRITE_ERRORS: tuple[type[BaseException], ...] = (OSError,)
+try:
+    from safetensors import SafetensorError
+
+    WRITE_ERRORS += (SafetensorError,)
+except ImportError:  # older safetensors: its errors are OSErrors
+    pass
+
+
+def write_failed(out_dir: str | os.PathLike, final: Path, tmp: Path, error: BaseException) -> CheckpointWriteFailed:
+    """The error for a checkpoint write that failed: its half-written folder is deleted (on a full
+    disk it holds the space the next try needs); the message names the newest published checkpoint."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    newest = next((c for c in reversed(checkpoints(out_dir)) if c != final), None)
+    reason = _first_line(error) or type(error).__name__
+    way = (f"the newest intact checkpoint is {newest}: free space (or raise the file size limit), then continue "
+           f"with --resume --out-dir {out_dir}" if newest is not None
+           else "no checkpoint of this run was written: free space (or raise the file size limit) and start it again")
+    return CheckpointWriteFailed(f"checkpoint {final} could not be written ({reason}); {way}")
+
+
 def is_sharded_dir(ckpt: Path) -> bool:
     return (ckpt / "train_state").is_dir()
 
@@ -274,3 +303,113 @@ def prune(out_dir: str | os.PathLike, keep_last: int) -> list[Path]:
     for p in gone:
         shutil.rmtree(p, ignore_errors=True)
     return gone
+
+
+LOCK_FILE = ".lumina-train.lock"
+_held_lock_fds: set[int] = set()  # this process's run-folder locks (closed in forked children)
+
+
+class RunFolderInUse(FileExistsError):
+    """Another training process holds the run folder's lock. A FileExistsError, so the command
+    lines print it as one line."""
+
+
+class RunFolderLock:
+    """An exclusive ``flock`` on ``<out_dir>/.lumina-train.lock`` for a run's life, held by the
+    process that writes the folder (rank 0). A job submitted twice trained two runs into one folder,
+    checkpoints and metrics.csv mixed. The kernel drops the lock when the holder dies, even by
+    SIGKILL, so a resume after a crash is never refused, as a pid file would be. The file stays (an
+    unlinked lock file could be locked twice); its text names the holder, for the refusal."""
+
+    RETRY_S = 2.0  # a concurrent `in_use` probe holds the lock for microseconds: not a reason to refuse
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Raises RunFolderInUse when another process holds it; on a file system without locks, warns."""
+        import fcntl
+        import socket
+        import time
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.RETRY_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                os.close(fd)
+                raise RunFolderInUse(in_use_message(self.out_dir)) from None
+            except OSError as e:  # no locks here (some network or FUSE file systems): train unguarded
+                os.close(fd)
+                logging.getLogger(__name__).warning("cannot lock %s (%s): nothing stops a second process from "
+                                                    "training into this run folder at the same time", self.path, e)
+                return
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        self._fd = fd
+        _held_lock_fds.add(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            _held_lock_fds.discard(self._fd)
+            os.close(self._fd)  # closing the last descriptor drops the lock
+            self._fd = None
+
+    def __enter__(self) -> "RunFolderLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def in_use_message(out_dir: str | os.PathLike) -> str:
+    try:
+        holder = json.loads((Path(out_dir) / LOCK_FILE).read_text())
+        who = f"pid {holder['pid']} on host {holder['host']}, since {holder['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        who = "its holder did not say who it is yet"
+    return (f"run folder {out_dir} is in use by another training process ({who}); wait for it or choose "
+            "another --out-dir")
+
+
+def refuse_if_in_use(out_dir: str | os.PathLike) -> None:
+    """Before a run is recorded: raises RunFolderInUse when a training process holds ``out_dir``'s
+    lock. A shared lock for an instant, so two such checks never refuse each other."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(out_dir) / LOCK_FILE, os.O_RDONLY)
+    except OSError:  # no lock file: no run has trained here yet
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunFolderInUse(in_use_message(out_dir)) from None
+    except OSError:  # no locks on this file system (the trainer warns)
+        pass
+    finally:
+        os.close(fd)  # drops the shared lock, if taken
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child (DataLoader workers): the lock belongs to its parent. A child keeping the
+    descriptor kept the folder locked after a SIGKILL of the parent, until the child noticed."""
+    for fd in list(_held_lock_fds):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held_lock_fds.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)

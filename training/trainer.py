@@ -36,9 +36,9 @@ from training.distributed import (all_max, all_sum, barrier, broadcast, full_sta
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
                                     save_sharded_async)
-from training.state import (STATE_JSON, check_weights, checkpoint_dir, checkpoints, clear_unfinished, latest_resumable,
-                            load_tensors, optimizer_state, prune, publish, read_json, read_state, restore_rng, state_tensors,
-                            write_state)
+from training.state import (STATE_JSON, WRITE_ERRORS, RunFolderInUse, RunFolderLock, check_weights, checkpoint_dir,
+                            checkpoints, clear_unfinished, latest_resumable, load_tensors, optimizer_state, prune, publish,
+                            read_json, read_state, refuse_if_in_use, restore_rng, state_tensors, write_failed, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
 from training.stream import (PLAN_VERSION, EpochHead, ManifestIndex, PlanSettings, Position, ShardStream, batch_loader,
                              mix_seed, replanned_head)
@@ -173,6 +173,8 @@ class TrainConfig:
         if self.resume and self.init_from:  # resume loaded its own weights over init_from's without a word
             raise ValueError("--resume and --init-from exclude each other: --resume continues a run with its own weights, "
                              "optimizer and data position; --init-from starts a new run from a checkpoint's weights")
+        if self.max_seconds is not None and not self.max_seconds > 0:  # 0 trained one step and ended "completed"
+            raise ValueError(f"max_seconds must be positive (or unset: no time limit); got {self.max_seconds}")
         if self.tokens_per_batch is not None and self.tokens_per_batch < 1:
             raise ValueError(f"tokens_per_batch must be at least 1 (or unset: batch_size samples); got {self.tokens_per_batch}")
         if self.bucket_ratio is not None and self.bucket_ratio <= 1:
@@ -281,28 +283,48 @@ def _to(x, device: torch.device):
 
 def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> TrainResult:
     rank, world, device = init_distributed()
-    own_group = cfg.parallel == "fsdp" and start_single_process_group(device)  # FSDP2 under plain `python`
+    lock = RunFolderLock(cfg.out_dir) if rank == 0 and cfg.out_dir else None
     try:
-        with StopRequest() as stop_request:  # SIGTERM/SIGINT: finish the step, checkpoint, stop
-            return _train(cfg, on_checkpoint, rank, world, device, stop_request)
+        _lock_run_folder(lock)  # before anything in the folder is read, cleared or written
+        # the newest checkpoint; one without its resume state, or damaged, is refused with the way on
+        resume_from = latest_resumable(cfg.out_dir) if cfg.resume and cfg.out_dir else None
+        if resume_from is not None:  # the stopped run's own settings (parallel too), unless a flag changes one
+            cfg = resumed_config(cfg, resume_from, announce=rank == 0)
+        own_group = cfg.parallel == "fsdp" and start_single_process_group(device)  # FSDP2 under plain `python`
+        try:
+            with StopRequest() as stop_request:  # SIGTERM/SIGINT: finish the step, checkpoint, stop
+                return _train(cfg, on_checkpoint, rank, world, device, stop_request, resume_from)
+        finally:
+            if own_group:
+                torch.distributed.destroy_process_group()
     finally:
-        if own_group:
-            torch.distributed.destroy_process_group()
+        if lock is not None:
+            lock.release()
+
+
+def _lock_run_folder(lock: RunFolderLock | None) -> None:
+    """Rank 0 locks the run folder (`RunFolderLock`); every rank raises its refusal, so none is left
+    waiting for rank 0 in a collective."""
+    refusal = None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except RunFolderInUse as e:
+            refusal = str(e)
+    refusal = broadcast(refusal)
+    if refusal:
+        raise RunFolderInUse(refusal)
 
 
 def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, world: int,
-           device: torch.device, stop_request: StopRequest) -> TrainResult:
+           device: torch.device, stop_request: StopRequest, resume_from: Path | None) -> TrainResult:
     from catalog import load_manifest_header
     from modelzoo import FlagDiT, FlowMatching, get_config
 
-    if cfg.num_threads:
+    if cfg.num_threads:  # after --resume has taken the run's own
         torch.set_num_threads(cfg.num_threads)
     if cfg.init_from:  # a damaged file: one line naming it, before anything is built
         check_weights(cfg.init_from)
-    # the newest checkpoint; one without its resume state, or damaged, is refused with the way on
-    resume_from = latest_resumable(cfg.out_dir) if cfg.resume and cfg.out_dir else None
-    if resume_from is not None:
-        cfg = resumed_config(cfg, resume_from)  # the stopped run's own settings, unless a flag changes one
     head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
@@ -362,7 +384,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         log.warning("deleted %d half-written checkpoint folder(s) a stopped run left: %s", len(stale),
                     ", ".join(p.name for p in stale))
     barrier()
-    check_run_folder(out_dir, cfg.resume, resume_from)
+    check_run_folder(out_dir, cfg.resume, resume_from, check_lock=False)  # rank 0 holds the lock
     if cfg.resume:
         ckpt = resume_from  # found before the model was built (clearing half-written folders keeps it)
         if is_sharded(ckpt):  # an FSDP2 run's: any number of ranks, or one process, reads it
@@ -474,6 +496,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     stop_code = 0  # agreed by all ranks after every step: 0 go on, 1 out of time, else the signal's number
     skipped, nonfinite_run, longest_over_budget = 0, nonfinite_before, 0
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
+    lines_above_the_bar = _logging_above(bar)
+    lines_above_the_bar.__enter__()  # left in the finally below
     try:
         while step < cfg.steps and not stop_code:
             t0 = time.time()
@@ -578,6 +602,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         elif open_window and rank == 0 and on_checkpoint is not None:  # stopped right after a periodic checkpoint
             on_checkpoint(final, step, open_window)
     finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
+        lines_above_the_bar.__exit__(None, None, None)
         if hasattr(loader, "close"):
             loader.close()
         writer.close()
@@ -596,6 +621,25 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
                        stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds,
                        resumed_from_step=first_step if cfg.resume else None)
+
+
+def _logging_above(bar):
+    """While the progress bar shows: log lines to the console go through tqdm.write, above the bar
+    (a warning such as "stop requested" was printed on the bar's own line). Only the loggers that
+    print to the console already (the command lines' "training" handler, a root handler): others
+    keep their handlers (Prefect, pytest)."""
+    import contextlib
+    import sys
+
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    def to_console(h: logging.Handler) -> bool:  # what logging_redirect_tqdm replaces
+        return isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr)
+
+    loggers = [lg for lg in (logging.getLogger(), logging.getLogger("training")) if any(map(to_console, lg.handlers))]
+    if bar.disable or not loggers:
+        return contextlib.nullcontext()
+    return logging_redirect_tqdm(loggers=loggers, tqdm_class=type(bar))
 
 
 def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overrides: dict):
@@ -657,15 +701,28 @@ def _summary(rows: list[dict]) -> dict:
     return out
 
 
-def check_run_folder(out_dir: Path, resume: bool, resume_from: Path | None) -> None:
+def check_run_folder(out_dir: Path, resume: bool, resume_from: Path | None, check_lock: bool = True) -> None:
     """What a run folder refuses before any training (lumina train checks it before it records a run):
+    one another training process holds (RunFolderInUse; ``check_lock=False`` for the holder itself);
     --resume with nothing to resume; a new run where an earlier one's checkpoints are, which it would
     overwrite under the same names."""
+    if check_lock and _launch_rank() == 0:  # torchrun's other ranks check too: their probes must not refuse rank 0's
+        refuse_if_in_use(out_dir)  # a job submitted twice; the trainer's lock is what holds it
     if resume and resume_from is None:
         raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
     if not resume and (earlier := checkpoints(out_dir)):
         raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
                               "another --out-dir starts a new one")
+
+
+def _launch_rank() -> int:
+    """This process's rank as its launcher set it (torchrun's RANK), before any process group."""
+    import os
+
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
 
 
 def stopped_run_plan(saved: dict, cfg: "TrainConfig", budget: BatchBudget) -> PlanSettings:
@@ -704,13 +761,16 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
             "latent_shapes": common, "steps": step, "losses": list(losses)}
     if cfg.parallel == "fsdp":
         def publish_sharded() -> None:  # rank 0, once every rank's shards are on disk
-            ema.module.save_config(tmp)
-            publish_weights(tmp, list(ema.module.state_dict()))
-            _write_beside(tmp, cfg, ctx, info)
-            from training.sharded_state import SHARD_FILES, shard_files  # every rank's, checked before a resume
-            state[SHARD_FILES] = shard_files(tmp)
-            (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
-            publish(tmp, final)
+            try:
+                ema.module.save_config(tmp)
+                publish_weights(tmp, list(ema.module.state_dict()))
+                _write_beside(tmp, cfg, ctx, info)
+                from training.sharded_state import SHARD_FILES, shard_files  # every rank's, checked before a resume
+                state[SHARD_FILES] = shard_files(tmp)
+                (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
+                publish(tmp, final)
+            except WRITE_ERRORS as e:
+                raise write_failed(out_dir, final, tmp, e) from e
             published(str(final))
 
         if writer.asynchronous:
@@ -736,11 +796,14 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
         def write() -> None:
             from safetensors.torch import save_file
 
-            ema.module.save_config(tmp)  # as save_pretrained, from the snapshot
-            save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-            _write_beside(tmp, cfg, ctx, info)
-            write_state(tmp, tensors, {**state, **opt_info})
-            publish(tmp, final)
+            try:
+                ema.module.save_config(tmp)  # as save_pretrained, from the snapshot
+                save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+                _write_beside(tmp, cfg, ctx, info)
+                write_state(tmp, tensors, {**state, **opt_info})
+                publish(tmp, final)
+            except WRITE_ERRORS as e:  # a full disk: one line with the way on, not the writer's traceback
+                raise write_failed(out_dir, final, tmp, e) from e
             published(str(final))
 
         writer.submit(write)

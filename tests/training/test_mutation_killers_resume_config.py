@@ -23,7 +23,8 @@ SAVED = {"manifest": "digits", "manifest_version": 3, "model": "flag-dit-s", "mo
          "caption_dropout": 0.25, "timesteps": "uniform",
          "steps": 40, "ema_decay": 0.99, "log_every": 4, "checkpoint_every": 10, "keep_last": 2, "precision": "bf16",
          "grad_checkpointing": True, "max_nonfinite_steps": 5, "max_seconds": 600.0,
-         "loader_workers": 3, "tensorboard": False}  # not the run's: how this process reads and logs
+         "num_threads": 1, "parallel": "fsdp", "compile": True, "loader_workers": 3, "async_checkpoint": True,
+         "tensorboard": False}
 
 
 def checkpoint(tmp_path, saved: dict | None = None, step: int | None = None):
@@ -45,7 +46,7 @@ def cli(**given) -> TrainConfig:
 
 def test_the_lists_cover_every_setting_that_defines_the_run():
     assert set(ARCHITECTURE + OPTIMIZER + DATA_PLAN) <= set(ADOPTED)
-    assert set(ADOPTED) == {k for k in SAVED if k not in ("manifest", "manifest_version", "loader_workers", "tensorboard")}
+    assert set(ADOPTED) == {k for k in SAVED if k not in ("manifest", "manifest_version")}
 
 
 def test_a_bare_resume_takes_every_setting_that_defines_the_run_from_the_checkpoint(tmp_path, caplog):
@@ -54,7 +55,11 @@ def test_a_bare_resume_takes_every_setting_that_defines_the_run_from_the_checkpo
     for name in ADOPTED:
         assert getattr(cfg, name) == SAVED[name], name
     assert cfg.manifest_version == 3  # the version it trained on, not the newest a refresh made since
-    assert (cfg.loader_workers, cfg.tensorboard) == (0, True)  # this process's own
+    # how it ran too: a bare --resume on torch's default threads was not bit-identical, and one in DDP
+    # without async checkpoints or TensorBoard continued another run than the one stopped
+    assert (cfg.num_threads, cfg.parallel, cfg.compile, cfg.loader_workers, cfg.async_checkpoint, cfg.tensorboard) == (
+        1, "fsdp", True, 3, True, False)
+    assert "num_threads=1" in caplog.text and "parallel='fsdp'" in caplog.text
     assert cfg.resume and cfg.manifest == "digits"
     assert "--resume: the run's own settings for what was not given: model='flag-dit-s', " in caplog.text
     assert "lr=0.002" in caplog.text and "seed=5" in caplog.text
