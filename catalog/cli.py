@@ -34,6 +34,7 @@ from contracts.layout import Workspace
 from .db import Catalog, one_line
 from .errors import CatalogError
 from .paths import default_catalog_path
+from .records import MODALITIES
 
 PROG = "lumina catalog"
 
@@ -240,25 +241,37 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_why(args: argparse.Namespace) -> int:
     with _open(args) as cat:
-        story = cat.why(args.key)
+        story = cat.why(args.key, modality=args.modality)
+    s = story["sample"]
+    copy = _quarantined_copy(args, s["key"]) if s["status"] == "quarantined" else None
     if args.json:
-        out = {"sample": {k: _jsonable(v) for k, v in story["sample"].items()}}
+        out = {"sample": {k: _jsonable(v) for k, v in s.items()}}
         if isinstance(out["sample"].get("meta"), str):  # samples.meta is a JSON column: an object, not its text
             out["sample"]["meta"] = json.loads(out["sample"]["meta"])
+        out["other_samples_total"] = story["other_samples_total"]
+        out["quarantined_copy"] = copy
         for k, v in story.items():
-            if k != "sample":
+            if k not in out:
                 cols, rows = v
                 out[k] = [{c: _jsonable(x) for c, x in zip(cols, r)} for r in rows]
         json.dump(out, sys.stdout, indent=1, default=str)
         print()
         return 0
-    s = story["sample"]
     verdict = s["status"].upper() + (f": {s['reason']}" if s["reason"] else "")
     print(f"sample {s['key']}  [{s['modality']}]  {verdict}")
+    _print_other_samples_note(story)
+    if copy is not None:
+        files = ", ".join(copy["files"])
+        print(f"  {'quarantined':12s} {copy['path']}/ " + (f"({files})" if copy["exists"] else
+              "(not there: emptied, or the catalog is not in its workspace; give --home DIR)"))
     for k in ("source_uri", "caption", "width", "height", "frames", "duration", "sample_rate", "split", "meta",
               "first_run", "last_run"):
         if s[k] is not None:
             print(f"  {k:12s} {s[k]}")
+    cols, rows = story["other_samples"]
+    if rows:
+        print(f"\n== Other samples from this file ({story['other_samples_total']})")
+        print_table(cols, rows, max_width=args.max_width)
     sections = [("verdicts", "Filter verdicts"), ("status_changes", "Status changes by refreshes"),
                 ("shards", "Shards holding it"), ("encodings", "Encodings"),
                 ("manifests", "Manifests containing it"), ("checkpoints", "Checkpoints trained on a manifest holding it"),
@@ -271,6 +284,31 @@ def cmd_why(args: argparse.Namespace) -> int:
         else:
             print("(none)")
     return 0
+
+
+def _print_other_samples_note(story: dict[str, Any]) -> None:
+    """Right under the sample's line, so `why FILE | head -2` cannot miss that the file gave other samples."""
+    total = story["other_samples_total"]
+    if not total:
+        return
+    _, rows = story["other_samples"]
+    listed = "; ".join(f"{key[:12]} [{modality}] {status}" for key, modality, status, *_ in rows[:3])
+    more = ", ..." if total > 3 else ""
+    noun = "sample" if total == 1 else "samples"
+    print(f"  {'also':12s} {total} other {noun} came from this file: {listed}{more} (listed below; "
+          f"--modality or the key picks one)")
+
+
+def _quarantined_copy(args: argparse.Namespace, key: str) -> dict[str, Any]:
+    """Where curation copied a quarantined input (<home>/quarantine/<key>/, contracts.layout): in --home,
+    else beside the catalog, else in $LUMINA_HOME; the first that has it."""
+    homes = [Workspace.at(args.home)] if getattr(args, "home", None) else []
+    homes += [Workspace(_catalog_path(args).resolve().parent), Workspace.at(None)]
+    folders = list(dict.fromkeys(ws.quarantine / key for ws in homes))
+    found = next((f for f in folders if f.is_dir()), None)
+    if found is None:
+        return {"path": str(folders[0]), "exists": False, "files": []}
+    return {"path": str(found), "exists": True, "files": sorted(p.name for p in found.iterdir())}
 
 
 def cmd_manifest_create(args: argparse.Namespace) -> int:
@@ -416,6 +454,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("why", parents=[common], help="the full story of one sample")
     p.add_argument("key", help="sample key (a unique prefix is enough), or the file it came from (its path, or its path "
                    "within the source: photos/cat.jpg)")
+    p.add_argument("--modality", default=None, choices=MODALITIES,
+                   help="of a file that gave samples of several modalities (a refresh under another --modality), "
+                        "this modality's")
     p.add_argument("--json", action="store_true", help="print JSON")
     _max_width(p)
     p.set_defaults(catalog_func=cmd_why)

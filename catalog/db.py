@@ -830,30 +830,39 @@ class Catalog:
         out["file"] = (["path", "bytes"], [(str(self.path), self.path.stat().st_size if self.path.exists() else 0)])
         return out
 
-    def why(self, key: str) -> dict[str, Any]:
+    def why(self, key: str, modality: str | None = None, others_shown: int = 20) -> dict[str, Any]:
         """Everything the catalog knows about one sample (a unique key prefix is enough), or about the
-        sample a file gave (its path, or its path within the source: the current row of that file)."""
+        sample a file gave (its path, or its path within the source: its most telling row, see
+        why.sql). ``modality`` keeps to that modality's samples. ``other_samples`` lists (up to
+        ``others_shown`` of) the other samples from the same file, with their ``total``."""
         with self._connection() as con:
             found = [r[0] for r in con.execute(q("why_resolve_key"), [key]).fetchall()]
             if not found:
-                found = self._sample_of_file(con, key)
+                found = self._sample_of_file(con, key, modality)
             if found[0] != key and len(found) > 1:
                 raise SampleNotFoundError(f"key prefix {key!r} is ambiguous ({found[0]}, {found[1]}, ...)")
             key = found[0]
             cols, rows = _rows(con.execute(q("why_sample"), [key]))
             sample = dict(zip(cols, rows[0]))
+            if modality is not None and sample["modality"] != modality:
+                raise SampleNotFoundError(f"sample {key} is {sample['modality']}, not {modality}")
             story: dict[str, Any] = {"sample": sample}
+            cols, rows = _rows(con.execute(q("why_same_file"), [key, others_shown]))
+            story["other_samples"] = (cols[:-1], [r[:-1] for r in rows])
+            story["other_samples_total"] = rows[0][-1] if rows else 0
             for section in ("verdicts", "status_changes", "shards", "encodings", "manifests", "checkpoints"):
                 story[section] = _rows(con.execute(q(f"why_{section}"), [key]))
             story["runs"] = _rows(con.execute(q("why_runs"), [key, sample["first_run"], sample["last_run"]]))
             return story
 
     @staticmethod
-    def _sample_of_file(con, path: str) -> list[str]:
+    def _sample_of_file(con, path: str, modality: str | None = None) -> list[str]:
         relative = posixpath.normpath(path.replace(os.sep, "/"))  # ./photos/a.png -> photos/a.png
-        rows = con.execute(q("why_resolve_file"), [os.path.abspath(os.path.expanduser(path)), relative]).fetchall()
+        rows = con.execute(q("why_resolve_file"),
+                           [os.path.abspath(os.path.expanduser(path)), relative, modality]).fetchall()
         if not rows:
-            raise SampleNotFoundError(f"no sample with key {path!r}, and none came from a file of that name")
+            of = f" of modality {modality}" if modality else ""
+            raise SampleNotFoundError(f"no sample with key {path!r}, and none{of} came from a file of that name")
         files = sorted({uri for _, uri, _ in rows})
         if len(files) > 1:
             raise SampleNotFoundError(f"{path!r} names {len(files)} files in the catalog ({files[0]}, {files[1]}, ...): "

@@ -9,12 +9,27 @@ UNION ALL
 -- name: why_resolve_file
 -- The samples that came from a file: its absolute path $1 exactly, else a source_uri ending in
 -- '/' || $2 (a path relative to the source; a tar member's as <tar>/<member>, a listing row's as
--- <listing>#<row>, as reasons print it, or <listing>/<row>); accepted rows first, retired ones last,
--- then the newest.
+-- <listing>#<row>, as reasons print it, or <listing>/<row>); only modality $3 unless NULL. The most
+-- telling first (why_same_file's order).
 SELECT key, source_uri, status FROM samples
-WHERE source_uri = $1 OR (NOT EXISTS (SELECT 1 FROM samples WHERE source_uri = $1) AND ends_with(replace(source_uri, '#', '/'), '/' || replace($2, '#', '/')))
-ORDER BY status <> 'accepted', status IN ('superseded', 'removed'), last_run DESC, key
+WHERE ($3 IS NULL OR modality = $3)
+  AND (source_uri = $1 OR (NOT EXISTS (SELECT 1 FROM samples WHERE source_uri = $1 AND ($3 IS NULL OR modality = $3))
+                           AND ends_with(replace(source_uri, '#', '/'), '/' || replace($2, '#', '/'))))
+ORDER BY status <> 'accepted', status IN ('superseded', 'removed'), starts_with(coalesce(reason, ''), 'unsupported_type'),
+         last_run DESC, key
 LIMIT 50;
+
+-- name: why_same_file
+-- The other samples from sample $1's file (a video's scenes; the rows of a refresh under another
+-- modality), with how many there are: accepted first, then quarantined and rejected, a modality's
+-- unsupported_type after those (the file went to the wrong modality), retired ones last; the newest first.
+-- One scan filtered by the file's uri, no self-join (which hashed every sample's source_uri).
+SELECT key, modality, status, reason, last_run, count(*) OVER () AS total
+FROM samples
+WHERE source_uri = (SELECT source_uri FROM samples WHERE key = $1) AND key <> $1
+ORDER BY status <> 'accepted', status IN ('superseded', 'removed'),
+         starts_with(coalesce(reason, ''), 'unsupported_type'), last_run DESC, key
+LIMIT $2;
 
 -- name: why_sample
 SELECT key, modality, status, reason, source_uri, caption, width, height, frames, duration,
