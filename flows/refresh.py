@@ -175,6 +175,87 @@ def reuse_curation(home: str | os.PathLike | None, source: str, modality: str, g
     return from_mapping(CurateConfig, values), reused
 
 
+def latent_size_notes(ws: Workspace, cfg: CurateConfig, latent_encoder: str, source: str) -> list[str]:
+    """`lumina encode`'s warning about accepted samples sized for another latent downsampling than
+    the encoder's (flows.steps.warn_if_curated_for_another_latent: the CLI's default --vae-factor 8
+    with identity latents gives up to 64x the token budget), as notes: `lumina refresh` prints them,
+    the flow logs them to its run. A refresh curates only new inputs, so each says how to curate again."""
+    import json
+    import logging
+    from logging.handlers import BufferingHandler
+
+    from flows.steps import warn_if_curated_for_another_latent
+
+    logger, caught = logging.getLogger("flows.steps"), BufferingHandler(capacity=100)
+    logger.addHandler(caught)
+    propagate, logger.propagate = logger.propagate, False  # said once, as a note
+    try:
+        warn_if_curated_for_another_latent(ws, cfg.modality, latent_encoder)
+    finally:
+        logger.removeHandler(caught)
+        logger.propagate = propagate
+    if not caught.buffer:
+        return []
+    factor = json.loads(ws.encoder_info(latent_encoder).read_text())["downsample"]
+    again = curate_command(source, ws, cfg, {"options.vae_factor": factor})
+    return [f"{r.getMessage()}; a refresh curates only new or changed inputs, so: {again} (later refreshes reuse its "
+            "options)" for r in caught.buffer]
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def curation_settings(cfg: CurateConfig) -> dict[str, Any]:
+    """A CurateConfig's settings, flat ("options.max_tokens"), with its modality's option defaults
+    filled in: options given as their default are no change."""
+    from preprocess.modality import get_plugin
+
+    fields = {k: v for k, v in asdict(cfg).items() if k not in ("modality", "options")}
+    return _flat({**fields, "options": asdict(get_plugin(cfg.modality).options(cfg.options))})
+
+
+def curate_command(source: str, ws: Workspace, cfg: CurateConfig, changes: dict[str, Any]) -> str:
+    """The `lumina curate` (and `lumina encode`) that curate the whole source with ``cfg`` changed by
+    ``changes`` (flat settings). Every setting off its default is given: `lumina curate` reuses none."""
+    defaults = curation_settings(CurateConfig(modality=cfg.modality))
+    settings = {**curation_settings(cfg), **changes}
+    sets = "".join(f" --set {k}={v}" for k, v in settings.items() if defaults.get(k) != v)
+    return (f"lumina curate {source} --modality {cfg.modality} --home {ws.home}{sets}, then lumina encode --modality "
+            f"{cfg.modality} --home {ws.home}")
+
+
+def options_changed_since(last: dict[str, Any] | None, cfg: CurateConfig) -> dict[str, tuple[Any, Any]]:
+    """{setting: (now, at the last curation)} where ``cfg`` differs from the source's last curation
+    (its runs.parameters); {} when there was none, or its options no longer parse."""
+    from contracts.config import from_mapping
+
+    if last is None:
+        return {}
+    try:
+        before = curation_settings(from_mapping(CurateConfig, {"modality": cfg.modality, **{
+            k: last[k] for k in CURATION_FIELDS if k in last}}))
+    except ValueError:
+        return {}
+    return {k: (v, before.get(k)) for k, v in curation_settings(cfg).items() if before.get(k) != v}
+
+
+def unused_options_note(changed: dict[str, tuple[Any, Any]], cfg: CurateConfig, source: str, ws: Workspace) -> str | None:
+    """What a no-op refresh says about curation options that differ from the source's last
+    curation: nothing was curated with them, and as it records no run the next refresh does not
+    reuse them either; `lumina curate` applies them to the whole source."""
+    if not changed:
+        return None
+    given = ", ".join(f"{k}={now} (last curated with {then})" for k, (now, then) in changed.items())
+    return (f"this refresh's curation options differ from {source}'s last curation: {given}; they apply only to new or "
+            f"changed inputs, and there were none, so nothing was curated with them and they are not kept (the next "
+            f"refresh reuses the last curation's unless given again); to curate the whole source with them: "
+            + curate_command(source, ws, cfg, {}))
+
+
 def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: CurateConfig | None = None,
                    encode_cfg=None, live: list | None = None, backend: str = "ray",
                    hooks: RefreshHooks | None = None, allow_empty_source: bool = False,
@@ -220,14 +301,16 @@ def listing_stage(ws: Workspace, source_id: str = "") -> Iterator[Any]:
 
 def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage) -> RefreshResult:
     from catalog import Catalog
-    from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, near_copies_of, revive,
-                                      retire, samples_gone_from_source, update_live_manifests, wrongly_superseded)
+    from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, last_curation_of_source,
+                                      near_copies_of, revive, retire, samples_gone_from_source, update_live_manifests,
+                                      wrongly_superseded)
     from flows.steps import catalog_run, register, say_if_another_modality
     from preprocess.encode import EncodeConfig, encode
     from preprocess.modality import get_plugin
     from preprocess.refresh import IncrementalCuration, curate_inputs, plan_refresh, source_identity, source_scope
 
     encode_cfg = encode_cfg or EncodeConfig()
+    latent_encoder = None  # set when new shards are encoded
     spec = _spec(source, cfg)
     src = source_identity(spec)
     t = time.time()
@@ -261,6 +344,9 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             updates = update_live_manifests(cat, consume_due)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
+        changed = options_changed_since(last_curation_of_source(cat, src, modality), cfg)
+        if note := unused_options_note(changed, cfg, src, ws):
+            result.notes.append(note)
         if plan.counts["entries"] == 0:  # else a mistyped sibling path passes every scheduled run unseen
             result.notes.append(f"{src} lists no entries and the catalog has no samples of it: a mistyped path, or a "
                                 "share not mounted?")
@@ -301,12 +387,15 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             with hooks.writer():
                 register(ws, encoded.batch_paths, rid)
             result.encoded_shards = len(encoded.batch_paths)
+            latent_encoder = encoded.latent_encoder
         lap("encode")
         hooks.progress(0.9, "index and live manifests")
         with hooks.writer():
             commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
             updates = update_live_manifests(cat, consume_due)
         lap("manifests")
+    if latent_encoder:  # after the run: the check reads the catalog
+        result.notes += latent_size_notes(ws, cfg, latent_encoder, src)
     return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due)
 
 
@@ -404,14 +493,26 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     for note in result.notes:
         if not note.startswith(NOTHING_NEW):
             log.warning(note)
-    rows = [{"what": k, "count": v} for k, v in {**result.plan, "new_samples": result.new_samples, "removed": result.removed,
-                                                  "superseded": result.superseded, "shards": len(result.shard_uris)}.items()]
-    create_table_artifact(key="refresh-counts", table=rows, description=f"refresh of {result.source}")
-    create_markdown_artifact(key="refresh-summary", markdown="\n".join(
-        [f"# refresh ({result.modality})", "", f"- source: `{result.source}`", f"- run: `{result.run_id}` (noop: {result.noop})",
-         f"- curated: {result.curated}", f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}",
-         f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}"]))
+    create_table_artifact(key="refresh-counts", table=counts_table(result), description=f"refresh of {result.source}")
+    create_markdown_artifact(key="refresh-summary", markdown=summary_markdown(result))
     return asdict(result)
+
+
+def counts_table(result: RefreshResult) -> list[dict[str, Any]]:
+    """The rows of the flow's `refresh-counts` table artifact: the plan's counts and what changed."""
+    changed = {"new_samples": result.new_samples, "removed": result.removed, "superseded": result.superseded,
+               "revived": result.revived, "repaired": result.repaired, "shards": len(result.shard_uris)}
+    return [{"what": k, "count": v} for k, v in {**result.plan, **changed}.items()]
+
+
+def summary_markdown(result: RefreshResult) -> str:
+    """The flow's `refresh-summary` markdown artifact."""
+    return "\n".join([
+        f"# refresh ({result.modality})", "", f"- source: `{result.source}`", f"- run: `{result.run_id}` (noop: {result.noop})",
+        f"- curated: {result.curated}", f"- new samples: {result.new_samples}, removed: {result.removed}, superseded: "
+        f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}",
+        f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}",
+        f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}"])
 
 
 def main(argv: list[str] | None = None) -> int:
