@@ -744,6 +744,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     snapshot in the background."""
     cfg: TrainConfig = ctx["cfg"]
     final = checkpoint_dir(out_dir, step)
+    writer.wait()  # the previous write's error, if any, before this one's folder is made (it was left behind empty)
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(broadcast(tempfile.mkdtemp(prefix=f".{final.name}-", dir=out_dir) if rank == 0 else None))

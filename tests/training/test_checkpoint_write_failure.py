@@ -27,13 +27,13 @@ def test_a_failed_checkpoint_write_names_the_folder_the_error_and_the_checkpoint
     monkeypatch.setattr(safetensors.torch, "save_file", too_large_at_step_4)
     run = tmp_path / "run"
     with pytest.raises(CheckpointWriteFailed) as failed:
-        train(tiny_cfg(tiny_home, run, steps=6, checkpoint_every=2, async_checkpoint=async_checkpoint))
+        train(tiny_cfg(tiny_home, run, steps=8, checkpoint_every=2, async_checkpoint=async_checkpoint))  # async: raised at 6
     assert str(failed.value) == (
         f"checkpoint {run}/checkpoint-0000004 could not be written ({TOO_LARGE}); the newest intact checkpoint is "
         f"{run}/checkpoint-0000002: free space (or raise the file size limit), then continue with --resume "
         f"--out-dir {run}")
     assert isinstance(failed.value, user_errors())  # lumina train: this line, exit 2, the catalog run failed
-    assert not list(run.glob(".checkpoint-*"))  # its half-written folder gave its space back
+    assert not list(run.glob(".checkpoint-*"))  # its half-written folder gave its space back; no next one begun
     assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-0000002"]
 
 
