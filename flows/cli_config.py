@@ -79,7 +79,7 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = _simple_type(hints[f.name])
-        if f.name in skip or tp is None:
+        if f.name in skip or tp is None or f.metadata.get("internal"):  # set by the code, not a flag
             continue
         flag = "--" + (prefix + f.name).replace("_", "-")
         if tp is bool:

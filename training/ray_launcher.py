@@ -42,9 +42,10 @@ def _worker_loop(config: dict) -> None:
 
 def _worker_config(cfg):
     """What each worker trains with: in its own process (local), without a bar; `workers` no longer
-    counts as given (TrainConfig refuses --workers without --launcher ray)."""
+    counts as given (TrainConfig refuses --workers without --launcher ray); launched_by records the
+    launcher in training.json for a bare --resume."""
     given = None if cfg.given is None else tuple(g for g in cfg.given if g != "workers")
-    return replace(cfg, launcher="local", progress=False, given=given)
+    return replace(cfg, launcher="local", progress=False, given=given, launched_by="ray")
 
 
 def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None, address: str | None = None) -> tuple[TrainResult, list[str]]:

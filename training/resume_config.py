@@ -103,6 +103,27 @@ def resumed_config(cfg, ckpt: Path, announce: bool = True):
                          "setting on the command line") from None
 
 
+def resumed_launcher(cfg, ckpt: Path) -> None:
+    """A bare --resume of a Ray Train run launches it again with its workers (they record
+    launched_by "ray" and train with launcher local, so RUN_SETTINGS cannot carry it): set on ``cfg``
+    unless --launcher was given; --workers given keeps its value. It trained on in one process."""
+    saved = saved_train_config(ckpt)
+    if saved.get("launched_by") != "ray" or cfg.launcher == "ray":
+        return
+    given = set(cfg.given) if getattr(cfg, "given", None) is not None else None
+    if given is not None and "launcher" in given:
+        return  # --launcher local asked for: one process, the same global batch
+    import torch.distributed as dist
+
+    if dist.is_torchelastic_launched():  # torchrun's processes are the launcher here
+        return
+    cfg.launcher = "ray"
+    if given is None or "workers" not in given:
+        cfg.workers = int(saved.get("workers", cfg.workers))
+    log.info("--resume: the run trained in %d Ray Train workers: launching them again (--launcher local trains on in "
+             "this process, with the same global batch)", cfg.workers)
+
+
 def apply_optimizer_settings(cfg, opt, sched) -> None:
     """After restoring a checkpoint's optimizer and scheduler: the learning rate and weight decay
     of ``cfg`` (equal to the saved ones unless a flag changed them)."""

@@ -154,6 +154,9 @@ class TrainConfig:
     # the options a user set (the CLI records its flags, --config and --set keys): --resume takes
     # every other setting from the checkpoint. None (a library call): those that differ from the defaults
     given: tuple[str, ...] | None = field(default=None, metadata={"internal": True})
+    # "ray" in a Ray Train worker's config (which trains with launcher local): recorded in training.json,
+    # so a bare --resume launches the run as it ran (resume_config.resumed_launcher)
+    launched_by: str | None = field(default=None, metadata={"internal": True})
 
     def __post_init__(self) -> None:
         # a typo such as precision="bf-16" would otherwise train in fp32 without a word
