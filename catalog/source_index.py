@@ -356,10 +356,31 @@ def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
         if old.where != m.where:
             logging.getLogger(__name__).warning("live manifest %s: its selection changes from %r to %r; its next version "
                                                 "follows the new one", m.name, old.where, m.where)
+    else:
+        _warn_if_frozen_with_another_selection(cat, m)
     con_args = [m.name, m.where, m.description, m.train_min_growth, json.dumps(m.train_options, sort_keys=True), utcnow(),
                 json.dumps(sorted(m.encoders)) if m.encoders else None]  # [] given: the pin is lifted
     with cat._connection() as con:
         con.execute(q("upsert_live_manifest"), con_args)
+
+
+def _warn_if_frozen_with_another_selection(cat: Catalog, m: LiveManifest) -> None:
+    """A name first declared live that `manifest create` already froze with another selection: its
+    next version follows the live one, and `lumina train --manifest NAME` switches data without a word."""
+    import logging
+
+    from catalog.errors import CatalogError
+    from catalog.sandbox import canonical_predicate
+
+    try:
+        head = cat.manifest_header(m.name)
+    except (CatalogError, LookupError):
+        return  # a new name
+    if canonical_predicate(head.where) != canonical_predicate(m.where):
+        logging.getLogger(__name__).warning(
+            "manifest %s (latest %s) was frozen with the selection %r; declared live, its next version follows %r "
+            "instead (a live name takes only its own selection: give the live manifest another name to keep both)",
+            m.name, head.id, head.where, m.where)
 
 
 def live_manifests(cat: Catalog) -> list[LiveManifest]:

@@ -68,3 +68,21 @@ def test_a_pinned_live_name_freezes_with_its_pin_and_refuses_another(catalog_cop
     with pytest.raises(LiveManifestError, match="pinned to .*--live-encoder FINGERPRINT"):
         cat.freeze_manifest("pinned", "modality = 'image'", encoders=[VAE_B, TEXT])
     assert cat.manifest_header("pinned").version == update.version
+
+
+def test_declaring_live_a_name_frozen_with_another_selection_says_so(catalog_copy, caplog):
+    """The reverse: `lumina refresh --live mine=WHERE` on a name `manifest create` had frozen with
+    another selection took it over, and its next version switched data without a word."""
+    import logging
+
+    cat = Catalog.open(catalog_copy)
+    cat.freeze_manifest("mine", SUBSET)
+    cat.freeze_manifest("same", LIVE_WHERE)
+    with caplog.at_level(logging.WARNING, logger="catalog.source_index"):
+        declare_live_manifest(cat, LiveManifest("same", "modality = 'image'  AND  split = 'train'"))  # the same, spaced
+        assert caplog.text == ""
+        declare_live_manifest(cat, LiveManifest("mine", LIVE_WHERE))
+        declare_live_manifest(cat, LiveManifest("new-name", LIVE_WHERE))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and warnings[0].startswith("manifest mine (latest mine@v1) was frozen with the selection")
+    assert "its next version follows" in warnings[0] and "another name" in warnings[0]
