@@ -74,7 +74,11 @@ def _number_words(s: str, to: str = "cardinal", lang: str = "en") -> str:
     value = s.replace(",", "")
     whole, point, frac = value.partition(".")
     if point and frac and not lang.startswith("en"):  # the language's own word for the point
-        return num2words(float(value), lang=lang).replace("-", " ").replace(",", "")
+        if word := _digitwise_point_word(lang):  # digit by digit, zeros kept: "3,10" is "drei komma eins null"
+            words = f"{num2words(int(whole or 0), lang=lang)} {word} " + " ".join(num2words(int(d), lang=lang) for d in frac)
+        else:  # read as a fraction ("три целых десять сотых"): num2words' own reading
+            words = num2words(float(value), lang=lang)
+        return words.replace("-", " ").replace(",", "")
     try:
         words = num2words(int(whole or 0), to=to, lang=lang)
     except NotImplementedError:  # e.g. years or ordinals in a language num2words lacks them for
@@ -82,6 +86,21 @@ def _number_words(s: str, to: str = "cardinal", lang: str = "en") -> str:
     if point and frac:  # digit by digit, zeros kept: "3.10" is "three point one zero", not "three point one"
         words += " point " + " ".join(num2words(int(d), lang=lang) for d in frac)
     return words.replace("-", " ").replace(",", "")
+
+
+@lru_cache(maxsize=None)
+def _digitwise_point_word(lang: str) -> str | None:
+    """The word a language reads the decimal point with, where num2words reads the decimals digit
+    by digit ("eins Komma eins zwei": "Komma"); None where it reads them as a fraction (Russian,
+    Polish). num2words reads floats, so "3,10" lost its zero ("drei Komma eins")."""
+    from num2words import num2words
+
+    one, two = num2words(1, lang=lang), num2words(2, lang=lang)
+    probe = num2words(1.12, lang=lang)
+    head, tail = f"{one} ", f" {one} {two}"
+    if probe.startswith(head) and probe.endswith(tail) and len(probe) > len(head) + len(tail):
+        return probe[len(head):-len(tail)]
+    return None
 
 
 def _plural(words: str) -> str:
@@ -115,12 +134,12 @@ def _clock(hour: str, minute: str, am_pm: str | None, lang: str) -> str:
 
 
 def _iso_date(m: re.Match, lang: str) -> str:
-    """"2021-05-15" -> "may fifteenth twenty twenty one"; no such day ("2021-02-30"): as written."""
+    """"2021-05-15" -> "may fifteenth twenty twenty one"; no such day ("2021-02-30"): its three numbers."""
     year, month, day = (int(g) for g in m.groups())
     try:
         date(year, month, day)
-    except ValueError:
-        return m.group(0)
+    except ValueError:  # its numbers, not "two thousand twenty one minus two minus thirty"
+        return " " + m.group(0).replace("-", " ") + " "
     return f" {MONTHS[month - 1]} {_number_words(str(day), 'ordinal', lang)} {_number_words(str(year), 'year', lang)} "
 
 

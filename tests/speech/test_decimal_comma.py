@@ -7,6 +7,8 @@ from encoders.audio.transcript import normalise_transcript
 
 @pytest.mark.parametrize("text, language, reading", [
     ("3,5 Liter", "de", "drei komma fünf liter"),
+    ("3,10 m", "de", "drei komma eins null m"),  # the zero kept, as English keeps it (num2words' float lost it)
+    ("3,10", "ru", "три целых одна десятая"),  # read as a fraction: num2words' own reading
     ("1.000 Euro", "de", "eintausend euro"),
     ("12.345,6", "de", "zwölftausenddreihundertfünfundvierzig komma sechs"),
     ("il fait 3,5 degrés", "fr", "il fait trois virgule cinq degrés"),

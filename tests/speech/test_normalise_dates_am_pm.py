@@ -24,8 +24,8 @@ def test_iso_dates_read_as_dates(text, expected):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("on 2021-02-30", "on twenty twenty one minus two thirty"),  # no such day
-    ("on 2021-13-01", "on twenty twenty one minus thirteen one"),  # no such month
+    ("on 2021-02-30", "on twenty twenty one two thirty"),  # no such day: its numbers, no "minus"
+    ("on 2021-13-01", "on twenty twenty one thirteen one"),  # no such month
     ("2021-05-15T10:00", "twenty twenty one minus five fifteen t ten o'clock"),  # a timestamp is no date alone
 ])
 def test_what_is_no_date_reads_as_before(text, expected):
