@@ -4,7 +4,7 @@
     torchrun --nproc_per_node=2 -m training.train --manifest demo-train --home lumina_home --out-dir runs/ddp
     python -m training.train --manifest demo-train --resume --out-dir runs/ddp
 
-Every TrainConfig field is a flag (as in `lumina train`); rank 0 registers checkpoints and metrics
+Every TrainConfig option is a flag (as in `lumina train`); rank 0 registers checkpoints and metrics
 in the catalog as they are written.
 """
 

@@ -106,7 +106,7 @@ class TrainConfig:
     model: str = "flag-dit-tiny"  # a size in modelzoo.config.CONFIGS: flag-dit-tiny, -s, -b, -600m, -2b, -5b, -7b, -t2v-2b, -t2mv-2b, -t2speech
     model_overrides: dict = field(default_factory=dict)
     steps: int = 1000  # optimizer steps in all (a resumed run counts the steps already done)
-    max_seconds: float | None = None  # wall-clock seconds for this call (a resumed call counts from its own start): it stops at steps or here, whichever comes first, with a checkpoint
+    max_seconds: float | None = None  # wall-clock seconds for this call, positive (a resumed call counts from its own start): it stops at steps or here, whichever comes first, with a checkpoint
     batch_size: int = 64  # samples per global batch (all ranks together); with tokens_per_batch: an upper bound
     lr: float = 1e-3  # small models on small data tolerate a larger rate than the paper's 1e-4
     warmup_steps: int = 50  # linear warm-up of the learning rate, then constant
@@ -149,7 +149,7 @@ class TrainConfig:
     # torch.compile each transformer block in place (compile_blocks): faster steps after a compile
     # of tens of seconds to minutes on CPU (cached by Inductor for later runs); off for the demos
     compile: bool = field(default=False, metadata={"help": COMPILE_HELP})
-    tensorboard: bool = True  # TensorBoard event files beside metrics.csv in out_dir
+    tensorboard: bool = True  # TensorBoard event files in <out_dir>/tensorboard (metrics.csv is written either way)
     progress: bool = True  # a progress bar with ETA on rank 0
     # the options a user set (the CLI records its flags, --config and --set keys): --resume takes
     # every other setting from the checkpoint. None (a library call): those that differ from the defaults
