@@ -207,12 +207,21 @@ class TrainConfig:
             raise ValueError(f"model_overrides must be a JSON object of FlagDiTConfig fields, e.g. "
                              f'{{"dim": 256, "n_layers": 6}}; got {self.model_overrides!r}')
         check_overrides(self.model_overrides)
+        if from_data := sorted(set(self.model_overrides) & set(DATA_SIZED_FIELDS)):
+            # passed twice to get_config: a TypeError traceback from inside the run
+            raise ValueError(f"model_overrides cannot set {' or '.join(from_data)}: "
+                             + "; ".join(DATA_SIZED_FIELDS[k] for k in from_data))
         try:
             with warnings.catch_warnings():  # the data's channels are not known yet: its warnings come with the model
                 warnings.simplefilter("ignore")
                 dataclasses.replace(CONFIGS[self.model], **self.model_overrides)
         except (TypeError, ValueError) as e:
             raise ValueError(f"model {self.model} with model_overrides {json.dumps(self.model_overrides, default=str)}: {e}") from None
+
+
+# model fields the manifest's data sizes, not the user (why, for the refusal)
+DATA_SIZED_FIELDS = {"in_channels": "in_channels comes from the manifest's latents (their channels)",
+                     "cap_dim": "cap_dim comes from the manifest's caption features (the text encoder's width)"}
 
 
 @dataclass
