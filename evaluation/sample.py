@@ -277,6 +277,17 @@ def choose_extrapolation(model, trained: list[list[int]], shape: list[int], choi
                          train_size=(max(s[2] for s in trained), max(s[3] for s in trained)))
 
 
+def text_encoder_mismatch(recorded: dict, given_path: str | None, got: str) -> str:
+    """The one line for a text encoder other than the one the checkpoint's captions were encoded
+    by, naming the folder actually loaded (it named the recorded one, so a wrong --text-path read
+    as "your original encoder changed")."""
+    used = given_path or recorded.get("path")
+    head = f"the {recorded['name']} text encoder" + (f" at {used}" if used else "")
+    why = ("give --text-path the folder of that encoder" if given_path else
+           "the encoder changed since (its weights, or the phone encoder's inventory version)")
+    return f"{head} is {got}, not {recorded['fingerprint']}, which the checkpoint's captions were encoded by: {why}"
+
+
 @torch.no_grad()
 def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from encoders.text import load_text_encoder
@@ -301,9 +312,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
                                     max_tokens=t.get("max_tokens"), language=t.get("language"))
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
-        raise ValueError(f"text encoder at {t.get('path')} is {encoder.fingerprint}, but the checkpoint was trained on "
-                         f"captions encoded by {t['fingerprint']}: the encoder changed since (its weights, or the phone "
-                         f"encoder's inventory version)")
+        raise ValueError(text_encoder_mismatch(t, cfg.text_path, encoder.fingerprint))
     text = encoder.encode([cfg.prompt] * cfg.num)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)
