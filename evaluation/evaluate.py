@@ -89,12 +89,20 @@ def load_decoder(checkpoint: str | Path, vae: str | None = None):
 
 def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, text_path: str | None = None) -> None:
     """--vae or --text-path for a checkpoint whose encoder reads no file is an error (the user has
-    another checkpoint in mind; the flag used to be ignored without a word), before any model loads."""
+    another checkpoint in mind; the flag used to be ignored without a word), before any model loads.
+    The VAE decodes last, so its path is checked here too (a typo in --vae, or a VAE moved away, was
+    said only after all the sampling, or a whole held-out loss)."""
     ckpt = Path(checkpoint)
+    info = json.loads((ckpt / "latent_encoder.json").read_text())
     if vae:
-        info = json.loads((ckpt / "latent_encoder.json").read_text())
         if not info.get("path"):
             raise ValueError(f"--vae {vae}: {ckpt.name} was trained on {info['name']} latents, which decode without a VAE")
+        from encoders.latent.vae import check_vae_path
+
+        check_vae_path(vae)  # no weights read: a missing path, or one that holds no AutoencoderKL
+    elif info.get("path") and not Path(info["path"]).exists():
+        with recorded_path(f"{info['name']} VAE", "--vae", moved_to=None, recorded=info["path"]):
+            raise FileNotFoundError(f"--vae: no such file or folder: {info['path']}")
     if text_path:
         info = json.loads((ckpt / "text_encoder.json").read_text())
         if info["name"] == "phone":

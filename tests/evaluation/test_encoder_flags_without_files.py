@@ -35,7 +35,22 @@ def test_a_vae_checkpoint_takes_vae_and_a_clip_checkpoint_takes_text_path(tmp_pa
     from evaluation.evaluate import check_moved_encoder_flags
 
     ckpt = _checkpoint(tmp_path / "sd15", {"name": "sd15", "path": "/old/vae"}, {"name": "clip", "path": "/old/clip"})
-    check_moved_encoder_flags(ckpt, vae="/new/vae", text_path="/new/clip")  # what the flags are for
+    moved = tmp_path / "vae.safetensors"
+    moved.write_bytes(b"")  # the path check reads no weights
+    check_moved_encoder_flags(ckpt, vae=str(moved), text_path="/new/clip")  # what the flags are for
+
+
+def test_a_vae_typo_or_a_vae_moved_away_is_said_before_any_sampling(tmp_path):
+    """Decoding comes last: a typo in --vae was said after every sampling step (or a whole held-out
+    loss), a VAE moved away likewise."""
+    from evaluation.sample import SampleConfig, sample_to_files
+
+    gone = tmp_path / "vae-gone"
+    ckpt = _checkpoint(tmp_path / "sd15", {"name": "sd15", "path": str(gone)}, MINILM)
+    with pytest.raises(FileNotFoundError, match=f"--vae: no such file or folder: {tmp_path}/nope"):
+        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a seven", vae=str(tmp_path / "nope"), out=str(tmp_path / "s")))
+    with pytest.raises(FileNotFoundError, match=r"records its sd15 VAE there; moved\? give its new place with --vae PATH"):
+        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a seven", out=str(tmp_path / "s")))
 
 
 def test_lumina_evaluate_refuses_a_vae_for_identity_latents_in_one_line(tiny_home, tmp_path):

@@ -64,8 +64,9 @@ def test_text_path_to_other_weights_is_refused(clip_checkpoint):
     root, _, ckpt = clip_checkpoint
     other = save_hf_clip_text(root / "other_clip", seed=1)
     cfg = SampleConfig(checkpoint=ckpt, prompt="x", out=str(root / "b"), steps=2, text_path=str(other))
-    with pytest.raises(ValueError, match="but the checkpoint was trained on captions encoded by"):
-        sample_to_files(cfg)
+    with pytest.raises(ValueError, match=f"text encoder at {other} is clip@.*, which the checkpoint's captions were "
+                                         "encoded by: give --text-path the folder of that encoder"):
+        sample_to_files(cfg)  # the folder given, not the recorded one
 
 
 def test_text_path_to_another_kind_of_model_is_refused(clip_checkpoint):
