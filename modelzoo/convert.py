@@ -53,6 +53,8 @@ def existing_output(dst: str, to_official: bool) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
     args = parser().parse_args(argv)
     from .flag_dit import FlagDiT
 
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lumina convert: error: {why}; choose another output or give --force", file=sys.stderr)
         return 2
 
+    if args.to_official and not (Path(args.src) / "config.json").is_file():  # a public checkpoint, or a typo
+        print(f"lumina convert: error: {args.src} is not one of our Flag-DiT model folders (no config.json): "
+              "--to-official writes ours in the public layout; to read a public checkpoint, leave --to-official out",
+              file=sys.stderr)
+        return 2
     try:
         if args.to_official:
             model = FlagDiT.from_pretrained(args.src, dtype=DTYPES[args.dtype])
@@ -76,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lumina convert: error: {err}", file=sys.stderr)
         return 2
     cfg = model.config
+    if not args.to_official:  # which of a folder's files (the *ema* ones when present)
+        from .official import official_files
+
+        print(f"read {', '.join(str(f) for f in official_files(args.src))}")
     print(f"wrote {args.dst}: dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads, cap_dim {cfg.cap_dim}, "
           f"{cfg.num_classes} classes, {model.parameter_count() / 1e6:.1f}M parameters")
     return 0

@@ -44,19 +44,8 @@ PREFIXES = ("module.", "_orig_mod.", "model.")  # wrappers (DDP, torch.compile) 
 def load_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A public checkpoint: one ``.pth`` / ``.safetensors`` file, or a folder of them (the
     release ships ``consolidated.00-of-01.pth``; ``*ema*`` files are preferred when present)."""
-    path = Path(path)
-    if path.is_dir():
-        # model_args.pth beside the weights is the release's argparse Namespace, not weights
-        files = sorted(p for p in path.iterdir() if p.suffix in (".pth", ".pt", ".safetensors", ".bin")
-                       and not p.name.startswith("model_args"))
-        ema = [p for p in files if "ema" in p.name]
-        files = ema or files
-        if not files:
-            raise FileNotFoundError(f"no .pth or .safetensors checkpoint in {path}")
-    else:
-        files = [path]
     state: dict[str, torch.Tensor] = {}
-    for file in files:
+    for file in official_files(path):
         part = _load_file(file)
         overlap = set(part) & set(state)
         if overlap:
@@ -64,6 +53,20 @@ def load_official_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                              "pass one checkpoint file")
         state.update(part)
     return _strip_prefixes(state)
+
+
+def official_files(path: str | os.PathLike) -> list[Path]:
+    """The weight files load_official_state reads: the file, or a folder's checkpoint files, its
+    ``*ema*`` ones when present (model_args.pth is the release's argparse Namespace, not weights)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix in (".pth", ".pt", ".safetensors", ".bin")
+                   and not p.name.startswith("model_args"))
+    files = [p for p in files if "ema" in p.name] or files
+    if not files:
+        raise FileNotFoundError(f"no .pth or .safetensors checkpoint in {path}")
+    return files
 
 
 def _load_file(file: Path) -> dict[str, torch.Tensor]:
@@ -159,7 +162,8 @@ def to_official_state(model_state: dict[str, torch.Tensor], cfg: FlagDiTConfig,
     if cfg.rope is not RopeKind.FLAT or not cfg.sep_tokens or cfg.qk_norm is QKNorm.RMSNORM:
         raise ValueError("the public Flag-DiT has the 1-D RoPE, [nextline] tokens and LayerNorm KQ-norm")
     if cfg.time_scale != 1.0:
-        raise ValueError(f"the public code feeds raw t; this model was trained with time_scale={cfg.time_scale}")
+        raise ValueError(f"the public code feeds raw t; this model was trained with time_scale={cfg.time_scale} (to export, "
+                         "train with --model-overrides '{\"time_scale\": 1.0}', or --init-from a converted release)")
     if cfg.frame_cond_dim or len(set(cfg.patch_hw)) != 1:
         raise ValueError("the public Flag-DiT has square patches and no frame conditioning")
     q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim

@@ -71,3 +71,36 @@ def test_an_existing_output_is_not_written_over_without_force(tmp_path, capsys):
     assert main([str(official), str(run), "--n-heads", "2", "--force"]) == 0
     assert main([str(official), str(tmp_path / "fresh"), "--n-heads", "2"]) == 0
     assert main([str(tmp_path / "ours"), str(official), "--to-official", "--force"]) == 0
+
+
+def test_to_official_of_a_public_checkpoint_says_which_way_converts(tmp_path, capsys):
+    """A public release folder given to --to-official printed a bare "[Errno 2] ... config.json"."""
+    folder = tmp_path / "release"
+    folder.mkdir()
+    torch.save({"x": torch.zeros(1)}, folder / "consolidated.00-of-01.pth")
+    assert main([str(folder), str(tmp_path / "out.pth"), "--to-official"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"lumina convert: error: {folder} is not one of our Flag-DiT model folders (no config.json): --to-official "
+        "writes ours in the public layout; to read a public checkpoint, leave --to-official out"]
+
+
+def test_a_time_scale_refusal_says_how_to_train_for_export(tmp_path, capsys):
+    from modelzoo import FlagDiT, get_config
+
+    model = FlagDiT(get_config("flag-dit-tiny", dim=32, n_layers=1, n_heads=2, cap_dim=8))  # time_scale 1000
+    model.save_pretrained(tmp_path / "ours")
+    assert main([str(tmp_path / "ours"), str(tmp_path / "out.pth"), "--to-official"]) == 2
+    err = capsys.readouterr().err
+    assert "time_scale=1000.0 (to export, train with --model-overrides '{\"time_scale\": 1.0}'" in err, err
+
+
+def test_the_files_read_are_named_the_ema_ones_first(tmp_path, capsys):
+    from tests.modelzoo.test_official import random_official_state
+
+    folder = tmp_path / "release"
+    folder.mkdir()
+    state = random_official_state()
+    torch.save(state, folder / "consolidated.00-of-01.pth")
+    torch.save(state, folder / "consolidated_ema.00-of-01.pth")
+    assert main([str(folder), str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"read {folder / 'consolidated_ema.00-of-01.pth'}"
