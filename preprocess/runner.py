@@ -4,6 +4,8 @@ actor pool for model inference). The stage decides what; the runner decides wher
 from __future__ import annotations
 
 import logging
+import pickle
+import traceback
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -38,9 +40,41 @@ def _run_local(stage: Stage, batches: list[list], desc: str) -> list:
     return out
 
 
-def _process_batch(stage: Stage, batch: list) -> list:
-    stage.setup()
-    return stage.process(batch)
+class _WorkerTraceback(Exception):
+    """Where a stage's error was raised, in a Ray worker: the cause of the error raised again here."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class _Failed:
+    """A stage's error as a worker's result, raised again as itself in the driver. Raised in the
+    worker, Ray would wrap it (a task) or kill and restart the actor (an actor's setup), and print
+    tracebacks either way; a user's error (a wrong --vae) is one line and exit 2 from the CLI."""
+
+    def __init__(self, e: Exception):
+        self.where = "".join(traceback.format_exception(e))
+        try:
+            pickle.loads(pickle.dumps(e))
+        except Exception:  # an exception that does not survive pickling: its type and message still do
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        self.error = e
+
+    def reraise(self) -> None:
+        raise self.error from _WorkerTraceback(self.where)
+
+
+def _raise_if_failed(result: list | _Failed) -> None:
+    if isinstance(result, _Failed):
+        result.reraise()
+
+
+def _process_batch(stage: Stage, batch: list) -> list | _Failed:
+    try:
+        stage.setup()
+        return stage.process(batch)
+    except Exception as e:
+        return _Failed(e)
 
 
 def _run_tasks(stage: Stage, batches: list[list], desc: str) -> list:
@@ -52,26 +86,34 @@ def _run_tasks(stage: Stage, batches: list[list], desc: str) -> list:
     remote = ray.remote(_process_batch).options(**stage.resources.ray_options())
     stage_ref = ray.put(stage)
     refs = [remote.remote(stage_ref, b) for b in batches]
-    return [x for part in gather(refs, desc) for x in part]
+    return [x for part in gather(refs, desc, on_result=_raise_if_failed) for x in part]
 
 
 class _StageActor:
-    """One stage instance per actor: setup() once, then a batch per call."""
+    """One stage instance per actor: setup() once, then a batch per call. A setup error is kept and
+    is every call's result: raised in the constructor, it would kill the actor, which Ray restarts."""
 
     def __init__(self, stage: Stage):
         self.stage = stage
-        stage.setup()
+        self.setup_failed: _Failed | None = None
+        try:
+            stage.setup()
+        except Exception as e:
+            self.setup_failed = _Failed(e)
 
     def __call__(self, row: dict) -> dict:
-        import pickle
+        return {"i": row["i"], "out": [pickle.dumps(self._process(pickle.loads(row["batch"][0])))]}
 
-        batch = pickle.loads(row["batch"][0])
-        return {"i": row["i"], "out": [pickle.dumps(self.stage.process(batch))]}
+    def _process(self, batch: list) -> list | _Failed:
+        if self.setup_failed:
+            return self.setup_failed
+        try:
+            return self.stage.process(batch)
+        except Exception as e:
+            return _Failed(e)
 
 
 def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: str) -> list:
-    import pickle
-
     import ray.data
     from ray.data import ActorPoolStrategy
 
@@ -95,5 +137,6 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     )
     results: dict[int, list] = {}
     for row in tqdm(ds.iter_rows(), total=len(batches), desc=desc, unit="batch"):
-        results[int(row["i"])] = pickle.loads(row["out"])  # rows arrive in completion order
+        results[int(row["i"])] = out = pickle.loads(row["out"])  # rows arrive in completion order
+        _raise_if_failed(out)
     return [x for i in sorted(results) for x in results[i]]
