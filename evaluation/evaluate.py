@@ -87,13 +87,17 @@ def load_decoder(checkpoint: str | Path, vae: str | None = None):
         return load_described({**info, "path": vae} if vae else info)
 
 
-def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, text_path: str | None = None) -> None:
+def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, text_path: str | None = None,
+                              text_too: bool = False) -> None:
     """--vae or --text-path for a checkpoint whose encoder reads no file is an error (the user has
     another checkpoint in mind; the flag used to be ignored without a word), before any model loads.
     The VAE decodes last, so its path is checked here too (a typo in --vae, or a VAE moved away, was
-    said only after all the sampling, or a whole held-out loss)."""
+    said only after all the sampling, or a whole held-out loss). With ``text_too`` (lumina sample),
+    a recorded text encoder that is gone is said in the same line as a VAE that is gone: the user
+    learnt of one flag, gave it, and only then of the other."""
     ckpt = Path(checkpoint)
     info = json.loads((ckpt / "latent_encoder.json").read_text())
+    gone: list[str] = []
     if vae:
         if not info.get("path"):
             raise ValueError(f"--vae {vae}: {ckpt.name} was trained on {info['name']} latents, which decode without a VAE")
@@ -101,12 +105,18 @@ def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, te
 
         check_vae_path(vae)  # no weights read: a missing path, or one that holds no AutoencoderKL
     elif info.get("path") and not Path(info["path"]).exists():
-        with recorded_path(f"{info['name']} VAE", "--vae", moved_to=None, recorded=info["path"]):
-            raise FileNotFoundError(f"--vae: no such file or folder: {info['path']}")
-    if text_path:
-        info = json.loads((ckpt / "text_encoder.json").read_text())
-        if info["name"] == "phone":
-            raise ValueError(f"--text-path {text_path}: {ckpt.name} was trained on the phone encoder, which reads no weights")
+        gone.append(_moved(f"{info['name']} VAE", "--vae", info["path"]))
+    text = json.loads((ckpt / "text_encoder.json").read_text())
+    if text_path and text["name"] == "phone":
+        raise ValueError(f"--text-path {text_path}: {ckpt.name} was trained on the phone encoder, which reads no weights")
+    if text_too and not text_path and text.get("path") and not Path(text["path"]).exists():
+        gone.append(_moved(f"{text['name']} text encoder", "--text-path", text["path"]))
+    if gone:
+        raise FileNotFoundError("; and ".join(gone))
+
+
+def _moved(what: str, flag: str, recorded: str) -> str:
+    return f"no such file or folder: {recorded}: the checkpoint records its {what} there; moved? give its new place with {flag} PATH"
 
 
 @contextmanager

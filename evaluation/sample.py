@@ -299,7 +299,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     ckpt = Path(cfg.checkpoint)
     shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     modality = checkpoint_modality(ckpt)
-    check_moved_encoder_flags(ckpt, vae=cfg.vae, text_path=cfg.text_path)
+    check_moved_encoder_flags(ckpt, vae=cfg.vae, text_path=cfg.text_path, text_too=True)
     out = out_path(cfg.out, modality)
     sampling = sampling_of(modality)
     options = modality_options(modality, cfg.options)  # another modality's flag fails before any model loads

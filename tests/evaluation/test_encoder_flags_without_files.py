@@ -53,6 +53,19 @@ def test_a_vae_typo_or_a_vae_moved_away_is_said_before_any_sampling(tmp_path):
         sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a seven", out=str(tmp_path / "s")))
 
 
+def test_a_vae_and_a_text_encoder_both_moved_are_said_in_one_line(tmp_path):
+    from evaluation.sample import SampleConfig, sample_to_files
+
+    ckpt = _checkpoint(tmp_path / "sd15", {"name": "sd15", "path": str(tmp_path / "vae")},
+                       {"name": "clip", "path": str(tmp_path / "clip")})
+    with pytest.raises(FileNotFoundError) as e:
+        sample_to_files(SampleConfig(checkpoint=str(ckpt), prompt="a seven", out=str(tmp_path / "s")))
+    assert str(e.value) == (
+        f"no such file or folder: {tmp_path / 'vae'}: the checkpoint records its sd15 VAE there; moved? give its new "
+        f"place with --vae PATH; and no such file or folder: {tmp_path / 'clip'}: the checkpoint records its clip text "
+        "encoder there; moved? give its new place with --text-path PATH")
+
+
 def test_lumina_evaluate_refuses_a_vae_for_identity_latents_in_one_line(tiny_home, tmp_path):
     import shutil
     import subprocess
