@@ -32,6 +32,25 @@ def split_arch_spec(path: str) -> tuple[str | None, Path]:
 
 
 CLIP_MODEL_TYPES = ("clip", "clip_text_model")
+OPENAI_CLIP_BPE_SIZE = 49408  # tokens in open_clip's bundled BPE (OpenAI CLIP's), used where a folder has no tokenizer
+HF_TOKENIZER_FILES = ("tokenizer_config.json", "vocab.json")
+
+
+def _text_vocab_size(config: dict) -> int | None:
+    text = config.get("text_config", config) if config.get("model_type") == "clip" else config
+    return text.get("vocab_size")
+
+
+def check_bundled_bpe_fits(p: Path, config: dict) -> None:
+    """Without tokenizer files the bundled BPE's ids (up to 49407) must fit the model's embedding table:
+    a smaller vocabulary ended in an IndexError deep in the forward pass."""
+    if any((p / name).exists() for name in HF_TOKENIZER_FILES):
+        return
+    vocab = _text_vocab_size(config)
+    if vocab is not None and int(vocab) < OPENAI_CLIP_BPE_SIZE:
+        raise ValueError(f"the CLIP at {p} has no tokenizer files and a vocabulary of {vocab} tokens, fewer than the "
+                         f"{OPENAI_CLIP_BPE_SIZE} of the bundled OpenAI CLIP BPE used in their place: add its tokenizer "
+                         f"files ({', '.join(HF_TOKENIZER_FILES)}, ... as save_pretrained writes them)")
 
 
 def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
@@ -51,6 +70,7 @@ def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
     if need_vision and model_type != "clip":
         raise ValueError(f"the CLIP at {path} is a {model_type!r} with no image tower: image scores need a full CLIP (text + vision)")
     require_weights(p, "CLIP")
+    check_bundled_bpe_fits(p, config)
 
 
 class Clip:
@@ -103,7 +123,7 @@ class Clip:
         self.tokenizer = self._hf_tokenizer(p)
 
     def _hf_tokenizer(self, p: Path):
-        if (p / "tokenizer_config.json").exists() or (p / "vocab.json").exists():
+        if any((p / name).exists() for name in HF_TOKENIZER_FILES):
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(p, local_files_only=True)

@@ -11,6 +11,7 @@ says which path, for which role, failed and why: the command line prints it as o
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -78,4 +79,28 @@ def loading(role: str, path: str | Path) -> Iterator[None]:
         if isinstance(e, FileNotFoundError) and not Path(path).exists():
             raise FileNotFoundError(f"{role}: no such file or folder: {path}") from None
         first = (str(e).strip().splitlines() or [""])[0][:300]
-        raise ValueError(f"{role} at {path} could not be loaded: {type(e).__name__}: {first}") from None
+        summary = state_dict_summary(str(e))
+        # chained: LUMINA_TRACEBACK=1 shows the loader's whole message and where it came from
+        raise ValueError(f"{role} at {path} could not be loaded: {type(e).__name__}: {first}{summary}") from e
+
+
+def _keys(message: str, label: str) -> list[str]:
+    line = re.search(rf"{label} key\(s\) in state_dict: (.*)", message)
+    return re.findall(r'"([^"]+)"', line.group(1)) if line else []
+
+
+def state_dict_summary(message: str) -> str:
+    """torch's "Error(s) in loading state_dict" lists every key on lines of their own, which a one-line
+    error drops: the counts of missing, unexpected and size-mismatched keys, and the first of each."""
+    missing, unexpected = _keys(message, "Missing"), _keys(message, "Unexpected")
+    mismatches = re.findall(r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[[^\]]*\])\) from checkpoint, "
+                            r"the shape in current model is torch\.Size\((\[[^\]]*\])\)", message)
+    parts = []
+    if mismatches:
+        name, in_file, in_model = mismatches[0]
+        parts.append(f"{len(mismatches)} size mismatches (first {name}: {in_file} in the file, {in_model} in the model)")
+    if missing:
+        parts.append(f"{len(missing)} missing (first {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (first {unexpected[0]})")
+    return f" {'; '.join(parts)}: weights of another architecture" if parts else ""

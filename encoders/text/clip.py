@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from encoders.clip import Clip, split_arch_spec
@@ -18,10 +19,18 @@ class ClipTextEncoder:
         self.path, self.layer = str(path), layer
         if not -self.clip.num_layers <= layer < 0:
             raise ValueError(f"layer {layer} outside -1..-{self.clip.num_layers}")
-        self.max_length = min(max_tokens or self.clip.context_length, self.clip.context_length)
+        self.max_length = self._fit_max_tokens(max_tokens)
         self.dim = self.clip.width
         arch, weights = split_arch_spec(self.path)
         self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra={"arch": arch})
+
+    def _fit_max_tokens(self, max_tokens: int | None) -> int:
+        """At most the CLIP's positions: more cannot be encoded, and a user asking for more is told."""
+        limit = self.clip.context_length
+        if max_tokens and max_tokens > limit:
+            logging.getLogger(__name__).warning("--max-tokens %d: the CLIP at %s has %d positions; captions are encoded to %d tokens",
+                                                max_tokens, self.path, limit, limit)
+        return min(max_tokens or limit, limit)
 
     def encode(self, captions: list[str]) -> TextFeatures:
         tokens, mask, pooled = self.clip.text(list(captions), self.layer, self.max_length)

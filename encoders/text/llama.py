@@ -24,24 +24,47 @@ _FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not ov
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
 
 
+def is_causal_lm(config: dict) -> bool:
+    """A decoder-only language model by its config's model_type: one transformers runs as a causal LM
+    and not a bidirectional encoder that it can also run as a decoder (BERT, RoBERTa, BART ...: those
+    are in its masked-LM mapping too). A CLIP text tower or a MiniLM has layers and a hidden size as
+    well, and would load and encode, just not as the LLM the features are recorded as."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    model_type = config.get("model_type")
+    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
 def check_llm_path(path: str | Path) -> None:
     """Cheap checks, no weights read: a decoder-only language model with its tokenizer."""
     from encoders.local_model import folder_config, kind_of, require_weights
 
     config = folder_config(path, "--text llama")
-    if "num_hidden_layers" not in config or "hidden_size" not in config:
-        raise ValueError(f"--text llama: {path} holds {kind_of(config)}, not a language model "
+    if not is_causal_lm(config):
+        raise ValueError(f"--text llama: {path} holds {kind_of(config)}, not a causal language model "
                          "(LLaMA, Gemma, Qwen ... saved with save_pretrained)")
     if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)})")
     require_weights(path, "--text llama")
 
 
+def base_model_class(path: str | Path):
+    """The folder's base model class (what AutoModel loads), told that a causal LM checkpoint's head
+    is expected to stay behind: transformers otherwise prints a LOAD REPORT listing lm_head.weight as
+    UNEXPECTED on every load. Any other unexpected, missing or mismatched key is still reported."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    base = MODEL_MAPPING[type(AutoConfig.from_pretrained(path, local_files_only=True))]
+    ignored = [*(base._keys_to_ignore_on_load_unexpected or []), r"^lm_head\."]
+    return type(base.__name__, (base,), {"_keys_to_ignore_on_load_unexpected": ignored, "__module__": base.__module__})
+
+
 class CausalLMTextEncoder:
     name = "llama"
 
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int = 128, device: str | None = None):
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         from encoders.local_model import loading
 
@@ -54,9 +77,9 @@ class CausalLMTextEncoder:
         self.tokenizer.padding_side = "right"
         if self.tokenizer.pad_token is None:  # LLaMA ships without one; padding is masked out anyway
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        # AutoModel drops the LM head: only hidden states are needed
+        # the base model drops the LM head: only hidden states are needed
         with loading("--text llama", path):
-            self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
+            self.model = base_model_class(path).from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
         n = int(self.model.config.num_hidden_layers)
         if not -n <= layer < 0:
             raise ValueError(f"layer {layer} outside -1..-{n}")

