@@ -525,7 +525,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     """Evaluate a checkpoint on a held-out manifest and log the metrics against the checkpoint."""
     from catalog import Catalog
     from catalog import load_manifest_header
-    from evaluation.evaluate import check_same_encoders, evaluate
+    from evaluation.evaluate import check_moved_encoder_flags, check_same_encoders, evaluate
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
@@ -539,6 +539,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     # other encoders are refused before evaluated_split warns that the checkpoint trained on these
     # members (the same samples, encoded again): it warned, then refused
     check_same_encoders(manifest, Path(cfg.checkpoint))
+    check_moved_encoder_flags(cfg.checkpoint, vae=cfg.vae)  # a --vae typo: refused before a run is recorded
     # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
     cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
     split = evaluated_split(cfg.catalog, manifest, info)

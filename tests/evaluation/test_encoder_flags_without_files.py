@@ -83,3 +83,7 @@ def test_lumina_evaluate_refuses_a_vae_for_identity_latents_in_one_line(tiny_hom
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].endswith("which decode without a VAE"), proc.stderr[-2000:]
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    from catalog import Catalog
+
+    with Catalog.open(catalog, read_only=True) as cat:  # refused before a run is recorded (it left a failed one)
+        assert cat.sql("SELECT count(*) FROM runs WHERE flow_name = 'evaluate'")[1] == [(0,)]
