@@ -71,6 +71,10 @@ class EncodeConfig:
             from encoders.text.llama import check_llm_path
 
             check_llm_path(self.text_path)
+        elif self.text == "minilm" and self.text_path:  # another model under MiniLM's name, refused before a run opens
+            from encoders.text.minilm import check_minilm_path
+
+            check_minilm_path(self.text_path)
 
 
 def default_text_encoder(modality: str) -> str:

@@ -72,6 +72,11 @@ def test_lumina_encode_refuses_a_clip_as_llama_before_a_run_opens(models):
         EncodeConfig(text="llama", text_path=str(models / "clip_text")).check_paths()
 
 
+def test_lumina_encode_refuses_a_clip_as_minilm_before_a_run_opens(models):
+    with pytest.raises(ValueError, match="holds a transformers 'clip_text_model' model, not a BERT-family sentence encoder"):
+        EncodeConfig(text="minilm", text_path=str(models / "clip_text")).check_paths()
+
+
 def test_minilm_takes_the_packaged_model_and_refuses_a_clip(models):
     from encoders.text import load_text_encoder
 
