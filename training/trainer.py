@@ -340,6 +340,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
+    if rank == 0 and head.num_members < cfg.batch_size and cfg.tokens_per_batch is None:  # a step was not what was asked
+        log.warning("manifest %s has %d members, fewer than batch_size %d: every batch holds all %d", head.id,
+                    head.num_members, cfg.batch_size, head.num_members)
     # Streaming keeps only the key index, read from the catalog in batches: the whole manifest as
     # Python objects (about 1 KB per member) never exists, on any rank.
     index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
