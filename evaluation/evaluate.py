@@ -96,23 +96,28 @@ def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, te
     a recorded text encoder that is gone is said in the same line as a VAE that is gone: the user
     learnt of one flag, gave it, and only then of the other."""
     ckpt = Path(checkpoint)
-    info = json.loads((ckpt / "latent_encoder.json").read_text())
+    # a checkpoint lacking either file is refused later, where it is read, with its own line
+    info = _read_json_or_empty(ckpt / "latent_encoder.json")
     gone: list[str] = []
     if vae:
         if not info.get("path"):
-            raise ValueError(f"--vae {vae}: {ckpt.name} was trained on {info['name']} latents, which decode without a VAE")
+            raise ValueError(f"--vae {vae}: {ckpt.name} was trained on {info.get('name')} latents, which decode without a VAE")
         from encoders.latent.vae import check_vae_path
 
         check_vae_path(vae)  # no weights read: a missing path, or one that holds no AutoencoderKL
     elif info.get("path") and not Path(info["path"]).exists():
         gone.append(_moved(f"{info['name']} VAE", "--vae", info["path"]))
-    text = json.loads((ckpt / "text_encoder.json").read_text())
-    if text_path and text["name"] == "phone":
+    text = _read_json_or_empty(ckpt / "text_encoder.json")
+    if text_path and text.get("name") == "phone":
         raise ValueError(f"--text-path {text_path}: {ckpt.name} was trained on the phone encoder, which reads no weights")
     if text_too and not text_path and text.get("path") and not Path(text["path"]).exists():
         gone.append(_moved(f"{text['name']} text encoder", "--text-path", text["path"]))
     if gone:
         raise FileNotFoundError("; and ".join(gone))
+
+
+def _read_json_or_empty(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _moved(what: str, flag: str, recorded: str) -> str:
