@@ -117,10 +117,11 @@ class VAELatentEncoder:
         expected = VAE_CONFIGS[name]
         if (float(cfg.scaling_factor), int(cfg.latent_channels)) != (expected["scaling_factor"], expected["latent_channels"]):
             # the name is the encoding's label in the catalog: say when the weights are not that VAE
+            # no flag named: lumina sample loads the checkpoint's VAE by its recorded name, not --latent
             logging.getLogger(__name__).warning(
-                "--latent %s, but the VAE at %s has scaling factor %g and %d latent channels (%s: %g, %d): the "
-                "latents are right, the label is not", name, path, cfg.scaling_factor, cfg.latent_channels, name,
-                expected["scaling_factor"], expected["latent_channels"])
+                "the VAE at %s has scaling factor %g and %d latent channels, not %s's %g and %d: its latents are "
+                "right, but the name %s they are recorded under is not", path, cfg.scaling_factor, cfg.latent_channels,
+                name, expected["scaling_factor"], expected["latent_channels"], name)
         self.scale = float(cfg.scaling_factor)  # from the config: never a constant elsewhere
         self.shift = float(cfg.shift_factor or 0.0)
         self.latent_channels = int(cfg.latent_channels)

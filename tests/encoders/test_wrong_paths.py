@@ -103,7 +103,8 @@ def test_a_vae_that_is_not_the_named_one_is_said_so(models, caplog):
     assert not caplog.text
     with caplog.at_level("WARNING", logger="encoders.latent.vae"):
         enc = load_latent_encoder("sdxl", models["root"] / "vae")
-    assert "--latent sdxl, but the VAE at" in caplog.text and "scaling factor 0.18215" in caplog.text
+    assert "has scaling factor 0.18215 and 4 latent channels, not sdxl's 0.13025" in caplog.text
+    assert "--latent" not in caplog.text  # lumina sample loads it by its recorded name: no flag was given
     assert enc.scale == 0.18215
 
 
