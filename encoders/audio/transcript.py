@@ -51,6 +51,8 @@ DIGIT_NAMES = ("oh", "one", "two", "three", "four", "five", "six", "seven", "eig
 _ISO_DATE_RE = re.compile(r"(?<![\w.,:/-])(\d{4})-(\d{2})-(\d{2})(?![\w-]|[.,:/]\d)")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")  # not calendar.month_name: that follows the process's locale
+# "7.30 pm": a clock time written with a dot, told from a decimal by its am/pm (British usage)
+_DOT_CLOCK_RE = re.compile(r"(?<![\d.,])([01]?\d|2[0-3])\.([0-5]\d)\s?([ap])\.?\s?m\b\.?", re.IGNORECASE)
 # a bare hour with am/pm ("7 pm", "7pm", "7 p.m."): read as "7:00 pm" is
 _HOUR_AM_PM_RE = re.compile(r"(?<![\w.,:/])(1[0-2]|0?[1-9])\s?([ap])\.?\s?m\b\.?", re.IGNORECASE)
 # am/pm letter by letter; espeak-ng reads a lone "a" as the article (ɐ), "eh" as the letter's name (eɪ)
@@ -169,6 +171,7 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
         t = _ISO_DATE_RE.sub(lambda m: _iso_date(m, lang), t)
         t = _PHONE_RE.sub(_phone, t)
         t = _RANGE_RE.sub(r"\1 to \2", t)  # before the minus sign and the years: "2020-21"
+        t = _DOT_CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)
         t = _CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)
         t = _HOUR_AM_PM_RE.sub(lambda m: " " + _clock(m.group(1), "00", m.group(2), lang) + " ", t)
         t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang) + " ", t)

@@ -40,8 +40,9 @@ FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum
 # next curation writes the transcripts anew (curate.shard_settings); 1: clock times, phone numbers, ranges;
 # 2: ISO dates, "7 pm" and "7 am" ("seven p m", "seven eh m": espeak-ng read "a m" with the article);
 # 3: the decimal comma of German, French, Russian ... ("3,5" is "drei komma fünf", not 35);
-# 4: decimals keep their zeros ("3,10": "drei komma eins null"), an impossible ISO date is read as its numbers
-TRANSCRIPT_VERSION = "4"
+# 4: decimals keep their zeros ("3,10": "drei komma eins null"), an impossible ISO date is read as its numbers;
+# 5: "7.30 pm" is a clock time ("seven thirty p m"), not a decimal
+TRANSCRIPT_VERSION = "5"
 
 
 @dataclass(frozen=True)

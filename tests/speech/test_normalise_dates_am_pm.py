@@ -43,8 +43,10 @@ def test_a_bare_hour_with_am_pm_reads_as_a_clock_time(text, expected):
 
 
 @pytest.mark.parametrize("text,expected", [
+    ("at 7.30 pm", "at seven thirty p m"), ("12.05 a.m.", "twelve oh five eh m"),  # a dot clock, told by its am/pm
+    ("it costs 7.30 dollars", "it costs seven point three zero dollars"),  # without am/pm: a decimal
     ("I am here", "i am here"), ("7 amazing", "seven amazing"), ("at 7 a man", "at seven a man"),
-    ("13 pm", "thirteen pm"), ("7.30 pm", "seven point three zero pm"), ("12/05 pm", "twelve five pm"),
+    ("13 pm", "thirteen pm"), ("12/05 pm", "twelve five pm"),
 ])
 def test_am_pm_only_after_an_hour(text, expected):
     _check(text, expected)
