@@ -47,7 +47,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, dashboar
     if address:  # a cluster's workers get the offline environment too
         if _is_loopback(check_ray_address(address)):
             _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's address, where a loopback GCS is not
-        ray.init(address=address, runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
+        try:
+            ray.init(address=address, runtime_env={"env_vars": OFFLINE_ENV}, **kwargs)
+        except ConnectionError as e:  # something listens there, but no GCS answers (a Ray Client port, another service)
+            raise NoRayCluster(f"no Ray cluster answers at {address} ({str(e).splitlines()[0]}): give the head's GCS "
+                               "address (port 6379 unless `ray start --head --port` said otherwise), or ray://HOST:10001 "
+                               "for Ray Client") from e
         return
     if node_ip in (None, "127.0.0.1", "localhost"):
         _local_only()  # Ray would otherwise swap 127.0.0.1 for this host's public address

@@ -309,6 +309,10 @@ def _take_ray_address(argv: list[str]) -> tuple[list[str], str | None]:
     return out, address
 
 
+def _backend_local(argv: list[str]) -> bool:
+    return any(a == "--backend" and b == "local" for a, b in zip(argv, argv[1:]))
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     argv = sys.argv[1:] if argv is None else argv
@@ -327,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     from training.stopping import TrainingStopped
 
     try:
+        if address and ({"--local", "--backend=local"} & set(argv) or _backend_local(argv)):
+            # it waited for the address, or ignored it, for a run that never uses Ray
+            raise ValueError(f"--ray-address {address} and --local exclude each other: --local runs in this process without Ray")
         if address and not {"-h", "--help"} & set(argv):  # nothing listening: one line now, not Ray's minute of retries
             from contracts.ray_runtime import check_ray_address
 

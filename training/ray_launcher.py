@@ -40,6 +40,17 @@ def _worker_loop(config: dict) -> None:
         (Path(cfg.out_dir) / RESULT_FILE).write_text(json.dumps({"result": asdict(result), "checkpoint_ids": ids}, default=str))
 
 
+def check_cluster_fits(workers: int) -> None:
+    """A worker takes a CPU: more workers than the cluster's CPUs waited for a placement forever
+    (Ctrl-C only wrote the STOP file no worker existed to read). The private Ray is sized to fit."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if cpus < workers:
+        raise ValueError(f"--workers {workers} needs {workers} CPUs (one per Ray Train worker); the Ray cluster has "
+                         f"{cpus}: give --workers {max(cpus, 1)} or fewer, or add nodes")
+
+
 def _worker_config(cfg):
     """What each worker trains with: in its own process (local), without a bar; `workers` no longer
     counts as given (TrainConfig refuses --workers without --launcher ray); launched_by records the
@@ -56,6 +67,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     from contracts.ray_runtime import ensure_ray
 
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
+    check_cluster_fits(cfg.workers)
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
     trainer = keeping_our_sigint(TorchTrainer)(
         _worker_loop,
