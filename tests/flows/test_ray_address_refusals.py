@@ -43,7 +43,9 @@ def test_an_address_where_no_gcs_answers_is_no_ray_cluster(monkeypatch):
 def test_local_and_a_ray_address_are_refused_at_once(tmp_path, capsys, local, monkeypatch):
     from flows.cli import main
 
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # main() sets RAY_ADDRESS for the command: setenv records it absent, so the teardown deletes it
+    # (delenv of an absent name records nothing, and the address leaked into later tests)
+    monkeypatch.setenv("RAY_ADDRESS", "")
     started = time.monotonic()
     assert main(["curate", str(tmp_path), "--modality", "image", "--home", str(tmp_path / "h"), *local,
                  "--ray-address", "127.0.0.1:9"]) == 2
@@ -52,3 +54,9 @@ def test_local_and_a_ray_address_are_refused_at_once(tmp_path, capsys, local, mo
         "lumina curate: error: --ray-address 127.0.0.1:9 and --local exclude each other: --local runs in this process "
         "without Ray"]
     assert not (tmp_path / "h").exists()
+
+
+def test_the_ray_address_of_a_command_does_not_outlive_the_test():
+    import os
+
+    assert os.environ.get("RAY_ADDRESS") in (None, "")  # the test above ran first in this file
