@@ -177,29 +177,20 @@ def reuse_curation(home: str | os.PathLike | None, source: str, modality: str, g
 
 def latent_size_notes(ws: Workspace, cfg: CurateConfig, latent_encoder: str, source: str) -> list[str]:
     """`lumina encode`'s warning about accepted samples sized for another latent downsampling than
-    the encoder's (flows.steps.warn_if_curated_for_another_latent: the CLI's default --vae-factor 8
-    with identity latents gives up to 64x the token budget), as notes: `lumina refresh` prints them,
-    the flow logs them to its run. A refresh curates only new inputs, so each says how to curate again."""
+    the encoder's (flows.steps.curated_for_another_latent: the CLI's default --vae-factor 8 with
+    identity latents gives up to 64x the token budget), as notes: `lumina refresh` prints them, the
+    flow logs them to its run. A refresh curates only new inputs, so each says how to curate again."""
     import json
-    import logging
-    from logging.handlers import BufferingHandler
 
-    from flows.steps import warn_if_curated_for_another_latent
+    from flows.steps import curated_for_another_latent
 
-    logger, caught = logging.getLogger("flows.steps"), BufferingHandler(capacity=100)
-    logger.addHandler(caught)
-    propagate, logger.propagate = logger.propagate, False  # said once, as a note
-    try:
-        warn_if_curated_for_another_latent(ws, cfg.modality, latent_encoder)
-    finally:
-        logger.removeHandler(caught)
-        logger.propagate = propagate
-    if not caught.buffer:
+    found = curated_for_another_latent(ws, cfg.modality, latent_encoder)
+    if not found:
         return []
     factor = json.loads(ws.encoder_info(latent_encoder).read_text())["downsample"]
     again = curate_command(source, ws, cfg, {"options.vae_factor": factor})
-    return [f"{r.getMessage()}; a refresh curates only new or changed inputs, so: {again} (later refreshes reuse its "
-            "options)" for r in caught.buffer]
+    return [f"{message}; a refresh curates only new or changed inputs, so: {again} (later refreshes reuse its options)"
+            for _, message in found]
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -210,24 +210,35 @@ def warn_if_curated_for_another_latent(ws: Workspace, modality: str, latent_fing
     encoder's (curated with --vae-factor 8, encoded with identity latents: up to 64x the tokens).
     All accepted samples of `modality`, or only a manifest's (name, version) members. Says so on
     stderr; returns how many."""
+    found = curated_for_another_latent(ws, modality, latent_fingerprint, manifest)
+    for _, message in found:
+        log.warning("%s", message)
+    return sum(n for n, _ in found)
+
+
+def curated_for_another_latent(ws: Workspace, modality: str, latent_fingerprint: str,
+                               manifest: tuple[str, int] | None = None) -> list[tuple[int, str]]:
+    """(how many samples, what to say) per latent factor they were curated for that is not the
+    encoder's (warn_if_curated_for_another_latent; lumina refresh makes notes of them)."""
     from catalog import Catalog
 
     info = ws.encoder_info(latent_fingerprint)
     factor = json.loads(info.read_text()).get("downsample") if info.is_file() else None
     if factor is None:
-        return 0
+        return []
     members = " AND key IN (SELECT key FROM manifest_members WHERE manifest = ? AND version = ?)" if manifest else ""
     with Catalog.open(ws.catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT CAST(meta->>'latent_factor' AS INTEGER) AS f, count(*) FROM samples WHERE modality = ? "
                           "AND status = 'accepted' AND meta->>'latent_factor' IS NOT NULL" + members + " GROUP BY f",
                           [modality, *(manifest or ())])
     whose = f"of manifest {manifest[0]}@v{manifest[1]} " if manifest else ""
+    found = []
     for f, n in sorted((f, n) for f, n in rows if f != factor):
         scale = f"up to {(f // factor) ** 2}x" if f > factor else f"1/{(factor // f) ** 2} of"
-        log.warning("%d accepted %s samples %swere sized for latents downsampled %dx (curate --vae-factor %d), but %s "
-                    "downsamples %dx: they have %s the tokens curation budgeted; curate again with --vae-factor %d",
-                    n, modality, whose, f, f, latent_fingerprint, factor, scale, factor)
-    return sum(n for f, n in rows if f != factor)
+        found.append((n, f"{n} accepted {modality} samples {whose}were sized for latents downsampled {f}x (curate "
+                         f"--vae-factor {f}), but {latent_fingerprint} downsamples {factor}x: they have {scale} the tokens "
+                         f"curation budgeted; curate again with --vae-factor {factor}"))
+    return found
 
 
 # --------------------------------------------------------------------------- manifests
