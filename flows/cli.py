@@ -309,8 +309,10 @@ def _take_ray_address(argv: list[str]) -> tuple[list[str], str | None]:
     return out, address
 
 
-def _backend_local(argv: list[str]) -> bool:
-    return any(a == "--backend" and b == "local" for a, b in zip(argv, argv[1:]))
+def _asks_local(argv: list[str]) -> bool:
+    """--local, --backend local or --backend=local among a command's arguments."""
+    return bool({"--local", "--backend=local"} & set(argv)) or any(
+        a == "--backend" and b == "local" for a, b in zip(argv, argv[1:]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.stopping import TrainingStopped
 
     try:
-        if address and ({"--local", "--backend=local"} & set(argv) or _backend_local(argv)):
+        if address and _asks_local(argv):
             # it waited for the address, or ignored it, for a run that never uses Ray
             raise ValueError(f"--ray-address {address} and --local exclude each other: --local runs in this process without Ray")
         if address and not {"-h", "--help"} & set(argv):  # nothing listening: one line now, not Ray's minute of retries

@@ -330,17 +330,15 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
             logging.getLogger("training.trainer").warning(done["nothing_to_train"])
             return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
-    if cfg.resume and cfg.out_dir:  # a Ray Train run goes on in Ray Train workers
-        from training.resume_config import resumed_launcher
-        from training.state import latest_resumable
-
-        if (ckpt := latest_resumable(cfg.out_dir)) is not None:
-            resumed_launcher(cfg, ckpt)
     if cfg.out_dir:  # refused now, not as a failed run in the catalog
+        from training.resume_config import resumed_launcher
         from training.state import latest_resumable
         from training.trainer import check_run_folder
 
-        check_run_folder(Path(cfg.out_dir), cfg.resume, latest_resumable(cfg.out_dir) if cfg.resume else None)
+        resume_from = latest_resumable(cfg.out_dir) if cfg.resume else None
+        check_run_folder(Path(cfg.out_dir), cfg.resume, resume_from)
+        if resume_from is not None:  # a Ray Train run goes on in Ray Train workers
+            resumed_launcher(cfg, resume_from)
     if cfg.launcher == "local":  # training here: the private Ray of the curate/encode stages only costs CPU now
         from contracts.ray_runtime import release_local_ray
 
