@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -17,6 +17,7 @@ from contracts.env import OFFLINE_ENV  # Ray workers inherit these: none of them
 LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 NODE_IP_ENV = "LUMINA_RAY_NODE_IP"  # set to this host's address to open a pipeline-started Ray up on purpose
 DASHBOARD_ENV = "LUMINA_RAY_DASHBOARD"  # "1": start the dashboard (on 127.0.0.1:8265 unless the node IP is set)
+T = TypeVar("T")
 _started_here = False  # this process started a private local instance (not joined a cluster)
 
 
@@ -142,19 +143,124 @@ def release_local_ray() -> bool:
     return True
 
 
+# A cluster whose head dies mid-stage: Ray's core worker retries the GCS for 60 s and then ends the
+# process (exit 1, no message of ours, the catalog run left `running`). A stage waiting on Ray probes
+# the GCS port instead whenever nothing arrived for GCS_PROBE_EVERY_S, and gives up with one line
+# (RayClusterLost, exit 2, the run marked failed) once it was unreachable for GCS_LOST_AFTER_S.
+GCS_PROBE_EVERY_S = 2.0
+# a blip shorter than this is ridden out, as Ray would; more for a head that GCS fault tolerance restarts
+GCS_LOST_AFTER_S = float(os.environ.get("LUMINA_RAY_LOST_S") or 10.0)
+
+
+class RayClusterLost(ConnectionError):
+    """The Ray cluster stopped answering in the middle of a stage (one line, exit 2)."""
+
+
+class _GcsWatch:
+    """Probes the GCS of the Ray this process joined or started, while a stage waits on it."""
+
+    def __init__(self):
+        import ray
+
+        self.lost_since: float | None = None
+        try:  # Ray Client (ray://) has no GCS address here: not watched, Ray's own timeout applies
+            self.gcs: str | None = ray.get_runtime_context().gcs_address
+        except Exception:  # noqa: BLE001 - not connected, or a client: nothing to probe
+            self.gcs = None
+
+    def _answers(self) -> bool:
+        try:
+            check_ray_address(self.gcs, timeout=2.0, wait=0)
+            return True
+        except NoRayCluster:  # refused, timed out, unreachable
+            return False
+
+    def check(self) -> None:
+        """Raise RayClusterLost once the GCS was unreachable for GCS_LOST_AFTER_S in a row."""
+        import time
+
+        if not self.gcs or self._answers():
+            self.lost_since = None
+            return
+        now = time.monotonic()
+        self.lost_since = self.lost_since or now
+        if now - self.lost_since < GCS_LOST_AFTER_S:
+            return
+        address = os.environ.get("RAY_ADDRESS")
+        if _started_here or not address:  # our private instance: only `ray stop` (or a crash) on this host ends it
+            raise RayClusterLost(f"this command's own Ray instance (GCS {self.gcs}) stopped answering mid-stage (was "
+                                 "`ray stop` run on this host?): run the same command again: stages are resumable")
+        where = address if address == self.gcs else f"{address} (GCS {self.gcs})"
+        raise RayClusterLost(f"the Ray cluster at {where} stopped answering mid-stage (unreachable for "
+                             f"{GCS_LOST_AFTER_S:g} s): restart the cluster and run the same command again: stages are "
+                             "resumable (finished work is reused)")
+
+
 def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None) -> list:
-    """ray.get with a progress bar; results come back in the order of refs."""
+    """ray.get with a progress bar; results come back in the order of refs. A cluster that dies
+    meanwhile raises RayClusterLost within about GCS_LOST_AFTER_S (see _GcsWatch)."""
     import ray
 
     index = {ref: i for i, ref in enumerate(refs)}
     results: list[Any] = [None] * len(refs)
     pending = list(refs)
+    watch = _GcsWatch()
     with tqdm(total=len(refs), desc=desc, unit="task", leave=True) as bar:
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            # a timeout: a plain ray.wait blocks until Ray's own 60 s GCS timeout ends the process
+            done, pending = ray.wait(pending, num_returns=1, timeout=GCS_PROBE_EVERY_S)
+            if not done:
+                watch.check()
             for ref in done:
                 results[index[ref]] = value = ray.get(ref)
                 if on_result:
                     on_result(value)
                 bar.update(1)
     return results
+
+
+def watched(items: Iterable[T]) -> Iterator[T]:
+    """The items of a blocking Ray iterable (a Ray Data ``iter_rows()``), pulled in a daemon thread so
+    that this one can probe the GCS while none arrives: RayClusterLost instead of Ray's 60 s exit.
+    Stopping early (an error of the caller's) stops the puller and closes the iterator."""
+    import queue
+    import threading
+
+    out: queue.Queue = queue.Queue()  # (item, None) | (None, error) | (_END, None)
+    stop = threading.Event()
+
+    def pull() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                out.put((item, None))
+                if stop.is_set():
+                    break
+            out.put((_END, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread, raised there
+            out.put((None, e))
+        finally:
+            close = getattr(it, "close", None)
+            if close:  # a generator: Ray Data shuts its executor down
+                close()
+
+    watch = _GcsWatch()
+    # a daemon: on a dead cluster it may block for good, and must not keep the process from exiting
+    threading.Thread(target=pull, name="lumina-ray-iter", daemon=True).start()
+    try:
+        while True:
+            try:
+                item, error = out.get(timeout=GCS_PROBE_EVERY_S)
+            except queue.Empty:
+                watch.check()
+                continue
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+_END = object()

@@ -255,14 +255,15 @@ COMMANDS = {
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """What a user got wrong (a path, a name, a value): one line and exit 2, not a traceback."""
+    """What a user got wrong (a path, a name, a value), or must fix outside lumina (a Ray cluster that
+    died mid-stage): one line and exit 2, not a traceback."""
     from catalog.errors import CatalogError
     from contracts.config import ConfigError
-    from contracts.ray_runtime import NoRayCluster
+    from contracts.ray_runtime import NoRayCluster, RayClusterLost
     from preprocess.sources import SourceError
 
-    return (ConfigError, SourceError, CatalogError, NoRayCluster, FileNotFoundError, FileExistsError, NotADirectoryError,
-            IsADirectoryError, PermissionError, ValueError, KeyError)
+    return (ConfigError, SourceError, CatalogError, NoRayCluster, RayClusterLost, FileNotFoundError, FileExistsError,
+            NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError)
 
 
 TRACEBACK_ENV = "LUMINA_TRACEBACK"

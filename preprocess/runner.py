@@ -117,7 +117,7 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     import ray.data
     from ray.data import ActorPoolStrategy
 
-    from contracts.ray_runtime import ensure_ray
+    from contracts.ray_runtime import ensure_ray, watched
 
     ensure_ray()
     ctx = ray.data.DataContext.get_current()
@@ -136,7 +136,8 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
         compute=ActorPoolStrategy(size=max(1, min(num_actors, len(batches)))), **opts,
     )
     results: dict[int, list] = {}
-    for row in tqdm(ds.iter_rows(), total=len(batches), desc=desc, unit="batch"):
+    # watched: a cluster that dies mid-stage is one line (RayClusterLost), not Ray's exit after 60 s
+    for row in tqdm(watched(ds.iter_rows()), total=len(batches), desc=desc, unit="batch"):
         results[int(row["i"])] = out = pickle.loads(row["out"])  # rows arrive in completion order
         _raise_if_failed(out)
     return [x for i in sorted(results) for x in results[i]]
