@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,23 @@ import pytest
 for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "RAY_AUTH_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}.items():
     os.environ.setdefault(_k, _v)
+
+
+@pytest.fixture(autouse=True)
+def no_log_handler_on_a_closed_stream():
+    """After each test, drop the logging handlers whose stream is closed. `import prefect` configures
+    Prefect's logging once per process: a console handler on the root logger (and on uvicorn, fastapi,
+    prefect._internal) bound to sys.stderr as it is then. When a test imports it under capsys (an
+    in-process `lumina refresh`), that is the test's capture stream, closed when the test ends, and
+    every later record that reaches the root logger printed "--- Logging error ---" and a traceback
+    into the next tests' stderr (tests/training/test_ray_progress.py after tests/flows/test_backend_flag.py).
+    A real process has one stderr for its life; a handler on a closed stream can only print that."""
+    yield
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    for lg in loggers:
+        for h in list(lg.handlers):
+            if getattr(getattr(h, "stream", None), "closed", False):
+                lg.removeHandler(h)
 
 
 @dataclass
