@@ -33,7 +33,7 @@ from contracts.layout import Workspace
 
 from .db import Catalog, one_line
 from .errors import CatalogError
-from .paths import default_catalog_path
+from .paths import default_catalog_path, default_home
 from .records import MODALITIES
 
 PROG = "lumina catalog"
@@ -195,7 +195,14 @@ def _catalog_path(args: argparse.Namespace) -> Path:
         return Path(args.catalog).expanduser()
     if getattr(args, "home", None):
         return Workspace.at(args.home).catalog
-    return default_catalog_path()
+    path = default_catalog_path()
+    home_catalog = default_home() / "catalog.duckdb"
+    if os.environ.get("LUMINA_CATALOG") and path != home_catalog and not getattr(args, "_noted_env", False):
+        args._noted_env = True  # once per command (manifest create opens twice)
+        print(f"{PROG}: note: reading LUMINA_CATALOG={path}, not the workspace's catalog {home_catalog} that the "
+              f"stage commands (curate, encode, refresh, train, evaluate, demo) write; give --home DIR to read a "
+              f"workspace's", file=sys.stderr)
+    return path
 
 
 def _open(args: argparse.Namespace, write: bool = False) -> Catalog:

@@ -15,6 +15,7 @@ Every stage finds its inputs and outputs here, so nothing passes internal paths 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,23 @@ def default_catalog_path() -> Path:
     return Path(env).resolve() if env else default_home() / "catalog.duckdb"
 
 
+_catalog_env_noted = False
+
+
+def note_catalog_env_ignored(used: Path) -> None:
+    """Say once per process, on stderr, that $LUMINA_CATALOG names another file than ``used``, the
+    workspace's catalog: only `lumina catalog` (and --catalog options) read LUMINA_CATALOG; the stage
+    commands record into the workspace they work in, beside its shards, encoders and quarantine."""
+    global _catalog_env_noted
+    env = os.environ.get("LUMINA_CATALOG")
+    if not env or _catalog_env_noted or Path(env).expanduser().resolve() == used.resolve():
+        return
+    _catalog_env_noted = True
+    print(f"lumina: warning: LUMINA_CATALOG={env} is set but ignored here: the stage commands (curate, encode, "
+          f"refresh, train, evaluate, sample, demo) use the workspace's catalog {used}; only `lumina catalog` without "
+          f"--home reads LUMINA_CATALOG (unset it, or point LUMINA_HOME at that catalog's folder)", file=sys.stderr)
+
+
 def safe_name(fingerprint: str) -> str:
     return fingerprint.replace("/", "_").replace("@", "_at_")
 
@@ -72,7 +90,11 @@ class Workspace:
 
     @property
     def catalog(self) -> Path:
-        return self.home / "catalog.duckdb"
+        """<home>/catalog.duckdb, always: $LUMINA_CATALOG is `lumina catalog`'s default only (a warning
+        says so once when it names another file)."""
+        path = self.home / "catalog.duckdb"
+        note_catalog_env_ignored(path)
+        return path
 
     def curated(self, modality: str) -> Path:
         return self.home / "curated" / modality
