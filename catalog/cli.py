@@ -31,8 +31,8 @@ import duckdb
 from contracts.config import ArgumentParser
 from contracts.layout import Workspace
 
-from .db import Catalog, one_line
-from .errors import CatalogError
+from .db import Catalog, not_found_message, one_line
+from .errors import CatalogError, CatalogNotFoundError
 from .paths import default_catalog_path, default_home
 from .records import MODALITIES
 
@@ -207,6 +207,8 @@ def _catalog_path(args: argparse.Namespace) -> Path:
 
 def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
     path = _catalog_path(args)
+    if write and not path.exists():  # a mistyped --home or --catalog must not become a new, empty catalog
+        raise CatalogNotFoundError(not_found_message(path.expanduser().resolve()))
     return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout)
 
 
@@ -319,11 +321,9 @@ def _quarantined_copy(args: argparse.Namespace, key: str) -> dict[str, Any]:
 
 
 def cmd_manifest_create(args: argparse.Namespace) -> int:
-    path = _catalog_path(args)
-    if path.exists():
-        # Check and dry-run the user's predicate on a read-only connection before opening for writing.
-        with _open(args) as ro:
-            ro.count_matching(args.where)
+    # Check and dry-run the user's predicate on a read-only connection before opening for writing.
+    with _open(args) as ro:
+        ro.count_matching(args.where)
     with _open(args, write=True) as cat:
         m = cat.freeze_manifest(args.name, args.where, encoders=args.encoder, description=args.description)
     enc = ", ".join(f"{k}={v}" for k, v in m.encoders.items()) or "none"

@@ -76,6 +76,10 @@ def one_line(err: BaseException | str) -> str:
     return "; ".join([lines[0], *hints[:1]])
 
 
+def not_found_message(path: Path) -> str:
+    return f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)"
+
+
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout (or install) this code runs from
 
 
@@ -195,7 +199,7 @@ class Catalog:
             busy_timeout_s = float(os.environ.get("LUMINA_CATALOG_TIMEOUT_S") or 30.0)
         path = Path(path).expanduser().resolve() if path else default_catalog_path()
         if read_only and not path.exists():
-            raise CatalogNotFoundError(f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)")
+            raise CatalogNotFoundError(not_found_message(path))
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         cat = cls(path, read_only, busy_timeout_s, heartbeat_timeout_s)

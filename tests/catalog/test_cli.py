@@ -317,3 +317,13 @@ def test_csv_writes_lists_and_structs_as_json(base_catalog, capsys):
     rc, out, _ = run(capsys, "sql", "SELECT [1, 2] AS l, {'k': 'v', 'n': NULL} AS s, NULL AS z", "--csv", "--catalog", str(base_catalog))
     rows = list(csv.reader(io.StringIO(out)))
     assert rc == 0 and rows[1][2] == "" and json.loads(rows[1][0]) == [1, 2] and json.loads(rows[1][1]) == {"k": "v", "n": None}
+
+
+@pytest.mark.parametrize("argv", [["sql", "CREATE TABLE t (x INTEGER)", "--write"],
+                                  ["manifest", "create", "m", "--where", "true"]])
+def test_writing_commands_do_not_create_a_catalog_in_a_mistyped_home(tmp_path, capsys, argv):
+    """They made a new, empty catalog there and reported success (sql) or "no accepted samples" (manifest)."""
+    rc, out, err = run(capsys, *argv, "--home", str(tmp_path / "typo"))
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert f"no catalog at {tmp_path / 'typo' / 'catalog.duckdb'} (" in err
+    assert not (tmp_path / "typo").exists()
