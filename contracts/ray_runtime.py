@@ -222,7 +222,8 @@ def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None
 def watched(items: Iterable[T]) -> Iterator[T]:
     """The items of a blocking Ray iterable (a Ray Data ``iter_rows()``), pulled in a daemon thread so
     that this one can probe the GCS while none arrives: RayClusterLost instead of Ray's 60 s exit.
-    Stopping early (an error of the caller's) stops the puller and closes the iterator."""
+    A caller that stops early (its own error) has the puller stop and close the iterator at its next
+    item."""
     import queue
     import threading
 
