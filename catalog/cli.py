@@ -20,6 +20,7 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -525,6 +526,9 @@ def run(args: argparse.Namespace) -> int:
     except (CatalogError, duckdb.Error, ValueError, OSError) as e:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the query was interrupted (a write rolled back); no traceback
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,6 +142,35 @@ def _typed_rows(cur: duckdb.DuckDBPyConnection) -> tuple[list[str], list[duckdb.
     return [d[0] for d in cur.description], [d[1] for d in cur.description], cur.fetchall()
 
 
+def _interruptible(con: duckdb.DuckDBPyConnection, work: Callable[[], Any]) -> Any:
+    """``work()`` (statements on ``con``) in a helper thread, so that Ctrl-C reaches this one: DuckDB
+    runs a query without looking at Python's signals, and `lumina catalog sql` went on to the end of
+    a long query. On KeyboardInterrupt the query is interrupted (con.interrupt) and, once it has
+    stopped, KeyboardInterrupt is raised here (a writing caller's transaction then rolls back)."""
+    out: dict[str, Any] = {}
+    done = threading.Event()  # not Thread.join: one that Ctrl-C interrupts can leave is_alive() False too early
+
+    def run() -> None:
+        try:
+            out["value"] = work()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            out["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="catalog-user-sql", daemon=True).start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait()  # until DuckDB has stopped: the connection is then free to roll back and close
+        raise
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def _db_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     if con.execute(q("schema_version_exists")).fetchall()[0][0] == 0:
         (n_tables,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'").fetchall()[0]
@@ -807,16 +836,18 @@ class Catalog:
         """`user_sql` with the columns' DuckDB types too: (columns, types, rows); ``str(type)``
         is its SQL name ("JSON", "INTEGER[]", ...)."""
         statements = user_statements(query, write=not self.read_only)
+
+        def run_all(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[duckdb.DuckDBPyType], list[tuple]]:
+            for text in statements[:-1]:
+                con.execute(text).fetchall()
+            return _typed_rows(con.execute(statements[-1]))
+
         with self._connection() as con:
             if self.read_only:
-                for text in statements[:-1]:
-                    con.execute(text).fetchall()
-                return _typed_rows(con.execute(statements[-1]))
+                return _interruptible(con, lambda: run_all(con))  # Ctrl-C stops the query
             with _transaction(con):
                 before = schema_fingerprint(con)
-                for text in statements[:-1]:
-                    con.execute(text).fetchall()
-                result = _typed_rows(con.execute(statements[-1]))
+                result = _interruptible(con, lambda: run_all(con))
                 if schema_fingerprint(con) != before:
                     raise RefusedSQLError("refused: the statement changes schema_version, which only migrations "
                                           "write; nothing was changed")

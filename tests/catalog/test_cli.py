@@ -327,3 +327,37 @@ def test_writing_commands_do_not_create_a_catalog_in_a_mistyped_home(tmp_path, c
     assert rc == 2 and out == "" and err.count("\n") == 1
     assert f"no catalog at {tmp_path / 'typo' / 'catalog.duckdb'} (" in err
     assert not (tmp_path / "typo").exists()
+
+
+SLOW = "SELECT count(*) AS n FROM range(1000000) a, range(1000000) b WHERE (a.range * 7 + b.range) % 1000003 = 5"
+
+
+@pytest.mark.parametrize("query, write", [(SLOW, False), (f"CREATE TABLE slow AS {SLOW}", True)])
+def test_ctrl_c_interrupts_a_long_query(catalog_copy, query, write):
+    """DuckDB does not look at Python's signals while it runs a query: Ctrl-C did nothing until the
+    query ended (minutes for a self-join). Now: exit 130 at once, one line, a write rolled back."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import REPO, dump, subprocess_env
+
+    before = dump(catalog_copy)
+    code = "import sys; from catalog.cli import main; print('ready', flush=True); sys.exit(main(sys.argv[1:]))"
+    argv = ["sql", query, "--catalog", str(catalog_copy), *(["--write"] if write else [])]
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=REPO, env=subprocess_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background job ignores it
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(1.0)  # the query is running
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert time.monotonic() - start < 10
+    assert proc.returncode == 130 and err == "lumina catalog: interrupted\n", err
+    assert dump(catalog_copy) == before  # nothing written, the file is whole
