@@ -23,8 +23,8 @@ FROM samples GROUP BY modality ORDER BY modality;
 SELECT modality, status, reason_kind, samples, example_reason FROM drop_reasons ORDER BY samples DESC, modality, reason_kind LIMIT 20;
 
 -- name: stats_filters
-SELECT filter, filter_version, evaluated, dropped, drop_rate, note
-FROM filter_drop_rates ORDER BY drop_rate DESC NULLS LAST, filter, filter_version;
+SELECT filter, filter_version, threshold, evaluated, dropped, drop_rate, note
+FROM filter_drop_rates ORDER BY drop_rate DESC NULLS LAST, filter, filter_version, threshold;
 
 -- name: stats_storage
 SELECT stage, shards, samples, bytes FROM storage_by_stage ORDER BY stage;
