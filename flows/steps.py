@@ -523,11 +523,34 @@ def _in_own_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
 
 
 def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:
+    """The catalog id of checkpoint folder ``uri``: the one recorded there, else, in a workspace moved
+    or copied since (its catalog records the original's folders), the one whose
+    ``runs/<run>/checkpoint-N`` is that of ``uri`` (as _in_own_workspace maps it); None when neither
+    matches (or several do, none of them this workspace's own copy)."""
     from catalog import Catalog
 
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT checkpoint_id FROM checkpoints WHERE uri = ?", [uri])
-    return rows[0][0] if rows else None
+        if rows:
+            return rows[0][0]
+        tail = _run_relative(uri)
+        if tail is None:
+            return None
+        _, rows = cat.sql("SELECT checkpoint_id, uri FROM checkpoints WHERE uri LIKE ?", [f"%{Path(*tail).name}"])
+    given = Path(uri).resolve()
+    matches = {cid for cid, recorded in rows if _run_relative(recorded) == tail}
+    if len(matches) > 1:  # the same run folder name twice: the one this catalog's workspace maps to, if any
+        matches = {cid for cid, recorded in rows if _run_relative(recorded) == tail
+                   and (own := _in_own_workspace(catalog, recorded)) and Path(own).resolve() == given}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def _run_relative(uri: str) -> tuple[str, ...] | None:
+    """('runs', '<run>', 'checkpoint-N'): the end of a checkpoint folder from its last ``runs``, or None."""
+    parts = Path(uri).parts
+    if "runs" not in parts:
+        return None
+    return parts[len(parts) - 1 - parts[::-1].index("runs"):]
 
 
 def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
@@ -538,6 +561,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
+    given = cfg.checkpoint
     cfg.checkpoint = resolve_checkpoint(cfg.catalog, cfg.checkpoint)
     info = json.loads((Path(cfg.checkpoint) / "training.json").read_text())
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
@@ -551,10 +575,16 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     check_moved_encoder_flags(cfg.checkpoint, vae=cfg.vae)  # a --vae typo: refused before a run is recorded
     # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
     cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
+    # a given id is the checkpoint's; a folder is looked up (a copied workspace's own copy too): the
+    # id was looked up by the resolved folder's exact path, and a copy's metrics were logged without one
+    ckpt_id = given if given.startswith("ckpt-") and not Path(given).is_dir() else checkpoint_id_of(cfg.catalog, cfg.checkpoint)
+    if ckpt_id is None:
+        log.warning("%s is no checkpoint this catalog (%s) records: its metrics are logged without a checkpoint id, so "
+                    "latest_metrics will not show them (a checkpoint given by its catalog id, ckpt-..., or as "
+                    "runs/<run>/checkpoint-N of this workspace is logged against its id)", cfg.checkpoint, cfg.catalog)
     split = evaluated_split(cfg.catalog, manifest, info)
     with catalog_run(ws, "evaluate", asdict(cfg), run_id, catalog=cfg.catalog) as rid:
         result = evaluate(cfg)
-        ckpt_id = checkpoint_id_of(cfg.catalog, cfg.checkpoint)
         with Catalog.open(cfg.catalog) as cat:
             cat.log_metrics(rid, result.metrics, step=info.get("steps"), split=split, checkpoint_id=ckpt_id)
     out = asdict(result)
