@@ -33,6 +33,11 @@ from preprocess.stage import Stage
 
 FILTER_VERSION = "1"
 log = logging.getLogger(__name__)
+# RawInput.meta: the digest of the media bytes the analysis read (its key hashes them with the
+# caption); the shard writer reads the files again and writes them only if they still hash to it
+CONTENT_DIGEST = "content_digest"
+CHANGED = "changed_during_curation"  # reason kinds of accepted inputs the shard writer had to leave out
+SET_ASIDE = (CHANGED,)
 
 
 @dataclass
@@ -77,6 +82,12 @@ def quarantine(item: RawInput, key: str, reason: str, qdir: str | None) -> None:
             except OSError:
                 pass
     (dest / "error.txt").write_text(reason + "\n")
+
+
+def held_in_memory(item: RawInput) -> RawInput:
+    """The input with its media entries read once, into memory: what is hashed, analysed or written
+    is one set of bytes, whatever happens to the files meanwhile. OSError if one cannot be read."""
+    return replace(item, media={k: replace(e, loc=("bytes", e.read())) for k, e in item.media.items()})
 
 
 class AnalyseStage(Stage[RawInput, Candidate]):
@@ -131,13 +142,15 @@ class AnalyseStage(Stage[RawInput, Candidate]):
             return [Candidate(_record(key, self.modality, item.uri, "rejected", reason, None, self.cfg.holdout_percent), [v], item)]
         caption, error = read_caption(item.caption, self.cfg.caption_key, self.cfg.max_caption_bytes)
         try:
-            parts = self.plugin.content_parts(item)
+            held = held_in_memory(item)  # the plugin decodes the bytes the key hashes, not the file read again
+            parts = self.plugin.content_parts(held)
         except OSError as e:
             key = sample_key("unreadable", self.modality, item.name)
             reason = f"unreadable: {type(e).__name__}: {e.strerror or e}"
             quarantine(item, key, reason, self.quarantine_dir)
             return [Candidate(_record(key, self.modality, item.uri, "quarantined", reason, None, self.cfg.holdout_percent), source=item)]
         key = sample_key(*parts, caption if caption is not None else f"<{error}>")
+        item = replace(item, meta={**item.meta, CONTENT_DIGEST: sample_key(*parts)})
         if error is not None:
             kind = error.split(":")[0]
             if kind == "caption_too_long":  # a filter decision, with the length as its score
@@ -146,8 +159,10 @@ class AnalyseStage(Stage[RawInput, Candidate]):
             quarantine(item, key, error, self.quarantine_dir)
             return [Candidate(_record(key, self.modality, item.uri, "quarantined", error, None, self.cfg.holdout_percent), source=item)]
         present = VerdictRecord(key, "caption_present", FILTER_VERSION, float(len(caption)), 1.0, len(caption) >= 1)
-        cands = self.plugin.analyse(item, caption, key, self.opts)
+        cands = self.plugin.analyse(held, caption, key, self.opts)
         for c in cands:
+            if c.source is held:  # a candidate keeps where to read its media, not the bytes
+                c.source = item
             if c.record.status == "quarantined":
                 quarantine(item, c.record.key, c.record.reason or "", self.quarantine_dir)
                 continue
@@ -187,31 +202,102 @@ class WriteShardStage(Stage[list, Batch]):
         self.settings = sample_key("curation", self.modality, json.dumps(shard_settings(plugin, self.opts, cfg), sort_keys=True, default=str))
 
     def process(self, batch: list[list[Candidate]]) -> list[str]:
-        return [self._write(cands) for cands in batch]
+        return [p for cands in batch for p in self._write(cands)]
 
-    def _write(self, cands: list[Candidate]) -> str:
-        cands = sorted(cands, key=lambda c: c.record.key)
-        name = "curated-" + sample_key(self.settings, *(c.record.key for c in cands))[:16] + ".tar"
-        path = Path(self.out_dir) / name
+    def shard_path(self, cands: list[Candidate]) -> Path:
+        return Path(self.out_dir) / ("curated-" + sample_key(self.settings, *sorted(c.record.key for c in cands))[:16] + ".tar")
+
+    def set_aside_path(self, cands: list[Candidate]) -> Path:
+        """Where the writer of this chunk records the inputs it left out (set_aside_records reads it)."""
+        return Path(self.out_dir) / ("set-aside-" + sample_key(self.settings, *sorted(c.record.key for c in cands))[:16] + ".json")
+
+    def _reuse(self, path: Path, cands: list[Candidate]) -> bool:
+        """Resumable: a complete shard is never rewritten."""
         batch_path = Batch.path_beside(path)
-        if path.exists() and batch_path.exists():  # resumable: a complete shard is never rewritten
-            old = Batch.read(batch_path)
-            if [r.source_uri for r in old.samples] != [c.record.source_uri for c in cands]:
-                # the same content from other files (a moved folder; an added exact duplicate that
-                # sorts first and is now the original): the records say where it comes from now
-                Batch(shard=old.shard, samples=[c.record for c in cands], verdicts=[v for c in cands for v in c.verdicts]).write(batch_path)
-            os.utime(batch_path)  # the batch's time is its samples' latest curation (preprocess.encode.curated_shards)
-            return str(batch_path)
+        if not (path.exists() and batch_path.exists()):
+            return False
+        old = Batch.read(batch_path)
+        if [r.source_uri for r in old.samples] != [c.record.source_uri for c in cands]:
+            # the same content from other files (a moved folder; an added exact duplicate that
+            # sorts first and is now the original): the records say where it comes from now
+            Batch(shard=old.shard, samples=[c.record for c in cands], verdicts=[v for c in cands for v in c.verdicts]).write(batch_path)
+        os.utime(batch_path)  # the batch's time is its samples' latest curation (preprocess.encode.curated_shards)
+        return True
+
+    def _members(self, c: Candidate) -> list[tuple[str, bytes]] | SampleRecord:
+        """The shard members of one accepted candidate, from its files read once now; or, where they
+        no longer hold the content its key was hashed from, the record of why it is left
+        out (the new content is curated under its own key by the next run)."""
+        held = held_in_memory(c.source)
+        digest = c.source.meta.get(CONTENT_DIGEST)
+        if digest is not None and sample_key(*self.plugin.content_parts(held)) != digest:
+            return self.set_aside(c, CHANGED, "the file no longer holds the content its key was made from; curate again to take the new content")
+        fields = self.plugin.curated_members(replace(c, source=held), self.opts)
+        members = [(f"{c.record.key}.{f}", data) for f, data in fields.items()]
+        members.append((f"{c.record.key}.{CAPTION}", (c.record.caption or "").encode("utf-8")))
+        members.append((f"{c.record.key}.{META}", json.dumps(c.record.meta, sort_keys=True).encode()))
+        return members
+
+    def aside_key(self, c: Candidate, kind: str) -> str:
+        """Keyed, as other per-input errors are, by what happened and to which sample, not by content:
+        a sample of that content that the catalog has from an earlier run keeps its row."""
+        return sample_key(kind, self.modality, c.record.key)
+
+    def set_aside(self, c: Candidate, kind: str, detail: str) -> SampleRecord:
+        """The quarantined record of an accepted candidate the writer leaves out."""
+        key = self.aside_key(c, kind)
+        return replace(c.record, key=key, status="quarantined", reason=f"{kind}: {detail}", split=split_of(key, self.cfg.holdout_percent))
+
+    def _write(self, cands: list[Candidate]) -> list[str]:
+        cands = sorted(cands, key=lambda c: c.record.key)
+        aside_path = self.set_aside_path(cands)
+        aside_path.unlink(missing_ok=True)  # an interrupted run's: this run decides again
+        path = self.shard_path(cands)
+        if self._reuse(path, cands):
+            return [str(Batch.path_beside(path))]
         members: list[tuple[str, bytes]] = []
+        kept, aside = [], []
         for c in cands:
-            fields = self.plugin.curated_members(c, self.opts)
-            for f, data in fields.items():
-                members.append((f"{c.record.key}.{f}", data))
-            members.append((f"{c.record.key}.{CAPTION}", (c.record.caption or "").encode("utf-8")))
-            members.append((f"{c.record.key}.{META}", json.dumps(c.record.meta, sort_keys=True).encode()))
-        shard = write_tar(path, members, stage="curated", num_samples=len(cands))
-        Batch(shard=shard, samples=[c.record for c in cands], verdicts=[v for c in cands for v in c.verdicts]).write(batch_path)
-        return str(batch_path)
+            got = self._members(c)
+            if isinstance(got, SampleRecord):
+                aside.append(got)
+                continue
+            kept.append(c)
+            members += got
+        if aside:
+            Batch(samples=aside).write(aside_path)
+        if not kept:
+            return []
+        if aside:  # the shard is named by what it holds: as a run without the left-out inputs names it
+            path = self.shard_path(kept)
+        batch_path = Batch.path_beside(path)
+        shard = write_tar(path, members, stage="curated", num_samples=len(kept))
+        Batch(shard=shard, samples=[c.record for c in kept], verdicts=[v for c in kept for v in c.verdicts]).write(batch_path)
+        return [str(batch_path)]
+
+
+def set_aside_records(stage: WriteShardStage, accepted_chunks: list[list[Candidate]], cands: list[Candidate],
+                      quarantine_dir: str | None) -> list[Candidate]:
+    """``cands`` with the accepted candidates the shard writers left out (files changed since their
+    analysis) turned into their quarantined records, for the dropped inputs' batch; their
+    files, as they are now, copied to the quarantine folder. Reads and removes the writers' notes."""
+    aside: dict[str, SampleRecord] = {}
+    for chunk in accepted_chunks:
+        path = stage.set_aside_path(chunk)
+        if path.exists():
+            aside.update((r.key, r) for r in Batch.read(path).samples)
+            path.unlink()
+    if not aside:
+        return cands
+    out = []
+    for c in cands:
+        r = next((aside[k] for k in (stage.aside_key(c, kind) for kind in SET_ASIDE) if k in aside), None) if c.accepted else None
+        if r is not None:
+            c = Candidate(r, [], c.source)
+            if c.source is not None:
+                quarantine(c.source, r.key, r.reason or "", quarantine_dir)
+        out.append(c)
+    return out
 
 
 def leftover_candidate(lo: Leftover, modality: str, holdout: int) -> Candidate:
@@ -367,7 +453,9 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
 
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
-    batch_paths = run_stage(WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size), backend)
+    writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
+    batch_paths = run_stage(writer, accepted_chunks, backend)
+    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs changed meanwhile
     shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
     dropped = [c for c in cands if not c.accepted]
     rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
