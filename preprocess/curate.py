@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 # caption); the shard writer reads the files again and writes them only if they still hash to it
 CONTENT_DIGEST = "content_digest"
 CHANGED = "changed_during_curation"  # reason kinds of accepted inputs the shard writer had to leave out
-SET_ASIDE = (CHANGED,)
+VANISHED = "vanished_during_curation"
+SET_ASIDE = (CHANGED, VANISHED)
 
 
 @dataclass
@@ -226,13 +227,16 @@ class WriteShardStage(Stage[list, Batch]):
 
     def _members(self, c: Candidate) -> list[tuple[str, bytes]] | SampleRecord:
         """The shard members of one accepted candidate, from its files read once now; or, where they
-        no longer hold the content its key was hashed from, the record of why it is left
+        are gone or no longer hold the content its key was hashed from, the record of why it is left
         out (the new content is curated under its own key by the next run)."""
-        held = held_in_memory(c.source)
-        digest = c.source.meta.get(CONTENT_DIGEST)
-        if digest is not None and sample_key(*self.plugin.content_parts(held)) != digest:
-            return self.set_aside(c, CHANGED, "the file no longer holds the content its key was made from; curate again to take the new content")
-        fields = self.plugin.curated_members(replace(c, source=held), self.opts)
+        try:
+            held = held_in_memory(c.source)
+            digest = c.source.meta.get(CONTENT_DIGEST)
+            if digest is not None and sample_key(*self.plugin.content_parts(held)) != digest:
+                return self.set_aside(c, CHANGED, "the file no longer holds the content its key was made from; curate again to take the new content")
+            fields = self.plugin.curated_members(replace(c, source=held), self.opts)
+        except OSError as e:
+            return self.set_aside(c, VANISHED, e.strerror or str(e) or type(e).__name__)
         members = [(f"{c.record.key}.{f}", data) for f, data in fields.items()]
         members.append((f"{c.record.key}.{CAPTION}", (c.record.caption or "").encode("utf-8")))
         members.append((f"{c.record.key}.{META}", json.dumps(c.record.meta, sort_keys=True).encode()))
@@ -278,8 +282,8 @@ class WriteShardStage(Stage[list, Batch]):
 
 def set_aside_records(stage: WriteShardStage, accepted_chunks: list[list[Candidate]], cands: list[Candidate],
                       quarantine_dir: str | None) -> list[Candidate]:
-    """``cands`` with the accepted candidates the shard writers left out (files changed since their
-    analysis) turned into their quarantined records, for the dropped inputs' batch; their
+    """``cands`` with the accepted candidates the shard writers left out (files deleted or changed
+    since their analysis) turned into their quarantined records, for the dropped inputs' batch; their
     files, as they are now, copied to the quarantine folder. Reads and removes the writers' notes."""
     aside: dict[str, SampleRecord] = {}
     for chunk in accepted_chunks:
@@ -455,7 +459,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
     writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
     batch_paths = run_stage(writer, accepted_chunks, backend)
-    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs changed meanwhile
+    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
     shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
     dropped = [c for c in cands if not c.accepted]
     rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")

@@ -93,6 +93,20 @@ def test_a_file_edited_after_analysis_is_not_stored_under_its_old_key(raced, tmp
     assert shard_bytes(again) == shard_bytes(fresh)
 
 
+def test_a_file_deleted_after_analysis_is_quarantined_and_the_run_completes(raced, tmp_path):
+    src, victim, clean, curate_while = raced
+    result, samples = curate_while(lambda v, other: v.unlink())  # before: FileNotFoundError, no batch written
+
+    rows = [s for s in samples if s.source_uri == str(victim)]
+    assert [(r.status, r.reason) for r in rows] == [("quarantined", "vanished_during_curation: No such file or directory")]
+    assert result.counts["accepted"] == sum(s.status == "accepted" for s in clean) - 1
+    assert shard_keys(result) == {s.key for s in samples if s.status == "accepted"}
+    assert (tmp_path / "home" / "quarantine" / rows[0].key / "error.txt").read_text().startswith("vanished_during_curation")
+    # curated again: the file is gone, and nothing of it is left to curate
+    _, again = run(src, tmp_path / "home2")
+    assert not [s for s in again if s.source_uri == str(victim)]
+
+
 def test_the_analysis_decodes_the_bytes_its_key_hashes(corpus, tmp_path, monkeypatch):
     """The key was hashed from one read of a file and the plugin decoded another: a file changed in
     between was judged (verdicts, recorded size) on content its key does not name. Now each media
