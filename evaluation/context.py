@@ -21,13 +21,24 @@ class EvalContext:
     notes: list[str] = field(default_factory=list)  # what a reader of the figures must know (too few clips, a capped count)
 
     def generate(self, examples: list[Example], seed: int) -> torch.Tensor | list[torch.Tensor]:
-        from evaluation.sampling import generate
+        from evaluation.sampling import check_finite, generate
 
-        return generate(self.model, self.null, examples, self.cfg, seed)
+        out = generate(self.model, self.null, examples, self.cfg, seed)
+        check_finite(out, "generated latents", self._settings)  # scored as 0.0 otherwise
+        return out
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """Model-space latent [C, T, h, w] -> the modality's media array [C', T, H, W] float32."""
-        return self.decoder.decode(np.asarray(latent, dtype=np.float32))
+        from evaluation.sampling import check_finite
+
+        out = self.decoder.decode(np.asarray(latent, dtype=np.float32))
+        check_finite([out], "decoded samples", self._settings)
+        return out
+
+    def _settings(self) -> str:
+        from evaluation.sampling import settings_of
+
+        return settings_of(self.cfg, self.cfg.cfg_scale)
 
 
 EvaluateFn = Callable[[EvalContext], "tuple[dict[str, float], dict[str, str]]"]

@@ -55,6 +55,9 @@ class EvalConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
         if self.max_heldout is not None and self.max_heldout < 1:
             raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {self.max_heldout}")
+        from evaluation.sampling import check_guidance
+
+        check_guidance(self.shift, self.cfg_scale, "--cfg-scale")
 
 
 @dataclass

@@ -167,6 +167,9 @@ class SampleConfig:
                 raise ValueError(f"--{name} must be at least 1; got {getattr(self, name)}")
         if self.extrapolation not in EXTRAPOLATION_CHOICES:
             raise ValueError(f"--extrapolation must be one of {', '.join(EXTRAPOLATION_CHOICES)}; got {self.extrapolation!r}")
+        from evaluation.sampling import check_guidance
+
+        check_guidance(self.shift, self.cfg, "--cfg")
 
 
 def training_info(ckpt: Path) -> dict:
@@ -324,8 +327,13 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
         x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
                    shift=cfg.shift, extrapolation=extrapolation, on_model_eval=lambda: bar.update(1))
+    from evaluation.sampling import check_finite, settings_of
+
+    settings = settings_of(cfg, cfg.cfg)
+    check_finite(x, "samples", settings)  # a black PNG, a GIF, or librosa's traceback otherwise
     decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
+    check_finite(decoded, "decoded samples", settings)
     from evaluation.evaluate import modality_hook
 
     writer = modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")

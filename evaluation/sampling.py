@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 from training.data import Example, NullCaption
@@ -45,3 +48,36 @@ def sampling_bar(samples: int, batches: int, solver: str, steps: int):
 
     per_step = MODEL_EVALS_PER_STEP.get(Solver(solver))
     return tqdm(total=batches * steps * per_step if per_step else None, desc=f"sampling {samples}", unit="eval", leave=False)
+
+
+def check_guidance(shift: float, cfg: float, cfg_flag: str = "--cfg-scale") -> None:
+    """Settings that make every sample NaN (--shift 0 or inf, a non-finite guidance scale) or sample
+    off the time grid (a negative shift) are refused before any model loads: they wrote black
+    images, logged metrics of 0.0 over a checkpoint's real ones, or ended in a traceback."""
+    if not (math.isfinite(shift) and shift > 0):
+        raise ValueError(f"--shift must be a finite number above 0 (1: the grid as trained; above 1: more steps near the "
+                         f"noise end); got {shift}")
+    if not math.isfinite(cfg):
+        raise ValueError(f"{cfg_flag} must be a finite number (1: no guidance; {cfg_flag} 4 is the default); got {cfg}")
+
+
+class NonFiniteSamples(ValueError):
+    """Sampling gave NaN or inf: refused before anything is rendered or scored."""
+
+
+def check_finite(samples, what: str, settings) -> None:
+    """``samples`` (a tensor, an array, or a list of them) hold only finite values, else one line
+    saying how many samples do not, under ``settings`` (how they were sampled: a string, or a
+    function giving it, called only then)."""
+    items = samples if isinstance(samples, (list, tuple)) else list(samples)
+    bad = sum(not bool(np.isfinite(x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)).all()) for x in items)
+    if bad:
+        settings = settings() if callable(settings) else settings
+        raise NonFiniteSamples(f"sampling produced NaN/inf: {bad} of {len(items)} {what} ({settings}); the checkpoint's "
+                               f"weights may hold NaN/inf (a run that diverged: see its metrics.csv), or the sampler is "
+                               f"unstable at these settings (try more --steps or another --solver)")
+
+
+def settings_of(cfg, cfg_scale: float) -> str:
+    """'cfg scale 4.0, shift 1.0, euler, 30 steps': how samples were drawn, for a message."""
+    return f"cfg scale {cfg_scale}, shift {cfg.shift}, {cfg.solver}, {cfg.steps} steps"
