@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 import sys
 import time
@@ -318,6 +319,7 @@ def _asks_local(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
+    as_command = argv is None  # the `lumina` console script, not a caller in a process of its own
     argv = sys.argv[1:] if argv is None else argv
     address = None
     if argv and argv[0] in RAY_COMMANDS:
@@ -351,7 +353,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # Ctrl-C before training's handler is in place (imports, curation): not a crash
         user_error_line(e)  # the traceback with LUMINA_TRACEBACK=1
         print(f"lumina {argv[0]}: interrupted", file=sys.stderr)
+        if as_command:  # a second Ctrl-C during the exit's Ray shutdown: gone at once, not a traceback or a segfault
+            signal.signal(signal.SIGINT, _exit_interrupted)
         return 128 + signal.SIGINT
+
+
+def _exit_interrupted(signum, frame) -> None:
+    """Ctrl-C again after "interrupted": skip the rest of the exit (Ray's atexit shutdown, which a
+    KeyboardInterrupt broke into with a traceback and at times a segfault). What it would have
+    stopped dies with this process, as after a SIGKILL: the private Ray and Prefect server."""
+    sys.stderr.flush()
+    os._exit(128 + signal.SIGINT)
 
 
 if __name__ == "__main__":
