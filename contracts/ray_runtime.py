@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -17,7 +18,6 @@ from contracts.env import OFFLINE_ENV  # Ray workers inherit these: none of them
 LOCAL_ONLY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 NODE_IP_ENV = "LUMINA_RAY_NODE_IP"  # set to this host's address to open a pipeline-started Ray up on purpose
 DASHBOARD_ENV = "LUMINA_RAY_DASHBOARD"  # "1": start the dashboard (on 127.0.0.1:8265 unless the node IP is set)
-T = TypeVar("T")
 _started_here = False  # this process started a private local instance (not joined a cluster)
 
 
@@ -219,49 +219,42 @@ def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None
     return results
 
 
-def watched(items: Iterable[T]) -> Iterator[T]:
-    """The items of a blocking Ray iterable (a Ray Data ``iter_rows()``), pulled in a daemon thread so
-    that this one can probe the GCS while none arrives: RayClusterLost instead of Ray's 60 s exit.
-    A caller that stops early (its own error) has the puller stop and close the iterator at its next
-    item."""
-    import queue
+@contextmanager
+def gcs_watched() -> Iterator[None]:
+    """Around a blocking Ray wait that has no timeout of its own (a Ray Data ``iter_rows()``): a daemon
+    thread probes the GCS every GCS_PROBE_EVERY_S, and once it was unreachable for GCS_LOST_AFTER_S it
+    interrupts the main thread as Ctrl-C would; the block then ends in RayClusterLost instead of Ray's
+    exit after 60 s. The wait itself stays on the main thread, so Ctrl-C and Ray Data's shutdown behave
+    as without the watch (iterating in a helper thread left Ray Data running after a Ctrl-C, where it
+    started a new Ray instance while the process exited). Off the main thread nothing is watched."""
+    import _thread
     import threading
 
-    out: queue.Queue = queue.Queue()  # (item, None) | (None, error) | (_END, None)
-    stop = threading.Event()
-
-    def pull() -> None:
-        it = iter(items)
-        try:
-            for item in it:
-                out.put((item, None))
-                if stop.is_set():
-                    break
-            out.put((_END, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread, raised there
-            out.put((None, e))
-        finally:
-            close = getattr(it, "close", None)
-            if close:  # a generator: Ray Data shuts its executor down
-                close()
-
     watch = _GcsWatch()
-    # a daemon: on a dead cluster it may block for good, and must not keep the process from exiting
-    threading.Thread(target=pull, name="lumina-ray-iter", daemon=True).start()
-    try:
-        while True:
+    if not watch.gcs or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    lost: list[RayClusterLost] = []
+    done, guard = threading.Event(), threading.Lock()
+
+    def probe() -> None:
+        while not done.wait(GCS_PROBE_EVERY_S):
             try:
-                item, error = out.get(timeout=GCS_PROBE_EVERY_S)
-            except queue.Empty:
                 watch.check()
-                continue
-            if error is not None:
-                raise error
-            if item is _END:
+            except RayClusterLost as e:
+                with guard:  # never interrupt once the block has ended
+                    if not done.is_set():
+                        lost.append(e)
+                        _thread.interrupt_main()
                 return
-            yield item
+
+    threading.Thread(target=probe, name="lumina-gcs-watch", daemon=True).start()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if lost:
+            raise lost[0] from None
+        raise
     finally:
-        stop.set()
-
-
-_END = object()
+        with guard:
+            done.set()

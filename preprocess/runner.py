@@ -117,7 +117,7 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     import ray.data
     from ray.data import ActorPoolStrategy
 
-    from contracts.ray_runtime import ensure_ray, watched
+    from contracts.ray_runtime import ensure_ray, gcs_watched
 
     ensure_ray()
     ctx = ray.data.DataContext.get_current()
@@ -137,7 +137,8 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     )
     results: dict[int, list] = {}
     # watched: a cluster that dies mid-stage is one line (RayClusterLost), not Ray's exit after 60 s
-    for row in tqdm(watched(ds.iter_rows()), total=len(batches), desc=desc, unit="batch"):
-        results[int(row["i"])] = out = pickle.loads(row["out"])  # rows arrive in completion order
-        _raise_if_failed(out)
+    with gcs_watched():
+        for row in tqdm(ds.iter_rows(), total=len(batches), desc=desc, unit="batch"):
+            results[int(row["i"])] = out = pickle.loads(row["out"])  # rows arrive in completion order
+            _raise_if_failed(out)
     return [x for i in sorted(results) for x in results[i]]

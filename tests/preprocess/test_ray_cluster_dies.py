@@ -1,6 +1,6 @@
 """A Ray cluster whose head dies in the middle of a stage: the stage gives up with one line
 (RayClusterLost) within seconds, on both Ray paths (tasks: contracts.ray_runtime.gather; the Ray Data
-actor pool: contracts.ray_runtime.watched), instead of blocking until Ray's core worker ends the
+actor pool: contracts.ray_runtime.gcs_watched), instead of blocking until Ray's core worker ends the
 process after its 60 s GCS timeout (exit 1, no message of ours, the catalog run left `running`).
 
 The dead GCS is faked (the watch's probe answers "unreachable") on a private local Ray whose stage
