@@ -25,16 +25,59 @@ def write_tar(path: str | Path, members: Iterable[tuple[str, bytes]], stage: str
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 0
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
+    with os.fdopen(fd, "wb") as f:
+        with tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mtime = 0
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(data))
+        f.flush()
+        os.fsync(f.fileno())  # on disk before the rename: a power loss leaves the old name or the whole file, not an empty one
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+    fsync_dir(path.parent)  # the rename itself
     return ShardRecord(uri=str(path.resolve()), stage=stage, num_samples=num_samples, bytes=path.stat().st_size, sha256=file_sha256(path))
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class DamagedCuratedShard(ValueError):
+    """A curated shard that is not the one its batch file describes (cut short, emptied): one line naming it."""
+
+
+def shard_damage(path: str | Path, record: ShardRecord | None = None) -> str | None:
+    """Why the shard at ``path`` is not whole, or None: cheap, without reading members' data. Its size
+    must be the recorded ``bytes``, and its tar headers must parse to the end and name the recorded
+    ``num_samples`` keys (a tar cut short at a member boundary reads as a shorter, valid tar). Without a
+    record (a shard another tool wrote), only readability is checked."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
+    if record is not None and record.bytes is not None and size != record.bytes:
+        return f"{size} bytes where its batch file records {record.bytes}"
+    try:
+        with tarfile.open(path, "r:") as tar:  # iterating reads the headers and seeks over the data
+            keys = {info.name.partition(".")[0] for info in tar if info.isfile()}
+    except (tarfile.TarError, EOFError, OSError) as e:
+        return f"not a readable tar: {e}"
+    if record is not None and record.num_samples is not None and len(keys) != record.num_samples:
+        return f"{len(keys)} samples where its batch file records {record.num_samples}"
+    return None
 
 
 def iter_samples(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:

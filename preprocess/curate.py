@@ -24,7 +24,7 @@ from contracts.keys import sample_key, split_of
 from contracts.layout import Workspace
 from contracts.members import CAPTION, META
 from contracts.records import Batch, SampleRecord, VerdictRecord
-from contracts.shards import write_tar
+from contracts.shards import shard_damage, write_tar
 from preprocess.analysis_journal import AnalysisJournal, chunk_signature
 from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
@@ -213,11 +213,19 @@ class WriteShardStage(Stage[list, Batch]):
         return Path(self.out_dir) / ("set-aside-" + sample_key(self.settings, *sorted(c.record.key for c in cands))[:16] + ".json")
 
     def _reuse(self, path: Path, cands: list[Candidate]) -> bool:
-        """Resumable: a complete shard is never rewritten."""
+        """Resumable: a complete shard is never rewritten; one that is not whole (cut short, emptied by
+        a power loss) is, as if it were not there."""
         batch_path = Batch.path_beside(path)
         if not (path.exists() and batch_path.exists()):
             return False
-        old = Batch.read(batch_path)
+        try:
+            old = Batch.read(batch_path)
+        except (ValueError, TypeError, KeyError, AttributeError):  # a batch file that is no batch: write both again
+            return False
+        damage = shard_damage(path, old.shard)
+        if damage is not None:
+            log.warning("curated shard %s is damaged (%s): writing it again", path, damage)
+            return False
         if [r.source_uri for r in old.samples] != [c.record.source_uri for c in cands]:
             # the same content from other files (a moved folder; an added exact duplicate that
             # sorts first and is now the original): the records say where it comes from now

@@ -21,7 +21,7 @@ from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.members import CAP_FEATS, CAP_MASK, CAPTION, FRAME_COND, LATENT, META, MOMENTS, POOLED, member
 from contracts.records import Batch, EncodingRecord
-from contracts.shards import iter_samples, npy_bytes, write_tar
+from contracts.shards import DamagedCuratedShard, iter_samples, npy_bytes, shard_damage, write_tar
 from preprocess.modality import get_plugin
 from preprocess.runner import run_stage
 from preprocess.stage import Resources, Stage
@@ -157,7 +157,10 @@ class EncodeStage(Stage[str, str]):
         name = "encoded-" + sample_key(Path(curated_uri).name, lat.fingerprint, txt.fingerprint)[:16] + ".tar"
         batch_path = Batch.path_beside(out_dir / name)
         if batch_path.exists() and (out_dir / name).exists():
-            return Batch.read(batch_path)
+            old = Batch.read(batch_path)
+            if shard_damage(out_dir / name, old.shard) is None:  # a complete output is reused; one cut short is written again
+                return old
+        check_curated_shards([curated_uri])  # checked before the run too; a shard damaged since is not read short either
         samples = list(iter_samples(curated_uri))
         shard_uri = str((out_dir / name).resolve())
         latent_field = MOMENTS if lat.stochastic else LATENT
@@ -231,6 +234,19 @@ def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
     return sorted({shard for _, shard in newest.values()} | set(unbatched))
 
 
+def check_curated_shards(shard_uris: list[str]) -> None:
+    """Refuse, in one line, a curated shard that is not the one its batch file describes (cut short by
+    a full disk or an interrupted copy, emptied by a power loss): read as it is, it gave fewer
+    encodings without a word, or a tarfile traceback. Cheap: sizes and tar headers, no member data."""
+    for uri in shard_uris:
+        batch = Batch.path_beside(uri)
+        record = Batch.read(batch).shard if batch.exists() else None
+        damage = shard_damage(uri, record)
+        if damage is not None:
+            raise DamagedCuratedShard(f"curated shard {uri} is damaged ({damage}): run `lumina curate` on its source "
+                                      f"again, which writes it anew, then encode")
+
+
 def shards_to_encode(home: str | os.PathLike | None, modality: str, shard_uris: list[str] | None = None) -> list[str]:
     """The shards to encode (default: every curated shard of the modality); a one-line error when
     there are none. Reads only: a mistyped --home creates nothing."""
@@ -287,6 +303,7 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
     shard_uris = shards_to_encode(ws.home, modality, shard_uris)
     if not checked:
         check_latent_grid(shard_uris, cfg, modality)
+    check_curated_shards(shard_uris)  # before any encoder is loaded
     ws.encoded(modality).mkdir(parents=True, exist_ok=True)
     stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris),
                         text_options(modality, cfg, shard_uris))
