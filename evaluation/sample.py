@@ -316,7 +316,11 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
                                     max_tokens=t.get("max_tokens"), language=t.get("language"))
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
         raise ValueError(text_encoder_mismatch(t, cfg.text_path, encoder.fingerprint))
-    text = encoder.encode([cfg.prompt] * cfg.num)
+    text = encoder.encode([cfg.prompt] * cfg.num, warn_truncated=False)  # said once below, not per sample
+    if text.dropped is not None and (dropped := int(text.dropped.max())):
+        log.warning("%s is %d tokens long, more than the %d the checkpoint's %s text encoder reads: its last %d tokens are "
+                    "dropped and change nothing in the sample (shorten it)", spelled("prompt"), encoder.max_length + dropped,
+                    encoder.max_length, t["name"], dropped)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)
     nf, nm = null.expand(cfg.num)

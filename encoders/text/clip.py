@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from encoders.clip import Clip, split_arch_spec
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
-from encoders.text.features import TextFeatures
+from encoders.text.features import TextFeatures, say_truncated
+
+_LONG_CAPTION = 1024  # tokens counted of a caption, to say how many max_tokens cut off
 
 
 class ClipTextEncoder:
@@ -32,9 +36,20 @@ class ClipTextEncoder:
                                                 max_tokens, self.path, limit, limit)
         return min(max_tokens or limit, limit)
 
-    def encode(self, captions: list[str]) -> TextFeatures:
+    def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
+        dropped = self._tokens_beyond(captions)
+        if warn_truncated:
+            say_truncated(self.name, self.max_length, dropped)
         tokens, mask, pooled = self.clip.text(list(captions), self.layer, self.max_length)
-        return TextFeatures(tokens.half().numpy(), mask.numpy(), pooled.numpy())
+        return TextFeatures(tokens.half().numpy(), mask.numpy(), pooled.numpy(), dropped)
+
+    def _tokens_beyond(self, captions: list[str]) -> np.ndarray:
+        """[B] int: each caption's tokens (start and end of text included) past max_length, which the
+        CLIP's tokenizer cuts off (keeping the end of text), counted by tokenizing to a long length:
+        the end of text is the largest id (as Clip.tokenize finds it), padding is 0 or the end of text."""
+        long = max(_LONG_CAPTION, 4 * self.max_length)
+        ids = self.clip.tokenizer(list(captions), context_length=long)
+        return (ids.argmax(-1) + 1 - self.max_length).clamp(min=0).numpy().astype(np.int64)
 
     def describe(self) -> dict:
         return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}

@@ -16,7 +16,7 @@ import torch
 
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
-from encoders.text.features import TextFeatures
+from encoders.text.features import TextFeatures, say_truncated
 
 _FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not overflow to inf
 
@@ -87,7 +87,12 @@ class CausalLMTextEncoder:
         self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": max_tokens})
 
     @torch.inference_mode()
-    def encode(self, captions: list[str]) -> TextFeatures:
+    def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
+        from encoders.text.minilm import tokens_beyond
+
+        dropped = tokens_beyond(self.tokenizer, captions, self.max_length)
+        if warn_truncated:
+            say_truncated(self.name, self.max_length, dropped)
         tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt")
         empty = tok["attention_mask"].sum(1) == 0  # a tokenizer without BOS (Qwen) gives "" no token at all
         if empty.any():  # one real token, so the null caption has features and a non-empty mask
@@ -100,7 +105,7 @@ class CausalLMTextEncoder:
         m = mask.unsqueeze(-1).float()
         pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         feats = hidden.clamp(-_FP16_MAX, _FP16_MAX).half()
-        return TextFeatures(feats.cpu().numpy(), mask.cpu().numpy(), pooled.cpu().numpy().astype(np.float32))
+        return TextFeatures(feats.cpu().numpy(), mask.cpu().numpy(), pooled.cpu().numpy().astype(np.float32), dropped)
 
     def describe(self) -> dict:
         return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}

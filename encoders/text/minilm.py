@@ -13,7 +13,7 @@ import torch
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
 from encoders.local_model import without_loading_bars
-from encoders.text.features import TextFeatures
+from encoders.text.features import TextFeatures, say_truncated
 
 
 def minilm_path() -> Path:
@@ -39,6 +39,15 @@ def check_minilm_path(path: str | Path) -> None:
     require_weights(path, "--text minilm")
 
 
+def tokens_beyond(tokenizer, captions: list[str], max_length: int):
+    """[B] int: the tokens (special ones included, as truncation counts them) of each caption past
+    ``max_length``, which encoding with truncation=True cuts off."""
+    import numpy as np
+
+    full = tokenizer(list(captions), truncation=False, verbose=False)["input_ids"]  # verbose: no "longer than" warning
+    return np.array([max(0, len(ids) - max_length) for ids in full], dtype=np.int64)
+
+
 class HFTextEncoder:
     def __init__(self, model_dir: str | Path | None = None, name: str = "all-MiniLM-L6-v2", max_length: int = 32, device: str | None = None, layer: int = -1):
         from transformers import AutoModel, AutoTokenizer
@@ -55,7 +64,10 @@ class HFTextEncoder:
         self.fingerprint = fingerprint(name, self.model_dir, {"max_length": max_length, "layer": layer})
 
     @torch.inference_mode()
-    def encode(self, captions: list[str]) -> TextFeatures:
+    def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
+        dropped = tokens_beyond(self.tokenizer, captions, self.max_length)
+        if warn_truncated:
+            say_truncated(self.name, self.max_length, dropped)
         tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
         out = self.model(**tok, output_hidden_states=self.layer != -1)
         hidden = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]  # (B, L, D)
@@ -63,7 +75,7 @@ class HFTextEncoder:
         m = mask.unsqueeze(-1).float()
         pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         pooled = torch.nn.functional.normalize(pooled, dim=-1)
-        return TextFeatures(hidden.half().cpu().numpy(), mask.cpu().numpy(), pooled.float().cpu().numpy())
+        return TextFeatures(hidden.half().cpu().numpy(), mask.cpu().numpy(), pooled.float().cpu().numpy(), dropped)
 
     def describe(self) -> dict:
         return {"name": self.name, "path": None if self.bundled else str(self.model_dir), "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}

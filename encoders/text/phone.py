@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from encoders.text.features import TextFeatures
+from encoders.text.features import TextFeatures, say_truncated
 
 _ENGLISH = (
     # consonants
@@ -258,24 +258,32 @@ class PhoneEncoder:
 
     def ids(self, captions: list[str]) -> np.ndarray:
         """[B, L] int64, PAD after each sequence."""
+        return self._ids(captions)[0]
+
+    def _ids(self, captions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """ids [B, L] int64 (PAD after each sequence) and [B] the tokens cut off past L."""
         from encoders.audio.transcript import normalise_transcript
 
         out = np.full((len(captions), self.max_length), PAD, np.int64)
+        dropped = np.zeros(len(captions), np.int64)
         # as curation normalised the training transcripts (idempotent on those): a prompt like
         # "Dr. Smith paid $5" reads the same at sampling time as in training
         texts = [normalise_transcript(c, self.language) for c in captions]
         for i, phones in enumerate(phonemize(texts, self.language)):
             ids = phone_ids(phones, self.max_length)
             out[i, : len(ids)] = ids
-        return out
+            dropped[i] = len(phone_ids(phones, 1 << 30)) - len(ids)
+        return out, dropped
 
-    def encode(self, captions: list[str]) -> TextFeatures:
-        ids = self.ids(captions)
+    def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
+        ids, dropped = self._ids(captions)
+        if warn_truncated:
+            say_truncated(self.name, self.max_length, dropped)
         mask = ids != PAD
         feats = np.eye(self.dim, dtype=np.float16)[ids] * mask[..., None]  # (B, L, D) one-hot, zero rows at padding
         bag = feats.astype(np.float32).sum(1)
         pooled = bag / np.linalg.norm(bag, axis=-1, keepdims=True).clip(min=1e-6)
-        return TextFeatures(feats.astype(np.float16), mask, pooled.astype(np.float32))
+        return TextFeatures(feats.astype(np.float16), mask, pooled.astype(np.float32), dropped)
 
     def describe(self) -> dict:
         return {"name": self.name, "path": None, "layer": -1, "max_tokens": self.max_length, "language": self.language, "backend": self.backend, "inventory_version": VERSION, "fingerprint": self.fingerprint}
