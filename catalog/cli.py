@@ -25,7 +25,7 @@ import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Iterable, Sequence, TextIO
 
 import duckdb
 
@@ -146,11 +146,13 @@ def _finite(v: Any) -> Any:
 
 
 def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
-                max_rows: int | None = None, max_width: int = MAX_WIDTH) -> None:
+                max_rows: int | None = None, max_width: int = MAX_WIDTH, total: int | None = None) -> None:
     """A plain aligned text table; numbers right-aligned, NULL as NULL, cells longer than
-    ``max_width`` (0: no limit) cut in the middle with '…'."""
+    ``max_width`` (0: no limit) cut in the middle with '…'. ``total``: how many rows the result had,
+    where ``rows`` holds only the first of them."""
     out = out or sys.stdout
     shown = rows if max_rows is None else rows[:max_rows]
+    total = len(rows) if total is None else total
     cells = [[_cut(_cell(v), max_width) for v in r] for r in shown]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     numeric = [bool(shown) and all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
@@ -163,8 +165,8 @@ def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO 
     out.write("  ".join("-" * w for w in widths) + "\n")
     for r in cells:
         out.write(line(r) + "\n")
-    more = len(rows) - len(shown)
-    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''}{f', {more} not shown (--max-rows)' if more else ''})\n")
+    more = total - len(shown)
+    out.write(f"({total} row{'s' if total != 1 else ''}{f', {more} not shown (--max-rows)' if more else ''})\n")
 
 
 def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO | None = None,
@@ -172,20 +174,41 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
                  types: Sequence[duckdb.DuckDBPyType] | None = None) -> None:
     """``rows`` as a table, JSON or CSV. ``types`` (the columns' DuckDB types): JSON columns become
     nested JSON in the JSON output, not strings."""
+    print_chunks(cols, [rows], fmt, out, max_rows=max_rows, max_width=max_width, types=types)
+
+
+def print_chunks(cols: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]], fmt: str, out: TextIO | None = None,
+                 max_rows: int | None = None, max_width: int = MAX_WIDTH,
+                 types: Sequence[duckdb.DuckDBPyType] | None = None) -> None:
+    """`print_result` of rows that come in chunks (a streamed result): JSON and CSV are written chunk
+    by chunk; a table keeps its first ``max_rows`` rows and counts the others."""
     out = out or sys.stdout
     if fmt == "json":
         decoders = [_json_decoder(t) for t in types] if types else [None] * len(cols)
-        if any(decoders):
-            rows = [tuple(d(v) if d else v for d, v in zip(decoders, r)) for r in rows]
-        json.dump([{c: _finite(_jsonable(v)) for c, v in zip(cols, r)} for r in rows], out, default=str, indent=1, allow_nan=False)
-        out.write("\n")
+        decode = any(decoders)
+        opened = False
+        for chunk in chunks:
+            if decode:
+                chunk = [tuple(d(v) if d else v for d, v in zip(decoders, r)) for r in chunk]
+            for r in chunk:
+                text = json.dumps({c: _finite(_jsonable(v)) for c, v in zip(cols, r)}, default=str, indent=1,
+                                  allow_nan=False)
+                out.write(("[\n " if not opened else ",\n ") + text.replace("\n", "\n "))  # as json.dump(rows, indent=1)
+                opened = True
+        out.write("\n]\n" if opened else "[]\n")
     elif fmt == "csv":
         w = csv.writer(out, lineterminator="\n")  # not RFC 4180's CRLF: shell pipes and $(...) expect \n
         w.writerow(cols)
-        for r in rows:
-            w.writerow([_csv_cell(v) for v in r])
+        for chunk in chunks:
+            w.writerows([_csv_cell(v) for v in r] for r in chunk)
     else:
-        print_table(cols, rows, out, max_rows=max_rows, max_width=max_width)
+        shown: list[Sequence[Any]] = []
+        total = 0
+        for chunk in chunks:  # past the shown rows, only counted
+            if max_rows is None or len(shown) < max_rows:
+                shown.extend(chunk if max_rows is None else chunk[:max_rows - len(shown)])
+            total += len(chunk)
+        print_table(cols, shown, out, max_width=max_width, total=total)
 
 
 # ---------------------------------------------------------------- commands
@@ -220,14 +243,14 @@ def _fmt(args: argparse.Namespace) -> str:
 def cmd_sql(args: argparse.Namespace) -> int:
     with _open(args, write=args.write) as cat:
         try:
-            cols, types, rows = cat.user_sql_typed(args.query)
+            with cat.user_sql_chunks(args.query) as (cols, types, chunks):
+                if cols:  # streamed: a table fetches the rows it shows and counts the rest, JSON and CSV go out as they come
+                    print_chunks(cols, chunks, _fmt(args), max_rows=args.max_rows, max_width=args.max_width, types=types)
         except duckdb.Error as e:
             msg = one_line(e)
             if "read-only" in msg and not args.write:
                 msg += " (the sql command is read-only; pass --write to change the catalog)"
             raise CatalogError(msg) from None
-    if cols:
-        print_result(cols, rows, _fmt(args), max_rows=args.max_rows, max_width=args.max_width, types=types)
     return 0
 
 

@@ -39,7 +39,7 @@ from .manifest import Manifest, ManifestHeader, ManifestMember, ManifestOverview
 from .owner import Owner, current_owner, heartbeat_timeout_s, is_abandoned
 from .paths import default_catalog_path
 from .records import Batch
-from .sandbox import SANDBOX_CONFIG, RefusedSQLError, canonical_predicate, schema_fingerprint, user_statements
+from .sandbox import RefusedSQLError, canonical_predicate, sandboxed_connect, schema_fingerprint, user_statements
 from .sqlfiles import migrations, q, schema_version
 
 RUN_STATUSES = ("running", "completed", "failed", "cancelled", "abandoned")
@@ -49,6 +49,7 @@ _MANIFEST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 _PID = re.compile(r"\(PID (\d+)\)")
 _EXPORT_BATCH_ROWS = 65_536
+_USER_SQL_CHUNK_ROWS = 8_192  # rows per fetch of `lumina catalog sql`'s streamed result
 _log = logging.getLogger(__name__)
 
 # In one process, DuckDB shares one database instance among connections to the same file;
@@ -269,7 +270,7 @@ class Catalog:
         while True:
             try:
                 # Sandboxed: this file only, no extensions, configuration locked (see sandbox.py).
-                return duckdb.connect(str(self.path), read_only=self.read_only, config=SANDBOX_CONFIG)
+                return sandboxed_connect(str(self.path), read_only=self.read_only)
             except (duckdb.IOException, duckdb.ConnectionException) as e:
                 msg = str(e)
                 if "database does not exist" in msg:
@@ -835,23 +836,43 @@ class Catalog:
     def user_sql_typed(self, query: str) -> tuple[list[str], list[duckdb.DuckDBPyType], list[tuple]]:
         """`user_sql` with the columns' DuckDB types too: (columns, types, rows); ``str(type)``
         is its SQL name ("JSON", "INTEGER[]", ...)."""
+        with self.user_sql_chunks(query) as (cols, types, chunks):
+            return cols, types, [row for chunk in chunks for row in chunk]
+
+    @contextmanager
+    def user_sql_chunks(self, query: str, chunk_rows: int = _USER_SQL_CHUNK_ROWS
+                        ) -> Iterator[tuple[list[str], list[duckdb.DuckDBPyType], Iterator[list[tuple]]]]:
+        """`user_sql_typed` whose rows come as an iterator of lists of up to ``chunk_rows`` rows, fetched
+        as the caller takes them (on a read-only catalog: the result streams, so a caller that keeps
+        200 rows of a million holds 200). The iterator is only good inside the ``with``. Ctrl-C stops
+        the query (KeyboardInterrupt once DuckDB has stopped)."""
         statements = user_statements(query, write=not self.read_only)
 
-        def run_all(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[duckdb.DuckDBPyType], list[tuple]]:
+        def run_all(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
             for text in statements[:-1]:
                 con.execute(text).fetchall()
-            return _typed_rows(con.execute(statements[-1]))
+            return con.execute(statements[-1])
 
         with self._connection() as con:
             if self.read_only:
-                return _interruptible(con, lambda: run_all(con))  # Ctrl-C stops the query
-            with _transaction(con):
+                cur = _interruptible(con, lambda: run_all(con))
+                if cur.description is None:
+                    yield [], [], iter(())
+                    return
+
+                def chunks() -> Iterator[list[tuple]]:
+                    while rows := _interruptible(con, lambda: cur.fetchmany(chunk_rows)):
+                        yield rows
+
+                yield [d[0] for d in cur.description], [d[1] for d in cur.description], chunks()
+                return
+            with _transaction(con):  # a write's result is fetched whole, inside its transaction
                 before = schema_fingerprint(con)
-                result = _interruptible(con, lambda: run_all(con))
+                cols, types, rows = _interruptible(con, lambda: _typed_rows(run_all(con)))
                 if schema_fingerprint(con) != before:
                     raise RefusedSQLError("refused: the statement changes schema_version, which only migrations "
                                           "write; nothing was changed")
-            return result
+            yield cols, types, iter([rows] if rows else [])
 
     def sql_arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
         with self._connection() as con:

@@ -1,6 +1,6 @@
 """What user SQL may do: sandboxed connections, statement checks, and `--where` predicates.
 
-Every catalog connection is opened with ``SANDBOX_CONFIG``: DuckDB may read and write its own
+Every catalog connection is opened with ``SANDBOX_CONFIG`` (``sandboxed_connect``): DuckDB may read and write its own
 database file and nothing else (no other file, no other database, no extension install or load)
 and the configuration is locked, so no statement can switch that back on. On top of it:
 
@@ -31,6 +31,22 @@ SANDBOX_CONFIG: dict[str, Any] = {
     "allow_community_extensions": False,
     "lock_configuration": True,
 }
+# Session settings no connect-time config can give: set (by ``sandboxed_connect``) before the lock.
+# DuckDB draws a progress bar on stdout for a query running over 2 s: it landed inside `--csv > FILE`.
+SANDBOX_SESSION = ("SET enable_progress_bar = false",)
+
+
+def sandboxed_connect(database: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect with SANDBOX_CONFIG and SANDBOX_SESSION; the configuration locked last."""
+    con = duckdb.connect(database, read_only=read_only, config={**SANDBOX_CONFIG, "lock_configuration": False})
+    try:
+        for statement in SANDBOX_SESSION:
+            con.execute(statement)
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 _T = duckdb.StatementType
 READ_STATEMENTS = frozenset({_T.SELECT, _T.EXPLAIN})

@@ -225,3 +225,21 @@ def test_our_check_refuses_a_pivot_statement_that_copies_or_attaches_even_when_w
 
     with pytest.raises(RefusedSQLError, match=f"refused {kind} statement: catalog SQL cannot manage transactions"):
         user_statements(query, write=True)
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_no_progress_bar_lands_in_the_output_and_the_configuration_stays_locked(env, read_only):
+    """DuckDB drew its progress bar on stdout for a query over 2 s, inside `catalog sql --csv > FILE`.
+    (In a fresh process: DuckDB's default depends on what stdout is, and pytest's capture changes it.)"""
+    from .helpers import run_py
+
+    catalog, _, _ = env
+    code = ("import sys; from catalog import Catalog\n"
+            "with Catalog.open(sys.argv[1], read_only=sys.argv[2] == 'ro') as cat:\n"
+            "    print(cat.sql(\"SELECT current_setting('enable_progress_bar'), current_setting('lock_configuration')\")[1])\n"
+            "    try:\n"
+            "        cat.sql('SET enable_progress_bar = true')\n"
+            "    except Exception as e:\n"
+            "        print('locked' if 'locked' in str(e) else e)\n")
+    proc = run_py(code, str(catalog), "ro" if read_only else "rw")
+    assert proc.returncode == 0 and proc.stdout.splitlines() == ["[(False, True)]", "locked"], proc.stderr
