@@ -11,6 +11,7 @@ from content, so the same files from another source kind give the same samples.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import stat
@@ -27,6 +28,10 @@ DEFAULT_CAPTION_COLUMN = "caption"
 # appended again, a listing row naming a file a later row names): the last one is the entry by that
 # name, as tar -x would leave it; each earlier one is recorded under its own name, rejected with this.
 SHADOWED = "shadowed_by_later_entry"
+# The kind of an entry whose name is not UTF-8 and, written printably (\xNN), is the name (or the
+# stem) of another entry of the source: it is rejected under a name of its own, so the two never
+# share a name, a caption or an index row.
+NAME_NOT_UTF8 = "name_not_utf8"
 
 
 class SourceKind(str, Enum):
@@ -147,19 +152,67 @@ def _printable(path: str) -> str:
     return path
 
 
+def _stem(name: str) -> str:
+    """What ``Entry.stem`` is of an entry of this name."""
+    return name[: name.rfind(".")] if "." in name.rsplit("/", 1)[-1] else name
+
+
+class _Named(list):
+    """A source's entries as they are listed, and the name before ``_printable`` (a name that is not
+    UTF-8 holds lone surrogates) of those whose printable name differs (kept only for them: a
+    source of millions of UTF-8 names holds nothing more per entry)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw: dict[int, str] = {}
+
+    def add(self, entry: Entry, raw: str) -> None:
+        if entry.name != raw:
+            self.raw[len(self)] = raw
+        self.append(entry)
+
+
+def _without_shared_names(named: _Named) -> list[Entry]:
+    """The entries, where an entry whose name is not UTF-8 and whose printable stem is also
+    the stem of an entry with another real name (``a\\xe9.png`` written literally, beside the Latin-1
+    ``a<E9>.png``) is rejected as ``name_not_utf8`` under a name of its own (the printable name with
+    a tag of its real bytes): else both would be one name to the catalog, the index and the caption
+    pairing, and the one image would get the other's caption. An entry whose name is UTF-8 always
+    keeps its name; a non-UTF-8 name that meets no other keeps its printable one, as before."""
+    if not named.raw:  # every name is UTF-8 (the usual source)
+        return list(named)
+    stems: dict[str, set[str]] = {named[i].stem: set() for i in named.raw}
+    for i, e in enumerate(named):
+        if e.stem in stems:
+            stems[e.stem].add(_stem(named.raw.get(i, e.name)))
+    out = []
+    for i, e in enumerate(named):
+        raw = named.raw.get(i)
+        if raw is None or len(stems[e.stem]) == 1:
+            out.append(e)
+            continue
+        tag = f"#{NAME_NOT_UTF8}-" + hashlib.sha256(os.fsencode(raw)).hexdigest()[:12]
+        out.append(Entry(e.name + tag, e.uri + tag, 0, (), NAME_NOT_UTF8,
+                         detail="the name is not UTF-8, and its printable form is another entry's name too: "
+                                "rename it in UTF-8; not read"))
+    return out
+
+
 def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
     root = root.resolve()
     if not root.is_dir():
         raise SourceError(f"not a folder: {root}")
-    out: list[Entry] = []
+    named = _Named()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
         dirnames.sort()
         d = Path(dirpath)
         if d != root and not dirnames and not filenames:  # else nothing would say it was there (a folder named x.png)
-            out.append(Entry(_printable(d.relative_to(root).as_posix()), _printable(str(d)), 0, (), "empty_folder"))
+            rel = d.relative_to(root).as_posix()
+            named.add(Entry(_printable(rel), _printable(str(d)), 0, (), "empty_folder"), rel)
         for name in sorted(filenames) + [n for n in dirnames if (d / n).is_symlink() and not follow_symlinks]:
             p = d / name
-            rel, uri = _printable(p.relative_to(root).as_posix()), _printable(str(p))
+            raw = p.relative_to(root).as_posix()
+            rel, uri = _printable(raw), _printable(str(p))
             try:
                 st = os.lstat(p)
             except OSError:
@@ -168,19 +221,19 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
                 try:
                     target = p.resolve()
                 except (OSError, RuntimeError):  # a link loop: RuntimeError before Python 3.13, OSError after
-                    out.append(Entry(rel, uri, 0, (), "symlink_loop"))
+                    named.add(Entry(rel, uri, 0, (), "symlink_loop"), raw)
                     continue
                 inside = target == root or root in target.parents
                 if not (follow_symlinks or inside) or not target.is_file():
-                    out.append(Entry(rel, uri, 0, (), "symlink_outside_source" if not inside else "symlink",
-                                     detail=_link_detail(p, target, root)))
+                    named.add(Entry(rel, uri, 0, (), "symlink_outside_source" if not inside else "symlink",
+                                    detail=_link_detail(p, target, root)), raw)
                     continue
-                out.append(Entry(rel, uri, target.stat().st_size, ("file", str(target))))
+                named.add(Entry(rel, uri, target.stat().st_size, ("file", str(target))), raw)
             elif stat.S_ISREG(st.st_mode):
-                out.append(Entry(rel, uri, st.st_size, ("file", str(p))))
+                named.add(Entry(rel, uri, st.st_size, ("file", str(p))), raw)
             else:
-                out.append(Entry(rel, uri, 0, (), "not_a_regular_file"))
-    return sorted(out, key=lambda e: e.name)
+                named.add(Entry(rel, uri, 0, (), "not_a_regular_file"), raw)
+    return sorted(_without_shared_names(named), key=lambda e: e.name)
 
 
 def _link_detail(link: Path, target: Path, root: Path) -> str:
@@ -250,7 +303,7 @@ def _end_marker_problem(tar_path: Path, end: int) -> str:
 
 
 def _tar_entries(pattern: str) -> list[Entry]:
-    out = []
+    named = _Named()
     for tar_path, tar_name in _tar_paths(pattern):
         members: list[tarfile.TarInfo] = []
         problem = ""
@@ -270,25 +323,26 @@ def _tar_entries(pattern: str) -> list[Entry]:
             # one bad tar must not stop the others: it is recorded (rejected, with why) and the
             # members listed before the damage are still read (a cut member is quarantined on read)
             kind = "truncated_archive" if members else "unreadable_archive"
-            out.append(Entry(_printable(tar_name), _printable(str(tar_path)), 0, (), kind, detail=problem))
+            named.add(Entry(_printable(tar_name), _printable(str(tar_path)), 0, (), kind, detail=problem), tar_name)
         members = [m for m in members if not m.isdir()]
         copies = Counter(m.name for m in members)
         seen: Counter = Counter()
         for m in members:
             # The tar's own name scopes its members: two tars may both hold 000001.jpg.
-            name = _printable(f"{tar_name}/{m.name}")
+            raw = f"{tar_name}/{m.name}"
+            name = _printable(raw)
             uri = _printable(f"{tar_path}#{m.name}")
             seen[m.name] += 1
             if seen[m.name] < copies[m.name]:  # appended again later (tar -r): tar -x leaves the last one
                 suffix = f"#shadowed-{seen[m.name]}"
                 detail = f"copy {seen[m.name]} of this member; a later copy is used, as tar -x leaves the last one"
-                out.append(Entry(name + suffix, uri + suffix, 0, (), SHADOWED, detail=detail))
+                named.add(Entry(name + suffix, uri + suffix, 0, (), SHADOWED, detail=detail), raw + suffix)
                 continue
             if m.isfile():
-                out.append(Entry(name, uri, m.size, ("tar", str(tar_path), m.name, m.offset_data, m.size)))
+                named.add(Entry(name, uri, m.size, ("tar", str(tar_path), m.name, m.offset_data, m.size)), raw)
             else:
-                out.append(Entry(name, uri, 0, (), "not_a_regular_file"))
-    return out
+                named.add(Entry(name, uri, 0, (), "not_a_regular_file"), raw)
+    return _without_shared_names(named)
 
 
 def _rows_of_listing(path: Path) -> list[dict[str, Any]]:
