@@ -118,6 +118,16 @@ class ListingStage:
             self._insert("idx", reader)
         self._con.execute(q("stage_known"))
 
+    def set_aside(self, prefixes: Sequence[str]) -> int:
+        """Leave the index rows whose names start with one of ``prefixes`` (the folders a listing
+        could not read, ``name/``) out of the diff: neither gone nor seen, their index rows stay as
+        they are in the catalog. Returns how many present rows were set aside."""
+        if not prefixes:
+            return 0
+        present = self._con.execute(q("stage_aside_count"), [list(prefixes)]).fetchall()[0][0]
+        self._con.execute(q("stage_set_aside"), [list(prefixes)])
+        return present
+
     def append(self, table: str, rows: Iterable[tuple]) -> int:
         """Stream rows (tuples in the table's column order, see SCHEMAS) in; returns how many."""
         schema, count = self.SCHEMAS[table], 0

@@ -89,6 +89,18 @@ def _retirements(cat, plan, curated) -> list:
     return out
 
 
+def unreadable_folders_note(plan) -> str | None:
+    """What a refresh says of the folders it could not read (preprocess.sources: unreadable_folder
+    rows): what it knew under them is kept, not marked removed."""
+    if not plan.unreadable_folders:
+        return None
+    (name, why), n = next(iter(plan.unreadable_folders.items())), len(plan.unreadable_folders)
+    more = f" and {n - 1} more" if n > 1 else ""
+    return (f"cannot read {n} folder{'s' if n > 1 else ''} of {plan.source} ({name}: {why}{more}): the {plan.kept_unread} "
+            f"entries the index has under {'them' if n > 1 else 'it'} and their samples are kept as they were, not marked "
+            "removed; make it readable and refresh again")
+
+
 def lock_path(ws: Workspace, source_id: str):
     import hashlib
 
@@ -329,6 +341,8 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
                                "now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
     repair = wrongly_superseded(cat, modality)
     result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
+    if note := unreadable_folders_note(plan):
+        result.notes.append(note)
     if result.noop:
         with hooks.writer():
             commit_listing(cat, src, plan.modality, stage, None)

@@ -29,8 +29,8 @@ from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably,
                                leftover_candidate, mark_copies_of_catalogued, mark_exact_duplicates, score_with_models)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
-from preprocess.sources import (Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind, list_entries,
-                               with_row_captions)
+from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
+                               list_entries, with_row_captions)
 
 _HASH_CHUNK = 1 << 20
 
@@ -47,6 +47,10 @@ class RefreshPlan:
     # uris -> {uri: name} of the inputs (and leftovers) in the source now at those of the uris
     present_names: Callable[[Iterable[str]], dict[str, str]] = lambda uris: {}
     indexed_entries: int = 0  # the source's entries present in the index before this refresh
+    # folders the listing could not read (name -> why): what the index and the catalog hold under
+    # them is kept as it is, never counted removed
+    unreadable_folders: dict[str, str] = field(default_factory=dict)
+    kept_unread: int = 0  # the index's present entries under those folders, set aside
 
     @property
     def empty(self) -> bool:
@@ -210,6 +214,8 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     with _gc_paused():
         entries = list_entries(spec)
         inputs, leftovers = plugin.group(entries, opts)
+    unreadable = {e.name: e.detail.split(";")[0] for e in entries if e.kind == UNREADABLE_FOLDER}
+    kept_unread = stage.set_aside([name + "/" for name in unreadable])  # neither gone nor seen
     hashed = _stage_listing(stage, entries, inputs, leftovers)
     diff = stage.finish()
     touched = stage.touched_inputs()
@@ -224,6 +230,11 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     if gone_fn is not None:
         unindexed_gone = sorted(set(gone_fn(stage)) - removed_uris)
     removed_uris = sorted(removed_uris | set(unindexed_gone))
+    if unreadable:  # a sample under a folder that could not be read is not known to be gone
+        unread = tuple(e.uri + "/" for e in entries if e.kind == UNREADABLE_FOLDER)
+        kept = {uri for uri in removed_uris if uri.startswith(unread)}
+        removed_uris = [uri for uri in removed_uris if uri not in kept]
+        unindexed_gone = [uri for uri in unindexed_gone if uri not in kept]
     if near_copies_fn is not None and removed_uris:
         revisit = set(near_copies_fn(removed_uris))
         curated_now = np.zeros(len(inputs), bool)
@@ -239,7 +250,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
               "leftovers_to_record": len(todo_leftovers),
               "removed_inputs": diff["removed_inputs"] - moved + len(unindexed_gone)}
     return RefreshPlan(source_identity(spec), plugin.modality.value, todo, todo_leftovers, removed_uris,
-                       dict(entry_uris), counts, stage.names_of, diff["indexed_entries"])
+                       dict(entry_uris), counts, stage.names_of, diff["indexed_entries"] + kept_unread, unreadable, kept_unread)
 
 
 def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover]) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import os
 import stat
 import tarfile
@@ -28,10 +29,15 @@ DEFAULT_CAPTION_COLUMN = "caption"
 # appended again, a listing row naming a file a later row names): the last one is the entry by that
 # name, as tar -x would leave it; each earlier one is recorded under its own name, rejected with this.
 SHADOWED = "shadowed_by_later_entry"
+# The kind of the entry recorded for a folder of the source that cannot be listed (no permission, an
+# I/O error): its files are not curated, and a refresh keeps what it knew under it (not removed).
+UNREADABLE_FOLDER = "unreadable_folder"
 # The kind of an entry whose name is not UTF-8 and, written printably (\xNN), is the name (or the
 # stem) of another entry of the source: it is rejected under a name of its own, so the two never
 # share a name, a caption or an index row.
 NAME_NOT_UTF8 = "name_not_utf8"
+
+log = logging.getLogger(__name__)
 
 
 class SourceKind(str, Enum):
@@ -171,6 +177,10 @@ class _Named(list):
             self.raw[len(self)] = raw
         self.append(entry)
 
+    def drop_from(self, start: int) -> None:
+        del self[start:]
+        self.raw = {i: raw for i, raw in self.raw.items() if i < start}
+
 
 def _without_shared_names(named: _Named) -> list[Entry]:
     """The entries, where an entry whose name is not UTF-8 and whose printable stem is also
@@ -203,19 +213,28 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
     if not root.is_dir():
         raise SourceError(f"not a folder: {root}")
     named = _Named()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+    unreadable: list[tuple[Path, OSError]] = []  # folders that cannot be listed or searched, and why
+    walk = os.walk(root, followlinks=follow_symlinks,
+                   onerror=lambda e: unreadable.append((Path(e.filename) if e.filename else root, e)))
+    for dirpath, dirnames, filenames in walk:
         dirnames.sort()
         d = Path(dirpath)
         if d != root and not dirnames and not filenames:  # else nothing would say it was there (a folder named x.png)
             rel = d.relative_to(root).as_posix()
             named.add(Entry(_printable(rel), _printable(str(d)), 0, (), "empty_folder"), rel)
+        listed_before = len(named)
         for name in sorted(filenames) + [n for n in dirnames if (d / n).is_symlink() and not follow_symlinks]:
             p = d / name
             raw = p.relative_to(root).as_posix()
             rel, uri = _printable(raw), _printable(str(p))
             try:
                 st = os.lstat(p)
-            except OSError:
+            except PermissionError as e:  # a folder that lists its names but cannot be searched (r without x)
+                unreadable.append((d, e))
+                dirnames[:] = []
+                named.drop_from(listed_before)  # the folder is one unreadable entry, none of its files
+                break
+            except OSError:  # gone since the folder was listed
                 continue
             if stat.S_ISLNK(st.st_mode):
                 try:
@@ -233,7 +252,30 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
                 named.add(Entry(rel, uri, st.st_size, ("file", str(p))), raw)
             else:
                 named.add(Entry(rel, uri, 0, (), "not_a_regular_file"), raw)
+    for entry, raw in _unreadable_folders(root, unreadable):
+        named.add(entry, raw)
     return sorted(_without_shared_names(named), key=lambda e: e.name)
+
+
+def _unreadable_folders(root: Path, unreadable: list[tuple[Path, OSError]]) -> list[tuple[Entry, str]]:
+    """An entry per folder that could not be listed or searched (os.walk skips those without a word:
+    their files would be no rows, and a refresh would mark every sample under them removed), and a
+    warning in one line. The source folder itself unreadable is a SourceError."""
+    out = []
+    for folder, e in unreadable:
+        why = f"{type(e).__name__}: {e.strerror or e}"
+        if folder == root:
+            raise SourceError(f"cannot read the folder {root} ({why}): check its permissions")
+        raw = folder.relative_to(root).as_posix()
+        out.append((Entry(_printable(raw), _printable(str(folder)), 0, (), UNREADABLE_FOLDER,
+                          detail=f"{why}; its files are not listed"), raw))
+    if out:
+        first = out[0][0]
+        more = f" and {len(out) - 1} more" if len(out) > 1 else ""
+        log.warning("cannot read %d folder%s of %s (%s: %s%s): their files are not curated (rows %s) and a refresh keeps "
+                    "their samples as they are; make them readable and curate or refresh again", len(out),
+                    "s" if len(out) > 1 else "", root, first.name, first.detail.split(";")[0], more, UNREADABLE_FOLDER)
+    return out
 
 
 def _link_detail(link: Path, target: Path, root: Path) -> str:

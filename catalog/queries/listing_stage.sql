@@ -32,6 +32,16 @@ CREATE TABLE known AS
 SELECT DISTINCT ON (name) name, size, mtime_ns, content_hash
 FROM idx WHERE status = 'present';
 
+-- name: stage_aside_count
+-- The present index rows under the folders the listing could not read ($1: their names, each with a
+-- trailing /), which stage_set_aside leaves out of the diff.
+SELECT count(*) FROM idx
+WHERE status = 'present' AND EXISTS (SELECT 1 FROM unnest(CAST($1 AS VARCHAR[])) AS p(prefix) WHERE starts_with(idx.name, p.prefix));
+
+-- name: stage_set_aside
+-- Those rows (present or removed) leave the stage: neither gone nor seen, the catalog's rows stay as they are.
+DELETE FROM idx WHERE EXISTS (SELECT 1 FROM unnest(CAST($1 AS VARCHAR[])) AS p(prefix) WHERE starts_with(idx.name, p.prefix));
+
 -- name: stage_made_blobs
 -- The members that are no listed entry (an LJSpeech metadata line made a caption of its own): the
 -- first of each name, by ord.
