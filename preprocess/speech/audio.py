@@ -71,6 +71,42 @@ def _wav_with_open_data_size(data: bytes) -> bytes:
     return data[:4] + struct.pack("<I", len(data) - 8) + data[8:at] + struct.pack("<I", len(data) - at - 4) + data[at + 4:]
 
 
+# A file whose header says it is longer than max_duration by more than this is rejected unread
+# (reject_if_longer). The limit judges the trimmed length, and trimming cuts only the quiet at either
+# end, so within this margin the file is decoded and judged as before; beyond it, only a take with
+# more than this much leading and trailing quiet could pass, and decoding costs ~150 MB per minute.
+UNDECODED_MARGIN_S = 30.0
+
+
+def header_seconds(data: bytes) -> float | None:
+    """The length in seconds that the file's header declares (frames / sample rate), without
+    decoding its samples; None when libsndfile cannot tell (an empty, truncated or unknown file:
+    decode_audio says what is wrong with it, or decodes it with audioread)."""
+    import soundfile as sf
+
+    if not data:
+        return None
+    data = _wav_with_open_data_size(data)
+    if _wav_truncation(data):
+        return None
+    try:
+        info = sf.info(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - libsndfile raises LibsndfileError/RuntimeError
+        return None
+    if info.samplerate <= 0 or not 0 < info.frames < 2**62:  # a length libsndfile does not know reads as 2^63-1
+        return None
+    return info.frames / info.samplerate
+
+
+def reject_if_longer(data: bytes, max_seconds: float) -> None:
+    """AudioRejected ``max_duration`` (the decoded path's reason and verdict, with the header's length
+    as the score) when the header says the file is longer than max_seconds + UNDECODED_MARGIN_S:
+    a 30-minute FLAC of 34 MB decoded to 4.8 GB before the decoded length was judged."""
+    seconds = header_seconds(data)
+    if seconds is not None and seconds > max_seconds + UNDECODED_MARGIN_S:
+        raise AudioRejected("max_duration", f"score {seconds:g} vs threshold {max_seconds:g}", seconds, max_seconds)
+
+
 def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     """bytes -> (float32 [n, channels] in [-1, 1], sample rate). wav/flac/ogg/mp3 via libsndfile,
     audioread as a fallback for what libsndfile lacks. Raises AudioRejected(status=quarantined)."""

@@ -25,7 +25,7 @@ from contracts.shards import npy_bytes, npy_load
 from preprocess.modality import Candidate, ModalityPlugin
 from preprocess.sources import CAPTION_SUFFIXES, Entry, Leftover, RawInput, group_by_stem
 from encoders.audio import mel as melspec
-from preprocess.speech.audio import TARGET_SR, AudioRejected
+from preprocess.speech.audio import TARGET_SR, AudioRejected, reject_if_longer
 from preprocess.speech.curation import Prepared, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
 from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check as check_language, check_voice
@@ -137,7 +137,9 @@ class SpeechPlugin(ModalityPlugin):
         base = dict(key=key, modality="speech", source_uri=item.uri, split=split_of(key))
         transcript = normalise_transcript(caption, opts.language)
         try:
-            p = prepare(item.media["media"].read(), opts.trim_top_db, opts.target_lufs, opts.silence_dbfs)
+            data = item.media["media"].read()
+            reject_if_longer(data, opts.max_duration)  # from the header: a long file is never decoded whole
+            p = prepare(data, opts.trim_top_db, opts.target_lufs, opts.silence_dbfs)
         except AudioRejected as r:
             verdicts = []
             if r.kind == "silence":
