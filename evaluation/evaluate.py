@@ -60,11 +60,23 @@ class EvalConfig:
         check_guidance(self.shift, self.cfg_scale, "--cfg-scale")
 
 
+SAMPLING_SETTINGS = ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed", "max_heldout")
+
+
+def sampling_settings(cfg: EvalConfig) -> dict:
+    """The EvalConfig fields the metrics depend on, as metrics.json and lumina evaluate's output give
+    them (the image demo evaluates at cfg_scale 6, lumina evaluate and lumina sample default to 4)."""
+    return {k: getattr(cfg, k) for k in SAMPLING_SETTINGS}
+
+
 @dataclass
 class EvalResult:
     metrics: dict[str, float]
     renders: dict[str, str] = field(default_factory=dict)  # name -> file (grid, gif, wav, ...)
     notes: list[str] = field(default_factory=list)  # what a reader of the figures must know (EvalContext.notes)
+    # how the samples were drawn (sampling_settings): the metrics depend on them, and metrics.json,
+    # written over by an evaluation with other settings, did not say which
+    sampling: dict = field(default_factory=dict)
 
     @property
     def grid(self) -> str | None:
@@ -236,6 +248,6 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     extra, renders = evaluate_modality(ctx)
     metrics.update(extra)
     ctx.notes.extend(warn_if_the_judge_is_no_judge(metrics))
-    result = EvalResult(metrics, renders, ctx.notes)
+    result = EvalResult(metrics, renders, ctx.notes, sampling_settings(cfg))
     (Path(cfg.out_dir) / "metrics.json").write_text(json.dumps(asdict(result), indent=1))
     return result

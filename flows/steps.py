@@ -557,7 +557,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     """Evaluate a checkpoint on a held-out manifest and log the metrics against the checkpoint."""
     from catalog import Catalog
     from catalog import load_manifest_header
-    from evaluation.evaluate import check_moved_encoder_flags, check_same_encoders, evaluate
+    from evaluation.evaluate import check_moved_encoder_flags, check_same_encoders, evaluate, sampling_settings
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
@@ -590,8 +590,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     out = asdict(result)
     # the metrics depend on these: printed so two evaluations of one checkpoint can be told apart
     # (the image demo evaluates at cfg_scale 6, `lumina evaluate` and `lumina sample` default to 4)
-    out["sampling"] = {k: getattr(cfg, k) for k in ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed",
-                                                     "max_heldout")}
+    out["sampling"] = sampling_settings(cfg)  # metrics.json records them too
     out.update(run_id=rid, checkpoint_id=ckpt_id, split=split)
     return out
 
