@@ -177,12 +177,30 @@ def print_result(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, o
     print_chunks(cols, [rows], fmt, out, max_rows=max_rows, max_width=max_width, types=types)
 
 
+def unique_names(cols: Sequence[str]) -> list[str]:
+    """Column names with repeats suffixed as DuckDB names them in a subquery or CREATE TABLE AS
+    (a, a_1, a_2; a_1 taken: a_1_1): JSON keys must differ, and CSV's header says the same."""
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    out = []
+    for c in cols:
+        name = c
+        while name in seen:
+            counts[c] = counts.get(c, 0) + 1
+            name = f"{c}_{counts[c]}"
+        seen.add(name)
+        out.append(name)
+    return out
+
+
 def print_chunks(cols: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]], fmt: str, out: TextIO | None = None,
                  max_rows: int | None = None, max_width: int = MAX_WIDTH,
                  types: Sequence[duckdb.DuckDBPyType] | None = None) -> None:
     """`print_result` of rows that come in chunks (a streamed result): JSON and CSV are written chunk
     by chunk; a table keeps its first ``max_rows`` rows and counts the others."""
     out = out or sys.stdout
+    if fmt in ("json", "csv"):
+        cols = unique_names(cols)  # a JSON object keeps one value per key: `SELECT a.x, b.x` lost a column
     if fmt == "json":
         decoders = [_json_decoder(t) for t in types] if types else [None] * len(cols)
         decode = any(decoders)

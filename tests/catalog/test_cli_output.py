@@ -117,3 +117,12 @@ def test_sql_streams_its_result_instead_of_holding_every_row(base_catalog, monke
         tracemalloc.stop()
     assert rc == 0 and Sink.chars > (rows * 400 if fmt else 200 * 60)  # a table: 200 rows, cells cut at 60
     assert peak < 12_000_000, f"{peak / 1e6:.1f} MB held for {rows} rows of 400 characters ({rows * 400 / 1e6:.0f} MB)"
+
+
+def test_json_and_csv_keep_columns_of_the_same_name(base_catalog, capsys):
+    """--json kept the last of two `started_at` columns (a JSON object has one value per key)."""
+    q = "SELECT 1 AS a, 2 AS a, 3 AS a, 4 AS a_1, 5 AS b"
+    rc, out, _ = run(capsys, "sql", q, "--json", "--catalog", str(base_catalog))
+    assert rc == 0 and json.loads(out) == [{"a": 1, "a_1": 2, "a_2": 3, "a_1_1": 4, "b": 5}]  # as DuckDB names them
+    rc, out, _ = run(capsys, "sql", q, "--csv", "--catalog", str(base_catalog))
+    assert rc == 0 and list(csv.reader(io.StringIO(out))) == [["a", "a_1", "a_2", "a_1_1", "b"], ["1", "2", "3", "4", "5"]]
