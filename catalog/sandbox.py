@@ -55,6 +55,9 @@ READ_STATEMENTS = frozenset({_T.SELECT, _T.EXPLAIN})
 REFUSED_WHEN_WRITING = frozenset({_T.ATTACH, _T.DETACH, _T.COPY, _T.COPY_DATABASE, _T.EXPORT, _T.LOAD, _T.SET,
                                   _T.VARIABLE_SET, _T.PRAGMA, _T.TRANSACTION, _T.EXTENSION})
 
+# Of those, the ones that write files: the refusal points to what does (--csv > FILE, export).
+FILE_WRITING_KINDS = frozenset({"COPY", "COPY_DATABASE", "EXPORT"})
+
 # A PIVOT without an IN list makes DuckDB parse the statement as MULTI (it first creates a temporary
 # ENUM of the pivot values, then runs the statement), so a MULTI is judged by its first keyword.
 # Read-only: one that starts like a query; the read-only connection refuses any write regardless
@@ -100,12 +103,17 @@ def user_statements(query: str, write: bool) -> list[str]:
             readable, refused = kind in MULTI_READ_KEYWORDS, kind in MULTI_REFUSED_WHEN_WRITING
         else:
             readable, refused = st.type in READ_STATEMENTS, st.type in REFUSED_WHEN_WRITING
+        # refused in either mode: judged first, so that no message says "pass --write" for them
+        if refused and kind in FILE_WRITING_KINDS:
+            raise RefusedSQLError(f"refused {kind} statement: catalog SQL writes no files; for a CSV file use "
+                                  "`lumina catalog sql \"SELECT ...\" --csv > FILE`, for Parquet `lumina catalog "
+                                  "export NAME --out FILE.parquet`")
+        if refused:
+            raise RefusedSQLError(f"refused {kind} statement: catalog SQL cannot manage transactions, attach, copy, "
+                                  "export, load extensions, set options or run pragmas, with or without --write")
         if not write and not readable:
             raise RefusedSQLError(f"refused {kind} statement: read-only SQL may only SELECT or EXPLAIN "
                                   "(pass --write to change the catalog)")
-        if write and refused:
-            raise RefusedSQLError(f"refused {kind} statement: catalog SQL cannot manage transactions, attach, copy, "
-                                  "export, load extensions, set options or run pragmas")
     return [st.query for st in stmts]
 
 

@@ -217,14 +217,30 @@ def test_export_still_writes_parquet_outside_the_sandbox(env, capsys):
     assert Path(tmp / "s.parquet").exists() and not list(tmp.glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("query, kind", [("COPY (PIVOT metrics ON name USING first(value)) TO 'x.csv'", "COPY"),
-                                         ("ATTACH 'x.duckdb' AS x; PIVOT metrics ON name USING first(value)", "ATTACH")])
-def test_our_check_refuses_a_pivot_statement_that_copies_or_attaches_even_when_writing(query, kind):
+@pytest.mark.parametrize("query, kind, why", [
+    ("COPY (PIVOT metrics ON name USING first(value)) TO 'x.csv'", "COPY", "catalog SQL writes no files"),
+    ("ATTACH 'x.duckdb' AS x; PIVOT metrics ON name USING first(value)", "ATTACH", "catalog SQL cannot manage transactions")])
+def test_our_check_refuses_a_pivot_statement_that_copies_or_attaches_even_when_writing(query, kind, why):
     """Judged by our own check (not only by DuckDB's locked configuration behind it)."""
     from catalog.sandbox import RefusedSQLError, user_statements
 
-    with pytest.raises(RefusedSQLError, match=f"refused {kind} statement: catalog SQL cannot manage transactions"):
+    with pytest.raises(RefusedSQLError, match=f"refused {kind} statement: {why}"):
         user_statements(query, write=True)
+
+
+@pytest.mark.parametrize("query, kind", [
+    ("COPY samples TO 'x.csv'", "COPY"), ("EXPORT DATABASE 'dump'", "EXPORT"), ("ATTACH 'x.duckdb' AS x", "ATTACH"),
+    ("SET threads = 1", "SET"), ("PRAGMA database_size", "PRAGMA"), ("INSTALL httpfs", "LOAD"), ("BEGIN", "TRANSACTION"),
+    ("COPY (PIVOT metrics ON name USING first(value)) TO 'x.csv'", "COPY")])
+@pytest.mark.parametrize("write", [False, True], ids=["read-only", "write"])
+def test_a_statement_that_write_refuses_too_is_not_told_to_pass_write(env, capsys, query, kind, write):
+    """Read-only, they said "pass --write to change the catalog", and --write refused them as well."""
+    catalog, _, _ = env
+    rc, out, err = _run(capsys, "sql", query, "--catalog", str(catalog), *(["--write"] if write else []))
+    _assert_refused(rc, out, err, why=(f"refused {kind} statement: catalog SQL",))
+    assert "pass --write" not in err
+    if kind in ("COPY", "EXPORT"):
+        assert "--csv > FILE" in err and "lumina catalog export" in err
 
 
 @pytest.mark.parametrize("read_only", [True, False])
