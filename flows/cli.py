@@ -349,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except user_errors() as e:
         print(f"lumina {argv[0]}: error: {user_error_line(e)}", file=sys.stderr)
+        if as_command and _is_lost_cluster(e):
+            # Ray's atexit shutdown would spend 15-20 s flushing to the dead cluster, and at times
+            # end the process with exit 1 after our line; the catalog run is already marked failed
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_USAGE)
         return EXIT_USAGE
     except KeyboardInterrupt as e:  # Ctrl-C before training's handler is in place (imports, curation): not a crash
         user_error_line(e)  # the traceback with LUMINA_TRACEBACK=1
@@ -356,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
         if as_command:  # a second Ctrl-C during the exit's Ray shutdown: gone at once, not a traceback or a segfault
             signal.signal(signal.SIGINT, _exit_interrupted)
         return 128 + signal.SIGINT
+
+
+def _is_lost_cluster(e: BaseException) -> bool:
+    from contracts.ray_runtime import RayClusterLost
+
+    return isinstance(e, RayClusterLost)
 
 
 def _exit_interrupted(signum, frame) -> None:
