@@ -138,6 +138,11 @@ def out_path(out: str, modality: str) -> Path:
     return path
 
 
+class _NoScaleGiven(float):
+    """SampleConfig.cfg's default: a guidance scale no config file or flag gave, so a config file's
+    cfg_scale (the name lumina evaluate's config uses) applies."""
+
+
 @dataclass
 class SampleConfig:
     checkpoint: str = ""  # folder, or a catalog checkpoint id
@@ -152,7 +157,10 @@ class SampleConfig:
     text_path: str | None = None  # its CLIP or LLaMA text encoder at a new place (default: where text_encoder.json says)
     num: int = 1  # samples per prompt
     steps: int = 30  # ODE steps
-    cfg: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale (--cfg or --cfg-scale)
+    cfg: float = _NoScaleGiven(DEFAULT_CFG_SCALE)  # classifier-free guidance scale (--cfg or --cfg-scale)
+    # cfg's name in lumina evaluate's config and flag (--cfg-scale): accepted in --config and --set
+    # (cfg_scale: 5 was refused as an unknown option); cfg, or a --cfg flag, wins over it
+    cfg_scale: float | None = field(default=None, metadata={"internal": True})
     shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
     seed: int = 0  # initial noise
@@ -161,6 +169,9 @@ class SampleConfig:
     extrapolation: str = AUTO_EXTRAPOLATION
 
     def __post_init__(self) -> None:
+        if self.cfg_scale is not None and isinstance(self.cfg, _NoScaleGiven):
+            self.cfg = self.cfg_scale
+        self.cfg, self.cfg_scale = float(self.cfg), None
         # --num 0 ended in a reshape traceback; --steps 0 wrote the initial noise as a sample
         for name in ("num", "steps"):
             if getattr(self, name) < 1:
