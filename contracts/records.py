@@ -131,8 +131,11 @@ class Batch:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump(self.to_dict(), f)
+            f.flush()
+            os.fsync(f.fileno())  # as the shard it describes: a power loss leaves the old name or the whole file
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
         return path
 
     @staticmethod
@@ -144,3 +147,17 @@ class Batch:
     def read(cls, path: str | os.PathLike) -> "Batch":
         with open(path) as f:
             return cls.from_dict(json.load(f))
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from contracts.keys import file_sha256
-from contracts.records import ShardRecord
+from contracts.records import ShardRecord, fsync_dir
 
 
 def write_tar(path: str | Path, members: Iterable[tuple[str, bytes]], stage: str, num_samples: int) -> ShardRecord:
@@ -39,20 +39,6 @@ def write_tar(path: str | Path, members: Iterable[tuple[str, bytes]], stage: str
     os.replace(tmp, path)
     fsync_dir(path.parent)  # the rename itself
     return ShardRecord(uri=str(path.resolve()), stage=stage, num_samples=num_samples, bytes=path.stat().st_size, sha256=file_sha256(path))
-
-
-def fsync_dir(folder: str | Path) -> None:
-    """Make a rename in ``folder`` durable (where the platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class DamagedCuratedShard(ValueError):
