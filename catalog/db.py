@@ -39,7 +39,8 @@ from .manifest import Manifest, ManifestHeader, ManifestMember, ManifestOverview
 from .owner import Owner, current_owner, heartbeat_timeout_s, is_abandoned
 from .paths import default_catalog_path
 from .records import Batch
-from .sandbox import RefusedSQLError, canonical_predicate, sandboxed_connect, schema_fingerprint, user_statements
+from .sandbox import (RefusedSQLError, canonical_predicate, sandboxed_connect, schema_change, schema_fingerprint,
+                      user_statements)
 from .sqlfiles import migrations, q, schema_version
 
 RUN_STATUSES = ("running", "completed", "failed", "cancelled", "abandoned")
@@ -869,9 +870,10 @@ class Catalog:
             with _transaction(con):  # a write's result is fetched whole, inside its transaction
                 before = schema_fingerprint(con)
                 cols, types, rows = _interruptible(con, lambda: _typed_rows(run_all(con)))
-                if schema_fingerprint(con) != before:
-                    raise RefusedSQLError("refused: the statement changes schema_version, which only migrations "
-                                          "write; nothing was changed")
+                if changed := schema_change(before, schema_fingerprint(con)):
+                    listed = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+                    raise RefusedSQLError(f"refused: the statement changes the catalog's own schema ({listed}), "
+                                          "which only migrations change; nothing was changed")
             yield cols, types, iter([rows] if rows else [])
 
     def sql_arrow(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:

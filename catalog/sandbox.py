@@ -7,13 +7,15 @@ and the configuration is locked, so no statement can switch that back on. On top
 - read-only SQL (`lumina catalog sql` without ``--write``) may only be SELECT or EXPLAIN (a
   dynamic PIVOT, one without ``IN (...)``, parses as a MULTI statement: judged by its first keyword);
 - writing SQL may not manage transactions, attach, copy, export, load, set or pragma, and runs in
-  one transaction that is rolled back if it changed ``schema_version`` (``schema_fingerprint``);
+  one transaction that is rolled back if it changed the definition of one of the catalog's own
+  tables and views, or the rows of ``schema_version`` (``schema_fingerprint``);
 - a ``--where`` predicate is parsed by DuckDB into one expression and re-rendered from the parse
   tree (``canonical_predicate``), so what is pasted into a statement is exactly one expression.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -117,14 +119,45 @@ def user_statements(query: str, write: bool) -> list[str]:
     return [st.query for st in stmts]
 
 
-def schema_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple:
-    """The definition and rows of ``schema_version``: a write that changes either is rolled back."""
-    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_version'"
-                      ).fetchall()
-    if not ddl:
-        return ()
-    rows = con.execute("SELECT version, name, applied_at FROM main.schema_version ORDER BY ALL").fetchall()
-    return (ddl[0][0], tuple(rows))
+@functools.cache
+def own_relations() -> frozenset[str]:
+    """The names of the tables and views the migrations make: the catalog's own (a user's --write
+    may add and drop others)."""
+    from .sqlfiles import migrations
+
+    con = duckdb.connect(":memory:", config=SANDBOX_CONFIG)
+    try:
+        for mig in migrations():
+            con.execute(mig.sql)
+        return frozenset(r[0] for r in con.execute(_RELATIONS).fetchall())
+    finally:
+        con.close()
+
+
+_RELATIONS = ("SELECT table_name, 'table', sql FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
+              "UNION ALL SELECT view_name, 'view', sql FROM duckdb_views() WHERE schema_name = 'main' "
+              "AND NOT temporary AND NOT internal")
+
+
+def schema_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[tuple, tuple]:
+    """The definitions of the catalog's own tables and views (their CREATE statements, as DuckDB
+    keeps them) and the rows of ``schema_version``: a write that changes any is rolled back. A
+    dropped or altered `samples` (`DROP TABLE samples CASCADE`) left a catalog no command could read."""
+    own = own_relations()
+    ddl = tuple(sorted(r for r in con.execute(_RELATIONS).fetchall() if r[0] in own))
+    if not any(name == "schema_version" for name, _, _ in ddl):
+        return ddl, ()
+    return ddl, tuple(con.execute("SELECT version, name, applied_at FROM main.schema_version ORDER BY ALL").fetchall())
+
+
+def schema_change(before: tuple[tuple, tuple], after: tuple[tuple, tuple]) -> list[str]:
+    """The own tables and views whose definition (or, for schema_version, rows) differ."""
+    b = {name: (kind, sql) for name, kind, sql in before[0]}
+    a = {name: (kind, sql) for name, kind, sql in after[0]}
+    changed = sorted(n for n in b.keys() | a.keys() if b.get(n) != a.get(n))
+    if before[1] != after[1] and "schema_version" not in changed:
+        changed.append("schema_version")
+    return changed
 
 
 def canonical_predicate(where: str) -> str:

@@ -116,6 +116,32 @@ def test_write_cannot_touch_schema_version(env, capsys, query):
     assert dump(catalog) == before
 
 
+@pytest.mark.parametrize("query, named", [
+    ("DROP TABLE samples CASCADE", "samples"),
+    ("ALTER TABLE samples DROP COLUMN caption", "samples"),
+    ("ALTER TABLE verdicts ADD COLUMN x INTEGER", "verdicts"),
+    ("ALTER TABLE runs RENAME TO old_runs", "runs"),
+    ("DROP VIEW filter_drop_rates", "filter_drop_rates"),
+    ("CREATE OR REPLACE VIEW accepted_by_bucket AS SELECT 1 AS x", "accepted_by_bucket"),
+])
+def test_write_cannot_change_the_catalogs_own_tables_and_views(env, capsys, query, named):
+    """`DROP TABLE samples CASCADE` reported success and left a catalog no command could read."""
+    catalog, _, _ = env
+    before = dump(catalog)
+    rc, out, err = _run(capsys, "sql", query, "--write", "--catalog", str(catalog))
+    _assert_refused(rc, out, err, why=(f"changes the catalog's own schema ({named}",))
+    assert dump(catalog) == before
+    assert _run(capsys, "stats", "--catalog", str(catalog))[0] == 0
+
+
+def test_write_still_makes_and_drops_tables_of_ones_own(env, capsys):
+    catalog, _, _ = env
+    for query in ("CREATE TABLE mine AS SELECT key FROM samples", "CREATE VIEW my_view AS SELECT * FROM mine",
+                  "DROP VIEW my_view", "ALTER TABLE mine ADD COLUMN note VARCHAR", "DROP TABLE mine"):
+        rc, _, err = _run(capsys, "sql", query, "--write", "--catalog", str(catalog))
+        assert rc == 0, (query, err)
+
+
 def test_write_still_writes_the_catalog(env, capsys):
     catalog, _, _ = env
     rc, _, err = _run(capsys, "sql", "DELETE FROM metrics WHERE name = 'fid'; CREATE TABLE notes AS SELECT 1 AS x",
