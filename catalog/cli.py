@@ -377,6 +377,9 @@ def cmd_manifest_create(args: argparse.Namespace) -> int:
 def cmd_manifest_list(args: argparse.Namespace) -> int:
     with _open(args) as cat:
         cols, rows = cat.list_manifests()
+    if args.json and "encoders" in cols:  # an object, as `manifest show --json` gives it, not its text
+        i = cols.index("encoders")
+        rows = [(*r[:i], None if r[i] is None else json.loads(r[i]), *r[i + 1:]) for r in rows]
     print_result(cols, rows, _fmt(args), max_width=args.max_width)
     return 0
 

@@ -201,6 +201,15 @@ def test_manifest_create_list_show(catalog_copy, capsys):
     assert shown["num_members"] == 12 and len(shown["members"]) == 2
 
 
+def test_manifest_list_json_nests_the_encoders_as_show_does(catalog_copy, capsys):
+    """`manifest list --json` gave encoders as a string of JSON text; `manifest show --json` as an object."""
+    c = str(catalog_copy)
+    listed = json.loads(run(capsys, "manifest", "list", "--json", "--catalog", c)[1])
+    shown = json.loads(run(capsys, "manifest", "show", "images", "--json", "--catalog", c)[1])
+    assert listed[0]["encoders"] == shown["encoders"] and isinstance(shown["encoders"], dict)
+    assert VAE_A in run(capsys, "manifest", "list", "--catalog", c)[1]  # the table still shows them
+
+
 def test_manifest_show_counts_in_sql_and_lists_the_first_members(catalog_copy, capsys, monkeypatch):
     """It loaded every member as a Python object to count splits and shards."""
     from catalog import Catalog
