@@ -22,6 +22,7 @@ import math
 import os
 import signal
 import sys
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -116,13 +117,40 @@ def _json_decoder(t: duckdb.DuckDBPyType) -> Callable[[Any], Any] | None:
     return None  # a UNION's value does not say which member it is: left as DuckDB gives it
 
 
+def _char_width(ch: str) -> int:
+    """Terminal columns of one character: 2 for East Asian wide and full-width ones, 0 for combining marks."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (len() counts 日本 as 2 where a terminal shows 4)."""
+    return sum(_char_width(ch) for ch in text) if not text.isascii() else len(text)
+
+
 def _cut(text: str, width: int) -> str:
-    """``text`` at most ``width`` characters (0: any): a long one keeps its head and its tail, joined
-    by '…', since paths and URIs differ at the end (checkpoint-0000400/model.safetensors)."""
-    if width <= 0 or len(text) <= width:
+    """``text`` at most ``width`` terminal columns (0: any): a long one keeps its head and its tail,
+    joined by '…', since paths and URIs differ at the end (checkpoint-0000400/model.safetensors)."""
+    if width <= 0 or display_width(text) <= width:
         return text
-    head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    head_budget = (width - 1) // 2
+    tail_budget = width - 1 - head_budget
+    head, used = 0, 0
+    while head < len(text) and used + _char_width(text[head]) <= head_budget:
+        used += _char_width(text[head])
+        head += 1
+    tail_budget += head_budget - used  # a wide character that did not fit leaves its column to the tail
+    tail, used = len(text), 0
+    while tail > head and used + _char_width(text[tail - 1]) <= tail_budget:
+        used += _char_width(text[tail - 1])
+        tail -= 1
+    return text[:head] + "…" + text[tail:]
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def _csv_cell(v: Any) -> Any:
@@ -148,23 +176,33 @@ def _finite(v: Any) -> Any:
 def print_table(cols: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None,
                 max_rows: int | None = None, max_width: int = MAX_WIDTH, total: int | None = None) -> None:
     """A plain aligned text table; numbers right-aligned, NULL as NULL, cells longer than
-    ``max_width`` (0: no limit) cut in the middle with '…'. ``total``: how many rows the result had,
-    where ``rows`` holds only the first of them."""
+    ``max_width`` (0: no limit) cut in the middle with '…'. Widths are terminal columns (CJK
+    characters take two); a cell of several lines takes several lines, each cut on its own.
+    ``total``: how many rows the result had, where ``rows`` holds only the first of them.
+
+    EXPLAIN's result (explain_key, explain_value), and any one-row one-column result of several
+    lines, is printed as it is: a query plan drawn in boxes, which cutting or aligning would break."""
     out = out or sys.stdout
     shown = rows if max_rows is None else rows[:max_rows]
     total = len(rows) if total is None else total
-    cells = [[_cut(_cell(v), max_width) for v in r] for r in shown]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    if shown and (list(cols) == ["explain_key", "explain_value"]
+                  or (len(cols) == 1 and total == 1 and "\n" in _cell(shown[0][0]))):
+        for r in shown:
+            out.write(_cell(r[-1]).rstrip("\n") + "\n")
+        return
+    cells = [[[_cut(ln, max_width) for ln in (_cell(v).splitlines() or [""])] for v in r] for r in shown]
+    widths = [max([display_width(c)] + [display_width(ln) for r in cells for ln in r[i]]) for i, c in enumerate(cols)]
     numeric = [bool(shown) and all(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool)
                                    for r in shown if r[i] is not None) for i in range(len(cols))]
 
     def line(vals: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric)).rstrip()
+        return "  ".join(_pad(v, w, num) for v, w, num in zip(vals, widths, numeric)).rstrip()
 
     out.write(line(list(cols)) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     for r in cells:
-        out.write(line(r) + "\n")
+        for k in range(max(len(c) for c in r) if r else 1):
+            out.write(line([c[k] if k < len(c) else "" for c in r]) + "\n")
     more = total - len(shown)
     out.write(f"({total} row{'s' if total != 1 else ''}{f', {more} not shown (--max-rows)' if more else ''})\n")
 
@@ -263,7 +301,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         try:
             with cat.user_sql_chunks(args.query) as (cols, types, chunks):
                 if cols:  # streamed: a table fetches the rows it shows and counts the rest, JSON and CSV go out as they come
-                    print_chunks(cols, chunks, _fmt(args), max_rows=args.max_rows, max_width=args.max_width, types=types)
+                    print_chunks(cols, chunks, _fmt(args), max_rows=args.max_rows or None, max_width=args.max_width, types=types)
         except duckdb.Error as e:
             msg = one_line(e)
             if "read-only" in msg and not args.write:
@@ -467,7 +505,7 @@ def _width(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no cut) or more, not {n}")
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {n}")
     return n
 
 
@@ -494,7 +532,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("query", help="SQL, e.g. \"SELECT * FROM filter_drop_rates\"")
     _formats(p)
     p.add_argument("--write", action="store_true", help="open for writing (allow INSERT/UPDATE/DDL)")
-    p.add_argument("--max-rows", type=int, default=200, help="rows shown in table format (default 200)")
+    p.add_argument("--max-rows", type=_width, default=200, metavar="N",
+                   help="rows shown in table format (default 200, 0: all); the others are counted")
     _max_width(p)
     p.set_defaults(catalog_func=cmd_sql)
 

@@ -126,3 +126,30 @@ def test_json_and_csv_keep_columns_of_the_same_name(base_catalog, capsys):
     assert rc == 0 and json.loads(out) == [{"a": 1, "a_1": 2, "a_2": 3, "a_1_1": 4, "b": 5}]  # as DuckDB names them
     rc, out, _ = run(capsys, "sql", q, "--csv", "--catalog", str(base_catalog))
     assert rc == 0 and list(csv.reader(io.StringIO(out))) == [["a", "a_1", "a_2", "a_1_1", "b"], ["1", "2", "3", "4", "5"]]
+
+
+def test_explain_prints_the_plan_as_drawn(base_catalog, capsys):
+    """The plan (one multi-line cell) was cut to 60 characters in the middle: one unreadable line."""
+    rc, out, _ = run(capsys, "sql", "EXPLAIN SELECT modality, count(*) FROM samples GROUP BY 1", "--catalog", str(base_catalog))
+    lines = out.splitlines()
+    assert rc == 0 and len(lines) > 5 and lines[0].startswith("╭─") and "…" not in out
+    assert any("Group By" in ln or "GROUP_BY" in ln for ln in lines) and "explain_key" not in out
+
+
+def test_table_aligns_wide_characters_and_multi_line_cells(base_catalog, capsys):
+    from catalog.cli import _cut, display_width
+
+    q = "SELECT * FROM (VALUES ('日本語テキスト', 1), ('abc', 2), ('two' || chr(10) || 'lines', 3)) t(a, b)"
+    rc, out, _ = run(capsys, "sql", q, "--catalog", str(base_catalog))
+    lines = out.splitlines()
+    assert rc == 0 and lines[2:6] == ["日本語テキスト  1", "abc             2", "two             3", "lines"]
+    assert {display_width(ln) for ln in lines[2:5]} == {display_width(lines[0])}  # b's column lines up
+    assert display_width(_cut("日" * 40, 60)) <= 60 and _cut("日" * 40, 60).startswith("日" * 14 + "…")
+
+
+def test_max_rows_zero_shows_every_row_and_a_negative_one_is_refused(base_catalog, capsys):
+    """--max-rows -1 (and 0) showed no row and called them all "not shown"."""
+    rc, out, _ = run(capsys, "sql", "SELECT * FROM range(300)", "--max-rows", "0", "--catalog", str(base_catalog))
+    assert rc == 0 and out.splitlines()[-1] == "(300 rows)" and len(out.splitlines()) == 303
+    rc, out, err = run(capsys, "sql", "SELECT 1", "--max-rows", "-1", "--catalog", str(base_catalog))
+    assert rc == 2 and out == "" and "--max-rows: must be 0 (no limit) or more, not -1" in err
