@@ -289,7 +289,7 @@ def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
     path = _catalog_path(args)
     if write and not path.exists():  # a mistyped --home or --catalog must not become a new, empty catalog
         raise CatalogNotFoundError(not_found_message(path.expanduser().resolve()))
-    return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout)
+    return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout, busy_setting="--timeout S")
 
 
 def _fmt(args: argparse.Namespace) -> str:

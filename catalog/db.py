@@ -211,6 +211,7 @@ class Catalog:
         self.read_only = read_only
         self.busy_timeout_s = busy_timeout_s
         self.heartbeat_timeout_s = heartbeat_timeout_s  # None: $LUMINA_RUN_HEARTBEAT_TIMEOUT_S or 30 min
+        self.busy_setting = "busy_timeout_s"  # named by the busy error (Catalog.open sets what the caller has)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._hold_depth = 0
         # Tests set this to a callable(step_name) to inject faults between the statements of a batch.
@@ -220,12 +221,16 @@ class Catalog:
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, read_only: bool = False,
-             busy_timeout_s: float | None = None, heartbeat_timeout_s: float | None = None) -> "Catalog":
+             busy_timeout_s: float | None = None, heartbeat_timeout_s: float | None = None,
+             busy_setting: str | None = None) -> "Catalog":
         """Open (and in write mode create or migrate) the catalog at ``path`` (default: default_catalog_path()).
 
         ``heartbeat_timeout_s``: how old a running run's heartbeat may get before start_run calls it
         abandoned when its owner is not a process on this host (default $LUMINA_RUN_HEARTBEAT_TIMEOUT_S
-        or 1800 s)."""
+        or 1800 s). ``busy_setting``: what the busy error names as the way to wait longer (a CLI's
+        ``--timeout``; default: LUMINA_CATALOG_TIMEOUT_S, or busy_timeout_s when that was given)."""
+        if busy_setting is None:
+            busy_setting = "busy_timeout_s" if busy_timeout_s is not None else "LUMINA_CATALOG_TIMEOUT_S"
         if busy_timeout_s is None:  # how long to wait for another writer; LUMINA_CATALOG_TIMEOUT_S for stage commands
             busy_timeout_s = float(os.environ.get("LUMINA_CATALOG_TIMEOUT_S") or 30.0)
         path = Path(path).expanduser().resolve() if path else default_catalog_path()
@@ -234,6 +239,7 @@ class Catalog:
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         cat = cls(path, read_only, busy_timeout_s, heartbeat_timeout_s)
+        cat.busy_setting = busy_setting
         with cat._connection() as con:
             if read_only:
                 current, latest = _db_version(con, path), schema_version()
@@ -288,7 +294,7 @@ class Catalog:
                 mode = "read-only" if self.read_only else "for writing"
                 raise CatalogBusyError(
                     f"catalog is busy: {self.path} is held by {holder}; could not open it {mode} "
-                    f"within {self.busy_timeout_s:g} s (busy_timeout_s)")
+                    f"within {self.busy_timeout_s:g} s (wait longer with {self.busy_setting})")
             if waited >= 2.0 and not said:  # a silent wait of half a minute looks like a hang
                 _log.warning("waiting for the catalog %s, held by %s (up to %g s)", self.path, holder, self.busy_timeout_s)
                 said = True

@@ -77,6 +77,8 @@ def test_second_writer_gets_a_clear_busy_error_after_a_bounded_wait(catalog_copy
     proc = cli("sql", "SELECT 1", "--catalog", str(catalog_copy), "--timeout", "0.5")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("lumina catalog: error: catalog is busy: ") and proc.stderr.count("\n") == 1
+    assert "within 0.5 s (wait longer with --timeout S)" in proc.stderr  # it named busy_timeout_s, no CLI flag
+    assert "(wait longer with busy_timeout_s)" in result["error"]  # the Python API's own argument
     release(h)
 
 
