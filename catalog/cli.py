@@ -402,12 +402,17 @@ def _quarantined_copy(args: argparse.Namespace, key: str) -> dict[str, Any]:
 
 def cmd_manifest_create(args: argparse.Namespace) -> int:
     # Check and dry-run the user's predicate on a read-only connection before opening for writing.
+    from .sqlfiles import q
+
     with _open(args) as ro:
         ro.count_matching(args.where)
+        latest = ro.sql(q("manifest_latest_version"), [args.name])[1][0][0]  # None: a new name
     with _open(args, write=True) as cat:
         m = cat.freeze_manifest(args.name, args.where, encoders=args.encoder, description=args.description)
     enc = ", ".join(f"{k}={v}" for k, v in m.encoders.items()) or "none"
-    print(f"manifest {m.id}: {m.num_members} members ({m.num_excluded} matching samples left out for lacking "
+    same = (f" unchanged: the selection is the one v{m.version} froze, so no new version;"
+            if latest is not None and m.version <= latest else ":")
+    print(f"manifest {m.id}{same} {m.num_members} members ({m.num_excluded} matching samples left out for lacking "
           f"an encoding); encoders: {enc}")
     return 0
 

@@ -201,6 +201,18 @@ def test_manifest_create_list_show(catalog_copy, capsys):
     assert shown["num_members"] == 12 and len(shown["members"]) == 2
 
 
+def test_manifest_create_again_with_the_same_selection_says_the_version_is_unchanged(catalog_copy, capsys):
+    """It printed the same line as a creation, "manifest big@v1: 9 members", as if it had made one."""
+    c = str(catalog_copy)
+    rc, out, _ = run(capsys, "manifest", "create", "big", "--where", "width >= 576", "--catalog", c)
+    assert rc == 0 and out.startswith("manifest big@v1: 9 members")
+    rc, out, _ = run(capsys, "manifest", "create", "big", "--where", "width >= 576", "--catalog", c)
+    assert rc == 0 and out.startswith("manifest big@v1 unchanged: the selection is the one v1 froze, so no new "
+                                      "version; 9 members")
+    rc, out, _ = run(capsys, "manifest", "create", "big", "--where", "width >= 640", "--catalog", c)
+    assert rc == 0 and out.startswith("manifest big@v2: ")
+
+
 def test_manifest_list_json_nests_the_encoders_as_show_does(catalog_copy, capsys):
     """`manifest list --json` gave encoders as a string of JSON text; `manifest show --json` as an object."""
     c = str(catalog_copy)
