@@ -147,9 +147,12 @@ WHERE t.manifest = $1 AND t.version = $2 AND t.kind = 'text'
   AND (l.shard_uri IS DISTINCT FROM t.shard_uri OR t.member <> t.key || $3);
 
 -- name: manifest_list
-SELECT name, version, num_members, num_excluded, CAST(encoders AS VARCHAR) AS encoders, created_at, predicate
-FROM manifests
-ORDER BY name, version;
+-- live: the name is a live manifest's, one every refresh re-freezes (live_manifests)
+SELECT m.name, m.version, m.num_members, m.num_excluded, CAST(m.encoders AS VARCHAR) AS encoders, m.created_at,
+       m.predicate, l.name IS NOT NULL AS live
+FROM manifests m
+LEFT JOIN live_manifests l ON l.name = m.name
+ORDER BY m.name, m.version;
 
 -- name: manifest_export
 -- One row per member; encodings as a list of structs (one per kind).

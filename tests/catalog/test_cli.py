@@ -213,6 +213,21 @@ def test_manifest_create_again_with_the_same_selection_says_the_version_is_uncha
     assert rc == 0 and out.startswith("manifest big@v2: ")
 
 
+def test_manifest_list_marks_live_manifests(catalog_copy, capsys):
+    """A live manifest (every refresh re-freezes it) looked like any frozen one in the list."""
+    from catalog import Catalog
+    from catalog.source_index import LiveManifest, declare_live_manifest
+
+    c = str(catalog_copy)
+    with Catalog.open(catalog_copy) as cat:
+        declare_live_manifest(cat, LiveManifest("grown", "modality = 'image'"))
+        cat.freeze_manifest("grown", "modality = 'image'")
+    listed = json.loads(run(capsys, "manifest", "list", "--json", "--catalog", c)[1])
+    assert [(m["name"], m["live"]) for m in listed] == [("grown", True), ("images", False)]
+    rc, out, _ = run(capsys, "manifest", "list", "--catalog", c)
+    assert rc == 0 and out.splitlines()[0].split()[-1] == "live" and out.splitlines()[2].split()[-1] == "True"
+
+
 def test_manifest_list_json_nests_the_encoders_as_show_does(catalog_copy, capsys):
     """`manifest list --json` gave encoders as a string of JSON text; `manifest show --json` as an object."""
     c = str(catalog_copy)
