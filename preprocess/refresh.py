@@ -26,7 +26,8 @@ from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch
 from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, discard_journals_of_source,
-                               leftover_candidate, mark_copies_of_catalogued, mark_exact_duplicates, score_with_models)
+                               leftover_candidate, mark_copies_of_catalogued, mark_exact_duplicates, score_with_models,
+                               set_aside_records)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
@@ -304,7 +305,9 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     keep_own_size_when_rejected(cands)
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
-    batch_paths = run_stage(WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size), backend)
+    writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
+    batch_paths = run_stage(writer, accepted_chunks, backend)
+    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
     shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
     dropped = [c for c in cands if not c.accepted]
     if dropped:  # no rejections file for a refresh that rejected nothing
