@@ -182,7 +182,7 @@ def say_if_another_modality(batch_paths: list[str], modality: str, verb: str = "
 
 def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_id: str | None = None,
                 shard_uris: list[str] | None = None) -> dict:
-    from preprocess.encode import check_latent_grid, encode, shards_to_encode
+    from preprocess.encode import check_curated_shards, check_latent_grid, encode, shards_to_encode
 
     Modality.parse(modality)  # before a catalog (or a failed run) exists
     cfg.check_paths()
@@ -191,6 +191,7 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
     # latent downsampling): one line, before a catalog, a run or a workspace exists
     shard_uris = shards_to_encode(ws.home, modality, shard_uris)
     check_latent_grid(shard_uris, cfg, modality)
+    check_curated_shards(shard_uris)  # refused before a run is recorded, not as a failed one
     started = time.time()
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend, checked=True)

@@ -95,6 +95,13 @@ def test_encode_refuses_a_damaged_curated_shard_in_one_line(corpus, tmp_path, da
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err[-1].startswith(f"lumina encode: error: curated shard {victim} is damaged")
     assert not any("Traceback" in line for line in err)
+    from catalog import Catalog
+
+    runs = []  # refused before a run is recorded (the library curate above registers nothing)
+    if (tmp_path / "catalog.duckdb").exists():
+        with Catalog.open(tmp_path / "catalog.duckdb", read_only=True) as cat:
+            _, runs = cat.sql("SELECT flow_name, status FROM runs")
+    assert runs == []
 
 
 def test_encode_writes_a_damaged_encoded_shard_again(corpus, tmp_path):
