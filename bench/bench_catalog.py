@@ -34,8 +34,10 @@ VAE = "sd15-vae:cfg=3f2a:w=9c1d"
 TEXT = "minilm-l6:cfg=11aa:w=77be"
 
 
-def synth_batch(rng: np.random.Generator, start: int, n: int, shard_dir: str) -> ColumnarBatch:
-    """n samples with 3 verdicts each and 2 encodings per accepted sample, columns built by numpy."""
+def synth_batch(rng: np.random.Generator, start: int, n: int, shard_dir: str) -> list[ColumnarBatch]:
+    """n samples with 3 verdicts each and 2 encodings per accepted sample, columns built by numpy: a
+    curated shard's batch (samples, verdicts) and an encoded shard's (encodings), as curate and encode
+    register them, so that `lumina catalog check` finds every encoding's shard."""
     idx = np.arange(start, start + n)
     keys = [f"{i * 0x9E3779B97F4A7C15 % (1 << 64):016x}{i:016x}" for i in idx.tolist()]  # 32 hex, like preprocess.keys
     modality = MODALITIES[rng.choice(4, n, p=[0.7, 0.15, 0.1, 0.05])]
@@ -67,7 +69,7 @@ def synth_batch(rng: np.random.Generator, start: int, n: int, shard_dir: str) ->
         "duration": pa.array(rng.random(n) * 12, pa.float64(), mask=~np.isin(modality, ["video", "speech"])),
         "sample_rate": pa.array(np.full(n, 16000), pa.int32(), mask=~speech),
         "split": np.where(idx % 20 == 0, "holdout", "train"),
-        "meta": [f'{{"label": {i % 1000}}}' for i in idx.tolist()],
+        "meta": [f'{{"label": {i % 1000}, "source_dir": "{WORDS[i % len(WORDS)]}"}}' for i in idx.tolist()],
     })
     keys_arr = samples["key"]
     verdicts = pa.concat_tables([
@@ -103,8 +105,10 @@ def synth_batch(rng: np.random.Generator, start: int, n: int, shard_dir: str) ->
             "member": pa.compute.binary_join_element_wise(acc["key"], ".text.npy", ""),
         }),
     ])
-    shard = ShardRecord(uri=shard_uri, stage="curated", num_samples=m, bytes=m * 150_000, sha256=f"{start:064x}")
-    return ColumnarBatch(shard=shard, samples=samples, verdicts=verdicts, encodings=encodings, label=shard_uri)
+    curated = ShardRecord(uri=shard_uri, stage="curated", num_samples=m, bytes=m * 150_000, sha256=f"{start:064x}")
+    encoded = ShardRecord(uri=enc_uri, stage="encoded", num_samples=m, bytes=m * 25_000, sha256=f"{start + 1:064x}")
+    return [ColumnarBatch(shard=curated, samples=samples, verdicts=verdicts, label=shard_uri),
+            ColumnarBatch(shard=encoded, encodings=encodings, label=enc_uri)]
 
 
 def timed(fn):
@@ -125,8 +129,8 @@ def main() -> int:
     path = workdir / "catalog.duckdb"
     path.unlink(missing_ok=True)
     rng = np.random.default_rng(0)
-    batches, t_gen = timed(lambda: [synth_batch(rng, s, min(args.batch, args.n - s), str(workdir))
-                                    for s in range(0, args.n, args.batch)])
+    batches, t_gen = timed(lambda: [b for s in range(0, args.n, args.batch)
+                                    for b in synth_batch(rng, s, min(args.batch, args.n - s), str(workdir))])
     rows = sum(b.samples.num_rows + b.verdicts.num_rows + b.encodings.num_rows for b in batches)
     print(f"generated {args.n:,} samples ({rows:,} rows with verdicts and encodings) in {t_gen:.1f} s")
 
@@ -163,7 +167,7 @@ def main() -> int:
             (cols, out), t = timed(lambda: cat.sql(query))
             worst = max(worst, t)
             print(f"  {t * 1000:8.1f} ms  {len(out):5d} rows  {title}")
-        key = batches[len(batches) // 2].samples["key"][7].as_py()
+        key = batches[len(batches) // 2 // 2 * 2].samples["key"][7].as_py()  # a curated batch: it has the samples
         _, t = timed(lambda: cat.why(key))
         print(f"  {t * 1000:8.1f} ms         why KEY")
         worst = max(worst, t)
@@ -187,6 +191,9 @@ def main() -> int:
     print(f"load_manifest: {t:.1f} s")
     _, t = timed(lambda: cat.create_manifest("bench-images", "modality = 'image' AND split = 'train'"))
     print(f"manifest create again (unchanged -> same version): {t:.1f} s")
+    with Catalog.open(path, read_only=True) as ro_check:
+        violations = {k: v for k, v in ro_check.check().items() if v}
+    print(f"check (data tests): {violations or 'no violations'}")
     print(f"\ncatalog file: {path.stat().st_size / 1e6:.0f} MB at {path}")
     return 0
 

@@ -61,13 +61,13 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
      "AND least(s.width, s.height) >= 512 AND e.kind = 'latent' GROUP BY ALL"),
     ("caption search",
      "SELECT key, caption, width, height FROM samples WHERE status = 'accepted' AND caption ILIKE '%ocean%' LIMIT 20"),
-    ("label histogram from meta JSON",
-     "SELECT meta->>'label' AS label, count(*) AS n FROM samples WHERE status = 'accepted' "
-     "GROUP BY label ORDER BY n DESC LIMIT 10"),
+    ("histogram over a meta field (the folder a sample came from)",
+     "SELECT meta->>'source_dir' AS folder, count(*) AS n FROM samples WHERE status = 'accepted' "
+     "GROUP BY folder ORDER BY n DESC LIMIT 10"),
     ("storage per shard stage",
      "SELECT * FROM storage_by_stage"),
     ("latest metrics per checkpoint",
-     "SELECT checkpoint_id, name, split, value, step FROM latest_metrics ORDER BY checkpoint_id, name"),
+     "SELECT checkpoint_id, checkpoint_step, name, split, value, step FROM latest_metrics ORDER BY checkpoint_id, name"),
 ]
 
 
