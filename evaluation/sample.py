@@ -12,6 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import torch
@@ -138,6 +139,14 @@ def out_path(out: str, modality: str) -> Path:
     return path
 
 
+# a sample of up to 16x the tokens of the longest training sample (4x each side of an image; the
+# papers extrapolate 2-4x a side) is sampled; more is refused unless --max-size-factor is raised
+DEFAULT_MAX_SIZE_FACTOR = 16.0
+# ... or up to this many tokens, whatever the training size: quick on any machine (a small model's
+# 248x248 image, 15,500 tokens: 7 s and 1.5 GB on 2 CPU cores); a toy model's 100 frames stay allowed
+MIN_TOKEN_LIMIT = 16384
+
+
 class _NoScaleGiven(float):
     """SampleConfig.cfg's default: a guidance scale no config file or flag gave, so a config file's
     cfg_scale (the name lumina evaluate's config uses) applies."""
@@ -167,6 +176,9 @@ class SampleConfig:
     # RoPE scaling for a size beyond the training one: auto (time_aware with proportional attention
     # there, nothing within it), none, interpolation, ntk or time_aware
     extrapolation: str = AUTO_EXTRAPOLATION
+    # refuse a sample of more tokens than this many times the longest training sample's, and over 16384
+    # (time and memory grow with their square: 4096x4096 of a 32x32 model ran for minutes to 9.7 GB); raise it to sample larger
+    max_size_factor: float = DEFAULT_MAX_SIZE_FACTOR
 
     def __post_init__(self) -> None:
         if self.cfg_scale is not None and isinstance(self.cfg, _NoScaleGiven):
@@ -176,6 +188,8 @@ class SampleConfig:
         for name in ("num", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1; got {getattr(self, name)}")
+        if not self.max_size_factor > 0:
+            raise ValueError(f"--max-size-factor must be above 0; got {self.max_size_factor}")
         if self.extrapolation not in EXTRAPOLATION_CHOICES:
             raise ValueError(f"--extrapolation must be one of {', '.join(EXTRAPOLATION_CHOICES)}; got {self.extrapolation!r}")
         from evaluation.sampling import check_guidance
@@ -291,6 +305,26 @@ def choose_extrapolation(model, trained: list[list[int]], shape: list[int], choi
                          train_size=(max(s[2] for s in trained), max(s[3] for s in trained)))
 
 
+def check_sample_size(ckpt: Path, shape: list[int], trained: list[list[int]], factor: float,
+                      describe: Callable[[list[int], int], str] | None = None) -> None:
+    """A sample of more than ``factor`` times the tokens of the longest training sample is refused
+    before any model loads, in one line with the limit and the flag that raises it: a 4096x4096
+    sample of a 32x32 model (4.2M tokens) ran for minutes to 9.7 GB with its bar at 0."""
+    from modelzoo import FlagDiT
+    from modelzoo.config import FlagDiTConfig
+
+    config = FlagDiTConfig.from_dict(json.loads((ckpt / "config.json").read_text()))
+    tokens = lambda s: FlagDiT.seq_len(SimpleNamespace(config=config), s)  # noqa: E731 - the model's count, without its weights
+    largest = max(trained, key=tokens)
+    n, limit = tokens(shape), max(factor * tokens(largest), MIN_TOKEN_LIMIT)
+    if n > limit:
+        describe, down = describe or _pixels, downsample_of(ckpt)
+        raise ValueError(f"{describe(shape, down)} is {n:,} tokens a sample, {n / tokens(largest):,.0f}x the longest training "
+                         f"sample's {tokens(largest):,} ({describe(largest, down)}), above the limit of {int(limit):,} "
+                         f"(--max-size-factor {factor:g} times that, at least {MIN_TOKEN_LIMIT:,}; time and memory grow with "
+                         f"the square of the tokens): sample a smaller size, or raise --max-size-factor to sample it anyway")
+
+
 def text_encoder_mismatch(recorded: dict, given_path: str | None, got: str) -> str:
     """The one line for a text encoder other than the one the checkpoint's captions were encoded
     by, naming the folder actually loaded (it named the recorded one, so a wrong --text-path read
@@ -320,6 +354,8 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     extra: dict = {}
     if sampling.prepare is not None:
         shape, extra = sampling.prepare(cfg, ckpt, shape, options)
+    trained = trained_shapes(ckpt, cfg.catalog)
+    check_sample_size(ckpt, shape, trained, cfg.max_size_factor, sampling.describe_size)  # before any model loads
     model, null = load_checkpoint(ckpt)
     t = json.loads((ckpt / "text_encoder.json").read_text())
     with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
@@ -337,7 +373,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     nf, nm = null.expand(cfg.num)
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
-    extrapolation = choose_extrapolation(model, trained_shapes(ckpt, cfg.catalog), shape, cfg.extrapolation,
+    extrapolation = choose_extrapolation(model, trained, shape, cfg.extrapolation,
                                          downsample_of(ckpt), sampling.describe_size)
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
         x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
