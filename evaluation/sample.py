@@ -177,7 +177,7 @@ class SampleConfig:
     # there, nothing within it), none, interpolation, ntk or time_aware
     extrapolation: str = AUTO_EXTRAPOLATION
     # refuse a sample of more tokens than this many times the longest training sample's, and over 16384
-    # (time and memory grow with their square: 4096x4096 of a 32x32 model ran for minutes to 9.7 GB); raise it to sample larger
+    # (time and memory grow with the square of the tokens); raise it to sample larger
     max_size_factor: float = DEFAULT_MAX_SIZE_FACTOR
 
     def __post_init__(self) -> None:
