@@ -55,9 +55,10 @@ class EvalConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
         if self.max_heldout is not None and self.max_heldout < 1:
             raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {self.max_heldout}")
-        from evaluation.sampling import check_guidance
+        from evaluation.sampling import check_guidance, check_sampler
 
         check_guidance(self.shift, self.cfg_scale, "--cfg-scale")
+        check_sampler(self.solver, self.seed)
 
 
 SAMPLING_SETTINGS = ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed", "max_heldout")
@@ -249,5 +250,13 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     metrics.update(extra)
     ctx.notes.extend(warn_if_the_judge_is_no_judge(metrics))
     result = EvalResult(metrics, renders, ctx.notes, sampling_settings(cfg))
-    (Path(cfg.out_dir) / "metrics.json").write_text(json.dumps(asdict(result), indent=1))
+    write_metrics_json(result, cfg.out_dir)
     return result
+
+
+def write_metrics_json(result: EvalResult, out_dir: str | Path) -> Path:
+    """<out_dir>/metrics.json: the figures, renders, notes and sampling settings of an evaluation."""
+    path = Path(out_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(result), indent=1))
+    return path

@@ -192,9 +192,10 @@ class SampleConfig:
             raise ValueError(f"--max-size-factor must be above 0; got {self.max_size_factor}")
         if self.extrapolation not in EXTRAPOLATION_CHOICES:
             raise ValueError(f"--extrapolation must be one of {', '.join(EXTRAPOLATION_CHOICES)}; got {self.extrapolation!r}")
-        from evaluation.sampling import check_guidance
+        from evaluation.sampling import check_guidance, check_sampler
 
         check_guidance(self.shift, self.cfg, "--cfg")
+        check_sampler(self.solver, self.seed)
 
 
 def training_info(ckpt: Path) -> dict:

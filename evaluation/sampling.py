@@ -61,6 +61,23 @@ def check_guidance(shift: float, cfg: float, cfg_flag: str = "--cfg-scale") -> N
         raise ValueError(f"{cfg_flag} must be a finite number (1: no guidance; {cfg_flag} 4 is the default); got {cfg}")
 
 
+MAX_SEED = 2**63 - 1
+
+
+def check_sampler(solver: str, seed: int) -> None:
+    """An unknown --solver and a --seed torch cannot take are refused before any model loads (the
+    solver was refused after the model loaded, without the choices; a seed past 64 bits ended in
+    "Overflow when unpacking long long", a negative one in numpy's "expected non-negative integer")."""
+    from modelzoo.transport.samplers import Solver
+
+    try:
+        Solver(solver)
+    except ValueError as e:
+        raise ValueError(f"--solver: {e}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"--seed must be between 0 and {MAX_SEED} (2**63 - 1); got {seed}")
+
+
 class NonFiniteSamples(ValueError):
     """Sampling gave NaN or inf: refused before anything is rendered or scored."""
 

@@ -20,6 +20,10 @@ class Solver(str, enum.Enum):
     RK4 = "rk4"
     DOPRI5 = "dopri5"  # adaptive Dormand-Prince 5(4), from torchdiffeq
 
+    @classmethod
+    def _missing_(cls, value):  # Enum's own "'heun' is not a valid Solver" named none of the solvers
+        raise ValueError(f"{value!r} is not a solver: choose from {', '.join(s.value for s in cls)}")
+
 
 MODEL_EVALS_PER_STEP = {Solver.EULER: 1, Solver.MIDPOINT: 2, Solver.RK4: 4}  # dopri5 adapts its steps: not known ahead
 
