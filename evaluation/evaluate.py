@@ -84,13 +84,40 @@ class EvalResult:
         return self.renders.get("grid")
 
 
-def load_checkpoint(path: str | Path):
+WEIGHTS = ("ema", "raw")  # a checkpoint's published EMA weights, or the raw ones its resume state keeps
+
+
+def load_checkpoint(path: str | Path, weights: str = "ema"):
     from modelzoo import FlagDiT
     from training.state import check_weights
 
     check_weights(path, flag="--checkpoint")  # a file cut short: one line naming it, not safetensors' traceback
     model = FlagDiT.from_pretrained(path).eval()
+    if weights == "raw":
+        model.load_state_dict(raw_weights(path), strict=True)
     return model, NullCaption.load(Path(path) / "null_caption.npz")
+
+
+def raw_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The raw (not averaged) weights a checkpoint keeps for resuming: the model.* tensors of its
+    train_state.safetensors, read without the optimizer's."""
+    from safetensors import safe_open
+
+    from training.state import STATE_TENSORS, is_sharded_dir
+
+    ckpt = Path(path)
+    if is_sharded_dir(ckpt):
+        raise ValueError(f"--weights raw: {ckpt.name} keeps its raw weights sharded by rank (train_state/, an FSDP2 run), "
+                         f"which lumina sample does not read: sample its EMA weights (--weights ema)")
+    if not (ckpt / STATE_TENSORS).is_file():
+        raise FileNotFoundError(f"--weights raw: {ckpt} has no {STATE_TENSORS}, where a checkpoint keeps its raw weights "
+                                f"for resuming (deleted, or a converted release): sample its EMA weights (--weights ema)")
+    try:
+        with safe_open(str(ckpt / STATE_TENSORS), "pt") as f:
+            return {k.removeprefix("model."): f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
+    except Exception as e:  # noqa: BLE001 - SafetensorError, OSError: the file does not load
+        raise ValueError(f"--weights raw: {ckpt / STATE_TENSORS} does not load, cut short? ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
 
 def load_decoder(checkpoint: str | Path, vae: str | None = None):

@@ -179,6 +179,9 @@ class SampleConfig:
     # refuse a sample of more tokens than this many times the longest training sample's, and over 16384
     # (time and memory grow with the square of the tokens); raise it to sample larger
     max_size_factor: float = DEFAULT_MAX_SIZE_FACTOR
+    # ema: the averaged weights training publishes (what lumina evaluate scores); raw: the optimizer's
+    # own weights at that step, which the checkpoint keeps for resuming
+    weights: str = "ema"
 
     def __post_init__(self) -> None:
         if self.cfg_scale is not None and isinstance(self.cfg, _NoScaleGiven):
@@ -188,6 +191,10 @@ class SampleConfig:
         for name in ("num", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1; got {getattr(self, name)}")
+        from evaluation.evaluate import WEIGHTS
+
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"--weights must be one of {', '.join(WEIGHTS)}; got {self.weights!r}")
         if not self.max_size_factor > 0:
             raise ValueError(f"--max-size-factor must be above 0; got {self.max_size_factor}")
         if self.extrapolation not in EXTRAPOLATION_CHOICES:
@@ -357,7 +364,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         shape, extra = sampling.prepare(cfg, ckpt, shape, options)
     trained = trained_shapes(ckpt, cfg.catalog)
     check_sample_size(ckpt, shape, trained, cfg.max_size_factor, sampling.describe_size)  # before any model loads
-    model, null = load_checkpoint(ckpt)
+    model, null = load_checkpoint(ckpt, weights=cfg.weights)
     t = json.loads((ckpt / "text_encoder.json").read_text())
     with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
         encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
