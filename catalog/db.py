@@ -33,6 +33,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.layout import printable_path
+
 from .columnar import ColumnarBatch
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
 from .manifest import Manifest, ManifestHeader, ManifestMember, ManifestOverview
@@ -899,6 +901,7 @@ class Catalog:
         sample a file gave (its path, or its path within the source: its most telling row, see
         why.sql). ``modality`` keeps to that modality's samples. ``other_samples`` lists (up to
         ``others_shown`` of) the other samples from the same file, with their ``total``."""
+        key = printable_path(key)  # a file name that is not UTF-8: as the catalog holds it
         with self._connection() as con:
             found = [r[0] for r in con.execute(q("why_resolve_key"), [key]).fetchall()]
             if not found:
@@ -922,8 +925,10 @@ class Catalog:
     @staticmethod
     def _sample_of_file(con, path: str, modality: str | None = None) -> list[str]:
         relative = posixpath.normpath(path.replace(os.sep, "/"))  # ./photos/a.png -> photos/a.png
-        rows = con.execute(q("why_resolve_file"),
-                           [os.path.abspath(os.path.expanduser(path)), relative, modality]).fetchall()
+        # a name that is not UTF-8 is in the catalog as the source named it (\xNN escapes); as
+        # given it cannot even be passed to DuckDB
+        absolute = printable_path(os.path.abspath(os.path.expanduser(path)))
+        rows = con.execute(q("why_resolve_file"), [absolute, printable_path(relative), modality]).fetchall()
         if not rows:
             of = f" of modality {modality}" if modality else ""
             raise SampleNotFoundError(f"no sample with key {path!r}, and none{of} came from a file of that name")

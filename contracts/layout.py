@@ -20,6 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def printable_path(path: str) -> str:
+    """A path as valid UTF-8 text, as sources name entries and the catalog holds them: bytes that are
+    not UTF-8 (which Python holds as lone surrogates) become \\xNN escapes. A path that is text
+    already comes back as the same object."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
+
+
 def _umask() -> int:
     """This process's umask, read without setting it (os.umask sets it, racing other threads)."""
     try:

@@ -23,6 +23,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
 
+from contracts.layout import printable_path
+
 MAX_CAPTION_BYTES = 16 * 1024  # longer caption files are rejected, never read whole
 DEFAULT_CAPTION_COLUMN = "caption"
 # The kind (and reason) of an entry whose name a later entry of the source has too (a tar member
@@ -148,14 +150,9 @@ def list_entries(spec: SourceSpec) -> list[Entry]:
 
 
 def _printable(path: str) -> str:
-    """A path as valid UTF-8 text for names and the catalog: bytes that are not UTF-8 (which Python
-    holds as lone surrogates) become \\xNN escapes. Reading uses the real path in ``loc``. A path
-    that is text already comes back as the same object, so an entry's uri and loc share it."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return path
+    """``contracts.layout.printable_path``: reading uses the real path in ``loc``, and a path that is
+    text already comes back as the same object, so an entry's uri and loc share it."""
+    return printable_path(path)
 
 
 def _stem(name: str) -> str:
