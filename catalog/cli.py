@@ -22,6 +22,7 @@ import math
 import os
 import signal
 import sys
+import traceback
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterable, Sequence, TextIO
 import duckdb
 
 from contracts.config import ArgumentParser
+from contracts.env import TRACEBACK_ENV
 from contracts.layout import Workspace
 
 from .db import Catalog, not_found_message, one_line
@@ -612,6 +614,8 @@ def run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor is the flush at exit
         return 0
     except (CatalogError, duckdb.Error, ValueError, OSError) as e:
+        if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):  # as every lumina command
+            traceback.print_exception(e, file=sys.stderr)
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the query was interrupted (a write rolled back); no traceback

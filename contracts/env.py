@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+TRACEBACK_ENV = "LUMINA_TRACEBACK"  # "1": a one-line error also prints its traceback (every lumina command)
+
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",

@@ -15,7 +15,7 @@ import sys
 import time
 
 from contracts.config import ArgumentParser
-from contracts.env import apply_offline_env
+from contracts.env import TRACEBACK_ENV, apply_offline_env
 
 EXIT_USAGE = 2
 
@@ -267,7 +267,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
             NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError)
 
 
-TRACEBACK_ENV = "LUMINA_TRACEBACK"
 
 
 def user_error_line(e: BaseException) -> str:
