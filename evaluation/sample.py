@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -321,7 +322,9 @@ def check_sample_size(ckpt: Path, shape: list[int], trained: list[list[int]], fa
     from modelzoo import FlagDiT
     from modelzoo.config import FlagDiTConfig
 
-    config = FlagDiTConfig.from_dict(json.loads((ckpt / "config.json").read_text()))
+    with warnings.catch_warnings():  # a config's advice (patch_dim > dim) is the model load's to give, once
+        warnings.simplefilter("ignore")
+        config = FlagDiTConfig.from_dict(json.loads((ckpt / "config.json").read_text()))
     tokens = lambda s: FlagDiT.seq_len(SimpleNamespace(config=config), s)  # noqa: E731 - the model's count, without its weights
     largest = max(trained, key=tokens)
     n, limit = tokens(shape), max(factor * tokens(largest), MIN_TOKEN_LIMIT)

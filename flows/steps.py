@@ -580,13 +580,13 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     # a given id is the checkpoint's; a folder is looked up (a copied workspace's own copy too): the
     # id was looked up by the resolved folder's exact path, and a copy's metrics were logged without one
     ckpt_id = given if given.startswith("ckpt-") and not Path(given).is_dir() else checkpoint_id_of(cfg.catalog, cfg.checkpoint)
-    if ckpt_id is None:
-        log.warning("%s is no checkpoint this catalog (%s) records: its metrics are logged without a checkpoint id, so "
-                    "latest_metrics will not show them (a checkpoint given by its catalog id, ckpt-..., or as "
-                    "runs/<run>/checkpoint-N of this workspace is logged against its id)", cfg.checkpoint, cfg.catalog)
     split = evaluated_split(cfg.catalog, manifest, info)
     with catalog_run(ws, "evaluate", asdict(cfg), run_id, catalog=cfg.catalog) as rid:
         result = evaluate(cfg)
+        if ckpt_id is None:  # said once there are metrics to log: a failed evaluation's error stays its one line
+            log.warning("%s is no checkpoint this catalog (%s) records: its metrics are logged without a checkpoint id, "
+                        "so latest_metrics will not show them (a checkpoint given by its catalog id, ckpt-..., or as "
+                        "runs/<run>/checkpoint-N of this workspace is logged against its id)", cfg.checkpoint, cfg.catalog)
         if split != "holdout":  # evaluated_split's warning was a log line only: metrics.json read as held-out figures
             result.notes.insert(0, f"{'all' if split == 'train' else 'some'} members of {manifest.id} are in "
                                    f"{info['manifest']}@v{info['manifest_version']}, which this checkpoint trained on: "
