@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -152,6 +153,10 @@ GCS_PROBE_EVERY_S = 2.0
 GCS_LOST_AFTER_S = float(os.environ.get("LUMINA_RAY_LOST_S") or 10.0)
 
 
+# the handler gcs_watched trips in the main thread (interrupt_main: the process is sent nothing)
+LOST_SIGNAL = signal.SIGUSR2
+
+
 class RayClusterLost(ConnectionError):
     """The Ray cluster stopped answering in the middle of a stage (one line, exit 2)."""
 
@@ -223,8 +228,10 @@ def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None
 def gcs_watched() -> Iterator[None]:
     """Around a blocking Ray wait that has no timeout of its own (a Ray Data ``iter_rows()``): a daemon
     thread probes the GCS every GCS_PROBE_EVERY_S, and once it was unreachable for GCS_LOST_AFTER_S it
-    interrupts the main thread as Ctrl-C would; the block then ends in RayClusterLost instead of Ray's
-    exit after 60 s. The wait itself stays on the main thread, so Ctrl-C and Ray Data's shutdown behave
+    trips LOST_SIGNAL's handler in the main thread (``_thread.interrupt_main``: no signal is sent), which
+    raises RayClusterLost wherever the wait is, as Ctrl-C raises KeyboardInterrupt; not Ray's exit after
+    60 s. Not SIGINT itself: a process started in the background by a script ignores it, and there
+    the watch did nothing. The wait stays on the main thread, so Ctrl-C and Ray Data's shutdown behave
     as without the watch (iterating in a helper thread left Ray Data running after a Ctrl-C, where it
     started a new Ray instance while the process exited). Off the main thread nothing is watched."""
     import _thread
@@ -237,24 +244,26 @@ def gcs_watched() -> Iterator[None]:
     lost: list[RayClusterLost] = []
     done, guard = threading.Event(), threading.Lock()
 
+    def on_lost(signum, frame) -> None:
+        if lost and not done.is_set():
+            raise lost[0]
+
     def probe() -> None:
         while not done.wait(GCS_PROBE_EVERY_S):
             try:
                 watch.check()
             except RayClusterLost as e:
-                with guard:  # never interrupt once the block has ended
+                with guard:  # never once the block has ended
                     if not done.is_set():
                         lost.append(e)
-                        _thread.interrupt_main()
+                        _thread.interrupt_main(LOST_SIGNAL)
                 return
 
+    previous = signal.signal(LOST_SIGNAL, on_lost)
     threading.Thread(target=probe, name="lumina-gcs-watch", daemon=True).start()
     try:
         yield
-    except KeyboardInterrupt:
-        if lost:
-            raise lost[0] from None
-        raise
     finally:
         with guard:
             done.set()
+        signal.signal(LOST_SIGNAL, previous)

@@ -51,13 +51,18 @@ def quick_watch(monkeypatch):
 
 @pytest.mark.parametrize("execution", ["tasks", "actors"])
 def test_a_dead_gcs_ends_the_stage_in_seconds(local_ray, quick_watch, monkeypatch, tmp_path, execution):
+    import signal
+
     monkeypatch.setattr(rt._GcsWatch, "_answers", lambda self: False)  # the head is gone
     flag = tmp_path / "release"
     start = time.monotonic()
+    # as in a process a script started in the background: SIGINT ignored (the watch once relied on it)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with pytest.raises(ConnectionError) as lost:
             run_stage(WaitsForFlag(execution, str(flag)), [1, 2], backend="ray", num_actors=1)
     finally:
+        signal.signal(signal.SIGINT, previous)
         flag.touch()  # the stuck batches end, and free the CPUs for the next test
     took = time.monotonic() - start
     assert type(lost.value).__name__ == "RayClusterLost", repr(lost.value)

@@ -33,11 +33,21 @@ class WaitsForFlag(Stage):
 
 
 def test_ctrl_c_in_an_actor_pool_stage_stops_it_and_ray_stays_down(tmp_path, monkeypatch):
+    import signal
+
+    monkeypatch.setattr(rt, "GCS_PROBE_EVERY_S", 0.1)  # the watch runs, and finds the GCS alive
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest-xdist's workers ignore Ctrl-C
+    try:
+        _interrupt_an_actor_pool_stage(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_an_actor_pool_stage(tmp_path):
     import _thread
 
     import ray
 
-    monkeypatch.setattr(rt, "GCS_PROBE_EVERY_S", 0.1)  # the watch runs, and finds the GCS alive
     flag = tmp_path / "release"
     rt.ensure_ray(num_cpus=2)
     threads_before = set(threading.enumerate())
