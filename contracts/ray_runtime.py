@@ -150,7 +150,26 @@ def release_local_ray() -> bool:
 # (RayClusterLost, exit 2, the run marked failed) once it was unreachable for GCS_LOST_AFTER_S.
 GCS_PROBE_EVERY_S = 2.0
 # a blip shorter than this is ridden out, as Ray would; more for a head that GCS fault tolerance restarts
-GCS_LOST_AFTER_S = float(os.environ.get("LUMINA_RAY_LOST_S") or 10.0)
+LOST_AFTER_ENV = "LUMINA_RAY_LOST_S"
+GCS_LOST_AFTER_S: float | None = None  # None: $LUMINA_RAY_LOST_S, else 10 s (read when a watch starts)
+
+
+def lost_after_s() -> float:
+    """GCS_LOST_AFTER_S, or $LUMINA_RAY_LOST_S (default 10). Read when a stage starts, not at import:
+    a malformed value made every command's error handling fail (two tracebacks, exit 1)."""
+    if GCS_LOST_AFTER_S is not None:
+        return GCS_LOST_AFTER_S
+    from contracts.config import ConfigError
+
+    raw = os.environ.get(LOST_AFTER_ENV) or "10"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"{LOST_AFTER_ENV}={raw!r}: give the seconds without an answer after which a Ray cluster "
+                          "counts as lost mid-stage, a number such as 10 (or unset it)")
+    return value
 
 
 # the handler gcs_watched trips in the main thread (interrupt_main: the process is sent nothing)
@@ -168,6 +187,7 @@ class _GcsWatch:
         import ray
 
         self.lost_since: float | None = None
+        self.lost_after = lost_after_s()  # a malformed $LUMINA_RAY_LOST_S: one line as the stage starts
         try:  # Ray Client (ray://) has no GCS address here: not watched, Ray's own timeout applies
             self.gcs: str | None = ray.get_runtime_context().gcs_address
         except Exception:  # noqa: BLE001 - not connected, or a client: nothing to probe
@@ -189,7 +209,7 @@ class _GcsWatch:
             return
         now = time.monotonic()
         self.lost_since = self.lost_since or now
-        if now - self.lost_since < GCS_LOST_AFTER_S:
+        if now - self.lost_since < self.lost_after:
             return
         address = os.environ.get("RAY_ADDRESS")
         if _started_here or not address:  # our private instance: only `ray stop` (or a crash) on this host ends it
@@ -197,7 +217,7 @@ class _GcsWatch:
                                  "`ray stop` run on this host?): run the same command again: stages are resumable")
         where = address if address == self.gcs else f"{address} (GCS {self.gcs})"
         raise RayClusterLost(f"the Ray cluster at {where} stopped answering mid-stage (unreachable for "
-                             f"{GCS_LOST_AFTER_S:g} s): restart the cluster and run the same command again: stages are "
+                             f"{self.lost_after:g} s): restart the cluster and run the same command again: stages are "
                              "resumable (finished work is reused)")
 
 
