@@ -39,9 +39,18 @@ SANDBOX_SESSION = ("SET enable_progress_bar = false",)
 
 
 def sandboxed_connect(database: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect with SANDBOX_CONFIG and SANDBOX_SESSION; the configuration locked last."""
+    """duckdb.connect with SANDBOX_CONFIG and SANDBOX_SESSION; the configuration locked last.
+
+    DuckDB keeps one database instance per file in a process, and lock_configuration is the
+    instance's: while another connection to the file is open here (a held catalog, a writer
+    thread), the instance is locked already (sandboxed by the connection that opened it: DuckDB
+    refuses a connection whose config differs) and no SET can run, so the session settings are
+    skipped. That connection keeps DuckDB's default progress bar; `lumina catalog sql` opens the
+    only connection of its process, which gets the SET."""
     con = duckdb.connect(database, read_only=read_only, config={**SANDBOX_CONFIG, "lock_configuration": False})
     try:
+        if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+            return con
         for statement in SANDBOX_SESSION:
             con.execute(statement)
         con.execute("SET lock_configuration = true")
