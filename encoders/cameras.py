@@ -19,7 +19,8 @@ Converted on read:
 - a NeRF / instant-ngp ``transforms.json`` (``frames`` with ``file_path`` and ``transform_matrix``,
   OpenGL camera-to-world, so read as c2w; ``file_path`` without an extension gets ``.png`` as the
   NeRF loaders add it; ``fl_x``/``fl_y``/``cx``/``cy``, or ``camera_angle_x`` with ``w``, as intrinsics).
-Intrinsics default to a 40-degree vertical field of view when a view omits them.
+Intrinsics default to a 40-degree vertical field of view when a view omits them; a focal length
+``fx``/``fy`` that is given must be finite and > 0 (NaN, 0 or a negative one is refused).
 
 Without a ``"convention"`` key, views that all have ``elevation``/``azimuth``/``radius`` are read as
 spherical, views that all have ``c2w`` as c2w; anything else is refused naming the keys seen.
@@ -180,7 +181,12 @@ def _from_nerf(doc: dict, view_suffixes: tuple[str, ...]) -> dict:
         f = {**shared, **frame}
         fx = f.get("fl_x")
         if fx is None and "camera_angle_x" in f and "w" in f:
-            fx = 0.5 * float(f["w"]) / math.tan(0.5 * float(f["camera_angle_x"]))
+            try:
+                fx = 0.5 * float(f["w"]) / math.tan(0.5 * float(f["camera_angle_x"]))
+            except (TypeError, ValueError, ZeroDivisionError):
+                raise CameraFileError(f"transforms.json frame {i}: camera_angle_x {f['camera_angle_x']!r} with w {f['w']!r} gives "
+                                      f"no focal length (camera_angle_x is the horizontal field of view in radians, "
+                                      f"between 0 and pi; w the image width in pixels)") from None
         views.append({"file": _nerf_file(f.get("file_path"), view_suffixes), "c2w": f.get("transform_matrix"),
                       "fx": fx, "fy": f.get("fl_y", fx), "cx": f.get("cx"), "cy": f.get("cy")})
     if not views:
@@ -257,6 +263,10 @@ def _camera(conv: str, v, i: int, centre: np.ndarray) -> Camera:
         raise
     except (KeyError, TypeError, ValueError) as e:
         raise CameraFileError(f"view {i}: {type(e).__name__}: {e}") from None
+    for k in ("fx", "fy"):  # NaN, 0 or a negative focal length passed every check downstream
+        if intr[k] is not None and not (math.isfinite(intr[k]) and intr[k] > 0):
+            raise CameraFileError(f"view {i}: {k} is {intr[k]:g}: a focal length must be a finite number of pixels > 0 "
+                                  f"(or leave it out: a {DEFAULT_FOV_DEG:g}-degree field of view is then assumed)")
     return Camera(v["file"], c2w, **intr)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,16 @@ def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) 
     return VerdictRecord(key, name, FILTER_VERSION, float(score), float(threshold), bool(passed))
 
 
+def _worst(scores: dict[str, float]) -> str:
+    """The view with the largest score, a NaN counting as the largest (max() may skip past a NaN)."""
+    return max(scores, key=lambda f: (math.isnan(scores[f]), scores[f]))
+
+
+def _focal_spread(focal: list[float]) -> float:
+    """Largest / smallest focal length; NaN (a failed check) when one is not finite and > 0."""
+    return max(focal) / min(focal) if all(math.isfinite(f) and f > 0 for f in focal) else math.nan
+
+
 def _decoded_view(item: RawInput, file: str, key: str) -> tuple[np.ndarray, np.ndarray | None]:
     """One view decoded as an image is; a refusal or corrupt data raises Rejected naming the view."""
     try:
@@ -134,35 +145,42 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     if sizes != 1:
         h, w = views[odd].shape[:2]
         raise Rejected("rejected", f"view_size: {odd} is {w}x{h}, the other views are not")
+    # each check below rejects on "not ok", ok being the verdict's passed: a NaN score fails it (as
+    # "nan > threshold" did not), so an accepted sample never carries a failed verdict
     rot = {c.file: rotation_error(c) for c in cams.cameras}
-    worst = max(rot, key=rot.get)
-    verdicts.append(_verdict(key, "rotation_orthonormal", rot[worst], opts.max_rotation_error, rot[worst] <= opts.max_rotation_error))
-    if rot[worst] > opts.max_rotation_error:
+    worst = _worst(rot)
+    ok = rot[worst] <= opts.max_rotation_error
+    verdicts.append(_verdict(key, "rotation_orthonormal", rot[worst], opts.max_rotation_error, ok))
+    if not ok:
         raise Rejected("rejected", f"rotation_orthonormal: {worst} rotation error {rot[worst]:.4g} vs threshold {opts.max_rotation_error:g}")
     aim = {c.file: look_at_error_deg(c, cams.centre) for c in cams.cameras}
-    worst = max(aim, key=aim.get)
-    verdicts.append(_verdict(key, "camera_look_at", aim[worst], opts.max_look_at_deg, aim[worst] <= opts.max_look_at_deg))
-    if aim[worst] > opts.max_look_at_deg:
+    worst = _worst(aim)
+    ok = aim[worst] <= opts.max_look_at_deg
+    verdicts.append(_verdict(key, "camera_look_at", aim[worst], opts.max_look_at_deg, ok))
+    if not ok:
         target, note = ("the bbox centre", "") if cams.bbox_given else (
             "the origin", ' (the camera file has no "bbox": the unit cube at the origin was assumed; give the object\'s bbox)')
         raise Rejected("rejected", f"camera_look_at: {worst} points {aim[worst]:.1f} degrees off {target} vs threshold "
                                    f"{opts.max_look_at_deg:g}{note}")
-    fxs, fys = [c.fx for c in cams.cameras if c.fx], [c.fy for c in cams.cameras if c.fy]
+    # focal lengths given are finite and > 0 (parse_cameras refuses others); None: the default field of view
+    fxs, fys = [c.fx for c in cams.cameras if c.fx is not None], [c.fy for c in cams.cameras if c.fy is not None]
     if fxs or fys:  # one field of view for every view: the camera vector (and the model) has no other
-        focal = max((fxs, fys), key=lambda fs: max(fs) / min(fs) if fs else 0.0)
-        spread = max(focal) / min(focal)
-        verdicts.append(_verdict(key, "camera_intrinsics", spread, opts.max_focal_spread, spread <= opts.max_focal_spread))
-        if spread > opts.max_focal_spread:
+        spread, focal = max(((_focal_spread(fs), fs) for fs in (fxs, fys) if fs), key=lambda sf: (math.isnan(sf[0]), sf[0]))
+        ok = spread <= opts.max_focal_spread
+        verdicts.append(_verdict(key, "camera_intrinsics", spread, opts.max_focal_spread, ok))
+        if not ok:
             raise Rejected("rejected", f"camera_intrinsics: focal lengths {min(focal):g}..{max(focal):g} px differ "
                                        f"across views (ratio {spread:.3g} vs threshold {opts.max_focal_spread:g})")
     diff, threshold, why = distinct_views(views, {c.file: c for c in cams.cameras}, cams.centre, opts)
-    verdicts.append(_verdict(key, "distinct_views", diff, threshold, diff >= threshold))
-    if diff < threshold:
+    ok = diff >= threshold
+    verdicts.append(_verdict(key, "distinct_views", diff, threshold, ok))
+    if not ok:
         raise Rejected("rejected", f"distinct_views: {why}")
     fill = {name: float(m.mean()) for name, m in masks.items()}
-    emptiest = min(fill, key=fill.get)
-    verdicts.append(_verdict(key, "view_fill", fill[emptiest], opts.min_fill, fill[emptiest] >= opts.min_fill))
-    if fill[emptiest] < opts.min_fill:
+    emptiest = min(fill, key=lambda f: (not math.isnan(fill[f]), fill[f]))  # a NaN counts as the emptiest
+    ok = fill[emptiest] >= opts.min_fill
+    verdicts.append(_verdict(key, "view_fill", fill[emptiest], opts.min_fill, ok))
+    if not ok:
         raise Rejected("rejected", f"view_fill: {emptiest} is blank (foreground {fill[emptiest]:.4f} vs threshold {opts.min_fill:g})")
 
     spherical = {c.file: spherical_of(c, cams.centre) for c in cams.cameras}
