@@ -46,16 +46,19 @@ class DamagedCuratedShard(ValueError):
 
 
 def shard_damage(path: str | Path, record: ShardRecord | None = None) -> str | None:
-    """Why the shard at ``path`` is not whole, or None: cheap, without reading members' data. Its size
-    must be the recorded ``bytes``, and its tar headers must parse to the end and name the recorded
-    ``num_samples`` keys (a tar cut short at a member boundary reads as a shorter, valid tar). Without a
-    record (a shard another tool wrote), only readability is checked."""
+    """Why the shard at ``path`` is not whole, or None: cheap, without reading members' data. With a
+    record that knows its ``bytes``, one stat: the size must be the recorded one (a shard cut short,
+    even at a member boundary where it reads as a shorter valid tar, or emptied, always changes size;
+    a shard that keeps its size but not its samples is not what truncation leaves). Without one, the
+    tar headers must parse to the end and, where the record knows ``num_samples``, name that many
+    keys; without any record (a shard another tool wrote) only readability is checked. Reading
+    every header cost ~0.4 s per 2,000-sample shard, for each shard of every no-op encode."""
     try:
         size = os.stat(path).st_size
     except OSError as e:
         return f"cannot be read: {e.strerror or e}"
-    if record is not None and record.bytes is not None and size != record.bytes:
-        return f"{size} bytes where its batch file records {record.bytes}"
+    if record is not None and record.bytes is not None:
+        return None if size == record.bytes else f"{size} bytes where its batch file records {record.bytes}"
     try:
         with tarfile.open(path, "r:") as tar:  # iterating reads the headers and seeks over the data
             keys = {info.name.partition(".")[0] for info in tar if info.isfile()}

@@ -295,15 +295,15 @@ def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -
 def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,
            shard_uris: list[str] | None = None, backend: str = "ray", checked: bool = False) -> EncodeResult:
     """Encode curated shards (default: every curated shard of the modality in the workspace).
-    ``checked``: the caller ran check_latent_grid on these shards already."""
+    ``checked``: the caller ran check_latent_grid and check_curated_shards on these shards already."""
     cfg = cfg or EncodeConfig()
     if cfg.text is None:  # speech is conditioned on phonemes, the others on a sentence encoder
         cfg = dataclasses.replace(cfg, text=default_text_encoder(modality))
     ws = Workspace.at(home)
     shard_uris = shards_to_encode(ws.home, modality, shard_uris)
-    if not checked:
+    if not checked:  # before any encoder is loaded
         check_latent_grid(shard_uris, cfg, modality)
-    check_curated_shards(shard_uris)  # before any encoder is loaded
+        check_curated_shards(shard_uris)
     ws.encoded(modality).mkdir(parents=True, exist_ok=True)
     stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris),
                         text_options(modality, cfg, shard_uris))

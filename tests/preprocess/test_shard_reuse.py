@@ -62,7 +62,8 @@ def test_shard_damage_tells_a_cut_short_or_empty_shard(tmp_path):
         assert len(t.getmembers()) == 3
     assert "bytes where its batch file records" in shard_damage(tmp_path / "b.tar", rec)
     assert shard_damage(tmp_path / "b.tar", None) is None  # without a record only readability can be told
-    rec_b = type(rec)(**{**rec.__dict__, "bytes": cut + 1024})
+    # a record that knows its size is checked by size alone; one without reads the headers for the count
+    rec_b = type(rec)(**{**rec.__dict__, "bytes": None})
     assert shard_damage(tmp_path / "b.tar", rec_b) == "2 samples where its batch file records 4"
     (tmp_path / "c.tar").write_bytes(b"")
     assert shard_damage(tmp_path / "c.tar", None).startswith("not a readable tar")
