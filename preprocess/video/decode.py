@@ -90,8 +90,11 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("no_video_stream", f"streams: {', '.join(kinds) or 'none'}", "rejected", 0.0, 1.0)
         stream = streams.video[0]
         ctx = stream.codec_context
+        if ctx.width <= 0 or ctx.height <= 0:  # a GIF whose screen is over FFmpeg's limit (65535x65535) reads as 0x0
+            raise VideoRejected("decode_error", f"the video stream declares no frame size (FFmpeg reads it as {ctx.width}x{ctx.height})")
+        header = f"{ctx.width}x{ctx.height}"  # (the codec context follows the frames as they decode)
         if ctx.width * ctx.height > max_pixels:
-            raise VideoRejected("too_many_pixels", f"{ctx.width}x{ctx.height}", "quarantined", float(ctx.width * ctx.height), float(max_pixels))
+            raise VideoRejected("too_many_pixels", header, "quarantined", float(ctx.width * ctx.height), float(max_pixels))
         rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         declared = int(stream.frames or 0)  # from the container header; 0 when unknown (webm, some gifs)
         scale = 1.0 if not work_side else min(1.0, work_side / max(ctx.width, ctx.height))
@@ -99,6 +102,10 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         frames, times, stamps = [], [], []
         try:
             for frame in container.decode(stream):
+                if frame.width * frame.height > max_pixels:  # the header's size is not the frames' (or they grow mid-way)
+                    raise VideoRejected("too_many_pixels", f"frame {len(frames) + 1} is {frame.width}x{frame.height} (the stream "
+                                        f"declares {header})", "quarantined",
+                                        float(frame.width * frame.height), float(max_pixels))
                 # A stream that changes size mid-way (screen and WebRTC recordings) is scaled to the
                 # first frame's size, so the clip stays one array.
                 arr = frame.to_ndarray(format="rgb24", **size)
