@@ -69,29 +69,77 @@ class SpeechOptions:
         check_voice(self.language)
 
 
-def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], str | None]:
+class _LineBytes(bytes):
+    """A metadata.csv line that is not UTF-8, as its audio's caption: read_caption quarantines the
+    audio as caption_not_utf8, as it does beside a .txt caption that is not UTF-8, and the error names
+    the file and the line (``metadata.csv line 3: invalid continuation byte at byte 5``). Slices (the
+    caption reader reads up to its limit) keep the location; so does pickling (Ray's workers)."""
+
+    where: str
+
+    def __new__(cls, data: bytes, where: str) -> "_LineBytes":
+        obj = super().__new__(cls, data)
+        obj.where = where
+        return obj
+
+    def __reduce__(self):
+        return _LineBytes, (bytes(self), self.where)
+
+    def __getitem__(self, i):
+        part = bytes.__getitem__(self, i)
+        return _LineBytes(part, self.where) if isinstance(i, slice) else part
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        try:
+            return bytes(self).decode(encoding, errors)
+        except UnicodeDecodeError as e:
+            raise UnicodeDecodeError(e.encoding, e.object, e.start, e.end, f"{self.where}: {e.reason}") from None
+
+
+def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
     """metadata.csv -> (stem of the audio it names (``<dir>/wavs/<id>``), the line as a caption
-    entry named ``metadata.csv#line=N``) per line; lines that name no id are leftovers; the error
-    when the file cannot be read. Blank lines are no input."""
+    entry named ``metadata.csv#line=N``) per line; lines that name no id are leftovers; (reason kind,
+    detail) when the file cannot be read (unreadable_metadata) or holds no line (empty_metadata).
+    Blank lines are no input.
+
+    Each line is decoded on its own: one that is not UTF-8 still goes with the audio it names, as a
+    caption that is no UTF-8 (_LineBytes), and every other line captions its audio. Decoding the
+    whole file at once made one stray byte leave every clip without a caption."""
     try:
-        text = entry.read().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        return [], [], f"{type(e).__name__}: {e}"
+        data = entry.read()
+    except OSError as e:
+        return [], [], ("unreadable_metadata", f"{type(e).__name__}: {e}")
+    base = entry.name.rsplit("/", 1)[-1]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) >= 4 and max(data[0::2].count(0), data[1::2].count(0)) >= len(data) // 4):
+        # UTF-16 (Windows Notepad's "Unicode"): split at b"\n", no line of it would name an audio file
+        return [], [], ("unreadable_metadata", "it looks like UTF-16: save it as UTF-8")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (Windows editors write one) is no id
     folder = entry.name.rsplit("/", 1)[0] + "/" if "/" in entry.name else ""
     lines, bad = [], []
-    for i, line in enumerate(text.splitlines()):
-        if not line.strip():
-            continue
-        cols = line.split("|")
+    for i, raw in enumerate(data.splitlines()):
         at = f"#line={i + 1}"
-        if len(cols) < 2 or not cols[0].strip():
-            data = line.encode("utf-8")
-            bad.append(Leftover(Entry(entry.name + at, entry.uri + at, len(data), ("bytes", data)), "malformed_metadata_line",
-                                "expected id|transcript[|normalised transcript]"))
+        if not raw.strip():
+            continue
+        line_entry = Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw))
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line, not_utf8 = None, f"not UTF-8 ({e.reason} at byte {e.start}): save it as UTF-8"
+        cols = (line if line is not None else raw.decode("utf-8", "replace")).split("|")
+        if len(cols) < 2 or not cols[0].strip() or (line is None and "\ufffd" in cols[0]):
+            # no id, or an id that is not UTF-8 (no file's name: it is no caption of any audio)
+            detail = "expected id|transcript[|normalised transcript]" if line is not None else not_utf8
+            bad.append(Leftover(line_entry, "malformed_metadata_line", detail))
+            continue
+        stem = f"{folder}wavs/{cols[0].strip()}"
+        if line is None:  # the audio it names is quarantined caption_not_utf8
+            lines.append((stem, replace(line_entry, loc=("bytes", _LineBytes(raw, f"{base} line {i + 1}")))))
             continue
         caption = (cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]).strip()
-        data = caption.encode("utf-8")
-        lines.append((f"{folder}wavs/{cols[0].strip()}", Entry(entry.name + at, entry.uri + at, len(data), ("bytes", data), text=caption)))
+        text = caption.encode("utf-8")
+        lines.append((stem, Entry(entry.name + at, entry.uri + at, len(text), ("bytes", text), text=caption)))
+    if not lines and not bad:
+        return [], [], ("empty_metadata", "no id|transcript line: " + ("0 bytes" if not data else "only blank lines"))
     return lines, bad, None
 
 
@@ -110,7 +158,7 @@ class SpeechPlugin(ModalityPlugin):
                 lines += found
                 leftovers += bad
                 if error:
-                    leftovers.append(Leftover(e, "unreadable_metadata", error))
+                    leftovers.append(Leftover(e, *error))
             else:
                 rest.append(e)
         # each metadata line goes with the audio it names, unless a caption file sits beside that
