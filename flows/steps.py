@@ -194,7 +194,9 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
     check_curated_shards(shard_uris)  # refused before a run is recorded, not as a failed one
     started = time.time()
     with catalog_run(ws, "encode", {"modality": modality, **asdict(cfg)}, run_id) as rid:
-        result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend, checked=True)
+        # lumina encode's flag; demo and the Prefect flows set the same max_tokens in their encode options
+        result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend, checked=True,
+                        more_tokens="a larger max_tokens (`lumina encode --max-tokens`)")
         registered = register(ws, result.batch_paths, rid)
     warn_if_curated_for_another_latent(ws, modality, result.latent_encoder)
     # an encoded shard that is complete is reused, not encoded again: its batch file predates this run

@@ -116,6 +116,22 @@ def write_encoder_files(ws: Workspace, latent_encoder, text_encoder) -> None:
         _write_atomic(path, buf.getvalue())
 
 
+class BatchPath(str):
+    """What EncodeStage returns per shard: its batch file's path, carrying what encoding it cut off the
+    captions (``truncated``: an encoders.text.features.Truncated, None for a reused shard) and the text
+    encoder's ``text`` (name, max_length, whether a larger max_tokens reads more), so that `encode`
+    says it once per run, not once per encoder batch (from Ray workers too: it pickles)."""
+
+    truncated = None
+    text: tuple[str, int, bool] | None = None
+
+    def __new__(cls, path: str, truncated=None, text: tuple[str, int, bool] | None = None) -> "BatchPath":
+        self = super().__new__(cls, path)
+        if truncated is not None:
+            self.truncated, self.text = truncated, text
+        return self
+
+
 class EncodeStage(Stage[str, str]):
     """One curated shard per call -> the encoded shard's batch file. Resumable: a complete output
     is reused, so a rerun after a crash encodes only what is missing."""
@@ -148,9 +164,23 @@ class EncodeStage(Stage[str, str]):
         return {"latent": self.cfg.latent, "text": self.cfg.text, "vae": self.cfg.vae, "text_path": self.cfg.text_path}
 
     def process(self, batch: list[str]) -> list[str]:
-        return [str(Batch.path_beside(self.encode_shard(uri).shard.uri)) for uri in batch]
+        out = []
+        for uri in batch:
+            batch_file, truncated = self._encode_shard(uri)
+            txt = self.text_encoder
+            from encoders.text.features import reads_more
+
+            text = (txt.name, int(txt.max_length), reads_more(txt)) if truncated is not None else None
+            out.append(BatchPath(str(Batch.path_beside(batch_file.shard.uri)), truncated, text))
+        return out
 
     def encode_shard(self, curated_uri: str) -> Batch:
+        return self._encode_shard(curated_uri)[0]
+
+    def _encode_shard(self, curated_uri: str):
+        """(the encoded shard's Batch, the Truncated of its captions; None when a complete output was reused)."""
+        from encoders.text.features import Truncated
+
         plugin = get_plugin(self.modality)
         lat, txt = self.latent_encoder, self.text_encoder
         out_dir = Workspace.at(self.home).encoded(self.modality)
@@ -159,17 +189,19 @@ class EncodeStage(Stage[str, str]):
         if batch_path.exists() and (out_dir / name).exists():
             old = Batch.read(batch_path)
             if shard_damage(out_dir / name, old.shard) is None:  # a complete output is reused; one cut short is written again
-                return old
+                return old, None
         check_curated_shards([curated_uri])  # checked before the run too; a shard damaged since is not read short either
         samples = list(iter_samples(curated_uri))
         shard_uri = str((out_dir / name).resolve())
         latent_field = MOMENTS if lat.stochastic else LATENT
         members: list[tuple[str, bytes]] = []
         encodings: list[EncodingRecord] = []
+        truncated = Truncated()
         for start in range(0, len(samples), self.cfg.batch_size):
             chunk = samples[start : start + self.cfg.batch_size]
             captions = [fields[CAPTION].decode("utf-8") for _, fields in chunk]
-            text = txt.encode(captions)
+            text = txt.encode(captions, warn_truncated=False)  # summed over the run and said once by `encode`
+            truncated = truncated + Truncated.of(text.dropped)
             for i, (key, fields) in enumerate(chunk):
                 z = lat.encode(plugin.media_array(fields))
                 meta = json.loads(fields.get(META, b"{}") or b"{}")
@@ -191,7 +223,7 @@ class EncodeStage(Stage[str, str]):
         shard.source_shard = str(Path(curated_uri).resolve())  # the catalog's curated -> encoded lineage edge
         batch = Batch(shard=shard, encodings=encodings)
         batch.write(batch_path)
-        return batch
+        return batch, truncated
 
 
 @dataclass
@@ -257,6 +289,20 @@ def shards_to_encode(home: str | os.PathLike | None, modality: str, shard_uris: 
     return shard_uris
 
 
+def say_truncated_captions(results: list, more_tokens: str = "") -> None:
+    """One line for the run: how many of the captions encoded were cut to the text encoder's tokens,
+    summed over the shards (each shard's over its encoder batches). Before: one line per batch of
+    --batch-size captions, ~15,600 lines for a million captions at 64."""
+    said = [r for r in results if getattr(r, "truncated", None) is not None and r.truncated.cut]
+    if not said:
+        return
+    from encoders.text.features import Truncated
+
+    total = sum((r.truncated for r in results if getattr(r, "truncated", None) is not None), Truncated())
+    name, max_length, reads_more = said[0].text
+    total.say(name, max_length, f"{more_tokens} encodes more" if more_tokens and reads_more else "")
+
+
 def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -> None:
     """Before any encoder is loaded: every accepted sample's sides must be multiples of the latent
     encoder's downsampling (a VAE refuses the rest, and the whole encode failed on the first one
@@ -293,9 +339,13 @@ def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -
 
 
 def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,
-           shard_uris: list[str] | None = None, backend: str = "ray", checked: bool = False) -> EncodeResult:
+           shard_uris: list[str] | None = None, backend: str = "ray", checked: bool = False,
+           more_tokens: str = "") -> EncodeResult:
     """Encode curated shards (default: every curated shard of the modality in the workspace).
-    ``checked``: the caller ran check_latent_grid and check_curated_shards on these shards already."""
+    ``checked``: the caller ran check_latent_grid and check_curated_shards on these shards already.
+    ``more_tokens``: how the caller's user reads more caption tokens (lumina encode: its --max-tokens),
+    said after the one line on cut captions where the encoder could; "" says nothing (under lumina
+    refresh, --max-tokens is the image token budget)."""
     cfg = cfg or EncodeConfig()
     if cfg.text is None:  # speech is conditioned on phonemes, the others on a sentence encoder
         cfg = dataclasses.replace(cfg, text=default_text_encoder(modality))
@@ -307,7 +357,9 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
     ws.encoded(modality).mkdir(parents=True, exist_ok=True)
     stage = EncodeStage(modality, str(ws.home), cfg, latent_options(modality, ws, cfg, shard_uris),
                         text_options(modality, cfg, shard_uris))
-    batch_paths = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")
+    results = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")
+    say_truncated_captions(results, more_tokens)
+    batch_paths = [str(p) for p in results]
     first = {e.kind: e.encoder_fingerprint for e in Batch.read(batch_paths[0]).encodings}
     infos = [json.loads(ws.encoder_info(first[k]).read_text()) for k in ("latent", "text")]
     return EncodeResult(modality, sorted(batch_paths), first["latent"], first["text"], infos)

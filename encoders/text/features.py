@@ -20,13 +20,54 @@ class TextFeatures:
     dropped: np.ndarray | None = None
 
 
-def say_truncated(name: str, max_length: int, dropped: np.ndarray) -> None:
+def say_truncated(name: str, max_length: int, dropped: np.ndarray, hint: str = "") -> None:
     """One line per encode call (not per caption) when captions were longer than the encoder reads:
-    their ends were cut without a word, so two captions differing only there encoded alike."""
-    cut = int((dropped > 0).sum())
-    if cut:
-        log.warning("%d of %d captions are longer than the %s text encoder's %d tokens: their ends are cut (up to %d "
-                    "tokens dropped); --max-tokens encodes more", cut, len(dropped), name, max_length, int(dropped.max()))
+    their ends were cut without a word, so two captions differing only there encoded alike. A caller
+    encoding in batches (lumina encode) sums ``Truncated`` over them and says it once instead."""
+    Truncated.of(dropped).say(name, max_length, hint)
+
+
+@dataclass
+class Truncated:
+    """How many of ``captions`` encoded were cut to the text encoder's max_length (``cut``), and the
+    most tokens one of them lost: summed over encode calls (``+``), said once (``say``)."""
+    captions: int = 0
+    cut: int = 0
+    most: int = 0
+
+    @classmethod
+    def of(cls, dropped: np.ndarray | None) -> "Truncated":
+        if dropped is None or not len(dropped):
+            return cls()
+        return cls(len(dropped), int((dropped > 0).sum()), int(dropped.max()))
+
+    def __add__(self, other: "Truncated") -> "Truncated":
+        return Truncated(self.captions + other.captions, self.cut + other.cut, max(self.most, other.most))
+
+    def say(self, name: str, max_length: int, hint: str = "") -> None:
+        """``hint``: what encodes more of a caption (said after a semicolon), or "" where nothing does."""
+        if self.cut:
+            log.warning("%d of %d captions are longer than the %s text encoder's %d tokens: their ends are cut (up to %d "
+                        "tokens dropped)%s", self.cut, self.captions, name, max_length, self.most,
+                        f"; {hint}" if hint else "")
+
+
+def token_limit(encoder: object) -> int | None:
+    """The most tokens ``encoder`` can read at all (a CLIP's positions, a transformer's
+    max_position_embeddings), or None where nothing bounds it (phonemes)."""
+    clip = getattr(encoder, "clip", None)
+    if clip is not None and getattr(clip, "context_length", None):
+        return int(clip.context_length)
+    config = getattr(getattr(encoder, "model", None), "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    return int(limit) if isinstance(limit, int) and limit > 0 else None
+
+
+def reads_more(encoder: object) -> bool:
+    """Whether a larger max_tokens would read more of a caption: False for an encoder that reads as
+    many tokens as it can already (a CLIP at its 77 positions, where `--max-tokens` is clamped)."""
+    limit = token_limit(encoder)
+    return limit is None or encoder.max_length < limit
 
 
 class TextEncoder(Protocol):

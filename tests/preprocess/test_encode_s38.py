@@ -3,6 +3,7 @@ damaged batch files."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tarfile
 
@@ -70,3 +71,76 @@ def test_a_no_op_encode_opens_no_tar(corpus, tmp_path, monkeypatch, capsys):
     curated = sorted(str(p) for p in (tmp_path / "curated" / "image").glob("*.tar"))
     encoded = sorted(str(p) for p in (tmp_path / "encoded" / "image").glob("*.tar"))
     assert curated and encoded and sorted(checked) == sorted(curated + encoded)  # each once
+
+
+WORDS = " ".join(f"word{i}" for i in range(40))
+
+
+def _long_captions(src) -> int:
+    n = 0
+    for txt in sorted((src / "digits").glob("*.txt")):
+        txt.write_text(txt.read_text().strip() + " " + WORDS)
+        n += 1
+    return n
+
+
+def _cut_lines(caplog) -> list[str]:
+    said = [r.getMessage() for r in caplog.records if "captions are longer than" in r.getMessage()]
+    caplog.clear()
+    return said
+
+
+def test_encode_says_the_cut_captions_once_per_run(tmp_path, caplog):
+    """Before: one line per encoder batch (170 long captions at --batch-size 16: 11 lines; a million
+    captions ~15,600), each naming --max-tokens."""
+    from flows.cli import main
+
+    src = write_demo_corpus(tmp_path / "src", num_digits=8, num_shapes=4, seed=0).root
+    assert _long_captions(src) >= 8
+    _curate(src, tmp_path / "home")
+    caplog.set_level(logging.WARNING)
+    caplog.clear()
+    argv = ["encode", "--home", str(tmp_path / "home"), "--modality", "image", "--local", "--batch-size", "2"]
+    assert main(argv) == 0
+    said = _cut_lines(caplog)
+    assert len(said) == 1, said
+    assert " text encoder's 32 tokens: their ends are cut (up to " in said[0]
+    assert said[0].endswith("tokens dropped); a larger max_tokens (`lumina encode --max-tokens`) encodes more")
+    cut, _, rest = said[0].partition(" of ")
+    assert int(cut) >= 8 and int(rest.split()[0]) >= int(cut)
+    assert main(argv) == 0  # everything reused: nothing encoded, nothing said
+    assert _cut_lines(caplog) == []
+
+
+def test_the_hint_is_dropped_where_no_more_tokens_can_be_read(tmp_path, caplog):
+    """A CLIP at its positions (--max-tokens is clamped there), and callers whose --max-tokens is
+    something else (lumina refresh: the image token budget) name no flag."""
+    import numpy as np
+
+    from encoders.text import load_text_encoder
+    from encoders.text.features import Truncated, reads_more
+    from preprocess.encode import BatchPath, say_truncated_captions
+    from tests.encoders.tiny_models import save_hf_clip_text
+
+    clip_path = save_hf_clip_text(tmp_path / "clip")
+    full, short = load_text_encoder("clip", clip_path), load_text_encoder("clip", clip_path, max_tokens=8)
+    assert full.max_length == full.clip.context_length > 8
+    assert not reads_more(full) and reads_more(short)
+    assert reads_more(load_text_encoder("phone", max_tokens=16))  # nothing bounds phonemes
+
+    def results(enc):
+        t = Truncated.of(np.array([0, 3, 5]))
+        return [BatchPath("/a", t, (enc.name, enc.max_length, reads_more(enc))), BatchPath("/b"),
+                BatchPath("/c", Truncated.of(np.array([9])), (enc.name, enc.max_length, reads_more(enc)))]
+
+    def said(enc, more_tokens):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="encoders.text.features"):
+            say_truncated_captions(results(enc), more_tokens)
+        return [r.getMessage() for r in caplog.records if r.name == "encoders.text.features"]
+
+    assert said(full, "--max-tokens") == [f"3 of 4 captions are longer than the clip text encoder's {full.max_length} "
+                                          "tokens: their ends are cut (up to 9 tokens dropped)"]
+    assert said(short, "--max-tokens") == ["3 of 4 captions are longer than the clip text encoder's 8 tokens: their "
+                                           "ends are cut (up to 9 tokens dropped); --max-tokens encodes more"]
+    assert said(short, "")[0].endswith("(up to 9 tokens dropped)")  # lumina refresh: no flag named
