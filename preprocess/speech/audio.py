@@ -16,6 +16,11 @@ import numpy as np
 
 TARGET_SR = 22_050  # HiFi-GAN / Matcha-TTS (LJSpeech) rate
 CLIP_LEVEL = 0.999  # |x| at or above this (of full scale) counts as clipped
+# sample rates a file may declare: outside them the header is broken (0 Hz made soxr raise "Sample
+# rate should be over 0", 4e9 Hz resampled 11,000 samples to none and the loudness step raised on the
+# empty array: both quarantined as analysis_error with a library's message). 768 kHz is the highest
+# rate of audio interfaces; 1 kHz is far below the 16 kHz the sample_rate filter asks for.
+MIN_FILE_SR, MAX_FILE_SR = 1_000, 768_000
 
 
 class AudioRejected(Exception):
@@ -127,6 +132,8 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
             raise AudioRejected("decode_error", clean_error(e), status="quarantined") from None
     if x.size == 0:
         raise AudioRejected("decode_error", "no samples", status="quarantined")
+    if not MIN_FILE_SR <= sr <= MAX_FILE_SR:
+        raise AudioRejected("decode_error", f"header sample rate {sr} Hz, outside {MIN_FILE_SR}..{MAX_FILE_SR} Hz", status="quarantined")
     bad = int((~np.isfinite(x)).sum())
     if bad:
         raise AudioRejected("invalid_samples", f"{bad} non-finite samples of {x.size}", float(bad), 0.0, status="quarantined")
@@ -174,7 +181,9 @@ def resample(y: np.ndarray, sr: int, target: int = TARGET_SR) -> np.ndarray:
 
 
 def rms_dbfs(y: np.ndarray) -> float:
-    return float(10 * np.log10(np.mean(np.square(y, dtype=np.float64)) + 1e-20))
+    """-200 dBFS (the floor) for no samples, without numpy's "Mean of empty slice" warning."""
+    power = float(np.mean(np.square(y, dtype=np.float64))) if np.size(y) else 0.0
+    return float(10 * np.log10(power + 1e-20))
 
 
 SNR_FFT, SNR_HOP = 1024, 256  # power STFT of the SNR estimate (Hann window)
@@ -262,7 +271,7 @@ def normalise_loudness(y: np.ndarray, sr: int, target_lufs: float, peak: float =
     if not np.isfinite(measured):
         measured = rms_dbfs(y) - 0.691 + 3.0  # ~LUFS of a mono signal from its RMS (K-weighting ignored)
     out = y * (10 ** ((target_lufs - measured) / 20))
-    top = float(np.abs(out).max())
+    top = float(np.abs(out).max()) if out.size else 0.0
     if top > peak:
         out = out * (peak / top)
     return out.astype(np.float32), measured

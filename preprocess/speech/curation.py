@@ -35,6 +35,8 @@ def prepare(data: bytes, trim_top_db: float, target_lufs: float, silence_dbfs: f
     x, sr = audio.decode_audio(data)
     clip = audio.clipping_ratio(x)
     y = audio.resample(audio.downmix(x), sr)
+    if y.size == 0:  # a handful of samples at a high rate are none at TARGET_SR: no audio to judge
+        raise AudioRejected("decode_error", f"{x.shape[0]} samples at {sr} Hz are none at {audio.TARGET_SR} Hz", status="quarantined")
     level = audio.rms_dbfs(y)
     if level < silence_dbfs:
         raise AudioRejected("silence", f"level {level:.1f} dBFS vs threshold {silence_dbfs:g}", level, silence_dbfs)
