@@ -187,8 +187,11 @@ class EncodeStage(Stage[str, str]):
         name = "encoded-" + sample_key(Path(curated_uri).name, lat.fingerprint, txt.fingerprint)[:16] + ".tar"
         batch_path = Batch.path_beside(out_dir / name)
         if batch_path.exists() and (out_dir / name).exists():
-            old = Batch.read(batch_path)
-            if shard_damage(out_dir / name, old.shard) is None:  # a complete output is reused; one cut short is written again
+            try:
+                old = Batch.read(batch_path)
+            except (ValueError, TypeError, KeyError, AttributeError):  # a batch file that is no batch: both written again
+                old = None
+            if old is not None and shard_damage(out_dir / name, old.shard) is None:  # a complete output is reused; one cut short is written again
                 return old, None
         check_curated_shards([curated_uri])  # checked before the run too; a shard damaged since is not read short either
         samples = list(iter_samples(curated_uri))
@@ -248,6 +251,22 @@ def text_options(modality: str, cfg: EncodeConfig, shard_uris: list[str]) -> dic
     return hook(cfg.text, shard_uris) if hook else {}
 
 
+class DamagedBatchFile(DamagedCuratedShard):
+    """A curated shard's batch file that does not parse (emptied by a power loss, cut short, edited)."""
+
+
+def read_curated_batch(path: str | os.PathLike) -> Batch:
+    """Batch.read of a curated shard's batch file; one that is no batch is refused in one line naming it
+    (before: `lumina encode: error: Expecting value: line 1 column 1 (char 0)`, naming no file).
+    `lumina curate` of its source writes the batch file again (its reuse check reads it the same way)."""
+    try:
+        return Batch.read(path)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:  # JSON, UTF-8 or fields: no batch
+        why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DamagedBatchFile(f"curated batch file {path} is damaged ({why}): run `lumina curate` on its source "
+                               "again, which writes it anew, then encode") from None
+
+
 def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
     """The modality's curated shards; of samples curated more than once (with other options: other
     shards), only the shards of their latest curation, by the time of the shards' batch files."""
@@ -260,7 +279,7 @@ def curated_shards(home: str | os.PathLike | None, modality: str) -> list[str]:
             unbatched.append(str(shard))
             continue
         when = batch.stat().st_mtime_ns
-        for sample in Batch.read(batch).samples:
+        for sample in read_curated_batch(batch).samples:
             if newest.get(sample.key, (-1, ""))[0] < when:
                 newest[sample.key] = (when, str(shard))
     return sorted({shard for _, shard in newest.values()} | set(unbatched))
@@ -272,7 +291,7 @@ def check_curated_shards(shard_uris: list[str]) -> None:
     encodings without a word, or a tarfile traceback. Cheap: sizes and tar headers, no member data."""
     for uri in shard_uris:
         batch = Batch.path_beside(uri)
-        record = Batch.read(batch).shard if batch.exists() else None
+        record = read_curated_batch(batch).shard if batch.exists() else None
         damage = shard_damage(uri, record)
         if damage is not None:
             raise DamagedCuratedShard(f"curated shard {uri} is damaged ({damage}): run `lumina curate` on its source "
@@ -319,7 +338,7 @@ def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -
         batch = Batch.path_beside(shard)
         if not batch.exists():  # a shard another tool wrote: nothing says what it holds
             continue
-        for s in Batch.read(batch).samples:
+        for s in read_curated_batch(batch).samples:
             if s.status == "accepted" and s.width and s.height and (s.width % factor or s.height % factor):
                 bad.setdefault((s.meta or {}).get("latent_factor"), []).append(s)
     if not bad:

@@ -144,3 +144,37 @@ def test_the_hint_is_dropped_where_no_more_tokens_can_be_read(tmp_path, caplog):
     assert said(short, "--max-tokens") == ["3 of 4 captions are longer than the clip text encoder's 8 tokens: their "
                                            "ends are cut (up to 9 tokens dropped); --max-tokens encodes more"]
     assert said(short, "")[0].endswith("(up to 9 tokens dropped)")  # lumina refresh: no flag named
+
+
+@pytest.mark.parametrize("damage", ["empty", "garbage", "not a batch"])
+def test_a_damaged_curated_batch_file_is_named_in_one_line(corpus, tmp_path, damage, capsys):
+    """Before: `lumina encode: error: Expecting value: line 1 column 1 (char 0)`, naming no file."""
+    from flows.cli import main
+
+    _curate(corpus, tmp_path)
+    batch = sorted((tmp_path / "curated" / "image").glob("*.batch.json"))[0]
+    whole = batch.read_bytes()
+    batch.write_bytes({"empty": b"", "garbage": b"\xff\xfe{", "not a batch": b"[1, 2]"}[damage])
+    capsys.readouterr()
+    argv = ["encode", "--home", str(tmp_path), "--modality", "image", "--local"]
+    assert main(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(f"lumina encode: error: curated batch file {batch} is damaged ("), err
+    assert err[0].endswith("run `lumina curate` on its source again, which writes it anew, then encode")
+    _curate(corpus, tmp_path)  # as the line says: curate writes it again, and encode runs
+    assert batch.read_bytes() == whole
+    assert main(argv) == 0
+
+
+def test_a_damaged_encoded_batch_file_is_written_again(corpus, tmp_path):
+    from contracts.keys import file_sha256
+    from flows.cli import main
+
+    _curate(corpus, tmp_path)
+    argv = ["encode", "--home", str(tmp_path), "--modality", "image", "--local"]
+    assert main(argv) == 0
+    batch = sorted((tmp_path / "encoded" / "image").glob("*.batch.json"))[0]
+    whole = file_sha256(batch)
+    batch.write_bytes(b"")
+    assert main(argv) == 0
+    assert file_sha256(batch) == whole
