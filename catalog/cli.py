@@ -275,8 +275,8 @@ def _catalog_path(args: argparse.Namespace) -> Path:
     """--catalog, else --home's catalog.duckdb, else $LUMINA_CATALOG or $LUMINA_HOME's."""
     if args.catalog:
         return Path(args.catalog).expanduser()
-    if getattr(args, "home", None):
-        return Workspace.at(args.home).catalog
+    if getattr(args, "home", None):  # chosen here: not Workspace.catalog, whose LUMINA_CATALOG warning is the stage commands'
+        return Workspace.at(args.home).home / "catalog.duckdb"
     path = default_catalog_path()
     home_catalog = default_home() / "catalog.duckdb"
     if os.environ.get("LUMINA_CATALOG") and path != home_catalog and not getattr(args, "_noted_env", False):

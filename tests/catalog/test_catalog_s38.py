@@ -47,3 +47,25 @@ def test_writer_thread_while_a_catalog_is_held(catalog_copy):
         t.join(60)
     assert not errors, errors
     assert a.sql("SELECT count(*) FROM runs WHERE parameters->>'source' = 'thread'")[1] == [(1,)]
+
+
+def test_home_given_says_nothing_of_lumina_catalog(catalog_copy, tmp_path, monkeypatch, capsys):
+    """`LUMINA_CATALOG=X lumina catalog stats --home D` printed the stage commands' warning ("set but
+    ignored here") although --home was chosen on the command line."""
+    import shutil
+
+    import contracts.layout as layout
+    from catalog.cli import main
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(catalog_copy, home / "catalog.duckdb")
+    monkeypatch.setenv("LUMINA_CATALOG", str(tmp_path / "other.duckdb"))
+    monkeypatch.setattr(layout, "_catalog_env_noted", False)
+    capsys.readouterr()
+    assert main(["stats", "--home", str(home)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "== Totals" in out, err
+    assert main(["sql", "SELECT count(*) AS n FROM runs", "--home", str(home), "--csv"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "n" and err == ""
