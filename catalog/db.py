@@ -929,6 +929,11 @@ class Catalog:
         # given it cannot even be passed to DuckDB
         absolute = printable_path(os.path.abspath(os.path.expanduser(path)))
         rows = con.execute(q("why_resolve_file"), [absolute, printable_path(relative), modality]).fetchall()
+        if not rows and posixpath.dirname(relative) not in ("", ".", ".."):
+            # a file of a sample that is a folder (a multi-view object's view or camera file, which its
+            # reason names): the folder's sample
+            rows = con.execute(q("why_resolve_file"), [posixpath.dirname(absolute), printable_path(posixpath.dirname(relative)),
+                                                       modality]).fetchall()
         if not rows:
             of = f" of modality {modality}" if modality else ""
             raise SampleNotFoundError(f"no sample with key {path!r}, and none{of} came from a file of that name")
