@@ -588,6 +588,12 @@ def _encoding_hint(data: bytes) -> str:
     return " (save it as UTF-8)"
 
 
+def _line_of(entry: Entry) -> str:
+    """``metadata.csv line 3: `` for a caption that is one line of a file (``<file>#line=3``), else ""."""
+    name, _, line = entry.name.rpartition("#line=")
+    return f"{name.rsplit('/', 1)[-1]} line {line}: " if name and line.isdigit() else ""
+
+
 def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MAX_CAPTION_BYTES) -> tuple[str | None, str | None]:
     """(caption, error kind + detail). Never raises; the error says why a caption is unusable."""
     if entry is None:
@@ -604,7 +610,7 @@ def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MA
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors write one) is no caption text
     except UnicodeDecodeError as e:
-        return None, f"caption_not_utf8: {e.reason} at byte {e.start}{_encoding_hint(data)}"
+        return None, f"caption_not_utf8: {_line_of(entry)}{e.reason} at byte {e.start}{_encoding_hint(data)}"
     if entry.suffix == ".json" and entry.text is None:
         try:
             value = json.loads(text)

@@ -69,33 +69,6 @@ class SpeechOptions:
         check_voice(self.language)
 
 
-class _LineBytes(bytes):
-    """A metadata.csv line that is not UTF-8, as its audio's caption: read_caption quarantines the
-    audio as caption_not_utf8, as it does beside a .txt caption that is not UTF-8, and the error names
-    the file and the line (``metadata.csv line 3: invalid continuation byte at byte 5``). Slices (the
-    caption reader reads up to its limit) keep the location; so does pickling (Ray's workers)."""
-
-    where: str
-
-    def __new__(cls, data: bytes, where: str) -> "_LineBytes":
-        obj = super().__new__(cls, data)
-        obj.where = where
-        return obj
-
-    def __reduce__(self):
-        return _LineBytes, (bytes(self), self.where)
-
-    def __getitem__(self, i):
-        part = bytes.__getitem__(self, i)
-        return _LineBytes(part, self.where) if isinstance(i, slice) else part
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        try:
-            return bytes(self).decode(encoding, errors)
-        except UnicodeDecodeError as e:
-            raise UnicodeDecodeError(e.encoding, e.object, e.start, e.end, f"{self.where}: {e.reason}") from None
-
-
 def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
     """metadata.csv -> (stem of the audio it names (``<dir>/wavs/<id>``), the line as a caption
     entry named ``metadata.csv#line=N``) per line; lines that name no id are leftovers; (reason kind,
@@ -103,13 +76,12 @@ def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftove
     Blank lines are no input.
 
     Each line is decoded on its own: one that is not UTF-8 still goes with the audio it names, as a
-    caption that is no UTF-8 (_LineBytes), and every other line captions its audio. Decoding the
-    whole file at once made one stray byte leave every clip without a caption."""
+    caption that is no UTF-8 (read_caption names the file and line), and every other line captions
+    its audio. Decoding the whole file at once made one stray byte leave every clip without a caption."""
     try:
         data = entry.read()
     except OSError as e:
         return [], [], ("unreadable_metadata", f"{type(e).__name__}: {e}")
-    base = entry.name.rsplit("/", 1)[-1]
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) >= 4 and max(data[0::2].count(0), data[1::2].count(0)) >= len(data) // 4):
         # UTF-16 (Windows Notepad's "Unicode"): split at b"\n", no line of it would name an audio file
         return [], [], ("unreadable_metadata", "it looks like UTF-16: save it as UTF-8")
@@ -133,7 +105,7 @@ def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftove
             continue
         stem = f"{folder}wavs/{cols[0].strip()}"
         if line is None:  # the audio it names is quarantined caption_not_utf8
-            lines.append((stem, replace(line_entry, loc=("bytes", _LineBytes(raw, f"{base} line {i + 1}")))))
+            lines.append((stem, line_entry))
             continue
         caption = (cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]).strip()
         text = caption.encode("utf-8")
