@@ -205,12 +205,15 @@ class WriteShardStage(Stage[list, Batch]):
     def process(self, batch: list[list[Candidate]]) -> list[str]:
         return [p for cands in batch for p in self._write(cands)]
 
+    def _chunk_id(self, cands: list[Candidate]) -> str:
+        return sample_key(self.settings, *sorted(c.record.key for c in cands))[:16]
+
     def shard_path(self, cands: list[Candidate]) -> Path:
-        return Path(self.out_dir) / ("curated-" + sample_key(self.settings, *sorted(c.record.key for c in cands))[:16] + ".tar")
+        return Path(self.out_dir) / f"curated-{self._chunk_id(cands)}.tar"
 
     def set_aside_path(self, cands: list[Candidate]) -> Path:
         """Where the writer of this chunk records the inputs it left out (set_aside_records reads it)."""
-        return Path(self.out_dir) / ("set-aside-" + sample_key(self.settings, *sorted(c.record.key for c in cands))[:16] + ".json")
+        return Path(self.out_dir) / f"set-aside-{self._chunk_id(cands)}.json"
 
     def _reuse(self, path: Path, cands: list[Candidate]) -> bool:
         """Resumable: a complete shard is never rewritten; one that is not whole (cut short, emptied by
