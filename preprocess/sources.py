@@ -149,19 +149,13 @@ def list_entries(spec: SourceSpec) -> list[Entry]:
     raise SourceError(f"unknown source kind {kind!r}")
 
 
-def _printable(path: str) -> str:
-    """``contracts.layout.printable_path``: reading uses the real path in ``loc``, and a path that is
-    text already comes back as the same object, so an entry's uri and loc share it."""
-    return printable_path(path)
-
-
 def _stem(name: str) -> str:
     """What ``Entry.stem`` is of an entry of this name."""
     return name[: name.rfind(".")] if "." in name.rsplit("/", 1)[-1] else name
 
 
 class _Named(list):
-    """A source's entries as they are listed, and the name before ``_printable`` (a name that is not
+    """A source's entries as they are listed, and the name before ``printable_path`` (a name that is not
     UTF-8 holds lone surrogates) of those whose printable name differs (kept only for them: a
     source of millions of UTF-8 names holds nothing more per entry)."""
 
@@ -218,12 +212,12 @@ def _folder_entries(root: Path, follow_symlinks: bool) -> list[Entry]:
         d = Path(dirpath)
         if d != root and not dirnames and not filenames:  # else nothing would say it was there (a folder named x.png)
             rel = d.relative_to(root).as_posix()
-            named.add(Entry(_printable(rel), _printable(str(d)), 0, (), "empty_folder"), rel)
+            named.add(Entry(printable_path(rel), printable_path(str(d)), 0, (), "empty_folder"), rel)
         listed_before = len(named)
         for name in sorted(filenames) + [n for n in dirnames if (d / n).is_symlink() and not follow_symlinks]:
             p = d / name
             raw = p.relative_to(root).as_posix()
-            rel, uri = _printable(raw), _printable(str(p))
+            rel, uri = printable_path(raw), printable_path(str(p))
             try:
                 st = os.lstat(p)
             except PermissionError as e:  # a folder that lists its names but cannot be searched (r without x)
@@ -264,7 +258,7 @@ def _unreadable_folders(root: Path, unreadable: list[tuple[Path, OSError]]) -> l
         if folder == root:
             raise SourceError(f"cannot read the folder {root} ({why}): check its permissions")
         raw = folder.relative_to(root).as_posix()
-        out.append((Entry(_printable(raw), _printable(str(folder)), 0, (), UNREADABLE_FOLDER,
+        out.append((Entry(printable_path(raw), printable_path(str(folder)), 0, (), UNREADABLE_FOLDER,
                           detail=f"{why}; its files are not listed"), raw))
     if out:
         first = out[0][0]
@@ -362,15 +356,15 @@ def _tar_entries(pattern: str) -> list[Entry]:
             # one bad tar must not stop the others: it is recorded (rejected, with why) and the
             # members listed before the damage are still read (a cut member is quarantined on read)
             kind = "truncated_archive" if members else "unreadable_archive"
-            named.add(Entry(_printable(tar_name), _printable(str(tar_path)), 0, (), kind, detail=problem), tar_name)
+            named.add(Entry(printable_path(tar_name), printable_path(str(tar_path)), 0, (), kind, detail=problem), tar_name)
         members = [m for m in members if not m.isdir()]
         copies = Counter(m.name for m in members)
         seen: Counter = Counter()
         for m in members:
             # The tar's own name scopes its members: two tars may both hold 000001.jpg.
             raw = f"{tar_name}/{m.name}"
-            name = _printable(raw)
-            uri = _printable(f"{tar_path}#{m.name}")
+            name = printable_path(raw)
+            uri = printable_path(f"{tar_path}#{m.name}")
             seen[m.name] += 1
             if seen[m.name] < copies[m.name]:  # appended again later (tar -r): tar -x leaves the last one
                 suffix = f"#shadowed-{seen[m.name]}"
