@@ -3,21 +3,17 @@
 The clip is first resampled to the configured rate (nearest source frame to each tick, so
 variable-rate sources become regular), then ``frames`` frames are taken evenly over it, so every
 clip spans its whole scene whatever its length. Frames are resized to the token budget keeping the
-aspect ratio (the image modality's rule: scale down, crop at most one grid unit per side). A frame
-only a unit or two across would lose up to half a side to that crop (33x31 became 32x16 on the
-16-pixel grid: aspect 1.06 -> 2.0); where the crop changes the aspect ratio by more than
-MAX_ASPECT_CHANGE, the grid size next to the frame's own whose aspect is nearest is taken instead,
-the frame scaled (up, if need be) to cover it and centre-cropped (33x31 -> 32x32).
+aspect ratio by the image modality's rule (preprocess/image/resize.py ``grid_size``: scale down, crop at
+most one grid unit per side; a frame only a unit or two across, which that crop would take from
+33x31 to 32x16, gets the grid size next to its own with the nearest aspect instead: 32x32).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PIL import Image
 
-from preprocess.image.resize import fit_size
+from preprocess.image.resize import grid_size
 
 
 def resample(times: np.ndarray, start: float, end: float, fps: float) -> np.ndarray:
@@ -46,34 +42,6 @@ def sample_rate(times: np.ndarray, picked: np.ndarray) -> float:
         return 0.0
     span = float(times[picked[-1]] - times[picked[0]])
     return round((len(picked) - 1) / span, 4) if span > 0 else 0.0
-
-
-MAX_ASPECT_CHANGE = 1.2  # the image rule's crop may change w/h by this factor; past it, grid_size picks another size
-
-
-def aspect_change(w: float, h: float, cw: float, ch: float) -> float:
-    """How far w x h -> cw x ch changes the aspect ratio: max(a/b, b/a) of the two w/h; 1 when kept."""
-    a, b = w / h, cw / ch
-    return max(a / b, b / a)
-
-
-def grid_size(w: int, h: int, max_tokens: int, unit: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((resized w, h), (cropped w, h)) of a w x h frame: the image rule (fit_size) unless its crop
-    changes the aspect ratio by more than MAX_ASPECT_CHANGE (a frame a unit or two across); then,
-    of the grid sizes one unit either side of the budget-scaled frame, within the budget, the one
-    whose aspect ratio is nearest the frame's (the smaller on a tie), the frame scaled to cover it."""
-    (rw, rh), (cw, ch) = fit_size(w, h, max_tokens, unit)
-    if aspect_change(w, h, cw, ch) <= MAX_ASPECT_CHANGE:
-        return (rw, rh), (cw, ch)
-    scale = min(1.0, math.sqrt(max_tokens * unit * unit / (w * h)))
-    sides = [sorted({max(1, math.floor(n * scale / unit)), max(1, math.ceil(n * scale / unit))}) for n in (w, h)]
-    grids = [(gw, gh) for gw in sides[0] for gh in sides[1] if gw * gh <= max_tokens]
-    if not grids:
-        return (rw, rh), (cw, ch)
-    gw, gh = min(grids, key=lambda g: (round(aspect_change(w, h, *g), 9), g[0] * g[1]))
-    cw, ch = gw * unit, gh * unit
-    cover = max(cw / w, ch / h)
-    return (max(cw, round(w * cover)), max(ch, round(h * cover))), (cw, ch)
 
 
 def resize_frames(frames: np.ndarray, max_tokens: int, unit: int, grey: bool) -> np.ndarray:

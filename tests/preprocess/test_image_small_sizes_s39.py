@@ -107,23 +107,6 @@ def test_grid_size_keeps_the_budget_and_the_old_rule_wherever_its_crop_kept_the_
                 assert ((rw, rh), (cw, ch)) == old, (w, h)
 
 
-def test_images_and_video_frames_are_sized_alike():
-    """The image rule and the video frames' (preprocess/video/clips.py) give the same sizes, except
-    where the frames' rule lands further from the aspect than fit_size's crop (slivers a unit or two
-    across at 2-pixel units): there the image keeps fit_size's."""
-    from preprocess.image.resize import aspect_change, grid_size
-    from preprocess.video.clips import grid_size as frame_grid_size
-
-    for max_tokens, unit in ((1024, 16), (256, 16), (4, 16), (256, 2), (64, 2)):
-        for w in range(1, 300, 4):
-            for h in range(1, 300, 9):
-                frame, old = frame_grid_size(w, h, max_tokens, unit), fit_size(w, h, max_tokens, unit)
-                if aspect_change(w, h, *frame[1]) > aspect_change(w, h, *old[1]) + 1e-9:
-                    assert grid_size(w, h, max_tokens, unit) == old, (w, h, max_tokens, unit)
-                else:
-                    assert grid_size(w, h, max_tokens, unit) == frame, (w, h, max_tokens, unit)
-
-
 def test_a_sliver_keeps_the_old_crop_where_the_sizes_next_to_it_are_further_off():
     from preprocess.image.resize import grid_size
 

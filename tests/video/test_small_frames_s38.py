@@ -29,7 +29,7 @@ def test_a_33x31_frame_keeps_its_aspect_ratio_and_all_its_rows():
 
 @pytest.mark.parametrize("w, h, crop", [(33, 31, (32, 32)), (31, 33, (32, 32)), (20, 9, (32, 16)), (47, 33, (48, 32))])
 def test_a_frame_too_small_for_the_crop_gets_the_grid_size_nearest_its_aspect(w, h, crop):
-    from preprocess.video.clips import MAX_ASPECT_CHANGE, grid_size
+    from preprocess.image.resize import MAX_ASPECT_CHANGE, grid_size
 
     (rw, rh), got = grid_size(w, h, 256, 16)
     assert got == crop and rw >= got[0] and rh >= got[1]  # scaled to cover the grid size, then cropped
@@ -39,7 +39,7 @@ def test_a_frame_too_small_for_the_crop_gets_the_grid_size_nearest_its_aspect(w,
 
 @pytest.mark.parametrize("max_tokens, unit", [(256, 16), (1024, 16), (64, 16), (4, 16), (256, 2)])
 def test_the_budget_and_the_image_rule_hold_wherever_its_crop_keeps_the_aspect(max_tokens, unit):
-    from preprocess.video.clips import MAX_ASPECT_CHANGE, grid_size
+    from preprocess.image.resize import MAX_ASPECT_CHANGE, grid_size
 
     for w in range(9, 400, 7):
         for h in range(9, 400, 11):
@@ -89,3 +89,10 @@ def test_a_33x31_clip_is_curated_at_32x32_not_32x16(tmp_path):
     rec = cand.record
     assert (rec.width, rec.height, rec.meta["original_size"]) == (32, 32, [33, 31]), (rec.status, rec.reason)
     assert npy_load(plugin.curated_members(cand, opts)[MEDIA]).shape[1:3] == (32, 32)
+
+
+def test_a_sliver_frame_keeps_the_crop_where_the_sizes_next_to_it_are_further_off():
+    """Frames follow the image rule, sliver guard included: 6x118 at 64 tokens of 2 px keeps fit_size's
+    4x64 crop (1.23x off the aspect), not the grid size next to it, 2x70 (1.78x off)."""
+    frames = np.full((1, 118, 6, 3), 100, np.uint8)
+    assert resize_frames(frames, 64, 2, grey=False).shape == (1, 64, 4, 3)
