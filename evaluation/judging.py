@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+from statistics import median
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -56,3 +59,32 @@ def holdout_split(n: int, test_fraction: float, gen: torch.Generator) -> tuple[t
     n_test = max(1, int(n * test_fraction))
     perm = torch.randperm(n, generator=gen)
     return perm[:n_test], perm[n_test:]
+
+
+def common_side(shapes) -> int | None:
+    """The side of the square a judge reads samples of these [..., H, W] ``shapes`` at: None where
+    they all share one H x W (read as they are: the demos' case), else the median over the samples
+    of sqrt(H * W), at least 8 (two 2x pools). A judge batch is one size, and a held-out set of
+    mixed sizes (a user's own images, 24x48 beside 48x32) ended in torch.stack's "stack expects each
+    tensor to be equal size". A sample is scaled to the square whole, not cropped or padded: what is
+    drawn to fill its frame still fills it (a digit of a 24x48 image is drawn 24x48)."""
+    sizes = {tuple(s[-2:]) for s in shapes}
+    if len(sizes) <= 1:
+        return None
+    return max(8, round(median(math.sqrt(s[-2] * s[-1]) for s in shapes)))
+
+
+def at_side(x: torch.Tensor, side: int | None) -> torch.Tensor:
+    """``x`` ([..., H, W]) scaled to side x side over its last two dimensions (bilinear, antialiased
+    where it shrinks); ``side`` None, or already that size: ``x`` itself."""
+    if side is None or tuple(x.shape[-2:]) == (side, side):
+        return x
+    lead = x.shape[:-2]
+    flat = x.reshape(1, -1, *x.shape[-2:]).float()
+    out = F.interpolate(flat, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+    return out.reshape(*lead, side, side).to(x.dtype)
+
+
+def stack_at(items, side: int | None) -> torch.Tensor:
+    """One batch of ``items`` (tensors, or a batch tensor), each at ``side`` (``at_side``)."""
+    return torch.stack([at_side(torch.as_tensor(x), side) for x in items])

@@ -13,6 +13,7 @@ from evaluation.context import EvalContext
 from evaluation.image.judge import digit_label, train_judge
 from evaluation.image.render import save_grid, to_uint8
 from evaluation.image.shapes import SHAPE_WORDS, ShapeReader, named_out_of_fold, read_shape, score, shape_request
+from evaluation.judging import common_side, stack_at
 from training.data import Example
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,20 @@ def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     digits = [(e, digit_label(e.caption)) for e in examples]
     digits = [(e, y) for e, y in digits if y is not None]
     if digits:
-        images = torch.stack([e.latent for e, _ in digits])
+        # held-out digits of mixed sizes (a user's own images): the judge reads each real and each
+        # generated one scaled to one square (judging.common_side); one size: read as they are
+        side = common_side([e.latent.shape for e, _ in digits])
+        if side is not None:
+            ctx.notes.append(f"class_accuracy: the held-out digits come in {len({tuple(e.latent.shape[-2:]) for e, _ in digits})} "
+                             f"sizes; the digit judge reads each real and generated one scaled to {side}x{side}")
+            log.info("%s", ctx.notes[-1])
+        images = stack_at([e.latent for e, _ in digits], side)
         labels = torch.tensor([y for _, y in digits])
         report = train_judge(images, labels, seed=cfg.seed)
         prompts = per_class_prompts(digits, cfg.samples_per_class)
         targets = torch.tensor([y for _, y in prompts])
         generated = ctx.generate([e for e, _ in prompts], seed=cfg.seed + 1)
-        preds = report.judge.predict(torch.stack(list(generated)) if isinstance(generated, list) else generated)
+        preds = report.judge.predict(stack_at(generated, side))
         correct = (preds == targets).float()
         metrics.update(
             class_accuracy=correct.mean().item(),
