@@ -17,6 +17,7 @@ unprojected one where the checkpoint has no projection.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,23 @@ def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
     check_bundled_bpe_fits(p, config)
 
 
+# a Hugging Face fast tokenizer called from two threads at once can raise "Already borrowed" (see
+# encoders/text/minilm.py), and the open_clip text path hooks a shared module: both are one call at a time
+# (encoders/threads.py runs text encoders in several threads)
+_TOKENIZE, _OPEN_CLIP_TEXT = threading.Lock(), threading.Lock()
+
+
+class _OneAtATime:
+    """A tokenizer called under _TOKENIZE."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, *args, **kwargs):
+        with _TOKENIZE:
+            return self.tokenizer(*args, **kwargs)
+
+
 class Clip:
     """A loaded CLIP: tokenise, text tokens at a layer + pooled, image embeddings."""
 
@@ -87,6 +105,7 @@ class Clip:
                 self._load_open_clip(arch, p)
             else:
                 self._load_hf(p)
+        self.tokenizer = _OneAtATime(self.tokenizer)
 
     # ---- loading -------------------------------------------------------------------------------
     def _load_open_clip(self, arch: str | None, p: Path) -> None:
@@ -150,11 +169,12 @@ class Clip:
             return self._hf_text(ids, layer, max_tokens, mask)
         captured: dict[str, torch.Tensor] = {}
         module = self._final_norm if layer == -1 else self._blocks[layer]
-        handle = module.register_forward_hook(lambda m, i, o: captured.__setitem__("x", o[0] if isinstance(o, tuple) else o))
-        try:
-            pooled = self.model.encode_text(ids)
-        finally:
-            handle.remove()
+        with _OPEN_CLIP_TEXT:  # the hook would see another thread's forward too
+            handle = module.register_forward_hook(lambda m, i, o: captured.__setitem__("x", o[0] if isinstance(o, tuple) else o))
+            try:
+                pooled = self.model.encode_text(ids)
+            finally:
+                handle.remove()
         x = captured["x"]
         if x.shape[0] != ids.shape[0]:  # a sequence-first transformer
             x = x.transpose(0, 1)

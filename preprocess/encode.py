@@ -100,8 +100,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_encoder_files(ws: Workspace, latent_encoder, text_encoder) -> None:
-    """encoder.json for both encoders and the text encoder's null caption, once per fingerprint."""
+def write_encoder_files(ws: Workspace, latent_encoder, text_encoder, call=None) -> None:
+    """encoder.json for both encoders and the text encoder's null caption, once per fingerprint.
+    ``call(fn, *args)`` runs the null caption's encoding (the stage's: with one intra-op thread on a
+    CPU, as every caption, so its bytes do not depend on the thread count either)."""
     for enc, kind in ((latent_encoder, "latent"), (text_encoder, "text")):
         path = ws.encoder_info(enc.fingerprint)
         if not path.exists():
@@ -110,29 +112,33 @@ def write_encoder_files(ws: Workspace, latent_encoder, text_encoder) -> None:
     if not path.exists():
         import io
 
-        t = text_encoder.encode([""])
+        t = (call or _call_here)(text_encoder.encode, [""])
         buf = io.BytesIO()
         np.savez(buf, cap_feats=t.feats[0], cap_mask=t.mask[0], pooled=t.pooled[0])
         _write_atomic(path, buf.getvalue())
 
 
-class BatchPath(str):
-    """What EncodeStage returns per shard: its batch file's path, carrying what encoding it cut off the
-    captions (``truncated``: an encoders.text.features.Truncated, None for a reused shard) and the text
-    encoder's ``text`` (name, max_length, whether a larger max_tokens reads more), so that `encode`
-    says it once per run, not once per encoder batch (from Ray workers too: it pickles)."""
+def _call_here(fn, *args, **kwargs):
+    return fn(*args, **kwargs)
 
-    truncated = None
+
+@dataclass
+class ShardEncoded:
+    """What EncodeStage returns per shard (pickled, from Ray workers too): its batch file's path, what
+    encoding cut off the captions (``truncated``: an encoders.text.features.Truncated, None for a
+    reused shard) and the text encoder's ``text`` (name, max_length, whether a larger max_tokens reads
+    more), so that `encode` says it once per run, not once per encoder batch. A path-like: open()
+    and Batch.read take it as the batch file."""
+
+    batch_path: str
+    truncated: object = None
     text: tuple[str, int, bool] | None = None
 
-    def __new__(cls, path: str, truncated=None, text: tuple[str, int, bool] | None = None) -> "BatchPath":
-        self = super().__new__(cls, path)
-        if truncated is not None:
-            self.truncated, self.text = truncated, text
-        return self
+    def __fspath__(self) -> str:
+        return self.batch_path
 
 
-class EncodeStage(Stage[str, str]):
+class EncodeStage(Stage[str, ShardEncoded]):
     """One curated shard per call -> the encoded shard's batch file. Resumable: a complete output
     is reused, so a rerun after a crash encodes only what is missing."""
 
@@ -146,6 +152,7 @@ class EncodeStage(Stage[str, str]):
         self.latent_options = latent_options or {}  # measured on the data (speech: log-mel mean and std)
         self.text_options = text_options or {}  # recorded by the curation (speech: the transcripts' language)
         self.resources = Resources(cpus=1.0, gpus=cfg.gpus_per_actor)
+        self.device = "cuda" if cfg.gpus_per_actor > 0 else "cpu"  # declared, never guessed
         self.latent_encoder = self.text_encoder = None
 
     def setup(self) -> None:
@@ -154,16 +161,28 @@ class EncodeStage(Stage[str, str]):
         from encoders.latent import load_latent_encoder
         from encoders.text import load_text_encoder
 
-        device = "cuda" if self.cfg.gpus_per_actor > 0 else "cpu"  # declared, never guessed
-        self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=device, **self.latent_options)
+        self.latent_encoder = load_latent_encoder(self.cfg.latent, self.cfg.vae, device=self.device, **self.latent_options)
         self.text_encoder = load_text_encoder(self.cfg.text, self.cfg.text_path, layer=self.cfg.text_layer,
-                                              max_tokens=self.cfg.max_tokens, device=device, **self.text_options)
-        write_encoder_files(Workspace.at(self.home), self.latent_encoder, self.text_encoder)
+                                              max_tokens=self.cfg.max_tokens, device=self.device, **self.text_options)
+        write_encoder_files(Workspace.at(self.home), self.latent_encoder, self.text_encoder, self._call)
+
+    def _map(self, fn, items: list) -> list:
+        """[fn(x) for x in items]. On a CPU each call runs with one intra-op thread, as many at once as
+        torch has threads here (every core under --local, one in a Ray actor): a CPU kernel's sums
+        depend on its thread count, and so did the encoded shards' bytes (encoders/threads.py)."""
+        if self.device != "cpu":
+            return [fn(x) for x in items]
+        from encoders.threads import cpu_workers, one_thread_map
+
+        return one_thread_map(fn, items, cpu_workers(self.device))
+
+    def _call(self, fn, *args, **kwargs):
+        return self._map(lambda _: fn(*args, **kwargs), [None])[0]
 
     def details(self) -> dict:
         return {"latent": self.cfg.latent, "text": self.cfg.text, "vae": self.cfg.vae, "text_path": self.cfg.text_path}
 
-    def process(self, batch: list[str]) -> list[str]:
+    def process(self, batch: list[str]) -> list[ShardEncoded]:
         out = []
         for uri in batch:
             batch_file, truncated = self._encode_shard(uri)
@@ -171,7 +190,7 @@ class EncodeStage(Stage[str, str]):
             from encoders.text.features import reads_more
 
             text = (txt.name, int(txt.max_length), reads_more(txt)) if truncated is not None else None
-            out.append(BatchPath(str(Batch.path_beside(batch_file.shard.uri)), truncated, text))
+            out.append(ShardEncoded(str(Batch.path_beside(batch_file.shard.uri)), truncated, text))
         return out
 
     def encode_shard(self, curated_uri: str) -> Batch:
@@ -180,6 +199,7 @@ class EncodeStage(Stage[str, str]):
     def _encode_shard(self, curated_uri: str):
         """(the encoded shard's Batch, the Truncated of its captions; None when a complete output was reused)."""
         from encoders.text.features import Truncated
+        from encoders.threads import Serialised
 
         plugin = get_plugin(self.modality)
         lat, txt = self.latent_encoder, self.text_encoder
@@ -197,16 +217,16 @@ class EncodeStage(Stage[str, str]):
         samples = list(iter_samples(curated_uri))
         shard_uri = str((out_dir / name).resolve())
         latent_field = MOMENTS if lat.stochastic else LATENT
-        members: list[tuple[str, bytes]] = []
-        encodings: list[EncodingRecord] = []
-        truncated = Truncated()
-        for start in range(0, len(samples), self.cfg.batch_size):
-            chunk = samples[start : start + self.cfg.batch_size]
+        text_calls, latent_calls = Serialised(txt), Serialised(lat)  # an encoder not thread_safe: one call at a time
+
+        def encode_chunk(chunk) -> tuple[list, list, Truncated]:
+            """One encoder batch's members and encodings (on a thread of its own, see _map), and its cut captions."""
             captions = [fields[CAPTION].decode("utf-8") for _, fields in chunk]
-            text = txt.encode(captions, warn_truncated=False)  # summed over the run and said once by `encode`
-            truncated = truncated + Truncated.of(text.dropped)
+            text = text_calls.call(txt.encode, captions, warn_truncated=False)  # summed over the run and said once by `encode`
+            members: list[tuple[str, bytes]] = []
+            encodings: list[EncodingRecord] = []
             for i, (key, fields) in enumerate(chunk):
-                z = lat.encode(plugin.media_array(fields))
+                z = latent_calls.call(lat.encode, plugin.media_array(fields))
                 meta = json.loads(fields.get(META, b"{}") or b"{}")
                 meta.update(caption=captions[i], latent_encoder=lat.fingerprint, latent_scale=float(lat.scale),
                             latent_shift=float(getattr(lat, "shift", 0.0)), stochastic=bool(lat.stochastic), text_encoder=txt.fingerprint)
@@ -222,6 +242,16 @@ class EncodeStage(Stage[str, str]):
                 members.append((member(key, META), json.dumps(meta, sort_keys=True).encode()))
                 encodings.append(EncodingRecord(key, lat.fingerprint, "latent", list(z.shape), str(z.dtype), shard_uri, member(key, latent_field)))
                 encodings.append(EncodingRecord(key, txt.fingerprint, "text", list(text.feats[i].shape), str(text.feats.dtype), shard_uri, member(key, CAP_FEATS)))
+            return members, encodings, Truncated.of(text.dropped)
+
+        chunks = [samples[start : start + self.cfg.batch_size] for start in range(0, len(samples), self.cfg.batch_size)]
+        members: list[tuple[str, bytes]] = []
+        encodings: list[EncodingRecord] = []
+        truncated = Truncated()
+        for chunk_members, chunk_encodings, chunk_truncated in self._map(encode_chunk, chunks):  # in the chunks' order
+            members += chunk_members
+            encodings += chunk_encodings
+            truncated = truncated + chunk_truncated
         shard = write_tar(out_dir / name, members, stage="encoded", num_samples=len(samples))
         shard.source_shard = str(Path(curated_uri).resolve())  # the catalog's curated -> encoded lineage edge
         batch = Batch(shard=shard, encodings=encodings)
@@ -378,7 +408,7 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
                         text_options(modality, cfg, shard_uris))
     results = run_stage(stage, shard_uris, backend, num_actors=cfg.num_actors, desc=f"{modality}: encode shards")
     say_truncated_captions(results, more_tokens)
-    batch_paths = [str(p) for p in results]
+    batch_paths = [r.batch_path for r in results]
     first = {e.kind: e.encoder_fingerprint for e in Batch.read(batch_paths[0]).encodings}
     infos = [json.loads(ws.encoder_info(first[k]).read_text()) for k in ("latent", "text")]
     return EncodeResult(modality, sorted(batch_paths), first["latent"], first["text"], infos)

@@ -13,6 +13,7 @@ class IdentityLatentEncoder:
 
     name = "identity"
     downsample, stochastic = 1, False
+    thread_safe = True  # encode() may run in several threads at once (encoders/threads.py)
 
     def __init__(self, channels: int = 3, shift: float = 0.0, scale: float = 1.0):
         self.latent_channels = channels  # declarative: 3 for RGB, 1 (or n_mels) for a spectrogram

@@ -99,6 +99,7 @@ def load_autoencoder_kl(path: str | Path, name: str, dtype: torch.dtype = torch.
 
 class VAELatentEncoder:
     stochastic = True
+    thread_safe = True  # encode() may run in several threads at once (encoders/threads.py): the module is only read
 
     def __init__(self, name: str, path: str | Path, device: str | None = None, batch_frames: int = 8, tiled: bool = True, dtype: str | None = None):
         if path is None:

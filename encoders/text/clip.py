@@ -17,6 +17,7 @@ _LONG_CAPTION = 1024  # tokens counted of a caption, to say how many max_tokens 
 
 class ClipTextEncoder:
     name = "clip"
+    thread_safe = True  # encode() may run in several threads at once (Clip locks what may not)
 
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int | None = None, device: str | None = None):
         self.clip = Clip(path, resolve_device(device))

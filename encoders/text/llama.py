@@ -62,6 +62,7 @@ def base_model_class(path: str | Path):
 
 class CausalLMTextEncoder:
     name = "llama"
+    thread_safe = True  # encode() may run in several threads at once (encoders/threads.py)
 
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int = 128, device: str | None = None):
         from transformers import AutoTokenizer
@@ -88,12 +89,13 @@ class CausalLMTextEncoder:
 
     @torch.inference_mode()
     def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
-        from encoders.text.minilm import tokens_beyond
+        from encoders.text.minilm import TOKENIZE, tokens_beyond
 
-        dropped = tokens_beyond(self.tokenizer, captions, self.max_length)
+        with TOKENIZE:
+            dropped = tokens_beyond(self.tokenizer, captions, self.max_length)
+            tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt")
         if warn_truncated:
             say_truncated(self.name, self.max_length, dropped)
-        tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt")
         empty = tok["attention_mask"].sum(1) == 0  # a tokenizer without BOS (Qwen) gives "" no token at all
         if empty.any():  # one real token, so the null caption has features and a non-empty mask
             tok["input_ids"][empty, 0] = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id

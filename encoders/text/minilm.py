@@ -6,6 +6,7 @@ hidden state, L2-normalised (the sentence-transformers recipe of all-MiniLM-L6-v
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import torch
@@ -39,6 +40,12 @@ def check_minilm_path(path: str | Path) -> None:
     require_weights(path, "--text minilm")
 
 
+# a fast tokenizer called from two threads at once can raise "RuntimeError: Already borrowed" (transformers
+# sets truncation and padding on the shared Rust object per call; huggingface/tokenizers#537,
+# transformers#47085): tokenising is one call at a time (encoders/threads.py runs encoders in threads)
+TOKENIZE = threading.Lock()
+
+
 def tokens_beyond(tokenizer, captions: list[str], max_length: int):
     """[B] int: the tokens (special ones included, as truncation counts them) of each caption past
     ``max_length``, which encoding with truncation=True cuts off."""
@@ -49,6 +56,8 @@ def tokens_beyond(tokenizer, captions: list[str], max_length: int):
 
 
 class HFTextEncoder:
+    thread_safe = True  # encode() may run in several threads at once (encoders/threads.py)
+
     def __init__(self, model_dir: str | Path | None = None, name: str = "all-MiniLM-L6-v2", max_length: int = 32, device: str | None = None, layer: int = -1):
         from transformers import AutoModel, AutoTokenizer
 
@@ -65,10 +74,11 @@ class HFTextEncoder:
 
     @torch.inference_mode()
     def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
-        dropped = tokens_beyond(self.tokenizer, captions, self.max_length)
+        with TOKENIZE:
+            dropped = tokens_beyond(self.tokenizer, captions, self.max_length)
+            tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
         if warn_truncated:
             say_truncated(self.name, self.max_length, dropped)
-        tok = self.tokenizer(list(captions), padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
         out = self.model(**tok, output_hidden_states=self.layer != -1)
         hidden = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]  # (B, L, D)
         mask = tok["attention_mask"].bool()  # (B, L)

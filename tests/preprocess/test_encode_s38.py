@@ -119,7 +119,7 @@ def test_the_hint_is_dropped_where_no_more_tokens_can_be_read(tmp_path, caplog):
 
     from encoders.text import load_text_encoder
     from encoders.text.features import Truncated, reads_more
-    from preprocess.encode import BatchPath, say_truncated_captions
+    from preprocess.encode import ShardEncoded, say_truncated_captions
     from tests.encoders.tiny_models import save_hf_clip_text
 
     clip_path = save_hf_clip_text(tmp_path / "clip")
@@ -130,8 +130,8 @@ def test_the_hint_is_dropped_where_no_more_tokens_can_be_read(tmp_path, caplog):
 
     def results(enc):
         t = Truncated.of(np.array([0, 3, 5]))
-        return [BatchPath("/a", t, (enc.name, enc.max_length, reads_more(enc))), BatchPath("/b"),
-                BatchPath("/c", Truncated.of(np.array([9])), (enc.name, enc.max_length, reads_more(enc)))]
+        return [ShardEncoded("/a", t, (enc.name, enc.max_length, reads_more(enc))), ShardEncoded("/b"),
+                ShardEncoded("/c", Truncated.of(np.array([9])), (enc.name, enc.max_length, reads_more(enc)))]
 
     def said(enc, more_tokens):
         caplog.clear()
