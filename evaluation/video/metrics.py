@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from evaluation.context import EvalContext
-from evaluation.video.judge import DIRECTIONS, clip_labels, train_clip_judge
+from evaluation.judging import common_side
+from evaluation.video.judge import DIRECTIONS, clip_labels, frame_agreement, train_clip_judge
 from evaluation.video.render import DEFAULT_FPS, grid_frames, save_gif, save_mp4, save_strip, to_frames
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,11 @@ def _decoded(ctx: EvalContext, latents) -> list[torch.Tensor]:
     return [torch.from_numpy(ctx.decode(z.numpy() if isinstance(z, torch.Tensor) else z)) for z in latents]
 
 
+def _batch(clips: list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """Clips of one shape as one [B, C, T, H, W] batch; of mixed shapes, the list itself."""
+    return torch.stack(clips) if len({tuple(c.shape) for c in clips}) == 1 else clips
+
+
 def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     cfg = ctx.cfg
     out_dir = Path(cfg.out_dir)
@@ -72,25 +78,32 @@ def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     labelled = [(e, clip_labels(e.caption)) for e in ctx.examples]
     labelled = [(e, y) for e, y in labelled if y is not None]
     if labelled:
-        shape = Counter(tuple(e.latent.shape) for e, _ in labelled).most_common(1)[0][0]
-        labelled = [(e, y) for e, y in labelled if tuple(e.latent.shape) == shape]  # one clip size for the judge
-        real = torch.stack(_decoded(ctx, [e.latent for e, _ in labelled]))
+        # clips of mixed lengths or frame sizes (a user's own) are all judged, each at its own length;
+        # the digit judge reads frames of mixed sizes scaled to one square (judging.common_side). Only
+        # the most common clip shape was judged before, and nothing said so
+        real = _batch(_decoded(ctx, [e.latent for e, _ in labelled]))
+        side = common_side([c.shape for c in real])
+        shapes = Counter(tuple(c.shape[1:]) for c in real)
+        if len(shapes) > 1:
+            _note(ctx, f"the {len(real)} held-out clips come in {len(shapes)} shapes (frames, height, width): each is judged at "
+                       f"its own length, directions at its own size, digits in frames scaled to {side}x{side}"
+                  if side else f"the {len(real)} held-out clips come in {len(shapes)} lengths: each is judged at its own length")
         digits = torch.tensor([y[0] for _, y in labelled])
         directions = torch.tensor([y[1] for _, y in labelled])
-        judge = train_clip_judge(real, digits, directions, seed=cfg.seed)
+        judge = train_clip_judge(real, digits, directions, seed=cfg.seed, side=side)
         prompts = [(e, y) for d in DIGITS for e, y in [p for p in labelled if p[1][0] == d][: cfg.samples_per_class]]
         for note in prompt_notes([y[0] for _, y in labelled], cfg.samples_per_class, len(prompts)):
             _note(ctx, note)
         generated = ctx.generate([e for e, _ in prompts], seed=cfg.seed + 1)
-        clips = torch.stack(_decoded(ctx, list(generated)))
+        clips = _batch(_decoded(ctx, list(generated)))
         per_frame, majority, direction = judge.predict(clips)
         want_digit = torch.tensor([y[0] for _, y in prompts])
         want_dir = torch.tensor([y[1] for _, y in prompts])
         metrics.update(
             digit_accuracy=(majority == want_digit).float().mean().item(),
-            digit_frame_accuracy=(per_frame == want_digit[:, None]).float().mean().item(),
+            digit_frame_accuracy=frame_agreement(per_frame, want_digit),
             direction_accuracy=(direction == want_dir).float().mean().item(),
-            frame_consistency=(per_frame == majority[:, None]).float().mean().item(),
+            frame_consistency=frame_agreement(per_frame, majority),
             digit_chance=1.0 / len(set(digits.tolist())),
             direction_chance=1.0 / len(DIRECTIONS),
             judge_digit_accuracy=judge.digit_accuracy,

@@ -108,3 +108,64 @@ def test_mixed_size_digits_are_scored_against_the_asked_digit(tmp_path, monkeypa
     metrics, _ = im.evaluate_image(fake_context(examples, half_faithful, tmp_path, samples_per_class=6))
     assert metrics["judge_test_accuracy"] > 0.8
     assert 0.55 <= metrics["class_accuracy"] <= 0.8 and metrics["num_generated"] == 60
+
+
+def _clip(index: int, direction: str, frames: int, size: tuple[int, int]) -> torch.Tensor:
+    """The video demo's clip of sklearn digit ``index`` crossing the canvas, at ``frames`` frames,
+    scaled to an H x W frame: [1, T, H, W] in [-1, 1]."""
+    import torch.nn.functional as F
+
+    from preprocess.video.demo_corpus import CANVAS, DIGIT, digit_sprite, path, render
+
+    grey = render(digit_sprite(_digits().images[index]), path(direction, (CANVAS - DIGIT) // 2, frames))
+    x = torch.from_numpy(grey.astype(np.float32) / 127.5 - 1.0)[None]
+    return x if size == x.shape[-2:] else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _clip_examples() -> list[Example]:
+    """16 held-out clips of digits 0-3: 4 or 6 frames, 32x32, 48x48 or 24x40 (H x W)."""
+    from evaluation.video.judge import DIRECTIONS
+
+    shapes = [(4, (32, 32)), (6, (32, 32)), (4, (48, 48)), (4, (24, 40))]
+    out = []
+    for i in range(16):
+        y = int(_digits().target[i % 4])
+        frames, size = shapes[i // 4]
+        direction = DIRECTIONS[i % 4]
+        out.append(Example(f"c{i:02d}", _clip(i % 4, direction, frames, size), torch.zeros(4, 8), torch.ones(4, dtype=torch.bool),
+                           f"a thick {y} moving {direction}", "holdout", {"sample_fps": 2.0}))
+    return out
+
+
+def test_clips_of_mixed_lengths_and_sizes_are_all_judged(tmp_path, monkeypatch):
+    """Only the clips of the most common shape reached the judges (here 4 of the 16), and nothing
+    said so; each clip is now judged at its own length, its direction at its own size."""
+    import evaluation.video.metrics as vm
+
+    monkeypatch.setattr(vm, "train_clip_judge", partial(vm.train_clip_judge, steps=3))  # its digit accuracy is not tested here
+    examples = _clip_examples()
+    ctx = fake_context(examples, lambda prompts, seed: [e.latent for e in prompts], tmp_path, samples_per_class=10)
+    metrics, renders = vm.evaluate_video(ctx)
+    assert metrics["num_generated"] == 16 and metrics["num_judge_train_clips"] + metrics["num_judge_test_clips"] == 16
+    assert metrics["direction_accuracy"] == 1.0 and metrics["judge_direction_accuracy"] == 1.0  # the real clips themselves
+    assert 0 <= metrics["frame_consistency"] <= 1 and 0 <= metrics["digit_frame_accuracy"] <= 1
+    side = common_side([e.latent.shape for e in examples])
+    assert [n for n in ctx.notes if "come in 4 shapes" in n and f"{side}x{side}" in n]
+    from PIL import Image
+
+    assert Image.open(renders["grid"]).size[0] > 0
+
+
+def test_a_clip_list_is_judged_as_the_batch_of_the_same_clips():
+    """Judged one by one (the list path) or as one batch, the same clips get the same answers; a
+    frame counts once in the frame figures, so a 6-frame clip weighs more than a 2-frame one."""
+    from evaluation.video.judge import ClipJudge, frame_agreement
+    from evaluation.image.judge import DigitJudge
+
+    torch.manual_seed(0)
+    judge = ClipJudge(DigitJudge(), 0, 0, 0, 0, 0)
+    clips = torch.stack([_clip(i, d, 4, (32, 32)) for i, d in enumerate(["left", "up", "down"])])
+    batch, one_by_one = judge.predict(clips), judge.predict(list(clips))
+    assert torch.equal(batch[0], torch.stack(one_by_one[0])) and torch.equal(batch[1], one_by_one[1])
+    assert batch[2].tolist() == one_by_one[2].tolist() == [0, 2, 3]
+    assert frame_agreement([torch.tensor([1, 1, 1, 1, 1, 1]), torch.tensor([0, 0])], torch.tensor([1, 1])) == 0.75
