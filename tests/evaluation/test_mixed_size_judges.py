@@ -1,9 +1,13 @@
-"""Held-out sets of mixed sizes (a user's own images: 24x48 beside 48x32) reach the judges: the
-image digit judge crashed in torch.stack ("stack expects each tensor to be equal size") and the
-evaluate run was marked failed."""
+"""Held-out sets of mixed sizes reach the judges. Images (a user's own: 24x48 beside 48x32): the
+digit judge crashed in torch.stack ("stack expects each tensor to be equal size") and the evaluate
+run was marked failed. Video clips of mixed lengths or frame sizes: only the most common clip shape
+was judged, unsaid. Multi-view sets of another view count or size are left out with a note (the
+pose bins are the views per set), and spoken digits of any length are resampled to one width: both
+held before, and are kept here."""
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import numpy as np
@@ -169,3 +173,38 @@ def test_a_clip_list_is_judged_as_the_batch_of_the_same_clips():
     assert torch.equal(batch[0], torch.stack(one_by_one[0])) and torch.equal(batch[1], one_by_one[1])
     assert batch[2].tolist() == one_by_one[2].tolist() == [0, 2, 3]
     assert frame_agreement([torch.tensor([1, 1, 1, 1, 1, 1]), torch.tensor([0, 0])], torch.tensor([1, 1])) == 0.75
+
+
+def test_multiview_sets_of_another_view_size_are_counted_and_left_out_not_stacked(tmp_path):
+    """Multi-view judges take one view count and size (the pose bins are the views per set; curation
+    gives every view one size): sets of another size, as from a second curation at another --size,
+    are left out and counted with a note, never stacked with the others."""
+    import torch.nn.functional as F
+
+    from evaluation.multiview.metrics import evaluate_multiview
+    from tests.multiview.test_metrics import StandIn, toy_examples
+
+    examples = toy_examples(12, seed=0)
+    bigger = [dataclasses.replace(e, key=f"b{i}", latent=F.interpolate(e.latent, size=(24, 24), mode="nearest"))
+              for i, e in enumerate(examples[:3])]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ctx = StandIn(bigger + examples, tmp_path, follows_cameras=True)
+        metrics, _ = evaluate_multiview(ctx)
+    finally:
+        torch.set_num_threads(threads)
+    assert (metrics["num_sets"], metrics["num_sets_skipped"]) == (12, 3)
+    assert [n for n in ctx.notes if n.startswith("3 of 15 sets have another view count or size")]
+
+
+def test_speech_digits_of_any_length_reach_the_judge_at_one_width():
+    """Spoken digits differ in length (and the mel layout in where its 80 bins sit): the judge's input
+    resamples each in time to one width, so takes of 12, 20 and 37 frames are one batch."""
+    from evaluation.speech.judge import WIDTH, to_input
+
+    x = to_input([torch.randn(80, 1, 1, 12), torch.randn(1, 1, 80, 20), torch.randn(80, 1, 1, 37)])
+    assert x.shape == (3, 1, 80, WIDTH)
+    ramp = torch.linspace(0, 1, 37).expand(80, 37)  # resampled, not cut or padded: it still runs 0 -> 1
+    y = to_input([ramp[:, None, None]])[0, 0, 0]
+    assert y[0] < 0.02 and y[-1] > 0.98 and bool((y[1:] > y[:-1]).all())
