@@ -287,3 +287,50 @@ def gcs_watched() -> Iterator[None]:
         with guard:
             done.set()
         signal.signal(LOST_SIGNAL, previous)
+
+
+# For a caller that waits on Ray in a way of its own (Ray Train's fit(): its ray.get raises as soon as
+# the controller actor's node is gone, and the watch above may never trip) and words the loss itself.
+def gcs_address() -> str | None:
+    """The GCS address of the Ray this process joined or started (None: not connected, or Ray Client);
+    read before a long wait, as the watch reads it. Never starts Ray (Ray's runtime context would,
+    joining $RAY_ADDRESS)."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    try:
+        return ray.get_runtime_context().gcs_address
+    except Exception:  # noqa: BLE001 - not connected, or a client: nothing to probe
+        return None
+
+
+def gcs_lost(gcs: str | None, lost_after: float | None = None) -> bool:
+    """After a Ray call failed: True once the GCS at ``gcs`` did not answer for ``lost_after`` seconds
+    in a row (lost_after_s() when None), probed every GCS_PROBE_EVERY_S; False as soon as it answers
+    (the failure was something else), and for no address (nothing to probe)."""
+    import time
+
+    if not gcs:
+        return False
+    lost_after = lost_after_s() if lost_after is None else lost_after
+    since = time.monotonic()
+    while True:
+        try:
+            check_ray_address(gcs, timeout=2.0, wait=0)
+            return False
+        except NoRayCluster:  # refused, timed out, unreachable
+            pass
+        if time.monotonic() - since >= lost_after:
+            return True
+        time.sleep(min(GCS_PROBE_EVERY_S, max(0.05, lost_after - (time.monotonic() - since))))
+
+
+def lost_cluster_where(gcs: str | None) -> str | None:
+    """Whose GCS stopped answering, for a message of the caller's own: None for this command's own
+    private Ray instance (only `ray stop` or a crash on this host ends it), else the cluster's address
+    as the user gave it, with the GCS address when that differs (the words RayClusterLost uses)."""
+    address = os.environ.get("RAY_ADDRESS")
+    if _started_here or not address:
+        return None
+    return address if address == gcs else f"{address} (GCS {gcs})"

@@ -64,7 +64,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from contracts.ray_runtime import ensure_ray
+    from contracts.ray_runtime import RayClusterLost, ensure_ray
 
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
     check_cluster_fits(cfg.workers)
@@ -80,7 +80,11 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     # stop through the run folder's STOP file, and they checkpoint at the next step boundary.
     storage = Path(cfg.out_dir).resolve() / "ray"
     with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)), follow_progress(cfg):
-        trainer.fit()
+        try:
+            fit_watched(trainer, cfg)
+        except RayClusterLost:
+            remove_if_only_markers(storage)
+            raise
     remove_stop_file(cfg.out_dir)  # served, or too late (the workers had finished): not for a later --resume
     remove_if_only_markers(storage)
     import json
@@ -89,6 +93,54 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     r = metrics["result"]
     r["losses"] = [tuple(x) for x in r["losses"]]
     return TrainResult(**r), metrics.get("checkpoint_ids", [])
+
+
+def fit_watched(trainer, cfg: TrainConfig):
+    """trainer.fit(), watched for the Ray cluster dying under it: RayClusterLost in one line that names
+    the run's last checkpoint and --resume, as curate and encode say it (contracts.ray_runtime).
+
+    Without the watch, a head whose processes were killed mid-training ended the driver after Ray's
+    60 s GCS timeout, exit 1, and no line of ours: fit()'s ray.get raised ActorUnavailableError within
+    about 2 s (the controller actor's node was gone), and Ray's excepthook then waited on the dead GCS
+    until its core worker ended the process. Now a failed fit() whose GCS stays unreachable for
+    $LUMINA_RAY_LOST_S (10 s) is the lost cluster (one that answers again re-raises fit()'s error, a
+    training failure as before), and a fit() that blocks instead is interrupted by gcs_watched."""
+    from contracts.ray_runtime import RayClusterLost, gcs_address, gcs_lost, gcs_watched, lost_after_s
+
+    gcs, lost_after = gcs_address(), lost_after_s()  # a malformed $LUMINA_RAY_LOST_S: refused before training
+    try:
+        with gcs_watched():
+            return trainer.fit()
+    except RayClusterLost as e:
+        raise cluster_lost_mid_training(cfg, gcs, lost_after) from e
+    except Exception as e:
+        if gcs_lost(gcs, lost_after):
+            raise cluster_lost_mid_training(cfg, gcs, lost_after) from e
+        raise
+
+
+def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: float):
+    """The RayClusterLost a Ray Train run ends with: who stopped answering, the run's last checkpoint
+    (what --resume continues from: training.state.latest_resumable), and what to run."""
+    from contracts.ray_runtime import RayClusterLost, lost_cluster_where
+    from training.state import latest_resumable
+
+    try:
+        ckpt = latest_resumable(cfg.out_dir)
+        kept = (f"the run's last checkpoint, {ckpt} (step {int(ckpt.name.split('-')[-1])}), is kept" if ckpt is not None
+                else None)
+    except ValueError:  # the newest is damaged: --resume names the intact one and what to do
+        kept = f"the run's newest checkpoint in {cfg.out_dir} is damaged (--resume says which to continue from)"
+    where = lost_cluster_where(gcs)
+    who = (f"this command's own Ray instance (GCS {gcs}) stopped answering mid-training (was `ray stop` run on this "
+           f"host?)" if where is None else
+           f"the Ray cluster at {where} stopped answering mid-training (unreachable for {lost_after:g} s)")
+    restart = "" if where is None else "restart the cluster and "
+    if kept is None:
+        every = ("--checkpoint-every N keeps one every N steps" if not cfg.checkpoint_every
+                 else f"--checkpoint-every {cfg.checkpoint_every}")
+        return RayClusterLost(f"{who} before the run's first checkpoint ({every}): {restart}run the same command again")
+    return RayClusterLost(f"{who}: {kept}: {restart}run the same command with --resume to continue from it")
 
 
 def keeping_our_sigint(trainer_cls):

@@ -1,0 +1,155 @@
+"""`lumina train --launcher ray --workers 2` on a Ray cluster whose processes are SIGKILLed while
+training steps are under way: the driver prints one line naming the run's last checkpoint and
+--resume, exits 2 within seconds, the catalog's train run is `failed`, and `--resume` continues from
+that checkpoint (here in this process, --launcher local: no second cluster to start).
+
+Before (training.ray_launcher.fit_watched), Ray Train's fit() raised ActorUnavailableError about 2 s
+after the kill and Ray's excepthook then waited on the dead GCS until its core worker ended the
+process, 61 s after the kill, exit 1, with Ray's "Failed to connect to GCS within 60 seconds" and no
+line of ours. The cluster is a private `ray start --head` on 127.0.0.1 with its own temp dir and
+ports; only its own processes are killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.training.test_distributed import TINY, own_home
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow  # a cluster, Ray Train's start-up and a resume: about a minute on 2 cores
+
+LOST_S = 2  # $LUMINA_RAY_LOST_S for the driver: the loss is called 2 s after the GCS stopped answering
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cluster_pids(head: subprocess.Popen, temp_dir: str) -> set[int]:
+    """The head's `ray start` and every process under it (GCS, raylet, agents, the Ray Train workers,
+    whose command lines are renamed `ray::...`), and any other process naming the cluster's temp dir."""
+    import psutil
+
+    pids = {head.pid}
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(temp_dir in part for part in p.info["cmdline"] or []):
+                pids.add(p.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    for pid in list(pids):
+        try:
+            pids |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            continue
+    return pids
+
+
+def _kill(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _rows(run: Path) -> int:
+    try:
+        return max(0, (run / "metrics.csv").read_text().count("\n") - 1)
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_continues(tiny_home, tmp_path):
+    from catalog import Catalog
+
+    home = own_home(tiny_home, tmp_path)
+    run = tmp_path / "run"
+    temp_dir = tempfile.mkdtemp(prefix="lrl", dir="/tmp")  # short: Ray's socket paths have a length limit
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "PYTHONPATH": str(REPO)}
+    env.pop("RAY_ADDRESS", None)
+    ports = {f"--{name}": str(_free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
+                                                          "dashboard-agent-grpc-port", "metrics-export-port",
+                                                          "runtime-env-agent-port")}
+    head = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         *[f"{k}={v}" for k, v in ports.items()]],
+        cwd=REPO, env=env, stdout=open(tmp_path / "ray.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    flags = ["--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
+             "--out-dir", str(run), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
+             "--batch-size", "8", "--log-every", "1", "--num-threads", "1", "--shuffle-buffer", "16"]
+    err_path = tmp_path / "train.err"
+    train = subprocess.Popen(
+        [str(BIN / "lumina"), "train", *flags, "--steps", "100000", "--checkpoint-every", "2", "--launcher", "ray",
+         "--workers", "2", "--ray-address", address],
+        cwd=REPO, env={**env, "LUMINA_RAY_LOST_S": str(LOST_S)}, stdout=subprocess.DEVNULL,
+        stderr=open(err_path, "w"), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while (_rows(run) < 3 or not (run / "checkpoint-0000002" / "train_state.json").exists()) and \
+                train.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert train.poll() is None and _rows(run) >= 3, err_path.read_text()[-3000:]
+        _kill(_cluster_pids(head, temp_dir))  # the whole cluster at once, as a head machine that dies
+        killed = time.monotonic()
+        try:
+            rc = train.wait(timeout=45)  # before: Ray's own exit, 61 s after the kill
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.monotonic() - killed
+    finally:
+        if train.poll() is None:
+            os.killpg(train.pid, signal.SIGKILL)
+            train.wait(10)
+        _kill(_cluster_pids(head, temp_dir))
+        head.wait(10)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    err = err_path.read_text()
+    print(f"exit {rc}, {took:.1f} s after the kill")
+    assert rc == 2, f"exit {rc} after {took:.1f} s:\n{err[-3000:]}"
+    assert took < 30, f"exited {took:.1f} s after the kill"  # 2 s to notice + LOST_S + the catalog; was 61 s
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and [line for line in lines if "error" in line.lower()] == lines[-1:], err[-3000:]
+    m = re.fullmatch(
+        rf"lumina train: error: the Ray cluster at {re.escape(address)} stopped answering mid-training \(unreachable "
+        rf"for {LOST_S} s\): the run's last checkpoint, (\S+) \(step (\d+)\), is kept: restart the cluster and run "
+        r"the same command with --resume to continue from it", lines[-1])
+    assert m, lines[-1]
+    from training.state import latest_resumable
+
+    ckpt, step = Path(m[1]), int(m[2])
+    assert ckpt == latest_resumable(run) and ckpt.name == f"checkpoint-{step:07d}" and step >= 2, (ckpt, step)
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        _, runs = cat.sql("SELECT status, ended_at IS NOT NULL FROM runs WHERE flow_name = 'train'")
+    assert runs == [("failed", True)]  # not left `running`
+
+    # the same command with --resume, in this process: it continues from the checkpoint the line named
+    resumed = subprocess.run(
+        [str(BIN / "lumina"), "train", *flags, "--steps", str(step + 2), "--checkpoint-every", "2", "--resume",
+         "--launcher", "local", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    out = json.loads(resumed.stdout)
+    assert (out["resumed_from_step"], out["steps"]) == (step, step + 2), out
+    with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+        _, runs = cat.sql("SELECT status FROM runs WHERE flow_name = 'train' ORDER BY started_at")
+    assert runs == [("failed",), ("completed",)]
