@@ -73,3 +73,45 @@ class Serialised:
             return fn(*args, **kwargs)
         with self.lock:
             return fn(*args, **kwargs)
+
+
+class PeakRss:
+    """``with PeakRss() as peak: ...`` then ``peak.grown``: how far this process's resident memory rose
+    above where it stood on entry, sampled every few milliseconds on a thread of its own."""
+
+    def __init__(self, every_s: float = 0.005):
+        self.every_s, self.grown = every_s, 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "PeakRss":
+        import psutil
+
+        self._proc = psutil.Process()
+        self._start = self._peak = self._proc.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._peak = max(self._peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._proc.memory_info().rss)
+        self.grown = self._peak - self._start
+
+
+MEMORY_SHARE = 0.5  # of the memory available when the calls start: what concurrent encoder calls may take
+
+
+def affordable_workers(wanted: int, bytes_per_call: int, available: int | None = None) -> int:
+    """At most ``wanted`` calls at once, and no more than MEMORY_SHARE of the available memory holds at
+    ``bytes_per_call`` each (at least one): one batch per core of a 64-core machine's SDXL VAE at 1024 px
+    would need tens of GB where one batch on every core needed a few."""
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    return max(1, min(wanted, int(available * MEMORY_SHARE) // max(int(bytes_per_call), 1 << 20)))

@@ -154,6 +154,7 @@ class EncodeStage(Stage[str, ShardEncoded]):
         self.resources = Resources(cpus=1.0, gpus=cfg.gpus_per_actor)
         self.device = "cuda" if cfg.gpus_per_actor > 0 else "cpu"  # declared, never guessed
         self.latent_encoder = self.text_encoder = None
+        self.bytes_per_call: int | None = None  # memory one encoder batch took (measured on the first)
 
     def setup(self) -> None:
         if self.latent_encoder is not None:
@@ -169,12 +170,23 @@ class EncodeStage(Stage[str, ShardEncoded]):
     def _map(self, fn, items: list) -> list:
         """[fn(x) for x in items]. On a CPU each call runs with one intra-op thread, as many at once as
         torch has threads here (every core under --local, one in a Ray actor): a CPU kernel's sums
-        depend on its thread count, and so did the encoded shards' bytes (encoders/threads.py)."""
+        depend on its thread count, and so did the encoded shards' bytes (encoders/threads.py). The
+        first batch of the stage runs alone, its memory measured: no more batches run at once than
+        half the available memory holds (encoders.threads.affordable_workers)."""
         if self.device != "cpu":
             return [fn(x) for x in items]
-        from encoders.threads import cpu_workers, one_thread_map
+        from encoders.threads import PeakRss, affordable_workers, cpu_workers, one_thread_map
 
-        return one_thread_map(fn, items, cpu_workers(self.device))
+        wanted = cpu_workers(self.device)
+        if wanted > 1 and self.bytes_per_call is None and len(items) > 1:
+            # the first batch alone, to learn how many fit in memory at once (each used every core before)
+            with PeakRss() as peak:
+                first = one_thread_map(fn, items[:1], 1)
+            self.bytes_per_call = peak.grown
+            return first + one_thread_map(fn, items[1:], affordable_workers(wanted, self.bytes_per_call))
+        if wanted > 1 and self.bytes_per_call is not None:
+            wanted = affordable_workers(wanted, self.bytes_per_call)
+        return one_thread_map(fn, items, wanted)
 
     def _call(self, fn, *args, **kwargs):
         return self._map(lambda _: fn(*args, **kwargs), [None])[0]
