@@ -308,7 +308,9 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
         cfg.out_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)  # found once, used below too
         if (ckpt := latest_resumable(cfg.out_dir)) is not None:
-            cfg.manifest_version = saved_train_config(ckpt).get("manifest_version")
+            saved = saved_train_config(ckpt)
+            if saved.get("manifest", cfg.manifest).split("@v")[0] == cfg.manifest:  # another manifest's: refused below
+                cfg.manifest_version = saved.get("manifest_version")
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     cfg.manifest, cfg.manifest_version = manifest.name, manifest.version
     if lacking := [k for k in ("latent", "text") if k not in manifest.encoders]:
@@ -328,8 +330,12 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
     if cfg.resume:
-        from training.resume_config import nothing_to_train
+        from training.resume_config import nothing_to_train, resumed_config
+        from training.state import latest_resumable
 
+        if cfg.out_dir and (ckpt := latest_resumable(cfg.out_dir)) is not None:
+            # another manifest or model is refused first: a finished run said "nothing to train", exit 0
+            resumed_config(cfg, ckpt, announce=False)
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
             logging.getLogger("training.trainer").warning(done["nothing_to_train"])
             return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}

@@ -270,6 +270,29 @@ def test_lumina_train_resume_with_nothing_left_says_so_and_records_no_run(tiny_h
     assert _train_runs(home) == 0 and not (run / "checkpoint-0000006").exists()
 
 
+@pytest.mark.parametrize("other", ["manifest", "model"])
+def test_resume_of_a_finished_run_with_another_manifest_or_model_is_refused_not_nothing_to_train(
+        tiny_home, two_checkpoints, tmp_path, capsys, other):
+    """`lumina train --manifest odd --out-dir <a finished run of another manifest> --resume` said "nothing to
+    train", exit 0, with the other manifest's checkpoint id (the walkthrough of 2026-12-05): the refusal the
+    README promises comes first."""
+    from flows.cli import main
+
+    run = _copy(two_checkpoints, tmp_path / "run")
+    home = own_home(tiny_home, tmp_path)
+    manifest = tiny_home.holdout_manifest if other == "manifest" else tiny_home.train_manifest
+    model = ["--model-overrides", json.dumps({**TINY, "dim": 64})] if other == "model" else []
+    rc = main(["train", "--home", str(home), "--manifest", manifest, "--null-caption", tiny_home.null_caption,
+               "--resume", "--out-dir", str(run), *model])
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert rc == 2 and captured.out == "" and len(err) == 1, captured
+    said = (f"was trained on manifest {tiny_home.train_manifest!r}, not {tiny_home.holdout_manifest!r}"
+            if other == "manifest" else '--model-overrides {"dim": 64')
+    assert err[0].startswith(f"lumina train: error: --resume: {run / 'checkpoint-0000004'}") and said in err[0], err
+    assert "nothing to train" not in captured.err and _train_runs(home) == 0
+
+
 @pytest.mark.parametrize("command", ["evaluate", "sample"])
 def test_evaluate_and_sample_on_a_truncated_checkpoint_say_so_in_one_line(tiny_home, two_checkpoints, tmp_path, command):
     run = _copy(two_checkpoints, tmp_path / "run")
