@@ -257,14 +257,16 @@ COMMANDS = {
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """What a user got wrong (a path, a name, a value), or must fix outside lumina (a Ray cluster that
-    died mid-stage): one line and exit 2, not a traceback."""
+    died mid-stage), and a training run's documented divergence stop (its own FloatingPointError
+    subclass; any other is a bug's traceback): one line and exit 2, not a traceback."""
     from catalog.errors import CatalogError
     from contracts.config import ConfigError
     from contracts.ray_runtime import NoRayCluster, RayClusterLost
     from preprocess.sources import SourceError
+    from training.divergence import TrainingDiverged
 
     return (ConfigError, SourceError, CatalogError, NoRayCluster, RayClusterLost, FileNotFoundError, FileExistsError,
-            NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError)
+            NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError, TrainingDiverged)
 
 
 

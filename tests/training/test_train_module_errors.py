@@ -34,3 +34,57 @@ def test_run_folder_refusals_leave_no_failed_run_in_the_catalog(tiny_home, tmp_p
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, runs = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
     assert runs == [("completed",)]
+
+
+DIVERGED = ("4 steps in a row (to step 9) had a non-finite gradient norm: the run has diverged or its data is broken. "
+            "Last checkpoint: /runs/x/checkpoint-0000005. Lower --lr or --grad-clip, or check the samples named in the "
+            "warnings above")
+
+
+def test_a_diverged_run_is_one_line_and_exit_2_but_another_floating_point_error_stays_a_traceback(monkeypatch, capsys):
+    """The documented divergence stop ended in an 18-line FloatingPointError traceback, exit 1 (the
+    walkthrough of 2026-12-05): a class of its own is a user error; any other FloatingPointError is a bug."""
+    import pytest
+
+    import flows.cli
+    import flows.steps
+    from training.divergence import TrainingDiverged
+    from training.train import main
+
+    def diverged(home, cfg, *a, **k):
+        raise TrainingDiverged(DIVERGED)
+
+    def bug(home, cfg, *a, **k):
+        raise FloatingPointError("float division by zero")
+
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setattr(flows.steps, "train_step", diverged)
+    assert main(["--manifest", "m"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"python -m training.train: error: {DIVERGED}"]
+    assert flows.cli.main(["train", "--manifest", "m"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"lumina train: error: {DIVERGED}"]
+    monkeypatch.setattr(flows.steps, "train_step", bug)
+    for run in (lambda: main(["--manifest", "m"]), lambda: flows.cli.main(["train", "--manifest", "m"])):
+        with pytest.raises(FloatingPointError, match="float division by zero"):
+            run()
+
+
+def test_the_trainers_divergence_stop_reaches_lumina_train_as_one_line(tiny_home, tmp_path, monkeypatch, capsys):
+    import inspect
+
+    import pytest
+
+    import training.trainer
+    from flows.cli import main
+    from tests.training.test_distributed import TINY, own_home
+    from tests.training.test_stopping import non_finite_from_step
+
+    if "TrainingDiverged(" not in inspect.getsource(training.trainer):  # the one line proposed for trainer.py
+        pytest.skip("training/trainer.py still raises a bare FloatingPointError at its divergence stop")
+    non_finite_from_step(monkeypatch, 2)
+    home = own_home(tiny_home, tmp_path)
+    rc = main(["train", "--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
+               "--model-overrides", __import__("json").dumps(TINY), "--no-progress", "--no-tensorboard", "--batch-size", "4",
+               "--steps", "8", "--max-nonfinite-steps", "1", "--out-dir", str(tmp_path / "run")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("lumina train")]
+    assert rc == 2 and err == [err[0]] and "2 steps in a row (to step 3) had a non-finite gradient norm" in err[0], err
