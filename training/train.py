@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from flows.steps import train_step
 
-    p = ArgumentParser(prog="python -m training.train", description="Train a Flag-DiT with flow matching on a catalog manifest.")
+    p = _Parser(prog="python -m training.train", description="Train a Flag-DiT with flow matching on a catalog manifest.")
     add_common_args(p, "lr=0.0005")
     add_config_args(p, TrainConfig)
     p.add_argument("--out", dest="out_dir_alias", help="same as --out-dir")
@@ -47,15 +47,63 @@ def main(argv: list[str] | None = None) -> int:
         if _rank() == 0:  # every rank stops; torchrun printed the line once per rank
             print(str(e), file=sys.stderr)
         return stopped_exit_code(e)
-    except user_errors() as e:  # a damaged checkpoint, a refused --resume: one line, as lumina train prints it
-        if _rank() == 0:
-            print(f"{p.prog}: error: {user_error_line(e)}", file=sys.stderr)
+    except user_errors() as e:  # a damaged checkpoint, a refused --resume, a diverged run: one line, as lumina train
+        say_error(f"{p.prog}: error: {user_error_line(e)}")
         return EXIT_USAGE
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
                 "tokens_per_second", "loss_curve")
         print(json.dumps({k: out[k] for k in keep if k in out}, default=str))
     return 0
+
+
+# how long a rank other than 0 waits before it prints its own error line: rank 0 meets the same
+# refusal and prints it; a rank that exited first had torchrun kill rank 0 before it printed (1 in 8)
+OTHER_RANKS_WAIT_S = 10.0
+
+
+def say_error(line: str) -> None:
+    """A user error's one line, said once per run: rank 0 prints it at once. Another rank first waits
+    `OTHER_RANKS_WAIT_S` for rank 0, which meets the same refusal, prints it and exits, whereupon
+    torchrun ends the other ranks; one still there has an error of its own (a file only it cannot
+    read, ...), and prints it naming its rank. Under torchrun the line also goes to the rank's error
+    file (TORCHELASTIC_ERROR_FILE), so the agent's failure report shows it where it showed "<N/A>"."""
+    import time
+
+    rank = _rank()
+    if rank != 0:
+        time.sleep(OTHER_RANKS_WAIT_S)
+        prog, _, text = line.partition(": error: ")
+        line = f"{prog}: error: rank {rank}: {text}" if text else f"rank {rank}: {line}"
+    _write_error_file(line)
+    print(line, file=sys.stderr, flush=True)
+
+
+def _write_error_file(line: str) -> None:
+    """torchrun's error file for this rank, in the format of torch.distributed.elastic's ErrorHandler
+    (its `record_exception` would put our traceback in the report): the line, where the report prints
+    a traceback."""
+    import os
+    import time
+
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    try:
+        with open(path, "w") as f:
+            json.dump({"message": {"message": line, "extraInfo": {"py_callstack": line,
+                                                                  "timestamp": str(int(time.time()))}}}, f)
+    except OSError:  # the report says "<N/A>" then, as before; the line is printed anyway
+        pass
+
+
+class _Parser(ArgumentParser):
+    """A usage error (an unknown flag, a bad value) said once under torchrun, as other user errors
+    (`say_error`): every rank printed it."""
+
+    def error(self, message: str):
+        say_error(f"{self.prog}: error: {message} (--help for usage)")
+        self.exit(2)
 
 
 def stopped_exit_code(e) -> int:
