@@ -7,6 +7,12 @@ exceed the budget. At the end of an epoch the leftovers are sorted by length and
 budget, a pack closing early only where the next sample would bring its [PAD] share above
 FLUSH_MAX_PADDING. A small corpus, whose ratio buckets never fill, is all leftovers: packed within
 the ratio, its batches held 1.3 samples of the speech demo's 8 (6 of 32 on the full demo corpus).
+
+A pack of one sample is then given a partner where the budget allows (``pair_lone``): one
+sample's gradient got a whole optimizer step, every epoch (the walkthrough's one 64x32 image among
+20 of 32x32 at batch 16 took 15 of 45 steps alone). Each bucket's latest full batch is held back
+until its next one fills, so that an epoch's last one can give a sample to a lone leftover (17
+samples of one size at batch 16 were batches of 16 and 1).
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ class TokenBudgetBatcher(Generic[T]):
         self.budget, self.length = budget, length
         self.buckets: dict[int, list[T]] = {}
         self.longest: dict[int, int] = {}
+        # each bucket's latest full batch, held back until the bucket's next one fills (then it
+        # leaves) or the flush (where it may give a sample to a pack of one); in the order held
+        self.held: dict[int, list[T]] = {}
 
     def bucket_of(self, n_tokens: int) -> int:
         ratio = self.budget.bucket_ratio
@@ -80,14 +89,23 @@ class TokenBudgetBatcher(Generic[T]):
         if self.budget.max_samples is not None and len(bucket) == self.budget.max_samples:
             out.append(bucket)
             self.buckets[b], self.longest[b] = [], 0
-        return out
+        return [left for batch in out if (left := self._hold(b, batch)) is not None]
+
+    def _hold(self, b: int, batch: list[T]) -> list[T] | None:
+        """Hold `batch` (bucket b's newest full one); the one it replaces leaves."""
+        left = self.held.pop(b, None)
+        self.held[b] = batch
+        return left
 
     def flush(self) -> list[list[T]]:
-        """Leftovers sorted by length, packed up to the budget; with buckets, a pack also closes
-        where the next sample would make more than FLUSH_MAX_PADDING of it [PAD] (sorted, the next
-        one is the longest). Too-small packs are dropped."""
+        """The held full batches (in the order they filled), then the leftovers sorted by length and
+        packed up to the budget; with buckets, a pack also closes where the next sample would make
+        more than FLUSH_MAX_PADDING of it [PAD] (sorted, the next one is the longest). A pack of
+        one is then given a partner where the budget allows (``pair_lone``). Too-small packs are
+        dropped."""
         rest = sorted((item for b in sorted(self.buckets) for item in self.buckets[b]), key=self.length)
-        self.buckets, self.longest = {}, {}
+        held = list(self.held.values())
+        self.buckets, self.longest, self.held = {}, {}, {}
         bucketed = self.budget.bucket_ratio is not None
         packs: list[list[T]] = []
         tokens = 0  # real tokens in the open pack
@@ -100,7 +118,44 @@ class TokenBudgetBatcher(Generic[T]):
             else:
                 packs.append([item])
                 tokens = n
-        return [p for p in packs if len(p) >= self.budget.min_samples]
+        return [p for p in pair_lone(held + packs, self.budget, self.length) if len(p) >= self.budget.min_samples]
+
+
+def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], int]) -> list[list[T]]:
+    """`packs` with each pack of one sample joined to a neighbour (the packs just shorter and just
+    longer than it): merged into it, or re-split with it into two packs of two or more, whichever
+    costs the fewest padded tokens (``len * longest``) within the budget, past FLUSH_MAX_PADDING if
+    need be (an equal cost: the fewest packs, then the most even). A sample no partner fits beside
+    (two of it are over max_tokens, or max_samples is 1) stays alone. Packs keep their places in
+    the list; one merged away is left out."""
+    if budget.max_samples == 1:
+        return packs
+
+    def cost(parts: list[list[T]]) -> int:
+        return sum(len(p) * length(p[-1]) for p in parts)  # each part sorted by length
+
+    order = sorted(range(len(packs)), key=lambda i: (min(map(length, packs[i])), max(map(length, packs[i])), i))
+    place = {i: at for at, i in enumerate(order)}
+    packs = [list(p) for p in packs]
+    for at, i in enumerate(order):
+        if len(packs[i]) != 1:
+            continue
+        best = None  # (cost, -smallest part, side, split), slots, parts
+        for side, ahead in ((0, order[at - 1::-1] if at else []), (1, order[at + 1:])):
+            j = next((j for j in ahead if packs[j]), None)  # the nearest pack not merged away
+            if j is None:
+                continue
+            both = sorted(packs[j] + packs[i], key=length)
+            cuts = [[both]] + [[both[:c], both[c:]] for c in range(2, len(both) - 1)]
+            for c, parts in enumerate(cuts):
+                if all(budget.fits(len(p), length(p[-1])) for p in parts):
+                    key = (cost(parts), -min(map(len, parts)), side, c)
+                    if best is None or key < best[0]:
+                        best = key, (min(i, j, key=place.get), max(i, j, key=place.get)), parts
+        if best is not None:
+            (low, high), parts = best[1], best[2]
+            packs[low], packs[high] = (parts[0], []) if len(parts) == 1 else parts
+    return [p for p in packs if p]
 
 
 def token_budget_batches(items: Iterable[T], budget: BatchBudget, length: Callable[[T], int]) -> Iterator[list[T]]:

@@ -1,5 +1,5 @@
-"""Watching a run: one row per step to a CSV and TensorBoard, and a loss-curve PNG at each checkpoint
-and at the end."""
+"""Watching a run: one row per step to a CSV and TensorBoard, a loss-curve PNG at each checkpoint
+and at the end, and how each epoch's batches were formed (``EpochBatches``: the log and TensorBoard)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import csv
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 FIELDS = ("step", "loss", "grad_norm", "lr", "tokens_per_s", "padding", "samples", "seconds")
@@ -44,6 +45,12 @@ class RunMonitor:
                 if k != "step" and v is not None:
                     self.tb.add_scalar(f"train/{k}", v, int(row["step"]))
 
+    def log_epoch(self, step: int, epoch: "EpochBatches") -> None:
+        """An epoch's batches, at the step that trained its last one (TensorBoard's epoch/*)."""
+        if self.tb is not None:
+            for k, v in epoch.figures().items():
+                self.tb.add_scalar(f"epoch/{k}", v, step)
+
     def plot(self, at_most_every_s: float = 0.0) -> Path | None:
         """The loss-curve PNG of the steps so far, unless one was drawn less than `at_most_every_s` ago
         (the trainer draws one at each checkpoint, so a run of days is watched by it too)."""
@@ -59,6 +66,115 @@ class RunMonitor:
         if self.tb is not None:
             self.tb.close()
         return plot_curve(self.csv_path, self.out / "loss_curve.png")
+
+
+@dataclass
+class EpochBatches:
+    """How the batches of one epoch a run trained on were formed (from batch `first` of it on: a
+    resumed run starts inside one)."""
+
+    epoch: int
+    first: int = 0
+    batches: int = 0
+    samples: int = 0
+    ones: int = 0  # batches of one sample: its gradient alone made the step
+    alone: int = 0  # of those, samples over half the token budget, which no other sample fits beside
+    longest_alone: int = 0  # tokens
+    tokens: int = 0  # real tokens
+    padded: int = 0  # tokens computed: each batch's size x its longest sample
+    complete: bool = False  # its last batch was trained on
+
+    def add(self, samples: int, tokens: int, padded: int, max_tokens: int | None) -> None:
+        self.batches, self.samples, self.tokens, self.padded = (self.batches + 1, self.samples + samples,
+                                                                 self.tokens + tokens, self.padded + padded)
+        if samples == 1:
+            self.ones += 1
+            if max_tokens is not None and 2 * tokens > max_tokens:
+                self.alone += 1
+                self.longest_alone = max(self.longest_alone, tokens)
+
+    def figures(self) -> dict[str, float]:
+        return {"batches": self.batches, "samples_per_batch": self.samples / max(1, self.batches),
+                "batches_of_one": self.ones, "padding": 1 - self.tokens / self.padded if self.padded else 0.0}
+
+    def whole(self) -> bool:
+        return self.first == 0 and self.complete
+
+
+class BatchLog:
+    """Rank 0's account of how batches were formed, from the items it trains on: a line per epoch
+    (epochs that end in the same log window share one), and once, a warning where batches of one
+    sample are forced by the token budget."""
+
+    def __init__(self, max_tokens: int | None):
+        self.max_tokens = max_tokens
+        self.current: EpochBatches | None = None
+        self.ended: list[EpochBatches] = []  # not said yet
+        self.warned = False
+
+    def add(self, item: dict) -> EpochBatches | None:
+        """Count a trained batch; the epoch it ended, if it was the epoch's last."""
+        pos = item["position"]
+        if self.current is None or self.current.epoch != pos.epoch:
+            if self.current is not None:  # the epoch before ended without its last batch marked (cannot, but say it)
+                self.ended.append(self.current)
+            self.current = EpochBatches(pos.epoch, first=pos.index)
+        e = self.current
+        e.add(item["global_size"], item["tokens"], item["padded_tokens"], self.max_tokens)
+        if not item.get("epoch_ends"):
+            return None
+        e.complete, self.current = True, None
+        self.ended.append(e)
+        return e
+
+    def say(self, log: logging.Logger, run_ended: bool = False) -> None:
+        """Log the epochs ended since the last call (at a log window's end); at the run's end also
+        the epoch it stopped inside."""
+        told = self.ended + ([self.current] if run_ended and self.current is not None else [])
+        self.ended = []
+        whole: list[EpochBatches] = []
+        for e in told:
+            if e.whole():
+                whole.append(e)
+                continue
+            self._line(log, whole)
+            whole = []
+            self._line(log, [e])
+        self._line(log, whole)
+        # warned as soon as a log window shows it: a long epoch's end may be hours away
+        self._warn(log, told + ([self.current] if not run_ended and self.current is not None else []))
+
+    def _line(self, log: logging.Logger, epochs: list[EpochBatches]) -> None:
+        if not epochs:
+            return
+        e = epochs[0]
+        if len(epochs) > 1:
+            which = f"epochs {e.epoch}-{epochs[-1].epoch}"
+        elif e.whole():
+            which = f"epoch {e.epoch}"
+        else:  # a resumed run's first, or the one the run stopped inside
+            which = f"epoch {e.epoch}, {_span(e)}{'' if e.complete else ' (so far)'}"
+        n = sum(x.batches for x in epochs)
+        total = EpochBatches(e.epoch, batches=n, samples=sum(x.samples for x in epochs), ones=sum(x.ones for x in epochs),
+                             tokens=sum(x.tokens for x in epochs), padded=sum(x.padded for x in epochs)).figures()
+        log.info("%s: %d batch%s, %.1f samples per batch, %d of one sample, [PAD] %.1f%%", which, n, "" if n == 1 else "es",
+                 total["samples_per_batch"], total["batches_of_one"], 100 * total["padding"])
+
+    def _warn(self, log: logging.Logger, epochs: list[EpochBatches]) -> None:
+        hit = next((e for e in epochs if e.alone), None)
+        if self.warned or hit is None:
+            return
+        self.warned = True
+        log.warning("%d of %s of epoch %d held one sample each: %d %s more than half of --tokens-per-batch %d (up to "
+                    "%d tokens), so no other sample fits beside %s and each gets an optimizer step of its own; "
+                    "--tokens-per-batch %d or more batches them in pairs (said once)", hit.alone,
+                    f"the {hit.batches} batches" if hit.whole() else _span(hit), hit.epoch, hit.alone,
+                    "sample has" if hit.alone == 1 else "samples have", self.max_tokens, hit.longest_alone,
+                    "it" if hit.alone == 1 else "one", 2 * hit.longest_alone)
+
+
+def _span(e: EpochBatches) -> str:
+    return f"batch {e.first}" if e.batches == 1 else f"batches {e.first}-{e.first + e.batches - 1}"
 
 
 def _keep_rows_up_to(path: Path, step: int) -> None:

@@ -10,8 +10,8 @@ tokens each), then reads the payload of its own share of each batch:
 So ranks and workers never overlap, one process with the global batch sees exactly what N ranks
 see together, and a position (epoch, batch) is enough to resume: the plan is recomputed and the
 batches before it skipped without reading their payload. Memory holds the key index (8 bytes per
-manifest member), one shard's header table, the shuffle buffer of references and the current
-batch: flat as the manifest grows. VAE moments give a fresh latent per epoch, drawn with a
+manifest member), one shard's header table, the shuffle buffer of references and the batches
+being filled (at most two per length bucket): flat as the manifest grows. VAE moments give a fresh latent per epoch, drawn with a
 generator seeded by (seed, epoch, key), so the draw does not depend on rank or worker.
 """
 
@@ -76,8 +76,9 @@ class SampleRef:
 
 # A saved Position indexes the batch plan it was made with: bump this whenever epoch_plan orders
 # or groups an epoch's batches differently, so a resume across the change can say so.
-# 1: leftovers packed within the bucket ratio; 2: packed up to the budget and shuffled (d311934)
-PLAN_VERSION = 2
+# 1: leftovers packed within the bucket ratio; 2: packed up to the budget and shuffled (d311934);
+# 3: each bucket's last full batch held back to the epoch's tail, and a pack of one given a partner
+PLAN_VERSION = 3
 
 
 @dataclass(frozen=True, order=True)
@@ -507,21 +508,30 @@ class ShardStream:
                 if len(batch) >= self.budget.min_samples:
                     yield batch
         # the leftovers' packs come sorted by length: an epoch must not end on its longest samples
+        # (nor on the held batches in the order their buckets filled)
         rest = batcher.flush()
         for j in np.random.default_rng([self.seed, epoch, 1]).permutation(len(rest)):
             yield rest[int(j)]
 
     def plan(self, start: Position = Position()) -> Iterator[tuple[Position, list[SampleRef]]]:
         """(position, global batch) from `start` on, epoch after epoch."""
+        for position, batch, _ in self.plan_with_ends(start):
+            yield position, batch
+
+    def plan_with_ends(self, start: Position = Position()) -> Iterator[tuple[Position, list[SampleRef], bool]]:
+        """(position, global batch, whether it is its epoch's last) from `start` on: each batch is
+        handed on once the epoch's next one is planned (headers only), so the trainer can sum up an
+        epoch at its last step."""
         epoch = start.epoch
         while True:
-            empty = True
-            for i, batch in enumerate(self._epoch_batches(epoch)):
-                empty = False
-                if epoch > start.epoch or i >= start.index:
-                    yield Position(epoch, i), batch
-            if empty:
+            batches = self._epoch_batches(epoch)
+            batch = next(batches, None)
+            if batch is None:
                 raise ValueError(f"manifest {self.index.manifest_id} gives no batch of at least {self.budget.min_samples} samples")
+            for i, following in enumerate(itertools.chain(batches, [None])):
+                if epoch > start.epoch or i >= start.index:
+                    yield Position(epoch, i), batch, following is None
+                batch = following
             epoch += 1
 
     def _epoch_batches(self, epoch: int) -> Iterator[list[SampleRef]]:
@@ -556,8 +566,10 @@ class ShardStream:
                        cap_mask=torch.from_numpy(npy_load(self.reader.read(ref.cap_mask)).copy()),
                        caption=meta.get("caption", ""), split=meta.get("split", ""), meta=meta, frame_cond=cond)
 
-    def rank_batch(self, position: Position, refs: list[SampleRef], rank: int = 0, world: int = 1) -> dict:
-        """One rank's share of a global batch, collated, with what the trainer needs besides."""
+    def rank_batch(self, position: Position, refs: list[SampleRef], rank: int = 0, world: int = 1,
+                   epoch_ends: bool = False) -> dict:
+        """One rank's share of a global batch, collated, with what the trainer needs besides
+        (``epoch_ends``: it is its epoch's last batch)."""
         mine = list(range(rank, len(refs), world))
         weight = 1.0
         if not mine:  # fewer samples than ranks (an epoch's tail, a long sample under a token budget):
@@ -567,7 +579,7 @@ class ShardStream:
         lengths = [r.tokens for r in refs]
         return {"batch": collate(examples), "keys": [e.key for e in examples], "positions": mine, "global_size": len(refs),
                 "weights": torch.full((len(mine),), weight), "position": position, "tokens": sum(lengths),
-                "padding": padding_fraction(lengths)}
+                "padded_tokens": len(lengths) * max(lengths), "padding": padding_fraction(lengths), "epoch_ends": epoch_ends}
 
 
 class StreamingDataset(torch.utils.data.IterableDataset):
@@ -583,9 +595,9 @@ class StreamingDataset(torch.utils.data.IterableDataset):
         self.stream.says_missing = self.rank == 0 and wid == 0
         if info is not None:
             self.stream.reader = ShardReader()  # forked file handles share their offsets: open our own
-        for k, (pos, refs) in enumerate(self.stream.plan(self.start)):
+        for k, (pos, refs, last) in enumerate(self.stream.plan_with_ends(self.start)):
             if k % workers == wid:
-                yield self.stream.rank_batch(pos, refs, self.rank, self.world)
+                yield self.stream.rank_batch(pos, refs, self.rank, self.world, epoch_ends=last)
 
 
 def prefetched(batches: Iterator[dict], depth: int = 2) -> Iterator[dict]:

@@ -340,9 +340,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
-    if rank == 0 and head.num_members < cfg.batch_size and cfg.tokens_per_batch is None:  # a step was not what was asked
-        log.warning("manifest %s has %d members, fewer than batch_size %d: every batch holds all %d", head.id,
-                    head.num_members, cfg.batch_size, head.num_members)
+    members, manifest_id = head.num_members, head.id
     # Streaming keeps only the key index, read from the catalog in batches: the whole manifest as
     # Python objects (about 1 KB per member) never exists, on any rank.
     index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
@@ -428,12 +426,11 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             log.info("--resume: the rest of epoch %d is planned with the new batch settings over the samples its first "
                      "%d batches have not drawn, so each sample still comes once in it", position.epoch, position.index)
         if rank == 0 and step < cfg.steps and "plan_version" not in info:
-            # plan versions are recorded since ff86a6d; plan 2 came in d311934, earlier that day
-            log.warning("--resume: %s records no batch plan (saved before 2026-12-04 23:00 UTC): if it was saved "
-                        "before 21:17 UTC that day, under plan 1 (now %d), the rest of epoch %d is planned anew from "
-                        "batch %d, so some of its samples may come twice or not at all and the run is not "
-                        "bit-identical to one never stopped; later epochs are unaffected",
-                        ckpt.name, PLAN_VERSION, position.epoch, position.index)
+            # plan versions are recorded since ff86a6d; plan 2 came in d311934, earlier that day (plan 3 later)
+            log.warning("--resume: %s records no batch plan (saved before 2026-12-04 23:00 UTC), so it was saved under "
+                        "plan 1 or 2 (now %d): the rest of epoch %d is planned anew from batch %d, so some of its "
+                        "samples may come twice or not at all and the run is not bit-identical to one never stopped; "
+                        "later epochs are unaffected", ckpt.name, PLAN_VERSION, position.epoch, position.index)
         elif rank == 0 and step < cfg.steps and info["plan_version"] != PLAN_VERSION:
             log.warning("--resume: %s was saved by a lumina whose batch plan differs (plan %d, now %d): the rest of "
                         "epoch %d is planned anew from batch %d, so some of its samples may come twice or not at all "
@@ -449,12 +446,15 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
     stream = ShardStream(index, budget, TokenCount(model_cfg), cfg.seed, cfg.shuffle_buffer)
     stream.head = head
+    if rank == 0 and members < cfg.batch_size and cfg.tokens_per_batch is None:  # a step was not what was asked
+        _say_small_manifest(stream, manifest_id, members, cfg.batch_size)
     loader = batch_loader(stream, position, rank, world, cfg.loader_workers)
-    monitor = None
+    monitor = batch_log = None
     if rank == 0:
-        from training.monitor import RunMonitor
+        from training.monitor import BatchLog, RunMonitor
 
         monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
+        batch_log = BatchLog(cfg.tokens_per_batch)  # how each epoch's batches were formed: the log, TensorBoard
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
@@ -576,12 +576,17 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             window_rows.append(row)
             if monitor is not None:
                 monitor.log(row)
-            if (step % cfg.log_every == 0 or step == cfg.steps) and close_window():
-                bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{pending_rows[-1]['padding_fraction']:.1%}")  # the window's
-                if rank == 0 and not cfg.progress:  # no bar to show the window: a line (a log file reads this)
-                    w = pending_rows[-1]
-                    log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,
-                             w["train_fm_loss"], w["grad_norm"], w["lr"], w["tokens_per_s"], 100 * w["padding_fraction"])
+            if batch_log is not None and (ended := batch_log.add(item)) is not None:
+                monitor.log_epoch(step, ended)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                if close_window():
+                    bar.set_postfix(loss=f"{losses[-1][1]:.4f}", pad=f"{pending_rows[-1]['padding_fraction']:.1%}")  # the window's
+                    if rank == 0 and not cfg.progress:  # no bar to show the window: a line (a log file reads this)
+                        w = pending_rows[-1]
+                        log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,
+                                 w["train_fm_loss"], w["grad_norm"], w["lr"], w["tokens_per_s"], 100 * w["padding_fraction"])
+                if batch_log is not None:  # the epochs that ended in the window: one line
+                    batch_log.say(log)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint()
             # one decision for all ranks: a rank that stopped alone would leave the others waiting
@@ -596,6 +601,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 log.warning("stop requested (%s): stopping after step %d with a checkpoint (a signal from now on stops at once)",
                             how, step)
         bar.close()
+        if batch_log is not None:  # what is left unsaid, and the epoch the run stops inside
+            batch_log.say(log, run_ended=True)
         seconds = time.time() - start
         # Stopped inside a log window: it stays open, saved with the checkpoint, and a --resume
         # closes it at its boundary, so the catalog's windows are those of a run never stopped
@@ -636,6 +643,26 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                        tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
                        stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds,
                        resumed_from_step=first_step if cfg.resume else None)
+
+
+def _say_small_manifest(stream: ShardStream, manifest_id: str, members: int, batch_size: int) -> None:
+    """A manifest smaller than the batch size, said with the batches it makes: its epoch plan (every
+    epoch's alike: no bucket fills, so every sample is a leftover packed by length), not "all of
+    it" where lengths split it (a 21-member manifest of two image sizes was batches of 20 and 1)."""
+    probe = ShardStream(stream.index, stream.budget, stream.tokens_of, stream.seed, stream.shuffle_buffer)
+    probe.says_missing = False  # the loader says it
+    try:
+        sizes = sorted((len(b) for b in probe.epoch_plan(0)), reverse=True)
+    finally:
+        probe.reader.close()
+    if len(sizes) <= 1:
+        log.warning("manifest %s has %d members, fewer than batch_size %d: every batch holds all %d", manifest_id,
+                    members, batch_size, members)
+        return
+    listed = ", ".join(map(str, sizes[:-1])) + f" and {sizes[-1]}"
+    log.warning("manifest %s has %d members, fewer than batch_size %d: each epoch is %d batches, of %s samples "
+                "(samples of different token counts are batched apart, to keep [PAD] low)", manifest_id, members,
+                batch_size, len(sizes), listed)
 
 
 def _logging_above(bar):

@@ -13,7 +13,9 @@ def batches_of(lengths, **budget):
 
 def test_a_full_batch_holds_exactly_max_samples():
     assert batches_of([7] * 8, max_samples=4) == [[7] * 4, [7] * 4]
-    assert batches_of([7] * 9, max_samples=4, bucket_ratio=None) == [[7] * 4, [7] * 4, [7]]
+    assert batches_of([7] * 10, max_samples=4, bucket_ratio=None) == [[7] * 4, [7] * 4, [7] * 2]
+    # a ninth sample is not left alone: the last full batch gives it a partner (pair_lone)
+    assert batches_of([7] * 9, max_samples=4, bucket_ratio=None) == [[7] * 4, [7] * 2, [7] * 3]
 
 
 def test_an_epochs_leftover_packs_hold_no_more_than_max_samples():
@@ -34,9 +36,10 @@ def test_two_samples_over_the_token_budget_are_never_one_batch():
         assert len(b) * max(b) <= 100 or len(b) == 1
 
 
-def test_a_batch_leaves_as_soon_as_it_is_full():
-    """The stream hands a full batch on at once, in the order batches fill: not when the next
-    sample of its bucket happens to arrive, nor at the end of the epoch re-sorted by length."""
+def test_a_batch_leaves_as_soon_as_its_buckets_next_one_is_full():
+    """The stream hands a full batch on once its bucket's next one fills (the latest is held back,
+    so that the epoch's last can give a sample to a lone leftover), in the order batches fill: not
+    when the next sample of its bucket happens to arrive, nor at the end of the epoch re-sorted by length."""
     assert batches_of([9, 9, 5, 5], max_samples=2) == [[9, 9], [5, 5]]
     read = []
 
@@ -46,7 +49,7 @@ def test_a_batch_leaves_as_soon_as_it_is_full():
             yield 5
 
     it = token_budget_batches(source(), BatchBudget(max_samples=3), lambda x: x)
-    assert next(it) == [5, 5, 5] and len(read) == 3
+    assert next(it) == [5, 5, 5] and len(read) == 6
 
 
 def test_batches_of_exactly_min_samples_are_kept():

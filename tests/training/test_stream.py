@@ -148,14 +148,16 @@ def test_the_index_read_from_the_catalog_in_batches_equals_the_index_of_the_whol
 
 def test_an_epochs_leftovers_of_spread_lengths_fill_the_batch_size():
     """The speech smoke corpus: 14 lengths, no two within 2%, batch 8. Packed within the bucket
-    ratio, its batches held 1.3 samples on average; packed up to the budget with a [PAD] cap, 7, 6, 1."""
+    ratio, its batches held 1.3 samples on average; packed up to the budget with a [PAD] cap, 7, 6,
+    1; the lone 151 re-split with the 6 before it, 7, 3, 4 (fewer padded tokens: 919 for 997)."""
     from training.buckets import FLUSH_MAX_PADDING
 
     lengths = [40, 42, 46, 50, 51, 53, 54, 83, 101, 105, 127, 127, 141, 151]
     batches = list(token_budget_batches(lengths[::-1], BatchBudget(max_samples=8, bucket_ratio=1.02), lambda x: x))
     assert sorted(x for b in batches for x in b) == lengths
-    assert sorted(len(b) for b in batches) == [1, 6, 7]
+    assert [len(b) for b in batches] == [7, 3, 4]
     assert all(padding_fraction(b) <= FLUSH_MAX_PADDING for b in batches)
+    assert sum(len(b) * max(b) for b in batches) == 54 * 7 + 105 * 3 + 151 * 4
 
 
 def test_an_epochs_last_batches_are_not_in_length_order(mixed):
@@ -249,3 +251,34 @@ def test_closing_a_loader_does_not_wait_for_a_busy_worker(mixed, monkeypatch):
     del loader
     gc.collect()
     assert workers and time.monotonic() - t0 < 60 and not any(w.is_alive() for w in workers)
+
+
+@pytest.fixture(scope="module")
+def one_odd(tmp_path_factory):
+    """The walkthrough's odd-train: 20 samples of one size and one twice as long."""
+    shapes = [(4, 1, 8, 8)] * 10 + [(4, 1, 16, 8)] + [(4, 1, 8, 8)] * 10
+    return write_synthetic_shards(tmp_path_factory.mktemp("one_odd"), shapes, per_shard=7)
+
+
+def test_a_lone_sample_size_is_never_a_batch_of_one_and_the_plan_resumes_the_same(one_odd):
+    """Planned [16, 1, 4] every epoch before: the long sample alone, one step in three."""
+    s = stream_of(one_odd, max_tokens=None, max_samples=16)
+    straight = [(p, keys_of(b)) for _, (p, b) in zip(range(12), s.plan())]
+    assert all(len(k) > 1 for _, k in straight)
+    for e in range(4):
+        assert sorted(k for p, ks in straight if p.epoch == e for k in ks) == sorted(m.key for m in one_odd.members)
+    resumed = [(p, keys_of(b)) for _, (p, b) in zip(range(7), stream_of(one_odd, max_tokens=None, max_samples=16).plan(straight[5][0]))]
+    assert resumed == straight[5:]
+
+
+def test_each_epochs_last_batch_is_marked_and_a_batch_says_its_padded_tokens(one_odd):
+    s = stream_of(one_odd, max_tokens=None, max_samples=16)
+    marked = [(p, last) for _, (p, _, last) in zip(range(9), s.plan_with_ends())]
+    assert [p for p, _ in marked] == [Position(e, i) for e in range(3) for i in range(3)]
+    assert [last for _, last in marked] == [False, False, True] * 3
+    assert [last for _, (_, _, last) in zip(range(2), s.plan_with_ends(Position(1, 2)))] == [True, False]
+    items = [b for _, b in zip(range(3), batch_loader(stream_of(one_odd, max_tokens=None, max_samples=16), Position()))]
+    assert [b["epoch_ends"] for b in items] == [False, False, True]
+    for b in items:
+        lengths = [tokens(tuple(x.shape)) for x in (b["batch"]["x1"] if isinstance(b["batch"]["x1"], list) else b["batch"]["x1"])]
+        assert b["padded_tokens"] == len(lengths) * max(lengths) and b["tokens"] == sum(lengths)
