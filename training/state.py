@@ -12,7 +12,7 @@
 Folders are written under a temporary name and renamed, so a crash never leaves half a checkpoint.
 A file damaged later keeps its size when overwritten in place (a disk error, a stray `dd`): the header
 check (`safetensors_problem`) passes it, and a resume from NaN weights diverged. So train_state.safetensors
-is hashed as it is written (`save_tensors`, on the async writer's thread too) and --resume and
+is hashed once written (`save_tensors`, on the async writer's thread too) and --resume and
 --init-from compare (`checkpoint_problems(content=True)`); a checkpoint written before has no
 checksums and is only header-checked.
 """
@@ -302,7 +302,7 @@ def state_tensors(model_state: dict[str, torch.Tensor], opt: dict[str, Any]) -> 
 
 
 def write_state(ckpt: Path, tensors: dict[str, torch.Tensor], info: dict, checksums: dict[str, str] | None = None) -> None:
-    """train_state.safetensors, hashed as it is written, then train_state.json with the checksums:
+    """train_state.safetensors and its checksum, then train_state.json with the checksums:
     that file's, ``checksums`` given (model.safetensors', from `save_tensors`), and, when not given,
     model.safetensors' read back (just written: from the page cache)."""
     sums = dict(checksums or {})
@@ -312,48 +312,13 @@ def write_state(ckpt: Path, tensors: dict[str, torch.Tensor], info: dict, checks
     (ckpt / STATE_JSON).write_text(json.dumps({**info, CHECKSUMS: sums}, indent=1, default=str))
 
 
-def _safetensors_dtypes() -> dict[torch.dtype, str]:
-    names = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64", "int32": "I32",
-             "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "uint16": "U16", "uint32": "U32",
-             "uint64": "U64", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2"}
-    return {getattr(torch, name): tag for name, tag in names.items() if hasattr(torch, name)}
-
-
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str] | None = None) -> str:
-    """A safetensors file (what safetensors' save_file writes, loaded by its load_file), hashed as it is
-    written: returns ``algorithm:hexdigest`` of the file's bytes, for `CHECKSUMS`. Tensors largest
-    element first (each aligned, as safetensors orders them), then by name. A dtype not mapped here
-    (complex, the rarer float8s): safetensors' save_file, and the file read back for its digest."""
-    dtypes = _safetensors_dtypes()
-    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    algorithm = _checksum_algorithm()
-    if any(v.dtype not in dtypes for v in cpu.values()):  # a rarer dtype: safetensors' own writer, then read back
-        from safetensors.torch import save_file
+    """safetensors' save_file, then ``algorithm:hexdigest`` of the file it wrote, for `CHECKSUMS`: read
+    back at once, from the page cache the write left it in (0.1-0.2 s for 300 MB here)."""
+    from safetensors.torch import save_file
 
-        save_file(cpu, str(path), metadata=metadata)
-        return file_digest(path, algorithm)
-    header: dict = {"__metadata__": metadata} if metadata else {}
-    offset = 0
-    order = sorted(cpu, key=lambda k: (-cpu[k].element_size(), k))
-    for name in order:
-        size = cpu[name].numel() * cpu[name].element_size()
-        header[name] = {"dtype": dtypes[cpu[name].dtype], "shape": list(cpu[name].shape), "data_offsets": [offset, offset + size]}
-        offset += size
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)  # the data begins 8-byte aligned, as safetensors pads its header
-    h = _HASHES[algorithm]()
-    with open(path, "wb") as f:
-        for part in (len(head).to_bytes(8, "little"), head):
-            f.write(part)
-            h.update(part)
-        for name in order:
-            if not cpu[name].numel():
-                continue
-            data = memoryview(cpu[name].reshape(-1).view(torch.uint8).numpy())
-            for start in range(0, len(data), _CHUNK):  # hashed while in the cache the write just read it into
-                f.write(data[start:start + _CHUNK])
-                h.update(data[start:start + _CHUNK])
-    return f"{algorithm}:{h.hexdigest()}"
+    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
+    return file_digest(path, _checksum_algorithm())
 
 
 def read_state(ckpt: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
