@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from training.buckets import BatchBudget
 from training.checkpoint_writer import CheckpointWriter
 from training.data import NullCaption
+from training.divergence import TrainingDiverged
 from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
@@ -549,7 +550,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                 opt.zero_grad(set_to_none=True)
                 skipped, nonfinite_run = skipped + 1, nonfinite_run + 1
                 log.warning("step %d: the gradient norm is %s, so the update is skipped (%s)", step + 1, float(grad_norm),
-                            _suspects(item["keys"], per_sample.detach()))
+                            _suspects(item["keys"], per_sample.detach(), model))
                 if nonfinite_run > cfg.max_nonfinite_steps:
                     last = written[-1] if written else (str(resume_from) if cfg.resume else "none yet")  # a resume's own is one
                     step_loss = (all_sum(per_sample.detach().sum().float()) / item["global_size"]).item()  # every rank
@@ -557,7 +558,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                         monitor.log({"step": step + 1, "loss": step_loss, "grad_norm": float(grad_norm),
                                      "lr": lr, "padding": item["padding"], "tokens_per_s": 0.0,
                                      "samples": item["global_size"], "seconds": run_seconds()})
-                    raise FloatingPointError(
+                    raise TrainingDiverged(
                         f"{nonfinite_run} steps in a row (to step {step + 1}) had a non-finite gradient norm: the run "
                         f"has diverged or its data is broken. Last checkpoint: {last}. Lower --lr or --grad-clip, or "
                         "check the samples named in the warnings above")
@@ -711,11 +712,22 @@ def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overri
     return dataclasses.replace(saved, grad_checkpointing=bool(overrides.get("grad_checkpointing", saved.grad_checkpointing)))
 
 
-def _suspects(keys: list[str], per_sample: torch.Tensor) -> str:
-    """Who to look at after a non-finite step: the samples whose own loss is not finite (samples do
+def _suspects(keys: list[str], per_sample: torch.Tensor, model: torch.nn.Module | None = None) -> str:
+    """Who to look at after a non-finite step: the weights, when they are not finite (a damaged
+    checkpoint resumed from, an update that overflowed: every loss is then NaN, and naming the
+    samples sent users to their data); else the samples whose own loss is not finite (samples do
     not mix in the forward), else, as for an overflow in the backward, this rank's whole share."""
+    if model is not None and (weights := _non_finite_weights(model)):
+        return (f"the model's weights hold NaN or inf ({_listed(weights, 3)}), so every loss does, whatever the data: "
+                "the checkpoint this run started from is damaged, or an earlier update overflowed")
     bad = [k for k, finite in zip(keys, torch.isfinite(per_sample.float()).tolist()) if not finite]
     return f"samples with a non-finite loss: {_listed(bad)}" if bad else f"every loss is finite; this rank's share: {_listed(keys)}"
+
+
+def _non_finite_weights(model: torch.nn.Module) -> list[str]:
+    """The parameters holding a NaN or inf (under FSDP2, in this rank's shard): after a non-finite step only."""
+    return [name for name, p in model.named_parameters()
+            if not bool(torch.isfinite((p.to_local() if hasattr(p, "to_local") else p).detach()).all())]
 
 
 def _listed(names: list[str], at_most: int = 8) -> str:
