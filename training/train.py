@@ -17,7 +17,8 @@ from contracts.config import ArgumentParser
 from training.trainer import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, as_command: bool = False) -> int:
+    """``as_command``: run as ``python -m training.train`` (the process ends with this call)."""
     from flows.cli_config import add_common_args, add_config_args, config_from_args
     from flows.steps import train_step
 
@@ -49,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         return stopped_exit_code(e)
     except user_errors() as e:  # a damaged checkpoint, a refused --resume, a diverged run: one line, as lumina train
         say_error(f"{p.prog}: error: {user_error_line(e)}")
+        if as_command and _is_lost_cluster(e):
+            # as lumina train: Ray's atexit shutdown against the dead cluster takes 15-20 s and at
+            # times ends the process with exit 1 after our line; the catalog run is marked failed already
+            import os
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_USAGE)
         return EXIT_USAGE
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
@@ -127,5 +136,11 @@ def _rank() -> int:
         return 0
 
 
+def _is_lost_cluster(e: BaseException) -> bool:
+    from contracts.ray_runtime import RayClusterLost
+
+    return isinstance(e, RayClusterLost)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(as_command=True))

@@ -97,3 +97,36 @@ def test_the_nan_warning_blames_the_weights_when_they_are_not_finite():
         model.bias[1] = float("nan")
     said = _suspects(["a", "b"], torch.tensor([float("nan")] * 2), model)
     assert said.startswith("the model's weights hold NaN or inf (bias)") and "a, b" not in said, said
+
+
+def test_python_m_training_train_ends_at_once_after_a_lost_cluster_line(tmp_path, monkeypatch, capsys):
+    """As `lumina train`: after the one line for a Ray cluster that died mid-training, the module's
+    process ends there (os._exit 2) instead of running Ray's atexit shutdown against the dead cluster
+    (15-20 s, at times exit 1 after the line). Called as a library (as_command False) it returns 2."""
+    import os
+
+    import pytest
+
+    import flows.steps
+    from contracts.ray_runtime import RayClusterLost
+    from training.train import main
+
+    def lost(home, cfg):
+        raise RayClusterLost("the Ray cluster at 127.0.0.1:1 stopped answering mid-training (unreachable for 10 s)")
+
+    class Exited(Exception):
+        pass
+
+    def fake_exit(code):
+        raise Exited(code)
+
+    monkeypatch.setattr(flows.steps, "train_step", lost)
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    argv = ["--manifest", "m", "--home", str(tmp_path)]
+    assert main(argv) == 2
+    with pytest.raises(Exited) as ended:
+        main(argv, as_command=True)
+    assert ended.value.args == (2,)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["python -m training.train: error: the Ray cluster at 127.0.0.1:1 stopped answering mid-training "
+                   "(unreachable for 10 s)"] * 2
