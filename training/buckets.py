@@ -124,7 +124,7 @@ class TokenBudgetBatcher(Generic[T]):
 def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], int]) -> list[list[T]]:
     """`packs` with each pack of one sample joined to a neighbour (the packs just shorter and just
     longer than it): merged into it, or re-split with it into two packs of two or more, whichever
-    costs the fewest padded tokens (``len * longest``) within the budget, past FLUSH_MAX_PADDING if
+    adds the fewest [PAD] tokens (``len * longest`` less the samples' own) within the budget, past FLUSH_MAX_PADDING if
     need be (an equal cost: the fewest packs, then the most even). A sample no partner fits beside
     (two of it are over max_tokens, or max_samples is 1) stays alone. Packs keep their places in
     the list; one merged away is left out."""
@@ -146,10 +146,11 @@ def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], i
             if j is None:
                 continue
             both = sorted(packs[j] + packs[i], key=length)
+            real = sum(map(length, both))  # padding, not the total: the two sides' packs differ in size
             cuts = [[both]] + [[both[:c], both[c:]] for c in range(2, len(both) - 1)]
             for c, parts in enumerate(cuts):
                 if all(budget.fits(len(p), length(p[-1])) for p in parts):
-                    key = (cost(parts), -min(map(len, parts)), side, c)
+                    key = (cost(parts) - real, -min(map(len, parts)), side, c)
                     if best is None or key < best[0]:
                         best = key, (min(i, j, key=place.get), max(i, j, key=place.get)), parts
         if best is not None:

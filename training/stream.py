@@ -77,8 +77,9 @@ class SampleRef:
 # A saved Position indexes the batch plan it was made with: bump this whenever epoch_plan orders
 # or groups an epoch's batches differently, so a resume across the change can say so.
 # 1: leftovers packed within the bucket ratio; 2: packed up to the budget and shuffled (d311934);
-# 3: each bucket's last full batch held back to the epoch's tail, and a pack of one given a partner
-PLAN_VERSION = 3
+# 3: each bucket's last full batch held back to the epoch's tail, and a pack of one given a partner;
+# 4: that partner the side adding the fewest [PAD] tokens (3 compared the sides' totals)
+PLAN_VERSION = 4
 
 
 @dataclass(frozen=True, order=True)

@@ -63,3 +63,12 @@ def test_the_sample_cap_still_holds_when_a_lone_sample_is_merged():
     for n in range(2, 40):
         for b in batches_of([5] * n + [6], max_samples=4):
             assert 2 <= len(b) <= 4
+
+
+def test_a_lone_sample_joins_the_side_that_adds_the_least_padding_not_the_smaller_pack():
+    """Comparing the two sides' total padded tokens favoured the smaller neighbour: a lone 100 beside
+    fifteen 100s and two 200s went to the 200s (100 [PAD] tokens) instead of the 100s (none)."""
+    from training.buckets import BatchBudget, pair_lone
+
+    packs = pair_lone([[100] * 15, [100], [200, 200]], BatchBudget(max_samples=16), lambda x: x)
+    assert packs == [[100] * 16, [200, 200]]

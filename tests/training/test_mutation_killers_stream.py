@@ -230,11 +230,11 @@ def test_an_empty_chunk_from_the_catalog_adds_nothing_to_the_index(small):
     assert all(np.array_equal(index.keys[n], whole.keys[n]) for n in names)
 
 
-# The batch plan of a fixed manifest, as PLAN_VERSION 3 makes it (sample numbers of
+# The batch plan of a fixed manifest, as PLAN_VERSION 4 makes it (and 3 made it) (sample numbers of
 # write_synthetic_shards). A saved Position indexes this plan: a change to the order or grouping
 # of an epoch's batches must bump PLAN_VERSION (and this table), or a resume skips other batches.
 # (Plan 2 ended epoch 0 on [27, 30], [35], [31] and epoch 1 on [35], [39, 36], [37]: batches of one.)
-PLAN_V3 = {0: [[20, 17, 2, 23], [19, 16, 4, 1], [18, 0, 21, 6], [33, 3, 39, 36], [5, 32, 38, 8], [22, 7, 34, 37],
+PLAN_V4 = {0: [[20, 17, 2, 23], [19, 16, 4, 1], [18, 0, 21, 6], [33, 3, 39, 36], [5, 32, 38, 8], [22, 7, 34, 37],
                [13, 28], [27, 30], [10, 25, 31], [14, 11], [12, 15, 24, 9], [26, 29, 35]],
            1: [[24, 0, 3, 6], [25, 31, 1, 28], [26, 29, 5, 2], [7, 16, 22, 4], [18, 27, 30, 21], [17, 8, 23, 20],
                [13, 34, 37], [12, 15, 33, 9], [10, 19], [39, 36], [14, 32], [11, 38, 35]]}
@@ -245,7 +245,7 @@ def test_the_epoch_plan_is_the_one_its_plan_version_names(tmp_path):
     m = write_synthetic_shards(tmp_path, [sizes[i % 3] for i in range(40)], per_shard=8)
     s = stream_of(m, seed=7, shuffle_buffer=5)
     plan = {e: [[int(r.key, 16) for r in b] for b in s.epoch_plan(e)] for e in (0, 1)}
-    assert PLAN_VERSION == 3 and plan == PLAN_V3
+    assert PLAN_VERSION == 4 and plan == PLAN_V4
 
 
 # ---------------------------------------------------------------- reading: bytes, formats, text

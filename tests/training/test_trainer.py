@@ -362,7 +362,7 @@ def test_resume_at_or_past_the_step_budget_trains_nothing_and_says_so(tiny_home,
 
 @pytest.mark.parametrize("saved_plan, said", [
     (None, "checkpoint-0000002 records no batch plan (saved before 2026-12-04 23:00 UTC), so it was saved under plan 1 "
-           "or 2 (now 3): the rest of epoch 0 is planned anew from batch 2"),
+           "or 2 (now 4): the rest of epoch 0 is planned anew from batch 2"),
     (1, "checkpoint-0000002 was saved by a lumina whose batch plan differs (plan 1, now "),
     ("current", None)])
 def test_a_resume_across_a_change_of_the_batch_plan_says_the_epoch_is_planned_anew(tiny_home, tmp_path, caplog,
