@@ -300,6 +300,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
+    verifies = verifies_checkpoints()  # the checksums: here (cached: read once), not again in every rank
     if cfg.resume and cfg.manifest_version is None and "@v" not in cfg.manifest:
         # a resumed run goes on with the manifest version it trained on, not the newest one a
         # refresh made since (its data position belongs to its own version)
@@ -307,7 +308,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         from training.state import latest_resumable
 
         cfg.out_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)  # found once, used below too
-        if (ckpt := latest_resumable(cfg.out_dir)) is not None:
+        if (ckpt := latest_resumable(cfg.out_dir, content=verifies)) is not None:
             saved = saved_train_config(ckpt)
             if saved.get("manifest", cfg.manifest).split("@v")[0] == cfg.manifest:  # another manifest's: refused below
                 cfg.manifest_version = saved.get("manifest_version")
@@ -333,7 +334,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         from training.resume_config import nothing_to_train, resumed_config
         from training.state import latest_resumable
 
-        if cfg.out_dir and (ckpt := latest_resumable(cfg.out_dir)) is not None:
+        if cfg.out_dir and (ckpt := latest_resumable(cfg.out_dir, content=verifies)) is not None:
             # another manifest or model is refused first: a finished run said "nothing to train", exit 0
             resumed_config(cfg, ckpt, announce=False)
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
@@ -344,7 +345,7 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         from training.state import latest_resumable
         from training.trainer import check_run_folder
 
-        resume_from = latest_resumable(cfg.out_dir) if cfg.resume else None
+        resume_from = latest_resumable(cfg.out_dir, content=verifies) if cfg.resume else None
         check_run_folder(Path(cfg.out_dir), cfg.resume, resume_from)
         if resume_from is not None:  # a Ray Train run goes on in Ray Train workers
             resumed_launcher(cfg, resume_from)
@@ -400,6 +401,15 @@ def make_run_folder(folder: Path, create: bool = True) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ValueError(f"--out-dir {folder}: the run folder cannot be created ({e.strerror or e})") from e
+
+
+def verifies_checkpoints() -> bool:
+    """Whether this process compares a checkpoint's checksums (reads it whole): the entry point, or
+    torchrun's rank 0. torchrun's other ranks check headers only (the trainer says rank 0's refusal to
+    them); a Ray Train run's driver verifies for its workers."""
+    import torch.distributed as dist
+
+    return not dist.is_torchelastic_launched() or os.environ.get("RANK", "0") == "0"
 
 
 def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:

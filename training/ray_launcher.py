@@ -66,6 +66,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
 
     from contracts.ray_runtime import RayClusterLost, ensure_ray
 
+    verify_checkpoints(cfg)
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
     check_cluster_fits(cfg.workers)
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
@@ -95,6 +96,19 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     return TrainResult(**r), metrics.get("checkpoint_ids", [])
 
 
+def verify_checkpoints(cfg: TrainConfig) -> None:
+    """The checkpoint --resume continues and the one --init-from reads, their checksums compared here,
+    once (the whole files read; remembered in this process, which lumina train's checks ran in): the
+    workers check headers only (trainer.verified_once), and a damaged one is refused before any
+    Ray worker starts."""
+    from training.state import check_weights, latest_resumable
+
+    if cfg.resume and cfg.out_dir:
+        latest_resumable(cfg.out_dir)
+    if cfg.init_from:
+        check_weights(cfg.init_from)
+
+
 def fit_watched(trainer, cfg: TrainConfig):
     """trainer.fit(), watched for the Ray cluster dying under it: RayClusterLost in one line that names
     the run's last checkpoint and --resume, as curate and encode say it (contracts.ray_runtime).
@@ -114,9 +128,27 @@ def fit_watched(trainer, cfg: TrainConfig):
     except RayClusterLost as e:
         raise cluster_lost_mid_training(cfg, gcs, lost_after) from e
     except Exception as e:
+        if (user_error := workers_user_error(e)) is not None:  # a diverged run, a refusal: its one line, exit 2
+            raise user_error from e
         if gcs_lost(gcs, lost_after):
             raise cluster_lost_mid_training(cfg, gcs, lost_after) from e
         raise
+
+
+def workers_user_error(e: BaseException) -> BaseException | None:
+    """The user error (`flows.cli.user_errors`: a diverged run, a damaged checkpoint, a refusal) a Ray
+    Train worker raised, as its own exception, when ``e`` is the WorkerGroupError fit() raises for it:
+    Ray Train hands the driver only that wrapper, without a __cause__, so `lumina train --launcher ray`
+    printed its traceback and exited 1 where the same error in a local run is one line, exit 2. The
+    lowest failed rank's error, if it is one (the others' are often its consequence); else None."""
+    failures = getattr(e, "worker_failures", None)
+    if not isinstance(failures, dict) or not failures:
+        return None
+    from flows.cli import user_errors
+
+    error = failures[min(failures)]
+    error = getattr(error, "cause", None) or error  # a RayTaskError wraps the worker's own exception
+    return error if isinstance(error, user_errors()) else None
 
 
 def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: float):
@@ -126,7 +158,7 @@ def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: flo
     from training.state import latest_resumable
 
     try:
-        ckpt = latest_resumable(cfg.out_dir)
+        ckpt = latest_resumable(cfg.out_dir, content=False)  # headers only: the line comes at once, for any model size
         kept = (f"the run's last checkpoint, {ckpt} (step {int(ckpt.name.split('-')[-1])}), is kept" if ckpt is not None
                 else None)
     except ValueError:  # the newest is damaged: --resume names the intact one and what to do
@@ -232,8 +264,8 @@ def _resumed_step(cfg: TrainConfig) -> int:
     from training.state import latest_resumable
 
     try:
-        ckpt = latest_resumable(cfg.out_dir)
-    except ValueError:  # damaged: the trainer refuses it with the way on
+        ckpt = latest_resumable(cfg.out_dir, content=False)  # its content: verify_checkpoints
+    except ValueError:  # damaged: refused with the way on
         return 0
     return int(ckpt.name.split("-")[-1]) if ckpt is not None else 0
 

@@ -13,8 +13,9 @@ Folders are written under a temporary name and renamed, so a crash never leaves 
 A file damaged later keeps its size when overwritten in place (a disk error, a stray `dd`): the header
 check (`safetensors_problem`) passes it, and a resume from NaN weights diverged. So train_state.safetensors
 is hashed once written (`save_tensors`, on the async writer's thread too) and --resume and
---init-from compare (`checkpoint_problems(content=True)`); a checkpoint written before has no
-checksums and is only header-checked.
+--init-from compare (`checkpoint_problems(content=True)`, in one process: other ranks and Ray
+workers check headers); a checkpoint written before, or by an FSDP2 run, has no checksums and is
+only header-checked.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def checkpoint_problems(ckpt: str | os.PathLike, resume: bool = True, content: b
     train_state.json records (`sharded_state.SHARD_FILES`; checkpoints written before that record
     have only the files present checked). Headers only, cheap for any model size; with ``content``
     also the checksums train_state.json records (`CHECKSUMS`) of the files checked: each file read
-    once (xxh3: about 0.1 s per GB from the page cache), once per process (`file_digest`)."""
+    once (xxh3: about 0.1 s per GB from the page cache), and only where ``content`` is asked for:
+    the entry point, rank 0, a Ray Train run's driver (`trainer.verified_once`)."""
     ckpt = Path(ckpt)
     problems = [(ckpt / "config.json", json_problem(ckpt / "config.json")),
                 (ckpt / WEIGHTS, safetensors_problem(ckpt / WEIGHTS))]
@@ -135,7 +137,7 @@ def _content_problem(path: Path, info: dict) -> str | None:
     sums = info.get(CHECKSUMS)
     recorded = sums.get(path.name) if isinstance(sums, dict) else None
     algorithm = recorded.partition(":")[0] if isinstance(recorded, str) else None
-    if algorithm not in _HASHES or not path.is_file():
+    if algorithm is None or _hash(algorithm) is None or not path.is_file():
         return None
     try:
         found = file_digest(path, algorithm)
@@ -147,48 +149,43 @@ def _content_problem(path: Path, info: dict) -> str | None:
             f"{found.partition(':')[2]}, {STATE_JSON} records {recorded.partition(':')[2]})")
 
 
-def _xxh3():
-    import xxhash  # a dependency of datasets
-
-    return xxhash.xxh3_64()
-
-
-def _sha256():
+def _hash(algorithm: str):
+    """The constructor of a `CHECKSUMS` algorithm's hash object; None when it is not available here
+    (xxh3 without the xxhash package: such a checksum is not compared, as none recorded)."""
     import hashlib
 
-    return hashlib.sha256()
-
-
-_HASHES = {"xxh3_64": _xxh3, "sha256": _sha256}
+    if algorithm == "sha256":
+        return hashlib.sha256
+    if algorithm == "xxh3_64":
+        try:
+            import xxhash  # a dependency (pyproject.toml), and of datasets
+        except ImportError:
+            return None
+        return xxhash.xxh3_64
+    return None
 
 
 def _checksum_algorithm() -> str:
     """xxh3 (3.6 GB/s on one core here, where sha256 managed 0.35), else sha256."""
-    try:
-        import xxhash  # noqa: F401
-
-        return "xxh3_64"
-    except ImportError:
-        return "sha256"
+    return "xxh3_64" if _hash("xxh3_64") is not None else "sha256"
 
 
 _DIGESTS: dict[tuple, str] = {}  # (path, inode, size, mtime, algorithm) -> digest: a file is read once per process
-_CHUNK = 8 << 20
 
 
 def file_digest(path: str | os.PathLike, algorithm: str) -> str:
-    """``algorithm:hexdigest`` of a file's content, read in chunks. Remembered for the file as it is
-    (size, mtime, inode): --resume checks the newest checkpoint from the entry point and again from
-    the trainer."""
+    """``algorithm:hexdigest`` of a file's content (hashlib.file_digest). Remembered for the file as
+    it is (size, mtime, inode): --resume checks the newest checkpoint from the entry point and again
+    from the trainer. Only the process that verifies a checkpoint reads it (`checkpoint_problems`'
+    ``content``): other ranks and Ray workers check headers only."""
+    import hashlib
+
     st = os.stat(path)
     key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns, algorithm)
     if (known := _DIGESTS.get(key)) is not None:
         return known
-    h, buf = _HASHES[algorithm](), bytearray(_CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
+    with open(path, "rb") as f:
+        h = hashlib.file_digest(f, _hash(algorithm))
     _DIGESTS[key] = digest = f"{algorithm}:{h.hexdigest()}"
     return digest
 
@@ -212,15 +209,24 @@ def _shard_problems(shards: Path, info: dict) -> list[tuple[Path, str | None]]:
     return [(shards / n, safetensors_problem(shards / n)) for n in sorted(names | present)]
 
 
-def check_weights(ckpt: str | os.PathLike, flag: str = "--init-from") -> None:
-    """Raise DamagedCheckpoint naming the file when a checkpoint's weights or config would not load."""
-    if problems := checkpoint_problems(ckpt, resume=False, content=True):
+def check_weights(ckpt: str | os.PathLike, flag: str = "--init-from", content: bool = True) -> None:
+    """Raise DamagedCheckpoint naming the file when a checkpoint's weights or config would not load,
+    or (``content``) differ from the checksums its train_state.json records. Weights replaced on
+    purpose (fine-tuned elsewhere, converted) differ too: the refusal says how to accept them, as
+    --resume does not (its state belongs to the weights it recorded)."""
+    if problems := checkpoint_problems(ckpt, resume=False, content=content):
+        changed = any("its content changed after it was written" in p for p in problems)
+        way = (f"; if you replaced it on purpose, remove its entry under {CHECKSUMS} in {Path(ckpt) / STATE_JSON}"
+               if changed else "")
         raise DamagedCheckpoint(f"{flag} {ckpt}: damaged checkpoint, {'; '.join(problems)} (pick another checkpoint "
-                                "of the run, e.g. the one before it)")
+                                f"of the run, e.g. the one before it{way})")
 
 
-def latest_resumable(out_dir: str | os.PathLike) -> Path | None:
+def latest_resumable(out_dir: str | os.PathLike, content: bool = True) -> Path | None:
     """The checkpoint --resume continues: the newest of the run folder, None when it has none.
+    ``content``: its files' checksums are compared too (`checkpoint_problems`); False in a process
+    whose checkpoint another has verified (a rank other than 0, a Ray Train worker), or where only
+    its name is wanted.
 
     Raises DamagedCheckpoint when the newest cannot be resumed, rather than going back to an older
     one on its own: that would train the steps in between again and overwrite the newer folder,
@@ -231,7 +237,7 @@ def latest_resumable(out_dir: str | os.PathLike) -> Path | None:
         return None
     newest = found[-1]
     resumable = (newest / STATE_JSON).exists() or is_sharded_dir(newest)
-    problems = checkpoint_problems(newest, content=True) if resumable else None
+    problems = checkpoint_problems(newest, content=content) if resumable else None
     if problems is None:
         what = f"has no {STATE_JSON} (no resume state: deleted, or copied without it)"
     elif problems:
@@ -239,9 +245,9 @@ def latest_resumable(out_dir: str | os.PathLike) -> Path | None:
     else:
         return newest
     earlier = next((p for p in reversed(found[:-1])
-                    if (p / STATE_JSON).exists() and not checkpoint_problems(p, content=True)), None)
+                    if (p / STATE_JSON).exists() and not checkpoint_problems(p, content=content)), None)
     aside = newest.with_name(f"damaged-{newest.name}")
-    weights_intact = not checkpoint_problems(newest, resume=False, content=True)
+    weights_intact = not checkpoint_problems(newest, resume=False, content=content)
     if earlier is None:
         way = ("no earlier checkpoint of this run is intact: start anew in another --out-dir"
                + (f", or --init-from {newest} to keep its weights" if weights_intact else ""))

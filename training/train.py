@@ -127,9 +127,15 @@ def stopped_exit_code(e) -> int:
 
 
 def _rank() -> int:
-    """This process's rank: torchrun's RANK (the process group may be gone by now), else 0."""
+    """This process's rank: torchrun's RANK (the process group may be gone by now), else 0 (a $RANK
+    set without torchrun, by a batch system or a shell, is no rank of ours: its error waited 10 s and
+    was labelled "rank N")."""
     import os
 
+    import torch.distributed as dist
+
+    if not dist.is_torchelastic_launched():
+        return 0
     try:
         return int(os.environ.get("RANK", "0"))
     except ValueError:

@@ -37,9 +37,10 @@ from training.distributed import (all_max, all_sum, barrier, broadcast, full_sta
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
                                     save_sharded_async)
-from training.state import (STATE_JSON, WRITE_ERRORS, RunFolderInUse, RunFolderLock, check_weights, checkpoint_dir,
-                            checkpoints, clear_unfinished, latest_resumable, load_tensors, optimizer_state, prune, publish,
-                            read_json, read_state, refuse_if_in_use, restore_rng, state_tensors, write_failed, write_state)
+from training.state import (STATE_JSON, WRITE_ERRORS, DamagedCheckpoint, RunFolderInUse, RunFolderLock, check_weights,
+                            checkpoint_dir, checkpoints, clear_unfinished, latest_resumable, load_tensors, optimizer_state,
+                            prune, publish, read_json, read_state, refuse_if_in_use, restore_rng, state_tensors,
+                            write_failed, write_state)
 from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
 from training.stream import (PLAN_VERSION, EpochHead, ManifestIndex, PlanSettings, Position, ShardStream, batch_loader,
                              mix_seed, replanned_head)
@@ -300,7 +301,8 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
     try:
         _lock_run_folder(lock)  # before anything in the folder is read, cleared or written
         # the newest checkpoint; one without its resume state, or damaged, is refused with the way on
-        resume_from = latest_resumable(cfg.out_dir) if cfg.resume and cfg.out_dir else None
+        resume_from = (verified_once(lambda content: latest_resumable(cfg.out_dir, content=content), cfg, rank)
+                       if cfg.resume and cfg.out_dir else None)
         if resume_from is not None:  # the stopped run's own settings (parallel too), unless a flag changes one
             cfg = resumed_config(cfg, resume_from, announce=rank == 0)
         own_group = cfg.parallel == "fsdp" and start_single_process_group(device)  # FSDP2 under plain `python`
@@ -313,6 +315,25 @@ def train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None) -> Trai
     finally:
         if lock is not None:
             lock.release()
+
+
+def verified_once(check: Callable[[bool], object], cfg: TrainConfig, rank: int):
+    """``check(content)`` of a checkpoint (`latest_resumable`, `check_weights`) on every rank, its
+    checksums compared (the whole checkpoint read) only on rank 0, and not in a Ray Train worker, whose
+    driver compared them before it started the workers (ray_launcher.train_with_ray); the other ranks
+    check headers only and raise rank 0's refusal (or their own: a file only they cannot read), so
+    none goes on to wait for rank 0 in a collective. Every rank and every worker read the checkpoint
+    whole before, each one its own copy of the work."""
+    verify = rank == 0 and cfg.launched_by != "ray"
+    refusal, out = None, None
+    try:
+        out = check(verify)
+    except DamagedCheckpoint as e:
+        refusal = str(e)
+    said = broadcast(refusal)
+    if said or refusal:
+        raise DamagedCheckpoint(said or refusal)
+    return out
 
 
 def _lock_run_folder(lock: RunFolderLock | None) -> None:
@@ -337,7 +358,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     if cfg.num_threads:  # after --resume has taken the run's own
         torch.set_num_threads(cfg.num_threads)
     if cfg.init_from:  # a damaged file: one line naming it, before anything is built
-        check_weights(cfg.init_from)
+        verified_once(lambda content: check_weights(cfg.init_from, content=content), cfg, rank)
     head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")

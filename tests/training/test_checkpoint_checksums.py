@@ -116,3 +116,107 @@ def test_a_checkpoint_written_without_checksums_still_resumes(tiny_home, two_che
     assert latest_resumable(run) == run / "checkpoint-0000004"
     resumed = train(tiny_cfg(tiny_home, run, steps=6, shuffle_buffer=16, resume=True))
     assert resumed.resumed_from_step == 4 and resumed.steps == 6
+
+
+def test_init_from_and_evaluate_say_how_to_accept_weights_replaced_on_purpose(two_checkpoints, tmp_path):
+    """A deliberate replacement of model.safetensors (fine-tuned elsewhere, converted) was refused as
+    damaged with no way past it; --resume stays strict (its state belongs to the weights it recorded)."""
+    from training.state import check_weights
+
+    run = shutil.copytree(two_checkpoints, tmp_path / "run")
+    newest = run / "checkpoint-0000004"
+    _overwrite(newest / "model.safetensors")
+    way = f"if you replaced it on purpose, remove its entry under checksums in {newest / STATE_JSON}"
+    for flag in ("--init-from", "--checkpoint"):
+        with pytest.raises(DamagedCheckpoint) as e:
+            check_weights(newest, flag=flag)
+        assert "\n" not in str(e.value) and str(e.value).startswith(f"{flag} {newest}: damaged checkpoint") and way in str(e.value)
+    with pytest.raises(DamagedCheckpoint) as e:
+        latest_resumable(run)
+    assert "on purpose" not in str(e.value)
+    with pytest.raises(DamagedCheckpoint) as e:  # a file missing: no such advice
+        check_weights(newest / "nowhere")
+    assert "on purpose" not in str(e.value)
+    state = json.loads((newest / STATE_JSON).read_text())
+    del state[CHECKSUMS]["model.safetensors"]
+    (newest / STATE_JSON).write_text(json.dumps(state))
+    check_weights(newest)  # the advice works
+
+
+def test_an_xxh3_checksum_without_xxhash_is_not_compared(two_checkpoints, tmp_path, monkeypatch):
+    """Without the xxhash package, verifying raised ModuleNotFoundError (a traceback): such a checksum
+    is now 'not available here', as the docstring says, and new ones are sha256."""
+    import sys
+
+    from training import state
+
+    run = shutil.copytree(two_checkpoints, tmp_path / "run")
+    newest = run / "checkpoint-0000004"
+    assert json.loads((newest / STATE_JSON).read_text())[CHECKSUMS]["model.safetensors"].startswith("xxh3_64:")
+    _overwrite(newest / "model.safetensors")
+    assert checkpoint_problems(newest, content=True) != []
+    monkeypatch.setitem(sys.modules, "xxhash", None)  # import xxhash: ImportError
+    monkeypatch.setattr(state, "_DIGESTS", {})  # nothing remembered from the check above
+    assert checkpoint_problems(newest, content=True) == []
+    assert state._checksum_algorithm() == "sha256"
+    assert save_tensors({"w": torch.ones(2)}, tmp_path / "w.safetensors").startswith("sha256:")
+
+
+@pytest.fixture
+def digests(monkeypatch):
+    """The paths training.state reads whole to hash them (its remembered digests forgotten)."""
+    from training import state
+
+    read, real = [], state.file_digest
+    monkeypatch.setattr(state, "_DIGESTS", {})
+    monkeypatch.setattr(state, "file_digest", lambda path, algorithm: read.append(Path(path)) or real(path, algorithm))
+    return read
+
+
+def test_only_rank_0_outside_ray_reads_a_checkpoint_whole_and_the_others_hear_its_refusal(two_checkpoints, tmp_path,
+                                                                                          digests, monkeypatch):
+    """Content verification read the whole checkpoint in every process: each DDP rank, the Ray driver
+    and each worker. Rank 0 (the driver, for Ray workers) verifies; the others check headers only."""
+    import training.trainer as trainer
+    from training.trainer import TrainConfig, verified_once
+
+    run = shutil.copytree(two_checkpoints, tmp_path / "run")
+    newest = run / "checkpoint-0000004"
+    find = lambda content: latest_resumable(run, content=content)  # noqa: E731
+    assert verified_once(find, TrainConfig(), rank=1) == newest and digests == []
+    assert verified_once(find, TrainConfig(launched_by="ray"), rank=0) == newest and digests == []
+    assert verified_once(find, TrainConfig(), rank=0) == newest and digests != []
+    said = "--resume: the newest checkpoint ... is damaged"
+    monkeypatch.setattr(trainer, "broadcast", lambda obj: said)  # rank 0 found it damaged
+    with pytest.raises(DamagedCheckpoint, match=said):
+        verified_once(find, TrainConfig(), rank=1)
+
+
+def test_a_ray_worker_resumes_without_reading_its_checkpoint_whole(tiny_home, two_checkpoints, tmp_path, digests):
+    run = shutil.copytree(two_checkpoints, tmp_path / "run")
+    result = train(tiny_cfg(tiny_home, run, steps=5, shuffle_buffer=16, resume=True, launched_by="ray"))
+    assert result.resumed_from_step == 4
+    assert [p for p in digests if p.parent.name == "checkpoint-0000004"] == []
+
+
+def test_the_ray_driver_verifies_before_any_worker_starts_and_entry_points_under_torchrun(two_checkpoints, tmp_path,
+                                                                                          digests, monkeypatch):
+    from contracts import ray_runtime
+    from flows.steps import verifies_checkpoints
+    from training.ray_launcher import cluster_lost_mid_training, train_with_ray
+    from training.trainer import TrainConfig
+
+    run = shutil.copytree(two_checkpoints, tmp_path / "run")
+    newest = run / "checkpoint-0000004"
+    _overwrite(newest / "train_state.safetensors")
+    monkeypatch.setattr(ray_runtime, "ensure_ray", lambda *a, **k: pytest.fail("Ray started for a damaged checkpoint"))
+    with pytest.raises(DamagedCheckpoint, match="its content changed"):
+        train_with_ray(TrainConfig(out_dir=str(run), resume=True, launcher="ray", workers=2))
+    digests.clear()
+    lost = cluster_lost_mid_training(TrainConfig(out_dir=str(run)), None, 10.0)  # its line at once: headers only
+    assert "checkpoint-0000004 (step 4), is kept" in str(lost) and digests == []
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")
+    monkeypatch.setenv("RANK", "1")
+    assert not verifies_checkpoints()
+    monkeypatch.setenv("RANK", "0")
+    assert verifies_checkpoints()

@@ -201,10 +201,15 @@ def test_the_stop_message_comes_from_rank_0_only(monkeypatch, capsys):
         raise TrainingStopped(signal.SIGTERM, 7, "/runs/x/checkpoint-0000007")
 
     monkeypatch.setattr(flows.steps, "train_step", stopped)
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")  # torchrun's ranks (they exit 0: stopped_exit_code)
     for rank, printed in (("1", False), ("0", True)):
         monkeypatch.setenv("RANK", rank)
-        assert main(["--manifest", "m"]) == 128 + signal.SIGTERM
+        assert main(["--manifest", "m"]) == 0
         assert ("stopped by SIGTERM at step 7" in capsys.readouterr().err) == printed
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID")  # a $RANK without torchrun (a batch system's) is no rank of ours
+    monkeypatch.setenv("RANK", "1")
+    assert main(["--manifest", "m"]) == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM at step 7" in capsys.readouterr().err
 
 
 def test_under_torchrun_a_requested_stop_exits_0_and_a_failure_still_fails(monkeypatch, capsys):

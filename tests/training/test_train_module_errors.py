@@ -3,6 +3,8 @@ does: a missing catalog, a refused --resume or a damaged checkpoint printed a tr
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
     from training.train import main
@@ -130,3 +132,27 @@ def test_python_m_training_train_ends_at_once_after_a_lost_cluster_line(tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["python -m training.train: error: the Ray cluster at 127.0.0.1:1 stopped answering mid-training "
                    "(unreachable for 10 s)"] * 2
+
+
+@pytest.mark.parametrize("torchrun", [False, True])
+def test_only_torchrun_ranks_wait_for_rank_0_and_are_named(monkeypatch, capsys, torchrun):
+    """A $RANK set without torchrun (a batch system's, a shell's) made the error wait 10 s and say
+    "rank 1"; only under torchrun does another rank wait for rank 0's line."""
+    import time
+
+    import training.train as t
+
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.delenv("TORCHELASTIC_ERROR_FILE", raising=False)
+    if torchrun:
+        monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")
+    else:
+        monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    t.say_error("python -m training.train: error: no catalog")
+    err = capsys.readouterr().err.splitlines()
+    if torchrun:
+        assert slept == [t.OTHER_RANKS_WAIT_S] and err == ["python -m training.train: error: rank 1: no catalog"]
+    else:
+        assert slept == [] and err == ["python -m training.train: error: no catalog"]
