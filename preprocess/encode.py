@@ -211,7 +211,7 @@ class EncodeStage(Stage[str, ShardEncoded]):
     def _encode_shard(self, curated_uri: str):
         """(the encoded shard's Batch, the Truncated of its captions; None when a complete output was reused)."""
         from encoders.text.features import Truncated
-        from encoders.threads import Serialised
+        from encoders.threads import Serialised, check_stop
 
         plugin = get_plugin(self.modality)
         lat, txt = self.latent_encoder, self.text_encoder
@@ -234,10 +234,12 @@ class EncodeStage(Stage[str, ShardEncoded]):
         def encode_chunk(chunk) -> tuple[list, list, Truncated]:
             """One encoder batch's members and encodings (on a thread of its own, see _map), and its cut captions."""
             captions = [fields[CAPTION].decode("utf-8") for _, fields in chunk]
+            check_stop()  # Ctrl-C, or an error in another batch: this one ends at its next sample, not after all of them
             text = text_calls.call(txt.encode, captions, warn_truncated=False)  # summed over the run and said once by `encode`
             members: list[tuple[str, bytes]] = []
             encodings: list[EncodingRecord] = []
             for i, (key, fields) in enumerate(chunk):
+                check_stop()
                 z = latent_calls.call(lat.encode, plugin.media_array(fields))
                 meta = json.loads(fields.get(META, b"{}") or b"{}")
                 meta.update(caption=captions[i], latent_encoder=lat.fingerprint, latent_scale=float(lat.scale),

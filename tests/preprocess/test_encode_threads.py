@@ -120,3 +120,80 @@ def test_an_encoder_that_is_not_thread_safe_is_called_one_at_a_time():
         calls = Serialised(enc)
         assert one_thread_map(lambda i: calls.call(enc.encode, i), range(6), workers=2) == list(range(6))
         assert enc.most == most
+
+
+class _SlowLatent:
+    """Wraps a latent encoder: each sample takes ``per_sample`` seconds more; counts the samples encoded."""
+
+    def __init__(self, enc, per_sample: float):
+        self.enc, self.per_sample, self.samples = enc, per_sample, 0
+        self.thread_safe = True
+
+    def __getattr__(self, name):
+        return getattr(self.enc, name)
+
+    def encode(self, x):
+        time.sleep(self.per_sample)
+        self.samples += 1
+        return self.enc.encode(x)
+
+
+def test_ctrl_c_stops_the_running_encoder_batches_at_their_next_sample(curated_home, tmp_path):
+    """Ctrl-C during encode used to wait for every running batch (64 samples on one thread each: minutes)
+    to end; now each ends at its next sample. Batches of 8 samples of 0.25 s, SIGINT 0.5 s in: the first
+    batch (run alone, measured) ended 1.5 s after it, now at most one sample (0.25 s) after."""
+    import os
+    import signal
+
+    from preprocess.encode import EncodeConfig, EncodeStage, curated_shards
+
+    home = tmp_path / "home"
+    shutil.copytree(curated_home, home)
+    stage = EncodeStage("image", str(home), EncodeConfig(batch_size=8, text="minilm"))
+    stage.setup()
+    stage.latent_encoder = slow = _SlowLatent(stage.latent_encoder, 0.25)
+    shard = curated_shards(home, "image")[0]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # two batches at once after the first
+    old_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    sent = []
+    timer = threading.Timer(0.5, lambda: sent.append(time.monotonic()) or os.kill(os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            stage.encode_shard(shard)
+        stopped = time.monotonic() - sent[0]
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old_handler)
+        torch.set_num_threads(before)
+    assert stopped < 1.0, f"the running batch ended {stopped:.2f} s after Ctrl-C"
+    assert slow.samples <= 4  # 2 in 0.5 s, and the one running (of 8 in the batch)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("encode")] == []  # no pool thread left behind
+
+
+def test_an_error_in_one_batch_stops_the_running_others_at_their_next_step():
+    from encoders.threads import check_stop, one_thread_map
+
+    steps = []
+
+    def batch(i):
+        if i == 1:
+            time.sleep(0.2)
+            raise ValueError("bad sample")
+        for _ in range(40):  # 4 s unless stopped
+            check_stop()
+            time.sleep(0.05)
+            steps.append(i)
+
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="bad sample"):  # the error, not the Stopped of the batch it ended
+        one_thread_map(batch, range(4), workers=2)
+    assert time.monotonic() - t0 < 1.5
+    assert set(steps) == {0} and len(steps) < 20
+
+
+def test_check_stop_is_a_no_op_outside_a_map():
+    from encoders.threads import check_stop
+
+    check_stop()
