@@ -14,6 +14,15 @@ for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
     os.environ.setdefault(_k, _v)
 
 
+def pytest_configure(config):
+    """Which worker runs what under `make test` (tests/scheduling.py): groups that hold, module
+    fixtures built once, slow tests first."""
+    from tests.scheduling import register
+
+    if os.environ.get("LUMINA_TEST_SCHEDULING", "1") != "0":  # 0: xdist's own order and groups, to compare
+        register(config)
+
+
 @pytest.fixture(autouse=True)
 def no_log_handler_on_a_closed_stream():
     """After each test, drop the logging handlers whose stream is closed. `import prefect` configures
