@@ -144,7 +144,9 @@ def nothing_to_train(cfg) -> dict | None:
         return None
     from training.state import STATE_JSON, latest_resumable, read_json
 
-    ckpt = latest_resumable(cfg.out_dir)  # a damaged or state-less newest one raises here, naming it
+    # a damaged or state-less newest one raises here, naming it; its content is compared by the entry
+    # point (once, rank 0) and the trainer, so not again on every rank here
+    ckpt = latest_resumable(cfg.out_dir, content=False)
     if ckpt is None:
         return None
     step = int(read_json(ckpt / STATE_JSON)["step"])
