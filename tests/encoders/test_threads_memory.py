@@ -14,11 +14,23 @@ from encoders import threads
 from encoders.threads import PeakRss, affordable_workers
 
 
+def _fresh(size: int):
+    """``size`` bytes of new memory, touched and held 50 ms (as an encoder batch holds its memory, for seconds,
+    releasing the GIL). np.ones was not enough: numpy's fill keeps the GIL, so the sampler could miss the
+    array's life, and its malloc may reuse memory the process still holds from earlier tests (grown was
+    4096 in the suite): an anonymous mmap is new pages every time."""
+    import mmap
+
+    m = mmap.mmap(-1, size)
+    np.frombuffer(m, np.uint8)[:] = 1
+    time.sleep(0.05)
+    return m
+
+
 def test_peak_rss_sees_memory_taken_and_given_back_inside_the_block():
     with PeakRss() as peak:
-        a = np.ones(200 << 20, np.uint8)  # 200 MB, touched
-        time.sleep(0.05)  # held a while, as an encoder batch holds it: numpy's fill keeps the GIL, so the sampler
-        del a  # could not look between the fill and the del (grown was 4096 in 1 of 3 runs)
+        m = _fresh(200 << 20)
+        m.close()
     assert peak.grown > 150 << 20
 
 
@@ -53,9 +65,9 @@ def test_the_first_batch_runs_alone_and_sets_how_many_run_at_once(monkeypatch, f
     monkeypatch.setattr(threads, "affordable_workers", lambda wanted, per_call: 2 if per_call > 100 << 20 else wanted)
 
     def batch(i):
-        a = np.ones(120 << 20, np.uint8)  # each batch takes 120 MB
-        time.sleep(0.05)  # for a while (numpy's fill keeps the GIL: PeakRss's sampler missed it in 1 of 2 runs)
-        return i + int(a[0])
+        m = _fresh(120 << 20)  # each batch takes 120 MB
+        m.close()
+        return i + 1
 
     stage = _stage()
     assert stage._map(batch, list(range(6))) == [1, 2, 3, 4, 5, 6]
