@@ -270,14 +270,17 @@ def gcs_watched() -> Iterator[None]:
 
     def probe() -> None:
         while not done.wait(GCS_PROBE_EVERY_S):
-            try:
-                watch.check()
-            except RayClusterLost as e:
-                with guard:  # never once the block has ended
-                    if not done.is_set():
-                        lost.append(e)
-                        _thread.interrupt_main(LOST_SIGNAL)
-                return
+            if not lost:
+                try:
+                    watch.check()
+                    continue
+                except RayClusterLost as e:
+                    lost.append(e)
+            # tripped again every GCS_PROBE_EVERY_S until the block ends: code that swallows what it
+            # catches (a tqdm bar's __del__) may take the first RayClusterLost where it lands
+            with guard:  # never once the block has ended
+                if not done.is_set():
+                    _thread.interrupt_main(LOST_SIGNAL)
 
     previous = signal.signal(LOST_SIGNAL, on_lost)
     threading.Thread(target=probe, name="lumina-gcs-watch", daemon=True).start()

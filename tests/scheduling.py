@@ -21,11 +21,6 @@ from __future__ import annotations
 import pytest
 
 SLOW = "slow"
-# Modules left to xdist's spreading though they have a module fixture. The Ray GCS-loss tests: the
-# watch raises RayClusterLost into the main thread asynchronously, and once (grouped, after the
-# [tasks] case in the same process) it landed in a tqdm.__del__, which swallows it: "DID NOT RAISE".
-# That race is the product's (contracts/ray_runtime.gcs_watched); grouping would only make it likelier.
-NOT_GROUPED = {"tests/preprocess/test_ray_cluster_dies.py"}
 
 
 def _groups(item: pytest.Item) -> set[str]:
@@ -51,7 +46,7 @@ class Scheduling:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         for item in items:
-            if not _groups(item) and _module_fixture(item) and item.nodeid.split("::", 1)[0] not in NOT_GROUPED:
+            if not _groups(item) and _module_fixture(item):
                 item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
         if hasattr(config, "workerinput"):  # an xdist worker; a one-process run keeps the files' order
             items.sort(key=lambda item: item.get_closest_marker(SLOW) is None)  # stable: slow first, order kept
