@@ -140,8 +140,9 @@ class _SlowLatent:
 
 def test_ctrl_c_stops_the_running_encoder_batches_at_their_next_sample(curated_home, tmp_path):
     """Ctrl-C during encode used to wait for every running batch (64 samples on one thread each: minutes)
-    to end; now each ends at its next sample. Batches of 8 samples of 0.25 s, SIGINT 0.5 s in: the first
-    batch (run alone, measured) ended 1.5 s after it, now at most one sample (0.25 s) after."""
+    to end; now each ends at its next sample. Batches of 8 samples of 0.5 s, SIGINT 0.5 s in: the first
+    batch (run alone, measured) ended 3.5 s after it, now at most one sample (0.5 s) after (2 s allowed:
+    a loaded machine)."""
     import os
     import signal
 
@@ -151,7 +152,7 @@ def test_ctrl_c_stops_the_running_encoder_batches_at_their_next_sample(curated_h
     shutil.copytree(curated_home, home)
     stage = EncodeStage("image", str(home), EncodeConfig(batch_size=8, text="minilm"))
     stage.setup()
-    stage.latent_encoder = slow = _SlowLatent(stage.latent_encoder, 0.25)
+    stage.latent_encoder = slow = _SlowLatent(stage.latent_encoder, 0.5)
     shard = curated_shards(home, "image")[0]
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # two batches at once after the first
@@ -167,8 +168,8 @@ def test_ctrl_c_stops_the_running_encoder_batches_at_their_next_sample(curated_h
         timer.cancel()
         signal.signal(signal.SIGINT, old_handler)
         torch.set_num_threads(before)
-    assert stopped < 1.0, f"the running batch ended {stopped:.2f} s after Ctrl-C"
-    assert slow.samples <= 4  # 2 in 0.5 s, and the one running (of 8 in the batch)
+    assert stopped < 2.0, f"the running batch ended {stopped:.2f} s after Ctrl-C"
+    assert slow.samples <= 3  # 1 in 0.5 s, and the one running (of 8 in the batch)
     assert [t.name for t in threading.enumerate() if t.name.startswith("encode")] == []  # no pool thread left behind
 
 
