@@ -184,21 +184,12 @@ class _GcsWatch:
     """Probes the GCS of the Ray this process joined or started, while a stage waits on it."""
 
     def __init__(self):
-        import ray
-
         self.lost_since: float | None = None
         self.lost_after = lost_after_s()  # a malformed $LUMINA_RAY_LOST_S: one line as the stage starts
-        try:  # Ray Client (ray://) has no GCS address here: not watched, Ray's own timeout applies
-            self.gcs: str | None = ray.get_runtime_context().gcs_address
-        except Exception:  # noqa: BLE001 - not connected, or a client: nothing to probe
-            self.gcs = None
+        self.gcs = gcs_address()  # Ray Client (ray://) has none: not watched, Ray's own timeout applies
 
     def _answers(self) -> bool:
-        try:
-            check_ray_address(self.gcs, timeout=2.0, wait=0)
-            return True
-        except NoRayCluster:  # refused, timed out, unreachable
-            return False
+        return _gcs_answers(self.gcs)
 
     def check(self) -> None:
         """Raise RayClusterLost once the GCS was unreachable for GCS_LOST_AFTER_S in a row."""
@@ -211,11 +202,10 @@ class _GcsWatch:
         self.lost_since = self.lost_since or now
         if now - self.lost_since < self.lost_after:
             return
-        address = os.environ.get("RAY_ADDRESS")
-        if _started_here or not address:  # our private instance: only `ray stop` (or a crash) on this host ends it
+        where = lost_cluster_where(self.gcs)
+        if where is None:  # our private instance: only `ray stop` (or a crash) on this host ends it
             raise RayClusterLost(f"this command's own Ray instance (GCS {self.gcs}) stopped answering mid-stage (was "
                                  "`ray stop` run on this host?): run the same command again: stages are resumable")
-        where = address if address == self.gcs else f"{address} (GCS {self.gcs})"
         raise RayClusterLost(f"the Ray cluster at {where} stopped answering mid-stage (unreachable for "
                              f"{self.lost_after:g} s): restart the cluster and run the same command again: stages are "
                              "resumable (finished work is reused)")
@@ -319,14 +309,19 @@ def gcs_lost(gcs: str | None, lost_after: float | None = None) -> bool:
     lost_after = lost_after_s() if lost_after is None else lost_after
     since = time.monotonic()
     while True:
-        try:
-            check_ray_address(gcs, timeout=2.0, wait=0)
+        if _gcs_answers(gcs):
             return False
-        except NoRayCluster:  # refused, timed out, unreachable
-            pass
         if time.monotonic() - since >= lost_after:
             return True
         time.sleep(min(GCS_PROBE_EVERY_S, max(0.05, lost_after - (time.monotonic() - since))))
+
+
+def _gcs_answers(gcs: str) -> bool:
+    try:
+        check_ray_address(gcs, timeout=2.0, wait=0)
+        return True
+    except NoRayCluster:  # refused, timed out, unreachable
+        return False
 
 
 def lost_cluster_where(gcs: str | None) -> str | None:
