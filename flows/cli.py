@@ -350,12 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except user_errors() as e:
         print(f"lumina {argv[0]}: error: {user_error_line(e)}", file=sys.stderr)
-        if as_command and _is_lost_cluster(e):
-            # Ray's atexit shutdown would spend 15-20 s flushing to the dead cluster, and at times
-            # end the process with exit 1 after our line; the catalog run is already marked failed
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(EXIT_USAGE)
+        if as_command:
+            end_now_if_cluster_lost(e)
         return EXIT_USAGE
     except KeyboardInterrupt as e:  # Ctrl-C before training's handler is in place (imports, curation): not a crash
         user_error_line(e)  # the traceback with LUMINA_TRACEBACK=1
@@ -365,10 +361,16 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGINT
 
 
-def _is_lost_cluster(e: BaseException) -> bool:
+def end_now_if_cluster_lost(e: BaseException) -> None:
+    """After a command's line for a Ray cluster lost mid-stage: end the process there, exit 2. Ray's
+    atexit shutdown would spend 15-20 s flushing to the dead cluster, and at times end the process
+    with exit 1 after our line; the catalog run is already marked failed."""
     from contracts.ray_runtime import RayClusterLost
 
-    return isinstance(e, RayClusterLost)
+    if isinstance(e, RayClusterLost):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_USAGE)
 
 
 def _exit_interrupted(signum, frame) -> None:

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None, as_command: bool = False) -> int:
         p.error(str(e))
     if not cfg.manifest:
         p.error("--manifest is required")
-    from flows.cli import EXIT_USAGE, user_error_line, user_errors
+    from flows.cli import EXIT_USAGE, end_now_if_cluster_lost, user_error_line, user_errors
     from training.stopping import TrainingStopped
     from training.trainer import show_training_messages
 
@@ -50,14 +50,8 @@ def main(argv: list[str] | None = None, as_command: bool = False) -> int:
         return stopped_exit_code(e)
     except user_errors() as e:  # a damaged checkpoint, a refused --resume, a diverged run: one line, as lumina train
         say_error(f"{p.prog}: error: {user_error_line(e)}")
-        if as_command and _is_lost_cluster(e):
-            # as lumina train: Ray's atexit shutdown against the dead cluster takes 15-20 s and at
-            # times ends the process with exit 1 after our line; the catalog run is marked failed already
-            import os
-
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(EXIT_USAGE)
+        if as_command:  # as lumina train: not Ray's shutdown against a dead cluster
+            end_now_if_cluster_lost(e)
         return EXIT_USAGE
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
@@ -140,12 +134,6 @@ def _rank() -> int:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
         return 0
-
-
-def _is_lost_cluster(e: BaseException) -> bool:
-    from contracts.ray_runtime import RayClusterLost
-
-    return isinstance(e, RayClusterLost)
 
 
 if __name__ == "__main__":
