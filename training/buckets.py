@@ -124,8 +124,8 @@ class TokenBudgetBatcher(Generic[T]):
 def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], int]) -> list[list[T]]:
     """`packs` with each pack of one sample joined to a neighbour (the packs just shorter and just
     longer than it): merged into it, or re-split with it into two packs of two or more, whichever
-    adds the fewest [PAD] tokens (``len * longest`` less the samples' own) within the budget, past FLUSH_MAX_PADDING if
-    need be (an equal cost: the fewest packs, then the most even). A sample no partner fits beside
+    adds the fewest [PAD] tokens (``len * longest`` less the samples' own) within the budget, past
+    FLUSH_MAX_PADDING if need be (an equal cost: the fewest packs, then the most even). A sample no partner fits beside
     (two of it are over max_tokens, or max_samples is 1) stays alone. Packs keep their places in
     the list; one merged away is left out."""
     if budget.max_samples == 1:
@@ -140,7 +140,7 @@ def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], i
     for at, i in enumerate(order):
         if len(packs[i]) != 1:
             continue
-        best = None  # (cost, -smallest part, side, split), slots, parts
+        best = None  # ([PAD] tokens, -smallest part, side, split), slots, parts
         for side, ahead in ((0, order[at - 1::-1] if at else []), (1, order[at + 1:])):
             j = next((j for j in ahead if packs[j]), None)  # the nearest pack not merged away
             if j is None:
