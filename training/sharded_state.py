@@ -13,12 +13,17 @@ safetensors writer; each header records where its pieces sit in the whole tensor
 on another number of ranks, or in one process, and `read_whole` puts them together for a look.
 The published model.safetensors is assembled from the EMA pieces on disk, one tensor at a time
 (`publish_weights`), and train_state.json lists every file (`shard_files`), so a lost one is named
-before a resume. The files must be on a file system every rank sees.
+before a resume, with its checksum (`shard_record`): each rank hashes the files it wrote as soon as
+they are written (read back from the page cache, in the writer's thread) and leaves the digests
+beside them (`checksums-<rank + 1>.json`), which rank 0 gathers into train_state.json and deletes,
+so a file overwritten in place (same size, header intact) is refused before a resume. The files must
+be on a file system every rank sees.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from pathlib import Path
@@ -28,6 +33,7 @@ import torch
 
 SHARDED_DIR = "train_state"
 SHARD_FILES = "shard_files"  # train_state.json's list of every rank's files (`shard_files`)
+_RANK_SUMS = "checksums-{:05d}.json"  # train_state/: one rank's files' checksums, until rank 0 gathers them (`shard_record`)
 
 
 def is_sharded(ckpt: str | os.PathLike) -> bool:
@@ -41,6 +47,23 @@ def shard_files(ckpt: str | os.PathLike) -> list[str]:
     ``CheckpointException ranks:dict_keys([0])``. How many files a rank writes depends on what it
     holds, so the names alone cannot tell that one is gone."""
     return sorted(p.name for p in (Path(ckpt) / SHARDED_DIR).glob("*.safetensors"))
+
+
+def shard_record(ckpt: str | os.PathLike) -> dict[str, Any]:
+    """What train_state.json records of a sharded checkpoint's files (rank 0, once every rank's are
+    written and model.safetensors published): `SHARD_FILES`, and `state.CHECKSUMS` of every shard
+    file (``train_state/<name>``, as the rank that wrote it hashed it: `_ChecksummingWriter`) and of
+    model.safetensors (read back, just written). The ranks' checksum files are deleted."""
+    from training.state import CHECKSUMS, WEIGHTS, _checksum_algorithm, file_digest
+
+    ckpt = Path(ckpt)
+    sums: dict[str, str] = {}
+    for part in sorted((ckpt / SHARDED_DIR).glob(_RANK_SUMS.replace("{:05d}", "*"))):
+        sums.update(json.loads(part.read_text()))
+        part.unlink()
+    if (ckpt / WEIGHTS).is_file():
+        sums[WEIGHTS] = file_digest(ckpt / WEIGHTS, _checksum_algorithm())
+    return {SHARD_FILES: shard_files(ckpt), CHECKSUMS: sums}
 
 
 def _state(model: torch.nn.Module, opt: torch.optim.Optimizer, ema: torch.nn.Module | None) -> tuple[dict[str, Any], list[dict]]:
@@ -103,19 +126,41 @@ def _writer(ckpt: str | os.PathLike, state: dict[str, Any], background: bool = F
     `background`: async_save's thread writes at nice 19, as --async-checkpoint's own writer does."""
     import torch.distributed.checkpoint as dcp
 
-    cls = _niced_writer_class() if background else dcp.HuggingFaceStorageWriter
+    cls = _niced_writer_class() if background else _checksumming_writer_class()
     return cls(str(Path(ckpt) / SHARDED_DIR), save_distributed=True, fqn_to_index_mapping=file_per_block(state))
 
 
 @functools.cache
-def _niced_writer_class():
-    """HuggingFaceStorageWriter whose write_data first lowers the calling thread's priority: DCP
-    runs it in a thread of its own per async_save, which training's cores should not wait for."""
+def _checksumming_writer_class():
+    """HuggingFaceStorageWriter whose write_data, once this rank's files are written (DCP's write is
+    done when it returns), hashes each of them, read back from the page cache the write left them in,
+    and writes the digests to ``train_state/checksums-<rank + 1>.json`` for rank 0 (`shard_record`):
+    no collective of its own, so it works the same in async_save's thread."""
     import torch.distributed.checkpoint as dcp
 
+    from training.state import _checksum_algorithm, file_digest
+
+    class ChecksummingWriter(dcp.HuggingFaceStorageWriter):
+        def write_data(self, plan, planner):
+            written = super().write_data(plan, planner)
+            names = sorted({r.storage_data.relative_path for r in written.wait()})
+            if names:
+                folder, algorithm = Path(str(self.path)), _checksum_algorithm()
+                sums = {f"{SHARDED_DIR}/{n}": file_digest(folder / n, algorithm) for n in names}
+                index = plan.storage_data.get("shard_index", 1)
+                (folder / _RANK_SUMS.format(index)).write_text(json.dumps(sums, indent=1))
+            return written
+
+    return ChecksummingWriter
+
+
+@functools.cache
+def _niced_writer_class():
+    """The checksumming writer whose write_data first lowers the calling thread's priority: DCP
+    runs it in a thread of its own per async_save, which training's cores should not wait for."""
     from training.checkpoint_writer import _lowest_priority
 
-    class NicedWriter(dcp.HuggingFaceStorageWriter):
+    class NicedWriter(_checksumming_writer_class()):
         def write_data(self, plan, planner):
             _lowest_priority()
             return super().write_data(plan, planner)

@@ -14,7 +14,8 @@ A file damaged later keeps its size when overwritten in place (a disk error, a s
 check (`safetensors_problem`) passes it, and a resume from NaN weights diverged. So train_state.safetensors
 is hashed once written (`save_tensors`, on the async writer's thread too) and --resume and
 --init-from compare (`checkpoint_problems(content=True)`, in one process: other ranks and Ray
-workers check headers); a checkpoint written before, or by an FSDP2 run, has no checksums and is
+workers check headers). An FSDP2 run records its shard files' checksums too, each hashed by the rank
+that wrote it (`sharded_state.shard_record`); a checkpoint written before has no checksums and is
 only header-checked.
 """
 
@@ -109,7 +110,8 @@ def checkpoint_problems(ckpt: str | os.PathLike, resume: bool = True, content: b
     converted release, which --init-from reads, has none). An FSDP2 run's shard files: each one
     train_state.json records (`sharded_state.SHARD_FILES`; checkpoints written before that record
     have only the files present checked). Headers only, cheap for any model size; with ``content``
-    also the checksums train_state.json records (`CHECKSUMS`) of the files checked: each file read
+    also the checksums train_state.json records (`CHECKSUMS`) of the files checked, shard files
+    included: each file read
     once (xxh3: about 0.1 s per GB from the page cache), and only where ``content`` is asked for:
     the entry point, rank 0, a Ray Train run's driver (`trainer.verified_once`)."""
     ckpt = Path(ckpt)
@@ -127,15 +129,16 @@ def checkpoint_problems(ckpt: str | os.PathLike, resume: bool = True, content: b
         else:
             problems.append((ckpt / STATE_TENSORS, safetensors_problem(ckpt / STATE_TENSORS)))
     if content:
-        problems = [(path, why or _content_problem(path, info)) for path, why in problems]
+        problems = [(path, why or _content_problem(path, ckpt, info)) for path, why in problems]
     return [f"{path}: {why}" for path, why in problems if why]
 
 
-def _content_problem(path: Path, info: dict) -> str | None:
+def _content_problem(path: Path, ckpt: Path, info: dict) -> str | None:
     """Why a file whose header is intact is still damaged: its content is not what was written, by the
-    checksum train_state.json records for it (none recorded, or by an algorithm not available here: None)."""
+    checksum train_state.json records for it, under its path in the checkpoint (``model.safetensors``,
+    ``train_state/<shard file>``; none recorded, or by an algorithm not available here: None)."""
     sums = info.get(CHECKSUMS)
-    recorded = sums.get(path.name) if isinstance(sums, dict) else None
+    recorded = sums.get(path.relative_to(ckpt).as_posix()) if isinstance(sums, dict) else None
     algorithm = recorded.partition(":")[0] if isinstance(recorded, str) else None
     if algorithm is None or _hash(algorithm) is None or not path.is_file():
         return None

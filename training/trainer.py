@@ -841,8 +841,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
                 ema.module.save_config(tmp)
                 publish_weights(tmp, list(ema.module.state_dict()))
                 _write_beside(tmp, cfg, ctx, info)
-                from training.sharded_state import SHARD_FILES, shard_files  # every rank's, checked before a resume
-                state[SHARD_FILES] = shard_files(tmp)
+                from training.sharded_state import shard_record  # every rank's files and their checksums, checked before a resume
+                state.update(shard_record(tmp))
                 (tmp / STATE_JSON).write_text(json.dumps(state, indent=1, default=str))
                 publish(tmp, final)
             except WRITE_ERRORS as e:
