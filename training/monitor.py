@@ -38,11 +38,12 @@ class RunMonitor:
                 log.warning("tensorboard is not installed; writing metrics.csv only")
 
     def log(self, row: dict[str, float]) -> None:
+        """A step's `FIELDS` (the trainer's row also carries its batch's token counts, for the window's [PAD] share)."""
         self._csv.writerow({k: row.get(k) for k in FIELDS})
         self._file.flush()  # readable while the run goes on
         if self.tb is not None:
-            for k, v in row.items():
-                if k != "step" and v is not None:
+            for k in FIELDS:
+                if k != "step" and (v := row.get(k)) is not None:
                     self.tb.add_scalar(f"train/{k}", v, int(row["step"]))
 
     def log_epoch(self, step: int, epoch: "EpochBatches") -> None:
