@@ -301,15 +301,19 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
     verifies = verifies_checkpoints()  # the checksums: here (cached: read once), not again in every rank
+    from training.state import latest_resumable
+
+    # the checkpoint --resume continues: latest_resumable of the run folder, looked up once (the first
+    # place that needs it), then passed on; _UNSEEN until then, as None means "no checkpoint"
+    resume_from: Path | None | object = _UNSEEN
     if cfg.resume and cfg.manifest_version is None and "@v" not in cfg.manifest:
         # a resumed run goes on with the manifest version it trained on, not the newest one a
         # refresh made since (its data position belongs to its own version)
         from training.resume_config import saved_train_config
-        from training.state import latest_resumable
 
         cfg.out_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)  # found once, used below too
-        if (ckpt := latest_resumable(cfg.out_dir, content=verifies)) is not None:
-            saved = saved_train_config(ckpt)
+        if (resume_from := latest_resumable(cfg.out_dir, content=verifies)) is not None:
+            saved = saved_train_config(resume_from)
             if saved.get("manifest", cfg.manifest).split("@v")[0] == cfg.manifest:  # another manifest's: refused below
                 cfg.manifest_version = saved.get("manifest_version")
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
@@ -327,25 +331,28 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
     if cfg.out_dir:  # the catalog records checkpoint folders: absolute, so they resolve from anywhere
         cfg.out_dir = str(Path(cfg.out_dir).resolve())
+        if isinstance(resume_from, Path):  # the same checkpoint, under the absolute folder
+            resume_from = Path(cfg.out_dir) / resume_from.name
         make_run_folder(Path(cfg.out_dir), create=not cfg.resume)  # a refused --resume leaves no empty folder
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
+    if not cfg.resume:
+        resume_from = None
+    elif resume_from is _UNSEEN:
+        resume_from = latest_resumable(cfg.out_dir, content=verifies) if cfg.out_dir else None
     if cfg.resume:
         from training.resume_config import nothing_to_train, resumed_config
-        from training.state import latest_resumable
 
-        if cfg.out_dir and (ckpt := latest_resumable(cfg.out_dir, content=verifies)) is not None:
+        if resume_from is not None:
             # another manifest or model is refused first: a finished run said "nothing to train", exit 0
-            resumed_config(cfg, ckpt, announce=False)
+            resumed_config(cfg, resume_from, announce=False)
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
             logging.getLogger("training.trainer").warning(done["nothing_to_train"])
             return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
     if cfg.out_dir:  # refused now, not as a failed run in the catalog
         from training.resume_config import resumed_launcher
-        from training.state import latest_resumable
         from training.trainer import check_run_folder
 
-        resume_from = latest_resumable(cfg.out_dir, content=verifies) if cfg.resume else None
         check_run_folder(Path(cfg.out_dir), cfg.resume, resume_from)
         if resume_from is not None:  # a Ray Train run goes on in Ray Train workers
             resumed_launcher(cfg, resume_from)
@@ -386,6 +393,9 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     out["checkpoints"] = [c for c in result.checkpoints if Path(c).is_dir()]
     out.update(run_id=rid, checkpoint_id=ids[-1] if ids else None, modality=cfg.modality)
     return out
+
+
+_UNSEEN = object()  # train_step: the newest checkpoint not looked up yet
 
 
 def make_run_folder(folder: Path, create: bool = True) -> None:
