@@ -20,6 +20,8 @@ import torch
 
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 from training.data import Example, NullCaption, load_examples
+# torch-free (evaluation/config.py), here for every importer of evaluation.evaluate
+from evaluation.config import WEIGHTS, EvalConfig  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -29,36 +31,6 @@ MODALITY_EVALUATORS = {
     "multiview": "evaluation.multiview.metrics:evaluate_multiview",
     "speech": "evaluation.speech.metrics:evaluate_speech",
 }
-
-
-@dataclass
-class EvalConfig:
-    manifest: str = ""  # the held-out selection (name or name@vN)
-    checkpoint: str = ""  # folder, or a catalog checkpoint id
-    catalog: str | None = None  # default: the workspace's
-    out_dir: str | None = None  # default: <checkpoint>/eval/<manifest>@v<N>
-    manifest_version: int | None = None  # default: the newest (or the N of name@vN)
-    samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts)
-    grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
-    steps: int = 30  # ODE steps per sample
-    solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
-    cfg_scale: float = DEFAULT_CFG_SCALE  # classifier-free guidance scale, 4 as in lumina sample (the image demo evaluates at 6)
-    vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
-    shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
-    batch_size: int = 100  # samples per model call
-    max_heldout: int | None = 4096  # held-out members read: the first N by key, an unbiased subset (none: all of them)
-    seed: int = 0  # initial noise
-
-    def __post_init__(self) -> None:
-        for name in ("samples_per_class", "grid_size", "steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
-        if self.max_heldout is not None and self.max_heldout < 1:
-            raise ValueError(f"--max-heldout must be at least 1 (or none: every member); got {self.max_heldout}")
-        from evaluation.sampling import check_guidance, check_sampler
-
-        check_guidance(self.shift, self.cfg_scale, "--cfg-scale")
-        check_sampler(self.solver, self.seed)
 
 
 SAMPLING_SETTINGS = ("steps", "solver", "cfg_scale", "shift", "samples_per_class", "seed", "max_heldout")
@@ -82,9 +54,6 @@ class EvalResult:
     @property
     def grid(self) -> str | None:
         return self.renders.get("grid")
-
-
-WEIGHTS = ("ema", "raw")  # a checkpoint's published EMA weights, or the raw ones its resume state keeps
 
 
 def load_checkpoint(path: str | Path, weights: str = "ema"):

@@ -20,12 +20,13 @@ import torch
 
 from modelzoo.rope import Extrapolation, RopeScaling
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
+# torch-free (evaluation/config.py), here for every importer of evaluation.sample
+from evaluation.config import (AUTO_EXTRAPOLATION, DEFAULT_MAX_SIZE_FACTOR, EXTRAPOLATION_CHOICES,  # noqa: F401
+                               NO_SAMPLING_HOOK, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven, flag_names,
+                               option_owners, registered_samplings, sampling_of, spelled)
 
 log = logging.getLogger(__name__)
 
-# --extrapolation: "auto", or a RopeScaling to apply beyond the training size ("none": never scale)
-AUTO_EXTRAPOLATION = "auto"
-EXTRAPOLATION_CHOICES = (AUTO_EXTRAPOLATION, *(s.value for s in RopeScaling))
 # What auto applies beyond the training size: Lumina-Next's time-aware scaled RoPE, which
 # interpolates positions near noise (the layout stays that of a training-size image) and uses the
 # Lumina-T2X paper's NTK-aware scaling near data (fine detail); both papers add proportional attention.
@@ -37,71 +38,6 @@ SAMPLE_WRITERS = {
     "multiview": "evaluation.multiview.render:save_samples",
     "speech": "evaluation.speech.render:save_samples",
 }
-
-# a modality's own part of lumina sample, where it has one: "module:NAME" of a ModalitySampling
-SAMPLE_HOOKS = {
-    "multiview": "evaluation.multiview.sample:SAMPLING",
-    "speech": "evaluation.speech.sample:SAMPLING",
-    "video": "evaluation.video.sample:SAMPLING",
-}
-
-
-@dataclass(frozen=True)
-class ModalitySampling:
-    """What a modality adds to `lumina sample`, declared in its evaluation/<m>/sample.py and named in
-    SAMPLE_HOOKS. The command offers every modality's flags and applies the checkpoint's; a flag of
-    another modality is an error naming the modality it is for."""
-
-    # (cfg, ckpt, shape, options) -> (shape, extra model inputs): adapts the latent shape (the
-    # length of speech from its phones) or adds conditioning (multi-view cameras); options: an
-    # instance of `options` (None without)
-    prepare: Callable[..., tuple[list[int], dict]] | None = None
-    options: type | None = None  # a dataclass of its own flags: --field-name, or options.<field> in --config and --set
-    aliases: dict[str, str] = field(default_factory=dict)  # its name for a generic flag: {"--views": "frames"}
-    writer_takes_prompts: bool = False  # its SAMPLE_WRITERS function labels the renders: writer(..., prompts=[...])
-    # (cfg, ckpt) -> more keyword arguments of its SAMPLE_WRITERS function (video: the training clips' fps)
-    writer_options: Callable[..., dict] | None = None
-    # (latent shape, downsample) -> the size as its users name it, in the beyond-the-training-size
-    # line (speech: "1056 frames (12.3 s)"); without it, '64x64' as --size and --frames name it
-    describe_size: Callable[[list[int], int], str] | None = None
-
-
-NO_SAMPLING_HOOK = ModalitySampling()
-
-
-def sampling_of(modality: str) -> ModalitySampling:
-    """The modality's ModalitySampling (SAMPLE_HOOKS), or one that adds nothing."""
-    spec = SAMPLE_HOOKS.get(modality)
-    if spec is None:
-        return NO_SAMPLING_HOOK
-    module, _, name = spec.partition(":")
-    hook = getattr(importlib.import_module(module), name, None)
-    if not isinstance(hook, ModalitySampling):
-        raise ValueError(f"SAMPLE_HOOKS names {spec} for {modality}, which is no ModalitySampling "
-                         f"(README, 'Adding a modality')")
-    return hook
-
-
-def registered_samplings() -> dict[str, ModalitySampling]:
-    return {m: sampling_of(m) for m in SAMPLE_HOOKS}
-
-
-def option_owners() -> dict[str, str]:
-    """Each modality's own sample option -> that modality."""
-    return {f.name: m for m, s in registered_samplings().items() if s.options for f in dataclasses.fields(s.options)}
-
-
-def flag_names(config_field: str) -> list[str]:
-    """A SampleConfig field's flags: its own, then the aliases modalities give it (--frames, --views)."""
-    aliases = [flag for s in registered_samplings().values() for flag, f in s.aliases.items() if f == config_field]
-    return [f"--{config_field.replace('_', '-')}", *aliases]
-
-
-def spelled(config_field: str) -> str:
-    """'--prompt (or --text)': a field's flag as an error message names it."""
-    first, *others = flag_names(config_field)
-    return f"{first} (or {', '.join(others)})" if others else first
-
 
 def modality_options(modality: str, given: dict[str, Any]) -> Any:
     """The checkpoint modality's options (an instance of its ModalitySampling.options, None
@@ -140,70 +76,9 @@ def out_path(out: str, modality: str) -> Path:
     return path
 
 
-# a sample of up to 16x the tokens of the longest training sample (4x each side of an image; the
-# papers extrapolate 2-4x a side) is sampled; more is refused unless --max-size-factor is raised
-DEFAULT_MAX_SIZE_FACTOR = 16.0
 # ... or up to this many tokens, whatever the training size: quick on any machine (a small model's
 # 248x248 image, 15,500 tokens: 7 s and 1.5 GB on 2 CPU cores); a toy model's 100 frames stay allowed
 MIN_TOKEN_LIMIT = 16384
-
-
-class _NoScaleGiven(float):
-    """SampleConfig.cfg's default: a guidance scale no config file or flag gave, so a config file's
-    cfg_scale (the name lumina evaluate's config uses) applies."""
-
-
-@dataclass
-class SampleConfig:
-    checkpoint: str = ""  # folder, or a catalog checkpoint id
-    prompt: str = ""  # the caption, or the text to say
-    out: str = "sample"  # output file; without a suffix the modality's own is added (image and multi-view .png, video .mp4, speech .wav)
-    size: str | None = None  # "HxW" in pixels (default: the most common training size, training.json's latent_shape; speech takes its length from the prompt and refuses it)
-    frames: int | None = None  # frames, or views: the latent's T (default: that of the most common training shape)
-    # the checkpoint modality's own options (its ModalitySampling.options; --help lists them as flags)
-    options: dict[str, Any] = field(default_factory=dict)
-    catalog: str | None = None  # where the training data's statistics are read (default: the one the checkpoint records)
-    vae: str | None = None  # the checkpoint's VAE at a new place (default: where latent_encoder.json says)
-    text_path: str | None = None  # its CLIP or LLaMA text encoder at a new place (default: where text_encoder.json says)
-    num: int = 1  # samples per prompt
-    steps: int = 30  # ODE steps
-    cfg: float = _NoScaleGiven(DEFAULT_CFG_SCALE)  # classifier-free guidance scale (--cfg or --cfg-scale)
-    # cfg's name in lumina evaluate's config and flag (--cfg-scale): accepted in --config and --set
-    # (cfg_scale: 5 was refused as an unknown option); cfg, or a --cfg flag, wins over it
-    cfg_scale: float | None = field(default=None, metadata={"internal": True})
-    shift: float = 1.0  # time shift of the ODE grid (> 1: more steps near the noise end)
-    solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
-    seed: int = 0  # initial noise
-    # RoPE scaling for a size beyond the training one: auto (time_aware with proportional attention
-    # there, nothing within it), none, interpolation, ntk or time_aware
-    extrapolation: str = AUTO_EXTRAPOLATION
-    # refuse a sample of more tokens than this many times the longest training sample's, and over 16384
-    # (time and memory grow with the square of the tokens); raise it to sample larger
-    max_size_factor: float = DEFAULT_MAX_SIZE_FACTOR
-    # ema: the averaged weights training publishes (what lumina evaluate scores); raw: the optimizer's
-    # own weights at that step, which the checkpoint keeps for resuming
-    weights: str = "ema"
-
-    def __post_init__(self) -> None:
-        if self.cfg_scale is not None and isinstance(self.cfg, _NoScaleGiven):
-            self.cfg = self.cfg_scale
-        self.cfg, self.cfg_scale = float(self.cfg), None
-        # --num 0 ended in a reshape traceback; --steps 0 wrote the initial noise as a sample
-        for name in ("num", "steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be at least 1; got {getattr(self, name)}")
-        from evaluation.evaluate import WEIGHTS
-
-        if self.weights not in WEIGHTS:
-            raise ValueError(f"--weights must be one of {', '.join(WEIGHTS)}; got {self.weights!r}")
-        if not self.max_size_factor > 0:
-            raise ValueError(f"--max-size-factor must be above 0; got {self.max_size_factor}")
-        if self.extrapolation not in EXTRAPOLATION_CHOICES:
-            raise ValueError(f"--extrapolation must be one of {', '.join(EXTRAPOLATION_CHOICES)}; got {self.extrapolation!r}")
-        from evaluation.sampling import check_guidance, check_sampler
-
-        check_guidance(self.shift, self.cfg, "--cfg")
-        check_sampler(self.solver, self.seed)
 
 
 def training_info(ckpt: Path) -> dict:

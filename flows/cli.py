@@ -76,8 +76,9 @@ def _encode(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_from_args
-    from training.trainer import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg
+    from contracts.config import from_mapping
+    from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_values_from_args
+    from training.config import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg  # torch-free: the trainer after the checks
 
     p = ArgumentParser(prog="lumina train", description="Train a Flag-DiT on a catalog manifest and register its checkpoint and metrics.")
     add_common_args(p, "lr=0.0005")
@@ -87,9 +88,10 @@ def _train(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
-    cfg = config_from_args(TrainConfig, a, extra)
-    if not cfg.manifest:
+    values = config_values_from_args(TrainConfig, a, extra)
+    if not values.get("manifest"):  # before TrainConfig's model check imports torch
         p.error("--manifest is required (or manifest: in --config)")
+    cfg = from_mapping(TrainConfig, values)
     from flows.steps import train_step
     from training.stopping import TrainingStopped
     from training.trainer import show_training_messages
@@ -108,17 +110,19 @@ def _train(argv: list[str]) -> int:
 
 
 def _evaluate(argv: list[str]) -> int:
-    from evaluation.evaluate import EvalConfig
-    from flows.cli_config import add_common_args, add_config_args, config_from_args
+    from contracts.config import from_mapping
+    from evaluation.config import EvalConfig  # torch-free: the evaluation after the checks
+    from flows.cli_config import add_common_args, add_config_args, config_values_from_args
 
     p = ArgumentParser(prog="lumina evaluate", description="Evaluate a checkpoint on a held-out manifest; metrics go to the catalog.")
     add_common_args(p, "steps=50")
     add_config_args(p, EvalConfig)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
-    cfg = config_from_args(EvalConfig, a)
-    if not cfg.manifest or not cfg.checkpoint:
+    values = config_values_from_args(EvalConfig, a)
+    if not values.get("manifest") or not values.get("checkpoint"):  # before EvalConfig's sampler check imports torch
         p.error("--manifest and --checkpoint are required")
+    cfg = from_mapping(EvalConfig, values)
     from flows.steps import evaluate_step
 
     _print(evaluate_step(a.home, cfg), a.json)
@@ -126,11 +130,10 @@ def _evaluate(argv: list[str]) -> int:
 
 
 def _sample(argv: list[str]) -> int:
+    from contracts.config import from_mapping
     from contracts.layout import Workspace
-    from evaluation.sample import (EXTRAPOLATION_CHOICES, SampleConfig, registered_samplings, sample_to_files,
-                                   spelled)
-    from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_from_args, modality_flags
-    from flows.steps import resolve_checkpoint
+    from evaluation.config import EXTRAPOLATION_CHOICES, SampleConfig, registered_samplings, spelled  # torch-free
+    from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_values_from_args, modality_flags
 
     p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
     add_common_args(p, "steps=50")
@@ -143,12 +146,18 @@ def _sample(argv: list[str]) -> int:
     samplings = registered_samplings()  # each modality's own flags and its names for generic ones (--views, --text)
     add_modality_args(p, SampleConfig, {m: (s.options, s.aliases) for m, s in samplings.items()})
     a = p.parse_args(argv)
-    cfg = config_from_args(SampleConfig, a)
-    cfg.options = {**cfg.options, **modality_flags(a, [s.options for s in samplings.values()])}  # flags win
-    if not cfg.checkpoint:
+    values = config_values_from_args(SampleConfig, a)
+    # before SampleConfig's sampler check imports torch
+    checkpoint, prompt = ("" if values.get(k) is None else str(values[k]) for k in ("checkpoint", "prompt"))
+    if not checkpoint:
         p.error("--checkpoint is required (a checkpoint folder or its catalog id)")
-    if not (cfg.prompt or "").strip():
-        p.error(f"{spelled('prompt')} is required and may not be empty" + (f": got {cfg.prompt!r}" if cfg.prompt else ""))
+    if not prompt.strip():
+        p.error(f"{spelled('prompt')} is required and may not be empty" + (f": got {prompt!r}" if prompt else ""))
+    cfg = from_mapping(SampleConfig, values)
+    cfg.options = {**cfg.options, **modality_flags(a, [s.options for s in samplings.values()])}  # flags win
+    from evaluation.sample import sample_to_files
+    from flows.steps import resolve_checkpoint
+
     catalog = Workspace.at(a.home).catalog
     cfg.checkpoint = resolve_checkpoint(catalog, cfg.checkpoint)
     if a.home and catalog.exists() and not cfg.catalog:  # a moved workspace: its own catalog, not the recorded path
@@ -160,7 +169,7 @@ def _sample(argv: list[str]) -> int:
 
 def _demo(argv: list[str]) -> int:
     from flows.cli_config import add_ray_address_arg, modality_list
-    from training.trainer import MODEL_OVERRIDES_HELP, model_overrides_arg
+    from training.config import MODEL_OVERRIDES_HELP, model_overrides_arg
 
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
@@ -258,15 +267,22 @@ COMMANDS = {
 def user_errors() -> tuple[type[BaseException], ...]:
     """What a user got wrong (a path, a name, a value), or must fix outside lumina (a Ray cluster that
     died mid-stage), and a training run's documented divergence stop (its own FloatingPointError
-    subclass; any other is a bug's traceback): one line and exit 2, not a traceback."""
-    from catalog.errors import CatalogError
-    from contracts.config import ConfigError
-    from contracts.ray_runtime import NoRayCluster, RayClusterLost
-    from preprocess.sources import SourceError
-    from training.divergence import TrainingDiverged
+    subclass; any other is a bug's traceback): one line and exit 2, not a traceback.
+    Our classes are taken from their modules only where already imported (an error of a class whose
+    module was never imported cannot have been raised): importing them here cost a refused flag
+    the catalog package (duckdb, pyarrow) and Ray's helpers, ~0.4 s."""
+    ours = []
+    for module, names in _USER_ERRORS:
+        if (loaded := sys.modules.get(module)) is not None:
+            ours += [getattr(loaded, name) for name in names]
+    return (*ours, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError,
+            KeyError)
 
-    return (ConfigError, SourceError, CatalogError, NoRayCluster, RayClusterLost, FileNotFoundError, FileExistsError,
-            NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError, TrainingDiverged)
+
+# user_errors' own classes, by the module that defines them
+_USER_ERRORS = (("contracts.config", ("ConfigError",)), ("preprocess.sources", ("SourceError",)),
+                ("catalog.errors", ("CatalogError",)), ("contracts.ray_runtime", ("NoRayCluster", "RayClusterLost")),
+                ("training.divergence", ("TrainingDiverged",)))
 
 
 
@@ -365,9 +381,8 @@ def end_now_if_cluster_lost(e: BaseException) -> None:
     """After a command's line for a Ray cluster lost mid-stage: end the process there, exit 2. Ray's
     atexit shutdown would spend 15-20 s flushing to the dead cluster, and at times end the process
     with exit 1 after our line; the catalog run is already marked failed."""
-    from contracts.ray_runtime import RayClusterLost
-
-    if isinstance(e, RayClusterLost):
+    ray_runtime = sys.modules.get("contracts.ray_runtime")  # not imported: no Ray stage ran (user_errors)
+    if ray_runtime is not None and isinstance(e, ray_runtime.RayClusterLost):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_USAGE)

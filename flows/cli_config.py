@@ -165,13 +165,19 @@ def backend_of(p: argparse.ArgumentParser, a: argparse.Namespace) -> str:
 
 
 def config_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> Any:
+    return from_mapping(cls, config_values_from_args(cls, a, extra, prefix))
+
+
+def config_values_from_args(cls: type, a: argparse.Namespace, extra: dict[str, Any] | None = None, prefix: str = "") -> dict[str, Any]:
+    """The values config_from_args makes ``cls`` of (--config, then --set, ``extra``, flags), not yet
+    checked: a command can refuse a missing option before the config's checks import the model."""
     flags = {f.name: getattr(a, prefix + f.name) for f in dataclasses.fields(cls) if hasattr(a, prefix + f.name)}
     given = {k: (None if v is UNSET else v) for k, v in flags.items() if v is not None}
     assignments = {**parse_assignments(getattr(a, "set", None)), **(extra or {}), **given}
     values = config_values(getattr(a, "config", None), assignments=assignments)
     if "given" in {f.name for f in dataclasses.fields(cls)}:  # which options the user set (TrainConfig: --resume)
         values["given"] = tuple(sorted(values))
-    return from_mapping(cls, values)
+    return values
 
 
 def curation_flags() -> dict[str, list[tuple[str, Any]]]:

@@ -1,0 +1,75 @@
+"""`--help` and every refusal of a flag or a value come before torch (and Ray, Prefect, transformers,
+DuckDB) is imported: `lumina train --help` took 2 s of CPU importing torch, as did `lumina sample
+--solver heun` before it refused the solver. The config dataclasses and what their flags need live in
+torch-free modules (training/config.py, evaluation/config.py); the commands import the trainer, the
+evaluation and the sampler only once the arguments are checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "transformers", "ray", "prefect", "duckdb", "pyarrow")
+
+# (arguments of lumina, the exit code): each refusal is one a user meets before anything runs
+CASES = [
+    ("train --help", 0), ("train --bogus", 2), ("train --steps 10", 2),  # no --manifest
+    ("train --manifest m --set bogus=1", 2), ("train --manifest m --steps 0", 2), ("train --manifest m --precision bf-16", 2),
+    ("train --manifest m --model-overrides {dim", 2),
+    ("evaluate --help", 0), ("evaluate --bogus", 2), ("evaluate --checkpoint c", 2),  # no --manifest
+    ("evaluate --manifest m --checkpoint c --solver heun", 2), ("evaluate --manifest m --checkpoint c --set bogus=1", 2),
+    ("evaluate --manifest m --checkpoint c --seed -1", 2), ("evaluate --manifest m --checkpoint c --cfg-scale nan", 2),
+    ("demo --help", 0), ("demo --bogus", 2), ("demo --model-overrides {dim", 2),
+]
+
+# runs each case's main() in one fresh process, and says which modules of HEAVY each left imported
+PROBE = """
+import contextlib, io, json, sys
+from flows.cli import main
+out = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code
+    out.append([argv, code, err.getvalue(), [m for m in json.loads(sys.argv[2]) if m in sys.modules]])
+print(json.dumps(out))
+"""
+
+
+def test_help_and_refusals_import_no_heavy_library():
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps([c.split() for c, _ in CASES]), json.dumps(HEAVY)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for (argv, code, err, heavy), (case, expected) in zip(json.loads(done.stdout), CASES):
+        assert code == expected, (case, code, err)
+        if expected:  # a refusal: one line saying what is wrong
+            assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err, (case, err)
+        assert heavy == [], f"lumina {case} imported {heavy} (the first case that did)"
+
+
+def test_the_torch_free_copies_agree_with_the_modules_they_stand_for():
+    """evaluation/config.py spells out what modelzoo defines next to torch: the --extrapolation
+    choices, the default guidance scale, the solvers and Solver's refusal."""
+    import pytest
+
+    from evaluation.config import DEFAULT_CFG_SCALE, EXTRAPOLATION_CHOICES, SOLVERS, check_sampler
+    from modelzoo.rope import RopeScaling
+    from modelzoo.transport.inference import DEFAULT_CFG_SCALE as MODEL_CFG_SCALE
+    from modelzoo.transport.samplers import Solver
+
+    assert EXTRAPOLATION_CHOICES == ("auto", *(s.value for s in RopeScaling))
+    assert DEFAULT_CFG_SCALE == MODEL_CFG_SCALE
+    assert SOLVERS == tuple(s.value for s in Solver)
+    with pytest.raises(ValueError) as theirs:
+        Solver("heun")
+    with pytest.raises(ValueError, match="^--solver: ") as ours:
+        check_sampler("heun", 0)
+    assert str(ours.value) == f"--solver: {theirs.value}"
+    for solver in Solver:
+        check_sampler(solver, 0)  # the enum's members, as the library passes them
