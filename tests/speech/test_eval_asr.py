@@ -7,13 +7,27 @@ model over the same words decodes that clip in about 0.3 s at any of those sizes
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
+import pytest
 
 from evaluation.speech.asr import SEARCH, _decoder, recognise, unigram_arpa, unknown_words
 from preprocess.speech.espeak import synthesise
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+UNHEARD = "qxzvbn"  # not in the recogniser's dictionary
+
+# A decoder for a vocabulary costs 7-10 s of CPU (pocketsphinx builds its n-gram search over the whole
+# 130k-word dictionary), once per vocabulary (evaluation.speech.asr._decoder caches two): the tests
+# share one vocabulary, and one worker, so that is paid once.
+pytestmark = pytest.mark.xdist_group("speech-asr-vocabulary")
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """About 300 words the dictionary has, the digits, and one word it lacks."""
+    return frozenset(_many_words() | set(DIGITS) | {UNHEARD})
 
 
 def _many_words() -> set[str]:
@@ -38,7 +52,7 @@ def _many_words() -> set[str]:
 
 
 def test_a_large_vocabulary_is_decoded_with_a_unigram_model_of_its_words():
-    vocabulary = _many_words() | set(DIGITS)
+    vocabulary = set(_vocabulary())
     assert len(vocabulary) >= 250
     dec = _decoder(frozenset(vocabulary))
     lm = dec.get_lm(SEARCH)  # an n-gram search (None for the grammar's finite-state one)
@@ -62,10 +76,12 @@ def test_the_unigram_model_gives_every_word_the_same_probability():
 def test_recognition_shows_its_progress_over_the_clips(capsys):
     """Recognition ran for minutes with nothing on the screen."""
     y, sr = synthesise("two", "en-us", 160, 50)
-    recognise([y.astype(np.float32) / 32768] * 2, sr, set(DIGITS), desc="recognising generated")
+    recognise([y.astype(np.float32) / 32768] * 2, sr, set(_vocabulary()), desc="recognising generated")
     err = capsys.readouterr().err
     assert "recognising generated 2 clips" in err and "0/2 [" in err  # a bar over the clips
 
 
 def test_words_the_recogniser_cannot_hear_are_named():
-    assert unknown_words({"seven", "qxzvbn"}) == ["qxzvbn"]
+    vocabulary = set(_vocabulary())
+    assert "seven" in vocabulary and len(vocabulary) > 250
+    assert unknown_words(vocabulary) == [UNHEARD]
