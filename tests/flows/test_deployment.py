@@ -4,7 +4,7 @@ worker, `prefect deployment run`, then the catalog rows. Every process started h
 One server for everything (it takes a while to start): the refresh deployment on a folder, a change
 to the folder (5 added, 2 deleted, 1 caption changed), a second refresh fired by an interval
 schedule the test sets, the train run that the live manifest's growth event starts through the
-trigger in prefect.yaml, and a second train run cancelled mid-training (`prefect flow-run cancel`: the
+trigger in prefect.yaml, and a second train run cancelled mid-training (what `prefect flow-run cancel` does, by the client: the
 worker's SIGTERM ends it Cancelled, with a registered checkpoint). data_to_model itself runs end to end in tests/flows/test_demo_e2e.py; here
 its deployment only has to be registered (`deploy --all` imports every entrypoint)."""
 
@@ -99,15 +99,40 @@ def _shard_state(home: Path) -> dict[str, tuple[int, bytes]]:
     return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((home / "curated" / "image").glob("*.tar"))}
 
 
-def _drop_queued_runs(client, deployment: str) -> None:
-    """Runs the interval schedule queued before it was cleared (clearing leaves them): the worker
-    (limit 1) would run each ahead of the triggered train run, ~30 s apiece on a loaded machine."""
+def _drop_queued_runs(client, deployment: str, keep) -> None:
+    """Runs of the interval schedule still queued, but ``keep`` (clearing deletes those it finds; this
+    is for one the scheduler wrote meanwhile): the worker (limit 1) would run each ahead of the
+    triggered train run, ~15-30 s apiece."""
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     dep = client.read_deployment_by_name(deployment)
     for r in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id]))):
-        if r.auto_scheduled and r.state is not None and r.state.is_scheduled():
+        if r.id != keep and r.auto_scheduled and r.state is not None and r.state.is_scheduled():
             client.delete_flow_run(r.id)
+
+
+def _clear_schedules(client, deployment: str) -> None:
+    """What `prefect deployment schedule clear DEPLOYMENT -y` does (prefect/cli/deployment.py), without
+    a second interpreter's ~3 s of imports, at the moment the test needs it."""
+    dep = client.read_deployment_by_name(deployment)
+    for schedule in dep.schedules:
+        client.delete_deployment_schedule(dep.id, schedule.id)
+
+
+def _started_run(client, deployment: str, accept, timeout: float):
+    """The first flow run of ``deployment`` that ``accept``s and left Scheduled (a worker took it:
+    clearing a schedule deletes its auto-scheduled runs that are still Scheduled)."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    dep = client.read_deployment_by_name(deployment)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = [r for r in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id])))
+                if accept(r) and r.state is not None and not r.state.is_scheduled()]
+        if runs:
+            return min(runs, key=lambda r: r.expected_start_time)
+        time.sleep(0.5)
+    raise TimeoutError(f"no run of {deployment} within {timeout:g} s")
 
 
 def _wait_for_run(client, deployment: str, accept, timeout: float):
@@ -121,7 +146,7 @@ def _wait_for_run(client, deployment: str, accept, timeout: float):
         done = [r for r in runs if accept(r) and r.state is not None and r.state.is_final()]
         if done:
             return done[0]
-        time.sleep(2)
+        time.sleep(0.5)
     states = [(r.name, r.state.type if r.state else None, r.parameters) for r in runs]
     raise TimeoutError(f"no final run of {deployment} within {timeout:g} s: {states}")
 
@@ -166,10 +191,15 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         run("work-queue", "create", "gpu", "--pool", "lumina-process", "--limit", "1")
         run("gcl", "create", "lumina-catalog-writer", "--limit", "1")
         run("--no-prompt", "deploy", "--all")
-        names = run("deployment", "ls")
-        for dep in ("refresh/refresh", "curate/curate", "encode/encode", "train/train", "evaluate/evaluate", "data_to_model/data-to-model"):
-            assert dep in names, names
-        run("deployment", "schedule", "clear", "refresh/refresh", "-y")  # the hourly cron must not fire mid-test
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.schedules import IntervalSchedule
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            names = {f"{client.read_flow(d.flow_id).name}/{d.name}" for d in client.read_deployments()}  # `prefect deployment ls`
+            for dep in ("refresh/refresh", "curate/curate", "encode/encode", "train/train", "evaluate/evaluate", "data_to_model/data-to-model"):
+                assert dep in names, names
+            _clear_schedules(client, "refresh/refresh")  # the hourly cron must not fire mid-test
         spawn("worker", "worker", "start", "--pool", "lumina-process", "--limit", "1")
 
         # refresh: a first run by hand, then a change, then a run fired by a schedule
@@ -180,17 +210,16 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         first_shards = _shard_state(rhome)
         assert first_shards
         _change_source(src, stage)
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.schedules import IntervalSchedule
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
             refresh_dep = client.read_deployment_by_name("refresh/refresh")
             client.create_deployment_schedules(refresh_dep.id, [(IntervalSchedule(interval=timedelta(seconds=5)), True)],
                                                max_scheduled_runs=1, parameters=refresh_params)
-            scheduled = _wait_for_run(client, "refresh/refresh", lambda r: r.auto_scheduled and r.parameters.get("home") == str(rhome), 300)
-            run("deployment", "schedule", "clear", "refresh/refresh", "-y")
-            _drop_queued_runs(client, "refresh/refresh")
+            # the first run the schedule makes is the one this test needs: the schedule goes as soon as
+            # the worker took it (cleared after that run ended, it had made a third, idle refresh: ~17 s)
+            first = _started_run(client, "refresh/refresh", lambda r: r.auto_scheduled and r.parameters.get("home") == str(rhome), 300)
+            _clear_schedules(client, "refresh/refresh")
+            _drop_queued_runs(client, "refresh/refresh", keep=first.id)
+            scheduled = _wait_for_run(client, "refresh/refresh", lambda r: r.id == first.id, 300)
             assert scheduled.state.is_completed(), scheduled.state
             data = [a.data for a in client.read_artifacts(artifact_filter=_artifact_of(scheduled.id, "refresh-counts"))]
             assert len(data) == 1, data
@@ -210,7 +239,14 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
             while _metric_rows(cancel_dir) < 3 and time.time() < deadline:
                 time.sleep(0.5)
             assert _metric_rows(cancel_dir) >= 3, client.read_flow_run(running.id).state
-            run("flow-run", "cancel", str(running.id))
+            # what `prefect flow-run cancel ID` does (prefect/cli/flow_run.py), without its interpreter's
+            # seconds of imports while training runs on: the worker sees Cancelling and sends SIGTERM
+            from prefect.client.schemas.objects import StateType
+            from prefect.client.schemas.responses import SetStateStatus
+            from prefect.states import State
+
+            asked = client.set_flow_run_state(flow_run_id=running.id, state=State(type=StateType.CANCELLING))
+            assert asked.status != SetStateStatus.ABORT, asked.details
             cancelled = _wait_for_run(client, "train/train", lambda r: r.id == running.id, 120)
     finally:
         for p in reversed(started):
