@@ -23,7 +23,20 @@ def _run(*args: str, cwd: Path) -> str:
     return r.stdout
 
 
-def test_the_documented_chain_on_a_user_folder(tmp_path):
+def _lumina(capsys, *args: str) -> str:
+    """`lumina ARGS` through its entry point in this process: the chain's later commands would each
+    pay a new interpreter's imports of torch and transformers (3-5 s of CPU apiece; `lumina sample`
+    is mostly that). The first curate runs as the console script, and the refusals below too."""
+    from flows.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    assert code == 0, (args, captured.out[-2000:], captured.err[-3000:])
+    return captured.out
+
+
+def test_the_documented_chain_on_a_user_folder(tmp_path, capsys, monkeypatch):
     from preprocess.image.demo_corpus import write_demo_corpus
 
     folder = write_demo_corpus(tmp_path / "my photos", num_digits=80, num_shapes=10).root
@@ -35,19 +48,21 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
     curated = json.loads(_run("curate", str(folder), "--modality", "image", "--home", home, "--vae-factor", "1", "--resize", "square", "--set", "options.size=32",
                               "--local", "--json", cwd=tmp_path))
     assert curated["counts"]["accepted"] == 90 and curated["counts"]["quarantined"] == 3
-    _run("encode", "--home", home, "--modality", "image", "--local", cwd=tmp_path)
-    _run("catalog", "manifest", "create", "mine-train", "--where", "modality = 'image' AND split = 'train'", "--catalog", cat, cwd=tmp_path)
-    _run("catalog", "manifest", "create", "mine-holdout", "--where", "modality = 'image' AND split = 'holdout'", "--catalog", cat, cwd=tmp_path)
-    trained = json.loads(_run("train", "--home", home, "--manifest", "mine-train", "--config", str(tmp_path / "train.yaml"), "--json", cwd=tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect_home"))
+    _lumina(capsys, "encode", "--home", home, "--modality", "image", "--local")
+    _lumina(capsys, "catalog", "manifest", "create", "mine-train", "--where", "modality = 'image' AND split = 'train'", "--catalog", cat)
+    _lumina(capsys, "catalog", "manifest", "create", "mine-holdout", "--where", "modality = 'image' AND split = 'holdout'", "--catalog", cat)
+    trained = json.loads(_lumina(capsys, "train", "--home", home, "--manifest", "mine-train", "--config", str(tmp_path / "train.yaml"), "--json"))
     assert trained["steps"] == 8 and trained["checkpoint_id"].startswith("ckpt-")
-    evaluated = json.loads(_run("evaluate", "--home", home, "--manifest", "mine-holdout", "--checkpoint", trained["checkpoint_id"],
-                                "--samples-per-class", "1", "--steps", "2", "--json", cwd=tmp_path))
+    evaluated = json.loads(_lumina(capsys, "evaluate", "--home", home, "--manifest", "mine-holdout", "--checkpoint", trained["checkpoint_id"],
+                                   "--samples-per-class", "1", "--steps", "2", "--json"))
     assert Path(evaluated["renders"]["grid"]).exists()
     assert evaluated["sampling"] == {"steps": 2, "solver": "euler", "cfg_scale": 4.0, "shift": 1.0, "samples_per_class": 1, "seed": 0,
                                      "max_heldout": 4096}
     out = tmp_path / "three.png"
-    _run("sample", "--home", home, "--checkpoint", trained["checkpoint_id"], "--prompt", "a handwritten digit 3", "--size", "32x48",
-         "--steps", "2", "--cfg", "4", "--seed", "1", "--out", str(out), cwd=tmp_path)
+    _lumina(capsys, "sample", "--home", home, "--checkpoint", trained["checkpoint_id"], "--prompt", "a handwritten digit 3", "--size", "32x48",
+            "--steps", "2", "--cfg", "4", "--seed", "1", "--out", str(out))
     assert Image.open(out).size == (48, 32)  # the requested HxW, in pixels
 
     con = duckdb.connect(cat, read_only=True)
@@ -62,7 +77,7 @@ def test_the_documented_chain_on_a_user_folder(tmp_path):
     # the same folder again, moved: no new sample rows
     moved = tmp_path / "moved"
     folder.rename(moved)
-    _run("curate", str(moved), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32", "--local", cwd=tmp_path)
+    _lumina(capsys, "curate", str(moved), "--modality", "image", "--home", home, "--resize", "square", "--set", "options.size=32", "--local")
     con = duckdb.connect(cat, read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM samples").fetchone()[0] == n_samples
