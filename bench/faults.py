@@ -528,8 +528,12 @@ def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: floa
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
     seconds = time.monotonic() - t
-    time.sleep(0.3)  # children notice a dead parent within moments, or never
-    left = _session_members(p.pid)
+    # children notice a dead parent within moments, or never: what is left after 0.3 s stays (no
+    # process can join the session once none of it is left, so an empty one ends the wait)
+    until, left = time.monotonic() + 0.3, _session_members(p.pid)
+    while left and time.monotonic() < until:
+        time.sleep(0.02)
+        left = _session_members(p.pid)
     for pid in left:  # ours: started by this command
         try:
             os.kill(pid, signal.SIGKILL)
