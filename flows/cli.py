@@ -155,13 +155,14 @@ def _sample(argv: list[str]) -> int:
         p.error(f"{spelled('prompt')} is required and may not be empty" + (f": got {prompt!r}" if prompt else ""))
     cfg = from_mapping(SampleConfig, values)
     cfg.options = {**cfg.options, **modality_flags(a, [s.options for s in samplings.values()])}  # flags win
-    from evaluation.sample import sample_to_files
     from flows.steps import resolve_checkpoint
 
     catalog = Workspace.at(a.home).catalog
     cfg.checkpoint = resolve_checkpoint(catalog, cfg.checkpoint)
     if a.home and catalog.exists() and not cfg.catalog:  # a moved workspace: its own catalog, not the recorded path
         cfg.catalog = str(catalog)
+    from evaluation.sample import sample_to_files  # torch, once the checkpoint is found
+
     for path in sample_to_files(cfg):
         print(path)
     return 0
