@@ -89,7 +89,7 @@ class TrainResult:
     checkpoints: list[str] = field(default_factory=list)  # written by this call, oldest first
     metrics_csv: str | None = None
     loss_curve: str | None = None
-    padding_fraction: float = 0.0  # mean [PAD] share of the global batches trained on
+    padding_fraction: float = 0.0  # [PAD] tokens / padded tokens of the global batches trained on (not a mean of steps)
     tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
     stopped_by: str | None = None  # before `steps`: "max_seconds", or the signal's name ("SIGTERM", "SIGINT")
     skipped_steps: int = 0  # steps of this call whose update was skipped for a non-finite gradient norm
