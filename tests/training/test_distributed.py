@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from modelzoo import FlagDiT
+from tests.training.conftest import ray_cluster_group
 from training.trainer import TrainConfig, train
 
 TINY = {"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}
@@ -181,8 +182,10 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
 
 
 @pytest.mark.slow
+@ray_cluster_group
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
-def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, parallel, capsys):
+def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, parallel, capsys, ray_address):
+    """On the shared private cluster (tests/training/conftest.py), joined through RAY_ADDRESS."""
     import ray
 
     from training.ray_launcher import train_with_ray

@@ -10,6 +10,7 @@ import contextlib
 import pytest
 
 from contracts import ray_runtime as rt
+from tests.training.conftest import ray_cluster_group
 from training.divergence import TrainingDiverged
 from training.ray_launcher import fit_watched
 from training.trainer import TrainConfig
@@ -66,8 +67,12 @@ def test_a_diverged_ray_worker_is_one_line_and_exit_2_in_lumina_train(live_gcs, 
 
 
 @pytest.mark.slow
-def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as_itself(tmp_path):
-    """As /tmp/rv39/ray_div.py: a real TorchTrainer of one worker whose loop diverges."""
+@ray_cluster_group
+def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as_itself(tmp_path, ray_address):
+    """As /tmp/rv39/ray_div.py: a real TorchTrainer of one worker whose loop diverges (on the shared
+    private cluster of tests/training/conftest.py, joined through RAY_ADDRESS)."""
+    from contracts.ray_runtime import ensure_ray
+
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -77,7 +82,7 @@ def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as
 
         raise TrainingDiverged(DIVERGED)
 
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+    ensure_ray()
     try:
         trainer = TorchTrainer(loop, scaling_config=ScalingConfig(num_workers=1),
                                run_config=RunConfig(storage_path=str(tmp_path / "ray")))

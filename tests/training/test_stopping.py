@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.training.conftest import ray_cluster_group
 from tests.training.test_distributed import ENV, TINY, losses, own_home, torchrun_env
 from tests.training.test_trainer import tiny_cfg
 from training.stopping import StopRequest
@@ -288,16 +289,18 @@ def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_
 
 
 @pytest.mark.slow
+@ray_cluster_group
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoint(tiny_home, tmp_path, sig):
+def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoint(tiny_home, tmp_path, sig, ray_cluster):
     """Ray Train runs train() in worker threads, where no signal handler can go: the driver, which
     the scheduler signals, reaches them through the STOP file. Ctrl-C too: Ray Train's own SIGINT
-    handler aborted the workers, with no checkpoint and exit 1."""
+    handler aborted the workers, with no checkpoint and exit 1. The driver joins the shared private
+    cluster (tests/training/conftest.py) instead of starting its own."""
     from catalog import Catalog
 
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "ray"
-    env = {k: v for k, v in {**ENV, "RAY_AUTH_MODE": "disabled"}.items() if k != "RAY_ADDRESS"}
+    env = {**ENV, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ray_cluster}
     proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2"),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
