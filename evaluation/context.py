@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -19,6 +21,15 @@ class EvalContext:
     cfg: Any  # EvalConfig
     decoder: Any  # the latent encoder recorded for the manifest (decode: model latent -> media array)
     notes: list[str] = field(default_factory=list)  # what a reader of the figures must know (too few clips, a capped count)
+    # where the judges trained on the real held-out examples are kept (<workspace>/cache/judges):
+    # an evaluation on the same held-out data loads its judge instead of training it again; None: no cache
+    judge_cache: Path | None = None
+
+    def judging(self) -> AbstractContextManager[None]:
+        """The block the modality's evaluation runs in: its judges are cached in ``judge_cache``."""
+        from evaluation.judging import judge_cache
+
+        return judge_cache(self.judge_cache)
 
     def generate(self, examples: list[Example], seed: int) -> torch.Tensor | list[torch.Tensor]:
         from evaluation.sampling import check_finite, generate

@@ -224,7 +224,9 @@ def check_same_encoders(manifest, ckpt: Path) -> None:
                          f"(encode them with that encoder first if they have no such encoding)")
 
 
-def evaluate(cfg: EvalConfig) -> EvalResult:
+def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResult:
+    """``judge_cache``: the folder the judges trained on the held-out examples are kept in
+    (judging.cached_fit; lumina evaluate: <workspace>/cache/judges); None trains them every time."""
     from catalog import load_manifest, load_manifest_header
     from evaluation.context import EvalContext
 
@@ -241,8 +243,10 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     model, null = load_checkpoint(cfg.checkpoint)
     metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed)}
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    ctx = EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae))
-    extra, renders = evaluate_modality(ctx)
+    ctx = EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae),
+                      judge_cache=Path(judge_cache) if judge_cache is not None else None)
+    with ctx.judging():
+        extra, renders = evaluate_modality(ctx)
     metrics.update(extra)
     ctx.notes.extend(warn_if_the_judge_is_no_judge(metrics))
     result = EvalResult(metrics, renders, ctx.notes, sampling_settings(cfg))

@@ -7,14 +7,22 @@ reaches every modality's scores alike.
 
 from __future__ import annotations
 
-from typing import Callable
-
+import hashlib
+import json
+import logging
 import math
+import os
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from statistics import median
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
 
 
 class SmallCNN(nn.Module):
@@ -88,3 +96,123 @@ def at_side(x: torch.Tensor, side: int | None) -> torch.Tensor:
 def stack_at(items, side: int | None) -> torch.Tensor:
     """One batch of ``items`` (tensors, or a batch tensor), each at ``side`` (``at_side``)."""
     return torch.stack([at_side(torch.as_tensor(x), side) for x in items])
+
+
+# --------------------------------------------------------------------------- the judge cache
+# A judge is trained from scratch on the real held-out examples by every evaluation (the image
+# digit judge: 400 AdamW steps, ~14 s CPU), and ten evaluations of a run's checkpoints on one
+# held-out manifest trained the same judge ten times. Its weights and report figures are kept
+# under <workspace>/cache/judges/<key>.safetensors + <key>.json, keyed by a hash of everything that
+# determines them (``judge_key``); a hit loads them without training.
+
+FIT_VERSION = 1  # bump when SmallCNN or fit changes: every judge trained before is stale
+CACHE_FORMAT = 1  # of the files below
+_RNG = "__torch_rng_state__"  # the CPU generator's state after training, restored on a hit
+
+_cache_dir: ContextVar[Path | None] = ContextVar("judge_cache_dir", default=None)
+
+
+@contextmanager
+def judge_cache(cache_dir: str | os.PathLike | None) -> Iterator[None]:
+    """Judges trained inside this block (``cached_fit``) are kept in, and loaded from, ``cache_dir``
+    (None: trained every time, as a library call without a cache is)."""
+    token = _cache_dir.set(Path(cache_dir) if cache_dir is not None else None)
+    try:
+        yield
+    finally:
+        _cache_dir.reset(token)
+
+
+def _digest_into(h, value) -> None:
+    """Feed ``value`` (tensors, lists/tuples of them, or JSON-able scalars) into hash ``h``, with
+    its dtype and shape: the same bytes of another shape are another input."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes())
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{len(value)}".encode())
+        for v in value:
+            _digest_into(h, v)
+    else:
+        h.update(("S" + json.dumps(value, sort_keys=True)).encode())
+
+
+def judge_key(judge: str, version, inputs: dict, args: dict) -> str:
+    """The content hash a judge is cached under: the judge's qualified name and version (the
+    caller's constants, bumped when its architecture or training changes), FIT_VERSION, torch's
+    version and thread count (the same seed trains other weights at another thread count), every
+    input tensor as the judge sees it and every argument (steps, seed, test_fraction, ...)."""
+    h = hashlib.sha256()
+    _digest_into(h, [judge, version, FIT_VERSION, CACHE_FORMAT, torch.__version__, torch.get_num_threads(),
+                     sorted(args.items())])
+    for name in sorted(inputs):
+        h.update(name.encode())
+        _digest_into(h, inputs[name])
+    return h.hexdigest()[:32]
+
+
+def cached_fit(judge: str, version, inputs: dict, args: dict, make: Callable[[], nn.Module],
+               train: Callable[[], tuple[nn.Module, dict]], seed: int,
+               cache_dir: str | os.PathLike | None = None) -> tuple[nn.Module, dict]:
+    """``train()`` -> (trained judge, its report figures: JSON-able), or both from the cache.
+
+    ``cache_dir``: where judges are kept (default: the ``judge_cache`` block's, else no cache:
+    ``train()`` as ever). A hit builds ``make()``, loads the weights (the judge comes back in eval
+    mode, as ``train()``'s does after its test predictions) and leaves torch's CPU generator as
+    training left it, so what follows draws the same numbers. A miss trains and writes the weights,
+    then the JSON, each by tmp + rename. A file that does not load, or whose key or judge differs,
+    is ignored with one warning and written over."""
+    cache = Path(cache_dir) if cache_dir is not None else _cache_dir.get()
+    if cache is None:
+        return train()
+    key = judge_key(judge, version, inputs, args)
+    weights, meta = cache / f"{key}.safetensors", cache / f"{key}.json"
+    if meta.exists() or weights.exists():
+        try:
+            loaded = _load(weights, meta, key, judge, make)
+        except Exception as e:  # noqa: BLE001 - a cut file, another judge's, a format of another version
+            log.warning("judge cache: %s does not load (%s: %s): training the judge again and writing it over",
+                        weights, type(e).__name__, (str(e).splitlines() or [""])[0])
+        else:
+            torch.manual_seed(seed)  # as train() seeds it (CUDA's generators too)
+            torch.set_rng_state(loaded[2])
+            log.info("judge: loaded from cache %s", weights)
+            return loaded[0], loaded[1]
+    model, figures = train()
+    try:
+        _save(model, figures, weights, meta, key, judge)
+        log.info("judge: trained and cached in %s", weights)
+    except OSError as e:  # a read-only workspace: the evaluation goes on without a cache
+        log.warning("judge cache: could not write %s (%s): the judge is trained again next time", weights, e)
+    return model, figures
+
+
+def _load(weights: Path, meta: Path, key: str, judge: str, make) -> tuple[nn.Module, dict, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    info = json.loads(meta.read_text())
+    if info.get("key") != key or info.get("judge") != judge or info.get("format") != CACHE_FORMAT:
+        raise ValueError(f"it holds {info.get('judge')} under key {info.get('key')}, not {judge} under {key}")
+    tensors = load_file(str(weights))
+    rng = tensors.pop(_RNG)
+    model = make()
+    model.load_state_dict(tensors, strict=True)
+    return model.eval(), info["figures"], rng
+
+
+def _save(model: nn.Module, figures: dict, weights: Path, meta: Path, key: str, judge: str) -> None:
+    from safetensors.torch import save_file
+
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors[_RNG] = torch.get_rng_state()
+    for path, write in ((weights, lambda p: save_file(tensors, str(p))),
+                        (meta, lambda p: p.write_text(json.dumps({"format": CACHE_FORMAT, "key": key, "judge": judge,
+                                                                   "figures": figures}, indent=1)))):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -610,7 +610,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     ckpt_id = given if given.startswith("ckpt-") and not Path(given).is_dir() else checkpoint_id_of(cfg.catalog, cfg.checkpoint)
     split = evaluated_split(cfg.catalog, manifest, info)
     with catalog_run(ws, "evaluate", asdict(cfg), run_id, catalog=cfg.catalog) as rid:
-        result = evaluate(cfg)
+        result = evaluate(cfg, judge_cache=ws.home / "cache" / "judges")  # a judge trained once per held-out data
         if ckpt_id is None:  # said once there are metrics to log: a failed evaluation's error stays its one line
             log.warning("%s is no checkpoint this catalog (%s) records: its metrics are logged without a checkpoint id, "
                         "so latest_metrics will not show them (a checkpoint given by its catalog id, ckpt-..., or as "

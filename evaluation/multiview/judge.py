@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from encoders.cameras import azimuth_of_vector
-from evaluation.judging import SmallCNN, fit
+from evaluation.judging import SmallCNN, cached_fit, fit
 
 
 def object_label(caption: str, nouns: list[str]) -> int | None:
@@ -28,6 +28,8 @@ def pose_bin(camera: torch.Tensor, bins: int) -> int:
 
 class ViewJudge(SmallCNN):
     """A small CNN on one view [3, H, W] in [-1, 1] (small: it trains in seconds on one core)."""
+
+    VERSION = 1  # bump when its architecture or train_view_judge's training changes: cached judges are stale (judging.cached_fit)
 
     def __init__(self, num_classes: int):
         super().__init__(3, num_classes)
@@ -49,9 +51,20 @@ def _augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch
 
 
 def train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int, test_fraction: float = 0.25,
-                     steps: int | None = None, batch: int = 32, seed: int = 0) -> JudgeReport:
+                     steps: int | None = None, batch: int = 32, seed: int = 0, cache_dir=None) -> JudgeReport:
     """sets: [N, 3, V, H, W] real view sets; labels: [N, V] per-view labels. The split is by set, so
-    the test views are of objects the judge never saw."""
+    the test views are of objects the judge never saw. ``cache_dir``: the judge cache
+    (judging.cached_fit; default: the evaluation's, else none)."""
+    judge, figures = cached_fit(
+        f"{__name__}.train_view_judge:ViewJudge", ViewJudge.VERSION, {"sets": sets, "labels": labels},
+        {"num_classes": num_classes, "test_fraction": test_fraction, "steps": steps, "batch": batch, "seed": seed},
+        lambda: ViewJudge(num_classes), lambda: _train_view_judge(sets, labels, num_classes, test_fraction, steps, batch, seed),
+        seed, cache_dir)
+    return JudgeReport(judge, **figures)
+
+
+def _train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int, test_fraction: float,
+                      steps: int | None, batch: int, seed: int) -> tuple[ViewJudge, dict]:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     n = len(sets)
@@ -69,7 +82,7 @@ def train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int,
 
     judge = fit(ViewJudge(num_classes), draw, steps)
     acc = (judge.predict(xte) == yte).float().mean().item()
-    return JudgeReport(judge, acc, len(xtr), len(xte), test_idx.tolist())
+    return judge, {"test_accuracy": acc, "num_train": len(xtr), "num_test": len(xte), "test_sets": test_idx.tolist()}
 
 
 def judge_views(judge: ViewJudge, sets: torch.Tensor) -> torch.Tensor:

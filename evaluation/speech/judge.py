@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from evaluation.judging import SmallCNN, fit, holdout_split
+from evaluation.judging import SmallCNN, cached_fit, fit, holdout_split
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 WIDTH = 32  # every clip is resampled in time to this many frames: digits differ in length
@@ -30,6 +30,8 @@ def to_input(latents: list[torch.Tensor]) -> torch.Tensor:
 
 
 class SpokenDigitJudge(SmallCNN):
+    VERSION = 1  # bump when its architecture or train_judge's training changes: cached judges are stale (judging.cached_fit)
+
     def __init__(self, num_classes: int = 10):
         # the stem averages mel pairs (40 of them): half the convolutions' cost, no loss (real
         # held-out accuracy 1.0 in 3 of 3 seeds); the head keeps a 5 x 4 grid of the 20 x 8 map
@@ -44,18 +46,24 @@ class JudgeReport:
     num_test: int
 
 
-def train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float = 0.25, steps: int = 300, seed: int = 0) -> JudgeReport:
+def train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float = 0.25, steps: int = 300, seed: int = 0,
+                cache_dir=None) -> JudgeReport:
     """x: [N, 1, 80, WIDTH] real digits; a random test split by seed. One thread: convolutions this
-    small ran twice as slow on two (measured on 2 shared cores), and the caller's setting comes back."""
+    small ran twice as slow on two (measured on 2 shared cores), and the caller's setting comes back.
+    ``cache_dir``: the judge cache (judging.cached_fit; default: the evaluation's, else none)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train_judge(x, labels, test_fraction, steps, seed)
+        judge, figures = cached_fit(
+            f"{__name__}.train_judge:SpokenDigitJudge", SpokenDigitJudge.VERSION, {"x": x, "labels": labels},
+            {"test_fraction": test_fraction, "steps": steps, "seed": seed}, SpokenDigitJudge,
+            lambda: _train_judge(x, labels, test_fraction, steps, seed), seed, cache_dir)
+        return JudgeReport(judge, **figures)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float, steps: int, seed: int) -> JudgeReport:
+def _train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float, steps: int, seed: int) -> tuple[SpokenDigitJudge, dict]:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     test_idx, train_idx = holdout_split(len(x), test_fraction, gen)
@@ -68,4 +76,4 @@ def _train_judge(x: torch.Tensor, labels: torch.Tensor, test_fraction: float, st
 
     judge = fit(SpokenDigitJudge(), batch, steps)
     acc = (judge.predict(x[test_idx]) == labels[test_idx]).float().mean().item()
-    return JudgeReport(judge, acc, len(train_idx), len(test_idx))
+    return judge, {"test_accuracy": acc, "num_train": len(train_idx), "num_test": len(test_idx)}

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 import torch
 
 from evaluation.image.judge import DigitJudge, _shift
-from evaluation.judging import at_side, fit
+from evaluation.judging import at_side, cached_fit, fit
+
+# bump when train_clip_judge's training changes (DigitJudge.VERSION: when the network does): cached
+# judges are stale (judging.cached_fit)
+CLIP_JUDGE_VERSION = 1
 
 Clips = torch.Tensor | list[torch.Tensor]  # [B, C, T, H, W], or clips [C, T_i, H_i, W_i] of their own lengths and sizes
 
@@ -87,12 +91,23 @@ class ClipJudge:
 
 
 def train_clip_judge(clips: Clips, digits: torch.Tensor, directions: torch.Tensor, test_fraction: float = 0.25,
-                     steps: int | None = None, seed: int = 0, side: int | None = None) -> ClipJudge:
+                     steps: int | None = None, seed: int = 0, side: int | None = None, cache_dir=None) -> ClipJudge:
     """clips: [N, C, T, H, W] real clips in [-1, 1], or a list of clips [C, T_i, H_i, W_i] of their
     own lengths and sizes, whose frames the digit judge reads scaled to ``side`` x ``side``
     (``judging.common_side``). The split is by clip, never by frame, so the test frames come from
     clips the judge has not seen. Default steps: 400, fewer for a handful of clips (a smoke run),
-    which would only be memorised."""
+    which would only be memorised. ``cache_dir``: the judge cache (judging.cached_fit; default: the
+    evaluation's, else none)."""
+    judge, figures = cached_fit(
+        f"{__name__}.train_clip_judge:DigitJudge", (DigitJudge.VERSION, CLIP_JUDGE_VERSION),
+        {"clips": clips if isinstance(clips, torch.Tensor) else list(clips), "digits": digits, "directions": directions},
+        {"test_fraction": test_fraction, "steps": steps, "seed": seed, "side": side}, DigitJudge,
+        lambda: _train_clip_judge(clips, digits, directions, test_fraction, steps, seed, side), seed, cache_dir)
+    return ClipJudge(judge, **figures, side=side)
+
+
+def _train_clip_judge(clips: Clips, digits: torch.Tensor, directions: torch.Tensor, test_fraction: float,
+                      steps: int | None, seed: int, side: int | None) -> tuple[DigitJudge, dict]:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     n = len(clips)
@@ -118,4 +133,5 @@ def train_clip_judge(clips: Clips, digits: torch.Tensor, directions: torch.Tenso
     report.digit_frame_accuracy = frame_agreement(per_frame, digits[test])
     report.digit_accuracy = (majority == digits[test]).float().mean().item()
     report.direction_accuracy = (directions_of(clips) == directions).float().mean().item()
-    return report
+    return judge, {k: getattr(report, k) for k in ("digit_frame_accuracy", "digit_accuracy", "direction_accuracy",
+                                                     "num_train_clips", "num_test_clips")}
