@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from evaluation.config import MAX_SEED, check_guidance, check_sampler  # noqa: F401  (torch-free, for the configs)
 from training.data import Example, NullCaption
 
 
@@ -48,34 +49,6 @@ def sampling_bar(samples: int, batches: int, solver: str, steps: int):
 
     per_step = MODEL_EVALS_PER_STEP.get(Solver(solver))
     return tqdm(total=batches * steps * per_step if per_step else None, desc=f"sampling {samples}", unit="eval", leave=False)
-
-
-def check_guidance(shift: float, cfg: float, cfg_flag: str = "--cfg-scale") -> None:
-    """Settings that make every sample NaN (--shift 0 or inf, a non-finite guidance scale) or sample
-    off the time grid (a negative shift) are refused before any model loads: they wrote black
-    images, logged metrics of 0.0 over a checkpoint's real ones, or ended in a traceback."""
-    if not (math.isfinite(shift) and shift > 0):
-        raise ValueError(f"--shift must be a finite number above 0 (1: the grid as trained; above 1: more steps near the "
-                         f"noise end); got {shift}")
-    if not math.isfinite(cfg):
-        raise ValueError(f"{cfg_flag} must be a finite number (1: no guidance; {cfg_flag} 4 is the default); got {cfg}")
-
-
-MAX_SEED = 2**63 - 1
-
-
-def check_sampler(solver: str, seed: int) -> None:
-    """An unknown --solver and a --seed torch cannot take are refused before any model loads (the
-    solver was refused after the model loaded, without the choices; a seed past 64 bits ended in
-    "Overflow when unpacking long long", a negative one in numpy's "expected non-negative integer")."""
-    from modelzoo.transport.samplers import Solver
-
-    try:
-        Solver(solver)
-    except ValueError as e:
-        raise ValueError(f"--solver: {e}") from None
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"--seed must be between 0 and {MAX_SEED} (2**63 - 1); got {seed}")
 
 
 class NonFiniteSamples(ValueError):

@@ -15,11 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from contracts.config import ArgumentParser
 
-DTYPES = {"keep": None, "fp32": torch.float32, "bf16": torch.bfloat16}
+# --dtype: the torch dtype's name (torch is imported once the arguments are checked)
+DTYPES = {"keep": None, "fp32": "float32", "bf16": "bfloat16"}
+
+
+def dtype_of(name: str):
+    """--dtype NAME as a torch dtype (None: keep the checkpoint's)."""
+    import torch
+
+    return None if DTYPES[name] is None else getattr(torch, DTYPES[name])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     args = parser().parse_args(argv)
-    from .flag_dit import FlagDiT
-
     if not args.force and (why := existing_output(args.dst, args.to_official)):
         print(f"lumina convert: error: {why}; choose another output or give --force", file=sys.stderr)
         return 2
@@ -67,13 +71,15 @@ def main(argv: list[str] | None = None) -> int:
               "--to-official writes ours in the public layout; to read a public checkpoint, leave --to-official out",
               file=sys.stderr)
         return 2
+    from .flag_dit import FlagDiT  # torch, once the arguments are checked
+
     try:
         if args.to_official:
-            model = FlagDiT.from_pretrained(args.src, dtype=DTYPES[args.dtype])
+            model = FlagDiT.from_pretrained(args.src, dtype=dtype_of(args.dtype))
             model.save_official(args.dst, learn_sigma=not args.no_learn_sigma)
         else:
             model = FlagDiT.from_official(args.src, patch_size=args.patch_size, n_heads=args.n_heads,
-                                          dtype=DTYPES[args.dtype])
+                                          dtype=dtype_of(args.dtype))
             model.save_pretrained(args.dst)
     except KeyError as err:  # a readable state dict without a weight the layout needs
         what = "one of our Flag-DiT model folders" if args.to_official else "a Lumina-T2X Flag-DiT checkpoint"

@@ -14,13 +14,12 @@ import json
 import sys
 
 from contracts.config import ArgumentParser
-from training.trainer import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg
+from training.config import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg  # torch-free: the trainer after the checks
 
 
 def main(argv: list[str] | None = None, as_command: bool = False) -> int:
     """``as_command``: run as ``python -m training.train`` (the process ends with this call)."""
     from flows.cli_config import add_common_args, add_config_args, config_from_args
-    from flows.steps import train_step
 
     p = _Parser(prog="python -m training.train", description="Train a Flag-DiT with flow matching on a catalog manifest.")
     add_common_args(p, "lr=0.0005")
@@ -38,6 +37,7 @@ def main(argv: list[str] | None = None, as_command: bool = False) -> int:
     if not cfg.manifest:
         p.error("--manifest is required")
     from flows.cli import EXIT_USAGE, end_now_if_cluster_lost, user_error_line, user_errors
+    from flows.steps import train_step
     from training.stopping import TrainingStopped
     from training.trainer import show_training_messages
 
@@ -126,9 +126,7 @@ def _rank() -> int:
     was labelled "rank N")."""
     import os
 
-    import torch.distributed as dist
-
-    if not dist.is_torchelastic_launched():
+    if "TORCHELASTIC_RUN_ID" not in os.environ:  # torch.distributed.is_torchelastic_launched(), before torch is imported
         return 0
     try:
         return int(os.environ.get("RANK", "0"))

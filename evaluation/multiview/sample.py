@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from encoders.cameras import RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, camera_vector, ring_azimuths
-from evaluation.sample import ModalitySampling
+from evaluation.config import ModalitySampling  # torch-free: lumina sample --help lists these flags
 
 
 @dataclass
@@ -42,6 +41,8 @@ def training_radius(ckpt_dir: Path, catalog: str | None = None) -> float | None:
 
 
 def prepare(cfg, ckpt_dir: Path, shape: list[int], options: MultiviewSampleOptions | None = None) -> tuple[list[int], dict]:
+    import torch
+
     options = options or MultiviewSampleOptions()
     views = int(cfg.frames or shape[1])
     elevation = ELEVATION if options.elevation is None else float(options.elevation)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evaluation.sample import ModalitySampling, flag_names
+from evaluation.config import ModalitySampling, flag_names  # torch-free: lumina sample --help lists these flags
 from evaluation.speech import durations
 
 

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from evaluation.sample import ModalitySampling, spelled
+from evaluation.config import ModalitySampling, spelled  # torch-free: lumina sample --help lists these flags
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ evaluation and the sampler only once the arguments are checked."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,17 @@ HEAVY = ("torch", "transformers", "ray", "prefect", "duckdb", "pyarrow")
 CASES = [
     ("train --help", 0), ("train --bogus", 2), ("train --steps 10", 2),  # no --manifest
     ("train --manifest m --set bogus=1", 2), ("train --manifest m --steps 0", 2), ("train --manifest m --precision bf-16", 2),
-    ("train --manifest m --model-overrides {dim", 2),
+    ("train --manifest m --model-overrides {dim", 2), ("train --manifest m --model nope", 2),
+    ('train --manifest m --model-overrides {"n_layers":0}', 2),
     ("evaluate --help", 0), ("evaluate --bogus", 2), ("evaluate --checkpoint c", 2),  # no --manifest
     ("evaluate --manifest m --checkpoint c --solver heun", 2), ("evaluate --manifest m --checkpoint c --set bogus=1", 2),
     ("evaluate --manifest m --checkpoint c --seed -1", 2), ("evaluate --manifest m --checkpoint c --cfg-scale nan", 2),
+    ("sample --help", 0), ("sample --bogus", 2), ("sample --prompt hi", 2), ("sample --checkpoint c", 2),  # no --checkpoint, no --prompt
+    ("sample --checkpoint c --prompt hi --solver heun", 2), ("sample --checkpoint c --prompt hi --extrapolation bad", 2),
+    ("sample --checkpoint c --prompt hi --set bogus=1", 2), ("sample --checkpoint c --prompt hi --steps 0", 2),
+    ("sample --checkpoint c --prompt hi --views x", 2), ("sample --home HOME --checkpoint c --prompt hi", 2),  # no such checkpoint
     ("demo --help", 0), ("demo --bogus", 2), ("demo --model-overrides {dim", 2),
+    ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
 # runs each case's main() in one fresh process, and says which modules of HEAVY each left imported
@@ -42,8 +49,9 @@ print(json.dumps(out))
 """
 
 
-def test_help_and_refusals_import_no_heavy_library():
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps([c.split() for c, _ in CASES]), json.dumps(HEAVY)],
+def test_help_and_refusals_import_no_heavy_library(tmp_path):
+    cases = [[str(tmp_path / "nothing") if w == "HOME" else w for w in c.split()] for c, _ in CASES]
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases), json.dumps(HEAVY)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for (argv, code, err, heavy), (case, expected) in zip(json.loads(done.stdout), CASES):
@@ -73,3 +81,16 @@ def test_the_torch_free_copies_agree_with_the_modules_they_stand_for():
     assert str(ours.value) == f"--solver: {theirs.value}"
     for solver in Solver:
         check_sampler(solver, 0)  # the enum's members, as the library passes them
+
+
+def test_python_m_training_train_parses_before_torch():
+    """The torchrun entry point: its --help and refusals (each a line said once per run) need no torch."""
+    env = {k: v for k, v in os.environ.items() if k != "TORCHELASTIC_RUN_ID"}  # not a torchrun rank: no 10 s wait
+    for args, expected in ((["--help"], 0), (["--bogus"], 2), ([], 2), (["--manifest", "m", "--set", "bogus=1"], 2),
+                           (["--manifest", "m", "--steps", "0"], 2)):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "training.train", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=60, env=env)
+        imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+        said = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+        assert done.returncode == expected, (args, said)
+        assert not imported & set(HEAVY), (args, sorted(imported & set(HEAVY)))
