@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -69,7 +70,7 @@ _holding_writer: ContextVar[bool] = ContextVar("lumina_holding_catalog_writer", 
 def catalog_writer() -> Iterator[None]:
     """Inside a Prefect flow or task run: hold the global concurrency limit that lets one flow run
     at a time write the catalog (a missing limit is no limit). Re-entrant; outside Prefect a no-op."""
-    if _holding_writer.get():
+    if _holding_writer.get() or "prefect.context" not in sys.modules:  # no flow run without Prefect imported
         yield
         return
     try:
@@ -492,6 +493,8 @@ def _stopped_early(checkpoint: Path) -> bool:
 
 def _publish_curve(result) -> None:
     """Inside a Prefect run: the loss curve and the run's figures as a markdown artifact."""
+    if "prefect.context" not in sys.modules:  # no Prefect run without Prefect imported
+        return
     try:
         from prefect.artifacts import create_markdown_artifact
         from prefect.context import get_run_context
