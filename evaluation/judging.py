@@ -204,6 +204,8 @@ def _load(weights: Path, meta: Path, key: str, judge: str, make) -> tuple[nn.Mod
 def _save(model: nn.Module, figures: dict, weights: Path, meta: Path, key: str, judge: str) -> None:
     from safetensors.torch import save_file
 
+    from contracts.layout import readable_as_umask_allows
+
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors[_RNG] = torch.get_rng_state()
@@ -213,6 +215,7 @@ def _save(model: nn.Module, figures: dict, weights: Path, meta: Path, key: str, 
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             write(tmp)
+            readable_as_umask_allows(tmp)  # safetensors writes 0600: a team's shared workspace reads it too
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

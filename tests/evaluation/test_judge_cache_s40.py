@@ -76,6 +76,10 @@ def test_a_hit_is_what_a_fresh_training_gives_without_training(modality, tmp_pat
 
     miss = train(data, cache_dir=tmp_path)
     assert len(fits) == 2 and len(list(tmp_path.glob("*.safetensors"))) == 1 and len(list(tmp_path.glob("*.json"))) == 1
+    from contracts.layout import _umask
+
+    # safetensors writes 0600: a shared workspace's cache is readable as its umask allows
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o666 & ~_umask()}
     torch.manual_seed(123)  # what ran in between: the hit leaves torch's generator as the training did
     hit = train(data, cache_dir=tmp_path)
     assert len(fits) == 2, "a hit trained the judge again"
