@@ -243,7 +243,9 @@ def gcs_watched() -> Iterator[None]:
     60 s. Not SIGINT itself: a process started in the background by a script ignores it, and there
     the watch did nothing. The wait stays on the main thread, so Ctrl-C and Ray Data's shutdown behave
     as without the watch (iterating in a helper thread left Ray Data running after a Ctrl-C, where it
-    started a new Ray instance while the process exited). Off the main thread nothing is watched."""
+    started a new Ray instance while the process exited). Off the main thread nothing is watched.
+    Once the watch has tripped, any error that ends the block (the code where the trip landed may have
+    caught it and raised one of its own) leaves it as RayClusterLost, the original as its __cause__."""
     import _thread
     import threading
 
@@ -274,12 +276,32 @@ def gcs_watched() -> Iterator[None]:
 
     previous = signal.signal(LOST_SIGNAL, on_lost)
     threading.Thread(target=probe, name="lumina-gcs-watch", daemon=True).start()
+    error: Exception | None = None
     try:
         yield
+    except Exception as e:  # decided below, once the watch has stopped (Ctrl-C stays KeyboardInterrupt)
+        error = e
     finally:
-        with guard:
-            done.set()
+        # a trip may land here too, before done is set: take it and set done again (the next trip is
+        # GCS_PROBE_EVERY_S away), or the probe would go on tripping after the block has ended. The
+        # block's outcome is decided already (no error: its work is done)
+        while True:
+            try:
+                with guard:
+                    done.set()
+                break
+            except RayClusterLost:
+                continue
         signal.signal(LOST_SIGNAL, previous)
+    if error is None:
+        return
+    if not lost or isinstance(error, RayClusterLost):
+        raise error
+    # the trip lands wherever the main thread is, and the code there may make it an error of its own:
+    # inspect.getfullargspec, as Ray Data started an actor, turned it into TypeError("unsupported
+    # callable"), Ray Data wrapped that, and the stage ended with its traceback. Once the cluster is
+    # known lost, whatever error ends the block is the lost cluster: the one line, exit 2
+    raise RayClusterLost(*lost[0].args) from error
 
 
 # For a caller that waits on Ray in a way of its own (Ray Train's fit(): its ray.get raises as soon as
