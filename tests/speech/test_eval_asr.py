@@ -12,15 +12,16 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from evaluation.speech.asr import SEARCH, _decoder, recognise, unigram_arpa, unknown_words
+from evaluation.speech.asr import SEARCH, _decoder, recognise, unigram_arpa, unknown_words, vocabulary_dictionary
 from preprocess.speech.espeak import synthesise
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 UNHEARD = "qxzvbn"  # not in the recogniser's dictionary
 
-# A decoder for a vocabulary costs 7-10 s of CPU (pocketsphinx builds its n-gram search over the whole
-# 130k-word dictionary), once per vocabulary (evaluation.speech.asr._decoder caches two): the tests
-# share one vocabulary, and one worker, so that is paid once.
+# A decoder for a vocabulary cost 1-10 s of CPU while it read the whole 130k-word dictionary (pocketsphinx
+# builds its n-gram search over every dictionary word); about 0.1 s since it reads the vocabulary's entries
+# alone. The tests still share one vocabulary and one worker (evaluation.speech.asr._decoder caches two
+# decoders; the open-vocabulary one, which _many_words needs, still takes about 0.5 s).
 pytestmark = pytest.mark.xdist_group("speech-asr-vocabulary")
 
 
@@ -58,11 +59,29 @@ def test_a_large_vocabulary_is_decoded_with_a_unigram_model_of_its_words():
     lm = dec.get_lm(SEARCH)  # an n-gram search (None for the grammar's finite-state one)
     assert dec.current_search() == SEARCH and lm is not None
     heard, other = lm.prob(["seven"]), lm.prob(["zebra"])  # "zebra" is in the dictionary, not the vocabulary
-    assert dec.lookup_word("zebra") and heard == lm.prob(["the"]) > other  # each word of the vocabulary as likely; the rest not in it
+    assert heard == lm.prob(["the"]) > other  # each word of the vocabulary as likely; the rest not in it
+    # its dictionary has the vocabulary's words alone (the whole one made the decoder take seconds to build),
+    # each with its alternative pronunciations ("read" is said "red" and "reed")
+    assert _decoder(None).lookup_word("zebra") and not dec.lookup_word("zebra")
+    assert dec.lookup_word("read") == "R EH D" and dec.lookup_word("read(2)") == "R IY D"
 
     y, sr = synthesise("seven", "en-us", 130, 50)
     (hyp,) = recognise([y.astype(np.float32) / 32768], sr, vocabulary)
     assert hyp and set(hyp.split()) <= vocabulary
+
+
+def test_the_vocabulary_dictionary_has_each_word_with_its_alternative_pronunciations(tmp_path):
+    full = tmp_path / "full.dict"
+    full.write_text("a AH\na(2) EY\nread R EH D\nread(2) R IY D\nread's R IY D Z\nreader R IY D ER\nseven S EH V AH N\n")
+    cut = vocabulary_dictionary({"read", "a", "qxzvbn"}, full)
+    assert cut == "a AH\na(2) EY\nread R EH D\nread(2) R IY D\n"  # not read's, reader or seven; nothing for qxzvbn
+
+
+def test_a_vocabulary_of_words_the_dictionary_lacks_hears_nothing():
+    """Its decoder has an empty dictionary and a language model of the end of the utterance alone."""
+    y, sr = synthesise("seven", "en-us", 130, 50)
+    assert unknown_words({UNHEARD}) == [UNHEARD]
+    assert recognise([y.astype(np.float32) / 32768], sr, {UNHEARD}) == [""]
 
 
 def test_the_unigram_model_gives_every_word_the_same_probability():
