@@ -31,20 +31,6 @@ def _print(obj: dict, as_json: bool) -> None:
         print(f"{k:{width}s}{v}")
 
 
-def show_messages(logger_name: str) -> None:
-    """A package's INFO messages on stderr for a command line; under a caller that configured logging
-    (Prefect, pytest) its handlers decide (without this, the command printed none of them)."""
-    import logging
-
-    logger = logging.getLogger(logger_name)
-    if logging.getLogger().handlers or logger.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
 def _curate(argv: list[str]) -> int:
     from flows.cli_config import (add_backend_args, add_common_args, add_config_args, add_curation_args, add_ray_address_arg,
                                   backend_of, config_from_args, curation_options)
@@ -138,6 +124,8 @@ def _evaluate(argv: list[str]) -> int:
         p.error("--manifest and --checkpoint are required")
     cfg = from_mapping(EvalConfig, values)
     from flows.steps import evaluate_step
+
+    from contracts.messages import show_messages
 
     show_messages("evaluation")  # --max-heldout's cut, the judge cache's hit or miss, the mixed-size note
     _print(evaluate_step(a.home, cfg), a.json)

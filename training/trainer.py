@@ -56,13 +56,9 @@ log = logging.getLogger(__name__)
 def show_training_messages() -> None:
     """The trainer's INFO messages (what --resume continues, with which settings) on stderr, for the
     command lines; under a caller that configured logging (Prefect, pytest) its handlers decide."""
-    logger = logging.getLogger("training")
-    if logging.getLogger().handlers or logger.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    from contracts.messages import show_messages
+
+    show_messages("training")
 
 
 def compile_blocks(model: torch.nn.Module, dynamic: bool | None = None) -> None:
