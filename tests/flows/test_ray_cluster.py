@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.ray_processes import cluster_pids, free_port, kill
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -34,26 +35,6 @@ ray.shutdown()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _own_processes(temp_dir: str) -> list[int]:
-    """PIDs of the processes of this test's cluster: every Ray process names its temp dir."""
-    import psutil
-
-    out = []
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if any(temp_dir in part for part in p.info["cmdline"] or []):
-                out.append(p.info["pid"])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return out
-
-
 def _stop_cluster(head: subprocess.Popen, temp_dir: str) -> None:
     """`ray start --block` stops its node on SIGTERM; whatever is left of this cluster is killed by pid.
     (Never `ray stop`: it stops every Ray on the machine.)"""
@@ -65,13 +46,9 @@ def _stop_cluster(head: subprocess.Popen, temp_dir: str) -> None:
             head.kill()
             head.wait(5)
     deadline = time.time() + 10
-    while (left := _own_processes(temp_dir)) and time.time() < deadline:
+    while cluster_pids(temp_dir) and time.time() < deadline:
         time.sleep(0.5)
-    for pid in _own_processes(temp_dir):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill(cluster_pids(temp_dir))
 
 
 def test_curate_runs_on_a_running_ray_cluster(tmp_path):
@@ -79,13 +56,13 @@ def test_curate_runs_on_a_running_ray_cluster(tmp_path):
 
     src = write_demo_corpus(tmp_path / "corpus", num_digits=6, num_shapes=0).root / "digits"
     temp_dir = tempfile.mkdtemp(prefix="lray", dir="/tmp")  # short: Ray's socket paths have a length limit
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's loopback mode: every Ray process on 127.0.0.1
     env.pop("RAY_ADDRESS", None)
-    ports = {f"--{name}": str(_free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
+    ports = {f"--{name}": str(free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
                                                           "dashboard-agent-grpc-port", "metrics-export-port",
                                                           "runtime-env-agent-port")}
     head = subprocess.Popen(
@@ -105,7 +82,7 @@ def test_curate_runs_on_a_running_ray_cluster(tmp_path):
         _stop_cluster(head, temp_dir)
         print((tmp_path / "ray.log").read_text()[-2000:])
         shutil.rmtree(temp_dir, ignore_errors=True)
-    assert not _own_processes(temp_dir), "a process of the test's Ray cluster survived"
+    assert not cluster_pids(temp_dir), "a process of the test's Ray cluster survived"
 
     drivers = [j for j in seen["jobs"] if "lumina" in j["entrypoint"] and "curate" in j["entrypoint"]]
     assert drivers, seen["jobs"]  # the command's driver joined this cluster (no private Ray of its own)

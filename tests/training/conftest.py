@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,35 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.ray_processes import cluster_pids, free_port, kill
+
 REPO = Path(__file__).resolve().parents[2]
 RAY_GROUP = "training-ray-cluster"
 ray_cluster_group = pytest.mark.xdist_group(RAY_GROUP)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cluster_pids(temp_dir: str) -> set[int]:
-    """Every process naming the cluster's temp dir (GCS, raylet, agents) and every process under them
-    (the workers, renamed `ray::...`)."""
-    import psutil
-
-    pids = set()
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if any(temp_dir in part for part in p.info["cmdline"] or []):
-                pids.add(p.info["pid"])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    for pid in list(pids):
-        try:
-            pids |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
-        except psutil.NoSuchProcess:
-            continue
-    return pids
 
 
 class _Cluster:
@@ -59,12 +33,12 @@ class _Cluster:
     def start(self) -> str:
         if self.address is None:
             self.temp_dir = tempfile.mkdtemp(prefix="ltr", dir="/tmp")  # short: Ray's socket paths have a length limit
-            port = _free_port()
+            port = free_port()
             env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
                    "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
                    "PYTHONPATH": str(REPO)}
             env.pop("RAY_ADDRESS", None)
-            ports = [f"--{name}={_free_port()}" for name in ("ray-client-server-port", "dashboard-agent-listen-port",
+            ports = [f"--{name}={free_port()}" for name in ("ray-client-server-port", "dashboard-agent-listen-port",
                                                              "dashboard-agent-grpc-port", "metrics-export-port",
                                                              "runtime-env-agent-port")]
             # returns once the head is up; its processes stay in the new session
@@ -82,11 +56,7 @@ class _Cluster:
     def stop(self) -> None:
         if self.temp_dir is None:
             return
-        for pid in _cluster_pids(self.temp_dir):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill(cluster_pids(self.temp_dir))
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.address = self.temp_dir = None
 

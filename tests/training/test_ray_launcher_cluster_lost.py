@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ray_processes import cluster_pids, free_port, kill
 from tests.training.test_distributed import TINY, own_home
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,40 +32,6 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow  # a cluster, Ray Train's start-up and a resume: about a minute on 2 cores
 
 LOST_S = 2  # $LUMINA_RAY_LOST_S for the driver: the loss is called 2 s after the GCS stopped answering
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cluster_pids(head: subprocess.Popen, temp_dir: str) -> set[int]:
-    """The head's `ray start` and every process under it (GCS, raylet, agents, the Ray Train workers,
-    whose command lines are renamed `ray::...`), and any other process naming the cluster's temp dir."""
-    import psutil
-
-    pids = {head.pid}
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if any(temp_dir in part for part in p.info["cmdline"] or []):
-                pids.add(p.info["pid"])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    for pid in list(pids):
-        try:
-            pids |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
-        except psutil.NoSuchProcess:
-            continue
-    return pids
-
-
-def _kill(pids: set[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _rows(run: Path) -> int:
@@ -81,13 +47,13 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "run"
     temp_dir = tempfile.mkdtemp(prefix="lrl", dir="/tmp")  # short: Ray's socket paths have a length limit
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "PYTHONPATH": str(REPO)}
     env.pop("RAY_ADDRESS", None)
-    ports = {f"--{name}": str(_free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
+    ports = {f"--{name}": str(free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
                                                           "dashboard-agent-grpc-port", "metrics-export-port",
                                                           "runtime-env-agent-port")}
     head = subprocess.Popen(
@@ -110,7 +76,7 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
                 train.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert train.poll() is None and _rows(run) >= 3, err_path.read_text()[-3000:]
-        _kill(_cluster_pids(head, temp_dir))  # the whole cluster at once, as a head machine that dies
+        kill(cluster_pids(temp_dir, head.pid))  # the whole cluster at once, as a head machine that dies
         killed = time.monotonic()
         try:
             rc = train.wait(timeout=45)  # before: Ray's own exit, 61 s after the kill
@@ -121,7 +87,7 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
         if train.poll() is None:
             os.killpg(train.pid, signal.SIGKILL)
             train.wait(10)
-        _kill(_cluster_pids(head, temp_dir))
+        kill(cluster_pids(temp_dir, head.pid))
         head.wait(10)
         shutil.rmtree(temp_dir, ignore_errors=True)
     err = err_path.read_text()
