@@ -17,22 +17,22 @@ from pathlib import Path
 TABLES = ("samples", "verdicts", "shards", "encodings", "runs", "checkpoints")
 
 
-def row_counts(catalog: Path) -> dict[str, int]:
+def row_counts(catalog: Path, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
     import duckdb
 
     con = duckdb.connect(str(catalog), read_only=True)
     try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     finally:
         con.close()
 
 
-def run_demo(home: str, config: str) -> dict:
+def run_demo(home: str, config: str, *options: str) -> dict:
     from flows.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["demo", "--home", home, "--config", config, "--json"])
+        code = main(["demo", *options, "--home", home, "--config", config, "--json"])
     text = out.getvalue()
     assert code == 0, text[-3000:]
     return json.loads(text[text.index("{\n"):])

@@ -8,34 +8,22 @@ that really run again; then a third after the curated and encoded shards were de
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 import sys
 from pathlib import Path
 
+from tests.flows import demo_twice as image_demo
+
 TABLES = ("samples", "verdicts", "shards", "encodings", "checkpoints")
 
 
 def row_counts(catalog: Path) -> dict[str, int]:
-    import duckdb
-
-    con = duckdb.connect(str(catalog), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-    finally:
-        con.close()
+    return image_demo.row_counts(catalog, TABLES)
 
 
 def run_demo(home: str, config: str) -> dict:
-    from flows.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["demo", "--modality", "multiview", "--home", home, "--config", config, "--json"]) == 0
-    text = out.getvalue()
-    return json.loads(text[text.index("{\n"):])
+    return image_demo.run_demo(home, config, "--modality", "multiview")
 
 
 def demo_twice(home: str, config: str) -> dict:
