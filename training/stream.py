@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import tarfile
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -657,27 +658,81 @@ def batch_loader(stream: ShardStream, start: Position, rank: int = 0, world: int
         return prefetched(iter(ds))
     # its own generator: the workers' base seed was drawn from the global RNG the checkpoint had
     # just restored, so a resumed run's saved RNG differed from a straight run's
-    return closing_workers(iter(torch.utils.data.DataLoader(
+    return ClosingWorkers(iter(torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=workers, persistent_workers=False, collate_fn=lambda x: x,
         multiprocessing_context="fork", worker_init_fn=leave_stop_signals_to_the_trainer,
         generator=torch.Generator().manual_seed(0))))
 
 
-def closing_workers(batches) -> Iterator[dict]:
-    """The DataLoader's batches; closed (the trainer's finally), its workers are shut down and any still
-    busy is killed: they ignore SIGTERM, so the DataLoader's own terminate left the process waiting at
-    exit for a worker to finish its batch (a resume's re-planning of a long epoch: most of an hour)."""
-    try:
-        yield from batches
-    finally:
-        workers = list(getattr(batches, "_workers", []))
-        shutdown = getattr(batches, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()  # done events, queues, a short join; also unregisters them from torch's SIGCHLD check
+WORKER_GRACE_S = 0.5  # how long a closed loader's workers get to leave on their own before they are killed
+
+
+class ClosingWorkers:
+    """The DataLoader's batches; closed (the trainer's finally; also when dropped, and before the first
+    batch), its workers are stopped within WORKER_GRACE_S: an idle one leaves at once, one still busy with
+    a batch is killed. They ignore SIGTERM, so the DataLoader's own shutdown (a 5 s join, terminate,
+    another 5 s join, one worker after the other) left a close waiting 10 s per busy worker, and a loader
+    closed before its first batch left the process waiting at exit for its workers to finish theirs (a
+    resume's re-planning of a long epoch: most of an hour). Killing loses nothing: a batch not yet handed
+    out is not in the recorded position, so a resume reads it again."""
+
+    def __init__(self, batches):
+        self._batches = batches
+        self._pid = os.getpid()  # a process forked later holds a copy: its close must not stop our workers
+
+    def __iter__(self) -> "ClosingWorkers":
+        return self
+
+    def __next__(self) -> dict:
+        if self._batches is None:
+            raise StopIteration
+        return next(self._batches)
+
+    def close(self) -> None:
+        batches, self._batches = self._batches, None
+        if batches is not None and os.getpid() == self._pid:
+            stop_workers(batches)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit torch's modules may be gone already
+            pass
+
+
+def stop_workers(batches, grace: float = WORKER_GRACE_S) -> None:
+    """Shut down a _MultiProcessingDataLoaderIter's workers without torch's waits for a busy one."""
+    from torch.utils.data._utils import signal_handling
+
+    workers = list(getattr(batches, "_workers", []))
+    status = getattr(batches, "_workers_status", None)
+    # a loader that pins memory (this one does not) has a thread reading what the workers send: torch
+    # stops that first, so its own shutdown does it all
+    if workers and status is not None and not getattr(batches, "_shutdown", True) \
+            and not hasattr(batches, "_pin_memory_thread"):
+        batches._workers_done_event.set()
+        for i in range(len(workers)):
+            if status[i]:
+                batches._mark_worker_as_unavailable(i, shutdown=True)  # a None on its queue: an idle worker leaves now
+        deadline = time.monotonic() + grace
         for w in workers:
-            if w.is_alive():
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
+        busy = [w for w in workers if w.is_alive()]
+        if busy:
+            if batches._worker_pids_set:  # torch's SIGCHLD check would raise for a worker it sees killed
+                signal_handling._remove_worker_pids(id(batches))
+                batches._worker_pids_set = False
+            for w in busy:
                 w.kill()
+            for w in busy:
                 w.join(timeout=5)
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()  # closes the queues; unregisters the workers from the SIGCHLD check where not done above
+    for w in workers:
+        if w.is_alive():
+            w.kill()
+            w.join(timeout=5)
 
 
 def leave_stop_signals_to_the_trainer(worker_id: int) -> None:

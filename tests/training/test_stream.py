@@ -225,32 +225,57 @@ def test_text_re_encoded_elsewhere_costs_bytes_a_member_not_a_dict_entry():
     assert table.get("not-a-member") is None and len(table) == n
 
 
-def test_closing_a_loader_does_not_wait_for_a_busy_worker(mixed, monkeypatch):
+@pytest.mark.parametrize("workers,started", [(2, True), (1, False)], ids=["two-busy", "closed-before-the-first-batch"])
+def test_closing_a_loader_does_not_wait_for_a_busy_worker(mixed, monkeypatch, workers, started):
     """Workers ignore SIGTERM (a signal to the process group must not kill them), so the DataLoader's
-    terminate no longer stopped one busy with a batch: closing waited for it to finish."""
+    terminate no longer stopped one busy with a batch: closing waited 10 s per busy worker, one after
+    the other (torch's 5 s join, terminate, 5 s join), and a loader closed before its first batch (a
+    resume already at --steps) kept its worker, so the process waited at exit for its batch."""
+    import gc
+    import multiprocessing
     import time
 
     s = stream_of(mixed)
     real = s.rank_batch
 
     def slow(position, *a, **k):
-        if position.index >= 1:
-            time.sleep(120)  # a worker re-planning a long epoch
+        if position.index >= (1 if started else 0):
+            time.sleep(30)  # a worker re-planning a long epoch
         return real(position, *a, **k)
 
     monkeypatch.setattr(s, "rank_batch", slow)
-    import gc
-    import multiprocessing
-
     before = set(multiprocessing.active_children())
-    loader = batch_loader(s, Position(), workers=1)
-    next(loader)
-    workers = set(multiprocessing.active_children()) - before
+    loader = batch_loader(s, Position(), workers=workers)
+    if started:
+        next(loader)
+    time.sleep(0.3)  # every worker is inside its batch
+    busy = set(multiprocessing.active_children()) - before
     t0 = time.monotonic()
-    getattr(loader, "close", lambda: None)()  # what the trainer's finally does
+    loader.close()  # what the trainer's finally does
+    took = time.monotonic() - t0
+    time.sleep(0.2)  # torch's SIGCHLD check would raise here for a killed worker it still watched
     del loader
     gc.collect()
-    assert workers and time.monotonic() - t0 < 60 and not any(w.is_alive() for w in workers)
+    assert len(busy) == workers and not any(w.is_alive() for w in busy)
+    assert took < 3, f"closing took {took:.1f} s"
+
+
+def test_closing_a_loader_lets_idle_workers_leave_on_their_own(mixed):
+    """Nothing busy, closing waits for no grace (the workers take their None and leave at once) and
+    kills nothing."""
+    import multiprocessing
+    import time
+
+    before = set(multiprocessing.active_children())
+    loader = batch_loader(stream_of(mixed), Position(), workers=2)
+    first = [next(loader)["keys"] for _ in range(2)]
+    time.sleep(0.5)  # both have read ahead what torch asks of them and wait for more
+    workers = set(multiprocessing.active_children()) - before
+    t0 = time.monotonic()
+    loader.close()
+    assert time.monotonic() - t0 < 0.4 and first and len(workers) == 2
+    assert sorted(w.exitcode for w in workers) == [0, 0]
+    assert list(loader) == []  # closed: no more batches
 
 
 @pytest.fixture(scope="module")
