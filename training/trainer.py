@@ -318,7 +318,6 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     stream.head = head
     if rank == 0 and members < cfg.batch_size and cfg.tokens_per_batch is None:  # a step was not what was asked
         _say_small_manifest(stream, manifest_id, members, cfg.batch_size)
-    loader = batch_loader(stream, position, rank, world, cfg.loader_workers)
     monitor = batch_log = None
     if rank == 0:
         from training.monitor import BatchLog, RunMonitor
@@ -383,6 +382,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
     lines_above_the_bar = _logging_above(bar)
     lines_above_the_bar.__enter__()  # left in the finally below
+    # its workers start here, next to the try whose finally closes it (an error setting up the monitor or
+    # the checkpoint writer left them to the garbage collector)
+    loader = batch_loader(stream, position, rank, world, cfg.loader_workers)
     try:
         while step < cfg.steps and not stop_code:
             t0 = time.time()
