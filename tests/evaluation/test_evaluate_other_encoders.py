@@ -81,7 +81,7 @@ def test_its_own_encoders_on_its_training_data_warn_and_go_on(tiny_home, trained
     from flows.cli import main
 
     home, ckpt = trained
-    monkeypatch.setattr(ev, "evaluate", lambda cfg: ev.EvalResult({"heldout_fm_loss": 0.5}))
+    monkeypatch.setattr(ev, "evaluate", lambda cfg, **_: ev.EvalResult({"heldout_fm_loss": 0.5}))
     assert main(["evaluate", "--home", str(home), "--checkpoint", str(ckpt), "--manifest", tiny_home.train_manifest,
                  "--json"]) == 0
     assert len(split_checks) == 1  # which warns (tests/flows/test_evaluated_split.py), and the evaluation goes on

@@ -33,7 +33,7 @@ def _evaluate(home, checkpoint, manifest, monkeypatch):
     import evaluation.evaluate as ev
     from flows.steps import evaluate_step
 
-    monkeypatch.setattr(ev, "evaluate", lambda cfg: ev.EvalResult({"heldout_fm_loss": 0.5}))
+    monkeypatch.setattr(ev, "evaluate", lambda cfg, **_: ev.EvalResult({"heldout_fm_loss": 0.5}))
     return evaluate_step(str(home), ev.EvalConfig(manifest=manifest, checkpoint=str(checkpoint)))
 
 

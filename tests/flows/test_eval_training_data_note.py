@@ -28,7 +28,7 @@ def _notes(home, checkpoint_id, manifest, monkeypatch) -> tuple[dict, list[str]]
     import evaluation.evaluate as ev
     from flows.steps import evaluate_step, resolve_checkpoint
 
-    def evaluate(cfg):  # what evaluate writes, without sampling
+    def evaluate(cfg, **_):  # what evaluate writes, without sampling (judge_cache=: no judge here)
         result = ev.EvalResult({"heldout_fm_loss": 0.5}, notes=["the modality's own note"], sampling=ev.sampling_settings(cfg))
         ev.write_metrics_json(result, cfg.out_dir)
         return result

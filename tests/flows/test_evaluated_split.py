@@ -47,7 +47,7 @@ def test_evaluate_step_logs_under_that_split_into_a_folder_per_manifest(tiny_hom
                                                 model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4},
                                                 steps=1, batch_size=4, progress=False, tensorboard=False))
     folders = []
-    monkeypatch.setattr(ev, "evaluate", lambda cfg: (folders.append(cfg.out_dir), ev.EvalResult({"heldout_fm_loss": 0.5}))[1])
+    monkeypatch.setattr(ev, "evaluate", lambda cfg, **_: (folders.append(cfg.out_dir), ev.EvalResult({"heldout_fm_loss": 0.5}))[1])
     for name in (tiny_home.holdout_manifest, tiny_home.train_manifest):
         out = evaluate_step(str(home), ev.EvalConfig(manifest=name, checkpoint=trained["checkpoint_id"]))
         assert out["split"] == ("holdout" if name == tiny_home.holdout_manifest else "train")
