@@ -123,9 +123,8 @@ def _evaluate(argv: list[str]) -> int:
     if not values.get("manifest") or not values.get("checkpoint"):  # before EvalConfig's sampler check imports torch
         p.error("--manifest and --checkpoint are required")
     cfg = from_mapping(EvalConfig, values)
-    from flows.steps import evaluate_step
-
     from contracts.messages import show_messages
+    from flows.steps import evaluate_step
 
     show_messages("evaluation")  # --max-heldout's cut, the judge cache's hit or miss, the mixed-size note
     _print(evaluate_step(a.home, cfg), a.json)
