@@ -111,9 +111,8 @@ def checkpoint_problems(ckpt: str | os.PathLike, resume: bool = True, content: b
     train_state.json records (`sharded_state.SHARD_FILES`; checkpoints written before that record
     have only the files present checked). Headers only, cheap for any model size; with ``content``
     also the checksums train_state.json records (`CHECKSUMS`) of the files checked, shard files
-    included: each file read
-    once (xxh3: about 0.1 s per GB from the page cache), and only where ``content`` is asked for:
-    the entry point, rank 0, a Ray Train run's driver (`trainer.verified_once`)."""
+    included: each file read once (xxh3: about 0.1 s per GB from the page cache), and only where
+    ``content`` is asked for: the entry point, rank 0, a Ray Train run's driver (`trainer.verified_once`)."""
     ckpt = Path(ckpt)
     problems = [(ckpt / "config.json", json_problem(ckpt / "config.json")),
                 (ckpt / WEIGHTS, safetensors_problem(ckpt / WEIGHTS))]
