@@ -189,13 +189,14 @@ def _demo(argv: list[str]) -> int:
     add_ray_address_arg(p, "the curate and encode stages (backend: ray)")
     a = p.parse_args(argv)
     from contracts.config import config_values, parse_assignments
-    from flows.data_to_model import check_params, data_to_model
+    from flows.demo_params import check_params  # torch- and Prefect-free
 
     kwargs = config_values(a.config, assignments=parse_assignments(a.set))  # --set corpus_options.x=1 keeps the other corpus_options
     flags = dict(home=a.home, modality=a.modality, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
                  sample_steps=a.sample_steps, model_overrides=a.model_overrides)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
-    check_params(kwargs)  # a wrong key ends here in one line, before Prefect starts
+    check_params(kwargs)  # a wrong key ends here in one line, before Prefect (and torch) is imported
+    from flows.data_to_model import data_to_model
     from flows.local_prefect import local_prefect_server
     from flows.steps import create_catalog_writer_limit
 

@@ -9,8 +9,6 @@ first, and its DEMO settings fill every parameter left unset.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, State
 
-from contracts.config import ConfigError
 from contracts.layout import Workspace
-
-
-def demo_module(modality: str):
-    return importlib.import_module(f"preprocess.{modality}.demo")
+from flows.demo_params import check_params, demo_module, evaluation_params  # torch- and Prefect-free: lumina demo's check
 
 
 @task(retries=2, retry_delay_seconds=2)
@@ -208,100 +202,6 @@ def data_to_model(
     }
     _publish(summary)
     return summary
-
-
-_FLOW_FN = data_to_model.fn  # the parameters check_params knows (a test may stand in for the flow itself)
-
-
-def check_params(params: dict[str, Any]) -> None:
-    """``params`` checked as data_to_model will use them, before a flow (or Prefect) starts: unknown
-    keys, at the top and in each ``*_options`` (the modality's corpus writer's arguments, its
-    curation options, EncodeConfig, EvalConfig), and wrong types end in one ConfigError (one line)
-    that names the key and the allowed ones, instead of a traceback from inside a task. An option
-    of another modality's says which modality it is for."""
-    from contracts.config import from_mapping
-    from contracts.records import Modality
-    from evaluation.evaluate import EvalConfig
-    from preprocess.encode import EncodeConfig
-    from preprocess.modality import get_plugin
-
-    from_mapping(_parameters_class(), params, where="data_to_model")
-    modality = Modality.parse(params.get("modality") or "image").value
-    top = {k: params[k] for k in ("num_digits", "num_shapes") if params.get(k) is not None}  # the flow adds them to corpus_options
-    corpus = {**(params.get("corpus_options") or {}), **top}
-    _check_keys(corpus, modality, "corpus", corpus_options_of, lambda k: k if k in top else f"corpus_options.{k}")
-    if params.get("curate_options") is not None:
-        curation = params["curate_options"]
-        _check_keys(curation, modality, "curation", lambda m: _init_fields(get_plugin(m).options_cls), lambda k: f"curate_options.{k}")
-        from_mapping(get_plugin(modality).options_cls, curation, where="curate_options")
-    from_mapping(EncodeConfig, params.get("encode_options") or {}, where="encode_options")
-    evaluation = params.get("eval_options") or {}
-    set_by_the_flow = {"manifest", "checkpoint"}  # the holdout manifest and the trained checkpoint
-    unknown = sorted(set(evaluation) - (_init_fields(EvalConfig) - set_by_the_flow))
-    if unknown:
-        known = sorted(_init_fields(EvalConfig) - set_by_the_flow)
-        raise ConfigError(f"eval_options: unknown option(s) {', '.join(unknown)} (known: {', '.join(known)})")
-    # as the flow merges them (the demo's own settings are known good)
-    from_mapping(EvalConfig, evaluation_params({}, params.get("samples_per_class"), params.get("sample_steps"), evaluation),
-                 where="eval_options")
-
-
-def corpus_options_of(modality: str) -> set[str] | None:
-    """The keyword arguments the modality's demo corpus writer takes (``write_corpus(root,
-    **options)`` passes them on to one writer function); None where that writer is not found."""
-    write = demo_module(modality).write_corpus
-    params = inspect.signature(write).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        called = [f for f in inspect.getclosurevars(write).globals.values() if inspect.isfunction(f)]
-        if len(called) != 1:
-            return None
-        params = inspect.signature(called[0]).parameters
-    return {n for n, p in list(params.items())[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
-def _check_keys(given: dict, modality: str, kind: str, known_of, name_of) -> None:
-    known = known_of(modality)
-    unknown = [k for k in given if k not in known] if known is not None else []  # in the order given
-    if not unknown:
-        return
-    from contracts.records import Modality
-
-    for key in unknown:
-        others = [m.value for m in Modality if m.value != modality and key in (known_of(m.value) or ())]
-        if others:
-            raise ConfigError(f"{name_of(key)} is {_a(' or '.join(others))} {kind} option, not {_a(modality)} one: "
-                              f"set modality: {others[0]}")
-    where = name_of(unknown[0]).rpartition(".")[0] or "data_to_model"
-    raise ConfigError(f"{where}: unknown {modality} {kind} option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
-
-
-def _init_fields(cls: type) -> set[str]:
-    import dataclasses
-
-    return {f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
-
-
-def _parameters_class() -> type:
-    """data_to_model's parameters as a dataclass, for contracts.config.from_mapping's checks."""
-    import dataclasses
-    import typing
-
-    hints = typing.get_type_hints(_FLOW_FN)
-    sig = inspect.signature(_FLOW_FN)
-    return dataclasses.make_dataclass("data_to_model", [(n, hints[n], dataclasses.field(default=p.default))
-                                                        for n, p in sig.parameters.items()])
-
-
-def evaluation_params(demo_options: dict, samples_per_class: int | None, sample_steps: int | None,
-                      eval_options: dict | None) -> dict:
-    """EvalConfig fields, later ones winning: the flow's defaults, the demo's settings, then what the
-    caller gave (the two flags, then eval_options)."""
-    given = {k: v for k, v in {"samples_per_class": samples_per_class, "steps": sample_steps}.items() if v is not None}
-    return {"samples_per_class": 10, "steps": 30, **demo_options, **given, **(eval_options or {})}
 
 
 def _say_if_cached(log, name: str, result: dict, run_id: str, why: str) -> None:

@@ -29,6 +29,10 @@ CASES = [
     ("sample --checkpoint c --prompt hi --set bogus=1", 2), ("sample --checkpoint c --prompt hi --steps 0", 2),
     ("sample --checkpoint c --prompt hi --views x", 2), ("sample --home HOME --checkpoint c --prompt hi", 2),  # no such checkpoint
     ("demo --help", 0), ("demo --bogus", 2), ("demo --model-overrides {dim", 2),
+    # data_to_model's parameters, checked before Prefect (flows/demo_params.py): 3.6 s of CPU went on imports first
+    ("demo --set bogus=1", 2), ("demo --set train_steps=ten", 2), ("demo --set modality=bogus", 2),
+    ("demo --set corpus_options.voices=1", 2), ("demo --modality speech --set curate_options.bogus=1", 2),
+    ("demo --set eval_options.bogus=1", 2), ("demo --set eval_options.steps=0", 2), ("demo --set encode_options.bogus=1", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
@@ -94,3 +98,24 @@ def test_python_m_training_train_parses_before_torch():
         said = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
         assert done.returncode == expected, (args, said)
         assert not imported & set(HEAVY), (args, sorted(imported & set(HEAVY)))
+
+
+def test_the_demo_parameters_check_knows_the_flows_parameters():
+    """flows/demo_params.DataToModelParameters spells out data_to_model's signature (Prefect's flow,
+    which lumina demo imports only once the parameters are checked): the same names in the same
+    order, with the same types and defaults."""
+    import dataclasses
+    import inspect
+    import typing
+
+    from flows.data_to_model import data_to_model
+    from flows.demo_params import DataToModelParameters
+
+    flow_params = inspect.signature(data_to_model.fn).parameters
+    hints = typing.get_type_hints(data_to_model.fn)
+    ours = dataclasses.fields(DataToModelParameters)
+    our_hints = typing.get_type_hints(DataToModelParameters)
+    assert [f.name for f in ours] == list(flow_params)
+    assert {f.name: f.default for f in ours} == {n: p.default for n, p in flow_params.items()}
+    assert {f.name: our_hints[f.name] for f in ours} == {n: hints[n] for n in flow_params}
+
