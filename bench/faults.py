@@ -1,7 +1,7 @@
 """Fault suite (issue 9, part 6): hostile inputs through `lumina curate`, and kill -9 in every stage.
 
     python bench/faults.py            # full: the hostile corpus twice, then >= 20 random kills
-    python bench/faults.py --quick    # the hostile corpus twice, then one kill per stage (make test; phone captions)
+    python bench/faults.py --quick    # the hostile corpus twice, then one kill per stage at its named moment (make test)
     python bench/faults.py --json --seed 3 --kills 30 --out /tmp/faults --keep
 
 (a) Hostile inputs. A corpus of awkward and malicious entries (truncated, mislabelled and bomb
@@ -14,12 +14,13 @@ both runs, nothing accepted is wrong, no secret from outside the source reaches 
 
 (b) Kills. A small clean chain (curate, encode, register, manifest, train) gives the reference row
 counts. Then each kill copies the workspace as it was before a stage, starts that stage, sends
-SIGKILL after a seeded random fraction of the clean stage's duration, reruns it, runs
-`lumina catalog check`, and compares the catalog's rows (by natural key) with the clean run's:
-rows lost, rows duplicated, runs left 'running', processes left behind.
-
-Timings are wall-clock on a shared machine; the kill points are seeded fractions of the clean
-durations measured in the same run, so they follow the machine's speed.
+SIGKILL, reruns it, runs the checks of `lumina catalog check`, and compares the catalog's rows (by natural key)
+with the clean run's: rows lost, rows duplicated, runs left 'running', processes left behind.
+The full suite sends each SIGKILL after a seeded random fraction of the clean stage's duration
+(measured in the same run, so it follows the machine's speed; one that comes after the stage has
+finished is tried again), then one more at each named moment (MOMENTS: the stage has written part
+of its work and not the rest). --quick sends one per stage, at its named moment only: each lands
+mid-work on every run, none is wasted before the stage has started or after it has finished.
 """
 
 from __future__ import annotations
@@ -731,20 +732,56 @@ TRAIN_YAML = ("steps: 6\nbatch_size: 8\ncheckpoint_every: 2\nlog_every: 2\nwarmu
 MANIFEST = "faults-train"
 
 
+def catalog_check(catalog: Path) -> dict[str, int]:
+    """What `lumina catalog check` finds (each check with violations), in this process: a command
+    would cost a second of start-up per kill for the same answer."""
+    from catalog import Catalog
+
+    with Catalog.open(catalog, read_only=True) as cat:
+        return {name: n for name, n in cat.check().items() if n}
+
+
 def catalog_rows(catalog: Path) -> dict[str, Counter]:
     return {t: Counter(read_catalog(catalog, q)) for t, q in ROW_QUERIES.items()}
 
 
-def register_main(home: str) -> None:
+def register_main(home: str, hold_at: str | None = None) -> None:
     """The registration step on its own (what curate and encode do after writing batch files):
-    every batch file of the workspace, curated before encoded, in one catalog run."""
+    every batch file of the workspace, curated before encoded, in one catalog run. ``hold_at``:
+    once the first batch is registered and the second's transaction has begun, write that file
+    and wait to be killed (the named moment "register")."""
     from contracts.layout import Workspace
     from flows.steps import catalog_run, register
 
+    if hold_at:
+        _hold_in_the_second_batch(Path(hold_at))
     ws = Workspace.at(home)
     paths = [str(p) for stage in ("curated", "encoded") for p in sorted((ws.home / stage).rglob("*.batch.json"))]
     with catalog_run(ws, "register", {"batches": len(paths)}) as rid:
         print(json.dumps(register(ws, paths, rid)))
+
+
+def _hold_in_the_second_batch(mark: Path) -> None:
+    """Stop this process in the second batch's transaction, after its shard rows, for a kill: the
+    catalog's hook between the statements of a batch (Catalog._step) is where."""
+    from catalog.db import Catalog
+
+    step, begun = Catalog._step, []
+
+    def hold(self: Catalog, name: str) -> None:
+        step(self, name)
+        if name == "shard":  # every batch that is not skipped passes it once
+            begun.append(name)
+            if len(begun) == 2:
+                mark.write_text(str(os.getpid()))
+                time.sleep(STAGE_TIMEOUT_S)  # the suite kills it now; alone, it goes on (late) after this
+
+    Catalog._step = hold
+
+
+def moment_mark(home: Path) -> Path:
+    """The file the suite's register step writes beside ``home`` when it holds at its named moment."""
+    return home.parent / f"{home.name}.moment"
 
 
 class Chain:
@@ -760,14 +797,16 @@ class Chain:
         (work / "chain").mkdir(parents=True, exist_ok=True)
         (work / "chain" / "train.yaml").write_text(TRAIN_YAML)
 
-    def command(self, stage: str, home: Path, resume: bool = False) -> list[str]:
+    def command(self, stage: str, home: Path, resume: bool = False, hold: bool = False) -> list[str]:
+        """``hold``: the suite's register step waits at its named moment (see register_main)."""
         if stage == "curate":
             return [LUMINA, "curate", str(self.corpus), "--modality", "image", "--home", str(home), "--resize", "square",
                     "--set", "options.size=32", "--shard-size", "4", "--local"]
         if stage == "encode":
             return [LUMINA, "encode", "--home", str(home), "--modality", "image", "--batch-size", "4", "--text", self.text, "--local"]
         if stage == "register":
-            return [sys.executable, str(Path(__file__).resolve()), "register", "--home", str(home)]
+            return [sys.executable, str(Path(__file__).resolve()), "register", "--home", str(home),
+                    *(["--hold-at", str(moment_mark(home))] if hold else [])]
         if stage == "manifest":
             return [LUMINA, "catalog", "manifest", "create", MANIFEST, "--where", "modality = 'image' AND split = 'train'",
                     "--catalog", str(home / "catalog.duckdb")]
@@ -823,6 +862,7 @@ class KillResult:
     killed_runs: list[str] = field(default_factory=list)  # final status of the runs the killed process started
     orphans: int = 0
     temp_files_left: int = 0
+    cpu_s: float = 0.0  # user + system seconds of the killed run and its rerun
     note: str = ""
 
     @property
@@ -831,13 +871,30 @@ class KillResult:
                 and not any(self.lost.get(t) for t in HEADLINE_TABLES) and not any(self.duplicated.get(t) for t in HEADLINE_TABLES))
 
 
-# Named moments where a kill hurts most, watched on the workspace (the full run adds one per stage).
-MOMENTS: dict[str, tuple[str, Callable[[Path], bool]]] = {
-    "curate": ("all batch files written, registration next", lambda h: any(h.glob("curated/image/rejections-*.batch.json"))),
-    "encode": ("the first encoded shard written", lambda h: any(h.glob("encoded/image/*.batch.json"))),
-    "register": ("the catalog's write-ahead log exists", lambda h: (h / "catalog.duckdb.wal").exists()),
-    "train": ("the second checkpoint folder published", lambda h: any(h.glob("runs/*/checkpoint-0000004"))),
+@dataclass(frozen=True)
+class Moment:
+    """A named moment where a kill hurts most: the stage has written part of its work and not the rest."""
+
+    stage: str
+    what: str
+    holds: Callable[[Path], bool]  # watched on the workspace, every 5 ms
+    held: bool = False  # the stage waits there to be killed (only the suite's own register step can: register_main)
+
+
+# The product's stages are watched on their workspace: each moment comes with at least 0.2 s of the
+# stage's work still to do (the clean chain of --quick on an idle machine: curate's registration,
+# encode's 2 other shards, train's steps 5-6 and its checkpoint 4's catalog row).
+MOMENTS: dict[str, Moment] = {
+    "curate": Moment("curate", "all batch files written, registration next",
+                     lambda h: any(h.glob("curated/image/rejections-*.batch.json"))),
+    "encode": Moment("encode", "the first encoded shard written", lambda h: any(h.glob("encoded/image/*.batch.json"))),
+    "register": Moment("register", "the first batch registered, the second's transaction begun",
+                       lambda h: moment_mark(h).exists(), held=True),
+    "register-new-catalog": Moment("register", "the new catalog's write-ahead log exists",
+                                   lambda h: (h / "catalog.duckdb.wal").exists()),
+    "train": Moment("train", "the second checkpoint folder published", lambda h: any(h.glob("runs/*/checkpoint-0000004"))),
 }
+QUICK_MOMENTS = ("curate", "encode", "register", "train")  # one per stage
 
 
 def _temp_entries(home: Path) -> int:
@@ -853,16 +910,17 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     home.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(chain.snapshots[stage], home, symlinks=True)
     logs = chain.log_dir / "kills"
-    if moment is not None:
-        what, holds = MOMENTS[moment]
-        point, after, when = f"when {what}", None, (lambda: holds(home))
+    m = MOMENTS[moment] if moment is not None else None
+    if m is not None:
+        assert m.stage == stage, (moment, stage)
+        point, after, when = f"when {m.what}", None, (lambda: m.holds(home))
     else:
         point, after, when = f"{fraction:.0%} of the clean {chain.seconds[stage]:.1f} s", fraction * chain.seconds[stage], None
-    killed = run(chain.command(stage, home), chain.work, logs / f"{index:02d}-{stage}-killed.log", STAGE_TIMEOUT_S,
-                 kill_after=after, kill_when=when)
-    res = KillResult(stage, point, round(killed.seconds, 2), killed.killed, orphans=killed.orphans)
+    killed = run(chain.command(stage, home, hold=m is not None and m.held), chain.work, logs / f"{index:02d}-{stage}-killed.log",
+                 STAGE_TIMEOUT_S, kill_after=after, kill_when=when)
+    res = KillResult(stage, point, round(killed.seconds, 2), killed.killed, orphans=killed.orphans, cpu_s=killed.cpu_s)
     if not killed.killed:
-        res.note = f"finished (rc {killed.rc}) before the kill"
+        res.note = f"finished (rc {killed.rc}) before {'the moment' if m is not None else 'the kill'}"
         return res
     from catalog.errors import CatalogError
 
@@ -874,13 +932,17 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
         before_runs, resume = set(), False
         res.note = f"before the rerun: {e}"
     rerun = run(chain.command(stage, home, resume=resume), chain.work, logs / f"{index:02d}-{stage}-rerun.log", STAGE_TIMEOUT_S)
+    res.cpu_s += rerun.cpu_s
     res.rerun_ok = rerun.rc == 0
     res.temp_files_left = _temp_entries(home)
     if not res.rerun_ok:
         res.note = f"rerun{' --resume' if resume else ''} failed (rc {rerun.rc}): {rerun.tail(400)}"
         return res
-    check = run([LUMINA, "catalog", "check", "--catalog", str(catalog)], chain.work, logs / f"{index:02d}-{stage}-check.log", 120)
-    res.check_ok = check.rc == 0
+    violations = catalog_check(catalog)
+    res.check_ok = not violations
+    if violations:
+        res.note = f"catalog check: {violations}"
+    res.cpu_s = round(res.cpu_s, 1)
     got, want = catalog_rows(catalog), chain.expected[stage]
     res.lost = {t: sum((want[t] - got[t]).values()) for t in ROW_QUERIES}
     res.duplicated = {t: sum((got[t] - want[t]).values()) for t in ROW_QUERIES}
@@ -898,14 +960,17 @@ def _clean_run_ids(chain: Chain, stage: str) -> set[str]:
 
 
 def kills(work: Path, log_dir: Path, seed: int, want: int, max_tries: int, num_digits: int, moments: bool,
-          text: str = "minilm") -> dict[str, Any]:
+          text: str = "minilm", aimed: bool = False) -> dict[str, Any]:
     """Random kills until ``want`` have landed (stages in turn; a stage whose kill came too late
-    is tried again), then, with ``moments``, one kill per named moment."""
+    is tried again), then, with ``moments``, one kill per named moment. ``aimed``: instead of
+    the random ones, one kill per stage at its named moment (QUICK_MOMENTS), none tried again."""
     chain = Chain(work, log_dir, num_digits, text)
     chain.build()
     rng = random.Random(seed)
     results: list[KillResult] = []
-    for i in range(max_tries):
+    if aimed:
+        results = [kill_and_rerun(chain, MOMENTS[m].stage, i, moment=m) for i, m in enumerate(QUICK_MOMENTS)]
+    for i in range(0 if aimed else max_tries):
         landed = sum(r.landed for r in results)
         if landed >= want:
             break
@@ -913,7 +978,7 @@ def kills(work: Path, log_dir: Path, seed: int, want: int, max_tries: int, num_d
         results.append(kill_and_rerun(chain, stage, i, fraction=rng.uniform(0.02, 0.9)))
         if not results[-1].landed:  # it ran faster than the clean run did (warm caches, less load): aim by its time
             chain.seconds[stage] = min(chain.seconds[stage], results[-1].after_s)
-    targeted = [kill_and_rerun(chain, stage, len(results) + j, moment=stage) for j, stage in enumerate(MOMENTS)] if moments else []
+    targeted = [kill_and_rerun(chain, m.stage, len(results) + j, moment=name) for j, (name, m) in enumerate(MOMENTS.items())] if moments else []
     landed = [r for r in results if r.landed]
     total = lambda what, tables: sum(sum(getattr(r, what).get(t, 0) for t in tables) for r in landed)  # noqa: E731
     return {
@@ -982,11 +1047,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["register"]:
         p = argparse.ArgumentParser(prog="faults.py register")
         p.add_argument("--home", required=True)
-        register_main(p.parse_args(argv[1:]).home)
+        p.add_argument("--hold-at", help="hold at the named moment 'register' for a kill; write this file there")
+        ra = p.parse_args(argv[1:])
+        register_main(ra.home, ra.hold_at)
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one kill per stage on a smaller chain with phone captions (what make test runs)")
-    p.add_argument("--kills", type=int, help="kills that must land (default 20, quick 4)")
+    p.add_argument("--quick", action="store_true",
+                   help="one kill per stage, at its named moment, on a smaller chain with phone captions (what make test runs)")
+    p.add_argument("--kills", type=int, help="random kills that must land (default 20; with --quick, instead of the aimed ones)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--text", choices=["minilm", "phone"],
                    help="the chain's caption encoder (default: minilm; quick: phone, which loads no model: 5-7 s less CPU per encode run)")
@@ -999,7 +1067,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.report:
         print_report(json.loads(Path(a.report).read_text()))
         return 0
-    want = a.kills or (len(STAGES) if a.quick else 20)
+    want = a.kills or 20
+    aimed = a.quick and not a.kills
     work = Path(a.out or tempfile.mkdtemp(prefix="lumina-faults-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     t = time.monotonic()
@@ -1009,7 +1078,8 @@ def main(argv: list[str] | None = None) -> int:
             report["hostile"] = hostile_inputs(work, work / "logs")
         if a.skip != "kills":
             report["kills"] = kills(work, work / "logs", a.seed, want, max_tries=want + 4 if a.quick else 2 * want,
-                                    num_digits=8 if a.quick else 12, moments=not a.quick, text=a.text or ("phone" if a.quick else "minilm"))
+                                    num_digits=8 if a.quick else 12, moments=not a.quick, text=a.text or ("phone" if a.quick else "minilm"),
+                                    aimed=aimed)
     finally:
         report["seconds"] = round(time.monotonic() - t, 1)
         import resource
