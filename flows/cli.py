@@ -262,7 +262,7 @@ COMMANDS = {
     "evaluate": ("evaluate a checkpoint on a held-out manifest", _evaluate),
     "sample": ("generate from a checkpoint: lumina sample --checkpoint DIR --prompt TEXT --out FILE", _sample),
     "demo": ("run the end-to-end demo flow on an embedded corpus", _demo),
-    "refresh": ("curate and encode only what is new or changed in a source: lumina refresh SOURCE --modality image", _delegate("flows.refresh")),
+    "refresh": ("curate and encode only what is new or changed in a source: lumina refresh SOURCE --modality image", _delegate("flows.refresh_cli")),
     "catalog": ("query and manage the catalog (sql, stats, why, manifest, export, tables, check, migrate)", _delegate("catalog.cli")),
     "convert": ("convert released Lumina-T2X checkpoints (modelzoo)", _delegate("modelzoo.convert")),
 }

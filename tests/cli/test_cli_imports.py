@@ -33,6 +33,10 @@ CASES = [
     ("demo --set bogus=1", 2), ("demo --set train_steps=ten", 2), ("demo --set modality=bogus", 2),
     ("demo --set corpus_options.voices=1", 2), ("demo --modality speech --set curate_options.bogus=1", 2),
     ("demo --set eval_options.bogus=1", 2), ("demo --set eval_options.steps=0", 2), ("demo --set encode_options.bogus=1", 2),
+    # flows/refresh_cli.py: the parser and the checks before flows/refresh.py (Prefect, the catalog): --help took 2 s of CPU
+    ("refresh --help", 0), ("refresh --bogus", 2), ("refresh", 2), ("refresh src --live bad", 2),
+    ("refresh src --live-encoder vae:x", 2), ("refresh src --local --backend ray", 2), ("refresh src --set bogus=1", 2),
+    ("refresh src --modality bogus", 2), ("refresh src --max-tokens x", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
