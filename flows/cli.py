@@ -55,6 +55,7 @@ def _curate(argv: list[str]) -> int:
 
 
 def _encode(argv: list[str]) -> int:
+    from contracts.records import Modality
     from flows.cli_config import (add_backend_args, add_common_args, add_config_args, add_ray_address_arg, backend_of,
                                   config_from_args, modality_list)
     from preprocess.encode import EncodeConfig
@@ -68,6 +69,7 @@ def _encode(argv: list[str]) -> int:
     add_ray_address_arg(p, "the encoder actors")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
+    Modality.parse(a.modality)  # encode_step's refusal, before EncodeConfig's checks and the stage import torch
     from flows.steps import encode_step
 
     out = encode_step(a.home, a.modality, config_from_args(EncodeConfig, a), backend=backend_of(p, a))

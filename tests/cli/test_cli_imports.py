@@ -37,6 +37,8 @@ CASES = [
     ("refresh --help", 0), ("refresh --bogus", 2), ("refresh", 2), ("refresh src --live bad", 2),
     ("refresh src --live-encoder vae:x", 2), ("refresh src --local --backend ray", 2), ("refresh src --set bogus=1", 2),
     ("refresh src --modality bogus", 2), ("refresh src --max-tokens x", 2),
+    # encode_step's refusal of a modality, taken before EncodeConfig's checks import torch (1.9 s of CPU)
+    ("encode --help", 0), ("encode --bogus", 2), ("encode --modality bogus", 2), ("encode --modality bogus --text phone", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
