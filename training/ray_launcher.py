@@ -8,6 +8,7 @@ checkpoints (the catalog and out_dir must be on storage every worker reaches, as
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import os
@@ -23,6 +24,11 @@ from training.trainer import CheckpointHook, TrainConfig, TrainResult
 log = logging.getLogger(__name__)
 
 RESULT_FILE = "ray_result.json"  # rank 0's TrainResult, beside the checkpoints (Ray Train v2 keeps metrics only with checkpoints)
+# rank 0's `training` messages (INFO and up), one JSON object a line, kept across launches into the
+# folder (each tags its own): the driver follows it and logs them again (Ray does not forward the
+# workers' output, see follow_progress)
+MESSAGES_FILE = "messages.jsonl"
+WINDOW_LINE = "step %d/%d  loss"  # how the trainer's line per log window (--no-progress) begins
 
 
 def _worker_loop(config: dict) -> None:
@@ -34,10 +40,34 @@ def _worker_loop(config: dict) -> None:
 
     cfg = config["cfg"]
     rank = ray.train.get_context().get_world_rank()
-    result = train(cfg, on_checkpoint=config["hook"] if rank == 0 else None)
+    with rank_0_messages(cfg.out_dir, **config["messages"]) if rank == 0 else contextlib.nullcontext():
+        result = train(cfg, on_checkpoint=config["hook"] if rank == 0 else None)
     if rank == 0:
         ids = list(getattr(config["hook"], "checkpoint_ids", []) or [])
         (Path(cfg.out_dir) / RESULT_FILE).write_text(json.dumps({"result": asdict(result), "checkpoint_ids": ids}, default=str))
+
+
+@contextlib.contextmanager
+def rank_0_messages(out_dir: str, tag: str, window_lines: bool):
+    """Rank 0's `training` records, INFO and up, into the run folder's MESSAGES_FILE while it trains,
+    tagged with its launch: the epoch lines, the batch warnings, the --resume lines a local run
+    shows. ``window_lines``: with the line of each log window (--no-progress; the workers always
+    train without a bar), else without it (the driver's bar shows the window)."""
+    from contracts.messages import RecordsToFile
+
+    drop = None if window_lines else (lambda r: r.name == "training.trainer" and str(r.msg).startswith(WINDOW_LINE))
+    handler = RecordsToFile(Path(out_dir) / MESSAGES_FILE, tag, drop=drop)
+    logger = logging.getLogger("training")
+    level = logger.level
+    if not logger.isEnabledFor(logging.INFO):  # a worker's loggers show WARNING and up, as Python's default
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
 
 
 def check_cluster_fits(workers: int) -> None:
@@ -61,26 +91,33 @@ def _worker_config(cfg):
 
 def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None, address: str | None = None) -> tuple[TrainResult, list[str]]:
     """Train in cfg.workers Ray workers; returns rank 0's result and the catalog ids its hook recorded."""
+    import uuid
+
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from contracts.messages import ReplayedRecords
     from contracts.ray_runtime import RayClusterLost, ensure_ray
 
     verify_checkpoints(cfg)
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
     check_cluster_fits(cfg.workers)
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
+    tag = uuid.uuid4().hex  # this launch's messages: an earlier one's in the same file are not shown again
+    messages = ReplayedRecords(Path(cfg.out_dir) / MESSAGES_FILE, tag)  # from the file's end now
     trainer = keeping_our_sigint(TorchTrainer)(
         _worker_loop,
-        # the workers' own bars go nowhere (their output is not forwarded): the driver draws one
-        train_loop_config={"cfg": _worker_config(cfg), "hook": on_checkpoint},
+        # the workers' own bars and log lines go nowhere (their output is not forwarded): the driver
+        # draws one bar, and shows rank 0's messages from MESSAGES_FILE
+        train_loop_config={"cfg": _worker_config(cfg), "hook": on_checkpoint,
+                           "messages": {"tag": tag, "window_lines": not cfg.progress}},
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
         run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),  # = storage below
     )
     # The workers train in threads, where no signal handler can go: a signalled driver asks them to
     # stop through the run folder's STOP file, and they checkpoint at the next step boundary.
     storage = Path(cfg.out_dir).resolve() / "ray"
-    with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)), follow_progress(cfg):
+    with StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)), follow_progress(cfg, messages=messages):
         try:
             fit_watched(trainer, cfg)
         except RayClusterLost:
@@ -203,13 +240,20 @@ def remove_if_only_markers(folder: Path) -> bool:
 
 
 @contextlib.contextmanager
-def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
+def follow_progress(cfg: TrainConfig, every_s: float = 1.0, messages=None):
     """The driver's progress bar, from rank 0's metrics.csv as it grows: Ray does not forward the
     workers' output (contracts.ray_runtime starts it with log_to_driver off), so the bar a worker
     draws is never seen. Its clock starts at the first new step, so the rate and ETA are training's,
     not Ray's start-up; at each log window's end it shows the window's mean loss and [PAD] share, as
-    the local bar does. With --no-progress, a line per log window instead, as a local run logs."""
+    the local bar does.
+
+    ``messages`` (contracts.messages.ReplayedRecords of rank 0's MESSAGES_FILE): rank 0's `training`
+    messages, logged again here as they come, above the bar as a local run's, and the last of them
+    once the workers are done: the epoch lines, the batch warnings, the --resume lines, and with
+    --no-progress the line per log window."""
     from tqdm import tqdm
+
+    from training.trainer import _logging_above
 
     csv_path, done = Path(cfg.out_dir) / "metrics.csv", threading.Event()
     first = _resumed_step(cfg)
@@ -217,43 +261,46 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0):
     bar = tqdm(total=cfg.steps, initial=first, desc="train", unit="step", disable=not cfg.progress)
     bar.set_postfix_str("starting the Ray workers")
     started, window = False, []
+    lock = threading.Lock()  # the follower's reads and the final one: each record logged once
 
     def catch_up() -> None:
         nonlocal started
-        new = rows.read()
-        if new and not started:  # from now on the rate is training's: the steps of this first read
-            # (up to a second's worth) took an unknown time; counted as done in no time, a tiny
-            # model's bar showed 14604 step/s
-            started = True
-            bar.reset(total=cfg.steps)
-            bar.initial = bar.n = int(new[-1]["step"])
-        for row in new:
-            step = int(row["step"])
-            if math.isfinite(float(row["grad_norm"] or "nan")):  # a skipped step is not in the window's means (as the trainer's)
-                window.append(row)
-            if (step % cfg.log_every == 0 or step == cfg.steps) and window:
-                mean = {k: sum(float(r[k]) for r in window) / len(window) for k in ("loss", "grad_norm", "padding", "tokens_per_s")}
-                window.clear()
+        with lock:
+            new = rows.read()
+            if new and not started:  # from now on the rate is training's: the steps of this first read
+                # (up to a second's worth) took an unknown time; counted as done in no time, a tiny
+                # model's bar showed 14604 step/s
+                started = True
+                bar.reset(total=cfg.steps)
+                bar.initial = bar.n = int(new[-1]["step"])
+            for row in new:
+                step = int(row["step"])
+                if math.isfinite(float(row["grad_norm"] or "nan")):  # a skipped step is not in the window's means (as the trainer's)
+                    window.append(row)
+                if (step % cfg.log_every == 0 or step == cfg.steps) and window:
+                    mean = {k: sum(float(r[k]) for r in window) / len(window) for k in ("loss", "padding")}
+                    window.clear()
+                    bar.update(max(0, step - bar.n))
+                    bar.set_postfix(loss=f"{mean['loss']:.4f}", pad=f"{mean['padding']:.1%}")  # shown now: once a window
                 bar.update(max(0, step - bar.n))
-                bar.set_postfix(loss=f"{mean['loss']:.4f}", pad=f"{mean['padding']:.1%}")  # shown now: once a window
-                if not cfg.progress:
-                    log.info("step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%", step, cfg.steps,
-                             mean["loss"], mean["grad_norm"], float(row["lr"]), mean["tokens_per_s"], 100 * mean["padding"])
-            bar.update(max(0, step - bar.n))
+            if messages is not None:  # after the rows: a window's epoch line comes with the bar at its step
+                messages.replay()
 
     def follow() -> None:
         while not done.wait(every_s):
             catch_up()
 
-    thread = threading.Thread(target=follow, name="ray-train-progress", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        catch_up()
-        bar.close()
+    # the follower logs in the caller's context: a Prefect task's run logger finds its run there
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(follow,), name="ray-train-progress", daemon=True)
+    with _logging_above(bar):
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+            catch_up()
+            bar.close()
 
 
 def _resumed_step(cfg: TrainConfig) -> int:

@@ -67,13 +67,14 @@ def test_the_bar_shows_each_windows_mean_loss_and_padding_not_the_last_steps(tmp
     assert "loss=4.5000" not in err and "pad=40.0%" not in err
 
 
-def test_without_a_bar_each_log_window_is_a_line(tmp_path, capsys, caplog):
-    """--launcher ray --no-progress printed nothing while training; a local run logs a line per window."""
-    with caplog.at_level("INFO", logger="training.ray_launcher"):
+def test_without_a_bar_the_driver_makes_no_window_lines_of_its_own(tmp_path, capsys, caplog):
+    """--launcher ray --no-progress: no bar, and the line per log window is rank 0's own, shown
+    through its messages (tests/training/test_ray_messages.py); one made here from metrics.csv as
+    well printed each window twice."""
+    with caplog.at_level("INFO", logger="training"):
         err = followed(tmp_path, capsys, range(1, 6), "{step},0.25,2,0.001,100,0.125,8,{step}\n", log_every=2, progress=False)
     assert err == ""
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
-    assert lines == [f"step {s}/5  loss 0.2500  grad norm 2  lr 0.001  100 tokens/s  [PAD] 12.5%" for s in (2, 4, 5)]
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")] == []
 
 
 def test_the_rate_counts_from_the_first_step_and_the_bar_shows_loss_and_padding(tmp_path, capsys):
@@ -103,27 +104,23 @@ def test_ray_trains_storage_folder_goes_when_it_holds_only_its_markers(tmp_path)
     assert not remove_if_only_markers(tmp_path / "missing")
 
 
-def test_a_skipped_step_is_left_out_of_the_windows_means(tmp_path, capsys, caplog):
+def test_a_skipped_step_is_left_out_of_the_windows_means(tmp_path, capsys):
     """A step skipped for a non-finite gradient logs an inf loss; the driver's window mean was inf."""
     rows = {1: "1,0.5,1,0.001,100,0.1,8,1\n", 2: "2,inf,inf,0.001,100,0.1,8,2\n"}
     path = tmp_path / "metrics.csv"
-    with caplog.at_level("INFO", logger="training.ray_launcher"):
-        with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=2, log_every=2, progress=False), every_s=0.02):
-            path.write_text(",".join(FIELDS) + "\n" + rows[1] + rows[2])
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
-    assert lines == ["step 2/2  loss 0.5000  grad norm 1  lr 0.001  100 tokens/s  [PAD] 10.0%"]
+    with follow_progress(TrainConfig(out_dir=str(tmp_path), steps=2, log_every=2), every_s=0.02):
+        path.write_text(",".join(FIELDS) + "\n" + rows[1] + rows[2])
+    err = capsys.readouterr().err
+    assert "2/2" in err and "loss=0.5000" in err and "loss=inf" not in err
 
 
-def test_an_earlier_attempts_rows_are_not_this_runs(tmp_path, capsys, caplog):
+def test_an_earlier_attempts_rows_are_not_this_runs(tmp_path, capsys):
     """A fresh run into a folder whose metrics.csv a killed attempt left up to step 50: the driver took
     that as where the run was and showed nothing for this run's first 50 steps."""
     path = tmp_path / "metrics.csv"
     path.write_text(",".join(FIELDS) + "\n" + "".join(f"{i},9.0,1,0.001,10,0,8,{i}\n" for i in range(1, 51)))
-    with caplog.at_level("INFO", logger="training.ray_launcher"):
-        followed(tmp_path, capsys, range(1, 6), "{step},0.25,1,0.001,10,0,8,{step}\n", log_every=2,
-                 progress=False, start_over=True)
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
-    assert [ln.split("  ")[0] for ln in lines] == ["step 2/5", "step 4/5", "step 5/5"] and "loss 9" not in " ".join(lines)
+    err = followed(tmp_path, capsys, range(1, 6), "{step},0.25,1,0.001,10,0,8,{step}\n", log_every=2, start_over=True)
+    assert "5/5" in err and "loss=0.2500" in err and "loss=9" not in err and "50/" not in err
 
 
 def test_steps_logged_before_the_bar_first_looks_do_not_inflate_its_rate(tmp_path, capsys):
