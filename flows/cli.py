@@ -136,7 +136,8 @@ def _evaluate(argv: list[str]) -> int:
 def _sample(argv: list[str]) -> int:
     from contracts.config import from_mapping
     from contracts.layout import Workspace
-    from evaluation.config import EXTRAPOLATION_CHOICES, SampleConfig, registered_samplings, spelled  # torch-free
+    from evaluation.config import EXTRAPOLATION_CHOICES, SampleConfig  # torch-free
+    from evaluation.sample_flags import declared_sample_flags, spelled  # the samplers' flags, without the samplers
     from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_values_from_args, modality_flags
 
     p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
@@ -147,7 +148,7 @@ def _sample(argv: list[str]) -> int:
     p.add_argument("--extrapolation", choices=EXTRAPOLATION_CHOICES,
                    help="RoPE scaling for a --size beyond the checkpoint's training size (default: auto: Lumina-Next's "
                         "time-aware scaled RoPE with proportional attention there, nothing within it); none: never scale")
-    samplings = registered_samplings()  # each modality's own flags and its names for generic ones (--views, --text)
+    samplings = declared_sample_flags()  # each modality's own flags and its names for generic ones (--views, --text)
     add_modality_args(p, SampleConfig, {m: (s.options, s.aliases) for m, s in samplings.items()})
     a = p.parse_args(argv)
     values = config_values_from_args(SampleConfig, a)

@@ -15,6 +15,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "ray", "prefect", "duckdb", "pyarrow")
 
+
+def samplers() -> list[str]:
+    """The modalities' samplers (SAMPLE_HOOKS' modules): lumina sample --help listed their flags by
+    importing every one (numpy, the cameras' helpers); evaluation/sample_flags.py describes them."""
+    from evaluation.config import SAMPLE_HOOKS
+
+    return [spec.partition(":")[0] for spec in SAMPLE_HOOKS.values()]
+
+
 # (arguments of lumina, the exit code): each refusal is one a user meets before anything runs
 CASES = [
     ("train --help", 0), ("train --bogus", 2), ("train --steps 10", 2),  # no --manifest
@@ -28,6 +37,7 @@ CASES = [
     ("sample --checkpoint c --prompt hi --solver heun", 2), ("sample --checkpoint c --prompt hi --extrapolation bad", 2),
     ("sample --checkpoint c --prompt hi --set bogus=1", 2), ("sample --checkpoint c --prompt hi --steps 0", 2),
     ("sample --checkpoint c --prompt hi --views x", 2), ("sample --home HOME --checkpoint c --prompt hi", 2),  # no such checkpoint
+    ("sample --checkpoint c --prompt hi --elevation x", 2), ("sample --checkpoint c --text hi --radius x", 2),
     ("demo --help", 0), ("demo --bogus", 2), ("demo --model-overrides {dim", 2),
     # data_to_model's parameters, checked before Prefect (flows/demo_params.py): 3.6 s of CPU went on imports first
     ("demo --set bogus=1", 2), ("demo --set train_steps=ten", 2), ("demo --set modality=bogus", 2),
@@ -42,7 +52,8 @@ CASES = [
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
-# runs each case's main() in one fresh process, and says which modules of HEAVY each left imported
+# runs each case's main() in one fresh process, and says which of the modules given (HEAVY, the
+# samplers) each left imported
 PROBE = """
 import contextlib, io, json, sys
 from flows.cli import main
@@ -61,7 +72,7 @@ print(json.dumps(out))
 
 def test_help_and_refusals_import_no_heavy_library(tmp_path):
     cases = [[str(tmp_path / "nothing") if w == "HOME" else w for w in c.split()] for c, _ in CASES]
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases), json.dumps(HEAVY)],
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases), json.dumps([*HEAVY, *samplers()])],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for (argv, code, err, heavy), (case, expected) in zip(json.loads(done.stdout), CASES):
@@ -124,4 +135,32 @@ def test_the_demo_parameters_check_knows_the_flows_parameters():
     assert [f.name for f in ours] == list(flow_params)
     assert {f.name: f.default for f in ours} == {n: p.default for n, p in flow_params.items()}
     assert {f.name: our_hints[f.name] for f in ours} == {n: hints[n] for n in flow_params}
+
+
+def test_the_sample_flags_described_agree_with_the_samplers():
+    """evaluation/<m>/sample_flags.py describes what the modality's sampler adds to lumina sample's
+    flags, so that --help needs no sampler: the same options (names, order, types, defaults and the
+    comments --help shows) and aliases, and the flag names, owners and spellings derived from them."""
+    import dataclasses
+    import typing
+
+    from evaluation import config
+    from evaluation.sample_flags import declared_sample_flags, flag_names, option_owners, spelled
+    from flows.cli_config import field_comments
+
+    def described(cls):
+        if cls is None:
+            return None
+        hints = typing.get_type_hints(cls)
+        return [(f.name, hints[f.name], f.default, f.metadata.get("help"), field_comments(cls).get(f.name))
+                for f in dataclasses.fields(cls) if f.init]
+
+    flags = declared_sample_flags()
+    assert list(flags) == list(config.registered_samplings())
+    for modality, sampling in config.registered_samplings().items():
+        assert flags[modality].aliases == sampling.aliases, modality
+        assert described(flags[modality].options) == described(sampling.options), modality
+    assert option_owners() == config.option_owners()
+    for name in (f.name for f in dataclasses.fields(config.SampleConfig)):
+        assert (flag_names(name), spelled(name)) == (config.flag_names(name), config.spelled(name)), name
 
