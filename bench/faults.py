@@ -41,9 +41,10 @@ import tempfile
 import time
 import zlib
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -552,10 +553,30 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def read_catalog(path: Path, query: str, params: list | None = None) -> list[tuple]:
+_HELD: dict[str, Any] = {}  # catalog path -> the Catalog whose connection held_catalog keeps open
+
+
+@contextmanager
+def held_catalog(path: Path) -> Iterator[Any]:
+    """The catalog at ``path``, read-only, on one connection that read_catalog (and catalog_check)
+    use within: each open costs 25-50 ms of CPU, and a kill's comparison and the hostile corpus's
+    judging read it a hundred times. Only while no stage runs: a writer would wait for it."""
     from catalog import Catalog
 
-    with Catalog.open(path, read_only=True) as cat:
+    key = os.path.abspath(path)
+    if key in _HELD:
+        yield _HELD[key]
+        return
+    with Catalog.open(path, read_only=True) as cat, cat.hold():
+        _HELD[key] = cat
+        try:
+            yield cat
+        finally:
+            del _HELD[key]
+
+
+def read_catalog(path: Path, query: str, params: list | None = None) -> list[tuple]:
+    with held_catalog(path) as cat:
         return cat.sql(query, params or [])[1]
 
 
@@ -693,8 +714,11 @@ def hostile_inputs(work: Path, log_dir: Path) -> dict[str, Any]:
         out = run(args, work, log_dir / f"hostile-curate-{i}.log", CURATE_TIMEOUT_S)
         runs.append(out)
         snapshots.append(samples_by_uri(home / "catalog.duckdb") if (home / "catalog.duckdb").exists() else {})
-    results = [judge_case(c, root, home / "catalog.duckdb", snapshots[0], snapshots[1]) for c in cases] if snapshots[1] else []
-    extra = workspace_findings(home, root, snapshots[1], cases) if snapshots[1] else []
+    results, extra = [], []
+    if snapshots[1]:
+        with held_catalog(home / "catalog.duckdb"):
+            results = [judge_case(c, root, home / "catalog.duckdb", snapshots[0], snapshots[1]) for c in cases]
+            extra = workspace_findings(home, root, snapshots[1], cases)
     n1, n2 = (sum(len(v) for v in s.values()) for s in snapshots)
     if n2 != n1:
         extra.append(f"the second run changed the number of sample rows from {n1} to {n2}")
@@ -735,14 +759,13 @@ MANIFEST = "faults-train"
 def catalog_check(catalog: Path) -> dict[str, int]:
     """What `lumina catalog check` finds (each check with violations), in this process: a command
     would cost a second of start-up per kill for the same answer."""
-    from catalog import Catalog
-
-    with Catalog.open(catalog, read_only=True) as cat:
+    with held_catalog(catalog) as cat:
         return {name: n for name, n in cat.check().items() if n}
 
 
 def catalog_rows(catalog: Path) -> dict[str, Counter]:
-    return {t: Counter(read_catalog(catalog, q)) for t, q in ROW_QUERIES.items()}
+    with held_catalog(catalog):
+        return {t: Counter(read_catalog(catalog, q)) for t, q in ROW_QUERIES.items()}
 
 
 def register_main(home: str, hold_at: str | None = None) -> None:
@@ -925,9 +948,12 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     from catalog.errors import CatalogError
 
     catalog = home / "catalog.duckdb"
+    before_runs, resume = set(), False
     try:  # a kill during the catalog's first migration leaves a file only a writer can open (the rerun)
-        before_runs = {r[0] for r in read_catalog(catalog, "SELECT run_id FROM runs")} if catalog.exists() else set()
-        resume = stage == "train" and bool(read_catalog(catalog, "SELECT count(*) FROM checkpoints")[0][0])
+        if catalog.exists():
+            with held_catalog(catalog):
+                before_runs = {r[0] for r in read_catalog(catalog, "SELECT run_id FROM runs")}
+                resume = stage == "train" and bool(read_catalog(catalog, "SELECT count(*) FROM checkpoints")[0][0])
     except CatalogError as e:
         before_runs, resume = set(), False
         res.note = f"before the rerun: {e}"
@@ -938,19 +964,21 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     if not res.rerun_ok:
         res.note = f"rerun{' --resume' if resume else ''} failed (rc {rerun.rc}): {rerun.tail(400)}"
         return res
-    violations = catalog_check(catalog)
+    res.cpu_s = round(res.cpu_s, 1)
+    with held_catalog(catalog):
+        violations = catalog_check(catalog)
+        got, want = catalog_rows(catalog), chain.expected[stage]
+        runs = read_catalog(catalog, "SELECT run_id, status FROM runs")
     res.check_ok = not violations
     if violations:
         res.note = f"catalog check: {violations}"
-    res.cpu_s = round(res.cpu_s, 1)
-    got, want = catalog_rows(catalog), chain.expected[stage]
     res.lost = {t: sum((want[t] - got[t]).values()) for t in ROW_QUERIES}
     res.duplicated = {t: sum((got[t] - want[t]).values()) for t in ROW_QUERIES}
-    runs = read_catalog(catalog, "SELECT run_id, status FROM runs")
     res.runs_left_running = sum(s == "running" for _, s in runs)
-    res.killed_runs = [s for r, s in runs if r in before_runs and r not in _clean_run_ids(chain, stage)]
+    clean_runs = _clean_run_ids(chain, stage)
+    res.killed_runs = [s for r, s in runs if r in before_runs and r not in clean_runs]
     if resume:
-        res.note = "rerun with --resume"
+        res.note = "; ".join(filter(None, (res.note, "rerun with --resume")))
     return res
 
 
