@@ -353,9 +353,14 @@ def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
     Declared again without a training rule (train_min_growth None, no train_options), it keeps the
     one it had: `--live NAME=...` alone reset it, so growth never made training due again. A
     changed selection is said on stderr."""
+    cat._writable()
+    with cat.hold():  # one connection for its few statements (each opening is a DuckDB instance: ~40 ms)
+        _declare_live_manifest(cat, m)
+
+
+def _declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
     import logging
 
-    cat._writable()
     cat.count_matching(m.where)  # raises ValueError on a bad predicate
     old = next((x for x in live_manifests(cat) if x.name == m.name), None)
     if old is not None:
@@ -409,6 +414,11 @@ def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[Manife
     each growth step makes training due once. ``consume_due=False`` (`lumina refresh`, which emits
     no event that would start training) reports a due version but keeps the baseline, so the
     growth stays due until a refresh that announces it (the Prefect flow) consumes it."""
+    with cat.hold():  # one connection for all its statements (each opening is a DuckDB instance: ~40 ms)
+        return _update_live_manifests(cat, consume_due)
+
+
+def _update_live_manifests(cat: Catalog, consume_due: bool) -> list[ManifestUpdate]:
     import logging
 
     from .db import ManifestNotFoundError, MixedEncodersError
