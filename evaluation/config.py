@@ -6,7 +6,6 @@ every refusal of a flag or a value happen before evaluation/evaluate.py and eval
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import math
 from dataclasses import dataclass, field
@@ -129,21 +128,30 @@ def registered_samplings() -> dict[str, ModalitySampling]:
     return {m: sampling_of(m) for m in SAMPLE_HOOKS}
 
 
+# The modalities' flags as messages name them, from their descriptions (evaluation/sample_flags.py,
+# which imports this module: hence the imports inside), not from the samplers: a sample imports its
+# checkpoint's sampler only. One implementation, here for the samplers and evaluation.sample.
+
+
 def option_owners() -> dict[str, str]:
     """Each modality's own sample option -> that modality."""
-    return {f.name: m for m, s in registered_samplings().items() if s.options for f in dataclasses.fields(s.options)}
+    from evaluation.sample_flags import option_owners as declared
+
+    return declared()
 
 
 def flag_names(config_field: str) -> list[str]:
     """A SampleConfig field's flags: its own, then the aliases modalities give it (--frames, --views)."""
-    aliases = [flag for s in registered_samplings().values() for flag, f in s.aliases.items() if f == config_field]
-    return [f"--{config_field.replace('_', '-')}", *aliases]
+    from evaluation.sample_flags import flag_names as declared
+
+    return declared(config_field)
 
 
 def spelled(config_field: str) -> str:
     """'--prompt (or --text)': a field's flag as an error message names it."""
-    first, *others = flag_names(config_field)
-    return f"{first} (or {', '.join(others)})" if others else first
+    from evaluation.sample_flags import spelled as declared
+
+    return declared(config_field)
 
 
 class _NoScaleGiven(float):

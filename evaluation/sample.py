@@ -22,8 +22,10 @@ from modelzoo.rope import Extrapolation, RopeScaling
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 # torch-free (evaluation/config.py), here for every importer of evaluation.sample
 from evaluation.config import (AUTO_EXTRAPOLATION, DEFAULT_MAX_SIZE_FACTOR, EXTRAPOLATION_CHOICES,  # noqa: F401
-                               NO_SAMPLING_HOOK, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven, flag_names,
-                               option_owners, registered_samplings, sampling_of, spelled)
+                               NO_SAMPLING_HOOK, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven,
+                               registered_samplings, sampling_of)
+# the flags' names from the samplers' descriptions: a sample imports its checkpoint's sampler only
+from evaluation.sample_flags import flag_names, option_owners, spelled  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,18 @@
 """What each modality's sampler adds to `lumina sample`'s flags, declared without importing the
 sampler: its options (names, types, defaults, help) and its names for generic flags (--views,
---text). `lumina sample --help` and its refusals read these; only a real sample imports a
-sampler (evaluation/<m>/sample.py, named in SAMPLE_HOOKS), which may import numpy, the encoders'
-helpers or torch: the help imported all of them.
+--text). `lumina sample --help`, its refusals and the flag names a real sample's messages use
+(flag_names, spelled, option_owners; evaluation/config.py's are these) read these; a real sample
+imports only its checkpoint's sampler (evaluation/<m>/sample.py, named in SAMPLE_HOOKS), which may
+import numpy, the encoders' helpers or torch: the help imported all of them, and a sample every
+modality's.
 
 A sampler's flags are described in ``sample_flags.py`` beside its ``sample.py`` (the module
 SAMPLE_HOOKS names, with ``_flags`` added): ``FLAGS = SampleFlags(options=..., aliases=...)``,
-where ``options`` is a dataclass with the fields, types, defaults and comments of its
-ModalitySampling.options (``FLAGS = SampleFlags()`` for a sampler without flags). Without that
-module the sampler itself is imported for them: right, only slower. tests/cli/test_cli_imports.py
-checks that every description agrees with its sampler's own, and that lumina sample --help imports
-no shipped sampler."""
+where ``options`` is the dataclass its ModalitySampling.options names, defined there (torch- and
+numpy-free; the sampler imports it from there), and ``aliases`` its ModalitySampling.aliases
+(``FLAGS = SampleFlags()`` for a sampler without flags). Without that module the sampler itself is
+imported for them: right, only slower. tests/cli/test_cli_imports.py checks that every description
+agrees with its sampler's own, and that lumina sample --help imports no shipped sampler."""
 
 from __future__ import annotations
 
@@ -66,8 +68,7 @@ def declared_sample_flags() -> dict[str, SampleFlags]:
 
 
 def flag_names(config_field: str) -> list[str]:
-    """A SampleConfig field's flags: its own, then the aliases modalities give it (--frames, --views);
-    evaluation.config.flag_names, without importing the samplers."""
+    """A SampleConfig field's flags: its own, then the aliases modalities give it (--frames, --views)."""
     aliases = [flag for f in declared_sample_flags().values() for flag, name in f.aliases.items() if name == config_field]
     return [f"--{config_field.replace('_', '-')}", *aliases]
 
@@ -79,5 +80,5 @@ def spelled(config_field: str) -> str:
 
 
 def option_owners() -> dict[str, str]:
-    """Each modality's own sample option -> that modality (evaluation.config.option_owners)."""
+    """Each modality's own sample option -> that modality."""
     return {f.name: m for m, s in declared_sample_flags().items() if s.options for f in dataclasses.fields(s.options)}

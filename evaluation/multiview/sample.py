@@ -4,25 +4,14 @@ of the training data, else the demo's 1.0), as the frame conditioning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from encoders.cameras import RING_ELEVATION as ELEVATION, RING_RADIUS as RADIUS, camera_vector, ring_azimuths
-from evaluation.config import ModalitySampling  # torch-free: lumina sample --help lists these flags
-
-
-@dataclass
-class MultiviewSampleOptions:
-    elevation: float | None = None  # camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
-    radius: float | None = None  # camera distance (default: the training data's median, else 1.0)
-
-    def __post_init__(self) -> None:
-        if self.elevation is not None and not -90.0 < self.elevation < 90.0:  # at the poles the ring's cameras all coincide
-            raise ValueError(f"--elevation must be between -90 and 90 degrees; got {self.elevation:g}")
-        if self.radius is not None and not self.radius > 0:
-            raise ValueError(f"--radius must be positive; got {self.radius:g}")
+from evaluation.config import ModalitySampling
+# torch- and numpy-free, for lumina sample --help and its refusals; MultiviewSampleOptions stays importable from here
+from evaluation.multiview.sample_flags import FLAGS, MultiviewSampleOptions
 
 
 def ring_cameras(views: int, elevation: float = ELEVATION, radius: float = RADIUS, start: float | None = None) -> np.ndarray:
@@ -51,4 +40,4 @@ def prepare(cfg, ckpt_dir: Path, shape: list[int], options: MultiviewSampleOptio
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}
 
 
-SAMPLING = ModalitySampling(prepare=prepare, options=MultiviewSampleOptions, aliases={"--views": "frames"})
+SAMPLING = ModalitySampling(prepare=prepare, options=MultiviewSampleOptions, aliases=FLAGS.aliases)

@@ -1,5 +1,7 @@
-"""multi-view's `lumina sample` flags, without numpy and the cameras' helpers that sample.py
-imports (evaluation/sample_flags.py): MultiviewSampleOptions' fields and comments, and --views."""
+"""multi-view's `lumina sample` flags (evaluation/sample_flags.py): its options,
+MultiviewSampleOptions (--elevation, --radius, with their checks), and --views. They live here,
+without numpy and the cameras' helpers, so that --help and the refusals need not import the
+sampler (sample.py, which takes them from here)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ from evaluation.sample_flags import SampleFlags
 
 
 @dataclass
-class MultiviewSampleFlags:
-    """evaluation.multiview.sample.MultiviewSampleOptions' fields (its checks run when it is built)."""
-
+class MultiviewSampleOptions:
     elevation: float | None = None  # camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
     radius: float | None = None  # camera distance (default: the training data's median, else 1.0)
 
+    def __post_init__(self) -> None:
+        if self.elevation is not None and not -90.0 < self.elevation < 90.0:  # at the poles the ring's cameras all coincide
+            raise ValueError(f"--elevation must be between -90 and 90 degrees; got {self.elevation:g}")
+        if self.radius is not None and not self.radius > 0:
+            raise ValueError(f"--radius must be positive; got {self.radius:g}")
 
-FLAGS = SampleFlags(options=MultiviewSampleFlags, aliases={"--views": "frames"})
+
+FLAGS = SampleFlags(options=MultiviewSampleOptions, aliases={"--views": "frames"})

@@ -140,7 +140,9 @@ def test_the_demo_parameters_check_knows_the_flows_parameters():
 def test_the_sample_flags_described_agree_with_the_samplers():
     """evaluation/<m>/sample_flags.py describes what the modality's sampler adds to lumina sample's
     flags, so that --help needs no sampler: the same options (names, order, types, defaults and the
-    comments --help shows) and aliases, and the flag names, owners and spellings derived from them."""
+    comments --help shows) and aliases, and the flag names, owners and spellings derived from them
+    (evaluation/sample_flags.py's, which evaluation/config.py's are) are those the samplers' own give.
+    (Multi-view's sampler takes its options class from its description: that one is the same class.)"""
     import dataclasses
     import typing
 
@@ -155,12 +157,45 @@ def test_the_sample_flags_described_agree_with_the_samplers():
         return [(f.name, hints[f.name], f.default, f.metadata.get("help"), field_comments(cls).get(f.name))
                 for f in dataclasses.fields(cls) if f.init]
 
-    flags = declared_sample_flags()
-    assert list(flags) == list(config.registered_samplings())
-    for modality, sampling in config.registered_samplings().items():
+    flags, samplings = declared_sample_flags(), config.registered_samplings()
+    assert list(flags) == list(samplings)
+    for modality, sampling in samplings.items():
         assert flags[modality].aliases == sampling.aliases, modality
         assert described(flags[modality].options) == described(sampling.options), modality
-    assert option_owners() == config.option_owners()
+    # what the samplers' own options and aliases give (evaluation/config.py computed these from them)
+    owners = {f.name: m for m, s in samplings.items() if s.options for f in dataclasses.fields(s.options)}
+    assert option_owners() == config.option_owners() == owners
     for name in (f.name for f in dataclasses.fields(config.SampleConfig)):
-        assert (flag_names(name), spelled(name)) == (config.flag_names(name), config.spelled(name)), name
+        names = [f"--{name.replace('_', '-')}", *(a for s in samplings.values() for a, f in s.aliases.items() if f == name)]
+        first, *others = names
+        assert flag_names(name) == config.flag_names(name) == names, name
+        assert spelled(name) == config.spelled(name) == (f"{first} (or {', '.join(others)})" if others else first), name
 
+
+# a sample's steps before its model loads (evaluation/sample.sample_to_files): image's, then multi-view's
+REAL_SAMPLE = """
+import json, sys
+from evaluation import sample
+from evaluation.config import SAMPLE_HOOKS
+samplers = [spec.partition(":")[0] for spec in SAMPLE_HOOKS.values()]
+seen = []
+for modality, options in (("image", {}), ("multiview", {"elevation": 30.0})):
+    sample.sampling_of(modality)
+    sample.modality_options(modality, options)
+    sample.spelled("frames"), sample.spelled("prompt")
+    try:
+        sample.modality_options(modality, {"bogus": 1})
+    except ValueError:
+        pass
+    seen.append([m for m in samplers if m in sys.modules])
+print(json.dumps(seen))
+"""
+
+
+def test_a_sample_imports_its_checkpoints_sampler_only():
+    """A real lumina sample imported every modality's sampler (the names of the modalities' flags in
+    its messages and checks came from all of them): an image sample now imports none, a multi-view
+    sample multi-view's alone."""
+    done = subprocess.run([sys.executable, "-c", REAL_SAMPLE], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[], ["evaluation.multiview.sample"]]
