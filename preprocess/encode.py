@@ -40,8 +40,7 @@ class EncodeConfig:
     gpus_per_actor: float = 0.0  # declare GPUs to use them (never guessed)
 
     def __post_init__(self) -> None:
-        from encoders.latent import LATENT_ENCODERS
-        from encoders.text import TEXT_ENCODERS
+        from encoders.names import LATENT_ENCODERS, TEXT_ENCODERS  # torch-free: the registries' names
 
         if self.latent not in LATENT_ENCODERS:
             raise ValueError(f"unknown latent encoder {self.latent!r}: choose from {', '.join(LATENT_ENCODERS)}")

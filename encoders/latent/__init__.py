@@ -13,8 +13,7 @@ from pathlib import Path
 
 from encoders.latent.base import LatentEncoder, draw_latent, encoder_info
 from encoders.latent.identity import IdentityImageEncoder, IdentityLatentEncoder, pixels_to_unit, unit_to_pixels
-
-LATENT_ENCODERS = ("identity", "sd15", "sdxl")
+from encoders.names import LATENT_ENCODERS  # torch-free, for the commands' checks
 
 
 def load_latent_encoder(name: str, path: str | Path | None = None, device: str | None = None, **options) -> LatentEncoder:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from encoders.names import TEXT_ENCODERS  # torch-free, for the commands' checks
 from encoders.text.features import TextEncoder, TextFeatures
 from encoders.text.minilm import HFTextEncoder, minilm_path
-
-TEXT_ENCODERS = ("minilm", "clip", "llama", "phone")
 
 
 def load_text_encoder(name: str = "minilm", path: str | Path | None = None, layer: int = -1, max_tokens: int | None = None,

@@ -49,6 +49,9 @@ CASES = [
     ("refresh src --modality bogus", 2), ("refresh src --max-tokens x", 2),
     # encode_step's refusal of a modality, taken before EncodeConfig's checks import torch (1.9 s of CPU)
     ("encode --help", 0), ("encode --bogus", 2), ("encode --modality bogus", 2), ("encode --modality bogus --text phone", 2),
+    # EncodeConfig's encoder names (encoders/names.py), not encoders.latent's and encoders.text's (torch): 2.3 s of CPU
+    ("encode --latent nope", 2), ("encode --text nope", 2), ("demo --set encode_options.latent=nope", 2),
+    ("demo --set encode_options.text=nope", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
