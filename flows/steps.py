@@ -292,7 +292,66 @@ def train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     picks from the catalog (refused when that run has lost its resume state); cfg.init_from starts a
     new stage from a checkpoint's weights. Under torchrun every
     process calls this; only rank 0 touches the catalog. cfg.launcher == "ray" runs Ray Train workers.
+    Inside a Prefect flow or task run, the `training` messages go to its log (`in_run_log`).
     """
+    with in_run_log("training"):
+        return _train_step(home, cfg, run_id)
+
+
+@contextmanager
+def in_run_log(logger_name: str) -> Iterator[None]:
+    """Inside a Prefect flow or task run: ``logger_name``'s messages, INFO and up, in the run's log
+    (the Prefect UI's, through Prefect's API handler, each record once: not where
+    PREFECT_LOGGING_EXTRA_LOGGERS put one on the way already) and on the console (the root logger's
+    handler, Prefect's console, shows them as it shows WARNING and up). Prefect sends only its own
+    loggers to a run's log and the root shows WARNING and up, so a demo's epoch lines and --resume
+    lines were never seen, nor its warnings in the run's log. Records from threads outside the run's
+    context (a loader, the Ray driver's follower) go to this run. Outside a run: nothing changes
+    (the command lines show the messages themselves: contracts.messages.show_messages)."""
+    context = None
+    if "prefect.context" in sys.modules:  # no run without Prefect imported
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        context = TaskRunContext.get() or FlowRunContext.get()
+    if context is None:
+        yield
+        return
+    from prefect.logging.handlers import APILogHandler
+
+    logger = logging.getLogger(logger_name)
+    task_run = getattr(context, "task_run", None)
+    flow_run_id = getattr(getattr(context, "flow_run", None), "id", None) or getattr(task_run, "flow_run_id", None)
+    task_run_id = getattr(task_run, "id", None)
+
+    def sent_already(record: logging.LogRecord) -> bool:  # an API handler on the way: extra loggers, a user's config
+        lg: logging.Logger | None = logging.getLogger(record.name)
+        while lg is not None:
+            if any(isinstance(h, APILogHandler) and h is not handler for h in lg.handlers):
+                return True
+            lg = lg.parent if lg.propagate else None
+        return False
+
+    class RunLog(APILogHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if sent_already(record):
+                return
+            if getattr(record, "flow_run_id", None) is None and flow_run_id is not None:
+                record = logging.makeLogRecord({**record.__dict__, "flow_run_id": flow_run_id, "task_run_id": task_run_id})
+            super().emit(record)
+
+    handler = RunLog(level=logging.INFO)
+    level = logger.level
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     from catalog import load_manifest_header
     from training.catalog_hook import CatalogRegistrar
     from training.distributed import barrier, broadcast, init_distributed
