@@ -16,12 +16,20 @@ unprojected one where the checkpoint has no projection.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where the model runs, not here: the path checks (check_clip_path) are what
+# lumina curate/refresh --clip and encode --text clip run before any work, and took 2 s of CPU
+# importing it
 
 
 def split_arch_spec(path: str) -> tuple[str | None, Path]:
@@ -78,6 +86,19 @@ def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
 # encoders/text/minilm.py), and the open_clip text path hooks a shared module: both are one call at a time
 # (encoders/threads.py runs text encoders in several threads)
 _TOKENIZE, _OPEN_CLIP_TEXT = threading.Lock(), threading.Lock()
+
+
+def _inference_mode(method):
+    """@torch.inference_mode(), with torch imported at the first call."""
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+
+    return run
 
 
 class _OneAtATime:
@@ -154,13 +175,15 @@ class Clip:
     # ---- text ----------------------------------------------------------------------------------
     def tokenize(self, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
         """ids [B, context_length] (truncated to max_tokens, end-of-text kept) and mask [B, max_tokens]."""
+        import torch
+
         ids = self.tokenizer(list(texts), context_length=max_tokens)
         ids = torch.nn.functional.pad(ids, (0, self.context_length - ids.shape[1]))  # the model's causal mask wants its full length
         eot = ids.argmax(-1)  # end-of-text is the largest id (CLIP's BPE), as open_clip and HF pool it
         mask = torch.arange(max_tokens)[None] <= eot[:, None]
         return ids, mask
 
-    @torch.inference_mode()
+    @_inference_mode
     def text(self, texts: list[str], layer: int, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(tokens [B, max_tokens, width], mask [B, max_tokens], pooled [B, E])."""
         ids, mask = self.tokenize(texts, max_tokens)
@@ -196,9 +219,10 @@ class Clip:
         return len(self._blocks) if self.kind == "open_clip" else int(self._text.config.num_hidden_layers)
 
     # ---- images --------------------------------------------------------------------------------
-    @torch.inference_mode()
+    @_inference_mode
     def image_embeddings(self, images: list[np.ndarray]) -> np.ndarray:
         """[H, W, 3] uint8 each -> [B, E] float32, L2-normalised."""
+        import torch
         from PIL import Image
 
         if not self.has_vision:
@@ -213,6 +237,8 @@ class Clip:
         return torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy()
 
     def _hf_pixels(self, pil) -> torch.Tensor:
+        import torch
+
         size = int(self.model.config.vision_config.image_size)
         mean = torch.tensor([0.48145466, 0.4578275, 0.40821073])[:, None, None]  # CLIP's normalisation
         std = torch.tensor([0.26862954, 0.26130258, 0.27577711])[:, None, None]
@@ -226,8 +252,10 @@ class Clip:
             out.append((torch.from_numpy(np.asarray(im, np.float32) / 255.0).permute(2, 0, 1) - mean) / std)
         return torch.stack(out)
 
-    @torch.inference_mode()
+    @_inference_mode
     def text_embeddings(self, texts: list[str]) -> np.ndarray:
         """Projected text embeddings [B, E], L2-normalised: the space image_embeddings live in."""
+        import torch
+
         _, _, pooled = self.text(texts, -1, self.context_length)
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()

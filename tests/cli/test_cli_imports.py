@@ -52,6 +52,9 @@ CASES = [
     # EncodeConfig's encoder names (encoders/names.py), not encoders.latent's and encoders.text's (torch): 2.3 s of CPU
     ("encode --latent nope", 2), ("encode --text nope", 2), ("demo --set encode_options.latent=nope", 2),
     ("demo --set encode_options.text=nope", 2),
+    # the CLIP path check (encoders/clip.py imports torch only to run the model): 2 s of CPU
+    ("curate src --clip HOME", 2), ("curate src --set options.clip.path=HOME", 2), ("refresh src --clip HOME", 2),
+    ("encode --text clip --text-path HOME", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
