@@ -8,6 +8,7 @@ from pathlib import Path
 
 from evaluation.config import ModalitySampling, flag_names  # torch-free: lumina sample --help lists these flags
 from evaluation.speech import durations
+from evaluation.speech.sample_flags import FLAGS  # --text: one definition, also read by lumina sample --help
 
 
 def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
@@ -58,7 +59,7 @@ def describe_length(shape: list[int], downsample: int = 1) -> str:
 
 
 # --text is the prompt; the spectrogram PNG beside each WAV is titled with it
-SAMPLING = ModalitySampling(prepare=prepare, aliases={"--text": "prompt"}, writer_takes_prompts=True,
+SAMPLING = ModalitySampling(prepare=prepare, aliases=FLAGS.aliases, writer_takes_prompts=True,
                             describe_size=describe_length)
 
 
