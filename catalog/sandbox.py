@@ -49,7 +49,9 @@ def sandboxed_connect(database: str, read_only: bool = False) -> duckdb.DuckDBPy
     only connection of its process, which gets the SET."""
     con = duckdb.connect(database, read_only=read_only, config={**SANDBOX_CONFIG, "lock_configuration": False})
     try:
-        if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        # fetchall: a result left unfinished (fetchone) made DuckDB 2 refuse this connection's next
+        # streamed query (to_arrow_reader: a refresh's load_index, a trainer's manifest hashes)
+        if con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
             return con
         for statement in SANDBOX_SESSION:
             con.execute(statement)

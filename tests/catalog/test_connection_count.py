@@ -2,7 +2,9 @@
 small the file), and a no-op `lumina refresh` opened 13 of them, a refresh that curated 32.
 Catalog.open skips its version check on a file unchanged since this process last had it open,
 the live-manifest functions run on one connection, and a --where predicate is parsed once. A file
-changed since is still checked: a newer schema is refused, a file that is no catalog too."""
+changed since is still checked: a newer schema is refused, a file that is no catalog too. A
+connection opened while another one to the file is open in the process (what makes it cheap: the
+instance is shared) streams as any other."""
 
 from __future__ import annotations
 
@@ -82,3 +84,16 @@ def test_a_predicate_is_parsed_once(monkeypatch):
     first = canonical_predicate(where)
     monkeypatch.setattr(duckdb, "connect", lambda *a, **k: pytest.fail("parsed again"))
     assert canonical_predicate(where) == first == "((modality = 'image') AND (\"key\" != 'test_connection_count'))"
+
+
+def test_a_connection_opened_while_another_is_held_streams(tmp_path):
+    """sandboxed_connect left the check of lock_configuration unfinished (fetchone) on a connection
+    to an instance already open here, and DuckDB 2 refused its next streamed query: a refresh's
+    load_index failed with ResourceInUseException while anything else held the catalog."""
+    from catalog.source_index import samples_gone_from_source
+
+    path = tmp_path / "catalog.duckdb"
+    held, other = Catalog.open(path), Catalog.open(path)
+    with held.hold():
+        assert samples_gone_from_source(other, "/src", "image", ["/src/"], [], []) == []
+        assert other.sql("SELECT count(*) FROM samples")[1] == [(0,)]
