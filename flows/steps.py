@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -308,11 +309,12 @@ def in_run_log(logger_name: str) -> Iterator[None]:
     lines were never seen, nor its warnings in the run's log. Records from threads outside the run's
     context (a loader, the Ray driver's follower) go to this run. Outside a run: nothing changes
     (the command lines show the messages themselves: contracts.messages.show_messages)."""
-    context = None
-    if "prefect.context" in sys.modules:  # no run without Prefect imported
-        from prefect.context import FlowRunContext, TaskRunContext
+    if "prefect.context" not in sys.modules:  # no run without Prefect imported
+        yield
+        return
+    from prefect.context import FlowRunContext, TaskRunContext
 
-        context = TaskRunContext.get() or FlowRunContext.get()
+    context = TaskRunContext.get() or FlowRunContext.get()
     if context is None:
         yield
         return
@@ -326,29 +328,44 @@ def in_run_log(logger_name: str) -> Iterator[None]:
     def sent_already(record: logging.LogRecord) -> bool:  # an API handler on the way: extra loggers, a user's config
         lg: logging.Logger | None = logging.getLogger(record.name)
         while lg is not None:
-            if any(isinstance(h, APILogHandler) and h is not handler for h in lg.handlers):
+            if any(isinstance(h, APILogHandler) and not getattr(h, "lumina_run_log", False) for h in lg.handlers):
                 return True
             lg = lg.parent if lg.propagate else None
         return False
 
     class RunLog(APILogHandler):
+        lumina_run_log = True  # one per run in the process (flows side by side): the first on the way sends a record
+
         def emit(self, record: logging.LogRecord) -> None:
-            if sent_already(record):
+            if getattr(record, "lumina_run_log_sent", False) or sent_already(record):
                 return
-            if getattr(record, "flow_run_id", None) is None and flow_run_id is not None:
+            record.lumina_run_log_sent = True
+            if (getattr(record, "flow_run_id", None) is None and flow_run_id is not None
+                    and TaskRunContext.get() is None and FlowRunContext.get() is None):  # else Prefect's handler finds the run
                 record = logging.makeLogRecord({**record.__dict__, "flow_run_id": flow_run_id, "task_run_id": task_run_id})
             super().emit(record)
 
     handler = RunLog(level=logging.INFO)
-    level = logger.level
-    if not logger.isEnabledFor(logging.INFO):
-        logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
+    with _run_log_lock:  # runs side by side: the level the logger had before the first is restored after the last
+        level, runs = _run_log_levels.get(logger_name, (logger.level, 0))
+        _run_log_levels[logger_name] = (level, runs + 1)
+        if not logger.isEnabledFor(logging.INFO):
+            logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+        with _run_log_lock:
+            logger.removeHandler(handler)
+            level, runs = _run_log_levels.pop(logger_name)
+            if runs > 1:
+                _run_log_levels[logger_name] = (level, runs - 1)
+            else:
+                logger.setLevel(level)
+
+
+_run_log_lock = threading.Lock()
+_run_log_levels: dict[str, tuple[int, int]] = {}  # in_run_log: logger -> (its level before the first run, runs in)
 
 
 def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:

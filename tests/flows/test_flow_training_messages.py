@@ -88,7 +88,28 @@ def logs_training(extra: bool) -> str:
     logging.getLogger("training").removeHandler(extra_handler)
     return flow_run.get_id()
 
-print("RUNS", logs_training(False), logs_training(True))
+barrier = threading.Barrier(2)
+
+
+@flow(name="lumina-test-run-log-side-by-side")
+def side_by_side(n: int) -> str:
+    from prefect.runtime import flow_run
+
+    with in_run_log("training"):
+        barrier.wait()  # both runs' handlers on the logger
+        log.info("run %d", n)
+        barrier.wait()
+    return flow_run.get_id()
+
+
+ids = [logs_training(False), logs_training(True)]
+side = [None, None]
+threads = [threading.Thread(target=lambda n=n: side.__setitem__(n, side_by_side(n))) for n in (0, 1)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("RUNS", *ids, *side, logging.getLogger("training").level)
 """
 
 
@@ -97,12 +118,15 @@ print("RUNS", logs_training(False), logs_training(True))
 def test_a_run_log_that_prefects_extra_loggers_feed_gets_each_message_once(prefect_api_url):
     """PREFECT_LOGGING_EXTRA_LOGGERS=training puts Prefect's API handler on `training` already: each
     message still once. A record from a thread outside the run's context (a loader's) goes to this
-    run's log too (Prefect's handler alone warns that it has no flow run id, and drops it)."""
+    run's log too (Prefect's handler alone warns that it has no flow run id, and drops it). Two runs
+    side by side in one process: each message in its own run's log, once."""
     proc = subprocess.run([sys.executable, "-c", FLOWS], env={**ENV, "PREFECT_API_URL": prefect_api_url},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "without a flow run id" not in proc.stderr, proc.stderr[-3000:]
-    ids = proc.stdout.split("RUNS ")[1].split()
+    *ids, level = proc.stdout.split("RUNS ")[1].split()
     said = [[(r.level, r.message) for r in _run_logs(prefect_api_url, i) if r.name == "training.trainer"] for i in ids]
     assert said == [[(20, "epoch 0: in the run's context (extra loggers: False)"),
                      (30, "from a thread outside the run's context")],
-                    [(20, "epoch 0: in the run's context (extra loggers: True)")]]
+                    [(20, "epoch 0: in the run's context (extra loggers: True)")],
+                    [(20, "run 0")], [(20, "run 1")]]  # two runs side by side in one process: each its own, once
+    assert level == "0"  # the logger's level as it was (NOTSET)
