@@ -662,7 +662,14 @@ def _run_relative(uri: str) -> tuple[str, ...] | None:
 
 
 def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
-    """Evaluate a checkpoint on a held-out manifest and log the metrics against the checkpoint."""
+    """Evaluate a checkpoint on a held-out manifest and log the metrics against the checkpoint.
+    Inside a Prefect flow or task run, the `evaluation` messages (the judge cache, --max-heldout's
+    cut, the mixed-size note) go to its log (`in_run_log`)."""
+    with in_run_log("evaluation"):
+        return _evaluate_step(home, cfg, run_id)
+
+
+def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     from catalog import Catalog
     from catalog import load_manifest_header
     from evaluation.evaluate import (check_moved_encoder_flags, check_same_encoders, evaluate, sampling_settings,

@@ -102,7 +102,20 @@ def side_by_side(n: int) -> str:
     return flow_run.get_id()
 
 
-ids = [logs_training(False), logs_training(True)]
+import flows.steps as steps
+
+steps._evaluate_step = lambda home, cfg, run_id=None: logging.getLogger("evaluation.judging").info("judge: loaded from cache") or {}
+
+
+@flow(name="lumina-test-eval-log")
+def evaluates() -> str:
+    from prefect.runtime import flow_run
+
+    steps.evaluate_step(None, None)  # what make demo's evaluate task calls
+    return flow_run.get_id()
+
+
+ids = [logs_training(False), logs_training(True), evaluates()]
 side = [None, None]
 threads = [threading.Thread(target=lambda n=n: side.__setitem__(n, side_by_side(n))) for n in (0, 1)]
 for t in threads:
@@ -119,14 +132,17 @@ def test_a_run_log_that_prefects_extra_loggers_feed_gets_each_message_once(prefe
     """PREFECT_LOGGING_EXTRA_LOGGERS=training puts Prefect's API handler on `training` already: each
     message still once. A record from a thread outside the run's context (a loader's) goes to this
     run's log too (Prefect's handler alone warns that it has no flow run id, and drops it). Two runs
-    side by side in one process: each message in its own run's log, once."""
+    side by side in one process: each message in its own run's log, once. evaluate_step sends the
+    `evaluation` messages to its run's log the same way."""
     proc = subprocess.run([sys.executable, "-c", FLOWS], env={**ENV, "PREFECT_API_URL": prefect_api_url},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "without a flow run id" not in proc.stderr, proc.stderr[-3000:]
     *ids, level = proc.stdout.split("RUNS ")[1].split()
-    said = [[(r.level, r.message) for r in _run_logs(prefect_api_url, i) if r.name == "training.trainer"] for i in ids]
+    said = [[(r.level, r.message) for r in _run_logs(prefect_api_url, i) if r.name in ("training.trainer", "evaluation.judging")]
+            for i in ids]
     assert said == [[(20, "epoch 0: in the run's context (extra loggers: False)"),
                      (30, "from a thread outside the run's context")],
                     [(20, "epoch 0: in the run's context (extra loggers: True)")],
+                    [(20, "judge: loaded from cache")],  # evaluate_step's messages (the judge cache) in the run's log
                     [(20, "run 0")], [(20, "run 1")]]  # two runs side by side in one process: each its own, once
     assert level == "0"  # the logger's level as it was (NOTSET)
