@@ -102,22 +102,42 @@ def _save(img: Image.Image, caption: str | bytes, stem: Path) -> None:
     stem.with_suffix(".txt").write_bytes(data)
 
 
-def write_demo_corpus(root: str | Path, num_digits: int | None = None, num_shapes: int = 300, seed: int = 0) -> DemoCorpus:
-    """Write the corpus under ``root`` (idempotent: same arguments, same bytes)."""
+def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits: images [1797, 8, 8] (float64, 0-16) and labels (int64), as
+    ``sklearn.datasets.load_digits`` gives them, read from the data file it reads
+    (sklearn/datasets/data/digits.csv.gz) without importing scikit-learn (1.5 s CPU of imports:
+    scipy.stats and more, in each process that writes the corpus); load_digits itself where that
+    file is not there."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        data_file = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if data_file.is_file():
+            with gzip.open(data_file, "rt") as f:
+                data = np.loadtxt(f, delimiter=",")
+            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
     from sklearn.datasets import load_digits
 
+    digits = load_digits()
+    return digits.images, digits.target
+
+
+def write_demo_corpus(root: str | Path, num_digits: int | None = None, num_shapes: int = 300, seed: int = 0) -> DemoCorpus:
+    """Write the corpus under ``root`` (idempotent: same arguments, same bytes)."""
     root = Path(root)
     (root / "digits").mkdir(parents=True, exist_ok=True)
     (root / "shapes").mkdir(parents=True, exist_ok=True)
     (root / "planted").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
 
-    digits = load_digits()
-    n = len(digits.images) if num_digits is None else min(num_digits, len(digits.images))
+    images, labels = load_digit_images()
+    n = len(images) if num_digits is None else min(num_digits, len(images))
     first_digit: tuple[Image.Image, str] | None = None
     for i in range(n):
-        img = _upscale_digit(digits.images[i])
-        label = int(digits.target[i])
+        img = _upscale_digit(images[i])
+        label = int(labels[i])
         caption = digit_caption(label, digit_attributes(np.asarray(img, dtype=np.float32) / 255.0))
         _save(img, caption, root / "digits" / f"digit_{i:05d}")
         if first_digit is None:
