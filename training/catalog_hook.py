@@ -31,6 +31,16 @@ def architecture(path: str) -> dict[str, dict]:
     return {"architecture": {k: saved[k] for k in ("dim", "n_layers", "n_heads", "patch_size", "in_channels") if k in saved}}
 
 
+def recorded_rows(path: str) -> list[dict]:
+    """The log windows' rows a checkpoint folder records as handed to the catalog with it
+    (train_state.json's CATALOG_ROWS; none in a folder written before they were recorded)."""
+    from training.state import CATALOG_ROWS, STATE_JSON
+
+    state = Path(path) / STATE_JSON
+    info = json.loads(state.read_text()) if state.is_file() else {}
+    return list(info.get(CATALOG_ROWS, [])) if isinstance(info, dict) else []
+
+
 # what a log window's row holds (trainer._summary): all of them, skipped_steps too, are replaced
 # when the window's row comes again
 WINDOW_METRICS = ("train_fm_loss", "grad_norm", "lr", "tokens_per_s", "padding_fraction", "skipped_steps")
@@ -50,9 +60,18 @@ class CatalogRegistrar:
     def __call__(self, path: str, step: int, rows: list[dict]) -> None:
         from catalog import Catalog
 
+        # no rows: the folder a --resume continues (or a checkpoint no log window ended before): the
+        # windows it records, of which a kill between publishing it and registering it lost some or all
+        recorded = not rows
+        if recorded:
+            rows = recorded_rows(path)
         config = {"steps": step, "model": self.model, **content_digest(path)}
         with Catalog.open(self.catalog) as cat, cat.hold():  # one connection for the checkpoint and all its rows
             ckpt_id = cat.register_checkpoint(self.run_id, path, config, self.manifest, self.manifest_version, step)
+            if recorded and rows:  # once each: a window's row is at its last step, with its checkpoint
+                have = {s for (s,) in cat.sql("SELECT DISTINCT step FROM metrics WHERE checkpoint_id = ? AND split = 'train' "
+                                              "AND list_contains(?, name)", [ckpt_id, list(WINDOW_METRICS)])[1]}
+                rows = [r for r in rows if int(r["step"]) not in have]
             for r in rows:  # one per log window (every step is in metrics.csv and TensorBoard)
                 metrics = {k: v for k, v in r.items() if k not in ("step", "window_start")}
                 # a window a stopped run logged while still open: this row of it replaces that one

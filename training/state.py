@@ -5,6 +5,7 @@
       null_caption.npz, training.json, latent_encoder.json, text_encoder.json
       train_state.safetensors           raw weights (model.*), optimizer tensors (optim.<i>.<name>), RNG states (rng.*)
       train_state.json                  step, data position, scheduler, optimizer groups, loss log, training seconds, shape counts,
+                                        the log windows' catalog rows handed over with this checkpoint (`CATALOG_ROWS`),
                                         and the checksums of model.safetensors and train_state.safetensors (`CHECKSUMS`)
       train_state/                      instead of train_state.safetensors in an FSDP2 run: each rank's
                                         shards, a file per block (training/sharded_state.py)
@@ -34,6 +35,9 @@ import torch
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 CHECKSUMS = "checksums"  # train_state.json: file name -> "<algorithm>:<hex digest>" of its content as written
+# train_state.json: the log windows' summaries (trainer._summary) the catalog gets with this checkpoint; a
+# --resume registers those a kill between publishing the folder and registering it lost (catalog_hook)
+CATALOG_ROWS = "catalog_rows"
 WEIGHTS = "model.safetensors"
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 

@@ -37,7 +37,7 @@ from training.distributed import (all_max, all_sum, barrier, broadcast, full_sta
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
 from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
                                     save_sharded_async)
-from training.state import (STATE_JSON, WRITE_ERRORS, DamagedCheckpoint, RunFolderInUse, RunFolderLock, check_weights,
+from training.state import (CATALOG_ROWS, STATE_JSON, WRITE_ERRORS, DamagedCheckpoint, RunFolderInUse, RunFolderLock, check_weights,
                             checkpoint_dir, checkpoints, clear_unfinished, latest_resumable, load_tensors, optimizer_state,
                             prune, publish, read_json, read_state, refuse_if_in_use, restore_rng, state_tensors,
                             write_failed, write_state)
@@ -95,7 +95,10 @@ class TrainResult:
     resumed_from_step: int | None = None
 
 
-# on_checkpoint(folder, step, log-window summaries since the previous checkpoint): rank 0, once the folder is complete
+# on_checkpoint(folder, step, log-window summaries since the previous checkpoint): rank 0, once the folder is complete.
+# The folder records those summaries too (train_state.json's CATALOG_ROWS): a --resume hands the hook the
+# folder it continues with no rows, and the hook brings in whichever of its recorded ones it lacks (a kill
+# between publishing the folder and registering it lost them)
 CheckpointHook = Callable[[str, int, list[dict]], None]
 
 
@@ -310,7 +313,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             log.warning("--resume: %s is at step %d, %s --steps %d: nothing to train (raise --steps to go on)",
                         ckpt.name, step, "already" if step == cfg.steps else "past", cfg.steps)
         if rank == 0 and on_checkpoint is not None:
-            # a kill between publishing this folder and registering it would otherwise lose its row;
+            # a kill between publishing this folder and registering it would otherwise lose its row and
+            # its log windows' rows (the hook takes those the folder records, CATALOG_ROWS, that it lacks);
             # registration is idempotent by folder, so a registered one is left as it is
             on_checkpoint(str(ckpt), step, [])
 
@@ -344,6 +348,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         checkpointed_at = step
         at, rows = step, list(pending_rows)  # the callback may run after training has moved on
         ctx["nonfinite_run"] = nonfinite_run
+        ctx["catalog_rows"] = rows  # recorded in the folder too: a --resume registers those a kill lost
         pending_rows.clear()
 
         def published(path: str) -> None:
@@ -682,7 +687,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     state = {"step": step, "position": [position.epoch, position.index], "plan_version": PLAN_VERSION, "scheduler": copy.deepcopy(sched.state_dict()),
              "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
              "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)],
-             "nonfinite_run": ctx.get("nonfinite_run", 0)}
+             "nonfinite_run": ctx.get("nonfinite_run", 0), CATALOG_ROWS: [dict(r) for r in ctx.get("catalog_rows", [])]}
     if (head := ctx.get("epoch_head")) is not None and head.epoch == position.epoch:  # still inside the re-planned epoch
         state["epoch_head"] = head.to_json()
     name, version = ctx["manifest"]

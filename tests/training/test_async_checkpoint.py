@@ -64,6 +64,8 @@ def test_async_checkpoints_hold_their_own_steps_state_while_training_goes_on(tin
             assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a), (name, file)
         a, b = (json.loads((tmp_path / run / name / "train_state.json").read_text()) for run in ("sync", "async"))
         assert a.pop("seconds") > 0 and b.pop("seconds") > 0  # the run's training time: a timing, the rest must agree
+        for row in a["catalog_rows"] + b["catalog_rows"]:  # the log windows' catalog rows: tokens/s is a timing too
+            assert row.pop("tokens_per_s") > 0
         assert a == b, name
     assert held.checkpoint_seconds > 0 and sync.checkpoint_seconds > 0
 
