@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from tests.training.conftest import ray_cluster_group
 from tests.training.test_resume_safety import _catalog_curve
 from tests.training.test_trainer import tiny_cfg
 from training.catalog_hook import CatalogRegistrar
@@ -95,3 +96,46 @@ def test_a_resume_brings_in_the_rows_a_kill_kept_from_the_catalog_once(tiny_home
     again = _run(tiny_home, catalog, out, resume=True, steps=steps)  # a resume with nothing lost adds nothing
     assert again.resumed_from_step == steps and _counts(catalog, out) == Counter({k: n for k, n in counts.items()
                                                                                   if k[0] <= steps})
+
+
+@pytest.mark.slow
+@ray_cluster_group
+def test_a_resume_under_the_ray_launcher_brings_them_in_too(tiny_home, tmp_path, straight, ray_address):
+    """Ray Train's rank 0 calls the same hook (pickled to it) from the same trainer: the rows the
+    folder records reach the catalog once there too."""
+    import ray
+
+    from catalog import Catalog
+    from training.ray_launcher import train_with_ray
+
+    catalog, expected, counts = straight
+    out = tmp_path / "b"
+    with pytest.raises(Killed):
+        _run(tiny_home, catalog, out, kill=_before_registering_4)
+    with Catalog.open(catalog) as cat:
+        run_id = cat.start_run("train", {})
+    cfg = tiny_cfg(tiny_home, out, steps=6, log_every=2, checkpoint_every=2, keep_last=0, shuffle_buffer=16, resume=True,
+                   launcher="ray", workers=1, num_threads=1)
+    try:
+        result, _ = train_with_ray(cfg, CatalogRegistrar(str(catalog), run_id, cfg.manifest, 1, cfg.model))
+    finally:
+        ray.shutdown()
+    assert result.resumed_from_step == 4 and result.steps == 6
+    got = _catalog_curve(catalog, out)
+    assert [(s, n) for s, n, _ in got] == [(s, n) for s, n, _ in expected]
+    assert [v for *_, v in got] == pytest.approx([v for *_, v in expected])
+    assert _counts(catalog, out) == counts
+
+
+def test_an_fsdp_checkpoint_records_them_too(tiny_home, tmp_path, straight):
+    """FSDP2 (one process here, as a torchrun rank 0): the sharded state's train_state.json records
+    the rows, and the resume brings in those the kill lost."""
+    catalog, expected, counts = straight
+    out = tmp_path / "b"
+    with pytest.raises(Killed):
+        _run(tiny_home, catalog, out, kill=_before_registering_4, parallel="fsdp")
+    resumed = _run(tiny_home, catalog, out, resume=True)
+    assert resumed.resumed_from_step == 4 and (out / "checkpoint-0000004" / "train_state").is_dir()  # sharded
+    got = _catalog_curve(catalog, out)
+    assert [(s, n) for s, n, _ in got] == [(s, n) for s, n, _ in expected]
+    assert _counts(catalog, out) == counts
