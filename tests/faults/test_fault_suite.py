@@ -39,6 +39,8 @@ def test_quick_fault_suite_finds_nothing_lost_wrong_or_left_running(tmp_path):
     assert k["kills_tried"] == 4 and all(kill["point"].startswith("when ") for kill in k["kills"]), k["kills"]
     assert k["kills_survived"] == k["kills_landed"], k["kills"]
     assert (k["rows_lost"], k["rows_duplicated"], k["runs_left_running"], k["processes_left_behind"]) == (0, 0, 0, 0), k["kills"]
+    # the rows beside the samples: shard samples, and the log windows' metrics a --resume brings in
+    assert not any(k["other_rows_lost"].values()) and not any(k["other_rows_duplicated"].values()), k["kills"]
     # a killed run is abandoned, or completed when the kill came after it had finished its run row
     assert all(s in ("abandoned", "completed") for kill in k["kills"] for s in kill["killed_runs"]), k["kills"]
 
