@@ -56,9 +56,9 @@ class EncodeConfig:
 
     def check_paths(self) -> None:
         """Before a run opens: one line for a path that holds no model of the kind asked (no weights read)."""
-        if self.latent != "identity":
-            from encoders.latent.vae import check_vae_path
+        from encoders.path_checks import check_llm_path, check_minilm_path, check_vae_path  # torch-free: refused before it loads
 
+        if self.latent != "identity":
             check_vae_path(self.vae)
         if self.text in ("clip", "llama") and not self.text_path:
             raise ValueError(f"--text {self.text} needs --text-path PATH (a local folder; nothing is downloaded)")
@@ -67,12 +67,8 @@ class EncodeConfig:
 
             check_clip_path(self.text_path)
         elif self.text == "llama":
-            from encoders.text.llama import check_llm_path
-
             check_llm_path(self.text_path)
         elif self.text == "minilm" and self.text_path:  # another model under MiniLM's name, refused before a run opens
-            from encoders.text.minilm import check_minilm_path
-
             check_minilm_path(self.text_path)
 
 

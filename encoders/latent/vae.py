@@ -21,6 +21,8 @@ import torch
 
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
+from encoders.path_checks import VAE_FILE_SUFFIXES, check_vae_path  # noqa: F401  (torch-free; re-exported)
+from encoders.path_checks import vae_folder as _vae_folder
 
 _SD_BLOCKS = dict(
     in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, norm_num_groups=32, act_fn="silu",
@@ -44,10 +46,6 @@ def choose_dtype(device: str, name: str, force_upcast: bool, dtype: str | None =
     return torch.float16
 
 
-def _vae_folder(path: Path) -> Path:
-    return path / "vae" if (path / "vae" / "config.json").exists() else path
-
-
 def _load_single_file(path: Path, name: str, dtype: torch.dtype):
     from diffusers import AutoencoderKL
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
@@ -61,25 +59,6 @@ def _load_single_file(path: Path, name: str, dtype: torch.dtype):
     vae = AutoencoderKL(**config)
     vae.load_state_dict(state, strict=True)
     return vae.to(dtype)
-
-
-VAE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-
-
-def check_vae_path(path: str | Path) -> None:
-    """Cheap checks, no weights read: a one-line error for a path that holds no AutoencoderKL."""
-    from encoders.local_model import folder_config, kind_of, require_weights
-
-    p = Path(path)
-    if p.is_file():
-        if p.suffix not in VAE_FILE_SUFFIXES:
-            raise ValueError(f"--vae {path}: expected a diffusers VAE folder or a weights file ({', '.join(VAE_FILE_SUFFIXES)})")
-        return
-    folder = _vae_folder(p)
-    config = folder_config(folder, "--vae")
-    if config.get("_class_name") != "AutoencoderKL":
-        raise ValueError(f"--vae {path} holds {kind_of(config)}, not a diffusers AutoencoderKL (the SD1.5/SDXL VAE)")
-    require_weights(folder, "--vae")
 
 
 def vae_config(path: str | Path, name: str) -> dict:

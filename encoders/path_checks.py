@@ -1,0 +1,74 @@
+"""The encoders' path checks, without torch: `lumina encode --latent sd15 --vae PATH` and `--text llama|minilm
+--text-path PATH` refuse a missing path, or one that holds another kind of model, before anything heavy is
+imported (EncodeConfig.check_paths took 2 s of CPU importing torch through encoders.latent and
+encoders.text, whose packages import it). The loaders (encoders/latent/vae.py, encoders/text/llama.py and
+minilm.py) run the same checks and re-export them; the CLIP's is encoders/clip.check_clip_path.
+No weights are read: a config.json, file names, and for --text llama transformers' model-type tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from encoders.local_model import folder_config, kind_of, require_weights
+
+VAE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
+
+def vae_folder(path: Path) -> Path:
+    """A diffusers pipeline folder's vae/, or the folder itself."""
+    return path / "vae" if (path / "vae" / "config.json").exists() else path
+
+
+def check_vae_path(path: str | Path) -> None:
+    """Cheap checks, no weights read: a one-line error for a path that holds no AutoencoderKL."""
+    p = Path(path)
+    if p.is_file():
+        if p.suffix not in VAE_FILE_SUFFIXES:
+            raise ValueError(f"--vae {path}: expected a diffusers VAE folder or a weights file ({', '.join(VAE_FILE_SUFFIXES)})")
+        return
+    folder = vae_folder(p)
+    config = folder_config(folder, "--vae")
+    if config.get("_class_name") != "AutoencoderKL":
+        raise ValueError(f"--vae {path} holds {kind_of(config)}, not a diffusers AutoencoderKL (the SD1.5/SDXL VAE)")
+    require_weights(folder, "--vae")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
+
+
+def is_causal_lm(config: dict) -> bool:
+    """A decoder-only language model by its config's model_type: one transformers runs as a causal LM
+    and not a bidirectional encoder that it can also run as a decoder (BERT, RoBERTa, BART ...: those
+    are in its masked-LM mapping too). A CLIP text tower or a MiniLM has layers and a hidden size as
+    well, and would load and encode, just not as the LLM the features are recorded as.
+    (transformers' tables import torch: only a folder with a config.json gets here.)"""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    model_type = config.get("model_type")
+    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
+def check_llm_path(path: str | Path) -> None:
+    """Cheap checks, no weights read: a decoder-only language model with its tokenizer."""
+    config = folder_config(path, "--text llama")
+    if not is_causal_lm(config):
+        raise ValueError(f"--text llama: {path} holds {kind_of(config)}, not a causal language model "
+                         "(LLaMA, Gemma, Qwen ... saved with save_pretrained)")
+    if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)})")
+    require_weights(path, "--text llama")
+
+
+# BERT-family encoders, the architectures sentence-transformers' mean-pooled models are built on
+# (all-MiniLM-L6-v2 is a 'bert'). A CLIP text tower loads through AutoModel too, and its features
+# would be recorded as all-MiniLM-L6-v2's.
+SENTENCE_ENCODER_TYPES = ("bert", "distilbert", "roberta", "xlm-roberta", "mpnet")
+
+
+def check_minilm_path(path: str | Path) -> None:
+    """Cheap checks, no weights read: a BERT-family sentence encoder (what --text minilm records)."""
+    config = folder_config(path, "--text minilm")
+    if config.get("model_type") not in SENTENCE_ENCODER_TYPES:
+        raise ValueError(f"--text minilm: {path} holds {kind_of(config)}, not a BERT-family sentence encoder "
+                         f"({', '.join(SENTENCE_ENCODER_TYPES)}; all-MiniLM-L6-v2 is a 'bert'): for a CLIP use --text clip")
+    require_weights(path, "--text minilm")
