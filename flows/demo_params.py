@@ -74,9 +74,9 @@ def check_params(params: dict[str, Any]) -> None:
     # as the flow merges them (the demo's own settings are known good)
     from_mapping(EvalConfig, evaluation_params({}, params.get("samples_per_class"), params.get("sample_steps"), evaluation),
                  where="eval_options")
-    # last: EncodeConfig's own checks import the encoders' registry, and with it torch (a wrong key
-    # is refused before it is built, and every check above needs no torch)
-    from_mapping(EncodeConfig, params.get("encode_options") or {}, where="encode_options")
+    # the encoders' names and paths are checked without torch (encoders/names.py, path_checks.py): a
+    # missing --vae or --text-path is refused here, not after the corpus and curation
+    from_mapping(EncodeConfig, params.get("encode_options") or {}, where="encode_options").check_paths()
 
 
 def corpus_options_of(modality: str) -> set[str] | None:

@@ -267,12 +267,15 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
 
     A source with samples in the catalog that lists no entries at all is refused
     (EmptySourceError) unless ``allow_empty_source``: an unmounted share is not a deleted corpus.
-    ``consume_due=False``: a live manifest's due training stays due (update_live_manifests)."""
+    ``consume_due=False``: a live manifest's due training stays due (update_live_manifests).
+    ``encode_cfg``'s model paths are checked first (EncodeConfig.check_paths), as encode_step's."""
     import logging
 
     from preprocess.refresh import source_identity
 
     cfg, hooks = cfg or CurateConfig(), hooks or RefreshHooks()
+    if encode_cfg is not None:  # a missing --vae or --text-path: refused now, not after the curation
+        encode_cfg.check_paths()
     ws = Workspace.at(home)
     ws.home.mkdir(parents=True, exist_ok=True)
     say = hooks.say or logging.getLogger(__name__).warning

@@ -59,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(CurateConfig, a)  # checks the flags and values
     Modality.parse(cfg.modality)  # an unknown --modality: its line before Prefect and the catalog are imported
     cfg.options = curation_options(a, cfg.options)
+    from contracts.config import load_config
+    from preprocess.encode import EncodeConfig
+
+    encode_cfg = load_config(EncodeConfig, a.encode_config, {})
+    encode_cfg.check_paths()  # torch-free: a missing --vae or --text-path before Prefect, not after curation
 
     from catalog.source_index import LiveManifest
-    from contracts.config import load_config
     from flows import refresh  # Prefect: the flow beside the library function
-    from preprocess.encode import EncodeConfig
 
     pin = [] if a.live_encoder == ["none"] else a.live_encoder  # [] lifts a pin, None keeps it
     live = [LiveManifest(name, where, train_min_growth=a.train_min_growth, encoders=pin) for name, where in live_args]
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     given["options"] = curation_options(a, dict(given.get("options") or {}))
     cfg, reused = refresh.reuse_curation(a.home, a.source, cfg.modality, given)
     hooks = refresh.RefreshHooks(say=lambda line: print(f"lumina refresh: {line}", file=sys.stderr, flush=True))
-    result = refresh.refresh_source(a.source, a.home, cfg, load_config(EncodeConfig, a.encode_config, {}), live,
+    result = refresh.refresh_source(a.source, a.home, cfg, encode_cfg, live,
                                     backend, hooks, allow_empty_source=a.allow_empty_source, consume_due=False)
     result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := refresh.reused_options_note(result):

@@ -59,6 +59,10 @@ CASES = [
     # encoders.text's packages, which import torch): 1.9-2.5 s of CPU
     ("encode --latent sd15 --vae HOME", 2), ("encode --latent sdxl --vae HOME", 2), ("encode --text llama --text-path HOME", 2),
     ("encode --text minilm --text-path HOME", 2), ("encode --latent sd15 --vae CLIP", 2), ("encode --text minilm --text-path CLIP", 2),
+    # lumina demo's and lumina refresh's encoder paths, checked before the flow (they were found by the
+    # encode step only, after the corpus and the curation)
+    ("demo --set encode_options.latent=sd15 --set encode_options.vae=HOME", 2),
+    ("demo --set encode_options.text=minilm --set encode_options.text_path=HOME", 2), ("refresh src --encode-config VAECFG", 2),
     ("convert --help", 0), ("convert --bogus", 2), ("convert", 2), ("convert src HOME --dtype fp16", 2),
 ]
 
@@ -84,7 +88,9 @@ def test_help_and_refusals_import_no_heavy_library(tmp_path):
     clip = tmp_path / "clip"  # a model of another kind: its config.json is all the checks read
     clip.mkdir()
     (clip / "config.json").write_text(json.dumps({"model_type": "clip"}))
-    paths = {"HOME": str(tmp_path / "nothing"), "CLIP": str(clip)}
+    vae_cfg = tmp_path / "encode.yaml"  # a VAE that is not there
+    vae_cfg.write_text(f"latent: sd15\nvae: {tmp_path / 'nothing'}\n")
+    paths = {"HOME": str(tmp_path / "nothing"), "CLIP": str(clip), "VAECFG": str(vae_cfg)}
     cases = [[paths.get(w, w) for w in c.split()] for c, _ in CASES]
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases), json.dumps([*HEAVY, *samplers()])],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
