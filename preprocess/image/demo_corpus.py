@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from preprocess.digits import load_digit_images
+
 DIGIT_SIZE = 32
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 COLOURS = {
@@ -100,28 +102,6 @@ def _save(img: Image.Image, caption: str | bytes, stem: Path) -> None:
     img.save(stem.with_suffix(".png"), format="PNG", optimize=False)
     data = caption if isinstance(caption, bytes) else caption.encode("utf-8")
     stem.with_suffix(".txt").write_bytes(data)
-
-
-def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits: images [1797, 8, 8] (float64, 0-16) and labels (int64), as
-    ``sklearn.datasets.load_digits`` gives them, read from the data file it reads
-    (sklearn/datasets/data/digits.csv.gz) without importing scikit-learn (1.5 s CPU of imports:
-    scipy.stats and more, in each process that writes the corpus); load_digits itself where that
-    file is not there."""
-    import gzip
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        data_file = Path(folder) / "datasets" / "data" / "digits.csv.gz"
-        if data_file.is_file():
-            with gzip.open(data_file, "rt") as f:
-                data = np.loadtxt(f, delimiter=",")
-            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return digits.images, digits.target
 
 
 def write_demo_corpus(root: str | Path, num_digits: int | None = None, num_shapes: int = 300, seed: int = 0) -> DemoCorpus:

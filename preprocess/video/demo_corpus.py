@@ -13,6 +13,7 @@ import json
 from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -118,7 +119,7 @@ def _format(i: int) -> str:
 
 def write_demo_corpus(root: str | Path, num_clips: int = 1000, seed: int = 0) -> VideoCorpus:
     """Write the corpus under ``root`` (same arguments, same bytes)."""
-    from sklearn.datasets import load_digits
+    from preprocess.digits import load_digit_images
 
     root = Path(root)
     readme = root / "README.json"
@@ -129,7 +130,8 @@ def write_demo_corpus(root: str | Path, num_clips: int = 1000, seed: int = 0) ->
     (root / "clips").mkdir(parents=True, exist_ok=True)
     (root / "planted").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    digits = load_digits()
+    images, target = load_digit_images()
+    digits = SimpleNamespace(images=images, target=target)  # as load_digits' Bunch has them
     n = min(num_clips, len(digits.images) - 2)  # the last two digits are kept for the planted scene cut
     n_frames = int(FPS * SECONDS)
     first: tuple | None = None

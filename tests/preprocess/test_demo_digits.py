@@ -1,4 +1,4 @@
-"""The image demo corpus reads scikit-learn's digits from its data file instead of importing
+"""The image and video demo corpora read scikit-learn's digits from its data file instead of importing
 scikit-learn (1.5 s CPU of imports in every process that writes the corpus: `lumina demo`'s first
 run, each test worker): the same arrays, and no sklearn module loaded."""
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_digits_are_load_digits_own():
     from sklearn.datasets import load_digits
 
-    from preprocess.image.demo_corpus import load_digit_images
+    from preprocess.digits import load_digit_images
 
     images, labels = load_digit_images()
     digits = load_digits()
@@ -24,10 +25,13 @@ def test_the_digits_are_load_digits_own():
     assert np.array_equal(images, digits.images) and np.array_equal(labels, digits.target)
 
 
-def test_writing_the_corpus_imports_no_sklearn(tmp_path):
-    code = ("import sys; from preprocess.image.demo_corpus import write_demo_corpus; "
-            "c = write_demo_corpus(sys.argv[1], num_digits=3, num_shapes=1); "
-            "assert c.num_digits == 3, c; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+@pytest.mark.parametrize("modality, arguments, count", [("image", "num_digits=3, num_shapes=1", "num_digits"),
+                                                        ("video", "num_clips=3", "num_clips")])
+def test_writing_the_corpus_imports_no_sklearn(tmp_path, modality, arguments, count):
+    code = (f"import sys; from preprocess.{modality}.demo_corpus import write_demo_corpus; "
+            f"c = write_demo_corpus(sys.argv[1], {arguments}); "
+            f"assert c.{count} == 3, c; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "corpus")], cwd=REPO, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
