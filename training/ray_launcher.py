@@ -49,7 +49,7 @@ def _worker_loop(config: dict) -> None:
 
 @contextlib.contextmanager
 def rank_0_messages(out_dir: str, tag: str, window_lines: bool):
-    """Rank 0's `training` records, INFO and up, into the run folder's MESSAGES_FILE while it trains,
+    """Rank 0's `training` records, INFO and up, and its Python warnings, into the run folder's MESSAGES_FILE while it trains,
     tagged with its launch: the epoch lines, the batch warnings, the --resume lines a local run
     shows. ``window_lines``: with the line of each log window (--no-progress; the workers always
     train without a bar), else without it (the driver's bar shows the window)."""
@@ -62,9 +62,17 @@ def rank_0_messages(out_dir: str, tag: str, window_lines: bool):
     if not logger.isEnabledFor(logging.INFO):  # a worker's loggers show WARNING and up, as Python's default
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
+    # Python warnings too (modelzoo's patch_dim note, a library's deprecation): a local run prints
+    # them on stderr, which Ray does not forward; captured as `py.warnings` records while it trains
+    warnings_log, captured = logging.getLogger("py.warnings"), logging._warnings_showwarning is not None
+    logging.captureWarnings(True)
+    warnings_log.addHandler(handler)
     try:
         yield
     finally:
+        warnings_log.removeHandler(handler)
+        if not captured:
+            logging.captureWarnings(False)
         logger.removeHandler(handler)
         logger.setLevel(level)
         handler.close()

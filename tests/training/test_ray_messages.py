@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -80,14 +81,22 @@ def test_rank_0_writes_its_training_messages_without_the_window_lines_the_bar_sh
             trainer.info("epoch 0: 3 batches")
             logging.getLogger("training.stream").warning("a warning")
             outside.warning("not training's")
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn("patch_dim 48 is larger than dim 32", UserWarning)  # a local run prints it on stderr
         trainer.info("after the run")
         lines = [json.loads(x) for x in (out / MESSAGES_FILE).read_text().splitlines()]
+        assert lines[-1]["name"] == "py.warnings" and lines[-1]["levelname"] == "WARNING", lines
+        assert "UserWarning: patch_dim 48 is larger than dim 32" in lines[-1]["message"], lines
+        lines = lines[:-1]
         expected = ["epoch 0: 3 batches", "a warning"]
         if window_lines:
             expected.insert(0, "step 2/4  loss 1.5000  grad norm 0.5  lr 0.001  100 tokens/s  [PAD] 0.0%")
         assert [x["message"] for x in lines] == expected and {x["tag"] for x in lines} == {"t"}
     assert logging.getLogger("training").level == level  # the worker's logger as it was
     assert not [h for h in logging.getLogger("training").handlers if isinstance(h, RecordsToFile)]
+    assert not [h for h in logging.getLogger("py.warnings").handlers if isinstance(h, RecordsToFile)]
+    assert logging._warnings_showwarning is None  # warnings shown as before the run (not captured)
 
 
 def test_the_driver_shows_rank_0s_messages_as_they_come_and_the_last_ones_at_the_end(tmp_path, capsys, caplog):
