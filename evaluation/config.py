@@ -128,32 +128,6 @@ def registered_samplings() -> dict[str, ModalitySampling]:
     return {m: sampling_of(m) for m in SAMPLE_HOOKS}
 
 
-# The modalities' flags as messages name them, from their descriptions (evaluation/sample_flags.py,
-# which imports this module: hence the imports inside), not from the samplers: a sample imports its
-# checkpoint's sampler only. One implementation, here for the samplers and evaluation.sample.
-
-
-def option_owners() -> dict[str, str]:
-    """Each modality's own sample option -> that modality."""
-    from evaluation.sample_flags import option_owners as declared
-
-    return declared()
-
-
-def flag_names(config_field: str) -> list[str]:
-    """A SampleConfig field's flags: its own, then the aliases modalities give it (--frames, --views)."""
-    from evaluation.sample_flags import flag_names as declared
-
-    return declared(config_field)
-
-
-def spelled(config_field: str) -> str:
-    """'--prompt (or --text)': a field's flag as an error message names it."""
-    from evaluation.sample_flags import spelled as declared
-
-    return declared(config_field)
-
-
 class _NoScaleGiven(float):
     """SampleConfig.cfg's default: a guidance scale no config file or flag gave, so a config file's
     cfg_scale (the name lumina evaluate's config uses) applies."""

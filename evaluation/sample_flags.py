@@ -1,7 +1,7 @@
 """What each modality's sampler adds to `lumina sample`'s flags, declared without importing the
 sampler: its options (names, types, defaults, help) and its names for generic flags (--views,
 --text). `lumina sample --help`, its refusals and the flag names a real sample's messages use
-(flag_names, spelled, option_owners; evaluation/config.py's are these) read these; a real sample
+(flag_names, spelled, option_owners, here) read these; a real sample
 imports only its checkpoint's sampler (evaluation/<m>/sample.py, named in SAMPLE_HOOKS), which may
 import numpy, the encoders' helpers or torch: the help imported all of them, and a sample every
 modality's.

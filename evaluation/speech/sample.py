@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evaluation.config import ModalitySampling, flag_names  # torch-free: lumina sample --help lists these flags
+from evaluation.config import ModalitySampling  # torch-free: lumina sample --help lists these flags
+from evaluation.sample_flags import flag_names
 from evaluation.speech import durations
 from evaluation.speech.sample_flags import FLAGS  # --text: one definition, also read by lumina sample --help
 

@@ -9,7 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
-from evaluation.config import ModalitySampling, spelled  # torch-free: lumina sample --help lists these flags
+from evaluation.config import ModalitySampling  # torch-free: lumina sample --help lists these flags
+from evaluation.sample_flags import spelled
 
 log = logging.getLogger(__name__)
 
