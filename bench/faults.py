@@ -21,6 +21,17 @@ The full suite sends each SIGKILL after a seeded random fraction of the clean st
 finished is tried again), then one more at each named moment (MOMENTS: the stage has written part
 of its work and not the rest). --quick sends one per stage, at its named moment only: each lands
 mid-work on every run, none is wasted before the stage has started or after it has finished.
+
+The named moments of the four stages are hold points (contracts/hold_points.py): the suite sets
+LUMINA_HOLD_AT and LUMINA_HOLD_MARK for the killed run, the stage stops itself there (SIGSTOP) after
+writing the mark file, and the SIGKILL comes once it has stopped, however slow the machine:
+
+    curate    curate.batches-written          every batch file written, registration next (preprocess/curate.py)
+    encode    encode.shard-written            the first encoded shard and its batch file written (preprocess/encode.py)
+    register  register.shard-registered:2     the first batch registered, the second's transaction begun (its
+                                              shard row written; the suite's own register step, register_main)
+    train     train.checkpoint-published:2    checkpoint-0000004, the second, published; its catalog rows not
+                                              written (training/catalog_hook.py)
 """
 
 from __future__ import annotations
@@ -52,6 +63,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/faults.py` puts bench/ first, not the repository
     sys.path.insert(0, str(REPO))
+
+from contracts.hold_points import HOLD_AT_ENV, HOLD_MARK_ENV, hold_point, read_mark  # noqa: E402
 
 LUMINA = str(Path(sys.executable).parent / "lumina")
 SECRET = "the admin password is hunter2"  # lives outside the source; must never reach the workspace
@@ -474,6 +487,8 @@ def child_env(work: Path) -> dict[str, str]:
            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "PREFECT_HOME": str(work / "prefect_home")}
     for k in ("LUMINA_HOME", "LUMINA_CATALOG"):  # every command names its workspace
         env.pop(k, None)
+    for k in (HOLD_AT_ENV, HOLD_MARK_ENV):  # only a killed run holds, where the suite says (run's hold)
+        env.pop(k, None)
     return env
 
 
@@ -513,16 +528,22 @@ def _session_members(sid: int) -> list[int]:
 
 
 def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: float | None = None,
-        kill_when: Callable[[], bool] | None = None) -> Outcome:
+        kill_when: Callable[[], bool] | None = None, hold: tuple[str, Path] | None = None) -> Outcome:
     """Run a command in its own session. A planned SIGKILL comes after ``kill_after`` seconds or as
     soon as ``kill_when()`` holds (polled every 5 ms); past ``timeout`` the SIGKILL means a hang.
-    Whatever of its session survives its death is counted, then killed."""
+    ``hold``: (hold point, mark file): the command stops there (contracts/hold_points.py) and the
+    SIGKILL comes once it has (see ``has_held``). Whatever of its session survives its death is
+    counted, then killed."""
     log.parent.mkdir(parents=True, exist_ok=True)
     t, cpu = time.monotonic(), _children_cpu()
+    env = child_env(work)
+    if hold is not None:
+        env |= {HOLD_AT_ENV: hold[0], HOLD_MARK_ENV: str(hold[1])}
+        kill_when = lambda: has_held(hold[1])  # noqa: E731
     planned = kill_after is not None or kill_when is not None
     deadline = t + (timeout if kill_after is None else min(kill_after, timeout))
     with open(log, "wb") as out:
-        p = subprocess.Popen(args, cwd=work, env=child_env(work), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen(args, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         while p.poll() is None and time.monotonic() < deadline and not (kill_when is not None and kill_when()):
             time.sleep(0.005)
         if p.poll() is not None:
@@ -544,6 +565,23 @@ def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: floa
     hang = seconds >= timeout
     return Outcome(args, None, seconds, timed_out=hang, killed=planned and not hang, orphans=len(left), log=str(log),
                    cpu_s=_children_cpu() - cpu)
+
+
+def has_held(mark: Path) -> bool:
+    """The process named by a hold point's mark file has stopped there (or is gone): a kill now
+    lands exactly at the point. One that wrote the mark but does not stop (no SIGSTOP: it sleeps in
+    the holding thread) counts as held after a second."""
+    import psutil
+
+    info = read_mark(mark)
+    if info is None:
+        return False
+    try:
+        if psutil.Process(int(info["pid"])).status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE):
+            return True
+    except psutil.NoSuchProcess:
+        return True
+    return time.time() - mark.stat().st_mtime > 1.0
 
 
 def _children_cpu() -> float:
@@ -768,42 +806,39 @@ def catalog_rows(catalog: Path) -> dict[str, Counter]:
         return {t: Counter(read_catalog(catalog, q)) for t, q in ROW_QUERIES.items()}
 
 
-def register_main(home: str, hold_at: str | None = None) -> None:
+def register_main(home: str) -> None:
     """The registration step on its own (what curate and encode do after writing batch files):
-    every batch file of the workspace, curated before encoded, in one catalog run. ``hold_at``:
-    once the first batch is registered and the second's transaction has begun, write that file
-    and wait to be killed (the named moment "register")."""
+    every batch file of the workspace, curated before encoded, in one catalog run. Its hold point
+    "register.shard-registered" comes in each batch's transaction, after the batch's shard rows
+    (the named moment "register" holds at the second: "register.shard-registered:2")."""
     from contracts.layout import Workspace
     from flows.steps import catalog_run, register
 
-    if hold_at:
-        _hold_in_the_second_batch(Path(hold_at))
+    _hold_point_in_each_batch()
     ws = Workspace.at(home)
     paths = [str(p) for stage in ("curated", "encoded") for p in sorted((ws.home / stage).rglob("*.batch.json"))]
     with catalog_run(ws, "register", {"batches": len(paths)}) as rid:
         print(json.dumps(register(ws, paths, rid)))
 
 
-def _hold_in_the_second_batch(mark: Path) -> None:
-    """Stop this process in the second batch's transaction, after its shard rows, for a kill: the
-    catalog's hook between the statements of a batch (Catalog._step) is where."""
+def _hold_point_in_each_batch() -> None:
+    """The hold point "register.shard-registered" in each batch's transaction, after its shard rows:
+    the catalog's hook between the statements of a batch (Catalog._step) is where (the suite's own
+    register step only: the catalog has no hold point of its own)."""
     from catalog.db import Catalog
 
-    step, begun = Catalog._step, []
+    step = Catalog._step
 
     def hold(self: Catalog, name: str) -> None:
         step(self, name)
         if name == "shard":  # every batch that is not skipped passes it once
-            begun.append(name)
-            if len(begun) == 2:
-                mark.write_text(str(os.getpid()))
-                time.sleep(STAGE_TIMEOUT_S)  # the suite kills it now; alone, it goes on (late) after this
+            hold_point("register.shard-registered")
 
     Catalog._step = hold
 
 
 def moment_mark(home: Path) -> Path:
-    """The file the suite's register step writes beside ``home`` when it holds at its named moment."""
+    """The mark file a stage writes beside ``home`` when it holds at its named moment's hold point."""
     return home.parent / f"{home.name}.moment"
 
 
@@ -820,16 +855,14 @@ class Chain:
         (work / "chain").mkdir(parents=True, exist_ok=True)
         (work / "chain" / "train.yaml").write_text(TRAIN_YAML)
 
-    def command(self, stage: str, home: Path, resume: bool = False, hold: bool = False) -> list[str]:
-        """``hold``: the suite's register step waits at its named moment (see register_main)."""
+    def command(self, stage: str, home: Path, resume: bool = False) -> list[str]:
         if stage == "curate":
             return [LUMINA, "curate", str(self.corpus), "--modality", "image", "--home", str(home), "--resize", "square",
                     "--set", "options.size=32", "--shard-size", "4", "--local"]
         if stage == "encode":
             return [LUMINA, "encode", "--home", str(home), "--modality", "image", "--batch-size", "4", "--text", self.text, "--local"]
         if stage == "register":
-            return [sys.executable, str(Path(__file__).resolve()), "register", "--home", str(home),
-                    *(["--hold-at", str(moment_mark(home))] if hold else [])]
+            return [sys.executable, str(Path(__file__).resolve()), "register", "--home", str(home)]
         if stage == "manifest":
             return [LUMINA, "catalog", "manifest", "create", MANIFEST, "--where", "modality = 'image' AND split = 'train'",
                     "--catalog", str(home / "catalog.duckdb")]
@@ -877,6 +910,7 @@ class KillResult:
     point: str  # where the kill was aimed: a fraction of the clean stage's time, or a named moment
     after_s: float  # when it came
     landed: bool  # the process was still running when the SIGKILL came
+    held_at: str = ""  # a named moment's hold point where the process stood when the SIGKILL came ("point:pass")
     rerun_ok: bool = False
     check_ok: bool = False
     lost: dict[str, int] = field(default_factory=dict)
@@ -900,22 +934,20 @@ class Moment:
 
     stage: str
     what: str
-    holds: Callable[[Path], bool]  # watched on the workspace, every 5 ms
-    held: bool = False  # the stage waits there to be killed (only the suite's own register step can: register_main)
+    point: str | None = None  # the hold point where the stage stops to be killed ("name" or "name:pass")
+    holds: Callable[[Path], bool] | None = None  # else: watched on the workspace, every 5 ms
 
 
-# The product's stages are watched on their workspace: each moment comes with at least 0.2 s of the
-# stage's work still to do (the clean chain of --quick on an idle machine: curate's registration,
-# encode's 2 other shards, train's steps 5-6 and its checkpoint 4's catalog row).
+# Each stage holds at a hold point of its own (contracts/hold_points.py) and is killed there, on a
+# busy machine as on an idle one. Only the moment inside the catalog's first migration is watched
+# (the catalog has no hold point): it lands when the 5 ms poll sees the file in time.
 MOMENTS: dict[str, Moment] = {
-    "curate": Moment("curate", "all batch files written, registration next",
-                     lambda h: any(h.glob("curated/image/rejections-*.batch.json"))),
-    "encode": Moment("encode", "the first encoded shard written", lambda h: any(h.glob("encoded/image/*.batch.json"))),
-    "register": Moment("register", "the first batch registered, the second's transaction begun",
-                       lambda h: moment_mark(h).exists(), held=True),
+    "curate": Moment("curate", "all batch files written, registration next", "curate.batches-written"),
+    "encode": Moment("encode", "the first encoded shard written", "encode.shard-written"),
+    "register": Moment("register", "the first batch registered, the second's transaction begun", "register.shard-registered:2"),
     "register-new-catalog": Moment("register", "the new catalog's write-ahead log exists",
-                                   lambda h: (h / "catalog.duckdb.wal").exists()),
-    "train": Moment("train", "the second checkpoint folder published", lambda h: any(h.glob("runs/*/checkpoint-0000004"))),
+                                   holds=lambda h: (h / "catalog.duckdb.wal").exists()),
+    "train": Moment("train", "the second checkpoint folder published, its catalog rows not written", "train.checkpoint-published:2"),
 }
 QUICK_MOMENTS = ("curate", "encode", "register", "train")  # one per stage
 
@@ -934,14 +966,18 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     shutil.copytree(chain.snapshots[stage], home, symlinks=True)
     logs = chain.log_dir / "kills"
     m = MOMENTS[moment] if moment is not None else None
+    hold = (m.point, moment_mark(home)) if m is not None and m.point else None
     if m is not None:
         assert m.stage == stage, (moment, stage)
-        point, after, when = f"when {m.what}", None, (lambda: m.holds(home))
+        point, after, when = f"when {m.what}", None, (None if hold else lambda: m.holds(home))
     else:
         point, after, when = f"{fraction:.0%} of the clean {chain.seconds[stage]:.1f} s", fraction * chain.seconds[stage], None
-    killed = run(chain.command(stage, home, hold=m is not None and m.held), chain.work, logs / f"{index:02d}-{stage}-killed.log",
-                 STAGE_TIMEOUT_S, kill_after=after, kill_when=when)
+    killed = run(chain.command(stage, home), chain.work, logs / f"{index:02d}-{stage}-killed.log",
+                 STAGE_TIMEOUT_S, kill_after=after, kill_when=when, hold=hold)
     res = KillResult(stage, point, round(killed.seconds, 2), killed.killed, orphans=killed.orphans, cpu_s=killed.cpu_s)
+    if hold is not None:
+        mark = read_mark(hold[1])
+        res.held_at = f"{mark['point']}:{mark['pass']}" if mark else ""
     if not killed.killed:
         res.note = f"finished (rc {killed.rc}) before {'the moment' if m is not None else 'the kill'}"
         return res
@@ -1075,9 +1111,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["register"]:
         p = argparse.ArgumentParser(prog="faults.py register")
         p.add_argument("--home", required=True)
-        p.add_argument("--hold-at", help="hold at the named moment 'register' for a kill; write this file there")
         ra = p.parse_args(argv[1:])
-        register_main(ra.home, ra.hold_at)
+        register_main(ra.home)
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",

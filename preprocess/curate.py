@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from contracts.hold_points import hold_point
 from contracts.keys import sample_key, split_of
 from contracts.layout import Workspace
 from contracts.members import CAPTION, META
@@ -475,6 +476,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     dropped = [c for c in cands if not c.accepted]
     rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
     Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
+    hold_point("curate.batches-written")  # every batch file written, none registered (a fault test's kill)
     reasons = Counter((c.record.reason or "").split(":")[0] for c in dropped)
     discard_journals_of_source(journal)  # every result is in the batch files now
     return CurateResult(modality, batch_paths + [str(rejections)], shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contracts.hold_points import hold_point
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.members import CAP_FEATS, CAP_MASK, CAPTION, FRAME_COND, LATENT, META, MOMENTS, POOLED, member
@@ -265,6 +266,7 @@ class EncodeStage(Stage[str, ShardEncoded]):
         shard.source_shard = str(Path(curated_uri).resolve())  # the catalog's curated -> encoded lineage edge
         batch = Batch(shard=shard, encodings=encodings)
         batch.write(batch_path)
+        hold_point("encode.shard-written")  # a shard and its batch file written, the others not (a fault test's kill)
         return batch, truncated
 
 

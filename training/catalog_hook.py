@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.hold_points import hold_point
+
 
 def content_digest(path: str) -> dict[str, str]:
     """What tells this checkpoint's weights from others written to the same folder later: the hash
@@ -60,6 +62,7 @@ class CatalogRegistrar:
     def __call__(self, path: str, step: int, rows: list[dict]) -> None:
         from catalog import Catalog
 
+        hold_point("train.checkpoint-published")  # the folder published, its rows not yet in the catalog (a fault test's kill)
         # no rows: the folder a --resume continues (or a checkpoint no log window ended before): the
         # windows it records, of which a kill between publishing it and registering it lost some or all
         recorded = not rows
