@@ -24,7 +24,8 @@ def show_messages(logger_name: str) -> None:
 class RecordsToFile(logging.Handler):
     """Each record as one JSON line (logger name, level, the message as formatted) appended to
     ``path`` and flushed at once, tagged ``tag`` (the launch it belongs to: the file is kept, and a
-    later launch into the same folder appends to it). ``drop(record)``: records to leave out."""
+    later launch into the same folder appends to it; keep_last_launches bounds it). ``drop(record)``:
+    records to leave out."""
 
     def __init__(self, path, tag: str, drop=None, level: int = logging.INFO):
         super().__init__(level)
@@ -111,3 +112,48 @@ class ReplayedRecords:
                                                      "levelname": logging.getLevelName(levelno)}))
             n += 1
         return n
+
+
+# a run folder's file holds the records of this many launches at most: the one running and those before
+# it (at its start it keeps KEEP_LAUNCHES - 1: keep_last_launches)
+KEEP_LAUNCHES = 5
+
+
+def keep_last_launches(path, launches: int) -> bool:
+    """Bounds RecordsToFile's file, which every launch into the folder appends to: called at a
+    launch's start, before it writes to ``path`` or follows it (ReplayedRecords) and while no other
+    process writes to it. A file holding the records of more than ``launches`` launches (tags; the
+    latest are those with the latest lines), or lines that are not a record (one a killed writer
+    left unfinished, which the next record would have been glued to), is replaced by one holding
+    only the latest ``launches`` launches' records, in order: written beside it and renamed over it,
+    so a reader sees the old file or the new one, whole. Returns whether it was replaced; a file it
+    cannot read or replace stays as it is."""
+    import json
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError:  # none yet (or unreadable: the writer will say so)
+        return False
+    records, last = [], {}  # (tag, line); tag -> the index of its last line
+    pieces = data.split(b"\n")
+    for line in pieces[:-1]:  # the last piece: empty, or a line never finished
+        try:
+            tag = json.loads(line)["tag"]
+            last[tag] = len(records)
+        except (ValueError, KeyError, TypeError):  # not a record of ours
+            continue
+        records.append((tag, line))
+    if len(last) <= launches and len(records) == len(pieces) - 1 and not pieces[-1]:
+        return False
+    kept = set(sorted(last, key=last.get)[-launches:]) if launches > 0 else set()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(b"".join(line + b"\n" for tag, line in records if tag in kept))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+    return True

@@ -3,9 +3,11 @@ and at the end, and how each epoch's batches were formed (``EpochBatches``: the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,3 +281,63 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
     fig.savefig(png, dpi=100)
     plt.close(fig)
     return png
+
+
+# the loggers whose records a run prints while its bar shows: the trainer's, and on the Ray driver
+# rank 0's `training` records and Python warnings (`py.warnings`) replayed from messages.jsonl
+BAR_LOGGERS = ("training", "py.warnings")
+
+
+@contextlib.contextmanager
+def logging_above(bar):
+    """While the progress bar ``bar`` (tqdm) shows: log lines to the console go through tqdm.write,
+    above the bar (a warning such as "stop requested" was printed on the bar's own line). Only the
+    loggers that print to the console already (the command lines' "training" handler, a root
+    handler): others keep their handlers (Prefect, pytest). A record of BAR_LOGGERS that no handler
+    takes, which logging's last resort (``logging.lastResort``) would print on stderr over the bar,
+    is printed above it as well, as the last resort would (WARNING and up): on the Ray driver of a
+    command line, rank 0's Python warnings. Nothing changes with the bar disabled."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    def to_console(h: logging.Handler) -> bool:  # what logging_redirect_tqdm replaces
+        return isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr)
+
+    if bar.disable:
+        yield
+        return
+    loggers = [lg for lg in (logging.getLogger(), logging.getLogger("training")) if any(map(to_console, lg.handlers))]
+    last_resort = logging.lastResort
+    unhandled = [] if last_resort is None else [lg for lg in map(logging.getLogger, BAR_LOGGERS) if not _handled(lg)]
+    above = _AboveTheBar(type(bar), last_resort.level if last_resort is not None else logging.WARNING)
+    with logging_redirect_tqdm(loggers=loggers, tqdm_class=type(bar)) if loggers else contextlib.nullcontext():
+        for lg in unhandled:
+            lg.addHandler(above)
+        try:
+            yield
+        finally:
+            for lg in unhandled:
+                lg.removeHandler(above)
+
+
+def _handled(logger: logging.Logger) -> bool:
+    """Whether a record of ``logger`` meets a handler (else logging hands it to its last resort)."""
+    while logger is not None:
+        if logger.handlers:
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+class _AboveTheBar(logging.Handler):
+    """logging's last resort (the message alone, on stderr) through ``tqdm_class.write``: above its bars."""
+
+    def __init__(self, tqdm_class, level: int):
+        super().__init__(level)
+        self.tqdm_class = tqdm_class
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            # a Python warning's text ends in its own newline (warnings.formatwarning)
+            self.tqdm_class.write(self.format(record).rstrip("\n"), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging's own policy: report, never raise into the caller
+            self.handleError(record)

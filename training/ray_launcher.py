@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import threading
+import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from training.trainer import CheckpointHook, TrainConfig, TrainResult
 log = logging.getLogger(__name__)
 
 RESULT_FILE = "ray_result.json"  # rank 0's TrainResult, beside the checkpoints (Ray Train v2 keeps metrics only with checkpoints)
-# rank 0's `training` messages (INFO and up), one JSON object a line, kept across launches into the
-# folder (each tags its own): the driver follows it and logs them again (Ray does not forward the
-# workers' output, see follow_progress)
+# rank 0's `training` messages (INFO and up) and Python warnings, one JSON object a line, kept across
+# launches into the folder (each tags its own; at most the last contracts.messages.KEEP_LAUNCHES
+# launches', see launch_messages): the driver follows it and logs them again (Ray does not forward
+# the workers' output, see follow_progress)
 MESSAGES_FILE = "messages.jsonl"
 WINDOW_LINE = "step %d/%d  loss"  # how the trainer's line per log window (--no-progress) begins
 
@@ -49,10 +51,11 @@ def _worker_loop(config: dict) -> None:
 
 @contextlib.contextmanager
 def rank_0_messages(out_dir: str, tag: str, window_lines: bool):
-    """Rank 0's `training` records, INFO and up, and its Python warnings, into the run folder's MESSAGES_FILE while it trains,
-    tagged with its launch: the epoch lines, the batch warnings, the --resume lines a local run
-    shows. ``window_lines``: with the line of each log window (--no-progress; the workers always
-    train without a bar), else without it (the driver's bar shows the window)."""
+    """Rank 0's `training` records, INFO and up, and its Python warnings, into the run folder's
+    MESSAGES_FILE while it trains, tagged with its launch: the epoch lines, the batch warnings, the
+    --resume lines a local run shows. ``window_lines``: with the line of each log window
+    (--no-progress; the workers always train without a bar), else without it (the driver's bar
+    shows the window). The `training` logger's level and warnings.showwarning are put back after."""
     from contracts.messages import RecordsToFile
 
     drop = None if window_lines else (lambda r: r.name == "training.trainer" and str(r.msg).startswith(WINDOW_LINE))
@@ -63,19 +66,45 @@ def rank_0_messages(out_dir: str, tag: str, window_lines: bool):
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     # Python warnings too (modelzoo's patch_dim note, a library's deprecation): a local run prints
-    # them on stderr, which Ray does not forward; captured as `py.warnings` records while it trains
-    warnings_log, captured = logging.getLogger("py.warnings"), logging._warnings_showwarning is not None
-    logging.captureWarnings(True)
+    # them on stderr, which Ray does not forward; `py.warnings` records while it trains, as
+    # logging.captureWarnings makes them
+    warnings_log, shown = logging.getLogger("py.warnings"), warnings.showwarning  # put back after the run
+
+    def as_record(message, category, filename, lineno, file=None, line=None) -> None:
+        if file is not None:  # one shown to a given file goes there (as captureWarnings leaves it)
+            shown(message, category, filename, lineno, file, line)
+        else:
+            warnings_log.warning(str(warnings.formatwarning(message, category, filename, lineno, line)))
+
+    warnings.showwarning = as_record
     warnings_log.addHandler(handler)
     try:
         yield
     finally:
         warnings_log.removeHandler(handler)
-        if not captured:
-            logging.captureWarnings(False)
+        warnings.showwarning = shown
         logger.removeHandler(handler)
         logger.setLevel(level)
         handler.close()
+
+
+def launch_messages(out_dir: str, tag: str):
+    """The driver's contracts.messages.ReplayedRecords of the run folder's MESSAGES_FILE for the
+    launch ``tag``, made before its workers start: from the file's end. The file is first bounded
+    (contracts.messages.keep_last_launches: the lines of the KEEP_LAUNCHES - 1 launches before this
+    one), unless a training process holds the folder (its rank 0 may be writing to the file; this
+    launch's rank 0 will be refused the folder)."""
+    from contracts.messages import KEEP_LAUNCHES, ReplayedRecords, keep_last_launches
+    from training.state import RunFolderInUse, refuse_if_in_use
+
+    path = Path(out_dir) / MESSAGES_FILE
+    try:
+        refuse_if_in_use(out_dir)
+    except RunFolderInUse:
+        pass
+    else:
+        keep_last_launches(path, KEEP_LAUNCHES - 1)
+    return ReplayedRecords(path, tag)
 
 
 def check_cluster_fits(workers: int) -> None:
@@ -104,7 +133,6 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from contracts.messages import ReplayedRecords
     from contracts.ray_runtime import RayClusterLost, ensure_ray
 
     verify_checkpoints(cfg)
@@ -112,7 +140,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     check_cluster_fits(cfg.workers)
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
     tag = uuid.uuid4().hex  # this launch's messages: an earlier one's in the same file are not shown again
-    messages = ReplayedRecords(Path(cfg.out_dir) / MESSAGES_FILE, tag)  # from the file's end now
+    messages = launch_messages(cfg.out_dir, tag)  # from the file's end now
     trainer = keeping_our_sigint(TorchTrainer)(
         _worker_loop,
         # the workers' own bars and log lines go nowhere (their output is not forwarded): the driver
@@ -261,7 +289,7 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0, messages=None):
     --no-progress the line per log window."""
     from tqdm import tqdm
 
-    from training.trainer import _logging_above
+    from training.monitor import logging_above
 
     csv_path, done = Path(cfg.out_dir) / "metrics.csv", threading.Event()
     first = _resumed_step(cfg)
@@ -300,7 +328,7 @@ def follow_progress(cfg: TrainConfig, every_s: float = 1.0, messages=None):
 
     # the follower logs in the caller's context: a Prefect task's run logger finds its run there
     thread = threading.Thread(target=contextvars.copy_context().run, args=(follow,), name="ray-train-progress", daemon=True)
-    with _logging_above(bar):
+    with logging_above(bar):  # rank 0's records and warnings too
         thread.start()
         try:
             yield

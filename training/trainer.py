@@ -35,6 +35,7 @@ from training.divergence import TrainingDiverged
 from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
 from training.ema import ModelEMA, _ema_update  # noqa: F401  (_ema_update: kept for importers)
+from training.monitor import logging_above
 from training.sharded_state import (checkpoint_stager, is_sharded, load_sharded, publish_weights, save_sharded,
                                     save_sharded_async)
 from training.state import (CATALOG_ROWS, STATE_JSON, WRITE_ERRORS, DamagedCheckpoint, RunFolderInUse, RunFolderLock, check_weights,
@@ -385,7 +386,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     stop_code = 0  # agreed by all ranks after every step: 0 go on, 1 out of time, else the signal's number
     skipped, nonfinite_run, longest_over_budget = 0, nonfinite_before, 0
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=rank != 0 or not cfg.progress)
-    lines_above_the_bar = _logging_above(bar)
+    lines_above_the_bar = logging_above(bar)
     lines_above_the_bar.__enter__()  # left in the finally below
     # its workers start here, next to the try whose finally closes it (an error setting up the monitor or
     # the checkpoint writer left them to the garbage collector)
@@ -541,25 +542,6 @@ def _say_small_manifest(stream: ShardStream, manifest_id: str, members: int, bat
     log.warning("manifest %s has %d members, fewer than batch_size %d: each epoch is %d batches, of %s samples "
                 "(samples of different token counts are batched apart, to keep [PAD] low)", manifest_id, members,
                 batch_size, len(sizes), listed)
-
-
-def _logging_above(bar):
-    """While the progress bar shows: log lines to the console go through tqdm.write, above the bar
-    (a warning such as "stop requested" was printed on the bar's own line). Only the loggers that
-    print to the console already (the command lines' "training" handler, a root handler): others
-    keep their handlers (Prefect, pytest)."""
-    import contextlib
-    import sys
-
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    def to_console(h: logging.Handler) -> bool:  # what logging_redirect_tqdm replaces
-        return isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr)
-
-    loggers = [lg for lg in (logging.getLogger(), logging.getLogger("training")) if any(map(to_console, lg.handlers))]
-    if bar.disable or not loggers:
-        return contextlib.nullcontext()
-    return logging_redirect_tqdm(loggers=loggers, tqdm_class=type(bar))
 
 
 def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overrides: dict):

@@ -72,7 +72,7 @@ def test_rank_0_writes_its_training_messages_without_the_window_lines_the_bar_sh
     import json
 
     trainer, outside = logging.getLogger("training.trainer"), logging.getLogger("catalog")
-    level = logging.getLogger("training").level
+    level, shown = logging.getLogger("training").level, warnings.showwarning
     window = "step %d/%d  loss %.4f  grad norm %.3g  lr %.3g  %.0f tokens/s  [PAD] %.1f%%"
     for window_lines, out in ((False, tmp_path / "bar"), (True, tmp_path / "no-bar")):
         with rank_0_messages(str(out), "t", window_lines=window_lines):
@@ -96,7 +96,25 @@ def test_rank_0_writes_its_training_messages_without_the_window_lines_the_bar_sh
     assert logging.getLogger("training").level == level  # the worker's logger as it was
     assert not [h for h in logging.getLogger("training").handlers if isinstance(h, RecordsToFile)]
     assert not [h for h in logging.getLogger("py.warnings").handlers if isinstance(h, RecordsToFile)]
-    assert logging._warnings_showwarning is None  # warnings shown as before the run (not captured)
+    assert warnings.showwarning is shown  # warnings shown as before the run (not captured)
+
+
+def test_rank_0_puts_back_the_warnings_display_it_found(tmp_path):
+    """Warnings captured already (logging.captureWarnings) stay captured after the run."""
+    import json
+
+    logging.captureWarnings(True)
+    try:
+        captured = warnings.showwarning
+        with rank_0_messages(str(tmp_path), "t", window_lines=False):
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn("captured twice", UserWarning)
+        assert warnings.showwarning is captured
+    finally:
+        logging.captureWarnings(False)
+    lines = [json.loads(x) for x in (tmp_path / MESSAGES_FILE).read_text().splitlines()]
+    assert [x["name"] for x in lines] == ["py.warnings"] and "UserWarning: captured twice" in lines[0]["message"]
 
 
 def test_the_driver_shows_rank_0s_messages_as_they_come_and_the_last_ones_at_the_end(tmp_path, capsys, caplog):
