@@ -37,6 +37,9 @@ def test_quick_fault_suite_finds_nothing_lost_wrong_or_left_running(tmp_path):
     assert k["kills_landed"] == 4 and k["kills_per_stage"] == {"curate": 1, "encode": 1, "register": 1, "train": 1}, k["kills"]
     # each aimed at its stage's named moment (mid-work), none tried again
     assert k["kills_tried"] == 4 and all(kill["point"].startswith("when ") for kill in k["kills"]), k["kills"]
+    # ... and killed there, stopped at its hold point (contracts/hold_points.py), however slow the machine
+    assert [kill["held_at"] for kill in k["kills"]] == ["curate.batches-written:1", "encode.shard-written:1",
+                                                        "register.shard-registered:2", "train.checkpoint-published:2"], k["kills"]
     assert k["kills_survived"] == k["kills_landed"], k["kills"]
     assert (k["rows_lost"], k["rows_duplicated"], k["runs_left_running"], k["processes_left_behind"]) == (0, 0, 0, 0), k["kills"]
     # the rows beside the samples: shard samples, and the log windows' metrics a --resume brings in
