@@ -5,9 +5,14 @@ calls ``hold_point("encode.shard-written")`` at a moment where a kill hurts most
 written, the rest not). With the variable unset, and that is every ordinary run, nothing changes:
 the call costs one environment lookup and returns.
 
-    LUMINA_HOLD_AT=encode.shard-written        hold the first time this process reaches that point
-    LUMINA_HOLD_AT=train.checkpoint-published:2   the second time (each process counts its own)
-    LUMINA_HOLD_MARK=/tmp/x.mark                the file written, atomically, when it holds
+    LUMINA_HOLD_AT=encode.shard-written            hold the first time this process reaches that point
+    LUMINA_HOLD_AT=train.checkpoint-published:2    the second time (each process counts its own)
+    LUMINA_HOLD_MARK=/tmp/x.mark                   the file written, atomically, when it holds
+
+The points: curate.batches-written (preprocess/curate.py: every batch file written, none
+registered), encode.shard-written (preprocess/encode.py: an encoded shard and its batch file
+written), train.checkpoint-published (training/catalog_hook.py: a checkpoint folder published, its
+catalog rows not yet written).
 
 Holding: the mark file is written (JSON: the point, the pass, the pid), one line goes to stderr,
 and the whole process stops itself (SIGSTOP: every thread, so a background thread cannot go on
