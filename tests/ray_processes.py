@@ -4,6 +4,7 @@ it stops every Ray on the machine)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 
@@ -14,18 +15,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_GCS_PORT = re.compile(r"--gcs_server_port=(\d+)$|--gcs-address=\S+:(\d+)$")
+
+
 def cluster_pids(temp_dir: str, *roots: int) -> set[int]:
     """``roots`` (e.g. the head's `ray start`), every process naming the cluster's temp dir (GCS,
-    raylet, agents) and every process under them (the workers, renamed `ray::...`)."""
+    raylet, agents), every process under them (the workers, renamed `ray::...`), and the Ray Client
+    server (`python -m ray.util.client.server --address=HOST:GCS_PORT`, which names neither; a
+    `ray start` without --block leaves it to init, and it lived on for about a minute after a kill)."""
     import psutil
 
-    pids = set(roots)
+    pids, cmdlines = set(roots), {}
     for p in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if any(temp_dir in part for part in p.info["cmdline"] or []):
-                pids.add(p.info["pid"])
+            cmdlines[p.info["pid"]] = p.info["cmdline"] or []
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+    ports = set()
+    for pid, cmdline in cmdlines.items():
+        if any(temp_dir in part for part in cmdline):
+            pids.add(pid)
+            ports |= {m[1] or m[2] for part in cmdline if (m := _GCS_PORT.match(part))}
+    for pid, cmdline in cmdlines.items():
+        if "ray.util.client.server" in cmdline and any(
+                part.startswith("--address=") and part.rsplit(":", 1)[-1] in ports for part in cmdline):
+            pids.add(pid)
     for pid in list(pids):
         try:
             pids |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
