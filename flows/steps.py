@@ -424,8 +424,14 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
             # another manifest or model is refused first: a finished run said "nothing to train", exit 0
             resumed_config(cfg, resume_from, announce=False)
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
-            logging.getLogger("training.trainer").warning(done["nothing_to_train"])
-            return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
+            if not published_unregistered(cfg.catalog, done["checkpoint"], cfg.out_dir):
+                logging.getLogger("training.trainer").warning(done["nothing_to_train"])
+                return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
+            # its run was killed between publishing its last checkpoint and registering it: the resume
+            # below trains nothing and registers the folder with the log windows' rows it records
+            logging.getLogger("training.trainer").warning(
+                "--resume: %s was written by a run stopped before it was registered in the catalog: registering it",
+                done["checkpoint"])
     if cfg.out_dir:  # refused now, not as a failed run in the catalog
         from training.resume_config import resumed_launcher
         from training.trainer import check_run_folder
@@ -628,6 +634,25 @@ def _in_own_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
         return None
     here = Path(catalog).resolve().parent.joinpath(*parts[len(parts) - 1 - parts[::-1].index("runs"):])
     return str(here) if here.is_dir() else None
+
+
+def published_unregistered(catalog: str | os.PathLike, checkpoint: str, out_dir: str) -> bool:
+    """Whether ``checkpoint`` (a folder of run folder ``out_dir``) is missing from the catalog while its
+    run is in it: an earlier checkpoint of the folder is registered, or a train run wrote there. A kill
+    between publishing a run's last checkpoint and registering it leaves that; a run folder copied in
+    from elsewhere is not this catalog's to register."""
+    from catalog import Catalog
+
+    if checkpoint_id_of(catalog, checkpoint) is not None:
+        return False
+    folder = str(Path(out_dir).resolve())
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT count(*) FROM checkpoints WHERE starts_with(uri, ?)", [folder + os.sep])
+        if rows[0][0]:
+            return True
+        _, rows = cat.sql("SELECT count(*) FROM runs WHERE flow_name = 'train' AND "
+                          "(json_extract_string(parameters, '$.out_dir') = ? OR run_id = ?)", [folder, Path(folder).name])
+    return bool(rows[0][0])
 
 
 def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:
