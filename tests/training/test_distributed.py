@@ -19,6 +19,10 @@ from training.trainer import TrainConfig, train
 
 TINY = {"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+# Ray Train's controller polls its workers every 2 s (its default), and each change of state (workers
+# up, training done) waits for the next poll: every launch idled about a poll's length. Ray Train
+# passes the variable on from the driver to its controller and workers; nothing else changes.
+RAY_TRAIN_POLL = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.25"}
 
 
 def losses(run: Path) -> list[float]:
@@ -184,9 +188,12 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_bit_identica
 @pytest.mark.slow
 @ray_cluster_group
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
-def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, parallel, capsys, ray_address):
+def test_ray_train_with_two_local_workers_completes(tiny_home, tmp_path, parallel, capsys, ray_address, monkeypatch):
     """On the shared private cluster (tests/training/conftest.py), joined through RAY_ADDRESS."""
     import ray
+
+    for k, v in RAY_TRAIN_POLL.items():
+        monkeypatch.setenv(k, v)
 
     from training.ray_launcher import train_with_ray
 
