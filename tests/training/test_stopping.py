@@ -15,10 +15,10 @@ import torch
 from safetensors.torch import load_file
 
 from tests.training.conftest import ray_cluster_group
-from tests.training.test_distributed import ENV, TINY, losses, own_home, torchrun_env
+from tests.training.test_distributed import ENV, RAY_TRAIN_POLL, TINY, losses, own_home, torchrun_env
 from tests.training.test_trainer import tiny_cfg
 from training.stopping import StopRequest
-from training.trainer import train
+from training.trainer import TrainConfig, train
 
 
 def test_the_first_signal_is_only_recorded_the_second_reaches_the_previous_handler():
@@ -109,13 +109,19 @@ def _rows(run: Path) -> int:
         return 0
 
 
+# _cli's training settings, as TrainConfig fields (an in-process run with the same numbers)
+CLI_SETTINGS = dict(batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1, shuffle_buffer=16, progress=False,
+                    tensorboard=False)
+
+
 def _cli(home, tiny_home, out_dir, *extra: str) -> list[str]:
     import json
 
+    flags = [a for k, v in CLI_SETTINGS.items() if k not in ("progress", "tensorboard")
+             for a in (f"--{k.replace('_', '-')}", str(v))]
     return [sys.executable, "-m", "training.train", "--home", str(home), "--manifest", tiny_home.train_manifest,
             "--null-caption", tiny_home.null_caption, "--out-dir", str(out_dir), "--model-overrides", json.dumps(TINY),
-            "--no-progress", "--no-tensorboard", "--batch-size", "8", "--lr", "3e-3", "--warmup-steps", "2",
-            "--log-every", "1", "--num-threads", "1", "--shuffle-buffer", "16", *extra]
+            "--no-progress", "--no-tensorboard", *flags, *extra]
 
 
 @pytest.mark.slow
@@ -148,9 +154,10 @@ def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resum
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # which checkpoint a resume continues is said (it was silent)
     assert f"--resume: continuing {run / f'checkpoint-{k:07d}'} from step {k}" in resumed.stderr and "on " + tiny_home.train_manifest.split('@')[0] + "@v" in resumed.stderr
-    straight = subprocess.run(_cli(home, tiny_home, tmp_path / "straight", "--steps", str(k + 2)), env=ENV,
-                              capture_output=True, text=True, timeout=300)
-    assert straight.returncode == 0, straight.stderr[-3000:]
+    # the run never stopped, with _cli's settings: in this process (a third `python -m training.train`
+    # cost a process start, ~4 s of CPU, and trains the same numbers: one thread, the same seed)
+    train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                      out_dir=str(tmp_path / "straight"), model_overrides=TINY, steps=k + 2, **CLI_SETTINGS))
     assert losses(run) == losses(tmp_path / "straight") and len(losses(run)) == k + 2
     for name in ("model.safetensors", "train_state.safetensors"):
         a, b = (load_file(str(r / f"checkpoint-{k + 2:07d}" / name)) for r in (run, tmp_path / "straight"))
@@ -300,7 +307,7 @@ def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoin
 
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "ray"
-    env = {**ENV, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ray_cluster}
+    env = {**ENV, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ray_cluster, **RAY_TRAIN_POLL}
     proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2"),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
