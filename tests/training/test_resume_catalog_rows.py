@@ -100,10 +100,15 @@ def test_a_resume_brings_in_the_rows_a_kill_kept_from_the_catalog_once(tiny_home
 
 @pytest.mark.slow
 @ray_cluster_group
-def test_a_resume_under_the_ray_launcher_brings_them_in_too(tiny_home, tmp_path, straight, ray_address):
+def test_a_resume_under_the_ray_launcher_brings_them_in_too(tiny_home, tmp_path, straight, ray_address, monkeypatch):
     """Ray Train's rank 0 calls the same hook (pickled to it) from the same trainer: the rows the
     folder records reach the catalog once there too."""
     import ray
+
+    from tests.training.test_distributed import RAY_TRAIN_POLL
+
+    for k, v in RAY_TRAIN_POLL.items():
+        monkeypatch.setenv(k, v)
 
     from catalog import Catalog
     from training.ray_launcher import train_with_ray
