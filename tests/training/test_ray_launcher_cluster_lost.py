@@ -41,7 +41,7 @@ def _rows(run: Path) -> int:
         return 0
 
 
-def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_continues(tiny_home, tmp_path):
+def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_continues(tiny_home, tmp_path, capsys):
     from catalog import Catalog
 
     home = own_home(tiny_home, tmp_path)
@@ -109,12 +109,17 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
         _, runs = cat.sql("SELECT status, ended_at IS NOT NULL FROM runs WHERE flow_name = 'train'")
     assert runs == [("failed", True)]  # not left `running`
 
-    # the same command with --resume, in this process: it continues from the checkpoint the line named
-    resumed = subprocess.run(
-        [str(BIN / "lumina"), "train", *flags, "--steps", str(step + 2), "--checkpoint-every", "2", "--resume",
-         "--launcher", "local", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    out = json.loads(resumed.stdout)
+    # the same command with --resume, in this process (lumina's main; a process of its own cost ~4 s of
+    # CPU to start): it continues from the checkpoint the line named
+    from flows.cli import main
+
+    before = capsys.readouterr().out  # the kill's line above
+    code = main(["train", *flags, "--steps", str(step + 2), "--checkpoint-every", "2", "--resume", "--launcher", "local",
+                 "--json"])
+    resumed = capsys.readouterr()
+    print(before, end="")
+    assert code == 0, resumed.err[-3000:]
+    out = json.loads(resumed.out)
     assert (out["resumed_from_step"], out["steps"]) == (step, step + 2), out
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, runs = cat.sql("SELECT status FROM runs WHERE flow_name = 'train' ORDER BY started_at")
