@@ -38,7 +38,21 @@ writing the mark file, and the SIGKILL comes once it has stopped, however slow t
                                               --resume trains nothing and registers it
 
 The full suite's named moments add "register-new-catalog" (the new catalog's write-ahead log exists,
-watched every 5 ms: the catalog has no hold point). --moment NAME kills at that one only.
+watched every 5 ms), and these, each after a stage's work is in the catalog and before the rest:
+
+    curate-registered      curate.registered               every batch registered, the run not completed (flows/steps.py)
+    encode-registered      encode.registered               every shard registered, the run not completed (flows/steps.py)
+    manifest               manifest.members-written        the manifest's rows and members written, not committed
+                                                           (`lumina catalog manifest create`; catalog/db.py)
+    train-written          train.checkpoint-written:2      checkpoint-0000004 whole under its temporary name, not
+                                                           published (training/trainer.py)
+    train-registered       train.checkpoint-registered:2   checkpoint-0000004's row written, its log windows' rows not
+                                                           (training/catalog_hook.py)
+    train-last-registered  train.checkpoint-registered:3   the same at the last checkpoint (6 of 6)
+
+--moment NAME kills at that one only. A kill survives when no row of any table compared (ROW_QUERIES:
+metrics and manifest members too) is lost or duplicated, the rerun succeeds, the catalog's checks
+pass, and no run is left running and no process behind.
 """
 
 from __future__ import annotations
@@ -794,6 +808,8 @@ ROW_QUERIES = {
     "checkpoints": "SELECT manifest, step FROM checkpoints",
     "shard_samples": "SELECT regexp_extract(shard_uri, '[^/]+$'), key FROM shard_samples",
     "metrics": "SELECT name, split, step FROM metrics",
+    "manifests": "SELECT name, version, num_members FROM manifests",
+    "manifest_members": "SELECT manifest, version, key FROM manifest_members",
 }
 HEADLINE_TABLES = ("samples", "verdicts", "shards", "encodings", "checkpoints")
 TRAIN_YAML = ("steps: 6\nbatch_size: 8\ncheckpoint_every: 2\nlog_every: 2\nwarmup_steps: 2\ntensorboard: false\nprogress: false\n"
@@ -892,10 +908,9 @@ class Chain:
         home = self.work / "chain" / "clean"
         home.mkdir()
         self.snapshots["curate"] = self._snapshot(home, "before-curate")
-        for stage, nxt in (("curate", "encode"), ("encode", None), ("manifest", "train"), ("train", None)):
+        for stage, nxt in (("curate", "encode"), ("encode", "manifest"), ("manifest", "train"), ("train", None)):
             self._step(stage, home)
-            if stage != "manifest":
-                self.expected[stage] = catalog_rows(home / "catalog.duckdb")
+            self.expected[stage] = catalog_rows(home / "catalog.duckdb")
             if nxt:
                 self.snapshots[nxt] = self._snapshot(home, f"before-{nxt}")
             if stage == "encode":  # registration alone: the encoded workspace with a fresh catalog
@@ -932,7 +947,7 @@ class KillResult:
     @property
     def survived(self) -> bool:
         return (self.landed and self.rerun_ok and self.check_ok and self.runs_left_running == 0 and self.orphans == 0
-                and not any(self.lost.get(t) for t in HEADLINE_TABLES) and not any(self.duplicated.get(t) for t in HEADLINE_TABLES))
+                and not any(self.lost.values()) and not any(self.duplicated.values()))  # every table's rows, metrics too
 
 
 @dataclass(frozen=True)
@@ -958,6 +973,17 @@ MOMENTS: dict[str, Moment] = {
     # the last one (6 of 6): its --resume trains nothing, and must register the folder and its rows all the same
     "train-last": Moment("train", "the last checkpoint folder (6 of 6) published, its catalog rows not written",
                          "train.checkpoint-published:3"),
+    # each stage's own: after its work is registered, before its run is completed
+    "curate-registered": Moment("curate", "every batch registered, the curate run not yet completed", "curate.registered"),
+    "encode-registered": Moment("encode", "every shard registered, the encode run not yet completed", "encode.registered"),
+    "manifest": Moment("manifest", "the manifest's rows and members written, its transaction not committed",
+                       "manifest.members-written"),
+    "train-written": Moment("train", "the second checkpoint written under its temporary name, not yet published",
+                            "train.checkpoint-written:2"),
+    "train-registered": Moment("train", "the second checkpoint's catalog row written, its log windows' rows not",
+                               "train.checkpoint-registered:2"),
+    "train-last-registered": Moment("train", "the last checkpoint's (6 of 6) catalog row written, its log windows' rows not",
+                                    "train.checkpoint-registered:3"),
 }
 QUICK_MOMENTS = ("curate", "encode", "register", "train", "train-last")  # one per stage, and the last checkpoint
 

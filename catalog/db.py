@@ -33,6 +33,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.hold_points import hold_point
 from contracts.layout import printable_path
 
 from .columnar import ColumnarBatch
@@ -627,6 +628,7 @@ class Catalog:
                         con.execute(q("insert_manifest_members"), [name, version])
                         con.execute(q("insert_manifest_encodings"), [name, version])
                         con.execute(q("manifest_lineage"), [f"{name}@v{version}", now, name, version])
+                        hold_point("manifest.members-written")  # every row written, none committed (a fault test's kill)
             finally:
                 con.execute(q("manifest_drop_temps"))
             return self._read_manifest_header(con, name, version)

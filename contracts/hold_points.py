@@ -12,7 +12,12 @@ the call costs one environment lookup and returns.
 The points: curate.batches-written (preprocess/curate.py: every batch file written, none
 registered), encode.shard-written (preprocess/encode.py: an encoded shard and its batch file
 written), train.checkpoint-published (training/catalog_hook.py: a checkpoint folder published, its
-catalog rows not yet written).
+catalog rows not yet written), train.checkpoint-registered (training/catalog_hook.py: its checkpoint
+row written, its log windows' rows not yet), train.checkpoint-written (training/trainer.py: a
+checkpoint whole under its temporary name, not yet published), curate.registered and
+encode.registered (flows/steps.py: the stage's batches registered, its catalog run not yet
+completed), manifest.members-written (catalog/db.py, freeze_manifest: a new version's rows and
+members written, its transaction not yet committed).
 
 Holding: the mark file is written (JSON: the point, the pass, the pid), one line goes to stderr,
 and the whole process stops itself (SIGSTOP: every thread, so a background thread cannot go on

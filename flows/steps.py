@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
+from contracts.hold_points import hold_point
 from contracts.layout import Workspace
 from contracts.records import Modality
 
@@ -139,6 +140,7 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
     with catalog_run(ws, "curate", {"source": source_identity(source), **asdict(cfg)}, run_id) as rid:
         result = curate(source, ws.home, cfg, backend)
         registered = register(ws, result.batch_paths, rid)
+        hold_point("curate.registered")  # every batch registered, the run not yet completed (a fault test's kill)
     if not result.counts.get("accepted"):
         say_if_another_modality(result.batch_paths, result.modality)
     return {"run_id": rid, "modality": result.modality, "counts": result.counts, "reasons": result.reasons,
@@ -200,6 +202,7 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
         result = encode(ws.home, modality, cfg, shard_uris=shard_uris, backend=backend, checked=True,
                         more_tokens="a larger max_tokens (`lumina encode --max-tokens`)")
         registered = register(ws, result.batch_paths, rid)
+        hold_point("encode.registered")  # every shard registered, the run not yet completed (a fault test's kill)
     warn_if_curated_for_another_latent(ws, modality, result.latent_encoder)
     # an encoded shard that is complete is reused, not encoded again: its batch file predates this run
     reused = sum(os.stat(p).st_mtime < started for p in result.batch_paths)

@@ -71,6 +71,7 @@ class CatalogRegistrar:
         config = {"steps": step, "model": self.model, **content_digest(path)}
         with Catalog.open(self.catalog) as cat, cat.hold():  # one connection for the checkpoint and all its rows
             ckpt_id = cat.register_checkpoint(self.run_id, path, config, self.manifest, self.manifest_version, step)
+            hold_point("train.checkpoint-registered")  # its row in the catalog, its log windows' rows not yet (a fault test's kill)
             if recorded and rows:  # once each: a window's row is at its last step, with its checkpoint
                 have = {s for (s,) in cat.sql("SELECT DISTINCT step FROM metrics WHERE checkpoint_id = ? AND split = 'train' "
                                               "AND list_contains(?, name)", [ckpt_id, list(WINDOW_METRICS)])[1]}

@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from contracts.hold_points import hold_point
 from training.buckets import BatchBudget
 from training.checkpoint_writer import CheckpointWriter
 from training.data import NullCaption
@@ -720,6 +721,7 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
                 save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
                 _write_beside(tmp, cfg, ctx, info)
                 write_state(tmp, tensors, {**state, **opt_info})
+                hold_point("train.checkpoint-written")  # the folder whole under its temporary name, not published (a fault test's kill)
                 publish(tmp, final)
             except WRITE_ERRORS as e:  # a full disk: one line with the way on, not the writer's traceback
                 raise write_failed(out_dir, final, tmp, e) from e
