@@ -427,14 +427,16 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
             # another manifest or model is refused first: a finished run said "nothing to train", exit 0
             resumed_config(cfg, resume_from, announce=False)
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
-            if not published_unregistered(cfg.catalog, done["checkpoint"], cfg.out_dir):
+            unregistered = published_unregistered(cfg.catalog, done["checkpoint"], cfg.out_dir)
+            if not unregistered and not registered_without_its_rows(cfg.catalog, done["checkpoint"]):
                 logging.getLogger("training.trainer").warning(done["nothing_to_train"])
                 return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
-            # its run was killed between publishing its last checkpoint and registering it: the resume
-            # below trains nothing and registers the folder with the log windows' rows it records
+            # its run was killed between publishing its last checkpoint and registering it (or its log
+            # windows' rows): the resume below trains nothing and registers the folder with the rows it records
             logging.getLogger("training.trainer").warning(
-                "--resume: %s was written by a run stopped before it was registered in the catalog: registering it",
-                done["checkpoint"])
+                "--resume: %s was written by a run stopped before %s registered in the catalog: registering %s",
+                done["checkpoint"], "it was" if unregistered else "its log windows' rows were",
+                "it" if unregistered else "them")
     if cfg.out_dir:  # refused now, not as a failed run in the catalog
         from training.resume_config import resumed_launcher
         from training.trainer import check_run_folder
@@ -656,6 +658,20 @@ def published_unregistered(catalog: str | os.PathLike, checkpoint: str, out_dir:
         _, rows = cat.sql("SELECT count(*) FROM runs WHERE flow_name = 'train' AND "
                           "(json_extract_string(parameters, '$.out_dir') = ? OR run_id = ?)", [folder, Path(folder).name])
     return bool(rows[0][0])
+
+
+def registered_without_its_rows(catalog: str | os.PathLike, checkpoint: str) -> bool:
+    """Whether checkpoint folder ``checkpoint`` is registered under this very folder while some of
+    the log windows' rows it records (train_state.json) are not in the catalog: a kill between its
+    checkpoint row and its metric rows leaves that."""
+    from catalog import Catalog
+    from training.catalog_hook import recorded_rows, rows_not_logged
+
+    if not (rows := recorded_rows(checkpoint)):
+        return False
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, ids = cat.sql("SELECT checkpoint_id FROM checkpoints WHERE uri = ?", [checkpoint])
+        return bool(ids) and bool(rows_not_logged(cat, ids[0][0], rows))
 
 
 def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:

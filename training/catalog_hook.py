@@ -43,6 +43,14 @@ def recorded_rows(path: str) -> list[dict]:
     return list(info.get(CATALOG_ROWS, [])) if isinstance(info, dict) else []
 
 
+def rows_not_logged(cat, ckpt_id: str, rows: list[dict]) -> list[dict]:
+    """Those of a checkpoint's log windows' ``rows`` that the catalog (an open Catalog) lacks: a
+    window's row is logged at its last step, with its checkpoint."""
+    have = {s for (s,) in cat.sql("SELECT DISTINCT step FROM metrics WHERE checkpoint_id = ? AND split = 'train' "
+                                  "AND list_contains(?, name)", [ckpt_id, list(WINDOW_METRICS)])[1]}
+    return [r for r in rows if int(r["step"]) not in have]
+
+
 # what a log window's row holds (trainer._summary): all of them, skipped_steps too, are replaced
 # when the window's row comes again
 WINDOW_METRICS = ("train_fm_loss", "grad_norm", "lr", "tokens_per_s", "padding_fraction", "skipped_steps")
@@ -73,9 +81,7 @@ class CatalogRegistrar:
             ckpt_id = cat.register_checkpoint(self.run_id, path, config, self.manifest, self.manifest_version, step)
             hold_point("train.checkpoint-registered")  # its row in the catalog, its log windows' rows not yet (a fault test's kill)
             if recorded and rows:  # once each: a window's row is at its last step, with its checkpoint
-                have = {s for (s,) in cat.sql("SELECT DISTINCT step FROM metrics WHERE checkpoint_id = ? AND split = 'train' "
-                                              "AND list_contains(?, name)", [ckpt_id, list(WINDOW_METRICS)])[1]}
-                rows = [r for r in rows if int(r["step"]) not in have]
+                rows = rows_not_logged(cat, ckpt_id, rows)
             for r in rows:  # one per log window (every step is in metrics.csv and TensorBoard)
                 metrics = {k: v for k, v in r.items() if k not in ("step", "window_start")}
                 # a window a stopped run logged while still open: this row of it replaces that one
