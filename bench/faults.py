@@ -20,7 +20,7 @@ with the clean run's: rows lost, rows duplicated, runs left 'running', processes
 The full suite sends each SIGKILL after a seeded random fraction of the clean stage's duration
 (measured in the same run, so it follows the machine's speed; one that comes after the stage has
 finished is tried again), then one more at each named moment (MOMENTS: the stage has written part
-of its work and not the rest). --quick sends one per stage at its named moment, and one at the last checkpoint: each lands
+of its work and not the rest). --quick sends one per stage at its named moment, and two at the last checkpoint: each lands
 mid-work on every run, none is wasted before the stage has started or after it has finished.
 
 The named moments of the four stages are hold points (contracts/hold_points.py): the suite sets
@@ -36,6 +36,8 @@ writing the mark file, and the SIGKILL comes once it has stopped, however slow t
 
     train-last train.checkpoint-published:3    the last checkpoint, 6 of 6, published, its rows not written: the
                                               --resume trains nothing and registers it
+    train-last-registered                      the last checkpoint registered, its log windows' rows not written:
+               train.checkpoint-registered:3   the --resume trains nothing and logs them
 
 The full suite's named moments add "register-new-catalog" (the new catalog's write-ahead log exists,
 watched every 5 ms), and these, each after a stage's work is in the catalog and before the rest:
@@ -48,7 +50,10 @@ watched every 5 ms), and these, each after a stage's work is in the catalog and 
                                                            published (training/trainer.py)
     train-registered       train.checkpoint-registered:2   checkpoint-0000004's row written, its log windows' rows not
                                                            (training/catalog_hook.py)
-    train-last-registered  train.checkpoint-registered:3   the same at the last checkpoint (6 of 6)
+    train-last-registered  train.checkpoint-registered:3   the same at the last checkpoint (6 of 6; in --quick too)
+    train-async            train.checkpoint-published:2    with --async-checkpoint (killed run and rerun): the writer
+                                                           thread published checkpoint-0000004, training went on
+    train-async-last       train.checkpoint-registered:3   with --async-checkpoint: the last checkpoint's row written
 
 --moment NAME kills at that one only. A kill survives when no row of any table compared (ROW_QUERIES:
 metrics and manifest members too) is lost or duplicated, the rerun succeeds, the catalog's checks
@@ -958,6 +963,7 @@ class Moment:
     what: str
     point: str | None = None  # the hold point where the stage stops to be killed ("name" or "name:pass")
     holds: Callable[[Path], bool] | None = None  # else: watched on the workspace, every 5 ms
+    args: tuple[str, ...] = ()  # added to the stage's command, the killed run's and its rerun's
 
 
 # Each stage holds at a hold point of its own (contracts/hold_points.py) and is killed there, on a
@@ -984,8 +990,19 @@ MOMENTS: dict[str, Moment] = {
                                "train.checkpoint-registered:2"),
     "train-last-registered": Moment("train", "the last checkpoint's (6 of 6) catalog row written, its log windows' rows not",
                                     "train.checkpoint-registered:3"),
+    # the first checkpoint: none in the catalog yet, so the rerun is the same command again (no --resume)
+    "train-first-written": Moment("train", "the first checkpoint written under its temporary name, not yet published",
+                                  "train.checkpoint-written:1"),
+    "train-first": Moment("train", "the first checkpoint folder published, its catalog rows not written",
+                          "train.checkpoint-published:1"),
+    # --async-checkpoint: the writer thread publishes and registers while training goes on
+    "train-async": Moment("train", "with --async-checkpoint, the second checkpoint published by the writer thread, its rows "
+                          "not written", "train.checkpoint-published:2", args=("--async-checkpoint",)),
+    "train-async-last": Moment("train", "with --async-checkpoint, the last checkpoint's catalog row written by the writer thread, "
+                               "its log windows' rows not", "train.checkpoint-registered:3", args=("--async-checkpoint",)),
 }
-QUICK_MOMENTS = ("curate", "encode", "register", "train", "train-last")  # one per stage, and the last checkpoint
+# one per stage, and the last checkpoint: published, and registered without its log windows' rows
+QUICK_MOMENTS = ("curate", "encode", "register", "train", "train-last", "train-last-registered")
 
 
 def _temp_entries(home: Path) -> int:
@@ -1011,7 +1028,8 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
         point, after, when = f"when {m.what}", None, (None if hold else lambda: m.holds(home))
     else:
         point, after, when = f"{fraction:.0%} of the clean {chain.seconds[stage]:.1f} s", fraction * chain.seconds[stage], None
-    killed = run(chain.command(stage, home), chain.work, logs / f"{index:02d}-{stage}-killed.log",
+    args = m.args if m is not None else ()
+    killed = run(chain.command(stage, home) + list(args), chain.work, logs / f"{index:02d}-{stage}-killed.log",
                  STAGE_TIMEOUT_S, kill_after=after, kill_when=when, hold=hold)
     res = KillResult(stage, point, round(killed.seconds, 2), killed.killed, orphans=killed.orphans, cpu_s=killed.cpu_s)
     if hold is not None:
@@ -1032,7 +1050,7 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     except CatalogError as e:
         before_runs, resume = set(), False
         res.note = f"before the rerun: {e}"
-    rerun = run(chain.command(stage, home, resume=resume), chain.work, logs / f"{index:02d}-{stage}-rerun.log", STAGE_TIMEOUT_S)
+    rerun = run(chain.command(stage, home, resume=resume) + list(args), chain.work, logs / f"{index:02d}-{stage}-rerun.log", STAGE_TIMEOUT_S)
     res.cpu_s += rerun.cpu_s
     res.rerun_ok = rerun.rc == 0
     res.temp_files_left = _temp_entries(home)

@@ -34,13 +34,13 @@ def test_quick_fault_suite_finds_nothing_lost_wrong_or_left_running(tmp_path):
     assert h["accounted_with_reason"] == h["inputs_tried"], h["findings"]
     assert (h["silently_wrong"], h["unexpected_outcome"], h["reasons_differing_across_runs"]) == (0, 0, 0), h["findings"]
     assert (h["crashes"], h["hangs"]) == (0, 0), h["crash_logs"]
-    assert k["kills_landed"] == 5 and k["kills_per_stage"] == {"curate": 1, "encode": 1, "register": 1, "train": 2}, k["kills"]
+    assert k["kills_landed"] == 6 and k["kills_per_stage"] == {"curate": 1, "encode": 1, "register": 1, "train": 3}, k["kills"]
     # each aimed at its stage's named moment (mid-work), none tried again
-    assert k["kills_tried"] == 5 and all(kill["point"].startswith("when ") for kill in k["kills"]), k["kills"]
+    assert k["kills_tried"] == 6 and all(kill["point"].startswith("when ") for kill in k["kills"]), k["kills"]
     # ... and killed there, stopped at its hold point (contracts/hold_points.py), however slow the machine
     assert [kill["held_at"] for kill in k["kills"]] == ["curate.batches-written:1", "encode.shard-written:1",
                                                         "register.shard-registered:2", "train.checkpoint-published:2",
-                                                        "train.checkpoint-published:3"], k["kills"]
+                                                        "train.checkpoint-published:3", "train.checkpoint-registered:3"], k["kills"]
     assert k["kills_survived"] == k["kills_landed"], k["kills"]
     assert (k["rows_lost"], k["rows_duplicated"], k["runs_left_running"], k["processes_left_behind"]) == (0, 0, 0, 0), k["kills"]
     assert k["temp_files_left"] == 0, k["kills"]  # no interrupted atomic write left behind by a rerun
