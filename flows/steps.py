@@ -391,7 +391,7 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         # refresh made since (its data position belongs to its own version)
         from training.resume_config import saved_train_config
 
-        cfg.out_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest)  # found once, used below too
+        cfg.out_dir = cfg.out_dir or _resumable_run_dir(cfg.catalog, cfg.manifest, ws)  # found once, used below too
         if (resume_from := latest_resumable(cfg.out_dir, content=verifies)) is not None:
             saved = saved_train_config(resume_from)
             if saved.get("manifest", cfg.manifest).split("@v")[0] == cfg.manifest:  # another manifest's: refused below
@@ -415,7 +415,7 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
             resume_from = Path(cfg.out_dir) / resume_from.name
         make_run_folder(Path(cfg.out_dir), create=not cfg.resume)  # a refused --resume leaves no empty folder
     if cfg.resume and not cfg.out_dir:
-        cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest)
+        cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest, ws)
     if not cfg.resume:
         resume_from = None
     elif resume_from is _UNSEEN:
@@ -510,7 +510,7 @@ def verifies_checkpoints() -> bool:
     return not dist.is_torchelastic_launched() or os.environ.get("RANK", "0") == "0"
 
 
-def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
+def _resumable_run_dir(catalog: str | os.PathLike, manifest: str, ws: Workspace | None = None) -> str:
     """The run folder a bare --resume continues: of the runs of `manifest` still on disk, the newest
     one stopped before its step budget, else the newest. Refused when that run has no checkpoint
     with its resume state: going on to another run of the manifest continued one the user did not mean."""
@@ -519,6 +519,9 @@ def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT uri FROM checkpoints WHERE manifest = ? ORDER BY created_at DESC, step DESC", [manifest])
     runs = _runs_on_disk(catalog, [uri for (uri,) in rows])
+    if not rows and (killed := _run_stopped_before_registering(catalog, manifest, ws)) is not None:
+        log.warning("--resume: continuing %s, whose run was stopped before it registered its first checkpoint", killed)
+        return killed
     if not rows:  # "pass --out-dir" sent a user whose manifest was never trained looking for a folder
         raise FileNotFoundError(f"--resume: manifest {manifest!r} has no checkpoint in the catalog, so there is no run to "
                                 "continue: leave --resume out to start one (or give --out-dir, a run folder with checkpoints)")
@@ -543,6 +546,24 @@ def _resumable_run_dir(catalog: str | os.PathLike, manifest: str) -> str:
         log.warning("--resume: the run to continue, %s, is outside this workspace (%s): its new checkpoints go there",
                     chosen, home)
     return str(chosen)
+
+
+def _run_stopped_before_registering(catalog: str | os.PathLike, manifest: str, ws: Workspace | None) -> str | None:
+    """The folder of the newest train run of ``manifest`` this catalog records that holds a checkpoint
+    with its resume state while no checkpoint of the manifest is registered: a kill between publishing
+    a run's first checkpoint and registering it leaves that (the resume registers it). None if none."""
+    from catalog import Catalog
+    from training.state import STATE_JSON, checkpoints
+
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT run_id, json_extract_string(parameters, '$.out_dir') FROM runs WHERE flow_name = 'train' "
+                          "AND json_extract_string(parameters, '$.manifest') = ? ORDER BY started_at DESC", [manifest])
+    runs = ws.home / "runs" if ws is not None else Path(catalog).resolve().parent / "runs"
+    for run_id, out_dir in rows:
+        found = checkpoints(out_dir or runs / run_id)
+        if found and (found[-1] / STATE_JSON).exists():
+            return str(Path(out_dir or runs / run_id))
+    return None
 
 
 def _runs_on_disk(catalog: str | os.PathLike, uris: list[str]) -> dict[Path, tuple[Path, Path | None]]:
