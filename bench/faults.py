@@ -51,6 +51,11 @@ watched every 5 ms), and these, each after a stage's work is in the catalog and 
     train-registered       train.checkpoint-registered:2   checkpoint-0000004's row written, its log windows' rows not
                                                            (training/catalog_hook.py)
     train-last-registered  train.checkpoint-registered:3   the same at the last checkpoint (6 of 6; in --quick too)
+    train-first-written    train.checkpoint-written:1      the first checkpoint whole under its temporary name; none in
+                                                           the catalog, so the rerun is the same command (no --resume)
+    train-first            train.checkpoint-published:1    the first checkpoint published, not registered; rerun the same
+    train-first-resume     train.checkpoint-published:1    the same, rerun with --resume (Moment.resume), as a user who
+                                                           knows the run was killed: it continues the killed run's folder
     train-async            train.checkpoint-published:2    with --async-checkpoint (killed run and rerun): the writer
                                                            thread published checkpoint-0000004, training went on
     train-async-last       train.checkpoint-registered:3   with --async-checkpoint: the last checkpoint's row written
@@ -964,6 +969,7 @@ class Moment:
     point: str | None = None  # the hold point where the stage stops to be killed ("name" or "name:pass")
     holds: Callable[[Path], bool] | None = None  # else: watched on the workspace, every 5 ms
     args: tuple[str, ...] = ()  # added to the stage's command, the killed run's and its rerun's
+    resume: bool | None = None  # train: rerun with --resume (None: when the catalog has a checkpoint)
 
 
 # Each stage holds at a hold point of its own (contracts/hold_points.py) and is killed there, on a
@@ -995,6 +1001,9 @@ MOMENTS: dict[str, Moment] = {
                                   "train.checkpoint-written:1"),
     "train-first": Moment("train", "the first checkpoint folder published, its catalog rows not written",
                           "train.checkpoint-published:1"),
+    # the same, rerun as a user who knows the run was killed: --resume
+    "train-first-resume": Moment("train", "the first checkpoint folder published, its catalog rows not written (rerun with "
+                                 "--resume)", "train.checkpoint-published:1", resume=True),
     # --async-checkpoint: the writer thread publishes and registers while training goes on
     "train-async": Moment("train", "with --async-checkpoint, the second checkpoint published by the writer thread, its rows "
                           "not written", "train.checkpoint-published:2", args=("--async-checkpoint",)),
@@ -1050,6 +1059,8 @@ def kill_and_rerun(chain: Chain, stage: str, index: int, fraction: float | None 
     except CatalogError as e:
         before_runs, resume = set(), False
         res.note = f"before the rerun: {e}"
+    if m is not None and m.resume is not None:
+        resume = m.resume
     rerun = run(chain.command(stage, home, resume=resume) + list(args), chain.work, logs / f"{index:02d}-{stage}-rerun.log", STAGE_TIMEOUT_S)
     res.cpu_s += rerun.cpu_s
     res.rerun_ok = rerun.rc == 0
