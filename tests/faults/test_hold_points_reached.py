@@ -1,6 +1,9 @@
 """Each product hold point the fault suite kills at is reached, by a real run of its stage, and holds
 there before the stage's next step: curate before registering its batch files, encode after its
-first shard and before the others, train after publishing checkpoint 4 and before its catalog row.
+first shard and before the others, train after publishing checkpoint 4 and before its catalog row;
+curate and encode after registering and before completing their run, a manifest with its rows
+written and not committed, train with checkpoint 4 whole and not published, and with its row
+written and not its log windows' rows.
 (The four kills themselves: test_fault_suite.py; the mechanism: tests/contracts/test_hold_points.py.)"""
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def chain(tmp_path_factory):
     home = work / "chain" / "clean"
     home.mkdir()
     c.snapshots["curate"] = c._snapshot(home, "before-curate")
-    for stage, nxt in (("curate", "encode"), ("encode", None), ("manifest", "train")):
+    for stage, nxt in (("curate", "encode"), ("encode", "manifest"), ("manifest", "train")):
         c._step(stage, home)
         if nxt:
             c.snapshots[nxt] = c._snapshot(home, f"before-{nxt}")
@@ -112,3 +115,36 @@ def test_train_holds_with_checkpoint_4_published_and_not_in_the_catalog(chain, t
     assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-0000002", "checkpoint-0000004"]
     assert _rows(home, "SELECT step FROM checkpoints ORDER BY step") == [(2,)]  # step 4's row not written
     assert _rows(home, "SELECT DISTINCT step FROM metrics WHERE split = 'train' ORDER BY step") == [(2,)]
+
+
+@pytest.mark.parametrize("stage,table", [("curate", "samples"), ("encode", "encodings")])
+def test_curate_and_encode_hold_with_everything_registered_and_their_run_not_completed(chain, tmp_path, stage, table):
+    home = _held(chain, stage, f"{stage}.registered", tmp_path)
+    clean = chain.snapshots["encode" if stage == "curate" else "manifest"] / "catalog.duckdb"
+    from catalog import Catalog
+
+    with Catalog.open(clean, read_only=True) as cat:
+        want = cat.sql(f"SELECT count(*) FROM {table}")[1]
+    assert _rows(home, f"SELECT count(*) FROM {table}") == want and want[0][0] > 0
+    assert _rows(home, f"SELECT status FROM runs WHERE flow_name = '{stage}'") == [("running",)]
+
+
+def test_manifest_holds_with_its_rows_written_and_not_committed(chain, tmp_path):
+    home = _held(chain, "manifest", "manifest.members-written", tmp_path)
+    assert _rows(home, "SELECT count(*) FROM manifests") == [(0,)]  # the kill rolled the transaction back
+    assert _rows(home, "SELECT count(*) FROM manifest_members") == [(0,)]
+
+
+def test_train_holds_with_checkpoint_4_whole_and_not_published(chain, tmp_path):
+    home = _held(chain, "train", "train.checkpoint-written:2", tmp_path)
+    [run] = list((home / "runs").iterdir())
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-0000002"]
+    [tmp] = list(run.glob(".checkpoint-0000004*"))
+    assert (tmp / "model.safetensors").is_file() and (tmp / "train_state.json").is_file()  # written, only the rename left
+    assert _rows(home, "SELECT step FROM checkpoints ORDER BY step") == [(2,)]
+
+
+def test_train_holds_with_checkpoint_4_registered_and_not_its_rows(chain, tmp_path):
+    home = _held(chain, "train", "train.checkpoint-registered:2", tmp_path)
+    assert _rows(home, "SELECT step FROM checkpoints ORDER BY step") == [(2,), (4,)]
+    assert _rows(home, "SELECT DISTINCT step FROM metrics WHERE split = 'train' ORDER BY step") == [(2,)]  # step 4's not yet
