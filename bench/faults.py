@@ -1172,7 +1172,8 @@ def _kill_line(r: dict) -> str:
     status = "survived" if r["survived"] else "LANDED, NOT SURVIVED" if r["landed"] else "missed"
     runs = f" killed run: {', '.join(r['killed_runs'])};" if r["killed_runs"] else ""
     held = f", held at {r['held_at']}" if r.get("held_at") else ""
-    return f"{r['stage']} killed {r['point']} (at {r['after_s']} s{held}): {status};{runs} {'rows ' + str(bad) if bad else ''} {r['note']}".rstrip()
+    temp = f" temp files left: {r['temp_files_left']};" if r.get("temp_files_left") else ""
+    return f"{r['stage']} killed {r['point']} (at {r['after_s']} s{held}): {status};{runs}{temp} {'rows ' + str(bad) if bad else ''} {r['note']}".rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:
