@@ -558,11 +558,12 @@ def _run_stopped_before_registering(catalog: str | os.PathLike, manifest: str, w
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT run_id, json_extract_string(parameters, '$.out_dir') FROM runs WHERE flow_name = 'train' "
                           "AND json_extract_string(parameters, '$.manifest') = ? ORDER BY started_at DESC", [manifest])
-    runs = ws.home / "runs" if ws is not None else Path(catalog).resolve().parent / "runs"
+    ws = ws or Workspace(Path(catalog).resolve().parent)
     for run_id, out_dir in rows:
-        found = checkpoints(out_dir or runs / run_id)
+        folder = Path(out_dir) if out_dir else ws.run_dir(run_id)
+        found = checkpoints(folder)
         if found and (found[-1] / STATE_JSON).exists():
-            return str(Path(out_dir or runs / run_id))
+            return str(folder)
     return None
 
 
