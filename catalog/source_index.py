@@ -11,9 +11,10 @@ Functions over a ``Catalog`` (one short transaction each):
   refresh ever listed it (what `lumina curate` took in before the first refresh).
 * ``retire`` / ``revive``: a sample whose input left the source becomes ``removed``, one replaced
   by a changed input ``superseded``; never deleted, each change recorded in sample_status_changes.
-* ``declare_live_manifest`` / ``update_live_manifests``: a live manifest is a stored selection;
-  each refresh re-freezes it, which makes a new version only when its selection changed
-  (Catalog.create_manifest). Frozen manifests are never touched.
+* ``declare_live_manifest`` / ``update_live_manifests`` / ``consume_due_training``: a live
+  manifest is a stored selection; each refresh re-freezes it, which makes a new version only when
+  its selection changed (Catalog.create_manifest), and consumes a due training only after
+  announcing it. Frozen manifests are never touched.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class LiveManifest:
 
 @dataclass(frozen=True)
 class ManifestUpdate:
-    """A live manifest that got a new version in this refresh."""
+    """A live manifest that got a new version in this refresh, or (``again``) whose latest version
+    is due and not yet consumed (update_live_manifests)."""
 
     name: str
     version: int
@@ -66,6 +68,7 @@ class ManifestUpdate:
     added_since_training: int  # members this version has that the version of the last due training lacked
     train_due: bool
     train_options: dict[str, Any]
+    again: bool = False  # no new version: the latest one, due and not consumed, announced again
 
     @property
     def id(self) -> str:
@@ -406,16 +409,35 @@ def live_manifests(cat: Catalog) -> list[LiveManifest]:
 
 
 def update_live_manifests(cat: Catalog, consume_due: bool = True) -> list[ManifestUpdate]:
-    """Re-freeze every live manifest; returns those that got a new version.
+    """Re-freeze every live manifest; returns those that got a new version, and those whose latest
+    version is due and not yet consumed (``again``: see below).
 
     Training is due when a version holds at least train_min_growth members that the baseline
     version lacked; the baseline is the version at which training was last due, first the version
     current when the manifest was declared live (a first version is only the starting point), so
-    each growth step makes training due once. ``consume_due=False`` (`lumina refresh`, which emits
-    no event that would start training) reports a due version but keeps the baseline, so the
-    growth stays due until a refresh that announces it (the Prefect flow) consumes it."""
+    each growth step makes training due once.
+
+    A due training is consumed (the baseline moved to its version) only by consume_due_training,
+    which the caller runs once it has announced the update (the transactional-outbox rule): a
+    refresh killed between the two leaves it due, and the next refresh returns it ``again`` (no new
+    version, the latest one due, no training run of it in the catalog) to announce and consume.
+    That is at least once, never lost: a kill after the announcement and before the consume
+    announces it a second time (a second `train` run of the same version; a duplicate trigger is
+    preferred to a lost one). A due version that a training run (not failed) already took is
+    consumed here when ``consume_due``, without being returned. ``consume_due=False`` (`lumina
+    refresh`, which emits no event that would start training) reports a due version, again on
+    every refresh until it is consumed, and never moves the baseline: the growth stays due until a
+    refresh that announces it (the Prefect flow) consumes it."""
     with cat.hold():  # one connection for all its statements (each opening is a DuckDB instance: ~40 ms)
         return _update_live_manifests(cat, consume_due)
+
+
+def consume_due_training(cat: Catalog, update: ManifestUpdate) -> None:
+    """Its version's growth is consumed: the next due training counts from it. Run after the update
+    was announced (update_live_manifests); a later version already consumed stays."""
+    if update.train_due:
+        with cat._connection() as con:
+            con.execute(q("consume_trained_version"), [update.name, update.version, utcnow()])
 
 
 def _update_live_manifests(cat: Catalog, consume_due: bool) -> list[ManifestUpdate]:
@@ -441,14 +463,38 @@ def _update_live_manifests(cat: Catalog, consume_due: bool) -> list[ManifestUpda
         except ValueError:  # nothing selected yet: no version; the next refresh retries
             continue
         if before is not None and after.version == before.version:
+            if (pending := _still_due(cat, live, after, consume_due)) is not None:
+                updates.append(pending)
             continue
         baseline = live.trained_version if live.trained_version is not None else (before.version if before else after.version)
         _, rows = cat.sql(q("manifest_added_members"), [live.name, after.version, baseline])
         added = rows[0][0]
         due = live.train_min_growth is not None and after.version != baseline and added >= live.train_min_growth
-        if (due and consume_due) or live.trained_version is None:
+        if live.trained_version is None:  # the starting point, not a consumed training
             with cat._connection() as con:
-                con.execute(q("set_trained_version"), [live.name, after.version if due and consume_due else baseline, utcnow()])
+                con.execute(q("set_trained_version"), [live.name, baseline, utcnow()])
         updates.append(ManifestUpdate(live.name, after.version, before.version if before else None, after.num_members,
                                       before.num_members if before else 0, added, due, live.train_options))
     return updates
+
+
+def _still_due(cat: Catalog, live: LiveManifest, head, consume_due: bool) -> ManifestUpdate | None:
+    """The latest version of a live manifest that got no new version, when it is due and not
+    consumed (a refresh killed before it consumed it, or `lumina refresh`): the update its first
+    announcement carried, ``again``. None when it is not due, or a training run took it (then
+    consumed now, when ``consume_due``)."""
+    if live.train_min_growth is None or live.trained_version is None or live.trained_version >= head.version:
+        return None
+    _, rows = cat.sql(q("manifest_added_members"), [live.name, head.version, live.trained_version])
+    if rows[0][0] < live.train_min_growth:
+        return None
+    _, trained = cat.sql(q("train_runs_of_manifest_version"), [live.name, head.version])
+    if trained[0][0]:
+        if consume_due:
+            with cat._connection() as con:
+                con.execute(q("consume_trained_version"), [live.name, head.version, utcnow()])
+        return None
+    _, prev = cat.sql(q("manifest_version_before"), [live.name, head.version])
+    previous, previous_members = prev[0] if prev else (None, 0)
+    return ManifestUpdate(live.name, head.version, previous, head.num_members, previous_members, rows[0][0], True,
+                          live.train_options, again=True)

@@ -17,7 +17,8 @@ row written, its log windows' rows not yet), train.checkpoint-written (training/
 checkpoint whole under its temporary name, not yet published), curate.registered and
 encode.registered (flows/steps.py: the stage's batches registered, its catalog run not yet
 completed), manifest.members-written (catalog/db.py, freeze_manifest: a new version's rows and
-members written, its transaction not yet committed).
+members written, its transaction not yet committed), refresh.due-announced (flows/refresh.py: a
+live manifest's due training announced, not yet consumed in the catalog).
 
 Holding: the mark file is written (JSON: the point, the pass, the pid), one line goes to stderr,
 and the whole process stops itself (SIGSTOP: every thread, so a background thread cannot go on

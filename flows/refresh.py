@@ -9,6 +9,11 @@ and a ``lumina.manifest.updated`` event per new live-manifest version.
 A refresh with nothing new in its source starts no run, writes no shard and adds no sample: it
 records that the source's entries were seen (source_index.last_seen), and still re-freezes the
 live manifests (a new version when other stages registered samples their selection matches).
+
+A due training (catalog.source_index.update_live_manifests) is consumed only after its
+``on_manifest`` (the flow's event) returned: a refresh killed in between announces it again on its
+next run, even one with no new version (at least once, never lost; a kill after the event and
+before the consume makes a second event for the same version, so a second `train` run of it).
 """
 
 from __future__ import annotations
@@ -410,9 +415,15 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
 def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict, cat=None,
             live: list | None = None, consume_due: bool = True) -> RefreshResult:
     from catalog.db import ManifestNotFoundError
+    from catalog.source_index import consume_due_training
+    from contracts.hold_points import hold_point
 
     for u in updates:
         hooks.on_manifest(u)
+        if u.train_due and consume_due:  # consumed only once announced: a kill before this announces it again
+            hold_point("refresh.due-announced")  # announced, not consumed (a fault test's kill)
+            with hooks.writer():
+                consume_due_training(cat, u)
     result.manifests = [{"manifest": u.id, "members": u.num_members, "previous_members": u.previous_members,
                          "added_since_training": u.added_since_training, "train_due": u.train_due} for u in updates]
     for u in updates:
@@ -487,7 +498,8 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
     def announce(update) -> None:
         emit_manifest_updated(update, str(ws.home))
-        log.info(f"lumina.manifest.updated {update.id} (+{update.added_since_training}, train due: {update.train_due})")
+        log.info(f"lumina.manifest.updated {update.id} (+{update.added_since_training}, train due: {update.train_due}"
+                 + ("; announced again: a refresh before did not consume it" if update.again else "") + ")")
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})

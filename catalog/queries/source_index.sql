@@ -139,6 +139,21 @@ ORDER BY name;
 -- name: set_trained_version
 UPDATE live_manifests SET trained_version = $2, updated_at = $3 WHERE name = $1;
 
+-- name: consume_trained_version
+-- A due training of version $2 announced: its growth is consumed (never moved back by a late consume).
+UPDATE live_manifests SET trained_version = $2, updated_at = $3
+WHERE name = $1 AND (trained_version IS NULL OR trained_version < $2);
+
+-- name: manifest_version_before
+-- The version of manifest $1 before version $2, and its member count (none: no row).
+SELECT version, num_members FROM manifests WHERE name = $1 AND version < $2 ORDER BY version DESC LIMIT 1;
+
+-- name: train_runs_of_manifest_version
+-- Training runs on version $2 of manifest $1 that did not fail (running, completed, cancelled).
+SELECT count(*) FROM runs
+WHERE flow_name = 'train' AND status <> 'failed'
+  AND parameters->>'manifest' = $1 AND TRY_CAST(parameters->>'manifest_version' AS INTEGER) = $2;
+
 -- name: manifest_added_members
 -- Members of version $2 of manifest $1 that version $3 did not have.
 SELECT count(*) FROM manifest_members
