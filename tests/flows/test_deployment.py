@@ -63,7 +63,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> Non
                 if r.status == 200:
                     return
         except OSError:
-            time.sleep(1)
+            time.sleep(0.2)
     raise TimeoutError("prefect server did not become healthy")
 
 
@@ -166,6 +166,9 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         "LUMINA_PROJECT_DIR": str(REPO),
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",  # the test's interval schedule fires within seconds
         "PREFECT_WORKER_QUERY_SECONDS": "1",  # the worker picks up each run within a second (default 10)
+        # ~0.8 s of the server's start in a new database; nothing here reads a block (a user's server
+        # registers them once per database: Prefect remembers it)
+        "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "RAY_AUTH_MODE": "disabled",
@@ -179,6 +182,13 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         started.append(p)
         return p
 
+    def finish(name, p, timeout=120) -> str:
+        """The output of a `prefect` command spawned to run beside the test, which must have succeeded."""
+        p.wait(timeout)
+        out = (logs / f"{name}.log").read_text()
+        assert p.returncode == 0, f"prefect {' '.join(p.args[1:])}:\n{out}"
+        return out
+
     def run(*args, timeout=120):
         r = subprocess.run([PREFECT, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, f"prefect {' '.join(args)}:\n{r.stdout}\n{r.stderr}"
@@ -186,14 +196,18 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
 
     try:
         server = spawn("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
-        _wait_healthy(api, server)
-        run("work-pool", "create", "lumina-process", "--type", "process")
-        run("work-queue", "create", "gpu", "--pool", "lumina-process", "--limit", "1")
-        run("gcl", "create", "lumina-catalog-writer", "--limit", "1")
-        run("--no-prompt", "deploy", "--all")
+        # while the server starts (seconds of one core's work): this process's imports and the source folder
+        src, stage = _refresh_source(tmp_path)
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.schedules import IntervalSchedule
         from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        _wait_healthy(api, server)
+        gcl = spawn("gcl", "gcl", "create", "lumina-catalog-writer", "--limit", "1")  # needs no pool: beside the three that do
+        run("work-pool", "create", "lumina-process", "--type", "process")
+        run("work-queue", "create", "gpu", "--pool", "lumina-process", "--limit", "1")
+        run("--no-prompt", "deploy", "--all")
+        finish("gcl", gcl)
 
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
             names = {f"{client.read_flow(d.flow_id).name}/{d.name}" for d in client.read_deployments()}  # `prefect deployment ls`
@@ -203,14 +217,16 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         spawn("worker", "worker", "start", "--pool", "lumina-process", "--limit", "1")
 
         # refresh: a first run by hand, then a change, then a run fired by a schedule
-        src, stage = _refresh_source(tmp_path)
         refresh_params = {"source": str(src), "home": str(rhome), "backend": "local", "live_manifests": LIVE}
-        out = run("deployment", "run", "refresh/refresh", "--params", json.dumps(refresh_params), "--watch", "--watch-timeout", "300", timeout=360)
-        assert "Completed" in out, out
-        first_shards = _shard_state(rhome)
-        assert first_shards
-        _change_source(src, stage)
+        watch = spawn("watch", "deployment", "run", "refresh/refresh", "--params", json.dumps(refresh_params), "--watch", "--watch-timeout", "300")
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            # `--watch` ends ~3 s after the run (it waits for straggler logs): the test goes on once the
+            # run is final, and reads what `--watch` printed further down
+            by_hand = _wait_for_run(client, "refresh/refresh", lambda r: not r.auto_scheduled, 360)
+            assert by_hand.state.is_completed(), by_hand.state
+            first_shards = _shard_state(rhome)
+            assert first_shards
+            _change_source(src, stage)
             refresh_dep = client.read_deployment_by_name("refresh/refresh")
             client.create_deployment_schedules(refresh_dep.id, [(IntervalSchedule(interval=timedelta(seconds=5)), True)],
                                                max_scheduled_runs=1, parameters=refresh_params)
@@ -220,6 +236,8 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
             _clear_schedules(client, "refresh/refresh")
             _drop_queued_runs(client, "refresh/refresh", keep=first.id)
             scheduled = _wait_for_run(client, "refresh/refresh", lambda r: r.id == first.id, 300)
+            out = finish("watch", watch, 60)
+            assert "Completed" in out and str(by_hand.id) in out, out
             assert scheduled.state.is_completed(), scheduled.state
             data = [a.data for a in client.read_artifacts(artifact_filter=_artifact_of(scheduled.id, "refresh-counts"))]
             assert len(data) == 1, data
