@@ -127,3 +127,46 @@ def test_a_due_training_that_lumina_refresh_left_due_is_said_again_then_announce
         con.close()
     taken, announced = _announced(src, home)
     assert announced == [] and taken.manifests == [] and _trained_version(home) == [(2,)]
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from catalog.source_index import LiveManifest
+from flows.refresh import RefreshHooks, refresh_source
+from preprocess.encode import EncodeConfig
+live = [LiveManifest("live", "modality = 'image'", train_min_growth=2, train_options={"steps": 3})]
+refresh_source(sys.argv[1], sys.argv[2], encode_cfg=EncodeConfig(text="phone"), live=live, backend="local",
+               hooks=RefreshHooks(on_manifest=lambda u: print("announced", u.id, flush=True)))
+"""
+
+
+def test_a_refresh_sigkilled_at_its_hold_point_between_announcing_and_consuming_announces_again(tmp_path, digits):
+    """The hold point refresh.due-announced (a fault test's kill) is where it says: the event out, the
+    due training not consumed; a real SIGKILL there, and the rerun announces live@v2 again, then consumes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from contracts.hold_points import HOLD_AT_ENV, HOLD_MARK_ENV, read_mark
+
+    src, home = _due(tmp_path, digits)
+    mark = tmp_path / "held.mark"
+    env = {**os.environ, HOLD_AT_ENV: "refresh.due-announced", HOLD_MARK_ENV: str(mark),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(src), str(home)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mark.exists(), f"never held (exit {proc.poll()})"
+        assert read_mark(mark)["point"] == "refresh.due-announced"
+        assert _trained_version(home) == [(1,)]  # announced, not consumed
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out = proc.communicate()[0]
+    assert out.split("\n")[0] == "announced live@v2"
+    again, announced = _announced(src, home)
+    assert again.noop and announced == [("live@v2", True, 2, 1, 4, 6)] and _trained_version(home) == [(2,)]
