@@ -66,6 +66,7 @@ class EmptySourceError(ValueError):
 
 
 NOTHING_NEW = "nothing new or changed in the source"
+ANNOUNCED_AGAIN = "announced now"  # ends the note on a due training an earlier refresh left unconsumed
 CURATION_FIELDS = tuple(f for f in CurateConfig.__dataclass_fields__ if f != "modality")
 
 
@@ -432,6 +433,9 @@ def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Works
             result.notes.append(f"training on {u.name} is due ({u.added_since_training} new members) and stays due: "
                                 f"lumina train --manifest {u.id} --home {ws.home}" + (f" {sets}" if sets else "")
                                 + " (or let the Prefect refresh deployment announce it)")
+        elif u.again:  # the flow's event for it went out now
+            result.notes.append(f"training on {u.name} is due at {u.id} since an earlier refresh (one stopped before it "
+                                f"consumed it, or `lumina refresh`, which announces nothing): {ANNOUNCED_AGAIN}")
     for m in live or []:  # declared now and stored without a version: say why
         try:
             cat.manifest_header(m.name)
@@ -509,7 +513,8 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
         log.info(note)
     if result.noop:
         log.info(f"refresh of {result.source}: {NOTHING_NEW} ({result.plan['entries']} entries)"
-                 + ("; live manifests re-frozen on what other stages registered" if result.manifests else ""))
+                 + ("; live manifests re-frozen on what other stages registered"
+                    if len(result.manifests) > sum(n.endswith(ANNOUNCED_AGAIN) for n in result.notes) else ""))
     for note in result.notes:
         if not note.startswith(NOTHING_NEW):
             log.warning(note)

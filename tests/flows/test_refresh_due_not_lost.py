@@ -84,6 +84,8 @@ def test_a_refresh_killed_before_it_announced_a_due_training_announces_it_on_its
     assert announced == [("live@v2", True, 2, 1, 4, 6)]
     assert again.manifests == [{"manifest": "live@v2", "members": 6, "previous_members": 4, "added_since_training": 2,
                                 "train_due": True}]
+    assert any(n.startswith("training on live is due at live@v2 since an earlier refresh") and n.endswith("announced now")
+               for n in again.notes), again.notes
     assert _trained_version(home) == [(2,)]  # consumed once announced
     assert _announced(src, home)[1] == []  # and never again
 
