@@ -478,9 +478,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from .disk_check import check_run_folders, human_size
+
     with _open(args) as cat:
         results = cat.check()
+        disk = check_run_folders(cat)  # the run folders it records, against the disk (stat only)
+    results.update(disk.counts())
     print_table(["check", "violations"], sorted(results.items()), max_width=args.max_width)
+    for f in disk.findings:  # whole paths, never cut: they are to be copied
+        print(f"\n{f.check}: {f.path} ({human_size(f.size)})\n  do: {f.action}")
+    for folder in disk.in_use:
+        print(f"\nnot looked at: run folder {folder} is in use by a live training process")
     return 0 if not any(results.values()) else 1
 
 
@@ -593,7 +601,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _formats(p)
     _max_width(p)
     p.set_defaults(catalog_func=cmd_tables)
-    p = sub.add_parser("check", parents=[common], help="run the data tests (exit 1 on violations)")
+    p = sub.add_parser("check", parents=[common], help="run the data tests and look for what killed training runs left in their folders (exit 1 on violations)")
     _max_width(p)
     p.set_defaults(catalog_func=cmd_check)
     p = sub.add_parser("migrate", parents=[common], help="open for writing once, migrating an older catalog")
