@@ -5,21 +5,80 @@ registered checkpoint; the flow run then ends Cancelled, its message saying wher
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prefect import flow
-from prefect.states import Cancelled, State
+from prefect.states import Cancelled, Completed, State
 
 
 @flow(name="train", log_prints=True)
-def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] | None = None) -> dict | State:
+def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] | None = None,
+               once_per_version: bool = False) -> dict | State:
+    """Train on ``manifest`` ("name@vN", or a name: its latest version, or options' manifest_version).
+
+    ``once_per_version`` (the `train` deployment's trigger sets it; by hand it is off): when the
+    catalog already has a train run of that manifest version that did not fail (running, completed,
+    cancelled, or abandoned: the runs that count as having taken a due training in
+    catalog/queries/source_index.sql's train_runs_of_manifest_version, as the refresh flow counts
+    them), nothing is trained and no run is recorded: the flow ends Completed, its message and one
+    log line naming that run. The refresh flow announces a due training at least once (a refresh
+    killed after its lumina.manifest.updated event and before it consumed the training sends the
+    event again on its next run: catalog/source_index.update_live_manifests), so a repeated event
+    would otherwise train the same version twice. This is a look-up, not a lock: two events that
+    start runs at the same moment can both find no run and both train (the shipped `gpu` queue's
+    concurrency limit of 1 runs them one after the other, so the second finds the first). A
+    --resume run of a bare manifest name is not looked up (it goes on with its checkpoint's version).
+    """
     from contracts.config import from_mapping
-    from flows.steps import train_step
     from training.stopping import TrainingStopped
+
+    options = {"manifest": manifest, **(options or {})}  # what this run asks; --resume takes the rest from its checkpoint
+    if once_per_version and (taken := _run_that_took(home, options)) is not None:
+        message = (f"{taken[0]} is already trained by run {taken[1]} ({taken[2]}): a repeated lumina.manifest.updated "
+                   "event; nothing to train (once_per_version)")
+        _logger().info(message)
+        return Completed(message=message)
+    from flows.steps import train_step
     from training.trainer import TrainConfig
 
     try:
-        options = {"manifest": manifest, **(options or {})}  # what this run asks; --resume takes the rest from its checkpoint
         return train_step(home, from_mapping(TrainConfig, {"given": sorted(options), **options}))
     except TrainingStopped as e:
         return Cancelled(message=str(e))
+
+
+def _run_that_took(home: str | None, options: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(manifest id "name@vN", run id, status) of the newest train run of the manifest version that
+    ``options`` name that did not fail, in the catalog train_step records its run in (--catalog, else
+    <home>/catalog.duckdb); None when there is none, or the manifest does not resolve (train_step
+    then refuses it with its own line). The version resolves as train_step resolves it: "name@vN",
+    else manifest_version, else the latest; runs record the plain name and the version apart."""
+    from catalog import Catalog, load_manifest_header
+    from contracts.layout import Workspace
+
+    name, version = options["manifest"], options.get("manifest_version")
+    if options.get("resume") and version is None and "@v" not in name:
+        return None
+    catalog = options.get("catalog") or str(Workspace.at(home).catalog)
+    try:
+        header = load_manifest_header(catalog, name, version)
+    except Exception:  # a missing catalog or manifest, two versions named: train_step's refusal says it
+        return None
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql(
+            "SELECT run_id, status FROM runs WHERE flow_name = 'train' AND status <> 'failed' "
+            "AND parameters->>'manifest' = ? AND TRY_CAST(parameters->>'manifest_version' AS INTEGER) = ? "
+            "ORDER BY started_at DESC LIMIT 1", [header.name, header.version])
+    return (f"{header.name}@v{header.version}", *rows[0]) if rows else None
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """The flow run's logger (the run's log in the UI), else this module's (train_flow.fn called directly)."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
