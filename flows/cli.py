@@ -91,8 +91,12 @@ def _train(argv: list[str]) -> int:
     a = p.parse_args(argv)
     extra = {"model_overrides": a.model_overrides} if a.model_overrides is not None else {}
     values = config_values_from_args(TrainConfig, a, extra)
+    if not values.get("manifest") and values.get("resume") and values.get("out_dir"):
+        from training.resume_config import manifest_of_run_folder
+
+        values["manifest"] = manifest_of_run_folder(values["out_dir"])  # the run's own, as its checkpoints record
     if not values.get("manifest"):  # before TrainConfig's model check imports torch
-        p.error("--manifest is required (or manifest: in --config)")
+        p.error("--manifest is required (or manifest: in --config; --resume --out-dir RUN takes the run's own)")
     cfg = from_mapping(TrainConfig, values)
     from flows.steps import train_step
     from training.stopping import TrainingStopped

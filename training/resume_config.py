@@ -30,6 +30,26 @@ ADOPTED = ARCHITECTURE + OPTIMIZER + DATA_PLAN + RUN_SETTINGS + (
     "max_nonfinite_steps", "max_seconds")  # max_seconds: each call's own clock, as the stopped call had (a job's slot)
 
 
+def manifest_of_run_folder(out_dir: str | Path) -> str | None:
+    """The manifest name the newest checkpoint of run folder ``out_dir`` records (training.json's
+    train_config), or None: what `--resume --out-dir RUN` trains on when --manifest is left out (the
+    version comes from the checkpoint, as for any --resume). Torch-free: the command line asks before
+    its heavy imports."""
+    import re
+
+    folder = Path(out_dir)
+    found = sorted((p for p in folder.glob("checkpoint-*") if re.fullmatch(r"checkpoint-\d+", p.name)),
+                   key=lambda p: int(p.name.split("-")[1]), reverse=True) if folder.is_dir() else []
+    for ckpt in found:
+        try:
+            manifest = json.loads((ckpt / "training.json").read_text()).get("train_config", {}).get("manifest")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(manifest, str) and manifest:
+            return manifest.split("@v")[0]
+    return None
+
+
 def saved_train_config(ckpt: Path) -> dict:
     from training.state import read_json
 
