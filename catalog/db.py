@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contracts.hold_points import hold_point
-from contracts.layout import printable_path
+from contracts.layout import catalog_not_found_message, printable_path
 
 from .columnar import ColumnarBatch
 from .errors import CatalogBusyError, CatalogError, CatalogNotFoundError, SchemaVersionError
@@ -105,8 +105,7 @@ def one_line(err: BaseException | str) -> str:
     return "; ".join([lines[0], *hints[:1]])
 
 
-def not_found_message(path: Path) -> str:
-    return f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)"
+not_found_message = catalog_not_found_message  # the ground floor's: the commands say it before importing this
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout (or install) this code runs from

@@ -73,6 +73,19 @@ def default_catalog_path() -> Path:
 _catalog_env_noted = False
 
 
+def catalog_not_found_message(path: Path) -> str:
+    """What every command says for a catalog file that is not there (catalog.db raises it)."""
+    return f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)"
+
+
+def missing_catalog(home: str | os.PathLike | None, catalog: str | os.PathLike | None) -> str | None:
+    """The refusal a training command meets first when the catalog it opens is not there, said
+    before its heavy imports (torch, DuckDB); None when the file is there. The path resolves as
+    train_step and Catalog.open resolve it: ``catalog``, else <home>/catalog.duckdb."""
+    path = Path(catalog or Workspace.at(home).catalog).expanduser().resolve()
+    return None if path.exists() else catalog_not_found_message(path)
+
+
 def note_catalog_env_ignored(used: Path) -> None:
     """Say once per process, on stderr, that $LUMINA_CATALOG names another file than ``used``, the
     workspace's catalog: only `lumina catalog` (and --catalog options) read LUMINA_CATALOG; the stage

@@ -79,6 +79,7 @@ def _encode(argv: list[str]) -> int:
 
 def _train(argv: list[str]) -> int:
     from contracts.config import from_mapping
+    from contracts.layout import missing_catalog
     from flows.cli_config import add_common_args, add_config_args, add_ray_address_arg, config_values_from_args
     from training.config import MODEL_OVERRIDES_HELP, TrainConfig, model_overrides_arg  # torch-free: the trainer after the checks
 
@@ -98,6 +99,10 @@ def _train(argv: list[str]) -> int:
     if not values.get("manifest"):  # before TrainConfig's model check imports torch
         p.error("--manifest is required (or manifest: in --config; --resume --out-dir RUN takes the run's own)")
     cfg = from_mapping(TrainConfig, values)
+    # train_step's first refusal, before flows.steps imports torch (~2.5 s of CPU); where it is imported
+    # already (a process that trained, a test's stand-in), train_step says the same line
+    if "flows.steps" not in sys.modules and (missing := missing_catalog(a.home, cfg.catalog)) is not None:
+        raise FileNotFoundError(missing)
     from flows.steps import train_step
     from training.stopping import TrainingStopped
     from training.trainer import show_training_messages

@@ -36,9 +36,12 @@ def main(argv: list[str] | None = None, as_command: bool = False) -> int:
         p.error(str(e))
     if not cfg.manifest:
         p.error("--manifest is required")
+    from contracts.layout import missing_catalog
     from flows.cli import EXIT_USAGE, end_now_if_cluster_lost, user_error_line, user_errors
 
-    if "flows.steps" not in sys.modules and (missing := _missing_catalog(a.home, cfg.catalog)) is not None:
+    # train_step's first refusal, before flows.steps imports torch (~1.5 s of CPU) and DuckDB; where
+    # flows.steps is imported already (a process that trained, a test's stand-in), it says the same line
+    if "flows.steps" not in sys.modules and (missing := missing_catalog(a.home, cfg.catalog)) is not None:
         say_error(f"{p.prog}: error: {missing}")
         return EXIT_USAGE
     from flows.steps import train_step
@@ -102,23 +105,6 @@ def _write_error_file(line: str) -> None:
                                                                   "timestamp": str(int(time.time()))}}}, f)
     except OSError:  # the report says "<N/A>" then, as before; the line is printed anyway
         pass
-
-
-def _missing_catalog(home: str | None, catalog: str | None) -> str | None:
-    """The refusal train_step meets first when the catalog it opens is not there (catalog.db's
-    not_found_message, the same line), said before flows.steps imports torch (~1.5 s of CPU) and the
-    catalog package DuckDB; None when the file is there. The path resolves as train_step and
-    Catalog.open resolve it: --catalog, else <home>/catalog.duckdb. Only a saving: where flows.steps
-    is imported already (main called in a process that trained, or a test's stand-in train_step),
-    train_step itself refuses with the same line, so main does not look."""
-    from pathlib import Path
-
-    from contracts.layout import Workspace
-
-    path = Path(catalog or Workspace.at(home).catalog).expanduser().resolve()
-    if path.exists():
-        return None
-    return f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)"
 
 
 class _Parser(ArgumentParser):

@@ -29,7 +29,7 @@ CASES = [
     ("train --help", 0), ("train --bogus", 2), ("train --steps 10", 2),  # no --manifest
     ("train --manifest m --set bogus=1", 2), ("train --manifest m --steps 0", 2), ("train --manifest m --precision bf-16", 2),
     ("train --manifest m --model-overrides {dim", 2), ("train --manifest m --model nope", 2),
-    ('train --manifest m --model-overrides {"n_layers":0}', 2),
+    ('train --manifest m --model-overrides {"n_layers":0}', 2), ("train --home HOME --manifest m", 2),  # no catalog there
     ("evaluate --help", 0), ("evaluate --bogus", 2), ("evaluate --checkpoint c", 2),  # no --manifest
     ("evaluate --manifest m --checkpoint c --solver heun", 2), ("evaluate --manifest m --checkpoint c --set bogus=1", 2),
     ("evaluate --manifest m --checkpoint c --seed -1", 2), ("evaluate --manifest m --checkpoint c --cfg-scale nan", 2),
