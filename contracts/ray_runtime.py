@@ -129,6 +129,12 @@ def _local_only() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False  # read when Ray resolves the node address, after import
 
 
+def started_private_ray() -> bool:
+    """Whether the Ray this process is connected to is the private local instance it started itself
+    (not a cluster it joined): nothing else runs there, and its only node is this machine."""
+    return _started_here
+
+
 def release_local_ray() -> bool:
     """Stop the private local Ray instance this process started, if any (a joined cluster is left
     alone). Its idle GCS, raylet, agents and workers take ~15% of a core, which a 2-core machine
