@@ -8,7 +8,6 @@ consumed version. A kill is stood for by an exception (BaseException, as SIGKILL
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -17,6 +16,7 @@ import pytest
 from catalog.source_index import LiveManifest
 from flows.refresh import RefreshHooks, refresh_source
 from preprocess.encode import EncodeConfig
+from tests.flows.test_refresh import _copy
 
 ENCODE = EncodeConfig(text="phone")
 
@@ -30,12 +30,6 @@ def digits(tmp_path_factory) -> Path:
     from preprocess.image.demo_corpus import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("stage"), num_digits=6, num_shapes=0).root / "digits"
-
-
-def _copy(stage: Path, dst: Path, numbers) -> None:
-    for i in numbers:
-        for suffix in (".png", ".txt"):
-            shutil.copy(stage / f"digit_{i:05d}{suffix}", dst / f"digit_{i:05d}{suffix}")
 
 
 def _refresh(src, home, on_manifest=lambda u: None, consume_due=True):
