@@ -427,10 +427,11 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
             # another manifest or model is refused first: a finished run said "nothing to train", exit 0
             resumed_config(cfg, resume_from, announce=False)
         if (done := nothing_to_train(cfg)) is not None:  # a completed run with no checkpoints and 0 tokens/s misled
-            unregistered = published_unregistered(cfg.catalog, done["checkpoint"], cfg.out_dir)
-            if not unregistered and not registered_without_its_rows(cfg.catalog, done["checkpoint"]):
+            ckpt_id = checkpoint_id_of(cfg.catalog, done["checkpoint"])  # looked up once
+            unregistered = ckpt_id is None and run_folder_known(cfg.catalog, cfg.out_dir)
+            if not unregistered and not (ckpt_id is not None and registered_without_its_rows(cfg.catalog, done["checkpoint"])):
                 logging.getLogger("training.trainer").warning(done["nothing_to_train"])
-                return {**done, "checkpoint_id": checkpoint_id_of(cfg.catalog, done["checkpoint"]), "run_id": None}
+                return {**done, "checkpoint_id": ckpt_id, "run_id": None}
             # its run was killed between publishing its last checkpoint and registering it (or its log
             # windows' rows): the resume below trains nothing and registers the folder with the rows it records
             logging.getLogger("training.trainer").warning(
@@ -663,15 +664,13 @@ def _in_own_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
     return str(here) if here.is_dir() else None
 
 
-def published_unregistered(catalog: str | os.PathLike, checkpoint: str, out_dir: str) -> bool:
-    """Whether ``checkpoint`` (a folder of run folder ``out_dir``) is missing from the catalog while its
-    run is in it: an earlier checkpoint of the folder is registered, or a train run wrote there. A kill
-    between publishing a run's last checkpoint and registering it leaves that; a run folder copied in
-    from elsewhere is not this catalog's to register."""
+def run_folder_known(catalog: str | os.PathLike, out_dir: str) -> bool:
+    """Whether this catalog knows run folder ``out_dir``: an earlier checkpoint of it is registered, or
+    a train run wrote there. A checkpoint of such a folder missing from the catalog was left by a kill
+    between publishing it and registering it (the resume registers it); a run folder copied in from
+    elsewhere is not this catalog's to register."""
     from catalog import Catalog
 
-    if checkpoint_id_of(catalog, checkpoint) is not None:
-        return False
     folder = str(Path(out_dir).resolve())
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql("SELECT count(*) FROM checkpoints WHERE starts_with(uri, ?)", [folder + os.sep])
