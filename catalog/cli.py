@@ -33,9 +33,9 @@ import duckdb
 
 from contracts.config import ArgumentParser
 from contracts.env import TRACEBACK_ENV
-from contracts.layout import Workspace
+from contracts.layout import Workspace, catalog_not_found_message
 
-from .db import Catalog, not_found_message, one_line
+from .db import Catalog, one_line
 from .errors import CatalogError, CatalogNotFoundError
 from .paths import default_catalog_path, default_home
 from .records import MODALITIES
@@ -290,7 +290,7 @@ def _catalog_path(args: argparse.Namespace) -> Path:
 def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
     path = _catalog_path(args)
     if write and not path.exists():  # a mistyped --home or --catalog must not become a new, empty catalog
-        raise CatalogNotFoundError(not_found_message(path.expanduser().resolve()))
+        raise CatalogNotFoundError(catalog_not_found_message(path.expanduser().resolve()))
     return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout, busy_setting="--timeout S")
 
 

@@ -105,9 +105,6 @@ def one_line(err: BaseException | str) -> str:
     return "; ".join([lines[0], *hints[:1]])
 
 
-not_found_message = catalog_not_found_message  # the ground floor's: the commands say it before importing this
-
-
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout (or install) this code runs from
 
 
@@ -262,7 +259,7 @@ class Catalog:
             busy_timeout_s = float(os.environ.get("LUMINA_CATALOG_TIMEOUT_S") or 30.0)
         path = Path(path).expanduser().resolve() if path else default_catalog_path()
         if read_only and not path.exists():
-            raise CatalogNotFoundError(not_found_message(path))
+            raise CatalogNotFoundError(catalog_not_found_message(path))
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         cat = cls(path, read_only, busy_timeout_s, heartbeat_timeout_s)

@@ -1,6 +1,6 @@
 """`python -m training.train` refuses a catalog that is not there before torch is imported: it
 imported torch (through flows.steps, ~1.5 s of CPU) and DuckDB first, then said the same line.
-The line and the exit code are train_step's (catalog.db.not_found_message, exit 2)."""
+The line and the exit code are train_step's (contracts.layout.catalog_not_found_message, exit 2)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _run(args: list[str], cwd: Path) -> tuple[int, list[str], set[str]]:
 
 
 def test_a_missing_catalog_is_refused_before_torch(tmp_path):
-    from catalog.db import not_found_message
+    from contracts.layout import catalog_not_found_message as not_found_message
 
     nothing = tmp_path / "nothing"
     cases = [
