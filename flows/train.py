@@ -17,44 +17,66 @@ def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] |
                once_per_version: bool = False) -> dict | State:
     """Train on ``manifest`` ("name@vN", or a name: its latest version, or options' manifest_version).
 
-    ``once_per_version`` (the `train` deployment's trigger sets it; by hand it is off): when the
-    catalog already has a train run of that manifest version that did not fail (running, completed,
-    cancelled, or abandoned: the runs that count as having taken a due training in
-    catalog/queries/source_index.sql's train_runs_of_manifest_version, as the refresh flow counts
-    them), nothing is trained and no run is recorded: the flow ends Completed, its message and one
-    log line naming that run. The refresh flow announces a due training at least once (a refresh
-    killed after its lumina.manifest.updated event and before it consumed the training sends the
-    event again on its next run: catalog/source_index.update_live_manifests), so a repeated event
-    would otherwise train the same version twice. This is a look-up, not a lock: two events that
-    start runs at the same moment can both find no run and both train (the shipped `gpu` queue's
-    concurrency limit of 1 runs them one after the other, so the second finds the first). A
-    --resume run of a bare manifest name is not looked up (it goes on with its checkpoint's version).
+    ``once_per_version`` (the `train` deployment's trigger sets it; by hand it is off): one run per
+    manifest version. The flow first takes the version's claim (flows/train_claim.py: an exclusive
+    flock on <home>/claims/train/<manifest>-v<N>.lock, beside the catalog), holds it until training
+    ends, and only then looks the catalog up. When another flow holds the claim (two events for the
+    same version at the same moment), nothing is trained and no run is recorded: the flow ends
+    Completed, its message and one log line naming the version and saying another run is training
+    it now. When the catalog already has a train run of that manifest version that did not fail
+    (running, completed, cancelled, or abandoned: the runs that count as having taken a due training
+    in catalog/queries/source_index.sql's train_runs_of_manifest_version, as the refresh flow counts
+    them), the same, the message naming that run. The refresh flow announces a due training at
+    least once (a refresh killed after its lumina.manifest.updated event and before it consumed the
+    training sends the event again on its next run: catalog/source_index.update_live_manifests), so
+    a repeated event would otherwise train the same version twice. The kernel drops the claim when
+    the flow process dies (a crash leaves none); a failed run releases it, and the next event trains.
+    A --resume run of a bare manifest name is not claimed nor looked up (it goes on with its
+    checkpoint's version); a bare name otherwise claims the latest version when the flow starts.
     """
     from contracts.config import from_mapping
     from training.stopping import TrainingStopped
 
     options = {"manifest": manifest, **(options or {})}  # what this run asks; --resume takes the rest from its checkpoint
-    if once_per_version and (taken := _run_that_took(home, options)) is not None:
-        message = (f"{taken[0]} is already trained by run {taken[1]} ({taken[2]}): a repeated lumina.manifest.updated "
-                   "event; nothing to train (once_per_version)")
-        _logger().info(message)
-        return Completed(message=message)
-    from flows.steps import train_step
-    from training.trainer import TrainConfig
+    claim = None
+    if once_per_version and (version := _version_asked(home, options)) is not None:
+        from flows.train_claim import VersionClaim, claim_path, held_elsewhere_message
 
+        catalog, name, number = version
+        claim = VersionClaim(claim_path(catalog, name, number))
+        if not claim.take():
+            message = held_elsewhere_message(f"{name}@v{number}", claim.holder())
+            _logger().info(message)
+            return Completed(message=message)
     try:
-        return train_step(home, from_mapping(TrainConfig, {"given": sorted(options), **options}))
-    except TrainingStopped as e:
-        return Cancelled(message=str(e))
+        if claim is not None:
+            from contracts.hold_points import hold_point
+
+            hold_point("train.claimed")  # the version claimed, the catalog not yet looked up (a fault test's kill)
+            if (taken := _run_that_took(catalog, name, number)) is not None:
+                message = (f"{name}@v{number} is already trained by run {taken[0]} ({taken[1]}): a repeated "
+                           "lumina.manifest.updated event; nothing to train (once_per_version)")
+                _logger().info(message)
+                return Completed(message=message)
+        from flows.steps import train_step
+        from training.trainer import TrainConfig
+
+        try:
+            return train_step(home, from_mapping(TrainConfig, {"given": sorted(options), **options}))
+        except TrainingStopped as e:
+            return Cancelled(message=str(e))
+    finally:
+        if claim is not None:
+            claim.release()
 
 
-def _run_that_took(home: str | None, options: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(manifest id "name@vN", run id, status) of the newest train run of the manifest version that
-    ``options`` name that did not fail, in the catalog train_step records its run in (--catalog, else
-    <home>/catalog.duckdb); None when there is none, or the manifest does not resolve (train_step
-    then refuses it with its own line). The version resolves as train_step resolves it: "name@vN",
-    else manifest_version, else the latest; runs record the plain name and the version apart."""
-    from catalog import Catalog, load_manifest_header
+def _version_asked(home: str | None, options: dict[str, Any]) -> tuple[str, str, int] | None:
+    """(catalog, manifest name, version) of the manifest version ``options`` name, in the catalog
+    train_step records its run in (--catalog, else <home>/catalog.duckdb); None when the manifest
+    does not resolve (train_step then refuses it with its own line) or for a --resume of a bare
+    name. The version resolves as train_step resolves it: "name@vN", else manifest_version, else
+    the latest; runs record the plain name and the version apart."""
+    from catalog import load_manifest_header
     from contracts.layout import Workspace
 
     name, version = options["manifest"], options.get("manifest_version")
@@ -65,12 +87,20 @@ def _run_that_took(home: str | None, options: dict[str, Any]) -> tuple[str, str,
         header = load_manifest_header(catalog, name, version)
     except Exception:  # a missing catalog or manifest, two versions named: train_step's refusal says it
         return None
+    return catalog, header.name, header.version
+
+
+def _run_that_took(catalog: str, name: str, version: int) -> tuple[str, str] | None:
+    """(run id, status) of the newest train run of manifest ``name`` version ``version`` in
+    ``catalog`` that did not fail; None when there is none."""
+    from catalog import Catalog
+
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql(
             "SELECT run_id, status FROM runs WHERE flow_name = 'train' AND status <> 'failed' "
             "AND parameters->>'manifest' = ? AND TRY_CAST(parameters->>'manifest_version' AS INTEGER) = ? "
-            "ORDER BY started_at DESC LIMIT 1", [header.name, header.version])
-    return (f"{header.name}@v{header.version}", *rows[0]) if rows else None
+            "ORDER BY started_at DESC LIMIT 1", [name, version])
+    return tuple(rows[0]) if rows else None
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:

@@ -1,0 +1,148 @@
+"""A triggered training's claim on a manifest version: one train flow at a time per version.
+
+The `train` deployment's trigger starts train_flow with once_per_version, and the refresh flow
+announces a due training at least once, so the same lumina.manifest.updated event can come twice,
+and two runs can start at the same moment. Looking the catalog up for a run of that version is not
+enough there: both can find none before either records its run. The flow process therefore takes
+an exclusive, non-blocking ``flock`` on the version's claim file first, looks the catalog up
+while holding it, and holds it until training ends (a trainer in subprocesses, torchrun or Ray's
+workers, trains under the flow process's claim). A second flow that finds the claim held trains
+nothing.
+
+    <home>/claims/train/<manifest>-v<N>.lock                       the workspace's catalog
+    <folder>/claims/<catalog file>/train/<manifest>-v<N>.lock      another catalog (--catalog)
+
+The claim lives beside the catalog the look-up reads (<home> for the workspace's catalog), outside
+the run folders (``runs/``), so neither `lumina catalog check` nor a run folder's own lock
+(``.lumina-train.lock``, training/state.py) meets it. The kernel drops a flock when its process
+dies, even by SIGKILL, so a crash leaves no stale claim; a failed run releases it and the next
+event trains. The file stays (an unlinked lock file could be locked twice); its text names the
+holder (pid, host, since when, the Prefect flow run) for the second flow's message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from contracts.layout import Workspace, safe_name
+
+CLAIMS = "claims"
+WORKSPACE_CATALOG = "catalog.duckdb"  # contracts.layout Workspace.catalog's file name
+_held_claim_fds: set[int] = set()  # this process's claims (closed in forked children)
+
+
+def claim_path(catalog: str | os.PathLike, manifest: str, version: int) -> Path:
+    """The claim file of train runs of manifest ``manifest`` (its plain name) version ``version``
+    recorded in ``catalog``: in the workspace the catalog is in (the folder holding it)."""
+    path = Path(catalog).expanduser().resolve()
+    folder = Workspace(path.parent).home / CLAIMS
+    if path.name != WORKSPACE_CATALOG:  # two catalogs in one folder: two sets of versions
+        folder /= safe_name(path.name)
+    return folder / "train" / f"{safe_name(manifest)}-v{version}.lock"
+
+
+class VersionClaim:
+    """The exclusive claim on a manifest version's training, for one flow's life. ``take()`` says
+    whether this process has it; ``holder()`` who has it otherwise."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def take(self) -> bool:
+        """True when this process now holds the claim, False when another holds it. On a file system
+        without locks (some network or FUSE ones): True, with a warning (the catalog look-up alone
+        guards then, as before)."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError as e:
+            os.close(fd)
+            logging.getLogger(__name__).warning("cannot lock %s (%s): nothing stops a second triggered run from training "
+                                                "this manifest version at the same time", self.path, e)
+            return True
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "flow_run": _flow_run_name()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        self._fd, self._pid = fd, os.getpid()
+        _held_claim_fds.add(fd)
+        return True
+
+    def holder(self) -> dict | None:
+        """What the claim file says of its holder (None when it cannot be read: the holder may be writing it)."""
+        try:
+            found = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        if self._pid != os.getpid():  # a forked child: its copy was closed at the fork (the parent's claim)
+            return
+        import fcntl
+
+        _held_claim_fds.discard(fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # dropped even where a child forked without the hook kept a copy
+        except OSError:
+            pass
+        os.close(fd)
+
+    def __enter__(self) -> "VersionClaim":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def held_elsewhere_message(manifest_id: str, holder: dict | None) -> str:
+    """The second flow's message: the version, and that another run is training it now."""
+    who = "another train run"
+    if holder:
+        run = f"flow run {holder['flow_run']}, " if holder.get("flow_run") else ""
+        who += f" ({run}pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')})"
+    return (f"{manifest_id} is being trained now by {who}: a repeated lumina.manifest.updated event; "
+            "nothing to train (once_per_version)")
+
+
+def _flow_run_name() -> str | None:
+    """The Prefect flow run this process runs ("name (id)"), or None outside one."""
+    import sys
+
+    if "prefect.context" not in sys.modules:
+        return None
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    run = getattr(context, "flow_run", None)
+    return f"{run.name} ({run.id})" if run is not None else None
+
+
+def _close_inherited_claims() -> None:
+    """In a forked child (DataLoader workers): the claim belongs to its parent. A child keeping the
+    descriptor would keep the version claimed after a SIGKILL of the parent, until the child ended."""
+    for fd in list(_held_claim_fds):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held_claim_fds.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_claims)
