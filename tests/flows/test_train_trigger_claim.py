@@ -183,3 +183,44 @@ def test_the_claim_file_lives_beside_the_catalog_it_guards(tmp_path):
 
     assert claim_path(tmp_path / "catalog.duckdb", "cats/dogs", 3) == tmp_path / "claims" / "train" / "cats_dogs-v3.lock"
     assert claim_path(tmp_path / "team.duckdb", "m", 1) == tmp_path / "claims" / "team.duckdb" / "train" / "m-v1.lock"
+
+
+def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
+    """A child forked while the flow holds the claim (a DataLoader worker) closes its copy of the
+    descriptor: the parent killed, the claim is free at once, though the child lives on."""
+    from flows.train_claim import VersionClaim, claim_path
+
+    path = claim_path(tmp_path / "catalog.duckdb", "m", 1)
+    mark = tmp_path / "child.pid"
+    code = ("import os, time\n"
+            "from flows.train_claim import VersionClaim\n"
+            f"assert VersionClaim({str(path)!r}).take()\n"
+            "child = os.fork()\n"
+            "if child == 0:\n"
+            "    time.sleep(60); os._exit(0)\n"
+            f"open({str(mark) + '.tmp'!r}, 'w').write(str(child)); os.replace({str(mark) + '.tmp'!r}, {str(mark)!r})\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=ENV, cwd=tmp_path, start_new_session=True)
+    child = None
+    try:
+        until = time.monotonic() + HOLD_S
+        while not mark.exists():
+            assert proc.poll() is None and time.monotonic() < until, proc.returncode
+            time.sleep(0.01)
+        child = int(mark.read_text())
+        assert not VersionClaim(path).take()  # the parent holds it
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(HOLD_S)
+        os.kill(child, 0)  # the child is still there
+        claim = VersionClaim(path)
+        assert claim.take()
+        claim.release()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(HOLD_S)
+        if child is not None:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
