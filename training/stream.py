@@ -269,14 +269,32 @@ def _tar_table(path: str) -> dict[str, tuple[int, int]]:
     ~260 us a sample, most of an hour for a 10M-sample epoch); an archive this reader does not know
     (a sparse or multi-volume member, a bad checksum) goes through tarfile."""
     try:
-        return _scan_tar_headers(path)
-    except (_UnknownTar, ValueError):
+        try:
+            return _scan_tar_headers(path)
+        except (_UnknownTar, ValueError) as e:
+            if isinstance(e, DamagedShard):
+                raise
         try:
             with tarfile.open(path, "r:") as tar:  # plain tar only: members are read by offset
                 return {info.name: (info.offset_data, info.size) for info in tar if info.isfile()}
         except (tarfile.TarError, EOFError) as e:  # truncated or overwritten: say which of thousands of shards
             raise DamagedShard(f"encoded shard {path} cannot be read ({e}): it is damaged (a copy cut short?); "
-                               f"delete it and run lumina encode again, which writes it anew") from e
+                               f"{REWRITE}") from e
+    except OSError as e:  # deleted, moved, or a disk's read error: the path, not errno's bare line
+        raise unreadable_shard(path, e) from e
+
+
+# what a user does about a damaged or missing encoded shard (lumina encode writes a missing or cut-short one again)
+REWRITE = "delete it and run lumina encode again, which writes it anew"
+
+
+def unreadable_shard(path: str, e: OSError) -> "DamagedShard":
+    """The one-line error for an encoded shard the system will not open or read."""
+    if isinstance(e, FileNotFoundError):
+        return DamagedShard(f"encoded shard {path} is missing (deleted or moved since the manifest was frozen?): put it "
+                            f"back, or run lumina encode again, which writes it anew; the manifest needs all its shards")
+    return DamagedShard(f"encoded shard {path} cannot be read ({e.strerror or e}): a disk or permission problem? "
+                        f"check the file, or {REWRITE}")
 
 
 class DamagedShard(ValueError):
@@ -309,8 +327,14 @@ def _scan_tar_headers(path: str) -> dict[str, tuple[int, int]]:
         while True:
             # read ahead after a small member (the next header is likely near), not past a large one
             block = read(pos, 512, _SCAN_CHUNK if step < _SCAN_CHUNK // 8 else 512)
-            if len(block) < 512 or block == _ZERO_BLOCK:
+            if block == _ZERO_BLOCK:
                 return out  # end of archive (two zero blocks; one is enough to stop)
+            if len(block) < 512:  # the file ends where a header or the end-of-archive blocks should be: a tar
+                # cut short at a member boundary reads as a shorter valid archive (tarfile takes it so), and
+                # its lost samples were only warned of as "not in their shards", the epoch planned without them
+                raise DamagedShard(f"encoded shard {path} is cut short ({file_size} bytes, ending after "
+                                   f"{len(out)} members without the end-of-archive blocks every tar ends with): "
+                                   f"it is damaged (a copy cut short?); {REWRITE}")
             if _tar_number(block[148:156]) != sum(block) - sum(block[148:156]) + 256:
                 raise _UnknownTar(path)
             size = _tar_number(block[124:136])
@@ -392,6 +416,20 @@ def npy_load(data: bytes) -> np.ndarray:
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
+def _decoded(shard: str, what: str, decode: Callable):
+    """decode(), with a member whose bytes do not decode (a bit flipped on disk, a block overwritten)
+    named in one line: it was numpy's or json's bare error, or ast's SyntaxError and a traceback."""
+    try:
+        return decode()
+    except DamagedShard:
+        raise
+    except OSError as e:
+        raise unreadable_shard(shard, e) from e
+    except (ValueError, SyntaxError, KeyError, TypeError, IndexError) as e:
+        raise DamagedShard(f"encoded shard {shard}: member {what} does not decode ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}): the shard is damaged; {REWRITE}") from e
+
+
 def _npy_shape(f, offset: int) -> tuple[int, ...]:
     f.seek(offset)
     return _npy_header(f.read(4096))[1]
@@ -404,16 +442,44 @@ class ShardReader:
         self.files: OrderedDict[str, io.BufferedReader] = OrderedDict()
         self.tables: OrderedDict[str, dict[str, tuple[int, int]]] = OrderedDict()
         self.max_open = max_open
+        # each shard's size when first opened or scanned: a plan's offsets (in the shuffle buffer, in a
+        # cached table) belong to that file, and read in another they gave another sample's bytes or
+        # a bare numpy error; one int a shard
+        self.sizes: dict[str, int] = {}
+
+    def _same_size(self, shard: str, size: int) -> None:
+        first = self.sizes.setdefault(shard, size)
+        if size != first:
+            raise DamagedShard(f"encoded shard {shard} changed while training read it ({first} bytes when first read, "
+                               f"{size} now: cut short or rewritten?): if it is damaged, {REWRITE}; lumina train "
+                               f"--resume then plans again from the shards as they are")
 
     def file(self, shard: str):
-        f = self.files.pop(shard, None) or open(shard, "rb")
+        f = self.files.pop(shard, None)
+        if f is None:
+            try:
+                f = open(shard, "rb")
+                size = os.fstat(f.fileno()).st_size
+            except OSError as e:
+                raise unreadable_shard(shard, e) from e
+            try:
+                self._same_size(shard, size)
+            except DamagedShard:
+                f.close()
+                raise
         self.files[shard] = f
         while len(self.files) > self.max_open:
             self.files.popitem(last=False)[1].close()
         return f
 
     def table(self, shard: str) -> dict[str, tuple[int, int]]:
-        t = self.tables.pop(shard, None) or _tar_table(shard)
+        t = self.tables.pop(shard, None)
+        if t is None:
+            t = _tar_table(shard)
+            try:
+                self._same_size(shard, os.stat(shard).st_size)
+            except OSError as e:
+                raise unreadable_shard(shard, e) from e
         self.tables[shard] = t
         while len(self.tables) > self.max_open:
             self.tables.popitem(last=False)
@@ -429,8 +495,15 @@ class ShardReader:
 
     def read(self, loc: Loc) -> bytes:
         f = self.file(loc.shard)
-        f.seek(loc.offset)
-        return f.read(loc.size)
+        try:
+            f.seek(loc.offset)
+            data = f.read(loc.size)
+        except OSError as e:  # a disk's read error (EIO): the shard, not errno's bare line
+            raise unreadable_shard(loc.shard, e) from e
+        if len(data) != loc.size:  # cut short after its headers were read (the plan, or an earlier epoch's)
+            raise DamagedShard(f"encoded shard {loc.shard} ends before the member at byte {loc.offset} it held when "
+                               f"training planned from it: it was cut short or rewritten during the run; {REWRITE}")
+        return data
 
     def close(self) -> None:
         for f in self.files.values():
@@ -465,7 +538,7 @@ class ShardStream:
             key, field = split_member(name)
             if field not in (LATENT, MOMENTS) or not self.index.wants(shard, key):
                 continue
-            stored = _npy_shape(f, off)
+            stored = _decoded(shard, name, lambda: _npy_shape(f, off))
             stochastic = field == MOMENTS
             shape = (stored[0] // 2, *stored[1:]) if stochastic else stored
             if (elsewhere := self.index.text_elsewhere.get(key)) is not None:
@@ -555,17 +628,20 @@ class ShardStream:
     def example(self, ref: SampleRef, epoch: int) -> Example:
         from encoders.latent import draw_latent
 
-        meta = json.loads(self.reader.read(ref.meta))
-        stored = npy_load(self.reader.read(ref.latent)).astype(np.float32)  # a writable copy
+        def load(loc: Loc, field: str, decode=npy_load):
+            return _decoded(loc.shard, member(ref.key, field), lambda: decode(self.reader.read(loc)))
+
+        meta = load(ref.meta, META, json.loads)
+        stored = load(ref.latent, MOMENTS if ref.stochastic else LATENT).astype(np.float32)  # a writable copy
         if ref.stochastic:
             info = {"stochastic": True, "scale": meta.get("latent_scale", 1.0), "shift": meta.get("latent_shift", 0.0)}
             latent = draw_latent(stored, info, torch.Generator().manual_seed(mix_seed(self.seed, epoch, ref.key)))
         else:
             latent = torch.from_numpy(stored)
-        cond = None if ref.frame_cond is None else torch.from_numpy(npy_load(self.reader.read(ref.frame_cond)).astype(np.float32))
+        cond = None if ref.frame_cond is None else torch.from_numpy(load(ref.frame_cond, FRAME_COND).astype(np.float32))
         return Example(key=ref.key, latent=latent,
-                       cap_feats=torch.from_numpy(npy_load(self.reader.read(ref.cap_feats)).astype(np.float32)),
-                       cap_mask=torch.from_numpy(npy_load(self.reader.read(ref.cap_mask)).copy()),
+                       cap_feats=torch.from_numpy(load(ref.cap_feats, CAP_FEATS).astype(np.float32)),
+                       cap_mask=torch.from_numpy(load(ref.cap_mask, CAP_MASK).copy()),
                        caption=meta.get("caption", ""), split=meta.get("split", ""), meta=meta, frame_cond=cond)
 
     def rank_batch(self, position: Position, refs: list[SampleRef], rank: int = 0, world: int = 1,
@@ -597,9 +673,24 @@ class StreamingDataset(torch.utils.data.IterableDataset):
         self.stream.says_missing = self.rank == 0 and wid == 0
         if info is not None:
             self.stream.reader = ShardReader()  # forked file handles share their offsets: open our own
-        for k, (pos, refs, last) in enumerate(self.stream.plan_with_ends(self.start)):
-            if k % workers == wid:
-                yield self.stream.rank_batch(pos, refs, self.rank, self.world, epoch_ends=last)
+        try:
+            for k, (pos, refs, last) in enumerate(self.stream.plan_with_ends(self.start)):
+                if k % workers == wid:
+                    yield self.stream.rank_batch(pos, refs, self.rank, self.world, epoch_ends=last)
+        except DamagedShard as e:
+            if info is None:
+                raise
+            yield WorkerError(e)  # raised whole in the training process (ClosingWorkers), in batch order
+
+
+@dataclass
+class WorkerError:
+    """A damaged shard met in a loader worker, handed to the training process as a batch would be. Raised
+    in the worker, torch raised it again as "Caught DamagedShard in DataLoader worker process 0." and the
+    traceback below: the one line `lumina train` prints named no shard (and a class torch cannot
+    rebuild from one message, json's JSONDecodeError, came back a RuntimeError: a traceback)."""
+
+    error: BaseException
 
 
 def prefetched(batches: Iterator[dict], depth: int = 2) -> Iterator[dict]:
@@ -686,7 +777,10 @@ class ClosingWorkers:
     def __next__(self) -> dict:
         if self._batches is None:
             raise StopIteration
-        return next(self._batches)
+        item = next(self._batches)
+        if isinstance(item, WorkerError):
+            raise item.error
+        return item
 
     def close(self) -> None:
         batches, self._batches = self._batches, None
