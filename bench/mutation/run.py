@@ -109,12 +109,18 @@ def scratch_copy(dest: Path) -> None:
             shutil.copy2(src, dest / rel)
 
 
+def _sources(mod: dict) -> list[str]:
+    """A module's top-level packages: `source` is one name, or a list (files in several packages)."""
+    return [mod["source"]] if isinstance(mod["source"], str) else list(mod["source"])
+
+
 def setup_cfg(dest: Path, mod: dict, skip_lines: list[str]) -> None:
     """mutmut reads [mutmut] from setup.cfg; pyproject.toml has no [tool.mutmut], so this wins.
     Lines matching a `skip_lines` regex (error messages, logging) are not mutated."""
-    also_copy = sorted(p.name for p in dest.iterdir() if p.name not in {mod["source"], "setup.cfg", "mutants"})
+    sources = _sources(mod)
+    also_copy = sorted(p.name for p in dest.iterdir() if p.name not in {*sources, "setup.cfg", "mutants"})
     lines = ["[mutmut]",
-             f"source_paths = {mod['source']}",
+             "source_paths =\n" + "".join(f"    {s}\n" for s in sources).rstrip(),
              "only_mutate =\n" + "".join(f"    {f}\n" for f in mod["files"]).rstrip(),
              "also_copy =\n" + "".join(f"    {p}\n" for p in also_copy).rstrip(),
              "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in mod["tests"]).rstrip(),
