@@ -209,7 +209,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
 
     if cfg.num_threads:  # after --resume has taken the run's own
         torch.set_num_threads(cfg.num_threads)
-    if cfg.init_from:  # a damaged file: one line naming it, before anything is built
+    if cfg.init_from:  # another model's folder, or a damaged file: one line saying so, before anything is built
+        refuse_other_models(Path(cfg.init_from), "--init-from")
         verified_once(lambda content: check_weights(cfg.init_from, content=content), cfg, rank)
     head = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     if not head.num_members:
@@ -545,6 +546,32 @@ def _say_small_manifest(stream: ShardStream, manifest_id: str, members: int, bat
                 batch_size, len(sizes), listed)
 
 
+def refuse_other_models(folder: Path, flag: str) -> None:
+    """A folder that holds another model (a diffusers VAE, a transformers text encoder: a config.json
+    and weights of their own) is refused as what it is. A VAE's folder was called a "damaged checkpoint"
+    (its model.safetensors "missing", "pick another checkpoint of the run"), a BERT's failed with
+    "unknown config keys: [...]", 23 of them, naming neither the folder nor the fix. Every Flag-DiT
+    folder (trained, or converted by `lumina convert`) says ``model_type: flag-dit``; a config.json
+    that is missing or unreadable is `check_weights`' to name."""
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(saved, dict) or saved.get("model_type") == "flag-dit":
+        return
+    archs = saved.get("architectures")
+    kind = (saved.get("_class_name") or (archs[0] if isinstance(archs, list) and archs else None)
+            or saved.get("model_type"))
+    if not isinstance(kind, str):  # no type at all: FlagDiTConfig.from_dict says what it lacks
+        return
+    raise ValueError(f"{flag} {folder} is not a Flag-DiT checkpoint: its config.json is {_article(kind)}'s; give a "
+                     "checkpoint-N folder of a lumina train run, or a Lumina-T2X release converted with lumina convert")
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overrides: dict):
     """--resume or --init-from: the model config saved beside the weights (architecture and
     conventions such as time_scale and patch order, which shapes alone do not pin down; a converted
@@ -562,10 +589,10 @@ def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overri
     if (saved.in_channels, saved.cap_dim, saved.frame_cond_dim) != (channels, cap_dim, frame_cond):
         theirs = read_json(folder / "training.json").get("modality") if (folder / "training.json").is_file() else None
         if theirs and cfg.modality and theirs != cfg.modality:  # no encoding makes a camera or frame input match
-            raise ValueError(f"{flag} {folder}: it is a {theirs} model and this manifest holds {cfg.modality} samples, "
+            raise ValueError(f"{flag} {folder}: it is {_article(theirs)} model and this manifest holds {cfg.modality} samples, "
                              f"whose inputs it does not take ({saved.in_channels}-channel latents and frame conditioning "
-                             f"of width {saved.frame_cond_dim}; here {channels} and {frame_cond}): start from a "
-                             f"{cfg.modality} checkpoint, or without {flag}")
+                             f"of width {saved.frame_cond_dim}; here {channels} and {frame_cond}): start from "
+                             f"{_article(cfg.modality)} checkpoint, or without {flag}")
         raise ValueError(f"{flag} {folder}: its model takes {saved.in_channels}-channel latents, {saved.cap_dim}-wide "
                          f"caption features and frame conditioning of width {saved.frame_cond_dim}; this manifest has "
                          f"{channels}, {cap_dim} and {frame_cond} (encode with the encoders it was trained with)")

@@ -1,0 +1,76 @@
+"""--init-from mistakes a new user makes on their own corpus (a walkthrough, 2026-12-06): the folder of
+another model, and a model of another modality. Each is one line that says what the folder is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from training.trainer import TrainConfig, saved_model_config, train
+
+
+def _refusal(tmp_path: Path, folder: Path) -> str:
+    """train() up to its --init-from checks: the catalog is never reached (it is not there)."""
+    cfg = TrainConfig(catalog=str(tmp_path / "no-catalog.duckdb"), manifest="m", out_dir=str(tmp_path / "run"),
+                      init_from=str(folder), progress=False, tensorboard=False)
+    with pytest.raises(ValueError) as e:
+        train(cfg)
+    return str(e.value)
+
+
+def test_init_from_the_folder_of_another_model_says_what_it_is(tmp_path):
+    """A diffusers VAE folder (the one given to lumina encode --vae) was "damaged checkpoint,
+    .../model.safetensors: missing (pick another checkpoint of the run, e.g. the one before it)"; a
+    transformers BERT folder failed with "unknown config keys: [...]" (23 keys, no folder named)."""
+    vae = tmp_path / "vae"
+    vae.mkdir()
+    (vae / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKL", "_diffusers_version": "0.35.1",
+                                                 "block_out_channels": [8, 8], "latent_channels": 4}))
+    save_file({"encoder.conv_in.weight": torch.zeros(8, 3, 3, 3)}, str(vae / "diffusion_pytorch_model.safetensors"))
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 16,
+                                                  "num_hidden_layers": 1, "vocab_size": 100}))
+    save_file({"embeddings.word_embeddings.weight": torch.zeros(100, 16)}, str(bert / "model.safetensors"))
+    for folder, kind in ((vae, "an AutoencoderKL"), (bert, "a BertModel")):
+        msg = _refusal(tmp_path, folder)
+        assert msg == (f"--init-from {folder} is not a Flag-DiT checkpoint: its config.json is {kind}'s; give a "
+                       "checkpoint-N folder of a lumina train run, or a Lumina-T2X release converted with lumina convert"), msg
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").glob("checkpoint-*"))
+
+
+def test_a_flag_dit_folder_is_not_refused_as_another_model(tmp_path):
+    """The check refuses only another model's config: a Flag-DiT folder goes on to the weights'
+    check (here its missing model.safetensors)."""
+    from modelzoo import FlagDiTConfig
+
+    ckpt = tmp_path / "checkpoint-0000010"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text(json.dumps({"model_type": "flag-dit", "format_version": 2,
+                                                  **FlagDiTConfig(dim=32, n_layers=1, n_heads=2).to_dict()}))
+    msg = _refusal(tmp_path, ckpt)
+    assert "damaged checkpoint" in msg and "model.safetensors" in msg and "not a Flag-DiT" not in msg, msg
+
+
+def test_a_model_of_another_modality_is_named_with_its_article(tmp_path):
+    """'it is a image model ... start from a image checkpoint' read wrong; the refusal itself stays."""
+    from modelzoo import FlagDiTConfig
+
+    for theirs, ours, want in (("image", "speech", "it is an image model and this manifest holds speech samples"),
+                               ("speech", "image", "it is a speech model and this manifest holds image samples")):
+        ckpt = tmp_path / theirs
+        ckpt.mkdir()
+        (ckpt / "config.json").write_text(json.dumps({"model_type": "flag-dit", "format_version": 2,
+                                                      **FlagDiTConfig(dim=32, n_layers=1, n_heads=2, in_channels=4).to_dict()}))
+        (ckpt / "training.json").write_text(json.dumps({"modality": theirs}))
+        cfg = TrainConfig(init_from=str(ckpt), modality=ours)
+        first = SimpleNamespace(latent=torch.zeros(80, 1, 8, 8), cap_feats=torch.zeros(8, 384))
+        with pytest.raises(ValueError) as e:
+            saved_model_config(cfg, None, first, {})
+        msg = str(e.value)
+        assert want in msg and f"start from {'an' if ours == 'image' else 'a'} {ours} checkpoint, or without --init-from" in msg, msg
