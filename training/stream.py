@@ -205,8 +205,12 @@ class ManifestIndex:
 
     def __init__(self, manifest=None, *, manifest_id: str | None = None,
                  hashed: Iterable[tuple[list[str], np.ndarray, np.ndarray]] = (),
-                 text_elsewhere: "dict[str, tuple[str, str]] | TextElsewhere | None" = None):
-        """``hashed``: chunks of (shard names, each row's index into them, each row's key hash)."""
+                 text_elsewhere: "dict[str, tuple[str, str]] | TextElsewhere | None" = None,
+                 shapes: Iterable[tuple[str, Iterable[int]]] | None = None):
+        """``hashed``: chunks of (shard names, each row's index into them, each row's key hash);
+        ``shapes``: the (shard, stored latent shape) pairs the catalog records for the manifest, kept as
+        8-byte hashes (one a shape a shard), so that a shard written again at another size under the same
+        path is named, not planned from; None: not checked (a manifest in memory records no shapes)."""
         if manifest is not None:
             members = manifest.members
             manifest_id = manifest.id
@@ -234,6 +238,7 @@ class ManifestIndex:
         self.shards = sorted(self.keys)
         self.num_samples = len(hashes)
         self.manifest_id = manifest_id
+        self.shapes = None if shapes is None else np.unique(np.array([shape_hash(n, sh) for n, sh in shapes], np.uint64))
 
     @classmethod
     def from_catalog(cls, catalog, name: str, version: int | None = None,
@@ -245,17 +250,34 @@ class ManifestIndex:
             hashed = cat.manifest_latent_hashes(head.name, head.version, batch_rows)
             index = cls(manifest_id=head.id, hashed=hashed,
                         text_elsewhere=TextElsewhere(cat.manifest_text_elsewhere_hashes(head.name, head.version,
-                                                                                         "." + CAP_FEATS, batch_rows)))
+                                                                                         "." + CAP_FEATS, batch_rows)),
+                        shapes=cat.sql(_RECORDED_SHAPES, [head.name, head.version])[1])
         return index
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.keys.values()) + self.text_elsewhere.nbytes()
+        return (sum(a.nbytes for a in self.keys.values()) + self.text_elsewhere.nbytes()
+                + (0 if self.shapes is None else self.shapes.nbytes))
+
+    def records_shape(self, shard: str, stored: tuple[int, ...]) -> bool:
+        """Does the catalog record this stored latent shape for a manifest member in `shard` (True
+        where the index knows no shapes)?"""
+        return self.shapes is None or _holds(self.shapes, shape_hash(shard, stored))
 
     def wants(self, shard: str, key: str) -> bool:
         keys = self.keys[shard]
         h = np.uint64(key_hash(key))
         i = int(np.searchsorted(keys, h))
         return i < len(keys) and keys[i] == h
+
+
+# the stored latent shapes the catalog recorded, at encoding, for a manifest's members: one row a shard and shape
+_RECORDED_SHAPES = """SELECT DISTINCT me.shard_uri, e.shape FROM manifest_encodings me
+JOIN encodings e ON e.key = me.key AND e.encoder_fingerprint = me.encoder_fingerprint AND e.kind = me.kind
+WHERE me.manifest = ? AND me.version = ? AND me.kind = 'latent'"""
+
+
+def shape_hash(shard: str, shape: Iterable[int]) -> int:
+    return key_hash(shard + "\0" + ",".join(str(int(d)) for d in shape))
 
 
 def _holds(sorted_hashes: np.ndarray, h: int) -> bool:
@@ -534,11 +556,20 @@ class ShardStream:
         """The manifest's samples in one shard, in file order."""
         table = self.reader.table(shard)
         f = self.reader.file(shard)
+        recorded: set[tuple[int, ...]] = set()  # this shard's shapes the catalog records: checked once each
         for name, (off, size) in table.items():
             key, field = split_member(name)
             if field not in (LATENT, MOMENTS) or not self.index.wants(shard, key):
                 continue
             stored = _decoded(shard, name, lambda: _npy_shape(f, off))
+            if stored not in recorded:
+                if not self.index.records_shape(shard, stored):
+                    raise DamagedShard(
+                        f"encoded shard {shard} holds {name} at shape {list(stored)}, which the catalog records for "
+                        f"none of manifest {self.index.manifest_id}'s samples in it: the shard was written again since "
+                        f"(another size or encoder?); {REWRITE} with the manifest's encoders, or train on a manifest "
+                        f"frozen on the current encodings")
+                recorded.add(stored)
             stochastic = field == MOMENTS
             shape = (stored[0] // 2, *stored[1:]) if stochastic else stored
             if (elsewhere := self.index.text_elsewhere.get(key)) is not None:
