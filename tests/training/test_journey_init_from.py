@@ -74,3 +74,14 @@ def test_a_model_of_another_modality_is_named_with_its_article(tmp_path):
             saved_model_config(cfg, None, first, {})
         msg = str(e.value)
         assert want in msg and f"start from {'an' if ours == 'image' else 'a'} {ours} checkpoint, or without --init-from" in msg, msg
+
+
+def test_resume_with_init_from_says_which_flag_to_drop():
+    """The stop message says "continue with --resume"; a user who ran a stage with --init-from adds
+    --resume to that command and was told only that the two exclude each other."""
+    with pytest.raises(ValueError) as e:
+        TrainConfig(resume=True, init_from="runs/a/checkpoint-0000300")
+    msg = str(e.value)
+    assert msg.startswith("--resume and --init-from exclude each other") and "\n" not in msg
+    assert msg.endswith("leave out --init-from to continue the stopped run (a run begun with --init-from keeps training "
+                        "its own weights), or --resume to start a new stage"), msg
