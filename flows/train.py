@@ -75,8 +75,9 @@ def _version_asked(home: str | None, options: dict[str, Any]) -> tuple[str, str,
     train_step records its run in (--catalog, else <home>/catalog.duckdb); None when the manifest
     does not resolve (train_step then refuses it with its own line) or for a --resume of a bare
     name. The version resolves as train_step resolves it: "name@vN", else manifest_version, else
-    the latest; runs record the plain name and the version apart."""
-    from catalog import load_manifest_header
+    the latest; runs record the plain name and the version apart. Any other error (a catalog busy
+    past its timeout) is raised: a flow that cannot claim its version does not train unclaimed."""
+    from catalog import CatalogNotFoundError, ManifestNotFoundError, SchemaVersionError, load_manifest_header
     from contracts.layout import Workspace
 
     name, version = options["manifest"], options.get("manifest_version")
@@ -85,7 +86,9 @@ def _version_asked(home: str | None, options: dict[str, Any]) -> tuple[str, str,
     catalog = options.get("catalog") or str(Workspace.at(home).catalog)
     try:
         header = load_manifest_header(catalog, name, version)
-    except Exception:  # a missing catalog or manifest, two versions named: train_step's refusal says it
+    except (CatalogNotFoundError, ManifestNotFoundError, ValueError):  # and two versions named: train_step refuses each
+        return None
+    except SchemaVersionError:  # an older catalog: train_step migrates it (the refresh that sent the event did already)
         return None
     return catalog, header.name, header.version
 

@@ -56,13 +56,21 @@ class VersionClaim:
         self._pid: int | None = None
 
     def take(self) -> bool:
-        """True when this process now holds the claim, False when another holds it. On a file system
-        without locks (some network or FUSE ones): True, with a warning (the catalog look-up alone
-        guards then, as before)."""
+        """True when this process now holds the claim, False when another holds it. Where the claim
+        cannot be taken at all (a file system without locks, some network or FUSE ones; a workspace
+        this user cannot write in): True, with a warning (the catalog look-up alone guards then, as
+        before the claim)."""
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        writable = True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:  # the umask decides who else may claim here (a team's workspace on shared storage)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except PermissionError:  # another user's claim file: a lock needs no write access, the holder's text does
+                fd, writable = os.open(self.path, os.O_RDONLY), False
+        except OSError as e:
+            return self._unguarded(e)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -70,15 +78,19 @@ class VersionClaim:
             return False
         except OSError as e:
             os.close(fd)
-            logging.getLogger(__name__).warning("cannot lock %s (%s): nothing stops a second triggered run from training "
-                                                "this manifest version at the same time", self.path, e)
-            return True
-        holder = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "flow_run": _flow_run_name()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+            return self._unguarded(e)
+        if writable:
+            holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "flow_run": _flow_run_name()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         self._fd, self._pid = fd, os.getpid()
         _held_claim_fds.add(fd)
+        return True
+
+    def _unguarded(self, error: OSError) -> bool:
+        logging.getLogger(__name__).warning("cannot lock %s (%s): nothing stops a second triggered run from training "
+                                            "this manifest version at the same time", self.path, error)
         return True
 
     def holder(self) -> dict | None:

@@ -60,6 +60,22 @@ def _held_by(out, manifest_id: str, pid: int, logged) -> None:
     logged.clear()
 
 
+def one_connect_at_a_time(monkeypatch) -> None:
+    """Two threads of one process opening the catalog at the same moment: one's connect could fail
+    (catalog/sandbox.py sandboxed_connect: both find the DuckDB instance's configuration unlocked,
+    the first locks it, the other's SET is refused). Deployment runs are processes of their own;
+    here the threads' connects go one at a time, so the test is about the claim alone."""
+    import catalog.db
+
+    connect, lock = catalog.db.sandboxed_connect, threading.Lock()
+
+    def serialized(*args, **kwargs):
+        with lock:
+            return connect(*args, **kwargs)
+
+    monkeypatch.setattr(catalog.db, "sandboxed_connect", serialized)
+
+
 def test_two_events_at_the_same_moment_train_the_version_once(tiny_home, tmp_path, monkeypatch, logged):
     from flows.train import train_flow
 
@@ -67,6 +83,7 @@ def test_two_events_at_the_same_moment_train_the_version_once(tiny_home, tmp_pat
     m = tiny_home.train_manifest
     fake = FakeTraining(hold=True)
     monkeypatch.setattr("flows.steps.train_step", fake)
+    one_connect_at_a_time(monkeypatch)
     start = threading.Barrier(2)
     answers: list = []
 
@@ -224,3 +241,46 @@ def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_where_no_claim_can_be_taken_the_look_up_alone_guards_with_a_warning(tmp_path, monkeypatch, caplog):
+    """A file system without locks (ENOLCK: some network or FUSE ones): the flow trains, as before
+    the claim, and says once that nothing stops a second run."""
+    import errno
+    import fcntl
+
+    from flows.train_claim import VersionClaim, claim_path
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    claim = VersionClaim(claim_path(tmp_path / "catalog.duckdb", "m", 1))
+    with caplog.at_level("WARNING", logger="flows.train_claim"):
+        assert claim.take()
+    claim.release()
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [f"cannot lock {claim.path}"]
+    assert "nothing stops a second triggered run from training this manifest version" in caplog.records[0].getMessage()
+
+
+def test_a_manifest_that_does_not_resolve_is_refused_by_training_and_a_busy_catalog_trains_nothing(
+        tiny_home, tmp_path, monkeypatch):
+    """No version to claim: a missing manifest goes on to train_step's own refusal, as before; a
+    catalog that cannot be read now (busy past its timeout) fails the flow rather than training unclaimed."""
+    import catalog
+    from flows.train import train_flow
+
+    home = own_home(tiny_home, tmp_path)
+    fake = FakeTraining()
+    monkeypatch.setattr("flows.steps.train_step", fake)
+    assert train_flow.fn(manifest="no-such-manifest", home=str(home), options=_options(tiny_home), once_per_version=True) \
+        == {"run_id": "fake-1"}
+    assert fake.calls == [("no-such-manifest", None)] and not (home / "claims").exists()
+
+    def busy(*args, **kwargs):
+        raise catalog.CatalogBusyError("catalog busy: another process has held it for 30 s")
+
+    monkeypatch.setattr(catalog, "load_manifest_header", busy)
+    with pytest.raises(catalog.CatalogBusyError, match="catalog busy"):
+        train_flow.fn(manifest=f"{tiny_home.train_manifest}@v1", home=str(home), options=_options(tiny_home), once_per_version=True)
+    assert len(fake.calls) == 1
