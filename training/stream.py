@@ -239,6 +239,8 @@ class ManifestIndex:
         self.num_samples = len(hashes)
         self.manifest_id = manifest_id
         self.shapes = None if shapes is None else np.unique(np.array([shape_hash(n, sh) for n, sh in shapes], np.uint64))
+        self.recorded_bytes: dict[str, int] | None = None  # every shard the manifest reads -> its size in the catalog
+        self.checked = False  # check_shards found each at that size: every reader holds it to it
 
     @classmethod
     def from_catalog(cls, catalog, name: str, version: int | None = None,
@@ -252,7 +254,37 @@ class ManifestIndex:
                         text_elsewhere=TextElsewhere(cat.manifest_text_elsewhere_hashes(head.name, head.version,
                                                                                          "." + CAP_FEATS, batch_rows)),
                         shapes=cat.sql(_RECORDED_SHAPES, [head.name, head.version])[1])
+            index.recorded_bytes = dict(cat.sql(_RECORDED_BYTES, [head.name, head.version])[1])
         return index
+
+    def check_shards(self) -> None:
+        """Every shard the manifest reads is there at the size the catalog records (one stat a shard):
+        one deleted or cut short since it was encoded is named before training starts, not when an
+        epoch's plan reaches it, hours into a run. From then on every reader of this index (the
+        trainer's, each loader worker's) holds each shard to that size, so a shard that changes
+        during the run stops it wherever it is read again, and no loader process plans from the new
+        file while another planned from the old one. A no-op for an index without recorded sizes."""
+        if self.recorded_bytes is None:
+            return
+        bad: list[DamagedShard] = []
+        for shard, want in sorted(self.recorded_bytes.items()):
+            try:
+                size = os.stat(shard).st_size
+            except OSError as e:
+                bad.append(unreadable_shard(shard, e))
+                continue
+            if size != want:
+                bad.append(DamagedShard(f"encoded shard {shard} is {size} bytes where the catalog records {want} "
+                                        f"(cut short or written again since it was encoded): {REWRITE}"))
+        if bad:
+            more = (f"; {len(bad) - 1} more of manifest {self.manifest_id}'s {len(self.recorded_bytes)} shards are "
+                    f"missing or changed too" if len(bad) > 1 else "")
+            raise DamagedShard(str(bad[0]) + more)
+        self.checked = True
+
+    def checked_size(self, shard: str) -> int | None:
+        """The size check_shards found `shard` at (the catalog's), or None."""
+        return self.recorded_bytes.get(shard) if self.checked and self.recorded_bytes is not None else None
 
     def nbytes(self) -> int:
         return (sum(a.nbytes for a in self.keys.values()) + self.text_elsewhere.nbytes()
@@ -274,6 +306,9 @@ class ManifestIndex:
 _RECORDED_SHAPES = """SELECT DISTINCT me.shard_uri, e.shape FROM manifest_encodings me
 JOIN encodings e ON e.key = me.key AND e.encoder_fingerprint = me.encoder_fingerprint AND e.kind = me.kind
 WHERE me.manifest = ? AND me.version = ? AND me.kind = 'latent'"""
+# the size the catalog records for each shard a manifest reads (latents and text)
+_RECORDED_BYTES = """SELECT DISTINCT me.shard_uri, s.bytes FROM manifest_encodings me JOIN shards s ON s.uri = me.shard_uri
+WHERE me.manifest = ? AND me.version = ?"""
 
 
 def shape_hash(shard: str, shape: Iterable[int]) -> int:
@@ -460,19 +495,23 @@ def _npy_shape(f, offset: int) -> tuple[int, ...]:
 class ShardReader:
     """Reads members by offset; keeps a few shards open and a few header tables."""
 
-    def __init__(self, max_open: int = 8):
+    def __init__(self, max_open: int = 8, known: Callable[[str], int | None] | None = None):
+        """``known``: a shard's size as checked before the run (ManifestIndex.checked_size), or None."""
         self.files: OrderedDict[str, io.BufferedReader] = OrderedDict()
         self.tables: OrderedDict[str, dict[str, tuple[int, int]]] = OrderedDict()
         self.max_open = max_open
-        # each shard's size when first opened or scanned: a plan's offsets (in the shuffle buffer, in a
-        # cached table) belong to that file, and read in another they gave another sample's bytes or
-        # a bare numpy error; one int a shard
+        # each shard's size when checked before the run, else when first opened or scanned: a plan's
+        # offsets (in the shuffle buffer, in a cached table) belong to that file, and read in another
+        # they gave another sample's bytes or a bare numpy error; one int a shard
         self.sizes: dict[str, int] = {}
+        self.known = known
 
     def _same_size(self, shard: str, size: int) -> None:
-        first = self.sizes.setdefault(shard, size)
+        first = self.sizes.get(shard)
+        if first is None:
+            first = self.sizes[shard] = (self.known(shard) if self.known is not None else None) or size
         if size != first:
-            raise DamagedShard(f"encoded shard {shard} changed while training read it ({first} bytes when first read, "
+            raise DamagedShard(f"encoded shard {shard} changed while training read it ({first} bytes at first, "
                                f"{size} now: cut short or rewritten?): if it is damaged, {REWRITE}; lumina train "
                                f"--resume then plans again from the shards as they are")
 
@@ -540,7 +579,7 @@ class ShardStream:
                  seed: int = 0, shuffle_buffer: int = 1024):
         self.index, self.budget, self.tokens_of = index, budget, tokens_of
         self.seed, self.shuffle_buffer = seed, shuffle_buffer
-        self.reader = ShardReader()
+        self.reader = ShardReader(known=index.checked_size)
         self.head: EpochHead | None = None  # a re-planned epoch's first batches (a resume that changed the settings)
         self.says_missing = True  # warn of manifest members missing from their shards (one process per run does)
 
@@ -703,7 +742,8 @@ class StreamingDataset(torch.utils.data.IterableDataset):
         wid, workers = (0, 1) if info is None else (info.id, info.num_workers)
         self.stream.says_missing = self.rank == 0 and wid == 0
         if info is not None:
-            self.stream.reader = ShardReader()  # forked file handles share their offsets: open our own
+            # forked file handles share their offsets: open our own
+            self.stream.reader = ShardReader(known=self.stream.index.checked_size)
         try:
             for k, (pos, refs, last) in enumerate(self.stream.plan_with_ends(self.start)):
                 if k % workers == wid:
