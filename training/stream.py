@@ -620,6 +620,17 @@ class ShardStream:
             yield SampleRef(key, shape, self.tokens_of(shape), Loc(shard, off, size), stochastic,
                             Loc(shard, *table[member(key, META)]), feats, mask, None if cond is None else Loc(shard, *cond))
 
+    def first_ref(self) -> SampleRef:
+        """The first manifest sample of the first shard (the trainer sizes its model by it); a shard
+        that holds none of the samples the catalog lists in it is named (a bare StopIteration, exit 1)."""
+        shard = self.index.shards[0]
+        ref = next(self.shard_refs(shard), None)
+        if ref is None:
+            raise DamagedShard(f"encoded shard {shard} holds none of the {len(self.index.keys[shard])} samples of manifest "
+                               f"{self.index.manifest_id} the catalog lists in it: it was written again since (by another "
+                               f"curation or encode?); {REWRITE}")
+        return ref
+
     def _shuffled(self, epoch: int, drawn: np.ndarray | None = None) -> Iterator[SampleRef]:
         rng = np.random.default_rng([self.seed, epoch])
         buffer: list[SampleRef] = []

@@ -157,3 +157,16 @@ def test_an_intact_manifest_reads_as_before(manifest):
     assert sorted(keys) == sorted(m.key for m in manifest.members)
     one = json.loads(s.reader.read(next(s.shard_refs(shards_of(manifest)[0])).meta))
     assert one["caption"].startswith("sample ")
+
+
+def test_a_first_shard_holding_none_of_its_samples_is_named(manifest, tmp_path):
+    """The trainer sizes its model by the first shard's first sample: a shard written again with other
+    samples (the same size: tar pads to 10240 bytes) gave a bare StopIteration and a traceback."""
+    first = shards_of(manifest)[0]
+    other = write_synthetic_shards(tmp_path / "other", [(4, 1, 8, 8)] * 28, per_shard=4)  # keys 0-27: shard 6 is 24-27
+    os.replace(shards_of(other)[6], first)
+    s = stream_of(manifest)
+    with pytest.raises(DamagedShard) as e:
+        s.first_ref()
+    assert_one_line(e.value, first, "holds none of the 4 samples of manifest synthetic@v1 the catalog lists in it")
+    assert stream_of(other).first_ref().key == "000000000000"
