@@ -170,3 +170,24 @@ def test_a_first_shard_holding_none_of_its_samples_is_named(manifest, tmp_path):
         s.first_ref()
     assert_one_line(e.value, first, "holds none of the 4 samples of manifest synthetic@v1 the catalog lists in it")
     assert stream_of(other).first_ref().key == "000000000000"
+
+
+def test_a_disks_read_error_is_named(manifest):
+    """EIO from a failing disk: errno's bare "[Errno 5] Input/output error" named no shard."""
+    import errno
+
+    s = stream_of(manifest)
+    batch = next(s.epoch_plan(0))
+    shard = batch[0].latent.shard
+
+    class FailingFile:
+        def seek(self, *a):
+            pass
+
+        def read(self, n=-1):
+            raise OSError(errno.EIO, "Input/output error")
+
+    s.reader.files[shard] = FailingFile()
+    with pytest.raises(DamagedShard) as e:
+        s.rank_batch(Position(0, 0), [r for r in batch if r.latent.shard == shard])
+    assert_one_line(e.value, shard, "cannot be read (Input/output error)")
