@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from typing import Any
 
 import duckdb
@@ -47,6 +48,16 @@ def sandboxed_connect(database: str, read_only: bool = False) -> duckdb.DuckDBPy
     refuses a connection whose config differs) and no SET can run, so the session settings are
     skipped. That connection keeps DuckDB's default progress bar; `lumina catalog sql` opens the
     only connection of its process, which gets the SET."""
+    with _CONNECTING:
+        return _connect_and_lock(database, read_only)
+
+
+# Two threads opening the same file at once both found the instance unlocked, and the second one's
+# SET then met the first one's lock ("the configuration has been locked"): one connects at a time.
+_CONNECTING = threading.Lock()
+
+
+def _connect_and_lock(database: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(database, read_only=read_only, config={**SANDBOX_CONFIG, "lock_configuration": False})
     try:
         # fetchall: a result left unfinished (fetchone) made DuckDB 2 refuse this connection's next
