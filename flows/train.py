@@ -32,7 +32,7 @@ def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] |
     a repeated event would otherwise train the same version twice. The kernel drops the claim when
     the flow process dies (a crash leaves none); a failed run releases it, and the next event trains.
     A --resume run of a bare manifest name is not claimed nor looked up (it goes on with its
-    checkpoint's version); a bare name otherwise claims the latest version when the flow starts.
+    checkpoint's version); a bare name otherwise claims the latest version when the flow starts, and trains that one.
     """
     from contracts.config import from_mapping
     from training.stopping import TrainingStopped
@@ -58,6 +58,8 @@ def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] |
                            "lumina.manifest.updated event; nothing to train (once_per_version)")
                 _logger().info(message)
                 return Completed(message=message)
+            if "@v" not in options["manifest"] and options.get("manifest_version") is None:
+                options = {**options, "manifest_version": number}  # train the claimed version, not one frozen since
         from flows.steps import train_step
         from training.trainer import TrainConfig
 

@@ -60,22 +60,6 @@ def _held_by(out, manifest_id: str, pid: int, logged) -> None:
     logged.clear()
 
 
-def one_connect_at_a_time(monkeypatch) -> None:
-    """Two threads of one process opening the catalog at the same moment: one's connect could fail
-    (catalog/sandbox.py sandboxed_connect: both find the DuckDB instance's configuration unlocked,
-    the first locks it, the other's SET is refused). Deployment runs are processes of their own;
-    here the threads' connects go one at a time, so the test is about the claim alone."""
-    import catalog.db
-
-    connect, lock = catalog.db.sandboxed_connect, threading.Lock()
-
-    def serialized(*args, **kwargs):
-        with lock:
-            return connect(*args, **kwargs)
-
-    monkeypatch.setattr(catalog.db, "sandboxed_connect", serialized)
-
-
 def test_two_events_at_the_same_moment_train_the_version_once(tiny_home, tmp_path, monkeypatch, logged):
     from flows.train import train_flow
 
@@ -83,7 +67,6 @@ def test_two_events_at_the_same_moment_train_the_version_once(tiny_home, tmp_pat
     m = tiny_home.train_manifest
     fake = FakeTraining(hold=True)
     monkeypatch.setattr("flows.steps.train_step", fake)
-    one_connect_at_a_time(monkeypatch)
     start = threading.Barrier(2)
     answers: list = []
 
@@ -128,7 +111,7 @@ def test_the_claim_is_per_version_and_every_form_of_the_version_meets_it(tiny_ho
     finally:
         fake.go.set()
         holder.join(HOLD_S)
-    assert fake.calls == [(m, None), (f"{other}@v1", None), (f"{m}@v1", None)], fake.calls
+    assert fake.calls == [(m, 1), (f"{other}@v1", None), (f"{m}@v1", None)], fake.calls  # the bare name pinned to its claim
     claims = sorted(p.relative_to(home).as_posix() for p in (home / "claims").rglob("*") if p.is_file())
     assert claims == sorted([f"claims/train/{m}-v1.lock", f"claims/train/{other}-v1.lock"])  # beside the catalog, no run folder
     assert not (home / "runs").exists()
@@ -168,7 +151,7 @@ def test_a_killed_flow_process_leaves_no_claim(tiny_home, tmp_path, monkeypatch,
         proc.wait(HOLD_S)
     assert proc.returncode == -signal.SIGKILL
     out = train_flow.fn(manifest=m, home=str(home), options=_options(tiny_home), once_per_version=True)
-    assert out == {"run_id": "fake-1"} and fake.calls == [(m, None)], (out, fake.calls)  # the claim is free again
+    assert out == {"run_id": "fake-1"} and fake.calls == [(m, 1)], (out, fake.calls)  # the claim is free again
     assert _train_runs(home) == []  # the killed one held before its look-up: no run
 
 
@@ -284,3 +267,18 @@ def test_a_manifest_that_does_not_resolve_is_refused_by_training_and_a_busy_cata
     with pytest.raises(catalog.CatalogBusyError, match="catalog busy"):
         train_flow.fn(manifest=f"{tiny_home.train_manifest}@v1", home=str(home), options=_options(tiny_home), once_per_version=True)
     assert len(fake.calls) == 1
+
+
+def test_a_bare_name_trains_the_version_it_claimed_not_one_frozen_since(tiny_home, tmp_path, monkeypatch):
+    """A bare name claims its latest version when the flow starts; training resolved "latest" again,
+    so a version frozen in between was trained under the older version's claim."""
+    from flows.train import train_flow
+
+    home = own_home(tiny_home, tmp_path)
+    m = tiny_home.train_manifest
+    fake = FakeTraining()
+    monkeypatch.setattr("flows.steps.train_step", fake)
+    assert train_flow.fn(manifest=m, home=str(home), options=_options(tiny_home), once_per_version=True) == {"run_id": "fake-1"}
+    assert fake.calls == [(m, 1)]
+    assert train_flow.fn(manifest=m, home=str(home), options=_options(tiny_home)) == {"run_id": "fake-2"}
+    assert fake.calls[1] == (m, None)  # by hand: nothing claimed, nothing pinned
