@@ -84,6 +84,7 @@ def test_run_relative_and_own_workspace_take_the_part_from_the_last_runs(home, t
     assert steps._in_own_workspace(_cat(home), uri) is None  # not under this workspace
     own = _ckpt(home / "runs" / "r1", 2)
     assert steps._in_own_workspace(_cat(home), uri) == str(own)
+    assert steps._in_own_workspace(_cat(home), "/old/deeper/runs/r1/checkpoint-0000002") == str(own)
     assert steps._in_own_workspace(_cat(home), "/old/elsewhere/checkpoint-0000002") is None
 
 
@@ -131,7 +132,7 @@ def test_checkpoint_id_of_its_own_uri_or_its_copy_in_a_moved_workspace(home, tmp
     old = _register(home, run, Path("/old/runs/r/checkpoint-0000002"), step=2)
     _register(home, run, Path("/old/runs/other/checkpoint-0000002"), step=2)  # the same name in another run
     _register(home, run, Path("/old/runs/r/checkpoint-0000012"), step=12)  # LIKE '%checkpoint-0000002' finds it too
-    copy = home / "runs" / "r" / "checkpoint-0000002"
+    copy = _ckpt(home / "runs" / "r", 2)  # the moved workspace's own copy
     assert steps.checkpoint_id_of(_cat(home), str(copy)) == old
     _register(home, run, Path("/older/runs/r/checkpoint-0000002"), step=2)  # two workspaces' runs named r: which?
     assert steps.checkpoint_id_of(_cat(home), str(copy)) is None
@@ -223,3 +224,28 @@ def test_a_bare_resume_refuses_runs_without_resume_state(home, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"the run of manifest 'm' to continue, .*/runs/a, has no checkpoint "
                                                 r"with its resume state.*give --out-dir .*/runs/b to continue"):
         steps._resumable_run_dir(_cat(home), "m")
+
+
+def test_a_bare_resume_looks_for_a_killed_run_in_the_workspace_given(home, tmp_path):
+    """The workspace (--home) and the catalog (--catalog) apart: the killed run's folder is the workspace's."""
+    run = _run(home, manifest="m")
+    ws = Workspace(tmp_path / "ws")
+    _ckpt(ws.run_dir(run), 2)
+    assert steps._resumable_run_dir(_cat(home), "m", ws) == str(ws.run_dir(run))
+
+
+@pytest.mark.parametrize("call", [
+    lambda cat, tmp: steps.run_folder_known(cat, str(tmp)),
+    lambda cat, tmp: steps.registered_without_its_rows(cat, str(_ckpt(tmp, 2, rows=[{"step": 2}]))),
+    lambda cat, tmp: steps.checkpoint_id_of(cat, str(tmp / "runs" / "r" / "checkpoint-0000002")),
+    lambda cat, tmp: steps._run_stopped_before_registering(cat, "m", None),
+    lambda cat, tmp: steps._resumable_run_dir(cat, "m"),
+], ids=["run_folder_known", "registered_without_its_rows", "checkpoint_id_of", "_run_stopped_before_registering",
+        "_resumable_run_dir"])
+def test_each_look_up_opens_the_catalog_read_only_and_creates_none(tmp_path, call):
+    from catalog.db import CatalogNotFoundError
+
+    catalog = tmp_path / "home" / "catalog.duckdb"
+    with pytest.raises(CatalogNotFoundError):
+        call(str(catalog), tmp_path / "run")
+    assert not catalog.parent.exists()
