@@ -231,6 +231,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         overrides.setdefault("frame_cond_dim", first.frame_cond.shape[-1])
     if resume_from is not None or cfg.init_from:  # the model the weights belong to, as saved with them
         model_cfg = saved_model_config(cfg, resume_from, first, overrides)
+        if cfg.init_from and rank == 0:
+            warn_other_encoders(Path(cfg.init_from), encoders, head.id)
         if cfg.init_from and (start := saved_train_config(Path(cfg.init_from))):  # recorded as what it is
             cfg = dataclasses.replace(cfg, model=start.get("model", cfg.model),
                                       model_overrides=start.get("model_overrides", cfg.model_overrides))
@@ -566,6 +568,27 @@ def refuse_other_models(folder: Path, flag: str) -> None:
         return
     raise ValueError(f"{flag} {folder} is not a Flag-DiT checkpoint: its config.json is {_article(kind)}'s; give a "
                      "checkpoint-N folder of a lumina train run, or a Lumina-T2X release converted with lumina convert")
+
+
+def warn_other_encoders(folder: Path, encoders: dict[str, str], manifest_id: str) -> None:
+    """--init-from weights trained on latents or captions of other encoders than the manifest's: the
+    shapes match (two SD-style VAEs both give 4 channels, two sentence encoders may both give 384),
+    so they loaded without a word, and the new stage fitted weights of another latent space. A
+    warning, not a refusal: changing encoders between stages can be meant. A converted release
+    records no encoders."""
+    info = folder / "training.json"
+    try:
+        theirs = read_json(info).get("encoders") if info.is_file() else None
+    except (OSError, ValueError):
+        return
+    if not isinstance(theirs, dict):
+        return
+    differ = [f"{kind} {theirs[kind]}, here {encoders[kind]}" for kind in ("latent", "text")
+              if theirs.get(kind) and encoders.get(kind) and theirs[kind] != encoders[kind]]
+    if differ:
+        log.warning("--init-from %s was trained on other encodings than manifest %s (%s): its weights were fitted to "
+                    "that encoder's features and start this stage from them; to keep a stage on the same features, "
+                    "encode the manifest's samples with the checkpoint's encoders", folder, manifest_id, "; ".join(differ))
 
 
 def _article(word: str) -> str:

@@ -85,3 +85,26 @@ def test_resume_with_init_from_says_which_flag_to_drop():
     assert msg.startswith("--resume and --init-from exclude each other") and "\n" not in msg
     assert msg.endswith("leave out --init-from to continue the stopped run (a run begun with --init-from keeps training "
                         "its own weights), or --resume to start a new stage"), msg
+
+
+def test_init_from_weights_of_other_encoders_is_warned(tiny_home, tmp_path, caplog):
+    """A stage-1 checkpoint trained on one SD-style VAE's latents, --init-from into a manifest encoded
+    with another VAE (both 4 channels) loaded without a word (a walkthrough: sd15@7302b2ba78745186
+    then sd15@ba353f7db7a41795). Now a warning names both; the same encoders say nothing."""
+    tiny = {"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}
+    base = dict(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                batch_size=8, log_every=1, progress=False, tensorboard=False)
+    first = train(TrainConfig(out_dir=str(tmp_path / "a"), model_overrides=tiny, steps=1, **base))
+    with caplog.at_level("WARNING", logger="training.trainer"):
+        train(TrainConfig(out_dir=str(tmp_path / "b"), init_from=first.checkpoint, steps=1, **base))
+    assert "trained on other encodings" not in caplog.text  # the same encoders
+    info_path = Path(first.checkpoint) / "training.json"
+    info = json.loads(info_path.read_text())
+    ours = info["encoders"]["latent"]
+    info_path.write_text(json.dumps({**info, "encoders": {**info["encoders"], "latent": "sd15@0123456789abcdef"}}))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="training.trainer"):
+        train(TrainConfig(out_dir=str(tmp_path / "c"), init_from=first.checkpoint, steps=1, **base))
+    said = [r.getMessage() for r in caplog.records if "trained on other encodings" in r.getMessage()]
+    assert len(said) == 1 and f"(latent sd15@0123456789abcdef, here {ours})" in said[0], caplog.text
+    assert f"than manifest {tiny_home.train_manifest}@v1" in said[0] and "\n" not in said[0]
