@@ -206,11 +206,14 @@ class ManifestIndex:
     def __init__(self, manifest=None, *, manifest_id: str | None = None,
                  hashed: Iterable[tuple[list[str], np.ndarray, np.ndarray]] = (),
                  text_elsewhere: "dict[str, tuple[str, str]] | TextElsewhere | None" = None,
-                 shapes: Iterable[tuple[str, Iterable[int]]] | None = None):
+                 shapes: Iterable[tuple[str, Iterable[int], int]] | None = None):
         """``hashed``: chunks of (shard names, each row's index into them, each row's key hash);
-        ``shapes``: the (shard, stored latent shape) pairs the catalog records for the manifest, kept as
-        8-byte hashes (one a shape a shard), so that a shard written again at another size under the same
-        path is named, not planned from; None: not checked (a manifest in memory records no shapes)."""
+        ``shapes``: (shard, stored latent shape, members) rows, the shapes the catalog records for the
+        manifest's latents where its encodings still name the manifest's shard and member, kept as
+        8-byte hashes (one a shape a shard), so that a shard written again at another size under the
+        same path is named, not planned from. A shard some of whose members the catalog has since
+        recorded elsewhere (curated again with other options: the key's encoding row moved to the new
+        shard, at its shape) is not checked. None: nothing checked (a manifest in memory records no shapes)."""
         if manifest is not None:
             members = manifest.members
             manifest_id = manifest.id
@@ -238,7 +241,7 @@ class ManifestIndex:
         self.shards = sorted(self.keys)
         self.num_samples = len(hashes)
         self.manifest_id = manifest_id
-        self.shapes = None if shapes is None else np.unique(np.array([shape_hash(n, sh) for n, sh in shapes], np.uint64))
+        self.shapes = None if shapes is None else self._shape_hashes(shapes)
         self.recorded_bytes: dict[str, int] | None = None  # every shard the manifest reads -> its size in the catalog
         self.checked = False  # check_shards found each at that size: every reader holds it to it
 
@@ -290,10 +293,21 @@ class ManifestIndex:
         return (sum(a.nbytes for a in self.keys.values()) + self.text_elsewhere.nbytes()
                 + (0 if self.shapes is None else self.shapes.nbytes))
 
+    def _shape_hashes(self, rows: Iterable[tuple[str, Iterable[int], int]]) -> np.ndarray:
+        by_shard: dict[str, list] = {}
+        for shard, shape, n in rows:
+            by_shard.setdefault(shard, []).append((shape, n))
+        out = []
+        for shard, found in by_shard.items():
+            if shard in self.keys and sum(n for _, n in found) == len(self.keys[shard]):  # every member's shape known
+                out += [shape_hash(shard, ())] + [shape_hash(shard, shape) for shape, _ in found]
+        return np.unique(np.array(out, np.uint64))
+
     def records_shape(self, shard: str, stored: tuple[int, ...]) -> bool:
         """Does the catalog record this stored latent shape for a manifest member in `shard` (True
-        where the index knows no shapes)?"""
-        return self.shapes is None or _holds(self.shapes, shape_hash(shard, stored))
+        where the index knows no shapes for the shard)?"""
+        return (self.shapes is None or not _holds(self.shapes, shape_hash(shard, ()))
+                or _holds(self.shapes, shape_hash(shard, stored)))
 
     def wants(self, shard: str, key: str) -> bool:
         keys = self.keys[shard]
@@ -302,10 +316,12 @@ class ManifestIndex:
         return i < len(keys) and keys[i] == h
 
 
-# the stored latent shapes the catalog recorded, at encoding, for a manifest's members: one row a shard and shape
-_RECORDED_SHAPES = """SELECT DISTINCT me.shard_uri, e.shape FROM manifest_encodings me
+# the stored latent shapes the catalog recorded, at encoding, for a manifest's latents (where the encoding
+# row still names the manifest's shard and member): one row a shard and shape, with its member count
+_RECORDED_SHAPES = """SELECT me.shard_uri, e.shape, count(*) FROM manifest_encodings me
 JOIN encodings e ON e.key = me.key AND e.encoder_fingerprint = me.encoder_fingerprint AND e.kind = me.kind
-WHERE me.manifest = ? AND me.version = ? AND me.kind = 'latent'"""
+ AND e.shard_uri = me.shard_uri AND e.member = me.member
+WHERE me.manifest = ? AND me.version = ? AND me.kind = 'latent' GROUP BY ALL"""
 # the size the catalog records for each shard a manifest reads (latents and text)
 _RECORDED_BYTES = """SELECT DISTINCT me.shard_uri, s.bytes FROM manifest_encodings me JOIN shards s ON s.uri = me.shard_uri
 WHERE me.manifest = ? AND me.version = ?"""

@@ -61,7 +61,7 @@ def test_whole_shards_of_mixed_shapes_plan_as_without_the_check(tmp_path, moment
     shapes = [SHAPES[i % 3] for i in range(20)]
     catalog, shards = registered(tmp_path, shapes, moments=moments)
     index = ManifestIndex.from_catalog(catalog, "m")
-    assert index.shapes is not None and len(index.shapes) == 5 * 3  # 5 shards, 3 shapes in each
+    assert index.shapes is not None and len(index.shapes) == 5 * (3 + 1)  # 5 shards: 3 shapes in each, and a mark
     unchecked = ManifestIndex.from_catalog(catalog, "m")
     unchecked.shapes = None
     assert plan(index) == plan(unchecked) and sum(map(len, plan(index))) == 20
@@ -85,5 +85,24 @@ def test_a_shard_written_again_at_another_shape_is_named_before_training_on_it(t
 def test_the_shapes_cost_eight_bytes_a_shape_a_shard(tmp_path):
     catalog, _ = registered(tmp_path, [(4, 1, 8, 8)] * 16)
     index = ManifestIndex.from_catalog(catalog, "m")
-    assert index.shapes.dtype == np.uint64 and len(index.shapes) == 4  # one shape in each of 4 shards
-    assert index.nbytes() == 16 * 8 + 4 * 8
+    assert index.shapes.dtype == np.uint64 and len(index.shapes) == 4 * 2  # one shape in each of 4 shards, and a mark
+    assert index.nbytes() == 16 * 8 + 4 * 2 * 8
+
+
+def test_a_manifest_whose_samples_were_encoded_again_elsewhere_still_trains_on_its_own_shards(tmp_path):
+    """Curated again at another size (same keys: they come from content), a sample's encoding row moves
+    to the new shard at the new shape; the frozen manifest still reads its old shard, whole and right."""
+    catalog, shards = registered(tmp_path, [(4, 1, 8, 8)] * 12)
+    moved = [k for k in (f"{i:012x}" for i in range(12)) if ManifestIndex.from_catalog(catalog, "m").wants(shards[0], k)]
+    assert len(moved) == 4
+    new_shard = str(tmp_path / "encoded-new.tar")
+    encodings = [EncodingRecord(k, "synthetic-vae", "latent", [4, 1, 16, 16], "float16", new_shard, member(k, LATENT))
+                 for k in moved]
+    with Catalog.open(catalog) as cat:
+        run = cat.start_run("encode", {})
+        cat.register_batches([Batch(shard=ShardRecord(uri=new_shard, stage="encoded", num_samples=4, bytes=1, sha256="1" * 64),
+                                    samples=[], verdicts=[], encodings=encodings)], run)
+        cat.finish_run(run)
+    index = ManifestIndex.from_catalog(catalog, "m")
+    assert len(index.shapes) == 2 * 2  # shards 1 and 2 are checked (one shape each, and the mark that they are)
+    assert sum(map(len, plan(index))) == 12
