@@ -775,16 +775,20 @@ class StreamingDataset(torch.utils.data.IterableDataset):
             for k, (pos, refs, last) in enumerate(self.stream.plan_with_ends(self.start)):
                 if k % workers == wid:
                     yield self.stream.rank_batch(pos, refs, self.rank, self.world, epoch_ends=last)
-        except DamagedShard as e:
+        except ValueError as e:  # a damaged shard, a manifest that gives no batch: what lumina prints as one line
             if info is None:
                 raise
+            import traceback
+
+            e.add_note(f"in loader worker {wid}:\n" + "".join(traceback.format_tb(e.__traceback__)))  # LUMINA_TRACEBACK=1
             yield WorkerError(e)  # raised whole in the training process (ClosingWorkers), in batch order
 
 
 @dataclass
 class WorkerError:
-    """A damaged shard met in a loader worker, handed to the training process as a batch would be. Raised
-    in the worker, torch raised it again as "Caught DamagedShard in DataLoader worker process 0." and the
+    """A user's error (a ValueError: a damaged shard, a manifest without a batch) met in a loader worker,
+    handed to the training process as a batch would be, with the worker's traceback as a note. Raised in
+    the worker, torch raised it again as "Caught DamagedShard in DataLoader worker process 0." and the
     traceback below: the one line `lumina train` prints named no shard (and a class torch cannot
     rebuild from one message, json's JSONDecodeError, came back a RuntimeError: a traceback)."""
 

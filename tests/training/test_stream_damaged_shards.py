@@ -191,3 +191,14 @@ def test_a_disks_read_error_is_named(manifest):
     with pytest.raises(DamagedShard) as e:
         s.rank_batch(Position(0, 0), [r for r in batch if r.latent.shard == shard])
     assert_one_line(e.value, shard, "cannot be read (Input/output error)")
+
+
+def test_a_manifest_none_of_whose_samples_are_in_their_shards_says_so_from_a_worker(manifest, tmp_path):
+    """Every shard written again with other samples: "gives no batch", not torch's "Caught ValueError in
+    DataLoader worker process 0."; the worker's traceback comes along as a note (LUMINA_TRACEBACK=1)."""
+    other = write_synthetic_shards(tmp_path / "other", [(4, 1, 8, 8)] * 48, per_shard=4)
+    for mine, theirs in zip(shards_of(manifest), shards_of(other)[6:]):
+        os.replace(theirs, mine)
+    _, e = first_error(manifest, workers=2)
+    assert str(e) == "manifest synthetic@v1 gives no batch of at least 1 samples"
+    assert any("in loader worker" in n and "plan_with_ends" in n for n in getattr(e, "__notes__", []))
