@@ -591,6 +591,30 @@ def warn_other_encoders(folder: Path, encoders: dict[str, str], manifest_id: str
                     "encode the manifest's samples with the checkpoint's encoders", folder, manifest_id, "; ".join(differ))
 
 
+def _asked_model_differs(cfg: TrainConfig, saved) -> str:
+    """What --model/--model-overrides describe that the --init-from checkpoint's model is not, as
+    "dim 64, n_layers 2; the checkpoint's: dim 32, n_layers 1" ('' when they describe it, or were
+    not given). The flags' preset was compared with the library default, not with the checkpoint's
+    model: one YAML for every stage (``model: flag-dit-s``, the same overrides) was warned about
+    as "--model/--model-overrides (flag-dit-s) are not used" although it described the model used."""
+    from modelzoo import get_config
+
+    asked_model = ("model" in cfg.given) if cfg.given is not None else cfg.model != TrainConfig.model
+    if not asked_model and not cfg.model_overrides:
+        return ""
+    from_data = ("in_channels", "cap_dim", "frame_cond_dim", "grad_checkpointing")  # the data's, or a run setting
+    theirs = saved.to_dict()
+    try:
+        asked = get_config(cfg.model, **{**cfg.model_overrides, **{k: getattr(saved, k) for k in from_data}}).to_dict()
+    except (TypeError, ValueError):  # TrainConfig checked them; whatever still fails describes another model
+        return cfg.model
+    keys = [k for k in asked if k not in from_data and asked[k] != theirs.get(k)]
+    if not keys:
+        return ""
+    show = lambda d: ", ".join(f"{k} {d.get(k)}" for k in keys)  # noqa: E731
+    return f"{show(asked)}; the checkpoint's: {show(theirs)}"
+
+
 def _article(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
@@ -603,10 +627,9 @@ def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overri
 
     folder, flag = (resume_from, "--resume") if resume_from is not None else (Path(cfg.init_from), "--init-from")
     saved = FlagDiTConfig.from_dict(read_json(folder / "config.json"))
-    given = [k for k, v in cfg.model_overrides.items() if getattr(saved, k, v) != v]
-    if resume_from is None and (given or cfg.model != TrainConfig.model):
+    if resume_from is None and (differ := _asked_model_differs(cfg, saved)):
         log.warning("--init-from: the model is the one saved in %s/config.json; --model/--model-overrides (%s) are "
-                    "not used", folder, ", ".join(given) or cfg.model)
+                    "not used", folder, differ)
     channels, cap_dim = first.latent.shape[0], first.cap_feats.shape[-1]
     frame_cond = overrides.get("frame_cond_dim", 0)
     if (saved.in_channels, saved.cap_dim, saved.frame_cond_dim) != (channels, cap_dim, frame_cond):

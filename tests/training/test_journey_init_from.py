@@ -108,3 +108,40 @@ def test_init_from_weights_of_other_encoders_is_warned(tiny_home, tmp_path, capl
     said = [r.getMessage() for r in caplog.records if "trained on other encodings" in r.getMessage()]
     assert len(said) == 1 and f"(latent sd15@0123456789abcdef, here {ours})" in said[0], caplog.text
     assert f"than manifest {tiny_home.train_manifest}@v1" in said[0] and "\n" not in said[0]
+
+
+def _flag_dit_folder(tmp_path: Path, name: str, **arch) -> Path:
+    from modelzoo import get_config
+
+    folder = tmp_path / name
+    folder.mkdir()
+    saved = get_config(arch.pop("model"), in_channels=4, cap_dim=384, **arch)
+    (folder / "config.json").write_text(json.dumps({"model_type": "flag-dit", "format_version": 2, **saved.to_dict()}))
+    return folder
+
+
+def test_init_from_warns_only_when_the_flags_describe_another_model(tmp_path, caplog):
+    """One YAML for every stage (model: flag-dit-s with small overrides) was warned about as
+    "--model/--model-overrides (flag-dit-s) are not used" although it described the saved model: the
+    preset was compared with the library default. A model the flags describe that differs is still
+    warned about, now with both sides."""
+    small = {"dim": 32, "n_layers": 1, "n_heads": 2}
+    ckpt = _flag_dit_folder(tmp_path, "stage1", model="flag-dit-s", **small)
+    first = SimpleNamespace(latent=torch.zeros(4, 1, 8, 8), cap_feats=torch.zeros(8, 384))
+    cases = [(dict(model="flag-dit-s", model_overrides=small, given=("model", "model_overrides")), None),
+             (dict(model="flag-dit-s", model_overrides=small), None),  # a library call: given unknown
+             (dict(model="flag-dit-s", model_overrides={**small, "dim": 64}, given=("model", "model_overrides")),
+              "(dim 64; the checkpoint's: dim 32) are not used"),
+             (dict(model="flag-dit-tiny", given=("model",)),
+              "(dim 64, n_layers 2, n_heads 4, multiple_of 32; the checkpoint's: dim 32, n_layers 1, n_heads 2, multiple_of 256)"),
+             (dict(), None)]  # nothing asked: the checkpoint's model, without a word
+    for kw, want in cases:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="training.trainer"):
+            model_cfg = saved_model_config(TrainConfig(init_from=str(ckpt), **kw), None, first, {})
+        said = [r.getMessage() for r in caplog.records if "are not used" in r.getMessage()]
+        assert model_cfg.dim == 32 and model_cfg.n_layers == 1
+        if want is None:
+            assert said == [], (kw, said)
+        else:
+            assert len(said) == 1 and want in said[0], (kw, said)
