@@ -84,6 +84,8 @@ def test_each_finding_names_its_run_folder_and_the_manifest_its_checkpoints_reco
     actions = [f.action for f in report.findings if f.check == UNREGISTERED]
     assert f"--manifest images@v3 --resume --out-dir {a}  " in actions[0]  # the checkpoint row's, not the run's
     assert f"--manifest digits@v2 --resume --out-dir {b}  " in actions[1]  # already NAME@vN: kept
+    shutil.rmtree(b / "checkpoint-0000005")
+    assert _report(two_runs).counts() == {TEMPORARY: 2, UNREGISTERED: 1}
 
 
 def test_a_run_whose_parameters_name_no_version_is_resumed_by_name(tmp_path):
@@ -124,6 +126,7 @@ def test_a_held_folder_or_one_gone_since_does_not_stop_the_others(two_runs, monk
     monkeypatch.setattr(disk_check, "lock_held", lambda folder: folder == a)
     report = _report(two_runs)
     assert report.in_use == [a] and [f.run_folder for f in report.findings] == [b] and report.folders == 1
+    assert report.counts() == {TEMPORARY: 0, UNREGISTERED: 1}
 
     def gone(folder):  # deleted between the listing and the look
         if folder == a:
