@@ -93,7 +93,8 @@ def test_a_manifest_whose_samples_were_encoded_again_elsewhere_still_trains_on_i
     """Curated again at another size (same keys: they come from content), a sample's encoding row moves
     to the new shard at the new shape; the frozen manifest still reads its old shard, whole and right."""
     catalog, shards = registered(tmp_path, [(4, 1, 8, 8)] * 12)
-    moved = [k for k in (f"{i:012x}" for i in range(12)) if ManifestIndex.from_catalog(catalog, "m").wants(shards[0], k)]
+    before = ManifestIndex.from_catalog(catalog, "m")
+    moved = [k for k in (f"{i:012x}" for i in range(12)) if before.wants(shards[0], k)]
     assert len(moved) == 4
     new_shard = str(tmp_path / "encoded-new.tar")
     encodings = [EncodingRecord(k, "synthetic-vae", "latent", [4, 1, 16, 16], "float16", new_shard, member(k, LATENT))
