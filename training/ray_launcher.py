@@ -18,11 +18,21 @@ import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from contracts.ray_runtime import NoRayCluster, RayClusterLost
 from training.stopping import StopRequest, remove_stop_file, write_stop_file
 from training.trainer import CheckpointHook, TrainConfig, TrainResult
 
 
 log = logging.getLogger(__name__)
+
+
+class RayWorkerLost(NoRayCluster):
+    """A Ray Train worker's process died mid-training (kill -9, the OOM killer, a crash) or stopped
+    answering Ray Train's health check, the cluster still up: one line, exit 2, as a lost cluster's.
+    A NoRayCluster for flows.cli.user_errors, not a RayClusterLost: lumina ends at once after that one
+    (os._exit, skipping Ray's shutdown against a dead cluster), which on a live private Ray left its
+    dashboard and runtime-env agents behind for about 90 s."""
+
 
 RESULT_FILE = "ray_result.json"  # rank 0's TrainResult, beside the checkpoints (Ray Train v2 keeps metrics only with checkpoints)
 # rank 0's `training` messages (INFO and up) and Python warnings, one JSON object a line, kept across
@@ -133,7 +143,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from contracts.ray_runtime import RayClusterLost, ensure_ray, started_private_ray
+    from contracts.ray_runtime import ensure_ray, started_private_ray
 
     verify_checkpoints(cfg)
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
@@ -156,11 +166,9 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     with ray_train_env(started_private_ray()), StopRequest(on_first=lambda signum: write_stop_file(cfg.out_dir, signum)), follow_progress(cfg, messages=messages):
         try:
             fit_watched(trainer, cfg)
-        except RayClusterLost:
+        finally:  # a failed run too (a worker lost, a user error): the run folder shows only the run
             remove_if_only_markers(storage)
-            raise
     remove_stop_file(cfg.out_dir)  # served, or too late (the workers had finished): not for a later --resume
-    remove_if_only_markers(storage)
     import json
 
     metrics = json.loads((Path(cfg.out_dir) / RESULT_FILE).read_text())
@@ -219,7 +227,7 @@ def fit_watched(trainer, cfg: TrainConfig):
     until its core worker ended the process. Now a failed fit() whose GCS stays unreachable for
     $LUMINA_RAY_LOST_S (10 s) is the lost cluster (one that answers again re-raises fit()'s error, a
     training failure as before), and a fit() that blocks instead is interrupted by gcs_watched."""
-    from contracts.ray_runtime import RayClusterLost, gcs_address, gcs_lost, gcs_watched, lost_after_s
+    from contracts.ray_runtime import gcs_address, gcs_lost, gcs_watched, lost_after_s
 
     gcs, lost_after = gcs_address(), lost_after_s()  # a malformed $LUMINA_RAY_LOST_S: refused before training
     try:
@@ -232,6 +240,8 @@ def fit_watched(trainer, cfg: TrainConfig):
             raise user_error from e
         if gcs_lost(gcs, lost_after):
             raise cluster_lost_mid_training(cfg, gcs, lost_after) from e
+        if (lost := workers_lost(e, cfg)) is not None:  # a worker's process died (killed, out of memory, crashed)
+            raise lost from e
         raise
 
 
@@ -254,7 +264,18 @@ def workers_user_error(e: BaseException) -> BaseException | None:
 def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: float):
     """The RayClusterLost a Ray Train run ends with: who stopped answering, the run's last checkpoint
     (what --resume continues from: training.state.latest_resumable), and what to run."""
-    from contracts.ray_runtime import RayClusterLost, lost_cluster_where
+    from contracts.ray_runtime import lost_cluster_where
+
+    where = lost_cluster_where(gcs)
+    who = (f"this command's own Ray instance (GCS {gcs}) stopped answering mid-training (was `ray stop` run on this "
+           f"host?)" if where is None else
+           f"the Ray cluster at {where} stopped answering mid-training (unreachable for {lost_after:g} s)")
+    return RayClusterLost(f"{who}{what_now(cfg, '' if where is None else 'restart the cluster and ')}")
+
+
+def what_now(cfg: TrainConfig, first: str = "") -> str:
+    """The end of a line for a run that failed under its workers: what is kept of it (its last
+    checkpoint, which --resume continues: training.state.latest_resumable) and what to run."""
     from training.state import latest_resumable
 
     try:
@@ -263,16 +284,53 @@ def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: flo
                 else None)
     except ValueError:  # the newest is damaged: --resume names the intact one and what to do
         kept = f"the run's newest checkpoint in {cfg.out_dir} is damaged (--resume says which to continue from)"
-    where = lost_cluster_where(gcs)
-    who = (f"this command's own Ray instance (GCS {gcs}) stopped answering mid-training (was `ray stop` run on this "
-           f"host?)" if where is None else
-           f"the Ray cluster at {where} stopped answering mid-training (unreachable for {lost_after:g} s)")
-    restart = "" if where is None else "restart the cluster and "
     if kept is None:
         every = ("--checkpoint-every N keeps one every N steps" if not cfg.checkpoint_every
                  else f"--checkpoint-every {cfg.checkpoint_every}")
-        return RayClusterLost(f"{who} before the run's first checkpoint ({every}): {restart}run the same command again")
-    return RayClusterLost(f"{who}: {kept}: {restart}run the same command with --resume to continue from it")
+        return f" before the run's first checkpoint ({every}): {first}run the same command again"
+    return f": {kept}: {first}run the same command with --resume to continue from it"
+
+
+def workers_lost(e: BaseException, cfg: TrainConfig):
+    """RayWorkerLost naming the workers whose process died or stopped answering, the run's last
+    checkpoint and --resume, when ``e`` is the WorkerGroupError fit() raises for them; else None.
+
+    Without it, a worker killed mid-run (kill -9, the OOM killer, a segfault) ended `lumina train
+    --launcher ray` with Ray's WorkerGroupError traceback (about 40 lines, exit 1) that neither named
+    the checkpoint to continue from nor said --resume. The dead worker's entry is Ray Train's
+    WorkerHealthCheckFailedError around an ActorDiedError (a hung one: WorkerHealthCheckTimeoutError);
+    another rank's is then often gloo's `Connection reset by peer`, a consequence, left unsaid."""
+    import re
+
+    failures = getattr(e, "worker_failures", None)
+    if not isinstance(failures, dict) or not failures:
+        return None
+    said = []
+    for rank in sorted(failures):
+        error = failures[rank]
+        kind = type(error).__name__
+        if kind == "WorkerHealthCheckFailedError":
+            check = getattr(error, "health_check_failure", None)
+            names = {c.__name__ for c in type(check).__mro__}
+            how = ("was killed by Ray, its node low on memory" if "OutOfMemoryError" in names else
+                   "became unreachable" if "ActorUnavailableError" in names else
+                   "died (its process ended: killed, out of memory, or crashed)" if "RayActorError" in names else
+                   f"failed Ray's health check ({type(check).__name__})")
+        elif kind == "WorkerHealthCheckTimeoutError":
+            how = "stopped answering Ray's health check (RAY_TRAIN_WORKER_HEALTH_CHECK_TIMEOUT_S)"
+        else:
+            continue
+        text = str(error)
+        pid, ip = re.search(r"\bpid=(\d+)", text), re.search(r"\bnode_ip='([^']+)'", text)
+        where = f" (pid {pid[1]}{f' on {ip[1]}' if ip else ''})" if pid else ""
+        said.append((f"rank {rank}{where}", how))
+    if not said:
+        return None
+    hows = {how for _, how in said}
+    who = (f"Ray Train worker {said[0][0]} {said[0][1]}" if len(said) == 1 else
+           f"Ray Train workers {', '.join(w for w, _ in said)} " + (hows.pop() if len(hows) == 1 else
+                                                                    "died or stopped answering"))
+    return RayWorkerLost(f"{who} mid-training{what_now(cfg)}")
 
 
 def keeping_our_sigint(trainer_cls):
