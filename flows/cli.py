@@ -380,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as e:  # SIGTERM/SIGINT during training: checkpointed, not an error
         print(f"lumina {argv[0]}: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # `lumina train ... | head -1` closed the pipe: not an error (before OSError, its base)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor is the flush at exit
+        return 0
     except user_errors() as e:
         print(f"lumina {argv[0]}: error: {user_error_line(e)}", file=sys.stderr)
         if as_command:

@@ -408,7 +408,7 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
                          f"{members_modality} (leave --modality out: it comes from the manifest)")
     cfg.modality = members_modality
     if cfg.init_from:
-        cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from)
+        cfg.init_from = resolve_checkpoint(cfg.catalog, cfg.init_from, "--init-from")
     if cfg.out_dir:  # the catalog records checkpoint folders: absolute, so they resolve from anywhere
         cfg.out_dir = str(Path(cfg.out_dir).resolve())
         if isinstance(resume_from, Path):  # the same checkpoint, under the absolute folder
@@ -621,8 +621,9 @@ def _publish_curve(result) -> None:
 # --------------------------------------------------------------------------- evaluate and sample
 
 
-def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
-    """A checkpoint folder, or a catalog checkpoint id (``ckpt-...``) -> the folder."""
+def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str, flag: str = "--checkpoint") -> str:
+    """A checkpoint folder, or a catalog checkpoint id (``ckpt-...``) -> the folder. A folder of
+    another model (a VAE's, a text encoder's) is refused as what it is, naming ``flag``."""
     if Path(checkpoint).is_dir():
         folder = Path(checkpoint).resolve()
         if not (folder / "config.json").is_file():  # each reader failed on a file of its own, or blamed a release
@@ -632,6 +633,10 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str) -> str:
                                         f"{', '.join(inside)} (the newest: {folder / inside[-1]})")
             raise FileNotFoundError(f"{checkpoint} is not a checkpoint folder: it has no config.json (a checkpoint-N "
                                     "folder of a run, or a model saved with save_pretrained)")
+        from training.checkpoint_kind import refuse_other_models
+
+        # evaluate blamed a VAE's folder for a missing training.json, sample advised --init-from it
+        refuse_other_models(folder, flag)
         return str(folder)
     if checkpoint.startswith("ckpt-"):
         from catalog import Catalog
@@ -739,12 +744,13 @@ def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     from catalog import load_manifest_header
     from evaluation.evaluate import (check_moved_encoder_flags, check_same_encoders, evaluate, sampling_settings,
                                      write_metrics_json)
+    from evaluation.sample import training_info
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
     given = cfg.checkpoint
     cfg.checkpoint = resolve_checkpoint(cfg.catalog, cfg.checkpoint)
-    info = json.loads((Path(cfg.checkpoint) / "training.json").read_text())
+    info = training_info(Path(cfg.checkpoint))  # a converted release has none: one line, as sample says it
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     trained_on = info.get("modality") or "image"
     if (members := manifest_modality(cfg.catalog, manifest.id)) != trained_on:  # the encoder advice misled here

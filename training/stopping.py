@@ -33,7 +33,7 @@ class TrainingStopped(BaseException):
     def __init__(self, signum: int, step: int, checkpoint: str):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
         super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint {checkpoint} "
-                         "is written and registered: continue with --resume")
+                         f"is written and registered: continue with --resume --out-dir {Path(checkpoint).parent}")
 
     @property
     def exit_code(self) -> int:

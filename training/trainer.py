@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from contracts.hold_points import hold_point
 from training.buckets import BatchBudget
+from training.checkpoint_kind import refuse_other_models, with_article
 from training.checkpoint_writer import CheckpointWriter
 from training.data import NullCaption
 from training.divergence import TrainingDiverged
@@ -548,28 +549,6 @@ def _say_small_manifest(stream: ShardStream, manifest_id: str, members: int, bat
                 batch_size, len(sizes), listed)
 
 
-def refuse_other_models(folder: Path, flag: str) -> None:
-    """A folder that holds another model (a diffusers VAE, a transformers text encoder: a config.json
-    and weights of their own) is refused as what it is. A VAE's folder was called a "damaged checkpoint"
-    (its model.safetensors "missing", "pick another checkpoint of the run"), a BERT's failed with
-    "unknown config keys: [...]", 23 of them, naming neither the folder nor the fix. Every Flag-DiT
-    folder (trained, or converted by `lumina convert`) says ``model_type: flag-dit``; a config.json
-    that is missing or unreadable is `check_weights`' to name."""
-    try:
-        saved = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return
-    if not isinstance(saved, dict) or saved.get("model_type") == "flag-dit":
-        return
-    archs = saved.get("architectures")
-    kind = (saved.get("_class_name") or (archs[0] if isinstance(archs, list) and archs else None)
-            or saved.get("model_type"))
-    if not isinstance(kind, str):  # no type at all: FlagDiTConfig.from_dict says what it lacks
-        return
-    raise ValueError(f"{flag} {folder} is not a Flag-DiT checkpoint: its config.json is {_article(kind)}'s; give a "
-                     "checkpoint-N folder of a lumina train run, or a Lumina-T2X release converted with lumina convert")
-
-
 def warn_other_encoders(folder: Path, encoders: dict[str, str], manifest_id: str) -> None:
     """--init-from weights trained on latents or captions of other encoders than the manifest's: the
     shapes match (two SD-style VAEs both give 4 channels, two sentence encoders may both give 384),
@@ -615,10 +594,6 @@ def _asked_model_differs(cfg: TrainConfig, saved) -> str:
     return f"{show(asked)}; the checkpoint's: {show(theirs)}"
 
 
-def _article(word: str) -> str:
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
-
-
 def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overrides: dict):
     """--resume or --init-from: the model config saved beside the weights (architecture and
     conventions such as time_scale and patch order, which shapes alone do not pin down; a converted
@@ -635,10 +610,10 @@ def saved_model_config(cfg: TrainConfig, resume_from: Path | None, first, overri
     if (saved.in_channels, saved.cap_dim, saved.frame_cond_dim) != (channels, cap_dim, frame_cond):
         theirs = read_json(folder / "training.json").get("modality") if (folder / "training.json").is_file() else None
         if theirs and cfg.modality and theirs != cfg.modality:  # no encoding makes a camera or frame input match
-            raise ValueError(f"{flag} {folder}: it is {_article(theirs)} model and this manifest holds {cfg.modality} samples, "
+            raise ValueError(f"{flag} {folder}: it is {with_article(theirs)} model and this manifest holds {cfg.modality} samples, "
                              f"whose inputs it does not take ({saved.in_channels}-channel latents and frame conditioning "
                              f"of width {saved.frame_cond_dim}; here {channels} and {frame_cond}): start from "
-                             f"{_article(cfg.modality)} checkpoint, or without {flag}")
+                             f"{with_article(cfg.modality)} checkpoint, or without {flag}")
         raise ValueError(f"{flag} {folder}: its model takes {saved.in_channels}-channel latents, {saved.cap_dim}-wide "
                          f"caption features and frame conditioning of width {saved.frame_cond_dim}; this manifest has "
                          f"{channels}, {cap_dim} and {frame_cond} (encode with the encoders it was trained with)")

@@ -1,0 +1,34 @@
+"""What a folder given as a checkpoint holds, from its config.json alone (no torch): a Flag-DiT, or
+another model (a diffusers VAE, a transformers text encoder) to refuse as what it is. Used by
+training's --init-from and by every command that takes a checkpoint folder (flows/steps.resolve_checkpoint)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def refuse_other_models(folder: Path, flag: str) -> None:
+    """A folder that holds another model (a diffusers VAE, a transformers text encoder: a config.json
+    and weights of their own) is refused as what it is. A VAE's folder was called a "damaged checkpoint"
+    (its model.safetensors "missing", "pick another checkpoint of the run"), a BERT's failed with
+    "unknown config keys: [...]", 23 of them, naming neither the folder nor the fix. Every Flag-DiT
+    folder (trained, or converted by `lumina convert`) says ``model_type: flag-dit``; a config.json
+    that is missing or unreadable is `check_weights`' to name."""
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(saved, dict) or saved.get("model_type") == "flag-dit":
+        return
+    archs = saved.get("architectures")
+    kind = (saved.get("_class_name") or (archs[0] if isinstance(archs, list) and archs else None)
+            or saved.get("model_type"))
+    if not isinstance(kind, str):  # no type at all: FlagDiTConfig.from_dict says what it lacks
+        return
+    raise ValueError(f"{flag} {folder} is not a Flag-DiT checkpoint: its config.json is {with_article(kind)}'s; give a "
+                     "checkpoint-N folder of a lumina train run, or a Lumina-T2X release converted with lumina convert")
+
+
+def with_article(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
