@@ -220,13 +220,14 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     # Streaming keeps only the key index, read from the catalog in batches: the whole manifest as
     # Python objects (about 1 KB per member) never exists, on any rank.
     index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
+    index.check_shards()  # a shard deleted or cut since it was encoded: named now, not hours in
     encoders, mname, mversion = head.encoders, head.name, head.version
     null = NullCaption.load(cfg.null_caption)
     budget = BatchBudget(max_tokens=cfg.tokens_per_batch, max_samples=cfg.batch_size, bucket_ratio=cfg.bucket_ratio)
 
     # The model's input size comes from the first stored sample; its tokens from the model config.
     probe = ShardStream(index, budget, lambda shape: 1, cfg.seed)
-    first = probe.example(next(probe.shard_refs(index.shards[0])), 0)
+    first = probe.example(probe.first_ref(), 0)
     overrides = {**cfg.model_overrides, **({"grad_checkpointing": True} if cfg.grad_checkpointing else {})}
     if first.frame_cond is not None:  # per-frame conditioning in the data (multi-view cameras): the model takes it
         overrides.setdefault("frame_cond_dim", first.frame_cond.shape[-1])
