@@ -6,10 +6,14 @@ torchrun and Ray Train both set RANK/WORLD_SIZE; Ray Train also initialises the 
 from __future__ import annotations
 
 import os
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
 
 
 def init_distributed() -> tuple[int, int, torch.device]:
@@ -120,3 +124,57 @@ def broadcast(obj: Any) -> Any:
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
+
+
+# What a collective raises on a rank whose peer's process ended under it (killed, crashed, exited with an
+# error of its own): gloo's words (torch 2.14, 2 CPU ranks on one host: within about 2 s of a rank's
+# SIGKILL, not after the 30-minute collective timeout, which only a rank that hangs alive runs into) and NCCL's.
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "remote process exited")
+
+
+def peer_lost(e: BaseException) -> str | None:
+    """The short words of ``e`` when it is a collective that failed because another rank's process ended
+    (gloo: "Connection closed by peer [127.0.0.1]:19863"), else None. That error is a consequence: the
+    rank that ended printed its own (a traceback, our one line) or was killed (torchrun's report says by
+    what); the rank that meets it printed gloo's 30-line traceback of the backward pass besides."""
+    if not isinstance(e, RuntimeError):
+        return None
+    text = str(e)
+    if not any(marker in text for marker in PEER_LOST):
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    words = re.sub(r"^\[[^\]]*\.(?:cc|cpp):\d+\]\s*", "", first)  # gloo's source position
+    words = words.split(". This is typically", 1)[0].strip()
+    return words[:200] or type(e).__name__
+
+
+def peer_lost_line(e: BaseException, cfg: "TrainConfig") -> str | None:
+    """The one line a rank says for ``peer_lost(e)``, else None: another rank ended, where its own error
+    is, and the run's last checkpoint with --resume (`what_is_kept`)."""
+    words = peer_lost(e)
+    if words is None:
+        return None
+    backend = dist.get_backend() if dist.is_initialized() else ("nccl" if torch.cuda.is_available() else "gloo")
+    return (f"another rank's process ended mid-training ({backend}: {words}): its own error above, or torchrun's "
+            f"report, says why{what_is_kept(cfg)}")
+
+
+def what_is_kept(cfg: "TrainConfig", first: str = "") -> str:
+    """The end of a line for a distributed run that failed under its ranks or Ray workers: what is kept
+    of it (its last checkpoint, which --resume continues: training.state.latest_resumable) and what to
+    run; ``first`` goes before that ("restart the cluster and ")."""
+    from training.state import latest_resumable
+
+    if not cfg.out_dir:
+        return ""
+    try:
+        ckpt = latest_resumable(cfg.out_dir, content=False)  # headers only: the line comes at once, for any model size
+        kept = (f"the run's last checkpoint, {ckpt} (step {int(ckpt.name.split('-')[-1])}), is kept" if ckpt is not None
+                else None)
+    except ValueError:  # the newest is damaged: --resume names the intact one and what to do
+        kept = f"the run's newest checkpoint in {cfg.out_dir} is damaged (--resume says which to continue from)"
+    if kept is None:
+        every = ("--checkpoint-every N keeps one every N steps" if not cfg.checkpoint_every
+                 else f"--checkpoint-every {cfg.checkpoint_every}")
+        return f" before the run's first checkpoint ({every}): {first}run the same command again"
+    return f": {kept}: {first}run the same command with --resume to continue from it"

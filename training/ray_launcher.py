@@ -19,6 +19,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from contracts.ray_runtime import NoRayCluster, RayClusterLost
+from training.distributed import what_is_kept
 from training.stopping import StopRequest, remove_stop_file, write_stop_file
 from training.trainer import CheckpointHook, TrainConfig, TrainResult
 
@@ -270,25 +271,7 @@ def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: flo
     who = (f"this command's own Ray instance (GCS {gcs}) stopped answering mid-training (was `ray stop` run on this "
            f"host?)" if where is None else
            f"the Ray cluster at {where} stopped answering mid-training (unreachable for {lost_after:g} s)")
-    return RayClusterLost(f"{who}{what_now(cfg, '' if where is None else 'restart the cluster and ')}")
-
-
-def what_now(cfg: TrainConfig, first: str = "") -> str:
-    """The end of a line for a run that failed under its workers: what is kept of it (its last
-    checkpoint, which --resume continues: training.state.latest_resumable) and what to run."""
-    from training.state import latest_resumable
-
-    try:
-        ckpt = latest_resumable(cfg.out_dir, content=False)  # headers only: the line comes at once, for any model size
-        kept = (f"the run's last checkpoint, {ckpt} (step {int(ckpt.name.split('-')[-1])}), is kept" if ckpt is not None
-                else None)
-    except ValueError:  # the newest is damaged: --resume names the intact one and what to do
-        kept = f"the run's newest checkpoint in {cfg.out_dir} is damaged (--resume says which to continue from)"
-    if kept is None:
-        every = ("--checkpoint-every N keeps one every N steps" if not cfg.checkpoint_every
-                 else f"--checkpoint-every {cfg.checkpoint_every}")
-        return f" before the run's first checkpoint ({every}): {first}run the same command again"
-    return f": {kept}: {first}run the same command with --resume to continue from it"
+    return RayClusterLost(f"{who}{what_is_kept(cfg, '' if where is None else 'restart the cluster and ')}")
 
 
 def workers_lost(e: BaseException, cfg: TrainConfig):
@@ -330,7 +313,7 @@ def workers_lost(e: BaseException, cfg: TrainConfig):
     who = (f"Ray Train worker {said[0][0]} {said[0][1]}" if len(said) == 1 else
            f"Ray Train workers {', '.join(w for w, _ in said)} " + (hows.pop() if len(hows) == 1 else
                                                                     "died or stopped answering"))
-    return RayWorkerLost(f"{who} mid-training{what_now(cfg)}")
+    return RayWorkerLost(f"{who} mid-training{what_is_kept(cfg)}")
 
 
 def keeping_our_sigint(trainer_cls):
