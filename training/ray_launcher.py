@@ -251,15 +251,39 @@ def workers_user_error(e: BaseException) -> BaseException | None:
     Train worker raised, as its own exception, when ``e`` is the WorkerGroupError fit() raises for it:
     Ray Train hands the driver only that wrapper, without a __cause__, so `lumina train --launcher ray`
     printed its traceback and exited 1 where the same error in a local run is one line, exit 2. The
-    lowest failed rank's error, if it is one (the others' are often its consequence); else None."""
+    lowest failed rank's error, if it is one (the others' are often its consequence); else None.
+    Another rank's than 0 names it, as under torchrun (`rank 1: ...`, training.train.say_error): an
+    error only that rank met (a sample only it reads) said nothing of where it came from."""
     failures = getattr(e, "worker_failures", None)
     if not isinstance(failures, dict) or not failures:
         return None
     from flows.cli import user_errors
 
-    error = failures[min(failures)]
+    rank = min(failures)
+    error = failures[rank]
     error = getattr(error, "cause", None) or error  # a RayTaskError wraps the worker's own exception
-    return error if isinstance(error, user_errors()) else None
+    if not isinstance(error, user_errors()):
+        return None
+    return error if rank == 0 else of_rank(error, rank)
+
+
+def of_rank(error: BaseException, rank: int) -> BaseException:
+    """A copy of ``error`` whose message begins `rank N: `, its type kept (exit code and handling as
+    before); ``error`` itself where its text is not its message (a KeyError's is the key, quoted) or
+    it cannot be copied."""
+    import copy
+
+    if type(error) is KeyError or not (type(error).__str__ is BaseException.__str__ or isinstance(error, OSError)):
+        return error
+    try:
+        if isinstance(error, OSError):  # one made with an errno says "[Errno N] strerror: filename", not its args
+            named = type(error)(f"rank {rank}: {error}")
+        else:
+            named = copy.copy(error)
+            named.args = (f"rank {rank}: {error}",)
+    except Exception:  # an exception type that refuses to be copied: its own words, as before
+        return error
+    return named
 
 
 def cluster_lost_mid_training(cfg: TrainConfig, gcs: str | None, lost_after: float):
