@@ -13,13 +13,42 @@ import torch
 import torch.distributed as dist
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from training.config import TrainConfig
 
 
+# How long a rank waits in a collective for the others (seconds): unset, torch's own (30 minutes for
+# gloo, 10 for NCCL). A rank that hangs alive (a stalled file system, a stopped process, a deadlock) kept
+# the others waiting that long, torchrun none the wiser; a rank that dies is seen at once (PEER_LOST).
+COLLECTIVE_TIMEOUT_ENV = "LUMINA_COLLECTIVE_TIMEOUT_S"
+
+
+def collective_timeout() -> "timedelta | None":
+    """$LUMINA_COLLECTIVE_TIMEOUT_S as a timedelta (None when unset: torch's default); a value that is
+    no number of seconds above 0 is refused (ValueError: one line, exit 2)."""
+    import math
+    from datetime import timedelta
+
+    raw = os.environ.get(COLLECTIVE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"${COLLECTIVE_TIMEOUT_ENV}={raw!r}: give the seconds a rank waits in a collective for the "
+                         "others (above the longest checkpoint write; unset: torch's 30 minutes for gloo, 10 for NCCL)")
+    return timedelta(seconds=seconds)
+
+
 def init_distributed() -> tuple[int, int, torch.device]:
-    """(rank, world size, device) of this process; starts the process group when launched by torchrun."""
+    """(rank, world size, device) of this process; starts the process group when launched by torchrun,
+    with $LUMINA_COLLECTIVE_TIMEOUT_S as its timeout when set (`collective_timeout`)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        timeout = collective_timeout()
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", **({"timeout": timeout} if timeout else {}))
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     if torch.cuda.is_available():
         local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -130,17 +159,20 @@ def barrier() -> None:
 # error of its own): gloo's words (torch 2.14, 2 CPU ranks on one host: within about 2 s of a rank's
 # SIGKILL, not after the 30-minute collective timeout, which only a rank that hangs alive runs into) and NCCL's.
 PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "remote process exited")
+# gloo's words when the others did not answer within the process group's timeout (COLLECTIVE_TIMEOUT_ENV)
+PEER_TIMED_OUT = ("Timed out waiting",)
 
 
 def peer_lost(e: BaseException) -> str | None:
     """The short words of ``e`` when it is a collective that failed because another rank's process ended
-    (gloo: "Connection closed by peer [127.0.0.1]:19863"), else None. That error is a consequence: the
+    (gloo: "Connection closed by peer [127.0.0.1]:19863") or did not answer within the process group's
+    timeout ("Timed out waiting 2000ms for recv operation to complete"), else None. That error is a consequence: the
     rank that ended printed its own (a traceback, our one line) or was killed (torchrun's report says by
     what); the rank that meets it printed gloo's 30-line traceback of the backward pass besides."""
     if not isinstance(e, RuntimeError):
         return None
     text = str(e)
-    if not any(marker in text for marker in PEER_LOST):
+    if not any(marker in text for marker in PEER_LOST + PEER_TIMED_OUT):
         return None
     first = text.strip().splitlines()[0] if text.strip() else ""
     words = re.sub(r"^\[[^\]]*\.(?:cc|cpp):\d+\]\s*", "", first)  # gloo's source position
@@ -155,6 +187,9 @@ def peer_lost_line(e: BaseException, cfg: "TrainConfig") -> str | None:
     if words is None:
         return None
     backend = dist.get_backend() if dist.is_initialized() else ("nccl" if torch.cuda.is_available() else "gloo")
+    if any(marker in words for marker in PEER_TIMED_OUT):  # alive, but not answering
+        return (f"another rank did not answer a collective mid-training ({backend}: {words}; ${COLLECTIVE_TIMEOUT_ENV} "
+                f"sets the wait): it hangs (a stalled file system, a stopped process){what_is_kept(cfg)}")
     return (f"another rank's process ended mid-training ({backend}: {words}): its own error above, or torchrun's "
             f"report, says why{what_is_kept(cfg)}")
 

@@ -142,11 +142,14 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     import uuid
 
     from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from training.distributed import collective_timeout
 
     from contracts.ray_runtime import ensure_ray, started_private_ray
 
     verify_checkpoints(cfg)
+    timeout = collective_timeout()  # Ray Train starts the process group: $LUMINA_COLLECTIVE_TIMEOUT_S goes to it
     ensure_ray(address, num_cpus=max(os.cpu_count() or 1, cfg.workers + 1))
     check_cluster_fits(cfg.workers)
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
@@ -159,6 +162,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
         train_loop_config={"cfg": _worker_config(cfg), "hook": on_checkpoint,
                            "messages": {"tag": tag, "window_lines": not cfg.progress}},
         scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=use_gpu, resources_per_worker={"CPU": 1}),
+        torch_config=TorchConfig(**({"timeout_s": max(1, math.ceil(timeout.total_seconds()))} if timeout else {})),
         run_config=RunConfig(name="train", storage_path=str(Path(cfg.out_dir).resolve() / "ray")),  # = storage below
     )
     # The workers train in threads, where no signal handler can go: a signalled driver asks them to
