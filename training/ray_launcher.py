@@ -336,12 +336,31 @@ def workers_lost(e: BaseException, cfg: TrainConfig):
         where = f" (pid {pid[1]}{f' on {ip[1]}' if ip else ''})" if pid else ""
         said.append((f"rank {rank}{where}", how))
     if not said:
-        return None
+        return peer_of_a_worker_lost(failures, cfg)
     hows = {how for _, how in said}
     who = (f"Ray Train worker {said[0][0]} {said[0][1]}" if len(said) == 1 else
            f"Ray Train workers {', '.join(w for w, _ in said)} " + (hows.pop() if len(hows) == 1 else
                                                                     "died or stopped answering"))
     return RayWorkerLost(f"{who} mid-training{what_is_kept(cfg)}")
+
+
+def peer_of_a_worker_lost(failures: dict, cfg: TrainConfig):
+    """RayWorkerLost when the only failures recorded are collectives that lost another worker (its
+    process ended, or it hung alive past $LUMINA_COLLECTIVE_TIMEOUT_S: a stopped process, a stalled
+    file system): the worker that hung is not among them, and Ray's report was rank 0's traceback of
+    gloo's `Timed out waiting 5000ms for send operation to complete`."""
+    from training.distributed import COLLECTIVE_TIMEOUT_ENV, PEER_TIMED_OUT, peer_lost
+
+    for rank in sorted(failures):
+        error = failures[rank]
+        words = peer_lost(getattr(error, "cause", None) or error)
+        if words is None:
+            continue
+        what = (f"did not answer a collective mid-training ({words}; ${COLLECTIVE_TIMEOUT_ENV} sets the wait): it "
+                "hangs (a stalled file system, a stopped process)" if any(m in words for m in PEER_TIMED_OUT) else
+                f"ended under a collective mid-training ({words}): its process died (killed, out of memory, or crashed)")
+        return RayWorkerLost(f"a Ray Train worker other than rank {rank} {what}{what_is_kept(cfg)}")
+    return None
 
 
 def keeping_our_sigint(trainer_cls):

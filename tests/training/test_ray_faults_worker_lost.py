@@ -180,3 +180,22 @@ def test_a_real_worker_killed_mid_run_ends_in_the_line_and_its_checkpoint_resume
     assert not _workers(_CLUSTER.temp_dir)  # Ray Train ended the other worker
     result = train(TrainConfig(steps=kept + 1, resume=True, **common))
     assert result.resumed_from_step == kept and len(losses(run)) == kept + 1
+
+
+TIMED_OUT = "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:129] Timed out waiting 5000ms for send operation to complete"
+
+
+def test_a_hung_worker_seen_only_by_rank_0s_timeout_is_one_line_too(live_gcs, monkeypatch, tmp_path):
+    """A RayTrainWorker SIGSTOPped with LUMINA_COLLECTIVE_TIMEOUT_S=5: Ray Train recorded only rank 0's
+    gloo timeout (the stopped worker is no failure of its own), and printed its traceback."""
+    last_checkpoint(monkeypatch, "/runs/r/checkpoint-0000010")
+    with pytest.raises(RayWorkerLost) as lost:
+        fit_watched(WorkersFail({0: RuntimeError(TIMED_OUT)}), TrainConfig(out_dir=str(tmp_path)))
+    assert str(lost.value) == (
+        "a Ray Train worker other than rank 0 did not answer a collective mid-training (Timed out waiting 5000ms for "
+        "send operation to complete; $LUMINA_COLLECTIVE_TIMEOUT_S sets the wait): it hangs (a stalled file system, a "
+        "stopped process): the run's last checkpoint, /runs/r/checkpoint-0000010 (step 10), is kept: run the same "
+        "command with --resume to continue from it")
+    with pytest.raises(RayWorkerLost, match=r"^a Ray Train worker other than rank 0 ended under a collective mid-training "
+                                            r"\(Read error \[127.0.0.1\]:48862: Connection reset by peer\): its process died"):
+        fit_watched(WorkersFail({0: RuntimeError(GLOO)}), TrainConfig(out_dir=str(tmp_path)))
