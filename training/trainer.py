@@ -521,6 +521,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     stopped_by = None
     if step < cfg.steps:
         stopped_by = "max_seconds" if stop_code == 1 else _signal_name(stop_code)
+        if stop_code == 1 and rank == 0:  # a time-boxed slot ended: the run is not done, say how it goes on
+            log.info("--max-seconds %g reached at step %d of %d; checkpoint %s is written: continue with --resume "
+                     "--out-dir %s", cfg.max_seconds, step, cfg.steps, final, out_dir)
     reported = losses + partial
     return TrainResult(final, step, seconds, reported[-1][1] if reported else math.nan, reported, mname, mversion,
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
