@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # How long a rank waits in a collective for the others (seconds): unset, torch's own (30 minutes for
 # gloo, 10 for NCCL). A rank that hangs alive (a stalled file system, a stopped process, a deadlock) kept
 # the others waiting that long, torchrun none the wiser; a rank that dies is seen at once (PEER_LOST).
+# Every wait counts: the ranks' start-up rendezvous, the others' while rank 0 writes and publishes a
+# checkpoint or reads a --resume checkpoint's checksums; too short a value ends a healthy run there.
 COLLECTIVE_TIMEOUT_ENV = "LUMINA_COLLECTIVE_TIMEOUT_S"
 
 
@@ -39,7 +41,7 @@ def collective_timeout() -> "timedelta | None":
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError(f"${COLLECTIVE_TIMEOUT_ENV}={raw!r}: give the seconds a rank waits in a collective for the "
-                         "others (above the longest checkpoint write; unset: torch's 30 minutes for gloo, 10 for NCCL)")
+                         "others (above the longest wait at a checkpoint: its write, --resume's checksum read; unset: torch's 30 minutes for gloo, 10 for NCCL)")
     return timedelta(seconds=seconds)
 
 

@@ -32,7 +32,7 @@ def test_a_value_that_is_no_wait_is_refused_in_one_line(monkeypatch, raw):
     with pytest.raises(ValueError) as e:
         collective_timeout()
     assert str(e.value) == (f"${COLLECTIVE_TIMEOUT_ENV}={raw!r}: give the seconds a rank waits in a collective for the "
-                            "others (above the longest checkpoint write; unset: torch's 30 minutes for gloo, 10 for NCCL)")
+                            "others (above the longest wait at a checkpoint: its write, --resume's checksum read; unset: torch's 30 minutes for gloo, 10 for NCCL)")
 
 
 def test_the_rank_that_timed_out_says_so_in_one_line(monkeypatch):
