@@ -67,3 +67,17 @@ def test_the_hook_with_rows_logs_them_as_given(tmp_path, registrar):  # noqa: F8
     _record(ckpt, [_window(2, 1, 0.1)])
     registrar(str(ckpt), 4, [_window(4, 3, 0.7)])
     assert _sql(registrar, "SELECT DISTINCT step FROM metrics WHERE split = 'train'") == [(4,)]
+
+
+def test_the_hook_holds_where_the_fault_suite_aims_its_kills(tmp_path, registrar, monkeypatch):  # noqa: F811
+    """Published, no row yet; its row written, its windows' rows not yet (contracts/hold_points.py's names)."""
+    import training.catalog_hook as hook
+
+    seen = []
+
+    def hold(name):  # at the second the hook holds the catalog open: counted from the first only
+        seen.append((name, _sql(registrar, "SELECT count(*) FROM checkpoints")[0][0] if not seen else None))
+
+    monkeypatch.setattr(hook, "hold_point", hold)
+    registrar(str(_folder(tmp_path, 4)), 4, [_window(4, 3, 0.7)])
+    assert seen == [("train.checkpoint-published", 0), ("train.checkpoint-registered", None)]
