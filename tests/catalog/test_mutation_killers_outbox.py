@@ -12,7 +12,7 @@ from catalog import Catalog
 from catalog.source_index import (LiveManifest, ManifestUpdate, consume_due_training, declare_live_manifest,
                                   live_manifests, update_live_manifests)
 
-from .helpers import make_batch
+from .helpers import TEXT, VAE_A, VAE_B, make_batch
 
 WHERE = "modality = 'image' AND split = 'train'"
 
@@ -28,9 +28,10 @@ def cat(catalog_copy):
     cat.close()
 
 
-def _live(cat, growth: int | None = 4, name: str = "live", where: str = WHERE) -> list[ManifestUpdate]:
+def _live(cat, growth: int | None = 4, name: str = "live", where: str = WHERE, options=None, **kw) -> list[ManifestUpdate]:
     """Declared live, then its first version (the starting point, not due)."""
-    declare_live_manifest(cat, LiveManifest(name, where, train_min_growth=growth, train_options={"steps": 3}))
+    declare_live_manifest(cat, LiveManifest(name, where, train_min_growth=growth,
+                                            train_options={"steps": 3} if options is None else options, **kw))
     return update_live_manifests(cat)
 
 
@@ -162,6 +163,16 @@ def test_finish_without_consuming_says_how_to_train_and_keeps_it_due(cat, tmp_pa
                          f"--home {tmp_path} --set steps=3 (or let the Prefect refresh deployment announce it)"]
 
 
+@pytest.mark.parametrize("options,sets", [({}, ""), ({"steps": 3, "lr": 0.1}, " --set lr=0.1 --set steps=3")])
+def test_finish_without_consuming_names_each_train_option(cat, tmp_path, options, sets):
+    _live(cat, options=options)
+    _grow(cat)
+    [update] = update_live_manifests(cat)
+    out, _ = _finish(cat, [update], consume_due=False, tmp_path=tmp_path)
+    assert out.notes == [f"training on live is due (4 new members) and stays due: lumina train --manifest live@v2 "
+                         f"--home {tmp_path}{sets} (or let the Prefect refresh deployment announce it)"]
+
+
 def test_finish_says_a_due_training_announced_again(cat, tmp_path):
     _live(cat)
     _grow(cat)
@@ -194,3 +205,60 @@ def test_finish_says_a_live_manifest_that_selects_nothing_yet(cat, tmp_path):
     out, _ = _finish(cat, [first], tmp_path=tmp_path, live=[LiveManifest("live", WHERE), nothing])
     assert out.notes == ["live manifest nothing selects nothing yet (modality = 'video'): no version; every refresh "
                          "tries again"]
+
+
+# --------------------------------------------------------------------------- more of _update_live_manifests and _still_due
+
+
+def test_a_live_manifest_whose_selection_mixes_encoders_is_passed_over_saying_how_to_pin_it(cat, caplog):
+    """"a-mixed" takes both VAEs' samples and gets no version (a warning); "b-pinned", pinned to one VAE, still
+    grows: the pin reaches the freeze, and the manifest before it does not stop it."""
+    _live(cat, name="b-pinned", encoders=[VAE_A, TEXT])
+    declare_live_manifest(cat, LiveManifest("a-mixed", "modality = 'image'", train_min_growth=1))
+    cat.register_batches([make_batch(20, vae=VAE_B), make_batch(21)], "run-base")
+    with caplog.at_level("WARNING", logger="catalog.source_index"):
+        assert [u.id for u in update_live_manifests(cat)] == ["b-pinned@v2"]
+    [record] = [r for r in caplog.records if "gets no new version" in r.getMessage()]
+    assert record.name == "catalog.source_index"
+    message = record.getMessage()
+    head, tail = message.split(". Pin its encoders ")
+    assert head.startswith("live manifest a-mixed gets no new version: manifest 'a-mixed': the selected samples mix "
+                           "encoders of the same kind (") and VAE_A in head and VAE_B in head and head.endswith(")")
+    assert "latents from different encoders" not in head  # the error's advice is not the one for a live manifest
+    assert tail == ("(lumina refresh ... --live a-mixed=WHERE --live-encoder FINGERPRINT, or live_manifests.a-mixed.encoders "
+                    "in the deployment) or narrow its selection to samples of one encoder per kind")
+
+
+def test_a_live_version_is_described_as_declared_else_as_the_live_selection(cat):
+    _live(cat, name="plain")
+    _live(cat, name="told", description="mine")
+    assert cat.manifest_header("plain").description == "live selection"
+    assert cat.manifest_header("told").description == "mine"
+
+
+def test_a_live_manifest_with_no_new_version_does_not_stop_the_next_one(cat):
+    _live(cat, name="a-batch0", where="modality = 'image' AND meta->>'batch' = '0'")  # the new batch adds none
+    _live(cat, name="b-live")
+    _grow(cat)
+    assert [u.id for u in update_live_manifests(cat)] == ["b-live@v2"]
+    assert cat.manifest_header("a-batch0").version == 1
+
+
+def test_a_name_frozen_before_it_was_declared_live_counts_growth_from_its_version_then(cat):
+    cat.freeze_manifest("live", WHERE)  # v1, by `lumina catalog manifest create`
+    n1 = cat.manifest_header("live").num_members
+    declare_live_manifest(cat, LiveManifest("live", WHERE, train_min_growth=4))
+    assert update_live_manifests(cat) == [] and _trained(cat) == {"live": None}  # nothing new: nothing set yet
+    _grow(cat)
+    [update] = update_live_manifests(cat)
+    assert update == ManifestUpdate("live", 2, 1, n1 + 4, n1, 4, True, {})  # counted from v1, the version then
+    assert _trained(cat) == {"live": 1}
+
+
+def test_with_train_min_growth_0_every_new_version_is_due_once(cat):
+    _live(cat, growth=0)
+    _grow(cat)
+    [update] = update_live_manifests(cat)
+    assert update.train_due and update.added_since_training == 4
+    consume_due_training(cat, update)
+    assert update_live_manifests(cat) == []  # consumed: not due again for 0 new members
