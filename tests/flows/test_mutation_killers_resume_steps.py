@@ -132,7 +132,9 @@ def test_checkpoint_id_of_its_own_uri_or_its_copy_in_a_moved_workspace(home, tmp
     old = _register(home, run, Path("/old/runs/r/checkpoint-0000002"), step=2)
     _register(home, run, Path("/old/runs/other/checkpoint-0000002"), step=2)  # the same name in another run
     _register(home, run, Path("/old/runs/r/checkpoint-0000012"), step=12)  # LIKE '%checkpoint-0000002' finds it too
-    copy = _ckpt(home / "runs" / "r", 2)  # the moved workspace's own copy
+    copy = home / "runs" / "r" / "checkpoint-0000002"
+    assert steps.checkpoint_id_of(_cat(home), str(copy)) == old  # matched by its runs/<run>/checkpoint-N alone
+    _ckpt(home / "runs" / "r", 2)  # the moved workspace's own copy on disk: the same
     assert steps.checkpoint_id_of(_cat(home), str(copy)) == old
     _register(home, run, Path("/older/runs/r/checkpoint-0000002"), step=2)  # two workspaces' runs named r: which?
     assert steps.checkpoint_id_of(_cat(home), str(copy)) is None
