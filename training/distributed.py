@@ -50,13 +50,40 @@ def init_distributed() -> tuple[int, int, torch.device]:
     with $LUMINA_COLLECTIVE_TIMEOUT_S as its timeout when set (`collective_timeout`)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         timeout = collective_timeout()
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", **({"timeout": timeout} if timeout else {}))
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if (store := attempt_store(timeout)) is not None:
+            dist.init_process_group(backend, store=store, rank=int(os.environ["RANK"]),
+                                    world_size=int(os.environ["WORLD_SIZE"]), **({"timeout": timeout} if timeout else {}))
+        else:
+            dist.init_process_group(backend, **({"timeout": timeout} if timeout else {}))
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     if torch.cuda.is_available():
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
+
+
+def attempt_store(timeout: "timedelta | None" = None):
+    """torchrun's agent store under a prefix of this attempt (TORCHELASTIC_RESTART_COUNT), where torchrun
+    serves one (TORCHELASTIC_USE_AGENT_STORE); else None (env:// as torch does it).
+
+    With `--max-restarts N`, torchrun starts every rank again when one fails, against the same agent
+    store: torch's env:// rendezvous keeps its keys unprefixed (torch 2.14 says "a new TCPStore for every
+    retry", but the standalone agent keeps one), so the new attempt's rank 0 read the dead attempt's
+    gloo address of rank 1 and failed (`Gloo connectFullMesh failed ... Connection refused`), every
+    restart, with any script. A prefix per attempt gives each its own keys."""
+    from torch.distributed.constants import default_pg_timeout
+
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != str(True):
+        return None
+    try:
+        host, port, world = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), int(os.environ["WORLD_SIZE"])
+        attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    except (KeyError, ValueError):  # not torchrun's full environment: torch's own rendezvous
+        return None
+    store = dist.TCPStore(host, port, world, is_master=False, timeout=timeout or default_pg_timeout)
+    return dist.PrefixStore(f"lumina/attempt_{attempt}", store)
 
 
 def start_single_process_group(device: torch.device) -> bool:
@@ -215,3 +242,36 @@ def what_is_kept(cfg: "TrainConfig", first: str = "") -> str:
                  else f"--checkpoint-every {cfg.checkpoint_every}")
         return f" before the run's first checkpoint ({every}): {first}run the same command again"
     return f": {kept}: {first}run the same command with --resume to continue from it"
+
+
+def restarted_attempt(cfg: "TrainConfig") -> "TrainConfig":
+    """``cfg`` for a torchrun attempt after the first (`--max-restarts N`: torchrun starts every rank
+    again when one fails; TORCHELASTIC_RESTART_COUNT > 0): with --resume where the run folder holds a
+    checkpoint, so the attempt continues its run from there. It was refused ("already holds
+    checkpoint-0000040 of an earlier run: --resume continues it"), and torchrun spent its restarts on
+    that refusal. Every rank decides alike (the same folder, no rank writing while attempts start).
+    Unchanged for the first attempt, a run given --resume or no --out-dir, and a folder with no
+    checkpoint (the attempt starts the run again); a damaged newest checkpoint goes to --resume,
+    whose refusal names the intact one."""
+    import dataclasses
+    import logging
+
+    from training.state import latest_resumable
+
+    try:
+        attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    except ValueError:
+        attempt = 0
+    if attempt <= 0 or cfg.resume or not cfg.out_dir or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return cfg
+    try:
+        ckpt = latest_resumable(cfg.out_dir, content=False)
+    except ValueError:  # damaged: --resume says which to continue from
+        ckpt = True
+    if ckpt is None:
+        return cfg
+    if int(os.environ.get("RANK", "0") or 0) == 0:
+        logging.getLogger("training.trainer").warning(
+            "torchrun restart %d of this run (--max-restarts): continuing it from its last checkpoint, as --resume",
+            attempt)
+    return dataclasses.replace(cfg, resume=True)
