@@ -11,6 +11,7 @@ in the catalog as they are written.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from contracts.config import ArgumentParser
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None, as_command: bool = False) -> int:
     from training.trainer import show_training_messages
 
     show_training_messages()
+    from training.distributed import restarted_attempt
+
+    cfg = restarted_attempt(cfg)  # a torchrun --max-restarts attempt continues its run from its last checkpoint
     try:
         out = train_step(a.home, cfg)
     except TrainingStopped as e:  # SIGTERM/SIGINT: the checkpoint is written; exit as the signal would
@@ -60,6 +64,14 @@ def main(argv: list[str] | None = None, as_command: bool = False) -> int:
         if as_command:  # as lumina train: not Ray's shutdown against a dead cluster
             end_now_if_cluster_lost(e)
         return EXIT_USAGE
+    except RuntimeError as e:  # under torchrun, another rank ended under a collective: one line, not gloo's traceback
+        from training.distributed import peer_lost_line
+
+        if "TORCHELASTIC_RUN_ID" not in os.environ or (line := peer_lost_line(e, cfg)) is None:
+            raise
+        user_error_line(e)  # the traceback with LUMINA_TRACEBACK=1
+        print(f"{p.prog}: error: rank {_rank()}: {line}", file=sys.stderr, flush=True)  # no error file: the rank that ended is the root cause
+        return 1
     if out.get("run_id"):  # rank 0
         keep = ("checkpoint", "checkpoint_id", "steps", "resumed_from_step", "seconds", "final_loss", "padding_fraction",
                 "tokens_per_second", "loss_curve")
