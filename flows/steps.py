@@ -704,7 +704,7 @@ def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:
     """The catalog id of checkpoint folder ``uri``: the one recorded there, else, in a workspace moved
     or copied since (its catalog records the original's folders), the one whose
     ``runs/<run>/checkpoint-N`` is that of ``uri`` (as _in_own_workspace maps it); None when neither
-    matches (or several do, none of them this workspace's own copy)."""
+    matches (or several do, none of them recorded at this very folder under another spelling)."""
     from catalog import Catalog
 
     with Catalog.open(catalog, read_only=True) as cat:
@@ -715,12 +715,11 @@ def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:
         if tail is None:
             return None
         _, rows = cat.sql("SELECT checkpoint_id, uri FROM checkpoints WHERE uri LIKE ?", [f"%{Path(*tail).name}"])
-    given = Path(uri).resolve()
-    matches = {cid for cid, recorded in rows if _run_relative(recorded) == tail}
-    if len(matches) > 1:  # the same run folder name twice: the one this catalog's workspace maps to, if any
-        matches = {cid for cid, recorded in rows if _run_relative(recorded) == tail
-                   and (own := _in_own_workspace(catalog, recorded)) and Path(own).resolve() == given}
-    return matches.pop() if len(matches) == 1 else None
+    matches = {cid: recorded for cid, recorded in rows if _run_relative(recorded) == tail}
+    if len(matches) > 1:  # the same run folder name twice: the row of this very folder, spelled otherwise (a symlink)
+        given = Path(uri).resolve()
+        matches = {cid: recorded for cid, recorded in matches.items() if Path(recorded).resolve() == given}
+    return next(iter(matches)) if len(matches) == 1 else None
 
 
 def _run_relative(uri: str) -> tuple[str, ...] | None:

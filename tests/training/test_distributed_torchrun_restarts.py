@@ -39,10 +39,24 @@ def test_a_restarted_attempt_forms_its_process_group_again(tmp_path):
     script.write_text(SCRIPT)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--max-restarts=1",
            "--monitor-interval=0.1", str(script)]
-    proc = subprocess.run(cmd, env=torchrun_env(tmp_path), capture_output=True, text=True, timeout=90)
+    try:
+        proc = subprocess.run(cmd, env=torchrun_env(tmp_path), capture_output=True, text=True, timeout=90)
+    finally:  # a hung attempt: the timeout kills torchrun only, its ranks (a session of their own) stayed
+        _kill_ranks_of(script)
     done = sorted(re.findall(r"rank (\d) attempt (\d) done", proc.stdout))  # the ranks' lines may interleave
     assert proc.returncode == 0 and done == [("0", "1"), ("1", "1")], (proc.stdout, proc.stderr[-3000:])
     assert "connectFullMesh failed" not in proc.stderr
+
+
+def _kill_ranks_of(script: Path) -> None:
+    import psutil
+
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if str(script) in (p.info["cmdline"] or []):
+                p.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
 
 
 @pytest.fixture
