@@ -136,12 +136,15 @@ def test_checkpoint_id_of_its_own_uri_or_its_copy_in_a_moved_workspace(home, tmp
     assert steps.checkpoint_id_of(_cat(home), str(copy)) == old  # matched by its runs/<run>/checkpoint-N alone
     _ckpt(home / "runs" / "r", 2)  # the moved workspace's own copy on disk: the same
     assert steps.checkpoint_id_of(_cat(home), str(copy)) == old
-    _register(home, run, Path("/older/runs/r/checkpoint-0000002"), step=2)  # two workspaces' runs named r: which?
-    assert steps.checkpoint_id_of(_cat(home), str(copy)) is None
     own = _register(home, run, copy, step=2)  # this workspace's own row too, asked for through a symlink
     (tmp_path / "link").symlink_to(home)
-    assert steps.checkpoint_id_of(_cat(home), str(tmp_path / "link" / "runs" / "r" / "checkpoint-0000002")) == own
+    linked = str(tmp_path / "link" / "runs" / "r" / "checkpoint-0000002")
+    assert steps.checkpoint_id_of(_cat(home), linked) == own  # of two rows, the one recorded at this very folder
+    _register(home, run, Path("/older/runs/r/checkpoint-0000002"), step=2)  # two workspaces' runs named r
+    assert steps.checkpoint_id_of(_cat(home), linked) == own  # of three
     assert steps.checkpoint_id_of(_cat(home), str(copy)) == own  # and by its own spelling
+    elsewhere = str(tmp_path / "elsewhere" / "runs" / "r" / "checkpoint-0000002")
+    assert steps.checkpoint_id_of(_cat(home), elsewhere) is None  # several rows, none of them this folder: which?
 
 
 def test_registered_without_its_rows_when_a_recorded_window_row_is_missing(home, tmp_path):
