@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_catalog.py
 
 # Not part of `make test`: mutmut over the modules in bench/mutation/modules.toml, report in
-# bench/mutation/REPORT.md (~20 CPU-min: 12 min on 2 free cores); MODULES="flag_dit ..." for some
+# bench/mutation/REPORT.md (~60 CPU-min: about 35 min on 2 free cores); MODULES="flag_dit ..." for some
 # (their report goes to runs/mutation/REPORT-partial.md: the committed one covers every module).
 mutation: $(STAMP)
 	$(PY) -c "import mutmut" 2>/dev/null || $(PY) -m pip install --quiet "mutmut==3.8.1"

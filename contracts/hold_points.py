@@ -18,7 +18,9 @@ checkpoint whole under its temporary name, not yet published), curate.registered
 encode.registered (flows/steps.py: the stage's batches registered, its catalog run not yet
 completed), manifest.members-written (catalog/db.py, freeze_manifest: a new version's rows and
 members written, its transaction not yet committed), refresh.due-announced (flows/refresh.py: a
-live manifest's due training announced, not yet consumed in the catalog).
+live manifest's due training announced, not yet consumed in the catalog), train.claimed
+(flows/train.py: a triggered train flow has claimed its manifest version, the catalog not yet
+looked up).
 
 Holding: the mark file is written (JSON: the point, the pass, the pid), one line goes to stderr,
 and the whole process stops itself (SIGSTOP: every thread, so a background thread cannot go on
