@@ -29,11 +29,11 @@ import socket
 import time
 from pathlib import Path
 
+from contracts import parent_only_fds
 from contracts.layout import Workspace, safe_name
 
 CLAIMS = "claims"
 WORKSPACE_CATALOG = "catalog.duckdb"  # contracts.layout Workspace.catalog's file name
-_held_claim_fds: set[int] = set()  # this process's claims (closed in forked children)
 
 
 def claim_path(catalog: str | os.PathLike, manifest: str, version: int) -> Path:
@@ -85,7 +85,7 @@ class VersionClaim:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         self._fd, self._pid = fd, os.getpid()
-        _held_claim_fds.add(fd)
+        parent_only_fds.hold(fd)
         return True
 
     def _unguarded(self, error: OSError) -> bool:
@@ -109,7 +109,7 @@ class VersionClaim:
             return
         import fcntl
 
-        _held_claim_fds.discard(fd)
+        parent_only_fds.release(fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_UN)  # dropped even where a child forked without the hook kept a copy
         except OSError:
@@ -144,17 +144,3 @@ def _flow_run_name() -> str | None:
     context = FlowRunContext.get()
     run = getattr(context, "flow_run", None)
     return f"{run.name} ({run.id})" if run is not None else None
-
-
-def _close_inherited_claims() -> None:
-    """In a forked child (DataLoader workers): the claim belongs to its parent. A child keeping the
-    descriptor would keep the version claimed after a SIGKILL of the parent, until the child ended."""
-    for fd in list(_held_claim_fds):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _held_claim_fds.clear()
-
-
-os.register_at_fork(after_in_child=_close_inherited_claims)

@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from contracts import parent_only_fds
+
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 CHECKSUMS = "checksums"  # train_state.json: file name -> "<algorithm>:<hex digest>" of its content as written
@@ -409,7 +411,6 @@ def prune(out_dir: str | os.PathLike, keep_last: int) -> list[Path]:
 
 
 LOCK_FILE = ".lumina-train.lock"
-_held_lock_fds: set[int] = set()  # this process's run-folder locks (closed in forked children)
 
 
 class RunFolderInUse(FileExistsError):
@@ -459,11 +460,11 @@ class RunFolderLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         self._fd = fd
-        _held_lock_fds.add(fd)
+        parent_only_fds.hold(fd)
 
     def release(self) -> None:
         if self._fd is not None:
-            _held_lock_fds.discard(self._fd)
+            parent_only_fds.release(self._fd)
             os.close(self._fd)  # closing the last descriptor drops the lock
             self._fd = None
 
@@ -502,17 +503,3 @@ def refuse_if_in_use(out_dir: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)  # drops the shared lock, if taken
-
-
-def _close_inherited_locks() -> None:
-    """In a forked child (DataLoader workers): the lock belongs to its parent. A child keeping the
-    descriptor kept the folder locked after a SIGKILL of the parent, until the child noticed."""
-    for fd in list(_held_lock_fds):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _held_lock_fds.clear()
-
-
-os.register_at_fork(after_in_child=_close_inherited_locks)
