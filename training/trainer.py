@@ -300,6 +300,10 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
             log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
                      position.epoch, position.index, mname, mversion)
+            if (before := info.get("world_size")) is not None and before != world:  # torchrun's --nproc_per_node changed
+                log.info("--resume: the run trained on %d process(es) up to step %d and goes on with %d: the batches stay the "
+                         "same (--batch-size and --tokens-per-batch are per step, each process takes its share of a batch)",
+                         before, step, world)
         head = replanned_head(EpochHead.from_json(info.get("epoch_head")), position,
                               stopped_run_plan(saved_train_config(ckpt), cfg, budget), PlanSettings(cfg.seed, cfg.shuffle_buffer, budget))
         if rank == 0 and head is not None and head.segments and step < cfg.steps and position.index:
@@ -338,7 +342,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
-    ctx = dict(cfg=cfg, epoch_head=head, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape), shapes=shapes)
+    ctx = dict(cfg=cfg, epoch_head=head, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape), shapes=shapes,
+               world=world)
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
     if cfg.async_checkpoint and cfg.parallel == "fsdp":  # every rank, in the same order
         ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
@@ -722,7 +727,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
     state = {"step": step, "position": [position.epoch, position.index], "plan_version": PLAN_VERSION, "scheduler": copy.deepcopy(sched.state_dict()),
              "losses": list(losses), "window": list(window), "window_rows": [dict(r) for r in window_rows],
              "seconds": ctx["run_seconds"](), "shape_counts": [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(64)],
-             "nonfinite_run": ctx.get("nonfinite_run", 0), CATALOG_ROWS: [dict(r) for r in ctx.get("catalog_rows", [])]}
+             "nonfinite_run": ctx.get("nonfinite_run", 0), CATALOG_ROWS: [dict(r) for r in ctx.get("catalog_rows", [])],
+             "world_size": ctx.get("world", 1)}
     if (head := ctx.get("epoch_head")) is not None and head.epoch == position.epoch:  # still inside the re-planned epoch
         state["epoch_head"] = head.to_json()
     name, version = ctx["manifest"]
