@@ -99,29 +99,13 @@ def test_a_rank_that_hangs_alive_ends_the_others_wait_after_the_timeout(tmp_path
 def test_ray_trains_process_group_gets_the_timeout(tmp_path, monkeypatch, raw, expected):
     """`--launcher ray`: Ray Train starts the process group (TorchConfig.timeout_s, its default 1800 s),
     so the launcher hands it the value (Ray patched out: fit() is where the trainer is seen)."""
-    import contracts.ray_runtime as ray_runtime
-    import training.ray_launcher as launcher
+    from tests.training.ray_launch_fakes import seen_at_fit
 
     if raw is None:
         monkeypatch.delenv(COLLECTIVE_TIMEOUT_ENV, raising=False)
     else:
         monkeypatch.setenv(COLLECTIVE_TIMEOUT_ENV, raw)
-    seen = {}
-
-    class Stop(Exception):
-        pass
-
-    def fake_fit(trainer, cfg):
-        seen["timeout_s"] = trainer.backend_config.timeout_s
-        raise Stop
-
-    monkeypatch.setattr(ray_runtime, "ensure_ray", lambda *a, **k: None)
-    monkeypatch.setattr(ray_runtime, "started_private_ray", lambda: True)
-    monkeypatch.setattr(launcher, "check_cluster_fits", lambda workers: None)
-    monkeypatch.setattr(launcher, "_cluster_has_gpus", lambda: False)
-    monkeypatch.setattr(launcher, "fit_watched", fake_fit)
-    with pytest.raises(Stop):
-        launcher.train_with_ray(TrainConfig(out_dir=str(tmp_path / "run"), steps=2, workers=2, launcher="ray", progress=False))
+    seen = seen_at_fit(monkeypatch, tmp_path, lambda trainer: {"timeout_s": trainer.backend_config.timeout_s})
     assert seen == {"timeout_s": expected}
 
 

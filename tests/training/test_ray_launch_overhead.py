@@ -11,7 +11,6 @@ import os
 import pytest
 
 from training.ray_launcher import RAY_TRAIN_ENV, RAY_TRAIN_PRIVATE_ENV, ray_train_env
-from training.trainer import TrainConfig
 
 POLL = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 WATCHER = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"
@@ -77,29 +76,14 @@ def test_metrics_switch_drops_ray_trains_metrics_callbacks(clean_env, tmp_path):
 @pytest.mark.parametrize("private", [True, False])
 def test_train_with_ray_runs_fit_in_that_environment(clean_env, tmp_path, monkeypatch, private):
     """The launcher itself: what Ray Train would pass on as fit() runs (Ray patched out)."""
-    import contracts.ray_runtime as ray_runtime
-    import training.ray_launcher as launcher
+    from tests.training.ray_launch_fakes import seen_at_fit
 
-    seen = {}
-
-    class Stop(Exception):
-        pass
-
-    def fake_fit(trainer, cfg):
+    def look(trainer):
         from ray.train.v2._internal.constants import get_env_vars_to_propagate
 
-        seen.update(get_env_vars_to_propagate())
-        seen["metrics"] = os.environ.get(METRICS)
-        raise Stop
+        return {**get_env_vars_to_propagate(), "metrics": os.environ.get(METRICS)}
 
-    monkeypatch.setattr(ray_runtime, "ensure_ray", lambda *a, **k: None)
-    monkeypatch.setattr(ray_runtime, "started_private_ray", lambda: private)
-    monkeypatch.setattr(launcher, "check_cluster_fits", lambda workers: None)
-    monkeypatch.setattr(launcher, "_cluster_has_gpus", lambda: False)
-    monkeypatch.setattr(launcher, "fit_watched", fake_fit)
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), steps=2, workers=2, launcher="ray", progress=False)
-    with pytest.raises(Stop):
-        launcher.train_with_ray(cfg)
+    seen = seen_at_fit(monkeypatch, tmp_path, look, private)
     assert seen.get(POLL) == RAY_TRAIN_ENV[POLL]
     if private:
         assert seen.get(WATCHER) == RAY_TRAIN_PRIVATE_ENV[WATCHER] and seen["metrics"] == "0"
