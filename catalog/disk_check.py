@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.layout import from_last_runs
+
 TEMPORARY = "run_folder_temporary_checkpoints"
 UNREGISTERED = "run_folder_unregistered_checkpoints"
 CHECKS = (TEMPORARY, UNREGISTERED)
@@ -58,13 +60,10 @@ class DiskReport:
 def in_workspace(recorded: str | os.PathLike, home: Path) -> Path | None:
     """Where a recorded run folder (or checkpoint folder) is now: the same ``runs/<run>...`` under
     ``home`` where that is a folder (a moved or copied workspace: its own copy first), else the
-    recorded path where that is a folder, else None (gone). flows/steps.py _in_own_workspace's rule."""
+    recorded path where that is a folder, else None (gone). contracts.layout.from_last_runs's rule."""
     path = Path(recorded)
-    parts = path.parts
-    if "runs" in parts:
-        own = home.joinpath(*parts[len(parts) - 1 - parts[::-1].index("runs"):])
-        if own.is_dir():
-            return own
+    if (tail := from_last_runs(path)) is not None and (own := home.joinpath(*tail)).is_dir():
+        return own
     return path if path.is_absolute() and path.is_dir() else None
 
 

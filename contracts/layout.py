@@ -61,6 +61,16 @@ def readable_as_umask_allows(path: str | os.PathLike) -> None:
             os.chmod(os.path.join(folder, f), 0o666 & ~mask)
 
 
+def from_last_runs(path: str | os.PathLike) -> tuple[str, ...] | None:
+    """('runs', '<run>', ...): the end of a recorded run or checkpoint folder from its last ``runs``
+    part, or None. The catalog records absolute folders; a workspace moved or copied since holds the
+    same end under its own home, which is where the disk check, resume and evaluate look first."""
+    parts = Path(path).parts
+    if "runs" not in parts:
+        return None
+    return parts[len(parts) - 1 - parts[::-1].index("runs"):]
+
+
 def default_home() -> Path:
     return Path(os.environ.get("LUMINA_HOME", "lumina_home")).resolve()
 

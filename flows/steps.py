@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from contracts.hold_points import hold_point
-from contracts.layout import Workspace
+from contracts.layout import Workspace, from_last_runs
 from contracts.records import Modality
 
 log = logging.getLogger(__name__)
@@ -662,10 +662,9 @@ def _in_own_workspace(catalog: str | os.PathLike, uri: str) -> str | None:
     """The catalog records absolute folders: the same ``runs/<run>/checkpoint-N`` under the
     catalog's own workspace, where it is there (the recorded one, or the copy in a workspace moved
     or copied since), else None."""
-    parts = Path(uri).parts
-    if "runs" not in parts:
+    if (tail := from_last_runs(uri)) is None:
         return None
-    here = Path(catalog).resolve().parent.joinpath(*parts[len(parts) - 1 - parts[::-1].index("runs"):])
+    here = Path(catalog).resolve().parent.joinpath(*tail)
     return str(here) if here.is_dir() else None
 
 
@@ -711,23 +710,15 @@ def checkpoint_id_of(catalog: str | os.PathLike, uri: str) -> str | None:
         _, rows = cat.sql("SELECT checkpoint_id FROM checkpoints WHERE uri = ?", [uri])
         if rows:
             return rows[0][0]
-        tail = _run_relative(uri)
+        tail = from_last_runs(uri)
         if tail is None:
             return None
         _, rows = cat.sql("SELECT checkpoint_id, uri FROM checkpoints WHERE uri LIKE ?", [f"%{Path(*tail).name}"])
-    matches = {cid: recorded for cid, recorded in rows if _run_relative(recorded) == tail}
+    matches = {cid: recorded for cid, recorded in rows if from_last_runs(recorded) == tail}
     if len(matches) > 1:  # the same run folder name twice: the row of this very folder, spelled otherwise (a symlink)
         given = Path(uri).resolve()
         matches = {cid: recorded for cid, recorded in matches.items() if Path(recorded).resolve() == given}
     return next(iter(matches)) if len(matches) == 1 else None
-
-
-def _run_relative(uri: str) -> tuple[str, ...] | None:
-    """('runs', '<run>', 'checkpoint-N'): the end of a checkpoint folder from its last ``runs``, or None."""
-    parts = Path(uri).parts
-    if "runs" not in parts:
-        return None
-    return parts[len(parts) - 1 - parts[::-1].index("runs"):]
 
 
 def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:

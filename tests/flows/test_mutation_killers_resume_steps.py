@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
-from contracts.layout import Workspace
+from contracts.layout import Workspace, from_last_runs
 from flows import steps
 from training.state import CATALOG_ROWS, STATE_JSON
 
@@ -79,8 +79,8 @@ def test_the_run_to_continue_is_the_newest_stopped_early_else_the_newest(tmp_pat
 
 def test_run_relative_and_own_workspace_take_the_part_from_the_last_runs(home, tmp_path):
     uri = "/old/runs/x/runs/r1/checkpoint-0000002"
-    assert steps._run_relative(uri) == ("runs", "r1", "checkpoint-0000002")
-    assert steps._run_relative("/old/elsewhere/checkpoint-0000002") is None
+    assert from_last_runs(uri) == ("runs", "r1", "checkpoint-0000002")
+    assert from_last_runs("/old/elsewhere/checkpoint-0000002") is None
     assert steps._in_own_workspace(_cat(home), uri) is None  # not under this workspace
     own = _ckpt(home / "runs" / "r1", 2)
     assert steps._in_own_workspace(_cat(home), uri) == str(own)
