@@ -109,8 +109,11 @@ class BatchLog:
     (epochs that end in the same log window share one), and once, a warning where batches of one
     sample are forced by the token budget."""
 
-    def __init__(self, max_tokens: int | None):
+    def __init__(self, max_tokens: int | None, over_half: tuple[int, int] | None = None):
         self.max_tokens = max_tokens
+        # (samples, the longest's tokens) of the manifest's samples over half of max_tokens, where the
+        # trainer knows them: the warning's advice covers those, not only the ones trained on so far
+        self.over_half = over_half
         self.current: EpochBatches | None = None
         self.ended: list[EpochBatches] = []  # not said yet
         self.warned = False
@@ -168,12 +171,19 @@ class BatchLog:
         if self.warned or hit is None:
             return
         self.warned = True
+        longest, manifest = hit.longest_alone, ""
+        if self.over_half is not None and self.over_half[1] > longest:
+            # the batches so far showed only some of them (a user who raised the budget to what they
+            # showed still had the longer ones alone)
+            longest = self.over_half[1]
+            manifest = (f"the manifest holds {self.over_half[0]} such sample{'' if self.over_half[0] == 1 else 's'}, "
+                        f"up to {longest} tokens: ")
         log.warning("%d of %s of epoch %d held one sample each: %d %s more than half of --tokens-per-batch %d (up to "
                     "%d tokens), so no other sample fits beside %s and each gets an optimizer step of its own; "
-                    "--tokens-per-batch %d or more batches them in pairs (said once)", hit.alone,
+                    "%s--tokens-per-batch %d or more batches them in pairs (said once)", hit.alone,
                     f"the {hit.batches} batches" if hit.whole() else _span(hit), hit.epoch, hit.alone,
                     "sample has" if hit.alone == 1 else "samples have", self.max_tokens, hit.longest_alone,
-                    "it" if hit.alone == 1 else "one", 2 * hit.longest_alone)
+                    "it" if hit.alone == 1 else "one", manifest, 2 * longest)
 
 
 def _span(e: EpochBatches) -> str:

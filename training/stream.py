@@ -241,7 +241,16 @@ class ManifestIndex:
         self.shards = sorted(self.keys)
         self.num_samples = len(hashes)
         self.manifest_id = manifest_id
+        shapes = None if shapes is None else list(shapes)
         self.shapes = None if shapes is None else self._shape_hashes(shapes)
+        # stored latent shape -> members the catalog records at it (every shard together): a small table
+        # (a corpus has few sizes; speech at most one a frame count), from which the trainer knows the
+        # manifest's token counts before a batch is planned; None where the catalog gave no shapes
+        self.shape_counts: dict[tuple[int, ...], int] | None = None
+        if shapes is not None:
+            self.shape_counts = {}
+            for _, shape, n in shapes:
+                self.shape_counts[tuple(shape)] = self.shape_counts.get(tuple(shape), 0) + int(n)
         self.recorded_bytes: dict[str, int] | None = None  # every shard the manifest reads -> its size in the catalog
         self.checked = False  # check_shards found each at that size: every reader holds it to it
 

@@ -117,6 +117,17 @@ class TokenCount:
         return FlagDiT.seq_len(self, shape)
 
 
+def over_half(index, tokens_of: Callable[[tuple[int, ...]], int], max_tokens: int | None) -> tuple[int, int] | None:
+    """(samples, the longest's tokens) of the manifest's samples over half of `max_tokens`, which no
+    other sample fits beside, from the shapes the catalog records; None when none is, or it is not known."""
+    counts = getattr(index, "shape_counts", None)  # None: an index built without the catalog
+    if max_tokens is None or not counts:
+        return None
+    over = [(tokens, n) for tokens, n in ((tokens_of(shape), n) for shape, n in counts.items())
+            if 2 * tokens > max_tokens]
+    return (sum(n for _, n in over), max(t for t, _ in over)) if over else None
+
+
 def make_inputs(item: dict, null: NullCaption, fm, cfg: TrainConfig, step: int) -> tuple:
     """(x1, x0, t, model kwargs) of one rank's share of a step. Each sample draws its timestep,
     noise and caption dropout from a generator seeded by (seed, step, position in the global
@@ -338,7 +349,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         from training.monitor import BatchLog, RunMonitor
 
         monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
-        batch_log = BatchLog(cfg.tokens_per_batch)  # how each epoch's batches were formed: the log, TensorBoard
+        # how each epoch's batches were formed: the log, TensorBoard
+        batch_log = BatchLog(cfg.tokens_per_batch, over_half(index, stream.tokens_of, cfg.tokens_per_batch))
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
