@@ -1,0 +1,78 @@
+"""contracts/parent_only_fds.py: a descriptor held here (a run-folder lock's, a train claim's) is closed in
+every child this process forks, so a killed parent's flock is free though its DataLoader workers live on;
+a released one, and any other, stays open in the child (a worker's own files, a descriptor number that a
+released lock's close made free and something else took)."""
+
+from __future__ import annotations
+
+import os
+
+from contracts import parent_only_fds
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _open(path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def test_a_forked_child_closes_what_is_held_and_nothing_else(tmp_path):
+    read, write = os.pipe()
+    held = [_open(tmp_path / "lock-a"), _open(tmp_path / "lock-b")]
+    released, other = _open(tmp_path / "lock-c"), _open(tmp_path / "data")
+    for fd in (*held, released):
+        parent_only_fds.hold(fd)
+    parent_only_fds.release(released)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: say which of them it still has, and leave at once
+            try:
+                os.write(write, bytes(_is_open(fd) for fd in (*held, released, other)))
+            finally:
+                os._exit(0)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        seen = os.read(read, 16)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert list(seen) == [False, False, True, True]  # the held two closed; the released one and a plain file kept
+        assert all(_is_open(fd) for fd in (*held, released, other))  # the parent keeps all of them
+    finally:
+        for fd in held:
+            parent_only_fds.release(fd)
+        for fd in (*held, released, other, read):
+            os.close(fd)
+
+
+def test_the_after_fork_hook_closes_the_held_and_forgets_them(tmp_path, monkeypatch):
+    """The hook a child runs (called here in this process: mutmut links a test to a function only when the
+    test's own process calls it). Once closed, the numbers are the child's to reuse: the child's own forks (a
+    worker forking in turn) must not close what took them."""
+    monkeypatch.setattr(parent_only_fds, "_held", set())
+    held = [_open(tmp_path / "lock-a"), _open(tmp_path / "lock-b")]
+    for fd in held:
+        parent_only_fds.hold(fd)
+    parent_only_fds._close_in_child()
+    assert not any(_is_open(fd) for fd in held)
+    reused = _open(tmp_path / "data")
+    try:
+        assert reused in held  # the lowest free number: one of the closed ones
+        parent_only_fds._close_in_child()  # the child forks again
+        assert _is_open(reused)
+    finally:
+        os.close(reused)
+
+
+def test_a_held_descriptor_closed_already_does_not_stop_the_others_closing(tmp_path, monkeypatch):
+    monkeypatch.setattr(parent_only_fds, "_held", set())
+    gone, held = _open(tmp_path / "lock-a"), _open(tmp_path / "lock-b")
+    parent_only_fds.hold(gone)
+    parent_only_fds.hold(held)
+    os.close(gone)  # its owner closed it without releasing it
+    parent_only_fds._close_in_child()
+    assert not _is_open(held)
