@@ -269,3 +269,20 @@ def test_since_is_utc_where_the_local_zone_is_not(tmp_path):
         else:
             os.environ["TZ"] = old
         time.tzset()
+
+
+def test_release_frees_the_claim_though_a_copy_of_its_descriptor_lives_on(tmp_path):
+    """A child forked by C code (no Python at-fork hook runs there) keeps a copy of the descriptor, which
+    shares the lock; release() unlocks it explicitly, so the next event trains all the same (a copy made
+    with dup here)."""
+    path = tmp_path / "m-v1.lock"
+    claim = VersionClaim(path)
+    assert claim.take()
+    copy = os.dup(claim._fd)
+    try:
+        claim.release()
+        again = VersionClaim(path)
+        assert again.take()
+        again.release()
+    finally:
+        os.close(copy)
