@@ -22,6 +22,14 @@ def _open(path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
 
+def _open_at(path, number: int) -> None:
+    """A file opened under descriptor ``number`` (free or not)."""
+    fd = _open(path)
+    if fd != number:
+        os.dup2(fd, number)
+        os.close(fd)
+
+
 def test_a_forked_child_closes_what_is_held_and_nothing_else(tmp_path):
     read, write = os.pipe()
     held = [_open(tmp_path / "lock-a"), _open(tmp_path / "lock-b")]
@@ -59,9 +67,9 @@ def test_the_after_fork_hook_closes_the_held_and_forgets_them(tmp_path, monkeypa
         parent_only_fds.hold(fd)
     parent_only_fds._close_in_child()
     assert not any(_is_open(fd) for fd in held)
-    reused = _open(tmp_path / "data")
+    reused = held[0]
+    _open_at(tmp_path / "data", reused)  # the child's own file under a closed number
     try:
-        assert reused in held  # the lowest free number: one of the closed ones
         parent_only_fds._close_in_child()  # the child forks again
         assert _is_open(reused)
     finally:

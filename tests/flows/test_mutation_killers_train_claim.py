@@ -32,6 +32,14 @@ def _is_open(fd: int) -> bool:
     return True
 
 
+def _open_at(path, number: int) -> None:
+    """A file opened under descriptor ``number`` (free or not)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if fd != number:
+        os.dup2(fd, number)
+        os.close(fd)
+
+
 def test_the_claim_path_is_absolute_from_a_relative_or_home_relative_catalog(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert claim_path("catalog.duckdb", "m@x", 12) == tmp_path / "claims" / "train" / "m_at_x-v12.lock"
@@ -212,7 +220,7 @@ def test_a_forked_child_releasing_its_copy_leaves_the_parents_claim_held(tmp_pat
     if pid == 0:
         try:
             inherited = _is_open(number)
-            os.dup2(os.open(tmp_path / "child-file", os.O_RDWR | os.O_CREAT, 0o600), number)  # the child's own file
+            _open_at(tmp_path / "child-file", number)  # the child's own file
             claim.release()
             os.write(write, bytes([inherited, _is_open(number)]))
         finally:
@@ -237,7 +245,7 @@ def test_a_released_claims_descriptor_number_is_not_closed_in_children_forked_la
     assert claim.take()
     number = claim._fd
     claim.release()
-    os.dup2(os.open(tmp_path / "data", os.O_RDWR | os.O_CREAT, 0o600), number)
+    _open_at(tmp_path / "data", number)  # a file this process opens next, under the claim's number
     read, write = os.pipe()
     try:
         pid = os.fork()
