@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FIELDS = ("step", "loss", "grad_norm", "lr", "tokens_per_s", "padding", "samples", "seconds")
@@ -96,6 +96,16 @@ class EpochBatches:
                 self.alone += 1
                 self.longest_alone = max(self.longest_alone, tokens)
 
+    def after(self, earlier: "EpochBatches | None") -> "EpochBatches":
+        """This part of an epoch joined to the part trained before it (a stopped run's, which a
+        --resume continues), when `earlier` ends where this begins; else this part alone."""
+        if earlier is None or earlier.epoch != self.epoch or earlier.first + earlier.batches != self.first:
+            return self
+        return EpochBatches(self.epoch, earlier.first, earlier.batches + self.batches, earlier.samples + self.samples,
+                            earlier.ones + self.ones, earlier.alone + self.alone,
+                            max(earlier.longest_alone, self.longest_alone), earlier.tokens + self.tokens,
+                            earlier.padded + self.padded, self.complete)
+
     def figures(self) -> dict[str, float]:
         return {"batches": self.batches, "samples_per_batch": self.samples / max(1, self.batches),
                 "batches_of_one": self.ones, "padding": 1 - self.tokens / self.padded if self.padded else 0.0}
@@ -109,8 +119,13 @@ class BatchLog:
     (epochs that end in the same log window share one), and once, a warning where batches of one
     sample are forced by the token budget."""
 
-    def __init__(self, max_tokens: int | None, over_half: tuple[int, int] | None = None):
+    def __init__(self, max_tokens: int | None, over_half: tuple[int, int] | None = None,
+                 resumed: "EpochBatches | None" = None):
         self.max_tokens = max_tokens
+        # the part of the epoch a --resume continues that the stopped run trained (its checkpoint's
+        # train_state.json): the lines say this call's batches, TensorBoard's epoch/* the whole epoch's
+        self.resumed = resumed
+        self.trained = False
         # (samples, the longest's tokens) of the manifest's samples over half of max_tokens, where the
         # trainer knows them: the warning's advice covers those, not only the ones trained on so far
         self.over_half = over_half
@@ -119,8 +134,10 @@ class BatchLog:
         self.warned = False
 
     def add(self, item: dict) -> EpochBatches | None:
-        """Count a trained batch; the epoch it ended, if it was the epoch's last."""
+        """Count a trained batch; the epoch it ended, if it was the epoch's last (the whole epoch, its
+        part before a --resume too: a stopped and resumed run gives a straight run's figures)."""
         pos = item["position"]
+        self.trained = True
         if self.current is None or self.current.epoch != pos.epoch:
             if self.current is not None:  # the epoch before ended without its last batch marked (cannot, but say it)
                 self.ended.append(self.current)
@@ -131,7 +148,14 @@ class BatchLog:
             return None
         e.complete, self.current = True, None
         self.ended.append(e)
-        return e
+        return e.after(self.resumed)
+
+    def open_epoch(self) -> dict | None:
+        """The epoch trained inside so far, the part before a --resume included, for a checkpoint's
+        train_state.json; None at an epoch's end."""
+        if self.current is not None:
+            return asdict(self.current.after(self.resumed))
+        return asdict(self.resumed) if self.resumed is not None and not self.trained else None
 
     def say(self, log: logging.Logger, run_ended: bool = False) -> None:
         """Log the epochs ended since the last call (at a log window's end); at the run's end also

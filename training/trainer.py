@@ -280,6 +280,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     padded_seen = 0  # padded tokens of this call's steps: its padding_fraction is 1 - tokens_seen / padded_seen
     head: EpochHead | None = None  # how the current epoch began, if a resume changed its plan's settings
     resumed_window_rows: list[dict] = []
+    resumed_epoch: dict | None = None
     seconds_before = 0.0
     nonfinite_before = 0  # non-finite steps in a row up to the checkpoint a resume continues
     shapes: Counter = Counter()  # latent shapes trained on (rank 0's share): the most common is the checkpoint's latent_shape
@@ -305,6 +306,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         step, position = info["step"], Position(*info["position"])
         losses, window = [tuple(x) for x in info["losses"]], info["window"]
         resumed_window_rows = info.get("window_rows", [])  # the catalog's summary of the open log window
+        resumed_epoch = info.get("epoch_batches")  # the figures of the epoch it stopped inside, so far
         seconds_before = info.get("seconds", 0.0)  # the run's training time so far: metrics' seconds go on from it
         nonfinite_before = info.get("nonfinite_run", 0)  # a streak across a stop counts whole
         shapes.update({tuple(shape): n for shape, n in info.get("shape_counts", [])})
@@ -346,16 +348,17 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         _say_small_manifest(stream, manifest_id, members, cfg.batch_size)
     monitor = batch_log = None
     if rank == 0:
-        from training.monitor import BatchLog, RunMonitor
+        from training.monitor import BatchLog, EpochBatches, RunMonitor
 
         monitor = RunMonitor(out_dir, start_step=step, tensorboard=cfg.tensorboard)
         # how each epoch's batches were formed: the log, TensorBoard
-        batch_log = BatchLog(cfg.tokens_per_batch, over_half(index, stream.tokens_of, cfg.tokens_per_batch))
+        batch_log = BatchLog(cfg.tokens_per_batch, over_half(index, stream.tokens_of, cfg.tokens_per_batch),
+                             EpochBatches(**resumed_epoch) if resumed_epoch else None)
     pending_rows: list[dict] = []  # one summary per log window, for the catalog
     window_rows: list[dict] = list(resumed_window_rows)
     written: list[str] = []  # published, oldest first (a write in flight is not here yet)
     ctx = dict(cfg=cfg, epoch_head=head, encoders=encoders, manifest=(mname, mversion), latent_shape=list(first.latent.shape), shapes=shapes,
-               world=world)
+               world=world, batch_log=batch_log)
     writer = CheckpointWriter(asynchronous=cfg.async_checkpoint)
     if cfg.async_checkpoint and cfg.parallel == "fsdp":  # every rank, in the same order
         ctx["checkpoint_group"] = torch.distributed.new_group(backend="gloo")
@@ -743,6 +746,8 @@ def _save_checkpoint(out_dir: Path, step: int, rank: int, model, ema: ModelEMA, 
              "world_size": ctx.get("world", 1)}
     if (head := ctx.get("epoch_head")) is not None and head.epoch == position.epoch:  # still inside the re-planned epoch
         state["epoch_head"] = head.to_json()
+    if (batch_log := ctx.get("batch_log")) is not None and (open_epoch := batch_log.open_epoch()) is not None:
+        state["epoch_batches"] = open_epoch  # rank 0's: a --resume sums the whole epoch up, as a straight run does
     name, version = ctx["manifest"]
     # the shape lumina sample draws by default: the most common one trained on (the first sample's before a step)
     common = [[list(k), n] for k, n in ctx.get("shapes", Counter()).most_common(8)]
