@@ -431,6 +431,7 @@ class RunFolderLock:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / LOCK_FILE
         self._fd: int | None = None
+        self._pid: int | None = None  # the process that took it: a forked child's copy was closed at the fork
 
     def acquire(self) -> None:
         """Raises RunFolderInUse when another process holds it; on a file system without locks, warns."""
@@ -459,14 +460,23 @@ class RunFolderLock:
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
-        self._fd = fd
+        self._fd, self._pid = fd, os.getpid()
         parent_only_fds.hold(fd)
 
     def release(self) -> None:
-        if self._fd is not None:
-            parent_only_fds.release(self._fd)
-            os.close(self._fd)  # closing the last descriptor drops the lock
-            self._fd = None
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        if self._pid != os.getpid():  # a forked child: the fork closed its copy; the number may be another file now
+            return
+        import fcntl
+
+        parent_only_fds.release(fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # dropped even where a child forked without the hook keeps a copy
+        except OSError:
+            pass
+        os.close(fd)
 
     def __enter__(self) -> "RunFolderLock":
         self.acquire()
