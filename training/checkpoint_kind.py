@@ -31,4 +31,7 @@ def refuse_other_models(folder: Path, flag: str) -> None:
 
 
 def with_article(word: str) -> str:
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+    """'an AutoencoderKL', 'a BertModel'; a U read as "you" before a capital takes 'a' (a UNet2DConditionModel,
+    a UMT5EncoderModel: the folders an SD or Lumina-Next download puts beside each other)."""
+    vowel = word[:1].lower() in "aeiou" and not (word[:1] == "U" and word[1:2].isupper())
+    return f"{'an' if vowel else 'a'} {word}"

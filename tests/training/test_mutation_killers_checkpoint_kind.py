@@ -62,8 +62,9 @@ def test_a_missing_or_unreadable_config_is_left_to_the_weights_check(tmp_path):
 
 
 @pytest.mark.parametrize("word, said", [
-    ("AutoencoderKL", "an AutoencoderKL"), ("image", "an image"), ("Unet", "an Unet"), ("audio", "an audio"),
+    ("AutoencoderKL", "an AutoencoderKL"), ("image", "an image"), ("untitled", "an untitled"), ("audio", "an audio"),
+    ("UNet2DConditionModel", "a UNet2DConditionModel"), ("UMT5EncoderModel", "a UMT5EncoderModel"), ("Upsampler", "an Upsampler"),
     ("BertModel", "a BertModel"), ("video", "a video"), ("speech", "a speech"), ("T5EncoderModel", "a T5EncoderModel"),
 ])
-def test_the_article_goes_by_the_first_letter_in_either_case(word, said):
+def test_the_article_goes_by_the_first_sound(word, said):
     assert with_article(word) == said
