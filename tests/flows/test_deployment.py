@@ -217,7 +217,10 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
         spawn("worker", "worker", "start", "--pool", "lumina-process", "--limit", "1")
 
         # refresh: a first run by hand, then a change, then a run fired by a schedule
-        refresh_params = {"source": str(src), "home": str(rhome), "backend": "local", "live_manifests": LIVE}
+        # the phone text encoder (as the fault suite's chain): MiniLM's transformers imports and weights
+        # were half of each refresh run's CPU, for captions nothing here reads (MiniLM: the demo tests)
+        refresh_params = {"source": str(src), "home": str(rhome), "backend": "local", "live_manifests": LIVE,
+                          "encode_options": {"text": "phone"}}
         watch = spawn("watch", "deployment", "run", "refresh/refresh", "--params", json.dumps(refresh_params), "--watch", "--watch-timeout", "300")
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
             # `--watch` ends ~3 s after the run (it waits for straggler logs): the test goes on once the
