@@ -155,7 +155,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
     tag = uuid.uuid4().hex  # this launch's messages: an earlier one's in the same file are not shown again
     messages = launch_messages(cfg.out_dir, tag)  # from the file's end now
-    trainer = keeping_our_sigint(TorchTrainer)(
+    trainer = without_unused_datasets(keeping_our_sigint(TorchTrainer))(
         _worker_loop,
         # the workers' own bars and log lines go nowhere (their output is not forwarded): the driver
         # draws one bar, and shows rank 0's messages from MESSAGES_FILE
@@ -373,6 +373,25 @@ def keeping_our_sigint(trainer_cls):
             log.debug("Ray Train's SIGINT handler is not installed: a Ctrl-C stops the workers at a checkpoint")
 
     return KeepingOurSigint
+
+
+DATASETS_CALLBACK = "DatasetsCallback"  # Ray Train (v2)'s callback that serves ray.train.get_dataset_shard
+
+
+def without_unused_datasets(trainer_cls):
+    """``trainer_cls`` that leaves out Ray Train's DatasetsCallback when it is given no datasets (ours never
+    is: each worker reads its shards itself): the callback starts a DatasetManager actor every launch
+    anyway, one more process (about 1.3 s of CPU to start, importing Ray Data) for get_dataset_shard,
+    which nothing calls. With datasets, Ray Train's callbacks are left as they are."""
+
+    class WithoutUnusedDatasets(trainer_cls):
+        def _create_default_callbacks(self):
+            callbacks = super()._create_default_callbacks()
+            if self.datasets:
+                return callbacks
+            return [c for c in callbacks if type(c).__name__ != DATASETS_CALLBACK]
+
+    return WithoutUnusedDatasets
 
 
 MARKERS = (".validate_storage_marker",)  # what Ray Train writes to check it can write there

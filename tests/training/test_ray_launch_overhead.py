@@ -89,3 +89,23 @@ def test_train_with_ray_runs_fit_in_that_environment(clean_env, tmp_path, monkey
         assert seen.get(WATCHER) == RAY_TRAIN_PRIVATE_ENV[WATCHER] and seen["metrics"] == "0"
     else:
         assert WATCHER not in seen and seen["metrics"] is None
+
+
+def test_a_launch_leaves_out_ray_trains_datasets_callback_it_has_no_datasets_for(clean_env, tmp_path, monkeypatch):
+    """Ray Train's DatasetsCallback started a DatasetManager actor (one more process, ~1.3 s of CPU) on
+    every launch, for datasets we never give it; a trainer given datasets keeps it. No Ray is started."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from tests.training.ray_launch_fakes import seen_at_fit
+    from training.ray_launcher import DATASETS_CALLBACK, without_unused_datasets
+
+    def names(trainer) -> set[str]:
+        return {type(c).__name__ for c in trainer._create_default_callbacks()}
+
+    seen = seen_at_fit(monkeypatch, tmp_path, lambda trainer: {"names": names(trainer)})
+    assert DATASETS_CALLBACK not in seen["names"] and "BackendSetupCallback" in seen["names"], seen
+    kwargs = dict(scaling_config=ScalingConfig(num_workers=2), run_config=RunConfig(name="train", storage_path=str(tmp_path)))
+    assert DATASETS_CALLBACK in names(TorchTrainer(lambda c: None, **kwargs))  # the name Ray Train (v2) gives it
+    with_data = without_unused_datasets(TorchTrainer)(lambda c: None, datasets={"train": lambda: None}, **kwargs)
+    assert DATASETS_CALLBACK in names(with_data)
