@@ -261,8 +261,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     if cfg.init_from:
         model.load_state_dict(load_tensors(Path(cfg.init_from) / "model.safetensors"), strict=True)
         if rank == 0:
-            log.info("--init-from: a new stage from the weights of %s (dim %d, %d layers); the optimizer, "
-                     "schedule and data start afresh", cfg.init_from, model_cfg.dim, model_cfg.n_layers)
+            log.info("--init-from: a new stage from the weights of %s (dim %d, %d layer%s); the optimizer, "
+                     "schedule and data start afresh", cfg.init_from, model_cfg.dim, model_cfg.n_layers,
+                     "" if model_cfg.n_layers == 1 else "s")
     model.to(device)
     ema = ModelEMA(model, cfg.ema_decay)
     bf16 = cfg.precision == "bf16"

@@ -1,0 +1,19 @@
+"""--init-from into a second stage (a walkthrough on a team's own video clips, 2026-12-06): the line
+that says where the weights come from read "(dim 32, 1 layers)"."""
+
+from __future__ import annotations
+
+import logging
+
+from training.trainer import TrainConfig, train
+
+
+def test_the_stage_line_counts_layers_in_words(tiny_home, tmp_path, caplog):
+    base = dict(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                batch_size=4, progress=False, tensorboard=False, steps=1, log_every=1)
+    first = train(TrainConfig(out_dir=str(tmp_path / "a"), model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2,
+                                                                            "patch_size": 4}, **base))
+    with caplog.at_level(logging.INFO, logger="training.trainer"):
+        train(TrainConfig(out_dir=str(tmp_path / "b"), init_from=first.checkpoint, **base))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("--init-from: a new stage")]
+    assert len(said) == 1 and f"weights of {first.checkpoint} (dim 32, 1 layer); the optimizer" in said[0], said
