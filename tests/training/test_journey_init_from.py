@@ -83,8 +83,9 @@ def test_resume_with_init_from_says_which_flag_to_drop():
         TrainConfig(resume=True, init_from="runs/a/checkpoint-0000300")
     msg = str(e.value)
     assert msg.startswith("--resume and --init-from exclude each other") and "\n" not in msg
-    assert msg.endswith("leave out --init-from to continue the stopped run (a run begun with --init-from keeps training "
-                        "its own weights), or --resume to start a new stage"), msg
+    assert msg.endswith("leave out --init-from (an init_from: in the --config file: add --set init_from=null) to continue "
+                        "the stopped run (a run begun with --init-from keeps training its own weights), or --resume to "
+                        "start a new stage"), msg
 
 
 def test_init_from_weights_of_other_encoders_is_warned(tiny_home, tmp_path, caplog):

@@ -17,3 +17,21 @@ def test_the_stage_line_counts_layers_in_words(tiny_home, tmp_path, caplog):
         train(TrainConfig(out_dir=str(tmp_path / "b"), init_from=first.checkpoint, **base))
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("--init-from: a new stage")]
     assert len(said) == 1 and f"weights of {first.checkpoint} (dim 32, 1 layer); the optimizer" in said[0], said
+
+
+def test_a_stage_whose_config_holds_init_from_is_told_how_to_resume(tmp_path):
+    """The stage's YAML held init_from (train.yaml holds any option); stopped, it said "continue with
+    --resume --out-dir RUN", and that command was refused with "leave out --init-from", a flag the
+    user never typed. The refusal now names the config's key and the --set that unsets it, and that
+    --set gives a config that resumes."""
+    import pytest
+
+    from contracts.config import config_values, from_mapping, parse_assignments
+
+    stage = tmp_path / "stage2.yaml"
+    stage.write_text("steps: 10\ntokens_per_batch: 16384\ninit_from: runs/stage1/checkpoint-0000012\n")
+    with pytest.raises(ValueError) as e:
+        from_mapping(TrainConfig, config_values(stage, assignments={"resume": True}))
+    assert "an init_from: in the --config file: add --set init_from=null" in str(e.value), e.value
+    cfg = from_mapping(TrainConfig, config_values(stage, assignments={**parse_assignments(["init_from=null"]), "resume": True}))
+    assert cfg.resume and cfg.init_from is None and cfg.tokens_per_batch == 16384
