@@ -282,6 +282,20 @@ def running_mean(values, k: int):
         return np.where(n > 0, (sums[i] - sums[lo]) / np.maximum(n, 1), np.nan)
 
 
+def _enough_loss_ticks(a) -> None:
+    """Evenly spaced plain ticks where the log axis would have fewer than three in view: a loss from
+    1.5 down to 0.88 crosses 1, where the log ticks in view are 0.9 and 1 only (the decade above has
+    none before 2), so the curve's upper half read against no label."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+
+    low, high = a.get_ylim()
+    shown = [y for y in (*a.yaxis.get_majorticklocs(), *a.yaxis.get_minorticklocs()) if low <= y <= high]
+    if len(shown) < 3:
+        a.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        a.yaxis.set_minor_locator(NullLocator())
+        a.yaxis.set_major_formatter(FuncFormatter(lambda x, pos: f"{x:.4g}"))
+
+
 def plot_curve(csv_path: Path, png: Path) -> Path | None:
     columns = _columns(csv_path, ("step", "loss", "lr", "grad_norm"))
     if columns is None or not len(columns[0]):
@@ -302,6 +316,7 @@ def plot_curve(csv_path: Path, png: Path) -> Path | None:
     a.set(xlabel="step", ylabel="flow-matching loss", yscale="log", title="training loss")
     a.yaxis.set_major_formatter(_PlainLog())
     a.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.7)))  # every minor tick within 0.7 decades
+    _enough_loss_ticks(a)
     a.legend()
     lines = b.plot(steps[shown], lr[shown], color="tab:green", label="learning rate (left)")
     b.set(xlabel="step", title="learning rate and grad norm")
