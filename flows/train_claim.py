@@ -94,12 +94,16 @@ class VersionClaim:
         return True
 
     def holder(self) -> dict | None:
-        """What the claim file says of its holder (None when it cannot be read: the holder may be writing it)."""
+        """What the claim file says of its holder (None when it cannot be read: the holder may be writing it,
+        or when it names a process of this host that is gone: a holder that could not write the file, another
+        user's, left an earlier holder's text there)."""
         try:
             found = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return None
-        return found if isinstance(found, dict) else None
+        if not isinstance(found, dict):
+            return None
+        return None if _gone_here(found) else found
 
     def release(self) -> None:
         if self._fd is None:
@@ -144,3 +148,17 @@ def _flow_run_name() -> str | None:
     context = FlowRunContext.get()
     run = getattr(context, "flow_run", None)
     return f"{run.name} ({run.id})" if run is not None else None
+
+
+def _gone_here(holder: dict) -> bool:
+    """Whether ``holder`` names a process of this host that no longer runs (another host's cannot be told)."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's live process (EPERM)
+        return False
+    return False

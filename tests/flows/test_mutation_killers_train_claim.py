@@ -294,3 +294,23 @@ def test_release_frees_the_claim_though_a_copy_of_its_descriptor_lives_on(tmp_pa
         again.release()
     finally:
         os.close(copy)
+
+
+def _pid_of_a_finished_process() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_a_holder_text_naming_a_finished_process_of_this_host_is_none(tmp_path):
+    """A holder that could not write the file (another user's) leaves the earlier holder's text: a refused
+    flow must not name that run, gone since, as the one training now."""
+    claim = VersionClaim(tmp_path / "m-v1.lock")
+    here, gone = socket.gethostname(), _pid_of_a_finished_process()
+    claim.path.write_text(json.dumps({"pid": gone, "host": here, "since": "s", "flow_run": "old-run"}))
+    assert claim.holder() is None
+    for live in ({"pid": os.getpid(), "host": here, "since": "s", "flow_run": "now"},  # this very process
+                 {"pid": 1, "host": here, "since": "s", "flow_run": "init"},  # alive (another user's: EPERM, or root's)
+                 {"pid": gone, "host": "another-host", "since": "s", "flow_run": "there"},  # cannot be told: kept
+                 {"pid": "12", "host": here, "since": "s", "flow_run": None}):  # no pid to ask about: kept
+        claim.path.write_text(json.dumps(live))
+        assert claim.holder() == live, live
