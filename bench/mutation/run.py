@@ -29,11 +29,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-KILLED = {"killed", "timeout", "caught by type check", "segfault"}  # the tests noticed the change
+KILLED = {"killed", "timeout", "caught by type check", "segfault", "signalled"}  # the tests noticed the change
 # a survivor that no test even reaches counts as survived: that is the point of the exercise
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 37: "caught by type check", -24: "timeout", 24: "timeout", 152: "timeout",
-          255: "timeout", -11: "segfault", -9: "segfault"}
+          255: "timeout", -11: "segfault", -9: "segfault",
+          -1: "signalled"}  # the test process died of SIGHUP: a mutant that signals the process it only asked about
 OFFLINE = dict(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", RAY_AUTH_MODE="disabled",
                PREFECT_SERVER_ANALYTICS_ENABLED="false", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
 

@@ -308,9 +308,31 @@ def test_a_holder_text_naming_a_finished_process_of_this_host_is_none(tmp_path):
     here, gone = socket.gethostname(), _pid_of_a_finished_process()
     claim.path.write_text(json.dumps({"pid": gone, "host": here, "since": "s", "flow_run": "old-run"}))
     assert claim.holder() is None
-    for live in ({"pid": os.getpid(), "host": here, "since": "s", "flow_run": "now"},  # this very process
-                 {"pid": 1, "host": here, "since": "s", "flow_run": "init"},  # alive (another user's: EPERM, or root's)
-                 {"pid": gone, "host": "another-host", "since": "s", "flow_run": "there"},  # cannot be told: kept
-                 {"pid": "12", "host": here, "since": "s", "flow_run": None}):  # no pid to ask about: kept
-        claim.path.write_text(json.dumps(live))
-        assert claim.holder() == live, live
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for live in ({"pid": running.pid, "host": here, "since": "s", "flow_run": "now"},  # a running process
+                     {"pid": gone, "host": "another-host", "since": "s", "flow_run": "there"},  # cannot be told: kept
+                     {"pid": "12", "host": here, "since": "s", "flow_run": None}):  # no pid to ask about: kept
+            claim.path.write_text(json.dumps(live))
+            assert claim.holder() == live, live
+        assert running.poll() is None  # only asked about (signal 0), never signalled
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_a_holder_text_is_kept_where_its_process_cannot_be_asked_about(tmp_path, monkeypatch):
+    """Not a process id (a negative number names a process group), or a live process of another user
+    (EPERM): the text is kept, as it cannot be told gone."""
+    claim = VersionClaim(tmp_path / "m-v1.lock")
+    group = {"pid": -999_999, "host": socket.gethostname(), "since": "s", "flow_run": None}  # no such group: kill() says ESRCH
+    claim.path.write_text(json.dumps(group))
+    assert claim.holder() == group
+
+    def not_permitted(pid, sig):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    theirs = {"pid": _pid_of_a_finished_process(), "host": socket.gethostname(), "since": "s", "flow_run": None}
+    claim.path.write_text(json.dumps(theirs))
+    monkeypatch.setattr(os, "kill", not_permitted)
+    assert claim.holder() == theirs
