@@ -36,14 +36,14 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is Any or value is None:
         return value
     if origin in (typing.Union, types.UnionType):
+        if isinstance(value, str) and value.strip().lower() == "none" and type(None) in typing.get_args(tp):
+            return None  # --set max_seconds=none (or init_from=none) unsets it, as the flag --max-seconds none does
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         for a in args:
             try:
                 return _coerce(value, a, where)
             except ConfigError:
                 continue
-        if isinstance(value, str) and value.strip().lower() == "none" and type(None) in typing.get_args(tp):
-            return None  # --set max_seconds=none unsets it, as the flag --max-seconds none does
         raise ConfigError(f"{where}: {value!r} is not a valid {tp}")
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_mapping(tp, value, where)
