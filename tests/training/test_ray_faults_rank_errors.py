@@ -103,9 +103,9 @@ def test_a_real_worker_raising_alone_ends_the_run_naming_its_rank(tiny_home, tmp
     import ray
 
     import training.ray_launcher as launcher
-    from tests.training.test_distributed import RAY_TRAIN_POLL, TINY
+    from tests.training.test_distributed import RAY_TRAIN_TEST_ENV, TINY
 
-    for k, v in RAY_TRAIN_POLL.items():
+    for k, v in RAY_TRAIN_TEST_ENV.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setattr(launcher, "_worker_loop", rank_1_fails_on_its_second_batch)
     cfg = TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,

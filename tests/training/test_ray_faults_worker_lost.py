@@ -141,11 +141,11 @@ def test_a_real_worker_killed_mid_run_ends_in_the_line_and_its_checkpoint_resume
     import ray
 
     from tests.training.conftest import _CLUSTER
-    from tests.training.test_distributed import RAY_TRAIN_POLL, TINY, losses
+    from tests.training.test_distributed import RAY_TRAIN_TEST_ENV, TINY, losses
     from training.ray_launcher import train_with_ray
     from training.trainer import train
 
-    for k, v in RAY_TRAIN_POLL.items():
+    for k, v in RAY_TRAIN_TEST_ENV.items():
         monkeypatch.setenv(k, v)
     run = tmp_path / "ray"
     common = dict(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,

@@ -149,16 +149,19 @@ def test_the_driver_shows_rank_0s_messages_as_they_come_and_the_last_ones_at_the
 
 @pytest.mark.slow
 @ray_cluster_group
-def test_a_resumed_ray_run_shows_rank_0s_messages_once(tiny_home, tmp_path, capsys, caplog, ray_address):
+def test_a_resumed_ray_run_shows_rank_0s_messages_once(tiny_home, tmp_path, capsys, caplog, ray_address, monkeypatch):
     """--resume --launcher ray --no-progress with two Ray Train workers (the shared private cluster)
     into a run folder whose messages file holds an earlier launch's: the --resume lines, the window
     lines and the epoch lines as a local run shows them, the last one (said as the run ends) too,
     each once, and none of the earlier launch's. (The run's first 4 steps: local, to save a launch.)"""
     import ray
 
+    from tests.training.test_distributed import RAY_TRAIN_TEST_ENV
     from training.ray_launcher import train_with_ray
     from training.trainer import train
 
+    for k, v in RAY_TRAIN_TEST_ENV.items():
+        monkeypatch.setenv(k, v)
     opts = dict(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
                 out_dir=str(tmp_path / "run"), model_overrides=TINY, batch_size=64, log_every=2, num_threads=1,
                 progress=False, tensorboard=False)

@@ -68,10 +68,11 @@ def test_a_diverged_ray_worker_is_one_line_and_exit_2_in_lumina_train(live_gcs, 
 
 @pytest.mark.slow
 @ray_cluster_group
-def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as_itself(tmp_path, ray_address):
+def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as_itself(tmp_path, ray_address, monkeypatch):
     """As /tmp/rv39/ray_div.py: a real TorchTrainer of one worker whose loop diverges (on the shared
     private cluster of tests/training/conftest.py, joined through RAY_ADDRESS)."""
     from contracts.ray_runtime import ensure_ray
+    from tests.training.test_distributed import RAY_TRAIN_TEST_ENV
 
     import ray
     from ray.train import RunConfig, ScalingConfig
@@ -82,6 +83,8 @@ def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as
 
         raise TrainingDiverged(DIVERGED)
 
+    for k, v in RAY_TRAIN_TEST_ENV.items():
+        monkeypatch.setenv(k, v)
     ensure_ray()
     try:
         trainer = TorchTrainer(loop, scaling_config=ScalingConfig(num_workers=1),

@@ -105,9 +105,9 @@ def test_a_resume_under_the_ray_launcher_brings_them_in_too(tiny_home, tmp_path,
     folder records reach the catalog once there too."""
     import ray
 
-    from tests.training.test_distributed import RAY_TRAIN_POLL
+    from tests.training.test_distributed import RAY_TRAIN_TEST_ENV
 
-    for k, v in RAY_TRAIN_POLL.items():
+    for k, v in RAY_TRAIN_TEST_ENV.items():
         monkeypatch.setenv(k, v)
 
     from catalog import Catalog

@@ -1,7 +1,9 @@
 """Stopping a run on SIGTERM/SIGINT with a checkpoint, and skipping steps with a non-finite gradient."""
 
+import contextlib
 import csv
 import json
+import logging
 import math
 import os
 import signal
@@ -15,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.training.conftest import ray_cluster_group
-from tests.training.test_distributed import ENV, RAY_TRAIN_POLL, TINY, losses, own_home, torchrun_env
+from tests.training.test_distributed import ENV, RAY_TRAIN_TEST_ENV, TINY, losses, own_home, torchrun_env
 from tests.training.test_trainer import tiny_cfg
 from training.stopping import StopRequest
 from training.trainer import TrainConfig, train
@@ -109,6 +111,23 @@ def _rows(run: Path) -> int:
         return 0
 
 
+@contextlib.contextmanager
+def logging_as_a_command_line():
+    """Logging as in a `python -m training.train` process of its own: pytest's handlers on the root logger
+    set aside, so that show_training_messages puts its stderr handler on `training` (under a caller
+    that configured logging it leaves them to decide); that handler and level are put back after."""
+    root, training = logging.getLogger(), logging.getLogger("training")
+    kept, before, level = root.handlers[:], training.handlers[:], training.level
+    root.handlers = []
+    try:
+        yield
+    finally:
+        root.handlers = kept
+        for h in [h for h in training.handlers if h not in before]:
+            training.removeHandler(h)
+        training.setLevel(level)
+
+
 # _cli's training settings, as TrainConfig fields (an in-process run with the same numbers)
 CLI_SETTINGS = dict(batch_size=8, lr=3e-3, warmup_steps=2, log_every=1, num_threads=1, shuffle_buffer=16, progress=False,
                     tensorboard=False)
@@ -125,11 +144,15 @@ def _cli(home, tiny_home, out_dir, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resume_is_bit_identical(tiny_home, tmp_path):
+def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resume_is_bit_identical(tiny_home, tmp_path,
+                                                                                                     capsys):
     """What a scheduler's SIGTERM (preemption, cancellation) must leave: the step in flight
     finished, a resumable checkpoint, registered, the run 'cancelled', exit status 143; then
-    --resume to step k + 2 equals k + 2 steps straight, losses and weights bit for bit."""
+    --resume to step k + 2 equals k + 2 steps straight, losses and weights bit for bit. (The resume:
+    the same command's main in this process, its exit status returned; a process of its own cost
+    ~4 s of CPU to start.)"""
     from catalog import Catalog
+    from training.train import main
 
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "stopped"
@@ -149,11 +172,13 @@ def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resum
         _, status = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
     assert registered == [(k,)] and status == [("cancelled",)]
 
-    resumed = subprocess.run(_cli(home, tiny_home, run, "--steps", str(k + 2), "--resume"), env=ENV,
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    capsys.readouterr()
+    with logging_as_a_command_line():
+        code = main(_cli(home, tiny_home, run, "--steps", str(k + 2), "--resume")[3:])
+    resumed = capsys.readouterr()
+    assert code == 0, resumed.err[-3000:]
     # which checkpoint a resume continues is said (it was silent)
-    assert f"--resume: continuing {run / f'checkpoint-{k:07d}'} from step {k}" in resumed.stderr and "on " + tiny_home.train_manifest.split('@')[0] + "@v" in resumed.stderr
+    assert f"--resume: continuing {run / f'checkpoint-{k:07d}'} from step {k}" in resumed.err and "on " + tiny_home.train_manifest.split('@')[0] + "@v" in resumed.err
     # the run never stopped, with _cli's settings: in this process (a third `python -m training.train`
     # cost a process start, ~4 s of CPU, and trains the same numbers: one thread, the same seed)
     train(TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
@@ -298,24 +323,50 @@ def test_a_stop_file_in_the_run_folder_stops_the_run_as_its_signal_would_and_is_
 @pytest.mark.slow
 @ray_cluster_group
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoint(tiny_home, tmp_path, sig, ray_cluster):
+def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoint(tiny_home, tmp_path, sig, ray_address,
+                                                                                 monkeypatch):
     """Ray Train runs train() in worker threads, where no signal handler can go: the driver, which
     the scheduler signals, reaches them through the STOP file. Ctrl-C too: Ray Train's own SIGINT
     handler aborted the workers, with no checkpoint and exit 1. The driver joins the shared private
-    cluster (tests/training/conftest.py) instead of starting its own."""
+    cluster (tests/training/conftest.py) instead of starting its own, and runs in this process
+    (`python -m training.train`'s main, its exit status returned; a process of its own cost ~4 s of
+    CPU to start): the signal goes to this process, as the scheduler's to the driver's."""
+    import threading
+
+    import ray
+
     from catalog import Catalog
+    from training.train import main
 
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "ray"
-    env = {**ENV, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ray_cluster, **RAY_TRAIN_POLL}
-    proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2"),
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 240
-    while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(sig)  # the driver only
-    out, _ = proc.communicate(timeout=180)
-    assert proc.returncode == 128 + sig, out[-5000:]
+    for k, v in RAY_TRAIN_TEST_ENV.items():
+        monkeypatch.setenv(k, v)
+    done, sent = threading.Event(), []
+
+    def signal_the_driver() -> None:
+        deadline = time.time() + 240
+        while _rows(run) < 3 and time.time() < deadline and not done.is_set():
+            time.sleep(0.2)
+        if not done.is_set():  # the driver only (the workers are Ray's processes)
+            sent.append(sig)
+            os.kill(os.getpid(), sig)
+        if not done.wait(180):  # workers that never stop (the subprocess's communicate timeout): the run is
+            from tests.training.conftest import _CLUSTER  # ended by killing them, and fails on its exit status
+            from tests.training.test_ray_faults_worker_lost import _workers
+
+            for pid in _workers(_CLUSTER.temp_dir):
+                os.kill(pid, signal.SIGKILL)
+
+    sender = threading.Thread(target=signal_the_driver, daemon=True)
+    sender.start()
+    try:
+        code = main(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2")[3:])
+    finally:
+        done.set()
+        sender.join()
+        ray.shutdown()
+    assert sent and code == 128 + sig, code
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, registered = cat.sql("SELECT step FROM checkpoints")
         _, status = cat.sql("SELECT status FROM runs WHERE flow_name = 'train'")
@@ -323,20 +374,24 @@ def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoin
     assert not (run / "STOP").exists()
 
 
-def test_lumina_train_json_prints_the_stop_on_stdout(tiny_home, tmp_path):
+def test_lumina_train_json_prints_the_stop_on_stdout(tiny_home, tmp_path, capsys):
     """A stopped `lumina train --json` still gives its reader a JSON object: the signal, the step and
-    the checkpoint to --resume from (and the exit status of that signal)."""
+    the checkpoint to --resume from (and the exit status of that signal). `lumina`'s main in this
+    process (its exit status returned; a process of its own cost ~5 s of CPU to start)."""
     import json
+
+    from flows.cli import main
 
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "run"
     run.mkdir()
     (run / "STOP").write_text("SIGINT")  # there before the start: honoured after the first step
     args = _cli(home, tiny_home, run, "--steps", "50", "--json")[3:]  # the flags, for `lumina train`
-    proc = subprocess.run([str(Path(sys.executable).parent / "lumina"), "train", *args], env=ENV, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 128 + signal.SIGINT, proc.stderr[-3000:]
-    out = json.loads(proc.stdout)
+    capsys.readouterr()
+    code = main(["train", *args])
+    proc = capsys.readouterr()
+    assert code == 128 + signal.SIGINT, proc.err[-3000:]
+    out = json.loads(proc.out)
     assert out["stopped_by"] == "SIGINT" and out["steps"] == 1 and Path(out["checkpoint"]).name == "checkpoint-0000001"
     from catalog import Catalog
 
