@@ -17,12 +17,14 @@ when the block ends, as Prefect's own is, and survives a kill -9.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
@@ -50,11 +52,18 @@ def free_port(host: str = HOST) -> int:
 
 def server_command(port: int, parent_pid: int | None = None) -> list[str]:
     """The child's command line: the same ASGI app and flags Prefect's temporary server uses."""
-    import prefect
-
     return [sys.executable, "-c", _CHILD, str(parent_pid or os.getpid()),
-            "--app-dir", str(prefect.__module_path__.parent), "--factory", "prefect.server.api.server:create_app",
+            "--app-dir", str(_prefect_dir().parent), "--factory", "prefect.server.api.server:create_app",
             "--host", HOST, "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+
+
+def _prefect_dir() -> Path:
+    """Prefect's package folder (prefect.__module_path__), found without importing Prefect: the
+    import is ~1 s of CPU in a process that only starts the server (the tests' session server)."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("prefect is not installed")
+    return Path(spec.origin).parent
 
 
 class ServerExited(RuntimeError):
