@@ -53,8 +53,8 @@ def test_permuted_cameras_permute_pose_predictions(one_thread):
                                multiple_of=32, frame_cond_dim=CAMERA_DIM))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     fm = FlowMatching(timesteps="logit_normal")
-    for step in range(250):
-        b = collate([examples[j] for j in torch.randint(len(examples), (32,)).tolist()])
+    for step in range(250):  # batches of 16: as sure as 32 (1.0 and 1.0 on seeds 0-3), half the CPU
+        b = collate([examples[j] for j in torch.randint(len(examples), (16,)).tolist()])
         loss = fm.training_loss(model, b["x1"], cap_feats=b["cap_feats"], cap_mask=b["cap_mask"], frame_cond=b["frame_cond"])
         opt.zero_grad()
         loss.backward()
