@@ -111,6 +111,25 @@ def _rows(run: Path) -> int:
         return 0
 
 
+class SignalNotCaught(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def caught_by_the_run(sig: int):
+    """While a test signals its own process: a ``sig`` that reaches the handler found before the run's
+    (the run installed none, or passed its first signal on) fails the test instead of ending pytest or
+    being ignored; as a process's default, it is never reached when the run catches the signal."""
+    def not_caught(signum, frame):
+        raise SignalNotCaught(f"{signal.Signals(signum).name} reached the handler that was there before the run's")
+
+    previous = signal.signal(sig, not_caught)
+    try:
+        yield
+    finally:
+        signal.signal(sig, previous)
+
+
 @contextlib.contextmanager
 def logging_as_a_command_line():
     """Logging as in a `python -m training.train` process of its own: pytest's handlers on the root logger
@@ -145,24 +164,51 @@ def _cli(home, tiny_home, out_dir, *extra: str) -> list[str]:
 
 @pytest.mark.slow
 def test_sigterm_stops_at_a_step_boundary_with_a_registered_checkpoint_and_resume_is_bit_identical(tiny_home, tmp_path,
-                                                                                                     capsys):
+                                                                                                     capsys, monkeypatch):
     """What a scheduler's SIGTERM (preemption, cancellation) must leave: the step in flight
     finished, a resumable checkpoint, registered, the run 'cancelled', exit status 143; then
-    --resume to step k + 2 equals k + 2 steps straight, losses and weights bit for bit. (The resume:
-    the same command's main in this process, its exit status returned; a process of its own cost
-    ~4 s of CPU to start.)"""
+    --resume to step k + 2 equals k + 2 steps straight, losses and weights bit for bit. (The stopped
+    run and the resume: the command's main in this process, its exit status returned, the SIGTERM sent
+    to this process; a process of its own cost ~4 s of CPU to start each.)"""
+    import threading
+
+    import training.trainer as trainer
     from catalog import Catalog
     from training.train import main
 
     home = own_home(tiny_home, tmp_path)
     run = tmp_path / "stopped"
-    proc = subprocess.Popen(_cli(home, tiny_home, run, "--steps", "100000"), env=ENV, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while _rows(run) < 3 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    done, stuck, sent = threading.Event(), threading.Event(), []
+    real = trainer.make_inputs
+
+    def make_inputs(*a, **k):  # a run the signal did not stop ends here (the subprocess's communicate timeout)
+        if stuck.is_set():
+            raise RuntimeError("SIGTERM did not stop the run within 120 s")
+        return real(*a, **k)
+
+    monkeypatch.setattr(trainer, "make_inputs", make_inputs)
+
+    def sigterm_once_3_steps_are_logged() -> None:
+        deadline = time.time() + 120
+        while _rows(run) < 3 and time.time() < deadline and not done.is_set():
+            time.sleep(0.2)
+        if not done.is_set():
+            sent.append(signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+        if not done.wait(120):
+            stuck.set()
+
+    sender = threading.Thread(target=sigterm_once_3_steps_are_logged, daemon=True)
+    capsys.readouterr()
+    sender.start()
+    try:
+        with caught_by_the_run(signal.SIGTERM):
+            code = main(_cli(home, tiny_home, run, "--steps", "100000")[3:])
+    finally:
+        done.set()
+        sender.join()
+    err = capsys.readouterr().err
+    assert sent and code == 128 + signal.SIGTERM, err[-3000:]
     ckpts = sorted(run.glob("checkpoint-*"))
     assert len(ckpts) == 1 and (ckpts[0] / "train_state.json").exists(), ckpts
     k = int(ckpts[0].name.split("-")[1])
@@ -361,7 +407,8 @@ def test_a_signal_to_the_ray_launchers_driver_stops_its_workers_with_a_checkpoin
     sender = threading.Thread(target=signal_the_driver, daemon=True)
     sender.start()
     try:
-        code = main(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2")[3:])
+        with caught_by_the_run(sig):
+            code = main(_cli(home, tiny_home, run, "--steps", "100000", "--launcher", "ray", "--workers", "2")[3:])
     finally:
         done.set()
         sender.join()
