@@ -125,7 +125,8 @@ def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], i
     """`packs` with each pack of one sample joined to a neighbour (the packs just shorter and just
     longer than it): merged into it, or re-split with it into two packs of two or more, whichever
     adds the fewest [PAD] tokens (``len * longest`` less the samples' own) within the budget, past
-    FLUSH_MAX_PADDING if need be (an equal cost: the fewest packs, then the most even). A sample no partner fits beside
+    FLUSH_MAX_PADDING if need be (an equal cost: the fewest packs, then the most even); where
+    neither neighbour can, the packs next to those, and so on outwards. A sample no partner fits beside
     (two of it are over max_tokens, or max_samples is 1) stays alone. Packs keep their places in
     the list; one merged away is left out."""
     if budget.max_samples == 1:
@@ -138,21 +139,29 @@ def pair_lone(packs: list[list[T]], budget: BatchBudget, length: Callable[[T], i
     place = {i: at for at, i in enumerate(order)}
     packs = [list(p) for p in packs]
     for at, i in enumerate(order):
-        if len(packs[i]) != 1:
+        if len(packs[i]) != 1 or not budget.fits(2, length(packs[i][0])):  # no partner ever fits beside it
             continue
         best = None  # ([PAD] tokens, -smallest part, side, split), slots, parts
-        for side, ahead in ((0, order[at - 1::-1] if at else []), (1, order[at + 1:])):
-            j = next((j for j in ahead if packs[j]), None)  # the nearest pack not merged away
-            if j is None:
-                continue
-            both = sorted(packs[j] + packs[i], key=length)
-            real = sum(map(length, both))  # padding, not the total: the two sides' packs differ in size
-            cuts = [[both]] + [[both[:c], both[c:]] for c in range(2, len(both) - 1)]
-            for c, parts in enumerate(cuts):
-                if all(budget.fits(len(p), length(p[-1])) for p in parts):
-                    key = (cost(parts) - real, -min(map(len, parts)), side, c)
-                    if best is None or key < best[0]:
-                        best = key, (min(i, j, key=place.get), max(i, j, key=place.get)), parts
+        below, above = [j for j in order[at - 1::-1] if packs[j]] if at else [], [j for j in order[at + 1:] if packs[j]]
+        # the nearest pack on each side first; where neither can take it (a full pack of the next
+        # length beside it, a pack too short to re-split: plan 4 left a 942-token view set alone
+        # at 2600 tokens beside [628, 628] and [942, 942], though [628 x 4] could share), each
+        # pack further out, nearest first, until one can (plan 5)
+        for depth in range(max(len(below), len(above))):
+            for side, ahead in ((0, below), (1, above)):
+                if depth >= len(ahead):
+                    continue
+                j = ahead[depth]
+                both = sorted(packs[j] + packs[i], key=length)
+                real = sum(map(length, both))  # padding, not the total: the two sides' packs differ in size
+                cuts = [[both]] + [[both[:c], both[c:]] for c in range(2, len(both) - 1)]
+                for c, parts in enumerate(cuts):
+                    if all(budget.fits(len(p), length(p[-1])) for p in parts):
+                        key = (cost(parts) - real, -min(map(len, parts)), side, c)
+                        if best is None or key < best[0]:
+                            best = key, (min(i, j, key=place.get), max(i, j, key=place.get)), parts
+            if best is not None:
+                break
         if best is not None:
             (low, high), parts = best[1], best[2]
             packs[low], packs[high] = (parts[0], []) if len(parts) == 1 else parts

@@ -79,8 +79,9 @@ class SampleRef:
 # or groups an epoch's batches differently, so a resume across the change can say so.
 # 1: leftovers packed within the bucket ratio; 2: packed up to the budget and shuffled (d311934);
 # 3: each bucket's last full batch held back to the epoch's tail, and a pack of one given a partner;
-# 4: that partner the side adding the fewest [PAD] tokens (3 compared the sides' totals)
-PLAN_VERSION = 4
+# 4: that partner the side adding the fewest [PAD] tokens (3 compared the sides' totals);
+# 5: where neither neighbouring pack can take a lone sample, the packs further out are tried
+PLAN_VERSION = 5
 
 
 @dataclass(frozen=True, order=True)

@@ -230,7 +230,7 @@ def test_an_empty_chunk_from_the_catalog_adds_nothing_to_the_index(small):
     assert all(np.array_equal(index.keys[n], whole.keys[n]) for n in names)
 
 
-# The batch plan of a fixed manifest, as PLAN_VERSION 4 makes it (and 3 made it) (sample numbers of
+# The batch plan of a fixed manifest, as PLAN_VERSION 5 makes it (and 4 and 3 made it) (sample numbers of
 # write_synthetic_shards). A saved Position indexes this plan: a change to the order or grouping
 # of an epoch's batches must bump PLAN_VERSION (and this table), or a resume skips other batches.
 # (Plan 2 ended epoch 0 on [27, 30], [35], [31] and epoch 1 on [35], [39, 36], [37]: batches of one.)
@@ -245,7 +245,7 @@ def test_the_epoch_plan_is_the_one_its_plan_version_names(tmp_path):
     m = write_synthetic_shards(tmp_path, [sizes[i % 3] for i in range(40)], per_shard=8)
     s = stream_of(m, seed=7, shuffle_buffer=5)
     plan = {e: [[int(r.key, 16) for r in b] for b in s.epoch_plan(e)] for e in (0, 1)}
-    assert PLAN_VERSION == 4 and plan == PLAN_V4
+    assert PLAN_VERSION == 5 and plan == PLAN_V4
 
 
 # ---------------------------------------------------------------- reading: bytes, formats, text
