@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +144,13 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     sizes, odd = most_different_size(views)
     verdicts.append(_verdict(key, "view_size", sizes, 1, sizes == 1))
     if sizes != 1:
+        # name the size it differs from: "the other views are not" left the user to open every file
         h, w = views[odd].shape[:2]
-        raise Rejected("rejected", f"view_size: {odd} is {w}x{h}, the other views are not")
+        common = Counter(v.shape[:2] for v in views.values() if v.shape[:2] != (h, w)).most_common(1)[0]
+        (ch, cw), k = common
+        raise Rejected("rejected", f"view_size: {odd} is {w}x{h} where {k} of the {len(views)} views are {cw}x{ch}: "
+                                   f"the views of a sample are rendered at one size (curation scales them to "
+                                   f"options.size together)")
     # each check below rejects on "not ok", ok being the verdict's passed: a NaN score fails it (as
     # "nan > threshold" did not), so an accepted sample never carries a failed verdict
     rot = {c.file: rotation_error(c) for c in cams.cameras}
