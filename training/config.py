@@ -117,7 +117,7 @@ class TrainConfig:
                              "optimizer and data position; --init-from starts a new run from a checkpoint's weights: "
                              "leave out --init-from (an init_from: in the --config file: add --set init_from=null) to "
                              "continue the stopped run (a run begun with --init-from keeps training its own weights), or "
-                             "--resume to start a new stage")
+                             "leave out --resume (and any --out-dir of the stopped run) to start a new stage")
         if self.max_seconds is not None and not self.max_seconds > 0:  # 0 trained one step and ended "completed"
             raise ValueError(f"max_seconds must be positive (or unset: no time limit); got {self.max_seconds}")
         if self.tokens_per_batch is not None and self.tokens_per_batch < 1:

@@ -84,8 +84,8 @@ def test_resume_with_init_from_says_which_flag_to_drop():
     msg = str(e.value)
     assert msg.startswith("--resume and --init-from exclude each other") and "\n" not in msg
     assert msg.endswith("leave out --init-from (an init_from: in the --config file: add --set init_from=null) to continue "
-                        "the stopped run (a run begun with --init-from keeps training its own weights), or --resume to "
-                        "start a new stage"), msg
+                        "the stopped run (a run begun with --init-from keeps training its own weights), or leave out "
+                        "--resume (and any --out-dir of the stopped run) to start a new stage"), msg
 
 
 def test_init_from_weights_of_other_encoders_is_warned(tiny_home, tmp_path, caplog):
