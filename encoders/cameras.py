@@ -237,6 +237,14 @@ def _check_degrees(angles: list[tuple[float, float]]) -> None:
 
 
 def _view_c2w(conv: str, v: dict, i: int, centre: np.ndarray) -> np.ndarray:
+    # a view without its convention's keys said "view 0 c2w must be a 4x4 matrix, got shape ()"
+    need = {"c2w": ("c2w",), NERF: ("c2w",), "spherical": SPHERICAL_KEYS}.get(conv, ("w2c",))
+    missing = [k for k in need if v.get(k) is None]
+    if missing:
+        named = ["transform_matrix" if conv == NERF else k for k in missing]
+        has = ", ".join(k for k in v if k != "file") or "none"
+        raise CameraFileError(f"view {i} ({v['file']}) has no {', '.join(map(repr, named))}, which the {conv} convention "
+                              f"needs (its keys: {has})")
     if conv in ("c2w", NERF):
         return _matrix(v.get("c2w"), ((4, 4),), f"view {i} c2w")
     if conv == "spherical":
