@@ -12,7 +12,7 @@ from evaluation.sample_flags import SampleFlags
 
 @dataclass
 class MultiviewSampleOptions:
-    elevation: float | None = None  # camera elevation in degrees (default: encoders.cameras.RING_ELEVATION, 20)
+    elevation: float | None = None  # camera elevation in degrees (default: the training data's median, else 20)
     radius: float | None = None  # camera distance (default: the training data's median, else 1.0)
 
     def __post_init__(self) -> None:
