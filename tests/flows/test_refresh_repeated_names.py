@@ -124,8 +124,10 @@ def test_a_tar_renamed_when_a_second_one_of_its_name_joins_the_glob_keeps_its_sa
     _assert_stable(glob, home)
 
 
-def _import_v6(fixture: str, root: Path, home: Path) -> None:
-    export = root / "export"
+def _import_v6(fixture: str, root: Path, home: Path, export: Path | None = None) -> None:
+    """The fixture's catalog in ``home``, its paths under ``root`` (where the sources are); ``export``:
+    the folder DuckDB imports it from (default root/export)."""
+    export = export or root / "export"
     export.mkdir(parents=True)
     for p in (FIXTURES / fixture).iterdir():
         if p.suffix in (".csv", ".sql"):
@@ -166,18 +168,31 @@ def _current(home: Path) -> set[tuple]:
                             "WHERE status NOT IN ('removed', 'superseded')"))
 
 
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory) -> tuple[Path, list[str], set[tuple]]:
+    """The three repeated-name sources (under one root, which the v6 catalog's paths name) and the
+    samples a first refresh of them makes with the code of today (a fresh home): the same for both
+    copies held, so made once. The tests only read these sources."""
+    root = tmp_path_factory.mktemp("repeated")
+    sources = repeated_sources(root, _corpus(root, REPEATED_DIGITS))
+    fresh = root / "fresh"
+    for src in sources:
+        _refresh(src, fresh)
+    return root, sources, _current(fresh)
+
+
 @pytest.mark.parametrize("held", ["first copy", "last copy"])
-def test_a_catalog_built_before_the_change_with_repeated_names_heals_in_one_refresh(tmp_path, held):
+def test_a_catalog_built_before_the_change_with_repeated_names_heals_in_one_refresh(tmp_path, held, repeated):
     """fixtures/refresh_v6_repeated: the three sources refreshed twice by the code before, so its
     index holds their names twice, holding one of the copies' versions (which one the flip left:
     both are tried for the appended tar member), and its catalog the samples both copies made. One
     refresh after the upgrade curates the repeated names again, whatever the index held; the
     samples are then those a first refresh of the same sources makes with the code of today, and
     the next refresh is a no-op."""
-    digits = _corpus(tmp_path, REPEATED_DIGITS)
-    sources = repeated_sources(tmp_path, digits)
+    root, sources, fresh = repeated
+    digits = root / "corpus" / "digits"
     home = tmp_path / "home"
-    _import_v6("refresh_v6_repeated", tmp_path, home)
+    _import_v6("refresh_v6_repeated", root, home, export=tmp_path / "export")
     copy = digits / ("digit_00000.png" if held == "first copy" else "digit_00002.png")
     con = duckdb.connect(str(home / "catalog.duckdb"))
     try:
@@ -194,10 +209,7 @@ def test_a_catalog_built_before_the_change_with_repeated_names_heals_in_one_refr
     for src in sources:
         _assert_stable(src, home)
 
-    fresh = tmp_path / "fresh"
-    for src in sources:
-        _refresh(src, fresh)
-    assert _current(home) == _current(fresh)
+    assert _current(home) == fresh
     assert _query(home, "SELECT count(*) FROM samples WHERE source_uri LIKE '%a.tar#digit_00000.png' "
                         "AND status = 'accepted'") == [(1,)]
 
