@@ -12,7 +12,7 @@ import pytest
 from contracts import ray_runtime as rt
 from tests.training.conftest import ray_cluster_group
 from training.divergence import TrainingDiverged
-from training.ray_launcher import fit_watched
+from training.ray_launcher import fit_watched, without_unused_datasets
 from training.trainer import TrainConfig
 
 DIVERGED = "4 steps in a row (to step 9) had a non-finite gradient norm: the run has diverged"
@@ -86,9 +86,9 @@ def test_a_real_ray_train_worker_raising_training_diverged_reaches_the_driver_as
     for k, v in RAY_TRAIN_TEST_ENV.items():
         monkeypatch.setenv(k, v)
     ensure_ray()
-    try:
-        trainer = TorchTrainer(loop, scaling_config=ScalingConfig(num_workers=1),
-                               run_config=RunConfig(storage_path=str(tmp_path / "ray")))
+    try:  # TorchTrainer as the launcher makes it: without the DatasetsCallback it has no datasets for (an actor less)
+        trainer = without_unused_datasets(TorchTrainer)(loop, scaling_config=ScalingConfig(num_workers=1),
+                                                        run_config=RunConfig(storage_path=str(tmp_path / "ray")))
         with pytest.raises(TrainingDiverged, match="non-finite gradient norm"):
             fit_watched(trainer, TrainConfig(out_dir=str(tmp_path)))
     finally:
