@@ -85,6 +85,7 @@ def _retirements(cat, plan, curated) -> list:
     from catalog.source_index import Retirement, current_samples_of
 
     input_of = {entry: uri for uri, entries in plan.recurated_uris.items() for entry in entries}
+    input_of.update({uri: uri for uri in plan.recurated_uris})  # a sample whose source_uri is its input's (a folder's)
     out = []
     for key, _, _, source_uri in current_samples_of(cat, sorted(input_of), plan.modality):
         new = curated.superseders.get(input_of[source_uri], [])
