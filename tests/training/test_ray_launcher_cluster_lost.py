@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.ray_processes import cluster_pids, free_port, kill
-from tests.training.test_distributed import RAY_TRAIN_TEST_ENV, TINY, own_home
+from tests.training.test_distributed import TINY, own_home
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -68,7 +68,7 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
     train = subprocess.Popen(
         [str(BIN / "lumina"), "train", *flags, "--steps", "100000", "--checkpoint-every", "2", "--launcher", "ray",
          "--workers", "2", "--ray-address", address],
-        cwd=REPO, env={**env, "LUMINA_RAY_LOST_S": str(LOST_S), **RAY_TRAIN_TEST_ENV}, stdout=subprocess.DEVNULL,
+        cwd=REPO, env={**env, "LUMINA_RAY_LOST_S": str(LOST_S)}, stdout=subprocess.DEVNULL,
         stderr=open(err_path, "w"), start_new_session=True)
     try:
         deadline = time.monotonic() + 240
