@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 from catalog import load_manifest
 from training.data import NullCaption, collate, load_examples
+from training.stream import PLAN_VERSION
 from training.trainer import TrainConfig, _ema_update, make_inputs, train
 
 TINY = {"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}
@@ -360,19 +361,28 @@ def test_resume_at_or_past_the_step_budget_trains_nothing_and_says_so(tiny_home,
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoint-0000003").iterdir()} == written  # not rewritten
 
 
+@pytest.fixture(scope="module")
+def two_steps(tiny_home, tmp_path_factory) -> Path:
+    """A run folder of 2 steps (checkpoint-0000002), for tests that copy it and resume."""
+    out = tmp_path_factory.mktemp("two_steps") / "run"
+    train(tiny_cfg(tiny_home, out, steps=2, log_every=1, shuffle_buffer=16))
+    return out
+
+
 @pytest.mark.parametrize("saved_plan, said", [
     (None, "checkpoint-0000002 records no batch plan (saved before 2026-12-04 23:00 UTC), so it was saved under plan 1 "
-           "or 2 (now 4): the rest of epoch 0 is planned anew from batch 2"),
+           f"or 2 (now {PLAN_VERSION}): the rest of epoch 0 is planned anew from batch 2"),
     (1, "checkpoint-0000002 was saved by a lumina whose batch plan differs (plan 1, now "),
     ("current", None)])
-def test_a_resume_across_a_change_of_the_batch_plan_says_the_epoch_is_planned_anew(tiny_home, tmp_path, caplog,
-                                                                                  saved_plan, said):
+def test_a_resume_across_a_change_of_the_batch_plan_says_the_epoch_is_planned_anew(tiny_home, two_steps, tmp_path,
+                                                                                  caplog, saved_plan, said):
     """A position indexes the batch plan it was made with; checkpoints written before the plan
     changed (d311934) resumed into the new plan's order without a word."""
-    from training.stream import PLAN_VERSION
+    import shutil
 
-    train(tiny_cfg(tiny_home, tmp_path, steps=2, log_every=1, shuffle_buffer=16))
-    state_json = tmp_path / "checkpoint-0000002" / "train_state.json"
+    run = tmp_path / "run"
+    shutil.copytree(two_steps, run)  # the same 2-step run for each case (its first train() call, made once)
+    state_json = run / "checkpoint-0000002" / "train_state.json"
     state = json.loads(state_json.read_text())
     assert state["plan_version"] == PLAN_VERSION
     if saved_plan is None:  # as written before plan versions were recorded (plan 1 or 2: not known)
@@ -381,7 +391,7 @@ def test_a_resume_across_a_change_of_the_batch_plan_says_the_epoch_is_planned_an
         state["plan_version"] = saved_plan
     state_json.write_text(json.dumps(state))
     with caplog.at_level("WARNING", logger="training.trainer"):
-        result = train(tiny_cfg(tiny_home, tmp_path, steps=3, log_every=1, shuffle_buffer=16, resume=True))
+        result = train(tiny_cfg(tiny_home, run, steps=3, log_every=1, shuffle_buffer=16, resume=True))
     assert result.steps == 3
     if said is None:
         assert "batch plan" not in caplog.text, caplog.text
