@@ -22,6 +22,23 @@ def release(fd: int) -> None:
     _held.discard(fd)
 
 
+def unlock_and_close(fd: int, owner_pid: int | None) -> None:
+    """Drop the flock held on ``fd``, which process ``owner_pid`` took and registered here, and close it.
+    In a forked child nothing is done: the fork closed the child's copy, and the number may be another
+    file of the child's now. The lock is dropped (LOCK_UN) before the close, so a copy a child forked
+    without the at-fork hook (by C code) keeps does not go on holding it."""
+    if owner_pid != os.getpid():
+        return
+    import fcntl
+
+    release(fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def _close_in_child() -> None:
     for fd in list(_held):
         try:

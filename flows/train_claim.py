@@ -109,16 +109,7 @@ class VersionClaim:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        if self._pid != os.getpid():  # a forked child: its copy was closed at the fork (the parent's claim)
-            return
-        import fcntl
-
-        parent_only_fds.release(fd)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)  # dropped even where a child forked without the hook kept a copy
-        except OSError:
-            pass
-        os.close(fd)
+        parent_only_fds.unlock_and_close(fd, self._pid)  # nothing in a forked child: the fork closed its copy
 
     def __enter__(self) -> "VersionClaim":
         return self

@@ -8,26 +8,11 @@ from __future__ import annotations
 import os
 
 from contracts import parent_only_fds
-
-
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
+from tests.descriptors import is_open, open_at
 
 
 def _open(path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-
-
-def _open_at(path, number: int) -> None:
-    """A file opened under descriptor ``number`` (free or not)."""
-    fd = _open(path)
-    if fd != number:
-        os.dup2(fd, number)
-        os.close(fd)
 
 
 def test_a_forked_child_closes_what_is_held_and_nothing_else(tmp_path):
@@ -41,7 +26,7 @@ def test_a_forked_child_closes_what_is_held_and_nothing_else(tmp_path):
         pid = os.fork()
         if pid == 0:  # the child: say which of them it still has, and leave at once
             try:
-                os.write(write, bytes(_is_open(fd) for fd in (*held, released, other)))
+                os.write(write, bytes(is_open(fd) for fd in (*held, released, other)))
             finally:
                 os._exit(0)
         os.close(write)
@@ -49,7 +34,7 @@ def test_a_forked_child_closes_what_is_held_and_nothing_else(tmp_path):
         seen = os.read(read, 16)
         assert os.waitstatus_to_exitcode(status) == 0
         assert list(seen) == [False, False, True, True]  # the held two closed; the released one and a plain file kept
-        assert all(_is_open(fd) for fd in (*held, released, other))  # the parent keeps all of them
+        assert all(is_open(fd) for fd in (*held, released, other))  # the parent keeps all of them
     finally:
         for fd in held:
             parent_only_fds.release(fd)
@@ -66,12 +51,12 @@ def test_the_after_fork_hook_closes_the_held_and_forgets_them(tmp_path, monkeypa
     for fd in held:
         parent_only_fds.hold(fd)
     parent_only_fds._close_in_child()
-    assert not any(_is_open(fd) for fd in held)
+    assert not any(is_open(fd) for fd in held)
     reused = held[0]
-    _open_at(tmp_path / "data", reused)  # the child's own file under a closed number
+    open_at(tmp_path / "data", reused)  # the child's own file under a closed number
     try:
         parent_only_fds._close_in_child()  # the child forks again
-        assert _is_open(reused)
+        assert is_open(reused)
     finally:
         os.close(reused)
 
@@ -83,4 +68,4 @@ def test_a_held_descriptor_closed_already_does_not_stop_the_others_closing(tmp_p
     parent_only_fds.hold(held)
     os.close(gone)  # its owner closed it without releasing it
     parent_only_fds._close_in_child()
-    assert not _is_open(held)
+    assert not is_open(held)

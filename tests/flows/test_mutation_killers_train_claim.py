@@ -20,24 +20,9 @@ from pathlib import Path
 import pytest
 
 from flows.train_claim import VersionClaim, claim_path, held_elsewhere_message
+from tests.descriptors import is_open, open_at
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
-
-
-def _open_at(path, number: int) -> None:
-    """A file opened under descriptor ``number`` (free or not)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if fd != number:
-        os.dup2(fd, number)
-        os.close(fd)
 
 
 def test_the_claim_path_is_absolute_from_a_relative_or_home_relative_catalog(tmp_path, monkeypatch):
@@ -56,7 +41,7 @@ def test_one_holder_at_a_time_and_the_next_one_after_its_release(tmp_path):
         assert not second.take()  # and again (the refused attempt leaves nothing open or locked)
         second.release()  # releasing a claim never taken does nothing
         fd = first._fd
-    assert not _is_open(fd)  # the with block released it: its descriptor is closed
+    assert not is_open(fd)  # the with block released it: its descriptor is closed
     third = VersionClaim(path)
     assert third.take()
     third.release()
@@ -219,10 +204,10 @@ def test_a_forked_child_releasing_its_copy_leaves_the_parents_claim_held(tmp_pat
     pid = os.fork()
     if pid == 0:
         try:
-            inherited = _is_open(number)
-            _open_at(tmp_path / "child-file", number)  # the child's own file
+            inherited = is_open(number)
+            open_at(tmp_path / "child-file", number)  # the child's own file
             claim.release()
-            os.write(write, bytes([inherited, _is_open(number)]))
+            os.write(write, bytes([inherited, is_open(number)]))
         finally:
             os._exit(0)
     os.close(write)
@@ -245,13 +230,13 @@ def test_a_released_claims_descriptor_number_is_not_closed_in_children_forked_la
     assert claim.take()
     number = claim._fd
     claim.release()
-    _open_at(tmp_path / "data", number)  # a file this process opens next, under the claim's number
+    open_at(tmp_path / "data", number)  # a file this process opens next, under the claim's number
     read, write = os.pipe()
     try:
         pid = os.fork()
         if pid == 0:
             try:
-                os.write(write, bytes([_is_open(number)]))
+                os.write(write, bytes([is_open(number)]))
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
