@@ -69,3 +69,30 @@ def test_a_held_descriptor_closed_already_does_not_stop_the_others_closing(tmp_p
     os.close(gone)  # its owner closed it without releasing it
     parent_only_fds._close_in_child()
     assert not is_open(held)
+
+
+def test_unlock_and_close_frees_the_lock_and_forgets_the_number(tmp_path, monkeypatch):
+    """By its owner: the flock is free for another open file at once, the descriptor is closed, and a
+    file this process opens next under that number survives a later fork (not closed as if still held).
+    In a forked child (another pid): nothing is done, so the child's own file under that number stays."""
+    import fcntl
+
+    monkeypatch.setattr(parent_only_fds, "_held", set())
+    fd = _open(tmp_path / "lock")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    parent_only_fds.hold(fd)
+    parent_only_fds.unlock_and_close(fd, os.getpid() + 1)  # not the owner: a forked child's call
+    assert is_open(fd) and fd in parent_only_fds._held
+    parent_only_fds.unlock_and_close(fd, os.getpid())
+    assert not is_open(fd)
+    other = _open(tmp_path / "lock")
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: does not raise
+    finally:
+        os.close(other)
+    open_at(tmp_path / "data", fd)  # a file of this process's under the released number
+    try:
+        parent_only_fds._close_in_child()  # what a later fork does in its child
+        assert is_open(fd)
+    finally:
+        os.close(fd)
