@@ -661,8 +661,11 @@ class ShardStream:
         rng = np.random.default_rng([self.seed, epoch])
         buffer: list[SampleRef] = []
         found = 0
+        short: dict[str, int] = {}  # shard -> the manifest's samples listed in it that it does not hold
         for s in rng.permutation(len(self.index.shards)):
-            for ref in self.shard_refs(self.index.shards[int(s)]):
+            shard, held = self.index.shards[int(s)], 0
+            for ref in self.shard_refs(shard):
+                held += 1
                 if drawn is not None and len(drawn) and _holds(drawn, key_hash(ref.key)):
                     continue
                 found += 1
@@ -672,14 +675,19 @@ class ShardStream:
                 j = int(rng.integers(len(buffer)))
                 buffer[j], ref = ref, buffer[j]
                 yield ref
+            if held < len(self.index.keys[shard]):
+                short[shard] = len(self.index.keys[shard]) - held
         for j in rng.permutation(len(buffer)):
             yield buffer[int(j)]
         expected = sum(len(k) for k in self.index.keys.values()) - (0 if drawn is None else len(drawn))
         if found < expected and self.says_missing:
             self.says_missing = False
+            worst = max(sorted(short), key=short.get) if short else None  # the shard to look at first
+            where = "" if worst is None else (f"; {short[worst]} of them listed in {worst}" + (
+                f" (and {len(short) - 1} more shard{'s' if len(short) > 2 else ''})" if len(short) > 1 else ""))
             log.warning("epoch %d drew %d of manifest %s's %d samples: %d are in the catalog but not in their shards "
-                        "(a shard rewritten or cut since it was encoded?); training goes on without them (said once)",
-                        epoch, found, self.index.manifest_id, expected, expected - found)
+                        "(a shard rewritten or cut since it was encoded?)%s; training goes on without them (said once)",
+                        epoch, found, self.index.manifest_id, expected, expected - found, where)
 
     def epoch_plan(self, epoch: int, drawn: np.ndarray | None = None) -> Iterator[list[SampleRef]]:
         """The global batches of one epoch, the same on every rank and worker; without the samples

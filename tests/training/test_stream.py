@@ -182,7 +182,8 @@ def test_an_epochs_leftovers_keep_the_bucket_ratio_when_no_bucket_ever_fills():
 
 
 def test_members_missing_from_their_shards_are_said_once_not_silently_never_drawn(mixed, caplog):
-    """A manifest member whose latent is no longer in its shard was never drawn, every epoch, without a word."""
+    """A manifest member whose latent is no longer in its shard was never drawn, every epoch, without a word;
+    the warning names the shard that lacks them (it gave a count only)."""
     first = mixed.members[0]
     shard = first.encodings["latent"][0]
     ghosts = [replace(first, key=f"gone{i:04d}", encodings={"latent": (shard, f"gone{i:04d}.latent.npy"),
@@ -193,8 +194,8 @@ def test_members_missing_from_their_shards_are_said_once_not_silently_never_draw
     said = [r.getMessage() for r in caplog.records if "not in their shards" in r.getMessage()]
     assert len(drawn) >= 2 * len(mixed.members) and not any(k.startswith("gone") for k in drawn)
     assert said == [f"epoch 0 drew {len(mixed.members)} of manifest {mixed.id}'s {len(mixed.members) + 3} samples: 3 "
-                    "are in the catalog but not in their shards (a shard rewritten or cut since it was encoded?); "
-                    "training goes on without them (said once)"]
+                    f"are in the catalog but not in their shards (a shard rewritten or cut since it was encoded?); 3 of "
+                    f"them listed in {shard}; training goes on without them (said once)"]
 
 
 def test_a_complete_manifest_says_nothing(mixed, caplog):
@@ -310,3 +311,19 @@ def test_each_epochs_last_batch_is_marked_and_a_batch_says_its_padded_tokens(one
     for b in items:
         lengths = [tokens(tuple(x.shape)) for x in (b["batch"]["x1"] if isinstance(b["batch"]["x1"], list) else b["batch"]["x1"])]
         assert b["padded_tokens"] == len(lengths) * max(lengths) and b["tokens"] == sum(lengths)
+
+
+def test_members_missing_from_several_shards_name_the_shard_missing_most(mixed, caplog):
+    shards = sorted({m.encodings["latent"][0] for m in mixed.members})
+    assert len(shards) >= 2, "the fixture spreads its members over several shards"
+    first = mixed.members[0]
+
+    def ghost(i: int, shard: str):
+        return replace(first, key=f"gone{i:04d}", encodings={"latent": (shard, f"gone{i:04d}.latent.npy"),
+                                                           "text": (shard, f"gone{i:04d}.cap_feats.npy")})
+
+    ghosts = [ghost(0, shards[0])] + [ghost(i, shards[1]) for i in (1, 2)]  # 1 gone from one shard, 2 from another
+    with caplog.at_level("WARNING", logger="training.stream"):
+        list(stream_of(replace(mixed, members=mixed.members + ghosts)).epoch_plan(0))
+    (said,) = [r.getMessage() for r in caplog.records if "not in their shards" in r.getMessage()]
+    assert f"; 2 of them listed in {shards[1]} (and 1 more shard); training goes on" in said
