@@ -29,7 +29,7 @@ import math
 import os
 import tarfile
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -247,11 +247,11 @@ class ManifestIndex:
         # stored latent shape -> members the catalog records at it (every shard together): a small table
         # (a corpus has few sizes; speech at most one a frame count), from which the trainer knows the
         # manifest's token counts before a batch is planned; None where the catalog gave no shapes
-        self.shape_counts: dict[tuple[int, ...], int] | None = None
+        self.shape_counts: Counter[tuple[int, ...]] | None = None
         if shapes is not None:
-            self.shape_counts = {}
+            self.shape_counts = Counter()
             for _, shape, n in shapes:
-                self.shape_counts[tuple(shape)] = self.shape_counts.get(tuple(shape), 0) + int(n)
+                self.shape_counts[tuple(shape)] += int(n)
         self.recorded_bytes: dict[str, int] | None = None  # every shard the manifest reads -> its size in the catalog
         self.checked = False  # check_shards found each at that size: every reader holds it to it
 
