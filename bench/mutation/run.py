@@ -11,6 +11,10 @@ of some modules never drops the others' rows from the committed report): per mod
 killed, equivalent, survived and time; every survivor's diff; and the reason for each mutant
 judged equivalent, read from bench/mutation/equivalent.toml (reviewed by hand; a judgement is
 matched by function and changed lines, so it survives renumbering).
+
+A hanging mutant is stopped by a per-test timeout (`test_timeout` in modules.toml, a few times the
+slowest of the module's tests, not pyproject's 900 s) and recorded as "timeout"
+(mutation_timeout.py); what its tests left running is killed when mutmut ends.
 """
 
 from __future__ import annotations
@@ -110,22 +114,45 @@ def scratch_copy(dest: Path) -> None:
             shutil.copy2(src, dest / rel)
 
 
+def _tests(mod: dict) -> list[str]:
+    """A module's test selection: paths (with an optional ::test) and globs of test files
+    (`tests/training/test_stream*.py`: a new file of the module's tests is run without an entry here)."""
+    out = []
+    for t in mod["tests"]:
+        if any(c in t for c in "*?["):
+            found = sorted(str(f.relative_to(REPO)) for f in REPO.glob(t))
+            if not found:
+                raise SystemExit(f"modules.toml: no test file matches {t}")
+            out += found
+        else:
+            out.append(t)
+    return out
+
+
 def _sources(mod: dict) -> list[str]:
     """A module's top-level packages: `source` is one name, or a list (files in several packages)."""
     return [mod["source"]] if isinstance(mod["source"], str) else list(mod["source"])
 
 
-def setup_cfg(dest: Path, mod: dict, skip_lines: list[str]) -> None:
+DEFAULT_TEST_TIMEOUT = 300  # seconds a test of a module without its own `test_timeout` may take
+
+
+def setup_cfg(dest: Path, mod: dict, skip_lines: list[str], test_timeout: float = DEFAULT_TEST_TIMEOUT) -> None:
     """mutmut reads [mutmut] from setup.cfg; pyproject.toml has no [tool.mutmut], so this wins.
-    Lines matching a `skip_lines` regex (error messages, logging) are not mutated."""
+    Lines matching a `skip_lines` regex (error messages, logging) are not mutated. Every test
+    stops after `test_timeout` seconds (a module's own `test_timeout` wins): a mutant that makes
+    one loop forever ends as "timeout" (mutation_timeout.py) instead of holding a worker for
+    pyproject's 900 s."""
     sources = _sources(mod)
+    timeout = mod.get("test_timeout", test_timeout)
     also_copy = sorted(p.name for p in dest.iterdir() if p.name not in {*sources, "setup.cfg", "mutants"})
     lines = ["[mutmut]",
              "source_paths =\n" + "".join(f"    {s}\n" for s in sources).rstrip(),
              "only_mutate =\n" + "".join(f"    {f}\n" for f in mod["files"]).rstrip(),
              "also_copy =\n" + "".join(f"    {p}\n" for p in also_copy).rstrip(),
-             "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in mod["tests"]).rstrip(),
-             "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q",
+             "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in _tests(mod)).rstrip(),
+             "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q\n    -p\n    mutation_timeout\n"
+             f"    --timeout={timeout:g}\n    --timeout-method=signal",
              "use_git_change_detection = false",
              ]
     if skip_lines:
@@ -153,14 +180,52 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _session_processes(sid: int) -> list[int]:
+    """The processes still in session `sid` (Linux /proc)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[3]) == sid:  # after the name: state, ppid, pgrp, session
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _kill_session(sid: int) -> int:
+    """SIGKILLs what is left of the session mutmut led (loader workers of a mutant's tests, orphaned
+    when the test process was stopped: they ignore SIGTERM); the number killed."""
+    import signal
+
+    left = [p for p in _session_processes(sid) if p != os.getpid()]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(left)
+
+
 def _mutmut(dest: Path, max_children: int, names: list[str], log: Path) -> tuple[float, float, str | None]:
-    """Runs `mutmut run` in dest; (wall seconds, CPU seconds, error or None)."""
+    """Runs `mutmut run` in dest in a session of its own; (wall seconds, CPU seconds, error or None).
+    Its output goes to the log file, not a pipe: a process it left behind kept a pipe open, and
+    run.py waited for it after mutmut had ended (the stream rerun of 6 Dec 2026 11:34 UTC)."""
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names]
+    env = dict(os.environ, **OFFLINE)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))  # -p mutation_timeout
     start, cpu = time.monotonic(), _children_cpu()
-    r = subprocess.run(cmd, cwd=dest, env=dict(os.environ, **OFFLINE), capture_output=True, text=True)
+    with log.open("w") as out:
+        p = subprocess.Popen(cmd, cwd=dest, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        try:
+            returncode = p.wait()
+        finally:
+            left = _kill_session(p.pid)
+            if left:
+                out.write(f"\nrun.py: killed {left} process(es) left in mutmut's session\n")
     seconds, cpu = time.monotonic() - start, _children_cpu() - cpu
-    log.write_text(r.stdout + r.stderr)
-    return seconds, cpu, None if r.returncode == 0 else f"mutmut exited {r.returncode}; see {log}"
+    return seconds, cpu, None if returncode == 0 else f"mutmut exited {returncode}; see {log}"
 
 
 def run_module(name: str, mod: dict, work: Path, max_children: int, equivalents: dict,
@@ -181,7 +246,7 @@ def rerun_survivors(name: str, mod: dict, work: Path, max_children: int, equival
     dest, before = work / name, json.loads((work / f"{name}.json").read_text())
     setup_cfg(dest, mod, skip_lines)
     live = [m[0] for m in before["mutants"] if m[1] not in KILLED]
-    for rel in mod["tests"]:
+    for rel in _tests(mod):
         path = rel.split("::")[0]
         for src in [REPO / path, *(REPO / path).parent.glob("test_mutation_killers_*.py")]:
             shutil.copy2(src, dest / src.relative_to(REPO))

@@ -273,7 +273,12 @@ def test_closing_a_loader_lets_idle_workers_leave_on_their_own(mixed):
     before = set(multiprocessing.active_children())
     loader = batch_loader(stream_of(mixed), Position(), workers=2)
     first = [next(loader)["keys"] for _ in range(2)]
-    time.sleep(0.5)  # both have read ahead what torch asks of them and wait for more
+    # both have read ahead what torch asks of them and wait for more: every batch asked for is in its
+    # queue (a fixed 0.5 s sleep was too short at load 4 under mutmut, and closing then waited its grace)
+    torch_iter, deadline = loader._batches, time.monotonic() + 20
+    while torch_iter._data_queue.qsize() < torch_iter._tasks_outstanding:
+        assert time.monotonic() < deadline, "the workers never finished the batches asked of them"
+        time.sleep(0.02)
     workers = set(multiprocessing.active_children()) - before
     t0 = time.monotonic()
     loader.close()
