@@ -17,6 +17,18 @@ caption pairs named like webdataset tar members, read from one small file: no re
 first (every entry new and hashed) and a no-op one, each in its own process, with this tree (new)
 and with the tree of commit REV (old, default: the last commit before the listing was staged in
 DuckDB). Curation is stubbed out: what is measured is listing, hashing, the diff and the index.
+
+    python bench/bench_refresh.py --costs 200 [--changes 5] [--rounds 3] [--live] [--baseline REV]
+
+What a refresh of an unchanged or slightly changed source costs besides its work, old tree (commit
+REV, default: the session start before one connection per stretch of catalog calls) against this
+one, side by side, each variant in its own processes (alternating, medians of --rounds): catalog
+connections opened and DuckDB instances started (a connection while none other to the file is open
+here: ~40 ms, half of it CPU), wall and CPU seconds (the process's, DuckDB's threads included) of a
+no-op refresh of N 32x32 image-caption pairs and of one after --changes of them were rewritten
+(curated and encoded again: local backend, phone text features, no model), what `import
+flows.refresh` costs (Prefect or not) in a process of its own, and a whole `lumina refresh` process
+of the unchanged source. --live: with a live manifest (as `lumina refresh --live`).
 """
 
 from __future__ import annotations
@@ -144,13 +156,147 @@ def listing_memory(sizes: list[int], variants: list[str], baseline: str) -> None
         shutil.rmtree(work, ignore_errors=True)
 
 
+COSTS_BASELINE = "43f3259"  # the session start (2026-12-06): a connection per catalog call, Prefect imported
+LIVE = "live=modality = 'image'"
+IMPORT_PROBE = """
+import json, sys, time
+t, c = time.perf_counter(), time.process_time()
+import flows.refresh
+print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "prefect": "prefect" in sys.modules}))
+"""
+
+
+def costs_child(work: Path, changes: int, live: bool) -> None:
+    """One variant's figures (the tree on sys.path[0]), as one JSON line: import, no-op, changed."""
+    import json
+
+    from contracts.env import apply_offline_env
+
+    apply_offline_env()
+    import catalog.db as db
+    from catalog.source_index import LiveManifest
+    from flows.refresh import refresh_source
+    from preprocess.curate import CurateConfig
+    from preprocess.encode import EncodeConfig
+
+    counts = {"connections": 0, "instances": 0, "open": 0}
+    real = db.sandboxed_connect
+
+    class Counted:  # a catalog connection whose close is seen: an instance starts when none is open
+        def __init__(self, con):
+            self._con = con
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+        def close(self):
+            if self._con is not None:
+                counts["open"] -= 1
+                self._con.close()
+
+    def counting(*a, **k):
+        con = real(*a, **k)
+        counts["connections"] += 1
+        counts["instances"] += counts["open"] == 0
+        counts["open"] += 1
+        return Counted(con)
+
+    db.sandboxed_connect = counting
+    lv = [LiveManifest("live", LIVE.partition("=")[2], train_min_growth=1)] if live else None
+    args = (CurateConfig(modality="image"), EncodeConfig(text="phone"))
+    refresh = lambda: refresh_source(str(work / "source"), work / "home", *args, live=lv, backend="local")  # noqa: E731
+    refresh()  # the first: every input curated (not measured)
+    out = {}
+    for phase in ("noop", "changed"):
+        if phase == "changed":
+            write_source(work / "source", 0, changes, seed=7)  # the first `changes` pairs rewritten: new bytes
+        counts.update(connections=0, instances=0)
+        t, c = time.perf_counter(), time.process_time()
+        result = refresh()
+        out[phase] = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "connections": counts["connections"],
+                      "instances": counts["instances"], "noop": result.noop, "superseded": result.superseded}
+    print(json.dumps(out))
+
+
+def refresh_costs(n: int, changes: int, rounds: int, live: bool, baseline: str) -> None:
+    """Old tree against this one, side by side: see the docstring (--costs)."""
+    import json
+    import resource
+    import statistics
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="bench_refresh_costs_"))
+    try:
+        trees = {"new": repo, "old": work / "old-tree"}
+        trees["old"].mkdir()
+        archive = subprocess.run(["git", "-C", str(repo), "archive", baseline], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(trees["old"])], input=archive, check=True)
+        write_source(work / "source-0", 0, n)
+        runs: dict[str, list[dict]] = {"old": [], "new": []}
+        for r in range(rounds):
+            for variant in ("old", "new") if r % 2 == 0 else ("new", "old"):
+                run = work / f"{variant}-{r}"
+                shutil.copytree(work / "source-0", run / "source")
+                (run / "encode.yaml").write_text("text: phone\n")
+                env = {**os.environ, "PYTHONPATH": str(trees[variant]), "OMP_NUM_THREADS": "1"}
+                done = subprocess.run([sys.executable, str(trees["new"] / "bench" / "bench_refresh.py"), "--costs-child",
+                                       str(run), "--changes", str(changes), *(["--live"] if live else [])], env=env,
+                                      cwd=trees[variant], capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{variant}: {done.stderr[-3000:]}")
+                runs[variant].append(x := json.loads(done.stdout.strip().splitlines()[-1]))
+                t = time.perf_counter()  # the import alone, in a process of its own
+                probe = subprocess.run([sys.executable, "-c", IMPORT_PROBE], env=env, cwd=trees[variant], capture_output=True,
+                                       text=True, check=True)
+                x["import"] = json.loads(probe.stdout)
+                t, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)  # `lumina refresh`: no-op
+                cli = subprocess.run([sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())", "refresh",
+                                      str(run / "source"), "--home", str(run / "home"), "--modality", "image", "--local",
+                                      "--encode-config", str(run / "encode.yaml"), *(["--live", LIVE] if live else [])],
+                                     env=env, cwd=trees[variant], capture_output=True, text=True)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if cli.returncode or "nothing new" not in cli.stdout:
+                    raise SystemExit(f"{variant}: lumina refresh: {cli.stdout[-1000:]}{cli.stderr[-3000:]}")
+                x["cli"] = {"wall": time.perf_counter() - t,
+                            "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+                shutil.rmtree(run, ignore_errors=True)
+
+        def med(variant: str, phase: str, key: str) -> float:
+            return statistics.median(x[phase][key] for x in runs[variant])
+
+        print(f"refresh of {n} image-caption pairs{' with a live manifest' if live else ''}: old = {baseline}, new = this "
+              f"tree; medians of {rounds} rounds (each its own processes, alternating)")
+        print(f"{'':34s}{'old':>9s}{'new':>9s}{'old/new':>9s}")
+        rows = [("import flows.refresh", "import", "wall", "s wall"), ("", "import", "cpu", "s CPU")]
+        for phase, title in (("noop", "no-op refresh"), ("changed", f"refresh, {changes} changed")):
+            rows += [(title, phase, "connections", "connections"), ("", phase, "instances", "DuckDB instances"),
+                     ("", phase, "wall", "s wall"), ("", phase, "cpu", "s CPU")]
+        rows += [("`lumina refresh`", "cli", "wall", "s wall"), ("(no-op, a process)", "cli", "cpu", "s CPU")]
+        for title, phase, key, unit in rows:
+            o, w = med("old", phase, key), med("new", phase, key)
+            fmt = "{:9.0f}" if key in ("connections", "instances") else "{:9.3f}"
+            print(f"{title:20s}{unit:>14s}" + fmt.format(o) + fmt.format(w) + (f"{o / w:8.2f}x" if w else "      -"))
+        print(f"Prefect imported by `import flows.refresh`: old {runs['old'][0]['import']['prefect']}, "
+              f"new {runs['new'][0]['import']['prefect']}; the CPU of `lumina refresh` counts its whole process")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--listing-memory", type=int, nargs="+", metavar="N",
                     help="measure the listing's peak memory at these source sizes instead (see the docstring)")
     ap.add_argument("--variants", nargs="+", default=["old", "new"], choices=["old", "new"])
-    ap.add_argument("--baseline", default=BASELINE, help="the old tree's commit (--listing-memory)")
+    ap.add_argument("--baseline", help=f"the old tree's commit (--listing-memory: {BASELINE}, --costs: {COSTS_BASELINE})")
     ap.add_argument("--listing-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--costs", type=int, metavar="N", help="a no-op and a slightly changed refresh of N pairs, old tree "
+                    "against this one (see the docstring)")
+    ap.add_argument("--changes", type=int, default=5, help="--costs: pairs rewritten before the second refresh")
+    ap.add_argument("--rounds", type=int, default=3, help="--costs: rounds (medians)")
+    ap.add_argument("--live", action="store_true", help="--costs: with a live manifest")
+    ap.add_argument("--costs-child", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=int, default=10_000)
     ap.add_argument("--new-percent", type=float, default=1.0)
     ap.add_argument("--text", default="minilm", help="text encoder (minilm default, phone: no model)")
@@ -159,7 +305,11 @@ def main() -> None:
     if a.listing_child:
         return listing_child(a.listing_child, Path(a.out))
     if a.listing_memory:
-        return listing_memory(a.listing_memory, a.variants, a.baseline)
+        return listing_memory(a.listing_memory, a.variants, a.baseline or BASELINE)
+    if a.costs_child:
+        return costs_child(Path(a.costs_child), a.changes, a.live)
+    if a.costs:
+        return refresh_costs(a.costs, a.changes, a.rounds, a.live, a.baseline or COSTS_BASELINE)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from contracts.env import apply_offline_env
 
