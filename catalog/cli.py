@@ -33,7 +33,7 @@ import duckdb
 
 from contracts.config import ArgumentParser
 from contracts.env import TRACEBACK_ENV
-from contracts.layout import Workspace, catalog_not_found_message
+from contracts.layout import Workspace
 
 from .db import Catalog, one_line
 from .errors import CatalogError, CatalogNotFoundError
@@ -287,10 +287,29 @@ def _catalog_path(args: argparse.Namespace) -> Path:
     return path
 
 
+def missing_catalog_message(args: argparse.Namespace, path: Path) -> str:
+    """``no catalog at PATH (...)``, saying where PATH came from and what to give instead: it said
+    "set --catalog or LUMINA_CATALOG" also to a --home or --catalog that was given, and never named
+    --home, the way the README and the other commands choose a workspace."""
+    where = path.expanduser().resolve()
+    if args.catalog:
+        hint = "check --catalog FILE, or give --home DIR"
+    elif getattr(args, "home", None):
+        hint = f"--home {args.home} holds no catalog: check the folder, or run a stage (lumina curate, lumina demo) into it first"
+    elif os.environ.get("LUMINA_CATALOG"):
+        hint = "the file LUMINA_CATALOG names: check it, or give --home DIR or --catalog FILE"
+    elif os.environ.get("LUMINA_HOME"):
+        hint = f"the workspace LUMINA_HOME={os.environ['LUMINA_HOME']} names: give --home DIR or --catalog FILE, or run a stage there first"
+    else:
+        hint = ("./lumina_home in the current folder, the workspace without --home or LUMINA_HOME: give --home DIR, "
+                "or run lumina demo here first")
+    return f"no catalog at {where} ({hint})"
+
+
 def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
     path = _catalog_path(args)
-    if write and not path.exists():  # a mistyped --home or --catalog must not become a new, empty catalog
-        raise CatalogNotFoundError(catalog_not_found_message(path.expanduser().resolve()))
+    if not path.exists():  # a mistyped --home or --catalog must not become a new, empty catalog
+        raise CatalogNotFoundError(missing_catalog_message(args, path))
     return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout, busy_setting="--timeout S")
 
 

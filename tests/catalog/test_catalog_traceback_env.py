@@ -17,4 +17,4 @@ def test_lumina_traceback_shows_a_catalog_errors_traceback(tmp_path, monkeypatch
     monkeypatch.setenv("LUMINA_TRACEBACK", "0")
     assert main(["sql", "SELECT 1", "--catalog", missing]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"lumina catalog: error: no catalog at {missing} (set --catalog or LUMINA_CATALOG, or run a flow first)"]
+        f"lumina catalog: error: no catalog at {missing} (check --catalog FILE, or give --home DIR)"]
