@@ -311,39 +311,14 @@ def listing_stage(ws: Workspace, source_id: str = "") -> Iterator[Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class _HeldOnUse:
-    """``cat.hold()`` entered by the first call (``held()``, which returns the catalog) and left by
-    ``close()`` or the ``with``'s end: a hold that starts inside a callback (plan_refresh's)."""
-
-    def __init__(self, cat) -> None:
-        self.cat, self._hold = cat, None
-
-    def __call__(self):
-        if self._hold is None:
-            self._hold = self.cat.hold()
-            self._hold.__enter__()
-        return self.cat
-
-    def close(self) -> None:
-        hold, self._hold = self._hold, None
-        if hold is not None:
-            hold.__exit__(None, None, None)
-
-    def __enter__(self) -> "_HeldOnUse":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage) -> RefreshResult:
     """The refresh under its source's lock. The catalog is opened once and held (Catalog.hold: one
     connection, so one DuckDB instance, ~40 ms each, where every call opened its own) through each
-    stretch of catalog calls: the declarations; the index's copy; the scan's queries until the run
-    has started; the registration; the index and the live manifests. Never across the listing,
-    the curation, the encoding or an announcement (any other process waits for a held catalog),
-    and a hold that writes is entered inside hooks.writer(), never the other way round (the flow
-    run that has the writer may be waiting for the file)."""
+    stretch of catalog calls: the declarations; the index's copy and the damage to repair; the
+    registration; the index and the live manifests. Never across the listing and the plan, the
+    curation, the encoding or an announcement (any other process waits for a held catalog), and a
+    hold that writes is entered inside hooks.writer(), never the other way round (the flow run that
+    has the writer may be waiting for the file)."""
     from catalog import Catalog
     from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, last_curation_of_source,
                                       near_copies_of, revive, retire, samples_gone_from_source, update_live_manifests,
@@ -371,82 +346,80 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             with cat.hold():
                 for m in live:
                     declare_live_manifest(cat, m)
-    stage.load_index(cat, src, cfg.modality)
-    hooks.progress(0.05, "listing and hashing the source")
     modality = get_plugin(cfg.modality).modality.value
+    with cat.hold():
+        stage.load_index(cat, src, cfg.modality)
+        repair = wrongly_superseded(cat, modality)  # samples to make current again: a read, before the listing
+    hooks.progress(0.05, "listing and hashing the source")
     prefixes, patterns = source_scope(spec)
-    with _HeldOnUse(cat) as held:  # from the first query after the listing until the run has started
-        plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(held(), src, modality, prefixes, patterns, listed),
-                            lambda leaving: near_copies_of(held(), modality, leaving))
-        lap("scan")
-        if plan.counts["entries"] == 0 and (plan.indexed_entries or plan.removed_uris) and not allow_empty_source:
-            raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: refusing to mark "
-                                   "them all removed (an unmounted share or a mistyped path?); if the source really is empty "
-                                   "now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
-        repair = wrongly_superseded(held(), modality)
-        result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
-        if note := unreadable_folders_note(plan):
+    plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
+                        lambda leaving: near_copies_of(cat, modality, leaving))  # each its own connection: the plan holds none
+    lap("scan")
+    if plan.counts["entries"] == 0 and (plan.indexed_entries or plan.removed_uris) and not allow_empty_source:
+        raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: refusing to mark "
+                               "them all removed (an unmounted share or a mistyped path?); if the source really is empty "
+                               "now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
+    result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
+    if note := unreadable_folders_note(plan):
+        result.notes.append(note)
+    if result.noop:
+        with hooks.writer(), cat.hold():
+            commit_listing(cat, src, plan.modality, stage, None)
+            updates = update_live_manifests(cat, consume_due)
+            last = last_curation_of_source(cat, src, modality)
+            unversioned = _unversioned(cat, live)
+        lap("index")
+        result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
+        if note := unused_options_note(options_changed_since(last, cfg), cfg, src, ws):
             result.notes.append(note)
-        if result.noop:
-            held.close()  # not held while waiting for the writer
-            with hooks.writer(), cat.hold():
-                commit_listing(cat, src, plan.modality, stage, None)
-                updates = update_live_manifests(cat, consume_due)
-                last = last_curation_of_source(cat, src, modality)
-                unversioned = _unversioned(cat, live)
-            lap("index")
-            result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
-            if note := unused_options_note(options_changed_since(last, cfg), cfg, src, ws):
-                result.notes.append(note)
-            if plan.counts["entries"] == 0:  # else a mistyped sibling path passes every scheduled run unseen
-                result.notes.append(f"{src} lists no entries and the catalog has no samples of it: a mistyped path, or a "
-                                    "share not mounted?")
-            return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due, unversioned)
+        if plan.counts["entries"] == 0:  # else a mistyped sibling path passes every scheduled run unseen
+            result.notes.append(f"{src} lists no entries and the catalog has no samples of it: a mistyped path, or a "
+                                "share not mounted?")
+        return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due, unversioned)
 
-        with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend}) as rid:
-            held.close()  # the run started on the held catalog (its own connection shares it); the curation holds none
-            result.run_id = rid
-            hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
-            curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_keys_among(cat, keys, modality))
-                       if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair to do
-            lap("curate")
-            if not curated.counts.get("accepted") and curated.batch_paths:
-                other = say_if_another_modality(curated.batch_paths, modality, verb="refresh")
-                if other:
-                    result.notes.append(f"no {modality} input was accepted, and files were refused as unsupported_type that "
-                                        f"{other} takes: refresh with modality {other} (--modality {other}; a flow run: its "
-                                        "modality parameter)")
-            hooks.progress(0.5, "registering")
-            with hooks.writer(), cat.hold():  # register's own Catalog connects to the held instance
-                if repair:  # a wrong-modality refresh superseded these (before refreshes kept to their modality)
-                    result.repaired = len(revive(cat, repair, rid))
-                    result.notes.append(f"{result.repaired} {modality} samples superseded by a record of another modality "
-                                        "or an unsupported_type rejection are current again")
-                before = cat.sql("SELECT count(*) FROM samples")[1][0][0]
-                # first: registering a batch seen before is a no-op, so a returning file's sample needs this
-                result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
-                register(ws, curated.batch_paths, rid)
-                retirements = _retirements(cat, plan, curated)
-                retire(cat, retirements, rid)
-                result.new_samples = cat.sql("SELECT count(*) FROM samples")[1][0][0] - before
-            result.removed = sum(r.status == "removed" for r in retirements)
-            result.superseded = sum(r.status == "superseded" for r in retirements)
-            result.curated, result.shard_uris = curated.counts, curated.shard_uris
-            lap("register")
-            if curated.shard_uris:
-                hooks.progress(0.6, f"encoding {len(curated.shard_uris)} new shards")
-                encoded = encode(ws.home, plan.modality, encode_cfg, shard_uris=curated.shard_uris, backend=backend)
-                with hooks.writer():
-                    register(ws, encoded.batch_paths, rid)  # first: a busy catalog says the encoded batches are kept
-                result.encoded_shards = len(encoded.batch_paths)
-                latent_encoder = encoded.latent_encoder
-            lap("encode")
-            hooks.progress(0.9, "index and live manifests")
-            with hooks.writer(), cat.hold():
-                commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
-                updates = update_live_manifests(cat, consume_due)
-                unversioned = _unversioned(cat, live)
-            lap("manifests")
+    with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend}) as rid:
+        result.run_id = rid
+        hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
+        curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_keys_among(cat, keys, modality))
+                   if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair to do
+        lap("curate")
+        if not curated.counts.get("accepted") and curated.batch_paths:
+            other = say_if_another_modality(curated.batch_paths, modality, verb="refresh")
+            if other:
+                result.notes.append(f"no {modality} input was accepted, and files were refused as unsupported_type that "
+                                    f"{other} takes: refresh with modality {other} (--modality {other}; a flow run: its "
+                                    "modality parameter)")
+        hooks.progress(0.5, "registering")
+        with hooks.writer(), cat.hold():  # register's own Catalog connects to the held instance
+            if repair:  # a wrong-modality refresh superseded these (before refreshes kept to their modality)
+                result.repaired = len(revive(cat, repair, rid))
+                result.notes.append(f"{result.repaired} {modality} samples superseded by a record of another modality "
+                                    "or an unsupported_type rejection are current again")
+            before = cat.sql("SELECT count(*) FROM samples")[1][0][0]
+            # first: registering a batch seen before is a no-op, so a returning file's sample needs this
+            result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
+            register(ws, curated.batch_paths, rid)
+            retirements = _retirements(cat, plan, curated)
+            retire(cat, retirements, rid)
+            result.new_samples = cat.sql("SELECT count(*) FROM samples")[1][0][0] - before
+        result.removed = sum(r.status == "removed" for r in retirements)
+        result.superseded = sum(r.status == "superseded" for r in retirements)
+        result.curated, result.shard_uris = curated.counts, curated.shard_uris
+        lap("register")
+        if curated.shard_uris:
+            hooks.progress(0.6, f"encoding {len(curated.shard_uris)} new shards")
+            encoded = encode(ws.home, plan.modality, encode_cfg, shard_uris=curated.shard_uris, backend=backend)
+            with hooks.writer():
+                register(ws, encoded.batch_paths, rid)  # first: a busy catalog says the encoded batches are kept
+            result.encoded_shards = len(encoded.batch_paths)
+            latent_encoder = encoded.latent_encoder
+        lap("encode")
+        hooks.progress(0.9, "index and live manifests")
+        with hooks.writer(), cat.hold():
+            commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
+            updates = update_live_manifests(cat, consume_due)
+            unversioned = _unversioned(cat, live)
+        lap("manifests")
     if latent_encoder:  # after the run: the check reads the catalog
         result.notes += latent_size_notes(ws, cfg, latent_encoder, src)
     return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due, unversioned)

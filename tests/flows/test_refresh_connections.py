@@ -1,10 +1,11 @@
 """A refresh opens the catalog once per stretch of catalog calls, not once per call: each catalog
 connection opened while no other is open in the process starts a DuckDB instance (~40 ms, half of
 it CPU), and a no-op refresh with a live manifest started 8, one that curated a changed input 20.
-It holds the catalog only between its hooks: at every progress line, at the entry of the writer
-(hooks.writer: a flow run holding the writer may be waiting for the file), at the announcement of
-a new version and during the curation, no connection of the refresh holds it (any other process
-could open it then)."""
+It holds the catalog only between its hooks and its long work: at every progress line, at the
+entry of the writer (hooks.writer: a flow run holding the writer may be waiting for the file), at
+the end of the plan (the listing's Python work after its catalog queries: seconds at millions of
+inputs), during the curation and at the announcement of a new version, no connection of the
+refresh holds it (any other process could open it then)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,15 @@ def test_a_refresh_holds_the_catalog_once_per_stretch_and_never_at_a_hook(tmp_pa
         return write(self, cands)
 
     monkeypatch.setattr(pc.WriteShardStage, "_write", curating)
+    import preprocess.refresh as planner
+
+    identity = planner.source_identity  # the plan's last call: RefreshPlan(source_identity(spec), ...)
+
+    def planned(spec):
+        seen.append(("plan", _free(catalog)))
+        return identity(spec)
+
+    monkeypatch.setattr(planner, "source_identity", planned)
     live = [LiveManifest("live", "modality = 'image'", train_min_growth=1)]
 
     def refresh():
@@ -104,14 +114,16 @@ def test_a_refresh_holds_the_catalog_once_per_stretch_and_never_at_a_hook(tmp_pa
     assert refresh().curated == {"accepted": 4}
     opened()
     assert refresh().noop
-    assert opened() == {"connections": 4, "instances": 4}  # the declaration, the index's copy, the scan, the index
+    assert opened() == {"connections": 4, "instances": 4}  # the declaration, the index's copy, the plan's query, the index (old: 8)
     (src / "digit_00001.txt").write_text("a digit whose caption was written again")
     changed = refresh()
     assert changed.superseded == 1 and changed.manifests[0]["train_due"], changed
     counts = opened()
-    # the declaration, the index's copy, the scan and the run's start (one instance), the curation's two
-    # queries, the registration, the encoded batches, the index and manifests, the run's end, the
-    # latent size check, the consumption of the due training
-    assert counts == {"connections": 13, "instances": 11}, counts
-    assert {"writer", "curation", "announce live@v2", "listing and hashing the source", "done"} <= {what for what, _ in seen}
+    # the declaration, the index's copy, the plan's query, the run's start, the curation's two queries,
+    # the registration (one instance: steps.register's connection shares the held one), the encoded
+    # batches, the index and manifests, the run's end, the latent size check, the consumption of
+    # the due training (the old code: 20)
+    assert counts == {"connections": 13, "instances": 12}, counts
+    assert {"writer", "plan", "curation", "announce live@v2", "listing and hashing the source", "done"} <= {
+        what for what, _ in seen}
     assert [what for what, free in seen if not free] == [], seen
