@@ -81,7 +81,7 @@ def staged(tiny_home, tmp_path_factory):
     assert {Batch.read(p).shard.source_shard for p in encoded} == curated_shards
     tmp = tmp_path_factory.mktemp("staged")
     path = tmp / "catalog.duckdb"
-    ckpt_uri = str(tmp / "runs" / "train-1" / "checkpoint-0000400")
+    ckpt_uri = str(tmp / "runs" / "train-1" / "checkpoint-0000800")  # the demo's last, as catalog/README.md names it
     with Catalog.open(path) as cat:
         curate = cat.start_run("curate", run_id="curate-1")
         cat.register_batches(curated, curate)
@@ -89,7 +89,7 @@ def staged(tiny_home, tmp_path_factory):
         cat.register_batches(encoded, encode)
         m = cat.freeze_manifest("tiny-train", "modality = 'image' AND split = 'train'")
         train = cat.start_run("train", run_id="train-1")
-        cat.register_checkpoint(train, ckpt_uri, {}, m.name, m.version, step=400)
+        cat.register_checkpoint(train, ckpt_uri, {}, m.name, m.version, step=800)
     return path, ckpt_uri, curated_shards
 
 
@@ -99,7 +99,7 @@ def test_readme_lineage_query_reaches_the_curate_run_from_a_checkpoint(staged, c
         expected = cat.sql("SELECT 'curate-1', 'curate', shard_uri, count(*) FROM shard_samples "
                            "GROUP BY ALL ORDER BY ALL")[1]
     query = _readme_lineage_query()
-    assert "'%/checkpoint-0000400'" in query
+    assert "'%/checkpoint-0000800'" in query
     rc = main(["sql", query, "--json", "--catalog", str(path)])
     out, err = capsys.readouterr()
     assert rc == 0 and err == "", err
