@@ -84,8 +84,11 @@ _catalog_env_noted = False
 
 
 def catalog_not_found_message(path: Path) -> str:
-    """What every command says for a catalog file that is not there (catalog.db raises it)."""
-    return f"no catalog at {path} (set --catalog or LUMINA_CATALOG, or run a flow first)"
+    """What the stage commands say for a catalog file that is not there (catalog.db raises it).
+    Not "set LUMINA_CATALOG": they ignore it (note_catalog_env_ignored), and they choose their
+    workspace by --home or LUMINA_HOME; `lumina catalog` says more (catalog/cli.py)."""
+    return (f"no catalog at {path} (check --home DIR or LUMINA_HOME, or give --catalog FILE; or run lumina curate or "
+            f"lumina demo into that workspace first)")
 
 
 def missing_catalog(home: str | os.PathLike | None, catalog: str | os.PathLike | None) -> str | None:

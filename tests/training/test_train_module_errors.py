@@ -11,8 +11,8 @@ def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
 
     assert main(["--manifest", "nope", "--home", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"python -m training.train: error: no catalog at {tmp_path / 'catalog.duckdb'} (set --catalog or "
-                   f"LUMINA_CATALOG, or run a flow first)"]
+    assert err == [f"python -m training.train: error: no catalog at {tmp_path / 'catalog.duckdb'} (check --home DIR or "
+                   f"LUMINA_HOME, or give --catalog FILE; or run lumina curate or lumina demo into that workspace first)"]
 
 
 def test_run_folder_refusals_leave_no_failed_run_in_the_catalog(tiny_home, tmp_path, capsys):
