@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.to_official:
             model = FlagDiT.from_pretrained(args.src, dtype=dtype_of(args.dtype))
+            Path(args.dst).parent.mkdir(parents=True, exist_ok=True)  # as save_pretrained makes its folder
             model.save_official(args.dst, learn_sigma=not args.no_learn_sigma)
         else:
             model = FlagDiT.from_official(args.src, patch_size=args.patch_size, n_heads=args.n_heads,
@@ -93,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         from .official import official_files
 
         print(f"read {', '.join(str(f) for f in official_files(args.src))}")
-    print(f"wrote {args.dst}: dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} heads, cap_dim {cfg.cap_dim}, "
-          f"{cfg.num_classes} classes, {model.parameter_count() / 1e6:.1f}M parameters")
+    count = lambda n, one, many: f"{n} {one if n == 1 else many}"  # noqa: E731  "1 layer", "2 heads"
+    print(f"wrote {args.dst}: dim {cfg.dim}, {count(cfg.n_layers, 'layer', 'layers')}, {count(cfg.n_heads, 'head', 'heads')}, "
+          f"cap_dim {cfg.cap_dim}, {count(cfg.num_classes, 'class', 'classes')}, {model.parameter_count() / 1e6:.1f}M parameters")
     return 0
 
 

@@ -104,3 +104,18 @@ def test_the_files_read_are_named_the_ema_ones_first(tmp_path, capsys):
     torch.save(state, folder / "consolidated_ema.00-of-01.pth")
     assert main([str(folder), str(tmp_path / "out")]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"read {folder / 'consolidated_ema.00-of-01.pth'}"
+
+
+def test_to_official_into_a_folder_not_made_yet_writes_it(tmp_path, capsys):
+    """`lumina convert RUN/checkpoint-N /new/folder/x.safetensors --to-official` printed a
+    SafetensorError traceback (exit 1) when the folder was not there; --to-official into a folder
+    makes it, as the other direction's save_pretrained does. The summary counts "1 layer"."""
+    from modelzoo import FlagDiT, get_config
+
+    model = FlagDiT(get_config("flag-dit-tiny", dim=32, n_layers=1, n_heads=2, cap_dim=8, time_scale=1.0))
+    model.save_pretrained(tmp_path / "ours")
+    for name in ("x.safetensors", "x.pth"):
+        out = tmp_path / "new" / name.split(".")[1] / name
+        assert main([str(tmp_path / "ours"), str(out), "--to-official"]) == 0, capsys.readouterr().err
+        said = capsys.readouterr().out
+        assert out.is_file() and f"wrote {out}: dim 32, 1 layer, 2 heads, cap_dim 8, " in said, said
