@@ -253,9 +253,11 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         raise ValueError(text_encoder_mismatch(t, cfg.text_path, encoder.fingerprint))
     text = encoder.encode([cfg.prompt] * cfg.num, warn_truncated=False)  # said once below, not per sample
     if text.dropped is not None and (dropped := int(text.dropped.max())):
-        log.warning("%s is %d tokens long, more than the %d the checkpoint's %s text encoder reads: its last %d tokens are "
-                    "dropped and change nothing in the sample (shorten it)", spelled("prompt"), encoder.max_length + dropped,
-                    encoder.max_length, t["name"], dropped)
+        last = ("its last token is dropped and changes" if dropped == 1 else
+                f"its last {dropped} tokens are dropped and change")
+        log.warning("%s is %d tokens long, more than the %d the checkpoint's %s text encoder reads: %s nothing in the "
+                    "sample (shorten it)", spelled("prompt"), encoder.max_length + dropped,
+                    encoder.max_length, t["name"], last)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = torch.randn([cfg.num, *shape], generator=gen)
     nf, nm = null.expand(cfg.num)

@@ -69,3 +69,21 @@ def test_sampling_says_once_how_many_tokens_of_the_prompt_are_dropped(tiny_check
     with caplog.at_level(logging.WARNING):
         sample_to_files(SampleConfig(checkpoint=str(tiny_checkpoint), prompt="digit 3", out=str(tmp_path / "t.png"), steps=1))
     assert not [r for r in caplog.records if "tokens" in r.getMessage()]
+
+
+def test_one_token_too_many_is_said_in_the_singular(tiny_checkpoint, tmp_path, caplog):
+    """"its last 1 tokens are dropped" (helper R's walk of the README)."""
+    from encoders.text import load_text_encoder
+    from evaluation.sample import SampleConfig, sample_to_files
+
+    tokenizer = load_text_encoder("minilm").tokenizer
+    words = 1
+    while len(tokenizer(" ".join(["digit"] * words))["input_ids"]) < 33:  # 32 read, one more dropped
+        words += 1
+    prompt = " ".join(["digit"] * words)
+    assert len(tokenizer(prompt)["input_ids"]) == 33
+    with caplog.at_level(logging.WARNING):
+        sample_to_files(SampleConfig(checkpoint=str(tiny_checkpoint), prompt=prompt, out=str(tmp_path / "s.png"), steps=1))
+    said = [r.getMessage() for r in caplog.records if "tokens long" in r.getMessage()]
+    assert len(said) == 1 and "is 33 tokens long, more than the 32" in said[0], said
+    assert said[0].endswith("reads: its last token is dropped and changes nothing in the sample (shorten it)"), said
