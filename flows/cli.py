@@ -24,11 +24,28 @@ def _print(obj: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(obj, indent=1, default=str))
         return
-    # a table for reading: unset fields ("stopped_by None" after a run that was not stopped) are left out; --json has them
-    shown = {k: v for k, v in obj.items() if k not in ("shard_uris", "losses") and v is not None}
+    # a table for reading: unset or empty fields ("stopped_by None" after a run that was not stopped,
+    # "notes []") are left out, floats cut to 6 significant digits, a dict's or list's entries one per
+    # line beneath its name ("metrics {'heldout_fm_loss': 0.0902025432511483, ...}" ran on for a screen); --json has it all
+    shown = {k: v for k, v in obj.items() if k not in ("shard_uris", "losses") and v is not None and v != [] and v != {}}
     width = max([18, *(len(k) + 2 for k in shown)])  # a long key keeps a gap before its value
     for k, v in shown.items():
-        print(f"{k:{width}s}{v}")
+        if isinstance(v, dict):
+            print(k)
+            inner = max([width - 2, *(len(str(name)) + 2 for name in v)])
+            for name, value in v.items():
+                print(f"  {str(name):{inner}s}{_readable(value)}")
+        elif isinstance(v, (list, tuple)):
+            print(f"{k:{width}s}{_readable(v[0])}")
+            for value in v[1:]:
+                print(f"{'':{width}s}{_readable(value)}")
+        else:
+            print(f"{k:{width}s}{_readable(v)}")
+
+
+def _readable(v) -> str:
+    """A value as the result table shows it: 6 significant digits for a float (11.2006, not 11.20058536529541)."""
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 def _curate(argv: list[str]) -> int:

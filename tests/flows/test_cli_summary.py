@@ -55,3 +55,22 @@ def test_a_result_table_leaves_unset_fields_out_and_json_keeps_them(capsys):
     assert "stopped_by" not in out and "checkpoint" in out and "steps" in out
     _print({"stopped_by": None, "steps": 10}, True)
     assert json.loads(capsys.readouterr().out) == {"stopped_by": None, "steps": 10}
+
+
+def test_a_result_table_is_read_at_a_glance(capsys):
+    """`lumina train` printed "seconds 11.20058536529541" and `lumina evaluate` its metrics as one
+    Python dict running on for a screen (helper R's walk of the README): floats to 6 significant
+    digits, a dict's or a list's entries one per line beneath its name, empty ones left out."""
+    from flows.cli import _print
+
+    _print({"steps": 20, "seconds": 11.20058536529541, "checkpoints": ["/r/checkpoint-0000010", "/r/checkpoint-0000020"],
+            "metrics": {"heldout_fm_loss": 0.0902025432511483, "num_generated": 100.0}, "notes": [], "renders": {}}, False)
+    assert capsys.readouterr().out.splitlines() == [
+        "steps             20",
+        "seconds           11.2006",
+        "checkpoints       /r/checkpoint-0000010",
+        "                  /r/checkpoint-0000020",
+        "metrics",
+        "  heldout_fm_loss  0.0902025",
+        "  num_generated    100",
+    ]
