@@ -13,8 +13,9 @@ judged equivalent, read from bench/mutation/equivalent.toml (reviewed by hand; a
 matched by function and changed lines, so it survives renumbering).
 
 A hanging mutant is stopped by a per-test timeout (`test_timeout` in modules.toml, a few times the
-slowest of the module's tests, not pyproject's 900 s) and recorded as "timeout"
-(mutation_timeout.py); what its tests left running is killed when mutmut ends.
+slowest of the module's tests, not pyproject's 900 s) and recorded as "timeout"; a test process
+kills the processes it started (mutation_timeout.py), and what is left of mutmut's session when it
+ends is killed too.
 """
 
 from __future__ import annotations
@@ -209,8 +210,8 @@ def _kill_session(sid: int) -> int:
 
 def _mutmut(dest: Path, max_children: int, names: list[str], log: Path) -> tuple[float, float, str | None]:
     """Runs `mutmut run` in dest in a session of its own; (wall seconds, CPU seconds, error or None).
-    Its output goes to the log file, not a pipe: a process it left behind kept a pipe open, and
-    run.py waited for it after mutmut had ended (the stream rerun of 6 Dec 2026 11:34 UTC)."""
+    Its output goes to the log file, not a pipe (a process it left behind would hold a pipe open
+    and keep run.py waiting after mutmut had ended), and what is left of the session is killed."""
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names]
     env = dict(os.environ, **OFFLINE)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))  # -p mutation_timeout

@@ -1,0 +1,251 @@
+"""Tests written from the survivors of the 6 Dec 2026 mutation run of training/stream.py
+(bench/mutation): the tar header reader, what a damaged member or shard is called, and the loader
+workers. The mutation runner links a test to a function only where the test calls it in its own
+process (not in a loader worker or the read-ahead thread), so what runs in workers is also
+called here directly."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import tarfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from contracts.members import CAP_FEATS, CAP_MASK, FRAME_COND, LATENT, META, MOMENTS, member
+from tests.training.test_stream_recorded_shapes import registered
+from tests.training.test_stream_recorded_sizes import rewritten_with_one_member_more
+from training.buckets import BatchBudget
+from training.stream import (DamagedShard, ManifestIndex, Position, ShardStream, StreamingDataset, TextElsewhere,
+                             WorkerError, _scan_tar_headers, _tar_table, batch_loader,
+                             leave_stop_signals_to_the_trainer)
+from training.synthetic import write_synthetic_shards
+
+
+def tokens(shape):  # as in test_stream.py: patch 2, one [nextline] per row, one [nextframe] per frame when T > 1
+    T, H, W = shape[-3:]
+    return T * ((H // 2) * (W // 2 + 1) + (1 if T > 1 else 0))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """24 samples of one shape in 3 shards: 6 batches of 4 per epoch."""
+    return write_synthetic_shards(tmp_path_factory.mktemp("small"), [(4, 1, 8, 8)] * 24, per_shard=8)
+
+
+def stream_of(manifest, index=None):
+    return ShardStream(index or ManifestIndex(manifest), BatchBudget(max_samples=4), tokens, seed=3, shuffle_buffer=8)
+
+
+# ---------------------------------------------------------------- the tar header reader (pax)
+
+
+def tarfile_table(path) -> dict[str, tuple[int, int]]:
+    with tarfile.open(path) as tar:
+        return {i.name: (i.offset_data, i.size) for i in tar if i.isfile()}
+
+
+def pax_tar(path, members, **open_kw):
+    """members: (name, pax records besides the ones tarfile adds, data)."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT, **open_kw) as tar:
+        for name, records, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.pax_headers = len(data), dict(records)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_pax_headers_of_several_records_are_read_by_the_header_reader_as_tarfile_reads_them(tmp_path):
+    """Planning reads each shard's headers with the stream's own reader (tarfile's parsing was most of
+    a resume's re-planning): a pax header holding more than a path (a comment, a fractional mtime,
+    a path with '=' and spaces, a name that is not UTF-8) is read there, giving tarfile's names,
+    offsets and sizes, not handed to tarfile or read as another member."""
+    path = pax_tar(tmp_path / "pax.tar", [
+        ("a.latent.npy", {"comment": "two words", "path": "x=y z/" + "q" * 110 + ".latent.npy", "mtime": "1.5"}, b"a" * 700),
+        ("plain.meta.json", {"comment": "only a comment, = and all"}, b"{}"),
+        ("caf\udce9.cap_feats.npy", {}, b"c" * 20),  # hdrcharset=BINARY, then the path's raw bytes
+    ], encoding="utf-8", errors="surrogateescape")
+    raw = Path(path).read_bytes()
+    assert b"21 comment=two words\n" in raw and b"hdrcharset=BINARY" in raw and b"path=caf\xe9" in raw
+    expected = tarfile_table(path)
+    assert _scan_tar_headers(path) == expected == _tar_table(path)
+    assert sorted(expected) == sorted(["x=y z/" + "q" * 110 + ".latent.npy", "plain.meta.json", "caf\udce9.cap_feats.npy"])
+
+
+def _unknown(path) -> bool:
+    try:
+        _scan_tar_headers(path)
+    except Exception as e:  # noqa: BLE001 - the reader's private "ask tarfile" signal
+        return type(e).__name__ == "_UnknownTar"
+    return False
+
+
+@pytest.mark.parametrize("record", ["GNU.sparse.size", "GNU.sparse.major"])
+def test_a_pax_sparse_member_goes_to_tarfile_which_gives_its_real_size(tmp_path, record):
+    """A sparse member stores fewer bytes than it holds: the header reader would give the stored
+    size (the wrong bytes for the sample); tarfile knows the real one."""
+    records = ({record: "700"} if record == "GNU.sparse.size"
+               else {record: "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "a.npy", "GNU.sparse.realsize": "700"})
+    path = pax_tar(tmp_path / "sparse.tar", [("a.npy", records, b"1\n0\n5\n".ljust(512, b"\0"))])
+    assert _unknown(path)
+    assert _tar_table(path) == tarfile_table(path) and tarfile_table(path)["a.npy"][1] == 700
+
+
+def test_a_pax_record_longer_than_its_header_goes_to_tarfile(tmp_path):
+    """The pax payload is not under the header's checksum: a record whose length runs past the
+    header's data was read as a path holding the records after it."""
+    path = pax_tar(tmp_path / "long.tar", [("a.npy", {"mtime": "1.5"}, b"y" * 10)])  # its one record
+    raw = bytearray(Path(path).read_bytes())
+    i = raw.index(b" mtime=")
+    j = i
+    while raw[j - 1:j].isdigit():
+        j -= 1
+    raw[j:i] = b"9" * (i - j)  # "13 mtime=1.5\n" -> "99 mtime=1.5\n": past the payload's end
+    Path(path).write_bytes(bytes(raw))
+    assert _unknown(path)
+
+
+# ---------------------------------------------------------------- what a damaged member is called
+
+
+def _damage(shard: str, name: str) -> None:
+    """The member's first bytes overwritten: its .npy magic or its JSON no longer parse."""
+    with tarfile.open(shard) as tar:
+        at = tar.getmember(name).offset_data
+    raw = bytearray(Path(shard).read_bytes())
+    raw[at:at + 4] = b"}{!!"
+    Path(shard).write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("moments", [False, True], ids=["latent", "moments"])
+def test_each_damaged_member_of_a_sample_is_named_in_the_error(tmp_path, moments):
+    """The one-line error says which member of which shard does not decode (what a user deletes and
+    encodes again): the latent or the moments, the text features, the mask, the frame condition."""
+    latent = MOMENTS if moments else LATENT
+    for field in (latent, CAP_FEATS, CAP_MASK, FRAME_COND, META):
+        m = write_synthetic_shards(tmp_path / field, [(4, 1, 8, 8)] * 4, per_shard=4, moments=moments, frame_cond_dim=3)
+        key, shard = m.members[0].key, m.members[0].encodings["latent"][0]
+        s = stream_of(m)
+        (ref,) = [r for r in s.shard_refs(shard) if r.key == key]  # planned from the whole shard
+        assert ref.stochastic is moments
+        _damage(shard, member(key, field))  # then damaged in place, before its batch is read
+        with pytest.raises(DamagedShard) as e:
+            s.example(ref, 0)
+        assert f"encoded shard {shard}: member {member(key, field)} does not decode" in str(e.value), field
+
+
+# ---------------------------------------------------------------- the index and its checks
+
+
+def test_one_shard_missing_before_training_is_named_alone(tmp_path):
+    catalog, shards = registered(tmp_path, [(4, 1, 8, 8)] * 12)
+    os.unlink(shards[1])
+    with pytest.raises(DamagedShard) as e:
+        ManifestIndex.from_catalog(catalog, "m").check_shards()
+    assert str(e.value).startswith(f"encoded shard {shards[1]} is missing") and "more of manifest" not in str(e.value)
+    assert str(e.value).endswith("the manifest needs all its shards")
+
+
+def test_the_index_counts_the_text_stored_elsewhere_in_its_size(small):
+    """nbytes is the index's memory (12 bytes a member whose text lies in another shard)."""
+    plain = ManifestIndex(small)
+    first = small.members[0]
+    other = sorted({x.encodings["latent"][0] for x in small.members})[-1]
+    moved = [replace(x, encodings={**x.encodings, "text": (other, member(x.key, CAP_FEATS))}) if i < 5 else x
+             for i, x in enumerate(small.members) if x.encodings["latent"][0] == first.encodings["latent"][0]]
+    rest = [x for x in small.members if x.encodings["latent"][0] != first.encodings["latent"][0]]
+    index = ManifestIndex(replace(small, members=moved + rest))
+    assert len(index.text_elsewhere) == 5 and index.text_elsewhere.nbytes() == 5 * 12
+    assert index.nbytes() == plain.nbytes() + 5 * 12
+
+
+def test_text_stored_elsewhere_compares_by_every_key_shard_and_member():
+    """What lets a test hold the catalog's index to the manifest's: two tables are equal only when
+    each key's text lies in the same shard under the same member name."""
+    where = {"k1": ("s1.tar", "k1.cap_feats.npy"), "k2": ("s2.tar", "renamed.npy")}
+    same = TextElsewhere.of(dict(reversed(list(where.items()))))
+    assert TextElsewhere.of(where) == same and TextElsewhere.of(where) == where
+    assert TextElsewhere.of(where) != TextElsewhere.of({**where, "k2": ("s2.tar", "k2.cap_feats.npy")})  # the member
+    assert TextElsewhere.of(where) != TextElsewhere.of({**where, "k2": ("s1.tar", "renamed.npy")})  # the shard
+    assert TextElsewhere.of(where) != TextElsewhere.of({"k1": where["k1"]})  # a key fewer
+    assert TextElsewhere.of(where) != TextElsewhere.of({"k1": where["k1"], "k3": where["k2"]})  # another key
+    assert TextElsewhere.of(where) != None and TextElsewhere.of(where) != [where]  # noqa: E711 - not a table
+
+
+# ---------------------------------------------------------------- rank batches and loader workers
+
+
+def test_a_rank_batch_is_its_epochs_last_only_when_told(small):
+    s = stream_of(small)
+    pos, refs = next(iter(s.plan()))
+    assert s.rank_batch(pos, refs)["epoch_ends"] is False
+    assert s.rank_batch(pos, refs, epoch_ends=True)["epoch_ends"] is True
+
+
+def _as_worker(monkeypatch, wid: int, workers: int) -> None:
+    """StreamingDataset.__iter__ run here as loader worker `wid` of `workers` would run it."""
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: SimpleNamespace(id=wid, num_workers=workers))
+
+
+@pytest.mark.parametrize("rank,wid,says", [(0, 0, True), (1, 0, False), (0, 1, False)],
+                         ids=["rank-0-worker-0", "rank-1", "worker-1"])
+def test_members_missing_from_their_shards_are_said_by_one_reader_of_the_run(small, monkeypatch, caplog, rank, wid,
+                                                                              says):
+    """Every rank and worker plans the same epochs: rank 0's first worker says so, the others (up to
+    ranks x workers copies of the same warning) say nothing."""
+    first = small.members[0]
+    shard = first.encodings["latent"][0]
+    ghost = replace(first, key="gone0000", encodings={"latent": (shard, "gone0000.latent.npy"),
+                                                      "text": (shard, "gone0000.cap_feats.npy")})
+    _as_worker(monkeypatch, wid, 2)
+    ds = StreamingDataset(stream_of(replace(small, members=small.members + [ghost])), Position(), rank, world=2)
+    with caplog.at_level("WARNING", logger="training.stream"):
+        for _, _b in zip(range(3), iter(ds)):
+            pass
+    said = [r for r in caplog.records if "not in their shards" in r.getMessage()]
+    assert len(said) == (1 if says else 0)
+
+
+def test_a_loader_worker_holds_each_shard_to_the_size_checked_before_the_run(tmp_path, monkeypatch):
+    """A worker opens its own shard files: one rewritten after the check (same samples at other
+    offsets) is named where the worker meets it, not planned from as the worker first finds it."""
+    catalog, shards = registered(tmp_path, [(4, 1, 8, 8)] * 12)
+    index = ManifestIndex.from_catalog(catalog, "m")
+    index.check_shards()
+    rewritten_with_one_member_more(shards[1])
+    _as_worker(monkeypatch, 0, 1)
+    items = [b for _, b in zip(range(6), iter(StreamingDataset(stream_of(None, index), Position())))]
+    errors = [b for b in items if isinstance(b, WorkerError)]
+    assert errors and str(errors[0].error).startswith(f"encoded shard {shards[1]} changed while training read it")
+
+
+def test_a_loader_worker_outlives_a_stop_signal_sent_to_the_whole_process_group(small):
+    """torchrun, Slurm's scancel and a terminal's Ctrl-C signal the whole process group: the trainer
+    stops at its step boundary with a checkpoint, so its loader workers must not die of the same
+    SIGTERM or SIGINT (a dead worker took the trainer down with no checkpoint)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        leave_stop_signals_to_the_trainer(0)  # what each worker runs first (here, to be seen in this process)
+        assert {s: signal.getsignal(s) for s in saved} == {s: signal.SIG_IGN for s in saved}
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+    straight = [b["keys"] for _, b in zip(range(5), batch_loader(stream_of(small), Position()))]
+    loader = batch_loader(stream_of(small), Position(), workers=1)
+    try:
+        got = [next(loader)["keys"]]
+        (worker,) = loader._batches._workers
+        os.kill(worker.pid, signal.SIGTERM)
+        os.kill(worker.pid, signal.SIGINT)
+        time.sleep(0.3)
+        assert worker.is_alive()
+        got += [next(loader)["keys"] for _ in range(4)]
+    finally:
+        loader.close()
+    assert got == straight
