@@ -13,6 +13,14 @@ With PREFECT_API_URL already set (a real server, e.g. `prefect server start`), i
 yields that URL. Enter it from the main thread: the kernel sends the signal when the *thread*
 that started the child exits. Elsewhere than Linux there is no such signal: the server is stopped
 when the block ends, as Prefect's own is, and survives a kill -9.
+
+A flow run holds the catalog-writer slot (flows/steps.catalog_writer) under a lease it renews. Such
+a server keeps leases in its memory by default, and as an ephemeral server it has no service that
+frees the slots of expired leases: a run killed -9 while writing took the slot with it, and every
+later run on the same Prefect database (PREFECT_HOME) waited at its first catalog write for ever.
+So the server keeps its leases on disk (PREFECT_HOME/concurrency_leases) and the block frees the
+slots of expired leases, what a full server's repossessor does: at the start and every
+REAP_EVERY_S while it lasts (a dead holder's lease expires 300 s after its last renewal).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +39,9 @@ from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
 HOST = "127.0.0.1"
+# leases on disk, shared by the servers of one PREFECT_HOME (Prefect's default keeps them in memory)
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+REAP_EVERY_S = 15.0
 
 # Runs in the child: ask the kernel for SIGTERM when the parent dies, make sure the parent did
 # not die already (the race before prctl), then become uvicorn (the signal survives exec).
@@ -141,9 +153,41 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def server_env(base: dict[str, str] | None = None, ui: bool = False) -> dict[str, str]:
-    """What Prefect's own temporary server sets: no analytics, only the services an ephemeral server needs."""
-    return {**(os.environ if base is None else base), "PREFECT_UI_ENABLED": "1" if ui else "0",
+    """What Prefect's own temporary server sets: no analytics, only the services an ephemeral server needs;
+    and leases on disk (LEASE_STORAGE) unless ``base`` names another storage."""
+    base = os.environ if base is None else base
+    return {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE, **base, "PREFECT_UI_ENABLED": "1" if ui else "0",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+
+def release_expired_leases(lease_dir: Path, api_url: str) -> int:
+    """Free the slots of the expired leases kept in ``lease_dir`` through the server at ``api_url`` (its
+    release endpoint: it decrements the slots and drops the lease); how many. An expired lease's
+    holder stopped renewing it (it died); a live holder renews at 3/4 of its duration. The URL is
+    explicit: in another thread Prefect's client would not see this block's settings and would start
+    a temporary server of its own, with leases in its memory."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.server.concurrency.lease_storage.filesystem import ConcurrencyLeaseStorage
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if not lease_dir.is_dir():
+        return 0
+    expired = asyncio.run(ConcurrencyLeaseStorage(lease_dir).read_expired_lease_ids())
+    if expired:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+            for lease_id in expired:
+                client.release_concurrency_slots_with_lease(lease_id)
+    return len(expired)
+
+
+def _reap_until(stop: threading.Event, lease_dir: Path, api_url: str) -> None:
+    while not stop.wait(REAP_EVERY_S):
+        try:
+            release_expired_leases(lease_dir, api_url)
+        except Exception:  # noqa: BLE001 - the server stopping at the end of the block; the next pass, or the next run, frees them
+            pass
 
 
 @contextmanager
@@ -159,15 +203,27 @@ def local_prefect_server(port: int | None = None, startup_timeout_s: float = 120
         yield existing
         return
 
-    proc, api_url = start_server(server_env(ui=ui), port, startup_timeout_s)
+    env = server_env(ui=ui)
+    proc, api_url = start_server(env, port, startup_timeout_s)
+    stop_reaping = threading.Event()
     try:
         os.environ["PREFECT_API_URL"] = api_url  # for processes this run starts
         try:
             with temporary_settings(updates={PREFECT_API_URL: api_url}):  # Prefect read the env at import
+                if env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == LEASE_STORAGE:  # not where the user chose another
+                    # where that storage puts them: the server's PREFECT_HOME
+                    lease_dir = Path(env.get("PREFECT_HOME") or get_current_settings().home).expanduser() / "concurrency_leases"
+                    try:
+                        release_expired_leases(lease_dir, api_url)  # a run killed mid-write before this one: its slot, now
+                    except Exception:  # noqa: BLE001 - a cleanup: the thread tries again
+                        pass
+                    threading.Thread(target=_reap_until, args=(stop_reaping, lease_dir, api_url),
+                                     name="lumina-lease-reaper", daemon=True).start()
                 if on_start is not None:
                     on_start()
                 yield api_url
         finally:
+            stop_reaping.set()
             os.environ.pop("PREFECT_API_URL", None)
     finally:
         stop_server(proc)
