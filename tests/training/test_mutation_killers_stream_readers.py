@@ -7,10 +7,12 @@ called here directly."""
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import signal
 import tarfile
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +24,7 @@ from contracts.members import CAP_FEATS, CAP_MASK, FRAME_COND, LATENT, META, MOM
 from tests.training.test_stream_recorded_shapes import registered
 from tests.training.test_stream_recorded_sizes import rewritten_with_one_member_more
 from training.buckets import BatchBudget
-from training.stream import (DamagedShard, ManifestIndex, Position, ShardStream, StreamingDataset, TextElsewhere,
+from training.stream import (WORKER_GRACE_S, DamagedShard, ManifestIndex, Position, ShardStream, StreamingDataset, TextElsewhere,
                              WorkerError, _scan_tar_headers, _tar_table, batch_loader,
                              leave_stop_signals_to_the_trainer)
 from training.synthetic import write_synthetic_shards
@@ -249,3 +251,139 @@ def test_a_loader_worker_outlives_a_stop_signal_sent_to_the_whole_process_group(
     finally:
         loader.close()
     assert got == straight
+
+
+def test_a_worker_error_carries_the_workers_traceback_as_a_note(small, monkeypatch):
+    """LUMINA_TRACEBACK=1 prints the note: where in the worker the error was raised, frame by frame
+    as Python prints a traceback."""
+    _as_worker(monkeypatch, 1, 2)
+    s = stream_of(small)
+    s.budget = BatchBudget(max_samples=4, min_samples=100)  # no batch of 100 in 24 samples
+    (item,) = list(StreamingDataset(s, Position()))
+    assert isinstance(item, WorkerError) and "gives no batch" in str(item.error)
+    (note,) = item.error.__notes__
+    frames = "".join(traceback.format_tb(item.error.__traceback__))
+    assert note == "in loader worker 1:\n" + frames
+    lines = note.splitlines()[1:]
+    assert lines and all(l.startswith(('  File "', "    ")) for l in lines), note
+    assert "plan_with_ends" in note and "gives no batch" in lines[-1]  # the frame that raised, its line last
+
+
+def _slow_to_leave(s, seconds: float, busy_from: int | None = None):
+    """s.rank_batch as a worker runs it: the worker takes `seconds` to exit once told to, and from
+    batch `busy_from` on it is busy (30 s) with its batch."""
+    real, parent = s.rank_batch, os.getpid()
+
+    def rank_batch(position, *a, **k):
+        if os.getpid() != parent and not getattr(rank_batch, "registered", False):
+            rank_batch.registered = True  # in this worker: its exit handlers run this before it ends
+            multiprocessing.util.Finalize(None, time.sleep, args=(seconds,), exitpriority=10)
+        if busy_from is not None and position.index >= busy_from:
+            time.sleep(30)
+        return real(position, *a, **k)
+
+    s.rank_batch = rank_batch
+    return s
+
+
+def test_closing_lets_an_idle_worker_that_takes_a_moment_to_leave_leave_on_its_own(small):
+    """A worker told to stop gets up to the grace to exit by itself (it has nothing half-done): it
+    is not killed the moment it is told."""
+    assert 0.2 < WORKER_GRACE_S
+    before = set(multiprocessing.active_children())
+    loader = batch_loader(_slow_to_leave(stream_of(small), 0.2), Position(), workers=2)
+    [next(loader) for _ in range(2)]
+    torch_iter, deadline = loader._batches, time.monotonic() + 20
+    while torch_iter._data_queue.qsize() < torch_iter._tasks_outstanding:  # both idle, as in test_stream
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    workers = set(multiprocessing.active_children()) - before
+    loader.close()
+    assert len(workers) == 2 and sorted(w.exitcode for w in workers) == [0, 0]
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 3 worker processes")  # 3 on 2 cores: sleeping
+def test_closing_busy_workers_waits_one_grace_in_all_not_one_per_worker(small):
+    before = set(multiprocessing.active_children())
+    loader = batch_loader(_slow_to_leave(stream_of(small), 0.0, busy_from=1), Position(), workers=3)
+    next(loader)
+    time.sleep(0.5)  # every worker is inside a batch
+    busy = set(multiprocessing.active_children()) - before
+    t0 = time.monotonic()
+    loader.close()
+    took = time.monotonic() - t0
+    assert len(busy) == 3 and not any(w.is_alive() for w in busy)
+    assert took < WORKER_GRACE_S + 1.5, f"closing took {took:.1f} s"  # a second a worker would be 3 s
+
+
+def test_a_copy_of_a_loader_closed_in_another_process_leaves_the_workers_alone(small, monkeypatch):
+    """A process forked after the loader holds a copy of it: its close (or its copy dropped) must not
+    tell the parent's workers to stop (they share the queues and the done event). The other process
+    is played here by another pid during the close, so the workers can be looked at after it."""
+    import training.stream as stream_module
+
+    loader = batch_loader(stream_of(small), Position(), workers=1)
+    torch_iter = loader._batches
+    try:
+        next(loader)
+        with monkeypatch.context() as m:
+            m.setattr(stream_module.os, "getpid", lambda: -1)  # the copy's process
+            loader.close()
+        (worker,) = torch_iter._workers
+        assert worker.is_alive() and not torch_iter._workers_done_event.is_set()
+    finally:
+        stream_module.stop_workers(torch_iter)
+
+
+def test_a_loader_with_workers_leaves_the_global_rng_as_it_found_it(small):
+    """The trainer restores torch's global RNG from a checkpoint and then starts its loader: a loader
+    that drew its workers' seed from it left a resumed run's saved RNG unlike a straight run's."""
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    loader = batch_loader(stream_of(small), Position(), workers=1)
+    try:
+        next(loader)
+    finally:
+        loader.close()
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+
+def test_a_resume_with_a_smaller_batch_plans_the_rest_of_its_epoch_with_it(small):
+    """After an out-of-memory stop a user resumes with a smaller batch: the rest of the epoch (over
+    the samples not drawn yet) is planned with the new size, not with the old one until the epoch's
+    end."""
+    from training.stream import PlanSettings, replanned_head
+
+    before = PlanSettings(seed=3, shuffle_buffer=8, budget=BatchBudget(max_samples=8))
+    now = PlanSettings(seed=3, shuffle_buffer=8, budget=BatchBudget(max_samples=3))
+    head = replanned_head(None, Position(0, 1), before, now)
+    s = ShardStream(ManifestIndex(small), now.budget, tokens, now.seed, now.shuffle_buffer)
+    s.head = head
+    epoch = []
+    for pos, refs in s.plan():
+        if pos.epoch > 0:
+            break
+        epoch.append(refs)
+    assert len(epoch[0]) == 8  # the batch trained on before the stop, as it was
+    assert all(len(b) <= 3 for b in epoch[1:]) and sum(len(b) for b in epoch) == 24
+
+
+def test_a_replanned_epoch_counts_the_samples_missing_from_their_shards(small, caplog):
+    from training.stream import PlanSettings, replanned_head
+
+    first = small.members[0]
+    shard = first.encodings["latent"][0]
+    ghosts = [replace(first, key=f"gone{i:04d}", encodings={"latent": (shard, f"gone{i:04d}.latent.npy"),
+                                                           "text": (shard, f"gone{i:04d}.cap_feats.npy")}) for i in range(3)]
+    before = PlanSettings(seed=3, shuffle_buffer=8, budget=BatchBudget(max_samples=8))
+    now = PlanSettings(seed=3, shuffle_buffer=8, budget=BatchBudget(max_samples=4))
+    s = ShardStream(ManifestIndex(replace(small, members=small.members + ghosts)), now.budget, tokens, now.seed,
+                    now.shuffle_buffer)
+    s.head = replanned_head(None, Position(0, 1), before, now)
+    with caplog.at_level("WARNING", logger="training.stream"):
+        for pos, _ in s.plan():
+            if pos.epoch > 0:
+                break
+    (said,) = [r.getMessage() for r in caplog.records if "not in their shards" in r.getMessage()]
+    assert ": 3 are in the catalog but not in their shards" in said
