@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,7 +26,7 @@ from tests.training.test_stream_recorded_shapes import registered
 from tests.training.test_stream_recorded_sizes import rewritten_with_one_member_more
 from training.buckets import BatchBudget
 from training.stream import (WORKER_GRACE_S, DamagedShard, ManifestIndex, Position, ShardStream, StreamingDataset, TextElsewhere,
-                             WorkerError, _scan_tar_headers, _tar_table, batch_loader,
+                             WorkerError, _scan_tar_headers, _tar_table, batch_loader, key_hash,
                              leave_stop_signals_to_the_trainer)
 from training.synthetic import write_synthetic_shards
 
@@ -164,6 +165,7 @@ def test_the_index_counts_the_text_stored_elsewhere_in_its_size(small):
     rest = [x for x in small.members if x.encodings["latent"][0] != first.encodings["latent"][0]]
     index = ManifestIndex(replace(small, members=moved + rest))
     assert len(index.text_elsewhere) == 5 and index.text_elsewhere.nbytes() == 5 * 12
+    assert index.text_elsewhere == {x.key: (other, member(x.key, CAP_FEATS)) for x in moved[:5]}  # as the catalog gives it
     assert index.nbytes() == plain.nbytes() + 5 * 12
 
 
@@ -178,6 +180,10 @@ def test_text_stored_elsewhere_compares_by_every_key_shard_and_member():
     assert TextElsewhere.of(where) != TextElsewhere.of({"k1": where["k1"]})  # a key fewer
     assert TextElsewhere.of(where) != TextElsewhere.of({"k1": where["k1"], "k3": where["k2"]})  # another key
     assert TextElsewhere.of(where) != None and TextElsewhere.of(where) != [where]  # noqa: E711 - not a table
+    # as the catalog gives it (ManifestIndex.from_catalog): rows, a member named <key>.cap_feats.npy as None
+    rows = TextElsewhere([(["s1.tar", "s2.tar"], np.array([0, 1]), np.array([key_hash("k1"), key_hash("k2")], np.uint64),
+                           [None, "renamed.npy"])])
+    assert TextElsewhere.of(where) == rows and rows.get("k1") == where["k1"] and rows.get("k2") == where["k2"]
 
 
 # ---------------------------------------------------------------- rank batches and loader workers
@@ -387,3 +393,91 @@ def test_a_replanned_epoch_counts_the_samples_missing_from_their_shards(small, c
                 break
     (said,) = [r.getMessage() for r in caplog.records if "not in their shards" in r.getMessage()]
     assert ": 3 are in the catalog but not in their shards" in said
+
+
+def test_every_header_number_is_read_as_tarfile_reads_it():
+    """Sizes and checksums: octal padded with NUL or space (empty for 0, a first digit up to 7 for a
+    member of 1 GiB and more), and GNU's base-256 for 8 GiB and more."""
+    from training.stream import _tar_number
+
+    fields = [tarfile.itn(n, 12, tarfile.GNU_FORMAT) for n in (0, 1, 511, 8 ** 10, 3 * 8 ** 10, 8 ** 11 - 1, 8 ** 11,
+                                                               2 ** 33 + 5, 2 ** 62)]
+    fields += [b"\0" * 12, b" " * 11 + b"\0", b"0000644\0", b"000000001750", b"17 \0"]
+    assert any(f[0] & 0x80 for f in fields) and any(f[:1] == b"3" for f in fields)
+    for f in fields:
+        assert _tar_number(f) == tarfile.nti(f), f
+
+
+class _CountingFile(io.FileIO):
+    reads: list[int] = []
+
+    def read(self, n=-1):
+        data = super().read(n)
+        _CountingFile.reads.append(len(data))
+        return data
+
+
+def _scan_counting(path, monkeypatch) -> tuple[dict, list[int]]:
+    import training.stream as stream_module
+
+    _CountingFile.reads = []
+    monkeypatch.setattr(stream_module, "open", lambda p, mode="rb": _CountingFile(p), raising=False)
+    return _scan_tar_headers(str(path)), list(_CountingFile.reads)
+
+
+def test_the_header_reader_reads_small_members_headers_many_to_a_read_and_skips_large_members_data(tmp_path,
+                                                                                                    monkeypatch):
+    """Planning reads every shard's headers: a read per header was a syscall per member, and reading
+    past a large member's data read the whole shard (gigabytes) to plan."""
+    small = pax_tar(tmp_path / "small.tar", [(f"{i:06d}.meta.json", {}, b"{}" * 300) for i in range(200)])
+    table, reads = _scan_counting(small, monkeypatch)
+    size = os.path.getsize(small)
+    assert table == tarfile_table(small) and size > 3 * 65536
+    assert len(reads) <= size // 65536 + 3, reads  # 64 KiB a read, not one a header
+    large = pax_tar(tmp_path / "large.tar", [(f"{i:06d}.latent.npy", {}, b"x" * (1 << 20)) for i in range(8)])
+    table, reads = _scan_counting(large, monkeypatch)
+    assert table == tarfile_table(large) and sum(reads) < 200_000, sum(reads)  # of 8 MiB
+
+
+def test_a_compressed_shard_is_named_not_read_at_offsets_into_its_compressed_bytes(tmp_path):
+    path = tmp_path / "gz.tar"
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("a.latent.npy")
+        data = np.random.default_rng(0).bytes(4000)  # does not compress: the file is past one header
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert os.path.getsize(path) > 1024
+    with pytest.raises(DamagedShard, match=f"encoded shard {path} cannot be read"):
+        _tar_table(str(path))
+
+
+def test_the_missing_samples_warning_names_the_shard_missing_most_and_counts_the_others(small, caplog):
+    shards = sorted({m.encodings["latent"][0] for m in small.members})
+    first = small.members[0]
+
+    def ghost(i: int, shard: str):
+        return replace(first, key=f"gone{i:04d}", encodings={"latent": (shard, f"gone{i:04d}.latent.npy"),
+                                                           "text": (shard, f"gone{i:04d}.cap_feats.npy")})
+
+    ghosts = [ghost(i, shards[0]) for i in range(3)] + [ghost(3, shards[1]), ghost(4, shards[2])]
+    with caplog.at_level("WARNING", logger="training.stream"):
+        list(stream_of(replace(small, members=small.members + ghosts)).epoch_plan(0))
+    (said,) = [r.getMessage() for r in caplog.records if "not in their shards" in r.getMessage()]
+    assert f": 5 are in the catalog but not in their shards" in said
+    assert f"; 3 of them listed in {shards[0]} (and 2 more shards); training goes on" in said
+
+
+def test_a_replanned_epoch_of_a_whole_manifest_warns_of_nothing(small, caplog):
+    from training.stream import PlanSettings, replanned_head
+
+    before = PlanSettings(seed=3, shuffle_buffer=8, budget=BatchBudget(max_samples=8))
+    now = PlanSettings(seed=3, shuffle_buffer=8, budget=BatchBudget(max_samples=4))
+    s = ShardStream(ManifestIndex(small), now.budget, tokens, now.seed, now.shuffle_buffer)
+    s.head = replanned_head(None, Position(0, 1), before, now)
+    with caplog.at_level("WARNING", logger="training.stream"):
+        n = 0
+        for pos, refs in s.plan():
+            if pos.epoch > 0:
+                break
+            n += len(refs)
+    assert n == 24 and not [r for r in caplog.records if "not in their shards" in r.getMessage()]
