@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
@@ -65,6 +65,7 @@ def stopped_from_outside(e: BaseException) -> bool:
 
 
 CATALOG_WRITER = "lumina-catalog-writer"  # Prefect global concurrency limit (limit 1; see docs/deployments.md)
+WRITER_WAIT_SAY_EVERY_S = 60.0  # how often a flow run waiting for that slot says so
 _holding_writer: ContextVar[bool] = ContextVar("lumina_holding_catalog_writer", default=False)
 
 
@@ -83,11 +84,22 @@ def catalog_writer() -> Iterator[None]:
     if FlowRunContext.get() is None and TaskRunContext.get() is None:
         yield
         return
+    from prefect import get_run_logger
     from prefect.concurrency.sync import concurrency
 
     token = _holding_writer.set(True)
     try:
-        with concurrency(CATALOG_WRITER, occupy=1):
+        with ExitStack() as held:
+            waited = 0.0
+            while True:  # Prefect waits for the slot without a word, for ever: say so now and then
+                try:
+                    held.enter_context(concurrency(CATALOG_WRITER, occupy=1, timeout_seconds=WRITER_WAIT_SAY_EVERY_S))
+                    break
+                except TimeoutError:  # the acquisition's: the body below is not inside this try
+                    waited += WRITER_WAIT_SAY_EVERY_S
+                    get_run_logger().warning(f"waiting {waited:.0f} s for the {CATALOG_WRITER} slot: another flow run is writing the "
+                                f"catalog, or a slot is left taken (a Prefect server restarted while a run held it: "
+                                f"`prefect gcl inspect {CATALOG_WRITER}`, docs/deployments.md)")
             yield
     finally:
         _holding_writer.reset(token)
