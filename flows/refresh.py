@@ -483,13 +483,21 @@ def live_from_params(live_manifests: dict[str, Any] | None) -> list:
 
 def progress_reporter(artifact, log, update) -> Callable[[float, str], None]:
     """The refresh's progress: logged, and shown on its Prefect progress artifact where the server
-    answers; a progress artifact the server cannot take (it restarts) never fails the refresh."""
+    answers; a progress artifact the server cannot take (it restarts) never fails the refresh. After
+    the first failure the artifact is left as it is: each update to a server that is down retried
+    for about 80 s, so the refresh stood still that long at every progress line."""
+    failed = False
+
     def progress(fraction: float, text: str) -> None:
+        nonlocal failed
         log.info(f"{round(100 * fraction)}% {text}")
+        if failed:
+            return
         try:
             update(artifact_id=artifact, progress=round(100 * fraction, 1), description=text)
         except Exception as e:  # noqa: BLE001 - cosmetic: the catalog, not the artifact, holds the result
-            log.warning(f"progress artifact not updated ({type(e).__name__}: {e}); the refresh goes on")
+            failed = True
+            log.warning(f"progress artifact not updated ({type(e).__name__}: {e}); the refresh goes on without it")
     return progress
 
 
@@ -503,7 +511,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
     from contracts.config import from_mapping
     from flows.events import emit_manifest_updated
-    from flows.steps import catalog_writer
+    from flows.steps import catalog_writer, in_run_log
     from preprocess.encode import EncodeConfig
 
     source = source or os.environ.get(SOURCE_ENV)
@@ -528,7 +536,10 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})
-    result = refresh_source(source, ws.home, cfg, encode_cfg, live, backend, hooks, allow_empty_source=allow_empty_source)
+    # the stages' own messages ("waiting for the catalog ... (PID n)", "resuming an interrupted curation")
+    # in the run's log too: Prefect sends only its own loggers there, so they were on the worker's console only
+    with in_run_log("catalog"), in_run_log("preprocess"), in_run_log("encoders"):
+        result = refresh_source(source, ws.home, cfg, encode_cfg, live, backend, hooks, allow_empty_source=allow_empty_source)
     result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := reused_options_note(result):
         log.info(note)
