@@ -481,6 +481,17 @@ def live_from_params(live_manifests: dict[str, Any] | None) -> list:
     return out
 
 
+def announcement(update) -> str:
+    """The log line of a live manifest's new version (a catalog.source_index.ManifestUpdate). It said
+    "(+3, train due: False)" for a version of 25 members after one of 26: the +3 counts the members
+    new since training was last due, not the change from the version before."""
+    was = (f", was {update.previous_members} at v{update.previous_version}" if update.previous_version is not None
+           else "")
+    return (f"lumina.manifest.updated {update.id} ({update.num_members} members{was}; {update.added_since_training} "
+            f"new since training was last due; train due: {'yes' if update.train_due else 'no'}"
+            + ("; announced again: a refresh before did not consume it" if update.again else "") + ")")
+
+
 def progress_reporter(artifact, log, update) -> Callable[[float, str], None]:
     """The refresh's progress: logged, and shown on its Prefect progress artifact where the server
     answers; a progress artifact the server cannot take (it restarts) never fails the refresh. After
@@ -531,8 +542,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
 
     def announce(update) -> None:
         emit_manifest_updated(update, str(ws.home))
-        log.info(f"lumina.manifest.updated {update.id} (+{update.added_since_training}, train due: {update.train_due}"
-                 + ("; announced again: a refresh before did not consume it" if update.again else "") + ")")
+        log.info(announcement(update))
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})

@@ -65,3 +65,18 @@ def test_a_progress_artifact_the_server_cannot_take_does_not_fail_the_refresh():
     records.clear()
     progress_reporter("a", Log(), lambda **kw: None)(1.0, "done")
     assert records == [("info", "100% done")]
+
+
+def test_a_new_live_version_says_its_members_and_what_is_new_since_training():
+    """The line read "lumina.manifest.updated image-train-live@v3 (+3, train due: False)" for a v3 of
+    25 members after a v2 of 26 (helper D's scheduled-refresh walk): +3 was the count since training
+    was last due."""
+    from catalog.source_index import ManifestUpdate
+    from flows.refresh import announcement
+
+    update = ManifestUpdate("image-train-live", 3, 2, 25, 26, 3, False, {})
+    assert announcement(update) == ("lumina.manifest.updated image-train-live@v3 (25 members, was 26 at v2; 3 new since "
+                                    "training was last due; train due: no)")
+    first = ManifestUpdate("image-train-live", 1, None, 26, 0, 26, True, {}, again=True)
+    assert announcement(first) == ("lumina.manifest.updated image-train-live@v1 (26 members; 26 new since training was "
+                                   "last due; train due: yes; announced again: a refresh before did not consume it)")
