@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     encode_cfg.check_paths()  # torch-free: a missing --vae or --text-path before Prefect, not after curation
 
     from catalog.source_index import LiveManifest
-    from flows import refresh  # Prefect: the flow beside the library function
+    from flows import refresh  # the library refresh (no Prefect: its flow is made on first use)
 
     pin = [] if a.live_encoder == ["none"] else a.live_encoder  # [] lifts a pin, None keeps it
     live = [LiveManifest(name, where, train_min_growth=a.train_min_growth, encoders=pin) for name, where in live_args]
