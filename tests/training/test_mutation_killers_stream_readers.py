@@ -547,3 +547,15 @@ def test_a_shard_whose_members_shapes_the_catalog_records_only_in_part_is_not_ch
     index = ManifestIndex(small, shapes=rows)
     assert index.records_shape(shards[0], (4, 1, 8, 8)) and not index.records_shape(shards[1], (4, 1, 16, 16))
     assert sum(len(b) for b in stream_of(None, index).epoch_plan(0)) == 24
+
+
+def test_the_shape_counts_add_up_over_shards_and_an_index_in_memory_checks_nothing(small):
+    """The trainer sizes its token budget advice from shape_counts (members at each stored shape,
+    every shard together); an index of a manifest in memory has no recorded sizes to check."""
+    shards = sorted({m.encodings["latent"][0] for m in small.members})
+    index = ManifestIndex(small, shapes=[(shards[0], (4, 1, 8, 8), 8), (shards[1], (4, 1, 8, 8), 8),
+                                         (shards[2], (4, 1, 8, 8), 5), (shards[2], (4, 1, 16, 8), 3)])
+    assert index.shape_counts == {(4, 1, 8, 8): 21, (4, 1, 16, 8): 3}
+    plain = ManifestIndex(small)
+    plain.check_shards()  # a no-op: nothing recorded
+    assert plain.recorded_bytes is None and not plain.checked and plain.checked_size(shards[0]) is None
