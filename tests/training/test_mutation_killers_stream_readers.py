@@ -559,3 +559,15 @@ def test_the_shape_counts_add_up_over_shards_and_an_index_in_memory_checks_nothi
     plain = ManifestIndex(small)
     plain.check_shards()  # a no-op: nothing recorded
     assert plain.recorded_bytes is None and not plain.checked and plain.checked_size(shards[0]) is None
+
+
+def test_an_empty_chunk_from_the_catalog_shifts_no_text_location():
+    """The catalog hands text-elsewhere rows in chunks; one without rows (a batch of nothing) before
+    the others changes no key's shard, and the table still costs 12 bytes a member."""
+    empty = ([], np.zeros(0, np.int64), np.zeros(0, np.uint64), [])
+    rows = (["s1.tar", "s2.tar"], np.array([1, 0, 1]), np.array([key_hash(k) for k in ("a", "b", "c")], np.uint64),
+            [None, None, "c.other.npy"])
+    table = TextElsewhere([empty, rows])
+    assert [table.get(k) for k in ("a", "b", "c")] == [("s2.tar", "a.cap_feats.npy"), ("s1.tar", "b.cap_feats.npy"),
+                                                       ("s2.tar", "c.other.npy")]
+    assert table.nbytes() == 3 * 12 and table == TextElsewhere([rows])
