@@ -401,7 +401,7 @@ def test_every_header_number_is_read_as_tarfile_reads_it():
     from training.stream import _tar_number
 
     fields = [tarfile.itn(n, 12, tarfile.GNU_FORMAT) for n in (0, 1, 511, 8 ** 10, 3 * 8 ** 10, 8 ** 11 - 1, 8 ** 11,
-                                                               2 ** 33 + 5, 2 ** 62)]
+                                                               2 ** 33 + 5, 2 ** 62, 2 ** 85 + 3)]
     fields += [b"\0" * 12, b" " * 11 + b"\0", b"0000644\0", b"000000001750", b"17 \0"]
     assert any(f[0] & 0x80 for f in fields) and any(f[:1] == b"3" for f in fields)
     for f in fields:
