@@ -438,10 +438,10 @@ def _unversioned(cat, live: list | None) -> list:
     return out
 
 
-def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict, cat=None,
-            live: list | None = None, consume_due: bool = True, unversioned: list | None = None) -> RefreshResult:
+def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict, cat,
+            live: list | None, consume_due: bool, unversioned: list) -> RefreshResult:
     """Announce each update, then consume the due ones; the notes. ``unversioned``: those of
-    ``live`` with no version (_unversioned: the caller's last hold found them; None: asked here)."""
+    ``live`` with no version (_unversioned: the caller's last hold found them)."""
     from catalog.source_index import consume_due_training
     from contracts.hold_points import hold_point
 
@@ -462,7 +462,7 @@ def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Works
         elif u.again:  # the flow's event for it went out now
             result.notes.append(f"training on {u.name} is due at {u.id} since an earlier refresh (one stopped before it "
                                 f"consumed it, or `lumina refresh`, which announces nothing): {ANNOUNCED_AGAIN}")
-    for m in _unversioned(cat, live) if unversioned is None else unversioned:  # declared now, stored without a version: say why
+    for m in unversioned:  # declared now, stored without a version: say why
         result.notes.append(f"live manifest {m.name} selects nothing yet ({m.where}): no version; every refresh tries again")
     result.seconds = seconds
     hooks.progress(1.0, "done")

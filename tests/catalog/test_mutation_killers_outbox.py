@@ -128,7 +128,7 @@ def test_a_due_version_consumed_elsewhere_first_is_not_due_again(cat):
 
 def _finish(cat, updates, consume_due=True, tmp_path=None, live=None):
     from contracts.layout import Workspace
-    from flows.refresh import RefreshHooks, RefreshResult, _finish
+    from flows.refresh import RefreshHooks, RefreshResult, _finish, _unversioned
 
     seen, progress = [], []
 
@@ -137,7 +137,7 @@ def _finish(cat, updates, consume_due=True, tmp_path=None, live=None):
 
     result = RefreshResult("src", "image", False)
     out = _finish(result, updates, RefreshHooks(on_manifest=on_manifest, progress=lambda *a: progress.append(a)),
-                  Workspace(tmp_path), {"scan": 1.0}, cat, live, consume_due)
+                  Workspace(tmp_path), {"scan": 1.0}, cat, live, consume_due, _unversioned(cat, live))
     assert progress == [(1.0, "done")]
     return out, seen
 
