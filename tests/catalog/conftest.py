@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import catalog.db as db
+
 from catalog import Catalog
 
 from .helpers import make_batch
@@ -32,3 +34,17 @@ def catalog_copy(base_catalog, tmp_path) -> Path:
     dst = tmp_path / "catalog.duckdb"
     shutil.copy(base_catalog, dst)
     return dst
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """How many catalog connections were opened (sandboxed_connect calls)."""
+    calls = []
+    real = db.sandboxed_connect
+
+    def counting(*a, **k):
+        calls.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(db, "sandboxed_connect", counting)
+    return calls

@@ -11,23 +11,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-import catalog.db as db
 from catalog import Catalog, CatalogError, SchemaVersionError
 from catalog.source_index import LiveManifest, declare_live_manifest, update_live_manifests
-
-
-@pytest.fixture
-def connects(monkeypatch):
-    """How many catalog connections were opened (sandboxed_connect calls)."""
-    calls = []
-    real = db.sandboxed_connect
-
-    def counting(*a, **k):
-        calls.append(a)
-        return real(*a, **k)
-
-    monkeypatch.setattr(db, "sandboxed_connect", counting)
-    return calls
 
 
 def test_opening_an_unchanged_catalog_again_opens_no_connection(tmp_path, connects):

@@ -11,19 +11,6 @@ import catalog.db as db
 from catalog import Catalog, CatalogError, SchemaVersionError
 
 
-@pytest.fixture
-def connects(monkeypatch):
-    calls = []
-    real = db.sandboxed_connect
-
-    def counting(*a, **k):
-        calls.append(a)
-        return real(*a, **k)
-
-    monkeypatch.setattr(db, "sandboxed_connect", counting)
-    return calls
-
-
 def _forget(path) -> None:
     """As a new process: nothing known of the file."""
     db._SCHEMA_SEEN.pop(str(path.resolve()), None)
