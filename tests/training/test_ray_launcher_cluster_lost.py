@@ -89,10 +89,12 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
             train.wait(10)
         kill(cluster_pids(temp_dir, head.pid))
         head.wait(10)
+        driver_log = _driver_log_tail(temp_dir, train.pid)
         shutil.rmtree(temp_dir, ignore_errors=True)
     err = err_path.read_text()
     print(f"exit {rc}, {took:.1f} s after the kill")
-    assert rc == 2, f"exit {rc} after {took:.1f} s:\n{err[-3000:]}"
+    # once (6 Dec 2026, a slow host): exit 1 after 0.2 s and no line of ours; Ray's driver log says why next time
+    assert rc == 2, f"exit {rc} after {took:.1f} s:\n{err[-3000:]}\n--- Ray's driver log, last lines:\n{driver_log}"
     assert took < 30, f"exited {took:.1f} s after the kill"  # 2 s to notice + LOST_S + the catalog; was 61 s
     lines = [line for line in err.splitlines() if line.strip()]
     assert "Traceback" not in err and [line for line in lines if "error" in line.lower()] == lines[-1:], err[-3000:]
@@ -124,3 +126,14 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, runs = cat.sql("SELECT status FROM runs WHERE flow_name = 'train' ORDER BY started_at")
     assert runs == [("failed",), ("completed",)]
+
+
+def _driver_log_tail(temp_dir: str, pid: int, lines: int = 40) -> str:
+    """The last lines of the Ray driver's own log (core worker messages that never reach stderr)."""
+    found = sorted(Path(temp_dir).glob(f"session_*/logs/python-core-driver-*_{pid}.log"))
+    if not found:
+        return f"(no python-core-driver-*_{pid}.log under {temp_dir})"
+    try:
+        return "\n".join(found[-1].read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"({found[-1]}: {e})"
