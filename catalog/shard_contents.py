@@ -19,7 +19,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .errors import CatalogError
 
 MISSING = "shard_files_missing"
 CHANGED = "shard_files_changed"
@@ -55,20 +54,16 @@ class ShardReport:
 
 
 def _shard_rows(cat, manifest: str | None) -> list[tuple[str, str, int, str]]:
-    """(uri, stage, bytes, sha256) of every registered shard, or of those a manifest's encodings are in."""
+    """(uri, stage, bytes, sha256) of every registered shard, or of those a manifest's encodings are in
+    (NAME, latest version, or NAME@vN: resolved as every manifest command resolves it, so an unknown
+    name or version is refused naming what there is, not checked as zero shards)."""
     if manifest is None:
         _, rows = cat.sql("SELECT uri, stage, bytes, sha256 FROM shards ORDER BY uri")
         return rows
-    name, _, version = manifest.partition("@v")
-    if version and not version.isdigit():
-        raise CatalogError(f"--manifest {manifest}: give NAME or NAME@vN")
-    _, found = cat.sql("SELECT max(version) FROM manifests WHERE name = ?", [name])
-    latest = found[0][0] if found else None
-    if latest is None:
-        raise CatalogError(f"--manifest {manifest}: the catalog has no manifest named {name!r}")
+    head = cat.manifest_header(manifest)
     _, rows = cat.sql("SELECT DISTINCT s.uri, s.stage, s.bytes, s.sha256 FROM manifest_encodings me "
                       "JOIN shards s ON s.uri = me.shard_uri WHERE me.manifest = ? AND me.version = ? ORDER BY s.uri",
-                      [name, int(version) if version else latest])
+                      [head.name, head.version])
     return rows
 
 

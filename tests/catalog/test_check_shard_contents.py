@@ -92,8 +92,8 @@ def test_a_manifest_limits_the_check_to_its_shards(tmp_path, capsys):
     assert rc == 0 and "shards: 1 registered shards of manifest first@v1 looked at" in out, out
 
 
-@pytest.mark.parametrize("ref, said", [("nope", "the catalog has no manifest named 'nope'"),
-                                       ("first@vx", "give NAME or NAME@vN")])
+@pytest.mark.parametrize("ref, said", [("nope", "no manifest named 'nope' in "),
+                                       ("first@v9", "manifest 'first' has no version 9")])  # not "0 shards looked at"
 def test_an_unknown_manifest_is_one_line(tmp_path, capsys, ref, said):
     catalog, _ = _registered(tmp_path, n=1)
     rc = main(["check", "--catalog", str(catalog), "--manifest", ref])
