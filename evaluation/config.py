@@ -30,6 +30,30 @@ WEIGHTS = ("ema", "raw")  # a checkpoint's published EMA weights, or the raw one
 SOLVERS = ("euler", "midpoint", "rk4", "dopri5")
 MAX_SEED = 2**63 - 1
 
+# the judge cache (<workspace>/cache/judges, evaluation/judging.cached_fit): at most this many MB
+# (10**6 bytes) of judges, the least recently used removed when a new one is written; a judge is
+# 70-90 KB, so the default keeps about 1200. 0: no judge is kept (each evaluation trains its own).
+JUDGE_CACHE_ENV = "LUMINA_JUDGE_CACHE_MB"
+DEFAULT_JUDGE_CACHE_MB = 100.0
+
+
+def judge_cache_limit() -> int:
+    """The bytes the judge cache may hold: ``$LUMINA_JUDGE_CACHE_MB`` MB (default 100), refused in one
+    line where it is no number of at least 0 (checked before an evaluation samples anything)."""
+    import os
+
+    raw = os.environ.get(JUDGE_CACHE_ENV, "").strip()
+    if not raw:
+        return int(DEFAULT_JUDGE_CACHE_MB * 1e6)
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = math.nan
+    if not (math.isfinite(mb) and mb >= 0):
+        raise ValueError(f"{JUDGE_CACHE_ENV} must be a number of megabytes the judge cache may hold, at least 0 (0: keep "
+                         f"no judge; unset: {DEFAULT_JUDGE_CACHE_MB:g}); got {raw!r}")
+    return int(mb * 1e6)
+
 
 def check_guidance(shift: float, cfg: float, cfg_flag: str = "--cfg-scale") -> None:
     """Settings that make every sample NaN (--shift 0 or inf, a non-finite guidance scale) or sample

@@ -228,8 +228,11 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     """``judge_cache``: the folder the judges trained on the held-out examples are kept in
     (judging.cached_fit; lumina evaluate: <workspace>/cache/judges); None trains them every time."""
     from catalog import load_manifest, load_manifest_header
+    from evaluation.config import judge_cache_limit
     from evaluation.context import EvalContext
 
+    if judge_cache is not None:
+        judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB: refused now, not after the sampling
     # the manifest first: a wrong name or an empty selection fails before the model loads
     manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version, first=cfg.max_heldout)
     if cfg.max_heldout is not None and (total := load_manifest_header(cfg.catalog, manifest.name, manifest.version).num_members) > len(manifest):

@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import os
+import re
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -21,6 +23,8 @@ from typing import Callable, Iterator
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from evaluation.config import JUDGE_CACHE_ENV, judge_cache_limit
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +108,22 @@ def stack_at(items, side: int | None) -> torch.Tensor:
 # held-out manifest trained the same judge ten times. Its weights and report figures are kept
 # under <workspace>/cache/judges/<key>.safetensors + <key>.json, keyed by a hash of everything that
 # determines them (``judge_key``); a hit loads them without training.
+#
+# The cache is bounded: after each write, the judges used least recently (a hit touches its JSON) are
+# removed until the folder holds at most $LUMINA_JUDGE_CACHE_MB MB (evaluation/config.judge_cache_limit:
+# default 100, about 1200 judges of 70-90 KB; the judge just written always stays; 0: nothing is
+# kept or read). Before, nothing was ever removed: the folder grew with every new held-out set, seed
+# and judge version for as long as a team evaluated. Temporary files
+# of a writer killed mid-write are removed once an hour old. A judge removed while another evaluation
+# loads it fails that load with one warning, and that evaluation trains and writes it again.
 
 FIT_VERSION = 1  # bump when SmallCNN or fit changes: every judge trained before is stale
 CACHE_FORMAT = 1  # of the files below
 _RNG = "__torch_rng_state__"  # the CPU generator's state after training, restored on a hit
+
+_ENTRY = re.compile(r"^[0-9a-f]{32}\.(json|safetensors)$")  # what the cache writes; other files are left alone
+_TMP = re.compile(r"^\.[0-9a-f]{32}\.(json|safetensors)\.\d+\.tmp$")
+STALE_TMP_S = 3600.0  # a temporary file this old belongs to a writer that was killed
 
 _cache_dir: ContextVar[Path | None] = ContextVar("judge_cache_dir", default=None)
 
@@ -162,9 +178,10 @@ def cached_fit(judge: str, version, inputs: dict, args: dict, make: Callable[[],
     mode, as ``train()``'s does after its test predictions) and leaves torch's CPU generator as
     training left it, so what follows draws the same numbers. A miss trains and writes the weights,
     then the JSON, each by tmp + rename. A file that does not load, or whose key or judge differs,
-    is ignored with one warning and written over."""
+    is ignored with one warning and written over. After a write, the least recently used judges go
+    until the folder is within $LUMINA_JUDGE_CACHE_MB (``evict``); with 0 nothing is read or written."""
     cache = Path(cache_dir) if cache_dir is not None else _cache_dir.get()
-    if cache is None:
+    if cache is None or (limit := judge_cache_limit()) == 0:
         return train()
     key = judge_key(judge, version, inputs, args)
     weights, meta = cache / f"{key}.safetensors", cache / f"{key}.json"
@@ -177,6 +194,10 @@ def cached_fit(judge: str, version, inputs: dict, args: dict, make: Callable[[],
         else:
             torch.manual_seed(seed)  # as train() seeds it (CUDA's generators too)
             torch.set_rng_state(loaded[2])
+            try:
+                os.utime(meta)  # used now: the last to be evicted
+            except OSError:  # a read-only cache: still a hit
+                pass
             log.info("judge: loaded from cache %s", weights)
             return loaded[0], loaded[1]
     model, figures = train()
@@ -185,7 +206,53 @@ def cached_fit(judge: str, version, inputs: dict, args: dict, make: Callable[[],
         log.info("judge: trained and cached in %s", weights)
     except OSError as e:  # a read-only workspace: the evaluation goes on without a cache
         log.warning("judge cache: could not write %s (%s): the judge is trained again next time", weights, e)
+    else:
+        evict(cache, limit, keep=key)
     return model, figures
+
+
+def evict(cache: Path, limit: int, keep: str | None = None) -> int:
+    """Remove the judges of ``cache`` used least recently (their files' newest mtime: written, or
+    touched by a hit) until the judges there take at most ``limit`` bytes; ``keep`` (a key) stays
+    whatever its size. Temporary files older than STALE_TMP_S go too; files the cache did not write
+    are neither counted nor touched. Returns how many judges were removed."""
+    now, entries = time.time(), {}
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return 0
+    for name in names:
+        path = cache / name
+        try:
+            st = path.stat()
+        except OSError:  # removed meanwhile by another evaluation's eviction
+            continue
+        if _TMP.match(name):
+            if now - st.st_mtime > STALE_TMP_S:
+                path.unlink(missing_ok=True)
+            continue
+        if _ENTRY.match(name):
+            used, size, paths = entries.get(path.stem, (0.0, 0, []))
+            entries[path.stem] = (max(used, st.st_mtime), size + st.st_size, [*paths, path])
+    total, removed = sum(size for _, size, _ in entries.values()), 0
+    for stem, (_, size, paths) in sorted(entries.items(), key=lambda kv: kv[1][0]):
+        if total <= limit:
+            break
+        if stem == keep:
+            continue
+        try:
+            for path in paths:
+                path.unlink(missing_ok=True)
+        except OSError as e:  # a cache shared read-only: leave it as it is
+            log.warning("judge cache: could not remove %s (%s): it holds %.1f MB, over %s=%g", path, e, total / 1e6,
+                        JUDGE_CACHE_ENV, limit / 1e6)
+            break
+        total -= size
+        removed += 1
+    if removed:
+        log.info("judge cache: removed the %d judge(s) used least recently, to stay within %s=%g MB (%s)", removed,
+                 JUDGE_CACHE_ENV, limit / 1e6, cache)
+    return removed
 
 
 def _load(weights: Path, meta: Path, key: str, judge: str, make) -> tuple[nn.Module, dict, torch.Tensor]:

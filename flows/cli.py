@@ -139,7 +139,7 @@ def _train(argv: list[str]) -> int:
 
 def _evaluate(argv: list[str]) -> int:
     from contracts.config import from_mapping
-    from evaluation.config import EvalConfig  # torch-free: the evaluation after the checks
+    from evaluation.config import EvalConfig, judge_cache_limit  # torch-free: the evaluation after the checks
     from flows.cli_config import add_common_args, add_config_args, config_values_from_args
 
     p = ArgumentParser(prog="lumina evaluate", description="Evaluate a checkpoint on a held-out manifest; metrics go to the catalog.")
@@ -151,6 +151,7 @@ def _evaluate(argv: list[str]) -> int:
     if not values.get("manifest") or not values.get("checkpoint"):  # before EvalConfig's sampler check imports torch
         p.error("--manifest and --checkpoint are required")
     cfg = from_mapping(EvalConfig, values)
+    judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB, refused before anything runs
     from contracts.messages import show_messages
     from flows.steps import evaluate_step
 
@@ -225,6 +226,9 @@ def _demo(argv: list[str]) -> int:
                  sample_steps=a.sample_steps, model_overrides=a.model_overrides)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
     check_params(kwargs)  # a wrong key ends here in one line, before Prefect (and torch) is imported
+    from evaluation.config import judge_cache_limit
+
+    judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB: now, not at the evaluate stage after training
     from flows.data_to_model import data_to_model
     from flows.local_prefect import local_prefect_server
     from flows.steps import create_catalog_writer_limit
