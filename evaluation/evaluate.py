@@ -20,7 +20,8 @@ import torch
 
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 from training.data import Example, NullCaption, load_examples
-# torch-free (evaluation/config.py), here for every importer of evaluation.evaluate
+# torch-free (evaluation/config.py, evaluation/checks.py), here for every importer of evaluation.evaluate
+from evaluation.checks import check_moved_encoder_flags, check_same_encoders  # noqa: F401
 from evaluation.config import WEIGHTS, EvalConfig  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -99,43 +100,6 @@ def load_decoder(checkpoint: str | Path, vae: str | None = None):
         return load_described({**info, "path": vae} if vae else info)
 
 
-def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, text_path: str | None = None,
-                              text_too: bool = False) -> None:
-    """--vae or --text-path for a checkpoint whose encoder reads no file is an error (the user has
-    another checkpoint in mind; the flag used to be ignored without a word), before any model loads.
-    The VAE decodes last, so its path is checked here too (a typo in --vae, or a VAE moved away, was
-    said only after all the sampling, or a whole held-out loss). With ``text_too`` (lumina sample),
-    a recorded text encoder that is gone is said in the same line as a VAE that is gone: the user
-    learnt of one flag, gave it, and only then of the other."""
-    ckpt = Path(checkpoint)
-    # a checkpoint lacking either file is refused later, where it is read, with its own line
-    info = _read_json_or_empty(ckpt / "latent_encoder.json")
-    gone: list[str] = []
-    if vae:
-        if not info.get("path"):
-            raise ValueError(f"--vae {vae}: {ckpt.name} was trained on {info.get('name')} latents, which decode without a VAE")
-        from encoders.latent.vae import check_vae_path
-
-        check_vae_path(vae)  # no weights read: a missing path, or one that holds no AutoencoderKL
-    elif info.get("path") and not Path(info["path"]).exists():
-        gone.append(_moved(f"{info['name']} VAE", "--vae", info["path"]))
-    text = _read_json_or_empty(ckpt / "text_encoder.json")
-    if text_path and text.get("name") == "phone":
-        raise ValueError(f"--text-path {text_path}: {ckpt.name} was trained on the phone encoder, which reads no weights")
-    if text_too and not text_path and text.get("path") and not Path(text["path"]).exists():
-        gone.append(_moved(f"{text['name']} text encoder", "--text-path", text["path"]))
-    if gone:
-        raise FileNotFoundError("; and ".join(gone))
-
-
-def _read_json_or_empty(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _moved(what: str, flag: str, recorded: str) -> str:
-    return f"no such file or folder: {recorded}: the checkpoint records its {what} there; moved? give its new place with {flag} PATH"
-
-
 @contextmanager
 def recorded_path(what: str, flag: str, moved_to: str | None, recorded: str | None) -> Iterator[None]:
     """Loading an encoder from the path its checkpoint records: if that path is gone, the error
@@ -206,22 +170,6 @@ def modality_hook(table: dict[str, str], modality: str, name: str):
                          f"registers its evaluation functions there (README, 'Adding a modality')")
     module, _, fn = spec.partition(":")
     return getattr(importlib.import_module(module), fn)
-
-
-def check_same_encoders(manifest, ckpt: Path) -> None:
-    """A held-out manifest encoded by other encoders than the checkpoint's training data feeds the
-    model latents and caption features it has never seen: its metrics would mean nothing. The error
-    gives the command that makes the manifest to evaluate on (``manifest``: a Manifest or its header)."""
-    info = ckpt / "training.json"
-    trained = json.loads(info.read_text()).get("encoders", {}) if info.is_file() else {}
-    differ = {k: (trained[k], v) for k, v in manifest.encoders.items() if k in trained and trained[k] != v}
-    if differ:
-        pins = " ".join(f"--encoder {t}" for t, _ in differ.values())
-        raise ValueError(f"manifest {manifest.id} was encoded by " + ", ".join(f"{k} {v}" for k, (_, v) in differ.items())
-                         + f", but {ckpt.name} was trained on " + ", ".join(f"{k} {t}" for k, (t, _) in differ.items())
-                         + f": its metrics would mean nothing; evaluate it on a manifest of the same samples as its "
-                         f"encoders encoded them: lumina catalog manifest create NAME --where \"{manifest.where}\" {pins} "
-                         f"(encode them with that encoder first if they have no such encoding)")
 
 
 def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResult:

@@ -20,7 +20,8 @@ import torch
 
 from modelzoo.rope import Extrapolation, RopeScaling
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
-# torch-free (evaluation/config.py), here for every importer of evaluation.sample
+# torch-free (evaluation/config.py, evaluation/checks.py), here for every importer of evaluation.sample
+from evaluation.checks import training_info  # noqa: F401
 from evaluation.config import (AUTO_EXTRAPOLATION, DEFAULT_MAX_SIZE_FACTOR, EXTRAPOLATION_CHOICES,  # noqa: F401
                                NO_SAMPLING_HOOK, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven,
                                registered_samplings, sampling_of)
@@ -81,14 +82,6 @@ def out_path(out: str, modality: str) -> Path:
 # ... or up to this many tokens, whatever the training size: quick on any machine (a small model's
 # 248x248 image, 15,500 tokens: 7 s and 1.5 GB on 2 CPU cores); a toy model's 100 frames stay allowed
 MIN_TOKEN_LIMIT = 16384
-
-
-def training_info(ckpt: Path) -> dict:
-    """The checkpoint's training.json: which encoders made its data (a converted release has none)."""
-    if not (ckpt / "training.json").is_file():
-        raise ValueError(f"{ckpt} has no training.json: a model without recorded encoders (a converted release?); "
-                         f"train or fine-tune it on your encoded data first (lumina train --init-from {ckpt})")
-    return json.loads((ckpt / "training.json").read_text())
 
 
 def downsample_of(ckpt: Path) -> int:

@@ -33,6 +33,7 @@ CASES = [
     ("evaluate --help", 0), ("evaluate --bogus", 2), ("evaluate --checkpoint c", 2),  # no --manifest
     ("evaluate --manifest m --checkpoint c --solver heun", 2), ("evaluate --manifest m --checkpoint c --set bogus=1", 2),
     ("evaluate --manifest m --checkpoint c --seed -1", 2), ("evaluate --manifest m --checkpoint c --cfg-scale nan", 2),
+    ("evaluate --home HOME --manifest m --checkpoint c", 2),  # no such checkpoint (tests/cli/test_evaluate_refusals_before_torch.py)
     ("sample --help", 0), ("sample --bogus", 2), ("sample --prompt hi", 2), ("sample --checkpoint c", 2),  # no --checkpoint, no --prompt
     ("sample --checkpoint c --prompt hi --solver heun", 2), ("sample --checkpoint c --prompt hi --extrapolation bad", 2),
     ("sample --checkpoint c --prompt hi --set bogus=1", 2), ("sample --checkpoint c --prompt hi --steps 0", 2),
