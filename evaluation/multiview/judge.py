@@ -52,8 +52,9 @@ def _augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch
 
 def train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int, test_fraction: float = 0.25,
                      steps: int | None = None, batch: int = 32, seed: int = 0, cache_dir=None) -> JudgeReport:
-    """sets: [N, 3, V, H, W] real view sets; labels: [N, V] per-view labels. The split is by set, so
-    the test views are of objects the judge never saw. ``cache_dir``: the judge cache
+    """sets: [N, 3, V, H, W] real view sets; labels: [N, V] per-view labels (or lists of [3, V, H, W]
+    and [V] for sets of several view counts, one view size). The split is by set, so the test views
+    are of objects the judge never saw. ``cache_dir``: the judge cache
     (judging.cached_fit; default: the evaluation's, else none)."""
     judge, figures = cached_fit(
         f"{__name__}.train_view_judge:ViewJudge", ViewJudge.VERSION, {"sets": sets, "labels": labels},
@@ -71,9 +72,14 @@ def _train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int
     n_test = max(1, int(math.ceil(n * test_fraction)))
     perm = torch.randperm(n, generator=gen)
     test_idx, train_idx = perm[:n_test], perm[n_test:]
-    views = lambda idx: sets[idx].permute(0, 2, 1, 3, 4).reshape(-1, *sets.shape[1:2], *sets.shape[3:])  # noqa: E731
-    xtr, ytr = views(train_idx), labels[train_idx].reshape(-1)
-    xte, yte = views(test_idx), labels[test_idx].reshape(-1)
+    if isinstance(sets, torch.Tensor):
+        views = lambda idx: sets[idx].permute(0, 2, 1, 3, 4).reshape(-1, *sets.shape[1:2], *sets.shape[3:])  # noqa: E731
+        xtr, ytr = views(train_idx), labels[train_idx].reshape(-1)
+        xte, yte = views(test_idx), labels[test_idx].reshape(-1)
+    else:  # sets of their own view counts: the same views, in the same order
+        views = lambda idx: torch.cat([sets[i].permute(1, 0, 2, 3) for i in idx.tolist()])  # noqa: E731
+        flat = lambda idx: torch.cat([labels[i].reshape(-1) for i in idx.tolist()])  # noqa: E731
+        xtr, ytr, xte, yte = views(train_idx), flat(train_idx), views(test_idx), flat(test_idx)
     steps = steps or min(500, max(30, 3 * len(xtr)))  # a few passes over small sets, capped: it runs on CPU
 
     def draw():
@@ -85,7 +91,10 @@ def _train_view_judge(sets: torch.Tensor, labels: torch.Tensor, num_classes: int
     return judge, {"test_accuracy": acc, "num_train": len(xtr), "num_test": len(xte), "test_sets": test_idx.tolist()}
 
 
-def judge_views(judge: ViewJudge, sets: torch.Tensor) -> torch.Tensor:
-    """[N, 3, V, H, W] -> predictions [N, V]."""
+def judge_views(judge: ViewJudge, sets: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """[N, 3, V, H, W] -> predictions [N, V]; a list of [3, V_i, H, W] (one view size) -> a list of [V_i]."""
+    if not isinstance(sets, torch.Tensor):
+        pred = judge.predict(torch.cat([s.permute(1, 0, 2, 3) for s in sets]))
+        return list(pred.split([s.shape[1] for s in sets]))
     n, c, v, h, w = sets.shape
     return judge.predict(sets.permute(0, 2, 1, 3, 4).reshape(n * v, c, h, w)).reshape(n, v)

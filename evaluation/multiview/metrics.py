@@ -13,6 +13,13 @@ classifiers trained on real held-out renders.
 
 The object figures need captions of the demo's form ('a <colour> <object>') naming each object in 2
 or more sets; for free-form captions they are left out and a note (metrics.json "notes") says why.
+
+Every held-out set is scored, whatever its view count and view size (a user's folders of 4 and of 6
+views, or two curations at another --size; only the most common shape was scored before, the rest
+counted in num_sets_skipped). One judge per kind reads every view: views of several sizes scaled
+whole to one square (judging.common_side: the median), the pose bins those of the most common view
+count (ties: the larger); PSNR/SSIM compare each set at its own size; views_per_set is the mean. A
+note says so where the sets differ.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import torch
 from encoders.cameras import azimuth_of_vector
 from evaluation.context import EvalContext
 from evaluation.image.render import to_uint8
+from evaluation.judging import at_side, common_side
 from evaluation.multiview.judge import judge_views, object_label, pose_bin, train_view_judge
 from evaluation.multiview.render import save_strip, save_turntable
 
@@ -40,34 +48,62 @@ MIN_SETS_PER_OBJECT = 2  # an object named once is no class: the judge is tested
 MIN_LABELLED_SETS = 4
 
 
-def _pixels(ctx: EvalContext, latents) -> torch.Tensor:
-    return torch.stack([torch.from_numpy(np.asarray(ctx.decode(z.numpy()), dtype=np.float32)) for z in latents]).clamp(-1, 1)
+def _pixels(ctx: EvalContext, latents) -> list[torch.Tensor]:
+    """Each set decoded, [3, V, H, W] in [-1, 1] (a list: sets may differ in view count and size)."""
+    return [torch.from_numpy(np.asarray(ctx.decode(z.numpy()), dtype=np.float32)).clamp(-1, 1) for z in latents]
 
 
-def psnr_ssim(generated: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:
-    """Mean over views of PSNR (dB) and SSIM, on [0, 1] pixels. [N, 3, V, H, W] each."""
+def _batch(sets: list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """One [N, ...] tensor where the sets share a shape (the judges' batches and cache keys as ever), else the list."""
+    return torch.stack(sets) if len({tuple(s.shape) for s in sets}) == 1 else sets
+
+
+def _judged(judge, sets: list[torch.Tensor], side: int | None) -> list[torch.Tensor]:
+    """The judge's answer per view of each set ([V_i] each), each view read at side x side (None: as it is)."""
+    return list(judge_views(judge, _batch([at_side(s, side) for s in sets])))
+
+
+def _share(pred: list[torch.Tensor], target: list[torch.Tensor]) -> float:
+    """The share of all views (of every set) where ``pred`` is ``target``."""
+    return torch.cat([p == t for p, t in zip(pred, target)]).float().mean().item()
+
+
+def psnr_ssim(generated, real) -> tuple[float, float]:
+    """Mean over views of PSNR (dB) and SSIM, on [0, 1] pixels. [N, 3, V, H, W] each, or lists of
+    [3, V, H, W] sets (each generated set the size of its real one)."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    g = ((generated + 1) / 2).permute(0, 2, 3, 4, 1).reshape(-1, *generated.shape[3:], 3).numpy().astype(np.float64)
-    r = ((real + 1) / 2).permute(0, 2, 3, 4, 1).reshape(-1, *real.shape[3:], 3).numpy().astype(np.float64)
-    with np.errstate(divide="ignore"):  # identical views: infinite PSNR, capped below
-        psnr = [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(r, g)]
-    ssim = [structural_similarity(a, b, data_range=1.0, channel_axis=-1) for a, b in zip(r, g)]
+    psnr, ssim = [], []
+    for gen_set, real_set in zip(generated, real):
+        g = ((gen_set + 1) / 2).permute(1, 2, 3, 0).numpy().astype(np.float64)  # [V, H, W, 3]
+        r = ((real_set + 1) / 2).permute(1, 2, 3, 0).numpy().astype(np.float64)
+        with np.errstate(divide="ignore"):  # identical views: infinite PSNR, capped below
+            psnr += [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(r, g)]
+        ssim += [structural_similarity(a, b, data_range=1.0, channel_axis=-1) for a, b in zip(r, g)]
     return float(np.mean(np.minimum(psnr, 100.0))), float(np.mean(ssim))
 
 
-def permuted(examples, perm: list[int]):
-    """The same examples with view i given the camera of view perm[i]."""
-    return [replace(e, frame_cond=e.frame_cond[perm]) for e in examples]
+def half_turn(views: int) -> list[int]:
+    """The camera permutation the follow rate uses: each view gets the camera half a ring away."""
+    return [(i + views // 2) % views for i in range(views)]
 
 
-def follow_rate(pred: torch.Tensor, pred_perm: torch.Tensor, perm: list[int]) -> float:
+def permuted(examples, perm: list[int] | None = None):
+    """The same examples with view i given the camera of view perm[i] (None: each set's half_turn)."""
+    return [replace(e, frame_cond=e.frame_cond[perm if perm is not None else half_turn(len(e.frame_cond))]) for e in examples]
+
+
+def follow_rate(pred, pred_perm, perm) -> float:
     """Among views whose predicted pose should change when the cameras are permuted (the view that
     now has its camera was predicted elsewhere), the share whose prediction moved with the camera.
-    A generator that ignores cameras (or a judge that always says the same) scores 0, not 1."""
-    target = pred[:, perm]
-    moved = target != pred
-    return float((pred_perm == target)[moved].float().mean().item()) if moved.any() else 0.0
+    A generator that ignores cameras (or a judge that always says the same) scores 0, not 1.
+    ``pred``, ``pred_perm``: [N, V] with one ``perm``, or lists of [V_i] with a perm per set."""
+    if isinstance(pred, torch.Tensor):
+        pred, pred_perm, perm = list(pred), list(pred_perm), [perm] * len(pred)
+    target = [p[q] for p, q in zip(pred, perm)]
+    moved = torch.cat([t != p for t, p in zip(target, pred)])
+    followed = torch.cat([pp == t for pp, t in zip(pred_perm, target)])
+    return float(followed[moved].float().mean().item()) if moved.any() else 0.0
 
 
 def _template_object(caption: str) -> str | None:
@@ -103,61 +139,69 @@ def object_classes(captions: list[str], notes: list[str]) -> tuple[list[str], li
     return nouns, labels
 
 
+def _note_mixed_sets(ctx: EvalContext, counts: Counter, bins: int, side: int | None, sizes: int) -> None:
+    """What a reader of the figures must know where the held-out sets differ in view count or size."""
+    if len(counts) > 1:
+        ctx.notes.append(f"the {sum(counts.values())} sets have {len(counts)} view counts ("
+                         + ", ".join(f"{k} of {v} views" for v, k in sorted(counts.items()))
+                         + f"): all are scored, the pose judge with {bins} azimuth bins of {360 / bins:g} degrees (the "
+                         f"most common view count; pose_chance 1/{bins}); views_per_set is their mean")
+        log.info("multi-view evaluation: %s", ctx.notes[-1])
+    if side is not None:
+        ctx.notes.append(f"the views come in {sizes} sizes: the judges read each scaled to {side}x{side} (the median "
+                         f"of sqrt(H x W)); PSNR and SSIM compare each set at its own size")
+        log.info("multi-view evaluation: %s", ctx.notes[-1])
+
+
 def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     cfg = ctx.cfg
     examples = [e for e in ctx.examples if e.frame_cond is not None]
     if not examples:
         return {}, {}
-    # the judges need one view count and size: the most common one is evaluated, the rest counted
-    shapes = Counter(tuple(e.latent.shape) for e in examples)
-    shape, _ = max(shapes.items(), key=lambda kv: (kv[1], kv[0]))
-    skipped = len(examples) - shapes[shape]
-    if skipped:
-        ctx.notes.append(f"{skipped} of {len(examples)} sets have another view count or size than the {shapes[shape]} of "
-                         f"shape {list(shape)} evaluated, and are left out (num_sets_skipped)")
-        log.warning("multi-view evaluation: %s", ctx.notes[-1])
-    examples = [e for e in examples if tuple(e.latent.shape) == shape]
-    views = shape[1]
-    real = _pixels(ctx, [e.latent for e in examples])  # [N, 3, V, H, W]
-    cams = torch.stack([e.frame_cond for e in examples])  # [N, V, K]
-    bins = views
-    pose = torch.tensor([[pose_bin(c, bins) for c in cs] for cs in cams])
+    real = _pixels(ctx, [e.latent for e in examples])  # [3, V, H, W] each
+    counts = Counter(s.shape[1] for s in real)
+    bins, _ = max(counts.items(), key=lambda kv: (kv[1], kv[0]))  # the pose bins: the most common view count
+    side = common_side([s.shape for s in real])  # None: one view size, read as it is
+    _note_mixed_sets(ctx, counts, bins, side, len({tuple(s.shape[-2:]) for s in real}))
+    cams = [e.frame_cond for e in examples]
+    pose = [torch.tensor([pose_bin(c, bins) for c in cs]) for cs in cams]
     nouns, labels = object_classes([e.caption for e in examples], ctx.notes)
-    metrics: dict[str, float] = {"num_sets": float(len(examples)), "views_per_set": float(views),
-                                 "num_sets_skipped": float(skipped)}
+    metrics: dict[str, float] = {"num_sets": float(len(examples)), "views_per_set": float(np.mean([len(c) for c in cams]))}
 
-    pose_report = train_view_judge(real, pose, bins, seed=cfg.seed)
+    judge_real = [at_side(s, side) for s in real]
+    pose_report = train_view_judge(_batch(judge_real), _batch(pose), bins, seed=cfg.seed)
     generated = _pixels(ctx, ctx.generate(examples, seed=cfg.seed + 1))
-    pose_pred = judge_views(pose_report.judge, generated)
-    perm = [(i + views // 2) % views for i in range(views)]
-    generated_perm = _pixels(ctx, ctx.generate(permuted(examples, perm), seed=cfg.seed + 1))  # same noise
-    pose_pred_perm = judge_views(pose_report.judge, generated_perm)
+    pose_pred = _judged(pose_report.judge, generated, side)
+    perms = [half_turn(len(c)) for c in cams]
+    generated_perm = _pixels(ctx, ctx.generate(permuted(examples), seed=cfg.seed + 1))  # same noise
+    pose_pred_perm = _judged(pose_report.judge, generated_perm, side)
     psnr, ssim = psnr_ssim(generated, real)
     metrics.update(
-        pose_accuracy=(pose_pred == pose).float().mean().item(),
+        pose_accuracy=_share(pose_pred, pose),
         pose_chance=1.0 / bins,
         pose_judge_accuracy=pose_report.test_accuracy,
-        pose_accuracy_permuted_cameras=(pose_pred_perm == pose[:, perm]).float().mean().item(),
-        camera_permutation_follow=follow_rate(pose_pred, pose_pred_perm, perm),
+        pose_accuracy_permuted_cameras=_share(pose_pred_perm, [p[q] for p, q in zip(pose, perms)]),
+        camera_permutation_follow=follow_rate(pose_pred, pose_pred_perm, perms),
         psnr=psnr,
         ssim=ssim,
     )
     labelled = [i for i, y in enumerate(labels) if y is not None]
     metrics["num_sets_object_labelled"] = float(len(labelled))
     if nouns:
-        idx = torch.tensor(labelled)
-        y = torch.tensor([labels[i] for i in labelled])
-        obj_report = train_view_judge(real[idx], y[:, None].expand(-1, views), len(nouns), seed=cfg.seed)
-        pred = judge_views(obj_report.judge, generated[idx])
-        real_pred = judge_views(obj_report.judge, real[idx][obj_report.test_sets])
-        agree = lambda p: (p == p[:, :1]).all(1).float().mean().item()  # noqa: E731
+        y = [torch.full((len(cams[i]),), labels[i]) for i in labelled]
+        obj_report = train_view_judge(_batch([judge_real[i] for i in labelled]), _batch(y), len(nouns), seed=cfg.seed)
+        pred = _judged(obj_report.judge, [generated[i] for i in labelled], side)
+        real_pred = _judged(obj_report.judge, [real[labelled[j]] for j in obj_report.test_sets], side)
+        agree = lambda p: torch.stack([(v == v[0]).all() for v in p]).float().mean().item()  # noqa: E731
+        chance = sorted({(1.0 / len(nouns)) ** (len(cams[i]) - 1) for i in labelled})
         metrics.update(
-            object_accuracy=(pred == y[:, None]).float().mean().item(),
+            object_accuracy=_share(pred, y),
             object_chance=1.0 / len(nouns),
             object_judge_accuracy=obj_report.test_accuracy,
             cross_view_agreement=agree(pred),
             cross_view_agreement_real=agree(real_pred),
-            cross_view_agreement_chance=(1.0 / len(nouns)) ** (views - 1),
+            cross_view_agreement_chance=chance[0] if len(chance) == 1 else float(np.mean(
+                [(1.0 / len(nouns)) ** (len(cams[i]) - 1) for i in labelled])),
             num_objects=float(len(nouns)),
         )
 

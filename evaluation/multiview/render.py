@@ -22,12 +22,16 @@ def _big(rgb: np.ndarray, view_side: int) -> Image.Image:
 
 
 def strip(rows: list[np.ndarray]) -> np.ndarray:
-    """rows: [V, H, W, 3] uint8 each -> one image, a row per entry, 2-pixel gaps."""
-    v, h, w, _ = rows[0].shape
-    canvas = np.full((len(rows) * (h + 2), v * (w + 2), 3), 255, np.uint8)
-    for r, views in enumerate(rows):
+    """rows: [V, H, W, 3] uint8 each -> one image, a row per entry, 2-pixel gaps (rows of other view
+    counts or sizes, as a held-out manifest of mixed sets has, are each as tall and wide as they are)."""
+    heights, widths = [r.shape[1] + 2 for r in rows], [r.shape[0] * (r.shape[2] + 2) for r in rows]
+    canvas = np.full((sum(heights), max(widths), 3), 255, np.uint8)
+    top = 0
+    for views, height in zip(rows, heights):
+        _, h, w, _ = views.shape
         for i, view in enumerate(views):
-            canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, i * (w + 2) + 1 : i * (w + 2) + 1 + w] = view
+            canvas[top + 1 : top + 1 + h, i * (w + 2) + 1 : i * (w + 2) + 1 + w] = view
+        top += height
     return canvas
 
 

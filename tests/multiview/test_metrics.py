@@ -13,7 +13,7 @@ import torch
 
 from encoders.cameras import camera_vector, ring_azimuths
 from evaluation.context import EvalContext
-from evaluation.multiview.metrics import evaluate_multiview
+from evaluation.multiview.metrics import evaluate_multiview, psnr_ssim
 from training.data import Example, NullCaption
 
 V, S = 4, 16
@@ -44,16 +44,28 @@ def toy_examples(n: int, seed: int) -> list[Example]:
 
 
 class StandIn(EvalContext):
-    def __init__(self, examples, out_dir, follows_cameras: bool):
+    """Generates what each camera asks for (or, not following cameras, a fixed ring), each set at its
+    own view count and size (nearest-upscaled from S x S) and, for the keys in ``wrong_object``, the
+    next object instead of the caption's."""
+
+    def __init__(self, examples, out_dir, follows_cameras: bool, wrong_object=()):
         cfg = SimpleNamespace(seed=0, out_dir=str(out_dir), grid_size=2)
         decoder = SimpleNamespace(decode=lambda z: z)  # pixel latents
         super().__init__(None, NullCaption(torch.zeros(4, 8), torch.ones(4, dtype=torch.bool)), examples, cfg, decoder)
-        self.follows_cameras = follows_cameras
+        self.follows_cameras, self.wrong_object = follows_cameras, set(wrong_object)
 
     def generate(self, examples, seed):
+        import torch.nn.functional as F
+
         fixed = torch.from_numpy(np.stack([camera_vector(20.0, az, 1.0) for az in ring_azimuths(V)])).float()
-        return torch.stack([torch.stack([draw(e.meta["shape"], c) for c in (e.frame_cond if self.follows_cameras else fixed)], dim=1)
-                            for e in examples])
+        sets = []
+        for e in examples:
+            shape = (e.meta["shape"] + (e.key in self.wrong_object)) % len(SHAPES)
+            views = torch.stack([draw(shape, c) for c in (e.frame_cond if self.follows_cameras else fixed[: len(e.frame_cond)])], dim=1)
+            if tuple(e.latent.shape[-2:]) != (S, S):
+                views = F.interpolate(views, size=tuple(e.latent.shape[-2:]), mode="nearest")
+            sets.append(views)
+        return torch.stack(sets) if len({s.shape for s in sets}) == 1 else sets  # as EvalContext.generate gives them
 
 
 @pytest.fixture(autouse=True)
@@ -89,16 +101,27 @@ def test_a_generator_that_ignores_cameras_is_at_chance_and_follows_nothing(examp
     assert m["object_accuracy"] > 0.9  # the object is still right
 
 
-def test_sets_of_another_view_count_are_counted_not_silently_dropped(examples, tmp_path, caplog):
-    """The judges need one shape: the most common one is evaluated even when the first example has
-    another, and the sets left out are counted and logged."""
+def test_sets_of_another_view_count_are_scored_too(examples, tmp_path):
+    """A manifest of 4-view and 2-view sets: every set is scored, by one judge per kind (the pose bins
+    of the most common count, 4). Only the most common view count was scored before, the others
+    counted in num_sets_skipped: here the stand-in draws the wrong object for the 2-view sets, and
+    their 6 views of 70 count against object accuracy."""
     from dataclasses import replace
 
+    from PIL import Image
+
     short = [replace(e, key=f"s{i}", latent=e.latent[:, :2], frame_cond=e.frame_cond[:2]) for i, e in enumerate(examples[:3])]
-    with caplog.at_level("WARNING", logger="evaluation.multiview.metrics"):
-        m, _ = evaluate_multiview(StandIn(short + examples, tmp_path, follows_cameras=True))
-    assert (m["num_sets"], m["views_per_set"], m["num_sets_skipped"]) == (16, V, 3)
-    assert "3 of 19 sets have another view count or size" in caplog.text
+    ctx = StandIn(short[:1] + examples + short[1:], tmp_path, follows_cameras=True, wrong_object=[e.key for e in short])
+    m, renders = evaluate_multiview(ctx)
+    assert (m["num_sets"], m["num_sets_object_labelled"]) == (19, 19) and "num_sets_skipped" not in m
+    assert m["views_per_set"] == pytest.approx(70 / 19) and m["pose_chance"] == 0.25
+    assert m["object_judge_accuracy"] > 0.9 and m["object_accuracy"] == pytest.approx(64 / 70, abs=0.03)
+    assert m["cross_view_agreement"] == 1.0 and m["cross_view_agreement_chance"] == pytest.approx((3 * 1 / 3 + 16 / 27) / 19)
+    assert m["pose_accuracy"] > 0.9 and m["camera_permutation_follow"] > 0.9  # 2-view sets: their two cameras swapped
+    wrong_psnr, _ = psnr_ssim(ctx.generate(short, seed=0), [e.latent for e in short])
+    assert wrong_psnr < 30 and m["psnr"] == pytest.approx((64 * 100.0 + 6 * wrong_psnr) / 70)  # the 4-view sets drawn as real
+    assert [n for n in ctx.notes if n.startswith("the 19 sets have 2 view counts (3 of 2 views, 16 of 4 views): all are scored")]
+    assert Image.open(renders["grid"]).size == (4 * (4 * (S + 2)), 4 * 4 * (S + 2))  # a 2-view row beside 4-view ones
 
 
 def test_free_form_captions_give_no_object_classes_and_a_note_says_why():
