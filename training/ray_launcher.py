@@ -142,7 +142,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     import uuid
 
     from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.train.torch import TorchConfig
 
     from training.distributed import collective_timeout
 
@@ -155,7 +155,7 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     use_gpu = _cluster_has_gpus()  # FSDP2 runs on CPU workers too (gloo)
     tag = uuid.uuid4().hex  # this launch's messages: an earlier one's in the same file are not shown again
     messages = launch_messages(cfg.out_dir, tag)  # from the file's end now
-    trainer = without_unused_datasets(keeping_our_sigint(TorchTrainer))(
+    trainer = trainer_class()(
         _worker_loop,
         # the workers' own bars and log lines go nowhere (their output is not forwarded): the driver
         # draws one bar, and shows rank 0's messages from MESSAGES_FILE
@@ -180,6 +180,14 @@ def train_with_ray(cfg: TrainConfig, on_checkpoint: CheckpointHook | None = None
     r = metrics["result"]
     r["losses"] = [tuple(x) for x in r["losses"]]
     return TrainResult(**r), metrics.get("checkpoint_ids", [])
+
+
+def trainer_class():
+    """Ray Train's TorchTrainer as each launch runs it: the train function by value (train_fn_by_value),
+    our SIGINT handling (keeping_our_sigint), no unused DatasetsCallback (without_unused_datasets)."""
+    from ray.train.torch import TorchTrainer
+
+    return without_unused_datasets(keeping_our_sigint(train_fn_by_value(TorchTrainer)))
 
 
 # What each launch sets for Ray Train (v2), which reads these in the driver as fit() starts and passes
@@ -373,6 +381,49 @@ def keeping_our_sigint(trainer_cls):
             log.debug("Ray Train's SIGINT handler is not installed: a Ctrl-C stops the workers at a checkpoint")
 
     return KeepingOurSigint
+
+
+class ByValue:
+    """Ray Train's ObjectRefWrapper (``get()`` gives what it wraps) holding the train function itself,
+    not a ray.put of it: it travels pickled in the arguments of the controller and of each worker's
+    run_train_fn, as a small argument does (Ray stores one over 100 KiB in the object store itself)."""
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def get(self):
+        return self._obj
+
+
+PUT_WRAPPER = "ObjectRefWrapper"  # the name Ray Train (v2)'s fit() wraps the train function with (a ray.put)
+
+
+def train_fn_by_value(trainer_cls):
+    """``trainer_cls`` whose fit() hands the train function to Ray Train's controller and workers by
+    value (ByValue), not as an object the driver ray.put into its own node's object store.
+
+    A driver that owns such an object is ended by Ray itself when the GCS reports that node dead (its
+    raylet was stopped, or the head's processes died one by one and the GCS outlived the raylet): Ray's
+    core worker tries to recover the object (OBJECT_UNRECONSTRUCTABLE_PUT), stores the error in the
+    dead node's object store, and its object store client ends the process on the broken socket
+    (plasma connection.cc "The connection to the plasma store is failed. Terminate the process":
+    QuickExit, _Exit(1), on Ray's IO thread). `lumina train --launcher ray` exited 1 0.1 s after the
+    kill with no line of ours: no Python code runs after that. Where fit() is no longer Ray Train's
+    with that name (another Ray version), fit() is left as it is."""
+
+    class TrainFnByValue(trainer_cls):
+        def fit(self):
+            owner = next((c for c in trainer_cls.__mro__ if "fit" in vars(c)), None)
+            names = getattr(vars(owner)["fit"], "__globals__", {}) if owner is not None else {}
+            if PUT_WRAPPER not in names:
+                return super().fit()
+            put, names[PUT_WRAPPER] = names[PUT_WRAPPER], ByValue
+            try:
+                return super().fit()
+            finally:
+                names[PUT_WRAPPER] = put
+
+    return TrainFnByValue
 
 
 DATASETS_CALLBACK = "DatasetsCallback"  # Ray Train (v2)'s callback that serves ray.train.get_dataset_shard

@@ -7,7 +7,18 @@ Before (training.ray_launcher.fit_watched), Ray Train's fit() raised ActorUnavai
 after the kill and Ray's excepthook then waited on the dead GCS until its core worker ended the
 process, 61 s after the kill, exit 1, with Ray's "Failed to connect to GCS within 60 seconds" and no
 line of ours. The cluster is a private `ray start --head` on 127.0.0.1 with its own temp dir and
-ports; only its own processes are killed."""
+ports; only its own processes are killed.
+
+Two ways the head dies (the flake of 6 Dec 2026, run in a loop under load, showed both):
+- at once: every process SIGKILLed together, as a head machine that dies; Ray Train's fit() raises
+  ActorUnavailableError and the GCS is gone by the first probe.
+- raylet first: the raylet is stopped (SIGTERM: it tells the GCS its node is gone), and the rest dies
+  a moment after the driver heard of it, as a kill loop on a loaded host or a shutdown leaves it. Before
+  (training.ray_launcher.train_fn_by_value), Ray ended the driver 0.1 s after the node's death was
+  published, exit 1 and no line of ours (its object store client's QuickExit on the dead node's socket,
+  for the train function the driver had ray.put there); and (contracts.ray_runtime.gcs_lost) a GCS that
+  still answered right after fit() failed made the loss training's own error, and Ray's excepthook then
+  waited 60 s on the GCS, dead by then."""
 
 from __future__ import annotations
 
@@ -41,7 +52,8 @@ def _rows(run: Path) -> int:
         return 0
 
 
-def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_continues(tiny_home, tmp_path, capsys):
+@pytest.mark.parametrize("how", ["at once", "raylet first"])
+def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_continues(how, tiny_home, tmp_path, capsys):
     from catalog import Catalog
 
     home = own_home(tiny_home, tmp_path)
@@ -76,8 +88,10 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
                 train.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert train.poll() is None and _rows(run) >= 3, err_path.read_text()[-3000:]
-        kill(cluster_pids(temp_dir, head.pid))  # the whole cluster at once, as a head machine that dies
         killed = time.monotonic()
+        if how == "raylet first":
+            stop_raylet_first(temp_dir, head.pid, train)
+        kill(cluster_pids(temp_dir, head.pid))  # the whole cluster at once, as a head machine that dies
         try:
             rc = train.wait(timeout=45)  # before: Ray's own exit, 61 s after the kill
         except subprocess.TimeoutExpired:
@@ -126,6 +140,33 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, runs = cat.sql("SELECT status FROM runs WHERE flow_name = 'train' ORDER BY started_at")
     assert runs == [("failed",), ("completed",)]
+
+
+NODE_DEAD = "IsAlive = 0"  # the driver's core worker log line for a node the GCS reported dead
+
+
+def stop_raylet_first(temp_dir: str, head_pid: int, train: subprocess.Popen) -> None:
+    """SIGTERM the cluster's raylet (it unregisters its node at the GCS), then return once the driver's
+    log says it heard of the node's death, and half a second more, the GCS still up meanwhile (the
+    caller kills the rest)."""
+    import psutil
+
+    for pid in cluster_pids(temp_dir, head_pid):
+        try:
+            if Path(psutil.Process(pid).cmdline()[0]).name == "raylet":
+                os.kill(pid, signal.SIGTERM)
+        except (psutil.NoSuchProcess, IndexError, ProcessLookupError):
+            continue
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and train.poll() is None and NODE_DEAD not in _driver_log(temp_dir, train.pid):
+        time.sleep(0.05)
+    assert NODE_DEAD in _driver_log(temp_dir, train.pid), "the driver never heard of its node's death"
+    time.sleep(0.5)  # fit() has failed by now, with the GCS answering
+
+
+def _driver_log(temp_dir: str, pid: int) -> str:
+    found = sorted(Path(temp_dir).glob(f"session_*/logs/python-core-driver-*_{pid}.log"))
+    return found[-1].read_text(errors="replace") if found else ""
 
 
 def _driver_log_tail(temp_dir: str, pid: int, lines: int = 40) -> str:
