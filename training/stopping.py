@@ -15,6 +15,7 @@ as its workers run training in threads where no handler can be installed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -33,7 +34,7 @@ class TrainingStopped(BaseException):
     def __init__(self, signum: int, step: int, checkpoint: str):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
         super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint {checkpoint} "
-                         f"is written and registered: continue with --resume --out-dir {Path(checkpoint).parent}")
+                         f"is written and registered: {resume_advice(checkpoint)}")
 
     @property
     def exit_code(self) -> int:
@@ -44,6 +45,28 @@ class TrainingStopped(BaseException):
         """Back from the message alone: a Prefect flow that ends Cancelled keeps only that."""
         m = _MESSAGE.match(message)
         return cls(signal.Signals[m["signal"]], int(m["step"]), m["checkpoint"]) if m else None
+
+
+def resume_advice(checkpoint: str | Path, init_from: str | None = None) -> str:
+    """How a stopped run goes on: ``continue with --resume --out-dir RUN``. Where the run began from
+    ``--init-from`` (``init_from``, else its checkpoint's training.json says so), also to leave that
+    out: the stage's own command with --resume added was refused as both, and where its --config
+    file holds the init_from the flag cannot be left out, so the line names ``--set init_from=null``."""
+    advice = f"continue with --resume --out-dir {Path(checkpoint).parent}"
+    if init_from or _began_from(Path(checkpoint)):
+        advice += (" and without --init-from, which this run began from (where the --config file holds init_from:, "
+                   "add --set init_from=null)")
+    return advice
+
+
+def _began_from(checkpoint: Path) -> str | None:
+    """The --init-from the run of ``checkpoint`` began with (training.json's train_config), or None.
+    A resumed run records none: its command already resumes."""
+    try:
+        saved = json.loads((checkpoint / "training.json").read_text()).get("train_config")
+    except (OSError, ValueError, AttributeError):  # no such file (a test's path), or not ours
+        return None
+    return saved.get("init_from") if isinstance(saved, dict) else None
 
 
 _MESSAGE = re.compile(r"stopped by (?P<signal>SIG[A-Z]+) at step (?P<step>\d+); checkpoint (?P<checkpoint>.*) is written and registered")
