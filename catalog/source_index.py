@@ -99,6 +99,7 @@ class ListingStage:
         # insertion order is kept where a query asks for it (ORDER BY); without it DuckDB needs less memory
         config = {"memory_limit": memory_limit, "temp_directory": str(self.folder / "spill"), "preserve_insertion_order": False}
         self._con = duckdb.connect(str(self.folder / "stage.duckdb"), config=config)
+        self._catalog: tuple[Catalog, str, str] | None = None  # load_index's: what catalogued() asks
         try:
             self._con.execute(q("stage_schema"))
         except BaseException:  # no __exit__ will close it
@@ -120,6 +121,31 @@ class ListingStage:
             reader = con.sql(q("index_rows_of_source"), params=[source, modality]).to_arrow_reader(self.BATCH_ROWS)
             self._insert("idx", reader)
         self._con.execute(q("stage_known"))
+        self._catalog = (cat, source, modality)
+
+    def unindexed_inputs(self) -> np.ndarray:
+        """Positions of the inputs none of whose entries the index has listed (sorted)."""
+        return self._ints("stage_unindexed_inputs")
+
+    def catalogued(self, uris: Iterable[str]) -> tuple[dict[str, Any] | None, dict[str, list[tuple[str, str, bool]]]]:
+        """What the catalog (load_index's) says of inputs the index never listed, in one short
+        connection: the runs.parameters of the source's last curation (None: none), and uri ->
+        [(key, status, encoded)] of the current samples at ``uris``. ({None}, {}) without load_index."""
+        if self._catalog is None:
+            return None, {}
+        cat, source, modality = self._catalog
+        wanted = pa.table({"uri": pa.array(sorted(set(uris)), pa.string())})
+        with cat._connection() as con:
+            rows = con.execute(q("last_curation_of_source"), [source, modality]).fetchall()
+            con.register("wanted", wanted)
+            try:
+                found = con.execute(q("current_samples_at_uris"), [modality]).fetchall()
+            finally:
+                con.unregister("wanted")
+        at: dict[str, list[tuple[str, str, bool]]] = {}
+        for uri, key, status, encoded in found:
+            at.setdefault(uri, []).append((key, status, bool(encoded)))
+        return (json.loads(rows[0][0]) if rows else None), at
 
     def set_aside(self, prefixes: Sequence[str]) -> int:
         """Leave the index rows whose names start with one of ``prefixes`` (the folders a listing

@@ -149,3 +149,11 @@ WHERE uri IN (SELECT uri FROM wanted_uris);
 SELECT count(*) FROM (
     SELECT coalesce(nullif(input_name, ''), name) AS input FROM removed WHERE input_left
     GROUP BY input HAVING bool_and(uri IN (SELECT uri FROM wanted_uris)));
+
+-- name: stage_unindexed_inputs
+-- Inputs none of whose entries the index has ever listed (a first refresh of a source that `lumina
+-- curate` took in: all of them), by position: the only ones whose catalog samples a refresh asks
+-- about before curating (ListingStage.catalogued).
+SELECT i.idx FROM inputs i
+WHERE NOT EXISTS (SELECT 1 FROM members m JOIN idx x ON x.name = m.name WHERE m.input_name = i.name)
+ORDER BY i.idx;

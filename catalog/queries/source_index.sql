@@ -184,3 +184,14 @@ JOIN samples k ON k.key = r.meta->>'near_duplicate_of'
 WHERE r.modality = $1 AND r.status = 'rejected' AND r.reason LIKE 'phash_dedup:%'
   AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
 ORDER BY r.source_uri;
+
+-- name: current_samples_at_uris
+-- The current samples (not retired) of modality $1 whose input is one of the uris of the Arrow view
+-- `wanted`, each with whether any encoding of its key is registered: a refresh leaves an input
+-- unchanged since a `lumina curate` alone when it gave exactly one such sample, of the key its
+-- bytes and caption make now, and (accepted) encoded (preprocess/refresh.py).
+SELECT s.source_uri, s.key, s.status, EXISTS (SELECT 1 FROM encodings e WHERE e.key = s.key) AS encoded
+FROM samples s
+WHERE s.source_uri IN (SELECT uri FROM wanted)
+  AND s.modality = $1
+  AND s.status NOT IN ('removed', 'superseded');

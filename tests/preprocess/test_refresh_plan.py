@@ -86,7 +86,8 @@ def test_a_second_refresh_plans_only_what_changed_and_what_left(source, tmp_path
     assert plan.recurated_uris[str(source / "a.png")] == [str(source / "a.png"), str(source / "a.txt")]
     assert plan.indexed_entries == 16
     assert plan.counts == {"entries": 12, "inputs": 7, "hashed": 4, "changed_entries": 4, "removed_entries": 5,
-                           "inputs_to_curate": 5, "leftovers_to_record": 1, "removed_inputs": 3}
+                           "inputs_to_curate": 5, "leftovers_to_record": 1, "removed_inputs": 3,
+                           "already_curated": 0}
     assert plan.asked == {str(source / "d.png"): "d.png", str(source / "b.txt"): "b.txt"}  # x.png left
 
     again = _plan(source, home)
