@@ -152,38 +152,12 @@ def _evaluate(argv: list[str]) -> int:
         p.error("--manifest and --checkpoint are required")
     cfg = from_mapping(EvalConfig, values)
     judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB, refused before anything runs
-    if "torch" not in sys.modules:  # imported already (a process that evaluated, a test's stand-in): evaluate_step says them
-        _evaluation_refusals(a.home, cfg)
     from contracts.messages import show_messages
     from flows.steps import evaluate_step
 
     show_messages("evaluation")  # --max-heldout's cut, the judge cache's hit or miss, the mixed-size note
     _print(evaluate_step(a.home, cfg), a.json)
     return 0
-
-
-def _evaluation_refusals(home: str | None, cfg) -> None:
-    """evaluate_step's refusals of the checkpoint and the manifest, in its order and with its lines,
-    said before it imports the evaluation and torch: a wrong checkpoint or manifest name took ~1.9 s
-    of CPU before its one line, now ~0.1 s (~0.35 s where the catalog is opened: DuckDB).
-    evaluate_step makes the same checks again (milliseconds); ``cfg`` is left as it is. A manifest of
-    another modality than the model's is left to evaluate_step's line."""
-    from pathlib import Path
-
-    from contracts.layout import Workspace
-    from evaluation.checks import check_moved_encoder_flags, check_same_encoders, training_info
-    from flows.steps import manifest_modality, resolve_checkpoint
-
-    catalog = cfg.catalog or str(Workspace.at(home).catalog)
-    checkpoint = Path(resolve_checkpoint(catalog, cfg.checkpoint))
-    info = training_info(checkpoint)
-    from catalog import load_manifest_header  # DuckDB: ~0.25 s, where a checkpoint folder needs none
-
-    manifest = load_manifest_header(catalog, cfg.manifest, cfg.manifest_version)
-    if manifest_modality(catalog, manifest.id) != (info.get("modality") or "image"):
-        return
-    check_same_encoders(manifest, checkpoint)
-    check_moved_encoder_flags(checkpoint, vae=cfg.vae)
 
 
 def _sample(argv: list[str]) -> int:

@@ -19,7 +19,6 @@ def fake_evaluate_step(home, cfg):
     return {"ok": 1}
 flows.steps.evaluate_step = fake_evaluate_step
 import flows.cli
-flows.cli._evaluation_refusals = lambda home, cfg: None  # its checks of checkpoint "c" and manifest "m", before torch
 from flows.cli import main
 sys.exit(main(["evaluate", "--manifest", "m", "--checkpoint", "c"]))
 """
