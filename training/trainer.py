@@ -44,7 +44,7 @@ from training.state import (CATALOG_ROWS, STATE_JSON, WRITE_ERRORS, DamagedCheck
                             checkpoint_dir, checkpoints, clear_unfinished, latest_resumable, load_tensors, optimizer_state,
                             prune, publish, read_json, read_state, refuse_if_in_use, restore_rng, state_tensors,
                             write_failed, write_state)
-from training.stopping import STOP_FILE, StopRequest, remove_stop_file, stop_file_signal
+from training.stopping import STOP_FILE, StopRequest, remove_stop_file, resume_advice, stop_file_signal
 from training.stream import (PLAN_VERSION, EpochHead, ManifestIndex, PlanSettings, Position, ShardStream, batch_loader,
                              mix_seed, replanned_head)
 from training.resume_config import apply_optimizer_settings, resumed_config, saved_train_config
@@ -543,8 +543,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     if step < cfg.steps:
         stopped_by = "max_seconds" if stop_code == 1 else _signal_name(stop_code)
         if stop_code == 1 and rank == 0:  # a time-boxed slot ended: the run is not done, say how it goes on
-            log.info("--max-seconds %g reached at step %d of %d; checkpoint %s is written: continue with --resume "
-                     "--out-dir %s", cfg.max_seconds, step, cfg.steps, final, out_dir)
+            # a stage begun with --init-from is resumed without it (--set init_from=null where its --config holds it)
+            log.info("--max-seconds %g reached at step %d of %d; checkpoint %s is written: %s", cfg.max_seconds, step,
+                     cfg.steps, final, resume_advice(final, cfg.init_from))
     reported = losses + partial
     return TrainResult(final, step, seconds, reported[-1][1] if reported else math.nan, reported, mname, mversion,
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,

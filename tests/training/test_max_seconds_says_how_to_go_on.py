@@ -21,6 +21,16 @@ def test_a_run_out_of_time_says_where_it_stopped_and_how_to_continue(tiny_home, 
     assert said == [f"--max-seconds 1e-06 reached at step {result.steps} of 50; checkpoint {result.checkpoint} is written: "
                     f"continue with --resume --out-dir {run}"], said
     assert (run / f"checkpoint-{result.steps:07d}").is_dir()
+    # a second stage begun from it: its --resume is refused with --init-from, which its --config may hold
+    stage = tmp_path / "stage2"
+    cfg.out_dir, cfg.init_from = str(stage), result.checkpoint
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="training.trainer"):
+        second = train(cfg)
+    said = [r.getMessage() for r in caplog.records if "--max-seconds" in r.getMessage()]
+    assert said == [f"--max-seconds 1e-06 reached at step {second.steps} of 50; checkpoint {second.checkpoint} is written: "
+                    f"continue with --resume --out-dir {stage} and without --init-from, which this run began from "
+                    f"(where the --config file holds init_from:, add --set init_from=null)"], said
 
 
 def test_a_run_that_reaches_its_steps_says_nothing_of_max_seconds(tiny_home, tmp_path, caplog):
