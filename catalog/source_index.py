@@ -316,7 +316,9 @@ def near_copies_of(cat: Catalog, modality: str, uris: Sequence[str]) -> list[str
 
 
 def current_keys_among(cat: Catalog, keys: Sequence[str], modality: str) -> dict[str, str]:
-    """key -> source_uri of the current samples (accepted or held, not rejected or retired) among keys."""
+    """key -> source_uri of the current samples (accepted, rejected or quarantined: not retired) among
+    keys. Before, rejected ones were left out, so a copy of a rejected file curated later took the
+    sample's key and with it its row: the original file was left with none."""
     if not keys:
         return {}
     return dict(cat.sql(q("current_keys_among"), [list(keys), modality])[1])

@@ -349,12 +349,22 @@ def mark_exact_duplicates(cands: list[Candidate], catalogued: dict[str, str] | N
     return out
 
 
+def content_keyed(c: Candidate) -> bool:
+    """Whether the candidate's key is its content's (media bytes and caption): an accepted one, or
+    one rejected by a filter or quarantined by the modality after its bytes were read; not an
+    exact_duplicate row's (derived) nor one keyed by its name (unreadable, too large, an error)."""
+    if c.accepted:
+        return True
+    return (c.source is not None and CONTENT_DIGEST in c.source.meta
+            and not (c.record.reason or "").startswith(("exact_duplicate", *SET_ASIDE)))
+
+
 def catalogued_sources(catalog: Path, modality: str, cands: list[Candidate]) -> dict[str, str]:
-    """Content key -> source_uri of the catalog's current samples among the accepted candidates' keys."""
+    """Content key -> source_uri of the catalog's current samples among the candidates' content keys."""
     from catalog.db import Catalog
     from catalog.source_index import current_keys_among
 
-    keys = sorted({c.record.key for c in cands if c.accepted})
+    keys = sorted({c.record.key for c in cands if content_keyed(c)})
     if not keys or not catalog.exists():
         return {}
     with Catalog.open(catalog, read_only=True) as cat:
@@ -381,8 +391,10 @@ def _still_there(uri: str) -> bool:
 def mark_copies_of_catalogued(cands: list[Candidate], catalogued: dict[str, str],
                               original_at: Callable[[str], str | None] | None = None,
                               copy_at: Callable[[Candidate], str] | None = None) -> list[Candidate]:
-    """An accepted input with the content of a current catalog sample from another file, which is
-    still there and not curated now, is an exact_duplicate row of it, as a copy within one run is.
+    """An input with the content of a current catalog sample from another file, which is still
+    there and not curated now, is an exact_duplicate row of it, as a copy within one run is: accepted,
+    or rejected or quarantined on its content (content_keyed; before, only accepted ones, so the
+    copy of a rejected file took its row and the original was left with none).
     Before, the sample moved to the copy: its source_uri was rewritten and the original file had no
     row left, and checkpoints trained on the original appeared to be trained on the copy. A sample
     whose file is gone (a moved folder) moves to the new file, as before.
@@ -394,7 +406,7 @@ def mark_copies_of_catalogued(cands: list[Candidate], catalogued: dict[str, str]
     curated_now = {c.record.source_uri for c in cands}  # between this run's own files, mark_exact_duplicates decided
     out = []
     for c in cands:
-        orig = catalogued.get(c.record.key) if c.accepted else None
+        orig = catalogued.get(c.record.key) if content_keyed(c) else None
         where = original_at(orig) if orig is not None and orig not in curated_now else None
         # strings only ('#' and all): the copy's place relative to the original's folder
         out.append(c if where is None else as_exact_duplicate(c, posixpath.relpath(copy_at(c), posixpath.dirname(where) or ".")))

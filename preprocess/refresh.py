@@ -25,9 +25,9 @@ import numpy as np
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from contracts.records import Batch
-from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, discard_journals_of_source,
-                               held_in_memory, leftover_candidate, mark_copies_of_catalogued, mark_exact_duplicates,
-                               score_with_models, set_aside_records)
+from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, content_keyed,
+                               discard_journals_of_source, held_in_memory, leftover_candidate, mark_copies_of_catalogued,
+                               mark_exact_duplicates, score_with_models, set_aside_records)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
@@ -350,7 +350,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     out_dir = ws.curated(modality)
     out_dir.mkdir(parents=True, exist_ok=True)
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, plan.source, plan.inputs, backend)
-    keys = sorted({c.record.key for c in cands if c.accepted})
+    keys = sorted({c.record.key for c in cands if content_keyed(c)})
     catalogued = current_of(keys) if current_of is not None and keys else {}
     cands = mark_exact_duplicates(cands, catalogued)  # a twin whose file the sample comes from keeps it
     cands = _later_copies(cands, catalogued, plan.present_names, set(plan.removed_uris))

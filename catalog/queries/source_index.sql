@@ -73,12 +73,13 @@ WHERE source_uri IN (SELECT uri FROM wanted)
 ORDER BY source_uri, key;
 
 -- name: current_keys_among
--- key -> source_uri of the current (not retired) samples of modality $2 among the keys $1.
+-- key -> source_uri of the current (not retired) samples of modality $2 among the keys $1: accepted,
+-- rejected or quarantined (a rejected sample's file keeps its row as an accepted one's does).
 SELECT key, source_uri
 FROM samples
 WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))
   AND modality = $2
-  AND status NOT IN ('removed', 'superseded', 'rejected')
+  AND status NOT IN ('removed', 'superseded')
 ORDER BY key;
 
 -- name: wrongly_superseded
