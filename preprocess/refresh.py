@@ -34,6 +34,16 @@ from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, So
                                list_entries, read_caption, with_row_captions)
 
 _HASH_CHUNK = 1 << 20
+PROGRESS_FROM = 1000  # files to hash or read at which the plan draws a bar (20,000: 4-7 s without a word)
+
+
+def _progress(items: Iterable, total: int, desc: str) -> Iterable:
+    """``items`` with a progress bar on stderr (unit: file) when there are PROGRESS_FROM or more."""
+    if total < PROGRESS_FROM:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc=desc, unit="file", leave=False)
 
 
 @dataclass
@@ -217,7 +227,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
         inputs, leftovers = plugin.group(entries, opts)
     unreadable = {e.name: e.detail.split(";")[0] for e in entries if e.kind == UNREADABLE_FOLDER}
     kept_unread = stage.set_aside([name + "/" for name in unreadable])  # neither gone nor seen
-    hashed = _stage_listing(stage, entries, inputs, leftovers)
+    hashed = _stage_listing(stage, entries, inputs, leftovers, f"{plugin.modality.value}: hash new or changed files")
     diff = stage.finish()
     touched = stage.touched_inputs()
     touched, already_curated = _without_already_curated(touched, inputs, stage, plugin, cfg)
@@ -302,14 +312,16 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     if last is None or not at or not _same_curation(last, cfg, plugin):
         return touched, 0
     done = []
-    for i in unindexed.tolist():
+    desc = f"{plugin.modality.value}: compare with what lumina curate took in"
+    for i in _progress(unindexed.tolist(), len(unindexed), desc):
         rows = at.get(inputs[i].uri, [])
         if len(rows) == 1 and (rows[0][1] != "accepted" or rows[0][2]) and content_key(inputs[i], cfg, plugin) == rows[0][0]:
             done.append(i)
     return np.setdiff1d(touched, np.asarray(done, touched.dtype)), len(done)
 
 
-def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover]) -> int:
+def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover],
+                   desc: str = "hash new or changed files") -> int:
     """Stream the listing into the stage: every listed entry (and row caption) with its signature,
     what grouping made of them, the entries grouping added (an LJSpeech metadata line's caption),
     and the content hash of each entry the index cannot vouch for. Returns how many were hashed."""
@@ -321,7 +333,8 @@ def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftover
     made = [e for _, (e, _) in _at(_members(inputs, leftovers), stage.made_blobs())]
     stage.append("blobs", ((listed + k, e.name, e.uri, *_signature(e, tar_mtimes)) for k, e in enumerate(made)))
     to_hash = stage.positions_to_hash()
-    return stage.append("hashes", ((pos, content_hash(e)) for pos, e in _at(itertools.chain(_blobs(entries), made), to_hash)))
+    hashing = _progress(_at(itertools.chain(_blobs(entries), made), to_hash), len(to_hash), desc)
+    return stage.append("hashes", ((pos, content_hash(e)) for pos, e in hashing))
 
 
 def _later_copies(cands: list[Candidate], catalogued: dict[str, str], names_of: Callable[[Iterable[str]], dict[str, str]],

@@ -70,14 +70,20 @@ def _statuses(home: Path) -> dict[str, int]:
         return dict(cat.sql("SELECT status, count(*) FROM samples GROUP BY status")[1])
 
 
-def test_the_first_refresh_after_curate_and_encode_curates_only_what_changed(tmp_path, digits, analysed):
+def test_the_first_refresh_after_curate_and_encode_curates_only_what_changed(tmp_path, digits, analysed, capsys,
+                                                                              monkeypatch):
+    import preprocess.refresh as planner
+
+    monkeypatch.setattr(planner, "PROGRESS_FROM", 8, raising=False)  # its 8 inputs are read with a bar
     src, home = _source(tmp_path, digits), tmp_path / "home"
     curate_step(str(src), str(home), CFG, backend="local")
     encode_step(str(home), "image", ENCODE, backend="local")
     assert len(analysed) == 8
     analysed.clear()
     _change(src, digits)
+    capsys.readouterr()
     first = refresh_source(str(src), home, CFG, encode_cfg=ENCODE, backend="local")
+    assert "image: compare with what lumina curate took in" in capsys.readouterr().err
     # before: inputs_to_curate 8 and all 8 analysed, encoded and written to new shards once more
     assert sorted(analysed) == ["digit_00001.png", "new.png"], analysed
     assert first.plan["inputs_to_curate"] == 2 and first.plan["already_curated"] == 6, first.plan
