@@ -185,23 +185,32 @@ def run_size(n: int, out: Path, text: str, counter: Counted, rows: dict) -> dict
     shutil.copytree(home, saved / "home", copy_function=shutil.copy2)
     new_way = planner._without_already_curated
     planner._without_already_curated = lambda touched, *a, **k: (touched, 0)  # the code before the fix
+    def rows_now():
+        from catalog import Catalog
+
+        with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
+            return set(cat.sql("SELECT key, source_uri, status, reason FROM samples")[1])
+
     try:
         old = measure("first refresh OLD", lambda: refresh_source(str(src), home, cfg, encode_cfg=enc, backend="local"),
                       counter, rows, n)
     finally:
         planner._without_already_curated = new_way
+    old_rows = rows_now()
     shutil.rmtree(src), shutil.rmtree(home)  # the same state, at the same paths (samples name their files)
     shutil.copytree(saved / "src", src, copy_function=shutil.copy2)
     shutil.copytree(saved / "home", home, copy_function=shutil.copy2)
     shutil.rmtree(saved)
     new = measure("first refresh NEW", lambda: refresh_source(str(src), home, cfg, encode_cfg=enc, backend="local"),
                   counter, rows, n)
+    new_rows = rows_now()
     measure("no-op refresh", lambda: refresh_source(str(src), home, cfg, encode_cfg=enc, backend="local"), counter, rows, n)
     measure("catalog stats", lambda: catalog_main(["stats", "--catalog", catalog]), counter, rows, n)
     measure("catalog check", lambda: catalog_main(["check", "--catalog", catalog]), counter, rows, n)
     measure("catalog sql x4", lambda: [catalog_main(["sql", s, "--catalog", catalog]) for s in SQL], counter, rows, n)
     same = {k: (getattr(old, k), getattr(new, k)) for k in ("new_samples", "removed", "superseded")}
-    return {"changed": changed, "old": old, "new": new, "same": same}
+    return {"changed": changed, "old": old, "new": new, "same": same, "rows": (len(old_rows), len(new_rows)),
+            "rows_differ": len(old_rows ^ new_rows)}
 
 
 def main() -> int:
@@ -233,7 +242,8 @@ def main() -> int:
         o, w = rows["first refresh OLD"][n], rows["first refresh NEW"][n]
         print(f"first refresh at {n} after ~{r['changed']} inputs changed: OLD {o[0]:.1f} s wall {o[1]:.1f} s CPU "
               f"{o[2]} analysed, NEW {w[0]:.1f} s wall {w[1]:.1f} s CPU {w[2]} analysed (x{o[1] / max(w[1], 1e-3):.1f} CPU); "
-              f"new_samples/removed/superseded OLD vs NEW: {r['same']}")
+              f"new_samples/removed/superseded OLD vs NEW: {r['same']}; catalog rows (key, file, status, reason) "
+              f"OLD/NEW {r['rows'][0]}/{r['rows'][1]}, {r['rows_differ']} differ")
     return 0
 
 
