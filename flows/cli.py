@@ -288,6 +288,10 @@ def _delegate(module: str):
     return lambda argv: importlib.import_module(module).main(argv)
 
 
+# `lumina catalog`'s own commands (catalog/cli.py; tests/cli/test_unknown_command.py keeps the two alike): named
+# alone (`lumina manifest list`), they are pointed to `lumina catalog ...`
+CATALOG_COMMANDS = ("sql", "stats", "why", "manifest", "export", "tables", "check", "migrate")
+
 COMMANDS = {
     "curate": ("curate a source into shards: lumina curate SOURCE --modality image", _curate),
     "encode": ("encode curated shards (latent + text encoders)", _encode),
@@ -296,7 +300,7 @@ COMMANDS = {
     "sample": ("generate from a checkpoint: lumina sample --checkpoint DIR --prompt TEXT --out FILE", _sample),
     "demo": ("run the end-to-end demo flow on an embedded corpus", _demo),
     "refresh": ("curate and encode only what is new or changed in a source: lumina refresh SOURCE --modality image", _delegate("flows.refresh_cli")),
-    "catalog": ("query and manage the catalog (sql, stats, why, manifest, export, tables, check, migrate)", _delegate("catalog.cli")),
+    "catalog": (f"query and manage the catalog ({', '.join(CATALOG_COMMANDS)})", _delegate("catalog.cli")),
     "convert": ("convert released Lumina-T2X checkpoints (modelzoo)", _delegate("modelzoo.convert")),
 }
 
@@ -371,6 +375,20 @@ def _asks_local(argv: list[str]) -> bool:
         a == "--backend" and b == "local" for a, b in zip(argv, argv[1:]))
 
 
+def _did_you_mean(argv: list[str]) -> str:
+    """': did you mean lumina catalog manifest list?' for a catalog command named alone; the closest
+    command for a typo (': did you mean train?'); else nothing."""
+    import difflib
+    import shlex
+
+    if argv[0] in CATALOG_COMMANDS:
+        return f": did you mean lumina catalog {shlex.join(argv)}?"
+    close = difflib.get_close_matches(argv[0], [*COMMANDS, *CATALOG_COMMANDS], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f": did you mean lumina {'catalog ' if close[0] in CATALOG_COMMANDS else ''}{close[0]}?"
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     as_command = argv is None  # the `lumina` console script, not a caller in a process of its own
@@ -384,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (doc, _) in COMMANDS.items():
             print(f"  {name:10s} {doc}")
         if argv and argv[0] not in ("-h", "--help"):
-            print(f"\nlumina: unknown command {argv[0]!r}", file=sys.stderr)
+            print(f"\nlumina: unknown command {argv[0]!r}{_did_you_mean(argv)}", file=sys.stderr)
             return EXIT_USAGE
         return 0
     from training.stopping import TrainingStopped
