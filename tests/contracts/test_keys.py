@@ -50,6 +50,7 @@ def test_the_split_is_the_first_8_hex_of_the_key_modulo_100_against_the_percent(
     # only the first 8 hex digits count
     assert split_of("00000013" + "0" * 24) == split_of("00000013" + "f" * 24)
     assert split_of("00000113" + "0" * 24) == "train"  # 275 % 100 = 75
+    assert split_of("00000064" + "0" * 24) == "holdout"  # 100 % 100 = 0: the percent wraps at 100, not 101
 
 
 def test_the_split_of_many_keys_is_near_the_percent():
