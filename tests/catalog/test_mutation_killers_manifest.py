@@ -56,27 +56,31 @@ def _hand_edited(path, statements: list[str]) -> None:
         con.close()
 
 
-def test_members_whose_encodings_do_not_line_up_are_read_by_key(catalog_copy):
-    """A member lacking one encoding row, another with a kind the manifest does not carry in place of
-    one it does (rows a user deleted or wrote with `lumina catalog sql --write`): each member still
-    gets its own rows, none shifted onto its neighbours."""
+@pytest.mark.parametrize("lacking_too", [False, True])
+def test_members_whose_encodings_do_not_line_up_are_read_by_key(catalog_copy, lacking_too):
+    """A member with a kind the manifest does not carry in place of one it does (as many rows as
+    members times kinds: only the kinds show it), and another lacking one encoding row (rows a user
+    deleted or wrote with `lumina catalog sql --write`): each member still gets its own rows, none
+    shifted onto its neighbours."""
     with Catalog.open(catalog_copy) as cat:
         keys = [m.key for m in cat.manifest("images").members]
     lacking, odd = keys[1], keys[4]
     _hand_edited(catalog_copy, [
-        f"DELETE FROM manifest_encodings WHERE manifest = 'images' AND key = '{lacking}' AND kind = 'text'",
         f"DELETE FROM manifest_encodings WHERE manifest = 'images' AND key = '{odd}' AND kind = 'text'",
         f"INSERT INTO manifest_encodings SELECT manifest, version, key, 'depth', encoder_fingerprint, shard_uri, "
         f"key || '.depth.npy' FROM manifest_encodings WHERE manifest = 'images' AND key = '{odd}' AND kind = 'latent'",
+        *([f"DELETE FROM manifest_encodings WHERE manifest = 'images' AND key = '{lacking}' AND kind = 'text'"]
+          if lacking_too else []),
     ])
     with Catalog.open(catalog_copy, read_only=True) as cat:
         m = cat.manifest("images")
     enc = {x.key: x.encodings for x in m.members}
     shard = lambda k: f"/shards/b{int(k[:8], 16):04d}.tar"  # noqa: E731
-    assert enc[lacking] == {"latent": (shard(lacking), f"{lacking}.latent.npy")}
     assert enc[odd] == {"latent": (shard(odd), f"{odd}.latent.npy"), "depth": (shard(odd), f"{odd}.depth.npy")}
+    if lacking_too:
+        assert enc[lacking] == {"latent": (shard(lacking), f"{lacking}.latent.npy")}
     for k in keys:
-        if k not in (lacking, odd):
+        if k != odd and not (lacking_too and k == lacking):
             assert enc[k] == {"latent": (shard(k), f"{k}.latent.npy"), "text": (shard(k), f"{k}.text.npy")}, k
 
 
