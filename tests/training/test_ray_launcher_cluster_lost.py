@@ -13,7 +13,9 @@ Two ways the head dies (the flake of 6 Dec 2026, run in a loop under load, showe
 - at once: every process SIGKILLed together, as a head machine that dies; Ray Train's fit() raises
   ActorUnavailableError and the GCS is gone by the first probe.
 - raylet first: the raylet is stopped (SIGTERM: it tells the GCS its node is gone), and the rest dies
-  a moment after the driver heard of it, as a kill loop on a loaded host or a shutdown leaves it. Before
+  a moment after the driver heard of it. So the flake went: the kill loop SIGKILLed the dashboard agent
+  before the GCS, the raylet (which shares its agents' fate) shut down gracefully in the ~0.1 s the
+  loaded host took to kill the rest, and the GCS, still up, published the node's death. Before
   (training.ray_launcher.train_fn_by_value), Ray ended the driver 0.1 s after the node's death was
   published, exit 1 and no line of ours (its object store client's QuickExit on the dead node's socket,
   for the train function the driver had ray.put there); and (contracts.ray_runtime.gcs_lost) a GCS that
