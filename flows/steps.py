@@ -57,11 +57,10 @@ def stopped_from_outside(e: BaseException) -> bool:
 
     if isinstance(e, (TrainingStopped, KeyboardInterrupt, SystemExit)):
         return True
-    try:
-        from prefect.exceptions import TerminationSignal
-    except ImportError:
-        return False
-    return isinstance(e, TerminationSignal)
+    # only Prefect's engine raises TerminationSignal: where Prefect is not loaded (a CLI run) the
+    # import is not paid for (~0.8 s of CPU at every failed or cancelled run's end)
+    exceptions = sys.modules.get("prefect.exceptions")
+    return exceptions is not None and isinstance(e, exceptions.TerminationSignal)
 
 
 CATALOG_WRITER = "lumina-catalog-writer"  # Prefect global concurrency limit (limit 1; see docs/deployments.md)
