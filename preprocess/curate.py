@@ -334,9 +334,11 @@ def mark_exact_duplicates(cands: list[Candidate], catalogued: dict[str, str] | N
     def name_of(c: Candidate) -> str:
         return c.source.name if c.source else c.record.source_uri
 
+    def name_order(c: Candidate) -> tuple:
+        return (c.source.name if c.source else "", c.record.source_uri, c.record.key)
+
     def order(c: Candidate) -> tuple:
-        return (c.record.source_uri != catalogued.get(c.record.key), c.source.name if c.source else "",
-                c.record.source_uri, c.record.key)
+        return (c.record.source_uri != catalogued.get(c.record.key), *name_order(c))
 
     out, seen = [], {}  # content key -> the original's name
     for c in sorted(cands, key=order):
@@ -346,7 +348,9 @@ def mark_exact_duplicates(cands: list[Candidate], catalogued: dict[str, str] | N
             continue
         seen[k] = name_of(c)
         out.append(c)
-    return out
+    # in name order, whatever the catalog holds: the batch a run writes is the same bytes as the last
+    # run's (registered once: its digest is known), whether or not its samples were catalogued
+    return sorted(out, key=name_order)
 
 
 def content_keyed(c: Candidate) -> bool:
