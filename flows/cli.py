@@ -16,36 +16,9 @@ import time
 
 from contracts.config import ArgumentParser
 from contracts.env import TRACEBACK_ENV, apply_offline_env
+from flows.result_table import print_result
 
 EXIT_USAGE = 2
-
-
-def _print(obj: dict, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(obj, indent=1, default=str))
-        return
-    # a table for reading: unset or empty fields ("stopped_by None" after a run that was not stopped,
-    # "notes []") are left out, floats cut to 6 significant digits, a dict's or list's entries one per
-    # line beneath its name ("metrics {'heldout_fm_loss': 0.0902025432511483, ...}" ran on for a screen); --json has it all
-    shown = {k: v for k, v in obj.items() if k not in ("shard_uris", "losses") and v is not None and v != [] and v != {}}
-    width = max([18, *(len(k) + 2 for k in shown)])  # a long key keeps a gap before its value
-    for k, v in shown.items():
-        if isinstance(v, dict):
-            print(k)
-            inner = max([width - 2, *(len(str(name)) + 2 for name in v)])
-            for name, value in v.items():
-                print(f"  {str(name):{inner}s}{_readable(value)}")
-        elif isinstance(v, (list, tuple)):
-            print(f"{k:{width}s}{_readable(v[0])}")
-            for value in v[1:]:
-                print(f"{'':{width}s}{_readable(value)}")
-        else:
-            print(f"{k:{width}s}{_readable(v)}")
-
-
-def _readable(v) -> str:
-    """A value as the result table shows it: 6 significant digits for a float (11.2006, not 11.20058536529541)."""
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 def _curate(argv: list[str]) -> int:
@@ -67,7 +40,7 @@ def _curate(argv: list[str]) -> int:
     from flows.steps import curate_step
 
     out = curate_step(a.source, a.home, cfg, backend=backend_of(p, a))
-    _print(out, a.json)
+    print_result(out, a.json)
     return 0
 
 
@@ -90,7 +63,7 @@ def _encode(argv: list[str]) -> int:
     from flows.steps import encode_step
 
     out = encode_step(a.home, a.modality, config_from_args(EncodeConfig, a), backend=backend_of(p, a))
-    _print(out, a.json)
+    print_result(out, a.json)
     return 0
 
 
@@ -126,12 +99,12 @@ def _train(argv: list[str]) -> int:
 
     show_training_messages()
     try:
-        _print(train_step(a.home, cfg), a.json)
+        print_result(train_step(a.home, cfg), a.json)
     except TrainingStopped as e:  # --json: the stop, on stdout too, for whatever reads it
         if a.json:
             from flows.steps import checkpoint_id_of
 
-            _print({"stopped_by": signal.Signals(e.signum).name, "steps": e.step, "checkpoint": e.checkpoint,
+            print_result({"stopped_by": signal.Signals(e.signum).name, "steps": e.step, "checkpoint": e.checkpoint,
                     "checkpoint_id": checkpoint_id_of(cfg.catalog, e.checkpoint)}, True)
         raise
     return 0
@@ -156,7 +129,7 @@ def _evaluate(argv: list[str]) -> int:
     from flows.steps import evaluate_step
 
     show_messages("evaluation")  # --max-heldout's cut, the judge cache's hit or miss, the mixed-size note
-    _print(evaluate_step(a.home, cfg), a.json)
+    print_result(evaluate_step(a.home, cfg), a.json)
     return 0
 
 

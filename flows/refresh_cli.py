@@ -84,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     out = asdict(result)
     if a.json:
         print(json.dumps(out, indent=1, default=str))
-    else:
-        for k, v in out.items():
-            if k not in ("shard_uris", "notes") and not (k in ("reused_options", "repaired") and not v):
-                print(f"{k:16s}{v}")
+    else:  # as the other stage commands print theirs: the plan's counts one per line, not a dict
+        from flows.result_table import print_result
+
+        print_result({k: v for k, v in out.items() if k != "notes" and not (k == "repaired" and not v)}, as_json=False)
         for note in result.notes:
             print(note)
     return 0

@@ -236,6 +236,8 @@ def test_lumina_refresh_says_what_it_did_and_refuses_an_empty_source(tmp_path, d
     code = main(args)
     out, err = capsys.readouterr()
     assert code == 0 and "options.vae_factor=1" in err, err[-2000:]
+    # the result as the other stage commands print theirs: the plan's counts one per line, not a dict
+    assert "\nplan\n" in out and "\n  inputs_to_curate     1\n" in out and "{'" not in out, out
     code = main(args)
     out, err = capsys.readouterr()
     assert code == 0 and "nothing new or changed in the source" in out, out
