@@ -27,7 +27,7 @@ def test_a_training_cut_short_by_the_time_cap_says_so(capsys):
 
 
 def test_a_stage_summary_keeps_a_gap_after_a_long_key(capsys):
-    from flows.cli import _print
+    from flows.result_table import print_result as _print
 
     _print({"steps": 6, "checkpoint_seconds": 0.147, "shard_uris": ["x"]}, as_json=False)
     lines = capsys.readouterr().out.splitlines()
@@ -48,7 +48,7 @@ def test_a_result_table_leaves_unset_fields_out_and_json_keeps_them(capsys):
     """"stopped_by None" after a run nobody stopped read as if something were wrong."""
     import json
 
-    from flows.cli import _print
+    from flows.result_table import print_result as _print
 
     _print({"checkpoint": "/runs/r/checkpoint-0000010", "stopped_by": None, "steps": 10}, False)
     out = capsys.readouterr().out
@@ -61,7 +61,7 @@ def test_a_result_table_is_read_at_a_glance(capsys):
     """`lumina train` printed "seconds 11.20058536529541" and `lumina evaluate` its metrics as one
     Python dict running on for a screen (helper R's walk of the README): floats to 6 significant
     digits, a dict's or a list's entries one per line beneath its name, empty ones left out."""
-    from flows.cli import _print
+    from flows.result_table import print_result as _print
 
     _print({"steps": 20, "seconds": 11.20058536529541, "checkpoints": ["/r/checkpoint-0000010", "/r/checkpoint-0000020"],
             "metrics": {"heldout_fm_loss": 0.0902025432511483, "num_generated": 100.0}, "notes": [], "renders": {}}, False)
