@@ -46,7 +46,7 @@ def test_the_split_is_the_first_8_hex_of_the_key_modulo_100_against_the_percent(
     assert split_of("00000014" + "0" * 24) == "train"  # 20 is not below 20
     assert split_of("00000013" + "0" * 24, holdout_percent=19) == "train"
     assert split_of("00000000" + "f" * 24, holdout_percent=0) == "train"
-    assert split_of("ffffffff" + "0" * 24) == ("holdout" if 0xFFFFFFFF % 100 < 20 else "train")
+    assert split_of("ffffffff" + "0" * 24) == "train"  # 4294967295 % 100 = 95
     # only the first 8 hex digits count
     assert split_of("00000013" + "0" * 24) == split_of("00000013" + "f" * 24)
     assert split_of("00000113" + "0" * 24) == "train"  # 275 % 100 = 75
