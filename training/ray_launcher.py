@@ -35,6 +35,12 @@ class RayWorkerLost(NoRayCluster):
     dashboard and runtime-env agents behind for about 90 s."""
 
 
+class RayNodeLost(RayWorkerLost):
+    """The Ray node this command runs on died mid-training (its raylet stopped or crashed), or Ray Train's
+    controller actor on it did, while the cluster's GCS still answers: one line, exit 2, as a lost
+    worker's (see controller_lost)."""
+
+
 RESULT_FILE = "ray_result.json"  # rank 0's TrainResult, beside the checkpoints (Ray Train v2 keeps metrics only with checkpoints)
 # rank 0's `training` messages (INFO and up) and Python warnings, one JSON object a line, kept across
 # launches into the folder (each tags its own; at most the last contracts.messages.KEEP_LAUNCHES
@@ -255,6 +261,8 @@ def fit_watched(trainer, cfg: TrainConfig):
             raise cluster_lost_mid_training(cfg, gcs, lost_after) from e
         if (lost := workers_lost(e, cfg)) is not None:  # a worker's process died (killed, out of memory, crashed)
             raise lost from e
+        if (lost := controller_lost(e, cfg)) is not None:  # the driver's node died, or Ray Train's controller on it
+            raise lost from e
         raise
 
 
@@ -350,6 +358,47 @@ def workers_lost(e: BaseException, cfg: TrainConfig):
            f"Ray Train workers {', '.join(w for w, _ in said)} " + (hows.pop() if len(hows) == 1 else
                                                                     "died or stopped answering"))
     return RayWorkerLost(f"{who} mid-training{what_is_kept(cfg)}")
+
+
+CONTROLLER = "TrainController"  # the class of Ray Train (v2)'s controller actor, as an ActorDiedError names it
+# how Ray (2.60)'s ActorDiedError says the actor's node died, or its owner's (this driver, on the same node):
+# "The actor died because its node has died.", "... its owner has died. ... Owner's node has crashed.",
+# "the actor's node was terminated: ..."
+NODE_DIED = ("its node has died", "node has crashed", "node was terminated")
+
+
+def controller_lost(e: BaseException, cfg: TrainConfig):
+    """RayNodeLost when ``e`` is the RayActorError fit() raises for Ray Train's controller actor, which
+    Ray Train places on the driver's own node: that node's raylet stopped or crashed (the actor died
+    with its owner's node), or the controller's process itself ended; else None.
+
+    Without it, a raylet stopped under a running `lumina train --launcher ray` while the GCS lived on
+    (a joined cluster's node, a `ray stop` of that node) ended the run about 2 s later with Ray's
+    ActorDiedError traceback (about 30 lines, exit 1) that named neither the checkpoint to continue
+    from nor --resume. The cluster-wide loss (the GCS gone too) is cluster_lost_mid_training's."""
+    import re
+
+    names = {c.__name__ for c in type(e).__mro__}
+    if "RayActorError" not in names:
+        return None
+    text = str(e)
+    actor = re.search(r"class_name: (\w+)", text)
+    if actor is not None and actor[1] != CONTROLLER:  # fit() waits on no other actor: not ours to word
+        return None
+    pid, ip = re.search(r"\bpid: (\d+)", text), re.search(r"\bip: (\S+)", text)
+    if any(words in text for words in NODE_DIED):
+        from contracts.ray_runtime import started_private_ray
+
+        node = f"the Ray node this command runs on{f' ({ip[1]})' if ip else ''}"
+        # a joined cluster's node is the user's to start again; this command's own Ray, the next command starts
+        first = "" if started_private_ray() else "start Ray on this node again and "
+        return RayNodeLost(f"{node} died mid-training (its raylet stopped or crashed: `ray stop` on this host, out of "
+                           f"memory?), taking Ray Train's controller with it; the cluster still answers"
+                           f"{what_is_kept(cfg, first)}")
+    unavailable = "ActorUnavailableError" in names
+    where = f" (pid {pid[1]}{f' on {ip[1]}' if ip else ''})" if pid else ""
+    how = ("became unreachable" if unavailable else "died (its process ended: killed, out of memory, or crashed)")
+    return RayNodeLost(f"Ray Train's controller{where} {how} mid-training{what_is_kept(cfg)}")
 
 
 def peer_of_a_worker_lost(failures: dict, cfg: TrainConfig):
