@@ -47,7 +47,10 @@ def collective_timeout() -> "timedelta | None":
 
 def init_distributed() -> tuple[int, int, torch.device]:
     """(rank, world size, device) of this process; starts the process group when launched by torchrun,
-    with $LUMINA_COLLECTIVE_TIMEOUT_S as its timeout when set (`collective_timeout`)."""
+    with $LUMINA_COLLECTIVE_TIMEOUT_S as its timeout when set (`collective_timeout`). Under torchrun,
+    the rank also ends when torchrun's agent does (`watch_launcher`)."""
+    if dist.is_torchelastic_launched():
+        watch_launcher()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         timeout = collective_timeout()
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -62,6 +65,59 @@ def init_distributed() -> tuple[int, int, torch.device]:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
+
+
+# watch_launcher: how often a rank looks for its launcher, and how long it has to stop at a step boundary
+# with a checkpoint before it ends itself (torchrun's own wait between its SIGTERM and SIGKILL)
+LAUNCHER_POLL_S = 1.0
+LAUNCHER_GONE_GRACE_S = 30.0
+_watching: int | None = None  # the launcher's pid once watched (init_distributed runs more than once a process)
+
+
+def watch_launcher() -> bool:
+    """End this rank when the process that started it (torchrun's agent) is gone, as torchrun itself
+    would have ended it: SIGTERM (the trainer stops at the next step boundary with a checkpoint, as for
+    any SIGTERM), then SIGKILL LAUNCHER_GONE_GRACE_S later if it is still there (a rank hung in a
+    collective). True when this call started the watch (once a process).
+
+    torchrun starts each rank in a session of its own and ends them itself when it is signalled; a
+    torchrun agent SIGKILLed (the OOM killer, `kill -9`, a scheduler that kills only the process it
+    started) could not, and its ranks trained on as orphans: with 2 CPU ranks they were still in their
+    all-reduce loop 10 s after the agent's SIGKILL, and a real run would go on for days, writing
+    checkpoints and holding the run folder and its devices. A thread polling the parent's pid every
+    LAUNCHER_POLL_S (one getppid() a second) rather than prctl(PR_SET_PDEATHSIG): that signal comes when
+    the *thread* that forked the rank exits, not only its process; it is Linux's only; and it sends one
+    signal, so SIGTERM leaves a rank hung in a collective alive for good and SIGKILL loses every step
+    since the last checkpoint. Not seen: a launcher gone before the watch starts (in the seconds of the
+    rank's imports; its parent is then already another, and pid 1 may be torchrun itself, in a
+    container), where the rank's rendezvous at the dead agent's store fails instead (after the
+    collective timeout)."""
+    import signal
+    import sys
+    import threading
+
+    global _watching
+    if _watching is not None:
+        return False
+    poll, grace = LAUNCHER_POLL_S, LAUNCHER_GONE_GRACE_S
+    launcher = _watching = os.getppid()
+
+    def watch() -> None:
+        wait = threading.Event().wait  # not time.sleep, which a test may replace while this runs
+        while os.getppid() == launcher:
+            wait(poll)
+        try:
+            print(f"rank {os.environ.get('RANK', '?')} (pid {os.getpid()}): its launcher (pid {launcher}, torchrun's "
+                  f"agent) is gone: stopping at the next step with a checkpoint (SIGTERM; SIGKILL in {grace:g} s)",
+                  file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # its stderr went with the launcher (a closed pipe): the rank stops all the same
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait(grace)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
+    return True
 
 
 def attempt_store(timeout: "timedelta | None" = None):
