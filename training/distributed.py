@@ -287,6 +287,7 @@ def what_is_kept(cfg: "TrainConfig", first: str = "") -> str:
 
     if not cfg.out_dir:
         return ""
+    ckpt = None
     try:
         ckpt = latest_resumable(cfg.out_dir, content=False)  # headers only: the line comes at once, for any model size
         kept = (f"the run's last checkpoint, {ckpt} (step {int(ckpt.name.split('-')[-1])}), is kept" if ckpt is not None
@@ -297,7 +298,20 @@ def what_is_kept(cfg: "TrainConfig", first: str = "") -> str:
         every = ("--checkpoint-every N keeps one every N steps" if not cfg.checkpoint_every
                  else f"--checkpoint-every {cfg.checkpoint_every}")
         return f" before the run's first checkpoint ({every}): {first}run the same command again"
-    return f": {kept}: {first}run the same command with --resume to continue from it"
+    return f": {kept}: {first}run the same command with --resume{without_init_from(cfg, ckpt)} to continue from it"
+
+
+def without_init_from(cfg: "TrainConfig", ckpt) -> str:
+    """What what_is_kept's `--resume` needs added for a run begun with --init-from (``cfg.init_from``, or
+    its checkpoint's training.json says so), as training.stopping.resume_advice words it for a stopped
+    run (" and without --init-from, which this run began from (...)"); else "". The same command with
+    --resume added is refused for such a run (`--resume and --init-from exclude each other`)."""
+    from pathlib import Path
+
+    from training.stopping import resume_advice
+
+    ckpt = Path(ckpt) if ckpt is not None else Path(cfg.out_dir) / "checkpoint"  # a damaged newest: cfg alone says
+    return resume_advice(ckpt, cfg.init_from).partition(f"--resume --out-dir {ckpt.parent}")[2]
 
 
 def restarted_attempt(cfg: "TrainConfig") -> "TrainConfig":

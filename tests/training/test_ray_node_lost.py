@@ -98,6 +98,26 @@ def test_the_controllers_own_death_and_an_unreachable_controller_are_one_line_to
         fit_watched(ControllerFails(ActorUnavailableError("The actor is temporarily unavailable: IOError: x", b"\x81" * 16)), cfg)
 
 
+def test_a_run_begun_with_init_from_is_told_to_resume_without_it(live_gcs, monkeypatch, tmp_path):
+    """Every Ray or torchrun loss line ends with training.distributed.what_is_kept: for a stage begun with
+    --init-from, "run the same command with --resume" was refused (`--resume and --init-from exclude each
+    other`); it now says to leave --init-from out, in training.stopping.resume_advice's words."""
+    from training.ray_launcher import cluster_lost_mid_training
+
+    last_checkpoint(monkeypatch, "/runs/stage2/checkpoint-0000015")
+    monkeypatch.setattr(rt, "_started_here", False)  # a joined cluster
+    cfg = TrainConfig(out_dir="/runs/stage2", init_from="/runs/stage1/checkpoint-0000100")
+    with pytest.raises(ValueError, match="--resume and --init-from exclude each other"):
+        TrainConfig(out_dir="/runs/stage2", init_from="/runs/stage1/checkpoint-0000100", resume=True)
+    said = ("the run's last checkpoint, /runs/stage2/checkpoint-0000015 (step 15), is kept: {}run the same command with "
+            "--resume and without --init-from, which this run began from (where the --config file holds init_from:, add "
+            "--set init_from=null) to continue from it")
+    with pytest.raises(RayNodeLost) as lost:
+        fit_watched(ControllerFails(actor_died(OWNER_NODE_CRASHED)), cfg)
+    assert str(lost.value).endswith(": " + said.format("start Ray on this node again and ")), str(lost.value)
+    assert str(cluster_lost_mid_training(cfg, None, 10.0)).endswith(": " + said.format("")), "a lost cluster's line too"
+
+
 def test_another_actors_death_and_other_errors_stay_rays_report(live_gcs, tmp_path):
     cfg = TrainConfig(out_dir=str(tmp_path))
     with pytest.raises(Exception) as e:  # fit() waits on no other actor: not ours to word
