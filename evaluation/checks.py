@@ -6,6 +6,7 @@ evaluation/sample.py re-export them."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 
@@ -68,3 +69,20 @@ def check_same_encoders(manifest, ckpt: Path) -> None:
                          + f": its metrics would mean nothing; evaluate it on a manifest of the same samples as its "
                          f"encoders encoded them: lumina catalog manifest create NAME --where \"{manifest.where}\" {pins} "
                          f"(encode them with that encoder first if they have no such encoding)")
+
+
+def check_out_folder(path: str | Path, flag: str, folder: bool = False) -> None:
+    """Where ``flag`` (--out: a file; --out-dir: a ``folder``) writes can be written, said before any
+    model loads: a file in the place of a folder on the way (``--out notes.txt/x.png``) or a folder
+    that cannot be written ended the command after all the sampling (a whole evaluation) in
+    ``[Errno 17] File exists`` or ``[Errno 13] Permission denied``. Missing folders are fine: the
+    writers make them."""
+    given = Path(path)
+    if not folder and given.is_dir():
+        raise ValueError(f"{flag} {path} is a folder: give a file name (e.g. {given / 'sample'})")
+    target = given if folder else given.parent
+    nearest = next((p for p in (target, *target.parents) if p.exists()), Path("."))  # the nearest that is there
+    if not nearest.is_dir():
+        raise ValueError(f"{flag} {path}: {nearest} is a file, not a folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: the folder {nearest} is not writable")

@@ -21,7 +21,7 @@ import torch
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 from training.data import Example, NullCaption, load_examples
 # torch-free (evaluation/config.py, evaluation/checks.py), here for every importer of evaluation.evaluate
-from evaluation.checks import check_moved_encoder_flags, check_same_encoders  # noqa: F401
+from evaluation.checks import check_moved_encoder_flags, check_out_folder, check_same_encoders  # noqa: F401
 from evaluation.config import WEIGHTS, EvalConfig  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,8 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
 
     if judge_cache is not None:
         judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB: refused now, not after the sampling
+    if cfg.out_dir is not None:  # a file in the way was said after the held-out loss
+        check_out_folder(cfg.out_dir, "--out-dir", folder=True)
     # the manifest first: a wrong name or an empty selection fails before the model loads
     manifest = load_manifest(cfg.catalog, cfg.manifest, cfg.manifest_version, first=cfg.max_heldout)
     if cfg.max_heldout is not None and (total := load_manifest_header(cfg.catalog, manifest.name, manifest.version).num_members) > len(manifest):

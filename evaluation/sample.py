@@ -21,7 +21,7 @@ import torch
 from modelzoo.rope import Extrapolation, RopeScaling
 from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 # torch-free (evaluation/config.py, evaluation/checks.py), here for every importer of evaluation.sample
-from evaluation.checks import training_info  # noqa: F401
+from evaluation.checks import check_out_folder, training_info  # noqa: F401
 from evaluation.config import (AUTO_EXTRAPOLATION, DEFAULT_MAX_SIZE_FACTOR, EXTRAPOLATION_CHOICES,  # noqa: F401
                                NO_SAMPLING_HOOK, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven,
                                registered_samplings, sampling_of)
@@ -230,6 +230,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     modality = checkpoint_modality(ckpt)
     check_moved_encoder_flags(ckpt, vae=cfg.vae, text_path=cfg.text_path, text_too=True)
     out = out_path(cfg.out, modality)
+    check_out_folder(out, "--out")  # a file in the way was said after the sampling
     sampling = sampling_of(modality)
     options = modality_options(modality, cfg.options)  # another modality's flag fails before any model loads
     extra: dict = {}
