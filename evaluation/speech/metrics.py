@@ -116,7 +116,7 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     first = {}
     for e, g, r in zip(chosen, gen_mels, real_mels):
         first.setdefault(e.caption, (g, r))
-    shown = list(first.items())[:12]
+    shown = list(first.items())[: cfg.grid_size]  # --grid-size: it drew 12 whatever was asked
     mels = [m for _, (g, r) in shown for m in (g, r)]
     titles = [t for c, _ in shown for t in (f"generated: {c}", f"real: {c}")]  # render.panel_title fits them
     # each generated panel on the time scale of the real one beside it

@@ -134,9 +134,10 @@ def test_an_evaluation_replaces_the_former_one_s_wavs_and_keeps_one_per_caption(
 
 
 def _speech_context(tmp_path, monkeypatch, captions: list[str], samples_per_class: int, hear=lambda audio: ["" for _ in audio],
-                    unknown=lambda vocab: []):
+                    unknown=lambda vocab: [], grid_size: int = 16, panels: list | None = None):
     """evaluate_speech on held-out examples with these captions; the judge, vocoder, recogniser and
-    renders stubbed (their own tests are above): what is chosen, counted and said is the test."""
+    renders stubbed (their own tests are above): what is chosen, counted and said is the test.
+    ``panels`` (a list) receives the titles of the spectrogram grid's panels."""
     from types import SimpleNamespace
 
     import torch
@@ -162,11 +163,13 @@ def _speech_context(tmp_path, monkeypatch, captions: list[str], samples_per_clas
     monkeypatch.setattr(metrics, "recognise", lambda audio, sr, vocab, desc="": hear(audio))
     monkeypatch.setattr(metrics, "unknown_words", unknown)
     monkeypatch.setattr(metrics, "mcd", lambda a, b: 1.0)
-    monkeypatch.setattr(metrics, "spectrogram_png", lambda mels, titles, path, cols=4, scale_group=None: path)
+    monkeypatch.setattr(metrics, "spectrogram_png",
+                        lambda mels, titles, path, cols=4, scale_group=None: (panels.extend(titles) if panels is not None else None) or path)
     monkeypatch.setattr(metrics, "write_wavs", lambda *a: {})
     examples = [Example(f"k{i}", torch.zeros(80, 1, 1, 20), torch.zeros(2, 4), torch.ones(2, dtype=torch.bool), c, "holdout",
                         {"n_phones": 4, "mel_frames": 20}) for i, c in enumerate(captions)]
-    cfg = SimpleNamespace(checkpoint=str(tmp_path), catalog=None, samples_per_class=samples_per_class, seed=0, out_dir=str(tmp_path))
+    cfg = SimpleNamespace(checkpoint=str(tmp_path), catalog=None, samples_per_class=samples_per_class, seed=0, out_dir=str(tmp_path),
+                          grid_size=grid_size)
     ctx = EvalContext(None, None, examples, cfg, SimpleNamespace(decode=lambda z: z))
     ctx.generate = lambda chosen, seed: [torch.zeros(e.latent.shape) for e in chosen]
     from evaluation.speech.judge import digit_label
