@@ -17,7 +17,9 @@ class MultiviewSampleOptions:
 
     def __post_init__(self) -> None:
         if self.elevation is not None and not -90.0 < self.elevation < 90.0:  # at the poles the ring's cameras all coincide
-            raise ValueError(f"--elevation must be between -90 and 90 degrees; got {self.elevation:g}")
+            # "between -90 and 90 degrees; got -90" read as a contradiction: the poles themselves are out
+            raise ValueError(f"--elevation must be between -90 and 90 degrees, both excluded (at a pole every camera of "
+                             f"the ring is the same one); got {self.elevation:g}")
         if self.radius is not None and not self.radius > 0:
             raise ValueError(f"--radius must be positive; got {self.radius:g}")
 
