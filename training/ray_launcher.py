@@ -341,6 +341,7 @@ def workers_lost(e: BaseException, cfg: TrainConfig):
             names = {c.__name__ for c in type(check).__mro__}
             how = ("was killed by Ray, its node low on memory" if "OutOfMemoryError" in names else
                    "became unreachable" if "ActorUnavailableError" in names else
+                   "died with its node (that node's raylet stopped or crashed)" if any(w in str(check) for w in NODE_DIED) else
                    "died (its process ended: killed, out of memory, or crashed)" if "RayActorError" in names else
                    f"failed Ray's health check ({type(check).__name__})")
         elif kind == "WorkerHealthCheckTimeoutError":

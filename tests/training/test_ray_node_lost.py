@@ -118,6 +118,24 @@ def test_a_run_begun_with_init_from_is_told_to_resume_without_it(live_gcs, monke
     assert str(cluster_lost_mid_training(cfg, None, 10.0)).endswith(": " + said.format("")), "a lost cluster's line too"
 
 
+def test_a_worker_dying_with_its_node_says_so(live_gcs, monkeypatch, tmp_path):
+    """Another node than the driver's (the controller lives): Ray Train reports the worker's health check
+    failed. A 2-node cluster on this machine (head --num-cpus=0, the worker on the second node, whose
+    raylet got SIGTERM) ended in one line, exit 2, 4.5 s after, before as now; it said the worker's
+    process ended (killed, out of memory, or crashed), where its node had."""
+    from tests.training.test_ray_faults_worker_lost import WorkersFail, health_check_failed
+
+    last_checkpoint(monkeypatch, "/runs/r/checkpoint-0000004")
+    node_died = actor_died("The actor died because its node has died. Node Id: cf354ae6a34369a7040f4b0eb099dfd15c56cde717fc6"
+                           "60a8b04f6ba\n\tthe actor's node was terminated expectedly: received SIGTERM", class_name="RayTrainWorker")
+    with pytest.raises(RayWorkerLost) as lost:
+        fit_watched(WorkersFail({0: health_check_failed(0, 32339, node_died)}), TrainConfig(out_dir=str(tmp_path)))
+    assert str(lost.value) == (
+        "Ray Train worker rank 0 (pid 32339 on 127.0.0.1) died with its node (that node's raylet stopped or crashed) "
+        "mid-training: the run's last checkpoint, /runs/r/checkpoint-0000004 (step 4), is kept: run the same command "
+        "with --resume to continue from it")
+
+
 def test_another_actors_death_and_other_errors_stay_rays_report(live_gcs, tmp_path):
     cfg = TrainConfig(out_dir=str(tmp_path))
     with pytest.raises(Exception) as e:  # fit() waits on no other actor: not ours to word
