@@ -130,6 +130,10 @@ class ModalitySampling:
     # (latent shape, downsample) -> the size as its users name it, in the beyond-the-training-size
     # line (speech: "1056 frames (12.3 s)"); without it, '64x64' as --size and --frames name it
     describe_size: Callable[[list[int], int], str] | None = None
+    # (cfg) -> None, or its own one-line error for a generic flag it has no use for, said before
+    # the flags are read as a latent shape (speech's length comes from the prompt: its --frames 3
+    # was refused as a single-frame image checkpoint's, "it makes one frame")
+    check_flags: Callable[[Any], None] | None = None
 
 
 NO_SAMPLING_HOOK = ModalitySampling()

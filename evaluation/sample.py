@@ -226,12 +226,15 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from modelzoo import sample
 
     ckpt = Path(cfg.checkpoint)
-    shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
+    training_info(ckpt)  # a checkpoint without one (a converted release): its own line first
     modality = checkpoint_modality(ckpt)
+    sampling = sampling_of(modality)
+    if sampling.check_flags is not None:  # a generic flag the modality has no use for: its own line
+        sampling.check_flags(cfg)
+    shape = latent_shape(ckpt, cfg.size, cfg.frames)  # a bad --size or --frames fails before any model loads
     check_moved_encoder_flags(ckpt, vae=cfg.vae, text_path=cfg.text_path, text_too=True)
     out = out_path(cfg.out, modality)
     check_out_folder(out, "--out")  # a file in the way was said after the sampling
-    sampling = sampling_of(modality)
     options = modality_options(modality, cfg.options)  # another modality's flag fails before any model loads
     extra: dict = {}
     if sampling.prepare is not None:

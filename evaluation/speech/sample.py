@@ -12,10 +12,15 @@ from evaluation.speech import durations
 from evaluation.speech.sample_flags import FLAGS  # --text: one definition, also read by lumina sample --help
 
 
-def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
+def refuse_size_flags(cfg) -> None:
+    """--size, --frames (--views): the length comes from the prompt."""
     if getattr(cfg, "size", None) or getattr(cfg, "frames", None):
         *flags, last = [*flag_names("size"), *flag_names("frames")]
         raise ValueError(f"speech: the length comes from the prompt's phonemes; {', '.join(flags)} and {last} do not apply")
+
+
+def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
+    refuse_size_flags(cfg)
     language = trained_language(Path(ckpt))
     warn_if_foreign(cfg.prompt, language)
     phones = durations.count_phones(cfg.prompt, language)
@@ -61,7 +66,7 @@ def describe_length(shape: list[int], downsample: int = 1) -> str:
 
 # --text is the prompt; the spectrogram PNG beside each WAV is titled with it
 SAMPLING = ModalitySampling(prepare=prepare, aliases=FLAGS.aliases, writer_takes_prompts=True,
-                            describe_size=describe_length)
+                            describe_size=describe_length, check_flags=refuse_size_flags)
 
 
 def trained_language(ckpt: Path) -> str:
