@@ -38,7 +38,7 @@ from evaluation.context import EvalContext
 from evaluation.image.render import to_uint8
 from evaluation.judging import at_side, common_side
 from evaluation.multiview.judge import judge_views, object_label, pose_bin, train_view_judge
-from evaluation.multiview.render import save_strip, save_turntable
+from evaluation.multiview.render import save_set_renders, save_strip
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,5 @@ def evaluate_multiview(ctx: EvalContext) -> tuple[dict[str, float], dict[str, st
     (out / "view_strips.txt").write_text("".join(f"rows {2 * i}, {2 * i + 1} (generated, real): {e.caption} | azimuths "
                                                  f"{[round(azimuth_of_vector(c.numpy()), 1) for c in e.frame_cond]}\n" for i, e in enumerate(examples[:n])))
     renders["grid_captions"] = str(out / "view_strips.txt")
-    for i in range(n):
-        renders[f"strip_{i}"] = str(save_strip([gen8[i], real8[i]], out / f"strip_{i:02d}.png"))
-        renders[f"turntable_{i}"] = str(save_turntable(gen8[i], out / f"turntable_{i:02d}.gif"))
+    renders.update(save_set_renders(gen8, real8, out))
     return metrics, renders

@@ -49,6 +49,20 @@ def save_turntable(views: np.ndarray, path: Path, ms_per_view: int = 350) -> Pat
     return path
 
 
+def save_set_renders(generated: list[np.ndarray], real: list[np.ndarray], folder: Path) -> dict[str, str]:
+    """Per set ([V, H, W, 3] uint8, generated and real) a strip ``strip_NN.png`` (generated over
+    real) and a turntable ``turntable_NN.gif`` of the generated views, as renders ``strip_N`` and
+    ``turntable_N``. A former evaluation's are removed first: one with a larger --grid-size left its
+    later sets beside this one's."""
+    for stale in [*folder.glob("strip_[0-9][0-9].png"), *folder.glob("turntable_[0-9][0-9].gif")]:
+        stale.unlink()
+    renders: dict[str, str] = {}
+    for i, (gen, rea) in enumerate(zip(generated, real)):
+        renders[f"strip_{i}"] = str(save_strip([gen, rea], folder / f"strip_{i:02d}.png"))
+        renders[f"turntable_{i}"] = str(save_turntable(gen, folder / f"turntable_{i:02d}.gif"))
+    return renders
+
+
 def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
     """`lumina sample`: per generated set ([3, V, H, W] in [-1, 1]) a strip PNG and a turntable GIF
     beside it (out, or out_1, out_2 ... for several)."""

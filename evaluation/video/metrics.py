@@ -16,7 +16,7 @@ import torch
 from evaluation.context import EvalContext
 from evaluation.judging import common_side
 from evaluation.video.judge import DIRECTIONS, clip_labels, frame_agreement, train_clip_judge
-from evaluation.video.render import DEFAULT_FPS, grid_frames, save_gif, save_mp4, save_strip, to_frames
+from evaluation.video.render import DEFAULT_FPS, grid_frames, save_clips, save_gif, save_strip, to_frames
 
 log = logging.getLogger(__name__)
 JUDGE_MIN_TEST_CLIPS = 10  # below this many real test clips the judge's own accuracy is said to be anecdotal
@@ -138,7 +138,6 @@ def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     }
     (out_dir / "samples.txt").write_text("\n".join(f"{i}: {e.caption}" for i, e in enumerate(grid_examples)) + "\n")
     renders["captions"] = str(out_dir / "samples.txt")
-    for i, clip in enumerate(samples[:8]):
-        renders[f"mp4_{i}"] = str(save_mp4(clip, out_dir / "clips" / f"sample_{i:02d}.mp4", fps))
+    renders.update(save_clips(samples[:8], out_dir / "clips", fps))
     return metrics, renders
 

@@ -92,6 +92,15 @@ def save_strip(clips: list[np.ndarray], path: Path, upscale: int | None = None) 
     return path
 
 
+def save_clips(clips: list[np.ndarray], folder: Path, fps: float) -> dict[str, str]:
+    """One MP4 per clip ([T, H, W, 3] uint8), ``folder/sample_NN.mp4``, as renders ``mp4_N``. A former
+    evaluation's are removed first: one with a larger --grid-size left its later clips beside this
+    one's (other settings, or another checkpoint's out-dir)."""
+    for stale in folder.glob("sample_[0-9][0-9].mp4"):
+        stale.unlink()
+    return {f"mp4_{i}": str(save_mp4(clip, folder / f"sample_{i:02d}.mp4", fps)) for i, clip in enumerate(clips)}
+
+
 def strip_path(out: Path) -> Path:
     """Where the frame strip of ``out`` goes: its whole name (suffix included) + ``.frames.png``."""
     return out.with_name(out.name + ".frames.png")
