@@ -28,7 +28,7 @@ from contracts.records import Batch, SampleRecord, VerdictRecord
 from contracts.shards import shard_damage, write_tar
 from preprocess.analysis_journal import AnalysisJournal, chunk_signature
 from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin, keep_own_size_when_rejected
-from preprocess.runner import chunks, run_stage
+from preprocess.runner import Compact, chunks, run_stage
 from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
 from preprocess.stage import Stage
 
@@ -113,8 +113,8 @@ class AnalyseStage(Stage[RawInput, Candidate]):
                 self._requarantine(done)
                 return done
         out = [self._safe(item) for item in batch]
-        if key is not None:
-            self.journal.save(key, out)
+        if key is not None:  # pickled by fields: pickled as they are, every record would get (and keep) a __dict__
+            self.journal.save(key, [Compact(part) for part in out])
         return out
 
     def _requarantine(self, results: list) -> None:
@@ -476,6 +476,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     if not inputs and not leftovers:
         raise ValueError(f"source {spec.uri} is empty")
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, os.path.abspath(os.path.expanduser(spec.uri)), inputs, backend)
+    del inputs  # each candidate has its input (with Ray, a copy): the list is ~270 bytes an input more (~1 KB with Ray)
     catalogued = catalogued_sources(ws.catalog, modality, cands)
     cands = mark_copies_of_catalogued(mark_exact_duplicates(cands, catalogued), catalogued)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them

@@ -3,6 +3,8 @@ actor pool for model inference). The stage decides what; the runner decides wher
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
 import pickle
 import traceback
@@ -11,6 +13,76 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from preprocess.stage import Stage
+
+
+# Records a stage returns, pickled by their fields (compact_dumps): the classes of contracts.records and
+# preprocess.modality.Candidate, taken on first use (a stage's results are these, by the thousand).
+_COMPACT: dict[type, tuple[str, ...]] = {}
+
+
+def _compact_types() -> dict[type, tuple[str, ...]]:
+    if not _COMPACT:
+        from contracts.records import EncodingRecord, SampleRecord, ShardRecord, VerdictRecord
+        from preprocess.modality import Candidate
+
+        for cls in (SampleRecord, VerdictRecord, ShardRecord, EncodingRecord, Candidate):
+            _COMPACT[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return _COMPACT
+
+
+def _from_fields(cls: type, values: tuple) -> Any:
+    """A record from its fields' values, as unpickling makes it (no __init__, no __post_init__), but
+    set attribute by attribute: the instance keeps CPython's compact attribute values and gets no
+    __dict__ of its own. A plain pickle's (and Ray's) rebuild gives every record one: ~64 bytes each,
+    and a candidate has a dozen of them (its record, its verdicts), kept to the end of a curation."""
+    obj = cls.__new__(cls)
+    for name, value in zip(_COMPACT[cls], values):
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+class _CompactPickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        names = self.types.get(type(obj))
+        if names is None:
+            return NotImplemented
+        return _from_fields, (type(obj), tuple(getattr(obj, n) for n in names))  # getattr: never obj.__dict__
+
+
+def compact_dumps(obj: Any) -> bytes:
+    """pickle.dumps, with records (_compact_types) by their fields. Pickling a record the ordinary way
+    reads its __dict__, which makes CPython create one for it (and keep it): the driver's candidates
+    grew ~780 bytes an input when the analysis journal saved them. Load with compact_loads."""
+    buf = io.BytesIO()
+    p = _CompactPickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    p.types = _compact_types()
+    p.dump(obj)
+    return buf.getvalue()
+
+
+def compact_loads(data: bytes) -> Any:
+    _compact_types()  # _from_fields names the fields
+    return pickle.loads(data)
+
+
+class Compact:
+    """A value that pickles as compact_dumps of itself and unpickles as the value (not a Compact):
+    a list of them in an ordinary pickle (the analysis journal's file) loads as the values."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __reduce__(self) -> tuple:
+        try:
+            return compact_loads, (compact_dumps(self.value),)
+        except Exception:  # noqa: BLE001 - what plain pickle cannot take (a lambda): the outer pickler's way
+            return _itself, (self.value,)
+
+
+def _itself(value: Any) -> Any:
+    return value
 
 
 def chunks(items: list, size: int) -> list[list]:
@@ -72,7 +144,7 @@ def _raise_if_failed(result: list | _Failed) -> None:
 def _process_batch(stage: Stage, batch: list) -> list | _Failed:
     try:
         stage.setup()
-        return stage.process(batch)
+        return Compact(stage.process(batch))  # the driver keeps the results: records without a __dict__ each
     except Exception as e:
         return _Failed(e)
 
@@ -102,7 +174,7 @@ class _StageActor:
             self.setup_failed = _Failed(e)
 
     def __call__(self, row: dict) -> dict:
-        return {"i": row["i"], "out": [pickle.dumps(self._process(pickle.loads(row["batch"][0])))]}
+        return {"i": row["i"], "out": [compact_dumps(self._process(pickle.loads(row["batch"][0])))]}
 
     def _process(self, batch: list) -> list | _Failed:
         if self.setup_failed:
@@ -139,6 +211,6 @@ def _run_actor_pool(stage: Stage, batches: list[list], num_actors: int, desc: st
     # watched: a cluster that dies mid-stage is one line (RayClusterLost), not Ray's exit after 60 s
     with gcs_watched():
         for row in tqdm(ds.iter_rows(), total=len(batches), desc=desc, unit="batch"):
-            results[int(row["i"])] = out = pickle.loads(row["out"])  # rows arrive in completion order
+            results[int(row["i"])] = out = compact_loads(row["out"])  # rows arrive in completion order
             _raise_if_failed(out)
     return [x for i in sorted(results) for x in results[i]]

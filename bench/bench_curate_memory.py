@@ -1,0 +1,148 @@
+"""The curate driver's memory per input, OLD code against NEW, side by side in one run.
+
+    .venv/bin/python bench/bench_curate_memory.py [--sizes 2000 8000] [--old-commit HASH] [--trace] [--keep DIR]
+
+For each size N it writes a folder of N images as bench/bench_scale.py does (PNG and JPEG of
+32-128 px with .txt captions, ~1% bad), then runs `lumina curate` as the CLI does (flows.steps.curate_step:
+curate and register in a catalog), without Ray (backend local: the driver and the workers are this one
+process, so the figure is the driver's own), once with the code at --old-commit (a git worktree of it,
+made and removed here; default: the commit in /tmp/s47/base, else HEAD~) and once with this checkout,
+each in a fresh child process. It prints, per code and size, the child's peak RSS and CPU seconds, the
+slope between the two sizes in bytes per input, and whether the catalog rows (key, file, status,
+reason) and the accepted samples' meta are the same for OLD and NEW. With --trace each child also
+runs under tracemalloc (slower) and reports the Python heap's peak and what is still held when every
+batch file is written, in bytes per input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(code: str, src: str, home: str, trace: bool) -> None:
+    """One curate in this process, with the package at `code`; prints one JSON line."""
+    sys.path.insert(0, code)
+    os.chdir(code)
+    import tracemalloc
+
+    import preprocess.curate as pc
+    from catalog import Catalog
+    from flows.steps import curate_step
+    from preprocess.curate import CurateConfig
+
+    held = {}
+    if trace:
+        real = pc.hold_point
+
+        def hp(name: str) -> None:  # every batch file written: what the driver still holds
+            import gc
+
+            gc.collect()
+            held[name] = tracemalloc.get_traced_memory()[0]
+            real(name)
+
+        pc.hold_point = hp
+        tracemalloc.start()
+    t = time.process_time()
+    before = tracemalloc.get_traced_memory()[0] if trace else 0
+    curate_step(src, home, CurateConfig(options={"vae_factor": 1}), backend="local")
+    cpu = time.process_time() - t
+    out = {"cpu": cpu, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if trace:
+        out["py_peak"] = tracemalloc.get_traced_memory()[1] - before
+        out["py_held"] = held.get("curate.batches-written", 0) - before
+        tracemalloc.stop()
+    with Catalog.open(Path(home) / "catalog.duckdb", read_only=True) as cat:
+        rows = cat.sql("SELECT key, source_uri, status, coalesce(reason, '') FROM samples ORDER BY key, source_uri")[1]
+        metas = cat.sql("SELECT key, meta FROM samples WHERE status = 'accepted' ORDER BY key")[1]
+    out["rows"] = [list(map(str, r)) for r in rows]
+    out["metas"] = [list(map(str, r)) for r in metas]
+    print("RESULT " + json.dumps(out))
+
+
+def run_child(code: Path, src: Path, home: Path, trace: bool) -> dict:
+    shutil.rmtree(home, ignore_errors=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "OMP_WAIT_POLICY": "PASSIVE", "TQDM_DISABLE": "1", "PYTHONPATH": str(code)}
+    p = subprocess.run([sys.executable, __file__, "--child", str(code), str(src), str(home)] + (["--trace"] if trace else []),
+                       env=env, capture_output=True, text=True, cwd=code)
+    line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if p.returncode or line is None:
+        raise SystemExit(f"child failed ({code}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    shutil.rmtree(home, ignore_errors=True)
+    return json.loads(line[len("RESULT "):])
+
+
+def base_commit() -> str:
+    try:
+        return Path("/tmp/s47/base").read_text().strip()
+    except OSError:
+        return subprocess.check_output(["git", "rev-parse", "HEAD~"], cwd=ROOT, text=True).strip()
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], "--trace" in sys.argv)
+        return 0
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs=2, default=(2000, 8000))
+    p.add_argument("--old-commit", default=None)
+    p.add_argument("--trace", action="store_true", help="also run each child under tracemalloc (Python heap figures)")
+    p.add_argument("--keep", help="a folder for the image folders, kept between runs (default: a temporary one)")
+    a = p.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_scale import write_folder
+
+    work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_curate_memory-"))
+    work.mkdir(parents=True, exist_ok=True)
+    commit = a.old_commit or base_commit()
+    old = work / f"old-{commit[:10]}"
+    made_worktree = False
+    try:
+        if not old.exists():
+            subprocess.run(["git", "worktree", "add", "--detach", str(old), commit], cwd=ROOT, check=True, capture_output=True)
+            made_worktree = True
+        res: dict[tuple[str, int], dict] = {}
+        for n in a.sizes:
+            src = work / f"src{n}"
+            if not src.exists():
+                write_folder(src, n)
+            for label, code in (("OLD", old), ("NEW", ROOT)):
+                res[label, n] = run_child(code, src, work / f"home-{label}-{n}", a.trace)
+    finally:
+        if made_worktree:
+            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    s, l = a.sizes
+    print(f"lumina curate --local of {s} and {l} images: OLD = {commit[:10]}, NEW = this checkout (each a fresh process)")
+    cols = [("rss", "peak RSS MB"), ("cpu", "CPU s")] + ([("py_peak", "py peak MB"), ("py_held", "py held MB")] if a.trace else [])
+    print(f"{'code':6s}" + "".join(f"{f'{name} {n}':>18s}" for _, name in cols for n in (s, l)) + "".join(
+        f"{f'{name} B/input':>20s}" for k, name in cols if k != "cpu"))
+    for label in ("OLD", "NEW"):
+        r1, r2 = res[label, s], res[label, l]
+        line = f"{label:6s}" + "".join(f"{(r1[k] / 2**20 if k != 'cpu' else r1[k]):18.1f}{(r2[k] / 2**20 if k != 'cpu' else r2[k]):18.1f}"
+                                      for k, _ in cols)
+        line += "".join(f"{(r2[k] - r1[k]) / (l - s):20.0f}" for k, _ in cols if k != "cpu")
+        print(line)
+    for n in a.sizes:
+        o, w = res["OLD", n], res["NEW", n]
+        same = o["rows"] == w["rows"]
+        print(f"{n}: catalog rows (key, file, status, reason) OLD {len(o['rows'])}, NEW {len(w['rows'])}: "
+              f"{'identical' if same else 'DIFFER'}; accepted samples' meta {'identical' if o['metas'] == w['metas'] else 'DIFFER'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The curate driver holds every candidate to the end of a run (shards are cut from all of them, in
+key order, after near-duplicate search), so what it keeps per input decides how large a source fits:
+~8.7 KB of RSS an input before this test's fix at 2k-8k images (bench/bench_curate_memory.py).
+Two retentions it no longer has: the list of inputs beside their candidates, and a __dict__ per
+record and verdict, which CPython creates (and keeps) when an object is pickled the ordinary way
+(the analysis journal saving each chunk; Ray returning each task's results)."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import tracemalloc
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import preprocess.curate as pc
+from contracts.records import SampleRecord, VerdictRecord
+from preprocess.analysis_journal import AnalysisJournal
+from preprocess.modality import Candidate, get_plugin
+from preprocess.sources import SourceSpec, list_entries
+
+
+def _folder(root, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    for i in range(n):
+        w, h = (int(x) for x in rng.integers(28, 44, 2))
+        base = rng.integers(0, 256, (1, 1, 3)) + np.linspace(0, 60, w)[None, :, None]
+        a = np.clip(base + rng.normal(0, 25, (h, w, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(root / f"img_{i:04d}.png")
+        (root / f"img_{i:04d}.txt").write_text(f"a noisy gradient, number {i}")
+    return root
+
+
+def _instance_dict(obj) -> bool:
+    """Whether CPython made obj a __dict__ of its own (gc sees the dict, not the attribute values)."""
+    names = {"key"} if not isinstance(obj, Candidate) else {"record"}
+    return any(type(r) is dict and names <= r.keys() for r in gc.get_referents(obj))
+
+
+def _held_at_batches_written(src, home, monkeypatch) -> int:
+    """Python heap the driver holds once every batch file is written (every candidate alive)."""
+    held = {}
+
+    def at(name):
+        gc.collect()
+        held[name] = tracemalloc.get_traced_memory()[0]
+
+    monkeypatch.setattr(pc, "hold_point", at)
+    gc.collect()
+    start = tracemalloc.get_traced_memory()[0]
+    pc.curate(str(src), str(home), pc.CurateConfig(options={"vae_factor": 1}), backend="local")
+    return held["curate.batches-written"] - start
+
+
+def test_driver_holds_under_5_kb_per_input(tmp_path, monkeypatch):
+    small, large = _folder(tmp_path / "small", 30), _folder(tmp_path / "large", 230, seed=1)
+    pc.curate(str(small), str(tmp_path / "warm"), pc.CurateConfig(options={"vae_factor": 1}), backend="local")  # imports, caches
+    tracemalloc.start()
+    try:
+        a = _held_at_batches_written(small, tmp_path / "h1", monkeypatch)
+        b = _held_at_batches_written(large, tmp_path / "h2", monkeypatch)
+    finally:
+        tracemalloc.stop()
+    per_input = (b - a) / 200
+    # before: ~5.6 KB (~5.9 KB here), of which ~0.8 KB the records' __dict__s and ~0.3 KB the inputs' list
+    assert per_input < 5000, f"the curate driver holds {per_input:.0f} bytes per input"
+
+
+def test_analysed_and_journaled_candidates_have_no_instance_dict(tmp_path):
+    src = _folder(tmp_path / "src", 3)
+    plugin = get_plugin("image")
+    cfg = pc.CurateConfig(options={"vae_factor": 1})
+    inputs, _ = plugin.group(list_entries(SourceSpec(str(src))), plugin.options(cfg.options))
+    journal = AnalysisJournal(tmp_path / "journal")
+    stage = pc.AnalyseStage(plugin, cfg, str(tmp_path / "q"), journal)
+    fresh = stage.process(inputs)  # analysed, and saved to the journal
+    again = stage.process(inputs)  # loaded from it
+    assert journal.chunks_kept() == 1
+    for results in (fresh, again):
+        cands = [c for part in results for c in part]
+        assert len(cands) == 3 and all(c.accepted for c in cands)
+        for c in cands:
+            for obj in (c, c.record, *c.verdicts):
+                assert not _instance_dict(obj), type(obj).__name__
+    assert repr(fresh) == repr(again)
+
+
+def test_compact_pickles_give_back_equal_records_and_take_anything():
+    from preprocess.runner import Compact, compact_dumps, compact_loads
+
+    rec = SampleRecord("k", "image", "/x/a.png", "rejected", "min_size: score 3 vs threshold 24", "cap", 3, 4, meta={"a": [1]})
+    v = VerdictRecord("k", "min_size", "1", 3.0, 24.0, False)
+    cand = Candidate(rec, [v], None, ("sig", np.zeros(3)))
+    back = compact_loads(compact_dumps([cand, rec, v]))
+    assert back[1:] == [rec, v] and back[0].record == rec and back[0].verdicts == [v]
+    assert not any(_instance_dict(o) for o in (back[0], back[1], back[2]))
+    # in an ordinary pickle (the journal's file, Ray's results) a Compact loads as its value
+    assert pickle.loads(pickle.dumps([Compact(back[1]), Compact("x")])) == [rec, "x"]
+    # what plain pickle cannot take (a lambda) goes the outer pickler's way: Ray's cloudpickle takes it
+    cloudpickle = pytest.importorskip("cloudpickle")
+    assert pickle.loads(cloudpickle.dumps(Compact([rec, lambda: 7])))[1]() == 7
