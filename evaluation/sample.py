@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import json
 import logging
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,8 @@ def out_path(out: str, modality: str) -> Path:
     path = Path(out)
     modality_hook(SAMPLE_WRITERS, modality, "SAMPLE_WRITERS")  # an unregistered modality: one line
     allowed = importlib.import_module(SAMPLE_WRITERS[modality].partition(":")[0]).OUT_SUFFIXES
+    if out.endswith(("/", os.sep)) or path.name in ("", ".", ".."):  # renders/ wrote renders.png beside it; '.' a ValueError of pathlib's
+        raise ValueError(f"--out {out} names a folder: give a file name (e.g. {path / 'sample'}{allowed[0]})")
     if not path.suffix:
         return path.with_suffix(allowed[0])
     if path.suffix.lower() not in allowed:

@@ -5,6 +5,7 @@ place of a folder on the way) ended the command after all the sampling, or a who
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -67,3 +68,13 @@ def test_the_command_says_it_in_one_line_exit_2(ckpt, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [f"lumina sample: error: --out {tmp_path / 'notes.txt' / 'x.png'}: "
                                                 f"{tmp_path / 'notes.txt'} is a file, not a folder"]
+
+
+@pytest.mark.parametrize("out", [".", "..", "renders/", "renders/..", "a/b/"])
+def test_an_out_that_names_a_folder_is_refused(out):
+    """--out renders/ wrote renders.png beside the folder, without a word; --out . ended in pathlib's
+    "PosixPath('.') has an empty name"."""
+    from evaluation.sample import out_path
+
+    with pytest.raises(ValueError, match=f"^--out {re.escape(out)} names a folder: give a file name \\(e.g. .*sample.png\\)$"):
+        out_path(out, "image")
