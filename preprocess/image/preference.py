@@ -58,10 +58,11 @@ def distinct_tones(img: Image.Image) -> int:
     return sum(1 for count in img.convert("RGB").histogram() if count)  # Pillow's C histogram: 768 counts
 
 
-def _downup_loss(grey: np.ndarray, factor: float, down: int) -> float:
-    """Mean squared change when the picture is scaled down by `factor` (with filter `down`) and back up."""
+def _downup_loss(grey: np.ndarray, factor: float, down: int, img: Image.Image | None = None) -> float:
+    """Mean squared change when the picture is scaled down by `factor` (with filter `down`) and back up.
+    ``img``: ``grey`` as a mode "F" image already (the caller's, made once for every factor)."""
     h, w = grey.shape
-    img = Image.fromarray(grey, mode="F")
+    img = Image.fromarray(grey, mode="F") if img is None else img
     back = img.resize((max(1, round(w / factor)), max(1, round(h / factor))), down).resize((w, h), Image.BICUBIC)
     return float(((grey - np.asarray(back)) ** 2).mean())
 
@@ -77,11 +78,18 @@ def enlargement_factor(img: Image.Image) -> float:
     h, w = grey.shape
     top, left = (max(0, (h - PROBE_SIDE) // 2) // _GRID * _GRID, max(0, (w - PROBE_SIDE) // 2) // _GRID * _GRID)
     grey = np.ascontiguousarray(grey[top:top + PROBE_SIDE, left:left + PROBE_SIDE])
+    as_image, losses = Image.fromarray(grey, mode="F"), {}
+
+    def loss(factor: float, down: int) -> float:  # 2x's coarse down-up (4, BOX) is 4x's fine one: computed once
+        if (factor, down) not in losses:
+            losses[factor, down] = _downup_loss(grey, factor, down, as_image)
+        return losses[factor, down]
+
     for k, down, ratio in ENLARGEMENTS:
         if min(grey.shape) < 16 * k:  # too small to tell at 2k
             continue
-        coarse = _downup_loss(grey, 2 * k, down)
-        if coarse > 1e-3 and _downup_loss(grey, k, down) < ratio * coarse:  # a flat image is no enlargement
+        coarse = loss(2 * k, down)
+        if coarse > 1e-3 and loss(k, down) < ratio * coarse:  # a flat image is no enlargement
             return k
     return 1
 
@@ -118,7 +126,15 @@ def encoding_quality(data: bytes) -> int:
         return 100
     # PIL gives the table in zigzag order in old versions and natural order in new ones: compare sorted
     table = np.sort(np.asarray(tables[0], dtype=np.float64))
+    errors = np.abs(_IJG_SCALED - table).sum(axis=1)  # whole numbers: exact in any order of summation
+    return int(np.argmin(errors)) + 1  # the first of equal errors, as before
+
+
+def _ijg_scaled() -> np.ndarray:
+    """[100, 64]: row q - 1 is the standard table, sorted, as libjpeg scales it for quality q."""
     base = np.sort(_IJG_LUMA)
-    errors = [np.abs(np.clip(np.floor((base * (5000 / q if q < 50 else 200 - 2 * q) + 50) / 100), 1, 255) - table).sum()
-              for q in range(1, 101)]
-    return int(np.argmin(errors)) + 1
+    return np.stack([np.clip(np.floor((base * (5000 / q if q < 50 else 200 - 2 * q) + 50) / 100), 1, 255)
+                     for q in range(1, 101)])
+
+
+_IJG_SCALED = _ijg_scaled()  # once, not a hundred small array operations per JPEG
