@@ -1,11 +1,11 @@
 """The curate driver's memory per input, OLD code against NEW, side by side in one run.
 
-    .venv/bin/python bench/bench_curate_memory.py [--sizes 2000 8000] [--old-commit HASH] [--trace] [--keep DIR]
+    .venv/bin/python bench/bench_curate_memory.py [--sizes 2000 8000] [--old-commit HASH] [--trace] [--backend local|ray] [--keep DIR]
 
 For each size N it writes a folder of N images as bench/bench_scale.py does (PNG and JPEG of
 32-128 px with .txt captions, ~1% bad), then runs `lumina curate` as the CLI does (flows.steps.curate_step:
-curate and register in a catalog), without Ray (backend local: the driver and the workers are this one
-process, so the figure is the driver's own), once with the code at --old-commit (a git worktree of it,
+curate and register in a catalog), by default without Ray (--backend local: the driver and the
+workers are one process; with --backend ray the figures are the driver process's alone), once with the code at --old-commit (a git worktree of it,
 made and removed here; default: the commit in /tmp/s47/base, else HEAD~) and once with this checkout,
 each in a fresh child process. It prints, per code and size, the child's peak RSS and CPU seconds, the
 slope between the two sizes in bytes per input, and whether the catalog rows (key, file, status,
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child(code: str, src: str, home: str, trace: bool) -> None:
+def child(code: str, src: str, home: str, trace: bool, backend: str) -> None:
     """One curate in this process, with the package at `code`; prints one JSON line."""
     sys.path.insert(0, code)
     os.chdir(code)
@@ -56,7 +56,7 @@ def child(code: str, src: str, home: str, trace: bool) -> None:
         tracemalloc.start()
     t = time.process_time()
     before = tracemalloc.get_traced_memory()[0] if trace else 0
-    curate_step(src, home, CurateConfig(options={"vae_factor": 1}), backend="local")
+    curate_step(src, home, CurateConfig(options={"vae_factor": 1}), backend=backend)
     cpu = time.process_time() - t
     out = {"cpu": cpu, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if trace:
@@ -71,11 +71,11 @@ def child(code: str, src: str, home: str, trace: bool) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def run_child(code: Path, src: Path, home: Path, trace: bool) -> dict:
+def run_child(code: Path, src: Path, home: Path, trace: bool, backend: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "RAY_AUTH_MODE": "disabled",
            "OMP_WAIT_POLICY": "PASSIVE", "TQDM_DISABLE": "1", "PYTHONPATH": str(code)}
-    p = subprocess.run([sys.executable, __file__, "--child", str(code), str(src), str(home)] + (["--trace"] if trace else []),
+    p = subprocess.run([sys.executable, __file__, "--child", str(code), str(src), str(home), backend] + (["--trace"] if trace else []),
                        env=env, capture_output=True, text=True, cwd=code)
     line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
     if p.returncode or line is None:
@@ -93,12 +93,13 @@ def base_commit() -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4], "--trace" in sys.argv)
+        child(sys.argv[2], sys.argv[3], sys.argv[4], "--trace" in sys.argv, sys.argv[5])
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs=2, default=(2000, 8000))
     p.add_argument("--old-commit", default=None)
     p.add_argument("--trace", action="store_true", help="also run each child under tracemalloc (Python heap figures)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
     p.add_argument("--keep", help="a folder for the image folders, kept between runs (default: a temporary one)")
     a = p.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -119,14 +120,14 @@ def main() -> int:
             if not src.exists():
                 write_folder(src, n)
             for label, code in (("OLD", old), ("NEW", ROOT)):
-                res[label, n] = run_child(code, src, work / f"home-{label}-{n}", a.trace)
+                res[label, n] = run_child(code, src, work / f"home-{label}-{n}", a.trace, a.backend)
     finally:
         if made_worktree:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
     s, l = a.sizes
-    print(f"lumina curate --local of {s} and {l} images: OLD = {commit[:10]}, NEW = this checkout (each a fresh process)")
+    print(f"lumina curate --backend {a.backend} of {s} and {l} images: OLD = {commit[:10]}, NEW = this checkout (each a fresh process)")
     cols = [("rss", "peak RSS MB"), ("cpu", "CPU s")] + ([("py_peak", "py peak MB"), ("py_held", "py held MB")] if a.trace else [])
     print(f"{'code':6s}" + "".join(f"{f'{name} {n}':>18s}" for _, name in cols for n in (s, l)) + "".join(
         f"{f'{name} B/input':>20s}" for k, name in cols if k != "cpu"))
