@@ -741,7 +741,8 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
 
 def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
-    from evaluation.checks import check_moved_encoder_flags, check_same_encoders, training_info  # torch-free
+    from evaluation.checks import check_moved_encoder_flags, check_out_folder, check_same_encoders, training_info  # torch-free
+    from training.checkpoint_kind import with_article  # torch-free
 
     ws = Workspace.at(home)
     cfg.catalog = cfg.catalog or str(ws.catalog)
@@ -753,16 +754,17 @@ def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     manifest = load_manifest_header(cfg.catalog, cfg.manifest, cfg.manifest_version)
     trained_on = info.get("modality") or "image"
     if (members := manifest_modality(cfg.catalog, manifest.id)) != trained_on:  # the encoder advice misled here
-        raise ValueError(f"manifest {manifest.id} holds {members} samples, but {Path(cfg.checkpoint).name} is a {trained_on} "
-                         f"model: evaluate it on a {trained_on} manifest")
+        raise ValueError(f"manifest {manifest.id} holds {members} samples, but {Path(cfg.checkpoint).name} is {with_article(trained_on)} "
+                         f"model: evaluate it on {with_article(trained_on)} manifest")
     # other encoders are refused before evaluated_split warns that the checkpoint trained on these
     # members (the same samples, encoded again): it warned, then refused
     check_same_encoders(manifest, Path(cfg.checkpoint))
     check_moved_encoder_flags(cfg.checkpoint, vae=cfg.vae)  # a --vae typo: refused before a run is recorded
-    # torch only now: a wrong checkpoint or manifest above is refused in ~0.1-0.4 s of CPU, not ~2 s
-    from evaluation.evaluate import evaluate, sampling_settings, write_metrics_json
     # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
     cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
+    check_out_folder(cfg.out_dir, "--out-dir", folder=True)  # a file in the way: before a run is recorded
+    # torch only now: a wrong checkpoint or manifest above is refused in ~0.1-0.4 s of CPU, not ~2 s
+    from evaluation.evaluate import evaluate, sampling_settings, write_metrics_json
     # a given id is the checkpoint's; a folder is looked up (a copied workspace's own copy too): the
     # id was looked up by the resolved folder's exact path, and a copy's metrics were logged without one
     ckpt_id = given if given.startswith("ckpt-") and not Path(given).is_dir() else checkpoint_id_of(cfg.catalog, cfg.checkpoint)

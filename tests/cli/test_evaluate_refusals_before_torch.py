@@ -66,3 +66,30 @@ def test_a_wrong_checkpoint_or_manifest_is_refused_before_torch_with_evaluate_st
         # this process has torch: the command leaves the checks to evaluate_step, which says the same line
         assert main(argv) == 2
         assert capsys.readouterr().err == err, name
+
+
+def test_an_out_dir_under_a_file_is_refused_before_torch_and_records_no_run(tiny_home, tmp_path):
+    """It ended the whole evaluation in '[Errno 17] File exists' and left a failed evaluate run."""
+    import duckdb
+
+    from catalog import load_manifest_header
+
+    encoders = load_manifest_header(tiny_home.catalog, tiny_home.holdout_manifest).encoders
+    ckpt = _checkpoint(tmp_path / "run" / "checkpoint-0000001", {"modality": "image", "encoders": encoders})
+    (tmp_path / "notes.txt").write_text("a file in the way")
+    argv = ["evaluate", "--home", str(tiny_home.home), "--checkpoint", ckpt, "--manifest", tiny_home.holdout_manifest,
+            "--out-dir", str(tmp_path / "notes.txt" / "eval")]
+
+    def evaluate_runs() -> int:
+        with duckdb.connect(str(tiny_home.catalog), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM runs WHERE flow_name LIKE '%evaluat%'").fetchone()[0]
+
+    before = evaluate_runs()
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps([argv])], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [(code, err, torch_imported)], _ = json.loads(done.stdout)
+    assert code == 2 and "Traceback" not in err
+    assert "--out-dir" in err and "notes.txt is a file, not a folder" in err, err
+    assert not torch_imported
+    assert evaluate_runs() == before
