@@ -203,8 +203,15 @@ class WriteShardStage(Stage[list, Batch]):
         # the same inputs, nor one after a transcript normalisation change the old transcripts' shard
         self.settings = sample_key("curation", self.modality, json.dumps(shard_settings(plugin, self.opts, cfg), sort_keys=True, default=str))
 
+    def progress_units(self, batch: list[list[Candidate]]) -> int:
+        return sum(len(cands) for cands in batch)  # one per input written
+
     def process(self, batch: list[list[Candidate]]) -> list[str]:
         return [p for cands in batch for p in self._write(cands)]
+
+    def _progress(self, n: int = 1) -> None:
+        if self.tick is not None:
+            self.tick(n)
 
     def _chunk_id(self, cands: list[Candidate]) -> str:
         return sample_key(self.settings, *sorted(c.record.key for c in cands))[:16]
@@ -270,11 +277,13 @@ class WriteShardStage(Stage[list, Batch]):
         aside_path.unlink(missing_ok=True)  # an interrupted run's: this run decides again
         path = self.shard_path(cands)
         if self._reuse(path, cands):
+            self._progress(len(cands))
             return [str(Batch.path_beside(path))]
         members: list[tuple[str, bytes]] = []
         kept, aside = [], []
         for c in cands:
             got = self._members(c)
+            self._progress()
             if isinstance(got, SampleRecord):
                 aside.append(got)
                 continue

@@ -107,10 +107,21 @@ def run_stage(stage: Stage, items: list, backend: str = "ray", num_actors: int =
 
 
 def _run_local(stage: Stage, batches: list[list], desc: str) -> list:
+    """The bar counts the stage's progress_units where it has them (Stage.tick), else batches."""
     stage.setup()
     out: list = []
-    for b in tqdm(batches, desc=desc, unit="batch"):
-        out.extend(stage.process(b))
+    units = [stage.progress_units(b) for b in batches]
+    if None in units:
+        for b in tqdm(batches, desc=desc, unit="batch"):
+            out.extend(stage.process(b))
+        return out
+    with tqdm(total=sum(units), desc=desc, unit="input") as bar:
+        stage.tick = bar.update
+        try:
+            for b in batches:
+                out.extend(stage.process(b))
+        finally:
+            stage.tick = None
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -38,6 +38,15 @@ class Stage(ABC, Generic[In, Out]):
     batch_size: int = 64
     # "tasks": stateless per-chunk CPU work (Ray tasks); "actors": a model held by a Ray Data actor pool
     execution: str = "tasks"
+
+    # the local runner's bar counts batches; a stage whose batches take long (the shard writer's: a
+    # shard of up to 512 inputs, 5-10 s of speech) counts progress_units(batch) instead and calls
+    # tick(n) as it goes (None outside that runner)
+    tick: Callable[[int], None] | None = None
+
+    def progress_units(self, batch: list[In]) -> int | None:
+        """Units of progress within ``batch`` (None: the batch is the unit)."""
+        return None
 
     def setup(self) -> None:
         """Load models or codecs; called once per worker before the first process()."""
