@@ -78,7 +78,7 @@ def test_the_later_of_two_takes_by_file_name_is_rejected_naming_the_kept_one():
     assert later.record.reason == "audio_fingerprint_dedup: near duplicate of zzzz (distance 0.100)"
     assert later.record.meta["near_duplicate_of"] == "zzzz"
     v = _verdict(later)
-    assert (v.key, v.version, v.threshold, v.passed) == ("aaaa", "1", 0.15, False)
+    assert (v.key, v.version, v.threshold, v.passed) == ("aaaa", "2", 0.15, False)
     assert v.score == pytest.approx(0.1, abs=1e-3)
 
 
