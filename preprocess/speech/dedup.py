@@ -145,7 +145,7 @@ def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, idx: np.ndarray, 
     for blocks in BOUND_BLOCKS:
         bounds = index.lower_bounds(fp, prefix, idx, blocks)
         comparable = comparable or bool(np.isfinite(bounds).any())  # the first bounds, of every take
-        bounds = bounds - (BOUND_MARGIN + BOUND_MARGIN * np.abs(bounds))
+        bounds = bounds * (1 - BOUND_MARGIN) - BOUND_MARGIN  # bounds >= 0; inf stays inf
         near = bounds <= cap
         idx, bounds = idx[near], bounds[near]
         if not len(idx):
