@@ -14,13 +14,14 @@ identical where OLD's is within the cap and the cap where OLD's is beyond it (99
 nothing was comparable).
 
 Measured 2026-12-06 on the shared 2-core machine (load 3-5), CPU seconds, the 4,990 real
-fingerprints of helper W's 5,000-take walk (--shards of its curated home), commit eda0743:
+fingerprints of helper W's 5,000-take walk (--shards of its curated home):
 
      takes   OLD s  NEW s  ratio     pairs  full NEW  same statuses/reasons/keys, scores within cap
-       510    1.36   0.31   4.4x     14723        13  True, True (10 planted copies rejected)
-      1020    4.97   0.93   5.3x     57662        31  True, True (20)
-      2040   19.96   2.07   9.7x    239288        69  True, True (40)
+       510    1.36   0.19   7.0x     14723        10  True, True (10 planted copies rejected)
+      1020    5.25   0.47  11.2x     57662        20  True, True (20)
+      2040   22.56   1.59  14.2x    239288        40  True, True (40)
 
+(the first version, running sums in float64 and runs of the overlap: 0.31 / 0.93 / 2.07 s.)
 With few real takes (--takes 40) the jittered copies of one take share its runs, their bounds fall
 within the cap and more of them are compared in full (85% ruled out at 204 takes): a corpus artefact.
 """

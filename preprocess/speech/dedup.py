@@ -9,7 +9,7 @@ Clips are compared only when their durations are within 10%, at offsets of up to
 
 Version 2 (scale): each take is no longer compared in full with every kept take of a similar length
 (4x the CPU per doubling: 19 s at 2,000 takes, some 30 min at 20,000). Lower bounds of the distance
-from running sums of the fingerprints (the triangle inequality over runs of frames) rule out every
+from sums over blocks of frames (32, then 8; the triangle inequality) rule out every
 take further than the score cap, max(0.5, 2 x threshold), and the rest are compared exactly, nearest
 bound first. Statuses, reasons and every score within the cap are as version 1 gave them; a take
 with nothing within the cap scores the cap (version 1: the distance itself, 1.3 - 1.9 between
@@ -29,7 +29,7 @@ FILTER_VERSION = "2"
 BANDS = 20
 MAX_OFFSET = 3
 SCORE_CAP = 0.5  # at least this (and twice the threshold): scored exactly; further: scored as the cap
-BOUND_BLOCKS = (1, 4, 16)  # the lower bounds tried in turn (runs per overlap)
+BOUND_BLOCKS = (32, 8)  # the lower bounds tried in turn: frames per block, coarse to fine (kept: 12 B a frame)
 BOUND_MARGIN = 1e-4  # taken off each lower bound (and 1e-4 of it) before it may rule a take out
 
 
@@ -59,15 +59,34 @@ def _prefix(fp: np.ndarray) -> np.ndarray:
     return p
 
 
+class _Blocks:
+    """Per kept take, the sums of its frames in blocks of ``size`` (block j: frames j*size .. (j+1)*size,
+    whole blocks only), float32, in one growing [rows, BANDS] array; a take's blocks from ``start``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows = np.zeros((1 << 12, BANDS), np.float32)
+        self.used = 0
+
+    def add(self, prefix: np.ndarray) -> int:
+        cuts = prefix[:: self.size]  # running sums at 0, size, 2 size, ...
+        sums = (cuts[1:] - cuts[:-1]).astype(np.float32)
+        if self.used + len(sums) > len(self.rows):
+            grown = np.zeros((max(2 * len(self.rows), self.used + len(sums)), BANDS), np.float32)
+            grown[: self.used] = self.rows[: self.used]
+            self.rows = grown
+        self.rows[self.used : self.used + len(sums)] = sums
+        self.used += len(sums)
+        return self.used - len(sums)
+
+
 class _Kept:
-    """The kept takes' running sums in one growing [total, BANDS] float64 array (a take at ``start``
-    with ``width`` frames owns rows start .. start + width), their durations sorted for the 10%
-    window, and their fingerprints for the exact distance."""
+    """The kept takes: their fingerprints for the exact distance, block sums at each size of
+    ``BOUND_BLOCKS`` for the lower bounds, and durations sorted for the 10% window."""
 
     def __init__(self) -> None:
-        self.sums = np.zeros((1 << 14, BANDS), np.float64)
-        self.used = 0
-        self.start = np.zeros(256, np.int64)  # per kept take, the first n of them in use
+        self.levels = [_Blocks(size) for size in BOUND_BLOCKS]
+        self.start = np.zeros((256, len(self.levels)), np.int64)  # per kept take and block size
         self.width = np.zeros(256, np.int64)
         self.dur = np.zeros(256, np.float64)
         self.fps: list[np.ndarray] = []
@@ -76,17 +95,11 @@ class _Kept:
         self.odd: list[int] = []  # kept takes with a duration that is not finite: always looked at
 
     def add(self, fp: np.ndarray, dur: float, prefix: np.ndarray) -> None:
-        w = prefix.shape[0]
-        if self.used + w > self.sums.shape[0]:
-            grown = np.empty((max(2 * self.sums.shape[0], self.used + w), BANDS), np.float64)
-            grown[: self.used] = self.sums[: self.used]
-            self.sums = grown
-        self.sums[self.used : self.used + w] = prefix
         k = len(self.fps)
-        if k == len(self.start):
+        if k == len(self.width):
             self.start, self.width, self.dur = (np.concatenate([v, np.zeros_like(v)]) for v in (self.start, self.width, self.dur))
-        self.start[k], self.width[k], self.dur[k] = self.used, fp.shape[1], dur
-        self.used += w
+        self.start[k] = [level.add(prefix) for level in self.levels]
+        self.width[k], self.dur[k] = fp.shape[1], dur
         self.fps.append(fp)
         if np.isfinite(dur):
             at = bisect.bisect_right(self.by_dur, dur)
@@ -109,30 +122,33 @@ class _Kept:
         idx = idx[np.abs(dur - od) <= 0.1 * np.maximum(dur, od)]
         return np.sort(idx)
 
-    def lower_bounds(self, fp: np.ndarray, prefix: np.ndarray, idx: np.ndarray, blocks: int) -> np.ndarray:
-        """A lower bound of ``distance(fp, kept[k])`` for each k of ``idx``. At each offset the overlap
-        of n frames is cut into ``blocks`` runs; the mean |x - y| over the overlap is at least
-        sum over bands and runs of |sum x - sum y| / (BANDS n) (the triangle inequality), and the sums
-        come from the running sums (exact in float64: float16 values). More blocks, a tighter bound."""
-        wa = fp.shape[1]
-        wb, st = self.width[idx], self.start[idx]
-        best = np.full(len(idx), np.inf)
-        steps = np.arange(blocks + 1)
-        for off in range(-MAX_OFFSET, MAX_OFFSET + 1):
-            if off >= 0:
-                n = np.minimum(max(wa - off, 0), wb)
-                a0, b0 = off, st
-            else:
-                n = np.minimum(wa, np.maximum(wb + off, 0))
-                a0, b0 = 0, st - off
-            ok = n >= 4
-            if not ok.any():
-                continue
-            t = (n[:, None] * steps[None, :]) // blocks  # [K, blocks + 1] run boundaries, 0 .. n
-            gap = prefix[a0 + t] - self.sums[b0[:, None] + t]  # [K, blocks + 1, BANDS]
-            lb = np.abs(gap[:, 1:] - gap[:, :-1]).sum(axis=(1, 2)) / (BANDS * np.maximum(n, 1))
-            best = np.minimum(best, np.where(ok, lb, np.inf))
-        return best
+    def lower_bounds(self, prefix: np.ndarray, idx: np.ndarray, level: int) -> np.ndarray:
+        """A lower bound of ``distance(fp, kept[k])`` for each k of ``idx`` (``prefix``: the running
+        sums of fp). At an offset, frame f of the kept take meets frame f + off of fp; over the n
+        frames they share, the mean |x - y| is at least sum over bands and the kept take's whole
+        blocks inside the overlap of |block sum - the same frames' sum of fp| / (BANDS n) (the
+        triangle inequality; frames in no whole block are left out). inf where n < 4 at every offset,
+        as the distance."""
+        blocks = self.levels[level]
+        size = blocks.size
+        wa = prefix.shape[0] - 1
+        wb, st = self.width[idx], self.start[idx, level]
+        nb = wb // size  # whole blocks of each kept take
+        j = np.arange(max(int(nb.max()), 1))
+        rows = np.minimum(st[:, None] + np.minimum(j[None, :], np.maximum(nb - 1, 0)[:, None]), len(blocks.rows) - 1)
+        kept = blocks.rows[rows]  # [K, J, BANDS]: each take's blocks (its last repeated, masked out below)
+        off = np.arange(-MAX_OFFSET, MAX_OFFSET + 1)[:, None]  # [O, 1]: every offset at once
+        lo = np.maximum(0, -off)
+        hi = np.minimum(wb[None, :], wa - off)  # [O, K]: the kept take's frames lo .. hi meet fp's
+        n = hi - lo
+        first = j[None, :] * size + off  # [O, J]: fp's frames of block j, first .. first + size
+        inside = (first >= 0) & (first + size <= wa)
+        own = prefix[np.clip(first + size, 0, wa)] - prefix[np.clip(first, 0, wa)]
+        own = np.where(inside[:, :, None], own, 0.0).astype(np.float32)  # [O, J, BANDS]
+        use = (j[None, None, :] * size >= lo[:, :, None]) & ((j[None, None, :] + 1) * size <= hi[:, :, None])  # [O, K, J]
+        gap = np.abs(kept[None] - own[:, None]).sum(3)  # [O, K, J]
+        lb = np.where(use, gap, 0.0).sum(2) / (BANDS * np.maximum(n, 1))
+        return np.where(n >= 4, lb, np.inf).min(0)
 
 
 def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, idx: np.ndarray, cap: float) -> tuple[int, float]:
@@ -142,8 +158,8 @@ def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, idx: np.ndarray, 
     cap (the margin is far above the rounding of float32 means, some 1e-6 here), then the rest are
     compared exactly from the lowest bound up, until the bound passes the nearest distance found."""
     comparable = False
-    for blocks in BOUND_BLOCKS:
-        bounds = index.lower_bounds(fp, prefix, idx, blocks)
+    for level in range(len(BOUND_BLOCKS)):
+        bounds = index.lower_bounds(prefix, idx, level)
         comparable = comparable or bool(np.isfinite(bounds).any())  # the first bounds, of every take
         bounds = bounds * (1 - BOUND_MARGIN) - BOUND_MARGIN  # bounds >= 0; inf stays inf
         near = bounds <= cap
@@ -171,7 +187,7 @@ def mark_near_duplicates(cands: list, max_distance: float) -> None:
     ``max(SCORE_CAP, 2 max_distance)``, exactly as comparing with each of them would give it (the
     first of equally near ones); further than that the score is the cap itself (version 2: before, the
     full distance, 1.3 - 1.9 between distinct takes), and 99.0 when there is no take to compare with.
-    Lower bounds from running sums rule out nearly every pair without the full distance."""
+    Lower bounds from block sums rule out nearly every pair without the full distance."""
     from tqdm.auto import tqdm
 
     cap = max(SCORE_CAP, 2.0 * max_distance)
