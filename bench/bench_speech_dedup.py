@@ -11,7 +11,8 @@ every other), and one near copy in 50 (noise 0.05, 2% longer: a near duplicate t
 CPU (process_time) of OLD and NEW, the ratio, NEW's full distances against OLD's (the pairs of a
 similar length), and whether every status, reason, matched key and verdict is the same, the score
 identical where OLD's is within the cap and the cap where OLD's is beyond it (99.0 both where
-nothing was comparable).
+nothing was comparable). The takes carry no metadata, so NEW's preference order (sample rate,
+lossless, loudness, then the name) is OLD's name order.
 
 Measured 2026-12-06 on the shared 2-core machine (load 3-5), CPU seconds, the 4,990 real
 fingerprints of helper W's 5,000-take walk (--shards of its curated home):

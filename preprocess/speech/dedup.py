@@ -13,7 +13,10 @@ from sums over blocks of frames (32, then 8; the triangle inequality) rule out e
 take further than the score cap, max(0.5, 2 x threshold), and the rest are compared exactly, nearest
 bound first. Statuses, reasons and every score within the cap are as version 1 gave them; a take
 with nothing within the cap scores the cap (version 1: the distance itself, 1.3 - 1.9 between
-distinct takes), and one with nothing to compare with still scores 99.0.
+distinct takes), and one with nothing to compare with still scores 99.0. And of near copies the
+better is kept whatever the names (``preference``: the higher original sample rate, a lossless file,
+the louder input, then the name; version 1 kept the first name, so a -6 dB copy named before its
+original was kept and the original rejected, helper W's scale walk).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ BANDS = 20
 MAX_OFFSET = 3
 SCORE_CAP = 0.5  # at least this (and twice the threshold): scored exactly; further: scored as the cap
 BOUND_BLOCKS = (32, 8)  # the lower bounds tried in turn: frames per block, coarse to fine (kept: 12 B a frame)
+LOSSY_SUFFIXES = (".mp3", ".ogg", ".oga", ".opus")
 BOUND_MARGIN = 1e-4  # taken off each lower bound (and 1e-4 of it) before it may rule a take out
 
 
@@ -179,9 +183,18 @@ def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, idx: np.ndarray, 
     return -1, cap if comparable else float("inf")
 
 
+def preference(c) -> tuple:
+    """Of near copies the first in this order is kept: the higher original sample rate, a lossless
+    file, the louder input (a -6 dB copy holds a bit less; 0.1 LU steps), then the name."""
+    meta, name = c.record.meta or {}, c.source.name if c.source else ""
+    lufs = float(meta.get("loudness_lufs") or -200.0)
+    return (-int(meta.get("original_sample_rate") or 0), name.lower().endswith(LOSSY_SUFFIXES),
+            -round(lufs if lufs == lufs else -200.0, 1), name, c.record.key)  # NaN: as unknown
+
+
 def mark_near_duplicates(cands: list, max_distance: float) -> None:
-    """In place, in name order (stable across runs): the later of a near pair is rejected, its verdict
-    scores the distance and its reason names the matched key.
+    """In place, in preference order (stable across runs): the later of a near pair is rejected, its
+    verdict scores the distance and its reason names the matched key.
 
     The score is the distance to the nearest kept take of a similar length when that is within
     ``max(SCORE_CAP, 2 max_distance)``, exactly as comparing with each of them would give it (the
@@ -193,7 +206,7 @@ def mark_near_duplicates(cands: list, max_distance: float) -> None:
     cap = max(SCORE_CAP, 2.0 * max_distance)
     kept: list = []
     index = _Kept()
-    ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=lambda c: (c.source.name if c.source else "", c.record.key))
+    ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
     for c in tqdm(ordered, desc="speech: near duplicates", unit="take", leave=False, disable=len(ordered) < 500):
         fp, dur = c.signature
         dur = float(dur)

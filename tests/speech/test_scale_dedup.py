@@ -36,10 +36,10 @@ def _speech_like(rng: np.random.Generator, w: int) -> np.ndarray:
 
 def _brute_force(cands: list, max_distance: float) -> list[tuple]:
     """Version 1's loop (every kept take of a similar length, the full distance, the first of the
-    nearest), its score capped as version 2 documents: what each take ends with."""
+    nearest), its score capped and its order the preference, as version 2 documents."""
     cap = max(dedup.SCORE_CAP, 2.0 * max_distance)
     kept, out = [], {}
-    for c in sorted(cands, key=lambda c: (c.source.name, c.record.key)):
+    for c in sorted(cands, key=dedup.preference):  # no metadata here: the name order, as in version 1
         fp, dur = c.signature
         best, best_d = None, float("inf")
         for other in kept:
