@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import gc
 import itertools
 import hashlib
 import io
@@ -30,6 +31,7 @@ import os
 import tarfile
 import time
 from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -869,10 +871,28 @@ def batch_loader(stream: ShardStream, start: Position, rank: int = 0, world: int
         return prefetched(iter(ds))
     # its own generator: the workers' base seed was drawn from the global RNG the checkpoint had
     # just restored, so a resumed run's saved RNG differed from a straight run's
-    return ClosingWorkers(iter(torch.utils.data.DataLoader(
+    loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=workers, persistent_workers=False, collate_fn=lambda x: x,
         multiprocessing_context="fork", worker_init_fn=leave_stop_signals_to_the_trainer,
-        generator=torch.Generator().manual_seed(0))))
+        generator=torch.Generator().manual_seed(0))
+    with garbage_left_behind_by_fork():
+        return ClosingWorkers(iter(loader))  # iter() forks the workers
+
+
+@contextmanager
+def garbage_left_behind_by_fork():
+    """Fork inside this with what is garbage here collected first (here, where its threads live) and
+    everything else out of the forked children's collector (gc.freeze; the parent unfreezes at once).
+    A loader worker that collected an inherited object whose destructor needs threads that a fork does
+    not copy hung for good: a gloo ProcessGroup an earlier run in the same process left in a reference
+    cycle (pthread_cond_broadcast in ~ProcessGroupGloo; the full suite hung in test_trainer's resume
+    with loader workers after a torch.distributed test on the same pytest worker)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 WORKER_GRACE_S = 0.5  # how long a closed loader's workers get to leave on their own before they are killed
