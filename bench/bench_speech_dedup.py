@@ -14,15 +14,16 @@ identical where OLD's is within the cap and the cap where OLD's is beyond it (99
 nothing was comparable). The takes carry no metadata, so NEW's preference order (sample rate,
 lossless, loudness, then the name) is OLD's name order.
 
-Measured 2026-12-06 on the shared 2-core machine (load 3-5), CPU seconds, the 4,990 real
+Measured 2026-12-06 on the shared 2-core machine (load 1.6-3.5), CPU seconds, the 4,990 real
 fingerprints of helper W's 5,000-take walk (--shards of its curated home):
 
      takes   OLD s  NEW s  ratio     pairs  full NEW  same statuses/reasons/keys, scores within cap
-       510    1.36   0.19   7.0x     14723        10  True, True (10 planted copies rejected)
-      1020    5.25   0.47  11.2x     57662        20  True, True (20)
-      2040   22.56   1.59  14.2x    239288        40  True, True (40)
+       510    1.31   0.18   7.2x     14723        10  True, True (10 planted copies rejected)
+      1020    5.50   0.39  14.0x     57662        20  True, True (20)
+      2040   23.04   1.12  20.5x    239288        40  True, True (40)
 
-(the first version, running sums in float64 and runs of the overlap: 0.31 / 0.93 / 2.07 s.)
+(earlier steps at 510 / 1020 / 2040: float64 running sums, runs of the overlap: 0.31 / 0.93 / 2.07 s;
+block sums of 32 then 8 frames, each offset: 0.19 / 0.47 / 1.59 s.)
 With few real takes (--takes 40) the jittered copies of one take share its runs, their bounds fall
 within the cap and more of them are compared in full (85% ruled out at 204 takes): a corpus artefact.
 """

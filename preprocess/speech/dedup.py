@@ -9,7 +9,7 @@ Clips are compared only when their durations are within 10%, at offsets of up to
 
 Version 2 (scale): each take is no longer compared in full with every kept take of a similar length
 (4x the CPU per doubling: 19 s at 2,000 takes, some 30 min at 20,000). Lower bounds of the distance
-from sums over blocks of frames (32, then 8; the triangle inequality) rule out every
+from sums over blocks of frames (16, then 8; the triangle inequality) rule out every
 take further than the score cap, max(0.5, 2 x threshold), and the rest are compared exactly, nearest
 bound first. Statuses, reasons and every score within the cap are as version 1 gave them; a take
 with nothing within the cap scores the cap (version 1: the distance itself, 1.3 - 1.9 between
@@ -32,7 +32,7 @@ FILTER_VERSION = "2"
 BANDS = 20
 MAX_OFFSET = 3
 SCORE_CAP = 0.5  # at least this (and twice the threshold): scored exactly; further: scored as the cap
-BOUND_BLOCKS = (32, 8)  # the lower bounds tried in turn: frames per block, coarse to fine (kept: 12 B a frame)
+BOUND_BLOCKS = (16, 8)  # the lower bounds tried in turn: frames per block, coarse to fine (kept: 15 B a frame)
 LOSSY_SUFFIXES = (".mp3", ".ogg", ".oga", ".opus")
 BOUND_MARGIN = 1e-4  # taken off each lower bound (and 1e-4 of it) before it may rule a take out
 
@@ -150,8 +150,17 @@ class _Kept:
         own = prefix[np.clip(first + size, 0, wa)] - prefix[np.clip(first, 0, wa)]
         own = np.where(inside[:, :, None], own, 0.0).astype(np.float32)  # [O, J, BANDS]
         use = (j[None, None, :] * size >= lo[:, :, None]) & ((j[None, None, :] + 1) * size <= hi[:, :, None])  # [O, K, J]
-        gap = np.abs(kept[None] - own[:, None]).sum(3)  # [O, K, J]
-        lb = np.where(use, gap, 0.0).sum(2) / (BANDS * np.maximum(n, 1))
+        if level == 0 and len(self.levels) > 1:
+            # the coarse pass: |differences| at offset 0 only, less what fp's block moves at each offset
+            # (|y - x_off| >= |y - x_0| - |x_off - x_0| per band), one pass over [K, J, BANDS], not 7
+            zero = own[MAX_OFFSET]
+            gap = np.abs(kept - zero[None]).sum(2)  # [K, J]
+            moved = np.abs(own - zero[None]).sum(2)  # [O, J]
+            use &= (inside & inside[MAX_OFFSET])[:, None, :]
+            lb = np.where(use, np.maximum(gap[None] - moved[:, None, :], 0.0), 0.0).sum(2) / (BANDS * np.maximum(n, 1))
+        else:
+            gap = np.abs(kept[None] - own[:, None]).sum(3)  # [O, K, J]
+            lb = np.where(use, gap, 0.0).sum(2) / (BANDS * np.maximum(n, 1))
         return np.where(n >= 4, lb, np.inf).min(0)
 
 
