@@ -167,9 +167,10 @@ class _Kept:
 def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, idx: np.ndarray, cap: float) -> tuple[int, float]:
     """(kept index, distance) of the nearest of ``idx`` (the first of equally near ones), exact when it
     is within ``cap``; otherwise (-1, cap), or (-1, inf) when no take of ``idx`` overlaps enough to
-    be compared at all (``distance`` is inf for each). Takes are ruled out by ever tighter lower bounds above the
-    cap (the margin is far above the rounding of float32 means, some 1e-6 here), then the rest are
-    compared exactly from the lowest bound up, until the bound passes the nearest distance found."""
+    be compared at all (``distance`` is inf for each). Takes are ruled out by ever tighter lower
+    bounds above the cap (less a margin far above the float32 rounding of bounds and distances, some
+    1e-6 here), then the rest are compared exactly from the lowest bound up, until the bound passes
+    the nearest distance found."""
     comparable = False
     for level in range(len(BOUND_BLOCKS)):
         bounds = index.lower_bounds(prefix, idx, level)
