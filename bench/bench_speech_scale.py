@@ -12,10 +12,10 @@ clock times; 8 voices, rates 120-220, pitches 25-75; WAV and FLAC with a .txt be
    seconds over all takes and whether both give the same members;
 2. `lumina curate --local` of the folder (curate_step, a fresh home each) with the OLD writer and the
    NEW, CPU seconds of the whole command;
-3. SpeechPlugin's near-duplicate marking (preprocess/speech/dedup.py, unchanged) of 250 .. 2000
-   distinct takes' fingerprints (the real ones, then jittered copies): CPU doubles twice per doubling
-   of the takes, every kept take compared with every later one of a similar length, in the driver,
-   with no progress bar.
+3. SpeechPlugin's near-duplicate marking (preprocess/speech/dedup.py, the code as it is now) of 250 ..
+   2000 distinct takes' fingerprints (the real ones, then jittered copies). The figures below for it
+   are version 1's, every kept take compared in full with every later one of a similar length;
+   version 2 bounds the distance first (bench/bench_speech_dedup.py: 25x faster at 4,080 takes).
 
 Measured 2026-12-06 on the shared 2-core machine (load 3-5), CPU (process_time), not wall:
 this script at its defaults (300 takes), shard writer OLD 5.34 s, NEW 3.05 s (x1.75, same members);
@@ -24,7 +24,8 @@ curate OLD 9.09 s, NEW 7.20 s; near-duplicate marking 0.30 / 1.19 / 4.78 / 19.3 
 The user walk (`lumina curate --local` of 1,000 own takes, 1% bad, CPU of the process tree):
 34.8 s before, 29.1 s after; at 200 takes 7.15 s and 6.34 s; at 5,000 takes (after) 243 s, 8.4x the
 1,000's for 5x the takes, with 138 s of wall time silent between the analysis bar and the writer's
-(the near-duplicate marking; 10 of 10 planted quieter copies found, no distinct take rejected).
+(the near-duplicate marking, version 1; 10 of 10 planted quieter copies found, no distinct take
+rejected).
 """
 
 from __future__ import annotations
