@@ -27,73 +27,27 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.ray_processes import cluster_pids, free_port, kill
-from tests.training.test_distributed import TINY, own_home
-from training.ray_launcher import RAY_TRAIN_PRIVATE_ENV
+from tests.ray_processes import cluster_pids, kill
+from tests.training.ray_head_run import training_on_a_private_head
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow  # a cluster, Ray Train's start-up and a resume: about a minute on 2 cores
 
 LOST_S = 1  # $LUMINA_RAY_LOST_S for the driver: the loss is called 1 s after the GCS stopped answering
-
-
-def _rows(run: Path) -> int:
-    try:
-        return max(0, (run / "metrics.csv").read_text().count("\n") - 1)
-    except FileNotFoundError:
-        return 0
 
 
 @pytest.mark.parametrize("how", ["at once", "raylet first"])
 def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_continues(how, tiny_home, tmp_path, capsys):
     from catalog import Catalog
 
-    home = own_home(tiny_home, tmp_path)
-    run = tmp_path / "run"
-    temp_dir = tempfile.mkdtemp(prefix="lrl", dir="/tmp")  # short: Ray's socket paths have a length limit
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "PYTHONPATH": str(REPO)}
-    env.pop("RAY_ADDRESS", None)
-    ports = {f"--{name}": str(free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
-                                                          "dashboard-agent-grpc-port", "metrics-export-port",
-                                                          "runtime-env-agent-port")}
-    head = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         *[f"{k}={v}" for k, v in ports.items()]],
-        cwd=REPO, env=env, stdout=open(tmp_path / "ray.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    flags = ["--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
-             "--out-dir", str(run), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
-             "--batch-size", "8", "--log-every", "1", "--num-threads", "1", "--shuffle-buffer", "16"]
-    err_path = tmp_path / "train.err"
-    # one worker (a second one cost ~7 s of CPU, and nothing here depends on how many there are); no
-    # preemption watcher or Ray Train metrics (as on lumina's private Ray: an actor process polling for
-    # node drains, ~2 s of CPU to start), set as a user's own values, which win (ray_train_env)
-    train = subprocess.Popen(
-        [str(BIN / "lumina"), "train", *flags, "--steps", "100000", "--checkpoint-every", "2", "--launcher", "ray",
-         "--workers", "1", "--ray-address", address],
-        cwd=REPO, env={**env, "LUMINA_RAY_LOST_S": str(LOST_S), **RAY_TRAIN_PRIVATE_ENV}, stdout=subprocess.DEVNULL,
-        stderr=open(err_path, "w"), start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while (_rows(run) < 3 or not (run / "checkpoint-0000002" / "train_state.json").exists()) and \
-                train.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert train.poll() is None and _rows(run) >= 3, err_path.read_text()[-3000:]
+    with training_on_a_private_head(tiny_home, tmp_path, "lrl", LOST_S, driver_log=_driver_log_tail) as h:
+        temp_dir, head, train, home, run, address, flags = h.temp_dir, h.head, h.train, h.home, h.run, h.address, h.flags
         killed = time.monotonic()
         if how == "raylet first":
             stop_raylet_first(temp_dir, head.pid, train)
@@ -103,15 +57,7 @@ def test_a_cluster_killed_mid_training_ends_the_run_in_one_line_and_resume_conti
         except subprocess.TimeoutExpired:
             rc = None
         took = time.monotonic() - killed
-    finally:
-        if train.poll() is None:
-            os.killpg(train.pid, signal.SIGKILL)
-            train.wait(10)
-        kill(cluster_pids(temp_dir, head.pid))
-        head.wait(10)
-        driver_log = _driver_log_tail(temp_dir, train.pid)
-        shutil.rmtree(temp_dir, ignore_errors=True)
-    err = err_path.read_text()
+    driver_log, err = h.driver_log, h.err_path.read_text()
     print(f"exit {rc}, {took:.1f} s after the kill")
     # once (6 Dec 2026, a slow host): exit 1 after 0.2 s and no line of ours; Ray's driver log says why next time
     assert rc == 2, f"exit {rc} after {took:.1f} s:\n{err[-3000:]}\n--- Ray's driver log, last lines:\n{driver_log}"

@@ -11,14 +11,10 @@ process lost, the controller alive, tests/training/test_ray_faults_worker_lost.p
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -164,15 +160,6 @@ def test_lumina_train_prints_the_line_and_exits_2(live_gcs, monkeypatch, tmp_pat
         "command with --resume to continue from it"]
 
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def _rows(run: Path) -> int:
-    try:
-        return max(0, (run / "metrics.csv").read_text().count("\n") - 1)
-    except FileNotFoundError:
-        return 0
 
 
 @pytest.mark.slow
@@ -184,46 +171,13 @@ def test_a_real_raylet_stopped_mid_training_ends_the_run_in_one_line_exit_2(tiny
     import psutil
 
     from catalog import Catalog
-    from tests.ray_processes import cluster_pids, free_port, kill
-    from tests.training.test_distributed import TINY, own_home
-    from training.ray_launcher import RAY_TRAIN_PRIVATE_ENV
+    from tests.ray_processes import cluster_pids
+    from tests.training.ray_head_run import training_on_a_private_head
     from training.state import latest_resumable
 
-    home = own_home(tiny_home, tmp_path)
-    run = tmp_path / "run"
-    temp_dir = tempfile.mkdtemp(prefix="lrn", dir="/tmp")  # short: Ray's socket paths have a length limit
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(REPO)}
-    env.pop("RAY_ADDRESS", None)
-    env.pop("LUMINA_TRACEBACK", None)
-    ports = {f"--{name}": str(free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
-                                                          "dashboard-agent-grpc-port", "metrics-export-port",
-                                                          "runtime-env-agent-port")}
-    head = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         *[f"{k}={v}" for k, v in ports.items()]],
-        cwd=REPO, env=env, stdout=open(tmp_path / "ray.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    flags = ["--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
-             "--out-dir", str(run), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
-             "--batch-size", "8", "--log-every", "1", "--num-threads", "1", "--shuffle-buffer", "16"]
-    err_path = tmp_path / "train.err"
-    # one worker, no preemption watcher or Ray Train metrics (as test_ray_launcher_cluster_lost.py)
-    train = subprocess.Popen(
-        [str(BIN / "lumina"), "train", *flags, "--steps", "100000", "--checkpoint-every", "2", "--launcher", "ray",
-         "--workers", "1", "--ray-address", address],
-        cwd=REPO, env={**env, "LUMINA_RAY_LOST_S": "1", **RAY_TRAIN_PRIVATE_ENV}, stdout=subprocess.DEVNULL,
-        stderr=open(err_path, "w"), start_new_session=True)
     gcs_alive = False
-    try:
-        deadline = time.monotonic() + 240
-        while (_rows(run) < 3 or not (run / "checkpoint-0000002" / "train_state.json").exists()) and \
-                train.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert train.poll() is None and _rows(run) >= 3, err_path.read_text()[-3000:]
+    with training_on_a_private_head(tiny_home, tmp_path, "lrn", 1) as h:
+        temp_dir, head, train, home, run, address = h.temp_dir, h.head, h.train, h.home, h.run, h.address
         stopped = []
         for pid in cluster_pids(temp_dir, head.pid):
             try:
@@ -240,14 +194,7 @@ def test_a_real_raylet_stopped_mid_training_ends_the_run_in_one_line_exit_2(tiny
             rc = None
         took = time.monotonic() - killed
         gcs_alive = rt._gcs_answers(address)  # the node died, not the cluster
-    finally:
-        if train.poll() is None:
-            os.killpg(train.pid, signal.SIGKILL)
-            train.wait(10)
-        kill(cluster_pids(temp_dir, head.pid))
-        head.wait(10)
-        shutil.rmtree(temp_dir, ignore_errors=True)
-    err = err_path.read_text()
+    err = h.err_path.read_text()
     print(f"exit {rc}, {took:.1f} s after the raylet's SIGTERM")
     assert gcs_alive, "the GCS died too: not the case under test"
     assert rc == 2, f"exit {rc} after {took:.1f} s:\n{err[-3000:]}"  # before: exit 1, Ray's ActorDiedError traceback
