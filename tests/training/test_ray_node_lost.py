@@ -10,7 +10,6 @@ process lost, the controller alive, tests/training/test_ray_faults_worker_lost.p
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from contracts import ray_runtime as rt
+from tests.training.test_ray_faults_worker_lost import last_checkpoint, live_gcs  # noqa: F401 (a fixture)
 from training.ray_launcher import RayNodeLost, RayWorkerLost, fit_watched
 from training.trainer import TrainConfig
 
@@ -45,20 +45,6 @@ class ControllerFails:
 
     def fit(self):
         raise self.error
-
-
-@pytest.fixture
-def live_gcs(monkeypatch):
-    """A Ray cluster whose GCS still answers (no Ray here: the watch would start one)."""
-    monkeypatch.setattr(rt, "gcs_watched", contextlib.nullcontext)
-    monkeypatch.setattr(rt, "gcs_address", lambda: None)
-    monkeypatch.setattr(rt, "gcs_lost", lambda gcs, after: False)
-
-
-def last_checkpoint(monkeypatch, path: str | None) -> None:
-    import training.state
-
-    monkeypatch.setattr(training.state, "latest_resumable", lambda out_dir, content=True: None if path is None else Path(path))
 
 
 @pytest.mark.parametrize("private", [False, True])
