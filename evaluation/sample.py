@@ -11,6 +11,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,9 +247,16 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     check_sample_size(ckpt, shape, trained, cfg.max_size_factor, sampling.describe_size)  # before any model loads
     model, null = load_checkpoint(ckpt, weights=cfg.weights)
     t = json.loads((ckpt / "text_encoder.json").read_text())
-    with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
-        encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
-                                    max_tokens=t.get("max_tokens"), language=t.get("language"))
+    try:
+        with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
+            encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
+                                        max_tokens=t.get("max_tokens"), language=t.get("language"))
+    except (ValueError, FileNotFoundError) as e:
+        said = re.match(r"--text (\w+)(?=:)", str(e))  # `lumina encode`'s flag, as the encoders name it
+        if not cfg.text_path or said is None:
+            raise
+        # here --text is speech's prompt, and the folder came from --text-path
+        raise type(e)(f"--text-path ({said[1]} text encoder){str(e)[said.end():]}") from None
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
         raise ValueError(text_encoder_mismatch(t, cfg.text_path, encoder.fingerprint))
     text = encoder.encode([cfg.prompt] * cfg.num, warn_truncated=False)  # said once below, not per sample
