@@ -41,9 +41,19 @@ def prepare(data: bytes, trim_top_db: float, target_lufs: float, silence_dbfs: f
     if level < silence_dbfs:
         raise AudioRejected("silence", f"level {level:.1f} dBFS vs threshold {silence_dbfs:g}", level, silence_dbfs)
     snr = audio.snr_db(y, audio.TARGET_SR)
-    trimmed = audio.trim_silence(y, trim_top_db)
-    normalised, lufs = audio.normalise_loudness(trimmed, audio.TARGET_SR, target_lufs)
+    normalised, lufs = _trimmed_and_normalised(y, trim_top_db, target_lufs)
     return Prepared(normalised, sr, int(x.shape[1]), clip, level, snr, len(y) / audio.TARGET_SR, lufs)
+
+
+def normalised_audio(data: bytes, trim_top_db: float, target_lufs: float) -> np.ndarray:
+    """``prepare``'s audio without its measurements (clipping, level, SNR), for a take the analysis
+    has already accepted: the shard writer's (the SNR estimate was a third of its CPU on 1,000 takes)."""
+    x, sr = audio.decode_audio(data)
+    return _trimmed_and_normalised(audio.resample(audio.downmix(x), sr), trim_top_db, target_lufs)[0]
+
+
+def _trimmed_and_normalised(y: np.ndarray, trim_top_db: float, target_lufs: float) -> tuple[np.ndarray, float]:
+    return audio.normalise_loudness(audio.trim_silence(y, trim_top_db), audio.TARGET_SR, target_lufs)
 
 
 def silence_score(e: AudioRejected) -> float:

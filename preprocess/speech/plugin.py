@@ -25,9 +25,8 @@ from contracts.shards import npy_bytes, npy_load
 from preprocess.modality import Candidate, ModalityPlugin
 from preprocess.sources import CAPTION_SUFFIXES, Entry, Leftover, RawInput, group_by_stem
 from encoders.audio import mel as melspec
-from preprocess.speech import audio as speech_audio
 from preprocess.speech.audio import TARGET_SR, AudioRejected, reject_if_longer
-from preprocess.speech.curation import prepare, silence_score
+from preprocess.speech.curation import normalised_audio, prepare, silence_score
 from preprocess.speech.dedup import fingerprint, mark_near_duplicates
 from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check as check_language, check_voice
 from preprocess.speech.normalisation import frozen_statistics
@@ -214,7 +213,7 @@ class SpeechPlugin(ModalityPlugin):
         the analysis already judged (the SNR estimate was a third of the writer's CPU on 1,000 takes)."""
         import soundfile as sf
 
-        y = normalised_audio(cand.source.media["media"].read(), opts)
+        y = normalised_audio(cand.source.media["media"].read(), opts.trim_top_db, opts.target_lufs)
         buf = io.BytesIO()
         sf.write(buf, y, TARGET_SR, format="FLAC", subtype="PCM_16")
         return {AUDIO: buf.getvalue(), MEL: npy_bytes(melspec.log_mel(y))}
@@ -249,12 +248,3 @@ def language_of_shard(shard_uri: str) -> str:
     batch = Batch.path_beside(shard_uri)
     samples = Batch.read(batch).samples if batch.exists() else []
     return next((s.meta.get("language", "en-us") for s in samples if s.meta), "en-us")
-
-
-def normalised_audio(data: bytes, opts: SpeechOptions) -> np.ndarray:
-    """curation.prepare's audio (decode, downmix, resample, trim, loudness) without its measurements
-    (clipping, level, SNR): for a take whose analysis accepted it. tests/speech/test_scale_writer.py
-    keeps the two equal."""
-    x, sr = speech_audio.decode_audio(data)
-    y = speech_audio.resample(speech_audio.downmix(x), sr)
-    return speech_audio.normalise_loudness(speech_audio.trim_silence(y, opts.trim_top_db), TARGET_SR, opts.target_lufs)[0]
