@@ -65,15 +65,29 @@ def _wav_truncation(data: bytes) -> str | None:
     return None if have >= size or size == 0xFFFFFFFF else f"data chunk declares {size} bytes, file holds {have}"
 
 
+RIFF_MAX_SIZE = 0xFFFFFFFF  # the largest size a RIFF chunk header can declare (32 bits): 4 GiB less a byte
+
+
 def _wav_with_open_data_size(data: bytes) -> bytes:
     """A RIFF/WAVE whose data chunk declares 0 bytes with samples after it (a recorder stopped
     before writing the sizes, as a streaming writer does) with the sizes the file actually has;
-    libsndfile would read it as empty. Anything else comes back unchanged."""
+    libsndfile would read it as empty. When those sizes do not fit RIFF's 32 bits (a take over
+    4 GiB), and for a data size of 0xFFFFFFFF (a streaming writer's "unknown") with more than
+    that after it, the file becomes an RF64 (EBU Tech 3306: "RF64", a ds64 chunk with the 64-bit
+    sizes, 0xFFFFFFFF in the 32-bit fields), which libsndfile reads to its end; it read such a
+    WAVE as its first 4 GiB, and packing the size raised struct.error. Anything else comes back unchanged."""
     chunk = _wav_data_chunk(data)
-    if chunk is None or chunk[0] < 0 or chunk[1] != 0 or len(data) - chunk[0] - 4 <= 0:
+    if chunk is None or chunk[0] < 0:
         return data
-    at = chunk[0]
-    return data[:4] + struct.pack("<I", len(data) - 8) + data[8:at] + struct.pack("<I", len(data) - at - 4) + data[at + 4:]
+    at, declared = chunk
+    size = len(data) - at - 4
+    if size <= 0 or not (declared == 0 or declared == RIFF_MAX_SIZE < size):
+        return data
+    if len(data) - 8 <= RIFF_MAX_SIZE:
+        return data[:4] + struct.pack("<I", len(data) - 8) + data[8:at] + struct.pack("<I", size) + data[at + 4:]
+    ds64 = b"ds64" + struct.pack("<IQQQI", 28, len(data) + 36 - 8, size, 0, 0)  # RIFF size, data size, frames (unused), no table
+    open_size = struct.pack("<I", RIFF_MAX_SIZE)
+    return b"RF64" + open_size + b"WAVE" + ds64 + data[12:at] + open_size + data[at + 4:]
 
 
 # A file whose header says it is longer than max_duration by more than this is rejected unread
