@@ -231,9 +231,11 @@ def snr_frame_bias(seconds: float = 1.0, clips: int = 20, seed: int = 0) -> floa
     return float(np.mean(ratios))
 
 
-def snr_db(y: np.ndarray, sr: int = TARGET_SR, cap: float = 100.0) -> float:
+def snr_db(y: np.ndarray, *, cap: float = 100.0) -> float:
     """Blind estimate of the take's SNR in dB, 10 log10(speech power / noise power) over the whole
-    clip. Per linear-frequency band of the power STFT (power adds there: E|S + N|^2 = |S|^2 + E|N|^2),
+    clip. ``y`` is mono at TARGET_SR, as curation.prepare resamples every take before measuring it:
+    the frames (SNR_FFT, SNR_HOP samples) and bands (SNR_BAND_BINS bins, 344 Hz) are sized for that
+    rate, so there is no rate to pass (an ``sr`` argument was taken and never read). Per linear-frequency band of the power STFT (power adds there: E|S + N|^2 = |S|^2 + E|N|^2),
     the noise floor is the lower of two minimum statistics, each divided by its expected share of
     Gaussian noise's mean: a low percentile of the band's (frame, bin) cells (speech leaves gaps
     between its harmonics) and a low percentile of the band's power over frames (speech is quiet in

@@ -40,7 +40,7 @@ def prepare(data: bytes, trim_top_db: float, target_lufs: float, silence_dbfs: f
     level = audio.rms_dbfs(y)
     if level < silence_dbfs:
         raise AudioRejected("silence", f"level {level:.1f} dBFS vs threshold {silence_dbfs:g}", level, silence_dbfs)
-    snr = audio.snr_db(y, audio.TARGET_SR)
+    snr = audio.snr_db(y)
     normalised, lufs = _trimmed_and_normalised(y, trim_top_db, target_lufs)
     return Prepared(normalised, sr, int(x.shape[1]), clip, level, snr, len(y) / audio.TARGET_SR, lufs)
 
