@@ -51,6 +51,15 @@ DIGIT_NAMES = ("oh", "one", "two", "three", "four", "five", "six", "seven", "eig
 _ISO_DATE_RE = re.compile(r"(?<![\w.,:/-])(\d{4})-(\d{2})-(\d{2})(?![\w-]|[.,:/]\d)")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")  # not calendar.month_name: that follows the process's locale
+# Dates with the month's name, read as NeMo reads them (and as _iso_date does): "December 12", "Dec. 12th, 2026"
+# -> "december twelfth (twenty twenty six)", "12 December", "the 12th Dec" -> "the twelfth of december"; "12th of
+# December" is its ordinal already. "May" counts only capitalised ("question 5 may be skipped" is no date).
+# "12/03/2026" is the 12th of March in Britain and December 3rd in the US: left as its numbers, as written.
+_MONTH = (r"(?:(?i:january|february|march|april|june|july|august|september|october|november|december)|May|MAY)\b"
+          r"|(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?")
+_DAY = r"(0?[1-9]|[12]\d|3[01])(?i:st|nd|rd|th)?"
+_MONTH_DAY_RE = re.compile(rf"(?<![\w.])({_MONTH})\s+{_DAY}(?![\w%]|[.,:/\u2013-]\d)")
+_DAY_MONTH_RE = re.compile(rf"(?:(?<!\w)(?i:the)\s+)?(?<![\w.,:/$£€¥\u2013-]){_DAY}\s+({_MONTH})")
 # "7.30 pm": a clock time written with a dot, told from a decimal by its am/pm (British usage)
 _DOT_CLOCK_RE = re.compile(r"(?<![\d.,])([01]?\d|2[0-3])\.([0-5]\d)\s?([ap])\.?\s?m\b\.?", re.IGNORECASE)
 # a bare hour with am/pm ("7 pm", "7pm", "7 p.m."): read as "7:00 pm" is
@@ -145,6 +154,17 @@ def _iso_date(m: re.Match, lang: str) -> str:
     return f" {MONTHS[month - 1]} {_number_words(str(day), 'ordinal', lang)} {_number_words(str(year), 'year', lang)} "
 
 
+def _month(name: str) -> str:
+    """"Dec." -> "december", "SEPT" -> "september": every month's first three letters are its own."""
+    return next(m for m in MONTHS if m[:3] == name[:3].lower())
+
+
+def _named_date(month: str, day: str, lang: str, day_first: bool) -> str:
+    """"December 12th" -> "december twelfth", "12 Dec" (day first) -> "the twelfth of december"."""
+    nth = _number_words(day, "ordinal", lang)
+    return f" the {nth} of {_month(month)} " if day_first else f" {_month(month)} {nth} "
+
+
 def _digit_by_digit(digits: str) -> str:
     return " ".join(DIGIT_NAMES[int(d)] for d in digits if d.isdigit())
 
@@ -169,6 +189,8 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
         t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], t)
         t = _NUMBER_ABBREV_RE.sub("number ", t)
         t = _ISO_DATE_RE.sub(lambda m: _iso_date(m, lang), t)
+        t = _MONTH_DAY_RE.sub(lambda m: _named_date(m.group(1), m.group(2), lang, day_first=False), t)
+        t = _DAY_MONTH_RE.sub(lambda m: _named_date(m.group(2), m.group(1), lang, day_first=True), t)
         t = _PHONE_RE.sub(_phone, t)
         t = _RANGE_RE.sub(r"\1 to \2", t)  # before the minus sign and the years: "2020-21"
         t = _DOT_CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)

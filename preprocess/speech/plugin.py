@@ -41,8 +41,10 @@ FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum
 # 2: ISO dates, "7 pm" and "7 am" ("seven p m", "seven eh m": espeak-ng read "a m" with the article);
 # 3: the decimal comma of German, French, Russian ... ("3,5" is "drei komma fünf", not 35);
 # 4: decimals keep their zeros ("3,10": "drei komma eins null"), an impossible ISO date is read as its numbers;
-# 5: "7.30 pm" is a clock time ("seven thirty p m"), not a decimal
-TRANSCRIPT_VERSION = "5"
+# 5: "7.30 pm" is a clock time ("seven thirty p m"), not a decimal;
+# 6: dates with the month's name read as the ISO ones, the day an ordinal ("December 12" and "Dec. 12": "december
+# twelfth", was "december twelve" and "dec twelve"; "12 December": "the twelfth of december", was "twelve december")
+TRANSCRIPT_VERSION = "6"
 
 
 @dataclass(frozen=True)
