@@ -17,6 +17,9 @@ import numpy as np
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng", ".ts", ".m2ts", ".mts")
 CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif", "mpegts"}  # FFmpeg's demuxer names for those suffixes
+# FFmpeg's decoders of lossless-only codecs (a GIF's palette is not: it quantises the colours of video)
+LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "rawvideo", "png", "apng", "utvideo", "magicyuv", "qtrle",
+                             "zlib", "zmbv", "r210", "v210", "v410", "ayuv", "yuv4"})
 
 
 @dataclass
@@ -40,10 +43,35 @@ class DecodedVideo:
     container: str
     codec: str
     note: str | None = None  # something odd but harmless about the file (a GIF without its trailer)
+    source_size: tuple[int, int] | None = None  # (w, h) of the first frame as stored, upright, before work_side
+    stream_bytes: int | None = None  # bytes of the video stream's packets (the file's for Pillow's formats)
+    lossless: bool = False  # a lossless codec (LOSSLESS_CODECS, animated PNG, lossless WebP)
 
     @property
     def size(self) -> tuple[int, int]:
         return int(self.frames.shape[2]), int(self.frames.shape[1])  # (w, h)
+
+    @property
+    def native_size(self) -> tuple[int, int]:
+        """(w, h) before any scaling to ``work_side``: the source's own resolution."""
+        return self.source_size or self.size
+
+    @property
+    def bitrate(self) -> float:
+        """Bits per second of the video stream (0 when unknown)."""
+        return 8.0 * self.stream_bytes / self.duration if self.stream_bytes and self.duration > 0 else 0.0
+
+
+def _stream_bytes(data: bytes, index: int) -> int | None:
+    """The summed packet sizes of stream ``index`` (demuxed only, not decoded): the video's share of
+    the file, without audio tracks or container overhead. None when the file cannot be demuxed again."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as c:
+            return int(sum(p.size or 0 for p in c.demux(c.streams[index])))
+    except Exception:  # noqa: BLE001 - the file decoded once already; a second pass is only for ranking copies
+        return None
 
 
 def _clean(e: Exception) -> str:
@@ -100,6 +128,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         scale = 1.0 if not work_side else min(1.0, work_side / max(ctx.width, ctx.height))
         size = dict(width=max(2, round(ctx.width * scale)), height=max(2, round(ctx.height * scale))) if scale < 1 else {}
         frames, times, stamps = [], [], []
+        native = None
         try:
             for frame in container.decode(stream):
                 if frame.width * frame.height > max_pixels:  # the header's size is not the frames' (or they grow mid-way)
@@ -111,6 +140,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                 arr = frame.to_ndarray(format="rgb24", **size)
                 if not size:
                     size = dict(width=arr.shape[1], height=arr.shape[0])
+                if native is None:  # (w, h) as a player shows the first frame, before work_side
+                    native = (frame.width, frame.height)[:: 1 if round((frame.rotation or 0) / 90) % 2 == 0 else -1]
                 frames.append(upright(arr, frame.rotation))
                 times.append(frame.time)
                 stamps.append((frame.pts, frame.is_corrupt))
@@ -146,7 +177,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         if len(frames) == 1:  # a one-frame GIF (or any video) is an image, as a one-frame PNG is
             label = "GIF" if container.format.name == "gif" else f"{ctx.name} video"
             raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
-        return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note)
+        return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note, native,
+                            _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS)
 
 
 _HMS = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
@@ -432,4 +464,7 @@ def _decode_animated_image(data: bytes, max_frames: int, max_pixels: int, work_s
         raise VideoRejected("decode_error", _clean(e)) from None
     times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
     fps = 1.0 / float(np.median(durations))
-    return DecodedVideo(np.stack(frames), times, fps, float(times[-1] + durations[-1]), img.format.lower(), img.format.lower())
+    # an animated WebP is lossless when every frame is VP8L (no lossy VP8 bitstream in it)
+    lossless = img.format == "PNG" or (b"VP8L" in data and b"VP8 " not in data)
+    return DecodedVideo(np.stack(frames), times, fps, float(times[-1] + durations[-1]), img.format.lower(), img.format.lower(),
+                        source_size=(w, h), stream_bytes=len(data), lossless=lossless)

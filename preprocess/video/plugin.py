@@ -101,6 +101,8 @@ class VideoPlugin(ModalityPlugin):
         picked = sample_evenly(ticks, opts.frames)
         frames = resize_frames(video.frames[picked], opts.max_tokens, opts.patch_size * opts.vae_factor, opts.grey)
         duration = kept_end - start
+        in_clip = video.times[(video.times >= start) & (video.times < kept_end)]
+        span = in_clip[-1] - start if len(in_clip) else 0.0  # first to last source frame of the clip
         verdicts = [
             _verdict(key, "min_duration", duration, opts.min_seconds, duration >= opts.min_seconds),
             _verdict(key, "min_frames", len(picked), opts.min_frames, len(picked) >= opts.min_frames),
@@ -124,7 +126,9 @@ class VideoPlugin(ModalityPlugin):
             "scene_end": round(end, 4), "cut_score": round(cut_score, 5), "frame_indices": [int(i) for i in picked],
             "sample_fps": sample_rate(video.times, picked),
             "source_fps": round(video.fps, 4), "source_frames": int(len(video.frames)), "source_duration": round(video.duration, 4),
-            "container": video.container, "codec": video.codec, "original_size": list(video.size),
+            "container": video.container, "codec": video.codec, "original_size": list(video.native_size),
+            # which of near copies is kept (dedup.preference): the source's own frames in this clip and its stream
+            "source_span": round(float(span), 4), "video_bitrate": round(video.bitrate), "lossless": video.lossless,
             "motion": round(motion, 6), "jitter": round(jitter, 4), "quality": {k: round(v, 5) for k, v in quality.items()},
             "channels": int(frames.shape[-1]),
             "latent_factor": opts.vae_factor,  # the token budget was counted for this downsampling (encode checks it)
