@@ -14,6 +14,7 @@ import gc
 import hashlib
 import itertools
 import os
+import posixpath
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -294,6 +295,14 @@ def content_key(item: RawInput, cfg: CurateConfig, plugin) -> str | None:
     return sample_key(*parts, caption if caption is not None else f"<{error}>")
 
 
+def duplicate_key(content: str, copy_name: str, original_name: str) -> str:
+    """The key of the exact_duplicate row of the input named ``copy_name`` whose content key is
+    ``content``, a copy of the input named ``original_name``: what mark_exact_duplicates and
+    mark_copies_of_catalogued give it (preprocess/curate.py as_exact_duplicate), from the copy's
+    name relative to the original's folder."""
+    return sample_key(content, "duplicate", posixpath.relpath(copy_name, posixpath.dirname(original_name) or "."))
+
+
 def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage, plugin,
                              cfg: CurateConfig) -> tuple[np.ndarray, int]:
     """``touched`` less the inputs the index never listed whose sample the catalog already has: a
@@ -302,7 +311,11 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     20,000 images, 473 s and a second copy of every shard for a 1% change; bench/bench_scale.py).
     An input stays to curate unless the catalog has exactly one current sample at its uri, of the
     key its bytes and caption make now, encoded if accepted, and the source's last curation used
-    these settings. Returns (the positions left, how many were left out)."""
+    these settings. The key an exact duplicate gets is not its content's but derived from it and
+    the copy's name relative to its original's folder (mark_exact_duplicates): a copy is left out
+    when its row has that key, its original being an input left out here (before, every copy was
+    curated again on the first refresh, to the same row). Returns (the positions left, how many
+    were left out)."""
     if not len(touched) or not hasattr(stage, "unindexed_inputs"):
         return touched, 0
     unindexed = np.intersect1d(touched, stage.unindexed_inputs())
@@ -311,13 +324,23 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     last, at = stage.catalogued(inputs[i].uri for i in unindexed.tolist())
     if last is None or not at or not _same_curation(last, cfg, plugin):
         return touched, 0
-    done = []
+    done, copies = [], {}  # copies: position -> content key of the inputs whose (rejected) row has another key
     desc = f"{plugin.modality.value}: compare with what lumina curate took in"
     for i in _progress(unindexed.tolist(), len(unindexed), desc):
         rows = at.get(inputs[i].uri, [])
-        if len(rows) == 1 and (rows[0][1] != "accepted" or rows[0][2]) and content_key(inputs[i], cfg, plugin) == rows[0][0]:
+        if len(rows) != 1 or (rows[0][1] == "accepted" and not rows[0][2]):
+            continue
+        key = content_key(inputs[i], cfg, plugin)
+        if key == rows[0][0]:
             done.append(i)
-    return np.setdiff1d(touched, np.asarray(done, touched.dtype)), len(done)
+        elif key is not None and rows[0][1] == "rejected":
+            copies[i] = key
+    if copies:  # content key -> name of the input left out whose sample has it, for the copies' keys only
+        wanted = set(copies.values())
+        originals = {k: inputs[i].name for i in done if (k := at[inputs[i].uri][0][0]) in wanted}
+        done += [i for i, key in copies.items()
+                 if key in originals and at[inputs[i].uri][0][0] == duplicate_key(key, inputs[i].name, originals[key])]
+    return np.setdiff1d(touched, np.asarray(sorted(done), touched.dtype)), len(done)
 
 
 def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover],
