@@ -20,14 +20,27 @@ def luma(frames: np.ndarray) -> np.ndarray:
     return f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114
 
 
+def _area_weights(n: int, cells: int) -> np.ndarray:
+    """[cells, n]: the share of each of ``n`` pixels in each of ``cells`` equal spans of [0, n),
+    divided by the span's width, so that weights @ row = the span's mean (exact area averaging)."""
+    edges = np.arange(cells + 1, dtype=np.float64) * (n / cells)
+    px = np.arange(n, dtype=np.float64)
+    overlap = np.minimum(edges[1:, None], px[None, :] + 1) - np.maximum(edges[:-1, None], px[None, :])
+    return (np.clip(overlap, 0.0, None) / (n / cells)).astype(np.float32)
+
+
 def thumbnails(frames: np.ndarray, cells: int = THUMB) -> np.ndarray:
-    """[N, H, W, 3] -> [N, cells, cells] area means of luma (edges cropped to a multiple)."""
+    """[N, H, W, 3] -> [N, ch, cw] area means of luma over the whole frame: ``cells`` equal spans on
+    a side of at least ``cells`` px (a pixel across two spans counts in both by its share), one per
+    pixel on a side with fewer. Version 1 cropped each side to a multiple of ``cells`` first, so a
+    frame of 9-15 px counted only its top-left 8 x 8 pixels and missed a cut below or right of them."""
     y = luma(frames)
     n, h, w = y.shape
-    bh, bw = max(1, h // cells), max(1, w // cells)
-    y = y[:, : bh * cells, : bw * cells] if h >= cells and w >= cells else y
-    gh, gw = y.shape[1] // bh, y.shape[2] // bw
-    return y[:, : gh * bh, : gw * bw].reshape(n, gh, bh, gw, bw).mean(axis=(2, 4))
+    ch, cw = min(cells, h), min(cells, w)
+    if h % ch == 0 and w % cw == 0:  # whole blocks: the plain block means (the same numbers, cheaper)
+        return y.reshape(n, ch, h // ch, cw, w // cw).mean(axis=(2, 4))
+    rows, cols = _area_weights(h, ch), _area_weights(w, cw)
+    return np.matmul(rows, np.matmul(y, cols.T))
 
 
 def content_scores(frames: np.ndarray) -> np.ndarray:

@@ -17,27 +17,34 @@ def test_luma_weights_each_channel_by_bt601_in_unit_range():
     assert y[0, 0].tolist() == pytest.approx([0.299, 0.587, 0.114, 1.0, 0.2 * 0.299 + 0.4 * 0.587], abs=1e-6)
 
 
-@pytest.mark.parametrize("h, w, blocks", [(12, 36, (1, 4)), (36, 12, (4, 1)), (8, 20, (1, 2)), (20, 8, (2, 1)),
+@pytest.mark.parametrize("h, w, blocks", [(12, 36, (1.5, 4.5)), (36, 12, (4.5, 1.5)), (8, 20, (1, 2.5)), (20, 8, (2.5, 1)),
                                           (32, 32, (4, 4))])
-def test_a_frame_of_at_least_8_px_a_side_becomes_8_x_8_area_means_edges_cropped(h, w, blocks):
+def test_a_frame_of_at_least_8_px_a_side_becomes_8_x_8_area_means_of_the_whole_frame(h, w, blocks):
+    """Cells of h/8 x w/8 px; a pixel across two cells counts in each by its share (before helper D's
+    fix, session 48, each side was cropped to a multiple of 8 and the rest of the frame was not seen)."""
     rng = np.random.default_rng(h * 100 + w)
     frames = rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
     t = thumbnails(frames)
     assert t.shape == (2, 8, 8)
     bh, bw = blocks
-    y = luma(frames)
-    want = np.array([[[y[n, r * bh:(r + 1) * bh, c * bw:(c + 1) * bw].mean() for c in range(8)] for r in range(8)]
-                     for n in range(2)])
-    assert np.allclose(t, want, atol=1e-6)
+
+    def share(i, cell, size):  # of pixel i in the span [cell * size, (cell + 1) * size)
+        return max(0.0, min(i + 1, (cell + 1) * size) - max(i, cell * size))
+
+    y = luma(frames).astype(np.float64)
+    want = np.array([[[sum(share(i, r, bh) * share(j, c, bw) * y[n, i, j] for i in range(h) for j in range(w)) / (bh * bw)
+                       for c in range(8)] for r in range(8)] for n in range(2)])
+    assert np.allclose(t, want, atol=1e-5)
 
 
 def test_a_change_anywhere_across_a_frame_thinner_than_8_px_counts():
-    """A 4 x 20 strip: fewer rows than cells, so nothing is cropped; a change in its last 4 columns is a change."""
+    """A 4 x 20 strip: fewer rows than cells, so each row is a cell; a change in its last 4 columns is a change."""
     frames = np.zeros((2, 4, 20, 3), np.uint8)
     frames[1, :, 16:] = 255
     t = thumbnails(frames)
-    assert t.shape == (2, 4, 10)
-    assert content_scores(frames).tolist() == pytest.approx([0.0, 0.2])  # 2 of 10 cell columns went white
+    assert t.shape == (2, 4, 8)  # (before helper D's fix, session 48: 10 cells of 2 columns)
+    assert t[1, :, 7].tolist() == [1.0] * 4 and t[1, :, 6].tolist() == pytest.approx([0.6] * 4)  # 1.5 of its 2.5 columns
+    assert content_scores(frames).tolist() == pytest.approx([0.0, 0.2])  # 4 of 20 columns went white
 
 
 def test_content_score_is_zero_first_then_the_mean_thumbnail_change():
