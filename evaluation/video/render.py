@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -79,17 +80,51 @@ def save_mp4(frames: np.ndarray, path: Path, fps: float = DEFAULT_FPS, upscale: 
     return path
 
 
+STRIP_MAX_FRAMES = 32  # a longer clip's strip shows every k-th frame, at most this many
+STRIP_MAX_WIDTH = 8192  # px: and no more than fit in this width (a 500-frame strip of 32 px frames was 68,000 px wide)
+
+
+def strip_frames(t: int, cell_width: int) -> np.ndarray:
+    """Which of ``t`` frames a strip shows: all of them, or every k-th from the first (one time step
+    between cells, so the motion reads as it plays), the fewest k that leaves at most STRIP_MAX_FRAMES
+    cells and at most STRIP_MAX_WIDTH px of cells ``cell_width`` px wide (never under 2 cells)."""
+    n = min(STRIP_MAX_FRAMES, max(2, STRIP_MAX_WIDTH // max(1, cell_width)))
+    return np.arange(0, t, -(-t // n))
+
+
 def save_strip(clips: list[np.ndarray], path: Path, upscale: int | None = None) -> Path:
-    """One row per clip, its frames left to right: the whole motion in one PNG."""
+    """One row per clip, its frames left to right: the whole motion in one PNG. A clip longer than
+    the strip holds (strip_frames) shows evenly spaced frames: said in a line and in the PNG's text
+    chunk ``frames`` (the frame numbers shown, from 0)."""
     t = max(c.shape[0] for c in clips)
     h, w = max(c.shape[1] for c in clips), max(c.shape[2] for c in clips)
-    canvas = np.full((len(clips) * (h + 2), t * (w + 2), 3), 64, np.uint8)
+    k = upscale or auto_scale(h, w)
+    shown = strip_frames(t, (w + 2) * k)
+    canvas = np.full((len(clips) * (h + 2), len(shown) * (w + 2), 3), 64, np.uint8)
     for i, c in enumerate(clips):
-        for j, f in enumerate(c):
+        for j, f in enumerate(c[shown[shown < len(c)]]):
             canvas[i * (h + 2) + 1 : i * (h + 2) + 1 + f.shape[0], j * (w + 2) + 1 : j * (w + 2) + 1 + f.shape[1]] = f
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(_upscale(canvas[None], upscale or auto_scale(h, w))[0]).save(path)
+    info = None
+    if len(shown) < t:
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("frames", " ".join(str(int(i)) for i in shown))
+        logging.getLogger(__name__).warning("%s shows every %s of the clip's %d frames: %d of them (frames %s)", path.name,
+                                            _ordinal(int(shown[1] - shown[0])), t, len(shown), _numbers(shown))
+    Image.fromarray(_upscale(canvas[None], k)[0]).save(path, pnginfo=info)
     return path
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def _numbers(idx: np.ndarray) -> str:
+    """'0, 16, 32, ..., 499': the first three and the last of the frame numbers."""
+    nums = [str(int(i)) for i in idx]
+    return ", ".join(nums) if len(nums) <= 5 else ", ".join([*nums[:3], "...", nums[-1]])
 
 
 def save_clips(clips: list[np.ndarray], folder: Path, fps: float) -> dict[str, str]:
@@ -117,8 +152,6 @@ def save_samples(decoded: list[np.ndarray], out: Path, fps: float | None = None)
     if out.suffix.lower() not in (".mp4", ".gif"):
         out = out.with_suffix(".mp4")
     if not fps or fps <= 0:
-        import logging
-
         logging.getLogger(__name__).warning(
             "the training clips' frame rate is unknown (their catalog is not reachable: --home or --catalog); "
             "writing at %g fps, which may play the motion faster or slower than it was learnt", DEFAULT_FPS)
