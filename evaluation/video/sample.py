@@ -35,6 +35,24 @@ def training_fps(ckpt: Path, catalog: str | None = None) -> float | None:
     return round(float(rows[0][0]), 4) if rows and rows[0][0] else None
 
 
+def refuse_other_modalities_names(cfg) -> None:
+    """Another modality's name for a generic flag (multi-view's --views for --frames, speech's --text
+    for --prompt) on a video checkpoint: refused, naming the flag to give (--views 8 made 8 frames
+    without a word). ``cfg.given_as``: field -> the alias flag the command line gave it by (the
+    lumina sample command records it; a cfg without it has nothing to refuse)."""
+    given = getattr(cfg, "given_as", None) or {}
+    if not given:
+        return
+    from evaluation.sample_flags import declared_sample_flags
+
+    owners = {flag: m for m, f in declared_sample_flags().items() for flag in f.aliases}
+    for name, flag in sorted(given.items()):
+        owner = owners.get(flag)
+        if owner and owner != "video":
+            what = "the number of frames" if name == "frames" else "it"
+            raise ValueError(f"{flag} is for {owner} checkpoints; this one is video: give {what} as --{name.replace('_', '-')}")
+
+
 def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
     frames, trained = getattr(cfg, "frames", None), trained_frames(ckpt)
     if frames is not None and trained is not None and int(frames) > trained:
@@ -51,4 +69,4 @@ def writer_options(cfg, ckpt: Path) -> dict:
     return {"fps": fps}
 
 
-SAMPLING = ModalitySampling(prepare=prepare, writer_options=writer_options)
+SAMPLING = ModalitySampling(prepare=prepare, writer_options=writer_options, check_flags=refuse_other_modalities_names)
