@@ -174,7 +174,7 @@ def _sample(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    from flows.cli_config import add_ray_address_arg, modality_list
+    from flows.cli_config import add_backend_args, add_ray_address_arg, backend_of, modality_list
     from training.config import MODEL_OVERRIDES_HELP, model_overrides_arg
 
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
@@ -189,6 +189,7 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
     p.add_argument("--model-overrides", type=model_overrides_arg, help=MODEL_OVERRIDES_HELP)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_backend_args(p)  # the config's backend: (the flow's default: ray); --local as the stage commands take it
     add_ray_address_arg(p, "the curate and encode stages (backend: ray)")
     a = p.parse_args(argv)
     from contracts.config import config_values, parse_assignments
@@ -196,7 +197,8 @@ def _demo(argv: list[str]) -> int:
 
     kwargs = config_values(a.config, assignments=parse_assignments(a.set))  # --set corpus_options.x=1 keeps the other corpus_options
     flags = dict(home=a.home, modality=a.modality, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
-                 sample_steps=a.sample_steps, model_overrides=a.model_overrides)
+                 sample_steps=a.sample_steps, model_overrides=a.model_overrides,
+                 backend=backend_of(p, a) if a.local or a.backend else None)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
     check_params(kwargs)  # a wrong key ends here in one line, before Prefect (and torch) is imported
     from evaluation.config import judge_cache_limit

@@ -110,3 +110,36 @@ def test_a_deployment_run_with_a_wrong_option_fails_in_the_flow_before_any_work(
     with pytest.raises(ConfigError, match="corpus_options.voices is a speech corpus option"):
         data_to_model.fn(modality="image", home=str(tmp_path / "home"), corpus_options={"voices": 2})
     assert not (tmp_path / "home").exists()
+
+
+def test_local_runs_the_demos_stages_without_ray_and_a_flag_beats_the_config(tmp_path, monkeypatch, capsys):
+    """`lumina demo --local`, as the stage commands and the Ray start line ("--local skips it") say;
+    without the flag the config's backend (or the flow's default) stands."""
+    from prefect.logging.handlers import APILogWorker
+
+    import flows.data_to_model
+    import flows.local_prefect
+    from flows.cli import main
+
+    seen = {}
+
+    class Done:
+        def is_cancelled(self):
+            return False
+
+        def result(self):
+            return {"ok": True}
+
+    monkeypatch.setattr(flows.data_to_model, "data_to_model", lambda **kw: seen.clear() or seen.update(kw) or Done())
+    monkeypatch.setattr(flows.local_prefect, "local_prefect_server", lambda **kw: nullcontext())
+    monkeypatch.setattr(APILogWorker, "drain_all", classmethod(lambda cls, timeout=None: None))
+    home = ["--home", str(tmp_path), "--json"]
+    assert main(["demo", *home, "--local"]) == 0 and seen["backend"] == "local"
+    assert main(["demo", *home]) == 0 and "backend" not in seen  # the flow's default
+    config = REPO / "configs" / "speech-smoke.yaml"  # backend: local
+    assert main(["demo", *home, "--config", str(config)]) == 0 and seen["backend"] == "local"
+    assert main(["demo", *home, "--config", str(config), "--backend", "ray"]) == 0 and seen["backend"] == "ray"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["demo", *home, "--local", "--backend", "ray"])
+    assert e.value.code == 2 and "--local and --backend ray contradict each other" in capsys.readouterr().err
