@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .records import MODALITIES, SHARD_STAGES, STATUSES, Batch, ShardRecord
+from .records import MODALITIES, SHARD_STAGES, STATUSES, Batch, ShardRecord, fields_of
 
 SAMPLES_SCHEMA = pa.schema(
     [
@@ -60,8 +60,8 @@ ENCODINGS_SCHEMA = pa.schema(
 
 
 def _table(records: list[Any], schema: pa.Schema) -> pa.Table:
-    """Dataclass records -> Arrow (from_pylist over the instance dicts: no per-field Python loop)."""
-    return pa.Table.from_pylist([vars(r) for r in records], schema=schema)
+    """Dataclass records -> Arrow (from_pylist over their fields' dicts; records with slots have no vars())."""
+    return pa.Table.from_pylist([fields_of(r) for r in records], schema=schema)
 
 
 def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
@@ -95,7 +95,7 @@ class ColumnarBatch:
         return cls(
             shard=batch.shard,
             samples=pa.Table.from_pylist(
-                [{**vars(r), "meta": json.dumps(r.meta or {}, sort_keys=True)} for r in batch.samples],
+                [{**fields_of(r), "meta": json.dumps(r.meta or {}, sort_keys=True)} for r in batch.samples],
                 schema=SAMPLES_SCHEMA),
             verdicts=_table(batch.verdicts, VERDICTS_SCHEMA),
             encodings=_table(batch.encodings, ENCODINGS_SCHEMA),

@@ -218,25 +218,71 @@ class _GcsWatch:
 
 
 def gather(refs: list, desc: str, on_result: Callable[[Any], None] | None = None) -> list:
-    """ray.get with a progress bar; results come back in the order of refs. A cluster that dies
-    meanwhile raises RayClusterLost within about GCS_LOST_AFTER_S (see _GcsWatch)."""
+    """ray.get with a progress bar; results come back in the order of refs. Takes the refs: the list
+    is emptied, and each ref is dropped as soon as its result is in (see stream_tasks). A cluster that
+    dies meanwhile raises RayClusterLost within about GCS_LOST_AFTER_S (see _GcsWatch)."""
+    given = list(refs)
+    refs.clear()
+    given.reverse()  # popped from the end: the first ref first
+    return stream_tasks(lambda i: given.pop(), len(given), desc, on_result, window=len(given))
+
+
+# Tasks stream_tasks keeps submitted and not yet taken in, at least (else TASKS_PER_CPU per cluster CPU)
+MIN_TASKS_IN_FLIGHT = 16
+TASKS_PER_CPU = 4
+
+
+def tasks_in_flight() -> int:
+    """How many tasks stream_tasks keeps submitted: enough to keep every CPU of the cluster busy, and
+    no more (each one's arguments, and its result until taken in, are held by this process)."""
     import ray
 
-    index = {ref: i for i, ref in enumerate(refs)}
-    results: list[Any] = [None] * len(refs)
-    pending = list(refs)
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+    except Exception:  # noqa: BLE001 - not connected yet, or a client that cannot tell
+        cpus = 0
+    return max(MIN_TASKS_IN_FLIGHT, TASKS_PER_CPU * cpus)
+
+
+def stream_tasks(submit: Callable[[int], Any], n: int, desc: str, on_result: Callable[[Any], None] | None = None,
+                 window: int | None = None) -> list:
+    """Results of ``submit(0) .. submit(n - 1)`` (each returns an ObjectRef), in that order, with a
+    progress bar; at most ``window`` (tasks_in_flight()) submitted and not yet taken in. Each ref is
+    dropped as soon as its result is in: as long as a ref lives, Ray keeps its task's result (a small one
+    in this process's own object store, beside the copy ray.get made) and its task's arguments (for
+    lineage). Holding every ref of a stage to its end (as gather did) grew the curate driver ~1.4 KB an
+    input beside the candidates themselves, and submitting every task at once held every task's
+    arguments from the start. A cluster that dies meanwhile raises RayClusterLost within about
+    GCS_LOST_AFTER_S (see _GcsWatch); ``on_result`` raising stops the submissions."""
+    import ray
+
+    window = max(1, window if window is not None else tasks_in_flight())
+    results: list[Any] = [None] * n
+    index: dict[Any, int] = {}
+    pending: list = []
+    submitted = 0
     watch = _GcsWatch()
-    with tqdm(total=len(refs), desc=desc, unit="task", leave=True) as bar:
-        while pending:
+    with tqdm(total=n, desc=desc, unit="task", leave=True) as bar:
+        while submitted < n or pending:
+            while submitted < n and len(pending) < window:
+                ref = submit(submitted)
+                index[ref] = submitted
+                pending.append(ref)
+                submitted += 1
+                ref = None
             # a timeout: a plain ray.wait blocks until Ray's own 60 s GCS timeout ends the process
             done, pending = ray.wait(pending, num_returns=1, timeout=GCS_PROBE_EVERY_S)
             if not done:
                 watch.check()
-            for ref in done:
-                results[index[ref]] = value = ray.get(ref)
-                if on_result:
-                    on_result(value)
-                bar.update(1)
+                continue
+            ref = done.pop()
+            value = ray.get(ref)
+            results[index.pop(ref)] = value
+            ref = None  # the last ref of the task (index and pending no longer hold it): Ray frees its result
+            if on_result:
+                on_result(value)
+            value = None
+            bar.update(1)
     return results
 
 

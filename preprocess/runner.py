@@ -182,13 +182,16 @@ def _run_tasks(stage: Stage, batches: list[list], desc: str) -> list:
     say_ray_starts()
     import ray
 
-    from contracts.ray_runtime import ensure_ray, gather
+    from contracts.ray_runtime import ensure_ray, stream_tasks
 
     ensure_ray()
     remote = ray.remote(_process_batch).options(**stage.resources.ray_options())
     stage_ref = ray.put(stage)
-    refs = [remote.remote(stage_ref, b) for b in batches]
-    return [x for part in gather(refs, desc, on_result=_raise_if_failed) for x in part]
+    # a few tasks ahead of the results taken in, not every one at once; each batch pickled by its fields
+    # (Compact): pickled as they are, the driver's candidates (the shard writer's batches) would each get
+    # and keep a __dict__
+    parts = stream_tasks(lambda i: remote.remote(stage_ref, Compact(batches[i])), len(batches), desc, on_result=_raise_if_failed)
+    return [x for part in parts for x in part]
 
 
 class _StageActor:
