@@ -191,6 +191,9 @@ class SampleConfig:
     # ema: the averaged weights training publishes (what lumina evaluate scores); raw: the optimizer's
     # own weights at that step, which the checkpoint keeps for resuming
     weights: str = "ema"
+    # field -> the modality's name for its flag the command line gave it by ({"frames": "--views"}):
+    # the checkpoint's sampler refuses another modality's (check_flags)
+    given_as: dict[str, str] = field(default_factory=dict, metadata={"internal": True})
 
     def __post_init__(self) -> None:
         if self.cfg_scale is not None and isinstance(self.cfg, _NoScaleGiven):

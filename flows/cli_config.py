@@ -108,7 +108,17 @@ def add_modality_args(p: argparse.ArgumentParser, cls: type, declared: dict[str,
             tp = _simple_type(hints[name])
             optional = type(None) in typing.get_args(hints[name])
             g.add_argument(flag, dest=name, type=_or_none(tp) if optional else tp, metavar=name.upper(),
-                           help=f"same as --{name.replace('_', '-')}")
+                           action=_GivenAs, help=f"same as --{name.replace('_', '-')}")
+
+
+class _GivenAs(argparse.Action):
+    """A modality's name for a generic flag (--views for --frames): sets the field as the flag does
+    and records which name gave it in ``given_as`` (field -> flag), so the checkpoint's sampler can
+    refuse another modality's name (ModalitySampling.check_flags)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, "given_as", {**(getattr(namespace, "given_as", None) or {}), self.dest: option_string})
 
 
 def modality_flags(a: argparse.Namespace, options: list[type | None]) -> dict[str, Any]:
