@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import posixpath
 import shutil
@@ -464,7 +465,33 @@ def analyse_resumably(plugin: ModalityPlugin, cfg: CurateConfig, opts: Any, ws: 
     if n := journal.chunks_kept():
         log.warning("resuming an interrupted curation: %d analysed chunks kept in %s are not analysed again", n, journal.folder)
     analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), inputs, backend)
-    return [c for part in analysed for c in (part if isinstance(part, list) else [part])], journal
+    cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
+    del analysed
+    share_equal_scores(cands)
+    return cands, journal
+
+
+SHARED_SCORES_MAX = 1 << 16  # distinct values share_equal_scores keeps (continuous scores fill it and are left)
+
+
+def share_equal_scores(cands: list[Candidate]) -> None:
+    """Verdict scores and thresholds that are equal (a filter's threshold in every input's verdict, an
+    image's size as its min_size score) become one float object each: the driver holds every verdict
+    (~10 an input) to the end of a run, and each float is 24 bytes. Zeros keep their sign."""
+    seen: dict[Any, float] = {}
+    for c in cands:
+        for v in c.verdicts:
+            for name in ("score", "threshold"):
+                x = getattr(v, name)
+                if type(x) is not float:
+                    continue
+                key = x if x else (x, math.copysign(1.0, x))  # 0.0 == -0.0: one key each
+                y = seen.get(key)
+                if y is None:
+                    if len(seen) < SHARED_SCORES_MAX:
+                        seen[key] = x
+                elif y is not x:
+                    setattr(v, name, y)
 
 
 def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:
