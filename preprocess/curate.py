@@ -527,9 +527,25 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
     shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
     dropped = [c for c in cands if not c.accepted]
-    rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
-    Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
+    rejections = write_rejections(out_dir, dropped)
     hold_point("curate.batches-written")  # every batch file written, none registered (a fault test's kill)
     reasons = Counter((c.record.reason or "").split(":")[0] for c in dropped)
     discard_journals_of_source(journal)  # every result is in the batch files now
-    return CurateResult(modality, batch_paths + [str(rejections)], shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))
+    return CurateResult(modality, batch_paths + rejections, shard_uris, dict(Counter(c.record.status for c in cands)), dict(reasons))
+
+
+# dropped inputs per rejections batch file: one file up to this many (named as before), else one per
+# chunk of them. Writing a batch file, and registering it, takes several times its records' memory
+# at once (~7 KB an input in all): one file of every dropped input of a million-input run was GBs
+REJECTIONS_PER_BATCH = 8192
+
+
+def write_rejections(out_dir: Path, dropped: list[Candidate]) -> list[str]:
+    """The batch files of the inputs not accepted (with none, one empty batch, as before), each named
+    by the keys it holds; at most REJECTIONS_PER_BATCH inputs each."""
+    paths = []
+    for part in chunks(dropped, REJECTIONS_PER_BATCH) or [[]]:
+        path = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in part))[:16] + ".batch.json")
+        Batch(samples=[c.record for c in part], verdicts=[v for c in part for v in c.verdicts]).write(path)
+        paths.append(str(path))
+    return paths

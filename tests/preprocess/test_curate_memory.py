@@ -120,3 +120,29 @@ def test_equal_verdict_scores_are_one_object_and_keep_their_value():
     assert got[2].score is got[4].score and got[2].score is not got[3].score  # -0.0 is not 0.0
     assert [math.copysign(1, v.score) for v in got[2:5]] == [-1, 1, -1]
     assert [repr(v.score) for v in got] == [repr(x) for x in vals]  # nan stays nan
+
+
+def test_rejections_are_written_in_bounded_batches_with_the_same_rows(tmp_path, monkeypatch):
+    """Every input not accepted used to go into one batch file, which curate writes and the catalog
+    registers whole (several times its records' memory at once): GBs at a million inputs."""
+    from catalog import Catalog
+    from contracts.keys import sample_key
+
+    dropped = [Candidate(SampleRecord(f"k{i}", "image", f"/x/{i}.png", "rejected", "min_size: score 3 vs threshold 24"),
+                         [VerdictRecord(f"k{i}", "min_size", "1", 3.0, 24.0, False)]) for i in range(5)]
+    one = pc.write_rejections(tmp_path / "one", dropped)  # up to REJECTIONS_PER_BATCH: one file, named as before
+    assert [p.rsplit("/", 1)[-1] for p in one] == ["rejections-" + sample_key(*[f"k{i}" for i in range(5)])[:16] + ".batch.json"]
+    assert [p.rsplit("/", 1)[-1] for p in pc.write_rejections(tmp_path / "none", [])] == ["rejections-" + sample_key()[:16] + ".batch.json"]
+    monkeypatch.setattr(pc, "REJECTIONS_PER_BATCH", 2)
+    split = pc.write_rejections(tmp_path / "split", dropped)
+    from contracts.records import Batch
+
+    assert [len(Batch.read(p).samples) for p in split] == [2, 2, 1]
+    rows = []
+    for name, paths in (("one", one), ("split", split)):
+        with Catalog.open(tmp_path / f"{name}.duckdb") as cat:
+            run = cat.start_run("curate")
+            assert cat.register_batches(paths, run)["samples"] == 5
+            rows.append([cat.sql(f"SELECT * EXCLUDE ({ex}) FROM {t} ORDER BY ALL")[1]
+                         for t, ex in (("samples", "first_run, last_run"), ("verdicts", "run_id"))])
+    assert rows[0] == rows[1] and len(rows[0][0]) == 5
