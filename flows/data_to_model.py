@@ -77,6 +77,14 @@ def encode(home: str, modality: str, options: dict, run_id: str, shard_uris: lis
     return encode_step(home, modality, EncodeConfig(**options), backend=backend, run_id=run_id, shard_uris=shard_uris)
 
 
+def _sampling_defaults() -> dict:
+    """Every sampling setting at its EvalConfig default: the run's parameters then say what sampled
+    its figures (latest_metrics' sampling columns were NULL where a demo left a setting unset)."""
+    from evaluation.evaluate import EvalConfig, sampling_settings
+
+    return sampling_settings(EvalConfig())
+
+
 @task
 def make_manifests(home: str, modality: str, prefix: str) -> dict[str, str]:
     """Pinned ids (``name@vN``) so training and evaluation read exactly this selection."""
@@ -148,6 +156,7 @@ def data_to_model(
              "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
              "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
     evaluation = evaluation_params(demo.get("eval_options", {}), samples_per_class, sample_steps, eval_options)
+    evaluation = {**_sampling_defaults(), **evaluation}  # recorded whole: latest_metrics reads each (schema v11)
     from preprocess.refresh import source_identity
 
     # absolute, as curate and refresh record it: a refresh finds what this run curated by it

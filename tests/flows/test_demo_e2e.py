@@ -68,6 +68,16 @@ def test_demo_runs_end_to_end_and_is_idempotent(tmp_path, prefect_api_url):
     finally:
         con.close()
     assert params["evaluation"]["cfg_scale"] == DEMO["eval_options"]["cfg_scale"] == 6.0
+    # ... and the settings it left to their defaults are recorded too: latest_metrics reads them all
+    assert {k: params["evaluation"][k] for k in ("solver", "shift", "seed", "max_heldout")} == {
+        "solver": "euler", "shift": 1.0, "seed": 0, "max_heldout": 4096}
+    con = duckdb.connect(str(home / "catalog.duckdb"), read_only=True)
+    try:
+        settings = con.execute("SELECT DISTINCT sampling_steps, solver, cfg_scale, seed FROM latest_metrics "
+                               "WHERE split = 'holdout'").fetchall()
+    finally:
+        con.close()
+    assert settings == [(params["evaluation"]["steps"], "euler", 6.0, 0)], settings
 
     # The catalog answers from the shell, read-only.
     r = subprocess.run([LUMINA, "catalog", "sql", "--catalog", str(home / "catalog.duckdb"), "--json",
