@@ -145,37 +145,40 @@ def test_bounds_are_never_above_the_distance():
     for trial in range(80):
         a = kept[int(rng.integers(0, len(kept)))][:, trial % 4 :].astype(np.float32)  # a later start, noise
         a = (a + rng.normal(0, [0.0, 0.01, 0.1, 0.5, 1.0][trial % 5], a.shape)).astype(np.float16)
-        idx = np.arange(len(kept))
         exact = np.array([distance(a, b) for b in kept])
-        for level in range(len(dedup.BOUND_BLOCKS)):
-            assert (index.lower_bounds(dedup._prefix(a), idx, level) <= exact + 1e-6).all(), level
+        q = dedup._Query(dedup._prefix(a))
+        for bucket in index.buckets.values():
+            rows = np.arange(bucket.n)
+            for level in range(len(dedup.BOUND_BLOCKS)):
+                assert (bucket.lower_bounds(q, rows, level) <= exact[bucket.kept[rows]] + 1e-6).all(), (trial, level)
 
 
 def test_of_equally_near_takes_the_first_is_named_even_when_its_distance_rounds_below_its_bound():
-    """A raise c_b per band inside the take: its lower bound is then its distance, while the float32
-    mean may round a little below the bound. The second kept take is as near (the same |differences|)
-    with a lower bound, so it is compared first; the first must still be compared (the margin) and
-    named, as version 1 names the first of equally near takes."""
-    w = 64
+    """A raise c_b per band on the frames the blocks cover (3 .. 51 of 64): its lower bound is then its
+    distance, while the float32 mean may round a little below the bound. The second kept take is as
+    near (the same |differences|) with a lower bound, so it is compared first; the first must still be
+    compared (the margin) and named, as version 1 names the first of equally near takes."""
+    w, on = 64, slice(dedup.MAX_OFFSET, dedup.MAX_OFFSET + 3 * dedup.BOUND_BLOCKS[-1])
     for seed in range(300):
         rng = np.random.default_rng(seed)
         level = rng.integers(-16, 0, BANDS) / 4  # float16-exact levels and raises: exact sums
         raise_ = rng.integers(13, 51, BANDS) / 256
         query = np.repeat(level[:, None], w, 1).astype(np.float16)
         first = query.astype(np.float64)
-        first[:, 8:-8] += raise_[:, None]
+        first[:, on] += raise_[:, None]
         first = first.astype(np.float16)
         d = distance(query, first)
         index = dedup._Kept()
         index.add(first, 1.0, dedup._prefix(first))
-        bound = index.lower_bounds(dedup._prefix(query), np.array([0]), len(dedup.BOUND_BLOCKS) - 1)[0]
+        (bucket,) = index.buckets.values()
+        bound = bucket.lower_bounds(dedup._Query(dedup._prefix(query)), np.array([0]), len(dedup.BOUND_BLOCKS) - 1)[0]
         if bound > d:  # the float32 mean rounds below the bound as computed
             break
     else:
         raise AssertionError("no float32 distance below its bound in 300 tries")
     signs = np.where(np.arange(w) % 5 < 3, -1.0, 1.0)  # 60% lowered: a low bound, 1.2 d from `first`
     second = query.astype(np.float64)
-    second[:, 8:-8] += raise_[:, None] * signs[None, 8:-8]
+    second[:, on] += raise_[:, None] * signs[None, on]
     second = second.astype(np.float16)
     assert distance(query, second) == d and distance(first, second) > 1.1 * d
     a, b, q = _cand("k1", first, 1.0), _cand("k2", second, 1.0), _cand("q", query, 1.0)
@@ -194,3 +197,23 @@ def test_distinct_takes_are_not_compared_in_full(monkeypatch):
     pairs = 250 * 249 // 2
     assert len(calls) < pairs // 100, (len(calls), pairs)  # version 1: every pair
     assert all(c.accepted for c in cands) and {c.verdicts[-1].score for c in cands[1:]} == {dedup.SCORE_CAP}
+
+
+def test_odd_durations_and_takes_wider_or_narrower_than_their_bucket_are_marked_as_every_pair_gives():
+    """Durations that are no finite positive number (inf is within a tenth of every finite one, NaN
+    of none, 0 of 0 only, a negative one of none) or next to nothing, and takes of one duration but
+    widths 60 - 400 frames (a bucket's blocks are sized by the first take in it): the same marking as
+    comparing every pair."""
+    rng = np.random.default_rng(11)
+    fps = [_speech_like(rng, w) for w in (60, 400, 120, 200)]
+    cands = []
+    for dur in (float("inf"), float("nan"), 0.0, -1.0, 5e-324, 1.0, 1.04, 1e300):
+        for fp in fps:
+            for noise in (0.0, 0.05, 0.3):
+                noisy = (fp.astype(np.float32) + rng.normal(0, noise, fp.shape)).astype(np.float16)
+                cands.append(_cand(f"k{int(rng.integers(0, 10**6)):06d}_{len(cands):03d}", noisy, dur))
+    want = _brute_force(cands, 0.15)
+    mark_near_duplicates(cands, 0.15)
+    assert _marked(cands) == want
+    assert sum(s == "rejected" for s, *_ in want) >= 20 and sum(w[3] == 99.0 for w in want) >= 4
+    assert sum(0.15 < w[3] < 0.5 for w in want) >= 2
