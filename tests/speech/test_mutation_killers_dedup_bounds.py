@@ -95,3 +95,79 @@ def test_a_take_meets_exactly_the_kept_takes_within_a_tenth_of_its_duration():
             got = [int(k) for b, rows in index.comparable(float(d)) for k in b.kept[rows]]
             assert sorted(got) == sorted(want) and len(got) == len(set(got)), d
             assert all(len(rows) for _, rows in index.comparable(float(d)))
+
+
+def _flat(level: np.ndarray, w: int = 70) -> np.ndarray:
+    return np.repeat(level[:, None], w, 1).astype(np.float16)
+
+
+def test_takes_are_compared_nearest_bound_first_and_no_further_than_the_nearest_found(monkeypatch):
+    """A copy of the new take (bound ~0, distance 0), eight takes raised by 5/16 in every band, some
+    up and some down (distance 0.3125, bounds 0.29: within the cap), three raised by 7/8 (beyond it):
+    the copy is compared, and then no other take."""
+    rng = np.random.default_rng(8)
+    level = rng.integers(-24, -8, BANDS) / 4
+    index = dedup._Kept()
+    signs = [np.where(rng.permutation(BANDS) < 10, 1.0, -1.0) for _ in range(8)]
+    kept = [_flat(level + 0.3125 * s) for s in signs[:4]] + [_flat(level)] + [_flat(level + 0.3125 * s) for s in signs[4:]]
+    kept += [_flat(level + 0.875), _flat(level - 0.875), _flat(level + 0.875 * signs[0])]
+    for fp in kept:
+        index.add(fp, 1.0, dedup._prefix(fp))
+    query = _flat(level)
+    calls = []
+    real = dedup.distance
+    monkeypatch.setattr(dedup, "distance", lambda a, b: calls.append(1) or real(a, b))
+    groups = index.comparable(1.0)
+    assert dedup._nearest(index, query, dedup._prefix(query), groups, 0.5) == (4, 0.0)
+    assert len(calls) == 1
+    calls.clear()  # without the copy: the nearest of the eight (all as near: the first), none of the three
+    index = dedup._Kept()
+    for fp in kept[:4] + kept[5:]:
+        index.add(fp, 1.0, dedup._prefix(fp))
+    k, d = dedup._nearest(index, query, dedup._prefix(query), index.comparable(1.0), 0.5)
+    assert (k, d) == (0, 0.3125) and len(calls) == 8
+    calls.clear()  # only the three: nothing within the cap, none compared, the cap as the score
+    index = dedup._Kept()
+    for fp in kept[-3:]:
+        index.add(fp, 1.0, dedup._prefix(fp))
+    assert dedup._nearest(index, query, dedup._prefix(query), index.comparable(1.0), 0.5) == (-1, 0.5) and calls == []
+    index = dedup._Kept()  # too short to share 4 frames at any offset: inf, as the distance
+    index.add(_flat(level, 2), 1.0, dedup._prefix(_flat(level, 2)))
+    short = _flat(level, 1)
+    assert dedup._nearest(index, short, dedup._prefix(short), index.comparable(1.0), 0.5) == (-1, math.inf)
+
+
+def test_the_margin_keeps_an_equally_near_first_take_whose_bound_rounds_above_its_distance_far_out():
+    """As test_scale_dedup's equally-near test, at distances of about 1.2 (a threshold of 1.08 of it,
+    the cap twice that): the margin must stay below the distance there too."""
+    from tests.speech.test_scale_dedup import _cand, _marked
+
+    from preprocess.speech.dedup import distance, mark_near_duplicates
+
+    w, on = 64, slice(MAX_OFFSET, MAX_OFFSET + 3 * BOUND_BLOCKS[-1])
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        level = rng.integers(-16, 0, BANDS) / 4
+        raise_ = rng.integers(13, 51, BANDS) / 16  # 0.8 - 3.2 per band on 48 of 64 frames
+        query = np.repeat(level[:, None], w, 1).astype(np.float16)
+        first = query.astype(np.float64)
+        first[:, on] += raise_[:, None]
+        first = first.astype(np.float16)
+        d = distance(query, first)
+        index = dedup._Kept()
+        index.add(first, 1.0, dedup._prefix(first))
+        (bucket,) = index.buckets.values()
+        if bucket.lower_bounds(dedup._Query(dedup._prefix(query)), np.array([0]), len(BOUND_BLOCKS) - 1)[0] > d:
+            break
+    else:
+        raise AssertionError("no float32 distance below its bound in 400 tries")
+    assert 1.0 < d < 2.0
+    signs = np.where(np.arange(w) % 5 < 3, -1.0, 1.0)
+    second = query.astype(np.float64)
+    second[:, on] += raise_[:, None] * signs[None, on]
+    second = second.astype(np.float16)
+    assert distance(query, second) == d and distance(first, second) > 1.1 * d
+    a, b, q = _cand("k1", first, 1.0), _cand("k2", second, 1.0), _cand("q", query, 1.0)
+    mark_near_duplicates([q, b, a], 1.08 * d)
+    assert a.accepted and b.accepted
+    assert _marked([q]) == [("rejected", f"audio_fingerprint_dedup: near duplicate of k1 (distance {d:.3f})", "k1", d, False)]
