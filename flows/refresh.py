@@ -265,6 +265,53 @@ def unused_options_note(changed: dict[str, tuple[Any, Any]], cfg: CurateConfig, 
             + curate_command(source, ws, cfg, {}))
 
 
+def versions_curated_with(cat, source: str, modality: str) -> list[dict[str, str] | None]:
+    """The curation versions (runs.parameters curation_versions; None: a run before runs recorded
+    them) that made the source's current samples: those of its latest completed `lumina curate`
+    (which curates the whole source) and of every completed refresh after it (each curated its new or
+    changed inputs), oldest first; all its refreshes' where no curate ran. [] for a source with none."""
+    import json
+
+    rows = cat.sql("SELECT flow_name, CAST(parameters->'curation_versions' AS VARCHAR) FROM runs "
+                   "WHERE flow_name IN ('curate', 'refresh') AND status = 'completed' AND parameters->>'source' = $1 "
+                   "AND coalesce(parameters->>'modality', $3) = $2 ORDER BY started_at",
+                   [source, modality, CurateConfig().modality])[1]
+    last_curate = max((i for i, (flow, _) in enumerate(rows) if flow == "curate"), default=0)
+    return [json.loads(v) if v else None for _, v in rows[last_curate:]]
+
+
+def stale_curation_note(curated_with: list[dict[str, str] | None], cfg: CurateConfig, source: str,
+                        ws: Workspace) -> str | None:
+    """One line when the source's samples were curated with other curation versions than this code's
+    (preprocess.modality.curation_versions: caption normalisation, filter versions): which changed,
+    that a refresh curates only new or changed inputs, and the `lumina curate` that applies them.
+    Versions unknown (runs before they were recorded) are said to be. A refresh does not curate the
+    whole source again by itself: at 1M inputs that is every input decoded and analysed again (hours
+    of CPU), a second set of shards and a full encode, unasked, on an hourly schedule, for a bump that
+    may change no outcome (a faster index under the same version, a normalisation that reads these
+    captions alike); the user picks the time, and the line stays until a curation with this code."""
+    from preprocess.modality import curation_versions, get_plugin
+
+    now = curation_versions(get_plugin(cfg.modality))
+    recorded = [v for v in curated_with if v is not None]
+    changed = []
+    for name in sorted(set(now).union(*recorded), key=lambda n: (n != "caption normalisation", n)):
+        before = sorted({v.get(name, "none") for v in recorded} - {now.get(name, "none")})
+        if before:
+            changed.append(f"{name} {'/'.join(before)} -> {now.get(name, 'none')}")
+    unknown = len(recorded) < len(curated_with)
+    if not (changed or unknown):
+        return None
+    if changed:
+        said = (f"{source}'s samples were curated with other curation versions than this code's: " + ", ".join(changed)
+                + (" (and by runs before versions were recorded: unknown)" if unknown else ""))
+    else:
+        said = (f"{source}'s samples were curated before runs recorded their curation versions, so whether with this "
+                "code's (" + ", ".join(f"{k} {v}" for k, v in now.items()) + ") is unknown")
+    return (f"{said}; a refresh curates only new or changed inputs, so the others keep what that code made; to curate "
+            f"the whole source with this code: " + curate_command(source, ws, cfg, {}))
+
+
 def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: CurateConfig | None = None,
                    encode_cfg=None, live: list | None = None, backend: str = "ray",
                    hooks: RefreshHooks | None = None, allow_empty_source: bool = False,
@@ -325,7 +372,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
                                       wrongly_superseded)
     from flows.steps import catalog_run, register, say_if_another_modality
     from preprocess.encode import EncodeConfig, encode
-    from preprocess.modality import get_plugin
+    from preprocess.modality import curation_versions, get_plugin
     from preprocess.refresh import IncrementalCuration, curate_inputs, plan_refresh, source_identity, source_scope
 
     encode_cfg = encode_cfg or EncodeConfig()
@@ -367,17 +414,22 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             commit_listing(cat, src, plan.modality, stage, None)
             updates = update_live_manifests(cat, consume_due)
             last = last_curation_of_source(cat, src, modality)
+            curated_with = versions_curated_with(cat, src, modality)
             unversioned = _unversioned(cat, live)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
         if note := unused_options_note(options_changed_since(last, cfg), cfg, src, ws):
+            result.notes.append(note)
+        if note := stale_curation_note(curated_with, cfg, src, ws):
             result.notes.append(note)
         if plan.counts["entries"] == 0:  # else a mistyped sibling path passes every scheduled run unseen
             result.notes.append(f"{src} lists no entries and the catalog has no samples of it: a mistyped path, or a "
                                 "share not mounted?")
         return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due, unversioned)
 
-    with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend}) as rid:
+    # the versions it curates with (preprocess.modality.curation_versions): a later refresh says when they are not the code's
+    versions = curation_versions(get_plugin(cfg.modality))
+    with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend, "curation_versions": versions}) as rid:
         result.run_id = rid
         hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
         curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_keys_among(cat, keys, modality))
@@ -419,7 +471,10 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
             updates = update_live_manifests(cat, consume_due)
             unversioned = _unversioned(cat, live)
+            curated_with = versions_curated_with(cat, src, modality)  # this run's not yet completed: its own are the code's
         lap("manifests")
+        if note := stale_curation_note(curated_with, cfg, src, ws):
+            result.notes.append(note)
     if latent_encoder:  # after the run: the check reads the catalog
         result.notes += latent_size_notes(ws, cfg, latent_encoder, src)
     return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due, unversioned)
@@ -622,8 +677,13 @@ def curate_cache_key(context, parameters: dict[str, Any]) -> str | None:
         fp = source_fingerprint(_spec(parameters["source"], CurateConfig(modality=parameters["modality"])))
     except (OSError, ValueError):
         return None
+    from preprocess.modality import curation_versions, get_plugin
+
+    # the code's curation versions too: after an upgrade that changes a filter or the caption normalisation,
+    # data_to_model curates again rather than reuse the curation the older code made
+    versions = curation_versions(get_plugin(parameters["modality"]))
     blob = json.dumps([fp, parameters["modality"], parameters.get("options"), str(Workspace.at(parameters["home"]).home),
-                       _catalog_identity(parameters["home"])], sort_keys=True, default=str)
+                       _catalog_identity(parameters["home"]), versions], sort_keys=True, default=str)
     return "lumina-curate-" + hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 

@@ -138,7 +138,7 @@ def register(ws: Workspace, batch_paths: list[str], run_id: str) -> dict[str, in
 def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id: str | None = None) -> dict:
     """Curate a source and register every input (accepted, rejected, quarantined)."""
     from preprocess.curate import curate
-    from preprocess.modality import get_plugin
+    from preprocess.modality import curation_versions, get_plugin
     from preprocess.refresh import source_identity
     from preprocess.sources import detect_kind
 
@@ -148,7 +148,9 @@ def curate_step(source: str, home: str | None, cfg, backend: str = "ray", run_id
     ws = Workspace.at(home)
     # the source as a refresh names it (absolute, as the samples' source_uri): a later refresh of
     # it knows which samples a curate of it took in
-    with catalog_run(ws, "curate", {"source": source_identity(source), **asdict(cfg)}, run_id) as rid:
+    # and the code's curation versions (caption normalisation, filters): a refresh says when they are not its own
+    params = {"source": source_identity(source), **asdict(cfg), "curation_versions": curation_versions(get_plugin(cfg.modality))}
+    with catalog_run(ws, "curate", params, run_id) as rid:
         result = curate(source, ws.home, cfg, backend)
         registered = register(ws, result.batch_paths, rid)
         hold_point("curate.registered")  # every batch registered, the run not yet completed (a fault test's kill)

@@ -119,6 +119,32 @@ class ModalityPlugin(ABC):
     # curation recorded (speech: the espeak-ng voice its transcripts are in, for the phone encoder).
 
 
+def curation_versions(plugin: ModalityPlugin) -> dict[str, str]:
+    """The versions of the code that decides what a curation of ``plugin``'s modality keeps and how:
+    its caption normalisation (``caption_version``, where it has one) and every filter version
+    constant (``FILTER_VERSION``, ``*_FILTER_VERSION``: what its verdicts carry as filter_version) of
+    the generic curation (preprocess/curate.py), of the plugin's module and of the preprocess modules
+    it imports from (its near-duplicate search, shared filters), each named by its file. Curate and
+    refresh runs record them (runs.parameters curation_versions), a refresh says when the source's
+    samples were curated with others (flows/refresh.py stale_curation_note), and data_to_model's curate
+    cache key holds them. Found, not declared: a version a module bumps is in without a list to keep."""
+    import sys
+
+    importlib.import_module("preprocess.curate")  # the generic filters' (exact duplicates, caption_present)
+    own = type(plugin).__module__
+    names = {"preprocess.curate", own}
+    for value in vars(sys.modules[own]).values():
+        name = value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name.startswith("preprocess.") and name in sys.modules:
+            names.add(name)
+    versions = {"caption normalisation": plugin.caption_version} if plugin.caption_version else {}
+    for name in sorted(names):
+        for attr, value in vars(sys.modules[name]).items():
+            if (attr == "FILTER_VERSION" or attr.endswith("_FILTER_VERSION")) and isinstance(value, (str, int)):
+                versions[name.replace(".", "/") + ".py" + ("" if attr == "FILTER_VERSION" else f" {attr}")] = str(value)
+    return versions
+
+
 def own_size(record: SampleRecord) -> dict:
     """width/height of the source (meta original_size) for a record rejected after it was sized for the shard."""
     size = record.meta.get("original_size") if record.meta else None
