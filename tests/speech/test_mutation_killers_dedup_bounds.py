@@ -171,3 +171,23 @@ def test_the_margin_keeps_an_equally_near_first_take_whose_bound_rounds_above_it
     mark_near_duplicates([q, b, a], 1.08 * d)
     assert a.accepted and b.accepted
     assert _marked([q]) == [("rejected", f"audio_fingerprint_dedup: near duplicate of k1 (distance {d:.3f})", "k1", d, False)]
+
+
+def test_takes_as_wide_as_their_duration_keep_every_block_in_their_bucket():
+    """A bucket's blocks are sized for the longest take it may hold (the first take's frames per
+    second at the bucket's top duration): takes of one frame rate, whichever comes first, lose no
+    block, so each bound is the plain one with all the blocks both takes share."""
+    rng = np.random.default_rng(9)
+    fps_rate = 22050 / 256
+    durs = [1.0, 1.24, 1.06, 1.2, 1.11, 1.249]  # one bucket (1.25 wide): the shortest first
+    kept = [_take(rng, int(d * fps_rate)) for d in durs]
+    index = dedup._Kept()
+    for fp, d in zip(kept, durs):
+        index.add(fp, d, dedup._prefix(fp))
+    (bucket,) = index.buckets.values()
+    a = _take(rng, int(1.3 * fps_rate))
+    q = dedup._Query(dedup._prefix(a))
+    rows = np.arange(bucket.n)
+    for level, size in enumerate(BOUND_BLOCKS):
+        want = [_plain_bound(a, b, size, 10**6) for b in kept]
+        np.testing.assert_allclose(bucket.lower_bounds(q, rows, level), want, rtol=2e-6, atol=1e-6)
