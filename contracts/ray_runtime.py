@@ -245,7 +245,7 @@ def tasks_in_flight() -> int:
 
 
 def stream_tasks(submit: Callable[[int], Any], n: int, desc: str, on_result: Callable[[Any], None] | None = None,
-                 window: int | None = None) -> list:
+                 window: int | None = None, keep: Callable[[int, Any], Any] | None = None) -> list:
     """Results of ``submit(0) .. submit(n - 1)`` (each returns an ObjectRef), in that order, with a
     progress bar; at most ``window`` (tasks_in_flight()) submitted and not yet taken in. Each ref is
     dropped as soon as its result is in: as long as a ref lives, Ray keeps its task's result (a small one
@@ -253,7 +253,8 @@ def stream_tasks(submit: Callable[[int], Any], n: int, desc: str, on_result: Cal
     lineage). Holding every ref of a stage to its end (as gather did) grew the curate driver ~1.4 KB an
     input beside the candidates themselves, and submitting every task at once held every task's
     arguments from the start. A cluster that dies meanwhile raises RayClusterLost within about
-    GCS_LOST_AFTER_S (see _GcsWatch); ``on_result`` raising stops the submissions."""
+    GCS_LOST_AFTER_S (see _GcsWatch); ``on_result`` raising stops the submissions. ``keep(i, value)``:
+    what is kept of task i's result, once on_result has seen it (default: the value)."""
     import ray
 
     window = max(1, window if window is not None else tasks_in_flight())
@@ -277,10 +278,11 @@ def stream_tasks(submit: Callable[[int], Any], n: int, desc: str, on_result: Cal
                 continue
             ref = done.pop()
             value = ray.get(ref)
-            results[index.pop(ref)] = value
+            i = index.pop(ref)
             ref = None  # the last ref of the task (index and pending no longer hold it): Ray frees its result
             if on_result:
                 on_result(value)
+            results[i] = keep(i, value) if keep else value
             value = None
             bar.update(1)
     return results

@@ -190,7 +190,8 @@ def _run_tasks(stage: Stage, batches: list[list], desc: str) -> list:
     # a few tasks ahead of the results taken in, not every one at once; each batch pickled by its fields
     # (Compact): pickled as they are, the driver's candidates (the shard writer's batches) would each get
     # and keep a __dict__
-    parts = stream_tasks(lambda i: remote.remote(stage_ref, Compact(batches[i])), len(batches), desc, on_result=_raise_if_failed)
+    parts = stream_tasks(lambda i: remote.remote(stage_ref, Compact(batches[i])), len(batches), desc, on_result=_raise_if_failed,
+                         keep=lambda i, part: stage.adopt(batches[i], part))
     return [x for part in parts for x in part]
 
 

@@ -55,6 +55,12 @@ class Stage(ABC, Generic[In, Out]):
     def process(self, batch: list[In]) -> list[Out]:
         ...
 
+    def adopt(self, batch: list[In], results: list[Out]) -> list[Out]:
+        """In the driver of a Ray stage, a task's results for ``batch`` as they arrive, before they are
+        kept: a stage whose results carry copies of their inputs (they came back from a worker) may
+        put the driver's own objects in their place. Default: as they are."""
+        return results
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "modality": self.modality, "execution": self.execution,
                 "batch_size": self.batch_size, "resources": asdict(self.resources), **self.details()}

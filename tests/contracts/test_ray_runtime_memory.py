@@ -118,6 +118,10 @@ class _Keys(Stage):
     def process(self, batch):
         return [c.record.key for c in batch]
 
+    def adopt(self, batch, results):  # the driver's hook on each task's results, with that task's batch
+        assert results == [c.record.key for c in batch]
+        return [k.upper() for k in results]
+
 
 def _instance_dict(obj) -> bool:
     return any(type(r) is dict and {"record"} <= r.keys() for r in gc.get_referents(obj))
@@ -134,7 +138,7 @@ def test_a_ray_stage_keeps_few_tasks_in_flight_and_the_driver_objects_without_a_
     rec = SampleRecord("k0", "image", "/x/a.png", "accepted")
     cands = [Candidate(SampleRecord(f"k{i}", "image", f"/x/{i}.png", "accepted"), [VerdictRecord(f"k{i}", "f", "1", 1.0, 2.0, True)])
              for i in range(100)]
-    assert run_stage(_Keys(), cands, backend="ray") == [f"k{i}" for i in range(100)]
+    assert run_stage(_Keys(), cands, backend="ray") == [f"K{i}" for i in range(100)]
     assert fake_ray.submitted == 50
     assert fake_ray.most_live <= rt.tasks_in_flight() < 50
     assert not any(_instance_dict(c) for c in cands)
