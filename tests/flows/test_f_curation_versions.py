@@ -16,7 +16,7 @@ import pytest
 
 from catalog import Catalog
 from contracts.layout import Workspace
-from flows.refresh import curate_cache_key, refresh_source, stale_curation_note, versions_curated_with
+from flows.refresh import CurationHistory, curate_cache_key, curation_history, refresh_source, stale_curation_note
 from preprocess.curate import CurateConfig
 from preprocess.encode import EncodeConfig
 from preprocess.modality import curation_versions, get_plugin
@@ -91,45 +91,68 @@ def test_a_refresh_after_a_filter_version_bump_says_so_until_a_curate_applies_it
 
 def test_a_caption_normalisation_bump_and_runs_that_recorded_no_versions(tmp_path):
     """What the line says for each history: a changed caption normalisation (C's case: 5 -> 6), two
-    older values, and runs from before versions were recorded ("unknown", not silence)."""
+    older values, and runs from before versions were recorded: a filter's change read from their
+    verdicts where this code's version of it is known, "unknown" for the rest, not silence."""
     ws, plugin = Workspace.at(tmp_path / "home"), get_plugin("speech")
     cfg = CurateConfig(modality="speech")
     now = curation_versions(plugin)
+    caption = now["caption normalisation"]
     old = {**now, "caption normalisation": "5"}
-    note = stale_curation_note([old], cfg, "/data/takes", ws)
-    assert note.startswith(f"/data/takes's samples {STALE}: caption normalisation 5 -> {now['caption normalisation']}; a "
-                           "refresh curates only new or changed inputs"), note
+    note = stale_curation_note(CurationHistory([old]), cfg, "/data/takes", ws)
+    assert note.startswith(f"/data/takes's samples {STALE}: caption normalisation 5 -> {caption}; a refresh curates only "
+                           "new or changed inputs"), note
     assert f"lumina curate /data/takes --modality speech --home {ws.home}" in note
-    two = stale_curation_note([old, {**old, "caption normalisation": "4"}, now], cfg, "/data/takes", ws)
-    assert f"caption normalisation 4/5 -> {now['caption normalisation']};" in two, two
-    assert stale_curation_note([now, now], cfg, "/data/takes", ws) is None
-    assert stale_curation_note([], cfg, "/data/takes", ws) is None  # never curated: nothing to say
-    unknown = stale_curation_note([None, now], cfg, "/data/takes", ws)
+    two = stale_curation_note(CurationHistory([old, {**old, "caption normalisation": "4"}, now]), cfg, "/data/takes", ws)
+    assert f"caption normalisation 4/5 -> {caption};" in two, two
+    assert stale_curation_note(CurationHistory([now, now]), cfg, "/data/takes", ws) is None
+    assert stale_curation_note(CurationHistory(), cfg, "/data/takes", ws) is None  # never curated: nothing to say
+
+    then = {"snr": ["1"], "silence": ["2"]}
+    unknown = stale_curation_note(CurationHistory([now], 1, then), cfg, "/data/takes", ws)  # no verdict of this code
     assert unknown.startswith("/data/takes's samples were curated before runs recorded their curation versions, so "
-                              f"whether with this code's (caption normalisation {now['caption normalisation']}, "), unknown
+                              f"whether with this code's (caption normalisation {caption}, "), unknown
     assert "is unknown; a refresh curates only new or changed inputs" in unknown
+    read = stale_curation_note(CurationHistory([now], 1, then, {"snr": "2", "silence": "2"}), cfg, "/data/takes", ws)
+    assert read.startswith(f"/data/takes's samples {STALE}: snr 1 -> 2 (its verdicts) (and by runs before versions were "
+                           "recorded, with versions unknown for caption normalisation); a refresh"), read
+    image = stale_curation_note(CurationHistory([], 1, {"min_size": ["1"]}, {"min_size": "1"}), CurateConfig(), "/data/im", ws)
+    assert image is None  # no caption normalisation, every filter's verdicts as this code's
+    partly = stale_curation_note(CurationHistory([], 1, {"min_size": ["1"], "aesthetic": ["1"]}, {"min_size": "1"}),
+                                 CurateConfig(), "/data/im", ws)
+    assert partly.startswith("/data/im's samples were curated before runs recorded their curation versions; their "
+                             "verdicts agree with this code's where it is known, and for aesthetic whether with this "
+                             "code's (preprocess/curate.py 1, "), partly
+    assert stale_curation_note(CurationHistory([], 1), CurateConfig(), "/data/im", ws) is None  # registered no verdict
 
 
 def test_the_versions_read_are_the_last_curates_and_the_refreshes_after_it(tmp_path):
-    """A `lumina curate` curates the whole source: what ran before it no longer made any sample."""
+    """A `lumina curate` curates the whole source: what ran before it no longer made any sample. The
+    verdicts of runs that recorded no versions, and those of runs with this code's, give filter versions."""
     home = tmp_path / "home"
+    now = {"v": "now"}
     with Catalog.open(Workspace.at(home).catalog) as cat:
-        def run(flow, versions, source="/data/takes", modality="speech", status="completed"):
+        def run(flow, versions, source="/data/takes", modality="speech", status="completed", verdicts=()):
             params = {"source": source, "modality": modality, **({"curation_versions": versions} if versions else {})}
-            cat.finish_run(cat.start_run(flow, params), status=status)
+            run_id = cat.start_run(flow, params)
+            for f, version in verdicts:
+                cat.sql("INSERT INTO verdicts VALUES ('k', $1, $2, 0, 0, true, $3)", [f, version, run_id])
+            cat.finish_run(run_id, status=status)
 
         run("refresh", {"v": "1"})
-        run("curate", None)
+        run("curate", None, verdicts=[("snr", "0")])
         run("refresh", {"v": "2"})
         run("curate", {"v": "3"})
         run("refresh", {"v": "4"})
         run("refresh", {"v": "5"}, status="failed")
         run("refresh", {"v": "6"}, source="/data/other")
         run("refresh", {"v": "7"}, modality="video")
-        assert versions_curated_with(cat, "/data/takes", "speech") == [{"v": "3"}, {"v": "4"}]
-        run("curate", None)
-        assert versions_curated_with(cat, "/data/takes", "speech") == [None]
-        assert versions_curated_with(cat, "/data/none", "speech") == []
+        assert curation_history(cat, "/data/takes", "speech", now) == CurationHistory([{"v": "3"}, {"v": "4"}])
+        run("curate", None, verdicts=[("snr", "1"), ("silence", "1"), ("silence", "2")])
+        run("refresh", now, source="/data/other", verdicts=[("snr", "2"), ("silence", "2")])
+        run("refresh", now, source="/data/other", modality="video", verdicts=[("snr", "9")])
+        assert curation_history(cat, "/data/takes", "speech", now) == CurationHistory(
+            [], 1, {"silence": ["1", "2"], "snr": ["1"]}, {"snr": "2", "silence": "2"})
+        assert curation_history(cat, "/data/none", "speech", now) == CurationHistory()
 
 
 def test_data_to_models_curate_cache_key_changes_with_a_version(tmp_path, digits, monkeypatch):
