@@ -121,8 +121,8 @@ class ModalityPlugin(ABC):
 
 def curation_versions(plugin: ModalityPlugin) -> dict[str, str]:
     """The versions of the code that decides what a curation of ``plugin``'s modality keeps and how:
-    its caption normalisation (``caption_version``, where it has one) and every filter version
-    constant (``FILTER_VERSION``, ``*_FILTER_VERSION``: what its verdicts carry as filter_version) of
+    its caption normalisation (``caption_version``, where it has one) and every version constant
+    (``FILTER_VERSION``, ``*_VERSION``: what its verdicts carry as filter_version, e.g. QUALITY_VERSION) of
     the generic curation (preprocess/curate.py), of the plugin's module and of the preprocess modules
     it imports from (its near-duplicate search, shared filters), each named by its file. Curate and
     refresh runs record them (runs.parameters curation_versions), a refresh says when the source's
@@ -140,8 +140,11 @@ def curation_versions(plugin: ModalityPlugin) -> dict[str, str]:
     versions = {"caption normalisation": plugin.caption_version} if plugin.caption_version else {}
     for name in sorted(names):
         for attr, value in vars(sys.modules[name]).items():
-            if (attr == "FILTER_VERSION" or attr.endswith("_FILTER_VERSION")) and isinstance(value, (str, int)):
-                versions[name.replace(".", "/") + ".py" + ("" if attr == "FILTER_VERSION" else f" {attr}")] = str(value)
+            if not ((attr == "FILTER_VERSION" or attr.endswith("_VERSION")) and isinstance(value, (str, int))):
+                continue
+            if name == own and "FILTER" not in attr and value == plugin.caption_version:
+                continue  # the constant caption_version is (speech's TRANSCRIPT_VERSION): said once, as that
+            versions[name.replace(".", "/") + ".py" + ("" if attr == "FILTER_VERSION" else f" {attr}")] = str(value)
     return versions
 
 

@@ -52,6 +52,8 @@ def test_the_versions_are_the_plugins_caption_normalisation_and_every_filter_mod
     speech = curation_versions(get_plugin("speech"))
     assert speech["caption normalisation"] == get_plugin("speech").caption_version
     assert {"preprocess/curate.py", "preprocess/speech/plugin.py", "preprocess/speech/dedup.py"} <= set(speech)
+    assert not [k for k in speech if "TRANSCRIPT_VERSION" in k]  # the caption normalisation's constant: said once
+    assert "preprocess/filters/quality.py QUALITY_VERSION" in curation_versions(get_plugin("video"))  # shared filters too
     assert "caption normalisation" not in curation_versions(get_plugin("image"))  # it keeps captions as written
     monkeypatch.setattr(preprocess.video.dedup, "FILTER_VERSION", "99")
     assert curation_versions(get_plugin("video"))["preprocess/video/dedup.py"] == "99"
