@@ -273,44 +273,41 @@ class CurationHistory:
     unrecorded: int = 0  # how many of them ran before runs recorded their curation versions
     # filter -> the filter_version values the verdicts those unrecorded runs registered carry
     verdicts_then: dict[str, list[str]] = field(default_factory=dict)
-    # filter -> filter_version in the verdicts of this modality's runs (any source) that recorded this code's versions
-    verdicts_now: dict[str, str] = field(default_factory=dict)
 
 
-def curation_history(cat, source: str, modality: str, now: dict[str, str]) -> CurationHistory:
+def curation_history(cat, source: str, modality: str) -> CurationHistory:
     """The curation versions (runs.parameters curation_versions) of the runs that made the source's
     current samples: its latest completed `lumina curate` (which curates the whole source) and every
     completed refresh after it (each curated its new or changed inputs); all its refreshes where no
     curate ran. For those that recorded none (before they were), the filter versions their verdicts
-    carry, beside those of the verdicts this code (``now``) made: verdicts name the filter, the code
-    knows versions by file, so a filter's version now is read from verdicts a run with these versions
-    registered. A scan of verdicts.run_id each, only where such runs are (12M verdicts on disk: 0.06 s CPU)."""
+    carry, by the same filter names: a scan of verdicts.run_id, only where such runs are (12M verdicts
+    on disk: 0.06 s CPU)."""
     import json
 
-    rows = cat.sql("SELECT run_id, flow_name, parameters->>'source', CAST(parameters->'curation_versions' AS VARCHAR) "
-                   "FROM runs WHERE flow_name IN ('curate', 'refresh') AND status = 'completed' "
-                   "AND coalesce(parameters->>'modality', $2) = $1 ORDER BY started_at", [modality, CurateConfig().modality])[1]
-    mine = [(run_id, flow, v) for run_id, flow, src, v in rows if src == source]
-    last_curate = max((i for i, (_, flow, _) in enumerate(mine) if flow == "curate"), default=0)
-    made = mine[last_curate:]
-    history = CurationHistory([json.loads(v) for _, _, v in made if v], sum(not v for _, _, v in made))
-    if history.unrecorded:
-        def filter_versions(run_ids: list[str]) -> list[tuple[str, str]]:
-            return cat.sql("SELECT DISTINCT filter, filter_version FROM verdicts WHERE list_contains($1, run_id) "
-                           "ORDER BY filter, filter_version", [run_ids])[1] if run_ids else []
-
-        for f, version in filter_versions([run_id for run_id, _, v in made if not v]):
+    rows = cat.sql("SELECT run_id, flow_name, CAST(parameters->'curation_versions' AS VARCHAR) FROM runs "
+                   "WHERE flow_name IN ('curate', 'refresh') AND status = 'completed' AND parameters->>'source' = $1 "
+                   "AND coalesce(parameters->>'modality', $3) = $2 ORDER BY started_at",
+                   [source, modality, CurateConfig().modality])[1]
+    last_curate = max((i for i, (_, flow, _) in enumerate(rows) if flow == "curate"), default=0)
+    made = [(run_id, json.loads(v) if v else None) for run_id, _, v in rows[last_curate:]]
+    made = [(run_id, v if isinstance(v, dict) else None) for run_id, v in made]
+    history = CurationHistory([v for _, v in made if v is not None], sum(v is None for _, v in made))
+    if unrecorded := [run_id for run_id, v in made if v is None]:
+        for f, version in cat.sql("SELECT DISTINCT filter, filter_version FROM verdicts WHERE list_contains($1, run_id) "
+                                  "ORDER BY filter, filter_version", [unrecorded])[1]:
             history.verdicts_then.setdefault(f, []).append(version)
-        history.verdicts_now = dict(filter_versions([run_id for run_id, _, _, v in rows if v and json.loads(v) == now]))
     return history
 
 
 def stale_curation_note(history: CurationHistory, cfg: CurateConfig, source: str, ws: Workspace) -> str | None:
     """One line when the source's samples were curated with other curation versions than this code's
-    (preprocess.modality.curation_versions: caption normalisation, filter versions): which changed,
-    that a refresh curates only new or changed inputs, and the `lumina curate` that applies them.
-    For runs that recorded no versions, a filter's change is read from its verdicts where this code's
-    version of that filter is known (verdicts_now); what is not is said to be unknown.
+    (preprocess.modality.curation_versions: the caption normalisation and each filter by its verdicts'
+    name): which changed, that a refresh curates only new or changed inputs, and the `lumina curate`
+    that applies them. Runs that recorded versions are read from them, runs before that from their
+    verdicts' filter versions, in the same words ("keyframe_dedup 1 -> 2"); a filter this code no
+    longer runs is "-> none", one a recorded run lacks "none ->". What no verdict carries, the caption
+    normalisation of runs before versions were recorded, is said to be unknown. A filter none of their
+    verdicts names is not: most run on some inputs only (a refusal, a copy), so its absence says nothing.
 
     A refresh does not curate the whole source again by itself: at 1M inputs that is every input
     decoded and analysed again (hours of CPU), a second set of shards and a full encode, unasked, on
@@ -320,36 +317,28 @@ def stale_curation_note(history: CurationHistory, cfg: CurateConfig, source: str
     from preprocess.modality import curation_versions, get_plugin
 
     now = curation_versions(get_plugin(cfg.modality))
+    then: dict[str, set[str]] = {}  # name -> the versions the source's samples were curated with
+    for versions in history.recorded:
+        for name in set(now).union(versions):
+            then.setdefault(name, set()).add(str(versions.get(name, "none")))
+    for f, versions in history.verdicts_then.items():
+        then.setdefault(f, set()).update(versions)
     changed = []
-    for name in sorted(set(now).union(*history.recorded), key=lambda n: (n != "caption normalisation", n)):
-        before = sorted({v.get(name, "none") for v in history.recorded} - {now.get(name, "none")})
-        if before:
+    for name in sorted(then, key=lambda n: (n != "caption normalisation", n)):
+        if before := sorted(then[name] - {now.get(name, "none")}):
             changed.append(f"{name} {'/'.join(before)} -> {now.get(name, 'none')}")
-    unknown: list[str] = []
-    if history.unrecorded and history.verdicts_then:  # runs that registered no verdict curated nothing to speak of
-        if "caption normalisation" in now:  # no verdict carries it
-            unknown.append("caption normalisation")
-        for f, versions in history.verdicts_then.items():
-            if f not in history.verdicts_now:
-                unknown.append(f)
-            elif before := [v for v in versions if v != history.verdicts_now[f]]:
-                changed.append(f"{f} {'/'.join(before)} -> {history.verdicts_now[f]} (its verdicts)")
-        if not history.verdicts_now:  # no verdict of this code to read a filter's version now from
-            unknown = ["all"]
+    # runs that registered no verdict curated nothing to speak of
+    unknown = bool(history.unrecorded and history.verdicts_then and "caption normalisation" in now)
     if not (changed or unknown):
         return None
-    this_code = "this code's (" + ", ".join(f"{k} {v}" for k, v in now.items()) + ")"
     if changed:
         said = f"{source}'s samples were curated with other curation versions than this code's: " + ", ".join(changed)
         if unknown:
-            said += (" (and by runs before versions were recorded, with versions unknown"
-                     + ("" if unknown == ["all"] else " for " + ", ".join(unknown)) + ")")
-    elif unknown == ["all"]:
-        said = (f"{source}'s samples were curated before runs recorded their curation versions, so whether with "
-                f"{this_code} is unknown")
+            said += " (and by runs before versions were recorded, with a caption normalisation unknown)"
     else:
-        said = (f"{source}'s samples were curated before runs recorded their curation versions; their verdicts agree "
-                f"with this code's where it is known, and for {', '.join(unknown)} whether with {this_code} is unknown")
+        said = (f"{source}'s samples were curated before runs recorded their curation versions: their verdicts' filter "
+                f"versions are this code's, and whether their caption normalisation was this code's "
+                f"({now['caption normalisation']}) is unknown")
     return (f"{said}; a refresh curates only new or changed inputs, so the others keep what that code made; to curate "
             f"the whole source with this code: " + curate_command(source, ws, cfg, {}))
 
@@ -456,7 +445,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             commit_listing(cat, src, plan.modality, stage, None)
             updates = update_live_manifests(cat, consume_due)
             last = last_curation_of_source(cat, src, modality)
-            history = curation_history(cat, src, modality, curation_versions(get_plugin(cfg.modality)))
+            history = curation_history(cat, src, modality)
             unversioned = _unversioned(cat, live)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
@@ -513,7 +502,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
             updates = update_live_manifests(cat, consume_due)
             unversioned = _unversioned(cat, live)
-            history = curation_history(cat, src, modality, versions)  # this run's not completed: its own are the code's
+            history = curation_history(cat, src, modality)  # this run's not completed: its own are the code's
         lap("manifests")
         if note := stale_curation_note(history, cfg, src, ws):
             result.notes.append(note)

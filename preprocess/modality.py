@@ -29,6 +29,9 @@ PLUGINS = {
     Modality.SPEECH: "preprocess.speech.plugin:SpeechPlugin",
 }
 
+# the filters the generic curation (preprocess/curate.py, its FILTER_VERSION) runs for every modality
+GENERIC_FILTERS = ("media_size", "caption_length", "caption_present", "exact_dedup")
+
 
 @dataclass
 class Candidate:
@@ -64,6 +67,11 @@ class ModalityPlugin(ABC):
     # the version is in the curated shards' names, so that bumping it makes the next curation write
     # shards with the new captions instead of keeping the complete ones with the old
     caption_version: str = ""
+    # the filters its curation runs (analysis, a rejection with a score, near duplicates, a scoring
+    # stage), each by the name its verdicts carry (verdicts.filter) -> the version they carry, from
+    # the constant the verdicts are made with; curation_versions adds the generic curation's. A filter
+    # missing here fails tests/preprocess/test_g_declared_filters.py
+    filter_versions: dict[str, str] = {}
 
     def options(self, values: dict[str, Any] | None) -> Any:
         from contracts.config import from_mapping
@@ -120,32 +128,17 @@ class ModalityPlugin(ABC):
 
 
 def curation_versions(plugin: ModalityPlugin) -> dict[str, str]:
-    """The versions of the code that decides what a curation of ``plugin``'s modality keeps and how:
-    its caption normalisation (``caption_version``, where it has one) and every version constant
-    (``FILTER_VERSION``, ``*_VERSION``: what its verdicts carry as filter_version, e.g. QUALITY_VERSION) of
-    the generic curation (preprocess/curate.py), of the plugin's module and of the preprocess modules
-    it imports from (its near-duplicate search, shared filters), each named by its file. Curate and
-    refresh runs record them (runs.parameters curation_versions), a refresh says when the source's
-    samples were curated with others (flows/refresh.py stale_curation_note), and data_to_model's curate
-    cache key holds them. Found, not declared: a version a module bumps is in without a list to keep."""
-    import sys
+    """The versions of the code that decides what a curation of ``plugin``'s modality keeps and how,
+    by the names a user reads in the catalog: ``caption normalisation`` (the plugin's caption_version,
+    where it has one), then each filter by the name its verdicts carry (verdicts.filter) with the
+    version they carry (filter_version): the generic curation's (GENERIC_FILTERS, preprocess/curate.py's
+    FILTER_VERSION) and the plugin's ``filter_versions``. Curate and refresh runs record them
+    (runs.parameters curation_versions), a refresh says when the source's samples were curated with
+    others (flows/refresh.py stale_curation_note), and data_to_model's curate cache key holds them."""
+    from preprocess.curate import FILTER_VERSION  # here: preprocess.curate imports this module
 
-    importlib.import_module("preprocess.curate")  # the generic filters' (exact duplicates, caption_present)
-    own = type(plugin).__module__
-    names = {"preprocess.curate", own}
-    for value in vars(sys.modules[own]).values():
-        name = value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None)
-        if isinstance(name, str) and name.startswith("preprocess.") and name in sys.modules:
-            names.add(name)
-    versions = {"caption normalisation": plugin.caption_version} if plugin.caption_version else {}
-    for name in sorted(names):
-        for attr, value in vars(sys.modules[name]).items():
-            if not ((attr == "FILTER_VERSION" or attr.endswith("_VERSION")) and isinstance(value, (str, int))):
-                continue
-            if name == own and "FILTER" not in attr and value == plugin.caption_version:
-                continue  # the constant caption_version is (speech's TRANSCRIPT_VERSION): said once, as that
-            versions[name.replace(".", "/") + ".py" + ("" if attr == "FILTER_VERSION" else f" {attr}")] = str(value)
-    return versions
+    caption = {"caption normalisation": plugin.caption_version} if plugin.caption_version else {}
+    return {**caption, **dict.fromkeys(GENERIC_FILTERS, FILTER_VERSION), **plugin.filter_versions}
 
 
 def own_size(record: SampleRecord) -> dict:

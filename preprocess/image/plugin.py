@@ -11,10 +11,10 @@ from PIL import Image
 
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
-from preprocess.filters.clip_config import ClipScoring
-from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
+from preprocess.filters.clip_config import CLIP_FILTER_VERSION, ClipScoring
+from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
-from preprocess.image.dedup import NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION, NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.preference import keep_preference
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
@@ -58,6 +58,12 @@ class ImagePlugin(ModalityPlugin):
         "vae_factor": "pixels per latent of the encoder you will use: 8 for --latent sd15/sdxl, 1 for --latent identity "
                       "(lumina encode's default; with 8 its images have up to 64 times the budget's tokens)",
         "resize": "fit (keep the aspect ratio in the budget) or square (a fixed square)",
+    }
+    filter_versions = {  # the decoder's refusals with a score, then the analysis, quality, near duplicates, CLIP
+        **dict.fromkeys(("too_many_pixels", "multi_page_image", "animated_image", "min_size", "aspect_ratio"), FILTER_VERSION),
+        **dict.fromkeys(QUALITY_FILTERS, QUALITY_VERSION),
+        "phash_dedup": DEDUP_VERSION,
+        **dict.fromkeys(("aesthetic", "clip_similarity"), CLIP_FILTER_VERSION),
     }
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: ImageOptions) -> list[Candidate]:

@@ -25,9 +25,9 @@ from PIL import Image
 
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
-from preprocess.filters.quality import QUALITY_FILTERS, QualityThresholds, quality_verdicts, technical_quality
+from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected
-from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
                               look_at_error_deg, rotation_error, spherical_of)
@@ -236,6 +236,13 @@ class MultiviewPlugin(ModalityPlugin):
     options_cls = MultiviewOptions
     single_file_inputs = False  # an object is a folder of views; a loose PNG is an image's
     input_markers = CAMERA_FILES  # a folder with one of them is an object
+    filter_versions = {  # a view's refusal with a score (the image decoder's), the set's checks, quality, near duplicates
+        **dict.fromkeys(("too_many_pixels", "multi_page_image", "animated_image", "min_views", "max_views", "views_present",
+                         "view_size", "rotation_orthonormal", "camera_look_at", "camera_intrinsics", "distinct_views",
+                         "view_fill"), FILTER_VERSION),
+        **dict.fromkeys(QUALITY_FILTERS, QUALITY_VERSION),
+        "phash_dedup": DEDUP_VERSION,  # the image plugin's search
+    }
 
     def group(self, entries, opts):
         return group_multiview(entries)

@@ -27,7 +27,7 @@ from preprocess.sources import CAPTION_SUFFIXES, Entry, Leftover, RawInput, grou
 from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected, reject_if_longer
 from preprocess.speech.curation import normalised_audio, prepare, silence_score
-from preprocess.speech.dedup import fingerprint, mark_near_duplicates
+from preprocess.speech.dedup import FILTER_VERSION as DEDUP_VERSION, fingerprint, mark_near_duplicates
 from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check as check_language, check_voice
 from preprocess.speech.normalisation import frozen_statistics
 from encoders.audio.transcript import normalise_transcript, read_transcript
@@ -123,6 +123,11 @@ class SpeechPlugin(ModalityPlugin):
     options_cls = SpeechOptions
     text_encoder = "phone"  # speech is conditioned on the transcript's phonemes
     caption_version = TRANSCRIPT_VERSION
+    filter_versions = {  # refusals before the analysis with a score, then the analysis, near duplicates
+        **dict.fromkeys(("invalid_samples", "sample_rate", "clipping_ratio", "silence", "snr", "min_duration", "max_duration",
+                         "wrong_language", "transcript_phones", "min_speaking_rate", "max_speaking_rate"), FILTER_VERSION),
+        "audio_fingerprint_dedup": DEDUP_VERSION,
+    }
 
     def group(self, entries: list[Entry], opts: SpeechOptions) -> tuple[list[RawInput], list[Leftover]]:
         rest, lines, leftovers = [], [], []

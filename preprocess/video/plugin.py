@@ -16,12 +16,12 @@ import numpy as np
 from contracts.keys import sample_key, split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
-from preprocess.filters.quality import QualityThresholds, quality_verdicts, technical_quality
+from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
 from preprocess.video.clips import resample, resize_frames, sample_evenly, sample_rate
 from preprocess.video.decode import VIDEO_SUFFIXES, DecodedVideo, VideoRejected, decode_video
-from preprocess.video.dedup import keyframe_hashes, mark_near_duplicates
+from preprocess.video.dedup import FILTER_VERSION as DEDUP_VERSION, keyframe_hashes, mark_near_duplicates
 from preprocess.video.motion import jitter_score, motion_score
 from preprocess.video.scenes import content_scores, scene_cuts, scenes
 
@@ -70,6 +70,12 @@ class VideoPlugin(ModalityPlugin):
     media_suffixes = VIDEO_SUFFIXES
     options_cls = VideoOptions
     curate_flags = {"max_tokens": "", "vae_factor": ""}  # the flags image offers, with its help
+    filter_versions = {  # the decoder's refusals with a score, then each clip's checks, quality, near duplicates
+        **dict.fromkeys(("no_video_stream", "too_many_pixels", "too_many_frames", "no_frames", "still_image", "min_duration",
+                         "min_frames", "motion", "jitter"), FILTER_VERSION),
+        **dict.fromkeys(QUALITY_FILTERS, QUALITY_VERSION),
+        "keyframe_dedup": DEDUP_VERSION,
+    }
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: VideoOptions) -> list[Candidate]:
         data = item.media["media"].read()
