@@ -503,6 +503,7 @@ class Catalog:
         with self._connection() as con:
             self._require_run(con, run_id)
             for item in batches:
+                cb = None  # the last batch's tables go before the next is read: one batch in memory at a time
                 cb = self._columnar(item)
                 cb.validate()
                 digest = cb.digest()

@@ -554,9 +554,10 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
 
 
 # dropped inputs per rejections batch file: one file up to this many (named as before), else one per
-# chunk of them. Writing a batch file, and registering it, takes several times its records' memory
-# at once (~7 KB an input in all): one file of every dropped input of a million-input run was GBs
-REJECTIONS_PER_BATCH = 8192
+# chunk of them. Registering a batch file takes ~10 KB of Python heap an input at once (its JSON text
+# and parsed objects; an image's nine verdicts): one file of every dropped input of a million-input run
+# was GBs; 4096 of them are ~40 MB
+REJECTIONS_PER_BATCH = 4096
 
 
 def write_rejections(out_dir: Path, dropped: list[Candidate]) -> list[str]:
