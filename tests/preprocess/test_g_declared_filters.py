@@ -13,7 +13,7 @@ import pytest
 
 from contracts.records import Batch, VerdictRecord
 from preprocess.curate import CurateConfig, curate
-from preprocess.modality import GENERIC_FILTERS, curation_versions, get_plugin
+from preprocess.modality import GENERIC_FILTERS, PLUGINS, curation_versions, get_plugin
 
 # declared filters the small demo corpora never run, and why (each a refusal or a model's)
 NOT_IN_THE_DEMO = {
@@ -86,6 +86,7 @@ def test_the_versions_are_the_caption_normalisation_and_the_filters_by_name():
     overrides none of them; caption normalisation only where the plugin normalises captions."""
     from preprocess.curate import FILTER_VERSION
 
+    assert set(CORPORA) == {m.value for m in PLUGINS}  # a new modality: its demo corpus in CORPORA above
     for modality in CORPORA:
         plugin = get_plugin(modality)
         versions = curation_versions(plugin)
