@@ -14,7 +14,8 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.clip_config import CLIP_FILTER_VERSION, ClipScoring
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
-from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION, NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
+from preprocess.image.dedup import NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.preference import keep_preference
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
