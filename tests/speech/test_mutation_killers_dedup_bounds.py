@@ -191,3 +191,25 @@ def test_takes_as_wide_as_their_duration_keep_every_block_in_their_bucket():
     for level, size in enumerate(BOUND_BLOCKS):
         want = [_plain_bound(a, b, size, 10**6) for b in kept]
         np.testing.assert_allclose(bucket.lower_bounds(q, rows, level), want, rtol=2e-6, atol=1e-6)
+
+
+def test_loudness_orders_near_copies_in_steps_of_a_tenth_and_unknown_comes_last():
+    """preference: the louder of near copies is kept, loudness rounded to 0.1 LU (0.4 LU louder
+    counts, 0.04 does not: then the name), and a copy without a loudness, or a NaN one, after any
+    measured one."""
+    from contracts.records import SampleRecord
+    from preprocess.modality import Candidate
+    from preprocess.sources import Entry, RawInput
+    from preprocess.speech.dedup import mark_near_duplicates
+
+    fp = np.random.default_rng(2).normal(-5, 2, (BANDS, 120)).astype(np.float16)
+
+    def cand(name: str, lufs) -> Candidate:
+        meta = {"original_sample_rate": 22050} | ({} if lufs is None else {"loudness_lufs": lufs})
+        rec = SampleRecord(key=name, modality="speech", source_uri=f"/c/{name}", split="train", status="accepted", meta=meta)
+        return Candidate(rec, [], RawInput(name, f"/c/{name}", {"media": Entry(name, f"/c/{name}", 0)}), (fp, 1.4))
+
+    for first, second, kept in (((-20.4), (-20.0), 1), ((-20.04), (-20.0), 0), (None, -60.0, 1), (math.nan, -60.0, 1)):
+        a, b = cand("a.wav", first), cand("b.wav", second)
+        mark_near_duplicates([a, b], 0.15)
+        assert [a.accepted, b.accepted] == [kept == 0, kept == 1], (first, second)
