@@ -213,3 +213,31 @@ def test_loudness_orders_near_copies_in_steps_of_a_tenth_and_unknown_comes_last(
         a, b = cand("a.wav", first), cand("b.wav", second)
         mark_near_duplicates([a, b], 0.15)
         assert [a.accepted, b.accepted] == [kept == 0, kept == 1], (first, second)
+
+
+def test_a_bound_or_a_distance_exactly_at_the_cap_is_within_it(monkeypatch):
+    """The cap is inclusive: a take whose bound (less the margin) is exactly the cap is compared, and
+    one whose distance is exactly the cap is the nearest found. A kept take raised on the frames its
+    16-frame blocks cover (3 .. 51 of 60; no 64-frame block fits): its 16-frame bound is its distance,
+    less the margin, and the cap is set to that bound, then to the distance."""
+    rng = np.random.default_rng(12)
+    level = rng.integers(-24, -8, BANDS) / 4
+    query = _flat(level, 60)
+    kept = query.astype(np.float64)
+    kept[:, MAX_OFFSET : MAX_OFFSET + 3 * BOUND_BLOCKS[-1]] += rng.integers(4, 12, BANDS)[:, None] / 8
+    kept = kept.astype(np.float16)
+    index = dedup._Kept()
+    index.add(kept, 1.0, dedup._prefix(kept))
+    (bucket,) = index.buckets.values()
+    q = dedup._Query(dedup._prefix(query))
+    assert bucket.lower_bounds(q, np.array([0]), 0)[0] == 0.0  # no 64-frame block: 0
+    raw = bucket.lower_bounds(q, np.array([0]), len(BOUND_BLOCKS) - 1)[0]
+    at_bound = raw * (1 - dedup.BOUND_MARGIN) - dedup.BOUND_MARGIN
+    d = dedup.distance(query, kept)
+    assert at_bound < d and abs(raw - d) < 1e-6
+    calls = []
+    real = dedup.distance
+    monkeypatch.setattr(dedup, "distance", lambda a, b: calls.append(1) or real(a, b))
+    prefix = dedup._prefix(query)
+    assert dedup._nearest(index, query, prefix, index.comparable(1.0), at_bound) == (-1, at_bound) and len(calls) == 1
+    assert dedup._nearest(index, query, prefix, index.comparable(1.0), d) == (0, d) and len(calls) == 2
