@@ -33,10 +33,14 @@ and one in 50 gets a near copy. 2026-12-06, shared 2-core machine (load 4-6), CP
      takes  OLD(v2) s  NEW s  ratio  full OLD  full NEW  same  rejected  B/take NEW  OLD
       4080       5.25   2.66   2.0x        80      1194  True        80        3062  5043
      16320      57.17  21.20   2.7x       320     19374  True       320        3309  5050
+     65280    1085.24 216.82   5.0x      1280    319390  True      1280        3309  5055
+
 
 (B/take: the index's arrays per kept take, NEW's with the room its doubling arrays keep; the
 fingerprints, 40 B a frame, are the candidates' either way.) Still about quadratic: each take's
-bounds cover the kept takes of its window, only cheaper. An exact index that fetches fewer was looked
+bounds cover the kept takes of its window, only cheaper (NEW x8.0 then x10.2 per 4x takes, OLD x10.9
+then x19.0): some 8 min at 100k takes (OLD: 45 min), half a day at 1M. NEW compares more pairs in full
+(about 5 a take at 64k: no 8-frame level any more; some 16 s of the 217). An exact index that fetches fewer was looked
 for and not found, on helper W's 4,990 real fingerprints (pairs within 10% in duration, all
 1.24-2.2 apart): the per-band means over the shared frames rule out 60% of them at the cap 0.5 (a
 KD-tree over them would still return 40% of the window), 4 / 8 / 16 segments of all 20 bands 84 /

@@ -25,7 +25,8 @@ takes, 52.7 s at 16,320, 15 bytes a frame). Kept takes are now held in buckets o
 then 16, from frame 3: 6.25 bytes a frame), bounded one bucket at a time, coarse to fine, and the rest
 compared exactly, nearest bound first. It is still linear in the window per take (an exact index
 that is sublinear was not found: a summary of few numbers bounds the distance far below the cap,
-bench/bench_speech_dedup.py), but some 2x cheaper per kept take.
+bench/bench_speech_dedup.py), but cheaper per kept take: 2.0x / 2.7x / 5.0x less CPU at 4k / 16k /
+64k synthetic takes (217 s at 65,280), the same outcome at each.
 """
 
 from __future__ import annotations
