@@ -73,13 +73,13 @@ def test_a_wrong_key_is_one_line_and_exit_2_before_prefect(tmp_path, capsys, no_
     assert not (tmp_path / "home").exists()  # nothing was started or written
 
 
-def test_the_speech_smoke_config_runs_speech_without_modality_flag(tmp_path, monkeypatch, capsys):
-    """What reaches the flow: the config's modality, --set merged into the config's mapping key by key."""
+@pytest.fixture
+def flow_seen(monkeypatch) -> dict:
+    """The parameters the last `lumina demo` gave the flow (which does nothing, on no Prefect server)."""
     from prefect.logging.handlers import APILogWorker
 
     import flows.data_to_model
     import flows.local_prefect
-    from flows.cli import main
 
     seen = {}
 
@@ -90,9 +90,17 @@ def test_the_speech_smoke_config_runs_speech_without_modality_flag(tmp_path, mon
         def result(self):
             return {"ok": True}
 
-    monkeypatch.setattr(flows.data_to_model, "data_to_model", lambda **kw: seen.update(kw) or Done())
+    monkeypatch.setattr(flows.data_to_model, "data_to_model", lambda **kw: seen.clear() or seen.update(kw) or Done())
     monkeypatch.setattr(flows.local_prefect, "local_prefect_server", lambda **kw: nullcontext())
     monkeypatch.setattr(APILogWorker, "drain_all", classmethod(lambda cls, timeout=None: None))
+    return seen
+
+
+def test_the_speech_smoke_config_runs_speech_without_modality_flag(tmp_path, flow_seen):
+    """What reaches the flow: the config's modality, --set merged into the config's mapping key by key."""
+    from flows.cli import main
+
+    seen = flow_seen
     config = REPO / "configs" / "speech-smoke.yaml"
     assert main(["demo", "--home", str(tmp_path), "--config", str(config), "--set", "corpus_options.voices=2", "--json"]) == 0
     assert seen["modality"] == "speech"
@@ -112,27 +120,12 @@ def test_a_deployment_run_with_a_wrong_option_fails_in_the_flow_before_any_work(
     assert not (tmp_path / "home").exists()
 
 
-def test_local_runs_the_demos_stages_without_ray_and_a_flag_beats_the_config(tmp_path, monkeypatch, capsys):
+def test_local_runs_the_demos_stages_without_ray_and_a_flag_beats_the_config(tmp_path, flow_seen, capsys):
     """`lumina demo --local`, as the stage commands and the Ray start line ("--local skips it") say;
     without the flag the config's backend (or the flow's default) stands."""
-    from prefect.logging.handlers import APILogWorker
-
-    import flows.data_to_model
-    import flows.local_prefect
     from flows.cli import main
 
-    seen = {}
-
-    class Done:
-        def is_cancelled(self):
-            return False
-
-        def result(self):
-            return {"ok": True}
-
-    monkeypatch.setattr(flows.data_to_model, "data_to_model", lambda **kw: seen.clear() or seen.update(kw) or Done())
-    monkeypatch.setattr(flows.local_prefect, "local_prefect_server", lambda **kw: nullcontext())
-    monkeypatch.setattr(APILogWorker, "drain_all", classmethod(lambda cls, timeout=None: None))
+    seen = flow_seen
     home = ["--home", str(tmp_path), "--json"]
     assert main(["demo", *home, "--local"]) == 0 and seen["backend"] == "local"
     assert main(["demo", *home]) == 0 and "backend" not in seen  # the flow's default
