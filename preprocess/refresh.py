@@ -25,10 +25,9 @@ import numpy as np
 
 from contracts.keys import sample_key
 from contracts.layout import Workspace
-from contracts.records import Batch
 from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, content_keyed,
                                discard_journals_of_source, held_in_memory, leftover_candidate, mark_copies_of_catalogued,
-                               mark_exact_duplicates, score_with_models, set_aside_records)
+                               mark_exact_duplicates, score_with_models, set_aside_records, write_rejections)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
@@ -401,10 +400,8 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
     shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
     dropped = [c for c in cands if not c.accepted]
-    if dropped:  # no rejections file for a refresh that rejected nothing
-        rejections = out_dir / ("rejections-" + sample_key(*sorted(c.record.key for c in dropped))[:16] + ".batch.json")
-        Batch(samples=[c.record for c in dropped], verdicts=[v for c in dropped for v in c.verdicts]).write(rejections)
-        batch_paths.append(str(rejections))
+    if dropped:  # no rejections file for a refresh that rejected nothing; bounded files, as curate writes them
+        batch_paths += write_rejections(out_dir, dropped)
     discard_journals_of_source(journal)  # every result is in the batch files now
     keys_by_uri: dict[str, list[str]] = defaultdict(list)
     superseders: dict[str, list[str]] = defaultdict(list)
