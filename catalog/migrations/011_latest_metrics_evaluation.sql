@@ -54,6 +54,7 @@ SELECT checkpoint_id, uri, checkpoint_step, manifest, manifest_version, name, sp
        TRY_CAST(s->>'max_heldout' AS INTEGER) AS max_heldout
 FROM named;
 
+DROP VIEW IF EXISTS evaluation_metrics;  -- a catalog migrated again from an earlier version has it
 CREATE VIEW evaluation_metrics AS
 WITH measured AS (
     SELECT c.checkpoint_id, c.uri, c.step AS checkpoint_step, c.manifest, c.manifest_version,
