@@ -30,7 +30,8 @@ demo: $(STAMP)
 	$(VENV)/bin/lumina demo
 
 # Two pytest workers: one test's waits (servers starting, subprocesses) overlap the other's work,
-# ~14 min -> ~9 min on 2 cores. The end-to-end tests that share a Prefect server stay on one worker
+# ~14 min -> ~9 min on 2 cores when first measured (2,856 tests on 2 cores, 2026-12-06: 12:15 with 2
+# workers, 11:53 with 3, so a third buys little). The end-to-end tests that share a Prefect server stay on one worker
 # (xdist_group). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds flags, e.g. -k or -m.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
