@@ -4,7 +4,9 @@ searches within a run). A curate or refresh compares what it takes in with what 
 kept; before, a near duplicate was found only when both came in the same run.
 
 Curation stores each kept sample's signature in its meta: ``phash`` (64 hex digits, 256 bits)
-and ``colour_signature`` (96 hex digits: 16 cells x RGB, one byte each)."""
+and ``colour_signature`` (96 hex digits: 16 cells x RGB, one byte each). A modality that compares
+more than these (video: three keyframe hashes) stores the rest in meta too and reads it back for
+the samples the banded search found (``stored_meta``)."""
 
 from __future__ import annotations
 
@@ -62,3 +64,16 @@ def signatures_sharing_a_band(catalog: str | os.PathLike, modality: str, phashes
             con.unregister("candidate_bands")
     return [KnownSignature(key, uri, int(h, 16), bytes.fromhex(c)) for key, uri, h, c in rows
             if key not in exclude_keys and uri not in exclude_uris]
+
+
+def stored_meta(catalog: str | os.PathLike, keys: list[str], name: str) -> dict[str, str]:
+    """key -> meta field `name` as text, of those of `keys` whose meta has it (a few found by
+    signatures_sharing_a_band). Empty when the catalog does not exist yet or no key is given."""
+    from .db import Catalog
+
+    if not keys or not Path(catalog).exists():
+        return {}
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT key, json_extract_string(meta, $2) FROM samples WHERE list_contains($1, key) "
+                          "AND json_extract_string(meta, $2) IS NOT NULL", [sorted(set(keys)), f"$.{name}"])
+    return dict(rows)

@@ -21,7 +21,7 @@ from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
 from preprocess.video.clips import resample, resize_frames, sample_evenly, sample_rate
 from preprocess.video.decode import VIDEO_SUFFIXES, DecodedVideo, VideoRejected, decode_video
-from preprocess.video.dedup import FILTER_VERSION as DEDUP_VERSION, keyframe_hashes, mark_near_duplicates
+from preprocess.video.dedup import FILTER_VERSION as DEDUP_VERSION, kept_in_catalog, keyframe_hashes, mark_near_duplicates, middle_colour
 from preprocess.video.motion import jitter_score, motion_score
 from preprocess.video.scenes import content_scores, scene_cuts, scenes
 
@@ -141,13 +141,17 @@ class VideoPlugin(ModalityPlugin):
         }
         if video.note:  # accepted, but worth a look (a GIF without its trailer)
             meta["decode_note"] = video.note
+        if status == "accepted":  # the catalog's search across runs needs it beside the hashes (dedup.store_hashes)
+            meta["colour_signature"] = middle_colour(frames)
         rec = SampleRecord(key=key, status=status, reason=reason, width=int(frames.shape[2]), height=int(frames.shape[1]),
                            frames=int(frames.shape[0]), duration=round(duration, 4), meta=meta, **base)
         return Candidate(rec, verdicts, item, keyframe_hashes(frames))
 
     def near_duplicates(self, cands: list[Candidate], opts: VideoOptions, catalog: str | None = None,
-                        leaving: frozenset[str] = frozenset()) -> None:  # within this run only
-        mark_near_duplicates(cands, opts.keyframe_max_distance)
+                        leaving: frozenset[str] = frozenset()) -> None:
+        # with the clips earlier runs kept, as image does; a catalog without stored hashes: within this run
+        kept = kept_in_catalog(catalog, self.modality.value, cands, leaving)
+        mark_near_duplicates(cands, opts.keyframe_max_distance, kept)
 
     def curated_members(self, cand: Candidate, opts: VideoOptions) -> dict[str, bytes]:
         video = decode_video(cand.source.media["media"].read(), opts.max_frames, work_side=opts.work_side)
