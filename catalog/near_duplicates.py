@@ -74,6 +74,5 @@ def stored_meta(catalog: str | os.PathLike, keys: list[str], name: str) -> dict[
     if not keys or not Path(catalog).exists():
         return {}
     with Catalog.open(catalog, read_only=True) as cat:
-        _, rows = cat.sql("SELECT key, json_extract_string(meta, $2) FROM samples WHERE list_contains($1, key) "
-                          "AND json_extract_string(meta, $2) IS NOT NULL", [sorted(set(keys)), f"$.{name}"])
+        _, rows = cat.sql(q("stored_meta_of_keys"), [sorted(set(keys)), f"$.{name}"])
     return dict(rows)

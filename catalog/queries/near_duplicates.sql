@@ -25,3 +25,8 @@ WHERE bit_count(xor(('0x' || substr(kb.phash, 1, 16))::UBIGINT, c.h0))
     + bit_count(xor(('0x' || substr(kb.phash, 33, 16))::UBIGINT, c.h2))
     + bit_count(xor(('0x' || substr(kb.phash, 49, 16))::UBIGINT, c.h3)) <= $2
 ORDER BY kb.key;
+
+-- name: stored_meta_of_keys
+-- Meta field $2 (a JSON path, '$.name') as text, of the samples among keys $1 that have it.
+SELECT key, json_extract_string(meta, $2) FROM samples
+WHERE list_contains($1, key) AND json_extract_string(meta, $2) IS NOT NULL;
