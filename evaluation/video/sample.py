@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from evaluation.config import ModalitySampling  # torch-free: lumina sample --help lists these flags
-from evaluation.sample_flags import spelled
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,9 @@ def refuse_other_modalities_names(cfg) -> None:
 def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
     frames, trained = getattr(cfg, "frames", None), trained_frames(ckpt)
     if frames is not None and trained is not None and int(frames) > trained:
-        log.warning("%s %d: this checkpoint was trained on clips of %d frames; frames %d-%d are beyond what it learnt "
-                    "and usually come out garbled", spelled("frames"), int(frames), trained, trained + 1, int(frames))
+        # --frames alone: a video checkpoint refuses multi-view's --views (check_flags)
+        log.warning("--frames %d: this checkpoint was trained on clips of %d frames; frames %d-%d are beyond what it learnt "
+                    "and usually come out garbled", int(frames), trained, trained + 1, int(frames))
     return shape, {}
 
 
