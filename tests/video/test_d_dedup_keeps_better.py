@@ -12,28 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-
-def _write(p, frames: np.ndarray, fps: int = 8, codec: str = "libx264", crf: int = 12) -> None:
-    import av
-
-    with av.open(str(p), "w", format="matroska" if codec == "ffv1" else "mp4", options={"fflags": "+bitexact"}) as out:
-        s = out.add_stream(codec, rate=fps)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        if codec == "libx264":
-            s.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "threads=1:lookahead-threads=1:rc-lookahead=0"}
-        for f in frames:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(s.encode())
+from tests.video.pans import slow_pan, write_clip as _write
 
 
 @pytest.fixture(scope="module")
 def original():
     """16 frames at 8 fps, 64x64: a slow pan (1 px every 4 frames) over scikit-image's astronaut."""
-    from PIL import Image
     from skimage import data
 
-    base = np.asarray(Image.fromarray(data.astronaut()).resize((96, 96), Image.LANCZOS))
-    return np.stack([base[t // 4: t // 4 + 64, t // 4: t // 4 + 64] for t in range(16)])
+    return slow_pan(data.astronaut())
 
 
 def _curate(paths):

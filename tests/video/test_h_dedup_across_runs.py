@@ -12,36 +12,21 @@ import json
 import numpy as np
 import pytest
 
+from tests.video.pans import slow_pan, write_clip
+
 OPTIONS = {"frames": 4, "grey": True, "max_tokens": 64, "vae_factor": 1, "patch_size": 4, "quality": False}
 
 
 def _write(p, frames: np.ndarray, codec: str = "libx264", crf: int = 12) -> None:
-    import av
-
-    with av.open(str(p), "w", format="matroska" if codec == "ffv1" else "mp4", options={"fflags": "+bitexact"}) as out:
-        s = out.add_stream(codec, rate=8)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        if codec == "libx264":
-            s.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "threads=1:lookahead-threads=1:rc-lookahead=0"}
-        for f in frames:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(s.encode())
+    write_clip(p, frames, codec=codec, crf=crf)
     p.with_suffix(".txt").write_text(f"a slow pan, {p.stem}")
-
-
-def _pan(image: np.ndarray) -> np.ndarray:
-    """16 frames, 64x64: a slow pan (1 px every 4 frames) over a 96x96 picture."""
-    from PIL import Image
-
-    base = np.asarray(Image.fromarray(image).resize((96, 96), Image.LANCZOS).convert("RGB"))
-    return np.stack([base[t // 4: t // 4 + 64, t // 4: t // 4 + 64] for t in range(16)])
 
 
 @pytest.fixture(scope="module")
 def pans():
     from skimage import data
 
-    return _pan(data.astronaut()), _pan(data.coffee())
+    return slow_pan(data.astronaut()), slow_pan(data.coffee())
 
 
 def _rows(home) -> dict[str, tuple]:
