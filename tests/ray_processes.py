@@ -54,3 +54,32 @@ def kill(pids: set[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def ray_test_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a private Ray cluster: offline, no usage stats or auth, one
+    thread a process, Ray's loopback mode (every Ray process on 127.0.0.1), no RAY_ADDRESS of ours."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **extra}
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+def start_blocking_head(temp_dir: str, log_path, env: dict[str, str], cwd) -> tuple["subprocess.Popen", str]:
+    """`ray start --head --block` on 127.0.0.1 (2 CPUs, its own temp dir and free ports, no dashboard),
+    in a session of its own, its output in ``log_path``: (the process, the cluster's address)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    ports = [f"--{name}={free_port()}" for name in ("ray-client-server-port", "dashboard-agent-listen-port",
+                                                     "dashboard-agent-grpc-port", "metrics-export-port",
+                                                     "runtime-env-agent-port")]
+    head = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+         f"--port={port}", f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false",
+         "--disable-usage-stats", *ports],
+        cwd=cwd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return head, f"127.0.0.1:{port}"

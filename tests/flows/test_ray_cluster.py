@@ -6,7 +6,6 @@ curation tasks, and always stops that cluster (only its own processes)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ray_processes import cluster_pids, free_port, kill
+from tests.ray_processes import cluster_pids, kill, ray_test_env, start_blocking_head
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -56,20 +55,8 @@ def test_curate_runs_on_a_running_ray_cluster(tmp_path):
 
     src = write_demo_corpus(tmp_path / "corpus", num_digits=6, num_shapes=0).root / "digits"
     temp_dir = tempfile.mkdtemp(prefix="lray", dir="/tmp")  # short: Ray's socket paths have a length limit
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's loopback mode: every Ray process on 127.0.0.1
-    env.pop("RAY_ADDRESS", None)
-    ports = {f"--{name}": str(free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
-                                                          "dashboard-agent-grpc-port", "metrics-export-port",
-                                                          "runtime-env-agent-port")}
-    head = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         *[f"{k}={v}" for k, v in ports.items()]],
-        cwd=REPO, env=env, stdout=open(tmp_path / "ray.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = ray_test_env()
+    head, address = start_blocking_head(temp_dir, tmp_path / "ray.log", env, REPO)
     try:
         curate = subprocess.run([str(BIN / "lumina"), "curate", str(src), "--home", str(tmp_path / "home"), "--json"],
                                 cwd=REPO, env={**env, "RAY_ADDRESS": address}, capture_output=True, text=True, timeout=300)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tests.ray_processes import cluster_pids, free_port, kill
+from tests.ray_processes import cluster_pids, kill, ray_test_env, start_blocking_head
 from tests.training.test_distributed import TINY, own_home
 from training.ray_launcher import RAY_TRAIN_PRIVATE_ENV
 
@@ -51,21 +51,9 @@ def training_on_a_private_head(tiny_home, tmp_path: Path, prefix: str, lost_s: f
     """Yields once the run has logged 3 steps and written checkpoint-0000002 (every 2 steps)."""
     home, run = own_home(tiny_home, tmp_path), tmp_path / "run"
     temp_dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")  # short: Ray's socket paths have a length limit
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_NUM_THREADS": "1",
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "PYTHONPATH": str(REPO)}
-    env.pop("RAY_ADDRESS", None)
+    env = ray_test_env(PYTHONPATH=str(REPO))
     env.pop("LUMINA_TRACEBACK", None)
-    ports = {f"--{name}": str(free_port()) for name in ("ray-client-server-port", "dashboard-agent-listen-port",
-                                                          "dashboard-agent-grpc-port", "metrics-export-port",
-                                                          "runtime-env-agent-port")}
-    head = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         *[f"{k}={v}" for k, v in ports.items()]],
-        cwd=REPO, env=env, stdout=open(tmp_path / "ray.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    head, address = start_blocking_head(temp_dir, tmp_path / "ray.log", env, REPO)
     flags = ["--home", str(home), "--manifest", tiny_home.train_manifest, "--null-caption", tiny_home.null_caption,
              "--out-dir", str(run), "--model-overrides", json.dumps(TINY), "--no-progress", "--no-tensorboard",
              "--batch-size", "8", "--log-every", "1", "--num-threads", "1", "--shuffle-buffer", "16"]
