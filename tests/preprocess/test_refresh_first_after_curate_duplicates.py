@@ -17,27 +17,12 @@ from pathlib import Path
 
 import pytest
 
-import preprocess.curate as pc
 from flows.refresh import refresh_source
 from flows.steps import curate_step, encode_step
 from preprocess.curate import CurateConfig
 from preprocess.encode import EncodeConfig
 
 ENCODE = EncodeConfig(text="phone")
-
-
-@pytest.fixture
-def analysed(monkeypatch) -> list[str]:
-    """The names of the inputs the analysis reads (AnalyseStage._analyse, once per input)."""
-    names: list[str] = []
-    real = pc.AnalyseStage._analyse
-
-    def counting(self, item):
-        names.append(item.name)
-        return real(self, item)
-
-    monkeypatch.setattr(pc.AnalyseStage, "_analyse", counting)
-    return names
 
 
 def _copy(src: Path, stem: str, to: Path) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import preprocess.curate as pc
 from flows.refresh import refresh_source
 from flows.steps import curate_step, encode_step
 from preprocess.curate import CurateConfig
@@ -31,20 +30,6 @@ def digits(tmp_path_factory) -> Path:
     from preprocess.image.demo_corpus import write_demo_corpus
 
     return write_demo_corpus(tmp_path_factory.mktemp("stage"), num_digits=9, num_shapes=0).root / "digits"
-
-
-@pytest.fixture
-def analysed(monkeypatch) -> list[str]:
-    """The names of the inputs the analysis reads (AnalyseStage._analyse, once per input)."""
-    names: list[str] = []
-    real = pc.AnalyseStage._analyse
-
-    def counting(self, item):
-        names.append(item.name)
-        return real(self, item)
-
-    monkeypatch.setattr(pc.AnalyseStage, "_analyse", counting)
-    return names
 
 
 def _source(tmp_path: Path, digits: Path) -> Path:
