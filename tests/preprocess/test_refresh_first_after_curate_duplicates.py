@@ -15,8 +15,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from flows.refresh import refresh_source
 from flows.steps import curate_step, encode_step
 from preprocess.curate import CurateConfig
