@@ -60,11 +60,13 @@ def test_driver_holds_under_5_kb_per_input(tmp_path, monkeypatch):
     pc.curate(str(small), str(tmp_path / "warm"), pc.CurateConfig(options={"vae_factor": 1}), backend="local")  # imports, caches
     tracemalloc.start()
     try:
-        a = _held_at_batches_written(small, tmp_path / "h1", monkeypatch)
-        b = _held_at_batches_written(large, tmp_path / "h2", monkeypatch)
+        # twice, the smaller: tracemalloc also counts what other threads of a pytest worker allocate
+        # meanwhile (once 81 KB an input in the full suite, after some earlier test's leftovers), and
+        # such noise only adds
+        per_input = min(-(_held_at_batches_written(small, tmp_path / f"h1{n}", monkeypatch)
+                          - _held_at_batches_written(large, tmp_path / f"h2{n}", monkeypatch)) / 200 for n in range(2))
     finally:
         tracemalloc.stop()
-    per_input = (b - a) / 200
     # before: 5.66 KB here (4.83 KB after), of which ~0.8 KB the records' __dict__s and ~0.3 KB the inputs' list
     assert per_input < 5250, f"the curate driver holds {per_input:.0f} bytes per input"
     # session 48: records with slots (~0.5 KB an input) and equal verdict scores as one float (~0.3 KB):
