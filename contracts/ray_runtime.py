@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -186,6 +187,13 @@ class RayClusterLost(ConnectionError):
     """The Ray cluster stopped answering in the middle of a stage (one line, exit 2)."""
 
 
+class RayClusterLostInterrupt(BaseException):
+    """What gcs_watched raises wherever the main thread is once the cluster is lost; the block ends as
+    RayClusterLost. A BaseException, as KeyboardInterrupt, so that code catching Exception lets it
+    through: Ray's deserializer logged a RayClusterLost that landed in it with its whole traceback
+    (the CI run of 7 Dec 2026), and inspect.getfullargspec made one a TypeError."""
+
+
 class _GcsWatch:
     """Probes the GCS of the Ray this process joined or started, while a stage waits on it."""
 
@@ -293,7 +301,8 @@ def gcs_watched() -> Iterator[None]:
     """Around a blocking Ray wait that has no timeout of its own (a Ray Data ``iter_rows()``): a daemon
     thread probes the GCS every GCS_PROBE_EVERY_S, and once it was unreachable for GCS_LOST_AFTER_S it
     trips LOST_SIGNAL's handler in the main thread (``_thread.interrupt_main``: no signal is sent), which
-    raises RayClusterLost wherever the wait is, as Ctrl-C raises KeyboardInterrupt; not Ray's exit after
+    raises RayClusterLostInterrupt wherever the wait is, as Ctrl-C raises KeyboardInterrupt (and the block
+    ends as RayClusterLost); not Ray's exit after
     60 s. Not SIGINT itself: a process started in the background by a script ignores it, and there
     the watch did nothing. The wait stays on the main thread, so Ctrl-C and Ray Data's shutdown behave
     as without the watch (iterating in a helper thread left Ray Data running after a Ctrl-C, where it
@@ -312,7 +321,7 @@ def gcs_watched() -> Iterator[None]:
 
     def on_lost(signum, frame) -> None:
         if lost and not done.is_set():
-            raise lost[0]
+            raise RayClusterLostInterrupt(*lost[0].args)
 
     def probe() -> None:
         while not done.wait(GCS_PROBE_EVERY_S):
@@ -323,17 +332,23 @@ def gcs_watched() -> Iterator[None]:
                 except RayClusterLost as e:
                     lost.append(e)
             # tripped again every GCS_PROBE_EVERY_S until the block ends: code that swallows what it
-            # catches (a tqdm bar's __del__) may take the first RayClusterLost where it lands
+            # catches (a tqdm bar's __del__) may take the first trip where it lands
             with guard:  # never once the block has ended
                 if not done.is_set():
                     _thread.interrupt_main(LOST_SIGNAL)
 
-    previous = signal.signal(LOST_SIGNAL, on_lost)
+    def unraisable(report) -> None:  # a trip that landed in a __del__ is Python's "Exception ignored" report
+        if not isinstance(report.exc_value, RayClusterLostInterrupt):  # taken again at the next trip
+            previous_hook(report)
+
+    previous, previous_hook = signal.signal(LOST_SIGNAL, on_lost), sys.unraisablehook
+    sys.unraisablehook = unraisable
     threading.Thread(target=probe, name="lumina-gcs-watch", daemon=True).start()
-    error: Exception | None = None
+    error: BaseException | None = None
     try:
         yield
-    except Exception as e:  # decided below, once the watch has stopped (Ctrl-C stays KeyboardInterrupt)
+    except (Exception, RayClusterLostInterrupt) as e:  # decided below, once the watch has stopped (Ctrl-C stays
+        # KeyboardInterrupt)
         error = e
     finally:
         # a trip may land here too, before done is set: take it and set done again (the next trip is
@@ -344,13 +359,17 @@ def gcs_watched() -> Iterator[None]:
                 with guard:
                     done.set()
                 break
-            except RayClusterLost:
+            except RayClusterLostInterrupt:
                 continue
         signal.signal(LOST_SIGNAL, previous)
+        if sys.unraisablehook is unraisable:
+            sys.unraisablehook = previous_hook
     if error is None:
         return
     if not lost or isinstance(error, RayClusterLost):
         raise error
+    if isinstance(error, RayClusterLostInterrupt):  # where it landed says nothing a user needs
+        raise RayClusterLost(*lost[0].args) from None
     # the trip lands wherever the main thread is, and the code there may make it an error of its own:
     # inspect.getfullargspec, as Ray Data started an actor, turned it into TypeError("unsupported
     # callable"), Ray Data wrapped that, and the stage ended with its traceback. Once the cluster is

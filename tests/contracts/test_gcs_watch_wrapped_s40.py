@@ -1,8 +1,10 @@
-"""gcs_watched raises RayClusterLost into the main thread wherever it is, and the code there may turn it
-into an error of its own: once it landed in inspect.getfullargspec while Ray Data started an actor,
-inspect made it TypeError("unsupported callable"), Ray Data wrapped that, and `lumina curate` ended
-with a traceback instead of the lost cluster's one line, exit 2. Once the watch has tripped, whatever
-error ends the block is RayClusterLost, the original its __cause__; before a trip, errors pass as they are."""
+"""gcs_watched raises RayClusterLostInterrupt into the main thread wherever it is, and the code there may
+turn it into an error of its own: once (as a RayClusterLost) it landed in inspect.getfullargspec while
+Ray Data started an actor, inspect made it TypeError("unsupported callable"), Ray Data wrapped that, and
+`lumina curate` ended with a traceback instead of the lost cluster's one line, exit 2; once (CI, 7 Dec
+2026) it landed in Ray's deserializer, which logged it with its traceback. A BaseException, it passes
+code that catches Exception; once the watch has tripped, whatever error ends the block is RayClusterLost,
+the original its __cause__; before a trip, errors pass as they are."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from contracts import ray_runtime
-from contracts.ray_runtime import RayClusterLost, gcs_watched
+from contracts.ray_runtime import RayClusterLost, RayClusterLostInterrupt, gcs_watched
 
 
 class _DeadGcs:
@@ -40,17 +42,45 @@ def _getfullargspec_like() -> None:
         raise TypeError("unsupported callable") from ex
 
 
+def _wraps_everything() -> None:
+    """Code that catches even a BaseException and raises an error of its own."""
+    try:
+        _wait(5)
+    except BaseException as ex:
+        raise TypeError("unsupported callable") from ex
+
+
+def test_code_that_catches_exception_lets_the_trip_through(monkeypatch, caplog):
+    """Ray's deserialize_objects: `except Exception as e: logger.exception(e)` around the wait."""
+    import logging
+
+    monkeypatch.setattr(ray_runtime, "_GcsWatch", _DeadGcs)
+    monkeypatch.setattr(ray_runtime, "GCS_PROBE_EVERY_S", 0.05)
+    logger = logging.getLogger("ray._private.serialization")
+    start = time.monotonic()
+    with caplog.at_level(logging.ERROR), pytest.raises(RayClusterLost) as lost:
+        with gcs_watched():
+            try:
+                _wait(5)
+            except Exception as e:
+                logger.exception(e)
+            _getfullargspec_like()
+    assert time.monotonic() - start < 4, "the trip did not land"
+    assert caplog.records == [] and lost.value.__cause__ is None, (caplog.text, repr(lost.value.__cause__))
+    assert "stopped answering mid-stage" in str(lost.value)
+
+
 def test_an_error_made_of_the_trip_ends_the_block_as_the_lost_cluster(monkeypatch):
     monkeypatch.setattr(ray_runtime, "_GcsWatch", _DeadGcs)
     monkeypatch.setattr(ray_runtime, "GCS_PROBE_EVERY_S", 0.05)
     start = time.monotonic()
     with pytest.raises(RayClusterLost) as lost:
         with gcs_watched():
-            _getfullargspec_like()
+            _wraps_everything()
     assert time.monotonic() - start < 4, "the trip did not land"
     assert "stopped answering mid-stage" in str(lost.value)
     assert isinstance(lost.value.__cause__, TypeError), repr(lost.value.__cause__)
-    assert isinstance(lost.value.__cause__.__cause__, RayClusterLost)
+    assert isinstance(lost.value.__cause__.__cause__, RayClusterLostInterrupt)
     _wait(0.3)  # the watch has stopped: no late RayClusterLost here
 
 
@@ -65,7 +95,7 @@ def test_an_error_wrapped_outside_the_landing_spot_is_the_lost_cluster_too(monke
     with pytest.raises(RayClusterLost) as lost:
         with gcs_watched():
             try:
-                _getfullargspec_like()
+                _wraps_everything()
             except TypeError as e:
                 raise e.with_traceback(None) from SystemException()
     assert isinstance(lost.value.__cause__, TypeError)
@@ -87,5 +117,5 @@ def test_ctrl_c_after_a_trip_stays_keyboard_interrupt(monkeypatch):
         with gcs_watched():
             try:
                 _wait(5)
-            except RayClusterLost:
+            except RayClusterLostInterrupt:
                 raise KeyboardInterrupt from None
