@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gc
 import pickle
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,7 +43,7 @@ def _instance_dict(obj) -> bool:
     return any(type(r) is dict and names <= r.keys() for r in gc.get_referents(obj))
 
 
-def _held_at_batches_written(src, home, monkeypatch) -> int:
+def _held_at_batches_written(src, home) -> int:
     """Python heap the driver holds once every batch file is written (every candidate alive)."""
     held = {}
 
@@ -48,25 +51,34 @@ def _held_at_batches_written(src, home, monkeypatch) -> int:
         gc.collect()
         held[name] = tracemalloc.get_traced_memory()[0]
 
-    monkeypatch.setattr(pc, "hold_point", at)
+    pc.hold_point = at
     gc.collect()
     start = tracemalloc.get_traced_memory()[0]
     pc.curate(str(src), str(home), pc.CurateConfig(options={"vae_factor": 1}), backend="local")
     return held["curate.batches-written"] - start
 
 
-def test_driver_holds_under_5_kb_per_input(tmp_path, monkeypatch):
-    small, large = _folder(tmp_path / "small", 30), _folder(tmp_path / "large", 230, seed=1)
-    pc.curate(str(small), str(tmp_path / "warm"), pc.CurateConfig(options={"vae_factor": 1}), backend="local")  # imports, caches
+def held_per_input(small: str, large: str, home: str) -> float:
+    """Run in a fresh interpreter (the test's subprocess): what the driver holds per input, the large
+    source's 200 more inputs against the small one's, warmed up (imports, caches) first."""
+    pc.curate(small, str(Path(home) / "warm"), pc.CurateConfig(options={"vae_factor": 1}), backend="local")
     tracemalloc.start()
     try:
-        # twice, the smaller: tracemalloc also counts what other threads of a pytest worker allocate
-        # meanwhile (once 81 KB an input in the full suite, after some earlier test's leftovers), and
-        # such noise only adds
-        per_input = min(-(_held_at_batches_written(small, tmp_path / f"h1{n}", monkeypatch)
-                          - _held_at_batches_written(large, tmp_path / f"h2{n}", monkeypatch)) / 200 for n in range(2))
+        before = _held_at_batches_written(small, Path(home) / "small")
+        return (_held_at_batches_written(large, Path(home) / "large") - before) / 200
     finally:
         tracemalloc.stop()
+
+
+def test_driver_holds_under_5_kb_per_input(tmp_path):
+    small, large = _folder(tmp_path / "small", 30), _folder(tmp_path / "large", 230, seed=1)
+    # measured in a fresh interpreter: tracemalloc counts what every thread allocates, and a pytest
+    # worker can hold threads an earlier test left running (the full suite once read 81 KB an input
+    # here, 0.5-4.1 KB alone); the subprocess's own start costs ~1 s
+    code = f"from tests.preprocess.test_curate_memory import held_per_input; print(held_per_input(*{[str(small), str(large), str(tmp_path)]!r}))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    per_input = float(done.stdout.strip().splitlines()[-1])
     # before: 5.66 KB here (4.83 KB after), of which ~0.8 KB the records' __dict__s and ~0.3 KB the inputs' list
     assert per_input < 5250, f"the curate driver holds {per_input:.0f} bytes per input"
     # session 48: records with slots (~0.5 KB an input) and equal verdict scores as one float (~0.3 KB):
