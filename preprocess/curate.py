@@ -29,6 +29,7 @@ from contracts.records import Batch, SampleRecord, VerdictRecord
 from contracts.shards import shard_damage, write_tar
 from preprocess.analysis_journal import AnalysisJournal, chunk_signature
 from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin, keep_own_size_when_rejected
+from preprocess.packed_verdicts import pack_verdicts
 from preprocess.runner import Compact, chunks, run_stage
 from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
 from preprocess.stage import Stage
@@ -135,6 +136,7 @@ class AnalyseStage(Stage[RawInput, Candidate]):
                         c.source = replace(item, meta=src.meta)
                 if c.record.source_uri == item.uri:
                     c.record.source_uri = item.uri
+            pack_verdicts(part if isinstance(part, list) else [part])  # as they arrive: the analysis's peak too
         return results
 
     def _requarantine(self, results: list) -> None:
@@ -487,7 +489,17 @@ def analyse_resumably(plugin: ModalityPlugin, cfg: CurateConfig, opts: Any, ws: 
     cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     del analysed
     share_equal_scores(cands)
+    pack_verdicts(cands)  # ~1 KB an image less to the end of the run (preprocess/packed_verdicts.py)
     return cands, journal
+
+
+def settle(cands: list[Candidate]) -> None:
+    """Once near-duplicate search is done, what the driver keeps of each candidate to the end of the
+    run: no signature (an image's was ~0.4 KB; nothing reads it after the search) and its verdicts
+    packed (a scoring stage's or an exact duplicate's came as a list)."""
+    for c in cands:
+        c.signature = None
+    pack_verdicts(cands)
 
 
 SHARED_SCORES_MAX = 1 << 16  # distinct values share_equal_scores keeps (continuous scores fill it and are left)
@@ -499,6 +511,8 @@ def share_equal_scores(cands: list[Candidate]) -> None:
     (~10 an input) to the end of a run, and each float is 24 bytes. Zeros keep their sign."""
     seen: dict[Any, float] = {}
     for c in cands:
+        if type(c.verdicts) is not list:  # packed (the Ray driver packs results as they arrive): floats are no objects there
+            continue
         for v in c.verdicts:
             for name in ("score", "threshold"):
                 x = getattr(v, name)
@@ -538,6 +552,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
     keep_own_size_when_rejected(cands)
+    settle(cands)
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
 
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)

@@ -39,6 +39,7 @@ class Candidate:
     search needs (``signature``), and how to read its media again when the shard is written."""
 
     record: SampleRecord
+    # a list; the curate driver holds them packed (preprocess/packed_verdicts.py), which reads as one
     verdicts: list[VerdictRecord] = field(default_factory=list)
     source: RawInput | None = None
     signature: Any = None  # the modality's near-duplicate signature (hashes, colours, fingerprints)

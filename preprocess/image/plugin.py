@@ -15,7 +15,7 @@ from preprocess.filters.clip_config import CLIP_FILTER_VERSION, ClipScoring
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
 from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
-from preprocess.image.dedup import NearSignature, colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import NearSignature, colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.preference import keep_preference
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
@@ -101,7 +101,7 @@ class ImagePlugin(ModalityPlugin):
         if opts.resize == "fit":  # the budget was counted for this latent downsampling (encode checks it)
             meta["latent_factor"] = opts.vae_factor
         rec = SampleRecord(status=status, reason=reason, width=width, height=height, frames=1, meta=meta, **base)
-        signature = NearSignature(perceptual_hash(img), colour_signature(img), keep_preference(img, data, quality["sharpness"]))
+        signature = NearSignature(perceptual_hash(img), colour_bytes(img), keep_preference(img, data, quality["sharpness"]))
         return [Candidate(rec, verdicts, item, signature)]
 
     def scoring_stage(self, opts: ImageOptions):
