@@ -70,15 +70,19 @@ def held_per_input(small: str, large: str, home: str) -> float:
         tracemalloc.stop()
 
 
-def test_driver_holds_under_5_kb_per_input(tmp_path):
-    small, large = _folder(tmp_path / "small", 30), _folder(tmp_path / "large", 230, seed=1)
-    # measured in a fresh interpreter: tracemalloc counts what every thread allocates, and a pytest
-    # worker can hold threads an earlier test left running (the full suite once read 81 KB an input
-    # here, 0.5-4.1 KB alone); the subprocess's own start costs ~1 s
-    code = f"from tests.preprocess.test_curate_memory import held_per_input; print(held_per_input(*{[str(small), str(large), str(tmp_path)]!r}))"
+def measured_alone(name: str, *args: str) -> float:
+    """This module's function `name` run in a fresh interpreter: tracemalloc counts what every thread
+    allocates, and a pytest worker can hold threads an earlier test left running (the full suite once
+    read 81 KB an input in test_driver_holds_under_5_kb_per_input, 0.5-4.1 KB alone). ~1 s of start."""
+    code = f"from tests.preprocess.test_curate_memory import {name}; print({name}(*{list(args)!r}))"
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    per_input = float(done.stdout.strip().splitlines()[-1])
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def test_driver_holds_under_5_kb_per_input(tmp_path):
+    small, large = _folder(tmp_path / "small", 30), _folder(tmp_path / "large", 230, seed=1)
+    per_input = measured_alone("held_per_input", str(small), str(large), str(tmp_path))
     # before: 5.66 KB here (4.83 KB after), of which ~0.8 KB the records' __dict__s and ~0.3 KB the inputs' list
     assert per_input < 5250, f"the curate driver holds {per_input:.0f} bytes per input"
     # session 48: records with slots (~0.5 KB an input) and equal verdict scores as one float (~0.3 KB):
@@ -182,6 +186,33 @@ def test_candidates_from_ray_keep_the_drivers_own_inputs(tmp_path):
         assert pc.CONTENT_DIGEST in c.source.meta and pc.CONTENT_DIGEST not in item.meta  # its own meta
 
 
+def _records(n: int) -> tuple[list[SampleRecord], list[VerdictRecord]]:
+    samples = [SampleRecord(f"{i:032x}", "image", f"/x/img_{i:05d}.png", "rejected" if i % 3 else "accepted",
+                            f"min_size: score {i} vs threshold 24" if i % 3 else None, f"caption {i}" if i % 5 else None,
+                            20 + i % 7, None if i % 4 else 30, 1, 1.5 if i % 2 else None, meta={"a": [i, 2], "b": "é"} if i % 2 else {})
+               for i in range(n)]
+    verdicts = [VerdictRecord(s.key, f, "1", float(i) if i % 6 else None, 24.0, bool(i % 2)) for i, s in enumerate(samples) for f in "abcdefghi"]
+    return samples, verdicts
+
+
+def arrow_peak_per_input() -> float:
+    """Run in a fresh interpreter (measured_alone): the Python heap's peak, an input, while a batch of
+    1500 becomes Arrow tables."""
+    from catalog.columnar import ColumnarBatch
+    from contracts.records import Batch
+
+    samples, verdicts = _records(1500)
+    batch = Batch(samples=samples, verdicts=verdicts)
+    ColumnarBatch.from_batch(Batch(samples=samples[:2], verdicts=verdicts[:2]))  # pyarrow's lazy imports
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        ColumnarBatch.from_batch(batch)
+        return (tracemalloc.get_traced_memory()[1] - start) / len(samples)
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_batch_becomes_arrow_column_by_column_with_the_same_tables():
     """Registering a batch turned every record into a dict of its fields first (from_pylist): ~1.2 KB of
     Python heap an input at once (an image's nine verdicts); the columns are lists of the records' own
@@ -195,21 +226,10 @@ def test_a_batch_becomes_arrow_column_by_column_with_the_same_tables():
     from catalog.columnar import SAMPLES_SCHEMA, VERDICTS_SCHEMA, ColumnarBatch
     from contracts.records import Batch
 
-    samples = [SampleRecord(f"{i:032x}", "image", f"/x/img_{i:05d}.png", "rejected" if i % 3 else "accepted",
-                            f"min_size: score {i} vs threshold 24" if i % 3 else None, f"caption {i}" if i % 5 else None,
-                            20 + i % 7, None if i % 4 else 30, 1, 1.5 if i % 2 else None, meta={"a": [i, 2], "b": "é"} if i % 2 else {})
-               for i in range(1500)]
-    verdicts = [VerdictRecord(s.key, f, "1", float(i) if i % 6 else None, 24.0, bool(i % 2)) for i, s in enumerate(samples) for f in "abcdefghi"]
-    batch = Batch(samples=samples, verdicts=verdicts)
-    ColumnarBatch.from_batch(Batch(samples=samples[:2], verdicts=verdicts[:2]))  # pyarrow's lazy imports
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        cb = ColumnarBatch.from_batch(batch)
-        peak = (tracemalloc.get_traced_memory()[1] - start) / len(samples)
-    finally:
-        tracemalloc.stop()
+    peak = measured_alone("arrow_peak_per_input")
     assert peak < 400, f"{peak:.0f} bytes of Python heap an input at once"
+    samples, verdicts = _records(1500)
+    cb = ColumnarBatch.from_batch(Batch(samples=samples, verdicts=verdicts))
     rows = [{**asdict(r), "meta": json.dumps(r.meta or {}, sort_keys=True)} for r in samples]
     assert cb.samples.equals(pa.Table.from_pylist(rows, schema=SAMPLES_SCHEMA))
     assert cb.verdicts.equals(pa.Table.from_pylist([asdict(v) for v in verdicts], schema=VERDICTS_SCHEMA))
