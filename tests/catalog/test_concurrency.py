@@ -28,8 +28,8 @@ with cat.hold():
 WRITER = """
 import sys, time
 from catalog import Catalog, CatalogBusyError
+start = time.monotonic()  # before TRYING: the parent's 1 s from reading it are all counted, however late this runs
 print("TRYING", flush=True)
-start = time.monotonic()
 try:
     cat = Catalog.open(sys.argv[1], busy_timeout_s=float(sys.argv[2]))
     cat.start_run("second", {}, run_id="second-writer")
