@@ -495,10 +495,14 @@ def analyse_resumably(plugin: ModalityPlugin, cfg: CurateConfig, opts: Any, ws: 
 
 def settle(cands: list[Candidate]) -> None:
     """Once near-duplicate search is done, what the driver keeps of each candidate to the end of the
-    run: no signature (an image's was ~0.4 KB; nothing reads it after the search) and its verdicts
-    packed (a scoring stage's or an exact duplicate's came as a list)."""
+    run: no signature (an image's was ~0.4 KB; nothing reads it after the search), no input where it
+    is not accepted (~1 KB: its entries, names and paths; only the shard writer and the set-aside
+    quarantine read inputs from here, of accepted candidates), and its verdicts packed (a scoring
+    stage's or an exact duplicate's came as a list)."""
     for c in cands:
         c.signature = None
+        if not c.accepted:
+            c.source = None
     pack_verdicts(cands)
 
 

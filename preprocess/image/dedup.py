@@ -74,6 +74,12 @@ def store_signature(record, phash: int, colour: np.ndarray) -> None:
     record.meta["colour_signature"] = np.clip(np.round(_colour_array(colour)), 0, 255).astype(np.uint8).tobytes().hex()
 
 
+# hashes per catalog query: the query's table of bands is made of Python objects first, ~3 KB a hash
+# (16 bands, each a tuple, a string and an index): all at once, that was the driver's peak at 20,000
+# images; in parts of this many, a fixed ~25 MB (a scan of the catalog's samples each)
+CATALOG_QUERY_HASHES = 8192
+
+
 def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str] = frozenset()) -> list[_Kept]:
     """The accepted samples earlier runs put in the catalog that share a pHash band with an
     accepted candidate: except the candidates' own keys, the samples of the inputs curated now (a
@@ -84,10 +90,14 @@ def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str]
     live = [c for c in cands if c.accepted and c.signature]
     if catalog is None or not live:
         return []
-    uris = {c.record.source_uri for c in cands} | set(leaving)
-    found = signatures_sharing_a_band(catalog, modality, [c.signature[0] for c in live], {c.record.key for c in cands}, uris)
+    uris, keys = {c.record.source_uri for c in cands} | set(leaving), {c.record.key for c in cands}
+    hashes = sorted({c.signature[0] for c in live})
+    found = {}  # key -> its signature: the query's rows are distinct and in key order, so are these
+    for i in range(0, len(hashes), CATALOG_QUERY_HASHES):
+        for k in signatures_sharing_a_band(catalog, modality, hashes[i:i + CATALOG_QUERY_HASHES], keys, uris):
+            found.setdefault(k.key, k)
     return [_Kept(SimpleNamespace(key=k.key), (k.phash, np.frombuffer(k.colour, np.uint8).astype(np.float32).reshape(16, 3)))
-            for k in found]
+            for k in (found[key] for key in sorted(found))]
 
 
 def _best_first(c) -> tuple:

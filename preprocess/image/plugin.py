@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -97,7 +98,8 @@ class ImagePlugin(ModalityPlugin):
             status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
         # an accepted image's size is the curated one; a rejected image was never resized: its own
         width, height = out.size if status == "accepted" else (w, h)
-        meta = {"source_dir": item.name.rsplit("/", 2)[-2] if "/" in item.name else "", "original_size": [w, h]}
+        # interned: one string per folder (in a Ray task's results, one per chunk), not one per image
+        meta = {"source_dir": sys.intern(item.name.rsplit("/", 2)[-2]) if "/" in item.name else "", "original_size": [w, h]}
         if opts.resize == "fit":  # the budget was counted for this latent downsampling (encode checks it)
             meta["latent_factor"] = opts.vae_factor
         rec = SampleRecord(status=status, reason=reason, width=width, height=height, frames=1, meta=meta, **base)

@@ -29,6 +29,8 @@ def _folder(root, n: int):
         a = np.clip(rng.integers(0, 256, (1, 1, 3)) + rng.normal(0, 30, (36, 40, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(a).save(root / f"img_{i:03d}.png")
         (root / f"img_{i:03d}.txt").write_text(f"noise {i}")
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(root / "tiny.png")  # rejected: min_size
+    (root / "tiny.txt").write_text("too small")
     return root
 
 
@@ -37,22 +39,27 @@ def _alive(cls) -> int:
     return sum(type(o) is cls for o in gc.get_objects())
 
 
-def test_driver_holds_no_verdict_records_nor_signatures_once_batches_are_written(tmp_path, monkeypatch):
-    n = 16
-    src = _folder(tmp_path / "src", n)
+def test_driver_holds_no_verdict_records_signatures_nor_inputs_it_does_not_write_from(tmp_path, monkeypatch):
+    from preprocess.sources import RawInput
+
+    n = 16 + 1
+    src = _folder(tmp_path / "src", n - 1)
     seen = {}
+    kinds = (VerdictRecord, NearSignature, RawInput)
 
     def at(name):
         if name == "curate.batches-written":
-            seen["verdicts"], seen["signatures"] = _alive(VerdictRecord), _alive(NearSignature)
+            seen.update((k.__name__, _alive(k)) for k in kinds)
 
     monkeypatch.setattr(pc, "hold_point", at)
-    before = _alive(VerdictRecord), _alive(NearSignature)
+    before = {k.__name__: _alive(k) for k in kinds}
     res = pc.curate(str(src), str(tmp_path / "home"), pc.CurateConfig(options={"vae_factor": 1}), backend="local")
-    assert sum(res.counts.values()) == n and res.counts.get("accepted", 0) > 0
-    # before: ~10 VerdictRecords and one signature an image, alive to the end of the run
-    assert seen["verdicts"] - before[0] < n // 2, seen
-    assert seen["signatures"] - before[1] == 0, seen
+    assert sum(res.counts.values()) == n and res.counts["accepted"] > 0 and res.reasons.get("min_size") == 1
+    held = {k: seen[k] - before[k] for k in seen}
+    # before: ~10 VerdictRecords, one signature and one input an image, alive to the end of the run
+    assert held["VerdictRecord"] < n // 2, held
+    assert held["NearSignature"] == 0, held
+    assert held["RawInput"] == res.counts["accepted"], held  # the shard writer's; a rejected input's are read no more
     batches = [json.loads(open(p).read()) for p in res.batch_paths]
     verdicts = [v for b in batches for v in b["verdicts"]]
     assert len({v["key"] for v in verdicts}) == n and len(verdicts) >= 9 * res.counts["accepted"]
@@ -121,3 +128,28 @@ def test_near_duplicate_search_holds_little_per_candidate():
     # before: a dict of (band, value) -> list, ~3 KB a candidate; now arrays of band values (~0.3 KB),
     # and the verdicts and signatures' hex in meta it makes (~0.4 KB): ~0.7 KB in all here, 4.0 KB before
     assert spy.held / n < 1500, f"{spy.held / n:.0f} bytes a candidate"
+
+
+def test_catalog_search_in_parts_finds_what_one_query_finds(tmp_path, monkeypatch):
+    """kept_in_catalog asks the catalog CATALOG_QUERY_HASHES hashes at a time (its table of bands was
+    ~3 KB a hash at once, the driver's peak): the same samples, once each, in key order."""
+    import preprocess.image.dedup as dedup
+    from catalog import Catalog
+    from flows.steps import curate_step
+
+    src = _folder(tmp_path / "src", 6)
+    curate_step(str(src), str(tmp_path / "home"), pc.CurateConfig(options={"vae_factor": 1}), backend="local")
+    catalog = tmp_path / "home" / "catalog.duckdb"
+    with Catalog.open(catalog, read_only=True) as cat:
+        _, rows = cat.sql("SELECT key, meta->>'phash' FROM samples WHERE status = 'accepted' ORDER BY key")
+    assert len(rows) >= 3
+    cands = []  # each stored hash twice (one and a neighbour) and a stranger: other keys and files
+    for i, (_, phash) in enumerate(rows * 2):
+        rec = SampleRecord(f"new{i:02d}", "image", f"/elsewhere/{i}.png", "accepted", meta={})
+        cands.append(Candidate(rec, [], None, NearSignature(int(phash, 16) ^ (i // len(rows)), bytes(48))))
+    whole = dedup.kept_in_catalog(str(catalog), "image", cands)
+    monkeypatch.setattr(dedup, "CATALOG_QUERY_HASHES", 1)
+    parts = dedup.kept_in_catalog(str(catalog), "image", cands)
+    assert [k.record.key for k in whole] == [r[0] for r in rows]
+    assert [(k.record.key, k.signature[0]) for k in parts] == [(k.record.key, k.signature[0]) for k in whole]
+    assert all((a.signature[1] == b.signature[1]).all() for a, b in zip(parts, whole))
