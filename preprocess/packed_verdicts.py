@@ -88,6 +88,11 @@ class PackedVerdicts(Sequence):
         return PackedVerdicts, (list(self),)
 
     def append(self, v: VerdictRecord) -> None:
+        if self.shape is not None and type(v) is VerdictRecord and v.key == self.key \
+                and type(self.scores) is bytes and type(v.score) is float:  # near-duplicate search's, on every candidate
+            self.shape = _shared(self.shape + ((v.filter, v.version, v.threshold, v.passed),))
+            self.scores += struct.pack("<d", v.score)
+            return
         self._pack([*self, v])
 
     def insert(self, i: int, v: VerdictRecord) -> None:

@@ -91,6 +91,10 @@ def test_packed_verdicts_read_back_as_written_and_batch_files_are_the_same_bytes
     a, b = cands[0].verdicts, packed[0].verdicts
     a.append(v), b.append(v), a.insert(0, v), b.insert(0, v)
     assert b == a and b[-1] == v and b[0] == v
+    a, b = cands[1].verdicts, packed[1].verdicts  # all float scores: one more float64 on the bytes
+    v = VerdictRecord("k01", "phash_dedup", "3", 2.0, 12.0, False)
+    a.append(v), b.append(v)
+    assert b == a and type(b.scores) is bytes and len(b.scores) == 8 * len(a)
     one = pc.write_rejections(tmp_path / "lists", cands)
     two = pc.write_rejections(tmp_path / "packed", packed)
     assert [open(p, "rb").read() for p in one] == [open(p, "rb").read() for p in two]
