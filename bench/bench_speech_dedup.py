@@ -57,9 +57,10 @@ machine (load 3-5), CPU seconds:
      takes  OLD(v2) s  NEW(v3) s  ratio  full OLD  full NEW  same  within-threshold identical  rejected
       4162       1.94       1.34   1.4x      1245        82  True  True (82)                    82
      16647      19.35      12.53   1.5x     20251       327  True  True (327)                  327
+     66586     224.73     134.90   1.7x    332222      1306  True  True (1306)                1306
 
-(v3 x9.4 per 4x takes, v2 x10.0: the radius at the threshold spares the full distances, not the
-bounds over the window.) Looked for at the threshold 0.15 on 16,000 synthetic takes (the radius of
+(v3 x9.4 then x10.8 per 4x takes, v2 x10.0 then x11.6: the radius at the threshold spares the full
+distances, not the bounds over the window; some 5 min at 100k takes, a quarter of a day at 1M.) Looked for at the threshold 0.15 on 16,000 synthetic takes (the radius of
 version 3, /tmp notes of helper A, s49): the share of pairs within 10% in duration that a block
 pigeonhole leaves (some block of L frames, at one of the 7 offsets, within 1.15 x 0.15 in the mean
 over its bands of |block means|): L=32 frames, 20 bands 0.009%, bands in pairs (10 numbers) 0.09%,

@@ -35,9 +35,10 @@ the score is still a lower bound of the nearest distance; 99.0 still means nothi
 Statuses, reasons, matched keys and the kept copy (``preference``) are version 2's for every take;
 only scores beyond the threshold change (version 2: the distance up to max(0.5, 2 x threshold), that
 cap beyond). The bounds now rule out everything beyond the threshold, so few takes are compared in
-full (327 at 16,647 synthetic takes against 20,251), but the bounds themselves still cover the whole
-10% window of each take: 1.4x / 1.5x less CPU than version 2 at 4k / 16k takes, still about
-quadratic (x9.4 per 4x takes; bench/bench_speech_dedup.py --old v2). An exact index sublinear at the
+full (1,306 at 66,586 synthetic takes against 332,222), but the bounds themselves still cover the
+whole 10% window of each take: 1.4x / 1.5x / 1.7x less CPU than version 2 at 4k / 16k / 64k takes
+(134.9 s against 224.7 s at 66,586), still about quadratic (x9.4 then x10.8 per 4x takes;
+bench/bench_speech_dedup.py --synthetic --old v2). An exact index sublinear at the
 threshold was looked for and not found (the bench's docstring: summaries of a few block means are not
 selective within a voice, and 20-band tiles that are need an L1 range search in 20 dimensions, which
 scipy's KD-tree did slower than this scan).
