@@ -1,8 +1,6 @@
 """Speech near-duplicate marking, OLD (version 1: every take against every kept take of a similar
-length, the full distance each time; or version 2, --old v2) against NEW (preprocess/speech/dedup.py,
-version 3: lower bounds from block sums rule out takes beyond the threshold, the rest compared in
-full), side by side. NEW's scores beyond the threshold are beyond(threshold): "same" compares OLD's
-score mapped so (the same within the threshold, 99.0 as 99.0, beyond(threshold) further).
+length, the full distance each time) against NEW (preprocess/speech/dedup.py, version 2: lower bounds
+from running sums rule out takes beyond the score cap, the rest compared in full), side by side.
 
     python bench/bench_speech_dedup.py [--sizes 500,1000,2000] [--shards DIR] [--takes 300]
     python bench/bench_speech_dedup.py --synthetic --old v2 --sizes 4000,16000,64000
@@ -50,25 +48,6 @@ KD-tree over them would still return 40% of the window), 4 / 8 / 16 segments of 
 ball tree (L1) over 340 block sums took as long as the plain scan, and the pigeonhole on single
 16-frame blocks leaves 30% (pauses). Near-linear growth would need a smaller radius than the score
 cap (scores exact only within the threshold: a version 3).
-
-Version 3 against version 2 (--synthetic --old v2; OLD is commit b8d7032), 2026-12-07, shared 2-core
-machine (load 3-5), CPU seconds:
-
-     takes  OLD(v2) s  NEW(v3) s  ratio  full OLD  full NEW  same  within-threshold identical  rejected
-      4162       1.94       1.34   1.4x      1245        82  True  True (82)                    82
-     16647      19.35      12.53   1.5x     20251       327  True  True (327)                  327
-     66586     224.73     134.90   1.7x    332222      1306  True  True (1306)                1306
-
-(v3 x9.4 then x10.8 per 4x takes, v2 x10.0 then x11.6: the radius at the threshold spares the full
-distances, not the bounds over the window; some 5 min at 100k takes, a quarter of a day at 1M.) Looked for at the threshold 0.15 on 16,000 synthetic takes (the radius of
-version 3, /tmp notes of helper A, s49): the share of pairs within 10% in duration that a block
-pigeonhole leaves (some block of L frames, at one of the 7 offsets, within 1.15 x 0.15 in the mean
-over its bands of |block means|): L=32 frames, 20 bands 0.009%, bands in pairs (10 numbers) 0.09%,
-groups of 4 or 5 bands (5 or 4 numbers) 6.4% / 14%; L=16: 0.1% / 0.27% / 9% / 21%; L=64: 0.03% /
-0.2% / 6% / 10%. Only ~10-20 numbers a block are selective (the few-number summaries a dict or a
-sorted array could index are not: within a voice, block means differ by about the radius), and an
-L1 range search over them is slow: scipy's cKDTree took 27 ms a take (20 numbers) and 9.6 ms (10),
-a dual-tree join of all 16,000 takes' blocks 199 s / 132 s, against 0.75 ms a take for this scan.
 
 With few real takes (--takes 40) the jittered copies of one take share its runs, their bounds fall
 within the cap and more of them are compared in full (85% ruled out at 204 takes): a corpus artefact.
@@ -161,16 +140,15 @@ def synthetic_fingerprints(n: int, seed: int = 1, voices: int = 8) -> list[tuple
     return out
 
 
-def dedup_at(commit: str):
-    """preprocess/speech/dedup.py as it was at ``commit``, a module of its own: a98c9f5, version 2's
-    first form (block sums of 16 then 8 frames over every kept take of the 10% window); b8d7032,
-    version 2 as released (duration buckets, exact up to the cap max(0.5, 2 x threshold))."""
+def version2_first_form(commit: str = "a98c9f5"):
+    """preprocess/speech/dedup.py as it was at ``commit`` (version 2 before its duration buckets: block
+    sums of 16 then 8 frames over every kept take of the 10% window), a module of its own."""
     import subprocess
     import types
 
     repo = Path(__file__).resolve().parents[1]
     src = subprocess.run(["git", "show", f"{commit}:preprocess/speech/dedup.py"], cwd=repo, check=True, capture_output=True, text=True).stdout
-    mod = types.ModuleType(f"dedup_{commit}")
+    mod = types.ModuleType("dedup_v2_first_form")
     exec(compile(src, f"{commit}:preprocess/speech/dedup.py", "exec"), mod.__dict__)
     return mod
 
@@ -208,14 +186,9 @@ def corpus(real: list, n: int) -> list[Candidate]:
     return cands
 
 
-OLD_COMMITS = {"v2": "b8d7032", "v2a": "a98c9f5"}
-
-
-def outcome(c: Candidate, radius: float | None) -> tuple:
-    """What a take ended with; its score as NEW (version 3) gives it from OLD's when ``radius`` is set:
-    the same within the radius (and 99.0: nothing to compare with), beyond(radius) further."""
+def outcome(c: Candidate, cap: float | None) -> tuple:
     (v,) = [v for v in c.verdicts if v.filter == "audio_fingerprint_dedup"]
-    score = v.score if radius is None or v.score <= radius or v.score == 99.0 else dedup.beyond(radius)
+    score = v.score if cap is None or v.score <= cap or v.score == 99.0 else cap
     return c.record.status, c.record.reason, c.record.meta.get("near_duplicate_of"), score, v.passed, v.threshold
 
 
@@ -224,7 +197,7 @@ def compare(real: list, n: int, max_distance: float = 0.15, old: str = "v1") -> 
 
     base = corpus(real, n)
     old_cands, new = copy.deepcopy(base), copy.deepcopy(base)
-    mods = [dedup] if old == "v1" else [dedup, dedup_at(OLD_COMMITS[old])]
+    mods = [dedup] if old == "v1" else [dedup, version2_first_form()]
     old_mark = old_mark_near_duplicates if old == "v1" else mods[1].mark_near_duplicates
     calls = [0]
     full = [m.distance for m in mods]
@@ -249,8 +222,9 @@ def compare(real: list, n: int, max_distance: float = 0.15, old: str = "v1") -> 
     finally:
         for m, f in zip(mods, full):
             m.distance = f
-    same = all(outcome(a, max_distance) == outcome(b, None) for a, b in zip(old_cands, new))
-    within = [(outcome(a, None)[3], outcome(b, None)[3]) for a, b in zip(old_cands, new) if outcome(a, None)[3] <= max_distance]
+    cap = max(dedup.SCORE_CAP, 2.0 * max_distance)
+    same = all(outcome(a, cap) == outcome(b, None) for a, b in zip(old_cands, new))
+    within = [(outcome(a, None)[3], outcome(b, None)[3]) for a, b in zip(old_cands, new) if outcome(a, None)[3] <= cap]
     per_take, per_take_old = index_bytes(new)
     return {"takes": len(base), "old": t_old, "new": t_new, "pairs": pairs, "full": calls[0], "same": same,
             "within_cap": len(within), "within_identical": all(x == y for x, y in within),
@@ -263,8 +237,8 @@ def main() -> int:
     ap.add_argument("--shards", help="a folder holding curated speech shards (curated-*.tar)")
     ap.add_argument("--takes", type=int, default=300, help="takes to synthesise and curate without --shards")
     ap.add_argument("--synthetic", action="store_true", help="synthetic speech-like fingerprints, no audio (sizes up to 64k and more)")
-    ap.add_argument("--old", choices=("v1", *OLD_COMMITS), default="v1",
-                    help="OLD: version 1 (every pair of a similar length in full), version 2 (commit b8d7032) or its first form (v2a, commit a98c9f5)")
+    ap.add_argument("--old", choices=("v1", "v2"), default="v1",
+                    help="OLD: version 1 (every pair of a similar length in full) or version 2's first form (commit a98c9f5)")
     a = ap.parse_args()
     for k, v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE"}.items():
         os.environ.setdefault(k, v)
@@ -283,7 +257,7 @@ def main() -> int:
             shards = sorted(str(p) for p in (tmp / "home").rglob("curated-*.tar"))
         real = synthetic_fingerprints(max(int(s) for s in a.sizes.split(",") if s)) if a.synthetic else real_fingerprints(shards)
         print(f"{len(real)} {'synthetic' if a.synthetic else 'real'} fingerprints; durations 5/50/95%: {np.percentile([d for _, d in real], [5, 50, 95]).round(2)} s")
-        print(f"{'takes':>6} {'OLD s':>8} {'NEW s':>7} {'ratio':>6} {'pairs' if a.old == 'v1' else 'full OLD':>9} {'full NEW':>8} {'ruled out':>9}  same  within-threshold identical  rejected  B/take NEW OLD(v2)")
+        print(f"{'takes':>6} {'OLD s':>8} {'NEW s':>7} {'ratio':>6} {'pairs' if a.old == 'v1' else 'full OLD':>9} {'full NEW':>8} {'ruled out':>9}  same  within-cap identical  rejected  B/take NEW OLD(v2)")
         for n in (int(s) for s in a.sizes.split(",") if s):
             r = compare(real, n, old=a.old)
             ruled = f"{1 - r['full'] / max(r['pairs'], 1):.3%}" if a.old == "v1" else "-"  # v2: pairs is OLD's full distances

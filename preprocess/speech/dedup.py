@@ -28,20 +28,15 @@ that is sublinear was not found: a summary of few numbers bounds the distance fa
 bench/bench_speech_dedup.py), but cheaper per kept take: 2.0x / 2.7x / 5.0x less CPU at 4k / 16k /
 64k synthetic takes (217 s at 65,280), the same outcome at each.
 
-Version 3 (the search radius is the threshold): scores are exact only within the threshold. A take
-whose nearest kept take of a similar length is further scores ``beyond(threshold)``, the least float
-above the threshold (0.15000000000000002 for 0.15): score <= threshold still means a near copy, and
-the score is still a lower bound of the nearest distance; 99.0 still means nothing to compare with.
-Statuses, reasons, matched keys and the kept copy (``preference``) are version 2's for every take;
-only scores beyond the threshold change (version 2: the distance up to max(0.5, 2 x threshold), that
-cap beyond). The bounds now rule out everything beyond the threshold, so few takes are compared in
-full (1,306 at 66,586 synthetic takes against 332,222), but the bounds themselves still cover the
-whole 10% window of each take: 1.4x / 1.5x / 1.7x less CPU than version 2 at 4k / 16k / 64k takes
-(134.9 s against 224.7 s at 66,586), still about quadratic (x9.4 then x10.8 per 4x takes;
-bench/bench_speech_dedup.py --synthetic --old v2). An exact index sublinear at the
-threshold was looked for and not found (the bench's docstring: summaries of a few block means are not
-selective within a voice, and 20-band tiles that are need an L1 range search in 20 dimensions, which
-scipy's KD-tree did slower than this scan).
+Not taken (session of 7 Dec 2026, helper A): a version 3 searching only within the threshold (scores
+exact within it, "further than the threshold" beyond) kept every status, reason and key but cost
+only 1.4x / 1.5x / 1.7x less CPU at 4k / 17k / 67k takes (224.7 -> 134.9 s), still about quadratic
+(x9.4, x10.8 per 4x takes): the bounds over the 10% window stay, only full distances go. A block
+pigeonhole at that radius is selective only with 10-20 numbers a block (0.01-0.3% of pairs left;
+4-5 numbers leave 6-21%), and an L1 range search over them (scipy cKDTree) took 10-27 ms a take
+against 0.75 ms for this scan. Version 2's scores up to the cap (near misses, for choosing a
+threshold) were judged worth more than 1.5x; a near-linear search needs a relaxed promise (an LSH
+stage with a measured miss rate, or comparing only takes of one transcript).
 """
 
 from __future__ import annotations
@@ -53,9 +48,10 @@ import numpy as np
 
 from contracts.records import VerdictRecord
 
-FILTER_VERSION = "3"  # v3: scores exact only within the threshold (the search radius); beyond it beyond(threshold)
+FILTER_VERSION = "2"  # the index changes the work, not the outcome: statuses, reasons, keys and scores as before
 BANDS = 20
 MAX_OFFSET = 3
+SCORE_CAP = 0.5  # at least this (and twice the threshold): scored exactly; further: scored as the cap
 BOUND_BLOCKS = (64, 16)  # the lower bounds tried in turn: frames per block, coarse to fine (float32 sums: 6.25 B a frame)
 LOSSY_SUFFIXES = (".mp3", ".ogg", ".oga", ".opus")
 BOUND_MARGIN = 1e-4  # taken off each lower bound (and 1e-4 of it) before it may rule a take out
@@ -237,25 +233,18 @@ def preference(c) -> tuple:
             -round(lufs if lufs == lufs else -200.0, 1), name, c.record.key)  # NaN: as unknown
 
 
-def beyond(radius: float) -> float:
-    """The score of a take with no kept take within ``radius`` (the threshold) but some to compare with:
-    the least float above it, so that score <= threshold still means a near copy and the score stays a
-    lower bound of the nearest distance (version 2 scored the distance up to 0.5)."""
-    return math.nextafter(radius, math.inf)
-
-
 def mark_near_duplicates(cands: list, max_distance: float) -> None:
     """In place, in preference order (stable across runs): the later of a near pair is rejected, its
     verdict scores the distance and its reason names the matched key.
 
     The score is the distance to the nearest kept take of a similar length when that is within
-    ``max_distance`` (the search radius), exactly as comparing with each of them would give it (the
-    first of equally near ones); further than that ``beyond(max_distance)``, the least float above the
-    threshold (version 3; version 2 scored distances up to max(0.5, 2 max_distance) exactly and that cap
-    beyond), and 99.0 when there is no take to compare with. Lower bounds from block sums rule out
-    nearly every pair without the full distance."""
+    ``max(SCORE_CAP, 2 max_distance)``, exactly as comparing with each of them would give it (the
+    first of equally near ones); further than that the score is the cap itself (version 2: before, the
+    full distance, 1.3 - 1.9 between distinct takes), and 99.0 when there is no take to compare with.
+    Lower bounds from block sums rule out nearly every pair without the full distance."""
     from tqdm.auto import tqdm
 
+    cap = max(SCORE_CAP, 2.0 * max_distance)
     kept: list = []
     index = _Kept()
     ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
@@ -266,11 +255,8 @@ def mark_near_duplicates(cands: list, max_distance: float) -> None:
         groups = index.comparable(dur)
         best, best_d = None, float("inf")
         if groups:
-            k, best_d = _nearest(index, fp, prefix, groups, max_distance)
-            if k >= 0:
-                best = kept[k]
-            elif best_d != float("inf"):  # some to compare with, none within the radius
-                best_d = beyond(max_distance)
+            k, best_d = _nearest(index, fp, prefix, groups, cap)
+            best = kept[k] if k >= 0 else None
         passed = best_d > max_distance
         score = min(best_d, 99.0)  # no comparable clip: a finite score for the catalog
         c.verdicts.append(VerdictRecord(c.record.key, "audio_fingerprint_dedup", FILTER_VERSION, score, max_distance, passed))

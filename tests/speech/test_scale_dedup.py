@@ -1,7 +1,7 @@
-"""Near-duplicate marking at scale (preprocess/speech/dedup.py, version 3): lower bounds rule pairs out
+"""Near-duplicate marking at scale (preprocess/speech/dedup.py, version 2): lower bounds rule pairs out
 before the full distance, and what is marked is what comparing every pair gives: the same statuses,
-reasons and matched keys, the same scores within the threshold, beyond(threshold) further (helper W's
-scale walk: 4x the CPU per doubling before, 19 s at 2,000 takes)."""
+reasons and matched keys, the same scores within the cap, the cap beyond it (helper W's scale walk:
+4x the CPU per doubling before, 19 s at 2,000 takes)."""
 
 from __future__ import annotations
 
@@ -34,11 +34,10 @@ def _speech_like(rng: np.random.Generator, w: int) -> np.ndarray:
     return (out + rng.normal(0, 0.2, out.shape)).astype(np.float16)
 
 
-def _brute_force(cands: list, max_distance: float, raw: dict | None = None) -> list[tuple]:
+def _brute_force(cands: list, max_distance: float) -> list[tuple]:
     """Version 1's loop (every kept take of a similar length, the full distance, the first of the
-    nearest), its order the preference and its score as version 3 documents: the distance within the
-    threshold, the least float above it further, 99.0 with nothing to compare with. ``raw``, if given,
-    gets each take's nearest distance as version 1 scored it."""
+    nearest), its score capped and its order the preference, as version 2 documents."""
+    cap = max(dedup.SCORE_CAP, 2.0 * max_distance)
     kept, out = [], {}
     for c in sorted(cands, key=dedup.preference):  # no metadata here: the name order, as in version 1
         fp, dur = c.signature
@@ -49,9 +48,7 @@ def _brute_force(cands: list, max_distance: float, raw: dict | None = None) -> l
                 d = distance(fp, ofp)
                 if d < best_d:
                     best, best_d = other, d
-        score = 99.0 if best_d == float("inf") else (best_d if best_d <= max_distance else np.nextafter(max_distance, np.inf))
-        if raw is not None:
-            raw[c.record.key] = best_d
+        score = 99.0 if best_d == float("inf") else (best_d if best_d <= cap else cap)
         if best_d <= max_distance:
             out[c.record.key] = ("rejected", f"audio_fingerprint_dedup: near duplicate of {best.record.key} (distance {best_d:.3f})", best.record.key, score, False)
         else:
@@ -64,7 +61,7 @@ def _marked(cands: list) -> list[tuple]:
     got = []
     for c in cands:
         (v,) = [v for v in c.verdicts if v.filter == "audio_fingerprint_dedup"]
-        assert v.version == dedup.FILTER_VERSION == "3"
+        assert v.version == dedup.FILTER_VERSION == "2"
         got.append((c.record.status, c.record.reason, c.record.meta.get("near_duplicate_of"), v.score, v.passed))
     return got
 
@@ -127,14 +124,12 @@ def _corpus(seed: int) -> list[Candidate]:
 def test_the_marking_is_what_comparing_every_pair_gives():
     for seed, max_distance in ((0, 0.15), (1, 0.15), (2, 0.3)):
         cands = _corpus(seed)
-        raw: dict = {}
-        want = _brute_force(cands, max_distance, raw)
+        want = _brute_force(cands, max_distance)
         mark_near_duplicates(cands, max_distance)
         assert _marked(cands) == want, seed
         assert sum(s == "rejected" for s, *_ in want) >= 10  # the corpus has near copies, and
-        assert sum(0.15 < d < 0.5 for d in raw.values()) >= 5  # takes nearest between 0.15 and 0.5 (version 2's cap),
-        assert sum(0.48 < d <= 0.5 for d in raw.values()) >= 2  # some just within it,
-        assert sum(w[3] == np.nextafter(max_distance, 1.0) for w in want) >= 5  # scored beyond the threshold,
+        assert sum(0.15 < w[3] < 0.5 for w in want) >= 5  # takes scored between the threshold and the cap,
+        assert sum(0.48 < w[3] <= 0.5 for w in want) >= 2  # some just within it,
         assert sum(w[3] == 99.0 for w in want) >= 2  # and some with no take to compare with
 
 
@@ -201,7 +196,7 @@ def test_distinct_takes_are_not_compared_in_full(monkeypatch):
     mark_near_duplicates(cands, 0.15)
     pairs = 250 * 249 // 2
     assert len(calls) < pairs // 100, (len(calls), pairs)  # version 1: every pair
-    assert all(c.accepted for c in cands) and {c.verdicts[-1].score for c in cands[1:]} == {dedup.beyond(0.15)}
+    assert all(c.accepted for c in cands) and {c.verdicts[-1].score for c in cands[1:]} == {dedup.SCORE_CAP}
 
 
 def test_odd_durations_and_takes_wider_or_narrower_than_their_bucket_are_marked_as_every_pair_gives():
@@ -217,9 +212,8 @@ def test_odd_durations_and_takes_wider_or_narrower_than_their_bucket_are_marked_
             for noise in (0.0, 0.05, 0.3):
                 noisy = (fp.astype(np.float32) + rng.normal(0, noise, fp.shape)).astype(np.float16)
                 cands.append(_cand(f"k{int(rng.integers(0, 10**6)):06d}_{len(cands):03d}", noisy, dur))
-    raw: dict = {}
-    want = _brute_force(cands, 0.15, raw)
+    want = _brute_force(cands, 0.15)
     mark_near_duplicates(cands, 0.15)
     assert _marked(cands) == want
     assert sum(s == "rejected" for s, *_ in want) >= 20 and sum(w[3] == 99.0 for w in want) >= 4
-    assert sum(0.15 < d < 0.5 for d in raw.values()) >= 2
+    assert sum(0.15 < w[3] < 0.5 for w in want) >= 2
