@@ -123,20 +123,22 @@ class AnalyseStage(Stage[RawInput, Candidate]):
         """A Ray task's candidates each came back with a copy of its input (its entries, names and paths):
         the driver, which holds the input itself, keeps its own objects in their place wherever they are
         equal (a candidate's input differs from it by its meta alone), and the record's source_uri as the
-        input's uri: ~1 KB an input less in the driver, which holds every candidate to the end."""
+        input's uri: ~1 KB an input less in the driver, which holds every candidate to the end. Their
+        verdicts are packed as they come, with Ray or without: the analysis's peak too."""
         if len(batch) != len(results):
+            pack_verdicts(c for part in results for c in (part if isinstance(part, list) else [part]))
             return results
         for item, part in zip(batch, results):
             for c in part if isinstance(part, list) else [part]:
                 src = c.source
-                if src is not None and src is not item:
+                if src is not None and src is not item and src.media is not item.media:  # not already the driver's (local)
                     if src == item:
                         c.source = item
                     elif src.name == item.name and src.uri == item.uri and src.media == item.media and src.caption == item.caption:
                         c.source = replace(item, meta=src.meta)
                 if c.record.source_uri == item.uri:
                     c.record.source_uri = item.uri
-            pack_verdicts(part if isinstance(part, list) else [part])  # as they arrive: the analysis's peak too
+            pack_verdicts(part if isinstance(part, list) else [part])
         return results
 
     def _requarantine(self, results: list) -> None:
@@ -575,8 +577,9 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
 # dropped inputs per rejections batch file: one file up to this many (named as before), else one per
 # chunk of them. Registering a batch file takes ~10 KB of Python heap an input at once (its JSON text
 # and parsed objects; an image's nine verdicts): one file of every dropped input of a million-input run
-# was GBs; 4096 of them are ~40 MB
-REJECTIONS_PER_BATCH = 4096
+# was GBs; 4096 of them were ~40 MB, on top of the driver's peak (at 20,000 images, ~2 KB an input of its
+# slope); 1024 of them are ~10 MB, as a curated shard's batch (512 inputs) is ~5 MB
+REJECTIONS_PER_BATCH = 1024
 
 
 def write_rejections(out_dir: Path, dropped: list[Candidate]) -> list[str]:

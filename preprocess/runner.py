@@ -107,19 +107,20 @@ def run_stage(stage: Stage, items: list, backend: str = "ray", num_actors: int =
 
 
 def _run_local(stage: Stage, batches: list[list], desc: str) -> list:
-    """The bar counts the stage's progress_units where it has them (Stage.tick), else batches."""
+    """The bar counts the stage's progress_units where it has them (Stage.tick), else batches. Each
+    batch's results go through stage.adopt as they come, as a Ray stage's do."""
     stage.setup()
     out: list = []
     units = [stage.progress_units(b) for b in batches]
     if None in units:
         for b in tqdm(batches, desc=desc, unit="batch"):
-            out.extend(stage.process(b))
+            out.extend(stage.adopt(b, stage.process(b)))
         return out
     with tqdm(total=sum(units), desc=desc, unit="input") as bar:
         stage.tick = bar.update
         try:
             for b in batches:
-                out.extend(stage.process(b))
+                out.extend(stage.adopt(b, stage.process(b)))
         finally:
             stage.tick = None
     return out

@@ -56,9 +56,10 @@ class Stage(ABC, Generic[In, Out]):
         ...
 
     def adopt(self, batch: list[In], results: list[Out]) -> list[Out]:
-        """In the driver of a Ray stage, a task's results for ``batch`` as they arrive, before they are
-        kept: a stage whose results carry copies of their inputs (they came back from a worker) may
-        put the driver's own objects in their place. Default: as they are."""
+        """In the driver, the results for ``batch`` as they arrive (a Ray task's, or process()'s run
+        locally), before they are kept: a stage whose results carry copies of their inputs (they came
+        back from a worker) may put the driver's own objects in their place, or make them smaller to
+        keep. Default: as they are."""
         return results
 
     def describe(self) -> dict[str, Any]:
