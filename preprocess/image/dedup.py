@@ -158,12 +158,13 @@ def mark_near_duplicates(cands: list, max_distance: int, colour_max_diff: float,
     for i in range(first, len(members)):
         c = members[i]
         phash, colour = c.signature[0], c.signature[1]
+        colours = _colour_array(colour)  # once, not at each comparison
         best, best_dist = None, PHASH_BITS
         for j in index.earlier(i):
             if found[j]:
                 other = members[j]
                 d = (phash ^ other.signature[0]).bit_count()
-                if d < best_dist and colour_distance(colour, other.signature[1]) <= colour_max_diff:
+                if d < best_dist and colour_distance(colours, other.signature[1]) <= colour_max_diff:
                     best, best_dist = other, d
         passed = best_dist > max_distance
         nearest = min(best_dist, PHASH_BANDS)
