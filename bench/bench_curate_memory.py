@@ -10,7 +10,8 @@ workers are one process; with --backend ray the figures are the driver process's
 made and removed here; default: the commit in /tmp/s47/base, else HEAD~) and once with this checkout,
 each in a fresh child process. It prints, per code and size, the child's peak RSS and CPU seconds, the
 slope between the two sizes in bytes per input, and whether the catalog rows (key, file, status,
-reason) and the accepted samples' meta are the same for OLD and NEW. With --trace each child also
+reason), the accepted samples' meta and the samples and verdicts tables whole (every column but the
+run ids, compared as digests) are the same for OLD and NEW. With --trace each child also
 runs under tracemalloc (slower) and reports the Python heap's peak and what is still held when every
 batch file is written, in bytes per input.
 
@@ -39,6 +40,23 @@ verdicts, record and meta) and near-duplicate search (+1.8 KB an input at 20,000
 --backend local: 7.3 -> 6.9 KB an input at 2,000 / 20,000 (peak 380 -> 364 MB, CPU 70.5 -> 68.9 s at
 20,000), 8.2 -> 8.0 at 2,000 / 8,000 (within the ~1 KB a slope from one pair of peak RSS figures moves
 between runs); its Python heap at batches-written 4.76 -> 4.10 KB an input.
+
+Session 49 (OLD = a69db3c), --backend ray, 2,000 / 20,000 images, three runs on a shared 2-core host:
+peak RSS slope 8.2 / 9.1 / 9.1 -> 5.7 / 5.9 / 5.5 KB an input (peak at 20,000 462-471 -> 403-410 MB),
+driver CPU alike (12.8-15.3 s OLD, 13.8-16.1 s NEW, as the host's load went), samples and verdicts
+tables identical (196,588 verdict rows at 20,000). --backend local --trace, 2,000 / 8,000: the Python
+heap held at batches-written 4.10 -> 2.02 KB an input, its peak 5.30 -> 3.56-3.61 KB, CPU alike. What
+changed: verdicts held packed (preprocess/packed_verdicts.py: ~1.1 -> ~0.2 KB), no signature once
+near-duplicate search is done nor an input for a candidate not accepted, the image colour signature as
+48 bytes, the search's band index as arrays (a dict of lists per band value was ~4 KB a candidate
+while it ran), the catalog asked 8,192 hashes at a time (catalog.near_duplicates makes its table of
+bands from Python objects, ~3 KB a hash), Candidate with slots, rejections batch files of 1,024
+inputs (registering one takes ~10 KB an input at once: at 4,096, ~40 MB). The peak is now the
+registration, after curate returns. What remains at 20,000 (Ray): the driver's Python objects, ~2.2
+KB an input (an accepted input's RawInput, its two Entries, their names and paths, its media and
+meta dicts and content digest ~1.15 KB; its record with key, caption and meta (pHash and colour
+hex) ~0.85 KB; packed verdicts ~0.17 KB), pymalloc's and glibc's free blocks among the kept objects
+(~1.1 KB: freed transients), and what DuckDB takes to register the batches (~0.5-0.7 KB).
 """
 
 from __future__ import annotations
