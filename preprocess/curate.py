@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import posixpath
 import shutil
@@ -490,7 +489,6 @@ def analyse_resumably(plugin: ModalityPlugin, cfg: CurateConfig, opts: Any, ws: 
     analysed = run_stage(AnalyseStage(plugin, cfg, str(ws.quarantine), journal), inputs, backend)
     cands = [c for part in analysed for c in (part if isinstance(part, list) else [part])]
     del analysed
-    share_equal_scores(cands)
     pack_verdicts(cands)  # ~1 KB an image less to the end of the run (preprocess/packed_verdicts.py)
     return cands, journal
 
@@ -506,31 +504,6 @@ def settle(cands: list[Candidate]) -> None:
         if not c.accepted:
             c.source = None
     pack_verdicts(cands)
-
-
-SHARED_SCORES_MAX = 1 << 16  # distinct values share_equal_scores keeps (continuous scores fill it and are left)
-
-
-def share_equal_scores(cands: list[Candidate]) -> None:
-    """Verdict scores and thresholds that are equal (a filter's threshold in every input's verdict, an
-    image's size as its min_size score) become one float object each: the driver holds every verdict
-    (~10 an input) to the end of a run, and each float is 24 bytes. Zeros keep their sign."""
-    seen: dict[Any, float] = {}
-    for c in cands:
-        if type(c.verdicts) is not list:  # packed (the Ray driver packs results as they arrive): floats are no objects there
-            continue
-        for v in c.verdicts:
-            for name in ("score", "threshold"):
-                x = getattr(v, name)
-                if type(x) is not float:
-                    continue
-                key = x if x else (x, math.copysign(1.0, x))  # 0.0 == -0.0: one key each
-                y = seen.get(key)
-                if y is None:
-                    if len(seen) < SHARED_SCORES_MAX:
-                        seen[key] = x
-                elif y is not x:
-                    setattr(v, name, y)
 
 
 def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:

@@ -27,7 +27,8 @@ from contracts.keys import sample_key
 from contracts.layout import Workspace
 from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, content_keyed,
                                discard_journals_of_source, held_in_memory, leftover_candidate, mark_copies_of_catalogued,
-                               mark_exact_duplicates, score_with_models, set_aside_records, write_rejections)
+                               mark_exact_duplicates, score_with_models, set_aside_records, settle,
+                               write_rejections)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
@@ -393,6 +394,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     # against this refresh's inputs and what earlier runs kept, but not what this refresh retires
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))
     keep_own_size_when_rejected(cands)
+    settle(cands)  # as curate: no signatures, nor inputs of candidates not accepted, to the run's end
     cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
     accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
     writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
