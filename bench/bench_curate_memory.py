@@ -57,6 +57,27 @@ KB an input (an accepted input's RawInput, its two Entries, their names and path
 meta dicts and content digest ~1.15 KB; its record with key, caption and meta (pHash and colour
 hex) ~0.85 KB; packed verdicts ~0.17 KB), pymalloc's and glibc's free blocks among the kept objects
 (~1.1 KB: freed transients), and what DuckDB takes to register the batches (~0.5-0.7 KB).
+
+Session 49, helper B2 (OLD = 8ea4610, Ray, 2,000 / 20,000): one run gave OLD 315.1 / 399.0 MB, slope
+4.89 KB an input (so the slope is at the 5 KB line already, within its ~1 KB run-to-run spread). Where
+the driver's RSS goes at 20,000 (2,000), per phase (/proc/self/status at each): listing 158 (135), analysis
++115 (+86), catalogued_sources +9 (+4), near-duplicate search +57 (+49: opening DuckDB is ~38 MB of it
+at both sizes), shard writers +10 (+4; ~9 MB of it Ray's object store mapped in), batches written 351
+(280); registration then peaks at 393-400 (314). Once curate returns no Candidate, RawInput or record
+is alive (gc), and RSS falls only ~8 MB: the rest is freed heap. glibc's malloc_trim there gave back
+13 MB before registering, but the peak fell only 3.4 / 3.3 MB (both sizes, no slope change; not
+kept): registration touches those pages again. Registration alone (a fresh process, the same batch
+files) peaks +89-92 MB over its start at 2,000 and +113-124 MB at 20,000 (~1.5 KB an input of slope),
+nearly all DuckDB (Python's traced heap stays ~27-30 MB; RSS after closing the connection is the same at
+both sizes): DuckDB threads=1 -8 MB, memory_limit 64MB -6 MB, a CHECKPOINT after each batch -7 MB,
+MALLOC_ARENA_MAX 1 or 2 nothing. So the peak is the catalog's registration (catalog/db.py) on top of
+the heap curate leaves: the glibc pages malloc_trim frees DuckDB takes again, but the freed Python
+objects lie in pymalloc arenas that surviving objects keep (likely, not measured apart), which DuckDB
+cannot use. Two probes at 20,000: 31 MB of extra Python objects held from the analysis to curate's end
+(allocated together, so freed whole) raised curate's own peak to 384 MB but not the run's (391 MB);
+PYTHONMALLOC=malloc gave 311 / 394 MB (2,000 / 20,000), as pymalloc does. What is left to cut: the
+driver's heap that stays resident once curate returns (~3.7 KB an input of the slope: the listed inputs
+are ~1.3 KB an input before the analysis starts, preprocess/sources.py) or DuckDB's registration memory.
 """
 
 from __future__ import annotations
