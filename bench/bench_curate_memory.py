@@ -72,8 +72,11 @@ nearly all DuckDB (Python's traced heap stays ~27-30 MB; RSS after closing the c
 both sizes): DuckDB threads=1 -8 MB, memory_limit 64MB -6 MB, a CHECKPOINT after each batch -7 MB,
 MALLOC_ARENA_MAX 1 or 2 nothing. So the peak is the catalog's registration (catalog/db.py) on top of
 the heap curate leaves: the glibc pages malloc_trim frees DuckDB takes again, but the freed Python
-objects lie in pymalloc arenas that surviving objects keep (likely, not measured apart), which DuckDB
-cannot use. Two probes at 20,000: 31 MB of extra Python objects held from the analysis to curate's end
+objects lie in pymalloc arenas that surviving objects keep, which DuckDB cannot use: once curate
+returns (gc'd), pymalloc holds 70 arenas of 1 MiB at 2,000 and 115-118 at 20,000 with the same 62.9 MB
+of live blocks at both (sys._debugmallocstats): ~47 MB of free pools pinned by a few survivors, ~2.6 KB
+an input of the slope. Importing beforehand what curate imports after the analysis (338 modules:
+pandas, dateutil, catalog.near_duplicates, ...) left it at 118. Two probes at 20,000: 31 MB of extra Python objects held from the analysis to curate's end
 (allocated together, so freed whole) raised curate's own peak to 384 MB but not the run's (391 MB);
 PYTHONMALLOC=malloc gave 311 / 394 MB (2,000 / 20,000), as pymalloc does. What is left to cut: the
 driver's heap that stays resident once curate returns (~3.7 KB an input of the slope: the listed inputs
