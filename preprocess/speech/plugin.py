@@ -68,6 +68,9 @@ class SpeechOptions:
     def __post_init__(self) -> None:
         if self.layout not in melspec.LAYOUTS:
             raise ValueError(f"layout must be one of {melspec.LAYOUTS}, got {self.layout!r}")
+        if not 0 <= self.dedup_max_distance < float("inf"):  # a NaN matched nothing and then failed mid-run
+            raise ValueError(f"dedup_max_distance must be a distance of 0 or more (0.15 by default: log-mel bands, "
+                             f"preprocess/speech/dedup.py), got {self.dedup_max_distance!r}")
         check_voice(self.language)
 
 
