@@ -19,20 +19,6 @@ def corpus(small_corpus, tmp_path):
     return shutil.copytree(small_corpus.root, tmp_path / "source")
 
 
-@pytest.fixture
-def analysed(monkeypatch):
-    """Names of the inputs analysed (read, hashed, decoded), in order."""
-    names: list[str] = []
-    original = curate_module.AnalyseStage._safe
-
-    def counting(self, item):
-        names.append(item.name)
-        return original(self, item)
-
-    monkeypatch.setattr(curate_module.AnalyseStage, "_safe", counting)
-    return names
-
-
 def interrupted(monkeypatch, source, home, **cfg):
     """A curation killed after its analysis, while writing shards."""
     def crash(self, batch):
