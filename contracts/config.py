@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -39,6 +41,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, str) and value.strip().lower() == "none" and type(None) in typing.get_args(tp):
             return None  # --set max_seconds=none (or init_from=none) unsets it, as the flag --max-seconds none does
         args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:  # an optional option: its own type's message (NaN for a float | None)
+            return _coerce(value, args[0], where)
         for a in args:
             try:
                 return _coerce(value, a, where)
@@ -65,17 +69,23 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         try:
             if tp is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError
-            return tp(value)
+            out = tp(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}") from None
+        if tp is float and math.isnan(out):
+            # NaN compares false with everything: a threshold of NaN passed or failed every input without a word
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return out
     if isinstance(tp, type) and issubclass(tp, Path):
         return Path(value)
     return value
 
 
 def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None) -> T:
-    """Build dataclass ``cls`` from a mapping, checking keys and types."""
-    where = where or cls.__name__
+    """Build dataclass ``cls`` from a mapping, checking keys and types. A ``where`` given ("image
+    options") also leads the refusals of the class's own checks (check_ranges) as a ConfigError;
+    without one they come as the class raised them (a ValueError whose text the commands print)."""
+    named, where = where is not None, where or cls.__name__
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - names)
@@ -89,8 +99,39 @@ def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None)
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
     try:
         return cls(**kwargs)
-    except TypeError as e:
+    except TypeError as e:  # a missing option
         raise ConfigError(f"{where}: {e}") from None
+    except ValueError as e:  # one its class's own checks refuse (check_ranges)
+        if named and not isinstance(e, ConfigError):
+            raise ConfigError(f"{where}: {e}") from None
+        raise
+
+
+_BOUND = re.compile(r"(>=|>|<=|<) *(-?[0-9.]+)|(-?[0-9.]+)\.\.(-?[0-9.]+)|(finite)")
+
+
+def check_ranges(options: Any, **rules: str) -> None:
+    """Each named option obeys its rule, else a ValueError naming the first that does not: ``">= 0"``,
+    ``"> 0"``, ``"<= 0"``, ``"0..1"`` (both ends included), with ``" and finite"`` to refuse infinities
+    too. Called from an options class's ``__post_init__``: a number out of range rejected every input,
+    or failed deep in a run, instead of one line before any work."""
+    for name, rule in rules.items():
+        value = getattr(options, name)
+        if not all(_obeys(value, part.strip()) for part in rule.split(" and ")):
+            said = re.sub(r"(-?[0-9.]+)[.][.](-?[0-9.]+)", r"between \1 and \2", rule)
+            raise ValueError(f"{name} must be {said}, got {value!r}")
+
+
+def _obeys(value: float, part: str) -> bool:
+    m = _BOUND.fullmatch(part)
+    if m is None:
+        raise ValueError(f"check_ranges: unknown rule {part!r}")
+    op, bound, low, high, finite = m.groups()
+    if finite:
+        return math.isfinite(value)
+    if low is not None:
+        return float(low) <= value <= float(high)
+    return {">=": value >= float(bound), ">": value > float(bound), "<=": value <= float(bound), "<": value < float(bound)}[op]
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None,

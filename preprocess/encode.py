@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contracts.config import check_ranges
 from contracts.hold_points import hold_point
 from contracts.keys import sample_key
 from contracts.layout import Workspace
@@ -54,6 +55,7 @@ class EncodeConfig:
             raise ValueError(f"--vae {self.vae} is for --latent sd15 or sdxl; identity latents use no VAE")
         if self.text_path and self.text == "phone":
             raise ValueError(f"--text-path {self.text_path} is for --text minilm, clip or llama; the phone encoder reads no path")
+        check_ranges(self, batch_size=">= 1", num_actors=">= 1", gpus_per_actor=">= 0 and finite")
 
     def check_paths(self) -> None:
         """Before a run opens: one line for a path that holds no model of the kind asked (no weights read)."""

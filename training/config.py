@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 
 COMPILE_HELP = ("torch.compile every transformer block before training (default: off). Faster steps "
@@ -127,8 +128,9 @@ class TrainConfig:
         for name, low, high in (("caption_dropout", 0.0, 1.0), ("ema_decay", 0.0, 1.0)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; got {getattr(self, name)}")
-        if not (self.lr > 0 and self.grad_clip > 0 and self.weight_decay >= 0):
-            raise ValueError(f"lr and grad_clip must be positive and weight_decay not negative; got "
+        # an infinite lr or weight decay made the first step's weights NaN; grad_clip .inf is "no clipping"
+        if not (0 < self.lr < math.inf and self.grad_clip > 0 and 0 <= self.weight_decay < math.inf):
+            raise ValueError(f"lr and grad_clip must be positive and weight_decay not negative (lr and weight_decay finite); got "
                              f"{self.lr}, {self.grad_clip}, {self.weight_decay}")
         if self.given is not None and "workers" in self.given and self.launcher != "ray":
             # it was dropped without a word: the local launcher trains in this process (torchrun: one per process)

@@ -27,7 +27,7 @@ class ClipScoring:
     gpus_per_actor: float = 0.0  # declare GPUs to use them (never guessed)
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.num_actors < 1 or self.gpus_per_actor < 0:
+        if self.batch_size < 1 or self.num_actors < 1 or not 0 <= self.gpus_per_actor < float("inf"):
             raise ValueError(f"clip: batch_size and num_actors must be >= 1 and gpus_per_actor >= 0, got "
                              f"{self.batch_size}, {self.num_actors}, {self.gpus_per_actor}")
         if self.aesthetic and not self.path:

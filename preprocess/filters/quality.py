@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from contracts.config import check_ranges
+
 REFERENCE_SIDE = 64
 QUALITY_VERSION = "1"
 
@@ -80,6 +82,11 @@ class QualityThresholds:
     max_highlight_clip: float = 0.3  # highlight_clip: overexposed, burnt-out whites
     max_shadow_clip: float = 0.97  # shadow_clip: an all but black frame (the demo's backgrounds are black)
     min_colourfulness: float = 0.0  # colourfulness: off by default (digits are greyscale); ~15 for colour-only corpora
+
+    def __post_init__(self) -> None:
+        # shares of pixels: 1 (0 for the minimums) already lets every image through; an infinite minimum lets none
+        check_ranges(self, max_solid_fraction="0..1", min_contrast=">= 0 and finite", min_sharpness=">= 0 and finite", max_highlight_clip="0..1",
+                     max_shadow_clip="0..1", min_colourfulness=">= 0 and finite")
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

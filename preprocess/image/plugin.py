@@ -10,6 +10,7 @@ from functools import partial
 import numpy as np
 from PIL import Image
 
+from contracts.config import check_ranges
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.clip_config import CLIP_FILTER_VERSION, ClipScoring
@@ -49,6 +50,8 @@ class ImageOptions:
             raise ValueError(f"clip: expected a CLIP path or a mapping (path, aesthetic, thresholds, ...), got {self.clip!r}")
         if self.resize not in ("fit", "square"):
             raise ValueError(f"resize must be 'fit' or 'square', got {self.resize!r}")
+        check_ranges(self, min_side=">= 0", max_aspect=">= 1", max_pixels=">= 1", phash_max_distance=">= 0",
+                     colour_max_diff=">= 0", max_tokens=">= 1", patch_size=">= 1", vae_factor=">= 1", size=">= 1")
 
 
 class ImagePlugin(ModalityPlugin):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from contracts.config import check_ranges
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
@@ -66,6 +67,14 @@ class MultiviewOptions:
     phash_max_distance: int = 12
     colour_max_diff: float = 12.0
     size: int = 32  # curated views are size x size
+
+    def __post_init__(self) -> None:
+        check_ranges(self, min_views=">= 1", max_views=">= 1", max_rotation_error=">= 0", max_look_at_deg=">= 0",
+                     min_copy_difference=">= 0 and finite", min_view_difference=">= 0 and finite", same_pose_deg=">= 0", min_fill="0..1",
+                     max_focal_spread=">= 1", phash_max_distance=">= 0", colour_max_diff=">= 0", size=">= 1")
+        if self.min_views > self.max_views:
+            raise ValueError(f"min_views ({self.min_views}) must not exceed max_views ({self.max_views})")
+        self.thresholds()  # the image quality thresholds' own ranges
 
     def thresholds(self) -> QualityThresholds:
         return QualityThresholds(max_solid_fraction=self.max_solid_fraction, min_contrast=self.min_contrast,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.config import check_ranges
 from contracts.keys import split_of
 from contracts.members import META
 from contracts.records import Batch, Modality, SampleRecord, VerdictRecord
@@ -71,6 +72,12 @@ class SpeechOptions:
         if not 0 <= self.dedup_max_distance < float("inf"):  # a NaN matched nothing and then failed mid-run
             raise ValueError(f"dedup_max_distance must be a distance of 0 or more (0.15 by default: log-mel bands, "
                              f"preprocess/speech/dedup.py), got {self.dedup_max_distance!r}")
+        check_ranges(self, min_sample_rate=">= 1", max_clipping_ratio="0..1", silence_dbfs="<= 0", min_snr_db="finite", trim_top_db="> 0",
+                     target_lufs="<= 0 and finite", min_duration=">= 0", max_duration="> 0", min_phones_per_second=">= 0",
+                     max_foreign_word_share="0..1")
+        for low, high in (("min_duration", "max_duration"), ("min_phones_per_second", "max_phones_per_second")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})")
         check_voice(self.language)
 
 

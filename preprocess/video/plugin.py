@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.config import check_ranges
 from contracts.keys import sample_key, split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
@@ -59,6 +60,9 @@ class VideoOptions:
             raise ValueError("frames, min_frames and fps must be positive")
         if self.min_seconds > self.max_seconds:
             raise ValueError("min_seconds must not exceed max_seconds")
+        check_ranges(self, fps="> 0 and finite", min_seconds=">= 0", max_seconds="> 0", scene_min_score=">= 0", scene_ratio=">= 0",
+                     min_motion=">= 0 and finite", max_jitter=">= 0", keyframe_max_distance=">= 0", max_tokens=">= 1", patch_size=">= 1",
+                     vae_factor=">= 1", work_side=">= 1", max_frames=">= 1")
 
 
 def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) -> VerdictRecord:
