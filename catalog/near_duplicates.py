@@ -6,7 +6,9 @@ kept; before, a near duplicate was found only when both came in the same run.
 Curation stores each kept sample's signature in its meta: ``phash`` (64 hex digits, 256 bits)
 and ``colour_signature`` (96 hex digits: 16 cells x RGB, one byte each). A modality that compares
 more than these (video: three keyframe hashes) stores the rest in meta too and reads it back for
-the samples the banded search found (``stored_meta``)."""
+the samples the banded search found (``stored_meta``). A modality whose signature is not stored
+in the catalog (speech: from the log-mel of its curated shard) asks for the accepted samples of
+durations near its candidates' and the curated shard each is in (``accepted_in_curated_shards``)."""
 
 from __future__ import annotations
 
@@ -91,3 +93,44 @@ def stored_meta(catalog: str | os.PathLike, keys: list[str], name: str) -> dict[
     with Catalog.open(catalog, read_only=True) as cat:
         _, rows = cat.sql(q("stored_meta_of_keys"), [sorted(set(keys)), f"$.{name}"])
     return dict(rows)
+
+
+@dataclass(frozen=True)
+class InCuratedShard:
+    key: str
+    source_uri: str
+    duration: float
+    shard_uri: str
+
+
+def merged_windows(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Closed intervals (lo <= hi) -> the fewest disjoint ones covering the same, in order."""
+    out: list[list[float]] = []
+    for lo, hi in sorted(w for w in windows if w[0] <= w[1]):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+def accepted_in_curated_shards(catalog: str | os.PathLike, modality: str, windows: list[tuple[float, float]],
+                               exclude_keys: set[str], exclude_uris: set[str]) -> list[InCuratedShard]:
+    """Accepted `modality` samples in the catalog with a duration in one of `windows` (closed
+    intervals, seconds; may overlap), each with the curated shard that holds it (of several, the
+    latest run's), except the keys and inputs being curated now, in shard order. Empty when the
+    catalog does not exist yet or no window is given."""
+    from .db import Catalog
+
+    merged = merged_windows(windows)
+    if not merged or not Path(catalog).exists():
+        return []
+    table = pa.table({"lo": pa.array([w[0] for w in merged], pa.float64()), "hi": pa.array([w[1] for w in merged], pa.float64())})
+    with Catalog.open(catalog, read_only=True) as cat, cat._connection() as con:
+        con.register("duration_windows", table)
+        try:
+            rows = con.execute(q("accepted_in_curated_shards"), [modality]).fetchall()
+        finally:
+            con.unregister("duration_windows")
+    return [InCuratedShard(key, uri, float(dur), shard) for key, uri, dur, shard in rows
+            if key not in exclude_keys and uri not in exclude_uris]

@@ -30,3 +30,18 @@ ORDER BY kb.key;
 -- Meta field $2 (a JSON path, '$.name') as text, of the samples among keys $1 that have it.
 SELECT key, json_extract_string(meta, $2) FROM samples
 WHERE list_contains($1, key) AND json_extract_string(meta, $2) IS NOT NULL;
+
+-- name: accepted_in_curated_shards
+-- Accepted samples of modality $1 whose duration lies in one of the windows of the Arrow view
+-- duration_windows (lo, hi: closed, in seconds, disjoint), with the curated shard that holds each:
+-- of several, the one the latest run registered (then the greatest uri). A sample in no curated
+-- shard is left out.
+SELECT s.key, s.source_uri, s.duration, sh.uri
+FROM samples s
+JOIN duration_windows w ON s.duration BETWEEN w.lo AND w.hi
+JOIN shard_samples ss ON ss.key = s.key
+JOIN shards sh ON sh.uri = ss.shard_uri AND sh.stage = 'curated'
+LEFT JOIN runs r ON r.run_id = sh.run_id
+WHERE s.modality = $1 AND s.status = 'accepted'
+QUALIFY row_number() OVER (PARTITION BY s.key ORDER BY r.started_at DESC NULLS LAST, sh.uri DESC) = 1
+ORDER BY sh.uri, s.key;

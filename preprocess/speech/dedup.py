@@ -28,6 +28,13 @@ that is sublinear was not found: a summary of few numbers bounds the distance fa
 bench/bench_speech_dedup.py), but cheaper per kept take: 2.0x / 2.7x / 5.0x less CPU at 4k / 16k /
 64k synthetic takes (217 s at 65,280), the same outcome at each.
 
+Across runs: the takes earlier runs kept (``kept_takes.py``: their fingerprints made again from
+the log-mel of their curated shards, for the takes of durations near a candidate's) are put in the
+index before every candidate, so a new take near one of them is rejected whatever ``preference``
+says of the two (what an earlier run kept stays kept, as video and image do). Within one run the
+outcomes are as before (so the same FILTER_VERSION); before, a near copy was found only when both
+came in the same run, so a refresh accepted a -6 dB copy of a take an earlier run had kept.
+
 Not taken (session of 7 Dec 2026, helper A): a version 3 searching only within the threshold (scores
 exact within it, "further than the threshold" beyond) kept every status, reason and key but cost
 only 1.4x / 1.5x / 1.7x less CPU at 4k / 17k / 67k takes (224.7 -> 134.9 s), still about quadratic
@@ -233,9 +240,13 @@ def preference(c) -> tuple:
             -round(lufs if lufs == lufs else -200.0, 1), name, c.record.key)  # NaN: as unknown
 
 
-def mark_near_duplicates(cands: list, max_distance: float) -> None:
+def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = None) -> None:
     """In place, in preference order (stable across runs): the later of a near pair is rejected, its
     verdict scores the distance and its reason names the matched key.
+
+    ``kept``: takes earlier runs kept (``kept_takes.kept_takes``: ``record.key`` and ``signature``),
+    which come before every candidate: a new take near one of them is rejected even when it is the
+    better copy (what an earlier run kept stays kept, as video and image do). They get no verdict.
 
     The score is the distance to the nearest kept take of a similar length when that is within
     ``max(SCORE_CAP, 2 max_distance)``, exactly as comparing with each of them would give it (the
@@ -245,8 +256,12 @@ def mark_near_duplicates(cands: list, max_distance: float) -> None:
     from tqdm.auto import tqdm
 
     cap = max(SCORE_CAP, 2.0 * max_distance)
-    kept: list = []
     index = _Kept()
+    earlier, kept = list(kept or ()), []
+    for k in earlier:  # first: in the index before any candidate, so of equally near takes theirs is named
+        fp, dur = k.signature
+        index.add(fp, float(dur), _prefix(fp))
+        kept.append(k)
     ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
     for c in tqdm(ordered, desc="speech: near duplicates", unit="take", leave=False, disable=len(ordered) < 500):
         fp, dur = c.signature

@@ -29,6 +29,7 @@ from encoders.audio import mel as melspec
 from preprocess.speech.audio import TARGET_SR, AudioRejected, reject_if_longer
 from preprocess.speech.curation import normalised_audio, prepare, silence_score
 from preprocess.speech.dedup import FILTER_VERSION as DEDUP_VERSION, fingerprint, mark_near_duplicates
+from preprocess.speech.kept_takes import kept_takes
 from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check as check_language, check_voice
 from preprocess.speech.normalisation import frozen_statistics
 from encoders.audio.transcript import normalise_transcript, read_transcript
@@ -221,8 +222,11 @@ class SpeechPlugin(ModalityPlugin):
         return [Candidate(rec, verdicts, item, (fingerprint(logmel), p.duration))]
 
     def near_duplicates(self, cands: list[Candidate], opts: SpeechOptions, catalog: str | None = None,
-                        leaving: frozenset[str] = frozenset()) -> None:  # within this run only
-        mark_near_duplicates(cands, opts.dedup_max_distance)
+                        leaving: frozenset[str] = frozenset()) -> None:
+        # with the takes earlier runs kept (their log-mel read back from their curated shards: kept_takes.py),
+        # as video and image do; no catalog: within this run only
+        kept = kept_takes(catalog, self.modality.value, cands, MEL, leaving)
+        mark_near_duplicates(cands, opts.dedup_max_distance, kept)
 
     def curated_members(self, cand: Candidate, opts: SpeechOptions) -> dict[str, bytes]:
         """The shard's audio and log-mel of an accepted take, made again from its bytes (cheaper than
