@@ -106,15 +106,15 @@ def test_the_takes_of_inputs_curated_again_or_leaving_are_not_matched(first_run,
     from preprocess.sources import SourceSpec, list_entries
 
     tmp_path, home = first_run
-    one = tmp_path / "moved"
-    shutil.move(tmp_path / "one", one)
-    assert _curate(one, home)["counts"] == {"accepted": 3}
-    (one / "nine.txt").write_text("nine, again\n")
-    out = _curate(one, home)
+    moved = tmp_path / "moved"
+    shutil.move(tmp_path / "one", moved)
+    assert _curate(moved, home)["counts"] == {"accepted": 3}  # the same keys, other files: not their own copies
+    (moved / "nine.txt").write_text("nine, again\n")
+    out = _curate(moved, home)
     assert out["counts"] == {"accepted": 3}, out
     rows = _rows(home)
     assert rows["moved/nine.wav"][1] == "accepted"
-    # a refresh retiring one/three.wav while a copy of it comes in elsewhere: the copy is the new sample
+    # a refresh retiring moved/three.wav while a copy of it comes in elsewhere: the copy is the new sample
     plugin = get_plugin("speech")
     opts = plugin.options({})
     two = tmp_path / "two"
@@ -126,7 +126,7 @@ def test_the_takes_of_inputs_curated_again_or_leaving_are_not_matched(first_run,
         plugin.near_duplicates([cand], opts, catalog=str(home / "catalog.duckdb"), leaving=leaving)
         return cand.record
 
-    uri = str(one / "three.wav")
+    uri = str(moved / "three.wav")
     assert judged(frozenset()).status == "rejected"  # the copy matches the kept take ...
     assert judged(frozenset({uri})).status == "accepted"  # ... but not one that is leaving
 
@@ -149,7 +149,7 @@ def test_the_fingerprint_from_the_curated_shard_is_the_analysis_one(first_run):
     for item in items:
         key = rows[f"one/{item.name}"][0]
         (cand,) = plugin.analyse(item, item.caption.read().decode(), key, opts)
-        fp, dur = cand.signature
+        fp = cand.signature[0]
         assert fp.dtype == stored[key].dtype and fp.shape == stored[key].shape
         np.testing.assert_array_equal(stored[key], fp)
 
