@@ -22,6 +22,10 @@ class ConfigError(ValueError):
     pass
 
 
+class OutOfRange(ValueError):
+    """A number outside its option's range (check_ranges, or a pair such as min > max)."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line on stderr and exit status 2, as every other user
     error of our commands (argparse prints the whole usage block first)."""
@@ -83,8 +87,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None) -> T:
     """Build dataclass ``cls`` from a mapping, checking keys and types. A ``where`` given ("image
-    options") also leads the refusals of the class's own checks (check_ranges) as a ConfigError;
-    without one they come as the class raised them (a ValueError whose text the commands print)."""
+    options") also leads the class's range refusals (OutOfRange) as a ConfigError; without one, and
+    for the class's other checks, the error comes as raised (a ValueError the commands print)."""
     named, where = where is not None, where or cls.__name__
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
@@ -101,8 +105,8 @@ def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None)
         return cls(**kwargs)
     except TypeError as e:  # a missing option
         raise ConfigError(f"{where}: {e}") from None
-    except ValueError as e:  # one its class's own checks refuse (check_ranges)
-        if named and not isinstance(e, ConfigError):
+    except OutOfRange as e:
+        if named:
             raise ConfigError(f"{where}: {e}") from None
         raise
 
@@ -113,13 +117,13 @@ _BOUND = re.compile(r"(>=|>|<=|<) *(-?[0-9.]+)|(-?[0-9.]+)\.\.(-?[0-9.]+)|(finit
 def check_ranges(options: Any, **rules: str) -> None:
     """Each named option obeys its rule, else a ValueError naming the first that does not: ``">= 0"``,
     ``"> 0"``, ``"<= 0"``, ``"0..1"`` (both ends included), with ``" and finite"`` to refuse infinities
-    too. Called from an options class's ``__post_init__``: a number out of range rejected every input,
+    too (an OutOfRange). Called from an options class's ``__post_init__``: a number out of range rejected every input,
     or failed deep in a run, instead of one line before any work."""
     for name, rule in rules.items():
         value = getattr(options, name)
         if not all(_obeys(value, part.strip()) for part in rule.split(" and ")):
             said = re.sub(r"(-?[0-9.]+)[.][.](-?[0-9.]+)", r"between \1 and \2", rule)
-            raise ValueError(f"{name} must be {said}, got {value!r}")
+            raise OutOfRange(f"{name} must be {said}, got {value!r}")
 
 
 def _obeys(value: float, part: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from contracts.config import check_ranges
+from contracts.config import OutOfRange, check_ranges
 from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
@@ -73,7 +73,7 @@ class MultiviewOptions:
                      min_copy_difference=">= 0 and finite", min_view_difference=">= 0 and finite", same_pose_deg=">= 0", min_fill="0..1",
                      max_focal_spread=">= 1", phash_max_distance=">= 0", colour_max_diff=">= 0", size=">= 1")
         if self.min_views > self.max_views:
-            raise ValueError(f"min_views ({self.min_views}) must not exceed max_views ({self.max_views})")
+            raise OutOfRange(f"min_views ({self.min_views}) must not exceed max_views ({self.max_views})")
         self.thresholds()  # the image quality thresholds' own ranges
 
     def thresholds(self) -> QualityThresholds:

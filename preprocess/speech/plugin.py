@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.config import check_ranges
+from contracts.config import OutOfRange, check_ranges
 from contracts.keys import split_of
 from contracts.members import META
 from contracts.records import Batch, Modality, SampleRecord, VerdictRecord
@@ -78,7 +78,7 @@ class SpeechOptions:
                      max_foreign_word_share="0..1")
         for low, high in (("min_duration", "max_duration"), ("min_phones_per_second", "max_phones_per_second")):
             if getattr(self, low) > getattr(self, high):
-                raise ValueError(f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})")
+                raise OutOfRange(f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})")
         check_voice(self.language)
 
 
