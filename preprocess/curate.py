@@ -407,11 +407,16 @@ def catalogued_sources(catalog: Path, modality: str, cands: list[Candidate]) -> 
         return current_keys_among(cat, keys, modality)
 
 
+def exact_duplicate_key(content_key: str, relative_name: str) -> str:
+    """The key of an exact duplicate's row: the original's content key and the copy's name relative
+    to the original's folder (the same when both move together)."""
+    return sample_key(content_key, "duplicate", relative_name)
+
+
 def as_exact_duplicate(c: Candidate, relative_name: str) -> Candidate:
-    """``c``'s rejected exact_duplicate row: keyed by the original's content key and the copy's name
-    relative to the original's folder (the same when both move together); written to no shard."""
+    """``c``'s rejected exact_duplicate row (``exact_duplicate_key``), written to no shard."""
     k = c.record.key
-    dup = sample_key(k, "duplicate", relative_name)
+    dup = exact_duplicate_key(k, relative_name)
     rec = replace(c.record, key=dup, status="rejected", reason=f"exact_duplicate: same content as {k}")
     verdicts = [replace(v, key=dup) for v in c.verdicts] + [VerdictRecord(dup, "exact_dedup", FILTER_VERSION, 1.0, 1.0, False)]
     return Candidate(rec, verdicts, c.source, None)

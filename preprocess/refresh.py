@@ -26,9 +26,9 @@ import numpy as np
 from contracts.keys import sample_key
 from contracts.layout import Workspace
 from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, content_keyed,
-                               discard_journals_of_source, held_in_memory, leftover_candidate, mark_copies_of_catalogued,
-                               mark_exact_duplicates, score_with_models, set_aside_records, settle,
-                               write_rejections)
+                               discard_journals_of_source, exact_duplicate_key, held_in_memory, leftover_candidate,
+                               mark_copies_of_catalogued, mark_exact_duplicates, score_with_models, set_aside_records,
+                               settle, write_rejections)
 from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
 from preprocess.runner import chunks, run_stage
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
@@ -300,7 +300,7 @@ def duplicate_key(content: str, copy_name: str, original_name: str) -> str:
     ``content``, a copy of the input named ``original_name``: what mark_exact_duplicates and
     mark_copies_of_catalogued give it (preprocess/curate.py as_exact_duplicate), from the copy's
     name relative to the original's folder."""
-    return sample_key(content, "duplicate", posixpath.relpath(copy_name, posixpath.dirname(original_name) or "."))
+    return exact_duplicate_key(content, posixpath.relpath(copy_name, posixpath.dirname(original_name) or "."))
 
 
 def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage, plugin,
