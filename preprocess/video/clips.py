@@ -2,7 +2,8 @@
 
 The clip is first resampled to the configured rate (nearest source frame to each tick, so
 variable-rate sources become regular), then ``frames`` frames are taken evenly over it, so every
-clip spans its whole scene whatever its length. Frames are resized to the token budget keeping the
+clip spans its whole scene whatever its length (``frames`` 0 keeps every tick instead: the clip's own
+length at one rate, up to ``max_seconds``). Frames are resized to the token budget keeping the
 aspect ratio by the image modality's rule (preprocess/image/resize.py ``grid_size``: scale down, crop at
 most one grid unit per side; a frame only a unit or two across, which that crop would take from
 33x31 to 32x16, gets the grid size next to its own with the nearest aspect instead: 32x32).

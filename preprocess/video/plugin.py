@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.config import check_ranges
+from contracts.config import OutOfRange, check_ranges
 from contracts.keys import sample_key, split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from contracts.shards import npy_bytes, npy_load
@@ -38,7 +38,11 @@ MOTION_FRAMES = 8
 @dataclass(frozen=True)
 class VideoOptions:
     fps: float = 8.0  # clips are resampled to this rate before frame sampling
-    frames: int = 8  # frames per clip, taken evenly over the clip (fewer when the clip has fewer)
+    # frames per clip, taken evenly over the clip (fewer when the clip has fewer), so the clip's rate varies
+    # with its length; 0: every tick at `fps` from the clip's start up to `max_seconds`, so a clip keeps its
+    # duration (duration x fps frames, a 1 s clip 8 and a 3 s clip 24 at 8 fps) at one frame rate, as
+    # Lumina-T2X trains (clips of different lengths in one batch: the model pads each to the longest)
+    frames: int = 8
     min_frames: int = 2  # after resampling
     min_seconds: float = 1.0  # clips shorter than this are rejected
     max_seconds: float = 10.0  # longer clips keep their first max_seconds
@@ -56,8 +60,10 @@ class VideoOptions:
     quality: bool = True  # the image quality filters on the middle frame
 
     def __post_init__(self) -> None:
-        if self.frames < 1 or self.min_frames < 1 or self.fps <= 0:
-            raise ValueError("frames, min_frames and fps must be positive")
+        if self.frames < 0:
+            raise OutOfRange(f"frames must be >= 0 (0: every frame at fps, the clip's own length), got {self.frames!r}")
+        if self.min_frames < 1 or self.fps <= 0:
+            raise ValueError("min_frames and fps must be positive")
         if self.min_seconds > self.max_seconds:
             raise ValueError("min_seconds must not exceed max_seconds")
         check_ranges(self, fps="> 0 and finite", min_seconds=">= 0", max_seconds="> 0", scene_min_score=">= 0", scene_ratio=">= 0",
@@ -108,7 +114,7 @@ class VideoPlugin(ModalityPlugin):
               cut_score: float, base: dict, opts: VideoOptions) -> Candidate:
         kept_end = min(end, start + opts.max_seconds)
         ticks = resample(video.times, start, kept_end, opts.fps)
-        picked = sample_evenly(ticks, opts.frames)
+        picked = sample_evenly(ticks, opts.frames) if opts.frames else ticks  # frames 0: every tick, the clip's own length
         frames = resize_frames(video.frames[picked], opts.max_tokens, opts.patch_size * opts.vae_factor, opts.grey)
         duration = kept_end - start
         in_clip = video.times[(video.times >= start) & (video.times < kept_end)]
@@ -119,7 +125,12 @@ class VideoPlugin(ModalityPlugin):
         ]
         motion = motion_score(video.frames[sample_evenly(ticks, MOTION_FRAMES)])
         verdicts.append(_verdict(key, "motion", motion, opts.min_motion, motion >= opts.min_motion))
-        jitter = jitter_score(video.frames[picked]) if motion >= opts.min_motion else 1.0
+        # on the picked frames; with frames 0 on MOTION_FRAMES over the clip, as motion: the default's frames, score
+        # and verdict (frames 8 picks these), so frames 0 keeps the clips the default keeps. Every tick would also
+        # see shake between consecutive frames that 8 over the clip miss (the demo's planted jittery clip: 15.7 on
+        # its 16 ticks, 2.6 on 8; a pan wobbling 2 px on alternate frames: 2.6 on 24 ticks, 1.0 on 8)
+        shaken = sample_evenly(ticks, opts.frames or MOTION_FRAMES)
+        jitter = jitter_score(video.frames[shaken]) if motion >= opts.min_motion else 1.0
         verdicts.append(_verdict(key, "jitter", jitter, opts.max_jitter, jitter <= opts.max_jitter))
         quality: dict[str, float] = {}
         if opts.quality:
@@ -134,7 +145,8 @@ class VideoPlugin(ModalityPlugin):
         meta: dict[str, Any] = {
             "clip_index": index, "clips_in_source": count, "clip_start": round(start, 4), "clip_end": round(kept_end, 4),
             "scene_end": round(end, 4), "cut_score": round(cut_score, 5), "frame_indices": [int(i) for i in picked],
-            "sample_fps": sample_rate(video.times, picked),
+            # the rate to play the frames at; frames 0: the ticks' own, fps (their source frames are only the nearest)
+            "sample_fps": sample_rate(video.times, picked) if opts.frames else float(opts.fps),
             "source_fps": round(video.fps, 4), "source_frames": int(len(video.frames)), "source_duration": round(video.duration, 4),
             "container": video.container, "codec": video.codec, "original_size": list(video.native_size),
             # which of near copies is kept (dedup.preference): the source's own frames in this clip and its stream
