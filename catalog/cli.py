@@ -497,11 +497,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .disk_check import check_run_folders, human_size
+    from .disk_check import check_run_folders, human_size, remove_temporary
 
     with _open(args) as cat:
         results = cat.check()
         disk = check_run_folders(cat)  # the run folders it records, against the disk (stat only)
+        removed, left = remove_temporary(disk) if args.remove_temporary else ([], [])
+        disk.findings = [f for f in disk.findings if f not in removed]
         shards = None
         if args.shards or args.manifest:
             from .shard_contents import check_shard_contents
@@ -520,6 +522,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"\nshards: {shards.shards} registered shards{whose} looked at, {human_size(shards.bytes_read)} hashed")
     for folder in disk.in_use:
         print(f"\nnot looked at: run folder {folder} is in use by a live training process")
+    for f in removed:
+        print(f"\nremoved: {f.path} ({human_size(f.size)})")
+    for f, why in left:
+        print(f"\nnot removed: {f.path}: {why}")
+    if removed:
+        print(f"\nfreed {human_size(sum(f.size for f in removed))} in {len(removed)} temporary checkpoint folder(s)")
     return 0 if not any(results.values()) else 1
 
 
@@ -638,6 +646,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(reads every byte: about 0.35 GB/s per core)")
     p.add_argument("--manifest", default=None, metavar="NAME[@vN]",
                    help="with --shards: only the shards this manifest's encodings are in (implies --shards)")
+    p.add_argument("--remove-temporary", action="store_true",
+                   help="delete the temporary .checkpoint-* folders killed runs left (run_folder_temporary_checkpoints: "
+                        "never a published checkpoint, never in a run folder a live training process holds)")
     _max_width(p)
     p.set_defaults(catalog_func=cmd_check)
     p = sub.add_parser("migrate", parents=[common], help="open for writing once, migrating an older catalog")

@@ -15,7 +15,9 @@ catalog's own workspace (the workspace moved or copied since), as flows/steps.py
 A folder on disk no more is not a finding; one a live training process holds (its run-folder lock)
 is skipped, since a live run writes its temporary folder legitimately.
 
-Read-only and stat-only: nothing is deleted or hashed. catalog/ does not import training/, so the
+Read-only and stat-only (nothing is hashed), and nothing is deleted unless asked: ``remove_temporary``
+(`lumina catalog check --remove-temporary`) deletes the temporary folders found, never a published
+checkpoint, each after probing its run folder's lock again. catalog/ does not import training/, so the
 lock file's name and the probe (a shared flock for an instant, as training/state.py
 refuse_if_in_use takes it) are repeated here; tests/catalog/test_check_orphans.py pins the name.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +119,34 @@ def human_size(n: int) -> str:
     return f"{n} B"  # not reached
 
 
+def remove_temporary(report: DiskReport) -> tuple[list[Finding], list[tuple[Finding, str]]]:
+    """Delete the temporary checkpoint folders ``report`` found (TEMPORARY findings only: nothing
+    resumes from them): (the removed ones, the ones left with why). The lock is probed again just
+    before each: a trainer that took its run folder since the check may be writing there (its own
+    temporary folder has another name, but a resume clears this one itself). What vanishes meanwhile
+    (that resume's own clean-up) counts as removed."""
+    removed: list[Finding] = []
+    left: list[tuple[Finding, str]] = []
+    for f in report.findings:
+        if f.check != TEMPORARY:
+            continue
+        if lock_held(f.run_folder) is not False:
+            left.append((f, "a training process holds its run folder now (or its lock cannot be probed here)"))
+            continue
+        try:
+            shutil.rmtree(f.path, onerror=_gone_is_fine)
+        except OSError as e:
+            left.append((f, e.strerror or str(e)))
+            continue
+        removed.append(f)
+    return removed, left
+
+
+def _gone_is_fine(func, path, exc_info) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
+
+
 def _manifest_ref(name: str, version: int | None) -> str:
     return name if "@" in name or version is None else f"{name}@v{version}"
 
@@ -172,7 +203,8 @@ def check_run_folders(cat, home: str | os.PathLike | None = None) -> DiskReport:
             if entry.name.startswith(_TEMPORARY_PREFIX):
                 report.findings.append(Finding(
                     TEMPORARY, path, tree_size(path), folder,
-                    f"rm -r {path}  (the unpublished checkpoint a killed run was writing; nothing resumes from it)"))
+                    f"rm -r {path}  (the unpublished checkpoint a killed run was writing; nothing resumes from it; "
+                    f"lumina catalog check --remove-temporary deletes every such folder)"))
             elif _CHECKPOINT.match(entry.name) and entry.name not in registered[folder]:
                 report.findings.append(Finding(
                     UNREGISTERED, path, tree_size(path), folder,
