@@ -29,7 +29,7 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected
 from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
-from preprocess.image.dedup import colour_signature, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
                               look_at_error_deg, rotation_error, spherical_of)
@@ -285,7 +285,7 @@ class MultiviewPlugin(ModalityPlugin):
         size = (opts.size, opts.size) if status == "accepted" else (w, h)  # a rejected set keeps its own size
         rec = SampleRecord(status=status, reason=reason, width=size[0], height=size[1], frames=len(d.views), meta=meta, **base)
         mosaic = Image.fromarray(np.concatenate([square_view(v, 32) for v in d.views], axis=1))
-        return [Candidate(rec, verdicts, item, (perceptual_hash(mosaic), colour_signature(mosaic)))]
+        return [Candidate(rec, verdicts, item, (perceptual_hash(mosaic), colour_bytes(mosaic)))]  # 48 bytes, as image: curate holds one per input
 
     def near_duplicates(self, cands: list[Candidate], opts: MultiviewOptions, catalog: str | None = None,
                         leaving: frozenset[str] = frozenset()) -> None:
