@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, State
 
 from contracts.layout import Workspace
-from flows.demo_params import check_params, demo_module, evaluation_params  # torch- and Prefect-free: lumina demo's check
+from flows.demo_params import check_params, demo_module, evaluation_params, train_params  # torch- and Prefect-free: lumina demo's check
 
 
 @task(retries=2, retry_delay_seconds=2)
@@ -150,11 +150,7 @@ def data_to_model(
                       **{k: v for k, v in {"num_digits": num_digits, "num_shapes": num_shapes}.items() if v is not None}}
     curate_options = curate_options if curate_options is not None else demo.get("curate_options", {})
     encode_options = encode_options if encode_options is not None else demo.get("encode_options", {})
-    demo_train = demo.get("train_options", {})
-    cap = train_max_seconds if train_max_seconds is not None else demo_train.get("max_seconds", 420.0)
-    train = {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": cap, "model": model,
-             "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
-             "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3), **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
+    train = train_params(demo, train_steps, train_max_seconds, model, model_overrides, batch_size, lr)
     evaluation = evaluation_params(demo.get("eval_options", {}), samples_per_class, sample_steps, eval_options)
     evaluation = {**_sampling_defaults(), **evaluation}  # recorded whole: latest_metrics reads each (schema v11)
     from preprocess.refresh import source_identity

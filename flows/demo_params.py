@@ -77,6 +77,14 @@ def check_params(params: dict[str, Any]) -> None:
     # the encoders' names and paths are checked without torch (encoders/names.py, path_checks.py): a
     # missing --vae or --text-path is refused here, not after the corpus and curation
     from_mapping(EncodeConfig, params.get("encode_options") or {}, where="encode_options").check_paths()
+    # the training as the flow will ask for it: a negative lr or time cap failed only after the corpus,
+    # curation and encoding (training/config.py is torch-free; the model check reads modelzoo's configs)
+    from training.config import TrainConfig
+
+    demo = getattr(demo_module(modality), "DEMO", {}) if params.get("source") is None else {}
+    from_mapping(TrainConfig, train_params(demo, params.get("train_steps"), params.get("train_max_seconds"),
+                                           params.get("model") or DataToModelParameters.model, params.get("model_overrides"),
+                                           params.get("batch_size"), params.get("lr")), where="train")
 
 
 def corpus_options_of(modality: str) -> set[str] | None:
@@ -112,6 +120,18 @@ def _a(word: str) -> str:
 
 def _init_fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
+
+
+def train_params(demo: dict, train_steps: int | None, train_max_seconds: float | None, model: str,
+                 model_overrides: dict | None, batch_size: int | None, lr: float | None) -> dict:
+    """TrainConfig fields of data_to_model's training: the flow's defaults, then the demo's settings
+    (``demo``: the modality's DEMO, {} on the user's own source), then what the caller gave."""
+    demo_train = demo.get("train_options", {})
+    cap = train_max_seconds if train_max_seconds is not None else demo_train.get("max_seconds", 420.0)
+    return {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": cap, "model": model,
+            "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
+            "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3),
+            **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
 
 
 def evaluation_params(demo_options: dict, samples_per_class: int | None, sample_steps: int | None,
