@@ -20,8 +20,8 @@ class MultiviewSampleOptions:
             # "between -90 and 90 degrees; got -90" read as a contradiction: the poles themselves are out
             raise ValueError(f"--elevation must be between -90 and 90 degrees, both excluded (at a pole every camera of "
                              f"the ring is the same one); got {self.elevation:g}")
-        if self.radius is not None and not self.radius > 0:
-            raise ValueError(f"--radius must be positive; got {self.radius:g}")
+        if self.radius is not None and not 0 < self.radius < float("inf"):  # inf put every camera at NaN
+            raise ValueError(f"--radius must be positive (and finite); got {self.radius:g}")
 
 
 FLAGS = SampleFlags(options=MultiviewSampleOptions, aliases={"--views": "frames"})
