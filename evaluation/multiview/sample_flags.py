@@ -20,7 +20,7 @@ class MultiviewSampleOptions:
             # "between -90 and 90 degrees; got -90" read as a contradiction: the poles themselves are out
             raise ValueError(f"--elevation must be between -90 and 90 degrees, both excluded (at a pole every camera of "
                              f"the ring is the same one); got {self.elevation:g}")
-        if self.radius is not None and not 0 < self.radius < float("inf"):  # inf put every camera at NaN
+        if self.radius is not None and not 0 < self.radius < float("inf"):  # inf went into the camera conditioning as is (camera_vector carries the radius)
             raise ValueError(f"--radius must be positive (and finite); got {self.radius:g}")
 
 

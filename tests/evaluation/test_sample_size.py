@@ -171,5 +171,5 @@ def test_multiview_radius_sets_the_rings_camera_distance(tmp_path):
     assert np.allclose(near["frame_cond"][0, :, :].numpy()[:, 6], camera_vector(30, az0, 1.0)[6])
     with pytest.raises(ValueError, match="--radius must be positive"):
         MultiviewSampleOptions(elevation=30, radius=-1.0)
-    with pytest.raises(ValueError, match=r"--radius must be positive \(and finite\); got inf"):  # every camera at NaN
+    with pytest.raises(ValueError, match=r"--radius must be positive \(and finite\); got inf"):  # an inf radius in every camera vector
         MultiviewSampleOptions(elevation=30, radius=float("inf"))
