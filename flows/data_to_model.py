@@ -203,7 +203,7 @@ def data_to_model(
         "checkpoint_id": trained["checkpoint_id"], "grid": evaluated["renders"].get("grid"), "renders": evaluated["renders"],
         "metrics": evaluated["metrics"], "curation": curated["counts"], "registered": {"curate": curated["registered"], "encode": encoded["registered"]},
         "timings_s": timings, "train_steps": trained["steps"], "train_steps_asked": train["steps"], "train_stopped_by": trained.get("stopped_by"),
-        "train_max_seconds": cap, "final_train_loss": trained["final_loss"], "manifests": manifests,
+        "train_max_seconds": train["max_seconds"], "final_train_loss": trained["final_loss"], "manifests": manifests,
     }
     _publish(summary)
     return summary
