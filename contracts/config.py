@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import operator
 import re
 import types
 import typing
@@ -111,14 +112,15 @@ def from_mapping(cls: type[T], values: dict[str, Any], where: str | None = None)
         raise
 
 
+_COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _BOUND = re.compile(r"(>=|>|<=|<) *(-?[0-9.]+)|(-?[0-9.]+)\.\.(-?[0-9.]+)|(finite)")
 
 
 def check_ranges(options: Any, **rules: str) -> None:
-    """Each named option obeys its rule, else a ValueError naming the first that does not: ``">= 0"``,
-    ``"> 0"``, ``"<= 0"``, ``"0..1"`` (both ends included), with ``" and finite"`` to refuse infinities
-    too (an OutOfRange). Called from an options class's ``__post_init__``: a number out of range rejected every input,
-    or failed deep in a run, instead of one line before any work."""
+    """Each named option obeys its rule, else an OutOfRange naming the first that does not: ``">= 0"``,
+    ``"> 0"``, ``"<= 0"``, ``"< 1"``, ``"0..1"`` (both ends included), with ``" and finite"`` to refuse
+    infinities too. Called from an options class's ``__post_init__``: a number out of range rejected
+    every input, or failed deep in a run, instead of one line before any work."""
     for name, rule in rules.items():
         value = getattr(options, name)
         if not all(_obeys(value, part.strip()) for part in rule.split(" and ")):
@@ -135,7 +137,7 @@ def _obeys(value: float, part: str) -> bool:
         return math.isfinite(value)
     if low is not None:
         return float(low) <= value <= float(high)
-    return {">=": value >= float(bound), ">": value > float(bound), "<=": value <= float(bound), "<": value < float(bound)}[op]
+    return _COMPARE[op](value, float(bound))
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None,

@@ -128,7 +128,7 @@ class TrainConfig:
         for name, low, high in (("caption_dropout", 0.0, 1.0), ("ema_decay", 0.0, 1.0)):
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; got {getattr(self, name)}")
-        # an infinite lr or weight decay made the first step's weights NaN; grad_clip .inf is "no clipping"
+        # an infinite lr or weight decay made every weight -inf at the first AdamW step; grad_clip .inf is "no clipping"
         if not (0 < self.lr < math.inf and self.grad_clip > 0 and 0 <= self.weight_decay < math.inf):
             raise ValueError(f"lr and grad_clip must be positive and weight_decay not negative (lr and weight_decay finite); got "
                              f"{self.lr}, {self.grad_clip}, {self.weight_decay}")

@@ -257,11 +257,10 @@ def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = N
 
     cap = max(SCORE_CAP, 2.0 * max_distance)
     index = _Kept()
-    earlier, kept = list(kept or ()), []
-    for k in earlier:  # first: in the index before any candidate, so of equally near takes theirs is named
+    kept = list(kept or ())  # the candidates kept are appended: index i of the search is kept[i]
+    for k in kept:  # first: in the index before any candidate, so of equally near takes theirs is named
         fp, dur = k.signature
         index.add(fp, float(dur), _prefix(fp))
-        kept.append(k)
     ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
     for c in tqdm(ordered, desc="speech: near duplicates", unit="take", leave=False, disable=len(ordered) < 500):
         fp, dur = c.signature

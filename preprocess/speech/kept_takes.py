@@ -44,8 +44,6 @@ class KeptTake:
     ``signature`` (fingerprint, duration)."""
 
     record: SimpleNamespace
-    source_uri: str
-    shard_uri: str
     signature: tuple[np.ndarray, float]
 
 
@@ -96,5 +94,5 @@ def kept_takes(catalog: str | os.PathLike | None, modality: str, cands: list, me
                         "(%s); `lumina catalog check` tells what is wrong with it", len(takes), shard,
                         e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}")
             continue
-        out += [KeptTake(SimpleNamespace(key=t.key), t.source_uri, shard, (fps[t.key], t.duration)) for t in takes]
+        out += [KeptTake(SimpleNamespace(key=t.key), (fps[t.key], t.duration)) for t in takes]
     return sorted(out, key=lambda k: k.record.key)
