@@ -128,9 +128,12 @@ def train_params(demo: dict, train_steps: int | None, train_max_seconds: float |
     (``demo``: the modality's DEMO, {} on the user's own source), then what the caller gave."""
     demo_train = demo.get("train_options", {})
     cap = train_max_seconds if train_max_seconds is not None else demo_train.get("max_seconds", 420.0)
-    return {"steps": train_steps or demo.get("train_steps", 800), "max_seconds": cap, "model": model,
-            "model_overrides": model_overrides if model_overrides is not None else demo.get("model_overrides", {}),
-            "batch_size": batch_size or demo.get("batch_size", 64), "lr": lr or demo.get("lr", 1e-3),
+    def given(value, name: str, default):  # a 0 given is checked (and refused) by TrainConfig, not replaced
+        return value if value is not None else demo.get(name, default)
+
+    return {"steps": given(train_steps, "train_steps", 800), "max_seconds": cap, "model": model,
+            "model_overrides": given(model_overrides, "model_overrides", {}),
+            "batch_size": given(batch_size, "batch_size", 64), "lr": given(lr, "lr", 1e-3),
             **{k: v for k, v in demo_train.items() if k != "max_seconds"}}
 
 

@@ -17,6 +17,10 @@ from flows.demo_params import check_params
     ({"model_overrides": {"n_layers": 0}}, "n_layers"),
     ({"model": "flag-dit-nonesuch"}, "flag-dit-nonesuch"),
     ({"modality": "speech", "batch_size": -2}, "batch_size must be at least 1"),
+    # a 0 was taken as "not given" and silently replaced by the demo's value (800 steps, lr 1e-3, batch 64)
+    ({"train_steps": 0}, "steps must be at least 1"),
+    ({"lr": 0.0}, "lr and grad_clip must be positive"),
+    ({"batch_size": 0}, "batch_size must be at least 1"),
 ])
 def test_a_training_parameter_no_run_could_use_is_refused_up_front(params, said):
     with pytest.raises(ValueError, match=said):
