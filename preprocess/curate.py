@@ -511,6 +511,22 @@ def settle(cands: list[Candidate]) -> None:
     pack_verdicts(cands)
 
 
+def write_shards(cands: list[Candidate], leftovers: list, plugin, cfg: CurateConfig, ws: Workspace, out_dir: Path,
+                 backend: str) -> tuple[list[Candidate], list[str], list[str], list[Candidate]]:
+    """After near-duplicate search (curate's and refresh's last steps): settle the candidates, add the
+    leftovers' rows, write the accepted ones' shards and set aside those whose input was deleted or
+    changed meanwhile. (candidates, shard batch files, shard uris, the candidates not accepted)."""
+    keep_own_size_when_rejected(cands)
+    settle(cands)
+    cands.extend(leftover_candidate(lo, plugin.modality.value, cfg.holdout_percent) for lo in leftovers)
+    accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
+    writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
+    batch_paths = run_stage(writer, accepted_chunks, backend)
+    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
+    shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
+    return cands, batch_paths, shard_uris, [c for c in cands if not c.accepted]
+
+
 def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: CurateConfig | None = None, backend: str = "ray") -> CurateResult:
     """Curate a source into shards under <home>/curated/<modality>. Runs with or without Ray."""
     cfg = cfg or CurateConfig()
@@ -535,16 +551,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
-    keep_own_size_when_rejected(cands)
-    settle(cands)
-    cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in leftovers]
-
-    accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
-    writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
-    batch_paths = run_stage(writer, accepted_chunks, backend)
-    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
-    shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
-    dropped = [c for c in cands if not c.accepted]
+    cands, batch_paths, shard_uris, dropped = write_shards(cands, leftovers, plugin, cfg, ws, out_dir, backend)
     rejections = write_rejections(out_dir, dropped)
     hold_point("curate.batches-written")  # every batch file written, none registered (a fault test's kill)
     reasons = Counter((c.record.reason or "").split(":")[0] for c in dropped)

@@ -25,12 +25,10 @@ import numpy as np
 
 from contracts.keys import sample_key
 from contracts.layout import Workspace
-from preprocess.curate import (CurateConfig, WriteShardStage, analyse_resumably, content_keyed,
-                               discard_journals_of_source, exact_duplicate_key, held_in_memory, leftover_candidate,
-                               mark_copies_of_catalogued, mark_exact_duplicates, score_with_models, set_aside_records,
-                               settle, write_rejections)
-from preprocess.modality import Candidate, get_plugin, keep_own_size_when_rejected
-from preprocess.runner import chunks, run_stage
+from preprocess.curate import (CurateConfig, analyse_resumably, content_keyed, discard_journals_of_source,
+                               exact_duplicate_key, held_in_memory, mark_copies_of_catalogued, mark_exact_duplicates,
+                               score_with_models, write_rejections, write_shards)
+from preprocess.modality import Candidate, get_plugin
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
                                list_entries, read_caption, with_row_captions)
 
@@ -393,15 +391,7 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     # against this refresh's inputs and what earlier runs kept, but not what this refresh retires
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))
-    keep_own_size_when_rejected(cands)
-    settle(cands)  # as curate: no signatures, nor inputs of candidates not accepted, to the run's end
-    cands += [leftover_candidate(lo, modality, cfg.holdout_percent) for lo in plan.leftovers]
-    accepted = sorted((c for c in cands if c.accepted), key=lambda c: c.record.key)
-    writer, accepted_chunks = WriteShardStage(plugin, cfg, str(out_dir)), chunks(accepted, cfg.shard_size)
-    batch_paths = run_stage(writer, accepted_chunks, backend)
-    cands = set_aside_records(writer, accepted_chunks, cands, str(ws.quarantine))  # inputs deleted or changed meanwhile
-    shard_uris = [p[: -len(".batch.json")] for p in batch_paths]
-    dropped = [c for c in cands if not c.accepted]
+    cands, batch_paths, shard_uris, dropped = write_shards(cands, plan.leftovers, plugin, cfg, ws, out_dir, backend)
     if dropped:  # no rejections file for a refresh that rejected nothing; bounded files, as curate writes them
         batch_paths += write_rejections(out_dir, dropped)
     discard_journals_of_source(journal)  # every result is in the batch files now
