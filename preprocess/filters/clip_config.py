@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from contracts.config import check_ranges
+
 CLIP_FILTER_VERSION = "1"
 AESTHETIC_TIERS = {"laion-aesthetics-4.5": 4.5, "laion-aesthetics-5": 5.0, "laion-aesthetics-6.5 / pixart": 6.5}
 
@@ -13,6 +15,9 @@ AESTHETIC_TIERS = {"laion-aesthetics-4.5": 4.5, "laion-aesthetics-5": 5.0, "laio
 class ClipThresholds:
     min_aesthetic: float = 5.0  # the tiers: 4.5 (LAION-Aesthetics 4.5+), 5.0 (5+), 6.5 (6.5+, PixArt-style high aesthetic)
     min_clip_similarity: float = 0.28  # LAION-5B's cut (ViT-B/32); recalibrate for another CLIP
+
+    def __post_init__(self) -> None:  # a cosine above 1 (or an infinite aesthetic) rejected every image without a word
+        check_ranges(self, min_aesthetic="finite", min_clip_similarity="-1..1")
 
 
 @dataclass(frozen=True)
@@ -27,9 +32,7 @@ class ClipScoring:
     gpus_per_actor: float = 0.0  # declare GPUs to use them (never guessed)
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.num_actors < 1 or not 0 <= self.gpus_per_actor < float("inf"):
-            raise ValueError(f"clip: batch_size and num_actors must be >= 1 and gpus_per_actor >= 0, got "
-                             f"{self.batch_size}, {self.num_actors}, {self.gpus_per_actor}")
+        check_ranges(self, batch_size=">= 1", num_actors=">= 1", gpus_per_actor=">= 0 and finite")
         if self.aesthetic and not self.path:
             raise ValueError("the aesthetic head scores a CLIP embedding: give the CLIP too (--clip PATH, or options.clip.path)")
 

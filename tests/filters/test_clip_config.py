@@ -42,3 +42,21 @@ def test_flags_merge_over_yaml_options(tmp_path):
     assert clip_options(_flags(), {"clip": str(clip)}) == {"clip": {"path": str(clip)}}
     with pytest.raises(FileNotFoundError, match="no CLIP at"):
         clip_options(_flags(), yaml_opts)  # the YAML's path is checked too
+
+
+@pytest.mark.parametrize("clip, said", [
+    ({"thresholds": {"min_clip_similarity": 1.5}}, r"clip.thresholds: min_clip_similarity must be between -1 and 1"),
+    ({"thresholds": {"min_clip_similarity": -1.01}}, "min_clip_similarity must be between -1 and 1"),
+    ({"thresholds": {"min_aesthetic": float("inf")}}, "min_aesthetic must be finite"),
+    ({"gpus_per_actor": float("inf")}, "gpus_per_actor must be >= 0 and finite"),
+    ({"batch_size": 0}, "batch_size must be >= 1"),
+])
+def test_a_threshold_no_image_could_pass_is_refused_in_one_line(clip, said):
+    # a cosine threshold above 1 (or an infinite aesthetic one) rejected every image of the run
+    with pytest.raises(ConfigError, match=said):
+        from_mapping(ImageOptions, {"clip": {"path": "/m", **clip}}, where="image options")
+
+
+def test_the_ends_of_the_cosine_range_are_thresholds_one_may_ask_for():
+    assert ClipThresholds(min_clip_similarity=-1.0).min_clip_similarity == -1.0
+    assert ClipThresholds(min_clip_similarity=1.0, min_aesthetic=-3.0).min_aesthetic == -3.0
