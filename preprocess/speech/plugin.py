@@ -1,7 +1,7 @@
 """The speech modality: audio + transcript -> validated, normalised speech and its log-mel.
 
-Sources: audio files (wav, flac, ogg, mp3) with a transcript .txt/.json beside them, or an
-LJSpeech-style ``metadata.csv`` (``id|transcript|normalised transcript``, audio in ``wavs/<id>.wav``)
+Sources: audio files (wav, flac, ogg, mp3) with a transcript .txt/.json (or LibriTTS's .normalized.txt)
+beside them, or an LJSpeech-style ``metadata.csv`` (``id|transcript|normalised transcript``, audio in ``wavs/<id>.wav``)
 through any source kind. Curated shard members: ``flac`` (normalised 16-bit audio at 22,050 Hz) and
 ``mel.npy`` (the log-mel [80, frames], float32). The encoder's input is the log-mel in the layout
 chosen by the ``layout`` option (recorded in every sample's meta); the identity latent encoder
@@ -128,6 +128,34 @@ def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftove
     return lines, bad, None
 
 
+# LibriTTS writes each utterance's transcript twice beside its audio: <id>.normalized.txt (numbers and
+# abbreviations spelled out by its authors) and <id>.original.txt (the book's text); the first is used
+TRANSCRIPT_VARIANTS = (".normalized", ".original")
+
+
+def _transcript_variants(entries: list[Entry], audio: set[str], beside: set[str]) -> tuple[list[Entry], dict[str, Entry], list[Leftover]]:
+    """(the entries without the variant transcripts of an audio file, {audio stem: its transcript
+    entry}, the variants left unused): ``<id>.normalized.txt`` before ``<id>.original.txt``, a plain
+    ``<id>.txt``/``.json`` before both. A variant with no audio of its id stays an entry (orphan_caption).
+    Before, a LibriTTS folder was all missing_caption audio and orphan_caption transcripts."""
+    found: dict[str, list[tuple[int, Entry]]] = {}
+    kept = []
+    for e in entries:
+        base, _, variant = e.stem.rpartition(".")
+        if e.kind == "file" and e.suffix == ".txt" and f".{variant}" in TRANSCRIPT_VARIANTS and base in audio:
+            found.setdefault(base, []).append((TRANSCRIPT_VARIANTS.index(f".{variant}"), e))
+        else:
+            kept.append(e)
+    attached, unused = {}, []
+    for base, variants in found.items():
+        variants.sort(key=lambda v: v[0])
+        if base not in beside:
+            attached[base] = variants.pop(0)[1]
+        used = attached[base].name.rsplit("/", 1)[-1] if base in attached else "the caption file beside the audio"
+        unused += [Leftover(e, "orphan_caption", f"{used} is used") for _, e in variants]
+    return kept, attached, unused
+
+
 class SpeechPlugin(ModalityPlugin):
     modality = Modality.SPEECH
     media_suffixes = AUDIO_SUFFIXES
@@ -155,7 +183,9 @@ class SpeechPlugin(ModalityPlugin):
         # audio (it wins) or an earlier line named it; every other line is a leftover with its reason
         audio = {e.stem for e in rest if e.kind == "file" and e.suffix in self.media_suffixes}
         beside = {e.stem for e in rest if e.kind == "file" and e.suffix in CAPTION_SUFFIXES}
-        attached: dict[str, Entry] = {}
+        rest, attached, unused = _transcript_variants(rest, audio, beside)
+        leftovers += unused
+        beside |= set(attached)
         for stem, line in lines:
             name = stem.rsplit("/", 1)[-1]
             if stem not in audio:
