@@ -25,7 +25,9 @@ Intrinsics default to a 40-degree vertical field of view when a view omits them;
 Without a ``"convention"`` key, views that all have ``elevation``/``azimuth``/``radius`` are read as
 spherical, views that all have ``c2w`` as c2w; anything else is refused naming the keys seen.
 Spherical angles are degrees (``"angle_unit": "radians"`` says otherwise); a ring whose every angle
-lies within 2 pi is refused as radians written as degrees (its cameras would bunch within 6 degrees).
+lies within 2 pi is refused as radians written as degrees (its cameras would bunch within 6 degrees),
+and a file that says radians but holds an azimuth beyond 2 pi or an elevation beyond pi/2 as degrees.
+An elevation outside -90..90 degrees is refused (a polar angle written as an elevation).
 """
 
 from __future__ import annotations
@@ -219,10 +221,22 @@ def _in_degrees(doc: dict) -> dict:
     if unit == "degrees":
         return doc
     try:
-        views = [{**v, **{k: math.degrees(float(v[k])) for k in ("elevation", "azimuth")}} for v in doc["views"]]
+        angles = [(float(v["azimuth"]), float(v["elevation"])) for v in doc["views"]]
     except (KeyError, TypeError, ValueError) as e:
         raise CameraFileError(f"angle_unit radians: a view's elevation/azimuth is not a number ({type(e).__name__}: {e})") from None
+    _check_radians(angles)
+    views = [{**v, "azimuth": math.degrees(az), "elevation": math.degrees(el)} for v, (az, el) in zip(doc["views"], angles)]
     return {**doc, "views": views}
+
+
+def _check_radians(angles: list[tuple[float, float]]) -> None:
+    """A file that says radians but holds an elevation beyond pi/2 or an azimuth beyond 2 pi holds
+    degrees: read as radians, a ring at 20 degrees up came out at 66 degrees, its azimuths scattered."""
+    az = max((abs(a) for a, _ in angles if math.isfinite(a)), default=0.0)
+    el = max((abs(e) for _, e in angles if math.isfinite(e)), default=0.0)
+    if az > 2 * math.pi + 1e-6 or el > math.pi / 2 + 1e-6:
+        raise CameraFileError(f'"angle_unit": "radians", but the angles look like degrees (azimuths up to {az:.4g}, elevations up '
+                              f'to {el:.4g}; radians lie within 2 pi and pi/2): remove "angle_unit" (or write "degrees")')
 
 
 def _check_degrees(angles: list[tuple[float, float]]) -> None:
@@ -251,6 +265,9 @@ def _view_c2w(conv: str, v: dict, i: int, centre: np.ndarray) -> np.ndarray:
         el, az, r = (float(v[k]) for k in SPHERICAL_KEYS)
         if not all(map(math.isfinite, (el, az, r))) or r <= 0:
             raise CameraFileError(f"view {i}: elevation/azimuth/radius must be finite, radius > 0")
+        if abs(el) > 90 + 1e-6:  # spherical_to_c2w would put the camera at 180 - el on the far side: another view
+            raise CameraFileError(f"view {i} ({v['file']}): elevation {el:g} degrees is outside -90..90; elevation is the angle "
+                                  f"above the horizontal (a polar angle from +z, as Zero123 stores, is 90 minus the elevation)")
         return spherical_to_c2w(el, az, r, centre)
     w2c = _matrix(v.get("w2c"), ((3, 4), (4, 4)), f"view {i} w2c")
     if abs(np.linalg.det(w2c[:3, :3])) < 1e-9:
