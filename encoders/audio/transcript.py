@@ -22,11 +22,15 @@ ABBREVIATIONS = {
 }
 _ABBREV_RE = re.compile(r"\b(" + "|".join(k for k in ABBREVIATIONS if k != "no") + r")\.", re.IGNORECASE)
 _NUMBER_ABBREV_RE = re.compile(r"\bno\.\s*(?=\d)", re.IGNORECASE)  # "No. 5"; "he said no." stays "no"
+# "St." is a saint before a name ("St. James") and a street elsewhere ("James St. with", "Main St."): LJSpeech's
+# list read every one as "saint" ("on St. James St." was "on saint james saint"); "Main St. The ..." still reads saint
+_STREET_RE = re.compile(r"\b(?i:st)\.(?!\s*[A-Z])")
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
               "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen")}
 _MONEY_RE = re.compile(r"([$£€¥])\s?(\d[\d,]*(?:\.\d+)?)")
 _MONEY_AFTER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?([$£€¥])")  # "3 €", "3€"
 _DECADE_RE = re.compile(r"(?<![\d.,])(1[1-9]\d0|20\d0)s\b")  # "the 1990s"
+_SHORT_DECADE_RE = re.compile(r"(?<!\w)'([1-9]0)s\b")  # "the '80s" -> "the eighties" (was "the ' eighty s")
 _MINUS_RE = re.compile(r"(?<![\w.])[-\u2212](?=\d)")  # "-5 degrees"; not "3-4" (a range)
 APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})  # don’t -> don't
 _PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*%")
@@ -186,7 +190,8 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     english = language.lower().startswith("en")
     t = unicodedata.normalize("NFKC", text).translate(APOSTROPHES)
     if english:
-        t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], t)
+        t = _STREET_RE.sub("street ", t)  # a space after each: "Dr.Smith" was "doctorsmith"
+        t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()] + " ", t)
         t = _NUMBER_ABBREV_RE.sub("number ", t)
         t = _ISO_DATE_RE.sub(lambda m: _iso_date(m, lang), t)
         t = _MONTH_DAY_RE.sub(lambda m: _named_date(m.group(1), m.group(2), lang, day_first=False), t)
@@ -201,6 +206,7 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
         t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1), lang=lang) + " percent", t)
         t = _ORDINAL_RE.sub(lambda m: _number_words(m.group(1), "ordinal", lang), t)
         t = _DECADE_RE.sub(lambda m: " " + _plural(_number_words(m.group(1), "year", lang)) + " ", t)
+        t = _SHORT_DECADE_RE.sub(lambda m: " " + _plural(_number_words(m.group(1), lang=lang)) + " ", t)
         t = _YEAR_RE.sub(lambda m: " " + _number_words(m.group(1), "year", lang) + " ", t)
         t = _MINUS_RE.sub(" minus ", t)
         t = t.replace("&", " and ")

@@ -46,7 +46,9 @@ FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum
 # 5: "7.30 pm" is a clock time ("seven thirty p m"), not a decimal;
 # 6: dates with the month's name read as the ISO ones, the day an ordinal ("December 12" and "Dec. 12": "december
 # twelfth", was "december twelve" and "dec twelve"; "12 December": "the twelfth of december", was "twelve december")
-TRANSCRIPT_VERSION = "6"
+# 7: "St." not before a name is "street" ("on St. James St. with": "on saint james street with", was "... saint with"),
+# "the '80s" is "the eighties" (was "the ' eighty s"), "Dr.Smith" two words (was "doctorsmith")
+TRANSCRIPT_VERSION = "7"
 
 
 @dataclass(frozen=True)
