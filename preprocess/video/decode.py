@@ -88,9 +88,19 @@ def upright(frame: np.ndarray, rotation: float | None) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
 
 
+def pixel_aspect(stream) -> float:
+    """A pixel's width over its height as players show it: the container's sample aspect ratio, else
+    the codec's (FFmpeg's own order), 1 when neither says or the ratio is beyond 1/4..4 (no camera or
+    disc format comes near; a damaged header should not blow a frame up 100 times)."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    ratio = float(sar) if sar else 1.0
+    return ratio if 0.25 <= ratio <= 4 else 1.0
+
+
 def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 * 4096, work_side: int | None = None) -> DecodedVideo:
-    """All frames of the first video stream as RGB, scaled down (never up) so the long side is at
-    most ``work_side`` (memory: curation never needs full HD). Raises VideoRejected for expected failures."""
+    """All frames of the first video stream as RGB, as a player shows them (non-square pixels widened
+    or narrowed to their aspect, turned upright), scaled down so the long side is at most
+    ``work_side`` (memory: curation never needs full HD). Raises VideoRejected for expected failures."""
     import av
 
     if not data:
@@ -125,8 +135,10 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("too_many_pixels", header, "quarantined", float(ctx.width * ctx.height), float(max_pixels))
         rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         declared = int(stream.frames or 0)  # from the container header; 0 when unknown (webm, some gifs)
-        scale = 1.0 if not work_side else min(1.0, work_side / max(ctx.width, ctx.height))
-        size = dict(width=max(2, round(ctx.width * scale)), height=max(2, round(ctx.height * scale))) if scale < 1 else {}
+        shown_width = ctx.width * pixel_aspect(stream)  # anamorphic (DV, DVD, HDV) pixels are not square
+        scale = 1.0 if not work_side else min(1.0, work_side / max(shown_width, ctx.height))
+        size = (dict(width=max(2, round(shown_width * scale)), height=max(2, round(ctx.height * scale)))
+                if scale < 1 or shown_width != ctx.width else {})
         frames, times, stamps = [], [], []
         native = None
         try:
