@@ -37,6 +37,7 @@ from encoders.audio.transcript import normalise_transcript, read_transcript
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc")
 AUDIO, MEL = "flac", "mel.npy"
 FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum statistics); 1 read 5-11 dB high below 10 dB
+CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past 1.0 (a hot export was "clipped"); 2: as FILTER_VERSION
 # the version of encoders/audio/transcript.normalise_transcript's readings: bump it with any change
 # to what a transcript normalises to (tests/speech/test_transcript_version.py notices one), so the
 # next curation writes the transcripts anew (curate.shard_settings); 1: clock times, phone numbers, ranges;
@@ -165,8 +166,9 @@ class SpeechPlugin(ModalityPlugin):
     text_encoder = "phone"  # speech is conditioned on the transcript's phonemes
     caption_version = TRANSCRIPT_VERSION
     filter_versions = {  # refusals before the analysis with a score, then the analysis, near duplicates
-        **dict.fromkeys(("invalid_samples", "sample_rate", "clipping_ratio", "silence", "snr", "min_duration", "max_duration",
+        **dict.fromkeys(("invalid_samples", "sample_rate", "silence", "snr", "min_duration", "max_duration",
                          "wrong_language", "transcript_phones", "min_speaking_rate", "max_speaking_rate"), FILTER_VERSION),
+        "clipping_ratio": CLIPPING_VERSION,
         "audio_fingerprint_dedup": DEDUP_VERSION,
     }
 
@@ -225,7 +227,7 @@ class SpeechPlugin(ModalityPlugin):
         lang = check_language(transcript, opts.language, reading)
         verdicts = [
             VerdictRecord(key, "sample_rate", FILTER_VERSION, float(p.original_sr), float(opts.min_sample_rate), p.original_sr >= opts.min_sample_rate),
-            VerdictRecord(key, "clipping_ratio", FILTER_VERSION, p.clipping_ratio, opts.max_clipping_ratio, p.clipping_ratio <= opts.max_clipping_ratio),
+            VerdictRecord(key, "clipping_ratio", CLIPPING_VERSION, p.clipping_ratio, opts.max_clipping_ratio, p.clipping_ratio <= opts.max_clipping_ratio),
             VerdictRecord(key, "silence", FILTER_VERSION, p.rms_dbfs, opts.silence_dbfs, True),
             VerdictRecord(key, "snr", FILTER_VERSION, p.snr_db, opts.min_snr_db, p.snr_db >= opts.min_snr_db),
             VerdictRecord(key, "min_duration", FILTER_VERSION, p.duration, opts.min_duration, p.duration >= opts.min_duration),
