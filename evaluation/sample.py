@@ -259,6 +259,8 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         raise type(e)(f"--text-path ({said[1]} text encoder){str(e)[said.end():]}") from None
     if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
         raise ValueError(text_encoder_mismatch(t, cfg.text_path, encoder.fingerprint))
+    # the VAE's fingerprint too, before the sampling: a --vae of another VAE was refused after every step
+    decoder = load_decoder(ckpt, cfg.vae)
     text = encoder.encode([cfg.prompt] * cfg.num, warn_truncated=False)  # said once below, not per sample
     if text.dropped is not None and (dropped := int(text.dropped.max())):
         last = ("its last token is dropped and changes" if dropped == 1 else
@@ -280,7 +282,6 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
 
     settings = settings_of(cfg, cfg.cfg)
     check_finite(x, "samples", settings)  # a black PNG, a GIF, or librosa's traceback otherwise
-    decoder = load_decoder(ckpt, cfg.vae)
     decoded = [decoder.decode(z.numpy()) for z in x]
     check_finite(decoded, "decoded samples", settings)
     from evaluation.evaluate import modality_hook
