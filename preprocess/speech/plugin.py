@@ -85,6 +85,15 @@ class SpeechOptions:
         check_voice(self.language)
 
 
+def _audio_id(column: str) -> str:
+    """A metadata line's id as LJSpeech writes it (``LJ001-0001``), also where the listing wrote the
+    audio's file name (``LJ001-0001.wav``) or its path (``wavs/LJ001-0001.wav``), as other tools'
+    LJSpeech-style files do. Before, such a line named no audio and its take was missing_caption."""
+    name = column.strip().removeprefix("wavs/")
+    base, dot, suffix = name.rpartition(".")
+    return base if dot and base and f".{suffix.lower()}" in AUDIO_SUFFIXES else name
+
+
 def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
     """metadata.csv -> (stem of the audio it names (``<dir>/wavs/<id>``), the line as a caption
     entry named ``metadata.csv#line=N``) per line; lines that name no id are leftovers; (reason kind,
@@ -119,7 +128,7 @@ def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftove
             detail = "expected id|transcript[|normalised transcript]" if line is not None else not_utf8
             bad.append(Leftover(line_entry, "malformed_metadata_line", detail))
             continue
-        stem = f"{folder}wavs/{cols[0].strip()}"
+        stem = f"{folder}wavs/{_audio_id(cols[0])}"
         if line is None:  # the audio it names is quarantined caption_not_utf8
             lines.append((stem, line_entry))
             continue
