@@ -151,12 +151,16 @@ def _matrix(value, shapes: tuple[tuple[int, int], ...], what: str) -> np.ndarray
 
 
 def _document(data: bytes, view_suffixes: tuple[str, ...]) -> dict:
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CameraFileError(f"not JSON ({type(e).__name__})") from None
+    try:  # utf-8-sig: Windows editors (Notepad) start a saved file with a byte order mark, which json refuses
+        doc = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise CameraFileError(f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    except json.JSONDecodeError as e:  # where it breaks, so a hand-edited file can be mended
+        raise CameraFileError(f"not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     if isinstance(doc, dict) and "views" not in doc and isinstance(doc.get("frames"), list):
         return _from_nerf(doc, view_suffixes)
+    if isinstance(doc, dict) and doc.get("views") == []:
+        raise CameraFileError("the 'views' list is empty")
     if not isinstance(doc, dict) or not isinstance(doc.get("views"), list) or not doc["views"]:
         raise CameraFileError("no 'views' list" + (f" (its keys: {', '.join(map(str, doc))})" if isinstance(doc, dict) else ""))
     return doc
