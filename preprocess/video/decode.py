@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng", ".ts", ".m2ts", ".mts")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng", ".ts", ".m2ts", ".mts")
 CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif", "mpegts"}  # FFmpeg's demuxer names for those suffixes
 # FFmpeg's decoders of lossless-only codecs (a GIF's palette is not: it quantises the colours of video)
 LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "rawvideo", "png", "apng", "utvideo", "magicyuv", "qtrle",
