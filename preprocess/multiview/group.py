@@ -58,6 +58,16 @@ def _listed_views(camera_file: Entry) -> set[str] | None:
         return None
 
 
+def _unlisted_detail(role: str, listed: set[str], present: set[str], cam_name: str) -> str:
+    """Why a picture is no view, naming the camera file's entry it was likely meant to be: a name
+    written without its extension or in another case ('030' or '030.PNG' for 030.png) names no file,
+    and the sample's own reason (views_present) names only the listed one."""
+    meant = sorted(n for n in listed - present if n.lower() in (role.lower(), role.rsplit(".", 1)[0].lower()))
+    if not meant:
+        return f"not in {cam_name}"
+    return f"not in {cam_name}, which lists {meant[0]!r}: a view's name must match its file's exactly, extension and case"
+
+
 def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover]]:
     files = [e for e in entries if e.kind == "file"]
     leftovers = [Leftover(e, e.kind, "not read") for e in entries if e.kind != "file"]
@@ -91,7 +101,7 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
             leftovers.append(Leftover(m.pop(role), "unsupported_type", "not a view image, camera file or caption"))
         if (listed := _listed_views(cam)) is not None:  # a picture the cameras do not name is no view
             for role in [r for r in m if r != CAMERA_FILE and r not in listed]:
-                leftovers.append(Leftover(m.pop(role), "unlisted_view", f"not in {cam_name}"))
+                leftovers.append(Leftover(m.pop(role), "unlisted_view", _unlisted_detail(role, listed, set(m), cam_name)))
         name = prefix.rstrip("/.") or cam.name
         uri = cam.uri[: len(cam.uri) - len(cam_name)].rstrip("/.#") or cam.uri
         inputs.append(RawInput(name, uri, dict(sorted(m.items())), caption))
