@@ -334,6 +334,33 @@ def look_at_error_deg(cam: Camera, centre: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
+# Matrices of another convention written as c2w, each with how to write them instead: the usual
+# mistakes with COLMAP/OpenCV and world-to-camera exports, which otherwise read as cameras looking away.
+_MISREAD_AXES = (
+    (lambda m: m @ np.diag([1.0, -1.0, -1.0, 1.0]),
+     "these look like camera-to-world matrices in OpenCV/COLMAP axes (+Z forward, +Y down), which all aim at it: negate "
+     "their 2nd and 3rd columns for OpenGL axes, or write their inverses as \"w2c\" under \"convention\": \"w2c_opencv\""),
+    (w2c_opencv_to_c2w, "these look like OpenCV world-to-camera matrices, which all aim at it: write them as \"w2c\" under "
+     "\"convention\": \"w2c_opencv\""),
+    (np.linalg.inv, "these look like world-to-camera matrices (OpenGL axes), which all aim at it: write their inverses as \"c2w\""),
+)
+
+
+def misread_axes(cams: CameraSet, max_deg: float) -> str | None:
+    """When c2w cameras miss the centre but would all look at it read in another convention, what to
+    write instead; else None."""
+    if cams.convention not in ("c2w", NERF):
+        return None
+    for convert, advice in _MISREAD_AXES:
+        try:
+            turned = [Camera(c.file, convert(c.c2w)) for c in cams.cameras]
+        except np.linalg.LinAlgError:
+            continue
+        if all(look_at_error_deg(c, cams.centre) <= max_deg for c in turned):
+            return advice
+    return None
+
+
 def camera_separation_deg(a: Camera, b: Camera, centre: np.ndarray) -> float:
     """How far apart two cameras stand as seen from ``centre``: the angle between their offsets,
     plus the difference of their distances as the angle it would subtend (a zoomed-in twin differs)."""

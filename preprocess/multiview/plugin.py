@@ -32,7 +32,7 @@ from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
 from preprocess.image.dedup import colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
-                              look_at_error_deg, rotation_error, spherical_of)
+                              look_at_error_deg, misread_axes, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, CAMERA_FILES, VIEW_SUFFIXES, group_multiview, read_cameras
 from preprocess.multiview.views import (decode_view, foreground, most_different_size, pair_differences,
                                         split_strip, square_view, strip_png)
@@ -176,6 +176,8 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     if not ok:
         target, note = ("the bbox centre", "") if cams.bbox_given else (
             "the origin", ' (the camera file has no "bbox": the unit cube at the origin was assumed; give the object\'s bbox)')
+        if advice := misread_axes(cams, opts.max_look_at_deg):  # a COLMAP/OpenCV or world-to-camera export
+            note = f"; {advice}"
         raise Rejected("rejected", f"camera_look_at: {worst} points {aim[worst]:.1f} degrees off {target} vs threshold "
                                    f"{opts.max_look_at_deg:g}{note}")
     # focal lengths given are finite and > 0 (parse_cameras refuses others); None: the default field of view
