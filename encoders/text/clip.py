@@ -10,7 +10,7 @@ import numpy as np
 from encoders.clip import Clip, split_arch_spec
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
-from encoders.text.features import TextFeatures, say_truncated
+from encoders.text.features import TextFeatures, check_room, say_truncated
 
 _LONG_CAPTION = 1024  # tokens counted of a caption, to say how many max_tokens cut off
 
@@ -35,6 +35,7 @@ class ClipTextEncoder:
         if max_tokens and max_tokens > limit:
             logging.getLogger(__name__).warning("--max-tokens %d: the CLIP at %s has %d positions; captions are encoded to %d tokens",
                                                 max_tokens, self.path, limit, limit)
+        check_room(self.name, min(max_tokens or limit, limit), 2)  # start and end of text
         return min(max_tokens or limit, limit)
 
     def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:

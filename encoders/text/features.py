@@ -52,6 +52,15 @@ class Truncated:
                         f"; {hint}" if hint else "")
 
 
+def check_room(name: str, max_length: int, own_tokens: int) -> None:
+    """A caption needs a token beside those the encoder adds to every one (start and end of text, a
+    BOS): `--max-tokens 1` ended in a transformers error for MiniLM and CLIP, and one that left only
+    those tokens encoded every caption alike, without a word."""
+    if max_length <= own_tokens:
+        raise ValueError(f"--max-tokens {max_length}: the {name} text encoder adds {own_tokens} token(s) of its own to "
+                         f"every caption, which leaves none for the caption's words: give at least {own_tokens + 1}")
+
+
 def token_limit(encoder: object) -> int | None:
     """The most tokens ``encoder`` can read at all (a CLIP's positions, a transformer's
     max_position_embeddings), or None where nothing bounds it (phonemes)."""

@@ -17,7 +17,7 @@ import torch
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
 from encoders.path_checks import TOKENIZER_FILES, check_llm_path, is_causal_lm  # noqa: F401  (torch-free; re-exported)
-from encoders.text.features import TextFeatures, say_truncated
+from encoders.text.features import TextFeatures, check_room, say_truncated
 
 _FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not overflow to inf
 
@@ -50,6 +50,7 @@ class CausalLMTextEncoder:
         with loading("--text llama (its tokenizer)", path):
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.tokenizer.padding_side = "right"
+        check_room(self.name, max_tokens, self.tokenizer.num_special_tokens_to_add())  # LLaMA's BOS
         if self.tokenizer.pad_token is None:  # LLaMA ships without one; padding is masked out anyway
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         # the base model drops the LM head: only hidden states are needed

@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from encoders.text.features import TextFeatures, say_truncated
+from encoders.text.features import TextFeatures, check_room, say_truncated
 
 _ENGLISH = (
     # consonants
@@ -250,6 +250,7 @@ class PhoneEncoder:
 
     def __init__(self, max_tokens: int | None = None, language: str = "en-us"):
         self.max_length = max_tokens or 256
+        check_room(self.name, self.max_length, 2)  # a word boundary at each end
         self.language = language
         self.dim = len(PHONE_INVENTORY)
         self.backend = backend_name()
