@@ -82,6 +82,10 @@ class SpeechOptions:
         for low, high in (("min_duration", "max_duration"), ("min_phones_per_second", "max_phones_per_second")):
             if getattr(self, low) > getattr(self, high):
                 raise OutOfRange(f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})")
+        if not self.metadata_name.strip() or "/" in self.metadata_name or "\\" in self.metadata_name:
+            # matched against each file's name in any folder: a path matched none, and every take was missing_caption
+            raise OutOfRange(f"metadata_name must be a file name (metadata.csv by default; found in any folder of the source), "
+                             f"got {self.metadata_name!r}")
         check_voice(self.language)
 
 
