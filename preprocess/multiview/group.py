@@ -16,7 +16,8 @@ from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
 CAMERA_FILE = CAMERA_FILE_NAME  # the role of a sample's camera file, whichever of CAMERA_FILES it is
 CAMERA_FILES = (CAMERA_FILE_NAME, NERF_FILE_NAME)  # the first present is the sample's camera file
 CAPTION_NAMES = ("caption.txt", "txt", "caption.json", "json")  # first present wins
-VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # the first is what a NeRF file_path without one means
+# the first is what a NeRF file_path without one means; TIFF: Blender's 16-bit output (decoded as images are)
+VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def read_cameras(data: bytes) -> CameraSet:

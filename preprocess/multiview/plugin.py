@@ -147,7 +147,10 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     missing = [c.file for c in cams.cameras if c.file not in item.media or not c.file.lower().endswith(VIEW_SUFFIXES)]
     verdicts.append(_verdict(key, "views_present", len(missing), 0, not missing))
     if missing:
-        raise Rejected("rejected", f"views_present: {missing[0]} is in the camera file but not in the sample ({len(missing)} missing)")
+        first = missing[0]
+        where = ("not in the sample" if first.lower().endswith(VIEW_SUFFIXES) else  # the file may be there: say why it is no view
+                 f"not a view image (views are {', '.join(VIEW_SUFFIXES)})")
+        raise Rejected("rejected", f"views_present: {first} is in the camera file but {where} ({len(missing)} missing)")
     decoded = {c.file: _decoded_view(item, c.file, key) for c in cams.cameras}
     views = {f: rgb for f, (rgb, _) in decoded.items()}
     masks = {f: foreground(rgb, drawn) for f, (rgb, drawn) in decoded.items()}
