@@ -10,7 +10,7 @@ import numpy as np
 from encoders.clip import Clip, split_arch_spec
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
-from encoders.text.features import TextFeatures, check_room, say_truncated
+from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
 
 _LONG_CAPTION = 1024  # tokens counted of a caption, to say how many max_tokens cut off
 
@@ -22,8 +22,7 @@ class ClipTextEncoder:
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int | None = None, device: str | None = None):
         self.clip = Clip(path, resolve_device(device))
         self.path, self.layer = str(path), layer
-        if not -self.clip.num_layers <= layer < 0:
-            raise ValueError(f"layer {layer} outside -1..-{self.clip.num_layers}")
+        check_layer(self.name, layer, self.clip.num_layers)
         self.max_length = self._fit_max_tokens(max_tokens)
         self.dim = self.clip.width
         arch, weights = split_arch_spec(self.path)

@@ -17,7 +17,7 @@ import torch
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
 from encoders.path_checks import TOKENIZER_FILES, check_llm_path, is_causal_lm  # noqa: F401  (torch-free; re-exported)
-from encoders.text.features import TextFeatures, check_room, say_truncated
+from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
 
 _FP16_MAX = 65504.0  # LLM activations have outliers; stored float16 must not overflow to inf
 
@@ -56,9 +56,7 @@ class CausalLMTextEncoder:
         # the base model drops the LM head: only hidden states are needed
         with loading("--text llama", path):
             self.model = base_model_class(path).from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
-        n = int(self.model.config.num_hidden_layers)
-        if not -n <= layer < 0:
-            raise ValueError(f"layer {layer} outside -1..-{n}")
+        check_layer(self.name, layer, int(self.model.config.num_hidden_layers))
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": max_tokens})
 

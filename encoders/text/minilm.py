@@ -15,7 +15,7 @@ from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint
 from encoders.local_model import without_loading_bars
 from encoders.path_checks import SENTENCE_ENCODER_TYPES, check_minilm_path  # noqa: F401  (torch-free; re-exported)
-from encoders.text.features import TextFeatures, check_room, say_truncated
+from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
 
 
 def minilm_path() -> Path:
@@ -54,6 +54,7 @@ class HFTextEncoder:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
             self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).to(self.device).eval()
         check_room(name, max_length, self.tokenizer.num_special_tokens_to_add())  # [CLS] and [SEP]
+        check_layer(name, layer, int(self.model.config.num_hidden_layers))
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = fingerprint(name, self.model_dir, {"max_length": max_length, "layer": layer})
 
