@@ -65,6 +65,42 @@ def _wav_truncation(data: bytes) -> str | None:
     return None if have >= size or size == 0xFFFFFFFF else f"data chunk declares {size} bytes, file holds {have}"
 
 
+def _ogg_truncation(data: bytes) -> str | None:
+    """An Ogg stream (Vorbis, Opus) cut short: its last page runs past the end of the file, or is no
+    end-of-stream page (header flag 4). libsndfile reads such a file without complaint, silently
+    shorter: a take cut at 60% was accepted with its whole transcript. Pages that do not start
+    where the previous one ended are left to the decoder."""
+    if data[:4] != b"OggS":
+        return None
+    pos, end_of_stream = 0, False
+    while pos < len(data):
+        if not b"OggS".startswith(data[pos:pos + 4]):
+            return None
+        if pos + 27 > len(data):
+            return f"last page cut short: {len(data) - pos} bytes of its header"
+        segments = data[pos + 26]
+        size = 27 + segments + sum(data[pos + 27:pos + 27 + segments])
+        if pos + size > len(data):
+            return f"last page cut short: {len(data) - pos} of its {size} bytes"
+        end_of_stream = bool(data[pos + 5] & 4)
+        pos += size
+    return None if end_of_stream else "no end-of-stream page (the file ends mid-stream)"
+
+
+MP3_FRAME = 1152  # samples of an MPEG-1 layer III frame
+
+
+def _declared_but_missing(fmt: str, declared: int, decoded: int) -> str | None:
+    """An MP3 whose Xing/Info header counts more samples than its frames hold (cut short; libsndfile
+    decodes what is there, silently shorter). Within two frames and 1% is no cut: without that
+    header the count is estimated from the file's size, tags included."""
+    if fmt != "MP3" or not 0 < declared < 2**62:
+        return None
+    if declared - decoded > max(2 * MP3_FRAME, 0.01 * declared):
+        return f"header declares {declared} samples, the file holds {decoded}"
+    return None
+
+
 RIFF_MAX_SIZE = 0xFFFFFFFF  # the largest size a RIFF chunk header can declare (32 bits): 4 GiB less a byte
 
 
@@ -134,16 +170,21 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     if not data:  # as video and image say it, not as libsndfile's error
         raise AudioRejected("empty_file", "0 bytes", status="quarantined")
     data = _wav_with_open_data_size(data)
-    truncated = _wav_truncation(data)
+    truncated = _wav_truncation(data) or _ogg_truncation(data)
     if truncated:
         raise AudioRejected("truncated", truncated, status="quarantined")
     try:
-        x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            fmt, declared, sr = f.format, f.frames, f.samplerate
+            x = f.read(dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - libsndfile raises LibsndfileError/RuntimeError
         try:
-            x, sr = _decode_audioread(data)
+            (x, sr), fmt, declared = _decode_audioread(data), "", 0
         except Exception:  # noqa: BLE001
             raise AudioRejected("decode_error", clean_error(e), status="quarantined") from None
+    truncated = _declared_but_missing(fmt, declared, len(x))
+    if truncated:
+        raise AudioRejected("truncated", truncated, status="quarantined")
     if x.size == 0:
         raise AudioRejected("decode_error", "no samples", status="quarantined")
     if not MIN_FILE_SR <= sr <= MAX_FILE_SR:
