@@ -1,5 +1,5 @@
 """Near-duplicate clips: 256-bit perceptual hashes of three keyframes (first, middle, last) must
-all be close. One keyframe is not enough for video: a digit moving left and the same digit moving
+all be close, and the middle keyframes' colour signatures too (COLOUR_MAX_DIFF, as image's). One keyframe is not enough for video: a digit moving left and the same digit moving
 right share their middle frame. Candidates are found by banded LSH on the middle hash (any pair
 within distance < 16 shares a band), then checked on all three.
 
@@ -26,9 +26,13 @@ import numpy as np
 from PIL import Image
 
 from contracts.records import VerdictRecord
-from preprocess.image.dedup import PHASH_BANDS, PHASH_BITS, colour_signature, perceptual_hash
+from preprocess.image.dedup import PHASH_BANDS, PHASH_BITS, colour_distance, colour_signature, perceptual_hash
 
-FILTER_VERSION = "2"  # 2: the better copy is kept (preference); 1: the first by source name
+FILTER_VERSION = "3"  # 3: near copies also match in colour; 2: the better copy is kept (preference); 1: the first by name
+# The largest difference of the middle keyframes' 4x4-cell mean colours (0..255) between near copies,
+# image's default colour_max_diff: the 256-bit pHash reads luminance only, so a white and a yellow ball
+# crossing the same background were near copies (distance 8 of 10) and the later one was rejected.
+COLOUR_MAX_DIFF = 12.0
 BITRATE_STEP = 1.25  # bitrates count in steps of 25%: a remux or the same encode of a slightly other picture ties
 
 
@@ -40,8 +44,8 @@ def keyframe_hashes(frames: np.ndarray) -> tuple[int, int, int]:
 
 def middle_colour(frames: np.ndarray) -> str:
     """The colour signature of the middle keyframe, as image stores its own (4x4 cells x RGB, one
-    byte each: 96 hex digits). Video does not compare it; the catalog's search across runs
-    (catalog/near_duplicates.py) finds a sample only with one."""
+    byte each: 96 hex digits). Near copies must match in it too (COLOUR_MAX_DIFF); the catalog's
+    search across runs (catalog/near_duplicates.py) finds a sample only with one."""
     mid = frames[len(frames) // 2]
     colour = colour_signature(Image.fromarray(mid.squeeze(-1) if frames.shape[-1] == 1 else mid))
     return np.clip(np.round(colour), 0, 255).astype(np.uint8).tobytes().hex()
@@ -62,6 +66,7 @@ class _Kept:
 
     record: SimpleNamespace
     signature: tuple[int, int, int]
+    colour: str | None = None  # its stored colour_signature (hex)
 
 
 def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str] = frozenset()) -> list[_Kept]:
@@ -78,18 +83,34 @@ def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str]
     uris = {c.record.source_uri for c in cands} | set(leaving)
     found = signatures_sharing_a_band(catalog, modality, [c.signature[1] for c in live], {c.record.key for c in cands}, uris)
     stored = stored_meta(catalog, [k.key for k in found], "keyframe_hashes")
+    colours = stored_meta(catalog, [k.key for k in found], "colour_signature")
     digits = PHASH_BITS // 4
     out = []
     for k in found:
         text = stored.get(k.key, "")
         if len(text) == 3 * digits:
-            out.append(_Kept(SimpleNamespace(key=k.key), tuple(int(text[i * digits:(i + 1) * digits], 16) for i in range(3))))
+            out.append(_Kept(SimpleNamespace(key=k.key), tuple(int(text[i * digits:(i + 1) * digits], 16) for i in range(3)),
+                             colours.get(k.key)))
     return out
 
 
 def distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
     """The largest Hamming distance over the keyframes."""
     return max((x ^ y).bit_count() for x, y in zip(a, b))
+
+
+def _colour_of(c) -> str | None:
+    """A clip's middle-keyframe colour signature: a candidate's from its meta, a kept one's as stored."""
+    if isinstance(c, _Kept):
+        return c.colour
+    return (c.record.meta or {}).get("colour_signature")
+
+
+def same_colour(a, b) -> bool:
+    """Whether two clips' middle keyframes match in colour; a clip without a signature (meta of
+    older runs) matches any, so its pHash alone decides, as before."""
+    ca, cb = _colour_of(a), _colour_of(b)
+    return ca is None or cb is None or colour_distance(bytes.fromhex(ca), bytes.fromhex(cb)) <= COLOUR_MAX_DIFF
 
 
 def preference(c) -> tuple:
@@ -127,7 +148,7 @@ def mark_near_duplicates(cands: list, max_distance: int, kept: list | None = Non
         for band in bands:
             for other in buckets[band]:
                 d = distance(c.signature, other.signature)
-                if d < best_dist:
+                if d < best_dist and same_colour(c, other):
                     best, best_dist = other, d
         passed = best_dist > max_distance
         c.verdicts.append(VerdictRecord(c.record.key, "keyframe_dedup", FILTER_VERSION, float(best_dist), float(max_distance), passed))

@@ -64,7 +64,7 @@ def test_the_later_clip_in_name_order_is_rejected_naming_the_earlier():
     assert later.record.reason == "keyframe_dedup: near duplicate of k2 (keyframe Hamming distance 5)"
     assert later.record.meta == {"near_duplicate_of": "k2"}
     assert _dedup(later) == [VerdictRecord("k1", "keyframe_dedup", FILTER_VERSION, 5.0, 10.0, False)]
-    assert FILTER_VERSION == "2"  # 2: the better copy is kept (equal copies here: the first by name)
+    assert FILTER_VERSION == "3"  # 3: colour too; 2: the better copy is kept (equal copies here: the first by name)
 
 
 @pytest.mark.parametrize("bits, rejected", [(10, True), (11, False)])
