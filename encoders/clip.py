@@ -67,9 +67,11 @@ def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
     arch, p = split_arch_spec(str(path))
     if arch is not None or (p / "open_clip_config.json").exists():
         return  # open_clip's CLIP classes all hold an image tower
+    from encoders.local_model import folder_config, kind_of, pipeline_hint, require_weights
+
     if not (p / "config.json").exists():
-        raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE")
-    from encoders.local_model import folder_config, kind_of, require_weights
+        raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE"
+                                f"{pipeline_hint(p)}")
 
     config = folder_config(p, "CLIP")
     model_type = config.get("model_type")

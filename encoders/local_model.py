@@ -21,13 +21,24 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "diffusion_pytorch_mod
                 "diffusion_pytorch_model.safetensors.index.json")
 
 
+def pipeline_hint(path: str | Path) -> str:
+    """For a diffusers pipeline folder (model_index.json, one model per subfolder), where its text
+    encoders are, to end a refusal with: `--vae` takes such a folder (its vae/), and a user gave the
+    same Stable Diffusion or Lumina-Next folder to --text-path, which said only "no config.json"."""
+    p = Path(path)
+    if not (p / "model_index.json").is_file():
+        return ""
+    found = sorted(str(q.parent) for q in p.glob("text_encoder*/config.json"))
+    return f": it is a diffusers pipeline folder, whose text encoder is a folder of its own: {' or '.join(found)}" if found else ""
+
+
 def folder_config(path: str | Path, role: str) -> dict:
     """The folder's config.json, or a one-line error naming what was expected."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{role}: no such file or folder: {path}")
     if not (p / "config.json").is_file():
-        raise ValueError(f"{role}: {path} has no config.json (expected a folder written by save_pretrained)")
+        raise ValueError(f"{role}: {path} has no config.json (expected a folder written by save_pretrained){pipeline_hint(p)}")
     try:
         return json.loads((p / "config.json").read_text())
     except (OSError, ValueError) as e:

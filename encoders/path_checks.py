@@ -48,6 +48,14 @@ def is_causal_lm(config: dict) -> bool:
     return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
+def pipeline_tokenizer_hint(path: Path) -> str:
+    """A pipeline's text_encoder/ keeps its tokenizer in the tokenizer/ folder beside it (Lumina-Next's Gemma)."""
+    beside = path.parent / "tokenizer"
+    if (path.parent / "model_index.json").is_file() and any((beside / name).is_file() for name in TOKENIZER_FILES):
+        return f": its pipeline keeps it in {beside}; copy those files into {path}"
+    return ""
+
+
 def check_llm_path(path: str | Path) -> None:
     """Cheap checks, no weights read: a decoder-only language model with its tokenizer."""
     config = folder_config(path, "--text llama")
@@ -55,7 +63,7 @@ def check_llm_path(path: str | Path) -> None:
         raise ValueError(f"--text llama: {path} holds {kind_of(config)}, not a causal language model "
                          "(LLaMA, Gemma, Qwen ... saved with save_pretrained)")
     if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
-        raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)})")
+        raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)}){pipeline_tokenizer_hint(Path(path))}")
     require_weights(path, "--text llama")
 
 
