@@ -27,11 +27,14 @@ _NUMBER_ABBREV_RE = re.compile(r"\bno\.\s*(?=\d)", re.IGNORECASE)  # "No. 5"; "h
 _STREET_RE = re.compile(r"\b(?i:st)\.(?!\s*[A-Z])")
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
               "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen")}
-_MONEY_RE = re.compile(r"([$£€¥])\s?(\d[\d,]*(?:\.\d+)?)")
+_MONEY_RE = re.compile(r"([$£€¥])\s?(\d[\d,]*(?:\.\d+)?)(?:\s+((?i:thousand|million|billion|trillion))\b)?")  # "$2.5 million"
 _MONEY_AFTER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?([$£€¥])")  # "3 €", "3€"
 _DECADE_RE = re.compile(r"(?<![\d.,])(1[1-9]\d0|20\d0)s\b")  # "the 1990s"
 _SHORT_DECADE_RE = re.compile(r"(?<!\w)'([1-9]0)s\b")  # "the '80s" -> "the eighties" (was "the ' eighty s")
 _MINUS_RE = re.compile(r"(?<![\w.])[-\u2212](?=\d)")  # "-5 degrees"; not "3-4" (a range)
+# "50°C" -> "fifty degrees celsius" (was "fifty c"), "10°" -> "ten degrees"; NFKC makes "℃" "°C"
+_DEGREES_RE = re.compile(r"\s?°\s?([CcFf](?![a-zA-Z]))?")
+DEGREE_SCALES = {"c": "degrees celsius", "f": "degrees fahrenheit"}
 APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})  # don’t -> don't
 _PERCENT_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*%")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
@@ -123,8 +126,10 @@ def _plural(words: str) -> str:
     return words[:-1] + "ies" if words.endswith("y") else words + "s"
 
 
-def _money(symbol: str, amount: str, lang: str) -> str:
+def _money(symbol: str, amount: str, lang: str, scale: str | None = None) -> str:
     one, many, sub_one, sub_many = CURRENCIES[symbol]
+    if scale:  # "$2.5 million": "two point five million dollars" (was "two point five dollars million")
+        return f"{_number_words(amount, lang=lang)} {scale.lower()} {many}"
     whole, _, frac = amount.replace(",", "").partition(".")
     out = f"{_number_words(whole, lang=lang)} {one if int(whole) == 1 else many}"
     if len(frac) == 2 and int(frac):
@@ -201,7 +206,8 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
         t = _DOT_CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)
         t = _CLOCK_RE.sub(lambda m: " " + _clock(m.group(1), m.group(2), m.group(3), lang) + " ", t)
         t = _HOUR_AM_PM_RE.sub(lambda m: " " + _clock(m.group(1), "00", m.group(2), lang) + " ", t)
-        t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang) + " ", t)
+        t = _MONEY_RE.sub(lambda m: " " + _money(m.group(1), m.group(2), lang, m.group(3)) + " ", t)
+        t = _DEGREES_RE.sub(lambda m: " " + DEGREE_SCALES.get((m.group(1) or "").lower(), "degrees") + " ", t)
         t = _MONEY_AFTER_RE.sub(lambda m: " " + _money(m.group(2), m.group(1), lang) + " ", t)
         t = _PERCENT_RE.sub(lambda m: _number_words(m.group(1), lang=lang) + " percent", t)
         t = _ORDINAL_RE.sub(lambda m: _number_words(m.group(1), "ordinal", lang), t)

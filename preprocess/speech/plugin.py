@@ -49,7 +49,9 @@ CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past
 # twelfth", was "december twelve" and "dec twelve"; "12 December": "the twelfth of december", was "twelve december")
 # 7: "St." not before a name is "street" ("on St. James St. with": "on saint james street with", was "... saint with"),
 # "the '80s" is "the eighties" (was "the ' eighty s"), "Dr.Smith" two words (was "doctorsmith")
-TRANSCRIPT_VERSION = "7"
+# 8: degrees ("50°C": "fifty degrees celsius", was "fifty c"), money with a scale ("$2.5 million": "two point five
+# million dollars", was "two point five dollars million")
+TRANSCRIPT_VERSION = "8"
 
 
 @dataclass(frozen=True)
