@@ -93,8 +93,10 @@ def allowed_scripts(language: str) -> tuple[str, ...] | None:
 
 
 def script_of(ch: str) -> str | None:
-    """Unicode script of a letter from its name ("LATIN SMALL LETTER A" -> Latin); None for marks."""
-    if unicodedata.category(ch) in ("Mn", "Mc", "Me"):
+    """Unicode script of a letter from its name ("LATIN SMALL LETTER A" -> Latin); None for marks and
+    for what is no letter: an apostrophe a spaced quote leaves alone ("she said ' hello '") was a word
+    in "Apostrophe script", 2 of 7, and the take was rejected wrong_language."""
+    if not unicodedata.category(ch).startswith("L"):
         return None
     first = unicodedata.name(ch, "UNKNOWN").split()[0]
     return _NAME_SCRIPTS.get(first, first.title())

@@ -37,6 +37,7 @@ from encoders.audio.transcript import normalise_transcript, read_transcript
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc")
 AUDIO, MEL = "flac", "mel.npy"
 FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum statistics); 1 read 5-11 dB high below 10 dB
+LANGUAGE_CHECK_VERSION = "3"  # 3: a lone apostrophe is no word of another script (it rejected "she said ' hello '"); 2: as FILTER_VERSION
 CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past 1.0 (a hot export was "clipped"); 2: as FILTER_VERSION
 # the version of encoders/audio/transcript.normalise_transcript's readings: bump it with any change
 # to what a transcript normalises to (tests/speech/test_transcript_version.py notices one), so the
@@ -182,8 +183,8 @@ class SpeechPlugin(ModalityPlugin):
     caption_version = TRANSCRIPT_VERSION
     filter_versions = {  # refusals before the analysis with a score, then the analysis, near duplicates
         **dict.fromkeys(("invalid_samples", "sample_rate", "silence", "snr", "min_duration", "max_duration",
-                         "wrong_language", "transcript_phones", "min_speaking_rate", "max_speaking_rate"), FILTER_VERSION),
-        "clipping_ratio": CLIPPING_VERSION,
+                         "transcript_phones", "min_speaking_rate", "max_speaking_rate"), FILTER_VERSION),
+        "clipping_ratio": CLIPPING_VERSION, "wrong_language": LANGUAGE_CHECK_VERSION,
         "audio_fingerprint_dedup": DEDUP_VERSION,
     }
 
@@ -247,7 +248,7 @@ class SpeechPlugin(ModalityPlugin):
             VerdictRecord(key, "snr", FILTER_VERSION, p.snr_db, opts.min_snr_db, p.snr_db >= opts.min_snr_db),
             VerdictRecord(key, "min_duration", FILTER_VERSION, p.duration, opts.min_duration, p.duration >= opts.min_duration),
             VerdictRecord(key, "max_duration", FILTER_VERSION, p.duration, opts.max_duration, p.duration <= opts.max_duration),
-            VerdictRecord(key, "wrong_language", FILTER_VERSION, lang.share, opts.max_foreign_word_share, lang.share <= opts.max_foreign_word_share),
+            VerdictRecord(key, "wrong_language", LANGUAGE_CHECK_VERSION, lang.share, opts.max_foreign_word_share, lang.share <= opts.max_foreign_word_share),
             VerdictRecord(key, "transcript_phones", FILTER_VERSION, float(len(phones)), 1.0, len(phones) >= 1),
             VerdictRecord(key, "min_speaking_rate", FILTER_VERSION, rate, opts.min_phones_per_second, rate >= opts.min_phones_per_second),
             VerdictRecord(key, "max_speaking_rate", FILTER_VERSION, rate, opts.max_phones_per_second, rate <= opts.max_phones_per_second),
