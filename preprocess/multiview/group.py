@@ -101,6 +101,9 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
         for role in [r for r in m if r != CAMERA_FILE and not r.lower().endswith(VIEW_SUFFIXES)]:
             leftovers.append(Leftover(m.pop(role), "unsupported_type", "not a view image, camera file or caption"))
         if (listed := _listed_views(cam)) is not None:  # a picture the cameras do not name is no view
+            own = prefix.rsplit("/", 1)[-1]  # a tar sample's "<id>." ("" in a folder)
+            for role in [r for r in m if own and r not in listed and own + r in listed]:
+                m[own + role] = m.pop(role)  # a camera file may name a view by its whole member name, "<id>.030.png"
             for role in [r for r in m if r != CAMERA_FILE and r not in listed]:
                 leftovers.append(Leftover(m.pop(role), "unlisted_view", _unlisted_detail(role, listed, set(m), cam_name)))
         name = prefix.rstrip("/.") or cam.name
