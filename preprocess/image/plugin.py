@@ -52,6 +52,11 @@ class ImageOptions:
             raise ValueError(f"resize must be 'fit' or 'square', got {self.resize!r}")
         check_ranges(self, min_side=">= 0", max_aspect=">= 1", max_pixels=">= 1", phash_max_distance=">= 0",
                      colour_max_diff=">= 0", max_tokens=">= 1", patch_size=">= 1", vae_factor=">= 1", size=">= 1")
+        if self.resize == "square" and self.size % self.vae_factor:  # lumina encode refused them, after the whole curation
+            down, up = self.size // self.vae_factor * self.vae_factor, -(-self.size // self.vae_factor) * self.vae_factor
+            raise ValueError(f"size {self.size} is not a multiple of vae_factor {self.vae_factor}: a {self.vae_factor}x VAE "
+                             f"(--latent sd15, sdxl) cannot encode {self.size}x{self.size} images; give {down or up} or {up}, "
+                             "or --vae-factor 1 if you will encode with --latent identity")
 
 
 class ImagePlugin(ModalityPlugin):
