@@ -22,7 +22,7 @@ from evaluation.speech.distortion import mcd
 from evaluation.speech.judge import DIGIT_WORDS, digit_label, to_input, train_judge
 from evaluation.speech.render import spectrogram_png, write_wav
 from evaluation.speech.sample import trained_language
-from evaluation.speech.vocoder import vocode
+from evaluation.speech.vocoder import generator_path, vocode
 from encoders.audio.mel import MEL, from_latent
 
 
@@ -60,6 +60,7 @@ def _generate_by_length(ctx: EvalContext, examples: list, lengths: list[int], se
 
 def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     cfg, examples = ctx.cfg, ctx.examples
+    generator_path()  # a wrong LUMINA_SPEECH_VOCODER is said now, not after sampling
     out = Path(cfg.out_dir)
     dur = durations.from_checkpoint(cfg.checkpoint, cfg.catalog) or durations.from_metas([e.meta for e in examples])
     metrics: dict[str, float] = {"frames_per_phone": dur.frames_per_phone, "duration_offset_frames": dur.offset}

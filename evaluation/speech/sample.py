@@ -20,7 +20,10 @@ def refuse_size_flags(cfg) -> None:
 
 
 def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
+    from evaluation.speech.vocoder import generator_path
+
     refuse_size_flags(cfg)
+    generator_path()  # a wrong LUMINA_SPEECH_VOCODER is said now, not after sampling
     language = trained_language(Path(ckpt))
     warn_if_foreign(cfg.prompt, language)
     phones = durations.count_phones(cfg.prompt, language)
