@@ -65,6 +65,21 @@ def _wav_truncation(data: bytes) -> str | None:
     return None if have >= size or size == 0xFFFFFFFF else f"data chunk declares {size} bytes, file holds {have}"
 
 
+def _aiff_truncation(data: bytes) -> str | None:
+    """An AIFF/AIFC whose sound data chunk (SSND) declares more bytes than the file holds: libsndfile
+    reads it silently shorter, as a cut WAV."""
+    if len(data) < 12 or data[:4] != b"FORM" or data[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])[0]
+        if cid == b"SSND":
+            have = len(data) - pos - 8
+            return None if have >= size else f"SSND chunk declares {size} bytes, file holds {have}"
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def _ogg_truncation(data: bytes) -> str | None:
     """An Ogg stream (Vorbis, Opus) cut short: its last page runs past the end of the file, or is no
     end-of-stream page (header flag 4). libsndfile reads such a file without complaint, silently
@@ -170,7 +185,7 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     if not data:  # as video and image say it, not as libsndfile's error
         raise AudioRejected("empty_file", "0 bytes", status="quarantined")
     data = _wav_with_open_data_size(data)
-    truncated = _wav_truncation(data) or _ogg_truncation(data)
+    truncated = _wav_truncation(data) or _aiff_truncation(data) or _ogg_truncation(data)
     if truncated:
         raise AudioRejected("truncated", truncated, status="quarantined")
     try:

@@ -1,4 +1,4 @@
-"""An Ogg (Vorbis, Opus) or MP3 take cut short is quarantined `truncated`, as a cut WAV is.
+"""An Ogg (Vorbis, Opus), MP3 or AIFF take cut short is quarantined `truncated`, as a cut WAV is.
 libsndfile decodes what is there without complaint: before, an OGG cut at 60% was accepted at
 0.94 s of its 2.2 s with its whole transcript, and an MP3 cut at 60% at 0.99 s of 1.73 s."""
 
@@ -28,7 +28,7 @@ def _kind(data: bytes) -> str:
     return "decoded"
 
 
-@pytest.mark.parametrize("fmt, subtype", [("OGG", "VORBIS"), ("OGG", "OPUS"), ("MP3", "MPEG_LAYER_III")])
+@pytest.mark.parametrize("fmt, subtype", [("OGG", "VORBIS"), ("OGG", "OPUS"), ("MP3", "MPEG_LAYER_III"), ("AIFF", "PCM_16")])
 def test_a_take_cut_short_is_truncated_and_a_whole_one_decodes(fmt, subtype):
     data = _encoded(fmt, subtype, 48_000 if subtype == "OPUS" else 44_100)
     assert _kind(data) == "decoded"
