@@ -69,7 +69,9 @@ def save_samples(decoded: list[np.ndarray], out: Path) -> list[Path]:
     paths = []
     for i, pixels in enumerate(decoded):
         p = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix}")
-        p = p.with_suffix(".png")
+        # the file asked for keeps its name: --out VIEWS.PNG wrote views.png, which is not it on a case-sensitive disk
+        strip = p if p.suffix.lower() == ".png" else p.with_suffix(".png")
+        turntable = p if p.suffix.lower() == ".gif" else p.with_suffix(".gif")
         views = to_uint8(pixels)  # [V, H, W, 3]
-        paths += [save_strip([views], p), save_turntable(views, p.with_suffix(".gif"))]
+        paths += [save_strip([views], strip), save_turntable(views, turntable)]
     return paths
