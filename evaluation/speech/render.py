@@ -135,7 +135,8 @@ def save_samples(decoded: list[np.ndarray], out: Path, prompts: list[str] | None
     paths = []
     for i, z in enumerate(decoded):
         wav = out if len(decoded) == 1 else out.with_name(f"{out.stem}_{i + 1}{out.suffix or '.wav'}")
-        wav = wav.with_suffix(".wav")
+        if wav.suffix.lower() != ".wav":  # --out take.WAV is written as named (it became take.wav)
+            wav = wav.with_suffix(".wav")
         mel = from_latent(z)
         paths.append(write_wav(wav, vocode(mel)))
         title = prompts[i] if prompts else wav.stem
