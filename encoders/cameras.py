@@ -361,6 +361,21 @@ def misread_axes(cams: CameraSet, max_deg: float) -> str | None:
     return None
 
 
+def repeated_cameras(cameras: list[Camera]) -> list[tuple[str, str]]:
+    """(earlier view, later view) of each view whose camera, c2w and intrinsics, is an earlier view's:
+    a camera file that repeats one camera (copied for every view) while the pictures differ."""
+    seen: list[Camera] = []
+    out = []
+    for c in cameras:
+        twin = next((s for s in seen if np.allclose(s.c2w, c.c2w, rtol=0, atol=1e-6)
+                     and (s.fx, s.fy, s.cx, s.cy) == (c.fx, c.fy, c.cx, c.cy)), None)
+        if twin is None:
+            seen.append(c)
+        else:
+            out.append((twin.file, c.file))
+    return out
+
+
 def camera_separation_deg(a: Camera, b: Camera, centre: np.ndarray) -> float:
     """How far apart two cameras stand as seen from ``centre``: the angle between their offsets,
     plus the difference of their distances as the angle it would subtend (a zoomed-in twin differs)."""

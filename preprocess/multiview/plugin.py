@@ -32,7 +32,7 @@ from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
 from preprocess.image.dedup import colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
-                              look_at_error_deg, misread_axes, rotation_error, spherical_of)
+                              look_at_error_deg, misread_axes, repeated_cameras, rotation_error, spherical_of)
 from preprocess.multiview.group import CAMERA_FILE, CAMERA_FILES, VIEW_SUFFIXES, group_multiview, read_cameras
 from preprocess.multiview.views import (decode_view, foreground, most_different_size, pair_differences,
                                         split_strip, square_view, strip_png)
@@ -197,6 +197,12 @@ def load_views(item: RawInput, key: str, opts: MultiviewOptions, verdicts: list[
     verdicts.append(_verdict(key, "distinct_views", diff, threshold, ok))
     if not ok:
         raise Rejected("rejected", f"distinct_views: {why}")
+    repeated = repeated_cameras(cams.cameras)  # distinct pictures (checked above) under one camera: the file is wrong
+    verdicts.append(_verdict(key, "distinct_cameras", len(repeated), 0, not repeated))
+    if repeated:
+        (a, b), n = repeated[0], len(repeated)
+        raise Rejected("rejected", f"distinct_cameras: {a} and {b} have the same camera (c2w and intrinsics) though their pictures "
+                                   f"differ: the camera file repeats a camera ({n} view{'s' if n > 1 else ''} with an earlier one's)")
     fill = {name: float(m.mean()) for name, m in masks.items()}
     emptiest = min(fill, key=lambda f: (not math.isnan(fill[f]), fill[f]))  # a NaN counts as the emptiest
     ok = fill[emptiest] >= opts.min_fill
@@ -254,7 +260,7 @@ class MultiviewPlugin(ModalityPlugin):
     filter_versions = {  # a view's refusal with a score (the image decoder's), the set's checks, quality, near duplicates
         **dict.fromkeys(("too_many_pixels", "multi_page_image", "animated_image", "min_views", "max_views", "views_present",
                          "view_size", "rotation_orthonormal", "camera_look_at", "camera_intrinsics", "distinct_views",
-                         "view_fill"), FILTER_VERSION),
+                         "distinct_cameras", "view_fill"), FILTER_VERSION),
         **dict.fromkeys(QUALITY_FILTERS, QUALITY_VERSION),
         "phash_dedup": DEDUP_VERSION,  # the image plugin's search
     }
