@@ -175,6 +175,20 @@ def _transcript_variants(entries: list[Entry], audio: set[str], beside: set[str]
     return kept, attached, unused
 
 
+def say_if_metadata_above(inputs: list[RawInput], metadata_name: str) -> None:
+    """One warning when no take has a transcript and the folder above their ``wavs/`` holds the
+    listing: ``lumina curate LJSpeech-1.1/wavs`` quarantined every take missing_caption, the
+    metadata.csv that captions them being outside the source."""
+    import logging
+
+    folders = {Path(i.uri).parent for i in inputs if Path(i.uri).parent.name == "wavs"}
+    found = sorted(str(f.parent / metadata_name) for f in folders if (f.parent / metadata_name).is_file())
+    if found:
+        logging.getLogger(__name__).warning(
+            "no take has a transcript, and %s, which captions the takes in wavs/, is outside the source: curate %s instead",
+            found[0], Path(found[0]).parent)
+
+
 class SpeechPlugin(ModalityPlugin):
     modality = Modality.SPEECH
     media_suffixes = AUDIO_SUFFIXES
@@ -219,6 +233,8 @@ class SpeechPlugin(ModalityPlugin):
         rest = [replace(e, row_caption=attached[e.stem]) if e.stem in attached and e.suffix in self.media_suffixes else e
                 for e in rest]
         inputs, more = group_by_stem(rest, self.media_suffixes)
+        if not lines and inputs and all(i.caption is None for i in inputs):
+            say_if_metadata_above(inputs, opts.metadata_name)
         return inputs, leftovers + more
 
     def analyse(self, item: RawInput, caption: str, key: str, opts: SpeechOptions) -> list[Candidate]:
