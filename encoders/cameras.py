@@ -161,6 +161,9 @@ def _document(data: bytes, view_suffixes: tuple[str, ...]) -> dict:
         return _from_nerf(doc, view_suffixes)
     if isinstance(doc, dict) and doc.get("views") == []:
         raise CameraFileError("the 'views' list is empty")
+    if isinstance(doc, dict) and "views" in doc and not isinstance(doc["views"], list):  # e.g. an object keyed by file name
+        kind = {dict: "an object", str: "a string", type(None): "null", bool: "true or false"}.get(type(doc["views"]), "a number")
+        raise CameraFileError(f"'views' is {kind}; it must be a list of views, each an object with its \"file\" and camera")
     if not isinstance(doc, dict) or not isinstance(doc.get("views"), list) or not doc["views"]:
         raise CameraFileError("no 'views' list" + (f" (its keys: {', '.join(map(str, doc))})" if isinstance(doc, dict) else ""))
     return doc

@@ -92,8 +92,12 @@ def test_a_file_with_views_is_ours_even_if_it_also_has_frames():
 
 
 @pytest.mark.parametrize("doc, says", [([1, 2], "no 'views' list"), ("views", "no 'views' list"),
-                                       ({"views": "a.png"}, "no 'views' list (its keys: views)"),
-                                       ({"views": {"a.png": {}}}, "no 'views' list (its keys: views)"),
+                                       ({"views": "a.png"}, "'views' is a string; it must be a list of views, each an object "
+                                                            "with its \"file\" and camera"),
+                                       ({"views": {"a.png": {}}}, "'views' is an object; it must be a list of views, each an "
+                                                                  "object with its \"file\" and camera"),
+                                       ({"views": None}, "'views' is null; it must be a list of views, each an object "
+                                                         "with its \"file\" and camera"),
                                        ({"views": [], "bbox": None}, "the 'views' list is empty")])
 def test_a_file_without_a_views_list_says_so(doc, says):
     assert _refusal(doc) == says
