@@ -56,7 +56,7 @@ class ImageOptions:
             down, up = self.size // self.vae_factor * self.vae_factor, -(-self.size // self.vae_factor) * self.vae_factor
             raise ValueError(f"size {self.size} is not a multiple of vae_factor {self.vae_factor}: a {self.vae_factor}x VAE "
                              f"(--latent sd15, sdxl) cannot encode {self.size}x{self.size} images; give {down or up} or {up}, "
-                             "or --vae-factor 1 if you will encode with --latent identity")
+                             "or vae_factor 1 (--vae-factor 1) if you will encode with --latent identity")
 
 
 class ImagePlugin(ModalityPlugin):
