@@ -307,7 +307,7 @@ def current_samples_of(cat: Catalog, uris: Sequence[str], modality: str) -> list
 
 
 def near_copies_of(cat: Catalog, modality: str, uris: Sequence[str]) -> list[str]:
-    """source_uri of the rejected near duplicates (phash_dedup) of the current samples of inputs
+    """source_uri of the rejected near duplicates (meta near_duplicate_of, of any modality) of the current samples of inputs
     `uris`: when those inputs leave, the near copies are curated again instead of staying rejected
     against a removed sample."""
     if not uris:

@@ -182,7 +182,7 @@ LIMIT 1;
 SELECT DISTINCT r.source_uri
 FROM samples r
 JOIN samples k ON k.key = r.meta->>'near_duplicate_of'
-WHERE r.modality = $1 AND r.status = 'rejected' AND r.reason LIKE 'phash_dedup:%'
+WHERE r.modality = $1 AND r.status = 'rejected'  -- any modality's near-duplicate filter sets meta near_duplicate_of
   AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
 ORDER BY r.source_uri;
 
