@@ -56,8 +56,10 @@ class CausalLMTextEncoder:
         # the base model drops the LM head: only hidden states are needed
         with loading("--text llama", path):
             self.model = base_model_class(path).from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
-        check_layer(self.name, layer, int(self.model.config.num_hidden_layers))
-        self.dim = int(self.model.config.hidden_size)
+        # a multimodal model (Gemma 3, Llama 4) keeps its language model's sizes in text_config
+        text_config = self.model.config.get_text_config()
+        check_layer(self.name, layer, int(text_config.num_hidden_layers))
+        self.dim = int(text_config.hidden_size)
         self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": max_tokens})
 
     @torch.inference_mode()
