@@ -397,12 +397,12 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     discard_journals_of_source(journal)  # every result is in the batch files now
     keys_by_uri: dict[str, list[str]] = defaultdict(list)
     superseders: dict[str, list[str]] = defaultdict(list)
-    for c in cands:
+    for c in sorted(cands, key=lambda c: not c.accepted):  # stable: an input's accepted samples first, in scene order
         keys_by_uri[c.record.source_uri].append(c.record.key)
         if not (c.record.reason or "").startswith("unsupported_type"):
             superseders[c.record.source_uri].append(c.record.key)
     return IncrementalCuration(batch_paths, shard_uris, {u: sorted(k) for u, k in keys_by_uri.items()},
-                               {u: sorted(k) for u, k in superseders.items()},
+                               dict(superseders),  # flows/refresh.py retires old samples "by" the first
                                dict(Counter(c.record.status for c in cands)),
                                dict(Counter((c.record.reason or "").split(":")[0] for c in dropped)))
 

@@ -556,6 +556,7 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
                 leftovers.append(Leftover(captions[e.stem], "orphan_caption", "a .txt caption of the same name is used"))
             captions[e.stem] = e
     used: set[str] = set()
+    refused: dict[str, str] = {}  # stem -> a file of that stem this modality does not take
     for e in entries:
         if e.kind != "file":
             leftovers.append(Leftover(e, e.kind, e.detail or "not read"))
@@ -567,9 +568,12 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
         elif e.row_caption is not None or (e.suffix not in CAPTION_SUFFIXES and e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES):
             # a row's caption goes with its media's reason, it is no entry of its own
             leftovers.append(Leftover(e, "unsupported_type", e.suffix or "no extension"))
+            refused.setdefault(e.stem, e.name.rsplit("/", 1)[-1])
     for stem, cap in captions.items():
         if stem not in used and cap.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
-            leftovers.append(Leftover(cap, "orphan_caption", "no media of the same name"))
+            # "no media of the same name" was wrong beside a dvd.mpg this modality refuses
+            detail = f"its media {refused[stem]} is unsupported_type" if stem in refused else "no media of the same name"
+            leftovers.append(Leftover(cap, "orphan_caption", detail))
     return inputs, leftovers
 
 
