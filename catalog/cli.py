@@ -39,6 +39,7 @@ from .db import Catalog, one_line
 from .errors import CatalogError, CatalogNotFoundError
 from .paths import default_catalog_path, default_home
 from .records import MODALITIES
+from .sandbox import unshown_results
 
 PROG = "lumina catalog"
 
@@ -328,6 +329,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
             if "read-only" in msg and not args.write:
                 msg += " (the sql command is read-only; pass --write to change the catalog)"
             raise CatalogError(msg) from None
+    if unshown := unshown_results(args.query):
+        print(f"{PROG}: note: printed the last statement's result only; the {unshown} quer"
+              f"{'y' if unshown == 1 else 'ies'} before it ran unseen: give each its own lumina catalog sql",
+              file=sys.stderr)
     return 0
 
 

@@ -141,6 +141,19 @@ def user_statements(query: str, write: bool) -> list[str]:
     return [st.query for st in stmts]
 
 
+def unshown_results(query: str) -> int:
+    """How many statements of ``query`` before its last are queries (SELECT, EXPLAIN, a dynamic
+    PIVOT), whose rows `lumina catalog sql` runs and drops: it prints the last statement's result
+    only, so `SELECT 1; SELECT 2` (or a pasted block of the README's examples) showed one answer
+    and said nothing of the others. 0 for SQL that does not parse (user_statements says why)."""
+    try:
+        stmts = duckdb.extract_statements(query)
+    except (duckdb.Error, ValueError):
+        return 0
+    return sum(1 for st in stmts[:-1] if st.type in READ_STATEMENTS
+               or (st.type == _T.MULTI and first_keyword(st.query) in MULTI_READ_KEYWORDS))
+
+
 @functools.cache
 def own_relations() -> frozenset[str]:
     """The names of the tables and views the migrations make: the catalog's own (a user's --write
