@@ -337,8 +337,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from .sqlfiles import q
+
     with _open(args) as cat:
         stats = cat.stats()
+        reason_rows = cat.sql(q("stats_drop_reason_rows"))[1][0][0]
     if args.json:
         json.dump({k: [{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows] for k, (cols, rows) in stats.items()},
                   sys.stdout, indent=1, default=str)
@@ -350,6 +353,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         cols, rows = stats[key]
         print(f"== {title}")
         print_table(cols, rows, max_width=args.max_width)
+        if key == "drop_reasons" and reason_rows > len(rows):  # said nothing of them: a modality's reasons could be missing
+            print(f"({reason_rows - len(rows)} more not shown, no larger; all of them: lumina catalog sql "
+                  f"\"SELECT * FROM drop_reasons ORDER BY modality, samples DESC\")")
         print()
     return 0
 

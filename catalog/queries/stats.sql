@@ -22,6 +22,10 @@ FROM samples GROUP BY modality ORDER BY modality;
 -- name: stats_drop_reasons
 SELECT modality, status, reason_kind, samples, example_reason FROM drop_reasons ORDER BY samples DESC, modality, reason_kind LIMIT 20;
 
+-- name: stats_drop_reason_rows
+-- how many rows stats_drop_reasons' LIMIT left out of its top 20 (a workspace of four modalities has 30 and more)
+SELECT count(*) FROM drop_reasons;
+
 -- name: stats_filters
 SELECT filter, filter_version, threshold, evaluated, dropped, drop_rate, note
 FROM filter_drop_rates ORDER BY drop_rate DESC NULLS LAST, filter, filter_version, threshold;
