@@ -69,6 +69,10 @@ def check_clip_path(path: str | Path | None, need_vision: bool = False) -> None:
         return  # open_clip's CLIP classes all hold an image tower
     from encoders.local_model import folder_config, kind_of, pipeline_hint, require_weights
 
+    if not p.exists():  # "expected ... or ARCH:FILE" read as a wrong form where the form was right and the file is not there
+        head, sep, tail = str(path).partition(":")
+        what = f"{tail} (the FILE of ARCH:FILE {head})" if sep and head and "/" not in head else str(path)
+        raise FileNotFoundError(f"no CLIP at {path}: no such file or folder: {what}")
     if not (p / "config.json").exists():
         raise FileNotFoundError(f"no CLIP at {path}: expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE"
                                 f"{pipeline_hint(p)}")

@@ -51,3 +51,13 @@ def test_a_folder_that_is_no_pipeline_says_only_what_it_lacks(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"or ARCH:FILE$"):
         check_clip_path(tmp_path / "empty")
+
+
+def test_a_missing_path_is_said_missing_also_in_the_arch_file_form(tmp_path):
+    """It said "expected open_clip_config.json, a Hugging Face config.json, or ARCH:FILE" of a
+    path in the ARCH:FILE form whose file was not there."""
+    with pytest.raises(FileNotFoundError, match=rf"^no CLIP at ViT-B-32:{tmp_path}/clip.pt: no such file or folder: "
+                                                rf"{tmp_path}/clip.pt \(the FILE of ARCH:FILE ViT-B-32\)$"):
+        check_clip_path(f"ViT-B-32:{tmp_path}/clip.pt")
+    with pytest.raises(FileNotFoundError, match=rf"^no CLIP at {tmp_path}/gone: no such file or folder: {tmp_path}/gone$"):
+        check_clip_path(tmp_path / "gone")
