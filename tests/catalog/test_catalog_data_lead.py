@@ -5,11 +5,15 @@ four modalities):
   printed the last query's rows only and said nothing of the others;
 - `lumina catalog stats` listed the top 20 drop reasons and said nothing of the others: on that
   workspace (41 reason rows) every video reason was missing from "Drop reasons", unannounced;
+- `why FILE` of a video whose two scenes were both accepted ends in one line asking for a key (by
+  design, tests/catalog/test_cli.py), while the catalog README said it showed a video's scenes as
+  "other samples from this file";
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from catalog import Catalog
 from catalog.cli import main
@@ -53,3 +57,10 @@ def test_stats_says_how_many_drop_reasons_it_left_out(base_catalog, tmp_path, ca
     section = out.split("== Drop reasons")[1].split("==")[0]
     assert rc == 0 and "(20 rows)" in section and "(10 more not shown" in section
     assert 'SELECT * FROM drop_reasons ORDER BY modality, samples DESC' in section
+
+
+def test_the_readme_says_why_of_a_file_with_several_accepted_samples_asks_for_a_key():
+    text = " ".join((Path(__file__).parents[2] / "catalog" / "README.md").read_text().split())
+    why = text[text.index("`why FILE` tells the story"):text.index("### check")]
+    assert "(a video's scenes, another modality's row)" not in why
+    assert "several accepted samples (a video's scenes)" in why and "give one's key" in why
