@@ -20,6 +20,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import sys
 import traceback
@@ -361,9 +362,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
+    from .sqlfiles import q
+
     with _open(args) as cat:
         story = cat.why(args.key, modality=args.modality)
-    s = story["sample"]
+        s = story["sample"]
+        named = cat.sql(q("why_reason_samples"), [_keys_in(s["reason"], s["key"])])[1] if s["reason"] else []
     copy = _quarantined_copy(args, s["key"]) if s["status"] == "quarantined" else None
     if args.json:
         out = {"sample": {k: _jsonable(v) for k, v in s.items()}}
@@ -371,6 +375,7 @@ def cmd_why(args: argparse.Namespace) -> int:
             out["sample"]["meta"] = json.loads(out["sample"]["meta"])
         out["other_samples_total"] = story["other_samples_total"]
         out["quarantined_copy"] = copy
+        out["reason_samples"] = [dict(zip(("key", "modality", "status", "source_uri"), r)) for r in named]
         for k, v in story.items():
             if k not in out:
                 cols, rows = v
@@ -381,6 +386,8 @@ def cmd_why(args: argparse.Namespace) -> int:
     verdict = s["status"].upper() + (f": {s['reason']}" if s["reason"] else "")
     print(f"sample {s['key']}  [{s['modality']}]  {verdict}")
     _print_other_samples_note(story)
+    for key, modality, status, uri in named:  # the file a duplicate was dropped for, without a second `why`
+        print(f"  {'reason names':12s} {key}  [{modality}]  {status}: {uri}")
     if copy is not None:
         files = ", ".join(copy["files"])
         print(f"  {'quarantined':12s} {copy['path']}/ " + (f"({files})" if copy["exists"] else
@@ -405,6 +412,11 @@ def cmd_why(args: argparse.Namespace) -> int:
         else:
             print("(none)")
     return 0
+
+
+def _keys_in(reason: str, own: str) -> list[str]:
+    """The sample keys (32 hex digits, preprocess.keys) a reason names, other than the sample's own."""
+    return [k for k in dict.fromkeys(re.findall(r"\b[0-9a-f]{32}\b", reason)) if k != own]
 
 
 def _print_other_samples_note(story: dict[str, Any]) -> None:

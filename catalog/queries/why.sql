@@ -79,3 +79,9 @@ SELECT run_id, flow_name, status, code_version, started_at, ended_at
 FROM runs
 WHERE run_id IN ($2, $3) OR run_id IN (SELECT run_id FROM sample_status_changes WHERE key = $1)
 ORDER BY started_at;
+
+-- name: why_reason_samples
+-- The samples a reason names by key ($1: the keys in it): the kept one of a duplicate
+-- (`near duplicate of KEY`, `same content as KEY`), the one that superseded it. Only their key
+-- was printed, so which file a copy was dropped for took a second `why`.
+SELECT key, modality, status, source_uri FROM samples WHERE list_contains($1, key) ORDER BY key;

@@ -8,6 +8,8 @@ four modalities):
 - `why FILE` of a video whose two scenes were both accepted ends in one line asking for a key (by
   design, tests/catalog/test_cli.py), while the catalog README said it showed a video's scenes as
   "other samples from this file";
+- `why photos/sub/copy.png` said `phash_dedup: near duplicate of e551d0b9...` and nothing of which
+  file that sample came from: a second `why` to learn which photo the copy was dropped for;
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from catalog import Catalog
 from catalog.cli import main
 
-from .helpers import make_batch
+from .helpers import key, make_batch
 
 
 def run(capsys, *argv):
@@ -64,3 +66,19 @@ def test_the_readme_says_why_of_a_file_with_several_accepted_samples_asks_for_a_
     why = text[text.index("`why FILE` tells the story"):text.index("### check")]
     assert "(a video's scenes, another modality's row)" not in why
     assert "several accepted samples (a video's scenes)" in why and "give one's key" in why
+
+
+def test_why_names_the_file_of_the_sample_its_reason_names(catalog_copy, capsys):
+    import json
+
+    kept, copy = key(1, 0), key(2, 3)
+    with Catalog.open(catalog_copy) as cat:
+        cat.sql("UPDATE samples SET reason = ? WHERE key = ?",
+                [f"phash_dedup: near duplicate of {kept} (Hamming distance 3)", copy])
+    rc, out, _ = run(capsys, "why", copy, "--catalog", str(catalog_copy))
+    assert rc == 0 and out.splitlines()[1] == f"  reason names {kept}  [image]  accepted: /raw/1/0.png"
+    rc, out, _ = run(capsys, "why", copy, "--json", "--catalog", str(catalog_copy))
+    assert json.loads(out)["reason_samples"] == [{"key": kept, "modality": "image", "status": "accepted",
+                                                  "source_uri": "/raw/1/0.png"}]
+    rc, out, _ = run(capsys, "why", kept, "--catalog", str(catalog_copy))  # accepted: no reason, no line
+    assert rc == 0 and "reason names" not in out
