@@ -576,14 +576,22 @@ def _max_width(p: argparse.ArgumentParser) -> None:
                    help=f"characters per table cell; longer ones are cut in the middle (default {MAX_WIDTH}, 0: no cut)")
 
 
-def _width(text: str) -> int:
+def _whole(text: str, zero: str) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {n}")
+        raise argparse.ArgumentTypeError(f"must be 0 ({zero}) or more, not {n}")
     return n
+
+
+def _width(text: str) -> int:
+    return _whole(text, "no limit")
+
+
+def _members(text: str) -> int:  # `--members -1` listed none, and an empty table said "(0 rows)"
+    return _whole(text, "none listed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -646,7 +654,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c = msub.add_parser("show", parents=[common], help="one manifest (latest version unless --version or NAME@vN)")
     c.add_argument("name", help="manifest name, or NAME@vN")
     c.add_argument("--version", type=int, default=None, help="manifest version (default latest)")
-    c.add_argument("--members", type=int, default=10, help="members to list (default 10)")
+    c.add_argument("--members", type=_members, default=10, help="members to list (default 10)")
     c.add_argument("--json", action="store_true", help="print JSON")
     _max_width(c)
     c.set_defaults(catalog_func=cmd_manifest_show)

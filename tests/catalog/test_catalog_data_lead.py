@@ -10,6 +10,7 @@ four modalities):
   "other samples from this file";
 - `why photos/sub/copy.png` said `phash_dedup: near duplicate of e551d0b9...` and nothing of which
   file that sample came from: a second `why` to learn which photo the copy was dropped for;
+- `manifest show NAME --members -1` was taken, and printed an empty member table "(0 rows)";
 """
 
 from __future__ import annotations
@@ -82,3 +83,10 @@ def test_why_names_the_file_of_the_sample_its_reason_names(catalog_copy, capsys)
                                                   "source_uri": "/raw/1/0.png"}]
     rc, out, _ = run(capsys, "why", kept, "--catalog", str(catalog_copy))  # accepted: no reason, no line
     assert rc == 0 and "reason names" not in out
+
+
+def test_manifest_show_refuses_a_negative_member_count(base_catalog, capsys):
+    rc, out, err = run(capsys, "manifest", "show", "images", "--members", "-1", "--catalog", str(base_catalog))
+    assert rc == 2 and out == "" and "--members: must be 0 (none listed) or more, not -1" in err
+    rc, out, _ = run(capsys, "manifest", "show", "images", "--members", "0", "--catalog", str(base_catalog))
+    assert rc == 0 and "key" not in out.split()
