@@ -1,7 +1,8 @@
 """The speech modality: audio + transcript -> validated, normalised speech and its log-mel.
 
 Sources: audio files (wav, flac, ogg, mp3) with a transcript .txt/.json (or LibriTTS's .normalized.txt)
-beside them, or an LJSpeech-style ``metadata.csv`` (``id|transcript|normalised transcript``, audio in ``wavs/<id>.wav``)
+beside them, or an LJSpeech-style ``metadata.csv`` (``id|transcript|normalised transcript``, audio in ``wavs/<id>.wav``),
+or LibriSpeech's per-chapter ``<spk>-<chapter>.trans.txt`` (``<utt-id> TRANSCRIPT``, audio beside it),
 through any source kind. Curated shard members: ``flac`` (normalised 16-bit audio at 22,050 Hz) and
 ``mel.npy`` (the log-mel [80, frames], float32). The encoder's input is the log-mel in the layout
 chosen by the ``layout`` option (recorded in every sample's meta); the identity latent encoder
@@ -101,11 +102,46 @@ def _audio_id(column: str) -> str:
     return base if dot and base and f".{suffix.lower()}" in AUDIO_SUFFIXES else name
 
 
-def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
-    """metadata.csv -> (stem of the audio it names (``<dir>/wavs/<id>``), the line as a caption
-    entry named ``metadata.csv#line=N``) per line; lines that name no id are leftovers; (reason kind,
-    detail) when the file cannot be read (unreadable_metadata) or holds no line (empty_metadata).
-    Blank lines are no input.
+@dataclass(frozen=True)
+class Listing:
+    """A transcript listing's line format: LJSpeech's metadata.csv (``id|text|normalised text``, audio
+    in ``wavs/``) or LibriSpeech's per-chapter ``<spk>-<chapter>.trans.txt`` (``<utt-id> TEXT``, audio
+    beside it)."""
+
+    audio_folder: str  # where the audio a line names is, relative to the listing's folder
+    form: str  # a line's fields, for empty_metadata
+    expected: str  # for malformed_metadata_line
+
+    def split(self, line: str) -> tuple[str, str] | None:
+        """(id, transcript) of a line, or None where it has no id."""
+        if self.audio_folder:
+            cols = line.split("|")
+            if len(cols) < 2:
+                return None
+            return _audio_id(cols[0]), (cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]).strip()
+        utt_id, _, text = line.strip().partition(" ")
+        return (utt_id, text.strip()) if utt_id and text.strip() else None  # an id alone: no transcript line
+
+
+LJSPEECH = Listing("wavs/", "id|transcript", "expected id|transcript[|normalised transcript]")
+LIBRISPEECH = Listing("", "<utterance id> <transcript>", "expected <utterance id> <transcript>")
+LIBRISPEECH_SUFFIX = ".trans.txt"  # LibriSpeech: <spk>/<chapter>/<spk>-<chapter>.trans.txt beside <utt-id>.flac
+
+
+def _listing_of(entry: Entry, metadata_name: str) -> Listing | None:
+    base = entry.name.rsplit("/", 1)[-1]
+    if entry.kind != "file":
+        return None
+    if base == metadata_name:
+        return LJSPEECH
+    return LIBRISPEECH if base.lower().endswith(LIBRISPEECH_SUFFIX) and len(base) > len(LIBRISPEECH_SUFFIX) else None
+
+
+def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
+    """metadata.csv (or a LibriSpeech .trans.txt) -> (stem of the audio it names (``<dir>/wavs/<id>``;
+    ``<dir>/<id>``), the line as a caption entry named ``metadata.csv#line=N``) per line; lines that name
+    no id are leftovers; (reason kind, detail) when the file cannot be read (unreadable_metadata) or
+    holds no line (empty_metadata). Blank lines are no input.
 
     Each line is decoded on its own: one that is not UTF-8 still goes with the audio it names, as a
     caption that is no UTF-8 (read_caption names the file and line), and every other line captions
@@ -129,21 +165,21 @@ def _metadata_lines(entry: Entry) -> tuple[list[tuple[str, Entry]], list[Leftove
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line, not_utf8 = None, f"not UTF-8 ({e.reason} at byte {e.start}): save it as UTF-8"
-        cols = (line if line is not None else raw.decode("utf-8", "replace")).split("|")
-        if len(cols) < 2 or not cols[0].strip() or (line is None and "\ufffd" in cols[0]):
+        parsed = listing.split(line if line is not None else raw.decode("utf-8", "replace"))
+        if parsed is None or not parsed[0].strip() or (line is None and "\ufffd" in parsed[0]):
             # no id, or an id that is not UTF-8 (no file's name: it is no caption of any audio)
-            detail = "expected id|transcript[|normalised transcript]" if line is not None else not_utf8
+            detail = listing.expected if line is not None else not_utf8
             bad.append(Leftover(line_entry, "malformed_metadata_line", detail))
             continue
-        stem = f"{folder}wavs/{_audio_id(cols[0])}"
+        stem = f"{folder}{listing.audio_folder}{parsed[0]}"
         if line is None:  # the audio it names is quarantined caption_not_utf8
             lines.append((stem, line_entry))
             continue
-        caption = (cols[2] if len(cols) > 2 and cols[2].strip() else cols[1]).strip()
+        caption = parsed[1]
         text = caption.encode("utf-8")
         lines.append((stem, Entry(entry.name + at, entry.uri + at, len(text), ("bytes", text), text=caption)))
     if not lines and not bad:
-        return [], [], ("empty_metadata", "no id|transcript line: " + ("0 bytes" if not data else "only blank lines"))
+        return [], [], ("empty_metadata", f"no {listing.form} line: " + ("0 bytes" if not data else "only blank lines"))
     return lines, bad, None
 
 
@@ -205,8 +241,8 @@ class SpeechPlugin(ModalityPlugin):
     def group(self, entries: list[Entry], opts: SpeechOptions) -> tuple[list[RawInput], list[Leftover]]:
         rest, lines, leftovers = [], [], []
         for e in entries:
-            if e.kind == "file" and e.name.rsplit("/", 1)[-1] == opts.metadata_name:
-                found, bad, error = _metadata_lines(e)
+            if (listing := _listing_of(e, opts.metadata_name)) is not None:
+                found, bad, error = _metadata_lines(e, listing)
                 lines += found
                 leftovers += bad
                 if error:
@@ -223,7 +259,8 @@ class SpeechPlugin(ModalityPlugin):
         for stem, line in lines:
             name = stem.rsplit("/", 1)[-1]
             if stem not in audio:
-                leftovers.append(Leftover(line, "metadata_without_audio", f"no audio file {name}.* in wavs/"))
+                where = "in wavs/" if stem.rsplit("/", 2)[-2:-1] == ["wavs"] else "beside it"
+                leftovers.append(Leftover(line, "metadata_without_audio", f"no audio file {name}.* {where}"))
             elif stem in beside:
                 leftovers.append(Leftover(line, "metadata_line_unused", f"the caption file beside {name} is used"))
             elif stem in attached:
