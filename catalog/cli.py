@@ -501,7 +501,21 @@ def cmd_manifest_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_export_target(out: Path) -> None:
+    """--out must name a file whose folder is (or can be) a folder: a folder given as --out, or a
+    file on the way, ended in "[Errno 21] Is a directory: '.x.parquet.123.tmp' -> ..." or
+    "[Errno 17] File exists" after the rows were read."""
+    if out.is_dir():
+        raise CatalogError(f"--out {out} is a folder: give a file in it, e.g. --out {out / 'export.parquet'}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CatalogError(f"--out {out}: {parent} is a file, not a folder")
+            return
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    _check_export_target(Path(args.out))
     with _open(args) as cat:
         n = cat.export(args.name, args.out, version=args.version, kind=args.kind)
     print(f"wrote {n} rows to {args.out}")

@@ -11,6 +11,8 @@ four modalities):
 - `why photos/sub/copy.png` said `phash_dedup: near duplicate of e551d0b9...` and nothing of which
   file that sample came from: a second `why` to learn which photo the copy was dropped for;
 - `manifest show NAME --members -1` was taken, and printed an empty member table "(0 rows)";
+- `export samples --out DIR` (a folder) or `--out FILE/x.parquet` ended in "[Errno 21] Is a
+  directory: 'out/.dir.parquet.7607.tmp' -> ..." and "[Errno 17] File exists: 'notdb.duckdb'";
 """
 
 from __future__ import annotations
@@ -90,3 +92,17 @@ def test_manifest_show_refuses_a_negative_member_count(base_catalog, capsys):
     assert rc == 2 and out == "" and "--members: must be 0 (none listed) or more, not -1" in err
     rc, out, _ = run(capsys, "manifest", "show", "images", "--members", "0", "--catalog", str(base_catalog))
     assert rc == 0 and "key" not in out.split()
+
+
+def test_export_to_a_folder_or_under_a_file_says_so(base_catalog, tmp_path, capsys):
+    folder = tmp_path / "dir.parquet"
+    folder.mkdir()
+    rc, _, err = run(capsys, "export", "samples", "--out", str(folder), "--catalog", str(base_catalog))
+    assert rc == 2 and f"--out {folder} is a folder: give a file in it" in err
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path / "a_file" / "sub" / "x.parquet"
+    rc, _, err = run(capsys, "export", "samples", "--out", str(out), "--catalog", str(base_catalog))
+    assert rc == 2 and f"{tmp_path / 'a_file'} is a file, not a folder" in err
+    out = tmp_path / "new" / "x.parquet"
+    rc, _, _ = run(capsys, "export", "samples", "--out", str(out), "--catalog", str(base_catalog))
+    assert rc == 0 and out.is_file()
