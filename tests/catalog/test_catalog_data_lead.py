@@ -13,6 +13,8 @@ four modalities):
 - `manifest show NAME --members -1` was taken, and printed an empty member table "(0 rows)";
 - `export samples --out DIR` (a folder) or `--out FILE/x.parquet` ended in "[Errno 21] Is a
   directory: 'out/.dir.parquet.7607.tmp' -> ..." and "[Errno 17] File exists: 'notdb.duckdb'";
+- the README's tables named every column but the count columns of three views (`samples` of
+  status_counts and drop_reasons; `shards`, `samples`, `bytes` of storage_by_stage).
 """
 
 from __future__ import annotations
@@ -106,3 +108,18 @@ def test_export_to_a_folder_or_under_a_file_says_so(base_catalog, tmp_path, caps
     out = tmp_path / "new" / "x.parquet"
     rc, _, _ = run(capsys, "export", "samples", "--out", str(out), "--catalog", str(base_catalog))
     assert rc == 0 and out.is_file()
+
+
+def test_the_readme_names_every_column_of_every_table_and_view(tmp_path):
+    import re
+
+    readme = (Path(__file__).parents[2] / "catalog" / "README.md").read_text()
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", readme, re.M)}
+    with Catalog.open(tmp_path / "c.duckdb") as cat:
+        _, columns = cat.sql("SELECT table_name, column_name FROM information_schema.columns")
+    unnamed = set()
+    for table, column in columns:
+        row = rows[table] + (rows["latest_metrics"] if table == "evaluation_metrics" else "")  # "with latest_metrics' columns"
+        if f"`{column}`" not in row:
+            unnamed.add(f"{table}.{column}")
+    assert not unnamed
