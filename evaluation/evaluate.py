@@ -194,9 +194,10 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
     evaluate_modality = modality_hook(MODALITY_EVALUATORS, checkpoint_modality(cfg.checkpoint), "MODALITY_EVALUATORS")
     model, null = load_checkpoint(cfg.checkpoint)
+    decoder = load_decoder(cfg.checkpoint, cfg.vae)  # a --vae of another VAE: refused before the held-out loss and the sampling
     metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed)}
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    ctx = EvalContext(model, null, examples, cfg, load_decoder(cfg.checkpoint, cfg.vae),
+    ctx = EvalContext(model, null, examples, cfg, decoder,
                       judge_cache=Path(judge_cache) if judge_cache is not None else None)
     with ctx.judging():
         extra, renders = evaluate_modality(ctx)

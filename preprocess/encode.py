@@ -56,6 +56,8 @@ class EncodeConfig:
         if self.text_path and self.text == "phone":
             raise ValueError(f"--text-path {self.text_path} is for --text minilm, clip or llama; the phone encoder reads no path")
         check_ranges(self, batch_size=">= 1", num_actors=">= 1", gpus_per_actor=">= 0 and finite")
+        if self.max_tokens is not None:  # the text encoder refuses it too, but only once Ray and the encoders had started
+            check_ranges(self, max_tokens=">= 1")
 
     def check_paths(self) -> None:
         """Before a run opens: one line for a path that holds no model of the kind asked (no weights read)."""

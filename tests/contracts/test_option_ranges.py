@@ -66,6 +66,9 @@ def test_a_curation_option_out_of_range_is_named(modality, values, named):
 @pytest.mark.parametrize("cls, values, named", [
     (EncodeConfig, {"gpus_per_actor": math.inf}, "gpus_per_actor must be >= 0 and finite"),
     (EncodeConfig, {"batch_size": 0}, "batch_size must be >= 1"),
+    # refused by the text encoder too, but on Ray only once Ray and the encoders had started (18.8 s)
+    (EncodeConfig, {"max_tokens": 0}, "max_tokens must be >= 1"),
+    (EncodeConfig, {"max_tokens": -3}, "max_tokens must be >= 1"),
     (TrainConfig, {"lr": math.inf}, "lr and weight_decay finite"),
     (TrainConfig, {"weight_decay": math.inf}, "lr and weight_decay finite"),
 ])

@@ -90,3 +90,30 @@ def test_a_judge_exactly_at_chance_in_float32_is_flagged():
         judge = float(np.float32(1 / k))
         assert judge > 1 / k and ev.warn_if_the_judge_is_no_judge({"pose_judge_accuracy": judge, "pose_chance": 1 / k})
     assert not ev.warn_if_the_judge_is_no_judge({"pose_judge_accuracy": 1 / 6 + 0.01, "pose_chance": 1 / 6})
+
+
+def test_a_vae_of_another_fingerprint_is_refused_before_the_heldout_loss(tmp_path, monkeypatch):
+    """--vae of another VAE was checked where the evaluation first decodes, after the held-out loss
+    (minutes on a large manifest): the decoder now loads beside the checkpoint (helper A, session 51)."""
+    import catalog
+
+    done = []
+
+    def wrong_vae(c, vae=None):
+        raise ValueError("the VAE at /v is sd15@1, but the latents were made by sd15@0")
+
+    for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
+                        "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
+                        "modality_hook": lambda table, m, name: lambda ctx: done.append("sampled"),
+                        "load_checkpoint": lambda c: (None, None), "load_decoder": wrong_vae,
+                        "heldout_loss": lambda model, examples, seed=0: done.append("heldout loss")}.items():
+        monkeypatch.setattr(ev, name, value)
+
+    class Manifest(list):
+        name, version = "m", 1
+
+    monkeypatch.setattr(catalog, "load_manifest", lambda *a, **k: Manifest(["an example"]))
+    monkeypatch.setattr(catalog, "load_manifest_header", lambda *a, **k: type("H", (), {"num_members": 1}))
+    with pytest.raises(ValueError, match="latents were made by"):
+        ev.evaluate(ev.EvalConfig(catalog="c", manifest="m", checkpoint=str(tmp_path), out_dir=str(tmp_path / "eval"), vae="/v"))
+    assert done == []
