@@ -102,6 +102,70 @@ def _ogg_truncation(data: bytes) -> str | None:
     return None if end_of_stream else "no end-of-stream page (the file ends mid-stream)"
 
 
+def _crc(data: bytes, poly: int, bits: int) -> int:
+    """FLAC's CRCs (MSB first, initial 0): CRC-8 poly 0x07 over a frame header, CRC-16 poly 0x8005 over a frame."""
+    top, mask, crc = 1 << (bits - 1), (1 << bits) - 1, 0
+    for byte in data:
+        crc ^= byte << (bits - 8)
+        for _ in range(8):
+            crc = ((crc << 1) ^ poly) & mask if crc & top else (crc << 1) & mask
+    return crc
+
+
+def _flac_frame_header(data: bytes, at: int, fixed_block: int) -> tuple[int, int] | None:
+    """(first sample, block size) of the FLAC frame whose header starts at ``at``; None where the bytes
+    there are no frame header (its CRC-8 does not match: a sync code inside audio data)."""
+    head = data[at:at + 16]
+    if len(head) < 5 or head[0] != 0xFF or head[1] & 0xFE != 0xF8:
+        return None
+    code, rate_code, pos = head[2] >> 4, head[2] & 0x0F, 4
+    lead = head[pos]
+    extra = next((n for n, m in ((0, 0x80), (1, 0xE0), (2, 0xF0), (3, 0xF8), (4, 0xFC), (5, 0xFE), (6, 0xFF))
+                  if lead & m == (m << 1) & 0xFF), None)  # the frame/sample number, UTF-8 coded (up to 7 bytes)
+    if code == 0 or extra is None or len(head) < pos + extra + 1:
+        return None
+    number = lead & (0x7F >> extra) if extra else lead
+    for b in head[pos + 1:pos + 1 + extra]:
+        number = (number << 6) | (b & 0x3F)
+    pos += 1 + extra
+    if code in (6, 7):  # the block size follows, less one
+        size_bytes = code - 5
+        block = int.from_bytes(head[pos:pos + size_bytes], "big") + 1
+        pos += size_bytes
+    else:
+        block = 192 if code == 1 else 576 << (code - 2) if code <= 5 else 256 << (code - 8)
+    pos += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)  # a sample rate written out after the header
+    if len(head) <= pos or _crc(head[:pos], 0x07, 8) != head[pos]:
+        return None
+    variable = head[1] & 1
+    return (number if variable else number * fixed_block), block
+
+
+def _flac_truncation(data: bytes) -> str | None:
+    """A FLAC cut short: its last frame ends past the end of the file (its CRC-16 does not match), or
+    the last frame is whole but ends before the samples STREAMINFO declares (cut at a frame boundary).
+    libsndfile says only "flac decoder lost sync" (quarantined decode_error, where a cut WAV, OGG or
+    MP3 is truncated). Damage elsewhere in a file whose end is whole is left to the decoder."""
+    if data[:4] != b"fLaC" or len(data) < 42 or data[4] & 0x7F != 0:  # STREAMINFO is the first block
+        return None
+    info = data[8:42]
+    fixed_block = int.from_bytes(info[0:2], "big")  # the minimum block size: every frame's, in a fixed-size stream
+    max_frame = int.from_bytes(info[7:10], "big") or 1 << 20
+    declared = int.from_bytes(info[13:18], "big") & ((1 << 36) - 1)
+    at, floor = len(data), max(42, len(data) - max_frame - 16)
+    while (at := max(data.rfind(b"\xff\xf8", floor, at), data.rfind(b"\xff\xf9", floor, at))) >= 0:
+        frame = _flac_frame_header(data, at, fixed_block)
+        if frame is None:
+            continue
+        first, block = frame
+        if _crc(data[at:-2], 0x8005, 16) != int.from_bytes(data[-2:], "big"):
+            return f"last frame (from sample {first}) cut short" + (f"; STREAMINFO declares {declared} samples" if declared else "")
+        if declared and first + block < declared:
+            return f"the frames end at sample {first + block}, STREAMINFO declares {declared}"
+        return None
+    return None
+
+
 MP3_FRAME = 1152  # samples of an MPEG-1 layer III frame
 
 
@@ -193,6 +257,9 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
             fmt, declared, sr = f.format, f.frames, f.samplerate
             x = f.read(dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - libsndfile raises LibsndfileError/RuntimeError
+        truncated = _flac_truncation(data)  # checked only now: a whole FLAC may carry a tag after its frames
+        if truncated:
+            raise AudioRejected("truncated", truncated, status="quarantined") from None
         try:
             (x, sr), fmt, declared = _decode_audioread(data), "", 0
         except Exception:  # noqa: BLE001
