@@ -600,6 +600,17 @@ def _whole(text: str, zero: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    """--timeout: `nan` waited for ever ("up to nan s") and -1 said "within -1 s"."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not math.isfinite(s) or s < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, 0 or more, not {text}")
+    return s
+
+
 def _width(text: str) -> int:
     return _whole(text, "no limit")
 
@@ -617,13 +628,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb, else ./lumina_home/catalog.duckdb)")
     common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
                         help="workspace folder: its catalog.duckdb (as the other lumina commands take it)")
-    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, metavar="S",
+    common.add_argument("--timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
                         help="seconds to wait while another process holds the catalog (default 30)")
     parser.add_argument("--catalog", default=None, metavar="PATH",
                         help="catalog file (default: $LUMINA_CATALOG, else $LUMINA_HOME/catalog.duckdb, else ./lumina_home/catalog.duckdb)")
     parser.add_argument("--home", default=None, metavar="DIR",
                         help="workspace folder: its catalog.duckdb (as the other lumina commands take it)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    parser.add_argument("--timeout", type=_seconds, default=30.0, metavar="S",
                         help="seconds to wait while another process holds the catalog (default 30)")
     sub = parser.add_subparsers(dest="catalog_command", metavar="COMMAND", required=True)
 

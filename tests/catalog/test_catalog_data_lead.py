@@ -14,7 +14,8 @@ four modalities):
 - `export samples --out DIR` (a folder) or `--out FILE/x.parquet` ended in "[Errno 21] Is a
   directory: 'out/.dir.parquet.7607.tmp' -> ..." and "[Errno 17] File exists: 'notdb.duckdb'";
 - the README's tables named every column but the count columns of three views (`samples` of
-  status_counts and drop_reasons; `shards`, `samples`, `bytes` of storage_by_stage).
+  status_counts and drop_reasons; `shards`, `samples`, `bytes` of storage_by_stage);
+- `--timeout nan` waited for ever on a held catalog ("up to nan s"), `--timeout -1` was taken.
 """
 
 from __future__ import annotations
@@ -123,3 +124,12 @@ def test_the_readme_names_every_column_of_every_table_and_view(tmp_path):
         if f"`{column}`" not in row:
             unnamed.add(f"{table}.{column}")
     assert not unnamed
+
+
+def test_timeout_must_be_a_finite_number_of_seconds(base_catalog, capsys):
+    for value in ("nan", "-1", "inf"):
+        for argv in (["--timeout", value, "stats"], ["stats", "--timeout", value]):  # before or after the command
+            rc, out, err = run(capsys, *argv, "--catalog", str(base_catalog))
+            assert rc == 2 and out == "" and "--timeout: must be a finite number of seconds, 0 or more" in err, argv
+    rc, _, _ = run(capsys, "stats", "--timeout", "0.5", "--catalog", str(base_catalog))
+    assert rc == 0
