@@ -73,6 +73,23 @@ _DOT_CLOCK_RE = re.compile(r"(?<![\d.,])([01]?\d|2[0-3])\.([0-5]\d)\s?([ap])\.?\
 _HOUR_AM_PM_RE = re.compile(r"(?<![\w.,:/])(1[0-2]|0?[1-9])\s?([ap])\.?\s?m\b\.?", re.IGNORECASE)
 # am/pm letter by letter; espeak-ng reads a lone "a" as the article (ɐ), "eh" as the letter's name (eɪ)
 AM_PM = {"a": "eh m", "p": "p m"}
+# ASR and book markup: "[noise]", "[laughter]", "<unk>", "[Illustration]" are no spoken words (they read as
+# "noise", "unk"); dropped here, and a take whose transcript holds one is rejected transcript_tags by curation
+_TAG_RE = re.compile(r"\[[^\[\]\n]{1,40}\]|<[A-Za-z_][\w \-]{0,30}>")
+# URLs and e-mail addresses, spelled as said ("https://www.example.com/docs" -> "w w w dot example dot com slash
+# docs"; they read "https www example com docs"): the scheme is not said; a bare domain needs a common ending
+_URL_RE = re.compile(r"(?i:\bhttps?://|\bwww\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+                     r"|\b(?:[A-Za-z0-9-]+\.)+(?i:com|org|net|edu|gov|io|ai|co|uk|de|fr|info|dev|app)\b(?:/[^\s<>\"]*)?")
+URL_SYMBOLS = {".": " dot ", "/": " slash ", "@": " at ", "-": " dash ", "_": " underscore ", ":": " colon "}
+# Roman numerals, only where they cannot be a word or an initial: after chapter, part, volume ... ("Chapter IV":
+# "chapter four"; a lone "I" there only before punctuation or the end: "the part I liked" stays), and of two letters
+# or more (I, V, X: up to 39) after a capitalised name, as a regnal number ("Henry VIII": "henry the eighth";
+# "Malcolm X", "John Smith MD" stay letters). Upper case only: "chapter iv" stays as written.
+_ROMAN = r"(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})"
+_ROMAN_KEYWORD_RE = re.compile(r"\b(?P<keyword>(?i:world\s+war|chapter|part|volume|vol\.|book|act|scene|section|canto|psalm"
+                               rf"|article|appendix|episode|phase|stage|lesson|season|series|type|class|grade|level|division|round|tier))\s+(?P<numeral>{_ROMAN})(?!\w)")
+_REGNAL_RE = re.compile(rf"(?<![\w.])(?P<name>[A-Z][a-z]+|[A-Z]{{2,}})\s+(?P<numeral>(?=[IVX]{{2}}){_ROMAN})(?!\w)")
+ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 
 
 def _num2words_lang(language: str) -> str:
@@ -174,6 +191,38 @@ def _named_date(month: str, day: str, lang: str, day_first: bool) -> str:
     return f" the {nth} of {_month(month)} " if day_first else f" {_month(month)} {nth} "
 
 
+def _roman_value(numeral: str) -> int:
+    values = [ROMAN_VALUES[c] for c in numeral]
+    return sum(-v if v < after else v for v, after in zip(values, values[1:] + [0]))
+
+
+def _roman_after_keyword(m: re.Match, lang: str) -> str:
+    """"Chapter IV" -> "chapter four"; "Part I" only before punctuation or the end ("the part I liked" is
+    the pronoun), "World War I" always."""
+    keyword, numeral = m["keyword"], m["numeral"]
+    rest = m.string[m.end():].lstrip()
+    if numeral == "I" and not keyword.lower().startswith("world") and rest[:1] not in ("", *".,;:!?)"):
+        return m.group(0)
+    keyword = "volume" if keyword.lower() == "vol." else keyword
+    return f"{keyword} {_number_words(str(_roman_value(numeral)), lang=lang)}"
+
+
+def _url_as_said(m: re.Match) -> str:
+    """"https://www.example.com/docs." -> " w w w dot example dot com slash docs ." (the sentence's full stop kept)."""
+    url = m.group(0)
+    tail = len(url) - len(url.rstrip(".,;:!?)/"))
+    url, end = (url[:-tail], url[-tail:]) if tail else (url, "")
+    url = re.sub(r"(?i)^https?://", "", url)
+    url = re.sub(r"(?i)^www\.", "w w w.", url)
+    said = "".join(URL_SYMBOLS.get(c, c if c.isalnum() or c == " " else " ") for c in url)
+    return f" {said} {end}"
+
+
+def asr_tags(text: str) -> list[str]:
+    """The markup tags of a transcript ("[noise]", "<unk>"): sounds or words it does not spell."""
+    return _TAG_RE.findall(text)
+
+
 def _digit_by_digit(digits: str) -> str:
     return " ".join(DIGIT_NAMES[int(d)] for d in digits if d.isdigit())
 
@@ -194,7 +243,11 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     lang = _num2words_lang(language)
     english = language.lower().startswith("en")
     t = unicodedata.normalize("NFKC", text).translate(APOSTROPHES)
+    t = _TAG_RE.sub(" ", t)  # no spoken words, in any language
     if english:
+        t = _URL_RE.sub(_url_as_said, t)  # first: "example.co.uk" has no company in it
+        t = _ROMAN_KEYWORD_RE.sub(lambda m: _roman_after_keyword(m, lang), t)
+        t = _REGNAL_RE.sub(lambda m: f"{m['name']} the {_number_words(str(_roman_value(m['numeral'])), 'ordinal', lang)}", t)
         t = _STREET_RE.sub("street ", t)  # a space after each: "Dr.Smith" was "doctorsmith"
         t = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()] + " ", t)
         t = _NUMBER_ABBREV_RE.sub("number ", t)

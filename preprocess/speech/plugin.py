@@ -33,12 +33,13 @@ from preprocess.speech.dedup import FILTER_VERSION as DEDUP_VERSION, fingerprint
 from preprocess.speech.kept_takes import kept_takes
 from encoders.audio.language import MAX_FOREIGN_WORD_SHARE, check as check_language, check_voice
 from preprocess.speech.normalisation import frozen_statistics
-from encoders.audio.transcript import normalise_transcript, read_transcript
+from encoders.audio.transcript import asr_tags, normalise_transcript, read_transcript
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc")
 AUDIO, MEL = "flac", "mel.npy"
 FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum statistics); 1 read 5-11 dB high below 10 dB
 LANGUAGE_CHECK_VERSION = "3"  # 3: a lone apostrophe is no word of another script (it rejected "she said ' hello '"); 2: as FILTER_VERSION
+TAGS_VERSION = "1"  # a transcript with markup ("[noise]", "<unk>") is rejected transcript_tags
 CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past 1.0 (a hot export was "clipped"); 2: as FILTER_VERSION
 # the version of encoders/audio/transcript.normalise_transcript's readings: bump it with any change
 # to what a transcript normalises to (tests/speech/test_transcript_version.py notices one), so the
@@ -53,7 +54,10 @@ CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past
 # "the '80s" is "the eighties" (was "the ' eighty s"), "Dr.Smith" two words (was "doctorsmith")
 # 8: degrees ("50°C": "fifty degrees celsius", was "fifty c"), money with a scale ("$2.5 million": "two point five
 # million dollars", was "two point five dollars million")
-TRANSCRIPT_VERSION = "8"
+# 9: markup tags dropped ("[noise]", "<unk>" read "noise", "unk"), URLs and e-mail addresses as said ("example.com":
+# "example dot com", was "example com"), Roman numerals after chapter, part ... ("chapter four") and after a name
+# ("Henry VIII": "henry the eighth"; were letters)
+TRANSCRIPT_VERSION = "9"
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,7 @@ class SpeechPlugin(ModalityPlugin):
     filter_versions = {  # refusals before the analysis with a score, then the analysis, near duplicates
         **dict.fromkeys(("invalid_samples", "sample_rate", "silence", "snr", "min_duration", "max_duration",
                          "transcript_phones", "min_speaking_rate", "max_speaking_rate"), FILTER_VERSION),
-        "clipping_ratio": CLIPPING_VERSION, "wrong_language": LANGUAGE_CHECK_VERSION,
+        "clipping_ratio": CLIPPING_VERSION, "wrong_language": LANGUAGE_CHECK_VERSION, "transcript_tags": TAGS_VERSION,
         "audio_fingerprint_dedup": DEDUP_VERSION,
     }
 
@@ -294,6 +298,7 @@ class SpeechPlugin(ModalityPlugin):
         phones = reading.phones
         rate = len(phones) / max(p.duration, 1e-3)
         lang = check_language(transcript, opts.language, reading)
+        tags = asr_tags(caption)  # sounds or words the transcript does not spell: the model would learn them from no phone
         verdicts = [
             VerdictRecord(key, "sample_rate", FILTER_VERSION, float(p.original_sr), float(opts.min_sample_rate), p.original_sr >= opts.min_sample_rate),
             VerdictRecord(key, "clipping_ratio", CLIPPING_VERSION, p.clipping_ratio, opts.max_clipping_ratio, p.clipping_ratio <= opts.max_clipping_ratio),
@@ -301,6 +306,7 @@ class SpeechPlugin(ModalityPlugin):
             VerdictRecord(key, "snr", FILTER_VERSION, p.snr_db, opts.min_snr_db, p.snr_db >= opts.min_snr_db),
             VerdictRecord(key, "min_duration", FILTER_VERSION, p.duration, opts.min_duration, p.duration >= opts.min_duration),
             VerdictRecord(key, "max_duration", FILTER_VERSION, p.duration, opts.max_duration, p.duration <= opts.max_duration),
+            VerdictRecord(key, "transcript_tags", TAGS_VERSION, float(len(tags)), 0.0, not tags),
             VerdictRecord(key, "wrong_language", LANGUAGE_CHECK_VERSION, lang.share, opts.max_foreign_word_share, lang.share <= opts.max_foreign_word_share),
             VerdictRecord(key, "transcript_phones", FILTER_VERSION, float(len(phones)), 1.0, len(phones) >= 1),
             VerdictRecord(key, "min_speaking_rate", FILTER_VERSION, rate, opts.min_phones_per_second, rate >= opts.min_phones_per_second),
@@ -314,6 +320,9 @@ class SpeechPlugin(ModalityPlugin):
             status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
             if v.filter == "wrong_language":
                 reason = lang.reason(opts.language)
+            elif v.filter == "transcript_tags":
+                reason = (f"transcript_tags: {', '.join(dict.fromkeys(tags))} in the transcript (a sound or word it does not "
+                          f"spell, which the model would learn with no phone for it; remove the take or the tags)")
         meta = {
             "transcript": caption, "phonemes": " ".join(phones), "n_phones": len(phones), "mel_frames": int(logmel.shape[1]),
             "original_sample_rate": p.original_sr, "channels": p.channels, "raw_duration": round(p.raw_duration, 4),

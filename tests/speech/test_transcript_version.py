@@ -22,8 +22,9 @@ PROBES = [
     ("Es ist 7:00 Uhr, 1-3, 3,5", "de"), ("3,10 m am 2021-02-30", "de"), ("on 2021-02-30", "en-us"), ("at 7.30 pm, 7.30 dollars", "en-us"),
     ("December 12, Dec. 5th 2026, 12 December, on the 26th May, 12/03/2026, question 5 may", "en-us"), ("日本語を話します 3", "ja"), ("Привет 5", "ru"),
     ("on St. James St. with 3 cats, Main St., the '80s, Dr.Smith", "en-us"), ("50°C, 72 °F, 10°, $2.5 million, £1 Billion", "en-us"),
+    ("[noise] see https://www.example.com/docs, a@b.co.uk; Henry VIII, Chapter IV, World War I, the part I liked <unk>", "en-us"),
 ]
-DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per line (up to 3: before the date and "3,10" probes; up to 4: before "7.30 pm"; up to 5: before the named dates; up to 6: before "St."; up to 7: before degrees)
+DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per line (up to 3: before the date and "3,10" probes; up to 4: before "7.30 pm"; up to 5: before the named dates; up to 6: before "St."; up to 7: before degrees; up to 8: before tags, URLs and Roman numerals)
     "1": "d9d86f1acc1942588e73eddeeee3ed0a85d575362df5ccf10818363d1708eea0",
     "2": "a9ce3035cce7b1c422ee2cf4da84bdb4f0003f94ff1b0ed1d8a0cc1b66c25a82",
     "3": "ac3ff0c5dfd840ef1b923428f3cd58068b920f9164c71ffb496a0f24a9da19fa",  # the decimal comma ("3,5" in German)
@@ -32,6 +33,7 @@ DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per lin
     "6": "c7d394f298f194d477fde3c54bcaf83d648c7123115ce0ea3de9d48b98b0dee9",  # "December 12": "december twelfth", "12 December": "the twelfth of december"
     "7": "1c12493f11119a8072d05fca5e25206f36f7372f02384a6b601ae2deb78ca867",  # "James St. with": "street"; "the '80s": "the eighties"; "Dr.Smith": two words
     "8": "607b7af2fbdba7ef259257842dea31c69739f56ba84ad63b74583423ac113f31",  # "50°C": "fifty degrees celsius" (was "fifty c"); "$2.5 million": "two point five million dollars"
+    "9": "6aa1680e4ec06ad3d7def2577c1ed6918bbd5b49587e3ee259457fed388481c0",  # tags dropped, URLs as said ("example dot com"), Roman numerals after chapter/part and a name
 }
 
 
