@@ -80,6 +80,17 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
 MAX_WIDTH = 60  # default --max-width: characters per table cell
 
 
+# Control characters a table or `why` shows as escapes (line breaks stay: a cell of several lines):
+# a caption's tab took one column in the widths and up to eight on screen, and an ESC sequence in
+# one (scraped text, a file name) recoloured or cleared the reader's terminal.
+_CONTROL_ESCAPES = {c: ("\\t" if c == 9 else f"\\x{c:02x}")
+                    for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\r"}
+
+
+def _visible(text: str) -> str:
+    return text if text.isprintable() else text.translate(_CONTROL_ESCAPES)
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return "NULL"  # as DuckDB's CLI prints it: '' stays blank
@@ -87,7 +98,7 @@ def _cell(v: Any) -> str:
         return f"{v:.6g}"
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v, default=str)
-    return str(v)
+    return _visible(str(v))
 
 
 def _jsonable(v: Any) -> Any:
@@ -383,7 +394,7 @@ def cmd_why(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=1, default=str)
         print()
         return 0
-    verdict = s["status"].upper() + (f": {s['reason']}" if s["reason"] else "")
+    verdict = s["status"].upper() + (f": {_visible(s['reason'])}" if s["reason"] else "")
     print(f"sample {s['key']}  [{s['modality']}]  {verdict}")
     _print_other_samples_note(story)
     for key, modality, status, uri in named:  # the file a duplicate was dropped for, without a second `why`
@@ -395,7 +406,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     for k in ("source_uri", "caption", "width", "height", "frames", "duration", "sample_rate", "split", "meta",
               "first_run", "last_run"):
         if s[k] is not None:
-            print(f"  {k:12s} {s[k]}")
+            print(f"  {k:12s} {_visible(str(s[k]))}")
     cols, rows = story["other_samples"]
     if rows:
         print(f"\n== Other samples from this file ({story['other_samples_total']})")

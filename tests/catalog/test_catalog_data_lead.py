@@ -15,7 +15,9 @@ four modalities):
   directory: 'out/.dir.parquet.7607.tmp' -> ..." and "[Errno 17] File exists: 'notdb.duckdb'";
 - the README's tables named every column but the count columns of three views (`samples` of
   status_counts and drop_reasons; `shards`, `samples`, `bytes` of storage_by_stage);
-- `--timeout nan` waited for ever on a held catalog ("up to nan s"), `--timeout -1` was taken.
+- `--timeout nan` waited for ever on a held catalog ("up to nan s"), `--timeout -1` was taken;
+- a caption's tab or ESC sequence went raw into the table and `why`: the tab counted one column and
+  showed up to eight (the column after it out of line), the ESC recoloured the terminal.
 """
 
 from __future__ import annotations
@@ -133,3 +135,17 @@ def test_timeout_must_be_a_finite_number_of_seconds(base_catalog, capsys):
             assert rc == 2 and out == "" and "--timeout: must be a finite number of seconds, 0 or more" in err, argv
     rc, _, _ = run(capsys, "stats", "--timeout", "0.5", "--catalog", str(base_catalog))
     assert rc == 0
+
+
+def test_tables_and_why_show_control_characters_as_escapes(catalog_copy, capsys):
+    q = "SELECT * FROM (VALUES ('a' || chr(9) || 'b', 1), ('red' || chr(27) || '[31m', 22)) t(caption, n)"
+    rc, out, _ = run(capsys, "sql", q, "--catalog", str(catalog_copy))
+    rows = out.splitlines()[2:4]
+    assert rc == 0 and rows[0].startswith("a\\tb ") and rows[1].startswith("red\\x1b[31m ")
+    assert len(rows[0]) == len(rows[1]) and "\t" not in out and "\x1b" not in out  # aligned: the numbers end together
+    rc, out, _ = run(capsys, "sql", q, "--csv", "--catalog", str(catalog_copy))
+    assert out.splitlines()[1] == "a\tb,1"  # CSV and JSON keep the text as it is
+    with Catalog.open(catalog_copy) as cat:
+        cat.sql("UPDATE samples SET caption = 'x' || chr(27) || '[2J' WHERE key = ?", [key(1, 0)])
+    rc, out, _ = run(capsys, "why", key(1, 0), "--catalog", str(catalog_copy))
+    assert "  caption      x\\x1b[2J\n" in out and "\x1b" not in out
