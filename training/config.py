@@ -119,6 +119,7 @@ class TrainConfig:
                              "leave out --init-from (an init_from: in the --config file: add --set init_from=null) to "
                              "continue the stopped run (a run begun with --init-from keeps training its own weights), or "
                              "leave out --resume (and any --out-dir of the stopped run) to start a new stage")
+        self._check_seed_threads_timesteps()
         if self.max_seconds is not None and not self.max_seconds > 0:  # 0 trained one step and ended "completed"
             raise ValueError(f"max_seconds must be positive (or unset: no time limit); got {self.max_seconds}")
         if self.tokens_per_batch is not None and self.tokens_per_batch < 1:
@@ -138,6 +139,17 @@ class TrainConfig:
                              "in this process (for several processes on one machine: torchrun --nproc_per_node=N -m "
                              "training.train ...)")
         self._check_model()
+
+    def _check_seed_threads_timesteps(self) -> None:
+        """These failed inside the run, after its folder and catalog row were made: a seed of -1 as numpy's
+        bare "expected non-negative integer", num_threads -2 as a traceback (0 silently meant torch's
+        default), timesteps 'foo' as "'foo' is not a valid TimestepSampling"."""
+        if not 0 <= self.seed <= MAX_SEED:  # torch.manual_seed takes no more (and numpy nothing negative)
+            raise ValueError(f"seed must be between 0 and {MAX_SEED} (2**63 - 1); got {self.seed}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be at least 1 (or unset: torch's own); got {self.num_threads}")
+        if self.timesteps not in TIMESTEPS:
+            raise ValueError(f"timesteps must be one of {', '.join(TIMESTEPS)}; got {self.timesteps!r}")
 
     def _check_model(self) -> None:
         """The model and its overrides, checked before any run is registered: an unknown field ended in
@@ -162,6 +174,10 @@ class TrainConfig:
         except (TypeError, ValueError) as e:
             raise ValueError(f"model {self.model} with model_overrides {json.dumps(self.model_overrides, default=str)}: {e}") from None
 
+
+MAX_SEED = 2**63 - 1
+# modelzoo.transport.flow_matching.TimestepSampling's values (not imported: it needs torch)
+TIMESTEPS = ("logit_normal", "uniform")
 
 # model fields the manifest's data sizes, not the user (why, for the refusal)
 DATA_SIZED_FIELDS = {"in_channels": "in_channels comes from the manifest's latents (their channels)",
