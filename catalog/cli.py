@@ -728,6 +728,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _string_quote_hint(message: str, args: argparse.Namespace) -> str:
+    """`--where 'modality = "image"'`: in SQL double quotes name a column, so DuckDB answered
+    'Referenced column "image" not found' and nothing said that a string takes single quotes."""
+    m = re.search(r'Referenced column "([^"]+)" not found', message)
+    text = getattr(args, "where", None) or getattr(args, "query", None) or ""
+    if m and f'"{m.group(1)}"' in text:
+        return f" (in SQL a string takes single quotes: '{m.group(1)}'; double quotes name a column)"
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run parsed arguments; errors the user can fix print one line and return 2."""
     try:
@@ -738,7 +748,7 @@ def run(args: argparse.Namespace) -> int:
     except (CatalogError, duckdb.Error, ValueError, OSError) as e:
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):  # as every lumina command
             traceback.print_exception(e, file=sys.stderr)
-        print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(e)}{_string_quote_hint(one_line(e), args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: the query was interrupted (a write rolled back); no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)

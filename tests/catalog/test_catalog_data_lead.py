@@ -17,7 +17,9 @@ four modalities):
   status_counts and drop_reasons; `shards`, `samples`, `bytes` of storage_by_stage);
 - `--timeout nan` waited for ever on a held catalog ("up to nan s"), `--timeout -1` was taken;
 - a caption's tab or ESC sequence went raw into the table and `why`: the tab counted one column and
-  showed up to eight (the column after it out of line), the ESC recoloured the terminal.
+  showed up to eight (the column after it out of line), the ESC recoloured the terminal;
+- `--where 'modality = "image"'` ended in 'Referenced column "image" not found', with no word that a
+  string takes single quotes.
 """
 
 from __future__ import annotations
@@ -149,3 +151,13 @@ def test_tables_and_why_show_control_characters_as_escapes(catalog_copy, capsys)
         cat.sql("UPDATE samples SET caption = 'x' || chr(27) || '[2J' WHERE key = ?", [key(1, 0)])
     rc, out, _ = run(capsys, "why", key(1, 0), "--catalog", str(catalog_copy))
     assert "  caption      x\\x1b[2J\n" in out and "\x1b" not in out
+
+
+def test_a_string_in_double_quotes_is_told_to_take_single_quotes(base_catalog, capsys):
+    hint = "(in SQL a string takes single quotes: 'image'; double quotes name a column)"
+    rc, _, err = run(capsys, "manifest", "create", "x", "--where", 'modality = "image"', "--catalog", str(base_catalog))
+    assert rc == 2 and 'Referenced column "image" not found' in err and hint in err
+    rc, _, err = run(capsys, "sql", 'SELECT count(*) FROM samples WHERE modality = "image"', "--catalog", str(base_catalog))
+    assert rc == 2 and hint in err
+    rc, _, err = run(capsys, "sql", "SELECT staus FROM samples", "--catalog", str(base_catalog))  # a typo: no hint
+    assert rc == 2 and 'column "staus" not found' in err and "single quotes" not in err
