@@ -323,6 +323,10 @@ def _open(args: argparse.Namespace, write: bool = False) -> Catalog:
     path = _catalog_path(args)
     if not path.exists():  # a mistyped --home or --catalog must not become a new, empty catalog
         raise CatalogNotFoundError(missing_catalog_message(args, path))
+    if path.is_dir():  # a workspace given as --catalog: DuckDB said 'IO Error: Could not read from file ...: Is a directory'
+        inside = path / "catalog.duckdb"
+        hint = f"give --home {path} for the catalog in it" if inside.is_file() else "give the catalog file"
+        raise CatalogError(f"{path} is a folder, not a catalog file: {hint}")
     return Catalog.open(path, read_only=not write, busy_timeout_s=args.timeout, busy_setting="--timeout S")
 
 

@@ -19,7 +19,9 @@ four modalities):
 - a caption's tab or ESC sequence went raw into the table and `why`: the tab counted one column and
   showed up to eight (the column after it out of line), the ESC recoloured the terminal;
 - `--where 'modality = "image"'` ended in 'Referenced column "image" not found', with no word that a
-  string takes single quotes.
+  string takes single quotes;
+- `--catalog HOME` (the workspace folder, not its catalog.duckdb) ended in "cannot open catalog
+  HOME: IO Error: Could not read from file "HOME": Is a directory".
 """
 
 from __future__ import annotations
@@ -161,3 +163,12 @@ def test_a_string_in_double_quotes_is_told_to_take_single_quotes(base_catalog, c
     assert rc == 2 and hint in err
     rc, _, err = run(capsys, "sql", "SELECT staus FROM samples", "--catalog", str(base_catalog))  # a typo: no hint
     assert rc == 2 and 'column "staus" not found' in err and "single quotes" not in err
+
+
+def test_a_workspace_folder_given_as_catalog_points_to_home(base_catalog, tmp_path, capsys):
+    home = base_catalog.parent  # holds catalog.duckdb
+    for argv in (["stats"], ["sql", "SELECT 1", "--write"], ["manifest", "list"]):
+        rc, out, err = run(capsys, *argv, "--catalog", str(home))
+        assert rc == 2 and out == "" and f"{home} is a folder, not a catalog file: give --home {home}" in err, argv
+    rc, _, err = run(capsys, "stats", "--catalog", str(tmp_path))
+    assert rc == 2 and f"{tmp_path} is a folder, not a catalog file: give the catalog file" in err
