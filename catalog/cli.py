@@ -36,7 +36,7 @@ from contracts.config import ArgumentParser
 from contracts.env import TRACEBACK_ENV
 from contracts.layout import Workspace
 
-from .db import Catalog, one_line
+from .db import Catalog, SampleNotFoundError, one_line
 from .errors import CatalogError, CatalogNotFoundError
 from .paths import default_catalog_path, default_home
 from .records import MODALITIES
@@ -380,7 +380,10 @@ def cmd_why(args: argparse.Namespace) -> int:
     from .sqlfiles import q
 
     with _open(args) as cat:
-        story = cat.why(args.key, modality=args.modality)
+        try:
+            story = cat.why(args.key, modality=args.modality)
+        except SampleNotFoundError as e:
+            raise SampleNotFoundError(f"{one_line(e)}{_checkpoint_hint(cat, args.key)}") from None
         s = story["sample"]
         named = cat.sql(q("why_reason_samples"), [_keys_in(s["reason"], s["key"])])[1] if s["reason"] else []
     copy = _quarantined_copy(args, s["key"]) if s["status"] == "quarantined" else None
@@ -427,6 +430,18 @@ def cmd_why(args: argparse.Namespace) -> int:
         else:
             print("(none)")
     return 0
+
+
+def _checkpoint_hint(cat: Catalog, given: str) -> str:
+    """`why ckpt-...` (which samples trained it?) said only that no sample has that key."""
+    from .sqlfiles import q
+
+    rows = cat.sql(q("why_checkpoint_named"), [given.rstrip("/")])[1]
+    if not rows:
+        return ""
+    ckpt, manifest, version, members = rows[0]
+    return (f"; {ckpt} is a checkpoint: it trained on manifest {manifest}@v{version} ({members} members): "
+            f"lumina catalog manifest show {manifest}@v{version} (or export it) lists them")
 
 
 def _keys_in(reason: str, own: str) -> list[str]:

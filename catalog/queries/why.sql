@@ -85,3 +85,9 @@ ORDER BY started_at;
 -- (`near duplicate of KEY`, `same content as KEY`), the one that superseded it. Only their key
 -- was printed, so which file a copy was dropped for took a second `why`.
 SELECT key, modality, status, source_uri FROM samples WHERE list_contains($1, key) ORDER BY key;
+
+-- name: why_checkpoint_named
+-- A checkpoint given to `why` in place of a sample: what it trained on, for the refusal to name.
+SELECT c.checkpoint_id, c.manifest, c.manifest_version, m.num_members
+FROM checkpoints c LEFT JOIN manifests m ON m.name = c.manifest AND m.version = c.manifest_version
+WHERE c.checkpoint_id = $1 OR c.uri = $1;

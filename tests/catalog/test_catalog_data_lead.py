@@ -21,7 +21,8 @@ four modalities):
 - `--where 'modality = "image"'` ended in 'Referenced column "image" not found', with no word that a
   string takes single quotes;
 - `--catalog HOME` (the workspace folder, not its catalog.duckdb) ended in "cannot open catalog
-  HOME: IO Error: Could not read from file "HOME": Is a directory".
+  HOME: IO Error: Could not read from file "HOME": Is a directory";
+- `why ckpt-...` (which samples trained this checkpoint?) said only that no sample has that key.
 """
 
 from __future__ import annotations
@@ -172,3 +173,15 @@ def test_a_workspace_folder_given_as_catalog_points_to_home(base_catalog, tmp_pa
         assert rc == 2 and out == "" and f"{home} is a folder, not a catalog file: give --home {home}" in err, argv
     rc, _, err = run(capsys, "stats", "--catalog", str(tmp_path))
     assert rc == 2 and f"{tmp_path} is a folder, not a catalog file: give the catalog file" in err
+
+
+def test_why_of_a_checkpoint_names_the_manifest_it_trained_on(base_catalog, capsys):
+    with Catalog.open(base_catalog, read_only=True) as cat:
+        ckpt = cat.sql("SELECT checkpoint_id FROM checkpoints")[1][0][0]
+    for given in (ckpt, "/ckpt/step10.safetensors"):
+        rc, out, err = run(capsys, "why", given, "--catalog", str(base_catalog))
+        assert rc == 2 and out == "" and len(err.splitlines()) == 1
+        assert (f"{ckpt} is a checkpoint: it trained on manifest images@v1 (" in err
+                and "lumina catalog manifest show images@v1" in err), given
+    rc, _, err = run(capsys, "why", "ckpt-0000", "--catalog", str(base_catalog))
+    assert rc == 2 and "is a checkpoint" not in err
