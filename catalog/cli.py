@@ -40,7 +40,7 @@ from .db import Catalog, SampleNotFoundError, one_line
 from .errors import CatalogError, CatalogNotFoundError
 from .paths import default_catalog_path, default_home
 from .records import MODALITIES
-from .sandbox import unshown_results
+from .sandbox import canonical_predicate, unshown_results
 
 PROG = "lumina catalog"
 
@@ -481,6 +481,7 @@ def cmd_manifest_create(args: argparse.Namespace) -> int:
     with _open(args) as ro:
         ro.count_matching(args.where)
         latest = ro.sql(q("manifest_latest_version"), [args.name])[1][0][0]  # None: a new name
+        before = ro.sql(q("manifest_header"), [args.name, latest])[1][0][2] if latest is not None else None
     with _open(args, write=True) as cat:
         m = cat.freeze_manifest(args.name, args.where, encoders=args.encoder, description=args.description)
     enc = ", ".join(f"{k}={v}" for k, v in m.encoders.items()) or "none"
@@ -488,6 +489,11 @@ def cmd_manifest_create(args: argparse.Namespace) -> int:
             if latest is not None and m.version <= latest else ":")
     print(f"manifest {m.id}{same} {m.num_members} members ({m.num_excluded} matching samples left out for lacking "
           f"an encoding); encoders: {enc}")
+    if latest is not None and m.version > latest and canonical_predicate(before) != canonical_predicate(args.where):
+        # a name reused for another selection: `--manifest NAME` (its latest version) now trains on this one
+        print(f"{PROG}: note: {args.name}@v{latest} was frozen with another --where ({before}); --manifest {args.name} "
+              f"now means v{m.version}: give {args.name}@v{latest} for that one, or choose another name",
+              file=sys.stderr)
     return 0
 
 

@@ -22,7 +22,9 @@ four modalities):
   string takes single quotes;
 - `--catalog HOME` (the workspace folder, not its catalog.duckdb) ended in "cannot open catalog
   HOME: IO Error: Could not read from file "HOME": Is a directory";
-- `why ckpt-...` (which samples trained this checkpoint?) said only that no sample has that key.
+- `why ckpt-...` (which samples trained this checkpoint?) said only that no sample has that key;
+- `manifest create demo-train --where "modality = 'speech' ..."` on a name the image demo froze
+  made demo-train@v3 of speech samples, without a word that `--manifest demo-train` now trains on it.
 """
 
 from __future__ import annotations
@@ -185,3 +187,14 @@ def test_why_of_a_checkpoint_names_the_manifest_it_trained_on(base_catalog, caps
                 and "lumina catalog manifest show images@v1" in err), given
     rc, _, err = run(capsys, "why", "ckpt-0000", "--catalog", str(base_catalog))
     assert rc == 2 and "is a checkpoint" not in err
+
+
+def test_a_name_reused_for_another_selection_says_what_the_name_now_means(catalog_copy, capsys):
+    where = "modality = 'image' AND split = 'train'"  # what the base catalog froze as images@v1
+    rc, out, err = run(capsys, "manifest", "create", "images", "--where", where.lower().replace("and", "AND"),
+                       "--catalog", str(catalog_copy))
+    assert rc == 0 and "unchanged" in out and err == ""
+    rc, out, err = run(capsys, "manifest", "create", "images", "--where", "width >= 576", "--catalog", str(catalog_copy))
+    assert rc == 0 and out.startswith("manifest images@v2:"), err
+    assert (f"note: images@v1 was frozen with another --where ({where}); --manifest images now means v2: "
+            "give images@v1 for that one" in err)
