@@ -104,9 +104,10 @@ def resumed_config(cfg, ckpt: Path, announce: bool = True):
         if (name not in given) if given is not None else (mine == getattr(defaults, name)):
             adopted[name] = theirs  # not given: the run's own
         elif name in ARCHITECTURE:
-            raise ValueError(f"--resume: {ckpt} holds a {saved.get('model')} with overrides "
-                             f"{json.dumps(saved.get('model_overrides', {}))}; --{name.replace('_', '-')} "
-                             f"{json.dumps(mine)} describes another model (leave it out to continue)")
+            if differ := _model_differs(cfg, saved):
+                raise ValueError(f"--resume: {ckpt} holds a {saved.get('model')} with overrides "
+                                 f"{json.dumps(saved.get('model_overrides', {}))}; --{name.replace('_', '-')} "
+                                 f"{json.dumps(mine)} describes another model ({differ}; leave it out to continue)")
         else:
             changed.append(f"{name} {theirs!r} -> {mine!r}")
     if adopted and announce:
@@ -121,6 +122,32 @@ def resumed_config(cfg, ckpt: Path, announce: bool = True):
     except ValueError as e:  # a value older code accepted (checkpoint_every -1 meant every step)
         raise ValueError(f"--resume: a setting saved in {ckpt}/training.json is no longer valid ({e}); give that "
                          "setting on the command line") from None
+
+
+# FlagDiTConfig fields that are not the architecture a resume must keep: the data's, or a run setting
+NOT_ARCHITECTURE = ("in_channels", "cap_dim", "frame_cond_dim", "grad_checkpointing")
+
+
+def _model_differs(cfg, saved: dict) -> str:
+    """The model fields ``cfg``'s model and overrides set otherwise than the stopped run's, as "dim 64;
+    the checkpoint's: dim 32" ('' when both describe one model). The overrides were compared as
+    written: a train.yaml that spelled out a default (qk_norm: layernorm), wrote patch_size 2 as
+    [2, 2] or added grad_checkpointing (a memory setting) was refused as "another model"."""
+    from modelzoo.config import get_config
+
+    def resolved(model: str, overrides: dict) -> dict:
+        config = get_config(model, **{k: v for k, v in overrides.items() if k not in NOT_ARCHITECTURE})
+        fields = {k: v for k, v in config.to_dict().items() if k not in NOT_ARCHITECTURE}
+        return {**fields, "patch_size": list(config.patch_hw)}  # 2 is [2, 2]
+
+    try:
+        theirs = resolved(saved.get("model", cfg.model), saved.get("model_overrides", {}))
+        mine = resolved(cfg.model, cfg.model_overrides)
+    except (TypeError, ValueError, KeyError):  # TrainConfig checked them; whatever still fails is another model
+        return f"model {cfg.model}"
+    keys = [k for k in mine if mine[k] != theirs.get(k)]
+    show = lambda d: ", ".join(f"{k} {json.dumps(d.get(k), default=str)}" for k in keys)  # noqa: E731
+    return f"{show(mine)}; the checkpoint's: {show(theirs)}" if keys else ""
 
 
 def resumed_launcher(cfg, ckpt: Path) -> None:
