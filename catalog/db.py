@@ -495,7 +495,9 @@ class Catalog:
         """Register batches (objects, columnar batches or .batch.json paths), one transaction each.
 
         A batch whose content digest was registered before is skipped, so registering the same
-        batches twice changes nothing. Returns counts: batches, skipped, samples, verdicts,
+        batches twice changes nothing; unless another run has given its samples or encodings other
+        rows since (a curation with other options, then the first ones again, reusing the shards):
+        then it is registered again, as the latest (_still_current). Returns counts: batches, skipped, samples, verdicts,
         encodings, shards (rows written by the batches that were not skipped).
         """
         self._writable()
@@ -510,8 +512,10 @@ class Catalog:
                 totals["batches"] += 1
                 with _transaction(con):
                     if con.execute(q("batch_seen"), [digest]).fetchall()[0][0]:
-                        totals["skipped"] += 1
-                        continue
+                        if self._still_current(con, cb, digest):
+                            totals["skipped"] += 1
+                            continue
+                        con.execute(q("forget_batch"), [digest])  # registered again below, as the latest
                     self._register_one(con, cb, run_id, digest)
                 totals["samples"] += cb.samples.num_rows
                 totals["verdicts"] += cb.verdicts.num_rows
@@ -532,6 +536,22 @@ class Catalog:
                 raise ValueError(f"{item}: not a valid batch file: {e}") from None
             return ColumnarBatch.from_batch(batch, label=str(item))
         raise TypeError(f"cannot register a {type(item).__name__}: pass a Batch, ColumnarBatch or .batch.json path")
+
+    @staticmethod
+    def _still_current(con: duckdb.DuckDBPyConnection, cb: ColumnarBatch, digest: str) -> bool:
+        """Whether a batch registered before still gives the catalog its rows (register.sql, batch_current).
+        Before, a curation with options A, then B, then A again (its shard reused) kept B's rows, while
+        lumina encode encoded A's shard, the latest curated: the catalog's meta and the latents disagreed."""
+        if not con.execute(q("batch_maybe_stale"), [digest]).fetchall()[0][0]:
+            return True
+        names = ("batch_samples", cb.samples), ("batch_encodings", cb.encodings)
+        for name, t in names:
+            con.register(name, t)
+        try:
+            return bool(con.execute(q("batch_current"), [digest]).fetchall()[0][0])
+        finally:
+            for name, _ in names:
+                con.unregister(name)
 
     def _register_one(self, con: duckdb.DuckDBPyConnection, cb: ColumnarBatch, run_id: str, digest: str) -> None:
         """All statements of one batch (register.sql explains the rules); the caller holds the transaction."""

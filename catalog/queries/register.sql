@@ -13,6 +13,31 @@
 -- name: batch_seen
 SELECT count(*) FROM batches WHERE digest = ?;
 
+-- name: batch_maybe_stale
+-- Whether anything since a batch registered before could have changed its rows: a batch of another run
+-- registered after it with samples (or encodings, for one with encodings), or a refresh (its retirements
+-- update samples without a batch). Cheap (batches and runs are small): a plain re-run, with only
+-- encoded batches since a curated one, skips the scan of batch_current.
+SELECT EXISTS (SELECT 1 FROM batches b JOIN batches o ON o.registered_at > b.registered_at AND o.run_id <> b.run_id
+               WHERE b.digest = $1 AND ((b.num_samples > 0 AND o.num_samples > 0)
+                                        OR (b.num_encodings > 0 AND o.num_encodings > 0)))
+    OR EXISTS (SELECT 1 FROM batches b JOIN runs r ON r.flow_name = 'refresh' AND r.started_at > b.registered_at
+               WHERE b.digest = $1 AND b.num_samples > 0);
+
+-- name: batch_current
+-- A batch registered before whose rows are still the catalog's: none of its samples or encodings was
+-- registered since by another run. Not so after a curation with other options and then the first ones
+-- again (its shard reused as it was): the rows are the first curation's again, and encode's too.
+-- A scan of samples and encodings (~11 ms a batch at 200k samples): asked only after batch_maybe_stale.
+SELECT count(*) FROM batches b WHERE b.digest = $1
+  AND NOT EXISTS (SELECT 1 FROM samples s JOIN batch_samples x ON s.key = x.key WHERE s.last_run <> b.run_id)
+  AND NOT EXISTS (SELECT 1 FROM encodings e JOIN batch_encodings x
+                  ON e.key = x.key AND e.encoder_fingerprint = x.encoder_fingerprint AND e.kind = x.kind
+                  WHERE e.run_id <> b.run_id);
+
+-- name: forget_batch
+DELETE FROM batches WHERE digest = ?;
+
 -- name: record_batch
 INSERT INTO batches (digest, run_id, shard_uri, num_samples, num_verdicts, num_encodings, registered_at)
 VALUES (?, ?, ?, ?, ?, ?, ?);
