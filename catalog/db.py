@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import posixpath
 import random
@@ -227,6 +228,19 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, target: int | None = Non
     return current, max(current, target)
 
 
+def _timeout_from_environment() -> float:
+    """LUMINA_CATALOG_TIMEOUT_S (default 30 s): a word ended in "could not convert string to float"
+    naming no variable, and nan waited for a busy catalog forever."""
+    raw = os.environ.get("LUMINA_CATALOG_TIMEOUT_S") or "30"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise CatalogError(f"LUMINA_CATALOG_TIMEOUT_S={raw!r}: must be a finite number of seconds, 0 or more")
+    return seconds
+
+
 class Catalog:
     """The DuckDB catalog. Make one with ``Catalog.open``; see the module docstring for locking."""
 
@@ -261,7 +275,7 @@ class Catalog:
         if busy_setting is None:
             busy_setting = "busy_timeout_s" if busy_timeout_s is not None else "LUMINA_CATALOG_TIMEOUT_S"
         if busy_timeout_s is None:  # how long to wait for another writer; LUMINA_CATALOG_TIMEOUT_S for stage commands
-            busy_timeout_s = float(os.environ.get("LUMINA_CATALOG_TIMEOUT_S") or 30.0)
+            busy_timeout_s = _timeout_from_environment()
         path = Path(path).expanduser().resolve() if path else default_catalog_path()
         if read_only and not path.exists():
             raise CatalogNotFoundError(catalog_not_found_message(path))
