@@ -608,11 +608,12 @@ def _asked_model_differs(cfg: TrainConfig, saved) -> str:
     if not asked_model and not cfg.model_overrides:
         return ""
     from_data = ("in_channels", "cap_dim", "frame_cond_dim", "grad_checkpointing")  # the data's, or a run setting
-    theirs = saved.to_dict()
+    theirs = {**saved.to_dict(), "patch_size": list(saved.patch_hw)}  # 2 is [2, 2]: no warning between them
     try:
-        asked = get_config(cfg.model, **{**cfg.model_overrides, **{k: getattr(saved, k) for k in from_data}}).to_dict()
+        asked_cfg = get_config(cfg.model, **{**cfg.model_overrides, **{k: getattr(saved, k) for k in from_data}})
     except (TypeError, ValueError):  # TrainConfig checked them; whatever still fails describes another model
         return cfg.model
+    asked = {**asked_cfg.to_dict(), "patch_size": list(asked_cfg.patch_hw)}
     keys = [k for k in asked if k not in from_data and asked[k] != theirs.get(k)]
     if not keys:
         return ""
