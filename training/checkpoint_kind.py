@@ -5,6 +5,7 @@ training's --init-from and by every command that takes a checkpoint folder (flow
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 
@@ -35,3 +36,27 @@ def with_article(word: str) -> str:
     a UMT5EncoderModel: the folders an SD or Lumina-Next download puts beside each other)."""
     vowel = word[:1].lower() in "aeiou" and not (word[:1] == "U" and word[1:2].isupper())
     return f"{'an' if vowel else 'a'} {word}"
+
+
+# what a published checkpoint folder holds that a run folder never does (training/state.py writes them)
+CHECKPOINT_FILES = ("training.json", "train_state.json")
+
+
+def refuse_a_checkpoint_as_run_folder(out_dir: str | Path) -> None:
+    """--out-dir naming a checkpoint folder (run/checkpoint-0000040, the folder a user has at hand) is
+    refused: a new run trained into it, its own checkpoint-N folders, metrics.csv and catalog rows
+    inside the other run's checkpoint, all deleted with it once that run's keep_last pruned it; and
+    `--resume` there said "no resumable checkpoint under ..." (without --manifest: "--manifest is
+    required"), not which folder to give. Torch-free: the command line asks before its heavy imports."""
+    folder = Path(out_dir)
+    held = [name for name in CHECKPOINT_FILES if (folder / name).is_file()]
+    if not (re.fullmatch(r"checkpoint-\d+", folder.name) or held):
+        return
+    run = folder.resolve().parent
+    why = "a run writes its checkpoint-N folders inside its run folder, whose keep_last deletes the older ones with all they hold"
+    if not held:  # not a checkpoint (yet): the name alone makes it one of the folder above's
+        raise ValueError(f"--out-dir {folder} is named as a checkpoint of run folder {run}, not as a run folder ({why}): "
+                         "give the run folder a name of its own")
+    raise ValueError(f"--out-dir {folder} holds a checkpoint's {held[0]}: it is a checkpoint, not a run folder ({why}); "
+                     f"--resume --out-dir {run} continues the run it belongs to, --init-from {folder} starts a new stage "
+                     "from it, and a new run needs a folder of its own")

@@ -37,6 +37,9 @@ def manifest_of_run_folder(out_dir: str | Path) -> str | None:
     its heavy imports."""
     import re
 
+    from training.checkpoint_kind import refuse_a_checkpoint_as_run_folder
+
+    refuse_a_checkpoint_as_run_folder(out_dir)  # a checkpoint's own training.json names a manifest too
     folder = Path(out_dir)
     found = sorted((p for p in folder.glob("checkpoint-*") if re.fullmatch(r"checkpoint-\d+", p.name)),
                    key=lambda p: int(p.name.split("-")[1]), reverse=True) if folder.is_dir() else []
