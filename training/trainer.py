@@ -711,7 +711,10 @@ def check_run_folder(out_dir: Path, resume: bool, resume_from: Path | None, chec
     if check_lock and _launch_rank() == 0:  # torchrun's other ranks check too: their probes must not refuse rank 0's
         refuse_if_in_use(out_dir)  # a job submitted twice; the trainer's lock is what holds it
     if resume and resume_from is None:
-        raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir}")
+        # a job script that always passes --resume meets this at its first launch: say how to start
+        raise FileNotFoundError(f"--resume: no resumable checkpoint under {out_dir} "
+                                f"({'it holds no checkpoint-N folder' if out_dir.is_dir() else 'no such folder'}): leave out "
+                                "--resume to start a run there, or give the --out-dir of the run to continue")
     if not resume and (earlier := checkpoints(out_dir)):
         raise FileExistsError(f"{out_dir} already holds {earlier[-1].name} of an earlier run: --resume continues it, "
                               "another --out-dir starts a new one")

@@ -62,3 +62,12 @@ def test_lumina_train_says_it_in_one_line_exit_2(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"lumina train: error: --out-dir {ckpt} holds a checkpoint's"), done.stderr
+
+
+def test_resume_into_a_folder_without_checkpoints_says_how_to_start(tmp_path):
+    """It said only "--resume: no resumable checkpoint under D"."""
+    for folder, why in ((tmp_path / "none", "no such folder"), (tmp_path, "it holds no checkpoint-N folder")):
+        with pytest.raises(FileNotFoundError) as e:
+            check_run_folder(folder, True, None, check_lock=False)
+        assert str(e.value) == (f"--resume: no resumable checkpoint under {folder} ({why}): leave out --resume to start a run "
+                                "there, or give the --out-dir of the run to continue")
