@@ -32,7 +32,7 @@ from contracts.hold_points import hold_point
 from training.buckets import BatchBudget
 from training.checkpoint_kind import refuse_other_models, with_article
 from training.checkpoint_writer import CheckpointWriter
-from training.data import NullCaption
+from training.data import Example, NullCaption
 from training.divergence import TrainingDiverged
 from training.distributed import (all_max, all_sum, barrier, broadcast, full_state_dict, init_distributed, load_full_state,
                                   load_full_weights, start_single_process_group, wrap_model)
@@ -153,6 +153,27 @@ def make_inputs(item: dict, null: NullCaption, fm, cfg: TrainConfig, step: int) 
     return x1, x0, t, kwargs
 
 
+def _load_null_caption(path: str) -> NullCaption:
+    """--null-caption, or one line naming it: a file that is not one said "This file contains pickled
+    (object) data ... allow_pickle=" (or a bare "[Errno 2] No such file or directory")."""
+    try:
+        return NullCaption.load(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"--null-caption {path}: not a null caption's .npz (cap_feats and cap_mask, as lumina encode "
+                         f"writes under <home>/encoders/<text encoder>/null_caption.npz): {e}") from None
+
+
+def _check_null_caption(null: NullCaption, first: Example, path: str) -> None:
+    """The null caption replaces dropped captions in place, so it must have their shape: another text
+    encoder's (phone features [256, 215] beside MiniLM's [32, 384]) was a RuntimeError traceback at the
+    first step that dropped a caption ("shape mismatch: value tensor of shape [4, 256, 215] ...")."""
+    if tuple(null.cap_feats.shape) != tuple(first.cap_feats.shape):
+        raise ValueError(f"--null-caption {path} holds caption features of shape {list(null.cap_feats.shape)}, this "
+                         f"manifest's are {list(first.cap_feats.shape)} (tokens, width): it is another text encoder's; "
+                         "leave --null-caption out (the workspace's for the manifest's encoder is taken) or give that "
+                         "encoder's null_caption.npz")
+
+
 def _to(x, device: torch.device):
     if isinstance(x, list):
         return [v.to(device, non_blocking=True) for v in x]
@@ -233,12 +254,13 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
     index.check_shards()  # a shard deleted or cut since it was encoded: named now, not hours in
     encoders, mname, mversion = head.encoders, head.name, head.version
-    null = NullCaption.load(cfg.null_caption)
+    null = _load_null_caption(cfg.null_caption)
     budget = BatchBudget(max_tokens=cfg.tokens_per_batch, max_samples=cfg.batch_size, bucket_ratio=cfg.bucket_ratio)
 
     # The model's input size comes from the first stored sample; its tokens from the model config.
     probe = ShardStream(index, budget, lambda shape: 1, cfg.seed)
     first = probe.example(probe.first_ref(), 0)
+    _check_null_caption(null, first, cfg.null_caption)
     overrides = {**cfg.model_overrides, **({"grad_checkpointing": True} if cfg.grad_checkpointing else {})}
     if first.frame_cond is not None:  # per-frame conditioning in the data (multi-view cameras): the model takes it
         overrides.setdefault("frame_cond_dim", first.frame_cond.shape[-1])
