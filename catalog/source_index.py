@@ -319,9 +319,14 @@ def current_keys_among(cat: Catalog, keys: Sequence[str], modality: str) -> dict
     """key -> source_uri of the current samples (accepted, rejected or quarantined: not retired) among
     keys. Before, rejected ones were left out, so a copy of a rejected file curated later took the
     sample's key and with it its row: the original file was left with none."""
+    return {key: uri for key, (uri, _) in current_samples_among(cat, keys, modality).items()}
+
+
+def current_samples_among(cat: Catalog, keys: Sequence[str], modality: str) -> dict[str, tuple[str, str]]:
+    """key -> (source_uri, status) of the current samples among keys, as current_keys_among finds them."""
     if not keys:
         return {}
-    return dict(cat.sql(q("current_keys_among"), [list(keys), modality])[1])
+    return {key: (uri, status) for key, uri, status in cat.sql(q("current_keys_among"), [list(keys), modality])[1]}
 
 
 def last_curation_of_source(cat: Catalog, source: str, modality: str) -> dict[str, Any] | None:

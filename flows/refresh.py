@@ -398,7 +398,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     hold that writes is entered inside hooks.writer(), never the other way round (the flow run that
     has the writer may be waiting for the file)."""
     from catalog import Catalog
-    from catalog.source_index import (commit_listing, current_keys_among, declare_live_manifest, last_curation_of_source,
+    from catalog.source_index import (commit_listing, current_samples_among, declare_live_manifest, last_curation_of_source,
                                       near_copies_of, revive, retire, samples_gone_from_source, update_live_manifests,
                                       wrongly_superseded)
     from flows.steps import catalog_run, register, say_if_another_modality
@@ -463,7 +463,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend, "curation_versions": versions}) as rid:
         result.run_id = rid
         hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
-        curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_keys_among(cat, keys, modality))
+        curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_samples_among(cat, keys, modality))
                    if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair to do
         lap("curate")
         if not curated.counts.get("accepted") and curated.batch_paths:

@@ -374,8 +374,11 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     the planned inputs only. New accepted samples go to new shards (named by their keys); shards
     of earlier runs are never opened. Near-duplicate search sees this refresh's inputs and the
     accepted samples of the catalog (not those this refresh retires).
-    ``current_of(keys)``: key -> source_uri of the catalog's current samples (this modality) among
-    ``keys``; with it, a copy of a sample whose file is still in the source is an exact_duplicate."""
+    ``current_of(keys)``: key -> (source_uri, status) of the catalog's current samples (this modality)
+    among ``keys``; with it, a copy of a sample whose file is still in the source is an exact_duplicate,
+    and an accepted sample curated again from its own file (taken in by `lumina curate`, not encoded
+    yet) keeps its place as earlier runs' kept samples do: the others' near-duplicate search finds it
+    in the catalog."""
     plugin = get_plugin(cfg.modality)
     modality = plugin.modality.value
     opts = plugin.options(cfg.options)
@@ -385,12 +388,18 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     out_dir.mkdir(parents=True, exist_ok=True)
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, plan.source, plan.inputs, backend)
     keys = sorted({c.record.key for c in cands if content_keyed(c)})
-    catalogued = current_of(keys) if current_of is not None and keys else {}
+    current = current_of(keys) if current_of is not None and keys else {}
+    catalogued = {key: uri for key, (uri, _) in current.items()}
     cands = mark_exact_duplicates(cands, catalogued)  # a twin whose file the sample comes from keeps it
     cands = _later_copies(cands, catalogued, plan.present_names, set(plan.removed_uris))
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
-    # against this refresh's inputs and what earlier runs kept, but not what this refresh retires
-    plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))
+    # against this refresh's inputs and what earlier runs kept, but not what this refresh retires; a
+    # sample the catalog accepted from this same file is one of those (before, a new near copy named
+    # first rejected it), found there by the others' search
+    kept_before = {c.record.key for c in cands
+                   if c.accepted and current.get(c.record.key) == (c.record.source_uri, "accepted")}
+    plugin.near_duplicates([c for c in cands if c.record.key not in kept_before], opts, catalog=str(ws.catalog),
+                           leaving=frozenset(plan.removed_uris))
     cands, batch_paths, shard_uris, dropped = write_shards(cands, plan.leftovers, plugin, cfg, ws, out_dir, backend)
     if dropped:  # no rejections file for a refresh that rejected nothing; bounded files, as curate writes them
         batch_paths += write_rejections(out_dir, dropped)

@@ -74,8 +74,8 @@ ORDER BY source_uri, key;
 
 -- name: current_keys_among
 -- key -> source_uri of the current (not retired) samples of modality $2 among the keys $1: accepted,
--- rejected or quarantined (a rejected sample's file keeps its row as an accepted one's does).
-SELECT key, source_uri
+-- rejected or quarantined (a rejected sample's file keeps its row as an accepted one's does), and its status.
+SELECT key, source_uri, status
 FROM samples
 WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))
   AND modality = $2
