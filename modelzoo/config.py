@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class FlagDiTConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name} must be a whole number, at least 0, got {value!r}")
+        self._check_real_numbers()
         # strings arrive from config.json and command lines: parse them here, once
         self.qk_norm = QKNorm(self.qk_norm)
         self.rope = RopeKind(self.rope)
@@ -106,6 +108,25 @@ class FlagDiTConfig:
                           "or a larger dim (for speech, the demo's: lumina train --model-overrides "
                           "'{\"dim\": 128, \"n_layers\": 4, \"n_heads\": 4, \"patch_size\": [1, 1], \"multiple_of\": 64}')",
                           UserWarning)
+
+    def _check_real_numbers(self) -> None:
+        """Values no model can train with, refused naming the field: rope_theta <= 0 and norm_eps < 0 made
+        every loss NaN (each step skipped, the samples blamed), ffn_dim_multiplier <= 0 a RuntimeError
+        traceback building the FFN, time_scale 0 a model blind to the timestep (trained without a word)."""
+        rules = (("rope_theta", "positive", lambda v: 0 < v < math.inf),
+                 ("time_scale", "positive", lambda v: 0 < v < math.inf),
+                 ("norm_eps", "at least 0", lambda v: 0 <= v < math.inf),
+                 ("ffn_dim_multiplier", "positive (or null: 1)", lambda v: 0 < v < math.inf),
+                 ("class_dropout_prob", "between 0 and 1", lambda v: 0 <= v <= 1))
+        for name, rule, ok in rules:
+            value = getattr(self, name)
+            if value is None and name == "ffn_dim_multiplier":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+                raise ValueError(f"{name} must be {rule} and finite, got {value!r}")
+        if self.train_seq_len is not None and (isinstance(self.train_seq_len, bool)
+                                               or not isinstance(self.train_seq_len, numbers.Integral) or self.train_seq_len < 1):
+            raise ValueError(f"train_seq_len must be a positive whole number (or null), got {self.train_seq_len!r}")
 
     @property
     def patch_hw(self) -> tuple[int, int]:
