@@ -183,5 +183,5 @@ TIMESTEPS = ("logit_normal", "uniform")
 DATA_SIZED_FIELDS = {"in_channels": "in_channels comes from the manifest's latents (their channels)",
                      "cap_dim": "cap_dim comes from the manifest's caption features (the text encoder's width)",
                      # on an image manifest it failed at step 1 with "this model has frame_cond_dim > 0: pass frame_cond"
-                     "frame_cond_dim": "frame_cond_dim comes from the manifest's per-frame conditioning (multi-view "
-                                       "cameras; none for other modalities)"}
+                     "frame_cond_dim": "frame_cond_dim comes from the manifest's per-frame conditioning (its width; "
+                                       "none where the samples have no per-frame conditioning)"}

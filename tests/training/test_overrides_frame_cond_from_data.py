@@ -14,4 +14,4 @@ def test_frame_cond_dim_is_refused_saying_where_it_comes_from():
     with pytest.raises(ValueError) as e:
         TrainConfig(manifest="m", model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "frame_cond_dim": 5})
     assert str(e.value) == ("model_overrides cannot set frame_cond_dim: frame_cond_dim comes from the manifest's per-frame "
-                            "conditioning (multi-view cameras; none for other modalities)")
+                            "conditioning (its width; none where the samples have no per-frame conditioning)")
