@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 # modelzoo.transport.inference.DEFAULT_CFG_SCALE, which imports torch (tests/cli/test_cli_imports.py
@@ -76,12 +78,23 @@ def check_sampler(solver: str, seed: int) -> None:
         raise ValueError(f"--seed must be between 0 and {MAX_SEED} (2**63 - 1); got {seed}")
 
 
+def default_out_dir(checkpoint: str, manifest_id: str) -> str:
+    """Where an evaluation's metrics.json and renders go by default: beside a run's checkpoint,
+    ``<run>/eval/<checkpoint-N>/<manifest>@v<N>``, since keep_last deletes a pruned checkpoint's folder
+    with all it holds (they were inside it, and went with it, even while the evaluation ran); for a
+    checkpoint that is no run's (a converted release), ``<checkpoint>/eval/<manifest>@v<N>``."""
+    folder = Path(checkpoint)
+    if re.fullmatch(r"checkpoint-\d+", folder.name):
+        return str(folder.parent / "eval" / folder.name / manifest_id)
+    return str(folder / "eval" / manifest_id)
+
+
 @dataclass
 class EvalConfig:
     manifest: str = ""  # the held-out selection (name or name@vN)
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     catalog: str | None = None  # default: the workspace's
-    out_dir: str | None = None  # default: <checkpoint>/eval/<manifest>@v<N>
+    out_dir: str | None = None  # default: default_out_dir (<run>/eval/<checkpoint-N>/<manifest>@v<N>)
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
     samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts)
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)

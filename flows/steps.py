@@ -744,6 +744,7 @@ def evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
 
 def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     from evaluation.checks import check_moved_encoder_flags, check_out_folder, check_same_encoders, training_info  # torch-free
+    from evaluation.config import default_out_dir  # torch-free
     from training.checkpoint_kind import with_article  # torch-free
 
     ws = Workspace.at(home)
@@ -762,8 +763,9 @@ def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
     # members (the same samples, encoded again): it warned, then refused
     check_same_encoders(manifest, Path(cfg.checkpoint))
     check_moved_encoder_flags(cfg.checkpoint, vae=cfg.vae)  # a --vae typo: refused before a run is recorded
-    # one folder per manifest: evaluating another overwrote this one's metrics.json and renders
-    cfg.out_dir = cfg.out_dir or str(Path(cfg.checkpoint) / "eval" / manifest.id)
+    # one folder per manifest: evaluating another overwrote this one's metrics.json and renders; beside
+    # the checkpoint, not in it: keep_last deleted them with it
+    cfg.out_dir = cfg.out_dir or default_out_dir(cfg.checkpoint, manifest.id)
     check_out_folder(cfg.out_dir, "--out-dir", folder=True)  # a file in the way: before a run is recorded
     # torch only now: a wrong checkpoint or manifest above is refused in ~0.1-0.4 s of CPU, not ~2 s
     from evaluation.evaluate import evaluate, sampling_settings, write_metrics_json

@@ -35,7 +35,8 @@ def _notes(home, checkpoint_id, manifest, monkeypatch) -> tuple[dict, list[str]]
 
     monkeypatch.setattr(ev, "evaluate", evaluate)
     out = evaluate_step(str(home), ev.EvalConfig(manifest=manifest, checkpoint=checkpoint_id))
-    folder = Path(resolve_checkpoint(home / "catalog.duckdb", checkpoint_id)) / "eval" / f"{manifest}@v1"
+    ckpt = Path(resolve_checkpoint(home / "catalog.duckdb", checkpoint_id))
+    folder = ckpt.parent / "eval" / ckpt.name / f"{manifest}@v1"
     return out, json.loads((folder / "metrics.json").read_text())["notes"]
 
 

@@ -51,7 +51,8 @@ def test_evaluate_step_logs_under_that_split_into_a_folder_per_manifest(tiny_hom
     for name in (tiny_home.holdout_manifest, tiny_home.train_manifest):
         out = evaluate_step(str(home), ev.EvalConfig(manifest=name, checkpoint=trained["checkpoint_id"]))
         assert out["split"] == ("holdout" if name == tiny_home.holdout_manifest else "train")
-    assert folders == [str(Path(trained["checkpoint"]) / "eval" / f"{m}@v1")
+    ckpt = Path(trained["checkpoint"])  # beside the checkpoint, in its run's eval/: keep_last deleted them with it
+    assert folders == [str(ckpt.parent / "eval" / ckpt.name / f"{m}@v1")
                        for m in (tiny_home.holdout_manifest, tiny_home.train_manifest)]
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         _, rows = cat.sql("SELECT split FROM latest_metrics WHERE name = 'heldout_fm_loss' ORDER BY split")
