@@ -94,7 +94,7 @@ class EvalConfig:
     manifest: str = ""  # the held-out selection (name or name@vN)
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     catalog: str | None = None  # default: the workspace's
-    out_dir: str | None = None  # default: default_out_dir (<run>/eval/<checkpoint-N>/<manifest>@v<N>)
+    out_dir: str | None = None  # default: <run>/eval/<checkpoint-N>/<manifest>@v<N>, beside the checkpoint (one that is no run's: <checkpoint>/eval/<manifest>@v<N>)
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
     samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts)
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
