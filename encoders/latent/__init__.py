@@ -16,13 +16,16 @@ from encoders.latent.identity import IdentityImageEncoder, IdentityLatentEncoder
 from encoders.names import LATENT_ENCODERS  # torch-free, for the commands' checks
 
 
-def load_latent_encoder(name: str, path: str | Path | None = None, device: str | None = None, **options) -> LatentEncoder:
+def load_latent_encoder(name: str, path: str | Path | None = None, device: str | None = None, say_name_mismatch: bool = True,
+                        **options) -> LatentEncoder:
+    """``say_name_mismatch``: warn when a VAE's config is not the named one's (said when its latents are
+    made; decoding them again, the recorded fingerprint decides)."""
     if name == "identity":
         return IdentityLatentEncoder(**options)
     if name in ("sd15", "sdxl"):
         from encoders.latent.vae import VAELatentEncoder
 
-        return VAELatentEncoder(name, path, device, **options)
+        return VAELatentEncoder(name, path, device, say_name_mismatch=say_name_mismatch, **options)
     raise ValueError(f"unknown latent encoder {name!r}; choose from {LATENT_ENCODERS}")
 
 
@@ -39,8 +42,10 @@ def latent_downsample(name: str, path: str | Path | None = None) -> int:
 
 
 def load_described(info: dict, device: str | None = None) -> LatentEncoder:
-    """The encoder a manifest's latents were made with, from its describe() record; checks the fingerprint."""
-    enc = load_latent_encoder(info["name"], info.get("path"), device, **info.get("options", {}))
+    """The encoder a manifest's latents were made with, from its describe() record; checks the fingerprint.
+    The name-mismatch warning was said when the latents were made: here it repeated at every sample and
+    evaluate, and just before a fingerprint refusal, where it read as the cause."""
+    enc = load_latent_encoder(info["name"], info.get("path"), device, say_name_mismatch=False, **info.get("options", {}))
     if info.get("fingerprint") and enc.fingerprint != info["fingerprint"]:
         raise ValueError(f"latent encoder at {info.get('path')} is {enc.fingerprint}, but the latents were made by {info['fingerprint']}")
     return enc

@@ -80,7 +80,8 @@ class VAELatentEncoder:
     stochastic = True
     thread_safe = True  # encode() may run in several threads at once (encoders/threads.py): the module is only read
 
-    def __init__(self, name: str, path: str | Path, device: str | None = None, batch_frames: int = 8, tiled: bool = True, dtype: str | None = None):
+    def __init__(self, name: str, path: str | Path, device: str | None = None, batch_frames: int = 8, tiled: bool = True,
+                 dtype: str | None = None, say_name_mismatch: bool = True):
         if path is None:
             raise ValueError(f"latent encoder {name!r} needs a local path: a diffusers VAE folder or a .safetensors file")
         self.name, self.path = name, str(path)
@@ -95,7 +96,8 @@ class VAELatentEncoder:
             self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
         cfg = self.vae.config
         expected = VAE_CONFIGS[name]
-        if (float(cfg.scaling_factor), int(cfg.latent_channels)) != (expected["scaling_factor"], expected["latent_channels"]):
+        mismatch = (float(cfg.scaling_factor), int(cfg.latent_channels)) != (expected["scaling_factor"], expected["latent_channels"])
+        if mismatch and say_name_mismatch:
             # the name is the encoding's label in the catalog: say when the weights are not that VAE
             # no flag named: lumina sample loads the checkpoint's VAE by its recorded name, not --latent
             logging.getLogger(__name__).warning(

@@ -116,3 +116,18 @@ def test_lumina_encode_on_a_home_with_nothing_curated_creates_nothing(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 2 and "no curated image shards" in proc.stderr and "run `lumina curate` first" in proc.stderr, proc.stderr
     assert not home.exists()
+
+
+def test_decoding_with_the_recorded_vae_does_not_repeat_the_name_warning(models, caplog):
+    """lumina sample and evaluate reload the VAE a checkpoint records (load_described): the warning,
+    said when the latents were made, repeated at every one, and printed just before a fingerprint
+    refusal, where it read as the cause (helper A's walkthrough)."""
+    from encoders.latent import encoder_info, load_described, load_latent_encoder
+
+    with caplog.at_level("WARNING", logger="encoders.latent.vae"):
+        info = encoder_info(load_latent_encoder("sdxl", models["root"] / "vae"))
+    assert "not sdxl's" in caplog.text  # when the latents are made
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="encoders.latent.vae"):
+        assert load_described(info).fingerprint == info["fingerprint"]
+    assert not caplog.text
