@@ -445,7 +445,7 @@ def _checkpoint_hint(cat: Catalog, given: str) -> str:
 
 
 def _keys_in(reason: str, own: str) -> list[str]:
-    """The sample keys (32 hex digits, preprocess.keys) a reason names, other than the sample's own."""
+    """The sample keys (32 hex digits, contracts/keys.py) a reason names, other than the sample's own."""
     return [k for k in dict.fromkeys(re.findall(r"\b[0-9a-f]{32}\b", reason)) if k != own]
 
 

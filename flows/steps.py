@@ -426,6 +426,9 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         cfg.out_dir = str(Path(cfg.out_dir).resolve())
         if isinstance(resume_from, Path):  # the same checkpoint, under the absolute folder
             resume_from = Path(cfg.out_dir) / resume_from.name
+        from training.checkpoint_kind import refuse_a_checkpoint_as_run_folder  # torch-free
+
+        refuse_a_checkpoint_as_run_folder(cfg.out_dir)  # before the folder is made: a refusal leaves none behind
         make_run_folder(Path(cfg.out_dir), create=not cfg.resume)  # a refused --resume leaves no empty folder
     if cfg.resume and not cfg.out_dir:
         cfg.out_dir = _resumable_run_dir(cfg.catalog, cfg.manifest, ws)

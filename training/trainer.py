@@ -724,12 +724,7 @@ def check_run_folder(out_dir: Path, resume: bool, resume_from: Path | None, chec
     overwrite under the same names."""
     from training.checkpoint_kind import refuse_a_checkpoint_as_run_folder
 
-    try:
-        refuse_a_checkpoint_as_run_folder(out_dir)
-    except ValueError:
-        if out_dir.is_dir() and not any(out_dir.iterdir()):  # made just now by lumina train: the run folder's
-            out_dir.rmdir()  # --resume would find it as its newest checkpoint, without a train_state.json
-        raise
+    refuse_a_checkpoint_as_run_folder(out_dir)  # lumina train asks before it makes the folder
     if check_lock and _launch_rank() == 0:  # torchrun's other ranks check too: their probes must not refuse rank 0's
         refuse_if_in_use(out_dir)  # a job submitted twice; the trainer's lock is what holds it
     if resume and resume_from is None:

@@ -44,12 +44,17 @@ def test_a_checkpoint_folder_is_refused_naming_its_run_folder(tmp_path):
     assert manifest_of_run_folder(tmp_path / "run") == "digits"  # the run folder itself: its manifest
 
 
-def test_a_new_folder_named_as_a_checkpoint_is_refused_and_not_left_behind(tmp_path):
+def test_a_new_folder_named_as_a_checkpoint_is_refused_and_not_left_behind(tmp_path, tiny_home):
+    from flows.steps import train_step
+    from training.config import TrainConfig
+
     run = _checkpoint(tmp_path / "run").parent
     made = run / "checkpoint-0000999"
-    made.mkdir()  # as lumina train makes --out-dir before this check
-    with pytest.raises(ValueError, match=r"is named as a checkpoint of run folder .*: give the run folder a name of its own$"):
+    said = r"is named as a checkpoint of run folder .*: give the run folder a name of its own$"
+    with pytest.raises(ValueError, match=said):
         check_run_folder(made, False, None, check_lock=False)
+    with pytest.raises(ValueError, match=said):  # lumina train: refused before it makes the folder
+        train_step(str(tiny_home.home), TrainConfig(manifest=tiny_home.train_manifest, out_dir=str(made), steps=1))
     assert not made.exists()  # else the run's --resume would take it for its newest checkpoint
 
 
