@@ -24,13 +24,18 @@ class ImageRejected(Exception):
         self.kind, self.detail, self.score, self.threshold = kind, detail, score, threshold
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
+# Pillow reads a Netpbm file whose maxval is past 255 as mode "I" scaled to 0-65535, whatever its values
+SIXTEEN_BIT_I_FORMATS = frozenset({"PPM"})
+
+
+def _to_8bit(img: Image.Image, sixteen_bit: bool = False) -> Image.Image:
     """16-bit integer ("I;16", "I") and float ("F") modes scaled from their type's range (0-65535;
     0-1, or 0-255 past 1), not clipped. Not stretched to the data's own range: a dark photo stays
-    dark (12-bit data in a 16-bit file too: nothing in the file says it is 12-bit)."""
+    dark (12-bit data in a 16-bit file too: nothing in the file says it is 12-bit). ``sixteen_bit``:
+    the format says mode "I" is 0-65535 (a dark 16-bit PGM, all values under 256, is not 8-bit)."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        peak = 65535.0 if img.mode.startswith("I;16") or sixteen_bit or a.max() > 255 else 255.0
         return Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
     if img.mode == "F":
         a = np.asarray(img, dtype=np.float64)
@@ -78,8 +83,9 @@ def decode_image(data: bytes, max_pixels: int, background: tuple[int, int, int] 
         img.verify()  # truncation and checksums, before a full decode
         img = _open_header(data)  # our cap was applied above; PIL's own would refuse a raised max_pixels
         img.load()
+    sixteen_bit = img.format in SIXTEEN_BIT_I_FORMATS  # (the transposed copy below has no format)
     img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with an orientation tag
-    img = _to_8bit(img)
+    img = _to_8bit(img, sixteen_bit)
     if img.mode in ("P", "L", "RGB") and "transparency" in img.info:  # palette entry or colour key (tRNS)
         img = img.convert("RGBA")
     if img.mode == "P":

@@ -23,7 +23,10 @@ from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".webp", ".avif", ".bmp", ".gif", ".tif", ".tiff", ".ico")
+# Pillow reads every one: TGA (game and render output), Netpbm (.ppm/.pgm/.pbm/.pnm), QOI and JPEG 2000
+# (.jp2 files, .j2k/.j2c/.jpc codestreams) were refused as unsupported_type until session 52
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".webp", ".avif", ".bmp", ".gif", ".tif", ".tiff", ".ico",
+                  ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi", ".jp2", ".j2k", ".j2c", ".jpc")
 MEDIA = "png"  # the curated shard stores normalised RGB PNGs
 FILTER_VERSION = "1"
 
