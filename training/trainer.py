@@ -89,7 +89,7 @@ class TrainResult:
     metrics_csv: str | None = None
     loss_curve: str | None = None
     padding_fraction: float = 0.0  # [PAD] tokens / padded tokens of the global batches trained on (not a mean of steps)
-    tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second, all ranks
+    tokens_per_second: float = 0.0  # real (non-[PAD]) tokens per second of the steps (checkpoints' time left out), all ranks
     stopped_by: str | None = None  # before `steps`: "max_seconds", or the signal's name ("SIGTERM", "SIGINT")
     skipped_steps: int = 0  # steps of this call whose update was skipped for a non-finite gradient norm
     checkpoint_seconds: float = 0.0  # the training loop's time in checkpoints (with async_checkpoint: the copies and waits)
@@ -532,6 +532,9 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         if batch_log is not None:  # what is left unsaid, and the epoch the run stops inside
             batch_log.say(log, run_ended=True)
         seconds = time.time() - start
+        # tokens/s of the steps: periodic checkpoints' time left out (a run checkpointing every few
+        # steps read as a slower step, and two runs' figures differed by their --checkpoint-every)
+        step_seconds = seconds - checkpoint_seconds
         # Stopped inside a log window: it stays open, saved with the checkpoint, and a --resume
         # closes it at its boundary, so the catalog's windows are those of a run never stopped
         # (closing it here added a short window at the stop and another after the resume).
@@ -572,7 +575,7 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     return TrainResult(final, step, seconds, reported[-1][1] if reported else math.nan, reported, mname, mversion,
                        checkpoints=written, metrics_csv=str(out_dir / "metrics.csv"), loss_curve=str(curve) if curve else None,
                        padding_fraction=1 - tokens_seen / padded_seen if padded_seen else 0.0,  # [PAD] / padded tokens
-                       tokens_per_second=tokens_seen / seconds if step > first_step and seconds > 0 else 0.0,
+                       tokens_per_second=tokens_seen / step_seconds if step > first_step and step_seconds > 0 else 0.0,
                        stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds,
                        resumed_from_step=first_step if cfg.resume else None)
 
