@@ -41,7 +41,7 @@ class BatchBudget:
     def __post_init__(self) -> None:
         if self.max_tokens is None and self.max_samples is None:
             raise ValueError("a batch budget needs max_tokens or max_samples")
-        if self.bucket_ratio is not None and self.bucket_ratio <= 1.0:
+        if self.bucket_ratio is not None and not self.bucket_ratio > 1.0:  # nan too
             raise ValueError(f"bucket_ratio must be > 1 (or None for no bucketing), got {self.bucket_ratio}")
 
     def fits(self, n: int, longest: int) -> bool:

@@ -124,7 +124,7 @@ class TrainConfig:
             raise ValueError(f"max_seconds must be positive (or unset: no time limit); got {self.max_seconds}")
         if self.tokens_per_batch is not None and self.tokens_per_batch < 1:
             raise ValueError(f"tokens_per_batch must be at least 1 (or unset: batch_size samples); got {self.tokens_per_batch}")
-        if self.bucket_ratio is not None and self.bucket_ratio <= 1:
+        if self.bucket_ratio is not None and not self.bucket_ratio > 1:  # nan too: int(nan) at the first batch
             raise ValueError(f"bucket_ratio must be greater than 1 (or unset: no buckets); got {self.bucket_ratio}")
         for name, low, high in (("caption_dropout", 0.0, 1.0), ("ema_decay", 0.0, 1.0)):
             if not low <= getattr(self, name) <= high:

@@ -73,6 +73,8 @@ def test_a_bucket_ratio_of_one_is_refused_when_the_budget_is_made():
     """No two lengths would share a bucket of ratio 1 (and log(1) = 0 divides): a config error, said up front."""
     with pytest.raises(ValueError, match="bucket_ratio must be > 1"):
         BatchBudget(max_samples=8, bucket_ratio=1.0)
+    with pytest.raises(ValueError, match="bucket_ratio must be > 1"):  # nan passed "<= 1" and failed at int(nan)
+        BatchBudget(max_samples=8, bucket_ratio=float("nan"))
     BatchBudget(max_samples=8, bucket_ratio=1.0001)  # just above 1 is fine
 
 

@@ -292,6 +292,7 @@ def test_an_unknown_precision_parallel_or_launcher_is_refused(name, value):
     ("log_every", 0, "log_every must be at least 1"), ("shuffle_buffer", 0, "shuffle_buffer must be at least 1"),
     ("checkpoint_every", -1, "checkpoint_every must be at least 0"), ("batch_size", 0, "batch_size must be at least 1"),
     ("tokens_per_batch", 0, "tokens_per_batch must be at least 1"), ("bucket_ratio", 1.0, "bucket_ratio must be greater than 1"),
+    ("bucket_ratio", float("nan"), "bucket_ratio must be greater than 1"),  # int(nan) at the first batch
     ("caption_dropout", 1.5, "caption_dropout must lie in"), ("lr", 0.0, "lr and grad_clip must be positive"),
     ("grad_clip", 0.0, "lr and grad_clip must be positive"), ("steps", 0, "steps must be at least 1")])
 def test_numbers_out_of_range_are_refused_with_what_is_allowed(name, value, message):
