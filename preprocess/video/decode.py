@@ -15,8 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng", ".ts", ".m2ts", ".mts")
-CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif", "mpegts"}  # FFmpeg's demuxer names for those suffixes
+from preprocess.video.containers import asf_truncation, ogg_truncation, ps_truncation
+
+# MPEG program streams (.mpg/.mpeg, a DVD's .vob), Flash (.flv), Windows Media (.wmv/.asf) and Ogg (.ogv):
+# refused as unsupported_type until session 52, though FFmpeg decodes them
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".webm", ".mkv", ".avi", ".gif", ".webp", ".png", ".apng", ".ts", ".m2ts", ".mts",
+                  ".mpg", ".mpeg", ".vob", ".flv", ".wmv", ".asf", ".ogv")
+# FFmpeg's demuxer names for those suffixes
+CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif", "mpegts", "mpeg", "flv", "asf", "ogg"}
 # FFmpeg's decoders of lossless-only codecs (a GIF's palette is not: it quantises the colours of video)
 LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "rawvideo", "png", "apng", "utvideo", "magicyuv", "qtrle",
                              "zlib", "zmbv", "r210", "v210", "v410", "ayuv", "yuv4"})
@@ -105,7 +111,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
 
     if not data:
         raise VideoRejected("empty_file", "0 bytes")
-    if cut := png_truncation(data) or riff_truncation(data) or matroska_truncation(data):  # decoders read a cut file as far as it goes
+    if cut := (png_truncation(data) or riff_truncation(data) or matroska_truncation(data)  # decoders read a cut file as far as it goes
+               or ps_truncation(data) or asf_truncation(data) or ogg_truncation(data)):
         raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
