@@ -78,6 +78,8 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
 # ---------------------------------------------------------------- formatting
 
 MAX_WIDTH = 60  # default --max-width: characters per table cell
+STATS_DROP_REASONS = 20  # drop reasons `stats` shows in its table (--json: all)
+TABLE_MAX_ROWS = 200  # default `sql --max-rows` of a table (--json and --csv: every row unless told)
 
 
 # Control characters a table or `why` shows as escapes (line breaks stay: a cell of several lines):
@@ -246,12 +248,31 @@ def unique_names(cols: Sequence[str]) -> list[str]:
     return out
 
 
+class FirstRows:
+    """The chunks of a streamed result cut to its first ``max_rows`` rows (None: all), counting
+    every row it had (``total``) while the rest goes by unkept."""
+
+    def __init__(self, chunks: Iterable[Sequence[Sequence[Any]]], max_rows: int | None) -> None:
+        self.chunks, self.max_rows = chunks, max_rows
+        self.shown = self.total = 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.total += len(chunk)
+            room = len(chunk) if self.max_rows is None else self.max_rows - self.shown
+            if room > 0:
+                self.shown += min(room, len(chunk))
+                yield chunk[:room]
+
+
 def print_chunks(cols: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]], fmt: str, out: TextIO | None = None,
                  max_rows: int | None = None, max_width: int = MAX_WIDTH,
-                 types: Sequence[duckdb.DuckDBPyType] | None = None) -> None:
+                 types: Sequence[duckdb.DuckDBPyType] | None = None) -> FirstRows:
     """`print_result` of rows that come in chunks (a streamed result): JSON and CSV are written chunk
-    by chunk; a table keeps its first ``max_rows`` rows and counts the others."""
+    by chunk; every format writes the first ``max_rows`` rows (None: all) and counts the others,
+    which the table says and the returned FirstRows (``shown``, ``total``) tells the caller."""
     out = out or sys.stdout
+    chunks = FirstRows(chunks, max_rows)
     if fmt in ("json", "csv"):
         cols = unique_names(cols)  # a JSON object keeps one value per key: `SELECT a.x, b.x` lost a column
     if fmt == "json":
@@ -273,13 +294,9 @@ def print_chunks(cols: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]],
         for chunk in chunks:
             w.writerows([_csv_cell(v) for v in r] for r in chunk)
     else:
-        shown: list[Sequence[Any]] = []
-        total = 0
-        for chunk in chunks:  # past the shown rows, only counted
-            if max_rows is None or len(shown) < max_rows:
-                shown.extend(chunk if max_rows is None else chunk[:max_rows - len(shown)])
-            total += len(chunk)
-        print_table(cols, shown, out, max_width=max_width, total=total)
+        shown = [r for chunk in chunks for r in chunk]  # past the shown rows, only counted
+        print_table(cols, shown, out, max_width=max_width, total=chunks.total)
+    return chunks
 
 
 # ---------------------------------------------------------------- commands
@@ -334,12 +351,29 @@ def _fmt(args: argparse.Namespace) -> str:
     return "json" if getattr(args, "json", False) else "csv" if getattr(args, "csv", False) else "table"
 
 
+def _max_rows(args: argparse.Namespace) -> int | None:
+    """--max-rows of `sql`, None for all: a table shows 200 unless told, --json and --csv write every row
+    unless told (they are read by programs; `--max-rows 5 --csv` gave all rows)."""
+    if args.max_rows is None:
+        return None if _fmt(args) in ("json", "csv") else TABLE_MAX_ROWS
+    return args.max_rows or None
+
+
+def _say_rows_left_out(args: argparse.Namespace, written: FirstRows) -> None:
+    """The table says how many rows it did not show; a cut JSON or CSV output says it on stderr, not in the data."""
+    if _fmt(args) != "table" and written.total > written.shown:
+        print(f"{PROG}: note: wrote the first {written.shown} of {written.total} rows (--max-rows {args.max_rows})",
+              file=sys.stderr)
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     with _open(args, write=args.write) as cat:
         try:
             with cat.user_sql_chunks(args.query) as (cols, types, chunks):
                 if cols:  # streamed: a table fetches the rows it shows and counts the rest, JSON and CSV go out as they come
-                    print_chunks(cols, chunks, _fmt(args), max_rows=args.max_rows or None, max_width=args.max_width, types=types)
+                    written = print_chunks(cols, chunks, _fmt(args), max_rows=_max_rows(args), max_width=args.max_width,
+                                           types=types)
+                    _say_rows_left_out(args, written)
         except duckdb.Error as e:
             msg = one_line(e)
             if "read-only" in msg and not args.write:
@@ -353,20 +387,21 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .sqlfiles import q
-
     with _open(args) as cat:
         stats = cat.stats()
-        reason_rows = cat.sql(q("stats_drop_reason_rows"))[1][0][0]
-    if args.json:
+    if args.json:  # every drop reason: a program reading it wants them all
         json.dump({k: [{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows] for k, (cols, rows) in stats.items()},
                   sys.stdout, indent=1, default=str)
         print()
         return 0
-    titles = {"totals": "Totals", "status": "Samples per modality and status", "drop_reasons": "Drop reasons (top 20)",
+    titles = {"totals": "Totals", "status": "Samples per modality and status",
+              "drop_reasons": f"Drop reasons (top {STATS_DROP_REASONS})",
               "filters": "Filter drop rates (failed verdicts: a sample that fails several filters counts under each; Drop reasons gives the one that rejected it)", "storage": "Storage (shards)", "file": "Catalog file"}
     for key, title in titles.items():
         cols, rows = stats[key]
+        reason_rows = len(rows)
+        if key == "drop_reasons":
+            rows = rows[:STATS_DROP_REASONS]
         print(f"== {title}")
         print_table(cols, rows, max_width=args.max_width)
         if key == "drop_reasons" and reason_rows > len(rows):  # said nothing of them: a modality's reasons could be missing
@@ -678,8 +713,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("query", help="SQL, e.g. \"SELECT * FROM filter_drop_rates\"")
     _formats(p)
     p.add_argument("--write", action="store_true", help="open for writing (allow INSERT/UPDATE/DDL)")
-    p.add_argument("--max-rows", type=_width, default=200, metavar="N",
-                   help="rows shown in table format (default 200, 0: all); the others are counted")
+    p.add_argument("--max-rows", type=_width, default=None, metavar="N",
+                   help=f"rows printed, in every format (0: all; default: {TABLE_MAX_ROWS} in a table, all with --json "
+                        "or --csv); the others are counted: under the table, on stderr for --json and --csv")
     _max_width(p)
     p.set_defaults(catalog_func=cmd_sql)
 
