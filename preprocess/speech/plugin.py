@@ -3,6 +3,7 @@
 Sources: audio files (wav, flac, ogg, mp3) with a transcript .txt/.json (or LibriTTS's .normalized.txt)
 beside them, or an LJSpeech-style ``metadata.csv`` (``id|transcript|normalised transcript``, audio in ``wavs/<id>.wav``),
 or LibriSpeech's per-chapter ``<spk>-<chapter>.trans.txt`` (``<utt-id> TRANSCRIPT``, audio beside it),
+or Common Voice's ``validated.tsv`` (its ``path`` and ``sentence`` columns, audio in ``clips/``),
 through any source kind. Curated shard members: ``flac`` (normalised 16-bit audio at 22,050 Hz) and
 ``mel.npy`` (the log-mel [80, frames], float32). The encoder's input is the log-mel in the layout
 chosen by the ``layout`` option (recorded in every sample's meta); the identity latent encoder
@@ -115,9 +116,23 @@ class Listing:
     audio_folder: str  # where the audio a line names is, relative to the listing's folder
     form: str  # a line's fields, for empty_metadata
     expected: str  # for malformed_metadata_line
+    header: tuple[str, str] | None = None  # the id and transcript columns a first (header) line names
+    columns: tuple[int, int] | None = None  # their places, once the header is read (``reading``)
+
+    def reading(self, header_line: str) -> Listing | None:
+        """This listing with its columns found in a header line (tab-separated), or None if it lacks one."""
+        names = [c.strip() for c in header_line.split("\t")]
+        if self.header is None or not all(c in names for c in self.header):
+            return None
+        return replace(self, columns=(names.index(self.header[0]), names.index(self.header[1])))
 
     def split(self, line: str) -> tuple[str, str] | None:
         """(id, transcript) of a line, or None where it has no id."""
+        if self.columns is not None:
+            cols, (i, j) = line.rstrip("\r\n").split("\t"), self.columns
+            if len(cols) <= max(i, j) or not cols[i].strip() or not cols[j].strip():
+                return None
+            return _audio_id(cols[i]), cols[j].strip()
         if self.audio_folder:
             cols = line.split("|")
             if len(cols) < 2:
@@ -130,6 +145,12 @@ class Listing:
 LJSPEECH = Listing("wavs/", "id|transcript", "expected id|transcript[|normalised transcript]")
 LIBRISPEECH = Listing("", "<utterance id> <transcript>", "expected <utterance id> <transcript>")
 LIBRISPEECH_SUFFIX = ".trans.txt"  # LibriSpeech: <spk>/<chapter>/<spk>-<chapter>.trans.txt beside <utt-id>.flac
+# Common Voice: <locale>/validated.tsv (a header line, then client_id, path, sentence, ... per take) for
+# clips/<path>; its train/dev/test.tsv split the same takes, other/invalidated.tsv list takes not validated
+COMMON_VOICE = Listing("clips/", "path<TAB>sentence", "expected the path and sentence columns its header names",
+                       header=("path", "sentence"))
+COMMON_VOICE_NAME = "validated.tsv"
+LISTING_SUFFIX_NOT_READ = ".tsv"  # Common Voice's other listings beside validated.tsv
 
 
 def _listing_of(entry: Entry, metadata_name: str) -> Listing | None:
@@ -138,6 +159,8 @@ def _listing_of(entry: Entry, metadata_name: str) -> Listing | None:
         return None
     if base == metadata_name:
         return LJSPEECH
+    if base == COMMON_VOICE_NAME:
+        return COMMON_VOICE
     return LIBRISPEECH if base.lower().endswith(LIBRISPEECH_SUFFIX) and len(base) > len(LIBRISPEECH_SUFFIX) else None
 
 
@@ -164,6 +187,12 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
         at = f"#line={i + 1}"
         if not raw.strip():
             continue
+        if listing.header is not None and listing.columns is None:  # its first line names the columns
+            found = listing.reading(raw.decode("utf-8", "replace"))
+            if found is None:
+                return [], [], ("unreadable_metadata", f"its first line names no {' and '.join(listing.header)} columns")
+            listing = found
+            continue
         line_entry = Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw))
         try:
             line = raw.decode("utf-8")
@@ -182,6 +211,8 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
         caption = parsed[1]
         text = caption.encode("utf-8")
         lines.append((stem, Entry(entry.name + at, entry.uri + at, len(text), ("bytes", text), text=caption)))
+    if not lines and not bad and listing.header is not None and listing.columns is not None:
+        return [], [], ("empty_metadata", f"no take under its {' and '.join(listing.header)} header")
     if not lines and not bad:
         return [], [], ("empty_metadata", f"no {listing.form} line: " + ("0 bytes" if not data else "only blank lines"))
     return lines, bad, None
@@ -244,8 +275,11 @@ class SpeechPlugin(ModalityPlugin):
 
     def group(self, entries: list[Entry], opts: SpeechOptions) -> tuple[list[RawInput], list[Leftover]]:
         rest, lines, leftovers = [], [], []
+        common_voice = {e.name.rpartition("/")[0] for e in entries if _listing_of(e, opts.metadata_name) is COMMON_VOICE}
         for e in entries:
-            if (listing := _listing_of(e, opts.metadata_name)) is not None:
+            if e.suffix == LISTING_SUFFIX_NOT_READ and e.name.rpartition("/")[0] in common_voice and _listing_of(e, opts.metadata_name) is None:
+                leftovers.append(Leftover(e, "metadata_not_read", f"{COMMON_VOICE_NAME} beside it gives the validated takes their transcripts"))
+            elif (listing := _listing_of(e, opts.metadata_name)) is not None:
                 found, bad, error = _metadata_lines(e, listing)
                 lines += found
                 leftovers += bad
@@ -263,7 +297,8 @@ class SpeechPlugin(ModalityPlugin):
         for stem, line in lines:
             name = stem.rsplit("/", 1)[-1]
             if stem not in audio:
-                where = "in wavs/" if stem.rsplit("/", 2)[-2:-1] == ["wavs"] else "beside it"
+                folder = stem.rsplit("/", 2)[-2:-1]
+                where = f"in {folder[0]}/" if folder in (["wavs"], ["clips"]) else "beside it"
                 leftovers.append(Leftover(line, "metadata_without_audio", f"no audio file {name}.* {where}"))
             elif stem in beside:
                 leftovers.append(Leftover(line, "metadata_line_unused", f"the caption file beside {name} is used"))
