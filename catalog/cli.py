@@ -543,13 +543,17 @@ def cmd_manifest_list(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest_show(args: argparse.Namespace) -> int:
+    from .sqlfiles import q
+
     with _open(args) as cat:
         o = cat.manifest_overview(args.name, args.version, first=args.members)
-    m = o.header
-    if args.json:
+        m = o.header
+        shard_cols, shards = cat.sql(q("manifest_shards"), [m.name, m.version]) if args.json or args.shards else ([], [])
+    if args.json:  # every shard: a program reading it wants them all
         json.dump({"name": m.name, "version": m.version, "where": m.where, "created_at": m.created_at.isoformat(),
                    "description": m.description, "encoders": m.encoders, "num_members": m.num_members,
                    "num_excluded": m.num_excluded,
+                   "shards": [dict(zip(shard_cols, r)) for r in shards],
                    "members": [{"key": x.key, "caption": x.caption, "split": x.split, "meta": x.meta,
                                 "encodings": x.encodings} for x in o.first]},
                   sys.stdout, indent=1)
@@ -563,6 +567,9 @@ def cmd_manifest_show(args: argparse.Namespace) -> int:
     print(f"  excluded    {m.num_excluded} (matched, but lacked an encoding)")
     for kind, fp in m.encoders.items():
         print(f"  encoder     {kind}: {fp}  ({o.shards.get(kind, 0)} shards)")
+    if args.shards:
+        print()
+        print_table(shard_cols, shards, max_width=args.max_width)
     if args.members:
         print()
         kinds = list(m.encoders)
@@ -752,6 +759,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("name", help="manifest name, or NAME@vN")
     c.add_argument("--version", type=int, default=None, help="manifest version (default latest)")
     c.add_argument("--members", type=_members, default=10, help="members to list (default 10)")
+    c.add_argument("--shards", action="store_true",
+                   help="list the shards it reads: kind, shard_uri, its members in it, bytes (--json always has them)")
     c.add_argument("--json", action="store_true", help="print JSON")
     _max_width(c)
     c.set_defaults(catalog_func=cmd_manifest_show)

@@ -126,6 +126,14 @@ SELECT split, count(*) FROM manifest_members WHERE manifest = ? AND version = ? 
 -- name: manifest_shard_counts
 SELECT kind, count(DISTINCT shard_uri) FROM manifest_encodings WHERE manifest = ? AND version = ? GROUP BY kind;
 
+-- name: manifest_shards
+-- Which shards a manifest reads, per kind: its members in each and the shard's recorded size
+-- (`manifest show` gave only how many shards; listing them took a query of manifest_encodings).
+SELECT me.kind, me.shard_uri, count(*) AS members, any_value(s.bytes) AS bytes
+FROM manifest_encodings me LEFT JOIN shards s ON s.uri = me.shard_uri
+WHERE me.manifest = ? AND me.version = ?
+GROUP BY me.kind, me.shard_uri ORDER BY me.kind, me.shard_uri;
+
 -- name: manifest_first_keys
 -- The first members by key, for a listing: the rows of _read_manifest are then read for these only.
 CREATE OR REPLACE TEMP TABLE manifest_first AS
