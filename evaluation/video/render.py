@@ -59,12 +59,13 @@ def _rate(fps: float) -> Fraction:
 
 
 def save_mp4(frames: np.ndarray, path: Path, fps: float = DEFAULT_FPS, upscale: int | None = None) -> Path:
-    """H.264 in yuv420p (players need even sizes: frames are upscaled, then padded to even)."""
+    """H.264 in yuv420p (players need even sizes: frames are upscaled, then an odd side gets a copy of
+    its last row or column, not a black line)."""
     import av
 
     f = _upscale(frames, upscale or auto_scale(*frames.shape[1:3]))
     h, w = f.shape[1] + f.shape[1] % 2, f.shape[2] + f.shape[2] % 2
-    f = np.pad(f, ((0, 0), (0, h - f.shape[1]), (0, w - f.shape[2]), (0, 0)))
+    f = np.pad(f, ((0, 0), (0, h - f.shape[1]), (0, w - f.shape[2]), (0, 0)), mode="edge")
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4") as out:
         rate = _rate(fps)
