@@ -76,6 +76,11 @@ AM_PM = {"a": "eh m", "p": "p m"}
 # ASR and book markup: "[noise]", "[laughter]", "<unk>", "[Illustration]" are no spoken words (they read as
 # "noise", "unk"); dropped here, and a take whose transcript holds one is rejected transcript_tags by curation
 _TAG_RE = re.compile(r"\[[^\[\]\n]{1,40}\]|<[A-Za-z_][\w \-]{0,30}>")
+# HTML formatting a subtitle-derived transcript carries ("<i>never</i>", "<font color=...>", "<br/>"): how the
+# text was shown, not a sound. Dropped before the tags above are looked for: "<i>" was a tag (the take rejected
+# transcript_tags) and "</i>" stayed, read "i"
+_HTML_RE = re.compile(r"</?(?P<name>(?i:i|b|u|s|em|strong|font|span|small|big|sub|sup|strike|mark|cite|q|br|p))(?:\s[^<>]{0,120})?\s*/?>")
+_HTML_BREAKS = ("br", "p")  # between words: a space (inline formatting may sit inside a word)
 # URLs and e-mail addresses, spelled as said ("https://www.example.com/docs" -> "w w w dot example dot com slash
 # docs"; they read "https www example com docs"): the scheme is not said; a bare domain needs a common ending
 _URL_RE = re.compile(r"(?i:\bhttps?://|\bwww\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
@@ -218,9 +223,15 @@ def _url_as_said(m: re.Match) -> str:
     return f" {said} {end}"
 
 
+def without_html(text: str) -> str:
+    """``text`` without HTML formatting markup (a space where a tag stood between words: "x<br/>y")."""
+    return _HTML_RE.sub(lambda m: " " if m["name"].lower() in _HTML_BREAKS else "", text)
+
+
 def asr_tags(text: str) -> list[str]:
-    """The markup tags of a transcript ("[noise]", "<unk>"): sounds or words it does not spell."""
-    return _TAG_RE.findall(text)
+    """The markup tags of a transcript ("[noise]", "<unk>"): sounds or words it does not spell. HTML
+    formatting ("<i>", "</b>") is no such tag: normalise_transcript drops it."""
+    return _TAG_RE.findall(without_html(text))
 
 
 def _digit_by_digit(digits: str) -> str:
@@ -243,7 +254,7 @@ def normalise_transcript(text: str, language: str = "en-us") -> str:
     lang = _num2words_lang(language)
     english = language.lower().startswith("en")
     t = unicodedata.normalize("NFKC", text).translate(APOSTROPHES)
-    t = _TAG_RE.sub(" ", t)  # no spoken words, in any language
+    t = _TAG_RE.sub(" ", without_html(t))  # no spoken words, in any language
     if english:
         t = _URL_RE.sub(_url_as_said, t)  # first: "example.co.uk" has no company in it
         t = _ROMAN_KEYWORD_RE.sub(lambda m: _roman_after_keyword(m, lang), t)

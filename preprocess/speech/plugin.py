@@ -40,7 +40,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".a
 AUDIO, MEL = "flac", "mel.npy"
 FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum statistics); 1 read 5-11 dB high below 10 dB
 LANGUAGE_CHECK_VERSION = "3"  # 3: a lone apostrophe is no word of another script (it rejected "she said ' hello '"); 2: as FILTER_VERSION
-TAGS_VERSION = "1"  # a transcript with markup ("[noise]", "<unk>") is rejected transcript_tags
+TAGS_VERSION = "2"  # a transcript with markup ("[noise]", "<unk>") is rejected transcript_tags; 2: HTML formatting ("<i>") is none
 CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past 1.0 (a hot export was "clipped"); 2: as FILTER_VERSION
 # the version of encoders/audio/transcript.normalise_transcript's readings: bump it with any change
 # to what a transcript normalises to (tests/speech/test_transcript_version.py notices one), so the
@@ -58,7 +58,8 @@ CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past
 # 9: markup tags dropped ("[noise]", "<unk>" read "noise", "unk"), URLs and e-mail addresses as said ("example.com":
 # "example dot com", was "example com"), Roman numerals after chapter, part ... ("chapter four") and after a name
 # ("Henry VIII": "henry the eighth"; were letters)
-TRANSCRIPT_VERSION = "9"
+# 10: HTML formatting dropped ("he said <i>never</i> again": "he said never again", was "... never i again")
+TRANSCRIPT_VERSION = "10"
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ PROBES = [
     ("December 12, Dec. 5th 2026, 12 December, on the 26th May, 12/03/2026, question 5 may", "en-us"), ("日本語を話します 3", "ja"), ("Привет 5", "ru"),
     ("on St. James St. with 3 cats, Main St., the '80s, Dr.Smith", "en-us"), ("50°C, 72 °F, 10°, $2.5 million, £1 Billion", "en-us"),
     ("[noise] see https://www.example.com/docs, a@b.co.uk; Henry VIII, Chapter IV, World War I, the part I liked <unk>", "en-us"),
+    ("He said <i>never</i> again.<br/>Un<b>believ</b>able", "en-us"),
 ]
-DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per line (up to 3: before the date and "3,10" probes; up to 4: before "7.30 pm"; up to 5: before the named dates; up to 6: before "St."; up to 7: before degrees; up to 8: before tags, URLs and Roman numerals)
+DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per line (up to 3: before the date and "3,10" probes; up to 4: before "7.30 pm"; up to 5: before the named dates; up to 6: before "St."; up to 7: before degrees; up to 8: before tags, URLs and Roman numerals; up to 9: before HTML formatting)
     "1": "d9d86f1acc1942588e73eddeeee3ed0a85d575362df5ccf10818363d1708eea0",
     "2": "a9ce3035cce7b1c422ee2cf4da84bdb4f0003f94ff1b0ed1d8a0cc1b66c25a82",
     "3": "ac3ff0c5dfd840ef1b923428f3cd58068b920f9164c71ffb496a0f24a9da19fa",  # the decimal comma ("3,5" in German)
@@ -34,6 +35,7 @@ DIGESTS = {  # TRANSCRIPT_VERSION -> sha256 of the probes' readings, one per lin
     "7": "1c12493f11119a8072d05fca5e25206f36f7372f02384a6b601ae2deb78ca867",  # "James St. with": "street"; "the '80s": "the eighties"; "Dr.Smith": two words
     "8": "607b7af2fbdba7ef259257842dea31c69739f56ba84ad63b74583423ac113f31",  # "50°C": "fifty degrees celsius" (was "fifty c"); "$2.5 million": "two point five million dollars"
     "9": "6aa1680e4ec06ad3d7def2577c1ed6918bbd5b49587e3ee259457fed388481c0",  # tags dropped, URLs as said ("example dot com"), Roman numerals after chapter/part and a name
+    "10": "e33499646c9db2eedc2d0da213e06b51d882414da3848d79b7c30d8fae2b1145",  # HTML formatting dropped ("<i>never</i>": "never", was "never i")
 }
 
 
