@@ -411,6 +411,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status_line(status: str, reason: str | None) -> str:
+    """`REJECTED: min_size: score 12 vs threshold 24`; a reason whose kind is the status itself (a
+    refresh's `removed: ...`, `superseded: ...`) is not said twice ("REMOVED: removed: no longer in the source")."""
+    if not reason:
+        return status.upper()
+    kind, sep, rest = reason.partition(":")
+    return f"{status.upper()}: {_visible(rest.strip() if sep and kind == status else reason)}"
+
+
 def cmd_why(args: argparse.Namespace) -> int:
     from .sqlfiles import q
 
@@ -436,8 +445,7 @@ def cmd_why(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=1, default=str)
         print()
         return 0
-    verdict = s["status"].upper() + (f": {_visible(s['reason'])}" if s["reason"] else "")
-    print(f"sample {s['key']}  [{s['modality']}]  {verdict}")
+    print(f"sample {s['key']}  [{s['modality']}]  {_status_line(s['status'], s['reason'])}")
     _print_other_samples_note(story)
     for key, modality, status, uri in named:  # the file a duplicate was dropped for, without a second `why`
         print(f"  {'reason names':12s} {key}  [{modality}]  {status}: {uri}")
