@@ -72,6 +72,9 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
      "SELECT * FROM storage_by_stage"),
     ("latest metrics per checkpoint",
      "SELECT checkpoint_id, checkpoint_step, name, split, value, step FROM latest_metrics ORDER BY checkpoint_id, name"),
+    ("loss curve of the run that wrote the newest checkpoint",
+     "SELECT step, value AS train_fm_loss FROM metrics WHERE name = 'train_fm_loss' AND split = 'train' "
+     "AND run_id = (SELECT run_id FROM checkpoints ORDER BY created_at DESC LIMIT 1) ORDER BY step"),
 ]
 
 
