@@ -4,11 +4,16 @@ A folder sample is ``<dir>/cameras.json`` (or a NeRF ``transforms.json``) with i
 ``caption.txt`` (or ``caption.json``) in the same folder; a webdataset sample is ``<id>.cameras.json`` with
 ``<id>.<view>.png`` and ``<id>.txt`` in the same tar. Both reduce to one rule: a sample is the
 prefix before ``cameras.json``; its members are the entries with that prefix and no further
-folder, and for pictures, a name in the camera file (`unlisted_view` otherwise). Entries that
+folder, and for pictures, a name in the camera file (`unlisted_view` otherwise). A folder sample's
+camera file may also name a view by its path under the folder (``images/000.png``, as render and
+NeRF exports keep views in a subfolder): that picture is a member under that name. Entries that
 belong to no sample are leftovers with a reason, so none goes unaccounted.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 from encoders.cameras import CAMERA_FILE_NAME, NERF_FILE_NAME, CameraFileError, CameraSet, parse_cameras
 from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
@@ -20,9 +25,53 @@ CAPTION_NAMES = ("caption.txt", "txt", "caption.json", "json")  # first present 
 VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
+# While encoders/cameras.py reads a camera file (plain view names only), a view path's '/' stands as
+# this character, which no file name holds
+_PATH_MARK = "\x1f"
+
+
+def _view_rows(doc) -> list[tuple[int, dict, str]]:
+    """(view index, row, key of its name) of each view named by a string: ours ``views[i]["file"]``,
+    else NeRF's ``frames[i]["file_path"]`` (as parse_cameras tells the two apart)."""
+    if not isinstance(doc, dict):
+        return []
+    rows, key = (doc.get("views"), "file") if "views" in doc else (doc.get("frames"), "file_path")
+    if not isinstance(rows, list):
+        return []
+    return [(i, row, key) for i, row in enumerate(rows) if isinstance(row, dict) and isinstance(row.get(key), str)]
+
+
+def _subfolder_path(i: int, name: str) -> str | None:
+    """The path under the sample's folder of a view named in a subfolder ('images/000.png', './rgb/000');
+    None for a plain name (parse_cameras judges those). Raises CameraFileError for a path that leaves
+    the folder, is absolute or holds a hidden folder or file."""
+    path = name[2:] if name.startswith("./") else name
+    if "/" not in path:
+        return None
+    if name.startswith("/") or any(part in ("", ".", "..") or part.startswith(".") for part in path.split("/")):
+        raise CameraFileError(f"view {i}'s file {name!r} is no path under the sample's folder: name a view by its file name "
+                              f"beside the camera file, or by its path in a subfolder of it ('images/000.png')")
+    return path
+
+
 def read_cameras(data: bytes) -> CameraSet:
-    """A sample's camera file, as grouping and curation both read it."""
-    return parse_cameras(data, VIEW_SUFFIXES)
+    """A sample's camera file, as grouping and curation both read it. Views named by their path in a
+    subfolder keep that path as their name (they were refused as "not a plain name" until session 52)."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except ValueError:  # not UTF-8 or not JSON: parse_cameras says where
+        return parse_cameras(data, VIEW_SUFFIXES)
+    marked = False
+    for i, row, key in _view_rows(doc):
+        if (path := _subfolder_path(i, row[key])) is not None:
+            row[key], marked = path.replace("/", _PATH_MARK), True
+    if not marked:
+        return parse_cameras(data, VIEW_SUFFIXES)
+    try:
+        cams = parse_cameras(json.dumps(doc).encode(), VIEW_SUFFIXES)
+    except CameraFileError as e:
+        raise CameraFileError(str(e).replace(_PATH_MARK, "/")) from None
+    return replace(cams, cameras=[replace(c, file=c.file.replace(_PATH_MARK, "/")) for c in cams.cameras])
 
 
 def _camera_file_of(name: str) -> str | None:
@@ -37,7 +86,7 @@ def _leftover_detail(e: Entry, kind: str) -> str:
     base = e.name.rsplit("/", 1)[-1]
     if base.startswith("transforms") and base.endswith(".json"):  # NeRF's transforms_train.json and kin
         return (f"a NeRF transforms file: only one named {NERF_FILE_NAME} (or {CAMERA_FILE_NAME}) is read, "
-                "with its views beside it, not in subfolders")
+                "with the views it names beside it or in its subfolders")
     return f"no {CAMERA_FILE_NAME} or {NERF_FILE_NAME} beside it"
 
 
@@ -48,6 +97,14 @@ def _take_camera_file(m: dict[str, Entry], leftovers: list[Leftover]) -> Entry:
         leftovers.append(Leftover(m.pop(other), "unsupported_type", f"{present[0]} of the same sample is used"))
     m[CAMERA_FILE] = m.pop(present[0])
     return m[CAMERA_FILE]
+
+
+def _subfolder_views(prefix: str, camera_file: Entry) -> set[str]:
+    """The views a folder sample's camera file names by a path in a subfolder ('images/000.png');
+    none for a tar sample ('<id>.') or a camera file that cannot be read."""
+    if prefix and not prefix.endswith("/"):
+        return set()
+    return {name for name in _listed_views(camera_file) or () if "/" in name}
 
 
 def _listed_views(camera_file: Entry) -> set[str] | None:
@@ -77,8 +134,11 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
     camera_of = dict(sorted(found, key=lambda pk: -CAMERA_FILES.index(pk[1])))
     prefixes = sorted(camera_of, key=len, reverse=True)
     members: dict[str, dict[str, Entry]] = {p: {} for p in prefixes}
+    by_name = {e.name: e for e in files}
+    in_subfolders = {p: _subfolder_views(p, by_name[p + camera_of[p]]) for p in prefixes}
     for e in files:
-        owner = next((p for p in prefixes if e.name.startswith(p) and "/" not in e.name[len(p):]), None)
+        owner = next((p for p in prefixes if e.name.startswith(p)
+                      and ("/" not in e.name[len(p):] or e.name[len(p):] in in_subfolders[p])), None)
         if owner is not None:
             members[owner][e.name[len(owner):]] = e
         elif e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES:
@@ -86,7 +146,8 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
             detail = _leftover_detail(e, kind)
             above = next((p for p in prefixes if e.name.startswith(p)), None)  # deeper inside a sample's folder
             if above is not None and kind != "unsupported_type":
-                detail = f"in a subfolder of sample {above.rstrip('/.') or '.'}: its files sit beside its {camera_of[above]}"
+                detail = (f"in a subfolder of sample {above.rstrip('/.') or '.'} whose {camera_of[above]} does not name it: a view "
+                          f"sits beside the camera file, or in a subfolder under its path ({e.name[len(above):]!r})")
             leftovers.append(Leftover(e, kind, detail))
 
     inputs = []

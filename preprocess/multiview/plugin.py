@@ -67,13 +67,22 @@ class MultiviewOptions:
     phash_max_distance: int = 12
     colour_max_diff: float = 12.0
     size: int = 32  # curated views are size x size
+    # pixels per latent of the encoder you will use (8 for --latent sd15/sdxl, 1 for identity): size must be a
+    # multiple, as image's square size. lumina curate --vae-factor was "unknown option" here until session 52
+    vae_factor: int = 8
 
     def __post_init__(self) -> None:
         check_ranges(self, min_views=">= 1", max_views=">= 1", max_rotation_error=">= 0", max_look_at_deg=">= 0",
                      min_copy_difference=">= 0 and finite", min_view_difference=">= 0 and finite", same_pose_deg=">= 0", min_fill="0..1",
-                     max_focal_spread=">= 1", phash_max_distance=">= 0", colour_max_diff=">= 0", size=">= 1")
+                     max_focal_spread=">= 1", phash_max_distance=">= 0", colour_max_diff=">= 0", size=">= 1", vae_factor=">= 1")
         if self.min_views > self.max_views:
             raise OutOfRange(f"min_views ({self.min_views}) must not exceed max_views ({self.max_views})")
+        if self.size % self.vae_factor:  # lumina encode would refuse every view, after the whole curation
+            f = self.vae_factor
+            near = " or ".join(str(n) for n in dict.fromkeys((self.size // f * f, -(-self.size // f) * f)) if n)
+            raise ValueError(f"size {self.size} is not a multiple of vae_factor {f}: a {f}x VAE (--latent sd15, sdxl) cannot "
+                             f"encode {self.size}x{self.size} views; give {near}, or vae_factor 1 (--vae-factor 1) if you will "
+                             "encode with --latent identity")
         self.thresholds()  # the image quality thresholds' own ranges
 
     def thresholds(self) -> QualityThresholds:
@@ -255,6 +264,7 @@ class MultiviewPlugin(ModalityPlugin):
     modality = Modality.MULTIVIEW
     media_suffixes = VIEW_SUFFIXES
     options_cls = MultiviewOptions
+    curate_flags = {"vae_factor": ""}  # image's flag, with its help: views are encoded by the same latent encoders
     single_file_inputs = False  # an object is a folder of views; a loose PNG is an image's
     input_markers = CAMERA_FILES  # a folder with one of them is an object
     filter_versions = {  # a view's refusal with a score (the image decoder's), the set's checks, quality, near duplicates
