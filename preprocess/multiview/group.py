@@ -21,8 +21,9 @@ from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
 CAMERA_FILE = CAMERA_FILE_NAME  # the role of a sample's camera file, whichever of CAMERA_FILES it is
 CAMERA_FILES = (CAMERA_FILE_NAME, NERF_FILE_NAME)  # the first present is the sample's camera file
 CAPTION_NAMES = ("caption.txt", "txt", "caption.json", "json")  # first present wins
-# the first is what a NeRF file_path without one means; TIFF: Blender's 16-bit output (decoded as images are)
-VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# the first is what a NeRF file_path without one means; TIFF: Blender's 16-bit output (decoded as images are);
+# TGA and JPEG 2000 (Blender's other outputs), Netpbm and QOI since session 52, as for images
+VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".tga", ".jp2", ".j2k", ".ppm", ".pgm", ".pnm", ".qoi")
 
 
 # While encoders/cameras.py reads a camera file (plain view names only), a view path's '/' stands as
@@ -145,9 +146,12 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
             kind = "no_camera_file" if e.suffix in VIEW_SUFFIXES else "orphan_caption" if e.suffix in (".txt", ".json") else "unsupported_type"
             detail = _leftover_detail(e, kind)
             above = next((p for p in prefixes if e.name.startswith(p)), None)  # deeper inside a sample's folder
-            if above is not None and kind != "unsupported_type":
-                detail = (f"in a subfolder of sample {above.rstrip('/.') or '.'} whose {camera_of[above]} does not name it: a view "
-                          f"sits beside the camera file, or in a subfolder under its path ({e.name[len(above):]!r})")
+            sample = (above.rstrip("/.") or ".") if above is not None else None
+            if above is not None and kind == "no_camera_file":  # a picture of the sample's, as one beside the camera file
+                kind, detail = "unlisted_view", (f"in a subfolder of sample {sample}, not in its {camera_of[above]}: a view in a "
+                                                 f"subfolder is named by its path, {e.name[len(above):]!r}")
+            elif above is not None and kind != "unsupported_type":
+                detail = f"in a subfolder of sample {sample}: its files sit beside its {camera_of[above]}"
             leftovers.append(Leftover(e, kind, detail))
 
     inputs = []

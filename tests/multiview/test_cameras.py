@@ -119,5 +119,5 @@ def test_views_in_a_subfolder_named_by_the_camera_file_are_the_sample_s_views():
         parse_cameras(inputs[0].media["cameras.json"].read())
     assert sorted((lo.entry.name, lo.reason_kind, lo.detail) for lo in leftovers) == [
         ("loose.png", "no_camera_file", "no cameras.json or transforms.json beside it"),
-        ("obj/images/extra.png", "no_camera_file", "in a subfolder of sample obj whose cameras.json does not name it: a view "
-                                                   "sits beside the camera file, or in a subfolder under its path ('images/extra.png')")]
+        ("obj/images/extra.png", "unlisted_view", "in a subfolder of sample obj, not in its cameras.json: a view in a "
+                                                  "subfolder is named by its path, 'images/extra.png'")]

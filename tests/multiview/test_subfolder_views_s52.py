@@ -73,3 +73,13 @@ def test_lumina_curate_takes_vae_factor_for_multiview(tmp_path, capsys):
     out = capsys.readouterr()
     assert code == 0, out.err
     assert json.loads(out.out)["counts"] == {"accepted": 1}
+
+
+@pytest.mark.parametrize("suffix", [".tga", ".jp2", ".ppm", ".qoi"])
+def test_views_in_the_formats_images_take_are_views(tmp_path, suffix):
+    """Blender renders TGA and JPEG 2000 too: such views were 'not a view image' (views_present)."""
+    names = [f"images/{i:03d}{suffix}" for i in range(4)]
+    _object(tmp_path / "obj", names)
+    (rec,), leftovers = _curated(tmp_path)
+    assert leftovers == [] and (rec.status, rec.reason) == ("accepted", None)
+    assert sorted(rec.meta["views"]) == names
