@@ -1,5 +1,5 @@
-"""Whether an MPEG program stream, an ASF (Windows Media) file or an Ogg file was cut short, from its
-own structure. FFmpeg decodes such a file as far as it goes and its header's frame count is unknown
+"""Whether an MPEG program stream, an ASF (Windows Media) file, an FLV or an Ogg file was cut short,
+from its own structure. FFmpeg decodes such a file as far as it goes and its header's frame count is unknown
 (0), so without these a copy cut in the middle was curated as a shorter clip (helper H's walkthrough,
 session 52: .mpg and .ogv cut at 60 % were accepted with 66 of 75 and 9 of 24 frames). Each returns
 why the file is cut, or None when it is whole, is not of its kind, or stops being one (left to the
@@ -101,6 +101,29 @@ def asf_truncation(data: bytes) -> str | None:
         if pos + size > n:
             return f"the file ends inside its {_ASF_OBJECTS.get(guid, 'top-level')} object ({pos + size - n} bytes missing)"
         pos += size
+    return None
+
+
+_FLV_TAG_TYPES = {8: "an audio", 9: "a video", 18: "a script data"}
+
+
+def flv_truncation(data: bytes) -> str | None:
+    """Why an FLV (.flv) is cut short: it ends inside a tag (each says its size). A recorder that
+    never wrote the duration (a live stream's dump) leaves this the only sign; a cut between tags is
+    a whole, shorter stream."""
+    if data[:3] != b"FLV" or len(data) < 9:
+        return None
+    n, pos = len(data), struct.unpack(">I", data[5:9])[0] + 4  # the header, then the first PreviousTagSize (0)
+    while pos < n:
+        if pos + 11 > n:
+            return "the file ends inside a tag header"
+        kind = data[pos] & 0x1F
+        if kind not in _FLV_TAG_TYPES:
+            return None  # not at a tag: leave it to the decoder
+        end = pos + 11 + int.from_bytes(data[pos + 1:pos + 4], "big") + 4  # header, data, PreviousTagSize
+        if end > n:
+            return f"the file ends inside {_FLV_TAG_TYPES[kind]} tag ({end - n} bytes missing)"
+        pos = end
     return None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preprocess.video.containers import asf_truncation, ogg_truncation, ps_truncation
+from preprocess.video.containers import asf_truncation, flv_truncation, ogg_truncation, ps_truncation
 
 # MPEG program streams (.mpg/.mpeg, a DVD's .vob), Flash (.flv), Windows Media (.wmv/.asf) and Ogg (.ogv):
 # refused as unsupported_type until session 52, though FFmpeg decodes them
@@ -112,7 +112,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
     if not data:
         raise VideoRejected("empty_file", "0 bytes")
     if cut := (png_truncation(data) or riff_truncation(data) or matroska_truncation(data)  # decoders read a cut file as far as it goes
-               or ps_truncation(data) or asf_truncation(data) or ogg_truncation(data)):
+               or ps_truncation(data) or asf_truncation(data) or flv_truncation(data) or ogg_truncation(data)):
         raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)

@@ -74,3 +74,13 @@ def test_an_ogg_cut_between_pages_is_truncated():
     with pytest.raises(VideoRejected) as e:
         decode_video(data[: data.rfind(b"OggS")], work_side=64)  # every page whole, the last one gone
     assert (e.value.kind, e.value.detail.endswith("has no end-of-stream page: the file was cut between pages")) == ("truncated", True)
+
+
+def test_an_flv_without_its_duration_cut_inside_a_tag_is_truncated():
+    """A live stream's dump has no duration in its metadata: the tag sizes still show the cut."""
+    from preprocess.video.containers import flv_truncation
+
+    data = _clip("flv")
+    assert flv_truncation(data) is None
+    cut = flv_truncation(data[: len(data) * 6 // 10])
+    assert cut is not None and cut.startswith("the file ends inside a video tag (")
