@@ -43,13 +43,16 @@ def _view_rows(doc) -> list[tuple[int, dict, str]]:
 
 
 def _subfolder_path(i: int, name: str) -> str | None:
-    """The path under the sample's folder of a view named in a subfolder ('images/000.png', './rgb/000');
-    None for a plain name (parse_cameras judges those). Raises CameraFileError for a path that leaves
-    the folder, is absolute or holds a hidden folder or file."""
+    """The path under the sample's folder of a view named in a subfolder ('images/000.png', './rgb/000',
+    a Windows tool's 'images\\000.png'); None for a plain name (parse_cameras judges those). Raises
+    CameraFileError for a path that leaves the folder, is absolute or holds a hidden folder or file."""
+    if "\\" in name and "/" not in name:  # written on Windows: a backslash in a file name is rarer than that
+        name = name.replace("\\", "/")
     path = name[2:] if name.startswith("./") else name
     if "/" not in path:
         return None
-    if name.startswith("/") or any(part in ("", ".", "..") or part.startswith(".") for part in path.split("/")):
+    parts = path.split("/")
+    if name.startswith("/") or parts[0].endswith(":") or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
         raise CameraFileError(f"view {i}'s file {name!r} is no path under the sample's folder: name a view by its file name "
                               f"beside the camera file, or by its path in a subfolder of it ('images/000.png')")
     return path

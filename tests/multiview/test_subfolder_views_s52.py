@@ -83,3 +83,16 @@ def test_views_in_the_formats_images_take_are_views(tmp_path, suffix):
     (rec,), leftovers = _curated(tmp_path)
     assert leftovers == [] and (rec.status, rec.reason) == ("accepted", None)
     assert sorted(rec.meta["views"]) == names
+
+
+def test_a_windows_path_names_the_view_in_its_subfolder(tmp_path):
+    _object(tmp_path / "obj", [f"images\\{i:03d}.png" for i in range(4)], [f"images/{i:03d}.png" for i in range(4)])
+    (rec,), leftovers = _curated(tmp_path)
+    assert leftovers == [] and rec.status == "accepted" and rec.meta["views"][0].startswith("images/")
+
+
+@pytest.mark.parametrize("name", ["/abs/000.png", "C:\\renders\\000.png", "images/../000.png", "images/.hidden/000.png"])
+def test_a_path_that_is_not_under_the_object_folder_is_refused(tmp_path, name):
+    _object(tmp_path / "obj", [name, "001.png", "002.png", "003.png"], ["000.png", "001.png", "002.png", "003.png"])
+    (rec,), _ = _curated(tmp_path)
+    assert rec.status == "quarantined" and "is no path under the sample's folder" in rec.reason
