@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from preprocess.video.containers import asf_truncation, flv_truncation, ogg_truncation, ps_truncation
+from preprocess.video.deinterlace import Pictures
 
 # MPEG program streams (.mpg/.mpeg, a DVD's .vob), Flash (.flv), Windows Media (.wmv/.asf) and Ogg (.ogv):
 # refused as unsupported_type until session 52, though FFmpeg decodes them
@@ -52,6 +53,7 @@ class DecodedVideo:
     source_size: tuple[int, int] | None = None  # (w, h) of the first frame as stored, upright, before work_side
     stream_bytes: int | None = None  # bytes of the video stream's packets (the file's for Pillow's formats)
     lossless: bool = False  # a lossless codec (LOSSLESS_CODECS, animated PNG, lossless WebP)
+    deinterlaced: bool = False  # interlaced fields made whole frames (deinterlace.py)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -148,8 +150,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                 if scale < 1 or shown_width != ctx.width else {})
         frames, times, stamps = [], [], []
         native = None
+        pictures = Pictures(stream)  # interlaced frames made whole (deinterlace.py); timing from the decoded ones
         try:
-            for frame in container.decode(stream):
+            for frame, source in pictures(container.decode(stream)):
                 if frame.width * frame.height > max_pixels:  # the header's size is not the frames' (or they grow mid-way)
                     raise VideoRejected("too_many_pixels", f"frame {len(frames) + 1} is {frame.width}x{frame.height} (the stream "
                                         f"declares {header})", "quarantined",
@@ -160,10 +163,10 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                 if not size:
                     size = dict(width=arr.shape[1], height=arr.shape[0])
                 if native is None:  # (w, h) as a player shows the first frame, before work_side
-                    native = (frame.width, frame.height)[:: 1 if round((frame.rotation or 0) / 90) % 2 == 0 else -1]
-                frames.append(upright(arr, frame.rotation))
-                times.append(frame.time)
-                stamps.append((frame.pts, frame.is_corrupt))
+                    native = (frame.width, frame.height)[:: 1 if round((source.rotation or 0) / 90) % 2 == 0 else -1]
+                frames.append(upright(arr, source.rotation))
+                times.append(source.time)
+                stamps.append((source.pts, source.is_corrupt))
                 if len(frames) > max_frames:
                     raise VideoRejected("too_many_frames", f"more than {max_frames}", "rejected", float(len(frames)), float(max_frames))
         except av.FFmpegError as e:
@@ -197,7 +200,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             label = "GIF" if container.format.name == "gif" else f"{ctx.name} video"
             raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
         return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note, native,
-                            _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS)
+                            _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS, pictures.used)
 
 
 _HMS = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")

@@ -155,6 +155,8 @@ class VideoPlugin(ModalityPlugin):
             "channels": int(frames.shape[-1]),
             "latent_factor": opts.vae_factor,  # the token budget was counted for this downsampling (encode checks it)
         }
+        if video.deinterlaced:  # its fields were made whole frames (a DVD's or broadcast MPEG-2)
+            meta["deinterlaced"] = True
         if video.note:  # accepted, but worth a look (a GIF without its trailer)
             meta["decode_note"] = video.note
         if status == "accepted":  # the catalog's search across runs needs it beside the hashes (dedup.store_hashes)
