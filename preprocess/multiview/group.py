@@ -103,12 +103,12 @@ def _take_camera_file(m: dict[str, Entry], leftovers: list[Leftover]) -> Entry:
     return m[CAMERA_FILE]
 
 
-def _subfolder_views(prefix: str, camera_file: Entry) -> set[str]:
+def _subfolder_views(prefix: str, listed: set[str] | None) -> set[str]:
     """The views a folder sample's camera file names by a path in a subfolder ('images/000.png');
-    none for a tar sample ('<id>.') or a camera file that cannot be read."""
+    none for a tar sample ('<id>.') or a camera file that cannot be read (``listed`` None)."""
     if prefix and not prefix.endswith("/"):
         return set()
-    return {name for name in _listed_views(camera_file) or () if "/" in name}
+    return {name for name in listed or () if "/" in name}
 
 
 def _listed_views(camera_file: Entry) -> set[str] | None:
@@ -139,7 +139,8 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
     prefixes = sorted(camera_of, key=len, reverse=True)
     members: dict[str, dict[str, Entry]] = {p: {} for p in prefixes}
     by_name = {e.name: e for e in files}
-    in_subfolders = {p: _subfolder_views(p, by_name[p + camera_of[p]]) for p in prefixes}
+    listed_of = {p: _listed_views(by_name[p + camera_of[p]]) for p in prefixes}  # each camera file read once
+    in_subfolders = {p: _subfolder_views(p, listed_of[p]) for p in prefixes}
     for e in files:
         owner = next((p for p in prefixes if e.name.startswith(p)
                       and ("/" not in e.name[len(p):] or e.name[len(p):] in in_subfolders[p])), None)
@@ -168,7 +169,7 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
         cam_name = _camera_file_of(cam.name)
         for role in [r for r in m if r != CAMERA_FILE and not r.lower().endswith(VIEW_SUFFIXES)]:
             leftovers.append(Leftover(m.pop(role), "unsupported_type", "not a view image, camera file or caption"))
-        if (listed := _listed_views(cam)) is not None:  # a picture the cameras do not name is no view
+        if (listed := listed_of[prefix]) is not None:  # a picture the cameras do not name is no view
             own = prefix.rsplit("/", 1)[-1]  # a tar sample's "<id>." ("" in a folder)
             for role in [r for r in m if own and r not in listed and own + r in listed]:
                 m[own + role] = m.pop(role)  # a camera file may name a view by its whole member name, "<id>.030.png"
