@@ -607,7 +607,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _check_export_target(Path(args.out))
     with _open(args) as cat:
         n = cat.export(args.name, args.out, version=args.version, kind=args.kind)
-    print(f"wrote {n} rows to {args.out}")
+    print(f"wrote {n} row{'' if n == 1 else 's'} to {args.out}")
     return 0
 
 

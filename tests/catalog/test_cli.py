@@ -397,3 +397,12 @@ def test_ctrl_c_interrupts_a_long_query(catalog_copy, query, write):
     assert time.monotonic() - start < 10
     assert proc.returncode == 130 and err == "lumina catalog: interrupted\n", err
     assert dump(catalog_copy) == before  # nothing written, the file is whole
+
+
+def test_export_of_one_row_says_row(base_catalog, tmp_path, capsys, monkeypatch):
+    """"wrote 1 rows" read as a slip: one row is said in the singular."""
+    from catalog.db import Catalog
+
+    monkeypatch.setattr(Catalog, "export", lambda self, *a, **k: 1)
+    rc, out, _ = run(capsys, "export", "images", "--out", str(tmp_path / "m.parquet"), "--catalog", str(base_catalog))
+    assert rc == 0 and out == f"wrote 1 row to {tmp_path / 'm.parquet'}\n"
