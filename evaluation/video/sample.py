@@ -83,8 +83,8 @@ def check_whole_patches(cfg, ckpt: Path, shape: list[int]) -> None:
     above = (-(-h // step_h) * step_h, -(-w // step_w) * step_w)
     sizes = " or ".join(f"{a}x{b}" for a, b in dict.fromkeys([below, above]) if a and b)
     raise ValueError(f"--size must be a multiple of {step_h}x{step_w} pixels for this checkpoint (patch {ph}x{pw} on latents its "
-                     f"encoder downsamples by {down}: curation cropped every training frame to whole patches, and the model would "
-                     f"zero-pad another size to them); got {cfg.size!r}: {sizes}")
+                     f"encoder downsamples by {down}: curation sized every training frame or view to whole patches, and the model "
+                     f"would zero-pad another size to them); got {cfg.size!r}: {sizes}")
 
 
 def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
