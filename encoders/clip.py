@@ -123,6 +123,7 @@ class Clip:
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path, self.device = str(path), device
+        self.eot_id: int | None = None  # the end-of-text id, where the tokenizer names it
         from encoders.local_model import loading
 
         check_clip_path(path)
@@ -142,6 +143,7 @@ class Clip:
         model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=str(p) if arch else None, device=self.device)
         self.kind, self.model, self.preprocess = "open_clip", model.eval().requires_grad_(False), preprocess
         self.tokenizer = open_clip.get_tokenizer(name)
+        self.eot_id = getattr(self.tokenizer, "eot_token_id", None)
         text = getattr(model, "text", model)  # CustomTextCLIP keeps its text tower in .text
         self._blocks, self._final_norm = text.transformer.resblocks, text.ln_final
         self.context_length = int(text.positional_embedding.shape[0])
@@ -173,10 +175,13 @@ class Clip:
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
+            self.eot_id = tok.eos_token_id
             return lambda texts, context_length: tok(texts, padding="max_length", truncation=True, max_length=context_length, return_tensors="pt")["input_ids"]
         import open_clip
 
-        return open_clip.get_tokenizer("ViT-B-32")  # the bundled OpenAI CLIP BPE (no download)
+        tok = open_clip.get_tokenizer("ViT-B-32")  # the bundled OpenAI CLIP BPE (no download)
+        self.eot_id = getattr(tok, "eot_token_id", None)
+        return tok
 
     # ---- text ----------------------------------------------------------------------------------
     def tokenize(self, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -185,9 +190,16 @@ class Clip:
 
         ids = self.tokenizer(list(texts), context_length=max_tokens)
         ids = torch.nn.functional.pad(ids, (0, self.context_length - ids.shape[1]))  # the model's causal mask wants its full length
-        eot = ids.argmax(-1)  # end-of-text is the largest id (CLIP's BPE), as open_clip and HF pool it
-        mask = torch.arange(max_tokens)[None] <= eot[:, None]
+        mask = torch.arange(max_tokens)[None] <= self.end_of_text(ids)[:, None]
         return ids, mask
+
+    def end_of_text(self, ids: torch.Tensor) -> torch.Tensor:
+        """[B] the position of each row's first end-of-text token: by its id where the tokenizer names
+        it. The largest id (CLIP's BPE) was taken for it: a token added to the tokenizer (a textual
+        inversion's "<cat-toy>", id 49408) ended the mask there, and the words after it were masked out."""
+        if self.eot_id is None:
+            return ids.argmax(-1)
+        return (ids == self.eot_id).int().argmax(-1)
 
     @_inference_mode
     def text(self, texts: list[str], layer: int, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -47,10 +47,10 @@ class ClipTextEncoder:
     def _tokens_beyond(self, captions: list[str]) -> np.ndarray:
         """[B] int: each caption's tokens (start and end of text included) past max_length, which the
         CLIP's tokenizer cuts off (keeping the end of text), counted by tokenizing to a long length:
-        the end of text is the largest id (as Clip.tokenize finds it), padding is 0 or the end of text."""
+        the end of text found as Clip.tokenize finds it, padding is 0 or the end of text."""
         long = max(_LONG_CAPTION, 4 * self.max_length)
         ids = self.clip.tokenizer(list(captions), context_length=long)
-        return (ids.argmax(-1) + 1 - self.max_length).clamp(min=0).numpy().astype(np.int64)
+        return (self.clip.end_of_text(ids) + 1 - self.max_length).clamp(min=0).numpy().astype(np.int64)
 
     def describe(self) -> dict:
         return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
