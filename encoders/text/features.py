@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from encoders.path_checks import check_layer  # noqa: F401  (the loaders' import; torch-free there)
+
 log = logging.getLogger(__name__)
 
 
@@ -61,11 +63,6 @@ def check_room(name: str, max_length: int, own_tokens: int) -> None:
                          f"every caption, which leaves none for the caption's words: give at least {own_tokens + 1}")
 
 
-def check_layer(name: str, layer: int, layers: int) -> None:
-    """`--text-layer` counts from the last block (-1) back to the first (-layers): a MiniLM took 0 as
-    its embeddings without a word and ended past its 6 blocks in an IndexError traceback."""
-    if not -layers <= layer < 0:
-        raise ValueError(f"--text-layer {layer}: the {name} text encoder has {layers} layer(s): give -1 (its last) to -{layers}")
 
 
 def token_limit(encoder: object) -> int | None:
