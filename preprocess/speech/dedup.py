@@ -35,6 +35,16 @@ says of the two (what an earlier run kept stays kept, as video and image do). Wi
 outcomes are as before (so the same FILTER_VERSION); before, a near copy was found only when both
 came in the same run, so a refresh accepted a -6 dB copy of a take an earlier run had kept.
 
+Version 2, compiled (session 52, helper G): the same outcomes again. When a bucket holds
+FAR_MIN_ROWS takes or more of a window, ``_Bucket.far`` (numba, which librosa brings) bounds each
+take at 64 then 16 frames a block in one loop that stops adding blocks once their sum rules the take
+out, and ``apart`` tests a distance against the nearest so far (or the cap) in float64, stopping each
+offset early: only takes it leaves are compared by ``distance``. Its margin is twice the bounds', so
+it rules out no take lower_bounds keeps and no distance within the limit (the scores are
+``distance``'s, as before). The buckets are made before the search with room for every take that
+may fall in them (doubling one held both copies: the index's peak at 20k kept takes 94 -> 48 MB).
+Still linear in the window per take: bench/speech_dedup_scale.py has the figures.
+
 Not taken (session of 7 Dec 2026, helper A): a version 3 searching only within the threshold (scores
 exact within it, "further than the threshold" beyond) kept every status, reason and key but cost
 only 1.4x / 1.5x / 1.7x less CPU at 4k / 17k / 67k takes (224.7 -> 134.9 s), still about quadratic
@@ -48,7 +58,9 @@ stage with a measured miss rate, or comparing only takes of one transcript).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -122,13 +134,14 @@ class _Bucket:
     block sums (float32, dense [rows, k, BANDS]: k is the first take's blocks and 2 more; a longer
     take's further blocks are left out, a shorter one's are zeros and never used)."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, room: int = 8) -> None:
         self.k = [max(1, int(_blocks(width, size))) for size in BOUND_BLOCKS]
         self.n = 0
-        self.sums = [np.zeros((8, k, BANDS), np.float32) for k in self.k]
-        self.kept = np.zeros(8, np.int64)
-        self.width = np.zeros(8, np.int64)
-        self.dur = np.zeros(8, np.float64)
+        room = max(1, room)  # rows made at once: as many as will come when that is known (no copy as it grows)
+        self.sums = [np.zeros((room, k, BANDS), np.float32) for k in self.k]
+        self.kept = np.zeros(room, np.int64)
+        self.width = np.zeros(room, np.int64)
+        self.dur = np.zeros(room, np.float64)
 
     def add(self, k: int, prefix: np.ndarray, dur: float) -> None:
         if self.n == len(self.kept):
@@ -139,6 +152,14 @@ class _Bucket:
             self.sums[level][self.n, :nb] = cuts[1:] - cuts[:-1]
         self.kept[self.n], self.width[self.n], self.dur[self.n] = k, prefix.shape[0] - 1, dur
         self.n += 1
+
+    def far(self, q: _Query, rows: np.ndarray, cap: float) -> np.ndarray:
+        """Of ``rows``, those whose lower bound at some level (less FAR_MARGIN) passes ``cap``: the
+        bounds of lower_bounds (each block's sum in float32, their total in float64), so a take it
+        rules out lower_bounds would too."""
+        kqs = tuple(min(k, zero.shape[0]) for k, zero in zip(self.k, q.zero))
+        return _kernels()[0](tuple(self.sums), rows, self.width, tuple(q.zero), tuple(q.moved), q.width, kqs,
+                             BOUND_BLOCKS, (cap + FAR_MARGIN) / (1 - FAR_MARGIN))
 
     def lower_bounds(self, q: _Query, rows: np.ndarray, level: int) -> np.ndarray:
         """A lower bound of the distance between the new take and each kept take of ``rows``, from the
@@ -161,6 +182,76 @@ class _Bucket:
         return np.where(n >= 4, total / (BANDS * np.maximum(n, 1)), np.inf).min(0)
 
 
+FAR_MARGIN = 2 * BOUND_MARGIN  # the compiled prefilter's: twice lower_bounds', so it rules out no take they keep
+FAR_MIN_ROWS = 128  # fewer takes of a bucket in a window: lower_bounds alone (the prefilter is compiled at its first use: about 1 s)
+
+
+@functools.cache
+def _kernels():
+    """``far``: lower_bounds' levels, compiled (numba, which librosa needs anyway), coarse to fine, for
+    each take in turn: numpy's passes over [rows, blocks, BANDS] arrays cost 2-3x a loop that stops
+    adding a take's blocks once their sum rules it out (most distinct takes: at the coarse level).
+    ``apart``: whether a distance passes a limit, stopped early (a tenth of ``distance``'s CPU on
+    distinct takes). Compiled at the first use, about 1 s a process."""
+    import numba
+
+    @numba.njit(nogil=True, fastmath=True)
+    def beyond(sums, r, wb, zero, moved, qwidth, kq, size, limit):
+        """Whether the bound of kept row r at this level passes ``limit`` (inf: no offset has 4 frames in common)."""
+        usable = min(max(0, (min(wb, qwidth - MAX_OFFSET) - MAX_OFFSET) // size), kq)
+        most, comparable = 0.0, False  # the gap above which every offset's bound passes the limit
+        for o in range(2 * MAX_OFFSET + 1):
+            n = min(wb, qwidth - (o - MAX_OFFSET)) - max(0, MAX_OFFSET - o)
+            if n >= 4:
+                comparable = True
+                most = max(most, moved[o, usable] + limit * BANDS * n)
+        if not comparable:
+            return True
+        gap = 0.0
+        for j in range(usable):
+            block = np.float32(0.0)
+            for b in range(BANDS):  # float32 and in any order (fastmath: vectorised), far below the margin
+                block += abs(sums[r, j, b] - zero[j, b])
+            gap += block
+            if gap > most:
+                return True
+        return False
+
+    @numba.njit(nogil=True)
+    def far(sums, rows, widths, zeros, moveds, qwidth, kqs, sizes, limit):
+        out = np.zeros(len(rows), np.bool_)
+        for i in range(len(rows)):
+            for level in range(len(sizes)):
+                if beyond(sums[level], rows[i], widths[rows[i]], zeros[level], moveds[level], qwidth, kqs[level], sizes[level], limit):
+                    out[i] = True
+                    break
+        return out
+
+    @numba.njit(nogil=True, fastmath=True)
+    def apart(a, b, limit):
+        """Whether ``distance(a, b)`` (float32 [BANDS, W] each) passes ``limit``: at every offset, the
+        sum over its frames passes limit BANDS n (inf: no offset has 4 frames in common), each offset's
+        sum stopped once it does."""
+        for off in range(-MAX_OFFSET, MAX_OFFSET + 1):
+            ia, ib = max(0, off), max(0, -off)
+            n = min(a.shape[1] - ia, b.shape[1] - ib)
+            if n < 4:
+                continue
+            most, total = limit * BANDS * n, 0.0
+            for band in range(BANDS):
+                row = np.float32(0.0)
+                for t in range(n):
+                    row += abs(a[band, ia + t] - b[band, ib + t])
+                total += row
+                if total > most:
+                    break
+            if total <= most:
+                return False
+        return True
+
+    return far, apart
+
+
 class _Kept:
     """The kept takes: their fingerprints for the exact distance, and their buckets by duration."""
 
@@ -172,10 +263,24 @@ class _Kept:
     def _key(dur: float):
         return math.floor(math.log(dur) / LOG_STEP) if math.isfinite(dur) and dur > 0 else None
 
+    def reserve(self, signatures) -> None:
+        """Makes the bucket of each duration of ``signatures`` ((fingerprint, duration), in the order
+        they may come), with room for every one of them in it: the index then grows without copies
+        (doubling a bucket held the old rows, the new and their room at once)."""
+        counts = Counter(self._key(float(d)) for _, d in signatures)
+        for fp, dur in signatures:
+            key = self._key(float(dur))
+            if key not in self.buckets:
+                self.buckets[key] = self._bucket(key, fp, float(dur), counts[key])
+
+    def _bucket(self, key, fp: np.ndarray, dur: float, room: int = 8) -> _Bucket:
+        """As many blocks as a take as long as the bucket's longest would have."""
+        return _Bucket(fp.shape[1] if key is None else math.ceil(fp.shape[1] * math.exp((key + 1) * LOG_STEP - math.log(dur))), room)
+
     def add(self, fp: np.ndarray, dur: float, prefix: np.ndarray) -> None:
         key = self._key(dur)
-        if key not in self.buckets:  # as many blocks as a take as long as the bucket's longest would have
-            self.buckets[key] = _Bucket(fp.shape[1] if key is None else math.ceil(fp.shape[1] * math.exp((key + 1) * LOG_STEP - math.log(dur))))
+        if key not in self.buckets:
+            self.buckets[key] = self._bucket(key, fp, dur)
         self.buckets[key].add(len(self.fps), prefix, dur)
         self.fps.append(fp)
 
@@ -198,31 +303,53 @@ class _Kept:
         return out
 
 
+def _within(bucket: _Bucket, q: _Query, rows: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The rows of ``bucket`` no lower bound rules out (beyond ``cap`` less BOUND_MARGIN), their finest
+    bounds (which order the exact comparisons), and whether the compiled prefilter chose them (with
+    FAR_MIN_ROWS rows or more: it rules out every take lower_bounds would, and a few more near the
+    margin, whose distances pass the cap anyway)."""
+    levels = range(len(BOUND_BLOCKS))
+    compiled = len(rows) >= FAR_MIN_ROWS
+    if compiled:
+        rows, levels = rows[~bucket.far(q, rows, cap)], levels[-1:]
+    lb = np.zeros(0, np.float32)
+    for level in levels:  # coarse to fine, each on the takes the last left
+        if not len(rows):
+            break
+        lb = bucket.lower_bounds(q, rows, level)
+        lb = lb * (1 - BOUND_MARGIN) - BOUND_MARGIN  # bounds >= 0; inf stays inf
+        rows, lb = rows[lb <= cap], lb[lb <= cap]
+    return rows, lb, compiled
+
+
 def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, groups: list, cap: float) -> tuple[int, float]:
     """(kept index, distance) of the nearest kept take of ``groups`` (the first of equally near ones),
     exact when it is within ``cap``; otherwise (-1, cap), or (-1, inf) when no take of them overlaps
     enough to be compared at all (``distance`` is inf for each). Takes are ruled out by lower bounds
     above the cap (less a margin far above the float32 rounding of bounds and distances, some 1e-6
     here), then the rest are compared exactly from the lowest bound up, until the bound passes the
-    nearest distance found."""
+    nearest distance found (of the takes the compiled prefilter chose, those its float64 distance
+    puts beyond the nearest, or the cap, are not compared)."""
     q = _Query(prefix)
-    comparable, idx, bounds = False, [], []
+    comparable, idx, bounds, compiled = False, [], [], []
     for bucket, rows in groups:
-        for level in range(len(BOUND_BLOCKS)):  # coarse to fine, each on the takes the last left
-            lb = bucket.lower_bounds(q, rows, level)
-            comparable = comparable or bool(np.isfinite(lb).any())  # the first bounds, of every take
-            lb = lb * (1 - BOUND_MARGIN) - BOUND_MARGIN  # bounds >= 0; inf stays inf
-            rows, lb = rows[lb <= cap], lb[lb <= cap]
-            if not len(rows):
-                break
+        # a bound is finite when some offset has 4 frames in common, and none has more than offset 0
+        # (fingerprints are finite: log of max(mel, floor), and non-finite audio is quarantined)
+        comparable = comparable or bool((np.minimum(bucket.width[rows], q.width) >= 4).any())
+        rows, lb, fast = _within(bucket, q, rows, cap)
         idx.append(bucket.kept[rows])
         bounds.append(lb)
-    idx, bounds = np.concatenate(idx), np.concatenate(bounds)
-    best_k, best_d = -1, float("inf")
+        compiled.append(np.full(len(rows), fast))
+    idx, bounds, compiled = np.concatenate(idx), np.concatenate(bounds), np.concatenate(compiled)
+    best_k, best_d, query = -1, float("inf"), None
     for j in np.argsort(bounds, kind="stable"):
         if bounds[j] > min(best_d, cap):
             break
         k = int(idx[j])
+        if compiled[j]:
+            query = fp.astype(np.float32) if query is None else query
+            if _kernels()[1](query, index.fps[k].astype(np.float32), (min(best_d, cap) + FAR_MARGIN) / (1 - FAR_MARGIN)):
+                continue  # neither nearer nor as near (nor within the cap)
         d = distance(fp, index.fps[k])
         if d < best_d or (d == best_d and k < best_k):
             best_k, best_d = k, d
@@ -258,10 +385,11 @@ def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = N
     cap = max(SCORE_CAP, 2.0 * max_distance)
     index = _Kept()
     kept = list(kept or ())  # the candidates kept are appended: index i of the search is kept[i]
+    ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
+    index.reserve([k.signature for k in kept] + [c.signature for c in ordered])
     for k in kept:  # first: in the index before any candidate, so of equally near takes theirs is named
         fp, dur = k.signature
         index.add(fp, float(dur), _prefix(fp))
-    ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
     for c in tqdm(ordered, desc="speech: near duplicates", unit="take", leave=False, disable=len(ordered) < 500):
         fp, dur = c.signature
         dur = float(dur)
