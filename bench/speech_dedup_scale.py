@@ -1,0 +1,159 @@
+"""Speech near-duplicate search at scale, OLD (preprocess/speech/dedup.py at commit 0579054, loaded
+from git) against NEW (the working tree), side by side on the same synthetic takes:
+
+1. within one run: N takes, one in 50 with a planted near copy (noise 0.05, 2% longer);
+2. across runs: C new takes (again one in 50 a near copy of a kept take) against K takes earlier
+   runs kept (``kept``: in the index before every candidate).
+
+For each: CPU seconds (process_time), the peak of Python allocations during the search
+(tracemalloc: the index, not the fingerprints, which the candidates and kept takes hold anyway),
+whether every status, reason, matched key and verdict (score, passed) is the same, and how many
+planted copies were rejected naming their original.
+
+    python bench/speech_dedup_scale.py                      # within 5k, 20k; across 20k kept (about 2 min)
+    python bench/speech_dedup_scale.py --within 65000 --kept 100000 --new 2000
+    python bench/speech_dedup_scale.py --no-old --within 65000   # NEW only
+
+Takes: bench_speech_dedup.synthetic_fingerprints (8 voices, phone runs, log-normal widths like
+helper W's 4,990 real takes: median 311 frames; distinct takes of a similar length 1.2 - 1.9 apart;
+about 0.25 ms each to make). Not jittered copies of a pool: their block sums are the pool take's, so
+every bound passes and each copy is compared in full with its siblings (an artefact, not speech).
+NEW's compiled prefilter is compiled before the clock starts (about 1 s, once per process: said).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import subprocess
+import sys
+import time
+import tracemalloc
+import types
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_speech_dedup import synthetic_fingerprints  # noqa: E402
+from contracts.records import SampleRecord  # noqa: E402
+from preprocess.modality import Candidate  # noqa: E402
+from preprocess.speech import dedup  # noqa: E402
+from preprocess.speech.kept_takes import KeptTake  # noqa: E402
+
+OLD_COMMIT = "0579054"  # dedup.py before the grouped prefilter and the rooms sized in advance
+
+
+def old_dedup(commit: str = OLD_COMMIT) -> types.ModuleType:
+    repo = Path(__file__).resolve().parents[1]
+    src = subprocess.run(["git", "show", f"{commit}:preprocess/speech/dedup.py"], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout
+    mod = types.ModuleType("dedup_old")
+    exec(compile(src, f"{commit}:preprocess/speech/dedup.py", "exec"), mod.__dict__)
+    return mod
+
+
+def candidate(key: str, fp: np.ndarray, dur: float) -> Candidate:
+    rec = SampleRecord(key=key, modality="speech", source_uri=f"/c/{key}", split="train", status="accepted", meta={})
+    return Candidate(rec, [], SimpleNamespace(name=f"{key}.wav"), (fp, dur))
+
+
+def near_copy(fp: np.ndarray, dur: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    return (fp.astype(np.float32) + rng.normal(0, 0.05, fp.shape)).astype(np.float16), dur * 1.02
+
+
+def within_run(sigs: list) -> tuple[list, dict]:
+    rng = np.random.default_rng(1)
+    cands = [candidate(f"t{i:07d}", fp, d) for i, (fp, d) in enumerate(sigs)]
+    planted = {}
+    for i in range(0, len(sigs), 50):
+        key = f"z{i:07d}"  # named after its original: found as its copy
+        cands.append(candidate(key, *near_copy(*sigs[i], rng)))
+        planted[key] = f"t{i:07d}"
+    return cands, planted
+
+
+def across_runs(kept_sigs: list, new_sigs: list) -> tuple[list, list, dict]:
+    rng = np.random.default_rng(2)
+    kept = [KeptTake(SimpleNamespace(key=f"k{i:07d}"), (fp, d)) for i, (fp, d) in enumerate(kept_sigs)]
+    cands = [candidate(f"t{i:07d}", fp, d) for i, (fp, d) in enumerate(new_sigs)]
+    planted = {}
+    for i in range(0, len(new_sigs), 50):
+        j = int(rng.integers(len(kept_sigs)))
+        cands.append(candidate(f"z{i:07d}", *near_copy(*kept_sigs[j], rng)))
+        planted[f"z{i:07d}"] = f"k{j:07d}"
+    return kept, cands, planted
+
+
+def outcome(c: Candidate) -> tuple:
+    (v,) = [v for v in c.verdicts if v.filter == "audio_fingerprint_dedup"]
+    return c.record.status, c.record.reason, c.record.meta.get("near_duplicate_of"), v.score, v.passed
+
+
+def timed(mark, cands: list, kept: list | None) -> tuple[float, float]:
+    """CPU seconds and the peak MB of Python allocations of one search."""
+    tracemalloc.start()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the progress bar
+            t = time.process_time()
+            mark(cands, 0.15, kept)
+            cpu = time.process_time() - t
+        return cpu, tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def warm_up() -> None:
+    """NEW's search once on enough takes of one length that its compiled prefilter is used."""
+    rng = np.random.default_rng(0)
+    n = dedup.FAR_MIN_ROWS + 2
+    cands = [candidate(f"w{i}", rng.normal(-5, 2, (dedup.BANDS, 200)).astype(np.float16), 2.3) for i in range(n)]
+    with contextlib.redirect_stderr(io.StringIO()):
+        dedup.mark_near_duplicates(cands, 0.15)
+
+
+def side_by_side(label: str, cands: list, kept: list | None, planted: dict, old) -> None:
+    runs = [("NEW", dedup)] + ([("OLD", old)] if old else [])
+    got = {}
+    for name, mod in runs:
+        mine = copy.deepcopy(cands, {id(c.signature[0]): c.signature[0] for c in cands})  # the fingerprints shared
+        cpu, peak = timed(mod.mark_near_duplicates, mine, kept)
+        got[name] = [outcome(c) for c in mine]
+        found = sum(o[2] == planted.get(c.record.key) for c, o in zip(mine, got[name]) if c.record.key in planted)
+        print(f"{label:34} {name}  cpu {cpu:8.2f} s  peak {peak:8.1f} MB  rejected {sum(o[0] == 'rejected' for o in got[name]):6d}  "
+              f"planted copies found {found}/{len(planted)}", flush=True)
+    if old:
+        print(f"{label:34} same statuses, reasons, keys, scores: {got['NEW'] == got['OLD']}", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--within", default="5000,20000", help="takes in one run, comma separated (0: none)")
+    ap.add_argument("--kept", default="20000", help="takes earlier runs kept, comma separated (0: none)")
+    ap.add_argument("--new", type=int, default=1000, help="new takes against the kept ones")
+    ap.add_argument("--no-old", action="store_true", help="NEW only (OLD is about quadratic: 217 s at 65k)")
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.within.split(",") if int(s)]
+    kept_sizes = [int(s) for s in a.kept.split(",") if int(s)]
+    old = None if a.no_old else old_dedup()
+    t = time.perf_counter()
+    warm_up()
+    print(f"NEW's prefilter compiled in {time.perf_counter() - t:.1f} s (once per process)")
+    for n in sizes:
+        cands, planted = within_run(synthetic_fingerprints(n, seed=10))
+        side_by_side(f"within one run, {len(cands)} takes", cands, None, planted, old)
+    for k in kept_sizes:
+        kept_sigs = synthetic_fingerprints(k, seed=11)
+        kept, cands, planted = across_runs(kept_sigs, synthetic_fingerprints(a.new, seed=12))
+        fp_mb = sum(t.signature[0].nbytes for t in kept) / 1e6
+        print(f"across runs: {k} kept takes hold {fp_mb:.0f} MB of fingerprints (float16, the input)")
+        side_by_side(f"across runs, {len(cands)} new vs {k} kept", cands, kept, planted, old)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
