@@ -116,7 +116,28 @@ def latent_shape(ckpt: Path, size: str | None, frames: int | None) -> list[int]:
             raise ValueError(f"--size must be a multiple of {down} pixels (this checkpoint's encoder downsamples by {down}); "
                              f"got {size!r}: {h // down * down}x{w // down * down} or {-(-h // down) * down}x{-(-w // down) * down}")
         shape[2], shape[3] = h // down, w // down
+        check_whole_patches(ckpt, size, shape, down)
     return shape
+
+
+def check_whole_patches(ckpt: Path, size: str, shape: list[int], down: int) -> None:
+    """A --size whose latent the checkpoint's patches do not divide is refused: curation sizes every
+    image, frame and view to whole patches, and the model zero-pads another size to them and crops the
+    pad off (7x7 on patch 2 came out 7x7 without a word)."""
+    from modelzoo.config import FlagDiTConfig
+
+    if not (ckpt / "config.json").is_file():  # no model to pad (a test's bare checkpoint folder)
+        return
+    patch = json.loads((ckpt / "config.json").read_text()).get("patch_size", FlagDiTConfig.patch_size)
+    ph, pw = (patch, patch) if isinstance(patch, int) else (int(v) for v in patch)
+    if shape[2] % ph == 0 and shape[3] % pw == 0:
+        return
+    sh, sw, h, w = ph * down, pw * down, shape[2] * down, shape[3] * down
+    near = " or ".join(dict.fromkeys(f"{a}x{b}" for a, b in ((h // sh * sh, w // sw * sw), (-(-h // sh) * sh, -(-w // sw) * sw))
+                                     if a and b))
+    raise ValueError(f"--size must be a multiple of {sh}x{sw} pixels for this checkpoint (patch {ph}x{pw} on latents its "
+                     f"encoder downsamples by {down}: curation sized every training frame or view to whole patches, and the "
+                     f"model would zero-pad another size to them); got {size!r}: {near}")
 
 
 # every latent shape of the training manifest, in the encoding it was trained on

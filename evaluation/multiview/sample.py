@@ -41,11 +41,6 @@ def training_radius(ckpt_dir: Path, catalog: str | None = None) -> float | None:
 def prepare(cfg, ckpt_dir: Path, shape: list[int], options: MultiviewSampleOptions | None = None) -> tuple[list[int], dict]:
     import torch
 
-    # a --size the patches do not divide was zero-padded without a word (30x30 on patch 4), as for video,
-    # whose hook holds the check until lumina sample makes it for every modality
-    from evaluation.video.sample import check_whole_patches
-
-    check_whole_patches(cfg, ckpt_dir, shape)
     options = options or MultiviewSampleOptions()
     views = int(cfg.frames or shape[1])
     # as the radius: a user's renders from 40 degrees up were sampled at the demo's 20 (camera

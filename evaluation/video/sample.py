@@ -52,43 +52,7 @@ def refuse_other_modalities_names(cfg) -> None:
             raise ValueError(f"{flag} is for {owner} checkpoints; this one is video: give {what} as --{name.replace('_', '-')}")
 
 
-def _patch_pixels(ckpt: Path) -> tuple[int, int, int]:
-    """(patch height, patch width, pixels per latent pixel) of the checkpoint, its defaults where unrecorded."""
-    from modelzoo.config import FlagDiTConfig
-
-    def read(name: str) -> dict:
-        try:
-            return json.loads((Path(ckpt) / name).read_text())
-        except (OSError, ValueError):
-            return {}
-
-    patch = read("config.json").get("patch_size", FlagDiTConfig.patch_size)
-    ph, pw = (patch, patch) if isinstance(patch, int) else (int(v) for v in patch)
-    return ph, pw, int(read("latent_encoder.json").get("downsample", 1))
-
-
-def check_whole_patches(cfg, ckpt: Path, shape: list[int]) -> None:
-    """A --size whose latent the checkpoint's patches do not divide is refused, as curation never makes
-    one (it crops every frame to whole patches of patch_size x vae_factor pixels): the model zero-pads
-    such a latent to whole patches and crops the pad off its output, a border of zeros among the noise
-    that no training clip had. --size 7x7 on patch 2 came out 7x7 without a word (helper H, session 52)."""
-    if not getattr(cfg, "size", None):
-        return
-    ph, pw, down = _patch_pixels(ckpt)
-    if shape[2] % ph == 0 and shape[3] % pw == 0:
-        return
-    step_h, step_w = ph * down, pw * down
-    h, w = shape[2] * down, shape[3] * down
-    below = (h // step_h * step_h, w // step_w * step_w)
-    above = (-(-h // step_h) * step_h, -(-w // step_w) * step_w)
-    sizes = " or ".join(f"{a}x{b}" for a, b in dict.fromkeys([below, above]) if a and b)
-    raise ValueError(f"--size must be a multiple of {step_h}x{step_w} pixels for this checkpoint (patch {ph}x{pw} on latents its "
-                     f"encoder downsamples by {down}: curation sized every training frame or view to whole patches, and the model "
-                     f"would zero-pad another size to them); got {cfg.size!r}: {sizes}")
-
-
 def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[list[int], dict]:
-    check_whole_patches(cfg, ckpt, shape)  # before any model loads
     frames, trained = getattr(cfg, "frames", None), trained_frames(ckpt)
     if frames is not None and trained is not None and int(frames) > trained:
         # --frames alone: a video checkpoint refuses multi-view's --views (check_flags)

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from evaluation.multiview.sample import prepare
+from evaluation.sample import latent_shape
 from evaluation.multiview.sample_flags import MultiviewSampleOptions
 
 
@@ -29,9 +30,10 @@ def _cfg(size):
 
 def test_a_size_the_patches_do_not_divide_is_refused(ckpt):
     with pytest.raises(ValueError, match=r"^--size must be a multiple of 4x4 pixels .* got '30x30': 28x28 or 32x32$"):
-        prepare(_cfg("30x30"), ckpt, [3, 4, 30, 30], MultiviewSampleOptions(elevation=20.0, radius=1.0))
+        latent_shape(ckpt, "30x30", None)  # lumina sample's size check, for every modality
 
 
 def test_whole_patches_sample(ckpt):
+    assert latent_shape(ckpt, "32x32", None) == [3, 4, 32, 32]
     shape, extra = prepare(_cfg("32x32"), ckpt, [3, 4, 32, 32], MultiviewSampleOptions(elevation=20.0, radius=1.0))
     assert shape == [3, 4, 32, 32] and tuple(extra["frame_cond"].shape[:2]) == (1, 4)

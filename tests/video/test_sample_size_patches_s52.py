@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from evaluation.sample import latent_shape  # lumina sample's size check, for every modality
 from evaluation.video.sample import prepare
 
 
@@ -24,13 +25,13 @@ def video_ckpt(tmp_path):
 
 @pytest.mark.parametrize("size, offered", [("7x7", "6x6 or 8x8"), ("1x1", "2x2"), ("8x9", "8x8 or 8x10")])
 def test_a_size_the_patches_do_not_divide_is_refused_with_the_sizes_near_it(video_ckpt, size, offered):
-    h, w = (int(v) for v in size.split("x"))
     with pytest.raises(ValueError) as e:
-        prepare(SimpleNamespace(size=size, frames=None), video_ckpt, [3, 8, h, w])
+        latent_shape(video_ckpt, size, None)
     assert str(e.value).startswith("--size must be a multiple of 2x2 pixels") and str(e.value).endswith(f"got {size!r}: {offered}")
 
 
 def test_whole_patches_and_no_size_pass(video_ckpt):
+    assert latent_shape(video_ckpt, "8x10", None) == [3, 8, 8, 10]
     assert prepare(SimpleNamespace(size="8x10", frames=None), video_ckpt, [3, 8, 8, 10])[0] == [3, 8, 8, 10]
     assert prepare(SimpleNamespace(size=None, frames=None), video_ckpt, [3, 8, 28, 36])[0] == [3, 8, 28, 36]
 
@@ -39,7 +40,7 @@ def test_a_vae_checkpoint_names_sizes_in_pixels(video_ckpt):
     (video_ckpt / "latent_encoder.json").write_text(json.dumps({"name": "sd15", "downsample": 8}))
     (video_ckpt / "config.json").write_text(json.dumps({"patch_size": [1, 2]}))
     with pytest.raises(ValueError, match=r"multiple of 8x16 pixels .* got '24x24': 24x16 or 24x32$"):
-        prepare(SimpleNamespace(size="24x24", frames=None), video_ckpt, [4, 8, 3, 3])
+        latent_shape(video_ckpt, "24x24", None)
 
 
 def test_the_command_says_it_in_one_line_before_any_model_loads(video_ckpt, tmp_path, capsys):
