@@ -155,10 +155,11 @@ def make_inputs(item: dict, null: NullCaption, fm, cfg: TrainConfig, step: int) 
 
 def _load_null_caption(path: str) -> NullCaption:
     """--null-caption, or one line naming it: a file that is not one said "This file contains pickled
-    (object) data ... allow_pickle=" (or a bare "[Errno 2] No such file or directory")."""
+    (object) data ... allow_pickle=" (or a bare "[Errno 2] No such file or directory"); a plain .npy
+    (np.save's) loads as one array, which a name cannot index (IndexError)."""
     try:
         return NullCaption.load(path)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, IndexError) as e:
         raise ValueError(f"--null-caption {path}: not a null caption's .npz (cap_feats and cap_mask, as lumina encode "
                          f"writes under <home>/encoders/<text encoder>/null_caption.npz): {e}") from None
 
