@@ -154,9 +154,9 @@ class _Bucket:
         self.n += 1
 
     def far(self, q: _Query, rows: np.ndarray, cap: float) -> np.ndarray:
-        """Of ``rows``, those whose lower bound at some level (less FAR_MARGIN) passes ``cap``: the
-        bounds of lower_bounds (each block's sum in float32, their total in float64), so a take it
-        rules out lower_bounds would too."""
+        """The finest bound of lower_bounds for each of ``rows`` (each block's sum in float32, their
+        total in float64), inf where a bound at some level passes ``cap`` by FAR_MARGIN or more (so a
+        take it rules out lower_bounds would too)."""
         kqs = tuple(min(k, zero.shape[0]) for k, zero in zip(self.k, q.zero))
         return _kernels()[0](tuple(self.sums), rows, self.width, tuple(q.zero), tuple(q.moved), q.width, kqs,
                              BOUND_BLOCKS, (cap + FAR_MARGIN) / (1 - FAR_MARGIN))
@@ -196,8 +196,9 @@ def _kernels():
     import numba
 
     @numba.njit(nogil=True, fastmath=True)
-    def beyond(sums, r, wb, zero, moved, qwidth, kq, size, limit):
-        """Whether the bound of kept row r at this level passes ``limit`` (inf: no offset has 4 frames in common)."""
+    def bound(sums, r, wb, zero, moved, qwidth, kq, size, limit):
+        """Kept row r's bound at this level, as lower_bounds defines it; inf once the blocks added so
+        far put it beyond ``limit`` at every offset (or when no offset has 4 frames in common)."""
         usable = min(max(0, (min(wb, qwidth - MAX_OFFSET) - MAX_OFFSET) // size), kq)
         most, comparable = 0.0, False  # the gap above which every offset's bound passes the limit
         for o in range(2 * MAX_OFFSET + 1):
@@ -206,7 +207,7 @@ def _kernels():
                 comparable = True
                 most = max(most, moved[o, usable] + limit * BANDS * n)
         if not comparable:
-            return True
+            return np.inf
         gap = 0.0
         for j in range(usable):
             block = np.float32(0.0)
@@ -214,16 +215,21 @@ def _kernels():
                 block += abs(sums[r, j, b] - zero[j, b])
             gap += block
             if gap > most:
-                return True
-        return False
+                return np.inf
+        least = np.inf
+        for o in range(2 * MAX_OFFSET + 1):
+            n = min(wb, qwidth - (o - MAX_OFFSET)) - max(0, MAX_OFFSET - o)
+            if n >= 4:
+                least = min(least, max(gap - moved[o, usable], 0.0) / (BANDS * n))
+        return least
 
     @numba.njit(nogil=True)
     def far(sums, rows, widths, zeros, moveds, qwidth, kqs, sizes, limit):
-        out = np.zeros(len(rows), np.bool_)
+        out = np.empty(len(rows), np.float64)
         for i in range(len(rows)):
-            for level in range(len(sizes)):
-                if beyond(sums[level], rows[i], widths[rows[i]], zeros[level], moveds[level], qwidth, kqs[level], sizes[level], limit):
-                    out[i] = True
+            for level in range(len(sizes)):  # coarse to fine: the finest bound, or inf once one passes the limit
+                out[i] = bound(sums[level], rows[i], widths[rows[i]], zeros[level], moveds[level], qwidth, kqs[level], sizes[level], limit)
+                if out[i] == np.inf:
                     break
         return out
 
@@ -304,22 +310,20 @@ class _Kept:
 
 
 def _within(bucket: _Bucket, q: _Query, rows: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray, bool]:
-    """The rows of ``bucket`` no lower bound rules out (beyond ``cap`` less BOUND_MARGIN), their finest
-    bounds (which order the exact comparisons), and whether the compiled prefilter chose them (with
-    FAR_MIN_ROWS rows or more: it rules out every take lower_bounds would, and a few more near the
-    margin, whose distances pass the cap anyway)."""
-    levels = range(len(BOUND_BLOCKS))
-    compiled = len(rows) >= FAR_MIN_ROWS
-    if compiled:
-        rows, levels = rows[~bucket.far(q, rows, cap)], levels[-1:]
+    """The rows of ``bucket`` no lower bound rules out (beyond ``cap`` less a margin), their finest
+    bounds less the margin (which order the exact comparisons), and whether the compiled prefilter
+    chose them (with FAR_MIN_ROWS rows or more; its margin is FAR_MARGIN)."""
+    if len(rows) >= FAR_MIN_ROWS:
+        lb = bucket.far(q, rows, cap) * (1 - FAR_MARGIN) - FAR_MARGIN
+        return rows[lb <= cap], lb[lb <= cap], True
     lb = np.zeros(0, np.float32)
-    for level in levels:  # coarse to fine, each on the takes the last left
+    for level in range(len(BOUND_BLOCKS)):  # coarse to fine, each on the takes the last left
         if not len(rows):
             break
         lb = bucket.lower_bounds(q, rows, level)
         lb = lb * (1 - BOUND_MARGIN) - BOUND_MARGIN  # bounds >= 0; inf stays inf
         rows, lb = rows[lb <= cap], lb[lb <= cap]
-    return rows, lb, compiled
+    return rows, lb, False
 
 
 def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, groups: list, cap: float) -> tuple[int, float]:

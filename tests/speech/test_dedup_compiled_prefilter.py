@@ -109,7 +109,7 @@ def _corpus(seed: int, n: int, prefix: str) -> tuple[list, dict]:
 
 @pytest.fixture
 def compiled_everywhere(monkeypatch):
-    """The prefilter on every window (it waits for FAR_MIN_ROWS rows otherwise), its calls counted."""
+    """The prefilter on every window (it waits for FAR_MIN_ROWS rows otherwise), the rows it saw counted."""
     monkeypatch.setattr(dedup, "FAR_MIN_ROWS", 1)
     calls = []
     far = dedup._Bucket.far
@@ -152,7 +152,7 @@ def test_across_runs_the_prefilter_marks_what_comparing_every_pair_gives(compile
     assert {k for k, v in got.items() if v[0] == "rejected"} == set(planted)
 
 
-def test_the_prefilter_rules_out_no_take_the_bounds_keep_and_apart_is_the_distance_against_a_limit():
+def test_the_prefilter_keeps_every_take_the_bounds_keep_with_its_finest_bound_and_apart_is_the_distance_against_a_limit():
     rng = np.random.default_rng(4)
     index, fps = dedup._Kept(), []
     for _ in range(200):
@@ -168,13 +168,15 @@ def test_the_prefilter_rules_out_no_take_the_bounds_keep_and_apart_is_the_distan
         for bucket in index.buckets.values():
             rows = np.arange(bucket.n)
             for cap in (0.3, 0.5, 1.0):
-                ruled_out = bucket.far(q, rows, cap)
+                compiled = bucket.far(q, rows, cap)
                 kept_by_bounds = np.ones(len(rows), bool)
                 for level in range(len(dedup.BOUND_BLOCKS)):
                     lb = bucket.lower_bounds(q, rows, level)
                     kept_by_bounds &= lb * (1 - dedup.BOUND_MARGIN) - dedup.BOUND_MARGIN <= cap
-                assert not (ruled_out & kept_by_bounds).any(), (trial, cap)
+                ruled_out = np.isinf(compiled)
+                assert not (ruled_out & kept_by_bounds).any(), (trial, cap)  # none the bounds keep
                 assert ruled_out[~kept_by_bounds].mean() > 0.5 if (~kept_by_bounds).sum() > 20 else True
+                np.testing.assert_allclose(compiled[kept_by_bounds], lb[kept_by_bounds], rtol=1e-5, atol=1e-6)  # the finest
         for b in fps[:40]:
             d = distance(a, b)
             a32, b32 = a.astype(np.float32), b.astype(np.float32)
