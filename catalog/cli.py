@@ -451,7 +451,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     print(f"sample {s['key']}  [{s['modality']}]  {_status_line(s['status'], s['reason'])}")
     _print_other_samples_note(story)
     for key, modality, status, uri in named:  # the file a duplicate was dropped for, without a second `why`
-        print(f"  {'reason names':12s} {key}  [{modality}]  {status}: {uri}")
+        print(f"  {'reason names':12s} {key}  [{modality}]  {status}: {_visible(str(uri))}")
     if copy is not None:
         files = ", ".join(copy["files"])
         print(f"  {'quarantined':12s} {copy['path']}/ " + (f"({files})" if copy["exists"] else
