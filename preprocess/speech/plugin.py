@@ -103,13 +103,50 @@ class SpeechOptions:
         check_voice(self.language)
 
 
-def _audio_id(column: str) -> str:
+def _audio_id(column: str, audio_folder: str = "wavs/") -> str:
     """A metadata line's id as LJSpeech writes it (``LJ001-0001``), also where the listing wrote the
     audio's file name (``LJ001-0001.wav``) or its path (``wavs/LJ001-0001.wav``), as other tools'
-    LJSpeech-style files do. Before, such a line named no audio and its take was missing_caption."""
-    name = column.strip().removeprefix("wavs/")
+    LJSpeech-style files do. Before, such a line named no audio and its take was missing_caption.
+    A path whose last folder is the listing's audio folder (``clips/x.mp3``, ``/data/cv/en/clips/x.mp3``
+    in a Common Voice ``path`` column) names the file of that name there: it was looked for in
+    ``clips/clips/`` and said to be missing from ``clips/``."""
+    name = column.strip()
+    folder, _, base = name.rpartition("/")
+    if audio_folder and folder.rpartition("/")[2] + "/" == audio_folder:
+        name = base
     base, dot, suffix = name.rpartition(".")
     return base if dot and base and f".{suffix.lower()}" in AUDIO_SUFFIXES else name
+
+
+class MalformedLine(ValueError):
+    """A listing line that names no take as its columns are, with what is wrong (for malformed_metadata_line)."""
+
+
+def _unquoted(field: str) -> str:
+    """A field as written by a CSV writer that quotes (``"He said ""hi""."``, as some Common Voice
+    releases did) -> its text (``He said "hi".``); any other field as it is: Common Voice's own files
+    are unquoted, and a sentence may begin and end with a quotation mark of its own."""
+    inner = field[1:-1]
+    if len(field) >= 2 and field[0] == field[-1] == '"' and '"' not in inner.replace('""', ""):
+        return inner.replace('""', '"')
+    return field
+
+
+def _tab_columns(line: str, width: int | None) -> list[str]:
+    """A tab-separated line's columns. One with more columns than its header names is read as a
+    CSV writer quotes (a quoted field may hold a tab); if that does not give the header's count
+    either, a field holds a tab and where it ends is unknown: MalformedLine (it was cut at the tab,
+    and the take kept the first part as its whole transcript)."""
+    cols = line.rstrip("\r\n").split("\t")
+    if width is None or len(cols) <= width:
+        return [_unquoted(c) for c in cols]
+    import csv
+
+    quoted = next(csv.reader([line.rstrip("\r\n")], delimiter="\t", quotechar='"'), [])
+    if len(quoted) == width:
+        return quoted
+    raise MalformedLine(f"{len(cols)} tab-separated columns where its header names {width}: "
+                        f"a tab inside a field (remove it, or quote the field)")
 
 
 @dataclass(frozen=True)
@@ -123,21 +160,23 @@ class Listing:
     expected: str  # for malformed_metadata_line
     header: tuple[str, str] | None = None  # the id and transcript columns a first (header) line names
     columns: tuple[int, int] | None = None  # their places, once the header is read (``reading``)
+    width: int | None = None  # how many columns the header names
 
     def reading(self, header_line: str) -> Listing | None:
         """This listing with its columns found in a header line (tab-separated), or None if it lacks one."""
-        names = [c.strip() for c in header_line.split("\t")]
+        names = [c.strip() for c in header_line.rstrip("\r\n").split("\t")]
         if self.header is None or not all(c in names for c in self.header):
             return None
-        return replace(self, columns=(names.index(self.header[0]), names.index(self.header[1])))
+        return replace(self, columns=(names.index(self.header[0]), names.index(self.header[1])), width=len(names))
 
     def split(self, line: str) -> tuple[str, str] | None:
-        """(id, transcript) of a line, or None where it has no id."""
+        """(id, transcript) of a line, or None where it has no id; MalformedLine where its columns
+        cannot be told apart."""
         if self.columns is not None:
-            cols, (i, j) = line.rstrip("\r\n").split("\t"), self.columns
+            cols, (i, j) = _tab_columns(line, self.width), self.columns
             if len(cols) <= max(i, j) or not cols[i].strip() or not cols[j].strip():
                 return None
-            return _audio_id(cols[i]), cols[j].strip()
+            return _audio_id(cols[i], self.audio_folder), cols[j].strip()
         if self.audio_folder:
             cols = line.split("|")
             if len(cols) < 2:
@@ -203,10 +242,13 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line, not_utf8 = None, f"not UTF-8 ({e.reason} at byte {e.start}): save it as UTF-8"
-        parsed = listing.split(line if line is not None else raw.decode("utf-8", "replace"))
+        try:
+            parsed, malformed = listing.split(line if line is not None else raw.decode("utf-8", "replace")), None
+        except MalformedLine as e:
+            parsed, malformed = None, str(e)
         if parsed is None or not parsed[0].strip() or (line is None and "\ufffd" in parsed[0]):
             # no id, or an id that is not UTF-8 (no file's name: it is no caption of any audio)
-            detail = listing.expected if line is not None else not_utf8
+            detail = (malformed or listing.expected) if line is not None else not_utf8
             bad.append(Leftover(line_entry, "malformed_metadata_line", detail))
             continue
         stem = f"{folder}{listing.audio_folder}{parsed[0]}"
@@ -309,6 +351,16 @@ def vctk_takes(entries: list[Entry], mic: str) -> tuple[list[Entry], list[Leftov
             leftovers.append(Leftover(e, "orphan_caption", why))
     return rest, leftovers
 
+def _no_audio(stem: str, line: Entry) -> str:
+    """metadata_without_audio's detail: the file the line names, relative to where it was looked for
+    (``no audio file other/x.* in clips/``; the folder it named was left out, as if in clips/)."""
+    listing_folder = line.name.rsplit("#", 1)[0].rpartition("/")[0]
+    named = stem[len(listing_folder) + 1:] if listing_folder else stem
+    folder, _, rest = named.partition("/")
+    if rest and f"{folder}/" in (LJSPEECH.audio_folder, COMMON_VOICE.audio_folder):
+        return f"no audio file {rest}.* in {folder}/"
+    return f"no audio file {named}.* beside it"
+
 # LibriTTS writes each utterance's transcript twice beside its audio: <id>.normalized.txt (numbers and
 # abbreviations spelled out by its authors) and <id>.original.txt (the book's text); the first is used
 TRANSCRIPT_VARIANTS = (".normalized", ".original")
@@ -403,9 +455,7 @@ class SpeechPlugin(ModalityPlugin):
         for stem, line in lines:
             name = stem.rsplit("/", 1)[-1]
             if stem not in audio:
-                folder = stem.rsplit("/", 2)[-2:-1]
-                where = f"in {folder[0]}/" if folder in (["wavs"], ["clips"]) else "beside it"
-                leftovers.append(Leftover(line, "metadata_without_audio", f"no audio file {name}.* {where}"))
+                leftovers.append(Leftover(line, "metadata_without_audio", _no_audio(stem, line)))
             elif stem in beside:
                 leftovers.append(Leftover(line, "metadata_line_unused", f"the caption file beside {name} is used"))
             elif stem in attached:
