@@ -195,42 +195,58 @@ def _kernels():
     distinct takes). Compiled at the first use, about 1 s a process."""
     import numba
 
-    @numba.njit(nogil=True, fastmath=True)
-    def bound(sums, r, wb, zero, moved, qwidth, kq, size, limit):
-        """Kept row r's bound at this level, as lower_bounds defines it; inf once the blocks added so
-        far put it beyond ``limit`` at every offset (or when no offset has 4 frames in common)."""
+    @numba.njit(nogil=True)
+    def frames(wb, qwidth, o):
+        """Frames in common at offset o - MAX_OFFSET, as lower_bounds' n."""
+        return min(wb, qwidth - (o - MAX_OFFSET)) - max(0, MAX_OFFSET - o)
+
+    @numba.njit(nogil=True)
+    def threshold(moved, wb, qwidth, kq, size, limit):
+        """(usable blocks, the sum of their gaps above which the bound passes ``limit`` at every
+        offset; inf when no offset has 4 frames in common) of a kept take ``wb`` frames wide."""
         usable = min(max(0, (min(wb, qwidth - MAX_OFFSET) - MAX_OFFSET) // size), kq)
-        most, comparable = 0.0, False  # the gap above which every offset's bound passes the limit
+        most = -np.inf
         for o in range(2 * MAX_OFFSET + 1):
-            n = min(wb, qwidth - (o - MAX_OFFSET)) - max(0, MAX_OFFSET - o)
-            if n >= 4:
-                comparable = True
-                most = max(most, moved[o, usable] + limit * BANDS * n)
-        if not comparable:
-            return np.inf
-        gap = 0.0
+            if frames(wb, qwidth, o) >= 4:
+                most = max(most, moved[o, usable] + limit * BANDS * frames(wb, qwidth, o))
+        return usable, (np.inf if most == -np.inf else most)
+
+    @numba.njit(nogil=True, fastmath=True)
+    def gap(sums, r, zero, usable, most):
+        """Kept row r's gap over its usable blocks, or -1 once it passes ``most``."""
+        total = 0.0
         for j in range(usable):
             block = np.float32(0.0)
             for b in range(BANDS):  # float32 and in any order (fastmath: vectorised), far below the margin
                 block += abs(sums[r, j, b] - zero[j, b])
-            gap += block
-            if gap > most:
-                return np.inf
-        least = np.inf
-        for o in range(2 * MAX_OFFSET + 1):
-            n = min(wb, qwidth - (o - MAX_OFFSET)) - max(0, MAX_OFFSET - o)
-            if n >= 4:
-                least = min(least, max(gap - moved[o, usable], 0.0) / (BANDS * n))
-        return least
+            total += block
+            if total > most:
+                return -1.0
+        return total
 
     @numba.njit(nogil=True)
     def far(sums, rows, widths, zeros, moveds, qwidth, kqs, sizes, limit):
+        """lower_bounds' finest bound of each row, or inf once a level's passes ``limit``."""
         out = np.empty(len(rows), np.float64)
+        if not len(rows):
+            return out
+        wmin, wmax = widths[rows].min(), widths[rows].max()
+        usable = np.full((len(sizes), wmax - wmin + 1), -1, np.int64)  # threshold of each level and width, once
+        most = np.zeros((len(sizes), wmax - wmin + 1), np.float64)
         for i in range(len(rows)):
-            for level in range(len(sizes)):  # coarse to fine: the finest bound, or inf once one passes the limit
-                out[i] = bound(sums[level], rows[i], widths[rows[i]], zeros[level], moveds[level], qwidth, kqs[level], sizes[level], limit)
-                if out[i] == np.inf:
+            r, wb = rows[i], widths[rows[i]]
+            c = wb - wmin
+            for level in range(len(sizes)):  # coarse to fine
+                if usable[level, c] < 0:
+                    usable[level, c], most[level, c] = threshold(moveds[level], wb, qwidth, kqs[level], sizes[level], limit)
+                total = -1.0 if most[level, c] == np.inf else gap(sums[level], r, zeros[level], usable[level, c], most[level, c])
+                if total < 0:
+                    out[i] = np.inf
                     break
+                out[i] = np.inf
+                for o in range(2 * MAX_OFFSET + 1):  # the bound itself (of the finest level's, kept)
+                    if frames(wb, qwidth, o) >= 4:
+                        out[i] = min(out[i], max(total - moveds[level][o, usable[level, c]], 0.0) / (BANDS * frames(wb, qwidth, o)))
         return out
 
     @numba.njit(nogil=True, fastmath=True)
