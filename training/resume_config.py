@@ -98,16 +98,22 @@ def resumed_config(cfg, ckpt: Path, announce: bool = True):
     names = {f.name for f in fields(cfg)}
     given = set(cfg.given) if getattr(cfg, "given", None) is not None else None
     adopted, changed = {}, []
+
+    def not_given(name: str) -> bool:
+        return (name not in given) if given is not None else (getattr(cfg, name) == getattr(defaults, name))
+
     for name in ADOPTED:
         if name not in saved or name not in names:
             continue
         mine, theirs = getattr(cfg, name), saved[name]
         if mine == theirs:
             continue
-        if (name not in given) if given is not None else (mine == getattr(defaults, name)):
+        if not_given(name):
             adopted[name] = theirs  # not given: the run's own
         elif name in ARCHITECTURE:
-            if differ := _model_differs(cfg, saved):
+            # the model this resume would train: what was given, the run's own for what was not
+            model, overrides = (saved.get(k, getattr(cfg, k)) if not_given(k) else getattr(cfg, k) for k in ARCHITECTURE)
+            if differ := _model_differs(model, overrides, saved):
                 raise ValueError(f"--resume: {ckpt} holds a {saved.get('model')} with overrides "
                                  f"{json.dumps(saved.get('model_overrides', {}))}; --{name.replace('_', '-')} "
                                  f"{json.dumps(mine)} describes another model ({differ}; leave it out to continue)")
@@ -131,11 +137,13 @@ def resumed_config(cfg, ckpt: Path, announce: bool = True):
 NOT_ARCHITECTURE = ("in_channels", "cap_dim", "frame_cond_dim", "grad_checkpointing")
 
 
-def _model_differs(cfg, saved: dict) -> str:
-    """The model fields ``cfg``'s model and overrides set otherwise than the stopped run's, as "dim 64;
+def _model_differs(model: str, overrides: dict, saved: dict) -> str:
+    """The model fields ``model`` with ``overrides`` sets otherwise than the stopped run's, as "dim 64;
     the checkpoint's: dim 32" ('' when both describe one model). The overrides were compared as
     written: a train.yaml that spelled out a default (qk_norm: layernorm), wrote patch_size 2 as
-    [2, 2] or added grad_checkpointing (a memory setting) was refused as "another model"."""
+    [2, 2] or added grad_checkpointing (a memory setting) was refused as "another model". ``model``
+    is the run's own where --model was left out: --model-overrides alone were read on the default
+    preset, and a flag-dit-s run's own overrides refused as "dim 64; the checkpoint's: dim 384"."""
     from modelzoo.config import get_config
 
     def resolved(model: str, overrides: dict) -> dict:
@@ -144,10 +152,10 @@ def _model_differs(cfg, saved: dict) -> str:
         return {**fields, "patch_size": list(config.patch_hw)}  # 2 is [2, 2]
 
     try:
-        theirs = resolved(saved.get("model", cfg.model), saved.get("model_overrides", {}))
-        mine = resolved(cfg.model, cfg.model_overrides)
+        theirs = resolved(saved.get("model", model), saved.get("model_overrides", {}))
+        mine = resolved(model, overrides)
     except (TypeError, ValueError, KeyError):  # TrainConfig checked them; whatever still fails is another model
-        return f"model {cfg.model}"
+        return f"model {model}"
     keys = [k for k in mine if mine[k] != theirs.get(k)]
     show = lambda d: ", ".join(f"{k} {json.dumps(d.get(k), default=str)}" for k in keys)  # noqa: E731
     return f"{show(mine)}; the checkpoint's: {show(theirs)}" if keys else ""

@@ -124,8 +124,8 @@ def test_another_model_given_is_refused_naming_the_saved_one(tmp_path):
     with pytest.raises(ValueError) as e:
         resumed_config(cli(model="flag-dit-tiny"), ckpt)
     assert str(e.value) == (f"--resume: {ckpt} holds a flag-dit-s with overrides {{\"n_layers\": 3}}; --model "
-                            "\"flag-dit-tiny\" describes another model (dim 64, n_layers 2, n_heads 4, multiple_of 32; the "
-                            "checkpoint's: dim 384, n_layers 3, n_heads 6, multiple_of 256; leave it out to continue)")
+                            "\"flag-dit-tiny\" describes another model (dim 64, n_heads 4, multiple_of 32; the "
+                            "checkpoint's: dim 384, n_heads 6, multiple_of 256; leave it out to continue)")  # n_layers: the run's own 3
     with pytest.raises(ValueError, match=r'--model-overrides \{"n_layers": 4\} describes another model'):
         resumed_config(cli(model_overrides={"n_layers": 4}), ckpt)
     assert resumed_config(cli(model="flag-dit-s", model_overrides={"n_layers": 3}), ckpt).model == "flag-dit-s"
