@@ -361,6 +361,36 @@ def _no_audio(stem: str, line: Entry) -> str:
         return f"no audio file {rest}.* in {folder}/"
     return f"no audio file {named}.* beside it"
 
+
+# Common Voice's listings of clips in clips/ that are not validated, and what they mean
+NOT_VALIDATED = {"invalidated.tsv": "its listeners voted it down", "other.tsv": "not yet voted valid"}
+
+
+def _clip_stems(entry: Entry) -> list[str]:
+    """The stems (``<folder>/clips/<id>``) of the clips a Common Voice listing's path column names."""
+    lines, _, _ = _metadata_lines(entry, COMMON_VOICE)
+    return [stem for stem, _ in lines]
+
+
+def _without_unvalidated_clips(inputs: list[RawInput], common_voice: set[str],
+                               listed_elsewhere: dict[str, str]) -> tuple[list[RawInput], list[Leftover]]:
+    """The inputs less the Common Voice clips no validated line captions, each a leftover not_validated
+    saying which listing names it. They were quarantined missing_caption ("no caption beside the media")
+    and copied to the quarantine folder, one copy per clip the corpus itself does not validate."""
+    clips = {f"{folder}/clips/" if folder else "clips/" for folder in common_voice}
+    kept, leftovers = [], []
+    for item in inputs:
+        folder = item.name.rpartition("/")[0] + "/"
+        if item.caption is not None or folder not in clips:
+            kept.append(item)
+            continue
+        media = item.media["media"]
+        listing = listed_elsewhere.get(media.stem)
+        why = (f"{listing} lists it: {NOT_VALIDATED[listing]}" if listing
+               else f"no line of {COMMON_VOICE_NAME} names it")
+        leftovers.append(Leftover(media, "not_validated", why))
+    return kept, leftovers
+
 # LibriTTS writes each utterance's transcript twice beside its audio: <id>.normalized.txt (numbers and
 # abbreviations spelled out by its authors) and <id>.original.txt (the book's text); the first is used
 TRANSCRIPT_VARIANTS = (".normalized", ".original")
@@ -434,15 +464,20 @@ class SpeechPlugin(ModalityPlugin):
         entries, leftovers = vctk_takes(entries, opts.vctk_mic)
         rest, lines = [], []
         common_voice = {e.name.rpartition("/")[0] for e in entries if _listing_of(e, opts.metadata_name) is COMMON_VOICE}
+        listed_elsewhere: dict[str, str] = {}  # a Common Voice clip's stem -> the listing of takes not validated that names it
+        unread: set[str] = set()  # folders whose validated.tsv could not be read
         for e in entries:
             if e.suffix == LISTING_SUFFIX_NOT_READ and e.name.rpartition("/")[0] in common_voice and _listing_of(e, opts.metadata_name) is None:
                 leftovers.append(Leftover(e, "metadata_not_read", f"{COMMON_VOICE_NAME} beside it gives the validated takes their transcripts"))
+                if e.name.rpartition("/")[2] in NOT_VALIDATED:
+                    listed_elsewhere.update(dict.fromkeys(_clip_stems(e), e.name.rpartition("/")[2]))
             elif (listing := _listing_of(e, opts.metadata_name)) is not None:
                 found, bad, error = _metadata_lines(e, listing)
                 lines += found
                 leftovers += bad
                 if error:
                     leftovers.append(Leftover(e, *error))
+                    unread.add(e.name.rpartition("/")[0])  # its clips stay missing_caption: the listing's row says why
             else:
                 rest.append(e)
         # each metadata line goes with the audio it names, unless a caption file sits beside that
@@ -465,6 +500,8 @@ class SpeechPlugin(ModalityPlugin):
         rest = [replace(e, row_caption=attached[e.stem]) if e.stem in attached and e.suffix in self.media_suffixes else e
                 for e in rest]
         inputs, more = group_by_stem(rest, self.media_suffixes)
+        inputs, not_validated = _without_unvalidated_clips(inputs, common_voice - unread, listed_elsewhere)
+        more += not_validated
         if not lines and inputs and all(i.caption is None for i in inputs):
             say_if_metadata_above(inputs, opts.metadata_name)
             say_if_vctk_text_above(inputs)
