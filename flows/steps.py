@@ -790,10 +790,13 @@ def _evaluate_step(home: str | None, cfg, run_id: str | None = None) -> dict:
         with Catalog.open(cfg.catalog) as cat:
             cat.log_metrics(rid, result.metrics, step=info.get("steps"), split=split, checkpoint_id=ckpt_id)
             # the graph reaches evaluations: what was evaluated, on which data (a walk down from a
-            # checkpoint or a held-out manifest stopped there)
-            cat.add_lineage("manifest", manifest.id, "run", rid)
-            if ckpt_id is not None:
-                cat.add_lineage("checkpoint", ckpt_id, "run", rid)
+            # checkpoint or a held-out manifest stopped there). Only for the evaluation's own run: a
+            # composing flow's run (data_to_model) also wrote the checkpoint, so the edges made the
+            # held-out manifest its ancestor (manifest -> run -> checkpoint) and a cycle run <-> checkpoint
+            if run_id is None:
+                cat.add_lineage("manifest", manifest.id, "run", rid)
+                if ckpt_id is not None:
+                    cat.add_lineage("checkpoint", ckpt_id, "run", rid)
     out = asdict(result)
     # the metrics depend on these: printed so two evaluations of one checkpoint can be told apart
     # (the image demo evaluates at cfg_scale 6, `lumina evaluate` and `lumina sample` default to 4)
