@@ -82,7 +82,8 @@ def default_out_dir(checkpoint: str, manifest_id: str) -> str:
     """Where an evaluation's metrics.json and renders go by default: beside a run's checkpoint,
     ``<run>/eval/<checkpoint-N>/<manifest>@v<N>``, since keep_last deletes a pruned checkpoint's folder
     with all it holds (they were inside it, and went with it, even while the evaluation ran); for a
-    checkpoint that is no run's (a converted release), ``<checkpoint>/eval/<manifest>@v<N>``."""
+    checkpoint folder named otherwise than ``checkpoint-N`` (a converted release), ``<checkpoint>/eval/<manifest>@v<N>``
+    (the name decides: a run's checkpoint copied elsewhere gets ``eval/`` beside it, as in its run)."""
     folder = Path(checkpoint)
     if re.fullmatch(r"checkpoint-\d+", folder.name):
         return str(folder.parent / "eval" / folder.name / manifest_id)
@@ -94,7 +95,7 @@ class EvalConfig:
     manifest: str = ""  # the held-out selection (name or name@vN)
     checkpoint: str = ""  # folder, or a catalog checkpoint id
     catalog: str | None = None  # default: the workspace's
-    out_dir: str | None = None  # default: <run>/eval/<checkpoint-N>/<manifest>@v<N>, beside the checkpoint (one that is no run's: <checkpoint>/eval/<manifest>@v<N>)
+    out_dir: str | None = None  # default: <run>/eval/<checkpoint-N>/<manifest>@v<N>, beside the checkpoint (a folder not named checkpoint-N: <checkpoint>/eval/<manifest>@v<N>)
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
     samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts)
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
