@@ -17,7 +17,7 @@ from preprocess.filters.clip_config import CLIP_FILTER_VERSION, ClipScoring
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected, decode_image
 from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
-from preprocess.image.dedup import NearSignature, colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import PHASH_BANDS, NearSignature, colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.preference import keep_preference
 from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
@@ -53,7 +53,8 @@ class ImageOptions:
             raise ValueError(f"clip: expected a CLIP path or a mapping (path, aesthetic, thresholds, ...), got {self.clip!r}")
         if self.resize not in ("fit", "square"):
             raise ValueError(f"resize must be 'fit' or 'square', got {self.resize!r}")
-        check_ranges(self, min_side=">= 0", max_aspect=">= 1", max_pixels=">= 1", phash_max_distance=">= 0",
+        # phash_max_distance: the banded search's limit, refused there only after the whole analysis
+        check_ranges(self, min_side=">= 0", max_aspect=">= 1", max_pixels=">= 1", phash_max_distance=f"0..{PHASH_BANDS - 1}",
                      colour_max_diff=">= 0", max_tokens=">= 1", patch_size=">= 1", vae_factor=">= 1", size=">= 1")
         if self.resize == "square" and self.size % self.vae_factor:  # lumina encode refused them, after the whole curation
             down, up = self.size // self.vae_factor * self.vae_factor, -(-self.size // self.vae_factor) * self.vae_factor
