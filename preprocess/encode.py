@@ -59,8 +59,9 @@ class EncodeConfig:
         if self.max_tokens is not None:  # the text encoder refuses it too, but only once Ray and the encoders had started
             check_ranges(self, max_tokens=">= 1")
 
-    def check_paths(self) -> None:
-        """Before a run opens: one line for a path that holds no model of the kind asked (no weights read)."""
+    def check_paths(self, modality: str | None = None) -> None:
+        """Before a run opens: one line for a path that holds no model of the kind asked (no weights read).
+        ``modality``: whose default text encoder a config without ``text`` gets, for the layer check."""
         from encoders.path_checks import check_llm_path, check_minilm_path, check_vae_path  # torch-free: refused before it loads
 
         if self.latent != "identity":
@@ -75,17 +76,20 @@ class EncodeConfig:
             check_llm_path(self.text_path)
         elif self.text == "minilm" and self.text_path:  # another model under MiniLM's name, refused before a run opens
             check_minilm_path(self.text_path)
-        self._check_text_layer()
+        self.check_text_layer(modality)
 
-    def _check_text_layer(self) -> None:
+    def check_text_layer(self, modality: str | None = None) -> None:
         """--text-layer out of the model's range, refused from its config files before Ray starts (the
-        encoder refused it in the actors, after the cluster and the model had loaded)."""
+        encoder refused it in the actors, after the cluster and the model had loaded). Without ``text``,
+        the modality's default encoder's (none known without a modality: --text-layer -7 with no --text
+        went to the actors)."""
         from encoders.path_checks import check_layer, text_layers
 
-        if self.text == "phone" and self.text_layer != -1:
+        text = self.text or (default_text_encoder(modality) if modality else None)
+        if text == "phone" and self.text_layer != -1:
             raise ValueError(f"--text-layer {self.text_layer}: the phone encoder has no layers (its features are the phones themselves)")
-        if self.text is not None and (layers := text_layers(self.text, self.text_path)) is not None:
-            check_layer({"minilm": "all-MiniLM-L6-v2"}.get(self.text, self.text), self.text_layer, layers)  # as the encoder names itself
+        if text is not None and (layers := text_layers(text, self.text_path)) is not None:
+            check_layer({"minilm": "all-MiniLM-L6-v2"}.get(text, text), self.text_layer, layers)  # as the encoder names itself
 
 
 def default_text_encoder(modality: str) -> str:
@@ -424,6 +428,7 @@ def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeC
     cfg = cfg or EncodeConfig()
     if cfg.text is None:  # speech is conditioned on phonemes, the others on a sentence encoder
         cfg = dataclasses.replace(cfg, text=default_text_encoder(modality))
+    cfg.check_text_layer()  # the default encoder's layers too: before Ray and the encoders start
     ws = Workspace.at(home)
     shard_uris = shards_to_encode(ws.home, modality, shard_uris)
     if not checked:  # before any encoder is loaded
