@@ -66,6 +66,7 @@ class Entry:
     text: str | None = None  # a caption given inline by a listing or dataset row
     detail: str = ""  # for entries that are no blob: what went wrong (kept in the reason)
     row_caption: "Entry | None" = None  # a listing's or dataset's media: its own row's caption, not one found by stem
+    where: str = ""  # a caption that is one line of a file: ``metadata.csv line 3``, for messages (its name need not say)
 
     @property
     def suffix(self) -> str:
@@ -587,9 +588,8 @@ def _encoding_hint(data: bytes) -> str:
 
 
 def _line_of(entry: Entry) -> str:
-    """``metadata.csv line 3: `` for a caption that is one line of a file (``<file>#line=3``), else ""."""
-    name, _, line = entry.name.rpartition("#line=")
-    return f"{name.rsplit('/', 1)[-1]} line {line}: " if name and line.isdigit() else ""
+    """``metadata.csv line 3: `` for a caption that is one line of a file, else ""."""
+    return f"{entry.where}: " if entry.where else ""
 
 
 def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MAX_CAPTION_BYTES) -> tuple[str | None, str | None]:

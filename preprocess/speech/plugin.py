@@ -210,7 +210,8 @@ def _listing_of(entry: Entry, metadata_name: str) -> Listing | None:
 
 def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
     """metadata.csv (or a LibriSpeech .trans.txt) -> (stem of the audio it names (``<dir>/wavs/<id>``;
-    ``<dir>/<id>``), the line as a caption entry named ``metadata.csv#line=N``) per line; lines that name
+    ``<dir>/<id>``), the line as a caption entry named ``metadata.csv#line=N`` (``by_take`` names it
+    by its take once it captions one; ``where`` says the line to messages)) per line; lines that name
     no id are leftovers; (reason kind, detail) when the file cannot be read (unreadable_metadata) or
     holds no line (empty_metadata). Blank lines are no input.
 
@@ -226,9 +227,10 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
         return [], [], ("unreadable_metadata", "it looks like UTF-16: save it as UTF-8")
     data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (Windows editors write one) is no id
     folder = entry.name.rsplit("/", 1)[0] + "/" if "/" in entry.name else ""
+    base = entry.name.rsplit("/", 1)[-1]
     lines, bad = [], []
     for i, raw in enumerate(data.splitlines()):
-        at = f"#line={i + 1}"
+        at, where = f"#line={i + 1}", f"{base} line {i + 1}"
         if not raw.strip():
             continue
         if listing.header is not None and listing.columns is None:  # its first line names the columns
@@ -237,7 +239,7 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
                 return [], [], ("unreadable_metadata", f"its first line names no {' and '.join(listing.header)} columns")
             listing = found
             continue
-        line_entry = Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw))
+        line_entry = Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=where)
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -257,12 +259,25 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
             continue
         caption = parsed[1]
         text = caption.encode("utf-8")
-        lines.append((stem, Entry(entry.name + at, entry.uri + at, len(text), ("bytes", text), text=caption)))
+        lines.append((stem, Entry(entry.name + at, entry.uri + at, len(text), ("bytes", text), text=caption, where=where)))
     if not lines and not bad and listing.header is not None and listing.columns is not None:
         return [], [], ("empty_metadata", f"no take under its {' and '.join(listing.header)} header")
     if not lines and not bad:
         return [], [], ("empty_metadata", f"no {listing.form} line: " + ("0 bytes" if not data else "only blank lines"))
     return lines, bad, None
+
+
+def by_take(line: Entry, stem: str) -> Entry:
+    """A listing's line that captions a take, named by that take (``metadata.csv#take=wavs/LJ001-0001``)
+    instead of its line number: the source index knows an entry by its name, so under
+    ``metadata.csv#line=N`` one line inserted above (a new Common Voice release, a take added to
+    metadata.csv in id order) moved every later caption to another name and re-curated every take
+    after it. Messages still say the line (``where``); a line that captions nothing (a leftover)
+    keeps its ``#line=N`` name, which the catalog's reasons show."""
+    name, uri = line.name.rpartition("#line=")[0], line.uri.rpartition("#line=")[0]
+    folder = name.rpartition("/")[0]
+    take = f"#take={stem[len(folder) + 1:] if folder else stem}"
+    return replace(line, name=name + take, uri=uri + take)
 
 
 # VCTK keeps its transcripts in a tree parallel to the audio: <root>/txt/<spk>/<utt>.txt captions
@@ -494,9 +509,9 @@ class SpeechPlugin(ModalityPlugin):
             elif stem in beside:
                 leftovers.append(Leftover(line, "metadata_line_unused", f"the caption file beside {name} is used"))
             elif stem in attached:
-                leftovers.append(Leftover(line, "metadata_line_unused", f"{attached[stem].name.rsplit('#', 1)[-1]} gives {name} its transcript"))
+                leftovers.append(Leftover(line, "metadata_line_unused", f"{attached[stem].where or attached[stem].name} gives {name} its transcript"))
             else:
-                attached[stem] = line
+                attached[stem] = by_take(line, stem)
         rest = [replace(e, row_caption=attached[e.stem]) if e.stem in attached and e.suffix in self.media_suffixes else e
                 for e in rest]
         inputs, more = group_by_stem(rest, self.media_suffixes)
