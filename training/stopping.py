@@ -112,9 +112,14 @@ STOP_FILE = "STOP"
 
 
 def write_stop_file(run_dir: str | Path, signum: int = signal.SIGTERM) -> Path:
+    """Whole or not at all (a temporary file renamed over it): the workers poll it, and one that read
+    it between write_text's truncation and its write read an empty file, which stands for SIGTERM
+    (a Ctrl-C ended a Ray Train run as SIGTERM, exit 143)."""
     path = Path(run_dir) / STOP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(signal.Signals(signum).name + "\n")
+    tmp = path.with_name(f".{STOP_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(signal.Signals(signum).name + "\n")
+    os.replace(tmp, path)
     return path
 
 
