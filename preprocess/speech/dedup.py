@@ -183,7 +183,7 @@ class _Bucket:
 
 
 FAR_MARGIN = 2 * BOUND_MARGIN  # the compiled prefilter's: twice lower_bounds', so it rules out no take they keep
-FAR_MIN_ROWS = 128  # fewer takes of a bucket in a window: lower_bounds alone (the prefilter is compiled at its first use: about 1 s)
+FAR_MIN_ROWS = 64  # fewer takes of a bucket in a window: numpy alone (the kernels are compiled at their first use: 1 - 3 s)
 
 
 @functools.cache
@@ -192,7 +192,8 @@ def _kernels():
     each take in turn: numpy's passes over [rows, blocks, BANDS] arrays cost 2-3x a loop that stops
     adding a take's blocks once their sum rules it out (most distinct takes: at the coarse level).
     ``apart``: whether a distance passes a limit, stopped early (a tenth of ``distance``'s CPU on
-    distinct takes). Compiled at the first use, about 1 s a process."""
+    distinct takes). ``within_a_tenth``: comparable's duration test in one pass. Compiled at the first
+    use, 1 - 3 s a process."""
     import numba
 
     @numba.njit(nogil=True)
@@ -271,7 +272,17 @@ def _kernels():
                 return False
         return True
 
-    return far, apart
+    @numba.njit(nogil=True)
+    def within_a_tenth(durations, dur):
+        out, n = np.empty(len(durations), np.int64), 0
+        for i in range(len(durations)):
+            other = durations[i]  # as np.maximum where it matters: with a NaN the difference is NaN, never within
+            if abs(dur - other) <= 0.1 * (other if other > dur else dur):
+                out[n] = i
+                n += 1
+        return out[:n]
+
+    return far, apart, within_a_tenth
 
 
 class _Kept:
@@ -317,12 +328,19 @@ class _Kept:
         out = []
         for key in keys:
             b = self.buckets[key]
-            od = b.dur[: b.n]
-            with np.errstate(invalid="ignore"):  # inf - inf: NaN, not within
-                rows = np.flatnonzero(np.abs(dur - od) <= 0.1 * np.maximum(dur, od))
+            rows = _within_a_tenth(b.dur[: b.n], dur)
             if len(rows):
                 out.append((b, rows))
         return out
+
+
+def _within_a_tenth(durations: np.ndarray, dur: float) -> np.ndarray:
+    """Indices of ``durations`` within a tenth of the longer of each and ``dur`` (NaN: never; inf and
+    inf: NaN, never), compiled for FAR_MIN_ROWS or more (one pass, not five)."""
+    if len(durations) >= FAR_MIN_ROWS:
+        return _kernels()[2](durations, dur)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, not within
+        return np.flatnonzero(np.abs(dur - durations) <= 0.1 * np.maximum(dur, durations))
 
 
 def _within(bucket: _Bucket, q: _Query, rows: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray, bool]:

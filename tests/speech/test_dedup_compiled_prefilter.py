@@ -160,7 +160,7 @@ def test_the_prefilter_keeps_every_take_the_bounds_keep_with_its_finest_bound_an
         fp = _speech_like(rng, w)
         index.add(fp, 1.0, dedup._prefix(fp))
         fps.append(fp)
-    far, apart = dedup._kernels()
+    apart = dedup._kernels()[1]
     for trial in range(60):
         base = fps[int(rng.integers(0, len(fps)))][:, trial % 4 :].astype(np.float32)
         a = (base + rng.normal(0, [0.0, 0.05, 0.2, 0.5, 1.0][trial % 5], base.shape)).astype(np.float16)
@@ -184,3 +184,17 @@ def test_the_prefilter_keeps_every_take_the_bounds_keep_with_its_finest_bound_an
                 assert apart(a32, b32, 10.0)
                 continue
             assert not apart(a32, b32, d * (1 + 1e-5)) and apart(a32, b32, d * (1 - 1e-5) - 1e-6)
+
+
+def test_compiled_a_take_meets_exactly_the_kept_takes_within_a_tenth_of_its_duration(compiled_everywhere):
+    rng = np.random.default_rng(6)
+    index = dedup._Kept()
+    durs = list(np.exp(rng.uniform(-1, 1, 300))) + [0.9, 1.0, 1.0 / 0.9, 1.1, math.inf, math.nan, 0.0, -1.0, 5e-324, 1e300]
+    for d in durs:
+        fp = _speech_like(rng, 30)
+        index.add(fp, float(d), dedup._prefix(fp))
+    with np.errstate(invalid="ignore"):
+        for d in durs + [1.0, 0.95, 2.5, 1e-300, 1e308, math.inf, math.nan, 0.0, -2.0]:
+            want = {k for k, od in enumerate(durs) if abs(d - od) <= 0.1 * max(d, od)}
+            got = [int(k) for b, rows in index.comparable(float(d)) for k in b.kept[rows]]
+            assert sorted(got) == sorted(want), d
