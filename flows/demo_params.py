@@ -76,7 +76,7 @@ def check_params(params: dict[str, Any]) -> None:
                  where="eval_options")
     # the encoders' names and paths are checked without torch (encoders/names.py, path_checks.py): a
     # missing --vae or --text-path is refused here, not after the corpus and curation
-    from_mapping(EncodeConfig, params.get("encode_options") or {}, where="encode_options").check_paths()
+    from_mapping(EncodeConfig, params.get("encode_options") or {}, where="encode_options").check_paths(modality)
     # the training as the flow will ask for it: a negative lr or time cap failed only after the corpus,
     # curation and encoding (training/config.py is torch-free; the model check reads modelzoo's configs)
     from training.config import TrainConfig

@@ -359,7 +359,7 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
 
     cfg, hooks = cfg or CurateConfig(), hooks or RefreshHooks()
     if encode_cfg is not None:  # a missing --vae or --text-path: refused now, not after the curation
-        encode_cfg.check_paths()
+        encode_cfg.check_paths(cfg.modality)
     ws = Workspace.at(home)
     ws.home.mkdir(parents=True, exist_ok=True)
     say = hooks.say or logging.getLogger(__name__).warning

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from preprocess.encode import EncodeConfig
 
     encode_cfg = load_config(EncodeConfig, a.encode_config, {})
-    encode_cfg.check_paths()  # torch-free: a missing --vae or --text-path before Prefect, not after curation
+    encode_cfg.check_paths(cfg.modality)  # torch-free: a missing --vae or --text-path before Prefect, not after curation
 
     from catalog.source_index import LiveManifest
     from flows import refresh  # the library refresh (no Prefect: its flow is made on first use)

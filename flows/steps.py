@@ -202,7 +202,7 @@ def encode_step(home: str | None, modality: str, cfg, backend: str = "ray", run_
     from preprocess.encode import check_curated_shards, check_latent_grid, encode, shards_to_encode
 
     Modality.parse(modality)  # before a catalog (or a failed run) exists
-    cfg.check_paths()
+    cfg.check_paths(modality)  # the modality's default text encoder's layers too
     ws = Workspace.at(home)
     # nothing to encode (a mistyped --home), or images a VAE cannot take (curated for another
     # latent downsampling): one line, before a catalog, a run or a workspace exists
