@@ -25,6 +25,18 @@ def _ps_pack_length(data: bytes, pos: int) -> int | None:
     return None
 
 
+def _past_zero_padding(data: bytes, pos: int) -> int:
+    """Where the next start code begins when zero bytes fill the space before it, else ``pos``. A
+    VCD's program stream (FFmpeg's -f vcd) holds whole sectors of zeros between its packs, and a
+    file may end in zeros: the walk stopped at them and a VCD cut past its first padding passed."""
+    end = pos
+    while end < len(data) and data[end] == 0:
+        end += 1
+    if end == len(data):
+        return end if end - pos > 3 else pos  # a run that could be a start code cut short is left to the walk
+    return end - 2 if end - pos > 2 and data[end] == 1 else pos
+
+
 def ps_truncation(data: bytes) -> str | None:
     """Why an MPEG program stream (.mpg, .mpeg, .vob) is cut short: it ends inside a pack header or a
     packet (each packet after its start code says its length). A cut exactly between packets leaves
@@ -34,6 +46,9 @@ def ps_truncation(data: bytes) -> str | None:
         return None
     n, pos = len(data), 0
     while pos < n:
+        pos = _past_zero_padding(data, pos)
+        if pos == n:
+            return None  # the stream ends in zero padding after a whole packet
         if data[pos:pos + 3] != _START[: n - pos][:3]:
             return None  # no start code here: not a structure this walk knows
         if pos + 4 > n:
@@ -61,21 +76,23 @@ def ps_truncation(data: bytes) -> str | None:
 
 _ASF_HEADER = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")
 _ASF_FILE_PROPERTIES = bytes.fromhex("A1DCAB8C47A9CF118EE400C00C205365")
-_ASF_OBJECTS = {_ASF_HEADER: "Header", bytes.fromhex("3626B2758E66CF11A6D900AA0062CE6C"): "Data",
+_ASF_DATA = bytes.fromhex("3626B2758E66CF11A6D900AA0062CE6C")
+_ASF_OBJECTS = {_ASF_HEADER: "Header", _ASF_DATA: "Data",
                 bytes.fromhex("90080033B1E5CF1189F400A0C90349CB"): "Simple Index",
                 bytes.fromhex("D329E2D6DA35D111903400A0C90349BE"): "Index"}
 
 
-def _asf_declared_size(data: bytes) -> int | None:
-    """The file size the File Properties object declares; None when absent or a broadcast (a live
-    stream's writer does not know it: the flag's bit 0)."""
+def _asf_file_properties(data: bytes) -> tuple[int, bool] | None:
+    """(the file size the File Properties object declares, whether the broadcast flag is set), None
+    when the object is absent. A broadcast file's writer (a live stream's dump, FFmpeg writing to a
+    pipe) knows neither the file's size nor its Data object's: ASF says both fields are then invalid."""
     header_end = min(len(data), struct.unpack("<Q", data[16:24])[0]) if len(data) >= 24 else 0
     pos = 30  # the Header object's GUID, size, object count and 2 reserved bytes, then its objects
     while pos + 24 <= header_end:
         guid, size = data[pos:pos + 16], struct.unpack("<Q", data[pos + 16:pos + 24])[0]
         if guid == _ASF_FILE_PROPERTIES and pos + 92 <= len(data):
-            broadcast = struct.unpack("<I", data[pos + 88:pos + 92])[0] & 1
-            return None if broadcast else struct.unpack("<Q", data[pos + 40:pos + 48])[0]
+            broadcast = bool(struct.unpack("<I", data[pos + 88:pos + 92])[0] & 1)
+            return struct.unpack("<Q", data[pos + 40:pos + 48])[0], broadcast
         if size < 24:
             return None
         pos += size
@@ -88,16 +105,16 @@ def asf_truncation(data: bytes) -> str | None:
     if data[:16] != _ASF_HEADER:
         return None
     n = len(data)
-    declared = _asf_declared_size(data)
-    if declared and n < declared:
+    declared, broadcast = _asf_file_properties(data) or (0, False)
+    if declared and not broadcast and n < declared:
         return f"the file ends {declared - n} bytes before the end its header declares ({declared} bytes)"
     pos = 0
     while pos < n:
         if pos + 24 > n:
             return "the file ends inside a top-level object header"
         guid, size = data[pos:pos + 16], struct.unpack("<Q", data[pos + 16:pos + 24])[0]
-        if size < 24:
-            return None
+        if size < 24 or (broadcast and guid == _ASF_DATA):
+            return None  # a broadcast file's Data object says its header's size alone (FFmpeg: 50 bytes)
         if pos + size > n:
             return f"the file ends inside its {_ASF_OBJECTS.get(guid, 'top-level')} object ({pos + size - n} bytes missing)"
         pos += size
