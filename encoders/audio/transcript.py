@@ -78,8 +78,11 @@ AM_PM = {"a": "eh m", "p": "p m"}
 _TAG_RE = re.compile(r"\[[^\[\]\n]{1,40}\]|<[A-Za-z_][\w \-]{0,30}>")
 # HTML formatting a subtitle-derived transcript carries ("<i>never</i>", "<font color=...>", "<br/>"): how the
 # text was shown, not a sound. Dropped before the tags above are looked for: "<i>" was a tag (the take rejected
-# transcript_tags) and "</i>" stayed, read "i"
-_HTML_RE = re.compile(r"</?(?P<name>(?i:i|b|u|s|em|strong|font|span|small|big|sub|sup|strike|mark|cite|q|br|p))(?:\s[^<>]{0,120})?\s*/?>")
+# transcript_tags) and "</i>" stayed, read "i". Attributes only as HTML writes them (name=value): "a <b and c> d"
+# is words in angle brackets, a markup tag (rejected), not a bold tag dropped with "and c" in it
+_HTML_ATTRIBUTE = r"""\s+[\w-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=]+)"""
+_HTML_RE = re.compile(r"</?(?P<name>(?i:i|b|u|s|em|strong|font|span|small|big|sub|sup|strike|mark|cite|q|br|p))"
+                      rf"(?:{_HTML_ATTRIBUTE}){{0,8}}\s*/?>")
 _HTML_BREAKS = ("br", "p")  # between words: a space (inline formatting may sit inside a word)
 # URLs and e-mail addresses, spelled as said ("https://www.example.com/docs" -> "w w w dot example dot com slash
 # docs"; they read "https www example com docs"): the scheme is not said; a bare domain needs a common ending
