@@ -18,24 +18,25 @@ Takes: bench_speech_dedup.synthetic_fingerprints (8 voices, phone runs, log-norm
 helper W's 4,990 real takes: median 311 frames; distinct takes of a similar length 1.2 - 1.9 apart;
 about 0.25 ms each to make). Not jittered copies of a pool: their block sums are the pool take's, so
 every bound passes and each copy is compared in full with its siblings (an artefact, not speech).
-NEW's compiled prefilter is compiled before the clock starts (about 1 s, once per process: said).
+NEW's kernels are compiled before the clock starts (2 - 5 s on this host, once per process: said).
 
-Measured 2026-12-07 on the shared 2-core host (load 2.5 - 11 from other agents: CPU seconds of this
-process, OLD and NEW one after the other; peak: tracemalloc during the search, the fingerprints apart):
+Measured 2026-12-07 at commit 9322cd6 on the shared 2-core host (load 0.5 - 2 from other agents; under
+load 5 - 11 an hour before, NEW took 138 s and OLD 386 s at 66k): CPU seconds of this process, OLD and
+NEW one after the other; peak: tracemalloc during the search, the fingerprints apart:
 
     python bench/speech_dedup_scale.py            (about 2 min CPU)
-      within one run    5,100 takes      OLD   7.53 s  24.3 MB   NEW  5.14 s  13.0 MB   same: True
-      within one run   20,400 takes      OLD  57.99 s  79.7 MB   NEW 24.05 s  50.2 MB   same: True
-      1,020 new vs 20,000 kept           OLD   4.85 s  93.8 MB   NEW  2.95 s  49.0 MB   same: True
-    python bench/speech_dedup_scale.py --within 65000 --kept 100000 --new 2000   (about 10 min CPU)
-      within one run   66,300 takes      OLD 385.73 s 250.4 MB   NEW 137.98 s 162.4 MB  same: True
-      2,040 new vs 100,000 kept          OLD  33.08 s 390.7 MB   NEW  17.41 s 236.4 MB  same: True
+      within one run    5,100 takes      OLD   7.87 s  24.3 MB   NEW  3.98 s  13.0 MB   same: True
+      within one run   20,400 takes      OLD  56.15 s  79.7 MB   NEW 19.22 s  50.2 MB   same: True
+      1,020 new vs 20,000 kept           OLD   4.88 s  93.8 MB   NEW  2.82 s  48.9 MB   same: True
+    python bench/speech_dedup_scale.py --within 65000 --kept 100000 --new 2000   (about 9 min CPU)
+      within one run   66,300 takes      OLD 362.45 s 250.3 MB   NEW 102.23 s 162.3 MB  same: True
+      2,040 new vs 100,000 kept          OLD  33.49 s 390.7 MB   NEW  16.01 s 236.5 MB  same: True
       (the 100,000 kept takes' fingerprints: 1,340 MB, held by the caller either way)
 
 Every planted copy was found, naming its original, by both. NEW is still about quadratic within a run
-(x4.7 per 4x takes here, OLD x7.7): each take is bounded against every kept take of its 10% window,
-only some 3x cheaper a take (a memory-bound loop, ~150 ns a kept take under this load), and across runs
-the 1.3 GB of fingerprints dominate what the search holds.
+(x4.8 then x5.3 per 4x and 3.25x takes here, OLD x7.1 then x6.5): each take is bounded against every
+kept take of its 10% window, only some 3x cheaper a take (a memory-bound loop, 100 - 150 ns a kept
+take), and across runs the 1.3 GB of fingerprints dominate what the search holds.
 """
 
 from __future__ import annotations
