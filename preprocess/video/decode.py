@@ -24,6 +24,8 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".webm", ".mkv", ".avi
                   ".mpg", ".mpeg", ".vob", ".flv", ".wmv", ".asf", ".ogv")
 # FFmpeg's demuxer names for those suffixes
 CONTAINERS = {"mov", "mp4", "matroska", "webm", "avi", "gif", "mpegts", "mpeg", "flv", "asf", "ogg"}
+# Containers whose length FFmpeg reads off their last timestamps, not a header: it says nothing of a cut
+LENGTH_FROM_TIMESTAMPS = frozenset({"mpegts", "mpeg", "ogg"})
 # FFmpeg's decoders of lossless-only codecs (a GIF's palette is not: it quantises the colours of video)
 LOSSLESS_CODECS = frozenset({"ffv1", "huffyuv", "ffvhuff", "rawvideo", "png", "apng", "utvideo", "magicyuv", "qtrle",
                              "zlib", "zmbv", "r210", "v210", "v410", "ayuv", "yuv4"})
@@ -173,8 +175,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             if declared > len(frames):  # the header promised more: the file was cut short
                 raise VideoRejected("truncated", f"decoded {len(frames)} of {declared} frames: {_clean(e)}") from None
             raise VideoRejected(*_mp4_failure(data, "decode_error", f"after {len(frames)} frames: {_clean(e)}")) from None
-        # a transport stream declares no length: FFmpeg estimates one from the file's own timestamps
-        promised = None if declared or transport else declared_seconds(container, stream)
+        # a transport or program stream, or an Ogg file, declares no length: FFmpeg estimates one from the
+        # file's own last timestamps (a cut copy's too), which an audio track running past the video sets
+        promised = None if declared or container.format.name in LENGTH_FROM_TIMESTAMPS else declared_seconds(container, stream)
         if not frames:
             if declared:
                 raise VideoRejected("truncated", f"no frame decoded (header declares {declared})")
