@@ -517,7 +517,7 @@ def _quarantined_copy(args: argparse.Namespace, key: str) -> dict[str, Any]:
     found = next((f for f in folders if f.is_dir()), None)
     if found is None:
         return {"path": str(folders[0]), "exists": False, "files": []}
-    return {"path": str(found), "exists": True, "files": sorted(p.name for p in found.iterdir())}
+    return {"path": str(found), "exists": True, "files": sorted(p.relative_to(found).as_posix() for p in found.rglob("*") if p.is_file())}
 
 
 def cmd_manifest_create(args: argparse.Namespace) -> int:

@@ -78,13 +78,26 @@ def quarantine(item: RawInput, key: str, reason: str, qdir: str | None) -> None:
         return
     dest = Path(qdir) / key
     dest.mkdir(parents=True, exist_ok=True)
-    for e in item.entries:
-        if e.kind == "file" and e.loc and e.loc[0] == "file" and not os.path.islink(e.uri):
-            try:
-                shutil.copyfile(e.loc[1], dest / e.name.rsplit("/", 1)[-1], follow_symlinks=False)
-            except OSError:
-                pass
+    files = [e for e in item.entries if e.kind == "file" and e.loc and e.loc[0] == "file" and not os.path.islink(e.uri)]
+    for e, name in zip(files, _names_in_quarantine([e.name for e in files])):
+        try:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(e.loc[1], dest / name, follow_symlinks=False)
+        except OSError:
+            pass
     (dest / "error.txt").write_text(reason + "\n")
+
+
+def _names_in_quarantine(names: list[str]) -> list[str]:
+    """The input's files by their paths below the folder they share: a multi-view object's views in
+    subfolders keep them (cam0/000.png, cam1/000.png were all copied as 000.png, each over the last)."""
+    folders = [n.rpartition("/")[0] for n in names]
+    common = os.path.commonpath(folders) if folders and all(folders) else ""
+    out = []
+    for n in names:
+        rel = n[len(common):].lstrip("/") if common else n
+        out.append(rel if rel and ".." not in rel.split("/") else n.rsplit("/", 1)[-1])
+    return out
 
 
 def held_in_memory(item: RawInput) -> RawInput:

@@ -29,7 +29,7 @@ from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
 from preprocess.image.decode import ImageRejected
 from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
-from preprocess.image.dedup import colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
+from preprocess.image.dedup import PHASH_BANDS, colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from encoders.cameras import (Camera, CameraFileError, CameraSet, camera_separation_deg, camera_vector, canonical_json,
                               look_at_error_deg, misread_axes, repeated_cameras, rotation_error, spherical_of)
@@ -68,13 +68,13 @@ class MultiviewOptions:
     colour_max_diff: float = 12.0
     size: int = 32  # curated views are size x size
     # pixels per latent of the encoder you will use (8 for --latent sd15/sdxl, 1 for identity): size must be a
-    # multiple, as image's square size. lumina curate --vae-factor was "unknown option" here until session 52
+    # multiple, as image's square size. lumina curate --vae-factor was "unknown option" here until 2026-12-07
     vae_factor: int = 8
 
     def __post_init__(self) -> None:
         check_ranges(self, min_views=">= 1", max_views=">= 1", max_rotation_error=">= 0", max_look_at_deg=">= 0",
                      min_copy_difference=">= 0 and finite", min_view_difference=">= 0 and finite", same_pose_deg=">= 0", min_fill="0..1",
-                     max_focal_spread=">= 1", phash_max_distance=">= 0", colour_max_diff=">= 0", size=">= 1", vae_factor=">= 1")
+                     max_focal_spread=">= 1", phash_max_distance=f"0..{PHASH_BANDS - 1}", colour_max_diff=">= 0", size=">= 1", vae_factor=">= 1")  # phash: the banded search's limit, refused there only after the whole analysis
         if self.min_views > self.max_views:
             raise OutOfRange(f"min_views ({self.min_views}) must not exceed max_views ({self.max_views})")
         if self.size % self.vae_factor:  # lumina encode would refuse every view, after the whole curation

@@ -41,7 +41,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aiff", ".a
 AUDIO, MEL = "flac", "mel.npy"
 FILTER_VERSION = "2"  # 2: snr reads true dB (audio.snr_db, linear-power minimum statistics); 1 read 5-11 dB high below 10 dB
 LANGUAGE_CHECK_VERSION = "3"  # 3: a lone apostrophe is no word of another script (it rejected "she said ' hello '"); 2: as FILTER_VERSION
-TAGS_VERSION = "2"  # a transcript with markup ("[noise]", "<unk>") is rejected transcript_tags; 2: HTML formatting ("<i>") is none
+TAGS_VERSION = "3"  # a transcript with markup ("[noise]", "<unk>") is rejected transcript_tags; 2: HTML formatting ("<i>") is none;
+# 3: only name=value attributes make a tag HTML ("<b and c>" is markup again: version 2 dropped it with its words)
 CLIPPING_VERSION = "3"  # 3: a float file's full scale is its own peak when past 1.0 (a hot export was "clipped"); 2: as FILTER_VERSION
 # the version of encoders/audio/transcript.normalise_transcript's readings: bump it with any change
 # to what a transcript normalises to (tests/speech/test_transcript_version.py notices one), so the
