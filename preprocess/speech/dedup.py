@@ -285,37 +285,68 @@ def _kernels():
     return far, apart, within_a_tenth
 
 
-class _Kept:
-    """The kept takes: their fingerprints for the exact distance, and their buckets by duration."""
+class _Listed:
+    """Kept takes given as a list (``record.key``, ``signature``) as ``kept_takes.KeptFingerprints``
+    gives them (keys, durations, widths, ``fingerprint(i)``): their fingerprints held by the caller."""
 
-    def __init__(self) -> None:
+    def __init__(self, takes) -> None:
+        self.takes = list(takes)
+        self.keys = [t.record.key for t in self.takes]
+        self.durations = np.array([float(t.signature[1]) for t in self.takes], np.float64)
+        self.widths = np.array([t.signature[0].shape[1] for t in self.takes], np.int64)
+
+    def __len__(self) -> int:
+        return len(self.takes)
+
+    def fingerprint(self, i: int) -> np.ndarray:
+        return self.takes[i].signature[0]
+
+
+class _Kept:
+    """The kept takes: their fingerprints for the exact distance, and their buckets by duration.
+    Those of earlier runs (``stored``: in a file, KeptFingerprints) are read from it when compared;
+    the candidates kept now (``fps``) come after them."""
+
+    def __init__(self, stored=None) -> None:
         self.buckets: dict = {}  # floor(log(duration) / LOG_STEP), or None: not a finite positive duration
+        self.stored = _Listed(()) if stored is None else stored
         self.fps: list[np.ndarray] = []
 
     @staticmethod
     def _key(dur: float):
         return math.floor(math.log(dur) / LOG_STEP) if math.isfinite(dur) and dur > 0 else None
 
-    def reserve(self, signatures) -> None:
-        """Makes the bucket of each duration of ``signatures`` ((fingerprint, duration), in the order
-        they may come), with room for every one of them in it: the index then grows without copies
-        (doubling a bucket held the old rows, the new and their room at once)."""
-        counts = Counter(self._key(float(d)) for _, d in signatures)
-        for fp, dur in signatures:
+    def reserve(self, shapes) -> None:
+        """Makes the bucket of each duration of ``shapes`` ((frames, duration), in the order they may
+        come), with room for every one of them in it: the index then grows without copies (doubling a
+        bucket held the old rows, the new and their room at once)."""
+        counts = Counter(self._key(float(d)) for _, d in shapes)
+        for width, dur in shapes:
             key = self._key(float(dur))
             if key not in self.buckets:
-                self.buckets[key] = self._bucket(key, fp, float(dur), counts[key])
+                self.buckets[key] = self._bucket(key, int(width), float(dur), counts[key])
 
-    def _bucket(self, key, fp: np.ndarray, dur: float, room: int = 8) -> _Bucket:
+    def _bucket(self, key, width: int, dur: float, room: int = 8) -> _Bucket:
         """As many blocks as a take as long as the bucket's longest would have."""
-        return _Bucket(fp.shape[1] if key is None else math.ceil(fp.shape[1] * math.exp((key + 1) * LOG_STEP - math.log(dur))), room)
+        return _Bucket(width if key is None else math.ceil(width * math.exp((key + 1) * LOG_STEP - math.log(dur))), room)
 
-    def add(self, fp: np.ndarray, dur: float, prefix: np.ndarray) -> None:
+    def _row(self, k: int, dur: float, prefix: np.ndarray) -> None:
         key = self._key(dur)
         if key not in self.buckets:
-            self.buckets[key] = self._bucket(key, fp, dur)
-        self.buckets[key].add(len(self.fps), prefix, dur)
+            self.buckets[key] = self._bucket(key, prefix.shape[0] - 1, dur)
+        self.buckets[key].add(k, prefix, dur)
+
+    def add_stored(self, i: int) -> None:
+        """The i-th take of ``stored``, read once to index it (not held)."""
+        self._row(i, float(self.stored.durations[i]), _prefix(self.stored.fingerprint(i)))
+
+    def add(self, fp: np.ndarray, dur: float, prefix: np.ndarray) -> None:
+        self._row(len(self.stored) + len(self.fps), dur, prefix)
         self.fps.append(fp)
+
+    def fingerprint(self, k: int) -> np.ndarray:
+        n = len(self.stored)
+        return self.stored.fingerprint(k) if k < n else self.fps[k - n]
 
     def comparable(self, dur: float) -> list[tuple[_Bucket, np.ndarray]]:
         """(bucket, its rows) of the kept takes within a tenth of the longer duration, as the pairwise
@@ -384,11 +415,12 @@ def _nearest(index: _Kept, fp: np.ndarray, prefix: np.ndarray, groups: list, cap
         if bounds[j] > min(best_d, cap):
             break
         k = int(idx[j])
+        other = index.fingerprint(k)
         if compiled[j]:
             query = fp.astype(np.float32) if query is None else query
-            if _kernels()[1](query, index.fps[k].astype(np.float32), (min(best_d, cap) + FAR_MARGIN) / (1 - FAR_MARGIN)):
+            if _kernels()[1](query, other.astype(np.float32), (min(best_d, cap) + FAR_MARGIN) / (1 - FAR_MARGIN)):
                 continue  # neither nearer nor as near (nor within the cap)
-        d = distance(fp, index.fps[k])
+        d = distance(fp, other)
         if d < best_d or (d == best_d and k < best_k):
             best_k, best_d = k, d
     if best_d <= cap:
@@ -409,7 +441,8 @@ def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = N
     """In place, in preference order (stable across runs): the later of a near pair is rejected, its
     verdict scores the distance and its reason names the matched key.
 
-    ``kept``: takes earlier runs kept (``kept_takes.kept_takes``: ``record.key`` and ``signature``),
+    ``kept``: takes earlier runs kept (``kept_takes.kept_takes``: a ``KeptFingerprints``, whose
+    fingerprints are read from its file when compared, or a list of ``record.key`` and ``signature``),
     which come before every candidate: a new take near one of them is rejected even when it is the
     better copy (what an earlier run kept stays kept, as video and image do). They get no verdict.
 
@@ -421,13 +454,13 @@ def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = N
     from tqdm.auto import tqdm
 
     cap = max(SCORE_CAP, 2.0 * max_distance)
-    index = _Kept()
-    kept = list(kept or ())  # the candidates kept are appended: index i of the search is kept[i]
+    index = _Kept(kept if hasattr(kept, "fingerprint") else _Listed(kept or ()))
+    names = list(index.stored.keys)  # the candidates kept are appended: index i of the search is names[i]
     ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
-    index.reserve([k.signature for k in kept] + [c.signature for c in ordered])
-    for k in kept:  # first: in the index before any candidate, so of equally near takes theirs is named
-        fp, dur = k.signature
-        index.add(fp, float(dur), _prefix(fp))
+    index.reserve(list(zip(index.stored.widths.tolist(), index.stored.durations.tolist()))
+                  + [(c.signature[0].shape[1], c.signature[1]) for c in ordered])
+    for i in range(len(index.stored)):  # first: in the index before any candidate, so of equally near takes theirs is named
+        index.add_stored(i)
     for c in tqdm(ordered, desc="speech: near duplicates", unit="take", leave=False, disable=len(ordered) < 500):
         fp, dur = c.signature
         dur = float(dur)
@@ -436,13 +469,13 @@ def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = N
         best, best_d = None, float("inf")
         if groups:
             k, best_d = _nearest(index, fp, prefix, groups, cap)
-            best = kept[k] if k >= 0 else None
+            best = names[k] if k >= 0 else None
         passed = best_d > max_distance
         score = min(best_d, 99.0)  # no comparable clip: a finite score for the catalog
         c.verdicts.append(VerdictRecord(c.record.key, "audio_fingerprint_dedup", FILTER_VERSION, score, max_distance, passed))
         if not passed:
-            c.record = replace(c.record, status="rejected", reason=f"audio_fingerprint_dedup: near duplicate of {best.record.key} (distance {best_d:.3f})")
-            c.record.meta["near_duplicate_of"] = best.record.key
+            c.record = replace(c.record, status="rejected", reason=f"audio_fingerprint_dedup: near duplicate of {best} (distance {best_d:.3f})")
+            c.record.meta["near_duplicate_of"] = best
             continue
-        kept.append(c)
+        names.append(c.record.key)
         index.add(fp, dur, prefix)
