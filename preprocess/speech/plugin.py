@@ -110,10 +110,15 @@ def _audio_id(column: str, audio_folder: str = "wavs/") -> str:
     LJSpeech-style files do. Before, such a line named no audio and its take was missing_caption.
     A path whose last folder is the listing's audio folder (``clips/x.mp3``, ``/data/cv/en/clips/x.mp3``
     in a Common Voice ``path`` column) names the file of that name there: it was looked for in
-    ``clips/clips/`` and said to be missing from ``clips/``."""
+    ``clips/clips/`` and said to be missing from ``clips/``. A relative path is relative to the listing:
+    ``wavs/spk1/x.wav`` names ``spk1/x`` in ``wavs/``, and ``a/wavs/x.wav`` no file of ``wavs/`` (taking
+    any path's last folder gave the first no take, and the second the transcript of the listing's own
+    ``wavs/x.wav``)."""
     name = column.strip()
     folder, _, base = name.rpartition("/")
-    if audio_folder and folder.rpartition("/")[2] + "/" == audio_folder:
+    if audio_folder and name.startswith(audio_folder):
+        name = name[len(audio_folder):]
+    elif audio_folder and name.startswith("/") and folder.rpartition("/")[2] + "/" == audio_folder:
         name = base
     base, dot, suffix = name.rpartition(".")
     return base if dot and base and f".{suffix.lower()}" in AUDIO_SUFFIXES else name
