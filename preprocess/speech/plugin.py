@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import ntpath
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def _audio_id(column: str, audio_folder: str = "wavs/") -> str:
     folder, _, base = name.rpartition("/")
     if audio_folder and name.startswith(audio_folder):
         name = name[len(audio_folder):]
-    elif audio_folder and name.startswith("/") and folder.rpartition("/")[2] + "/" == audio_folder:
+    elif audio_folder and ntpath.isabs(name) and folder.rpartition("/")[2] + "/" == audio_folder:  # /data/..., C:/data/...
         name = base
     base, dot, suffix = name.rpartition(".")
     return base if dot and base and f".{suffix.lower()}" in AUDIO_SUFFIXES else name

@@ -33,5 +33,5 @@ def test_a_path_into_another_wavs_folder_captions_no_take_of_its_own_wavs():
 
 
 def test_an_absolute_path_names_the_file_in_wavs():
-    captions, _ = _group("/data/lj/wavs/t1.wav|one|one\n", ["wavs/t1.wav"])
-    assert captions == {"wavs/t1.wav": "one"}
+    captions, _ = _group("/data/lj/wavs/t1.wav|one|one\nC:/data/lj/wavs/t2.wav|two|two\n", ["wavs/t1.wav", "wavs/t2.wav"])
+    assert captions == {"wavs/t1.wav": "one", "wavs/t2.wav": "two"}
