@@ -91,7 +91,7 @@ WITH twins AS (
           FROM listing WHERE input_name IS NOT NULL AND $1 GROUP BY input_name) now USING (sig)
 ), touched AS (
     SELECT input_name AS name FROM removed WHERE NOT input_left
-    UNION SELECT o.input_name FROM changed JOIN owners o USING (name)
+    UNION SELECT m.input_name FROM changed JOIN members m USING (name) WHERE m.input_name IS NOT NULL
     UNION SELECT name FROM twins
 )
 SELECT idx FROM inputs WHERE name IN (SELECT name FROM touched) ORDER BY idx;

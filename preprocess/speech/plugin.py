@@ -192,6 +192,15 @@ class Listing:
         utt_id, _, text = line.strip().partition(" ")
         return (utt_id, text.strip()) if utt_id and text.strip() else None  # an id alone: no transcript line
 
+    def named_take(self, line: str) -> str | None:
+        """The take a header listing's line names in its id column, where the line gives it no
+        transcript (an empty sentence, a tab inside a field), else None: that take's reason says so."""
+        if self.columns is None:
+            return None
+        cols = line.rstrip("\r\n").split("\t")
+        i = self.columns[0]
+        return _audio_id(_unquoted(cols[i]), self.audio_folder) if len(cols) > i and cols[i].strip() else None
+
 
 LJSPEECH = Listing("wavs/", "id|transcript", "expected id|transcript[|normalised transcript]")
 LIBRISPEECH = Listing("", "<utterance id> <transcript>", "expected <utterance id> <transcript>")
@@ -215,7 +224,8 @@ def _listing_of(entry: Entry, metadata_name: str) -> Listing | None:
     return LIBRISPEECH if base.lower().endswith(LIBRISPEECH_SUFFIX) and len(base) > len(LIBRISPEECH_SUFFIX) else None
 
 
-def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
+def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
+                    malformed_takes: dict[str, str] | None = None) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
     """metadata.csv (or a LibriSpeech .trans.txt) -> (stem of the audio it names (``<dir>/wavs/<id>``;
     ``<dir>/<id>``), the line as a caption entry named ``metadata.csv#line=N`` (``by_take`` names it
     by its take once it captions one; ``where`` says the line to messages)) per line; lines that name
@@ -224,7 +234,8 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
 
     Each line is decoded on its own: one that is not UTF-8 still goes with the audio it names, as a
     caption that is no UTF-8 (read_caption names the file and line), and every other line captions
-    its audio. Decoding the whole file at once made one stray byte leave every clip without a caption."""
+    its audio. Decoding the whole file at once made one stray byte leave every clip without a caption.
+    ``malformed_takes`` (if given) gets {stem: why} of each take a malformed line still names by its id column."""
     try:
         data = entry.read()
     except OSError as e:
@@ -259,6 +270,8 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH) -> tuple[list[tup
             # no id, or an id that is not UTF-8 (no file's name: it is no caption of any audio)
             detail = (malformed or listing.expected) if line is not None else not_utf8
             bad.append(Leftover(line_entry, "malformed_metadata_line", detail))
+            if line is not None and malformed_takes is not None and (take := listing.named_take(line)):
+                malformed_takes.setdefault(f"{folder}{listing.audio_folder}{take}", f"{where} names it, malformed: {detail}")
             continue
         stem = f"{folder}{listing.audio_folder}{parsed[0]}"
         if line is None:  # the audio it names is quarantined caption_not_utf8
@@ -395,10 +408,13 @@ def _clip_stems(entry: Entry) -> list[str]:
 
 
 def _without_unvalidated_clips(inputs: list[RawInput], common_voice: set[str],
-                               listed_elsewhere: dict[str, str]) -> tuple[list[RawInput], list[Leftover]]:
+                               listed_elsewhere: dict[str, str],
+                               malformed_takes: dict[str, str]) -> tuple[list[RawInput], list[Leftover]]:
     """The inputs less the Common Voice clips no validated line captions, each a leftover not_validated
     saying which listing names it. They were quarantined missing_caption ("no caption beside the media")
-    and copied to the quarantine folder, one copy per clip the corpus itself does not validate."""
+    and copied to the quarantine folder, one copy per clip the corpus itself does not validate.
+    A clip a malformed validated.tsv line names (an empty sentence, a tab inside one) is validated:
+    it is malformed_metadata_line, naming that line (it was not_validated, "no line names it")."""
     clips = {f"{folder}/clips/" if folder else "clips/" for folder in common_voice}
     kept, leftovers = [], []
     for item in inputs:
@@ -407,6 +423,9 @@ def _without_unvalidated_clips(inputs: list[RawInput], common_voice: set[str],
             kept.append(item)
             continue
         media = item.media["media"]
+        if media.stem in malformed_takes:
+            leftovers.append(Leftover(media, "malformed_metadata_line", malformed_takes[media.stem]))
+            continue
         listing = listed_elsewhere.get(media.stem)
         why = (f"{listing} lists it: {NOT_VALIDATED[listing]}" if listing
                else f"no line of {COMMON_VOICE_NAME} names it")
@@ -488,13 +507,14 @@ class SpeechPlugin(ModalityPlugin):
         common_voice = {e.name.rpartition("/")[0] for e in entries if _listing_of(e, opts.metadata_name) is COMMON_VOICE}
         listed_elsewhere: dict[str, str] = {}  # a Common Voice clip's stem -> the listing of takes not validated that names it
         unread: set[str] = set()  # folders whose validated.tsv could not be read
+        malformed_takes: dict[str, str] = {}  # a Common Voice clip's stem -> the malformed validated line naming it
         for e in entries:
             if e.suffix == LISTING_SUFFIX_NOT_READ and e.name.rpartition("/")[0] in common_voice and _listing_of(e, opts.metadata_name) is None:
                 leftovers.append(Leftover(e, "metadata_not_read", f"{COMMON_VOICE_NAME} beside it gives the validated takes their transcripts"))
                 if e.name.rpartition("/")[2] in NOT_VALIDATED:
                     listed_elsewhere.update(dict.fromkeys(_clip_stems(e), e.name.rpartition("/")[2]))
             elif (listing := _listing_of(e, opts.metadata_name)) is not None:
-                found, bad, error = _metadata_lines(e, listing)
+                found, bad, error = _metadata_lines(e, listing, malformed_takes)
                 lines += found
                 leftovers += bad
                 if error:
@@ -522,7 +542,7 @@ class SpeechPlugin(ModalityPlugin):
         rest = [replace(e, row_caption=attached[e.stem]) if e.stem in attached and e.suffix in self.media_suffixes else e
                 for e in rest]
         inputs, more = group_by_stem(rest, self.media_suffixes)
-        inputs, not_validated = _without_unvalidated_clips(inputs, common_voice - unread, listed_elsewhere)
+        inputs, not_validated = _without_unvalidated_clips(inputs, common_voice - unread, listed_elsewhere, malformed_takes)
         more += not_validated
         if not lines and inputs and all(i.caption is None for i in inputs):
             say_if_metadata_above(inputs, opts.metadata_name)

@@ -41,8 +41,9 @@ def test_a_quoted_sentence_is_read_as_its_text(tmp_path):
 def test_a_tab_inside_an_unquoted_sentence_is_said_not_cut(tmp_path):
     captions, leftovers = _group(tmp_path / "en", [_row(1, "A tab\there cuts it."), _row(2, "Fine.")])
     assert captions == {"2": "Fine."}
-    assert leftovers == [("validated.tsv#line=2", "malformed_metadata_line",
-                          "14 tab-separated columns where its header names 13: a tab inside a field (remove it, or quote the field)")]
+    why = "14 tab-separated columns where its header names 13: a tab inside a field (remove it, or quote the field)"
+    assert leftovers == [("clips/common_voice_en_1.mp3", "malformed_metadata_line", f"validated.tsv line 2 names it, malformed: {why}"),
+                         ("validated.tsv#line=2", "malformed_metadata_line", why)]
 
 
 def test_a_path_with_its_folder_names_the_clip_in_clips(tmp_path):
