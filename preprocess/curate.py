@@ -408,25 +408,16 @@ def content_keyed(c: Candidate) -> bool:
             and not (c.record.reason or "").startswith(("exact_duplicate", *SET_ASIDE)))
 
 
-def catalogued_samples(catalog: Path, modality: str, cands: list[Candidate]) -> dict[str, tuple[str, str]]:
-    """Content key -> (source_uri, status) of the catalog's current samples among the candidates'
-    content keys."""
+def catalogued_sources(catalog: Path, modality: str, cands: list[Candidate]) -> dict[str, str]:
+    """Content key -> source_uri of the catalog's current samples among the candidates' content keys."""
     from catalog.db import Catalog
-    from catalog.source_index import current_samples_among
+    from catalog.source_index import current_keys_among
 
     keys = sorted({c.record.key for c in cands if content_keyed(c)})
     if not keys or not catalog.exists():
         return {}
     with Catalog.open(catalog, read_only=True) as cat:
-        return current_samples_among(cat, keys, modality)
-
-
-def kept_by_earlier_runs(cands: list[Candidate], current: dict[str, tuple[str, str]]) -> set[str]:
-    """The keys of the accepted candidates the catalog already accepted from the same file
-    (``current``: catalogued_samples). They keep their place: left out of this run's near-duplicate
-    search, the others find them in the catalog as an earlier run's kept samples, so a new near copy
-    that sorts first cannot reject them (curating a folder again rejected its kept sample)."""
-    return {c.record.key for c in cands if c.accepted and current.get(c.record.key) == (c.record.source_uri, "accepted")}
+        return current_keys_among(cat, keys, modality)
 
 
 def exact_duplicate_key(content_key: str, relative_name: str) -> str:
@@ -568,14 +559,11 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
         raise ValueError(f"source {spec.uri} is empty")
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, os.path.abspath(os.path.expanduser(spec.uri)), inputs, backend)
     del inputs  # each candidate has its input (with Ray, a copy): the list is ~270 bytes an input more (~1 KB with Ray)
-    current = catalogued_samples(ws.catalog, modality, cands)
-    catalogued = {key: uri for key, (uri, _) in current.items()}
+    catalogued = catalogued_sources(ws.catalog, modality, cands)
     cands = mark_copies_of_catalogued(mark_exact_duplicates(cands, catalogued), catalogued)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
-    # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog,
-    # those curated again now among them (found there, as refresh finds them)
-    kept_before = kept_by_earlier_runs(cands, current)
-    plugin.near_duplicates([c for c in cands if c.record.key not in kept_before], opts, catalog=str(ws.catalog))
+    # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
+    plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
     cands, batch_paths, shard_uris, dropped = write_shards(cands, leftovers, plugin, cfg, ws, out_dir, backend)
     rejections = write_rejections(out_dir, dropped)
     hold_point("curate.batches-written")  # every batch file written, none registered (a fault test's kill)
