@@ -13,6 +13,25 @@ planted copies were rejected naming their original.
     python bench/speech_dedup_scale.py                      # within 5k, 20k; across 20k kept (about 2 min CPU)
     python bench/speech_dedup_scale.py --within 65000 --kept 100000 --new 2000
     python bench/speech_dedup_scale.py --no-old --within 65000   # NEW only
+    python bench/speech_dedup_scale.py --rss --kept 20000,100000    # across runs: peak RSS, fingerprints in memory or in a file
+
+--rss: each across-runs search in a process of its own (so its peak resident memory, VmHWM, is its
+own), the kept takes given as a list holding their fingerprints (``list``: as kept_takes gave them
+before), as kept_takes.KeptFingerprints (``file``: in a file without a name in --rss-dir, read back as
+compared) and as the same file memory-mapped (``map``: MappedKept). The
+kept takes are made 1,000 at a time (synthetic_fingerprints, seeds 11000 + i), so the file's case never
+holds them all; the peak is the whole process's (Python, numpy, numba: its floor is said).
+
+Measured 2026-12-07 10:36 UTC on the shared 2-core host (load 2 - 3), 1,000 new takes (20 planted copies)
+against K kept; BEFORE: the code at e096fc4 (list) in the same script, AFTER: this bench's --rss. Peak
+RSS of the process (floor after imports and compiling: 201 MB), CPU seconds of the search:
+
+    K         BEFORE list         AFTER list          AFTER file          AFTER map
+    20,000    528 MB  1.52 s      530 MB  1.52 s      264 MB  1.47 s      519 MB  1.54 s
+    100,000   1,795 MB 6.89 s     1,801 MB 6.88 s     449 MB  6.89 s      1,725 MB 7.16 s
+
+Outcomes identical in all eight (sha256 of every status, reason, key and verdict); every planted copy
+found. The map gains little: indexing reads every page, and pages read stay resident while mapped.
 
 Takes: bench_speech_dedup.synthetic_fingerprints (8 voices, phone runs, log-normal widths like
 helper W's 4,990 real takes: median 311 frames; distinct takes of a similar length 1.2 - 1.9 apart;
@@ -61,7 +80,7 @@ from bench.bench_speech_dedup import synthetic_fingerprints  # noqa: E402
 from contracts.records import SampleRecord  # noqa: E402
 from preprocess.modality import Candidate  # noqa: E402
 from preprocess.speech import dedup  # noqa: E402
-from preprocess.speech.kept_takes import KeptTake  # noqa: E402
+from preprocess.speech.kept_takes import KeptFingerprints, KeptTake  # noqa: E402
 
 OLD_COMMIT = "0579054"  # dedup.py before the grouped prefilter and the rooms sized in advance
 
@@ -148,13 +167,103 @@ def side_by_side(label: str, cands: list, kept: list | None, planted: dict, old)
         print(f"{label:34} same statuses, reasons, keys, scores: {got['NEW'] == got['OLD']}", flush=True)
 
 
+def kept_made_in_chunks(k: int, chunk: int = 1000):
+    """(fingerprint, duration) of ``k`` kept takes, made ``chunk`` at a time."""
+    for c in range(0, k, chunk):
+        yield from synthetic_fingerprints(min(chunk, k - c), seed=11000 + c // chunk)
+
+
+def vm(field: str) -> float:
+    """/proc/self/status's ``field`` (VmHWM: the peak resident memory; VmRSS: now) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class MappedKept(KeptFingerprints):
+    """The same file read back as memory-mapped views (helper G's proposal): the pages read stay in the
+    process's resident memory (file-backed) while the map lives, so indexing, which reads them all,
+    brings the peak back near the fingerprints' size (measured: --rss's ``map``)."""
+
+    _map = None
+
+    def fingerprint(self, i: int) -> np.ndarray:
+        if self._map is None:
+            self._file.flush()
+            self._map = np.memmap(self._file, np.float16, "r")
+        at, n = self._at[i] // 2, self._rows[i] * self._cols[i]
+        return self._map[at : at + n].reshape(self._rows[i], self._cols[i])
+
+
+def rss_child(mode: str, k: int, new: int, folder: str) -> int:
+    """One across-runs search, the kept fingerprints in memory (``list``) or in a file (``file``);
+    prints one JSON line: CPU and wall seconds (making the kept takes, then the search), VmHWM, and a
+    digest of the outcomes."""
+    import hashlib
+    import json
+
+    warm_up()
+    floor = vm("VmRSS")
+    rng = np.random.default_rng(2)
+    originals = {int(rng.integers(k)): f"z{i:07d}" for i in range(0, new, 50)}  # kept take -> its planted copy
+    copies, planted = [], {}
+    kept = [] if mode == "list" else KeptFingerprints(folder) if mode == "file" else MappedKept(folder)
+    t, wall = time.process_time(), time.perf_counter()
+    for j, (fp, d) in enumerate(kept_made_in_chunks(k)):
+        if mode == "list":
+            kept.append(KeptTake(SimpleNamespace(key=f"k{j:07d}"), (fp, d)))
+        else:
+            kept.append(f"k{j:07d}", fp, d)
+        if j in originals:
+            copies.append(candidate(originals[j], *near_copy(fp, d, rng)))
+            planted[originals[j]] = f"k{j:07d}"
+    made, made_wall = time.process_time() - t, time.perf_counter() - wall
+    cands = [candidate(f"t{i:07d}", fp, d) for i, (fp, d) in enumerate(synthetic_fingerprints(new, seed=12))] + copies
+    with contextlib.redirect_stderr(io.StringIO()):
+        t, wall = time.process_time(), time.perf_counter()
+        dedup.mark_near_duplicates(cands, 0.15, kept)
+        cpu, wall = time.process_time() - t, time.perf_counter() - wall
+    got = [outcome(c) for c in cands]
+    found = sum(o[2] == planted.get(c.record.key) for c, o in zip(cands, got) if c.record.key in planted)
+    print(json.dumps({"made": made, "made_wall": made_wall, "cpu": cpu, "wall": wall, "hwm": vm("VmHWM"), "floor": floor,
+                      "found": found, "planted": len(planted), "rejected": sum(o[0] == "rejected" for o in got),
+                      "digest": hashlib.sha256(repr(got).encode()).hexdigest()[:16]}))
+    return 0
+
+
+def rss_side_by_side(kept_sizes: list[int], new: int, folder: str) -> None:
+    import json
+
+    for k in kept_sizes:
+        res = {}
+        for mode in ("list", "file", "map"):
+            out = subprocess.run([sys.executable, __file__, "--rss-child", mode, str(k), str(new), folder],
+                                 check=True, capture_output=True, text=True).stdout
+            r = res[mode] = json.loads(out.strip().splitlines()[-1])
+            print(f"{new} new vs {k} kept, fingerprints in a {mode:4}  peak RSS {r['hwm']:7.0f} MB (floor {r['floor']:.0f})  "
+                  f"search cpu {r['cpu']:6.2f} s wall {r['wall']:6.2f} s  (making the kept takes {r['made']:.1f} s)  "
+                  f"rejected {r['rejected']}  planted copies found {r['found']}/{r['planted']}  outcomes {r['digest']}", flush=True)
+        same = res["list"]["digest"] == res["file"]["digest"] == res["map"]["digest"]
+        print(f"{new} new vs {k} kept: same statuses, reasons, keys, scores: {same}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--within", default="5000,20000", help="takes in one run, comma separated (0: none)")
     ap.add_argument("--kept", default="20000", help="takes earlier runs kept, comma separated (0: none)")
     ap.add_argument("--new", type=int, default=1000, help="new takes against the kept ones")
     ap.add_argument("--no-old", action="store_true", help="NEW only (OLD is about quadratic: 217 s at 65k)")
+    ap.add_argument("--rss", action="store_true", help="across runs only: peak RSS with the kept fingerprints in memory and in a file")
+    ap.add_argument("--rss-dir", default=".", help="where --rss's file is made (not a memory-backed /tmp)")
+    ap.add_argument("--rss-child", nargs=4, metavar=("MODE", "KEPT", "NEW", "DIR"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.rss_child:
+        mode, k, new, folder = a.rss_child
+        return rss_child(mode, int(k), int(new), folder)
+    if a.rss:
+        rss_side_by_side([int(s) for s in a.kept.split(",") if int(s)], a.new, a.rss_dir)
+        return 0
     sizes = [int(s) for s in a.within.split(",") if int(s)]
     kept_sizes = [int(s) for s in a.kept.split(",") if int(s)]
     old = None if a.no_old else old_dedup()

@@ -34,6 +34,9 @@ index before every candidate, so a new take near one of them is rejected whateve
 says of the two (what an earlier run kept stays kept, as video and image do). Within one run the
 outcomes are as before (so the same FILTER_VERSION); before, a near copy was found only when both
 came in the same run, so a refresh accepted a -6 dB copy of a take an earlier run had kept.
+Their fingerprints are not held (1.34 GB at 100,000 kept takes): kept_takes hands them over in a file
+(``KeptFingerprints``), each read once to index it and again only when its bounds leave it (the peak
+resident memory of 1,000 new takes against 100,000 kept: bench/speech_dedup_scale.py --rss).
 
 Version 2, compiled (session 52, helper G): the same outcomes again. When a bucket holds
 FAR_MIN_ROWS takes or more of a window, ``_Bucket.far`` (numba, which librosa brings) bounds each
@@ -310,6 +313,7 @@ class _Kept:
     def __init__(self, stored=None) -> None:
         self.buckets: dict = {}  # floor(log(duration) / LOG_STEP), or None: not a finite positive duration
         self.stored = _Listed(()) if stored is None else stored
+        self.stored_durations = self.stored.durations  # once: KeptFingerprints makes the array at each ask
         self.fps: list[np.ndarray] = []
 
     @staticmethod
@@ -338,7 +342,7 @@ class _Kept:
 
     def add_stored(self, i: int) -> None:
         """The i-th take of ``stored``, read once to index it (not held)."""
-        self._row(i, float(self.stored.durations[i]), _prefix(self.stored.fingerprint(i)))
+        self._row(i, float(self.stored_durations[i]), _prefix(self.stored.fingerprint(i)))
 
     def add(self, fp: np.ndarray, dur: float, prefix: np.ndarray) -> None:
         self._row(len(self.stored) + len(self.fps), dur, prefix)
@@ -457,7 +461,7 @@ def mark_near_duplicates(cands: list, max_distance: float, kept: list | None = N
     index = _Kept(kept if hasattr(kept, "fingerprint") else _Listed(kept or ()))
     names = list(index.stored.keys)  # the candidates kept are appended: index i of the search is names[i]
     ordered = sorted((c for c in cands if c.accepted and c.signature is not None), key=preference)
-    index.reserve(list(zip(index.stored.widths.tolist(), index.stored.durations.tolist()))
+    index.reserve(list(zip(index.stored.widths.tolist(), index.stored_durations.tolist()))
                   + [(c.signature[0].shape[1], c.signature[1]) for c in ordered])
     for i in range(len(index.stored)):  # first: in the index before any candidate, so of equally near takes theirs is named
         index.add_stored(i)
