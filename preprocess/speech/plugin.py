@@ -608,8 +608,8 @@ class SpeechPlugin(ModalityPlugin):
                         leaving: frozenset[str] = frozenset()) -> None:
         # with the takes earlier runs kept (their log-mel read back from their curated shards: kept_takes.py),
         # as video and image do; no catalog: within this run only
-        kept = kept_takes(catalog, self.modality.value, cands, MEL, leaving)
-        mark_near_duplicates(cands, opts.dedup_max_distance, kept)
+        with kept_takes(catalog, self.modality.value, cands, MEL, leaving) as kept:  # their fingerprints' file: freed when the search ends
+            mark_near_duplicates(cands, opts.dedup_max_distance, kept)
 
     def curated_members(self, cand: Candidate, opts: SpeechOptions) -> dict[str, bytes]:
         """The shard's audio and log-mel of an accepted take, made again from its bytes (cheaper than
