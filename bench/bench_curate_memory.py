@@ -61,7 +61,7 @@ hex) ~0.85 KB; packed verdicts ~0.17 KB), pymalloc's and glibc's free blocks amo
 Session 49, helper B2 (OLD = 8ea4610, Ray, 2,000 / 20,000): one run gave OLD 315.1 / 399.0 MB, slope
 4.89 KB an input (so the slope is at the 5 KB line already, within its ~1 KB run-to-run spread). Where
 the driver's RSS goes at 20,000 (2,000), per phase (/proc/self/status at each): listing 158 (135), analysis
-+115 (+86), catalogued_sources +9 (+4), near-duplicate search +57 (+49: opening DuckDB is ~38 MB of it
++115 (+86), catalogued_samples +9 (+4), near-duplicate search +57 (+49: opening DuckDB is ~38 MB of it
 at both sizes), shard writers +10 (+4; ~9 MB of it Ray's object store mapped in), batches written 351
 (280); registration then peaks at 393-400 (314). Once curate returns no Candidate, RawInput or record
 is alive (gc), and RSS falls only ~8 MB: the rest is freed heap. glibc's malloc_trim there gave back

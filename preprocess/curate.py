@@ -408,16 +408,25 @@ def content_keyed(c: Candidate) -> bool:
             and not (c.record.reason or "").startswith(("exact_duplicate", *SET_ASIDE)))
 
 
-def catalogued_sources(catalog: Path, modality: str, cands: list[Candidate]) -> dict[str, str]:
-    """Content key -> source_uri of the catalog's current samples among the candidates' content keys."""
+def catalogued_samples(catalog: Path, modality: str, cands: list[Candidate]) -> dict[str, tuple[str, str]]:
+    """Content key -> (source_uri, status) of the catalog's current samples among the candidates' content keys."""
     from catalog.db import Catalog
-    from catalog.source_index import current_keys_among
+    from catalog.source_index import current_samples_among
 
     keys = sorted({c.record.key for c in cands if content_keyed(c)})
     if not keys or not catalog.exists():
         return {}
     with Catalog.open(catalog, read_only=True) as cat:
-        return current_keys_among(cat, keys, modality)
+        return current_samples_among(cat, keys, modality)
+
+
+def mark_kept_before(cands: list[Candidate], current: dict[str, tuple[str, str]]) -> None:
+    """Candidate.kept_before for the accepted candidates the catalog already accepted from the same
+    file (``current``: catalogued_samples): each modality's near-duplicate order puts them first, so
+    what an earlier run kept stays kept against a new near copy that sorts before it by name. They
+    still go through the search (their verdict and signature are written as before)."""
+    for c in cands:
+        c.kept_before = c.accepted and current.get(c.record.key) == (c.record.source_uri, "accepted")
 
 
 def exact_duplicate_key(content_key: str, relative_name: str) -> str:
@@ -559,10 +568,12 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
         raise ValueError(f"source {spec.uri} is empty")
     cands, journal = analyse_resumably(plugin, cfg, opts, ws, os.path.abspath(os.path.expanduser(spec.uri)), inputs, backend)
     del inputs  # each candidate has its input (with Ray, a copy): the list is ~270 bytes an input more (~1 KB with Ray)
-    catalogued = catalogued_sources(ws.catalog, modality, cands)
+    current = catalogued_samples(ws.catalog, modality, cands)
+    catalogued = {key: uri for key, (uri, _) in current.items()}
     cands = mark_copies_of_catalogued(mark_exact_duplicates(cands, catalogued), catalogued)
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
+    mark_kept_before(cands, current)
     plugin.near_duplicates(cands, opts, catalog=str(ws.catalog))
     cands, batch_paths, shard_uris, dropped = write_shards(cands, leftovers, plugin, cfg, ws, out_dir, backend)
     rejections = write_rejections(out_dir, dropped)

@@ -43,6 +43,9 @@ class Candidate:
     verdicts: list[VerdictRecord] = field(default_factory=list)
     source: RawInput | None = None
     signature: Any = None  # the modality's near-duplicate signature (hashes, colours, fingerprints)
+    # accepted from this same file by an earlier run (curate sets it): first among its near copies, so
+    # it stays kept (a new copy that sorted first by name rejected it when a folder was curated again)
+    kept_before: bool = False
 
     @property
     def accepted(self) -> bool:

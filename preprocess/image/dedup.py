@@ -103,7 +103,7 @@ def kept_in_catalog(catalog, modality: str, cands: list, leaving: frozenset[str]
 def _best_first(c) -> tuple:
     """Sort key: the higher preference first, then source name and key (neither hash nor input order)."""
     preference = getattr(c.signature, "preference", ())
-    return (tuple(-x for x in preference), c.source.name if c.source else "", c.record.key)
+    return (not getattr(c, "kept_before", False), tuple(-x for x in preference), c.source.name if c.source else "", c.record.key)
 
 
 def band_values(phashes: list[int]) -> np.ndarray:

@@ -437,7 +437,8 @@ def preference(c) -> tuple:
     file, the louder input (a -6 dB copy holds a bit less; 0.1 LU steps), then the name."""
     meta, name = c.record.meta or {}, c.source.name if c.source else ""
     lufs = float(meta.get("loudness_lufs") or -200.0)
-    return (-int(meta.get("original_sample_rate") or 0), name.lower().endswith(LOSSY_SUFFIXES),
+    return (not getattr(c, "kept_before", False),  # an earlier run's kept take first (Candidate.kept_before)
+            -int(meta.get("original_sample_rate") or 0), name.lower().endswith(LOSSY_SUFFIXES),
             -round(lufs if lufs == lufs else -200.0, 1), name, c.record.key)  # NaN: as unknown
 
 

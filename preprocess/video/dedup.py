@@ -124,7 +124,8 @@ def preference(c) -> tuple:
     w, h = meta.get("original_size") or (0, 0)
     bitrate = float(meta.get("video_bitrate") or 0.0)
     step = math.floor(math.log(bitrate) / math.log(BITRATE_STEP)) if bitrate > 0 else -1
-    return (-int(w) * int(h), -round(float(meta.get("source_span") or 0.0), 2), -round(float(meta.get("source_fps") or 0.0), 2),
+    return (not getattr(c, "kept_before", False),  # an earlier run's kept clip first (Candidate.kept_before)
+            -int(w) * int(h), -round(float(meta.get("source_span") or 0.0), 2), -round(float(meta.get("source_fps") or 0.0), 2),
             not meta.get("lossless"), -step, c.source.name if c.source else "", c.record.key)
 
 
