@@ -25,7 +25,7 @@ import numpy as np
 
 from contracts.keys import sample_key
 from contracts.layout import Workspace
-from preprocess.curate import (CurateConfig, analyse_resumably, content_keyed, discard_journals_of_source,
+from preprocess.curate import (CurateConfig, analyse_resumably, content_keyed, discard_journals_of_source, mark_kept_before,
                                exact_duplicate_key, held_in_memory, mark_copies_of_catalogued, mark_exact_duplicates,
                                score_with_models, write_rejections, write_shards)
 from preprocess.modality import Candidate, get_plugin
@@ -377,8 +377,8 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     ``current_of(keys)``: key -> (source_uri, status) of the catalog's current samples (this modality)
     among ``keys``; with it, a copy of a sample whose file is still in the source is an exact_duplicate,
     and an accepted sample curated again from its own file (taken in by `lumina curate`, not encoded
-    yet) keeps its place as earlier runs' kept samples do: the others' near-duplicate search finds it
-    in the catalog."""
+    yet) keeps its place as earlier runs' kept samples do: it comes first among its near copies
+    (Candidate.kept_before)."""
     plugin = get_plugin(cfg.modality)
     modality = plugin.modality.value
     opts = plugin.options(cfg.options)
@@ -394,12 +394,10 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     cands = _later_copies(cands, catalogued, plan.present_names, set(plan.removed_uris))
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     # against this refresh's inputs and what earlier runs kept, but not what this refresh retires; a
-    # sample the catalog accepted from this same file is one of those (before, a new near copy named
-    # first rejected it), found there by the others' search
-    kept_before = {c.record.key for c in cands
-                   if c.accepted and current.get(c.record.key) == (c.record.source_uri, "accepted")}
-    plugin.near_duplicates([c for c in cands if c.record.key not in kept_before], opts, catalog=str(ws.catalog),
-                           leaving=frozenset(plan.removed_uris))
+    # sample the catalog accepted from this same file comes first among its near copies (before, a new
+    # near copy named first rejected it), judged and signed as curate does (mark_kept_before)
+    mark_kept_before(cands, current)
+    plugin.near_duplicates(cands, opts, catalog=str(ws.catalog), leaving=frozenset(plan.removed_uris))
     cands, batch_paths, shard_uris, dropped = write_shards(cands, plan.leftovers, plugin, cfg, ws, out_dir, backend)
     if dropped:  # no rejections file for a refresh that rejected nothing; bounded files, as curate writes them
         batch_paths += write_rejections(out_dir, dropped)

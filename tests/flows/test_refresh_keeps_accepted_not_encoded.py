@@ -37,3 +37,29 @@ def test_the_accepted_sample_stays_and_the_new_near_copy_is_rejected(tmp_path):
     rows = _statuses(home)
     assert rows["b.png"] == ("accepted", None), rows
     assert rows["a.png"][0] == "rejected" and rows["a.png"][1].startswith("phash_dedup: near duplicate of"), rows
+
+
+def test_the_kept_sample_curated_again_is_judged_and_signed(tmp_path):
+    """Its row in the batch the refresh writes has its phash_dedup verdict and its pHash and colour
+    signature: it sat out the search before, and a batch written anew (its earlier shard gone) had neither."""
+    import json
+
+    src, home = tmp_path / "src", tmp_path / "home"
+    src.mkdir()
+    picture = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8).repeat(2, 0).repeat(2, 1)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(picture).save(src / name)
+    (src / "b.txt").write_text("a noisy square")
+    cfg = CurateConfig(modality="image", options={"vae_factor": 1})
+    curate_step(str(src), str(home), cfg, backend="local")
+    for old in (home / "curated" / "image").glob("curated-*"):  # the refresh writes b's shard and batch anew
+        old.unlink()
+    (src / "a.txt").write_text("the same noisy square")
+    refresh_source(str(src), home, cfg, encode_cfg=EncodeConfig(text="phone"), backend="local")
+    holding_b = [b for p in (home / "curated" / "image").glob("curated-*.batch.json") for b in [json.loads(p.read_text())]
+                 if any(s["source_uri"].endswith("b.png") for s in b["samples"])]
+    assert holding_b
+    for b in holding_b:  # whichever batch the refresh wrote or kept for it
+        row = next(s for s in b["samples"] if s["source_uri"].endswith("b.png"))
+        assert row["meta"].get("phash") and row["meta"].get("colour_signature"), row
+        assert [v["passed"] for v in b["verdicts"] if v["key"] == row["key"] and v["filter"] == "phash_dedup"] == [True]
