@@ -89,6 +89,12 @@ def check_layer(name: str, layer: int, layers: int) -> None:
         raise ValueError(f"--text-layer {layer}: the {name} text encoder has {layers} layer(s): give -1 (its last) to -{layers}")
 
 
+def check_phone_layer(layer: int) -> None:
+    """The phone encoder takes no --text-layer (it was ignored without a word)."""
+    if layer != -1:
+        raise ValueError(f"--text-layer {layer}: the phone encoder has no layers (its features are the phones themselves)")
+
+
 def text_layers(text: str, path: str | Path | None) -> int | None:
     """The blocks of the text model ``--text TEXT --text-path PATH`` loads, from its config files (no
     weights read), or None where they do not say (an open_clip ARCH:FILE, a config that leaves the

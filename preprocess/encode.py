@@ -83,11 +83,11 @@ class EncodeConfig:
         encoder refused it in the actors, after the cluster and the model had loaded). Without ``text``,
         the modality's default encoder's (none known without a modality: --text-layer -7 with no --text
         went to the actors)."""
-        from encoders.path_checks import check_layer, text_layers
+        from encoders.path_checks import check_layer, check_phone_layer, text_layers
 
         text = self.text or (default_text_encoder(modality) if modality else None)
-        if text == "phone" and self.text_layer != -1:
-            raise ValueError(f"--text-layer {self.text_layer}: the phone encoder has no layers (its features are the phones themselves)")
+        if text == "phone":
+            check_phone_layer(self.text_layer)
         if text is not None and (layers := text_layers(text, self.text_path)) is not None:
             check_layer({"minilm": "all-MiniLM-L6-v2"}.get(text, text), self.text_layer, layers)  # as the encoder names itself
 

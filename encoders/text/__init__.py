@@ -29,8 +29,9 @@ def load_text_encoder(name: str = "minilm", path: str | Path | None = None, laye
     if name == "phone":
         from encoders.text.phone import PhoneEncoder
 
-        if layer != -1:  # it was ignored without a word
-            raise ValueError(f"--text-layer {layer}: the phone encoder has no layers (its features are the phones themselves)")
+        from encoders.path_checks import check_phone_layer
+
+        check_phone_layer(layer)
 
         return PhoneEncoder(max_tokens, language or "en-us")
     if path is None:

@@ -22,18 +22,26 @@ def _statuses(home) -> dict[str, tuple[str, str | None]]:
     return {uri.rsplit("/", 1)[-1]: (status, reason) for uri, status, reason in rows}
 
 
-def test_the_accepted_sample_stays_and_the_new_near_copy_is_rejected(tmp_path):
+CFG = CurateConfig(modality="image", options={"vae_factor": 1})
+
+
+def _curated_pair(tmp_path):
+    """a.png and b.png, one picture; b captioned and curated (accepted), a quarantined for lack of one."""
     src, home = tmp_path / "src", tmp_path / "home"
     src.mkdir()
     picture = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8).repeat(2, 0).repeat(2, 1)
     for name in ("a.png", "b.png"):
         Image.fromarray(picture).save(src / name)
     (src / "b.txt").write_text("a noisy square")
-    cfg = CurateConfig(modality="image", options={"vae_factor": 1})
-    curate_step(str(src), str(home), cfg, backend="local")
+    curate_step(str(src), str(home), CFG, backend="local")
+    return src, home
+
+
+def test_the_accepted_sample_stays_and_the_new_near_copy_is_rejected(tmp_path):
+    src, home = _curated_pair(tmp_path)
     assert _statuses(home)["b.png"] == ("accepted", None) and _statuses(home)["a.png"][0] == "quarantined"
     (src / "a.txt").write_text("the same noisy square")
-    refresh_source(str(src), home, cfg, encode_cfg=EncodeConfig(text="phone"), backend="local")
+    refresh_source(str(src), home, CFG, encode_cfg=EncodeConfig(text="phone"), backend="local")
     rows = _statuses(home)
     assert rows["b.png"] == ("accepted", None), rows
     assert rows["a.png"][0] == "rejected" and rows["a.png"][1].startswith("phash_dedup: near duplicate of"), rows
@@ -44,18 +52,11 @@ def test_the_kept_sample_curated_again_is_judged_and_signed(tmp_path):
     signature: it sat out the search before, and a batch written anew (its earlier shard gone) had neither."""
     import json
 
-    src, home = tmp_path / "src", tmp_path / "home"
-    src.mkdir()
-    picture = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8).repeat(2, 0).repeat(2, 1)
-    for name in ("a.png", "b.png"):
-        Image.fromarray(picture).save(src / name)
-    (src / "b.txt").write_text("a noisy square")
-    cfg = CurateConfig(modality="image", options={"vae_factor": 1})
-    curate_step(str(src), str(home), cfg, backend="local")
+    src, home = _curated_pair(tmp_path)
     for old in (home / "curated" / "image").glob("curated-*"):  # the refresh writes b's shard and batch anew
         old.unlink()
     (src / "a.txt").write_text("the same noisy square")
-    refresh_source(str(src), home, cfg, encode_cfg=EncodeConfig(text="phone"), backend="local")
+    refresh_source(str(src), home, CFG, encode_cfg=EncodeConfig(text="phone"), backend="local")
     holding_b = [b for p in (home / "curated" / "image").glob("curated-*.batch.json") for b in [json.loads(p.read_text())]
                  if any(s["source_uri"].endswith("b.png") for s in b["samples"])]
     assert holding_b
