@@ -106,6 +106,17 @@ class SpeechOptions:
         check_voice(self.language)
 
 
+def _posix_path(name: str) -> str:
+    """A listing's path with '/' between its folders: a Windows tool's backslashes (a name holding
+    no '/'; a backslash inside a file name is rarer than that, as multi-view camera files read them)
+    and without a leading ``./``."""
+    if "\\" in name and "/" not in name:
+        name = name.replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
 def _audio_id(column: str, audio_folder: str = "wavs/") -> str:
     """A metadata line's id as LJSpeech writes it (``LJ001-0001``), also where the listing wrote the
     audio's file name (``LJ001-0001.wav``) or its path (``wavs/LJ001-0001.wav``), as other tools'
@@ -115,8 +126,9 @@ def _audio_id(column: str, audio_folder: str = "wavs/") -> str:
     ``clips/clips/`` and said to be missing from ``clips/``. A relative path is relative to the listing:
     ``wavs/spk1/x.wav`` names ``spk1/x`` in ``wavs/``, and ``a/wavs/x.wav`` no file of ``wavs/`` (taking
     any path's last folder gave the first no take, and the second the transcript of the listing's own
-    ``wavs/x.wav``)."""
-    name = column.strip()
+    ``wavs/x.wav``). A path a Windows tool wrote (``wavs\\x.wav``, ``C:\\data\\clips\\x.mp3``) is read with
+    '/' for its backslashes, and a leading ``./`` is dropped (each named no file: metadata_without_audio)."""
+    name = _posix_path(column.strip())
     folder, _, base = name.rpartition("/")
     if audio_folder and name.startswith(audio_folder):
         name = name[len(audio_folder):]
