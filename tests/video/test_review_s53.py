@@ -1,0 +1,63 @@
+"""Session 53 review (helper S). An FLV or WMV/ASF declares one length for the whole file, which an
+audio track running past the video sets: a whole clip of 10 frames (0.4 s) with 3 s of audio was
+quarantined truncated ('decoded 10 frames, 0.400 s of the 3.018 s the container declares'), as MPEG
+program streams and Ogg were until 7f50753. The length is the audio's when that track's packets reach
+it; a copy cut short (at a tag boundary, where the tag walk sees nothing) still falls short on every track."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import av
+import numpy as np
+import pytest
+
+from preprocess.video.decode import VideoRejected, decode_video
+
+W, H, RATE = 64, 48, 44100
+
+
+def _clip(fmt: str, vcodec: str, acodec: str, frames: int, audio_s: float) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as c:
+        v = c.add_stream(vcodec, rate=25)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        a = c.add_stream(acodec, rate=RATE)
+        a.bit_rate, a.layout = 64000, "stereo"
+        for i in range(frames):
+            f = np.full((H, W, 3), 60, np.uint8)
+            f[6:18, 6 + i:22 + i] = (240, 40, 40)
+            for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        size, fmt_a = a.codec_context.frame_size or 1024, a.codec_context.format.name
+        for k in range(int(audio_s * RATE) // size):
+            tone = (np.sin(np.arange(size) / 10.0 + k) * 0.1).astype(np.float32)
+            arr = np.tile(tone, (2, 1)) if fmt_a == "fltp" else np.tile(tone, 2)[None]
+            frame = av.AudioFrame.from_ndarray(arr, format=fmt_a, layout="stereo")
+            frame.sample_rate, frame.pts = RATE, k * size
+            for p in a.encode(frame):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt, vcodec, acodec", [("flv", "flv", "aac"), ("asf", "wmv2", "wmav2")])
+def test_audio_running_past_the_video_is_no_cut(fmt, vcodec, acodec):
+    video = decode_video(_clip(fmt, vcodec, acodec, frames=10, audio_s=3.0), work_side=W)
+    assert len(video.frames) == 10
+
+
+def test_an_flv_cut_at_a_tag_boundary_is_still_truncated():
+    data = _clip("flv", "flv", "aac", frames=50, audio_s=2.0)
+    pos, cuts = struct.unpack(">I", data[5:9])[0] + 4, []
+    while pos < len(data):  # the tag boundaries: the tag walk sees no cut there
+        cuts.append(pos)
+        pos += 11 + int.from_bytes(data[pos + 1:pos + 4], "big") + 4
+    cut = min(cuts, key=lambda c: abs(c - 0.3 * len(data)))
+    with pytest.raises(VideoRejected, match="the container declares") as e:
+        decode_video(data[:cut], work_side=W)
+    assert e.value.kind == "truncated"
