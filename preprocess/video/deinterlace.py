@@ -15,32 +15,30 @@ FILTER = ("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
 
 class Pictures:
     """The frames of ``decoded`` as (picture, source): the picture to take pixels from and the decoded
-    frame whose time, pts, rotation and damage flag it has. Interlaced when the first frame says so:
-    then each picture comes out of bwdif (``used`` is True), one frame behind, with its source's
-    timing (the filter's output counts in a time base of its own, half the frame period)."""
+    frame whose time, pts, rotation and damage flag it has. From the first frame flagged interlaced on
+    (a broadcast recording or a DVD may open with progressive frames: until session 53 the first frame
+    decided, and such a clip's interlaced frames were curated combed), each picture comes out of bwdif
+    (``used`` is True), one frame behind, with its source's timing (the filter's output counts in a
+    time base of its own, half the frame period); frames not flagged interlaced pass through it whole."""
 
     def __init__(self, stream):
         self.stream, self.used = stream, False
 
     def __call__(self, decoded: Iterable) -> Iterator[tuple]:
         frames = iter(decoded)
-        first = next(frames, None)
-        if first is None:
-            return
-        graph = self._graph() if getattr(first, "interlaced_frame", False) else None
-        if graph is None:
-            yield first, first
-            for frame in frames:
+        for frame in frames:
+            if not getattr(frame, "interlaced_frame", False):
                 yield frame, frame
+                continue
+            graph = self._graph()
+            if graph is None:  # this FFmpeg cannot deinterlace: every frame as decoded
+                yield frame, frame
+                for rest in frames:
+                    yield rest, rest
+                return
+            self.used = True
+            yield from _through(graph, _chain(frame, frames))
             return
-        self.used = True
-        waiting: deque = deque()
-        for frame in _chain(first, frames):
-            waiting.append(frame)
-            graph.push(frame)
-            yield from _pulled(graph, waiting)
-        graph.push(None)  # flush the last frame
-        yield from _pulled(graph, waiting)
 
     def _graph(self):
         """The filter graph, or None where this FFmpeg cannot build it (the frames pass as decoded)."""
@@ -56,6 +54,17 @@ class Pictures:
             return graph
         except (av.FFmpegError, ValueError, KeyError):
             return None
+
+
+def _through(graph, frames: Iterator) -> Iterator[tuple]:
+    """Each of ``frames`` through the graph, paired with its decoded frame as the graph gives it out."""
+    waiting: deque = deque()
+    for frame in frames:
+        waiting.append(frame)
+        graph.push(frame)
+        yield from _pulled(graph, waiting)
+    graph.push(None)  # flush the last frame
+    yield from _pulled(graph, waiting)
 
 
 def _chain(first, rest: Iterator) -> Iterator:
