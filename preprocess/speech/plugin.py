@@ -162,7 +162,11 @@ def _tab_columns(line: str, width: int | None) -> list[str]:
         return [_unquoted(c) for c in cols]
     import csv
 
-    quoted = next(csv.reader([line.rstrip("\r\n")], delimiter="\t", quotechar='"'), [])
+    try:
+        quoted = next(csv.reader([line.rstrip("\r\n")], delimiter="\t", quotechar='"'), [])
+    except csv.Error as e:  # a quoted field past csv's limit (128 KiB) ended the whole curation in a traceback
+        raise MalformedLine(f"{len(cols)} tab-separated columns where its header names {width}, and read as "
+                            f"CSV-quoted: {e}") from None
     if len(quoted) == width:
         return quoted
     raise MalformedLine(f"{len(cols)} tab-separated columns where its header names {width}: "

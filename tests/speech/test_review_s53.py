@@ -34,3 +34,17 @@ def test_a_windows_path_in_common_voice_names_the_clip_in_clips():
     text = CV_HEADER + "c\tclips\\a.mp3\ts\tHello there.\t2\t0\ten\nc\tD:\\cv\\en\\clips\\b.mp3\ts\tGood day.\t2\t0\ten\n"
     captions, _ = _captions("en/validated.tsv", text, ["en/clips/a.mp3", "en/clips/b.mp3"])
     assert captions == {"en/clips/a.mp3": "Hello there.", "en/clips/b.mp3": "Good day."}
+
+
+def test_a_quoted_field_past_the_csv_limit_is_one_malformed_line_not_a_crash():
+    """A validated.tsv line with more columns than its header is read as CSV-quoted; a quoted field
+    over csv's 128 KiB limit raised _csv.Error out of the grouping, ending the whole curation."""
+    huge = '"' + "x" * 140_000 + '\tmore"'
+    text = CV_HEADER + "c\ta.mp3\ts\tHello there.\t2\t0\ten\n" + f"c\tb.mp3\ts\t{huge}\t2\t0\ten\n"
+    entries = [_entry("en/clips/a.mp3"), _entry("en/clips/b.mp3"), _entry("en/validated.tsv", text.encode())]
+    inputs, leftovers = SpeechPlugin().group(entries, SpeechOptions())
+    assert [i.name for i in inputs] == ["en/clips/a.mp3"]
+    reasons = {lo.entry.name: (lo.reason_kind, lo.detail) for lo in leftovers}
+    assert reasons["en/validated.tsv#line=3"][0] == "malformed_metadata_line"
+    assert "field larger than field limit" in reasons["en/validated.tsv#line=3"][1]
+    assert reasons["en/clips/b.mp3"][0] == "malformed_metadata_line"
