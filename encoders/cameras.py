@@ -157,6 +157,8 @@ def _document(data: bytes, view_suffixes: tuple[str, ...]) -> dict:
         raise CameraFileError(f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
     except json.JSONDecodeError as e:  # where it breaks, so a hand-edited file can be mended
         raise CameraFileError(f"not JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except RecursionError:  # '[[[[...' a few thousand deep: it ended the whole curation's grouping
+        raise CameraFileError("not a camera file: JSON nested deeper than the reader takes") from None
     if isinstance(doc, dict) and "views" not in doc and isinstance(doc.get("frames"), list):
         return _from_nerf(doc, view_suffixes)
     if isinstance(doc, dict) and doc.get("views") == []:

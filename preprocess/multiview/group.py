@@ -63,7 +63,7 @@ def read_cameras(data: bytes) -> CameraSet:
     subfolder keep that path as their name (they were refused as "not a plain name" until session 52)."""
     try:
         doc = json.loads(data.decode("utf-8-sig"))
-    except ValueError:  # not UTF-8 or not JSON: parse_cameras says where
+    except (ValueError, RecursionError):  # not UTF-8, not JSON or nested too deep: parse_cameras says which
         return parse_cameras(data, VIEW_SUFFIXES)
     marked = False
     for i, row, key in _view_rows(doc):
