@@ -403,7 +403,7 @@ def _parsed_listing(path: Path) -> list[Any]:
         if suffix == ".csv":
             with open(path, newline="", encoding="utf-8") as f:
                 return list(csv.DictReader(f))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, csv.Error) as e:  # csv.Error: a cell past csv's 128 KiB limit (it was a traceback)
         raise SourceError(f"unreadable listing {path}: {type(e).__name__}: {e}") from None
     raise SourceError(f"unknown listing format {path.suffix} (parquet, jsonl, json or csv)")
 
