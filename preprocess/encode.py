@@ -413,8 +413,19 @@ def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -
                          f"{fitted}), but {what}: their sides are not multiples of {factor} ({example}); curate the source "
                          f"again with --vae-factor {factor}")
     raise ValueError(f"{n} curated {modality} samples have sides that are not multiples of {factor}, which {what} needs "
-                     f"({example}); curate the source again with --vae-factor {factor} (or --resize square with a size "
-                     f"that is a multiple of {factor})")
+                     f"({example}); curate the source again with --vae-factor {factor}{_size_hint(modality, factor)}")
+
+
+def _size_hint(modality: str, factor: int) -> str:
+    """How the modality's curation options make sides a multiple of ``factor`` besides --vae-factor: an
+    image's --resize square (every modality was told of it, though only image has it: lumina curate
+    --modality multiview --resize square ends 'unknown option(s) resize'), a fixed ``size`` option (multi-view's views)."""
+    fields = {f.name for f in dataclasses.fields(get_plugin(modality).options_cls)}
+    if "resize" in fields:
+        return f" (or --resize square with a size that is a multiple of {factor})"
+    if "size" in fields:
+        return f" and options.size a multiple of {factor} (--set options.size=N)"
+    return ""
 
 
 def encode(home: str | os.PathLike | None, modality: str = "image", cfg: EncodeConfig | None = None,
