@@ -101,20 +101,23 @@ def _asf_file_properties(data: bytes) -> tuple[int, bool] | None:
 
 def asf_truncation(data: bytes) -> str | None:
     """Why an ASF file (.wmv, .asf) is cut short: fewer bytes than its File Properties declare, or
-    a top-level object (Header, Data, Index) that runs past the end of the file."""
+    a top-level object (Header, Data, Index) that runs past the end of the file. Bytes past the size
+    it declares, or where no object this walk knows begins, are left to the decoder (128 bytes
+    appended to a whole WMV were read as an object '755828109848995896 bytes' long: truncated)."""
     if data[:16] != _ASF_HEADER:
         return None
     n = len(data)
     declared, broadcast = _asf_file_properties(data) or (0, False)
     if declared and not broadcast and n < declared:
         return f"the file ends {declared - n} bytes before the end its header declares ({declared} bytes)"
+    end = declared if declared and not broadcast else n
     pos = 0
-    while pos < n:
+    while pos < end:
         if pos + 24 > n:
             return "the file ends inside a top-level object header"
         guid, size = data[pos:pos + 16], struct.unpack("<Q", data[pos + 16:pos + 24])[0]
-        if size < 24 or (broadcast and guid == _ASF_DATA):
-            return None  # a broadcast file's Data object says its header's size alone (FFmpeg: 50 bytes)
+        if size < 24 or guid not in _ASF_OBJECTS or (broadcast and guid == _ASF_DATA):
+            return None  # no object here; a broadcast file's Data object says its header's size alone (FFmpeg: 50 bytes)
         if pos + size > n:
             return f"the file ends inside its {_ASF_OBJECTS.get(guid, 'top-level')} object ({pos + size - n} bytes missing)"
         pos += size

@@ -61,3 +61,27 @@ def test_an_flv_cut_at_a_tag_boundary_is_still_truncated():
     with pytest.raises(VideoRejected, match="the container declares") as e:
         decode_video(data[:cut], work_side=W)
     assert e.value.kind == "truncated"
+
+
+def _video_only(fmt: str, vcodec: str, frames: int = 20) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as c:
+        v = c.add_stream(vcodec, rate=25)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        for i in range(frames):
+            f = np.full((H, W, 3), 60, np.uint8)
+            f[6:18, 6 + i:22 + i] = (240, 40, 40)
+            for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    return buf.getvalue()
+
+
+def test_bytes_after_a_whole_wmv_are_no_cut():
+    """The ASF walk read 128 bytes appended to a whole WMV as an object '755828109848995896 bytes'
+    long and quarantined the file truncated; the bytes it declares are all there."""
+    data = _video_only("asf", "wmv2") + np.random.default_rng(0).integers(0, 256, 128, dtype=np.uint8).tobytes()
+    assert len(decode_video(data, work_side=W).frames) == 20
+    with pytest.raises(VideoRejected, match="before the end its header declares"):  # a cut is still one
+        decode_video(data[: len(data) // 2], work_side=W)
