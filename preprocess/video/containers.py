@@ -138,8 +138,8 @@ def flv_truncation(data: bytes) -> str | None:
         if pos + 11 > n:
             return "the file ends inside a tag header"
         kind = data[pos] & 0x1F
-        if kind not in _FLV_TAG_TYPES:
-            return None  # not at a tag: leave it to the decoder
+        if kind not in _FLV_TAG_TYPES or data[pos] & 0xC0 or data[pos + 8:pos + 11] != b"\0\0\0":
+            return None  # not at a tag (reserved bits and StreamID are 0): leave it to the decoder
         end = pos + 11 + int.from_bytes(data[pos + 1:pos + 4], "big") + 4  # header, data, PreviousTagSize
         if end > n:
             return f"the file ends inside {_FLV_TAG_TYPES[kind]} tag ({end - n} bytes missing)"

@@ -85,3 +85,19 @@ def test_bytes_after_a_whole_wmv_are_no_cut():
     assert len(decode_video(data, work_side=W).frames) == 20
     with pytest.raises(VideoRejected, match="before the end its header declares"):  # a cut is still one
         decode_video(data[: len(data) // 2], work_side=W)
+
+
+def test_bytes_after_a_whole_flv_are_no_cut():
+    """The FLV tag walk took any byte whose low 5 bits say audio, video or script data for a tag: of
+    2,000 random 128-byte tails after a whole clip, 170 made it 'truncated'. A tag's reserved bits and
+    StreamID are 0; where they are not, no tag begins."""
+    from preprocess.video.containers import flv_truncation
+
+    data, rng = _video_only("flv", "flv"), np.random.default_rng(1)
+    assert not any(flv_truncation(data + rng.integers(0, 256, 128, dtype=np.uint8).tobytes()) for _ in range(300))
+    pos, boundaries = struct.unpack(">I", data[5:9])[0] + 4, set()
+    while pos < len(data):
+        boundaries.add(pos)
+        pos += 11 + int.from_bytes(data[pos + 1:pos + 4], "big") + 4
+    inside = [k for k in range(14, len(data)) if k not in boundaries]
+    assert all(flv_truncation(data[:k]) for k in inside[-300:])  # a cut inside a tag is still one
