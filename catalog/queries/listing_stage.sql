@@ -11,7 +11,7 @@
 
 -- name: stage_schema
 CREATE TABLE idx (name VARCHAR, uri VARCHAR, input_name VARCHAR, size BIGINT, mtime_ns BIGINT,
-                  content_hash VARCHAR, status VARCHAR);
+                  content_hash VARCHAR, status VARCHAR, also_inputs VARCHAR[]);
 CREATE TABLE blobs (pos BIGINT, name VARCHAR, uri VARCHAR, size BIGINT, mtime_ns BIGINT);
 CREATE TABLE members (ord BIGINT, name VARCHAR, input_name VARCHAR);
 CREATE TABLE inputs (idx BIGINT, name VARCHAR, uri VARCHAR);
@@ -21,7 +21,7 @@ CREATE TABLE source_samples (uri VARCHAR);
 
 -- name: index_rows_of_source
 -- Every index row of source $1 (modality $2), present or removed: copied into a listing stage.
-SELECT name, uri, input_name, size, mtime_ns, content_hash, status
+SELECT name, uri, input_name, size, mtime_ns, content_hash, status, also_inputs
 FROM source_index
 WHERE source = $1 AND modality = $2;
 
@@ -60,18 +60,23 @@ ORDER BY b.pos;
 -- name: stage_finish
 -- The listing (every blob with its input and content hash) and its diff against the index: the
 -- entries changed (new, back after a removal, other bytes, another input) and removed (present in
--- the index, gone from the listing). An entry's input: the last input that has it.
+-- the index, gone from the listing). An entry's input: the last input that has it; also_inputs: the
+-- others that have it (sorted; NULL when none), so that its removal curates them again as well.
 CREATE TABLE owners AS
-SELECT name, arg_max(input_name, ord) AS input_name FROM members WHERE input_name IS NOT NULL GROUP BY name;
+SELECT name, input_name, nullif(list_sort(list_filter(everyone, lambda x: x <> input_name)), []) AS also_inputs
+FROM (SELECT name, arg_max(input_name, ord) AS input_name, list(DISTINCT input_name) AS everyone
+      FROM members WHERE input_name IS NOT NULL GROUP BY name);
 CREATE TABLE listing AS
-SELECT b.pos, b.name, b.uri, o.input_name, b.size, b.mtime_ns, coalesce(h.content_hash, k.content_hash) AS content_hash
+SELECT b.pos, b.name, b.uri, o.input_name, b.size, b.mtime_ns, coalesce(h.content_hash, k.content_hash) AS content_hash,
+       o.also_inputs
 FROM blobs b LEFT JOIN owners o USING (name) LEFT JOIN hashes h USING (pos) LEFT JOIN known k USING (name);
 CREATE TABLE changed AS
 SELECT l.name FROM listing l LEFT JOIN idx i USING (name)
 WHERE i.name IS NULL OR i.status = 'removed' OR i.content_hash <> l.content_hash
    OR i.input_name IS DISTINCT FROM l.input_name;
 CREATE TABLE removed AS
-SELECT i.name, i.uri, i.input_name, i.input_name IS NULL OR i.input_name NOT IN (SELECT name FROM inputs) AS input_left
+SELECT i.name, i.uri, i.input_name, i.input_name IS NULL OR i.input_name NOT IN (SELECT name FROM inputs) AS input_left,
+       i.also_inputs
 FROM idx i WHERE i.status = 'present' AND i.name NOT IN (SELECT name FROM listing);
 
 -- name: stage_counts
@@ -80,7 +85,8 @@ SELECT (SELECT count(DISTINCT name) FROM changed), (SELECT count(*) FROM removed
        (SELECT count(*) FROM idx WHERE status = 'present');
 
 -- name: stage_touched_inputs
--- Inputs to curate again: one with an entry changed, or whose caption left, or (with $1) a twin of an
+-- Inputs to curate again: one with an entry changed, or whose caption left (its owner's or one it
+-- shared with the owner: also_inputs, whether or not the owner left too), or (with $1) a twin of an
 -- input that left (same bytes in every entry: its sample moves there instead of being removed).
 WITH twins AS (
     SELECT now.input_name AS name
@@ -91,6 +97,7 @@ WITH twins AS (
           FROM listing WHERE input_name IS NOT NULL AND $1 GROUP BY input_name) now USING (sig)
 ), touched AS (
     SELECT input_name AS name FROM removed WHERE NOT input_left
+    UNION SELECT unnest(also_inputs) FROM removed
     UNION SELECT m.input_name FROM changed JOIN members m USING (name) WHERE m.input_name IS NOT NULL
     UNION SELECT name FROM twins
 )
@@ -120,16 +127,17 @@ ORDER BY uri;
 SELECT DISTINCT name FROM removed;
 
 -- name: stage_index_updates
--- the listed entries the index has with another signature, input or uri, or as removed,
-SELECT l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash
+-- the listed entries the index has with another signature, input, other inputs or uri, or as removed,
+SELECT l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash, l.also_inputs
 FROM listing l JOIN idx i USING (name)
 WHERE i.status = 'removed' OR i.uri <> l.uri OR i.input_name IS DISTINCT FROM l.input_name OR i.size <> l.size
    OR i.mtime_ns IS DISTINCT FROM l.mtime_ns OR i.content_hash <> l.content_hash
+   OR i.also_inputs IS DISTINCT FROM l.also_inputs
 ORDER BY l.pos;
 
 -- name: stage_index_new
 -- and the entries new to it (in no order: a first refresh's are the whole listing, not sorted for nothing).
-SELECT name, uri, input_name, size, mtime_ns, content_hash FROM listing
+SELECT name, uri, input_name, size, mtime_ns, content_hash, also_inputs FROM listing
 WHERE name NOT IN (SELECT name FROM idx);
 
 -- name: stage_names_of

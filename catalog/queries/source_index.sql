@@ -21,8 +21,8 @@ WHERE s.modality = $2 AND s.status NOT IN ('removed', 'superseded')
 
 -- The listing is recorded from what its ListingStage found changed (listing_stage.sql: stage_index_*),
 -- so a refresh writes work in proportion to what changed, not a join of the whole listing with
--- the whole index: entries gone are marked removed, entries with a new signature, input or
--- status are updated, every entry still present is seen now, new entries are inserted.
+-- the whole index: entries gone are marked removed, entries with a new signature, input (or other
+-- inputs) or status are updated, every entry still present is seen now, new entries are inserted.
 
 -- name: index_mark_removed
 -- The present entries named in the Arrow view `gone` (name).
@@ -35,7 +35,7 @@ WHERE source = $1 AND modality = $2 AND status = 'present'
 -- those rows of the listing): their run is this refresh when their bytes, input or status changed.
 UPDATE source_index SET
     uri = l.uri, input_name = l.input_name, size = l.size, mtime_ns = l.mtime_ns,
-    content_hash = l.content_hash, last_seen = $3,
+    content_hash = l.content_hash, also_inputs = l.also_inputs, last_seen = $3,
     status = 'present', removed_at = NULL,
     run_id = CASE WHEN source_index.status = 'removed' OR source_index.content_hash <> l.content_hash
                        OR source_index.input_name IS DISTINCT FROM l.input_name THEN $4 ELSE source_index.run_id END
@@ -50,8 +50,8 @@ WHERE source = $1 AND modality = $2 AND status = 'present' AND last_seen <> $3;
 -- name: index_insert_new
 -- Entries new to the index (the Arrow view `new_entries`).
 INSERT INTO source_index (source, modality, name, uri, input_name, size, mtime_ns, content_hash,
-                          first_seen, last_seen, status, removed_at, run_id)
-SELECT $1, $2, l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash, $3, $3, 'present', NULL, $4
+                          first_seen, last_seen, status, removed_at, run_id, also_inputs)
+SELECT $1, $2, l.name, l.uri, l.input_name, l.size, l.mtime_ns, l.content_hash, $3, $3, 'present', NULL, $4, l.also_inputs
 FROM new_entries l;
 
 -- name: index_entries

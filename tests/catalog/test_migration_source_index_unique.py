@@ -65,7 +65,8 @@ def test_catalog_check_counts_repeated_index_names(tmp_path):
     path = tmp_path / "c.duckdb"
     Catalog.open(path).close()
     con = duckdb.connect(str(path))
-    con.executemany("INSERT INTO source_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ROWS[:2])
+    con.executemany("INSERT INTO source_index (source, modality, name, uri, input_name, size, mtime_ns, content_hash, "
+                    "first_seen, last_seen, status, removed_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ROWS[:2])
     con.close()
     with Catalog.open(path, read_only=True) as cat:
         assert cat.check()["source_index_unique"] == 1
