@@ -1036,7 +1036,8 @@ class Catalog:
                                                        modality]).fetchall()
         if not rows:
             of = f" of modality {modality}" if modality else ""
-            raise SampleNotFoundError(f"no sample with key {path!r}, and none{of} came from a file of that name")
+            raise SampleNotFoundError(f"no sample with key {path!r}, and none{of} came from a file of that name"
+                                      + Catalog._listing_lines_hint(con, absolute, printable_path(relative), modality))
         files = sorted({uri for _, uri, _ in rows})
         if len(files) > 1:
             raise SampleNotFoundError(f"{path!r} names {len(files)} files in the catalog ({files[0]}, {files[1]}, ...): "
@@ -1046,6 +1047,23 @@ class Catalog:
             listed = ", ".join(f"{key[:12]} {status}" for key, status in current[:4]) + (", ..." if len(current) > 4 else "")
             raise SampleNotFoundError(f"{files[0]} gave {len(current)} accepted samples ({listed}): give one's key")
         return [rows[0][0]]
+
+    @staticmethod
+    def _listing_lines_hint(con, absolute: str, relative: str, modality: str | None) -> str:
+        """`why metadata.csv`: a transcript listing is no sample, its lines are (source_uri
+        <listing>#<row>); say how many and which to ask about, not only that nothing matched."""
+        rows = con.execute(q("why_listing_lines"), [absolute, relative, modality]).fetchall()
+        listings = sorted({listing for listing, *_ in rows})
+        if not rows:
+            return ""
+        if len(listings) > 1:
+            return f"; {len(listings)} listings of that name have lines that are samples ({listings[0]}, {listings[1]}, ...): give more of the path"
+        literal = listings[0].replace("'", "''")  # as an SQL string
+        total = sum(n for _, _, n, _ in rows)
+        counts = ", ".join(f"{n} {status}" for _, status, n, _ in rows)
+        return (f"; {listings[0]} is a listing: {total} of its lines {'is a sample' if total == 1 else 'are samples'} ({counts}), "
+                f"e.g. lumina catalog why '{rows[0][3]}'; all of them: lumina catalog sql "
+                f"\"SELECT key, status, reason, source_uri FROM samples WHERE starts_with(source_uri, '{literal}#')\"")
 
     def check(self) -> dict[str, int]:
         """Data tests (checks.sql): violations per check; all zero on a healthy catalog."""

@@ -19,6 +19,18 @@ ORDER BY status <> 'accepted', status IN ('superseded', 'removed'), starts_with(
          last_run DESC, key
 LIMIT 50;
 
+-- name: why_listing_lines
+-- The samples that are lines of a listing file (a transcript listing's rows, source_uri
+-- <listing>#<row>) given by its absolute path $1 or its path in the source $2, only modality $3
+-- unless NULL: `why metadata.csv` found no sample of the file itself. Per status, with the listing's
+-- uri and one line's: what the refusal names.
+SELECT split_part(source_uri, '#', 1) AS listing, status, count(*) AS lines, min(source_uri) AS example
+FROM samples
+WHERE ($3 IS NULL OR modality = $3) AND contains(source_uri, '#')
+  AND (split_part(source_uri, '#', 1) = $1 OR ends_with(split_part(source_uri, '#', 1), '/' || $2))
+GROUP BY ALL
+ORDER BY listing, status;
+
 -- name: why_same_file
 -- The other samples from sample $1's file (a video's scenes; the rows of a refresh under another
 -- modality), with how many there are: accepted first, then quarantined and rejected, a modality's

@@ -1,0 +1,43 @@
+"""`lumina catalog why metadata.csv`: a transcript listing is no sample, but its lines are (a line
+naming no audio is rejected with source_uri <listing>#line=N). It said only "none came from a file of
+that name"; now it says how many of the listing's lines are samples and how to see them."""
+
+from __future__ import annotations
+
+from catalog.cli import main
+
+from .helpers import key
+
+
+def _lines(catalog_copy, uris: dict) -> None:
+    from catalog import Catalog
+
+    with Catalog.open(catalog_copy) as cat, cat._connection() as con:
+        for k, (uri, status) in uris.items():
+            con.execute("UPDATE samples SET source_uri = ?, status = ?, reason = 'metadata_without_audio: x' WHERE key = ?",
+                        [uri, status, k])
+
+
+def test_why_of_a_listing_names_its_lines(catalog_copy, capsys):
+    _lines(catalog_copy, {key(1, 0): ("/raw/lj/metadata.csv#line=4", "rejected"),
+                          key(1, 1): ("/raw/lj/metadata.csv#line=9", "rejected")})
+    for given in ("metadata.csv", "lj/metadata.csv", "/raw/lj/metadata.csv"):
+        assert main(["why", given, "--catalog", str(catalog_copy)]) == 2
+        err = capsys.readouterr().err
+        assert "/raw/lj/metadata.csv is a listing: 2 of its lines are samples (2 rejected)" in err, err
+        assert "lumina catalog why '/raw/lj/metadata.csv#line=4'" in err
+    # the query it suggests lists them
+    sql = err.split("lumina catalog sql ", 1)[1].strip().strip('"')
+    assert main(["sql", sql, "--catalog", str(catalog_copy), "--json"]) == 0
+    assert sorted(r["source_uri"] for r in __import__("json").loads(capsys.readouterr().out)) == [
+        "/raw/lj/metadata.csv#line=4", "/raw/lj/metadata.csv#line=9"]
+
+
+def test_a_listing_name_two_sources_share_asks_for_more_of_the_path(catalog_copy, capsys):
+    _lines(catalog_copy, {key(1, 0): ("/raw/a/metadata.csv#line=4", "rejected"),
+                          key(1, 1): ("/raw/b/metadata.csv#line=2", "rejected")})
+    assert main(["why", "metadata.csv", "--catalog", str(catalog_copy)]) == 2
+    assert "2 listings of that name have lines that are samples" in capsys.readouterr().err
+    # and a name no listing has says nothing more
+    assert main(["why", "other.csv", "--catalog", str(catalog_copy)]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("none came from a file of that name")
