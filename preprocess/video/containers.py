@@ -1,5 +1,5 @@
 """Whether an MPEG program stream, an ASF (Windows Media) file, an FLV or an Ogg file was cut short,
-from its own structure. FFmpeg decodes such a file as far as it goes and its header's frame count is unknown
+from its own structure, and how many of an AVI's video chunks hold a frame. FFmpeg decodes such a file as far as it goes and its header's frame count is unknown
 (0), so without these a copy cut in the middle was curated as a shorter clip (helper H's walkthrough,
 session 52: .mpg and .ogv cut at 60 % were accepted with 66 of 75 and 9 of 24 frames). Each returns
 why the file is cut, or None when it is whole, is not of its kind, or stops being one (left to the
@@ -8,6 +8,7 @@ decoder)."""
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 _START = b"\x00\x00\x01"
 _PS_END, _PS_PACK, _PS_SYSTEM = 0xB9, 0xBA, 0xBB
@@ -174,3 +175,83 @@ def ogg_truncation(data: bytes) -> str | None:
     if unfinished:
         return f"stream {unfinished[0]} has no end-of-stream page: the file was cut between pages"
     return None
+
+
+@dataclass(frozen=True)
+class AviVideoChunks:
+    """The first video stream's chunks in an AVI. A 0-byte chunk is a dropped frame: the previous one
+    is shown again (VirtualDub, OBS and FFmpeg write them: FFmpeg's muxer wherever a packet's time
+    skips a frame, as an mp3 track's encoder delay makes its second one do). The header's frame count
+    counts them; FFmpeg skips them, leaving a gap in the decoded frames' times."""
+    with_data: int
+    empty: int
+    trailing: int  # of the empty ones, those after the last frame: the last frame is shown that much longer
+
+
+def _riff_chunks(data: bytes, pos: int, end: int):
+    """(fourcc, LIST/RIFF type or b"", payload start, payload size) of each chunk in data[pos:end],
+    up to one that runs past ``end`` (a cut: the RIFF size and the header's count say so)."""
+    while pos + 8 <= end:
+        fourcc, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        start = pos + 8
+        if start + size > end:
+            return
+        yield fourcc, data[start:start + 4] if fourcc in (b"RIFF", b"LIST") else b"", start, size
+        pos = start + size + (size & 1)  # chunks are padded to an even size
+
+
+def _avi_video_ids(data: bytes, start: int, size: int) -> tuple[bytes, bytes] | None:
+    """The chunk ids of the first video stream ('00dc', '00db'), from the header list's stream
+    headers: a stream's number is its place among them. None when there is no video stream."""
+    strls = [(s, n) for c, kind, s, n in _riff_chunks(data, start + 4, start + size) if kind == b"strl"]
+    for number, (s, n) in enumerate(strls):
+        strh = next(((p, m) for c, _, p, m in _riff_chunks(data, s + 4, s + n) if c == b"strh"), None)
+        if strh and data[strh[0]:strh[0] + 4] == b"vids":
+            return f"{number:02d}dc".encode(), f"{number:02d}db".encode()
+    return None
+
+
+def _movi_chunk_sizes(data: bytes, start: int, size: int, ids: tuple[bytes, bytes]):
+    """The sizes of the video chunks in a movi list, in order, through its 'rec ' lists."""
+    for fourcc, kind, s, n in _riff_chunks(data, start + 4, start + size):
+        if kind == b"rec ":
+            yield from _movi_chunk_sizes(data, s, n, ids)
+        elif fourcc in ids:
+            yield n
+
+
+def _idx1_chunk_sizes(data: bytes, start: int, size: int, ids: tuple[bytes, bytes]):
+    """The sizes the legacy index (idx1: id, flags, offset, size per chunk) gives the video chunks."""
+    for ckid, _, _, n in struct.iter_unpack("<4sIII", data[start:start + size - size % 16]):
+        if ckid in ids:
+            yield n
+
+
+def avi_video_chunks(data: bytes) -> AviVideoChunks | None:
+    """How many of the first video stream's chunks hold a frame and how many are empty: from the
+    legacy index (idx1), which FFmpeg times the frames by, in a file of one RIFF; else (no idx1, or
+    an OpenDML file, whose further RIFF 'AVIX' parts idx1 does not cover) from the movi lists
+    themselves. None when the bytes are no AVI or it holds no video chunk (left to the header)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"AVI ":
+        return None
+    ids, movis, idx1, riffs = None, [], None, 0
+    for fourcc, kind, start, size in _riff_chunks(data, 0, len(data)):
+        if fourcc != b"RIFF" or kind not in (b"AVI ", b"AVIX"):
+            break  # bytes after the RIFF parts: none of the walk's
+        riffs += 1
+        for c, k, s, n in _riff_chunks(data, start + 4, start + size):
+            if k == b"hdrl" and ids is None:
+                ids = _avi_video_ids(data, s, n)
+            elif k == b"movi":
+                movis.append((s, n))
+            elif c == b"idx1" and riffs == 1:
+                idx1 = (s, n)
+    if ids is None:
+        return None
+    sizes = list(_idx1_chunk_sizes(data, *idx1, ids) if idx1 and riffs == 1
+                 else (n for s, size in movis for n in _movi_chunk_sizes(data, s, size, ids)))
+    with_data = sum(1 for n in sizes if n)
+    if not with_data:
+        return None
+    trailing = len(sizes) - 1 - max(i for i, n in enumerate(sizes) if n)
+    return AviVideoChunks(with_data, len(sizes) - with_data, trailing)

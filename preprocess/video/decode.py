@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preprocess.video.containers import asf_truncation, flv_truncation, ogg_truncation, ps_truncation
+from preprocess.video.containers import AviVideoChunks, asf_truncation, avi_video_chunks, flv_truncation, ogg_truncation, ps_truncation
 from preprocess.video.deinterlace import Pictures
 
 # MPEG program streams (.mpg/.mpeg, a DVD's .vob), Flash (.flv), Windows Media (.wmv/.asf) and Ogg (.ogv):
@@ -146,6 +146,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("too_many_pixels", header, "quarantined", float(ctx.width * ctx.height), float(max_pixels))
         rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         declared = int(stream.frames or 0)  # from the container header; 0 when unknown (webm, some gifs)
+        chunks = avi_video_chunks(data) if container.format.name == "avi" else None
+        declared = frames_promised(declared, chunks)
         shown_width = ctx.width * pixel_aspect(stream)  # anamorphic (DV, DVD, HDV) pixels are not square
         scale = 1.0 if not work_side else min(1.0, work_side / max(shown_width, ctx.height))
         size = (dict(width=max(2, round(shown_width * scale)), height=max(2, round(ctx.height * scale)))
@@ -193,7 +195,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         t = t - t[0]
         if len(t) > 1 and np.any(np.diff(t) <= 0):  # broken timestamps: fall back to the nominal rate
             t = np.arange(len(t)) / fps
-        duration = float(t[-1] + 1.0 / fps)
+        duration = float(t[-1] + (1 + (chunks.trailing if chunks else 0)) / fps)  # an AVI's trailing dropped frames hold the last one
         # no frame count in the header (Matroska/WebM): the decoded span must reach the declared length,
         # give or take 2 frames or 5 %; a container's length may be an audio track's, which can run longer
         slack = (max(2.0 / fps, 0.05 * promised[0]) if promised[1] == "stream" else max(1.0, 0.25 * promised[0])) if promised else 0.0
@@ -204,6 +206,17 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
         return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note, native,
                             _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS, pictures.used)
+
+
+def frames_promised(declared: int, chunks: AviVideoChunks | None) -> int:
+    """How many frames an AVI must decode to: its header's count less the dropped-frame (0-byte)
+    chunks it counts, which hold none, and at least as many as its chunks hold. A whole AVI of 10
+    frames and one such chunk (FFmpeg's muxer with an mp3 track) was quarantined 'decoded 10 of 11
+    frames'; a frame that fails to decode still leaves one missing, and a file cut between chunks
+    (its RIFF size unset, as a streaming writer leaves it) still falls short of the header's count."""
+    if chunks is None:
+        return declared
+    return max(chunks.with_data, declared - chunks.empty)
 
 
 _HMS = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
