@@ -13,6 +13,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from preprocess.image.tiff import is_tiff, read_tiff
 
+# What decode_image takes, the image modality's inputs and multi-view's views alike. Pillow reads every one:
+# TGA (game and render output), Netpbm (.ppm/.pgm/.pbm/.pnm), QOI and JPEG 2000 (.jp2 files, .j2k/.j2c/.jpc
+# codestreams) were refused as unsupported_type until session 52
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".webp", ".avif", ".bmp", ".gif", ".tif", ".tiff", ".ico",
+                  ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi", ".jp2", ".j2k", ".j2c", ".jpc")
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white (img2dataset does the same)
 
 

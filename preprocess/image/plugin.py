@@ -15,7 +15,7 @@ from contracts.keys import split_of
 from contracts.records import Modality, SampleRecord, VerdictRecord
 from preprocess.filters.clip_config import CLIP_FILTER_VERSION, ClipScoring
 from preprocess.filters.quality import QUALITY_FILTERS, QUALITY_VERSION, QualityThresholds, quality_verdicts, technical_quality
-from preprocess.image.decode import ImageRejected, decode_image
+from preprocess.image.decode import IMAGE_SUFFIXES, ImageRejected, decode_image
 from preprocess.image.dedup import FILTER_VERSION as DEDUP_VERSION
 from preprocess.image.dedup import PHASH_BANDS, NearSignature, colour_bytes, kept_in_catalog, mark_near_duplicates, perceptual_hash
 from preprocess.image.preference import keep_preference
@@ -23,10 +23,6 @@ from preprocess.image.resize import fit_to_budget, square
 from preprocess.modality import Candidate, ModalityPlugin, error_reason
 from preprocess.sources import RawInput
 
-# Pillow reads every one: TGA (game and render output), Netpbm (.ppm/.pgm/.pbm/.pnm), QOI and JPEG 2000
-# (.jp2 files, .j2k/.j2c/.jpc codestreams) were refused as unsupported_type until session 52
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".webp", ".avif", ".bmp", ".gif", ".tif", ".tiff", ".ico",
-                  ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi", ".jp2", ".j2k", ".j2c", ".jpc")
 MEDIA = "png"  # the curated shard stores normalised RGB PNGs
 FILTER_VERSION = "1"
 

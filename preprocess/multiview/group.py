@@ -16,14 +16,16 @@ import json
 from dataclasses import replace
 
 from encoders.cameras import CAMERA_FILE_NAME, NERF_FILE_NAME, CameraFileError, CameraSet, parse_cameras
+from preprocess.image.decode import IMAGE_SUFFIXES
 from preprocess.sources import IGNORED_NAMES, Entry, Leftover, RawInput
 
 CAMERA_FILE = CAMERA_FILE_NAME  # the role of a sample's camera file, whichever of CAMERA_FILES it is
 CAMERA_FILES = (CAMERA_FILE_NAME, NERF_FILE_NAME)  # the first present is the sample's camera file
 CAPTION_NAMES = ("caption.txt", "txt", "caption.json", "json")  # first present wins
-# the first is what a NeRF file_path without one means; TIFF: Blender's 16-bit output (decoded as images are);
-# TGA and JPEG 2000 (Blender's other outputs), Netpbm and QOI since session 52, as for images
-VIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".tga", ".jp2", ".j2k", ".ppm", ".pgm", ".pnm", ".qoi")
+# Views are decoded as images are (preprocess/image/decode.py), so whatever an image may be a view may be
+# (a copied list lacked .pbm, .j2c and .jpc, and .jfif, .avif, .gif, .ico, until session 53). The first is
+# what a NeRF file_path without one means; Blender writes PNG, TIFF (16-bit), TGA and JPEG 2000.
+VIEW_SUFFIXES = IMAGE_SUFFIXES
 
 
 # While encoders/cameras.py reads a camera file (plain view names only), a view path's '/' stands as
