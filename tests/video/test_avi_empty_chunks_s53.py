@@ -169,3 +169,42 @@ def test_ffmpegs_avi_with_mp3_audio_is_whole_and_repeats_the_dropped_frame(audio
     video = decode_video(data)
     assert len(video.frames) == 10 and video.fps == 8 and video.duration == pytest.approx(11 / 8)
     assert resample(video.times, 0.0, video.duration, 8).tolist() == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+def _opendml(first: list[bytes], second: list[bytes], idx1: bool) -> bytes:
+    """A two-part OpenDML AVI, as a writer past 1 GiB leaves it: RIFF 'AVI ' (hdrl with a super index,
+    movi, and with ``idx1`` a legacy index of that part alone) then RIFF 'AVIX' (movi); each movi ends
+    in the ix00 index of its chunks."""
+    n, entry = len(first) + len(second), 24 + 16 * 2
+    avih = struct.pack("<14I", 125000, 0, 0, 0x10 if idx1 else 0, len(first), 0, 1, 0, SIDE, SIDE, 0, 0, 0, 0)
+    strh = struct.pack("<4s4sIHHIIIIIIIIhhhh", b"vids", b"FMP4", 0, 0, 0, 0, 1, 8, 0, n, 0, 0xFFFFFFFF, 0, 0, 0, SIDE, SIDE)
+    strf = struct.pack("<IiiHH4sIiiII", 40, SIDE, SIDE, 1, 24, b"FMP4", SIDE * SIDE * 3, 0, 0, 0, 0)
+    strl = _chunk(b"strh", strh) + _chunk(b"strf", strf) + _chunk(b"indx", b"\0" * entry)
+    hdrl = _chunk(b"LIST", b"hdrl" + _chunk(b"avih", avih) + _chunk(b"LIST", b"strl" + strl)
+                  + _chunk(b"LIST", b"odml" + _chunk(b"dmlh", struct.pack("<I", n) + b"\0" * 244)))
+
+    def movi(slots: list[bytes], at: int) -> tuple[bytes, list[int], bytes]:
+        body, offsets = b"", []
+        for payload in slots:
+            offsets.append(at + 12 + len(body))
+            body += _chunk(b"00dc", payload)
+        entries = b"".join(struct.pack("<II", o + 8, len(p) | (0x80000000 if i else 0)) for i, (o, p) in enumerate(zip(offsets, slots)))
+        ix00 = _chunk(b"ix00", struct.pack("<HBBI4sQI", 2, 0, 1, len(slots), b"00dc", 0, 0) + entries)
+        return _chunk(b"LIST", b"movi" + body + ix00), offsets, struct.pack("<QII", at + 12 + len(body), len(ix00), len(slots))
+
+    movi1, offsets, super1 = movi(first, 12 + len(hdrl))
+    legacy = _chunk(b"idx1", b"".join(struct.pack("<4sIII", b"00dc", 0 if i else 0x10, o - len(hdrl) - 20, len(p))
+                                      for i, (o, p) in enumerate(zip(offsets, first)))) if idx1 else b""
+    part1 = b"AVI " + hdrl + movi1 + legacy
+    part1 = b"RIFF" + struct.pack("<I", len(part1)) + part1
+    movi2, _, super2 = movi(second, len(part1) + 12)
+    data = part1 + b"RIFF" + struct.pack("<I", 4 + len(movi2)) + b"AVIX" + movi2
+    filled = struct.pack("<HBBI4s3I", 4, 0, 0, 2, b"00dc", 0, 0, 0) + super1 + super2
+    return data.replace(b"indx" + struct.pack("<I", entry) + b"\0" * entry, b"indx" + struct.pack("<I", entry) + filled, 1)
+
+
+@pytest.mark.parametrize("idx1", [True, False])
+def test_dropped_frames_past_the_first_riff_of_an_opendml_avi_count(idx1):
+    """idx1 covers the first RIFF part only: the 'AVIX' part's dropped frames are counted from its movi list."""
+    video = decode_video(_opendml(PACKETS[:2] + [b""] + PACKETS[2:4], PACKETS[4:6] + [b""] + PACKETS[6:] + [b""], idx1))
+    assert len(video.frames) == 8 and np.allclose(video.times, np.r_[0:2, 3:7, 8:10] / 8) and video.duration == pytest.approx(11 / 8)
