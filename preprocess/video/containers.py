@@ -1,9 +1,10 @@
 """Whether an MPEG program stream, an ASF (Windows Media) file, an FLV or an Ogg file was cut short,
-from its own structure, and how many of an AVI's video chunks hold a frame. FFmpeg decodes such a file as far as it goes and its header's frame count is unknown
+from its own structure. FFmpeg decodes such a file as far as it goes and its header's frame count is unknown
 (0), so without these a copy cut in the middle was curated as a shorter clip (helper H's walkthrough,
 session 52: .mpg and .ogv cut at 60 % were accepted with 66 of 75 and 9 of 24 frames). Each returns
 why the file is cut, or None when it is whole, is not of its kind, or stops being one (left to the
-decoder)."""
+decoder). Also which of an AVI's video chunks hold a frame (``avi_video_chunks``): its header counts
+the empty ones, dropped frames, too."""
 
 from __future__ import annotations
 
@@ -186,18 +187,33 @@ class AviVideoChunks:
     with_data: int
     empty: int
     trailing: int  # of the empty ones, those after the last frame: the last frame is shown that much longer
+    streamed: bool = False  # written where the writer could not seek back (a pipe): no sizes, no frame count, no index
+    cut: str | None = None  # why a streamed file is cut short: it ends inside a chunk
 
 
-def _riff_chunks(data: bytes, pos: int, end: int):
+# A writer that cannot seek back to fill in a RIFF or LIST size leaves 0, or 0xFFFFFFFF as FFmpeg's
+# avi muxer writing to a pipe does (with 2^30 for the frame count)
+UNSET_RIFF_SIZES = (0, 0xFFFFFFFF)
+
+
+def _riff_chunks(data: bytes, pos: int, end: int, cuts: list[str] | None = None):
     """(fourcc, LIST/RIFF type or b"", payload start, payload size) of each chunk in data[pos:end],
-    up to one that runs past ``end`` (a cut: the RIFF size and the header's count say so)."""
+    up to one that runs past ``end`` (a cut: the RIFF size and the header's count say so). A list of
+    unset size runs to the end of the file; with ``cuts`` (a streamed file, whose sizes say nothing)
+    a chunk that runs past the end is noted there."""
     while pos + 8 <= end:
         fourcc, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
         start = pos + 8
+        if fourcc in (b"RIFF", b"LIST") and size in UNSET_RIFF_SIZES and end == len(data):
+            size = end - start
         if start + size > end:
+            if cuts is not None:
+                cuts.append(f"the file ends inside a {fourcc.decode('latin-1')!r} chunk ({start + size - end} bytes missing)")
             return
         yield fourcc, data[start:start + 4] if fourcc in (b"RIFF", b"LIST") else b"", start, size
         pos = start + size + (size & 1)  # chunks are padded to an even size
+    if cuts is not None and pos < end:
+        cuts.append("the file ends inside a chunk header")
 
 
 def _avi_video_ids(data: bytes, start: int, size: int) -> tuple[bytes, bytes] | None:
@@ -211,11 +227,11 @@ def _avi_video_ids(data: bytes, start: int, size: int) -> tuple[bytes, bytes] | 
     return None
 
 
-def _movi_chunk_sizes(data: bytes, start: int, size: int, ids: tuple[bytes, bytes]):
+def _movi_chunk_sizes(data: bytes, start: int, size: int, ids: tuple[bytes, bytes], cuts: list[str] | None):
     """The sizes of the video chunks in a movi list, in order, through its 'rec ' lists."""
-    for fourcc, kind, s, n in _riff_chunks(data, start + 4, start + size):
+    for fourcc, kind, s, n in _riff_chunks(data, start + 4, start + size, cuts):
         if kind == b"rec ":
-            yield from _movi_chunk_sizes(data, s, n, ids)
+            yield from _movi_chunk_sizes(data, s, n, ids, cuts)
         elif fourcc in ids:
             yield n
 
@@ -231,15 +247,18 @@ def avi_video_chunks(data: bytes) -> AviVideoChunks | None:
     """How many of the first video stream's chunks hold a frame and how many are empty: from the
     legacy index (idx1), which FFmpeg times the frames by, in a file of one RIFF; else (no idx1, or
     an OpenDML file, whose further RIFF 'AVIX' parts idx1 does not cover) from the movi lists
-    themselves. None when the bytes are no AVI or it holds no video chunk (left to the header)."""
+    themselves; in a streamed file (its RIFF size unset), up to where it is cut. None when the bytes are
+    no AVI or it holds no video chunk (left to the header)."""
     if data[:4] != b"RIFF" or data[8:12] != b"AVI ":
         return None
+    streamed = struct.unpack_from("<I", data, 4)[0] in UNSET_RIFF_SIZES
+    cuts: list[str] | None = [] if streamed else None  # a sized file's cut shows in its RIFF size
     ids, movis, idx1, riffs = None, [], None, 0
     for fourcc, kind, start, size in _riff_chunks(data, 0, len(data)):
         if fourcc != b"RIFF" or kind not in (b"AVI ", b"AVIX"):
             break  # bytes after the RIFF parts: none of the walk's
         riffs += 1
-        for c, k, s, n in _riff_chunks(data, start + 4, start + size):
+        for c, k, s, n in _riff_chunks(data, start + 4, start + size, cuts):
             if k == b"hdrl" and ids is None:
                 ids = _avi_video_ids(data, s, n)
             elif k == b"movi":
@@ -249,9 +268,9 @@ def avi_video_chunks(data: bytes) -> AviVideoChunks | None:
     if ids is None:
         return None
     sizes = list(_idx1_chunk_sizes(data, *idx1, ids) if idx1 and riffs == 1
-                 else (n for s, size in movis for n in _movi_chunk_sizes(data, s, size, ids)))
-    with_data = sum(1 for n in sizes if n)
-    if not with_data:
+                 else (n for s, size in movis for n in _movi_chunk_sizes(data, s, size, ids, cuts)))
+    with_data, cut = sum(1 for n in sizes if n), (cuts or [None])[0]
+    if not with_data and not cut:
         return None
-    trailing = len(sizes) - 1 - max(i for i, n in enumerate(sizes) if n)
-    return AviVideoChunks(with_data, len(sizes) - with_data, trailing)
+    trailing = len(sizes) - 1 - max((i for i, n in enumerate(sizes) if n), default=-1)
+    return AviVideoChunks(with_data, len(sizes) - with_data, trailing, streamed, cut)

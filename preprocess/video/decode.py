@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preprocess.video.containers import AviVideoChunks, asf_truncation, avi_video_chunks, flv_truncation, ogg_truncation, ps_truncation
+from preprocess.video.containers import (UNSET_RIFF_SIZES, AviVideoChunks, asf_truncation, avi_video_chunks, flv_truncation, ogg_truncation,
+                                         ps_truncation)
 from preprocess.video.deinterlace import Pictures
 
 # MPEG program streams (.mpg/.mpeg, a DVD's .vob), Flash (.flv), Windows Media (.wmv/.asf) and Ogg (.ogv):
@@ -115,8 +116,9 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
 
     if not data:
         raise VideoRejected("empty_file", "0 bytes")
+    chunks = avi_video_chunks(data)  # None for any other kind of file; a streamed AVI's cut shows here alone
     if cut := (png_truncation(data) or riff_truncation(data) or matroska_truncation(data)  # decoders read a cut file as far as it goes
-               or ps_truncation(data) or asf_truncation(data) or flv_truncation(data) or ogg_truncation(data)):
+               or (chunks and chunks.cut) or ps_truncation(data) or asf_truncation(data) or flv_truncation(data) or ogg_truncation(data)):
         raise VideoRejected("truncated", cut)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return _decode_animated_image(data, max_frames, max_pixels, work_side)
@@ -146,8 +148,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("too_many_pixels", header, "quarantined", float(ctx.width * ctx.height), float(max_pixels))
         rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         declared = int(stream.frames or 0)  # from the container header; 0 when unknown (webm, some gifs)
-        chunks = avi_video_chunks(data) if container.format.name == "avi" else None
-        declared = frames_promised(declared, chunks)
+        declared = frames_promised(declared, chunks if container.format.name == "avi" else None, len(data))
         shown_width = ctx.width * pixel_aspect(stream)  # anamorphic (DV, DVD, HDV) pixels are not square
         scale = 1.0 if not work_side else min(1.0, work_side / max(shown_width, ctx.height))
         size = (dict(width=max(2, round(shown_width * scale)), height=max(2, round(ctx.height * scale)))
@@ -208,14 +209,18 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                             _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS, pictures.used)
 
 
-def frames_promised(declared: int, chunks: AviVideoChunks | None) -> int:
+def frames_promised(declared: int, chunks: AviVideoChunks | None, file_size: int) -> int:
     """How many frames an AVI must decode to: its header's count less the dropped-frame (0-byte)
     chunks it counts, which hold none, and at least as many as its chunks hold. A whole AVI of 10
     frames and one such chunk (FFmpeg's muxer with an mp3 track) was quarantined 'decoded 10 of 11
     frames'; a frame that fails to decode still leaves one missing, and a file cut between chunks
-    (its RIFF size unset, as a streaming writer leaves it) still falls short of the header's count."""
+    (its RIFF size unset, as a streaming writer leaves it) still falls short of the header's count,
+    unless that count is more chunks than the file has room for (8 bytes each): a placeholder, as
+    the 2^30 FFmpeg writes to a pipe."""
     if chunks is None:
         return declared
+    if chunks.streamed and declared * 8 > file_size:
+        declared = 0
     return max(chunks.with_data, declared - chunks.empty)
 
 
@@ -465,11 +470,14 @@ def matroska_truncation(data: bytes) -> str | None:
 
 def riff_truncation(data: bytes) -> str | None:
     """Why a RIFF file (AVI, WebP) is cut short: fewer bytes than its header declares. None when
-    whole, not RIFF, or the size is unset (0, as some streaming writers leave it)."""
+    whole, not RIFF, or the size is unset (0, or 0xFFFFFFFF as FFmpeg writing an AVI to a pipe leaves
+    it: such a whole AVI was quarantined 'the file ends 4294965747 bytes before the end its RIFF
+    header declares'; its chunks show a cut, containers.avi_video_chunks)."""
     if data[:4] != b"RIFF" or len(data) < 12:
         return None
-    declared = struct.unpack("<I", data[4:8])[0] + 8
-    if declared > 8 and len(data) < declared:
+    size = struct.unpack("<I", data[4:8])[0]
+    declared = size + 8
+    if size not in UNSET_RIFF_SIZES and len(data) < declared:
         return f"the file ends {declared - len(data)} bytes before the end its RIFF header declares ({declared} bytes)"
     return None
 

@@ -115,18 +115,70 @@ def test_a_frame_that_fails_to_decode_beside_a_dropped_one_is_missing(index):
     assert e.value.kind == "truncated" and e.value.detail.startswith("decoded 7 of 8 frames"), e.value
 
 
+def _rejected(data: bytes) -> VideoRejected:
+    with pytest.raises(VideoRejected) as e:
+        decode_video(data)
+    return e.value
+
+
+def _unsized(data: bytes) -> bytes:
+    """The AVI as a writer that cannot seek back leaves it: RIFF and movi sizes 0xFFFFFFFF."""
+    movi = data.index(b"movi") - 8
+    return b"RIFF\xff\xff\xff\xff" + data[8:movi] + b"LIST\xff\xff\xff\xff" + data[movi + 8:]
+
+
 def test_a_cut_avi_with_dropped_frames_is_truncated():
-    data = _avi(DROPPED_AT["middle"], "idx1")
-    with pytest.raises(VideoRejected) as e:
-        decode_video(data[: int(len(data) * 0.6)])
-    assert e.value.kind == "truncated" and "RIFF header declares" in e.value.detail
-    # a streaming writer leaves the RIFF size unset (0): a file cut between chunks falls short of the header's count
-    movi = data.index(b"movi")
-    cut = data.index(b"00dc" + struct.pack("<I", len(PACKETS[5])), movi)
-    unsized = b"RIFF\0\0\0\0" + data[8:cut]
-    with pytest.raises(VideoRejected) as e:
-        decode_video(unsized)
-    assert e.value.kind == "truncated" and e.value.detail.startswith("decoded 5 of 9 frames"), e.value
+    data = _avi(DROPPED_AT["middle"], None)
+    e = _rejected(data[: int(len(data) * 0.6)])
+    assert e.kind == "truncated" and "RIFF header declares" in e.detail
+    unsized = _unsized(data)
+    assert len(decode_video(unsized).frames) == 8
+    between = unsized.index(b"00dc" + struct.pack("<I", len(PACKETS[5])))  # after 5 frames and the dropped one
+    e = _rejected(unsized[:between])
+    assert e.kind == "truncated" and e.detail == "decoded 5 of 8 frames", e  # the header's 9 less the dropped one
+    e = _rejected(unsized[:between + 12])
+    assert e.kind == "truncated" and e.detail.startswith("the file ends inside a '00dc' chunk"), e
+
+
+def _piped() -> bytes:
+    """10 frames through PyAV's avi muxer into a pipe (no seeking back): sizes 0xFFFFFFFF, a header
+    count of 2^30, no index; frame 5's time skips one, so a dropped-frame chunk comes before it."""
+    import av
+
+    class Pipe(io.RawIOBase):
+        def __init__(self):
+            self.written = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.written += bytes(b)
+            return len(b)
+
+    pipe = Pipe()
+    with av.open(pipe, "w", format="avi") as c:
+        video = c.add_stream("mpeg4", rate=8)
+        video.width = video.height = SIDE
+        video.pix_fmt, video.thread_count = "yuv420p", 1
+        for k in range(10):
+            frame = av.VideoFrame.from_ndarray(_picture(k), format="rgb24")
+            frame.pts = k + (k >= 5)
+            c.mux(video.encode(frame))
+        c.mux(video.encode(None))
+    return bytes(pipe.written)
+
+
+def test_an_avi_written_to_a_pipe_is_whole_and_a_cut_one_is_not():
+    """FFmpeg writing an AVI to a pipe cannot fill in its sizes: a whole one was quarantined 'the file
+    ends 4294965747 bytes before the end its RIFF header declares'."""
+    data = _piped()
+    assert data[4:8] == b"\xff\xff\xff\xff"
+    video = decode_video(data)
+    assert len(video.frames) == 10 and np.allclose(video.times, np.r_[0:5, 6:11] / 8)
+    for fraction in (0.5, 0.8, 0.99):
+        e = _rejected(data[: int(len(data) * fraction)])
+        assert e.kind == "truncated" and e.detail.startswith("the file ends inside a "), e
 
 
 def _muxed_with_mp3(audio_first: bool) -> bytes:
