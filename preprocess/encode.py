@@ -408,11 +408,13 @@ def check_latent_grid(shard_uris: list[str], cfg: EncodeConfig, modality: str) -
     eg = samples[0]
     what = f"--latent {cfg.latent} ({cfg.vae}) downsamples {factor}x"
     example = f"e.g. {eg.source_uri}, {eg.width}x{eg.height}"
+    one = n == 1  # "1 curated multiview samples have sides ..." read wrong
+    counted = f"{n} curated {modality} sample{'' if one else 's'}"
     if fitted is not None and fitted != factor:
-        raise ValueError(f"{n} curated {modality} samples were curated for latents downsampled {fitted}x (curate --vae-factor "
-                         f"{fitted}), but {what}: their sides are not multiples of {factor} ({example}); curate the source "
-                         f"again with --vae-factor {factor}")
-    raise ValueError(f"{n} curated {modality} samples have sides that are not multiples of {factor}, which {what} needs "
+        raise ValueError(f"{counted} {'was' if one else 'were'} curated for latents downsampled {fitted}x (curate --vae-factor "
+                         f"{fitted}), but {what}: {'its' if one else 'their'} sides are not multiples of {factor} ({example}); "
+                         f"curate the source again with --vae-factor {factor}")
+    raise ValueError(f"{counted} {'has' if one else 'have'} sides that are not multiples of {factor}, which {what} needs "
                      f"({example}); curate the source again with --vae-factor {factor}{_size_hint(modality, factor)}")
 
 

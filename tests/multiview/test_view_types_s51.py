@@ -41,4 +41,5 @@ def test_a_listed_view_of_another_type_is_named_as_no_view_image(tmp_path):
     with pytest.raises(Rejected) as e:
         load_views(item, "0" * 32, MultiviewOptions(), [])
     assert e.value.reason == ("views_present: 030.exr is in the camera file but not a view image (views are .png, .jpg, .jpeg, "
-                              ".webp, .bmp, .tif, .tiff, .tga, .jp2, .j2k, .ppm, .pgm, .pnm, .qoi) (3 missing)")
+                              ".jfif, .webp, .avif, .bmp, .gif, .tif, .tiff, .ico, .tga, .ppm, .pgm, .pbm, .pnm, .qoi, .jp2, .j2k, "
+                              ".j2c, .jpc) (3 missing)")
