@@ -50,10 +50,28 @@ def _text_vocab_size(config: dict) -> int | None:
     return text.get("vocab_size")
 
 
+def _has_tokenizer_files(folder: Path) -> bool:
+    return any((folder / name).exists() for name in HF_TOKENIZER_FILES)
+
+
+def tokenizer_folder(p: Path) -> Path | None:
+    """Where a Hugging Face CLIP folder's tokenizer is: in it, or, for a diffusers pipeline's
+    text_encoder/ (text_encoder_2/), in the tokenizer/ (tokenizer_2/) beside it, where Stable Diffusion
+    keeps it. None: no tokenizer files (open_clip's bundled BPE is used). The pipeline's own tokenizer
+    was passed over for the bundled BPE: a tokenizer with added tokens (a textual inversion's) lost
+    them, and a smaller vocabulary was refused for having no tokenizer files."""
+    if _has_tokenizer_files(p):
+        return p
+    beside = p.parent / p.name.replace("text_encoder", "tokenizer")
+    if p.name.startswith("text_encoder") and (p.parent / "model_index.json").is_file() and _has_tokenizer_files(beside):
+        return beside
+    return None
+
+
 def check_bundled_bpe_fits(p: Path, config: dict) -> None:
     """Without tokenizer files the bundled BPE's ids (up to 49407) must fit the model's embedding table:
     a smaller vocabulary ended in an IndexError deep in the forward pass."""
-    if any((p / name).exists() for name in HF_TOKENIZER_FILES):
+    if tokenizer_folder(p) is not None:
         return
     vocab = _text_vocab_size(config)
     if vocab is not None and int(vocab) < OPENAI_CLIP_BPE_SIZE:
@@ -124,6 +142,7 @@ class Clip:
     def __init__(self, path: str | Path, device: str = "cpu"):
         self.path, self.device = str(path), device
         self.eot_id: int | None = None  # the end-of-text id, where the tokenizer names it
+        self.tokenizer_path: Path | None = None  # a Hugging Face tokenizer's folder (tokenizer_folder), if any
         from encoders.local_model import loading
 
         check_clip_path(path)
@@ -154,16 +173,19 @@ class Clip:
     def _load_hf(self, p: Path) -> None:
         import transformers as tf
 
+        from encoders.local_model import weights_variant
+
+        variant = weights_variant(p)  # a pipeline's text_encoder/ downloaded as model.fp16.safetensors alone
         config = json.loads((p / "config.json").read_text())
         self.config, arch = config, (config.get("architectures") or [""])[0]
         if config.get("model_type") == "clip":
-            model = tf.CLIPModel.from_pretrained(p, local_files_only=True)
+            model = tf.CLIPModel.from_pretrained(p, local_files_only=True, variant=variant)
             text = model.text_model
             self._projection = model.text_projection
             self.has_vision = True
         else:
             cls = tf.CLIPTextModelWithProjection if arch == "CLIPTextModelWithProjection" else tf.CLIPTextModel
-            model = text = cls.from_pretrained(p, local_files_only=True)
+            model = text = cls.from_pretrained(p, local_files_only=True, variant=variant)
             self._projection, self.has_vision = None, False
         self.kind, self.model, self._text = "hf", model.to(self.device).eval().requires_grad_(False), text
         tcfg = text.config
@@ -171,10 +193,11 @@ class Clip:
         self.tokenizer = self._hf_tokenizer(p)
 
     def _hf_tokenizer(self, p: Path):
-        if any((p / name).exists() for name in HF_TOKENIZER_FILES):
+        self.tokenizer_path = tokenizer_folder(p)
+        if self.tokenizer_path is not None:
             from transformers import AutoTokenizer
 
-            tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
+            tok = AutoTokenizer.from_pretrained(self.tokenizer_path, local_files_only=True)
             self.eot_id = tok.eos_token_id
             return lambda texts, context_length: tok(texts, padding="max_length", truncation=True, max_length=context_length, return_tensors="pt")["input_ids"]
         import open_clip

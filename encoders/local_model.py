@@ -11,6 +11,7 @@ says which path, for which role, failed and why: the command line prints it as o
 from __future__ import annotations
 
 import json
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,34 @@ from typing import Iterator
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "diffusion_pytorch_model.safetensors",
                 "diffusion_pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
                 "diffusion_pytorch_model.safetensors.index.json")
+
+
+def hub_snapshot(path: Path) -> Path:
+    """A Hugging Face hub cache's repository folder (models--org--name: refs/, snapshots/<commit>/, blobs/)
+    -> the snapshot its refs/main names (or its only snapshot); any other path as it is. Users point at
+    the repository folder, which holds no config.json of its own: it was refused "no config.json"."""
+    snapshots = path / "snapshots"
+    if not path.name.startswith("models--") or not snapshots.is_dir():
+        return path
+    ref = path / "refs" / "main"
+    commit = ref.read_text().strip() if ref.is_file() else ""
+    if commit and (snapshots / commit).is_dir():
+        return snapshots / commit
+    found = [s for s in snapshots.iterdir() if s.is_dir()]
+    return found[0] if len(found) == 1 else path
+
+
+def user_model_path(path: str | os.PathLike) -> str:
+    """A model path as a user types it -> the absolute path the encoders load and record: ``~`` expanded
+    (a YAML config's ``vae: ~/models/vae`` is not expanded by any shell), relative paths made absolute
+    (encoder.json recorded ``models/vae`` and `lumina sample` run from another folder could not find
+    it), a hub cache repository folder -> its snapshot. Not resolve(): a hub snapshot's files are
+    symlinks to blobs without suffixes."""
+    text = os.fspath(path)
+    head, sep, tail = text.partition(":")
+    if sep and head and "/" not in head and not Path(text).exists() and Path(os.path.expanduser(tail)).is_file():
+        return f"{head}:{os.path.abspath(os.path.expanduser(tail))}"  # an open_clip ARCH:FILE
+    return str(hub_snapshot(Path(os.path.abspath(os.path.expanduser(text)))))
 
 
 def pipeline_hint(path: str | Path) -> str:
@@ -54,9 +83,24 @@ def kind_of(config: dict) -> str:
     return "a model of no known kind"
 
 
+# model.fp16.safetensors, diffusion_pytorch_model.fp16.bin, diffusion_pytorch_model.safetensors.index.fp16.json
+_VARIANT_FILE = re.compile(r"^(?:model|pytorch_model|diffusion_pytorch_model)(?:\.safetensors\.index|\.bin\.index)?\.(\w+)\.(?:safetensors|bin|json)$")
+
+
+def weights_variant(path: str | Path) -> str | None:
+    """The variant of a folder that holds its weights only as one (``diffusion_pytorch_model.fp16.safetensors``,
+    ``model.fp16.safetensors``: what a download of the fp16 files alone leaves), else None. The loaders
+    pass it as ``variant=``: without, diffusers and transformers look for the plain names only."""
+    p = Path(path)
+    if not p.is_dir() or any((p / name).is_file() for name in WEIGHT_FILES):
+        return None
+    variants = sorted({m.group(1) for f in p.iterdir() if (m := _VARIANT_FILE.match(f.name))})
+    return variants[0] if variants else None
+
+
 def require_weights(path: str | Path, role: str) -> None:
     p = Path(path)
-    if not any((p / name).is_file() for name in WEIGHT_FILES):
+    if not any((p / name).is_file() for name in WEIGHT_FILES) and weights_variant(p) is None:
         raise ValueError(f"{role}: {path} has a config.json but no weights ({', '.join(WEIGHT_FILES[:3])}, ...)")
 
 
@@ -85,6 +129,11 @@ def loading(role: str, path: str | Path) -> Iterator[None]:
     try:
         with without_loading_bars():
             yield
+    except ValueError as e:
+        mismatch = diffusers_mismatch(str(e))
+        if mismatch is None:
+            raise
+        raise ValueError(f"{role} at {path} could not be loaded: {mismatch}") from e
     except (OSError, RuntimeError, AttributeError, KeyError, TypeError, EOFError, pickle.UnpicklingError,
             SafetensorError) as e:
         if isinstance(e, FileNotFoundError) and not Path(path).exists():
@@ -93,6 +142,20 @@ def loading(role: str, path: str | Path) -> Iterator[None]:
         summary = state_dict_summary(str(e))
         # chained: LUMINA_TRACEBACK=1 shows the loader's whole message and where it came from
         raise ValueError(f"{role} at {path} could not be loaded: {type(e).__name__}: {first}{summary}") from e
+
+
+def diffusers_mismatch(message: str) -> str | None:
+    """diffusers' own size-mismatch ValueError (``Cannot load  because decoder.conv_in.bias expected shape
+    torch.Size([16]), but got torch.Size([8]). If you want to instead overwrite ... pass both
+    low_cpu_mem_usage=False and ignore_mismatched_sizes=True``) as the state-dict summary says it;
+    None for any other ValueError. It reached the user as that line, without the role or the path,
+    advising arguments the command line does not take."""
+    found = re.search(r"because (\S+) expected shape torch\.Size\((\[[^\]]*\])\), but got torch\.Size\((\[[^\]]*\])\)", message)
+    if not found:
+        return None
+    name, in_model, in_file = found.groups()
+    return (f"its weights do not fit its config.json: size mismatch (first {name}: {in_file} in the file, {in_model} in the model): "
+            "weights of another architecture, or a config.json of another model")
 
 
 def _keys(message: str, label: str) -> list[str]:

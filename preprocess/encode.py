@@ -42,8 +42,13 @@ class EncodeConfig:
     gpus_per_actor: float = 0.0  # declare GPUs to use them (never guessed)
 
     def __post_init__(self) -> None:
+        from encoders.local_model import user_model_path  # torch-free
         from encoders.names import LATENT_ENCODERS, TEXT_ENCODERS  # torch-free: the registries' names
 
+        # absolute, ~ expanded, a hub cache folder's snapshot: the paths are recorded (encoder.json, the run's
+        # details) and read again from other folders (lumina sample), and YAML's ~ reaches no shell
+        self.vae = user_model_path(self.vae) if self.vae else self.vae
+        self.text_path = user_model_path(self.text_path) if self.text_path else self.text_path
         if self.latent not in LATENT_ENCODERS:
             raise ValueError(f"unknown latent encoder {self.latent!r}: choose from {', '.join(LATENT_ENCODERS)}")
         if self.text is not None and self.text not in TEXT_ENCODERS:

@@ -70,10 +70,17 @@ def load_autoencoder_kl(path: str | Path, name: str, dtype: torch.dtype = torch.
     """The AutoencoderKL from a diffusers folder or a single weights file."""
     from diffusers import AutoencoderKL
 
+    from encoders.local_model import weights_variant
+
     p = Path(path)
     if p.is_file():
         return _load_single_file(p, name, dtype)
-    return AutoencoderKL.from_pretrained(_vae_folder(p), local_files_only=True, torch_dtype=dtype)
+    folder = _vae_folder(p)  # a folder of fp16 files alone loads them by their variant name
+    # a folder of .bin weights alone (older downloads): said so, diffusers printed "An error occurred while
+    # trying to fetch ...: Error no file named diffusion_pytorch_model.safetensors" before loading them
+    use_safetensors = None if any(folder.glob("*.safetensors")) else False
+    return AutoencoderKL.from_pretrained(folder, local_files_only=True, torch_dtype=dtype, variant=weights_variant(folder),
+                                         use_safetensors=use_safetensors)
 
 
 class VAELatentEncoder:
@@ -84,7 +91,10 @@ class VAELatentEncoder:
                  dtype: str | None = None, say_name_mismatch: bool = True):
         if path is None:
             raise ValueError(f"latent encoder {name!r} needs a local path: a diffusers VAE folder or a .safetensors file")
-        self.name, self.path = name, str(path)
+        from encoders.local_model import user_model_path
+
+        path = user_model_path(path)  # recorded absolute: lumina sample decodes from any folder
+        self.name, self.path = name, path
         self.options = {"batch_frames": batch_frames, "tiled": tiled, "dtype": dtype}
         self.device = resolve_device(device)
         check_vae_path(path)

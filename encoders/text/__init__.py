@@ -22,6 +22,10 @@ def load_text_encoder(name: str = "minilm", path: str | Path | None = None, laye
                       device: str | None = None, language: str | None = None) -> TextEncoder:
     """One encoder by registry name; path is its local weights (not needed for minilm and phone);
     language is the phone encoder's espeak-ng voice (default en-us; the sentence encoders read any)."""
+    if path is not None:  # ~ expanded, absolute (as recorded for lumina sample), a hub cache folder's snapshot
+        from encoders.local_model import user_model_path
+
+        path = user_model_path(path)
     if max_tokens is not None and max_tokens < 1:  # 0 read as "the default", a negative ended in a tokenizer's OverflowError
         raise ValueError(f"--max-tokens must be at least 1; got {max_tokens} (leave it out for the encoder's own)")
     if name in ("minilm", "all-MiniLM-L6-v2"):

@@ -26,7 +26,11 @@ class ClipTextEncoder:
         self.max_length = self._fit_max_tokens(max_tokens)
         self.dim = self.clip.width
         arch, weights = split_arch_spec(self.path)
-        self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra={"arch": arch})
+        extra = {"arch": arch}
+        beside = self.clip.tokenizer_path
+        if beside is not None and beside != weights:  # a pipeline's tokenizer/: its files are not under the weights' folder
+            extra["tokenizer"] = fingerprint("tokenizer", beside)
+        self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra=extra)
 
     def _fit_max_tokens(self, max_tokens: int | None) -> int:
         """At most the CLIP's positions: more cannot be encoded, and a user asking for more is told."""

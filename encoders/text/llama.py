@@ -9,6 +9,7 @@ bf16 on a GPU (the LLMs are trained in it), fp32 on CPU.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ class CausalLMTextEncoder:
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int = 128, device: str | None = None):
         from transformers import AutoTokenizer
 
-        from encoders.local_model import loading
+        from encoders.local_model import loading, weights_variant
 
         check_llm_path(path)
         self.path, self.layer, self.max_length = str(path), layer, max_tokens
@@ -55,12 +56,24 @@ class CausalLMTextEncoder:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         # the base model drops the LM head: only hidden states are needed
         with loading("--text llama", path):
-            self.model = base_model_class(path).from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval().requires_grad_(False)
+            self.model = base_model_class(path).from_pretrained(path, local_files_only=True, dtype=dtype,
+                                                                variant=weights_variant(path)).to(self.device).eval().requires_grad_(False)
         # a multimodal model (Gemma 3, Llama 4) keeps its language model's sizes in text_config
         text_config = self.model.config.get_text_config()
         check_layer(self.name, layer, int(text_config.num_hidden_layers))
         self.dim = int(text_config.hidden_size)
-        self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": max_tokens})
+        self.max_length = self._fit_positions(max_tokens, getattr(text_config, "max_position_embeddings", None))
+        self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": self.max_length})
+
+    def _fit_positions(self, max_tokens: int, positions: int | None) -> int:
+        """At most the model's positions, as a CLIP's: a GPT-2's learned positions past them ended in an
+        IndexError traceback at the first batch, a RoPE model's ran on positions it was never trained at."""
+        if not isinstance(positions, int) or positions <= 0 or max_tokens <= positions:
+            return max_tokens
+        logging.getLogger(__name__).warning("--max-tokens %d: the language model at %s has %d positions; captions are encoded "
+                                            "to %d tokens", max_tokens, self.path, positions, positions)
+        check_room(self.name, positions, self.tokenizer.num_special_tokens_to_add())
+        return positions
 
     @torch.inference_mode()
     def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
