@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+from training.stopping import shell_word
+
 
 def refuse_other_models(folder: Path, flag: str) -> None:
     """A folder that holds another model (a diffusers VAE, a transformers text encoder: a config.json
@@ -58,5 +60,5 @@ def refuse_a_checkpoint_as_run_folder(out_dir: str | Path) -> None:
         raise ValueError(f"--out-dir {folder} is named as a checkpoint of run folder {run}, not as a run folder ({why}): "
                          "give the run folder a name of its own")
     raise ValueError(f"--out-dir {folder} holds a checkpoint's {held[0]}: it is a checkpoint, not a run folder ({why}); "
-                     f"--resume --out-dir {run} continues the run it belongs to, --init-from {folder} starts a new stage "
+                     f"--resume --out-dir {shell_word(run)} continues the run it belongs to, --init-from {shell_word(folder)} starts a new stage "
                      "from it, and a new run needs a folder of its own")

@@ -308,10 +308,10 @@ def without_init_from(cfg: "TrainConfig", ckpt) -> str:
     --resume added is refused for such a run (`--resume and --init-from exclude each other`)."""
     from pathlib import Path
 
-    from training.stopping import resume_advice
+    from training.stopping import resume_advice, shell_word
 
     ckpt = Path(ckpt) if ckpt is not None else Path(cfg.out_dir) / "checkpoint"  # a damaged newest: cfg alone says
-    return resume_advice(ckpt, cfg.init_from).partition(f"--resume --out-dir {ckpt.parent}")[2]
+    return resume_advice(ckpt, cfg.init_from).partition(f"--resume --out-dir {shell_word(ckpt.parent)}")[2]
 
 
 def restarted_attempt(cfg: "TrainConfig") -> "TrainConfig":

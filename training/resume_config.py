@@ -17,6 +17,8 @@ import logging
 from dataclasses import fields, replace
 from pathlib import Path
 
+from training.stopping import shell_word
+
 log = logging.getLogger(__name__)
 
 ARCHITECTURE = ("model", "model_overrides")
@@ -73,7 +75,7 @@ def run_settings(ckpt: Path) -> dict:
     raise DamagedCheckpoint(f"--resume: {ckpt} records none of its run's settings ({info} "
                             f"{'records no train_config' if info.is_file() else 'is missing'}), so the run cannot be "
                             "continued as it was; put that file back from a copy of the run, move the folder out of "
-                            f"the run folder to continue from the checkpoint before it, or --init-from {ckpt} to start "
+                            f"the run folder to continue from the checkpoint before it, or --init-from {shell_word(ckpt)} to start "
                             "a new stage from its weights")
 
 
@@ -90,7 +92,7 @@ def resumed_config(cfg, ckpt: Path, announce: bool = True):
     asked = cfg.manifest_version or (int(cfg.manifest.split("@v")[1]) if "@v" in (cfg.manifest or "") else None)
     if version is not None and asked is not None and asked != version:
         raise ValueError(f"--resume: {ckpt} was trained on version {version} of manifest {saved['manifest']!r}, not "
-                         f"{asked}: its data position belongs to that version (--init-from {ckpt} starts a new stage "
+                         f"{asked}: its data position belongs to that version (--init-from {shell_word(ckpt)} starts a new stage "
                          "on the newer one)")
     if version is not None and cfg.manifest_version is None:
         cfg = replace(cfg, manifest_version=version)  # not the newest version a refresh made since

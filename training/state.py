@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from contracts import parent_only_fds
+from training.stopping import shell_word
 
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
@@ -258,11 +259,11 @@ def latest_resumable(out_dir: str | os.PathLike, content: bool = True) -> Path |
     weights_intact = not checkpoint_problems(newest, resume=False, content=content)
     if earlier is None:
         way = ("no earlier checkpoint of this run is intact: start anew in another --out-dir"
-               + (f", or --init-from {newest} to keep its weights" if weights_intact else ""))
+               + (f", or --init-from {shell_word(newest)} to keep its weights" if weights_intact else ""))
     else:
         way = (f"to continue from {earlier.name} (the newest intact one; steps after it are trained again), move the "
-               f"damaged one out of the run folder first: mv {newest} {aside}"
-               + (f"; or --init-from {newest} starts a new stage from its weights" if weights_intact else ""))
+               f"damaged one out of the run folder first: mv {shell_word(newest)} {shell_word(aside)}"
+               + (f"; or --init-from {shell_word(newest)} starts a new stage from its weights" if weights_intact else ""))
     raise DamagedCheckpoint(f"--resume: the newest checkpoint, {newest}, {what}; {way}")
 
 
@@ -289,7 +290,7 @@ def write_failed(out_dir: str | os.PathLike, final: Path, tmp: Path, error: Base
     newest = next((c for c in reversed(checkpoints(out_dir)) if c != final), None)
     reason = _first_line(error) or type(error).__name__
     way = (f"the newest intact checkpoint is {newest}: free space (or raise the file size limit), then continue "
-           f"with --resume --out-dir {out_dir}" if newest is not None
+           f"with --resume --out-dir {shell_word(out_dir)}" if newest is not None
            else "no checkpoint of this run was written: free space (or raise the file size limit) and start it again")
     return CheckpointWriteFailed(f"checkpoint {final} could not be written ({reason}); {way}")
 
@@ -402,12 +403,42 @@ def clear_unfinished(out_dir: str | os.PathLike) -> list[Path]:
 
 
 def prune(out_dir: str | os.PathLike, keep_last: int) -> list[Path]:
-    """Delete all but the newest `keep_last` checkpoints; returns what was deleted."""
+    """Delete all but the newest `keep_last` checkpoints; returns those it set out to delete. One that
+    cannot be deleted (read-only, immutable, a file another process holds) stays, and is said once
+    (`_undeletable`): the run goes on. Before, nothing was said, and a run on a nearly full disk kept
+    every checkpoint while its summary listed only the newest."""
     found = checkpoints(out_dir)
     gone = found[:-keep_last] if keep_last > 0 else []
     for p in gone:
-        shutil.rmtree(p, ignore_errors=True)
+        if (error := _delete_checkpoint(p)) is not None and str(p) not in _undeletable:
+            _undeletable.add(str(p))
+            logging.getLogger(__name__).warning(
+                "keep_last %d: could not delete the older checkpoint %s (%s); it stays on disk, taking its space: "
+                "delete it yourself (said once)", keep_last, p, error)
     return gone
+
+
+_undeletable: set[str] = set()  # checkpoints prune could not delete, said once each
+
+
+def _delete_checkpoint(ckpt: Path) -> str | None:
+    """Unpublish ``ckpt`` (a rename to a `.checkpoint-*` name), then delete it; None when done, else
+    why not. Deleted in place, a kill midway left a published `checkpoint-N` with some of its files
+    gone; renamed first, it leaves a temporary folder that `clear_unfinished` deletes at the next
+    start. A folder that cannot be deleted goes back under its own name, where its run shows it."""
+    aside = ckpt.with_name(f".{ckpt.name}-pruned")
+    if aside.exists():  # an earlier try's remains: a folder is not renamed over a full one
+        shutil.rmtree(aside, ignore_errors=True)
+    try:
+        os.replace(ckpt, aside)
+    except OSError as e:
+        return _first_line(e)
+    try:
+        shutil.rmtree(aside)
+    except OSError as e:
+        os.replace(aside, ckpt)
+        return _first_line(e)
+    return None
 
 
 LOCK_FILE = ".lumina-train.lock"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import threading
 from pathlib import Path
@@ -47,12 +48,19 @@ class TrainingStopped(BaseException):
         return cls(signal.Signals[m["signal"]], int(m["step"]), m["checkpoint"]) if m else None
 
 
+def shell_word(path: str | Path) -> str:
+    """``path`` as one word of a command a message tells the user to run: quoted where it holds a space,
+    a quote or a non-ASCII letter (a run folder "my runs/été" was printed bare, and the pasted command
+    split it); a plain path as it is."""
+    return shlex.quote(str(path))
+
+
 def resume_advice(checkpoint: str | Path, init_from: str | None = None) -> str:
     """How a stopped run goes on: ``continue with --resume --out-dir RUN``. Where the run began from
     ``--init-from`` (``init_from``, else its checkpoint's training.json says so), also to leave that
     out: the stage's own command with --resume added was refused as both, and where its --config
     file holds the init_from the flag cannot be left out, so the line names ``--set init_from=null``."""
-    advice = f"continue with --resume --out-dir {Path(checkpoint).parent}"
+    advice = f"continue with --resume --out-dir {shell_word(Path(checkpoint).parent)}"
     if init_from or _began_from(Path(checkpoint)):
         advice += (" and without --init-from, which this run began from (where the --config file holds init_from:, "
                    "add --set init_from=null)")
