@@ -65,6 +65,9 @@ class DamagedCheckpoint(ValueError):
     ValueError, so the command lines print it as one line."""
 
 
+MAX_SAFETENSORS_HEADER = 100_000_000  # bytes: safetensors' own limit (MAX_HEADER_SIZE); it refuses longer headers
+
+
 def safetensors_problem(path: str | os.PathLike) -> str | None:
     """Why a safetensors file cannot be loaded (missing, cut short, a header that is not one), or
     None. Reads only the header: the data's size must be what the header describes, as the loader
@@ -77,6 +80,8 @@ def safetensors_problem(path: str | os.PathLike) -> str | None:
             if len(head) < 8:
                 return f"{size} bytes, shorter than a safetensors header"
             n = int.from_bytes(head, "little")
+            if n > MAX_SAFETENSORS_HEADER:  # random bytes or another format: "cut short" misled there
+                return f"not a safetensors file (its first 8 bytes give a header of {n} bytes, more than safetensors allows)"
             if 8 + n > size:
                 return f"cut short: {size} bytes, but its header alone says {8 + n}"
             header = json.loads(f.read(n))

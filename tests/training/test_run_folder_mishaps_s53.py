@@ -118,3 +118,13 @@ def test_a_kill_while_pruning_leaves_no_half_deleted_published_checkpoint(tmp_pa
     monkeypatch.setattr(shutil, "rmtree", real_rmtree)
     assert [p.name for p in checkpoints(run)] == ["checkpoint-0000002", "checkpoint-0000003"]
     assert [p.name for p in clear_unfinished(run)] == [".checkpoint-0000001-pruned"]
+
+
+def test_weights_of_random_bytes_are_not_called_cut_short(tmp_path):
+    """A model.safetensors overwritten with another file's bytes said 'cut short: 284176 bytes, but its
+    header alone says 11406548041968746919' (walkthrough: --init-from of such a folder)."""
+    from training.state import safetensors_problem
+
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(bytes(range(256)) * 8)
+    assert safetensors_problem(path).startswith("not a safetensors file (its first 8 bytes give a header of ")
