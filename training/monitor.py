@@ -227,9 +227,25 @@ def _keep_rows_up_to(path: Path, step: int) -> None:
                 header = next(rows, None) or []
                 at = {name: i for i, name in enumerate(header)}
                 for r in rows:
-                    if r and int(float(r[at["step"]])) <= step:
+                    if _whole_row(r, len(header)) and r[at.get("step", 0)] and int(float(r[at.get("step", 0)])) <= step:
                         w.writerow([r[at[k]] if k in at and at[k] < len(r) else "" for k in FIELDS])
     os.replace(tmp, path)
+
+
+def _whole_row(row: list[str], width: int) -> bool:
+    """A row as `RunMonitor.log` writes it: every field, each a number or empty. A run killed mid-write
+    leaves a last row cut short ('1' of '125,...' was kept as a step-1 row after step 60), and a power
+    loss can bring the file's tail back as zero bytes (the float() of it stopped --resume:
+    "could not convert string to float: '\\x00...'"); neither is a row."""
+    if len(row) != width:
+        return False
+    try:
+        for value in row:
+            if value:
+                float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _columns(path: Path, names: tuple[str, ...]):

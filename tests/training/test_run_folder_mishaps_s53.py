@@ -128,3 +128,33 @@ def test_weights_of_random_bytes_are_not_called_cut_short(tmp_path):
     path = tmp_path / "model.safetensors"
     path.write_bytes(bytes(range(256)) * 8)
     assert safetensors_problem(path).startswith("not a safetensors file (its first 8 bytes give a header of ")
+
+
+def _csv_with_tail(tmp_path: Path, tail: str) -> Path:
+    from training.monitor import FIELDS
+
+    path = tmp_path / "metrics.csv"
+    rows = [",".join(FIELDS)] + [f"{s},{2 - s / 100},1.5,0.001,5000.0,0.04,8,{s / 10}" for s in range(1, 71)]
+    path.write_text("\n".join(rows) + "\n" + tail)
+    return path
+
+
+def test_resume_keeps_metrics_csv_rows_past_a_power_loss_tail(tmp_path):
+    """A power loss can bring a file's last blocks back as zero bytes: --resume stopped with "lumina train:
+    error: could not convert string to float: '\\x00\\x00...'" (walkthrough: printf '\\0...' >> metrics.csv)."""
+    from training.monitor import RunMonitor
+
+    path = _csv_with_tail(tmp_path, "\0" * 12)
+    RunMonitor(tmp_path, start_step=60, tensorboard=False).close()
+    steps = [line.split(",")[0] for line in path.read_text().splitlines()[1:]]
+    assert steps == [str(s) for s in range(1, 61)]
+
+
+def test_resume_drops_a_row_a_kill_cut_short(tmp_path):
+    """A kill mid-write left '1' of the row of step 125: it was kept as a row of step 1 after step 60."""
+    from training.monitor import RunMonitor
+
+    path = _csv_with_tail(tmp_path, "1")
+    RunMonitor(tmp_path, start_step=60, tensorboard=False).close()
+    steps = [line.split(",")[0] for line in path.read_text().splitlines()[1:]]
+    assert steps == [str(s) for s in range(1, 61)]
