@@ -173,19 +173,19 @@ class Clip:
     def _load_hf(self, p: Path) -> None:
         import transformers as tf
 
-        from encoders.local_model import weights_variant
+        from encoders.local_model import every_weight_loaded, weights_variant
 
         variant = weights_variant(p)  # a pipeline's text_encoder/ downloaded as model.fp16.safetensors alone
         config = json.loads((p / "config.json").read_text())
         self.config, arch = config, (config.get("architectures") or [""])[0]
         if config.get("model_type") == "clip":
-            model = tf.CLIPModel.from_pretrained(p, local_files_only=True, variant=variant)
+            model = every_weight_loaded(tf.CLIPModel.from_pretrained(p, local_files_only=True, variant=variant, output_loading_info=True))
             text = model.text_model
             self._projection = model.text_projection
             self.has_vision = True
         else:
             cls = tf.CLIPTextModelWithProjection if arch == "CLIPTextModelWithProjection" else tf.CLIPTextModel
-            model = text = cls.from_pretrained(p, local_files_only=True, variant=variant)
+            model = text = every_weight_loaded(cls.from_pretrained(p, local_files_only=True, variant=variant, output_loading_info=True))
             self._projection, self.has_vision = None, False
         self.kind, self.model, self._text = "hf", model.to(self.device).eval().requires_grad_(False), text
         tcfg = text.config

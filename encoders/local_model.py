@@ -119,6 +119,19 @@ def without_loading_bars() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def every_weight_loaded(loaded: tuple):
+    """The model of ``from_pretrained(..., output_loading_info=True)``, refused where tensors its config asks
+    for were not in its files: transformers gave them random values with only a printed LOAD REPORT (a
+    LLaMA config of 4 layers over weights of 3 encoded, recorded as llama@...), diffusers left them
+    empty and ended in "Cannot copy out of meta tensor". Raised inside ``loading``, which names the path."""
+    model, info = loaded
+    missing = list(info.get("missing_keys") or [])
+    if missing:
+        raise RuntimeError(f"{len(missing)} of the model's tensors are not in its weight files (first {sorted(missing)[0]}): "
+                           "a config.json of a larger model, or weights of another; they would be random")
+    return model
+
+
 @contextmanager
 def loading(role: str, path: str | Path) -> Iterator[None]:
     """What a loader raises for a file it cannot use, as one line: ``role at path: Type: first line``."""
@@ -139,6 +152,8 @@ def loading(role: str, path: str | Path) -> Iterator[None]:
         if isinstance(e, FileNotFoundError) and not Path(path).exists():
             raise FileNotFoundError(f"{role}: no such file or folder: {path}") from None
         first = (str(e).strip().splitlines() or [""])[0][:300]
+        if "`ignore_mismatched_sizes` to `False`" in first:  # transformers: the user set nothing; its LOAD REPORT lists them
+            first = "its weights do not fit its config.json: size mismatches (transformers' LOAD REPORT above lists them)"
         summary = state_dict_summary(str(e))
         # chained: LUMINA_TRACEBACK=1 shows the loader's whole message and where it came from
         raise ValueError(f"{role} at {path} could not be loaded: {type(e).__name__}: {first}{summary}") from e

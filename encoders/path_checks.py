@@ -64,7 +64,28 @@ def check_llm_path(path: str | Path) -> None:
                          "(LLaMA, Gemma, Qwen ... saved with save_pretrained)")
     if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
         raise ValueError(f"--text llama: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)}){pipeline_tokenizer_hint(Path(path))}")
+    if (missing := tokenizer_model_reader_missing(Path(path))) is not None:
+        raise ValueError(f"--text llama: {path} keeps its tokenizer as tokenizer.model alone, which transformers reads with the "
+                         f"{missing} package, not installed: pip install {missing}, or put the model's tokenizer.json beside it")
     require_weights(path, "--text llama")
+
+
+def tokenizer_model_reader_missing(folder: Path) -> str | None:
+    """The package a folder's tokenizer.model needs and this environment lacks, where there is no
+    tokenizer.json to read instead: a SentencePiece model (LLaMA 1/2, Gemma) needs sentencepiece, a
+    tiktoken file (Llama 3's original/) tiktoken. Without sentencepiece transformers fell back to its
+    tiktoken reader and ended "`tiktoken` is required to read a `tiktoken` file", after a run opened."""
+    import importlib.util
+    import re
+
+    model = folder / "tokenizer.model"
+    if not model.is_file() or (folder / "tokenizer.json").is_file():
+        return None
+    with open(model, "rb") as f:
+        first = f.readline(200)
+    tiktoken_file = re.fullmatch(rb"[A-Za-z0-9+/=]+ \d+\r?\n?", first) is not None  # "IQ== 0": base64 token, rank
+    needed = "tiktoken" if tiktoken_file else "sentencepiece"
+    return needed if importlib.util.find_spec(needed) is None else None
 
 
 # BERT-family encoders, the architectures sentence-transformers' mean-pooled models are built on

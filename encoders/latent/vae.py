@@ -70,7 +70,7 @@ def load_autoencoder_kl(path: str | Path, name: str, dtype: torch.dtype = torch.
     """The AutoencoderKL from a diffusers folder or a single weights file."""
     from diffusers import AutoencoderKL
 
-    from encoders.local_model import weights_variant
+    from encoders.local_model import every_weight_loaded, weights_variant
 
     p = Path(path)
     if p.is_file():
@@ -79,8 +79,8 @@ def load_autoencoder_kl(path: str | Path, name: str, dtype: torch.dtype = torch.
     # a folder of .bin weights alone (older downloads): said so, diffusers printed "An error occurred while
     # trying to fetch ...: Error no file named diffusion_pytorch_model.safetensors" before loading them
     use_safetensors = None if any(folder.glob("*.safetensors")) else False
-    return AutoencoderKL.from_pretrained(folder, local_files_only=True, torch_dtype=dtype, variant=weights_variant(folder),
-                                         use_safetensors=use_safetensors)
+    return every_weight_loaded(AutoencoderKL.from_pretrained(folder, local_files_only=True, torch_dtype=dtype, variant=weights_variant(folder),
+                                                             use_safetensors=use_safetensors, output_loading_info=True))
 
 
 class VAELatentEncoder:

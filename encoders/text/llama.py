@@ -42,7 +42,7 @@ class CausalLMTextEncoder:
     def __init__(self, path: str | Path, layer: int = -1, max_tokens: int = 128, device: str | None = None):
         from transformers import AutoTokenizer
 
-        from encoders.local_model import loading, weights_variant
+        from encoders.local_model import every_weight_loaded, loading, weights_variant
 
         check_llm_path(path)
         self.path, self.layer, self.max_length = str(path), layer, max_tokens
@@ -56,8 +56,9 @@ class CausalLMTextEncoder:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         # the base model drops the LM head: only hidden states are needed
         with loading("--text llama", path):
-            self.model = base_model_class(path).from_pretrained(path, local_files_only=True, dtype=dtype,
-                                                                variant=weights_variant(path)).to(self.device).eval().requires_grad_(False)
+            self.model = every_weight_loaded(base_model_class(path).from_pretrained(
+                path, local_files_only=True, dtype=dtype, variant=weights_variant(path), output_loading_info=True))
+        self.model = self.model.to(self.device).eval().requires_grad_(False)
         # a multimodal model (Gemma 3, Llama 4) keeps its language model's sizes in text_config
         text_config = self.model.config.get_text_config()
         check_layer(self.name, layer, int(text_config.num_hidden_layers))
