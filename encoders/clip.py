@@ -198,6 +198,8 @@ class Clip:
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(self.tokenizer_path, local_files_only=True)
+            # the mask runs from the start to the end of text, and the end is what max_tokens cuts: right, whatever the config says
+            tok.padding_side = tok.truncation_side = "right"
             self.eot_id = tok.eos_token_id
             return lambda texts, context_length: tok(texts, padding="max_length", truncation=True, max_length=context_length, return_tensors="pt")["input_ids"]
         import open_clip

@@ -50,7 +50,9 @@ class CausalLMTextEncoder:
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         with loading("--text llama (its tokenizer)", path):
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.tokenizer.padding_side = "right"
+        # captions are right-padded and cut at their end, whatever the tokenizer's config says: a chat model's
+        # truncation_side "left" kept a long caption's end and dropped its start
+        self.tokenizer.padding_side = self.tokenizer.truncation_side = "right"
         check_room(self.name, max_tokens, self.tokenizer.num_special_tokens_to_add())  # LLaMA's BOS
         if self.tokenizer.pad_token is None:  # LLaMA ships without one; padding is masked out anyway
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token

@@ -75,3 +75,19 @@ def test_a_sentencepiece_tokenizer_without_sentencepiece_is_refused_before_loadi
         check_llm_path(tmp_path / "llm")
     shutil.copy(tmp_path / "llm" / "tokenizer.model", tmp_path / "llm" / "tokenizer.json")  # a tokenizer.json beside it is read instead
     check_llm_path(tmp_path / "llm")
+
+
+def test_a_long_caption_keeps_its_start_whatever_side_the_tokenizer_config_truncates(tmp_path):
+    from encoders.text import load_text_encoder
+
+    from .tiny_models import save_llama
+
+    save_llama(tmp_path / "llm")
+    config = json.loads((tmp_path / "llm" / "tokenizer_config.json").read_text())
+    (tmp_path / "llm" / "tokenizer_config.json").write_text(json.dumps({**config, "truncation_side": "left", "padding_side": "left"}))
+    enc = load_text_encoder("llama", tmp_path / "llm", max_tokens=4)
+    caption = "a red circle on a blue square"
+    full = enc.tokenizer(caption)["input_ids"]
+    kept = enc.tokenizer([caption], padding="max_length", truncation=True, max_length=4)["input_ids"][0]
+    assert kept == full[:4]  # was its last 4 tokens: the caption's start dropped
+    assert enc.encode(["a red"]).mask[0].tolist()[0]  # right-padded: the caption at the front
