@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from encoders.local_model import folder_config, kind_of, require_weights
+from encoders.local_model import folder_config, kind_of, require_weights, user_model_path
 
 VAE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
@@ -21,7 +21,7 @@ def vae_folder(path: Path) -> Path:
 
 def check_vae_path(path: str | Path) -> None:
     """Cheap checks, no weights read: a one-line error for a path that holds no AutoencoderKL."""
-    p = Path(path)
+    p = Path(user_model_path(path))  # lumina sample --vae '~/vae' or a hub cache folder, as the encoder loads it
     if p.is_file():
         if p.suffix not in VAE_FILE_SUFFIXES:
             raise ValueError(f"--vae {path}: expected a diffusers VAE folder or a weights file ({', '.join(VAE_FILE_SUFFIXES)})")

@@ -62,7 +62,9 @@ def _load_single_file(path: Path, name: str, dtype: torch.dtype):
 
 
 def vae_config(path: str | Path, name: str) -> dict:
-    p = Path(path)
+    from encoders.local_model import user_model_path
+
+    p = Path(user_model_path(path))
     return dict(VAE_CONFIGS[name]) if p.is_file() else json.loads((_vae_folder(p) / "config.json").read_text())
 
 

@@ -185,3 +185,18 @@ def test_a_language_model_with_fewer_positions_than_max_tokens_encodes_to_them(t
     assert enc.max_length == 8 and "has 8 positions; captions are encoded to 8 tokens" in caplog.text
     out = enc.encode(["a red circle on a blue square " * 3])  # was: IndexError: index out of range in self
     assert out.feats.shape[1] == 8 and out.mask.all() and out.dropped[0] > 0
+
+
+def test_sample_s_vae_flag_takes_home_and_a_hub_cache_folder(vae_folder, tmp_path, monkeypatch):
+    """lumina sample --vae '~/vae' (checked by check_vae_path before sampling) said 'no such file or folder: ~/vae'."""
+    import shutil
+
+    from encoders.latent import latent_downsample
+    from encoders.latent.vae import check_vae_path
+
+    shutil.copytree(vae_folder, tmp_path / "vae")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    check_vae_path("~/vae")
+    repo = _hub_cache(vae_folder, tmp_path / "hub")
+    check_vae_path(repo)
+    assert latent_downsample("sd15", repo) == 2  # encode's latent-grid check reads the snapshot's config
