@@ -45,8 +45,8 @@ def user_model_path(path: str | os.PathLike) -> str:
     symlinks to blobs without suffixes."""
     text = os.fspath(path)
     head, sep, tail = text.partition(":")
-    if sep and head and "/" not in head and not Path(text).exists() and Path(os.path.expanduser(tail)).is_file():
-        return f"{head}:{os.path.abspath(os.path.expanduser(tail))}"  # an open_clip ARCH:FILE
+    if sep and head and "/" not in head and tail and not Path(text).exists():  # an open_clip ARCH:FILE (its FILE there or not)
+        return f"{head}:{os.path.abspath(os.path.expanduser(tail))}"
     return str(hub_snapshot(Path(os.path.abspath(os.path.expanduser(text)))))
 
 

@@ -200,3 +200,14 @@ def test_sample_s_vae_flag_takes_home_and_a_hub_cache_folder(vae_folder, tmp_pat
     repo = _hub_cache(vae_folder, tmp_path / "hub")
     check_vae_path(repo)
     assert latent_downsample("sd15", repo) == 2  # encode's latent-grid check reads the snapshot's config
+
+
+def test_an_open_clip_arch_file_keeps_its_arch_and_gets_an_absolute_file(tmp_path, monkeypatch):
+    from encoders.local_model import user_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip.pt").write_bytes(b"")
+    assert user_model_path("ViT-B-32:clip.pt") == f"ViT-B-32:{tmp_path}/clip.pt"
+    # a FILE not there keeps the form, so the refusal says which FILE of ARCH:FILE is missing
+    assert user_model_path("ViT-L-14:/models/missing.pt") == "ViT-L-14:/models/missing.pt"
+    assert user_model_path("folder/x") == f"{tmp_path}/folder/x"
