@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,11 +204,13 @@ def check_run_folders(cat, home: str | os.PathLike | None = None) -> DiskReport:
             if entry.name.startswith(_TEMPORARY_PREFIX):
                 report.findings.append(Finding(
                     TEMPORARY, path, tree_size(path), folder,
-                    f"rm -r {path}  (the unpublished checkpoint a killed run was writing; nothing resumes from it; "
+                    f"rm -r {shlex.quote(str(path))}  (the unpublished checkpoint a killed run was writing, or an older one a killed "
+                    f"run was pruning; nothing resumes from it; "
                     f"lumina catalog check --remove-temporary deletes every such folder)"))
             elif _CHECKPOINT.match(entry.name) and entry.name not in registered[folder]:
                 report.findings.append(Finding(
                     UNREGISTERED, path, tree_size(path), folder,
-                    f"lumina train --home {home} --manifest {manifest.get(folder, 'NAME@vN')} --resume --out-dir {folder}  (registers it, then trains the run on to its "
-                    f"--steps; or rm -r {path} if the run is not wanted)"))
+                    f"lumina train --home {shlex.quote(str(home))} --manifest {manifest.get(folder, 'NAME@vN')} --resume --out-dir "
+                    f"{shlex.quote(str(folder))}  (registers it, then trains the run on to its --steps; or rm -r {shlex.quote(str(path))} "
+                    f"if the run is not wanted)"))
     return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sys
 import threading
 import time
@@ -556,8 +557,8 @@ def _resumable_run_dir(catalog: str | os.PathLike, manifest: str, ws: Workspace 
         raise FileNotFoundError(
             f"--resume: the run of manifest {manifest!r} to continue, {chosen}, has no checkpoint with its resume state "
             f"(train_state.json deleted, or copied without it); a bare --resume would have passed over it to another run, "
-            f"{other}: give --out-dir {other} to continue that one, or leave --resume out and give --init-from "
-            f"{runs[chosen][0]} to start a new run from the weights of {chosen.name}")
+            f"{other}: give --out-dir {shlex.quote(str(other))} to continue that one, or leave --resume out and give --init-from "
+            f"{shlex.quote(str(runs[chosen][0]))} to start a new run from the weights of {chosen.name}")
     home = Path(catalog).resolve().parent
     if not chosen.resolve().is_relative_to(home):
         log.warning("--resume: the run to continue, %s, is outside this workspace (%s): its new checkpoints go there",
@@ -671,6 +672,8 @@ def resolve_checkpoint(catalog: str | os.PathLike, checkpoint: str, flag: str = 
                     f"checkpoints of a run); in its folder still on disk: {', '.join(on_disk) or 'none'}")
         if rows:
             return rows[0][0]
+    if Path(checkpoint).is_file():  # model.safetensors of one: the folder holds the rest (train_state.json, EMA)
+        raise FileNotFoundError(f"{checkpoint} is a file: give the checkpoint folder that holds it, {shlex.quote(str(Path(checkpoint).parent))}")
     raise FileNotFoundError(f"no checkpoint folder or catalog checkpoint id {checkpoint!r}")
 
 
