@@ -104,8 +104,11 @@ class VAELatentEncoder:
         self.dtype = choose_dtype(self.device, name, bool(config.get("force_upcast", True)), dtype)
         from encoders.local_model import loading
 
-        with loading("--vae", path):
-            self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
+        try:
+            with loading("--vae", path):
+                self.vae = load_autoencoder_kl(path, name, self.dtype).to(self.device).eval().requires_grad_(False)
+        except ValueError as e:
+            raise ValueError(f"{e}{_folder_hint(path, name)}") from e.__cause__
         cfg = self.vae.config
         expected = VAE_CONFIGS[name]
         mismatch = (float(cfg.scaling_factor), int(cfg.latent_channels)) != (expected["scaling_factor"], expected["latent_channels"])
@@ -164,6 +167,21 @@ class VAELatentEncoder:
 
     def describe(self) -> dict:
         return {"name": self.name, "path": self.path, "options": dict(self.options), "fingerprint": self.fingerprint}
+
+
+def _folder_hint(path: str, name: str) -> str:
+    """A weights file given inside a diffusers folder loads with the published config of ``name``, not the
+    config.json beside it: where it does not fit, say to give the folder (the refusal said only "weights
+    of another architecture", the config that fits them one directory up)."""
+    beside = Path(path).parent / "config.json"
+    if not Path(path).is_file() or not beside.is_file():
+        return ""
+    try:
+        is_vae = json.loads(beside.read_text()).get("_class_name") == "AutoencoderKL"
+    except (OSError, ValueError):
+        return ""
+    return (f"; a single file loads with the published {name} config, and this one lies in a diffusers folder: give the folder, "
+            f"--vae {Path(path).parent}, to load it with its config.json") if is_vae else ""
 
 
 def _file_hash(path: str | Path) -> str | None:

@@ -91,3 +91,15 @@ def test_a_long_caption_keeps_its_start_whatever_side_the_tokenizer_config_trunc
     kept = enc.tokenizer([caption], padding="max_length", truncation=True, max_length=4)["input_ids"][0]
     assert kept == full[:4]  # was its last 4 tokens: the caption's start dropped
     assert enc.encode(["a red"]).mask[0].tolist()[0]  # right-padded: the caption at the front
+
+
+def test_a_weights_file_given_inside_its_diffusers_folder_says_to_give_the_folder(tmp_path):
+    from diffusers import AutoencoderKL
+
+    from encoders.latent import load_latent_encoder
+
+    AutoencoderKL(block_out_channels=[8, 8], down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                  norm_num_groups=4, layers_per_block=1).save_pretrained(tmp_path / "vae")
+    with pytest.raises(ValueError, match=rf"weights of another architecture; a single file loads with the published sd15 config, "
+                                         rf"and this one lies in a diffusers folder: give the folder, --vae {tmp_path / 'vae'}, "):
+        load_latent_encoder("sd15", tmp_path / "vae" / "diffusion_pytorch_model.safetensors", say_name_mismatch=False)
