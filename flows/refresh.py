@@ -61,7 +61,7 @@ class RefreshResult:
 
 
 class EmptySourceError(ValueError):
-    """A source with samples in the catalog lists no entries (an unmounted share?)."""
+    """A source with samples in the catalog lists no entries, or no input (an unmounted share?)."""
 
 
 NOTHING_NEW = "nothing new or changed in the source"
@@ -349,8 +349,8 @@ def refresh_source(source: str, home: str | os.PathLike | None = None, cfg: Cura
                    consume_due: bool = True) -> RefreshResult:
     """Bring the catalog up to date with ``source`` (see the module docstring).
 
-    A source with samples in the catalog that lists no entries at all is refused
-    (EmptySourceError) unless ``allow_empty_source``: an unmounted share is not a deleted corpus.
+    A source with samples in the catalog that lists no entries at all, or no input while it has
+    accepted samples, is refused (EmptySourceError) unless ``allow_empty_source``: an unmounted share is not a deleted corpus.
     ``consume_due=False``: a live manifest's due training stays due (update_live_manifests).
     ``encode_cfg``'s model paths are checked first (EncodeConfig.check_paths), as encode_step's."""
     import logging
@@ -387,6 +387,30 @@ def listing_stage(ws: Workspace, source_id: str = "") -> Iterator[Any]:
             yield stage
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+EMPTY_SOURCE_ADVICE = ("refusing to mark them all removed (an unmounted share or a mistyped path?); if the source really is "
+                       "empty now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
+
+
+def refuse_an_emptied_source(cat, plan, src: str, modality: str) -> None:
+    """EmptySourceError when the listing has no input while the catalog has samples of the source: an
+    unmounted share lists nothing, or only what lies in the mount point itself (a NOT_MOUNTED marker, a
+    README, a .DS_Store). Such a stray file made the listing non-empty, and the refresh marked every
+    accepted sample removed; it is refused now when it would retire an accepted sample."""
+    from catalog.source_index import current_samples_of
+
+    if plan.counts["inputs"]:
+        return
+    if plan.counts["entries"] == 0:
+        if plan.indexed_entries or plan.removed_uris:
+            raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: " + EMPTY_SOURCE_ADVICE)
+        return
+    accepted = sum(status == "accepted" for _, status, _, _ in current_samples_of(cat, plan.removed_uris, modality))
+    if accepted:
+        n = plan.counts["entries"]
+        raise EmptySourceError(f"{src} lists no {modality} input, only {n} other entr{'y' if n == 1 else 'ies'}, but the "
+                               f"catalog has {accepted} accepted {modality} samples of it: " + EMPTY_SOURCE_ADVICE)
 
 
 def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_empty_source, consume_due, stage) -> RefreshResult:
@@ -433,10 +457,8 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
                         lambda leaving: near_copies_of(cat, modality, leaving))  # each its own connection: the plan holds none
     lap("scan")
-    if plan.counts["entries"] == 0 and (plan.indexed_entries or plan.removed_uris) and not allow_empty_source:
-        raise EmptySourceError(f"{src} lists no entries, but the catalog has {modality} samples of it: refusing to mark "
-                               "them all removed (an unmounted share or a mistyped path?); if the source really is empty "
-                               "now, pass --allow-empty-source (the flow's parameter allow_empty_source)")
+    if not allow_empty_source:
+        refuse_an_emptied_source(cat, plan, src, modality)
     result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
     if note := unreadable_folders_note(plan):
         result.notes.append(note)
