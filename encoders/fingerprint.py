@@ -45,14 +45,74 @@ def config_files(path: str | Path) -> list[Path]:
     return [] if p.is_file() else sorted(p.rglob("*.json"))
 
 
-def fingerprint(name: str, path: str | Path | None, options: dict | None = None, extra: dict | None = None) -> str:
-    """f"{name}@{16 hex}" over the options, every JSON config under path and every weight file."""
+def fingerprint(name: str, path: str | Path | None, options: dict | None = None, extra: dict | None = None,
+                read_only: bool = False) -> str:
+    """f"{name}@{16 hex}" over the options, every JSON config under path and every weight file.
+    ``read_only``: over the weight files the loader reads alone (``weights_read``) and the configs
+    but the weight indexes, where the folder names them: see ``weights_fingerprint``."""
     h = hashlib.sha256(json.dumps({"name": name, "options": options or {}, "extra": extra or {}}, sort_keys=True, default=str).encode())
     if path is not None:
         root = Path(path)
+        read = weights_read(root) if read_only else None
         for f in config_files(root):
+            if read is not None and ".index" in f.name:
+                continue
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
-        for f in weight_files(root):
+        for f in weight_files(root) if read is None else read:
             h.update(file_digest(f).encode())
     return f"{name}@{h.hexdigest()[:16]}"
+
+
+# the names from_pretrained looks for, in its order (diffusers and transformers take safetensors first)
+_READ_ORDER = (("diffusion_pytorch_model", "safetensors"), ("model", "safetensors"), ("diffusion_pytorch_model", "bin"),
+               ("pytorch_model", "bin"))
+
+
+def weights_read(folder: Path) -> list[Path] | None:
+    """The weight files diffusers' or transformers' from_pretrained reads from ``folder`` (a single file,
+    or the shards its index lists; the variant where the folder has its weights only as one), or None
+    where it has none of their names (a single file, an open_clip folder): then every weight file counts."""
+    from encoders.local_model import weights_variant
+
+    if not folder.is_dir():
+        return None
+    variant = weights_variant(folder)
+    v = f".{variant}" if variant else ""
+    for stem, ext in _READ_ORDER:
+        if (folder / f"{stem}{v}.{ext}").is_file():
+            return [folder / f"{stem}{v}.{ext}"]
+        index = folder / f"{stem}.{ext}.index{v}.json"
+        if index.is_file():
+            try:
+                return [folder / s for s in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+            except (OSError, ValueError, KeyError, AttributeError):
+                return None
+    return None
+
+
+def weights_fingerprint(name: str, path: str | Path | None, options: dict | None = None, extra: dict | None = None) -> str | None:
+    """The fingerprint over what the loader reads, recorded beside ``fingerprint`` (encoder.json, a checkpoint's
+    latent_encoder.json): ``fingerprint`` hashes every weight file in the folder, so a variant downloaded
+    later into it (diffusion_pytorch_model.fp16.safetensors beside the fp32 file: a hub cache snapshot
+    grows so) changed it, and `lumina sample` refused the checkpoint ("latent encoder at ... is sd15@d6d4...,
+    but the latents were made by sd15@1c0c...") whose weights had not changed. None where it is the same."""
+    if path is None or weights_read(Path(path)) is None:
+        return None
+    return fingerprint(name, path, options, extra, read_only=True)
+
+
+def weights_record(encoder) -> dict:
+    """describe()'s ``weights_fingerprint`` entry, where it differs from the fingerprint (a folder with weight
+    files the loader does not read): encoder.json stays as it was for every other folder."""
+    read = getattr(encoder, "weights_fingerprint", None)
+    return {"weights_fingerprint": read} if read and read != encoder.fingerprint else {}
+
+
+def same_encoder(recorded: dict, encoder) -> bool:
+    """Whether ``encoder`` is the one ``recorded`` (its describe()) names: the same fingerprint, or, where
+    both recorded it, the same weights read (other weight files beside them do not count)."""
+    if not recorded.get("fingerprint") or encoder.fingerprint == recorded["fingerprint"]:
+        return True
+    read = recorded.get("weights_fingerprint") or recorded["fingerprint"]  # recorded where the folder held the read files alone
+    return read == (getattr(encoder, "weights_fingerprint", None) or encoder.fingerprint)

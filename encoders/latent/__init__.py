@@ -46,8 +46,12 @@ def load_described(info: dict, device: str | None = None) -> LatentEncoder:
     The name-mismatch warning was said when the latents were made: here it repeated at every sample and
     evaluate, and just before a fingerprint refusal, where it read as the cause."""
     enc = load_latent_encoder(info["name"], info.get("path"), device, say_name_mismatch=False, **info.get("options", {}))
-    if info.get("fingerprint") and enc.fingerprint != info["fingerprint"]:
+    from encoders.fingerprint import same_encoder
+
+    if not same_encoder(info, enc):
         raise ValueError(f"latent encoder at {info.get('path')} is {enc.fingerprint}, but the latents were made by {info['fingerprint']}")
+    if enc.fingerprint != info.get("fingerprint", enc.fingerprint):  # the same weights read, other files beside them:
+        enc.fingerprint = info["fingerprint"]  # it decodes as the encoder the latents name
     return enc
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from encoders.device import resolve_device
-from encoders.fingerprint import fingerprint
+from encoders.fingerprint import fingerprint, weights_fingerprint, weights_record
 from encoders.path_checks import VAE_FILE_SUFFIXES, check_vae_path  # noqa: F401  (torch-free; re-exported)
 from encoders.path_checks import vae_folder as _vae_folder
 
@@ -126,8 +126,10 @@ class VAELatentEncoder:
         if tiled:
             self.vae.enable_tiling()  # only images larger than sample_size are tiled
         # name + config + weights + options; dtype and device change numerics only within fp16 precision
-        self.fingerprint = fingerprint(name, None if Path(path).is_file() else _vae_folder(Path(path)), {"batch_frames": None, "tiled": tiled},
-                                       extra={"config": dict(config), "file": _file_hash(path)})
+        hashed = (name, None if Path(path).is_file() else _vae_folder(Path(path)), {"batch_frames": None, "tiled": tiled},
+                  {"config": dict(config), "file": _file_hash(path)})
+        self.fingerprint = fingerprint(*hashed)
+        self.weights_fingerprint = weights_fingerprint(*hashed)  # a variant downloaded beside the weights later is no other VAE
 
     def _frames(self, x: np.ndarray) -> torch.Tensor:
         x = np.asarray(x, dtype=np.float32)
@@ -166,7 +168,8 @@ class VAELatentEncoder:
         return torch.cat(outs).permute(1, 0, 2, 3).numpy()
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": self.path, "options": dict(self.options), "fingerprint": self.fingerprint}
+        return {"name": self.name, "path": self.path, "options": dict(self.options), "fingerprint": self.fingerprint,
+                **weights_record(self)}
 
 
 def _folder_hint(path: str, name: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from encoders.clip import Clip, split_arch_spec
 from encoders.device import resolve_device
-from encoders.fingerprint import fingerprint
+from encoders.fingerprint import fingerprint, weights_fingerprint, weights_record
 from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
 
 _LONG_CAPTION = 1024  # tokens counted of a caption, to say how many max_tokens cut off
@@ -31,6 +31,7 @@ class ClipTextEncoder:
         if beside is not None and beside != weights:  # a pipeline's tokenizer/: its files are not under the weights' folder
             extra["tokenizer"] = fingerprint("tokenizer", beside)
         self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra=extra)
+        self.weights_fingerprint = weights_fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra=extra)
 
     def _fit_max_tokens(self, max_tokens: int | None) -> int:
         """At most the CLIP's positions: more cannot be encoded, and a user asking for more is told."""
@@ -57,7 +58,8 @@ class ClipTextEncoder:
         return (self.clip.end_of_text(ids) + 1 - self.max_length).clamp(min=0).numpy().astype(np.int64)
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
+        return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint,
+                **weights_record(self)}
 
 
 def load_clip_text(path: str | Path, layer: int = -1, max_tokens: int | None = None, device: str | None = None) -> ClipTextEncoder:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from encoders.device import resolve_device
-from encoders.fingerprint import fingerprint
+from encoders.fingerprint import fingerprint, weights_fingerprint, weights_record
 from encoders.path_checks import TOKENIZER_FILES, check_llm_path, is_causal_lm  # noqa: F401  (torch-free; re-exported)
 from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
 
@@ -67,6 +67,7 @@ class CausalLMTextEncoder:
         self.dim = int(text_config.hidden_size)
         self.max_length = self._fit_positions(max_tokens, getattr(text_config, "max_position_embeddings", None))
         self.fingerprint = fingerprint("llama", path, {"layer": layer, "max_tokens": self.max_length})
+        self.weights_fingerprint = weights_fingerprint("llama", path, {"layer": layer, "max_tokens": self.max_length})
 
     def _fit_positions(self, max_tokens: int, positions: int | None) -> int:
         """At most the model's positions, as a CLIP's: a GPT-2's learned positions past them ended in an
@@ -101,4 +102,5 @@ class CausalLMTextEncoder:
         return TextFeatures(feats.cpu().numpy(), mask.cpu().numpy(), pooled.cpu().numpy().astype(np.float32), dropped)
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
+        return {"name": self.name, "path": self.path, "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint,
+                **weights_record(self)}

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from encoders.device import resolve_device
-from encoders.fingerprint import fingerprint
+from encoders.fingerprint import fingerprint, weights_fingerprint, weights_record
 from encoders.local_model import without_loading_bars
 from encoders.path_checks import SENTENCE_ENCODER_TYPES, check_minilm_path  # noqa: F401  (torch-free; re-exported)
 from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
@@ -57,6 +57,7 @@ class HFTextEncoder:
         check_layer(name, layer, int(self.model.config.num_hidden_layers))
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = fingerprint(name, self.model_dir, {"max_length": max_length, "layer": layer})
+        self.weights_fingerprint = weights_fingerprint(name, self.model_dir, {"max_length": max_length, "layer": layer})
 
     @torch.inference_mode()
     def encode(self, captions: list[str], warn_truncated: bool = True) -> TextFeatures:
@@ -74,4 +75,5 @@ class HFTextEncoder:
         return TextFeatures(hidden.half().cpu().numpy(), mask.cpu().numpy(), pooled.float().cpu().numpy(), dropped)
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": None if self.bundled else str(self.model_dir), "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint}
+        return {"name": self.name, "path": None if self.bundled else str(self.model_dir), "layer": self.layer, "max_tokens": self.max_length, "fingerprint": self.fingerprint,
+                **weights_record(self)}

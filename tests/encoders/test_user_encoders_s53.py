@@ -211,3 +211,23 @@ def test_an_open_clip_arch_file_keeps_its_arch_and_gets_an_absolute_file(tmp_pat
     # a FILE not there keeps the form, so the refusal says which FILE of ARCH:FILE is missing
     assert user_model_path("ViT-L-14:/models/missing.pt") == "ViT-L-14:/models/missing.pt"
     assert user_model_path("folder/x") == f"{tmp_path}/folder/x"
+
+
+def test_a_variant_downloaded_beside_the_weights_later_still_decodes_the_checkpoint(tmp_path):
+    """A hub snapshot grows: the fp16 files downloaded after encoding changed the fingerprint (every weight file
+    in the folder is hashed), and `lumina sample` refused 'latent encoder at ... is sd15@d6d4..., but the
+    latents were made by sd15@1c0c...' though the weights it reads had not changed."""
+    from encoders.latent import encoder_info, load_described, load_latent_encoder
+
+    _tiny_vae(seed=5).save_pretrained(tmp_path / "vae")
+    recorded = encoder_info(load_latent_encoder("sd15", tmp_path / "vae", say_name_mismatch=False))
+    assert "weights_fingerprint" not in recorded  # a folder of the read files alone: encoder.json as before
+    _tiny_vae(seed=5).half().save_pretrained(tmp_path / "vae", variant="fp16")
+    assert load_latent_encoder("sd15", tmp_path / "vae", say_name_mismatch=False).fingerprint != recorded["fingerprint"]
+    assert load_described(recorded).fingerprint == recorded["fingerprint"]
+    grown = encoder_info(load_latent_encoder("sd15", tmp_path / "vae", say_name_mismatch=False))
+    assert grown["weights_fingerprint"] == recorded["fingerprint"]
+    _tiny_vae(seed=6).save_pretrained(tmp_path / "vae")  # other weights where the loader reads: refused, both records
+    for info in (recorded, grown):
+        with pytest.raises(ValueError, match="but the latents were made by"):
+            load_described(info)
