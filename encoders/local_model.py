@@ -119,13 +119,14 @@ def without_loading_bars() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def every_weight_loaded(loaded: tuple):
+def every_weight_loaded(loaded: tuple, unused: tuple[str, ...] = ()):
     """The model of ``from_pretrained(..., output_loading_info=True)``, refused where tensors its config asks
     for were not in its files: transformers gave them random values with only a printed LOAD REPORT (a
     LLaMA config of 4 layers over weights of 3 encoded, recorded as llama@...), diffusers left them
-    empty and ended in "Cannot copy out of meta tensor". Raised inside ``loading``, which names the path."""
+    empty and ended in "Cannot copy out of meta tensor". Raised inside ``loading``, which names the path.
+    ``unused``: prefixes of tensors the encoder never runs (a BERT's pooler), which may be missing."""
     model, info = loaded
-    missing = list(info.get("missing_keys") or [])
+    missing = [k for k in info.get("missing_keys") or [] if not k.startswith(unused or ("\0",))]
     if missing:
         raise RuntimeError(f"{len(missing)} of the model's tensors are not in its weight files (first {sorted(missing)[0]}): "
                            "a config.json of a larger model, or weights of another; they would be random")

@@ -13,7 +13,7 @@ import torch
 
 from encoders.device import resolve_device
 from encoders.fingerprint import fingerprint, weights_fingerprint, weights_record
-from encoders.local_model import without_loading_bars
+from encoders.local_model import every_weight_loaded, loading
 from encoders.path_checks import SENTENCE_ENCODER_TYPES, check_minilm_path  # noqa: F401  (torch-free; re-exported)
 from encoders.text.features import TextFeatures, check_layer, check_room, say_truncated
 
@@ -50,9 +50,12 @@ class HFTextEncoder:
         check_minilm_path(self.model_dir)
         self.name, self.max_length, self.layer = name, max_length, layer
         self.device = resolve_device(device)
-        with without_loading_bars():
+        with loading("--text minilm", self.model_dir):
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-            self.model = AutoModel.from_pretrained(self.model_dir, local_files_only=True).to(self.device).eval()
+            # its pooler is never run (pooled is the masked mean), and a masked-LM checkpoint has none
+            self.model = every_weight_loaded(AutoModel.from_pretrained(self.model_dir, local_files_only=True, output_loading_info=True),
+                                             unused=("pooler.",))
+        self.model = self.model.to(self.device).eval()
         check_room(name, max_length, self.tokenizer.num_special_tokens_to_add())  # [CLS] and [SEP]
         check_layer(name, layer, int(self.model.config.num_hidden_layers))
         self.dim = int(self.model.config.hidden_size)

@@ -103,3 +103,30 @@ def test_a_weights_file_given_inside_its_diffusers_folder_says_to_give_the_folde
     with pytest.raises(ValueError, match=rf"weights of another architecture; a single file loads with the published sd15 config, "
                                          rf"and this one lies in a diffusers folder: give the folder, --vae {tmp_path / 'vae'}, "):
         load_latent_encoder("sd15", tmp_path / "vae" / "diffusion_pytorch_model.safetensors", say_name_mismatch=False)
+
+
+@pytest.fixture()
+def minilm_copy(tmp_path):
+    from encoders.text import minilm_path
+
+    shutil.copytree(minilm_path(), tmp_path / "minilm")
+    return tmp_path / "minilm"
+
+
+def test_a_minilm_config_larger_than_its_weights_is_refused(minilm_copy):
+    from encoders.text import load_text_encoder
+
+    _edit_config(minilm_copy, num_hidden_layers=7)  # the weights have 6
+    with pytest.raises(ValueError, match=rf"^--text minilm at {minilm_copy} could not be loaded: .*16 of the model's tensors"):
+        load_text_encoder("minilm", minilm_copy)
+
+
+def test_a_bert_without_its_pooler_still_encodes(minilm_copy):
+    """The pooler is never run (pooled is the masked mean), and a masked-LM checkpoint has none."""
+    from safetensors.torch import load_file, save_file
+
+    from encoders.text import load_text_encoder
+
+    weights = minilm_copy / "model.safetensors"
+    save_file({k: v for k, v in load_file(weights).items() if not k.startswith("pooler.")}, weights)
+    assert load_text_encoder("minilm", minilm_copy).encode(["a red circle"]).feats.shape == (1, 32, 384)
