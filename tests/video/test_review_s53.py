@@ -18,13 +18,15 @@ from preprocess.video.decode import VideoRejected, decode_video
 W, H, RATE = 64, 48, 44100
 
 
-def _clip(fmt: str, vcodec: str, acodec: str, frames: int, audio_s: float) -> bytes:
+def _clip(fmt: str, vcodec: str, acodec: str | None, frames: int, audio_s: float = 0.0) -> bytes:
+    """``frames`` of a moving square at 25 fps, and ``audio_s`` of tone in ``acodec`` (None: no audio track)."""
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as c:
         v = c.add_stream(vcodec, rate=25)
         v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-        a = c.add_stream(acodec, rate=RATE)
-        a.bit_rate, a.layout = 64000, "stereo"
+        a = c.add_stream(acodec, rate=RATE) if acodec else None
+        if a is not None:  # set before the header is written at the first mux
+            a.bit_rate, a.layout = 64000, "stereo"
         for i in range(frames):
             f = np.full((H, W, 3), 60, np.uint8)
             f[6:18, 6 + i:22 + i] = (240, 40, 40)
@@ -32,17 +34,22 @@ def _clip(fmt: str, vcodec: str, acodec: str, frames: int, audio_s: float) -> by
                 c.mux(p)
         for p in v.encode():
             c.mux(p)
-        size, fmt_a = a.codec_context.frame_size or 1024, a.codec_context.format.name
-        for k in range(int(audio_s * RATE) // size):
-            tone = (np.sin(np.arange(size) / 10.0 + k) * 0.1).astype(np.float32)
-            arr = np.tile(tone, (2, 1)) if fmt_a == "fltp" else np.tile(tone, 2)[None]
-            frame = av.AudioFrame.from_ndarray(arr, format=fmt_a, layout="stereo")
-            frame.sample_rate, frame.pts = RATE, k * size
-            for p in a.encode(frame):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+        if a is not None:
+            _mux_tone(c, a, audio_s)
     return buf.getvalue()
+
+
+def _mux_tone(c, a, seconds: float) -> None:
+    size, fmt_a = a.codec_context.frame_size or 1024, a.codec_context.format.name
+    for k in range(int(seconds * RATE) // size):
+        tone = (np.sin(np.arange(size) / 10.0 + k) * 0.1).astype(np.float32)
+        arr = np.tile(tone, (2, 1)) if fmt_a == "fltp" else np.tile(tone, 2)[None]
+        frame = av.AudioFrame.from_ndarray(arr, format=fmt_a, layout="stereo")
+        frame.sample_rate, frame.pts = RATE, k * size
+        for p in a.encode(frame):
+            c.mux(p)
+    for p in a.encode():
+        c.mux(p)
 
 
 @pytest.mark.parametrize("fmt, vcodec, acodec", [("flv", "flv", "aac"), ("asf", "wmv2", "wmav2")])
@@ -64,18 +71,7 @@ def test_an_flv_cut_at_a_tag_boundary_is_still_truncated():
 
 
 def _video_only(fmt: str, vcodec: str, frames: int = 20) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as c:
-        v = c.add_stream(vcodec, rate=25)
-        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-        for i in range(frames):
-            f = np.full((H, W, 3), 60, np.uint8)
-            f[6:18, 6 + i:22 + i] = (240, 40, 40)
-            for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
-    return buf.getvalue()
+    return _clip(fmt, vcodec, None, frames)
 
 
 def test_bytes_after_a_whole_wmv_are_no_cut():
