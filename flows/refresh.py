@@ -469,6 +469,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             last = last_curation_of_source(cat, src, modality)
             history = curation_history(cat, src, modality)
             unversioned = _unversioned(cat, live)
+            result.notes += emptied_live_notes(cat)
         lap("index")
         result.notes.append(f"{NOTHING_NEW} ({plan.counts['entries']} entries)")
         if note := unused_options_note(options_changed_since(last, cfg), cfg, src, ws):
@@ -524,6 +525,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             commit_listing(cat, src, plan.modality, stage, rid)  # last: a failed refresh is redone in full
             updates = update_live_manifests(cat, consume_due)
             unversioned = _unversioned(cat, live)
+            result.notes += emptied_live_notes(cat)
             history = curation_history(cat, src, modality)  # this run's not completed: its own are the code's
         lap("manifests")
         if note := stale_curation_note(history, cfg, src, ws):
@@ -544,6 +546,26 @@ def _unversioned(cat, live: list | None) -> list:
         except ManifestNotFoundError:
             out.append(m)
     return out
+
+
+# the live manifests whose latest version has members, none of them accepted now (removed, superseded)
+_EMPTIED_LIVE = """
+SELECT m.name, m.version, m.num_members, l.predicate
+FROM live_manifests l JOIN manifests m ON m.name = l.name
+WHERE m.version = (SELECT max(version) FROM manifests WHERE name = l.name) AND m.num_members > 0
+  AND NOT EXISTS (SELECT 1 FROM manifest_members mm JOIN samples s ON s.key = mm.key
+                  WHERE mm.manifest = m.name AND mm.version = m.version AND s.status = 'accepted')
+ORDER BY m.name"""
+
+
+def emptied_live_notes(cat) -> list[str]:
+    """One line per live manifest whose selection lost every member. Freezing it again selects
+    nothing, so it gets no new version, and its latest one still lists the samples that left:
+    `lumina train --manifest NAME` trained on every removed sample, without a word (walkthrough of
+    2026-12-07: all shape files deleted, `shapes-live@v1` kept its 4 members)."""
+    return [f"live manifest {name} selects nothing now ({where}): it gets no new version, and its latest, {name}@v{version}, "
+            f"still lists {members} samples none of which is accepted now (removed or superseded since); a training of "
+            f"{name} would train on them; every refresh tries again" for name, version, members, where in cat.sql(_EMPTIED_LIVE)[1]]
 
 
 def _finish(result: RefreshResult, updates: list, hooks: RefreshHooks, ws: Workspace, seconds: dict, cat,
