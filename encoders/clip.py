@@ -171,21 +171,25 @@ class Clip:
         self.config = json.loads((p / "open_clip_config.json").read_text()) if arch is None else {"arch": arch}
 
     def _load_hf(self, p: Path) -> None:
+        import torch
         import transformers as tf
 
         from encoders.local_model import every_weight_loaded, weights_variant
 
         variant = weights_variant(p)  # a pipeline's text_encoder/ downloaded as model.fp16.safetensors alone
+        # fp32 on a CPU: transformers 5 loads in the config's dtype, and SDXL's text encoders say float16 (slow
+        # and less precise on a CPU); on a GPU as the config says, as before
+        dtype = {"dtype": torch.float32} if self.device == "cpu" else {}
         config = json.loads((p / "config.json").read_text())
         self.config, arch = config, (config.get("architectures") or [""])[0]
         if config.get("model_type") == "clip":
-            model = every_weight_loaded(tf.CLIPModel.from_pretrained(p, local_files_only=True, variant=variant, output_loading_info=True))
+            model = every_weight_loaded(tf.CLIPModel.from_pretrained(p, local_files_only=True, variant=variant, output_loading_info=True, **dtype))
             text = model.text_model
             self._projection = model.text_projection
             self.has_vision = True
         else:
             cls = tf.CLIPTextModelWithProjection if arch == "CLIPTextModelWithProjection" else tf.CLIPTextModel
-            model = text = every_weight_loaded(cls.from_pretrained(p, local_files_only=True, variant=variant, output_loading_info=True))
+            model = text = every_weight_loaded(cls.from_pretrained(p, local_files_only=True, variant=variant, output_loading_info=True, **dtype))
             self._projection, self.has_vision = None, False
         self.kind, self.model, self._text = "hf", model.to(self.device).eval().requires_grad_(False), text
         tcfg = text.config

@@ -53,7 +53,9 @@ class HFTextEncoder:
         with loading("--text minilm", self.model_dir):
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
             # its pooler is never run (pooled is the masked mean), and a masked-LM checkpoint has none
-            self.model = every_weight_loaded(AutoModel.from_pretrained(self.model_dir, local_files_only=True, output_loading_info=True),
+            # fp32 on a CPU whatever dtype the config names (transformers 5 loads in it)
+            dtype = {"dtype": torch.float32} if self.device == "cpu" else {}
+            self.model = every_weight_loaded(AutoModel.from_pretrained(self.model_dir, local_files_only=True, output_loading_info=True, **dtype),
                                              unused=("pooler.",))
         self.model = self.model.to(self.device).eval()
         check_room(name, max_length, self.tokenizer.num_special_tokens_to_add())  # [CLS] and [SEP]

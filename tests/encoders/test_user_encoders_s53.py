@@ -231,3 +231,20 @@ def test_a_variant_downloaded_beside_the_weights_later_still_decodes_the_checkpo
     for info in (recorded, grown):
         with pytest.raises(ValueError, match="but the latents were made by"):
             load_described(info)
+
+
+def test_a_clip_saved_in_fp16_runs_in_fp32_on_a_cpu(tmp_path):
+    """transformers 5 loads in the config's dtype; SDXL's text encoders say float16: on a CPU they ran in it."""
+    import torch
+
+    from encoders.text import load_text_encoder
+
+    from .tiny_models import save_hf_clip_text
+
+    save_hf_clip_text(tmp_path / "clip32")
+    from transformers import CLIPTextModelWithProjection
+
+    CLIPTextModelWithProjection.from_pretrained(tmp_path / "clip32").half().save_pretrained(tmp_path / "clip16")
+    assert json.loads((tmp_path / "clip16" / "config.json").read_text())["dtype"] == "float16"
+    enc = load_text_encoder("clip", tmp_path / "clip16")
+    assert next(enc.clip.model.parameters()).dtype == torch.float32
