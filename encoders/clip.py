@@ -56,16 +56,21 @@ def _has_tokenizer_files(folder: Path) -> bool:
 
 def tokenizer_folder(p: Path) -> Path | None:
     """Where a Hugging Face CLIP folder's tokenizer is: in it, or, for a diffusers pipeline's
-    text_encoder/ (text_encoder_2/), in the tokenizer/ (tokenizer_2/) beside it, where Stable Diffusion
-    keeps it. None: no tokenizer files (open_clip's bundled BPE is used). The pipeline's own tokenizer
-    was passed over for the bundled BPE: a tokenizer with added tokens (a textual inversion's) lost
-    them, and a smaller vocabulary was refused for having no tokenizer files."""
+    text_encoder/ (text_encoder_2/) whose vocabulary is not the bundled BPE's, in the tokenizer/
+    (tokenizer_2/) beside it, where Stable Diffusion keeps it. None: open_clip's bundled BPE is used.
+    A text encoder of another vocabulary (a textual inversion's added tokens, a smaller one) was
+    refused for having no tokenizer files, or its added tokens lost; one of the BPE's 49,408 tokens
+    (SD1.5's, SDXL's) keeps the bundled BPE, the same ids, and the fingerprint its encodings have."""
     if _has_tokenizer_files(p):
         return p
     beside = p.parent / p.name.replace("text_encoder", "tokenizer")
-    if p.name.startswith("text_encoder") and (p.parent / "model_index.json").is_file() and _has_tokenizer_files(beside):
-        return beside
-    return None
+    if not (p.name.startswith("text_encoder") and (p.parent / "model_index.json").is_file() and _has_tokenizer_files(beside)):
+        return None
+    try:
+        vocab = _text_vocab_size(json.loads((p / "config.json").read_text()))
+    except (OSError, ValueError):
+        return None
+    return beside if vocab is not None and int(vocab) != OPENAI_CLIP_BPE_SIZE else None
 
 
 def check_bundled_bpe_fits(p: Path, config: dict) -> None:

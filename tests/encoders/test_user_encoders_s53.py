@@ -248,3 +248,19 @@ def test_a_clip_saved_in_fp16_runs_in_fp32_on_a_cpu(tmp_path):
     assert json.loads((tmp_path / "clip16" / "config.json").read_text())["dtype"] == "float16"
     enc = load_text_encoder("clip", tmp_path / "clip16")
     assert next(enc.clip.model.parameters()).dtype == torch.float32
+
+
+def test_a_pipeline_text_encoder_of_the_bpe_s_vocabulary_keeps_the_bundled_bpe_and_its_fingerprint(tmp_path):
+    """SD1.5's and SDXL's text encoders (49,408 tokens) encoded with the bundled BPE before the tokenizer/
+    beside them was read: their encodings' fingerprint, which a checkpoint's lumina sample checks, stays."""
+    from encoders.text import load_text_encoder
+
+    from .tiny_models import save_hf_clip_text
+
+    pipe = tmp_path / "sd-pipe"
+    save_hf_clip_text(pipe / "text_encoder", projection=False)  # vocab 49408
+    alone = load_text_encoder("clip", pipe / "text_encoder").fingerprint
+    _tiny_clip_tokenizer(tmp_path / "src").save_pretrained(pipe / "tokenizer")
+    (pipe / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    enc = load_text_encoder("clip", pipe / "text_encoder")
+    assert enc.clip.tokenizer_path is None and enc.fingerprint == alone
