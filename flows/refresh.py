@@ -642,6 +642,27 @@ def progress_reporter(artifact, log, update) -> Callable[[float, str], None]:
     return progress
 
 
+def own_options(modality: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """``options`` less those this modality has no such option for but another modality has:
+    (kept, {option: the modalities that take it}). The `refresh` deployment's one set of parameters
+    serves every modality: its `options: {vae_factor: 1}` (image, video, multi-view) made the
+    documented `prefect deployment run refresh/refresh --param modality=speech ...` fail with
+    `speech options: unknown option(s) vae_factor`. An option no modality knows (a typo) is kept,
+    so that the modality's own check refuses it."""
+    from dataclasses import fields
+
+    from contracts.records import Modality
+    from preprocess.modality import get_plugin
+
+    plugin = get_plugin(modality)
+    own = {f.name for f in fields(plugin.options_cls)}
+    if set(options) <= own:
+        return options, {}
+    others = {m.value: {f.name for f in fields(get_plugin(m).options_cls)} for m in Modality if m != plugin.modality}
+    dropped = {k: takers for k in options if k not in own and (takers := [m for m, names in others.items() if k in names])}
+    return {k: v for k, v in options.items() if k not in dropped}, dropped
+
+
 def refresh_flow(source: str | None = None, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
                  encode_options: dict[str, Any] | None = None, live_manifests: dict[str, Any] | None = None,
                  backend: str = "ray", ray_address: str | None = None, allow_empty_source: bool = False) -> dict:
@@ -675,7 +696,10 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
         log.info(announcement(update))
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
-    cfg, reused = reuse_curation(ws.home, source, modality, {"options": options or {}})
+    options, not_ours = own_options(modality, options or {})
+    for name, takers in not_ours.items():  # the deployment's options serve every modality
+        log.info(f"options.{name} is no {modality} option ({', '.join(takers)} take it): not used by this refresh")
+    cfg, reused = reuse_curation(ws.home, source, modality, {"options": options})
     # the stages' own messages ("waiting for the catalog ... (PID n)", "resuming an interrupted curation")
     # in the run's log too: Prefect sends only its own loggers there, so they were on the worker's console only
     with in_run_log("catalog"), in_run_log("preprocess"), in_run_log("encoders"):
