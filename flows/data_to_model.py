@@ -110,7 +110,17 @@ def evaluate_model(home: str, manifest: str, checkpoint: str, run_id: str, param
     return evaluate_step(home, EvalConfig(manifest=manifest, checkpoint=checkpoint, **params), run_id=run_id)
 
 
-@flow(name="data_to_model", log_prints=True)
+def _run_name() -> str:
+    """`image-coco`, `speech-demo` (flows.refresh.source_run_name): not a random name in `prefect flow-run ls`."""
+    from flows.refresh import source_run_name
+
+    try:
+        return source_run_name({"modality": "image", **flow_run.parameters, "source": flow_run.parameters.get("source") or "demo"})
+    except Exception:  # noqa: BLE001 - a name must never fail the run
+        return "data_to_model"
+
+
+@flow(name="data_to_model", flow_run_name=_run_name, log_prints=True)
 def data_to_model(
     modality: str = "image",
     source: str | None = None,

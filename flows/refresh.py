@@ -719,6 +719,25 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     return asdict(result)
 
 
+def source_run_name(parameters: dict[str, Any], no_source: str = "no-source") -> str:
+    """A flow run's name from its parameters: modality and the source's last folder (`image-coco`,
+    `speech-speech`), the worker's $LUMINA_REFRESH_SOURCE when none is given. `prefect flow-run ls`
+    and the UI listed every run under a random name (`xanthic-jaguar`): a team refreshing an image
+    and a speech folder could not tell which run was which, nor which one failed, without opening it."""
+    source = str(parameters.get("source") or os.environ.get(SOURCE_ENV) or no_source).rstrip("/")
+    return f"{parameters.get('modality') or 'image'}-{os.path.basename(source) or source or no_source}"
+
+
+def run_name() -> str:
+    """The refresh flow's run name (Prefect calls it as the run starts, its parameters in prefect.runtime)."""
+    from prefect.runtime import flow_run
+
+    try:
+        return source_run_name(flow_run.parameters)
+    except Exception:  # noqa: BLE001 - a name must never fail the run
+        return "refresh"
+
+
 # The Prefect flow is made of this plain function the first time ``refresh_flow`` is asked for
 # (module __getattr__: the deployment's entrypoint flows/refresh.py:refresh_flow, or an import),
 # so that the library function and `lumina refresh` do not import Prefect (1.1 s of CPU).
@@ -732,7 +751,7 @@ def __getattr__(name: str) -> Any:
 
         globals().setdefault("get_run_logger", get_run_logger)
         if "refresh_flow" not in globals():
-            globals()["refresh_flow"] = flow(name="refresh", log_prints=True)(_refresh_flow_fn)
+            globals()["refresh_flow"] = flow(name="refresh", flow_run_name=run_name, log_prints=True)(_refresh_flow_fn)
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
