@@ -242,6 +242,16 @@ def text_encoder_mismatch(recorded: dict, given_path: str | None, got: str) -> s
     return f"{head} is {got}, not {recorded['fingerprint']}, which the checkpoint's captions were encoded by: {why}"
 
 
+def refuse_other_text_encoder(recorded: dict, encoder: Any, given_path: str | None) -> None:
+    """As the latent encoder is checked: the checkpoint's text encoder (its text_encoder.json), by its
+    fingerprint or, where both recorded it, the weight files it reads (a variant downloaded beside
+    them later, as a hub snapshot grows, refused a checkpoint whose weights were the same)."""
+    from encoders.fingerprint import same_encoder
+
+    if not same_encoder(recorded, encoder):
+        raise ValueError(text_encoder_mismatch(recorded, given_path, encoder.fingerprint))
+
+
 @torch.no_grad()
 def sample_to_files(cfg: SampleConfig) -> list[Path]:
     from encoders.text import load_text_encoder
@@ -278,8 +288,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
             raise
         # here --text is speech's prompt, and the folder came from --text-path
         raise type(e)(f"--text-path ({said[1]} text encoder){str(e)[said.end():]}") from None
-    if t.get("fingerprint") and encoder.fingerprint != t["fingerprint"]:  # as the latent encoder is checked
-        raise ValueError(text_encoder_mismatch(t, cfg.text_path, encoder.fingerprint))
+    refuse_other_text_encoder(t, encoder, cfg.text_path)
     # the VAE's fingerprint too, before the sampling: a --vae of another VAE was refused after every step
     decoder = load_decoder(ckpt, cfg.vae)
     text = encoder.encode([cfg.prompt] * cfg.num, warn_truncated=False)  # said once below, not per sample
