@@ -49,13 +49,16 @@ def fingerprint(name: str, path: str | Path | None, options: dict | None = None,
                 read_only: bool = False) -> str:
     """f"{name}@{16 hex}" over the options, every JSON config under path and every weight file.
     ``read_only``: over the weight files the loader reads alone (``weights_read``) and the configs
-    but the weight indexes, where the folder names them: see ``weights_fingerprint``."""
+    but the weight indexes it does not read, where the folder names them: see ``weights_fingerprint``.
+    The index it reads counts as before: a sharded model's (every real LLaMA's) weights fingerprint is
+    then its fingerprint, as ``same_encoder`` takes it for a record made before weights_fingerprint was."""
     h = hashlib.sha256(json.dumps({"name": name, "options": options or {}, "extra": extra or {}}, sort_keys=True, default=str).encode())
     if path is not None:
         root = Path(path)
-        read = weights_read(root) if read_only else None
+        reads = _loader_reads(root) if read_only else None
+        read, index_read = reads if reads is not None else (None, None)
         for f in config_files(root):
-            if read is not None and ".index" in f.name:
+            if read is not None and ".index" in f.name and f != index_read:  # a variant's index, not read
                 continue
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
@@ -73,6 +76,12 @@ def weights_read(folder: Path) -> list[Path] | None:
     """The weight files diffusers' or transformers' from_pretrained reads from ``folder`` (a single file,
     or the shards its index lists; the variant where the folder has its weights only as one), or None
     where it has none of their names (a single file, an open_clip folder): then every weight file counts."""
+    reads = _loader_reads(folder)
+    return None if reads is None else reads[0]
+
+
+def _loader_reads(folder: Path) -> tuple[list[Path], Path | None] | None:
+    """``weights_read``'s files and the index that lists them (None for a single file)."""
     from encoders.local_model import weights_variant
 
     if not folder.is_dir():
@@ -81,11 +90,11 @@ def weights_read(folder: Path) -> list[Path] | None:
     v = f".{variant}" if variant else ""
     for stem, ext in _READ_ORDER:
         if (folder / f"{stem}{v}.{ext}").is_file():
-            return [folder / f"{stem}{v}.{ext}"]
+            return [folder / f"{stem}{v}.{ext}"], None
         index = folder / f"{stem}.{ext}.index{v}.json"
         if index.is_file():
             try:
-                return [folder / s for s in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+                return [folder / s for s in sorted(set(json.loads(index.read_text())["weight_map"].values()))], index
             except (OSError, ValueError, KeyError, AttributeError):
                 return None
     return None
