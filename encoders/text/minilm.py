@@ -52,6 +52,9 @@ class HFTextEncoder:
         self.device = resolve_device(device)
         with loading("--text minilm", self.model_dir):
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+            # right, whatever a user's tokenizer_config.json says, as --text clip and llama (cb40ad6): a
+            # "truncation_side": "left" kept a long caption's end, "padding_side": "left" put the mask at the end
+            self.tokenizer.padding_side = self.tokenizer.truncation_side = "right"
             # its pooler is never run (pooled is the masked mean), and a masked-LM checkpoint has none
             # fp32 on a CPU whatever dtype the config names (transformers 5 loads in it)
             dtype = {"dtype": torch.float32} if self.device == "cpu" else {}
