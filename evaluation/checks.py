@@ -41,10 +41,19 @@ def check_moved_encoder_flags(checkpoint: str | Path, vae: str | None = None, te
     text = _read_json_or_empty(ckpt / "text_encoder.json")
     if text_path and text.get("name") == "phone":
         raise ValueError(f"--text-path {text_path}: {ckpt.name} was trained on the phone encoder, which reads no weights")
-    if text_too and not text_path and text.get("path") and not Path(text["path"]).exists():
+    if text_too and not text_path and text.get("path") and _gone(text["path"]):
         gone.append(_moved(f"{text['name']} text encoder", "--text-path", text["path"]))
     if gone:
         raise FileNotFoundError("; and ".join(gone))
+
+
+def _gone(recorded: str) -> bool:
+    """Whether a recorded text encoder's place is gone. An open_clip CLIP is recorded as ARCH:FILE
+    ("ViT-B-32:/models/clip.pt"), which is no path: it is there where its FILE is (every lumina sample
+    of such a checkpoint was refused "no such file or folder: ViT-B-32:/models/clip.pt ... moved?")."""
+    from encoders.clip import split_arch_spec  # torch-free
+
+    return not split_arch_spec(recorded)[1].exists()
 
 
 def _read_json_or_empty(path: Path) -> dict:
