@@ -9,6 +9,9 @@ to its parent, so we start the same server ourselves, with the kernel's parent-d
     with local_prefect_server() as api_url:   # sets PREFECT_API_URL for the block (and children)
         data_to_model(...)
 
+The server runs in a session of its own, so a terminal's Ctrl-C (SIGINT to the foreground process
+group) reaches only the run, which then reports its stop to a server still there.
+
 With PREFECT_API_URL already set (a real server, e.g. `prefect server start`), it does nothing and
 yields that URL. Enter it from the main thread: the kernel sends the signal when the *thread*
 that started the child exits. Elsewhere than Linux there is no such signal: the server is stopped
@@ -128,7 +131,11 @@ def start_server(env: dict[str, str], port: int | None = None, startup_timeout_s
     for attempt in range(1 if port else 3):
         chosen = port or free_port()
         api_url = f"http://{HOST}:{chosen}/api"
-        proc = subprocess.Popen(server_command(chosen), env=env, stdin=subprocess.DEVNULL)
+        # its own session: a terminal's Ctrl-C goes to the whole foreground process group, and the server
+        # stopped at once while the run it serves still had states and logs to send (a `lumina demo`
+        # interrupted while training retried its dead server for 75 s, then printed tracebacks for 2 min
+        # more); it still dies with this process (the parent-death signal) or at the end of the block
+        proc = subprocess.Popen(server_command(chosen), env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             _wait_healthy(proc, api_url, startup_timeout_s)
             return proc, api_url
