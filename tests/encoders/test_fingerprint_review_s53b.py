@@ -46,3 +46,18 @@ def test_an_old_record_of_a_sharded_folder_matches_after_a_variant_is_downloaded
     (folder / "model-00002-of-00002.safetensors").write_bytes(b"other weights")  # what the loader reads changed: refused
     now = SimpleNamespace(fingerprint=fingerprint("llama", folder), weights_fingerprint=weights_fingerprint("llama", folder))
     assert not same_encoder(recorded, now)
+
+
+def test_a_record_made_beside_a_variant_matches_once_the_variant_is_deleted(tmp_path):
+    from encoders.fingerprint import fingerprint, same_encoder, weights_fingerprint
+
+    folder = tmp_path / "llm"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama"}')
+    _sharded(folder)
+    _sharded(folder, ".fp16", b"fp16")
+    recorded = {"fingerprint": fingerprint("llama", folder), "weights_fingerprint": weights_fingerprint("llama", folder)}
+    for f in folder.glob("*fp16*"):
+        f.unlink()
+    now = SimpleNamespace(fingerprint=fingerprint("llama", folder), weights_fingerprint=weights_fingerprint("llama", folder))
+    assert same_encoder(recorded, now)
