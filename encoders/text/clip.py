@@ -31,7 +31,10 @@ class ClipTextEncoder:
         if beside is not None and beside != weights:  # a pipeline's tokenizer/: its files are not under the weights' folder
             extra["tokenizer"] = fingerprint("tokenizer", beside)
         self.fingerprint = fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra=extra)
-        self.weights_fingerprint = weights_fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra=extra)
+        # the files from_pretrained reads are a Hugging Face CLIP's: open_clip reads open_clip_model.safetensors
+        # (or its .bin), which weights_read does not name, and a hub folder in both formats holds model.safetensors too
+        self.weights_fingerprint = (weights_fingerprint("clip", weights, {"layer": layer, "max_tokens": self.max_length}, extra=extra)
+                                    if self.clip.kind == "hf" else None)
 
     def _fit_max_tokens(self, max_tokens: int | None) -> int:
         """At most the CLIP's positions: more cannot be encoded, and a user asking for more is told."""
