@@ -66,9 +66,24 @@ def fit(judge: nn.Module, batch: Callable[[], tuple[torch.Tensor, torch.Tensor]]
     return judge
 
 
+MIN_JUDGED = 2  # a digit judge trains on some held-out examples and is tested on the others
+
+
+def too_few_to_judge(n: int, what: str, metric: str) -> str | None:
+    """The note for a held-out manifest with too few labelled examples to train and test a judge on
+    (``lumina demo --num-digits 3`` holds out one digit: the judge's training batch was drawn from
+    none, "random_ expects 'from' to be less than 'to'", and the whole evaluation failed); None when enough."""
+    if n >= MIN_JUDGED:
+        return None
+    return (f"no {metric}: the judge trains on some held-out {what} and is tested on the others, and the held-out "
+            f"manifest has {n} (at least {MIN_JUDGED}); the held-out loss and the samples are the measures here")
+
+
 def holdout_split(n: int, test_fraction: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(test, train) indices of a random split by ``gen``; at least one test example."""
-    n_test = max(1, int(n * test_fraction))
+    """(test, train) indices of a random split by ``gen``; at least one test and one train example."""
+    if n < MIN_JUDGED:
+        raise ValueError(f"a judge needs at least {MIN_JUDGED} examples, one to train on and one to test, not {n}")
+    n_test = min(max(1, int(n * test_fraction)), n - 1)
     perm = torch.randperm(n, generator=gen)
     return perm[:n_test], perm[n_test:]
 

@@ -13,7 +13,7 @@ from evaluation.context import EvalContext
 from evaluation.image.judge import digit_label, train_judge
 from evaluation.image.render import save_grid, to_uint8
 from evaluation.image.shapes import SHAPE_WORDS, ShapeReader, named_out_of_fold, read_shape, score, shape_request
-from evaluation.judging import common_side, stack_at
+from evaluation.judging import common_side, stack_at, too_few_to_judge
 from training.data import Example
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ def evaluate_image(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     metrics: dict[str, float] = {}
     digits = [(e, digit_label(e.caption)) for e in examples]
     digits = [(e, y) for e, y in digits if y is not None]
-    if digits:
+    if digits and (few := too_few_to_judge(len(digits), "digits", "class_accuracy")):
+        ctx.notes.append(few)
+        log.warning("%s", few)
+    if digits and not few:
         # held-out digits of mixed sizes (a user's own images): the judge reads each real and each
         # generated one scaled to one square (judging.common_side); one size: read as they are
         real = judged_pixels(ctx, [e.latent for e, _ in digits])

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from evaluation.context import EvalContext
+from evaluation.judging import too_few_to_judge
 from evaluation.speech import durations
 from evaluation.speech.asr import recognise, unknown_words, word_error_rate
 from evaluation.speech.distortion import mcd
@@ -85,7 +86,9 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     gen_mels = [_mel(ctx, g) for g in generated]
     real_mels = [_mel(ctx, e.latent) for e in chosen]
 
-    if prompts:
+    if prompts and (few := too_few_to_judge(len(digits), "digit clips", "digit_accuracy")):
+        _note(ctx, few)
+    if prompts and not few:
         x = to_input([e.latent for e, _ in digits])
         report = train_judge(x, torch.tensor([y for _, y in digits]), seed=cfg.seed)
         targets = torch.tensor([digit_label(e.caption) for e in prompts])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from evaluation.image.judge import DigitJudge, _shift
-from evaluation.judging import at_side, cached_fit, fit
+from evaluation.judging import at_side, cached_fit, fit, holdout_split
 
 # bump when train_clip_judge's training changes (DigitJudge.VERSION: when the network does): cached
 # judges are stale (judging.cached_fit)
@@ -110,10 +110,7 @@ def _train_clip_judge(clips: Clips, digits: torch.Tensor, directions: torch.Tens
                       steps: int | None, seed: int, side: int | None) -> tuple[DigitJudge, dict]:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    n = len(clips)
-    perm = torch.randperm(n, generator=gen)
-    n_test = max(1, int(n * test_fraction))
-    test, train = perm[:n_test], perm[n_test:]
+    test, train = holdout_split(len(clips), test_fraction, gen)
     steps = steps if steps is not None else min(400, 10 * len(train) + 20)
     if isinstance(clips, torch.Tensor) and side is None:
         x = frames_of(clips[train])

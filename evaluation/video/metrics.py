@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from evaluation.context import EvalContext
-from evaluation.judging import common_side
+from evaluation.judging import common_side, too_few_to_judge
 from evaluation.video.judge import DIRECTIONS, clip_labels, frame_agreement, train_clip_judge
 from evaluation.video.render import DEFAULT_FPS, grid_frames, save_clips, save_gif, save_strip, to_frames
 
@@ -77,7 +77,9 @@ def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
     metrics: dict[str, float] = {}
     labelled = [(e, clip_labels(e.caption)) for e in ctx.examples]
     labelled = [(e, y) for e, y in labelled if y is not None]
-    if labelled:
+    if labelled and (few := too_few_to_judge(len(labelled), "clips", "digit or direction accuracy")):
+        _note(ctx, few)
+    if labelled and not few:
         # clips of mixed lengths or frame sizes (a user's own) are all judged, each at its own length;
         # the digit judge reads frames of mixed sizes scaled to one square (judging.common_side). Only
         # the most common clip shape was judged before, and nothing said so
