@@ -23,6 +23,7 @@ import os
 import posixpath
 import random
 import re
+import shlex
 import subprocess
 import threading
 import time
@@ -1070,9 +1071,10 @@ class Catalog:
         literal = listings[0].replace("'", "''")  # as an SQL string
         total = sum(n for _, _, n, _ in rows)
         counts = ", ".join(f"{n} {status}" for _, status, n, _ in rows)
+        query = f"SELECT key, status, reason, source_uri FROM samples WHERE starts_with(source_uri, '{literal}#')"
+        # shell words: a path with a quote, $ or ` broke the pasted commands
         return (f"; {listings[0]} is a listing: {total} of its lines {'is a sample' if total == 1 else 'are samples'} ({counts}), "
-                f"e.g. lumina catalog why '{rows[0][3]}'; all of them: lumina catalog sql "
-                f"\"SELECT key, status, reason, source_uri FROM samples WHERE starts_with(source_uri, '{literal}#')\"")
+                f"e.g. lumina catalog why {shlex.quote(rows[0][3])}; all of them: lumina catalog sql {shlex.quote(query)}")
 
     def check(self) -> dict[str, int]:
         """Data tests (checks.sql): violations per check; all zero on a healthy catalog."""

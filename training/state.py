@@ -430,7 +430,8 @@ def _delete_checkpoint(ckpt: Path) -> str | None:
     """Unpublish ``ckpt`` (a rename to a `.checkpoint-*` name), then delete it; None when done, else
     why not. Deleted in place, a kill midway left a published `checkpoint-N` with some of its files
     gone; renamed first, it leaves a temporary folder that `clear_unfinished` deletes at the next
-    start. A folder that cannot be deleted goes back under its own name, where its run shows it."""
+    start. A folder that cannot be renamed stays under its own name; one only partly deleted (a file
+    NFS or a permission keeps) stays aside: never a published checkpoint with files gone."""
     aside = ckpt.with_name(f".{ckpt.name}-pruned")
     if aside.exists():  # an earlier try's remains: a folder is not renamed over a full one
         shutil.rmtree(aside, ignore_errors=True)
@@ -441,8 +442,7 @@ def _delete_checkpoint(ckpt: Path) -> str | None:
     try:
         shutil.rmtree(aside)
     except OSError as e:
-        os.replace(aside, ckpt)
-        return _first_line(e)
+        return f"{_first_line(e)}; what is left of it is {aside.name}, which the next start deletes"
     return None
 
 

@@ -4,6 +4,8 @@ that name"; now it says how many of the listing's lines are samples and how to s
 
 from __future__ import annotations
 
+import shlex
+
 from catalog.cli import main
 
 from .helpers import key
@@ -27,7 +29,7 @@ def test_why_of_a_listing_names_its_lines(catalog_copy, capsys):
         assert "/raw/lj/metadata.csv is a listing: 2 of its lines are samples (2 rejected)" in err, err
         assert "lumina catalog why '/raw/lj/metadata.csv#line=4'" in err
     # the query it suggests lists them
-    sql = err.split("lumina catalog sql ", 1)[1].strip().strip('"')
+    sql = shlex.split(err.split("lumina catalog sql ", 1)[1])[0]
     assert main(["sql", sql, "--catalog", str(catalog_copy), "--json"]) == 0
     assert sorted(r["source_uri"] for r in __import__("json").loads(capsys.readouterr().out)) == [
         "/raw/lj/metadata.csv#line=4", "/raw/lj/metadata.csv#line=9"]
@@ -41,3 +43,14 @@ def test_a_listing_name_two_sources_share_asks_for_more_of_the_path(catalog_copy
     # and a name no listing has says nothing more
     assert main(["why", "other.csv", "--catalog", str(catalog_copy)]) == 2
     assert capsys.readouterr().err.rstrip().endswith("none came from a file of that name")
+
+
+def test_the_suggested_commands_paste_whole_for_a_path_with_a_quote(catalog_copy, capsys):
+    _lines(catalog_copy, {key(1, 0): ("/data/bob's $clips/metadata.csv#line=1", "rejected")})
+    assert main(["why", "metadata.csv", "--catalog", str(catalog_copy)]) == 2
+    err = capsys.readouterr().err
+    why = shlex.split(err.split("e.g. ", 1)[1].split(";", 1)[0])
+    assert why == ["lumina", "catalog", "why", "/data/bob's $clips/metadata.csv#line=1"]
+    sql = shlex.split(err.split("lumina catalog sql ", 1)[1])[0]
+    assert main(["sql", sql, "--catalog", str(catalog_copy), "--json"]) == 0
+    assert [r["source_uri"] for r in __import__("json").loads(capsys.readouterr().out)] == ["/data/bob's $clips/metadata.csv#line=1"]

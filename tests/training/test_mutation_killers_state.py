@@ -541,4 +541,5 @@ def test_a_folder_that_cannot_be_deleted_does_not_stop_the_run(tmp_path, monkeyp
     assert clear_unfinished(tmp_path) == [half]
     assert not (half / "free").exists() and (half / "busy").exists()
     assert prune(tmp_path, 1) == [old]
-    assert not (old / "config.json").exists() and (old / "busy").exists()
+    left = tmp_path / f".{old.name}-pruned"  # partly deleted: no published checkpoint with files gone
+    assert not old.exists() and not (left / "config.json").exists() and (left / "busy").exists()
