@@ -151,17 +151,27 @@ def _signature(e: Entry, tar_mtimes: dict[str, int | None]) -> tuple[int, int | 
     return e.size, mtime
 
 
+VANISHED = "vanished:"  # the content hash of a file listed and gone before it was hashed
+
+
 def content_hash(e: Entry) -> str:
-    """sha256 of the entry's bytes, streamed for files; what it is for entries that are no blob."""
+    """sha256 of the entry's bytes, streamed for files; what it is for entries that are no blob.
+    A file gone since the listing (a writer's temporary file renamed, a file deleted) is VANISHED:
+    its input is curated as curate records a file that vanished (quarantined), and the next refresh,
+    which no longer lists it, retires it. Its FileNotFoundError failed the whole refresh, and a
+    scheduled refresh of a folder written to all the time failed whenever a file went mid-listing."""
     if e.kind != "file":
         return f"{e.kind}:"
     h = hashlib.sha256()
-    if e.loc and e.loc[0] == "file":
-        with open(e.loc[1], "rb") as f:
-            for block in iter(lambda: f.read(_HASH_CHUNK), b""):
-                h.update(block)
-    else:
-        h.update(e.read())
+    try:
+        if e.loc and e.loc[0] == "file":
+            with open(e.loc[1], "rb") as f:
+                for block in iter(lambda: f.read(_HASH_CHUNK), b""):
+                    h.update(block)
+        else:
+            h.update(e.read())
+    except FileNotFoundError:
+        return VANISHED
     return h.hexdigest()
 
 
