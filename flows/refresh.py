@@ -770,7 +770,10 @@ def summary_markdown(result: RefreshResult) -> str:
         f"- curated: {result.curated}", f"- new samples: {result.new_samples}, removed: {result.removed}, superseded: "
         f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}",
         f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}",
-        f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}"])
+        f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}",
+        # what the run logged as warnings (a due training, an emptied live manifest, other curation options):
+        # the summary is what the UI's artifacts show, and it had none of them
+        *(["", "## Notes", ""] + [f"- {note}" for note in result.notes] if result.notes else [])])
 
 
 # --------------------------------------------------------------------------- cache keys
