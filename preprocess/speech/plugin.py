@@ -13,6 +13,7 @@ normalises it with the dataset's mean and std, measured at encoding time (``norm
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import ntpath
@@ -241,13 +242,27 @@ def _listing_of(entry: Entry, metadata_name: str) -> Listing | None:
     return LIBRISPEECH if base.lower().endswith(LIBRISPEECH_SUFFIX) and len(base) > len(LIBRISPEECH_SUFFIX) else None
 
 
+def _nth(name: str, n: int) -> str:
+    """A listing line's name fragment key: ``take`` for the first line of a take (or of a malformed
+    text), ``take.2`` for the second, ...: no fragment of one kind can be another's, whatever the take's name."""
+    return name if n == 1 else f"{name}.{n}"
+
+
 def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
                     malformed_takes: dict[str, str] | None = None) -> tuple[list[tuple[str, Entry]], list[Leftover], tuple[str, str] | None]:
     """metadata.csv (or a LibriSpeech .trans.txt) -> (stem of the audio it names (``<dir>/wavs/<id>``;
-    ``<dir>/<id>``), the line as a caption entry named ``metadata.csv#line=N`` (``by_take`` names it
-    by its take once it captions one; ``where`` says the line to messages)) per line; lines that name
-    no id are leftovers; (reason kind, detail) when the file cannot be read (unreadable_metadata) or
-    holds no line (empty_metadata). Blank lines are no input.
+    ``<dir>/<id>``), the line as a caption entry) per line; lines that name no id are leftovers;
+    (reason kind, detail) when the file cannot be read (unreadable_metadata) or holds no line
+    (empty_metadata). Blank lines are no input.
+
+    A line is named by what it says, not by its number (``where`` says the line to messages): by the
+    take it names (``metadata.csv#take=wavs/LJ001-0001``; the second line naming that take
+    ``#take.2=wavs/LJ001-0001``), a malformed one by its bytes (``#malformed=<12 hex of their sha256>``,
+    ``#malformed.2=`` for a second such line). The source index knows an entry by its name: under
+    ``#line=N`` one line inserted above (a new Common Voice release, a take added in id order) re-named
+    every line after it, so refresh re-curated every take after it (until e6c960b) and re-recorded every
+    line that captions nothing (a Common Voice subset's lines naming no clip downloaded: most of them),
+    retiring the rows of the names left over.
 
     Each line is decoded on its own: one that is not UTF-8 still goes with the audio it names, as a
     caption that is no UTF-8 (read_caption names the file and line), and every other line captions
@@ -264,8 +279,13 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
     folder = entry.name.rsplit("/", 1)[0] + "/" if "/" in entry.name else ""
     base = entry.name.rsplit("/", 1)[-1]
     lines, bad = [], []
+    seen: dict[str, int] = {}  # a take's (or malformed text's) fragment -> the lines so far that have it
+    def named(kind: str, what: str) -> str:
+        seen[f"{kind}={what}"] = n = seen.get(f"{kind}={what}", 0) + 1
+        return f"#{_nth(kind, n)}={what}"
+
     for i, raw in enumerate(data.splitlines()):
-        at, where = f"#line={i + 1}", f"{base} line {i + 1}"
+        where = f"{base} line {i + 1}"
         if not raw.strip():
             continue
         if listing.header is not None and listing.columns is None:  # its first line names the columns
@@ -274,7 +294,6 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
                 return [], [], ("unreadable_metadata", f"its first line names no {' and '.join(listing.header)} columns")
             listing = found
             continue
-        line_entry = Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=where)
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -286,13 +305,17 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
         if parsed is None or not parsed[0].strip() or (line is None and "\ufffd" in parsed[0]):
             # no id, or an id that is not UTF-8 (no file's name: it is no caption of any audio)
             detail = (malformed or listing.expected) if line is not None else not_utf8
-            bad.append(Leftover(line_entry, "malformed_metadata_line", detail))
+            at = named("malformed", hashlib.sha256(raw).hexdigest()[:12])
+            bad.append(Leftover(Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=where),
+                                "malformed_metadata_line", detail))
             if line is not None and malformed_takes is not None and (take := listing.named_take(line)):
-                malformed_takes.setdefault(f"{folder}{listing.audio_folder}{take}", f"{where} names it, malformed: {detail}")
+                # not "line 3": the clip's row is kept while its line moves (grep the listing for the clip's name)
+                malformed_takes.setdefault(f"{folder}{listing.audio_folder}{take}", f"a malformed line of {base} names it: {detail}")
             continue
         stem = f"{folder}{listing.audio_folder}{parsed[0]}"
+        at = named("take", f"{listing.audio_folder}{parsed[0]}")
         if line is None:  # the audio it names is quarantined caption_not_utf8
-            lines.append((stem, line_entry))
+            lines.append((stem, Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=where)))
             continue
         caption = parsed[1]
         text = caption.encode("utf-8")
@@ -304,28 +327,24 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
     return lines, bad, None
 
 
-def by_take(line: Entry, stem: str) -> Entry:
-    """A listing's line that captions a take, named by that take (``metadata.csv#take=wavs/LJ001-0001``)
-    instead of its line number: the source index knows an entry by its name, so under
-    ``metadata.csv#line=N`` one line inserted above (a new Common Voice release, a take added to
-    metadata.csv in id order) moved every later caption to another name and re-curated every take
-    after it. Messages still say the line (``where``); a line that captions nothing (a leftover)
-    keeps its ``#line=N`` name, which the catalog's reasons show."""
-    name, uri = line.name.rpartition("#line=")[0], line.uri.rpartition("#line=")[0]
-    folder = name.rpartition("/")[0]
-    take = f"#take={stem[len(folder) + 1:] if folder else stem}"
-    return replace(line, name=name + take, uri=uri + take)
-
-
 def _no_audio(stem: str, line: Entry) -> str:
     """metadata_without_audio's detail: the file the line names, relative to where it was looked for
     (``no audio file other/x.* in clips/``; the folder it named was left out, as if in clips/)."""
-    listing_folder = line.name.rsplit("#", 1)[0].rpartition("/")[0]
+    listing_folder = line.name.partition("#take")[0].rpartition("/")[0]  # a take's name may hold a '#'
     named = stem[len(listing_folder) + 1:] if listing_folder else stem
     folder, _, rest = named.partition("/")
     if rest and f"{folder}/" in (LJSPEECH.audio_folder, COMMON_VOICE.audio_folder):
         return f"no audio file {rest}.* in {folder}/"
     return f"no audio file {named}.* beside it"
+
+
+def _line_name(caption: Entry) -> str:
+    """How a reason names the caption that a take has: its file's name (``a.txt``), or a listing's
+    line as the source index knows it (``metadata.csv#take=wavs/a``)."""
+    if not caption.where:
+        return caption.name
+    listing, at, take = caption.name.partition("#take")  # a take's name may hold a '/' or a '#'
+    return f"{listing.rsplit('/', 1)[-1]}{at}{take}"
 
 
 # Common Voice's listings of clips in clips/ that are not validated, and what they mean
@@ -453,9 +472,10 @@ class SpeechPlugin(ModalityPlugin):
             elif stem in beside:
                 leftovers.append(Leftover(line, "metadata_line_unused", f"the caption file beside {name} is used"))
             elif stem in attached:
-                leftovers.append(Leftover(line, "metadata_line_unused", f"{attached[stem].where or attached[stem].name} gives {name} its transcript"))
+                # not its line number: this row is kept while the lines move (both are named by the take)
+                leftovers.append(Leftover(line, "metadata_line_unused", f"{_line_name(attached[stem])} gives {name} its transcript"))
             else:
-                attached[stem] = by_take(line, stem)
+                attached[stem] = line
         rest = [replace(e, row_caption=attached[e.stem]) if e.stem in attached and e.suffix in self.media_suffixes else e
                 for e in rest]
         inputs, more = group_by_stem(rest, self.media_suffixes)

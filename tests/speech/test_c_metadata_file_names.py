@@ -22,4 +22,4 @@ def test_a_line_naming_the_file_or_its_path_captions_the_audio(tmp_path):
     assert {i.name: read_caption(i.caption)[0] for i in inputs} == {
         "wavs/a.wav": "one", "wavs/b.wav": "two", "wavs/c.wav": "three", "wavs/d.v2.wav": "four"}
     assert [(lo.entry.name, lo.reason_kind, lo.detail) for lo in leftovers] == [
-        ("metadata.csv#line=5", "metadata_without_audio", "no audio file id.* in wavs/")]  # a header line
+        ("metadata.csv#take=wavs/id", "metadata_without_audio", "no audio file id.* in wavs/")]  # a header line

@@ -4,6 +4,7 @@ per take; the takes in clips/) is read as it comes: each validated line captions
 
 from __future__ import annotations
 
+import hashlib
 import numpy as np
 
 from preprocess.sources import SourceSpec, list_entries, read_caption
@@ -50,8 +51,8 @@ def test_validated_lines_caption_the_clips_they_name(tmp_path):
         ("clips/common_voice_en_3.mp3", "not_validated", "invalidated.tsv lists it: its listeners voted it down"),
         ("clips/common_voice_en_4.mp3", "not_validated", "no line of validated.tsv names it"),
         ("invalidated.tsv", "metadata_not_read", said), ("train.tsv", "metadata_not_read", said),
-        ("validated.tsv#line=5", "metadata_without_audio", "no audio file common_voice_en_9.* in clips/"),
-        ("validated.tsv#line=6", "malformed_metadata_line", "expected the path and sentence columns its header names"),
+        ("validated.tsv#malformed=" + hashlib.sha256(b"c5\tcommon_voice_en_5.mp3").hexdigest()[:12], "malformed_metadata_line", "expected the path and sentence columns its header names"),
+        ("validated.tsv#take=clips/common_voice_en_9", "metadata_without_audio", "no audio file common_voice_en_9.* in clips/"),
     ]
 
 

@@ -30,9 +30,9 @@ def test_a_clip_named_by_a_malformed_validated_line_says_that_line():
                        "c\tc.mp3\ts\t\t2\t0\ten\n")  # no sentence
     assert reasons["en/clips/a.mp3"] == ("input", "en/validated.tsv#take=clips/a")
     kind, detail = reasons["en/clips/b.mp3"]
-    assert kind == "malformed_metadata_line" and detail.startswith("validated.tsv line 3 names it") and "a tab inside a field" in detail
+    assert kind == "malformed_metadata_line" and detail.startswith("a malformed line of validated.tsv names it") and "a tab inside a field" in detail
     kind, detail = reasons["en/clips/c.mp3"]
-    assert kind == "malformed_metadata_line" and detail.startswith("validated.tsv line 4 names it")
+    assert kind == "malformed_metadata_line" and detail.startswith("a malformed line of validated.tsv names it")
     assert reasons["en/clips/d.mp3"] == ("not_validated", "no line of validated.tsv names it")
 
 

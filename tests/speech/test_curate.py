@@ -4,6 +4,8 @@ second run gives the same records."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -93,10 +95,11 @@ def test_every_metadata_line_is_an_input_or_a_leftover_with_its_reason(tmp_path)
     assert {i.name: i.caption.text if i.caption.text is not None else i.caption.read().decode() for i in inputs} == {
         "wavs/a.wav": "one", "wavs/b.wav": "two from the file"}
     assert sorted((lo.entry.name, lo.reason_kind) for lo in leftovers) == [
-        ("metadata.csv#line=2", "metadata_line_unused"), ("metadata.csv#line=3", "metadata_without_audio"),
-        ("metadata.csv#line=5", "malformed_metadata_line"), ("metadata.csv#line=6", "metadata_line_unused")]
+        ("metadata.csv#malformed=" + hashlib.sha256(b"no separator here").hexdigest()[:12], "malformed_metadata_line"),
+        ("metadata.csv#take.2=wavs/a", "metadata_line_unused"), ("metadata.csv#take=wavs/b", "metadata_line_unused"),
+        ("metadata.csv#take=wavs/c", "metadata_without_audio")]
     result = curate(str(root), tmp_path / "home", CurateConfig(modality="speech"), backend="local")
-    reasons = sorted(s.reason.split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples if "#line=" in s.source_uri)
+    reasons = sorted(s.reason.split(":")[0] for p in result.batch_paths for s in Batch.read(p).samples if "metadata.csv#" in s.source_uri)
     assert reasons == ["malformed_metadata_line", "metadata_line_unused", "metadata_line_unused", "metadata_without_audio"]
     assert sum(result.counts.values()) == 6  # two audio files and four lines
 

@@ -4,6 +4,8 @@ every take was quarantined missing_caption and the .trans.txt rejected orphan_ca
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from encoders.audio.transcript import normalise_transcript
@@ -45,9 +47,10 @@ def test_librispeech_lines_caption_the_takes_they_name(tmp_path):
     }
     trans = "103/1240/103-1240.trans.txt"
     assert sorted((lo.entry.name, lo.reason_kind, lo.detail) for lo in leftovers) == [
-        (f"{trans}#line=3", "metadata_line_unused", "the caption file beside 103-1240-0002 is used"),
-        (f"{trans}#line=5", "metadata_without_audio", "no audio file 103-1240-0009.* beside it"),
-        (f"{trans}#line=6", "malformed_metadata_line", "expected <utterance id> <transcript>"),
+        (f"{trans}#malformed={hashlib.sha256(b'103-1240-0003').hexdigest()[:12]}", "malformed_metadata_line",
+         "expected <utterance id> <transcript>"),
+        (f"{trans}#take=103-1240-0002", "metadata_line_unused", "the caption file beside 103-1240-0002 is used"),
+        (f"{trans}#take=103-1240-0009", "metadata_without_audio", "no audio file 103-1240-0009.* beside it"),
     ]  # and no orphan_caption for the .trans.txt itself
 
 

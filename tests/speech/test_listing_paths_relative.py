@@ -29,7 +29,7 @@ def test_a_path_into_a_subfolder_of_wavs_captions_that_take():
 def test_a_path_into_another_wavs_folder_captions_no_take_of_its_own_wavs():
     captions, leftovers = _group("a/wavs/t1.wav|not this take|not this take\nt2|two|two\n", ["wavs/t1.wav", "wavs/t2.wav"])
     assert captions == {"wavs/t1.wav": None, "wavs/t2.wav": "two"}
-    assert leftovers["metadata.csv#line=1"] == ("metadata_without_audio", "no audio file a/wavs/t1.* in wavs/")
+    assert leftovers["metadata.csv#take=wavs/a/wavs/t1"] == ("metadata_without_audio", "no audio file a/wavs/t1.* in wavs/")
 
 
 def test_an_absolute_path_names_the_file_in_wavs():

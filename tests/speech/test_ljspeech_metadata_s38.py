@@ -5,6 +5,7 @@ every clip `missing_caption: no caption beside the media`. An empty metadata.csv
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_a_latin1_line_quarantines_only_its_own_audio(tmp_path):
 def test_a_line_whose_id_is_not_utf8_is_a_malformed_line(tmp_path):
     root = _folder(tmp_path / "lj", b"x\xe9|one\na|one|one\n")
     inputs, leftovers = _group(root)
-    assert [(lo.entry.name, lo.reason_kind) for lo in leftovers] == [("metadata.csv#line=1", "malformed_metadata_line")]
+    assert [(lo.entry.name, lo.reason_kind) for lo in leftovers] == [("metadata.csv#malformed=" + hashlib.sha256(b"x\xe9|one").hexdigest()[:12], "malformed_metadata_line")]
     assert leftovers[0].detail == "not UTF-8 (invalid continuation byte at byte 1): save it as UTF-8"
     assert {i.name for i in inputs if i.caption is not None} == {"wavs/a.wav"}
 

@@ -45,6 +45,7 @@ def test_a_quoted_field_past_the_csv_limit_is_one_malformed_line_not_a_crash():
     inputs, leftovers = SpeechPlugin().group(entries, SpeechOptions())
     assert [i.name for i in inputs] == ["en/clips/a.mp3"]
     reasons = {lo.entry.name: (lo.reason_kind, lo.detail) for lo in leftovers}
-    assert reasons["en/validated.tsv#line=3"][0] == "malformed_metadata_line"
-    assert "field larger than field limit" in reasons["en/validated.tsv#line=3"][1]
+    line = next(name for name in reasons if name.startswith("en/validated.tsv#malformed="))
+    assert reasons[line][0] == "malformed_metadata_line"
+    assert "field larger than field limit" in reasons[line][1]
     assert reasons["en/clips/b.mp3"][0] == "malformed_metadata_line"
