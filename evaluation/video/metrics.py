@@ -121,7 +121,7 @@ def evaluate_video(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]:
                        f"digit_accuracy {metrics['digit_accuracy']:.3f} rests on {len(prompts)} generated clip(s). Evaluate on "
                        "a held-out manifest with more clips")
         # a judge at or below chance on real clips is said by evaluation.evaluate.warn_if_the_judge_is_no_judge
-    else:  # a user's own captions: the judged metrics are left out, and said so, as multi-view does
+    elif not labelled:  # a user's own captions: the judged metrics are left out, and said so, as multi-view does
         example = ctx.examples[0].caption if ctx.examples else ""
         _note(ctx, f"no digit_accuracy, direction_accuracy or frame_consistency: they need held-out captions naming a "
                    f"digit and its motion (the demo's form: 'a thick 7 moving up'); none of the {len(ctx.examples)} does "
