@@ -255,14 +255,15 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
     (reason kind, detail) when the file cannot be read (unreadable_metadata) or holds no line
     (empty_metadata). Blank lines are no input.
 
-    A line is named by what it says, not by its number (``where`` says the line to messages): by the
+    A line is named by what it says, not by its number: by the
     take it names (``metadata.csv#take=wavs/LJ001-0001``; the second line naming that take
     ``#take.2=wavs/LJ001-0001``), a malformed one by its bytes (``#malformed=<12 hex of their sha256>``,
     ``#malformed.2=`` for a second such line). The source index knows an entry by its name: under
     ``#line=N`` one line inserted above (a new Common Voice release, a take added in id order) re-named
     every line after it, so refresh re-curated every take after it (until e6c960b) and re-recorded every
     line that captions nothing (a Common Voice subset's lines naming no clip downloaded: most of them),
-    retiring the rows of the names left over.
+    retiring the rows of the names left over. Messages name a line so too (``where``: a take's row is
+    kept while its line moves, and ``metadata.csv line 2`` would go stale in it).
 
     Each line is decoded on its own: one that is not UTF-8 still goes with the audio it names, as a
     caption that is no UTF-8 (read_caption names the file and line), and every other line captions
@@ -285,7 +286,6 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
         return f"#{_nth(kind, n)}={what}"
 
     for i, raw in enumerate(data.splitlines()):
-        where = f"{base} line {i + 1}"
         if not raw.strip():
             continue
         if listing.header is not None and listing.columns is None:  # its first line names the columns
@@ -306,7 +306,7 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
             # no id, or an id that is not UTF-8 (no file's name: it is no caption of any audio)
             detail = (malformed or listing.expected) if line is not None else not_utf8
             at = named("malformed", hashlib.sha256(raw).hexdigest()[:12])
-            bad.append(Leftover(Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=where),
+            bad.append(Leftover(Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=base + at),
                                 "malformed_metadata_line", detail))
             if line is not None and malformed_takes is not None and (take := listing.named_take(line)):
                 # not "line 3": the clip's row is kept while its line moves (grep the listing for the clip's name)
@@ -314,6 +314,7 @@ def _metadata_lines(entry: Entry, listing: Listing = LJSPEECH,
             continue
         stem = f"{folder}{listing.audio_folder}{parsed[0]}"
         at = named("take", f"{listing.audio_folder}{parsed[0]}")
+        where = base + at  # caption_not_utf8: metadata.csv#take=wavs/x: ...
         if line is None:  # the audio it names is quarantined caption_not_utf8
             lines.append((stem, Entry(entry.name + at, entry.uri + at, len(raw), ("bytes", raw), where=where)))
             continue
@@ -341,10 +342,7 @@ def _no_audio(stem: str, line: Entry) -> str:
 def _line_name(caption: Entry) -> str:
     """How a reason names the caption that a take has: its file's name (``a.txt``), or a listing's
     line as the source index knows it (``metadata.csv#take=wavs/a``)."""
-    if not caption.where:
-        return caption.name
-    listing, at, take = caption.name.partition("#take")  # a take's name may hold a '/' or a '#'
-    return f"{listing.rsplit('/', 1)[-1]}{at}{take}"
+    return caption.where or caption.name
 
 
 # Common Voice's listings of clips in clips/ that are not validated, and what they mean

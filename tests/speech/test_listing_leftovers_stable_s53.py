@@ -97,3 +97,17 @@ def test_names_of_one_take_or_one_malformed_text_do_not_collide():
     assert sorted(n.split("=")[0] for n in names) == ["metadata.csv#malformed", "metadata.csv#malformed.2",
                                                       "metadata.csv#take.2", "metadata.csv#take.3"]
     assert len(set(names + captions)) == len(names) + len(captions)
+
+
+def test_a_take_whose_line_is_no_utf8_keeps_its_reason_when_the_line_moves():
+    """Its row (caption_not_utf8) is kept while its line moves: it said 'metadata.csv line 1'."""
+    from preprocess.sources import read_caption
+
+    def reason(text: bytes) -> str:
+        entries = [Entry("wavs/a.wav", "/lj/wavs/a.wav", 1, ("bytes", b"x")),
+                   Entry("metadata.csv", "/lj/metadata.csv", len(text), ("bytes", text))]
+        inputs, _ = SpeechPlugin().group(entries, SpeechOptions())
+        return read_caption(inputs[0].caption)[1]
+
+    assert reason(b"a|caf\xe9\n") == reason(b"b|new\na|caf\xe9\n") == (
+        "caption_not_utf8: metadata.csv#take=wavs/a: unexpected end of data at byte 5 (save it as UTF-8)")

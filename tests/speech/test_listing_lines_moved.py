@@ -73,7 +73,7 @@ def test_a_line_inserted_at_the_top_curates_its_take_alone(tmp_path, layout):
 
 def test_a_rewritten_line_still_curates_its_take_and_messages_say_the_line(tmp_path):
     """Named by its take, a caption is still compared by its text; and a line that is no UTF-8 is
-    still said to be on its line (the name no longer says it)."""
+    still said, by its name (``metadata.csv line 1`` would go stale in the take's row, kept while the line moves)."""
     src, home = tmp_path / "src", tmp_path / "home"
     ids = _ids(4, "ljspeech")
     _corpus(src, "ljspeech", ids)
@@ -87,4 +87,4 @@ def test_a_rewritten_line_still_curates_its_take_and_messages_say_the_line(tmp_p
 
     captions = {i.name: i.caption for i in plan.inputs}
     assert captions["wavs/take02.wav"].name == "metadata.csv#take=wavs/take02"
-    assert read_caption(captions["wavs/take09.wav"])[1].startswith("caption_not_utf8: metadata.csv line 1: ")
+    assert read_caption(captions["wavs/take09.wav"])[1].startswith("caption_not_utf8: metadata.csv#take=wavs/take09: ")

@@ -44,7 +44,7 @@ def test_a_latin1_line_quarantines_only_its_own_audio(tmp_path):
     assert read["wavs/a.wav"] == ("one", None) and read["wavs/c.wav"] == ("three", None)
     caption, error = read["wavs/b.wav"]
     assert caption is None
-    assert error == "caption_not_utf8: metadata.csv line 2: invalid continuation byte at byte 5 (save it as UTF-8)"
+    assert error == "caption_not_utf8: metadata.csv#take=wavs/b: invalid continuation byte at byte 5 (save it as UTF-8)"
     # the caption entry travels to Ray's workers with the line's location
     b = next(i for i in inputs if i.name == "wavs/b.wav")
     assert read_caption(pickle.loads(pickle.dumps(b.caption)))[1] == error
