@@ -53,4 +53,10 @@ def prepare(cfg, ckpt_dir: Path, shape: list[int], options: MultiviewSampleOptio
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}
 
 
-SAMPLING = ModalitySampling(prepare=prepare, options=MultiviewSampleOptions, aliases=FLAGS.aliases)
+def describe_views(shape: list[int], downsample: int = 1) -> str:
+    """'16x16 x 8 views': a view set as --size and --views name it (the generic line said '8 frames')."""
+    return f"{shape[2] * downsample}x{shape[3] * downsample} x {shape[1]} view{'s' if shape[1] != 1 else ''}"
+
+
+SAMPLING = ModalitySampling(prepare=prepare, options=MultiviewSampleOptions, aliases=FLAGS.aliases,
+                            describe_size=describe_views)
