@@ -12,7 +12,7 @@ from prefect import flow
 from prefect.states import Cancelled, Completed, State
 
 
-@flow(name="train", log_prints=True)
+@flow(name="train", flow_run_name="{manifest}", log_prints=True)  # triggered runs named by what they train
 def train_flow(manifest: str, home: str | None = None, options: dict[str, Any] | None = None,
                once_per_version: bool = False) -> dict | State:
     """Train on ``manifest`` ("name@vN", or a name: its latest version, or options' manifest_version).

@@ -52,9 +52,11 @@ ORDER BY ord;
 
 -- name: stage_to_hash
 -- Entries whose bytes must be hashed: new to the index, or their size or mtime moved (make's rule;
--- an entry without an mtime, inline or unreadable, is always hashed).
+-- an entry without an mtime, inline or unreadable, is always hashed; so is one gone when last hashed,
+-- preprocess/refresh.py's VANISHED, should it come back with the same size and mtime).
 SELECT b.pos FROM blobs b LEFT JOIN known k USING (name)
 WHERE k.name IS NULL OR k.size <> b.size OR k.mtime_ns IS NULL OR b.mtime_ns IS NULL OR k.mtime_ns <> b.mtime_ns
+   OR k.content_hash = 'vanished:'
 ORDER BY b.pos;
 
 -- name: stage_finish
