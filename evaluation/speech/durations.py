@@ -55,3 +55,19 @@ def count_phones(text: str, language: str = "en-us") -> int:
     from encoders.audio.transcript import normalise_transcript, phonemes
 
     return len(phonemes(normalise_transcript(text, language), language))
+
+
+def phones_read(text: str, language: str, max_tokens: int) -> int:
+    """The phones of `text` a phone encoder reading `max_tokens` tokens gets: its tokens are a
+    boundary at each end and the phones with a boundary between words (a tonal phone may take more
+    than one); the rest is cut, and lumina sample says so."""
+    from encoders.audio.transcript import normalise_transcript
+    from encoders.text.phone import phone_tokens, phonemize
+
+    room, read = max_tokens - 2, 0
+    for phone in phonemize([normalise_transcript(text, language)], language)[0]:
+        room -= len(phone_tokens(phone))
+        if room < 0:
+            break
+        read += phone != "|"  # phonemize's word boundary
+    return read

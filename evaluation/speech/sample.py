@@ -29,6 +29,10 @@ def prepare(cfg, ckpt: Path, shape: list[int], options: None = None) -> tuple[li
     phones = durations.count_phones(cfg.prompt, language)
     if phones == 0:  # it wrote a fifth of a second of noise; curation rejects such text (transcript_phones)
         raise ValueError(f"speech: the prompt {cfg.prompt!r} has no phones to say; give words")
+    # as long as the phones the text encoder reads: a prompt past its max_tokens was as long as all of
+    # them, its tail spoken without text (the dropped tokens "change nothing in the sample", it said)
+    if (max_tokens := phone_encoder_tokens(Path(ckpt))) is not None and phones > max_tokens - 2:
+        phones = durations.phones_read(cfg.prompt, language, max_tokens)
     model = durations.from_checkpoint(ckpt, getattr(cfg, "catalog", None))
     if model is None:
         import logging
@@ -70,6 +74,16 @@ def describe_length(shape: list[int], downsample: int = 1) -> str:
 # --text is the prompt; the spectrogram PNG beside each WAV is titled with it
 SAMPLING = ModalitySampling(prepare=prepare, aliases=FLAGS.aliases, writer_takes_prompts=True,
                             describe_size=describe_length, check_flags=refuse_size_flags)
+
+
+def phone_encoder_tokens(ckpt: Path) -> int | None:
+    """The tokens the checkpoint's phone text encoder reads (text_encoder.json's max_tokens, which
+    PhoneEncoder.describe records); None for another text encoder, whose tokens are no phones."""
+    described = ckpt / "text_encoder.json"
+    if not described.is_file():
+        return None
+    t = json.loads(described.read_text())
+    return int(t["max_tokens"]) if t.get("name") == "phone" and t.get("max_tokens") else None
 
 
 def trained_language(ckpt: Path) -> str:
