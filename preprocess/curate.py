@@ -363,7 +363,8 @@ def set_aside_records(stage: WriteShardStage, accepted_chunks: list[list[Candida
 
 def leftover_candidate(lo: Leftover, modality: str, holdout: int) -> Candidate:
     key = sample_key("entry", modality, lo.entry.name, lo.reason_kind)
-    detail = f": {lo.entry.name.rsplit('/', 1)[-1]}" + (f" ({lo.detail})" if lo.detail else "")
+    # a listing's line by its listing and fragment (validated.tsv#take=clips/x), whose take may hold a '/'
+    detail = f": {lo.entry.where or lo.entry.name.rsplit('/', 1)[-1]}" + (f" ({lo.detail})" if lo.detail else "")
     return Candidate(_record(key, modality, lo.entry.uri, "rejected", lo.reason_kind + detail, None, holdout))
 
 

@@ -66,7 +66,7 @@ class Entry:
     text: str | None = None  # a caption given inline by a listing or dataset row
     detail: str = ""  # for entries that are no blob: what went wrong (kept in the reason)
     row_caption: "Entry | None" = None  # a listing's or dataset's media: its own row's caption, not one found by stem
-    where: str = ""  # a caption that is one line of a file: ``metadata.csv line 3``, for messages (its name need not say)
+    where: str = ""  # a caption that is one line of a file: ``metadata.csv#take=wavs/x``, for messages (its name, less the folder)
 
     @property
     def suffix(self) -> str:
