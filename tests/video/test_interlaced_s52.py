@@ -50,17 +50,22 @@ def test_interlaced_frames_are_made_whole_with_their_own_timing(muxer):
     np.testing.assert_allclose(video.times, np.arange(FRAMES) / 25, atol=1e-6)  # the decoded frames' times, not the filter's
 
 
-def test_progressive_frames_pass_as_decoded():
+def _progressive(top: int = 6, colour: tuple[int, int, int] = (240, 40, 40)) -> bytes:
+    """FRAMES progressive MPEG-2 frames in a VOB: a square ``colour`` moving right at row ``top``."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="vob") as c:
         s = c.add_stream("mpeg2video", rate=25)
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         for i in range(FRAMES):
             f = np.full((H, W, 3), 60, np.uint8)
-            f[6:18, 6 + 4 * i:22 + 4 * i] = (240, 40, 40)
+            f[top:top + 12, 6 + 4 * i:22 + 4 * i] = colour
             for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
-    video = decode_video(buf.getvalue(), work_side=W)
+    return buf.getvalue()
+
+
+def test_progressive_frames_pass_as_decoded():
+    video = decode_video(_progressive(), work_side=W)
     assert not video.deinterlaced and len(video.frames) == FRAMES

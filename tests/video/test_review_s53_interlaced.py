@@ -12,22 +12,12 @@ import av
 import numpy as np
 
 from preprocess.video.decode import decode_video
-from tests.video.test_interlaced_s52 import FRAMES, H, W, _combing, _interlaced
+from tests.video.test_interlaced_s52 import W, _combing, _interlaced
+from tests.video.test_interlaced_s52 import _progressive as _progressive_s52
 
 
 def _progressive() -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="vob") as c:
-        s = c.add_stream("mpeg2video", rate=25)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        for i in range(FRAMES):
-            f = np.full((H, W, 3), 60, np.uint8)
-            f[30:42, 6 + 4 * i:22 + 4 * i] = (40, 240, 40)
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return buf.getvalue()
+    return _progressive_s52(top=30, colour=(40, 240, 40))
 
 
 def test_interlaced_frames_after_a_progressive_opening_are_made_whole():
