@@ -25,7 +25,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ContextManager, Iterator
 
-from contracts.layout import Workspace
+from contracts.layout import Workspace, printable_path
 from preprocess.curate import CurateConfig
 
 SOURCE_ENV = "LUMINA_REFRESH_SOURCE"  # the scheduled deployment's source when the parameter is unset
@@ -724,8 +724,11 @@ def source_run_name(parameters: dict[str, Any], no_source: str = "no-source") ->
     `speech-speech`), the worker's $LUMINA_REFRESH_SOURCE when none is given. `prefect flow-run ls`
     and the UI listed every run under a random name (`xanthic-jaguar`): a team refreshing an image
     and a speech folder could not tell which run was which, nor which one failed, without opening it."""
-    source = str(parameters.get("source") or os.environ.get(SOURCE_ENV) or no_source).rstrip("/")
-    return f"{parameters.get('modality') or 'image'}-{os.path.basename(source) or source or no_source}"
+    given = str(parameters.get("source") or os.environ.get(SOURCE_ENV) or no_source)
+    # as UTF-8 text: the worker's environment holds a path that is not UTF-8 as lone surrogates, and
+    # Prefect's PATCH of such a name raised UnicodeEncodeError outside this function: the run failed
+    source = printable_path(given.rstrip("/") or given)
+    return f"{parameters.get('modality') or 'image'}-{os.path.basename(source) or source}"
 
 
 def run_name() -> str:
