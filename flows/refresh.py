@@ -642,13 +642,17 @@ def progress_reporter(artifact, log, update) -> Callable[[float, str], None]:
     return progress
 
 
-def own_options(modality: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def own_options(modality: str, options: dict[str, Any],
+                deployment_options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """``options`` less those this modality has no such option for but another modality has:
     (kept, {option: the modalities that take it}). The `refresh` deployment's one set of parameters
     serves every modality: its `options: {vae_factor: 1}` (image, video, multi-view) made the
     documented `prefect deployment run refresh/refresh --param modality=speech ...` fail with
     `speech options: unknown option(s) vae_factor`. An option no modality knows (a typo) is kept,
-    so that the modality's own check refuses it."""
+    so that the modality's own check refuses it. Given the deployment's own ``deployment_options``
+    (a run of a deployment), only those are left out: an option the run itself gave in another
+    modality's name (video's `max_duration`, speech's name for its `max_seconds`) is a slip, refused
+    as before, not dropped with the run curating at the default."""
     from dataclasses import fields
 
     from contracts.records import Modality
@@ -660,7 +664,27 @@ def own_options(modality: str, options: dict[str, Any]) -> tuple[dict[str, Any],
         return options, {}
     others = {m.value: {f.name for f in fields(get_plugin(m).options_cls)} for m in Modality if m != plugin.modality}
     dropped = {k: takers for k in options if k not in own and (takers := [m for m, names in others.items() if k in names])}
+    if deployment_options is not None:
+        dropped = {k: takers for k, takers in dropped.items() if k in deployment_options and deployment_options[k] == options[k]}
     return {k: v for k, v in options.items() if k not in dropped}, dropped
+
+
+def deployment_options() -> dict[str, Any] | None:
+    """The `options` parameter of the deployment this flow run was started from (what prefect.yaml
+    gives every run of it); None outside a deployment's run or when the server cannot say."""
+    from prefect.runtime import deployment
+
+    try:
+        if not deployment.id:
+            return None
+        from uuid import UUID
+
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            return dict(client.read_deployment(UUID(deployment.id)).parameters.get("options") or {})
+    except Exception:  # noqa: BLE001 - then every other modality's option is left out, as before
+        return None
 
 
 def refresh_flow(source: str | None = None, modality: str = "image", home: str | None = None, options: dict[str, Any] | None = None,
@@ -696,7 +720,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
         log.info(announcement(update))
 
     hooks = RefreshHooks(progress, catalog_writer, announce, log.warning)  # one catalog writer at a time across flow runs
-    options, not_ours = own_options(modality, options or {})
+    options, not_ours = own_options(modality, options or {}, deployment_options())
     for name, takers in not_ours.items():  # the deployment's options serve every modality
         log.info(f"options.{name} is no {modality} option ({', '.join(takers)} take it): not used by this refresh")
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options})
