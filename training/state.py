@@ -430,11 +430,13 @@ def _delete_checkpoint(ckpt: Path) -> str | None:
     """Unpublish ``ckpt`` (a rename to a `.checkpoint-*` name), then delete it; None when done, else
     why not. Deleted in place, a kill midway left a published `checkpoint-N` with some of its files
     gone; renamed first, it leaves a temporary folder that `clear_unfinished` deletes at the next
-    start. A folder that cannot be renamed stays under its own name; one only partly deleted (a file
+    start. A folder that cannot be renamed, or of which nothing could be deleted (a read-only folder:
+    renamed in place all the same), stays under its own name, whole; one only partly deleted (a file
     NFS or a permission keeps) stays aside: never a published checkpoint with files gone."""
     aside = ckpt.with_name(f".{ckpt.name}-pruned")
     if aside.exists():  # an earlier try's remains: a folder is not renamed over a full one
         shutil.rmtree(aside, ignore_errors=True)
+    held = _entries(ckpt)
     try:
         os.replace(ckpt, aside)
     except OSError as e:
@@ -442,8 +444,16 @@ def _delete_checkpoint(ckpt: Path) -> str | None:
     try:
         shutil.rmtree(aside)
     except OSError as e:
+        if _entries(aside) == held:  # whole: hidden, it was lost to --resume and the next start cannot delete it either
+            os.replace(aside, ckpt)
+            return _first_line(e)
         return f"{_first_line(e)}; what is left of it is {aside.name}, which the next start deletes"
     return None
+
+
+def _entries(folder: Path) -> set[str]:
+    """The paths under ``folder``, relative to it."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
 LOCK_FILE = ".lumina-train.lock"
