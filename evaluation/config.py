@@ -78,6 +78,19 @@ def check_sampler(solver: str, seed: int) -> None:
         raise ValueError(f"--seed must be between 0 and {MAX_SEED} (2**63 - 1); got {seed}")
 
 
+ADAPTIVE_SOLVERS = ("dopri5",)  # modelzoo.transport.samplers.integrate: they step from end to end on their own
+
+
+def ignored_grid_note(solver: str, steps: int, shift: float) -> str | None:
+    """What an adaptive --solver leaves unused, said once: dopri5 chooses its own steps between the
+    grid's end points, so --steps and --shift changed nothing without a word (an evaluation's
+    settings still read 'steps 2')."""
+    if solver not in ADAPTIVE_SOLVERS:
+        return None
+    return (f"--solver {solver} chooses its own steps to a tolerance: --steps {steps} and --shift {shift:g} are not used "
+            f"(the fixed-step solvers euler, midpoint and rk4 use them)")
+
+
 def default_out_dir(checkpoint: str, manifest_id: str) -> str:
     """Where an evaluation's metrics.json and renders go by default: beside a run's checkpoint,
     ``<run>/eval/<checkpoint-N>/<manifest>@v<N>``, since keep_last deletes a pruned checkpoint's folder

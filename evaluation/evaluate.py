@@ -22,7 +22,7 @@ from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 from training.data import Example, NullCaption, load_examples
 # torch-free (evaluation/config.py, evaluation/checks.py), here for every importer of evaluation.evaluate
 from evaluation.checks import check_moved_encoder_flags, check_out_folder, check_same_encoders  # noqa: F401
-from evaluation.config import WEIGHTS, EvalConfig  # noqa: F401
+from evaluation.config import WEIGHTS, EvalConfig, ignored_grid_note  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,9 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     ctx = EvalContext(model, null, examples, cfg, decoder,
                       judge_cache=Path(judge_cache) if judge_cache is not None else None)
+    if note := ignored_grid_note(cfg.solver, cfg.steps, cfg.shift):  # metrics.json's settings name the steps
+        ctx.notes.append(note)
+        log.warning("%s", note)
     with ctx.judging():
         extra, renders = evaluate_modality(ctx)
     metrics.update(extra)

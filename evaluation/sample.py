@@ -25,7 +25,7 @@ from modelzoo.transport.inference import DEFAULT_CFG_SCALE
 # torch-free (evaluation/config.py, evaluation/checks.py), here for every importer of evaluation.sample
 from evaluation.checks import check_out_folder, training_info  # noqa: F401
 from evaluation.config import (AUTO_EXTRAPOLATION, DEFAULT_MAX_SIZE_FACTOR, EXTRAPOLATION_CHOICES,  # noqa: F401
-                               NO_SAMPLING_HOOK, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven,
+                               NO_SAMPLING_HOOK, ignored_grid_note, SAMPLE_HOOKS, ModalitySampling, SampleConfig, _NoScaleGiven,
                                registered_samplings, sampling_of)
 # the flags' names from the samplers' descriptions: a sample imports its checkpoint's sampler only
 from evaluation.sample_flags import flag_names, option_owners, spelled  # noqa: F401
@@ -303,6 +303,8 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
     nf, nm = null.expand(cfg.num)
     cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
     uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
+    if note := ignored_grid_note(cfg.solver, cfg.steps, cfg.shift):
+        log.warning("%s", note)
     extrapolation = choose_extrapolation(model, trained, shape, cfg.extrapolation,
                                          downsample_of(ckpt), sampling.describe_size)
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
