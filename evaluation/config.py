@@ -110,7 +110,7 @@ class EvalConfig:
     catalog: str | None = None  # default: the workspace's
     out_dir: str | None = None  # default: <run>/eval/<checkpoint-N>/<manifest>@v<N>, beside the checkpoint (a folder not named checkpoint-N: <checkpoint>/eval/<manifest>@v<N>)
     manifest_version: int | None = None  # default: the newest (or the N of name@vN)
-    samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts)
+    samples_per_class: int = 10  # generated per label (digit, shape) for the accuracy metrics; speech: at most one per real held-out take of a digit, and it also caps the phrases evaluated (the metrics and a warning give the counts); multi-view: not used (every held-out set is generated)
     grid_size: int = 16  # samples in the rendered grid (GIFs, views, spectrograms)
     steps: int = 30  # ODE steps per sample
     solver: str = "euler"  # euler, midpoint, rk4, or dopri5 (adaptive)
