@@ -136,9 +136,11 @@ def _per_sample_regions(reg: Any) -> bool:
 def guided_velocity(model: Callable[..., Batch], cond: dict[str, Any] | None, uncond: dict[str, Any] | None,
                     cfg_scale: float, **forward_kwargs) -> Callable[[Batch, torch.Tensor], Batch]:
     """v(x, t) = u + w (c - u) on every channel; one forward of 2B when the kwargs can be batched.
-    uncond=None: the conditional prediction alone, one forward of B. A ``style_ref=True`` forward
+    uncond=None or w = 1: the conditional prediction alone, one forward of B. A ``style_ref=True`` forward
     kwarg becomes each half's reference index (item 0 of that half)."""
     cond = cond or {}
+    if cfg_scale == 1:  # u + 1 (c - u) is c: the unconditional half of each forward was computed for nothing
+        uncond = None
     style = forward_kwargs.pop("style_ref", None)
     both = _cat_kwargs(cond, uncond) if uncond is not None else None  # once, not per step
 
