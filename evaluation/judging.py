@@ -75,8 +75,9 @@ def too_few_to_judge(n: int, what: str, metric: str) -> str | None:
     none, "random_ expects 'from' to be less than 'to'", and the whole evaluation failed); None when enough."""
     if n >= MIN_JUDGED:
         return None
-    return (f"no {metric}: the judge trains on some held-out {what} and is tested on the others, and the held-out "
-            f"manifest has {n} (at least {MIN_JUDGED}); the held-out loss and the samples are the measures here")
+    return (f"no {metric}: the judge trains on some held-out {what} and is tested on the others, and this evaluation "
+            f"read {n} (at least {MIN_JUDGED}; a larger held-out manifest, or a larger --max-heldout); the held-out loss "
+            f"and the samples are the measures here")
 
 
 def holdout_split(n: int, test_fraction: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

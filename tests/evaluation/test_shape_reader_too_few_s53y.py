@@ -37,7 +37,7 @@ def test_one_held_out_shape_is_a_note_not_a_reader_accuracy_of_zero(tmp_path):
     metrics, renders, notes = _evaluate(["circle"], tmp_path)
     assert not [k for k in metrics if k.startswith("shape_")], metrics
     assert renders["grid"]
-    assert [n for n in notes if n.startswith("no shape_* accuracies") and "has 1 (at least 2)" in n], notes
+    assert [n for n in notes if n.startswith("no shape_* accuracies") and "read 1 (at least 2;" in n], notes
     assert not [n for n in notes if "none of the 1 does" in n], notes  # it does name a shape
 
 

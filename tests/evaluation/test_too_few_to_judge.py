@@ -33,7 +33,7 @@ def test_one_held_out_digit_is_a_note_not_a_failed_evaluation(tmp_path):
     ctx = fake_context(_examples(1), lambda prompts, seed: [e.latent for e in prompts], tmp_path, samples_per_class=2)
     metrics, renders = evaluate_image(ctx)
     assert "class_accuracy" not in metrics and renders["grid"]
-    assert [n for n in ctx.notes if n.startswith("no class_accuracy") and "has 1 (at least 2)" in n]
+    assert [n for n in ctx.notes if n.startswith("no class_accuracy") and "read 1 (at least 2;" in n]
 
 
 def test_one_held_out_clip_is_a_note_not_a_failed_evaluation(tmp_path):

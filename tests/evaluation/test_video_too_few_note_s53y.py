@@ -14,5 +14,5 @@ def test_one_labelled_clip_is_said_too_few_not_unlabelled(tmp_path):
 
     ctx = fake_context(_clip_examples()[:1], lambda prompts, seed: [e.latent for e in prompts], tmp_path, samples_per_class=1)
     evaluate_video(ctx)
-    assert [n for n in ctx.notes if n.startswith("no digit or direction accuracy") and "has 1 (at least 2)" in n]
+    assert [n for n in ctx.notes if n.startswith("no digit or direction accuracy") and "read 1 (at least 2;" in n]
     assert not [n for n in ctx.notes if "none of the 1 does" in n], ctx.notes
