@@ -92,7 +92,8 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
             text = _help(cls, f, f"{note}{'; none unsets it' if optional else ''}")
             if f.name == "modality":  # the choices from the enum, so a new modality needs no help text edited
                 text = f"{modality_list()}: {text}" if text else modality_list()
-            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None, help=text)
+            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None, help=text,
+                           action=_StoreUnlessAliased)
 
 
 def add_modality_args(p: argparse.ArgumentParser, cls: type, declared: dict[str, tuple[type | None, dict[str, str]]]) -> None:
@@ -111,12 +112,32 @@ def add_modality_args(p: argparse.ArgumentParser, cls: type, declared: dict[str,
                            action=_GivenAs, help=f"same as --{name.replace('_', '-')}")
 
 
+def _refuse_two_spellings(parser, namespace, dest: str, values: Any, option_string: str) -> None:
+    """``--prompt "digit 7" --text "digit 3"`` (one field by two names, two values) kept the last one
+    silently: which one the sample used depended on the order typed."""
+    before, named = getattr(namespace, dest, None), (getattr(namespace, "given_as", None) or {}).get(dest)
+    if before is not None and before != values:
+        other = named or "--" + dest.replace("_", "-")
+        parser.error(f"{option_string} {values!r} and {other} {before!r} name one setting with two values: give one")
+
+
+class _StoreUnlessAliased(argparse._StoreAction):
+    """A config flag, refused after a modality's name for it (``--text`` then ``--prompt``) gave another value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.dest in (getattr(namespace, "given_as", None) or {}):
+            _refuse_two_spellings(parser, namespace, self.dest, values, option_string)
+        setattr(namespace, self.dest, values)
+
+
 class _GivenAs(argparse.Action):
     """A modality's name for a generic flag (--views for --frames): sets the field as the flag does
     and records which name gave it in ``given_as`` (field -> flag), so the checkpoint's sampler can
-    refuse another modality's name (ModalitySampling.check_flags)."""
+    refuse another modality's name (ModalitySampling.check_flags). The generic flag with another
+    value, before or after it, is refused (it kept the last one)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        _refuse_two_spellings(parser, namespace, self.dest, values, option_string)
         setattr(namespace, self.dest, values)
         setattr(namespace, "given_as", {**(getattr(namespace, "given_as", None) or {}), self.dest: option_string})
 
