@@ -138,12 +138,12 @@ def _sample(argv: list[str]) -> int:
     from contracts.layout import Workspace
     from evaluation.config import EXTRAPOLATION_CHOICES, SampleConfig  # torch-free
     from evaluation.sample_flags import declared_sample_flags, spelled  # the samplers' flags, without the samplers
-    from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_values_from_args, modality_flags
+    from flows.cli_config import add_common_args, add_config_args, add_modality_args, config_values_from_args, modality_flags, number
 
     p = ArgumentParser(prog="lumina sample", description="Generate from a checkpoint for a prompt.")
     add_common_args(p, "steps=50")
     add_config_args(p, SampleConfig, skip=("cfg", "extrapolation"))
-    p.add_argument("--cfg", "--cfg-scale", type=float, dest="cfg",
+    p.add_argument("--cfg", "--cfg-scale", type=number, dest="cfg",
                    help=f"classifier-free guidance scale (default: {SampleConfig.cfg}, as lumina evaluate's)")
     p.add_argument("--extrapolation", choices=EXTRAPOLATION_CHOICES,
                    help="RoPE scaling for a --size beyond the checkpoint's training size (default: auto: Lumina-Next's "

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import inspect
 import io
+import math
 import tokenize
 import typing
 from typing import Any
@@ -25,6 +26,22 @@ _SIMPLE = (int, float, str, bool)
 def _simple_type(tp: Any) -> type | None:
     args = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
     return args[0] if len(args) == 1 and args[0] in _SIMPLE else None
+
+
+def number(raw: str) -> float:
+    """A float flag's value: NaN is refused naming the flag (``argument --cfg/--cfg-scale: expected a
+    number, got 'nan'``), where the config's own check named its field (``SampleConfig.cfg: ...``)."""
+    value = float(raw)
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}")
+    return value
+
+
+number.__name__ = "float"  # argparse names the type in its other messages ("invalid float value")
+
+
+def _flag_type(tp: type) -> Any:
+    return number if tp is float else tp
 
 
 @functools.cache
@@ -92,7 +109,7 @@ def add_config_args(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...]
             text = _help(cls, f, f"{note}{'; none unsets it' if optional else ''}")
             if f.name == "modality":  # the choices from the enum, so a new modality needs no help text edited
                 text = f"{modality_list()}: {text}" if text else modality_list()
-            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else tp, default=None, help=text,
+            p.add_argument(flag, dest=prefix + f.name, type=_or_none(tp) if optional else _flag_type(tp), default=None, help=text,
                            action=_StoreUnlessAliased)
 
 
@@ -108,7 +125,7 @@ def add_modality_args(p: argparse.ArgumentParser, cls: type, declared: dict[str,
         for flag, name in aliases.items():
             tp = _simple_type(hints[name])
             optional = type(None) in typing.get_args(hints[name])
-            g.add_argument(flag, dest=name, type=_or_none(tp) if optional else tp, metavar=name.upper(),
+            g.add_argument(flag, dest=name, type=_or_none(tp) if optional else _flag_type(tp), metavar=name.upper(),
                            action=_GivenAs, help=f"same as --{name.replace('_', '-')}")
 
 
@@ -160,7 +177,7 @@ UNSET = _Unset()
 
 def _or_none(tp: type):
     def parse(raw: str):
-        return UNSET if raw.strip().lower() in ("none", "null") else tp(raw)
+        return UNSET if raw.strip().lower() in ("none", "null") else _flag_type(tp)(raw)
 
     parse.__name__ = tp.__name__  # argparse names the type in its error message
     return parse
