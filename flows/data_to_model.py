@@ -215,7 +215,7 @@ def data_to_model(
         "timings_s": timings, "train_steps": trained["steps"], "train_steps_asked": train["steps"], "train_stopped_by": trained.get("stopped_by"),
         "train_max_seconds": train["max_seconds"], "final_train_loss": trained["final_loss"], "manifests": manifests,
     }
-    _publish(summary)
+    _publish(summary, _run_name())
     return summary
 
 
@@ -224,14 +224,17 @@ def _say_if_cached(log, name: str, result: dict, run_id: str, why: str) -> None:
         log.info(f"stage {name} skipped: {why}; reusing the result of run {result.get('run_id')} (task cache)")
 
 
-def _publish(summary: dict) -> None:
-    """Results in the Prefect UI: a metrics table and a markdown summary."""
-    create_table_artifact(key=f"{summary['modality']}-metrics", table=[{"metric": k, "value": round(v, 4)} for k, v in summary["metrics"].items()])
+def _publish(summary: dict, run_name: str) -> None:
+    """Results in the Prefect UI: a metrics table and a markdown summary, keyed by the run's name
+    (`image-coco`) so that each source keeps its own history (flows.artifact_keys)."""
+    from flows.artifact_keys import artifact_key
+
+    create_table_artifact(key=artifact_key("data-to-model-metrics", run_name), table=[{"metric": k, "value": round(v, 4)} for k, v in summary["metrics"].items()])
     renders = [f"- {k}: `{v}`" for k, v in summary["renders"].items()]
     if summary.get("grid"):  # the sample grid, embedded (the UI shows it where the browser can read the file)
         renders.append(f"\n![sample grid]({Path(summary['grid']).resolve().as_uri()})")
     create_markdown_artifact(
-        key=f"{summary['modality']}-summary",
+        key=artifact_key("data-to-model-summary", run_name),
         markdown="\n".join([f"# data_to_model ({summary['modality']})", "", f"- checkpoint: `{summary['checkpoint']}`", *renders,
                             f"- curation: {summary['curation']}", f"- stage seconds: {summary['timings_s']}"]),
     )

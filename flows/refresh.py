@@ -696,6 +696,7 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 
     from contracts.config import from_mapping
+    from flows.artifact_keys import artifact_key
     from flows.events import emit_manifest_updated
     from flows.steps import catalog_writer, in_run_log
     from preprocess.encode import EncodeConfig
@@ -711,7 +712,8 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
         os.environ["RAY_ADDRESS"] = ray_address  # join that cluster (contracts/ray_runtime.ensure_ray)
     log = get_run_logger()
     ws = Workspace.at(home)
-    artifact = create_progress_artifact(progress=0.0, key="refresh-progress", description=f"refresh of {source}")
+    named = source_run_name({"source": source, "modality": modality})  # each source's artifacts one history
+    artifact = create_progress_artifact(progress=0.0, key=artifact_key("refresh-progress", named), description=f"refresh of {source}")
 
     progress = progress_reporter(artifact, log, update_progress_artifact)
 
@@ -738,8 +740,8 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     for note in result.notes:
         if not note.startswith(NOTHING_NEW):
             log.warning(note)
-    create_table_artifact(key="refresh-counts", table=counts_table(result), description=f"refresh of {result.source}")
-    create_markdown_artifact(key="refresh-summary", markdown=summary_markdown(result))
+    create_table_artifact(key=artifact_key("refresh-counts", named), table=counts_table(result), description=f"refresh of {result.source}")
+    create_markdown_artifact(key=artifact_key("refresh-summary", named), markdown=summary_markdown(result))
     return asdict(result)
 
 

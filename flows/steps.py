@@ -489,7 +489,7 @@ def _train_step(home: str | None, cfg, run_id: str | None = None) -> dict:
                 result, ids = train_with_ray(cfg, hook)
             else:
                 result, ids = train(cfg, on_checkpoint=hook), hook.checkpoint_ids
-            _publish_curve(result)
+            _publish_curve(result, cfg.manifest)
             _raise_if_signalled(result)  # its checkpoint is registered; the run becomes "cancelled"
     except TrainingStopped:
         barrier()
@@ -618,8 +618,9 @@ def _stopped_early(checkpoint: Path) -> bool:
         return False
 
 
-def _publish_curve(result) -> None:
-    """Inside a Prefect run: the loss curve and the run's figures as a markdown artifact."""
+def _publish_curve(result, manifest: str) -> None:
+    """Inside a Prefect run: the loss curve and the run's figures as a markdown artifact, one
+    history per manifest (flows.artifact_keys)."""
     if "prefect.context" not in sys.modules:  # no Prefect run without Prefect imported
         return
     try:
@@ -629,7 +630,9 @@ def _publish_curve(result) -> None:
         get_run_context()
     except Exception:  # not inside a Prefect flow or task: nothing to publish to
         return
-    create_markdown_artifact(key="train-loss-curve", markdown="\n".join([
+    from flows.artifact_keys import artifact_key
+
+    create_markdown_artifact(key=artifact_key("train-loss-curve", manifest), markdown="\n".join([
         "# training", "", f"- checkpoint: `{result.checkpoint}`", f"- steps: {result.steps}, final loss {result.final_loss:.4f}",
         f"- padding fraction: {result.padding_fraction:.2%}, tokens/s: {result.tokens_per_second:.0f}",
         f"- metrics: `{result.metrics_csv}`", f"- loss curve: `{result.loss_curve}`"]))

@@ -242,7 +242,7 @@ def test_deployment_runs_on_a_process_worker(tmp_path):
             out = finish("watch", watch, 60)
             assert "Completed" in out and str(by_hand.id) in out, out
             assert scheduled.state.is_completed(), scheduled.state
-            data = [a.data for a in client.read_artifacts(artifact_filter=_artifact_of(scheduled.id, "refresh-counts"))]
+            data = [a.data for a in client.read_artifacts(artifact_filter=_artifact_of(scheduled.id, "refresh-counts-image-src"))]
             assert len(data) == 1, data
             rows = json.loads(data[0]) if isinstance(data[0], str) else data[0]
             refreshed = {row["what"]: row["count"] for row in rows}

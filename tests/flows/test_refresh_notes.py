@@ -94,9 +94,11 @@ def test_the_flow_logs_the_latent_note_and_every_count_in_its_artifacts(tmp_path
     with caplog.at_level("WARNING", logger="test.refresh_flow"):
         out = refresh_flow.fn(source=str(src), home=str(home), encode_options={"text": "phone"}, backend="local")
     assert (out["revived"], out["superseded"], out["removed"]) == (1, 1, 1), out
-    counts = {row["what"]: row["count"] for row in artifacts["refresh-counts"]}
+    assert sorted(artifacts) == ["refresh-counts-image-src", "refresh-summary-image-src"], artifacts  # one history per source
+    counts = {row["what"]: row["count"] for row in artifacts["refresh-counts-image-src"]}
     assert (counts["revived"], counts["superseded"], counts["removed"], counts["repaired"]) == (1, 1, 1, 0), counts
-    assert "removed: 1, superseded: 1, revived: 1, repaired: 0" in artifacts["refresh-summary"], artifacts["refresh-summary"]
+    summary = artifacts["refresh-summary-image-src"]
+    assert "removed: 1, superseded: 1, revived: 1, repaired: 0" in summary, summary
     assert "accepted image samples were sized for latents downsampled 8x" in caplog.text, caplog.text
 
 

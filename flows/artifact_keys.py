@@ -1,0 +1,14 @@
+"""Prefect artifact keys with one history per source or manifest. The UI's Artifacts page groups an
+artifact's versions by key: with one `refresh-counts` key, a team refreshing an image folder and a
+speech corpus saw both sources' counts interleaved in one history, and `train-loss-curve` mixed
+every manifest's training."""
+from __future__ import annotations
+
+import re
+
+
+def artifact_key(kind: str, subject: str) -> str:
+    """``refresh-counts`` of ``image-COCO_2017`` -> ``refresh-counts-image-coco-2017``: Prefect takes
+    lowercase letters, digits and dashes only."""
+    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")
+    return f"{kind}-{slug}" if slug else kind
