@@ -11,16 +11,50 @@ from contracts.hold_points import hold_point
 
 
 def content_digest(path: str) -> dict[str, str]:
-    """What tells this checkpoint's weights from others written to the same folder later: the hash
-    of its training.json (run config, step, losses; a few KB), as the catalog compares it; and the
-    model preset it records (a resumed or staged run's may differ from the command's flags)."""
+    """What tells this checkpoint's weights from others written to the same folder later, as the catalog
+    compares it (``content_sha256``): a hash of its weights' checksum (`weights_checksum`), not of
+    training.json, which differs between runs of the same weights (--progress, --log-every, its loss
+    log); nor of config.json, which records --grad-checkpointing. And the model preset training.json
+    records (a resumed or staged run's may differ from the command's flags)."""
     info = Path(path) / "training.json"
-    if not info.is_file():
-        return {}
-    data = info.read_bytes()
-    model = json.loads(data).get("train_config", {}).get("model")
-    return {"content_sha256": hashlib.sha256(data).hexdigest(), **({"model": model} if model else {}),
-            **architecture(path)}
+    model = json.loads(info.read_bytes()).get("train_config", {}).get("model") if info.is_file() else None
+    weights = weights_checksum(path)
+    return {**({"content_sha256": hashlib.sha256(weights.encode()).hexdigest(), WEIGHTS_CHECKSUM: weights}
+               if weights else {}),
+            **({"model": model} if model else {}), **architecture(path)}
+
+
+# the catalog config's key for model.safetensors' checksum; a row without it was registered when
+# content_sha256 hashed training.json (`legacy_digest`)
+WEIGHTS_CHECKSUM = "weights_checksum"
+
+
+def weights_checksum(path: str) -> str | None:
+    """``algorithm:hexdigest`` of the checkpoint's model.safetensors: the one train_state.json
+    records (taken as it was written, so free), else the file's read now; None without weights."""
+    from training.state import CHECKSUMS, STATE_JSON, WEIGHTS, _checksum_algorithm, file_digest
+
+    state = Path(path) / STATE_JSON
+    try:
+        recorded = json.loads(state.read_text()).get(CHECKSUMS, {}).get(WEIGHTS) if state.is_file() else None
+    except (ValueError, AttributeError):  # damaged or not a dict: read the weights themselves
+        recorded = None
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    weights = Path(path) / WEIGHTS
+    return file_digest(weights, _checksum_algorithm()) if weights.is_file() else None
+
+
+def legacy_digest(known: dict, path: str) -> str | None:
+    """The content_sha256 a row registered before `WEIGHTS_CHECKSUM` keeps when the folder is the one
+    it describes: that row hashed training.json, so the same training.json means the same run's
+    weights (a --resume registers its checkpoint again). None otherwise: then nothing tells whether the
+    weights changed, and the new digest goes to the catalog, which says the folder was rewritten."""
+    old = known.get("content_sha256")
+    info = Path(path) / "training.json"
+    if WEIGHTS_CHECKSUM in known or not old or not info.is_file():
+        return None
+    return old if hashlib.sha256(info.read_bytes()).hexdigest() == old else None
 
 
 def architecture(path: str) -> dict[str, dict]:
@@ -78,6 +112,7 @@ class CatalogRegistrar:
             rows = recorded_rows(path)
         config = {"steps": step, "model": self.model, **content_digest(path)}
         with Catalog.open(self.catalog) as cat, cat.hold():  # one connection for the checkpoint and all its rows
+            _keep_legacy_digest(cat, path, config)
             ckpt_id = cat.register_checkpoint(self.run_id, path, config, self.manifest, self.manifest_version, step)
             hold_point("train.checkpoint-registered")  # its row in the catalog, its log windows' rows not yet (a fault test's kill)
             if recorded and rows:  # once each: a window's row is at its last step, with its checkpoint
@@ -88,3 +123,11 @@ class CatalogRegistrar:
                 cat.log_metrics(self.run_id, metrics, step=int(r["step"]), split="train", checkpoint_id=ckpt_id,
                                 window_start=r.get("window_start"), window_names=WINDOW_METRICS)
         self.checkpoint_ids.append(ckpt_id)
+
+
+def _keep_legacy_digest(cat, path: str, config: dict) -> None:
+    """A folder registered before its row recorded `WEIGHTS_CHECKSUM`, unchanged since: ``config``
+    takes that row's content_sha256, so the catalog keeps the row (and its metrics) as it is."""
+    _, rows = cat.sql("SELECT config FROM checkpoints WHERE uri = ?", [path])
+    if rows and (old := legacy_digest(json.loads(rows[0][0] or "{}"), path)) is not None:
+        config["content_sha256"] = old

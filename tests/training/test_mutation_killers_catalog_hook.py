@@ -9,10 +9,13 @@ import json
 import pickle
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from catalog import Catalog
 from tests.catalog.helpers import make_batch
 from training.catalog_hook import WINDOW_METRICS, CatalogRegistrar, architecture, content_digest
+from training.state import _checksum_algorithm, file_digest
 
 
 @pytest.fixture
@@ -26,13 +29,18 @@ def registrar(tmp_path) -> CatalogRegistrar:
     return CatalogRegistrar(path, train, m.name, m.version, model="flag-dit-tiny")
 
 
-def _folder(tmp_path, step: int, model: str = "flag-dit-s", losses=(1.0,)):
+def _folder(tmp_path, step: int, model: str = "flag-dit-s", losses=(1.0,), weight: float = 1.0):
     ckpt = tmp_path / "run" / f"checkpoint-{step:07d}"
     ckpt.mkdir(parents=True, exist_ok=True)
+    save_file({"w": torch.full((2,), weight)}, str(ckpt / "model.safetensors"))
     (ckpt / "training.json").write_text(json.dumps({"train_config": {"model": model, "steps": 8}, "losses": list(losses)}))
     (ckpt / "config.json").write_text(json.dumps({"dim": 64, "n_layers": 2, "n_heads": 4, "patch_size": 2,
                                                   "in_channels": 4, "cap_dim": 32}))
     return ckpt
+
+
+def _weights(ckpt) -> str:
+    return file_digest(ckpt / "model.safetensors", _checksum_algorithm())
 
 
 def _window(step: int, start: int, loss: float, **extra) -> dict:
@@ -54,7 +62,7 @@ def test_a_checkpoint_is_registered_with_what_tells_its_weights_apart_and_its_wi
     assert (uri, run, manifest, version, step) == (str(ckpt), "run-train", "images", registrar.manifest_version, 4)
     assert json.loads(config) == {
         "steps": 4, "model": "flag-dit-s",  # the preset the checkpoint records, not the command's
-        "content_sha256": hashlib.sha256((ckpt / "training.json").read_bytes()).hexdigest(),
+        "content_sha256": hashlib.sha256(_weights(ckpt).encode()).hexdigest(), "weights_checksum": _weights(ckpt),
         "architecture": {"dim": 64, "n_layers": 2, "n_heads": 4, "patch_size": 2, "in_channels": 4}}
     rows = _sql(registrar, "SELECT name, value, step, split, checkpoint_id, run_id FROM metrics ORDER BY step, name")
     assert rows == sorted([(n, v, 2, "train", cid, "run-train") for n, v in _window(2, 1, 0.9).items()
@@ -81,10 +89,10 @@ def test_a_folder_registered_again_keeps_its_row_and_one_rewritten_with_other_we
     registrar(str(ckpt), 4, [])
     registrar(str(ckpt), 4, [])  # a resume registers its checkpoint again (a kill may have lost the row)
     assert len(set(registrar.checkpoint_ids)) == 1 and len(registrar.checkpoint_ids) == 2
-    _folder(tmp_path, 4, losses=(0.5,))  # another run wrote this folder anew
+    _folder(tmp_path, 4, weight=0.5)  # another run wrote this folder anew
     registrar(str(ckpt), 4, [])
     ((config,),) = _sql(registrar, "SELECT config FROM checkpoints")
-    assert json.loads(config)["content_sha256"] == hashlib.sha256((ckpt / "training.json").read_bytes()).hexdigest()
+    assert json.loads(config)["content_sha256"] == hashlib.sha256(_weights(ckpt).encode()).hexdigest()
 
 
 def test_a_folder_without_training_json_or_config_records_what_the_hook_knows(tmp_path, registrar):
@@ -92,7 +100,10 @@ def test_a_folder_without_training_json_or_config_records_what_the_hook_knows(tm
     ckpt = tmp_path / "bare"
     ckpt.mkdir()
     (ckpt / "training.json").write_text(json.dumps({"steps": 2}))  # no train_config: no model in it
-    assert content_digest(str(ckpt)) == {"content_sha256": hashlib.sha256(b'{"steps": 2}').hexdigest()}
+    assert content_digest(str(ckpt)) == {}  # no weights: nothing to tell them apart by
+    save_file({"w": torch.zeros(1)}, str(ckpt / "model.safetensors"))
+    assert content_digest(str(ckpt)) == {"content_sha256": hashlib.sha256(_weights(ckpt).encode()).hexdigest(),
+                                         "weights_checksum": _weights(ckpt)}
     registrar(str(ckpt), 2, [])
     ((config,),) = _sql(registrar, "SELECT config FROM checkpoints")
     assert json.loads(config)["model"] == "flag-dit-tiny"  # the command's, as nothing else says
