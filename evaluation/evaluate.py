@@ -61,7 +61,7 @@ def load_checkpoint(path: str | Path, weights: str = "ema"):
     from modelzoo import FlagDiT
     from training.state import check_weights
 
-    check_weights(path, flag="--checkpoint")  # a file cut short: one line naming it, not safetensors' traceback
+    check_weights(path, flag="--checkpoint")  # a file cut short or too long: one line naming it, not safetensors' traceback
     model = FlagDiT.from_pretrained(path).eval()
     if weights == "raw":
         model.load_state_dict(raw_weights(path), strict=True)
@@ -73,6 +73,7 @@ def raw_weights(path: str | Path) -> dict[str, torch.Tensor]:
     train_state.safetensors, read without the optimizer's."""
     from safetensors import safe_open
 
+    from modelzoo.weights_file import load_failure
     from training.state import STATE_TENSORS, is_sharded_dir
 
     ckpt = Path(path)
@@ -86,8 +87,7 @@ def raw_weights(path: str | Path) -> dict[str, torch.Tensor]:
         with safe_open(str(ckpt / STATE_TENSORS), "pt") as f:
             return {k.removeprefix("model."): f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
     except Exception as e:  # noqa: BLE001 - SafetensorError, OSError: the file does not load
-        raise ValueError(f"--weights raw: {ckpt / STATE_TENSORS} does not load, cut short? ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
+        raise ValueError(f"--weights raw: {ckpt / STATE_TENSORS} does not load ({load_failure(ckpt / STATE_TENSORS, e)})") from None
 
 
 def load_decoder(checkpoint: str | Path, vae: str | None = None):

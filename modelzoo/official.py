@@ -70,7 +70,10 @@ def official_files(path: str | os.PathLike) -> list[Path]:
 
 
 def _load_file(file: Path) -> dict[str, torch.Tensor]:
-    """One weights file; a file that is none (cut short, not a checkpoint) is a ValueError naming it."""
+    """One weights file; a file that is none (cut short, bytes after its data, not a checkpoint) is a
+    ValueError naming it."""
+    from modelzoo.weights_file import load_failure
+
     try:
         if file.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -78,7 +81,9 @@ def _load_file(file: Path) -> dict[str, torch.Tensor]:
             return load_file(str(file))
         obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch.load and safetensors raise many types for a bad file
-        raise ValueError(f"{file} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        why = (load_failure(file, e) if file.suffix == ".safetensors"
+               else f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        raise ValueError(f"{file} is not a readable checkpoint ({why})") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{file} holds a {type(obj).__name__}, not a state dict")
     for key in ("model", "state_dict", "ema"):  # training checkpoints nest the weights

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from contracts import parent_only_fds
+from modelzoo.weights_file import MAX_SAFETENSORS_HEADER, load_failure, safetensors_problem  # noqa: F401 (imported from here too)
 from training.stopping import shell_word
 
 STATE_TENSORS = "train_state.safetensors"
@@ -63,41 +64,6 @@ def checkpoints(out_dir: str | os.PathLike) -> list[Path]:
 class DamagedCheckpoint(ValueError):
     """A checkpoint file that cannot be read (cut short, overwritten, not what its name says). A
     ValueError, so the command lines print it as one line."""
-
-
-MAX_SAFETENSORS_HEADER = 100_000_000  # bytes: safetensors' own limit (MAX_HEADER_SIZE); it refuses longer headers
-
-
-def safetensors_problem(path: str | os.PathLike) -> str | None:
-    """Why a safetensors file cannot be loaded (missing, cut short, a header that is not one), or
-    None. Reads only the header: the data's size must be what the header describes, as the loader
-    requires."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                return f"{size} bytes, shorter than a safetensors header"
-            n = int.from_bytes(head, "little")
-            if n > MAX_SAFETENSORS_HEADER:  # random bytes or another format: "cut short" misled there
-                return f"not a safetensors file (its first 8 bytes give a header of {n} bytes, more than safetensors allows)"
-            if 8 + n > size:
-                return f"cut short: {size} bytes, but its header alone says {8 + n}"
-            header = json.loads(f.read(n))
-    except FileNotFoundError:
-        return "missing"
-    except (OSError, ValueError) as e:  # unreadable, or a header that is not JSON
-        return f"not a safetensors file ({type(e).__name__}: {_first_line(e)})"
-    if not isinstance(header, dict):
-        return "not a safetensors file (its header is not a table)"
-    try:
-        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
-    except (TypeError, KeyError, IndexError, ValueError):
-        return "not a safetensors file (its header has no data offsets)"
-    if 8 + n + end != size:
-        return f"cut short: {size} bytes where its header describes {8 + n + end}"
-    return None
 
 
 def json_problem(path: str | os.PathLike) -> str | None:
@@ -355,7 +321,7 @@ def load_tensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torc
     except FileNotFoundError:
         raise
     except Exception as e:  # noqa: BLE001 - SafetensorError, OSError, ...: all mean this file does not load
-        raise DamagedCheckpoint(f"{path} does not load, cut short? ({type(e).__name__}: {_first_line(e)})") from None
+        raise DamagedCheckpoint(f"{path} does not load ({load_failure(path, e)})") from None
 
 
 def read_json(path: str | os.PathLike) -> Any:

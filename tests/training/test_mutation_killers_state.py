@@ -196,8 +196,9 @@ def test_an_intact_safetensors_file_has_no_problem_and_each_damage_says_what_it_
     assert safetensors_problem(path) == f"cut short: {8 + n} bytes where its header describes {len(data)}"
     path.write_bytes(data[:-1])
     assert safetensors_problem(path) == f"cut short: {len(data) - 1} bytes where its header describes {len(data)}"
-    path.write_bytes(data + b"\0")  # longer than described: safetensors refuses it too
-    assert safetensors_problem(path) == f"cut short: {len(data) + 1} bytes where its header describes {len(data)}"
+    path.write_bytes(data + b"\0")  # longer than described: safetensors refuses it too, and it is not cut short
+    assert safetensors_problem(path) == (f"1 extra byte after its data: {len(data) + 1} bytes where its header "
+                                         f"describes {len(data)} (appended to, or written over a longer file?)")
 
 
 def test_a_header_that_is_no_header_is_said_so(tmp_path):
@@ -429,7 +430,7 @@ def test_reading_a_damaged_state_names_the_file_and_a_missing_one_stays_missing(
     assert torch.equal(load_tensors(ckpt / STATE_TENSORS)["model.w"], torch.ones(2, 2))
     assert read_json(ckpt / STATE_JSON) == {"step": 2}
     _cut(ckpt / STATE_TENSORS)
-    with pytest.raises(DamagedCheckpoint, match=f"^{ckpt / STATE_TENSORS} does not load, cut short\\? "):
+    with pytest.raises(DamagedCheckpoint, match=f"^{ckpt / STATE_TENSORS} does not load \\(cut short: 20 bytes, "):
         load_tensors(ckpt / STATE_TENSORS)
     (ckpt / STATE_JSON).write_text("{")
     with pytest.raises(DamagedCheckpoint, match=f"^{ckpt / STATE_JSON} is not valid JSON, cut short\\? \\(Expecting"):
