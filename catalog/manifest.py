@@ -97,3 +97,18 @@ def load_manifest(catalog_path: str | os.PathLike | None, name: str, version: in
     h = o.header
     return Manifest(name=h.name, version=h.version, where=h.where, created_at=h.created_at, encoders=h.encoders,
                     members=o.first, description=h.description, num_excluded=h.num_excluded)
+
+
+# a manifest version's members that are no longer accepted: removed or superseded by a refresh since it was frozen
+_NOT_ACCEPTED_MEMBERS = """
+SELECT count(*) FROM manifest_members mm LEFT JOIN samples s ON s.key = mm.key
+WHERE mm.manifest = ? AND mm.version = ? AND s.status IS DISTINCT FROM 'accepted'"""
+
+
+def members_not_accepted(catalog_path: str | os.PathLike | None, name: str, version: int) -> int:
+    """How many members of manifest ``name@v<version>`` are not accepted now (a refresh retired them:
+    their files deleted or edited). The version still lists them, and a training of it trains on them."""
+    from .db import Catalog
+
+    with Catalog.open(catalog_path, read_only=True) as cat:
+        return cat.sql(_NOT_ACCEPTED_MEMBERS, [name, version])[1][0][0]

@@ -250,6 +250,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
     if not head.num_members:
         raise ValueError(f"manifest {cfg.manifest!r} is empty")
     members, manifest_id = head.num_members, head.id
+    if rank == 0:
+        _say_retired_manifest(cfg.catalog, head)
     # Streaming keeps only the key index, read from the catalog in batches: the whole manifest as
     # Python objects (about 1 KB per member) never exists, on any rank.
     index = ManifestIndex.from_catalog(cfg.catalog, head.name, head.version)
@@ -579,6 +581,21 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
                        tokens_per_second=tokens_seen / step_seconds if step > first_step and step_seconds > 0 else 0.0,
                        stopped_by=stopped_by, skipped_steps=skipped, checkpoint_seconds=checkpoint_seconds,
                        resumed_from_step=first_step if cfg.resume else None)
+
+
+def _say_retired_manifest(catalog: str | None, head) -> None:
+    """A manifest version none of whose members is accepted now: a refresh retired them all (every
+    file deleted or edited), the version still lists them, and the run trains on them as frozen. Said
+    as the refresh says it of a live manifest it emptied (flows/refresh.py: emptied_live_notes); not
+    refused: a frozen version is what an earlier run is reproduced from."""
+    from catalog.manifest import members_not_accepted
+
+    if members_not_accepted(catalog, head.name, head.version) < head.num_members:
+        return
+    log.warning("manifest %s: none of its %d members is accepted now (removed or superseded by a refresh since "
+                "this version was frozen): this run trains on them as they were frozen; if their files were "
+                "deleted by mistake, put them back and refresh the source (that revives them), else train another "
+                "manifest", head.id, head.num_members)
 
 
 def _say_small_manifest(stream: ShardStream, manifest_id: str, members: int, batch_size: int) -> None:
