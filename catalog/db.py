@@ -122,7 +122,8 @@ def code_version(cwd: str | os.PathLike | None = None) -> str | None:
     """
     if os.environ.get("LUMINA_CODE_VERSION"):
         return os.environ["LUMINA_CODE_VERSION"]
-    return _checkout_version(str(Path(cwd) if cwd is not None else PACKAGE_ROOT))
+    # resolved before it keys the cache: "." (or a relative path) names another tree after an os.chdir
+    return _checkout_version(str(Path(cwd).resolve() if cwd is not None else PACKAGE_ROOT))
 
 
 @functools.lru_cache(maxsize=8)
