@@ -624,9 +624,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .disk_check import check_run_folders, human_size, remove_temporary
+    from .run_liveness import CHECK as STALE_RUNS
+    from .run_liveness import stale_runs
 
     with _open(args) as cat:
         results = cat.check()
+        stale = stale_runs(cat)  # recorded as running, their process gone: what the next run marks abandoned
+        results[STALE_RUNS] = len(stale)
         disk = check_run_folders(cat)  # the run folders it records, against the disk (stat only)
         removed, left = remove_temporary(disk) if args.remove_temporary else ([], [])
         disk.findings = [f for f in disk.findings if f not in removed]
@@ -639,6 +643,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if shards is not None:
         results.update(shards.counts())
     print_table(["check", "violations"], sorted(results.items()), max_width=args.max_width)
+    for run in stale:
+        print(f"\n{run.finding(str(_catalog_path(args)))}")
     for f in disk.findings:  # whole paths, never cut: they are to be copied
         print(f"\n{f.check}: {f.path} ({human_size(f.size)})\n  do: {f.action}")
     if shards is not None:
