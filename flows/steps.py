@@ -42,7 +42,11 @@ def catalog_run(ws: Workspace, flow_name: str, params: dict[str, Any], run_id: s
     with Catalog.open(path) as cat:
         run_id = cat.start_run(flow_name, params, run_id=run_id)
     try:
-        yield run_id
+        # beats while the stage runs: a run whose owner is on another host (a container's hostname, a
+        # shared catalog) is judged by its heartbeat, and without beats the next run on that catalog
+        # marked a live stage abandoned after $LUMINA_RUN_HEARTBEAT_TIMEOUT_S (30 min)
+        with Catalog.open(path).keep_alive(run_id, every_s=HEARTBEAT_EVERY_S):
+            yield run_id
     except BaseException as e:
         with Catalog.open(path) as cat:
             cat.finish_run(run_id, status="cancelled" if stopped_from_outside(e) else "failed")
@@ -66,6 +70,7 @@ def stopped_from_outside(e: BaseException) -> bool:
 
 CATALOG_WRITER = "lumina-catalog-writer"  # Prefect global concurrency limit (limit 1; see docs/deployments.md)
 WRITER_WAIT_SAY_EVERY_S = 60.0  # how often a flow run waiting for that slot says so
+HEARTBEAT_EVERY_S = 300.0  # a stage's run beats this often: well inside the 30 min after which others call it abandoned
 _holding_writer: ContextVar[bool] = ContextVar("lumina_holding_catalog_writer", default=False)
 
 
