@@ -183,7 +183,7 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter of the config, e.g. --set corpus_options.num_shapes=300")
     p.add_argument("--steps", type=int, help="training steps (default: the flow's)")
-    p.add_argument("--num-digits", type=int, help="the digits corpus only: use only its first N digits (smaller, faster run)")
+    p.add_argument("--num-digits", type=int, help="the digits-and-shapes demo corpus only (corpus_options.num_digits): use only its first N digits (smaller, faster run)")
     p.add_argument("--samples-per-class", type=int, help="samples generated per class for the evaluation's accuracies "
                    "(default: the modality demo's, else 10)")
     p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
