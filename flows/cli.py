@@ -89,6 +89,15 @@ def _train(argv: list[str]) -> int:
     if not values.get("manifest"):  # before TrainConfig's model check imports torch
         p.error("--manifest is required (or manifest: in --config; --resume --out-dir RUN takes the run's own)")
     cfg = from_mapping(TrainConfig, values)
+    if a.ray_address and cfg.launcher != "ray" and not (cfg.resume and "launcher" not in (cfg.given or ())):
+        # it trained in this process and exited 0 without a word; a bare --resume of a Ray Train run
+        # launches with Ray again (training.resume_config.resumed_launcher), so that one may take it
+        p.error(f"--ray-address {a.ray_address} is for --launcher ray (Ray Train workers on that cluster): "
+                f"--launcher {cfg.launcher} trains in this process without Ray")
+    if a.ray_address:
+        from contracts.ray_runtime import check_ray_address
+
+        check_ray_address(a.ray_address)
     # train_step's first refusal, before flows.steps imports torch (~2.5 s of CPU); where it is imported
     # already (a process that trained, a test's stand-in), train_step says the same line
     if "flows.steps" not in sys.modules and (missing := missing_catalog(a.home, cfg.catalog)) is not None:
@@ -371,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     address = None
     if argv and argv[0] in RAY_COMMANDS:
         rest, address = _take_ray_address(argv[1:])
-        argv = argv[:1] + rest
+        # train keeps the flag: only its resolved --launcher says whether Ray is used (_train)
+        argv = argv if argv[0] == "train" else argv[:1] + rest
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: lumina COMMAND [ARGS]\n\ncommands:")
         for name, (doc, _) in COMMANDS.items():
@@ -386,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         if address and _asks_local(argv):
             # it waited for the address, or ignored it, for a run that never uses Ray
             raise ValueError(f"--ray-address {address} and --local exclude each other: --local runs in this process without Ray")
-        if address and not {"-h", "--help"} & set(argv):  # nothing listening: one line now, not Ray's minute of retries
+        # nothing listening: one line now, not Ray's minute of retries (train probes once its --launcher is known)
+        if address and argv[0] != "train" and not {"-h", "--help"} & set(argv):
             from contracts.ray_runtime import check_ray_address
 
             check_ray_address(address)
