@@ -736,7 +736,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sql", parents=[common], help="run SQL (read-only unless --write) and print the result")
     p.add_argument("query", help="SQL, e.g. \"SELECT * FROM filter_drop_rates\"")
     _formats(p)
-    p.add_argument("--write", action="store_true", help="open for writing (allow INSERT/UPDATE/DDL)")
+    p.add_argument("--write", action="store_true", help="open for writing: INSERT/UPDATE/DELETE, and DDL on tables of your own (changing the definition of the catalog's own tables and views is refused)")
     p.add_argument("--max-rows", type=_width, default=None, metavar="N",
                    help=f"rows printed, in every format (0: all; default: {TABLE_MAX_ROWS} in a table, all with --json "
                         "or --csv); the others are counted: under the table, on stderr for --json and --csv")
@@ -794,7 +794,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _formats(p)
     _max_width(p)
     p.set_defaults(catalog_func=cmd_tables)
-    p = sub.add_parser("check", parents=[common], help="run the data tests and look for what killed training runs left in their folders (exit 1 on violations)")
+    p = sub.add_parser("check", parents=[common], help="run the data tests and look for what killed runs left: temporary or unregistered checkpoints in run folders, runs recorded as running whose process is gone (exit 1 on violations)")
     p.add_argument("--shards", action="store_true",
                    help="also read every registered shard and compare its size and sha256 with the catalog's "
                         "(reads every byte: about 0.35 GB/s per core)")

@@ -52,7 +52,7 @@ class CurateConfig:
     caption_key: str = "caption"  # key of a .json caption beside the media
     path_column: str = "path"  # listings
     caption_column: str = "caption"  # listings and datasets
-    media_column: str | None = None  # datasets
+    media_column: str | None = None  # datasets: the media column; default: the first one that is not caption_column
     follow_symlinks: bool = False  # follow symbolic links in a source folder (off: never leave its root)
     max_caption_bytes: int = 16 * 1024  # larger caption files are rejected
     max_media_bytes: int = 2 * 1024**3  # larger media files are rejected unread (every file is read whole to hash it)
