@@ -373,6 +373,21 @@ def _did_you_mean(argv: list[str]) -> str:
     return f": did you mean lumina {'catalog ' if close[0] in CATALOG_COMMANDS else ''}{close[0]}?"
 
 
+def version_line() -> str:
+    """`lumina-pipeline 0.1.0 (code_version 590a86f...+dirty)`: the release, and what the catalog records
+    as runs' code_version (the git commit of a checkout, LUMINA_CODE_VERSION): a bug report's first line."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from catalog.db import code_version
+
+    try:
+        release = version("lumina-pipeline")
+    except PackageNotFoundError:  # a tree on PYTHONPATH, not installed
+        release = "(not installed)"
+    commit = code_version()
+    return f"lumina-pipeline {release}" + (f" (code_version {commit})" if commit and "==" not in commit else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     as_command = argv is None  # the `lumina` console script, not a caller in a process of its own
@@ -382,8 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         rest, address = _take_ray_address(argv[1:])
         # train keeps the flag: only its resolved --launcher says whether Ray is used (_train)
         argv = argv if argv[0] == "train" else argv[:1] + rest
+    if argv and argv[0] in ("--version", "-V"):
+        print(version_line())
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: lumina COMMAND [ARGS]\n\ncommands:")
+        print("usage: lumina COMMAND [ARGS]\n       lumina --version\n\ncommands:")
         for name, (doc, _) in COMMANDS.items():
             print(f"  {name:10s} {doc}")
         if argv and argv[0] not in ("-h", "--help"):
