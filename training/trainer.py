@@ -337,7 +337,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
         nonfinite_before = info.get("nonfinite_run", 0)  # a streak across a stop counts whole
         shapes.update({tuple(shape): n for shape, n in info.get("shape_counts", [])})
         if rank == 0:  # a bare --resume may pick a run folder from the catalog: say which
-            log.info("--resume: continuing %s from step %d (epoch %d, batch %d of it) on %s@v%s", ckpt, step,
+            # "batch 1 of it" read as mid-epoch where an epoch is one batch: it counts the batches done
+            log.info("--resume: continuing %s from step %d (epoch %d, %d of its batches done) on %s@v%s", ckpt, step,
                      position.epoch, position.index, mname, mversion)
             if (before := info.get("world_size")) is not None and before != world:  # torchrun's --nproc_per_node changed
                 log.info("--resume: the run trained on %d process(es) up to step %d and goes on with %d: the batches stay the "

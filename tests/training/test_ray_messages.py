@@ -178,6 +178,6 @@ def test_a_resumed_ray_run_shows_rank_0s_messages_once(tiny_home, tmp_path, caps
     lines = [m for _, _, m in said(caplog)]
     assert [ln.split(":")[0].split("  ")[0] for ln in lines] == [
         "--resume with changed settings", "--resume", "--resume", "step 6/6", "epoch 1, batches 1-2"], lines
-    assert "from step 4 (epoch 1, batch 1 of it)" in lines[1]
+    assert "from step 4 (epoch 1, 1 of its batches done)" in lines[1]
     assert lines[2].startswith("--resume: the run trained on 1 process(es) up to step 4 and goes on with 2")  # local, then 2 workers
     assert capsys.readouterr().err == ""  # no bar, and nothing printed beside the log
