@@ -24,7 +24,7 @@ from preprocess.video.clips import resample, resize_frames, sample_evenly, sampl
 from preprocess.video.decode import VIDEO_SUFFIXES, DecodedVideo, VideoRejected, decode_video
 from preprocess.video.dedup import FILTER_VERSION as DEDUP_VERSION, kept_in_catalog, keyframe_hashes, mark_near_duplicates, middle_colour
 from preprocess.video.motion import jitter_score, motion_score
-from preprocess.video.scenes import content_scores, scene_cuts, scenes
+from preprocess.video.scenes import content_scores, scene_cuts, scenes, thumbnails
 
 MEDIA = "frames.npy"  # curated member: uint8 [T, H, W, C]
 FILTER_VERSION = "2"  # 2: motion on 8 frames evenly over the clip (1: on the picked frames, fewer steps at frames=16)
@@ -100,7 +100,8 @@ class VideoPlugin(ModalityPlugin):
             return [Candidate(SampleRecord(key=key, status="quarantined", reason=error_reason("decode_error", e), **base), source=item)]
 
         scores = content_scores(video.frames)
-        spans = scenes(len(video.frames), scene_cuts(scores, opts.scene_min_score, opts.scene_ratio))
+        cuts = scene_cuts(scores, opts.scene_min_score, opts.scene_ratio, thumbs=thumbnails(video.frames))  # a flash is no cut
+        spans = scenes(len(video.frames), cuts)
         out = []
         for i, (a, b) in enumerate(spans):
             start = float(video.times[a])

@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 THUMB = 8  # cells per side of the luma thumbnail
+# A change that reverts within this many frames is a flash (a camera flash, lightning, a glitch frame),
+# not a cut: the picture after it matches the one before. A one-frame white flash in one continuous
+# shot was cut in two, the second clip opening on the white frame (helper D, session 54).
+FLASH_FRAMES = 3
 
 
 def luma(frames: np.ndarray) -> np.ndarray:
@@ -50,17 +54,34 @@ def content_scores(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], d]).astype(np.float64)
 
 
-def scene_cuts(scores: np.ndarray, min_score: float, ratio: float, window: int = 2, min_scene_frames: int = 2) -> list[int]:
+def is_flash(thumbs: np.ndarray, i: int, min_score: float, flash_frames: int = FLASH_FRAMES) -> bool:
+    """Whether the change at frame ``i`` reverts: some frame before ``i`` and some frame from ``i`` on,
+    at most ``flash_frames`` frames apart between them, differ by less than ``min_score`` (as a cut's
+    score is measured). Frames ``i`` .. of a flash differ from both sides; a real cut never comes back."""
+    n = len(thumbs)
+    for a in range(max(0, i - flash_frames - 1), i):
+        for b in range(i, min(n, a + flash_frames + 2)):
+            if float(np.abs(thumbs[b] - thumbs[a]).mean()) < min_score:
+                return True
+    return False
+
+
+def scene_cuts(scores: np.ndarray, min_score: float, ratio: float, window: int = 2, min_scene_frames: int = 2,
+               thumbs: np.ndarray | None = None) -> list[int]:
     """Frame indices where a new scene starts (never 0). A cut needs score >= min_score and
     score >= ratio x the mean score of ``window`` frames on each side. Every scene keeps at least
     ``min_scene_frames`` frames, the first and the last too: a shorter piece at either edge (a black
-    first frame of a fade-in, a two-frame file) stays with its neighbour instead of becoming a clip."""
+    first frame of a fade-in, a two-frame file) stays with its neighbour instead of becoming a clip.
+    With the frames' ``thumbs`` (``thumbnails``), a change that reverts within FLASH_FRAMES is no cut
+    (``is_flash``)."""
     cuts: list[int] = []
     n = len(scores)
     for i in range(min_scene_frames, n - min_scene_frames + 1):
         around = np.concatenate([scores[max(1, i - window) : i], scores[i + 1 : i + 1 + window]])
         base = float(around.mean()) if len(around) else 0.0
         if scores[i] >= min_score and scores[i] >= ratio * max(base, 1e-6):
+            if thumbs is not None and is_flash(thumbs, i, min_score):
+                continue
             if not cuts or i - cuts[-1] >= min_scene_frames:
                 cuts.append(i)
     return cuts
