@@ -410,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from training.stopping import TrainingStopped
 
+    if as_command:
+        from flows.cli_warnings import show_own_warnings_as_lines
+
+        show_own_warnings_as_lines(argv[0])
     try:
         if address and _asks_local(argv):
             # it waited for the address, or ignored it, for a run that never uses Ray

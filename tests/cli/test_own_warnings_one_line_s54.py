@@ -1,0 +1,21 @@
+"""On the command line the pipeline's own warnings are one line, `lumina train: warning: ...`, as its
+errors are: Python's format gave the file path, line number and source line, which read as a crash.
+Other libraries' warnings keep Python's format."""
+import warnings
+
+from flows.cli_warnings import show_own_warnings_as_lines
+from modelzoo.config import FlagDiTConfig
+
+
+def test_a_pipeline_warning_is_one_line_naming_the_command(capsys):
+    with warnings.catch_warnings():  # restores showwarning after the test
+        warnings.simplefilter("always")
+        passed_on = []
+        warnings.showwarning = lambda message, category, filename, lineno, *rest: passed_on.append((filename, lineno))
+        show_own_warnings_as_lines("train")
+        FlagDiTConfig(in_channels=8, patch_size=4, dim=32, n_layers=1, n_heads=2)  # patch_dim 128 > dim 32
+        warnings.warn_explicit("from elsewhere", UserWarning, "/usr/lib/python3/dist-packages/lib.py", 7)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("lumina train: warning: patch_dim 128 (4 x 4 patch x 8 channels) is larger than dim 32"), err
+    assert len(err) == 1, err
+    assert passed_on == [("/usr/lib/python3/dist-packages/lib.py", 7)]  # to Python's format, as before
