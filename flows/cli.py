@@ -186,16 +186,16 @@ def _demo(argv: list[str]) -> int:
     from flows.cli_config import add_backend_args, add_ray_address_arg, backend_of, modality_list
     from training.config import MODEL_OVERRIDES_HELP, model_overrides_arg
 
-    p = ArgumentParser(prog="lumina demo", description="Run data_to_model on an embedded demo corpus: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
+    p = ArgumentParser(prog="lumina demo", description="Run data_to_model (curate, encode, train, evaluate) on an embedded demo corpus, or on a folder of your own with --set source=DIR: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--modality", help=f"{modality_list()} (default: the config's modality, else image)")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter of the config, e.g. --set corpus_options.num_shapes=300")
-    p.add_argument("--steps", type=int, help="training steps (default: the flow's)")
+    p.add_argument("--steps", type=int, help="training steps (default: the modality demo's, else 800; training also stops at the demo's time cap, 420 s unless it sets one (--set train_max_seconds=S))")
     p.add_argument("--num-digits", type=int, help="the digits-and-shapes demo corpus only (corpus_options.num_digits): use only its first N digits (smaller, faster run)")
     p.add_argument("--samples-per-class", type=int, help="samples generated per class for the evaluation's accuracies "
                    "(default: the modality demo's, else 10)")
-    p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation")
+    p.add_argument("--sample-steps", type=int, help="ODE steps when sampling for evaluation (default: the modality demo's, else 30)")
     p.add_argument("--model-overrides", type=model_overrides_arg, help=MODEL_OVERRIDES_HELP)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_args(p)  # the config's backend: (the flow's default: ray); --local as the stage commands take it
