@@ -210,6 +210,13 @@ def _demo(argv: list[str]) -> int:
                  backend=backend_of(p, a) if a.local or a.backend else None)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
     check_params(kwargs)  # a wrong key ends here in one line, before Prefect (and torch) is imported
+    if a.ray_address:  # a config's `backend: local` (configs/video-smoke.yaml) ran without it, probed and ignored
+        if kwargs.get("backend") == "local":
+            p.error(f"--ray-address {a.ray_address} and backend local exclude each other: backend local runs in this "
+                    f"process without Ray{' (the --config sets it)' if not (a.local or a.backend) else ''}")
+        from contracts.ray_runtime import check_ray_address
+
+        check_ray_address(a.ray_address)
     from evaluation.config import judge_cache_limit
 
     judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB: now, not at the evaluate stage after training
@@ -329,6 +336,7 @@ def user_error_line(e: BaseException) -> str:
 
 # the commands that run Ray, and take --ray-address (each lists it in its --help: add_ray_address_arg)
 RAY_COMMANDS = ("curate", "encode", "train", "demo", "refresh")
+RESOLVE_RAY_ADDRESS = ("train", "demo")  # these check and probe --ray-address themselves, once their settings are read
 
 
 def _take_ray_address(argv: list[str]) -> tuple[list[str], str | None]:
@@ -395,8 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     address = None
     if argv and argv[0] in RAY_COMMANDS:
         rest, address = _take_ray_address(argv[1:])
-        # train keeps the flag: only its resolved --launcher says whether Ray is used (_train)
-        argv = argv if argv[0] == "train" else argv[:1] + rest
+        # train and demo keep the flag: only their resolved --launcher / config's backend say whether Ray is used
+        argv = argv if argv[0] in RESOLVE_RAY_ADDRESS else argv[:1] + rest
     if argv and argv[0] in ("--version", "-V"):
         print(version_line())
         return 0
@@ -419,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             # it waited for the address, or ignored it, for a run that never uses Ray
             raise ValueError(f"--ray-address {address} and --local exclude each other: --local runs in this process without Ray")
         # nothing listening: one line now, not Ray's minute of retries (train probes once its --launcher is known)
-        if address and argv[0] != "train" and not {"-h", "--help"} & set(argv):
+        if address and argv[0] not in RESOLVE_RAY_ADDRESS and not {"-h", "--help"} & set(argv):
             from contracts.ray_runtime import check_ray_address
 
             check_ray_address(address)

@@ -40,3 +40,17 @@ def test_with_launcher_ray_the_address_is_probed(tmp_path, probe):
     with pytest.raises(Probed):
         main(["train", "--home", str(tmp_path), "--manifest", "mine-train", "--launcher", "ray", "--ray-address=192.0.2.2:44455"])
     assert probe == ["192.0.2.2:44455"]
+
+
+def test_a_demo_whose_config_runs_locally_refuses_the_address(tmp_path, probe, capsys):
+    """configs/video-smoke.yaml sets `backend: local`: the address was probed, then never used."""
+    config = tmp_path / "local.yaml"
+    config.write_text("modality: video\nbackend: local\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--config", str(config), "--home", str(tmp_path / "home"), "--ray-address", "192.0.2.2:44455"])
+    assert stop.value.code == 2
+    assert "--ray-address 192.0.2.2:44455 and backend local exclude each other" in capsys.readouterr().err
+    assert probe == []
+    with pytest.raises(Probed):  # the flow's default backend, ray: probed before anything starts
+        main(["demo", "--home", str(tmp_path / "home"), "--ray-address", "192.0.2.2:44455"])
+    assert probe == ["192.0.2.2:44455"] and not (tmp_path / "home").exists()
