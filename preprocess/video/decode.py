@@ -197,6 +197,8 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         if len(t) > 1 and np.any(np.diff(t) <= 0):  # broken timestamps: fall back to the nominal rate
             t = np.arange(len(t)) / fps
         duration = float(t[-1] + (1 + (chunks.trailing if chunks else 0)) / fps)  # an AVI's trailing dropped frames hold the last one
+        if container.format.name == "gif":  # frames of 0 or 1 cs: as browsers show them, not FFmpeg's 100 fps
+            t, fps, duration = browser_gif_timing(gif_delays(data), t, fps, duration)
         # no frame count in the header (Matroska/WebM): the decoded span must reach the declared length,
         # give or take 2 frames or 5 %; a container's length may be an audio track's, which can run longer
         slack = (max(2.0 / fps, 0.05 * promised[0]) if promised[1] == "stream" else max(1.0, 0.25 * promised[0])) if promised else 0.0
@@ -266,6 +268,48 @@ def declared_seconds(container, stream) -> tuple[float, str] | None:
 
 
 GIF_NO_TRAILER = "the GIF has no trailer (0x3B), but its last frame is whole"
+# Browsers (Firefox, Chrome, Safari) show a GIF frame whose delay is under 2 cs (0 or 10 ms) for 10 cs, as
+# GIF writers meant "as fast as possible" by it; FFmpeg kept a delay of 1 cs, so a 20-frame GIF every browser
+# plays in 2 s was curated as 0.2 s at 100 fps and rejected clip_too_short (helper D, session 54).
+GIF_MIN_DELAY_CS, GIF_SHOWN_DELAY_CS = 2, 10
+
+
+def gif_delays(data: bytes) -> list[int] | None:
+    """Each image's delay in centiseconds, from the graphic control block before it (0 without one),
+    in file order; None where the block walk does not reach the trailer or the end cleanly."""
+    n = len(data)
+    if n < 13:
+        return None
+    pos = 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0)
+    delays, pending = [], 0
+    while pos < n and data[pos] != 0x3B:
+        tag = data[pos]
+        if tag == 0x21 and pos + 2 <= n:  # extension: label, sub-blocks (a control block's first holds the delay)
+            if data[pos + 1] == 0xF9 and pos + 6 <= n and data[pos + 2] >= 4:
+                pending = int.from_bytes(data[pos + 4:pos + 6], "little")
+            p = pos + 2
+        elif tag == 0x2C and pos + 10 <= n:  # image: descriptor, local colour table, LZW code size, sub-blocks
+            p = pos + 10 + ((3 << ((data[pos + 9] & 7) + 1)) if data[pos + 9] & 0x80 else 0) + 1
+            delays.append(pending)
+            pending = 0
+        else:
+            return None
+        while p < n and data[p]:
+            p += data[p] + 1
+        if p >= n:
+            return None
+        pos = p + 1
+    return delays
+
+
+def browser_gif_timing(delays: list[int] | None, t: np.ndarray, fps: float, duration: float) -> tuple[np.ndarray, float, float]:
+    """(times, fps, duration) of a GIF's frames as browsers show them, where a frame's delay is under
+    GIF_MIN_DELAY_CS; FFmpeg's own otherwise (and when the delays do not match the decoded frames)."""
+    if not delays or len(delays) != len(t) or min(delays) >= GIF_MIN_DELAY_CS:
+        return t, fps, duration
+    shown = np.array([d if d >= GIF_MIN_DELAY_CS else GIF_SHOWN_DELAY_CS for d in delays], dtype=np.float64) / 100
+    times = np.concatenate([[0.0], np.cumsum(shown[:-1])])
+    return times, len(shown) / float(shown.sum()), float(shown.sum())
 
 
 def gif_blocks(data: bytes) -> tuple[str | None, str | None]:
