@@ -164,7 +164,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
                                         float(frame.width * frame.height), float(max_pixels))
                 # A stream that changes size mid-way (screen and WebRTC recordings) is scaled to the
                 # first frame's size, so the clip stays one array.
-                arr = frame.to_ndarray(format="rgb24", **size)
+                arr = rgb_on_white(frame, size)
                 if not size:
                     size = dict(width=arr.shape[1], height=arr.shape[0])
                 if native is None:  # (w, h) as a player shows the first frame, before work_side
@@ -209,6 +209,19 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
         return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note, native,
                             _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS, pictures.used)
+
+
+def rgb_on_white(frame, size: dict) -> np.ndarray:
+    """[H, W, 3] uint8 of a decoded frame at ``size``; a frame with an alpha channel (ProRes 4444, PNG or
+    QuickTime RLE in MOV, a GIF's transparency) over white, as animated PNG and WebP and images are.
+    Until session 54 the alpha was dropped: a sticker's transparent background came out black in a MOV
+    (and was kept) and white as an animated PNG (and was rejected highlight_clip), or a GIF's transparent
+    palette colour, whatever that was."""
+    if not any(c.is_alpha for c in frame.format.components):
+        return frame.to_ndarray(format="rgb24", **size)
+    rgba = frame.to_ndarray(format="rgba", **size).astype(np.uint32)
+    alpha = rgba[..., 3:]
+    return ((rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
 def frames_promised(declared: int, chunks: AviVideoChunks | None, file_size: int) -> int:
