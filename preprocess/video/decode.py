@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,7 +158,7 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
         native = None
         pictures = Pictures(stream)  # interlaced frames made whole (deinterlace.py); timing from the decoded ones
         try:
-            for frame, source in pictures(container.decode(stream)):
+            for frame, source in pictures(decoded_frames(container, stream)):
                 if frame.width * frame.height > max_pixels:  # the header's size is not the frames' (or they grow mid-way)
                     raise VideoRejected("too_many_pixels", f"frame {len(frames) + 1} is {frame.width}x{frame.height} (the stream "
                                         f"declares {header})", "quarantined",
@@ -209,6 +210,32 @@ def decode_video(data: bytes, max_frames: int = 20_000, max_pixels: int = 4096 *
             raise VideoRejected("still_image", f"1 frame of {label} (curate it as image)", "rejected", 1.0, 2.0)
         return DecodedVideo(np.stack(frames), t, fps, duration, container.format.name, ctx.name, note, native,
                             _stream_bytes(data, stream.index), ctx.name in LOSSLESS_CODECS, pictures.used)
+
+
+def decoded_frames(container, stream) -> Iterator:
+    """The video stream's decoded frames. A VP8/VP9 WebM whose track says ``alpha_mode: 1`` (a
+    sticker, a motion-graphics overlay) keeps its alpha in each block's additions, which only libvpx
+    reads: FFmpeg's own decoder returned the colour alone, the transparent background black. Where
+    libvpx is missing, or fails on the first packet, the stream decodes as before."""
+    import av
+
+    name = {"vp9": "libvpx-vp9", "vp8": "libvpx"}.get(stream.codec_context.name)
+    if not name or str((stream.metadata or {}).get("alpha_mode", "")) != "1":
+        return container.decode(stream)
+    try:
+        ctx = av.CodecContext.create(name, "r")
+    except (av.FFmpegError, ValueError):
+        return container.decode(stream)
+    return _libvpx_frames(ctx, container.demux(stream), stream.time_base)
+
+
+def _libvpx_frames(ctx, packets, time_base) -> Iterator:
+    for packet in packets:
+        for frame in ctx.decode(packet if packet.size else None):
+            frame.time_base = time_base  # a context made by hand counts in none: the stream's, as demuxed
+            yield frame
+        if not packet.size:  # the demuxer's last, empty packet flushed the decoder
+            return
 
 
 def rgb_on_white(frame, size: dict) -> np.ndarray:

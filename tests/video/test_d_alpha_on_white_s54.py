@@ -60,3 +60,25 @@ def test_the_same_sticker_as_animated_png_decodes_to_the_same_frames():
     apng = decode_video(buf.getvalue()).frames
     mov = decode_video(_mov("png", "rgba")).frames
     assert np.abs(apng.astype(int) - mov.astype(int)).max() <= 1
+
+
+def test_a_vp9_webm_with_alpha_is_read_with_it():
+    """WebM keeps VP9's alpha beside each block (``alpha_mode: 1``); FFmpeg's own VP9 decoder read the
+    colour alone, so a sticker's background came out black. libvpx reads both."""
+    import av
+
+    if "libvpx-vp9" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libvpx")
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm") as c:
+        s = c.add_stream("libvpx-vp9", rate=8)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuva420p"
+        s.options = {"threads": "1", "lossless": "1"}
+        for f in _sticker_frames():
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgba")))
+        c.mux(s.encode())
+    video = decode_video(buf.getvalue())
+    assert len(video.frames) == 12 and video.duration == pytest.approx(1.5)
+    assert np.allclose(np.diff(video.times), 0.125)
+    assert video.frames[0][2, 2].tolist() == [255, 255, 255]
+    assert np.abs(video.frames[0][24, 18].astype(int) - RED).max() <= 2
