@@ -216,7 +216,7 @@ def decoded_frames(container, stream) -> Iterator:
     """The video stream's decoded frames. A VP8/VP9 WebM whose track says ``alpha_mode: 1`` (a
     sticker, a motion-graphics overlay) keeps its alpha in each block's additions, which only libvpx
     reads: FFmpeg's own decoder returned the colour alone, the transparent background black. Where
-    libvpx is missing, or fails on the first packet, the stream decodes as before."""
+    this FFmpeg has no libvpx, FFmpeg's decoder as before; libvpx's errors are the decoder's errors."""
     import av
 
     name = {"vp9": "libvpx-vp9", "vp8": "libvpx"}.get(stream.codec_context.name)
