@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from encoders.device import AUTO as AUTO_DEVICE, check_device
+
 # modelzoo.transport.inference.DEFAULT_CFG_SCALE, which imports torch (tests/cli/test_cli_imports.py
 # checks the two agree)
 DEFAULT_CFG_SCALE = 4.0
@@ -120,8 +122,10 @@ class EvalConfig:
     batch_size: int = 100  # samples per model call
     max_heldout: int | None = 4096  # held-out members read: the first N by key, an unbiased subset (none: all of them)
     seed: int = 0  # initial noise
+    device: str = AUTO_DEVICE  # where the model and the VAE run: auto (cuda when torch sees a GPU, as lumina train; else cpu), cpu, cuda or cuda:N
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         for name in ("samples_per_class", "grid_size", "steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
@@ -218,6 +222,7 @@ class SampleConfig:
     # ema: the averaged weights training publishes (what lumina evaluate scores); raw: the optimizer's
     # own weights at that step, which the checkpoint keeps for resuming
     weights: str = "ema"
+    device: str = AUTO_DEVICE  # where the model, the text encoder and the VAE run: auto (cuda when torch sees a GPU, as lumina train; else cpu), cpu, cuda or cuda:N
     # field -> the modality's name for its flag the command line gave it by ({"frames": "--views"}):
     # the checkpoint's sampler refuses another modality's (check_flags)
     given_as: dict[str, str] = field(default_factory=dict, metadata={"internal": True})
@@ -226,6 +231,7 @@ class SampleConfig:
         if self.cfg_scale is not None and isinstance(self.cfg, _NoScaleGiven):
             self.cfg = self.cfg_scale
         self.cfg, self.cfg_scale = float(self.cfg), None
+        check_device(self.device)
         # --num 0 ended in a reshape traceback; --steps 0 wrote the initial noise as a sample
         for name in ("num", "steps"):
             if getattr(self, name) < 1:

@@ -24,6 +24,7 @@ class EvalContext:
     # where the judges trained on the real held-out examples are kept (<workspace>/cache/judges):
     # an evaluation on the same held-out data loads its judge instead of training it again; None: no cache
     judge_cache: Path | None = None
+    device: str = "cpu"  # where the model is: the sampler moves its inputs there and gives the samples back on the CPU
 
     def judging(self) -> AbstractContextManager[None]:
         """The block the modality's evaluation runs in: its judges are cached in ``judge_cache``."""
@@ -34,7 +35,7 @@ class EvalContext:
     def generate(self, examples: list[Example], seed: int) -> torch.Tensor | list[torch.Tensor]:
         from evaluation.sampling import check_finite, generate
 
-        out = generate(self.model, self.null, examples, self.cfg, seed)
+        out = generate(self.model, self.null, examples, self.cfg, seed, device=self.device)
         check_finite(out, "generated latents", self._settings)  # scored as 0.0 otherwise
         return out
 

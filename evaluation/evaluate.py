@@ -57,7 +57,9 @@ class EvalResult:
         return self.renders.get("grid")
 
 
-def load_checkpoint(path: str | Path, weights: str = "ema"):
+def load_checkpoint(path: str | Path, weights: str = "ema", device: str = "cpu"):
+    """The checkpoint's model on ``device`` (eval mode) and its null caption (on the CPU: the
+    sampler moves what it uses)."""
     from modelzoo import FlagDiT
     from training.state import check_weights
 
@@ -65,7 +67,8 @@ def load_checkpoint(path: str | Path, weights: str = "ema"):
     model = FlagDiT.from_pretrained(path).eval()
     if weights == "raw":
         model.load_state_dict(raw_weights(path), strict=True)
-    return model, NullCaption.load(Path(path) / "null_caption.npz")
+    # read on the CPU as ever, then moved: the weights are the same bits on any device
+    return model.to(device), NullCaption.load(Path(path) / "null_caption.npz")
 
 
 def raw_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -90,14 +93,15 @@ def raw_weights(path: str | Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"--weights raw: {ckpt / STATE_TENSORS} does not load ({load_failure(ckpt / STATE_TENSORS, e)})") from None
 
 
-def load_decoder(checkpoint: str | Path, vae: str | None = None):
+def load_decoder(checkpoint: str | Path, vae: str | None = None, device: str | None = None):
     """The latent encoder recorded with the checkpoint (latent_encoder.json), for decoding; ``vae``:
-    the same VAE at another place (its fingerprint is checked as ever)."""
+    the same VAE at another place (its fingerprint is checked as ever); ``device``: where a VAE
+    decodes (None: cuda when torch sees a GPU, else cpu). It takes and gives arrays on the CPU."""
     from encoders.latent import load_described
 
     info = json.loads((Path(checkpoint) / "latent_encoder.json").read_text())
     with recorded_path(f"{info['name']} VAE", "--vae", moved_to=vae, recorded=info.get("path")):
-        return load_described({**info, "path": vae} if vae else info)
+        return load_described({**info, "path": vae} if vae else info, device)
 
 
 @contextmanager
@@ -119,8 +123,12 @@ def checkpoint_modality(checkpoint: str | Path) -> str:
 
 
 @torch.no_grad()
-def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: int = 0) -> float:
+def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: int = 0, device: str = "cpu") -> float:
+    """The flow-matching loss on ``examples``, with the model on ``device``; the noise and the
+    timesteps are drawn on the CPU (the same ones on every device) and moved there."""
+    from evaluation.sampling import moved
     from modelzoo import FlowMatching
+    from modelzoo.transport.tree import tree_map
     from training.data import collate
 
     from tqdm.auto import tqdm
@@ -131,8 +139,11 @@ def heldout_loss(model, examples: list[Example], batch_size: int = 128, seed: in
     for i in tqdm(range(0, len(examples), batch_size), desc=f"held-out loss on {len(examples)}", unit="batch", leave=False):
         b = collate(examples[i : i + batch_size])
         k = len(b["cap_mask"])
-        extra = {"frame_cond": b["frame_cond"]} if "frame_cond" in b else {}
-        total += fm.training_loss(model, b["x1"], cap_feats=b["cap_feats"], cap_mask=b["cap_mask"], **extra).item() * k
+        # drawn as training_loss draws them (t, then x0), on the CPU
+        t, x0 = fm.sample_t(k), tree_map(torch.randn_like, b["x1"])
+        inputs = moved({"x1": b["x1"], "t": t, "x0": x0, "cap_feats": b["cap_feats"], "cap_mask": b["cap_mask"],
+                        **({"frame_cond": b["frame_cond"]} if "frame_cond" in b else {})}, device)
+        total += fm.training_loss(model, inputs.pop("x1"), **inputs).item() * k
         n += k
     return total / max(n, 1)
 
@@ -176,9 +187,11 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     """``judge_cache``: the folder the judges trained on the held-out examples are kept in
     (judging.cached_fit; lumina evaluate: <workspace>/cache/judges); None trains them every time."""
     from catalog import load_manifest, load_manifest_header
+    from encoders.device import usable_device
     from evaluation.config import judge_cache_limit
     from evaluation.context import EvalContext
 
+    device = usable_device(cfg.device)  # auto: cuda when torch sees a GPU (as lumina train), else cpu
     if judge_cache is not None:
         judge_cache_limit()  # a bad $LUMINA_JUDGE_CACHE_MB: refused now, not after the sampling
     if cfg.out_dir is not None:  # a file in the way was said after the held-out loss
@@ -193,12 +206,13 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
     evaluate_modality = modality_hook(MODALITY_EVALUATORS, checkpoint_modality(cfg.checkpoint), "MODALITY_EVALUATORS")
-    model, null = load_checkpoint(cfg.checkpoint)
-    decoder = load_decoder(cfg.checkpoint, cfg.vae)  # a --vae of another VAE: refused before the held-out loss and the sampling
-    metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed)}
+    model, null = load_checkpoint(cfg.checkpoint, device=device)
+    log.info("evaluating on %s (--device %s)", device, cfg.device)
+    decoder = load_decoder(cfg.checkpoint, cfg.vae, device)  # a --vae of another VAE: refused before the held-out loss and the sampling
+    metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed, device=device)}
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     ctx = EvalContext(model, null, examples, cfg, decoder,
-                      judge_cache=Path(judge_cache) if judge_cache is not None else None)
+                      judge_cache=Path(judge_cache) if judge_cache is not None else None, device=device)
     if note := ignored_grid_note(cfg.solver, cfg.steps, cfg.shift):  # metrics.json's settings name the steps
         ctx.notes.append(note)
         log.warning("%s", note)

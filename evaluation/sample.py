@@ -254,12 +254,14 @@ def refuse_other_text_encoder(recorded: dict, encoder: Any, given_path: str | No
 
 @torch.no_grad()
 def sample_to_files(cfg: SampleConfig) -> list[Path]:
+    from encoders.device import usable_device
     from encoders.text import load_text_encoder
-    from evaluation.sampling import sampling_bar
+    from evaluation.sampling import moved, sampling_bar
     from evaluation.evaluate import (check_moved_encoder_flags, checkpoint_modality, load_checkpoint, load_decoder,
                                      recorded_path)
     from modelzoo import sample
 
+    device = usable_device(cfg.device)  # auto: cuda when torch sees a GPU (as lumina train), else cpu
     ckpt = Path(cfg.checkpoint)
     training_info(ckpt)  # a checkpoint without one (a converted release): its own line first
     modality = checkpoint_modality(ckpt)
@@ -276,12 +278,12 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         shape, extra = sampling.prepare(cfg, ckpt, shape, options)
     trained = trained_shapes(ckpt, cfg.catalog)
     check_sample_size(ckpt, shape, trained, cfg.max_size_factor, sampling.describe_size)  # before any model loads
-    model, null = load_checkpoint(ckpt, weights=cfg.weights)
+    model, null = load_checkpoint(ckpt, weights=cfg.weights, device=device)
     t = json.loads((ckpt / "text_encoder.json").read_text())
     try:
         with recorded_path(f"{t['name']} text encoder", "--text-path", moved_to=cfg.text_path, recorded=t.get("path")):
             encoder = load_text_encoder(t["name"], cfg.text_path or t.get("path"), layer=t.get("layer", -1),
-                                        max_tokens=t.get("max_tokens"), language=t.get("language"))
+                                        max_tokens=t.get("max_tokens"), language=t.get("language"), device=device)
     except (ValueError, FileNotFoundError) as e:
         said = re.match(r"--text (\w+)(?=:)", str(e))  # `lumina encode`'s flag, as the encoders name it
         if not cfg.text_path or said is None:
@@ -290,7 +292,7 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         raise type(e)(f"--text-path ({said[1]} text encoder){str(e)[said.end():]}") from None
     refuse_other_text_encoder(t, encoder, cfg.text_path)
     # the VAE's fingerprint too, before the sampling: a --vae of another VAE was refused after every step
-    decoder = load_decoder(ckpt, cfg.vae)
+    decoder = load_decoder(ckpt, cfg.vae, device)
     text = encoder.encode([cfg.prompt] * cfg.num, warn_truncated=False)  # said once below, not per sample
     if text.dropped is not None and (dropped := int(text.dropped.max())):
         last = ("its last token is dropped and changes" if dropped == 1 else
@@ -298,18 +300,18 @@ def sample_to_files(cfg: SampleConfig) -> list[Path]:
         log.warning("%s is %d tokens long, more than the %d the checkpoint's %s text encoder reads: %s nothing in the "
                     "sample (shorten it)", spelled("prompt"), encoder.max_length + dropped,
                     encoder.max_length, t["name"], last)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    noise = torch.randn([cfg.num, *shape], generator=gen)
+    gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: a seed draws the same noise on any device
+    noise = torch.randn([cfg.num, *shape], generator=gen).to(device)
     nf, nm = null.expand(cfg.num)
-    cond = dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra)
-    uncond = dict(cap_feats=nf, cap_mask=nm, **extra)
+    cond = moved(dict(cap_feats=torch.from_numpy(text.feats).float(), cap_mask=torch.from_numpy(text.mask), **extra), device)
+    uncond = moved(dict(cap_feats=nf, cap_mask=nm, **extra), device)
     if note := ignored_grid_note(cfg.solver, cfg.steps, cfg.shift):
         log.warning("%s", note)
     extrapolation = choose_extrapolation(model, trained, shape, cfg.extrapolation,
                                          downsample_of(ckpt), sampling.describe_size)
     with sampling_bar(cfg.num, 1, cfg.solver, cfg.steps) as bar:
         x = sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg, solver=cfg.solver, steps=cfg.steps,
-                   shift=cfg.shift, extrapolation=extrapolation, on_model_eval=lambda: bar.update(1))
+                   shift=cfg.shift, extrapolation=extrapolation, on_model_eval=lambda: bar.update(1)).cpu()
     from evaluation.sampling import check_finite, settings_of
 
     settings = settings_of(cfg, cfg.cfg)

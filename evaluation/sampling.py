@@ -11,10 +11,25 @@ from evaluation.config import MAX_SEED, check_guidance, check_sampler  # noqa: F
 from training.data import Example, NullCaption
 
 
+def moved(value, device: str | torch.device):
+    """A tensor, or a list, tuple or dict of them, on ``device``; anything else as it is. A tensor
+    already there is itself, not a copy."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(moved(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: moved(v, device) for k, v in value.items()}
+    return value
+
+
 @torch.no_grad()
-def generate(model, null: NullCaption, examples: list[Example], cfg, seed: int) -> torch.Tensor | list[torch.Tensor]:
+def generate(model, null: NullCaption, examples: list[Example], cfg, seed: int,
+             device: str | torch.device = "cpu") -> torch.Tensor | list[torch.Tensor]:
     """Samples for the captions of `examples`, each at the shape of its own latent (a list when
-    shapes differ, else one [N, C, T, H, W] tensor)."""
+    shapes differ, else one [N, C, T, H, W] tensor), on the CPU. The model is on ``device``: the
+    noise is drawn on the CPU (the same noise for a seed on any device), then moved there with the
+    captions and the frame conditioning."""
     from modelzoo import sample
 
     gen = torch.Generator().manual_seed(seed)
@@ -33,8 +48,9 @@ def generate(model, null: NullCaption, examples: list[Example], cfg, seed: int) 
             if all(f is not None for f in frame_cond):
                 fc = torch.stack(frame_cond) if isinstance(noise, torch.Tensor) else frame_cond
                 cond["frame_cond"] = uncond["frame_cond"] = fc
-            outs.append(sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg_scale, solver=cfg.solver, steps=cfg.steps,
-                               shift=cfg.shift, on_model_eval=lambda: bar.update(1)))
+            noise, cond, uncond = moved(noise, device), moved(cond, device), moved(uncond, device)
+            outs.append(moved(sample(model, noise, cond=cond, uncond=uncond, cfg_scale=cfg.cfg_scale, solver=cfg.solver,
+                                     steps=cfg.steps, shift=cfg.shift, on_model_eval=lambda: bar.update(1)), "cpu"))
     if all(isinstance(o, torch.Tensor) for o in outs) and len({o.shape[1:] for o in outs}) == 1:
         return torch.cat(outs)
     return [x for o in outs for x in o]

@@ -13,8 +13,8 @@ def _evaluate(tmp_path, monkeypatch, **settings) -> dict:
     for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
                         "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
                         "modality_hook": lambda table, m, name: lambda ctx: ({"class_accuracy": 0.5}, {}),
-                        "load_checkpoint": lambda c: (None, None), "heldout_loss": lambda model, examples, seed=0: 0.5,
-                        "load_decoder": lambda c, vae=None: None}.items():
+                        "load_checkpoint": lambda c, device="cpu": (None, None), "heldout_loss": lambda model, examples, seed=0, device="cpu": 0.5,
+                        "load_decoder": lambda c, vae=None, device=None: None}.items():
         monkeypatch.setattr(ev, name, value)
     import catalog
 

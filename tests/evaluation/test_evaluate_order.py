@@ -66,8 +66,9 @@ def test_notes_of_the_modality_and_the_judge_reach_metrics_json(tmp_path, monkey
 
     for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
                         "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
-                        "modality_hook": lambda table, m, name: evaluator, "load_checkpoint": lambda c: (None, None),
-                        "heldout_loss": lambda model, examples, seed=0: 0.5, "load_decoder": lambda c, vae=None: None}.items():
+                        "modality_hook": lambda table, m, name: evaluator, "load_checkpoint": lambda c, device="cpu": (None, None),
+                        "heldout_loss": lambda model, examples, seed=0, device="cpu": 0.5,
+                        "load_decoder": lambda c, vae=None, device=None: None}.items():
         monkeypatch.setattr(ev, name, value)
     import catalog
 
@@ -99,14 +100,14 @@ def test_a_vae_of_another_fingerprint_is_refused_before_the_heldout_loss(tmp_pat
 
     done = []
 
-    def wrong_vae(c, vae=None):
+    def wrong_vae(c, vae=None, device=None):
         raise ValueError("the VAE at /v is sd15@1, but the latents were made by sd15@0")
 
     for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
                         "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
                         "modality_hook": lambda table, m, name: lambda ctx: done.append("sampled"),
-                        "load_checkpoint": lambda c: (None, None), "load_decoder": wrong_vae,
-                        "heldout_loss": lambda model, examples, seed=0: done.append("heldout loss")}.items():
+                        "load_checkpoint": lambda c, device="cpu": (None, None), "load_decoder": wrong_vae,
+                        "heldout_loss": lambda model, examples, seed=0, device="cpu": done.append("heldout loss")}.items():
         monkeypatch.setattr(ev, name, value)
 
     class Manifest(list):

@@ -73,7 +73,7 @@ def test_evaluation_refuses_nan_generations_and_decodes(monkeypatch):
     cfg = SimpleNamespace(cfg_scale=4.0, shift=1.0, solver="euler", steps=3)
     nan_decoder = SimpleNamespace(decode=lambda z: np.where(z > 0, np.inf, z))
     ctx = EvalContext(model=None, null=None, examples=[], cfg=cfg, decoder=nan_decoder)
-    monkeypatch.setattr(sampling, "generate", lambda *a: [torch.zeros(2), torch.tensor([0.0, math.nan])])
+    monkeypatch.setattr(sampling, "generate", lambda *a, device="cpu": [torch.zeros(2), torch.tensor([0.0, math.nan])])
     with pytest.raises(NonFiniteSamples, match=r"1 of 2 generated latents \(cfg scale 4.0, shift 1.0, euler, 3 steps\)"):
         ctx.generate([], seed=0)
     assert ctx.decode(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
