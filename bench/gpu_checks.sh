@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The GPU checks issue 11 still owes, as one short run for a session that is lent a GPU
-# (about 5 minutes on one H200; each part also runs alone):
+# (about 5.5 minutes on one H200; each part also runs alone):
 #   1. bench/gpu_flagdit_600m.py: bf16 TFLOP/s of flag-dit-600m at ~4,096 tokens and its fraction of
 #      a bf16 matmul peak measured in the same run, eager and torch.compile'd;
 #   2. bench/gpu_fsdp2.py under torchrun: FSDP2 with bf16 parameters and fp32 reduction (and with
 #      activation checkpointing): step time, peak memory, and the checkpoint round trip;
 #   3. bench/bench_async_checkpoint.py on the GPU: what a checkpoint costs the loop, written
-#      synchronously and in the background (--async-checkpoint), flag-dit-b (about a minute).
+#      synchronously and in the background (--async-checkpoint), flag-dit-b (about a minute);
+#   4. tests/evaluation/test_sample_on_gpu_s54e.py (pytest -m gpu): lumina sample and evaluate's sampling
+#      and held-out loss on the GPU (--device auto) match the CPU's within tolerance (about 30 s, most
+#      of it the tiny workspace the test builds; its tests skip with --cpu-smoke, where torch sees no GPU).
 # Output goes to the terminal and to ${OUT:-gpu_checks_out}/ (one log per part).
 #
 #   bash bench/gpu_checks.sh            # on a GPU machine
@@ -39,4 +42,5 @@ if [ "$smoke" = "--cpu-smoke" ]; then
 else
   part async_checkpoint "$py" bench/bench_async_checkpoint.py --device cuda --batch 16 --latent 64 --steps 30 --every 10
 fi
+part eval_sample_device "$py" -m pytest -q -p no:cacheprovider -m gpu -rs tests/evaluation/test_sample_on_gpu_s54e.py
 exit $status
