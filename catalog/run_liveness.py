@@ -8,6 +8,7 @@ it read `running` for good. `lumina catalog check` names such runs by the rule s
 
 from __future__ import annotations
 
+import shlex
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,14 +30,14 @@ class StaleRun:
     why: str  # what tells it is gone
 
     def finding(self, catalog: str) -> str:
-        """Its lines under `lumina catalog check`'s table: what, and what to do (the SQL given whole:
-        it is to be copied)."""
+        """Its lines under `lumina catalog check`'s table: what, and what to do (the command given whole:
+        it is to be copied; the catalog path quoted for the shell, as it may hold a space)."""
         mark = (f"UPDATE runs SET status = 'abandoned', ended_at = heartbeat_at WHERE run_id = '{self.run_id}' "
                 "AND status = 'running'")
         return (f"{CHECK}: run {self.run_id} ({self.flow_name}, started {self.started_at:%Y-%m-%d %H:%M:%S} UTC) "
                 f"is recorded as running, but {self.why}\n"
                 f"  do: nothing: the next run started on this catalog marks it abandoned; or now: "
-                f"lumina catalog sql --write --catalog {catalog} \"{mark}\"")
+                f"lumina catalog sql --write --catalog {shlex.quote(catalog)} \"{mark}\"")
 
 
 def stale_runs(cat, now: datetime | None = None) -> list[StaleRun]:

@@ -61,3 +61,20 @@ def test_the_command_it_gives_marks_the_run_and_check_passes(tmp_path, capsys):
     sql = do.split(f"--catalog {path} ", 1)[1].strip('"')
     assert main(["sql", "--write", "--catalog", path, sql]) == 0
     assert main(["check", "--catalog", path]) == 0
+
+
+def test_the_command_it_gives_works_pasted_into_a_shell_for_a_catalog_path_with_a_space(tmp_path, capsys):
+    """The catalog path was printed bare: pasted, `--catalog /x/my home/catalog.duckdb "UPDATE ..."`
+    ended in 'unrecognized arguments' (the shell split the path at its space)."""
+    import shlex
+
+    (tmp_path / "my home").mkdir()
+    path, _ = _catalog(tmp_path / "my home")
+    with Catalog.open(path) as cat:
+        cat.sql("DELETE FROM runs WHERE run_id = 'far-silent'")
+    main(["check", "--catalog", path])
+    [do] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  do: nothing: the next run")]
+    words = shlex.split(do.split("or now: ", 1)[1])
+    assert words[:5] == ["lumina", "catalog", "sql", "--write", "--catalog"] and words[5] == path, words
+    assert main(words[2:]) == 0  # as the shell passes it to `lumina catalog`
+    assert main(["check", "--catalog", path]) == 0
