@@ -9,15 +9,19 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# the pipeline's own packages (pyproject.toml's packages): installed with `pip install .`, REPO is
+# site-packages, where any library's package has an __init__.py too
+PACKAGES = ("catalog", "contracts", "encoders", "evaluation", "flows", "modelzoo", "preprocess", "training")
 
 
 def is_pipeline_file(filename: str) -> bool:
-    """A file of one of the pipeline's own packages (not a library installed in a .venv inside the checkout)."""
+    """A file of one of the pipeline's own packages (not a library installed in a .venv inside the
+    checkout, nor one installed beside them in site-packages)."""
     try:
         top = Path(filename).resolve().relative_to(REPO).parts[0]
     except (ValueError, IndexError, OSError):
         return False
-    return not top.startswith((".", "tests")) and (REPO / top / "__init__.py").is_file()
+    return top in PACKAGES and (REPO / top / "__init__.py").is_file()
 
 
 def show_own_warnings_as_lines(command: str) -> None:

@@ -19,3 +19,25 @@ def test_a_pipeline_warning_is_one_line_naming_the_command(capsys):
     assert err[0].startswith("lumina train: warning: patch_dim 128 (4 x 4 patch x 8 channels) is larger than dim 32"), err
     assert len(err) == 1, err
     assert passed_on == [("/usr/lib/python3/dist-packages/lib.py", 7)]  # to Python's format, as before
+
+
+def test_a_library_installed_beside_the_pipeline_keeps_pythons_format(tmp_path, monkeypatch):
+    """Installed with `pip install .`, the pipeline's packages sit in site-packages beside every library:
+    a package there with an __init__.py was taken for the pipeline's, and its warnings lost their origin."""
+    import flows.cli_warnings as cli_warnings
+
+    for package in ("flows", "torch"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    monkeypatch.setattr(cli_warnings, "REPO", tmp_path)  # site-packages, as a wheel installs the pipeline
+    assert cli_warnings.is_pipeline_file(str(tmp_path / "flows" / "cli.py"))
+    assert not cli_warnings.is_pipeline_file(str(tmp_path / "torch" / "functional.py"))
+
+
+def test_the_named_packages_are_those_pyproject_installs():
+    import re
+
+    from flows.cli_warnings import PACKAGES, REPO
+
+    include = re.search(r"include = \[([^\]]*)\]", (REPO / "pyproject.toml").read_text()).group(1)
+    assert sorted(re.findall(r'"(\w+)\*"', include)) == sorted(PACKAGES)
