@@ -1,5 +1,6 @@
 """Prefect artifact keys keep one history per source or manifest: with one `refresh-counts` key an
 image folder's refresh counts and a speech corpus's were interleaved in one history in the UI."""
+import re
 import sys
 import types
 
@@ -42,3 +43,11 @@ def test_data_to_model_results_are_keyed_by_the_runs_source(monkeypatch):
                "timings_s": {}}
     data_to_model._publish(summary, "image-coco")
     assert keys == ["data-to-model-metrics-image-coco", "data-to-model-summary-image-coco"]
+
+
+def test_folders_named_in_letters_prefect_does_not_take_keep_a_history_each():
+    """'/data/写真' and '/data/音声' both lost their names to the slug: one key, refresh-counts-image."""
+    keys = {artifact_key("refresh-counts", source_run_name({"source": s, "modality": "image"}))
+            for s in ("/data/写真", "/data/音声", "/data/Fotos_é")}
+    assert len(keys) == 3 and all(re.fullmatch(r"refresh-counts-image-[a-z0-9-]+", k) for k in keys), keys
+    assert artifact_key("refresh-counts", "image-写真") == artifact_key("refresh-counts", "image-写真")  # one history
