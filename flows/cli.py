@@ -212,8 +212,10 @@ def _demo(argv: list[str]) -> int:
     check_params(kwargs)  # a wrong key ends here in one line, before Prefect (and torch) is imported
     if a.ray_address:  # a config's `backend: local` (configs/video-smoke.yaml) ran without it, probed and ignored
         if kwargs.get("backend") == "local":
+            by_set = any(s.split("=", 1)[0].strip() == "backend" for s in a.set or ())
+            origin = "" if (a.local or a.backend) else " (--set backend=local sets it)" if by_set else " (the --config sets it)"
             p.error(f"--ray-address {a.ray_address} and backend local exclude each other: backend local runs in this "
-                    f"process without Ray{' (the --config sets it)' if not (a.local or a.backend) else ''}")
+                    f"process without Ray{origin}")
         from contracts.ray_runtime import check_ray_address
 
         check_ray_address(a.ray_address)

@@ -637,7 +637,8 @@ def _publish_curve(result, manifest: str) -> None:
         return
     from flows.artifact_keys import artifact_key
 
-    create_markdown_artifact(key=artifact_key("train-loss-curve", manifest), markdown="\n".join([
+    # by name: `--manifest alive` and `--manifest alive@v2` train one manifest, one history
+    create_markdown_artifact(key=artifact_key("train-loss-curve", manifest.split("@", 1)[0]), markdown="\n".join([
         "# training", "", f"- checkpoint: `{result.checkpoint}`", f"- steps: {result.steps}, final loss {result.final_loss:.4f}",
         f"- padding fraction: {result.padding_fraction:.2%}, tokens/s: {result.tokens_per_second:.0f}",
         f"- metrics: `{result.metrics_csv}`", f"- loss curve: `{result.loss_curve}`"]))

@@ -54,3 +54,10 @@ def test_a_demo_whose_config_runs_locally_refuses_the_address(tmp_path, probe, c
     with pytest.raises(Probed):  # the flow's default backend, ray: probed before anything starts
         main(["demo", "--home", str(tmp_path / "home"), "--ray-address", "192.0.2.2:44455"])
     assert probe == ["192.0.2.2:44455"] and not (tmp_path / "home").exists()
+
+
+def test_the_refusal_names_set_when_set_chose_the_local_backend(tmp_path, probe, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--set", "backend=local", "--home", str(tmp_path / "home"), "--ray-address", "192.0.2.2:44455"])
+    err = capsys.readouterr().err
+    assert "(--set backend=local sets it)" in err and "--config" not in err, err

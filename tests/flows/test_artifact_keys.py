@@ -30,7 +30,8 @@ def test_the_loss_curve_artifact_is_keyed_by_the_manifest_trained(monkeypatch):
                                    metrics_csv="m.csv", loss_curve="l.png")
     _publish_curve(result, "speech-train")
     _publish_curve(result, "image_train")
-    assert keys == ["train-loss-curve-speech-train", "train-loss-curve-image-train"]
+    _publish_curve(result, "speech-train@v2")  # one manifest asked for by version: its history still
+    assert keys == ["train-loss-curve-speech-train", "train-loss-curve-image-train", "train-loss-curve-speech-train"]
 
 
 def test_data_to_model_results_are_keyed_by_the_runs_source(monkeypatch):

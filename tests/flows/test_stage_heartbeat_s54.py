@@ -17,7 +17,13 @@ def test_a_stage_owned_elsewhere_stays_running_while_it_beats(tmp_path, monkeypa
         with Catalog.open(ws.catalog) as cat:  # as another machine sees it: an owner elsewhere, started an hour ago
             cat.sql("UPDATE runs SET owner_host = 'another-host', heartbeat_at = ? WHERE run_id = ?",
                     [utcnow() - timedelta(hours=1), run_id])
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10  # a beat is due every 0.05 s; a loaded machine may take longer
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            with Catalog.open(ws.catalog, read_only=True) as cat:
+                (beat,), = cat.sql("SELECT heartbeat_at FROM runs WHERE run_id = ?", [run_id])[1]
+            if beat > utcnow() - timedelta(minutes=1):
+                break
         with Catalog.open(ws.catalog) as cat:
             assert cat.mark_abandoned_runs() == []
             (status, beat), = cat.sql("SELECT status, heartbeat_at FROM runs WHERE run_id = ?", [run_id])[1]
