@@ -147,6 +147,15 @@ class ListingStage:
             at.setdefault(uri, []).append((key, status, bool(encoded)))
         return (json.loads(rows[0][0]) if rows else None), at
 
+    def metas(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """key -> meta of the catalog's (load_index's) samples among ``keys``: what a modality reads to
+        tell whether an input's several samples are all it makes of the input. {} without load_index."""
+        keys = sorted(set(keys))
+        if self._catalog is None or not keys:
+            return {}
+        _, rows = self._catalog[0].sql(q("stored_meta_of_keys"), [keys, "$"])
+        return {key: json.loads(meta) for key, meta in rows}
+
     def set_aside(self, prefixes: Sequence[str]) -> int:
         """Leave the index rows whose names start with one of ``prefixes`` (the folders a listing
         could not read, ``name/``) out of the diff: neither gone nor seen, their index rows stay as

@@ -313,13 +313,17 @@ def duplicate_key(content: str, copy_name: str, original_name: str) -> str:
 
 def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage, plugin,
                              cfg: CurateConfig) -> tuple[np.ndarray, int]:
-    """``touched`` less the inputs the index never listed whose sample the catalog already has: a
+    """``touched`` less the inputs the index never listed whose samples the catalog already has: a
     `lumina curate` (and encode) took them in with these settings and they have not changed since.
     The first refresh of such a source curated, encoded and stored the whole source once more (at
     20,000 images, 473 s and a second copy of every shard for a 1% change; bench/bench_scale.py).
-    An input stays to curate unless the catalog has exactly one current sample at its uri, of the
-    key its bytes and caption make now, encoded if accepted, and the source's last curation used
-    these settings. The key an exact duplicate gets is not its content's but derived from it and
+    An input stays to curate unless the source's last curation used these settings and the catalog's
+    current samples at its uri, each encoded if accepted, are what its bytes and caption make now:
+    one sample of the key they make, or (an input the modality cut into several, a video's scenes)
+    samples the modality says are all it made of that key (its optional ``made_from(key, rows)``,
+    rows (sample key, meta)). Before, an input of several samples was curated again, and its
+    accepted ones stored in a second shard, on the first refresh of a source curated before.
+    The key an exact duplicate gets is not its content's but derived from it and
     the copy's name relative to its original's folder (mark_exact_duplicates): a copy is left out
     when its row has that key, its original being an input left out here (before, every copy was
     curated again on the first refresh, to the same row). Returns (the positions left, how many
@@ -332,23 +336,47 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     last, at = stage.catalogued(inputs[i].uri for i in unindexed.tolist())
     if last is None or not at or not _same_curation(last, cfg, plugin):
         return touched, 0
-    done, copies = [], {}  # copies: position -> content key of the inputs whose (rejected) row has another key
+    done: dict[int, str] = {}  # position -> content key of the inputs left out
+    copies, several = {}, {}  # position -> content key: inputs whose (rejected) row has another key; of several rows
     desc = f"{plugin.modality.value}: compare with what lumina curate took in"
     for i in _progress(unindexed.tolist(), len(unindexed), desc):
         rows = at.get(inputs[i].uri, [])
-        if len(rows) != 1 or (rows[0][1] == "accepted" and not rows[0][2]):
+        if not rows or any(status == "accepted" and not encoded for _, status, encoded in rows):
             continue
+        if len(rows) > 1 and not hasattr(plugin, "made_from"):
+            continue  # a modality that makes one sample of an input: several are no curation of it now
         key = content_key(inputs[i], cfg, plugin)
-        if key == rows[0][0]:
-            done.append(i)
+        if len(rows) > 1:
+            several[i] = key
+        elif key == rows[0][0]:
+            done[i] = key
         elif key is not None and rows[0][1] == "rejected":
             copies[i] = key
+    done.update(_made_whole(several, inputs, at, stage, plugin))
     if copies:  # content key -> name of the input left out whose sample has it, for the copies' keys only
         wanted = set(copies.values())
-        originals = {k: inputs[i].name for i in done if (k := at[inputs[i].uri][0][0]) in wanted}
-        done += [i for i, key in copies.items()
-                 if key in originals and at[inputs[i].uri][0][0] == duplicate_key(key, inputs[i].name, originals[key])]
+        originals = {k: inputs[i].name for i, k in done.items() if k in wanted}
+        done.update((i, key) for i, key in copies.items()
+                    if key in originals and at[inputs[i].uri][0][0] == duplicate_key(key, inputs[i].name, originals[key]))
     return np.setdiff1d(touched, np.asarray(sorted(done), touched.dtype)), len(done)
+
+
+_METAS_AT_ONCE = 4096  # inputs whose samples' metas are read in one query (held at once: bounded memory)
+
+
+def _made_whole(several: dict[int, str | None], inputs: list[RawInput], at: dict[str, list[tuple[str, str, bool]]],
+                stage, plugin) -> dict[int, str]:
+    """Of the inputs with several current samples (position -> the content key their bytes and
+    caption make now), those whose samples the modality made, all of them, of that key: the metas
+    of their samples read from the catalog a few thousand inputs at a time."""
+    todo = [(i, key) for i, key in several.items() if key is not None]
+    made: dict[int, str] = {}
+    for start in range(0, len(todo), _METAS_AT_ONCE):
+        chunk = todo[start:start + _METAS_AT_ONCE]
+        metas = stage.metas(row[0] for i, _ in chunk for row in at[inputs[i].uri])
+        made.update((i, key) for i, key in chunk
+                    if plugin.made_from(key, [(row[0], metas.get(row[0], {})) for row in at[inputs[i].uri]]))
+    return made
 
 
 def _stage_listing(stage, entries: list[Entry], inputs: list[RawInput], leftovers: list[Leftover],

@@ -71,6 +71,25 @@ class VideoOptions:
                      vae_factor=">= 1", work_side=">= 1", max_frames=">= 1")
 
 
+# meta clip_start and scene_end are rounded to 4 decimals, a clip's key hashes its span at 3: the span
+# the key hashed lies within this of the meta's, so the 3-decimal labels at both ends of it hold its label
+_META_ROUNDING = 6e-5
+
+
+def scene_clip_key(key: str, index: int, start: float, end: float) -> str:
+    """The key of clip ``index`` (scene start to end, in seconds) of an input keyed ``key`` cut into several."""
+    return sample_key(key, f"clip {index}: {start:.3f}-{end:.3f} s")
+
+
+def _keys_of_clip(key: str, meta: dict[str, Any]) -> set[str]:
+    """The keys a clip of an input keyed ``key`` may have been given, from its meta's rounded span."""
+    index, start, end = meta.get("clip_index"), meta.get("clip_start"), meta.get("scene_end")
+    if not isinstance(index, int) or not isinstance(start, (int, float)) or not isinstance(end, (int, float)):
+        return set()  # a row from before the span was recorded: not known to be a clip of this key
+    near = (-_META_ROUNDING, 0.0, _META_ROUNDING)
+    return {scene_clip_key(key, index, start + a, end + b) for a in near for b in near}
+
+
 def _verdict(key: str, name: str, score: float, threshold: float, passed: bool) -> VerdictRecord:
     return VerdictRecord(key, name, FILTER_VERSION, float(score), float(threshold), bool(passed))
 
@@ -107,9 +126,23 @@ class VideoPlugin(ModalityPlugin):
             start = float(video.times[a])
             end = float(video.times[b]) if b < len(video.frames) else video.duration
             # one scene keeps the file's key; clips of a cut file get keys from the key and their span
-            clip_key = key if len(spans) == 1 else sample_key(key, f"clip {i}: {start:.3f}-{end:.3f} s")
+            clip_key = key if len(spans) == 1 else scene_clip_key(key, i, start, end)
             out.append(self._clip(item, video, clip_key, i, len(spans), start, end, float(scores[a]), base, opts))
         return out
+
+    def made_from(self, key: str, rows: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Whether ``rows`` ((sample key, meta) of the current samples of one input) are every clip
+        analyse cut from an input keyed ``key``: each clip's key is made from ``key`` and its span, so
+        a refresh that finds them all need not decode the file again. A file cut otherwise now (a
+        changed file: another key; clips missing or left over) is not."""
+        if len(rows) == 1:
+            return rows[0][0] == key
+        metas = [meta for _, meta in rows]
+        if any(meta.get("clips_in_source") != len(rows) for meta in metas):
+            return False
+        if {meta.get("clip_index") for meta in metas} != set(range(len(rows))):  # each clip once
+            return False
+        return all(row_key in _keys_of_clip(key, meta) for row_key, meta in rows)
 
     def _clip(self, item: RawInput, video: DecodedVideo, key: str, index: int, count: int, start: float, end: float,
               cut_score: float, base: dict, opts: VideoOptions) -> Candidate:
