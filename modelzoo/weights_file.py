@@ -57,7 +57,9 @@ def _size_problem(size: int, described: int) -> str | None:
 def load_failure(path: str | os.PathLike, error: BaseException) -> str:
     """Why safetensors could not load ``path``, for a message naming it: what its header shows when
     that says (`safetensors_problem`), else safetensors' own error."""
-    return safetensors_problem(path) or f"{type(error).__name__}: {_first_line(error)}"
+    if found := safetensors_problem(path):
+        return found
+    return f"{type(error).__name__}: {_first_line(error)}" if str(error) else type(error).__name__  # not "E: E"
 
 
 def _first_line(e: BaseException) -> str:

@@ -66,3 +66,16 @@ def test_convert_of_a_safetensors_file_with_bytes_after_its_data_says_so(tmp_pat
     _longer(path)
     with pytest.raises(ValueError, match=f"^{path} is not a readable checkpoint \\({EXTRA}"):
         load_official_state(path)
+
+
+def test_an_error_without_a_message_is_named_once(tmp_path):
+    """A load that failed with a message-less error on a sound file said 'ValueError: ValueError'."""
+    import torch
+    from safetensors.torch import save_file
+
+    from modelzoo.weights_file import load_failure
+
+    sound = tmp_path / "model.safetensors"
+    save_file({"w": torch.zeros(2)}, str(sound))
+    assert load_failure(sound, ValueError("")) == "ValueError"
+    assert load_failure(sound, ValueError("bad dtype\ndetails")) == "ValueError: bad dtype"
