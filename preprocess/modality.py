@@ -129,6 +129,10 @@ class ModalityPlugin(ABC):
     # the identity encoder's shift and scale); preprocess/encode.latent_options looks it up.
     # Optional: ``text_options(text_encoder_name, shard_uris) -> dict``, text-encoder options the
     # curation recorded (speech: the espeak-ng voice its transcripts are in, for the phone encoder).
+    # Optional: ``made_from(key, rows) -> bool``, whether ``rows`` ((sample key, meta) of one input's
+    # current samples) are every sample analyse made of an input keyed ``key``, for an input cut into
+    # several (video's scenes): the first refresh after `lumina curate` then leaves it alone
+    # (preprocess/refresh.py _without_already_curated).
 
 
 def curation_versions(plugin: ModalityPlugin) -> dict[str, str]:

@@ -27,7 +27,10 @@ from preprocess.video.motion import jitter_score, motion_score
 from preprocess.video.scenes import content_scores, scene_cuts, scenes, thumbnails
 
 MEDIA = "frames.npy"  # curated member: uint8 [T, H, W, C]
-FILTER_VERSION = "2"  # 2: motion on 8 frames evenly over the clip (1: on the picked frames, fewer steps at frames=16)
+# 3: a flash is no scene cut; GIF/APNG/WebP frames of 10 ms or less last 100 ms, as browsers show them;
+# transparent frames on white (clips' durations, splits and pictures changed; refresh names older curations)
+# 2: motion on 8 frames evenly over the clip (1: on the picked frames, fewer steps at frames=16)
+FILTER_VERSION = "3"
 # The motion score is measured on this many frames taken evenly over the clip, whatever `frames` is: on
 # the picked frames, a curation with more of them (a second stage of longer clips) measured smaller
 # steps between frames and rejected clips it had accepted as `static` (a walkthrough: 5 of 36 clips at
@@ -118,8 +121,9 @@ class VideoPlugin(ModalityPlugin):
             # no object addresses or temp paths in the reason: the same file, the same reason, every run
             return [Candidate(SampleRecord(key=key, status="quarantined", reason=error_reason("decode_error", e), **base), source=item)]
 
-        scores = content_scores(video.frames)
-        cuts = scene_cuts(scores, opts.scene_min_score, opts.scene_ratio, thumbs=thumbnails(video.frames))  # a flash is no cut
+        thumbs = thumbnails(video.frames)  # once: the scores and the flash check both read them
+        scores = content_scores(video.frames, thumbs)
+        cuts = scene_cuts(scores, opts.scene_min_score, opts.scene_ratio, thumbs=thumbs)  # a flash is no cut
         spans = scenes(len(video.frames), cuts)
         out = []
         for i, (a, b) in enumerate(spans):

@@ -47,9 +47,10 @@ def thumbnails(frames: np.ndarray, cells: int = THUMB) -> np.ndarray:
     return np.matmul(rows, np.matmul(y, cols.T))
 
 
-def content_scores(frames: np.ndarray) -> np.ndarray:
-    """[N] difference of each frame to the previous one (0 for the first), mean abs of thumbnails."""
-    t = thumbnails(frames)
+def content_scores(frames: np.ndarray, thumbs: np.ndarray | None = None) -> np.ndarray:
+    """[N] difference of each frame to the previous one (0 for the first), mean abs of thumbnails
+    (``thumbs``: those of ``frames``, where the caller has them)."""
+    t = thumbnails(frames) if thumbs is None else thumbs
     d = np.abs(np.diff(t, axis=0)).mean(axis=(1, 2))
     return np.concatenate([[0.0], d]).astype(np.float64)
 
