@@ -5,6 +5,7 @@ degrees) and --radius R (default: the median camera distance of the training dat
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +46,30 @@ def prepare(cfg, ckpt_dir: Path, shape: list[int], options: MultiviewSampleOptio
     views = int(cfg.frames or shape[1])
     # as the radius: a user's renders from 40 degrees up were sampled at the demo's 20 (camera
     # vectors the model never saw)
-    elevation = float(options.elevation) if options.elevation is not None else training_median(
-        ckpt_dir, "elevations", getattr(cfg, "catalog", None))
+    catalog = getattr(cfg, "catalog", None)
+    trained_elevation = None if options.elevation is not None else training_median(ckpt_dir, "elevations", catalog)
+    elevation = float(options.elevation) if options.elevation is not None else trained_elevation
     elevation = ELEVATION if elevation is None else elevation
-    radius = options.radius or training_radius(ckpt_dir, getattr(cfg, "catalog", None)) or RADIUS
+    trained_radius = None if options.radius else training_radius(ckpt_dir, catalog)
+    radius = options.radius or trained_radius or RADIUS
+    # the strip and GIF carry no cameras: said beside the paths lumina sample prints, as video says its fps
+    print("multi-view: " + ring_description(views, elevation, _origin(options.elevation is not None, trained_elevation),
+                                            radius, _origin(bool(options.radius), trained_radius)), file=sys.stderr)
     cams = torch.from_numpy(ring_cameras(views, elevation, radius)).float()
     return [shape[0], views, *shape[2:]], {"frame_cond": cams.expand(cfg.num, -1, -1).contiguous()}
+
+
+def _origin(flag_given: bool, trained: float | None) -> str:
+    if flag_given:
+        return "as asked"
+    return "the training data's median" if trained is not None else "the default: no training cameras found"
+
+
+def ring_description(views: int, elevation: float, elevation_from: str, radius: float, radius_from: str) -> str:
+    """'4 views, left to right at azimuth 45, 135, 225, 315 degrees; elevation 20 degrees (...); radius 2 (...)'."""
+    azimuths = ", ".join(f"{az:g}" for az in ring_azimuths(views))
+    return (f"{views} view{'s' if views != 1 else ''}, left to right at azimuth {azimuths} degrees; elevation {elevation:g} "
+            f"degrees ({elevation_from}); radius {radius:g} ({radius_from})")
 
 
 def describe_views(shape: list[int], downsample: int = 1) -> str:
