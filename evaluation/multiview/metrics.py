@@ -140,13 +140,22 @@ def object_classes(captions: list[str], notes: list[str]) -> tuple[list[str], li
     return nouns, labels
 
 
+def _why_these_bins(counts: Counter) -> str:
+    """Said of the pose bins: a tie (1 set of 4 views, 1 of 6) was called 'the most common view count'."""
+    top = max(counts.values())
+    tied = sorted(v for v, k in counts.items() if k == top)
+    if len(tied) == 1:
+        return "the most common view count"
+    return f"the largest of the view counts {', '.join(map(str, tied[:-1]))} and {tied[-1]}, {top} set{'s' if top != 1 else ''} each"
+
+
 def _note_mixed_sets(ctx: EvalContext, counts: Counter, bins: int, side: int | None, sizes: int) -> None:
     """What a reader of the figures must know where the held-out sets differ in view count or size."""
     if len(counts) > 1:
         ctx.notes.append(f"the {sum(counts.values())} sets have {len(counts)} view counts ("
                          + ", ".join(f"{k} of {v} views" for v, k in sorted(counts.items()))
-                         + f"): all are scored, the pose judge with {bins} azimuth bins of {360 / bins:g} degrees (the "
-                         f"most common view count; pose_chance 1/{bins}); views_per_set is their mean")
+                         + f"): all are scored, the pose judge with {bins} azimuth bins of {360 / bins:g} degrees ("
+                         + _why_these_bins(counts) + f"; pose_chance 1/{bins}); views_per_set is their mean")
         log.info("multi-view evaluation: %s", ctx.notes[-1])
     if side is not None:
         ctx.notes.append(f"the views come in {sizes} sizes: the judges read each scaled to {side}x{side} (the median "
