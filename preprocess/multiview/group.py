@@ -132,6 +132,18 @@ def _unlisted_detail(role: str, listed: set[str], present: set[str], cam_name: s
     return f"not in {cam_name}, which lists {meant[0]!r}: a view's name must match its file's exactly, extension and case"
 
 
+def _other_file_detail(role: str, own: str, has_caption: bool) -> str:
+    """Why a sample's file is none of its members. A text file in a sample without a caption was most
+    likely meant as one (Caption.TXT, prompt.txt): say the names a caption is read from, as the
+    sample's own missing_caption reason does not."""
+    suffix = next((s for s in (".txt", ".json") if role.lower().endswith(s)), None)
+    if has_caption or suffix is None:
+        return "not a view image, camera file or caption"
+    meant = f"{own}{suffix[1:]}" if own else f"caption{suffix}"
+    names = f"{own}txt or {own}json" if own else "caption.txt or caption.json"
+    return f"not read as a caption: a sample's caption is {names}, and this sample has none: rename {own}{role} to {meant}"
+
+
 def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover]]:
     files = [e for e in entries if e.kind == "file"]
     leftovers = [Leftover(e, e.kind, "not read") for e in entries if e.kind != "file"]
@@ -169,10 +181,10 @@ def group_multiview(entries: list[Entry]) -> tuple[list[RawInput], list[Leftover
             leftovers.append(Leftover(m.pop(role), "orphan_caption", f"{caption_role} of the same sample is used"))
         cam = _take_camera_file(m, leftovers)
         cam_name = _camera_file_of(cam.name)
+        own = prefix.rsplit("/", 1)[-1]  # a tar sample's "<id>." ("" in a folder)
         for role in [r for r in m if r != CAMERA_FILE and not r.lower().endswith(VIEW_SUFFIXES)]:
-            leftovers.append(Leftover(m.pop(role), "unsupported_type", "not a view image, camera file or caption"))
+            leftovers.append(Leftover(m.pop(role), "unsupported_type", _other_file_detail(role, own, caption is not None)))
         if (listed := listed_of[prefix]) is not None:  # a picture the cameras do not name is no view
-            own = prefix.rsplit("/", 1)[-1]  # a tar sample's "<id>." ("" in a folder)
             for role in [r for r in m if own and r not in listed and own + r in listed]:
                 m[own + role] = m.pop(role)  # a camera file may name a view by its whole member name, "<id>.030.png"
             for role in [r for r in m if r != CAMERA_FILE and r not in listed]:
