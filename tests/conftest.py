@@ -49,6 +49,73 @@ def no_log_handler_on_a_closed_stream():
                 lg.removeHandler(h)
 
 
+_CURVE_WORDS = ("loss_curve", "plot_curve", "RunMonitor")
+_curve_named: dict[str | None, tuple[bool, set[str]]] = {}
+
+
+def _names_the_curve(text: str) -> bool:
+    return any(word in text for word in _CURVE_WORDS)
+
+
+def _where_a_module_names_the_curve(path: str | None) -> tuple[bool, set[str]]:
+    """(whether a test module names the loss curve (its PNG, plot_curve, the monitor) outside its
+    top-level test functions, in a helper or fixture any test may call; which test functions name it
+    in their own body). Parsed once per module; one that cannot be read or parsed names it."""
+    if path not in _curve_named:
+        import ast
+
+        try:
+            source = Path(path).read_text()
+            lines = source.splitlines(keepends=True)
+            naming = set()
+            for node in ast.parse(source).body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                    span = range(node.decorator_list[0].lineno - 1 if node.decorator_list else node.lineno - 1, node.end_lineno)
+                    if _names_the_curve("".join(lines[i] for i in span)):
+                        naming.add(node.name)
+                    for i in span:
+                        lines[i] = "\n"
+            _curve_named[path] = (_names_the_curve("".join(lines)), naming)
+        except (OSError, TypeError, SyntaxError):
+            _curve_named[path] = (True, set())
+    return _curve_named[path]
+
+
+def _test_names_the_curve(request) -> bool:
+    outside, naming = _where_a_module_names_the_curve(getattr(request.module, "__file__", None))
+    return outside or request.function.__name__ in naming
+
+
+def _read_not_drawn(csv_path, png):
+    """plot_curve's reading of metrics.csv (its columns, the running mean it draws) without the drawing."""
+    import training.monitor as monitor
+
+    columns = monitor._columns(csv_path, ("step", "loss", "lr", "grad_norm"))
+    if columns is not None and len(columns[0]) // 50 > 1:
+        monitor.running_mean(columns[1], len(columns[0]) // 50)
+    return None  # as for a run without a step: no PNG, TrainResult.loss_curve None
+
+
+def _draw_every_curve() -> bool:
+    return os.environ.get("LUMINA_TEST_DRAW_CURVES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def loss_curve_read_not_drawn(request, monkeypatch):
+    """In-process training in a test that never looks at the loss curve reads metrics.csv as
+    plot_curve does (its columns and running mean) but draws no PNG: matplotlib's layout and PNG
+    writing are ~0.16 s a curve, drawn at a run's first checkpoint and at its end, in ~200 in-process
+    runs. The drawing is tested where it is named: a test whose body names loss_curve, plot_curve or
+    RunMonitor draws, as does every test of a module that names one in a helper or fixture
+    (tests/training/test_monitor_curve.py, test_mutation_killers_monitor.py ...); and every `lumina`,
+    torchrun and Ray process a test starts draws as a user's does. LUMINA_TEST_DRAW_CURVES=1 draws all."""
+    if not _draw_every_curve() and not _test_names_the_curve(request):
+        import training.monitor as monitor
+
+        monkeypatch.setattr(monitor, "plot_curve", _read_not_drawn)
+    yield
+
+
 @dataclass
 class TinyHome:
     home: Path
@@ -83,24 +150,68 @@ def tiny_home(tmp_path_factory) -> TinyHome:
     return TinyHome(home, catalog, "tiny-train", "tiny-holdout", str(null), run_id)
 
 
-@pytest.fixture(scope="session")
-def prefect_api_url(tmp_path_factory):
+class _PrefectServer:
     """One Prefect server (127.0.0.1, its own PREFECT_HOME) for the end-to-end tests' `lumina demo`
-    runs: each run would otherwise start and migrate its own (about 10 s each). The URL is only
-    handed to the subprocesses that ask for it; this process's environment is left alone."""
-    from flows.local_prefect import server_env, start_server, stop_server
+    runs: each run would otherwise start and migrate its own (about 10 s each). Started by the first
+    test that asks for it and stopped after the last: an idle server's services still poll its
+    database (~0.8 s of CPU a minute), and the tests that use it run first, in one xdist_group."""
 
-    env = server_env({k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"})
-    env["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_server_home"))
-    # A new database each session: registering Prefect's block types in it is ~0.8 s of the start's
-    # ~8 s of CPU, for blocks no Lumina flow reads (results persist to the local filesystem without one).
-    # A user's server registers them once per database: Prefect remembers it (memo_store.toml).
-    env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"
-    proc, url = start_server(env, startup_timeout_s=180)
-    try:
-        yield url
-    finally:
-        stop_server(proc)
+    proc = None
+    url: str | None = None
+
+    def start(self, tmp_path_factory) -> str:
+        if self.url is None:
+            from flows.local_prefect import server_env, start_server
+
+            env = server_env({k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"})
+            env["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect_server_home"))
+            # A new database each start: registering Prefect's block types in it is ~0.8 s of the start's
+            # ~8 s of CPU, for blocks no Lumina flow reads (results persist to the local filesystem without
+            # one). A user's server registers them once per database: Prefect remembers it (memo_store.toml).
+            env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"
+            self.proc, self.url = start_server(env, startup_timeout_s=180)
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            from flows.local_prefect import stop_server
+
+            stop_server(self.proc)
+        self.proc = self.url = None
+
+
+_PREFECT = _PrefectServer()
+
+
+@pytest.fixture
+def prefect_api_url(tmp_path_factory) -> str:
+    """The shared Prefect server's API URL, started if it is not running. The URL is only handed to
+    the subprocesses that ask for it; this process's environment is left alone."""
+    return _PREFECT.start(tmp_path_factory)
+
+
+def _uses_prefect(item) -> bool:
+    return item is not None and "prefect_api_url" in getattr(item, "fixturenames", ())
+
+
+def _a_later_test_uses_prefect(item) -> bool:
+    """Under xdist the tests that use the server are one xdist_group, run one after another on one
+    worker: the next test says it. In one process they are spread over their files: any test after
+    this one in the run's order."""
+    if hasattr(item.config, "workerinput"):
+        return False
+    items = item.session.items
+    later = items[items.index(item) + 1:] if item in items else items
+    return any(_uses_prefect(other) for other in later)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if _uses_prefect(item) and not _uses_prefect(nextitem) and not _a_later_test_uses_prefect(item):
+        _PREFECT.stop()
+
+
+def pytest_sessionfinish(session):
+    _PREFECT.stop()
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +224,12 @@ def tiny_checkpoint(tiny_home, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny_checkpoint")
     catalog = str(shutil.copy(tiny_home.catalog, root / "catalog.duckdb"))
-    out = train(TrainConfig(catalog=catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
-                            out_dir=str(root / "run"), steps=1, batch_size=4, progress=False, tensorboard=False,
-                            model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}))
+    with pytest.MonkeyPatch.context() as mp:
+        if not _draw_every_curve():  # no test of the modules that ask for it looks at its loss curve
+            import training.monitor as monitor
+
+            mp.setattr(monitor, "plot_curve", _read_not_drawn)
+        out = train(TrainConfig(catalog=catalog, manifest=tiny_home.train_manifest, null_caption=tiny_home.null_caption,
+                                out_dir=str(root / "run"), steps=1, batch_size=4, progress=False, tensorboard=False,
+                                model_overrides={"dim": 32, "n_layers": 1, "n_heads": 2, "patch_size": 4}))
     return Path(out.checkpoint)
