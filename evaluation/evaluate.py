@@ -190,6 +190,7 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     from encoders.device import usable_device
     from evaluation.config import judge_cache_limit
     from evaluation.context import EvalContext
+    from evaluation.leakage import heldout_leakage
 
     device = usable_device(cfg.device)  # auto: cuda when torch sees a GPU (as lumina train), else cpu
     if judge_cache is not None:
@@ -205,6 +206,9 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     examples = load_examples(manifest)
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
+    # near copies of training samples in the held-out data (curation's dedup misses lossy ones): said
+    # before the sampling, so a long evaluation's log shows it early
+    leak_notes, leak_metrics = heldout_leakage(cfg.catalog, cfg.checkpoint, manifest)
     evaluate_modality = modality_hook(MODALITY_EVALUATORS, checkpoint_modality(cfg.checkpoint), "MODALITY_EVALUATORS")
     model, null = load_checkpoint(cfg.checkpoint, device=device)
     log.info("evaluating on %s (--device %s)", device, cfg.device)
@@ -220,6 +224,8 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
         extra, renders = evaluate_modality(ctx)
     metrics.update(extra)
     ctx.notes.extend(warn_if_the_judge_is_no_judge(metrics))
+    ctx.notes.extend(leak_notes)
+    metrics.update(leak_metrics)  # added beside the figures, none of which it changes
     result = EvalResult(metrics, renders, ctx.notes, sampling_settings(cfg))
     write_metrics_json(result, cfg.out_dir)
     return result
