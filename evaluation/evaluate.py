@@ -206,13 +206,14 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     examples = load_examples(manifest)
     if not examples:
         raise ValueError(f"held-out manifest {cfg.manifest!r} is empty")
-    # near copies of training samples in the held-out data (curation's dedup misses lossy ones): said
-    # before the sampling, so a long evaluation's log shows it early
-    leak_notes, leak_metrics = heldout_leakage(cfg.catalog, cfg.checkpoint, manifest)
     evaluate_modality = modality_hook(MODALITY_EVALUATORS, checkpoint_modality(cfg.checkpoint), "MODALITY_EVALUATORS")
     model, null = load_checkpoint(cfg.checkpoint, device=device)
     log.info("evaluating on %s (--device %s)", device, cfg.device)
     decoder = load_decoder(cfg.checkpoint, cfg.vae, device)  # a --vae of another VAE: refused before the held-out loss and the sampling
+    # near copies of training samples in the held-out data (curation's dedup misses lossy ones): said
+    # before the sampling, so a long evaluation's log shows it early; after the checkpoint and decoder
+    # load, so a damaged checkpoint's refusal stays the one line it says
+    leak_notes, leak_metrics = heldout_leakage(cfg.catalog, cfg.checkpoint, manifest)
     metrics: dict[str, float] = {"heldout_fm_loss": heldout_loss(model, examples, seed=cfg.seed, device=device)}
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     ctx = EvalContext(model, null, examples, cfg, decoder,
