@@ -135,6 +135,10 @@ def check_heldout_against_training(catalog: str, checkpoint: str | Path, manifes
         if not recorded or not Path(recorded).exists():
             raise ValueError(f"its training manifest {name}@v{version} is not in {catalog}, and the catalog it records is not reachable")
         with Catalog.open(recorded, read_only=True) as cat:
+            # the recorded catalog may be this one, or one rebuilt since: without the manifest there
+            # would be nothing to compare with, and "no near copy" would be said of an empty training set
+            if not _has_manifest(cat, name, version):
+                raise ValueError(f"its training manifest {name}@v{version} is in neither {catalog} nor the catalog it records ({recorded})")
             train = read_signatures(cat, name, version)
     found = near_copies(heldout, train)
     return NearCopies(len(heldout.keys), heldout.missing, f"{name}@v{version}",

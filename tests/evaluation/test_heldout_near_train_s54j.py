@@ -190,3 +190,21 @@ def test_evaluate_says_it_and_its_figures_do_not_change(tiny_home, tiny_checkpoi
 
 def _figures_only(ctx):
     return {"fake_accuracy": 0.5}, {}
+
+
+def test_a_training_manifest_in_no_catalog_is_said_not_checked_never_no_copy(tiny_home, planted, caplog):
+    """training.json names a manifest version the catalog (here also the one it records) does not
+    hold: before, the training side read as empty and the log said no held-out sample of the 36
+    compared is a near copy, with heldout_near_train 0."""
+    import logging
+
+    from evaluation.leakage import heldout_leakage
+
+    catalog, ckpt, _, heldout = planted
+    info = json.loads((ckpt / "training.json").read_text())
+    (ckpt / "training.json").write_text(json.dumps({**info, "manifest_version": 99}))
+    caplog.set_level(logging.INFO, logger="evaluation.leakage")
+    notes, metrics = heldout_leakage(catalog, ckpt, _Evaluated(tiny_home.holdout_manifest, heldout))
+    assert metrics == {}
+    assert len(notes) == 1 and "were not checked" in notes[0] and "@v99 is in neither" in notes[0], notes
+    assert not any("no held-out sample" in r.getMessage() for r in caplog.records)
