@@ -140,6 +140,8 @@ def check_heldout_against_training(catalog: str, checkpoint: str | Path, manifes
             if not _has_manifest(cat, name, version):
                 raise ValueError(f"its training manifest {name}@v{version} is in neither {catalog} nor the catalog it records ({recorded})")
             train = read_signatures(cat, name, version)
+    if heldout.keys and not train.keys:  # else "no near copy" would be said of comparisons with nothing
+        raise ValueError(f"none of the {train.missing} samples of its training manifest {name}@v{version} has a stored pHash")
     found = near_copies(heldout, train)
     return NearCopies(len(heldout.keys), heldout.missing, f"{name}@v{version}",
                       [(heldout.keys[a], train.keys[b], bits, heldout.sources[a], train.sources[b]) for a, b, bits in found])

@@ -208,3 +208,19 @@ def test_a_training_manifest_in_no_catalog_is_said_not_checked_never_no_copy(tin
     assert metrics == {}
     assert len(notes) == 1 and "were not checked" in notes[0] and "@v99 is in neither" in notes[0], notes
     assert not any("no held-out sample" in r.getMessage() for r in caplog.records)
+
+
+def test_training_samples_without_a_stored_phash_are_no_comparison(tiny_home, planted, caplog):
+    """Held-out samples with a pHash, the training manifest's without (curated before it was stored):
+    before, 'no held-out sample of the 36 compared is a near copy' with heldout_near_train 0."""
+    import logging
+
+    from evaluation.leakage import heldout_leakage
+
+    catalog, ckpt, train, heldout = planted
+    _set_meta(catalog, {key: {"phash": None} for key in train})
+    caplog.set_level(logging.INFO, logger="evaluation.leakage")
+    notes, metrics = heldout_leakage(catalog, ckpt, _Evaluated(tiny_home.holdout_manifest, heldout))
+    assert metrics == {}
+    assert len(notes) == 1 and f"none of the {len(train)} samples of its training manifest" in notes[0], notes
+    assert not any("no held-out sample" in r.getMessage() for r in caplog.records)
