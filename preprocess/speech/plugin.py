@@ -526,6 +526,8 @@ class SpeechPlugin(ModalityPlugin):
             status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
             if v.filter == "wrong_language":
                 reason = lang.reason(opts.language)
+            elif v.filter in ("min_speaking_rate", "max_speaking_rate"):
+                reason = speaking_rate_reason(v, len(phones), p.duration)
             elif v.filter == "transcript_tags":
                 reason = (f"transcript_tags: {', '.join(dict.fromkeys(tags))} in the transcript (a sound or word it does not "
                           f"spell, which the model would learn with no phone for it; remove the take or the tags)")
@@ -580,6 +582,17 @@ class SpeechPlugin(ModalityPlugin):
         if latent != "identity":
             return {}
         return frozen_statistics(encoded_dir, shard_uris).latent_options()
+
+
+def speaking_rate_reason(v: VerdictRecord, n_phones: int, seconds: float) -> str:
+    """A speaking-rate rejection in its unit, with the figures it rests on and what usually causes it.
+    It said only "score 2.81146 vs threshold 3": a user with a long pause inside a take (its ends are
+    trimmed, its middle is not) could not tell phones per second from anything else."""
+    slow = v.filter == "min_speaking_rate"
+    bound, cause = (("at least", "a long pause inside the take, or words the transcript leaves out?") if slow
+                    else ("at most", "a transcript with words the take does not say, or a cut take?"))
+    return (f"{v.filter}: {v.score:.2f} phones per second, {bound} {v.threshold:g} wanted ({n_phones} phones of the "
+            f"transcript in {seconds:.2f} s of audio after trimming its ends: {cause})")
 
 
 def language_of_shard(shard_uri: str) -> str:
