@@ -78,6 +78,8 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
         metrics.update(num_requested_digits=float(cfg.samples_per_class * len({y for _, y in digits})))
     for note in notes:
         _note(ctx, note)
+    if seen := phrases_seen_in_training([e.caption for e in phrases], cfg.checkpoint, cfg.catalog):
+        _note(ctx, seen)
     chosen = prompts + phrases
     if not chosen:
         return metrics, {}
@@ -131,6 +133,25 @@ def evaluate_speech(ctx: EvalContext) -> tuple[dict[str, float], dict[str, str]]
     # each generated panel on the time scale of the real one beside it
     renders["grid"] = str(spectrogram_png(mels, titles, out / "spectrograms.png", cols=4, scale_group=2))
     return metrics, renders
+
+
+def phrases_seen_in_training(captions: list[str], ckpt: str, catalog: str | None) -> str | None:
+    """A note when held-out phrases evaluated are also transcripts of training takes (another take of
+    the same text: the split is by take, not by text). Their mcd_db and wer_* then measure text the
+    model was trained on. Helper L's walkthrough: a user's 'we will meet at noon', said twice, had one
+    take in each split and nothing said so (the near-copy check compares images' pHashes only).
+    Digits are left out: they are classes, in both splits by design."""
+    if not captions:
+        return None
+    from evaluation.training_manifest import query_training_manifest
+
+    rows = query_training_manifest(ckpt, "SELECT DISTINCT caption FROM manifest_members WHERE manifest = ? AND version = ?", catalog)
+    trained = {r[0] for r in rows or []}
+    seen = [c for c in dict.fromkeys(captions) if c in trained]
+    if not seen:
+        return None
+    return (f"{len(seen)} of the {len(set(captions))} held-out phrases evaluated are also the transcript of a training take "
+            f"(e.g. {seen[0]!r}): their mcd_db and wer_* measure text the model was trained on, not new text")
 
 
 def word_error_rates(ctx: EvalContext, refs: list[str], audio: dict[str, list[np.ndarray]], digits: int) -> dict[str, float]:
