@@ -90,10 +90,18 @@ def _leftover_detail(e: Entry, kind: str) -> str:
     if kind == "unsupported_type":
         return e.suffix or "no extension"
     base = e.name.rsplit("/", 1)[-1]
-    if base.startswith("transforms") and base.endswith(".json"):  # NeRF's transforms_train.json and kin
-        return (f"a NeRF transforms file: only one named {NERF_FILE_NAME} (or {CAMERA_FILE_NAME}) is read, "
-                "with the views it names beside it or in its subfolders")
+    if _is_nerf_split_file(base):
+        return _NERF_SPLIT_DETAIL
     return f"no {CAMERA_FILE_NAME} or {NERF_FILE_NAME} beside it"
+
+
+_NERF_SPLIT_DETAIL = (f"a NeRF transforms file: only one named {NERF_FILE_NAME} (or {CAMERA_FILE_NAME}) is read, "
+                      "with the views it names beside it or in its subfolders")
+
+
+def _is_nerf_split_file(base: str) -> bool:
+    """NeRF's transforms_train.json and kin (a camera file's name, not a caption's)."""
+    return base.startswith("transforms") and base.endswith(".json")
 
 
 def _take_camera_file(m: dict[str, Entry], leftovers: list[Leftover]) -> Entry:
@@ -136,6 +144,8 @@ def _other_file_detail(role: str, own: str, has_caption: bool) -> str:
     """Why a sample's file is none of its members. A text file in a sample without a caption was most
     likely meant as one (Caption.TXT, prompt.txt): say the names a caption is read from, as the
     sample's own missing_caption reason does not."""
+    if _is_nerf_split_file(role.rsplit("/", 1)[-1]):  # beside a transforms.json: a camera file, no caption meant
+        return _NERF_SPLIT_DETAIL
     suffix = next((s for s in (".txt", ".json") if role.lower().endswith(s)), None)
     if has_caption or suffix is None:
         return "not a view image, camera file or caption"

@@ -57,3 +57,19 @@ def test_a_tar_sample_is_told_its_own_member_names(tmp_path):
     assert [lo.detail for lo in leftovers] == [
         "not read as a caption: a sample's caption is obj1.txt or obj1.json, and this sample has none: "
         "rename obj1.prompt.txt to obj1.txt"]
+
+
+def test_a_nerf_split_file_is_no_caption_to_rename(tmp_path):
+    """A NeRF folder read by its transforms.json keeps transforms_test.json and transforms_val.json:
+    each was told 'rename transforms_test.json to caption.json'; they are camera files of other splits."""
+    obj = tmp_path / "lego"
+    obj.mkdir()
+    frames = [{"file_path": f"./r_{i}", "transform_matrix": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 2], [0, 0, 0, 1]]}
+              for i in range(2)]
+    for i in range(2):
+        (obj / f"r_{i}.png").write_bytes(b"\x89PNG")
+    for name in ("transforms.json", "transforms_test.json", "transforms_val.json"):
+        (obj / name).write_text(json.dumps({"camera_angle_x": 0.69, "frames": frames}))
+    _, leftovers = group_multiview(list_entries(SourceSpec(str(tmp_path))))
+    assert [lo.entry.name for lo in leftovers] == ["lego/transforms_test.json", "lego/transforms_val.json"]
+    assert all(lo.detail.startswith("a NeRF transforms file: only one named transforms.json") for lo in leftovers), leftovers
