@@ -515,7 +515,8 @@ class SpeechPlugin(ModalityPlugin):
                 verdicts = [VerdictRecord(key, "silence", FILTER_VERSION, silence_score(r), opts.silence_dbfs, False)]
             elif r.score is not None:
                 verdicts = [VerdictRecord(key, r.kind, FILTER_VERSION, r.score, r.threshold, False)]
-            reason = f"{r.kind}: score {silence_score(r):g} vs threshold {r.threshold:g}" if r.kind == "silence" else f"{r.kind}: {r.detail}"
+            reason = (f"{r.kind}: score {silence_score(r):g} vs threshold {r.threshold:g}{_unit_of('silence')}" if r.kind == "silence"
+                      else f"{r.kind}: {r.detail}")
             return [Candidate(SampleRecord(status=r.status, reason=reason, caption=transcript, **base), verdicts, item)]
 
         reading = read_transcript(transcript, opts.language)  # once: phones and the language check's switch flags
@@ -541,7 +542,7 @@ class SpeechPlugin(ModalityPlugin):
         status, reason = "accepted", None
         if failed:
             v = failed[0]
-            status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}"
+            status, reason = "rejected", f"{v.filter}: score {v.score:g} vs threshold {v.threshold:g}{_unit_of(v.filter)}"
             if v.filter == "wrong_language":
                 reason = lang.reason(opts.language)
             elif v.filter in ("min_speaking_rate", "max_speaking_rate"):
@@ -600,6 +601,23 @@ class SpeechPlugin(ModalityPlugin):
         if latent != "identity":
             return {}
         return frozen_statistics(encoded_dir, shard_uris).latent_options()
+
+
+# What a speech verdict's score measures, said after "score X vs threshold Y": "clipping_ratio: score
+# 0.131998 vs threshold 0.01" left a user to guess a share from a percentage, "snr: score 7 vs threshold 10"
+# dB from anything else (helper L's walkthrough).
+SCORE_UNITS = {
+    "sample_rate": "the file's own rate in Hz",
+    "clipping_ratio": "the share of samples at full scale, before any gain",
+    "silence": "RMS in dBFS",
+    "snr": "estimated signal-to-noise ratio in dB",
+    "min_duration": "seconds of audio after trimming its ends",
+    "max_duration": "seconds of audio after trimming its ends",
+}
+
+
+def _unit_of(filter_name: str) -> str:
+    return f" ({SCORE_UNITS[filter_name]})" if filter_name in SCORE_UNITS else ""
 
 
 def speaking_rate_reason(v: VerdictRecord, n_phones: int, seconds: float) -> str:
