@@ -178,9 +178,9 @@ def heldout_leakage(catalog: str, checkpoint: str | Path, manifest) -> tuple[lis
         log.info("held-out samples not checked for near copies of training samples: the checkpoint records no training manifest")
         return [], {}
     if not result.compared:
-        # a speech user read "pHash" as meaning nothing: say whose samples have one
+        # a user of audio samples read "pHash" as meaning nothing: say whose samples have one
         log.info("held-out samples not checked for near copies of training samples: none of the %d has a stored pHash "
-                 "(image, multi-view and video curation stores one; speech, and catalogs curated before, have none)",
+                 "(curation stores one for pictures and frames; audio samples, and catalogs curated before, have none)",
                  result.not_compared)
         return [], {}
     metrics = {"heldout_near_train": float(result.found), "heldout_near_train_compared": float(result.compared)}
