@@ -408,14 +408,13 @@ def _transcript_variants(entries: list[Entry], audio: set[str], beside: set[str]
     return kept, attached, unused
 
 
-def _named_after_the_audio_file(leftover: Leftover, inputs: list[RawInput]) -> Leftover:
+def _named_after_the_audio_file(leftover: Leftover, uncaptioned: set[str]) -> Leftover:
     """An orphan ``take.wav.txt`` beside a ``take.wav`` that has no transcript: its reason names the
     file that would caption the take. It said "no media of the same name" beside take.wav itself, and
     the take was missing_caption (helper L's walkthrough: a tool that names its output after the
     whole file name)."""
     if leftover.reason_kind != "orphan_caption":
         return leftover
-    uncaptioned = {i.name for i in inputs if i.caption is None}
     audio = leftover.entry.stem
     if audio not in uncaptioned:
         return leftover
@@ -496,7 +495,8 @@ class SpeechPlugin(ModalityPlugin):
         inputs, more = group_by_stem(rest, self.media_suffixes)
         inputs, not_validated = _without_unvalidated_clips(inputs, common_voice - unread, listed_elsewhere, malformed_takes)
         more += not_validated
-        more = [_named_after_the_audio_file(m, inputs) for m in more]
+        uncaptioned = {i.name for i in inputs if i.caption is None}  # once: it was built again for each leftover
+        more = [_named_after_the_audio_file(m, uncaptioned) for m in more]
         if not lines and inputs and all(i.caption is None for i in inputs):
             say_if_metadata_above(inputs, opts.metadata_name)
             say_if_vctk_text_above(inputs)
