@@ -60,14 +60,21 @@ def judge_cache_limit() -> int:
 
 
 def check_guidance(shift: float, cfg: float, cfg_flag: str = "--cfg-scale") -> None:
-    """Settings that make every sample NaN (--shift 0 or inf, a non-finite guidance scale) or sample
-    off the time grid (a negative shift) are refused before any model loads: they wrote black
-    images, logged metrics of 0.0 over a checkpoint's real ones, or ended in a traceback."""
+    """Settings that make every sample NaN (--shift 0 or inf, a non-finite guidance scale), sample
+    off the time grid (a negative shift) or away from the prompt (a negative guidance scale) are
+    refused before any model loads: they wrote black images, logged metrics of 0.0 over a
+    checkpoint's real ones, or ended in a traceback."""
     if not (math.isfinite(shift) and shift > 0):
         raise ValueError(f"--shift must be a finite number above 0 (1: the grid as trained; above 1: more steps near the "
                          f"noise end); got {shift}")
     if not math.isfinite(cfg):
         raise ValueError(f"{cfg_flag} must be a finite number (1: no guidance; {cfg_flag} 4 is the default); got {cfg}")
+    # w in u + w (c - u): 0 samples the null caption's prediction alone, 1 the prompt's; below 0 steers
+    # every sample away from the prompt, which no one asking for a prompt wants (--cfg -1 wrote one, exit 0)
+    if cfg < 0:
+        raise ValueError(f"{cfg_flag} must be a finite number, 0 or more (0: as if no prompt were given; 1: the prompt "
+                         f"without guidance; above 1: guided, {cfg_flag} 4 is the default; below 0 would steer samples "
+                         f"away from the prompt); got {cfg}")
 
 
 def check_sampler(solver: str, seed: int) -> None:
