@@ -51,10 +51,28 @@ class EvalResult:
     # how the samples were drawn (sampling_settings): the metrics depend on them, and metrics.json,
     # written over by an evaluation with other settings, did not say which
     sampling: dict = field(default_factory=dict)
+    # where the model ran (device_record): --device auto is cpu or a GPU, and two evaluations'
+    # figures compare honestly only when it is known which (metrics.json said neither)
+    device: dict = field(default_factory=dict)
 
     @property
     def grid(self) -> str | None:
         return self.renders.get("grid")
+
+
+def device_record(requested: str, device: str, model) -> dict:
+    """What metrics.json says of where an evaluation ran: the --device given (auto), the device torch
+    used (cuda as cuda:N, the GPU it means, and its name) and the dtype of the model's weights."""
+    used = torch.device(device)
+    if used.type == "cuda" and used.index is None:  # bare cuda is the current GPU
+        used = torch.device("cuda", torch.cuda.current_device())
+    record = {"requested": requested, "used": str(used)}
+    if used.type == "cuda":
+        record["name"] = torch.cuda.get_device_name(used)
+    weight = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    if weight is not None:
+        record["dtype"] = str(weight.dtype).removeprefix("torch.")
+    return record
 
 
 def load_checkpoint(path: str | Path, weights: str = "ema", device: str = "cpu"):
@@ -227,13 +245,13 @@ def evaluate(cfg: EvalConfig, judge_cache: str | Path | None = None) -> EvalResu
     ctx.notes.extend(warn_if_the_judge_is_no_judge(metrics))
     ctx.notes.extend(leak_notes)
     metrics.update(leak_metrics)  # added beside the figures, none of which it changes
-    result = EvalResult(metrics, renders, ctx.notes, sampling_settings(cfg))
+    result = EvalResult(metrics, renders, ctx.notes, sampling_settings(cfg), device_record(cfg.device, device, model))
     write_metrics_json(result, cfg.out_dir)
     return result
 
 
 def write_metrics_json(result: EvalResult, out_dir: str | Path) -> Path:
-    """<out_dir>/metrics.json: the figures, renders, notes and sampling settings of an evaluation."""
+    """<out_dir>/metrics.json: the figures, renders, notes, sampling settings and device of an evaluation."""
     path = Path(out_dir) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(result), indent=1))
