@@ -187,8 +187,11 @@ class BatchLog:
         n = sum(x.batches for x in epochs)
         total = EpochBatches(e.epoch, batches=n, samples=sum(x.samples for x in epochs), ones=sum(x.ones for x in epochs),
                              tokens=sum(x.tokens for x in epochs), padded=sum(x.padded for x in epochs)).figures()
-        log.info("%s: %d batch%s, %.1f samples per batch, %d of one sample, [PAD] %.1f%%", which, n, "" if n == 1 else "es",
-                 total["samples_per_batch"], total["batches_of_one"], 100 * total["padding"])
+        # "3.5 samples per batch, 0 of one sample" read as a count of samples: say they are batches
+        ones = total["batches_of_one"]
+        log.info("%s: %d batch%s, %.1f samples per batch on average, %d batch%s a single sample, [PAD] %.1f%%", which, n,
+                 "" if n == 1 else "es", total["samples_per_batch"], ones, " holds" if ones == 1 else "es hold",
+                 100 * total["padding"])
 
     def _warn(self, log: logging.Logger, epochs: list[EpochBatches]) -> None:
         hit = next((e for e in epochs if e.alone), None)
