@@ -464,7 +464,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     if rows:
         print(f"\n== Other samples from this file ({story['other_samples_total']})")
         print_table(cols, rows, max_width=args.max_width)
-    sections = [("verdicts", "Filter verdicts"), ("status_changes", "Status changes by refreshes"),
+    sections = [("verdicts", "Filter verdicts"), ("status_changes", "Status changes of this sample by refreshes"),
                 ("shards", "Shards holding it"), ("encodings", "Encodings"),
                 ("manifests", "Manifests containing it"), ("checkpoints", "Checkpoints trained on a manifest holding it"),
                 ("runs", "Runs that registered it or changed its status")]
@@ -474,8 +474,22 @@ def cmd_why(args: argparse.Namespace) -> int:
         if rows:
             print_table(cols, rows, max_width=args.max_width)
         else:
-            print("(none)")
+            print(f"(none{_replaced_note(story, s['key']) if key == 'status_changes' else ''})")
     return 0
+
+
+def _replaced_note(story: dict[str, Any], key: str) -> str:
+    """Beside an empty status-change section, the samples of the same file a refresh superseded by
+    this one: `why FILE` picks the current sample, whose '(none)' read as if no refresh had touched
+    the file."""
+    cols, rows = story["other_samples"]
+    replaced = [r[cols.index("key")] for r in rows
+                if r[cols.index("status")] == "superseded" and r[cols.index("reason")] == f"superseded: by {key}"]
+    if not replaced:
+        return ""
+    earlier = "earlier sample" if len(replaced) == 1 else f"{len(replaced)} earlier samples"
+    return (f": no refresh changed this sample's status; a refresh superseded this file's {earlier} with it: "
+            f"lumina catalog why {replaced[0]}")
 
 
 def _checkpoint_hint(cat: Catalog, given: str) -> str:
