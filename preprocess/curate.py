@@ -30,7 +30,7 @@ from preprocess.analysis_journal import AnalysisJournal, chunk_signature
 from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin, keep_own_size_when_rejected
 from preprocess.packed_verdicts import pack_verdicts
 from preprocess.runner import Compact, chunks, run_stage
-from preprocess.sources import Leftover, RawInput, SourceSpec, list_entries, read_caption
+from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, list_entries, read_caption
 from preprocess.stage import Stage
 
 FILTER_VERSION = "1"
@@ -207,8 +207,16 @@ class AnalyseStage(Stage[RawInput, Candidate]):
             v = replace(present, key=c.record.key)
             c.verdicts.insert(0, v)
             if not v.passed:  # the first reason, also before a modality's own (an empty transcript has no phones)
-                c.record = replace(c.record, status="rejected", reason=f"caption_present: score {v.score:g} vs threshold {v.threshold:g}")
+                c.record = replace(c.record, status="rejected", reason=empty_caption_reason(self.plugin.caption_name, item.caption))
         return cands
+
+
+def empty_caption_reason(caption_name: str, caption: Entry) -> str:
+    """caption_present's reason, naming the file (or listing line) whose caption is empty: it said
+    "score 0 vs threshold 1", no unit and nothing to act on."""
+    where = caption.where or caption.name.rsplit("/", 1)[-1]
+    return (f"caption_present: the {caption_name} in {where} is empty (nothing but spaces or control characters): "
+            f"write it, or leave the input out")
 
 
 def shard_settings(plugin: ModalityPlugin, opts: Any, cfg: CurateConfig) -> dict[str, Any]:

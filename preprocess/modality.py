@@ -71,6 +71,8 @@ class ModalityPlugin(ABC):
     # the version is in the curated shards' names, so that bumping it makes the next curation write
     # shards with the new captions instead of keeping the complete ones with the old
     caption_version: str = ""
+    # what its users call a caption, in the reasons curation gives ("transcript" where it is what a take says)
+    caption_name: str = "caption"
     # the filters its curation runs (analysis, a rejection with a score, near duplicates, a scoring
     # stage), each by the name its verdicts carry (verdicts.filter) -> the version they carry, from
     # the constant the verdicts are made with; curation_versions adds the generic curation's. A filter

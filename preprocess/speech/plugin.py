@@ -444,6 +444,7 @@ class SpeechPlugin(ModalityPlugin):
     options_cls = SpeechOptions
     text_encoder = "phone"  # speech is conditioned on the transcript's phonemes
     caption_version = TRANSCRIPT_VERSION
+    caption_name = "transcript"  # an empty one's reason says so (it said "caption_present: score 0 vs threshold 1")
     filter_versions = {  # refusals before the analysis with a score, then the analysis, near duplicates
         **dict.fromkeys(("invalid_samples", "sample_rate", "silence", "snr", "min_duration", "max_duration",
                          "transcript_phones", "min_speaking_rate", "max_speaking_rate"), FILTER_VERSION),
