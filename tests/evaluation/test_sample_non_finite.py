@@ -38,7 +38,7 @@ def test_evaluate_refuses_them_too(name, value):
 
 def test_sane_settings_pass():
     SampleConfig(checkpoint="x", prompt="p", shift=0.5, cfg=0.0)
-    EvalConfig(manifest="m", checkpoint="c", shift=6.0, cfg_scale=-1.0)
+    EvalConfig(manifest="m", checkpoint="c", shift=6.0, cfg_scale=0.0)
 
 
 def test_the_command_refuses_shift_0_in_one_line_exit_2(tmp_path):

@@ -56,8 +56,8 @@ def test_a_training_flow_runs_log_has_the_epoch_lines_once(tiny_home, tmp_path, 
         runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["train"])))
     (run,) = [r for r in runs if r.parameters.get("home") == str(home)]
     said = [(r.name, r.message) for r in _run_logs(prefect_api_url, run.id) if not r.name.startswith("prefect")]
-    epochs = ["epoch 0: 3 batches, 61.3 samples per batch, 0 of one sample, [PAD] 0.0%",
-              "epoch 1, batch 0 (so far): 1 batch, 64.0 samples per batch, 0 of one sample, [PAD] 0.0%"]
+    epochs = ["epoch 0: 3 batches, 61.3 samples per batch on average, 0 batches hold a single sample, [PAD] 0.0%",
+              "epoch 1, batch 0 (so far): 1 batch, 64.0 samples per batch on average, 0 batches hold a single sample, [PAD] 0.0%"]
     assert said == [("training.trainer", m) for m in epochs], said
     console = proc.stderr.replace("\r", "\n").splitlines()
     for m in epochs:  # Prefect's console handler, above the bar

@@ -29,9 +29,9 @@ def test_each_epoch_is_summed_up_and_epochs_ending_in_one_window_share_a_line(ca
         b.add(item(3, 0, [528]))
         b.say(log, run_ended=True)
     lines = [r.getMessage() for r in caplog.records]
-    assert lines == ["epoch 0: 3 batches, 7.0 samples per batch, 0 of one sample, [PAD] 4.1%",
-                     "epochs 1-2: 6 batches, 7.0 samples per batch, 0 of one sample, [PAD] 4.1%",
-                     "epoch 3, batch 0 (so far): 1 batch, 1.0 samples per batch, 1 of one sample, [PAD] 0.0%"]
+    assert lines == ["epoch 0: 3 batches, 7.0 samples per batch on average, 0 batches hold a single sample, [PAD] 4.1%",
+                     "epochs 1-2: 6 batches, 7.0 samples per batch on average, 0 batches hold a single sample, [PAD] 4.1%",
+                     "epoch 3, batch 0 (so far): 1 batch, 1.0 samples per batch on average, 1 batch holds a single sample, [PAD] 0.0%"]
 
 
 def test_a_resumed_run_says_which_batches_of_its_first_epoch_it_trained():
@@ -54,7 +54,7 @@ def test_batches_of_one_forced_by_the_token_budget_are_warned_once_with_counts(c
     assert warned == ["2 of batches 0-2 of epoch 0 held one sample each: 2 samples have more than half of "
                       "--tokens-per-batch 1024 (up to 544 tokens), so no other sample fits beside one and each gets "
                       "an optimizer step of its own; --tokens-per-batch 1088 or more batches them in pairs (said once)"]
-    assert any(r.getMessage().startswith("epoch 0: 4 batches, 1.2 samples per batch, 3 of one sample") for r in caplog.records)
+    assert any(r.getMessage().startswith("epoch 0: 4 batches, 1.2 samples per batch on average, 3 batches hold a single sample") for r in caplog.records)
 
 
 def test_a_lone_sample_the_budget_would_pair_is_counted_but_not_warned(caplog):

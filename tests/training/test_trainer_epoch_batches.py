@@ -45,8 +45,8 @@ def test_the_log_sums_up_each_epochs_batches_and_warns_of_forced_batches_of_one(
         train(tiny_cfg(tiny_home, tmp_path / "a", steps=per_epoch + 1, batch_size=64, log_every=per_epoch + 1))
     lines = [r.getMessage() for r in caplog.records if r.name == "training.trainer"]
     epoch_0 = [ln for ln in lines if ln.startswith("epoch 0:")]
-    assert len(epoch_0) == 1 and re.fullmatch(rf"epoch 0: {per_epoch} batches, [\d.]+ samples per batch, 0 of one "
-                                              r"sample, \[PAD\] 0\.0%", epoch_0[0]), lines
+    assert len(epoch_0) == 1 and re.fullmatch(rf"epoch 0: {per_epoch} batches, [\d.]+ samples per batch on average, 0 batches hold "
+                                              r"a single sample, \[PAD\] 0\.0%", epoch_0[0]), lines
     assert "epoch 1, batch 0 (so far): 1 batch, " in "\n".join(lines)
     caplog.clear()
     # 32x32 digits are 72 tokens with the tiny model's patches: two do not fit in 100, so every batch holds one
