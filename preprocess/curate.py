@@ -30,7 +30,7 @@ from preprocess.analysis_journal import AnalysisJournal, chunk_signature
 from preprocess.modality import Candidate, ModalityPlugin, error_reason, get_plugin, keep_own_size_when_rejected
 from preprocess.packed_verdicts import pack_verdicts
 from preprocess.runner import Compact, chunks, run_stage
-from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, list_entries, read_caption
+from preprocess.sources import Entry, Leftover, RawInput, SourceSpec, caption_key_part, list_entries, read_caption
 from preprocess.stage import Stage
 
 FILTER_VERSION = "1"
@@ -187,7 +187,7 @@ class AnalyseStage(Stage[RawInput, Candidate]):
             reason = f"unreadable: {type(e).__name__}: {e.strerror or e}"
             quarantine(item, key, reason, self.quarantine_dir)
             return [Candidate(_record(key, self.modality, item.uri, "quarantined", reason, None, self.cfg.holdout_percent), source=item)]
-        key = sample_key(*parts, caption if caption is not None else f"<{error}>")
+        key = sample_key(*parts, caption_key_part(caption, error))
         item = replace(item, meta={**item.meta, CONTENT_DIGEST: sample_key(*parts)})
         if error is not None:
             kind = error.split(":")[0]

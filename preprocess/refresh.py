@@ -30,7 +30,7 @@ from preprocess.curate import (CurateConfig, analyse_resumably, content_keyed, d
                                score_with_models, write_rejections, write_shards)
 from preprocess.modality import Candidate, get_plugin
 from preprocess.sources import (UNREADABLE_FOLDER, Entry, Leftover, RawInput, SourceKind, SourceSpec, detect_kind,
-                               list_entries, read_caption, with_row_captions)
+                               caption_key_part, list_entries, no_row_caption, read_caption, with_row_captions)
 
 _HASH_CHUNK = 1 << 20
 PROGRESS_FROM = 1000  # files to hash or read at which the plan draws a bar (20,000: 4-7 s without a word)
@@ -179,7 +179,7 @@ def _blobs(entries: list[Entry]) -> Iterator[Entry]:
     """What the index tracks of the listed entries: each one, then its row's caption (a listing's)."""
     for e in entries:
         yield e
-        if e.row_caption is not None:
+        if not no_row_caption(e.row_caption):  # an empty cell is none: its index stays as it was
             yield e.row_caption
 
 
@@ -300,7 +300,7 @@ def content_key(item: RawInput, cfg: CurateConfig, plugin) -> str | None:
         parts = plugin.content_parts(held_in_memory(item))
     except OSError:
         return None
-    return sample_key(*parts, caption if caption is not None else f"<{error}>")
+    return sample_key(*parts, caption_key_part(caption, error))
 
 
 def duplicate_key(content: str, copy_name: str, original_name: str) -> str:

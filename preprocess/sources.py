@@ -64,7 +64,7 @@ class Entry:
     loc: tuple = ()
     kind: str = "file"
     text: str | None = None  # a caption given inline by a listing or dataset row
-    detail: str = ""  # for entries that are no blob: what went wrong (kept in the reason)
+    detail: str = ""  # for entries that are no blob: what went wrong (kept in the reason); a row's empty caption cell: that it is
     row_caption: "Entry | None" = None  # a listing's or dataset's media: its own row's caption, not one found by stem
     where: str = ""  # a caption that is one line of a file: ``metadata.csv#take=wavs/x``, for messages (its name, less the folder)
 
@@ -410,8 +410,9 @@ def _parsed_listing(path: Path) -> list[Any]:
 
 def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     """Each row names a media file (relative to the listing's folder) and gives its caption, which
-    stays with that row's media (`Entry.row_caption`). An empty CSV cell is no caption, as a null
-    is in parquet or JSON (CSV cannot tell the two apart). A file named in several rows is the last
+    stays with that row's media (`Entry.row_caption`). An empty or blank cell is no caption, whatever
+    the format (CSV cannot tell "" from a null; a JSON "" was accepted as a caption and rejected
+    caption_present, where CSV's empty cell was quarantined missing_caption). A file named in several rows is the last
     such row's; the earlier rows are entries of their own (``<name>#row=<i>``, shadowed_by_later_entry)."""
     path = path.resolve()
     rows = _rows_of_listing(path)
@@ -435,10 +436,9 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
         if media is None or not media.is_file():
             out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media"))
             continue
-        caption = row.get(spec.caption_column)
-        if caption == "" and path.suffix.lower() == ".csv":
-            caption = None
-        row_caption = _caption_entry(name, f"{path}#row={i}", str(caption)) if caption is not None else None
+        # a row without the column (a JSON line may leave it out) may name caption files beside its media
+        row_caption = _caption_entry(name, f"{path}#row={i}", row[spec.caption_column], spec.caption_column) \
+            if spec.caption_column in row else None
         out.append(Entry(name, str(media), media.stat().st_size, ("file", str(media)), row_caption=row_caption))
     return out
 
@@ -460,13 +460,26 @@ def _check_caption_column(path: Path, rows: list[dict[str, Any]], spec: SourceSp
 
 def with_row_captions(entries: Iterable[Entry]) -> list[Entry]:
     """The entries, each listing or dataset row's caption after its media: every blob, for hashing."""
-    return [x for e in entries for x in (e, e.row_caption) if x is not None]
+    return [x for e in entries for x in (e, *(() if no_row_caption(e.row_caption) else (e.row_caption,)))]
 
 
-def _caption_entry(media_name: str, uri: str, caption: str) -> Entry:
+def _caption_entry(media_name: str, uri: str, cell: Any, column: str) -> Entry:
+    """A listing or dataset row's caption cell, as a caption entry of its media; an empty or blank
+    cell (None, "", spaces) is one that says so (read_caption: missing_caption, naming the row)."""
     stem = media_name.rsplit(".", 1)[0] if "." in media_name.rsplit("/", 1)[-1] else media_name
+    caption = "" if cell is None else str(cell)
     data = caption.encode("utf-8")
-    return Entry(stem + ".txt", uri, len(data), ("bytes", data), text=caption)
+    if clean_caption(caption):
+        return Entry(stem + ".txt", uri, len(data), ("bytes", data), text=caption)
+    empty = "is empty" if not caption else "is blank (nothing but spaces or control characters)"
+    return Entry(stem + ".txt", uri, len(data), ("bytes", data), text=caption, where=uri.rsplit("/", 1)[-1],
+                 detail=f"its {column!r} cell {empty}")
+
+
+def no_row_caption(caption: Entry | None) -> bool:
+    """No caption, or a row's empty caption cell: a caption file of the media's name may give one,
+    and there is no blob to track (a refresh's index held none for an empty CSV cell or a null)."""
+    return caption is None or (caption.text is not None and bool(caption.detail))
 
 
 def _dataset_entries(path: Path, spec: SourceSpec) -> list[Entry]:
@@ -502,8 +515,7 @@ def _dataset_entries(path: Path, spec: SourceSpec) -> list[Entry]:
         if not isinstance(data, (bytes, bytearray)):
             out.append(Entry(name, uri, 0, (), "missing_media"))
             continue
-        caption = row.get(spec.caption_column)
-        row_caption = _caption_entry(name, uri, str(caption)) if caption is not None else None
+        row_caption = _caption_entry(name, uri, row.get(spec.caption_column), spec.caption_column)
         out.append(Entry(name, uri, len(data), ("bytes", bytes(data)), row_caption=row_caption))
     return out
 
@@ -523,8 +535,8 @@ class RawInput:
 
     @property
     def entries(self) -> list[Entry]:
-        """Its media entries, then its caption entry if any."""
-        return [*self.media.values(), *([self.caption] if self.caption else [])]
+        """Its media entries, then its caption entry if any (a row's empty caption cell is none)."""
+        return [*self.media.values(), *(() if no_row_caption(self.caption) else (self.caption,))]
 
 
 @dataclass(slots=True)
@@ -548,7 +560,7 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
     inputs: list[RawInput] = []
     leftovers: list[Leftover] = []
     for e in entries:
-        if e.kind == "file" and e.suffix in CAPTION_SUFFIXES and e.row_caption is None:
+        if e.kind == "file" and e.suffix in CAPTION_SUFFIXES and no_row_caption(e.row_caption):
             # a .txt wins over a .json of the same stem; the other one is kept as a leftover
             if e.stem in captions and captions[e.stem].suffix == ".txt":
                 leftovers.append(Leftover(e, "orphan_caption", "a .txt caption of the same name is used"))
@@ -563,10 +575,11 @@ def group_by_stem(entries: Iterable[Entry], media_suffixes: tuple[str, ...]) -> 
             leftovers.append(Leftover(e, e.kind, e.detail or "not read"))
         elif e.suffix in media_suffixes:
             cap = e.row_caption
-            if cap is None and (cap := captions.get(e.stem)) is not None:
+            if no_row_caption(cap) and (found := captions.get(e.stem)) is not None:
+                cap = found
                 used.add(e.stem)
             inputs.append(RawInput(e.name, e.uri, {"media": e}, cap))
-        elif e.row_caption is not None or (e.suffix not in CAPTION_SUFFIXES and e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES):
+        elif not no_row_caption(e.row_caption) or (e.suffix not in CAPTION_SUFFIXES and e.name.rsplit("/", 1)[-1] not in IGNORED_NAMES):
             # a row's caption goes with its media's reason, it is no entry of its own
             leftovers.append(Leftover(e, "unsupported_type", e.suffix or "no extension"))
             refused.setdefault(e.stem, e.name.rsplit("/", 1)[-1])
@@ -592,10 +605,29 @@ def _line_of(entry: Entry) -> str:
     return f"{entry.where}: " if entry.where else ""
 
 
+NO_CAPTION = "missing_caption: no caption beside the media"
+
+
+def caption_key_part(caption: str | None, error: str | None) -> str:
+    """What a sample key hashes of its input's caption: the caption as read, else its error. Every
+    missing caption hashes as NO_CAPTION, whatever its reason names (no file beside the media, a
+    listing row's empty cell): one fact, one key, so a folder and a listing of it give the same rows."""
+    if caption is not None:
+        return caption
+    return f"<{NO_CAPTION if (error or '').startswith('missing_caption:') else error}>"
+
+
+def clean_caption(text: str) -> str:
+    """A caption as curation keeps it: control characters (NUL included) become spaces; whitespace collapses."""
+    return " ".join("".join(" " if (ord(ch) < 32 or ord(ch) == 127) else ch for ch in text).split())
+
+
 def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MAX_CAPTION_BYTES) -> tuple[str | None, str | None]:
     """(caption, error kind + detail). Never raises; the error says why a caption is unusable."""
     if entry is None:
-        return None, "missing_caption: no caption beside the media"
+        return None, NO_CAPTION
+    if entry.text is not None and entry.detail:  # a listing row's empty caption cell
+        return None, f"missing_caption: {entry.where}: {entry.detail}"
     if entry.text is not None:
         data = entry.text.encode("utf-8")
     else:
@@ -617,6 +649,4 @@ def read_caption(entry: Entry | None, json_key: str = "caption", limit: int = MA
         if not isinstance(value, dict) or not isinstance(value.get(json_key), str):
             return None, f"caption_bad_json: no string key {json_key!r}"
         text = value[json_key]
-    # control characters (NUL included) become spaces; whitespace collapses
-    text = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else ch for ch in text)
-    return " ".join(text.split()), None
+    return clean_caption(text), None
