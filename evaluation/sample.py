@@ -140,23 +140,33 @@ def check_whole_patches(ckpt: Path, size: str, shape: list[int], down: int) -> N
                      f"model would zero-pad another size to them); got {size!r}: {near}")
 
 
-# every latent shape of the training manifest, in the encoding it was trained on
-_TRAINED_SHAPES_SQL = ("SELECT DISTINCT e.shape FROM manifest_members mm JOIN manifests m ON m.name = mm.manifest AND "
-                       "m.version = mm.version JOIN encodings e ON e.key = mm.key AND e.kind = 'latent' AND "
-                       "e.encoder_fingerprint = m.encoders->>'latent' WHERE mm.manifest = ? AND mm.version = ?")
+# every latent shape of the training manifest, read where training read it: the manifest's frozen shard
+# member. A key curated again at another size has its encodings row moved to the new shard, at a shape
+# this checkpoint never trained on, so only rows still naming the frozen member count; `found` of
+# `members` says whether every member still has its row.
+_TRAINED_SHAPES_SQL = ("SELECT list(DISTINCT e.shape ORDER BY e.shape) FILTER (WHERE e.shape IS NOT NULL), "
+                       "count(e.key), count(*) FROM manifest_encodings me LEFT JOIN encodings e ON e.key = me.key "
+                       "AND e.kind = me.kind AND e.encoder_fingerprint = me.encoder_fingerprint AND "
+                       "e.shard_uri = me.shard_uri AND e.member = me.member "
+                       "WHERE me.manifest = ? AND me.version = ? AND me.kind = 'latent'")
 
 
 def trained_shapes(ckpt: Path, catalog: str | None = None) -> list[list[int]]:
     """The latent shapes [C, T, h, w] the checkpoint trained on: every one of its training manifest
-    (asked of `catalog`, else the one it records); without a reachable catalog, training.json's
-    latent_shapes, its 8 most common (data of many sizes, speech, may have trained on longer ones), or
-    in a checkpoint written before those were recorded (2026-12-04), its one latent_shape."""
+    (asked of `catalog`, else the one it records) while every member's encoding is where the manifest
+    froze it; otherwise training.json's latent_shapes (its 8 most common: data of many sizes, speech,
+    may have trained on longer ones) with whatever members are still found, or in a checkpoint written
+    before those were recorded (2026-12-04), its one latent_shape."""
     from evaluation.training_manifest import query_training_manifest
 
-    if rows := query_training_manifest(ckpt, _TRAINED_SHAPES_SQL, catalog):
-        return [list(shape) for shape, in rows]
+    rows = query_training_manifest(ckpt, _TRAINED_SHAPES_SQL, catalog)
+    found_shapes, found, members = rows[0] if rows else (None, 0, 0)
+    in_catalog = [list(s) for s in found_shapes or []]
+    if members and found == members:
+        return in_catalog
     info = training_info(ckpt)
-    return [list(s) for s, _ in info.get("latent_shapes") or []] or [list(info["latent_shape"])]
+    recorded = [list(s) for s, _ in info.get("latent_shapes") or []] or [list(info["latent_shape"])]
+    return recorded + [s for s in in_catalog if s not in recorded]
 
 
 def beyond_training(model, shape: list[int], trained: list[list[int]]) -> bool:
