@@ -54,8 +54,11 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
      "SELECT * FROM filter_drop_rates_by_modality ORDER BY modality, drop_rate DESC"),
     ("samples per modality and status",
      "SELECT modality, status, count(*) AS n FROM samples GROUP BY ALL ORDER BY modality, status"),
+    # Grouped by the reason's kind: the whole text holds a sample's score or the key it duplicates,
+    # so grouping by it gave every sample a row of its own (n = 1 each).
     ("top rejection reasons",
-     "SELECT reason, count(*) AS n FROM samples WHERE status <> 'accepted' GROUP BY reason ORDER BY n DESC LIMIT 10"),
+     "SELECT status, split_part(reason, ':', 1) AS reason_kind, count(*) AS n, min(reason) AS example "
+     "FROM samples WHERE status <> 'accepted' GROUP BY ALL ORDER BY n DESC, reason_kind LIMIT 10"),
     ("near-misses: rejected by exactly one filter, and which",
      "SELECT filter, count(*) AS n FROM (SELECT key, any_value(filter) AS filter, count(*) AS failed "
      "FROM verdicts WHERE NOT passed GROUP BY key) WHERE failed = 1 GROUP BY filter ORDER BY n DESC"),
