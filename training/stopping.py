@@ -5,7 +5,8 @@ and wait a grace period before SIGKILL. Without a handler the process dies mid-s
 loses everything since its last checkpoint; with it, the step in flight finishes, a resumable
 checkpoint is written and registered, and `--resume` continues from there. A second signal, once
 the "stop requested" line is out, is handed to whatever handler was there before (a second Ctrl-C
-interrupts at once). Two within one step count as one: Python runs handlers between calls into
+interrupts at once); once the stop's checkpoint is written, it raises the stop (TrainingStopped) at
+once, so its line still names the checkpoint and how the run goes on. Two within one step count as one: Python runs handlers between calls into
 torch (a CPU step is mostly one long backward) and merges repeats of a signal still pending.
 
 A STOP file in the run's folder asks the same of a run from outside (`touch runs/<id>/STOP`; its
@@ -89,6 +90,7 @@ class StopRequest:
         self.signals = signals
         self.on_first = on_first  # also called with the first signal, in the handler
         self.signum: int | None = None
+        self.written: tuple[int, str] | None = None  # (step, checkpoint) once the stop's checkpoint is out
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> "StopRequest":
@@ -106,6 +108,12 @@ class StopRequest:
             signal.signal(s, handler)
         self._previous = {}
 
+    def stop_checkpoint_written(self, step: int, checkpoint: str) -> None:
+        """The stop's checkpoint is written and registered: a signal from now on (a second Ctrl-C
+        during the clean-up after it) still ends the run at once, but as TrainingStopped, whose line
+        says how the run goes on; as a KeyboardInterrupt it printed only 'interrupted'."""
+        self.written = (step, checkpoint)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:  # only a flag here: the loop logs and stops at the step boundary
             self.signum = signum
@@ -113,6 +121,8 @@ class StopRequest:
                 self.on_first(signum)
             return
         self._restore()
+        if self.written is not None:
+            raise TrainingStopped(signum, *self.written)
         os.kill(os.getpid(), signum)  # once more, to the handler that was there before (or the default)
 
 

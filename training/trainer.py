@@ -559,6 +559,8 @@ def _train(cfg: TrainConfig, on_checkpoint: CheckpointHook | None, rank: int, wo
             checkpoint(wait=True)
         elif open_window and rank == 0 and on_checkpoint is not None:  # stopped right after a periodic checkpoint
             on_checkpoint(final, step, open_window)
+        if stop_code > 1 and step < cfg.steps:  # a second signal from here on ends the run naming this checkpoint
+            stop_request.stop_checkpoint_written(step, final)
     finally:  # stop the read-ahead thread now, also when a step raised (a traceback would keep it polling)
         lines_above_the_bar.__exit__(None, None, None)
         if hasattr(loader, "close"):
