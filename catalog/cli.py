@@ -499,12 +499,21 @@ def _checkpoint_hint(cat: Catalog, given: str) -> str:
     """`why ckpt-...` (which samples trained it?) said only that no sample has that key."""
     from .sqlfiles import q
 
-    rows = cat.sql(q("why_checkpoint_named"), [given.rstrip("/")])[1]
+    rows = cat.sql(q("why_checkpoint_named"), [given.rstrip("/"), _checkpoint_paths(given)])[1]
     if not rows:
         return ""
     ckpt, manifest, version, members = rows[0]
     return (f"; {ckpt} is a checkpoint: it trained on manifest {manifest}@v{version} ({members} members): "
             f"lumina catalog manifest show {manifest}@v{version} (or export it) lists them")
+
+
+def _checkpoint_paths(given: str) -> list[str]:
+    """The paths ``given`` may name a checkpoint by: as written and made absolute (the catalog records
+    absolute uris; `why runs/RUN/checkpoint-0000020` from the workspace is the same folder), and the
+    folder of each (a file in the checkpoint, `.../checkpoint-0000020/model.safetensors`)."""
+    paths = [Path(given.rstrip("/") or given)]
+    paths.append(Path(os.path.abspath(paths[0])))
+    return list(dict.fromkeys(str(p) for path in paths for p in (path, path.parent)))
 
 
 def _keys_in(reason: str, own: str) -> list[str]:

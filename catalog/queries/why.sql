@@ -100,6 +100,8 @@ SELECT key, modality, status, source_uri FROM samples WHERE list_contains($1, ke
 
 -- name: why_checkpoint_named
 -- A checkpoint given to `why` in place of a sample: what it trained on, for the refusal to name.
+-- $1: what was given; $2: the paths it may name a checkpoint by (as given and absolute, and their folders).
 SELECT c.checkpoint_id, c.manifest, c.manifest_version, m.num_members
 FROM checkpoints c LEFT JOIN manifests m ON m.name = c.manifest AND m.version = c.manifest_version
-WHERE c.checkpoint_id = $1 OR c.uri = $1;
+WHERE c.checkpoint_id = $1 OR list_contains($2, c.uri)
+ORDER BY c.checkpoint_id = $1 DESC, c.uri = $1 DESC, length(c.uri) DESC LIMIT 1;
