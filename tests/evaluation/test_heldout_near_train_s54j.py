@@ -22,12 +22,16 @@ def _signatures(catalog: str, manifest: str) -> dict[str, tuple[str, str]]:
 
 
 def _set_meta(catalog: str, changes: dict[str, dict]) -> None:
-    """Each key's stored meta fields set (a value None: removed), one statement a key."""
+    """Each key's stored meta fields set (a value None: removed), one statement for the keys given the
+    same fields: a statement a key was ~40 ms apiece, 7 s for the ~180 training keys of the tiny catalog."""
     from catalog import Catalog
 
+    keys_by_fields: dict[str, list[str]] = {}
+    for key, fields in changes.items():
+        keys_by_fields.setdefault(json.dumps(fields), []).append(key)
     with Catalog.open(catalog) as cat:
-        for key, fields in changes.items():
-            cat.sql("UPDATE samples SET meta = json_merge_patch(meta, ?) WHERE key = ?", [json.dumps(fields), key])
+        for fields, keys in keys_by_fields.items():
+            cat.sql("UPDATE samples SET meta = json_merge_patch(meta, ?) WHERE list_contains(?, key)", [fields, keys])
 
 
 def _flipped(phash: str, bits: int) -> str:
