@@ -437,12 +437,14 @@ def cmd_why(args: argparse.Namespace) -> int:
         s = story["sample"]
         named = cat.sql(q("why_reason_samples"), [_keys_in(s["reason"], s["key"])])[1] if s["reason"] else []
     copy = _quarantined_copy(args, s["key"]) if s["status"] == "quarantined" else None
+    fix = _quarantine_fix(args, cat, s) if copy is not None else None
     if args.json:
         out = {"sample": {k: _jsonable(v) for k, v in s.items()}}
         if isinstance(out["sample"].get("meta"), str):  # samples.meta is a JSON column: an object, not its text
             out["sample"]["meta"] = json.loads(out["sample"]["meta"])
         out["other_samples_total"] = story["other_samples_total"]
         out["quarantined_copy"] = copy
+        out["quarantined_fix"] = fix
         out["reason_samples"] = [dict(zip(("key", "modality", "status", "source_uri"), r)) for r in named]
         for k, v in story.items():
             if k not in out:
@@ -459,6 +461,7 @@ def cmd_why(args: argparse.Namespace) -> int:
         files = ", ".join(copy["files"])
         print(f"  {'quarantined':12s} {copy['path']}/ " + (f"({files})" if copy["exists"] else
               "(not there: emptied, or the catalog is not in its workspace; give --home DIR)"))
+        print(f"  {'do':12s} {_visible(fix)}")
     for k in ("source_uri", "caption", "width", "height", "frames", "duration", "sample_rate", "split", "meta",
               "first_run", "last_run"):
         if s[k] is not None:
@@ -532,6 +535,17 @@ def _print_other_samples_note(story: dict[str, Any]) -> None:
     noun = "sample" if total == 1 else "samples"
     print(f"  {'also':12s} {total} other {noun} came from this file: {listed}{more} (listed below; "
           f"--modality or the key picks one)")
+
+
+def _quarantine_fix(args: argparse.Namespace, cat: Catalog, sample: dict[str, Any]) -> str:
+    """What to do about a quarantined input: the story said what was wrong and where the copy is, not
+    how to get the input in. A refresh of its source curates the fixed file again and marks this
+    sample superseded (checked: a truncated PNG replaced and a missing caption written, lumina refresh)."""
+    rows = cat.sql("SELECT parameters->>'source' FROM runs WHERE run_id = ?", [sample["last_run"]])[1]
+    source = rows[0][0] if rows and rows[0][0] else "SOURCE"  # a demo's corpus run records none
+    home = _catalog_path(args).resolve().parent  # the catalog's workspace, where the refresh records
+    return (f"fix the input (the reason says what is wrong), then: lumina refresh {source} --modality "
+            f"{sample['modality']} --home {home} (curates it again; this sample becomes superseded)")
 
 
 def _quarantined_copy(args: argparse.Namespace, key: str) -> dict[str, Any]:
