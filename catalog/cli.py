@@ -75,6 +75,13 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
      "SELECT * FROM storage_by_stage"),
     ("latest metrics per checkpoint",
      "SELECT checkpoint_id, checkpoint_step, name, split, value, step FROM latest_metrics ORDER BY checkpoint_id, name"),
+    ("what the last refresh changed: the samples it added and those whose status it changed",
+     "WITH last AS (SELECT run_id FROM runs WHERE flow_name = 'refresh' ORDER BY started_at DESC LIMIT 1) "
+     "SELECT 'added' AS change, key, source_uri, NULL AS was, status, reason FROM samples "
+     "WHERE first_run = (SELECT run_id FROM last) "
+     "UNION ALL SELECT 'changed', c.key, s.source_uri, c.old_status, c.new_status, c.reason "
+     "FROM sample_status_changes c JOIN samples s USING (key) WHERE c.run_id = (SELECT run_id FROM last) "
+     "ORDER BY source_uri, change"),
     ("loss curve of the run that wrote the newest checkpoint",
      "SELECT step, value AS train_fm_loss FROM metrics WHERE name = 'train_fm_loss' AND split = 'train' "
      "AND run_id = (SELECT run_id FROM checkpoints ORDER BY created_at DESC LIMIT 1) ORDER BY step"),
