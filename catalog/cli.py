@@ -874,7 +874,17 @@ def _string_quote_hint(message: str, args: argparse.Namespace) -> str:
     text = getattr(args, "where", None) or getattr(args, "query", None) or ""
     if m and f'"{m.group(1)}"' in text:
         return f" (in SQL a string takes single quotes: '{m.group(1)}'; double quotes name a column)"
+    if m and _compared_bare(m.group(1), text):  # `status = accepted`: read as a column, as above
+        return f" (in SQL a string takes single quotes: '{m.group(1)}')"
     return ""
+
+
+def _compared_bare(name: str, sql: str) -> bool:
+    """Whether ``name`` stands unquoted where a value is compared: after =, <, >, <>, !=, or in an
+    IN (...) list. A mistyped column before one (`WHERE staus = 'accepted'`) or in a SELECT list is not."""
+    word = re.escape(name)
+    return bool(re.search(rf"(?:[=<>]|!=)\s*{word}\b(?!\s*\()|\bIN\s*\([^)]*\b{word}\b",
+                          sql, re.IGNORECASE))
 
 
 def run(args: argparse.Namespace) -> int:
