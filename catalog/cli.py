@@ -685,7 +685,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.shards or args.manifest:
             from .shard_contents import check_shard_contents
 
-            shards = check_shard_contents(cat, manifest=args.manifest)  # every byte: on request only
+            shards = check_shard_contents(cat, manifest=args.manifest,  # every byte: on request only
+                                          home=_catalog_path(args).resolve().parent)
         else:
             unread = cat.sql("SELECT count(*) FROM shards")[1][0][0]
     results.update(disk.counts())
@@ -701,6 +702,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"\n{s.check}: {s.stage} shard {s.uri}: {s.what}\n  do: {s.action}")
         whose = f" of manifest {args.manifest}" if args.manifest else ""
         print(f"\nshards: {shards.shards} registered shards{whose} looked at, {human_size(shards.bytes_read)} hashed")
+        if shards.outside:  # a copy checked clean while its own damaged shard was never read
+            home = _catalog_path(args).resolve().parent
+            print(f"note: {len(shards.outside)} of them are not in this catalog's workspace {home} but where they were "
+                  f"registered (e.g. {shards.outside[0]}): those files were read, as training reads them, not copies in {home}")
     elif unread:  # a truncated or deleted shard passed the plain check without a word
         print(f"\nshards: {unread} registered shard files not looked at (lumina catalog check --shards compares "
               f"each with its recorded size and sha256)")

@@ -48,6 +48,7 @@ class ShardReport:
     findings: list[ShardFinding] = field(default_factory=list)
     shards: int = 0  # registered shards looked at
     bytes_read: int = 0
+    outside: list[str] = field(default_factory=list)  # uris not under the catalog's workspace (copied or moved since)
 
     def counts(self) -> dict[str, int]:
         return {name: sum(f.check == name for f in self.findings) for name in CHECKS}
@@ -90,11 +91,16 @@ def _look(row: tuple[str, str, int, str]) -> tuple[ShardFinding | None, int]:
 
 
 def check_shard_contents(cat, manifest: str | None = None, threads: int | None = None,
-                         progress: bool = True) -> ShardReport:
+                         progress: bool = True, home: str | os.PathLike | None = None) -> ShardReport:
     """Every shard ``cat`` registers (or ``manifest``'s: NAME or NAME@vN), stat'ed and hashed
-    against its recorded size and sha256; findings in uri order."""
+    against its recorded size and sha256; findings in uri order. With ``home`` (the catalog's
+    workspace), ``outside`` lists the recorded uris not under it: a copied workspace's catalog still
+    names the original's shards, which are what this reads (and what training reads), not the copies."""
     rows = _shard_rows(cat, manifest)
     report = ShardReport(shards=len(rows))
+    if home is not None:
+        root = os.path.join(os.path.realpath(home), "")
+        report.outside = [r[0] for r in rows if not os.path.realpath(r[0]).startswith(root)]
     threads = threads or min(4, os.cpu_count() or 1)
     bar = None
     if progress and rows:
