@@ -440,7 +440,8 @@ def cmd_why(args: argparse.Namespace) -> int:
         try:
             story = cat.why(args.key, modality=args.modality)
         except SampleNotFoundError as e:
-            raise SampleNotFoundError(f"{one_line(e)}{_checkpoint_hint(cat, args.key)}") from None
+            hint = _checkpoint_hint(cat, args.key) or _nearby_files_hint(cat, args.key)
+            raise SampleNotFoundError(f"{one_line(e)}{hint}") from None
         s = story["sample"]
         named = cat.sql(q("why_reason_samples"), [_keys_in(s["reason"], s["key"])])[1] if s["reason"] else []
     copy = _quarantined_copy(args, s["key"]) if s["status"] == "quarantined" else None
@@ -515,6 +516,28 @@ def _checkpoint_hint(cat: Catalog, given: str) -> str:
     ckpt, manifest, version, members = rows[0]
     return (f"; {ckpt} is a checkpoint: it trained on manifest {manifest}@v{version} ({members} members): "
             f"lumina catalog manifest show {manifest}@v{version} (or export it) lists them")
+
+
+def _nearby_files_hint(cat: Catalog, given: str) -> str:
+    """`why FOLDER` (what became of my folder?) and `why` of a file beside a sample's, of the same name
+    (its caption file) said only that no sample came from a file of that name."""
+    path = os.path.abspath(given)
+    if os.path.isdir(path):
+        prefix = os.path.join(path, "")
+        n = cat.sql("SELECT count(*) FROM samples WHERE starts_with(source_uri, ?)", [prefix])[1][0][0]
+        if n:
+            quoted = prefix.replace("'", "''")
+            return (f"; it is a folder, and {n} sample{'s' if n != 1 else ''} came from files in it: lumina catalog sql "
+                    f"\"SELECT status, split_part(reason, ':', 1) AS reason_kind, count(*) AS n FROM samples WHERE "
+                    f"starts_with(source_uri, '{quoted}') GROUP BY ALL ORDER BY n DESC\" (or why FILE for one)")
+        return ""
+    stem = os.path.splitext(path)[0]
+    rows = cat.sql("SELECT DISTINCT source_uri FROM samples WHERE starts_with(source_uri, ?) AND source_uri <> ? "
+                   "ORDER BY source_uri LIMIT 3", [stem + ".", path])[1]
+    if not rows:
+        return ""
+    return "; a sample came from the file beside it of the same name: " + ", ".join(
+        f"lumina catalog why {_visible(uri)}" for (uri,) in rows)
 
 
 def _checkpoint_paths(given: str) -> list[str]:
