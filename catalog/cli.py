@@ -630,10 +630,17 @@ def cmd_manifest_show(args: argparse.Namespace) -> int:
         o = cat.manifest_overview(args.name, args.version, first=args.members)
         m = o.header
         shard_cols, shards = cat.sql(q("manifest_shards"), [m.name, m.version]) if args.json or args.shards else ([], [])
+        trained = cat.sql("SELECT checkpoint_id, step FROM checkpoints WHERE manifest = ? AND manifest_version = ? "
+                          "ORDER BY created_at, checkpoint_id", [m.name, m.version])[1]
+        evaluated = cat.sql("SELECT checkpoint_id, any_value(checkpoint_step) FROM evaluation_metrics "
+                            "WHERE evaluated_manifest = ? AND evaluated_manifest_version = ? GROUP BY checkpoint_id "
+                            "ORDER BY min(logged_at), checkpoint_id", [m.name, m.version])[1]
     if args.json:  # every shard: a program reading it wants them all
         json.dump({"name": m.name, "version": m.version, "where": m.where, "created_at": m.created_at.isoformat(),
                    "description": m.description, "encoders": m.encoders, "num_members": m.num_members,
                    "num_excluded": m.num_excluded,
+                   "trained_checkpoints": [{"checkpoint_id": c, "step": n} for c, n in trained],
+                   "evaluated_checkpoints": [{"checkpoint_id": c, "step": n} for c, n in evaluated],
                    "shards": [dict(zip(shard_cols, r)) for r in shards],
                    "members": [{"key": x.key, "caption": x.caption, "split": x.split, "meta": x.meta,
                                 "encodings": x.encodings} for x in o.first]},
@@ -648,6 +655,7 @@ def cmd_manifest_show(args: argparse.Namespace) -> int:
     print(f"  excluded    {m.num_excluded} (matched, but lacked an encoding)")
     for kind, fp in m.encoders.items():
         print(f"  encoder     {kind}: {fp}  ({o.shards.get(kind, 0)} shards)")
+    _print_checkpoints_of(m.name, m.version, trained, evaluated)
     if args.shards:
         print()
         print_table(shard_cols, shards, max_width=args.max_width)
@@ -658,6 +666,24 @@ def cmd_manifest_show(args: argparse.Namespace) -> int:
                     [(x.key, x.split, x.caption, *(x.encodings[k][0] + "#" + x.encodings[k][1] for k in kinds))
                      for x in o.first], max_width=args.max_width)
     return 0
+
+
+def _print_checkpoints_of(name: str, version: int, trained: list[tuple], evaluated: list[tuple]) -> None:
+    """Which checkpoints trained on a manifest, or were evaluated on it, and where their figures are:
+    `manifest show` said what a manifest holds, nothing of what was made of it."""
+    def some(rows: list[tuple]) -> str:
+        listed = ", ".join(f"{ckpt} (step {step})" for ckpt, step in rows[:3])
+        return listed + (f", and {len(rows) - 3} more" if len(rows) > 3 else "")
+
+    if trained:
+        print(f"  trained     {len(trained)} checkpoint{'s' if len(trained) != 1 else ''} on it: {some(trained)}")
+    if evaluated:
+        print(f"  evaluated   {len(evaluated)} checkpoint{'s' if len(evaluated) != 1 else ''} on it: {some(evaluated)}")
+    if trained or evaluated:
+        column = "manifest" if trained else "evaluated_manifest"
+        print(f"  figures     lumina catalog sql \"SELECT checkpoint_id, checkpoint_step, name, split, value FROM "
+              f"latest_metrics WHERE {column} = '{name.replace(chr(39), chr(39) * 2)}' AND {column}_version = {version} "
+              f"ORDER BY checkpoint_id, name\"")
 
 
 def _check_export_target(out: Path) -> None:
