@@ -37,3 +37,27 @@ def test_the_schedule_section_says_a_deploy_undoes_a_change_or_a_pause_made_on_t
     assert f"goes back to `{schedule['cron']}`" in section  # the cron a redeploy brings back
     assert "a paused schedule runs again" in section
     assert re.search(r"redeploy another stage alone with `--name`", section)
+
+
+def _set_up_block() -> str:
+    section = _section("Set up once")
+    return section[section.index("```bash"):section.index("```", section.index("```bash") + 3)]
+
+
+def test_a_run_left_running_on_the_gpu_queue_is_said_to_hold_its_slot_and_how_to_free_it():
+    # a worker stopped mid-run leaves its flow run Running: on the gpu queue (limit 1, the set-up's
+    # line) every later gpu run stayed Late, silently, until `prefect flow-run cancel` freed the slot
+    assert "prefect work-queue create gpu --pool lumina-process --limit 1" in _set_up_block()
+    section = _section("Set up once")
+    assert "On the `gpu` queue such a run keeps the queue's one slot" in section
+    assert "until `prefect flow-run cancel ID`" in section and "which frees the slot" in section
+
+
+def test_the_stop_recipe_pauses_waits_frees_left_runs_and_stops_worker_and_server():
+    section = _section("Set up once")
+    recipe = section[section.index("To stop everything between runs"):]
+    recipe = recipe[:recipe.index("```", recipe.index("```bash") + 3)]
+    steps = ["prefect deployment schedule pause refresh/refresh SCHEDULE_ID", "prefect flow-run ls --state RUNNING",
+             "prefect flow-run cancel ID", "the worker: one SIGTERM", "the server: one SIGTERM"]
+    positions = [recipe.index(step) for step in steps]  # each is there, in the order to run them
+    assert positions == sorted(positions)
