@@ -61,3 +61,15 @@ def test_the_stop_recipe_pauses_waits_frees_left_runs_and_stops_worker_and_serve
              "prefect flow-run cancel ID", "the worker: one SIGTERM", "the server: one SIGTERM"]
     positions = [recipe.index(step) for step in steps]  # each is there, in the order to run them
     assert positions == sorted(positions)
+
+
+def test_the_writer_slot_wait_names_prefects_error_line_beside_each_of_its_own():
+    # catalog_writer waits for the slot in steps of WRITER_WAIT_SAY_EVERY_S (a timeout, so it can say
+    # so): each timeout makes Prefect's slot service log an ERROR on the worker's console, which a
+    # team's log alerts catch; the page says it is the end of one wait, not a failure
+    from flows.steps import WRITER_WAIT_SAY_EVERY_S
+
+    section = _section("Set up once")
+    assert f"waiting {WRITER_WAIT_SAY_EVERY_S:.0f} s for the lumina-catalog-writer slot" in section
+    assert "Service 'ConcurrencySlotAcquisitionWithLeaseService' failed to process item ... TimeoutError" in section
+    assert "not a failure" in section
