@@ -52,7 +52,7 @@ class RefreshResult:
     superseded: int = 0
     revived: int = 0
     shard_uris: list[str] = field(default_factory=list)
-    encoded_shards: int = 0
+    encoded_shards: int = 0  # new shards, and the plan's unencoded_shards
     manifests: list[dict] = field(default_factory=list)  # live-manifest versions made now
     repaired: int = 0  # samples a wrong-modality refresh had superseded, accepted again
     reused_options: dict[str, Any] = field(default_factory=dict)  # curation options taken from the source's last curation
@@ -455,11 +455,15 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     hooks.progress(0.05, "listing and hashing the source")
     prefixes, patterns = source_scope(spec)
     plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
-                        lambda leaving: near_copies_of(cat, modality, leaving))  # each its own connection: the plan holds none
+                        lambda leaving: near_copies_of(cat, modality, leaving),  # each its own connection: the plan holds none
+                        lambda keys: whole_curated_shards(cat, keys))
     lap("scan")
     if not allow_empty_source:
         refuse_an_emptied_source(cat, plan, src, modality)
-    result = RefreshResult(src, plan.modality, plan.empty and not repair, plan=plan.counts)
+    # unencoded_shards: the curated shards an earlier run wrote (a `lumina curate` never encoded) holding the
+    # accepted samples of inputs left out as already curated: encoded now, not curated again
+    counts = {**plan.counts, "unencoded_shards": len(plan.shards_to_encode)}
+    result = RefreshResult(src, plan.modality, plan.empty and not repair and not plan.shards_to_encode, plan=counts)
     if note := unreadable_folders_note(plan):
         result.notes.append(note)
     if result.noop:
@@ -487,7 +491,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
         result.run_id = rid
         hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
         curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_samples_among(cat, keys, modality))
-                   if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair to do
+                   if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair or an earlier shard to encode
         lap("curate")
         if not curated.counts.get("accepted") and curated.batch_paths:
             other = say_if_another_modality(curated.batch_paths, modality, verb="refresh")
@@ -512,9 +516,12 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
         result.superseded = sum(r.status == "superseded" for r in retirements)
         result.curated, result.shard_uris = curated.counts, curated.shard_uris
         lap("register")
-        if curated.shard_uris:
-            hooks.progress(0.6, f"encoding {len(curated.shard_uris)} new shards")
-            encoded = encode(ws.home, plan.modality, encode_cfg, shard_uris=curated.shard_uris, backend=backend)
+        new = {os.path.realpath(uri) for uri in curated.shard_uris}  # the catalog's uris are resolved, these may not be
+        earlier = [uri for uri in plan.shards_to_encode if os.path.realpath(uri) not in new]  # an earlier run's, unencoded
+        if curated.shard_uris or earlier:
+            hooks.progress(0.6, f"encoding {len(curated.shard_uris)} new shards" + (
+                f" and {len(earlier)} an earlier run wrote, not encoded since" if earlier else ""))
+            encoded = encode(ws.home, plan.modality, encode_cfg, shard_uris=curated.shard_uris + earlier, backend=backend)
             with hooks.writer():
                 register(ws, encoded.batch_paths, rid)  # first: a busy catalog says the encoded batches are kept
             result.encoded_shards = len(encoded.batch_paths)
@@ -533,6 +540,30 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     if latent_encoder:  # after the run: the check reads the catalog
         result.notes += latent_size_notes(ws, cfg, latent_encoder, src)
     return _finish(result, updates, hooks, ws, seconds, cat, live, consume_due, unversioned)
+
+
+# the curated shards holding each of the keys $1, with the size the catalog registered
+_CURATED_SHARDS_OF_KEYS = """
+SELECT m.key, s.uri, s.bytes FROM shard_samples m JOIN shards s ON s.uri = m.shard_uri
+WHERE s.stage = 'curated' AND m.key IN (SELECT unnest(CAST($1 AS VARCHAR[])))
+ORDER BY m.key, s.uri"""
+
+
+def whole_curated_shards(cat, keys: list[str]) -> dict[str, str]:
+    """key -> a curated shard holding it that is on disk at its registered size, for those of ``keys``
+    that have one (the plan's curated_shards_fn): a refresh encodes it rather than curate the
+    unchanged input again. One stat per shard, as encode's own check with a batch file."""
+    out: dict[str, str] = {}
+    whole: dict[str, bool] = {}
+    for key, uri, size in cat.sql(_CURATED_SHARDS_OF_KEYS, [list(keys)])[1]:
+        if uri not in whole:
+            try:
+                whole[uri] = os.stat(uri).st_size == size
+            except OSError:  # gone: the input is curated again, its shard written anew
+                whole[uri] = False
+        if whole[uri]:
+            out.setdefault(key, uri)
+    return out
 
 
 def _unversioned(cat, live: list | None) -> list:
@@ -798,7 +829,8 @@ def summary_markdown(result: RefreshResult) -> str:
         f"# refresh ({result.modality})", "", f"- source: `{result.source}`", f"- run: `{result.run_id}` (noop: {result.noop})",
         f"- curated: {result.curated}", f"- new samples: {result.new_samples}, removed: {result.removed}, superseded: "
         f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}",
-        f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}",
+        f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}" + (
+            f" (with {n} an earlier run wrote, not encoded since)" if (n := result.plan.get("unencoded_shards")) else ""),
         f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}",
         # what the run logged as warnings (a due training, an emptied live manifest, other curation options):
         # the summary is what the UI's artifacts show, and it had none of them

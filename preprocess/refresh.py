@@ -61,6 +61,9 @@ class RefreshPlan:
     # them is kept as it is, never counted removed
     unreadable_folders: dict[str, str] = field(default_factory=dict)
     kept_unread: int = 0  # the index's present entries under those folders, set aside
+    # curated shards an earlier run wrote (a `lumina curate` never encoded) that hold accepted samples of
+    # inputs left out as already curated and not encoded yet: the refresh encodes them with its new shards
+    shards_to_encode: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -217,7 +220,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_copies_fn=None) -> RefreshPlan:
+def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_copies_fn=None,
+                 curated_shards_fn=None) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
     ``stage``: a catalog.source_index.ListingStage holding the source's index (load_index): the
@@ -227,7 +231,10 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     listing (catalog.source_index.samples_gone_from_source bound to a catalog and the source): the
     index knows only what refreshes listed, not what `lumina curate` took in before; ``near_copies_fn(removed_uris)`` the source_uri of rejected near duplicates of
     the samples of those inputs (catalog.source_index.near_copies_of): curated again, so the
-    picture stays when the kept one of a near pair leaves."""
+    picture stays when the kept one of a near pair leaves. ``curated_shards_fn(keys)`` key -> a whole
+    curated shard on disk holding that sample, for those of ``keys`` that have one: an unchanged input
+    whose accepted samples are curated but not encoded is left out when each has one, and those shards
+    are the plan's shards_to_encode (without it, such an input is curated again)."""
     plugin = get_plugin(cfg.modality)
     opts = plugin.options(cfg.options)
     spec.kind = spec.kind or detect_kind(spec.uri)
@@ -239,7 +246,9 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     hashed = _stage_listing(stage, entries, inputs, leftovers, f"{plugin.modality.value}: hash new or changed files")
     diff = stage.finish()
     touched = stage.touched_inputs()
-    touched, already_curated = _without_already_curated(touched, inputs, stage, plugin, cfg)
+    shards_to_encode: set[str] = set()
+    touched, already_curated = _without_already_curated(touched, inputs, stage, plugin, cfg, curated_shards_fn,
+                                                        shards_to_encode)
     todo = [inputs[i] for i in touched.tolist()]
     todo_leftovers = [leftovers[i] for i in stage.changed_leftovers().tolist()]
     removed_uris = set(stage.removed_uris())
@@ -271,7 +280,8 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
               "leftovers_to_record": len(todo_leftovers),
               "removed_inputs": diff["removed_inputs"] - moved + len(unindexed_gone), "already_curated": already_curated}
     return RefreshPlan(source_identity(spec), plugin.modality.value, todo, todo_leftovers, removed_uris,
-                       dict(entry_uris), counts, stage.names_of, diff["indexed_entries"] + kept_unread, unreadable, kept_unread)
+                       dict(entry_uris), counts, stage.names_of, diff["indexed_entries"] + kept_unread, unreadable, kept_unread,
+                       sorted(shards_to_encode))
 
 
 # what a curation's samples depend on besides the input's bytes (with the modality's options)
@@ -311,14 +321,15 @@ def duplicate_key(content: str, copy_name: str, original_name: str) -> str:
     return exact_duplicate_key(content, posixpath.relpath(copy_name, posixpath.dirname(original_name) or "."))
 
 
-def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage, plugin,
-                             cfg: CurateConfig) -> tuple[np.ndarray, int]:
+def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage, plugin, cfg: CurateConfig,
+                             curated_shards_fn=None, shards_to_encode: set[str] | None = None) -> tuple[np.ndarray, int]:
     """``touched`` less the inputs the index never listed whose samples the catalog already has: a
     `lumina curate` (and encode) took them in with these settings and they have not changed since.
     The first refresh of such a source curated, encoded and stored the whole source once more (at
     20,000 images, 473 s and a second copy of every shard for a 1% change; bench/bench_scale.py).
     An input stays to curate unless the source's last curation used these settings and the catalog's
-    current samples at its uri, each encoded if accepted, are what its bytes and caption make now:
+    current samples at its uri, each accepted one encoded or in a whole curated shard
+    (``curated_shards_fn``, see plan_refresh), are what its bytes and caption make now:
     one sample of the key they make, or (an input the modality cut into several, a video's scenes)
     samples the modality says are all it made of that key (its optional ``made_from(key, rows)``,
     rows (sample key, meta)). Before, an input of several samples was curated again, and its
@@ -326,8 +337,10 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     The key an exact duplicate gets is not its content's but derived from it and
     the copy's name relative to its original's folder (mark_exact_duplicates): a copy is left out
     when its row has that key, its original being an input left out here (before, every copy was
-    curated again on the first refresh, to the same row). Returns (the positions left, how many
-    were left out)."""
+    curated again on the first refresh, to the same row). A `lumina curate` not followed by `lumina
+    encode` left every accepted input to curate again: the first refresh decoded and analysed them all
+    once more and wrote them into new shards. The curated shards holding the left-out inputs' unencoded
+    samples are added to ``shards_to_encode``. Returns (the positions left, how many were left out)."""
     if not len(touched) or not hasattr(stage, "unindexed_inputs"):
         return touched, 0
     unindexed = np.intersect1d(touched, stage.unindexed_inputs())
@@ -336,13 +349,14 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     last, at = stage.catalogued(inputs[i].uri for i in unindexed.tolist())
     if last is None or not at or not _same_curation(last, cfg, plugin):
         return touched, 0
+    in_shard = _curated_shards_of_unencoded(at, curated_shards_fn)  # key -> a whole curated shard holding it
     done: dict[int, str] = {}  # position -> content key of the inputs left out
     copies, several = {}, {}  # position -> content key: inputs whose (rejected) row has another key; of several rows
     desc = f"{plugin.modality.value}: compare with what lumina curate took in"
     for i in _progress(unindexed.tolist(), len(unindexed), desc):
         rows = at.get(inputs[i].uri, [])
-        if not rows or any(status == "accepted" and not encoded for _, status, encoded in rows):
-            continue
+        if not rows or any(_unencoded(row) and row[0] not in in_shard for row in rows):
+            continue  # an accepted sample neither encoded nor in a curated shard to encode: curated again
         if len(rows) > 1 and not hasattr(plugin, "made_from"):
             continue  # a modality that makes one sample of an input: several are no curation of it now
         key = content_key(inputs[i], cfg, plugin)
@@ -358,7 +372,22 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
         originals = {k: inputs[i].name for i, k in done.items() if k in wanted}
         done.update((i, key) for i, key in copies.items()
                     if key in originals and at[inputs[i].uri][0][0] == duplicate_key(key, inputs[i].name, originals[key]))
+    if shards_to_encode is not None:
+        shards_to_encode.update(in_shard[row[0]] for i in done for row in at[inputs[i].uri] if _unencoded(row))
     return np.setdiff1d(touched, np.asarray(sorted(done), touched.dtype)), len(done)
+
+
+def _unencoded(row: tuple[str, str, bool]) -> bool:
+    """Whether a current sample (key, status, encoded) is accepted and has no encoding."""
+    _, status, encoded = row
+    return status == "accepted" and not encoded
+
+
+def _curated_shards_of_unencoded(at: dict[str, list[tuple[str, str, bool]]], curated_shards_fn) -> dict[str, str]:
+    """key -> a whole curated shard holding it, of the accepted samples in ``at`` with no encoding (one
+    call of ``curated_shards_fn``); {} without it."""
+    keys = sorted({row[0] for rows in at.values() for row in rows if _unencoded(row)})
+    return dict(curated_shards_fn(keys)) if keys and curated_shards_fn is not None else {}
 
 
 _METAS_AT_ONCE = 4096  # inputs whose samples' metas are read in one query (held at once: bounded memory)
