@@ -5,8 +5,9 @@ only what changed since, not the whole folder once more.
 encoded and stored every input again: on a user's 20,000 images with 1% changed, 473 s (the
 curate and the encode over again) and a second copy of every shard (bench/bench_scale.py). An
 input the index never listed is now left alone when the catalog has exactly one current sample at
-its file, of the key its bytes and caption make now, encoded if accepted, and the source's last
-curation had the same settings; anything else is curated as before. Counted in calls to the
+its file, of the key its bytes and caption make now, encoded (or in a whole curated shard, which
+the refresh then encodes), and the source's last curation had the same settings; anything else is
+curated as before. Counted in calls to the
 analysis, never timed."""
 
 from __future__ import annotations
@@ -79,14 +80,16 @@ def test_the_first_refresh_after_curate_and_encode_curates_only_what_changed(tmp
     assert refresh_source(str(src), home, CFG, encode_cfg=ENCODE, backend="local").noop and not analysed
 
 
-def test_inputs_curated_but_not_encoded_or_with_other_settings_are_curated_again(tmp_path, digits, analysed):
-    """Without an encoding the refresh's own encode is what encodes them; other settings (given
-    to the refresh) apply to every input the index never listed, as before."""
+def test_inputs_curated_but_not_encoded_are_encoded_and_with_other_settings_curated_again(tmp_path, digits, analysed):
+    """Without an encoding the refresh encodes the curate's shard and curates none of them again
+    (tests/preprocess/test_refresh_after_curate_unencoded_s55f.py); other settings (given to the
+    refresh) apply to every input the index never listed, as before."""
     src, home = _source(tmp_path, digits), tmp_path / "home"
     curate_step(str(src), str(home), CFG, backend="local")  # never encoded
     analysed.clear()
     first = refresh_source(str(src), home, CFG, encode_cfg=ENCODE, backend="local")
-    assert len(analysed) == 8 and first.plan["already_curated"] == 0 and first.encoded_shards == 1, first
+    assert not analysed and first.plan["already_curated"] == 8 and first.plan["unencoded_shards"] == 1, first.plan
+    assert first.encoded_shards == 1 and first.shard_uris == [], first
 
     src2, home2 = _source(tmp_path / "2", digits), tmp_path / "home2"
     curate_step(str(src2), str(home2), CFG, backend="local")
