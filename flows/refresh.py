@@ -826,7 +826,10 @@ def counts_table(result: RefreshResult) -> list[dict[str, Any]]:
 def summary_markdown(result: RefreshResult) -> str:
     """The flow's `refresh-summary` markdown artifact."""
     return "\n".join([
-        f"# refresh ({result.modality})", "", f"- source: `{result.source}`", f"- run: `{result.run_id}` (noop: {result.noop})",
+        f"# refresh ({result.modality})", "", f"- source: `{result.source}`",
+        # a no-op records no run: its summary read "- run: `None` (noop: True)"
+        f"- run: `{result.run_id}`" + (" (no-op)" if result.noop else "") if result.run_id
+        else "- run: none (nothing new or changed: no run recorded)",
         f"- curated: {result.curated}", f"- new samples: {result.new_samples}, removed: {result.removed}, superseded: "
         f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}",
         f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}" + (

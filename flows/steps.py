@@ -74,6 +74,24 @@ HEARTBEAT_EVERY_S = 300.0  # a stage's run beats this often: well inside the 30 
 _holding_writer: ContextVar[bool] = ContextVar("lumina_holding_catalog_writer", default=False)
 
 
+class _SlotWaitTimeout(logging.Filter):
+    """Prefect's slot service logs each acquisition that timed out as an ERROR ('Service
+    ConcurrencySlotAcquisition...Service failed to process item ... TimeoutError') beside
+    catalog_writer's own warning, on the worker's console at every 60-s wait for the writer slot: a
+    routine wait read as a failure to a team alerting on ERROR lines (helper E's deployment walkthrough).
+    catalog_writer asks with a timeout on purpose and says each wait itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not ("ConcurrencySlotAcquisition" in text and "TimeoutError" in text)
+
+
+def _quiet_slot_wait_timeouts() -> None:
+    logger = logging.getLogger("prefect._internal.concurrency")
+    if not any(isinstance(f, _SlotWaitTimeout) for f in logger.filters):
+        logger.addFilter(_SlotWaitTimeout())
+
+
 @contextmanager
 def catalog_writer() -> Iterator[None]:
     """Inside a Prefect flow or task run: hold the global concurrency limit that lets one flow run
@@ -92,6 +110,7 @@ def catalog_writer() -> Iterator[None]:
     from prefect import get_run_logger
     from prefect.concurrency.sync import concurrency
 
+    _quiet_slot_wait_timeouts()
     token = _holding_writer.set(True)
     try:
         with ExitStack() as held:
