@@ -15,6 +15,15 @@ from tests.training.test_distributed import TINY, own_home
 from training.stopping import StopRequest, TrainingStopped
 
 
+@pytest.fixture(autouse=True)
+def python_s_own_sigint_handler():
+    """Python's handler as a command starts with: an earlier test's in-process Ray Train fit() in the
+    same xdist worker leaves its own SIGINT handler installed (which a signal passed on would reach)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_a_signal_after_the_stop_checkpoint_is_written_raises_the_stop_naming_it():
     with StopRequest() as stop:
         os.kill(os.getpid(), signal.SIGINT)  # the first: only recorded
