@@ -748,7 +748,11 @@ def _bar_description(max_seconds: float | None, start: float) -> str:
     only 'ETA 31:56' and stopped 3 s later."""
     if max_seconds is None:
         return "train"
-    return f"train (--max-seconds: stops at {time.strftime('%H:%M:%S', time.localtime(start + max_seconds))})"
+    try:
+        stops_at = time.localtime(start + max_seconds)
+    except (OverflowError, OSError, ValueError):  # inf, 1e18: a limit no clock reaches, accepted as none
+        return "train"
+    return f"train (--max-seconds: stops at {time.strftime('%H:%M:%S', stops_at)})"
 
 
 def _window_tokens_per_s(rows: list[dict]) -> float | None:
