@@ -935,9 +935,10 @@ def _string_quote_hint(message: str, args: argparse.Namespace) -> str:
 
 def _compared_bare(name: str, sql: str) -> bool:
     """Whether ``name`` stands unquoted where a value is compared: after =, <, >, <>, !=, or in an
-    IN (...) list. A mistyped column before one (`WHERE staus = 'accepted'`) or in a SELECT list is not."""
+    IN (...) list of values. A mistyped column before one (`WHERE staus = 'accepted'`), in a SELECT list
+    or in an IN (SELECT ...) subquery (`key IN (SELECT kye FROM encodings)`) is not."""
     word = re.escape(name)
-    return bool(re.search(rf"(?:[=<>]|!=)\s*{word}\b(?!\s*\()|\bIN\s*\([^)]*\b{word}\b",
+    return bool(re.search(rf"(?:[=<>]|!=)\s*{word}\b(?!\s*\()|\bIN\s*\((?!\s*(?:SELECT|FROM|WITH)\b)[^()]*\b{word}\b",
                           sql, re.IGNORECASE))
 
 
