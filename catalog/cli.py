@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import shlex
 import signal
 import sys
 import traceback
@@ -527,9 +528,10 @@ def _nearby_files_hint(cat: Catalog, given: str) -> str:
         n = cat.sql("SELECT count(*) FROM samples WHERE starts_with(source_uri, ?)", [prefix])[1][0][0]
         if n:
             quoted = prefix.replace("'", "''")
+            query = (f"SELECT status, split_part(reason, ':', 1) AS reason_kind, count(*) AS n FROM samples WHERE "
+                     f"starts_with(source_uri, '{quoted}') GROUP BY ALL ORDER BY n DESC")
             return (f"; it is a folder, and {n} sample{'s' if n != 1 else ''} came from files in it: lumina catalog sql "
-                    f"\"SELECT status, split_part(reason, ':', 1) AS reason_kind, count(*) AS n FROM samples WHERE "
-                    f"starts_with(source_uri, '{quoted}') GROUP BY ALL ORDER BY n DESC\" (or why FILE for one)")
+                    f"{_shell_arg(query)} (or why FILE for one)")
         return ""
     stem = os.path.splitext(path)[0]
     rows = cat.sql("SELECT DISTINCT source_uri FROM samples WHERE starts_with(source_uri, ?) AND source_uri <> ? "
@@ -537,7 +539,14 @@ def _nearby_files_hint(cat: Catalog, given: str) -> str:
     if not rows:
         return ""
     return "; a sample came from the file beside it of the same name: " + ", ".join(
-        f"lumina catalog why {_visible(uri)}" for (uri,) in rows)
+        f"lumina catalog why {shlex.quote(_visible(uri))}" for (uri,) in rows)
+
+
+def _shell_arg(text: str) -> str:
+    """``text`` as one word of a command to paste: in double quotes, or where the shell would read a
+    character inside them (a folder named with a double quote or a $), quoted whole. In double quotes
+    alone, why of a folder named it's "q" $HOME gave a query that listed 0 rows of its 2 samples."""
+    return f'"{text}"' if not re.search(r'["$`\\!]', text) else shlex.quote(text)
 
 
 def _checkpoint_paths(given: str) -> list[str]:
