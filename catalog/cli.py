@@ -581,8 +581,9 @@ def _quarantine_fix(args: argparse.Namespace, cat: Catalog, sample: dict[str, An
     how to get the input in. A refresh of its source curates the fixed file again and marks this
     sample superseded (checked: a truncated PNG replaced and a missing caption written, lumina refresh)."""
     rows = cat.sql("SELECT parameters->>'source' FROM runs WHERE run_id = ?", [sample["last_run"]])[1]
-    source = rows[0][0] if rows and rows[0][0] else "SOURCE"  # a demo's corpus run records none
-    home = _catalog_path(args).resolve().parent  # the catalog's workspace, where the refresh records
+    # one shell word each: a folder named with a space or a quote split the pasted command
+    source = shlex.quote(rows[0][0]) if rows and rows[0][0] else "SOURCE"  # a demo's corpus run records none
+    home = shlex.quote(str(_catalog_path(args).resolve().parent))  # the catalog's workspace, where the refresh records
     return (f"fix the input (the reason says what is wrong), then: lumina refresh {source} --modality "
             f"{sample['modality']} --home {home} (curates it again; this sample becomes superseded)")
 
