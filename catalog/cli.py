@@ -441,7 +441,7 @@ def cmd_why(args: argparse.Namespace) -> int:
         try:
             story = cat.why(args.key, modality=args.modality)
         except SampleNotFoundError as e:
-            hint = _checkpoint_hint(cat, args.key) or _nearby_files_hint(cat, args.key)
+            hint = _checkpoint_hint(cat, args.key) or _source_row_hint(cat, args.key) or _nearby_files_hint(cat, args.key)
             raise SampleNotFoundError(f"{one_line(e)}{hint}") from None
         s = story["sample"]
         named = cat.sql(q("why_reason_samples"), [_keys_in(s["reason"], s["key"])])[1] if s["reason"] else []
@@ -534,12 +534,35 @@ def _nearby_files_hint(cat: Catalog, given: str) -> str:
                     f"{_shell_arg(query)} (or why FILE for one)")
         return ""
     stem = os.path.splitext(path)[0]
+    # a source's own rows (`list.csv#row=2` under `list.csv`, or beside `list.csv#row=9`) are no files beside it
+    source = path.split("#", 1)[0]
     rows = cat.sql("SELECT DISTINCT source_uri FROM samples WHERE starts_with(source_uri, ?) AND source_uri <> ? "
-                   "ORDER BY source_uri LIMIT 3", [stem + ".", path])[1]
+                   "AND NOT starts_with(source_uri, ?) ORDER BY source_uri LIMIT 3", [stem + ".", path, source + "#"])[1]
     if not rows:
         return ""
     return "; a sample came from the file beside it of the same name: " + ", ".join(
         f"lumina catalog why {shlex.quote(_visible(uri))}" for (uri,) in rows)
+
+
+def _source_row_hint(cat: Catalog, given: str) -> str:
+    """`why list.csv#row=4` of a row that gave a sample: the sample is named by the row's media file,
+    not the row (only rejected rows are), and the hint listed the listing's rejected rows as "the file
+    beside it of the same name". A refresh's index knows which input a row belongs to; without one
+    (a source only curated so far) the hint says how such a row is named."""
+    source, sep, row = os.path.abspath(given).partition("#")
+    if not sep:
+        return ""
+    inputs = cat.sql("SELECT DISTINCT i.uri FROM source_index r JOIN source_index i ON i.source = r.source "
+                     "AND i.modality = r.modality AND i.name = r.input_name AND i.status = 'present' "
+                     "WHERE r.uri = ? AND r.status = 'present' ORDER BY i.uri LIMIT 3", [source + sep + row])[1]
+    if inputs:
+        return f"; {row} of {source} belongs to an input whose sample is named by its file: " + ", ".join(
+            f"lumina catalog why {shlex.quote(_visible(uri))}" for (uri,) in inputs)
+    if not os.path.isfile(source):  # a dataset folder's rows are all named by row; so is what is not a listing
+        return ""
+    return (f"; a row of {source} that names a media file is the sample of that file: lumina catalog why "
+            f"FILE (the path in the row, relative to {os.path.dirname(source)}); rows are named {source}{sep}row=N "
+            f"only when rejected for the row itself (a missing file, a row shadowed by a later one)")
 
 
 def _shell_arg(text: str) -> str:
