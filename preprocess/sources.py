@@ -417,7 +417,7 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     path = path.resolve()
     rows = _rows_of_listing(path)
     if rows and spec.path_column not in rows[0]:
-        raise SourceError(f"listing {path} has no column {spec.path_column!r} (columns: {', '.join(rows[0])}); set --path-column")
+        raise SourceError(f"listing {path} has no column {spec.path_column!r} (columns: {', '.join(k for k in rows[0] if k is not None)}); set --path-column")
     _check_caption_column(path, rows, spec)
     out = []
     last_row: dict[str, int] = {}
@@ -432,6 +432,9 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
             out.append(Entry(f"{name}#row={i}", f"{path}#row={i}", 0, (), SHADOWED,
                              detail=f"row {last_row[name]} names the same file and is used"))
             continue
+        if None in row:  # csv.DictReader keeps cells past the header under None
+            out.append(_row_with_unnamed_cells(name or f"row{i:08d}", f"{path}#row={i}", row))
+            continue
         media = (path.parent / rel).resolve() if rel else None
         if media is None or not media.is_file():
             out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media"))
@@ -443,13 +446,22 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     return out
 
 
+def _row_with_unnamed_cells(name: str, uri: str, row: dict[Any, Any]) -> Entry:
+    """A row with more cells than the header names: most often a caption with an unquoted comma,
+    whose words after it were dropped without a word (`a.png,a cat, on a mat` was captioned `a cat`)."""
+    extra, named = row[None], sum(k is not None for k in row)
+    detail = (f"{named + len(extra)} cells where the header names {named} (unnamed: {extra[0][:40]!r}"
+              f"{', ...' if len(extra) > 1 else ''}); a cell holding a comma must be in double quotes")
+    return Entry(f"{name}#row={uri.rsplit('#row=', 1)[1]}", uri, 0, (), "unnamed_cells", detail=detail)
+
+
 def _check_caption_column(path: Path, rows: list[dict[str, Any]], spec: SourceSpec) -> None:
     """A caption column the listing lacks is a wrong name, not a listing of uncaptioned media (which
     would quarantine every input as missing_caption and copy every file). Without the column the
     captions may still come from caption files the listing names beside the media (``a.png`` and
     ``a.txt`` rows, as in a folder; an LJSpeech metadata.csv): allowed when the column was left at
     its default, so a user's --caption-column is always checked."""
-    columns = list(dict.fromkeys(k for row in rows for k in row))  # jsonl rows may differ: any row's key counts
+    columns = list(dict.fromkeys(k for row in rows for k in row if k is not None))  # None: a csv row's unnamed cells; jsonl rows may differ: any row's key counts
     if not rows or spec.caption_column in columns:
         return
     names_caption_files = any(Path(str(row.get(spec.path_column) or "")).suffix.lower() in (*CAPTION_SUFFIXES, ".csv") for row in rows)
