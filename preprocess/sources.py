@@ -419,6 +419,7 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
     if rows and spec.path_column not in rows[0]:
         raise SourceError(f"listing {path} has no column {spec.path_column!r} (columns: {', '.join(k for k in rows[0] if k is not None)}); set --path-column")
     _check_caption_column(path, rows, spec)
+    _check_path_cells(path, rows, spec)
     out = []
     last_row: dict[str, int] = {}
     names = []
@@ -435,15 +436,38 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
         if None in row:  # csv.DictReader keeps cells past the header under None
             out.append(_row_with_unnamed_cells(name or f"row{i:08d}", f"{path}#row={i}", row))
             continue
-        media = (path.parent / rel).resolve() if rel else None
-        if media is None or not media.is_file():
-            out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media"))
+        media, problem = _row_media(path.parent, rel)
+        if media is None:
+            out.append(Entry(name or f"row{i:08d}", f"{path}#row={i}", 0, (), "missing_media", detail=problem))
             continue
         # a row without the column (a JSON line may leave it out) may name caption files beside its media
         row_caption = _caption_entry(name, f"{path}#row={i}", row[spec.caption_column], spec.caption_column) \
             if spec.caption_column in row else None
         out.append(Entry(name, str(media), media.stat().st_size, ("file", str(media)), row_caption=row_caption))
     return out
+
+
+def _check_path_cells(path: Path, rows: list[dict[str, Any]], spec: SourceSpec) -> None:
+    """A path column of bytes (media held in the listing) is no column of paths: each cell was read
+    as a file name, and the first over the system's name limit ended curate in a traceback
+    (OSError: File name too long)."""
+    row = next((i for i, r in enumerate(rows) if isinstance(r.get(spec.path_column), (bytes, bytearray))), None)
+    if row is not None:
+        raise SourceError(f"listing {path}: column {spec.path_column!r} holds bytes (row {row}), not file paths; "
+                          f"a listing names media files: set --path-column, or save media held in a column "
+                          f"with datasets.save_to_disk and curate that folder")
+
+
+def _row_media(folder: Path, rel: str) -> tuple[Path | None, str]:
+    """The file a row names, or None and why not ("" for a plain missing file). A cell too long for
+    a file name (a caption in the path column) raised OSError out of is_file."""
+    if not rel:
+        return None, ""
+    media = (folder / rel).resolve()
+    try:
+        return (media, "") if media.is_file() else (None, "")
+    except OSError as e:
+        return None, f"not a usable path: {e.strerror or type(e).__name__}"
 
 
 def _row_with_unnamed_cells(name: str, uri: str, row: dict[Any, Any]) -> Entry:
