@@ -439,7 +439,7 @@ def cmd_why(args: argparse.Namespace) -> int:
 
     with _open(args) as cat:
         try:
-            story = cat.why(args.key, modality=args.modality)
+            story = _why_or_member(cat, args.key, args.modality)
         except SampleNotFoundError as e:
             hint = _checkpoint_hint(cat, args.key) or _source_row_hint(cat, args.key) or _nearby_files_hint(cat, args.key)
             raise SampleNotFoundError(f"{one_line(e)}{hint}") from None
@@ -491,6 +491,34 @@ def cmd_why(args: argparse.Namespace) -> int:
         else:
             print(f"(none{_replaced_note(story, s['key']) if key == 'status_changes' else ''})")
     return 0
+
+
+def _why_or_member(cat: Catalog, given: str, modality: str | None) -> dict[str, Any]:
+    """``cat.why``; for a path inside a file (`/data/shards/000000.tar/000008.png`, the path a shell
+    completes up to the archive), the sample of that member (source_uri `<file>#<member>`): only the
+    member's name relative to the source and its uri were found, the full path said "no sample"."""
+    try:
+        return cat.why(given, modality=modality)
+    except SampleNotFoundError:
+        member = _member_uri(given)
+        if member is None:
+            raise
+        try:
+            return cat.why(member, modality=modality)
+        except SampleNotFoundError:
+            pass
+        raise
+
+
+def _member_uri(given: str) -> str | None:
+    """``<file>#<path inside it>`` for a path whose nearest existing ancestor is a regular file."""
+    path = Path(os.path.abspath(given))
+    for parent in path.parents:
+        if parent.is_file():
+            return f"{parent}#{path.relative_to(parent).as_posix()}"
+        if parent.exists():
+            return None
+    return None
 
 
 def _replaced_note(story: dict[str, Any], key: str) -> str:
