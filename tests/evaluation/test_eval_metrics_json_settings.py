@@ -7,22 +7,11 @@ from __future__ import annotations
 import json
 
 import evaluation.evaluate as ev
+from tests.evaluation.fakes import stub_evaluate_loaders
 
 
 def _evaluate(tmp_path, monkeypatch, **settings) -> dict:
-    for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
-                        "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
-                        "modality_hook": lambda table, m, name: lambda ctx: ({"class_accuracy": 0.5}, {}),
-                        "load_checkpoint": lambda c, device="cpu": (None, None), "heldout_loss": lambda model, examples, seed=0, device="cpu": 0.5,
-                        "load_decoder": lambda c, vae=None, device=None: None}.items():
-        monkeypatch.setattr(ev, name, value)
-    import catalog
-
-    class Manifest(list):
-        name, version = "m", 1
-
-    monkeypatch.setattr(catalog, "load_manifest", lambda *a, **k: Manifest(["an example"]))
-    monkeypatch.setattr(catalog, "load_manifest_header", lambda *a, **k: type("H", (), {"num_members": 1}))
+    stub_evaluate_loaders(monkeypatch, hook=lambda ctx: ({"class_accuracy": 0.5}, {}))
     ev.evaluate(ev.EvalConfig(catalog="c", manifest="m", checkpoint=str(tmp_path), out_dir=str(tmp_path / "eval"), **settings))
     return json.loads((tmp_path / "eval" / "metrics.json").read_text())
 

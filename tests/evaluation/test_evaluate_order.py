@@ -5,6 +5,7 @@ import pytest
 import evaluation.evaluate as ev
 from catalog import Catalog
 from catalog.errors import CatalogError
+from tests.evaluation.fakes import stub_evaluate_loaders
 
 
 def test_a_missing_manifest_fails_before_the_model_loads(tmp_path, monkeypatch):
@@ -64,19 +65,7 @@ def test_notes_of_the_modality_and_the_judge_reach_metrics_json(tmp_path, monkey
         ctx.notes.append("only 2 takes of digit 7")
         return {"judge_test_accuracy": 0.1, "chance_accuracy": 0.25}, {}
 
-    for name, value in {"load_examples": lambda m: ["an example"], "check_same_encoders": lambda m, c: None,
-                        "check_moved_encoder_flags": lambda c, vae=None: None, "checkpoint_modality": lambda c: "image",
-                        "modality_hook": lambda table, m, name: evaluator, "load_checkpoint": lambda c, device="cpu": (None, None),
-                        "heldout_loss": lambda model, examples, seed=0, device="cpu": 0.5,
-                        "load_decoder": lambda c, vae=None, device=None: None}.items():
-        monkeypatch.setattr(ev, name, value)
-    import catalog
-
-    class Manifest(list):
-        name, version = "m", 1
-
-    monkeypatch.setattr(catalog, "load_manifest", lambda *a, **k: Manifest(["an example"]))
-    monkeypatch.setattr(catalog, "load_manifest_header", lambda *a, **k: type("H", (), {"num_members": 1}))
+    stub_evaluate_loaders(monkeypatch, hook=evaluator)
     result = ev.evaluate(ev.EvalConfig(catalog="c", manifest="m", checkpoint=str(tmp_path), out_dir=str(tmp_path / "eval")))
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert saved["notes"] == result.notes and len(result.notes) == 2
