@@ -1062,7 +1062,10 @@ class Catalog:
     @staticmethod
     def _listing_lines_hint(con, absolute: str, relative: str, modality: str | None) -> str:
         """`why metadata.csv`: a transcript listing is no sample, its lines are (source_uri
-        <listing>#<row>); say how many and which to ask about, not only that nothing matched."""
+        <listing>#<row>); say how many and which to ask about, not only that nothing matched. Lines
+        whose sample is named by their media file (a picture listing's accepted rows) are not among
+        them: 'why listing.csv' said '2 of its lines are samples (2 rejected)' of a 22-row listing that
+        gave 17 accepted samples, as if 20 rows had vanished (helper H's walkthrough)."""
         rows = con.execute(q("why_listing_lines"), [absolute, relative, modality]).fetchall()
         listings = sorted({listing for listing, *_ in rows})
         if not rows:
@@ -1075,6 +1078,7 @@ class Catalog:
         query = f"SELECT key, status, reason, source_uri FROM samples WHERE starts_with(source_uri, '{literal}#')"
         # shell words: a path with a quote, $ or ` broke the pasted commands
         return (f"; {listings[0]} is a listing: {total} of its lines {'is a sample' if total == 1 else 'are samples'} ({counts}), "
+                f"not counting lines whose sample is named by their media file (why that file); "
                 f"e.g. lumina catalog why {shlex.quote(rows[0][3])}; all of them: lumina catalog sql {shlex.quote(query)}")
 
     def check(self) -> dict[str, int]:
