@@ -433,7 +433,9 @@ def _listing_entries(path: Path, spec: SourceSpec) -> list[Entry]:
             out.append(Entry(f"{name}#row={i}", f"{path}#row={i}", 0, (), SHADOWED,
                              detail=f"row {last_row[name]} names the same file and is used"))
             continue
-        if None in row:  # csv.DictReader keeps cells past the header under None
+        # csv.DictReader keeps cells past the header under None; empty ones are a trailing delimiter
+        # (`a.png,a cat,` as spreadsheets export), nothing dropped
+        if any(str(cell).strip() for cell in row.get(None) or ()):
             out.append(_row_with_unnamed_cells(name or f"row{i:08d}", f"{path}#row={i}", row))
             continue
         media, problem = _row_media(path.parent, rel)
@@ -474,7 +476,8 @@ def _row_with_unnamed_cells(name: str, uri: str, row: dict[Any, Any]) -> Entry:
     """A row with more cells than the header names: most often a caption with an unquoted comma,
     whose words after it were dropped without a word (`a.png,a cat, on a mat` was captioned `a cat`)."""
     extra, named = row[None], sum(k is not None for k in row)
-    detail = (f"{named + len(extra)} cells where the header names {named} (unnamed: {extra[0][:40]!r}"
+    first = next(str(cell) for cell in extra if str(cell).strip())
+    detail = (f"{named + len(extra)} cells where the header names {named} (unnamed: {first[:40]!r}"
               f"{', ...' if len(extra) > 1 else ''}); a cell holding a comma must be in double quotes")
     return Entry(f"{name}#row={uri.rsplit('#row=', 1)[1]}", uri, 0, (), "unnamed_cells", detail=detail)
 

@@ -23,3 +23,14 @@ def test_a_row_with_cells_past_the_header_is_rejected_not_cut(tmp_path):
     assert (row.entry.name, row.entry.uri, row.reason_kind) == ("a.png#row=0", f"{listing}#row=0", "unnamed_cells")
     assert row.detail == ("3 cells where the header names 2 (unnamed: ' on a mat'); "
                           "a cell holding a comma must be in double quotes")
+
+
+def test_empty_cells_past_the_header_are_a_trailing_delimiter_and_nothing_is_dropped(tmp_path):
+    """A spreadsheet's export may end every row with a delimiter (`a.png,a cat,`): no cell is lost,
+    and every row was curated before unnamed_cells; it stays so."""
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    listing = tmp_path / "listing.csv"
+    listing.write_text("path,caption\na.png,a cat,\nb.png,a dog,,  \n")
+    inputs, leftovers = group_by_stem(list_entries(SourceSpec(str(listing))), (".png",))
+    assert [(i.name, i.caption.text) for i in inputs] == [("a.png", "a cat"), ("b.png", "a dog")] and not leftovers
