@@ -759,8 +759,13 @@ def refresh_flow(source: str | None = None, modality: str = "image", home: str |
     cfg, reused = reuse_curation(ws.home, source, modality, {"options": options})
     # the stages' own messages ("waiting for the catalog ... (PID n)", "resuming an interrupted curation")
     # in the run's log too: Prefect sends only its own loggers there, so they were on the worker's console only
-    with in_run_log("catalog"), in_run_log("preprocess"), in_run_log("encoders"):
-        result = refresh_source(source, ws.home, cfg, encode_cfg, live, backend, hooks, allow_empty_source=allow_empty_source)
+    try:
+        with in_run_log("catalog"), in_run_log("preprocess"), in_run_log("encoders"):
+            result = refresh_source(source, ws.home, cfg, encode_cfg, live, backend, hooks, allow_empty_source=allow_empty_source)
+    except Exception as e:
+        # a failed run wrote no summary: the UI's latest refresh-summary was the last success's
+        create_markdown_artifact(key=artifact_key("refresh-summary", named), markdown=failure_markdown(source, modality, e))
+        raise
     result.reused_options = reused if result.curated else {}  # options used, not only found
     if note := reused_options_note(result):
         log.info(note)
@@ -821,6 +826,15 @@ def counts_table(result: RefreshResult) -> list[dict[str, Any]]:
     changed = {"new_samples": result.new_samples, "removed": result.removed, "superseded": result.superseded,
                "revived": result.revived, "repaired": result.repaired, "shards": len(result.shard_uris)}
     return [{"what": k, "count": v} for k, v in {**result.plan, **changed}.items()]
+
+
+def failure_markdown(source: str, modality: str, error: BaseException) -> str:
+    """The `refresh-summary` artifact of a run that failed: the error's line, and that the counts
+    table is still the last completed run's (helper E's walkthrough: a failed run left the previous
+    success's summary as the latest, its progress at 5%)."""
+    line = f"{type(error).__name__}: {error}".splitlines()[0]
+    return "\n".join([f"# refresh ({modality}): failed", "", f"- source: `{source}`", f"- error: {line}",
+                      "- refresh-counts is the last completed run's; the run's log has the whole error"])
 
 
 def summary_markdown(result: RefreshResult) -> str:

@@ -30,3 +30,25 @@ def test_prefects_slot_acquisition_timeout_is_not_an_error_line_while_catalog_wr
     assert [r.getMessage() for r in caplog.records] == [
         "Service 'ConcurrencySlotAcquisitionWithLeaseService' failed to process item (raised HTTPStatusError)"]
 
+
+
+def test_a_failed_refresh_writes_a_summary_that_says_so(tmp_path, monkeypatch):
+    """A refresh whose source had gone wrote no summary: the Prefect UI's latest refresh-summary was
+    the previous success's (helper E's walkthrough, the source folder moved away)."""
+    import prefect.artifacts
+    import pytest
+
+    from flows import refresh
+    from preprocess.sources import SourceError
+
+    artifacts = {}
+    monkeypatch.setattr(prefect.artifacts, "create_progress_artifact", lambda **kw: "progress")
+    monkeypatch.setattr(prefect.artifacts, "update_progress_artifact", lambda **kw: None)
+    monkeypatch.setattr(prefect.artifacts, "create_markdown_artifact", lambda key, markdown, **kw: artifacts.update({key: markdown}))
+    monkeypatch.setattr(refresh, "get_run_logger", lambda: logging.getLogger("test.refresh_flow"))
+    gone = tmp_path / "src"
+    with pytest.raises(SourceError):
+        refresh.refresh_flow.fn(source=str(gone), home=str(tmp_path / "home"), backend="local")
+    summary = artifacts["refresh-summary-image-src"]
+    assert summary.startswith("# refresh (image): failed") and f"- source: `{gone}`" in summary, summary
+    assert f"- error: SourceError: source not found: {gone}" in summary, summary
