@@ -4,11 +4,14 @@ The flow body reads like a table of contents; each stage is a library function i
 (also the body of `lumina curate`, `encode`, `train`, `evaluate`), which runs without Prefect.
 Prefect adds retries on I/O, artifacts and deployments; Ray does the fan-out inside the stages.
 With source=None, the modality's embedded demo corpus (preprocess/<modality>/demo.py) is written
-first, and its DEMO settings fill every parameter left unset.
+first, and its DEMO settings fill every parameter left unset. On a source, the manifests are named
+after it (image-mysource-train, as its refresh runs are named) and select only its samples.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -86,12 +89,60 @@ def _sampling_defaults() -> dict:
 
 
 @task
-def make_manifests(home: str, modality: str, prefix: str) -> dict[str, str]:
-    """Pinned ids (``name@vN``) so training and evaluation read exactly this selection."""
+def make_manifests(home: str, modality: str, prefix: str, source: str | None = None) -> dict[str, str]:
+    """Pinned ids (``name@vN``) so training and evaluation read exactly this selection: on a
+    ``source`` (its source_identity), that source's samples only; else every sample of the modality
+    (the demo corpus, as the README's demo figures were measured)."""
     from flows.steps import manifest_step
 
-    return {split: manifest_step(home, f"{prefix}-{split}", f"modality = '{modality}' AND split = '{split}'", f"demo {split} selection")
+    if source is None:
+        return {split: manifest_step(home, f"{prefix}-{split}", f"modality = '{modality}' AND split = '{split}'", f"demo {split} selection")
+                for split in ("train", "holdout")}
+    of_source = _source_predicate(source)
+    return {split: _freeze_of_source(home, f"{prefix}-{split}", f"modality = '{modality}' AND split = '{split}' AND {of_source}",
+                                     split, source)
             for split in ("train", "holdout")}
+
+
+def _freeze_of_source(home: str, name: str, where: str, split: str, source: str) -> str:
+    """manifest_step, whose error for an empty selection quoted the whole source predicate: one
+    line that names the source and why a small one can have no holdout sample."""
+    from flows.steps import manifest_step
+    from preprocess.curate import CurateConfig
+
+    try:
+        return manifest_step(home, name, where, f"{split} samples of {source}")
+    except ValueError as e:
+        if not str(e).startswith(f"manifest {name!r}: no accepted samples match"):
+            raise
+        raise ValueError(f"manifest {name!r}: no accepted {split} sample of {source} with every encoding; other sources' samples "
+                         f"are not taken (the holdout split is a fixed {CurateConfig.holdout_percent}% of the keys: a source of "
+                         f"few accepted inputs may have none)") from None
+
+
+def _source_predicate(source: str) -> str:
+    """SQL over samples that keeps the source's own: another source (or the demo corpus) curated into
+    the same workspace made up most of the own-source model's manifests, under the demo's names."""
+    from catalog.source_selection import source_samples_predicate
+    from preprocess.refresh import source_scope
+    from preprocess.sources import SourceSpec
+
+    return source_samples_predicate(source, *source_scope(SourceSpec(uri=source)))
+
+
+def manifest_prefix_of(modality: str, source: str | None) -> str:
+    """The manifests' names before -train/-holdout: demo (images) or demo-<modality> (the others) so
+    demos share a home, and on a source its refresh run's name (``image-mysource``), made a valid
+    manifest name: a second source's manifests were new versions of demo-train."""
+    if source is None:  # one name per modality: the speech demo, then the video one, made demo-train v1 speech and v2 video
+        return "demo" if modality == "image" else f"demo-{modality}"
+    from flows.refresh import source_run_name
+
+    name = source_run_name({"modality": modality, "source": source})
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "-", name).rstrip("-")
+    if any(c.isalnum() and not c.isascii() for c in name):  # image-写真 and image-照片 apart, as artifact_key does
+        slug += "-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return slug
 
 
 @task
@@ -139,7 +190,7 @@ def data_to_model(
     samples_per_class: int | None = None,  # default: the demo's, else 10
     sample_steps: int | None = None,  # default: the demo's, else 30
     eval_options: dict[str, Any] | None = None,
-    manifest_prefix: str | None = None,  # default: demo (images), demo-<modality> (the others), so demos share a home
+    manifest_prefix: str | None = None,  # default: demo (images), demo-<modality> (the others); on a source, image-<folder> (manifest_prefix_of)
     backend: str = "ray",  # "local": curate and encode in this process, without Ray (the test-scale configs)
 ) -> dict | State:
     """Curate, encode, register, train and evaluate one modality. A SIGTERM while training (a
@@ -154,8 +205,6 @@ def data_to_model(
     ws = Workspace.at(home)
     home = str(ws.home)
     demo = getattr(demo_module(modality), "DEMO", {}) if source is None else {}
-    # one name per modality: the speech demo, then the video one, made demo-train v1 speech and v2 video
-    manifest_prefix = manifest_prefix or ("demo" if modality == "image" else f"demo-{modality}")
     corpus_options = {**demo.get("corpus_options", {}), **(corpus_options or {}),
                       **{k: v for k, v in {"num_digits": num_digits, "num_shapes": num_shapes}.items() if v is not None}}
     curate_options = curate_options if curate_options is not None else demo.get("curate_options", {})
@@ -166,7 +215,9 @@ def data_to_model(
     from preprocess.refresh import source_identity
 
     # absolute, as curate and refresh record it: a refresh finds what this run curated by it
-    params = dict(modality=modality, source=source_identity(source) if source else None, corpus_options=corpus_options, curate_options=curate_options,
+    source_id = source_identity(source) if source else None
+    manifest_prefix = manifest_prefix or manifest_prefix_of(modality, source_id)
+    params = dict(modality=modality, source=source_id, corpus_options=corpus_options, curate_options=curate_options,
                   encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)
     with Catalog.open(ws.catalog) as cat:
         run_id = cat.start_run("data_to_model", params, run_id=str(flow_run.get_id() or "") or None)
@@ -192,7 +243,7 @@ def data_to_model(
         if _shards_gone(log, "encoding", encoded):
             encoded = stage("encode", encode.with_options(refresh_cache=True), *encode_args)
         _say_if_cached(log, "encode", encoded, run_id, "the curated shards and encoders are unchanged")
-        manifests = stage("manifests", make_manifests, home, modality, manifest_prefix)
+        manifests = stage("manifests", make_manifests, home, modality, manifest_prefix, source_id)
         trained = stage("train", train_model, home, manifests["train"], run_id, train)
         evaluated = stage("evaluate", evaluate_model, home, manifests["holdout"], trained["checkpoint"], run_id, evaluation)
     except TrainingStopped as e:  # SIGTERM while training: the checkpoint is registered, evaluation is skipped
