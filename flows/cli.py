@@ -191,6 +191,8 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--modality", help=f"{modality_list()} (default: the config's modality, else image)")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter of the config, e.g. --set corpus_options.num_shapes=300")
+    p.add_argument("--source", help="your folder, tar glob or listing instead of the demo corpus (--set source=...): its manifests "
+                   "are <modality>-<name>-train and -holdout, of its samples only")
     p.add_argument("--steps", type=int, help="training steps (default: the modality demo's, else 800; training also stops at the demo's time cap, 420 s unless it sets one (--set train_max_seconds=S))")
     p.add_argument("--num-digits", type=int, help="the digits-and-shapes demo corpus only (corpus_options.num_digits): use only its first N digits (smaller, faster run)")
     p.add_argument("--samples-per-class", type=int, help="samples generated per class for the evaluation's accuracies "
@@ -205,7 +207,7 @@ def _demo(argv: list[str]) -> int:
     from flows.demo_params import check_params  # torch- and Prefect-free
 
     kwargs = config_values(a.config, assignments=parse_assignments(a.set))  # --set corpus_options.x=1 keeps the other corpus_options
-    flags = dict(home=a.home, modality=a.modality, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
+    flags = dict(home=a.home, modality=a.modality, source=a.source, train_steps=a.steps, num_digits=a.num_digits, samples_per_class=a.samples_per_class,
                  sample_steps=a.sample_steps, model_overrides=a.model_overrides,
                  backend=backend_of(p, a) if a.local or a.backend else None)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
@@ -268,6 +270,8 @@ def _print_summary(s: dict) -> None:
     for k, v in m.items():
         print(f"{k:{width}s}{v:.4f}" if isinstance(v, float) else f"{k:{width}s}{v}")
     print(f"checkpoint        {s['checkpoint']}")
+    if s.get("manifests"):  # on a source they are named after it: the names to query and to evaluate again
+        print(f"manifests         {s['manifests']['train']} (train), {s['manifests']['holdout']} (holdout)")
     renders = s.get("renders") or {}
     width = max([18, *(len(k) + 2 for k in renders)])  # speech names renders by prompt: long keys
     for k, v in renders.items():

@@ -10,6 +10,7 @@
 -- when a curate, refresh or data_to_model run of this source registered it last: so what
 -- `lumina curate` took in before the first refresh is retired as well, not only what the index saw.
 -- Those whose origin is not in the source now are gone (samples_gone_from_source).
+-- catalog/source_selection.py writes the same rule as a manifest predicate (data_to_model on a source): change both.
 SELECT s.source_uri
 FROM samples s
 WHERE s.modality = $2 AND s.status NOT IN ('removed', 'superseded')

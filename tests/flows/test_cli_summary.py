@@ -74,3 +74,12 @@ def test_a_result_table_is_read_at_a_glance(capsys):
         "  heldout_fm_loss  0.0902025",
         "  num_generated    100",
     ]
+
+
+def test_the_summary_names_the_manifests_it_trained_and_evaluated_on(capsys):
+    """On a source they are named after it (image-photos-train@v1): the summary showed them only
+    inside the grid's path."""
+    _print_summary({"metrics": {}, "curation": {}, "timings_s": {}, "train_steps": 1, "final_train_loss": 0.1,
+                    "checkpoint": "ckpt", "catalog": "cat.duckdb",
+                    "manifests": {"train": "image-photos-train@v1", "holdout": "image-photos-holdout@v1"}})
+    assert "manifests         image-photos-train@v1 (train), image-photos-holdout@v1 (holdout)" in capsys.readouterr().out.splitlines()

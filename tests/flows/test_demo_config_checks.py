@@ -136,3 +136,13 @@ def test_local_runs_the_demos_stages_without_ray_and_a_flag_beats_the_config(tmp
     with pytest.raises(SystemExit) as e:
         main(["demo", *home, "--local", "--backend", "ray"])
     assert e.value.code == 2 and "--local and --backend ray contradict each other" in capsys.readouterr().err
+
+
+def test_demo_source_flag_runs_the_flow_on_that_source(tmp_path, flow_seen):
+    """`lumina demo --source DIR` ended in "unrecognized arguments" (only --set source=DIR worked)."""
+    from flows.cli import main
+
+    assert main(["demo", "--home", str(tmp_path), "--source", str(tmp_path / "photos"), "--json"]) == 0
+    assert flow_seen["source"] == str(tmp_path / "photos")
+    assert main(["demo", "--home", str(tmp_path), "--json"]) == 0
+    assert "source" not in flow_seen  # the demo corpus, as before
