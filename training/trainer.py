@@ -752,7 +752,9 @@ def _bar_description(max_seconds: float | None, start: float) -> str:
         stops_at = time.localtime(start + max_seconds)
     except (OverflowError, OSError, ValueError):  # inf, 1e18: a limit no clock reaches, accepted as none
         return "train"
-    return f"train (--max-seconds: stops at {time.strftime('%H:%M:%S', stops_at)})"
+    # another day's 09:00 read as today's: a 3-day run's label gives the date too
+    shown = "%H:%M:%S" if stops_at[:3] == time.localtime(start)[:3] else "%Y-%m-%d %H:%M:%S"
+    return f"train (--max-seconds: stops at {time.strftime(shown, stops_at)})"
 
 
 def _window_tokens_per_s(rows: list[dict]) -> float | None:
