@@ -51,6 +51,7 @@ class RefreshResult:
     removed: int = 0
     superseded: int = 0
     revived: int = 0
+    moved: int = 0  # samples whose input is at another uri of the source now (a datasets row after a deleted one)
     shard_uris: list[str] = field(default_factory=list)
     encoded_shards: int = 0  # new shards, and the plan's unencoded_shards
     manifests: list[dict] = field(default_factory=list)  # live-manifest versions made now
@@ -80,19 +81,72 @@ def _retirements(cat, plan, curated) -> list:
     """Old samples of re-curated inputs are superseded by the input's new sample; samples of inputs
     that left the source are removed. One query each, whatever the number of inputs. Only samples
     of the refresh's modality, and never by an unsupported_type record: a refresh with the wrong
-    --modality records the files it refuses, and retires nothing."""
+    --modality records the files it refuses, and retires nothing. Asked after follow_moves: a
+    sample that moved to another uri (plan.moves) is neither, and the sample a moved one's uri
+    held before is removed (plan.removed_uris has that uri: the deleted row's sample, which was
+    "superseded" by the row that took its place)."""
     from catalog.source_index import Retirement, current_samples_of
 
+    moved = {m.key for m in plan.moves}
+    moved_into = {m.new_uri: m.key for m in plan.moves}
     input_of = {entry: uri for uri, entries in plan.recurated_uris.items() for entry in entries}
     input_of.update({uri: uri for uri in plan.recurated_uris})  # a sample whose source_uri is its input's (a folder's)
     out = []
     for key, _, _, source_uri in current_samples_of(cat, sorted(input_of), plan.modality):
         new = curated.superseders.get(input_of[source_uri], [])
-        if new and key not in curated.keys_by_uri.get(input_of[source_uri], []):
+        if new and key not in curated.keys_by_uri.get(input_of[source_uri], []) and key not in moved:
             out.append(Retirement(key, "superseded", f"superseded: by {new[0]}", new[0]))
-    for key, _, _, _ in current_samples_of(cat, plan.removed_uris, plan.modality):
-        out.append(Retirement(key, "removed", "removed: no longer in the source"))
+    # an input whose sample the catalog has at its uri already (a `lumina curate` since): its older ones, as a curation would
+    for key, _, _, source_uri in current_samples_of(cat, sorted(plan.in_place), plan.modality):
+        if key != (new := plan.in_place[source_uri]) and key not in moved:
+            out.append(Retirement(key, "superseded", f"superseded: by {new}", new))
+    for key, _, reason, source_uri in current_samples_of(cat, plan.removed_uris, plan.modality):
+        if key in moved:
+            continue
+        into = moved_into.get(source_uri)
+        if into is not None and (reason or "").startswith("exact_duplicate") and into in reason:
+            # a copy whose original was deleted: its file holds the sample now, its duplicate row is replaced
+            out.append(Retirement(key, "superseded", f"superseded: by {into}", into))
+        else:
+            out.append(Retirement(key, "removed", "removed: no longer in the source"))
     return out
+
+
+_MOVES = """(SELECT unnest(CAST($1 AS VARCHAR[])) AS key, unnest(CAST($2 AS VARCHAR[])) AS old_uri,
+        unnest(CAST($3 AS VARCHAR[])) AS new_uri)"""
+# each move as a status change that changes no status ($4: when, $5: the run), where the sample is
+# still current at its old uri
+_RECORD_MOVES = f"""
+INSERT INTO sample_status_changes (key, old_status, old_reason, new_status, reason, superseded_by, changed_at, run_id)
+SELECT s.key, s.status, s.reason, s.status, 'moved: from ' || m.old_uri, NULL, $4, $5
+FROM samples s JOIN {_MOVES} m ON s.key = m.key AND s.source_uri = m.old_uri AND s.status NOT IN ('removed', 'superseded')"""
+_SET_MOVED_URIS = f"""
+UPDATE samples SET source_uri = m.new_uri, last_run = $4
+FROM {_MOVES} m
+WHERE samples.key = m.key AND samples.source_uri = m.old_uri AND samples.status NOT IN ('removed', 'superseded')"""
+
+
+def follow_moves(cat, moves: list, run_id: str) -> int:
+    """Each moved sample's source_uri is its input's new uri (plan.moves), in one transaction of the
+    held catalog connection: what registering the input curated again did, without the curation.
+    Each move is recorded in sample_status_changes with its status unchanged and the reason
+    `moved: from OLD_URI`, so `lumina catalog why` of the sample says where it was (a datasets row's
+    uri is its position: row 4 is row 3 once a row before it is deleted). Returns how many moved."""
+    if not moves:
+        return 0
+    from catalog.db import utcnow
+
+    uris = [[m.key for m in moves], [m.old_uri for m in moves], [m.new_uri for m in moves]]
+    with cat.hold():  # one connection: the transaction's statements on it
+        cat.sql("BEGIN TRANSACTION")
+        try:
+            moved = cat.sql(_RECORD_MOVES, [*uris, utcnow(), run_id])[1][0][0]
+            cat.sql(_SET_MOVED_URIS, [*uris, run_id])
+        except BaseException:
+            cat.sql("ROLLBACK")
+            raise
+        cat.sql("COMMIT")
+    return moved
 
 
 def unreadable_folders_note(plan) -> str | None:
@@ -490,8 +544,9 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     with catalog_run(ws, "refresh", {"source": src, **asdict(cfg), "backend": backend, "curation_versions": versions}) as rid:
         result.run_id = rid
         hooks.progress(0.2, f"curating {len(plan.inputs)} inputs")
+        # nothing to curate (only a repair, an earlier shard to encode, inputs that moved or left): no curation started
         curated = (curate_inputs(plan, ws.home, cfg, backend, lambda keys: current_samples_among(cat, keys, modality))
-                   if not plan.empty else IncrementalCuration([], [], {}, {}, {}, {}))  # only a repair or an earlier shard to encode
+                   if plan.inputs or plan.leftovers else IncrementalCuration([], [], {}, {}, {}, {}))
         lap("curate")
         if not curated.counts.get("accepted") and curated.batch_paths:
             other = say_if_another_modality(curated.batch_paths, modality, verb="refresh")
@@ -509,6 +564,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             # first: registering a batch seen before is a no-op, so a returning file's sample needs this
             result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
             register(ws, curated.batch_paths, rid)
+            result.moved = follow_moves(cat, plan.moves, rid)  # before the retirements: a moved sample is not retired
             retirements = _retirements(cat, plan, curated)
             retire(cat, retirements, rid)
             result.new_samples = cat.sql("SELECT count(*) FROM samples")[1][0][0] - before
@@ -824,7 +880,7 @@ def __getattr__(name: str) -> Any:
 def counts_table(result: RefreshResult) -> list[dict[str, Any]]:
     """The rows of the flow's `refresh-counts` table artifact: the plan's counts and what changed."""
     changed = {"new_samples": result.new_samples, "removed": result.removed, "superseded": result.superseded,
-               "revived": result.revived, "repaired": result.repaired, "shards": len(result.shard_uris)}
+               "revived": result.revived, "repaired": result.repaired, "moved": result.moved, "shards": len(result.shard_uris)}
     return [{"what": k, "count": v} for k, v in {**result.plan, **changed}.items()]
 
 
@@ -845,7 +901,7 @@ def summary_markdown(result: RefreshResult) -> str:
         f"- run: `{result.run_id}`" + (" (no-op)" if result.noop else "") if result.run_id
         else "- run: none (nothing new or changed: no run recorded)",
         f"- curated: {result.curated}", f"- new samples: {result.new_samples}, removed: {result.removed}, superseded: "
-        f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}",
+        f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}, moved: {result.moved}",
         f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}" + (
             f" (with {n} an earlier run wrote, not encoded since)" if (n := result.plan.get("unencoded_shards")) else ""),
         f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}",

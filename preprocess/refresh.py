@@ -64,10 +64,25 @@ class RefreshPlan:
     # curated shards an earlier run wrote (a `lumina curate` never encoded) that hold accepted samples of
     # inputs left out as already curated and not encoded yet: the refresh encodes them with its new shards
     shards_to_encode: list[str] = field(default_factory=list)
+    # inputs whose sample the catalog has under another uri of the source that no longer holds it (a row
+    # of a datasets folder after a row before it was deleted, a renamed file): not curated, the sample follows
+    moves: list["Move"] = field(default_factory=list)
+    # uri -> the key its input makes, which the catalog has there already beside older samples (a `lumina
+    # curate` since the last refresh): not curated again, the older ones superseded by it
+    in_place: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not self.inputs and not self.leftovers and not self.removed_uris
+        return not self.inputs and not self.leftovers and not self.removed_uris and not self.moves and not self.in_place
+
+
+@dataclass(frozen=True)
+class Move:
+    """An input's sample (``key``), current at ``old_uri``, whose input is at ``new_uri`` now."""
+
+    key: str
+    old_uri: str
+    new_uri: str
 
 
 @dataclass
@@ -249,7 +264,6 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     shards_to_encode: set[str] = set()
     touched, already_curated = _without_already_curated(touched, inputs, stage, plugin, cfg, curated_shards_fn,
                                                         shards_to_encode)
-    todo = [inputs[i] for i in touched.tolist()]
     todo_leftovers = [leftovers[i] for i in stage.changed_leftovers().tolist()]
     removed_uris = set(stage.removed_uris())
     # an entry gone under its old name whose origin is listed under a new one (a tar named by its path
@@ -265,11 +279,20 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
         kept = {uri for uri in removed_uris if uri.startswith(unread)}
         removed_uris = [uri for uri in removed_uris if uri not in kept]
         unindexed_gone = [uri for uri in unindexed_gone if uri not in kept]
+    touched, moves, gone_by_moves = _moved(touched, inputs, stage, plugin, cfg, set(removed_uris), curated_shards_fn,
+                                           shards_to_encode)
+    removed_uris = sorted((set(removed_uris) - gone_by_moves.moved_out) | gone_by_moves.left_behind)
+    in_place = gone_by_moves.in_place
+    todo = [inputs[i] for i in touched.tolist()]
     if near_copies_fn is not None and removed_uris:
-        revisit = set(near_copies_fn(removed_uris))
+        revisit = _after_moves(set(near_copies_fn(removed_uris)), moves)
         curated_now = np.zeros(len(inputs), bool)
         curated_now[touched] = True
-        todo += [item for i, item in enumerate(inputs) if item.uri in revisit and not curated_now[i]]
+        more = [item for i, item in enumerate(inputs) if item.uri in revisit and not curated_now[i]]
+        again = {item.uri for item in more}
+        todo += more
+        moves = [m for m in moves if m.new_uri not in again]  # curated again instead
+        in_place = {uri: key for uri, key in in_place.items() if uri not in again}
     entry_uris: dict[str, list[str]] = defaultdict(list)
     for item in todo:
         entry_uris[item.uri] = sorted({e.uri for e in item.entries})
@@ -278,10 +301,11 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     counts = {"entries": len(entries), "inputs": len(inputs), "hashed": hashed, "changed_entries": diff["changed_entries"],
               "removed_entries": diff["removed_entries"], "inputs_to_curate": len(todo),
               "leftovers_to_record": len(todo_leftovers),
-              "removed_inputs": diff["removed_inputs"] - moved + len(unindexed_gone), "already_curated": already_curated}
+              "removed_inputs": diff["removed_inputs"] - moved + len(unindexed_gone) - len(gone_by_moves.moved_out)
+              + len(gone_by_moves.left_behind), "already_curated": already_curated + gone_by_moves.in_place_count}
     return RefreshPlan(source_identity(spec), plugin.modality.value, todo, todo_leftovers, removed_uris,
                        dict(entry_uris), counts, stage.names_of, diff["indexed_entries"] + kept_unread, unreadable, kept_unread,
-                       sorted(shards_to_encode))
+                       sorted(shards_to_encode), moves, in_place)
 
 
 # what a curation's samples depend on besides the input's bytes (with the modality's options)
@@ -375,6 +399,95 @@ def _without_already_curated(touched: np.ndarray, inputs: list[RawInput], stage,
     if shards_to_encode is not None:
         shards_to_encode.update(in_shard[row[0]] for i in done for row in at[inputs[i].uri] if _unencoded(row))
     return np.setdiff1d(touched, np.asarray(sorted(done), touched.dtype)), len(done)
+
+
+@dataclass
+class _GoneByMoves:
+    moved_out: set[str] = field(default_factory=set)  # uris gone whose samples all moved to another: not removed
+    left_behind: set[str] = field(default_factory=set)  # uris moved into whose samples stay behind: their input left
+    in_place: dict[str, str] = field(default_factory=dict)  # uri -> the key its input makes, current there beside others
+    in_place_count: int = 0  # inputs left out because the catalog has their key at their uri already
+
+
+def _moved(touched: np.ndarray, inputs: list[RawInput], stage, plugin, cfg: CurateConfig, removed_uris: set[str],
+           curated_shards_fn=None, shards_to_encode: set[str] | None = None) -> tuple[np.ndarray, list[Move], _GoneByMoves]:
+    """``touched`` less the inputs whose one sample the catalog has under another uri of the source
+    that no longer holds it: a uri gone from the source, or one whose input is to curate with
+    other content. A datasets folder (or a listing's rejected row) names its inputs by position:
+    deleting row 3 of 20 moved rows 4-19 each to the uri before, and the refresh curated all 16
+    again as changed (decoded, analysed, written to a new shard and encoded), then marked the
+    deleted row's sample superseded by the row that took its place. A renamed file was curated
+    again as well. Now each such input is a Move (its sample's source_uri follows it, nothing is
+    curated), the uris its samples left are not removed (``moved_out``), and a uri moved into
+    whose own sample goes nowhere is removed (``left_behind``: the deleted row's sample).
+    An input whose key the catalog has at a uri that still holds it is a copy, curated as before;
+    of several inputs with one key, the first moves. An accepted sample neither encoded nor in a
+    whole curated shard is curated again; one in such a shard has it added to ``shards_to_encode``.
+    Also left out: an input whose key the catalog has at its own uri already, beside older samples
+    there (a `lumina curate` after the row was deleted registered each row at its new uri; the
+    refresh curated 15 of 19 rows again): ``in_place``, whose older samples are superseded by it as
+    a curation would, when the source's last curation used this refresh's settings.
+    Only inputs of one sample (a video cut into scenes is curated again, as before). The cost: each
+    touched input's bytes are read once more for its key (the plan hashed them already), only when
+    the catalog has samples at the uris concerned."""
+    gone = _GoneByMoves()
+    if len(touched) + len(removed_uris) < 2 or not hasattr(stage, "catalogued"):
+        return touched, [], gone  # a move takes two uris: the one it left and the one it is at
+    uri_of = {i: inputs[i].uri for i in touched.tolist()}
+    last, at = stage.catalogued([*uri_of.values(), *removed_uris])
+    if not at:
+        return touched, [], gone
+    single = {rows[0][0]: uri for uri, rows in at.items() if len(rows) == 1}  # key -> the uri of its one sample
+    in_shard = _curated_shards_of_unencoded(at, curated_shards_fn)
+    same_curation = last is not None and _same_curation(last, cfg, plugin)
+    desc = f"{plugin.modality.value}: look for inputs moved from another uri"
+    key_now = {i: content_key(inputs[i], cfg, plugin) for i in _progress(uri_of, len(uri_of), desc)}
+    holds_now = {uri_of[i]: key for i, key in key_now.items()}  # the content key each touched uri holds now
+    at_input = {uri: i for i, uri in uri_of.items()}
+    moves: dict[int, Move] = {}
+    in_place: dict[int, str] = {}
+    taken: set[str] = set()
+    encodable = lambda row: not _unencoded(row) or row[0] in in_shard  # noqa: E731 - encoded, or in a whole shard
+    for i, key in key_now.items():
+        here = at.get(uri_of[i], [])
+        if key is not None and same_curation and any(row[0] == key and encodable(row) for row in here):
+            in_place[i] = key  # curated at its uri already (beside older samples, or touched with no change)
+            continue
+        old = single.get(key)
+        if key is None or old is None or old == uri_of[i] or key in taken:
+            continue
+        if old not in removed_uris and holds_now.get(old, key) == key:
+            continue  # its own input still holds it: this one is a copy
+        if old in at_input and _was_its_copy(here, key, inputs[i].name, inputs[at_input[old]].name):
+            continue  # a copy of an input edited since: curated again, as before (its edit is no move)
+        if not encodable(at[old][0]):
+            continue  # accepted, with nothing to encode it from: curated again
+        moves[i] = Move(key, old, uri_of[i])
+        taken.add(key)
+    if shards_to_encode is not None:
+        shards_to_encode.update(in_shard[row[0]] for uri in [*(m.old_uri for m in moves.values()), *(uri_of[i] for i in in_place)]
+                                for row in at[uri] if row[0] in taken.union(in_place.values()) and _unencoded(row))
+    gone.moved_out = {uri for uri in removed_uris if at.get(uri) and all(row[0] in taken for row in at[uri])}
+    gone.left_behind = {m.new_uri for m in moves.values() if any(row[0] not in taken for row in at.get(m.new_uri, []))}
+    gone.in_place = {uri_of[i]: key for i, key in in_place.items()
+                     if any(row[0] != key and row[0] not in taken for row in at[uri_of[i]])}
+    gone.in_place_count = len(in_place)
+    done = sorted([*moves, *in_place])
+    return np.setdiff1d(touched, np.asarray(done, touched.dtype)), list(moves.values()), gone
+
+
+def _was_its_copy(rows: list[tuple[str, str, bool]], key: str, name: str, original_name: str) -> bool:
+    """Whether an input's current rows are its exact_duplicate row of content ``key`` as a copy of
+    the input named ``original_name``: it held that content before, it did not move there."""
+    return any(row[0] == duplicate_key(key, name, original_name) for row in rows)
+
+
+def _after_moves(uris: set[str], moves: list[Move]) -> set[str]:
+    """Sample uris read from the catalog before ``moves`` apply, where those samples' inputs are now:
+    a moved sample's new uri; a uri moved into names another input now, so it is left out."""
+    new_of = {m.old_uri: m.new_uri for m in moves}
+    into = {m.new_uri for m in moves}
+    return {new_of.get(uri, uri) for uri in uris if uri in new_of or uri not in into}
 
 
 def _unencoded(row: tuple[str, str, bool]) -> bool:

@@ -263,7 +263,7 @@ def test_retirements_keep_to_the_modality_and_ignore_unsupported_type_records(tm
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         uri = cat.sql("SELECT source_uri FROM samples ORDER BY 1 LIMIT 1")[1][0][0]
         assert current_samples_of(cat, [uri], "speech") == [] and len(current_samples_of(cat, [uri], "image")) == 1
-        plan = SimpleNamespace(modality="image", recurated_uris={uri: [uri]}, removed_uris=[])
+        plan = SimpleNamespace(modality="image", recurated_uris={uri: [uri]}, removed_uris=[], moves=[], in_place={})
         refused = SimpleNamespace(keys_by_uri={uri: ["an-unsupported-type-row"]}, superseders={})
         assert _retirements(cat, plan, refused) == []
 
