@@ -510,7 +510,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     prefixes, patterns = source_scope(spec)
     plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
                         lambda leaving: near_copies_of(cat, modality, leaving),  # each its own connection: the plan holds none
-                        lambda keys: whole_curated_shards(cat, keys))
+                        lambda keys: whole_curated_shards(cat, keys), lambda keys: current_samples_among(cat, keys, modality))
     lap("scan")
     if not allow_empty_source:
         refuse_an_emptied_source(cat, plan, src, modality)

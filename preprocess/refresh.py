@@ -236,7 +236,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_copies_fn=None,
-                 curated_shards_fn=None) -> RefreshPlan:
+                 curated_shards_fn=None, current_fn=None) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
     ``stage``: a catalog.source_index.ListingStage holding the source's index (load_index): the
@@ -249,7 +249,10 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     picture stays when the kept one of a near pair leaves. ``curated_shards_fn(keys)`` key -> a whole
     curated shard on disk holding that sample, for those of ``keys`` that have one: an unchanged input
     whose accepted samples are curated but not encoded is left out when each has one, and those shards
-    are the plan's shards_to_encode (without it, such an input is curated again)."""
+    are the plan's shards_to_encode (without it, such an input is curated again). ``current_fn(keys)``
+    key -> (source_uri, status) of the catalog's current samples among ``keys``
+    (catalog.source_index.current_samples_among): a listing's rejected rows that another row's
+    deletion renumbered move with their rows (_renumbered_rows)."""
     plugin = get_plugin(cfg.modality)
     opts = plugin.options(cfg.options)
     spec.kind = spec.kind or detect_kind(spec.uri)
@@ -264,7 +267,9 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     shards_to_encode: set[str] = set()
     touched, already_curated = _without_already_curated(touched, inputs, stage, plugin, cfg, curated_shards_fn,
                                                         shards_to_encode)
-    todo_leftovers = [leftovers[i] for i in stage.changed_leftovers().tolist()]
+    changed_leftovers = stage.changed_leftovers()
+    todo_leftovers = [leftovers[i] for i in changed_leftovers.tolist()]
+    row_moves = _renumbered_rows(leftovers, changed_leftovers, plugin, cfg, current_fn)
     removed_uris = set(stage.removed_uris())
     # an entry gone under its old name whose origin is listed under a new one (a tar named by its path
     # once another tar of its name joins the glob) moved: its input is there, its sample stays
@@ -280,7 +285,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
         removed_uris = [uri for uri in removed_uris if uri not in kept]
         unindexed_gone = [uri for uri in unindexed_gone if uri not in kept]
     touched, moves, gone_by_moves = _moved(touched, inputs, stage, plugin, cfg, set(removed_uris), curated_shards_fn,
-                                           shards_to_encode)
+                                           shards_to_encode, row_moves)
     removed_uris = sorted((set(removed_uris) - gone_by_moves.moved_out) | gone_by_moves.left_behind)
     in_place = gone_by_moves.in_place
     todo = [inputs[i] for i in touched.tolist()]
@@ -409,8 +414,28 @@ class _GoneByMoves:
     in_place_count: int = 0  # inputs left out because the catalog has their key at their uri already
 
 
+def _renumbered_rows(leftovers: list[Leftover], changed: np.ndarray, plugin, cfg: CurateConfig, current_fn) -> list[Move]:
+    """The unchanged rejected rows of a listing (a row naming a missing file, one with unnamed cells)
+    that the catalog has at another row's uri: a row before them was deleted or added. Their key is
+    their name's (preprocess.curate.leftover_candidate), their uri their position: deleting a row
+    before a listing's last row, which named a missing file, marked that row's record `removed: no
+    longer in the source` while the row was still there (its old uri, row=N, was no row any more),
+    and nothing recorded it again; others were left naming the row before them."""
+    from preprocess.curate import leftover_candidate
+
+    if current_fn is None:
+        return []
+    skip = set(changed.tolist())
+    key_of = {leftover_candidate(lo, plugin.modality.value, cfg.holdout_percent).record.key: lo.entry.uri
+              for i, lo in enumerate(leftovers) if "#row=" in lo.entry.uri and i not in skip}
+    if not key_of:
+        return []
+    return [Move(key, old, key_of[key]) for key, (old, _) in sorted(current_fn(sorted(key_of)).items()) if old != key_of[key]]
+
+
 def _moved(touched: np.ndarray, inputs: list[RawInput], stage, plugin, cfg: CurateConfig, removed_uris: set[str],
-           curated_shards_fn=None, shards_to_encode: set[str] | None = None) -> tuple[np.ndarray, list[Move], _GoneByMoves]:
+           curated_shards_fn=None, shards_to_encode: set[str] | None = None,
+           row_moves: list[Move] = ()) -> tuple[np.ndarray, list[Move], _GoneByMoves]:
     """``touched`` less the inputs whose one sample the catalog has under another uri of the source
     that no longer holds it: a uri gone from the source, or one whose input is to curate with
     other content. A datasets folder (or a listing's rejected row) names its inputs by position:
@@ -429,14 +454,15 @@ def _moved(touched: np.ndarray, inputs: list[RawInput], stage, plugin, cfg: Cura
     a curation would, when the source's last curation used this refresh's settings.
     Only inputs of one sample (a video cut into scenes is curated again, as before). The cost: each
     touched input's bytes are read once more for its key (the plan hashed them already), only when
-    the catalog has samples at the uris concerned."""
+    the catalog has samples at the uris concerned. ``row_moves`` (_renumbered_rows) are moves too:
+    what they leave and what they move into is reckoned with the inputs'."""
     gone = _GoneByMoves()
-    if len(touched) + len(removed_uris) < 2 or not hasattr(stage, "catalogued"):
-        return touched, [], gone  # a move takes two uris: the one it left and the one it is at
+    if (len(touched) + len(removed_uris) < 2 and not row_moves) or not hasattr(stage, "catalogued"):
+        return touched, list(row_moves), gone  # a move takes two uris: the one it left and the one it is at
     uri_of = {i: inputs[i].uri for i in touched.tolist()}
-    last, at = stage.catalogued([*uri_of.values(), *removed_uris])
+    last, at = stage.catalogued([*uri_of.values(), *removed_uris, *(m.new_uri for m in row_moves)])
     if not at:
-        return touched, [], gone
+        return touched, list(row_moves), gone
     single = {rows[0][0]: uri for uri, rows in at.items() if len(rows) == 1}  # key -> the uri of its one sample
     in_shard = _curated_shards_of_unencoded(at, curated_shards_fn)
     same_curation = last is not None and _same_curation(last, cfg, plugin)
@@ -446,7 +472,7 @@ def _moved(touched: np.ndarray, inputs: list[RawInput], stage, plugin, cfg: Cura
     at_input = {uri: i for i, uri in uri_of.items()}
     moves: dict[int, Move] = {}
     in_place: dict[int, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = {m.key for m in row_moves}
     encodable = lambda row: not _unencoded(row) or row[0] in in_shard  # noqa: E731 - encoded, or in a whole shard
     for i, key in key_now.items():
         here = at.get(uri_of[i], [])
@@ -468,12 +494,14 @@ def _moved(touched: np.ndarray, inputs: list[RawInput], stage, plugin, cfg: Cura
         shards_to_encode.update(in_shard[row[0]] for uri in [*(m.old_uri for m in moves.values()), *(uri_of[i] for i in in_place)]
                                 for row in at[uri] if row[0] in taken.union(in_place.values()) and _unencoded(row))
     gone.moved_out = {uri for uri in removed_uris if at.get(uri) and all(row[0] in taken for row in at[uri])}
-    gone.left_behind = {m.new_uri for m in moves.values() if any(row[0] not in taken for row in at.get(m.new_uri, []))}
+    gone.moved_out |= {m.old_uri for m in row_moves if m.old_uri in removed_uris}  # a listing's row uri holds that row's record only
+    gone.left_behind = {m.new_uri for m in [*moves.values(), *row_moves]
+                        if any(row[0] not in taken for row in at.get(m.new_uri, []))}
     gone.in_place = {uri_of[i]: key for i, key in in_place.items()
                      if any(row[0] != key and row[0] not in taken for row in at[uri_of[i]])}
     gone.in_place_count = len(in_place)
     done = sorted([*moves, *in_place])
-    return np.setdiff1d(touched, np.asarray(done, touched.dtype)), list(moves.values()), gone
+    return np.setdiff1d(touched, np.asarray(done, touched.dtype)), [*moves.values(), *row_moves], gone
 
 
 def _was_its_copy(rows: list[tuple[str, str, bool]], key: str, name: str, original_name: str) -> bool:

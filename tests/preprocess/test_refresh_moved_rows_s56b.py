@@ -138,3 +138,43 @@ def test_after_lumina_curate_of_the_shortened_dataset_its_rows_are_not_curated_a
     retirements = _retirements(cat, plan, IncrementalCuration([], [], {}, {}, {}, {}))
     assert [(r.key, r.status, r.superseded_by) for r in retirements] == [
         (_key_at(keys, folder, 2), "superseded", _key_at(keys, folder, 3))]  # as a curation of row 2 says
+
+
+def test_a_listings_rejected_last_row_moves_with_its_row_when_a_row_before_it_is_deleted(tmp_path):
+    """A csv row naming a missing file is recorded at its position (listing.csv#row=3): deleting row 0
+    left no row 3, and the refresh marked the record `removed: no longer in the source` while the row
+    was still there, as row 2, and recorded it nowhere. Media rows are named by their files: no move."""
+    from catalog.source_index import current_samples_among
+    from preprocess.curate import leftover_candidate
+
+    folder = tmp_path / "listing"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(_png(i))
+    lines = [f"{i}.png,picture {i}" for i in range(3)] + ["gone.png,a file not there"]
+    (folder / "listing.csv").write_text("path,caption\n" + "\n".join(lines) + "\n")
+    cat = Catalog.open(tmp_path / "home" / "catalog.duckdb")
+    spec = SourceSpec(str(folder / "listing.csv"))
+    cfg = CurateConfig(modality="image")
+
+    def plan():
+        with listing_stage(Workspace.at(cat.path.parent)) as stage:
+            stage.load_index(cat, source_identity(spec), "image")
+            out = plan_refresh(spec, cfg, stage, curated_shards_fn=lambda keys: {k: SHARD for k in keys},
+                               current_fn=lambda keys: current_samples_among(cat, keys, "image"))
+            commit_listing(cat, source_identity(spec), "image", stage, None)
+        return out
+
+    first = plan()
+    plugin = get_plugin("image")
+    row = leftover_candidate(first.leftovers[0], "image", cfg.holdout_percent).record
+    run = cat.start_run("curate", {"source": source_identity(spec)})
+    cat.register_batches([Batch(samples=[row, *(SampleRecord(content_key(item, cfg, plugin), "image", item.uri, "accepted",
+                                                             caption="c", width=8, height=8) for item in first.inputs)])], run)
+    cat.finish_run(run)
+    (folder / "listing.csv").write_text("path,caption\n" + "\n".join(lines[1:]) + "\n")
+    listing = str((folder / "listing.csv").resolve())
+    after = plan()
+    assert [(m.key, m.old_uri, m.new_uri) for m in after.moves] == [(row.key, f"{listing}#row=3", f"{listing}#row=2")]
+    assert after.removed_uris == [str((folder / "0.png").resolve())] and after.counts["removed_inputs"] == 1, after.counts
+    assert after.inputs == [] and after.leftovers == []
