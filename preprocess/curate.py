@@ -460,6 +460,15 @@ def _still_there(uri: str) -> bool:
     return not os.path.isabs(path) or os.path.exists(path)
 
 
+def _gone_rows_of(spec: SourceSpec, cands: list[Candidate]) -> Callable[[str], str | None]:
+    """original_at for a curation of ``spec``: a row of this very source (a datasets folder's, a
+    listing's: ``<path>#row=i``) that it no longer lists is gone, though its folder is there. After a
+    deleted row, the last row was rejected as an exact_duplicate of itself at its old number."""
+    rows = str(Path(spec.uri).expanduser().resolve()) + "#row="  # as the rows' uris are made (preprocess.sources)
+    listed = {c.record.source_uri for c in cands}
+    return lambda uri: None if uri.startswith(rows) and uri not in listed else uri if _still_there(uri) else None
+
+
 def mark_copies_of_catalogued(cands: list[Candidate], catalogued: dict[str, str],
                               original_at: Callable[[str], str | None] | None = None,
                               copy_at: Callable[[Candidate], str] | None = None) -> list[Candidate]:
@@ -579,7 +588,7 @@ def curate(source: str | SourceSpec, home: str | os.PathLike | None, cfg: Curate
     del inputs  # each candidate has its input (with Ray, a copy): the list is ~270 bytes an input more (~1 KB with Ray)
     current = catalogued_samples(ws.catalog, modality, cands)
     catalogued = {key: uri for key, (uri, _) in current.items()}
-    cands = mark_copies_of_catalogued(mark_exact_duplicates(cands, catalogued), catalogued)
+    cands = mark_copies_of_catalogued(mark_exact_duplicates(cands, catalogued), catalogued, original_at=_gone_rows_of(spec, cands))
     cands = score_with_models(scoring, cands, backend)  # before near dedup: a kept near duplicate has passed them
     # needs the global view: in the driver, on signatures only; and what earlier runs kept in the catalog
     mark_kept_before(cands, current)
