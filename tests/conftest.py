@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_ray_cluster import CLUSTER, uses_cluster
+
 for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "RAY_AUTH_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}.items():
     os.environ.setdefault(_k, _v)
@@ -205,13 +207,30 @@ def _a_later_test_uses_prefect(item) -> bool:
     return any(_uses_prefect(other) for other in later)
 
 
+@pytest.fixture
+def ray_cluster() -> str:
+    """The shared private Ray cluster's address (host:port), started if it is not running
+    (tests/shared_ray_cluster.py; mark the test `ray_cluster_group` so it runs beside the others)."""
+    return CLUSTER.start()
+
+
+@pytest.fixture
+def ray_address(ray_cluster, monkeypatch) -> str:
+    """RAY_ADDRESS set to the shared cluster, so ensure_ray in this process joins it."""
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
+    return ray_cluster
+
+
 def pytest_runtest_teardown(item, nextitem):
     if _uses_prefect(item) and not _uses_prefect(nextitem) and not _a_later_test_uses_prefect(item):
         _PREFECT.stop()
+    if uses_cluster(item) and not uses_cluster(nextitem):
+        CLUSTER.stop()
 
 
 def pytest_sessionfinish(session):
     _PREFECT.stop()
+    CLUSTER.stop()
 
 
 @pytest.fixture(scope="module")
