@@ -145,6 +145,21 @@ def manifest_prefix_of(modality: str, source: str | None) -> str:
     return slug
 
 
+# a data_to_model run of another source that named its manifests so (the demo's runs have no source)
+_PREFIX_TAKEN = """SELECT count(*) > 0 FROM runs WHERE flow_name = 'data_to_model'
+  AND parameters->>'manifest_prefix' = $1 AND parameters->>'source' IS DISTINCT FROM $2"""
+
+
+def _prefix_of_its_own(cat, prefix: str, source: str | None) -> str:
+    """``prefix``, or (another source of the same last folder named its manifests so: /data/2023/photos
+    and /data/2024/photos, two folders' captions.csv or train datasets) ``prefix`` and a hash of the
+    source: the second source's manifests were new versions of the first's (image-photos-train@v2
+    of /data/2024/photos after @v1 of /data/2023/photos). The first source keeps the plain name."""
+    if source is None or not cat.sql(_PREFIX_TAKEN, [prefix, source])[1][0][0]:
+        return prefix
+    return f"{prefix}-{hashlib.sha256(source.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
 @task
 def train_model(home: str, manifest: str, run_id: str, params: dict) -> dict:
     from flows.steps import train_step
@@ -216,10 +231,10 @@ def data_to_model(
 
     # absolute, as curate and refresh record it: a refresh finds what this run curated by it
     source_id = source_identity(source) if source else None
-    manifest_prefix = manifest_prefix or manifest_prefix_of(modality, source_id)
-    params = dict(modality=modality, source=source_id, corpus_options=corpus_options, curate_options=curate_options,
-                  encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)
     with Catalog.open(ws.catalog) as cat:
+        manifest_prefix = manifest_prefix or _prefix_of_its_own(cat, manifest_prefix_of(modality, source_id), source_id)
+        params = dict(modality=modality, source=source_id, corpus_options=corpus_options, curate_options=curate_options,
+                      encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)
         run_id = cat.start_run("data_to_model", params, run_id=str(flow_run.get_id() or "") or None)
     timings: dict[str, float] = {}
 
