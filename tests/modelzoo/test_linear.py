@@ -104,6 +104,7 @@ def test_flop_counter_counts_forward_and_backward():
     assert counter.get_total_flops() == 3 * 2 * 16 * 64 * 32  # y, dx, dW
 
 
+@pytest.mark.xdist_group("torch-compile")  # beside tests/training/test_compile.py: Inductor warmed once per worker
 def test_compiled_module_keeps_the_op_in_one_graph_and_matches_eager():
     torch.manual_seed(0)
     lin = Linear(64, 48, bias=True)

@@ -5,11 +5,18 @@ eager state_dict keys and loads into an eager model."""
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 import training.trainer as trainer
 from training.trainer import TrainConfig, train
+
+# One xdist worker for the tests that torch.compile (tests/modelzoo/test_linear.py's too): a process's
+# first compile pays for importing and warming Inductor (~3.5 s of CPU: 5.3 s for a first graph, 1.8 s
+# for the next); on one worker it is paid once.
+COMPILE_GROUP = "torch-compile"
+pytestmark = pytest.mark.xdist_group(COMPILE_GROUP)
 
 TINY = {"dim": 32, "n_layers": 2, "n_heads": 2, "patch_size": 4}  # two blocks: one compiled graph serves both
 
