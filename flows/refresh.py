@@ -149,6 +149,29 @@ def follow_moves(cat, moves: list, run_id: str) -> int:
     return moved
 
 
+# the rejected exact_duplicate rows (as_exact_duplicate's reason names the original's key) of modality
+# $1 whose original is a current sample of an input of $2 (source_uri list)
+_EXACT_COPIES_OF = """
+SELECT DISTINCT r.source_uri
+FROM samples r
+JOIN samples k ON r.reason = 'exact_duplicate: same content as ' || k.key
+WHERE r.modality = $1 AND r.status = 'rejected' AND k.modality = $1
+  AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
+ORDER BY r.source_uri"""
+
+
+def exact_copies_of(cat, modality: str, uris) -> list[str]:
+    """source_uri of the exact copies (rejected as exact_duplicate) of the current samples of inputs
+    ``uris`` that leave: curated again with them, as near copies are (near_copies_of), so the copy
+    holds the picture. A datasets folder holding one image twice, the first of them (row 1) moved
+    out of its place by a deleted row before it: the refresh removed row 1's sample and left the
+    copy (row 0, unchanged) rejected as a duplicate of that removed sample: no current sample held
+    the image any more."""
+    if not uris:
+        return []
+    return [r[0] for r in cat.sql(_EXACT_COPIES_OF, [modality, list(uris)])[1]]
+
+
 def unreadable_folders_note(plan) -> str | None:
     """What a refresh says of the folders it could not read (preprocess.sources: unreadable_folder
     rows): what it knew under them is kept, not marked removed."""
@@ -509,7 +532,8 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     hooks.progress(0.05, "listing and hashing the source")
     prefixes, patterns = source_scope(spec)
     plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
-                        lambda leaving: near_copies_of(cat, modality, leaving),  # each its own connection: the plan holds none
+                        lambda leaving: near_copies_of(cat, modality, leaving) + exact_copies_of(cat, modality, leaving),  # each its own
+                        # connection: the plan holds none
                         lambda keys: whole_curated_shards(cat, keys), lambda keys: current_samples_among(cat, keys, modality))
     lap("scan")
     if not allow_empty_source:
