@@ -103,19 +103,22 @@ def _draw_every_curve() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def loss_curve_read_not_drawn(request, monkeypatch):
+def loss_curve_read_not_drawn(request):
     """In-process training in a test that never looks at the loss curve reads metrics.csv as
     plot_curve does (its columns and running mean) but draws no PNG: matplotlib's layout and PNG
     writing are ~0.16 s a curve, drawn at a run's first checkpoint and at its end, in ~200 in-process
     runs. The drawing is tested where it is named: a test whose body names loss_curve, plot_curve or
     RunMonitor draws, as does every test of a module that names one in a helper or fixture
     (tests/training/test_monitor_curve.py, test_mutation_killers_monitor.py ...); and every `lumina`,
-    torchrun and Ray process a test starts draws as a user's does. LUMINA_TEST_DRAW_CURVES=1 draws all."""
-    if not _draw_every_curve() and not _test_names_the_curve(request):
-        import training.monitor as monitor
+    torchrun and Ray process a test starts draws as a user's does. LUMINA_TEST_DRAW_CURVES=1 draws all.
+    A MonkeyPatch of its own: a test's `monkeypatch.undo()` (of its own patches) left this one undone
+    too, and that test's later runs drew (tests/training/test_resume_catalog_rows.py: ~1 s a test)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not _draw_every_curve() and not _test_names_the_curve(request):
+            import training.monitor as monitor
 
-        monkeypatch.setattr(monitor, "plot_curve", _read_not_drawn)
-    yield
+            mp.setattr(monitor, "plot_curve", _read_not_drawn)
+        yield
 
 
 @dataclass
