@@ -155,7 +155,7 @@ _EXACT_COPIES_OF = """
 SELECT DISTINCT r.source_uri
 FROM samples r
 JOIN samples k ON r.reason = 'exact_duplicate: same content as ' || k.key
-WHERE r.modality = $1 AND r.status = 'rejected' AND k.modality = $1
+WHERE r.modality = $1 AND r.status = 'rejected' AND starts_with(r.reason, 'exact_duplicate: ') AND k.modality = $1
   AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
 ORDER BY r.source_uri"""
 
@@ -166,7 +166,8 @@ def exact_copies_of(cat, modality: str, uris) -> list[str]:
     holds the picture. A datasets folder holding one image twice, the first of them (row 1) moved
     out of its place by a deleted row before it: the refresh removed row 1's sample and left the
     copy (row 0, unchanged) rejected as a duplicate of that removed sample: no current sample held
-    the image any more."""
+    the image any more. Also asked of the inputs a refresh curates again (plan_refresh): an edited
+    original left its copy rejected as a duplicate of the sample the edit superseded."""
     if not uris:
         return []
     return [r[0] for r in cat.sql(_EXACT_COPIES_OF, [modality, list(uris)])[1]]
@@ -534,7 +535,8 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     plan = plan_refresh(spec, cfg, stage, lambda listed: samples_gone_from_source(cat, src, modality, prefixes, patterns, listed),
                         lambda leaving: near_copies_of(cat, modality, leaving) + exact_copies_of(cat, modality, leaving),  # each its own
                         # connection: the plan holds none
-                        lambda keys: whole_curated_shards(cat, keys), lambda keys: current_samples_among(cat, keys, modality))
+                        lambda keys: whole_curated_shards(cat, keys), lambda keys: current_samples_among(cat, keys, modality),
+                        lambda uris: exact_copies_of(cat, modality, uris))
     lap("scan")
     if not allow_empty_source:
         refuse_an_emptied_source(cat, plan, src, modality)

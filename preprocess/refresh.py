@@ -236,7 +236,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_copies_fn=None,
-                 curated_shards_fn=None, current_fn=None) -> RefreshPlan:
+                 curated_shards_fn=None, current_fn=None, exact_copies_fn=None) -> RefreshPlan:
     """List the source, hash what may have changed, and decide what to curate and what left.
 
     ``stage``: a catalog.source_index.ListingStage holding the source's index (load_index): the
@@ -252,7 +252,10 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     are the plan's shards_to_encode (without it, such an input is curated again). ``current_fn(keys)``
     key -> (source_uri, status) of the catalog's current samples among ``keys``
     (catalog.source_index.current_samples_among): a listing's rejected rows that another row's
-    deletion renumbered move with their rows (_renumbered_rows)."""
+    deletion renumbered move with their rows (_renumbered_rows). ``exact_copies_fn(uris)``: the uris of
+    the rejected exact copies of the current samples at ``uris`` (flows/refresh.py exact_copies_of): the
+    copies of an input curated again are curated with it, so that the copy holds the picture when the
+    input's content changed (before, it stayed rejected as a copy of the sample the edit superseded)."""
     plugin = get_plugin(cfg.modality)
     opts = plugin.options(cfg.options)
     spec.kind = spec.kind or detect_kind(spec.uri)
@@ -289,8 +292,12 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     removed_uris = sorted((set(removed_uris) - gone_by_moves.moved_out) | gone_by_moves.left_behind)
     in_place = gone_by_moves.in_place
     todo = [inputs[i] for i in touched.tolist()]
+    revisit = set()
     if near_copies_fn is not None and removed_uris:
         revisit = _after_moves(set(near_copies_fn(removed_uris)), moves)
+    if exact_copies_fn is not None and todo:  # an input edited: its sample's picture stays at its exact copies
+        revisit |= _after_moves(set(exact_copies_fn(sorted(item.uri for item in todo))), moves)
+    if revisit:
         curated_now = np.zeros(len(inputs), bool)
         curated_now[touched] = True
         more = [item for i, item in enumerate(inputs) if item.uri in revisit and not curated_now[i]]
@@ -576,6 +583,16 @@ def _later_copies(cands: list[Candidate], catalogued: dict[str, str], names_of: 
                                      copy_at=lambda c: c.source.name if c.source else c.record.source_uri)
 
 
+def _holding_other_content(cands: list[Candidate], catalogued: dict[str, str]) -> set[str]:
+    """The uris of ``catalogued`` (key -> uri) that this curation reads again and that no longer
+    make the key the catalog has there (an edited file): a copy of that key is no copy any more."""
+    made: dict[str, set[str]] = defaultdict(set)
+    for c in cands:
+        if content_keyed(c):
+            made[c.record.source_uri].add(c.record.key)
+    return {uri for key, uri in catalogued.items() if uri in made and key not in made[uri]}
+
+
 def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: CurateConfig, backend: str = "ray",
                   current_of=None) -> IncrementalCuration:
     """curate() on a chosen subset: the same analysis, duplicate marking and shard writing, for
@@ -598,8 +615,9 @@ def curate_inputs(plan: RefreshPlan, home: str | os.PathLike | None, cfg: Curate
     keys = sorted({c.record.key for c in cands if content_keyed(c)})
     current = current_of(keys) if current_of is not None and keys else {}
     catalogued = {key: uri for key, (uri, _) in current.items()}
+    edited = _holding_other_content(cands, catalogued)
     cands = mark_exact_duplicates(cands, catalogued)  # a twin whose file the sample comes from keeps it
-    cands = _later_copies(cands, catalogued, plan.present_names, set(plan.removed_uris))
+    cands = _later_copies(cands, catalogued, plan.present_names, set(plan.removed_uris) | edited)
     cands = score_with_models(scoring, cands, backend)  # the CLIP scores, when a CLIP is configured
     # against this refresh's inputs and what earlier runs kept, but not what this refresh retires; a
     # sample the catalog accepted from this same file comes first among its near copies (before, a new

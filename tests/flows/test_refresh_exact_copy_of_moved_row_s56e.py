@@ -4,7 +4,9 @@ original's (1), after a later row was deleted: the original's row number now hol
 left the copy rejected as an exact_duplicate of that removed sample: the image, still in the
 dataset, had no current sample. Now the copy is curated again, as a near copy is when its kept
 picture leaves (catalog.source_index.near_copies_of), and holds the sample. One real refresh_source
-of 4x4 pictures (rejected for their size: nothing to encode), the catalog registered by hand."""
+of 4x4 pictures (rejected for their size: nothing to encode), the catalog registered by hand.
+Also a folder's file edited while a copy of it lies beside it: the copy stayed rejected as a duplicate
+of the sample the edit superseded; now it holds that sample."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ CFG = CurateConfig(modality="image", caption_column="text")
 def _current(home: Path) -> dict[str, tuple[str, str]]:
     with Catalog.open(home / "catalog.duckdb", read_only=True) as cat:
         rows = cat.sql("SELECT key, source_uri, status FROM samples WHERE status NOT IN ('removed', 'superseded')")[1]
-    return {key: (uri.rsplit("#", 1)[1], status) for key, uri, status in rows}
+    return {key: (uri.rsplit("#", 1)[-1], status) for key, uri, status in rows}
 
 
 def test_the_copy_of_an_image_whose_row_another_took_holds_its_sample(tmp_path):
@@ -53,3 +55,38 @@ def test_the_copy_of_an_image_whose_row_another_took_holds_its_sample(tmp_path):
     assert current[key[1]][0] == "row=0" and copy not in current, current
     assert {current[key[2]][0], current[key[3]][0]} == {"row=1", "row=2"}, current
     assert refresh_source(str(folder), home, CFG, backend="local").noop
+
+
+def _picture(path: Path, level: int) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (4, 4), (level, 1, 2)).save(path)
+    path.with_suffix(".txt").write_text(f"picture {level}")
+
+
+def test_the_copy_of_an_edited_file_holds_its_old_picture(tmp_path):
+    folder, home = tmp_path / "pics", tmp_path / "home"
+    folder.mkdir()
+    _picture(folder / "a.png", 50)
+    _picture(folder / "b.png", 50)  # a copy of a.png
+    cfg = CurateConfig(modality="image")
+    plugin = get_plugin("image")
+    inputs, _ = plugin.group(list_entries(SourceSpec(str(folder))), plugin.options({}))
+    a, b = sorted(inputs, key=lambda item: item.name)
+    key = content_key(a, cfg, plugin)
+    copy = duplicate_key(key, b.name, a.name)
+    with Catalog.open(home / "catalog.duckdb") as cat:  # a.png's sample accepted and encoded, b.png its copy
+        run = cat.start_run("curate", {"source": str(folder.resolve()), "modality": "image"})
+        samples = [SampleRecord(key, "image", a.uri, "accepted", caption="picture 50", split="train"),
+                   SampleRecord(copy, "image", b.uri, "rejected", f"exact_duplicate: same content as {key}")]
+        encodings = [EncodingRecord(key, "identity@v1", kind, [3, 1, 4, 4], "float16", "/shards/e.tar", f"{key}.{kind}.npy")
+                     for kind in ("latent", "text")]
+        cat.register_batches([Batch(samples=samples, encodings=encodings)], run)
+        cat.finish_run(run)
+    assert refresh_source(str(folder), home, cfg, backend="local").noop
+    _picture(folder / "a.png", 150)  # edited: b.png alone holds the old picture now
+    refresh_source(str(folder), home, cfg, backend="local")
+    current = _current(home)
+    # before: key superseded (by a.png's new sample), b.png's row still rejected as its copy
+    assert current.get(key, ("",))[0].endswith("b.png") and copy not in current, current
+    assert refresh_source(str(folder), home, cfg, backend="local").noop
