@@ -163,13 +163,16 @@ WHERE manifest = $1 AND version = $2
   AND key NOT IN (SELECT key FROM manifest_members WHERE manifest = $1 AND version = $3);
 
 -- name: last_curation_of_source
--- The parameters of the latest completed curate or refresh run of source $1 (absolute) in modality
+-- The parameters of the latest completed curate, refresh or data_to_model run (`lumina demo --source`,
+-- its curate_options as options) of source $1 (absolute) in modality
 -- $2: the curation options a refresh of that source reuses unless it is given its own. Runs before
 -- 53e8a79 recorded the source as typed: a relative one counts when $1 ends with it (an exact
 -- match wins).
-SELECT CAST(parameters AS VARCHAR)
+SELECT CAST(CASE WHEN flow_name = 'data_to_model'  -- its curate stage's options are its curate_options
+                 THEN json_merge_patch(parameters, json_object('options', coalesce(parameters->'curate_options', JSON '{}')))
+                 ELSE parameters END AS VARCHAR)
 FROM runs
-WHERE flow_name IN ('curate', 'refresh') AND status = 'completed'
+WHERE flow_name IN ('curate', 'refresh', 'data_to_model') AND status = 'completed'
   AND coalesce(parameters->>'modality', 'image') = $2
   AND (parameters->>'source' = $1
        OR (NOT starts_with(parameters->>'source', '/')
