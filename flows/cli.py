@@ -183,7 +183,9 @@ def _sample(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    from flows.cli_config import add_backend_args, add_ray_address_arg, backend_of, modality_list
+    from flows.cli_config import UNSET, add_backend_args, add_config_args, add_ray_address_arg, backend_of, modality_list
+    from flows.demo_params import source_option_names
+    from preprocess.curate import CurateConfig
     from training.config import MODEL_OVERRIDES_HELP, model_overrides_arg
 
     p = ArgumentParser(prog="lumina demo", description="Run data_to_model (curate, encode, train, evaluate) on an embedded demo corpus, or on a folder of your own with --set source=DIR: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
@@ -202,6 +204,9 @@ def _demo(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_args(p)  # the config's backend: (the flow's default: ray); --local as the stage commands take it
     add_ray_address_arg(p, "the curate and encode stages (backend: ray)")
+    reading = source_option_names()  # lumina curate's flags of the same names (--set source_options.caption_column=text)
+    add_config_args(p.add_argument_group("reading --source (as lumina curate reads it; source_options)"), CurateConfig,
+                    skip=tuple(f for f in CurateConfig.__dataclass_fields__ if f not in reading))
     a = p.parse_args(argv)
     from contracts.config import config_values, parse_assignments
     from flows.demo_params import check_params  # torch- and Prefect-free
@@ -211,6 +216,9 @@ def _demo(argv: list[str]) -> int:
                  sample_steps=a.sample_steps, model_overrides=a.model_overrides,
                  backend=backend_of(p, a) if a.local or a.backend else None)
     kwargs.update({k: v for k, v in flags.items() if v is not None})
+    read_as = {k: (None if v is UNSET else v) for k in reading if (v := getattr(a, k)) is not None}
+    if read_as:  # flags win over the config's and --set's source_options, key by key
+        kwargs["source_options"] = {**(kwargs.get("source_options") or {}), **read_as}
     check_params(kwargs)  # a wrong key ends here in one line, before Prefect (and torch) is imported
     if a.ray_address:  # a config's `backend: local` (configs/video-smoke.yaml) ran without it, probed and ignored
         if kwargs.get("backend") == "local":

@@ -65,11 +65,14 @@ def _cache_key(kind: str):
 
 
 @task(cache_key_fn=_cache_key("curate"), persist_result=True)
-def curate(source: str, home: str, modality: str, options: dict, run_id: str, backend: str = "ray") -> dict:
+def curate(source: str, home: str, modality: str, options: dict, run_id: str, backend: str = "ray",
+           source_options: dict | None = None) -> dict:
+    """``source_options``: how the source is read (caption_column, path_column, ...), as lumina curate's flags say it."""
     from flows.steps import curate_step
     from preprocess.curate import CurateConfig
 
-    return curate_step(source, home, CurateConfig(modality=modality, options=options), backend=backend, run_id=run_id)
+    cfg = CurateConfig(modality=modality, options=options, **(source_options or {}))
+    return curate_step(source, home, cfg, backend=backend, run_id=run_id)
 
 
 @task(cache_key_fn=_cache_key("encode"), persist_result=True)
@@ -195,6 +198,7 @@ def data_to_model(
     num_shapes: int | None = None,
     corpus_options: dict[str, Any] | None = None,
     curate_options: dict[str, Any] | None = None,
+    source_options: dict[str, Any] | None = None,  # how a source is read: caption_column, path_column, media_column, caption_key, follow_symlinks
     encode_options: dict[str, Any] | None = None,
     train_steps: int | None = None,
     train_max_seconds: float | None = None,  # a safety cap so a demo stays within 10 minutes (default: the demo's, else 420 s)
@@ -235,6 +239,8 @@ def data_to_model(
         manifest_prefix = manifest_prefix or _prefix_of_its_own(cat, manifest_prefix_of(modality, source_id), source_id)
         params = dict(modality=modality, source=source_id, corpus_options=corpus_options, curate_options=curate_options,
                       encode_options=encode_options, train=train, evaluation=evaluation, manifest_prefix=manifest_prefix)
+        if source_options:  # a refresh of the source reads it so too (last_curation_of_source)
+            params["source_options"] = source_options
         run_id = cat.start_run("data_to_model", params, run_id=str(flow_run.get_id() or "") or None)
     timings: dict[str, float] = {}
 
@@ -248,7 +254,7 @@ def data_to_model(
 
     try:
         source = source or stage("corpus", write_corpus, modality, str(ws.home / "source" / modality), corpus_options)
-        curate_args = (source, home, modality, curate_options, run_id, backend)
+        curate_args = (source, home, modality, curate_options, run_id, backend, source_options)
         curated = stage("curate", curate, *curate_args)
         if _shards_gone(log, "curation", curated):
             curated = stage("curate", curate.with_options(refresh_cache=True), *curate_args)

@@ -27,6 +27,7 @@ class DataToModelParameters:
     num_shapes: int | None = None
     corpus_options: dict[str, Any] | None = None
     curate_options: dict[str, Any] | None = None
+    source_options: dict[str, Any] | None = None
     encode_options: dict[str, Any] | None = None
     train_steps: int | None = None
     train_max_seconds: float | None = None
@@ -65,6 +66,7 @@ def check_params(params: dict[str, Any]) -> None:
         curation = params["curate_options"]
         _check_keys(curation, modality, "curation", lambda m: _init_fields(get_plugin(m).options_cls), lambda k: f"curate_options.{k}")
         from_mapping(get_plugin(modality).options_cls, curation, where="curate_options")
+    check_source_options(params.get("source_options"), params.get("source"), modality)
     evaluation = params.get("eval_options") or {}
     set_by_the_flow = {"manifest", "checkpoint"}  # the holdout manifest and the trained checkpoint
     unknown = sorted(set(evaluation) - (_init_fields(EvalConfig) - set_by_the_flow))
@@ -85,6 +87,36 @@ def check_params(params: dict[str, Any]) -> None:
     from_mapping(TrainConfig, train_params(demo, params.get("train_steps"), params.get("train_max_seconds"),
                                            params.get("model") or DataToModelParameters.model, params.get("model_overrides"),
                                            params.get("batch_size"), params.get("lr")), where="train")
+
+
+def source_option_names() -> tuple[str, ...]:
+    """The CurateConfig fields that say how a source is read (a SourceSpec's: caption_key, path_column,
+    caption_column, media_column, follow_symlinks): data_to_model's source_options, lumina demo's
+    flags of lumina curate's names."""
+    from preprocess.curate import CurateConfig
+    from preprocess.sources import SourceSpec
+
+    spec = {f.name for f in dataclasses.fields(SourceSpec)}
+    return tuple(f.name for f in dataclasses.fields(CurateConfig) if f.name in spec)
+
+
+def check_source_options(options: dict[str, Any] | None, source: str | None, modality: str) -> None:
+    """source_options as the curate stage will build its CurateConfig of them: a listing whose caption
+    column is `text` could not be read by lumina demo (its error said "set --caption-column", a flag
+    only lumina curate had). They read a source of the user's: the demo corpus is read as it is written."""
+    if not options:
+        return
+    from contracts.config import from_mapping
+    from preprocess.curate import CurateConfig
+
+    known = source_option_names()
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise ConfigError(f"source_options: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    if source is None:
+        raise ConfigError(f"source_options ({', '.join(sorted(options))}) say how a source of yours is read: give one "
+                          "(--source DIR or --set source=DIR); the demo corpus is read as it is written")
+    from_mapping(CurateConfig, {"modality": modality, **options}, where="source_options")
 
 
 def corpus_options_of(modality: str) -> set[str] | None:

@@ -954,8 +954,11 @@ def curate_cache_key(context, parameters: dict[str, Any]) -> str | None:
 
     from preprocess.refresh import source_fingerprint
 
+    # the source read as the task reads it (lumina demo --caption-column text): with the default caption
+    # column its listing was unreadable (no caching), and another caption column kept the key
+    reading = parameters.get("source_options") or {}
     try:
-        fp = source_fingerprint(_spec(parameters["source"], CurateConfig(modality=parameters["modality"])))
+        fp = source_fingerprint(_spec(parameters["source"], CurateConfig(modality=parameters["modality"], **reading)))
     except (OSError, ValueError):
         return None
     from preprocess.modality import curation_versions, get_plugin
@@ -964,7 +967,7 @@ def curate_cache_key(context, parameters: dict[str, Any]) -> str | None:
     # data_to_model curates again rather than reuse the curation the older code made
     versions = curation_versions(get_plugin(parameters["modality"]))
     blob = json.dumps([fp, parameters["modality"], parameters.get("options"), str(Workspace.at(parameters["home"]).home),
-                       _catalog_identity(parameters["home"]), versions], sort_keys=True, default=str)
+                       _catalog_identity(parameters["home"]), versions, *([reading] if reading else [])], sort_keys=True, default=str)
     return "lumina-curate-" + hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 

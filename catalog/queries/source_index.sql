@@ -164,12 +164,16 @@ WHERE manifest = $1 AND version = $2
 
 -- name: last_curation_of_source
 -- The parameters of the latest completed curate, refresh or data_to_model run (`lumina demo --source`,
--- its curate_options as options) of source $1 (absolute) in modality
+-- its curate_options as options, its source_options (caption_column, ...) at the top as curate's) of
+-- source $1 (absolute) in modality
 -- $2: the curation options a refresh of that source reuses unless it is given its own. Runs before
 -- 53e8a79 recorded the source as typed: a relative one counts when $1 ends with it (an exact
 -- match wins).
 SELECT CAST(CASE WHEN flow_name = 'data_to_model'  -- its curate stage's options are its curate_options
-                 THEN json_merge_patch(parameters, json_object('options', coalesce(parameters->'curate_options', JSON '{}')))
+                 THEN json_merge_patch(
+                        json_merge_patch(parameters, CASE WHEN json_type(parameters->'source_options') = 'OBJECT'
+                                                          THEN parameters->'source_options' ELSE JSON '{}' END),
+                        json_object('options', coalesce(parameters->'curate_options', JSON '{}')))
                  ELSE parameters END AS VARCHAR)
 FROM runs
 WHERE flow_name IN ('curate', 'refresh', 'data_to_model') AND status = 'completed'

@@ -58,6 +58,11 @@ def test_every_shipped_config_passes_the_check(config, monkeypatch):
     ("corpus_options: {voices: 1}\n", [], ["corpus_options.voices is a speech corpus option, not an image one: set modality: speech"]),
     ("curate_options: {layout: channels}\n", [], ["curate_options.layout is a speech curation option"]),
     ("num_digits: 10\n", ["--modality", "video"], ["num_digits is an image corpus option, not a video one: set modality: image"]),
+    # how a source is read (lumina curate's --caption-column ...): a CurateConfig field of those only, and for a source
+    ("source: /x\nsource_options: {bogus: 1}\n", [], ["source_options: unknown option(s) bogus", "caption_column, caption_key"]),
+    ("source: /x\nsource_options: {shard_size: 8}\n", [], ["source_options: unknown option(s) shard_size"]),
+    ("source: /x\n", ["--set", "source_options.follow_symlinks=maybe"], ["source_options.follow_symlinks"]),
+    ("train_steps: 3\n", ["--caption-column", "text"], ["source_options (caption_column) say how a source of yours is read"]),
 ])
 def test_a_wrong_key_is_one_line_and_exit_2_before_prefect(tmp_path, capsys, no_flow, yaml_text, args, expected):
     from flows.cli import main
@@ -146,3 +151,18 @@ def test_demo_source_flag_runs_the_flow_on_that_source(tmp_path, flow_seen):
     assert flow_seen["source"] == str(tmp_path / "photos")
     assert main(["demo", "--home", str(tmp_path), "--json"]) == 0
     assert "source" not in flow_seen  # the demo corpus, as before
+
+
+def test_demo_takes_lumina_curates_flags_for_reading_its_source(tmp_path, flow_seen):
+    """`lumina demo --source list.csv` of a listing whose caption column is `text`: the source's error
+    said "set --caption-column", a flag lumina demo did not have (nor data_to_model a parameter)."""
+    from flows.cli import main
+
+    demo = ["demo", "--home", str(tmp_path), "--source", str(tmp_path / "list.csv"), "--json"]
+    assert main([*demo, "--caption-column", "text", "--path-column", "file", "--follow-symlinks"]) == 0
+    assert flow_seen["source_options"] == {"caption_column": "text", "path_column": "file", "follow_symlinks": True}
+    assert main([*demo, "--set", "source_options.caption_column=text", "--set", "source_options.caption_key=alt"]) == 0
+    assert flow_seen["source_options"] == {"caption_column": "text", "caption_key": "alt"}
+    assert main([*demo, "--set", "source_options.caption_column=text", "--caption-column", "title", "--media-column", "none"]) == 0
+    assert flow_seen["source_options"] == {"caption_column": "title", "media_column": None}  # the flag wins, key by key
+    assert main(demo) == 0 and "source_options" not in flow_seen  # none given: as before
