@@ -188,7 +188,7 @@ def _demo(argv: list[str]) -> int:
     from preprocess.curate import CurateConfig
     from training.config import MODEL_OVERRIDES_HELP, model_overrides_arg
 
-    p = ArgumentParser(prog="lumina demo", description="Run data_to_model (curate, encode, train, evaluate) on an embedded demo corpus, or on a folder of your own with --set source=DIR: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
+    p = ArgumentParser(prog="lumina demo", description="Run data_to_model (curate, encode, train, evaluate) on an embedded demo corpus, or on your own folder, tar glob, listing or datasets folder with --source: nothing to start or download (it starts its own Prefect server on 127.0.0.1 unless PREFECT_API_URL names one).")
     p.add_argument("--home", help="workspace folder (default: $LUMINA_HOME or ./lumina_home)")
     p.add_argument("--modality", help=f"{modality_list()} (default: the config's modality, else image)")
     p.add_argument("--config", help="YAML of data_to_model parameters (e.g. configs/smoke.yaml); flags override it")
