@@ -393,6 +393,38 @@ def _change_statuses(cat: Catalog, changes: list[tuple[str, str, str | None, str
             con.unregister("changes")
 
 
+def follow_moves(cat: Catalog, moves: Sequence[tuple[str, str, str]], run_id: str) -> int:
+    """(key, old uri, new uri) each: the moved sample's source_uri is its input's new uri, in one
+    transaction, what registering the input curated again did, without the curation. Each move is
+    recorded in sample_status_changes with its status unchanged and the reason `moved: from OLD_URI`,
+    so `lumina catalog why` of the sample says where it was (a datasets row's uri is its position:
+    row 4 is row 3 once a row before it is deleted). Returns how many moved."""
+    cat._writable()
+    if not moves:
+        return 0
+    cols = list(zip(*moves))
+    table = pa.table({name: pa.array(col, pa.string()) for name, col in zip(("key", "old_uri", "new_uri"), cols)})
+    with cat._connection() as con, _transaction(con):
+        con.register("moves", table)
+        try:
+            moved = con.execute(q("record_moves"), [utcnow(), run_id]).fetchone()[0]
+            con.execute(q("set_moved_uris"), [run_id])
+        finally:
+            con.unregister("moves")
+    return moved
+
+
+def exact_copies_of(cat: Catalog, modality: str, uris: Iterable[str]) -> list[str]:
+    """source_uri of the exact copies (rejected as exact_duplicate) of the current samples of inputs
+    ``uris``: a refresh curates them again with those inputs, as near copies (near_copies_of), so a
+    copy holds the picture when its original's input leaves (a datasets row moved out of its place)
+    or is edited (the copy was left rejected as a duplicate of a superseded sample)."""
+    uris = list(uris)
+    if not uris:
+        return []
+    return [r[0] for r in cat.sql(q("exact_copies_of"), [modality, uris])[1]]
+
+
 def declare_live_manifest(cat: Catalog, m: LiveManifest) -> None:
     """Store (or change) a live manifest's selection and training rule; the predicate is checked.
     Declared again without a training rule (train_min_growth None, no train_options), it keeps the

@@ -112,67 +112,6 @@ def _retirements(cat, plan, curated) -> list:
     return out
 
 
-_MOVES = """(SELECT unnest(CAST($1 AS VARCHAR[])) AS key, unnest(CAST($2 AS VARCHAR[])) AS old_uri,
-        unnest(CAST($3 AS VARCHAR[])) AS new_uri)"""
-# each move as a status change that changes no status ($4: when, $5: the run), where the sample is
-# still current at its old uri
-_RECORD_MOVES = f"""
-INSERT INTO sample_status_changes (key, old_status, old_reason, new_status, reason, superseded_by, changed_at, run_id)
-SELECT s.key, s.status, s.reason, s.status, 'moved: from ' || m.old_uri, NULL, $4, $5
-FROM samples s JOIN {_MOVES} m ON s.key = m.key AND s.source_uri = m.old_uri AND s.status NOT IN ('removed', 'superseded')"""
-_SET_MOVED_URIS = f"""
-UPDATE samples SET source_uri = m.new_uri, last_run = $4
-FROM {_MOVES} m
-WHERE samples.key = m.key AND samples.source_uri = m.old_uri AND samples.status NOT IN ('removed', 'superseded')"""
-
-
-def follow_moves(cat, moves: list, run_id: str) -> int:
-    """Each moved sample's source_uri is its input's new uri (plan.moves), in one transaction of the
-    held catalog connection: what registering the input curated again did, without the curation.
-    Each move is recorded in sample_status_changes with its status unchanged and the reason
-    `moved: from OLD_URI`, so `lumina catalog why` of the sample says where it was (a datasets row's
-    uri is its position: row 4 is row 3 once a row before it is deleted). Returns how many moved."""
-    if not moves:
-        return 0
-    from catalog.db import utcnow
-
-    uris = [[m.key for m in moves], [m.old_uri for m in moves], [m.new_uri for m in moves]]
-    with cat.hold():  # one connection: the transaction's statements on it
-        cat.sql("BEGIN TRANSACTION")
-        try:
-            moved = cat.sql(_RECORD_MOVES, [*uris, utcnow(), run_id])[1][0][0]
-            cat.sql(_SET_MOVED_URIS, [*uris, run_id])
-        except BaseException:
-            cat.sql("ROLLBACK")
-            raise
-        cat.sql("COMMIT")
-    return moved
-
-
-# the rejected exact_duplicate rows (as_exact_duplicate's reason names the original's key) of modality
-# $1 whose original is a current sample of an input of $2 (source_uri list)
-_EXACT_COPIES_OF = """
-SELECT DISTINCT r.source_uri
-FROM samples r
-JOIN samples k ON r.reason = 'exact_duplicate: same content as ' || k.key
-WHERE r.modality = $1 AND r.status = 'rejected' AND starts_with(r.reason, 'exact_duplicate: ') AND k.modality = $1
-  AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
-ORDER BY r.source_uri"""
-
-
-def exact_copies_of(cat, modality: str, uris) -> list[str]:
-    """source_uri of the exact copies (rejected as exact_duplicate) of the current samples of inputs
-    ``uris`` that leave: curated again with them, as near copies are (near_copies_of), so the copy
-    holds the picture. A datasets folder holding one image twice, the first of them (row 1) moved
-    out of its place by a deleted row before it: the refresh removed row 1's sample and left the
-    copy (row 0, unchanged) rejected as a duplicate of that removed sample: no current sample held
-    the image any more. Also asked of the inputs a refresh curates again (plan_refresh): an edited
-    original left its copy rejected as a duplicate of the sample the edit superseded."""
-    if not uris:
-        return []
-    return [r[0] for r in cat.sql(_EXACT_COPIES_OF, [modality, list(uris)])[1]]
-
-
 def unreadable_folders_note(plan) -> str | None:
     """What a refresh says of the folders it could not read (preprocess.sources: unreadable_folder
     rows): what it knew under them is kept, not marked removed."""
@@ -500,9 +439,9 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
     hold that writes is entered inside hooks.writer(), never the other way round (the flow run that
     has the writer may be waiting for the file)."""
     from catalog import Catalog
-    from catalog.source_index import (commit_listing, current_samples_among, declare_live_manifest, last_curation_of_source,
-                                      near_copies_of, revive, retire, samples_gone_from_source, update_live_manifests,
-                                      wrongly_superseded)
+    from catalog.source_index import (commit_listing, current_samples_among, declare_live_manifest, exact_copies_of, follow_moves,
+                                      last_curation_of_source, near_copies_of, revive, retire, samples_gone_from_source,
+                                      update_live_manifests, wrongly_superseded)
     from flows.steps import catalog_run, register, say_if_another_modality
     from preprocess.encode import EncodeConfig, encode
     from preprocess.modality import curation_versions, get_plugin
@@ -590,7 +529,7 @@ def _refresh_locked(source, ws, cfg, encode_cfg, live, backend, hooks, allow_emp
             # first: registering a batch seen before is a no-op, so a returning file's sample needs this
             result.revived = len(revive(cat, [k for keys in curated.keys_by_uri.values() for k in keys], rid))
             register(ws, curated.batch_paths, rid)
-            result.moved = follow_moves(cat, plan.moves, rid)  # before the retirements: a moved sample is not retired
+            result.moved = follow_moves(cat, [(m.key, m.old_uri, m.new_uri) for m in plan.moves], rid)  # before the retirements: a moved sample is not retired
             retirements = _retirements(cat, plan, curated)
             retire(cat, retirements, rid)
             result.new_samples = cat.sql("SELECT count(*) FROM samples")[1][0][0] - before

@@ -253,7 +253,7 @@ def plan_refresh(spec: SourceSpec, cfg: CurateConfig, stage, gone_fn=None, near_
     key -> (source_uri, status) of the catalog's current samples among ``keys``
     (catalog.source_index.current_samples_among): a listing's rejected rows that another row's
     deletion renumbered move with their rows (_renumbered_rows). ``exact_copies_fn(uris)``: the uris of
-    the rejected exact copies of the current samples at ``uris`` (flows/refresh.py exact_copies_of): the
+    the rejected exact copies of the current samples at ``uris`` (catalog.source_index exact_copies_of): the
     copies of an input curated again are curated with it, so that the copy holds the picture when the
     input's content changed (before, it stayed rejected as a copy of the sample the edit superseded)."""
     plugin = get_plugin(cfg.modality)

@@ -204,3 +204,26 @@ FROM samples s
 WHERE s.source_uri IN (SELECT uri FROM wanted)
   AND s.modality = $1
   AND s.status NOT IN ('removed', 'superseded');
+
+-- name: record_moves
+-- Each move (registered table `moves`: key, old_uri, new_uri) as a status change that changes no
+-- status ($1: when, $2: the run), where the sample is still current at its old uri. Returns how many.
+INSERT INTO sample_status_changes (key, old_status, old_reason, new_status, reason, superseded_by, changed_at, run_id)
+SELECT s.key, s.status, s.reason, s.status, 'moved: from ' || m.old_uri, NULL, $1, $2
+FROM samples s JOIN moves m ON s.key = m.key AND s.source_uri = m.old_uri AND s.status NOT IN ('removed', 'superseded');
+
+-- name: set_moved_uris
+-- Each moved sample (registered table `moves`) at its new uri, last registered by run $1.
+UPDATE samples SET source_uri = m.new_uri, last_run = $1
+FROM moves m
+WHERE samples.key = m.key AND samples.source_uri = m.old_uri AND samples.status NOT IN ('removed', 'superseded');
+
+-- name: exact_copies_of
+-- The rejected exact_duplicate rows (as_exact_duplicate's reason names the original's key) of
+-- modality $1 whose original is a current sample of an input of $2 (source_uri list).
+SELECT DISTINCT r.source_uri
+FROM samples r
+JOIN samples k ON r.reason = 'exact_duplicate: same content as ' || k.key
+WHERE r.modality = $1 AND r.status = 'rejected' AND starts_with(r.reason, 'exact_duplicate: ') AND k.modality = $1
+  AND k.status IN ('accepted', 'quarantined') AND list_contains(CAST($2 AS VARCHAR[]), k.source_uri)
+ORDER BY r.source_uri;

@@ -3,7 +3,7 @@ row to the uri before it. The refresh curated each of them again as changed (dec
 written to a new shard, encoded) and marked the deleted row's sample superseded by the row that
 took its place (a user's 8-row dataset, row 3 deleted: inputs_to_curate 4, superseded 1, removed 0).
 Now the plan says they moved (plan.moves: nothing curated), the deleted row's sample is removed,
-the moved samples follow their rows (flows.refresh.follow_moves) and `why` says where each was.
+the moved samples follow their rows (catalog.source_index.follow_moves) and `why` says where each was.
 The plan and the catalog side, without curation, Ray or Prefect."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from catalog import Catalog
-from catalog.source_index import commit_listing, retire
+from catalog.source_index import commit_listing, follow_moves, retire
 from contracts.layout import Workspace
 from contracts.records import Batch, SampleRecord
-from flows.refresh import _retirements, follow_moves, listing_stage
+from flows.refresh import _retirements, listing_stage
 from preprocess.curate import CurateConfig
 from preprocess.modality import get_plugin
 from preprocess.refresh import IncrementalCuration, content_key, plan_refresh, source_identity
@@ -89,7 +89,7 @@ def test_deleting_a_row_moves_the_later_rows_and_removes_the_deleted_one(curated
 
     run = cat.start_run("refresh", {"source": str(folder.resolve())})
     with cat.hold():
-        assert follow_moves(cat, plan.moves, run) == 3
+        assert follow_moves(cat, [(m.key, m.old_uri, m.new_uri) for m in plan.moves], run) == 3
         retirements = _retirements(cat, plan, IncrementalCuration([], [], {}, {}, {}, {}))
         retire(cat, retirements, run)
     assert [(r.key, r.status) for r in retirements] == [(_key_at(keys, folder, 2), "removed")]
