@@ -632,11 +632,26 @@ def _quarantine_fix(args: argparse.Namespace, cat: Catalog, sample: dict[str, An
     how to get the input in. A refresh of its source curates the fixed file again and marks this
     sample superseded (checked: a truncated PNG replaced and a missing caption written, lumina refresh)."""
     rows = cat.sql("SELECT parameters->>'source' FROM runs WHERE run_id = ?", [sample["last_run"]])[1]
+    workspace = _catalog_path(args).resolve().parent  # where the refresh records
+    if not (rows and rows[0][0]):  # a demo's corpus run records none: "lumina refresh SOURCE" could not be pasted
+        return _sourceless_fix(workspace, sample)
     # one shell word each: a folder named with a space or a quote split the pasted command
-    source = shlex.quote(rows[0][0]) if rows and rows[0][0] else "SOURCE"  # a demo's corpus run records none
-    home = shlex.quote(str(_catalog_path(args).resolve().parent))  # the catalog's workspace, where the refresh records
+    source, home = shlex.quote(rows[0][0]), shlex.quote(str(workspace))
     return (f"fix the input (the reason says what is wrong), then: lumina refresh {source} --modality "
             f"{sample['modality']} --home {home} (curates it again; this sample becomes superseded)")
+
+
+def _sourceless_fix(workspace: Path, sample: dict[str, Any]) -> str:
+    """The fix for a quarantined input whose run recorded no source: no refresh command to give. A
+    demo without --source curates the corpus it generates in <home>/source/<modality>
+    (flows/data_to_model.py write_corpus), curated with the demo's own options, not a source's."""
+    corpus = workspace / "source" / sample["modality"]
+    if str(sample["source_uri"] or "").startswith(f"{corpus}{os.sep}"):
+        return (f"nothing to fix: an input of a demo's generated corpus ({corpus}), which plants bad inputs for curation "
+                "to catch; a demo run records no source, so no refresh applies (a run on your own data, lumina demo "
+                "--source or lumina curate, gets a refresh command here)")
+    return ("fix the input (the reason says what is wrong), then refresh the folder it came from with --modality "
+            f"{sample['modality']} --home {shlex.quote(str(workspace))} (its run recorded no source to name here)")
 
 
 def _quarantined_copy(args: argparse.Namespace, key: str) -> dict[str, Any]:
