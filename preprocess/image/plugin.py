@@ -54,7 +54,7 @@ class ImageOptions:
                      colour_max_diff=">= 0", max_tokens=">= 1", patch_size=">= 1", vae_factor=">= 1", size=">= 1")
         if self.resize == "square" and self.size % self.vae_factor:  # lumina encode refused them, after the whole curation
             down, up = self.size // self.vae_factor * self.vae_factor, -(-self.size // self.vae_factor) * self.vae_factor
-            raise ValueError(f"size {self.size} is not a multiple of vae_factor {self.vae_factor}: a {self.vae_factor}x VAE "
+            raise ValueError(f"size {self.size} is not a multiple of vae_factor {self.vae_factor}: {self.vae_factor}x VAEs "
                              f"(--latent sd15, sdxl) cannot encode {self.size}x{self.size} images; give {down or up} or {up}, "
                              "or vae_factor 1 (--vae-factor 1) if you will encode with --latent identity")
 

@@ -80,7 +80,7 @@ class MultiviewOptions:
         if self.size % self.vae_factor:  # lumina encode would refuse every view, after the whole curation
             f = self.vae_factor
             near = " or ".join(str(n) for n in dict.fromkeys((self.size // f * f, -(-self.size // f) * f)) if n)
-            raise ValueError(f"size {self.size} is not a multiple of vae_factor {f}: a {f}x VAE (--latent sd15, sdxl) cannot "
+            raise ValueError(f"size {self.size} is not a multiple of vae_factor {f}: {f}x VAEs (--latent sd15, sdxl) cannot "
                              f"encode {self.size}x{self.size} views; give {near}, or vae_factor 1 (--vae-factor 1) if you will "
                              "encode with --latent identity")
         self.thresholds()  # the image quality thresholds' own ranges

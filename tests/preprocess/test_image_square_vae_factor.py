@@ -11,7 +11,7 @@ from preprocess.image.plugin import ImageOptions
 
 
 def test_a_square_size_an_8x_vae_cannot_encode_is_refused():
-    with pytest.raises(ValueError, match=r"^size 36 is not a multiple of vae_factor 8: a 8x VAE \(--latent sd15, sdxl\) cannot "
+    with pytest.raises(ValueError, match=r"^size 36 is not a multiple of vae_factor 8: 8x VAEs \(--latent sd15, sdxl\) cannot "
                                          r"encode 36x36 images; give 32 or 40, or vae_factor 1 \(--vae-factor 1\) if you will encode with --latent identity$"):
         ImageOptions(resize="square", size=36, vae_factor=8)
     with pytest.raises(ValueError, match=r"give 8 or 8,"):  # below one latent pixel: the only size up
