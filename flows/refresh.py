@@ -860,6 +860,8 @@ def failure_markdown(source: str, modality: str, error: BaseException) -> str:
 
 def summary_markdown(result: RefreshResult) -> str:
     """The flow's `refresh-summary` markdown artifact."""
+    from flows.refresh_cli import manifest_line  # the lines `lumina refresh` prints: it showed a raw list of dicts
+
     return "\n".join([
         f"# refresh ({result.modality})", "", f"- source: `{result.source}`",
         # a no-op records no run: its summary read "- run: `None` (noop: True)"
@@ -869,7 +871,7 @@ def summary_markdown(result: RefreshResult) -> str:
         f"{result.superseded}, revived: {result.revived}, repaired: {result.repaired}, moved: {result.moved}",
         f"- new shards: {len(result.shard_uris)}, encoded: {result.encoded_shards}" + (
             f" (with {n} an earlier run wrote, not encoded since)" if (n := result.plan.get("unencoded_shards")) else ""),
-        f"- live manifests: {result.manifests}", f"- seconds: {result.seconds}",
+        f"- live manifests: {'; '.join(manifest_line(m) for m in result.manifests) or 'none'}", f"- seconds: {result.seconds}",
         # what the run logged as warnings (a due training, an emptied live manifest, other curation options):
         # the summary is what the UI's artifacts show, and it had none of them
         *(["", "## Notes", ""] + [f"- {note}" for note in result.notes] if result.notes else [])])

@@ -52,3 +52,11 @@ def test_a_failed_refresh_writes_a_summary_that_says_so(tmp_path, monkeypatch):
     summary = artifacts["refresh-summary-image-src"]
     assert summary.startswith("# refresh (image): failed") and f"- source: `{gone}`" in summary, summary
     assert f"- error: SourceError: source not found: {gone}" in summary, summary
+
+
+def test_the_summary_names_each_live_manifest_version_as_lumina_refresh_prints_it():
+    """The summary artifact showed `- live manifests: [{'manifest': 'noise@v2', ...}]`."""
+    versions = [{"manifest": "noise@v2", "members": 7, "previous_members": 4, "train_due": True, "added_since_training": 3}]
+    ran = summary_markdown(RefreshResult(source="/data/src", modality="image", noop=False, run_id="r", manifests=versions))
+    assert "- live manifests: noise@v2  7 members (was 4), training due (3 new members)\n" in ran
+    assert "- live manifests: none\n" in summary_markdown(RefreshResult(source="/data/src", modality="image", noop=False, run_id="r"))
