@@ -2,39 +2,19 @@
 folders' captions.csv, datasets saved as `train`): the manifests are named after the folder, so the
 second source's were new versions of the first's (image-photos-train@v2 of 2024 after @v1 of 2023).
 Now the first source keeps image-photos, the second's names carry a hash of it. The flow's stages are
-stubbed (tests/flows/test_data_to_model_source_s56c.py's way): only the names it asks for are tested."""
+stubbed (tests/flows/data_to_model_stubs.py): only the names it asks for are tested."""
 
 from __future__ import annotations
 
-import logging
-
-import pytest
 
 from catalog import Catalog
 from contracts.layout import Workspace
 
-
-class _Stop(Exception):
-    pass
+from .data_to_model_stubs import manifests_asked
 
 
 def _prefix_asked(monkeypatch, home: str, **params) -> str:
-    from flows import data_to_model as d2m
-
-    asked = {}
-    monkeypatch.setattr(d2m, "get_run_logger", lambda: logging.getLogger("test"))
-    monkeypatch.setattr(d2m, "curate", lambda *a: {"shard_uris": [], "run_id": None, "counts": {}, "registered": 0})
-    monkeypatch.setattr(d2m, "encode", lambda *a: {"shard_uris": [], "run_id": None, "registered": 0})
-    monkeypatch.setattr(d2m, "write_corpus", lambda *a: f"{home}/source/image/corpus")
-    monkeypatch.setattr(d2m, "_sampling_defaults", dict)  # evaluation.evaluate imports torch
-
-    def manifests(home, modality, prefix, source=None):
-        asked["prefix"] = prefix
-        raise _Stop  # the rest of the run is not under test
-    monkeypatch.setattr(d2m, "make_manifests", manifests)
-    with pytest.raises(_Stop):
-        d2m.data_to_model.fn(home=home, backend="local", **params)
-    return asked["prefix"]
+    return manifests_asked(monkeypatch, home, **params)["prefix"]
 
 
 def test_two_sources_of_one_folder_name_get_manifests_of_their_own(monkeypatch, tmp_path):

@@ -13,6 +13,8 @@ import pytest
 from catalog import Batch, Catalog, EncodingRecord, SampleRecord, ShardRecord
 from contracts.layout import Workspace
 
+from .data_to_model_stubs import manifests_asked
+
 
 
 def _batch(tag: int, uris: list[str]) -> Batch:
@@ -108,34 +110,8 @@ def test_names_of_letters_a_manifest_name_does_not_take_stay_apart():
     assert a != b and a.startswith("image-") and _MANIFEST_NAME.match(f"{a}-train")
 
 
-class _Stop(Exception):
-    pass
-
-
-def _run_flow(monkeypatch, home: str, **params) -> dict:
-    """data_to_model's body with its stages stubbed: what it asks make_manifests for."""
-    import logging
-
-    from flows import data_to_model as d2m
-
-    asked = {}
-    monkeypatch.setattr(d2m, "get_run_logger", lambda: logging.getLogger("test"))
-    monkeypatch.setattr(d2m, "curate", lambda *a: {"shard_uris": [], "run_id": None, "counts": {}, "registered": 0})
-    monkeypatch.setattr(d2m, "encode", lambda *a: {"shard_uris": [], "run_id": None, "registered": 0})
-    monkeypatch.setattr(d2m, "write_corpus", lambda *a: f"{home}/source/image/corpus")
-    monkeypatch.setattr(d2m, "_sampling_defaults", dict)  # evaluation.evaluate imports torch
-
-    def manifests(home, modality, prefix, source=None):
-        asked.update(prefix=prefix, source=source)
-        raise _Stop  # stands for the rest of the run: nothing past the manifests is under test
-    monkeypatch.setattr(d2m, "make_manifests", manifests)
-    with pytest.raises(_Stop):
-        d2m.data_to_model.fn(home=home, backend="local", **params)
-    return asked
-
-
 def test_the_flow_names_and_selects_by_its_source(monkeypatch, home):
     mine = f"{home}/mine"
-    assert _run_flow(monkeypatch, home, source=f"{mine}/") == {"prefix": "image-mine", "source": mine}
-    assert _run_flow(monkeypatch, home, source=mine, manifest_prefix="own") == {"prefix": "own", "source": mine}
-    assert _run_flow(monkeypatch, home) == {"prefix": "demo", "source": None}
+    assert manifests_asked(monkeypatch, home, source=f"{mine}/") == {"prefix": "image-mine", "source": mine}
+    assert manifests_asked(monkeypatch, home, source=mine, manifest_prefix="own") == {"prefix": "own", "source": mine}
+    assert manifests_asked(monkeypatch, home) == {"prefix": "demo", "source": None}
