@@ -29,11 +29,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lumina demo
 
-# Two pytest workers: one test's waits (servers starting, subprocesses) overlap the other's work,
-# ~14 min -> ~9 min on 2 cores when first measured (2,856 tests on 2 cores, 2026-12-06: 12:15 with 2
-# workers, 11:53 with 3, so a third buys little). The end-to-end tests that share a Prefect server stay on one worker
-# (xdist_group). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds flags, e.g. -k or -m.
-PYTEST_WORKERS ?= 2
+# Three pytest workers on 2 cores: the suite waits a lot (servers starting, subprocesses, Ray), and a
+# third worker fills those waits: 3,622 tests on an AMD EPYC 2-core host, 2026-12-07: 1,012 s with 2
+# workers, 926 s and 928 s with 3 (CPU 23.5 min either way). The end-to-end tests that share a Prefect
+# server stay on one worker (xdist_group). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds
+# flags, e.g. -k or -m.
+PYTEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 test: $(STAMP)
 	$(PY) -m pytest -q -ra --durations=15 -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
