@@ -101,6 +101,8 @@ LUMINA = str(Path(sys.executable).parent / "lumina")
 SECRET = "the admin password is hunter2"  # lives outside the source; must never reach the workspace
 CURATE_TIMEOUT_S = 300.0  # a run that takes longer is a hang (the FIFO case used to block forever)
 STAGE_TIMEOUT_S = 600.0
+WATCH_POLL_S = 0.005  # a watched moment (a file appearing) lasts milliseconds
+HOLD_POLL_S = 0.05  # a stage at its hold point has stopped itself: a later kill lands at the same point
 
 # flat test colours must not trip the technical-quality filters: these cases test decoding
 NO_QUALITY = {"max_solid_fraction": 1.0, "min_contrast": 0.0, "min_sharpness": 0.0, "max_highlight_clip": 1.0,
@@ -561,7 +563,8 @@ def _session_members(sid: int) -> list[int]:
 def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: float | None = None,
         kill_when: Callable[[], bool] | None = None, hold: tuple[str, Path] | None = None) -> Outcome:
     """Run a command in its own session. A planned SIGKILL comes after ``kill_after`` seconds or as
-    soon as ``kill_when()`` holds (polled every 5 ms); past ``timeout`` the SIGKILL means a hang.
+    soon as ``kill_when()`` holds (polled every 5 ms, a hold point every 50 ms; nothing polled when
+    there is nothing to watch); past ``timeout`` the SIGKILL means a hang.
     ``hold``: (hold point, mark file): the command stops there (contracts/hold_points.py) and the
     SIGKILL comes once it has (see ``has_held``). Whatever of its session survives its death is
     counted, then killed."""
@@ -575,8 +578,15 @@ def run(args: list[str], work: Path, log: Path, timeout: float, kill_after: floa
     deadline = t + (timeout if kill_after is None else min(kill_after, timeout))
     with open(log, "wb") as out:
         p = subprocess.Popen(args, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        while p.poll() is None and time.monotonic() < deadline and not (kill_when is not None and kill_when()):
-            time.sleep(0.005)
+        if kill_when is None:  # nothing to watch: wait for the end or the deadline, no polling
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        # a hold point stops the process itself, so its check may be slower than a watched moment's
+        poll_s = WATCH_POLL_S if hold is None else HOLD_POLL_S
+        while kill_when is not None and p.poll() is None and time.monotonic() < deadline and not kill_when():
+            time.sleep(poll_s)
         if p.poll() is not None:
             return Outcome(args, p.returncode, time.monotonic() - t, log=str(log), cpu_s=_children_cpu() - cpu)
         os.kill(p.pid, signal.SIGKILL)

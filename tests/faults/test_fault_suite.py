@@ -79,3 +79,18 @@ def test_the_judge_catches_sideways_pixels_wrong_captions_and_changed_reasons(tm
     assert f.judge_case(w.cases[2], root, home / "catalog.duckdb", rows, changed).differs  # reasons that change are caught
     del rows[str(root / "lonely.txt")]
     assert not f.judge_case(w.cases[2], root, home / "catalog.duckdb", rows, rows).accounted  # a vanished entry is caught
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_run_waits_without_polling_every_5_ms(tmp_path, monkeypatch, hold):
+    """A command with nothing to watch is waited for, and a hold point (the stage stops itself) is
+    checked every 50 ms: the suite's parent process polled every 5 ms for each of its ~20 commands
+    (about 200 wake-ups a second of CPU, for minutes)."""
+    f = _faults()
+    naps: list[float] = []
+    sleep = f.time.sleep
+    monkeypatch.setattr(f.time, "sleep", lambda s: naps.append(s) or sleep(s))
+    out = f.run(["sleep", "0.25"], tmp_path, tmp_path / "log", timeout=30,
+                hold=("fault-suite-test.never", tmp_path / "mark") if hold else None)
+    assert out.rc == 0 and not out.killed
+    assert len(naps) < 25 and f.WATCH_POLL_S not in naps, naps
