@@ -119,19 +119,27 @@ def test_measured_caption_dropout_matches_the_configured_rate(rate):
 
 
 def test_resume_continues_bit_identically(tiny_home, tmp_path):
-    """2N steps straight == N steps, stop, --resume, N steps: the same losses and weights, bit for bit."""
+    """2N steps straight == N steps, stop, --resume, N steps: the same losses and weights, bit for bit.
+    The resume is a bare `--resume` (the stop message's advice), which used to build the default model
+    and batch plan (a crash on loading, or another run): the run's settings come from its checkpoint,
+    so the run's own settings here are none of the defaults. (Its own test trained 3 more runs.)"""
     N = 3
-    straight = train(tiny_cfg(tiny_home, tmp_path / "a", steps=2 * N, log_every=1, shuffle_buffer=16))
-    train(tiny_cfg(tiny_home, tmp_path / "b", steps=N, log_every=1, shuffle_buffer=16))
+    opts = dict(log_every=1, shuffle_buffer=16, batch_size=6, lr=2e-3, seed=5, tokens_per_batch=320)
+    straight = train(tiny_cfg(tiny_home, tmp_path / "a", steps=2 * N, **opts))
+    train(tiny_cfg(tiny_home, tmp_path / "b", steps=N, **opts))
     half_written = tmp_path / "b" / f".checkpoint-{N + 1:07d}-x1y2"  # what a kill during a save leaves
     half_written.mkdir()
     (half_written / "train_state.safetensors").write_bytes(b"partial")
-    resumed = train(tiny_cfg(tiny_home, tmp_path / "b", steps=2 * N, log_every=1, shuffle_buffer=16, resume=True))
+    bare = TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, out_dir=str(tmp_path / "b"),
+                       null_caption=tiny_home.null_caption, resume=True, steps=2 * N, progress=False, tensorboard=False)
+    resumed = train(bare)
     assert resumed.losses == straight.losses and len(resumed.losses) == 2 * N
     assert not half_written.exists()  # cleared at the start; resumed from the last complete one
     for name in ("model.safetensors", "train_state.safetensors"):
         a, b = (load_file(str(tmp_path / run / f"checkpoint-{2 * N:07d}" / name)) for run in ("a", "b"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    info = json.loads((tmp_path / "b" / f"checkpoint-{2 * N:07d}" / "training.json").read_text())["train_config"]
+    assert (info["model_overrides"], info["batch_size"], info["lr"], info["seed"]) == (TINY, 6, 2e-3, 5)
     import csv
 
     def logged(run):  # the timing columns differ between runs; the rest must not
@@ -145,23 +153,10 @@ def test_resume_continues_bit_identically(tiny_home, tmp_path):
     trained = json.loads((tmp_path / "b" / f"checkpoint-{N:07d}" / "train_state.json").read_text())["seconds"]
     assert seconds == sorted(seconds) and seconds[N] >= trained >= seconds[N - 1] > 0
     # the shapes tally goes on across the resume too: every sample of the 2N steps is counted once
+    # (4 samples of 72 tokens per batch of at most 320 tokens)
     shapes = [json.loads((tmp_path / run / f"checkpoint-{2 * N:07d}" / "training.json").read_text())["latent_shapes"]
               for run in ("a", "b")]
-    assert shapes[0] == shapes[1] == [[[3, 1, 32, 32], 2 * N * 8]]
-
-
-def test_a_bare_resume_continues_with_the_runs_own_settings(tiny_home, tmp_path):
-    """`--resume` with nothing else (the stop message's advice) used to build the default model and
-    batch plan: a crash on loading, or another run. The run's settings come from its checkpoint."""
-    opts = dict(steps=4, log_every=1, shuffle_buffer=16, batch_size=6, lr=2e-3, seed=5, tokens_per_batch=320)
-    straight = train(tiny_cfg(tiny_home, tmp_path / "a", **opts))
-    train(tiny_cfg(tiny_home, tmp_path / "b", **{**opts, "steps": 2}))
-    bare = TrainConfig(catalog=tiny_home.catalog, manifest=tiny_home.train_manifest, out_dir=str(tmp_path / "b"),
-                       null_caption=tiny_home.null_caption, resume=True, steps=4, progress=False, tensorboard=False)
-    resumed = train(bare)
-    assert resumed.losses == straight.losses and len(resumed.losses) == 4
-    info = json.loads((tmp_path / "b" / "checkpoint-0000004" / "training.json").read_text())["train_config"]
-    assert (info["model_overrides"], info["batch_size"], info["lr"], info["seed"]) == (TINY, 6, 2e-3, 5)
+    assert shapes[0] == shapes[1] == [[[3, 1, 32, 32], 2 * N * 4]]
 
 
 def test_resume_applies_a_changed_learning_rate_and_refuses_another_manifest(tiny_home, tmp_path, caplog):
