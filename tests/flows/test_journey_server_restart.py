@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tests.flows.prefect_db_s57c import seed_prefect_db
+
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "deployments.md"
 
 
@@ -25,7 +27,7 @@ def _setup_exports() -> dict[str, str]:
     return env
 
 
-def test_a_writer_slot_held_across_a_server_restart_is_freed_by_its_release(tmp_path):
+def test_a_writer_slot_held_across_a_server_restart_is_freed_by_its_release(tmp_path, tmp_path_factory):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -38,6 +40,7 @@ def test_a_writer_slot_held_across_a_server_restart_is_freed_by_its_release(tmp_
     env = server_env({k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"})
     env.update({k: v for k, v in exports.items() if k != "PREFECT_API_URL"})  # this test's own port instead
     env["PREFECT_HOME"] = str(tmp_path / "prefect_home")  # the server's database and, with the docs' setting, its leases
+    seed_prefect_db(tmp_path / "prefect_home" / "prefect.db", tmp_path_factory)  # migrated: ~8 s less CPU
     env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"  # ~0.8 s of the start; nothing here reads a block
     port = free_port()
     proc, url = start_server(env, port=port)
