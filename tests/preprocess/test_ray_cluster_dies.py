@@ -3,8 +3,9 @@
 actor pool: contracts.ray_runtime.gcs_watched), instead of blocking until Ray's core worker ends the
 process after its 60 s GCS timeout (exit 1, no message of ours, the catalog run left `running`).
 
-The dead GCS is faked (the watch's probe answers "unreachable") on a private local Ray whose stage
-waits on a flag file: nothing comes back, as from a dead cluster, and the test releases it after.
+The dead GCS is faked (the watch's probe answers "unreachable") on the suite's shared private Ray cluster
+(tests/shared_ray_cluster.py; a local Ray of this module's own cost a start and a stop), joined, whose
+stage waits on a flag file: nothing comes back, as from a dead cluster, and the test releases it after.
 tests/flows/test_ray_cluster_dies_cli.py checks what `lumina curate` then prints, returns and records."""
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import pytest
 from contracts import ray_runtime as rt
 from preprocess.runner import run_stage
 from preprocess.stage import Stage
+from tests.shared_ray_cluster import ray_cluster_group
+
+pytestmark = ray_cluster_group
 
 
 class WaitsForFlag(Stage):
@@ -36,11 +40,15 @@ class WaitsForFlag(Stage):
         return batch
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    rt.ensure_ray(num_cpus=2)
+@pytest.fixture
+def joined_ray(ray_cluster):
+    """This process joined to the shared cluster for the one test: a driver still joined once the cluster
+    stopped (after the last test that needs it) is ended by Ray's core worker 60 s later, pytest with it."""
+    import ray
+
+    rt.ensure_ray(address=ray_cluster)
     yield
-    rt.release_local_ray()
+    ray.shutdown()
 
 
 @pytest.fixture
@@ -50,7 +58,7 @@ def quick_watch(monkeypatch):
 
 
 @pytest.mark.parametrize("execution", ["tasks", "actors"])
-def test_a_dead_gcs_ends_the_stage_in_seconds(local_ray, quick_watch, monkeypatch, tmp_path, execution):
+def test_a_dead_gcs_ends_the_stage_in_seconds(joined_ray, quick_watch, monkeypatch, tmp_path, execution):
     import signal
 
     monkeypatch.setattr(rt._GcsWatch, "_answers", lambda self: False)  # the head is gone
@@ -72,7 +80,7 @@ def test_a_dead_gcs_ends_the_stage_in_seconds(local_ray, quick_watch, monkeypatc
 
 
 @pytest.mark.parametrize("execution", ["tasks", "actors"])
-def test_a_live_gcs_is_waited_for(local_ray, quick_watch, tmp_path, execution):
+def test_a_live_gcs_is_waited_for(joined_ray, quick_watch, tmp_path, execution):
     """The real probe of this Ray's GCS address answers: a stage slower than the loss window completes."""
     flag = tmp_path / "release"
     stage = WaitsForFlag(execution, str(flag), cap_s=1.5)  # over twice GCS_LOST_AFTER_S with nothing back
