@@ -139,19 +139,29 @@ def test_a_sharded_checkpoint_passes_the_check_and_resumes(tiny_home, tmp_path):
 
 def test_catalog_windows_after_a_stop_and_resume_are_a_straight_runs(tiny_home, tmp_path):
     """Stopped inside a log window, the run registered that part as a window of its own, and the
-    resume another short one for the rest: the catalog curve differed from a run never stopped."""
+    resume another short one for the rest: the catalog curve differed from a run never stopped.
+    And the open window was kept only in the checkpoint: a run stopped and never resumed had no
+    catalog row for its last steps. Now it has one at the stop, which a resume replaces with the
+    whole window's, so a stopped and resumed run's catalog curve is still a straight run's.
+    (Both were tests of their own, each training the same three runs.)"""
+    catalog = tmp_path / "catalog.duckdb"
+    shutil.copy(tiny_home.catalog, catalog)
+
     def run(out, stop_first=False, **kw):
-        rows = []
-        hook = lambda path, step, r: rows.extend(r)  # noqa: E731  (what CatalogRegistrar logs as metrics)
+        rows = []  # what the trainer hands its hook (CatalogRegistrar logs them as metrics)
         if stop_first:
             write_stop_file(out)  # honoured after the first step
-        result = train(tiny_cfg(tiny_home, out, steps=6, log_every=3, shuffle_buffer=16, **kw), on_checkpoint=hook)
+        result = _registered_run(tiny_home, catalog, out, seen=rows, **kw)
         return result, [(r["step"], {k: v for k, v in r.items() if k != "tokens_per_s"}) for r in rows]
 
     straight, straight_rows = run(tmp_path / "a")
     stopped, stopped_rows = run(tmp_path / "b", stop_first=True)
     assert stopped.steps == 1 and [(s, r["window_start"]) for s, r in stopped_rows] == [(1, 1)]  # the open window so far
     assert stopped.final_loss == stopped.losses[-1][1] and stopped.losses[-1][0] == 1  # still reported
+    # the stopped run's partial window is in the catalog
+    curve = _catalog_curve(catalog, tmp_path / "b")
+    assert {(step, name) for step, name, _ in curve} >= {(1, "train_fm_loss"), (1, "grad_norm"), (1, "lr")}, curve
+    assert dict(((s, n), v) for s, n, v in curve)[(1, "train_fm_loss")] == pytest.approx(stopped.final_loss)
     resumed, resumed_rows = run(tmp_path / "b", resume=True)
     assert [s for s, _ in straight_rows] == [3, 6]
     assert resumed_rows == straight_rows  # step and every value (tokens/s is timing)
@@ -160,6 +170,9 @@ def test_catalog_windows_after_a_stop_and_resume_are_a_straight_runs(tiny_home, 
     for run_dir in ("a", "b"):  # the resume state is the same too
         assert json.loads((tmp_path / run_dir / "checkpoint-0000006" / "train_state.json").read_text())["losses"] == \
             [list(x) for x in straight.losses]
+    resumed_curve, expected = _catalog_curve(catalog, tmp_path / "b"), _catalog_curve(catalog, tmp_path / "a")
+    assert [s for s, n, _ in expected if n == "train_fm_loss"] == [3, 6] and straight.steps == 6
+    assert resumed_curve == expected  # the partial row at step 1 is gone, replaced by the window's at 3
 
 
 def test_model_overrides_are_checked_when_the_config_is_made():
@@ -391,34 +404,23 @@ def _catalog_curve(catalog, run_dir: Path) -> list[tuple]:
     return rows
 
 
-def _registered_run(tiny_home, catalog, out, **kw):
-    """train() with the hook lumina train uses, under a catalog run of its own."""
+def _registered_run(tiny_home, catalog, out, seen: list | None = None, **kw):
+    """train() with the hook lumina train uses, under a catalog run of its own; the window rows the
+    trainer hands the hook are added to ``seen``."""
     from catalog import Catalog
     from training.catalog_hook import CatalogRegistrar
 
     with Catalog.open(catalog) as cat:
         run_id = cat.start_run("train", {})
     cfg = tiny_cfg(tiny_home, out, catalog=str(catalog), steps=6, log_every=3, shuffle_buffer=16, **kw)
-    return train(cfg, on_checkpoint=CatalogRegistrar(str(catalog), run_id, cfg.manifest, 1, cfg.model))
+    registrar = CatalogRegistrar(str(catalog), run_id, cfg.manifest, 1, cfg.model)
 
+    def hook(path, step, rows):
+        if seen is not None:
+            seen.extend(rows)
+        registrar(path, step, rows)
 
-def test_a_stopped_run_never_resumed_has_its_last_partial_window_in_the_catalog(tiny_home, tmp_path):
-    """The open window was kept only in the checkpoint: a run stopped and never resumed had no
-    catalog row for its last steps. Now it has one at the stop, which a resume replaces with the
-    whole window's, so a stopped and resumed run's catalog curve is still a straight run's."""
-    catalog = tmp_path / "catalog.duckdb"
-    shutil.copy(tiny_home.catalog, catalog)
-    straight = _registered_run(tiny_home, catalog, tmp_path / "a")
-    write_stop_file(tmp_path / "b")  # honoured after the first step
-    stopped = _registered_run(tiny_home, catalog, tmp_path / "b")
-    assert stopped.steps == 1
-    curve = _catalog_curve(catalog, tmp_path / "b")
-    assert {(step, name) for step, name, _ in curve} >= {(1, "train_fm_loss"), (1, "grad_norm"), (1, "lr")}, curve
-    assert dict(((s, n), v) for s, n, v in curve)[(1, "train_fm_loss")] == pytest.approx(stopped.final_loss)
-    _registered_run(tiny_home, catalog, tmp_path / "b", resume=True)
-    resumed, expected = _catalog_curve(catalog, tmp_path / "b"), _catalog_curve(catalog, tmp_path / "a")
-    assert [s for s, n, _ in expected if n == "train_fm_loss"] == [3, 6] and straight.steps == 6
-    assert resumed == expected  # the partial row at step 1 is gone, replaced by the window's at 3
+    return train(cfg, on_checkpoint=hook)
 
 
 def test_a_run_stopped_right_after_a_periodic_checkpoint_logs_its_open_window_with_it(tiny_home, tmp_path):
