@@ -29,6 +29,12 @@ RAY_GROUP = "training-ray-cluster"
 ray_cluster_group = pytest.mark.xdist_group(RAY_GROUP)
 
 
+# `ray start --head` processes the tests never use, which poll while the cluster idles between tests:
+# the autoscaler's monitor (a fixed one-node cluster) and the log monitor (every driver here joins with
+# log_to_driver off, as lumina's ensure_ray does, so nothing reads what it forwards)
+IDLE_PROCESSES_LEFT_OUT = ("--no-monitor", "--include-log-monitor=false")
+
+
 class _Cluster:
     address: str | None = None
     temp_dir: str | None = None
@@ -48,7 +54,7 @@ class _Cluster:
             proc = subprocess.run(
                 [str(Path(sys.executable).parent / "ray"), "start", "--head", "--node-ip-address=127.0.0.1",
                  f"--port={port}", f"--temp-dir={self.temp_dir}", "--num-cpus=3", "--include-dashboard=false",
-                 "--disable-usage-stats", *ports],
+                 "--disable-usage-stats", *IDLE_PROCESSES_LEFT_OUT, *ports],
                 cwd=REPO, env=env, capture_output=True, text=True, timeout=180, start_new_session=True)
             if proc.returncode != 0:
                 self.stop()
