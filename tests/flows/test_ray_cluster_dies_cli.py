@@ -3,24 +3,31 @@ address and what to do, exit 2 (as NoRayCluster), and the catalog run marked fai
 core worker ended the process after its 60 s GCS timeout: exit 1, no message of ours, and the run
 stayed `running` for ever.
 
-The cluster is this process's private local Ray, joined through its GCS address as a user's cluster
-would be; its death is faked (the watch's probe answers "unreachable", and gives up at once)."""
+The cluster is the suite's shared private Ray cluster (tests/shared_ray_cluster.py; a local Ray of this
+test's own cost a start and a stop), joined through its GCS address as a user's cluster would be; its
+death is faked (the watch's probe answers "unreachable", and gives up at once)."""
 
 from __future__ import annotations
 
 import pytest
 
 from contracts import ray_runtime as rt
+from tests.shared_ray_cluster import ray_cluster_group
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    rt.ensure_ray(num_cpus=2)
+@pytest.fixture
+def joined_ray(ray_cluster):
+    """This process joined to the shared cluster for the test, and left after it (a driver still joined
+    once the cluster stopped is ended by Ray's core worker 60 s later, pytest with it)."""
+    import ray
+
+    rt.ensure_ray(address=ray_cluster)
     yield
-    rt.release_local_ray()
+    ray.shutdown()
 
 
-def test_curate_on_a_cluster_that_dies_says_so_and_fails_its_run(local_ray, monkeypatch, tmp_path, capsys):
+@ray_cluster_group
+def test_curate_on_a_cluster_that_dies_says_so_and_fails_its_run(joined_ray, monkeypatch, tmp_path, capsys):
     import ray
 
     from catalog import Catalog
