@@ -174,6 +174,11 @@ class _PrefectServer:
             # ~8 s of CPU, for blocks no Lumina flow reads (results persist to the local filesystem without
             # one). A user's server registers them once per database: Prefect remembers it (memo_store.toml).
             env["PREFECT_API_BLOCKS_REGISTER_ON_START"] = "false"
+            # its database already migrated (once per session, shared with the tests that start servers
+            # of their own): migrating a new file is most of a start's CPU (13.5 s -> 5.3 s, helper C)
+            from tests.flows.prefect_db_s57c import seed_prefect_db
+
+            seed_prefect_db(Path(env["PREFECT_HOME"]) / "prefect.db", tmp_path_factory)
             self.proc, self.url = start_server(env, startup_timeout_s=180)
         return self.url
 
