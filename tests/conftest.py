@@ -229,10 +229,19 @@ def ray_address(ray_cluster, monkeypatch) -> str:
     return ray_cluster
 
 
+def _leave_ray() -> None:
+    """A driver still joined to the stopped cluster is ended by Ray's core worker 60 s later, and pytest
+    with it, without a summary (helper A, session 57)."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
 def pytest_runtest_teardown(item, nextitem):
     if _uses_prefect(item) and not _uses_prefect(nextitem) and not _a_later_test_uses_prefect(item):
         _PREFECT.stop()
     if uses_cluster(item) and not uses_cluster(nextitem):
+        _leave_ray()
         CLUSTER.stop()
 
 
