@@ -192,19 +192,23 @@ def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path):
 
     path = claim_path(tmp_path / "catalog.duckdb", "m", 1)
     mark = tmp_path / "child.pid"
+    # the child's fork hook closes its copy when the child first runs: on a loaded host that came after
+    # the parent's kill (the test failed, the claim still held by a child that had not run yet), so the
+    # child says it runs
+    running = tmp_path / "child.running"
     code = ("import os, time\n"
             "from flows.train_claim import VersionClaim\n"
             f"assert VersionClaim({str(path)!r}).take()\n"
             "child = os.fork()\n"
             "if child == 0:\n"
-            "    time.sleep(60); os._exit(0)\n"
+            f"    open({str(running)!r}, 'w').close(); time.sleep(60); os._exit(0)\n"
             f"open({str(mark) + '.tmp'!r}, 'w').write(str(child)); os.replace({str(mark) + '.tmp'!r}, {str(mark)!r})\n"
             "time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], env=ENV, cwd=tmp_path, start_new_session=True)
     child = None
     try:
         until = time.monotonic() + HOLD_S
-        while not mark.exists():
+        while not (mark.exists() and running.exists()):
             assert proc.poll() is None and time.monotonic() < until, proc.returncode
             time.sleep(0.01)
         child = int(mark.read_text())
