@@ -326,11 +326,12 @@ def test_resume_of_a_finished_run_with_another_manifest_or_model_is_refused_not_
 
 
 # one of the two in a process of its own (nothing else printed by a fresh `lumina`), the other in this
-# process, its stderr captured at the file descriptor: a process start with its imports is ~3 s of CPU,
+# process, its stderr captured at the file descriptor with the warnings and log lines pytest holds back
+# there (_main_with_what_a_terminal_shows): a process start with its imports is ~3 s of CPU,
 # and the refusal's path inside main() is the command's own either way
 @pytest.mark.parametrize("command, own_process", [("evaluate", True), ("sample", False)])
 def test_evaluate_and_sample_on_a_truncated_checkpoint_say_so_in_one_line(tiny_home, two_checkpoints, tmp_path, command,
-                                                                         own_process, capfd):
+                                                                         own_process, capfd, caplog):
     run = _copy(two_checkpoints, tmp_path / "run")
     ckpt = run / "checkpoint-0000004"
     _cut(ckpt / "model.safetensors")
@@ -343,14 +344,32 @@ def test_evaluate_and_sample_on_a_truncated_checkpoint_say_so_in_one_line(tiny_h
                               cwd=REPO)
         returncode, stderr = proc.returncode, proc.stderr
     else:
-        from flows.cli import main
-
-        capfd.readouterr()
-        returncode = main(args)
-        stderr = capfd.readouterr().err
+        returncode, stderr = _main_with_what_a_terminal_shows(args, capfd, caplog)
     assert returncode == 2 and stderr.strip().count("\n") == 0, stderr[-3000:]
     assert f"{ckpt / 'model.safetensors'}: cut short" in stderr, stderr
     assert not (tmp_path / "x.png").exists()
+
+
+# warnings Python shows no one by default (a fresh `lumina` prints none of them)
+HIDDEN_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def _main_with_what_a_terminal_shows(args: list[str], capfd, caplog) -> tuple[int, str]:
+    """lumina's main in this process: its exit status, and its stderr with what pytest holds back here but
+    a fresh `lumina` prints there, warnings and log records at WARNING and above (in this process they
+    went to pytest's capture, so a second line of either passed the one-line check)."""
+    import logging
+    import warnings
+
+    from flows.cli import main
+
+    capfd.readouterr()
+    caplog.clear()
+    with warnings.catch_warnings(record=True) as warned, caplog.at_level(logging.WARNING):
+        returncode = main(args)
+    held_back = [f"{w.category.__name__}: {w.message}" for w in warned if not issubclass(w.category, HIDDEN_BY_DEFAULT)]
+    held_back += [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    return returncode, capfd.readouterr().err + "".join(f"{line}\n" for line in held_back)
 
 
 def test_lumina_train_says_model_overrides_must_be_json(capsys):
