@@ -61,6 +61,7 @@ def _ctrl_c_once(started, cancelled: threading.Event) -> None:
         time.sleep(0.05)
     if not cancelled.is_set():
         time.sleep(0.2)  # the driver back in its wait on the rows
+    if not cancelled.is_set():  # a stage that ended meanwhile gets no Ctrl-C: it would end the session
         _thread.interrupt_main()
 
 
