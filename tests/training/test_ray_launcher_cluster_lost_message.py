@@ -39,7 +39,7 @@ def unwatched(monkeypatch):
 
 
 def test_a_failed_fit_whose_gcs_answers_is_its_own_error_at_once(joined, monkeypatch, tmp_path):
-    monkeypatch.setattr(rt, "GCS_LOST_AFTER_S", 10.0)
+    monkeypatch.setattr(rt, "GCS_LOST_AFTER_S", 30.0)
     with socket.socket() as live:  # a GCS port that accepts connections
         live.bind(("127.0.0.1", 0))
         live.listen()
@@ -47,7 +47,7 @@ def test_a_failed_fit_whose_gcs_answers_is_its_own_error_at_once(joined, monkeyp
         start = time.monotonic()
         with pytest.raises(RuntimeError, match="stand-in"):
             fit_watched(FailingFit(), TrainConfig(out_dir=str(tmp_path)))
-    assert time.monotonic() - start < 5  # not the 10 s a lost cluster is given
+    assert time.monotonic() - start < 15  # not the 30 s a lost cluster is given (15: a loaded host)
 
 
 def test_a_failed_fit_whose_gcs_is_gone_names_the_last_checkpoint_and_resume(joined, monkeypatch, tiny_checkpoint):

@@ -261,7 +261,7 @@ def test_closing_a_loader_does_not_wait_for_a_busy_worker(mixed, monkeypatch, wo
     del loader
     gc.collect()
     assert len(busy) == workers and not any(w.is_alive() for w in busy)
-    assert took < 3, f"closing took {took:.1f} s"
+    assert took < 8, f"closing took {took:.1f} s"  # it waited 10 s per busy worker (8: a loaded host)
 
 
 def test_closing_a_loader_lets_idle_workers_leave_on_their_own(mixed):
