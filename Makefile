@@ -31,7 +31,8 @@ demo: $(STAMP)
 
 # Three pytest workers on 2 cores: the suite waits a lot (servers starting, subprocesses, Ray), and a
 # third worker fills those waits: 3,622 tests on an AMD EPYC 2-core host, 2026-12-07: 1,012 s with 2
-# workers, 926 s and 928 s with 3 (CPU 23.5 min either way). The end-to-end tests that share a Prefect
+# workers, 926 s and 928 s with 3 (CPU 23.5 min either way); 983-1,003 s later the same night, on a
+# host ~20% slower by the same imports. The end-to-end tests that share a Prefect
 # server stay on one worker (xdist_group). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds
 # flags, e.g. -k or -m.
 PYTEST_WORKERS ?= 3
