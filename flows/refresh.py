@@ -858,10 +858,17 @@ def failure_markdown(source: str, modality: str, error: BaseException) -> str:
                       "- refresh-counts is the last completed run's; the run's log has the whole error"])
 
 
+def manifest_line(m: dict) -> str:
+    """A live-manifest version as `lumina refresh` and the summary artifact show it (both showed the raw
+    dict): 'image-live@v2  40 members (was 28), training due (12 new members)'."""
+    was = f" (was {m['previous_members']})" if m.get("previous_members") else ""
+    due = (f"training due ({m['added_since_training']} new members)" if m.get("train_due")
+           else "training not due")
+    return f"{m['manifest']}  {m['members']} members{was}, {due}"
+
+
 def summary_markdown(result: RefreshResult) -> str:
     """The flow's `refresh-summary` markdown artifact."""
-    from flows.refresh_cli import manifest_line  # the lines `lumina refresh` prints: it showed a raw list of dicts
-
     return "\n".join([
         f"# refresh ({result.modality})", "", f"- source: `{result.source}`",
         # a no-op records no run: its summary read "- run: `None` (noop: True)"

@@ -96,14 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 def table_of(out: dict) -> dict:
     """The result as the table shows it: the notes printed after it, a live-manifest version one
     line each (the table printed each as a Python dict, "{'manifest': 'image-live@v2', 'members': ...}")."""
+    from flows.refresh import manifest_line  # imported already: the refresh has run
+
     table = {k: v for k, v in out.items() if k != "notes" and not (k == "repaired" and not v)}
     table["manifests"] = [manifest_line(m) for m in out.get("manifests") or []]
     return table
-
-
-def manifest_line(m: dict) -> str:
-    """'image-live@v2  40 members (was 28), training due (12 new members)'."""
-    was = f" (was {m['previous_members']})" if m.get("previous_members") else ""
-    due = (f"training due ({m['added_since_training']} new members)" if m.get("train_due")
-           else "training not due")
-    return f"{m['manifest']}  {m['members']} members{was}, {due}"
